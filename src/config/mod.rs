@@ -1,0 +1,196 @@
+//! `changegate.toml`: read raw, then validated into the types the decisions
+//! consume (as cargo-deny does). Unknown keys are errors; every error names
+//! the file, line and column.
+//!
+//! Where it is found: `--config FILE`, else `CHANGEGATE_CONFIG`, else
+//! `./changegate.toml`, else `.circleci/changegate.toml`. Without a file every
+//! command runs on the built-in defaults.
+
+pub mod plan;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::date::Date;
+
+/// The validated configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Plan-gate rules (`[plan]`).
+    pub plan: plan::PlanRules,
+    /// Where it was read from; `None` for the built-in defaults.
+    pub source: Option<PathBuf>,
+}
+
+/// The file as written, before validation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    plan: plan::RawPlan,
+}
+
+/// One thing wrong in a configuration file, with its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// The configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file named by `--config` or `CHANGEGATE_CONFIG` cannot be read.
+    #[error("cannot read the configuration {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file has problems; all of them are listed.
+    #[error("{}", render_problems(origin, problems))]
+    Invalid {
+        /// The file (or `<text>`).
+        origin: String,
+        /// Every problem found.
+        problems: Vec<Problem>,
+    },
+}
+
+fn render_problems(origin: &str, problems: &[Problem]) -> String {
+    let mut s = format!("invalid configuration {origin}:");
+    for p in problems {
+        s.push_str("\n  ");
+        s.push_str(&p.to_string_with(origin));
+    }
+    s
+}
+
+impl Problem {
+    fn to_string_with(&self, origin: &str) -> String {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => format!("{origin}:{l}:{c}: {}", self.message),
+            (Some(l), None) => format!("{origin}:{l}: {}", self.message),
+            _ => format!("{origin}: {}", self.message),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_string_with("changegate.toml"))
+    }
+}
+
+/// Collects problems with positions computed from byte spans of the text.
+#[derive(Debug)]
+pub(crate) struct Problems<'t> {
+    text: &'t str,
+    list: Vec<Problem>,
+}
+
+impl<'t> Problems<'t> {
+    fn new(text: &'t str) -> Self {
+        Problems { text, list: Vec::new() }
+    }
+
+    /// Records a problem at a byte span of the file.
+    pub(crate) fn at(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
+        let (line, column) = line_col(self.text, span.start);
+        self.list.push(Problem { line: Some(line), column: Some(column), message: message.into() });
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+impl Config {
+    /// Parses and validates configuration text. `today` decides which plan
+    /// exemptions have expired.
+    pub fn parse(text: &str, origin: &str, today: Date) -> Result<Config, ConfigError> {
+        let invalid = |problems| ConfigError::Invalid { origin: origin.to_owned(), problems };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unzip();
+            invalid(vec![Problem { line, column, message: e.message().to_owned() }])
+        })?;
+        let mut problems = Problems::new(text);
+        let plan = raw.plan.validate(&mut problems, today);
+        if !problems.list.is_empty() {
+            return Err(invalid(problems.list));
+        }
+        Ok(Config { plan, source: None })
+    }
+
+    /// Finds and loads the configuration (see the module documentation).
+    /// `env_path` is the value of `CHANGEGATE_CONFIG`.
+    pub fn load(explicit: Option<&Path>, env_path: Option<&Path>, cwd: &Path, today: Date) -> Result<Config, ConfigError> {
+        let named = explicit.or(env_path);
+        let path = match named {
+            Some(p) => Some(p.to_path_buf()),
+            None => ["changegate.toml", ".circleci/changegate.toml"].iter().map(|p| cwd.join(p)).find(|p| p.is_file()),
+        };
+        let Some(path) = path else { return Ok(Config::default()) };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+        let mut config = Config::parse(&text, &path.display().to_string(), today)?;
+        config.source = Some(path);
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> Date {
+        Date::new(2026, 11, 27).unwrap()
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        let c = Config::parse("", "t.toml", today()).unwrap();
+        assert!(c.plan.exemptions.is_empty());
+    }
+
+    #[test]
+    fn unknown_top_level_key_is_rejected_with_its_line() {
+        let e = Config::parse("\n[plann]\nx = 1\n", "t.toml", today()).unwrap_err().to_string();
+        assert!(e.contains("t.toml:2:"), "{e}");
+        assert!(e.contains("plann"), "{e}");
+    }
+
+    #[test]
+    fn syntax_errors_name_the_place() {
+        let e = Config::parse("[plan\n", "t.toml", today()).unwrap_err().to_string();
+        assert!(e.starts_with("invalid configuration t.toml:\n  t.toml:1:"), "{e}");
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error_missing_default_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Config::load(None, None, dir.path(), today()).unwrap().source.is_none());
+        let e = Config::load(Some(&dir.path().join("nope.toml")), None, dir.path(), today()).unwrap_err();
+        assert!(matches!(e, ConfigError::Read { .. }));
+        std::fs::create_dir(dir.path().join(".circleci")).unwrap();
+        std::fs::write(dir.path().join(".circleci/changegate.toml"), "").unwrap();
+        let c = Config::load(None, None, dir.path(), today()).unwrap();
+        assert!(c.source.unwrap().ends_with(".circleci/changegate.toml"));
+    }
+
+    #[test]
+    fn line_and_column() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+}

@@ -1,0 +1,20 @@
+//! changegate: automated change management for production deploys.
+//!
+//! Every production deploy is bound to an approved Jira change ticket. The
+//! library holds all the logic; the `changegate` binary is a thin command
+//! line over it. Decisions are pure functions from plain data to a verdict
+//! with reason codes; adapters around them do the reading and writing.
+//!
+//! - [`plan`]: is a Terraform/OpenTofu plan risky? (step 3 of the process)
+//! - [`config`]: `changegate.toml`, raw then validated
+//! - [`outcome`]: the exit-code contract (0 pass, 1 policy said no, 2 could
+//!   not decide)
+//! - [`digest`]: SHA-256 digests that bind a reviewed plan to the applied one
+
+pub mod cli;
+pub mod config;
+pub mod date;
+pub mod digest;
+pub mod outcome;
+pub mod plan;
+mod prefetch;

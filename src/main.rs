@@ -1,0 +1,6 @@
+//! The `changegate` binary: parse the command line, run it, turn the outcome
+//! into an exit code. Everything else lives in the library.
+
+fn main() -> std::process::ExitCode {
+    changegate::cli::main(std::env::args_os())
+}

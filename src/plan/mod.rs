@@ -1,0 +1,424 @@
+//! The plan gate (DESIGN.md §4.1): is a Terraform/OpenTofu plan risky?
+//!
+//! [`check`] streams `terraform show -json` output from any reader: it hashes
+//! the bytes, detects the encoding, walks the top-level object with a
+//! validating scanner, and judges each `resource_changes` element as it
+//! passes ([`rules::assess`], pure). Judgements that depend on the
+//! `configuration` section (read after the changes) are settled at the end,
+//! then exemptions are applied ([`settle`], pure). Plans that cannot be
+//! judged are refused with a [`PlanError`], never passed.
+
+mod address;
+mod configuration;
+pub mod encoding;
+mod model;
+mod policy_doc;
+pub mod report;
+pub mod rules;
+mod scan;
+
+use std::collections::HashSet;
+use std::io::Read;
+
+use serde::de::IgnoredAny;
+
+use self::configuration::{Configuration, Sets};
+use self::model::{Bucket, ResourceChange, View};
+use self::report::{Exempted, Finding, Note, NoteKind, Report, SCHEMA_VERSION, Summary};
+use self::rules::{Hit, Reason, glob_match};
+use self::scan::{ScanError, Scanner};
+use crate::config::plan::{Exemption, PlanRules};
+use crate::digest::Sha256Digest;
+use crate::prefetch;
+
+pub use self::model::{Action, Actions};
+
+/// Why a plan could not be judged. Every variant means "could not decide".
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// Reading failed.
+    #[error("could not read the plan: {0}")]
+    Io(#[from] std::io::Error),
+    /// Not JSON (or not UTF-8/UTF-16 text, or truncated).
+    #[error("{0}")]
+    Syntax(ScanError),
+    /// JSON, but not a Terraform plan.
+    #[error("not a Terraform plan: {0}")]
+    NotAPlan(String),
+    /// A plan that must not be judged (errored, incomplete, deferred, or a
+    /// format this version does not read).
+    #[error("plan refused: {0}")]
+    Refused(String),
+    /// A plan whose content does not match the plan format.
+    #[error("malformed plan: {0}")]
+    Malformed(String),
+}
+
+impl From<ScanError> for PlanError {
+    fn from(e: ScanError) -> Self {
+        match e {
+            ScanError::Io(io) => PlanError::Io(io),
+            other => PlanError::Syntax(other),
+        }
+    }
+}
+
+/// What the top level of the plan says about itself.
+#[derive(Debug, Default)]
+struct Header {
+    format_version: Option<String>,
+    terraform_version: Option<String>,
+    errored: Option<bool>,
+    complete: Option<bool>,
+    deferred: usize,
+    keys: HashSet<String>,
+}
+
+/// Keys that only a plan has (a state shown with `terraform show -json` has
+/// `values` instead).
+const PLAN_KEYS: &[&str] = &["planned_values", "resource_changes", "resource_drift", "output_changes"];
+
+/// A resource change with at least one hit, waiting for the configuration.
+#[derive(Debug)]
+struct Pending {
+    address: String,
+    kind: String,
+    name: String,
+    modules: Vec<String>,
+    actions: Vec<String>,
+    hits: Vec<Hit>,
+}
+
+/// Checks a plan read from `input` against `rules`. The input is read and
+/// hashed on a second thread while this one parses.
+pub fn check<R: Read + Send>(input: R, rules: &PlanRules) -> Result<Report, PlanError> {
+    std::thread::scope(|s| {
+        let (reader, hasher) = prefetch::spawn(s, input);
+        let parsed = parse(reader, rules);
+        // On error the reader was dropped inside `parse`, which stops the thread.
+        let (digest, _) = hasher.join().map_err(|_| PlanError::Io(std::io::Error::other("the reading thread failed")))?;
+        let mut report = parsed?;
+        report.plan_json_digest = digest;
+        Ok(report)
+    })
+}
+
+/// Parses and judges the plan; the digest is filled in by the caller.
+fn parse<R: Read>(input: R, rules: &PlanRules) -> Result<Report, PlanError> {
+    let (_, source) = encoding::detect(input)?;
+    let mut sc = Scanner::new(source);
+    sc.begin_document_object()?;
+
+    let mut header = Header::default();
+    let mut summary = Summary::default();
+    let mut pending = Vec::new();
+    let mut notes = Vec::new();
+    let mut configuration = None;
+    let mut first = true;
+    while let Some(key) = sc.next_key(first)? {
+        first = false;
+        if !header.keys.insert(key.clone()) {
+            // Two parsers could read different plans from one file.
+            return Err(PlanError::Malformed(format!("the key `{key}` appears twice at the top level")));
+        }
+        match key.as_str() {
+            "format_version" => {
+                let v: String = parse_value(sc.capture_value()?, "format_version")?;
+                check_format_version(&v)?;
+                header.format_version = Some(v);
+            }
+            "terraform_version" => header.terraform_version = parse_value(sc.capture_value()?, "terraform_version")?,
+            "errored" => header.errored = parse_value(sc.capture_value()?, "errored")?,
+            "complete" => header.complete = parse_value(sc.capture_value()?, "complete")?,
+            "deferred_changes" => {
+                let d: Option<Vec<IgnoredAny>> = parse_value(sc.capture_value()?, "deferred_changes")?;
+                header.deferred = d.map_or(0, |d| d.len());
+            }
+            "configuration" => configuration = Some(parse_value::<Configuration>(sc.capture_value()?, "configuration")?),
+            "resource_changes" => {
+                if sc.begin_array()? {
+                    let mut i = 0;
+                    while sc.next_element(i == 0)? {
+                        let bytes = sc.capture_value()?;
+                        judge(bytes, i, rules, &mut summary, &mut pending, &mut notes)?;
+                        i += 1;
+                    }
+                }
+            }
+            _ => sc.skip_value()?,
+        }
+    }
+    sc.finish()?;
+    drop(sc);
+
+    if !PLAN_KEYS.iter().any(|k| header.keys.contains(*k)) {
+        let hint = if header.keys.contains("values") {
+            " (it looks like `terraform show -json` of a state; show the saved plan file instead)"
+        } else {
+            ""
+        };
+        return Err(PlanError::NotAPlan(format!("the object has none of the keys {}{hint}", PLAN_KEYS.join(", "))));
+    }
+    if header.errored == Some(true) {
+        return Err(PlanError::Refused("the plan is marked `errored`: planning failed, so it is not the whole change".into()));
+    }
+    if header.complete == Some(false) {
+        return Err(PlanError::Refused(
+            "the plan is marked `complete: false`: some changes are left for a later plan, so it is not the whole change".into(),
+        ));
+    }
+    if header.deferred > 0 {
+        return Err(PlanError::Refused(format!(
+            "the plan has {} deferred change(s) that it does not describe",
+            header.deferred
+        )));
+    }
+
+    let mut report = Report {
+        schema_version: SCHEMA_VERSION,
+        risky: false,
+        format_version: header.format_version,
+        terraform_version: header.terraform_version,
+        summary,
+        findings: Vec::new(),
+        exempted: Vec::new(),
+        notes,
+        plan_json_digest: Sha256Digest([0; 32]),
+        plan_file_digest: None,
+    };
+    settle(&mut report, pending, configuration.as_ref(), rules);
+    Ok(report)
+}
+
+/// Reads a small top-level value with a message naming the key.
+fn parse_value<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], key: &str) -> Result<T, PlanError> {
+    serde_json::from_slice(bytes).map_err(|e| PlanError::Malformed(format!("`{key}`: {e}")))
+}
+
+/// Accepts format 0.x and 1.x (minor versions only add fields).
+fn check_format_version(v: &str) -> Result<(), PlanError> {
+    if !v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(PlanError::Malformed(format!("`format_version` {v:?} is not a version number")));
+    }
+    match v.split('.').next() {
+        Some("0" | "1") => Ok(()),
+        _ => Err(PlanError::Refused(format!(
+            "plan format_version {v} is a major version this changegate does not read (it reads 0.x and 1.x); upgrade changegate"
+        ))),
+    }
+}
+
+/// Judges one `resource_changes` element (pure apart from the accumulators).
+fn judge(
+    bytes: &[u8],
+    index: usize,
+    rules: &PlanRules,
+    summary: &mut Summary,
+    pending: &mut Vec<Pending>,
+    notes: &mut Vec<Note>,
+) -> Result<(), PlanError> {
+    let malformed = |e: serde_json::Error| PlanError::Malformed(format!("resource_changes[{index}]: {e}"));
+    let rc: ResourceChange<'_> = serde_json::from_slice(bytes).map_err(malformed)?;
+    let actions = &rc.change.actions;
+    match actions.bucket() {
+        Bucket::Create => summary.create += 1,
+        Bucket::Update => summary.update += 1,
+        Bucket::Delete => summary.delete += 1,
+        Bucket::Replace => summary.replace += 1,
+        Bucket::NoOp => summary.no_op += 1,
+        Bucket::Read => summary.read += 1,
+        Bucket::Forget => summary.forget += 1,
+    }
+    match rc.mode.as_str() {
+        "managed" => {}
+        // Reading data and opening ephemeral values change nothing.
+        "data" | "ephemeral" => return Ok(()),
+        other => {
+            return Err(PlanError::Malformed(format!(
+                "resource_changes[{index}] ({}): unknown mode {other:?}; this changegate judges only `managed` resources and refuses what it cannot judge",
+                rc.address
+            )));
+        }
+    }
+    if let Some(prev) = &rc.previous_address {
+        notes.push(Note { kind: NoteKind::Moved, address: rc.address.clone(), detail: format!("moved from {prev}") });
+    }
+    if rc.change.importing.is_some() {
+        notes.push(Note { kind: NoteKind::Imported, address: rc.address.clone(), detail: "imported into the state".into() });
+    }
+    if actions.0.contains(&Action::Forget) {
+        notes.push(Note {
+            kind: NoteKind::Forgotten,
+            address: rc.address.clone(),
+            detail: "removed from the state; the object itself is kept".into(),
+        });
+    }
+    if !actions.changes() {
+        return Ok(());
+    }
+    let view = View::new(&rc);
+    let hits = rules::assess(&view, rules);
+    if hits.is_empty() {
+        return Ok(());
+    }
+    let (modules, rest) = address::split_modules(&rc.address)
+        .ok_or_else(|| PlanError::Malformed(format!("resource_changes[{index}]: address {:?} is not well formed", rc.address)))?;
+    let name = rc.name.clone().unwrap_or_else(|| resource_name(rest));
+    pending.push(Pending {
+        address: rc.address.clone(),
+        kind: rc.kind.clone(),
+        name,
+        modules,
+        actions: actions.names(),
+        hits,
+    });
+    Ok(())
+}
+
+/// `aws_s3_bucket.b["k"]` -> `b`.
+fn resource_name(rest: &str) -> String {
+    let no_index = rest.split('[').next().unwrap_or(rest);
+    no_index.rsplit('.').next().unwrap_or(no_index).to_owned()
+}
+
+/// Settles hits that depend on the configuration, applies exemptions and
+/// fills the report's findings (pure).
+fn settle(report: &mut Report, pending: Vec<Pending>, config: Option<&Configuration>, rules: &PlanRules) {
+    let mut used = vec![false; rules.exemptions.len()];
+    let mut assumed_no_config = false;
+    for mut p in pending {
+        p.hits.retain_mut(|h| {
+            let Some(attr) = h.if_configured else { return true };
+            match config.map(|c| c.sets(&p.modules, &p.kind, &p.name, attr)) {
+                Some(Sets::No) => false,
+                Some(Sets::Yes) => true,
+                Some(Sets::NotFound) => {
+                    h.detail.push_str(" (resource not found in the plan's configuration; assumed configured)");
+                    true
+                }
+                None => {
+                    assumed_no_config = true;
+                    h.detail.push_str(" (the plan has no configuration section; assumed configured)");
+                    true
+                }
+            }
+        });
+        if p.hits.is_empty() {
+            continue;
+        }
+        let mut accepted: Vec<(Reason, &Exemption)> = Vec::new();
+        for (i, ex) in rules.exemptions.iter().enumerate() {
+            if !glob_match(&ex.address, &p.address) {
+                continue;
+            }
+            for h in &p.hits {
+                if ex.reasons.contains(&h.reason) && !accepted.iter().any(|(r, _)| *r == h.reason) {
+                    accepted.push((h.reason, ex));
+                    used[i] = true;
+                }
+            }
+        }
+        let mut by_exemption: Vec<(&Exemption, Vec<Reason>)> = Vec::new();
+        for (r, ex) in &accepted {
+            match by_exemption.iter_mut().find(|(e, _)| std::ptr::eq(*e, *ex)) {
+                Some((_, rs)) => rs.push(*r),
+                None => by_exemption.push((ex, vec![*r])),
+            }
+        }
+        for (ex, mut reasons) in by_exemption {
+            reasons.sort();
+            report.exempted.push(Exempted {
+                address: p.address.clone(),
+                kind: p.kind.clone(),
+                actions: p.actions.clone(),
+                reasons,
+                justification: ex.justification.clone(),
+                expires: ex.expires,
+            });
+        }
+        p.hits.retain(|h| !accepted.iter().any(|(r, _)| *r == h.reason));
+        if p.hits.is_empty() {
+            continue;
+        }
+        let mut reasons: Vec<Reason> = p.hits.iter().map(|h| h.reason).collect();
+        reasons.sort();
+        reasons.dedup();
+        let severity = p.hits.iter().map(|h| h.severity).max().expect("at least one hit");
+        let mut details: Vec<&str> = Vec::new();
+        for h in &p.hits {
+            if !details.contains(&h.detail.as_str()) {
+                details.push(&h.detail);
+            }
+        }
+        report.findings.push(Finding {
+            address: p.address,
+            kind: p.kind,
+            actions: p.actions,
+            reasons,
+            severity,
+            detail: details.join("; "),
+        });
+    }
+    if assumed_no_config {
+        report.notes.push(Note {
+            kind: NoteKind::Assumption,
+            address: "configuration".into(),
+            detail: "the plan has no `configuration` section; values unknown until apply were treated as configured".into(),
+        });
+    }
+    for ex in &rules.expired {
+        report.notes.push(Note {
+            kind: NoteKind::ExemptionExpired,
+            address: ex.address.clone(),
+            detail: format!("expired on {}; the change is judged without it. Renew it or remove it.", ex.expires),
+        });
+    }
+    for (ex, used) in rules.exemptions.iter().zip(used) {
+        if !used {
+            report.notes.push(Note {
+                kind: NoteKind::ExemptionUnused,
+                address: ex.address.clone(),
+                detail: "matched nothing in this plan".into(),
+            });
+        }
+    }
+    report.risky = !report.findings.is_empty();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(doc: &str) -> Result<Report, PlanError> {
+        check(doc.as_bytes(), &PlanRules::default())
+    }
+
+    #[test]
+    fn format_versions() {
+        for ok in ["0.1", "0.2", "1.0", "1.2", "1.99"] {
+            check_format_version(ok).unwrap();
+        }
+        assert!(matches!(check_format_version("2.0"), Err(PlanError::Refused(_))));
+        assert!(matches!(check_format_version("1.x"), Err(PlanError::Malformed(_))));
+        assert!(matches!(check_format_version(""), Err(PlanError::Malformed(_))));
+    }
+
+    #[test]
+    fn resource_names() {
+        assert_eq!(resource_name("aws_s3_bucket.b[\"k\"]"), "b");
+        assert_eq!(resource_name("aws_s3_bucket.b"), "b");
+    }
+
+    #[test]
+    fn duplicate_top_level_keys_are_refused() {
+        let e = run(r#"{"format_version":"1.2","resource_changes":[],"resource_changes":[]}"#).unwrap_err();
+        assert!(e.to_string().contains("appears twice"), "{e}");
+    }
+
+    #[test]
+    fn plan_without_resource_changes_has_no_changes() {
+        let r = run(r#"{"format_version":"1.2","planned_values":{}}"#).unwrap();
+        assert!(!r.risky);
+        assert_eq!(r.summary, Summary::default());
+    }
+}

@@ -1,0 +1,356 @@
+//! Policy documents: equivalence and the statements the rules look at.
+//!
+//! Two policies are the same when AWS would treat them the same: whitespace
+//! and key order do not matter, statement and value lists are sets, a single
+//! value equals a one-element list, `Effect` is case-insensitive, a bare
+//! account id principal equals its `:root` ARN, and `"Principal": "*"` equals
+//! `{"AWS": "*"}` (the rules of the AWS provider's policy-equivalence check).
+//! Values that are not JSON are compared as text.
+
+use serde_json::{Map, Value};
+
+/// A parsed policy-like attribute value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum PolicyValue {
+    /// A JSON document (string attributes are parsed; blocks taken as-is).
+    Doc(Value),
+    /// Text that is not JSON.
+    Text(String),
+}
+
+impl PolicyValue {
+    /// Reads an attribute value: a JSON string is parsed (twice at most, for
+    /// a document that was encoded twice); a block is taken as it is.
+    pub fn from_attr(v: &Value) -> PolicyValue {
+        match v {
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(Value::String(inner)) => match serde_json::from_str::<Value>(&inner) {
+                    Ok(doc @ (Value::Object(_) | Value::Array(_))) => PolicyValue::Doc(doc),
+                    _ => PolicyValue::Text(s.clone()),
+                },
+                Ok(doc) => PolicyValue::Doc(doc),
+                Err(_) => PolicyValue::Text(s.clone()),
+            },
+            other => PolicyValue::Doc(deep_parse(other)),
+        }
+    }
+
+    /// The canonical form that equivalent policies share.
+    pub fn canonical(&self) -> PolicyValue {
+        match self {
+            PolicyValue::Doc(v) => PolicyValue::Doc(normalize(v, None)),
+            PolicyValue::Text(s) => PolicyValue::Text(s.trim().to_owned()),
+        }
+    }
+
+    /// The statements of the document (none for text).
+    pub fn statements(&self) -> Vec<Statement> {
+        match self {
+            PolicyValue::Doc(v) => statements(v),
+            PolicyValue::Text(_) => Vec::new(),
+        }
+    }
+}
+
+/// Parses string leaves that hold JSON documents (policies inside blocks,
+/// such as `inline_policy[].policy`).
+fn deep_parse(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.trim_start().starts_with('{') => match serde_json::from_str::<Value>(s) {
+            Ok(doc @ Value::Object(_)) => doc,
+            _ => v.clone(),
+        },
+        Value::Array(a) => Value::Array(a.iter().map(deep_parse).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), deep_parse(x))).collect()),
+        other => other.clone(),
+    }
+}
+
+/// True when a value is absent or empty (`null`, `""`, `{}`, `[]`).
+pub(crate) fn is_empty(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.trim().is_empty(),
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(Value::Object(o)) => o.is_empty(),
+        Some(_) => false,
+    }
+}
+
+/// True when two attribute values are equivalent policies.
+pub(crate) fn equivalent(a: &Value, b: &Value) -> bool {
+    PolicyValue::from_attr(a).canonical() == PolicyValue::from_attr(b).canonical()
+}
+
+/// Canonical form of a policy value. `key` is the key the value sits under.
+fn normalize(v: &Value, key: Option<&str>) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, val) in map {
+                let n = match k.as_str() {
+                    "Principal" | "NotPrincipal" => normalize_principal(val),
+                    "Effect" => match val {
+                        Value::String(s) => Value::String(s.to_ascii_lowercase()),
+                        other => normalize(other, Some(k)),
+                    },
+                    "Condition" => normalize_condition(val),
+                    _ => normalize(val, Some(k)),
+                };
+                out.insert(k.clone(), n);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => set_of(items.iter().map(|i| normalize(i, key)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A list as a set: sorted, without duplicates; one element stands alone.
+fn set_of(mut items: Vec<Value>) -> Value {
+    items.sort_by_cached_key(Value::to_string);
+    items.dedup();
+    if items.len() == 1 { items.pop().expect("one item") } else { Value::Array(items) }
+}
+
+fn normalize_principal(v: &Value) -> Value {
+    let account = |s: &str| -> Value {
+        if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+            Value::String(format!("arn:aws:iam::{s}:root"))
+        } else {
+            Value::String(s.to_owned())
+        }
+    };
+    match v {
+        Value::String(s) if s == "*" => {
+            let mut m = Map::new();
+            m.insert("AWS".into(), Value::String("*".into()));
+            Value::Object(m)
+        }
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, val) in map {
+                let vals = match val {
+                    Value::Array(a) => a.clone(),
+                    one => vec![one.clone()],
+                };
+                let vals = vals
+                    .iter()
+                    .map(|x| match (k.as_str(), x) {
+                        ("AWS", Value::String(s)) => account(s),
+                        _ => normalize(x, Some(k)),
+                    })
+                    .collect();
+                out.insert(k.clone(), set_of(vals));
+            }
+            Value::Object(out)
+        }
+        other => normalize(other, None),
+    }
+}
+
+/// Condition values compare as sets of strings (`true` equals `"true"`).
+fn normalize_condition(v: &Value) -> Value {
+    fn leaf(v: &Value) -> Value {
+        match v {
+            Value::Bool(b) => Value::String(b.to_string()),
+            Value::Number(n) => Value::String(n.to_string()),
+            Value::Array(a) => set_of(a.iter().map(leaf).collect()),
+            Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), leaf(v))).collect()),
+            other => other.clone(),
+        }
+    }
+    leaf(v)
+}
+
+/// One statement, reduced to what the rules judge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Statement {
+    /// `Effect` is `Allow` (case-insensitive); a missing effect is not.
+    pub allow: bool,
+    /// `Action` values.
+    pub actions: Vec<String>,
+    /// `NotAction` is present.
+    pub not_action: bool,
+    /// `Resource` values.
+    pub resources: Vec<String>,
+    /// Principals (flattened values of `Principal`), `*` for "anyone".
+    pub principals: Vec<String>,
+    /// A `Condition` block narrows the statement.
+    pub conditional: bool,
+    /// The statement's canonical text, to tell new statements from old.
+    pub canonical: String,
+}
+
+impl Statement {
+    /// Grants every action, or every action of a service on every resource,
+    /// or everything but a list (`NotAction` with `Allow`).
+    pub fn grants_wildcard(&self) -> Option<String> {
+        if !self.allow {
+            return None;
+        }
+        if self.not_action {
+            return Some("Allow with NotAction (everything except a list)".into());
+        }
+        if self.actions.iter().any(|a| a == "*" || a == "*:*") {
+            return Some(format!("Action \"*\" on {}", resources_text(&self.resources)));
+        }
+        let all_resources = self.resources.iter().any(|r| r == "*");
+        if all_resources {
+            if let Some(a) = self.actions.iter().find(|a| a.ends_with(":*")) {
+                return Some(format!("Action \"{a}\" on Resource \"*\""));
+            }
+        }
+        None
+    }
+
+    /// Allows anyone: principal `*` (or `{"AWS": "*"}`).
+    pub fn allows_anyone(&self) -> bool {
+        self.allow && self.principals.iter().any(|p| p == "*")
+    }
+}
+
+fn resources_text(r: &[String]) -> String {
+    match r {
+        [] => "any resource".into(),
+        [one] => format!("Resource \"{one}\""),
+        _ => format!("{} resources", r.len()),
+    }
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a.iter().flat_map(|x| strings(Some(x))).collect(),
+        Some(Value::Object(m)) => m.values().flat_map(|x| strings(Some(x))).collect(),
+        Some(other) => vec![other.to_string()],
+    }
+}
+
+/// The statements of a policy document. Accepts `Statement` as a list or a
+/// single object, with keys in any case (`statement` in some providers).
+pub(crate) fn statements(doc: &Value) -> Vec<Statement> {
+    let Value::Object(m) = doc else { return Vec::new() };
+    let st = m.iter().find(|(k, _)| k.eq_ignore_ascii_case("statement")).map(|(_, v)| v);
+    let list: Vec<&Value> = match st {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(one @ Value::Object(_)) => vec![one],
+        _ => Vec::new(),
+    };
+    list.into_iter()
+        .filter_map(|s| {
+            let Value::Object(o) = s else { return None };
+            let get = |name: &str| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+            Some(Statement {
+                allow: matches!(get("Effect"), Some(Value::String(e)) if e.eq_ignore_ascii_case("allow")),
+                actions: strings(get("Action")),
+                not_action: get("NotAction").is_some(),
+                resources: strings(get("Resource")),
+                principals: strings(get("Principal")),
+                conditional: get("Condition").is_some(),
+                canonical: normalize(s, None).to_string(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn eq(a: &str, b: &str) -> bool {
+        equivalent(&Value::String(a.into()), &Value::String(b.into()))
+    }
+
+    #[test]
+    fn key_order_and_whitespace_do_not_matter() {
+        assert!(eq(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+            "{\n  \"Statement\": [ { \"Resource\": \"*\", \"Action\": \"s3:GetObject\", \"Effect\": \"Allow\" } ],\n  \"Version\": \"2012-10-17\"\n}"
+        ));
+    }
+
+    #[test]
+    fn string_equals_one_element_array() {
+        assert!(eq(
+            r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["*"]}]}"#,
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#
+        ));
+    }
+
+    #[test]
+    fn lists_are_sets() {
+        assert!(eq(
+            r#"{"Statement":[{"Effect":"Allow","Action":["s3:A","s3:B","s3:A"]}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Action":["s3:B","s3:A"]}]}"#
+        ));
+    }
+
+    #[test]
+    fn effect_case_account_principal_and_star_principal() {
+        assert!(eq(
+            r#"{"Statement":[{"Effect":"allow","Principal":{"AWS":"123456789012"}}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::123456789012:root"]}}]}"#
+        ));
+        assert!(eq(r#"{"Statement":[{"Principal":"*"}]}"#, r#"{"Statement":[{"Principal":{"AWS":"*"}}]}"#));
+    }
+
+    #[test]
+    fn condition_values_compare_as_strings() {
+        assert!(eq(
+            r#"{"Statement":[{"Condition":{"Bool":{"aws:SecureTransport":false}}}]}"#,
+            r#"{"Statement":[{"Condition":{"Bool":{"aws:SecureTransport":["false"]}}}]}"#
+        ));
+    }
+
+    #[test]
+    fn real_differences_are_differences() {
+        assert!(!eq(
+            r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Action":"s3:PutObject"}]}"#
+        ));
+        assert!(!eq(r#"{"Statement":[{"Effect":"Allow"}]}"#, r#"{"Statement":[{"Effect":"Deny"}]}"#));
+        assert!(!eq(r#"{"Version":"2012-10-17"}"#, r#"{"Version":"2008-10-17"}"#));
+        assert!(!eq(r#"{"Statement":[{"Sid":"A"}]}"#, r#"{"Statement":[{"Sid":"a"}]}"#));
+    }
+
+    #[test]
+    fn escaped_json_is_decoded() {
+        let twice = serde_json::to_string(r#"{"Statement":[{"Effect":"Allow","Action":"s3:*"}]}"#).unwrap();
+        assert!(eq(&twice, r#"{"Statement":{"Action":"s3:*","Effect":"Allow"}}"#));
+    }
+
+    #[test]
+    fn text_that_is_not_json_compares_as_text() {
+        assert!(eq("not json", " not json "));
+        assert!(!eq("not json", "other"));
+    }
+
+    #[test]
+    fn statements_find_wildcards_and_public_principals() {
+        let doc = json!({"Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Allow", "Action": ["iam:*"], "Resource": "*"},
+            {"Effect": "Allow", "Action": ["s3:*"], "Resource": "arn:aws:s3:::b/*"},
+            {"Effect": "Deny", "Action": "*", "Resource": "*"},
+            {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"},
+            {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": "s3:GetObject"}
+        ]});
+        let s = statements(&doc);
+        let w: Vec<bool> = s.iter().map(|s| s.grants_wildcard().is_some()).collect();
+        assert_eq!(w, [true, true, false, false, true, false, false]);
+        let p: Vec<bool> = s.iter().map(Statement::allows_anyone).collect();
+        assert_eq!(p, [false, false, false, false, false, true, true]);
+    }
+
+    #[test]
+    fn emptiness() {
+        assert!(is_empty(None));
+        assert!(is_empty(Some(&json!(""))));
+        assert!(is_empty(Some(&json!([]))));
+        assert!(!is_empty(Some(&json!("{}"))));
+    }
+}

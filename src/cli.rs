@@ -75,10 +75,9 @@ pub fn main<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
             return if e.use_stderr() { Outcome::Undecided.into() } else { Outcome::Pass.into() };
         }
     };
-    let stdout = io::stdout();
-    let stderr = io::stderr();
-    let outcome = run(cli, &mut stdout.lock(), &mut stderr.lock());
-    outcome.into()
+    // Unlocked handles: a lock held for the whole run would block any other
+    // thread that writes to stderr.
+    run(cli, &mut io::stdout(), &mut io::stderr()).into()
 }
 
 /// Runs a parsed command line, writing the report to `out` and errors to `err`.
@@ -138,13 +137,19 @@ fn plan_check(args: &PlanCheckArgs, config: Option<&Path>, out: &mut dyn Write) 
     };
     let mut report = plan::check(input, &config.plan)?;
     if let Some(path) = &args.plan_file {
-        let digest = Sha256Digest::of_file(path)
-            .map_err(|source| CliError::File { what: "cannot read the plan file", path: path.clone(), source })?;
+        let digest = Sha256Digest::of_file(path).map_err(|source| CliError::File {
+            what: "cannot read the plan file",
+            path: path.clone(),
+            source,
+        })?;
         report.plan_file_digest = Some(digest);
     }
     if let Some(path) = &args.json_out {
-        std::fs::write(path, report.to_json() + "\n")
-            .map_err(|source| CliError::File { what: "cannot write the JSON report", path: path.clone(), source })?;
+        std::fs::write(path, report.to_json() + "\n").map_err(|source| CliError::File {
+            what: "cannot write the JSON report",
+            path: path.clone(),
+            source,
+        })?;
     }
     let rendered = match args.format {
         Format::Text => report.to_text(),

@@ -135,13 +135,20 @@ impl Config {
 
     /// Finds and loads the configuration (see the module documentation).
     /// `env_path` is the value of `CHANGEGATE_CONFIG`.
-    pub fn load(explicit: Option<&Path>, env_path: Option<&Path>, cwd: &Path, today: Date) -> Result<Config, ConfigError> {
+    pub fn load(
+        explicit: Option<&Path>,
+        env_path: Option<&Path>,
+        cwd: &Path,
+        today: Date,
+    ) -> Result<Config, ConfigError> {
         let named = explicit.or(env_path);
         let path = match named {
             Some(p) => Some(p.to_path_buf()),
             None => ["changegate.toml", ".circleci/changegate.toml"].iter().map(|p| cwd.join(p)).find(|p| p.is_file()),
         };
-        let Some(path) = path else { return Ok(Config::default()) };
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
         let mut config = Config::parse(&text, &path.display().to_string(), today)?;
         config.source = Some(path);

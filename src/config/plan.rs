@@ -113,9 +113,14 @@ impl RawPlan {
             match Reason::from_code(name.get_ref()) {
                 Some(r) if r.is_seed() => p.at(
                     name.span(),
-                    format!("`{}` is a seed rule of the change process and is always on; it cannot be configured", r.code()),
+                    format!(
+                        "`{}` is a seed rule of the change process and is always on; it cannot be configured",
+                        r.code()
+                    ),
                 ),
-                Some(Reason::ExtraType) => p.at(name.span(), "`extra_type` is on whenever `plan.extra_risky_types` lists types"),
+                Some(Reason::ExtraType) => {
+                    p.at(name.span(), "`extra_type` is on whenever `plan.extra_risky_types` lists types");
+                }
                 Some(r) => {
                     if !*on.get_ref() {
                         rules.disable(r);
@@ -186,7 +191,12 @@ impl RawExemption {
         if expires.is_none() {
             p.at(self.expires.span(), "`expires` must be a date such as 2027-03-31");
         }
-        (p.list.len() == before).then(|| Exemption { address, reasons, justification, expires: expires.expect("checked") })
+        (p.list.len() == before).then(|| Exemption {
+            address,
+            reasons,
+            justification,
+            expires: expires.expect("checked"),
+        })
     }
 }
 

@@ -1,11 +1,16 @@
-//! Text encodings a plan file arrives in.
+//! Text encodings a plan file arrives in, decoded into chunks of valid
+//! UTF-8.
 //!
 //! Terraform writes UTF-8 without a byte-order mark, but a plan piped through
 //! PowerShell (`terraform show -json > plan.json`) is UTF-16 LE with a BOM,
-//! and some editors add a UTF-8 BOM. All of them are read; everything is
-//! turned into a UTF-8 byte stream for the scanner, which validates it.
+//! and some editors add a UTF-8 BOM. All of them are read. [`Utf8Chunks`]
+//! hands out chunks that are valid UTF-8 and end on a character boundary, so
+//! the scanner never has to think about encodings.
 
 use std::io::{self, Read};
+
+/// Default chunk size.
+pub(crate) const CHUNK: usize = 256 * 1024;
 
 /// How the input was encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,176 +25,212 @@ pub enum Encoding {
     Utf16Be,
 }
 
-impl Encoding {
-    /// A short name for messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Encoding::Utf8 => "UTF-8",
-            Encoding::Utf8Bom => "UTF-8 with BOM",
-            Encoding::Utf16Le => "UTF-16 LE",
-            Encoding::Utf16Be => "UTF-16 BE",
-        }
-    }
+/// The input is not text in a supported encoding, or could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Reading failed.
+    #[error("could not read the input: {0}")]
+    Io(#[from] io::Error),
+    /// Bytes that are not UTF-8.
+    #[error("the input is not valid UTF-8 at byte {offset}")]
+    InvalidUtf8 {
+        /// Where, in the input.
+        offset: u64,
+    },
+    /// Broken UTF-16.
+    #[error("the input is not valid UTF-16 at byte {offset}: {what}")]
+    InvalidUtf16 {
+        /// Where, in the input.
+        offset: u64,
+        /// What is wrong.
+        what: &'static str,
+    },
 }
 
-/// The input in UTF-8, whatever it arrived in.
+/// Reads any supported encoding and yields valid UTF-8 in chunks.
 #[derive(Debug)]
-pub(crate) enum Utf8Source<R> {
-    /// Bytes passed through (the peeked prefix first).
-    Direct(io::Chain<io::Cursor<Vec<u8>>, R>),
-    /// UTF-16 transcoded on the fly.
-    Utf16(Utf16Decoder<R>),
-}
-
-/// Detects the encoding from the first bytes and returns a UTF-8 reader.
-///
-/// Without a BOM, UTF-16 is recognised by the zero bytes that ASCII text
-/// (a JSON document starts with `{` or whitespace) has in every other place.
-pub(crate) fn detect<R: Read>(mut input: R) -> io::Result<(Encoding, Utf8Source<R>)> {
-    let mut head = Vec::with_capacity(4);
-    let mut chunk = [0u8; 4];
-    while head.len() < 4 {
-        let n = match input.read(&mut chunk[..4 - head.len()]) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        head.extend_from_slice(&chunk[..n]);
-    }
-    let (encoding, skip) = match head.as_slice() {
-        [0xEF, 0xBB, 0xBF, ..] => (Encoding::Utf8Bom, 3),
-        [0xFF, 0xFE, ..] => (Encoding::Utf16Le, 2),
-        [0xFE, 0xFF, ..] => (Encoding::Utf16Be, 2),
-        [a, 0, ..] if *a != 0 => (Encoding::Utf16Le, 0),
-        [0, b, ..] if *b != 0 => (Encoding::Utf16Be, 0),
-        _ => (Encoding::Utf8, 0),
-    };
-    let rest = head.split_off(skip);
-    let source = match encoding {
-        Encoding::Utf8 | Encoding::Utf8Bom => Utf8Source::Direct(io::Cursor::new(rest).chain(input)),
-        Encoding::Utf16Le | Encoding::Utf16Be => Utf8Source::Utf16(Utf16Decoder {
-            inner: input,
-            big_endian: encoding == Encoding::Utf16Be,
-            raw: rest,
-            raw_pos: 0,
-            out: Vec::new(),
-            out_pos: 0,
-            high_surrogate: None,
-            eof: false,
-            consumed: skip as u64,
-        }),
-    };
-    Ok((encoding, source))
-}
-
-impl<R> Utf8Source<R> {
-    /// The underlying reader.
-    pub(crate) fn into_inner(self) -> R {
-        match self {
-            Utf8Source::Direct(chain) => chain.into_inner().1,
-            Utf8Source::Utf16(d) => d.inner,
-        }
-    }
-}
-
-impl<R: Read> Read for Utf8Source<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Utf8Source::Direct(r) => r.read(buf),
-            Utf8Source::Utf16(r) => r.read(buf),
-        }
-    }
-}
-
-/// Transcodes UTF-16 to UTF-8 chunk by chunk; surrogate pairs and odd bytes
-/// may straddle chunk boundaries.
-#[derive(Debug)]
-pub(crate) struct Utf16Decoder<R> {
-    inner: R,
-    big_endian: bool,
+pub(crate) struct Utf8Chunks<R> {
+    input: R,
+    chunk: usize,
+    encoding: Option<Encoding>,
+    /// Input bytes read but not yet decoded (an incomplete character).
+    carry: Vec<u8>,
+    /// Raw buffer for UTF-16.
     raw: Vec<u8>,
-    raw_pos: usize,
-    out: Vec<u8>,
-    out_pos: usize,
     high_surrogate: Option<u16>,
+    /// Input offset of the first byte of `carry`.
+    offset: u64,
     eof: bool,
-    /// Input bytes consumed before `raw`, for error offsets.
-    consumed: u64,
 }
 
-impl<R: Read> Utf16Decoder<R> {
-    fn invalid(&self, at: u64, what: &str) -> io::Error {
-        io::Error::new(io::ErrorKind::InvalidData, format!("invalid UTF-16 at byte {at}: {what}"))
+impl<R: Read> Utf8Chunks<R> {
+    /// Decodes `input` in chunks of about [`CHUNK`] bytes.
+    pub(crate) fn new(input: R) -> Self {
+        Self::with_chunk_size(input, CHUNK)
     }
 
-    /// Decodes the next chunk into `out`. Returns false at the end of input.
-    fn fill(&mut self) -> io::Result<bool> {
-        self.out.clear();
-        self.out_pos = 0;
-        while self.out.is_empty() {
-            // Keep an odd trailing byte for the next round.
-            self.raw.drain(..self.raw_pos);
-            self.raw_pos = 0;
-            if !self.eof {
-                let have = self.raw.len();
-                self.raw.resize(have + 64 * 1024, 0);
-                let n = loop {
-                    match self.inner.read(&mut self.raw[have..]) {
-                        Ok(n) => break n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(e),
-                    }
-                };
-                self.raw.truncate(have + n);
-                self.eof = n == 0;
+    /// Decodes `input` in chunks of about `chunk` bytes (tests use tiny ones).
+    pub(crate) fn with_chunk_size(input: R, chunk: usize) -> Self {
+        Utf8Chunks {
+            input,
+            chunk: chunk.max(1),
+            encoding: None,
+            carry: Vec::new(),
+            raw: Vec::new(),
+            high_surrogate: None,
+            offset: 0,
+            eof: false,
+        }
+    }
+
+    /// The reader, once the input has been read.
+    pub(crate) fn into_inner(self) -> R {
+        self.input
+    }
+
+    /// Reads into `buf` from `at` until `want` bytes or the end of input.
+    fn fill(&mut self, buf: &mut Vec<u8>, at: usize, want: usize) -> io::Result<usize> {
+        buf.resize(at + want, 0);
+        let mut got = 0;
+        while got < want {
+            match self.input.read(&mut buf[at + got..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
-            let units = self.raw.len() / 2;
+        }
+        buf.truncate(at + got);
+        Ok(got)
+    }
+
+    /// Detects the encoding from the first bytes. Without a BOM, UTF-16 is
+    /// recognised by the zero bytes that ASCII text (a JSON document starts
+    /// with `{` or whitespace) has in every other place.
+    fn detect(&mut self) -> io::Result<Encoding> {
+        let mut head = std::mem::take(&mut self.carry);
+        self.fill(&mut head, 0, 4)?;
+        let (encoding, skip) = match head.as_slice() {
+            [0xEF, 0xBB, 0xBF, ..] => (Encoding::Utf8Bom, 3),
+            [0xFF, 0xFE, ..] => (Encoding::Utf16Le, 2),
+            [0xFE, 0xFF, ..] => (Encoding::Utf16Be, 2),
+            [a, 0, ..] if *a != 0 => (Encoding::Utf16Le, 0),
+            [0, b, ..] if *b != 0 => (Encoding::Utf16Be, 0),
+            _ => (Encoding::Utf8, 0),
+        };
+        head.drain(..skip);
+        self.offset = skip as u64;
+        self.carry = head;
+        Ok(encoding)
+    }
+
+    /// Replaces `out` with the next chunk of valid UTF-8 ending on a
+    /// character boundary. Returns false at the end of input.
+    pub(crate) fn next_chunk(&mut self, out: &mut Vec<u8>) -> Result<bool, DecodeError> {
+        let encoding = match self.encoding {
+            Some(e) => e,
+            None => {
+                let e = self.detect()?;
+                self.encoding = Some(e);
+                e
+            }
+        };
+        match encoding {
+            Encoding::Utf8 | Encoding::Utf8Bom => self.next_utf8(out),
+            Encoding::Utf16Le | Encoding::Utf16Be => self.next_utf16(out, encoding == Encoding::Utf16Be),
+        }
+    }
+
+    fn next_utf8(&mut self, out: &mut Vec<u8>) -> Result<bool, DecodeError> {
+        out.clear();
+        out.append(&mut self.carry);
+        let mut incomplete = false;
+        loop {
+            if !self.eof && (out.len() < self.chunk || incomplete) {
+                let at = out.len();
+                // At least the rest of a character, when one is cut.
+                let want = self.chunk.saturating_sub(at).max(4);
+                self.fill(out, at, want)?;
+            }
+            if out.is_empty() {
+                return Ok(false);
+            }
+            match std::str::from_utf8(out) {
+                Ok(_) => {
+                    self.offset += out.len() as u64;
+                    return Ok(true);
+                }
+                Err(e) if e.error_len().is_none() && !self.eof => {
+                    // An incomplete character at the end: keep it for later.
+                    let valid = e.valid_up_to();
+                    self.carry.extend_from_slice(&out[valid..]);
+                    out.truncate(valid);
+                    if !out.is_empty() {
+                        self.offset += valid as u64;
+                        return Ok(true);
+                    }
+                    out.append(&mut self.carry);
+                    incomplete = true;
+                }
+                Err(e) => {
+                    return Err(DecodeError::InvalidUtf8 { offset: self.offset + e.valid_up_to() as u64 });
+                }
+            }
+        }
+    }
+
+    fn next_utf16(&mut self, out: &mut Vec<u8>, big_endian: bool) -> Result<bool, DecodeError> {
+        out.clear();
+        while out.is_empty() {
+            let mut raw = std::mem::take(&mut self.raw);
+            raw.clear();
+            raw.append(&mut self.carry);
+            if !self.eof {
+                let at = raw.len();
+                self.fill(&mut raw, at, self.chunk)?;
+            }
+            let units = raw.len() / 2;
             for i in 0..units {
-                let pair = [self.raw[2 * i], self.raw[2 * i + 1]];
-                let unit = if self.big_endian { u16::from_be_bytes(pair) } else { u16::from_le_bytes(pair) };
-                let at = self.consumed + 2 * i as u64;
+                let pair = [raw[2 * i], raw[2 * i + 1]];
+                let unit = if big_endian { u16::from_be_bytes(pair) } else { u16::from_le_bytes(pair) };
+                let at = self.offset + 2 * i as u64;
+                let invalid = |what| DecodeError::InvalidUtf16 { offset: at, what };
                 let c = match (self.high_surrogate.take(), unit) {
                     (None, 0xD800..=0xDBFF) => {
                         self.high_surrogate = Some(unit);
                         continue;
                     }
-                    (None, 0xDC00..=0xDFFF) => return Err(self.invalid(at, "unpaired low surrogate")),
+                    (None, 0xDC00..=0xDFFF) => return Err(invalid("unpaired low surrogate")),
                     (None, u) => char::from_u32(u32::from(u)).expect("not a surrogate"),
                     (Some(hi), lo @ 0xDC00..=0xDFFF) => {
                         let cp = 0x10000 + ((u32::from(hi) - 0xD800) << 10) + (u32::from(lo) - 0xDC00);
                         char::from_u32(cp).expect("valid surrogate pair")
                     }
-                    (Some(_), _) => return Err(self.invalid(at, "unpaired high surrogate")),
+                    (Some(_), _) => return Err(invalid("unpaired high surrogate")),
                 };
                 let mut utf8 = [0u8; 4];
-                self.out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
             }
-            self.raw_pos = units * 2;
-            self.consumed += self.raw_pos as u64;
+            self.offset += 2 * units as u64;
+            self.carry.extend_from_slice(&raw[2 * units..]);
+            self.raw = raw;
             if self.eof {
-                if self.raw.len() > self.raw_pos {
-                    return Err(self.invalid(self.consumed, "odd number of bytes"));
+                if !self.carry.is_empty() {
+                    return Err(DecodeError::InvalidUtf16 { offset: self.offset, what: "odd number of bytes" });
                 }
                 if self.high_surrogate.is_some() {
-                    return Err(self.invalid(self.consumed, "input ends inside a surrogate pair"));
+                    return Err(DecodeError::InvalidUtf16 {
+                        offset: self.offset,
+                        what: "input ends inside a surrogate pair",
+                    });
                 }
-                return Ok(!self.out.is_empty());
+                return Ok(!out.is_empty());
             }
         }
         Ok(true)
-    }
-}
-
-impl<R: Read> Read for Utf16Decoder<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.out_pos == self.out.len() && !self.fill()? {
-            return Ok(0);
-        }
-        let n = buf.len().min(self.out.len() - self.out_pos);
-        buf[..n].copy_from_slice(&self.out[self.out_pos..self.out_pos + n]);
-        self.out_pos += n;
-        Ok(n)
     }
 }
 
@@ -197,11 +238,32 @@ impl<R: Read> Read for Utf16Decoder<R> {
 mod tests {
     use super::*;
 
-    fn decode(bytes: &[u8]) -> (Encoding, io::Result<String>) {
-        let (enc, mut src) = detect(bytes).unwrap();
-        let mut out = Vec::new();
-        let r = src.read_to_end(&mut out).map(|_| String::from_utf8(out).unwrap());
-        (enc, r)
+    /// Splits the input into tiny reads.
+    pub(crate) struct Trickle<'a>(pub &'a [u8], pub usize);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.1.min(self.0.len()).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn decode(bytes: &[u8], chunk: usize) -> (Option<Encoding>, Result<String, DecodeError>) {
+        let mut d = Utf8Chunks::with_chunk_size(Trickle(bytes, 3), chunk);
+        let mut all = Vec::new();
+        let mut buf = Vec::new();
+        let r = loop {
+            match d.next_chunk(&mut buf) {
+                Ok(true) => {
+                    assert!(std::str::from_utf8(&buf).is_ok(), "every chunk is valid UTF-8 on its own");
+                    all.extend_from_slice(&buf);
+                }
+                Ok(false) => break Ok(String::from_utf8(all).unwrap()),
+                Err(e) => break Err(e),
+            }
+        };
+        (d.encoding, r)
     }
 
     fn utf16(s: &str, big_endian: bool, bom: bool) -> Vec<u8> {
@@ -214,16 +276,19 @@ mod tests {
     }
 
     #[test]
-    fn plain_utf8_passes_through() {
-        let (enc, s) = decode(b"{\"a\":1}");
-        assert_eq!(enc, Encoding::Utf8);
-        assert_eq!(s.unwrap(), "{\"a\":1}");
+    fn plain_utf8_passes_through_at_every_chunk_size() {
+        let text = "{\"a\": \"caf\u{e9} \u{1F600}\"}";
+        for chunk in [1, 2, 3, 4, 5, 64] {
+            let (enc, s) = decode(text.as_bytes(), chunk);
+            assert_eq!(enc, Some(Encoding::Utf8));
+            assert_eq!(s.unwrap(), text);
+        }
     }
 
     #[test]
     fn utf8_bom_is_stripped() {
-        let (enc, s) = decode(b"\xEF\xBB\xBF{}");
-        assert_eq!(enc, Encoding::Utf8Bom);
+        let (enc, s) = decode(b"\xEF\xBB\xBF{}", 4);
+        assert_eq!(enc, Some(Encoding::Utf8Bom));
         assert_eq!(s.unwrap(), "{}");
     }
 
@@ -232,32 +297,34 @@ mod tests {
         let text = "{\"k\": \"caf\u{e9} \u{1F600}\"}";
         for be in [false, true] {
             for bom in [false, true] {
-                let (enc, s) = decode(&utf16(text, be, bom));
-                assert_eq!(enc, if be { Encoding::Utf16Be } else { Encoding::Utf16Le });
-                assert_eq!(s.unwrap(), text, "be={be} bom={bom}");
+                for chunk in [1, 3, 7, 1024] {
+                    let (enc, s) = decode(&utf16(text, be, bom), chunk);
+                    assert_eq!(enc, Some(if be { Encoding::Utf16Be } else { Encoding::Utf16Le }));
+                    assert_eq!(s.unwrap(), text, "be={be} bom={bom} chunk={chunk}");
+                }
             }
         }
     }
 
     #[test]
-    fn utf16_surrogate_pair_across_chunks_is_decoded() {
-        // 64 KiB chunks: put the pair right on the boundary.
-        // BOM + prefix + padding = 32 Ki units - 1, so the pair straddles.
-        let mut text = String::from("{\"k\":\"");
-        let pad = 32 * 1024 - 1 - 1 - text.len();
-        text.push_str(&"a".repeat(pad));
-        text.push('\u{1F600}');
-        text.push_str("\"}");
-        let (_, s) = decode(&utf16(&text, false, true));
-        assert_eq!(s.unwrap(), text);
+    fn invalid_utf8_is_refused_with_its_offset() {
+        assert!(matches!(decode(b"{\"a\":\"\xff\"}", 2).1, Err(DecodeError::InvalidUtf8 { offset: 6 })));
+        assert!(matches!(decode(b"\xEF\xBB\xBF{\"a\":\"\xff\"}", 64).1, Err(DecodeError::InvalidUtf8 { offset: 9 })));
+        // A truncated multi-byte character at the very end.
+        assert!(matches!(decode(b"{\"a\":1}\xc3", 3).1, Err(DecodeError::InvalidUtf8 { offset: 7 })));
     }
 
     #[test]
     fn broken_utf16_is_an_error() {
         let mut odd = utf16("{}", false, true);
         odd.push(b'x');
-        assert!(decode(&odd).1.unwrap_err().to_string().contains("odd number of bytes"));
+        assert!(decode(&odd, 64).1.unwrap_err().to_string().contains("odd number of bytes"));
         let lone = [0xFF, 0xFE, 0x00, 0xD8, b'}', 0];
-        assert!(decode(&lone).1.unwrap_err().to_string().contains("surrogate"));
+        assert!(decode(&lone, 64).1.unwrap_err().to_string().contains("surrogate"));
+    }
+
+    #[test]
+    fn empty_input_has_no_chunks() {
+        assert_eq!(decode(b"", 8).1.unwrap(), "");
     }
 }

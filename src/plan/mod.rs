@@ -26,7 +26,7 @@ use self::configuration::{Configuration, Sets};
 use self::model::{Bucket, ResourceChange, View};
 use self::report::{Exempted, Finding, Note, NoteKind, Report, SCHEMA_VERSION, Summary};
 use self::rules::{Hit, Reason, glob_match};
-use self::scan::{ScanError, Scanner};
+use self::scan::{ChunkSource, ScanError, Scanner};
 use crate::config::plan::{Exemption, PlanRules};
 use crate::digest::Sha256Digest;
 use crate::prefetch;
@@ -57,7 +57,7 @@ pub enum PlanError {
 impl From<ScanError> for PlanError {
     fn from(e: ScanError) -> Self {
         match e {
-            ScanError::Io(io) => PlanError::Io(io),
+            ScanError::Decode(encoding::DecodeError::Io(io)) => PlanError::Io(io),
             other => PlanError::Syntax(other),
         }
     }
@@ -96,7 +96,8 @@ pub fn check<R: Read + Send>(input: R, rules: &PlanRules) -> Result<Report, Plan
         let (reader, hasher) = prefetch::spawn(s, input);
         let parsed = parse(reader, rules);
         // On error the reader was dropped inside `parse`, which stops the thread.
-        let (digest, _) = hasher.join().map_err(|_| PlanError::Io(std::io::Error::other("the reading thread failed")))?;
+        let (digest, _) =
+            hasher.join().map_err(|_| PlanError::Io(std::io::Error::other("the reading thread failed")))?;
         let mut report = parsed?;
         report.plan_json_digest = digest;
         Ok(report)
@@ -104,8 +105,7 @@ pub fn check<R: Read + Send>(input: R, rules: &PlanRules) -> Result<Report, Plan
 }
 
 /// Parses and judges the plan; the digest is filled in by the caller.
-fn parse<R: Read>(input: R, rules: &PlanRules) -> Result<Report, PlanError> {
-    let (_, source) = encoding::detect(input)?;
+fn parse<S: ChunkSource>(source: S, rules: &PlanRules) -> Result<Report, PlanError> {
     let mut sc = Scanner::new(source);
     sc.begin_document_object()?;
 
@@ -134,7 +134,9 @@ fn parse<R: Read>(input: R, rules: &PlanRules) -> Result<Report, PlanError> {
                 let d: Option<Vec<IgnoredAny>> = parse_value(sc.capture_value()?, "deferred_changes")?;
                 header.deferred = d.map_or(0, |d| d.len());
             }
-            "configuration" => configuration = Some(parse_value::<Configuration>(sc.capture_value()?, "configuration")?),
+            "configuration" => {
+                configuration = Some(parse_value::<Configuration>(sc.capture_value()?, "configuration")?);
+            }
             "resource_changes" => {
                 if sc.begin_array()? {
                     let mut i = 0;
@@ -160,7 +162,9 @@ fn parse<R: Read>(input: R, rules: &PlanRules) -> Result<Report, PlanError> {
         return Err(PlanError::NotAPlan(format!("the object has none of the keys {}{hint}", PLAN_KEYS.join(", "))));
     }
     if header.errored == Some(true) {
-        return Err(PlanError::Refused("the plan is marked `errored`: planning failed, so it is not the whole change".into()));
+        return Err(PlanError::Refused(
+            "the plan is marked `errored`: planning failed, so it is not the whole change".into(),
+        ));
     }
     if header.complete == Some(false) {
         return Err(PlanError::Refused(
@@ -218,7 +222,10 @@ fn judge(
     notes: &mut Vec<Note>,
 ) -> Result<(), PlanError> {
     let malformed = |e: serde_json::Error| PlanError::Malformed(format!("resource_changes[{index}]: {e}"));
-    let rc: ResourceChange<'_> = serde_json::from_slice(bytes).map_err(malformed)?;
+    // Validated once here, so serde need not validate each borrowed value.
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| PlanError::Malformed(format!("resource_changes[{index}]: not UTF-8")))?;
+    let rc: ResourceChange<'_> = serde_json::from_str(text).map_err(malformed)?;
     let actions = &rc.change.actions;
     match actions.bucket() {
         Bucket::Create => summary.create += 1,
@@ -244,7 +251,11 @@ fn judge(
         notes.push(Note { kind: NoteKind::Moved, address: rc.address.clone(), detail: format!("moved from {prev}") });
     }
     if rc.change.importing.is_some() {
-        notes.push(Note { kind: NoteKind::Imported, address: rc.address.clone(), detail: "imported into the state".into() });
+        notes.push(Note {
+            kind: NoteKind::Imported,
+            address: rc.address.clone(),
+            detail: "imported into the state".into(),
+        });
     }
     if actions.0.contains(&Action::Forget) {
         notes.push(Note {
@@ -261,8 +272,9 @@ fn judge(
     if hits.is_empty() {
         return Ok(());
     }
-    let (modules, rest) = address::split_modules(&rc.address)
-        .ok_or_else(|| PlanError::Malformed(format!("resource_changes[{index}]: address {:?} is not well formed", rc.address)))?;
+    let (modules, rest) = address::split_modules(&rc.address).ok_or_else(|| {
+        PlanError::Malformed(format!("resource_changes[{index}]: address {:?} is not well formed", rc.address))
+    })?;
     let name = rc.name.clone().unwrap_or_else(|| resource_name(rest));
     pending.push(Pending {
         address: rc.address.clone(),
@@ -288,7 +300,9 @@ fn settle(report: &mut Report, pending: Vec<Pending>, config: Option<&Configurat
     let mut assumed_no_config = false;
     for mut p in pending {
         p.hits.retain_mut(|h| {
-            let Some(attr) = h.if_configured else { return true };
+            let Some(attr) = h.if_configured else {
+                return true;
+            };
             match config.map(|c| c.sets(&p.modules, &p.kind, &p.name, attr)) {
                 Some(Sets::No) => false,
                 Some(Sets::Yes) => true,
@@ -363,7 +377,8 @@ fn settle(report: &mut Report, pending: Vec<Pending>, config: Option<&Configurat
         report.notes.push(Note {
             kind: NoteKind::Assumption,
             address: "configuration".into(),
-            detail: "the plan has no `configuration` section; values unknown until apply were treated as configured".into(),
+            detail: "the plan has no `configuration` section; values unknown until apply were treated as configured"
+                .into(),
         });
     }
     for ex in &rules.expired {

@@ -7,8 +7,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -227,10 +227,7 @@ pub(crate) struct Attrs<'a> {
 impl<'a> Attrs<'a> {
     /// The raw value of an attribute.
     pub fn raw(&self, name: &str) -> Option<&'a RawValue> {
-        self.entries
-            .binary_search_by(|(k, _)| k.as_ref().cmp(name))
-            .ok()
-            .map(|i| self.entries[i].1)
+        self.entries.binary_search_by(|(k, _)| k.as_ref().cmp(name)).ok().map(|i| self.entries[i].1)
     }
 
     /// The parsed value of an attribute; absent and `null` are `None`.
@@ -326,12 +323,24 @@ impl Default for Mask<'_> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Mask<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw: &'de RawValue = Deserialize::deserialize(d)?;
-        match raw.get() {
-            "null" | "false" => Ok(Mask::All(false)),
-            "true" => Ok(Mask::All(true)),
-            other => serde_json::from_str(other).map(Mask::Attrs).map_err(de::Error::custom),
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Mask<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true, false, null or an object mirroring the attributes")
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Mask<'a>, E> {
+                Ok(Mask::All(b))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Mask<'a>, E> {
+                Ok(Mask::All(false))
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<Mask<'a>, M::Error> {
+                let v: Attrs<'a> = Deserialize::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Mask::Attrs(v))
+            }
         }
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 

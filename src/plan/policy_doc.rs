@@ -38,7 +38,7 @@ impl PolicyValue {
     /// The canonical form that equivalent policies share.
     pub fn canonical(&self) -> PolicyValue {
         match self {
-            PolicyValue::Doc(v) => PolicyValue::Doc(normalize(v, None)),
+            PolicyValue::Doc(v) => PolicyValue::Doc(normalize(v)),
             PolicyValue::Text(s) => PolicyValue::Text(s.trim().to_owned()),
         }
     }
@@ -82,8 +82,8 @@ pub(crate) fn equivalent(a: &Value, b: &Value) -> bool {
     PolicyValue::from_attr(a).canonical() == PolicyValue::from_attr(b).canonical()
 }
 
-/// Canonical form of a policy value. `key` is the key the value sits under.
-fn normalize(v: &Value, key: Option<&str>) -> Value {
+/// Canonical form of a policy value.
+fn normalize(v: &Value) -> Value {
     match v {
         Value::Object(map) => {
             let mut out = Map::new();
@@ -92,16 +92,16 @@ fn normalize(v: &Value, key: Option<&str>) -> Value {
                     "Principal" | "NotPrincipal" => normalize_principal(val),
                     "Effect" => match val {
                         Value::String(s) => Value::String(s.to_ascii_lowercase()),
-                        other => normalize(other, Some(k)),
+                        other => normalize(other),
                     },
                     "Condition" => normalize_condition(val),
-                    _ => normalize(val, Some(k)),
+                    _ => normalize(val),
                 };
                 out.insert(k.clone(), n);
             }
             Value::Object(out)
         }
-        Value::Array(items) => set_of(items.iter().map(|i| normalize(i, key)).collect()),
+        Value::Array(items) => set_of(items.iter().map(normalize).collect()),
         other => other.clone(),
     }
 }
@@ -138,14 +138,14 @@ fn normalize_principal(v: &Value) -> Value {
                     .iter()
                     .map(|x| match (k.as_str(), x) {
                         ("AWS", Value::String(s)) => account(s),
-                        _ => normalize(x, Some(k)),
+                        _ => normalize(x),
                     })
                     .collect();
                 out.insert(k.clone(), set_of(vals));
             }
             Value::Object(out)
         }
-        other => normalize(other, None),
+        other => normalize(other),
     }
 }
 
@@ -196,10 +196,8 @@ impl Statement {
             return Some(format!("Action \"*\" on {}", resources_text(&self.resources)));
         }
         let all_resources = self.resources.iter().any(|r| r == "*");
-        if all_resources {
-            if let Some(a) = self.actions.iter().find(|a| a.ends_with(":*")) {
-                return Some(format!("Action \"{a}\" on Resource \"*\""));
-            }
+        if let Some(a) = self.actions.iter().find(|a| a.ends_with(":*")).filter(|_| all_resources) {
+            return Some(format!("Action \"{a}\" on Resource \"*\""));
         }
         None
     }
@@ -231,7 +229,9 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 /// The statements of a policy document. Accepts `Statement` as a list or a
 /// single object, with keys in any case (`statement` in some providers).
 pub(crate) fn statements(doc: &Value) -> Vec<Statement> {
-    let Value::Object(m) = doc else { return Vec::new() };
+    let Value::Object(m) = doc else {
+        return Vec::new();
+    };
     let st = m.iter().find(|(k, _)| k.eq_ignore_ascii_case("statement")).map(|(_, v)| v);
     let list: Vec<&Value> = match st {
         Some(Value::Array(a)) => a.iter().collect(),
@@ -249,7 +249,7 @@ pub(crate) fn statements(doc: &Value) -> Vec<Statement> {
                 resources: strings(get("Resource")),
                 principals: strings(get("Principal")),
                 conditional: get("Condition").is_some(),
-                canonical: normalize(s, None).to_string(),
+                canonical: normalize(s).to_string(),
             })
         })
         .collect()

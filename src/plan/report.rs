@@ -184,7 +184,8 @@ impl Report {
                 join_reasons(&all_reasons(&self.findings))
             )
         } else {
-            let exempt = if self.exempted.is_empty() { String::new() } else { format!(", {} exempted", self.exempted.len()) };
+            let exempt =
+                if self.exempted.is_empty() { String::new() } else { format!(", {} exempted", self.exempted.len()) };
             format!("NOT RISKY: no risky change in {} resource changes{exempt}", self.summary.changes())
         }
     }

@@ -9,21 +9,20 @@
 //! `resource_changes`) for serde to parse. Memory is the buffer plus the
 //! largest single element, whatever the size of the file.
 
-use std::io::{self, Read};
-
 use memchr::memchr2;
 
-/// Size of the read buffer.
-const BUF_SIZE: usize = 256 * 1024;
+use super::encoding::{DecodeError, Utf8Chunks};
+use crate::prefetch::Prefetched;
+
 /// Deepest nesting accepted; real plans stay far below.
 const MAX_DEPTH: usize = 1024;
 
 /// Why the input is not valid JSON, and where (byte offset in the UTF-8 text).
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
-    /// Reading the input failed.
-    #[error("could not read the input: {0}")]
-    Io(#[from] io::Error),
+    /// Reading or decoding the input failed.
+    #[error("{0}")]
+    Decode(#[from] DecodeError),
     /// The input has no bytes, or only whitespace.
     #[error("the input is empty")]
     Empty,
@@ -42,12 +41,6 @@ pub enum ScanError {
         expected: &'static str,
         /// What was found, printable.
         found: String,
-    },
-    /// Bytes that are not UTF-8.
-    #[error("the input is not valid UTF-8 at byte {offset}")]
-    InvalidUtf8 {
-        /// Where.
-        offset: u64,
     },
     /// Nesting deeper than [`MAX_DEPTH`].
     #[error("JSON nested deeper than {MAX_DEPTH} levels at byte {offset}")]
@@ -83,17 +76,33 @@ enum State {
     CommaOrClose,
 }
 
+/// Where the scanner gets its input: chunks of valid UTF-8 that end on a
+/// character boundary.
+pub(crate) trait ChunkSource {
+    /// Replaces `out` with the next chunk; false at the end of input.
+    fn next_chunk(&mut self, out: &mut Vec<u8>) -> Result<bool, DecodeError>;
+}
+
+impl<R: std::io::Read> ChunkSource for Utf8Chunks<R> {
+    fn next_chunk(&mut self, out: &mut Vec<u8>) -> Result<bool, DecodeError> {
+        Utf8Chunks::next_chunk(self, out)
+    }
+}
+
+impl ChunkSource for Prefetched {
+    fn next_chunk(&mut self, out: &mut Vec<u8>) -> Result<bool, DecodeError> {
+        Prefetched::next_chunk(self, out)
+    }
+}
+
 /// The scanner. See the module documentation.
 #[derive(Debug)]
-pub(crate) struct Scanner<R> {
-    src: R,
-    buf: Box<[u8]>,
+pub(crate) struct Scanner<S> {
+    src: S,
+    /// The current chunk.
+    buf: Vec<u8>,
     /// Next byte to consume.
     pos: usize,
-    /// End of the validated UTF-8 in `buf`.
-    end: usize,
-    /// End of the bytes read; `end..raw_end` is an incomplete UTF-8 sequence.
-    raw_end: usize,
     /// Stream offset of `buf[0]`.
     base: u64,
     eof: bool,
@@ -105,14 +114,12 @@ pub(crate) struct Scanner<R> {
     number: Vec<u8>,
 }
 
-impl<R: Read> Scanner<R> {
-    pub(crate) fn new(src: R) -> Self {
+impl<S: ChunkSource> Scanner<S> {
+    pub(crate) fn new(src: S) -> Self {
         Scanner {
             src,
-            buf: vec![0; BUF_SIZE].into_boxed_slice(),
+            buf: Vec::new(),
             pos: 0,
-            end: 0,
-            raw_end: 0,
             base: 0,
             eof: false,
             capture_from: None,
@@ -122,54 +129,31 @@ impl<R: Read> Scanner<R> {
         }
     }
 
-    /// The reader, once the document has been read.
-    pub(crate) fn into_source(self) -> R {
-        self.src
-    }
-
     /// The stream offset of the next byte.
     pub(crate) fn offset(&self) -> u64 {
         self.base + self.pos as u64
     }
 
-    /// Reads more input. Returns false at the end of input.
+    /// Moves to the next chunk. Returns false at the end of input.
     /// Precondition: everything in the buffer has been consumed.
     #[cold]
     fn refill(&mut self) -> Result<bool, ScanError> {
-        debug_assert_eq!(self.pos, self.end);
+        debug_assert_eq!(self.pos, self.buf.len());
         if let Some(from) = self.capture_from {
-            self.captured.extend_from_slice(&self.buf[from..self.end]);
+            self.captured.extend_from_slice(&self.buf[from..]);
             self.capture_from = Some(0);
         }
-        let tail = self.raw_end - self.end;
-        self.buf.copy_within(self.end..self.raw_end, 0);
-        self.base += self.end as u64;
+        self.base += self.buf.len() as u64;
         self.pos = 0;
-        self.end = 0;
-        self.raw_end = tail;
-        while self.end == 0 {
-            if self.eof {
-                if self.raw_end > 0 {
-                    return Err(ScanError::InvalidUtf8 { offset: self.base });
-                }
-                return Ok(false);
-            }
-            let n = loop {
-                match self.src.read(&mut self.buf[self.raw_end..]) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(ScanError::Io(e)),
-                }
-            };
-            self.eof = n == 0;
-            self.raw_end += n;
-            match std::str::from_utf8(&self.buf[..self.raw_end]) {
-                Ok(_) => self.end = self.raw_end,
-                Err(e) if e.error_len().is_none() => self.end = e.valid_up_to(),
-                Err(e) => {
-                    return Err(ScanError::InvalidUtf8 { offset: self.base + e.valid_up_to() as u64 });
-                }
-            }
+        if self.eof {
+            self.buf.clear();
+            return Ok(false);
+        }
+        // A source never hands out an empty chunk before the end.
+        if !self.src.next_chunk(&mut self.buf)? || self.buf.is_empty() {
+            self.eof = true;
+            self.buf.clear();
+            return Ok(false);
         }
         Ok(true)
     }
@@ -178,7 +162,7 @@ impl<R: Read> Scanner<R> {
     #[inline]
     fn peek_token(&mut self) -> Result<Option<u8>, ScanError> {
         loop {
-            while self.pos < self.end {
+            while self.pos < self.buf.len() {
                 let b = self.buf[self.pos];
                 if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                     return Ok(Some(b));
@@ -203,7 +187,7 @@ impl<R: Read> Scanner<R> {
     /// The next raw byte (no whitespace skipping), consumed.
     #[inline]
     fn next_byte(&mut self) -> Result<u8, ScanError> {
-        if self.pos == self.end && !self.refill()? {
+        if self.pos == self.buf.len() && !self.refill()? {
             return Err(ScanError::Truncated { offset: self.offset() });
         }
         let b = self.buf[self.pos];
@@ -314,15 +298,81 @@ impl<R: Read> Scanner<R> {
 
     /// Reads one value and returns its bytes (valid JSON, UTF-8), valid
     /// until the next call.
+    ///
+    /// A captured object or array is only walked for its extent (strings and
+    /// brackets): the caller parses the bytes with serde, which validates
+    /// them completely, so validating here too would read them twice.
     pub(crate) fn capture_value(&mut self) -> Result<&[u8], ScanError> {
-        self.need_token()?;
+        let first = self.need_token()?;
         self.captured.clear();
         self.capture_from = Some(self.pos);
-        let walked = self.walk_value();
+        let walked = if matches!(first, b'{' | b'[') { self.walk_extent() } else { self.walk_value() };
         let from = self.capture_from.take().expect("capture in progress");
         walked?;
         self.captured.extend_from_slice(&self.buf[from..self.pos]);
         Ok(&self.captured)
+    }
+
+    /// Walks an object or array to its end, tracking only strings and
+    /// bracket depth. Malformed content is left for the parser of the
+    /// captured bytes to report; the end of input is still detected.
+    fn walk_extent(&mut self) -> Result<(), ScanError> {
+        let mut depth: usize = 0;
+        loop {
+            let Scanner { buf, pos, .. } = &mut *self;
+            let mut i = *pos;
+            let mut cut = false;
+            while let Some(word) = buf.get(i..i + 8) {
+                let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+                let hits = structural_bytes(w);
+                if hits == 0 {
+                    i += 8;
+                    continue;
+                }
+                i += (hits.trailing_zeros() / 8) as usize;
+                match buf[i] {
+                    b'"' => match string_end(buf, i + 1) {
+                        Ok(Some(close)) => i = close + 1,
+                        Ok(None) => {
+                            cut = true;
+                            break;
+                        }
+                        // Left for the parser to report precisely.
+                        Err(bad) => i = bad + 1,
+                    },
+                    b'{' | b'[' => {
+                        depth += 1;
+                        i += 1;
+                    }
+                    _ => {
+                        depth = depth.saturating_sub(1);
+                        i += 1;
+                        if depth == 0 {
+                            *pos = i;
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            *pos = i;
+            if cut || self.pos < self.buf.len() {
+                // A token near the end of the chunk: one byte at a time.
+                let b = self.next_byte()?;
+                match b {
+                    b'"' => self.skip_string_body()?,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            return Ok(());
+                        }
+                    }
+                    _ => {}
+                }
+            } else if !self.refill()? {
+                return Err(ScanError::Truncated { offset: self.offset() });
+            }
+        }
     }
 
     /// Walks one complete value. Tokens that lie wholly inside the buffer
@@ -340,9 +390,13 @@ impl<R: Read> Scanner<R> {
 
     /// Applies one token to the state machine. Returns true when the value
     /// being walked is complete.
-    #[inline]
     fn transition(stack: &mut Vec<u8>, state: &mut State, tok: u8, offset: u64) -> Result<bool, ScanError> {
-        let unexpected = |expected: &'static str| ScanError::Unexpected { offset, expected, found: printable(tok) };
+        #[cold]
+        #[inline(never)]
+        fn unexpected_at(offset: u64, tok: u8, expected: &'static str) -> ScanError {
+            ScanError::Unexpected { offset, expected, found: printable(tok) }
+        }
+        let unexpected = |expected: &'static str| unexpected_at(offset, tok, expected);
         match *state {
             State::Value | State::ArrayFirst => match tok {
                 b'{' | b'[' => {
@@ -391,7 +445,9 @@ impl<R: Read> Scanner<R> {
                     (b'}', b'{') | (b']', b'[') => {
                         stack.pop();
                     }
-                    _ => return Err(unexpected(if top == b'{' { "',' or '}'" } else { "',' or ']'" })),
+                    _ => {
+                        return Err(unexpected(if top == b'{' { "',' or '}'" } else { "',' or ']'" }));
+                    }
                 }
             }
         }
@@ -405,84 +461,158 @@ impl<R: Read> Scanner<R> {
 
     /// Walks tokens that lie wholly inside the buffer. Returns true when the
     /// value is complete, false when the next token may be cut by the end of
-    /// the buffer (or the buffer is used up).
+    /// the buffer (or the buffer is used up). The state lives in locals and
+    /// errors are built only on the way out: this loop sees every token of
+    /// the plan.
     fn walk_fast(&mut self, state: &mut State) -> Result<bool, ScanError> {
-        let Scanner { buf, pos, end, base, stack, .. } = self;
-        let buf = &buf[..*end];
+        enum Exit {
+            Done,
+            More,
+            Unexpected(&'static str),
+            BadString(usize),
+            BadNumber(usize),
+            BadLiteral(usize),
+            TooDeep,
+        }
+        let Scanner { buf, pos, base, stack, .. } = self;
+        let buf = &buf[..];
         let mut i = *pos;
-        let at = |i: usize| *base + i as u64;
-        let result = loop {
-            let Some(&b) = buf.get(i) else { break Ok(false) };
-            let tok = match b {
-                b' ' | b'\n' | b'\r' | b'\t' => {
-                    i += 1;
-                    continue;
-                }
-                b'"' => match string_end(buf, i + 1) {
-                    Ok(Some(close)) => {
-                        i = close + 1;
-                        b'"'
-                    }
-                    Ok(None) => break Ok(false),
-                    Err(bad) => {
-                        i = bad;
-                        break Err(ScanError::Unexpected {
-                            offset: at(bad),
-                            expected: "a character (control characters must be escaped) or a valid escape",
-                            found: printable(buf[bad]),
-                        });
-                    }
-                },
-                b'-' | b'0'..=b'9' => {
-                    let len = buf[i..].iter().position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'));
-                    let Some(len) = len else { break Ok(false) };
-                    if !valid_number(&buf[i..i + len]) {
-                        break Err(ScanError::Unexpected {
-                            offset: at(i),
-                            expected: "a number",
-                            found: format!("{:?}", String::from_utf8_lossy(&buf[i..i + len])),
-                        });
-                    }
-                    i += len;
-                    b'0'
-                }
-                b't' | b'f' | b'n' => {
-                    let word: &[u8] = match b {
-                        b't' => b"true",
-                        b'f' => b"false",
-                        _ => b"null",
-                    };
-                    if buf.len() - i < word.len() {
-                        break Ok(false);
-                    }
-                    if &buf[i..i + word.len()] != word {
-                        break Err(ScanError::Unexpected {
-                            offset: at(i),
-                            expected: "true, false or null",
-                            found: format!("{:?}", String::from_utf8_lossy(&buf[i..i + word.len()])),
-                        });
-                    }
-                    i += word.len();
-                    b'0'
-                }
-                other => {
-                    i += 1;
-                    other
+        let mut st = *state;
+        let exit = 'run: loop {
+            let b = loop {
+                match buf.get(i) {
+                    Some(b' ' | b'\n' | b'\r' | b'\t') => i += 1,
+                    Some(&b) => break b,
+                    None => break 'run Exit::More,
                 }
             };
-            let tok_at = at(i - 1);
-            match Self::transition(stack, state, tok, tok_at) {
-                Ok(true) => break Ok(true),
-                Ok(false) => {}
-                Err(e) => {
-                    // Point at the offending token, not past it.
-                    i -= 1;
-                    break Err(e);
+            match st {
+                State::Value | State::ArrayFirst => match b {
+                    b'"' => match string_end(buf, i + 1) {
+                        Ok(Some(close)) => i = close + 1,
+                        Ok(None) => break 'run Exit::More,
+                        Err(bad) => break 'run Exit::BadString(bad),
+                    },
+                    b'{' | b'[' => {
+                        if stack.len() >= MAX_DEPTH {
+                            break 'run Exit::TooDeep;
+                        }
+                        stack.push(b);
+                        i += 1;
+                        st = if b == b'{' { State::ObjectFirst } else { State::ArrayFirst };
+                        continue;
+                    }
+                    b'-' | b'0'..=b'9' => {
+                        let rest = &buf[i..];
+                        let Some(len) =
+                            rest.iter().position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                        else {
+                            break 'run Exit::More;
+                        };
+                        if !valid_number(&rest[..len]) {
+                            break 'run Exit::BadNumber(len);
+                        }
+                        i += len;
+                    }
+                    b't' | b'n' | b'f' => {
+                        let Some(four) = buf.get(i..i + 4) else {
+                            break 'run Exit::More;
+                        };
+                        let four = u32::from_le_bytes(four.try_into().expect("four bytes"));
+                        let len = if four == u32::from_le_bytes(*b"true") || four == u32::from_le_bytes(*b"null") {
+                            4
+                        } else if four == u32::from_le_bytes(*b"fals") {
+                            match buf.get(i + 4) {
+                                Some(b'e') => 5,
+                                Some(_) => break 'run Exit::BadLiteral(5),
+                                None => break 'run Exit::More,
+                            }
+                        } else {
+                            break 'run Exit::BadLiteral(4);
+                        };
+                        i += len;
+                    }
+                    b']' if st == State::ArrayFirst => {
+                        stack.pop();
+                        i += 1;
+                    }
+                    _ => break 'run Exit::Unexpected("a value"),
+                },
+                State::ObjectFirst | State::Key => match b {
+                    b'"' => match string_end(buf, i + 1) {
+                        Ok(Some(close)) => {
+                            i = close + 1;
+                            st = State::Colon;
+                            continue;
+                        }
+                        Ok(None) => break 'run Exit::More,
+                        Err(bad) => break 'run Exit::BadString(bad),
+                    },
+                    b'}' if st == State::ObjectFirst => {
+                        stack.pop();
+                        i += 1;
+                    }
+                    _ => break 'run Exit::Unexpected("a key in double quotes"),
+                },
+                State::Colon => {
+                    if b != b':' {
+                        break 'run Exit::Unexpected("':'");
+                    }
+                    i += 1;
+                    st = State::Value;
+                    continue;
+                }
+                State::CommaOrClose => {
+                    let top = *stack.last().expect("inside a container");
+                    match (b, top) {
+                        (b',', b'{') => {
+                            i += 1;
+                            st = State::Key;
+                            continue;
+                        }
+                        (b',', _) => {
+                            i += 1;
+                            st = State::Value;
+                            continue;
+                        }
+                        (b'}', b'{') | (b']', b'[') => {
+                            stack.pop();
+                            i += 1;
+                        }
+                        _ => {
+                            break 'run Exit::Unexpected(if top == b'{' { "',' or '}'" } else { "',' or ']'" });
+                        }
+                    }
                 }
             }
+            // A value just ended.
+            if stack.is_empty() {
+                break 'run Exit::Done;
+            }
+            st = State::CommaOrClose;
         };
         *pos = i;
-        result
+        *state = st;
+        let offset = *base + i as u64;
+        let lossy = |len: usize| format!("{:?}", String::from_utf8_lossy(&buf[i..(i + len).min(buf.len())]));
+        match exit {
+            Exit::Done => Ok(true),
+            Exit::More => Ok(false),
+            Exit::Unexpected(expected) => Err(ScanError::Unexpected { offset, expected, found: printable(buf[i]) }),
+            Exit::BadString(bad) => {
+                *pos = bad;
+                Err(ScanError::Unexpected {
+                    offset: *base + bad as u64,
+                    expected: "a character (control characters must be escaped) or a valid escape",
+                    found: printable(buf[bad]),
+                })
+            }
+            Exit::BadNumber(len) => Err(ScanError::Unexpected { offset, expected: "a number", found: lossy(len) }),
+            Exit::BadLiteral(len) => {
+                Err(ScanError::Unexpected { offset, expected: "true, false or null", found: lossy(len) })
+            }
+            Exit::TooDeep => Err(ScanError::TooDeep { offset }),
+        }
     }
 
     /// Walks one token, refilling as needed. Returns true when the value is
@@ -524,7 +654,7 @@ impl<R: Read> Scanner<R> {
     /// Skips a string after its opening quote, through the closing quote.
     fn skip_string_body(&mut self) -> Result<(), ScanError> {
         loop {
-            let hay = &self.buf[self.pos..self.end];
+            let hay = &self.buf[self.pos..];
             let stop = memchr2(b'"', b'\\', hay);
             let plain = &hay[..stop.unwrap_or(hay.len())];
             // Unescaped control characters are not JSON. `fold` (not `any`)
@@ -536,7 +666,7 @@ impl<R: Read> Scanner<R> {
             }
             match stop {
                 None => {
-                    self.pos = self.end;
+                    self.pos = self.buf.len();
                     if !self.refill()? {
                         return Err(ScanError::Truncated { offset: self.offset() });
                     }
@@ -574,7 +704,7 @@ impl<R: Read> Scanner<R> {
         self.number.push(first);
         let start = self.offset() - 1;
         loop {
-            if self.pos == self.end && !self.refill()? {
+            if self.pos == self.buf.len() && !self.refill()? {
                 break;
             }
             let b = self.buf[self.pos];
@@ -622,7 +752,9 @@ fn string_end(buf: &[u8], mut i: usize) -> Result<Option<usize>, usize> {
             }
             i += 8;
         }
-        let Some(&c) = buf.get(i) else { return Ok(None) };
+        let Some(&c) = buf.get(i) else {
+            return Ok(None);
+        };
         match c {
             b'"' => return Ok(Some(i)),
             b'\\' => match buf.get(i + 1) {
@@ -655,6 +787,20 @@ fn special_bytes(w: u64) -> u64 {
     let backslash = zero_byte(w ^ (ONES * u64::from(b'\\')));
     let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
     quote | backslash | control
+}
+
+/// Marks the bytes of `w` that are `"`, `{`, `}`, `[` or `]` (lowest mark
+/// exact, as in [`special_bytes`]). `[`/`{` and `]`/`}` differ only in bit
+/// 0x20, so two comparisons on `w | 0x20` find all four brackets.
+#[inline]
+fn structural_bytes(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let folded = w | (ONES * 0x20);
+    zero_byte(w ^ (ONES * u64::from(b'"')))
+        | zero_byte(folded ^ (ONES * u64::from(b'{')))
+        | zero_byte(folded ^ (ONES * u64::from(b'}')))
 }
 
 /// JSON number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
@@ -699,30 +845,56 @@ fn valid_number(s: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    /// Splits the input into tiny reads to exercise every buffer boundary.
-    struct Trickle<'a>(&'a [u8], usize);
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.1.min(self.0.len()).min(buf.len());
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
-
-    /// Reads a top-level object; returns (key, captured value) pairs.
+    /// Reads a top-level object in chunks of `chunk` bytes, to exercise every
+    /// chunk boundary; returns (key, captured value) pairs.
     fn read_all(input: &[u8], chunk: usize) -> Result<Vec<(String, String)>, ScanError> {
-        let mut s = Scanner::new(Trickle(input, chunk));
+        let mut s = Scanner::new(Utf8Chunks::with_chunk_size(input, chunk));
         s.begin_document_object()?;
         let mut out = Vec::new();
         let mut first = true;
         while let Some(k) = s.next_key(first)? {
             first = false;
-            let v = String::from_utf8(s.capture_value()?.to_vec()).unwrap();
-            out.push((k, v));
+            let raw = s.capture_value()?;
+            // As the plan reader does: captured bytes are parsed by serde.
+            if let Err(e) = serde_json::from_slice::<serde_json::Value>(raw) {
+                return Err(ScanError::Unexpected { offset: 0, expected: "valid JSON (serde)", found: e.to_string() });
+            }
+            out.push((k, String::from_utf8(raw.to_vec()).unwrap()));
         }
         s.finish()?;
         Ok(out)
+    }
+
+    /// Reads a top-level object skipping (validating) every value.
+    fn skip_all(input: &[u8], chunk: usize) -> Result<usize, ScanError> {
+        let mut s = Scanner::new(Utf8Chunks::with_chunk_size(input, chunk));
+        s.begin_document_object()?;
+        let mut n = 0;
+        while s.next_key(n == 0)?.is_some() {
+            s.skip_value()?;
+            n += 1;
+        }
+        s.finish()?;
+        Ok(n)
+    }
+
+    #[test]
+    fn extent_walk_finds_the_end_across_chunks_and_inside_strings() {
+        let doc = br#"{"a": {"s": "}]\"{[", "l": [[], {}, "x"]}, "b": 1}"#;
+        for chunk in [1, 2, 3, 5, 8, 9, 64] {
+            let got = read_all(doc, chunk).unwrap();
+            assert_eq!(got[0].1, r#"{"s": "}]\"{[", "l": [[], {}, "x"]}"#, "chunk {chunk}");
+            assert_eq!(got[1], ("b".into(), "1".into()));
+        }
+    }
+
+    #[test]
+    fn structural_bytes_marks_brackets_and_quotes_only() {
+        let w = u64::from_le_bytes(*b"ab{c]\"[}");
+        assert_eq!(structural_bytes(w).trailing_zeros() / 8, 2);
+        assert_eq!(structural_bytes(u64::from_le_bytes(*b"abcdefgh")), 0);
+        assert_eq!(structural_bytes(u64::from_le_bytes(*b"\x7b\x5b\x5d\x7d\"\x22\x3b\x1b")) & 0x80, 0x80);
+        assert_eq!(structural_bytes(u64::from_le_bytes(*b";{;;;;;;")).trailing_zeros() / 8, 1, "';' is not '{{'");
     }
 
     #[test]
@@ -750,6 +922,7 @@ mod tests {
         for s in samples {
             assert!(serde_json::from_str::<serde_json::Value>(s).is_ok());
             read_all(s.as_bytes(), 3).unwrap_or_else(|e| panic!("{s}: {e}"));
+            skip_all(s.as_bytes(), 3).unwrap_or_else(|e| panic!("{s}: {e}"));
         }
     }
 
@@ -779,7 +952,10 @@ mod tests {
         ];
         for s in samples {
             assert!(serde_json::from_str::<serde_json::Value>(s).is_err(), "{s}");
-            assert!(read_all(s.as_bytes(), 2).is_err(), "scanner accepted {s}");
+            for chunk in [1, 2, 3, 64] {
+                assert!(read_all(s.as_bytes(), chunk).is_err(), "capture accepted {s}");
+                assert!(skip_all(s.as_bytes(), chunk).is_err(), "skip accepted {s}");
+            }
         }
     }
 
@@ -790,6 +966,10 @@ mod tests {
             match read_all(&doc[..cut], 4) {
                 Err(ScanError::Truncated { .. }) => {}
                 other => panic!("cut at {cut}: {other:?}"),
+            }
+            match skip_all(&doc[..cut], 4) {
+                Err(ScanError::Truncated { .. }) => {}
+                other => panic!("skip, cut at {cut}: {other:?}"),
             }
         }
     }
@@ -805,18 +985,20 @@ mod tests {
     }
 
     #[test]
-    fn invalid_utf8_is_refused_even_when_split_across_reads() {
-        assert!(matches!(read_all(b"{\"a\":\"\xff\"}", 1), Err(ScanError::InvalidUtf8 { offset: 6 })));
-        // A valid two-byte character split across reads is fine.
-        assert!(read_all("{\"a\":\"\u{e9}\"}".as_bytes(), 1).is_ok());
-        // A truncated multi-byte character at the very end is not.
-        assert!(matches!(read_all(b"{\"a\":1}\xc3", 1), Err(ScanError::InvalidUtf8 { .. })));
+    fn decoding_errors_pass_through() {
+        assert!(matches!(
+            read_all(b"{\"a\":\"\xff\"}", 1),
+            Err(ScanError::Decode(DecodeError::InvalidUtf8 { offset: 6 }))
+        ));
     }
 
     #[test]
     fn nesting_is_bounded() {
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
-        assert!(matches!(read_all(deep.as_bytes(), 4096), Err(ScanError::TooDeep { .. })));
+        assert!(matches!(skip_all(deep.as_bytes(), 4096), Err(ScanError::TooDeep { .. })));
+        // A captured value is refused by serde's own recursion limit.
+        let e = read_all(deep.as_bytes(), 4096).unwrap_err().to_string();
+        assert!(e.contains("recursion limit"), "{e}");
     }
 
     #[test]

@@ -35,7 +35,9 @@ fn managed_policy_arns(v: &View<'_>, out: &mut Vec<Hit>) {
     }
     let set = |x: Option<Value>| -> Vec<String> {
         let mut s: Vec<String> = match x {
-            Some(Value::Array(a)) => a.iter().map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned)).collect(),
+            Some(Value::Array(a)) => {
+                a.iter().map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned)).collect()
+            }
             _ => Vec::new(),
         };
         s.sort();
@@ -105,7 +107,8 @@ mod tests {
 
     #[test]
     fn role_delete_is_not_an_attachment() {
-        let hits = run(check, "aws_iam_role", json!({"actions": ["delete"], "before": {"managed_policy_arns": ["arn:a"]}}));
+        let hits =
+            run(check, "aws_iam_role", json!({"actions": ["delete"], "before": {"managed_policy_arns": ["arn:a"]}}));
         assert!(hits.is_empty());
     }
 }

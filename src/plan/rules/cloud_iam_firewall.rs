@@ -24,8 +24,14 @@ const PATTERNS: &[&str] = &[
 ];
 
 pub(super) fn check(v: &View<'_>, out: &mut Vec<Hit>) {
-    if PATTERNS.iter().any(|p| glob_match(p, v.kind())) {
-        out.push(Hit::new(Reason::CloudIamFirewall, access_severity(v), format!("IAM or firewall resource {}", v.actions().verb())));
+    let kind = v.kind();
+    let other_cloud = kind.starts_with("google_") || kind.starts_with("azurerm_") || kind.starts_with("azuread_");
+    if other_cloud && PATTERNS.iter().any(|p| glob_match(p, kind)) {
+        out.push(Hit::new(
+            Reason::CloudIamFirewall,
+            access_severity(v),
+            format!("IAM or firewall resource {}", v.actions().verb()),
+        ));
     }
 }
 
@@ -37,9 +43,20 @@ mod tests {
 
     #[test]
     fn google_and_azure_access_resources_count() {
-        for kind in ["google_project_iam_member", "google_project_iam_policy", "google_storage_bucket_iam_binding",
-            "google_compute_firewall", "azurerm_role_assignment", "azurerm_network_security_rule", "azurerm_firewall_network_rule_collection"] {
-            assert_eq!(reasons(&run(check, kind, json!({"actions": ["update"]}))), [Reason::CloudIamFirewall], "{kind}");
+        for kind in [
+            "google_project_iam_member",
+            "google_project_iam_policy",
+            "google_storage_bucket_iam_binding",
+            "google_compute_firewall",
+            "azurerm_role_assignment",
+            "azurerm_network_security_rule",
+            "azurerm_firewall_network_rule_collection",
+        ] {
+            assert_eq!(
+                reasons(&run(check, kind, json!({"actions": ["update"]}))),
+                [Reason::CloudIamFirewall],
+                "{kind}"
+            );
         }
         for kind in ["google_compute_instance", "azurerm_virtual_network", "aws_iam_role"] {
             assert!(run(check, kind, json!({"actions": ["update"]})).is_empty(), "{kind}");

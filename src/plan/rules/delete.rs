@@ -67,7 +67,8 @@ mod tests {
 
     #[test]
     fn forget_and_create_forget_destroy_nothing() {
-        for actions in [json!(["forget"]), json!(["create", "forget"]), json!(["forget", "create"]), json!(["update"])] {
+        for actions in [json!(["forget"]), json!(["create", "forget"]), json!(["forget", "create"]), json!(["update"])]
+        {
             assert!(run(check, "aws_instance", json!({"actions": actions})).is_empty());
         }
     }

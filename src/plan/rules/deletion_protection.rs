@@ -48,9 +48,13 @@ mod tests {
 
     #[test]
     fn turning_protection_off_counts() {
-        let hits = run(check, "aws_db_instance", json!({"actions": ["update"],
+        let hits = run(
+            check,
+            "aws_db_instance",
+            json!({"actions": ["update"],
             "before": {"deletion_protection": true, "skip_final_snapshot": false},
-            "after": {"deletion_protection": false, "skip_final_snapshot": true}}));
+            "after": {"deletion_protection": false, "skip_final_snapshot": true}}),
+        );
         assert_eq!(reasons(&hits), [Reason::DeletionProtectionOff, Reason::DeletionProtectionOff]);
         assert_eq!(hits[0].detail, "`deletion_protection` true -> false");
         assert_eq!(hits[1].detail, "`skip_final_snapshot` false -> true");
@@ -59,13 +63,27 @@ mod tests {
     #[test]
     fn turning_protection_on_or_creating_without_does_not() {
         assert!(run(check, "aws_db_instance", json!({"actions": ["update"], "before": {"deletion_protection": false}, "after": {"deletion_protection": true}})).is_empty());
-        assert!(run(check, "aws_db_instance", json!({"actions": ["create"], "after": {"deletion_protection": false}})).is_empty());
-        assert!(run(check, "aws_s3_bucket", json!({"actions": ["update"], "before": {"force_destroy": true}, "after": {"force_destroy": true}})).is_empty());
+        assert!(
+            run(check, "aws_db_instance", json!({"actions": ["create"], "after": {"deletion_protection": false}}))
+                .is_empty()
+        );
+        assert!(
+            run(
+                check,
+                "aws_s3_bucket",
+                json!({"actions": ["update"], "before": {"force_destroy": true}, "after": {"force_destroy": true}})
+            )
+            .is_empty()
+        );
     }
 
     #[test]
     fn unknown_new_value_of_a_guard_counts() {
-        let hits = run(check, "aws_lb", json!({"actions": ["update"], "before": {"enable_deletion_protection": true}, "after": {}, "after_unknown": {"enable_deletion_protection": true}}));
+        let hits = run(
+            check,
+            "aws_lb",
+            json!({"actions": ["update"], "before": {"enable_deletion_protection": true}, "after": {}, "after_unknown": {"enable_deletion_protection": true}}),
+        );
         assert_eq!(reasons(&hits), [Reason::DeletionProtectionOff]);
     }
 }

@@ -18,7 +18,9 @@ mod tests {
 
     #[test]
     fn every_change_of_an_iam_type_counts_creates_included() {
-        for kind in ["aws_iam_role", "aws_iam_access_key", "aws_iam_openid_connect_provider", "aws_iam_group_membership"] {
+        for kind in
+            ["aws_iam_role", "aws_iam_access_key", "aws_iam_openid_connect_provider", "aws_iam_group_membership"]
+        {
             for actions in [json!(["create"]), json!(["update"]), json!(["delete"]), json!(["delete", "create"])] {
                 assert_eq!(reasons(&run(check, kind, json!({"actions": actions}))), [Reason::Iam]);
             }

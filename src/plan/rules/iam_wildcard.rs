@@ -42,13 +42,18 @@ mod tests {
     use serde_json::json;
 
     const ADMIN: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-    const READ: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    const READ: &str =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
 
     #[test]
     fn new_admin_statement_counts() {
         let hits = run(check, "aws_iam_policy", json!({"actions": ["create"], "after": {"policy": ADMIN}}));
         assert_eq!(hits[0].detail, "`policy` allows Action \"*\" on Resource \"*\"");
-        let upd = run(check, "aws_iam_policy", json!({"actions": ["update"], "before": {"policy": READ}, "after": {"policy": ADMIN}}));
+        let upd = run(
+            check,
+            "aws_iam_policy",
+            json!({"actions": ["update"], "before": {"policy": READ}, "after": {"policy": ADMIN}}),
+        );
         assert_eq!(upd.len(), 1);
     }
 
@@ -60,13 +65,21 @@ mod tests {
 
     #[test]
     fn inline_policy_blocks_are_read() {
-        let hits = run(check, "aws_iam_role", json!({"actions": ["create"], "after": {"inline_policy": [{"name": "x", "policy": ADMIN}]}}));
+        let hits = run(
+            check,
+            "aws_iam_role",
+            json!({"actions": ["create"], "after": {"inline_policy": [{"name": "x", "policy": ADMIN}]}}),
+        );
         assert_eq!(hits.len(), 1);
     }
 
     #[test]
     fn sensitive_policy_content_is_not_described() {
-        let hits = run(check, "aws_iam_policy", json!({"actions": ["create"], "after": {"policy": ADMIN}, "after_sensitive": {"policy": true}}));
+        let hits = run(
+            check,
+            "aws_iam_policy",
+            json!({"actions": ["create"], "after": {"policy": ADMIN}, "after_sensitive": {"policy": true}}),
+        );
         assert_eq!(hits[0].detail, "`policy` allows a wildcard");
     }
 }

@@ -161,6 +161,9 @@ impl Hit {
     }
 }
 
+/// A rule: pushes its hits for one resource change.
+type Rule = fn(&View<'_>, &mut Vec<Hit>);
+
 /// Runs every enabled rule on one managed resource change.
 pub(crate) fn assess(v: &View<'_>, rules: &PlanRules) -> Vec<Hit> {
     let mut hits = Vec::new();
@@ -172,7 +175,7 @@ pub(crate) fn assess(v: &View<'_>, rules: &PlanRules) -> Vec<Hit> {
     iam::check(v, &mut hits);
     attachment::check(v, &mut hits);
     security_group::check(v, &mut hits);
-    let optional: [(Reason, fn(&View<'_>, &mut Vec<Hit>)); 7] = [
+    let optional: [(Reason, Rule); 7] = [
         (Reason::ResourcePolicy, resource_policy::check),
         (Reason::PublicExposure, public_exposure::check),
         (Reason::StatefulReplace, stateful_replace::check),
@@ -243,15 +246,21 @@ fn doc_change_text(v: &View<'_>, attr: &str, c: &DocChange) -> String {
         DocChange::Set => format!("`{attr}`{marked} set"),
         DocChange::Removed => format!("`{attr}`{marked} removed"),
         DocChange::Changed => format!("`{attr}`{marked} changed"),
-        DocChange::UnknownReplacingOld => format!("`{attr}`{marked} replaced by a value known only after apply"),
-        DocChange::UnknownIfConfigured => format!("`{attr}`{marked} configured, value known only after apply"),
+        DocChange::UnknownReplacingOld => {
+            format!("`{attr}`{marked} replaced by a value known only after apply")
+        }
+        DocChange::UnknownIfConfigured => {
+            format!("`{attr}`{marked} configured, value known only after apply")
+        }
     }
 }
 
 /// The statements a change adds to a policy-like attribute: those in the new
 /// document that the old one did not have.
 fn added_statements(v: &View<'_>, attr: &str) -> Vec<policy_doc::Statement> {
-    let Some(after) = v.after(attr) else { return Vec::new() };
+    let Some(after) = v.after(attr) else {
+        return Vec::new();
+    };
     let old: Vec<String> = match v.before(attr) {
         Some(b) if !v.actions().is_create_only() => {
             PolicyValue::from_attr(&b).statements().into_iter().map(|s| s.canonical).collect()
@@ -263,18 +272,22 @@ fn added_statements(v: &View<'_>, attr: &str) -> Vec<policy_doc::Statement> {
 
 /// Simple `*` glob matching for type patterns and exemption addresses.
 pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
         return false;
+    };
+    let mut middle = parts.peekable();
+    if middle.peek().is_none() {
+        return rest.is_empty();
     }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
-            Some(i) => rest = &rest[i + mid.len()..],
+    while let Some(part) = middle.next() {
+        if middle.peek().is_none() {
+            // The last part must end the text.
+            return rest.len() >= part.len() && rest.ends_with(part);
+        }
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
             None => return false,
         }
     }
@@ -334,7 +347,8 @@ pub(crate) mod testing {
     use crate::plan::model::ResourceChange;
 
     /// Runs `check` on a change of `kind` with the given actions and sides.
-    pub(crate) fn run(check: fn(&View<'_>, &mut Vec<Hit>), kind: &str, change: serde_json::Value) -> Vec<Hit> {
+    #[allow(clippy::needless_pass_by_value)] // tests pass `json!(...)` literals
+    pub(crate) fn run(check: super::Rule, kind: &str, change: serde_json::Value) -> Vec<Hit> {
         let doc = serde_json::json!({
             "address": format!("{kind}.test"), "mode": "managed", "type": kind, "name": "test", "change": change
         })

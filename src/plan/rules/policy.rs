@@ -29,9 +29,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const P1: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
-    const P1_REFORMATTED: &str =
-        "{\n \"Statement\": [{\"Resource\": [\"*\"], \"Effect\": \"Allow\", \"Action\": [\"s3:GetObject\"]}],\n \"Version\": \"2012-10-17\"}";
+    const P1: &str =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    const P1_REFORMATTED: &str = "{\n \"Statement\": [{\"Resource\": [\"*\"], \"Effect\": \"Allow\", \"Action\": [\"s3:GetObject\"]}],\n \"Version\": \"2012-10-17\"}";
     const P2: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
 
     fn details(kind: &str, change: serde_json::Value) -> Vec<(String, Option<&'static str>)> {
@@ -40,13 +40,19 @@ mod tests {
 
     #[test]
     fn formatting_only_update_is_not_a_change() {
-        let d = details("aws_s3_bucket_policy", json!({"actions": ["update"], "before": {"policy": P1}, "after": {"policy": P1_REFORMATTED}}));
+        let d = details(
+            "aws_s3_bucket_policy",
+            json!({"actions": ["update"], "before": {"policy": P1}, "after": {"policy": P1_REFORMATTED}}),
+        );
         assert!(d.is_empty(), "{d:?}");
     }
 
     #[test]
     fn content_update_is_a_change() {
-        let d = details("aws_s3_bucket_policy", json!({"actions": ["update"], "before": {"policy": P1}, "after": {"policy": P2}}));
+        let d = details(
+            "aws_s3_bucket_policy",
+            json!({"actions": ["update"], "before": {"policy": P1}, "after": {"policy": P2}}),
+        );
         assert_eq!(d, [("`policy` changed".to_owned(), None)]);
     }
 
@@ -58,13 +64,17 @@ mod tests {
 
     #[test]
     fn create_with_computed_policy_is_conditional_on_configuration() {
-        let d = details("aws_s3_bucket", json!({"actions": ["create"], "after": {}, "after_unknown": {"policy": true}}));
+        let d =
+            details("aws_s3_bucket", json!({"actions": ["create"], "after": {}, "after_unknown": {"policy": true}}));
         assert_eq!(d, [("`policy` configured, value known only after apply".to_owned(), Some("policy"))]);
     }
 
     #[test]
     fn update_to_unknown_with_old_value_counts_unconditionally() {
-        let d = details("aws_iam_policy", json!({"actions": ["update"], "before": {"policy": P1}, "after": {}, "after_unknown": {"policy": true}}));
+        let d = details(
+            "aws_iam_policy",
+            json!({"actions": ["update"], "before": {"policy": P1}, "after": {}, "after_unknown": {"policy": true}}),
+        );
         assert_eq!(d, [("`policy` replaced by a value known only after apply".to_owned(), None)]);
     }
 

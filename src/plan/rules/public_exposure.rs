@@ -11,11 +11,10 @@ use super::{Hit, Reason, Severity, View, added_statements};
 use crate::plan::model::Marked;
 
 const PUBLIC_ACLS: &[&str] = &["public-read", "public-read-write", "authenticated-read"];
-const PUBLIC_GRANTEES: &[&str] = &[
-    "http://acs.amazonaws.com/groups/global/AllUsers",
-    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
-];
-const BLOCK_FLAGS: &[&str] = &["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"];
+const PUBLIC_GRANTEES: &[&str] =
+    &["http://acs.amazonaws.com/groups/global/AllUsers", "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"];
+const BLOCK_FLAGS: &[&str] =
+    &["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"];
 const POLICY_ATTRS: &[&str] = &["policy", "access_policies", "access_policy", "policy_document", "resource_policy"];
 
 pub(super) fn check(v: &View<'_>, out: &mut Vec<Hit>) {
@@ -35,6 +34,9 @@ fn before(v: &View<'_>, attr: &str) -> Option<Value> {
 }
 
 fn acl(v: &View<'_>, found: &mut Vec<String>) {
+    if !v.kind().starts_with("aws_s3_") {
+        return;
+    }
     if let Some(Value::String(new)) = v.after("acl") {
         let old = before(v, "acl");
         if PUBLIC_ACLS.contains(&new.as_str()) && old.as_ref().and_then(Value::as_str) != Some(new.as_str()) {
@@ -43,7 +45,8 @@ fn acl(v: &View<'_>, found: &mut Vec<String>) {
         }
     }
     for attr in ["grant", "access_control_policy"] {
-        let has = |x: Option<Value>| x.map(|x| x.to_string()).is_some_and(|s| PUBLIC_GRANTEES.iter().any(|g| s.contains(g)));
+        let has =
+            |x: Option<Value>| x.map(|x| x.to_string()).is_some_and(|s| PUBLIC_GRANTEES.iter().any(|g| s.contains(g)));
         if has(v.after(attr)) && !has(before(v, attr)) {
             found.push(format!("`{attr}` grants access to all (authenticated) AWS users"));
         }
@@ -102,7 +105,9 @@ fn open_rules(kind: &str, side: &dyn Fn(&str) -> Option<Value>) -> Vec<String> {
         })
     };
     let ports = |o: &Value| {
-        let p = |k: &str| o.get(k).map_or_else(|| "?".to_owned(), |x| x.as_str().map_or_else(|| x.to_string(), str::to_owned));
+        let p = |k: &str| {
+            o.get(k).map_or_else(|| "?".to_owned(), |x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+        };
         format!("{} {}-{}", p("protocol").replace("ip_protocol", ""), p("from_port"), p("to_port"))
     };
     match kind {
@@ -114,19 +119,25 @@ fn open_rules(kind: &str, side: &dyn Fn(&str) -> Option<Value>) -> Vec<String> {
             }
         }
         "aws_security_group_rule" => {
-            let obj = Value::Object(["type", "cidr_blocks", "ipv6_cidr_blocks", "protocol", "from_port", "to_port"]
-                .iter()
-                .filter_map(|k| side(k).map(|x| ((*k).to_owned(), x)))
-                .collect());
-            if obj.get("type").and_then(Value::as_str) == Some("ingress") && cidrs(&obj, &["cidr_blocks", "ipv6_cidr_blocks"]) {
+            let obj = Value::Object(
+                ["type", "cidr_blocks", "ipv6_cidr_blocks", "protocol", "from_port", "to_port"]
+                    .iter()
+                    .filter_map(|k| side(k).map(|x| ((*k).to_owned(), x)))
+                    .collect(),
+            );
+            if obj.get("type").and_then(Value::as_str) == Some("ingress")
+                && cidrs(&obj, &["cidr_blocks", "ipv6_cidr_blocks"])
+            {
                 out.push(format!("ingress {}", ports(&obj)));
             }
         }
         "aws_vpc_security_group_ingress_rule" => {
-            let obj = Value::Object(["cidr_ipv4", "cidr_ipv6", "ip_protocol", "from_port", "to_port"]
-                .iter()
-                .filter_map(|k| side(k).map(|x| ((*k).to_owned(), x)))
-                .collect());
+            let obj = Value::Object(
+                ["cidr_ipv4", "cidr_ipv6", "ip_protocol", "from_port", "to_port"]
+                    .iter()
+                    .filter_map(|k| side(k).map(|x| ((*k).to_owned(), x)))
+                    .collect(),
+            );
             if cidrs(&obj, &["cidr_ipv4", "cidr_ipv6"]) {
                 let mut o = obj.clone();
                 if let Some(p) = obj.get("ip_protocol") {
@@ -144,10 +155,18 @@ fn open_rules(kind: &str, side: &dyn Fn(&str) -> Option<Value>) -> Vec<String> {
         }
         "azurerm_network_security_rule" | "azurerm_network_security_group" => {
             let rules: Vec<Value> = if kind == "azurerm_network_security_rule" {
-                vec![Value::Object(["direction", "access", "source_address_prefix", "source_address_prefixes", "destination_port_range"]
+                vec![Value::Object(
+                    [
+                        "direction",
+                        "access",
+                        "source_address_prefix",
+                        "source_address_prefixes",
+                        "destination_port_range",
+                    ]
                     .iter()
                     .filter_map(|k| side(k).map(|x| ((*k).to_owned(), x)))
-                    .collect())]
+                    .collect(),
+                )]
             } else {
                 match side("security_rule") {
                     Some(Value::Array(a)) => a,
@@ -161,10 +180,14 @@ fn open_rules(kind: &str, side: &dyn Fn(&str) -> Option<Value>) -> Vec<String> {
                     Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_ascii_lowercase).collect(),
                     _ => Vec::new(),
                 };
-                if s("direction") == "inbound" && s("access") == "allow"
+                if s("direction") == "inbound"
+                    && s("access") == "allow"
                     && (any_source(&s("source_address_prefix")) || prefixes.iter().any(|p| any_source(p)))
                 {
-                    out.push(format!("inbound from any source to port {}", r.get("destination_port_range").and_then(Value::as_str).unwrap_or("*")));
+                    out.push(format!(
+                        "inbound from any source to port {}",
+                        r.get("destination_port_range").and_then(Value::as_str).unwrap_or("*")
+                    ));
                 }
             }
         }
@@ -186,7 +209,8 @@ fn open_ingress(v: &View<'_>, found: &mut Vec<String>) {
 
 fn lambda_url(v: &View<'_>, found: &mut Vec<String>) {
     const ATTR: &str = "authorization_type";
-    if v.kind() == "aws_lambda_function_url" && v.after(ATTR).as_ref().and_then(Value::as_str) == Some("NONE")
+    if v.kind() == "aws_lambda_function_url"
+        && v.after(ATTR).as_ref().and_then(Value::as_str) == Some("NONE")
         && before(v, ATTR).as_ref().and_then(Value::as_str) != Some("NONE")
     {
         found.push("function URL without authentication".into());
@@ -206,10 +230,19 @@ mod tests {
     #[test]
     fn public_acl_update_counts_private_does_not() {
         assert_eq!(
-            details("aws_s3_bucket", json!({"actions": ["update"], "before": {"acl": "private"}, "after": {"acl": "public-read"}})),
+            details(
+                "aws_s3_bucket",
+                json!({"actions": ["update"], "before": {"acl": "private"}, "after": {"acl": "public-read"}})
+            ),
             ["`acl` private -> public-read"]
         );
-        assert!(details("aws_s3_bucket", json!({"actions": ["update"], "before": {"acl": "public-read"}, "after": {"acl": "private"}})).is_empty());
+        assert!(
+            details(
+                "aws_s3_bucket",
+                json!({"actions": ["update"], "before": {"acl": "public-read"}, "after": {"acl": "private"}})
+            )
+            .is_empty()
+        );
         assert!(details("aws_s3_bucket", json!({"actions": ["create"], "after": {"acl": "private"}})).is_empty());
     }
 
@@ -222,14 +255,20 @@ mod tests {
             details("aws_s3_bucket_public_access_block", json!({"actions": ["update"], "before": on, "after": off})),
             ["public access block off: block_public_policy"]
         );
-        assert_eq!(details("aws_s3_bucket_public_access_block", json!({"actions": ["delete"], "before": on})), ["public access block removed"]);
+        assert_eq!(
+            details("aws_s3_bucket_public_access_block", json!({"actions": ["delete"], "before": on})),
+            ["public access block removed"]
+        );
         assert!(details("aws_s3_bucket_public_access_block", json!({"actions": ["create"], "after": on})).is_empty());
     }
 
     #[test]
     fn publicly_accessible_true() {
         assert_eq!(
-            details("aws_db_instance", json!({"actions": ["update"], "before": {"publicly_accessible": false}, "after": {"publicly_accessible": true}})),
+            details(
+                "aws_db_instance",
+                json!({"actions": ["update"], "before": {"publicly_accessible": false}, "after": {"publicly_accessible": true}})
+            ),
             ["`publicly_accessible` set to true"]
         );
         assert!(details("aws_db_instance", json!({"actions": ["update"], "before": {"publicly_accessible": true}, "after": {"publicly_accessible": true}})).is_empty());
@@ -238,7 +277,10 @@ mod tests {
     #[test]
     fn star_principal_added_to_bucket_policy() {
         let p = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;
-        assert_eq!(details("aws_s3_bucket_policy", json!({"actions": ["create"], "after": {"policy": p}})), ["`policy` allows any principal (\"*\")"]);
+        assert_eq!(
+            details("aws_s3_bucket_policy", json!({"actions": ["create"], "after": {"policy": p}})),
+            ["`policy` allows any principal (\"*\")"]
+        );
         let deny = r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
         assert!(details("aws_s3_bucket_policy", json!({"actions": ["create"], "after": {"policy": deny}})).is_empty());
     }
@@ -258,7 +300,10 @@ mod tests {
         let gcp = json!({"actions": ["create"], "after": {"direction": "INGRESS", "source_ranges": ["0.0.0.0/0"]}});
         assert_eq!(details("google_compute_firewall", gcp).len(), 1);
         let az = json!({"actions": ["create"], "after": {"direction": "Inbound", "access": "Allow", "source_address_prefix": "*", "destination_port_range": "22"}});
-        assert_eq!(details("azurerm_network_security_rule", az), ["inbound from any source to port 22 open to the internet"]);
+        assert_eq!(
+            details("azurerm_network_security_rule", az),
+            ["inbound from any source to port 22 open to the internet"]
+        );
     }
 
     #[test]

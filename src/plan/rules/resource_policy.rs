@@ -7,7 +7,8 @@
 use super::{Hit, Reason, View, access_severity, policy};
 
 /// Attributes that hold a policy document, on any resource type.
-const ATTRS: &[&str] = &["access_policies", "access_policy", "policy_document", "resource_policy", "inline_policy", "policy_data"];
+const ATTRS: &[&str] =
+    &["access_policies", "access_policy", "policy_document", "resource_policy", "inline_policy", "policy_data"];
 
 /// Resource types whose every change grants or revokes access.
 const TYPES: &[&str] = &[
@@ -27,7 +28,11 @@ const TYPES: &[&str] = &[
 pub(super) fn check(v: &View<'_>, out: &mut Vec<Hit>) {
     let kind = v.kind();
     if TYPES.contains(&kind) {
-        out.push(Hit::new(Reason::ResourcePolicy, access_severity(v), format!("resource-based permission {}", v.actions().verb())));
+        out.push(Hit::new(
+            Reason::ResourcePolicy,
+            access_severity(v),
+            format!("resource-based permission {}", v.actions().verb()),
+        ));
         return;
     }
     for attr in ATTRS {
@@ -55,9 +60,17 @@ mod tests {
         let a = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"es:*"}]}"#;
         let b = r#"{"Statement":{"Action":"es:*","Principal":"*","Effect":"Allow"}}"#;
         let c = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"es:*"}]}"#;
-        let same = run(check, "aws_opensearch_domain", json!({"actions": ["update"], "before": {"access_policies": a}, "after": {"access_policies": b}}));
+        let same = run(
+            check,
+            "aws_opensearch_domain",
+            json!({"actions": ["update"], "before": {"access_policies": a}, "after": {"access_policies": b}}),
+        );
         assert!(same.is_empty());
-        let diff = run(check, "aws_opensearch_domain", json!({"actions": ["update"], "before": {"access_policies": a}, "after": {"access_policies": c}}));
+        let diff = run(
+            check,
+            "aws_opensearch_domain",
+            json!({"actions": ["update"], "before": {"access_policies": a}, "after": {"access_policies": c}}),
+        );
         assert_eq!(diff[0].detail, "`access_policies` changed");
     }
 
@@ -66,7 +79,11 @@ mod tests {
         let block = |p: &str| json!([{"name": "inline", "policy": p}]);
         let a = r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
         let a2 = r#"{ "Statement": { "Resource": "*", "Action": "s3:GetObject", "Effect": "Allow" } }"#;
-        let same = run(check, "aws_iam_role", json!({"actions": ["update"], "before": {"inline_policy": block(a)}, "after": {"inline_policy": block(a2)}}));
+        let same = run(
+            check,
+            "aws_iam_role",
+            json!({"actions": ["update"], "before": {"inline_policy": block(a)}, "after": {"inline_policy": block(a2)}}),
+        );
         assert!(same.is_empty(), "{same:?}");
     }
 }

@@ -14,11 +14,7 @@ const TYPES: &[&str] = &[
 
 pub(super) fn check(v: &View<'_>, out: &mut Vec<Hit>) {
     if TYPES.contains(&v.kind()) {
-        out.push(Hit::new(
-            Reason::SecurityGroup,
-            access_severity(v),
-            format!("security group {}", v.actions().verb()),
-        ));
+        out.push(Hit::new(Reason::SecurityGroup, access_severity(v), format!("security group {}", v.actions().verb())));
     }
 }
 

@@ -11,9 +11,9 @@ pub(super) fn check(v: &View<'_>, out: &mut Vec<Hit>) {
         return;
     }
     let Some(change) = doc_change(v, ATTR) else { return };
-    let (severity, what) = match change {
-        DocChange::Set => (Severity::Medium, "new role trusts"),
-        DocChange::Changed => (Severity::High, "trust changed; now trusts"),
+    let (severity, created) = match change {
+        DocChange::Set => (Severity::Medium, true),
+        DocChange::Changed => (Severity::High, false),
         DocChange::Removed => return,
         DocChange::UnknownReplacingOld | DocChange::UnknownIfConfigured => {
             out.push(Hit::new(Reason::TrustPolicy, Severity::High, "trust policy known only after apply"));
@@ -21,16 +21,36 @@ pub(super) fn check(v: &View<'_>, out: &mut Vec<Hit>) {
         }
     };
     let detail = if v.sensitive(ATTR) {
-        format!("{what} (sensitive)")
+        if created { "new role trusts (sensitive)".to_owned() } else { "trust changed (sensitive)".to_owned() }
+    } else if created {
+        format!("new role trusts {}", list(&principals(v.after(ATTR))))
     } else {
-        let doc = v.after(ATTR).map(|a| PolicyValue::from_attr(&a)).map(|p| p.statements()).unwrap_or_default();
-        let mut principals: Vec<String> =
-            doc.iter().filter(|s| s.allow).flat_map(|s| s.principals.iter().cloned()).collect();
-        principals.sort();
-        principals.dedup();
-        if principals.is_empty() { format!("{what} no principal") } else { format!("{what} {}", principals.join(", ")) }
+        let (before, after) = (principals(v.before(ATTR)), principals(v.after(ATTR)));
+        let added: Vec<String> = after.iter().filter(|p| !before.contains(p)).cloned().collect();
+        let removed: Vec<String> = before.iter().filter(|p| !after.contains(p)).cloned().collect();
+        match (added.is_empty(), removed.is_empty()) {
+            (false, false) => {
+                format!("trust changed; now also trusts {}; no longer trusts {}", list(&added), list(&removed))
+            }
+            (false, true) => format!("trust changed; now also trusts {}", list(&added)),
+            (true, false) => format!("trust changed; no longer trusts {}", list(&removed)),
+            (true, true) => "trust changed: conditions or actions".to_owned(),
+        }
     };
     out.push(Hit::new(Reason::TrustPolicy, severity, detail));
+}
+
+/// The principals a trust policy allows, sorted.
+fn principals(doc: Option<serde_json::Value>) -> Vec<String> {
+    let statements = doc.map(|d| PolicyValue::from_attr(&d).statements()).unwrap_or_default();
+    let mut p: Vec<String> = statements.iter().filter(|s| s.allow).flat_map(|s| s.principals.iter().cloned()).collect();
+    p.sort();
+    p.dedup();
+    p
+}
+
+fn list(p: &[String]) -> String {
+    if p.is_empty() { "no principal".to_owned() } else { p.join(", ") }
 }
 
 #[cfg(test)]
@@ -41,24 +61,41 @@ mod tests {
 
     fn trust(principal: &str) -> String {
         json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-            "Principal": {"Service": principal}}]}).to_string()
+            "Principal": {"Service": principal}}]})
+        .to_string()
     }
 
     #[test]
     fn new_role_shows_its_principals() {
-        let hits = run(check, "aws_iam_role", json!({"actions": ["create"], "after": {"assume_role_policy": trust("ec2.amazonaws.com")}}));
+        let hits = run(
+            check,
+            "aws_iam_role",
+            json!({"actions": ["create"], "after": {"assume_role_policy": trust("ec2.amazonaws.com")}}),
+        );
         assert_eq!(hits[0].detail, "new role trusts ec2.amazonaws.com");
         assert_eq!(hits[0].severity, Severity::Medium);
     }
 
     #[test]
     fn changed_trust_is_high_same_trust_is_nothing() {
-        let changed = run(check, "aws_iam_role", json!({"actions": ["update"],
-            "before": {"assume_role_policy": trust("ec2.amazonaws.com")}, "after": {"assume_role_policy": trust("lambda.amazonaws.com")}}));
+        let changed = run(
+            check,
+            "aws_iam_role",
+            json!({"actions": ["update"],
+            "before": {"assume_role_policy": trust("ec2.amazonaws.com")}, "after": {"assume_role_policy": trust("lambda.amazonaws.com")}}),
+        );
         assert_eq!(changed[0].severity, Severity::High);
-        let same = run(check, "aws_iam_role", json!({"actions": ["update"],
+        assert_eq!(
+            changed[0].detail,
+            "trust changed; now also trusts lambda.amazonaws.com; no longer trusts ec2.amazonaws.com"
+        );
+        let same = run(
+            check,
+            "aws_iam_role",
+            json!({"actions": ["update"],
             "before": {"assume_role_policy": trust("ec2.amazonaws.com"), "description": "a"},
-            "after": {"assume_role_policy": trust("ec2.amazonaws.com"), "description": "b"}}));
+            "after": {"assume_role_policy": trust("ec2.amazonaws.com"), "description": "b"}}),
+        );
         assert!(same.is_empty());
     }
 }

@@ -1,0 +1,7 @@
+//! Integration tests: the real `changegate` binary on real and synthetic
+//! inputs. One test binary (see Cargo.toml) keeps linking cheap.
+
+mod cli;
+mod corpus;
+mod plan_check;
+mod support;

@@ -11,10 +11,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
-use crate::date::Date;
 use crate::digest::Sha256Digest;
 use crate::outcome::Outcome;
 use crate::plan;
+use crate::time::Date;
 
 /// Automated change management for production deploys.
 #[derive(Debug, Parser)]

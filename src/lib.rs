@@ -11,10 +11,17 @@
 //!   not decide)
 //! - [`digest`]: SHA-256 digests that bind a reviewed plan to the applied one
 
+pub mod circleci;
 pub mod cli;
 pub mod config;
-pub mod date;
 pub mod digest;
+pub mod env;
+pub mod http;
+pub mod jira;
 pub mod outcome;
 pub mod plan;
 mod prefetch;
+pub mod request;
+#[cfg(test)]
+mod testing;
+pub mod time;

@@ -6,6 +6,7 @@
 //! `./changegate.toml`, else `.circleci/changegate.toml`. Without a file every
 //! command runs on the built-in defaults.
 
+pub mod jira;
 pub mod plan;
 
 use std::fmt;
@@ -13,21 +14,47 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::date::Date;
+use crate::time::Date;
 
 /// The validated configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
+    /// Environments whose deploys need a ticket (default `production`).
+    pub controlled_environments: Vec<String>,
+    /// Where tickets live (`[jira]`).
+    pub jira: jira::JiraConfig,
     /// Plan-gate rules (`[plan]`).
     pub plan: plan::PlanRules,
     /// Where it was read from; `None` for the built-in defaults.
     pub source: Option<PathBuf>,
 }
 
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            controlled_environments: vec!["production".to_owned()],
+            jira: jira::JiraConfig::default(),
+            plan: plan::PlanRules::default(),
+            source: None,
+        }
+    }
+}
+
+impl Config {
+    /// True when deploys to `environment` need a ticket.
+    pub fn is_controlled(&self, environment: &str) -> bool {
+        self.controlled_environments.iter().any(|e| e == environment)
+    }
+}
+
 /// The file as written, before validation.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
+    controlled_environments: Option<Vec<toml::Spanned<String>>>,
+    #[serde(default)]
+    jira: jira::RawJira,
     #[serde(default)]
     plan: plan::RawPlan,
 }
@@ -97,7 +124,7 @@ pub(crate) struct Problems<'t> {
 }
 
 impl<'t> Problems<'t> {
-    fn new(text: &'t str) -> Self {
+    pub(crate) fn new(text: &'t str) -> Self {
         Problems { text, list: Vec::new() }
     }
 
@@ -126,11 +153,25 @@ impl Config {
             invalid(vec![Problem { line, column, message: e.message().to_owned() }])
         })?;
         let mut problems = Problems::new(text);
+        let mut controlled_environments = Vec::new();
+        match raw.controlled_environments {
+            None => controlled_environments.push("production".to_owned()),
+            Some(list) => {
+                for e in list {
+                    if e.get_ref().trim().is_empty() {
+                        problems.at(e.span(), "an environment name cannot be empty");
+                    } else {
+                        controlled_environments.push(e.into_inner());
+                    }
+                }
+            }
+        }
+        let jira = raw.jira.validate(&mut problems);
         let plan = raw.plan.validate(&mut problems, today);
         if !problems.list.is_empty() {
             return Err(invalid(problems.list));
         }
-        Ok(Config { plan, source: None })
+        Ok(Config { controlled_environments, jira, plan, source: None })
     }
 
     /// Finds and loads the configuration (see the module documentation).

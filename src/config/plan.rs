@@ -25,8 +25,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::Problems;
-use crate::date::Date;
 use crate::plan::rules::{Reason, Severity};
+use crate::time::Date;
 
 /// `[plan]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -203,8 +203,8 @@ impl RawExemption {
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
-    use crate::date::Date;
     use crate::plan::rules::{Reason, Severity};
+    use crate::time::Date;
 
     fn parse(text: &str) -> Result<Config, String> {
         Config::parse(text, "c.toml", Date::new(2026, 11, 27).unwrap()).map_err(|e| e.to_string())

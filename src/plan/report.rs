@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::rules::{Reason, Severity};
-use crate::date::Date;
 use crate::digest::Sha256Digest;
+use crate::time::Date;
 
 /// The version of the JSON contract.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -347,7 +347,6 @@ pub(crate) mod testing {
     use crate::plan::model::ResourceChange;
 
     /// Runs `check` on a change of `kind` with the given actions and sides.
-    #[allow(clippy::needless_pass_by_value)] // tests pass `json!(...)` literals
     pub(crate) fn run(check: super::Rule, kind: &str, change: serde_json::Value) -> Vec<Hit> {
         let doc = serde_json::json!({
             "address": format!("{kind}.test"), "mode": "managed", "type": kind, "name": "test", "change": change

@@ -1,0 +1,206 @@
+//! The CircleCI API v2 client: the operations changegate uses, each one of
+//! the official description, over [`Http`].
+//!
+//! `CIRCLECI_API_URL` (default `https://circleci.com/api/v2`) and
+//! `CIRCLE_TOKEN` (a personal API token, sent as `Circle-Token`).
+
+use serde::Deserialize;
+
+use crate::env::Env;
+use crate::http::{ApiError, Auth, Http, RetryPolicy, Secret, SetupError, percent_encode};
+
+/// The default API base.
+pub const DEFAULT_API_URL: &str = "https://circleci.com/api/v2";
+
+/// A workflow.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Workflow {
+    /// Id (UUID).
+    pub id: String,
+    /// Name in the config.
+    pub name: String,
+    /// `success`, `running`, `not_run`, `failed`, `error`, `failing`,
+    /// `on_hold`, `canceled`, `unauthorized`.
+    pub status: String,
+    /// Pipeline id.
+    pub pipeline_id: String,
+    /// Pipeline number.
+    pub pipeline_number: u64,
+    /// `gh/org/repo` (or `circleci/...`).
+    pub project_slug: String,
+    /// When it was created.
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+impl Workflow {
+    /// Still running or waiting (not finished).
+    pub fn is_active(&self) -> bool {
+        matches!(self.status.as_str(), "running" | "on_hold" | "failing")
+    }
+}
+
+/// A job of a workflow (approval jobs included).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Job {
+    /// Id (UUID); for an approval job, the approval request id.
+    pub id: String,
+    /// Name in the workflow.
+    pub name: String,
+    /// `build` or `approval`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Status (`success`, `running`, `on_hold`, `blocked`, ...).
+    pub status: String,
+    /// Job number (build jobs).
+    #[serde(default)]
+    pub job_number: Option<u64>,
+    /// Approval request id (approval jobs).
+    #[serde(default)]
+    pub approval_request_id: Option<String>,
+}
+
+/// A pipeline.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Pipeline {
+    /// Id (UUID).
+    pub id: String,
+    /// Number.
+    pub number: u64,
+    /// Project slug.
+    pub project_slug: String,
+    /// `created`, `errored`, `setup-pending`, `setup`, `pending`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// What was built.
+    #[serde(default)]
+    pub vcs: Option<Vcs>,
+}
+
+/// The commit a pipeline built.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Vcs {
+    /// Commit SHA.
+    #[serde(default)]
+    pub revision: Option<String>,
+    /// Branch (absent for tags).
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// Tag.
+    #[serde(default)]
+    pub tag: Option<String>,
+}
+
+/// CircleCI connection settings.
+#[derive(Debug, Clone)]
+pub struct CircleCiSettings {
+    /// API base.
+    pub api_url: String,
+    /// Personal API token.
+    pub token: Secret,
+}
+
+impl CircleCiSettings {
+    /// From `CIRCLE_TOKEN` and `CIRCLECI_API_URL`.
+    pub fn from_env(env: &Env) -> Result<Self, crate::env::MissingVars> {
+        let [token] = env.require(["CIRCLE_TOKEN"])?;
+        let api_url = env.get("CIRCLECI_API_URL").unwrap_or(DEFAULT_API_URL).to_owned();
+        Ok(CircleCiSettings { api_url, token: Secret::new(token) })
+    }
+}
+
+/// The CircleCI client.
+#[derive(Debug, Clone)]
+pub struct CircleCi {
+    http: Http,
+}
+
+impl CircleCi {
+    /// A client for `settings`.
+    pub fn new(
+        settings: &CircleCiSettings,
+        ca_bundle: Option<&std::path::Path>,
+        retry: RetryPolicy,
+    ) -> Result<Self, SetupError> {
+        let auth = Auth::Header { name: "Circle-Token", token: settings.token.clone() };
+        Ok(CircleCi { http: Http::new("CircleCI", "CIRCLECI_API_URL", &settings.api_url, auth, ca_bundle, retry)? })
+    }
+
+    /// A workflow.
+    pub fn workflow(&self, id: &str) -> Result<Workflow, ApiError> {
+        self.http.get_json(&format!("/workflow/{}", percent_encode(id)), &[])
+    }
+
+    /// Every job of a workflow.
+    pub fn workflow_jobs(&self, id: &str) -> Result<Vec<Job>, ApiError> {
+        #[derive(Deserialize)]
+        struct Page {
+            items: Vec<Job>,
+            #[serde(default)]
+            next_page_token: Option<String>,
+        }
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..50 {
+            let query: Vec<(&str, String)> = token.iter().map(|t| ("page-token", t.clone())).collect();
+            let page: Page = self.http.get_json(&format!("/workflow/{}/job", percent_encode(id)), &query)?;
+            out.extend(page.items);
+            match page.next_page_token {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// A pipeline.
+    pub fn pipeline(&self, id: &str) -> Result<Pipeline, ApiError> {
+        self.http.get_json(&format!("/pipeline/{}", percent_encode(id)), &[])
+    }
+
+    /// The workflows of a pipeline.
+    pub fn pipeline_workflows(&self, id: &str) -> Result<Vec<Workflow>, ApiError> {
+        #[derive(Deserialize)]
+        struct Page {
+            items: Vec<Workflow>,
+        }
+        let p: Page = self.http.get_json(&format!("/pipeline/{}/workflow", percent_encode(id)), &[])?;
+        Ok(p.items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::fake::{FakeServer, Reply};
+
+    fn client(url: &str) -> CircleCi {
+        CircleCi::new(
+            &CircleCiSettings { api_url: url.into(), token: Secret::new("cc-token") },
+            None,
+            RetryPolicy::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn workflow_jobs_follow_page_tokens_and_send_the_token_header() {
+        let server = FakeServer::start(vec![
+            Reply::json(
+                200,
+                r#"{"items":[{"id":"a","name":"build","type":"build","status":"success","job_number":7,"dependencies":[],"project_slug":"gh/o/r","started_at":null}],"next_page_token":"n2"}"#,
+            ),
+            Reply::json(
+                200,
+                r#"{"items":[{"id":"b","name":"hold","type":"approval","status":"on_hold","approval_request_id":"b","dependencies":["a"],"project_slug":"gh/o/r","started_at":null}],"next_page_token":null}"#,
+            ),
+        ]);
+        let jobs = client(&server.url()).workflow_jobs("wf-1").unwrap();
+        assert_eq!(jobs.len(), 2);
+        assert_eq!(jobs[0].job_number, Some(7));
+        assert_eq!(jobs[1].approval_request_id.as_deref(), Some("b"));
+        let reqs = server.requests();
+        assert_eq!(reqs[1].url, "/workflow/wf-1/job?page-token=n2");
+        assert_eq!(reqs[0].header("circle-token"), Some("cc-token"));
+    }
+}

@@ -1,0 +1,602 @@
+//! `[jira]`: where tickets live and how the site is set up.
+//!
+//! ```toml
+//! [jira]
+//! project = "PRODCM"                 # default
+//! issue_type = "Change"              # default
+//! labels = ["changegate"]            # added to every ticket (default)
+//! required = ["justification", "rollback_plan"]   # must be filled before approval
+//! approval_ttl = "24h"               # an approval older than this is void
+//!
+//! [jira.fields]                      # ticket field -> the site's field id
+//! environment = "customfield_10050"  # a single-line text field
+//! justification = { id = "customfield_10051", type = "textarea" }
+//! change_type = { id = "customfield_10052", type = "select" }
+//!
+//! [jira.statuses]                    # status names on the site (defaults shown in the docs)
+//! approved = "Approved"
+//!
+//! [jira.transitions]                 # transition names, by the status they lead to
+//! manual_review = "Send to review"
+//!
+//! [jira.approvers]                   # Jira accountId -> GitHub numeric user id
+//! "5b10a2844c20165700ede21g" = 583231
+//! ```
+//!
+//! Every ticket field of DESIGN.md §3 has a name here; `summary` and
+//! `description` are Jira's own and always present. Fields not mapped are
+//! described in the ticket text and reported as missing when required.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::Problems;
+
+/// The fields of a change ticket (names used in `changegate.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TicketField {
+    /// Jira's summary.
+    Summary,
+    /// Jira's description.
+    Description,
+    /// Component or service.
+    Service,
+    /// Why the change is made.
+    Justification,
+    /// How to undo it.
+    RollbackPlan,
+    /// Target environment.
+    Environment,
+    /// `plan` or `apply`.
+    DeployAction,
+    /// `standard`, `normal`, `emergency`.
+    ChangeType,
+    /// `low`, `medium`, `high`.
+    RiskLevel,
+    /// CircleCI project slug.
+    Repository,
+    /// Branch.
+    Branch,
+    /// Commit SHA.
+    Commit,
+    /// Artifact build job name.
+    BuildJobName,
+    /// Artifact build job number.
+    BuildJobNumber,
+    /// URL of the job that requested the change.
+    BuildUrl,
+    /// Pipeline id.
+    PipelineId,
+    /// Pipeline number.
+    PipelineNumber,
+    /// Workflow ids.
+    Workflows,
+    /// Links to the pull requests.
+    PullRequests,
+    /// Security scan status.
+    ScanStatus,
+    /// The binding and plan digests, in text, so the history records them.
+    Record,
+}
+
+impl TicketField {
+    /// Every field.
+    pub const ALL: [TicketField; 21] = [
+        TicketField::Summary,
+        TicketField::Description,
+        TicketField::Service,
+        TicketField::Justification,
+        TicketField::RollbackPlan,
+        TicketField::Environment,
+        TicketField::DeployAction,
+        TicketField::ChangeType,
+        TicketField::RiskLevel,
+        TicketField::Repository,
+        TicketField::Branch,
+        TicketField::Commit,
+        TicketField::BuildJobName,
+        TicketField::BuildJobNumber,
+        TicketField::BuildUrl,
+        TicketField::PipelineId,
+        TicketField::PipelineNumber,
+        TicketField::Workflows,
+        TicketField::PullRequests,
+        TicketField::ScanStatus,
+        TicketField::Record,
+    ];
+
+    /// The name in `changegate.toml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TicketField::Summary => "summary",
+            TicketField::Description => "description",
+            TicketField::Service => "service",
+            TicketField::Justification => "justification",
+            TicketField::RollbackPlan => "rollback_plan",
+            TicketField::Environment => "environment",
+            TicketField::DeployAction => "deploy_action",
+            TicketField::ChangeType => "change_type",
+            TicketField::RiskLevel => "risk_level",
+            TicketField::Repository => "repository",
+            TicketField::Branch => "branch",
+            TicketField::Commit => "commit",
+            TicketField::BuildJobName => "build_job_name",
+            TicketField::BuildJobNumber => "build_job_number",
+            TicketField::BuildUrl => "build_url",
+            TicketField::PipelineId => "pipeline_id",
+            TicketField::PipelineNumber => "pipeline_number",
+            TicketField::Workflows => "workflows",
+            TicketField::PullRequests => "pull_requests",
+            TicketField::ScanStatus => "scan_status",
+            TicketField::Record => "record",
+        }
+    }
+
+    /// A label for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            TicketField::Summary => "Summary",
+            TicketField::Description => "Description",
+            TicketField::Service => "Service",
+            TicketField::Justification => "Justification",
+            TicketField::RollbackPlan => "Rollback plan",
+            TicketField::Environment => "Environment",
+            TicketField::DeployAction => "Deploy action",
+            TicketField::ChangeType => "Change type",
+            TicketField::RiskLevel => "Risk level",
+            TicketField::Repository => "Repository",
+            TicketField::Branch => "Branch",
+            TicketField::Commit => "Commit",
+            TicketField::BuildJobName => "Build job",
+            TicketField::BuildJobNumber => "Build job number",
+            TicketField::BuildUrl => "Build URL",
+            TicketField::PipelineId => "Pipeline id",
+            TicketField::PipelineNumber => "Pipeline number",
+            TicketField::Workflows => "Workflows",
+            TicketField::PullRequests => "Pull requests",
+            TicketField::ScanStatus => "Security scan status",
+            TicketField::Record => "changegate record",
+        }
+    }
+
+    /// The field from its name.
+    pub fn from_name(name: &str) -> Option<TicketField> {
+        TicketField::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+impl fmt::Display for TicketField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a site field takes its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// Single-line text: a string.
+    Text,
+    /// Multi-line text: an ADF document (Jira Cloud v3).
+    Textarea,
+    /// A number.
+    Number,
+    /// A single select: `{"value": ...}`.
+    Select,
+    /// A URL field: a string.
+    Url,
+}
+
+/// A mapped field: the site's field id and how to write it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteField {
+    /// `customfield_10050`, or a system field id.
+    pub id: String,
+    /// Its type.
+    pub kind: FieldType,
+}
+
+/// Status names on the site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statuses {
+    /// New ticket.
+    pub open: String,
+    /// Waiting for a person to complete fields.
+    pub waiting_for_input: String,
+    /// Waiting for an approver.
+    pub manual_review: String,
+    /// Approved.
+    pub approved: String,
+    /// Declined.
+    pub declined: String,
+    /// Deployed.
+    pub done: String,
+    /// Deploy failed.
+    pub failed: String,
+    /// Cancelled, superseded, expired or duplicate.
+    pub cancelled: String,
+}
+
+impl Statuses {
+    /// Statuses a ticket never leaves (the change is over).
+    pub fn closed(&self) -> [&str; 4] {
+        [&self.declined, &self.done, &self.failed, &self.cancelled]
+    }
+
+    /// True when the ticket is over.
+    pub fn is_closed(&self, status: &str) -> bool {
+        self.closed().iter().any(|s| s.eq_ignore_ascii_case(status))
+    }
+}
+
+/// Transition names, by the status they lead to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transitions {
+    /// To "Waiting for input".
+    pub waiting_for_input: String,
+    /// To "Manual review".
+    pub manual_review: String,
+    /// To "Approved" (approvers and the bot only).
+    pub approve: String,
+    /// To "Declined" (approvers and the bot only).
+    pub decline: String,
+    /// To "Done".
+    pub done: String,
+    /// To "Failed".
+    pub failed: String,
+    /// To "Cancelled".
+    pub cancel: String,
+}
+
+/// Resolution names set with the closing transitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolutions {
+    /// Deployed.
+    pub done: String,
+    /// Deploy failed.
+    pub failed: String,
+    /// Cancelled by a person or a newer pipeline.
+    pub cancelled: String,
+    /// The request waited too long.
+    pub expired: String,
+    /// A second ticket for the same deploy.
+    pub duplicate: String,
+}
+
+/// The validated `[jira]` section.
+#[derive(Debug, Clone)]
+pub struct JiraConfig {
+    /// Project key.
+    pub project: String,
+    /// Issue type name.
+    pub issue_type: String,
+    /// Labels on every ticket.
+    pub labels: Vec<String>,
+    /// Mapped fields.
+    pub fields: BTreeMap<TicketField, SiteField>,
+    /// Fields that must be filled.
+    pub required: Vec<TicketField>,
+    /// Status names.
+    pub statuses: Statuses,
+    /// Transition names.
+    pub transitions: Transitions,
+    /// Resolution names.
+    pub resolutions: Resolutions,
+    /// How long an approval stays valid.
+    pub approval_ttl: Duration,
+    /// Jira accountId -> GitHub numeric user id.
+    pub approvers: BTreeMap<String, u64>,
+}
+
+impl Default for JiraConfig {
+    fn default() -> Self {
+        RawJira::default().validate(&mut Problems::new(""))
+    }
+}
+
+impl JiraConfig {
+    /// The site field of a ticket field: summary and description always.
+    pub fn site_field(&self, f: TicketField) -> Option<SiteField> {
+        match f {
+            TicketField::Summary => Some(SiteField { id: "summary".into(), kind: FieldType::Text }),
+            TicketField::Description => Some(SiteField { id: "description".into(), kind: FieldType::Textarea }),
+            other => self.fields.get(&other).cloned(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawJira {
+    project: Option<Spanned<String>>,
+    issue_type: Option<String>,
+    labels: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    fields: BTreeMap<Spanned<String>, Spanned<RawSiteField>>,
+    required: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    statuses: RawStatuses,
+    #[serde(default)]
+    transitions: RawTransitions,
+    #[serde(default)]
+    resolutions: RawResolutions,
+    approval_ttl: Option<Spanned<String>>,
+    #[serde(default)]
+    approvers: BTreeMap<Spanned<String>, Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawSiteField {
+    Id(String),
+    Full {
+        id: String,
+        #[serde(rename = "type")]
+        kind: String,
+    },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStatuses {
+    open: Option<String>,
+    waiting_for_input: Option<String>,
+    manual_review: Option<String>,
+    approved: Option<String>,
+    declined: Option<String>,
+    done: Option<String>,
+    failed: Option<String>,
+    cancelled: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTransitions {
+    waiting_for_input: Option<String>,
+    manual_review: Option<String>,
+    approve: Option<String>,
+    decline: Option<String>,
+    done: Option<String>,
+    failed: Option<String>,
+    cancel: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResolutions {
+    done: Option<String>,
+    failed: Option<String>,
+    cancelled: Option<String>,
+    expired: Option<String>,
+    duplicate: Option<String>,
+}
+
+/// Parses `90m`, `24h`, `7d` (and plain seconds).
+pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return None,
+    };
+    (secs > 0).then(|| Duration::from_secs(secs))
+}
+
+fn or(v: Option<String>, default: &str) -> String {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).unwrap_or_else(|| default.to_owned())
+}
+
+impl RawJira {
+    pub(super) fn validate(self, p: &mut Problems<'_>) -> JiraConfig {
+        let project = match self.project {
+            Some(k)
+                if !k.get_ref().chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                    || k.get_ref().is_empty() =>
+            {
+                p.at(
+                    k.span(),
+                    format!("`{}` is not a Jira project key (upper-case letters, digits, `_`)", k.get_ref()),
+                );
+                String::new()
+            }
+            Some(k) => k.into_inner(),
+            None => "PRODCM".to_owned(),
+        };
+        let mut labels = Vec::new();
+        for l in self.labels.unwrap_or_default() {
+            if l.get_ref().is_empty() || l.get_ref().chars().any(char::is_whitespace) {
+                p.at(l.span(), format!("Jira labels cannot be empty or contain spaces: {:?}", l.get_ref()));
+            } else {
+                labels.push(l.into_inner());
+            }
+        }
+        if labels.is_empty() {
+            labels.push("changegate".to_owned());
+        }
+        let mut fields = BTreeMap::new();
+        for (name, raw) in self.fields {
+            let Some(field) = TicketField::from_name(name.get_ref()) else {
+                let known: Vec<&str> = TicketField::ALL.iter().map(|f| f.name()).collect();
+                p.at(
+                    name.span(),
+                    format!("unknown ticket field `{}`; the fields are: {}", name.get_ref(), known.join(", ")),
+                );
+                continue;
+            };
+            if matches!(field, TicketField::Summary | TicketField::Description) {
+                p.at(name.span(), format!("`{field}` is Jira's own field and cannot be mapped"));
+                continue;
+            }
+            let span = raw.span();
+            let (id, kind) = match raw.into_inner() {
+                RawSiteField::Id(id) => (id, FieldType::Text),
+                RawSiteField::Full { id, kind } => {
+                    let k = match kind.as_str() {
+                        "text" => FieldType::Text,
+                        "textarea" => FieldType::Textarea,
+                        "number" => FieldType::Number,
+                        "select" => FieldType::Select,
+                        "url" => FieldType::Url,
+                        other => {
+                            p.at(
+                                span.clone(),
+                                format!("field type must be text, textarea, number, select or url, not `{other}`"),
+                            );
+                            FieldType::Text
+                        }
+                    };
+                    (id, k)
+                }
+            };
+            if id.trim().is_empty() {
+                p.at(span, "a field id cannot be empty");
+            }
+            fields.insert(field, SiteField { id, kind });
+        }
+        let mut required = Vec::new();
+        let raw_required = self.required.unwrap_or_else(|| {
+            ["justification", "rollback_plan"].iter().map(|s| Spanned::new(0..0, (*s).to_owned())).collect()
+        });
+        for r in raw_required {
+            match TicketField::from_name(r.get_ref()) {
+                Some(f) => required.push(f),
+                None => p.at(r.span(), format!("unknown ticket field `{}`", r.get_ref())),
+            }
+        }
+        let s = self.statuses;
+        let statuses = Statuses {
+            open: or(s.open, "Open"),
+            waiting_for_input: or(s.waiting_for_input, "Waiting for input"),
+            manual_review: or(s.manual_review, "Manual review"),
+            approved: or(s.approved, "Approved"),
+            declined: or(s.declined, "Declined"),
+            done: or(s.done, "Done"),
+            failed: or(s.failed, "Failed"),
+            cancelled: or(s.cancelled, "Cancelled"),
+        };
+        let t = self.transitions;
+        let transitions = Transitions {
+            waiting_for_input: or(t.waiting_for_input, "Request input"),
+            manual_review: or(t.manual_review, "Send to review"),
+            approve: or(t.approve, "Approve"),
+            decline: or(t.decline, "Decline"),
+            done: or(t.done, "Complete"),
+            failed: or(t.failed, "Fail"),
+            cancel: or(t.cancel, "Cancel"),
+        };
+        let r = self.resolutions;
+        let resolutions = Resolutions {
+            done: or(r.done, "Done"),
+            failed: or(r.failed, "Failed"),
+            cancelled: or(r.cancelled, "Cancelled"),
+            expired: or(r.expired, "Expired"),
+            duplicate: or(r.duplicate, "Duplicate"),
+        };
+        let approval_ttl = match self.approval_ttl {
+            None => Duration::from_secs(24 * 3600),
+            Some(v) => parse_duration(v.get_ref()).unwrap_or_else(|| {
+                p.at(v.span(), format!("`{}` is not a duration such as 90m, 24h or 7d", v.get_ref()));
+                Duration::from_secs(24 * 3600)
+            }),
+        };
+        let mut approvers = BTreeMap::new();
+        for (account, gh) in self.approvers {
+            match u64::try_from(*gh.get_ref()) {
+                Ok(id) if id > 0 => {
+                    approvers.insert(account.into_inner(), id);
+                }
+                _ => p.at(gh.span(), "a GitHub user id is a positive number (the numeric id, not the login)"),
+            }
+        }
+        JiraConfig {
+            project,
+            issue_type: or(self.issue_type, "Change"),
+            labels,
+            fields,
+            required,
+            statuses,
+            transitions,
+            resolutions,
+            approval_ttl,
+            approvers,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::time::Date;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, "c.toml", Date::new(2026, 11, 27).unwrap()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let j = parse("").unwrap().jira;
+        assert_eq!(j.project, "PRODCM");
+        assert_eq!(j.labels, ["changegate"]);
+        assert_eq!(j.required, [TicketField::Justification, TicketField::RollbackPlan]);
+        assert_eq!(j.statuses.waiting_for_input, "Waiting for input");
+        assert_eq!(j.approval_ttl, Duration::from_secs(86_400));
+        assert!(j.fields.is_empty());
+        assert_eq!(j.site_field(TicketField::Summary).unwrap().id, "summary");
+        assert_eq!(j.site_field(TicketField::Environment), None);
+    }
+
+    #[test]
+    fn fields_in_both_forms() {
+        let j = parse(
+            "[jira.fields]\nenvironment = \"customfield_1\"\njustification = { id = \"customfield_2\", type = \"textarea\" }\n",
+        )
+        .unwrap()
+        .jira;
+        assert_eq!(
+            j.fields[&TicketField::Environment],
+            SiteField { id: "customfield_1".into(), kind: FieldType::Text }
+        );
+        assert_eq!(j.fields[&TicketField::Justification].kind, FieldType::Textarea);
+    }
+
+    #[test]
+    fn every_mistake_is_reported_with_its_place() {
+        let e = parse(
+            "[jira]\nproject = \"prod cm\"\napproval_ttl = \"soon\"\nrequired = [\"justfication\"]\n[jira.fields]\nenv = \"x\"\nsummary = \"y\"\n[jira.approvers]\n\"abc\" = -1\n",
+        )
+        .unwrap_err();
+        for expected in [
+            "c.toml:2:11: `prod cm` is not a Jira project key",
+            "c.toml:3:16: `soon` is not a duration",
+            "c.toml:4:13: unknown ticket field `justfication`",
+            "c.toml:6:1: unknown ticket field `env`",
+            "c.toml:7:1: `summary` is Jira's own field",
+            "c.toml:9:9: a GitHub user id is a positive number",
+        ] {
+            assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_in_sub_tables_are_rejected() {
+        let e = parse("[jira.statuses]\napprove = \"Approved\"\n").unwrap_err();
+        assert!(e.contains("c.toml:2:1") && e.contains("approve"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("0h"), None);
+        assert_eq!(parse_duration("1w"), None);
+    }
+}

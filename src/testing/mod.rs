@@ -1,0 +1,3 @@
+//! Helpers for the library's own unit tests.
+
+pub(crate) mod fake;

@@ -92,6 +92,36 @@ pub struct RetryPolicy {
     pub timeout: Duration,
 }
 
+impl RetryPolicy {
+    /// The defaults, adjusted by `CHANGEGATE_HTTP_TIMEOUT` (seconds per
+    /// request), `CHANGEGATE_HTTP_ATTEMPTS` and `CHANGEGATE_HTTP_MAX_WAIT`
+    /// (longest wait between attempts, seconds).
+    pub fn from_env(env: &crate::env::Env) -> Result<Self, SetupError> {
+        let mut p = RetryPolicy::default();
+        let num = |name: &'static str| -> Result<Option<u64>, SetupError> {
+            env.get(name)
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or(SetupError::Setting { name, value: v.to_owned() })
+                })
+                .transpose()
+        };
+        if let Some(t) = num("CHANGEGATE_HTTP_TIMEOUT")? {
+            p.timeout = Duration::from_secs(t);
+        }
+        if let Some(a) = num("CHANGEGATE_HTTP_ATTEMPTS")? {
+            p.attempts = u32::try_from(a.min(20)).unwrap_or(20);
+        }
+        if let Some(w) = num("CHANGEGATE_HTTP_MAX_WAIT")? {
+            p.max_wait = Duration::from_secs(w);
+        }
+        Ok(p)
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
@@ -217,6 +247,14 @@ pub enum SetupError {
         path: String,
         /// What is wrong.
         detail: String,
+    },
+    /// A setting is not a positive number.
+    #[error("{name} must be a positive whole number, not {value:?}")]
+    Setting {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
     },
     /// The base URL is not an http(s) URL.
     #[error("{name} must be an http:// or https:// URL, not {value:?}")]

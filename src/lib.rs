@@ -22,6 +22,7 @@ pub mod outcome;
 pub mod plan;
 mod prefetch;
 pub mod request;
+pub mod standins;
 #[cfg(test)]
 mod testing;
 pub mod time;

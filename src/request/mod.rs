@@ -250,6 +250,20 @@ pub fn resolve_binding(args: &RequestArgs, build: &BuildEnv, ci: &CircleCi) -> R
     })
 }
 
+/// The outcome for an environment that needs no ticket.
+pub fn run_uncontrolled(args: &RequestArgs) -> RequestOutcome {
+    RequestOutcome::NotControlled(State {
+        schema_version: 1,
+        controlled: false,
+        environment: args.environment.clone(),
+        ticket: None,
+        url: None,
+        status: None,
+        binding: None,
+        missing_fields: Vec::new(),
+    })
+}
+
 /// Runs a request. `cwd` is the checkout (for the commit list).
 pub fn run(
     args: &RequestArgs,
@@ -259,16 +273,7 @@ pub fn run(
     cwd: &Path,
 ) -> Result<RequestOutcome, RequestError> {
     if !config.is_controlled(&args.environment) {
-        return Ok(RequestOutcome::NotControlled(State {
-            schema_version: 1,
-            controlled: false,
-            environment: args.environment.clone(),
-            ticket: None,
-            url: None,
-            status: None,
-            binding: None,
-            missing_fields: Vec::new(),
-        }));
+        return Ok(run_uncontrolled(args));
     }
     let jc = &config.jira;
     let binding = resolve_binding(args, build, &svc.circleci)?;
@@ -318,7 +323,23 @@ pub fn run(
             let found = svc.jira.search(&by_key, &field_refs, &[RECORD_PROPERTY], &[id])?;
             let all: Vec<Candidate> = found.iter().map(candidate).collect();
             match decide::decide(&binding, &build.workflow_id, &all, &jc.statuses) {
-                Decision::Use { key, duplicates, .. } => (key, duplicates),
+                Decision::Use { key, rebind, add_workflow, duplicates } => {
+                    // Another request won the race: record this workflow there.
+                    if key != created.key {
+                        actions.extend(update(
+                            &key,
+                            &binding,
+                            &inputs,
+                            &workflow,
+                            rebind,
+                            add_workflow,
+                            build,
+                            jc,
+                            svc,
+                        )?);
+                    }
+                    (key, duplicates)
+                }
                 // The new ticket is not visible even when reconciled: use it.
                 _ => (created.key, Vec::new()),
             }
@@ -363,12 +384,20 @@ pub fn run(
         }
         if status.eq_ignore_ascii_case(&jc.statuses.open) {
             match svc.jira.transition(&key, &jc.transitions.waiting_for_input, None) {
-                Ok(()) => status = jc.statuses.waiting_for_input.clone(),
-                // The site may not have that transition from here: the
-                // comment still says what is missing.
+                Ok(()) => {}
+                // The site may not have that transition from here (the
+                // comment still says what is missing), or a concurrent run
+                // moved the ticket first: read where it is now.
                 Err(JiraError::TransitionUnavailable { .. }) => {}
+                Err(JiraError::Api(e)) if e.status() == Some(400) => {
+                    let now = svc.jira.issue(&key, &["status"], &[])?;
+                    if now.status().is_some_and(|s| s.eq_ignore_ascii_case(&jc.statuses.open)) {
+                        return Err(JiraError::Api(e).into());
+                    }
+                }
                 Err(e) => return Err(e.into()),
             }
+            status = svc.jira.issue(&key, &["status"], &[])?.status().unwrap_or_default().to_owned();
         }
     }
     let state = State {
@@ -485,20 +514,34 @@ fn comment_once(svc: &Services, key: &str, marker: &str, body: Doc) -> Result<bo
 /// transition's screen takes one, after a comment saying why.
 pub(crate) fn close_as(
     svc: &Services,
-    _jc: &JiraConfig,
+    jc: &JiraConfig,
     key: &str,
     transition: &str,
     resolution: &str,
     why: &str,
     marker: &str,
 ) -> Result<(), RequestError> {
+    // Another run may have closed it already: then there is nothing to do.
+    let status = svc.jira.issue(key, &["status"], &[])?.status().unwrap_or_default().to_owned();
+    if jc.statuses.is_closed(&status) {
+        return Ok(());
+    }
     comment_once(svc, key, &format!("changegate:{marker}"), Doc::new().text(why))?;
     let mut f = Map::new();
     f.insert("resolution".into(), json!({"name": resolution}));
+    let closed_now = || -> Result<bool, RequestError> {
+        let status = svc.jira.issue(key, &["status"], &[])?.status().unwrap_or_default().to_owned();
+        Ok(jc.statuses.is_closed(&status))
+    };
     match svc.jira.transition(key, transition, Some(f)) {
         Ok(()) => Ok(()),
-        // The screen has no resolution field: close without it.
-        Err(JiraError::Api(e)) if e.status() == Some(400) => Ok(svc.jira.transition(key, transition, None)?),
+        // A concurrent run closed it between our read and our transition.
+        Err(_) if closed_now()? => Ok(()),
+        // The screen takes no resolution: close without it.
+        Err(JiraError::Api(e)) if e.status() == Some(400) => match svc.jira.transition(key, transition, None) {
+            Err(_) if closed_now()? => Ok(()),
+            other => Ok(other?),
+        },
         Err(e) => Err(e.into()),
     }
 }

@@ -18,6 +18,13 @@ fn plan_check_help_is_stable() {
 }
 
 #[test]
+fn request_help_is_stable() {
+    let out = Run::new(["request", "--help"]).run();
+    assert_eq!(out.code, 0);
+    insta::assert_snapshot!("request_help", out.stdout);
+}
+
+#[test]
 fn version_names_the_crate_version() {
     let out = Run::new(["--version"]).run();
     assert_eq!(out.code, 0);

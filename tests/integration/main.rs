@@ -4,4 +4,6 @@
 mod cli;
 mod corpus;
 mod plan_check;
+mod request;
+mod sandbox;
 mod support;

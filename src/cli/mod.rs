@@ -1,17 +1,21 @@
-//! The command line: argument definitions and dispatch. Each command turns
-//! its result into an [`Outcome`]; errors are printed to stderr and become
-//! "could not decide" (exit 2), never a pass.
+//! The command line: argument definitions and dispatch, one file per
+//! command. Each command turns its result into an [`Outcome`]; errors are
+//! printed to stderr and become "could not decide" (exit 2), never a pass.
+
+mod config_check;
+mod plan_check;
+mod request;
+mod stand_ins;
 
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
-use crate::digest::Sha256Digest;
+use crate::env::Env;
 use crate::outcome::Outcome;
 use crate::plan;
 use crate::time::Date;
@@ -31,8 +35,24 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Find or create the change ticket for this build (CI, step 1)
+    Request(request::RequestCli),
     /// Judge a Terraform/OpenTofu plan (`terraform show -json`): is it risky?
-    PlanCheck(PlanCheckArgs),
+    PlanCheck(plan_check::PlanCheckArgs),
+    /// Check changegate.toml, and with credentials the Jira site
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Serve local stand-ins for Jira and CircleCI (tests and demos)
+    #[command(hide = true)]
+    StandIns(stand_ins::StandInsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate changegate.toml and check it against the Jira site
+    Check(config_check::ConfigCheckArgs),
 }
 
 /// Output formats of reports.
@@ -44,25 +64,6 @@ pub enum Format {
     Markdown,
     /// The stable JSON contract (schema_version 1).
     Json,
-}
-
-#[derive(Debug, Args)]
-struct PlanCheckArgs {
-    /// Plan JSON from `terraform show -json` or `tofu show -json`; `-` reads stdin
-    #[arg(value_name = "PLAN_JSON", default_value = "-")]
-    plan_json: String,
-
-    /// The binary plan file that will be applied; its digest is recorded
-    #[arg(long, value_name = "FILE")]
-    plan_file: Option<PathBuf>,
-
-    /// Report format on stdout
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
-
-    /// Also write the JSON report to FILE
-    #[arg(long, value_name = "FILE")]
-    json_out: Option<PathBuf>,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -113,50 +114,42 @@ pub enum CliError {
     /// Writing the report failed.
     #[error("could not write the report: {0}")]
     Output(#[from] io::Error),
+    /// Required environment variables are missing.
+    #[error(transparent)]
+    Env(#[from] crate::env::MissingVars),
+    /// An API client could not be set up.
+    #[error(transparent)]
+    Setup(#[from] crate::http::SetupError),
+    /// The request step failed.
+    #[error(transparent)]
+    Request(#[from] crate::request::RequestError),
+    /// A Jira call failed.
+    #[error(transparent)]
+    Jira(#[from] crate::jira::JiraError),
+    /// Anything else, with its explanation.
+    #[error("{0}")]
+    Other(String),
 }
 
-fn load_config(explicit: Option<&Path>) -> Result<Config, CliError> {
+pub(crate) fn load_config(explicit: Option<&Path>) -> Result<Config, CliError> {
     let env_path = std::env::var_os("CHANGEGATE_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from);
     let cwd = std::env::current_dir().map_err(CliError::Output)?;
     Ok(Config::load(explicit, env_path.as_deref(), &cwd, Date::today_utc())?)
 }
 
 fn execute(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let env = Env::from_process();
     match cli.command {
-        Command::PlanCheck(args) => plan_check(&args, cli.config.as_deref(), out),
+        Command::Request(args) => request::run(&args, cli.config.as_deref(), &env, out),
+        Command::PlanCheck(args) => plan_check::run(&args, cli.config.as_deref(), out),
+        Command::Config { command: ConfigCommand::Check(args) } => {
+            config_check::run(&args, cli.config.as_deref(), &env, out)
+        }
+        Command::StandIns(args) => stand_ins::run(&args, out),
     }
 }
 
-fn plan_check(args: &PlanCheckArgs, config: Option<&Path>, out: &mut dyn Write) -> Result<Outcome, CliError> {
-    let config = load_config(config)?;
-    let input: Box<dyn Read + Send> = if args.plan_json == "-" {
-        Box::new(io::stdin())
-    } else {
-        let path = PathBuf::from(&args.plan_json);
-        Box::new(File::open(&path).map_err(|source| CliError::File { what: "cannot open the plan", path, source })?)
-    };
-    let mut report = plan::check(input, &config.plan)?;
-    if let Some(path) = &args.plan_file {
-        let digest = Sha256Digest::of_file(path).map_err(|source| CliError::File {
-            what: "cannot read the plan file",
-            path: path.clone(),
-            source,
-        })?;
-        report.plan_file_digest = Some(digest);
-    }
-    if let Some(path) = &args.json_out {
-        std::fs::write(path, report.to_json() + "\n").map_err(|source| CliError::File {
-            what: "cannot write the JSON report",
-            path: path.clone(),
-            source,
-        })?;
-    }
-    let rendered = match args.format {
-        Format::Text => report.to_text(),
-        Format::Markdown => report.to_markdown(),
-        Format::Json => report.to_json() + "\n",
-    };
-    out.write_all(rendered.as_bytes())?;
-    out.flush()?;
-    Ok(if report.risky { Outcome::Deny } else { Outcome::Pass })
+/// The optional CA bundle (`CHANGEGATE_CA_BUNDLE`).
+pub(crate) fn ca_bundle(env: &Env) -> Option<PathBuf> {
+    env.get("CHANGEGATE_CA_BUNDLE").map(PathBuf::from)
 }

@@ -1,0 +1,131 @@
+//! `changegate request`: step 1 in CI. Finds the ticket bound to this build
+//! or creates it, writes `changegate.json` for later jobs, and exits 0 when
+//! the request is in place (approved or waiting), 1 when it is refused.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+
+use super::{CliError, ca_bundle, load_config};
+use crate::circleci::{CircleCi, CircleCiSettings};
+use crate::env::Env;
+use crate::http::RetryPolicy;
+use crate::jira::{Jira, JiraSettings};
+use crate::outcome::Outcome;
+use crate::request::binding::DeployAction;
+use crate::request::{self, BuildEnv, RequestArgs, RequestOutcome, Services};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Action {
+    /// Only plan
+    Plan,
+    /// Apply the change
+    Apply,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct RequestCli {
+    /// Target environment (only controlled environments need a ticket)
+    #[arg(long)]
+    environment: String,
+
+    /// Name of the job that built the artifact (bound to the ticket)
+    #[arg(long, value_name = "NAME")]
+    build_job: String,
+
+    /// Deploy action
+    #[arg(long, value_enum, default_value_t = Action::Apply)]
+    action: Action,
+
+    /// Approval job that waits for the ticket (resumed when it is approved)
+    #[arg(long, value_name = "NAME")]
+    hold: Option<String>,
+
+    /// << pipeline.id >> (orbs cannot read pipeline values themselves)
+    #[arg(long, value_name = "ID")]
+    pipeline_id: Option<String>,
+
+    /// << pipeline.number >>
+    #[arg(long, value_name = "N")]
+    pipeline_number: Option<u64>,
+
+    /// Use this existing ticket (checked against this build)
+    #[arg(long, value_name = "KEY")]
+    ticket: Option<String>,
+
+    /// Where to write the state for later jobs
+    #[arg(long, value_name = "FILE", default_value = "changegate.json")]
+    output: PathBuf,
+
+    /// Ticket summary [default: Deploy REPO@SHA to ENV (ACTION)]
+    #[arg(long)]
+    summary: Option<String>,
+
+    /// Why the change is made
+    #[arg(long)]
+    justification: Option<String>,
+
+    /// How to undo the change
+    #[arg(long)]
+    rollback_plan: Option<String>,
+
+    /// Component or service deployed
+    #[arg(long)]
+    service: Option<String>,
+}
+
+/// The Jira and CircleCI clients from the environment.
+pub(crate) fn services(env: &Env) -> Result<Services, CliError> {
+    let ca = ca_bundle(env);
+    let retry = RetryPolicy::from_env(env)?;
+    let jira = Jira::new(&JiraSettings::from_env(env)?, ca.as_deref(), retry.clone())?;
+    let circleci = CircleCi::new(&CircleCiSettings::from_env(env)?, ca.as_deref(), retry)?;
+    Ok(Services { jira, circleci })
+}
+
+pub(super) fn run(
+    cli: &RequestCli,
+    config: Option<&Path>,
+    env: &Env,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let config = load_config(config)?;
+    let args = RequestArgs {
+        environment: cli.environment.clone(),
+        action: match cli.action {
+            Action::Plan => DeployAction::Plan,
+            Action::Apply => DeployAction::Apply,
+        },
+        build_job: cli.build_job.clone(),
+        hold: cli.hold.clone(),
+        pipeline_id: cli.pipeline_id.clone(),
+        pipeline_number: cli.pipeline_number,
+        ticket: cli.ticket.clone(),
+        summary: cli.summary.clone(),
+        justification: cli.justification.clone(),
+        rollback_plan: cli.rollback_plan.clone(),
+        service: cli.service.clone(),
+    };
+    let outcome = if config.is_controlled(&args.environment) {
+        let build = BuildEnv::from_env(env)?;
+        let svc = services(env)?;
+        let cwd = std::env::current_dir().map_err(CliError::Output)?;
+        request::run(&args, &build, &config, &svc, &cwd)?
+    } else {
+        request::run_uncontrolled(&args)
+    };
+    out.write_all(request::render(&outcome).as_bytes())?;
+    match &outcome {
+        RequestOutcome::InPlace { state, .. } | RequestOutcome::NotControlled(state) => {
+            let text = serde_json::to_string_pretty(state).expect("serialises") + "\n";
+            std::fs::write(&cli.output, text).map_err(|source| CliError::File {
+                what: "cannot write the state file",
+                path: cli.output.clone(),
+                source,
+            })?;
+            Ok(Outcome::Pass)
+        }
+        RequestOutcome::Refused { .. } => Ok(Outcome::Deny),
+    }
+}

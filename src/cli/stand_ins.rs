@@ -1,0 +1,32 @@
+//! `changegate stand-ins`: serves the local Jira and CircleCI stand-ins
+//! until stopped (for scripts, the orb's tests and demos).
+
+use std::io::Write;
+
+use clap::Args;
+
+use super::CliError;
+use crate::outcome::Outcome;
+use crate::standins::StandIns;
+
+#[derive(Debug, Args)]
+pub(super) struct StandInsArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:4300")]
+    listen: String,
+}
+
+pub(super) fn run(args: &StandInsArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let s =
+        StandIns::start(&args.listen).map_err(|e| CliError::Other(format!("cannot listen on {}: {e}", args.listen)))?;
+    writeln!(out, "JIRA_BASE_URL={}", s.url())?;
+    writeln!(out, "CIRCLECI_API_URL={}", s.circleci_url())?;
+    writeln!(
+        out,
+        "stand-in users: ci@acme.test/ci-token (CI), bot@acme.test/bot-token (bot), alice@acme.test/alice-token and bob@acme.test/bob-token (approvers); CIRCLE_TOKEN={}",
+        crate::standins::circleci::TOKEN
+    )?;
+    out.flush()?;
+    s.wait();
+    Ok(Outcome::Pass)
+}

@@ -1,0 +1,362 @@
+//! A stateful stand-in for the CircleCI API v2: pipelines, workflows and
+//! their jobs (approval jobs with an `approval_request_id`), approve, cancel
+//! and rerun. A pipeline is set up through the control API with its jobs and
+//! their `requires`; an approval job is `blocked` until what it requires has
+//! ended, then `on_hold`, as on CircleCI.
+
+use serde_json::{Value, json};
+
+use super::{Req, Resp};
+use crate::time::Timestamp;
+
+/// The token the stand-in accepts.
+pub const TOKEN: &str = "circle-token";
+
+#[derive(Debug, Clone)]
+struct Job {
+    id: String,
+    name: String,
+    kind: String,
+    status: String,
+    number: Option<u64>,
+    requires: Vec<String>,
+    approved_by: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Workflow {
+    id: String,
+    name: String,
+    pipeline_id: String,
+    status: String,
+    created: Timestamp,
+    jobs: Vec<Job>,
+}
+
+#[derive(Debug, Clone)]
+struct Pipeline {
+    id: String,
+    number: u64,
+    project_slug: String,
+    branch: String,
+    revision: String,
+    created: Timestamp,
+}
+
+/// The stand-in's state.
+#[derive(Debug, Default)]
+pub struct CircleCiStandIn {
+    pipelines: Vec<Pipeline>,
+    workflows: Vec<Workflow>,
+    next_job: u64,
+    seq: u64,
+}
+
+/// A UUID-shaped id that is unique in this stand-in (the API validates the
+/// `uuid` format of ids).
+fn uuid(prefix: u32, n: u64) -> String {
+    format!("{prefix:08x}-0000-4000-8000-{n:012x}")
+}
+
+fn message(status: u16, text: &str) -> Resp {
+    Resp::json(status, json!({"message": text}))
+}
+
+impl CircleCiStandIn {
+    /// An empty stand-in.
+    pub fn new() -> Self {
+        CircleCiStandIn { next_job: 1000, ..Default::default() }
+    }
+
+    fn next_id(&mut self, prefix: u32) -> String {
+        self.seq += 1;
+        uuid(prefix, self.seq)
+    }
+
+    fn job_json(&self, wf: &Workflow, j: &Job) -> Value {
+        let p = self.pipelines.iter().find(|p| p.id == wf.pipeline_id).expect("workflow of a pipeline");
+        let deps: Vec<String> =
+            j.requires.iter().filter_map(|r| wf.jobs.iter().find(|x| &x.name == r).map(|x| x.id.clone())).collect();
+        let mut v = json!({"id": j.id, "name": j.name, "type": j.kind, "status": j.status, "dependencies": deps,
+                           "project_slug": p.project_slug, "started_at": null});
+        if let Some(n) = j.number {
+            v["job_number"] = json!(n);
+        }
+        if j.kind == "approval" {
+            v["approval_request_id"] = json!(j.id);
+            if let Some(by) = &j.approved_by {
+                v["approved_by"] = json!(by);
+            }
+        }
+        v
+    }
+
+    fn workflow_json(&self, wf: &Workflow) -> Value {
+        let p = self.pipelines.iter().find(|p| p.id == wf.pipeline_id).expect("workflow of a pipeline");
+        let stopped = !matches!(wf.status.as_str(), "running" | "on_hold" | "failing");
+        json!({"id": wf.id, "name": wf.name, "status": wf.status, "pipeline_id": p.id, "pipeline_number": p.number,
+               "project_slug": p.project_slug, "created_at": wf.created.to_rfc3339(),
+               "stopped_at": if stopped { json!(Timestamp::now().to_rfc3339()) } else { Value::Null },
+               "started_by": "00000000-0000-4000-8000-0000000000aa"})
+    }
+
+    /// Recomputes approval jobs and the workflow status after a change.
+    fn settle(wf: &mut Workflow) {
+        let ended = |name: &str, jobs: &[Job]| {
+            jobs.iter()
+                .find(|j| j.name == name)
+                .is_some_and(|j| matches!(j.status.as_str(), "success" | "failed" | "canceled" | "not_run"))
+        };
+        let snapshot = wf.jobs.clone();
+        for j in &mut wf.jobs {
+            if j.kind == "approval" && j.status == "blocked" && j.requires.iter().all(|r| ended(r, &snapshot)) {
+                j.status = "on_hold".into();
+            }
+        }
+        if wf.status == "canceled" {
+            return;
+        }
+        wf.status = if wf.jobs.iter().any(|j| j.status == "failed") {
+            "failed"
+        } else if wf.jobs.iter().all(|j| j.status == "success") {
+            "success"
+        } else if wf.jobs.iter().any(|j| j.status == "on_hold") && !wf.jobs.iter().any(|j| j.status == "running") {
+            "on_hold"
+        } else {
+            "running"
+        }
+        .into();
+    }
+
+    /// Control API: creates a pipeline with one workflow. Body:
+    /// `{"project_slug", "branch", "revision", "workflow": "deploy",
+    ///   "jobs": [{"name", "type": "build"|"approval", "requires": [...], "status"}]}`.
+    /// Build jobs default to `success`; approval jobs are `blocked` until
+    /// what they require has ended.
+    pub fn create_pipeline(&mut self, spec: &Value) -> Result<Value, String> {
+        let s = |k: &str| spec.get(k).and_then(Value::as_str).map(String::from);
+        let project_slug = s("project_slug").ok_or("project_slug is required")?;
+        let number =
+            self.pipelines.iter().filter(|p| p.project_slug == project_slug).map(|p| p.number).max().unwrap_or(0) + 1;
+        let pipeline = Pipeline {
+            id: self.next_id(0xa1),
+            number,
+            project_slug,
+            branch: s("branch").unwrap_or_else(|| "main".into()),
+            revision: s("revision").ok_or("revision is required")?,
+            created: Timestamp::now(),
+        };
+        let mut jobs = Vec::new();
+        for j in spec.get("jobs").and_then(Value::as_array).ok_or("jobs are required")? {
+            let name = j.get("name").and_then(Value::as_str).ok_or("a job needs a name")?.to_owned();
+            let kind = j.get("type").and_then(Value::as_str).unwrap_or("build").to_owned();
+            let requires = j
+                .get("requires")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|r| r.as_str().map(String::from)).collect())
+                .unwrap_or_default();
+            let status = j
+                .get("status")
+                .and_then(Value::as_str)
+                .map(String::from)
+                .unwrap_or_else(|| if kind == "approval" { "blocked".into() } else { "success".into() });
+            let number = (kind != "approval").then(|| {
+                self.next_job += 1;
+                self.next_job
+            });
+            jobs.push(Job { id: self.next_id(0xb2), name, kind, status, number, requires, approved_by: None });
+        }
+        let mut wf = Workflow {
+            id: self.next_id(0xc3),
+            name: s("workflow").unwrap_or_else(|| "deploy".into()),
+            pipeline_id: pipeline.id.clone(),
+            status: "running".into(),
+            created: Timestamp::now(),
+            jobs,
+        };
+        Self::settle(&mut wf);
+        let out = json!({"pipeline_id": pipeline.id, "pipeline_number": pipeline.number, "workflow_id": wf.id,
+                         "jobs": wf.jobs.iter().map(|j| json!({"name": j.name, "id": j.id, "job_number": j.number})).collect::<Vec<_>>()});
+        self.pipelines.push(pipeline);
+        self.workflows.push(wf);
+        Ok(out)
+    }
+
+    /// Control API: sets a job's status (`{"workflow_id", "job", "status"}`).
+    pub fn set_job(&mut self, spec: &Value) -> Result<(), String> {
+        let wid = spec.get("workflow_id").and_then(Value::as_str).ok_or("workflow_id is required")?;
+        let name = spec.get("job").and_then(Value::as_str).ok_or("job is required")?;
+        let status = spec.get("status").and_then(Value::as_str).ok_or("status is required")?;
+        let wf = self.workflows.iter_mut().find(|w| w.id == wid).ok_or("no such workflow")?;
+        let job = wf.jobs.iter_mut().find(|j| j.name == name).ok_or("no such job")?;
+        job.status = status.to_owned();
+        Self::settle(wf);
+        Ok(())
+    }
+
+    /// The whole state, for tests and the demo.
+    pub fn dump(&self) -> Value {
+        let wfs: Vec<Value> = self
+            .workflows
+            .iter()
+            .map(|w| {
+                let mut v = self.workflow_json(w);
+                v["jobs"] = Value::Array(w.jobs.iter().map(|j| self.job_json(w, j)).collect());
+                v
+            })
+            .collect();
+        json!({"workflows": wfs})
+    }
+
+    /// Handles one request under `/api/v2`.
+    pub fn handle(&mut self, req: &Req) -> Resp {
+        let token = req.header("circle-token").map(String::from).or_else(|| {
+            use base64::Engine as _;
+            let b = req.header("authorization")?.strip_prefix("Basic ")?;
+            let t = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b).ok()?).ok()?;
+            Some(t.trim_end_matches(':').to_owned())
+        });
+        if token.as_deref() != Some(TOKEN) {
+            return message(401, "You must log in first.");
+        }
+        let path = req.path.trim_start_matches("/api/v2").trim_end_matches('/');
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match (req.method.as_str(), parts.as_slice()) {
+            ("GET", ["me"]) => Resp::json(
+                200,
+                json!({"id": "00000000-0000-4000-8000-0000000000aa", "login": "ci-user", "name": "CI user"}),
+            ),
+            ("GET", ["workflow", id]) => match self.workflows.iter().find(|w| w.id == *id) {
+                Some(w) => Resp::json(200, self.workflow_json(w)),
+                None => message(404, "Workflow not found"),
+            },
+            ("GET", ["workflow", id, "job"]) => match self.workflows.iter().find(|w| w.id == *id) {
+                Some(w) => Resp::json(
+                    200,
+                    json!({"items": w.jobs.iter().map(|j| self.job_json(w, j)).collect::<Vec<_>>(), "next_page_token": null}),
+                ),
+                None => message(404, "Workflow not found"),
+            },
+            ("POST", ["workflow", id, "approve", approval]) => {
+                let Some(wf) = self.workflows.iter_mut().find(|w| w.id == *id) else {
+                    return message(404, "Workflow not found");
+                };
+                let Some(job) = wf.jobs.iter_mut().find(|j| j.kind == "approval" && j.id == *approval) else {
+                    return message(404, "Approval request not found");
+                };
+                match job.status.as_str() {
+                    "on_hold" => {
+                        job.status = "success".into();
+                        job.approved_by = Some("00000000-0000-4000-8000-0000000000aa".into());
+                        Self::settle(wf);
+                        Resp::json(202, json!({"message": "Accepted."}))
+                    }
+                    "success" => message(400, "Job already approved."),
+                    "blocked" => message(400, "Job is not ready to be approved: it is blocked by jobs it requires."),
+                    other => message(400, &format!("Job cannot be approved: it is {other}.")),
+                }
+            }
+            ("POST", ["workflow", id, "cancel"]) => {
+                let Some(wf) = self.workflows.iter_mut().find(|w| w.id == *id) else {
+                    return message(404, "Workflow not found");
+                };
+                wf.status = "canceled".into();
+                for j in &mut wf.jobs {
+                    if matches!(j.status.as_str(), "running" | "on_hold" | "blocked" | "queued") {
+                        j.status = "canceled".into();
+                    }
+                }
+                Resp::json(202, json!({"message": "Accepted."}))
+            }
+            ("POST", ["workflow", id, "rerun"]) => self.rerun(id, &req.body),
+            ("GET", ["pipeline", id]) => match self.pipelines.iter().find(|p| p.id == *id) {
+                Some(p) => Resp::json(
+                    200,
+                    json!({"id": p.id, "number": p.number, "project_slug": p.project_slug, "state": "created",
+                    "created_at": p.created.to_rfc3339(), "errors": [],
+                    "trigger": {"type": "webhook", "received_at": p.created.to_rfc3339(), "actor": {"login": "ci-user", "avatar_url": null}},
+                    "vcs": {"provider_name": "GitHub", "origin_repository_url": "", "target_repository_url": "", "revision": p.revision, "branch": p.branch}}),
+                ),
+                None => message(404, "Pipeline not found"),
+            },
+            ("GET", ["pipeline", id, "workflow"]) => {
+                let items: Vec<Value> =
+                    self.workflows.iter().filter(|w| w.pipeline_id == *id).map(|w| self.workflow_json(w)).collect();
+                Resp::json(200, json!({"items": items, "next_page_token": null}))
+            }
+            _ => message(404, &format!("No stand-in route for {} {path}", req.method)),
+        }
+    }
+
+    /// Reruns a workflow: a new workflow of the same pipeline; jobs run
+    /// again get new numbers (from start: all; `from_failed`: the failed
+    /// ones and what requires them; the others keep their results).
+    fn rerun(&mut self, id: &str, body: &[u8]) -> Resp {
+        let opts: Value = serde_json::from_slice(body).unwrap_or(json!({}));
+        let from_failed = opts.get("from_failed").and_then(Value::as_bool).unwrap_or(false);
+        let Some(old) = self.workflows.iter().find(|w| w.id == id).cloned() else {
+            return message(404, "Workflow not found");
+        };
+        let mut rerun: Vec<String> = if from_failed {
+            old.jobs
+                .iter()
+                .filter(|j| matches!(j.status.as_str(), "failed" | "canceled"))
+                .map(|j| j.name.clone())
+                .collect()
+        } else {
+            old.jobs.iter().map(|j| j.name.clone()).collect()
+        };
+        // Jobs downstream of a rerun job run again too.
+        loop {
+            let more: Vec<String> = old
+                .jobs
+                .iter()
+                .filter(|j| !rerun.contains(&j.name) && j.requires.iter().any(|r| rerun.contains(r)))
+                .map(|j| j.name.clone())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            rerun.extend(more);
+        }
+        let mut jobs = Vec::new();
+        for j in &old.jobs {
+            let again = rerun.contains(&j.name);
+            let number = match (again, j.kind.as_str()) {
+                (true, "build") => {
+                    self.next_job += 1;
+                    Some(self.next_job)
+                }
+                _ => j.number,
+            };
+            let status = match (again, j.kind.as_str()) {
+                (true, "approval") => "blocked".to_owned(),
+                (true, _) => "running".to_owned(),
+                (false, _) => j.status.clone(),
+            };
+            // Jobs not run again keep their identity and result.
+            let id = if again { self.next_id(0xb2) } else { j.id.clone() };
+            jobs.push(Job {
+                id,
+                name: j.name.clone(),
+                kind: j.kind.clone(),
+                status,
+                number,
+                requires: j.requires.clone(),
+                approved_by: j.approved_by.clone().filter(|_| !again),
+            });
+        }
+        let mut wf = Workflow {
+            id: self.next_id(0xc3),
+            name: old.name.clone(),
+            pipeline_id: old.pipeline_id.clone(),
+            status: "running".into(),
+            created: Timestamp::now(),
+            jobs,
+        };
+        Self::settle(&mut wf);
+        let new_id = wf.id.clone();
+        self.workflows.push(wf);
+        Resp::json(202, json!({"workflow_id": new_id}))
+    }
+}

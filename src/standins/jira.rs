@@ -1,0 +1,754 @@
+//! A stateful stand-in for Jira Cloud REST v3: issues with fields, labels,
+//! entity properties, ADF comments, a changelog, attachments and remote
+//! links; a workflow whose transitions are restricted to groups (so the CI
+//! user cannot approve); search by JQL with switchable eventual consistency
+//! (a new issue is visible only after some searches unless it is named in
+//! `reconcileIssues`). Answers follow the shapes of the official
+//! description.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use super::{Req, Resp, jql};
+use crate::time::Timestamp;
+
+/// A user of the stand-in site.
+#[derive(Debug, Clone)]
+pub struct SiteUser {
+    /// Login email.
+    pub email: String,
+    /// API token.
+    pub token: String,
+    /// Account id.
+    pub account_id: String,
+    /// Display name.
+    pub name: String,
+    /// Groups (`ci`, `bots`, `approvers`, `break-glass`).
+    pub groups: Vec<String>,
+}
+
+/// The users every stand-in site has.
+pub fn default_users() -> Vec<SiteUser> {
+    let u = |email: &str, token: &str, id: &str, name: &str, groups: &[&str]| SiteUser {
+        email: email.into(),
+        token: token.into(),
+        account_id: id.into(),
+        name: name.into(),
+        groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+    };
+    vec![
+        u("ci@acme.test", "ci-token", "712020:ci-user", "CircleCI", &["ci"]),
+        u("bot@acme.test", "bot-token", "712020:changegate-bot", "changegate bot", &["bots"]),
+        u("alice@acme.test", "alice-token", "712020:alice", "Alice Approver", &["approvers"]),
+        u("bob@acme.test", "bob-token", "712020:bob", "Bob Approver", &["approvers"]),
+        u("carol@acme.test", "carol-token", "712020:carol", "Carol On-call", &["break-glass"]),
+    ]
+}
+
+/// A transition of the stand-in workflow.
+#[derive(Debug, Clone)]
+struct TransitionDef {
+    id: &'static str,
+    name: &'static str,
+    from: &'static [&'static str],
+    to: &'static str,
+    /// Groups allowed; empty = everyone.
+    groups: &'static [&'static str],
+}
+
+const OPEN_STATES: &[&str] = &["Open", "Waiting for input", "Manual review"];
+
+/// The workflow `docs/jira-setup.md` asks site admins to build.
+const WORKFLOW: &[TransitionDef] = &[
+    TransitionDef {
+        id: "11",
+        name: "Request input",
+        from: &["Open", "Manual review"],
+        to: "Waiting for input",
+        groups: &[],
+    },
+    TransitionDef {
+        id: "21",
+        name: "Send to review",
+        from: &["Open", "Waiting for input"],
+        to: "Manual review",
+        groups: &[],
+    },
+    TransitionDef { id: "31", name: "Approve", from: OPEN_STATES, to: "Approved", groups: &["approvers", "bots"] },
+    TransitionDef { id: "32", name: "Emergency approve", from: OPEN_STATES, to: "Approved", groups: &["break-glass"] },
+    TransitionDef {
+        id: "41",
+        name: "Decline",
+        from: &["Open", "Waiting for input", "Manual review", "Approved"],
+        to: "Declined",
+        groups: &["approvers", "bots"],
+    },
+    TransitionDef { id: "51", name: "Complete", from: &["Approved"], to: "Done", groups: &[] },
+    TransitionDef { id: "61", name: "Fail", from: &["Approved"], to: "Failed", groups: &[] },
+    TransitionDef {
+        id: "71",
+        name: "Cancel",
+        from: &["Open", "Waiting for input", "Manual review", "Approved"],
+        to: "Cancelled",
+        groups: &[],
+    },
+    TransitionDef { id: "81", name: "Reopen", from: &["Approved"], to: "Manual review", groups: &[] },
+];
+
+const STATUSES: &[(&str, &str, &str)] = &[
+    ("1", "Open", "new"),
+    ("2", "Waiting for input", "indeterminate"),
+    ("3", "Manual review", "indeterminate"),
+    ("4", "Approved", "indeterminate"),
+    ("5", "Declined", "done"),
+    ("6", "Done", "done"),
+    ("7", "Failed", "done"),
+    ("8", "Cancelled", "done"),
+];
+
+/// Custom fields of the stand-in site: (id, name, kind).
+pub const CUSTOM_FIELDS: &[(&str, &str, &str)] = &[
+    ("customfield_10050", "Environment", "text"),
+    ("customfield_10051", "Justification", "textarea"),
+    ("customfield_10052", "Rollback plan", "textarea"),
+    ("customfield_10053", "Change type", "select"),
+    ("customfield_10054", "Risk level", "select"),
+    ("customfield_10055", "Repository", "text"),
+    ("customfield_10056", "Branch", "text"),
+    ("customfield_10057", "Commit", "text"),
+    ("customfield_10058", "Build job", "text"),
+    ("customfield_10059", "Build job number", "number"),
+    ("customfield_10060", "Build URL", "url"),
+    ("customfield_10061", "Pipeline id", "text"),
+    ("customfield_10062", "Pipeline number", "number"),
+    ("customfield_10063", "Workflows", "text"),
+    ("customfield_10064", "Pull requests", "textarea"),
+    ("customfield_10065", "Security scan status", "text"),
+    ("customfield_10066", "changegate record", "text"),
+    ("customfield_10067", "Service", "text"),
+    ("customfield_10068", "Deploy action", "select"),
+];
+
+#[derive(Debug, Clone)]
+struct StoredIssue {
+    id: u64,
+    key: String,
+    project: String,
+    fields: Map<String, Value>,
+    status: String,
+    resolution: Option<String>,
+    created: Timestamp,
+    updated: Timestamp,
+    resolved: Option<Timestamp>,
+    properties: BTreeMap<String, Value>,
+    comments: Vec<Value>,
+    changelog: Vec<Value>,
+    attachments: Vec<Value>,
+    remote_links: Vec<Value>,
+    /// The search count when it was created (eventual consistency: it shows
+    /// up `search_lag` searches later).
+    created_at_search: u64,
+}
+
+/// The stand-in's state.
+#[derive(Debug)]
+pub struct JiraStandIn {
+    users: Vec<SiteUser>,
+    projects: Vec<String>,
+    issues: Vec<StoredIssue>,
+    next_id: u64,
+    next_comment: u64,
+    next_change: u64,
+    searches: u64,
+    /// New issues stay out of search results for this many searches.
+    pub search_lag: u64,
+    base_url: String,
+}
+
+fn jira_time(t: Timestamp) -> String {
+    // Jira writes `2026-11-27T13:29:55.123+0000`.
+    t.to_rfc3339().trim_end_matches('Z').to_owned() + "+0000"
+}
+
+fn error(status: u16, message: &str) -> Resp {
+    Resp::json(status, json!({"errorMessages": [message], "errors": {}}))
+}
+
+fn status_json(name: &str) -> Value {
+    let (id, _, cat) = STATUSES.iter().find(|(_, n, _)| *n == name).copied().unwrap_or(("0", "Unknown", "undefined"));
+    json!({"self": format!("/rest/api/3/status/{id}"), "id": id, "name": name, "description": "",
+           "statusCategory": {"key": cat, "name": cat, "id": 1, "colorName": "blue-gray"}})
+}
+
+impl JiraStandIn {
+    /// A site with the default users and one project, `PRODCM`.
+    pub fn new(base_url: &str) -> Self {
+        JiraStandIn {
+            users: default_users(),
+            projects: vec!["PRODCM".into()],
+            issues: Vec::new(),
+            next_id: 10000,
+            next_comment: 20000,
+            next_change: 30000,
+            searches: 0,
+            search_lag: 0,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    fn user_json(&self, u: &SiteUser) -> Value {
+        json!({"self": format!("{}/rest/api/3/user?accountId={}", self.base_url, u.account_id),
+               "accountId": u.account_id, "displayName": u.name, "emailAddress": u.email, "active": true, "accountType": "atlassian"})
+    }
+
+    fn authenticate(&self, req: &Req) -> Option<SiteUser> {
+        use base64::Engine as _;
+        let h = req.header("authorization")?;
+        let b64 = h.strip_prefix("Basic ")?;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (email, token) = text.split_once(':')?;
+        self.users.iter().find(|u| u.email == email && u.token == token).cloned()
+    }
+
+    fn find(&self, key_or_id: &str) -> Option<usize> {
+        self.issues.iter().position(|i| i.key.eq_ignore_ascii_case(key_or_id) || i.id.to_string() == key_or_id)
+    }
+
+    fn field_value(&self, i: &StoredIssue, name: &str) -> Value {
+        match name {
+            "status" => status_json(&i.status),
+            "resolution" => {
+                i.resolution.as_ref().map_or(Value::Null, |r| json!({"id": "10000", "name": r, "description": ""}))
+            }
+            "created" => json!(jira_time(i.created)),
+            "updated" => json!(jira_time(i.updated)),
+            "resolutiondate" => i.resolved.map_or(Value::Null, |t| json!(jira_time(t))),
+            "project" => json!({"key": i.project, "id": "10000", "name": i.project}),
+            "labels" => i.fields.get("labels").cloned().unwrap_or_else(|| json!([])),
+            other => i.fields.get(other).cloned().unwrap_or(Value::Null),
+        }
+    }
+
+    fn issue_json(&self, i: &StoredIssue, fields: &[String], props: &[String]) -> Value {
+        let mut f = Map::new();
+        let all = fields.iter().any(|x| x == "*all" || x == "*navigable");
+        let mut names: Vec<String> = if all {
+            let mut n: Vec<String> = i.fields.keys().cloned().collect();
+            n.extend(
+                ["status", "resolution", "created", "updated", "resolutiondate", "project", "labels"].map(String::from),
+            );
+            n
+        } else {
+            fields.to_vec()
+        };
+        names.dedup();
+        for name in names.iter().filter(|n| !n.is_empty()) {
+            f.insert(name.clone(), self.field_value(i, name));
+        }
+        let mut p = Map::new();
+        for name in props {
+            if let Some(v) = i.properties.get(name) {
+                p.insert(name.clone(), v.clone());
+            }
+        }
+        let mut out = json!({"id": i.id.to_string(), "key": i.key, "self": format!("{}/rest/api/3/issue/{}", self.base_url, i.id), "fields": f});
+        if !props.is_empty() {
+            out["properties"] = Value::Object(p);
+        }
+        out
+    }
+
+    fn values_for_jql(&self, i: &StoredIssue, field: &str) -> Vec<String> {
+        match field {
+            "project" => vec![i.project.clone()],
+            "labels" => i
+                .fields
+                .get("labels")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                .unwrap_or_default(),
+            "status" => vec![i.status.clone()],
+            "key" | "issuekey" => vec![i.key.clone()],
+            "resolution" => i.resolution.clone().into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn record_change(&mut self, idx: usize, user: &SiteUser, items: Vec<Value>) {
+        if items.is_empty() {
+            return;
+        }
+        self.next_change += 1;
+        let author = self.user_json(user);
+        let now = Timestamp::now();
+        let i = &mut self.issues[idx];
+        i.updated = now;
+        i.changelog.push(
+            json!({"id": self.next_change.to_string(), "author": author, "created": jira_time(now), "items": items}),
+        );
+    }
+
+    /// Validates and normalises field values the way the site would.
+    fn check_fields(&self, fields: &Map<String, Value>) -> Result<(), Resp> {
+        let mut errors = Map::new();
+        for (k, v) in fields {
+            let kind = CUSTOM_FIELDS.iter().find(|(id, ..)| id == k).map(|(_, _, kind)| *kind);
+            let ok = match (k.as_str(), kind) {
+                ("summary", _) => v.as_str().is_some_and(|s| !s.trim().is_empty() && s.chars().count() <= 255),
+                ("description", _) | (_, Some("textarea")) => {
+                    v.is_null() || (v.get("type") == Some(&json!("doc")) && v.get("version") == Some(&json!(1)))
+                }
+                ("labels", _) => v
+                    .as_array()
+                    .is_some_and(|a| a.iter().all(|l| l.as_str().is_some_and(|s| !s.is_empty() && !s.contains(' ')))),
+                ("project" | "issuetype" | "resolution", _) => v.is_object(),
+                (_, Some("text" | "url")) => v.is_null() || v.as_str().is_some_and(|s| s.chars().count() <= 255),
+                (_, Some("number")) => v.is_null() || v.is_number(),
+                (_, Some("select")) => v.is_null() || v.get("value").and_then(Value::as_str).is_some(),
+                _ => false,
+            };
+            if !ok {
+                let msg = if kind.is_none()
+                    && !matches!(
+                        k.as_str(),
+                        "summary" | "description" | "labels" | "project" | "issuetype" | "resolution"
+                    ) {
+                    format!("Field '{k}' cannot be set. It is not on the appropriate screen, or unknown.")
+                } else {
+                    format!("The value of field '{k}' is not valid for its type.")
+                };
+                errors.insert(k.clone(), json!(msg));
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(Resp::json(400, json!({"errorMessages": [], "errors": errors}))) }
+    }
+
+    /// Handles one request under `/rest/api/3`.
+    pub fn handle(&mut self, req: &Req) -> Resp {
+        let Some(user) = self.authenticate(req) else {
+            return error(401, "You are not authenticated. Authentication required to perform this operation.");
+        };
+        let path = req.path.trim_end_matches('/');
+        let parts: Vec<&str> = path.trim_start_matches("/rest/api/3/").split('/').collect();
+        let m = req.method.as_str();
+        match (m, parts.as_slice()) {
+            ("GET", ["myself"]) => Resp::json(200, self.user_json(&user)),
+            ("GET", ["serverInfo"]) => {
+                Resp::json(200, json!({"baseUrl": self.base_url, "version": "1001.0.0", "deploymentType": "Cloud"}))
+            }
+            ("GET", ["field"]) => {
+                let mut list = vec![
+                    json!({"id": "summary", "key": "summary", "name": "Summary", "custom": false, "orderable": true, "navigable": true, "searchable": true, "clauseNames": ["summary"]}),
+                    json!({"id": "description", "key": "description", "name": "Description", "custom": false, "orderable": true, "navigable": true, "searchable": true, "clauseNames": ["description"]}),
+                    json!({"id": "labels", "key": "labels", "name": "Labels", "custom": false, "orderable": true, "navigable": true, "searchable": true, "clauseNames": ["labels"]}),
+                ];
+                for (id, name, _) in CUSTOM_FIELDS {
+                    list.push(json!({"id": id, "key": id, "name": name, "custom": true, "orderable": true, "navigable": true, "searchable": true, "clauseNames": [id]}));
+                }
+                Resp::json(200, Value::Array(list))
+            }
+            ("GET", ["project", p, "statuses"]) if self.projects.iter().any(|x| x == p) => {
+                let statuses: Vec<Value> = STATUSES.iter().map(|(_, n, _)| status_json(n)).collect();
+                Resp::json(
+                    200,
+                    json!([{"id": "10001", "name": "Change", "self": "", "subtask": false, "statuses": statuses}]),
+                )
+            }
+            ("GET", ["issue", "createmeta", p, "issuetypes"]) if self.projects.iter().any(|x| x == p) => Resp::json(
+                200,
+                json!({"issueTypes": [{"id": "10001", "name": "Change", "description": "A change request", "subtask": false}], "maxResults": 50, "startAt": 0, "total": 1}),
+            ),
+            ("GET", ["issue", "createmeta", p, "issuetypes", "10001"]) if self.projects.iter().any(|x| x == p) => {
+                let mut fields = vec![
+                    json!({"fieldId": "summary", "key": "summary", "name": "Summary", "required": true, "operations": ["set"], "schema": {"type": "string", "system": "summary"}}),
+                    json!({"fieldId": "description", "key": "description", "name": "Description", "required": false, "operations": ["set"], "schema": {"type": "string", "system": "description"}}),
+                    json!({"fieldId": "labels", "key": "labels", "name": "Labels", "required": false, "operations": ["add", "set", "remove"], "schema": {"type": "array", "items": "string", "system": "labels"}}),
+                ];
+                for (id, name, _) in CUSTOM_FIELDS {
+                    fields.push(json!({"fieldId": id, "key": id, "name": name, "required": false, "operations": ["set"], "schema": {"type": "string", "custom": "x", "customId": 1}}));
+                }
+                Resp::json(200, json!({"fields": fields, "maxResults": 200, "startAt": 0, "total": fields.len()}))
+            }
+            ("POST", ["search", "jql"]) => self.search(req),
+            ("POST", ["issue"]) => self.create(req, &user),
+            (_, ["issue", key, rest @ ..]) => {
+                let Some(idx) = self.find(key) else {
+                    return error(404, "Issue does not exist or you do not have permission to see it.");
+                };
+                self.issue_route(m, idx, rest, req, &user)
+            }
+            _ => error(404, &format!("No stand-in route for {m} {path}")),
+        }
+    }
+
+    fn search(&mut self, req: &Req) -> Resp {
+        let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+            return error(400, "Invalid request payload.");
+        };
+        let Some(q) = body.get("jql").and_then(Value::as_str) else { return error(400, "The JQL query is required.") };
+        let query = match jql::parse(q) {
+            Ok(q) => q,
+            Err(e) => return error(400, &format!("Error in the JQL Query: {e}")),
+        };
+        self.searches += 1;
+        let reconcile: Vec<u64> = body
+            .get("reconcileIssues")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default();
+        let fields: Vec<String> = body
+            .get("fields")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .unwrap_or_else(|| vec!["id".into()]);
+        let props: Vec<String> = body
+            .get("properties")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        let max = body.get("maxResults").and_then(Value::as_u64).unwrap_or(50).clamp(1, 5000) as usize;
+        let start: usize = body
+            .get("nextPageToken")
+            .and_then(Value::as_str)
+            .and_then(|t| t.strip_prefix("page-"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let mut hits: Vec<&StoredIssue> = self
+            .issues
+            .iter()
+            .filter(|i| self.searches >= i.created_at_search + self.search_lag || reconcile.contains(&i.id))
+            .filter(|i| query.filter.as_ref().is_none_or(|f| f.matches(&|field| self.values_for_jql(i, field))))
+            .collect();
+        for (field, asc) in query.order.iter().rev() {
+            hits.sort_by(|a, b| {
+                let key = |i: &StoredIssue| match field.as_str() {
+                    "resolutiondate" => i.resolved.map_or(i64::MIN, |t| t.0),
+                    "updated" => i.updated.0,
+                    _ => i.id as i64,
+                };
+                let o = key(a).cmp(&key(b));
+                if *asc { o } else { o.reverse() }
+            });
+        }
+        let page: Vec<Value> = hits.iter().skip(start).take(max).map(|i| self.issue_json(i, &fields, &props)).collect();
+        let more = start + max < hits.len();
+        let mut out = json!({"issues": page, "isLast": !more});
+        if more {
+            out["nextPageToken"] = json!(format!("page-{}", start + max));
+        }
+        Resp::json(200, out)
+    }
+
+    fn create(&mut self, req: &Req, user: &SiteUser) -> Resp {
+        let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+            return error(400, "Invalid request payload.");
+        };
+        let Some(fields) = body.get("fields").and_then(Value::as_object).cloned() else {
+            return error(400, "fields are required");
+        };
+        let project =
+            fields.get("project").and_then(|p| p.get("key")).and_then(Value::as_str).unwrap_or_default().to_owned();
+        if !self.projects.contains(&project) {
+            return Resp::json(
+                400,
+                json!({"errorMessages": [], "errors": {"project": "Specify a valid project ID or key"}}),
+            );
+        }
+        if fields
+            .get("issuetype")
+            .and_then(|t| t.get("name").or(t.get("id")))
+            .and_then(Value::as_str)
+            .is_none_or(|t| t != "Change" && t != "10001")
+        {
+            return Resp::json(
+                400,
+                json!({"errorMessages": [], "errors": {"issuetype": "Specify a valid issue type"}}),
+            );
+        }
+        if let Err(r) = self.check_fields(&fields) {
+            return r;
+        }
+        if fields.get("summary").is_none() {
+            return Resp::json(
+                400,
+                json!({"errorMessages": [], "errors": {"summary": "You must specify a summary of the issue."}}),
+            );
+        }
+        let mut properties = BTreeMap::new();
+        for p in body.get("properties").and_then(Value::as_array).into_iter().flatten() {
+            let (Some(k), Some(v)) = (p.get("key").and_then(Value::as_str), p.get("value")) else {
+                return error(400, "An entity property needs a key and a value.");
+            };
+            if v.to_string().len() > 32_768 {
+                return error(400, "The property value is too long (32768 bytes at most).");
+            }
+            properties.insert(k.to_owned(), v.clone());
+        }
+        self.next_id += 1;
+        let id = self.next_id;
+        let key = format!("{project}-{}", self.issues.iter().filter(|i| i.project == project).count() + 1);
+        let mut stored = fields.clone();
+        for k in ["project", "issuetype"] {
+            stored.remove(k);
+        }
+        let now = Timestamp::now();
+        self.issues.push(StoredIssue {
+            id,
+            key: key.clone(),
+            project,
+            fields: stored,
+            status: "Open".into(),
+            resolution: None,
+            created: now,
+            updated: now,
+            resolved: None,
+            properties,
+            comments: Vec::new(),
+            changelog: Vec::new(),
+            attachments: Vec::new(),
+            remote_links: Vec::new(),
+            created_at_search: self.searches,
+        });
+        let _ = user;
+        Resp::json(
+            201,
+            json!({"id": id.to_string(), "key": key, "self": format!("{}/rest/api/3/issue/{id}", self.base_url)}),
+        )
+    }
+
+    fn issue_route(&mut self, m: &str, idx: usize, rest: &[&str], req: &Req, user: &SiteUser) -> Resp {
+        let list = |q: Option<&str>| -> Vec<String> {
+            q.map(|s| s.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect()).unwrap_or_default()
+        };
+        match (m, rest) {
+            ("GET", []) => {
+                let fields = list(req.query("fields"));
+                let fields = if fields.is_empty() { vec!["*all".into()] } else { fields };
+                Resp::json(200, self.issue_json(&self.issues[idx], &fields, &list(req.query("properties"))))
+            }
+            ("PUT", []) => {
+                let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+                    return error(400, "Invalid request payload.");
+                };
+                let fields = body.get("fields").and_then(Value::as_object).cloned().unwrap_or_default();
+                if let Err(r) = self.check_fields(&fields) {
+                    return r;
+                }
+                let mut items = Vec::new();
+                for (k, v) in fields {
+                    let old = self.issues[idx].fields.get(&k).cloned().unwrap_or(Value::Null);
+                    if old == v {
+                        continue;
+                    }
+                    let text = |v: &Value| match v {
+                        Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
+                        Value::String(s) => s.clone(),
+                        Value::Null => String::new(),
+                        other => other
+                            .get("value")
+                            .and_then(Value::as_str)
+                            .map_or_else(|| crate::jira::adf::plain_text(other), String::from),
+                    };
+                    let name = CUSTOM_FIELDS.iter().find(|(id, ..)| *id == k).map_or(k.as_str(), |(_, n, _)| n);
+                    items.push(json!({"field": name, "fieldtype": if k.starts_with("customfield_") {"custom"} else {"jira"}, "fieldId": k,
+                                      "from": null, "fromString": text(&old), "to": null, "toString": text(&v)}));
+                    self.issues[idx].fields.insert(k, v);
+                }
+                self.record_change(idx, user, items);
+                Resp::empty(204)
+            }
+            ("GET", ["comment"]) => {
+                let start: usize = req.query("startAt").and_then(|s| s.parse().ok()).unwrap_or(0);
+                let max: usize = req.query("maxResults").and_then(|s| s.parse().ok()).unwrap_or(50);
+                let c = &self.issues[idx].comments;
+                let page: Vec<Value> = c.iter().skip(start).take(max).cloned().collect();
+                Resp::json(200, json!({"comments": page, "startAt": start, "maxResults": max, "total": c.len()}))
+            }
+            ("POST", ["comment"]) => {
+                let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+                    return error(400, "Invalid request payload.");
+                };
+                let Some(doc) = body.get("body").filter(|b| b.get("type") == Some(&json!("doc"))) else {
+                    return error(
+                        400,
+                        "Comment body is not valid! The comment body must be an Atlassian Document Format document.",
+                    );
+                };
+                if doc.to_string().len() > 32_767 {
+                    return error(
+                        400,
+                        "The entered text is too long. It exceeds the allowed limit of 32,767 characters.",
+                    );
+                }
+                self.next_comment += 1;
+                let now = jira_time(Timestamp::now());
+                let author = self.user_json(user);
+                let c = json!({"id": self.next_comment.to_string(), "self": format!("{}/rest/api/3/issue/{}/comment/{}", self.base_url, self.issues[idx].id, self.next_comment),
+                               "author": author, "updateAuthor": author, "body": doc, "created": now, "updated": now, "jsdPublic": true});
+                self.issues[idx].comments.push(c.clone());
+                Resp::json(201, c)
+            }
+            ("GET", ["transitions"]) => {
+                let status = self.issues[idx].status.clone();
+                let offered: Vec<Value> = WORKFLOW
+                    .iter()
+                    .filter(|t| t.from.contains(&status.as_str()) && (t.groups.is_empty() || t.groups.iter().any(|g| user.groups.iter().any(|ug| ug == g))))
+                    .map(|t| json!({"id": t.id, "name": t.name, "to": status_json(t.to), "hasScreen": false, "isGlobal": false, "isInitial": false, "isAvailable": true, "isConditional": !t.groups.is_empty(), "isLooped": false}))
+                    .collect();
+                Resp::json(200, json!({"transitions": offered}))
+            }
+            ("POST", ["transitions"]) => self.transition(idx, req, user),
+            ("GET", ["properties"]) => {
+                let keys: Vec<Value> =
+                    self.issues[idx].properties.keys().map(|k| json!({"key": k, "self": ""})).collect();
+                Resp::json(200, json!({"keys": keys}))
+            }
+            ("GET", ["properties", name]) => match self.issues[idx].properties.get(*name) {
+                Some(v) => Resp::json(200, json!({"key": name, "value": v})),
+                None => error(404, &format!("The property with key '{name}' does not exist.")),
+            },
+            ("PUT", ["properties", name]) => {
+                let Ok(v) = serde_json::from_slice::<Value>(&req.body) else {
+                    return error(400, "The property value must be valid JSON.");
+                };
+                if req.body.len() > 32_768 {
+                    return error(400, "The property value is too long (32768 bytes at most).");
+                }
+                let existed = self.issues[idx].properties.insert((*name).to_owned(), v).is_some();
+                Resp::empty(if existed { 200 } else { 201 })
+            }
+            ("DELETE", ["properties", name]) => match self.issues[idx].properties.remove(*name) {
+                Some(_) => Resp::empty(204),
+                None => error(404, "The property does not exist."),
+            },
+            ("GET", ["changelog"]) => {
+                let start: usize = req.query("startAt").and_then(|s| s.parse().ok()).unwrap_or(0);
+                let max: usize = req.query("maxResults").and_then(|s| s.parse().ok()).unwrap_or(100);
+                let all = &self.issues[idx].changelog;
+                let page: Vec<Value> = all.iter().skip(start).take(max).cloned().collect();
+                Resp::json(
+                    200,
+                    json!({"values": page, "startAt": start, "maxResults": max, "total": all.len(), "isLast": start + max >= all.len()}),
+                )
+            }
+            ("POST", ["attachments"]) => {
+                if req.header("x-atlassian-token") != Some("no-check") {
+                    return Resp::json(403, json!({"errorMessages": ["XSRF check failed"]}));
+                }
+                let ct = req.header("content-type").unwrap_or_default();
+                if !ct.starts_with("multipart/form-data; boundary=") {
+                    return error(415, "Attachments must be multipart/form-data.");
+                }
+                let body = String::from_utf8_lossy(&req.body);
+                let filename =
+                    body.split("filename=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("file").to_owned();
+                let a = json!({"id": (self.issues[idx].attachments.len() + 40000).to_string(), "filename": filename, "size": req.body.len(),
+                               "author": self.user_json(user), "created": jira_time(Timestamp::now()), "mimeType": "application/octet-stream",
+                               "self": "", "content": ""});
+                self.issues[idx].attachments.push(a.clone());
+                Resp::json(200, json!([a]))
+            }
+            ("GET", ["remotelink"]) => Resp::json(200, Value::Array(self.issues[idx].remote_links.clone())),
+            ("POST", ["remotelink"]) => {
+                let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+                    return error(400, "Invalid request payload.");
+                };
+                let Some(url) = body.get("object").and_then(|o| o.get("url")).and_then(Value::as_str) else {
+                    return error(400, "object.url is required");
+                };
+                let global = body.get("globalId").and_then(Value::as_str).map(String::from);
+                let links = &mut self.issues[idx].remote_links;
+                let existing = global.as_ref().and_then(|g| {
+                    links.iter().position(|l| l.get("globalId").and_then(Value::as_str) == Some(g.as_str()))
+                });
+                let id = existing.map_or(links.len() as u64 + 50000, |p| p as u64 + 50000);
+                let link = json!({"id": id, "globalId": global, "self": "", "object": {"url": url, "title": body["object"]["title"]}});
+                match existing {
+                    Some(p) => links[p] = link,
+                    None => links.push(link),
+                }
+                Resp::json(if existing.is_some() { 200 } else { 201 }, json!({"id": id, "self": ""}))
+            }
+            _ => error(404, "No stand-in route for this issue operation."),
+        }
+    }
+
+    fn transition(&mut self, idx: usize, req: &Req, user: &SiteUser) -> Resp {
+        let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+            return error(400, "Invalid request payload.");
+        };
+        let Some(id) = body.get("transition").and_then(|t| t.get("id")).and_then(Value::as_str) else {
+            return error(400, "A transition id is required.");
+        };
+        let status = self.issues[idx].status.clone();
+        let Some(t) = WORKFLOW.iter().find(|t| t.id == id) else {
+            return error(400, &format!("Transition id '{id}' is not valid for this issue."));
+        };
+        if !t.from.contains(&status.as_str()) {
+            return error(400, &format!("Transition id '{id}' is not valid for this issue."));
+        }
+        if !t.groups.is_empty() && !t.groups.iter().any(|g| user.groups.iter().any(|ug| ug == g)) {
+            // Jira reports a condition failure as an invalid transition.
+            return error(400, &format!("Transition id '{id}' is not valid for this issue."));
+        }
+        let fields = body.get("fields").and_then(Value::as_object).cloned().unwrap_or_default();
+        for k in fields.keys() {
+            if k != "resolution" {
+                return Resp::json(
+                    400,
+                    json!({"errorMessages": [], "errors": {k.clone(): format!("Field '{k}' cannot be set. It is not on the appropriate screen, or unknown.")}}),
+                );
+            }
+        }
+        let closing = matches!(t.to, "Done" | "Failed" | "Cancelled" | "Declined");
+        if fields.contains_key("resolution") && !closing {
+            return Resp::json(
+                400,
+                json!({"errorMessages": [], "errors": {"resolution": "Field 'resolution' cannot be set. It is not on the appropriate screen, or unknown."}}),
+            );
+        }
+        let mut items = vec![json!({"field": "status", "fieldtype": "jira", "fieldId": "status",
+            "from": status_json(&status)["id"], "fromString": status, "to": status_json(t.to)["id"], "toString": t.to})];
+        let resolution = if closing {
+            Some(
+                fields
+                    .get("resolution")
+                    .and_then(|r| r.get("name"))
+                    .and_then(Value::as_str)
+                    .unwrap_or(if t.to == "Done" { "Done" } else { t.to })
+                    .to_owned(),
+            )
+        } else {
+            None
+        };
+        let old_resolution = self.issues[idx].resolution.clone();
+        if resolution != old_resolution {
+            items.push(json!({"field": "resolution", "fieldtype": "jira", "fieldId": "resolution", "from": null,
+                "fromString": old_resolution, "to": null, "toString": resolution}));
+        }
+        let i = &mut self.issues[idx];
+        i.status = t.to.to_owned();
+        i.resolution = resolution;
+        i.resolved = closing.then(Timestamp::now);
+        self.record_change(idx, user, items);
+        Resp::empty(204)
+    }
+
+    /// Every issue, for tests and the demo: key, status, labels, properties,
+    /// comments (as text) and the changelog.
+    pub fn dump(&self) -> Value {
+        let issues: Vec<Value> = self
+            .issues
+            .iter()
+            .map(|i| {
+                json!({"id": i.id, "key": i.key, "status": i.status, "resolution": i.resolution,
+                       "fields": i.fields, "properties": i.properties,
+                       "comments": i.comments.iter().map(|c| crate::jira::adf::plain_text(&c["body"])).collect::<Vec<_>>(),
+                       "changelog": i.changelog, "attachments": i.attachments.len(), "remote_links": i.remote_links})
+            })
+            .collect();
+        json!({"issues": issues})
+    }
+}

@@ -1,0 +1,425 @@
+//! Local, stateful stand-ins for Jira Cloud and CircleCI, served over HTTP
+//! from one address: Jira under `/rest/api/3`, CircleCI under `/api/v2`.
+//! The tests, the scripts, the orb's bats tests and `changegate demo` use
+//! them; `changegate stand-ins --listen ADDR` serves them.
+//!
+//! A control API under `/_standin` sets them up and looks inside:
+//!
+//! | request | effect |
+//! |---|---|
+//! | `POST /_standin/circleci/pipelines` | create a pipeline and its workflow (see [`circleci::CircleCiStandIn::create_pipeline`]) |
+//! | `POST /_standin/circleci/jobs` | set a job's status |
+//! | `PUT /_standin/jira/search-lag` | `{"lag": N}`: new issues stay out of search for N searches |
+//! | `POST /_standin/faults` | inject a fault (see [`Fault`]) |
+//! | `DELETE /_standin/faults` | remove every fault |
+//! | `GET /_standin/jira`, `GET /_standin/circleci` | the whole state |
+//! | `GET /_standin/log` | the requests served |
+//!
+//! Users of the Jira stand-in: see [`jira::default_users`]; the CircleCI
+//! token is [`circleci::TOKEN`].
+
+pub mod circleci;
+pub mod jira;
+mod jql;
+
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// A `changegate.toml` for the stand-in site: every ticket field mapped to
+/// the stand-in's custom fields (see [`jira::CUSTOM_FIELDS`]).
+pub const SITE_CONFIG: &str = r#"# changegate.toml for the local stand-in site.
+[jira]
+project = "PRODCM"
+issue_type = "Change"
+required = ["justification", "rollback_plan", "environment", "repository", "branch", "commit", "build_job_name", "build_job_number"]
+
+[jira.fields]
+environment = "customfield_10050"
+justification = { id = "customfield_10051", type = "textarea" }
+rollback_plan = { id = "customfield_10052", type = "textarea" }
+change_type = { id = "customfield_10053", type = "select" }
+risk_level = { id = "customfield_10054", type = "select" }
+repository = "customfield_10055"
+branch = "customfield_10056"
+commit = "customfield_10057"
+build_job_name = "customfield_10058"
+build_job_number = { id = "customfield_10059", type = "number" }
+build_url = { id = "customfield_10060", type = "url" }
+pipeline_id = "customfield_10061"
+pipeline_number = { id = "customfield_10062", type = "number" }
+workflows = "customfield_10063"
+pull_requests = { id = "customfield_10064", type = "textarea" }
+scan_status = "customfield_10065"
+record = "customfield_10066"
+service = "customfield_10067"
+deploy_action = { id = "customfield_10068", type = "select" }
+
+[jira.approvers]
+"712020:alice" = 1001
+"712020:bob" = 1002
+"#;
+
+/// A request, as the stand-ins see it.
+#[derive(Debug, Clone)]
+pub struct Req {
+    /// Method.
+    pub method: String,
+    /// Path without the query.
+    pub path: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Req {
+    /// A header (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// A query parameter (decoded).
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A response.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    /// Status.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    /// A JSON response.
+    pub fn json(status: u16, v: Value) -> Resp {
+        Resp {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: v.to_string().into_bytes(),
+        }
+    }
+
+    /// A response without a body.
+    pub fn empty(status: u16) -> Resp {
+        Resp { status, headers: Vec::new(), body: Vec::new() }
+    }
+}
+
+/// A fault to inject into matching requests.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Fault {
+    /// `jira`, `circleci` or `any`.
+    #[serde(default = "any")]
+    pub service: String,
+    /// HTTP method, or `*`.
+    #[serde(default = "star")]
+    pub method: String,
+    /// Applies when the path contains this.
+    #[serde(default)]
+    pub path_contains: String,
+    /// Answer with this status instead of handling the request.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// `Retry-After` seconds on the fault answer.
+    #[serde(default)]
+    pub retry_after: Option<u64>,
+    /// Wait this long first (longer than the client's timeout: a timeout).
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// Answer with this body (for malformed JSON) with status 200 unless
+    /// `status` says otherwise.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// How many matching requests it applies to.
+    #[serde(default = "one")]
+    pub times: u32,
+}
+
+fn any() -> String {
+    "any".into()
+}
+fn star() -> String {
+    "*".into()
+}
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug)]
+struct State {
+    jira: jira::JiraStandIn,
+    circleci: circleci::CircleCiStandIn,
+    faults: Vec<Fault>,
+    log: Vec<Value>,
+}
+
+/// The running stand-ins; they stop when dropped.
+pub struct StandIns {
+    server: Arc<tiny_http::Server>,
+    state: Arc<Mutex<State>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for StandIns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StandIns").field("url", &self.url()).finish()
+    }
+}
+
+/// Decodes `%XX` and `+` in a query component.
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => match s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(v) => {
+                    out.push(v);
+                    i += 3;
+                }
+                None => {
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl StandIns {
+    /// Starts serving on `addr` (`127.0.0.1:0` picks a free port).
+    pub fn start(addr: &str) -> std::io::Result<StandIns> {
+        let server = Arc::new(tiny_http::Server::http(addr).map_err(|e| std::io::Error::other(e.to_string()))?);
+        let url = format!(
+            "http://{}",
+            server.server_addr().to_ip().ok_or_else(|| std::io::Error::other("not an IP address"))?
+        );
+        let state = Arc::new(Mutex::new(State {
+            jira: jira::JiraStandIn::new(&url),
+            circleci: circleci::CircleCiStandIn::new(),
+            faults: Vec::new(),
+            log: Vec::new(),
+        }));
+        let mut workers = Vec::new();
+        for _ in 0..4 {
+            let (server, state) = (server.clone(), state.clone());
+            workers.push(std::thread::spawn(move || {
+                for request in server.incoming_requests() {
+                    serve(&state, request);
+                }
+            }));
+        }
+        Ok(StandIns { server, state, workers })
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:4321` (Jira's `JIRA_BASE_URL`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.server.server_addr().to_ip().expect("an IP address"))
+    }
+
+    /// CircleCI's `CIRCLECI_API_URL`.
+    pub fn circleci_url(&self) -> String {
+        format!("{}/api/v2", self.url())
+    }
+
+    /// Serves until the process ends.
+    pub fn wait(mut self) {
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+
+    /// Runs `f` on the Jira stand-in (tests and the demo).
+    pub fn with_jira<T>(&self, f: impl FnOnce(&mut jira::JiraStandIn) -> T) -> T {
+        f(&mut self.state.lock().expect("stand-in state").jira)
+    }
+
+    /// Runs `f` on the CircleCI stand-in.
+    pub fn with_circleci<T>(&self, f: impl FnOnce(&mut circleci::CircleCiStandIn) -> T) -> T {
+        f(&mut self.state.lock().expect("stand-in state").circleci)
+    }
+}
+
+impl Drop for StandIns {
+    fn drop(&mut self) {
+        // Each unblock wakes one waiting worker.
+        for _ in 0..self.workers.len() {
+            self.server.unblock();
+        }
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+fn serve(state: &Mutex<State>, mut request: tiny_http::Request) {
+    let url = request.url().to_owned();
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    let query = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect();
+    let mut body = Vec::new();
+    let _ = request.as_reader().take(64 * 1024 * 1024).read_to_end(&mut body);
+    let req = Req {
+        method: request.method().to_string(),
+        path: decode(path),
+        query,
+        headers: request.headers().iter().map(|h| (h.field.to_string(), h.value.to_string())).collect(),
+        body,
+    };
+    let resp = respond(state, &req);
+    let mut out = tiny_http::Response::from_data(resp.body).with_status_code(resp.status);
+    for (k, v) in resp.headers {
+        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+            out.add_header(h);
+        }
+    }
+    let _ = request.respond(out);
+}
+
+fn respond(state: &Mutex<State>, req: &Req) -> Resp {
+    let service = if req.path.starts_with("/rest/api/3/") {
+        "jira"
+    } else if req.path.starts_with("/api/v2/") {
+        "circleci"
+    } else {
+        "control"
+    };
+    // Faults are looked up under the lock but served outside it, so a slow
+    // answer does not stall the other workers.
+    let fault = if service == "control" {
+        None
+    } else {
+        let mut s = state.lock().expect("stand-in state");
+        let pos = s.faults.iter().position(|f| {
+            (f.service == "any" || f.service == service)
+                && (f.method == "*" || f.method.eq_ignore_ascii_case(&req.method))
+                && req.path.contains(&f.path_contains)
+        });
+        pos.map(|p| {
+            let f = s.faults[p].clone();
+            if s.faults[p].times <= 1 {
+                s.faults.remove(p);
+            } else {
+                s.faults[p].times -= 1;
+            }
+            f
+        })
+    };
+    if let Some(f) = &fault {
+        if f.delay_ms > 0 {
+            std::thread::sleep(Duration::from_millis(f.delay_ms));
+        }
+        if f.status.is_some() || f.body.is_some() {
+            let mut r = Resp {
+                status: f.status.unwrap_or(200),
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: Vec::new(),
+            };
+            r.body = f
+                .body
+                .clone()
+                .unwrap_or_else(|| {
+                    json!({"message": "injected fault", "errorMessages": ["injected fault"]}).to_string()
+                })
+                .into_bytes();
+            if let Some(s) = f.retry_after {
+                r.headers.push(("Retry-After".into(), s.to_string()));
+            }
+            log(state, req, r.status);
+            return r;
+        }
+    }
+    let resp = {
+        let mut s = state.lock().expect("stand-in state");
+        match service {
+            "jira" => s.jira.handle(req),
+            "circleci" => s.circleci.handle(req),
+            _ => control(&mut s, req),
+        }
+    };
+    log(state, req, resp.status);
+    resp
+}
+
+fn log(state: &Mutex<State>, req: &Req, status: u16) {
+    if !req.path.starts_with("/_standin") {
+        state
+            .lock()
+            .expect("stand-in state")
+            .log
+            .push(json!({"method": req.method, "path": req.path, "status": status}));
+    }
+}
+
+fn control(s: &mut State, req: &Req) -> Resp {
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let bad = |e: String| Resp::json(400, json!({"message": e}));
+    match (req.method.as_str(), req.path.as_str()) {
+        ("POST", "/_standin/circleci/pipelines") => match s.circleci.create_pipeline(&body) {
+            Ok(v) => Resp::json(201, v),
+            Err(e) => bad(e),
+        },
+        ("POST", "/_standin/circleci/jobs") => match s.circleci.set_job(&body) {
+            Ok(()) => Resp::empty(204),
+            Err(e) => bad(e),
+        },
+        ("PUT", "/_standin/jira/search-lag") => {
+            s.jira.search_lag = body.get("lag").and_then(Value::as_u64).unwrap_or(0);
+            Resp::empty(204)
+        }
+        ("POST", "/_standin/faults") => match serde_json::from_value::<Fault>(body) {
+            Ok(f) => {
+                s.faults.push(f);
+                Resp::empty(204)
+            }
+            Err(e) => bad(e.to_string()),
+        },
+        ("DELETE", "/_standin/faults") => {
+            s.faults.clear();
+            Resp::empty(204)
+        }
+        ("GET", "/_standin/jira") => Resp::json(200, s.jira.dump()),
+        ("GET", "/_standin/circleci") => Resp::json(200, s.circleci.dump()),
+        ("GET", "/_standin/log") => Resp::json(200, Value::Array(s.log.clone())),
+        _ => Resp::json(404, json!({"message": format!("no control route {} {}", req.method, req.path)})),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        assert_eq!(decode("a%20b+c%2Fd"), "a b c/d");
+        assert_eq!(decode("100%"), "100%");
+        assert_eq!(decode("%zz"), "%zz");
+    }
+}

@@ -1,0 +1,182 @@
+//! A sandbox for flow tests: the stand-ins for Jira and CircleCI running in
+//! the test process, a pipeline set up in them, a working directory with a
+//! `changegate.toml`, and the real binary run with the CircleCI job
+//! environment of that pipeline.
+
+use std::path::{Path, PathBuf};
+
+use changegate::http::{RetryPolicy, Secret};
+use changegate::jira::{Jira, JiraSettings};
+use changegate::standins::{SITE_CONFIG, StandIns};
+use serde_json::{Value, json};
+
+use crate::support::{Output, Run};
+
+/// Credentials of the stand-in users.
+pub const CI: (&str, &str) = ("ci@acme.test", "ci-token");
+pub const ALICE: (&str, &str) = ("alice@acme.test", "alice-token");
+
+/// One pipeline of the sandbox.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub id: String,
+    pub number: u64,
+    pub workflow_id: String,
+    pub commit: String,
+    pub branch: String,
+}
+
+pub struct Sandbox {
+    pub stand_ins: StandIns,
+    pub dir: tempfile::TempDir,
+    /// Extra environment for every run.
+    pub env: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    /// Stand-ins plus a directory holding the stand-in site's config.
+    pub fn new() -> Self {
+        Self::with_config(SITE_CONFIG)
+    }
+
+    pub fn with_config(config: &str) -> Self {
+        let stand_ins = StandIns::start("127.0.0.1:0").expect("stand-ins start");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("changegate.toml"), config).unwrap();
+        Sandbox { stand_ins, dir, env: Vec::new() }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Creates a pipeline: build (done), request_change (running), the
+    /// hold (blocked until request_change ends), plan.
+    pub fn pipeline(&self, project: &str, branch: &str, commit: &str) -> Pipeline {
+        let spec = json!({"project_slug": project, "branch": branch, "revision": commit, "workflow": "deploy-prod", "jobs": [
+            {"name": "build", "type": "build"},
+            {"name": "request_change", "type": "build", "requires": ["build"], "status": "running"},
+            {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
+            {"name": "plan", "type": "build", "requires": ["hold_change"], "status": "blocked"}
+        ]});
+        let v = self.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();
+        Pipeline {
+            id: v["pipeline_id"].as_str().unwrap().into(),
+            number: v["pipeline_number"].as_u64().unwrap(),
+            workflow_id: v["workflow_id"].as_str().unwrap().into(),
+            commit: commit.into(),
+            branch: branch.into(),
+        }
+    }
+
+    /// The CircleCI job environment of `p`, with the CI user's credentials.
+    pub fn job_env(&self, p: &Pipeline) -> Vec<(String, String)> {
+        let mut e: Vec<(String, String)> = [
+            ("JIRA_BASE_URL", self.stand_ins.url()),
+            ("JIRA_USER_EMAIL", CI.0.into()),
+            ("JIRA_API_TOKEN", CI.1.into()),
+            ("CIRCLECI_API_URL", self.stand_ins.circleci_url()),
+            ("CIRCLE_TOKEN", changegate::standins::circleci::TOKEN.into()),
+            ("CIRCLE_WORKFLOW_ID", p.workflow_id.clone()),
+            ("CIRCLE_SHA1", p.commit.clone()),
+            ("CIRCLE_BRANCH", p.branch.clone()),
+            ("CIRCLE_BUILD_URL", format!("https://app.circleci.com/jobs/{}", p.number)),
+            ("CIRCLE_USERNAME", "dev-dana".into()),
+            ("CHANGEGATE_HTTP_TIMEOUT", "1".into()),
+            ("CHANGEGATE_HTTP_ATTEMPTS", "3".into()),
+            ("CHANGEGATE_HTTP_MAX_WAIT", "2".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        e.extend(self.env.iter().cloned());
+        e
+    }
+
+    /// Runs `changegate request` for `p` with extra arguments.
+    pub fn request(&self, p: &Pipeline, extra: &[&str]) -> Output {
+        self.request_for_job(p, "build", extra)
+    }
+
+    /// Runs `changegate request` naming `build_job` as the artifact job.
+    pub fn request_for_job(&self, p: &Pipeline, build_job: &str, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "request".to_owned(),
+            "--environment".into(),
+            "production".into(),
+            "--build-job".into(),
+            build_job.into(),
+            "--hold".into(),
+            "hold_change".into(),
+            "--pipeline-id".into(),
+            p.id.clone(),
+            "--pipeline-number".into(),
+            p.number.to_string(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let mut run = Run::new(args).cwd(self.path());
+        for (k, v) in self.job_env(p) {
+            run = run.env(&k, &v);
+        }
+        run.run()
+    }
+
+    /// A Jira client acting as a user of the stand-in site.
+    pub fn jira_as(&self, (email, token): (&str, &str)) -> Jira {
+        let s = JiraSettings { base_url: self.stand_ins.url(), email: email.into(), token: Secret::new(token) };
+        Jira::new(&s, None, RetryPolicy::default()).unwrap()
+    }
+
+    /// Every issue of the stand-in site.
+    pub fn issues(&self) -> Vec<Value> {
+        self.stand_ins.with_jira(|j| j.dump())["issues"].as_array().unwrap().clone()
+    }
+
+    pub fn issue(&self, key: &str) -> Value {
+        self.issues().into_iter().find(|i| i["key"] == key).unwrap_or_else(|| panic!("no issue {key}"))
+    }
+
+    /// Live (not closed) tickets.
+    pub fn live(&self) -> Vec<Value> {
+        self.issues()
+            .into_iter()
+            .filter(|i| !matches!(i["status"].as_str().unwrap(), "Done" | "Failed" | "Cancelled" | "Declined"))
+            .collect()
+    }
+
+    /// The state file written by the last request.
+    pub fn state(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.path().join("changegate.json")).unwrap()).unwrap()
+    }
+
+    /// Injects a fault through the control API.
+    pub fn fault(&self, fault: Value) {
+        let url = format!("{}/_standin/faults", self.stand_ins.url());
+        let status = ureq::post(&url).send_json(&fault).unwrap().status();
+        assert_eq!(status, 204);
+    }
+
+    pub fn clear_faults(&self) {
+        ureq::delete(&format!("{}/_standin/faults", self.stand_ins.url())).call().unwrap();
+    }
+
+    pub fn set_search_lag(&self, lag: u64) {
+        self.stand_ins.with_jira(|j| j.search_lag = lag);
+    }
+
+    /// Sets a job's status in a workflow.
+    pub fn set_job(&self, workflow_id: &str, job: &str, status: &str) {
+        self.stand_ins
+            .with_circleci(|c| c.set_job(&json!({"workflow_id": workflow_id, "job": job, "status": status})))
+            .unwrap();
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.path().join("changegate.json")
+    }
+}
+
+/// A commit SHA made from a number.
+pub fn sha(n: u32) -> String {
+    format!("{n:040x}")
+}

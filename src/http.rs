@@ -518,6 +518,16 @@ pub(crate) fn error_message(body: &[u8]) -> String {
     };
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
         let mut parts: Vec<String> = Vec::new();
+        // Problem details (RFC 7807) with per-field validation messages.
+        if let Some(list) = v.get("validation").and_then(|m| m.as_array()) {
+            parts.extend(list.iter().filter_map(|m| {
+                let msg = m.get("message")?.as_str()?;
+                let at = m.get("location").and_then(|l| l.as_array()).map(|l| {
+                    l.iter().map(|x| x.to_string().trim_matches('"').to_owned()).collect::<Vec<_>>().join(".")
+                });
+                Some(at.map_or_else(|| msg.to_owned(), |a| format!("{a}: {msg}")))
+            }));
+        }
         if let Some(msgs) = v.get("errorMessages").and_then(|m| m.as_array()) {
             parts.extend(msgs.iter().filter_map(|m| m.as_str().map(str::to_owned)));
         }
@@ -526,6 +536,11 @@ pub(crate) fn error_message(body: &[u8]) -> String {
         }
         if let Some(m) = v.get("message").and_then(|m| m.as_str()) {
             parts.push(m.to_owned());
+        }
+        if parts.is_empty()
+            && let Some(d) = v.get("detail").and_then(|m| m.as_str())
+        {
+            parts.push(d.to_owned());
         }
         if !parts.is_empty() {
             return cut(&parts.join("; "));

@@ -78,7 +78,7 @@ impl CircleCiStandIn {
         let deps: Vec<String> =
             j.requires.iter().filter_map(|r| wf.jobs.iter().find(|x| &x.name == r).map(|x| x.id.clone())).collect();
         let mut v = json!({"id": j.id, "name": j.name, "type": j.kind, "status": j.status, "dependencies": deps,
-                           "project_slug": p.project_slug, "started_at": null});
+                           "project_slug": p.project_slug, "started_at": wf.created.to_rfc3339()});
         if let Some(n) = j.number {
             v["job_number"] = json!(n);
         }

@@ -110,9 +110,10 @@ impl Resp {
         }
     }
 
-    /// A response without a body.
+    /// A response without a body. The official descriptions declare
+    /// `application/json` even for these, so the header is sent.
     pub fn empty(status: u16) -> Resp {
-        Resp { status, headers: Vec::new(), body: Vec::new() }
+        Resp { status, headers: vec![("Content-Type".into(), "application/json".into())], body: Vec::new() }
     }
 }
 

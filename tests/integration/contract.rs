@@ -1,0 +1,306 @@
+//! Contract tests against what Atlassian and CircleCI publish: every request
+//! our clients send must pass Stoplight Prism serving the official OpenAPI
+//! descriptions (`../shared/contracts`), and the stand-ins' answers must
+//! pass it too (`prism proxy --errors` validates both directions). Every ADF
+//! document we send is validated against Atlassian's ADF schema.
+//!
+//! Prism needs Node.js and npm (it is installed on first use by the shared
+//! `start-prism.sh`); a missing tool fails these tests, it never skips them.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use changegate::circleci::{CircleCi, CircleCiSettings};
+use changegate::http::{Body, RetryPolicy, Secret};
+use changegate::jira::adf::Doc;
+use changegate::jira::{Jira, JiraSettings};
+use serde_json::{Map, Value, json};
+
+use crate::sandbox::{ALICE, Sandbox, sha};
+use crate::support::shared;
+
+/// A running Prism; killed when dropped.
+struct Prism {
+    child: Option<Child>,
+    pid: Option<u32>,
+    url: String,
+    log: PathBuf,
+}
+
+impl Drop for Prism {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(pid) = self.pid {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn prism_bin() -> PathBuf {
+    let dir = std::env::var_os("PRISM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/contracts-prism"));
+    dir.join("node_modules/.bin/prism")
+}
+
+impl Prism {
+    /// `start-prism.sh API PORT`: a validating mock of the official spec.
+    fn mock(api: &str) -> Prism {
+        let port = free_port();
+        let log_dir = tempfile::tempdir().unwrap().keep();
+        let out = Command::new("bash")
+            .arg(shared("contracts").join("start-prism.sh"))
+            .args([api, &port.to_string()])
+            .env("PRISM_LOG_DIR", &log_dir)
+            .output()
+            .expect("bash runs start-prism.sh");
+        assert!(
+            out.status.success(),
+            "Prism could not start (it needs node and npm): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = String::from_utf8(out.stdout).unwrap();
+        let mut parts = line.split_whitespace();
+        let pid: u32 = parts.next().unwrap().parse().unwrap();
+        let url = parts.next().unwrap().to_owned();
+        Prism { child: None, pid: Some(pid), url, log: log_dir.join(format!("prism-{api}.log")) }
+    }
+
+    /// `prism proxy SPEC UPSTREAM --errors`: validates requests and answers.
+    fn proxy(api: &str, upstream: &str) -> Prism {
+        // Installs Prism if needed (and checks it starts) through the mock.
+        drop(Prism::mock(api));
+        let spec = match api {
+            "jira" => "jira/jira-platform-v3.prism.json",
+            "circleci" => "circleci/circleci-v2.prism.json",
+            _ => "github/api.github.com.prism.json",
+        };
+        let port = free_port();
+        let log = tempfile::tempdir().unwrap().keep().join("prism-proxy.log");
+        let child = Command::new(prism_bin())
+            .args(["proxy", "-h", "127.0.0.1", "-p", &port.to_string(), "--errors"])
+            .arg(shared("contracts").join(spec))
+            .arg(upstream)
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prism runs");
+        let url = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        while ureq::get(&format!("{url}/__ready"))
+            .call()
+            .is_err_and(|e| matches!(e, ureq::Error::ConnectionFailed | ureq::Error::Io(_)))
+        {
+            assert!(start.elapsed() < Duration::from_secs(60), "prism proxy did not start");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Prism { child: Some(child), pid: None, url, log }
+    }
+
+    /// Lines of the Prism log that report a contract violation.
+    fn violations(&self) -> Vec<String> {
+        let Ok(f) = std::fs::File::open(&self.log) else { return Vec::new() };
+        BufReader::new(f)
+            .lines()
+            .map_while(Result::ok)
+            .filter(|l| l.contains("Violation") || l.contains("violation") && !l.contains("0 violation"))
+            .collect()
+    }
+}
+
+fn jira(url: &str, (email, token): (&str, &str)) -> Jira {
+    let s = JiraSettings { base_url: url.into(), email: email.into(), token: Secret::new(token) };
+    Jira::new(&s, None, RetryPolicy { attempts: 1, ..RetryPolicy::default() }).unwrap()
+}
+
+/// Every Jira operation changegate uses, sent to a validating mock of the
+/// official Jira Cloud v3 description: each request must be accepted.
+#[test]
+fn jira_client_requests_pass_the_official_description() {
+    let prism = Prism::mock("jira");
+    let j = jira(&prism.url, ("ci@acme.test", "ci-token"));
+    j.search("project = \"PRODCM\" AND labels = \"changegate\"", &["status", "labels"], &["changegate"], &[10001])
+        .unwrap();
+    j.issue("PRODCM-1", &["status", "labels"], &["changegate"]).unwrap();
+    let mut fields = Map::new();
+    fields.insert("project".into(), json!({"key": "PRODCM"}));
+    fields.insert("issuetype".into(), json!({"name": "Change"}));
+    fields.insert("summary".into(), json!("Deploy"));
+    fields.insert("description".into(), Doc::new().text("x").build());
+    fields.insert("labels".into(), json!(["changegate"]));
+    j.create(fields.clone(), &[("changegate", json!({"schema_version": 1}))]).unwrap();
+    j.edit("PRODCM-1", fields).unwrap();
+    j.comment("PRODCM-1", Doc::new().text("hello").build()).unwrap();
+    j.comments("PRODCM-1").unwrap();
+    let offered = j.transitions("PRODCM-1").unwrap();
+    assert!(!offered.is_empty(), "the spec's example offers transitions");
+    let mut resolution = Map::new();
+    resolution.insert("resolution".into(), json!({"name": "Done"}));
+    j.transition("PRODCM-1", &offered[0].name, Some(resolution)).unwrap();
+    j.set_property("PRODCM-1", "changegate", &json!({"schema_version": 1})).unwrap();
+    j.property("PRODCM-1", "changegate").unwrap();
+    j.changelog("PRODCM-1").unwrap();
+    j.remote_link("PRODCM-1", "changegate:x", "https://example.com", "link").unwrap();
+    // Atlassian's description models the multipart body of an attachment as
+    // a JSON array, which no multipart form can satisfy: that must be the
+    // only complaint (the form itself is checked in the client's unit test).
+    let e = j.attach("PRODCM-1", "evidence.json", "application/json", b"{}").unwrap_err().to_string();
+    assert!(e.ends_with("returned HTTP 422: body: Request body must be array"), "only that complaint: {e}");
+    j.myself().unwrap();
+    j.fields().unwrap();
+    j.create_issue_types("PRODCM").unwrap();
+    j.create_fields("PRODCM", "10001").unwrap();
+    j.project_statuses("PRODCM").unwrap();
+}
+
+/// The mock really validates: a request the description forbids is refused.
+#[test]
+fn the_jira_mock_refuses_an_invalid_request() {
+    let prism = Prism::mock("jira");
+    let http = changegate::http::Http::new(
+        "Jira",
+        "JIRA_BASE_URL",
+        &prism.url,
+        changegate::http::Auth::None,
+        None,
+        RetryPolicy { attempts: 1, ..RetryPolicy::default() },
+    )
+    .unwrap();
+    let bad = serde_json::to_vec(&json!({"jql": "project = X", "maxResults": "fifty"})).unwrap();
+    let r = http.send(ureq::http::Method::POST, "/rest/api/3/search/jql", &[], &Body::Json(bad)).unwrap();
+    assert!((400..500).contains(&r.status), "status {}", r.status);
+    let none = http.send(ureq::http::Method::GET, "/rest/api/3/search", &[], &Body::Empty).unwrap();
+    assert_eq!(none.status, 404, "the removed /rest/api/3/search is not in the description");
+}
+
+/// Every CircleCI operation changegate uses, against the official v2
+/// description.
+#[test]
+fn circleci_client_requests_pass_the_official_description() {
+    let prism = Prism::mock("circleci");
+    let s = CircleCiSettings { api_url: format!("{}/api/v2", prism.url), token: Secret::new("circle-token") };
+    let c = CircleCi::new(&s, None, RetryPolicy { attempts: 1, ..RetryPolicy::default() }).unwrap();
+    let id = "5034460f-c7c4-4c43-9457-de07e2029e7b";
+    c.workflow(id).unwrap();
+    c.workflow_jobs(id).unwrap();
+    c.pipeline(id).unwrap();
+    c.pipeline_workflows(id).unwrap();
+}
+
+/// The whole request flow through `prism proxy --errors` in front of the
+/// stand-ins: any request or answer that breaks the description fails.
+#[test]
+fn request_flow_passes_the_official_descriptions_both_ways() {
+    let sb = Sandbox::new();
+    let jira_proxy = Prism::proxy("jira", &sb.stand_ins.url());
+    let ci_proxy = Prism::proxy("circleci", &sb.stand_ins.url());
+    let p = sb.pipeline("gh/acme/web", "main", &sha(300));
+    let mut sb = sb;
+    sb.env = vec![
+        ("JIRA_BASE_URL".into(), jira_proxy.url.clone()),
+        ("CIRCLECI_API_URL".into(), format!("{}/api/v2", ci_proxy.url)),
+        ("CHANGEGATE_HTTP_TIMEOUT".into(), "20".into()),
+    ];
+    let first = sb.request(&p, &[]);
+    assert_eq!(first.code, 0, "first run: {}{}", first.stdout, first.stderr);
+    let again = sb.request(&p, &[]);
+    assert_eq!(again.code, 0, "retry: {}{}", again.stdout, again.stderr);
+    jira(&jira_proxy.url, ALICE).transition("PRODCM-1", "Approve", None).unwrap();
+    let approved = sb.request(&p, &[]);
+    assert_eq!(approved.code, 0, "{}{}", approved.stdout, approved.stderr);
+    assert!(approved.stdout.contains("(Approved)"));
+    let mut run = crate::support::Run::new(["config", "check", "--probe-ticket", "PRODCM-1"]).cwd(sb.path());
+    for (k, v) in sb.job_env(&p) {
+        run = run.env(&k, &v);
+    }
+    let check = run.run();
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    let j = jira(&jira_proxy.url, ("ci@acme.test", "ci-token"));
+    j.changelog("PRODCM-1").unwrap();
+    j.comments("PRODCM-1").unwrap();
+    for proxy in [&jira_proxy, &ci_proxy] {
+        let v = proxy.violations();
+        assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
+    }
+}
+
+/// Every ADF document changegate sent (descriptions, comments, text areas)
+/// validates against Atlassian's ADF JSON schema.
+#[test]
+fn every_adf_document_sent_is_valid() {
+    let sb = Sandbox::new();
+    let p = sb.pipeline("gh/acme/web", "main", &sha(301));
+    assert_eq!(sb.request(&p, &[]).code, 0);
+    let p2 = sb.pipeline("gh/acme/web", "main", &sha(302));
+    assert_eq!(
+        sb.request(&p2, &["--justification", "Why | with * markup `and` <tags>", "--rollback-plan", "Redeploy"]).code,
+        0
+    );
+    let mut docs: Vec<Value> = Vec::new();
+    let log = sb.stand_ins.with_jira(|j| j.dump());
+    for issue in log["issues"].as_array().unwrap() {
+        for (_, v) in issue["fields"].as_object().unwrap() {
+            if v.get("type") == Some(&json!("doc")) {
+                docs.push(v.clone());
+            }
+        }
+    }
+    // Comments are stored as text in the dump: read them back as ADF.
+    let j = sb.jira_as(("ci@acme.test", "ci-token"));
+    for key in ["PRODCM-1", "PRODCM-2"] {
+        docs.extend(j.comments(key).unwrap().into_iter().map(|c| c.body));
+    }
+    assert!(docs.len() >= 5, "descriptions, text areas and comments: {}", docs.len());
+    validate_adf(&docs);
+}
+
+/// Validates documents with Python's jsonschema (draft 4) and the ADF schema.
+pub fn validate_adf(docs: &[Value]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("docs.json");
+    std::fs::write(&path, serde_json::to_string(docs).unwrap()).unwrap();
+    let script = r##"
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+schema = dict(schema, **{"$ref": "#/definitions/doc_node"})
+validator = jsonschema.Draft4Validator(schema)
+bad = 0
+for i, doc in enumerate(json.load(open(sys.argv[2]))):
+    for e in validator.iter_errors(doc):
+        bad += 1
+        print(f"document {i}: {e.message} at {list(e.absolute_path)}")
+sys.exit(1 if bad else 0)
+"##;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(shared("contracts").join("jira/adf/adf-schema-v1-full.json"))
+        .arg(&path)
+        .output()
+        .expect("python3 runs (with the jsonschema package)");
+    assert!(
+        out.status.success(),
+        "ADF validation failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A document that breaks the schema is caught (the validator works).
+#[test]
+fn the_adf_validator_rejects_a_broken_document() {
+    let broken = json!({"type": "doc", "version": 1, "content": [{"type": "text", "text": "top-level text"}]});
+    let result = std::panic::catch_unwind(|| validate_adf(&[broken]));
+    assert!(result.is_err());
+}

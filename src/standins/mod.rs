@@ -418,6 +418,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn site_config_maps_every_ticket_field_to_a_stand_in_field() {
+        use crate::config::jira::TicketField;
+        let c =
+            crate::config::Config::parse(SITE_CONFIG, "site", crate::time::Date::new(2026, 11, 27).unwrap()).unwrap();
+        for f in TicketField::ALL {
+            let site = c.jira.site_field(f).unwrap_or_else(|| panic!("{f} is not mapped"));
+            let known = matches!(site.id.as_str(), "summary" | "description")
+                || jira::CUSTOM_FIELDS.iter().any(|(id, ..)| *id == site.id);
+            assert!(known, "{f} maps to {} which the stand-in lacks", site.id);
+        }
+    }
+
+    #[test]
     fn query_decoding() {
         assert_eq!(decode("a%20b+c%2Fd"), "a b c/d");
         assert_eq!(decode("100%"), "100%");

@@ -229,6 +229,24 @@ fn request_flow_passes_the_official_descriptions_both_ways() {
     let j = jira(&jira_proxy.url, ("ci@acme.test", "ci-token"));
     j.changelog("PRODCM-1").unwrap();
     j.comments("PRODCM-1").unwrap();
+    // The CircleCI stand-in's approve, rerun and cancel answers too.
+    let ci = |path: &str, body: Option<Value>| {
+        let req = ureq::post(&format!("{}/api/v2{path}", ci_proxy.url))
+            .header("Circle-Token", changegate::standins::circleci::TOKEN)
+            .config()
+            .http_status_as_error(false)
+            .build();
+        let r = match body {
+            Some(b) => req.send_json(b),
+            None => req.send_empty(),
+        };
+        r.unwrap().status().as_u16()
+    };
+    sb.set_job(&p.workflow_id, "request_change", "success");
+    let hold = sb.stand_ins.with_circleci(|c| c.dump())["workflows"][0]["jobs"][2]["id"].as_str().unwrap().to_owned();
+    assert_eq!(ci(&format!("/workflow/{}/approve/{hold}", p.workflow_id), None), 202);
+    assert_eq!(ci(&format!("/workflow/{}/rerun", p.workflow_id), Some(json!({"from_failed": false}))), 202);
+    assert_eq!(ci(&format!("/workflow/{}/cancel", p.workflow_id), None), 202);
     for proxy in [&jira_proxy, &ci_proxy] {
         let v = proxy.violations();
         assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));

@@ -529,3 +529,36 @@ fn config_check_offline_validates_the_file() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("changegate.toml:2:1"), "{}", out.stderr);
 }
+
+/// The ticket lists the commits since the last deploy that reached Done,
+/// read from the checkout for display.
+#[test]
+fn the_commit_list_starts_at_the_last_done_deploy() {
+    let sb = Sandbox::new();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git").arg("-C").arg(sb.path()).args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let commit = |msg: &str| {
+        git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "--allow-empty", "-q", "-m", msg]);
+        git(&["rev-parse", "HEAD"])
+    };
+    git(&["init", "-q", "-b", "main"]);
+    let first = commit("Initial service");
+    let p1 = sb.pipeline(REPO, "main", &first);
+    assert_eq!(sb.request(&p1, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let text = plain(&sb.issue("PRODCM-1")["fields"]["description"]);
+    assert!(text.contains("a first deploy"), "{text}");
+    sb.jira_as(ALICE).transition("PRODCM-1", "Approve", None).unwrap();
+    sb.jira_as(CI).transition("PRODCM-1", "Complete", None).unwrap();
+
+    commit("Add checkout page");
+    let head = commit("Fix rounding in totals");
+    let p2 = sb.pipeline(REPO, "main", &head);
+    assert_eq!(sb.request(&p2, &[]).code, 0, "second deploy");
+    let text = plain(&sb.issue("PRODCM-2")["fields"]["description"]);
+    assert!(text.contains(&format!("since the last approved deploy (PRODCM-1, {})", &first[..12])), "{text}");
+    assert!(text.contains("Fix rounding in totals") && text.contains("Add checkout page"), "{text}");
+    assert!(!text.contains("Initial service"), "the base commit itself is not listed: {text}");
+}

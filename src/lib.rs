@@ -11,18 +11,24 @@
 //!   not decide)
 //! - [`digest`]: SHA-256 digests that bind a reviewed plan to the applied one
 
+pub mod approval;
 pub mod circleci;
 pub mod cli;
+pub mod close;
 pub mod config;
 pub mod digest;
 pub mod env;
+pub mod escalate;
 pub mod http;
 pub mod jira;
 pub mod outcome;
 pub mod plan;
 mod prefetch;
+pub mod receipt;
 pub mod request;
 pub mod standins;
 #[cfg(test)]
 mod testing;
+pub mod ticket;
 pub mod time;
+pub mod validate;

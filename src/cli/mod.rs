@@ -2,10 +2,12 @@
 //! command. Each command turns its result into an [`Outcome`]; errors are
 //! printed to stderr and become "could not decide" (exit 2), never a pass.
 
+mod close;
 mod config_check;
 mod plan_check;
 mod request;
 mod stand_ins;
+mod validate;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -37,8 +39,12 @@ pub struct Cli {
 enum Command {
     /// Find or create the change ticket for this build (CI, step 1)
     Request(request::RequestCli),
+    /// Check the ticket allows this deploy: before plan and before apply (CI)
+    Validate(validate::ValidateCli),
     /// Judge a Terraform/OpenTofu plan (`terraform show -json`): is it risky?
     PlanCheck(plan_check::PlanCheckArgs),
+    /// Record how the deploy ended and close the ticket (CI, step 3)
+    Close(close::CloseCli),
     /// Check changegate.toml, and with credentials the Jira site
     Config {
         #[command(subcommand)]
@@ -141,7 +147,9 @@ fn execute(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
     let env = Env::from_process();
     match cli.command {
         Command::Request(args) => request::run(&args, cli.config.as_deref(), &env, out),
-        Command::PlanCheck(args) => plan_check::run(&args, cli.config.as_deref(), out),
+        Command::Validate(args) => validate::run(&args, cli.config.as_deref(), &env, out),
+        Command::PlanCheck(args) => plan_check::run(&args, cli.config.as_deref(), &env, out),
+        Command::Close(args) => close::run(&args, cli.config.as_deref(), &env, out),
         Command::Config { command: ConfigCommand::Check(args) } => {
             config_check::run(&args, cli.config.as_deref(), &env, out)
         }

@@ -8,6 +8,8 @@ use clap::Args;
 
 use super::{CliError, Format, load_config};
 use crate::digest::Sha256Digest;
+use crate::env::Env;
+use crate::escalate;
 use crate::outcome::Outcome;
 use crate::plan;
 
@@ -28,9 +30,34 @@ pub(super) struct PlanCheckArgs {
     /// Also write the JSON report to FILE
     #[arg(long, value_name = "FILE")]
     json_out: Option<PathBuf>,
+
+    /// Record the plan on this ticket and escalate it when risky (exit 0: the hold pauses)
+    #[arg(long, value_name = "KEY")]
+    ticket: Option<String>,
+
+    /// Record the plan on the ticket named in this state file (from `changegate request`)
+    #[arg(long, value_name = "FILE", conflicts_with = "ticket")]
+    state: Option<PathBuf>,
+
+    /// The approval job that waits after the plan
+    #[arg(long, value_name = "NAME")]
+    hold: Option<String>,
+
+    /// Stack of the plan (several plans per deploy)
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    stack: String,
+
+    /// With a ticket: exit 1 when the plan is risky (for pipelines without a hold)
+    #[arg(long)]
+    fail_on_risk: bool,
 }
 
-pub(super) fn run(args: &PlanCheckArgs, config: Option<&Path>, out: &mut dyn Write) -> Result<Outcome, CliError> {
+pub(super) fn run(
+    args: &PlanCheckArgs,
+    config: Option<&Path>,
+    env: &Env,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
     let config = load_config(config)?;
     let input: Box<dyn Read + Send> = if args.plan_json == "-" {
         Box::new(io::stdin())
@@ -61,5 +88,27 @@ pub(super) fn run(args: &PlanCheckArgs, config: Option<&Path>, out: &mut dyn Wri
     };
     out.write_all(rendered.as_bytes())?;
     out.flush()?;
-    Ok(if report.risky { Outcome::Deny } else { Outcome::Pass })
+    let key = match (&args.ticket, &args.state) {
+        (Some(k), _) => Some(k.clone()),
+        (None, Some(path)) => {
+            let (key, _) = crate::ticket::find(None, path).map_err(|e| CliError::Other(e.to_string()))?;
+            if key.is_empty() {
+                writeln!(out, "the environment is not controlled: the plan is not recorded on a ticket")?;
+                return Ok(Outcome::Pass);
+            }
+            Some(key)
+        }
+        (None, None) => None,
+    };
+    let Some(key) = key else {
+        return Ok(if report.risky { Outcome::Deny } else { Outcome::Pass });
+    };
+    let svc = super::request::services(env)?;
+    let workflow_id = env.get("CIRCLE_WORKFLOW_ID").unwrap_or_default().to_owned();
+    let e = escalate::EscalateArgs { ticket: key, stack: args.stack.clone(), hold: args.hold.clone(), workflow_id };
+    let done = escalate::run(&report, &e, &config, &svc)?;
+    for a in &done.actions {
+        writeln!(out, "{a}")?;
+    }
+    Ok(if done.risky && args.fail_on_risk { Outcome::Deny } else { Outcome::Pass })
 }

@@ -287,6 +287,10 @@ pub struct JiraConfig {
     pub resolutions: Resolutions,
     /// How long an approval stays valid.
     pub approval_ttl: Duration,
+    /// Distinct human approvers an approval needs.
+    pub required_approvers: usize,
+    /// Jira accountIds of the bot: its approvals are auto-approvals.
+    pub bot_accounts: Vec<String>,
     /// Jira accountId -> GitHub numeric user id.
     pub approvers: BTreeMap<String, u64>,
 }
@@ -324,6 +328,9 @@ pub(super) struct RawJira {
     #[serde(default)]
     resolutions: RawResolutions,
     approval_ttl: Option<Spanned<String>>,
+    required_approvers: Option<Spanned<i64>>,
+    #[serde(default)]
+    bot_account_ids: Vec<String>,
     #[serde(default)]
     approvers: BTreeMap<Spanned<String>, Spanned<i64>>,
 }
@@ -506,6 +513,16 @@ impl RawJira {
                 Duration::from_secs(24 * 3600)
             }),
         };
+        let required_approvers = match self.required_approvers {
+            None => 1,
+            Some(n) => match usize::try_from(*n.get_ref()) {
+                Ok(v) if (1..=10).contains(&v) => v,
+                _ => {
+                    p.at(n.span(), "required_approvers is a number from 1 to 10");
+                    1
+                }
+            },
+        };
         let mut approvers = BTreeMap::new();
         for (account, gh) in self.approvers {
             match u64::try_from(*gh.get_ref()) {
@@ -525,6 +542,8 @@ impl RawJira {
             transitions,
             resolutions,
             approval_ttl,
+            required_approvers,
+            bot_accounts: self.bot_account_ids,
             approvers,
         }
     }

@@ -169,6 +169,62 @@ pub struct WorkflowRef {
     pub added_at: String,
 }
 
+/// A plan recorded for one stack by `plan-check --ticket`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRecord {
+    /// SHA-256 of the plan JSON.
+    pub json_digest: Sha256Digest,
+    /// SHA-256 of the binary plan file.
+    pub file_digest: Option<Sha256Digest>,
+    /// The plan needs a person's review.
+    pub risky: bool,
+    /// Reason codes found.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// Number of risky resource changes.
+    #[serde(default)]
+    pub findings: usize,
+    /// Highest severity, when risky.
+    #[serde(default)]
+    pub severity: Option<String>,
+    /// When it was recorded.
+    pub recorded_at: String,
+    /// The workflow that planned it.
+    pub workflow_id: String,
+    /// The approval job after the plan.
+    #[serde(default)]
+    pub hold: Option<String>,
+    /// The label mirroring the digests (history records when it appeared).
+    pub label: String,
+}
+
+impl PlanRecord {
+    /// The label for a stack's plan digests.
+    pub fn label_for(stack: &str, json: &Sha256Digest, file: Option<&Sha256Digest>) -> String {
+        let file = file.map(ToString::to_string).unwrap_or_default();
+        label("changegate-plan", &[stack, &json.to_string(), &file], 24)
+    }
+}
+
+/// The text mirrored into the `record` field, one line that fits a Jira
+/// text field (255 characters): the binding digest and, once plans are
+/// recorded, one digest over all of them, so the history records each
+/// change of either.
+pub fn mirror_text(record: &TicketRecord) -> String {
+    let mut s = format!("binding {}", record.binding_digest);
+    if !record.plans.is_empty() {
+        let plans = serde_json::to_value(&record.plans).expect("serialises");
+        s.push_str(&format!(" plans {}", Sha256Digest::of(canonical_json(&plans).as_bytes())));
+    }
+    s
+}
+
+/// The binding digest in a mirrored text.
+pub fn mirrored_binding(text: &str) -> Option<&str> {
+    let mut words = text.split_whitespace();
+    (words.next() == Some("binding")).then(|| words.next()).flatten()
+}
+
 /// The machine record CI keeps in the `changegate` issue property. A PUT
 /// replaces the whole value, so fields this version does not know are kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -187,6 +243,9 @@ pub struct TicketRecord {
     /// Who triggered the pipeline (CircleCI user name), when known.
     #[serde(default)]
     pub requested_by: Option<String>,
+    /// Plans recorded, by stack.
+    #[serde(default)]
+    pub plans: BTreeMap<String, PlanRecord>,
     /// Everything else (written by later steps or newer versions).
     #[serde(flatten)]
     pub rest: Map<String, Value>,
@@ -205,6 +264,7 @@ impl TicketRecord {
             binding,
             workflows: Vec::new(),
             requested_by,
+            plans: BTreeMap::new(),
             rest: Map::new(),
         }
     }
@@ -278,9 +338,9 @@ pub(crate) mod tests {
     #[test]
     fn record_keeps_fields_it_does_not_know() {
         let mut v = TicketRecord::new(binding(), Some("alice".into())).to_value();
-        v["plans"] = serde_json::json!({"default": {"json_digest": "sha256:00"}});
+        v["outcome"] = serde_json::json!({"result": "success"});
         let r = TicketRecord::from_value(&v).unwrap();
-        assert_eq!(r.to_value()["plans"], v["plans"]);
+        assert_eq!(r.to_value()["outcome"], v["outcome"]);
         assert_eq!(TicketRecord::from_value(&serde_json::json!({"schema_version": 2})), None);
     }
 }

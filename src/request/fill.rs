@@ -44,6 +44,8 @@ pub struct TicketInputs {
     pub commits: CommitList,
     /// Who triggered the pipeline.
     pub requested_by: Option<String>,
+    /// The mirror of the record (binding and plan digests), when known.
+    pub record_text: Option<String>,
 }
 
 /// Fields a person owns once set: never overwritten by the build.
@@ -80,7 +82,7 @@ fn text_of(field: TicketField, b: &Binding, i: &TicketInputs) -> Option<String> 
         TicketField::PipelineNumber => b.pipeline_number.to_string(),
         TicketField::Workflows => i.workflows.join(", "),
         TicketField::PullRequests => i.pull_requests.join("\n"),
-        TicketField::Record => format!("binding {}", b.digest()),
+        TicketField::Record => i.record_text.clone().unwrap_or_else(|| format!("binding {}", b.digest())),
     };
     let s = s.trim().to_owned();
     (!s.is_empty()).then_some(s)

@@ -308,6 +308,7 @@ pub fn run(
         pull_requests: build.pull_requests.clone(),
         commits: commit_list(&binding, config, svc, cwd)?,
         requested_by: build.username.clone(),
+        record_text: None,
     };
     let workflow =
         WorkflowRef { id: build.workflow_id.clone(), hold: args.hold.clone(), added_at: Timestamp::now().to_rfc3339() };
@@ -488,6 +489,7 @@ fn update(
     if rebind || add_workflow {
         let mut inputs = inputs.clone();
         inputs.workflows = record.workflows.iter().map(|w| w.id.clone()).collect();
+        inputs.record_text = Some(binding::mirror_text(&record));
         let mut f = fill::fill(binding, &inputs, jc, Some(&issue.fields)).fields;
         f.insert("labels".into(), json!(labels(&issue.labels(), binding, jc)));
         svc.jira.edit(key, f)?;

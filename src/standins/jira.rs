@@ -71,7 +71,7 @@ const WORKFLOW: &[TransitionDef] = &[
     TransitionDef {
         id: "21",
         name: "Send to review",
-        from: &["Open", "Waiting for input"],
+        from: &["Open", "Waiting for input", "Approved"],
         to: "Manual review",
         groups: &[],
     },
@@ -85,7 +85,13 @@ const WORKFLOW: &[TransitionDef] = &[
         groups: &["approvers", "bots"],
     },
     TransitionDef { id: "51", name: "Complete", from: &["Approved"], to: "Done", groups: &[] },
-    TransitionDef { id: "61", name: "Fail", from: &["Approved"], to: "Failed", groups: &[] },
+    TransitionDef {
+        id: "61",
+        name: "Fail",
+        from: &["Open", "Waiting for input", "Manual review", "Approved"],
+        to: "Failed",
+        groups: &[],
+    },
     TransitionDef {
         id: "71",
         name: "Cancel",
@@ -93,7 +99,6 @@ const WORKFLOW: &[TransitionDef] = &[
         to: "Cancelled",
         groups: &[],
     },
-    TransitionDef { id: "81", name: "Reopen", from: &["Approved"], to: "Manual review", groups: &[] },
 ];
 
 const STATUSES: &[(&str, &str, &str)] = &[
@@ -280,6 +285,16 @@ impl JiraStandIn {
         if items.is_empty() {
             return;
         }
+        // The description has no nullable item values: absent ones are left out.
+        let items: Vec<Value> = items
+            .into_iter()
+            .map(|mut i| {
+                if let Some(o) = i.as_object_mut() {
+                    o.retain(|_, v| !v.is_null());
+                }
+                i
+            })
+            .collect();
         self.next_change += 1;
         let author = self.user_json(user);
         let now = Timestamp::now();
@@ -617,7 +632,7 @@ impl JiraStandIn {
                     return error(400, "The property value is too long (32768 bytes at most).");
                 }
                 let existed = self.issues[idx].properties.insert((*name).to_owned(), v).is_some();
-                Resp::empty(if existed { 200 } else { 201 })
+                Resp::json(if existed { 200 } else { 201 }, json!({}))
             }
             ("DELETE", ["properties", name]) => match self.issues[idx].properties.remove(*name) {
                 Some(_) => Resp::empty(204),

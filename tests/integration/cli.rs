@@ -25,6 +25,15 @@ fn request_help_is_stable() {
 }
 
 #[test]
+fn validate_and_close_help_are_stable() {
+    for (cmd, name) in [("validate", "validate_help"), ("close", "close_help")] {
+        let out = Run::new([cmd, "--help"]).run();
+        assert_eq!(out.code, 0);
+        insta::assert_snapshot!(name, out.stdout);
+    }
+}
+
+#[test]
 fn version_names_the_crate_version() {
     let out = Run::new(["--version"]).run();
     assert_eq!(out.code, 0);

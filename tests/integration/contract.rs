@@ -226,6 +226,29 @@ fn request_flow_passes_the_official_descriptions_both_ways() {
     }
     let check = run.run();
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    // Validate, record a risky plan, approve it, validate before apply, close.
+    let job = |args: &[&str]| {
+        let mut run = crate::support::Run::new(args.iter().map(|a| (*a).to_owned())).cwd(sb.path());
+        for (k, v) in sb.job_env(&p) {
+            run = run.env(&k, &v);
+        }
+        run.run()
+    };
+    let v = job(&["validate"]);
+    assert_eq!(v.code, 1, "fields are missing: {}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("required_field_missing"), "{}", v.stdout);
+    let plan = crate::support::repo().join("examples/plan.json").display().to_string();
+    let bin = sb.path().join("plan.tfplan");
+    std::fs::write(&bin, "binary").unwrap();
+    let bin = bin.display().to_string();
+    let pc =
+        job(&["plan-check", &plan, "--plan-file", &bin, "--state", "changegate.json", "--hold", "hold_plan_review"]);
+    assert_eq!(pc.code, 0, "plan-check: {}{}", pc.stdout, pc.stderr);
+    jira(&jira_proxy.url, ALICE).transition("PRODCM-1", "Approve", None).unwrap();
+    let v = job(&["validate", "--plan-json", &plan, "--plan-file", &bin]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    let c = job(&["close", "--outcome", "failure"]);
+    assert_eq!(c.code, 0, "close: {}{}", c.stdout, c.stderr);
     let j = jira(&jira_proxy.url, ("ci@acme.test", "ci-token"));
     j.changelog("PRODCM-1").unwrap();
     j.comments("PRODCM-1").unwrap();

@@ -4,6 +4,7 @@
 mod cli;
 mod contract;
 mod corpus;
+mod deploy;
 mod plan_check;
 mod request;
 mod sandbox;

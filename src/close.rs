@@ -1,0 +1,253 @@
+//! `changegate close`: records how the deploy ended (step 3).
+//!
+//! The outcome comes from `--outcome` or from the deploy job's status in the
+//! workflow. A success closes the ticket as Done with a deploy summary (who,
+//! what, when, the build, the plan digests); a failure or a cancelled deploy
+//! is recorded and the ticket moves to Failed, never Done: Done tickets are
+//! the base of the next change set. A second close changes nothing.
+
+use serde_json::{Map, json};
+
+use crate::config::Config;
+use crate::config::jira::Statuses;
+use crate::jira::adf::{Doc, Inline};
+use crate::request::binding::RECORD_PROPERTY;
+use crate::request::{RequestError, Services};
+use crate::ticket;
+use crate::time::Timestamp;
+
+/// How the deploy ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeployOutcome {
+    /// The deploy job succeeded.
+    Success,
+    /// It failed.
+    Failure,
+    /// It was cancelled or never ran.
+    Canceled,
+}
+
+impl DeployOutcome {
+    /// The name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployOutcome::Success => "success",
+            DeployOutcome::Failure => "failure",
+            DeployOutcome::Canceled => "canceled",
+        }
+    }
+}
+
+/// The outcome of a finished job status; `None` while it is not finished.
+pub fn outcome_of(job_status: &str) -> Option<DeployOutcome> {
+    match job_status {
+        "success" => Some(DeployOutcome::Success),
+        "failed" | "unauthorized" | "infrastructure_fail" | "timedout" => Some(DeployOutcome::Failure),
+        "canceled" | "not_run" => Some(DeployOutcome::Canceled),
+        _ => None,
+    }
+}
+
+/// What to do with the ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseAction {
+    /// Resolve as Done.
+    Complete,
+    /// Move to Failed with this resolution.
+    Fail {
+        /// Resolution name.
+        resolution: String,
+    },
+    /// The outcome is already recorded.
+    AlreadyRecorded,
+    /// The deploy succeeded on a ticket that did not allow it: recorded as
+    /// Failed (never Done), and the command exits 1.
+    Unauthorized {
+        /// The status the ticket was in.
+        status: String,
+    },
+}
+
+/// Decides what closing means for a ticket in `status` (pure).
+pub fn decide(
+    status: &str,
+    outcome: DeployOutcome,
+    statuses: &Statuses,
+    resolutions: &crate::config::jira::Resolutions,
+) -> CloseAction {
+    let is = |s: &str| status.eq_ignore_ascii_case(s);
+    match outcome {
+        DeployOutcome::Success if is(&statuses.approved) => CloseAction::Complete,
+        DeployOutcome::Success if is(&statuses.done) => CloseAction::AlreadyRecorded,
+        DeployOutcome::Success => CloseAction::Unauthorized { status: status.to_owned() },
+        _ if is(&statuses.failed) || is(&statuses.done) || is(&statuses.cancelled) || is(&statuses.declined) => {
+            CloseAction::AlreadyRecorded
+        }
+        DeployOutcome::Failure => CloseAction::Fail { resolution: resolutions.failed.clone() },
+        DeployOutcome::Canceled => CloseAction::Fail { resolution: resolutions.cancelled.clone() },
+    }
+}
+
+/// What was done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closed {
+    /// The outcome.
+    pub outcome: DeployOutcome,
+    /// The action taken.
+    pub action: CloseAction,
+    /// Lines for the log.
+    pub lines: Vec<String>,
+}
+
+/// The deploy being closed.
+#[derive(Debug, Clone)]
+pub struct CloseArgs<'a> {
+    /// Ticket.
+    pub key: &'a str,
+    /// How it ended.
+    pub outcome: DeployOutcome,
+    /// The workflow that deployed.
+    pub workflow_id: &'a str,
+    /// The deploy job's name.
+    pub deploy_job: &'a str,
+    /// Who triggered the pipeline.
+    pub who: Option<&'a str>,
+    /// URL of the closing job.
+    pub build_url: Option<&'a str>,
+}
+
+/// Closes the ticket with the outcome.
+pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Closed, RequestError> {
+    let CloseArgs { key, outcome, workflow_id, deploy_job, who, build_url } = *args;
+    let jc = &config.jira;
+    let t = ticket::load(&svc.jira, key, jc)?;
+    let action = decide(&t.status, outcome, &jc.statuses, &jc.resolutions);
+    let mut lines = Vec::new();
+    let (transition, resolution, text) = match &action {
+        CloseAction::AlreadyRecorded => {
+            lines.push(format!("{key} is already {}: nothing to record", t.status));
+            return Ok(Closed { outcome, action, lines });
+        }
+        CloseAction::Complete => (&jc.transitions.done, jc.resolutions.done.clone(), "Deployed.".to_owned()),
+        CloseAction::Fail { resolution } => (
+            &jc.transitions.failed,
+            resolution.clone(),
+            if outcome == DeployOutcome::Failure {
+                "The deploy failed.".to_owned()
+            } else {
+                "The deploy was cancelled or never ran.".to_owned()
+            },
+        ),
+        CloseAction::Unauthorized { status } => (
+            &jc.transitions.failed,
+            jc.resolutions.failed.clone(),
+            format!(
+                "The deploy job succeeded while this ticket was {status}, not approved. Recorded as Failed so it is never the base of a later change; investigate how the gate was bypassed."
+            ),
+        ),
+    };
+    let approvers: Vec<String> = t.approvals(&jc.statuses.approved).iter().map(|a| a.account_id.clone()).collect();
+    let now = Timestamp::now();
+    let mut rows: Vec<Vec<Vec<Inline>>> = vec![
+        vec![vec![Inline::Text("Outcome".into())], vec![Inline::Strong(outcome.as_str().into())]],
+        vec![vec![Inline::Text("When".into())], vec![Inline::Text(now.to_rfc3339())]],
+        vec![
+            vec![Inline::Text("Deploy job".into())],
+            vec![Inline::Code(format!("{deploy_job} in workflow {workflow_id}"))],
+        ],
+    ];
+    if let Some(w) = who {
+        rows.push(vec![vec![Inline::Text("Triggered by".into())], vec![Inline::Text(w.into())]]);
+    }
+    if !approvers.is_empty() {
+        rows.push(vec![vec![Inline::Text("Approved by".into())], vec![Inline::Text(approvers.join(", "))]]);
+    }
+    if let Some(u) = build_url {
+        rows.push(vec![vec![Inline::Text("Build".into())], vec![Inline::Link { text: u.into(), href: u.into() }]]);
+    }
+    if let Some(r) = &t.record {
+        let b = &r.binding;
+        rows.push(vec![
+            vec![Inline::Text("Deployed".into())],
+            vec![Inline::Code(format!(
+                "{}@{} ({} #{})",
+                b.project_slug, b.commit, b.build_job.name, b.build_job.number
+            ))],
+        ]);
+        for (stack, p) in &r.plans {
+            let mut d = format!("json {}", p.json_digest);
+            if let Some(f) = &p.file_digest {
+                d.push_str(&format!(", file {f}"));
+            }
+            rows.push(vec![vec![Inline::Text(format!("Plan {stack}"))], vec![Inline::Code(d)]]);
+        }
+    }
+    let marker = format!("[changegate:close:{workflow_id}:{deploy_job}]");
+    let present = svc.jira.comments(key)?.iter().any(|c| crate::jira::adf::plain_text(&c.body).contains(&marker));
+    if !present {
+        let doc = Doc::new()
+            .heading(4, &format!("Deploy {}", outcome.as_str()))
+            .text(&text)
+            .table(&["", ""], rows)
+            .text(&marker)
+            .build();
+        svc.jira.comment(key, doc)?;
+    }
+    if let Some(mut record) = t.record.clone() {
+        record.rest.insert(
+            "outcome".into(),
+            json!({"result": outcome.as_str(), "at": now.to_rfc3339(), "workflow_id": workflow_id, "deploy_job": deploy_job}),
+        );
+        svc.jira.set_property(key, RECORD_PROPERTY, &record.to_value())?;
+    }
+    let mut f = Map::new();
+    f.insert("resolution".into(), json!({"name": resolution}));
+    match svc.jira.transition(key, transition, Some(f)) {
+        Ok(()) => {}
+        // The screen takes no resolution: close without it.
+        Err(crate::jira::JiraError::Api(e)) if e.status() == Some(400) => svc.jira.transition(key, transition, None)?,
+        Err(e) => return Err(e.into()),
+    }
+    let status = svc.jira.issue(key, &["status"], &[])?.status().map(str::to_owned).unwrap_or_default();
+    lines.push(format!("{key}: deploy {} recorded; the ticket is {status}", outcome.as_str()));
+    Ok(Closed { outcome, action, lines })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::jira::JiraConfig;
+
+    fn d(status: &str, o: DeployOutcome) -> CloseAction {
+        let c = JiraConfig::default();
+        decide(status, o, &c.statuses, &c.resolutions)
+    }
+
+    #[test]
+    fn job_statuses_map_to_outcomes() {
+        assert_eq!(outcome_of("success"), Some(DeployOutcome::Success));
+        for s in ["failed", "unauthorized"] {
+            assert_eq!(outcome_of(s), Some(DeployOutcome::Failure));
+        }
+        for s in ["canceled", "not_run"] {
+            assert_eq!(outcome_of(s), Some(DeployOutcome::Canceled));
+        }
+        for s in ["running", "blocked", "on_hold", "queued"] {
+            assert_eq!(outcome_of(s), None, "{s} is not finished");
+        }
+    }
+
+    #[test]
+    fn each_outcome_on_each_status() {
+        assert_eq!(d("Approved", DeployOutcome::Success), CloseAction::Complete);
+        assert_eq!(d("Done", DeployOutcome::Success), CloseAction::AlreadyRecorded);
+        assert_eq!(
+            d("Manual review", DeployOutcome::Success),
+            CloseAction::Unauthorized { status: "Manual review".into() }
+        );
+        assert_eq!(d("Approved", DeployOutcome::Failure), CloseAction::Fail { resolution: "Failed".into() });
+        assert_eq!(d("Manual review", DeployOutcome::Canceled), CloseAction::Fail { resolution: "Cancelled".into() });
+        assert_eq!(d("Failed", DeployOutcome::Failure), CloseAction::AlreadyRecorded);
+        assert_eq!(d("Done", DeployOutcome::Failure), CloseAction::AlreadyRecorded);
+    }
+}

@@ -1,0 +1,254 @@
+//! A ticket as the later steps see it: status, fields, labels, the CI
+//! record (`changegate` property), the bot's property (`changegate.bot`) and
+//! the history. Reading is the adapter ([`load`]); what the history says
+//! (who approved when, when the binding or a plan changed) is derived by
+//! pure functions on [`TicketState`].
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::approval::Approval;
+use crate::config::jira::{JiraConfig, TicketField};
+use crate::jira::{ChangelogEntry, Jira, JiraError};
+use crate::request::State;
+use crate::request::binding::{RECORD_PROPERTY, TicketRecord, mirrored_binding};
+use crate::time::Timestamp;
+
+/// The bot's property.
+pub const BOT_PROPERTY: &str = "changegate.bot";
+
+/// Everything read about one ticket.
+#[derive(Debug, Clone)]
+pub struct TicketState {
+    /// Key.
+    pub key: String,
+    /// Status name.
+    pub status: String,
+    /// When it was created.
+    pub created: Timestamp,
+    /// Fields (by site field id).
+    pub fields: Map<String, Value>,
+    /// Labels.
+    pub labels: Vec<String>,
+    /// The CI record, when present and readable.
+    pub record: Option<TicketRecord>,
+    /// The bot's property (`Null` when absent).
+    pub bot: Value,
+    /// The history, oldest first.
+    pub changelog: Vec<ChangelogEntry>,
+}
+
+/// Where a command finds its ticket.
+#[derive(Debug, thiserror::Error)]
+pub enum FindError {
+    /// No `--ticket` and no readable state file.
+    #[error("no ticket: pass --ticket KEY, or run `changegate request` first to write {path} ({why})")]
+    NoState {
+        /// The state file.
+        path: String,
+        /// Why it could not be used.
+        why: String,
+    },
+}
+
+/// The ticket from `--ticket`, else from the state file.
+pub fn find(ticket: Option<&str>, state_file: &Path) -> Result<(String, Option<State>), FindError> {
+    let state = std::fs::read_to_string(state_file)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str::<State>(&t).map_err(|e| format!("not a changegate state file: {e}")));
+    match (ticket, state) {
+        (Some(k), s) => Ok((k.to_owned(), s.ok())),
+        (None, Ok(s)) => match &s.ticket {
+            Some(k) => Ok((k.clone(), Some(s))),
+            None => Ok((String::new(), Some(s))),
+        },
+        (None, Err(why)) => Err(FindError::NoState { path: state_file.display().to_string(), why }),
+    }
+}
+
+/// Reads a ticket with what the later steps need.
+pub fn load(jira: &Jira, key: &str, config: &JiraConfig) -> Result<TicketState, JiraError> {
+    let mut fields: Vec<String> = vec!["status".into(), "labels".into(), "created".into(), "summary".into()];
+    fields.extend(config.fields.values().map(|f| f.id.clone()));
+    let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+    let issue = jira.issue(key, &refs, &[RECORD_PROPERTY, BOT_PROPERTY])?;
+    let changelog = jira.changelog(key)?;
+    let created =
+        issue.fields.get("created").and_then(Value::as_str).and_then(Timestamp::parse).unwrap_or(Timestamp(0));
+    Ok(TicketState {
+        key: issue.key.clone(),
+        status: issue.status().unwrap_or_default().to_owned(),
+        created,
+        labels: issue.labels().into_iter().map(str::to_owned).collect(),
+        record: issue.properties.get(RECORD_PROPERTY).and_then(TicketRecord::from_value),
+        bot: issue.properties.get(BOT_PROPERTY).cloned().unwrap_or(Value::Null),
+        fields: issue.fields,
+        changelog,
+    })
+}
+
+fn label_set(s: Option<&str>) -> Vec<&str> {
+    s.map(|t| t.split_whitespace().collect()).unwrap_or_default()
+}
+
+/// The binding labels among a space-separated label list, sorted.
+fn binding_labels(s: Option<&str>) -> Vec<&str> {
+    let mut v: Vec<&str> = label_set(s).into_iter().filter(|l| l.starts_with("changegate-binding-")).collect();
+    v.sort_unstable();
+    v
+}
+
+impl TicketState {
+    /// Every move into `approved`, oldest first.
+    pub fn approvals(&self, approved: &str) -> Vec<Approval> {
+        let mut out = Vec::new();
+        for e in &self.changelog {
+            let to_approved = e.items.iter().any(|i| {
+                i.field.eq_ignore_ascii_case("status")
+                    && i.to_string.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(approved))
+            });
+            if to_approved && let Some(at) = Timestamp::parse(&e.created) {
+                out.push(Approval {
+                    account_id: e.author.as_ref().map(|a| a.account_id.clone()).unwrap_or_default(),
+                    at,
+                });
+            }
+        }
+        out.sort_by_key(|a| a.at);
+        out
+    }
+
+    /// When the binding last changed: the creation, or the latest history
+    /// entry that changed the binding label or the record field.
+    pub fn binding_changed_at(&self, config: &JiraConfig) -> Timestamp {
+        let record_field = config.site_field(TicketField::Record).map(|f| f.id);
+        let mut at = self.created;
+        for e in &self.changelog {
+            let changed = e.items.iter().any(|i| {
+                let label_change = i.field.eq_ignore_ascii_case("labels")
+                    && binding_labels(i.from_string.as_deref()) != binding_labels(i.to_string.as_deref());
+                let field_change = record_field.as_deref().is_some_and(|id| i.field_id.as_deref() == Some(id))
+                    && i.from_string.as_deref().and_then(mirrored_binding)
+                        != i.to_string.as_deref().and_then(mirrored_binding);
+                label_change || field_change
+            });
+            if changed && let Some(t) = Timestamp::parse(&e.created) {
+                at = at.max(t);
+            }
+        }
+        at
+    }
+
+    /// When `label` was last added (its latest appearance in the history);
+    /// the creation time if it was there from the start.
+    pub fn label_added_at(&self, label: &str) -> Option<Timestamp> {
+        let mut at = None;
+        for e in &self.changelog {
+            for i in e.items.iter().filter(|i| i.field.eq_ignore_ascii_case("labels")) {
+                let before = label_set(i.from_string.as_deref()).contains(&label);
+                let after = label_set(i.to_string.as_deref()).contains(&label);
+                if after && !before {
+                    at = Timestamp::parse(&e.created).or(at);
+                }
+            }
+        }
+        match at {
+            Some(t) => Some(t),
+            None if self.labels.iter().any(|l| l == label) => Some(self.created),
+            None => None,
+        }
+    }
+
+    /// True when the ticket's field holds something.
+    pub fn field_filled(&self, id: &str) -> bool {
+        match self.fields.get(id) {
+            None | Some(Value::Null) => false,
+            Some(Value::String(s)) => !s.trim().is_empty(),
+            Some(Value::Object(o)) if o.get("type") == Some(&Value::String("doc".into())) => {
+                !crate::jira::adf::plain_text(&Value::Object(o.clone())).trim().is_empty()
+            }
+            Some(Value::Array(a)) => !a.is_empty(),
+            Some(_) => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jira::{ChangeItem, User};
+
+    fn entry(at: &str, who: &str, items: Vec<ChangeItem>) -> ChangelogEntry {
+        ChangelogEntry {
+            id: at.into(),
+            author: Some(User { account_id: who.into(), ..User::default() }),
+            created: at.into(),
+            items,
+        }
+    }
+
+    fn item(field: &str, from: &str, to: &str) -> ChangeItem {
+        ChangeItem {
+            field: field.into(),
+            field_id: Some(field.into()),
+            from: None,
+            from_string: Some(from.into()),
+            to: None,
+            to_string: Some(to.into()),
+        }
+    }
+
+    fn state(changelog: Vec<ChangelogEntry>) -> TicketState {
+        TicketState {
+            key: "P-1".into(),
+            status: "Approved".into(),
+            created: Timestamp::parse("2026-11-27T10:00:00.000+0000").unwrap(),
+            fields: Map::new(),
+            labels: vec!["changegate".into(), "changegate-binding-bbb".into(), "changegate-plan-ppp".into()],
+            record: None,
+            bot: Value::Null,
+            changelog,
+        }
+    }
+
+    #[test]
+    fn approvals_binding_changes_and_label_times_come_from_history() {
+        let s = state(vec![
+            entry("2026-11-27T11:00:00.000+0000", "alice", vec![item("status", "Open", "Approved")]),
+            entry(
+                "2026-11-27T12:00:00.000+0000",
+                "ci",
+                vec![item("labels", "changegate changegate-binding-aaa", "changegate changegate-binding-bbb")],
+            ),
+            entry(
+                "2026-11-27T12:30:00.000+0000",
+                "ci",
+                vec![item(
+                    "labels",
+                    "changegate changegate-binding-bbb",
+                    "changegate changegate-binding-bbb changegate-plan-ppp",
+                )],
+            ),
+            entry("2026-11-27T13:00:00.000+0000", "ci", vec![item("status", "Approved", "Manual review")]),
+            entry("2026-11-27T14:00:00.000+0000", "bob", vec![item("status", "Manual review", "Approved")]),
+        ]);
+        let a = s.approvals("approved");
+        assert_eq!(a.iter().map(|x| x.account_id.as_str()).collect::<Vec<_>>(), ["alice", "bob"]);
+        let config = crate::config::jira::JiraConfig::default();
+        assert_eq!(s.binding_changed_at(&config).to_rfc3339(), "2026-11-27T12:00:00.000Z");
+        assert_eq!(s.label_added_at("changegate-plan-ppp").unwrap().to_rfc3339(), "2026-11-27T12:30:00.000Z");
+        assert_eq!(s.label_added_at("changegate").unwrap(), s.created, "present from the start");
+        assert_eq!(s.label_added_at("changegate-plan-zzz"), None);
+    }
+
+    #[test]
+    fn other_label_changes_do_not_move_the_binding() {
+        let s = state(vec![entry(
+            "2026-11-27T12:00:00.000+0000",
+            "ci",
+            vec![item("labels", "changegate-binding-bbb", "changegate-binding-bbb team-web")],
+        )]);
+        assert_eq!(s.binding_changed_at(&crate::config::jira::JiraConfig::default()), s.created);
+    }
+}

@@ -1,0 +1,637 @@
+//! `changegate validate`, before every plan and apply: no deploy without an
+//! approved ticket bound to this build (and, before apply, to the very plan
+//! that was reviewed).
+//!
+//! [`judge`] is pure: every condition over facts already read. [`run`] reads
+//! them: the ticket and its history from Jira, this build from CircleCI, the
+//! plan files' digests from disk. Each failed condition has a stable code.
+
+use std::fmt;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::approval::{self, ApprovalFacts, ApprovalPolicy, ApprovalVerdict};
+use crate::config::Config;
+use crate::config::jira::TicketField;
+use crate::digest::Sha256Digest;
+use crate::receipt::{Receipt, VerifyingKey};
+use crate::request::binding::{Binding, PlanRecord, mirror_text};
+use crate::request::{BuildEnv, RequestArgs, RequestError, Services, resolve_binding};
+use crate::ticket::{self, TicketState};
+use crate::time::Timestamp;
+
+/// The plan about to be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanFiles {
+    /// Stack name.
+    pub stack: String,
+    /// SHA-256 of the plan JSON.
+    pub json: Sha256Digest,
+    /// SHA-256 of the binary plan, when given.
+    pub file: Option<Sha256Digest>,
+}
+
+/// A failed condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Stable code.
+    pub code: &'static str,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// Everything `validate` decides on.
+#[derive(Debug)]
+pub struct Facts<'a> {
+    /// The ticket.
+    pub ticket: &'a TicketState,
+    /// The configuration.
+    pub config: &'a Config,
+    /// This build's binding, as CircleCI reports it.
+    pub current: &'a Binding,
+    /// The plan about to be applied (before apply only).
+    pub plan: Option<&'a PlanFiles>,
+    /// The receipt key, when receipts are required.
+    pub receipt_key: Option<&'a VerifyingKey>,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// The verdict.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// Every condition holds.
+    pub pass: bool,
+    /// The conditions that do not.
+    pub failures: Vec<Failure>,
+    /// The approval judgement, when it was reached.
+    pub approval: Option<ApprovalVerdict>,
+}
+
+fn fail(code: &'static str, message: impl Into<String>) -> Failure {
+    Failure { code, message: message.into() }
+}
+
+/// GitHub ids that may not approve, from the bot's analysis.
+fn excluded_ids(bot: &Value) -> Vec<u64> {
+    bot.get("excluded_github_ids")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default()
+}
+
+/// Judges whether the deploy may proceed.
+pub fn judge(f: &Facts<'_>) -> Verdict {
+    let mut failures = Vec::new();
+    let t = f.ticket;
+    let jc = &f.config.jira;
+    let Some(record) = &t.record else {
+        failures.push(fail(
+            "record_missing",
+            format!("{} has no changegate record: run `changegate request` for this build", t.key),
+        ));
+        return Verdict { pass: false, failures, approval: None };
+    };
+
+    // The property keeps no history: trust it only where the mirrored digests
+    // (label and record field, which the history records) agree with it.
+    if record.binding_digest != record.binding.digest() || !t.labels.contains(&record.binding.binding_label()) {
+        failures.push(fail(
+            "record_tampered",
+            "the ticket's record does not match the binding digest mirrored in its labels",
+        ));
+    }
+    if let Some(site) = jc.site_field(TicketField::Record) {
+        let mirrored = t.fields.get(&site.id).and_then(Value::as_str).unwrap_or_default();
+        if mirrored.trim() != mirror_text(record) {
+            failures.push(fail(
+                "record_tampered",
+                format!(
+                    "the record field {} does not hold the digests of the record ({})",
+                    site.id,
+                    mirror_text(record)
+                ),
+            ));
+        }
+    }
+
+    // The binding must be this build's.
+    let b = &record.binding;
+    let c = f.current;
+    let fields = [
+        ("project", b.project_slug.as_str(), c.project_slug.as_str()),
+        ("environment", &b.environment, &c.environment),
+        ("branch", &b.branch, &c.branch),
+        ("commit", &b.commit, &c.commit),
+        ("pipeline", &b.pipeline_id, &c.pipeline_id),
+        ("build job", &b.build_job.name, &c.build_job.name),
+    ];
+    for (name, want, have) in fields {
+        if want != have {
+            failures
+                .push(fail("binding_mismatch", format!("{name}: the ticket allows {want:?}, this build is {have:?}")));
+        }
+    }
+    if b.build_job.number != c.build_job.number {
+        failures.push(fail(
+            "binding_mismatch",
+            format!("build job number: the ticket allows #{}, this build is #{} (a rebuilt artifact needs `changegate request` and a new approval)", b.build_job.number, c.build_job.number),
+        ));
+    }
+
+    // Every required field is filled.
+    for req in &jc.required {
+        match jc.site_field(*req) {
+            Some(site) if t.field_filled(&site.id) => {}
+            Some(site) => {
+                failures.push(fail("required_field_missing", format!("{} ({}) is empty", req.label(), site.id)));
+            }
+            None => failures.push(fail(
+                "required_field_missing",
+                format!(
+                    "{} is required but not mapped to a field of the site ([jira.fields] {})",
+                    req.label(),
+                    req.name()
+                ),
+            )),
+        }
+    }
+
+    // Before apply: the very plan that was recorded (and reviewed).
+    let binding_changed = t.binding_changed_at(jc);
+    let mut not_before = binding_changed;
+    let mut not_before_reason = "the last change to the binding".to_owned();
+    if let Some(p) = f.plan {
+        match record.plans.get(&p.stack) {
+            None => failures.push(fail(
+                "plan_not_recorded",
+                format!(
+                    "no plan is recorded for stack {:?}: run `changegate plan-check --ticket` after the plan",
+                    p.stack
+                ),
+            )),
+            Some(r) => {
+                if r.json_digest != p.json {
+                    failures.push(fail(
+                        "plan_json_mismatch",
+                        format!("the plan JSON is {}, the reviewed one {}", p.json, r.json_digest),
+                    ));
+                }
+                match (&r.file_digest, &p.file) {
+                    (Some(want), Some(have)) if want != have => {
+                        failures.push(fail(
+                            "plan_file_mismatch",
+                            format!("the plan file is {have}, the reviewed one {want}"),
+                        ));
+                    }
+                    (Some(_), None) => {
+                        failures.push(fail("plan_file_missing", "a plan file digest was recorded: pass --plan-file"));
+                    }
+                    (None, Some(_)) => {
+                        failures.push(fail("plan_file_mismatch", "no plan file digest was recorded for this stack"));
+                    }
+                    _ => {}
+                }
+                if r.label != PlanRecord::label_for(&p.stack, &r.json_digest, r.file_digest.as_ref())
+                    || !t.labels.contains(&r.label)
+                {
+                    failures.push(fail("record_tampered", "the recorded plan digests do not match the plan label"));
+                }
+                if let Some(at) = t.label_added_at(&r.label).filter(|at| r.risky && *at > not_before) {
+                    not_before = at;
+                    not_before_reason = format!("the risky plan for stack {:?} was recorded", p.stack);
+                }
+            }
+        }
+    }
+
+    // The approval.
+    let approvals = t.approvals(&jc.statuses.approved);
+    let excluded = excluded_ids(&t.bot);
+    let facts = ApprovalFacts {
+        approved_now: t.status.eq_ignore_ascii_case(&jc.statuses.approved),
+        status: &t.status,
+        approvals: &approvals,
+        not_before,
+        not_before_reason: &not_before_reason,
+        now: f.now,
+        excluded_github_ids: &excluded,
+    };
+    let policy = ApprovalPolicy {
+        required: jc.required_approvers,
+        ttl: jc.approval_ttl,
+        approvers: &jc.approvers,
+        bot_accounts: &jc.bot_accounts,
+    };
+    let verdict = approval::judge(&facts, &policy);
+    if !verdict.valid {
+        for p in &verdict.problems {
+            failures.push(fail(p.code(), p.to_string()));
+        }
+        if verdict.problems.is_empty() {
+            failures.push(fail("approval_invalid", "no valid approval"));
+        }
+    }
+
+    // The bot's signed receipt for exactly this binding (and plan).
+    if let Some(key) = f.receipt_key {
+        let receipts: Vec<Receipt> = t
+            .bot
+            .get("receipts")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|r| serde_json::from_value(r.clone()).ok()).collect())
+            .unwrap_or_default();
+        let wanted = |r: &Receipt| {
+            let p = &r.payload;
+            p.ticket == t.key
+                && p.binding == *b
+                && match (f.plan, &p.plan) {
+                    (None, None) => true,
+                    (Some(files), Some(d)) => {
+                        p.stack.as_deref() == Some(files.stack.as_str()) && d.json == files.json && d.file == files.file
+                    }
+                    _ => false,
+                }
+                && Timestamp::parse(&p.issued_at).is_some_and(|at| at > binding_changed)
+        };
+        let matching: Vec<&Receipt> = receipts.iter().filter(|r| wanted(r)).collect();
+        if matching.is_empty() {
+            let what = if f.plan.is_some() { "this binding and plan" } else { "this binding" };
+            failures.push(fail("receipt_missing", format!("no receipt from the changegate bot for {what}")));
+        } else if !matching.iter().any(|r| key.verify(r)) {
+            failures.push(fail(
+                "receipt_invalid",
+                "the receipt for this binding does not verify with CHANGEGATE_RECEIPT_PUBKEY",
+            ));
+        }
+    }
+    Verdict { pass: failures.is_empty(), failures, approval: Some(verdict) }
+}
+
+/// What `validate` is asked.
+#[derive(Debug, Clone)]
+pub struct ValidateArgs {
+    /// The ticket.
+    pub ticket: String,
+    /// The plan files (before apply).
+    pub plan_json: Option<std::path::PathBuf>,
+    /// The binary plan.
+    pub plan_file: Option<std::path::PathBuf>,
+    /// Stack name.
+    pub stack: String,
+}
+
+/// Why `validate` could not decide.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    /// Reading the build or the ticket failed.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// A Jira call failed.
+    #[error(transparent)]
+    Jira(#[from] crate::jira::JiraError),
+    /// A plan file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Bad input.
+    #[error("{0}")]
+    Input(String),
+}
+
+/// Reads the facts and judges them.
+pub fn run(
+    args: &ValidateArgs,
+    config: &Config,
+    svc: &Services,
+    build: &BuildEnv,
+    receipt_key: Option<&VerifyingKey>,
+) -> Result<(TicketState, Verdict), ValidateError> {
+    let plan = match (&args.plan_json, &args.plan_file) {
+        (None, None) => None,
+        (None, Some(_)) => return Err(ValidateError::Input("--plan-file needs --plan-json".into())),
+        (Some(json), file) => {
+            let digest = |p: &Path| {
+                Sha256Digest::of_file(p).map_err(|source| ValidateError::File { path: p.to_owned(), source })
+            };
+            Some(PlanFiles {
+                stack: args.stack.clone(),
+                json: digest(json)?,
+                file: file.as_deref().map(digest).transpose()?,
+            })
+        }
+    };
+    let t = ticket::load(&svc.jira, &args.ticket, &config.jira)?;
+    let Some(record) = &t.record else {
+        let v = judge(&Facts {
+            ticket: &t,
+            config,
+            current: &placeholder(),
+            plan: plan.as_ref(),
+            receipt_key,
+            now: Timestamp::now(),
+        });
+        return Ok((t, v));
+    };
+    let b = &record.binding;
+    let request = RequestArgs {
+        environment: b.environment.clone(),
+        action: b.action,
+        build_job: b.build_job.name.clone(),
+        hold: None,
+        pipeline_id: None,
+        pipeline_number: None,
+        ticket: None,
+        summary: None,
+        justification: None,
+        rollback_plan: None,
+        service: None,
+    };
+    let current = resolve_binding(&request, build, &svc.circleci)?;
+    let v = judge(&Facts {
+        ticket: &t,
+        config,
+        current: &current,
+        plan: plan.as_ref(),
+        receipt_key,
+        now: Timestamp::now(),
+    });
+    Ok((t, v))
+}
+
+/// A binding that matches nothing (the record is missing anyway).
+fn placeholder() -> Binding {
+    serde_json::from_value(
+        serde_json::json!({"project_slug": "", "environment": "", "action": "apply", "branch": "", "commit": "",
+        "pipeline_id": "", "pipeline_number": 0, "build_job": {"name": "", "number": 0, "id": ""}}),
+    )
+    .expect("a binding")
+}
+
+/// The text a person reads.
+pub fn render(t: &TicketState, v: &Verdict, plan: bool) -> String {
+    let mut s = String::new();
+    let what = if plan { "apply this plan" } else { "deploy this build" };
+    if v.pass {
+        let who = v
+            .approval
+            .as_ref()
+            .map(|a| if a.by_bot { "the changegate bot".to_owned() } else { a.approvers.join(", ") })
+            .unwrap_or_default();
+        s.push_str(&format!("PASS: {} is approved (by {who}) and bound to this build; ok to {what}\n", t.key));
+    } else {
+        s.push_str(&format!(
+            "FAIL: {} does not allow this deploy ({} condition(s) failed):\n",
+            t.key,
+            v.failures.len()
+        ));
+        for f in &v.failures {
+            s.push_str(&format!("  - {f}\n"));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::jira::{ChangeItem, ChangelogEntry, User};
+    use crate::receipt::{PlanDigests, ReceiptPayload, SigningKey, generate};
+    use crate::request::binding::{TicketRecord, tests::binding};
+    use crate::time::Date;
+    use serde_json::{Map, json};
+
+    const T0: &str = "2026-11-27T10:00:00.000+0000";
+
+    fn config() -> Config {
+        Config::parse(
+            "[jira]\nrequired = [\"justification\"]\n[jira.fields]\njustification = \"cf_j\"\n[jira.approvers]\n\"alice\" = 1001\n\"bob\" = 1002\n",
+            "c",
+            Date::new(2026, 11, 27).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn status_change(at: &str, who: &str, to: &str) -> ChangelogEntry {
+        ChangelogEntry {
+            id: at.into(),
+            author: Some(User { account_id: who.into(), ..User::default() }),
+            created: at.into(),
+            items: vec![ChangeItem {
+                field: "status".into(),
+                field_id: None,
+                from: None,
+                from_string: None,
+                to: None,
+                to_string: Some(to.into()),
+            }],
+        }
+    }
+
+    fn labels_change(at: &str, from: &str, to: &str) -> ChangelogEntry {
+        ChangelogEntry {
+            id: at.into(),
+            author: None,
+            created: at.into(),
+            items: vec![ChangeItem {
+                field: "labels".into(),
+                field_id: Some("labels".into()),
+                from: None,
+                from_string: Some(from.into()),
+                to: None,
+                to_string: Some(to.into()),
+            }],
+        }
+    }
+
+    fn approved_ticket() -> TicketState {
+        let record = TicketRecord::new(binding(), None);
+        let mut fields = Map::new();
+        fields.insert("cf_j".into(), json!("because"));
+        TicketState {
+            key: "PRODCM-1".into(),
+            status: "Approved".into(),
+            created: Timestamp::parse(T0).unwrap(),
+            fields,
+            labels: vec!["changegate".into(), binding().binding_label()],
+            record: Some(record),
+            bot: Value::Null,
+            changelog: vec![status_change("2026-11-27T11:00:00.000+0000", "alice", "Approved")],
+        }
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::parse("2026-11-27T12:00:00.000+0000").unwrap()
+    }
+
+    fn run(t: &TicketState, current: &Binding, plan: Option<&PlanFiles>, key: Option<&VerifyingKey>) -> Verdict {
+        judge(&Facts { ticket: t, config: &config(), current, plan, receipt_key: key, now: now() })
+    }
+
+    fn codes(v: &Verdict) -> Vec<&'static str> {
+        v.failures.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn an_approved_bound_ticket_passes() {
+        let v = run(&approved_ticket(), &binding(), None, None);
+        assert!(v.pass, "{:?}", v.failures);
+    }
+
+    #[test]
+    fn waiting_or_declined_fails() {
+        let mut t = approved_ticket();
+        t.status = "Manual review".into();
+        assert_eq!(codes(&run(&t, &binding(), None, None)), ["not_approved"]);
+        t.status = "Declined".into();
+        assert_eq!(codes(&run(&t, &binding(), None, None)), ["not_approved"]);
+    }
+
+    #[test]
+    fn each_binding_field_mismatch_is_named() {
+        let t = approved_ticket();
+        type Edit = fn(&mut Binding);
+        let edits: [(&str, Edit); 7] = [
+            ("project", |b| b.project_slug = "gh/evil/web".into()),
+            ("environment", |b| b.environment = "staging".into()),
+            ("branch", |b| b.branch = "feature".into()),
+            ("commit", |b| b.commit = "f".repeat(40)),
+            ("pipeline", |b| b.pipeline_id = "other".into()),
+            ("build job:", |b| b.build_job.name = "compile".into()),
+            ("build job number", |b| b.build_job.number += 1),
+        ];
+        for (name, edit) in edits {
+            let mut current = binding();
+            edit(&mut current);
+            let v = run(&t, &current, None, None);
+            assert_eq!(codes(&v), ["binding_mismatch"], "{name}");
+            assert!(v.failures[0].message.starts_with(name), "{name}: {}", v.failures[0].message);
+        }
+    }
+
+    #[test]
+    fn an_approval_before_the_binding_changed_does_not_count() {
+        let mut t = approved_ticket();
+        let new_label = binding().binding_label();
+        t.changelog.push(labels_change(
+            "2026-11-27T11:30:00.000+0000",
+            "changegate changegate-binding-old",
+            &format!("changegate {new_label}"),
+        ));
+        assert_eq!(codes(&run(&t, &binding(), None, None)), ["approval_before_change"]);
+    }
+
+    #[test]
+    fn a_tampered_record_or_missing_required_field_fails() {
+        let mut t = approved_ticket();
+        t.labels.retain(|l| !l.starts_with("changegate-binding-"));
+        assert!(codes(&run(&t, &binding(), None, None)).contains(&"record_tampered"));
+        let mut t = approved_ticket();
+        t.fields.insert("cf_j".into(), json!(" "));
+        assert_eq!(codes(&run(&t, &binding(), None, None)), ["required_field_missing"]);
+        let mut t = approved_ticket();
+        t.record = None;
+        assert_eq!(codes(&run(&t, &binding(), None, None)), ["record_missing"]);
+    }
+
+    fn with_plan(risky: bool, recorded_at: &str) -> (TicketState, PlanFiles) {
+        let mut t = approved_ticket();
+        let json = Sha256Digest::of(b"plan json");
+        let file = Sha256Digest::of(b"plan file");
+        let label = PlanRecord::label_for("default", &json, Some(&file));
+        let r = t.record.as_mut().unwrap();
+        r.plans.insert(
+            "default".into(),
+            PlanRecord {
+                json_digest: json,
+                file_digest: Some(file),
+                risky,
+                reasons: vec![],
+                findings: 0,
+                severity: None,
+                recorded_at: recorded_at.into(),
+                workflow_id: "wf".into(),
+                hold: None,
+                label: label.clone(),
+            },
+        );
+        let old = t.labels.join(" ");
+        t.labels.push(label.clone());
+        t.changelog.push(labels_change(recorded_at, &old, &t.labels.join(" ")));
+        (t, PlanFiles { stack: "default".into(), json, file: Some(file) })
+    }
+
+    #[test]
+    fn the_reviewed_plan_and_only_it_may_be_applied() {
+        let (t, files) = with_plan(false, "2026-11-27T11:10:00.000+0000");
+        assert!(run(&t, &binding(), Some(&files), None).pass);
+        let swapped = PlanFiles { json: Sha256Digest::of(b"other"), ..files.clone() };
+        assert_eq!(codes(&run(&t, &binding(), Some(&swapped), None)), ["plan_json_mismatch"]);
+        let swapped = PlanFiles { file: Some(Sha256Digest::of(b"other")), ..files.clone() };
+        assert_eq!(codes(&run(&t, &binding(), Some(&swapped), None)), ["plan_file_mismatch"]);
+        let other_stack = PlanFiles { stack: "network".into(), ..files };
+        assert_eq!(codes(&run(&t, &binding(), Some(&other_stack), None)), ["plan_not_recorded"]);
+    }
+
+    #[test]
+    fn a_risky_plan_needs_an_approval_after_it_was_recorded() {
+        let (t, files) = with_plan(true, "2026-11-27T11:10:00.000+0000");
+        assert_eq!(codes(&run(&t, &binding(), Some(&files), None)), ["approval_before_change"]);
+        let mut t = t;
+        t.changelog.push(status_change("2026-11-27T11:20:00.000+0000", "bob", "Approved"));
+        assert!(run(&t, &binding(), Some(&files), None).pass);
+    }
+
+    #[test]
+    fn receipts_missing_forged_or_valid() {
+        let (seed, public) = generate();
+        let key = VerifyingKey::from_base64(&public).unwrap();
+        let mut t = approved_ticket();
+        assert_eq!(codes(&run(&t, &binding(), None, Some(&key))), ["receipt_missing"]);
+        let payload = ReceiptPayload {
+            ticket: "PRODCM-1".into(),
+            binding: binding(),
+            stack: None,
+            plan: None,
+            approver: "alice".into(),
+            issued_at: "2026-11-27T11:00:01.000Z".into(),
+        };
+        let good = SigningKey::from_base64(&seed).unwrap().sign(payload.clone());
+        let (other_seed, _) = generate();
+        let forged = SigningKey::from_base64(&other_seed).unwrap().sign(payload.clone());
+        t.bot = json!({"receipts": [forged]});
+        assert_eq!(codes(&run(&t, &binding(), None, Some(&key))), ["receipt_invalid"]);
+        t.bot = json!({"receipts": [forged, good.clone()]});
+        assert!(run(&t, &binding(), None, Some(&key)).pass);
+        // A receipt for the build is not one for a plan.
+        let (mut tp, files) = with_plan(false, "2026-11-27T11:10:00.000+0000");
+        tp.bot = json!({"receipts": [good]});
+        assert_eq!(codes(&run(&tp, &binding(), Some(&files), Some(&key))), ["receipt_missing"]);
+        let plan_receipt = SigningKey::from_base64(&seed).unwrap().sign(ReceiptPayload {
+            stack: Some("default".into()),
+            plan: Some(PlanDigests { json: files.json, file: files.file }),
+            ..payload
+        });
+        tp.bot = json!({"receipts": [plan_receipt]});
+        assert!(run(&tp, &binding(), Some(&files), Some(&key)).pass);
+    }
+
+    #[test]
+    fn a_self_approval_fails_when_the_analysis_excludes_the_approver() {
+        let mut t = approved_ticket();
+        t.bot = json!({"excluded_github_ids": [1001]});
+        assert_eq!(codes(&run(&t, &binding(), None, None)), ["self_approval"]);
+    }
+}

@@ -1,0 +1,485 @@
+//! Steps 1 and 3 after the request: `validate` before plan and apply,
+//! `plan-check --ticket` recording and escalating plans, and `close`
+//! recording the outcome, against the stand-ins.
+
+use std::path::PathBuf;
+
+use changegate::receipt::{PlanDigests, ReceiptPayload, SigningKey, generate};
+use serde_json::{Value, json};
+
+use crate::sandbox::{ALICE, Pipeline, Sandbox, sha};
+use crate::support::{Output, Run, repo};
+
+const REPO: &str = "gh/acme/web";
+const BOT: (&str, &str) = ("bot@acme.test", "bot-token");
+
+/// A deploy pipeline: build, request, hold, plan, plan hold, apply, close.
+fn deploy_pipeline(sb: &Sandbox, commit: &str) -> Pipeline {
+    let spec = json!({"project_slug": REPO, "branch": "main", "revision": commit, "workflow": "deploy-prod", "jobs": [
+        {"name": "build", "type": "build"},
+        {"name": "request_change", "type": "build", "requires": ["build"]},
+        {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
+        {"name": "plan", "type": "build", "requires": ["hold_change"], "status": "running"},
+        {"name": "hold_plan_review", "type": "approval", "requires": ["plan"]},
+        {"name": "apply", "type": "build", "requires": ["hold_plan_review"], "status": "blocked"},
+        {"name": "close_change", "type": "build", "requires": ["apply"], "status": "blocked"}
+    ]});
+    let v = sb.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();
+    Pipeline {
+        id: v["pipeline_id"].as_str().unwrap().into(),
+        number: v["pipeline_number"].as_u64().unwrap(),
+        workflow_id: v["workflow_id"].as_str().unwrap().into(),
+        commit: commit.into(),
+        branch: "main".into(),
+    }
+}
+
+/// Runs a changegate command as a job of pipeline `p`.
+fn cg(sb: &Sandbox, p: &Pipeline, args: &[&str]) -> Output {
+    let mut run = Run::new(args.iter().map(|s| (*s).to_owned())).cwd(sb.path());
+    for (k, v) in sb.job_env(p) {
+        run = run.env(&k, &v);
+    }
+    run.run()
+}
+
+/// A requested and approved ticket for `p` (PRODCM-1 in a fresh sandbox).
+fn approved(sb: &Sandbox, p: &Pipeline) {
+    let out =
+        sb.request(p, &["--justification", "Ship the checkout fix", "--rollback-plan", "Redeploy the previous build"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    sb.jira_as(ALICE).transition("PRODCM-1", "Approve", None).unwrap();
+}
+
+/// Writes plan files into the sandbox: the shipped risky example, or a
+/// plan with one harmless update.
+fn plan_files(sb: &Sandbox, name: &str, risky: bool) -> (PathBuf, PathBuf) {
+    let json_path = sb.path().join(format!("{name}.json"));
+    let bin_path = sb.path().join(format!("{name}.tfplan"));
+    if risky {
+        std::fs::copy(repo().join("examples/plan.json"), &json_path).unwrap();
+    } else {
+        let doc = json!({"format_version": "1.2", "terraform_version": "1.9.8", "planned_values": {}, "resource_changes": [
+            {"address": "aws_instance.web", "mode": "managed", "type": "aws_instance", "name": "web",
+             "change": {"actions": ["update"], "before": {"tags": {"v": "1"}}, "after": {"tags": {"v": "2"}}}}]});
+        std::fs::write(&json_path, doc.to_string()).unwrap();
+    }
+    std::fs::write(&bin_path, format!("binary plan {name} {risky}")).unwrap();
+    (json_path, bin_path)
+}
+
+fn p(path: &std::path::Path) -> String {
+    path.display().to_string()
+}
+
+fn status(sb: &Sandbox, key: &str) -> String {
+    sb.issue(key)["status"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn validate_passes_only_for_an_approved_ticket_bound_to_this_build() {
+    let sb = Sandbox::new();
+    let pl = deploy_pipeline(&sb, &sha(400));
+    let out = sb.request(&pl, &["--justification", "j", "--rollback-plan", "r"]);
+    assert_eq!(out.code, 0);
+    // Waiting: a CircleCI UI approval of the hold alone gets nothing through.
+    let v = cg(&sb, &pl, &["validate"]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("not_approved: the ticket is Open, not approved"), "{}", v.stdout);
+    sb.jira_as(ALICE).transition("PRODCM-1", "Approve", None).unwrap();
+    let v = cg(&sb, &pl, &["validate"]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("PASS: PRODCM-1 is approved (by 712020:alice)"), "{}", v.stdout);
+    sb.jira_as(ALICE).transition("PRODCM-1", "Decline", None).unwrap();
+    let v = cg(&sb, &pl, &["validate"]);
+    assert_eq!(v.code, 1);
+    assert!(v.stdout.contains("the ticket is Declined"), "{}", v.stdout);
+}
+
+#[test]
+fn required_fields_must_be_filled_before_a_deploy() {
+    let sb = Sandbox::new();
+    let pl = deploy_pipeline(&sb, &sha(401));
+    assert_eq!(sb.request(&pl, &[]).code, 0);
+    sb.jira_as(ALICE).transition("PRODCM-1", "Approve", None).unwrap();
+    let v = cg(&sb, &pl, &["validate"]);
+    assert_eq!(v.code, 1);
+    assert!(v.stdout.contains("required_field_missing: Justification (customfield_10051) is empty"), "{}", v.stdout);
+    assert!(v.stdout.contains("required_field_missing: Rollback plan"), "{}", v.stdout);
+}
+
+#[test]
+fn a_rebuilt_artifact_or_another_pipeline_does_not_pass() {
+    let sb = Sandbox::new();
+    let pl = deploy_pipeline(&sb, &sha(402));
+    approved(&sb, &pl);
+    // A rerun from start rebuilds the artifact: a new build job number.
+    let url = format!("{}/workflow/{}/rerun", sb.stand_ins.circleci_url(), pl.workflow_id);
+    let mut r = ureq::post(&url).header("Circle-Token", "circle-token").send_json(json!({})).unwrap();
+    let new_wf: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    let mut rerun = pl.clone();
+    rerun.workflow_id = new_wf["workflow_id"].as_str().unwrap().into();
+    sb.set_job(&rerun.workflow_id, "build", "success");
+    let v = cg(&sb, &rerun, &["validate"]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("binding_mismatch: build job number: the ticket allows #"), "{}", v.stdout);
+    // The state file of one pipeline used in another.
+    let other = deploy_pipeline(&sb, &sha(403));
+    let v = cg(&sb, &other, &["validate"]);
+    assert_eq!(v.code, 1);
+    assert!(v.stdout.contains("binding_mismatch: commit"), "{}", v.stdout);
+    assert!(v.stdout.contains("binding_mismatch: pipeline"), "{}", v.stdout);
+    // The environment the job deploys to is checked too.
+    let v = cg(&sb, &pl, &["validate", "--environment", "staging"]);
+    assert_eq!(v.code, 1);
+    assert!(v.stdout.contains("environment: the ticket allows \"production\""), "{}", v.stdout);
+}
+
+#[test]
+fn an_expired_approval_does_not_pass() {
+    let config = format!(
+        "{}\n",
+        changegate::standins::SITE_CONFIG.replace("required = [", "approval_ttl = \"1s\"\nrequired = [")
+    );
+    let sb = Sandbox::with_config(&config);
+    let pl = deploy_pipeline(&sb, &sha(404));
+    approved(&sb, &pl);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let v = cg(&sb, &pl, &["validate"]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("approval_expired"), "{}", v.stdout);
+}
+
+#[test]
+fn a_safe_plan_is_recorded_and_applies_with_the_first_approval() {
+    let sb = Sandbox::new();
+    let pl = deploy_pipeline(&sb, &sha(405));
+    approved(&sb, &pl);
+    let (json_file, bin) = plan_files(&sb, "plan", false);
+    let out = cg(
+        &sb,
+        &pl,
+        &[
+            "plan-check",
+            &p(&json_file),
+            "--plan-file",
+            &p(&bin),
+            "--state",
+            "changegate.json",
+            "--hold",
+            "hold_plan_review",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("recorded the plan for stack \"default\" on PRODCM-1"), "{}", out.stdout);
+    assert!(out.stdout.contains("the hold hold_plan_review may be resumed at once"), "{}", out.stdout);
+    assert_eq!(status(&sb, "PRODCM-1"), "Approved");
+    let issue = sb.issue("PRODCM-1");
+    let plan = &issue["properties"]["changegate"]["plans"]["default"];
+    assert_eq!(plan["risky"], false);
+    assert_eq!(plan["hold"], "hold_plan_review");
+    assert_eq!(plan["json_digest"], crate::support::sha256sum(&json_file));
+    assert_eq!(plan["file_digest"], crate::support::sha256sum(&bin));
+    assert!(issue["fields"]["customfield_10066"].as_str().unwrap().contains(" plans sha256:"));
+    assert_eq!(issue["fields"]["customfield_10054"], json!({"value": "low"}));
+    let v = cg(&sb, &pl, &["validate", "--plan-json", &p(&json_file), "--plan-file", &p(&bin)]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    // Running the plan gate again records nothing new.
+    let comments = issue["comments"].as_array().unwrap().len();
+    let again = cg(&sb, &pl, &["plan-check", &p(&json_file), "--plan-file", &p(&bin), "--state", "changegate.json"]);
+    assert_eq!(again.code, 0);
+    assert!(again.stdout.contains("already recorded"), "{}", again.stdout);
+    assert_eq!(sb.issue("PRODCM-1")["comments"].as_array().unwrap().len(), comments);
+}
+
+#[test]
+fn a_risky_plan_is_escalated_and_needs_an_approval_after_it() {
+    let sb = Sandbox::new();
+    let pl = deploy_pipeline(&sb, &sha(406));
+    approved(&sb, &pl);
+    let (json_file, bin) = plan_files(&sb, "plan", true);
+    let out = cg(
+        &sb,
+        &pl,
+        &["plan-check", &p(&json_file), "--plan-file", &p(&bin), "--ticket", "PRODCM-1", "--hold", "hold_plan_review"],
+    );
+    assert_eq!(out.code, 0, "risky, but the hold does the pausing: {}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("RISKY: 4 resource changes need review"), "{}", out.stdout);
+    assert!(out.stdout.contains("moved PRODCM-1 to Manual review"), "{}", out.stdout);
+    let issue = sb.issue("PRODCM-1");
+    assert_eq!(issue["status"], "Manual review");
+    assert_eq!(issue["properties"]["changegate"]["plans"]["default"]["risky"], true);
+    assert_eq!(issue["fields"]["customfield_10054"], json!({"value": "high"}));
+    let comment = issue["comments"].as_array().unwrap().last().unwrap().as_str().unwrap().to_owned();
+    assert!(comment.contains("aws_iam_role.deploy") && comment.contains("trust_policy"), "{comment}");
+
+    let apply = ["validate", "--plan-json", &p(&json_file), "--plan-file", &p(&bin)];
+    let v = cg(&sb, &pl, &apply);
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    assert!(v.stdout.contains("not_approved"), "{}", v.stdout);
+    sb.jira_as(ALICE).transition("PRODCM-1", "Approve", None).unwrap();
+    let v = cg(&sb, &pl, &apply);
+    assert_eq!(v.code, 0, "approved after the plan was recorded: {}{}", v.stdout, v.stderr);
+
+    // --fail-on-risk for pipelines without a hold.
+    let sb2 = Sandbox::new();
+    let pl2 = deploy_pipeline(&sb2, &sha(407));
+    approved(&sb2, &pl2);
+    let (j2, b2) = plan_files(&sb2, "plan", true);
+    let out = cg(
+        &sb2,
+        &pl2,
+        &["plan-check", &p(&j2), "--plan-file", &p(&b2), "--state", "changegate.json", "--fail-on-risk"],
+    );
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn a_plan_swapped_after_review_is_refused() {
+    let sb = Sandbox::new();
+    let pl = deploy_pipeline(&sb, &sha(408));
+    approved(&sb, &pl);
+    let (json_file, bin) = plan_files(&sb, "plan", false);
+    assert_eq!(
+        cg(&sb, &pl, &["plan-check", &p(&json_file), "--plan-file", &p(&bin), "--state", "changegate.json"]).code,
+        0
+    );
+    // The JSON is edited after review.
+    let original = std::fs::read(&json_file).unwrap();
+    let mut edited = original.clone();
+    edited.push(b'\n');
+    std::fs::write(&json_file, &edited).unwrap();
+    let v = cg(&sb, &pl, &["validate", "--plan-json", &p(&json_file), "--plan-file", &p(&bin)]);
+    assert_eq!(v.code, 1);
+    assert!(v.stdout.contains("plan_json_mismatch"), "{}", v.stdout);
+    // The binary plan is swapped.
+    std::fs::write(&json_file, &original).unwrap();
+    std::fs::write(&bin, "another binary plan").unwrap();
+    let v = cg(&sb, &pl, &["validate", "--plan-json", &p(&json_file), "--plan-file", &p(&bin)]);
+    assert_eq!(v.code, 1);
+    assert!(v.stdout.contains("plan_file_mismatch"), "{}", v.stdout);
+    // Leaving out the binary plan does not help.
+    let v = cg(&sb, &pl, &["validate", "--plan-json", &p(&json_file)]);
+    assert_eq!(v.code, 1);
+    assert!(v.stdout.contains("plan_file_missing"), "{}", v.stdout);
+}
+
+#[test]
+fn several_stacks_each_bind_their_own_plan() {
+    let sb = Sandbox::new();
+    let pl = deploy_pipeline(&sb, &sha(409));
+    approved(&sb, &pl);
+    let (nj, nb) = plan_files(&sb, "network", false);
+    let (aj, ab) = plan_files(&sb, "app", true);
+    for (stack, j, b) in [("network", &nj, &nb), ("app", &aj, &ab)] {
+        let out =
+            cg(&sb, &pl, &["plan-check", &p(j), "--plan-file", &p(b), "--state", "changegate.json", "--stack", stack]);
+        assert_eq!(out.code, 0, "{stack}: {}{}", out.stdout, out.stderr);
+    }
+    sb.jira_as(ALICE).transition("PRODCM-1", "Approve", None).unwrap();
+    let ok = |stack: &str, j: &PathBuf, b: &PathBuf| {
+        cg(&sb, &pl, &["validate", "--plan-json", &p(j), "--plan-file", &p(b), "--stack", stack])
+    };
+    assert_eq!(ok("network", &nj, &nb).code, 0);
+    assert_eq!(ok("app", &aj, &ab).code, 0);
+    let crossed = ok("network", &aj, &ab);
+    assert_eq!(crossed.code, 1);
+    assert!(crossed.stdout.contains("plan_json_mismatch"), "{}", crossed.stdout);
+    let unknown = ok("dns", &nj, &nb);
+    assert!(unknown.stdout.contains("plan_not_recorded"), "{}", unknown.stdout);
+}
+
+#[test]
+fn receipts_missing_forged_and_valid() {
+    let mut sb = Sandbox::new();
+    let pl = deploy_pipeline(&sb, &sha(410));
+    approved(&sb, &pl);
+    let (seed, public) = generate();
+    sb.env.push(("CHANGEGATE_RECEIPT_PUBKEY".into(), public));
+    let v = cg(&sb, &pl, &["validate"]);
+    assert_eq!(v.code, 1);
+    assert!(v.stdout.contains("receipt_missing"), "{}", v.stdout);
+
+    let record = sb.issue("PRODCM-1")["properties"]["changegate"].clone();
+    let binding: changegate::request::binding::Binding = serde_json::from_value(record["binding"].clone()).unwrap();
+    let payload = ReceiptPayload {
+        ticket: "PRODCM-1".into(),
+        binding,
+        stack: None,
+        plan: None,
+        approver: "712020:alice".into(),
+        issued_at: changegate::time::Timestamp::now().to_rfc3339(),
+    };
+    let (forger, _) = generate();
+    let forged = SigningKey::from_base64(&forger).unwrap().sign(payload.clone());
+    let bot = sb.jira_as(BOT);
+    bot.set_property("PRODCM-1", "changegate.bot", &json!({"receipts": [forged]})).unwrap();
+    let v = cg(&sb, &pl, &["validate"]);
+    assert_eq!(v.code, 1);
+    assert!(v.stdout.contains("receipt_invalid"), "{}", v.stdout);
+
+    let key = SigningKey::from_base64(&seed).unwrap();
+    let good = key.sign(payload.clone());
+    bot.set_property("PRODCM-1", "changegate.bot", &json!({"receipts": [good.clone()]})).unwrap();
+    let v = cg(&sb, &pl, &["validate"]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+
+    // Before apply, the receipt must name the plan files.
+    let (j, b) = plan_files(&sb, "plan", false);
+    assert_eq!(cg(&sb, &pl, &["plan-check", &p(&j), "--plan-file", &p(&b), "--state", "changegate.json"]).code, 0);
+    let apply = ["validate", "--plan-json", &p(&j), "--plan-file", &p(&b)];
+    let v = cg(&sb, &pl, &apply);
+    assert!(v.stdout.contains("receipt_missing"), "{}", v.stdout);
+    let digest = |path: &PathBuf| crate::support::sha256sum(path).parse().unwrap();
+    let plan_receipt = key.sign(ReceiptPayload {
+        stack: Some("default".into()),
+        plan: Some(PlanDigests { json: digest(&j), file: Some(digest(&b)) }),
+        ..payload
+    });
+    bot.set_property("PRODCM-1", "changegate.bot", &json!({"receipts": [good, plan_receipt]})).unwrap();
+    let v = cg(&sb, &pl, &apply);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+}
+
+#[test]
+fn close_records_each_outcome_once() {
+    for (job_status, outcome_flag, want_status, want_resolution) in [
+        ("success", None, "Done", "Done"),
+        ("failed", None, "Failed", "Failed"),
+        ("canceled", None, "Failed", "Cancelled"),
+        ("success", Some("failure"), "Failed", "Failed"),
+    ] {
+        let sb = Sandbox::new();
+        let pl = deploy_pipeline(&sb, &sha(411));
+        approved(&sb, &pl);
+        sb.set_job(&pl.workflow_id, "apply", job_status);
+        let mut args = vec!["close", "--deploy-job", "apply"];
+        if let Some(o) = outcome_flag {
+            args.extend(["--outcome", o]);
+        }
+        let out = cg(&sb, &pl, &args);
+        assert_eq!(out.code, 0, "{job_status}: {}{}", out.stdout, out.stderr);
+        let issue = sb.issue("PRODCM-1");
+        assert_eq!(issue["status"], want_status, "{job_status}");
+        assert_eq!(issue["resolution"], want_resolution, "{job_status}");
+        let summary = issue["comments"].as_array().unwrap().last().unwrap().as_str().unwrap().to_owned();
+        assert!(summary.contains(&format!("apply in workflow {}", pl.workflow_id)), "{summary}");
+        assert!(summary.contains("Approved by712020:alice") || summary.contains("712020:alice"), "{summary}");
+        assert_eq!(
+            issue["properties"]["changegate"]["outcome"]["result"],
+            outcome_flag.unwrap_or(match job_status {
+                "success" => "success",
+                "failed" => "failure",
+                _ => "canceled",
+            })
+        );
+        let before = sb.issue("PRODCM-1");
+        let again = cg(&sb, &pl, &args);
+        assert_eq!(again.code, 0);
+        assert!(again.stdout.contains("nothing to record"), "{}", again.stdout);
+        assert_eq!(sb.issue("PRODCM-1")["comments"], before["comments"], "a second close changes nothing");
+        assert_eq!(sb.issue("PRODCM-1")["changelog"], before["changelog"]);
+    }
+}
+
+#[test]
+fn close_refuses_an_unfinished_deploy_and_flags_an_unauthorized_one() {
+    let sb = Sandbox::new();
+    let pl = deploy_pipeline(&sb, &sha(412));
+    assert_eq!(sb.request(&pl, &[]).code, 0);
+    let out = cg(&sb, &pl, &["close"]);
+    assert_eq!(out.code, 2, "apply is blocked: {}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("has not finished"), "{}", out.stderr);
+    // The deploy job succeeded although the ticket was never approved.
+    sb.set_job(&pl.workflow_id, "apply", "success");
+    let out = cg(&sb, &pl, &["close"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("recorded as Failed"), "{}", out.stdout);
+    assert_eq!(status(&sb, "PRODCM-1"), "Failed");
+}
+
+/// The calls a command makes: (service, method, path fragment, whether the
+/// answer's body is read).
+type Call = (&'static str, &'static str, &'static str, bool);
+
+/// Runs `cmd` once per call and fault: every cell must exit 2, never 0.
+fn fault_matrix(cmd: &[&str], calls: &[Call]) -> usize {
+    let faults = [
+        ("500", json!({"status": 500, "times": 50})),
+        ("429", json!({"status": 429, "retry_after": 1, "times": 50})),
+        ("timeout", json!({"delay_ms": 1500, "times": 50})),
+        ("malformed", json!({"status": 200, "body": "{\"fields\": nul", "times": 50})),
+    ];
+    let mut cells = 0;
+    for (service, method, path, body_read) in calls {
+        for (name, fault) in &faults {
+            if *name == "malformed" && !body_read {
+                continue;
+            }
+            let sb = Sandbox::new();
+            let pl = deploy_pipeline(&sb, &sha(420));
+            approved(&sb, &pl);
+            sb.set_job(&pl.workflow_id, "apply", "success");
+            let (j, b) = plan_files(&sb, "plan", true);
+            let args: Vec<String> =
+                cmd.iter().map(|a| a.replace("PLAN_JSON", &p(&j)).replace("PLAN_FILE", &p(&b))).collect();
+            let mut f = fault.clone();
+            f["service"] = json!(service);
+            f["method"] = json!(method);
+            f["path_contains"] = json!(path);
+            sb.fault(f);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = cg(&sb, &pl, &refs);
+            let cell = format!("{} | {service} {method} {path} | {name}", cmd[0]);
+            assert_eq!(out.code, 2, "{cell}: {}{}", out.stdout, out.stderr);
+            assert!(
+                out.stderr.contains(if *service == "jira" { "Jira:" } else { "CircleCI:" }),
+                "{cell}: {}",
+                out.stderr
+            );
+            assert!(!out.stderr.contains("ci-token") && !out.stdout.contains("ci-token"), "{cell}: secret");
+            cells += 1;
+        }
+    }
+    cells
+}
+
+#[test]
+fn faults_in_validate_give_exit_2() {
+    let calls: [Call; 4] = [
+        ("jira", "GET", "/rest/api/3/issue/PRODCM-1", true),
+        ("jira", "GET", "/changelog", true),
+        ("circleci", "GET", "/workflow/", true),
+        ("circleci", "GET", "/pipeline/", true),
+    ];
+    assert_eq!(fault_matrix(&["validate"], &calls), 16);
+}
+
+#[test]
+fn faults_in_plan_check_with_a_ticket_give_exit_2() {
+    let calls: [Call; 7] = [
+        ("jira", "GET", "/rest/api/3/issue/PRODCM-1", true),
+        ("jira", "GET", "/changelog", true),
+        ("jira", "PUT", "/properties/changegate", false),
+        ("jira", "PUT", "/rest/api/3/issue/PRODCM-1", false),
+        ("jira", "POST", "/comment", true),
+        ("jira", "GET", "/transitions", true),
+        ("jira", "POST", "/transitions", false),
+    ];
+    let cmd = ["plan-check", "PLAN_JSON", "--plan-file", "PLAN_FILE", "--state", "changegate.json"];
+    assert_eq!(fault_matrix(&cmd, &calls), 25);
+}
+
+#[test]
+fn faults_in_close_give_exit_2() {
+    let calls: [Call; 7] = [
+        ("jira", "GET", "/rest/api/3/issue/PRODCM-1", true),
+        ("circleci", "GET", "/workflow/", true),
+        ("jira", "GET", "/comment", true),
+        ("jira", "POST", "/comment", true),
+        ("jira", "PUT", "/properties/changegate", false),
+        ("jira", "GET", "/transitions", true),
+        ("jira", "POST", "/transitions", false),
+    ];
+    assert_eq!(fault_matrix(&["close"], &calls), 26);
+}

@@ -392,6 +392,11 @@ impl Http {
         body: &Body,
     ) -> Result<Response, ApiError> {
         let r = self.send(method.clone(), path, query, body)?;
+        self.check(&method, path, r)
+    }
+
+    /// Turns a non-2xx response into an error naming the call.
+    pub fn check(&self, method: &Method, path: &str, r: Response) -> Result<Response, ApiError> {
         if (200..300).contains(&r.status) {
             Ok(r)
         } else {

@@ -382,8 +382,7 @@ impl Jira {
         if r.status == 404 {
             return Ok(None);
         }
-        let r =
-            if (200..300).contains(&r.status) { r } else { self.http.call(Method::GET, &path, &[], &Body::Empty)? };
+        let r = self.http.check(&Method::GET, &path, r)?;
         let p: Prop = self.http.decode(&Method::GET, &path, &r.body)?;
         Ok(Some(p.value))
     }

@@ -355,7 +355,13 @@ impl Http {
         loop {
             let result = self.once(&method, &url, body);
             let wait = match &result {
-                Ok(r) if r.status == 429 || r.status == 503 => Some(retry_after(&r.headers).unwrap_or(backoff)),
+                Ok(r) if r.status == 429 || r.status == 503 => {
+                    Some(retry_after(&r.headers).or_else(|| rate_limit_reset(&r.headers)).unwrap_or(backoff))
+                }
+                // GitHub's primary rate limit: 403 with no requests left.
+                Ok(r) if r.status == 403 && r.headers.get("x-ratelimit-remaining").is_some_and(|v| v == "0") => {
+                    Some(rate_limit_reset(&r.headers).unwrap_or(backoff))
+                }
                 // Other 5xx: the request may have been processed; repeat it
                 // only when repeating is harmless.
                 Ok(r) if r.status >= 500 && repeatable => Some(backoff),
@@ -462,7 +468,10 @@ impl Http {
 
     /// One attempt. Errors are transport failures, as text.
     fn once(&self, method: &Method, url: &str, body: &Body) -> Result<Response, String> {
-        let mut req = http::Request::builder().method(method.clone()).uri(url).header("Accept", "application/json");
+        let mut req = http::Request::builder().method(method.clone()).uri(url);
+        if !self.extra_headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("accept")) {
+            req = req.header("Accept", "application/json");
+        }
         match &self.auth {
             Auth::None => {}
             Auth::Basic { user, password } => {
@@ -512,6 +521,12 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     }
     let when = crate::time::parse_http_date(v)?;
     Some(when.saturating_sub(crate::time::now_unix_duration()))
+}
+
+/// Time until `x-ratelimit-reset` (epoch seconds), GitHub's rate-limit window.
+pub(crate) fn rate_limit_reset(headers: &HeaderMap) -> Option<Duration> {
+    let reset: u64 = headers.get("x-ratelimit-reset")?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(reset).saturating_sub(crate::time::now_unix_duration()) + Duration::from_secs(1))
 }
 
 /// The most useful part of an error body: Jira's `errorMessages`/`errors`,
@@ -697,6 +712,24 @@ mod tests {
         };
         let e = Http::new("T", "T_URL", "https://x", Auth::None, Some(&path), fast()).unwrap_err();
         assert!(e.to_string().contains("no certificate"), "{e}");
+    }
+
+    #[test]
+    fn github_primary_rate_limit_waits_for_the_reset() {
+        let reset = (crate::time::now_unix_duration().as_secs() + 1).to_string();
+        let server = FakeServer::start(vec![
+            Reply::json(403, r#"{"message":"API rate limit exceeded"}"#).header("x-ratelimit-remaining", "0").header("x-ratelimit-reset", &reset),
+            Reply::json(200, "{}"),
+        ]);
+        let started = Instant::now();
+        client(&server.url(), fast()).get_json::<serde_json::Value>("/x", &[]).unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(900));
+        assert_eq!(server.requests().len(), 2);
+        // A 403 that is not a rate limit is an answer, not retried.
+        let server = FakeServer::start(vec![Reply::json(403, r#"{"message":"Resource not accessible"}"#)]);
+        let e = client(&server.url(), fast()).get_json::<serde_json::Value>("/x", &[]).unwrap_err();
+        assert_eq!(e.status(), Some(403));
+        assert_eq!(server.requests().len(), 1);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Local, stateful stand-ins for Jira Cloud and CircleCI, served over HTTP
-//! from one address: Jira under `/rest/api/3`, CircleCI under `/api/v2`.
+//! Local, stateful stand-ins for Jira Cloud, CircleCI and GitHub, served
+//! over HTTP from one address: Jira under `/rest/api/3`, CircleCI under
+//! `/api/v2`, GitHub REST under `/repos` and GraphQL at `/graphql`.
 //! The tests, the scripts, the orb's bats tests and `changegate demo` use
 //! them; `changegate stand-ins --listen ADDR` serves them.
 //!
@@ -19,6 +20,8 @@
 //! token is [`circleci::TOKEN`].
 
 pub mod circleci;
+pub mod github;
+mod graphql;
 pub mod jira;
 mod jql;
 
@@ -161,6 +164,7 @@ fn one() -> u32 {
 struct State {
     jira: jira::JiraStandIn,
     circleci: circleci::CircleCiStandIn,
+    github: github::GitHubStandIn,
     faults: Vec<Fault>,
     log: Vec<Value>,
 }
@@ -219,6 +223,7 @@ impl StandIns {
         let state = Arc::new(Mutex::new(State {
             jira: jira::JiraStandIn::new(&url),
             circleci: circleci::CircleCiStandIn::new(),
+            github: github::GitHubStandIn::new(),
             faults: Vec::new(),
             log: Vec::new(),
         }));
@@ -254,6 +259,11 @@ impl StandIns {
     /// Runs `f` on the Jira stand-in (tests and the demo).
     pub fn with_jira<T>(&self, f: impl FnOnce(&mut jira::JiraStandIn) -> T) -> T {
         f(&mut self.state.lock().expect("stand-in state").jira)
+    }
+
+    /// Runs `f` on the GitHub stand-in.
+    pub fn with_github<T>(&self, f: impl FnOnce(&mut github::GitHubStandIn) -> T) -> T {
+        f(&mut self.state.lock().expect("stand-in state").github)
     }
 
     /// Runs `f` on the CircleCI stand-in.
@@ -309,9 +319,15 @@ fn respond(state: &Mutex<State>, req: &Req) -> Resp {
         "jira"
     } else if req.path.starts_with("/api/v2/") {
         "circleci"
+    } else if req.path == "/graphql" || req.path.starts_with("/repos/") {
+        "github"
     } else {
         "control"
     };
+    if service == "github" {
+        let latency = state.lock().expect("stand-in state").github.latency;
+        std::thread::sleep(latency);
+    }
     // Faults are looked up under the lock but served outside it, so a slow
     // answer does not stall the other workers.
     let fault = if service == "control" {
@@ -362,6 +378,7 @@ fn respond(state: &Mutex<State>, req: &Req) -> Resp {
         match service {
             "jira" => s.jira.handle(req),
             "circleci" => s.circleci.handle(req),
+            "github" => s.github.handle(req),
             _ => control(&mut s, req),
         }
     };

@@ -5,6 +5,7 @@ mod cli;
 mod contract;
 mod corpus;
 mod deploy;
+mod github;
 mod plan_check;
 mod request;
 mod sandbox;

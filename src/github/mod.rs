@@ -1,0 +1,287 @@
+//! The GitHub client: REST for the range of a deploy and code scanning,
+//! GraphQL (batched with aliases) for pull requests, reviews and timelines,
+//! so the number of requests does not grow with the number of commits.
+//!
+//! `GITHUB_API_URL` (default `https://api.github.com`; GitHub Enterprise
+//! Server `https://HOST/api/v3`) and `GITHUB_TOKEN`. The GraphQL endpoint
+//! is `GITHUB_API_URL/graphql`, or `https://HOST/api/graphql` when the REST
+//! URL ends in `/api/v3`.
+
+pub mod queries;
+
+use std::cell::Cell;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use ureq::http::Method;
+
+use crate::env::Env;
+use crate::http::{ApiError, Auth, Http, RetryPolicy, Secret, SetupError, percent_encode};
+
+/// The default REST base.
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// GitHub connection settings.
+#[derive(Debug, Clone)]
+pub struct GitHubSettings {
+    /// REST base.
+    pub api_url: String,
+    /// Token.
+    pub token: Secret,
+}
+
+impl GitHubSettings {
+    /// From `GITHUB_TOKEN` and `GITHUB_API_URL`.
+    pub fn from_env(env: &Env) -> Result<Self, crate::env::MissingVars> {
+        let [token] = env.require(["GITHUB_TOKEN"])?;
+        Ok(GitHubSettings { api_url: env.get("GITHUB_API_URL").unwrap_or(DEFAULT_API_URL).to_owned(), token: Secret::new(token) })
+    }
+}
+
+/// The GraphQL endpoint for a REST base.
+pub fn graphql_url(api_url: &str) -> String {
+    let base = api_url.trim_end_matches('/');
+    match base.strip_suffix("/api/v3") {
+        Some(host) => format!("{host}/api/graphql"),
+        None => format!("{base}/graphql"),
+    }
+}
+
+/// A failed GitHub call.
+#[derive(Debug, thiserror::Error)]
+pub enum GitHubError {
+    /// The HTTP call failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// GraphQL answered with errors (partial data is never used).
+    #[error("GitHub: GraphQL query {name} failed: {messages}")]
+    GraphQl {
+        /// Which query.
+        name: String,
+        /// The errors.
+        messages: String,
+    },
+    /// An answer was not what the API describes.
+    #[error("GitHub: {0}")]
+    Shape(String),
+}
+
+/// A commit of a compared range.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct RangeCommit {
+    /// SHA.
+    pub sha: String,
+    /// Parent SHAs, first parent first.
+    pub parents: Vec<String>,
+    /// Tree SHA.
+    pub tree: String,
+    /// GitHub id of the author account, when GitHub links one.
+    pub author_id: Option<u64>,
+    /// GitHub id of the committer account, when GitHub links one.
+    pub committer_id: Option<u64>,
+    /// First line of the message (display only, never a decision input).
+    pub headline: String,
+}
+
+/// `compare/BASE...HEAD`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compare {
+    /// `ahead`, `behind`, `diverged` or `identical`.
+    pub status: String,
+    /// Commits in HEAD not in BASE.
+    pub total_commits: u64,
+    /// The commits (all of them, every page).
+    pub commits: Vec<RangeCommit>,
+}
+
+/// A code-scanning analysis.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct Analysis {
+    /// Id.
+    pub id: u64,
+    /// The commit analysed.
+    pub commit_sha: String,
+    /// The ref.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// Tool name.
+    pub tool_name: String,
+    /// Analysis category.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Error text; empty when the analysis succeeded.
+    #[serde(default)]
+    pub error: String,
+    /// Alerts found.
+    #[serde(default)]
+    pub results_count: u64,
+    /// When it was created.
+    #[serde(default)]
+    pub created_at: String,
+}
+
+/// The most commits read from one compare (pages of 100).
+pub const MAX_RANGE: u64 = 10_000;
+
+/// The GitHub client. Counts its requests (the analysis reports them).
+#[derive(Debug)]
+pub struct GitHub {
+    rest: Http,
+    graphql: Http,
+    requests: Cell<u64>,
+}
+
+impl GitHub {
+    /// A client for `settings`.
+    pub fn new(settings: &GitHubSettings, ca_bundle: Option<&std::path::Path>, retry: RetryPolicy) -> Result<Self, SetupError> {
+        let auth = Auth::Bearer(settings.token.clone());
+        let rest = Http::new("GitHub", "GITHUB_API_URL", &settings.api_url, auth.clone(), ca_bundle, retry.clone())?
+            .with_header("X-GitHub-Api-Version", "2022-11-28");
+        let graphql = Http::new("GitHub", "GITHUB_API_URL", &graphql_url(&settings.api_url), auth, ca_bundle, retry)?;
+        Ok(GitHub { rest: rest.with_header("Accept", "application/vnd.github+json"), graphql, requests: Cell::new(0) })
+    }
+
+    /// Requests sent so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.get()
+    }
+
+    fn count(&self) {
+        self.requests.set(self.requests.get() + 1);
+    }
+
+    fn get<T: serde::de::DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, GitHubError> {
+        self.count();
+        Ok(self.rest.get_json(path, query)?)
+    }
+
+    /// Runs a GraphQL query; any error fails the whole query.
+    pub fn graphql(&self, name: &str, query: &str, variables: Value) -> Result<Value, GitHubError> {
+        self.count();
+        let mut v: Value = self.graphql.send_json(Method::POST, "", &json!({"query": query, "variables": variables}))?;
+        if let Some(errors) = v.get("errors").and_then(Value::as_array).filter(|e| !e.is_empty()) {
+            let messages: Vec<String> = errors.iter().map(|e| e.get("message").and_then(Value::as_str).unwrap_or("unknown error").to_owned()).collect();
+            return Err(GitHubError::GraphQl { name: name.to_owned(), messages: messages.join("; ") });
+        }
+        match v.get_mut("data") {
+            Some(d) if !d.is_null() => Ok(d.take()),
+            _ => Err(GitHubError::GraphQl { name: name.to_owned(), messages: "no data".into() }),
+        }
+    }
+
+    /// Every commit in `base...head` (all pages), with its parents.
+    pub fn compare(&self, owner: &str, repo: &str, base: &str, head: &str) -> Result<Compare, GitHubError> {
+        #[derive(Deserialize)]
+        struct Page {
+            status: String,
+            total_commits: u64,
+            #[serde(default)]
+            commits: Vec<Item>,
+        }
+        #[derive(Deserialize)]
+        struct Item {
+            sha: String,
+            commit: Inner,
+            #[serde(default)]
+            author: Option<Account>,
+            #[serde(default)]
+            committer: Option<Account>,
+            #[serde(default)]
+            parents: Vec<Sha>,
+        }
+        #[derive(Deserialize)]
+        struct Inner {
+            #[serde(default)]
+            message: String,
+            tree: Sha,
+        }
+        #[derive(Deserialize)]
+        struct Account {
+            id: u64,
+        }
+        #[derive(Deserialize)]
+        struct Sha {
+            sha: String,
+        }
+        let path = format!("/repos/{}/{}/compare/{}...{}", percent_encode(owner), percent_encode(repo), percent_encode(base), percent_encode(head));
+        let mut out = Compare { status: String::new(), total_commits: 0, commits: Vec::new() };
+        for page in 1.. {
+            let p: Page = self.get(&path, &[("per_page", "100".into()), ("page", page.to_string())])?;
+            out.status = p.status;
+            out.total_commits = p.total_commits;
+            let n = p.commits.len();
+            out.commits.extend(p.commits.into_iter().map(|c| RangeCommit {
+                sha: c.sha,
+                parents: c.parents.into_iter().map(|p| p.sha).collect(),
+                tree: c.commit.tree.sha,
+                author_id: c.author.map(|a| a.id),
+                committer_id: c.committer.map(|a| a.id),
+                headline: c.commit.message.lines().next().unwrap_or_default().to_owned(),
+            }));
+            if n == 0 || out.commits.len() as u64 >= out.total_commits.min(MAX_RANGE) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Code-scanning analyses of a ref (newest first), every page up to 500.
+    pub fn code_scanning_analyses(&self, owner: &str, repo: &str, reference: &str) -> Result<Vec<Analysis>, GitHubError> {
+        let path = format!("/repos/{}/{}/code-scanning/analyses", percent_encode(owner), percent_encode(repo));
+        let mut out = Vec::new();
+        for page in 1..=5 {
+            let list: Vec<Analysis> = self.get(&path, &[("ref", reference.to_owned()), ("per_page", "100".into()), ("page", page.to_string())])?;
+            let n = list.len();
+            out.extend(list);
+            if n < 100 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::fake::{FakeServer, Reply};
+
+    #[test]
+    fn graphql_url_for_github_com_and_enterprise_server() {
+        assert_eq!(graphql_url("https://api.github.com"), "https://api.github.com/graphql");
+        assert_eq!(graphql_url("https://ghe.acme.test/api/v3"), "https://ghe.acme.test/api/graphql");
+        assert_eq!(graphql_url("https://ghe.acme.test/api/v3/"), "https://ghe.acme.test/api/graphql");
+        assert_eq!(graphql_url("http://127.0.0.1:9"), "http://127.0.0.1:9/graphql");
+    }
+
+    fn client(url: &str) -> GitHub {
+        GitHub::new(&GitHubSettings { api_url: url.into(), token: Secret::new("ghp_secret") }, None, RetryPolicy { attempts: 1, ..RetryPolicy::default() }).unwrap()
+    }
+
+    #[test]
+    fn graphql_errors_fail_the_query_even_with_partial_data() {
+        let server = FakeServer::start(vec![Reply::json(200, r#"{"data":{"a":1},"errors":[{"message":"Field 'x' doesn't exist"}]}"#)]);
+        let e = client(&server.url()).graphql("prs", "{a}", json!({})).unwrap_err().to_string();
+        assert!(e.contains("GraphQL query prs failed: Field 'x' doesn't exist"), "{e}");
+        let r = &server.requests()[0];
+        assert_eq!(r.url, "/graphql");
+        assert_eq!(r.header("authorization"), Some("Bearer ghp_secret"));
+    }
+
+    #[test]
+    fn compare_reads_every_page() {
+        let page = |n: usize, start: usize| {
+            let commits: Vec<Value> = (start..start + n)
+                .map(|i| json!({"sha": format!("{i:040x}"), "commit": {"message": format!("c{i}\n\nbody"), "tree": {"sha": "t"}}, "author": {"id": 7}, "committer": null, "parents": [{"sha": "p"}]}))
+                .collect();
+            json!({"status": "ahead", "ahead_by": 150, "behind_by": 0, "total_commits": 150, "commits": commits}).to_string()
+        };
+        let server = FakeServer::start(vec![Reply::json(200, &page(100, 0)), Reply::json(200, &page(50, 100))]);
+        let c = client(&server.url()).compare("acme", "web", "aaa", "bbb").unwrap();
+        assert_eq!(c.commits.len(), 150);
+        assert_eq!(c.commits[0].headline, "c0");
+        assert_eq!(c.commits[0].author_id, Some(7));
+        assert_eq!(c.commits[0].committer_id, None);
+        assert_eq!(server.requests()[1].url, "/repos/acme/web/compare/aaa...bbb?per_page=100&page=2");
+    }
+}

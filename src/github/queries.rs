@@ -1,0 +1,161 @@
+//! The GraphQL queries changegate sends. Each batches many objects with
+//! aliases (`c0: object(oid: ...)`, `p0: pullRequest(number: ...)`), so
+//! the request count follows the number of batches, not of commits. Every
+//! query built here is validated against GitHub's published schema in the
+//! tests.
+
+/// Commits per landing query.
+pub const LANDINGS_PER_QUERY: usize = 100;
+/// Pull requests per detail query.
+pub const PULLS_PER_QUERY: usize = 25;
+/// Blobs per content query.
+pub const BLOBS_PER_QUERY: usize = 50;
+/// Page size of the nested connections.
+pub const PAGE: usize = 100;
+
+/// True for a full or abbreviated hex object id (safe to inline).
+pub fn is_oid(s: &str) -> bool {
+    (4..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The pull requests associated with each commit in `oids`.
+pub fn landings(oids: &[&str]) -> String {
+    let mut q = String::from("query Landings($owner: String!, $name: String!) {\n  repository(owner: $owner, name: $name) {\n");
+    for (i, oid) in oids.iter().enumerate() {
+        assert!(is_oid(oid), "not an object id: {oid}");
+        q.push_str(&format!("    c{i}: object(oid: \"{oid}\") {{ ...Landing }}\n"));
+    }
+    q.push_str("  }\n}\n");
+    q.push_str(
+        "fragment Landing on Commit {
+  oid
+  associatedPullRequests(first: 10) {
+    nodes { number merged mergedAt baseRefName headRefOid mergeCommit { oid } baseRepository { nameWithOwner } }
+  }
+}
+",
+    );
+    q
+}
+
+const PULL_FRAGMENT: &str = "fragment Pull on PullRequest {
+  number
+  merged
+  mergedAt
+  baseRefName
+  headRefOid
+  mergeCommit { oid }
+  author { __typename login ... on User { databaseId } ... on Bot { databaseId } }
+  commits(first: 100) { ...PullCommits }
+  reviews(first: 100) { ...Reviews }
+  timelineItems(first: 100, itemTypes: [HEAD_REF_FORCE_PUSHED_EVENT, REVIEW_DISMISSED_EVENT, BASE_REF_CHANGED_EVENT, MERGED_EVENT]) { ...Timeline }
+}
+";
+
+const COMMITS_FRAGMENT: &str = "fragment PullCommits on PullRequestCommitConnection {
+  totalCount
+  pageInfo { hasNextPage endCursor }
+  nodes { commit { oid parents(first: 3) { nodes { oid } } tree { oid } author { user { databaseId login } } committer { user { databaseId login } } } }
+}
+";
+
+const REVIEWS_FRAGMENT: &str = "fragment Reviews on PullRequestReviewConnection {
+  totalCount
+  pageInfo { hasNextPage endCursor }
+  nodes { fullDatabaseId state submittedAt commit { oid } author { __typename login ... on User { databaseId } ... on Bot { databaseId } } }
+}
+";
+
+const TIMELINE_FRAGMENT: &str = "fragment Timeline on PullRequestTimelineItemsConnection {
+  pageInfo { hasNextPage endCursor }
+  nodes {
+    __typename
+    ... on HeadRefForcePushedEvent { createdAt actor { __typename login ... on User { databaseId } } beforeCommit { oid } afterCommit { oid } }
+    ... on ReviewDismissedEvent { createdAt previousReviewState review { fullDatabaseId } actor { __typename login ... on User { databaseId } } }
+    ... on BaseRefChangedEvent { createdAt previousRefName currentRefName }
+    ... on MergedEvent { createdAt commit { oid } mergeRefName actor { __typename login ... on User { databaseId } } }
+  }
+}
+";
+
+/// The details of each pull request in `numbers`.
+pub fn pulls(numbers: &[u64]) -> String {
+    let mut q = String::from("query Pulls($owner: String!, $name: String!) {\n  repository(owner: $owner, name: $name) {\n");
+    for (i, n) in numbers.iter().enumerate() {
+        q.push_str(&format!("    p{i}: pullRequest(number: {n}) {{ ...Pull }}\n"));
+    }
+    q.push_str("  }\n}\n");
+    for f in [PULL_FRAGMENT, COMMITS_FRAGMENT, REVIEWS_FRAGMENT, TIMELINE_FRAGMENT] {
+        q.push_str(f);
+    }
+    q
+}
+
+/// Which connection of a pull request to page through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    /// `commits`.
+    Commits,
+    /// `reviews`.
+    Reviews,
+    /// `timelineItems`.
+    Timeline,
+}
+
+/// The next page of one connection of one pull request.
+pub fn pull_page(number: u64, connection: Connection) -> String {
+    let (field, fragment) = match connection {
+        Connection::Commits => ("commits(first: 100, after: $after) { ...PullCommits }", COMMITS_FRAGMENT),
+        Connection::Reviews => ("reviews(first: 100, after: $after) { ...Reviews }", REVIEWS_FRAGMENT),
+        Connection::Timeline => (
+            "timelineItems(first: 100, after: $after, itemTypes: [HEAD_REF_FORCE_PUSHED_EVENT, REVIEW_DISMISSED_EVENT, BASE_REF_CHANGED_EVENT, MERGED_EVENT]) { ...Timeline }",
+            TIMELINE_FRAGMENT,
+        ),
+    };
+    format!(
+        "query PullPage($owner: String!, $name: String!, $after: String!) {{\n  repository(owner: $owner, name: $name) {{\n    pullRequest(number: {number}) {{ {field} }}\n  }}\n}}\n{fragment}"
+    )
+}
+
+/// The text of files at commits: `expressions` are `SHA:path`.
+pub fn blobs(expressions: &[(String, String)]) -> String {
+    let mut q = String::from("query Blobs($owner: String!, $name: String!) {\n  repository(owner: $owner, name: $name) {\n");
+    for (i, (oid, path)) in expressions.iter().enumerate() {
+        assert!(is_oid(oid), "not an object id: {oid}");
+        let expr = serde_json::to_string(&format!("{oid}:{path}")).expect("a string");
+        q.push_str(&format!("    b{i}: object(expression: {expr}) {{ ... on Blob {{ oid byteSize isBinary isTruncated text }} }}\n"));
+    }
+    q.push_str("  }\n}\n");
+    q
+}
+
+/// Every query shape, for schema validation in the tests.
+pub fn all_for_validation() -> Vec<(&'static str, String)> {
+    let oid = "0123456789abcdef0123456789abcdef01234567";
+    vec![
+        ("landings", landings(&[oid, oid])),
+        ("pulls", pulls(&[1, 2])),
+        ("pull_page commits", pull_page(1, Connection::Commits)),
+        ("pull_page reviews", pull_page(1, Connection::Reviews)),
+        ("pull_page timeline", pull_page(1, Connection::Timeline)),
+        ("blobs", blobs(&[(oid.to_owned(), "package.json".to_owned()), (oid.to_owned(), "dir/\"odd\" name.toml".to_owned())])),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_ids_are_checked_before_they_are_inlined() {
+        assert!(is_oid("0123abcd"));
+        assert!(!is_oid("0123abcd\") { x }"));
+        assert!(std::panic::catch_unwind(|| landings(&["not-an-oid"])).is_err());
+    }
+
+    #[test]
+    fn paths_are_escaped_as_graphql_strings() {
+        let q = blobs(&[("abcd".into(), "a\"b\\c".into())]);
+        assert!(q.contains(r#"object(expression: "abcd:a\"b\\c")"#), "{q}");
+    }
+}

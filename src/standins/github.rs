@@ -1,0 +1,556 @@
+//! A stateful stand-in for GitHub, fed by real git repositories: REST
+//! `compare`, commit details and code-scanning analyses are computed with
+//! `git` from the repository on disk; pull requests, reviews and timeline
+//! events are registered by the test (or the demo) and served through the
+//! GraphQL queries changegate sends. Answers follow the shapes of GitHub's
+//! recorded responses. Optional latency per request makes request counts
+//! visible in benchmarks.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::graphql::{self, Resolved, Resolver};
+use super::{Req, Resp};
+
+/// The token the stand-in accepts.
+pub const TOKEN: &str = "gh-token";
+
+/// A GitHub account.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Numeric id.
+    pub id: u64,
+    /// Login.
+    pub login: String,
+    /// Commit email.
+    pub email: String,
+    /// A bot account.
+    pub bot: bool,
+}
+
+/// A review.
+#[derive(Debug, Clone)]
+pub struct Review {
+    /// Id.
+    pub id: u64,
+    /// Reviewer login.
+    pub author: String,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`.
+    pub state: String,
+    /// When (RFC 3339).
+    pub submitted_at: String,
+    /// The commit reviewed.
+    pub commit: String,
+}
+
+/// A timeline event.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The head was force-pushed.
+    ForcePushed {
+        /// When.
+        at: String,
+        /// Who.
+        actor: String,
+        /// Old head.
+        before: String,
+        /// New head.
+        after: String,
+    },
+    /// A review was dismissed.
+    ReviewDismissed {
+        /// When.
+        at: String,
+        /// Who.
+        actor: String,
+        /// The review.
+        review: u64,
+        /// Its state before.
+        previous_state: String,
+    },
+    /// The base branch changed.
+    BaseRefChanged {
+        /// When.
+        at: String,
+        /// Old base.
+        previous: String,
+        /// New base.
+        current: String,
+    },
+    /// Merged.
+    Merged {
+        /// When.
+        at: String,
+        /// Who.
+        actor: String,
+        /// The merge (or landed) commit.
+        commit: String,
+    },
+}
+
+impl Event {
+    fn typename(&self) -> &'static str {
+        match self {
+            Event::ForcePushed { .. } => "HeadRefForcePushedEvent",
+            Event::ReviewDismissed { .. } => "ReviewDismissedEvent",
+            Event::BaseRefChanged { .. } => "BaseRefChangedEvent",
+            Event::Merged { .. } => "MergedEvent",
+        }
+    }
+    fn item_type(&self) -> &'static str {
+        match self {
+            Event::ForcePushed { .. } => "HEAD_REF_FORCE_PUSHED_EVENT",
+            Event::ReviewDismissed { .. } => "REVIEW_DISMISSED_EVENT",
+            Event::BaseRefChanged { .. } => "BASE_REF_CHANGED_EVENT",
+            Event::Merged { .. } => "MERGED_EVENT",
+        }
+    }
+}
+
+/// A pull request.
+#[derive(Debug, Clone)]
+pub struct Pull {
+    /// Number.
+    pub number: u64,
+    /// Author login.
+    pub author: String,
+    /// Base branch.
+    pub base_ref: String,
+    /// Head commit.
+    pub head: String,
+    /// The commits of the PR, oldest first.
+    pub commits: Vec<String>,
+    /// Merged.
+    pub merged: bool,
+    /// When.
+    pub merged_at: Option<String>,
+    /// `merge_commit_sha`: the merge commit, the squash commit, or the last
+    /// rebased commit.
+    pub merge_commit: Option<String>,
+    /// Commits GitHub created on the base (squash: one; rebase: several).
+    pub landed: Vec<String>,
+    /// Reviews.
+    pub reviews: Vec<Review>,
+    /// Timeline events.
+    pub events: Vec<Event>,
+}
+
+/// A repository backed by a git directory.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    /// The git directory (or work tree).
+    pub git_dir: PathBuf,
+    /// Pull requests.
+    pub pulls: Vec<Pull>,
+    /// Code-scanning analyses (REST shape).
+    pub analyses: Vec<Value>,
+}
+
+/// The stand-in's state.
+#[derive(Debug, Default)]
+pub struct GitHubStandIn {
+    repos: BTreeMap<String, Repo>,
+    /// Accounts (commit emails map to them).
+    pub accounts: Vec<Account>,
+    /// Wait this long before answering each request.
+    pub latency: Duration,
+    /// Requests served.
+    pub requests: u64,
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("git").arg("-C").arg(dir).args(args).output().map_err(|e| format!("git: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    }
+}
+
+/// One commit as git knows it.
+#[derive(Debug, Clone)]
+struct GitCommit {
+    sha: String,
+    tree: String,
+    parents: Vec<String>,
+    author_email: String,
+    committer_email: String,
+    author_name: String,
+    date: String,
+    message: String,
+}
+
+const FORMAT: &str = "--format=%H%x1f%T%x1f%P%x1f%ae%x1f%ce%x1f%an%x1f%aI%x1f%B%x1e";
+
+fn parse_log(text: &str) -> Vec<GitCommit> {
+    text.split('\u{1e}')
+        .filter(|r| !r.trim().is_empty())
+        .filter_map(|r| {
+            let f: Vec<&str> = r.trim_start_matches('\n').splitn(8, '\u{1f}').collect();
+            (f.len() == 8).then(|| GitCommit {
+                sha: f[0].into(),
+                tree: f[1].into(),
+                parents: f[2].split_whitespace().map(String::from).collect(),
+                author_email: f[3].into(),
+                committer_email: f[4].into(),
+                author_name: f[5].into(),
+                date: f[6].into(),
+                message: f[7].trim_end().into(),
+            })
+        })
+        .collect()
+}
+
+impl GitHubStandIn {
+    /// A stand-in with a few accounts.
+    pub fn new() -> Self {
+        let a = |id, login: &str, bot| Account { id, login: login.into(), email: format!("{login}@acme.test"), bot };
+        GitHubStandIn {
+            accounts: vec![a(1001, "alice", false), a(1002, "bob", false), a(1003, "carol", false), a(1004, "dana", false), a(1666, "mallory", false), a(41_898_282, "release-bot", true)],
+            ..Default::default()
+        }
+    }
+
+    /// Registers a repository (`owner/name`) backed by `git_dir`.
+    pub fn add_repo(&mut self, full_name: &str, git_dir: &Path) {
+        self.repos.insert(full_name.to_owned(), Repo { git_dir: git_dir.to_owned(), pulls: Vec::new(), analyses: Vec::new() });
+    }
+
+    /// The repository, to add pull requests and analyses.
+    pub fn repo_mut(&mut self, full_name: &str) -> &mut Repo {
+        self.repos.get_mut(full_name).expect("a registered repository")
+    }
+
+    fn account_by_email(&self, email: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.email.eq_ignore_ascii_case(email))
+    }
+
+    fn account(&self, login: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.login == login)
+    }
+
+    fn user_json(&self, a: Option<&Account>) -> Value {
+        match a {
+            None => Value::Null,
+            Some(a) => json!({"login": a.login, "id": a.id, "type": if a.bot { "Bot" } else { "User" }, "node_id": format!("U_{}", a.id), "site_admin": false}),
+        }
+    }
+
+    fn commit_json(&self, c: &GitCommit) -> Value {
+        json!({
+            "sha": c.sha, "node_id": format!("C_{}", c.sha),
+            "commit": {"message": c.message, "tree": {"sha": c.tree, "url": ""},
+                       "author": {"name": c.author_name, "email": c.author_email, "date": c.date},
+                       "committer": {"name": c.author_name, "email": c.committer_email, "date": c.date},
+                       "url": "", "comment_count": 0},
+            "author": self.user_json(self.account_by_email(&c.author_email)),
+            "committer": self.user_json(self.account_by_email(&c.committer_email)),
+            "parents": c.parents.iter().map(|p| json!({"sha": p, "url": ""})).collect::<Vec<_>>(),
+            "url": "", "html_url": "", "comments_url": ""
+        })
+    }
+
+    /// Handles REST and GraphQL requests.
+    pub fn handle(&mut self, req: &Req) -> Resp {
+        self.requests += 1;
+        if req.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
+            return Resp::json(401, json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}));
+        }
+        if req.path == "/graphql" {
+            let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+                return Resp::json(400, json!({"message": "Problems parsing JSON"}));
+            };
+            let query = body.get("query").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let vars = body.get("variables").and_then(Value::as_object).cloned().unwrap_or_default();
+            return Resp::json(200, graphql::execute(&Graph(self), &query, &vars));
+        }
+        let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+        match parts.as_slice() {
+            ["repos", owner, name, rest @ ..] => {
+                let full = format!("{owner}/{name}");
+                let Some(repo) = self.repos.get(&full).cloned() else {
+                    return Resp::json(404, json!({"message": "Not Found"}));
+                };
+                match rest {
+                    ["compare", basehead] => self.compare(&repo, basehead, req),
+                    ["commits", sha] => match git(&repo.git_dir, &["show", "-s", FORMAT, sha]) {
+                        Ok(t) => {
+                            let Some(c) = parse_log(&t).pop() else { return Resp::json(404, json!({"message": "No commit found"})) };
+                            let files = git(&repo.git_dir, &["diff-tree", "--no-commit-id", "--root", "-r", "--name-status", "-m", "--first-parent", sha]).unwrap_or_default();
+                            let mut v = self.commit_json(&c);
+                            v["files"] = Value::Array(
+                                files.lines().filter_map(|l| l.split_once('\t')).map(|(st, f)| json!({"filename": f, "status": match st { "A" => "added", "D" => "removed", _ => "modified" }, "sha": "", "additions": 0, "deletions": 0, "changes": 0, "blob_url": "", "raw_url": "", "contents_url": ""})).collect(),
+                            );
+                            Resp::json(200, v)
+                        }
+                        Err(_) => Resp::json(422, json!({"message": format!("No commit found for SHA: {sha}")})),
+                    },
+                    ["code-scanning", "analyses"] => {
+                        let r = req.query("ref").unwrap_or_default();
+                        let list: Vec<Value> = repo.analyses.iter().filter(|a| a["ref"] == r).cloned().collect();
+                        Resp::json(200, Value::Array(list))
+                    }
+                    _ => Resp::json(404, json!({"message": "Not Found"})),
+                }
+            }
+            _ => Resp::json(404, json!({"message": "Not Found"})),
+        }
+    }
+
+    fn compare(&self, repo: &Repo, basehead: &str, req: &Req) -> Resp {
+        let Some((base, head)) = basehead.split_once("...") else { return Resp::json(404, json!({"message": "Not Found"})) };
+        let dir = &repo.git_dir;
+        let resolve = |r: &str| git(dir, &["rev-parse", "--verify", &format!("{r}^{{commit}}")]).map(|s| s.trim().to_owned());
+        let (Ok(b), Ok(h)) = (resolve(base), resolve(head)) else {
+            return Resp::json(404, json!({"message": "Not Found"}));
+        };
+        let ancestor = |a: &str, d: &str| git(dir, &["merge-base", "--is-ancestor", a, d]).is_ok();
+        let status = if b == h {
+            "identical"
+        } else if ancestor(&b, &h) {
+            "ahead"
+        } else if ancestor(&h, &b) {
+            "behind"
+        } else {
+            "diverged"
+        };
+        let all = parse_log(&git(dir, &["log", "--reverse", "--topo-order", FORMAT, &format!("{b}..{h}")]).unwrap_or_default());
+        let behind = git(dir, &["rev-list", "--count", &format!("{h}..{b}")]).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0);
+        let per_page: usize = req.query("per_page").and_then(|p| p.parse().ok()).unwrap_or(250).clamp(1, 250);
+        let page: usize = req.query("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+        let commits: Vec<Value> = all.iter().skip((page - 1) * per_page).take(per_page).map(|c| self.commit_json(c)).collect();
+        Resp::json(200, json!({
+            "url": "", "html_url": "", "permalink_url": "", "diff_url": "", "patch_url": "",
+            "base_commit": {"sha": b}, "merge_base_commit": {"sha": b},
+            "status": status, "ahead_by": all.len(), "behind_by": behind, "total_commits": all.len(),
+            "commits": commits, "files": []
+        }))
+    }
+}
+
+/// The GraphQL view of the stand-in.
+struct Graph<'a>(&'a GitHubStandIn);
+
+/// A node of the GraphQL graph.
+#[derive(Debug, Clone)]
+enum Node {
+    Query,
+    Repository(String),
+    Commit(String, String),
+    Blob(String),
+    Pull(String, u64),
+    Review(String, u64, u64),
+    Event(String, u64, usize),
+    Account(Option<String>),
+    GitActor(String),
+    Connection(Vec<Node>, usize, usize, usize),
+    PullCommit(String, String),
+    Tree(String),
+    PageInfo(bool, usize),
+}
+
+impl Graph<'_> {
+    fn repo(&self, full: &str) -> Result<&Repo, String> {
+        self.0.repos.get(full).ok_or_else(|| format!("Could not resolve to a Repository with the name '{full}'."))
+    }
+
+    fn commit(&self, full: &str, oid: &str) -> Result<GitCommit, String> {
+        let t = git(&self.repo(full)?.git_dir, &["show", "-s", FORMAT, oid]).map_err(|e| format!("Could not resolve to a Commit: {e}"))?;
+        parse_log(&t).pop().ok_or_else(|| "no such commit".into())
+    }
+
+    fn pull(&self, full: &str, n: u64) -> Result<&Pull, String> {
+        self.repo(full)?.pulls.iter().find(|p| p.number == n).ok_or_else(|| format!("Could not resolve to a PullRequest with the number of {n}."))
+    }
+
+    /// A connection over `items`, honouring `first` and `after` (cursor = index).
+    fn connection(items: Vec<Node>, args: &Map<String, Value>) -> Resolved<Node> {
+        let first = args.get("first").and_then(Value::as_u64).unwrap_or(100).min(100) as usize;
+        let after = args.get("after").and_then(Value::as_str).and_then(|c| c.parse::<usize>().ok()).map_or(0, |i| i + 1);
+        let total = items.len();
+        Resolved::Object(Node::Connection(items, after, first, total))
+    }
+}
+
+impl Resolver for Graph<'_> {
+    type Node = Node;
+
+    fn root(&self) -> Node {
+        Node::Query
+    }
+
+    fn typename(&self, n: &Node) -> String {
+        match n {
+            Node::Query => "Query".into(),
+            Node::Repository(_) => "Repository".into(),
+            Node::Commit(..) => "Commit".into(),
+            Node::Blob(..) => "Blob".into(),
+            Node::Pull(..) => "PullRequest".into(),
+            Node::Review(..) => "PullRequestReview".into(),
+            Node::Event(r, n, i) => self.pull(r, *n).map(|p| p.events[*i].typename().to_owned()).unwrap_or_default(),
+            Node::Account(Some(login)) => if self.0.account(login).is_some_and(|a| a.bot) { "Bot".into() } else { "User".into() },
+            Node::Account(None) => "User".into(),
+            Node::GitActor(_) => "GitActor".into(),
+            Node::Connection(..) => "Connection".into(),
+            Node::PullCommit(..) => "PullRequestCommit".into(),
+            Node::Tree(_) => "Tree".into(),
+            Node::PageInfo(..) => "PageInfo".into(),
+        }
+    }
+
+    fn is_a(&self, n: &Node, ty: &str) -> bool {
+        let t = self.typename(n);
+        t == ty
+            || (ty == "Actor" && matches!(n, Node::Account(_)))
+            || ty.ends_with("Connection") && matches!(n, Node::Connection(..))
+    }
+
+    fn field(&self, node: &Node, name: &str, args: &Map<String, Value>) -> Result<Resolved<Node>, String> {
+        let leaf = |v: Value| Ok(Resolved::Leaf(v));
+        let obj = |n: Node| Ok(Resolved::Object(n));
+        match (node, name) {
+            (Node::Query, "repository") => {
+                let full = format!("{}/{}", args["owner"].as_str().unwrap_or_default(), args["name"].as_str().unwrap_or_default());
+                self.repo(&full)?;
+                obj(Node::Repository(full))
+            }
+            (Node::Repository(r), "object") => {
+                if let Some(oid) = args.get("oid").and_then(Value::as_str) {
+                    return match self.commit(r, oid) {
+                        Ok(c) => obj(Node::Commit(r.clone(), c.sha)),
+                        Err(_) => leaf(Value::Null),
+                    };
+                }
+                let expr = args.get("expression").and_then(Value::as_str).unwrap_or_default();
+                match git(&self.repo(r)?.git_dir, &["show", expr]) {
+                    Ok(text) => obj(Node::Blob(text)),
+                    Err(_) => leaf(Value::Null),
+                }
+            }
+            (Node::Repository(r), "pullRequest") => {
+                let n = args.get("number").and_then(Value::as_u64).ok_or("number is required")?;
+                self.pull(r, n)?;
+                obj(Node::Pull(r.clone(), n))
+            }
+            (Node::Commit(r, oid), f) => {
+                let c = self.commit(r, oid)?;
+                match f {
+                    "oid" => leaf(json!(c.sha)),
+                    "messageHeadline" => leaf(json!(c.message.lines().next().unwrap_or_default())),
+                    "tree" => obj(Node::Tree(c.tree)),
+                    "parents" => Ok(Self::connection(c.parents.iter().map(|p| Node::Commit(r.clone(), p.clone())).collect(), args)),
+                    "author" => obj(Node::GitActor(c.author_email)),
+                    "committer" => obj(Node::GitActor(c.committer_email)),
+                    "associatedPullRequests" => {
+                        let pulls: Vec<Node> = self
+                            .repo(r)?
+                            .pulls
+                            .iter()
+                            .filter(|p| p.merge_commit.as_deref() == Some(&c.sha) || p.landed.contains(&c.sha) || p.commits.contains(&c.sha))
+                            .map(|p| Node::Pull(r.clone(), p.number))
+                            .collect();
+                        Ok(Self::connection(pulls, args))
+                    }
+                    _ => Err(format!("Field '{f}' doesn't exist on type 'Commit'")),
+                }
+            }
+            (Node::Tree(oid), "oid") => leaf(json!(oid)),
+            (Node::GitActor(email), "user") => match self.0.account_by_email(email) {
+                Some(a) => obj(Node::Account(Some(a.login.clone()))),
+                None => leaf(Value::Null),
+            },
+            (Node::GitActor(email), "email") => leaf(json!(email)),
+            (Node::Blob(text), f) => match f {
+                "text" => leaf(json!(text)),
+                "byteSize" => leaf(json!(text.len())),
+                "isBinary" => leaf(json!(false)),
+                "isTruncated" => leaf(json!(false)),
+                "oid" => leaf(json!(crate::digest::Sha256Digest::of(text.as_bytes()).hex()[..40])),
+                _ => Err(format!("Field '{f}' doesn't exist on type 'Blob'")),
+            },
+            (Node::Account(login), f) => {
+                let a = login.as_deref().and_then(|l| self.0.account(l));
+                match f {
+                    "login" => leaf(json!(login.clone().unwrap_or_else(|| "ghost".into()))),
+                    "databaseId" => leaf(a.map_or(Value::Null, |a| json!(a.id))),
+                    _ => Err(format!("Field '{f}' doesn't exist on type 'User'")),
+                }
+            }
+            (Node::Pull(r, n), f) => {
+                let p = self.pull(r, *n)?;
+                match f {
+                    "number" => leaf(json!(p.number)),
+                    "merged" => leaf(json!(p.merged)),
+                    "mergedAt" => leaf(json!(p.merged_at)),
+                    "baseRefName" => leaf(json!(p.base_ref)),
+                    "headRefOid" => leaf(json!(p.head)),
+                    "mergeCommit" => match &p.merge_commit {
+                        Some(m) => obj(Node::Commit(r.clone(), m.clone())),
+                        None => leaf(Value::Null),
+                    },
+                    "baseRepository" => obj(Node::Repository(r.clone())),
+                    "author" => obj(Node::Account(Some(p.author.clone()))),
+                    "commits" => Ok(Self::connection(p.commits.iter().map(|c| Node::PullCommit(r.clone(), c.clone())).collect(), args)),
+                    "reviews" => Ok(Self::connection(p.reviews.iter().map(|rv| Node::Review(r.clone(), *n, rv.id)).collect(), args)),
+                    "timelineItems" => {
+                        let types: Vec<String> = args.get("itemTypes").and_then(Value::as_array).map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect()).unwrap_or_default();
+                        let events: Vec<Node> = p
+                            .events
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, e)| types.is_empty() || types.iter().any(|t| t == e.item_type()))
+                            .map(|(i, _)| Node::Event(r.clone(), *n, i))
+                            .collect();
+                        Ok(Self::connection(events, args))
+                    }
+                    _ => Err(format!("Field '{f}' doesn't exist on type 'PullRequest'")),
+                }
+            }
+            (Node::Repository(r), "nameWithOwner") => leaf(json!(r)),
+            (Node::PullCommit(r, oid), "commit") => obj(Node::Commit(r.clone(), oid.clone())),
+            (Node::Review(r, n, id), f) => {
+                let rv = self.pull(r, *n)?.reviews.iter().find(|x| x.id == *id).ok_or("no such review")?;
+                match f {
+                    "fullDatabaseId" => leaf(json!(rv.id.to_string())),
+                    "state" => leaf(json!(rv.state)),
+                    "submittedAt" => leaf(json!(rv.submitted_at)),
+                    "commit" => obj(Node::Commit(r.clone(), rv.commit.clone())),
+                    "author" => obj(Node::Account(Some(rv.author.clone()))),
+                    _ => Err(format!("Field '{f}' doesn't exist on type 'PullRequestReview'")),
+                }
+            }
+            (Node::Event(r, n, i), f) => {
+                let e = &self.pull(r, *n)?.events[*i];
+                match (e, f) {
+                    (Event::ForcePushed { at, .. } | Event::ReviewDismissed { at, .. } | Event::BaseRefChanged { at, .. } | Event::Merged { at, .. }, "createdAt") => leaf(json!(at)),
+                    (Event::ForcePushed { actor, .. } | Event::ReviewDismissed { actor, .. } | Event::Merged { actor, .. }, "actor") => obj(Node::Account(Some(actor.clone()))),
+                    (Event::ForcePushed { before, .. }, "beforeCommit") => obj(Node::Commit(r.clone(), before.clone())),
+                    (Event::ForcePushed { after, .. }, "afterCommit") => obj(Node::Commit(r.clone(), after.clone())),
+                    (Event::ReviewDismissed { previous_state, .. }, "previousReviewState") => leaf(json!(previous_state)),
+                    (Event::ReviewDismissed { review, .. }, "review") => obj(Node::Review(r.clone(), *n, *review)),
+                    (Event::BaseRefChanged { previous, .. }, "previousRefName") => leaf(json!(previous)),
+                    (Event::BaseRefChanged { current, .. }, "currentRefName") => leaf(json!(current)),
+                    (Event::Merged { commit, .. }, "commit") => obj(Node::Commit(r.clone(), commit.clone())),
+                    (Event::Merged { .. }, "mergeRefName") => leaf(json!("main")),
+                    _ => Err(format!("Field '{f}' doesn't exist on type '{}'", e.typename())),
+                }
+            }
+            (Node::Connection(items, start, first, total), f) => match f {
+                "nodes" => Ok(Resolved::List(items.iter().skip(*start).take(*first).cloned().map(Resolved::Object).collect())),
+                "totalCount" => leaf(json!(total)),
+                "pageInfo" => obj(Node::PageInfo(start + first < *total, (start + first).min(*total).saturating_sub(1))),
+                _ => Err(format!("Field '{f}' doesn't exist on a connection")),
+            },
+            (Node::PageInfo(more, last), f) => match f {
+                "hasNextPage" => leaf(json!(more)),
+                "endCursor" => leaf(json!(last.to_string())),
+                _ => Err(format!("Field '{f}' doesn't exist on type 'PageInfo'")),
+            },
+            (_, f) => Err(format!("Field '{f}' doesn't exist")),
+        }
+    }
+}

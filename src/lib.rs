@@ -19,6 +19,7 @@ pub mod config;
 pub mod digest;
 pub mod env;
 pub mod escalate;
+pub mod evidence;
 pub mod github;
 pub mod http;
 pub mod jira;

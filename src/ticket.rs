@@ -67,6 +67,24 @@ pub fn find(ticket: Option<&str>, state_file: &Path) -> Result<(String, Option<S
     }
 }
 
+/// The last approved deploy of a repository and environment: the latest
+/// ticket of its stream that reached Done, and the commit it deployed.
+pub fn last_done(jira: &Jira, binding: &crate::request::binding::Binding, config: &JiraConfig) -> Result<Option<(String, String)>, JiraError> {
+    use crate::jira::jql;
+    let q = format!(
+        "project = {} AND labels = {} AND status = {} ORDER BY resolutiondate DESC",
+        jql::string(&config.project),
+        jql::string(&binding.stream_label()),
+        jql::string(&config.statuses.done)
+    );
+    let done = jira.search(&q, &["status"], &[RECORD_PROPERTY], &[])?;
+    Ok(done.iter().find_map(|i| {
+        let r = i.properties.get(RECORD_PROPERTY).and_then(TicketRecord::from_value)?;
+        (r.binding.project_slug == binding.project_slug && r.binding.environment == binding.environment)
+            .then(|| (i.key.clone(), r.binding.commit))
+    }))
+}
+
 /// Reads a ticket with what the later steps need.
 pub fn load(jira: &Jira, key: &str, config: &JiraConfig) -> Result<TicketState, JiraError> {
     let mut fields: Vec<String> = vec!["status".into(), "labels".into(), "created".into(), "summary".into()];

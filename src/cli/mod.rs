@@ -3,6 +3,7 @@
 //! printed to stderr and become "could not decide" (exit 2), never a pass.
 
 mod close;
+mod collect;
 mod config_check;
 mod plan_check;
 mod request;
@@ -45,6 +46,8 @@ enum Command {
     PlanCheck(plan_check::PlanCheckArgs),
     /// Record how the deploy ended and close the ticket (CI, step 3)
     Close(close::CloseCli),
+    /// Collect the evidence record of a ticket (commits, reviews, scans)
+    Collect(collect::CollectCli),
     /// Check changegate.toml, and with credentials the Jira site
     Config {
         #[command(subcommand)]
@@ -150,6 +153,7 @@ fn execute(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
         Command::Validate(args) => validate::run(&args, cli.config.as_deref(), &env, out),
         Command::PlanCheck(args) => plan_check::run(&args, cli.config.as_deref(), &env, out),
         Command::Close(args) => close::run(&args, cli.config.as_deref(), &env, out),
+        Command::Collect(args) => collect::run(&args, cli.config.as_deref(), &env, out),
         Command::Config { command: ConfigCommand::Check(args) } => {
             config_check::run(&args, cli.config.as_deref(), &env, out)
         }

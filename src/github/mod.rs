@@ -225,6 +225,22 @@ impl GitHub {
         Ok(out)
     }
 
+    /// The files a commit changed (against its first parent).
+    pub fn commit_files(&self, owner: &str, repo: &str, sha: &str) -> Result<Vec<String>, GitHubError> {
+        #[derive(Deserialize)]
+        struct Detail {
+            #[serde(default)]
+            files: Vec<File>,
+        }
+        #[derive(Deserialize)]
+        struct File {
+            filename: String,
+        }
+        let path = format!("/repos/{}/{}/commits/{}", percent_encode(owner), percent_encode(repo), percent_encode(sha));
+        let d: Detail = self.get(&path, &[])?;
+        Ok(d.files.into_iter().map(|f| f.filename).collect())
+    }
+
     /// Code-scanning analyses of a ref (newest first), every page up to 500.
     pub fn code_scanning_analyses(&self, owner: &str, repo: &str, reference: &str) -> Result<Vec<Analysis>, GitHubError> {
         let path = format!("/repos/{}/{}/code-scanning/analyses", percent_encode(owner), percent_encode(repo));

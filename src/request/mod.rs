@@ -602,19 +602,7 @@ fn commit_list(
     svc: &Services,
     cwd: &Path,
 ) -> Result<fill::CommitList, RequestError> {
-    let jc = &config.jira;
-    let q = format!(
-        "project = {} AND labels = {} AND status = {} ORDER BY resolutiondate DESC",
-        jql::string(&jc.project),
-        jql::string(&binding.stream_label()),
-        jql::string(&jc.statuses.done)
-    );
-    let done = svc.jira.search(&q, &["status"], &[RECORD_PROPERTY], &[])?;
-    let base = done.iter().find_map(|i| {
-        let r = i.properties.get(RECORD_PROPERTY).and_then(TicketRecord::from_value)?;
-        (r.binding.project_slug == binding.project_slug && r.binding.environment == binding.environment)
-            .then(|| (i.key.clone(), r.binding.commit))
-    });
+    let base = crate::ticket::last_done(&svc.jira, binding, &config.jira)?;
     let (base_ticket, base_commit) = base.map_or((None, None), |(k, c)| (Some(k), Some(c)));
     let (commits, note) = git::commits_between(cwd, base_commit.as_deref(), &binding.commit);
     Ok(fill::CommitList { base_ticket, base_commit, commits, note })

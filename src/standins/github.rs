@@ -144,6 +144,8 @@ pub struct Pull {
 pub struct Repo {
     /// The git directory (or work tree).
     pub git_dir: PathBuf,
+    /// Every commit, read once when the repository is registered.
+    commits: BTreeMap<String, GitCommit>,
     /// Pull requests.
     pub pulls: Vec<Pull>,
     /// Code-scanning analyses (REST shape).
@@ -215,9 +217,13 @@ impl GitHubStandIn {
         }
     }
 
-    /// Registers a repository (`owner/name`) backed by `git_dir`.
+    /// Registers a repository (`owner/name`) backed by `git_dir`; call
+    /// again after adding commits to refresh the commit cache.
     pub fn add_repo(&mut self, full_name: &str, git_dir: &Path) {
-        self.repos.insert(full_name.to_owned(), Repo { git_dir: git_dir.to_owned(), pulls: Vec::new(), analyses: Vec::new() });
+        let log = git(git_dir, &["log", "--all", FORMAT]).unwrap_or_default();
+        let commits = parse_log(&log).into_iter().map(|c| (c.sha.clone(), c)).collect();
+        let (pulls, analyses) = self.repos.remove(full_name).map(|r| (r.pulls, r.analyses)).unwrap_or_default();
+        self.repos.insert(full_name.to_owned(), Repo { git_dir: git_dir.to_owned(), commits, pulls, analyses });
     }
 
     /// The repository, to add pull requests and analyses.
@@ -252,6 +258,12 @@ impl GitHubStandIn {
             "parents": c.parents.iter().map(|p| json!({"sha": p, "url": ""})).collect::<Vec<_>>(),
             "url": "", "html_url": "", "comments_url": ""
         })
+    }
+
+    fn pull_json(&self, p: &Pull) -> Value {
+        json!({"number": p.number, "state": if p.merged { "closed" } else { "open" }, "merged": p.merged, "merged_at": p.merged_at,
+               "merge_commit_sha": p.merge_commit, "user": self.user_json(self.account(&p.author)),
+               "head": {"sha": p.head, "ref": "feature"}, "base": {"ref": p.base_ref, "sha": ""}, "title": format!("PR {}", p.number)})
     }
 
     /// Handles REST and GraphQL requests.
@@ -289,6 +301,41 @@ impl GitHubStandIn {
                         }
                         Err(_) => Resp::json(422, json!({"message": format!("No commit found for SHA: {sha}")})),
                     },
+                    ["commits", sha, "pulls"] => {
+                        let list: Vec<Value> = repo
+                            .pulls
+                            .iter()
+                            .filter(|p| p.merge_commit.as_deref() == Some(*sha) || p.landed.iter().any(|l| l == sha) || p.commits.iter().any(|c| c == sha))
+                            .map(|p| self.pull_json(p))
+                            .collect();
+                        Resp::json(200, Value::Array(list))
+                    }
+                    ["pulls", n, rest @ ..] => {
+                        let Some(p) = n.parse::<u64>().ok().and_then(|n| repo.pulls.iter().find(|p| p.number == n)) else {
+                            return Resp::json(404, json!({"message": "Not Found"}));
+                        };
+                        match rest {
+                            [] => Resp::json(200, self.pull_json(p)),
+                            ["reviews"] => Resp::json(
+                                200,
+                                Value::Array(p.reviews.iter().map(|r| json!({"id": r.id, "node_id": "", "user": self.user_json(self.account(&r.author)), "body": "", "state": r.state, "commit_id": r.commit, "submitted_at": r.submitted_at, "html_url": "", "pull_request_url": "", "author_association": "MEMBER", "_links": {}})).collect()),
+                            ),
+                            ["commits"] => {
+                                let cs: Vec<Value> = p.commits.iter().filter_map(|c| repo.commits.get(c)).map(|c| self.commit_json(c)).collect();
+                                Resp::json(200, Value::Array(cs))
+                            }
+                            _ => Resp::json(404, json!({"message": "Not Found"})),
+                        }
+                    }
+                    ["issues", n, "timeline"] => {
+                        let Some(p) = n.parse::<u64>().ok().and_then(|n| repo.pulls.iter().find(|p| p.number == n)) else {
+                            return Resp::json(404, json!({"message": "Not Found"}));
+                        };
+                        let events: Vec<Value> = p.events.iter().map(|e| json!({"event": e.item_type().to_ascii_lowercase(), "created_at": match e {
+                            Event::ForcePushed { at, .. } | Event::ReviewDismissed { at, .. } | Event::BaseRefChanged { at, .. } | Event::Merged { at, .. } => at.clone(),
+                        }})).collect();
+                        Resp::json(200, Value::Array(events))
+                    }
                     ["code-scanning", "analyses"] => {
                         let r = req.query("ref").unwrap_or_default();
                         let list: Vec<Value> = repo.analyses.iter().filter(|a| a["ref"] == r).cloned().collect();
@@ -359,7 +406,11 @@ impl Graph<'_> {
     }
 
     fn commit(&self, full: &str, oid: &str) -> Result<GitCommit, String> {
-        let t = git(&self.repo(full)?.git_dir, &["show", "-s", FORMAT, oid]).map_err(|e| format!("Could not resolve to a Commit: {e}"))?;
+        let repo = self.repo(full)?;
+        if let Some(c) = repo.commits.get(oid) {
+            return Ok(c.clone());
+        }
+        let t = git(&repo.git_dir, &["show", "-s", FORMAT, oid]).map_err(|e| format!("Could not resolve to a Commit: {e}"))?;
         parse_log(&t).pop().ok_or_else(|| "no such commit".into())
     }
 

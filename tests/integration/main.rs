@@ -2,6 +2,7 @@
 //! inputs. One test binary (see Cargo.toml) keeps linking cheap.
 
 mod cli;
+mod collect;
 mod contract;
 mod corpus;
 mod deploy;

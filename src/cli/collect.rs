@@ -1,0 +1,53 @@
+//! `changegate collect KEY -o FILE`: writes the evidence record of a ticket
+//! (the input of the analysis, and what auditors re-run decisions from).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{CliError, ca_bundle, load_config, request::services};
+use crate::env::Env;
+use crate::evidence::collect::{self, Sources};
+use crate::github::{GitHub, GitHubSettings};
+use crate::http::RetryPolicy;
+use crate::outcome::Outcome;
+
+#[derive(Debug, Args)]
+pub(super) struct CollectCli {
+    /// The change ticket
+    #[arg(value_name = "KEY")]
+    ticket: String,
+
+    /// Where to write the record
+    #[arg(short, long, value_name = "FILE", default_value = "evidence.json")]
+    output: PathBuf,
+}
+
+pub(super) fn run(cli: &CollectCli, config_path: Option<&Path>, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let config = load_config(config_path)?;
+    let svc = services(env)?;
+    let github = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
+    let (source, content) = match &config.source {
+        Some(p) => (p.display().to_string(), std::fs::read_to_string(p).unwrap_or_default()),
+        None => ("built-in defaults".to_owned(), String::new()),
+    };
+    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci };
+    let evidence = collect::collect(&cli.ticket, &config, (&source, &content), &sources).map_err(|e| CliError::Other(e.to_string()))?;
+    std::fs::write(&cli.output, evidence.to_json() + "\n")
+        .map_err(|source| CliError::File { what: "cannot write the evidence record", path: cli.output.clone(), source })?;
+    writeln!(
+        out,
+        "{}: {} landing(s), {} pull request(s), {} gap(s), {} GitHub request(s) -> {}",
+        evidence.ticket,
+        evidence.range.landings.len(),
+        evidence.pulls.len(),
+        evidence.gaps.len(),
+        evidence.requests.github,
+        cli.output.display()
+    )?;
+    for g in &evidence.gaps {
+        writeln!(out, "  gap: {}: {}", g.what, g.why)?;
+    }
+    Ok(Outcome::Pass)
+}

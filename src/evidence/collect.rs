@@ -1,0 +1,441 @@
+//! Collects the evidence record of a change ticket from Jira, GitHub and
+//! CircleCI. Facts come from the APIs only (never from a CI checkout,
+//! commit dates or messages). Requests are batched: one compare (pages of
+//! 100 commits), one GraphQL query per 100 landings and per 25 pull
+//! requests, follow-up pages only for long connections. A failed call
+//! becomes a gap in the record, never a dropped fact.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::{
+    Actor, AssociatedPull, Base, DirectCommit, Evidence, FileChange, Gap, JobFact, PendingTicket, PolicyFiles,
+    PolicySource, PullCommit, PullFacts, Range, RequestCounts, ReviewFact, SCHEMA_VERSION, Scans, TimelineEvent,
+};
+use crate::circleci::CircleCi;
+use crate::config::Config;
+use crate::digest::Sha256Digest;
+use crate::github::queries::{self, Connection};
+use crate::github::{GitHub, GitHubError};
+use crate::jira::{Jira, JiraError, jql};
+use crate::request::binding::{RECORD_PROPERTY, TicketRecord};
+use crate::ticket;
+use crate::time::Timestamp;
+
+/// Files whose version fields a version bump may change.
+pub const VERSION_FILES: &[&str] = &[
+    "VERSION",
+    "version.txt",
+    "package.json",
+    "package-lock.json",
+    "Cargo.toml",
+    "Cargo.lock",
+    "pyproject.toml",
+    "setup.cfg",
+    "Chart.yaml",
+    "pom.xml",
+    "gradle.properties",
+    "version.go",
+    "CHANGELOG.md",
+];
+
+/// Policy files whose change in the range needs manual review.
+pub const POLICY_FILES: &[&str] = &["changegate.toml", ".circleci/changegate.toml"];
+
+/// The services evidence is read from.
+#[derive(Debug)]
+pub struct Sources<'a> {
+    /// Jira.
+    pub jira: &'a Jira,
+    /// GitHub.
+    pub github: &'a GitHub,
+    /// CircleCI.
+    pub circleci: &'a CircleCi,
+}
+
+/// Collection could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// The ticket could not be read.
+    #[error(transparent)]
+    Jira(#[from] JiraError),
+    /// The ticket is not a changegate ticket, or its repository is not on GitHub.
+    #[error("{0}")]
+    Ticket(String),
+}
+
+/// `gh/owner/name` (or `github/owner/name`) -> `(owner, name)`.
+pub fn github_repo(project_slug: &str) -> Option<(String, String)> {
+    let mut parts = project_slug.splitn(3, '/');
+    let vcs = parts.next()?;
+    let (owner, name) = (parts.next()?, parts.next()?);
+    (matches!(vcs, "gh" | "github") && !owner.is_empty() && !name.is_empty()).then(|| (owner.to_owned(), name.to_owned()))
+}
+
+/// Collects the evidence of ticket `key`. `policy` is the effective policy
+/// (source, content).
+pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'_>) -> Result<Evidence, CollectError> {
+    let jc = &config.jira;
+    let t = ticket::load(src.jira, key, jc)?;
+    let record = t.record.clone().ok_or_else(|| CollectError::Ticket(format!("{key} has no changegate record")))?;
+    let b = record.binding.clone();
+    let (owner, name) = github_repo(&b.project_slug)
+        .ok_or_else(|| CollectError::Ticket(format!("{} is not a GitHub project: only GitHub repositories can be analysed", b.project_slug)))?;
+    let repo = format!("{owner}/{name}");
+    let vars = json!({"owner": owner, "name": name});
+    let mut gaps: Vec<Gap> = Vec::new();
+    let gap = |gaps: &mut Vec<Gap>, what: &str, why: &dyn std::fmt::Display| gaps.push(Gap { what: what.to_owned(), why: why.to_string() });
+
+    // The base: the last deploy of this repository and environment that reached Done.
+    let base = ticket::last_done(src.jira, &b, jc)?.map(|(ticket, commit)| Base { ticket, commit, source: "jira: search of Done tickets of the stream".into() });
+
+    // The range and its first-parent chain.
+    let mut range = Range { status: "first_deploy".into(), total_commits: 0, commits: Vec::new(), landings: Vec::new(), source: String::new() };
+    if let Some(base) = &base {
+        range.source = format!("github: GET /repos/{repo}/compare/{}...{}", base.commit, b.commit);
+        match src.github.compare(&owner, &name, &base.commit, &b.commit) {
+            Ok(c) => {
+                range.status = c.status;
+                range.total_commits = c.total_commits;
+                range.commits = c.commits;
+                if (range.commits.len() as u64) < range.total_commits {
+                    gap(&mut gaps, "range", &format!("{} of {} commits read", range.commits.len(), range.total_commits));
+                }
+                if range.status == "ahead" {
+                    match first_parent_chain(&range.commits, &b.commit, &base.commit) {
+                        Ok(chain) => range.landings = chain,
+                        Err(e) => gap(&mut gaps, "landings", &e),
+                    }
+                }
+            }
+            Err(e) => gap(&mut gaps, "range", &e),
+        }
+    }
+
+    // Pull requests of each landing, then their details.
+    let mut associated: BTreeMap<String, Vec<AssociatedPull>> = BTreeMap::new();
+    for chunk in range.landings.chunks(queries::LANDINGS_PER_QUERY) {
+        let oids: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        match src.github.graphql("Landings", &queries::landings(&oids), vars.clone()) {
+            Ok(data) => {
+                for (i, oid) in chunk.iter().enumerate() {
+                    let nodes = data["repository"][format!("c{i}")]["associatedPullRequests"]["nodes"].as_array().cloned().unwrap_or_default();
+                    associated.insert(oid.clone(), nodes.iter().map(associated_pull).collect());
+                }
+            }
+            Err(e) => gap(&mut gaps, &format!("pull requests of {} landing(s)", chunk.len()), &e),
+        }
+    }
+    let mut numbers: BTreeSet<u64> = BTreeSet::new();
+    for pulls in associated.values() {
+        for p in pulls.iter().filter(|p| p.merged && p.base_ref == b.branch && p.base_repository.eq_ignore_ascii_case(&repo)) {
+            numbers.insert(p.number);
+        }
+    }
+    let mut pulls: BTreeMap<String, PullFacts> = BTreeMap::new();
+    let numbers: Vec<u64> = numbers.into_iter().collect();
+    for chunk in numbers.chunks(queries::PULLS_PER_QUERY) {
+        match src.github.graphql("Pulls", &queries::pulls(chunk), vars.clone()) {
+            Ok(data) => {
+                for (i, n) in chunk.iter().enumerate() {
+                    let node = &data["repository"][format!("p{i}")];
+                    match pull_facts(node, &repo) {
+                        Some(mut facts) => {
+                            complete_pages(src.github, &vars, node, &mut facts, &mut gaps);
+                            pulls.insert(n.to_string(), facts);
+                        }
+                        None => gap(&mut gaps, &format!("pull {n}"), &"GitHub returned no pull request"),
+                    }
+                }
+            }
+            Err(e) => gap(&mut gaps, &format!("pulls {}", chunk.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")), &e),
+        }
+    }
+
+    // Landings without a merged PR: their files, and version files' text.
+    let mut direct: BTreeMap<String, DirectCommit> = BTreeMap::new();
+    let with_pr = |sha: &String| associated.get(sha).is_some_and(|ps| ps.iter().any(|p| numbers.contains(&p.number)));
+    let parents: BTreeMap<&str, &str> = range.commits.iter().filter_map(|c| c.parents.first().map(|p| (c.sha.as_str(), p.as_str()))).collect();
+    let mut blob_wants: Vec<(String, String, String, bool)> = Vec::new();
+    for sha in range.landings.iter().filter(|s| !with_pr(s)) {
+        match src.github.commit_files(&owner, &name, sha) {
+            Ok(files) => {
+                for f in files.iter().filter(|f| is_version_file(f)) {
+                    if let Some(parent) = parents.get(sha.as_str()) {
+                        blob_wants.push((sha.clone(), f.clone(), (*parent).to_owned(), false));
+                    }
+                    blob_wants.push((sha.clone(), f.clone(), sha.clone(), true));
+                }
+                direct.insert(sha.clone(), DirectCommit { files, version_files: BTreeMap::new(), source: format!("github: GET /repos/{repo}/commits/{sha}") });
+            }
+            Err(e) => gap(&mut gaps, &format!("files of {sha}"), &e),
+        }
+    }
+    for chunk in blob_wants.chunks(queries::BLOBS_PER_QUERY) {
+        let exprs: Vec<(String, String)> = chunk.iter().map(|(_, f, at, _)| (at.clone(), f.clone())).collect();
+        match src.github.graphql("Blobs", &queries::blobs(&exprs), vars.clone()) {
+            Ok(data) => {
+                for (i, (sha, f, _, after)) in chunk.iter().enumerate() {
+                    let text = data["repository"][format!("b{i}")]["text"].as_str().map(str::to_owned);
+                    let entry = direct.get_mut(sha).expect("inserted above").version_files.entry(f.clone()).or_insert(FileChange { before: None, after: None });
+                    if *after { entry.after = text } else { entry.before = text }
+                }
+            }
+            Err(e) => gap(&mut gaps, "version files", &e),
+        }
+    }
+
+    // The policy files at the base and at the deployed commit.
+    let mut policy_files = PolicyFiles { files: BTreeMap::new(), source: "github: GraphQL Blobs".into() };
+    if let Some(base) = &base {
+        let exprs: Vec<(String, String)> = POLICY_FILES.iter().flat_map(|f| [(base.commit.clone(), (*f).to_owned()), (b.commit.clone(), (*f).to_owned())]).collect();
+        match src.github.graphql("Blobs", &queries::blobs(&exprs), vars.clone()) {
+            Ok(data) => {
+                for (i, f) in POLICY_FILES.iter().enumerate() {
+                    let text = |k: usize| data["repository"][format!("b{k}")]["text"].as_str().map(str::to_owned);
+                    policy_files.files.insert((*f).to_owned(), FileChange { before: text(2 * i), after: text(2 * i + 1) });
+                }
+            }
+            Err(e) => gap(&mut gaps, "policy files", &e),
+        }
+    }
+
+    // Scans: the jobs of the deploy's workflows, and code scanning of the commit.
+    let mut scans = Scans { source: "circleci: GET /workflow/{id}/job; github: GET code-scanning/analyses".into(), ..Scans::default() };
+    for w in &record.workflows {
+        match src.circleci.workflow_jobs(&w.id) {
+            Ok(jobs) => scans.jobs.extend(jobs.into_iter().map(|j| JobFact { workflow_id: w.id.clone(), name: j.name, status: j.status, number: j.job_number })),
+            Err(e) => gap(&mut gaps, &format!("jobs of workflow {}", w.id), &e),
+        }
+    }
+    match src.github.code_scanning_analyses(&owner, &name, &format!("refs/heads/{}", b.branch)) {
+        Ok(list) => scans.code_scanning = list.into_iter().filter(|a| a.commit_sha == b.commit).collect(),
+        // A repository without code scanning answers 404: no analyses.
+        Err(GitHubError::Api(e)) if e.status() == Some(404) => {}
+        Err(e) => gap(&mut gaps, "code scanning", &e),
+    }
+
+    // Other live tickets of the stream.
+    let closed: Vec<String> = jc.statuses.closed().iter().map(|s| jql::string(s)).collect();
+    let q = format!(
+        "project = {} AND labels = {} AND status not in ({}) ORDER BY created ASC",
+        jql::string(&jc.project),
+        jql::string(&b.stream_label()),
+        closed.join(", ")
+    );
+    let mut pending = Vec::new();
+    match src.jira.search(&q, &["status"], &[RECORD_PROPERTY], &[]) {
+        Ok(found) => {
+            for i in found.iter().filter(|i| i.key != key) {
+                let r = i.properties.get(RECORD_PROPERTY).and_then(TicketRecord::from_value);
+                let mut active = Some(false);
+                for w in r.iter().flat_map(|r| r.workflows.iter()) {
+                    match src.circleci.workflow(&w.id) {
+                        Ok(wf) => active = active.map(|a| a || wf.is_active()),
+                        Err(e) if e.status() == Some(404) => {}
+                        Err(_) => active = None,
+                    }
+                }
+                pending.push(PendingTicket {
+                    key: i.key.clone(),
+                    status: i.status().unwrap_or_default().to_owned(),
+                    pipeline_number: r.as_ref().map(|r| r.binding.pipeline_number),
+                    workflows_active: active,
+                });
+            }
+        }
+        Err(e) => gap(&mut gaps, "pending tickets", &e),
+    }
+
+    Ok(Evidence {
+        schema_version: SCHEMA_VERSION,
+        collected_at: Timestamp::now().to_rfc3339(),
+        ticket: key.to_owned(),
+        binding: b,
+        repository: repo,
+        base,
+        range,
+        associated,
+        pulls,
+        direct,
+        policy_files,
+        scans,
+        pending,
+        policy: PolicySource { source: policy.0.to_owned(), digest: Sha256Digest::of(policy.1.as_bytes()), content: policy.1.to_owned() },
+        gaps,
+        requests: RequestCounts { github: src.github.requests() },
+    })
+}
+
+/// The first-parent chain from `head` back to (not including) `base`, newest
+/// first, from the range's commits. Fails when a first parent is neither in
+/// the range nor the base (the range is incomplete).
+pub fn first_parent_chain(commits: &[crate::github::RangeCommit], head: &str, base: &str) -> Result<Vec<String>, String> {
+    let by_sha: BTreeMap<&str, &crate::github::RangeCommit> = commits.iter().map(|c| (c.sha.as_str(), c)).collect();
+    let mut chain = Vec::new();
+    let mut at = head;
+    while at != base {
+        let c = by_sha.get(at).ok_or_else(|| format!("commit {at} on the first-parent chain is not in the range"))?;
+        chain.push(at.to_owned());
+        at = c.parents.first().map(String::as_str).ok_or_else(|| format!("{at} has no parent before reaching the base"))?;
+        if chain.len() > commits.len() {
+            return Err("the first-parent chain loops".into());
+        }
+    }
+    Ok(chain)
+}
+
+fn is_version_file(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    VERSION_FILES.contains(&file)
+}
+
+fn actor(v: &Value) -> Option<Actor> {
+    if v.is_null() {
+        return None;
+    }
+    Some(Actor {
+        kind: v["__typename"].as_str().unwrap_or("User").to_owned(),
+        login: v["login"].as_str().unwrap_or_default().to_owned(),
+        id: v["databaseId"].as_u64(),
+    })
+}
+
+fn associated_pull(v: &Value) -> AssociatedPull {
+    AssociatedPull {
+        number: v["number"].as_u64().unwrap_or_default(),
+        merged: v["merged"].as_bool().unwrap_or(false),
+        base_ref: v["baseRefName"].as_str().unwrap_or_default().to_owned(),
+        base_repository: v["baseRepository"]["nameWithOwner"].as_str().unwrap_or_default().to_owned(),
+        head: v["headRefOid"].as_str().unwrap_or_default().to_owned(),
+        merge_commit: v["mergeCommit"]["oid"].as_str().map(str::to_owned),
+    }
+}
+
+fn pull_commit(v: &Value) -> PullCommit {
+    let c = &v["commit"];
+    PullCommit {
+        oid: c["oid"].as_str().unwrap_or_default().to_owned(),
+        parents: c["parents"]["nodes"].as_array().map(|a| a.iter().filter_map(|p| p["oid"].as_str().map(str::to_owned)).collect()).unwrap_or_default(),
+        tree: c["tree"]["oid"].as_str().unwrap_or_default().to_owned(),
+        author_id: c["author"]["user"]["databaseId"].as_u64(),
+        committer_id: c["committer"]["user"]["databaseId"].as_u64(),
+    }
+}
+
+fn review(v: &Value) -> ReviewFact {
+    ReviewFact {
+        id: v["fullDatabaseId"].as_str().map(str::to_owned).or_else(|| v["fullDatabaseId"].as_u64().map(|n| n.to_string())),
+        state: v["state"].as_str().unwrap_or_default().to_owned(),
+        submitted_at: v["submittedAt"].as_str().map(str::to_owned),
+        commit: v["commit"]["oid"].as_str().map(str::to_owned),
+        author: actor(&v["author"]),
+    }
+}
+
+fn event(v: &Value) -> TimelineEvent {
+    let s = |k: &str| v[k].as_str().map(str::to_owned);
+    let kind = v["__typename"].as_str().unwrap_or_default().to_owned();
+    TimelineEvent {
+        created_at: s("createdAt").unwrap_or_default(),
+        actor: actor(&v["actor"]),
+        before: v["beforeCommit"]["oid"].as_str().map(str::to_owned),
+        after: v["afterCommit"]["oid"].as_str().or(v["commit"]["oid"].as_str()).map(str::to_owned),
+        review: v["review"]["fullDatabaseId"].as_str().map(str::to_owned),
+        previous_state: s("previousReviewState"),
+        previous_ref: s("previousRefName"),
+        current_ref: s("currentRefName"),
+        kind,
+    }
+}
+
+fn pull_facts(v: &Value, repo: &str) -> Option<PullFacts> {
+    let number = v["number"].as_u64()?;
+    let list = |conn: &Value| conn["nodes"].as_array().cloned().unwrap_or_default();
+    Some(PullFacts {
+        number,
+        merged: v["merged"].as_bool().unwrap_or(false),
+        merged_at: v["mergedAt"].as_str().map(str::to_owned),
+        base_ref: v["baseRefName"].as_str().unwrap_or_default().to_owned(),
+        head: v["headRefOid"].as_str().unwrap_or_default().to_owned(),
+        merge_commit: v["mergeCommit"]["oid"].as_str().map(str::to_owned),
+        author: actor(&v["author"]),
+        commits: list(&v["commits"]).iter().map(pull_commit).collect(),
+        reviews: list(&v["reviews"]).iter().map(review).collect(),
+        timeline: list(&v["timelineItems"]).iter().map(event).collect(),
+        source: format!("github: GraphQL pullRequest({number}) of {repo}"),
+    })
+}
+
+/// Reads the remaining pages of a pull request's long connections.
+fn complete_pages(gh: &GitHub, vars: &Value, node: &Value, facts: &mut PullFacts, gaps: &mut Vec<Gap>) {
+    for (conn, field) in [(Connection::Commits, "commits"), (Connection::Reviews, "reviews"), (Connection::Timeline, "timelineItems")] {
+        let mut page = node[field]["pageInfo"].clone();
+        let mut guard = 0;
+        while page["hasNextPage"].as_bool() == Some(true) {
+            guard += 1;
+            let after = page["endCursor"].as_str().unwrap_or_default().to_owned();
+            let mut v = vars.clone();
+            v["after"] = json!(after);
+            let path = match conn {
+                Connection::Commits => "commits",
+                Connection::Reviews => "reviews",
+                Connection::Timeline => "timelineItems",
+            };
+            match gh.graphql("PullPage", &queries::pull_page(facts.number, conn), v) {
+                Ok(data) => {
+                    let c = &data["repository"]["pullRequest"][path];
+                    let nodes = c["nodes"].as_array().cloned().unwrap_or_default();
+                    match conn {
+                        Connection::Commits => facts.commits.extend(nodes.iter().map(pull_commit)),
+                        Connection::Reviews => facts.reviews.extend(nodes.iter().map(review)),
+                        Connection::Timeline => facts.timeline.extend(nodes.iter().map(event)),
+                    }
+                    page = c["pageInfo"].clone();
+                }
+                Err(e) => {
+                    gaps.push(Gap { what: format!("pull {} {field}", facts.number), why: e.to_string() });
+                    break;
+                }
+            }
+            if guard > 100 {
+                gaps.push(Gap { what: format!("pull {} {field}", facts.number), why: "more than 100 pages".into() });
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::RangeCommit;
+
+    fn c(sha: &str, parents: &[&str]) -> RangeCommit {
+        RangeCommit { sha: sha.into(), parents: parents.iter().map(|p| (*p).to_owned()).collect(), tree: "t".into(), author_id: None, committer_id: None, headline: String::new() }
+    }
+
+    #[test]
+    fn first_parent_chain_skips_merged_branch_commits() {
+        // base - a - m(a, x) - d ; x is a branch commit merged by m.
+        let commits = [c("a", &["base"]), c("x", &["base"]), c("m", &["a", "x"]), c("d", &["m"])];
+        assert_eq!(first_parent_chain(&commits, "d", "base").unwrap(), ["d", "m", "a"]);
+        assert!(first_parent_chain(&commits[1..], "d", "base").unwrap_err().contains("not in the range"));
+    }
+
+    #[test]
+    fn github_slugs() {
+        assert_eq!(github_repo("gh/acme/web"), Some(("acme".into(), "web".into())));
+        assert_eq!(github_repo("github/acme/web"), Some(("acme".into(), "web".into())));
+        assert_eq!(github_repo("bb/acme/web"), None);
+        assert_eq!(github_repo("gh/acme"), None);
+    }
+
+    #[test]
+    fn version_files_by_name() {
+        assert!(is_version_file("package.json"));
+        assert!(is_version_file("services/api/Cargo.toml"));
+        assert!(!is_version_file("src/main.rs"));
+    }
+}

@@ -1,0 +1,309 @@
+//! The evidence record: everything the analysis of a change ticket decides
+//! on, in one versioned JSON document (`docs/evidence.md`,
+//! `docs/evidence.schema.json`). Every section names its source; what could
+//! not be read is listed in `gaps`, never silently left out, so a decision
+//! can be reproduced from the record alone and an incomplete record can
+//! only lead to "undecidable".
+
+pub mod collect;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::digest::Sha256Digest;
+use crate::github::{Analysis, RangeCommit};
+use crate::request::binding::Binding;
+
+/// Version of the record format.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The evidence record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// When it was collected (the decision time).
+    pub collected_at: String,
+    /// The ticket.
+    pub ticket: String,
+    /// What the ticket allows to be deployed.
+    pub binding: Binding,
+    /// `owner/name` on GitHub.
+    pub repository: String,
+    /// The last approved deploy of this repository and environment; `None`
+    /// for a first deploy.
+    pub base: Option<Base>,
+    /// The range `(base, deployed commit]`.
+    pub range: Range,
+    /// Pull requests associated with each landing commit.
+    pub associated: BTreeMap<String, Vec<AssociatedPull>>,
+    /// Pull requests merged into the deployed branch by the range, by number.
+    pub pulls: BTreeMap<String, PullFacts>,
+    /// Files changed by landings without a pull request, and the text of
+    /// version files before and after.
+    pub direct: BTreeMap<String, DirectCommit>,
+    /// The policy files at the base and at the deployed commit.
+    pub policy_files: PolicyFiles,
+    /// Scan evidence for the deployed commit.
+    pub scans: Scans,
+    /// Other live tickets of the same repository and environment.
+    pub pending: Vec<PendingTicket>,
+    /// The effective policy: content, digest and where it came from.
+    pub policy: PolicySource,
+    /// Facts that could not be read; any gap makes the affected checks
+    /// undecidable.
+    pub gaps: Vec<Gap>,
+    /// Requests made to collect this record.
+    pub requests: RequestCounts,
+}
+
+/// The last approved deploy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Base {
+    /// Its ticket (status Done).
+    pub ticket: String,
+    /// The commit it deployed.
+    pub commit: String,
+    /// Source of the fact.
+    pub source: String,
+}
+
+/// The commit range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Range {
+    /// `ahead`, `identical`, `behind`, `diverged` (the base is not an
+    /// ancestor: history was rewritten), or `first_deploy`.
+    pub status: String,
+    /// Commits GitHub counts in the range.
+    pub total_commits: u64,
+    /// Every commit of the range (oldest first), second-parent commits included.
+    pub commits: Vec<RangeCommit>,
+    /// The first-parent chain from the deployed commit back to the base,
+    /// newest first: the landings on the branch.
+    pub landings: Vec<String>,
+    /// Source of the facts.
+    pub source: String,
+}
+
+/// A pull request associated with a commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssociatedPull {
+    /// Number.
+    pub number: u64,
+    /// Merged.
+    pub merged: bool,
+    /// Base branch.
+    pub base_ref: String,
+    /// `owner/name` of the base repository.
+    pub base_repository: String,
+    /// Head commit when merged.
+    pub head: String,
+    /// `merge_commit_sha`.
+    pub merge_commit: Option<String>,
+}
+
+/// A GitHub account as GitHub identifies it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// `User`, `Bot`, `Mannequin`, ...
+    pub kind: String,
+    /// Login (display only).
+    pub login: String,
+    /// Numeric id: the identity decisions use.
+    pub id: Option<u64>,
+}
+
+/// A commit of a pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullCommit {
+    /// SHA.
+    pub oid: String,
+    /// Parents.
+    pub parents: Vec<String>,
+    /// Tree.
+    pub tree: String,
+    /// GitHub id of the author account, when linked.
+    pub author_id: Option<u64>,
+    /// GitHub id of the committer account, when linked.
+    pub committer_id: Option<u64>,
+}
+
+/// A review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewFact {
+    /// Id.
+    pub id: Option<String>,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`, `PENDING`.
+    pub state: String,
+    /// When it was submitted.
+    pub submitted_at: Option<String>,
+    /// The commit it reviewed.
+    pub commit: Option<String>,
+    /// Who.
+    pub author: Option<Actor>,
+}
+
+/// A timeline event of a pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    /// `HeadRefForcePushedEvent`, `ReviewDismissedEvent`,
+    /// `BaseRefChangedEvent`, `MergedEvent`.
+    pub kind: String,
+    /// When (server time).
+    pub created_at: String,
+    /// Who.
+    pub actor: Option<Actor>,
+    /// Force-push: the old and new head.
+    pub before: Option<String>,
+    /// Force-push: the new head; merge: the merge commit.
+    pub after: Option<String>,
+    /// Dismissal: the review and its state before.
+    pub review: Option<String>,
+    /// Dismissal: the state before.
+    pub previous_state: Option<String>,
+    /// Base change: old and new base.
+    pub previous_ref: Option<String>,
+    /// Base change: the new base.
+    pub current_ref: Option<String>,
+}
+
+/// A pull request and its review history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullFacts {
+    /// Number.
+    pub number: u64,
+    /// Merged.
+    pub merged: bool,
+    /// When.
+    pub merged_at: Option<String>,
+    /// Base branch.
+    pub base_ref: String,
+    /// Head when merged.
+    pub head: String,
+    /// `merge_commit_sha`.
+    pub merge_commit: Option<String>,
+    /// Author.
+    pub author: Option<Actor>,
+    /// Commits, in order.
+    pub commits: Vec<PullCommit>,
+    /// Reviews, in order.
+    pub reviews: Vec<ReviewFact>,
+    /// Timeline events (force-pushes, dismissals, base changes, merge).
+    pub timeline: Vec<TimelineEvent>,
+    /// Source of the facts.
+    pub source: String,
+}
+
+/// A landing without a pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectCommit {
+    /// Files it changed.
+    pub files: Vec<String>,
+    /// Version files: path -> (text at the parent, text at the commit).
+    pub version_files: BTreeMap<String, FileChange>,
+    /// Source.
+    pub source: String,
+}
+
+/// A file before and after a commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileChange {
+    /// Text at the parent (`None` when absent).
+    pub before: Option<String>,
+    /// Text at the commit (`None` when removed).
+    pub after: Option<String>,
+}
+
+/// The policy files at the base and at the deployed commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyFiles {
+    /// Path -> change between the base and the deployed commit.
+    pub files: BTreeMap<String, FileChange>,
+    /// Source.
+    pub source: String,
+}
+
+/// A CircleCI job of the deploy's workflows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobFact {
+    /// Workflow.
+    pub workflow_id: String,
+    /// Name.
+    pub name: String,
+    /// Status.
+    pub status: String,
+    /// Number.
+    pub number: Option<u64>,
+}
+
+/// Scan evidence.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Scans {
+    /// Jobs of the deploy's workflows.
+    pub jobs: Vec<JobFact>,
+    /// SARIF artifacts of the scan jobs.
+    pub sarif: Vec<Value>,
+    /// GitHub code-scanning analyses of the deployed commit.
+    pub code_scanning: Vec<Analysis>,
+    /// Source.
+    pub source: String,
+}
+
+/// Another live ticket of the same repository and environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTicket {
+    /// Key.
+    pub key: String,
+    /// Status.
+    pub status: String,
+    /// Its pipeline number.
+    pub pipeline_number: Option<u64>,
+    /// Whether any of its workflows is still running (`None`: unknown).
+    pub workflows_active: Option<bool>,
+}
+
+/// Where the policy came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicySource {
+    /// A path or a description.
+    pub source: String,
+    /// SHA-256 of the content.
+    pub digest: Sha256Digest,
+    /// The content (TOML).
+    pub content: String,
+}
+
+/// A fact that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    /// What is missing (`range`, `pull 12`, `landings`, `scans`, ...).
+    pub what: String,
+    /// Why.
+    pub why: String,
+}
+
+/// Requests made per service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestCounts {
+    /// GitHub.
+    pub github: u64,
+}
+
+impl Evidence {
+    /// The JSON of the record.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("serialises")
+    }
+
+    /// Reads a record, refusing other versions.
+    pub fn from_json(text: &str) -> Result<Evidence, String> {
+        let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        match v.get("schema_version").and_then(Value::as_u64) {
+            Some(1) => serde_json::from_value(v).map_err(|e| format!("not an evidence record: {e}")),
+            Some(n) => Err(format!("evidence schema_version {n} is not one this changegate reads (1)")),
+            None => Err("not an evidence record: no schema_version".into()),
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Evidence collection on real git repositories served by the GitHub
+//! stand-in: merge, squash and rebase landings, direct pushes, version
+//! bumps, force-pushes, empty ranges, a rewritten base, long ranges and
+//! connections, and faults that must become gaps.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use changegate::standins::github::{Event, Pull, Review};
+use serde_json::{Value, json};
+
+use crate::sandbox::{ALICE, CI, Pipeline, Sandbox};
+use crate::support::Run;
+
+pub const REPO: &str = "acme/web";
+
+/// A git repository in a temporary directory, committed to as GitHub users.
+pub struct Git {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl Git {
+    pub fn new() -> Git {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_owned();
+        let g = Git { _dir: dir, path };
+        g.run(&["init", "-q", "-b", "main"]);
+        g.write("README.md", "# web\n");
+        g.write("package.json", "{\n  \"name\": \"web\",\n  \"version\": \"1.0.0\"\n}\n");
+        g.commit("dana", "Initial commit");
+        g
+    }
+
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("git").arg("-C").arg(&self.path).args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    pub fn write(&self, file: &str, text: &str) {
+        let p = self.path.join(file);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// Commits everything as `login` (author and committer).
+    pub fn commit(&self, login: &str, msg: &str) -> String {
+        let email = format!("{login}@acme.test");
+        self.run(&["add", "-A"]);
+        self.run(&["-c", &format!("user.name={login}"), "-c", &format!("user.email={email}"), "commit", "-q", "--allow-empty", "-m", msg]);
+        self.head()
+    }
+
+    pub fn head(&self) -> String {
+        self.run(&["rev-parse", "HEAD"])
+    }
+
+    /// A feature branch from main with `n` commits by `login`; back on main.
+    pub fn feature(&self, name: &str, login: &str, n: usize) -> Vec<String> {
+        self.run(&["checkout", "-q", "-b", name, "main"]);
+        let shas = (0..n)
+            .map(|i| {
+                self.write(&format!("{name}/{i}.txt"), &format!("{name} {i}\n"));
+                self.commit(login, &format!("{name}: change {i}"))
+            })
+            .collect();
+        self.run(&["checkout", "-q", "main"]);
+        shas
+    }
+
+    fn as_user(&self, login: &str, args: &[&str]) -> String {
+        let mut a = vec!["-c".to_owned(), format!("user.name={login}"), "-c".to_owned(), format!("user.email={login}@acme.test")];
+        a.extend(args.iter().map(|s| (*s).to_owned()));
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        self.run(&refs)
+    }
+
+    /// `git merge --no-ff` (GitHub's merge commit, committed by web-flow).
+    pub fn merge(&self, branch: &str, msg: &str) -> String {
+        self.as_user("dana", &["merge", "-q", "--no-ff", branch, "-m", msg]);
+        self.head()
+    }
+
+    /// A squash landing.
+    pub fn squash(&self, branch: &str, msg: &str) -> String {
+        self.run(&["merge", "-q", "--squash", branch]);
+        self.commit("dana", msg)
+    }
+
+    /// A rebase landing: each commit replayed on main.
+    pub fn rebase(&self, commits: &[String]) -> Vec<String> {
+        commits.iter().map(|c| {
+            self.as_user("dana", &["cherry-pick", c]);
+            self.head()
+        }).collect()
+    }
+}
+
+pub fn pull(number: u64, author: &str, head: &str, commits: &[String], merge_commit: &str, landed: &[String]) -> Pull {
+    Pull {
+        number,
+        author: author.into(),
+        base_ref: "main".into(),
+        head: head.into(),
+        commits: commits.to_vec(),
+        merged: true,
+        merged_at: Some("2026-11-20T12:00:00Z".into()),
+        merge_commit: Some(merge_commit.into()),
+        landed: landed.to_vec(),
+        reviews: Vec::new(),
+        events: vec![Event::Merged { at: "2026-11-20T12:00:00Z".into(), actor: "dana".into(), commit: merge_commit.into() }],
+    }
+}
+
+pub fn approved_by(mut p: Pull, reviewer: &str, id: u64) -> Pull {
+    p.reviews.push(Review { id, author: reviewer.into(), state: "APPROVED".into(), submitted_at: "2026-11-20T11:00:00Z".into(), commit: p.head.clone() });
+    p
+}
+
+/// A pipeline building `commit` of acme/web.
+pub fn pipeline(sb: &Sandbox, commit: &str) -> Pipeline {
+    sb.pipeline("gh/acme/web", "main", commit)
+}
+
+/// Deploys `commit` to Done: request, approve, complete.
+pub fn deployed(sb: &Sandbox, commit: &str) -> String {
+    let p = pipeline(sb, commit);
+    let out = sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let key = sb.state()["ticket"].as_str().unwrap().to_owned();
+    sb.jira_as(ALICE).transition(&key, "Approve", None).unwrap();
+    sb.jira_as(CI).transition(&key, "Complete", None).unwrap();
+    key
+}
+
+/// Requests a ticket for `commit` and collects its evidence.
+pub fn collect(sb: &Sandbox, commit: &str) -> (Value, crate::support::Output) {
+    let p = pipeline(sb, commit);
+    let out = sb.request(&p, &[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let key = sb.state()["ticket"].as_str().unwrap().to_owned();
+    let mut run = Run::new(["collect", &key, "-o", "evidence.json"]).cwd(sb.path());
+    for (k, v) in sb.job_env(&p) {
+        run = run.env(&k, &v);
+    }
+    run = run.env("GITHUB_API_URL", &sb.stand_ins.url()).env("GITHUB_TOKEN", changegate::standins::github::TOKEN);
+    let out = run.run();
+    let evidence = std::fs::read_to_string(sb.path().join("evidence.json")).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or(Value::Null);
+    (evidence, out)
+}
+
+pub fn register(sb: &Sandbox, git: &Path, pulls: Vec<Pull>) {
+    sb.stand_ins.with_github(|g| {
+        g.add_repo(REPO, git);
+        g.repo_mut(REPO).pulls = pulls;
+    });
+}
+
+#[test]
+fn merge_squash_rebase_direct_and_version_bump_landings() {
+    let sb = Sandbox::new();
+    let g = Git::new();
+    let base = g.head();
+    let f1 = g.feature("f1", "alice", 2);
+    let m1 = g.merge("f1", "Merge pull request #1 from acme/f1");
+    let f2 = g.feature("f2", "bob", 2);
+    let s2 = g.squash("f2", "Feature two (#2)");
+    let f3 = g.feature("f3", "carol", 2);
+    let r3 = g.rebase(&f3);
+    g.write("package.json", "{\n  \"name\": \"web\",\n  \"version\": \"1.1.0\"\n}\n");
+    let bump = g.commit("release-bot", "chore(release): 1.1.0");
+    let direct = {
+        g.write("hotfix.txt", "x\n");
+        g.commit("mallory", "hotfix")
+    };
+    let pulls = vec![
+        approved_by(pull(1, "alice", &f1[1], &f1, &m1, &[m1.clone()]), "bob", 11),
+        approved_by(pull(2, "bob", &f2[1], &f2, &s2, &[s2.clone()]), "alice", 21),
+        approved_by(pull(3, "carol", &f3[1], &f3, &r3[1], &r3), "alice", 31),
+    ];
+    register(&sb, &g.path, pulls);
+    let first = deployed(&sb, &base);
+    let (e, out) = collect(&sb, &direct);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(e["gaps"], json!([]), "{e:#}");
+    assert_eq!(e["base"]["ticket"], first);
+    assert_eq!(e["base"]["commit"], base);
+    assert_eq!(e["range"]["status"], "ahead");
+    // Landings: first-parent, newest first; the merged branch's commits are
+    // in the range but are not landings.
+    let landings: Vec<&str> = e["range"]["landings"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(landings, [direct.as_str(), &bump, &r3[1], &r3[0], &s2, &m1]);
+    assert_eq!(e["range"]["commits"].as_array().unwrap().len(), 8, "6 landings + 2 merged branch commits");
+    assert_eq!(e["associated"][&m1][0]["number"], 1);
+    assert_eq!(e["associated"][&s2][0]["merge_commit"], s2);
+    assert_eq!(e["associated"][&r3[0]][0]["number"], 3);
+    let p1 = &e["pulls"]["1"];
+    assert_eq!(p1["head"], f1[1]);
+    assert_eq!(p1["author"]["id"], 1001);
+    assert_eq!(p1["reviews"][0]["author"]["id"], 1002);
+    assert_eq!(p1["reviews"][0]["commit"], f1[1]);
+    assert_eq!(p1["commits"].as_array().unwrap().len(), 2);
+    assert_eq!(p1["commits"][0]["author_id"], 1001);
+    assert_eq!(p1["timeline"][0]["kind"], "MergedEvent");
+    // Landings without a PR: their files, and the version file's text.
+    assert_eq!(e["direct"][&direct]["files"], json!(["hotfix.txt"]));
+    assert_eq!(e["direct"][&bump]["files"], json!(["package.json"]));
+    let pj = &e["direct"][&bump]["version_files"]["package.json"];
+    assert!(pj["before"].as_str().unwrap().contains("1.0.0") && pj["after"].as_str().unwrap().contains("1.1.0"), "{pj}");
+    assert!(e["pulls"]["1"]["source"].as_str().unwrap().starts_with("github: GraphQL"));
+    assert_eq!(e["policy"]["source"], sb.path().join("changegate.toml").display().to_string());
+}
+
+#[test]
+fn force_pushes_and_dismissals_are_in_the_timeline() {
+    let sb = Sandbox::new();
+    let g = Git::new();
+    let base = g.head();
+    let f = g.feature("f", "alice", 2);
+    let m = g.merge("f", "Merge pull request #7");
+    let mut p = approved_by(pull(7, "alice", &f[1], &f, &m, &[m.clone()]), "bob", 71);
+    p.events.insert(0, Event::ForcePushed { at: "2026-11-20T11:30:00Z".into(), actor: "alice".into(), before: f[0].clone(), after: f[1].clone() });
+    p.events.insert(1, Event::ReviewDismissed { at: "2026-11-20T11:40:00Z".into(), actor: "carol".into(), review: 71, previous_state: "APPROVED".into() });
+    register(&sb, &g.path, vec![p]);
+    deployed(&sb, &base);
+    let (e, _) = collect(&sb, &m);
+    let t = &e["pulls"]["7"]["timeline"];
+    assert_eq!(t[0]["kind"], "HeadRefForcePushedEvent");
+    assert_eq!(t[0]["created_at"], "2026-11-20T11:30:00Z");
+    assert_eq!(t[0]["after"], f[1]);
+    assert_eq!(t[0]["actor"]["id"], 1001);
+    assert_eq!(t[1]["kind"], "ReviewDismissedEvent");
+    assert_eq!(t[1]["review"], "71");
+    assert_eq!(t[1]["previous_state"], "APPROVED");
+}
+
+#[test]
+fn empty_range_first_deploy_and_rewritten_base() {
+    let sb = Sandbox::new();
+    let g = Git::new();
+    let a = g.head();
+    register(&sb, &g.path, Vec::new());
+    // First deploy: no Done ticket of the stream.
+    let (e, out) = collect(&sb, &a);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(e["range"]["status"], "first_deploy");
+    assert_eq!(e["base"], Value::Null);
+    // Empty range: the same commit again.
+    let sb = Sandbox::new();
+    register(&sb, &g.path, Vec::new());
+    deployed(&sb, &a);
+    let (e, _) = collect(&sb, &a);
+    assert_eq!(e["range"]["status"], "identical");
+    assert_eq!(e["range"]["landings"], json!([]));
+    // A rewritten base: the deployed line does not contain the last deploy.
+    let sb = Sandbox::new();
+    let old = g.commit("dana", "to be rewritten");
+    g.run(&["reset", "-q", "--hard", &a]);
+    let new = g.commit("dana", "rewritten");
+    register(&sb, &g.path, Vec::new());
+    deployed(&sb, &old);
+    let (e, _) = collect(&sb, &new);
+    assert_eq!(e["range"]["status"], "diverged");
+    assert_eq!(e["range"]["landings"], json!([]));
+}
+
+#[test]
+fn long_ranges_and_connections_are_read_to_the_end() {
+    let sb = Sandbox::new();
+    let g = Git::new();
+    let base = g.head();
+    for i in 0..300 {
+        g.commit("dana", &format!("direct {i}"));
+    }
+    let f = g.feature("big", "alice", 1);
+    let m = g.merge("big", "Merge pull request #9");
+    let mut p = pull(9, "alice", &f[0], &f, &m, &[m.clone()]);
+    for i in 0..130 {
+        p.reviews.push(Review { id: 900 + i, author: "bob".into(), state: "COMMENTED".into(), submitted_at: "2026-11-20T10:00:00Z".into(), commit: f[0].clone() });
+    }
+    register(&sb, &g.path, vec![p]);
+    deployed(&sb, &base);
+    let (e, out) = collect(&sb, &m);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(e["range"]["total_commits"], 302);
+    assert_eq!(e["range"]["commits"].as_array().unwrap().len(), 302, "never truncated");
+    assert_eq!(e["range"]["landings"].as_array().unwrap().len(), 301);
+    assert_eq!(e["pulls"]["9"]["reviews"].as_array().unwrap().len(), 130, "the second page of reviews is read");
+    assert_eq!(e["gaps"], json!([]));
+}
+
+/// Faults in any GitHub call become gaps in the record, never dropped facts.
+#[test]
+fn faults_become_gaps() {
+    for (method, path, what) in [("GET", "/compare/", "range"), ("POST", "/graphql", "pull requests of"), ("GET", "/commits/", "files of")] {
+        let sb = Sandbox::new();
+        let g = Git::new();
+        let base = g.head();
+        let f = g.feature("f", "alice", 1);
+        let m = g.merge("f", "Merge pull request #1");
+        g.commit("dana", "direct");
+        register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, &[m.clone()]), "bob", 1)]);
+        deployed(&sb, &base);
+        sb.fault(json!({"service": "github", "method": method, "path_contains": path, "status": 500, "times": 100}));
+        let (e, out) = collect(&sb, &g.head());
+        assert_eq!(out.code, 0, "collection records the fault: {}", out.stderr);
+        let gaps = e["gaps"].as_array().unwrap();
+        assert!(gaps.iter().any(|gp| gp["what"].as_str().unwrap().starts_with(what)), "{path}: {gaps:?}");
+        assert!(gaps.iter().all(|gp| gp["why"].as_str().unwrap().contains("HTTP 500")), "{gaps:?}");
+        assert!(out.stdout.contains("gap:"), "{}", out.stdout);
+    }
+}

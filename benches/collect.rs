@@ -5,6 +5,9 @@
 //!
 //! Run: `cargo bench --bench collect` (needs git). Prints a markdown table.
 
+// A benchmark reports on the terminal.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -30,7 +33,20 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 fn commit(dir: &Path, who: &str, msg: &str) -> String {
-    git(dir, &["-c", &format!("user.name={who}"), "-c", &format!("user.email={who}@acme.test"), "commit", "-q", "--allow-empty", "-m", msg]);
+    git(
+        dir,
+        &[
+            "-c",
+            &format!("user.name={who}"),
+            "-c",
+            &format!("user.email={who}@acme.test"),
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            msg,
+        ],
+    );
     git(dir, &["rev-parse", "HEAD"])
 }
 
@@ -46,7 +62,21 @@ fn build_repo(dir: &Path) -> (String, String, Vec<Pull>) {
         let k = if n < 20 { 4 } else { 3 };
         let commits: Vec<String> = (0..k).map(|i| commit(dir, "alice", &format!("{branch} {i}"))).collect();
         git(dir, &["checkout", "-q", "main"]);
-        git(dir, &["-c", "user.name=dana", "-c", "user.email=dana@acme.test", "merge", "-q", "--no-ff", &branch, "-m", &format!("Merge pull request #{}", n + 1)]);
+        git(
+            dir,
+            &[
+                "-c",
+                "user.name=dana",
+                "-c",
+                "user.email=dana@acme.test",
+                "merge",
+                "-q",
+                "--no-ff",
+                &branch,
+                "-m",
+                &format!("Merge pull request #{}", n + 1),
+            ],
+        );
         let m = git(dir, &["rev-parse", "HEAD"]);
         let head = commits.last().unwrap().clone();
         pulls.push(Pull {
@@ -59,7 +89,13 @@ fn build_repo(dir: &Path) -> (String, String, Vec<Pull>) {
             merged_at: Some("2026-11-20T12:00:00Z".into()),
             merge_commit: Some(m.clone()),
             landed: vec![m.clone()],
-            reviews: vec![Review { id: n as u64 + 1, author: "bob".into(), state: "APPROVED".into(), submitted_at: "2026-11-20T11:00:00Z".into(), commit: head }],
+            reviews: vec![Review {
+                id: n as u64 + 1,
+                author: "bob".into(),
+                state: "APPROVED".into(),
+                submitted_at: "2026-11-20T11:00:00Z".into(),
+                commit: head,
+            }],
             events: vec![Event::Merged { at: "2026-11-20T12:00:00Z".into(), actor: "dana".into(), commit: m }],
         });
     }
@@ -91,7 +127,15 @@ fn ticket(jira: &Jira, b: &Binding) -> String {
 /// The naive collection: compare, then per commit its pull requests, then
 /// per pull request its details, reviews, commits and timeline.
 fn naive(url: &str, base: &str, head: &str) -> usize {
-    let http = Http::new("GitHub", "GITHUB_API_URL", url, Auth::Bearer(Secret::new(changegate::standins::github::TOKEN)), None, RetryPolicy::default()).unwrap();
+    let http = Http::new(
+        "GitHub",
+        "GITHUB_API_URL",
+        url,
+        Auth::Bearer(Secret::new(changegate::standins::github::TOKEN)),
+        None,
+        RetryPolicy::default(),
+    )
+    .unwrap();
     let mut requests = 0;
     let mut get = |path: &str| -> Value {
         requests += 1;
@@ -133,7 +177,8 @@ fn main() {
         g.add_repo("acme/web", dir.path());
         g.repo_mut("acme/web").pulls = pulls;
     });
-    let settings = |email: &str, token: &str| JiraSettings { base_url: s.url(), email: email.into(), token: Secret::new(token) };
+    let settings =
+        |email: &str, token: &str| JiraSettings { base_url: s.url(), email: email.into(), token: Secret::new(token) };
     let ci = Jira::new(&settings("ci@acme.test", "ci-token"), None, RetryPolicy::default()).unwrap();
     let alice = Jira::new(&settings("alice@acme.test", "alice-token"), None, RetryPolicy::default()).unwrap();
     let done = ticket(&ci, &binding(&base, 1));
@@ -141,12 +186,23 @@ fn main() {
     ci.transition(&done, "Complete", None).unwrap();
     let key = ticket(&ci, &binding(&head, 2));
     let config = Config::parse(SITE_CONFIG, "site", changegate::time::Date::today_utc()).unwrap();
-    let github = GitHub::new(&GitHubSettings { api_url: s.url(), token: Secret::new(changegate::standins::github::TOKEN) }, None, RetryPolicy::default()).unwrap();
-    let circleci = CircleCi::new(&CircleCiSettings { api_url: s.circleci_url(), token: Secret::new("circle-token") }, None, RetryPolicy::default()).unwrap();
+    let github = GitHub::new(
+        &GitHubSettings { api_url: s.url(), token: Secret::new(changegate::standins::github::TOKEN) },
+        None,
+        RetryPolicy::default(),
+    )
+    .unwrap();
+    let circleci = CircleCi::new(
+        &CircleCiSettings { api_url: s.circleci_url(), token: Secret::new("circle-token") },
+        None,
+        RetryPolicy::default(),
+    )
+    .unwrap();
     s.with_github(|g| g.latency = LATENCY);
 
     let started = Instant::now();
-    let evidence = collect(&key, &config, ("bench", ""), &Sources { jira: &ci, github: &github, circleci: &circleci }).unwrap();
+    let evidence =
+        collect(&key, &config, ("bench", ""), &Sources { jira: &ci, github: &github, circleci: &circleci }).unwrap();
     let batched = started.elapsed();
     assert!(evidence.gaps.is_empty(), "{:?}", evidence.gaps);
     assert_eq!(evidence.range.commits.len(), 500);
@@ -158,7 +214,17 @@ fn main() {
 
     println!("| collector | GitHub requests | wall time |");
     println!("|---|---:|---:|");
-    println!("| changegate (compare pages + batched GraphQL) | {} | {:.2} s |", evidence.requests.github, batched.as_secs_f64());
+    println!(
+        "| changegate (compare pages + batched GraphQL) | {} | {:.2} s |",
+        evidence.requests.github,
+        batched.as_secs_f64()
+    );
     println!("| naive REST (per commit, then per PR) | {naive_requests} | {:.2} s |", naive_time.as_secs_f64());
-    println!("\n{} commits, {} landings, {} pull requests, {} ms latency per GitHub request", evidence.range.commits.len(), evidence.range.landings.len(), evidence.pulls.len(), LATENCY.as_millis());
+    println!(
+        "\n{} commits, {} landings, {} pull requests, {} ms latency per GitHub request",
+        evidence.range.commits.len(),
+        evidence.range.landings.len(),
+        evidence.pulls.len(),
+        LATENCY.as_millis()
+    );
 }

@@ -416,6 +416,33 @@ impl Http {
         }
     }
 
+    /// GET of an absolute URL (artifact downloads) with this client's
+    /// credentials. Only HTTPS URLs or URLs on the API's own host are
+    /// fetched, so a credential never travels in clear text elsewhere.
+    pub fn get_absolute(&self, url: &str, max: u64) -> Result<Vec<u8>, ApiError> {
+        let origin = |u: &str| u.split('/').take(3).collect::<Vec<_>>().join("/");
+        let shown = url.split('?').next().unwrap_or(url).to_owned();
+        if !url.starts_with("https://") && origin(url) != origin(&self.base) {
+            return Err(ApiError::Decode {
+                service: self.service,
+                method: "GET".into(),
+                path: shown,
+                detail: "refusing to send credentials to a URL that is neither HTTPS nor the API's host".into(),
+            });
+        }
+        let me = Http { base: String::new(), ..self.clone() };
+        let r = me.call(Method::GET, url, &[], &Body::Empty)?;
+        if r.body.len() as u64 > max {
+            return Err(ApiError::Decode {
+                service: self.service,
+                method: "GET".into(),
+                path: shown,
+                detail: format!("larger than {max} bytes"),
+            });
+        }
+        Ok(r.body)
+    }
+
     /// GET and decode JSON.
     pub fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, ApiError> {
         let r = self.call(Method::GET, path, query, &Body::Empty)?;
@@ -718,7 +745,9 @@ mod tests {
     fn github_primary_rate_limit_waits_for_the_reset() {
         let reset = (crate::time::now_unix_duration().as_secs() + 1).to_string();
         let server = FakeServer::start(vec![
-            Reply::json(403, r#"{"message":"API rate limit exceeded"}"#).header("x-ratelimit-remaining", "0").header("x-ratelimit-reset", &reset),
+            Reply::json(403, r#"{"message":"API rate limit exceeded"}"#)
+                .header("x-ratelimit-remaining", "0")
+                .header("x-ratelimit-reset", &reset),
             Reply::json(200, "{}"),
         ]);
         let started = Instant::now();

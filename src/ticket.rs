@@ -69,7 +69,11 @@ pub fn find(ticket: Option<&str>, state_file: &Path) -> Result<(String, Option<S
 
 /// The last approved deploy of a repository and environment: the latest
 /// ticket of its stream that reached Done, and the commit it deployed.
-pub fn last_done(jira: &Jira, binding: &crate::request::binding::Binding, config: &JiraConfig) -> Result<Option<(String, String)>, JiraError> {
+pub fn last_done(
+    jira: &Jira,
+    binding: &crate::request::binding::Binding,
+    config: &JiraConfig,
+) -> Result<Option<(String, String)>, JiraError> {
     use crate::jira::jql;
     let q = format!(
         "project = {} AND labels = {} AND status = {} ORDER BY resolutiondate DESC",

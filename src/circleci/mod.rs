@@ -91,6 +91,29 @@ pub struct Vcs {
     pub tag: Option<String>,
 }
 
+/// A stored artifact of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Artifact {
+    /// Path it was stored under.
+    pub path: String,
+    /// Download URL.
+    pub url: String,
+}
+
+/// Details of a job.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobDetails {
+    /// Number.
+    pub number: u64,
+    /// Name.
+    pub name: String,
+    /// Status.
+    pub status: String,
+    /// Web URL.
+    #[serde(default)]
+    pub web_url: Option<String>,
+}
+
 /// CircleCI connection settings.
 #[derive(Debug, Clone)]
 pub struct CircleCiSettings {
@@ -156,6 +179,38 @@ impl CircleCi {
     /// A pipeline.
     pub fn pipeline(&self, id: &str) -> Result<Pipeline, ApiError> {
         self.http.get_json(&format!("/pipeline/{}", percent_encode(id)), &[])
+    }
+
+    /// Details of a job.
+    pub fn job(&self, project_slug: &str, number: u64) -> Result<JobDetails, ApiError> {
+        self.http.get_json(&format!("/project/{project_slug}/job/{number}"), &[])
+    }
+
+    /// The artifacts of a job (every page).
+    pub fn artifacts(&self, project_slug: &str, number: u64) -> Result<Vec<Artifact>, ApiError> {
+        #[derive(Deserialize)]
+        struct Page {
+            items: Vec<Artifact>,
+            #[serde(default)]
+            next_page_token: Option<String>,
+        }
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..50 {
+            let query: Vec<(&str, String)> = token.iter().map(|t| ("page-token", t.clone())).collect();
+            let page: Page = self.http.get_json(&format!("/project/{project_slug}/{number}/artifacts"), &query)?;
+            out.extend(page.items);
+            match page.next_page_token {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Downloads an artifact (at most `max` bytes).
+    pub fn download(&self, url: &str, max: u64) -> Result<Vec<u8>, ApiError> {
+        self.http.get_absolute(url, max)
     }
 
     /// The workflows of a pipeline.

@@ -24,7 +24,12 @@ pub(super) struct CollectCli {
     output: PathBuf,
 }
 
-pub(super) fn run(cli: &CollectCli, config_path: Option<&Path>, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+pub(super) fn run(
+    cli: &CollectCli,
+    config_path: Option<&Path>,
+    env: &Env,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
     let config = load_config(config_path)?;
     let svc = services(env)?;
     let github = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
@@ -33,9 +38,13 @@ pub(super) fn run(cli: &CollectCli, config_path: Option<&Path>, env: &Env, out: 
         None => ("built-in defaults".to_owned(), String::new()),
     };
     let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci };
-    let evidence = collect::collect(&cli.ticket, &config, (&source, &content), &sources).map_err(|e| CliError::Other(e.to_string()))?;
-    std::fs::write(&cli.output, evidence.to_json() + "\n")
-        .map_err(|source| CliError::File { what: "cannot write the evidence record", path: cli.output.clone(), source })?;
+    let evidence = collect::collect(&cli.ticket, &config, (&source, &content), &sources)
+        .map_err(|e| CliError::Other(e.to_string()))?;
+    std::fs::write(&cli.output, evidence.to_json() + "\n").map_err(|source| CliError::File {
+        what: "cannot write the evidence record",
+        path: cli.output.clone(),
+        source,
+    })?;
     writeln!(
         out,
         "{}: {} landing(s), {} pull request(s), {} gap(s), {} GitHub request(s) -> {}",

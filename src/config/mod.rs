@@ -8,6 +8,7 @@
 
 pub mod jira;
 pub mod plan;
+pub mod scan;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,8 @@ pub struct Config {
     pub jira: jira::JiraConfig,
     /// Plan-gate rules (`[plan]`).
     pub plan: plan::PlanRules,
+    /// Scan evidence (`[scan]`).
+    pub scan: scan::ScanConfig,
     /// Where it was read from; `None` for the built-in defaults.
     pub source: Option<PathBuf>,
 }
@@ -35,6 +38,7 @@ impl Default for Config {
             controlled_environments: vec!["production".to_owned()],
             jira: jira::JiraConfig::default(),
             plan: plan::PlanRules::default(),
+            scan: scan::ScanConfig::default(),
             source: None,
         }
     }
@@ -57,6 +61,8 @@ struct RawConfig {
     jira: jira::RawJira,
     #[serde(default)]
     plan: plan::RawPlan,
+    #[serde(default)]
+    scan: scan::RawScan,
 }
 
 /// One thing wrong in a configuration file, with its place.
@@ -168,10 +174,11 @@ impl Config {
         }
         let jira = raw.jira.validate(&mut problems);
         let plan = raw.plan.validate(&mut problems, today);
+        let scan = raw.scan.validate(&mut problems);
         if !problems.list.is_empty() {
             return Err(invalid(problems.list));
         }
-        Ok(Config { controlled_environments, jira, plan, source: None })
+        Ok(Config { controlled_environments, jira, plan, scan, source: None })
     }
 
     /// Finds and loads the configuration (see the module documentation).

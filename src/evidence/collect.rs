@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use super::{
     Actor, AssociatedPull, Base, DirectCommit, Evidence, FileChange, Gap, JobFact, PendingTicket, PolicyFiles,
-    PolicySource, PullCommit, PullFacts, Range, RequestCounts, ReviewFact, SCHEMA_VERSION, Scans, TimelineEvent,
+    PolicySource, PullCommit, PullFacts, Range, RequestCounts, ReviewFact, SCHEMA_VERSION, SarifArtifact, Scans,
+    TimelineEvent,
 };
 use crate::circleci::CircleCi;
 use crate::config::Config;
@@ -70,7 +71,8 @@ pub fn github_repo(project_slug: &str) -> Option<(String, String)> {
     let mut parts = project_slug.splitn(3, '/');
     let vcs = parts.next()?;
     let (owner, name) = (parts.next()?, parts.next()?);
-    (matches!(vcs, "gh" | "github") && !owner.is_empty() && !name.is_empty()).then(|| (owner.to_owned(), name.to_owned()))
+    (matches!(vcs, "gh" | "github") && !owner.is_empty() && !name.is_empty())
+        .then(|| (owner.to_owned(), name.to_owned()))
 }
 
 /// Collects the evidence of ticket `key`. `policy` is the effective policy
@@ -80,18 +82,34 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
     let t = ticket::load(src.jira, key, jc)?;
     let record = t.record.clone().ok_or_else(|| CollectError::Ticket(format!("{key} has no changegate record")))?;
     let b = record.binding.clone();
-    let (owner, name) = github_repo(&b.project_slug)
-        .ok_or_else(|| CollectError::Ticket(format!("{} is not a GitHub project: only GitHub repositories can be analysed", b.project_slug)))?;
+    let (owner, name) = github_repo(&b.project_slug).ok_or_else(|| {
+        CollectError::Ticket(format!(
+            "{} is not a GitHub project: only GitHub repositories can be analysed",
+            b.project_slug
+        ))
+    })?;
     let repo = format!("{owner}/{name}");
     let vars = json!({"owner": owner, "name": name});
     let mut gaps: Vec<Gap> = Vec::new();
-    let gap = |gaps: &mut Vec<Gap>, what: &str, why: &dyn std::fmt::Display| gaps.push(Gap { what: what.to_owned(), why: why.to_string() });
+    let gap = |gaps: &mut Vec<Gap>, what: &str, why: &dyn std::fmt::Display| {
+        gaps.push(Gap { what: what.to_owned(), why: why.to_string() });
+    };
 
     // The base: the last deploy of this repository and environment that reached Done.
-    let base = ticket::last_done(src.jira, &b, jc)?.map(|(ticket, commit)| Base { ticket, commit, source: "jira: search of Done tickets of the stream".into() });
+    let base = ticket::last_done(src.jira, &b, jc)?.map(|(ticket, commit)| Base {
+        ticket,
+        commit,
+        source: "jira: search of Done tickets of the stream".into(),
+    });
 
     // The range and its first-parent chain.
-    let mut range = Range { status: "first_deploy".into(), total_commits: 0, commits: Vec::new(), landings: Vec::new(), source: String::new() };
+    let mut range = Range {
+        status: "first_deploy".into(),
+        total_commits: 0,
+        commits: Vec::new(),
+        landings: Vec::new(),
+        source: String::new(),
+    };
     if let Some(base) = &base {
         range.source = format!("github: GET /repos/{repo}/compare/{}...{}", base.commit, b.commit);
         match src.github.compare(&owner, &name, &base.commit, &b.commit) {
@@ -100,7 +118,11 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
                 range.total_commits = c.total_commits;
                 range.commits = c.commits;
                 if (range.commits.len() as u64) < range.total_commits {
-                    gap(&mut gaps, "range", &format!("{} of {} commits read", range.commits.len(), range.total_commits));
+                    gap(
+                        &mut gaps,
+                        "range",
+                        &format!("{} of {} commits read", range.commits.len(), range.total_commits),
+                    );
                 }
                 if range.status == "ahead" {
                     match first_parent_chain(&range.commits, &b.commit, &base.commit) {
@@ -120,7 +142,10 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
         match src.github.graphql("Landings", &queries::landings(&oids), vars.clone()) {
             Ok(data) => {
                 for (i, oid) in chunk.iter().enumerate() {
-                    let nodes = data["repository"][format!("c{i}")]["associatedPullRequests"]["nodes"].as_array().cloned().unwrap_or_default();
+                    let nodes = data["repository"][format!("c{i}")]["associatedPullRequests"]["nodes"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
                     associated.insert(oid.clone(), nodes.iter().map(associated_pull).collect());
                 }
             }
@@ -129,7 +154,9 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
     }
     let mut numbers: BTreeSet<u64> = BTreeSet::new();
     for pulls in associated.values() {
-        for p in pulls.iter().filter(|p| p.merged && p.base_ref == b.branch && p.base_repository.eq_ignore_ascii_case(&repo)) {
+        for p in
+            pulls.iter().filter(|p| p.merged && p.base_ref == b.branch && p.base_repository.eq_ignore_ascii_case(&repo))
+        {
             numbers.insert(p.number);
         }
     }
@@ -149,14 +176,19 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
                     }
                 }
             }
-            Err(e) => gap(&mut gaps, &format!("pulls {}", chunk.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")), &e),
+            Err(e) => gap(
+                &mut gaps,
+                &format!("pulls {}", chunk.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+                &e,
+            ),
         }
     }
 
     // Landings without a merged PR: their files, and version files' text.
     let mut direct: BTreeMap<String, DirectCommit> = BTreeMap::new();
     let with_pr = |sha: &String| associated.get(sha).is_some_and(|ps| ps.iter().any(|p| numbers.contains(&p.number)));
-    let parents: BTreeMap<&str, &str> = range.commits.iter().filter_map(|c| c.parents.first().map(|p| (c.sha.as_str(), p.as_str()))).collect();
+    let parents: BTreeMap<&str, &str> =
+        range.commits.iter().filter_map(|c| c.parents.first().map(|p| (c.sha.as_str(), p.as_str()))).collect();
     let mut blob_wants: Vec<(String, String, String, bool)> = Vec::new();
     for sha in range.landings.iter().filter(|s| !with_pr(s)) {
         match src.github.commit_files(&owner, &name, sha) {
@@ -167,7 +199,14 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
                     }
                     blob_wants.push((sha.clone(), f.clone(), sha.clone(), true));
                 }
-                direct.insert(sha.clone(), DirectCommit { files, version_files: BTreeMap::new(), source: format!("github: GET /repos/{repo}/commits/{sha}") });
+                direct.insert(
+                    sha.clone(),
+                    DirectCommit {
+                        files,
+                        version_files: BTreeMap::new(),
+                        source: format!("github: GET /repos/{repo}/commits/{sha}"),
+                    },
+                );
             }
             Err(e) => gap(&mut gaps, &format!("files of {sha}"), &e),
         }
@@ -178,7 +217,12 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
             Ok(data) => {
                 for (i, (sha, f, _, after)) in chunk.iter().enumerate() {
                     let text = data["repository"][format!("b{i}")]["text"].as_str().map(str::to_owned);
-                    let entry = direct.get_mut(sha).expect("inserted above").version_files.entry(f.clone()).or_insert(FileChange { before: None, after: None });
+                    let entry = direct
+                        .get_mut(sha)
+                        .expect("inserted above")
+                        .version_files
+                        .entry(f.clone())
+                        .or_insert(FileChange { before: None, after: None });
                     if *after { entry.after = text } else { entry.before = text }
                 }
             }
@@ -189,12 +233,17 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
     // The policy files at the base and at the deployed commit.
     let mut policy_files = PolicyFiles { files: BTreeMap::new(), source: "github: GraphQL Blobs".into() };
     if let Some(base) = &base {
-        let exprs: Vec<(String, String)> = POLICY_FILES.iter().flat_map(|f| [(base.commit.clone(), (*f).to_owned()), (b.commit.clone(), (*f).to_owned())]).collect();
+        let exprs: Vec<(String, String)> = POLICY_FILES
+            .iter()
+            .flat_map(|f| [(base.commit.clone(), (*f).to_owned()), (b.commit.clone(), (*f).to_owned())])
+            .collect();
         match src.github.graphql("Blobs", &queries::blobs(&exprs), vars.clone()) {
             Ok(data) => {
                 for (i, f) in POLICY_FILES.iter().enumerate() {
                     let text = |k: usize| data["repository"][format!("b{k}")]["text"].as_str().map(str::to_owned);
-                    policy_files.files.insert((*f).to_owned(), FileChange { before: text(2 * i), after: text(2 * i + 1) });
+                    policy_files
+                        .files
+                        .insert((*f).to_owned(), FileChange { before: text(2 * i), after: text(2 * i + 1) });
                 }
             }
             Err(e) => gap(&mut gaps, "policy files", &e),
@@ -202,17 +251,46 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
     }
 
     // Scans: the jobs of the deploy's workflows, and code scanning of the commit.
-    let mut scans = Scans { source: "circleci: GET /workflow/{id}/job; github: GET code-scanning/analyses".into(), ..Scans::default() };
+    let mut scans = Scans {
+        source:
+            "circleci: GET /workflow/{id}/job, GET /project/{slug}/{job}/artifacts; github: GET code-scanning/analyses"
+                .into(),
+        ..Scans::default()
+    };
     for w in &record.workflows {
         match src.circleci.workflow_jobs(&w.id) {
-            Ok(jobs) => scans.jobs.extend(jobs.into_iter().map(|j| JobFact { workflow_id: w.id.clone(), name: j.name, status: j.status, number: j.job_number })),
+            Ok(jobs) => scans.jobs.extend(jobs.into_iter().map(|j| JobFact {
+                workflow_id: w.id.clone(),
+                name: j.name,
+                status: j.status,
+                number: j.job_number,
+            })),
             Err(e) => gap(&mut gaps, &format!("jobs of workflow {}", w.id), &e),
         }
     }
-    match src.github.code_scanning_analyses(&owner, &name, &format!("refs/heads/{}", b.branch)) {
-        Ok(list) => scans.code_scanning = list.into_iter().filter(|a| a.commit_sha == b.commit).collect(),
-        // A repository without code scanning answers 404: no analyses.
-        Err(GitHubError::Api(e)) if e.status() == Some(404) => {}
+    collect_sarif(src.circleci, &b.project_slug, &config.scan.jobs, &mut scans, &mut gaps);
+    scans.code_scanning_status = "unknown".into();
+    match src.github.analyses_of_commit(&owner, &name, &format!("refs/heads/{}", b.branch), &b.commit) {
+        Ok((list, exhaustive)) => {
+            scans.code_scanning = list;
+            if exhaustive {
+                scans.code_scanning_status = "read".into();
+            } else {
+                let pages = crate::github::MAX_ANALYSIS_PAGES;
+                gap(
+                    &mut gaps,
+                    "code scanning",
+                    &format!("the newest {pages} pages of analyses did not reach the commit's"),
+                );
+            }
+        }
+        // 404: code scanning is set up but holds no analysis for the ref.
+        Err(GitHubError::Api(e)) if e.status() == Some(404) => scans.code_scanning_status = "read".into(),
+        // 403 naming code scanning or Advanced Security: it is off for the
+        // repository. Any other 403 (a token without the scope) is a gap.
+        Err(GitHubError::Api(e)) if e.status() == Some(403) && code_scanning_off(&e.to_string()) => {
+            scans.code_scanning_status = "not_enabled".into();
+        }
         Err(e) => gap(&mut gaps, "code scanning", &e),
     }
 
@@ -262,23 +340,99 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
         policy_files,
         scans,
         pending,
-        policy: PolicySource { source: policy.0.to_owned(), digest: Sha256Digest::of(policy.1.as_bytes()), content: policy.1.to_owned() },
+        policy: PolicySource {
+            source: policy.0.to_owned(),
+            digest: Sha256Digest::of(policy.1.as_bytes()),
+            content: policy.1.to_owned(),
+        },
         gaps,
         requests: RequestCounts { github: src.github.requests() },
     })
 }
 
+/// The largest SARIF artifact read; a larger one is a gap, not a pass.
+pub const MAX_SARIF_BYTES: u64 = 100 * 1024 * 1024;
+
+/// Reads the SARIF artifacts (`*.sarif`, `*.sarif.json`) of the scan jobs
+/// among `scans.jobs`. A document that is not SARIF is recorded with its
+/// error (the scan gate refuses it); a call that fails is a gap.
+fn collect_sarif(ci: &CircleCi, slug: &str, scan_jobs: &[String], scans: &mut Scans, gaps: &mut Vec<Gap>) {
+    let wanted: Vec<JobFact> = scans.jobs.iter().filter(|j| scan_jobs.contains(&j.name)).cloned().collect();
+    for job in wanted {
+        let Some(number) = job.number else {
+            // A job that never started has no number and no artifacts; its
+            // status is in `scans.jobs` for the gate.
+            continue;
+        };
+        let artifacts = match ci.artifacts(slug, number) {
+            Ok(a) => a,
+            Err(e) => {
+                gaps.push(Gap { what: format!("artifacts of job {} ({number})", job.name), why: e.to_string() });
+                continue;
+            }
+        };
+        for a in artifacts.into_iter().filter(|a| is_sarif_path(&a.path)) {
+            match ci.download(&a.url, MAX_SARIF_BYTES) {
+                Ok(bytes) => {
+                    let (runs, error) = match serde_json::from_slice::<Value>(&bytes) {
+                        Ok(doc) => match crate::sarif::read(&doc) {
+                            Ok(runs) => (Some(runs), None),
+                            Err(e) => (None, Some(e.to_string())),
+                        },
+                        Err(e) => (None, Some(format!("not JSON: {e}"))),
+                    };
+                    scans.sarif.push(SarifArtifact {
+                        workflow_id: job.workflow_id.clone(),
+                        job: job.name.clone(),
+                        job_number: number,
+                        digest: Sha256Digest::of(&bytes),
+                        source: format!("circleci: artifact {} of job {number}", a.path),
+                        path: a.path,
+                        runs,
+                        error,
+                    });
+                }
+                Err(e) => gaps.push(Gap {
+                    what: format!("artifact {} of job {} ({number})", a.path, job.name),
+                    why: e.to_string(),
+                }),
+            }
+        }
+    }
+}
+
+/// GitHub's 403 answers when code scanning is off for a repository:
+/// "Code scanning is not enabled for this repository", "Advanced Security
+/// must be enabled for this repository to use code scanning".
+fn code_scanning_off(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("code scanning is not enabled") || m.contains("advanced security must be enabled")
+}
+
+fn is_sarif_path(path: &str) -> bool {
+    let p = path.to_ascii_lowercase();
+    p.ends_with(".sarif") || p.ends_with(".sarif.json")
+}
+
 /// The first-parent chain from `head` back to (not including) `base`, newest
 /// first, from the range's commits. Fails when a first parent is neither in
 /// the range nor the base (the range is incomplete).
-pub fn first_parent_chain(commits: &[crate::github::RangeCommit], head: &str, base: &str) -> Result<Vec<String>, String> {
+pub fn first_parent_chain(
+    commits: &[crate::github::RangeCommit],
+    head: &str,
+    base: &str,
+) -> Result<Vec<String>, String> {
     let by_sha: BTreeMap<&str, &crate::github::RangeCommit> = commits.iter().map(|c| (c.sha.as_str(), c)).collect();
     let mut chain = Vec::new();
     let mut at = head;
     while at != base {
         let c = by_sha.get(at).ok_or_else(|| format!("commit {at} on the first-parent chain is not in the range"))?;
         chain.push(at.to_owned());
-        at = c.parents.first().map(String::as_str).ok_or_else(|| format!("{at} has no parent before reaching the base"))?;
+        at = c
+            .parents
+            .first()
+            .map(String::as_str)
+            .ok_or_else(|| format!("{at} has no parent before reaching the base"))?;
         if chain.len() > commits.len() {
             return Err("the first-parent chain loops".into());
         }
@@ -317,7 +471,10 @@ fn pull_commit(v: &Value) -> PullCommit {
     let c = &v["commit"];
     PullCommit {
         oid: c["oid"].as_str().unwrap_or_default().to_owned(),
-        parents: c["parents"]["nodes"].as_array().map(|a| a.iter().filter_map(|p| p["oid"].as_str().map(str::to_owned)).collect()).unwrap_or_default(),
+        parents: c["parents"]["nodes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|p| p["oid"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default(),
         tree: c["tree"]["oid"].as_str().unwrap_or_default().to_owned(),
         author_id: c["author"]["user"]["databaseId"].as_u64(),
         committer_id: c["committer"]["user"]["databaseId"].as_u64(),
@@ -326,7 +483,10 @@ fn pull_commit(v: &Value) -> PullCommit {
 
 fn review(v: &Value) -> ReviewFact {
     ReviewFact {
-        id: v["fullDatabaseId"].as_str().map(str::to_owned).or_else(|| v["fullDatabaseId"].as_u64().map(|n| n.to_string())),
+        id: v["fullDatabaseId"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| v["fullDatabaseId"].as_u64().map(|n| n.to_string())),
         state: v["state"].as_str().unwrap_or_default().to_owned(),
         submitted_at: v["submittedAt"].as_str().map(str::to_owned),
         commit: v["commit"]["oid"].as_str().map(str::to_owned),
@@ -370,7 +530,9 @@ fn pull_facts(v: &Value, repo: &str) -> Option<PullFacts> {
 
 /// Reads the remaining pages of a pull request's long connections.
 fn complete_pages(gh: &GitHub, vars: &Value, node: &Value, facts: &mut PullFacts, gaps: &mut Vec<Gap>) {
-    for (conn, field) in [(Connection::Commits, "commits"), (Connection::Reviews, "reviews"), (Connection::Timeline, "timelineItems")] {
+    for (conn, field) in
+        [(Connection::Commits, "commits"), (Connection::Reviews, "reviews"), (Connection::Timeline, "timelineItems")]
+    {
         let mut page = node[field]["pageInfo"].clone();
         let mut guard = 0;
         while page["hasNextPage"].as_bool() == Some(true) {
@@ -413,7 +575,14 @@ mod tests {
     use crate::github::RangeCommit;
 
     fn c(sha: &str, parents: &[&str]) -> RangeCommit {
-        RangeCommit { sha: sha.into(), parents: parents.iter().map(|p| (*p).to_owned()).collect(), tree: "t".into(), author_id: None, committer_id: None, headline: String::new() }
+        RangeCommit {
+            sha: sha.into(),
+            parents: parents.iter().map(|p| (*p).to_owned()).collect(),
+            tree: "t".into(),
+            author_id: None,
+            committer_id: None,
+            headline: String::new(),
+        }
     }
 
     #[test]

@@ -243,10 +243,35 @@ pub struct JobFact {
 pub struct Scans {
     /// Jobs of the deploy's workflows.
     pub jobs: Vec<JobFact>,
-    /// SARIF artifacts of the scan jobs.
-    pub sarif: Vec<Value>,
+    /// SARIF artifacts of the scan jobs (`[scan] jobs`).
+    pub sarif: Vec<SarifArtifact>,
     /// GitHub code-scanning analyses of the deployed commit.
     pub code_scanning: Vec<Analysis>,
+    /// Whether code scanning could be read: `read`, `not_enabled` (GitHub
+    /// answered that code scanning is off for the repository), or
+    /// `unknown` (a gap says why).
+    pub code_scanning_status: String,
+    /// Source.
+    pub source: String,
+}
+
+/// A SARIF artifact of a scan job, as read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SarifArtifact {
+    /// Workflow of the job.
+    pub workflow_id: String,
+    /// Job name.
+    pub job: String,
+    /// Job number.
+    pub job_number: u64,
+    /// Path the artifact was stored under.
+    pub path: String,
+    /// SHA-256 of the bytes downloaded.
+    pub digest: Sha256Digest,
+    /// Its runs, when the document could be read.
+    pub runs: Option<Vec<crate::sarif::RunFacts>>,
+    /// Why it could not be read (not JSON, not SARIF).
+    pub error: Option<String>,
     /// Source.
     pub source: String,
 }

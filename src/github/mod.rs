@@ -34,7 +34,10 @@ impl GitHubSettings {
     /// From `GITHUB_TOKEN` and `GITHUB_API_URL`.
     pub fn from_env(env: &Env) -> Result<Self, crate::env::MissingVars> {
         let [token] = env.require(["GITHUB_TOKEN"])?;
-        Ok(GitHubSettings { api_url: env.get("GITHUB_API_URL").unwrap_or(DEFAULT_API_URL).to_owned(), token: Secret::new(token) })
+        Ok(GitHubSettings {
+            api_url: env.get("GITHUB_API_URL").unwrap_or(DEFAULT_API_URL).to_owned(),
+            token: Secret::new(token),
+        })
     }
 }
 
@@ -94,7 +97,7 @@ pub struct Compare {
     pub commits: Vec<RangeCommit>,
 }
 
-/// A code-scanning analysis.
+/// A code-scanning analysis, as the evidence record keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct Analysis {
     /// Id.
@@ -120,6 +123,49 @@ pub struct Analysis {
     pub created_at: String,
 }
 
+/// A code-scanning analysis as the REST API answers it (the tool is an
+/// object there).
+#[derive(Deserialize)]
+struct RawAnalysis {
+    id: u64,
+    commit_sha: String,
+    #[serde(rename = "ref")]
+    reference: String,
+    tool: RawTool,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    results_count: u64,
+    #[serde(default)]
+    created_at: String,
+}
+
+#[derive(Deserialize)]
+struct RawTool {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+impl From<RawAnalysis> for Analysis {
+    fn from(r: RawAnalysis) -> Self {
+        Analysis {
+            id: r.id,
+            commit_sha: r.commit_sha,
+            reference: r.reference,
+            tool_name: r.tool.name.unwrap_or_default(),
+            category: r.category,
+            error: r.error,
+            results_count: r.results_count,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// The most pages of code-scanning analyses read for one commit.
+pub const MAX_ANALYSIS_PAGES: u32 = 10;
+
 /// The most commits read from one compare (pages of 100).
 pub const MAX_RANGE: u64 = 10_000;
 
@@ -133,7 +179,11 @@ pub struct GitHub {
 
 impl GitHub {
     /// A client for `settings`.
-    pub fn new(settings: &GitHubSettings, ca_bundle: Option<&std::path::Path>, retry: RetryPolicy) -> Result<Self, SetupError> {
+    pub fn new(
+        settings: &GitHubSettings,
+        ca_bundle: Option<&std::path::Path>,
+        retry: RetryPolicy,
+    ) -> Result<Self, SetupError> {
         let auth = Auth::Bearer(settings.token.clone());
         let rest = Http::new("GitHub", "GITHUB_API_URL", &settings.api_url, auth.clone(), ca_bundle, retry.clone())?
             .with_header("X-GitHub-Api-Version", "2022-11-28");
@@ -158,9 +208,13 @@ impl GitHub {
     /// Runs a GraphQL query; any error fails the whole query.
     pub fn graphql(&self, name: &str, query: &str, variables: Value) -> Result<Value, GitHubError> {
         self.count();
-        let mut v: Value = self.graphql.send_json(Method::POST, "", &json!({"query": query, "variables": variables}))?;
+        let mut v: Value =
+            self.graphql.send_json(Method::POST, "", &json!({"query": query, "variables": variables}))?;
         if let Some(errors) = v.get("errors").and_then(Value::as_array).filter(|e| !e.is_empty()) {
-            let messages: Vec<String> = errors.iter().map(|e| e.get("message").and_then(Value::as_str).unwrap_or("unknown error").to_owned()).collect();
+            let messages: Vec<String> = errors
+                .iter()
+                .map(|e| e.get("message").and_then(Value::as_str).unwrap_or("unknown error").to_owned())
+                .collect();
             return Err(GitHubError::GraphQl { name: name.to_owned(), messages: messages.join("; ") });
         }
         match v.get_mut("data") {
@@ -203,7 +257,13 @@ impl GitHub {
         struct Sha {
             sha: String,
         }
-        let path = format!("/repos/{}/{}/compare/{}...{}", percent_encode(owner), percent_encode(repo), percent_encode(base), percent_encode(head));
+        let path = format!(
+            "/repos/{}/{}/compare/{}...{}",
+            percent_encode(owner),
+            percent_encode(repo),
+            percent_encode(base),
+            percent_encode(head)
+        );
         let mut out = Compare { status: String::new(), total_commits: 0, commits: Vec::new() };
         for page in 1.. {
             let p: Page = self.get(&path, &[("per_page", "100".into()), ("page", page.to_string())])?;
@@ -241,19 +301,40 @@ impl GitHub {
         Ok(d.files.into_iter().map(|f| f.filename).collect())
     }
 
-    /// Code-scanning analyses of a ref (newest first), every page up to 500.
-    pub fn code_scanning_analyses(&self, owner: &str, repo: &str, reference: &str) -> Result<Vec<Analysis>, GitHubError> {
+    /// The code-scanning analyses of commit `sha` on `reference`. The API
+    /// lists a ref's analyses newest first and cannot filter by commit, so
+    /// pages are read until the list ends, or until a full page after the
+    /// commit's analyses holds none of them (older pages are older pushes).
+    /// `Ok((analyses, false))` when [`MAX_ANALYSIS_PAGES`] were read without
+    /// reaching either: the list may be incomplete.
+    pub fn analyses_of_commit(
+        &self,
+        owner: &str,
+        repo: &str,
+        reference: &str,
+        sha: &str,
+    ) -> Result<(Vec<Analysis>, bool), GitHubError> {
         let path = format!("/repos/{}/{}/code-scanning/analyses", percent_encode(owner), percent_encode(repo));
         let mut out = Vec::new();
-        for page in 1..=5 {
-            let list: Vec<Analysis> = self.get(&path, &[("ref", reference.to_owned()), ("per_page", "100".into()), ("page", page.to_string())])?;
+        for page in 1..=MAX_ANALYSIS_PAGES {
+            let list: Vec<RawAnalysis> = self.get(
+                &path,
+                &[
+                    ("ref", reference.to_owned()),
+                    ("sort", "created".into()),
+                    ("direction", "desc".into()),
+                    ("per_page", "100".into()),
+                    ("page", page.to_string()),
+                ],
+            )?;
             let n = list.len();
-            out.extend(list);
-            if n < 100 {
-                break;
+            let before = out.len();
+            out.extend(list.into_iter().map(Analysis::from).filter(|a| a.commit_sha == sha));
+            if n < 100 || (before > 0 && out.len() == before) {
+                return Ok((out, true));
             }
         }
-        Ok(out)
+        Ok((out, false))
     }
 }
 
@@ -271,12 +352,20 @@ mod tests {
     }
 
     fn client(url: &str) -> GitHub {
-        GitHub::new(&GitHubSettings { api_url: url.into(), token: Secret::new("ghp_secret") }, None, RetryPolicy { attempts: 1, ..RetryPolicy::default() }).unwrap()
+        GitHub::new(
+            &GitHubSettings { api_url: url.into(), token: Secret::new("ghp_secret") },
+            None,
+            RetryPolicy { attempts: 1, ..RetryPolicy::default() },
+        )
+        .unwrap()
     }
 
     #[test]
     fn graphql_errors_fail_the_query_even_with_partial_data() {
-        let server = FakeServer::start(vec![Reply::json(200, r#"{"data":{"a":1},"errors":[{"message":"Field 'x' doesn't exist"}]}"#)]);
+        let server = FakeServer::start(vec![Reply::json(
+            200,
+            r#"{"data":{"a":1},"errors":[{"message":"Field 'x' doesn't exist"}]}"#,
+        )]);
         let e = client(&server.url()).graphql("prs", "{a}", json!({})).unwrap_err().to_string();
         assert!(e.contains("GraphQL query prs failed: Field 'x' doesn't exist"), "{e}");
         let r = &server.requests()[0];
@@ -290,7 +379,8 @@ mod tests {
             let commits: Vec<Value> = (start..start + n)
                 .map(|i| json!({"sha": format!("{i:040x}"), "commit": {"message": format!("c{i}\n\nbody"), "tree": {"sha": "t"}}, "author": {"id": 7}, "committer": null, "parents": [{"sha": "p"}]}))
                 .collect();
-            json!({"status": "ahead", "ahead_by": 150, "behind_by": 0, "total_commits": 150, "commits": commits}).to_string()
+            json!({"status": "ahead", "ahead_by": 150, "behind_by": 0, "total_commits": 150, "commits": commits})
+                .to_string()
         };
         let server = FakeServer::start(vec![Reply::json(200, &page(100, 0)), Reply::json(200, &page(50, 100))]);
         let c = client(&server.url()).compare("acme", "web", "aaa", "bbb").unwrap();

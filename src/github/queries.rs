@@ -20,7 +20,8 @@ pub fn is_oid(s: &str) -> bool {
 
 /// The pull requests associated with each commit in `oids`.
 pub fn landings(oids: &[&str]) -> String {
-    let mut q = String::from("query Landings($owner: String!, $name: String!) {\n  repository(owner: $owner, name: $name) {\n");
+    let mut q =
+        String::from("query Landings($owner: String!, $name: String!) {\n  repository(owner: $owner, name: $name) {\n");
     for (i, oid) in oids.iter().enumerate() {
         assert!(is_oid(oid), "not an object id: {oid}");
         q.push_str(&format!("    c{i}: object(oid: \"{oid}\") {{ ...Landing }}\n"));
@@ -80,7 +81,8 @@ const TIMELINE_FRAGMENT: &str = "fragment Timeline on PullRequestTimelineItemsCo
 
 /// The details of each pull request in `numbers`.
 pub fn pulls(numbers: &[u64]) -> String {
-    let mut q = String::from("query Pulls($owner: String!, $name: String!) {\n  repository(owner: $owner, name: $name) {\n");
+    let mut q =
+        String::from("query Pulls($owner: String!, $name: String!) {\n  repository(owner: $owner, name: $name) {\n");
     for (i, n) in numbers.iter().enumerate() {
         q.push_str(&format!("    p{i}: pullRequest(number: {n}) {{ ...Pull }}\n"));
     }
@@ -119,11 +121,14 @@ pub fn pull_page(number: u64, connection: Connection) -> String {
 
 /// The text of files at commits: `expressions` are `SHA:path`.
 pub fn blobs(expressions: &[(String, String)]) -> String {
-    let mut q = String::from("query Blobs($owner: String!, $name: String!) {\n  repository(owner: $owner, name: $name) {\n");
+    let mut q =
+        String::from("query Blobs($owner: String!, $name: String!) {\n  repository(owner: $owner, name: $name) {\n");
     for (i, (oid, path)) in expressions.iter().enumerate() {
         assert!(is_oid(oid), "not an object id: {oid}");
         let expr = serde_json::to_string(&format!("{oid}:{path}")).expect("a string");
-        q.push_str(&format!("    b{i}: object(expression: {expr}) {{ ... on Blob {{ oid byteSize isBinary isTruncated text }} }}\n"));
+        q.push_str(&format!(
+            "    b{i}: object(expression: {expr}) {{ ... on Blob {{ oid byteSize isBinary isTruncated text }} }}\n"
+        ));
     }
     q.push_str("  }\n}\n");
     q
@@ -138,7 +143,10 @@ pub fn all_for_validation() -> Vec<(&'static str, String)> {
         ("pull_page commits", pull_page(1, Connection::Commits)),
         ("pull_page reviews", pull_page(1, Connection::Reviews)),
         ("pull_page timeline", pull_page(1, Connection::Timeline)),
-        ("blobs", blobs(&[(oid.to_owned(), "package.json".to_owned()), (oid.to_owned(), "dir/\"odd\" name.toml".to_owned())])),
+        (
+            "blobs",
+            blobs(&[(oid.to_owned(), "package.json".to_owned()), (oid.to_owned(), "dir/\"odd\" name.toml".to_owned())]),
+        ),
     ]
 }
 

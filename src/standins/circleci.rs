@@ -21,6 +21,8 @@ struct Job {
     number: Option<u64>,
     requires: Vec<String>,
     approved_by: Option<String>,
+    /// Stored artifacts: (path, content).
+    artifacts: Vec<(String, Vec<u8>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +52,16 @@ pub struct CircleCiStandIn {
     workflows: Vec<Workflow>,
     next_job: u64,
     seq: u64,
+}
+
+fn artifact(spec: &Value) -> Result<(String, Vec<u8>), String> {
+    let path = spec.get("path").and_then(Value::as_str).ok_or("an artifact needs a path")?.to_owned();
+    let content = match spec.get("content") {
+        Some(Value::String(s)) => s.clone().into_bytes(),
+        Some(v) => v.to_string().into_bytes(),
+        None => return Err("an artifact needs content".into()),
+    };
+    Ok((path, content))
 }
 
 /// A UUID-shaped id that is unique in this stand-in (the API validates the
@@ -164,7 +176,20 @@ impl CircleCiStandIn {
                 self.next_job += 1;
                 self.next_job
             });
-            jobs.push(Job { id: self.next_id(0xb2), name, kind, status, number, requires, approved_by: None });
+            let mut artifacts = Vec::new();
+            for a in j.get("artifacts").and_then(Value::as_array).into_iter().flatten() {
+                artifacts.push(artifact(a)?);
+            }
+            jobs.push(Job {
+                id: self.next_id(0xb2),
+                name,
+                kind,
+                status,
+                number,
+                requires,
+                approved_by: None,
+                artifacts,
+            });
         }
         let mut wf = Workflow {
             id: self.next_id(0xc3),
@@ -194,6 +219,77 @@ impl CircleCiStandIn {
         Ok(())
     }
 
+    /// Control API: stores an artifact of a job
+    /// (`{"workflow_id", "job", "path", "content"}`; a string content is
+    /// stored as is, any other JSON value serialized).
+    pub fn add_artifact(&mut self, spec: &Value) -> Result<(), String> {
+        let wid = spec.get("workflow_id").and_then(Value::as_str).ok_or("workflow_id is required")?;
+        let name = spec.get("job").and_then(Value::as_str).ok_or("job is required")?;
+        let wf = self.workflows.iter_mut().find(|w| w.id == wid).ok_or("no such workflow")?;
+        let job = wf.jobs.iter_mut().find(|j| j.name == name).ok_or("no such job")?;
+        job.artifacts.push(artifact(spec)?);
+        Ok(())
+    }
+
+    fn job_by_number(&self, slug: &str, number: &str) -> Option<(&Workflow, &Job)> {
+        let number: u64 = number.parse().ok()?;
+        self.workflows.iter().rev().find_map(|w| {
+            let p = self.pipelines.iter().find(|p| p.id == w.pipeline_id)?;
+            if p.project_slug != slug {
+                return None;
+            }
+            w.jobs.iter().find(|j| j.number == Some(number)).map(|j| (w, j))
+        })
+    }
+
+    fn job_details(&self, wf: &Workflow, j: &Job) -> Value {
+        let p = self.pipelines.iter().find(|p| p.id == wf.pipeline_id).expect("workflow of a pipeline");
+        let at = wf.created.to_rfc3339();
+        let org = p.project_slug.split('/').nth(1).unwrap_or_default();
+        let repo = p.project_slug.split('/').nth(2).unwrap_or_default();
+        json!({"number": j.number, "name": j.name, "status": j.status, "started_at": at, "created_at": at, "queued_at": at,
+               "stopped_at": null, "duration": null, "parallelism": 1, "parallel_runs": [{"index": 0, "status": j.status}],
+               "executor": {"resource_class": "medium", "type": "docker"},
+               "project": {"id": "00000000-0000-4000-8000-0000000000bb", "slug": p.project_slug, "name": repo,
+                           "external_url": format!("https://github.com/{org}/{repo}")},
+               "organization": {"name": org}, "contexts": [], "messages": [],
+               "web_url": format!("https://app.circleci.com/pipelines/{}/{}/workflows/{}/jobs/{}", p.project_slug, p.number, wf.id, j.number.unwrap_or(0)),
+               "latest_workflow": {"id": wf.id, "name": wf.name}, "pipeline": {"id": p.id}})
+    }
+
+    /// Serves an artifact download (`/circleci-artifacts/{job}/{index}/...`),
+    /// with the same token as the API, as CircleCI does for private projects.
+    pub fn download(&self, req: &Req) -> Resp {
+        if !self.authorized(req) {
+            return message(401, "You must log in first.");
+        }
+        let mut parts = req.path.trim_start_matches("/circleci-artifacts/").splitn(3, '/');
+        let (Some(number), Some(index)) =
+            (parts.next().and_then(|n| n.parse::<u64>().ok()), parts.next().and_then(|i| i.parse::<usize>().ok()))
+        else {
+            return message(404, "Not found");
+        };
+        let found = self.workflows.iter().rev().flat_map(|w| w.jobs.iter()).find(|j| j.number == Some(number));
+        match found.and_then(|j| j.artifacts.get(index)) {
+            Some((_, content)) => Resp {
+                status: 200,
+                headers: vec![("Content-Type".into(), "application/octet-stream".into())],
+                body: content.clone(),
+            },
+            None => message(404, "Not found"),
+        }
+    }
+
+    fn authorized(&self, req: &Req) -> bool {
+        let token = req.header("circle-token").map(String::from).or_else(|| {
+            use base64::Engine as _;
+            let b = req.header("authorization")?.strip_prefix("Basic ")?;
+            let t = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b).ok()?).ok()?;
+            Some(t.trim_end_matches(':').to_owned())
+        });
+        token.as_deref() == Some(TOKEN)
+    }
+
     /// The whole state, for tests and the demo.
     pub fn dump(&self) -> Value {
         let wfs: Vec<Value> = self
@@ -210,13 +306,7 @@ impl CircleCiStandIn {
 
     /// Handles one request under `/api/v2`.
     pub fn handle(&mut self, req: &Req) -> Resp {
-        let token = req.header("circle-token").map(String::from).or_else(|| {
-            use base64::Engine as _;
-            let b = req.header("authorization")?.strip_prefix("Basic ")?;
-            let t = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b).ok()?).ok()?;
-            Some(t.trim_end_matches(':').to_owned())
-        });
-        if token.as_deref() != Some(TOKEN) {
+        if !self.authorized(req) {
             return message(401, "You must log in first.");
         }
         let path = req.path.trim_start_matches("/api/v2").trim_end_matches('/');
@@ -284,6 +374,30 @@ impl CircleCiStandIn {
                     self.workflows.iter().filter(|w| w.pipeline_id == *id).map(|w| self.workflow_json(w)).collect();
                 Resp::json(200, json!({"items": items, "next_page_token": null}))
             }
+            ("GET", ["project", vcs, org, repo, "job", number]) => {
+                match self.job_by_number(&format!("{vcs}/{org}/{repo}"), number) {
+                    Some((w, j)) => Resp::json(200, self.job_details(w, j)),
+                    None => message(404, "Job not found"),
+                }
+            }
+            ("GET", ["project", vcs, org, repo, number, "artifacts"]) => {
+                match self.job_by_number(&format!("{vcs}/{org}/{repo}"), number) {
+                    Some((_, j)) => {
+                        let host = req.header("host").unwrap_or("localhost");
+                        let items: Vec<Value> = j
+                            .artifacts
+                            .iter()
+                            .enumerate()
+                            .map(|(i, (path, _))| {
+                                json!({"path": path, "node_index": 0,
+                                       "url": format!("http://{host}/circleci-artifacts/{number}/{i}/{path}")})
+                            })
+                            .collect();
+                        Resp::json(200, json!({"items": items, "next_page_token": null}))
+                    }
+                    None => message(404, "Job not found"),
+                }
+            }
             _ => message(404, &format!("No stand-in route for {} {path}", req.method)),
         }
     }
@@ -344,6 +458,8 @@ impl CircleCiStandIn {
                 number,
                 requires: j.requires.clone(),
                 approved_by: j.approved_by.clone().filter(|_| !again),
+                // A job run again stores its artifacts anew.
+                artifacts: if again { Vec::new() } else { j.artifacts.clone() },
             });
         }
         let mut wf = Workflow {

@@ -212,7 +212,14 @@ impl GitHubStandIn {
     pub fn new() -> Self {
         let a = |id, login: &str, bot| Account { id, login: login.into(), email: format!("{login}@acme.test"), bot };
         GitHubStandIn {
-            accounts: vec![a(1001, "alice", false), a(1002, "bob", false), a(1003, "carol", false), a(1004, "dana", false), a(1666, "mallory", false), a(41_898_282, "release-bot", true)],
+            accounts: vec![
+                a(1001, "alice", false),
+                a(1002, "bob", false),
+                a(1003, "carol", false),
+                a(1004, "dana", false),
+                a(1666, "mallory", false),
+                a(41_898_282, "release-bot", true),
+            ],
             ..Default::default()
         }
     }
@@ -242,7 +249,9 @@ impl GitHubStandIn {
     fn user_json(&self, a: Option<&Account>) -> Value {
         match a {
             None => Value::Null,
-            Some(a) => json!({"login": a.login, "id": a.id, "type": if a.bot { "Bot" } else { "User" }, "node_id": format!("U_{}", a.id), "site_admin": false}),
+            Some(a) => {
+                json!({"login": a.login, "id": a.id, "type": if a.bot { "Bot" } else { "User" }, "node_id": format!("U_{}", a.id), "site_admin": false})
+            }
         }
     }
 
@@ -270,7 +279,10 @@ impl GitHubStandIn {
     pub fn handle(&mut self, req: &Req) -> Resp {
         self.requests += 1;
         if req.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
-            return Resp::json(401, json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}));
+            return Resp::json(
+                401,
+                json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}),
+            );
         }
         if req.path == "/graphql" {
             let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
@@ -291,8 +303,23 @@ impl GitHubStandIn {
                     ["compare", basehead] => self.compare(&repo, basehead, req),
                     ["commits", sha] => match git(&repo.git_dir, &["show", "-s", FORMAT, sha]) {
                         Ok(t) => {
-                            let Some(c) = parse_log(&t).pop() else { return Resp::json(404, json!({"message": "No commit found"})) };
-                            let files = git(&repo.git_dir, &["diff-tree", "--no-commit-id", "--root", "-r", "--name-status", "-m", "--first-parent", sha]).unwrap_or_default();
+                            let Some(c) = parse_log(&t).pop() else {
+                                return Resp::json(404, json!({"message": "No commit found"}));
+                            };
+                            let files = git(
+                                &repo.git_dir,
+                                &[
+                                    "diff-tree",
+                                    "--no-commit-id",
+                                    "--root",
+                                    "-r",
+                                    "--name-status",
+                                    "-m",
+                                    "--first-parent",
+                                    sha,
+                                ],
+                            )
+                            .unwrap_or_default();
                             let mut v = self.commit_json(&c);
                             v["files"] = Value::Array(
                                 files.lines().filter_map(|l| l.split_once('\t')).map(|(st, f)| json!({"filename": f, "status": match st { "A" => "added", "D" => "removed", _ => "modified" }, "sha": "", "additions": 0, "deletions": 0, "changes": 0, "blob_url": "", "raw_url": "", "contents_url": ""})).collect(),
@@ -305,13 +332,18 @@ impl GitHubStandIn {
                         let list: Vec<Value> = repo
                             .pulls
                             .iter()
-                            .filter(|p| p.merge_commit.as_deref() == Some(*sha) || p.landed.iter().any(|l| l == sha) || p.commits.iter().any(|c| c == sha))
+                            .filter(|p| {
+                                p.merge_commit.as_deref() == Some(*sha)
+                                    || p.landed.iter().any(|l| l == sha)
+                                    || p.commits.iter().any(|c| c == sha)
+                            })
                             .map(|p| self.pull_json(p))
                             .collect();
                         Resp::json(200, Value::Array(list))
                     }
                     ["pulls", n, rest @ ..] => {
-                        let Some(p) = n.parse::<u64>().ok().and_then(|n| repo.pulls.iter().find(|p| p.number == n)) else {
+                        let Some(p) = n.parse::<u64>().ok().and_then(|n| repo.pulls.iter().find(|p| p.number == n))
+                        else {
                             return Resp::json(404, json!({"message": "Not Found"}));
                         };
                         match rest {
@@ -328,7 +360,8 @@ impl GitHubStandIn {
                         }
                     }
                     ["issues", n, "timeline"] => {
-                        let Some(p) = n.parse::<u64>().ok().and_then(|n| repo.pulls.iter().find(|p| p.number == n)) else {
+                        let Some(p) = n.parse::<u64>().ok().and_then(|n| repo.pulls.iter().find(|p| p.number == n))
+                        else {
                             return Resp::json(404, json!({"message": "Not Found"}));
                         };
                         let events: Vec<Value> = p.events.iter().map(|e| json!({"event": e.item_type().to_ascii_lowercase(), "created_at": match e {
@@ -337,8 +370,20 @@ impl GitHubStandIn {
                         Resp::json(200, Value::Array(events))
                     }
                     ["code-scanning", "analyses"] => {
+                        // Newest first (analyses are added oldest first), paged.
                         let r = req.query("ref").unwrap_or_default();
-                        let list: Vec<Value> = repo.analyses.iter().filter(|a| a["ref"] == r).cloned().collect();
+                        let full = if r.starts_with("refs/") { r.to_owned() } else { format!("refs/heads/{r}") };
+                        let per_page: usize = req.query("per_page").and_then(|p| p.parse().ok()).unwrap_or(30).min(100);
+                        let page: usize = req.query("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+                        let list: Vec<Value> = repo
+                            .analyses
+                            .iter()
+                            .rev()
+                            .filter(|a| a["ref"] == full.as_str())
+                            .skip((page - 1) * per_page)
+                            .take(per_page)
+                            .cloned()
+                            .collect();
                         Resp::json(200, Value::Array(list))
                     }
                     _ => Resp::json(404, json!({"message": "Not Found"})),
@@ -349,9 +394,12 @@ impl GitHubStandIn {
     }
 
     fn compare(&self, repo: &Repo, basehead: &str, req: &Req) -> Resp {
-        let Some((base, head)) = basehead.split_once("...") else { return Resp::json(404, json!({"message": "Not Found"})) };
+        let Some((base, head)) = basehead.split_once("...") else {
+            return Resp::json(404, json!({"message": "Not Found"}));
+        };
         let dir = &repo.git_dir;
-        let resolve = |r: &str| git(dir, &["rev-parse", "--verify", &format!("{r}^{{commit}}")]).map(|s| s.trim().to_owned());
+        let resolve =
+            |r: &str| git(dir, &["rev-parse", "--verify", &format!("{r}^{{commit}}")]).map(|s| s.trim().to_owned());
         let (Ok(b), Ok(h)) = (resolve(base), resolve(head)) else {
             return Resp::json(404, json!({"message": "Not Found"}));
         };
@@ -365,17 +413,26 @@ impl GitHubStandIn {
         } else {
             "diverged"
         };
-        let all = parse_log(&git(dir, &["log", "--reverse", "--topo-order", FORMAT, &format!("{b}..{h}")]).unwrap_or_default());
-        let behind = git(dir, &["rev-list", "--count", &format!("{h}..{b}")]).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0);
+        let all = parse_log(
+            &git(dir, &["log", "--reverse", "--topo-order", FORMAT, &format!("{b}..{h}")]).unwrap_or_default(),
+        );
+        let behind = git(dir, &["rev-list", "--count", &format!("{h}..{b}")])
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0);
         let per_page: usize = req.query("per_page").and_then(|p| p.parse().ok()).unwrap_or(250).clamp(1, 250);
         let page: usize = req.query("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
-        let commits: Vec<Value> = all.iter().skip((page - 1) * per_page).take(per_page).map(|c| self.commit_json(c)).collect();
-        Resp::json(200, json!({
-            "url": "", "html_url": "", "permalink_url": "", "diff_url": "", "patch_url": "",
-            "base_commit": {"sha": b}, "merge_base_commit": {"sha": b},
-            "status": status, "ahead_by": all.len(), "behind_by": behind, "total_commits": all.len(),
-            "commits": commits, "files": []
-        }))
+        let commits: Vec<Value> =
+            all.iter().skip((page - 1) * per_page).take(per_page).map(|c| self.commit_json(c)).collect();
+        Resp::json(
+            200,
+            json!({
+                "url": "", "html_url": "", "permalink_url": "", "diff_url": "", "patch_url": "",
+                "base_commit": {"sha": b}, "merge_base_commit": {"sha": b},
+                "status": status, "ahead_by": all.len(), "behind_by": behind, "total_commits": all.len(),
+                "commits": commits, "files": []
+            }),
+        )
     }
 }
 
@@ -410,18 +467,24 @@ impl Graph<'_> {
         if let Some(c) = repo.commits.get(oid) {
             return Ok(c.clone());
         }
-        let t = git(&repo.git_dir, &["show", "-s", FORMAT, oid]).map_err(|e| format!("Could not resolve to a Commit: {e}"))?;
+        let t = git(&repo.git_dir, &["show", "-s", FORMAT, oid])
+            .map_err(|e| format!("Could not resolve to a Commit: {e}"))?;
         parse_log(&t).pop().ok_or_else(|| "no such commit".into())
     }
 
     fn pull(&self, full: &str, n: u64) -> Result<&Pull, String> {
-        self.repo(full)?.pulls.iter().find(|p| p.number == n).ok_or_else(|| format!("Could not resolve to a PullRequest with the number of {n}."))
+        self.repo(full)?
+            .pulls
+            .iter()
+            .find(|p| p.number == n)
+            .ok_or_else(|| format!("Could not resolve to a PullRequest with the number of {n}."))
     }
 
     /// A connection over `items`, honouring `first` and `after` (cursor = index).
     fn connection(items: Vec<Node>, args: &Map<String, Value>) -> Resolved<Node> {
         let first = args.get("first").and_then(Value::as_u64).unwrap_or(100).min(100) as usize;
-        let after = args.get("after").and_then(Value::as_str).and_then(|c| c.parse::<usize>().ok()).map_or(0, |i| i + 1);
+        let after =
+            args.get("after").and_then(Value::as_str).and_then(|c| c.parse::<usize>().ok()).map_or(0, |i| i + 1);
         let total = items.len();
         Resolved::Object(Node::Connection(items, after, first, total))
     }
@@ -443,7 +506,13 @@ impl Resolver for Graph<'_> {
             Node::Pull(..) => "PullRequest".into(),
             Node::Review(..) => "PullRequestReview".into(),
             Node::Event(r, n, i) => self.pull(r, *n).map(|p| p.events[*i].typename().to_owned()).unwrap_or_default(),
-            Node::Account(Some(login)) => if self.0.account(login).is_some_and(|a| a.bot) { "Bot".into() } else { "User".into() },
+            Node::Account(Some(login)) => {
+                if self.0.account(login).is_some_and(|a| a.bot) {
+                    "Bot".into()
+                } else {
+                    "User".into()
+                }
+            }
             Node::Account(None) => "User".into(),
             Node::GitActor(_) => "GitActor".into(),
             Node::Connection(..) => "Connection".into(),
@@ -465,7 +534,11 @@ impl Resolver for Graph<'_> {
         let obj = |n: Node| Ok(Resolved::Object(n));
         match (node, name) {
             (Node::Query, "repository") => {
-                let full = format!("{}/{}", args["owner"].as_str().unwrap_or_default(), args["name"].as_str().unwrap_or_default());
+                let full = format!(
+                    "{}/{}",
+                    args["owner"].as_str().unwrap_or_default(),
+                    args["name"].as_str().unwrap_or_default()
+                );
                 self.repo(&full)?;
                 obj(Node::Repository(full))
             }
@@ -493,7 +566,10 @@ impl Resolver for Graph<'_> {
                     "oid" => leaf(json!(c.sha)),
                     "messageHeadline" => leaf(json!(c.message.lines().next().unwrap_or_default())),
                     "tree" => obj(Node::Tree(c.tree)),
-                    "parents" => Ok(Self::connection(c.parents.iter().map(|p| Node::Commit(r.clone(), p.clone())).collect(), args)),
+                    "parents" => Ok(Self::connection(
+                        c.parents.iter().map(|p| Node::Commit(r.clone(), p.clone())).collect(),
+                        args,
+                    )),
                     "author" => obj(Node::GitActor(c.author_email)),
                     "committer" => obj(Node::GitActor(c.committer_email)),
                     "associatedPullRequests" => {
@@ -501,7 +577,11 @@ impl Resolver for Graph<'_> {
                             .repo(r)?
                             .pulls
                             .iter()
-                            .filter(|p| p.merge_commit.as_deref() == Some(&c.sha) || p.landed.contains(&c.sha) || p.commits.contains(&c.sha))
+                            .filter(|p| {
+                                p.merge_commit.as_deref() == Some(&c.sha)
+                                    || p.landed.contains(&c.sha)
+                                    || p.commits.contains(&c.sha)
+                            })
                             .map(|p| Node::Pull(r.clone(), p.number))
                             .collect();
                         Ok(Self::connection(pulls, args))
@@ -545,10 +625,20 @@ impl Resolver for Graph<'_> {
                     },
                     "baseRepository" => obj(Node::Repository(r.clone())),
                     "author" => obj(Node::Account(Some(p.author.clone()))),
-                    "commits" => Ok(Self::connection(p.commits.iter().map(|c| Node::PullCommit(r.clone(), c.clone())).collect(), args)),
-                    "reviews" => Ok(Self::connection(p.reviews.iter().map(|rv| Node::Review(r.clone(), *n, rv.id)).collect(), args)),
+                    "commits" => Ok(Self::connection(
+                        p.commits.iter().map(|c| Node::PullCommit(r.clone(), c.clone())).collect(),
+                        args,
+                    )),
+                    "reviews" => Ok(Self::connection(
+                        p.reviews.iter().map(|rv| Node::Review(r.clone(), *n, rv.id)).collect(),
+                        args,
+                    )),
                     "timelineItems" => {
-                        let types: Vec<String> = args.get("itemTypes").and_then(Value::as_array).map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect()).unwrap_or_default();
+                        let types: Vec<String> = args
+                            .get("itemTypes")
+                            .and_then(Value::as_array)
+                            .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
+                            .unwrap_or_default();
                         let events: Vec<Node> = p
                             .events
                             .iter()
@@ -577,11 +667,24 @@ impl Resolver for Graph<'_> {
             (Node::Event(r, n, i), f) => {
                 let e = &self.pull(r, *n)?.events[*i];
                 match (e, f) {
-                    (Event::ForcePushed { at, .. } | Event::ReviewDismissed { at, .. } | Event::BaseRefChanged { at, .. } | Event::Merged { at, .. }, "createdAt") => leaf(json!(at)),
-                    (Event::ForcePushed { actor, .. } | Event::ReviewDismissed { actor, .. } | Event::Merged { actor, .. }, "actor") => obj(Node::Account(Some(actor.clone()))),
+                    (
+                        Event::ForcePushed { at, .. }
+                        | Event::ReviewDismissed { at, .. }
+                        | Event::BaseRefChanged { at, .. }
+                        | Event::Merged { at, .. },
+                        "createdAt",
+                    ) => leaf(json!(at)),
+                    (
+                        Event::ForcePushed { actor, .. }
+                        | Event::ReviewDismissed { actor, .. }
+                        | Event::Merged { actor, .. },
+                        "actor",
+                    ) => obj(Node::Account(Some(actor.clone()))),
                     (Event::ForcePushed { before, .. }, "beforeCommit") => obj(Node::Commit(r.clone(), before.clone())),
                     (Event::ForcePushed { after, .. }, "afterCommit") => obj(Node::Commit(r.clone(), after.clone())),
-                    (Event::ReviewDismissed { previous_state, .. }, "previousReviewState") => leaf(json!(previous_state)),
+                    (Event::ReviewDismissed { previous_state, .. }, "previousReviewState") => {
+                        leaf(json!(previous_state))
+                    }
                     (Event::ReviewDismissed { review, .. }, "review") => obj(Node::Review(r.clone(), *n, *review)),
                     (Event::BaseRefChanged { previous, .. }, "previousRefName") => leaf(json!(previous)),
                     (Event::BaseRefChanged { current, .. }, "currentRefName") => leaf(json!(current)),
@@ -591,9 +694,13 @@ impl Resolver for Graph<'_> {
                 }
             }
             (Node::Connection(items, start, first, total), f) => match f {
-                "nodes" => Ok(Resolved::List(items.iter().skip(*start).take(*first).cloned().map(Resolved::Object).collect())),
+                "nodes" => {
+                    Ok(Resolved::List(items.iter().skip(*start).take(*first).cloned().map(Resolved::Object).collect()))
+                }
                 "totalCount" => leaf(json!(total)),
-                "pageInfo" => obj(Node::PageInfo(start + first < *total, (start + first).min(*total).saturating_sub(1))),
+                "pageInfo" => {
+                    obj(Node::PageInfo(start + first < *total, (start + first).min(*total).saturating_sub(1)))
+                }
                 _ => Err(format!("Field '{f}' doesn't exist on a connection")),
             },
             (Node::PageInfo(more, last), f) => match f {

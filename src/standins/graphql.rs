@@ -165,7 +165,8 @@ impl Parser {
                         }
                         self.i += 1;
                     }
-                    let selections = if self.peek() == Some(&Tok::Punct('{')) { self.selections()? } else { Vec::new() };
+                    let selections =
+                        if self.peek() == Some(&Tok::Punct('{')) { self.selections()? } else { Vec::new() };
                     out.push(Selection::Field { alias, name, args, selections });
                 }
             }
@@ -299,7 +300,13 @@ pub fn execute<R: Resolver>(r: &R, src: &str, vars: &Map<String, Value>) -> Valu
     }
 }
 
-fn select<R: Resolver>(r: &R, doc: &Document, node: &R::Node, sels: &[Selection], vars: &Map<String, Value>) -> Result<Value, String> {
+fn select<R: Resolver>(
+    r: &R,
+    doc: &Document,
+    node: &R::Node,
+    sels: &[Selection],
+    vars: &Map<String, Value>,
+) -> Result<Value, String> {
     let mut out = Map::new();
     for s in sels {
         match s {
@@ -318,17 +325,17 @@ fn select<R: Resolver>(r: &R, doc: &Document, node: &R::Node, sels: &[Selection]
             }
             Selection::Spread(f) => {
                 let (on, fs) = doc.fragments.get(f).ok_or_else(|| format!("unknown fragment {f}"))?;
-                if r.is_a(node, on) {
-                    if let Value::Object(m) = select(r, doc, node, fs, vars)? {
-                        out.extend(m);
-                    }
+                if r.is_a(node, on)
+                    && let Value::Object(m) = select(r, doc, node, fs, vars)?
+                {
+                    out.extend(m);
                 }
             }
             Selection::Inline { on, selections } => {
-                if r.is_a(node, on) {
-                    if let Value::Object(m) = select(r, doc, node, selections, vars)? {
-                        out.extend(m);
-                    }
+                if r.is_a(node, on)
+                    && let Value::Object(m) = select(r, doc, node, selections, vars)?
+                {
+                    out.extend(m);
                 }
             }
         }
@@ -336,11 +343,19 @@ fn select<R: Resolver>(r: &R, doc: &Document, node: &R::Node, sels: &[Selection]
     Ok(Value::Object(out))
 }
 
-fn resolve<R: Resolver>(r: &R, doc: &Document, v: Resolved<R::Node>, sels: &[Selection], vars: &Map<String, Value>) -> Result<Value, String> {
+fn resolve<R: Resolver>(
+    r: &R,
+    doc: &Document,
+    v: Resolved<R::Node>,
+    sels: &[Selection],
+    vars: &Map<String, Value>,
+) -> Result<Value, String> {
     match v {
         Resolved::Leaf(v) => Ok(v),
         Resolved::Object(n) => select(r, doc, &n, sels, vars),
-        Resolved::List(items) => Ok(Value::Array(items.into_iter().map(|i| resolve(r, doc, i, sels, vars)).collect::<Result<_, _>>()?)),
+        Resolved::List(items) => {
+            Ok(Value::Array(items.into_iter().map(|i| resolve(r, doc, i, sels, vars)).collect::<Result<_, _>>()?))
+        }
     }
 }
 
@@ -370,7 +385,9 @@ mod tests {
         fn field(&self, n: &N, name: &str, args: &Map<String, Value>) -> Result<Resolved<N>, String> {
             match (n, name) {
                 (N::Root, "greeting") => Ok(Resolved::Leaf(json!(format!("hello {}", args["name"].as_str().unwrap())))),
-                (N::Root, "things") => Ok(Resolved::List(vec![Resolved::Object(N::Thing(1)), Resolved::Object(N::Thing(2))])),
+                (N::Root, "things") => {
+                    Ok(Resolved::List(vec![Resolved::Object(N::Thing(1)), Resolved::Object(N::Thing(2))]))
+                }
                 (N::Thing(i), "id") => Ok(Resolved::Leaf(json!(i))),
                 _ => Err(format!("Field '{name}' doesn't exist")),
             }
@@ -384,7 +401,10 @@ mod tests {
         let mut vars = Map::new();
         vars.insert("who".into(), json!("you"));
         let v = execute(&Toy, q, &vars);
-        assert_eq!(v, json!({"data": {"a": "hello you", "b": "hello x", "things": [{"id": 1, "__typename": "Thing"}, {"id": 2, "__typename": "Thing"}]}}));
+        assert_eq!(
+            v,
+            json!({"data": {"a": "hello you", "b": "hello x", "things": [{"id": 1, "__typename": "Thing"}, {"id": 2, "__typename": "Thing"}]}})
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! |---|---|
 //! | `POST /_standin/circleci/pipelines` | create a pipeline and its workflow (see [`circleci::CircleCiStandIn::create_pipeline`]) |
 //! | `POST /_standin/circleci/jobs` | set a job's status |
+//! | `POST /_standin/circleci/artifacts` | store an artifact of a job (served under `/circleci-artifacts/`) |
 //! | `PUT /_standin/jira/search-lag` | `{"lag": N}`: new issues stay out of search for N searches |
 //! | `POST /_standin/faults` | inject a fault (see [`Fault`]) |
 //! | `DELETE /_standin/faults` | remove every fault |
@@ -317,7 +318,7 @@ fn serve(state: &Mutex<State>, mut request: tiny_http::Request) {
 fn respond(state: &Mutex<State>, req: &Req) -> Resp {
     let service = if req.path.starts_with("/rest/api/3/") {
         "jira"
-    } else if req.path.starts_with("/api/v2/") {
+    } else if req.path.starts_with("/api/v2/") || req.path.starts_with("/circleci-artifacts/") {
         "circleci"
     } else if req.path == "/graphql" || req.path.starts_with("/repos/") {
         "github"
@@ -377,6 +378,7 @@ fn respond(state: &Mutex<State>, req: &Req) -> Resp {
         let mut s = state.lock().expect("stand-in state");
         match service {
             "jira" => s.jira.handle(req),
+            "circleci" if req.path.starts_with("/circleci-artifacts/") => s.circleci.download(req),
             "circleci" => s.circleci.handle(req),
             "github" => s.github.handle(req),
             _ => control(&mut s, req),
@@ -405,6 +407,10 @@ fn control(s: &mut State, req: &Req) -> Resp {
             Err(e) => bad(e),
         },
         ("POST", "/_standin/circleci/jobs") => match s.circleci.set_job(&body) {
+            Ok(()) => Resp::empty(204),
+            Err(e) => bad(e),
+        },
+        ("POST", "/_standin/circleci/artifacts") => match s.circleci.add_artifact(&body) {
             Ok(()) => Resp::empty(204),
             Err(e) => bad(e),
         },

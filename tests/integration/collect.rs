@@ -48,7 +48,17 @@ impl Git {
     pub fn commit(&self, login: &str, msg: &str) -> String {
         let email = format!("{login}@acme.test");
         self.run(&["add", "-A"]);
-        self.run(&["-c", &format!("user.name={login}"), "-c", &format!("user.email={email}"), "commit", "-q", "--allow-empty", "-m", msg]);
+        self.run(&[
+            "-c",
+            &format!("user.name={login}"),
+            "-c",
+            &format!("user.email={email}"),
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            msg,
+        ]);
         self.head()
     }
 
@@ -70,7 +80,12 @@ impl Git {
     }
 
     fn as_user(&self, login: &str, args: &[&str]) -> String {
-        let mut a = vec!["-c".to_owned(), format!("user.name={login}"), "-c".to_owned(), format!("user.email={login}@acme.test")];
+        let mut a = vec![
+            "-c".to_owned(),
+            format!("user.name={login}"),
+            "-c".to_owned(),
+            format!("user.email={login}@acme.test"),
+        ];
         a.extend(args.iter().map(|s| (*s).to_owned()));
         let refs: Vec<&str> = a.iter().map(String::as_str).collect();
         self.run(&refs)
@@ -90,10 +105,13 @@ impl Git {
 
     /// A rebase landing: each commit replayed on main.
     pub fn rebase(&self, commits: &[String]) -> Vec<String> {
-        commits.iter().map(|c| {
-            self.as_user("dana", &["cherry-pick", c]);
-            self.head()
-        }).collect()
+        commits
+            .iter()
+            .map(|c| {
+                self.as_user("dana", &["cherry-pick", c]);
+                self.head()
+            })
+            .collect()
     }
 }
 
@@ -109,12 +127,22 @@ pub fn pull(number: u64, author: &str, head: &str, commits: &[String], merge_com
         merge_commit: Some(merge_commit.into()),
         landed: landed.to_vec(),
         reviews: Vec::new(),
-        events: vec![Event::Merged { at: "2026-11-20T12:00:00Z".into(), actor: "dana".into(), commit: merge_commit.into() }],
+        events: vec![Event::Merged {
+            at: "2026-11-20T12:00:00Z".into(),
+            actor: "dana".into(),
+            commit: merge_commit.into(),
+        }],
     }
 }
 
 pub fn approved_by(mut p: Pull, reviewer: &str, id: u64) -> Pull {
-    p.reviews.push(Review { id, author: reviewer.into(), state: "APPROVED".into(), submitted_at: "2026-11-20T11:00:00Z".into(), commit: p.head.clone() });
+    p.reviews.push(Review {
+        id,
+        author: reviewer.into(),
+        state: "APPROVED".into(),
+        submitted_at: "2026-11-20T11:00:00Z".into(),
+        commit: p.head.clone(),
+    });
     p
 }
 
@@ -136,7 +164,12 @@ pub fn deployed(sb: &Sandbox, commit: &str) -> String {
 
 /// Requests a ticket for `commit` and collects its evidence.
 pub fn collect(sb: &Sandbox, commit: &str) -> (Value, crate::support::Output) {
-    let p = pipeline(sb, commit);
+    collect_pipeline(sb, &pipeline(sb, commit))
+}
+
+/// Requests a ticket for pipeline `p` and collects its evidence.
+pub fn collect_pipeline(sb: &Sandbox, p: &Pipeline) -> (Value, crate::support::Output) {
+    let p = p.clone();
     let out = sb.request(&p, &[]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let key = sb.state()["ticket"].as_str().unwrap().to_owned();
@@ -146,7 +179,9 @@ pub fn collect(sb: &Sandbox, commit: &str) -> (Value, crate::support::Output) {
     }
     run = run.env("GITHUB_API_URL", &sb.stand_ins.url()).env("GITHUB_TOKEN", changegate::standins::github::TOKEN);
     let out = run.run();
-    let evidence = std::fs::read_to_string(sb.path().join("evidence.json")).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or(Value::Null);
+    let evidence = std::fs::read_to_string(sb.path().join("evidence.json"))
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or(Value::Null);
     (evidence, out)
 }
 
@@ -175,8 +210,8 @@ fn merge_squash_rebase_direct_and_version_bump_landings() {
         g.commit("mallory", "hotfix")
     };
     let pulls = vec![
-        approved_by(pull(1, "alice", &f1[1], &f1, &m1, &[m1.clone()]), "bob", 11),
-        approved_by(pull(2, "bob", &f2[1], &f2, &s2, &[s2.clone()]), "alice", 21),
+        approved_by(pull(1, "alice", &f1[1], &f1, &m1, std::slice::from_ref(&m1)), "bob", 11),
+        approved_by(pull(2, "bob", &f2[1], &f2, &s2, std::slice::from_ref(&s2)), "alice", 21),
         approved_by(pull(3, "carol", &f3[1], &f3, &r3[1], &r3), "alice", 31),
     ];
     register(&sb, &g.path, pulls);
@@ -207,7 +242,10 @@ fn merge_squash_rebase_direct_and_version_bump_landings() {
     assert_eq!(e["direct"][&direct]["files"], json!(["hotfix.txt"]));
     assert_eq!(e["direct"][&bump]["files"], json!(["package.json"]));
     let pj = &e["direct"][&bump]["version_files"]["package.json"];
-    assert!(pj["before"].as_str().unwrap().contains("1.0.0") && pj["after"].as_str().unwrap().contains("1.1.0"), "{pj}");
+    assert!(
+        pj["before"].as_str().unwrap().contains("1.0.0") && pj["after"].as_str().unwrap().contains("1.1.0"),
+        "{pj}"
+    );
     assert!(e["pulls"]["1"]["source"].as_str().unwrap().starts_with("github: GraphQL"));
     assert_eq!(e["policy"]["source"], sb.path().join("changegate.toml").display().to_string());
 }
@@ -219,9 +257,25 @@ fn force_pushes_and_dismissals_are_in_the_timeline() {
     let base = g.head();
     let f = g.feature("f", "alice", 2);
     let m = g.merge("f", "Merge pull request #7");
-    let mut p = approved_by(pull(7, "alice", &f[1], &f, &m, &[m.clone()]), "bob", 71);
-    p.events.insert(0, Event::ForcePushed { at: "2026-11-20T11:30:00Z".into(), actor: "alice".into(), before: f[0].clone(), after: f[1].clone() });
-    p.events.insert(1, Event::ReviewDismissed { at: "2026-11-20T11:40:00Z".into(), actor: "carol".into(), review: 71, previous_state: "APPROVED".into() });
+    let mut p = approved_by(pull(7, "alice", &f[1], &f, &m, std::slice::from_ref(&m)), "bob", 71);
+    p.events.insert(
+        0,
+        Event::ForcePushed {
+            at: "2026-11-20T11:30:00Z".into(),
+            actor: "alice".into(),
+            before: f[0].clone(),
+            after: f[1].clone(),
+        },
+    );
+    p.events.insert(
+        1,
+        Event::ReviewDismissed {
+            at: "2026-11-20T11:40:00Z".into(),
+            actor: "carol".into(),
+            review: 71,
+            previous_state: "APPROVED".into(),
+        },
+    );
     register(&sb, &g.path, vec![p]);
     deployed(&sb, &base);
     let (e, _) = collect(&sb, &m);
@@ -275,9 +329,15 @@ fn long_ranges_and_connections_are_read_to_the_end() {
     }
     let f = g.feature("big", "alice", 1);
     let m = g.merge("big", "Merge pull request #9");
-    let mut p = pull(9, "alice", &f[0], &f, &m, &[m.clone()]);
+    let mut p = pull(9, "alice", &f[0], &f, &m, std::slice::from_ref(&m));
     for i in 0..130 {
-        p.reviews.push(Review { id: 900 + i, author: "bob".into(), state: "COMMENTED".into(), submitted_at: "2026-11-20T10:00:00Z".into(), commit: f[0].clone() });
+        p.reviews.push(Review {
+            id: 900 + i,
+            author: "bob".into(),
+            state: "COMMENTED".into(),
+            submitted_at: "2026-11-20T10:00:00Z".into(),
+            commit: f[0].clone(),
+        });
     }
     register(&sb, &g.path, vec![p]);
     deployed(&sb, &base);
@@ -293,14 +353,16 @@ fn long_ranges_and_connections_are_read_to_the_end() {
 /// Faults in any GitHub call become gaps in the record, never dropped facts.
 #[test]
 fn faults_become_gaps() {
-    for (method, path, what) in [("GET", "/compare/", "range"), ("POST", "/graphql", "pull requests of"), ("GET", "/commits/", "files of")] {
+    for (method, path, what) in
+        [("GET", "/compare/", "range"), ("POST", "/graphql", "pull requests of"), ("GET", "/commits/", "files of")]
+    {
         let sb = Sandbox::new();
         let g = Git::new();
         let base = g.head();
         let f = g.feature("f", "alice", 1);
         let m = g.merge("f", "Merge pull request #1");
         g.commit("dana", "direct");
-        register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, &[m.clone()]), "bob", 1)]);
+        register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
         deployed(&sb, &base);
         sb.fault(json!({"service": "github", "method": method, "path_contains": path, "status": 500, "times": 100}));
         let (e, out) = collect(&sb, &g.head());
@@ -309,5 +371,241 @@ fn faults_become_gaps() {
         assert!(gaps.iter().any(|gp| gp["what"].as_str().unwrap().starts_with(what)), "{path}: {gaps:?}");
         assert!(gaps.iter().all(|gp| gp["why"].as_str().unwrap().contains("HTTP 500")), "{gaps:?}");
         assert!(out.stdout.contains("gap:"), "{}", out.stdout);
+    }
+}
+
+/// The SARIF artifacts of the configured scan jobs are read, whatever else
+/// the jobs stored is not; a document that is not SARIF is recorded with
+/// its error; a failed listing or download is a gap.
+#[test]
+fn sarif_artifacts_of_scan_jobs_are_read() {
+    let config = format!("{}\n[scan]\njobs = [\"build\"]\n", changegate::standins::SITE_CONFIG);
+    let trivy =
+        std::fs::read_to_string(crate::support::shared("contracts/sarif/trivy").join(first_file("trivy"))).unwrap();
+    let setup = |sb: &Sandbox, g: &Git| {
+        register(sb, &g.path, Vec::new());
+        let p = pipeline(sb, &g.head());
+        for (path, content) in [
+            ("reports/trivy.sarif", Value::String(trivy.clone())),
+            ("reports/empty.sarif.json", json!({"version": "2.1.0"})),
+            ("reports/broken.sarif", Value::String("{\"runs\": [".into())),
+            ("logs/scan.txt", Value::String("not evidence".into())),
+        ] {
+            sb.stand_ins
+                .with_circleci(|c| {
+                    c.add_artifact(
+                        &json!({"workflow_id": p.workflow_id, "job": "build", "path": path, "content": content}),
+                    )
+                })
+                .unwrap();
+        }
+        p
+    };
+
+    let sb = Sandbox::with_config(&config);
+    let g = Git::new();
+    let p = setup(&sb, &g);
+    let (e, out) = collect_pipeline(&sb, &p);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let sarif = e["scans"]["sarif"].as_array().unwrap();
+    let paths: Vec<&str> = sarif.iter().map(|a| a["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["reports/trivy.sarif", "reports/empty.sarif.json", "reports/broken.sarif"]);
+    assert_eq!(sarif[0]["runs"][0]["tool"], "Trivy", "{}", sarif[0]);
+    assert_eq!(sarif[0]["error"], Value::Null);
+    assert_eq!(sarif[0]["job"], "build");
+    assert_eq!(sarif[0]["workflow_id"], p.workflow_id.as_str());
+    assert_eq!(
+        sarif[0]["digest"].as_str().unwrap(),
+        changegate::digest::Sha256Digest::of(trivy.as_bytes()).to_string()
+    );
+    assert!(sarif[1]["error"].as_str().unwrap().contains("runs"), "{}", sarif[1]);
+    assert!(sarif[2]["error"].as_str().unwrap().starts_with("not JSON"), "{}", sarif[2]);
+    assert_eq!(sarif[1]["runs"], Value::Null);
+    assert_eq!(e["gaps"], json!([]));
+
+    // A job that is not a scan job is not read.
+    let sb = Sandbox::new();
+    let g = Git::new();
+    let p = setup(&sb, &g);
+    let (e, _) = collect_pipeline(&sb, &p);
+    assert_eq!(e["scans"]["sarif"], json!([]));
+
+    // A failed listing, a failed download: gaps.
+    for (path, what) in [("/artifacts", "artifacts of job build"), ("/circleci-artifacts/", "artifact reports/")] {
+        let sb = Sandbox::with_config(&config);
+        let g = Git::new();
+        let p = setup(&sb, &g);
+        sb.fault(json!({"service": "circleci", "method": "GET", "path_contains": path, "status": 503, "times": 100}));
+        let (e, out) = collect_pipeline(&sb, &p);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let gaps = e["gaps"].as_array().unwrap();
+        assert!(gaps.iter().any(|gp| gp["what"].as_str().unwrap().starts_with(what)), "{path}: {gaps:?}");
+        assert!(
+            !out.stdout.contains(changegate::standins::circleci::TOKEN)
+                && !out.stderr.contains(changegate::standins::circleci::TOKEN)
+        );
+    }
+}
+
+fn first_file(tool: &str) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(crate::support::shared("contracts/sarif").join(tool))
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names.remove(0)
+}
+
+/// A code-scanning analysis of the deployed commit (REST shape).
+fn analysis(id: u64, sha: &str, tool: &str) -> Value {
+    json!({"id": id, "commit_sha": sha, "ref": "refs/heads/main", "tool": {"name": tool, "guid": null, "version": "2.20.0"},
+           "analysis_key": ".github/workflows/codeql.yml:analyze", "environment": "{}", "category": "/language:rust",
+           "error": "", "created_at": "2026-11-20T12:05:00Z", "results_count": 2, "rules_count": 40,
+           "url": format!("https://api.github.com/repos/acme/web/code-scanning/analyses/{id}"),
+           "sarif_id": "6c81cd8e-b078-4ac3-a3be-1dad7dbd0b53", "deletable": true, "warning": ""})
+}
+
+/// Code scanning: the analyses of the deployed commit only, read past
+/// newer pushes' pages; a repository without code scanning is a fact, a
+/// token without access a gap.
+#[test]
+fn code_scanning_analyses_of_the_deployed_commit() {
+    let sb = Sandbox::new();
+    let g = Git::new();
+    let base = g.head();
+    let head = g.commit("dana", "direct");
+    register(&sb, &g.path, Vec::new());
+    deployed(&sb, &base);
+    // Oldest first: the base's, the deployed commit's, then 150 of later pushes.
+    let mut list = vec![analysis(1, &base, "CodeQL"), analysis(2, &head, "CodeQL"), analysis(3, &head, "Trivy")];
+    list.extend((0..150).map(|i| analysis(100 + i, &sha(i as u32), "CodeQL")));
+    sb.stand_ins.with_github(|gh| gh.repo_mut(REPO).analyses = list);
+    let (e, out) = collect(&sb, &head);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let ids: Vec<u64> =
+        e["scans"]["code_scanning"].as_array().unwrap().iter().map(|a| a["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, [3, 2], "newest first, this commit only");
+    assert_eq!(e["scans"]["code_scanning"][0]["tool_name"], "Trivy");
+    assert_eq!(e["scans"]["code_scanning_status"], "read");
+    assert_eq!(e["gaps"], json!([]));
+
+    for (status, message, expected, gap) in [
+        (403, "Advanced Security must be enabled for this repository to use code scanning.", "not_enabled", false),
+        (404, "no analysis found", "read", false),
+        (403, "Resource not accessible by integration", "unknown", true),
+    ] {
+        let sb = Sandbox::new();
+        let g = Git::new();
+        register(&sb, &g.path, Vec::new());
+        let body = json!({"message": message, "documentation_url": "https://docs.github.com/rest"}).to_string();
+        sb.fault(json!({"service": "github", "method": "GET", "path_contains": "/code-scanning/", "status": status,
+                        "body": body, "times": 10}));
+        let (e, out) = collect(&sb, &g.head());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(e["scans"]["code_scanning_status"], expected, "{status} {message}");
+        let gaps = e["gaps"].as_array().unwrap();
+        assert_eq!(gaps.iter().any(|gp| gp["what"] == "code scanning"), gap, "{gaps:?}");
+    }
+}
+
+fn sha(n: u32) -> String {
+    crate::sandbox::sha(n)
+}
+
+/// Every record collected validates against `docs/evidence.schema.json`,
+/// reads back as the same record, and the schema rejects a record that
+/// lost a field.
+#[test]
+fn records_match_the_published_schema() {
+    let config = format!("{}\n[scan]\njobs = [\"build\"]\n", changegate::standins::SITE_CONFIG);
+    let sb = Sandbox::with_config(&config);
+    let g = Git::new();
+    let base = g.head();
+    let f1 = g.feature("f1", "alice", 2);
+    let m1 = g.merge("f1", "Merge pull request #1 from acme/f1");
+    g.write("package.json", "{\n  \"name\": \"web\",\n  \"version\": \"1.1.0\"\n}\n");
+    g.write("changegate.toml", "[plan]\n");
+    let bump = g.commit("release-bot", "chore(release): 1.1.0");
+    let mut p = approved_by(pull(1, "alice", &f1[1], &f1, &m1, std::slice::from_ref(&m1)), "bob", 11);
+    p.events.insert(
+        0,
+        Event::ForcePushed {
+            at: "2026-11-20T11:30:00Z".into(),
+            actor: "alice".into(),
+            before: f1[0].clone(),
+            after: f1[1].clone(),
+        },
+    );
+    register(&sb, &g.path, vec![p]);
+    sb.stand_ins.with_github(|gh| gh.repo_mut(REPO).analyses = vec![analysis(5, &bump, "CodeQL")]);
+    deployed(&sb, &base);
+    // Another live ticket of the stream.
+    let other = pipeline(&sb, &m1);
+    assert_eq!(sb.request(&other, &[]).code, 0);
+    let p = pipeline(&sb, &bump);
+    let trivy = std::fs::read_to_string(crate::support::shared("contracts/sarif/grype").join("image.sarif")).unwrap();
+    for (path, content) in [("grype.sarif", Value::String(trivy)), ("bad.sarif", json!({"runs": 1}))] {
+        sb.stand_ins
+            .with_circleci(|c| {
+                c.add_artifact(&json!({"workflow_id": p.workflow_id, "job": "build", "path": path, "content": content}))
+            })
+            .unwrap();
+    }
+    sb.fault(json!({"service": "github", "method": "GET", "path_contains": "/commits/", "status": 502, "times": 10}));
+    let (e, out) = collect_pipeline(&sb, &p);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The record exercises every section.
+    assert!(!e["pulls"].as_object().unwrap().is_empty());
+    assert!(!e["pending"].as_array().unwrap().is_empty(), "{}", e["pending"]);
+    assert_eq!(e["scans"]["sarif"].as_array().unwrap().len(), 2);
+    assert_eq!(e["scans"]["code_scanning"].as_array().unwrap().len(), 1);
+    assert!(!e["gaps"].as_array().unwrap().is_empty());
+    assert_eq!(e["policy_files"]["files"]["changegate.toml"]["after"], "[plan]\n");
+    validate_evidence(&e).unwrap();
+
+    // A first deploy's record.
+    let (first, _) = collect(&Sandbox::new(), &g.head());
+    assert_eq!(first["range"]["status"], "first_deploy");
+    validate_evidence(&first).unwrap();
+
+    // The record reads back unchanged.
+    let back = changegate::evidence::Evidence::from_json(&e.to_string()).unwrap();
+    assert_eq!(serde_json::to_value(&back).unwrap(), e);
+
+    // The validator catches drift.
+    let mut broken = e.clone();
+    broken["scans"].as_object_mut().unwrap().remove("code_scanning_status");
+    assert!(validate_evidence(&broken).unwrap_err().contains("code_scanning_status"));
+    let mut broken = e;
+    broken["range"]["status"] = json!("sideways");
+    assert!(validate_evidence(&broken).is_err());
+}
+
+/// Validates a record with Python's jsonschema against the published schema.
+pub fn validate_evidence(record: &Value) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("record.json");
+    std::fs::write(&path, record.to_string()).unwrap();
+    let script = r##"
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))
+for e in errors:
+    print(f"{e.message} at {list(e.absolute_path)}")
+sys.exit(1 if errors else 0)
+"##;
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/evidence.schema.json");
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(schema)
+        .arg(&path)
+        .output()
+        .expect("python3 runs (with the jsonschema package)");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
     }
 }

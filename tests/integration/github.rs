@@ -47,7 +47,8 @@ fn every_graphql_query_is_valid_against_the_schema() {
 
 #[test]
 fn the_validator_rejects_a_misspelt_field() {
-    let bad = "query { repository(owner: \"o\", name: \"r\") { pullRequest(number: 1) { reviewz { totalCount } } } }".to_owned();
+    let bad = "query { repository(owner: \"o\", name: \"r\") { pullRequest(number: 1) { reviewz { totalCount } } } }"
+        .to_owned();
     let e = validate_graphql(&[("bad", bad)]).unwrap_err();
     assert!(e.contains("Cannot query field 'reviewz'"), "{e}");
 }

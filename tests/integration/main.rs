@@ -10,4 +10,5 @@ mod github;
 mod plan_check;
 mod request;
 mod sandbox;
+mod sarif;
 mod support;

@@ -187,7 +187,11 @@ fn main() {
     let key = ticket(&ci, &binding(&head, 2));
     let config = Config::parse(SITE_CONFIG, "site", changegate::time::Date::today_utc()).unwrap();
     let github = GitHub::new(
-        &GitHubSettings { api_url: s.url(), token: Secret::new(changegate::standins::github::TOKEN) },
+        &GitHubSettings {
+            api_url: s.url(),
+            graphql_url: None,
+            token: Secret::new(changegate::standins::github::TOKEN),
+        },
         None,
         RetryPolicy::default(),
     )

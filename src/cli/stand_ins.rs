@@ -1,4 +1,4 @@
-//! `changegate stand-ins`: serves the local Jira and CircleCI stand-ins
+//! `changegate stand-ins`: serves the local Jira, CircleCI and GitHub stand-ins
 //! until stopped (for scripts, the orb's tests and demos).
 
 use std::io::Write;
@@ -21,10 +21,12 @@ pub(super) fn run(args: &StandInsArgs, out: &mut dyn Write) -> Result<Outcome, C
         StandIns::start(&args.listen).map_err(|e| CliError::Other(format!("cannot listen on {}: {e}", args.listen)))?;
     writeln!(out, "JIRA_BASE_URL={}", s.url())?;
     writeln!(out, "CIRCLECI_API_URL={}", s.circleci_url())?;
+    writeln!(out, "GITHUB_API_URL={}", s.url())?;
     writeln!(
         out,
-        "stand-in users: ci@acme.test/ci-token (CI), bot@acme.test/bot-token (bot), alice@acme.test/alice-token and bob@acme.test/bob-token (approvers); CIRCLE_TOKEN={}",
-        crate::standins::circleci::TOKEN
+        "stand-in users: ci@acme.test/ci-token (CI), bot@acme.test/bot-token (bot), alice@acme.test/alice-token and bob@acme.test/bob-token (approvers); CIRCLE_TOKEN={}; GITHUB_TOKEN={}",
+        crate::standins::circleci::TOKEN,
+        crate::standins::github::TOKEN
     )?;
     out.flush()?;
     s.wait();

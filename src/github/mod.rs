@@ -5,7 +5,8 @@
 //! `GITHUB_API_URL` (default `https://api.github.com`; GitHub Enterprise
 //! Server `https://HOST/api/v3`) and `GITHUB_TOKEN`. The GraphQL endpoint
 //! is `GITHUB_API_URL/graphql`, or `https://HOST/api/graphql` when the REST
-//! URL ends in `/api/v3`.
+//! URL ends in `/api/v3`; `GITHUB_GRAPHQL_URL` (the variable GitHub's own
+//! runners set) overrides it.
 
 pub mod queries;
 
@@ -26,16 +27,19 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 pub struct GitHubSettings {
     /// REST base.
     pub api_url: String,
+    /// GraphQL endpoint, when not derived from `api_url` ([`graphql_url`]).
+    pub graphql_url: Option<String>,
     /// Token.
     pub token: Secret,
 }
 
 impl GitHubSettings {
-    /// From `GITHUB_TOKEN` and `GITHUB_API_URL`.
+    /// From `GITHUB_TOKEN`, `GITHUB_API_URL` and `GITHUB_GRAPHQL_URL`.
     pub fn from_env(env: &Env) -> Result<Self, crate::env::MissingVars> {
         let [token] = env.require(["GITHUB_TOKEN"])?;
         Ok(GitHubSettings {
             api_url: env.get("GITHUB_API_URL").unwrap_or(DEFAULT_API_URL).to_owned(),
+            graphql_url: env.get("GITHUB_GRAPHQL_URL").map(str::to_owned),
             token: Secret::new(token),
         })
     }
@@ -187,7 +191,11 @@ impl GitHub {
         let auth = Auth::Bearer(settings.token.clone());
         let rest = Http::new("GitHub", "GITHUB_API_URL", &settings.api_url, auth.clone(), ca_bundle, retry.clone())?
             .with_header("X-GitHub-Api-Version", "2022-11-28");
-        let graphql = Http::new("GitHub", "GITHUB_API_URL", &graphql_url(&settings.api_url), auth, ca_bundle, retry)?;
+        let (graphql_var, graphql_base) = match &settings.graphql_url {
+            Some(u) => ("GITHUB_GRAPHQL_URL", u.clone()),
+            None => ("GITHUB_API_URL", graphql_url(&settings.api_url)),
+        };
+        let graphql = Http::new("GitHub", graphql_var, &graphql_base, auth, ca_bundle, retry)?;
         Ok(GitHub { rest: rest.with_header("Accept", "application/vnd.github+json"), graphql, requests: Cell::new(0) })
     }
 
@@ -353,7 +361,7 @@ mod tests {
 
     fn client(url: &str) -> GitHub {
         GitHub::new(
-            &GitHubSettings { api_url: url.into(), token: Secret::new("ghp_secret") },
+            &GitHubSettings { api_url: url.into(), graphql_url: None, token: Secret::new("ghp_secret") },
             None,
             RetryPolicy { attempts: 1, ..RetryPolicy::default() },
         )

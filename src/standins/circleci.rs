@@ -52,6 +52,8 @@ pub struct CircleCiStandIn {
     workflows: Vec<Workflow>,
     next_job: u64,
     seq: u64,
+    /// Where artifacts are served (the stand-in's own address).
+    artifact_base: String,
 }
 
 fn artifact(spec: &Value) -> Result<(String, Vec<u8>), String> {
@@ -75,9 +77,13 @@ fn message(status: u16, text: &str) -> Resp {
 }
 
 impl CircleCiStandIn {
-    /// An empty stand-in.
-    pub fn new() -> Self {
-        CircleCiStandIn { next_job: 1000, ..Default::default() }
+    /// An empty stand-in serving artifacts at `base_url/circleci-artifacts/`.
+    pub fn new(base_url: &str) -> Self {
+        CircleCiStandIn {
+            next_job: 1000,
+            artifact_base: format!("{base_url}/circleci-artifacts"),
+            ..Default::default()
+        }
     }
 
     fn next_id(&mut self, prefix: u32) -> String {
@@ -383,14 +389,13 @@ impl CircleCiStandIn {
             ("GET", ["project", vcs, org, repo, number, "artifacts"]) => {
                 match self.job_by_number(&format!("{vcs}/{org}/{repo}"), number) {
                     Some((_, j)) => {
-                        let host = req.header("host").unwrap_or("localhost");
                         let items: Vec<Value> = j
                             .artifacts
                             .iter()
                             .enumerate()
                             .map(|(i, (path, _))| {
                                 json!({"path": path, "node_index": 0,
-                                       "url": format!("http://{host}/circleci-artifacts/{number}/{i}/{path}")})
+                                       "url": format!("{}/{number}/{i}/{path}", self.artifact_base)})
                             })
                             .collect();
                         Resp::json(200, json!({"items": items, "next_page_token": null}))

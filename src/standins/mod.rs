@@ -223,7 +223,7 @@ impl StandIns {
         );
         let state = Arc::new(Mutex::new(State {
             jira: jira::JiraStandIn::new(&url),
-            circleci: circleci::CircleCiStandIn::new(),
+            circleci: circleci::CircleCiStandIn::new(&url),
             github: github::GitHubStandIn::new(),
             faults: Vec::new(),
             log: Vec::new(),

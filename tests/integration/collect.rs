@@ -457,7 +457,7 @@ fn first_file(tool: &str) -> String {
 }
 
 /// A code-scanning analysis of the deployed commit (REST shape).
-fn analysis(id: u64, sha: &str, tool: &str) -> Value {
+pub fn analysis(id: u64, sha: &str, tool: &str) -> Value {
     json!({"id": id, "commit_sha": sha, "ref": "refs/heads/main", "tool": {"name": tool, "guid": null, "version": "2.20.0"},
            "analysis_key": ".github/workflows/codeql.yml:analyze", "environment": "{}", "category": "/language:rust",
            "error": "", "created_at": "2026-11-20T12:05:00Z", "results_count": 2, "rules_count": 40,

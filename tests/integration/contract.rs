@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use changegate::circleci::{CircleCi, CircleCiSettings};
+use changegate::github::{GitHub, GitHubSettings};
 use changegate::http::{Body, RetryPolicy, Secret};
 use changegate::jira::adf::Doc;
 use changegate::jira::{Jira, JiraSettings};
@@ -196,6 +197,106 @@ fn circleci_client_requests_pass_the_official_description() {
     c.workflow_jobs(id).unwrap();
     c.pipeline(id).unwrap();
     c.pipeline_workflows(id).unwrap();
+    let job = c.job("gh/acme/web", 123).unwrap();
+    assert!(!job.name.is_empty());
+    c.artifacts("gh/acme/web", 123).unwrap();
+}
+
+fn github(url: &str) -> GitHub {
+    let s = GitHubSettings { api_url: url.into(), graphql_url: None, token: Secret::new("ghp_contract") };
+    GitHub::new(&s, None, RetryPolicy { attempts: 1, ..RetryPolicy::default() }).unwrap()
+}
+
+/// Every GitHub REST operation changegate uses, against the official
+/// description (GraphQL queries are validated against the schema instead,
+/// in the `github` tests).
+#[test]
+fn github_client_requests_pass_the_official_description() {
+    let prism = Prism::mock("github");
+    let gh = github(&prism.url);
+    let (base, head) = (sha(1), sha(2));
+    let c = gh.compare("acme", "web", &base, &head).unwrap();
+    assert!(!c.status.is_empty());
+    gh.commit_files("acme", "web", &head).unwrap();
+    gh.analyses_of_commit("acme", "web", "refs/heads/main", &head).unwrap();
+    assert_eq!(gh.requests(), 3);
+}
+
+/// The mock really validates GitHub requests: a bad query is refused.
+#[test]
+fn the_github_mock_refuses_an_invalid_request() {
+    let prism = Prism::mock("github");
+    let http = changegate::http::Http::new(
+        "GitHub",
+        "GITHUB_API_URL",
+        &prism.url,
+        changegate::http::Auth::None,
+        None,
+        RetryPolicy { attempts: 1, ..RetryPolicy::default() },
+    )
+    .unwrap();
+    let path = "/repos/acme/web/code-scanning/analyses";
+    let bad = http.send(ureq::http::Method::GET, path, &[("direction", "sideways".into())], &Body::Empty).unwrap();
+    assert!((400..500).contains(&bad.status), "status {}", bad.status);
+}
+
+/// Evidence collection through `prism proxy --errors` in front of the
+/// stand-ins, for Jira, CircleCI and GitHub REST, both directions.
+#[test]
+fn collect_passes_the_official_descriptions_both_ways() {
+    use crate::collect::{Git, REPO, analysis, approved_by, deployed, pull, register};
+    let config = format!("{}\n[scan]\njobs = [\"build\"]\n", changegate::standins::SITE_CONFIG);
+    let sb = Sandbox::with_config(&config);
+    let g = Git::new();
+    let base = g.head();
+    let f = g.feature("f", "alice", 2);
+    let m = g.merge("f", "Merge pull request #1");
+    g.write("hotfix.txt", "x\n");
+    let head = g.commit("dana", "direct");
+    register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
+    sb.stand_ins.with_github(|gh| gh.repo_mut(REPO).analyses = vec![analysis(9, &head, "CodeQL")]);
+    deployed(&sb, &base);
+    let p = crate::collect::pipeline(&sb, &head);
+    sb.stand_ins
+        .with_circleci(|c| {
+            c.add_artifact(
+                &json!({"workflow_id": p.workflow_id, "job": "build", "path": "scan.sarif", "content": {"runs": []}}),
+            )
+        })
+        .unwrap();
+    assert_eq!(sb.request(&p, &[]).code, 0);
+    let key = sb.state()["ticket"].as_str().unwrap().to_owned();
+
+    let jira_proxy = Prism::proxy("jira", &sb.stand_ins.url());
+    let ci_proxy = Prism::proxy("circleci", &sb.stand_ins.url());
+    let gh_proxy = Prism::proxy("github", &sb.stand_ins.url());
+    let mut run = crate::support::Run::new(["collect", &key, "-o", "evidence.json"]).cwd(sb.path());
+    for (k, v) in sb.job_env(&p) {
+        run = run.env(&k, &v);
+    }
+    let out = run
+        .env("JIRA_BASE_URL", &jira_proxy.url)
+        .env("CIRCLECI_API_URL", &format!("{}/api/v2", ci_proxy.url))
+        .env("GITHUB_API_URL", &gh_proxy.url)
+        .env("GITHUB_GRAPHQL_URL", &format!("{}/graphql", sb.stand_ins.url()))
+        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .env("CHANGEGATE_HTTP_TIMEOUT", "20")
+        .run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let e: Value = serde_json::from_str(&std::fs::read_to_string(sb.path().join("evidence.json")).unwrap()).unwrap();
+    assert_eq!(e["range"]["landings"].as_array().unwrap().len(), 2, "{e:#}");
+    assert!(e["direct"][&head]["files"].as_array().is_some_and(|f| !f.is_empty()));
+    assert_eq!(e["scans"]["code_scanning"][0]["id"], 9);
+    assert_eq!(e["scans"]["code_scanning_status"], "read");
+    // The artifact is served by another host over plain HTTP: the token is
+    // not sent there, and the artifact is a gap.
+    let gaps = e["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert!(gaps[0]["why"].as_str().unwrap().contains("refusing to send credentials"), "{gaps:?}");
+    for proxy in [&jira_proxy, &ci_proxy, &gh_proxy] {
+        let v = proxy.violations();
+        assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
+    }
 }
 
 /// The whole request flow through `prism proxy --errors` in front of the

@@ -97,6 +97,7 @@ fn build_repo(dir: &Path) -> (String, String, Vec<Pull>) {
                 commit: head,
             }],
             events: vec![Event::Merged { at: "2026-11-20T12:00:00Z".into(), actor: "dana".into(), commit: m }],
+            unindexed: false,
         });
     }
     (base, git(dir, &["rev-parse", "HEAD"]), pulls)

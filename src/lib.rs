@@ -28,6 +28,7 @@ pub mod plan;
 mod prefetch;
 pub mod receipt;
 pub mod request;
+pub mod review;
 pub mod sarif;
 pub mod standins;
 #[cfg(test)]

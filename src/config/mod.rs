@@ -8,6 +8,7 @@
 
 pub mod jira;
 pub mod plan;
+pub mod review;
 pub mod scan;
 
 use std::fmt;
@@ -26,6 +27,8 @@ pub struct Config {
     pub jira: jira::JiraConfig,
     /// Plan-gate rules (`[plan]`).
     pub plan: plan::PlanRules,
+    /// Review verification (`[review]`).
+    pub review: review::ReviewConfig,
     /// Scan evidence (`[scan]`).
     pub scan: scan::ScanConfig,
     /// Where it was read from; `None` for the built-in defaults.
@@ -38,6 +41,7 @@ impl Default for Config {
             controlled_environments: vec!["production".to_owned()],
             jira: jira::JiraConfig::default(),
             plan: plan::PlanRules::default(),
+            review: review::ReviewConfig::default(),
             scan: scan::ScanConfig::default(),
             source: None,
         }
@@ -61,6 +65,8 @@ struct RawConfig {
     jira: jira::RawJira,
     #[serde(default)]
     plan: plan::RawPlan,
+    #[serde(default)]
+    review: review::RawReview,
     #[serde(default)]
     scan: scan::RawScan,
 }
@@ -174,11 +180,12 @@ impl Config {
         }
         let jira = raw.jira.validate(&mut problems);
         let plan = raw.plan.validate(&mut problems, today);
+        let review = raw.review.validate(&mut problems);
         let scan = raw.scan.validate(&mut problems);
         if !problems.list.is_empty() {
             return Err(invalid(problems.list));
         }
-        Ok(Config { controlled_environments, jira, plan, scan, source: None })
+        Ok(Config { controlled_environments, jira, plan, review, scan, source: None })
     }
 
     /// Finds and loads the configuration (see the module documentation).

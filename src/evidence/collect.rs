@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::{
-    Actor, AssociatedPull, Base, DirectCommit, Evidence, FileChange, Gap, JobFact, PendingTicket, PolicyFiles,
-    PolicySource, PullCommit, PullFacts, Range, RequestCounts, ReviewFact, SCHEMA_VERSION, SarifArtifact, Scans,
-    TimelineEvent,
+    Actor, AssociatedPull, Base, BranchFacts, ContentChecks, Evidence, FileChange, Gap, GapArea, JobFact, LandingFiles,
+    PendingTicket, PolicyFiles, PolicySource, PullCommit, PullFacts, PullFile, Range, RequestCounts, ReviewFact,
+    SCHEMA_VERSION, SarifArtifact, Scans, TimelineEvent,
 };
 use crate::circleci::CircleCi;
 use crate::config::Config;
@@ -23,23 +23,6 @@ use crate::jira::{Jira, JiraError, jql};
 use crate::request::binding::{RECORD_PROPERTY, TicketRecord};
 use crate::ticket;
 use crate::time::Timestamp;
-
-/// Files whose version fields a version bump may change.
-pub const VERSION_FILES: &[&str] = &[
-    "VERSION",
-    "version.txt",
-    "package.json",
-    "package-lock.json",
-    "Cargo.toml",
-    "Cargo.lock",
-    "pyproject.toml",
-    "setup.cfg",
-    "Chart.yaml",
-    "pom.xml",
-    "gradle.properties",
-    "version.go",
-    "CHANGELOG.md",
-];
 
 /// Policy files whose change in the range needs manual review.
 pub const POLICY_FILES: &[&str] = &["changegate.toml", ".circleci/changegate.toml"];
@@ -91,8 +74,8 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
     let repo = format!("{owner}/{name}");
     let vars = json!({"owner": owner, "name": name});
     let mut gaps: Vec<Gap> = Vec::new();
-    let gap = |gaps: &mut Vec<Gap>, what: &str, why: &dyn std::fmt::Display| {
-        gaps.push(Gap { what: what.to_owned(), why: why.to_string() });
+    let gap = |gaps: &mut Vec<Gap>, area: GapArea, what: &str, why: &dyn std::fmt::Display| {
+        gaps.push(Gap { area, what: what.to_owned(), why: why.to_string() });
     };
 
     // The base: the last deploy of this repository and environment that reached Done.
@@ -101,6 +84,41 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
         commit,
         source: "jira: search of Done tickets of the stream".into(),
     });
+
+    // The default branch and the policy files at both ends, in one query.
+    let mut branch =
+        BranchFacts { name: b.branch.clone(), source: "github: GraphQL Repository".into(), ..Default::default() };
+    let mut policy_files = PolicyFiles { files: BTreeMap::new(), source: "github: GraphQL Repository".into() };
+    let ends: Vec<&str> = base.iter().map(|x| x.commit.as_str()).chain([b.commit.as_str()]).collect();
+    let exprs: Vec<(String, String)> =
+        POLICY_FILES.iter().flat_map(|f| ends.iter().map(|c| ((*c).to_owned(), (*f).to_owned()))).collect();
+    match src.github.graphql("Repository", &queries::repository(&exprs), vars.clone()) {
+        Ok(data) => {
+            let r = &data["repository"];
+            branch.default_branch = r["defaultBranchRef"]["name"].as_str().map(str::to_owned);
+            for (i, f) in POLICY_FILES.iter().enumerate() {
+                let text = |k: usize| r[format!("b{k}")]["text"].as_str().map(str::to_owned);
+                let after = text(i * ends.len() + ends.len() - 1);
+                let before = if base.is_some() { text(i * ends.len()) } else { None };
+                policy_files.files.insert((*f).to_owned(), FileChange { before, after });
+            }
+        }
+        Err(e) => {
+            gap(&mut gaps, GapArea::Review, "default branch", &e);
+            gap(&mut gaps, GapArea::Policy, "policy files", &e);
+        }
+    }
+
+    // Is the deployed commit still on the branch it was built from?
+    if !b.branch.is_empty() {
+        branch.source = format!("{}; github: GET /repos/{repo}/compare/{}...{}", branch.source, b.commit, b.branch);
+        match src.github.compare_status(&owner, &name, &b.commit, &format!("refs/heads/{}", b.branch)) {
+            Ok(status) => branch.tip_status = Some(status),
+            // The branch is gone.
+            Err(GitHubError::Api(e)) if e.status() == Some(404) => branch.tip_status = Some("missing".into()),
+            Err(e) => gap(&mut gaps, GapArea::Review, "branch tip", &e),
+        }
+    }
 
     // The range and its first-parent chain.
     let mut range = Range {
@@ -118,20 +136,17 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
                 range.total_commits = c.total_commits;
                 range.commits = c.commits;
                 if (range.commits.len() as u64) < range.total_commits {
-                    gap(
-                        &mut gaps,
-                        "range",
-                        &format!("{} of {} commits read", range.commits.len(), range.total_commits),
-                    );
+                    let read = format!("{} of {} commits read", range.commits.len(), range.total_commits);
+                    gap(&mut gaps, GapArea::Review, "range", &read);
                 }
                 if range.status == "ahead" {
                     match first_parent_chain(&range.commits, &b.commit, &base.commit) {
                         Ok(chain) => range.landings = chain,
-                        Err(e) => gap(&mut gaps, "landings", &e),
+                        Err(e) => gap(&mut gaps, GapArea::Review, "landings", &e),
                     }
                 }
             }
-            Err(e) => gap(&mut gaps, "range", &e),
+            Err(e) => gap(&mut gaps, GapArea::Review, "range", &e),
         }
     }
 
@@ -149,66 +164,88 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
                     associated.insert(oid.clone(), nodes.iter().map(associated_pull).collect());
                 }
             }
-            Err(e) => gap(&mut gaps, &format!("pull requests of {} landing(s)", chunk.len()), &e),
+            Err(e) => gap(&mut gaps, GapArea::Review, &format!("pull requests of {} landing(s)", chunk.len()), &e),
         }
     }
+    // Pull requests merged into the branch, and those a landing without one
+    // names as `(#N)`: only a hint, the decision checks that it links back.
+    let merged_here =
+        |p: &AssociatedPull| p.merged && p.base_ref == b.branch && p.base_repository.eq_ignore_ascii_case(&repo);
     let mut numbers: BTreeSet<u64> = BTreeSet::new();
     for pulls in associated.values() {
-        for p in
-            pulls.iter().filter(|p| p.merged && p.base_ref == b.branch && p.base_repository.eq_ignore_ascii_case(&repo))
-        {
-            numbers.insert(p.number);
+        numbers.extend(pulls.iter().filter(|p| merged_here(p)).map(|p| p.number));
+    }
+    let headlines: BTreeMap<&str, &str> = range.commits.iter().map(|c| (c.sha.as_str(), c.headline.as_str())).collect();
+    for sha in &range.landings {
+        if !associated.get(sha).is_some_and(|ps| ps.iter().any(merged_here)) {
+            numbers.extend(headlines.get(sha.as_str()).and_then(|h| crate::review::pull_hint(h)));
         }
     }
     let mut pulls: BTreeMap<String, PullFacts> = BTreeMap::new();
     let numbers: Vec<u64> = numbers.into_iter().collect();
     for chunk in numbers.chunks(queries::PULLS_PER_QUERY) {
-        match src.github.graphql("Pulls", &queries::pulls(chunk), vars.clone()) {
-            Ok(data) => {
+        // A number named only in a message may be no pull request at all:
+        // that is no link, not a failed batch.
+        match src.github.graphql_allow_missing("Pulls", &queries::pulls(chunk), vars.clone()) {
+            Ok(data) if !data["repository"].is_null() => {
                 for (i, n) in chunk.iter().enumerate() {
                     let node = &data["repository"][format!("p{i}")];
-                    match pull_facts(node, &repo) {
-                        Some(mut facts) => {
-                            complete_pages(src.github, &vars, node, &mut facts, &mut gaps);
-                            pulls.insert(n.to_string(), facts);
-                        }
-                        None => gap(&mut gaps, &format!("pull {n}"), &"GitHub returned no pull request"),
+                    if let Some(mut facts) = pull_facts(node, &repo) {
+                        complete_pages(src.github, &vars, node, &mut facts, &mut gaps);
+                        pulls.insert(n.to_string(), facts);
                     }
                 }
             }
-            Err(e) => gap(
-                &mut gaps,
-                &format!("pulls {}", chunk.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
-                &e,
-            ),
+            Ok(_) => gap(&mut gaps, GapArea::Review, "pull requests", &format!("{repo} was not found on GitHub")),
+            Err(e) => {
+                let list = chunk.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                gap(&mut gaps, GapArea::Review, &format!("pulls {list}"), &e);
+            }
         }
     }
 
-    // Landings without a merged PR: their files, and version files' text.
-    let mut direct: BTreeMap<String, DirectCommit> = BTreeMap::new();
-    let with_pr = |sha: &String| associated.get(sha).is_some_and(|ps| ps.iter().any(|p| numbers.contains(&p.number)));
-    let parents: BTreeMap<&str, &str> =
-        range.commits.iter().filter_map(|c| c.parents.first().map(|p| (c.sha.as_str(), p.as_str()))).collect();
+    // Files of single-parent landings a version-bump exemption may apply
+    // to: those no merged pull request links, and those whose pull request
+    // changed only version files. Then the version files' text.
+    let bump = &config.review.version_bump;
+    let is_version_file = |path: &str| bump.files.iter().any(|g| crate::plan::rules::glob_match(g, path));
+    let parents: BTreeMap<&str, &[String]> =
+        range.commits.iter().map(|c| (c.sha.as_str(), c.parents.as_slice())).collect();
+    let linked_pull = |sha: &str| -> Option<&PullFacts> {
+        pulls.values().find(|p| {
+            p.merged
+                && p.base_ref == b.branch
+                && (p.merge_commit.as_deref() == Some(sha)
+                    || associated.get(sha).is_some_and(|a| a.iter().any(|x| x.number == p.number))
+                        && p.merge_commit.as_ref().is_some_and(|m| range.landings.contains(m)))
+        })
+    };
+    let wants_files = |sha: &str| match linked_pull(sha) {
+        None => true,
+        Some(p) => p.files_complete && !p.files.is_empty() && p.files.iter().all(|f| is_version_file(&f.path)),
+    };
+    let mut landing_files: BTreeMap<String, LandingFiles> = BTreeMap::new();
     let mut blob_wants: Vec<(String, String, String, bool)> = Vec::new();
-    for sha in range.landings.iter().filter(|s| !with_pr(s)) {
+    for sha in range.landings.iter().filter(|s| parents.get(s.as_str()).is_some_and(|p| p.len() == 1)) {
+        if !wants_files(sha) {
+            continue;
+        }
         match src.github.commit_files(&owner, &name, sha) {
             Ok(files) => {
-                for f in files.iter().filter(|f| is_version_file(f)) {
-                    if let Some(parent) = parents.get(sha.as_str()) {
-                        blob_wants.push((sha.clone(), f.clone(), (*parent).to_owned(), false));
+                let parent = &parents[sha.as_str()][0];
+                for f in files.iter().filter(|f| is_version_file(&f.path)) {
+                    if f.status != "added" {
+                        let before = f.previous_path.clone().unwrap_or_else(|| f.path.clone());
+                        blob_wants.push((sha.clone(), before, parent.clone(), false));
                     }
-                    blob_wants.push((sha.clone(), f.clone(), sha.clone(), true));
+                    if f.status != "removed" {
+                        blob_wants.push((sha.clone(), f.path.clone(), sha.clone(), true));
+                    }
                 }
-                direct.insert(
-                    sha.clone(),
-                    DirectCommit {
-                        files,
-                        version_files: BTreeMap::new(),
-                        source: format!("github: GET /repos/{repo}/commits/{sha}"),
-                    },
-                );
+                let source = format!("github: GET /repos/{repo}/commits/{sha}");
+                landing_files.insert(sha.clone(), LandingFiles { files, version_files: BTreeMap::new(), source });
             }
-            Err(e) => gap(&mut gaps, &format!("files of {sha}"), &e),
+            Err(e) => gap(&mut gaps, GapArea::Review, &format!("files of {sha}"), &e),
         }
     }
     for chunk in blob_wants.chunks(queries::BLOBS_PER_QUERY) {
@@ -216,37 +253,33 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
         match src.github.graphql("Blobs", &queries::blobs(&exprs), vars.clone()) {
             Ok(data) => {
                 for (i, (sha, f, _, after)) in chunk.iter().enumerate() {
-                    let text = data["repository"][format!("b{i}")]["text"].as_str().map(str::to_owned);
-                    let entry = direct
-                        .get_mut(sha)
-                        .expect("inserted above")
-                        .version_files
-                        .entry(f.clone())
-                        .or_insert(FileChange { before: None, after: None });
-                    if *after { entry.after = text } else { entry.before = text }
-                }
-            }
-            Err(e) => gap(&mut gaps, "version files", &e),
-        }
-    }
-
-    // The policy files at the base and at the deployed commit.
-    let mut policy_files = PolicyFiles { files: BTreeMap::new(), source: "github: GraphQL Blobs".into() };
-    if let Some(base) = &base {
-        let exprs: Vec<(String, String)> = POLICY_FILES
-            .iter()
-            .flat_map(|f| [(base.commit.clone(), (*f).to_owned()), (b.commit.clone(), (*f).to_owned())])
-            .collect();
-        match src.github.graphql("Blobs", &queries::blobs(&exprs), vars.clone()) {
-            Ok(data) => {
-                for (i, f) in POLICY_FILES.iter().enumerate() {
-                    let text = |k: usize| data["repository"][format!("b{k}")]["text"].as_str().map(str::to_owned);
-                    policy_files
+                    let blob = &data["repository"][format!("b{i}")];
+                    let lf = landing_files.get_mut(sha).expect("inserted above");
+                    if blob["isTruncated"].as_bool() == Some(true) || blob["isBinary"].as_bool() == Some(true) {
+                        gap(
+                            &mut gaps,
+                            GapArea::Review,
+                            &format!("version file {f} of {sha}"),
+                            &"binary or too large to read",
+                        );
+                        continue;
+                    }
+                    let text = blob["text"].as_str().map(str::to_owned);
+                    // A rename is keyed by its new path; its old text is read from the old path.
+                    let key = lf
                         .files
-                        .insert((*f).to_owned(), FileChange { before: text(2 * i), after: text(2 * i + 1) });
+                        .iter()
+                        .find(|x| x.previous_path.as_deref() == Some(f.as_str()))
+                        .map_or_else(|| f.clone(), |x| x.path.clone());
+                    let entry = lf.version_files.entry(key).or_insert(FileChange { before: None, after: None });
+                    if *after {
+                        entry.after = text;
+                    } else {
+                        entry.before = text;
+                    }
                 }
             }
-            Err(e) => gap(&mut gaps, "policy files", &e),
+            Err(e) => gap(&mut gaps, GapArea::Review, "version files", &e),
         }
     }
 
@@ -265,7 +298,7 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
                 status: j.status,
                 number: j.job_number,
             })),
-            Err(e) => gap(&mut gaps, &format!("jobs of workflow {}", w.id), &e),
+            Err(e) => gap(&mut gaps, GapArea::Scan, &format!("jobs of workflow {}", w.id), &e),
         }
     }
     collect_sarif(src.circleci, &b.project_slug, &config.scan.jobs, &mut scans, &mut gaps);
@@ -279,6 +312,7 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
                 let pages = crate::github::MAX_ANALYSIS_PAGES;
                 gap(
                     &mut gaps,
+                    GapArea::Scan,
                     "code scanning",
                     &format!("the newest {pages} pages of analyses did not reach the commit's"),
                 );
@@ -291,7 +325,7 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
         Err(GitHubError::Api(e)) if e.status() == Some(403) && code_scanning_off(&e.to_string()) => {
             scans.code_scanning_status = "not_enabled".into();
         }
-        Err(e) => gap(&mut gaps, "code scanning", &e),
+        Err(e) => gap(&mut gaps, GapArea::Scan, "code scanning", &e),
     }
 
     // Other live tickets of the stream.
@@ -323,7 +357,7 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
                 });
             }
         }
-        Err(e) => gap(&mut gaps, "pending tickets", &e),
+        Err(e) => gap(&mut gaps, GapArea::Policy, "pending tickets", &e),
     }
 
     Ok(Evidence {
@@ -336,7 +370,13 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
         range,
         associated,
         pulls,
-        direct,
+        landing_files,
+        branch,
+        content: ContentChecks {
+            available: false,
+            checks: BTreeMap::new(),
+            source: "not collected: built without the git-objects feature".into(),
+        },
         policy_files,
         scans,
         pending,
@@ -367,7 +407,11 @@ fn collect_sarif(ci: &CircleCi, slug: &str, scan_jobs: &[String], scans: &mut Sc
         let artifacts = match ci.artifacts(slug, number) {
             Ok(a) => a,
             Err(e) => {
-                gaps.push(Gap { what: format!("artifacts of job {} ({number})", job.name), why: e.to_string() });
+                gaps.push(Gap {
+                    area: GapArea::Scan,
+                    what: format!("artifacts of job {} ({number})", job.name),
+                    why: e.to_string(),
+                });
                 continue;
             }
         };
@@ -393,6 +437,7 @@ fn collect_sarif(ci: &CircleCi, slug: &str, scan_jobs: &[String], scans: &mut Sc
                     });
                 }
                 Err(e) => gaps.push(Gap {
+                    area: GapArea::Scan,
                     what: format!("artifact {} of job {} ({number})", a.path, job.name),
                     why: e.to_string(),
                 }),
@@ -440,11 +485,6 @@ pub fn first_parent_chain(
     Ok(chain)
 }
 
-fn is_version_file(path: &str) -> bool {
-    let file = path.rsplit('/').next().unwrap_or(path);
-    VERSION_FILES.contains(&file)
-}
-
 fn actor(v: &Value) -> Option<Actor> {
     if v.is_null() {
         return None;
@@ -478,6 +518,10 @@ fn pull_commit(v: &Value) -> PullCommit {
         tree: c["tree"]["oid"].as_str().unwrap_or_default().to_owned(),
         author_id: c["author"]["user"]["databaseId"].as_u64(),
         committer_id: c["committer"]["user"]["databaseId"].as_u64(),
+        committed_via_web: c["committedViaWeb"].as_bool().unwrap_or(false),
+        signed_by_github: c["signature"]["wasSignedByGitHub"].as_bool() == Some(true)
+            && c["signature"]["isValid"].as_bool() == Some(true),
+        changed_files: c["changedFilesIfAvailable"].as_u64(),
     }
 }
 
@@ -491,6 +535,7 @@ fn review(v: &Value) -> ReviewFact {
         submitted_at: v["submittedAt"].as_str().map(str::to_owned),
         commit: v["commit"]["oid"].as_str().map(str::to_owned),
         author: actor(&v["author"]),
+        can_push: v["authorCanPushToRepository"].as_bool(),
     }
 }
 
@@ -518,9 +563,18 @@ fn pull_facts(v: &Value, repo: &str) -> Option<PullFacts> {
         merged: v["merged"].as_bool().unwrap_or(false),
         merged_at: v["mergedAt"].as_str().map(str::to_owned),
         base_ref: v["baseRefName"].as_str().unwrap_or_default().to_owned(),
+        base_repository: v["baseRepository"]["nameWithOwner"].as_str().unwrap_or_default().to_owned(),
         head: v["headRefOid"].as_str().unwrap_or_default().to_owned(),
         merge_commit: v["mergeCommit"]["oid"].as_str().map(str::to_owned),
         author: actor(&v["author"]),
+        files: list(&v["files"])
+            .iter()
+            .map(|f| PullFile {
+                path: f["path"].as_str().unwrap_or_default().to_owned(),
+                change_type: f["changeType"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect(),
+        files_complete: v["files"]["pageInfo"]["hasNextPage"].as_bool() == Some(false),
         commits: list(&v["commits"]).iter().map(pull_commit).collect(),
         reviews: list(&v["reviews"]).iter().map(review).collect(),
         timeline: list(&v["timelineItems"]).iter().map(event).collect(),
@@ -557,12 +611,20 @@ fn complete_pages(gh: &GitHub, vars: &Value, node: &Value, facts: &mut PullFacts
                     page = c["pageInfo"].clone();
                 }
                 Err(e) => {
-                    gaps.push(Gap { what: format!("pull {} {field}", facts.number), why: e.to_string() });
+                    gaps.push(Gap {
+                        area: GapArea::Review,
+                        what: format!("pull {} {field}", facts.number),
+                        why: e.to_string(),
+                    });
                     break;
                 }
             }
             if guard > 100 {
-                gaps.push(Gap { what: format!("pull {} {field}", facts.number), why: "more than 100 pages".into() });
+                gaps.push(Gap {
+                    area: GapArea::Review,
+                    what: format!("pull {} {field}", facts.number),
+                    why: "more than 100 pages".into(),
+                });
                 break;
             }
         }
@@ -582,6 +644,7 @@ mod tests {
             author_id: None,
             committer_id: None,
             headline: String::new(),
+            verified: false,
         }
     }
 
@@ -599,12 +662,5 @@ mod tests {
         assert_eq!(github_repo("github/acme/web"), Some(("acme".into(), "web".into())));
         assert_eq!(github_repo("bb/acme/web"), None);
         assert_eq!(github_repo("gh/acme"), None);
-    }
-
-    #[test]
-    fn version_files_by_name() {
-        assert!(is_version_file("package.json"));
-        assert!(is_version_file("services/api/Cargo.toml"));
-        assert!(!is_version_file("src/main.rs"));
     }
 }

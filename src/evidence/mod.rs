@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::digest::Sha256Digest;
-use crate::github::{Analysis, RangeCommit};
+use crate::github::{Analysis, ChangedFile, RangeCommit};
 use crate::request::binding::Binding;
 
 /// Version of the record format.
@@ -37,13 +37,21 @@ pub struct Evidence {
     pub base: Option<Base>,
     /// The range `(base, deployed commit]`.
     pub range: Range,
+    /// The deployed branch: the repository's default branch and whether
+    /// the commit is still on the branch.
+    pub branch: BranchFacts,
     /// Pull requests associated with each landing commit.
     pub associated: BTreeMap<String, Vec<AssociatedPull>>,
     /// Pull requests merged into the deployed branch by the range, by number.
     pub pulls: BTreeMap<String, PullFacts>,
-    /// Files changed by landings without a pull request, and the text of
-    /// version files before and after.
-    pub direct: BTreeMap<String, DirectCommit>,
+    /// Files changed by single-parent landings a version-bump exemption
+    /// may apply to (no pull request links them, or their pull request
+    /// changed only version files), and the text of version files before
+    /// and after.
+    pub landing_files: BTreeMap<String, LandingFiles>,
+    /// Tree checks of merge, squash and rebase landings, computed from the
+    /// repository's git objects.
+    pub content: ContentChecks,
     /// The policy files at the base and at the deployed commit.
     pub policy_files: PolicyFiles,
     /// Scan evidence for the deployed commit.
@@ -84,6 +92,20 @@ pub struct Range {
     /// newest first: the landings on the branch.
     pub landings: Vec<String>,
     /// Source of the facts.
+    pub source: String,
+}
+
+/// The deployed branch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BranchFacts {
+    /// The branch the pipeline built (from the binding).
+    pub name: String,
+    /// The repository's default branch.
+    pub default_branch: Option<String>,
+    /// GitHub's comparison of the deployed commit with the branch's tip:
+    /// `identical` or `ahead` when the commit is on the branch.
+    pub tip_status: Option<String>,
+    /// Source.
     pub source: String,
 }
 
@@ -128,6 +150,21 @@ pub struct PullCommit {
     pub author_id: Option<u64>,
     /// GitHub id of the committer account, when linked.
     pub committer_id: Option<u64>,
+    /// Committed through GitHub's web interface (committer `web-flow`).
+    pub committed_via_web: bool,
+    /// Signed by GitHub itself (web-flow) and valid.
+    pub signed_by_github: bool,
+    /// Files the commit changed, when GitHub can tell (0: an empty commit).
+    pub changed_files: Option<u64>,
+}
+
+/// A file a pull request changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullFile {
+    /// Path.
+    pub path: String,
+    /// `ADDED`, `DELETED`, `MODIFIED`, `RENAMED`, `COPIED`, `CHANGED`.
+    pub change_type: String,
 }
 
 /// A review.
@@ -143,6 +180,8 @@ pub struct ReviewFact {
     pub commit: Option<String>,
     /// Who.
     pub author: Option<Actor>,
+    /// The reviewer can push to the repository.
+    pub can_push: Option<bool>,
 }
 
 /// A timeline event of a pull request.
@@ -180,12 +219,18 @@ pub struct PullFacts {
     pub merged_at: Option<String>,
     /// Base branch.
     pub base_ref: String,
+    /// `owner/name` of the base repository.
+    pub base_repository: String,
     /// Head when merged.
     pub head: String,
     /// `merge_commit_sha`.
     pub merge_commit: Option<String>,
     /// Author.
     pub author: Option<Actor>,
+    /// Files it changes (first 100).
+    pub files: Vec<PullFile>,
+    /// `files` lists every file.
+    pub files_complete: bool,
     /// Commits, in order.
     pub commits: Vec<PullCommit>,
     /// Reviews, in order.
@@ -196,11 +241,11 @@ pub struct PullFacts {
     pub source: String,
 }
 
-/// A landing without a pull request.
+/// The files of a landing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DirectCommit {
-    /// Files it changed.
-    pub files: Vec<String>,
+pub struct LandingFiles {
+    /// Files it changed, against its parent.
+    pub files: Vec<ChangedFile>,
     /// Version files: path -> (text at the parent, text at the commit).
     pub version_files: BTreeMap<String, FileChange>,
     /// Source.
@@ -214,6 +259,39 @@ pub struct FileChange {
     pub before: Option<String>,
     /// Text at the commit (`None` when removed).
     pub after: Option<String>,
+}
+
+/// Tree checks: does a landing hold exactly the merge of its parent on the
+/// branch with the approved head? Computed from git objects fetched into a
+/// temporary repository (the `git-objects` feature); without it `available`
+/// is false and merges are reported as unchecked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentChecks {
+    /// The collector could fetch git objects.
+    pub available: bool,
+    /// Landing sha -> its check.
+    pub checks: BTreeMap<String, TreeCheck>,
+    /// Source.
+    pub source: String,
+}
+
+/// One tree check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeCheck {
+    /// The commit on the branch the head was merged onto (`F^1`, or the
+    /// parent of the first commit of a rebase run).
+    pub parent: String,
+    /// The approved head.
+    pub head: String,
+    /// The landed commit's tree.
+    pub landed_tree: String,
+    /// The tree of merging `head` into `parent`; `None` when it conflicts
+    /// or could not be computed.
+    pub merged_tree: Option<String>,
+    /// The merge conflicts.
+    pub conflict: bool,
+    /// Why it could not be computed.
+    pub error: Option<String>,
 }
 
 /// The policy files at the base and at the deployed commit.
@@ -300,9 +378,23 @@ pub struct PolicySource {
     pub content: String,
 }
 
+/// What a gap makes undecidable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapArea {
+    /// The review of commits.
+    Review,
+    /// The scan gate.
+    Scan,
+    /// The approval policy (pending tickets, policy files).
+    Policy,
+}
+
 /// A fact that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gap {
+    /// Which check it makes undecidable.
+    pub area: GapArea,
     /// What is missing (`range`, `pull 12`, `landings`, `scans`, ...).
     pub what: String,
     /// Why.

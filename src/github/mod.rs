@@ -71,6 +71,9 @@ pub enum GitHubError {
     /// An answer was not what the API describes.
     #[error("GitHub: {0}")]
     Shape(String),
+    /// A list GitHub cannot give in full: truncation is undecidable, never a pass.
+    #[error("GitHub: {0}; the list would be incomplete")]
+    Truncated(String),
 }
 
 /// A commit of a compared range.
@@ -86,8 +89,23 @@ pub struct RangeCommit {
     pub author_id: Option<u64>,
     /// GitHub id of the committer account, when GitHub links one.
     pub committer_id: Option<u64>,
-    /// First line of the message (display only, never a decision input).
+    /// First line of the message (display only; a `(#N)` in it is only a
+    /// hint to look a pull request up, which must then link back).
     pub headline: String,
+    /// GitHub verified the commit's signature.
+    #[serde(default)]
+    pub verified: bool,
+}
+
+/// A file a commit changed, against its first parent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct ChangedFile {
+    /// Path after the change.
+    pub path: String,
+    /// `added`, `removed`, `modified`, `renamed`, `copied`, `changed` (mode), `unchanged`.
+    pub status: String,
+    /// Path before a rename or copy.
+    pub previous_path: Option<String>,
 }
 
 /// `compare/BASE...HEAD`.
@@ -215,10 +233,36 @@ impl GitHub {
 
     /// Runs a GraphQL query; any error fails the whole query.
     pub fn graphql(&self, name: &str, query: &str, variables: Value) -> Result<Value, GitHubError> {
+        self.graphql_with(name, query, variables, false)
+    }
+
+    /// Like [`GitHub::graphql`], but objects that do not exist below the
+    /// repository (`NOT_FOUND` errors, e.g. a pull request number named only
+    /// in a commit message) are `null` in the data instead of failing the
+    /// whole batch. Any other error still fails it.
+    pub fn graphql_allow_missing(&self, name: &str, query: &str, variables: Value) -> Result<Value, GitHubError> {
+        self.graphql_with(name, query, variables, true)
+    }
+
+    fn graphql_with(
+        &self,
+        name: &str,
+        query: &str,
+        variables: Value,
+        allow_missing: bool,
+    ) -> Result<Value, GitHubError> {
         self.count();
         let mut v: Value =
             self.graphql.send_json(Method::POST, "", &json!({"query": query, "variables": variables}))?;
-        if let Some(errors) = v.get("errors").and_then(Value::as_array).filter(|e| !e.is_empty()) {
+        let missing_below_repository = |e: &Value| {
+            e.get("type").and_then(Value::as_str) == Some("NOT_FOUND")
+                && e.get("path").and_then(Value::as_array).is_some_and(|p| p.len() >= 2)
+        };
+        if let Some(errors) = v
+            .get("errors")
+            .and_then(Value::as_array)
+            .filter(|e| !(e.is_empty() || allow_missing && e.iter().all(missing_below_repository)))
+        {
             let messages: Vec<String> = errors
                 .iter()
                 .map(|e| e.get("message").and_then(Value::as_str).unwrap_or("unknown error").to_owned())
@@ -256,6 +300,13 @@ impl GitHub {
             #[serde(default)]
             message: String,
             tree: Sha,
+            #[serde(default)]
+            verification: Option<Verification>,
+        }
+        #[derive(Deserialize)]
+        struct Verification {
+            #[serde(default)]
+            verified: bool,
         }
         #[derive(Deserialize)]
         struct Account {
@@ -285,6 +336,7 @@ impl GitHub {
                 author_id: c.author.map(|a| a.id),
                 committer_id: c.committer.map(|a| a.id),
                 headline: c.commit.message.lines().next().unwrap_or_default().to_owned(),
+                verified: c.commit.verification.is_some_and(|v| v.verified),
             }));
             if n == 0 || out.commits.len() as u64 >= out.total_commits.min(MAX_RANGE) {
                 break;
@@ -293,8 +345,27 @@ impl GitHub {
         Ok(out)
     }
 
-    /// The files a commit changed (against its first parent).
-    pub fn commit_files(&self, owner: &str, repo: &str, sha: &str) -> Result<Vec<String>, GitHubError> {
+    /// GitHub's comparison status of `base...head` only (`ahead`,
+    /// `identical`, `behind`, `diverged`): one request, no commit list.
+    pub fn compare_status(&self, owner: &str, repo: &str, base: &str, head: &str) -> Result<String, GitHubError> {
+        #[derive(Deserialize)]
+        struct Status {
+            status: String,
+        }
+        let path = format!(
+            "/repos/{}/{}/compare/{}...{}",
+            percent_encode(owner),
+            percent_encode(repo),
+            percent_encode(base),
+            percent_encode(head)
+        );
+        let s: Status = self.get(&path, &[("per_page", "1".into())])?;
+        Ok(s.status)
+    }
+
+    /// The files a commit changed (against its first parent), every page
+    /// (GitHub pages a commit's files by 300, up to 3000).
+    pub fn commit_files(&self, owner: &str, repo: &str, sha: &str) -> Result<Vec<ChangedFile>, GitHubError> {
         #[derive(Deserialize)]
         struct Detail {
             #[serde(default)]
@@ -303,10 +374,28 @@ impl GitHub {
         #[derive(Deserialize)]
         struct File {
             filename: String,
+            #[serde(default)]
+            status: String,
+            #[serde(default)]
+            previous_filename: Option<String>,
         }
+        const PAGE: usize = 300;
         let path = format!("/repos/{}/{}/commits/{}", percent_encode(owner), percent_encode(repo), percent_encode(sha));
-        let d: Detail = self.get(&path, &[])?;
-        Ok(d.files.into_iter().map(|f| f.filename).collect())
+        let mut out = Vec::new();
+        for page in 1..=10 {
+            let query: Vec<(&str, String)> = if page == 1 { Vec::new() } else { vec![("page", page.to_string())] };
+            let d: Detail = self.get(&path, &query)?;
+            let n = d.files.len();
+            out.extend(d.files.into_iter().map(|f| ChangedFile {
+                path: f.filename,
+                status: f.status,
+                previous_path: f.previous_filename,
+            }));
+            if n < PAGE {
+                return Ok(out);
+            }
+        }
+        Err(GitHubError::Truncated(format!("commit {sha} changes more than 3000 files")))
     }
 
     /// The code-scanning analyses of commit `sha` on `reference`. The API

@@ -44,9 +44,11 @@ const PULL_FRAGMENT: &str = "fragment Pull on PullRequest {
   merged
   mergedAt
   baseRefName
+  baseRepository { nameWithOwner }
   headRefOid
   mergeCommit { oid }
   author { __typename login ... on User { databaseId } ... on Bot { databaseId } }
+  files(first: 100) { totalCount pageInfo { hasNextPage } nodes { path changeType } }
   commits(first: 100) { ...PullCommits }
   reviews(first: 100) { ...Reviews }
   timelineItems(first: 100, itemTypes: [HEAD_REF_FORCE_PUSHED_EVENT, REVIEW_DISMISSED_EVENT, BASE_REF_CHANGED_EVENT, MERGED_EVENT]) { ...Timeline }
@@ -56,14 +58,14 @@ const PULL_FRAGMENT: &str = "fragment Pull on PullRequest {
 const COMMITS_FRAGMENT: &str = "fragment PullCommits on PullRequestCommitConnection {
   totalCount
   pageInfo { hasNextPage endCursor }
-  nodes { commit { oid parents(first: 3) { nodes { oid } } tree { oid } author { user { databaseId login } } committer { user { databaseId login } } } }
+  nodes { commit { oid parents(first: 3) { nodes { oid } } tree { oid } committedViaWeb changedFilesIfAvailable signature { isValid wasSignedByGitHub } author { user { databaseId login } } committer { user { databaseId login } } } }
 }
 ";
 
 const REVIEWS_FRAGMENT: &str = "fragment Reviews on PullRequestReviewConnection {
   totalCount
   pageInfo { hasNextPage endCursor }
-  nodes { fullDatabaseId state submittedAt commit { oid } author { __typename login ... on User { databaseId } ... on Bot { databaseId } } }
+  nodes { fullDatabaseId state submittedAt authorCanPushToRepository commit { oid } author { __typename login ... on User { databaseId } ... on Bot { databaseId } } }
 }
 ";
 
@@ -119,10 +121,21 @@ pub fn pull_page(number: u64, connection: Connection) -> String {
     )
 }
 
+/// The repository's default branch and the text of files at commits
+/// (`expressions` are `SHA:path`), in one query.
+pub fn repository(expressions: &[(String, String)]) -> String {
+    blob_query("Repository", "    defaultBranchRef { name }\n", expressions)
+}
+
 /// The text of files at commits: `expressions` are `SHA:path`.
 pub fn blobs(expressions: &[(String, String)]) -> String {
-    let mut q =
-        String::from("query Blobs($owner: String!, $name: String!) {\n  repository(owner: $owner, name: $name) {\n");
+    blob_query("Blobs", "", expressions)
+}
+
+fn blob_query(name: &str, head: &str, expressions: &[(String, String)]) -> String {
+    let mut q = format!(
+        "query {name}($owner: String!, $name: String!) {{\n  repository(owner: $owner, name: $name) {{\n{head}"
+    );
     for (i, (oid, path)) in expressions.iter().enumerate() {
         assert!(is_oid(oid), "not an object id: {oid}");
         let expr = serde_json::to_string(&format!("{oid}:{path}")).expect("a string");
@@ -139,6 +152,7 @@ pub fn all_for_validation() -> Vec<(&'static str, String)> {
     let oid = "0123456789abcdef0123456789abcdef01234567";
     vec![
         ("landings", landings(&[oid, oid])),
+        ("repository", repository(&[(oid.to_owned(), "changegate.toml".to_owned())])),
         ("pulls", pulls(&[1, 2])),
         ("pull_page commits", pull_page(1, Connection::Commits)),
         ("pull_page reviews", pull_page(1, Connection::Reviews)),

@@ -30,7 +30,15 @@ pub struct Account {
     pub email: String,
     /// A bot account.
     pub bot: bool,
+    /// May push to the repositories (`authorCanPushToRepository`).
+    pub can_push: bool,
 }
+
+/// The committer email of commits GitHub makes (merge button, squash,
+/// rebase, web edits): the `web-flow` account, signed by GitHub.
+pub const WEB_FLOW_EMAIL: &str = "noreply@github.com";
+/// The `web-flow` account id.
+pub const WEB_FLOW_ID: u64 = 19_864_447;
 
 /// A review.
 #[derive(Debug, Clone)]
@@ -137,6 +145,9 @@ pub struct Pull {
     pub reviews: Vec<Review>,
     /// Timeline events.
     pub events: Vec<Event>,
+    /// Left out of `associatedPullRequests` (GitHub's reverse index is
+    /// best-effort): found only through a `(#N)` hint.
+    pub unindexed: bool,
 }
 
 /// A repository backed by a git directory.
@@ -150,6 +161,10 @@ pub struct Repo {
     pub pulls: Vec<Pull>,
     /// Code-scanning analyses (REST shape).
     pub analyses: Vec<Value>,
+    /// Commits whose signature GitHub verified (besides web-flow's own).
+    pub verified: Vec<String>,
+    /// The default branch.
+    pub default_branch: String,
 }
 
 /// The stand-in's state.
@@ -210,7 +225,13 @@ fn parse_log(text: &str) -> Vec<GitCommit> {
 impl GitHubStandIn {
     /// A stand-in with a few accounts.
     pub fn new() -> Self {
-        let a = |id, login: &str, bot| Account { id, login: login.into(), email: format!("{login}@acme.test"), bot };
+        let a = |id, login: &str, bot| Account {
+            id,
+            login: login.into(),
+            email: format!("{login}@acme.test"),
+            bot,
+            can_push: true,
+        };
         GitHubStandIn {
             accounts: vec![
                 a(1001, "alice", false),
@@ -219,6 +240,14 @@ impl GitHubStandIn {
                 a(1004, "dana", false),
                 a(1666, "mallory", false),
                 a(41_898_282, "release-bot", true),
+                Account { id: 1005, login: "erin".into(), email: "erin@acme.test".into(), bot: false, can_push: false },
+                Account {
+                    id: WEB_FLOW_ID,
+                    login: "web-flow".into(),
+                    email: WEB_FLOW_EMAIL.into(),
+                    bot: false,
+                    can_push: false,
+                },
             ],
             ..Default::default()
         }
@@ -229,8 +258,15 @@ impl GitHubStandIn {
     pub fn add_repo(&mut self, full_name: &str, git_dir: &Path) {
         let log = git(git_dir, &["log", "--all", FORMAT]).unwrap_or_default();
         let commits = parse_log(&log).into_iter().map(|c| (c.sha.clone(), c)).collect();
-        let (pulls, analyses) = self.repos.remove(full_name).map(|r| (r.pulls, r.analyses)).unwrap_or_default();
-        self.repos.insert(full_name.to_owned(), Repo { git_dir: git_dir.to_owned(), commits, pulls, analyses });
+        let (pulls, analyses, verified, default_branch) = self
+            .repos
+            .remove(full_name)
+            .map(|r| (r.pulls, r.analyses, r.verified, r.default_branch))
+            .unwrap_or_else(|| (Vec::new(), Vec::new(), Vec::new(), "main".into()));
+        self.repos.insert(
+            full_name.to_owned(),
+            Repo { git_dir: git_dir.to_owned(), commits, pulls, analyses, verified, default_branch },
+        );
     }
 
     /// The repository, to add pull requests and analyses.
@@ -255,10 +291,13 @@ impl GitHubStandIn {
         }
     }
 
-    fn commit_json(&self, c: &GitCommit) -> Value {
+    fn commit_json(&self, repo: &Repo, c: &GitCommit) -> Value {
+        let verified = c.committer_email == WEB_FLOW_EMAIL || repo.verified.contains(&c.sha);
         json!({
             "sha": c.sha, "node_id": format!("C_{}", c.sha),
             "commit": {"message": c.message, "tree": {"sha": c.tree, "url": ""},
+                       "verification": {"verified": verified, "reason": if verified { "valid" } else { "unsigned" },
+                                        "signature": null, "payload": null, "verified_at": null},
                        "author": {"name": c.author_name, "email": c.author_email, "date": c.date},
                        "committer": {"name": c.author_name, "email": c.committer_email, "date": c.date},
                        "url": "", "comment_count": 0},
@@ -300,7 +339,8 @@ impl GitHubStandIn {
                     return Resp::json(404, json!({"message": "Not Found"}));
                 };
                 match rest {
-                    ["compare", basehead] => self.compare(&repo, basehead, req),
+                    // A branch name may hold slashes (sent encoded as %2F).
+                    ["compare", basehead @ ..] if !basehead.is_empty() => self.compare(&repo, &basehead.join("/"), req),
                     ["commits", sha] => match git(&repo.git_dir, &["show", "-s", FORMAT, sha]) {
                         Ok(t) => {
                             let Some(c) = parse_log(&t).pop() else {
@@ -313,6 +353,7 @@ impl GitHubStandIn {
                                     "--no-commit-id",
                                     "--root",
                                     "-r",
+                                    "-M",
                                     "--name-status",
                                     "-m",
                                     "--first-parent",
@@ -320,10 +361,8 @@ impl GitHubStandIn {
                                 ],
                             )
                             .unwrap_or_default();
-                            let mut v = self.commit_json(&c);
-                            v["files"] = Value::Array(
-                                files.lines().filter_map(|l| l.split_once('\t')).map(|(st, f)| json!({"filename": f, "status": match st { "A" => "added", "D" => "removed", _ => "modified" }, "sha": "", "additions": 0, "deletions": 0, "changes": 0, "blob_url": "", "raw_url": "", "contents_url": ""})).collect(),
-                            );
+                            let mut v = self.commit_json(&repo, &c);
+                            v["files"] = Value::Array(files.lines().filter_map(rest_file).collect());
                             Resp::json(200, v)
                         }
                         Err(_) => Resp::json(422, json!({"message": format!("No commit found for SHA: {sha}")})),
@@ -353,7 +392,7 @@ impl GitHubStandIn {
                                 Value::Array(p.reviews.iter().map(|r| json!({"id": r.id, "node_id": "", "user": self.user_json(self.account(&r.author)), "body": "", "state": r.state, "commit_id": r.commit, "submitted_at": r.submitted_at, "html_url": "", "pull_request_url": "", "author_association": "MEMBER", "_links": {}})).collect()),
                             ),
                             ["commits"] => {
-                                let cs: Vec<Value> = p.commits.iter().filter_map(|c| repo.commits.get(c)).map(|c| self.commit_json(c)).collect();
+                                let cs: Vec<Value> = p.commits.iter().filter_map(|c| repo.commits.get(c)).map(|c| self.commit_json(&repo, c)).collect();
                                 Resp::json(200, Value::Array(cs))
                             }
                             _ => Resp::json(404, json!({"message": "Not Found"})),
@@ -423,7 +462,7 @@ impl GitHubStandIn {
         let per_page: usize = req.query("per_page").and_then(|p| p.parse().ok()).unwrap_or(250).clamp(1, 250);
         let page: usize = req.query("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
         let commits: Vec<Value> =
-            all.iter().skip((page - 1) * per_page).take(per_page).map(|c| self.commit_json(c)).collect();
+            all.iter().skip((page - 1) * per_page).take(per_page).map(|c| self.commit_json(repo, c)).collect();
         Resp::json(
             200,
             json!({
@@ -434,6 +473,32 @@ impl GitHubStandIn {
             }),
         )
     }
+}
+
+/// A `--name-status` line as a REST file entry.
+fn rest_file(line: &str) -> Option<Value> {
+    let parts: Vec<&str> = line.split('\t').collect();
+    let (status, path, previous) = match parts.as_slice() {
+        [st, from, to] if st.starts_with('R') => ("renamed", *to, Some(*from)),
+        [st, from, to] if st.starts_with('C') => ("copied", *to, Some(*from)),
+        [st, path] => (
+            match *st {
+                "A" => "added",
+                "D" => "removed",
+                "T" => "changed",
+                _ => "modified",
+            },
+            *path,
+            None,
+        ),
+        _ => return None,
+    };
+    let mut v = json!({"filename": path, "status": status, "sha": "", "additions": 0, "deletions": 0, "changes": 0,
+                       "blob_url": "", "raw_url": "", "contents_url": ""});
+    if let Some(p) = previous {
+        v["previous_filename"] = json!(p);
+    }
+    Some(v)
 }
 
 /// The GraphQL view of the stand-in.
@@ -455,6 +520,9 @@ enum Node {
     PullCommit(String, String),
     Tree(String),
     PageInfo(bool, usize),
+    Signature,
+    ChangedFile(String, String),
+    BranchRef(String),
 }
 
 impl Graph<'_> {
@@ -477,7 +545,35 @@ impl Graph<'_> {
             .pulls
             .iter()
             .find(|p| p.number == n)
-            .ok_or_else(|| format!("Could not resolve to a PullRequest with the number of {n}."))
+            .ok_or_else(|| format!("{}Could not resolve to a PullRequest with the number of {n}.", graphql::NOT_FOUND))
+    }
+
+    /// The files a pull request changes: its head against where it forked
+    /// from the base (before it landed, for a merged one).
+    fn pull_files(&self, r: &str, p: &Pull) -> Result<Vec<Node>, String> {
+        let dir = &self.repo(r)?.git_dir;
+        let onto = match (p.landed.first(), &p.merge_commit) {
+            (Some(first), _) => format!("{first}^1"),
+            (None, Some(m)) if p.merged => format!("{m}^1"),
+            _ => p.base_ref.clone(),
+        };
+        let fork = git(dir, &["merge-base", &onto, &p.head]).map_err(|e| format!("merge-base: {e}"))?;
+        let diff = git(dir, &["diff", "--name-status", "-M", fork.trim(), &p.head]).unwrap_or_default();
+        Ok(diff
+            .lines()
+            .filter_map(|l| {
+                let parts: Vec<&str> = l.split('\t').collect();
+                let change = match parts.first()?.chars().next()? {
+                    'A' => "ADDED",
+                    'D' => "DELETED",
+                    'R' => "RENAMED",
+                    'C' => "COPIED",
+                    'T' => "CHANGED",
+                    _ => "MODIFIED",
+                };
+                Some(Node::ChangedFile((*parts.last()?).to_owned(), change.to_owned()))
+            })
+            .collect())
     }
 
     /// A connection over `items`, honouring `first` and `after` (cursor = index).
@@ -519,6 +615,9 @@ impl Resolver for Graph<'_> {
             Node::PullCommit(..) => "PullRequestCommit".into(),
             Node::Tree(_) => "Tree".into(),
             Node::PageInfo(..) => "PageInfo".into(),
+            Node::Signature => "GpgSignature".into(),
+            Node::ChangedFile(..) => "PullRequestChangedFile".into(),
+            Node::BranchRef(_) => "Ref".into(),
         }
     }
 
@@ -539,7 +638,7 @@ impl Resolver for Graph<'_> {
                     args["owner"].as_str().unwrap_or_default(),
                     args["name"].as_str().unwrap_or_default()
                 );
-                self.repo(&full)?;
+                self.repo(&full).map_err(|e| format!("{}{e}", graphql::NOT_FOUND))?;
                 obj(Node::Repository(full))
             }
             (Node::Repository(r), "object") => {
@@ -572,11 +671,37 @@ impl Resolver for Graph<'_> {
                     )),
                     "author" => obj(Node::GitActor(c.author_email)),
                     "committer" => obj(Node::GitActor(c.committer_email)),
+                    "committedViaWeb" => leaf(json!(c.committer_email == WEB_FLOW_EMAIL)),
+                    "signature" => {
+                        if c.committer_email == WEB_FLOW_EMAIL || self.repo(r)?.verified.contains(&c.sha) {
+                            obj(Node::Signature)
+                        } else {
+                            leaf(Value::Null)
+                        }
+                    }
+                    "changedFilesIfAvailable" => {
+                        let files = git(
+                            &self.repo(r)?.git_dir,
+                            &[
+                                "diff-tree",
+                                "--no-commit-id",
+                                "--root",
+                                "-r",
+                                "--name-only",
+                                "-m",
+                                "--first-parent",
+                                &c.sha,
+                            ],
+                        )
+                        .unwrap_or_default();
+                        leaf(json!(files.lines().count()))
+                    }
                     "associatedPullRequests" => {
                         let pulls: Vec<Node> = self
                             .repo(r)?
                             .pulls
                             .iter()
+                            .filter(|p| !p.unindexed)
                             .filter(|p| {
                                 p.merge_commit.as_deref() == Some(&c.sha)
                                     || p.landed.contains(&c.sha)
@@ -625,6 +750,7 @@ impl Resolver for Graph<'_> {
                     },
                     "baseRepository" => obj(Node::Repository(r.clone())),
                     "author" => obj(Node::Account(Some(p.author.clone()))),
+                    "files" => Ok(Self::connection(self.pull_files(r, p)?, args)),
                     "commits" => Ok(Self::connection(
                         p.commits.iter().map(|c| Node::PullCommit(r.clone(), c.clone())).collect(),
                         args,
@@ -652,15 +778,27 @@ impl Resolver for Graph<'_> {
                 }
             }
             (Node::Repository(r), "nameWithOwner") => leaf(json!(r)),
+            (Node::Repository(r), "defaultBranchRef") => obj(Node::BranchRef(self.repo(r)?.default_branch.clone())),
+            (Node::BranchRef(name), "name") => leaf(json!(name)),
+            (Node::Signature, "isValid" | "wasSignedByGitHub") => leaf(json!(true)),
+            (Node::ChangedFile(path, change), f) => match f {
+                "path" => leaf(json!(path)),
+                "changeType" => leaf(json!(change)),
+                _ => Err(format!("Field '{f}' doesn't exist on type 'PullRequestChangedFile'")),
+            },
             (Node::PullCommit(r, oid), "commit") => obj(Node::Commit(r.clone(), oid.clone())),
             (Node::Review(r, n, id), f) => {
                 let rv = self.pull(r, *n)?.reviews.iter().find(|x| x.id == *id).ok_or("no such review")?;
                 match f {
                     "fullDatabaseId" => leaf(json!(rv.id.to_string())),
                     "state" => leaf(json!(rv.state)),
-                    "submittedAt" => leaf(json!(rv.submitted_at)),
+                    // A pending review has not been submitted.
+                    "submittedAt" => {
+                        leaf(if rv.submitted_at.is_empty() { Value::Null } else { json!(rv.submitted_at) })
+                    }
                     "commit" => obj(Node::Commit(r.clone(), rv.commit.clone())),
                     "author" => obj(Node::Account(Some(rv.author.clone()))),
+                    "authorCanPushToRepository" => leaf(json!(self.0.account(&rv.author).is_some_and(|a| a.can_push))),
                     _ => Err(format!("Field '{f}' doesn't exist on type 'PullRequestReview'")),
                 }
             }

@@ -289,13 +289,20 @@ fn arg_value(l: &Lit, vars: &Map<String, Value>) -> Result<Value, String> {
 }
 
 /// Executes a document; returns `{"data": ...}` or `{"errors": [...]}`.
+/// A resolver error that is GitHub's `NOT_FOUND`: the field becomes null
+/// and the error is listed beside the data, as GitHub answers a query for
+/// a pull request number that does not exist.
+pub const NOT_FOUND: &str = "NOT_FOUND:";
+
 pub fn execute<R: Resolver>(r: &R, src: &str, vars: &Map<String, Value>) -> Value {
+    let mut errors = Vec::new();
     let result = parse(src).and_then(|doc| {
         let root = r.root();
-        select(r, &doc, &root, &doc.operation, vars)
+        select(r, &doc, &root, &doc.operation, vars, &mut errors, &mut Vec::new())
     });
     match result {
-        Ok(data) => serde_json::json!({"data": data}),
+        Ok(data) if errors.is_empty() => serde_json::json!({"data": data}),
+        Ok(data) => serde_json::json!({"data": data, "errors": errors}),
         Err(e) => serde_json::json!({"errors": [{"message": e}]}),
     }
 }
@@ -306,6 +313,8 @@ fn select<R: Resolver>(
     node: &R::Node,
     sels: &[Selection],
     vars: &Map<String, Value>,
+    errors: &mut Vec<Value>,
+    path: &mut Vec<Value>,
 ) -> Result<Value, String> {
     let mut out = Map::new();
     for s in sels {
@@ -320,20 +329,30 @@ fn select<R: Resolver>(
                 for (k, v) in args {
                     a.insert(k.clone(), arg_value(v, vars)?);
                 }
-                let v = resolve(r, doc, r.field(node, name, &a)?, selections, vars)?;
+                path.push(Value::String(key.clone()));
+                let v = match r.field(node, name, &a) {
+                    Ok(resolved) => resolve(r, doc, resolved, selections, vars, errors, path)?,
+                    Err(e) if e.starts_with(NOT_FOUND) => {
+                        errors.push(serde_json::json!({"type": "NOT_FOUND", "path": path.clone(),
+                                                       "message": e[NOT_FOUND.len()..].to_owned()}));
+                        Value::Null
+                    }
+                    Err(e) => return Err(e),
+                };
+                path.pop();
                 out.insert(key, v);
             }
             Selection::Spread(f) => {
                 let (on, fs) = doc.fragments.get(f).ok_or_else(|| format!("unknown fragment {f}"))?;
                 if r.is_a(node, on)
-                    && let Value::Object(m) = select(r, doc, node, fs, vars)?
+                    && let Value::Object(m) = select(r, doc, node, fs, vars, errors, path)?
                 {
                     out.extend(m);
                 }
             }
             Selection::Inline { on, selections } => {
                 if r.is_a(node, on)
-                    && let Value::Object(m) = select(r, doc, node, selections, vars)?
+                    && let Value::Object(m) = select(r, doc, node, selections, vars, errors, path)?
                 {
                     out.extend(m);
                 }
@@ -349,12 +368,20 @@ fn resolve<R: Resolver>(
     v: Resolved<R::Node>,
     sels: &[Selection],
     vars: &Map<String, Value>,
+    errors: &mut Vec<Value>,
+    path: &mut Vec<Value>,
 ) -> Result<Value, String> {
     match v {
         Resolved::Leaf(v) => Ok(v),
-        Resolved::Object(n) => select(r, doc, &n, sels, vars),
+        Resolved::Object(n) => select(r, doc, &n, sels, vars, errors, path),
         Resolved::List(items) => {
-            Ok(Value::Array(items.into_iter().map(|i| resolve(r, doc, i, sels, vars)).collect::<Result<_, _>>()?))
+            let mut out = Vec::new();
+            for (i, item) in items.into_iter().enumerate() {
+                path.push(Value::from(i));
+                out.push(resolve(r, doc, item, sels, vars, errors, path)?);
+                path.pop();
+            }
+            Ok(Value::Array(out))
         }
     }
 }
@@ -389,6 +416,7 @@ mod tests {
                     Ok(Resolved::List(vec![Resolved::Object(N::Thing(1)), Resolved::Object(N::Thing(2))]))
                 }
                 (N::Thing(i), "id") => Ok(Resolved::Leaf(json!(i))),
+                (N::Root, "missing") => Err(format!("{NOT_FOUND}no such thing")),
                 _ => Err(format!("Field '{name}' doesn't exist")),
             }
         }
@@ -405,6 +433,14 @@ mod tests {
             v,
             json!({"data": {"a": "hello you", "b": "hello x", "things": [{"id": 1, "__typename": "Thing"}, {"id": 2, "__typename": "Thing"}]}})
         );
+    }
+
+    #[test]
+    fn not_found_nulls_the_field_and_lists_the_error() {
+        let v = execute(&Toy, "{ a: greeting(name: \"x\") b: missing }", &Map::new());
+        assert_eq!(v["data"], json!({"a": "hello x", "b": null}));
+        assert_eq!(v["errors"][0]["type"], "NOT_FOUND");
+        assert_eq!(v["errors"][0]["path"], json!(["b"]));
     }
 
     #[test]

@@ -124,7 +124,7 @@ impl Resp {
 /// A fault to inject into matching requests.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Fault {
-    /// `jira`, `circleci` or `any`.
+    /// `jira`, `circleci`, `github` or `any`.
     #[serde(default = "any")]
     pub service: String,
     /// HTTP method, or `*`.
@@ -133,6 +133,9 @@ pub struct Fault {
     /// Applies when the path contains this.
     #[serde(default)]
     pub path_contains: String,
+    /// And when the request body contains this (a GraphQL query's name).
+    #[serde(default)]
+    pub body_contains: String,
     /// Answer with this status instead of handling the request.
     #[serde(default)]
     pub status: Option<u16>,
@@ -339,6 +342,7 @@ fn respond(state: &Mutex<State>, req: &Req) -> Resp {
             (f.service == "any" || f.service == service)
                 && (f.method == "*" || f.method.eq_ignore_ascii_case(&req.method))
                 && req.path.contains(&f.path_contains)
+                && (f.body_contains.is_empty() || String::from_utf8_lossy(&req.body).contains(f.body_contains.as_str()))
         });
         pos.map(|p| {
             let f = s.faults[p].clone();

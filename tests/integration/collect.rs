@@ -79,36 +79,41 @@ impl Git {
         shas
     }
 
-    fn as_user(&self, login: &str, args: &[&str]) -> String {
-        let mut a = vec![
-            "-c".to_owned(),
-            format!("user.name={login}"),
-            "-c".to_owned(),
-            format!("user.email={login}@acme.test"),
-        ];
-        a.extend(args.iter().map(|s| (*s).to_owned()));
-        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-        self.run(&refs)
+    /// Runs git as GitHub does when it lands a pull request: authored by
+    /// `login`, committed (and signed) by web-flow.
+    pub fn as_github(&self, login: &str, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&self.path)
+            .args(["-c", &format!("user.name={login}"), "-c", &format!("user.email={login}@acme.test")])
+            .args(args)
+            .env("GIT_COMMITTER_NAME", "GitHub")
+            .env("GIT_COMMITTER_EMAIL", changegate::standins::github::WEB_FLOW_EMAIL)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
-    /// `git merge --no-ff` (GitHub's merge commit, committed by web-flow).
+    /// GitHub's merge button: a merge commit authored by the merger.
     pub fn merge(&self, branch: &str, msg: &str) -> String {
-        self.as_user("dana", &["merge", "-q", "--no-ff", branch, "-m", msg]);
+        self.as_github("dana", &["merge", "-q", "--no-ff", branch, "-m", msg]);
         self.head()
     }
 
-    /// A squash landing.
+    /// GitHub's squash: one new commit authored by the pull request's author.
     pub fn squash(&self, branch: &str, msg: &str) -> String {
         self.run(&["merge", "-q", "--squash", branch]);
-        self.commit("dana", msg)
+        self.as_github("dana", &["commit", "-q", "--allow-empty", "-m", msg]);
+        self.head()
     }
 
-    /// A rebase landing: each commit replayed on main.
+    /// GitHub's rebase: each commit replayed on main, authors kept.
     pub fn rebase(&self, commits: &[String]) -> Vec<String> {
         commits
             .iter()
             .map(|c| {
-                self.as_user("dana", &["cherry-pick", c]);
+                self.as_github("dana", &["cherry-pick", c]);
                 self.head()
             })
             .collect()
@@ -132,6 +137,7 @@ pub fn pull(number: u64, author: &str, head: &str, commits: &[String], merge_com
             actor: "dana".into(),
             commit: merge_commit.into(),
         }],
+        unindexed: false,
     }
 }
 
@@ -239,9 +245,13 @@ fn merge_squash_rebase_direct_and_version_bump_landings() {
     assert_eq!(p1["commits"][0]["author_id"], 1001);
     assert_eq!(p1["timeline"][0]["kind"], "MergedEvent");
     // Landings without a PR: their files, and the version file's text.
-    assert_eq!(e["direct"][&direct]["files"], json!(["hotfix.txt"]));
-    assert_eq!(e["direct"][&bump]["files"], json!(["package.json"]));
-    let pj = &e["direct"][&bump]["version_files"]["package.json"];
+    assert_eq!(
+        e["landing_files"][&direct]["files"],
+        json!([{"path": "hotfix.txt", "status": "added", "previous_path": null}])
+    );
+    assert_eq!(e["landing_files"][&bump]["files"][0]["path"], "package.json");
+    assert_eq!(e["landing_files"][&bump]["files"][0]["status"], "modified");
+    let pj = &e["landing_files"][&bump]["version_files"]["package.json"];
     assert!(
         pj["before"].as_str().unwrap().contains("1.0.0") && pj["after"].as_str().unwrap().contains("1.1.0"),
         "{pj}"

@@ -285,7 +285,7 @@ fn collect_passes_the_official_descriptions_both_ways() {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let e: Value = serde_json::from_str(&std::fs::read_to_string(sb.path().join("evidence.json")).unwrap()).unwrap();
     assert_eq!(e["range"]["landings"].as_array().unwrap().len(), 2, "{e:#}");
-    assert!(e["direct"][&head]["files"].as_array().is_some_and(|f| !f.is_empty()));
+    assert!(e["landing_files"][&head]["files"].as_array().is_some_and(|f| !f.is_empty()));
     assert_eq!(e["scans"]["code_scanning"][0]["id"], 9);
     assert_eq!(e["scans"]["code_scanning_status"], "read");
     // The artifact is served by another host over plain HTTP: the token is

@@ -9,6 +9,7 @@ mod deploy;
 mod github;
 mod plan_check;
 mod request;
+mod review;
 mod sandbox;
 mod sarif;
 mod support;

@@ -1,0 +1,217 @@
+//! `[review]`: how two-person review of every commit is verified.
+//!
+//! ```toml
+//! [review]
+//! mode = "strict"                 # or "verified-squash"
+//! min_approvals = 1               # distinct independent approvers per pull request
+//! branches = ["main"]             # protected branches deploys may come from
+//!                                 # (default: the repository's default branch)
+//! require_write_access = true     # approvers must be able to push to the repository
+//! empty_commits_count_as_authorship = false
+//!
+//! [review.version_bump]
+//! files = ["Cargo.toml", "Cargo.lock", "package.json", "CHANGELOG.md"]   # `*` globs
+//! bots = [41898282]               # when set, only these GitHub ids may land exempt bumps
+//! require_signature = false       # a verified signature on the bump commit
+//! ```
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::Problems;
+
+/// How squash and rebase landings are judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewMode {
+    /// Squash and rebase landings fail: the landed commit is not the one
+    /// reviewed.
+    Strict,
+    /// A squash or rebase landing passes when its tree equals the merge of
+    /// its parent with the approved head (needs the `git-objects` feature).
+    VerifiedSquash,
+}
+
+impl ReviewMode {
+    /// The name in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewMode::Strict => "strict",
+            ReviewMode::VerifiedSquash => "verified-squash",
+        }
+    }
+}
+
+/// Version files a bump may change by default; each has a parser that
+/// knows its version fields.
+pub const DEFAULT_VERSION_FILES: &[&str] = &[
+    "Cargo.toml",
+    "*/Cargo.toml",
+    "Cargo.lock",
+    "package.json",
+    "*/package.json",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "pyproject.toml",
+    "*/pyproject.toml",
+    "VERSION",
+    "version.txt",
+    ".release-please-manifest.json",
+    "Chart.yaml",
+    "*/Chart.yaml",
+    "CHANGELOG.md",
+    "*/CHANGELOG.md",
+    ".changeset/*.md",
+    ".changeset/pre.json",
+];
+
+/// The validated review settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewConfig {
+    /// Squash and rebase handling.
+    pub mode: ReviewMode,
+    /// Distinct independent approvals a pull request needs.
+    pub min_approvals: u32,
+    /// Branches deploys may come from; empty: the repository's default branch.
+    pub branches: Vec<String>,
+    /// Approvers must have push access (`authorCanPushToRepository`).
+    pub require_write_access: bool,
+    /// An approver who only added commits with no changed files (a "rerun
+    /// CI" commit) stays independent unless this is true.
+    pub empty_commits_count_as_authorship: bool,
+    /// The version-bump exemption.
+    pub version_bump: VersionBumpConfig,
+}
+
+/// The version-bump exemption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionBumpConfig {
+    /// Path patterns (`*` globs, matched against the whole path) a bump
+    /// may change. Only files of a known format can be verified.
+    pub files: Vec<String>,
+    /// GitHub account ids allowed to land bumps; empty: anyone.
+    pub bots: Vec<u64>,
+    /// The bump commit must carry a signature GitHub verified.
+    pub require_signature: bool,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig {
+            mode: ReviewMode::Strict,
+            min_approvals: 1,
+            branches: Vec::new(),
+            require_write_access: true,
+            empty_commits_count_as_authorship: false,
+            version_bump: VersionBumpConfig::default(),
+        }
+    }
+}
+
+impl Default for VersionBumpConfig {
+    fn default() -> Self {
+        VersionBumpConfig {
+            files: DEFAULT_VERSION_FILES.iter().map(|s| (*s).to_owned()).collect(),
+            bots: Vec::new(),
+            require_signature: false,
+        }
+    }
+}
+
+/// `[review]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReview {
+    #[serde(default)]
+    mode: Option<Spanned<String>>,
+    #[serde(default)]
+    min_approvals: Option<Spanned<i64>>,
+    #[serde(default)]
+    branches: Vec<Spanned<String>>,
+    #[serde(default)]
+    require_write_access: Option<bool>,
+    #[serde(default)]
+    empty_commits_count_as_authorship: Option<bool>,
+    #[serde(default)]
+    version_bump: RawVersionBump,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVersionBump {
+    #[serde(default)]
+    files: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    bots: Vec<Spanned<i64>>,
+    #[serde(default)]
+    require_signature: Option<bool>,
+}
+
+impl RawReview {
+    pub(super) fn validate(self, p: &mut Problems<'_>) -> ReviewConfig {
+        let d = ReviewConfig::default();
+        let mode = match self.mode {
+            None => d.mode,
+            Some(m) => match m.get_ref().as_str() {
+                "strict" => ReviewMode::Strict,
+                "verified-squash" => ReviewMode::VerifiedSquash,
+                other => {
+                    p.at(m.span(), format!("review.mode must be \"strict\" or \"verified-squash\", not {other:?}"));
+                    d.mode
+                }
+            },
+        };
+        let min_approvals = match self.min_approvals {
+            None => d.min_approvals,
+            Some(n) => match u32::try_from(*n.get_ref()) {
+                Ok(v) if (1..=10).contains(&v) => v,
+                _ => {
+                    p.at(n.span(), "review.min_approvals must be between 1 and 10");
+                    d.min_approvals
+                }
+            },
+        };
+        let mut branches = Vec::new();
+        for b in self.branches {
+            if b.get_ref().trim().is_empty() || b.get_ref().starts_with("refs/") {
+                p.at(b.span(), "a branch is a plain name such as \"main\"");
+            } else {
+                branches.push(b.into_inner());
+            }
+        }
+        let files = match self.version_bump.files {
+            None => d.version_bump.files,
+            Some(list) => {
+                let mut out = Vec::new();
+                for f in list {
+                    if f.get_ref().trim().is_empty() || f.get_ref().starts_with('/') {
+                        p.at(f.span(), "a version file is a path inside the repository, such as \"Cargo.toml\"");
+                    } else {
+                        out.push(f.into_inner());
+                    }
+                }
+                out
+            }
+        };
+        let mut bots = Vec::new();
+        for b in self.version_bump.bots {
+            match u64::try_from(*b.get_ref()) {
+                Ok(id) if id > 0 => bots.push(id),
+                _ => p.at(b.span(), "a bot is a GitHub numeric account id"),
+            }
+        }
+        ReviewConfig {
+            mode,
+            min_approvals,
+            branches,
+            require_write_access: self.require_write_access.unwrap_or(d.require_write_access),
+            empty_commits_count_as_authorship: self
+                .empty_commits_count_as_authorship
+                .unwrap_or(d.empty_commits_count_as_authorship),
+            version_bump: VersionBumpConfig {
+                files,
+                bots,
+                require_signature: self.version_bump.require_signature.unwrap_or(false),
+            },
+        }
+    }
+}

@@ -177,6 +177,8 @@ pub struct GitHubStandIn {
     pub latency: Duration,
     /// Requests served.
     pub requests: u64,
+    /// `git diff` output of pull requests, by (git dir, onto, head).
+    pull_files: BTreeMap<(PathBuf, String, String), String>,
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
@@ -199,6 +201,7 @@ struct GitCommit {
     author_name: String,
     date: String,
     message: String,
+    changed_files: usize,
 }
 
 const FORMAT: &str = "--format=%H%x1f%T%x1f%P%x1f%ae%x1f%ce%x1f%an%x1f%aI%x1f%B%x1e";
@@ -217,6 +220,7 @@ fn parse_log(text: &str) -> Vec<GitCommit> {
                 author_name: f[5].into(),
                 date: f[6].into(),
                 message: f[7].trim_end().into(),
+                changed_files: 0,
             })
         })
         .collect()
@@ -257,7 +261,19 @@ impl GitHubStandIn {
     /// again after adding commits to refresh the commit cache.
     pub fn add_repo(&mut self, full_name: &str, git_dir: &Path) {
         let log = git(git_dir, &["log", "--all", FORMAT]).unwrap_or_default();
-        let commits = parse_log(&log).into_iter().map(|c| (c.sha.clone(), c)).collect();
+        let mut commits: BTreeMap<String, GitCommit> =
+            parse_log(&log).into_iter().map(|c| (c.sha.clone(), c)).collect();
+        // Files changed against the first parent, for every commit at once.
+        let names = git(git_dir, &["log", "--all", "--diff-merges=first-parent", "--name-only", "--format=%x1e%H"])
+            .unwrap_or_default();
+        for record in names.split('\u{1e}').filter(|r| !r.trim().is_empty()) {
+            let mut lines = record.lines().filter(|l| !l.is_empty());
+            if let Some(c) = lines.next().and_then(|sha| commits.get_mut(sha.trim())) {
+                c.changed_files = lines.count();
+            }
+        }
+        // Branch names move when commits are added: forget cached diffs.
+        self.pull_files.retain(|key, _| key.0 != git_dir);
         let (pulls, analyses, verified, default_branch) = self
             .repos
             .remove(full_name)
@@ -267,6 +283,37 @@ impl GitHubStandIn {
             full_name.to_owned(),
             Repo { git_dir: git_dir.to_owned(), commits, pulls, analyses, verified, default_branch },
         );
+    }
+
+    /// Computes the files of every pull request not yet known, four `git`
+    /// processes at a time (a query may ask for many).
+    fn warm_pull_files(&mut self) {
+        let mut wanted: Vec<(PathBuf, String, String)> = Vec::new();
+        for repo in self.repos.values() {
+            for p in &repo.pulls {
+                let key = (repo.git_dir.clone(), pull_onto(p), p.head.clone());
+                if !self.pull_files.contains_key(&key) && !wanted.contains(&key) {
+                    wanted.push(key);
+                }
+            }
+        }
+        for chunk in wanted.chunks(4) {
+            let done: Vec<String> = std::thread::scope(|s| {
+                let handles: Vec<_> = chunk
+                    .iter()
+                    .map(|(dir, onto, head)| {
+                        s.spawn(move || {
+                            // `A...B`: B against the merge base of A and B.
+                            git(dir, &["diff", "--name-status", "-M", &format!("{onto}...{head}")]).unwrap_or_default()
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+            });
+            for (key, diff) in chunk.iter().cloned().zip(done) {
+                self.pull_files.insert(key, diff);
+            }
+        }
     }
 
     /// The repository, to add pull requests and analyses.
@@ -329,6 +376,9 @@ impl GitHubStandIn {
             };
             let query = body.get("query").and_then(Value::as_str).unwrap_or_default().to_owned();
             let vars = body.get("variables").and_then(Value::as_object).cloned().unwrap_or_default();
+            if query.contains("files(") {
+                self.warm_pull_files();
+            }
             return Resp::json(200, graphql::execute(&Graph(self), &query, &vars));
         }
         let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
@@ -475,6 +525,16 @@ impl GitHubStandIn {
     }
 }
 
+/// Where a pull request's head forked from: the branch before it landed,
+/// or its base branch while open.
+fn pull_onto(p: &Pull) -> String {
+    match (p.landed.first(), &p.merge_commit) {
+        (Some(first), _) => format!("{first}^1"),
+        (None, Some(m)) if p.merged => format!("{m}^1"),
+        _ => p.base_ref.clone(),
+    }
+}
+
 /// A `--name-status` line as a REST file entry.
 fn rest_file(line: &str) -> Option<Value> {
     let parts: Vec<&str> = line.split('\t').collect();
@@ -552,13 +612,12 @@ impl Graph<'_> {
     /// from the base (before it landed, for a merged one).
     fn pull_files(&self, r: &str, p: &Pull) -> Result<Vec<Node>, String> {
         let dir = &self.repo(r)?.git_dir;
-        let onto = match (p.landed.first(), &p.merge_commit) {
-            (Some(first), _) => format!("{first}^1"),
-            (None, Some(m)) if p.merged => format!("{m}^1"),
-            _ => p.base_ref.clone(),
+        let onto = pull_onto(p);
+        let key = (dir.clone(), onto.clone(), p.head.clone());
+        let diff = match self.0.pull_files.get(&key) {
+            Some(d) => d.clone(),
+            None => git(dir, &["diff", "--name-status", "-M", &format!("{onto}...{}", p.head)]).unwrap_or_default(),
         };
-        let fork = git(dir, &["merge-base", &onto, &p.head]).map_err(|e| format!("merge-base: {e}"))?;
-        let diff = git(dir, &["diff", "--name-status", "-M", fork.trim(), &p.head]).unwrap_or_default();
         Ok(diff
             .lines()
             .filter_map(|l| {
@@ -679,23 +738,7 @@ impl Resolver for Graph<'_> {
                             leaf(Value::Null)
                         }
                     }
-                    "changedFilesIfAvailable" => {
-                        let files = git(
-                            &self.repo(r)?.git_dir,
-                            &[
-                                "diff-tree",
-                                "--no-commit-id",
-                                "--root",
-                                "-r",
-                                "--name-only",
-                                "-m",
-                                "--first-parent",
-                                &c.sha,
-                            ],
-                        )
-                        .unwrap_or_default();
-                        leaf(json!(files.lines().count()))
-                    }
+                    "changedFilesIfAvailable" => leaf(json!(c.changed_files)),
                     "associatedPullRequests" => {
                         let pulls: Vec<Node> = self
                             .repo(r)?

@@ -316,6 +316,14 @@ impl Http {
         self
     }
 
+    /// A copy of this client that asks for another media type.
+    pub fn accepting(&self, media_type: &str) -> Http {
+        let mut h = self.clone();
+        h.extra_headers.retain(|(k, _)| !k.eq_ignore_ascii_case("accept"));
+        h.extra_headers.push(("Accept", media_type.to_owned()));
+        h
+    }
+
     /// The base URL.
     pub fn base(&self) -> &str {
         &self.base

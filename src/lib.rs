@@ -30,6 +30,7 @@ pub mod receipt;
 pub mod request;
 pub mod review;
 pub mod sarif;
+pub mod scan_gate;
 pub mod standins;
 #[cfg(test)]
 mod testing;

@@ -5,9 +5,14 @@
 //! list, is refused.
 //!
 //! Severity: the rule's `properties.security-severity` (CVSS-like, 0-10),
-//! else the result's `level`, else the rule's `defaultConfiguration.level`,
-//! else `warning`. A result counts as suppressed only when it has
-//! suppressions and all of them are `accepted`.
+//! else the result's `level`, else the invocation's configuration override
+//! for the rule, else the rule's `defaultConfiguration.level`, else
+//! `warning` (never `none`: a missing level must not downgrade a finding).
+//! Rules are found by `ruleIndex`/`ruleId` in the driver, or in the
+//! extension `rule.toolComponent.index` names (CodeQL query packs). A result
+//! counts as suppressed only when it has suppressions and all of them are
+//! `accepted` (an absent status is `accepted`, as in the SARIF SDK); one
+//! `underReview` or `rejected` keeps it a finding.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -44,6 +49,9 @@ pub struct ResultFacts {
     pub security_severity: Option<f64>,
     /// Suppressed, with every suppression accepted.
     pub suppressed: bool,
+    /// Where: the first location's `uri:line`, when given (display only).
+    #[serde(default)]
+    pub location: Option<String>,
 }
 
 /// Why a document could not be read.
@@ -64,11 +72,11 @@ pub fn read(doc: &Value) -> Result<Vec<RunFacts>, SarifError> {
 fn read_run(run: &Value) -> Result<RunFacts, SarifError> {
     let driver = &run["tool"]["driver"];
     let tool = text(&driver["name"]).ok_or_else(|| SarifError("a run without `tool.driver.name`".into()))?;
-    let rules: Vec<&Value> = driver["rules"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
     let invocations = run["invocations"].as_array();
     let execution_successful =
         invocations.map(|inv| inv.iter().all(|i| i["executionSuccessful"].as_bool().unwrap_or(false)));
     let mut tool_errors = Vec::new();
+    let mut overrides: Vec<(&Value, String)> = Vec::new();
     for inv in invocations.into_iter().flatten() {
         for key in ["toolExecutionNotifications", "toolConfigurationNotifications"] {
             for n in inv[key].as_array().into_iter().flatten() {
@@ -77,10 +85,16 @@ fn read_run(run: &Value) -> Result<RunFacts, SarifError> {
                 }
             }
         }
+        for o in inv["ruleConfigurationOverrides"].as_array().into_iter().flatten() {
+            if let Some(level) = text(&o["configuration"]["level"]) {
+                overrides.push((&o["descriptor"], level));
+            }
+        }
     }
+    let rules = Rules { driver, extensions: run["tool"]["extensions"].as_array().map(Vec::as_slice).unwrap_or(&[]) };
     let results = match &run["results"] {
         Value::Null => Vec::new(),
-        Value::Array(a) => a.iter().map(|r| read_result(r, &rules)).collect(),
+        Value::Array(a) => a.iter().map(|r| read_result(r, &rules, &overrides)).collect(),
         _ => return Err(SarifError(format!("`results` of the {tool} run is not a list"))),
     };
     Ok(RunFacts {
@@ -97,28 +111,66 @@ fn read_run(run: &Value) -> Result<RunFacts, SarifError> {
     })
 }
 
-fn read_result(r: &Value, rules: &[&Value]) -> ResultFacts {
+/// The rule descriptors of a run: the driver's and its extensions'.
+struct Rules<'a> {
+    driver: &'a Value,
+    extensions: &'a [Value],
+}
+
+impl<'a> Rules<'a> {
+    /// The descriptor a result refers to: by index in the component it
+    /// names (the driver unless `rule.toolComponent.index` says otherwise),
+    /// else by id anywhere.
+    fn find(&self, r: &Value, id: &str) -> Option<&'a Value> {
+        let component = match r["rule"]["toolComponent"]["index"].as_u64() {
+            Some(i) => self.extensions.get(i as usize)?,
+            None => self.driver,
+        };
+        let list = component["rules"].as_array();
+        let index = r["ruleIndex"].as_u64().or_else(|| r["rule"]["index"].as_u64());
+        index.and_then(|i| list.and_then(|l| l.get(i as usize))).or_else(|| {
+            std::iter::once(self.driver)
+                .chain(self.extensions)
+                .filter_map(|c| c["rules"].as_array())
+                .flatten()
+                .find(|x| x["id"].as_str() == Some(id))
+        })
+    }
+}
+
+fn read_result(r: &Value, rules: &Rules<'_>, overrides: &[(&Value, String)]) -> ResultFacts {
     let rule_id = text(&r["ruleId"]).or_else(|| text(&r["rule"]["id"])).unwrap_or_default();
-    let rule = r["ruleIndex"]
-        .as_u64()
-        .and_then(|i| rules.get(i as usize).copied())
-        .or_else(|| rules.iter().copied().find(|x| x["id"].as_str() == Some(rule_id.as_str())));
+    let rule = rules.find(r, &rule_id);
     let security_severity = rule.and_then(|x| {
         let s = &x["properties"]["security-severity"];
-        s.as_f64().or_else(|| s.as_str().and_then(|t| t.trim().parse().ok()))
+        s.as_f64().or_else(|| s.as_str().and_then(|t| t.trim().parse().ok())).filter(|v: &f64| v.is_finite())
     });
+    let overridden = overrides
+        .iter()
+        .find(|(d, _)| d["id"].as_str() == Some(rule_id.as_str()) && !rule_id.is_empty())
+        .map(|(_, level)| level.clone());
     let level = text(&r["level"])
+        .or(overridden)
         .or_else(|| rule.and_then(|x| text(&x["defaultConfiguration"]["level"])))
         .unwrap_or_else(|| "warning".into());
     let suppressions = r["suppressions"].as_array();
     let suppressed = suppressions
         .is_some_and(|s| !s.is_empty() && s.iter().all(|x| x["status"].as_str().unwrap_or("accepted") == "accepted"));
+    let location = r["locations"].as_array().and_then(|l| l.first()).and_then(|l| {
+        let physical = &l["physicalLocation"];
+        let uri = text(&physical["artifactLocation"]["uri"])?;
+        Some(match physical["region"]["startLine"].as_u64() {
+            Some(line) if line > 0 => format!("{uri}:{line}"),
+            _ => uri,
+        })
+    });
     ResultFacts {
         rule: rule_id,
         level,
         kind: text(&r["kind"]).unwrap_or_else(|| "fail".into()),
         security_severity,
         suppressed,
+        location,
     }
 }
 

@@ -6,6 +6,7 @@
 //! `./changegate.toml`, else `.circleci/changegate.toml`. Without a file every
 //! command runs on the built-in defaults.
 
+pub mod approval;
 pub mod jira;
 pub mod plan;
 pub mod review;
@@ -29,8 +30,10 @@ pub struct Config {
     pub plan: plan::PlanRules,
     /// Review verification (`[review]`).
     pub review: review::ReviewConfig,
-    /// Scan evidence (`[scan]`).
+    /// Scan evidence and the blocking threshold (`[scan]`).
     pub scan: scan::ScanConfig,
+    /// Whether the bot approves on its own (`[approval]`).
+    pub approval: approval::ApprovalConfig,
     /// Where it was read from; `None` for the built-in defaults.
     pub source: Option<PathBuf>,
 }
@@ -43,6 +46,7 @@ impl Default for Config {
             plan: plan::PlanRules::default(),
             review: review::ReviewConfig::default(),
             scan: scan::ScanConfig::default(),
+            approval: approval::ApprovalConfig::default(),
             source: None,
         }
     }
@@ -69,6 +73,8 @@ struct RawConfig {
     review: review::RawReview,
     #[serde(default)]
     scan: scan::RawScan,
+    #[serde(default)]
+    approval: approval::RawApproval,
 }
 
 /// One thing wrong in a configuration file, with its place.
@@ -182,10 +188,11 @@ impl Config {
         let plan = raw.plan.validate(&mut problems, today);
         let review = raw.review.validate(&mut problems);
         let scan = raw.scan.validate(&mut problems);
+        let approval = raw.approval.validate();
         if !problems.list.is_empty() {
             return Err(invalid(problems.list));
         }
-        Ok(Config { controlled_environments, jira, plan, review, scan, source: None })
+        Ok(Config { controlled_environments, jira, plan, review, scan, approval, source: None })
     }
 
     /// Finds and loads the configuration (see the module documentation).

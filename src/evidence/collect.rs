@@ -286,7 +286,7 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
     // Scans: the jobs of the deploy's workflows, and code scanning of the commit.
     let mut scans = Scans {
         source:
-            "circleci: GET /workflow/{id}/job, GET /project/{slug}/{job}/artifacts; github: GET code-scanning/analyses"
+            "circleci: GET /workflow/{id}/job, GET /project/{slug}/{job}/artifacts; github: GET code-scanning/analyses[/{id}]"
                 .into(),
         ..Scans::default()
     };
@@ -304,7 +304,17 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
     collect_sarif(src.circleci, &b.project_slug, &config.scan.jobs, &mut scans, &mut gaps);
     scans.code_scanning_status = "unknown".into();
     match src.github.analyses_of_commit(&owner, &name, &format!("refs/heads/{}", b.branch), &b.commit) {
-        Ok((list, exhaustive)) => {
+        Ok((mut list, exhaustive)) => {
+            // An analysis with results: its SARIF says how severe they are.
+            for a in list.iter_mut().filter(|a| a.results_count > 0 && a.error.is_empty()) {
+                match src.github.analysis_sarif(&owner, &name, a.id) {
+                    Ok(doc) => match crate::sarif::read(&doc) {
+                        Ok(runs) => a.runs = Some(runs),
+                        Err(e) => a.sarif_error = Some(e.to_string()),
+                    },
+                    Err(e) => gap(&mut gaps, GapArea::Scan, &format!("SARIF of code-scanning analysis {}", a.id), &e),
+                }
+            }
             scans.code_scanning = list;
             if exhaustive {
                 scans.code_scanning_status = "read".into();
@@ -418,14 +428,9 @@ fn collect_sarif(ci: &CircleCi, slug: &str, scan_jobs: &[String], scans: &mut Sc
         for a in artifacts.into_iter().filter(|a| is_sarif_path(&a.path)) {
             match ci.download(&a.url, MAX_SARIF_BYTES) {
                 Ok(bytes) => {
-                    let (runs, error) = match serde_json::from_slice::<Value>(&bytes) {
-                        Ok(doc) => match crate::sarif::read(&doc) {
-                            Ok(runs) => (Some(runs), None),
-                            Err(e) => (None, Some(e.to_string())),
-                        },
-                        Err(e) => (None, Some(format!("not JSON: {e}"))),
-                    };
+                    let (runs, error) = read_sarif_bytes(&bytes);
                     scans.sarif.push(SarifArtifact {
+                        kind: "artifact".into(),
                         workflow_id: job.workflow_id.clone(),
                         job: job.name.clone(),
                         job_number: number,
@@ -444,6 +449,40 @@ fn collect_sarif(ci: &CircleCi, slug: &str, scan_jobs: &[String], scans: &mut Sc
             }
         }
     }
+}
+
+/// Reads SARIF bytes: its runs, or why they cannot be read.
+pub fn read_sarif_bytes(bytes: &[u8]) -> (Option<Vec<crate::sarif::RunFacts>>, Option<String>) {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(doc) => match crate::sarif::read(&doc) {
+            Ok(runs) => (Some(runs), None),
+            Err(e) => (None, Some(e.to_string())),
+        },
+        Err(e) => (None, Some(format!("not JSON: {e}"))),
+    }
+}
+
+/// Adds SARIF files given by path (a scan run in the deploy's own job) to
+/// the record. They carry no job binding: only runs whose
+/// `versionControlProvenance` names the deployed commit count as evidence.
+pub fn add_sarif_files(evidence: &mut Evidence, files: &[std::path::PathBuf]) -> Result<(), std::io::Error> {
+    for path in files {
+        let bytes = std::fs::read(path)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot read SARIF file {}: {e}", path.display())))?;
+        let (runs, error) = read_sarif_bytes(&bytes);
+        evidence.scans.sarif.push(SarifArtifact {
+            kind: "file".into(),
+            workflow_id: String::new(),
+            job: String::new(),
+            job_number: 0,
+            path: path.display().to_string(),
+            digest: Sha256Digest::of(&bytes),
+            runs,
+            error,
+            source: format!("file: {}", path.display()),
+        });
+    }
+    Ok(())
 }
 
 /// GitHub's 403 answers when code scanning is off for a repository:

@@ -336,7 +336,11 @@ pub struct Scans {
 /// A SARIF artifact of a scan job, as read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SarifArtifact {
-    /// Workflow of the job.
+    /// `artifact` (of a scan job of the deploy's workflows) or `file`
+    /// (given by path to `collect --sarif`).
+    #[serde(default = "artifact_kind")]
+    pub kind: String,
+    /// Workflow of the job (empty for a file).
     pub workflow_id: String,
     /// Job name.
     pub job: String,
@@ -352,6 +356,10 @@ pub struct SarifArtifact {
     pub error: Option<String>,
     /// Source.
     pub source: String,
+}
+
+fn artifact_kind() -> String {
+    "artifact".into()
 }
 
 /// Another live ticket of the same repository and environment.
@@ -409,6 +417,44 @@ pub struct RequestCounts {
 }
 
 impl Evidence {
+    /// A record with no facts yet: the ticket and its binding only (a first
+    /// deploy with an empty range). The collector fills it; tests build
+    /// records from it.
+    pub fn skeleton(ticket: &str, binding: Binding, collected_at: &str) -> Evidence {
+        Evidence {
+            schema_version: SCHEMA_VERSION,
+            collected_at: collected_at.to_owned(),
+            ticket: ticket.to_owned(),
+            repository: crate::evidence::collect::github_repo(&binding.project_slug)
+                .map(|(o, n)| format!("{o}/{n}"))
+                .unwrap_or_default(),
+            branch: BranchFacts { name: binding.branch.clone(), ..BranchFacts::default() },
+            binding,
+            base: None,
+            range: Range {
+                status: "first_deploy".into(),
+                total_commits: 0,
+                commits: Vec::new(),
+                landings: Vec::new(),
+                source: String::new(),
+            },
+            associated: BTreeMap::new(),
+            pulls: BTreeMap::new(),
+            landing_files: BTreeMap::new(),
+            content: ContentChecks::default(),
+            policy_files: PolicyFiles::default(),
+            scans: Scans::default(),
+            pending: Vec::new(),
+            policy: PolicySource {
+                source: "built-in defaults".into(),
+                digest: Sha256Digest::of(b""),
+                content: String::new(),
+            },
+            gaps: Vec::new(),
+            requests: RequestCounts::default(),
+        }
+    }
+
     /// The JSON of the record.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("serialises")

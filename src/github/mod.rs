@@ -120,7 +120,7 @@ pub struct Compare {
 }
 
 /// A code-scanning analysis, as the evidence record keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub struct Analysis {
     /// Id.
     pub id: u64,
@@ -143,6 +143,13 @@ pub struct Analysis {
     /// When it was created.
     #[serde(default)]
     pub created_at: String,
+    /// The runs of the analysis's SARIF, read by the collector when it has
+    /// results (their severities decide the scan gate).
+    #[serde(default)]
+    pub runs: Option<Vec<crate::sarif::RunFacts>>,
+    /// Why that SARIF could not be read.
+    #[serde(default)]
+    pub sarif_error: Option<String>,
 }
 
 /// A code-scanning analysis as the REST API answers it (the tool is an
@@ -178,6 +185,8 @@ impl From<RawAnalysis> for Analysis {
             reference: r.reference,
             tool_name: r.tool.name.unwrap_or_default(),
             category: r.category,
+            runs: None,
+            sarif_error: None,
             error: r.error,
             results_count: r.results_count,
             created_at: r.created_at,
@@ -396,6 +405,14 @@ impl GitHub {
             }
         }
         Err(GitHubError::Truncated(format!("commit {sha} changes more than 3000 files")))
+    }
+
+    /// The SARIF of one code-scanning analysis
+    /// (`GET /repos/{o}/{r}/code-scanning/analyses/{id}`, `application/sarif+json`).
+    pub fn analysis_sarif(&self, owner: &str, repo: &str, id: u64) -> Result<Value, GitHubError> {
+        self.count();
+        let path = format!("/repos/{}/{}/code-scanning/analyses/{id}", percent_encode(owner), percent_encode(repo));
+        Ok(self.rest.accepting("application/sarif+json").get_json(&path, &[])?)
     }
 
     /// The code-scanning analyses of commit `sha` on `reference`. The API

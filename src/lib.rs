@@ -11,11 +11,13 @@
 //!   not decide)
 //! - [`digest`]: SHA-256 digests that bind a reviewed plan to the applied one
 
+pub mod analyze;
 pub mod approval;
 pub mod circleci;
 pub mod cli;
 pub mod close;
 pub mod config;
+pub mod decision;
 pub mod digest;
 pub mod env;
 pub mod escalate;

@@ -22,6 +22,10 @@ pub(super) struct CollectCli {
     /// Where to write the record
     #[arg(short, long, value_name = "FILE", default_value = "evidence.json")]
     output: PathBuf,
+
+    /// A SARIF file from a scan run in this deploy's job (repeatable)
+    #[arg(long = "sarif", value_name = "FILE")]
+    sarif: Vec<PathBuf>,
 }
 
 pub(super) fn run(
@@ -33,14 +37,12 @@ pub(super) fn run(
     let config = load_config(config_path)?;
     let svc = services(env)?;
     let github = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
-    let (source, content) = match &config.source {
-        Some(p) => (p.display().to_string(), std::fs::read_to_string(p).unwrap_or_default()),
-        None => ("built-in defaults".to_owned(), String::new()),
-    };
+    let (source, content) = super::analyze::policy_of(&config)?;
     let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci };
-    let evidence = collect::collect(&cli.ticket, &config, (&source, &content), &sources)
+    let mut evidence = collect::collect(&cli.ticket, &config, (&source, &content), &sources)
         .map_err(|e| CliError::Other(e.to_string()))?;
-    std::fs::write(&cli.output, evidence.to_json() + "\n").map_err(|source| CliError::File {
+    collect::add_sarif_files(&mut evidence, &cli.sarif).map_err(|e| CliError::Other(e.to_string()))?;
+    std::fs::write(&cli.output, evidence.to_bytes()).map_err(|source| CliError::File {
         what: "cannot write the evidence record",
         path: cli.output.clone(),
         source,

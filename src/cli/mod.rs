@@ -2,9 +2,11 @@
 //! command. Each command turns its result into an [`Outcome`]; errors are
 //! printed to stderr and become "could not decide" (exit 2), never a pass.
 
+mod analyze;
 mod close;
 mod collect;
 mod config_check;
+mod decide;
 mod plan_check;
 mod request;
 mod stand_ins;
@@ -48,6 +50,10 @@ enum Command {
     Close(close::CloseCli),
     /// Collect the evidence record of a ticket (commits, reviews, scans)
     Collect(collect::CollectCli),
+    /// Re-decide a stored evidence record offline (audits)
+    Decide(decide::DecideCli),
+    /// Collect, decide and post the analysis on the ticket (step 2)
+    Analyze(analyze::AnalyzeCli),
     /// Check changegate.toml, and with credentials the Jira site
     Config {
         #[command(subcommand)]
@@ -154,6 +160,8 @@ fn execute(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
         Command::PlanCheck(args) => plan_check::run(&args, cli.config.as_deref(), &env, out),
         Command::Close(args) => close::run(&args, cli.config.as_deref(), &env, out),
         Command::Collect(args) => collect::run(&args, cli.config.as_deref(), &env, out),
+        Command::Decide(args) => decide::run(&args, out),
+        Command::Analyze(args) => analyze::run(&args, cli.config.as_deref(), &env, out),
         Command::Config { command: ConfigCommand::Check(args) } => {
             config_check::run(&args, cli.config.as_deref(), &env, out)
         }

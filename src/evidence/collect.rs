@@ -339,36 +339,13 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
     }
 
     // Other live tickets of the stream.
-    let closed: Vec<String> = jc.statuses.closed().iter().map(|s| jql::string(s)).collect();
-    let q = format!(
-        "project = {} AND labels = {} AND status not in ({}) ORDER BY created ASC",
-        jql::string(&jc.project),
-        jql::string(&b.stream_label()),
-        closed.join(", ")
-    );
-    let mut pending = Vec::new();
-    match src.jira.search(&q, &["status"], &[RECORD_PROPERTY], &[]) {
-        Ok(found) => {
-            for i in found.iter().filter(|i| i.key != key) {
-                let r = i.properties.get(RECORD_PROPERTY).and_then(TicketRecord::from_value);
-                let mut active = Some(false);
-                for w in r.iter().flat_map(|r| r.workflows.iter()) {
-                    match src.circleci.workflow(&w.id) {
-                        Ok(wf) => active = active.map(|a| a || wf.is_active()),
-                        Err(e) if e.status() == Some(404) => {}
-                        Err(_) => active = None,
-                    }
-                }
-                pending.push(PendingTicket {
-                    key: i.key.clone(),
-                    status: i.status().unwrap_or_default().to_owned(),
-                    pipeline_number: r.as_ref().map(|r| r.binding.pipeline_number),
-                    workflows_active: active,
-                });
-            }
+    let pending = match pending_tickets(src.jira, src.circleci, config, &b, key) {
+        Ok(p) => p,
+        Err(e) => {
+            gap(&mut gaps, GapArea::Policy, "pending tickets", &e);
+            Vec::new()
         }
-        Err(e) => gap(&mut gaps, GapArea::Policy, "pending tickets", &e),
-    }
+    };
 
     Ok(Evidence {
         schema_version: SCHEMA_VERSION,
@@ -398,6 +375,45 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
         gaps,
         requests: RequestCounts { github: src.github.requests() },
     })
+}
+
+/// The other live tickets of the binding's repository and environment
+/// (stream), and whether their workflows still run. Read again just before
+/// the bot approves.
+pub fn pending_tickets(
+    jira: &Jira,
+    circleci: &CircleCi,
+    config: &Config,
+    b: &crate::request::binding::Binding,
+    key: &str,
+) -> Result<Vec<PendingTicket>, JiraError> {
+    let jc = &config.jira;
+    let closed: Vec<String> = jc.statuses.closed().iter().map(|s| jql::string(s)).collect();
+    let q = format!(
+        "project = {} AND labels = {} AND status not in ({}) ORDER BY created ASC",
+        jql::string(&jc.project),
+        jql::string(&b.stream_label()),
+        closed.join(", ")
+    );
+    let mut pending = Vec::new();
+    for i in jira.search(&q, &["status"], &[RECORD_PROPERTY], &[])?.iter().filter(|i| i.key != key) {
+        let r = i.properties.get(RECORD_PROPERTY).and_then(TicketRecord::from_value);
+        let mut active = Some(false);
+        for w in r.iter().flat_map(|r| r.workflows.iter()) {
+            match circleci.workflow(&w.id) {
+                Ok(wf) => active = active.map(|a| a || wf.is_active()),
+                Err(e) if e.status() == Some(404) => {}
+                Err(_) => active = None,
+            }
+        }
+        pending.push(PendingTicket {
+            key: i.key.clone(),
+            status: i.status().unwrap_or_default().to_owned(),
+            pipeline_number: r.as_ref().map(|r| r.binding.pipeline_number),
+            workflows_active: active,
+        });
+    }
+    Ok(pending)
 }
 
 /// The largest SARIF artifact read; a larger one is a gap, not a pass.

@@ -460,6 +460,19 @@ impl Evidence {
         serde_json::to_string_pretty(self).expect("serialises")
     }
 
+    /// The record as it is stored (written by `collect`, attached to the
+    /// ticket): its JSON and a newline. Its SHA-256 is the record's digest.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = self.to_json().into_bytes();
+        b.push(b'\n');
+        b
+    }
+
+    /// SHA-256 of [`Evidence::to_bytes`]: what `sha256sum` prints for the file.
+    pub fn digest(&self) -> Sha256Digest {
+        Sha256Digest::of(&self.to_bytes())
+    }
+
     /// Reads a record, refusing other versions.
     pub fn from_json(text: &str) -> Result<Evidence, String> {
         let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;

@@ -161,6 +161,9 @@ pub struct Repo {
     pub pulls: Vec<Pull>,
     /// Code-scanning analyses (REST shape).
     pub analyses: Vec<Value>,
+    /// The SARIF of analyses, by analysis id
+    /// (`GET .../code-scanning/analyses/{id}` as `application/sarif+json`).
+    pub analysis_sarif: BTreeMap<u64, Value>,
     /// Commits whose signature GitHub verified (besides web-flow's own).
     pub verified: Vec<String>,
     /// The default branch.
@@ -274,14 +277,14 @@ impl GitHubStandIn {
         }
         // Branch names move when commits are added: forget cached diffs.
         self.pull_files.retain(|key, _| key.0 != git_dir);
-        let (pulls, analyses, verified, default_branch) = self
+        let (pulls, analyses, analysis_sarif, verified, default_branch) = self
             .repos
             .remove(full_name)
-            .map(|r| (r.pulls, r.analyses, r.verified, r.default_branch))
-            .unwrap_or_else(|| (Vec::new(), Vec::new(), Vec::new(), "main".into()));
+            .map(|r| (r.pulls, r.analyses, r.analysis_sarif, r.verified, r.default_branch))
+            .unwrap_or_else(|| (Vec::new(), Vec::new(), BTreeMap::new(), Vec::new(), "main".into()));
         self.repos.insert(
             full_name.to_owned(),
-            Repo { git_dir: git_dir.to_owned(), commits, pulls, analyses, verified, default_branch },
+            Repo { git_dir: git_dir.to_owned(), commits, pulls, analyses, analysis_sarif, verified, default_branch },
         );
     }
 
@@ -474,6 +477,20 @@ impl GitHubStandIn {
                             .cloned()
                             .collect();
                         Resp::json(200, Value::Array(list))
+                    }
+                    ["code-scanning", "analyses", id] => {
+                        let id: Option<u64> = id.parse().ok();
+                        let Some(a) = repo.analyses.iter().find(|a| a["id"].as_u64() == id) else {
+                            return Resp::json(404, json!({"message": "Not Found"}));
+                        };
+                        if req.header("accept").is_some_and(|h| h.contains("sarif")) {
+                            match id.and_then(|i| repo.analysis_sarif.get(&i)) {
+                                Some(doc) => Resp::json(200, doc.clone()),
+                                None => Resp::json(404, json!({"message": "Not Found"})),
+                            }
+                        } else {
+                            Resp::json(200, a.clone())
+                        }
                     }
                     _ => Resp::json(404, json!({"message": "Not Found"})),
                 }

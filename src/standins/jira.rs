@@ -150,6 +150,8 @@ struct StoredIssue {
     comments: Vec<Value>,
     changelog: Vec<Value>,
     attachments: Vec<Value>,
+    /// Attachment contents, by file name (the last one of a name wins).
+    files: BTreeMap<String, Vec<u8>>,
     remote_links: Vec<Value>,
     /// The search count when it was created (eventual consistency: it shows
     /// up `search_lag` searches later).
@@ -523,6 +525,7 @@ impl JiraStandIn {
             comments: Vec::new(),
             changelog: Vec::new(),
             attachments: Vec::new(),
+            files: BTreeMap::new(),
             remote_links: Vec::new(),
             created_at_search: self.searches,
         });
@@ -652,7 +655,7 @@ impl JiraStandIn {
                 if req.header("x-atlassian-token") != Some("no-check") {
                     return Resp::json(403, json!({"errorMessages": ["XSRF check failed"]}));
                 }
-                let ct = req.header("content-type").unwrap_or_default();
+                let ct = req.header("content-type").unwrap_or_default().to_owned();
                 if !ct.starts_with("multipart/form-data; boundary=") {
                     return error(415, "Attachments must be multipart/form-data.");
                 }
@@ -663,6 +666,9 @@ impl JiraStandIn {
                                "author": self.user_json(user), "created": jira_time(Timestamp::now()), "mimeType": "application/octet-stream",
                                "self": "", "content": ""});
                 self.issues[idx].attachments.push(a.clone());
+                if let Some(content) = multipart_file(&req.body, &ct) {
+                    self.issues[idx].files.insert(filename, content);
+                }
                 Resp::json(200, json!([a]))
             }
             ("GET", ["remotelink"]) => Resp::json(200, Value::Array(self.issues[idx].remote_links.clone())),
@@ -751,6 +757,11 @@ impl JiraStandIn {
         Resp::empty(204)
     }
 
+    /// The content of an issue's attachment, by file name.
+    pub fn attachment(&self, key: &str, filename: &str) -> Option<Vec<u8>> {
+        self.issues.iter().find(|i| i.key == key)?.files.get(filename).cloned()
+    }
+
     /// Every issue, for tests and the demo: key, status, labels, properties,
     /// comments (as text) and the changelog.
     pub fn dump(&self) -> Value {
@@ -766,4 +777,17 @@ impl JiraStandIn {
             .collect();
         json!({"issues": issues})
     }
+}
+
+/// The content of the (single) file part of a multipart body.
+fn multipart_file(body: &[u8], content_type: &str) -> Option<Vec<u8>> {
+    let boundary = content_type.split("boundary=").nth(1)?.trim_matches('"');
+    let start = find(body, b"\r\n\r\n")? + 4;
+    let end_marker = format!("\r\n--{boundary}");
+    let end = start + find(&body[start..], end_marker.as_bytes())?;
+    Some(body[start..end].to_vec())
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }

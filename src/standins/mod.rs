@@ -41,6 +41,7 @@ pub const SITE_CONFIG: &str = r#"# changegate.toml for the local stand-in site.
 project = "PRODCM"
 issue_type = "Change"
 required = ["justification", "rollback_plan", "environment", "repository", "branch", "commit", "build_job_name", "build_job_number"]
+bot_account_ids = ["712020:changegate-bot"]
 
 [jira.fields]
 environment = "customfield_10050"

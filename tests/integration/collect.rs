@@ -489,7 +489,27 @@ fn code_scanning_analyses_of_the_deployed_commit() {
     // Oldest first: the base's, the deployed commit's, then 150 of later pushes.
     let mut list = vec![analysis(1, &base, "CodeQL"), analysis(2, &head, "CodeQL"), analysis(3, &head, "Trivy")];
     list.extend((0..150).map(|i| analysis(100 + i, &sha(i as u32), "CodeQL")));
-    sb.stand_ins.with_github(|gh| gh.repo_mut(REPO).analyses = list);
+    let codeql = json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "CodeQL", "rules": [
+        {"id": "rust/sql-injection", "properties": {"security-severity": "8.8"}}]}},
+        "results": [{"ruleId": "rust/sql-injection", "ruleIndex": 0, "level": "error"}, {"ruleId": "rust/other", "level": "note"}]}]});
+    sb.stand_ins.with_github(|gh| {
+        let r = gh.repo_mut(REPO);
+        r.analyses = list;
+        r.analysis_sarif.insert(2, codeql.clone());
+    });
+    let (e, out) = collect(&sb, &head);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Analyses with results: their SARIF is read (severities decide the gate).
+    let cs = &e["scans"]["code_scanning"];
+    assert_eq!(cs[1]["runs"][0]["results"][0]["security_severity"], 8.8, "{cs:#}");
+    // One GitHub could not give: a gap, never a clean scan.
+    assert_eq!(cs[0]["runs"], Value::Null);
+    let gaps = e["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0]["what"], "SARIF of code-scanning analysis 3");
+    sb.stand_ins.with_github(|gh| {
+        gh.repo_mut(REPO).analysis_sarif.insert(3, codeql);
+    });
     let (e, out) = collect(&sb, &head);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let ids: Vec<u64> =

@@ -1,6 +1,7 @@
 //! Integration tests: the real `changegate` binary on real and synthetic
 //! inputs. One test binary (see Cargo.toml) keeps linking cheap.
 
+mod analyze;
 mod cli;
 mod collect;
 mod contract;

@@ -1,0 +1,47 @@
+//! `changegate decide EVIDENCE.json`: re-decides a stored evidence record
+//! offline, with the policy the record stores. What an auditor runs to
+//! reproduce a decision; it needs no credentials and no network.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{CliError, Format};
+use crate::decision::{self, Recommendation, render};
+use crate::evidence::Evidence;
+use crate::outcome::Outcome;
+
+#[derive(Debug, Args)]
+pub(super) struct DecideCli {
+    /// The evidence record (written by `changegate collect` or attached to the ticket)
+    #[arg(value_name = "EVIDENCE.json")]
+    evidence: PathBuf,
+
+    /// Output format
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+/// Reads a stored record; an unreadable one cannot be decided (exit 2).
+pub(super) fn read_record(path: &Path) -> Result<Evidence, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::File {
+        what: "cannot read the evidence record",
+        path: path.to_owned(),
+        source,
+    })?;
+    Evidence::from_json(&text).map_err(|e| CliError::Other(format!("{}: {e}", path.display())))
+}
+
+pub(super) fn run(cli: &DecideCli, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let evidence = read_record(&cli.evidence)?;
+    let d = decision::decide(&evidence).map_err(|e| CliError::Other(e.to_string()))?;
+    match cli.format {
+        Format::Text => write!(out, "{}", render::text(&d, &evidence))?,
+        Format::Markdown => write!(out, "{}", render::markdown(&d, &evidence))?,
+        Format::Json => writeln!(out, "{}", d.to_json())?,
+    }
+    // Exit 0 only when approval is recommended: a record with a failed or
+    // undecidable check, or facts missing, is a "no" (1).
+    Ok(if d.recommendation == Recommendation::Approve { Outcome::Pass } else { Outcome::Deny })
+}

@@ -1,0 +1,308 @@
+//! `changegate analyze` and `changegate decide` against the stand-ins, on
+//! real git repositories: the analysis on the ticket, the bot's property,
+//! approval only when asked and allowed, manual review otherwise,
+//! idempotence, long tables moved to an attachment, and the offline
+//! re-decision of the attached record giving the live verdict.
+
+use changegate::standins::github::Pull;
+use serde_json::{Value, json};
+
+use crate::collect::{Git, REPO, approved_by, deployed, pull, register};
+use crate::sandbox::{Pipeline, Sandbox};
+use crate::support::{Output, Run, shared};
+
+const BOT: (&str, &str) = ("bot@acme.test", "bot-token");
+
+fn config(extra: &str) -> String {
+    format!("{}\n[scan]\njobs = [\"build\"]\n{extra}", changegate::standins::SITE_CONFIG)
+}
+
+fn trivy() -> String {
+    std::fs::read_to_string(shared("contracts/sarif/trivy/alpine-310.sarif")).unwrap()
+}
+
+/// A repository whose base is deployed, then one approved pull request
+/// merged; `more` adds landings after it. Returns the sandbox, the repo and
+/// the pipeline of the head, with a clean Trivy SARIF stored by its build job.
+fn setup(cfg: &str, more: impl FnOnce(&Git) -> Vec<Pull>) -> (Sandbox, Git, Pipeline) {
+    let sb = Sandbox::with_config(cfg);
+    let g = Git::new();
+    let base = g.head();
+    let f = g.feature("f1", "alice", 2);
+    let m = g.merge("f1", "Merge pull request #1 from acme/f1");
+    let mut pulls = vec![approved_by(pull(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)), "bob", 11)];
+    pulls.extend(more(&g));
+    register(&sb, &g.path, pulls);
+    deployed(&sb, &base);
+    let p = crate::collect::pipeline(&sb, &g.head());
+    let sarif = trivy();
+    sb.stand_ins
+        .with_circleci(|c| {
+            c.add_artifact(
+                &json!({"workflow_id": p.workflow_id, "job": "build", "path": "reports/trivy.sarif", "content": sarif}),
+            )
+        })
+        .unwrap();
+    let out = sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    (sb, g, p)
+}
+
+fn key(sb: &Sandbox) -> String {
+    sb.state()["ticket"].as_str().unwrap().to_owned()
+}
+
+/// Runs `changegate analyze KEY ARGS` as the bot.
+fn analyze(sb: &Sandbox, p: &Pipeline, args: &[&str]) -> Output {
+    let k = key(sb);
+    let mut all = vec!["analyze", k.as_str()];
+    all.extend_from_slice(args);
+    let mut run = Run::new(all).cwd(sb.path());
+    for (k, v) in sb.job_env(p) {
+        run = run.env(&k, &v);
+    }
+    run.env("JIRA_USER_EMAIL", BOT.0)
+        .env("JIRA_API_TOKEN", BOT.1)
+        .env("GITHUB_API_URL", &sb.stand_ins.url())
+        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .run()
+}
+
+fn decide(sb: &Sandbox, file: &str, format: &str) -> Output {
+    Run::new(["decide", file, "--format", format]).cwd(sb.path()).run()
+}
+
+fn comments(sb: &Sandbox, k: &str) -> Vec<Value> {
+    sb.jira_as(BOT).comments(k).unwrap().into_iter().map(|c| c.body).collect()
+}
+
+fn bot_property(sb: &Sandbox, k: &str) -> Value {
+    sb.issue(k)["properties"]["changegate.bot"].clone()
+}
+
+#[test]
+fn a_clean_change_is_recommended_then_approved_only_when_asked() {
+    let (sb, _g, p) = setup(&config("[approval]\nauto_approve = true\n"), |_| Vec::new());
+    let k = key(&sb);
+    let out = analyze(&sb, &p, &["-o", "live.json", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    let live = doc["decision"].clone();
+    assert_eq!(live["recommendation"], "approve", "{}", out.stdout);
+    assert_eq!(live["verdict"], "pass");
+    assert_eq!(live["risk"], "low");
+    assert_eq!(live["review"]["landings"][0]["findings"][0]["code"], "approved");
+    assert_eq!(live["scan"]["scanners"][0]["tool"], "Trivy");
+    // Not approved without --approve: recommended.
+    assert_eq!(sb.issue(&k)["status"], "Open");
+    assert!(doc["actions"].to_string().contains("recommended approval"), "{doc:#}");
+
+    // The ticket: one comment with the marker, the record attached, the property.
+    let docs = comments(&sb, &k);
+    let analysis: Vec<&Value> = docs.iter().filter(|d| d.to_string().contains("[changegate:analysis:")).collect();
+    assert_eq!(analysis.len(), 1);
+    crate::contract::validate_adf(&docs);
+    let prop = bot_property(&sb, &k);
+    assert_eq!(prop["analysis"]["recommendation"], "approve");
+    assert_eq!(prop["analysis"]["reasons"], json!([]));
+    let attached = sb
+        .stand_ins
+        .with_jira(|j| j.attachment(&k, prop["analysis"]["evidence_attachment"].as_str().unwrap()))
+        .expect("the record is attached");
+    let digest = changegate::digest::Sha256Digest::of(&attached).to_string();
+    assert_eq!(prop["analysis"]["evidence_digest"], digest.as_str());
+    assert_eq!(attached, std::fs::read(sb.path().join("live.json")).unwrap(), "-o writes the attached bytes");
+    // Authors and pushers cannot approve: alice (1001) wrote the change.
+    assert!(prop["excluded_github_ids"].as_array().unwrap().contains(&json!(1001)), "{prop}");
+    assert!(!prop["excluded_github_ids"].as_array().unwrap().contains(&json!(1002)), "{prop}");
+
+    // The attached record re-decides offline to the same decision.
+    std::fs::write(sb.path().join("attached.json"), &attached).unwrap();
+    let again = decide(&sb, "attached.json", "json");
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    let offline: Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(offline, live, "decide on the record equals the live decision");
+    assert_eq!(offline["evidence_digest"], digest.as_str());
+
+    // A second run on the same facts posts nothing new.
+    let out = analyze(&sb, &p, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("already on"), "{}", out.stdout);
+    assert_eq!(comments(&sb, &k).len(), docs.len());
+
+    // The bot approves with --approve.
+    let out = analyze(&sb, &p, &["--approve"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(sb.issue(&k)["status"], "Approved", "{}", out.stdout);
+    // And `validate` accepts the bot's approval.
+    let v = Run::new(["validate", "--ticket", &k]).cwd(sb.path());
+    let mut v = v;
+    for (a, b) in sb.job_env(&p) {
+        v = v.env(&a, &b);
+    }
+    let v = v.run();
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+}
+
+#[test]
+fn auto_approval_off_only_recommends() {
+    let (sb, _g, p) = setup(&config(""), |_| Vec::new());
+    let k = key(&sb);
+    let out = analyze(&sb, &p, &["--approve"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("auto-approval is off"), "{}", out.stdout);
+    assert_eq!(sb.issue(&k)["status"], "Open");
+    assert_eq!(bot_property(&sb, &k)["analysis"]["auto_approve"], false);
+}
+
+#[test]
+fn an_unreviewed_commit_needs_a_person() {
+    let (sb, _g, p) = setup(&config("[approval]\nauto_approve = true\n"), |g| {
+        g.write("hotfix.txt", "x\n");
+        g.commit("dana", "hotfix straight to main");
+        Vec::new()
+    });
+    let k = key(&sb);
+    let out = analyze(&sb, &p, &["--approve", "-o", "e.json"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(sb.issue(&k)["status"], "Manual review", "{}", out.stdout);
+    let prop = bot_property(&sb, &k);
+    assert_eq!(prop["analysis"]["recommendation"], "manual_review");
+    assert_eq!(prop["analysis"]["reasons"], json!(["review_failed"]));
+    assert_eq!(prop["analysis"]["risk"], "high");
+    let d = decide(&sb, "e.json", "text");
+    assert_eq!(d.code, 1, "the policy says no: {}{}", d.stdout, d.stderr);
+    assert!(d.stdout.contains("no_pull_request"), "{}", d.stdout);
+    let md = decide(&sb, "e.json", "markdown");
+    assert!(md.stdout.contains("| Commit | Pull request |"), "{}", md.stdout);
+}
+
+#[test]
+fn first_deploy_pending_tickets_and_policy_changes_need_a_person() {
+    // First deploy: nothing approved before.
+    let sb = Sandbox::with_config(&config("[approval]\nauto_approve = true\n"));
+    let g = Git::new();
+    register(&sb, &g.path, Vec::new());
+    let p = crate::collect::pipeline(&sb, &g.head());
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let out = analyze(&sb, &p, &["--approve", "-o", "e.json"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let reasons = bot_property(&sb, &key(&sb))["analysis"]["reasons"].clone();
+    assert!(reasons.as_array().unwrap().contains(&json!("first_deploy")), "{reasons}");
+    assert_eq!(sb.issue(&key(&sb))["status"], "Manual review");
+
+    // Another ticket of the stream is open.
+    let (sb, g, p) = setup(&config("[approval]\nauto_approve = true\n"), |_| Vec::new());
+    let first = key(&sb);
+    g.write("later.txt", "y\n");
+    let other = crate::collect::pipeline(&sb, &g.commit("alice", "later"));
+    sb.stand_ins.with_github(|gh| gh.add_repo(REPO, &g.path));
+    assert_eq!(sb.request(&other, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let second = key(&sb);
+    assert_ne!(first, second);
+    // Back to the first ticket's state file.
+    let mut run = Run::new(["analyze", &first, "--approve"]).cwd(sb.path());
+    for (a, b) in sb.job_env(&p) {
+        run = run.env(&a, &b);
+    }
+    let out = run
+        .env("JIRA_USER_EMAIL", BOT.0)
+        .env("JIRA_API_TOKEN", BOT.1)
+        .env("GITHUB_API_URL", &sb.stand_ins.url())
+        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let reasons = bot_property(&sb, &first)["analysis"]["reasons"].clone();
+    assert!(reasons.as_array().unwrap().contains(&json!("pending_ticket")), "{reasons}");
+    assert_ne!(sb.issue(&first)["status"], "Approved");
+
+    // The policy file changed in the range.
+    let (sb, _g, p) = setup(&config("[approval]\nauto_approve = true\n"), |g| {
+        g.write("changegate.toml", "[scan]\nrequired = []\n");
+        g.commit("alice", "relax the policy");
+        Vec::new()
+    });
+    let out = analyze(&sb, &p, &["--approve"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let reasons = bot_property(&sb, &key(&sb))["analysis"]["reasons"].clone();
+    assert!(reasons.as_array().unwrap().contains(&json!("policy_config_changed")), "{reasons}");
+}
+
+#[test]
+fn a_failing_scan_blocks_auto_approval() {
+    let sb = Sandbox::with_config(&config("[approval]\nauto_approve = true\n"));
+    let g = Git::new();
+    let base = g.head();
+    let f = g.feature("f1", "alice", 1);
+    let m = g.merge("f1", "Merge pull request #1");
+    register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)]);
+    deployed(&sb, &base);
+    let p = crate::collect::pipeline(&sb, &m);
+    let grype = std::fs::read_to_string(shared("contracts/sarif/grype/image.sarif")).unwrap();
+    sb.stand_ins
+        .with_circleci(|c| {
+            c.add_artifact(
+                &json!({"workflow_id": p.workflow_id, "job": "build", "path": "grype.sarif", "content": grype}),
+            )
+        })
+        .unwrap();
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let out = analyze(&sb, &p, &["--approve"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let prop = bot_property(&sb, &key(&sb));
+    assert_eq!(prop["analysis"]["reasons"], json!(["scan_failed"]), "{}", out.stdout);
+    assert!(out.stdout.contains("scan_blocking_finding"), "{}", out.stdout);
+    assert_eq!(sb.issue(&key(&sb))["status"], "Manual review");
+}
+
+#[test]
+fn a_long_table_goes_to_the_attachment() {
+    let (sb, _g, p) = setup(&config(""), |g| {
+        for i in 0..90 {
+            g.write(&format!("f{i}.txt"), "x\n");
+            g.commit("dana", &format!("direct change number {i} with a long and descriptive message about the work"));
+        }
+        Vec::new()
+    });
+    let k = key(&sb);
+    let out = analyze(&sb, &p, &[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("too long for a comment"), "{}", out.stdout);
+    let docs = comments(&sb, &k);
+    let last = docs.last().unwrap();
+    assert!(serde_json::to_string(last).unwrap().chars().count() <= 32_767);
+    let text = changegate::jira::adf::plain_text(last);
+    assert!(text.contains("more commit(s): the full table is in changegate-analysis-"), "{text}");
+    crate::contract::validate_adf(&docs);
+    let name =
+        text.split("the full table is in ").nth(1).unwrap().split_whitespace().next().unwrap().trim_end_matches('.');
+    let md = sb.stand_ins.with_jira(|j| j.attachment(&k, name)).expect("the analysis is attached");
+    let md = String::from_utf8(md).unwrap();
+    let rows = md.lines().filter(|l| l.starts_with("| `")).count();
+    assert_eq!(rows, 1 + 90, "every commit is in the attachment (the merge and 90 direct pushes)");
+}
+
+#[test]
+fn dry_run_writes_nothing_and_bad_records_cannot_be_decided() {
+    let (sb, _g, p) = setup(&config(""), |_| Vec::new());
+    let k = key(&sb);
+    let before = comments(&sb, &k).len();
+    let out = analyze(&sb, &p, &["--dry-run"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("dry run"), "{}", out.stdout);
+    assert_eq!(comments(&sb, &k).len(), before);
+    assert_eq!(bot_property(&sb, &k), Value::Null);
+
+    for (name, text) in [
+        ("not-json.json", "{\"schema_version\": 1,"),
+        ("other-version.json", "{\"schema_version\": 2}"),
+        ("not-a-record.json", "[1, 2]"),
+    ] {
+        std::fs::write(sb.path().join(name), text).unwrap();
+        let d = decide(&sb, name, "text");
+        assert_eq!(d.code, 2, "{name}: {}{}", d.stdout, d.stderr);
+        assert!(d.stderr.contains(name), "{name}: {}", d.stderr);
+    }
+    let d = decide(&sb, "missing.json", "text");
+    assert_eq!(d.code, 2);
+}

@@ -485,7 +485,15 @@ impl GitHubStandIn {
                         };
                         if req.header("accept").is_some_and(|h| h.contains("sarif")) {
                             match id.and_then(|i| repo.analysis_sarif.get(&i)) {
-                                Some(doc) => Resp::json(200, doc.clone()),
+                                Some(doc) => {
+                                    let mut r = Resp::json(200, doc.clone());
+                                    for (k, v) in &mut r.headers {
+                                        if k.eq_ignore_ascii_case("content-type") {
+                                            *v = "application/sarif+json".into();
+                                        }
+                                    }
+                                    r
+                                }
                                 None => Resp::json(404, json!({"message": "Not Found"})),
                             }
                         } else {

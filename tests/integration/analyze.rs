@@ -112,6 +112,7 @@ fn a_clean_change_is_recommended_then_approved_only_when_asked() {
     let digest = changegate::digest::Sha256Digest::of(&attached).to_string();
     assert_eq!(prop["analysis"]["evidence_digest"], digest.as_str());
     assert_eq!(attached, std::fs::read(sb.path().join("live.json")).unwrap(), "-o writes the attached bytes");
+    crate::collect::validate_evidence(&serde_json::from_slice(&attached).unwrap()).unwrap();
     // Authors and pushers cannot approve: alice (1001) wrote the change.
     assert!(prop["excluded_github_ids"].as_array().unwrap().contains(&json!(1001)), "{prop}");
     assert!(!prop["excluded_github_ids"].as_array().unwrap().contains(&json!(1002)), "{prop}");

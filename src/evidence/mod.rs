@@ -6,6 +6,7 @@
 //! only lead to "undecidable".
 
 pub mod collect;
+pub mod content;
 
 use std::collections::BTreeMap;
 

@@ -31,6 +31,9 @@ pub struct GitHubSettings {
     pub graphql_url: Option<String>,
     /// Token.
     pub token: Secret,
+    /// Where git data is fetched from, when not derived from `api_url`
+    /// ([`git_url_template`]); `{owner}` and `{repo}` are replaced.
+    pub git_url: Option<String>,
 }
 
 impl GitHubSettings {
@@ -41,6 +44,7 @@ impl GitHubSettings {
             api_url: env.get("GITHUB_API_URL").unwrap_or(DEFAULT_API_URL).to_owned(),
             graphql_url: env.get("GITHUB_GRAPHQL_URL").map(str::to_owned),
             token: Secret::new(token),
+            git_url: env.get("CHANGEGATE_GIT_URL").map(str::to_owned),
         })
     }
 }
@@ -51,6 +55,20 @@ pub fn graphql_url(api_url: &str) -> String {
     match base.strip_suffix("/api/v3") {
         Some(host) => format!("{host}/api/graphql"),
         None => format!("{base}/graphql"),
+    }
+}
+
+/// Where a repository's git data is fetched from, for a REST base:
+/// `https://github.com/{owner}/{repo}.git` for github.com, the server's host
+/// for GitHub Enterprise Server (`https://HOST/api/v3`).
+pub fn git_url_template(api_url: &str) -> String {
+    let base = api_url.trim_end_matches('/');
+    if base == DEFAULT_API_URL {
+        return "https://github.com/{owner}/{repo}.git".to_owned();
+    }
+    match base.strip_suffix("/api/v3") {
+        Some(host) => format!("{host}/{{owner}}/{{repo}}.git"),
+        None => format!("{base}/{{owner}}/{{repo}}.git"),
     }
 }
 
@@ -206,6 +224,8 @@ pub struct GitHub {
     rest: Http,
     graphql: Http,
     requests: Cell<u64>,
+    git_url: String,
+    token: Secret,
 }
 
 impl GitHub {
@@ -223,7 +243,21 @@ impl GitHub {
             None => ("GITHUB_API_URL", graphql_url(&settings.api_url)),
         };
         let graphql = Http::new("GitHub", graphql_var, &graphql_base, auth, ca_bundle, retry)?;
-        Ok(GitHub { rest: rest.with_header("Accept", "application/vnd.github+json"), graphql, requests: Cell::new(0) })
+        Ok(GitHub {
+            rest: rest.with_header("Accept", "application/vnd.github+json"),
+            graphql,
+            requests: Cell::new(0),
+            git_url: settings.git_url.clone().unwrap_or_else(|| git_url_template(&settings.api_url)),
+            token: settings.token.clone(),
+        })
+    }
+
+    /// Where the git data of `owner/repo` is fetched from, and the token to
+    /// send there (only over HTTPS).
+    pub fn git_remote(&self, owner: &str, repo: &str) -> (String, Option<&Secret>) {
+        let url = self.git_url.replace("{owner}", owner).replace("{repo}", repo);
+        let token = url.starts_with("https://").then_some(&self.token);
+        (url, token)
     }
 
     /// Requests sent so far.
@@ -462,12 +496,14 @@ mod tests {
         assert_eq!(graphql_url("https://api.github.com"), "https://api.github.com/graphql");
         assert_eq!(graphql_url("https://ghe.acme.test/api/v3"), "https://ghe.acme.test/api/graphql");
         assert_eq!(graphql_url("https://ghe.acme.test/api/v3/"), "https://ghe.acme.test/api/graphql");
+        assert_eq!(git_url_template("https://api.github.com"), "https://github.com/{owner}/{repo}.git");
+        assert_eq!(git_url_template("https://ghe.acme.test/api/v3"), "https://ghe.acme.test/{owner}/{repo}.git");
         assert_eq!(graphql_url("http://127.0.0.1:9"), "http://127.0.0.1:9/graphql");
     }
 
     fn client(url: &str) -> GitHub {
         GitHub::new(
-            &GitHubSettings { api_url: url.into(), graphql_url: None, token: Secret::new("ghp_secret") },
+            &GitHubSettings { api_url: url.into(), graphql_url: None, token: Secret::new("ghp_secret"), git_url: None },
             None,
             RetryPolicy { attempts: 1, ..RetryPolicy::default() },
         )

@@ -319,6 +319,11 @@ impl GitHubStandIn {
         }
     }
 
+    /// Whether `full_name` is registered.
+    pub fn has_repo(&self, full_name: &str) -> bool {
+        self.repos.contains_key(full_name)
+    }
+
     /// The repository, to add pull requests and analyses.
     pub fn repo_mut(&mut self, full_name: &str) -> &mut Repo {
         self.repos.get_mut(full_name).expect("a registered repository")

@@ -184,6 +184,10 @@ pub fn collect_pipeline(sb: &Sandbox, p: &Pipeline) -> (Value, crate::support::O
         run = run.env(&k, &v);
     }
     run = run.env("GITHUB_API_URL", &sb.stand_ins.url()).env("GITHUB_TOKEN", changegate::standins::github::TOKEN);
+    // Git objects (the `git-objects` feature) come from the repository itself.
+    if let Some(dir) = sb.stand_ins.with_github(|g| g.has_repo(REPO).then(|| g.repo_mut(REPO).git_dir.clone())) {
+        run = run.env("CHANGEGATE_GIT_URL", &dir.display().to_string());
+    }
     let out = run.run();
     let evidence = std::fs::read_to_string(sb.path().join("evidence.json"))
         .map(|t| serde_json::from_str(&t).unwrap())

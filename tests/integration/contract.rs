@@ -243,7 +243,8 @@ fn circleci_client_requests_pass_the_official_description() {
 }
 
 fn github(url: &str) -> GitHub {
-    let s = GitHubSettings { api_url: url.into(), graphql_url: None, token: Secret::new("ghp_contract") };
+    let s =
+        GitHubSettings { api_url: url.into(), graphql_url: None, token: Secret::new("ghp_contract"), git_url: None };
     GitHub::new(&s, None, RetryPolicy { attempts: 1, ..RetryPolicy::default() }).unwrap()
 }
 

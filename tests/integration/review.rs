@@ -1000,3 +1000,108 @@ fn forgeable_fields_never_turn_a_fail_into_a_pass() {
         }
     }
 }
+
+/// Content checks with git objects (`--features git-objects`): the landed
+/// tree against the merge of the landing's parent with the approved head,
+/// computed from the repository fetched into a temporary bare repository.
+#[cfg(feature = "git-objects")]
+mod content {
+    use super::*;
+
+    #[test]
+    fn tc45_a_merge_whose_tree_is_the_merge_passes_checked() {
+        let c = Case::new();
+        // Main moves on meanwhile: the merge is a real three-way merge.
+        let f = c.g.feature("f", "alice", 2);
+        c.g.write("other.txt", "from main\n");
+        c.g.commit("dana", "main moves on");
+        let m = c.g.merge("f", "Merge pull request #1 from acme/f");
+        let (r, e) = c.judge(vec![c.approve(pull(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
+        assert!(e.content.available, "{:?}", e.content);
+        let check = &e.content.checks[&m];
+        assert_eq!(check.merged_tree.as_deref(), Some(check.landed_tree.as_str()), "{check:?}");
+        let l = r.landings.iter().find(|l| l.sha == m).unwrap();
+        assert_eq!((l.verdict, l.findings[0].code), (Verdict::Pass, Code::Approved), "{l:#?}");
+        assert!(!l.flags.iter().any(|f| f.code == Code::ContentUnchecked), "checked: {l:#?}");
+    }
+
+    #[test]
+    fn tc46_a_hand_made_merge_with_extra_content_fails() {
+        let c = Case::new();
+        let f = c.g.feature("f", "alice", 1);
+        c.g.as_github("dana", &["merge", "-q", "--no-ff", "--no-commit", "f"]);
+        c.g.write("backdoor.txt", "extra\n");
+        c.g.run(&["add", "backdoor.txt"]);
+        c.g.as_github("dana", &["commit", "-q", "-m", "Merge pull request #1 from acme/f"]);
+        let m = c.g.head();
+        let (r, _) = c.judge(vec![c.approve(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
+        landing(&r, 0, Verdict::Fail, Code::MergeContentMismatch);
+    }
+
+    #[test]
+    fn tc48_tc50_verified_squash_and_rebase_pass_when_the_trees_match() {
+        let c = Case::with("[review]\nmode = \"verified-squash\"\n");
+        let f2 = c.g.feature("f2", "alice", 2);
+        let s2 = c.g.squash("f2", "Feature two (#2)");
+        let f3 = c.g.feature("f3", "carol", 2);
+        let r3 = c.g.rebase(&f3);
+        let pulls = vec![
+            c.approve(pull(2, "alice", &f2[1], &f2, &s2, std::slice::from_ref(&s2)), "bob", 2),
+            c.approve(pull(3, "carol", &f3[1], &f3, &r3[1], &r3), "bob", 3),
+        ];
+        let (r, _) = c.judge(pulls);
+        assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
+        for i in 0..3 {
+            landing(&r, i, Verdict::Pass, Code::Approved);
+        }
+    }
+
+    #[test]
+    fn tc49_a_squash_with_other_content_fails_in_both_modes() {
+        for (mode, code) in
+            [("verified-squash", Code::SquashContentMismatch), ("strict", Code::SquashLandingNotReviewedSha)]
+        {
+            let c = Case::with(&format!("[review]\nmode = \"{mode}\"\n"));
+            let f = c.g.feature("f", "alice", 1);
+            c.g.run(&["merge", "-q", "--squash", "f"]);
+            c.g.write("amended.txt", "not reviewed\n");
+            c.g.run(&["add", "amended.txt"]);
+            c.g.as_github("dana", &["commit", "-q", "-m", "Feature (#2)"]);
+            let s = c.g.head();
+            let (r, _) = c.judge(vec![c.approve(pull(2, "alice", &f[0], &f, &s, std::slice::from_ref(&s)), "bob", 2)]);
+            landing(&r, 0, Verdict::Fail, code);
+        }
+    }
+
+    #[test]
+    fn a_fetch_that_fails_is_a_gap_never_a_pass() {
+        let c = Case::with("[review]\nmode = \"verified-squash\"\n");
+        let f = c.g.feature("f", "alice", 1);
+        let s = c.g.squash("f", "Feature (#2)");
+        register(
+            &c.sb,
+            &c.g.path,
+            vec![c.approve(pull(2, "alice", &f[0], &f, &s, std::slice::from_ref(&s)), "bob", 2)],
+        );
+        deployed(&c.sb, &c.base);
+        // Point the fetch at a repository that does not exist.
+        let p = crate::collect::pipeline(&c.sb, &s);
+        assert_eq!(c.sb.request(&p, &[]).code, 0);
+        let key = c.sb.state()["ticket"].as_str().unwrap().to_owned();
+        let mut run = crate::support::Run::new(["collect", &key, "-o", "evidence.json"]).cwd(c.sb.path());
+        for (k, v) in c.sb.job_env(&p) {
+            run = run.env(&k, &v);
+        }
+        let out = run
+            .env("GITHUB_API_URL", &c.sb.stand_ins.url())
+            .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+            .env("CHANGEGATE_GIT_URL", "/nonexistent/repository")
+            .run();
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        let e: Value =
+            serde_json::from_str(&std::fs::read_to_string(c.sb.path().join("evidence.json")).unwrap()).unwrap();
+        assert!(e["gaps"].as_array().unwrap().iter().any(|g| g["what"] == "git objects"), "{}", e["gaps"]);
+        let (r, _) = c.decide(&e);
+        assert_eq!(r.verdict, Verdict::Undecidable);
+    }
+}

@@ -23,6 +23,7 @@ pub mod env;
 pub mod escalate;
 pub mod evidence;
 pub mod github;
+pub mod holds;
 pub mod http;
 pub mod jira;
 pub mod outcome;

@@ -213,6 +213,20 @@ impl CircleCi {
         self.http.get_absolute(url, max)
     }
 
+    /// Approves an approval job (`POST /workflow/{id}/approve/{approval_request_id}`).
+    /// CircleCI answers 400 when the job is already approved, blocked or
+    /// otherwise not waiting; the error carries its message.
+    pub fn approve(&self, workflow_id: &str, approval_request_id: &str) -> Result<(), ApiError> {
+        let path = format!("/workflow/{}/approve/{}", percent_encode(workflow_id), percent_encode(approval_request_id));
+        self.http.call(ureq::http::Method::POST, &path, &[], &crate::http::Body::Empty).map(|_| ())
+    }
+
+    /// Cancels a workflow (`POST /workflow/{id}/cancel`).
+    pub fn cancel(&self, workflow_id: &str) -> Result<(), ApiError> {
+        let path = format!("/workflow/{}/cancel", percent_encode(workflow_id));
+        self.http.call(ureq::http::Method::POST, &path, &[], &crate::http::Body::Empty).map(|_| ())
+    }
+
     /// The workflows of a pipeline.
     pub fn pipeline_workflows(&self, id: &str) -> Result<Vec<Workflow>, ApiError> {
         #[derive(Deserialize)]

@@ -13,10 +13,12 @@
 
 pub mod analyze;
 pub mod approval;
+pub mod bot;
 pub mod circleci;
 pub mod cli;
 pub mod close;
 pub mod config;
+pub mod converge;
 pub mod decision;
 pub mod digest;
 pub mod env;

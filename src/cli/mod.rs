@@ -9,6 +9,7 @@ mod config_check;
 mod decide;
 mod plan_check;
 mod request;
+mod serve;
 mod stand_ins;
 mod validate;
 
@@ -54,6 +55,10 @@ enum Command {
     Decide(decide::DecideCli),
     /// Collect, decide and post the analysis on the ticket (step 2)
     Analyze(analyze::AnalyzeCli),
+    /// Run the bot: receive Jira and CircleCI webhooks, converge tickets, resume holds
+    Serve(serve::ServeCli),
+    /// Converge every live ticket once (what the bot does at start-up and periodically)
+    Reconcile(serve::ReconcileCli),
     /// Check changegate.toml, and with credentials the Jira site
     Config {
         #[command(subcommand)]
@@ -162,6 +167,8 @@ fn execute(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
         Command::Collect(args) => collect::run(&args, cli.config.as_deref(), &env, out),
         Command::Decide(args) => decide::run(&args, out),
         Command::Analyze(args) => analyze::run(&args, cli.config.as_deref(), &env, out),
+        Command::Serve(args) => serve::run_serve(&args, cli.config.as_deref(), &env),
+        Command::Reconcile(args) => serve::run_reconcile(&args, cli.config.as_deref(), &env, out),
         Command::Config { command: ConfigCommand::Check(args) } => {
             config_check::run(&args, cli.config.as_deref(), &env, out)
         }

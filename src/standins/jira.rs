@@ -279,6 +279,9 @@ impl JiraStandIn {
             "status" => vec![i.status.clone()],
             "key" | "issuekey" => vec![i.key.clone()],
             "resolution" => i.resolution.clone().into_iter().collect(),
+            // Dates as milliseconds since the epoch (`Expr::Since`).
+            "created" => vec![i.created.0.to_string()],
+            "updated" => vec![i.updated.0.to_string()],
             _ => Vec::new(),
         }
     }

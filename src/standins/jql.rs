@@ -1,5 +1,6 @@
 //! Enough JQL for the stand-in: `field = "v"`, `!=`, `in (...)`,
-//! `not in (...)`, `is EMPTY`, `AND`, `OR`, parentheses and `ORDER BY`.
+//! `not in (...)`, `is EMPTY`, `created`/`updated >= -Nd` (relative days,
+//! `-Nh`, `-Nm`), `AND`, `OR`, parentheses and `ORDER BY`.
 //! Unknown fields and syntax errors are errors, as on a real site.
 
 /// A parsed query.
@@ -19,6 +20,8 @@ pub(crate) enum Expr {
     In(String, Vec<String>),
     NotIn(String, Vec<String>),
     IsEmpty(String),
+    /// A date field at or after this instant (milliseconds since the epoch).
+    Since(String, i64),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +57,10 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
                 out.push(Tok::Op("="));
                 i += 1;
             }
+            '>' if c.get(i + 1) == Some(&'=') => {
+                out.push(Tok::Op(">="));
+                i += 2;
+            }
             '!' if c.get(i + 1) == Some(&'=') => {
                 out.push(Tok::Op("!="));
                 i += 2;
@@ -82,7 +89,9 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
             }
             _ => {
                 let start = i;
-                while i < c.len() && !c[i].is_whitespace() && !matches!(c[i], '(' | ')' | ',' | '=' | '!' | '"' | '\'')
+                while i < c.len()
+                    && !c[i].is_whitespace()
+                    && !matches!(c[i], '(' | ')' | ',' | '=' | '!' | '>' | '"' | '\'')
                 {
                     i += 1;
                 }
@@ -96,7 +105,7 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
-const FIELDS: &[&str] = &["project", "labels", "status", "key", "issuekey", "resolution"];
+const FIELDS: &[&str] = &["project", "labels", "status", "key", "issuekey", "resolution", "created", "updated"];
 
 struct Parser {
     toks: Vec<Tok>,
@@ -172,6 +181,22 @@ impl Parser {
         match self.next() {
             Some(Tok::Op("=")) => Ok(Expr::Eq(field, self.value()?)),
             Some(Tok::Op("!=")) => Ok(Expr::Ne(field, self.value()?)),
+            Some(Tok::Op(">=")) => {
+                let v = self.value()?;
+                let rel = v
+                    .strip_prefix('-')
+                    .filter(|r| r.len() > 1)
+                    .ok_or(format!("expected a relative date like -7d, found {v}"))?;
+                let (n, unit) = rel.split_at(rel.len() - 1);
+                let n: i64 = n.parse().map_err(|_| format!("not a relative date: {v}"))?;
+                let ms = match unit {
+                    "d" => 86_400_000,
+                    "h" => 3_600_000,
+                    "m" => 60_000,
+                    _ => return Err(format!("not a relative date: {v}")),
+                };
+                Ok(Expr::Since(field, crate::time::Timestamp::now().0 - n * ms))
+            }
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("in") => Ok(Expr::In(field, self.list()?)),
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("is") => {
                 let v = self.value()?;
@@ -246,6 +271,7 @@ impl Expr {
             Expr::In(f, vs) => get(f).iter().any(|x| vs.iter().any(|v| eq(x, v))),
             Expr::NotIn(f, vs) => !get(f).iter().any(|x| vs.iter().any(|v| eq(x, v))),
             Expr::IsEmpty(f) => get(f).is_empty(),
+            Expr::Since(f, at) => get(f).iter().any(|x| x.parse::<i64>().is_ok_and(|t| t >= *at)),
         }
     }
 }

@@ -240,6 +240,8 @@ fn circleci_client_requests_pass_the_official_description() {
     let job = c.job("gh/acme/web", 123).unwrap();
     assert!(!job.name.is_empty());
     c.artifacts("gh/acme/web", 123).unwrap();
+    c.approve(id, "8b6b7b3c-2f0e-4f5e-9b0a-5d1c3e2f1a00").unwrap();
+    c.cancel(id).unwrap();
 }
 
 fn github(url: &str) -> GitHub {

@@ -2,6 +2,7 @@
 //! inputs. One test binary (see Cargo.toml) keeps linking cheap.
 
 mod analyze;
+mod bot;
 mod cli;
 mod collect;
 mod contract;

@@ -1,0 +1,112 @@
+//! The bot: `changegate serve` and `changegate reconcile` (DESIGN.md §1, §5).
+//!
+//! Webhooks only trigger work. A delivery is checked (signature over the raw
+//! body, size), turned into a ticket or pipeline to look at, queued (a
+//! bounded queue: full means 503, so the sender retries) and acknowledged;
+//! workers run [`crate::converge::converge`] on it. Reconcile runs converge
+//! for every live ticket at start-up and every few minutes, so a lost or
+//! early event, or a crash between acknowledgement and converge, never
+//! leaves a workflow stuck. No state is kept between runs: several replicas
+//! may serve behind a load balancer (converge is idempotent).
+
+pub mod server;
+pub mod webhook;
+
+use std::time::Duration;
+
+use crate::circleci::CircleCi;
+use crate::config::Config;
+use crate::converge::{Bot, ConvergeError, Converged, converge};
+use crate::github::GitHub;
+use crate::jira::{Jira, JiraError, jql};
+use crate::receipt::SigningKey;
+use crate::request::binding::{RECORD_PROPERTY, TicketRecord};
+
+/// Most live tickets one reconcile looks at.
+pub const RECONCILE_LIMIT: usize = 500;
+
+/// What a worker owns: its own API clients (they are not shared between
+/// threads), the policy and the signing key.
+#[derive(Debug)]
+pub struct BotParts {
+    /// Jira as the bot's user.
+    pub jira: Jira,
+    /// CircleCI with the bot's token.
+    pub circleci: CircleCi,
+    /// GitHub.
+    pub github: GitHub,
+    /// The bot's configuration.
+    pub config: Config,
+    /// Where the policy came from, and its text.
+    pub policy: (String, String),
+    /// Receipt signing key.
+    pub signing_key: Option<SigningKey>,
+    /// Bounded wait for a blocked hold, and its poll interval.
+    pub hold_wait: (Duration, Duration),
+}
+
+impl BotParts {
+    /// The converge view of these parts.
+    pub fn bot(&self) -> Bot<'_> {
+        Bot {
+            jira: &self.jira,
+            circleci: &self.circleci,
+            github: &self.github,
+            config: &self.config,
+            policy: (&self.policy.0, &self.policy.1),
+            signing_key: self.signing_key.as_ref(),
+            hold_wait: self.hold_wait,
+        }
+    }
+}
+
+/// The live changegate tickets (bounded), and those declined in the last
+/// week, with their records.
+pub fn live_tickets(parts: &BotParts) -> Result<Vec<(String, Option<TicketRecord>)>, JiraError> {
+    let jc = &parts.config.jira;
+    let closed: Vec<String> = jc.statuses.closed().iter().map(|s| jql::string(s)).collect();
+    let label = jc.labels.first().map_or_else(|| "changegate".to_owned(), Clone::clone);
+    // Declined tickets stay in view for a week: their workflows are cancelled
+    // even when the event that declined them was lost.
+    let q = format!(
+        "project = {} AND labels = {} AND (status not in ({}) OR (status = {} AND updated >= -7d)) ORDER BY created ASC",
+        jql::string(&jc.project),
+        jql::string(&label),
+        closed.join(", "),
+        jql::string(&jc.statuses.declined)
+    );
+    let found = parts.jira.search(&q, &["status"], &[RECORD_PROPERTY], &[])?;
+    Ok(found
+        .into_iter()
+        .take(RECONCILE_LIMIT)
+        .map(|i| {
+            let r = i.properties.get(RECORD_PROPERTY).and_then(TicketRecord::from_value);
+            (i.key, r)
+        })
+        .collect())
+}
+
+/// The live tickets of one CircleCI pipeline.
+pub fn tickets_of_pipeline(parts: &BotParts, pipeline_id: &str) -> Result<Vec<String>, JiraError> {
+    Ok(live_tickets(parts)?
+        .into_iter()
+        .filter(|(_, r)| r.as_ref().is_some_and(|r| r.binding.pipeline_id == pipeline_id))
+        .map(|(k, _)| k)
+        .collect())
+}
+
+/// Each ticket's converge result.
+pub type Reconciled = Vec<(String, Result<Converged, ConvergeError>)>;
+
+/// One reconcile pass: converge every live ticket. Returns each ticket's
+/// result; one failure does not stop the others.
+pub fn reconcile(parts: &BotParts) -> Result<Reconciled, JiraError> {
+    let bot = parts.bot();
+    Ok(live_tickets(parts)?
+        .into_iter()
+        .map(|(k, _)| {
+            let r = converge(&k, &bot);
+            (k, r)
+        })
+        .collect())
+}

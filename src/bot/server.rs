@@ -1,0 +1,379 @@
+//! The HTTP side of `changegate serve`: `POST /webhooks/jira`,
+//! `POST /webhooks/circleci`, `GET /healthz`, `GET /metrics`; a bounded,
+//! de-duplicating queue; a worker pool running converge; a reconcile timer;
+//! JSON-lines logs on stderr without secrets.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::webhook::{self, Refusal, Source, Work};
+use super::{BotParts, live_tickets, tickets_of_pipeline};
+use crate::converge::converge;
+use crate::time::Timestamp;
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// `HOST:PORT`.
+    pub listen: String,
+    /// Converge workers.
+    pub workers: usize,
+    /// Queue capacity (distinct pending items).
+    pub queue: usize,
+    /// Largest body accepted.
+    pub max_body: usize,
+    /// Reconcile period (`None`: only at start-up).
+    pub reconcile_every: Option<Duration>,
+    /// `CHANGEGATE_JIRA_WEBHOOK_SECRETS`.
+    pub jira_secrets: Vec<String>,
+    /// `CHANGEGATE_CIRCLECI_WEBHOOK_SECRETS`.
+    pub circleci_secrets: Vec<String>,
+    /// The change project key (deliveries of other projects are ignored).
+    pub project: String,
+}
+
+/// Counters for `/metrics` (Prometheus text format).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    deliveries: Mutex<std::collections::BTreeMap<(String, String), u64>>,
+    converged_ok: AtomicU64,
+    converged_err: AtomicU64,
+    analyses: AtomicU64,
+    approvals: AtomicU64,
+    holds_resumed: AtomicU64,
+    ack_micros: AtomicU64,
+    ack_count: AtomicU64,
+    converge_micros: AtomicU64,
+    queue_depth: AtomicU64,
+}
+
+impl Metrics {
+    fn delivery(&self, source: &str, outcome: &str) {
+        let mut d = self.deliveries.lock().expect("metrics lock");
+        *d.entry((source.to_owned(), outcome.to_owned())).or_default() += 1;
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        s.push_str("# HELP changegate_deliveries_total Webhook deliveries by source and outcome.\n");
+        s.push_str("# TYPE changegate_deliveries_total counter\n");
+        for ((src, out), n) in self.deliveries.lock().expect("metrics lock").iter() {
+            s.push_str(&format!("changegate_deliveries_total{{source=\"{src}\",outcome=\"{out}\"}} {n}\n"));
+        }
+        let counters = [
+            ("changegate_converge_total{outcome=\"ok\"}", &self.converged_ok, "Converge runs."),
+            ("changegate_converge_total{outcome=\"error\"}", &self.converged_err, ""),
+            ("changegate_analyses_total", &self.analyses, "Analyses posted."),
+            ("changegate_approvals_total", &self.approvals, "Tickets approved by the bot."),
+            ("changegate_holds_resumed_total", &self.holds_resumed, "Holds resumed."),
+        ];
+        for (name, v, help) in counters {
+            if !help.is_empty() {
+                let base = name.split('{').next().unwrap_or(name);
+                s.push_str(&format!("# HELP {base} {help}\n# TYPE {base} counter\n"));
+            }
+            s.push_str(&format!("{name} {}\n", v.load(Ordering::Relaxed)));
+        }
+        let secs = |m: &AtomicU64| m.load(Ordering::Relaxed) as f64 / 1e6;
+        s.push_str(
+            "# HELP changegate_ack_seconds Time to acknowledge a delivery.\n# TYPE changegate_ack_seconds summary\n",
+        );
+        s.push_str(&format!("changegate_ack_seconds_sum {}\n", secs(&self.ack_micros)));
+        s.push_str(&format!("changegate_ack_seconds_count {}\n", self.ack_count.load(Ordering::Relaxed)));
+        s.push_str(
+            "# HELP changegate_converge_seconds Time spent in converge.\n# TYPE changegate_converge_seconds summary\n",
+        );
+        s.push_str(&format!("changegate_converge_seconds_sum {}\n", secs(&self.converge_micros)));
+        let runs = self.converged_ok.load(Ordering::Relaxed) + self.converged_err.load(Ordering::Relaxed);
+        s.push_str(&format!("changegate_converge_seconds_count {runs}\n"));
+        s.push_str("# HELP changegate_queue_depth Items waiting for a worker.\n# TYPE changegate_queue_depth gauge\n");
+        s.push_str(&format!("changegate_queue_depth {}\n", self.queue_depth.load(Ordering::Relaxed)));
+        s
+    }
+}
+
+/// A JSON log line on stderr.
+pub fn log(level: &str, msg: &str, fields: serde_json::Value) {
+    let mut line = json!({"ts": Timestamp::now().to_rfc3339(), "level": level, "msg": msg});
+    if let (Some(o), Some(f)) = (line.as_object_mut(), fields.as_object()) {
+        for (k, v) in f {
+            o.insert(k.clone(), v.clone());
+        }
+    }
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("{line}");
+    }
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    items: VecDeque<Work>,
+    queued: BTreeSet<Work>,
+}
+
+/// The bounded, de-duplicating work queue.
+#[derive(Debug, Default)]
+pub struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+    capacity: usize,
+}
+
+/// What enqueueing came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Added.
+    Added,
+    /// Already waiting: coalesced.
+    Duplicate,
+    /// No room: the sender must retry.
+    Full,
+}
+
+impl Queue {
+    /// A queue of `capacity` distinct items.
+    pub fn new(capacity: usize) -> Queue {
+        Queue { capacity: capacity.max(1), ..Queue::default() }
+    }
+
+    /// Adds `w` unless it waits already or there is no room.
+    pub fn push(&self, w: Work) -> Enqueued {
+        let mut s = self.state.lock().expect("queue lock");
+        if s.queued.contains(&w) {
+            return Enqueued::Duplicate;
+        }
+        if s.items.len() >= self.capacity {
+            return Enqueued::Full;
+        }
+        s.queued.insert(w.clone());
+        s.items.push_back(w);
+        self.ready.notify_one();
+        Enqueued::Added
+    }
+
+    /// Waits for an item.
+    pub fn pop(&self) -> Work {
+        let mut s = self.state.lock().expect("queue lock");
+        loop {
+            if let Some(w) = s.items.pop_front() {
+                s.queued.remove(&w);
+                return w;
+            }
+            s = self.ready.wait(s).expect("queue lock");
+        }
+    }
+
+    /// Items waiting.
+    pub fn len(&self) -> usize {
+        self.state.lock().expect("queue lock").items.len()
+    }
+
+    /// Nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Builds a worker's own clients.
+pub type Factory = Arc<dyn Fn() -> Result<BotParts, String> + Send + Sync>;
+
+/// Runs the server until the process ends. Returns only on a setup error.
+pub fn serve(opts: ServeOptions, factory: Factory) -> Result<(), String> {
+    let server =
+        Arc::new(tiny_http::Server::http(&opts.listen).map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?);
+    let queue = Arc::new(Queue::new(opts.queue));
+    let metrics = Arc::new(Metrics::default());
+    // Every worker proves its setup before the server says it is up.
+    let mut parts = Vec::new();
+    for _ in 0..opts.workers.max(1) {
+        parts.push(factory()?);
+    }
+    for p in parts {
+        let (queue, metrics) = (queue.clone(), metrics.clone());
+        std::thread::spawn(move || worker(&p, &queue, &metrics));
+    }
+    // Reconcile: at start-up, then every period.
+    {
+        let (queue, factory, every) = (queue.clone(), factory.clone(), opts.reconcile_every);
+        std::thread::spawn(move || {
+            loop {
+                match factory().and_then(|p| live_tickets(&p).map_err(|e| e.to_string())) {
+                    Ok(list) => {
+                        let n = list.len();
+                        for (k, _) in list {
+                            queue.push(Work::Ticket(k));
+                        }
+                        log("info", "reconcile", json!({"tickets": n}));
+                    }
+                    Err(e) => log("error", "reconcile failed", json!({"error": e})),
+                }
+                match every {
+                    Some(d) => std::thread::sleep(d),
+                    None => break,
+                }
+            }
+        });
+    }
+    log("info", "listening", json!({"listen": opts.listen, "workers": opts.workers, "queue": opts.queue}));
+    let opts = Arc::new(opts);
+    let handlers: Vec<_> = (0..4)
+        .map(|_| {
+            let (server, queue, metrics, opts) = (server.clone(), queue.clone(), metrics.clone(), opts.clone());
+            std::thread::spawn(move || {
+                while let Ok(req) = server.recv() {
+                    handle(req, &opts, &queue, &metrics);
+                }
+            })
+        })
+        .collect();
+    for h in handlers {
+        let _ = h.join();
+    }
+    Ok(())
+}
+
+fn respond(req: tiny_http::Request, status: u16, body: &str, content_type: &str) {
+    let header = tiny_http::Header::from_bytes("Content-Type", content_type).expect("a valid header");
+    let _ = req.respond(tiny_http::Response::from_string(body).with_status_code(status).with_header(header));
+}
+
+fn handle(mut req: tiny_http::Request, opts: &ServeOptions, queue: &Queue, metrics: &Metrics) {
+    let started = Instant::now();
+    let path = req.url().split('?').next().unwrap_or_default().to_owned();
+    let method = req.method().as_str().to_owned();
+    let source = match (method.as_str(), path.as_str()) {
+        ("GET", "/healthz") => return respond(req, 200, "ok\n", "text/plain"),
+        ("GET", "/metrics") => {
+            metrics.queue_depth.store(queue.len() as u64, Ordering::Relaxed);
+            return respond(req, 200, &metrics.render(), "text/plain; version=0.0.4");
+        }
+        ("POST", "/webhooks/jira") => Source::Jira,
+        ("POST", "/webhooks/circleci") => Source::CircleCi,
+        _ => return respond(req, 404, "{\"error\":\"not found\"}", "application/json"),
+    };
+    let header_name = match source {
+        Source::Jira => "X-Hub-Signature",
+        Source::CircleCi => "circleci-signature",
+    };
+    let signature = req.headers().iter().find(|h| h.field.equiv(header_name)).map(|h| h.value.as_str().to_owned());
+    let mut body = Vec::new();
+    let read = req.as_reader().take(opts.max_body as u64 + 1).read_to_end(&mut body);
+    let (status, outcome, msg) = if read.is_err() {
+        (400, "unreadable", "the body could not be read".to_owned())
+    } else if body.len() > opts.max_body {
+        (413, "too_large", format!("bodies are limited to {} bytes", opts.max_body))
+    } else {
+        let secrets = match source {
+            Source::Jira => &opts.jira_secrets,
+            Source::CircleCi => &opts.circleci_secrets,
+        };
+        match webhook::accept(source, signature.as_deref(), &body, secrets, &opts.project) {
+            Err(Refusal::Unsigned) => (401, "unsigned", format!("no {header_name} header")),
+            Err(Refusal::BadSignature) => (401, "bad_signature", "the signature does not verify".to_owned()),
+            Err(Refusal::Malformed(m)) => (400, "malformed", m),
+            Ok(None) => (200, "ignored", "nothing to do".to_owned()),
+            Ok(Some(w)) => match queue.push(w) {
+                Enqueued::Added => (202, "accepted", "queued".to_owned()),
+                Enqueued::Duplicate => (202, "duplicate", "already queued".to_owned()),
+                Enqueued::Full => (503, "queue_full", "busy: retry later".to_owned()),
+            },
+        }
+    };
+    metrics.delivery(source.as_str(), outcome);
+    let body = json!({"outcome": outcome, "message": msg}).to_string();
+    let header = tiny_http::Header::from_bytes("Content-Type", "application/json").expect("a valid header");
+    let mut resp = tiny_http::Response::from_string(body).with_status_code(status).with_header(header);
+    if status == 503 {
+        resp = resp.with_header(tiny_http::Header::from_bytes("Retry-After", "5").expect("a valid header"));
+    }
+    let _ = req.respond(resp);
+    metrics.ack_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    metrics.ack_count.fetch_add(1, Ordering::Relaxed);
+    if status >= 400 {
+        log(
+            "warn",
+            "delivery refused",
+            json!({"source": source.as_str(), "status": status, "outcome": outcome, "why": msg}),
+        );
+    }
+}
+
+fn worker(parts: &BotParts, queue: &Queue, metrics: &Metrics) {
+    let bot = parts.bot();
+    loop {
+        let work = queue.pop();
+        let keys = match &work {
+            Work::Ticket(k) => vec![k.clone()],
+            Work::Pipeline(p) => match tickets_of_pipeline(parts, p) {
+                Ok(keys) => keys,
+                Err(e) => {
+                    metrics.converged_err.fetch_add(1, Ordering::Relaxed);
+                    log(
+                        "error",
+                        "could not find the tickets of a pipeline",
+                        json!({"pipeline": p, "error": e.to_string()}),
+                    );
+                    continue;
+                }
+            },
+        };
+        for k in keys {
+            let started = Instant::now();
+            let r = converge(&k, &bot);
+            metrics.converge_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            match r {
+                Ok(c) => {
+                    metrics.converged_ok.fetch_add(1, Ordering::Relaxed);
+                    metrics.analyses.fetch_add(u64::from(c.analysed), Ordering::Relaxed);
+                    metrics.approvals.fetch_add(u64::from(c.approved), Ordering::Relaxed);
+                    metrics.holds_resumed.fetch_add(c.resumed as u64, Ordering::Relaxed);
+                    log("info", "converged", json!({"ticket": k, "actions": c.actions}));
+                }
+                Err(e) => {
+                    metrics.converged_err.fetch_add(1, Ordering::Relaxed);
+                    log(
+                        "error",
+                        "converge failed; the next event or reconcile retries",
+                        json!({"ticket": k, "error": e.to_string()}),
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_is_bounded_and_coalesces() {
+        let q = Queue::new(2);
+        assert_eq!(q.push(Work::Ticket("A-1".into())), Enqueued::Added);
+        assert_eq!(q.push(Work::Ticket("A-1".into())), Enqueued::Duplicate);
+        assert_eq!(q.push(Work::Pipeline("p".into())), Enqueued::Added);
+        assert_eq!(q.push(Work::Ticket("A-2".into())), Enqueued::Full);
+        assert_eq!(q.pop(), Work::Ticket("A-1".into()));
+        assert_eq!(q.push(Work::Ticket("A-1".into())), Enqueued::Added, "popped items may be queued again");
+        assert_eq!(q.len(), 2);
+    }
+
+    #[test]
+    fn metrics_render_in_prometheus_text() {
+        let m = Metrics::default();
+        m.delivery("jira", "accepted");
+        m.delivery("jira", "accepted");
+        m.holds_resumed.fetch_add(3, Ordering::Relaxed);
+        let t = m.render();
+        assert!(t.contains("changegate_deliveries_total{source=\"jira\",outcome=\"accepted\"} 2\n"), "{t}");
+        assert!(t.contains("changegate_holds_resumed_total 3\n"), "{t}");
+        assert!(t.contains("# TYPE changegate_queue_depth gauge"), "{t}");
+    }
+}

@@ -1,0 +1,143 @@
+//! `changegate serve` (the bot) and `changegate reconcile` (one pass of
+//! converge over every live ticket).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{CliError, ca_bundle, load_config};
+use crate::bot::server::{ServeOptions, serve};
+use crate::bot::{BotParts, reconcile};
+use crate::circleci::{CircleCi, CircleCiSettings};
+use crate::env::Env;
+use crate::github::{GitHub, GitHubSettings};
+use crate::http::RetryPolicy;
+use crate::jira::{Jira, JiraSettings};
+use crate::outcome::Outcome;
+use crate::receipt::SigningKey;
+
+#[derive(Debug, Args)]
+pub(super) struct ServeCli {
+    /// Address to listen on
+    #[arg(long, default_value = "0.0.0.0:8080", value_name = "HOST:PORT")]
+    listen: String,
+
+    /// Converge workers
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+
+    /// Distinct deliveries that may wait for a worker (then 503)
+    #[arg(long, default_value_t = 10_000)]
+    queue: usize,
+
+    /// Largest webhook body accepted, in bytes
+    #[arg(long, default_value_t = 1024 * 1024)]
+    max_body: usize,
+
+    /// Seconds between reconcile passes (0: only at start-up)
+    #[arg(long, default_value_t = 300)]
+    reconcile_every: u64,
+
+    /// Seconds a blocked hold is waited for before the next event or reconcile retries
+    #[arg(long, default_value_t = 60)]
+    hold_wait: u64,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ReconcileCli {
+    /// Seconds a blocked hold is waited for
+    #[arg(long, default_value_t = 60)]
+    hold_wait: u64,
+}
+
+fn secrets(env: &Env, name: &str) -> Vec<String> {
+    env.get(name).unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+/// A factory of the bot's parts, from the environment and the configuration.
+fn factory(
+    config_path: Option<&Path>,
+    env: &Env,
+    hold_wait: Duration,
+) -> Result<crate::bot::server::Factory, CliError> {
+    let config = load_config(config_path)?;
+    let policy = super::analyze::policy_of(&config)?;
+    let jira = JiraSettings::from_env(env)?;
+    let circleci = CircleCiSettings::from_env(env)?;
+    let github = GitHubSettings::from_env(env)?;
+    let ca = ca_bundle(env);
+    let retry = RetryPolicy::from_env(env)?;
+    let key_text = env.get("CHANGEGATE_RECEIPT_KEY").map(str::to_owned);
+    if let Some(k) = &key_text {
+        SigningKey::from_base64(k).map_err(|e| CliError::Other(e.to_string()))?;
+    }
+    Ok(Arc::new(move || {
+        let e = |e: crate::http::SetupError| e.to_string();
+        Ok(BotParts {
+            jira: Jira::new(&jira, ca.as_deref(), retry.clone()).map_err(e)?,
+            circleci: CircleCi::new(&circleci, ca.as_deref(), retry.clone()).map_err(e)?,
+            github: GitHub::new(&github, ca.as_deref(), retry.clone()).map_err(e)?,
+            config: config.clone(),
+            policy: policy.clone(),
+            signing_key: key_text.as_deref().map(|k| SigningKey::from_base64(k).expect("checked above")),
+            hold_wait: (hold_wait, Duration::from_secs(5).min(hold_wait.max(Duration::from_millis(200)))),
+        })
+    }))
+}
+
+pub(super) fn run_serve(cli: &ServeCli, config_path: Option<&Path>, env: &Env) -> Result<Outcome, CliError> {
+    let f = factory(config_path, env, Duration::from_secs(cli.hold_wait))?;
+    let project = f().map_err(CliError::Other)?.config.jira.project.clone();
+    let opts = ServeOptions {
+        listen: cli.listen.clone(),
+        workers: cli.workers,
+        queue: cli.queue,
+        max_body: cli.max_body,
+        reconcile_every: (cli.reconcile_every > 0).then(|| Duration::from_secs(cli.reconcile_every)),
+        jira_secrets: secrets(env, "CHANGEGATE_JIRA_WEBHOOK_SECRETS"),
+        circleci_secrets: secrets(env, "CHANGEGATE_CIRCLECI_WEBHOOK_SECRETS"),
+        project,
+    };
+    for (name, list) in [
+        ("CHANGEGATE_JIRA_WEBHOOK_SECRETS", &opts.jira_secrets),
+        ("CHANGEGATE_CIRCLECI_WEBHOOK_SECRETS", &opts.circleci_secrets),
+    ] {
+        if list.is_empty() {
+            crate::bot::server::log(
+                "warn",
+                "no webhook secret: every delivery of this source is refused",
+                serde_json::json!({"variable": name}),
+            );
+        }
+    }
+    serve(opts, f).map_err(CliError::Other)?;
+    Ok(Outcome::Pass)
+}
+
+pub(super) fn run_reconcile(
+    cli: &ReconcileCli,
+    config_path: Option<&Path>,
+    env: &Env,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let f = factory(config_path, env, Duration::from_secs(cli.hold_wait))?;
+    let parts = f().map_err(CliError::Other)?;
+    let mut failed = 0;
+    for (key, r) in reconcile(&parts)? {
+        match r {
+            Ok(c) => {
+                for a in c.actions {
+                    writeln!(out, "{key}: {a}")?;
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                writeln!(out, "{key}: error: {e}")?;
+            }
+        }
+    }
+    Ok(if failed == 0 { Outcome::Pass } else { Outcome::Undecided })
+}

@@ -1,0 +1,297 @@
+//! `converge(ticket)`: the bot's one idempotent step (DESIGN.md §1
+//! "Resuming holds"). It reads the ticket and its workflows and does what is
+//! due, nothing more:
+//!
+//! - a live ticket without an analysis of its current binding (or whose
+//!   last analysis waited only for other tickets or deploys) is analysed,
+//!   with approval when the policy allows it;
+//! - an Approved ticket: each recorded hold whose condition holds — decided
+//!   by [`validate::judge`], the very function `validate` runs in CI — is
+//!   resumed after a signed receipt for it is written (so `validate` in the
+//!   resumed job finds it); the change hold needs a valid approval of the
+//!   binding, a plan hold also the plan (a risky plan approved after it was
+//!   recorded);
+//! - a Declined ticket: its running workflows are cancelled.
+//!
+//! Every action is recorded in the bot's property (`changegate.bot`:
+//! `resumed`, `cancelled`, `receipts`), so a repeat is a no-op; CircleCI's
+//! "already approved" is success too. The bot writes no other property.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::analyze::{self, AnalyzeArgs, AnalyzeError};
+use crate::circleci::CircleCi;
+use crate::config::Config;
+use crate::evidence::collect::Sources;
+use crate::github::GitHub;
+use crate::holds::{self, HoldError, Resumed};
+use crate::jira::{Jira, JiraError};
+use crate::receipt::{PlanDigests, ReceiptPayload, SigningKey};
+use crate::request::binding::TicketRecord;
+use crate::ticket::{self, BOT_PROPERTY, TicketState};
+use crate::time::Timestamp;
+use crate::validate::{self, Facts, PlanFiles};
+
+/// The services and settings the bot runs with.
+#[derive(Debug)]
+pub struct Bot<'a> {
+    /// Jira, as the bot's user.
+    pub jira: &'a Jira,
+    /// CircleCI, with the bot's token.
+    pub circleci: &'a CircleCi,
+    /// GitHub.
+    pub github: &'a GitHub,
+    /// The bot's configuration (the trusted policy).
+    pub config: &'a Config,
+    /// Where the policy came from and its text (recorded in evidence).
+    pub policy: (&'a str, &'a str),
+    /// Signs receipts (`CHANGEGATE_RECEIPT_KEY`), when configured.
+    pub signing_key: Option<&'a SigningKey>,
+    /// How long a blocked hold is waited for, and how often it is looked at.
+    pub hold_wait: (Duration, Duration),
+}
+
+/// What converge did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Converged {
+    /// One line per action or decision.
+    pub actions: Vec<String>,
+    /// Holds resumed by this run.
+    pub resumed: usize,
+    /// The ticket was analysed by this run.
+    pub analysed: bool,
+    /// The ticket was approved by this run.
+    pub approved: bool,
+}
+
+/// Why converge could not finish (it is run again by the next event or
+/// reconcile; nothing was approved that should not have been).
+#[derive(Debug, thiserror::Error)]
+pub enum ConvergeError {
+    /// A Jira call failed.
+    #[error(transparent)]
+    Jira(#[from] JiraError),
+    /// The analysis failed.
+    #[error(transparent)]
+    Analyze(#[from] AnalyzeError),
+    /// A hold could not be resumed.
+    #[error(transparent)]
+    Hold(#[from] HoldError),
+    /// A CircleCI call failed.
+    #[error(transparent)]
+    CircleCi(#[from] crate::http::ApiError),
+}
+
+/// Does what is due for ticket `key`.
+pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
+    let jc = &bot.config.jira;
+    let mut out = Converged::default();
+    let mut t = ticket::load(bot.jira, key, jc)?;
+    let Some(record) = t.record.clone() else {
+        out.actions.push(format!("{key} is not a changegate ticket"));
+        return Ok(out);
+    };
+    let s = &jc.statuses;
+
+    if t.status.eq_ignore_ascii_case(&s.declined) {
+        cancel_workflows(&t, &record, bot, &mut out)?;
+        return Ok(out);
+    }
+    if s.is_closed(&t.status) {
+        out.actions.push(format!("{key} is {}: nothing to do", t.status));
+        return Ok(out);
+    }
+
+    // A live ticket not yet analysed for its binding: analyse it.
+    if !t.status.eq_ignore_ascii_case(&s.approved) && analysis_due(&t, &record) {
+        let args = AnalyzeArgs { ticket: key.to_owned(), approve: true, ..AnalyzeArgs::default() };
+        let sources = Sources { jira: bot.jira, github: bot.github, circleci: bot.circleci };
+        let a = analyze::run(&args, bot.config, bot.policy, &sources)?;
+        out.analysed = true;
+        out.approved = a.approved;
+        out.actions.extend(a.actions);
+        if a.approved {
+            t = ticket::load(bot.jira, key, jc)?;
+        }
+    }
+
+    if t.status.eq_ignore_ascii_case(&s.approved) {
+        resume_holds(&t, &record, bot, &mut out)?;
+    } else {
+        out.actions.push(format!("{key} is {}: its holds wait", t.status));
+    }
+    Ok(out)
+}
+
+/// The last analysis is missing, is of another commit, or waited only for
+/// other tickets or deploys of the stream (which may have ended since).
+fn analysis_due(t: &TicketState, record: &TicketRecord) -> bool {
+    let a = &t.bot["analysis"];
+    if a.is_null() || a["commit"].as_str() != Some(record.binding.commit.as_str()) {
+        return true;
+    }
+    let reasons: Vec<&str> = a["reasons"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    !reasons.is_empty() && reasons.iter().all(|r| matches!(*r, "pending_ticket" | "running_deploy"))
+}
+
+/// The bot's property with `f` applied (other keys kept: a PUT replaces the
+/// whole value).
+fn update_bot(bot: &Bot<'_>, key: &str, f: impl FnOnce(&mut Map<String, Value>)) -> Result<(), JiraError> {
+    let current = bot.jira.property(key, BOT_PROPERTY)?.unwrap_or(Value::Null);
+    let mut map = current.as_object().cloned().unwrap_or_default();
+    f(&mut map);
+    bot.jira.set_property(key, BOT_PROPERTY, &Value::Object(map))
+}
+
+fn marker(kind: &str, workflow: &str, hold: &str) -> String {
+    format!("{kind}:{workflow}:{hold}")
+}
+
+fn done(t: &TicketState, list: &str, mark: &str) -> bool {
+    t.bot[list].as_array().is_some_and(|a| a.iter().any(|m| m["marker"] == mark))
+}
+
+fn resume_holds(
+    t: &TicketState,
+    record: &TicketRecord,
+    bot: &Bot<'_>,
+    out: &mut Converged,
+) -> Result<(), ConvergeError> {
+    let now = Timestamp::now();
+    // The change holds: a valid approval of this binding.
+    let verdict = validate::judge(&Facts {
+        ticket: t,
+        config: bot.config,
+        current: &record.binding,
+        plan: None,
+        receipt_key: None,
+        now,
+    });
+    let approver = verdict
+        .approval
+        .as_ref()
+        .and_then(
+            |a| if a.by_bot { bot.config.jira.bot_accounts.first().cloned() } else { a.approvers.first().cloned() },
+        )
+        .unwrap_or_default();
+    if !verdict.pass {
+        let why: Vec<String> = verdict.failures.iter().map(ToString::to_string).collect();
+        out.actions.push(format!("{}: holds not resumed: {}", t.key, why.join("; ")));
+        return Ok(());
+    }
+    for w in &record.workflows {
+        let Some(hold) = &w.hold else { continue };
+        let mark = marker("change", &w.id, hold);
+        if done(t, "resumed", &mark) {
+            continue;
+        }
+        receipt(bot, t, record, None, None, &approver)?;
+        resume_one(bot, t, record, &w.id, hold, &mark, out)?;
+    }
+    // The plan holds: the plan too, judged as `validate` before apply judges it.
+    for (stack, p) in &record.plans {
+        let Some(hold) = &p.hold else { continue };
+        let mark = marker(&format!("plan-{stack}-{}", p.json_digest.hex()), &p.workflow_id, hold);
+        if done(t, "resumed", &mark) {
+            continue;
+        }
+        let files = PlanFiles { stack: stack.clone(), json: p.json_digest, file: p.file_digest };
+        let v = validate::judge(&Facts {
+            ticket: t,
+            config: bot.config,
+            current: &record.binding,
+            plan: Some(&files),
+            receipt_key: None,
+            now,
+        });
+        if !v.pass {
+            let why: Vec<String> = v.failures.iter().map(ToString::to_string).collect();
+            out.actions.push(format!("{}: plan hold {hold} for stack {stack:?} waits: {}", t.key, why.join("; ")));
+            continue;
+        }
+        let digests = PlanDigests { json: p.json_digest, file: p.file_digest };
+        receipt(bot, t, record, Some(stack), Some(digests), &approver)?;
+        resume_one(bot, t, record, &p.workflow_id, hold, &mark, out)?;
+    }
+    Ok(())
+}
+
+fn resume_one(
+    bot: &Bot<'_>,
+    t: &TicketState,
+    record: &TicketRecord,
+    workflow: &str,
+    hold: &str,
+    mark: &str,
+    out: &mut Converged,
+) -> Result<(), ConvergeError> {
+    let r = holds::resume(bot.circleci, &record.binding, workflow, hold, bot.hold_wait.0, bot.hold_wait.1)?;
+    update_bot(bot, &t.key, |m| {
+        let list = m.entry("resumed").or_insert_with(|| json!([]));
+        if let Some(a) = list.as_array_mut() {
+            a.push(json!({"marker": mark, "workflow": workflow, "hold": hold, "at": Timestamp::now().to_rfc3339()}));
+        }
+    })?;
+    out.resumed += 1;
+    out.actions.push(match r {
+        Resumed::Approved => format!("resumed {hold} in workflow {workflow} for {}", t.key),
+        Resumed::AlreadyApproved => format!("{hold} in workflow {workflow} was already resumed"),
+    });
+    Ok(())
+}
+
+/// Writes a signed receipt for the binding (and plan), unless one for
+/// exactly that is there already.
+fn receipt(
+    bot: &Bot<'_>,
+    t: &TicketState,
+    record: &TicketRecord,
+    stack: Option<&String>,
+    plan: Option<PlanDigests>,
+    approver: &str,
+) -> Result<(), JiraError> {
+    let Some(key) = bot.signing_key else { return Ok(()) };
+    let payload = ReceiptPayload {
+        ticket: t.key.clone(),
+        binding: record.binding.clone(),
+        stack: stack.cloned(),
+        plan,
+        approver: approver.to_owned(),
+        issued_at: Timestamp::now().to_rfc3339(),
+    };
+    let signed = key.sign(payload);
+    update_bot(bot, &t.key, |m| {
+        let list = m.entry("receipts").or_insert_with(|| json!([]));
+        if let Some(a) = list.as_array_mut() {
+            a.push(serde_json::to_value(&signed).expect("serialises"));
+        }
+    })
+}
+
+fn cancel_workflows(
+    t: &TicketState,
+    record: &TicketRecord,
+    bot: &Bot<'_>,
+    out: &mut Converged,
+) -> Result<(), ConvergeError> {
+    for w in &record.workflows {
+        let mark = marker("cancel", &w.id, "");
+        if done(t, "cancelled", &mark) {
+            continue;
+        }
+        let wf = bot.circleci.workflow(&w.id)?;
+        if wf.is_active() {
+            bot.circleci.cancel(&w.id)?;
+            out.actions.push(format!("cancelled workflow {} of declined {}", w.id, t.key));
+        }
+        update_bot(bot, &t.key, |m| {
+            let list = m.entry("cancelled").or_insert_with(|| json!([]));
+            if let Some(a) = list.as_array_mut() {
+                a.push(json!({"marker": mark, "workflow": w.id, "at": Timestamp::now().to_rfc3339()}));
+            }
+        })?;
+    }
+    Ok(())
+}

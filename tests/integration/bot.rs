@@ -1,0 +1,282 @@
+//! The bot (`changegate serve`) against the stand-ins: deliveries checked
+//! (unsigned, wrongly signed, oversized, malformed, other projects), a
+//! signed Jira event converging a ticket (analysed, approved, receipt
+//! written, hold resumed), and reconcile at start-up picking up a ticket
+//! whose event was never delivered.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use changegate::bot::webhook::sign;
+use changegate::circleci::{CircleCi, CircleCiSettings};
+use changegate::http::{RetryPolicy, Secret};
+use serde_json::{Value, json};
+
+use crate::collect::{Git, approved_by, deployed, pull, register};
+use crate::sandbox::{Pipeline, Sandbox};
+use crate::support::{Run, shared};
+
+const SECRET: &str = "jira-webhook-secret";
+const CI_SECRET: &str = "circleci-webhook-secret";
+
+struct Bot {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts `changegate serve` as the bot, with a receipt key; returns it
+/// and the matching public key.
+fn start(sb: &Sandbox, p: &Pipeline) -> (Bot, String) {
+    let (private, public) = changegate::receipt::generate();
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_changegate"));
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--workers", "2", "--reconcile-every", "0"])
+        .args(["--hold-wait", "10", "--max-body", "65536"])
+        .current_dir(sb.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in sb.job_env(p) {
+        cmd.env(k, v);
+    }
+    cmd.env("JIRA_USER_EMAIL", "bot@acme.test")
+        .env("JIRA_API_TOKEN", "bot-token")
+        .env("GITHUB_API_URL", sb.stand_ins.url())
+        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .env("CHANGEGATE_JIRA_WEBHOOK_SECRETS", format!("retired-secret,{SECRET}"))
+        .env("CHANGEGATE_CIRCLECI_WEBHOOK_SECRETS", CI_SECRET)
+        .env("CHANGEGATE_RECEIPT_KEY", &private);
+    let bot = Bot { child: cmd.spawn().unwrap(), url: format!("http://127.0.0.1:{port}") };
+    let started = Instant::now();
+    while ureq::get(&format!("{}/healthz", bot.url)).call().is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "the bot did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (bot, public)
+}
+
+fn post(url: &str, header: Option<(&str, String)>, body: &[u8]) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut req = agent.post(url).header("Content-Type", "application/json");
+    if let Some((k, v)) = header {
+        req = req.header(k, v);
+    }
+    let mut resp = req.send(body).unwrap();
+    let status = resp.status().as_u16();
+    let v = resp.body_mut().read_json::<Value>().unwrap_or(Value::Null);
+    (status, v)
+}
+
+fn jira_event(key: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({"timestamp": 1, "webhookEvent": "jira:issue_created",
+        "issue": {"id": "10001", "key": key, "fields": {"project": {"key": "PRODCM"}}}}))
+    .unwrap()
+}
+
+/// A deployed base, then an approved pull request at the head with a clean
+/// scan; the bot may auto-approve.
+fn change(sb: &Sandbox) -> (Git, Pipeline) {
+    let g = Git::new();
+    let base = g.head();
+    let f = g.feature("f1", "alice", 1);
+    let m = g.merge("f1", "Merge pull request #1 from acme/f1");
+    register(sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)]);
+    deployed(sb, &base);
+    let p = crate::collect::pipeline(sb, &m);
+    let sarif = std::fs::read_to_string(shared("contracts/sarif/trivy/alpine-310.sarif")).unwrap();
+    sb.stand_ins
+        .with_circleci(|c| {
+            c.add_artifact(
+                &json!({"workflow_id": p.workflow_id, "job": "build", "path": "trivy.sarif", "content": sarif}),
+            )
+        })
+        .unwrap();
+    (g, p)
+}
+
+fn config() -> String {
+    format!("{}\n[scan]\njobs = [\"build\"]\n[approval]\nauto_approve = true\n", changegate::standins::SITE_CONFIG)
+}
+
+fn hold_status(sb: &Sandbox, p: &Pipeline) -> String {
+    let s = CircleCiSettings {
+        api_url: sb.stand_ins.circleci_url(),
+        token: Secret::new(changegate::standins::circleci::TOKEN),
+    };
+    let ci = CircleCi::new(&s, None, RetryPolicy::default()).unwrap();
+    ci.workflow_jobs(&p.workflow_id).unwrap().into_iter().find(|j| j.name == "hold_change").unwrap().status
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !cond() {
+        assert!(started.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_signed_event_converges_the_ticket_and_resumes_its_hold() {
+    let sb = Sandbox::with_config(&config());
+    let (_g, p) = change(&sb);
+    // The bot starts first: its start-up reconcile finds nothing to do.
+    let (bot, public) = start(&sb, &p);
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let key = sb.state()["ticket"].as_str().unwrap().to_owned();
+    sb.set_job(&p.workflow_id, "request_change", "success");
+    let hook = format!("{}/webhooks/jira", bot.url);
+    let body = jira_event(&key);
+
+    // Refused deliveries change nothing.
+    assert_eq!(post(&hook, None, &body).0, 401);
+    assert_eq!(post(&hook, Some(("X-Hub-Signature", format!("sha256={}", sign(&body, "guess")))), &body).0, 401);
+    let big = vec![b' '; 70_000];
+    assert_eq!(post(&hook, Some(("X-Hub-Signature", format!("sha256={}", sign(&big, SECRET)))), &big).0, 413);
+    let junk = b"{\"webhookEvent\":";
+    assert_eq!(post(&hook, Some(("X-Hub-Signature", format!("sha256={}", sign(junk, SECRET)))), junk).0, 400);
+    let other = serde_json::to_vec(&json!({"webhookEvent": "jira:issue_updated", "issue": {"key": "OPS-1", "fields": {"project": {"key": "OPS"}}}})).unwrap();
+    let (status, v) = post(&hook, Some(("X-Hub-Signature", format!("sha256={}", sign(&other, SECRET)))), &other);
+    assert_eq!((status, v["outcome"].as_str()), (200, Some("ignored")));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(sb.issue(&key)["status"], "Open", "nothing happened yet");
+
+    // The signed event: analysed, approved, receipt written, hold resumed.
+    let (status, v) = post(&hook, Some(("X-Hub-Signature", format!("sha256={}", sign(&body, SECRET)))), &body);
+    assert_eq!(status, 202, "{v}");
+    wait_for("the hold to be resumed", || hold_status(&sb, &p) == "success");
+    let issue = sb.issue(&key);
+    assert_eq!(issue["status"], "Approved");
+    let prop = &issue["properties"]["changegate.bot"];
+    assert_eq!(prop["analysis"]["recommendation"], "approve");
+    assert_eq!(prop["resumed"].as_array().unwrap().len(), 1, "{prop}");
+    assert_eq!(prop["receipts"].as_array().unwrap().len(), 1, "{prop}");
+
+    // `validate` in the resumed job checks the bot's receipt.
+    let mut run = Run::new(["validate", "--ticket", &key]).cwd(sb.path());
+    for (k, v) in sb.job_env(&p) {
+        run = run.env(&k, &v);
+    }
+    let out = run.env("CHANGEGATE_RECEIPT_PUBKEY", &public).run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+
+    // A repeated event is a no-op.
+    let (status, _) =
+        post(&hook, Some(("X-Hub-Signature", format!("sha256={}", sign(&body, "retired-secret")))), &body);
+    assert_eq!(status, 202);
+    std::thread::sleep(Duration::from_secs(2));
+    let prop = &sb.issue(&key)["properties"]["changegate.bot"];
+    assert_eq!(prop["resumed"].as_array().unwrap().len(), 1, "{prop}");
+
+    // CircleCI events are checked the same way.
+    let ev = serde_json::to_vec(
+        &json!({"type": "workflow-completed", "pipeline": {"id": p.id}, "workflow": {"id": p.workflow_id}}),
+    )
+    .unwrap();
+    let ci_hook = format!("{}/webhooks/circleci", bot.url);
+    assert_eq!(post(&ci_hook, Some(("circleci-signature", format!("v1={}", sign(&ev, SECRET)))), &ev).0, 401);
+    assert_eq!(post(&ci_hook, Some(("circleci-signature", format!("v1={}", sign(&ev, CI_SECRET)))), &ev).0, 202);
+
+    let metrics = ureq::get(&format!("{}/metrics", bot.url)).call().unwrap().body_mut().read_to_string().unwrap();
+    assert!(metrics.contains("changegate_deliveries_total{source=\"jira\",outcome=\"bad_signature\"} 1"), "{metrics}");
+    assert!(metrics.contains("changegate_holds_resumed_total 1"), "{metrics}");
+    assert!(!metrics.contains(SECRET) && !metrics.contains("bot-token"));
+}
+
+#[test]
+fn reconcile_at_start_up_recovers_an_event_that_never_arrived() {
+    let sb = Sandbox::with_config(&config());
+    let (_g, p) = change(&sb);
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let key = sb.state()["ticket"].as_str().unwrap().to_owned();
+    sb.set_job(&p.workflow_id, "request_change", "success");
+    // No webhook: the bot (re)starts and reconciles.
+    let (_bot, _) = start(&sb, &p);
+    wait_for("reconcile to resume the hold", || hold_status(&sb, &p) == "success");
+    assert_eq!(sb.issue(&key)["status"], "Approved");
+}
+
+#[test]
+fn a_declined_ticket_cancels_its_workflow_and_faults_never_approve() {
+    let sb = Sandbox::with_config(&config());
+    let (_g, p) = change(&sb);
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let key = sb.state()["ticket"].as_str().unwrap().to_owned();
+    // GitHub fails: the analysis has gaps, so no approval; the hold waits.
+    sb.fault(json!({"service": "github", "method": "POST", "path_contains": "/graphql", "status": 502, "times": 1000}));
+    let mut run = Run::new(["reconcile", "--hold-wait", "1"]).cwd(sb.path());
+    for (k, v) in sb.job_env(&p) {
+        run = run.env(&k, &v);
+    }
+    let out = run
+        .env("JIRA_USER_EMAIL", "bot@acme.test")
+        .env("JIRA_API_TOKEN", "bot-token")
+        .env("GITHUB_API_URL", &sb.stand_ins.url())
+        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_ne!(sb.issue(&key)["status"], "Approved", "{}", out.stdout);
+    assert_ne!(hold_status(&sb, &p), "success");
+    sb.clear_faults();
+
+    // A person declines: the bot cancels the workflow.
+    sb.jira_as(crate::sandbox::ALICE).transition(&key, "Decline", None).unwrap();
+    let mut run = Run::new(["reconcile"]).cwd(sb.path());
+    for (k, v) in sb.job_env(&p) {
+        run = run.env(&k, &v);
+    }
+    let out = run
+        .env("JIRA_USER_EMAIL", "bot@acme.test")
+        .env("JIRA_API_TOKEN", "bot-token")
+        .env("GITHUB_API_URL", &sb.stand_ins.url())
+        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("cancelled workflow"), "{}", out.stdout);
+    let s = CircleCiSettings {
+        api_url: sb.stand_ins.circleci_url(),
+        token: Secret::new(changegate::standins::circleci::TOKEN),
+    };
+    let ci = CircleCi::new(&s, None, RetryPolicy::default()).unwrap();
+    assert_eq!(ci.workflow(&p.workflow_id).unwrap().status, "canceled");
+}
+
+/// Every real Jira webhook body parses: issue created/updated events of the
+/// change project name their ticket; comments, deletions and other projects
+/// are ignored, never refused as malformed. Signed deliveries of each are
+/// accepted with either rotation secret.
+#[test]
+fn every_real_jira_webhook_body_is_understood() {
+    use changegate::bot::webhook::{Source, Work, accept, jira_work};
+    let dir = shared("contracts/jira/webhooks");
+    let mut n = 0;
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let path = f.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        let event = v["webhookEvent"].as_str().unwrap_or_default().to_owned();
+        let key = v["issue"]["key"].as_str().unwrap_or_default().to_owned();
+        let project = key.split('-').next().unwrap_or_default().to_owned();
+        let work = jira_work(&v, &project).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+        let expected = matches!(event.as_str(), "jira:issue_created" | "jira:issue_updated").then(|| Work::Ticket(key.clone()));
+        assert_eq!(work, expected, "{}", path.display());
+        assert_eq!(jira_work(&v, "PRODCM").unwrap(), None, "another project: {}", path.display());
+        let secrets = vec!["a".to_owned(), "b".to_owned()];
+        let header = format!("sha256={}", sign(&bytes, "b"));
+        assert_eq!(accept(Source::Jira, Some(&header), &bytes, &secrets, &project), Ok(expected));
+        n += 1;
+    }
+    assert!(n >= 13, "the shared corpus has at least 13 Jira webhook bodies, found {n}");
+}

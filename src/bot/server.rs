@@ -35,6 +35,8 @@ pub struct ServeOptions {
     pub circleci_secrets: Vec<String>,
     /// The change project key (deliveries of other projects are ignored).
     pub project: String,
+    /// After SIGTERM, how long queued and running work may take to finish.
+    pub drain: Duration,
 }
 
 /// Counters for `/metrics` (Prometheus text format).
@@ -124,6 +126,7 @@ pub struct Queue {
     state: Mutex<QueueState>,
     ready: Condvar,
     capacity: usize,
+    in_flight: std::sync::atomic::AtomicUsize,
 }
 
 /// What enqueueing came to.
@@ -164,10 +167,21 @@ impl Queue {
         loop {
             if let Some(w) = s.items.pop_front() {
                 s.queued.remove(&w);
+                self.in_flight.fetch_add(1, Ordering::SeqCst);
                 return w;
             }
             s = self.ready.wait(s).expect("queue lock");
         }
+    }
+
+    /// A popped item is finished.
+    pub fn done(&self) {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Nothing waits and nothing runs.
+    pub fn idle(&self) -> bool {
+        self.is_empty() && self.in_flight.load(Ordering::SeqCst) == 0
     }
 
     /// Items waiting.
@@ -184,8 +198,15 @@ impl Queue {
 /// Builds a worker's own clients.
 pub type Factory = Arc<dyn Fn() -> Result<BotParts, String> + Send + Sync>;
 
-/// Runs the server until the process ends. Returns only on a setup error.
+/// Runs the server until SIGTERM or SIGINT: then it stops accepting
+/// (closing the socket, so senders retry elsewhere), lets queued and running
+/// work finish for at most `opts.drain`, and returns. Work still queued then
+/// is picked up by the next reconcile of any replica.
 pub fn serve(opts: ServeOptions, factory: Factory) -> Result<(), String> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("cannot handle signal {sig}: {e}"))?;
+    }
     let server =
         Arc::new(tiny_http::Server::http(&opts.listen).map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?);
     let queue = Arc::new(Queue::new(opts.queue));
@@ -225,10 +246,15 @@ pub fn serve(opts: ServeOptions, factory: Factory) -> Result<(), String> {
     let opts = Arc::new(opts);
     let handlers: Vec<_> = (0..4)
         .map(|_| {
-            let (server, queue, metrics, opts) = (server.clone(), queue.clone(), metrics.clone(), opts.clone());
+            let (server, queue, metrics, opts, stop) =
+                (server.clone(), queue.clone(), metrics.clone(), opts.clone(), stop.clone());
             std::thread::spawn(move || {
-                while let Ok(req) = server.recv() {
-                    handle(req, &opts, &queue, &metrics);
+                while !stop.load(Ordering::SeqCst) {
+                    match server.recv_timeout(Duration::from_millis(100)) {
+                        Ok(Some(req)) => handle(req, &opts, &queue, &metrics),
+                        Ok(None) => {}
+                        Err(_) => break,
+                    }
                 }
             })
         })
@@ -236,6 +262,13 @@ pub fn serve(opts: ServeOptions, factory: Factory) -> Result<(), String> {
     for h in handlers {
         let _ = h.join();
     }
+    drop(server);
+    log("info", "stopping: draining the queue", json!({"queued": queue.len()}));
+    let started = Instant::now();
+    while !queue.idle() && started.elapsed() < opts.drain {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    log("info", "stopped", json!({"left_queued": queue.len(), "drained": queue.idle()}));
     Ok(())
 }
 
@@ -309,7 +342,14 @@ fn worker(parts: &BotParts, queue: &Queue, metrics: &Metrics) {
     let bot = parts.bot();
     loop {
         let work = queue.pop();
-        let keys = match &work {
+        run_work(parts, &bot, &work, metrics);
+        queue.done();
+    }
+}
+
+fn run_work(parts: &BotParts, bot: &crate::converge::Bot<'_>, work: &Work, metrics: &Metrics) {
+    {
+        let keys = match work {
             Work::Ticket(k) => vec![k.clone()],
             Work::Pipeline(p) => match tickets_of_pipeline(parts, p) {
                 Ok(keys) => keys,
@@ -320,13 +360,13 @@ fn worker(parts: &BotParts, queue: &Queue, metrics: &Metrics) {
                         "could not find the tickets of a pipeline",
                         json!({"pipeline": p, "error": e.to_string()}),
                     );
-                    continue;
+                    return;
                 }
             },
         };
         for k in keys {
             let started = Instant::now();
-            let r = converge(&k, &bot);
+            let r = converge(&k, bot);
             metrics.converge_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             match r {
                 Ok(c) => {

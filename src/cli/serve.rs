@@ -44,6 +44,10 @@ pub(super) struct ServeCli {
     /// Seconds a blocked hold is waited for before the next event or reconcile retries
     #[arg(long, default_value_t = 60)]
     hold_wait: u64,
+
+    /// After SIGTERM, seconds queued and running work may take to finish
+    #[arg(long, default_value_t = 30)]
+    drain_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +104,7 @@ pub(super) fn run_serve(cli: &ServeCli, config_path: Option<&Path>, env: &Env) -
         jira_secrets: secrets(env, "CHANGEGATE_JIRA_WEBHOOK_SECRETS"),
         circleci_secrets: secrets(env, "CHANGEGATE_CIRCLECI_WEBHOOK_SECRETS"),
         project,
+        drain: Duration::from_secs(cli.drain_timeout),
     };
     for (name, list) in [
         ("CHANGEGATE_JIRA_WEBHOOK_SECRETS", &opts.jira_secrets),

@@ -200,9 +200,23 @@ fn reconcile_at_start_up_recovers_an_event_that_never_arrived() {
     let key = sb.state()["ticket"].as_str().unwrap().to_owned();
     sb.set_job(&p.workflow_id, "request_change", "success");
     // No webhook: the bot (re)starts and reconciles.
-    let (_bot, _) = start(&sb, &p);
+    let (mut bot, _) = start(&sb, &p);
     wait_for("reconcile to resume the hold", || hold_status(&sb, &p) == "success");
     assert_eq!(sb.issue(&key)["status"], "Approved");
+
+    // SIGTERM: it stops accepting, drains and exits cleanly.
+    let pid = bot.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = bot.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed() < Duration::from_secs(40), "the bot did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(ureq::get(&format!("{}/healthz", bot.url)).call().is_err(), "no longer accepting");
 }
 
 #[test]
@@ -270,7 +284,8 @@ fn every_real_jira_webhook_body_is_understood() {
         let key = v["issue"]["key"].as_str().unwrap_or_default().to_owned();
         let project = key.split('-').next().unwrap_or_default().to_owned();
         let work = jira_work(&v, &project).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
-        let expected = matches!(event.as_str(), "jira:issue_created" | "jira:issue_updated").then(|| Work::Ticket(key.clone()));
+        let expected =
+            matches!(event.as_str(), "jira:issue_created" | "jira:issue_updated").then(|| Work::Ticket(key.clone()));
         assert_eq!(work, expected, "{}", path.display());
         assert_eq!(jira_work(&v, "PRODCM").unwrap(), None, "another project: {}", path.display());
         let secrets = vec!["a".to_owned(), "b".to_owned()];

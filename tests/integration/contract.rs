@@ -449,6 +449,60 @@ fn analyze_passes_the_official_descriptions_both_ways() {
     }
 }
 
+/// The bot's converge (`changegate reconcile`: analyse, approve, write the
+/// receipt, resume the hold through the CircleCI API) through `prism proxy
+/// --errors` in front of the stand-ins, both directions.
+#[test]
+fn reconcile_passes_the_official_descriptions_both_ways() {
+    use crate::collect::{Git, approved_by, deployed, pull, register};
+    let config = format!(
+        "{}\n[scan]\nrequired = [\"CodeQL\"]\n[approval]\nauto_approve = true\n",
+        changegate::standins::SITE_CONFIG
+    );
+    let sb = Sandbox::with_config(&config);
+    let g = Git::new();
+    let base = g.head();
+    let f = g.feature("f", "alice", 1);
+    let m = g.merge("f", "Merge pull request #1");
+    register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
+    let mut a = crate::collect::analysis(9, &m, "CodeQL");
+    a["results_count"] = json!(0);
+    sb.stand_ins.with_github(|gh| gh.repo_mut(crate::collect::REPO).analyses = vec![a]);
+    deployed(&sb, &base);
+    let p = crate::collect::pipeline(&sb, &m);
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let key = sb.state()["ticket"].as_str().unwrap().to_owned();
+    sb.set_job(&p.workflow_id, "request_change", "success");
+
+    let jira_proxy = Prism::proxy("jira", &sb.stand_ins.url());
+    let ci_proxy = Prism::proxy("circleci", &sb.stand_ins.url());
+    let gh_proxy = Prism::proxy("github", &sb.stand_ins.url());
+    let jira_url = split_attachments(&sb.stand_ins.url(), &jira_proxy.url);
+    let (private, _) = changegate::receipt::generate();
+    let mut run = crate::support::Run::new(["reconcile", "--hold-wait", "5"]).cwd(sb.path());
+    for (k, v) in sb.job_env(&p) {
+        run = run.env(&k, &v);
+    }
+    let out = run
+        .env("JIRA_BASE_URL", &jira_url)
+        .env("JIRA_USER_EMAIL", "bot@acme.test")
+        .env("JIRA_API_TOKEN", "bot-token")
+        .env("CIRCLECI_API_URL", &format!("{}/api/v2", ci_proxy.url))
+        .env("GITHUB_API_URL", &gh_proxy.url)
+        .env("GITHUB_GRAPHQL_URL", &format!("{}/graphql", sb.stand_ins.url()))
+        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .env("CHANGEGATE_RECEIPT_KEY", &private)
+        .env("CHANGEGATE_HTTP_TIMEOUT", "20")
+        .run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("resumed hold_change"), "{}", out.stdout);
+    assert_eq!(sb.issue(&key)["status"], "Approved");
+    for proxy in [&jira_proxy, &ci_proxy, &gh_proxy] {
+        let v = proxy.violations();
+        assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
+    }
+}
+
 /// The whole request flow through `prism proxy --errors` in front of the
 /// stand-ins: any request or answer that breaks the description fails.
 #[test]

@@ -13,6 +13,7 @@
 
 pub mod analyze;
 pub mod approval;
+pub mod audit;
 pub mod bot;
 pub mod circleci;
 pub mod cli;

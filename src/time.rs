@@ -18,6 +18,11 @@ pub struct Date {
 }
 
 impl Date {
+    /// Days since the Unix epoch.
+    pub fn unix_days(self) -> i64 {
+        days_from_civil(self.year, self.month, self.day)
+    }
+
     /// A date, if it exists in the calendar.
     pub fn new(year: i32, month: u8, day: u8) -> Option<Date> {
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;

@@ -3,6 +3,7 @@
 //! printed to stderr and become "could not decide" (exit 2), never a pass.
 
 mod analyze;
+mod audit;
 mod close;
 mod collect;
 mod config_check;
@@ -59,6 +60,8 @@ enum Command {
     Serve(serve::ServeCli),
     /// Converge every live ticket once (what the bot does at start-up and periodically)
     Reconcile(serve::ReconcileCli),
+    /// Inspect a random sample of auto-approved tickets: re-decide and re-collect each
+    Audit(audit::AuditCli),
     /// Check changegate.toml, and with credentials the Jira site
     Config {
         #[command(subcommand)]
@@ -169,6 +172,7 @@ fn execute(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
         Command::Analyze(args) => analyze::run(&args, cli.config.as_deref(), &env, out),
         Command::Serve(args) => serve::run_serve(&args, cli.config.as_deref(), &env),
         Command::Reconcile(args) => serve::run_reconcile(&args, cli.config.as_deref(), &env, out),
+        Command::Audit(args) => audit::run(&args, cli.config.as_deref(), &env, out),
         Command::Config { command: ConfigCommand::Check(args) } => {
             config_check::run(&args, cli.config.as_deref(), &env, out)
         }

@@ -61,6 +61,19 @@ pub fn github_repo(project_slug: &str) -> Option<(String, String)> {
 /// Collects the evidence of ticket `key`. `policy` is the effective policy
 /// (source, content).
 pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'_>) -> Result<Evidence, CollectError> {
+    collect_from(key, config, policy, src, None)
+}
+
+/// Like [`collect`], with the base of the range given (`Some(None)`: a
+/// first deploy) instead of looked up: an audit re-collects a past
+/// decision's range as it was, though later deploys have moved the base on.
+pub fn collect_from(
+    key: &str,
+    config: &Config,
+    policy: (&str, &str),
+    src: &Sources<'_>,
+    pinned_base: Option<Option<Base>>,
+) -> Result<Evidence, CollectError> {
     let jc = &config.jira;
     let t = ticket::load(src.jira, key, jc)?;
     let record = t.record.clone().ok_or_else(|| CollectError::Ticket(format!("{key} has no changegate record")))?;
@@ -79,11 +92,14 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
     };
 
     // The base: the last deploy of this repository and environment that reached Done.
-    let base = ticket::last_done(src.jira, &b, jc)?.map(|(ticket, commit)| Base {
-        ticket,
-        commit,
-        source: "jira: search of Done tickets of the stream".into(),
-    });
+    let base = match pinned_base {
+        Some(b) => b,
+        None => ticket::last_done(src.jira, &b, jc)?.map(|(ticket, commit)| Base {
+            ticket,
+            commit,
+            source: "jira: search of Done tickets of the stream".into(),
+        }),
+    };
 
     // The default branch and the policy files at both ends, in one query.
     let mut branch =

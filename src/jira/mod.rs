@@ -34,6 +34,14 @@ pub enum JiraError {
         /// What is offered.
         available: Vec<String>,
     },
+    /// An attachment is larger than changegate reads.
+    #[error("Jira: attachment {id} is larger than {max} bytes")]
+    TooLarge {
+        /// Attachment id.
+        id: String,
+        /// The bound.
+        max: u64,
+    },
     /// A search matched more issues than changegate reads.
     #[error("Jira: the search matched more than {limit} issues: {jql}")]
     TooManyResults {
@@ -435,6 +443,28 @@ impl Jira {
             &Body::Raw { content_type: format!("multipart/form-data; boundary={boundary}"), bytes: body },
         )?;
         Ok(())
+    }
+
+    /// The attachments of an issue: (id, file name), oldest first.
+    pub fn attachments(&self, key: &str) -> Result<Vec<(String, String)>, JiraError> {
+        let issue = self.issue(key, &["attachment"], &[])?;
+        Ok(issue.fields["attachment"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| Some((a["id"].as_str()?.to_owned(), a["filename"].as_str()?.to_owned())))
+            .collect())
+    }
+
+    /// The content of an attachment (`GET /attachment/content/{id}`), at
+    /// most `max` bytes.
+    pub fn attachment_content(&self, id: &str, max: u64) -> Result<Vec<u8>, JiraError> {
+        let path = format!("/rest/api/3/attachment/content/{}", percent_encode(id));
+        let r = self.http.call(Method::GET, &path, &[], &Body::Empty)?;
+        if r.body.len() as u64 > max {
+            return Err(JiraError::TooLarge { id: id.to_owned(), max });
+        }
+        Ok(r.body)
     }
 
     /// Adds (or, with the same global id, updates) a link to a web page.

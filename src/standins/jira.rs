@@ -234,6 +234,20 @@ impl JiraStandIn {
             "resolutiondate" => i.resolved.map_or(Value::Null, |t| json!(jira_time(t))),
             "project" => json!({"key": i.project, "id": "10000", "name": i.project}),
             "labels" => i.fields.get("labels").cloned().unwrap_or_else(|| json!([])),
+            "attachment" => Value::Array(
+                i.attachments
+                    .iter()
+                    .map(|a| {
+                        let mut a = a.clone();
+                        a["content"] = json!(format!(
+                            "{}/rest/api/3/attachment/content/{}",
+                            self.base_url,
+                            a["id"].as_str().unwrap_or_default()
+                        ));
+                        a
+                    })
+                    .collect(),
+            ),
             other => i.fields.get(other).cloned().unwrap_or(Value::Null),
         }
     }
@@ -355,6 +369,21 @@ impl JiraStandIn {
         let m = req.method.as_str();
         match (m, parts.as_slice()) {
             ("GET", ["myself"]) => Resp::json(200, self.user_json(&user)),
+            ("GET", ["attachment", "content", id]) => {
+                for i in &self.issues {
+                    if let Some(a) = i.attachments.iter().find(|a| a["id"] == *id) {
+                        let name = a["filename"].as_str().unwrap_or_default();
+                        if let Some(bytes) = i.files.get(name) {
+                            return Resp {
+                                status: 200,
+                                headers: vec![("Content-Type".into(), "application/octet-stream".into())],
+                                body: bytes.clone(),
+                            };
+                        }
+                    }
+                }
+                error(404, "The attachment does not exist.")
+            }
             ("GET", ["serverInfo"]) => {
                 Resp::json(200, json!({"baseUrl": self.base_url, "version": "1001.0.0", "deploymentType": "Cloud"}))
             }
@@ -665,7 +694,9 @@ impl JiraStandIn {
                 let body = String::from_utf8_lossy(&req.body);
                 let filename =
                     body.split("filename=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("file").to_owned();
-                let a = json!({"id": (self.issues[idx].attachments.len() + 40000).to_string(), "filename": filename, "size": req.body.len(),
+                // Attachment ids are unique on the site, as on Jira.
+                let id = 40000 + self.issues.iter().map(|i| i.attachments.len()).sum::<usize>();
+                let a = json!({"id": id.to_string(), "filename": filename, "size": req.body.len(),
                                "author": self.user_json(user), "created": jira_time(Timestamp::now()), "mimeType": "application/octet-stream",
                                "self": "", "content": ""});
                 self.issues[idx].attachments.push(a.clone());

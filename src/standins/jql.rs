@@ -183,6 +183,9 @@ impl Parser {
             Some(Tok::Op("!=")) => Ok(Expr::Ne(field, self.value()?)),
             Some(Tok::Op(">=")) => {
                 let v = self.value()?;
+                if let Some(d) = crate::time::Date::parse(&v) {
+                    return Ok(Expr::Since(field, d.unix_days() * 86_400_000));
+                }
                 let rel = v
                     .strip_prefix('-')
                     .filter(|r| r.len() > 1)

@@ -307,3 +307,80 @@ fn dry_run_writes_nothing_and_bad_records_cannot_be_decided() {
     let d = decide(&sb, "missing.json", "text");
     assert_eq!(d.code, 2);
 }
+
+/// `changegate audit`: a reproducible sample of auto-approved tickets, each
+/// reproduced from its attached record and re-collected live over its
+/// recorded range; a tampered record is found; the inspection is recorded.
+#[test]
+fn audit_reproduces_auto_approvals_and_finds_tampering() {
+    let (sb, g, p) = setup(&config("[approval]\nauto_approve = true\n"), |_| Vec::new());
+    let first = key(&sb);
+    assert_eq!(analyze(&sb, &p, &["--approve"]).code, 0);
+    assert_eq!(sb.issue(&first)["status"], "Approved");
+    sb.jira_as(crate::sandbox::CI).transition(&first, "Complete", None).unwrap();
+    // A second change on top, approved by the bot too.
+    let f = g.feature("f2", "carol", 1);
+    let m = g.merge("f2", "Merge pull request #2 from acme/f2");
+    sb.stand_ins.with_github(|gh| {
+        gh.add_repo(REPO, &g.path);
+        let pulls = &mut gh.repo_mut(REPO).pulls;
+        pulls.push(approved_by(pull(2, "carol", &f[0], &f, &m, std::slice::from_ref(&m)), "alice", 21));
+    });
+    let p2 = crate::collect::pipeline(&sb, &m);
+    let sarif = trivy();
+    sb.stand_ins
+        .with_circleci(|c| {
+            c.add_artifact(
+                &json!({"workflow_id": p2.workflow_id, "job": "build", "path": "trivy.sarif", "content": sarif}),
+            )
+        })
+        .unwrap();
+    assert_eq!(sb.request(&p2, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let second = key(&sb);
+    let out = analyze(&sb, &p2, &["--approve"]);
+    assert_eq!(sb.issue(&second)["status"], "Approved", "{}", out.stdout);
+
+    let audit = |extra: &[&str]| {
+        let today = changegate::time::Date::today_utc();
+        let since = format!("{:04}-{:02}-{:02}", today.year, today.month, today.day);
+        let mut args = vec!["audit", "--since", since.as_str(), "--sample", "2", "--seed", "7", "--format", "json"];
+        args.extend_from_slice(extra);
+        let mut run = Run::new(args).cwd(sb.path());
+        for (k, v) in sb.job_env(&p2) {
+            run = run.env(&k, &v);
+        }
+        let out = run
+            .env("JIRA_USER_EMAIL", BOT.0)
+            .env("JIRA_API_TOKEN", BOT.1)
+            .env("GITHUB_API_URL", &sb.stand_ins.url())
+            .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+            .run();
+        let v: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+        (out, v)
+    };
+    let (out, r) = audit(&[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(r["candidates"], 2, "{r:#}");
+    assert_eq!(r["outcome"], "pass", "{r:#}");
+    let outcomes: Vec<&str> =
+        r["inspected"].as_array().unwrap().iter().map(|i| i["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["reproduced", "reproduced"], "{r:#}");
+    let (_, again) = audit(&[]);
+    assert_eq!(again["sample"], r["sample"], "the same seed draws the same sample");
+
+    // Someone rewrites the recorded digest: the audit finds it (exit 1),
+    // and the inspection is recorded on a ticket.
+    let j = sb.jira_as(BOT);
+    let mut prop = j.property(&first, "changegate.bot").unwrap().unwrap();
+    prop["analysis"]["evidence_digest"] = json!(format!("sha256:{}", "0".repeat(64)));
+    j.set_property(&first, "changegate.bot", &prop).unwrap();
+    let before = comments(&sb, &second).len();
+    let (out, r) = audit(&["--record", &second]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert_eq!(r["outcome"], "findings");
+    let tampered = r["inspected"].as_array().unwrap().iter().find(|i| i["ticket"] == first.as_str()).unwrap();
+    assert_eq!(tampered["outcome"], "evidence_tampered", "{r:#}");
+    let docs = comments(&sb, &second);
+    assert_eq!(docs.len(), before + 1);
+    assert!(changegate::jira::adf::plain_text(docs.last().unwrap()).contains("changegate audit of auto-approvals"));
+}

@@ -1,0 +1,317 @@
+//! `changegate audit`: the security team's monthly random inspection of
+//! auto-approved tickets (DESIGN.md §4.4).
+//!
+//! A reproducible random sample (seeded; the seed is in the report) of the
+//! tickets the bot approved on its own since a date. Each is checked three
+//! ways: its attached evidence record must be the one whose digest the bot
+//! recorded; re-deciding that record offline must give the recorded
+//! decision; and re-collecting it live, over the same range (the recorded
+//! base: later deploys have moved the stream on), must still give every
+//! commit and the scans the same verdicts. The report (markdown and JSON)
+//! names every difference and every missing piece; with `--record KEY` the
+//! inspection itself (who, when, seed, sample, outcome) is posted on a
+//! ticket, the JSON report attached.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::decision::{self, Decision};
+use crate::digest::Sha256Digest;
+use crate::evidence::Evidence;
+use crate::evidence::collect::{self, Sources};
+use crate::jira::adf::Doc;
+use crate::jira::{JiraError, jql};
+use crate::ticket::BOT_PROPERTY;
+use crate::time::{Date, Timestamp};
+
+/// The largest evidence record read back.
+const MAX_RECORD: u64 = 64 * 1024 * 1024;
+
+/// What to inspect.
+#[derive(Debug, Clone)]
+pub struct AuditArgs {
+    /// Tickets created on or after this date.
+    pub since: Date,
+    /// How many to sample.
+    pub sample: usize,
+    /// The random seed.
+    pub seed: u64,
+    /// Post the inspection on this ticket.
+    pub record: Option<String>,
+}
+
+/// One inspected ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Inspected {
+    /// Ticket key.
+    pub ticket: String,
+    /// `reproduced`, or the first problem: `evidence_missing`,
+    /// `evidence_tampered`, `decision_differs`, `live_differs`, `live_incomplete`.
+    pub outcome: String,
+    /// Every difference or missing piece.
+    pub details: Vec<String>,
+}
+
+/// The report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    /// Version of this format.
+    pub schema_version: u32,
+    /// When the inspection ran.
+    pub at: String,
+    /// Who ran it (the Jira account).
+    pub inspector: String,
+    /// The window start.
+    pub since: String,
+    /// The seed: the same seed over the same tickets gives the same sample.
+    pub seed: u64,
+    /// Auto-approved tickets in the window.
+    pub candidates: usize,
+    /// The sample, in the order drawn.
+    pub sample: Vec<String>,
+    /// The result per ticket.
+    pub inspected: Vec<Inspected>,
+    /// `pass` when every sampled decision was reproduced, else `findings`.
+    pub outcome: String,
+}
+
+/// Why the inspection could not run (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// A Jira call failed.
+    #[error(transparent)]
+    Jira(#[from] JiraError),
+}
+
+/// SplitMix64: a small, well-known generator; enough for sampling.
+fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A reproducible sample of `n` of `candidates` (sorted first, so the order
+/// the search returned them in does not matter).
+pub fn sample(candidates: &[String], n: usize, seed: u64) -> Vec<String> {
+    let mut pool: Vec<String> = candidates.to_vec();
+    pool.sort_by_key(|k| {
+        let (p, num) = k.rsplit_once('-').unwrap_or((k, "0"));
+        (p.to_owned(), num.parse::<u64>().unwrap_or(0))
+    });
+    pool.dedup();
+    let mut state = seed;
+    let n = n.min(pool.len());
+    for i in 0..n {
+        let j = i + (next(&mut state) % (pool.len() - i) as u64) as usize;
+        pool.swap(i, j);
+    }
+    pool.truncate(n);
+    pool
+}
+
+/// Compares a recorded analysis, the offline re-decision of its record, and
+/// (when collected) the live re-decision. Pure.
+pub fn compare(recorded: &Value, offline: &Decision, live: Option<&Decision>) -> (String, Vec<String>) {
+    let mut details = Vec::new();
+    let mut outcome: Option<&str> = None;
+    let codes = |d: &Decision| d.reasons.iter().map(|r| r.code.as_str().to_owned()).collect::<Vec<_>>();
+    let rec_reasons: Vec<String> =
+        recorded["reasons"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+    if recorded["recommendation"].as_str() != Some(offline.recommendation.as_str()) || rec_reasons != codes(offline) {
+        outcome.get_or_insert("decision_differs");
+        details.push(format!(
+            "recorded {} {:?}, the record re-decides to {} {:?}",
+            recorded["recommendation"].as_str().unwrap_or("?"),
+            rec_reasons,
+            offline.recommendation.as_str(),
+            codes(offline)
+        ));
+    }
+    if let Some(l) = live {
+        let verdicts = |d: &Decision| {
+            d.review
+                .landings
+                .iter()
+                .map(|x| (x.sha.clone(), x.verdict, x.findings.first().map(|f| f.code)))
+                .collect::<Vec<_>>()
+        };
+        let (was, now) = (verdicts(offline), verdicts(l));
+        if was != now {
+            outcome.get_or_insert("live_differs");
+            for (a, b) in was.iter().zip(now.iter()).filter(|(a, b)| a != b) {
+                details.push(format!(
+                    "commit {}: recorded {} {:?}, live {} {:?}",
+                    &a.0[..a.0.len().min(12)],
+                    a.1.as_str(),
+                    a.2.map(crate::review::Code::as_str),
+                    b.1.as_str(),
+                    b.2.map(crate::review::Code::as_str)
+                ));
+            }
+            if was.len() != now.len() {
+                details.push(format!("recorded {} landing(s), live {}", was.len(), now.len()));
+            }
+        }
+        if l.scan.verdict != offline.scan.verdict {
+            let missing = l.scan.verdict == crate::review::Verdict::Undecidable;
+            outcome.get_or_insert(if missing { "live_incomplete" } else { "live_differs" });
+            details.push(format!(
+                "scans: recorded {}, live {} ({})",
+                offline.scan.verdict.as_str(),
+                l.scan.verdict.as_str(),
+                l.scan.findings.first().map(|f| f.detail.clone()).unwrap_or_default()
+            ));
+        }
+    }
+    (outcome.unwrap_or("reproduced").to_owned(), details)
+}
+
+/// Runs the inspection.
+pub fn run(
+    args: &AuditArgs,
+    config: &Config,
+    policy: (&str, &str),
+    src: &Sources<'_>,
+) -> Result<AuditReport, AuditError> {
+    let jc = &config.jira;
+    let label = jc.labels.first().map_or_else(|| "changegate".to_owned(), Clone::clone);
+    let since = format!("{:04}-{:02}-{:02}", args.since.year, args.since.month, args.since.day);
+    let q = format!(
+        "project = {} AND labels = {} AND created >= {} ORDER BY created ASC",
+        jql::string(&jc.project),
+        jql::string(&label),
+        jql::string(&since)
+    );
+    // Auto-approved: the bot's analysis let it approve, and it did.
+    let found = src.jira.search(&q, &["status"], &[BOT_PROPERTY], &[])?;
+    let candidates: Vec<String> = found
+        .iter()
+        .filter(|i| {
+            let a = &i.properties.get(BOT_PROPERTY).cloned().unwrap_or(Value::Null)["analysis"];
+            a["auto_approve"] == true && a["recommendation"] == "approve"
+        })
+        .filter(|i| {
+            let s = i.status().unwrap_or_default();
+            [&jc.statuses.approved, &jc.statuses.done, &jc.statuses.failed].iter().any(|x| x.eq_ignore_ascii_case(s))
+        })
+        .map(|i| i.key.clone())
+        .collect();
+    let drawn = sample(&candidates, args.sample, args.seed);
+    let mut inspected = Vec::new();
+    for key in &drawn {
+        inspected.push(inspect(key, config, policy, src)?);
+    }
+    let inspector = src.jira.myself().map(|u| u.account_id).unwrap_or_else(|_| "unknown".into());
+    let outcome = if inspected.iter().all(|i| i.outcome == "reproduced") { "pass" } else { "findings" };
+    let report = AuditReport {
+        schema_version: 1,
+        at: Timestamp::now().to_rfc3339(),
+        inspector,
+        since,
+        seed: args.seed,
+        candidates: candidates.len(),
+        sample: drawn,
+        inspected,
+        outcome: outcome.to_owned(),
+    };
+    if let Some(record) = &args.record {
+        let json = serde_json::to_string_pretty(&report).expect("serialises");
+        let name = format!("changegate-audit-{}-{}.json", report.since, report.seed);
+        src.jira.attach(record, &name, "application/json", json.as_bytes())?;
+        let items: Vec<Vec<crate::jira::adf::Inline>> = report
+            .inspected
+            .iter()
+            .map(|i| {
+                vec![
+                    crate::jira::adf::Inline::Strong(i.ticket.clone()),
+                    crate::jira::adf::Inline::Text(format!(": {} {}", i.outcome, i.details.join("; "))),
+                ]
+            })
+            .collect();
+        let doc = Doc::new()
+            .heading(4, &format!("changegate audit of auto-approvals since {}: {}", report.since, report.outcome))
+            .text(&format!(
+                "Inspected by {} at {}: {} of {} auto-approved ticket(s), seed {} (re-run with the same seed to draw the same sample). Report attached as {name}.",
+                report.inspector,
+                report.at,
+                report.sample.len(),
+                report.candidates,
+                report.seed
+            ))
+            .bullets(items)
+            .build();
+        src.jira.comment(record, doc)?;
+    }
+    Ok(report)
+}
+
+fn inspect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'_>) -> Result<Inspected, AuditError> {
+    let missing =
+        |why: String| Inspected { ticket: key.to_owned(), outcome: "evidence_missing".into(), details: vec![why] };
+    let prop = src.jira.property(key, BOT_PROPERTY)?.unwrap_or(Value::Null);
+    let analysis = &prop["analysis"];
+    let Some(name) = analysis["evidence_attachment"].as_str() else {
+        return Ok(missing("the bot's property names no evidence attachment".into()));
+    };
+    let Some((id, _)) = src.jira.attachments(key)?.into_iter().rev().find(|(_, f)| f == name) else {
+        return Ok(missing(format!("the attachment {name} is gone")));
+    };
+    let bytes = src.jira.attachment_content(&id, MAX_RECORD)?;
+    let digest = Sha256Digest::of(&bytes).to_string();
+    if analysis["evidence_digest"].as_str() != Some(digest.as_str()) {
+        return Ok(Inspected {
+            ticket: key.to_owned(),
+            outcome: "evidence_tampered".into(),
+            details: vec![format!(
+                "{name} hashes to {digest}, the bot recorded {}",
+                analysis["evidence_digest"].as_str().unwrap_or("nothing")
+            )],
+        });
+    }
+    let evidence = match std::str::from_utf8(&bytes).map_err(|e| e.to_string()).and_then(Evidence::from_json) {
+        Ok(e) => e,
+        Err(e) => return Ok(missing(format!("{name} is not a readable record: {e}"))),
+    };
+    let offline = match decision::decide(&evidence) {
+        Ok(d) => d,
+        Err(e) => return Ok(missing(format!("{name} cannot be decided: {e}"))),
+    };
+    // Live, over the recorded range and with the recorded policy.
+    let live = collect::collect_from(key, config, policy, src, Some(evidence.base.clone())).ok().and_then(|mut e| {
+        e.policy = evidence.policy.clone();
+        decision::decide(&e).ok()
+    });
+    let (outcome, mut details) = compare(analysis, &offline, live.as_ref());
+    if live.is_none() {
+        details.push("the live re-collection failed".into());
+    }
+    Ok(Inspected { ticket: key.to_owned(), outcome, details })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_is_reproducible_and_independent_of_search_order() {
+        let keys: Vec<String> = (1..=40).map(|n| format!("PRODCM-{n}")).collect();
+        let mut shuffled = keys.clone();
+        shuffled.reverse();
+        let a = sample(&keys, 5, 42);
+        assert_eq!(a, sample(&shuffled, 5, 42));
+        assert_eq!(a.len(), 5);
+        assert_ne!(a, sample(&keys, 5, 43), "another seed, another sample");
+        let unique: std::collections::BTreeSet<&String> = a.iter().collect();
+        assert_eq!(unique.len(), 5);
+        assert_eq!(sample(&keys[..3], 10, 1).len(), 3, "never more than there are");
+        // Over many seeds every ticket gets drawn: no part of the window is skipped.
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            seen.extend(sample(&keys, 3, seed));
+        }
+        assert_eq!(seen.len(), 40);
+    }
+}

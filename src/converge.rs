@@ -11,7 +11,11 @@
 //!   resumed job finds it); the change hold needs a valid approval of the
 //!   binding, a plan hold also the plan (a risky plan approved after it was
 //!   recorded);
-//! - a Declined ticket: its running workflows are cancelled.
+//! - a Declined ticket: its running workflows are cancelled;
+//! - an Approved ticket whose workflows all ended without any succeeding
+//!   (cancelled in CircleCI, or failed before the close job could run) is
+//!   closed as failed or cancelled, as `changegate close` would have, so it
+//!   is never the base of a later change and never stays "pending".
 //!
 //! Every action is recorded in the bot's property (`changegate.bot`:
 //! `resumed`, `cancelled`, `receipts`), so a repeat is a no-op; CircleCI's
@@ -82,6 +86,9 @@ pub enum ConvergeError {
     /// A CircleCI call failed.
     #[error(transparent)]
     CircleCi(#[from] crate::http::ApiError),
+    /// Recording the outcome of an ended deploy failed.
+    #[error("{0}")]
+    Close(String),
 }
 
 /// Does what is due for ticket `key`.
@@ -119,21 +126,38 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
 
     if t.status.eq_ignore_ascii_case(&s.approved) {
         resume_holds(&t, &record, bot, &mut out)?;
+        record_ended(&t, &record, bot, &mut out)?;
     } else {
         out.actions.push(format!("{key} is {}: its holds wait", t.status));
     }
     Ok(out)
 }
 
-/// The last analysis is missing, is of another commit, or waited only for
-/// other tickets or deploys of the stream (which may have ended since).
+/// The last analysis is missing, is of another commit, allowed an approval
+/// that did not happen, or waited only on what may clear by itself (other
+/// tickets or deploys of the stream, facts that could not be read). Called
+/// for live, unapproved tickets.
 fn analysis_due(t: &TicketState, record: &TicketRecord) -> bool {
     let a = &t.bot["analysis"];
     if a.is_null() || a["commit"].as_str() != Some(record.binding.commit.as_str()) {
         return true;
     }
+    // It allowed approval, but the approval did not happen (a failed call):
+    // analyse again, which approves after re-checking pending tickets.
+    if a["auto_approve"] == true {
+        return true;
+    }
     let reasons: Vec<&str> = a["reasons"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    !reasons.is_empty() && reasons.iter().all(|r| matches!(*r, "pending_ticket" | "running_deploy"))
+    // Reasons that may clear by themselves: other tickets or deploys ending,
+    // facts that could not be read (a failed call) becoming readable. Any
+    // other reason stands until the facts change (a new commit).
+    !reasons.is_empty()
+        && reasons.iter().all(|r| {
+            matches!(
+                *r,
+                "pending_ticket" | "running_deploy" | "review_undecidable" | "scan_undecidable" | "evidence_incomplete"
+            )
+        })
 }
 
 /// The bot's property with `f` applied (other keys kept: a PUT replaces the
@@ -227,7 +251,15 @@ fn resume_one(
     mark: &str,
     out: &mut Converged,
 ) -> Result<(), ConvergeError> {
-    let r = holds::resume(bot.circleci, &record.binding, workflow, hold, bot.hold_wait.0, bot.hold_wait.1)?;
+    let r = match holds::resume(bot.circleci, &record.binding, workflow, hold, bot.hold_wait.0, bot.hold_wait.1) {
+        Ok(r) => r,
+        // The workflow ended (cancelled, failed): nothing will wait there again.
+        Err(e @ HoldError::Gone { .. }) => {
+            out.actions.push(e.to_string());
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
     update_bot(bot, &t.key, |m| {
         let list = m.entry("resumed").or_insert_with(|| json!([]));
         if let Some(a) = list.as_array_mut() {
@@ -268,6 +300,49 @@ fn receipt(
             a.push(serde_json::to_value(&signed).expect("serialises"));
         }
     })
+}
+
+/// Closes an Approved ticket whose workflows all ended and none succeeded.
+fn record_ended(
+    t: &TicketState,
+    record: &TicketRecord,
+    bot: &Bot<'_>,
+    out: &mut Converged,
+) -> Result<(), ConvergeError> {
+    if record.workflows.is_empty() {
+        return Ok(());
+    }
+    let mut statuses = Vec::new();
+    for w in &record.workflows {
+        match bot.circleci.workflow(&w.id) {
+            Ok(wf) => statuses.push((w.id.clone(), wf.status)),
+            // A workflow CircleCI no longer knows: nothing to conclude.
+            Err(e) if e.status() == Some(404) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let ended = |s: &str| matches!(s, "canceled" | "failed" | "error" | "unauthorized" | "not_run");
+    if !statuses.iter().all(|(_, s)| ended(s)) {
+        return Ok(());
+    }
+    let outcome = if statuses.iter().any(|(_, s)| matches!(s.as_str(), "failed" | "error")) {
+        crate::close::DeployOutcome::Failure
+    } else {
+        crate::close::DeployOutcome::Canceled
+    };
+    let (last, _) = statuses.last().expect("not empty");
+    let svc = crate::request::Services { jira: bot.jira.clone(), circleci: bot.circleci.clone() };
+    let args = crate::close::CloseArgs {
+        key: &t.key,
+        outcome,
+        workflow_id: last,
+        deploy_job: "(no deploy job ran: the workflow ended)",
+        who: None,
+        build_url: None,
+    };
+    let closed = crate::close::run(&args, bot.config, &svc).map_err(|e| ConvergeError::Close(e.to_string()))?;
+    out.actions.extend(closed.lines);
+    Ok(())
 }
 
 fn cancel_workflows(

@@ -360,6 +360,12 @@ pub fn gate(e: &Evidence, cfg: &ScanConfig) -> ScanReport {
             s.findings.iter().map(|f| ScanFinding { code: f.code, detail: format!("{}: {}", s.tool, f.detail) }),
         );
     }
+    // With facts missing, "no run found" is not known to be true: the gate
+    // is undecidable (never a pass) rather than failed, and decides again
+    // once the facts can be read.
+    if !gaps.is_empty() {
+        findings.retain(|f| f.code != ScanCode::ScanMissing);
+    }
     findings.sort_by_key(|f| (std::cmp::Reverse(f.code.verdict()), f.code.rank()));
     let verdict = findings.iter().map(|f| f.code.verdict()).max().unwrap_or(Verdict::Pass);
     if findings.is_empty() {

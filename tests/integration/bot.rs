@@ -295,3 +295,80 @@ fn every_real_jira_webhook_body_is_understood() {
     }
     assert!(n >= 13, "the shared corpus has at least 13 Jira webhook bodies, found {n}");
 }
+
+fn reconcile(sb: &Sandbox, p: &Pipeline) -> crate::support::Output {
+    let mut run = Run::new(["reconcile", "--hold-wait", "1"]).cwd(sb.path());
+    for (k, v) in sb.job_env(p) {
+        run = run.env(&k, &v);
+    }
+    run.env("JIRA_USER_EMAIL", "bot@acme.test")
+        .env("JIRA_API_TOKEN", "bot-token")
+        .env("GITHUB_API_URL", &sb.stand_ins.url())
+        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .run()
+}
+
+/// An approved deploy whose workflow was cancelled in CircleCI (the close
+/// job never ran) is recorded as ended, so it never stays pending.
+#[test]
+fn a_workflow_cancelled_outside_changegate_closes_its_ticket() {
+    let sb = Sandbox::with_config(&config());
+    let (_g, p) = change(&sb);
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let key = sb.state()["ticket"].as_str().unwrap().to_owned();
+    let out = reconcile(&sb, &p);
+    assert_eq!(sb.issue(&key)["status"], "Approved", "{}", out.stdout);
+    let s = CircleCiSettings {
+        api_url: sb.stand_ins.circleci_url(),
+        token: Secret::new(changegate::standins::circleci::TOKEN),
+    };
+    CircleCi::new(&s, None, RetryPolicy::default()).unwrap().cancel(&p.workflow_id).unwrap();
+    let out = reconcile(&sb, &p);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let status = sb.issue(&key)["status"].as_str().unwrap().to_owned();
+    assert!(matches!(status.as_str(), "Failed" | "Cancelled"), "{status}: {}", out.stdout);
+    // Again: nothing more to do.
+    let out = reconcile(&sb, &p);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+}
+
+/// A fault in any downstream call of converge leaves the workflow waiting:
+/// the hold is never resumed on an incomplete run.
+#[test]
+fn faults_in_downstream_calls_never_resume_a_hold() {
+    let cells: &[(&str, &str, &str)] = &[
+        ("jira", "GET", "/rest/api/3/issue/"),
+        ("jira", "POST", "/rest/api/3/search/jql"),
+        ("jira", "PUT", "/properties/changegate.bot"),
+        ("jira", "POST", "/comment"),
+        ("jira", "POST", "/attachments"),
+        ("jira", "POST", "/transitions"),
+        ("circleci", "GET", "/api/v2/workflow/"),
+        ("circleci", "GET", "/api/v2/pipeline/"),
+        ("circleci", "POST", "/approve/"),
+        ("circleci", "GET", "/artifacts"),
+        ("github", "POST", "/graphql"),
+        ("github", "GET", "/compare/"),
+        ("github", "GET", "/code-scanning/"),
+    ];
+    for (service, method, path) in cells {
+        let sb = Sandbox::with_config(&config());
+        let (_g, p) = change(&sb);
+        assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+        sb.set_job(&p.workflow_id, "request_change", "success");
+        sb.fault(json!({"service": service, "method": method, "path_contains": path, "status": 503, "times": 1000}));
+        let out = reconcile(&sb, &p);
+        sb.clear_faults();
+        assert_ne!(hold_status(&sb, &p), "success", "{service} {method} {path}: {}{}", out.stdout, out.stderr);
+        assert!(!out.stdout.contains("resumed hold_change"), "{service} {method} {path}: {}", out.stdout);
+        // Without the fault, the next reconcile finishes the job.
+        let out = reconcile(&sb, &p);
+        assert_eq!(
+            hold_status(&sb, &p),
+            "success",
+            "{service} {method} {path} then clear: {}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+}

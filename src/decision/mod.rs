@@ -383,6 +383,23 @@ mod tests {
         want_risk: Risk,
     }
 
+    /// Every check passes; auto-approval on.
+    fn clean_row() -> Row {
+        Row {
+            review: Verdict::Pass,
+            scan: Verdict::Pass,
+            first_deploy: false,
+            pending: None,
+            policy_changed: false,
+            policy_gap: false,
+            auto: true,
+            want: Recommendation::Approve,
+            want_auto: true,
+            want_codes: &[],
+            want_risk: Risk::Low,
+        }
+    }
+
     fn evidence(r: &Row) -> Evidence {
         let binding = Binding {
             project_slug: "gh/acme/web".into(),
@@ -513,19 +530,7 @@ mod tests {
 
     #[test]
     fn the_stored_policy_decides_as_of_the_record_time() {
-        let r = Row {
-            review: Verdict::Pass,
-            scan: Verdict::Pass,
-            first_deploy: false,
-            pending: None,
-            policy_changed: false,
-            policy_gap: false,
-            auto: true,
-            want: Recommendation::Approve,
-            want_auto: true,
-            want_codes: &[],
-            want_risk: Risk::Low,
-        };
+        let r = clean_row();
         let mut e = evidence(&r);
         // A policy that does not parse cannot be decided on (exit 2).
         e.policy.content = "[approval]\nauto_approve = \"yes\"\n".into();
@@ -542,19 +547,7 @@ mod tests {
     #[test]
     fn authors_committers_and_pushers_are_excluded() {
         use crate::evidence::{Actor, PullCommit, PullFacts, TimelineEvent};
-        let r = Row {
-            review: Verdict::Pass,
-            scan: Verdict::Pass,
-            first_deploy: false,
-            pending: None,
-            policy_changed: false,
-            policy_gap: false,
-            auto: true,
-            want: Recommendation::Approve,
-            want_auto: true,
-            want_codes: &[],
-            want_risk: Risk::Low,
-        };
+        let r = clean_row();
         let mut e = evidence(&r);
         let actor = |id| Some(Actor { kind: "User".into(), login: format!("u{id}"), id: Some(id) });
         e.pulls.insert(

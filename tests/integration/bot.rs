@@ -227,16 +227,7 @@ fn a_declined_ticket_cancels_its_workflow_and_faults_never_approve() {
     let key = sb.state()["ticket"].as_str().unwrap().to_owned();
     // GitHub fails: the analysis has gaps, so no approval; the hold waits.
     sb.fault(json!({"service": "github", "method": "POST", "path_contains": "/graphql", "status": 502, "times": 1000}));
-    let mut run = Run::new(["reconcile", "--hold-wait", "1"]).cwd(sb.path());
-    for (k, v) in sb.job_env(&p) {
-        run = run.env(&k, &v);
-    }
-    let out = run
-        .env("JIRA_USER_EMAIL", "bot@acme.test")
-        .env("JIRA_API_TOKEN", "bot-token")
-        .env("GITHUB_API_URL", &sb.stand_ins.url())
-        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
-        .run();
+    let out = reconcile(&sb, &p);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert_ne!(sb.issue(&key)["status"], "Approved", "{}", out.stdout);
     assert_ne!(hold_status(&sb, &p), "success");
@@ -244,16 +235,7 @@ fn a_declined_ticket_cancels_its_workflow_and_faults_never_approve() {
 
     // A person declines: the bot cancels the workflow.
     sb.jira_as(crate::sandbox::ALICE).transition(&key, "Decline", None).unwrap();
-    let mut run = Run::new(["reconcile"]).cwd(sb.path());
-    for (k, v) in sb.job_env(&p) {
-        run = run.env(&k, &v);
-    }
-    let out = run
-        .env("JIRA_USER_EMAIL", "bot@acme.test")
-        .env("JIRA_API_TOKEN", "bot-token")
-        .env("GITHUB_API_URL", &sb.stand_ins.url())
-        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
-        .run();
+    let out = reconcile(&sb, &p);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("cancelled workflow"), "{}", out.stdout);
     let s = CircleCiSettings {

@@ -1,16 +1,16 @@
-//! The HTTP side of `changegate serve`: `POST /webhooks/jira`,
+//! The HTTP side of `changegate serve` (over [`http1`]): `POST /webhooks/jira`,
 //! `POST /webhooks/circleci`, `GET /healthz`, `GET /metrics`; a bounded,
 //! de-duplicating queue; a worker pool running converge; a reconcile timer;
 //! JSON-lines logs on stderr without secrets.
 
 use std::collections::{BTreeSet, VecDeque};
-use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use super::http1::{self, Handler, Limits, Request, Response};
 use super::webhook::{self, Refusal, Source, Work};
 use super::{BotParts, live_tickets, tickets_of_pipeline};
 use crate::converge::converge;
@@ -37,6 +37,10 @@ pub struct ServeOptions {
     pub project: String,
     /// After SIGTERM, how long queued and running work may take to finish.
     pub drain: Duration,
+    /// A client has this long to send a request's head, and again its body.
+    pub read_timeout: Duration,
+    /// Connections served at once (more are answered 503).
+    pub max_connections: usize,
 }
 
 /// Counters for `/metrics` (Prometheus text format).
@@ -207,8 +211,9 @@ pub fn serve(opts: ServeOptions, factory: Factory) -> Result<(), String> {
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("cannot handle signal {sig}: {e}"))?;
     }
-    let server =
-        Arc::new(tiny_http::Server::http(&opts.listen).map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?);
+    let listener =
+        std::net::TcpListener::bind(&opts.listen).map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let queue = Arc::new(Queue::new(opts.queue));
     let metrics = Arc::new(Metrics::default());
     // Every worker proves its setup before the server says it is up.
@@ -244,25 +249,30 @@ pub fn serve(opts: ServeOptions, factory: Factory) -> Result<(), String> {
     }
     log("info", "listening", json!({"listen": opts.listen, "workers": opts.workers, "queue": opts.queue}));
     let opts = Arc::new(opts);
-    let handlers: Vec<_> = (0..4)
-        .map(|_| {
-            let (server, queue, metrics, opts, stop) =
-                (server.clone(), queue.clone(), metrics.clone(), opts.clone(), stop.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    match server.recv_timeout(Duration::from_millis(100)) {
-                        Ok(Some(req)) => handle(req, &opts, &queue, &metrics),
-                        Ok(None) => {}
-                        Err(_) => break,
-                    }
-                }
-            })
-        })
-        .collect();
-    for h in handlers {
-        let _ = h.join();
+    let limits = Limits {
+        header_timeout: opts.read_timeout,
+        body_timeout: opts.read_timeout,
+        idle_timeout: Duration::from_secs(60),
+        max_header: 64 * 1024,
+        max_body: opts.max_body,
+        max_connections: opts.max_connections,
+    };
+    let handler: Handler = {
+        let (opts, queue, metrics) = (opts.clone(), queue.clone(), metrics.clone());
+        Arc::new(move |req: &Request| handle(req, &opts, &queue, &metrics))
+    };
+    let closing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let accept = {
+        let closing = closing.clone();
+        std::thread::spawn(move || http1::serve(listener, limits, handler, closing))
+    };
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
     }
-    drop(server);
+    // Stop accepting: wake the accept loop, which then closes the socket.
+    closing.store(true, Ordering::SeqCst);
+    let _ = std::net::TcpStream::connect(bound);
+    let _ = accept.join();
     log("info", "stopping: draining the queue", json!({"queued": queue.len()}));
     let started = Instant::now();
     while !queue.idle() && started.elapsed() < opts.drain {
@@ -272,42 +282,31 @@ pub fn serve(opts: ServeOptions, factory: Factory) -> Result<(), String> {
     Ok(())
 }
 
-fn respond(req: tiny_http::Request, status: u16, body: &str, content_type: &str) {
-    let header = tiny_http::Header::from_bytes("Content-Type", content_type).expect("a valid header");
-    let _ = req.respond(tiny_http::Response::from_string(body).with_status_code(status).with_header(header));
-}
-
-fn handle(mut req: tiny_http::Request, opts: &ServeOptions, queue: &Queue, metrics: &Metrics) {
+fn handle(req: &Request, opts: &ServeOptions, queue: &Queue, metrics: &Metrics) -> Response {
     let started = Instant::now();
-    let path = req.url().split('?').next().unwrap_or_default().to_owned();
-    let method = req.method().as_str().to_owned();
-    let source = match (method.as_str(), path.as_str()) {
-        ("GET", "/healthz") => return respond(req, 200, "ok\n", "text/plain"),
+    let path = req.path.split('?').next().unwrap_or_default();
+    let source = match (req.method.as_str(), path) {
+        ("GET", "/healthz") => return Response::new(200, "text/plain", "ok\n"),
         ("GET", "/metrics") => {
             metrics.queue_depth.store(queue.len() as u64, Ordering::Relaxed);
-            return respond(req, 200, &metrics.render(), "text/plain; version=0.0.4");
+            return Response::new(200, "text/plain; version=0.0.4", metrics.render());
         }
         ("POST", "/webhooks/jira") => Source::Jira,
         ("POST", "/webhooks/circleci") => Source::CircleCi,
-        _ => return respond(req, 404, "{\"error\":\"not found\"}", "application/json"),
+        _ => return Response::new(404, "application/json", "{\"error\":\"not found\"}"),
     };
     let header_name = match source {
         Source::Jira => "X-Hub-Signature",
         Source::CircleCi => "circleci-signature",
     };
-    let signature = req.headers().iter().find(|h| h.field.equiv(header_name)).map(|h| h.value.as_str().to_owned());
-    let mut body = Vec::new();
-    let read = req.as_reader().take(opts.max_body as u64 + 1).read_to_end(&mut body);
-    let (status, outcome, msg) = if read.is_err() {
-        (400, "unreadable", "the body could not be read".to_owned())
-    } else if body.len() > opts.max_body {
+    let (status, outcome, msg) = if req.too_large {
         (413, "too_large", format!("bodies are limited to {} bytes", opts.max_body))
     } else {
         let secrets = match source {
             Source::Jira => &opts.jira_secrets,
             Source::CircleCi => &opts.circleci_secrets,
         };
-        match webhook::accept(source, signature.as_deref(), &body, secrets, &opts.project) {
+        match webhook::accept(source, req.header(header_name), &req.body, secrets, &opts.project) {
             Err(Refusal::Unsigned) => (401, "unsigned", format!("no {header_name} header")),
             Err(Refusal::BadSignature) => (401, "bad_signature", "the signature does not verify".to_owned()),
             Err(Refusal::Malformed(m)) => (400, "malformed", m),
@@ -320,13 +319,10 @@ fn handle(mut req: tiny_http::Request, opts: &ServeOptions, queue: &Queue, metri
         }
     };
     metrics.delivery(source.as_str(), outcome);
-    let body = json!({"outcome": outcome, "message": msg}).to_string();
-    let header = tiny_http::Header::from_bytes("Content-Type", "application/json").expect("a valid header");
-    let mut resp = tiny_http::Response::from_string(body).with_status_code(status).with_header(header);
+    let mut resp = Response::new(status, "application/json", json!({"outcome": outcome, "message": msg}).to_string());
     if status == 503 {
-        resp = resp.with_header(tiny_http::Header::from_bytes("Retry-After", "5").expect("a valid header"));
+        resp.headers.push(("Retry-After".into(), "5".into()));
     }
-    let _ = req.respond(resp);
     metrics.ack_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
     metrics.ack_count.fetch_add(1, Ordering::Relaxed);
     if status >= 400 {
@@ -336,6 +332,7 @@ fn handle(mut req: tiny_http::Request, opts: &ServeOptions, queue: &Queue, metri
             json!({"source": source.as_str(), "status": status, "outcome": outcome, "why": msg}),
         );
     }
+    resp
 }
 
 fn worker(parts: &BotParts, queue: &Queue, metrics: &Metrics) {

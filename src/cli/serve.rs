@@ -48,6 +48,14 @@ pub(super) struct ServeCli {
     /// After SIGTERM, seconds queued and running work may take to finish
     #[arg(long, default_value_t = 30)]
     drain_timeout: u64,
+
+    /// Seconds a client has to send a request's head, and again its body
+    #[arg(long, default_value_t = 10)]
+    read_timeout: u64,
+
+    /// Connections served at once (more are answered 503)
+    #[arg(long, default_value_t = 512)]
+    max_connections: usize,
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +113,8 @@ pub(super) fn run_serve(cli: &ServeCli, config_path: Option<&Path>, env: &Env) -
         circleci_secrets: secrets(env, "CHANGEGATE_CIRCLECI_WEBHOOK_SECRETS"),
         project,
         drain: Duration::from_secs(cli.drain_timeout),
+        read_timeout: Duration::from_secs(cli.read_timeout.max(1)),
+        max_connections: cli.max_connections.max(1),
     };
     for (name, list) in [
         ("CHANGEGATE_JIRA_WEBHOOK_SECRETS", &opts.jira_secrets),

@@ -42,7 +42,7 @@ fn start(sb: &Sandbox, p: &Pipeline) -> (Bot, String) {
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_changegate"));
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--workers", "2", "--reconcile-every", "0"])
-        .args(["--hold-wait", "10", "--max-body", "65536"])
+        .args(["--hold-wait", "10", "--max-body", "65536", "--read-timeout", "2"])
         .current_dir(sb.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -353,4 +353,61 @@ fn faults_in_downstream_calls_never_resume_a_hold() {
             out.stderr
         );
     }
+}
+
+/// A client that trickles its request is cut off at the deadline (408)
+/// while other clients are served meanwhile; a chunked body is refused.
+#[test]
+fn slow_clients_are_cut_off_and_do_not_block_others() {
+    use std::io::{Read, Write};
+    let sb = Sandbox::with_config(&config());
+    let p = sb.pipeline("gh/acme/web", "main", &crate::sandbox::sha(1));
+    let (bot, _) = start(&sb, &p);
+    let addr = bot.url.trim_start_matches("http://").to_owned();
+    // Several slow clients: a head never finished, a body never finished.
+    let mut slow = Vec::new();
+    for i in 0..8 {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        if i % 2 == 0 {
+            s.write_all(b"POST /webhooks/jira HTTP/1.1\r\nHost: x\r\n").unwrap();
+        } else {
+            s.write_all(b"POST /webhooks/jira HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"webhook").unwrap();
+        }
+        slow.push(s);
+    }
+    // Others are served at once.
+    let started = Instant::now();
+    assert_eq!(ureq::get(&format!("{}/healthz", bot.url)).call().unwrap().status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    // The slow ones are answered 408 at the deadline and closed.
+    for mut s in slow {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    }
+    // Trickling a byte at a time does not extend the deadline.
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    for b in b"POST /webhooks/jira HTTP/1.1\r\n".iter() {
+        if s.write_all(&[*b]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    assert!(started.elapsed() < Duration::from_secs(6), "cut off at the deadline: {:?}", started.elapsed());
+    // Chunked bodies need a length.
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(
+        b"POST /webhooks/jira HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 411"), "{answer:?}");
 }

@@ -285,6 +285,17 @@ fn receipt(
     approver: &str,
 ) -> Result<(), JiraError> {
     let Some(key) = bot.signing_key else { return Ok(()) };
+    // One receipt per binding and plan: a resume retried (blocked hold,
+    // failed call) does not add another.
+    let same = |r: &Value| {
+        r["payload"]["ticket"] == t.key.as_str()
+            && r["payload"]["binding"] == serde_json::to_value(&record.binding).expect("serialises")
+            && r["payload"]["stack"] == json!(stack)
+            && r["payload"]["plan"] == serde_json::to_value(&plan).expect("serialises")
+    };
+    if t.bot["receipts"].as_array().is_some_and(|a| a.iter().any(same)) {
+        return Ok(());
+    }
     let payload = ReceiptPayload {
         ticket: t.key.clone(),
         binding: record.binding.clone(),

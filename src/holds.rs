@@ -55,10 +55,8 @@ pub fn judge(binding: &Binding, workflow: &Workflow, pipeline: &Pipeline, jobs: 
         return HoldState::Missing;
     };
     match job.status.as_str() {
-        "on_hold" => match job.approval_request_id.clone().or_else(|| Some(job.id.clone())) {
-            Some(id) => HoldState::Ready(id),
-            None => HoldState::Missing,
-        },
+        // The approval request id; CircleCI uses the job id for it.
+        "on_hold" => HoldState::Ready(job.approval_request_id.clone().unwrap_or_else(|| job.id.clone())),
         "success" => HoldState::Approved,
         "blocked" | "not_running" | "queued" => {
             if matches!(workflow.status.as_str(), "canceled" | "failed" | "error" | "unauthorized") {

@@ -154,11 +154,11 @@ impl CircleCi {
         self.http.get_json(&format!("/workflow/{}", percent_encode(id)), &[])
     }
 
-    /// Every job of a workflow.
-    pub fn workflow_jobs(&self, id: &str) -> Result<Vec<Job>, ApiError> {
+    /// Every item of a paged list (`items`, `next_page_token`), at most 50 pages.
+    fn all_pages<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ApiError> {
         #[derive(Deserialize)]
-        struct Page {
-            items: Vec<Job>,
+        struct Page<T> {
+            items: Vec<T>,
             #[serde(default)]
             next_page_token: Option<String>,
         }
@@ -166,7 +166,7 @@ impl CircleCi {
         let mut token: Option<String> = None;
         for _ in 0..50 {
             let query: Vec<(&str, String)> = token.iter().map(|t| ("page-token", t.clone())).collect();
-            let page: Page = self.http.get_json(&format!("/workflow/{}/job", percent_encode(id)), &query)?;
+            let page: Page<T> = self.http.get_json(path, &query)?;
             out.extend(page.items);
             match page.next_page_token {
                 Some(t) if !t.is_empty() => token = Some(t),
@@ -174,6 +174,11 @@ impl CircleCi {
             }
         }
         Ok(out)
+    }
+
+    /// Every job of a workflow.
+    pub fn workflow_jobs(&self, id: &str) -> Result<Vec<Job>, ApiError> {
+        self.all_pages(&format!("/workflow/{}/job", percent_encode(id)))
     }
 
     /// A pipeline.
@@ -188,24 +193,7 @@ impl CircleCi {
 
     /// The artifacts of a job (every page).
     pub fn artifacts(&self, project_slug: &str, number: u64) -> Result<Vec<Artifact>, ApiError> {
-        #[derive(Deserialize)]
-        struct Page {
-            items: Vec<Artifact>,
-            #[serde(default)]
-            next_page_token: Option<String>,
-        }
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        for _ in 0..50 {
-            let query: Vec<(&str, String)> = token.iter().map(|t| ("page-token", t.clone())).collect();
-            let page: Page = self.http.get_json(&format!("/project/{project_slug}/{number}/artifacts"), &query)?;
-            out.extend(page.items);
-            match page.next_page_token {
-                Some(t) if !t.is_empty() => token = Some(t),
-                _ => break,
-            }
-        }
-        Ok(out)
+        self.all_pages(&format!("/project/{project_slug}/{number}/artifacts"))
     }
 
     /// Downloads an artifact (at most `max` bytes).

@@ -43,6 +43,14 @@ pub(super) struct AnalyzeCli {
     format: Format,
 }
 
+/// The clients step 2 reads through (Jira and CircleCI from the
+/// environment, and GitHub).
+pub(super) fn step2_clients(env: &Env) -> Result<(crate::request::Services, GitHub), CliError> {
+    let svc = services(env)?;
+    let github = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
+    Ok((svc, github))
+}
+
 /// The effective policy: the configuration file's text and where it came
 /// from, or the built-in defaults.
 pub(super) fn policy_of(config: &Config) -> Result<(String, String), CliError> {
@@ -66,8 +74,7 @@ pub(super) fn run(
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     let config = load_config(config_path)?;
-    let svc = services(env)?;
-    let github = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
+    let (svc, github) = step2_clients(env)?;
     let (source, content) = policy_of(&config)?;
     let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci };
     let args = AnalyzeArgs {

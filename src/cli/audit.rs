@@ -6,12 +6,10 @@ use std::path::Path;
 
 use clap::Args;
 
-use super::{CliError, Format, ca_bundle, load_config, request::services};
+use super::{CliError, Format, load_config};
 use crate::audit::{self, AuditArgs};
 use crate::env::Env;
 use crate::evidence::collect::Sources;
-use crate::github::{GitHub, GitHubSettings};
-use crate::http::RetryPolicy;
 use crate::outcome::Outcome;
 use crate::time::Date;
 
@@ -54,8 +52,7 @@ pub(super) fn run(
     let since = Date::parse(&cli.since)
         .ok_or_else(|| CliError::Other(format!("--since {:?} is not a date (YYYY-MM-DD)", cli.since)))?;
     let config = load_config(config_path)?;
-    let svc = services(env)?;
-    let github = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
+    let (svc, github) = super::analyze::step2_clients(env)?;
     let (source, content) = super::analyze::policy_of(&config)?;
     let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci };
     let args =

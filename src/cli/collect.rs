@@ -6,11 +6,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CliError, ca_bundle, load_config, request::services};
+use super::{CliError, load_config};
 use crate::env::Env;
 use crate::evidence::collect::{self, Sources};
-use crate::github::{GitHub, GitHubSettings};
-use crate::http::RetryPolicy;
 use crate::outcome::Outcome;
 
 #[derive(Debug, Args)]
@@ -35,8 +33,7 @@ pub(super) fn run(
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     let config = load_config(config_path)?;
-    let svc = services(env)?;
-    let github = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
+    let (svc, github) = super::analyze::step2_clients(env)?;
     let (source, content) = super::analyze::policy_of(&config)?;
     let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci };
     let mut evidence = collect::collect(&cli.ticket, &config, (&source, &content), &sources)

@@ -58,6 +58,12 @@ pub fn graphql_url(api_url: &str) -> String {
     }
 }
 
+/// `GET /repos/{owner}/{repo}/compare/{base}...{head}`, each part encoded.
+fn compare_path(owner: &str, repo: &str, base: &str, head: &str) -> String {
+    let e = percent_encode;
+    format!("/repos/{}/{}/compare/{}...{}", e(owner), e(repo), e(base), e(head))
+}
+
 /// Where a repository's git data is fetched from, for a REST base:
 /// `https://github.com/{owner}/{repo}.git` for github.com, the server's host
 /// for GitHub Enterprise Server (`https://HOST/api/v3`).
@@ -359,13 +365,7 @@ impl GitHub {
         struct Sha {
             sha: String,
         }
-        let path = format!(
-            "/repos/{}/{}/compare/{}...{}",
-            percent_encode(owner),
-            percent_encode(repo),
-            percent_encode(base),
-            percent_encode(head)
-        );
+        let path = compare_path(owner, repo, base, head);
         let mut out = Compare { status: String::new(), total_commits: 0, commits: Vec::new() };
         for page in 1.. {
             let p: Page = self.get(&path, &[("per_page", "100".into()), ("page", page.to_string())])?;
@@ -395,13 +395,7 @@ impl GitHub {
         struct Status {
             status: String,
         }
-        let path = format!(
-            "/repos/{}/{}/compare/{}...{}",
-            percent_encode(owner),
-            percent_encode(repo),
-            percent_encode(base),
-            percent_encode(head)
-        );
+        let path = compare_path(owner, repo, base, head);
         let s: Status = self.get(&path, &[("per_page", "1".into())])?;
         Ok(s.status)
     }

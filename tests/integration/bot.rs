@@ -278,6 +278,9 @@ fn every_real_jira_webhook_body_is_understood() {
     assert!(n >= 13, "the shared corpus has at least 13 Jira webhook bodies, found {n}");
 }
 
+/// A fixed receipt key for `reconcile` runs (32-byte seed, base64).
+const RECEIPT_SEED: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 fn reconcile(sb: &Sandbox, p: &Pipeline) -> crate::support::Output {
     let mut run = Run::new(["reconcile", "--hold-wait", "1"]).cwd(sb.path());
     for (k, v) in sb.job_env(p) {
@@ -287,6 +290,7 @@ fn reconcile(sb: &Sandbox, p: &Pipeline) -> crate::support::Output {
         .env("JIRA_API_TOKEN", "bot-token")
         .env("GITHUB_API_URL", &sb.stand_ins.url())
         .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .env("CHANGEGATE_RECEIPT_KEY", RECEIPT_SEED)
         .run()
 }
 
@@ -352,6 +356,10 @@ fn faults_in_downstream_calls_never_resume_a_hold() {
             out.stdout,
             out.stderr
         );
+        // However often the resume was tried, one receipt stands for the binding.
+        let key = sb.state()["ticket"].as_str().unwrap().to_owned();
+        let receipts = sb.issue(&key)["properties"]["changegate.bot"]["receipts"].clone();
+        assert_eq!(receipts.as_array().map(Vec::len), Some(1), "{service} {method} {path}: {receipts}");
     }
 }
 

@@ -34,6 +34,7 @@ pub mod plan;
 mod prefetch;
 pub mod receipt;
 pub mod request;
+pub mod resume;
 pub mod review;
 pub mod sarif;
 pub mod scan_gate;

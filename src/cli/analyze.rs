@@ -18,9 +18,13 @@ use crate::outcome::Outcome;
 
 #[derive(Debug, Args)]
 pub(super) struct AnalyzeCli {
-    /// The change ticket
+    /// The change ticket [default: from the state file]
     #[arg(value_name = "KEY")]
-    ticket: String,
+    ticket: Option<String>,
+
+    /// State written by `changegate request` (where the ticket is named)
+    #[arg(long, value_name = "FILE", default_value = "changegate.json")]
+    state: PathBuf,
 
     /// Collect and decide, but write nothing to the ticket
     #[arg(long)]
@@ -74,15 +78,16 @@ pub(super) fn run(
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     let config = load_config(config_path)?;
+    let (key, _) =
+        crate::ticket::find(cli.ticket.as_deref(), &cli.state).map_err(|e| CliError::Other(e.to_string()))?;
+    if key.is_empty() {
+        writeln!(out, "no change ticket was requested for this build (the environment is not controlled)")?;
+        return Ok(Outcome::Pass);
+    }
     let (svc, github) = step2_clients(env)?;
     let (source, content) = policy_of(&config)?;
     let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci };
-    let args = AnalyzeArgs {
-        ticket: cli.ticket.clone(),
-        dry_run: cli.dry_run,
-        approve: cli.approve,
-        sarif_files: cli.sarif.clone(),
-    };
+    let args = AnalyzeArgs { ticket: key, dry_run: cli.dry_run, approve: cli.approve, sarif_files: cli.sarif.clone() };
     let a = analyze::run(&args, &config, (&source, &content), &sources).map_err(|e| CliError::Other(e.to_string()))?;
     if let Some(path) = &cli.output {
         std::fs::write(path, a.evidence.to_bytes()).map_err(|source| CliError::File {

@@ -10,6 +10,7 @@ mod config_check;
 mod decide;
 mod plan_check;
 mod request;
+mod resume;
 mod serve;
 mod stand_ins;
 mod validate;
@@ -56,6 +57,8 @@ enum Command {
     Decide(decide::DecideCli),
     /// Collect, decide and post the analysis on the ticket (step 2)
     Analyze(analyze::AnalyzeCli),
+    /// Without a bot: wait beside a hold for the ticket's approval, then resume the hold
+    Resume(resume::ResumeCli),
     /// Run the bot: receive Jira and CircleCI webhooks, converge tickets, resume holds
     Serve(serve::ServeCli),
     /// Converge every live ticket once (what the bot does at start-up and periodically)
@@ -170,6 +173,7 @@ fn execute(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
         Command::Collect(args) => collect::run(&args, cli.config.as_deref(), &env, out),
         Command::Decide(args) => decide::run(&args, out),
         Command::Analyze(args) => analyze::run(&args, cli.config.as_deref(), &env, out),
+        Command::Resume(args) => resume::run(&args, cli.config.as_deref(), &env, out),
         Command::Serve(args) => serve::run_serve(&args, cli.config.as_deref(), &env),
         Command::Reconcile(args) => serve::run_reconcile(&args, cli.config.as_deref(), &env, out),
         Command::Audit(args) => audit::run(&args, cli.config.as_deref(), &env, out),

@@ -483,3 +483,102 @@ fn faults_in_close_give_exit_2() {
     ];
     assert_eq!(fault_matrix(&["close"], &calls), 26);
 }
+
+/// The status of job `name` in the stand-in's workflow `wid`.
+fn job_status(sb: &Sandbox, wid: &str, name: &str) -> String {
+    let dump = sb.stand_ins.with_circleci(|c| c.dump());
+    let wf = dump["workflows"].as_array().unwrap().iter().find(|w| w["id"] == wid).unwrap().clone();
+    let job = wf["jobs"].as_array().unwrap().iter().find(|j| j["name"] == name).unwrap().clone();
+    job["status"].as_str().unwrap().to_owned()
+}
+
+fn workflow_status(sb: &Sandbox, wid: &str) -> String {
+    let dump = sb.stand_ins.with_circleci(|c| c.dump());
+    let wf = dump["workflows"].as_array().unwrap().iter().find(|w| w["id"] == wid).unwrap().clone();
+    wf["status"].as_str().unwrap().to_owned()
+}
+
+const RESUME: [&str; 6] = ["resume", "--hold", "hold_change", "--timeout", "3s", "--interval"];
+
+#[test]
+fn resume_without_a_bot_waits_for_a_person_and_never_approves_the_ticket() {
+    let sb = Sandbox::new();
+    let pl = deploy_pipeline(&sb, &sha(420));
+    let out = sb.request(&pl, &["--justification", "Ship the fix", "--rollback-plan", "Redeploy the previous build"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(job_status(&sb, &pl.workflow_id, "hold_change"), "on_hold");
+
+    // Nobody approves: the wait ends, the hold still waits, the ticket is untouched.
+    let out = cg(&sb, &pl, &[&RESUME[..], &["1s"]].concat());
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("waiting: PRODCM-1 is Open"), "{}", out.stdout);
+    assert!(out.stdout.contains("not resumed: hold_change waited 3s"), "{}", out.stdout);
+    assert_eq!(job_status(&sb, &pl.workflow_id, "hold_change"), "on_hold");
+    assert_eq!(status(&sb, "PRODCM-1"), "Open", "resume never approves a ticket");
+
+    // A person approves while it waits: the hold is resumed.
+    let approver = std::thread::spawn({
+        let jira = sb.jira_as(ALICE);
+        move || {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            jira.transition("PRODCM-1", "Approve", None).unwrap();
+        }
+    });
+    let out = cg(&sb, &pl, &["resume", "--hold", "hold_change", "--timeout", "20s", "--interval", "1s"]);
+    approver.join().unwrap();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("PRODCM-1 is approved: resumed hold_change"), "{}", out.stdout);
+    assert_eq!(job_status(&sb, &pl.workflow_id, "hold_change"), "success");
+
+    // A re-run finds it done.
+    let out = cg(&sb, &pl, &[&RESUME[..], &["1s"]].concat());
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("was already resumed"), "{}", out.stdout);
+}
+
+#[test]
+fn resume_refuses_holds_the_ticket_does_not_record_and_cancels_on_decline() {
+    let sb = Sandbox::new();
+    let pl = deploy_pipeline(&sb, &sha(421));
+    approved(&sb, &pl);
+    // The plan hold is not a change hold: it needs a recorded plan.
+    let out = cg(&sb, &pl, &["resume", "--hold", "hold_plan_review", "--timeout", "2s", "--interval", "1s"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("records no hold \"hold_plan_review\""), "{}", out.stdout);
+
+    let sb = Sandbox::new();
+    let pl = deploy_pipeline(&sb, &sha(422));
+    let out = sb.request(&pl, &["--justification", "Ship the fix", "--rollback-plan", "Redeploy the previous build"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    sb.jira_as(ALICE).transition("PRODCM-1", "Decline", None).unwrap();
+    let out = cg(&sb, &pl, &[&RESUME[..], &["1s"]].concat());
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("PRODCM-1 was declined: cancelled workflow"), "{}", out.stdout);
+    assert_eq!(workflow_status(&sb, &pl.workflow_id), "canceled");
+}
+
+#[test]
+fn resume_of_a_plan_hold_needs_the_approval_after_a_risky_plan() {
+    let sb = Sandbox::new();
+    let pl = deploy_pipeline(&sb, &sha(423));
+    approved(&sb, &pl);
+    let (json_file, bin) = plan_files(&sb, "plan", true);
+    let out = cg(
+        &sb,
+        &pl,
+        &["plan-check", &p(&json_file), "--plan-file", &p(&bin), "--ticket", "PRODCM-1", "--hold", "hold_plan_review"],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    sb.stand_ins
+        .with_circleci(|c| c.set_job(&json!({"workflow_id": pl.workflow_id, "job": "plan", "status": "success"})))
+        .unwrap();
+    let plan_hold =
+        ["resume", "--hold", "hold_plan_review", "--stack", "default", "--timeout", "2s", "--interval", "1s"];
+    let out = cg(&sb, &pl, &plan_hold);
+    assert_eq!(out.code, 1, "the first approval predates the risky plan: {}{}", out.stdout, out.stderr);
+    assert_eq!(job_status(&sb, &pl.workflow_id, "hold_plan_review"), "on_hold");
+    sb.jira_as(ALICE).transition("PRODCM-1", "Approve", None).unwrap();
+    let out = cg(&sb, &pl, &plan_hold);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(job_status(&sb, &pl.workflow_id, "hold_plan_review"), "success");
+}

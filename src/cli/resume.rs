@@ -1,0 +1,99 @@
+//! `changegate resume`: for teams that run no bot, a job beside a hold waits
+//! a bounded time for a person to approve the ticket, then resumes the hold.
+//! Exit 0 resumed; 1 declined, closed or not approved in time; 2 could not
+//! decide.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{CliError, load_config, request::services};
+use crate::config::jira::parse_duration;
+use crate::env::Env;
+use crate::outcome::Outcome;
+use crate::receipt::VerifyingKey;
+use crate::resume::{self, Ended, ResumeArgs};
+
+#[derive(Debug, Args)]
+pub(super) struct ResumeCli {
+    /// The ticket [default: from the state file]
+    #[arg(long, value_name = "KEY")]
+    ticket: Option<String>,
+
+    /// State written by `changegate request`
+    #[arg(long, value_name = "FILE", default_value = "changegate.json")]
+    state: PathBuf,
+
+    /// The approval job to resume
+    #[arg(long, value_name = "NAME")]
+    hold: String,
+
+    /// A plan hold: the stack whose recorded plan must be approved too
+    #[arg(long, value_name = "NAME")]
+    stack: Option<String>,
+
+    /// How long to wait for the approval (e.g. 30m, 2h)
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = duration)]
+    timeout: std::time::Duration,
+
+    /// How often the ticket is read again
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration)]
+    interval: std::time::Duration,
+}
+
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration such as 90s, 30m or 2h"))
+}
+
+pub(super) fn run(cli: &ResumeCli, config: Option<&Path>, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let config = load_config(config)?;
+    let (key, _) =
+        crate::ticket::find(cli.ticket.as_deref(), &cli.state).map_err(|e| CliError::Other(e.to_string()))?;
+    if key.is_empty() {
+        // No ticket was needed: nothing this job may resume.
+        writeln!(out, "no change ticket was requested for this build: {} is left to a person", cli.hold)?;
+        return Ok(Outcome::Deny);
+    }
+    let [workflow_id] = env.require(["CIRCLE_WORKFLOW_ID"])?;
+    let receipt_key = env
+        .get("CHANGEGATE_RECEIPT_PUBKEY")
+        .map(VerifyingKey::from_base64)
+        .transpose()
+        .map_err(|e| CliError::Other(e.to_string()))?;
+    let svc = services(env)?;
+    let args = ResumeArgs {
+        ticket: key,
+        hold: cli.hold.clone(),
+        workflow_id,
+        stack: cli.stack.clone(),
+        timeout: cli.timeout,
+        interval: cli.interval,
+    };
+    let mut progress = |line: &str| {
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    let ended = resume::run(&args, &config, &svc.jira, &svc.circleci, receipt_key.as_ref(), &mut progress)
+        .map_err(|e| CliError::Other(e.to_string()))?;
+    match ended {
+        Ended::Resumed(line) => {
+            writeln!(out, "{line}")?;
+            Ok(Outcome::Pass)
+        }
+        Ended::Stopped(why) => {
+            writeln!(out, "not resumed: {why}")?;
+            Ok(Outcome::Deny)
+        }
+        Ended::TimedOut(why) => {
+            writeln!(
+                out,
+                "not resumed: {} waited {}s and {}; once a person approves the ticket, approving the hold in CircleCI is safe: validate checks the ticket again",
+                args.hold,
+                args.timeout.as_secs(),
+                why
+            )?;
+            Ok(Outcome::Deny)
+        }
+    }
+}

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Step 3: judges the plan, records its digests on the ticket and escalates a
+# risky plan; the plan-review hold does the pausing.
+set -eu
+eval "$CG_SCRIPT_UTILS"
+cg_jira_and_circleci
+cg=$(cg_bin)
+
+set -- plan-check "${CG_PLAN_JSON:?}" --stack "${CG_STACK:-default}" --format "${CG_FORMAT:-text}"
+if [ -n "${CG_TICKET:-}" ]; then
+  set -- "$@" --ticket "$CG_TICKET"
+else
+  set -- "$@" --state "${CG_STATE_FILE:-changegate.json}"
+fi
+if [ -n "${CG_PLAN_FILE:-}" ]; then set -- "$@" --plan-file "$CG_PLAN_FILE"; fi
+if [ -n "${CG_HOLD_JOB:-}" ]; then set -- "$@" --hold "$CG_HOLD_JOB"; fi
+if [ -n "${CG_JSON_OUT:-}" ]; then set -- "$@" --json-out "$CG_JSON_OUT"; fi
+if cg_true "${CG_FAIL_ON_RISK:-0}"; then set -- "$@" --fail-on-risk; fi
+if [ -n "${CG_CONFIG:-}" ]; then set -- "$@" --config "$CG_CONFIG"; fi
+
+exec "$cg" "$@"

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Before plan and before apply: passes only when the ticket is approved for
+# exactly this build (and, before apply, for exactly the reviewed plan).
+set -eu
+eval "$CG_SCRIPT_UTILS"
+cg_jira_and_circleci
+cg_export_from CHANGEGATE_RECEIPT_PUBKEY "${CG_RECEIPT_PUBKEY_VAR:-CHANGEGATE_RECEIPT_PUBKEY}" optional
+cg=$(cg_bin)
+
+set -- validate --state "${CG_STATE_FILE:-changegate.json}" --stack "${CG_STACK:-default}"
+if [ -n "${CG_TICKET:-}" ]; then set -- "$@" --ticket "$CG_TICKET"; fi
+if [ -n "${CG_ENVIRONMENT:-}" ]; then set -- "$@" --environment "$CG_ENVIRONMENT"; fi
+if [ -n "${CG_PLAN_JSON:-}" ]; then set -- "$@" --plan-json "$CG_PLAN_JSON"; fi
+if [ -n "${CG_PLAN_FILE:-}" ]; then set -- "$@" --plan-file "$CG_PLAN_FILE"; fi
+if [ -n "${CG_CONFIG:-}" ]; then set -- "$@" --config "$CG_CONFIG"; fi
+
+exec "$cg" "$@"

@@ -14,9 +14,21 @@ pub(super) struct StandInsArgs {
     /// Address to listen on
     #[arg(long, default_value = "127.0.0.1:4300")]
     listen: String,
+
+    /// Also write the changegate.toml of the stand-in site (its field ids,
+    /// statuses and users) to FILE
+    #[arg(long, value_name = "FILE")]
+    write_config: Option<std::path::PathBuf>,
 }
 
 pub(super) fn run(args: &StandInsArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    if let Some(path) = &args.write_config {
+        std::fs::write(path, crate::standins::SITE_CONFIG).map_err(|source| CliError::File {
+            what: "cannot write the stand-in site's configuration",
+            path: path.clone(),
+            source,
+        })?;
+    }
     let s =
         StandIns::start(&args.listen).map_err(|e| CliError::Other(format!("cannot listen on {}: {e}", args.listen)))?;
     writeln!(out, "JIRA_BASE_URL={}", s.url())?;

@@ -9,7 +9,10 @@ cg=$(cg_bin)
 
 set -- analyze --state "${CG_STATE_FILE:-changegate.json}" --format "${CG_FORMAT:-text}"
 if [ -n "${CG_TICKET:-}" ]; then set -- "$@" "$CG_TICKET"; fi
-if [ -n "${CG_EVIDENCE_FILE:-}" ]; then set -- "$@" --output "$CG_EVIDENCE_FILE"; fi
+if [ -n "${CG_EVIDENCE_FILE:-}" ]; then
+  mkdir -p "$(dirname "$CG_EVIDENCE_FILE")"
+  set -- "$@" --output "$CG_EVIDENCE_FILE"
+fi
 if [ -n "${CG_CONFIG:-}" ]; then set -- "$@" --config "$CG_CONFIG"; fi
 # SARIF files: a comma-separated list of paths.
 if [ -n "${CG_SARIF:-}" ]; then

@@ -14,7 +14,10 @@ else
 fi
 if [ -n "${CG_PLAN_FILE:-}" ]; then set -- "$@" --plan-file "$CG_PLAN_FILE"; fi
 if [ -n "${CG_HOLD_JOB:-}" ]; then set -- "$@" --hold "$CG_HOLD_JOB"; fi
-if [ -n "${CG_JSON_OUT:-}" ]; then set -- "$@" --json-out "$CG_JSON_OUT"; fi
+if [ -n "${CG_JSON_OUT:-}" ]; then
+  mkdir -p "$(dirname "$CG_JSON_OUT")"
+  set -- "$@" --json-out "$CG_JSON_OUT"
+fi
 if cg_true "${CG_FAIL_ON_RISK:-0}"; then set -- "$@" --fail-on-risk; fi
 if [ -n "${CG_CONFIG:-}" ]; then set -- "$@" --config "$CG_CONFIG"; fi
 

@@ -1,0 +1,215 @@
+#!/usr/bin/env bats
+# The orb's commands, run from the packed orb as CircleCI would run them (in
+# busybox sh), against `changegate stand-ins`: the whole process of one deploy
+# without a bot, and the handling of credentials.
+
+load helpers
+
+JIRA_SECRET=ci-token
+CI_SECRET=""
+
+setup_file() {
+  pack_orb
+  local bin
+  bin=$(changegate_bin)
+  mkdir -p "$BATS_FILE_TMPDIR/bin"
+  ln -sf "$bin" "$BATS_FILE_TMPDIR/bin/changegate"
+  "$bin" stand-ins --listen 127.0.0.1:0 --write-config "$BATS_FILE_TMPDIR/changegate.toml" \
+    >"$BATS_FILE_TMPDIR/stand-ins.env" 2>"$BATS_FILE_TMPDIR/stand-ins.log" &
+  echo $! >"$BATS_FILE_TMPDIR/stand-ins.pid"
+  for _ in $(seq 100); do
+    grep -q '^GITHUB_API_URL=' "$BATS_FILE_TMPDIR/stand-ins.env" && break
+    sleep 0.1
+  done
+  grep -q '^GITHUB_API_URL=' "$BATS_FILE_TMPDIR/stand-ins.env" ||
+    fail_setup "changegate stand-ins did not start: $(cat "$BATS_FILE_TMPDIR/stand-ins.log")"
+}
+
+teardown_file() {
+  kill "$(cat "$BATS_FILE_TMPDIR/stand-ins.pid")" 2>/dev/null || true
+}
+
+setup() {
+  export PATH=$BATS_FILE_TMPDIR/bin:/usr/bin:/bin
+  JIRA_BASE_URL=$(sed -n 's/^JIRA_BASE_URL=//p' "$BATS_FILE_TMPDIR/stand-ins.env")
+  CIRCLECI_API_URL=$(sed -n 's/^CIRCLECI_API_URL=//p' "$BATS_FILE_TMPDIR/stand-ins.env")
+  CI_SECRET=$(sed -n 's/.*CIRCLE_TOKEN=\([^;]*\);.*/\1/p' "$BATS_FILE_TMPDIR/stand-ins.env")
+  export JIRA_BASE_URL CIRCLECI_API_URL
+  export JIRA_USER_EMAIL=ci@acme.test JIRA_API_TOKEN=$JIRA_SECRET CIRCLE_TOKEN=$CI_SECRET
+  export CHANGEGATE_HTTP_TIMEOUT=2 CHANGEGATE_HTTP_ATTEMPTS=2 CHANGEGATE_HTTP_MAX_WAIT=1
+  cd "$BATS_TEST_TMPDIR" || return 1
+  cp "$BATS_FILE_TMPDIR/changegate.toml" changegate.toml
+  ORB=$BATS_FILE_TMPDIR/orb.yml
+}
+
+# control POST PATH JSON: the stand-ins' control API.
+control() {
+  curl -fsS -X "$1" -H 'Content-Type: application/json' --data "$3" "${JIRA_BASE_URL%/}$2"
+}
+
+# A deploy workflow in the CircleCI stand-in for commit $1; exports the
+# job variables CircleCI would set.
+new_pipeline() {
+  local out
+  out=$(control POST /_standin/circleci/pipelines "{\"project_slug\": \"gh/acme/web\", \"branch\": \"main\", \"revision\": \"$1\", \"workflow\": \"deploy-prod\", \"jobs\": [
+    {\"name\": \"build\"}, {\"name\": \"cg/request_change\", \"requires\": [\"build\"]},
+    {\"name\": \"hold_change\", \"type\": \"approval\", \"requires\": [\"cg/request_change\"]},
+    {\"name\": \"plan\", \"requires\": [\"hold_change\"]},
+    {\"name\": \"hold_plan_review\", \"type\": \"approval\", \"requires\": [\"plan\"]},
+    {\"name\": \"apply\", \"requires\": [\"hold_plan_review\"]},
+    {\"name\": \"cg/close_change\", \"requires\": [\"apply\"], \"status\": \"running\"}]}")
+  PIPELINE_ID=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pipeline_id"])')
+  PIPELINE_NUMBER=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pipeline_number"])')
+  CIRCLE_WORKFLOW_ID=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["workflow_id"])')
+  export PIPELINE_ID PIPELINE_NUMBER CIRCLE_WORKFLOW_ID CIRCLE_SHA1=$1 CIRCLE_BRANCH=main
+  export CIRCLE_BUILD_URL=https://app.circleci.com/jobs/1 CIRCLE_USERNAME=dev-dana
+}
+
+# jira_as EMAIL TOKEN METHOD PATH [JSON]: a Jira call as a person.
+jira_as() {
+  curl -fsS -u "$1:$2" -X "$3" -H 'Content-Type: application/json' ${5:+--data "$5"} "${JIRA_BASE_URL%/}/rest/api/3$4"
+}
+
+approve() {
+  jira_as alice@acme.test alice-token POST "/issue/$1/transitions" '{"transition": {"id": "31"}}'
+}
+
+issue_status() {
+  jira_as alice@acme.test alice-token GET "/issue/$1?fields=status" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["fields"]["status"]["name"])'
+}
+
+job_status() {
+  control GET /_standin/circleci "" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+wf = next(w for w in d["workflows"] if w["id"] == sys.argv[1])
+print(next(j["status"] for j in wf["jobs"] if j["name"] == sys.argv[2]))' "$CIRCLE_WORKFLOW_ID" "$1"
+}
+
+request() {
+  run_orb_command "$ORB" request_change build_job=build hold_job=hold_change \
+    "pipeline_id=$PIPELINE_ID" "pipeline_number=$PIPELINE_NUMBER" \
+    "justification=Ship the checkout fix" "rollback_plan=Redeploy the previous build" "$@"
+}
+
+@test "a deploy from request to close through the orb's commands, without a bot" {
+  new_pipeline "$(printf '%040d' 1)"
+  run request
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ -f changegate.json ]
+  key=$(python3 -c 'import json; print(json.load(open("changegate.json"))["ticket"])')
+  [ "$(issue_status "$key")" = Open ]
+  [ "$(job_status hold_change)" = on_hold ]
+
+  # Not approved: validate refuses, and the wait beside the hold ends unresumed.
+  run run_orb_command "$ORB" validate_change environment=production
+  [ "$status" -eq 1 ]
+  run run_orb_command "$ORB" resume_when_approved hold_job=hold_change timeout=2s interval=1s
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [ "$(job_status hold_change)" = on_hold ]
+
+  approve "$key"
+  run run_orb_command "$ORB" resume_when_approved hold_job=hold_change timeout=10s interval=1s
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$(job_status hold_change)" = success ]
+  run run_orb_command "$ORB" validate_change environment=production
+  [ "$status" -eq 0 ]
+
+  # A risky plan is escalated; the plan hold waits for a second approval.
+  cp "$REPO/examples/plan.json" plan.json
+  printf 'binary plan' >plan.tfplan
+  run run_orb_command "$ORB" plan_gate plan_json=plan.json plan_file=plan.tfplan hold_job=hold_plan_review json_report=reports/plan.json
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *RISKY* ]]
+  [ -s reports/plan.json ]
+  [ "$(issue_status "$key")" = "Manual review" ]
+  control POST /_standin/circleci/jobs "{\"workflow_id\": \"$CIRCLE_WORKFLOW_ID\", \"job\": \"plan\", \"status\": \"success\"}"
+  run run_orb_command "$ORB" validate_change plan_json=plan.json plan_file=plan.tfplan
+  [ "$status" -eq 1 ]
+  approve "$key"
+  run run_orb_command "$ORB" resume_when_approved hold_job=hold_plan_review stack=default timeout=10s interval=1s
+  [ "$status" -eq 0 ]
+  [ "$(job_status hold_plan_review)" = success ]
+  run run_orb_command "$ORB" validate_change plan_json=plan.json plan_file=plan.tfplan
+  echo "$output"
+  [ "$status" -eq 0 ]
+  # Another plan than the reviewed one is refused.
+  printf 'other plan' >plan.tfplan
+  run run_orb_command "$ORB" validate_change plan_json=plan.json plan_file=plan.tfplan
+  [ "$status" -eq 1 ]
+
+  control POST /_standin/circleci/jobs "{\"workflow_id\": \"$CIRCLE_WORKFLOW_ID\", \"job\": \"apply\", \"status\": \"success\"}"
+  run run_orb_command "$ORB" close_change deploy_job=apply
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$(issue_status "$key")" = Done ]
+}
+
+@test "a plan gate without a hold fails on risk when asked" {
+  new_pipeline "$(printf '%040d' 2)"
+  run request
+  [ "$status" -eq 0 ]
+  cp "$REPO/examples/plan.json" plan.json
+  run run_orb_command "$ORB" plan_gate plan_json=plan.json fail_on_risk=true
+  [ "$status" -eq 1 ]
+}
+
+@test "secrets come through env_var_name parameters and never appear in the output" {
+  new_pipeline "$(printf '%040d' 3)"
+  unset JIRA_API_TOKEN
+  export TEAM_JIRA_TOKEN=$JIRA_SECRET
+  run request jira_api_token=TEAM_JIRA_TOKEN
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" != *"$JIRA_SECRET"* ]]
+  [[ "$output" != *"$CI_SECRET"* ]]
+
+  # A missing secret stops the step with its name, not a value.
+  unset TEAM_JIRA_TOKEN
+  run request jira_api_token=TEAM_JIRA_TOKEN
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"TEAM_JIRA_TOKEN is not set"* ]]
+
+  # A name that is not a variable name is refused before anything runs.
+  run request 'jira_api_token=X;echo pwned'
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"'X;echo pwned' is not an environment variable name"* ]]
+  ! printf '%s\n' "$output" | grep -qx pwned
+}
+
+@test "parameter values with spaces and shell characters reach changegate intact" {
+  new_pipeline "$(printf '%040d' 4)"
+  run request 'justification=Fix "quotes"; $(not run) & `not run` *' 'summary=Deploy web; rm -rf /'
+  echo "$output"
+  [ "$status" -eq 0 ]
+  key=$(python3 -c 'import json; print(json.load(open("changegate.json"))["ticket"])')
+  run jira_as alice@acme.test alice-token GET "/issue/$key?fields=summary"
+  [[ "$output" == *'Deploy web; rm -rf /'* ]]
+}
+
+@test "commands fail closed when changegate is missing" {
+  new_pipeline "$(printf '%040d' 5)"
+  export PATH=/usr/bin:/bin HOME=$BATS_TEST_TMPDIR
+  run run_orb_command "$ORB" validate_change
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"run the install command first"* ]]
+}
+
+@test "analyze posts the analysis and never approves the ticket" {
+  new_pipeline "$(printf '%040d' 6)"
+  run request
+  [ "$status" -eq 0 ]
+  key=$(python3 -c 'import json; print(json.load(open("changegate.json"))["ticket"])')
+  GITHUB_API_URL=$(sed -n 's/^GITHUB_API_URL=//p' "$BATS_FILE_TMPDIR/stand-ins.env")
+  export GITHUB_API_URL GITHUB_TOKEN=$(sed -n 's/.*GITHUB_TOKEN=\([^;]*\)$/\1/p' "$BATS_FILE_TMPDIR/stand-ins.env")
+  run run_orb_command "$ORB" analyze evidence_file=reports/evidence.json
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ -s reports/evidence.json ]
+  [ "$(issue_status "$key")" != Approved ]
+}

@@ -148,16 +148,28 @@ impl CircleCiStandIn {
 
     /// Control API: creates a pipeline with one workflow. Body:
     /// `{"project_slug", "branch", "revision", "workflow": "deploy",
-    ///   "jobs": [{"name", "type": "build"|"approval", "requires": [...], "status"}]}`.
+    ///   "jobs": [{"name", "type": "build"|"approval", "requires": [...], "status"}]}`,
+    /// optionally with the `pipeline_id`, `pipeline_number` and
+    /// `workflow_id` of a real pipeline to mirror (a CI job testing the orb
+    /// against the stand-ins passes its own).
     /// Build jobs default to `success`; approval jobs are `blocked` until
     /// what they require has ended.
     pub fn create_pipeline(&mut self, spec: &Value) -> Result<Value, String> {
         let s = |k: &str| spec.get(k).and_then(Value::as_str).map(String::from);
         let project_slug = s("project_slug").ok_or("project_slug is required")?;
-        let number =
-            self.pipelines.iter().filter(|p| p.project_slug == project_slug).map(|p| p.number).max().unwrap_or(0) + 1;
+        let number = match spec.get("pipeline_number").and_then(Value::as_u64) {
+            Some(n) => n,
+            None => {
+                self.pipelines.iter().filter(|p| p.project_slug == project_slug).map(|p| p.number).max().unwrap_or(0)
+                    + 1
+            }
+        };
+        let given_id = s("pipeline_id");
+        if given_id.as_ref().is_some_and(|id| self.pipelines.iter().any(|p| &p.id == id)) {
+            return Err("a pipeline with that id exists".into());
+        }
         let pipeline = Pipeline {
-            id: self.next_id(0xa1),
+            id: given_id.unwrap_or_else(|| self.next_id(0xa1)),
             number,
             project_slug,
             branch: s("branch").unwrap_or_else(|| "main".into()),
@@ -198,7 +210,7 @@ impl CircleCiStandIn {
             });
         }
         let mut wf = Workflow {
-            id: self.next_id(0xc3),
+            id: s("workflow_id").unwrap_or_else(|| self.next_id(0xc3)),
             name: s("workflow").unwrap_or_else(|| "deploy".into()),
             pipeline_id: pipeline.id.clone(),
             status: "running".into(),

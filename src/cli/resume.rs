@@ -12,7 +12,6 @@ use super::{CliError, load_config, request::services};
 use crate::config::jira::parse_duration;
 use crate::env::Env;
 use crate::outcome::Outcome;
-use crate::receipt::VerifyingKey;
 use crate::resume::{self, Ended, ResumeArgs};
 
 #[derive(Debug, Args)]
@@ -56,11 +55,7 @@ pub(super) fn run(cli: &ResumeCli, config: Option<&Path>, env: &Env, out: &mut d
         return Ok(Outcome::Deny);
     }
     let [workflow_id] = env.require(["CIRCLE_WORKFLOW_ID"])?;
-    let receipt_key = env
-        .get("CHANGEGATE_RECEIPT_PUBKEY")
-        .map(VerifyingKey::from_base64)
-        .transpose()
-        .map_err(|e| CliError::Other(e.to_string()))?;
+    let receipt_key = super::receipt_pubkey(env)?;
     let svc = services(env)?;
     let args = ResumeArgs {
         ticket: key,

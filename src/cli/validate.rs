@@ -10,7 +10,6 @@ use clap::Args;
 use super::{CliError, load_config, request::services};
 use crate::env::Env;
 use crate::outcome::Outcome;
-use crate::receipt::VerifyingKey;
 use crate::request::BuildEnv;
 use crate::validate::{self, ValidateArgs};
 
@@ -64,11 +63,7 @@ pub(super) fn run(
         writeln!(out, "PASS: {environment} is not a controlled environment: no change ticket is needed")?;
         return Ok(Outcome::Pass);
     }
-    let receipt_key = env
-        .get("CHANGEGATE_RECEIPT_PUBKEY")
-        .map(VerifyingKey::from_base64)
-        .transpose()
-        .map_err(|e| CliError::Other(e.to_string()))?;
+    let receipt_key = super::receipt_pubkey(env)?;
     let svc = services(env)?;
     let build = BuildEnv::from_env(env)?;
     let args = ValidateArgs {

@@ -119,9 +119,9 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
         out.analysed = true;
         out.approved = a.approved;
         out.actions.extend(a.actions);
-        if a.approved {
-            t = ticket::load(bot.jira, key, jc)?;
-        }
+        // The analysis may have moved the ticket (approved it, or sent it
+        // to manual review): what follows judges its status now.
+        t = ticket::load(bot.jira, key, jc)?;
     }
 
     if t.status.eq_ignore_ascii_case(&s.approved) {

@@ -8,6 +8,7 @@ mod close;
 mod collect;
 mod config_check;
 mod decide;
+mod demo;
 mod plan_check;
 mod request;
 mod resume;
@@ -51,6 +52,8 @@ enum Command {
     PlanCheck(plan_check::PlanCheckArgs),
     /// Record how the deploy ended and close the ticket (CI, step 3)
     Close(close::CloseCli),
+    /// Run the whole process once against local stand-ins of Jira, GitHub and CircleCI, narrated
+    Demo(demo::DemoCli),
     /// Collect the evidence record of a ticket (commits, reviews, scans)
     Collect(collect::CollectCli),
     /// Re-decide a stored evidence record offline (audits)
@@ -109,7 +112,7 @@ pub fn main<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
 
 /// Runs a parsed command line, writing the report to `out` and errors to `err`.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Outcome {
-    match execute(cli, out) {
+    match execute(cli, &Env::from_process(), out) {
         Ok(outcome) => outcome,
         Err(e) => {
             let _ = writeln!(err, "changegate: error: {e}");
@@ -163,24 +166,25 @@ pub(crate) fn load_config(explicit: Option<&Path>) -> Result<Config, CliError> {
     Ok(Config::load(explicit, env_path.as_deref(), &cwd, Date::today_utc())?)
 }
 
-fn execute(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
-    let env = Env::from_process();
+/// Runs a parsed command line with `env` as its environment.
+fn execute(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
     match cli.command {
-        Command::Request(args) => request::run(&args, cli.config.as_deref(), &env, out),
-        Command::Validate(args) => validate::run(&args, cli.config.as_deref(), &env, out),
-        Command::PlanCheck(args) => plan_check::run(&args, cli.config.as_deref(), &env, out),
-        Command::Close(args) => close::run(&args, cli.config.as_deref(), &env, out),
-        Command::Collect(args) => collect::run(&args, cli.config.as_deref(), &env, out),
+        Command::Request(args) => request::run(&args, cli.config.as_deref(), env, out),
+        Command::Validate(args) => validate::run(&args, cli.config.as_deref(), env, out),
+        Command::PlanCheck(args) => plan_check::run(&args, cli.config.as_deref(), env, out),
+        Command::Close(args) => close::run(&args, cli.config.as_deref(), env, out),
+        Command::Collect(args) => collect::run(&args, cli.config.as_deref(), env, out),
         Command::Decide(args) => decide::run(&args, out),
-        Command::Analyze(args) => analyze::run(&args, cli.config.as_deref(), &env, out),
-        Command::Resume(args) => resume::run(&args, cli.config.as_deref(), &env, out),
-        Command::Serve(args) => serve::run_serve(&args, cli.config.as_deref(), &env),
-        Command::Reconcile(args) => serve::run_reconcile(&args, cli.config.as_deref(), &env, out),
-        Command::Audit(args) => audit::run(&args, cli.config.as_deref(), &env, out),
+        Command::Analyze(args) => analyze::run(&args, cli.config.as_deref(), env, out),
+        Command::Resume(args) => resume::run(&args, cli.config.as_deref(), env, out),
+        Command::Serve(args) => serve::run_serve(&args, cli.config.as_deref(), env),
+        Command::Reconcile(args) => serve::run_reconcile(&args, cli.config.as_deref(), env, out),
+        Command::Audit(args) => audit::run(&args, cli.config.as_deref(), env, out),
         Command::Config { command: ConfigCommand::Check(args) } => {
-            config_check::run(&args, cli.config.as_deref(), &env, out)
+            config_check::run(&args, cli.config.as_deref(), env, out)
         }
         Command::StandIns(args) => stand_ins::run(&args, out),
+        Command::Demo(args) => demo::run(&args, out),
     }
 }
 

@@ -49,3 +49,40 @@ fn usage_errors_exit_2() {
     assert_eq!(Run::new(["no-such-command"]).run().code, 2);
     assert_eq!(Run::new(Vec::<String>::new()).run().code, 2);
 }
+
+/// README's first command: the whole process, narrated, on nothing but this
+/// machine. Each step's outcome is checked by the demo itself; here the
+/// story must reach its end, and keep what it says about each step.
+#[test]
+fn demo_runs_the_whole_process_against_the_stand_ins() {
+    let keep = tempfile::tempdir().unwrap();
+    let out = Run::new(["demo", "--keep", &keep.path().display().to_string()]).run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    for line in [
+        "$ changegate request --environment production",
+        "ok: the analysis sent PRODCM-2 to Manual review",
+        "squash_landing_not_reviewed_sha",
+        "version_bump_exempt: package.json: version 1.0.0 -> 1.1.0",
+        "ok: the attached evidence gives the same decision",
+        "ok: the bot resumed hold_change",
+        "RISKY: 4 resource changes need review",
+        "ok: validate refused the unreviewed plan",
+        "ok: the bot resumed hold_plan_review",
+        "ok: validate passed with the reviewed plan",
+        "ok: PRODCM-2 is Done",
+        "status: Done, resolution: Done",
+        "Alice Approver: Manual review -> Approved",
+        "The demo went as the process says it must.",
+    ] {
+        assert!(out.stdout.contains(line), "missing {line:?} in:\n{}", out.stdout);
+    }
+    assert!(!out.stdout.contains("NOT AS EXPECTED"), "{}", out.stdout);
+    // The stand-ins' credentials and the receipt key never show.
+    for secret in ["ci-token", "bot-token", "alice-token", "circle-token", "gh-token"] {
+        assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret), "{secret} leaked:\n{}", out.stdout);
+    }
+    // --keep leaves what the jobs wrote.
+    for f in ["changegate.json", "changegate.toml", "plan.json", "acme-web/package.json"] {
+        assert!(keep.path().join(f).exists(), "{f} was not kept");
+    }
+}

@@ -1,0 +1,740 @@
+//! `changegate demo`: the whole three-step process once, on this machine,
+//! against the embedded stand-ins for Jira, GitHub and CircleCI, narrated
+//! step by step. Nothing is configured and nothing leaves the machine: the
+//! stand-ins listen on loopback, the repository is a real git repository
+//! built in a temporary directory, and every step runs the very command a
+//! CI job or the bot runs (in this process, with that job's environment).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clap::{Args, Parser};
+use serde_json::{Value, json};
+
+use super::{Cli, CliError, execute};
+use crate::env::Env;
+use crate::http::{RetryPolicy, Secret};
+use crate::jira::{Jira, JiraSettings};
+use crate::outcome::Outcome;
+use crate::standins::github::{Event, Pull, Review, WEB_FLOW_EMAIL};
+use crate::standins::{SITE_CONFIG, StandIns};
+
+#[derive(Debug, Args)]
+pub(super) struct DemoCli {
+    /// Keep the demo's directory (repository, configuration, state and plan files) here
+    #[arg(long, value_name = "DIR")]
+    keep: Option<PathBuf>,
+}
+
+/// The demo's policy: the stand-in site, auto-approval on, and a Trivy scan
+/// job whose SARIF is the scan evidence.
+const POLICY: &str = r#"
+[approval]
+auto_approve = true
+
+[scan]
+jobs = ["trivy"]
+required = ["Trivy"]
+code_scanning = false
+"#;
+
+/// The risky plan a person must review (the shipped example).
+const RISKY_PLAN: &str = include_str!("../../examples/plan.json");
+
+/// A Trivy run over the image that found nothing.
+const CLEAN_SARIF: &str = r#"{"version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "runs": [{"tool": {"driver": {"name": "Trivy", "version": "0.58.1", "informationUri": "https://github.com/aquasecurity/trivy", "rules": []}}, "results": [], "invocations": [{"executionSuccessful": true}]}]}"#;
+
+const PROJECT: &str = "gh/acme/web";
+const REPO: &str = "acme/web";
+
+/// Who runs a command: the CI job's Jira user, or the bot's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Ci,
+    Bot,
+}
+
+struct Demo<'a> {
+    out: &'a mut dyn Write,
+    stand_ins: StandIns,
+    dir: PathBuf,
+    receipt_key: (String, String),
+    workflow: String,
+    commit: String,
+    failed: Vec<String>,
+}
+
+pub(super) fn run(cli: &DemoCli, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    git_available()?;
+    let dir = match &cli.keep {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(|source| CliError::File {
+                what: "cannot create",
+                path: d.clone(),
+                source,
+            })?;
+            d.canonicalize().map_err(|source| CliError::File { what: "cannot open", path: d.clone(), source })?
+        }
+        None => {
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            std::env::temp_dir().join(format!("changegate-demo-{}-{}", std::process::id(), nanos.as_nanos()))
+        }
+    };
+    let stand_ins =
+        StandIns::start("127.0.0.1:0").map_err(|e| CliError::Other(format!("cannot start the stand-ins: {e}")))?;
+    let mut demo = Demo {
+        out,
+        stand_ins,
+        dir: dir.clone(),
+        receipt_key: crate::receipt::generate(),
+        workflow: String::new(),
+        commit: String::new(),
+        failed: Vec::new(),
+    };
+    let result = demo.story();
+    if cli.keep.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result?;
+    if demo.failed.is_empty() {
+        writeln!(demo.out, "\nThe demo went as the process says it must.")?;
+        Ok(Outcome::Pass)
+    } else {
+        writeln!(demo.out, "\nThe demo did not go as expected:")?;
+        for f in &demo.failed {
+            writeln!(demo.out, "  - {f}")?;
+        }
+        Ok(Outcome::Undecided)
+    }
+}
+
+fn git_available() -> Result<(), CliError> {
+    match Command::new("git").arg("--version").output() {
+        Ok(o) if o.status.success() => Ok(()),
+        _ => Err(CliError::Other("changegate demo builds a real git repository and needs git on PATH".into())),
+    }
+}
+
+impl Demo<'_> {
+    fn story(&mut self) -> Result<(), CliError> {
+        std::fs::create_dir_all(&self.dir).map_err(|source| CliError::File {
+            what: "cannot create",
+            path: self.dir.clone(),
+            source,
+        })?;
+        std::fs::write(self.dir.join("changegate.toml"), format!("{SITE_CONFIG}{POLICY}"))?;
+        writeln!(
+            self.out,
+            "changegate demo: one production deploy of acme/web, from request to close, against local stand-ins\n\
+             of Jira, GitHub and CircleCI on {} (nothing leaves this machine).",
+            self.stand_ins.url()
+        )?;
+
+        self.heading("The scene")?;
+        let (base, head) = self.repository()?;
+        self.previous_deploy(&base)?;
+        self.pipeline(&head)?;
+
+        self.heading("Step 1: request (CI job cg/request_change)")?;
+        let state = self.dir.join("changegate.json");
+        let state_arg = state.display().to_string();
+        let outcome = self.cg(
+            Who::Ci,
+            "request_change",
+            &[
+                "request",
+                "--environment",
+                "production",
+                "--build-job",
+                "build",
+                "--hold",
+                "hold_change",
+                "--pipeline-id",
+                &self.pipeline_id(),
+                "--pipeline-number",
+                "2",
+                "--justification",
+                "Checkout fix and new pricing copy for the winter release",
+                "--rollback-plan",
+                "Redeploy release 1.0.0 with the same pipeline",
+                "--service",
+                "acme-web",
+                "--output",
+                &state_arg,
+            ],
+        )?;
+        self.expect(outcome == Outcome::Pass, "request created the ticket")?;
+        let key = self.ticket_key(&state)?;
+        self.note(&format!(
+            "{key} is Open with every required field filled from the build; the workflow waits at hold_change, using no compute."
+        ))?;
+        self.job("request_change", "success");
+
+        self.heading("Step 2: analyse (the bot, woken by Jira's webhook)")?;
+        let (_, text) = self.cg_output(Who::Bot, "", &["reconcile", "--hold-wait", "5"])?;
+        let status = self.status(&key);
+        self.expect(status == "Manual review", &format!("the analysis sent {key} to Manual review (it is {status})"))?;
+        self.show_analysis(&key, &text)?;
+        self.note(
+            "Auto-approval is on, but one check did not pass: the squash-merged pull request #2 landed a commit\n\
+             nobody approved (its approval was of the branch head), so a person must decide.",
+        )?;
+
+        self.heading("Step 2: a person approves")?;
+        self.approve(&key, "the analysis")?;
+        self.cg(Who::Bot, "", &["reconcile", "--hold-wait", "5"])?;
+        self.expect(self.job_status("hold_change") == "success", "the bot resumed hold_change")?;
+        self.note("The bot checked the workflow's project, pipeline, branch and commit against the ticket, wrote a\nsigned receipt, and approved hold_change through the CircleCI API.")?;
+        self.job("plan", "running");
+
+        self.heading("Step 3: plan (CI job plan)")?;
+        let outcome = self.cg(Who::Ci, "plan", &["validate", "--state", &state_arg])?;
+        self.expect(outcome == Outcome::Pass, "validate passed before the plan")?;
+        let plan_json = self.dir.join("plan.json");
+        let plan_file = self.dir.join("plan.tfplan");
+        std::fs::write(&plan_json, RISKY_PLAN)?;
+        std::fs::write(&plan_file, b"the binary plan terraform plan -out would write")?;
+        let (pj, pf) = (plan_json.display().to_string(), plan_file.display().to_string());
+        self.note(
+            "terraform plan -out plan.tfplan && terraform show -json plan.tfplan > plan.json (the example plan)",
+        )?;
+        let outcome = self.cg(
+            Who::Ci,
+            "plan",
+            &["plan-check", &pj, "--plan-file", &pf, "--state", &state_arg, "--hold", "hold_plan_review"],
+        )?;
+        self.expect(outcome == Outcome::Pass, "plan-check recorded the plan (the hold does the pausing)")?;
+        let status = self.status(&key);
+        self.expect(
+            status == "Manual review",
+            &format!("the risky plan sent {key} back to Manual review (it is {status})"),
+        )?;
+        self.job("plan", "success");
+        self.cg(Who::Bot, "", &["reconcile", "--hold-wait", "5"])?;
+        self.expect(self.job_status("hold_plan_review") == "on_hold", "hold_plan_review waits for a person")?;
+        self.note("Were apply to start now, validate would refuse it: the plan needs an approval given after it was recorded.")?;
+        let outcome =
+            self.cg(Who::Ci, "apply", &["validate", "--state", &state_arg, "--plan-json", &pj, "--plan-file", &pf])?;
+        self.expect(outcome == Outcome::Deny, "validate refused the unreviewed plan")?;
+
+        self.heading("Step 3: a person reviews the plan")?;
+        self.approve(&key, "the plan's findings")?;
+        self.cg(Who::Bot, "", &["reconcile", "--hold-wait", "5"])?;
+        self.expect(self.job_status("hold_plan_review") == "success", "the bot resumed hold_plan_review")?;
+        self.job("apply", "running");
+
+        self.heading("Step 3: apply the reviewed plan (CI job apply)")?;
+        let outcome =
+            self.cg(Who::Ci, "apply", &["validate", "--state", &state_arg, "--plan-json", &pj, "--plan-file", &pf])?;
+        self.expect(outcome == Outcome::Pass, "validate passed with the reviewed plan")?;
+        self.note(
+            "terraform apply plan.tfplan: the very plan that was reviewed (its SHA-256 digests match the ticket's)",
+        )?;
+        self.job("apply", "success");
+        self.job("close_change", "running");
+
+        self.heading("Step 3: close (CI job cg/close_change, after apply whatever its outcome)")?;
+        let outcome = self.cg(Who::Ci, "close_change", &["close", "--state", &state_arg, "--deploy-job", "apply"])?;
+        self.expect(outcome == Outcome::Pass, "close recorded the deploy")?;
+        let status = self.status(&key);
+        self.expect(status == "Done", &format!("{key} is Done (it is {status})"))?;
+
+        self.heading(&format!("The ticket at the end: {key}"))?;
+        self.final_state(&key)?;
+        Ok(())
+    }
+
+    /// The repository: a first commit (deployed before), a merged and
+    /// reviewed pull request, a squash-merged one, and a version bump.
+    fn repository(&mut self) -> Result<(String, String), CliError> {
+        let g = Git { dir: self.dir.join("acme-web") };
+        std::fs::create_dir_all(&g.dir)?;
+        g.run(&["init", "-q", "-b", "main"])?;
+        g.write("README.md", "# acme web\n")?;
+        g.write("package.json", "{\n  \"name\": \"acme-web\",\n  \"version\": \"1.0.0\"\n}\n")?;
+        g.write("src/checkout.js", "export const total = (items) => items.reduce((s, i) => s + i.price, 0);\n")?;
+        let base = g.commit("dana", "Release 1.0.0")?;
+
+        // #1: two commits by carol, approved by bob, merged with a merge commit.
+        g.run(&["checkout", "-q", "-b", "checkout-fix", "main"])?;
+        g.write(
+            "src/checkout.js",
+            "export const total = (items) => items.reduce((s, i) => s + i.price * i.qty, 0);\n",
+        )?;
+        let c1 = g.commit("carol", "Count quantities in the checkout total")?;
+        g.write("src/checkout.test.js", "// total([{price: 2, qty: 3}]) === 6\n")?;
+        let c2 = g.commit("carol", "Test the checkout total")?;
+        g.run(&["checkout", "-q", "main"])?;
+        g.as_github(
+            "dana",
+            &["merge", "-q", "--no-ff", "checkout-fix", "-m", "Merge pull request #1 from acme/checkout-fix"],
+        )?;
+        let m1 = g.head()?;
+
+        // #2: one commit by dana, approved by alice, squash-merged.
+        g.run(&["checkout", "-q", "-b", "pricing-copy", "main"])?;
+        g.write("src/pricing.txt", "Winter prices: 10% off everything\n")?;
+        let p1 = g.commit("dana", "New pricing copy")?;
+        g.run(&["checkout", "-q", "main"])?;
+        g.run(&["merge", "-q", "--squash", "pricing-copy"])?;
+        g.as_github("dana", &["commit", "-q", "--allow-empty", "-m", "New pricing copy (#2)"])?;
+        let s2 = g.head()?;
+
+        // The release bot bumps the version, pushed directly.
+        g.write("package.json", "{\n  \"name\": \"acme-web\",\n  \"version\": \"1.1.0\"\n}\n")?;
+        let head = g.commit("release-bot", "chore(release): 1.1.0")?;
+
+        let pulls = vec![
+            approved(pull(1, "carol", &c2, &[c1, c2.clone()], &m1, &[m1.clone()]), "bob", 11),
+            approved(pull(2, "dana", &p1, std::slice::from_ref(&p1), &s2, &[s2.clone()]), "alice", 12),
+        ];
+        let dir = g.dir.clone();
+        self.stand_ins.with_github(|gh| {
+            gh.add_repo(REPO, &dir);
+            gh.repo_mut(REPO).pulls = pulls;
+        });
+        self.note(&format!(
+            "acme/web is a real git repository ({}) served by the GitHub stand-in. Since the last deploy:\n\
+             - pull request #1 by carol: 2 commits, approved by bob, merged with a merge commit\n\
+             - pull request #2 by dana: approved by alice, squash-merged into a new commit\n\
+             - a version bump 1.0.0 -> 1.1.0 pushed by release-bot",
+            g.dir.display()
+        ))?;
+        Ok((base, head))
+    }
+
+    /// The last production deploy of acme/web: a ticket for the base
+    /// commit, approved and Done (the base of this change set).
+    fn previous_deploy(&mut self, base: &str) -> Result<(), CliError> {
+        let spec = json!({"project_slug": PROJECT, "branch": "main", "revision": base, "workflow": "deploy-prod",
+            "jobs": [{"name": "build"}, {"name": "request_change", "requires": ["build"]},
+                     {"name": "hold_change", "type": "approval", "requires": ["request_change"]}]});
+        let p = self.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).map_err(CliError::Other)?;
+        let (workflow, commit) = (p["workflow_id"].as_str().unwrap_or_default().to_owned(), base.to_owned());
+        let (saved_wf, saved_commit) =
+            (std::mem::replace(&mut self.workflow, workflow), std::mem::replace(&mut self.commit, commit));
+        let state = self.dir.join("previous.json").display().to_string();
+        let pid = p["pipeline_id"].as_str().unwrap_or_default().to_owned();
+        let env = self.env(Who::Ci, "request_change");
+        let (outcome, _) = self.quiet(
+            &env,
+            &[
+                "request",
+                "--environment",
+                "production",
+                "--build-job",
+                "build",
+                "--pipeline-id",
+                &pid,
+                "--pipeline-number",
+                "1",
+                "--justification",
+                "Release 1.0.0",
+                "--rollback-plan",
+                "None: first release",
+                "--output",
+                &state,
+            ],
+        );
+        (self.workflow, self.commit) = (saved_wf, saved_commit);
+        self.expect(outcome == Outcome::Pass, "the previous deploy's ticket was created")?;
+        let key = self.ticket_key(Path::new(&state))?;
+        self.person("alice@acme.test", "alice-token").transition(&key, "Approve", None).map_err(CliError::Jira)?;
+        self.person("ci@acme.test", "ci-token").transition(&key, "Complete", None).map_err(CliError::Jira)?;
+        self.note(&format!(
+            "The last production deploy of acme/web is {key}: approved, deployed and Done at {}. The change set\n\
+             of this deploy is every commit since then.",
+            &base[..12]
+        ))
+    }
+
+    /// Pipeline 2: the deploy workflow of the head commit, with a clean
+    /// Trivy scan whose SARIF is an artifact.
+    fn pipeline(&mut self, head: &str) -> Result<(), CliError> {
+        let spec = json!({"project_slug": PROJECT, "branch": "main", "revision": head, "workflow": "deploy-prod", "jobs": [
+            {"name": "build"},
+            {"name": "trivy", "requires": ["build"], "artifacts": [{"path": "reports/trivy.sarif", "content": CLEAN_SARIF}]},
+            {"name": "request_change", "requires": ["trivy"], "status": "running"},
+            {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
+            {"name": "plan", "requires": ["hold_change"], "status": "blocked"},
+            {"name": "hold_plan_review", "type": "approval", "requires": ["plan"]},
+            {"name": "apply", "requires": ["hold_plan_review"], "status": "blocked"},
+            {"name": "close_change", "requires": ["apply"], "status": "blocked"}]});
+        let p = self.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).map_err(CliError::Other)?;
+        self.workflow = p["workflow_id"].as_str().unwrap_or_default().to_owned();
+        self.commit = head.to_owned();
+        self.note(&format!(
+            "Pipeline 2 of {PROJECT} builds {} on main: build, trivy (a clean scan, SARIF kept as an artifact),\n\
+             cg/request_change, hold_change (approval), plan, hold_plan_review (approval), apply, cg/close_change.",
+            &head[..12]
+        ))
+    }
+
+    fn pipeline_id(&self) -> String {
+        self.stand_ins
+            .with_circleci(|c| c.dump())
+            .get("workflows")
+            .and_then(Value::as_array)
+            .and_then(|w| w.iter().find(|w| w["id"] == self.workflow.as_str()))
+            .and_then(|w| w["pipeline_id"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// The environment of a job of pipeline 2 (or of the bot).
+    fn env(&self, who: Who, job: &str) -> Env {
+        let url = self.stand_ins.url();
+        let circleci = self.stand_ins.circleci_url();
+        let (email, token) = match who {
+            Who::Ci => ("ci@acme.test", "ci-token"),
+            Who::Bot => ("bot@acme.test", "bot-token"),
+        };
+        let mut pairs: Vec<(&str, String)> = vec![
+            ("JIRA_BASE_URL", url.clone()),
+            ("JIRA_USER_EMAIL", email.into()),
+            ("JIRA_API_TOKEN", token.into()),
+            ("CIRCLECI_API_URL", circleci),
+            ("CIRCLE_TOKEN", crate::standins::circleci::TOKEN.into()),
+            ("GITHUB_API_URL", url),
+            ("GITHUB_TOKEN", crate::standins::github::TOKEN.into()),
+            ("CHANGEGATE_RECEIPT_PUBKEY", self.receipt_key.1.clone()),
+            ("CHANGEGATE_HTTP_TIMEOUT", "5".into()),
+        ];
+        match who {
+            Who::Bot => pairs.push(("CHANGEGATE_RECEIPT_KEY", self.receipt_key.0.clone())),
+            Who::Ci => pairs.extend([
+                ("CIRCLE_WORKFLOW_ID", self.workflow.clone()),
+                ("CIRCLE_SHA1", self.commit.clone()),
+                ("CIRCLE_BRANCH", "main".into()),
+                ("CIRCLE_JOB", job.into()),
+                ("CIRCLE_BUILD_URL", format!("https://app.circleci.com/pipelines/github/acme/web/2/jobs/{job}")),
+                ("CIRCLE_USERNAME", "dana".into()),
+            ]),
+        }
+        Env::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+    }
+
+    /// Runs a changegate command as `who` in `job`, narrating it.
+    fn cg(&mut self, who: Who, job: &str, args: &[&str]) -> Result<Outcome, CliError> {
+        Ok(self.cg_output(who, job, args)?.0)
+    }
+
+    /// [`Demo::cg`], also returning the command's output.
+    fn cg_output(&mut self, who: Who, job: &str, args: &[&str]) -> Result<(Outcome, String), CliError> {
+        let env = self.env(who, job);
+        let shown: Vec<String> = args.iter().map(|a| self.short(a)).collect();
+        let by = match who {
+            Who::Ci => format!("in job {job}"),
+            Who::Bot => "as the bot".to_owned(),
+        };
+        writeln!(self.out, "\n  $ changegate {}    # {by}", shown.join(" "))?;
+        let (outcome, text) = self.quiet(&env, args);
+        for line in text.lines() {
+            writeln!(self.out, "  | {line}")?;
+        }
+        writeln!(self.out, "  -> exit {}", outcome.code())?;
+        Ok((outcome, text))
+    }
+
+    /// Runs a changegate command and returns its outcome and output.
+    fn quiet(&self, env: &Env, args: &[&str]) -> (Outcome, String) {
+        let config = self.dir.join("changegate.toml").display().to_string();
+        let mut argv = vec!["changegate", "--config", &config];
+        argv.extend_from_slice(args);
+        let mut buf = Vec::new();
+        let outcome = match Cli::try_parse_from(&argv) {
+            Ok(cli) => match execute(cli, env, &mut buf) {
+                Ok(o) => o,
+                Err(e) => {
+                    let _ = writeln!(buf, "changegate: error: {e}");
+                    Outcome::Undecided
+                }
+            },
+            Err(e) => {
+                let _ = writeln!(buf, "{e}");
+                Outcome::Undecided
+            }
+        };
+        (outcome, String::from_utf8_lossy(&buf).into_owned())
+    }
+
+    /// A path inside the demo directory, shortened for the narration.
+    fn short(&self, arg: &str) -> String {
+        let prefix = format!("{}/", self.dir.display());
+        arg.strip_prefix(&prefix).map_or_else(|| arg.to_owned(), str::to_owned)
+    }
+
+    fn heading(&mut self, title: &str) -> Result<(), CliError> {
+        writeln!(self.out, "\n== {title}")?;
+        Ok(())
+    }
+
+    fn note(&mut self, text: &str) -> Result<(), CliError> {
+        writeln!(self.out)?;
+        for line in text.lines() {
+            writeln!(self.out, "  {line}")?;
+        }
+        Ok(())
+    }
+
+    fn expect(&mut self, ok: bool, what: &str) -> Result<(), CliError> {
+        if ok {
+            writeln!(self.out, "  ok: {what}")?;
+        } else {
+            writeln!(self.out, "  NOT AS EXPECTED: {what}")?;
+            self.failed.push(what.to_owned());
+        }
+        Ok(())
+    }
+
+    fn ticket_key(&self, state: &Path) -> Result<String, CliError> {
+        let text = std::fs::read_to_string(state).map_err(|source| CliError::File {
+            what: "cannot read the state file",
+            path: state.to_owned(),
+            source,
+        })?;
+        serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["ticket"].as_str().map(str::to_owned))
+            .ok_or_else(|| CliError::Other(format!("{} names no ticket", state.display())))
+    }
+
+    fn person(&self, email: &str, token: &str) -> Jira {
+        let s = JiraSettings { base_url: self.stand_ins.url(), email: email.into(), token: Secret::new(token) };
+        Jira::new(&s, None, RetryPolicy::default()).expect("a client for the local stand-in")
+    }
+
+    fn approve(&mut self, key: &str, what: &str) -> Result<(), CliError> {
+        self.person("alice@acme.test", "alice-token").transition(key, "Approve", None)?;
+        self.note(&format!(
+            "Alice (approvers group) reads {what} and moves {key} to Approved in Jira. Approving the hold in\n\
+             CircleCI instead would achieve nothing: every later job checks the ticket."
+        ))
+    }
+
+    fn issue(&self, key: &str) -> Value {
+        let dump = self.stand_ins.with_jira(|j| j.dump());
+        dump["issues"].as_array().and_then(|a| a.iter().find(|i| i["key"] == key).cloned()).unwrap_or(Value::Null)
+    }
+
+    fn status(&self, key: &str) -> String {
+        self.issue(key)["status"].as_str().unwrap_or_default().to_owned()
+    }
+
+    fn job(&self, name: &str, status: &str) {
+        let spec = json!({"workflow_id": self.workflow, "job": name, "status": status});
+        // The workflow and job exist: they were created above.
+        let _ = self.stand_ins.with_circleci(|c| c.set_job(&spec));
+    }
+
+    fn job_status(&self, name: &str) -> String {
+        let dump = self.stand_ins.with_circleci(|c| c.dump());
+        dump["workflows"]
+            .as_array()
+            .and_then(|w| w.iter().find(|w| w["id"] == self.workflow.as_str()))
+            .and_then(|w| w["jobs"].as_array())
+            .and_then(|j| j.iter().find(|j| j["name"] == name))
+            .and_then(|j| j["status"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// The head of the analysis the bot posted, and the decision
+    /// reproduced offline from the evidence record attached to the ticket.
+    fn show_analysis(&mut self, key: &str, bot_output: &str) -> Result<(), CliError> {
+        let issue = self.issue(key);
+        let comments: Vec<String> = issue["comments"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        if let Some(c) = comments.iter().rev().find(|c| c.starts_with("changegate analysis")) {
+            writeln!(self.out, "\n  The analysis on {key} begins:")?;
+            for line in c.lines().filter(|l| !l.trim().is_empty()).take(3) {
+                writeln!(self.out, "  > {line}")?;
+            }
+        }
+        // The evidence record is attached; `decide` re-decides it offline,
+        // as the monthly inspection does.
+        let name = bot_output
+            .split_whitespace()
+            .find(|w| w.starts_with("changegate-evidence-") && w.ends_with(".json"))
+            .map(str::to_owned);
+        let Some(name) = name else { return Ok(()) };
+        let Some(bytes) = self.stand_ins.with_jira(|j| j.attachment(key, &name)) else { return Ok(()) };
+        let path = self.dir.join(&name);
+        std::fs::write(&path, bytes)?;
+        self.note(&format!("The full analysis, re-decided offline from the evidence record attached to {key}:"))?;
+        let p = path.display().to_string();
+        let outcome = self.cg(Who::Bot, "", &["decide", &p])?;
+        self.expect(outcome == Outcome::Deny, "the attached evidence gives the same decision: a person must approve")
+    }
+
+    fn final_state(&mut self, key: &str) -> Result<(), CliError> {
+        let issue = self.issue(key);
+        let f = &issue["fields"];
+        let field = |id: &str| -> String {
+            match &f[id] {
+                Value::String(s) => s.clone(),
+                Value::Object(o) => o.get("value").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                Value::Null => String::new(),
+                Value::Number(n) => n.as_u64().map_or_else(
+                    || n.as_f64().filter(|x| x.fract() == 0.0).map_or_else(|| n.to_string(), |x| format!("{x:.0}")),
+                    |u| u.to_string(),
+                ),
+                v => v.to_string(),
+            }
+        };
+        let mut lines = vec![
+            format!(
+                "status: {}, resolution: {}",
+                issue["status"].as_str().unwrap_or(""),
+                issue["resolution"].as_str().unwrap_or("-")
+            ),
+            format!("summary: {}", field("summary")),
+            format!(
+                "environment {}, repository {}, branch {}, commit {}",
+                field("customfield_10050"),
+                field("customfield_10055"),
+                field("customfield_10056"),
+                field("customfield_10057").chars().take(12).collect::<String>()
+            ),
+            format!(
+                "build job {} #{}, change type {}, risk level {}, scans {}",
+                field("customfield_10058"),
+                field("customfield_10059"),
+                field("customfield_10053"),
+                field("customfield_10054"),
+                field("customfield_10065")
+            ),
+        ];
+        let bot = &issue["properties"]["changegate.bot"];
+        lines.push(format!(
+            "record: CI property with {} plan(s); bot property with {} receipt(s) and {} resumed hold(s); {} attachment(s)",
+            issue["properties"]["changegate"]["plans"].as_object().map_or(0, serde_json::Map::len),
+            bot["receipts"].as_array().map_or(0, Vec::len),
+            bot["resumed"].as_array().map_or(0, Vec::len),
+            issue["attachments"].as_u64().unwrap_or(0)
+        ));
+        lines.push(format!("comments: {}", issue["comments"].as_array().map_or(0, Vec::len)));
+        lines.push("history:".into());
+        for entry in issue["changelog"].as_array().into_iter().flatten() {
+            let who = entry["author"]["displayName"].as_str().unwrap_or("?");
+            let when = entry["created"].as_str().unwrap_or("");
+            for item in entry["items"].as_array().into_iter().flatten() {
+                if item["field"] == "status" {
+                    lines.push(format!(
+                        "  {when}  {who}: {} -> {}",
+                        item["fromString"].as_str().unwrap_or("(new)"),
+                        item["toString"].as_str().unwrap_or("")
+                    ));
+                }
+            }
+        }
+        let text = lines.join("\n");
+        self.note(&text)
+    }
+}
+
+/// A git repository the demo commits to as GitHub users.
+struct Git {
+    dir: PathBuf,
+}
+
+impl Git {
+    fn git(&self, args: &[&str], envs: &[(&str, &str)]) -> Result<String, CliError> {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&self.dir)
+            .args(args)
+            .envs(envs.iter().copied())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .map_err(|e| CliError::Other(format!("git: {e}")))?;
+        if !out.status.success() {
+            return Err(CliError::Other(format!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr))));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    fn run(&self, args: &[&str]) -> Result<String, CliError> {
+        self.git(args, &[])
+    }
+
+    fn write(&self, file: &str, text: &str) -> Result<(), CliError> {
+        let p = self.dir.join(file);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(p, text)?;
+        Ok(())
+    }
+
+    /// Commits everything as `login` (author and committer).
+    fn commit(&self, login: &str, msg: &str) -> Result<String, CliError> {
+        let email = format!("{login}@acme.test");
+        self.run(&["add", "-A"])?;
+        self.git(
+            &["commit", "-q", "--allow-empty", "--no-gpg-sign", "-m", msg],
+            &[
+                ("GIT_AUTHOR_NAME", login),
+                ("GIT_AUTHOR_EMAIL", &email),
+                ("GIT_COMMITTER_NAME", login),
+                ("GIT_COMMITTER_EMAIL", &email),
+            ],
+        )?;
+        self.head()
+    }
+
+    /// Runs git as GitHub does when it lands a pull request: authored by
+    /// `login`, committed by web-flow.
+    fn as_github(&self, login: &str, args: &[&str]) -> Result<String, CliError> {
+        let email = format!("{login}@acme.test");
+        let mut full = vec!["-c", "commit.gpgsign=false"];
+        full.extend_from_slice(args);
+        self.git(
+            &full,
+            &[
+                ("GIT_AUTHOR_NAME", login),
+                ("GIT_AUTHOR_EMAIL", &email),
+                ("GIT_COMMITTER_NAME", "GitHub"),
+                ("GIT_COMMITTER_EMAIL", WEB_FLOW_EMAIL),
+            ],
+        )
+    }
+
+    fn head(&self) -> Result<String, CliError> {
+        self.run(&["rev-parse", "HEAD"])
+    }
+}
+
+fn pull(number: u64, author: &str, head: &str, commits: &[String], merge_commit: &str, landed: &[String]) -> Pull {
+    Pull {
+        number,
+        author: author.into(),
+        base_ref: "main".into(),
+        head: head.into(),
+        commits: commits.to_vec(),
+        merged: true,
+        merged_at: Some("2026-11-20T12:00:00Z".into()),
+        merge_commit: Some(merge_commit.into()),
+        landed: landed.to_vec(),
+        reviews: Vec::new(),
+        events: vec![Event::Merged {
+            at: "2026-11-20T12:00:00Z".into(),
+            actor: "dana".into(),
+            commit: merge_commit.into(),
+        }],
+        unindexed: false,
+    }
+}
+
+fn approved(mut p: Pull, reviewer: &str, id: u64) -> Pull {
+    p.reviews.push(Review {
+        id,
+        author: reviewer.into(),
+        state: "APPROVED".into(),
+        submitted_at: "2026-11-20T11:00:00Z".into(),
+        commit: p.head.clone(),
+    });
+    p
+}

@@ -286,8 +286,8 @@ impl Demo<'_> {
         let head = g.commit("release-bot", "chore(release): 1.1.0")?;
 
         let pulls = vec![
-            approved(pull(1, "carol", &c2, &[c1, c2.clone()], &m1, &[m1.clone()]), "bob", 11),
-            approved(pull(2, "dana", &p1, std::slice::from_ref(&p1), &s2, &[s2.clone()]), "alice", 12),
+            approved(pull(1, "carol", &c2, &[c1, c2.clone()], &m1, std::slice::from_ref(&m1)), "bob", 11),
+            approved(pull(2, "dana", &p1, std::slice::from_ref(&p1), &s2, std::slice::from_ref(&s2)), "alice", 12),
         ];
         let dir = g.dir.clone();
         self.stand_ins.with_github(|gh| {

@@ -138,6 +138,84 @@ fn read_until(
     Ok(true)
 }
 
+/// A request head, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// Method.
+    pub method: String,
+    /// Path (with the query).
+    pub path: String,
+    /// Headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The connection stays open after the answer.
+    pub keep_alive: bool,
+    /// Content-Length (0 when absent).
+    pub length: usize,
+}
+
+/// Why a request head is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadError {
+    /// No method, a path not starting with `/`, or not HTTP/1.x.
+    BadRequestLine,
+    /// A chunked (or otherwise transfer-encoded) body: a length is required.
+    LengthRequired,
+    /// A Content-Length that is not a number.
+    BadLength,
+}
+
+impl HeadError {
+    /// The status it is answered with.
+    pub fn status(self) -> u16 {
+        match self {
+            HeadError::BadRequestLine | HeadError::BadLength => 400,
+            HeadError::LengthRequired => 411,
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            HeadError::BadRequestLine => "bad request line\n",
+            HeadError::LengthRequired => "send a Content-Length\n",
+            HeadError::BadLength => "bad Content-Length\n",
+        }
+    }
+}
+
+/// Parses a request head (everything up to and including the blank line).
+/// Pure: what the connection does with the answer is its business.
+pub fn parse_head(head: &[u8]) -> Result<Head, HeadError> {
+    let head = String::from_utf8_lossy(head);
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or_default().split_whitespace();
+    let (method, path, version) =
+        (first.next().unwrap_or_default(), first.next().unwrap_or_default(), first.next().unwrap_or_default());
+    // A method is a token; the bot only ever answers GET and POST.
+    let token = !method.is_empty() && method.bytes().all(|b| b.is_ascii_alphabetic());
+    if !token || !path.starts_with('/') || !version.starts_with("HTTP/1.") {
+        return Err(HeadError::BadRequestLine);
+    }
+    let headers: Vec<(String, String)> = lines
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())))
+        .collect();
+    let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str());
+    let keep_alive = match get("connection") {
+        Some(c) if c.eq_ignore_ascii_case("close") => false,
+        Some(c) if c.eq_ignore_ascii_case("keep-alive") => true,
+        _ => version == "HTTP/1.1",
+    };
+    if get("transfer-encoding").is_some() {
+        return Err(HeadError::LengthRequired);
+    }
+    let length = match get("content-length").map(str::parse) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return Err(HeadError::BadLength),
+    };
+    Ok(Head { method: method.to_owned(), path: path.to_owned(), headers, keep_alive, length })
+}
+
 fn head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
 }
@@ -168,38 +246,11 @@ fn connection(mut stream: TcpStream, limits: &Limits, handler: &Handler) {
             }
         }
         let end = head_end(&buf).expect("found above");
-        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
         let mut rest = buf.split_off(end);
-        let mut lines = head.split("\r\n");
-        let mut first = lines.next().unwrap_or_default().split_whitespace();
-        let (method, path, version) = (
-            first.next().unwrap_or_default().to_owned(),
-            first.next().unwrap_or_default().to_owned(),
-            first.next().unwrap_or_default(),
-        );
-        if method.is_empty() || !path.starts_with('/') || !version.starts_with("HTTP/1.") {
-            let _ = write_response(&mut stream, &Response::new(400, "text/plain", "bad request line\n"), false);
-            return;
-        }
-        let headers: Vec<(String, String)> = lines
-            .filter(|l| !l.is_empty())
-            .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())))
-            .collect();
-        let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str());
-        let keep_alive = match get("connection") {
-            Some(c) if c.eq_ignore_ascii_case("close") => false,
-            Some(c) if c.eq_ignore_ascii_case("keep-alive") => true,
-            _ => version == "HTTP/1.1",
-        };
-        if get("transfer-encoding").is_some() {
-            let _ = write_response(&mut stream, &Response::new(411, "text/plain", "send a Content-Length\n"), false);
-            return;
-        }
-        let length: usize = match get("content-length").map(str::parse) {
-            None => 0,
-            Some(Ok(n)) => n,
-            Some(Err(_)) => {
-                let _ = write_response(&mut stream, &Response::new(400, "text/plain", "bad Content-Length\n"), false);
+        let Head { method, path, headers, keep_alive, length } = match parse_head(&buf) {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = write_response(&mut stream, &Response::new(e.status(), "text/plain", e.message()), false);
                 return;
             }
         };
@@ -255,5 +306,34 @@ pub fn serve(listener: TcpListener, limits: Limits, handler: Handler, stop: Arc<
             connection(stream, &limits, &handler);
             open.fetch_sub(1, Ordering::SeqCst);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_are_parsed_and_refused_with_the_right_status() {
+        let h = parse_head(b"POST /webhooks/jira HTTP/1.1\r\nContent-Length: 12\r\nX-Hub-Signature: sha256=ab\r\n\r\n")
+            .unwrap();
+        assert_eq!((h.method.as_str(), h.path.as_str(), h.length, h.keep_alive), ("POST", "/webhooks/jira", 12, true));
+        assert_eq!(h.headers[1], ("X-Hub-Signature".to_owned(), "sha256=ab".to_owned()));
+        let h = parse_head(b"GET /healthz HTTP/1.0\r\n\r\n").unwrap();
+        assert!(!h.keep_alive && h.length == 0);
+        let h = parse_head(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
+        assert!(!h.keep_alive);
+        for (head, err) in [
+            (&b"GARBAGE\r\n\r\n"[..], HeadError::BadRequestLine),
+            (b"GET nopath HTTP/1.1\r\n\r\n", HeadError::BadRequestLine),
+            (b"GET / HTTP/2\r\n\r\n", HeadError::BadRequestLine),
+            (b"\xff\xfe / HTTP/1.1\r\n\r\n", HeadError::BadRequestLine),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", HeadError::LengthRequired),
+            (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", HeadError::BadLength),
+            (b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", HeadError::BadLength),
+        ] {
+            assert_eq!(parse_head(head), Err(err), "{}", String::from_utf8_lossy(head));
+        }
+        assert_eq!(HeadError::LengthRequired.status(), 411);
     }
 }

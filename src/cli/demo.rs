@@ -25,6 +25,22 @@ pub(super) struct DemoCli {
     /// Keep the demo's directory (repository, configuration, state and plan files) here
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
+
+    /// Address the stand-ins listen on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0", hide = true)]
+    listen: String,
+
+    /// Send the commands' Jira calls here instead (a proxy in front of the stand-ins; for tests)
+    #[arg(long, value_name = "URL", hide = true)]
+    via_jira: Option<String>,
+
+    /// Send the commands' CircleCI calls here instead (the API root, ending in /api/v2)
+    #[arg(long, value_name = "URL", hide = true)]
+    via_circleci: Option<String>,
+
+    /// Send the commands' GitHub REST calls here instead (GraphQL still goes to the stand-in)
+    #[arg(long, value_name = "URL", hide = true)]
+    via_github: Option<String>,
 }
 
 /// The demo's policy: the stand-in site, auto-approval on, and a Trivy scan
@@ -63,6 +79,15 @@ struct Demo<'a> {
     workflow: String,
     commit: String,
     failed: Vec<String>,
+    via: Via,
+}
+
+/// Where the commands' calls go when not straight to the stand-ins.
+#[derive(Debug, Default)]
+struct Via {
+    jira: Option<String>,
+    circleci: Option<String>,
+    github: Option<String>,
 }
 
 pub(super) fn run(cli: &DemoCli, out: &mut dyn Write) -> Result<Outcome, CliError> {
@@ -81,8 +106,9 @@ pub(super) fn run(cli: &DemoCli, out: &mut dyn Write) -> Result<Outcome, CliErro
             std::env::temp_dir().join(format!("changegate-demo-{}-{}", std::process::id(), nanos.as_nanos()))
         }
     };
-    let stand_ins =
-        StandIns::start("127.0.0.1:0").map_err(|e| CliError::Other(format!("cannot start the stand-ins: {e}")))?;
+    let stand_ins = StandIns::start(&cli.listen)
+        .map_err(|e| CliError::Other(format!("cannot start the stand-ins on {}: {e}", cli.listen)))?;
+    let via = Via { jira: cli.via_jira.clone(), circleci: cli.via_circleci.clone(), github: cli.via_github.clone() };
     let mut demo = Demo {
         out,
         stand_ins,
@@ -91,6 +117,7 @@ pub(super) fn run(cli: &DemoCli, out: &mut dyn Write) -> Result<Outcome, CliErro
         workflow: String::new(),
         commit: String::new(),
         failed: Vec::new(),
+        via,
     };
     let result = demo.story();
     if cli.keep.is_none() {
@@ -384,21 +411,24 @@ impl Demo<'_> {
     /// The environment of a job of pipeline 2 (or of the bot).
     fn env(&self, who: Who, job: &str) -> Env {
         let url = self.stand_ins.url();
-        let circleci = self.stand_ins.circleci_url();
+        let jira = self.via.jira.clone().unwrap_or_else(|| url.clone());
+        let circleci = self.via.circleci.clone().unwrap_or_else(|| self.stand_ins.circleci_url());
+        let github = self.via.github.clone().unwrap_or_else(|| url.clone());
         let (email, token) = match who {
             Who::Ci => ("ci@acme.test", "ci-token"),
             Who::Bot => ("bot@acme.test", "bot-token"),
         };
         let mut pairs: Vec<(&str, String)> = vec![
-            ("JIRA_BASE_URL", url.clone()),
+            ("JIRA_BASE_URL", jira),
             ("JIRA_USER_EMAIL", email.into()),
             ("JIRA_API_TOKEN", token.into()),
             ("CIRCLECI_API_URL", circleci),
             ("CIRCLE_TOKEN", crate::standins::circleci::TOKEN.into()),
-            ("GITHUB_API_URL", url),
+            ("GITHUB_API_URL", github),
+            ("GITHUB_GRAPHQL_URL", format!("{url}/graphql")),
             ("GITHUB_TOKEN", crate::standins::github::TOKEN.into()),
             ("CHANGEGATE_RECEIPT_PUBKEY", self.receipt_key.1.clone()),
-            ("CHANGEGATE_HTTP_TIMEOUT", "5".into()),
+            ("CHANGEGATE_HTTP_TIMEOUT", "30".into()),
         ];
         match who {
             Who::Bot => pairs.push(("CHANGEGATE_RECEIPT_KEY", self.receipt_key.0.clone())),

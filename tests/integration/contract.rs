@@ -650,3 +650,44 @@ fn the_adf_validator_rejects_a_broken_document() {
     let result = std::panic::catch_unwind(|| validate_adf(&[broken]));
     assert!(result.is_err());
 }
+
+/// The whole process end to end — `changegate demo`: request, the bot's
+/// analysis with its evidence attachment, a person's approval, the hold
+/// resumed with a receipt, the risky plan recorded and escalated, validate
+/// refusing and then passing, close — with every Jira, CircleCI and GitHub
+/// REST call through `prism proxy --errors` in front of the stand-ins, so
+/// any request or answer that breaks the official descriptions fails.
+/// (Attachment uploads go around the Jira proxy: see [`split_attachments`];
+/// GraphQL queries are checked against the schema in `github`.)
+#[test]
+fn the_whole_process_passes_the_official_descriptions_both_ways() {
+    let port = free_port();
+    let target = format!("http://127.0.0.1:{port}");
+    let jira_proxy = Prism::proxy("jira", &target);
+    let ci_proxy = Prism::proxy("circleci", &target);
+    let gh_proxy = Prism::proxy("github", &target);
+    let jira_url = split_attachments(&target, &jira_proxy.url);
+    let out = crate::support::Run::new([
+        "demo",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--via-jira",
+        &jira_url,
+        "--via-circleci",
+        &format!("{}/api/v2", ci_proxy.url),
+        "--via-github",
+        &gh_proxy.url,
+    ])
+    .run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("The demo went as the process says it must."), "{}", out.stdout);
+    // Every step's calls went through the proxies (numbers: a lower bound
+    // of what the story needs from each service).
+    for (proxy, at_least) in [(&jira_proxy, 40), (&ci_proxy, 10), (&gh_proxy, 3)] {
+        assert!(proxy.requests() >= at_least, "{} saw only {} requests", proxy.url, proxy.requests());
+    }
+    for proxy in [&jira_proxy, &ci_proxy, &gh_proxy] {
+        let v = proxy.violations();
+        assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
+    }
+}

@@ -122,6 +122,8 @@ pub(super) fn run(cli: &DemoCli, out: &mut dyn Write) -> Result<Outcome, CliErro
     let result = demo.story();
     if cli.keep.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        demo.keep_site()?;
     }
     result?;
     if demo.failed.is_empty() {
@@ -269,6 +271,22 @@ impl Demo<'_> {
 
         self.heading(&format!("The ticket at the end: {key}"))?;
         self.final_state(&key)?;
+        Ok(())
+    }
+
+    /// Writes what the stand-ins hold at the end (tickets with their
+    /// fields, properties, comments and history; attachments; workflows)
+    /// next to what the jobs wrote, for a look at the record.
+    fn keep_site(&self) -> Result<(), CliError> {
+        let site = self.dir.join("site");
+        let files = site.join("attachments");
+        std::fs::create_dir_all(&files)?;
+        let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("serialises");
+        std::fs::write(site.join("jira.json"), pretty(&self.stand_ins.with_jira(|j| j.dump())))?;
+        std::fs::write(site.join("circleci.json"), pretty(&self.stand_ins.with_circleci(|c| c.dump())))?;
+        for (key, name, bytes) in self.stand_ins.with_jira(|j| j.files()) {
+            std::fs::write(files.join(format!("{key}-{name}")), bytes)?;
+        }
         Ok(())
     }
 

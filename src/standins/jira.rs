@@ -796,6 +796,14 @@ impl JiraStandIn {
         self.issues.iter().find(|i| i.key == key)?.files.get(filename).cloned()
     }
 
+    /// Every attachment: issue key, file name, content.
+    pub fn files(&self) -> Vec<(String, String, Vec<u8>)> {
+        self.issues
+            .iter()
+            .flat_map(|i| i.files.iter().map(|(name, bytes)| (i.key.clone(), name.clone(), bytes.clone())))
+            .collect()
+    }
+
     /// Every issue, for tests and the demo: key, status, labels, properties,
     /// comments (as text) and the changelog.
     pub fn dump(&self) -> Value {

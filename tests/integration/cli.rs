@@ -81,8 +81,25 @@ fn demo_runs_the_whole_process_against_the_stand_ins() {
     for secret in ["ci-token", "bot-token", "alice-token", "circle-token", "gh-token"] {
         assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret), "{secret} leaked:\n{}", out.stdout);
     }
-    // --keep leaves what the jobs wrote.
-    for f in ["changegate.json", "changegate.toml", "plan.json", "acme-web/package.json"] {
+    // --keep leaves what the jobs wrote and what the site holds.
+    for f in ["changegate.json", "changegate.toml", "plan.json", "acme-web/package.json", "site/jira.json"] {
         assert!(keep.path().join(f).exists(), "{f} was not kept");
+    }
+    // No credential is in any field, property, comment, history entry or
+    // attachment of the site, nor in any file the jobs wrote.
+    let mut texts = vec![std::fs::read_to_string(keep.path().join("site/jira.json")).unwrap()];
+    for dir in [keep.path().join("site/attachments"), keep.path().to_owned()] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                texts.push(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned());
+            }
+        }
+    }
+    assert!(std::fs::read_dir(keep.path().join("site/attachments")).unwrap().count() >= 1, "the evidence is attached");
+    for text in &texts {
+        for secret in ["ci-token", "bot-token", "alice-token", "circle-token", "gh-token"] {
+            assert!(!text.contains(secret), "{secret} is in the record");
+        }
     }
 }

@@ -318,49 +318,71 @@ fn a_workflow_cancelled_outside_changegate_closes_its_ticket() {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
 }
 
-/// A fault in any downstream call of converge leaves the workflow waiting:
-/// the hold is never resumed on an incomplete run.
+/// A fault in any downstream call of converge — a 500, a 429 with
+/// Retry-After, a timeout, or (where the answer is read) a malformed body —
+/// leaves the workflow waiting: the hold is never resumed on an incomplete
+/// run, no second live ticket appears, no credential is printed, and the
+/// next reconcile after the fault ends finishes the job with one receipt.
 #[test]
 fn faults_in_downstream_calls_never_resume_a_hold() {
-    let cells: &[(&str, &str, &str)] = &[
-        ("jira", "GET", "/rest/api/3/issue/"),
-        ("jira", "POST", "/rest/api/3/search/jql"),
-        ("jira", "PUT", "/properties/changegate.bot"),
-        ("jira", "POST", "/comment"),
-        ("jira", "POST", "/attachments"),
-        ("jira", "POST", "/transitions"),
-        ("circleci", "GET", "/api/v2/workflow/"),
-        ("circleci", "GET", "/api/v2/pipeline/"),
-        ("circleci", "POST", "/approve/"),
-        ("circleci", "GET", "/artifacts"),
-        ("github", "POST", "/graphql"),
-        ("github", "GET", "/compare/"),
-        ("github", "GET", "/code-scanning/"),
+    // (service, method, path, whether the answer's body is read)
+    let calls: &[(&str, &str, &str, bool)] = &[
+        ("jira", "GET", "/rest/api/3/issue/", true),
+        ("jira", "POST", "/rest/api/3/search/jql", true),
+        ("jira", "PUT", "/properties/changegate.bot", false),
+        ("jira", "POST", "/comment", true),
+        // The upload's answer is not read: a 200 means the file is there.
+        ("jira", "POST", "/attachments", false),
+        ("jira", "POST", "/transitions", false),
+        ("circleci", "GET", "/api/v2/workflow/", true),
+        ("circleci", "GET", "/api/v2/pipeline/", true),
+        ("circleci", "POST", "/approve/", false),
+        ("circleci", "GET", "/artifacts", true),
+        ("github", "POST", "/graphql", true),
+        ("github", "GET", "/compare/", true),
+        ("github", "GET", "/code-scanning/", true),
     ];
-    for (service, method, path) in cells {
-        let sb = Sandbox::with_config(&config());
-        let (_g, p) = change(&sb);
-        assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
-        sb.set_job(&p.workflow_id, "request_change", "success");
-        sb.fault(json!({"service": service, "method": method, "path_contains": path, "status": 503, "times": 1000}));
-        let out = reconcile(&sb, &p);
-        sb.clear_faults();
-        assert_ne!(hold_status(&sb, &p), "success", "{service} {method} {path}: {}{}", out.stdout, out.stderr);
-        assert!(!out.stdout.contains("resumed hold_change"), "{service} {method} {path}: {}", out.stdout);
-        // Without the fault, the next reconcile finishes the job.
-        let out = reconcile(&sb, &p);
-        assert_eq!(
-            hold_status(&sb, &p),
-            "success",
-            "{service} {method} {path} then clear: {}{}",
-            out.stdout,
-            out.stderr
-        );
-        // However often the resume was tried, one receipt stands for the binding.
-        let key = sb.state()["ticket"].as_str().unwrap().to_owned();
-        let receipts = sb.issue(&key)["properties"]["changegate.bot"]["receipts"].clone();
-        assert_eq!(receipts.as_array().map(Vec::len), Some(1), "{service} {method} {path}: {receipts}");
+    let faults = [
+        ("500", json!({"status": 500})),
+        ("429", json!({"status": 429, "retry_after": 1})),
+        ("timeout", json!({"delay_ms": 2500})),
+        ("malformed", json!({"status": 200, "body": "{\"issues\": [tru"})),
+    ];
+    let mut cells = 0;
+    for (service, method, path, read) in calls {
+        for (kind, fault) in &faults {
+            if *kind == "malformed" && !read {
+                continue;
+            }
+            let cell = format!("{service} {method} {path} {kind}");
+            let sb = Sandbox::with_config(&config());
+            let (_g, p) = change(&sb);
+            assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+            sb.set_job(&p.workflow_id, "request_change", "success");
+            let mut f = fault.clone();
+            f["service"] = json!(service);
+            f["method"] = json!(method);
+            f["path_contains"] = json!(path);
+            f["times"] = json!(1000);
+            sb.fault(f);
+            let out = reconcile(&sb, &p);
+            sb.clear_faults();
+            assert_ne!(hold_status(&sb, &p), "success", "{cell}: {}{}", out.stdout, out.stderr);
+            assert!(!out.stdout.contains("resumed hold_change"), "{cell}: {}", out.stdout);
+            assert!(!format!("{}{}", out.stdout, out.stderr).contains("bot-token"), "{cell}: a credential was printed");
+            assert_eq!(sb.live().len(), 1, "{cell}: one live ticket");
+            // Without the fault, the next reconcile finishes the job.
+            let out = reconcile(&sb, &p);
+            assert_eq!(hold_status(&sb, &p), "success", "{cell} then clear: {}{}", out.stdout, out.stderr);
+            // However often the resume was tried, one receipt stands for the binding.
+            let key = sb.state()["ticket"].as_str().unwrap().to_owned();
+            let receipts = sb.issue(&key)["properties"]["changegate.bot"]["receipts"].clone();
+            assert_eq!(receipts.as_array().map(Vec::len), Some(1), "{cell}: {receipts}");
+            cells += 1;
+        }
     }
+    // 13 calls x 4 faults, less the malformed answers never read.
+    assert_eq!(cells, 48);
 }
 
 /// A client that trickles its request is cut off at the deadline (408)

@@ -4,15 +4,19 @@
 # and a toolchain that accepts -Z flags: RUSTC_BOOTSTRAP=1 lets the stable
 # one do so for this build only. Not part of .ci/run.
 #
-# usage: fuzz/run.sh [SECONDS_PER_TARGET]   (default 300)
-# Seeds: the repository's example plan and, when ../shared is there, the
-# shared plans, SARIF files and Jira webhook bodies (copied into the
-# corpus directories under fuzz/corpus, which are not committed).
+# usage: fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]   (default 300, every target)
+# Seeds: the repository's example plan, the evidence record `changegate demo`
+# attaches to its ticket, and, when ../shared is there, the shared plans,
+# SARIF files and Jira webhook bodies (copied into the corpus directories
+# under fuzz/corpus, which are not committed).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 shared=${CHANGEGATE_SHARED_DIR:-$repo/../shared}
 secs=${1:-300}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(plan webhook sarif evidence)
 export RUSTC_BOOTSTRAP=1
 
 seed() { # target files...
@@ -25,13 +29,16 @@ seed() { # target files...
 seed plan "$repo/examples/plan.json" "$shared"/tfplans/*.json
 seed sarif "$shared"/contracts/sarif/*/*
 seed webhook "$shared"/contracts/jira/webhooks/*
-mkdir -p "$here/corpus/evidence"
+demo=$(mktemp -d)
+(cd "$repo" && cargo run -q -- demo --keep "$demo" >/dev/null)
+seed evidence "$demo"/site/attachments/*.json
+rm -rf "$demo"
 
 cd "$here"
-for t in plan webhook sarif evidence; do
+for t in "${targets[@]}"; do
   log=$(mktemp)
   status=0
-  cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -max_len=1048576 >"$log" 2>&1 || status=$?
+  cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1 >"$log" 2>&1 || status=$?
   execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || echo "?")
   crashes=$(find "artifacts/$t" -type f 2>/dev/null | wc -l)
   echo "$t: ${secs}s, $execs executions, exit $status, $crashes artifact(s)"

@@ -691,3 +691,111 @@ fn the_whole_process_passes_the_official_descriptions_both_ways() {
         assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
     }
 }
+
+/// More of the process through `prism proxy --errors`, three deploys of
+/// three services at once: the bot's reconcile analyses every live ticket
+/// (first deploys: a person must approve), cancels the workflow of a
+/// declined ticket; an approval clicked on the CircleCI hold alone does not
+/// let `validate` pass; a failed deploy is recorded as Failed. Every REST
+/// call of CI and bot passes the official descriptions both ways.
+#[test]
+fn decline_failure_and_a_bare_hold_approval_pass_the_official_descriptions() {
+    use crate::collect::Git;
+    use crate::sandbox::Pipeline;
+    let sb = Sandbox::new();
+    let g = Git::new();
+    let commit = g.head();
+    sb.stand_ins.with_github(|gh| {
+        for repo in ["acme/web", "acme/api", "acme/ops"] {
+            gh.add_repo(repo, &g.path);
+        }
+    });
+    let jira_proxy = Prism::proxy("jira", &sb.stand_ins.url());
+    let ci_proxy = Prism::proxy("circleci", &sb.stand_ins.url());
+    let gh_proxy = Prism::proxy("github", &sb.stand_ins.url());
+    let jira_url = split_attachments(&sb.stand_ins.url(), &jira_proxy.url);
+    let mut sb = sb;
+    sb.env = vec![
+        ("JIRA_BASE_URL".into(), jira_url),
+        ("CIRCLECI_API_URL".into(), format!("{}/api/v2", ci_proxy.url)),
+        ("GITHUB_API_URL".into(), gh_proxy.url.clone()),
+        ("GITHUB_GRAPHQL_URL".into(), format!("{}/graphql", sb.stand_ins.url())),
+        ("GITHUB_TOKEN".into(), changegate::standins::github::TOKEN.into()),
+        ("CHANGEGATE_HTTP_TIMEOUT".into(), "20".into()),
+    ];
+    let pipeline = |project: &str| -> Pipeline {
+        let spec = json!({"project_slug": project, "branch": "main", "revision": commit, "workflow": "deploy-prod", "jobs": [
+            {"name": "build"}, {"name": "request_change", "requires": ["build"]},
+            {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
+            {"name": "apply", "requires": ["hold_change"], "status": "blocked"},
+            {"name": "close_change", "requires": ["apply"], "status": "blocked"}]});
+        let v = sb.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();
+        Pipeline {
+            id: v["pipeline_id"].as_str().unwrap().into(),
+            number: v["pipeline_number"].as_u64().unwrap(),
+            workflow_id: v["workflow_id"].as_str().unwrap().into(),
+            commit: commit.clone(),
+            branch: "main".into(),
+        }
+    };
+    let run = |p: &Pipeline, args: &[&str], bot: bool| {
+        let mut r = crate::support::Run::new(args.iter().copied()).cwd(sb.path());
+        for (k, v) in sb.job_env(p) {
+            r = r.env(&k, &v);
+        }
+        if bot {
+            let (private, _) = changegate::receipt::generate();
+            r = r
+                .env("JIRA_USER_EMAIL", "bot@acme.test")
+                .env("JIRA_API_TOKEN", "bot-token")
+                .env("CHANGEGATE_RECEIPT_KEY", &private);
+        }
+        r.run()
+    };
+    let (web, api, ops) = (pipeline("gh/acme/web"), pipeline("gh/acme/api"), pipeline("gh/acme/ops"));
+    let mut keys = Vec::new();
+    for (p, state) in [(&web, "web.json"), (&api, "api.json"), (&ops, "ops.json")] {
+        let out = sb.request(p, &["--justification", "j", "--rollback-plan", "r", "--output", state]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        keys.push(
+            out.stdout.split_whitespace().find(|w| w.starts_with("PRODCM-")).unwrap().trim_end_matches(':').to_owned(),
+        );
+        sb.set_job(&p.workflow_id, "request_change", "success");
+    }
+    let alice = jira(&sb.stand_ins.url(), ALICE);
+    alice.transition(&keys[0], "Decline", None).unwrap();
+
+    // The bot: analyses the two live tickets (first deploys: manual), and
+    // cancels the declined one's workflow.
+    let out = run(&web, &["reconcile", "--hold-wait", "2"], true);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let wf_status = |p: &Pipeline| -> String {
+        let d = sb.stand_ins.with_circleci(|c| c.dump());
+        d["workflows"].as_array().unwrap().iter().find(|w| w["id"] == p.workflow_id.as_str()).unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(wf_status(&web), "canceled", "{}", out.stdout);
+    for key in &keys[1..] {
+        assert_eq!(sb.issue(key)["status"], "Manual review", "{key}: {}", out.stdout);
+    }
+
+    // Someone approves the CircleCI hold of ops, not the ticket: validate refuses.
+    sb.set_job(&ops.workflow_id, "hold_change", "success");
+    let out = run(&ops, &["validate", "--state", "ops.json"], false);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("not_approved"), "{}", out.stdout);
+
+    // api is approved, its apply fails: the ticket is Failed, not Done.
+    alice.transition(&keys[1], "Approve", None).unwrap();
+    sb.set_job(&api.workflow_id, "apply", "failed");
+    let out = run(&api, &["close", "--state", "api.json", "--deploy-job", "apply"], false);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(sb.issue(&keys[1])["status"], "Failed", "{}", out.stdout);
+    for proxy in [&jira_proxy, &ci_proxy, &gh_proxy] {
+        assert!(proxy.requests() > 0, "{} carried nothing", proxy.url);
+        let v = proxy.violations();
+        assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
+    }
+}

@@ -799,3 +799,108 @@ fn decline_failure_and_a_bare_hold_approval_pass_the_official_descriptions() {
         assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
     }
 }
+
+/// Through `prism proxy --errors` as well: two deploys of one repository at
+/// once (each analysis finds the other pending: a person must approve), a
+/// required scan with no evidence, and a cancelled deploy recorded as such.
+#[test]
+fn pending_tickets_a_missing_scan_and_a_cancelled_deploy_pass_the_official_descriptions() {
+    use crate::collect::{Git, REPO, approved_by, deployed, pull, register};
+    use crate::sandbox::Pipeline;
+    let config = format!(
+        "{}\n[scan]\nrequired = [\"Trivy\"]\ncode_scanning = false\n[approval]\nauto_approve = true\n",
+        changegate::standins::SITE_CONFIG
+    );
+    let sb = Sandbox::with_config(&config);
+    let g = Git::new();
+    let base = g.head();
+    let f = g.feature("f", "alice", 1);
+    let m1 = g.merge("f", "Merge pull request #1");
+    let h = g.feature("h", "carol", 1);
+    let m2 = g.merge("h", "Merge pull request #2");
+    register(
+        &sb,
+        &g.path,
+        vec![
+            approved_by(pull(1, "alice", &f[0], &f, &m1, std::slice::from_ref(&m1)), "bob", 1),
+            approved_by(pull(2, "carol", &h[0], &h, &m2, std::slice::from_ref(&m2)), "bob", 2),
+        ],
+    );
+    sb.stand_ins.with_github(|gh| gh.add_repo(REPO, &g.path));
+    deployed(&sb, &base);
+
+    let jira_proxy = Prism::proxy("jira", &sb.stand_ins.url());
+    let ci_proxy = Prism::proxy("circleci", &sb.stand_ins.url());
+    let gh_proxy = Prism::proxy("github", &sb.stand_ins.url());
+    let jira_url = split_attachments(&sb.stand_ins.url(), &jira_proxy.url);
+    let mut sb = sb;
+    sb.env = vec![
+        ("JIRA_BASE_URL".into(), jira_url),
+        ("CIRCLECI_API_URL".into(), format!("{}/api/v2", ci_proxy.url)),
+        ("GITHUB_API_URL".into(), gh_proxy.url.clone()),
+        ("GITHUB_GRAPHQL_URL".into(), format!("{}/graphql", sb.stand_ins.url())),
+        ("GITHUB_TOKEN".into(), changegate::standins::github::TOKEN.into()),
+        ("CHANGEGATE_HTTP_TIMEOUT".into(), "20".into()),
+    ];
+    let pipeline = |commit: &str| -> Pipeline {
+        let spec = json!({"project_slug": "gh/acme/web", "branch": "main", "revision": commit, "workflow": "deploy-prod", "jobs": [
+            {"name": "build"}, {"name": "request_change", "requires": ["build"]},
+            {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
+            {"name": "apply", "requires": ["hold_change"], "status": "blocked"},
+            {"name": "close_change", "requires": ["apply"], "status": "blocked"}]});
+        let v = sb.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();
+        Pipeline {
+            id: v["pipeline_id"].as_str().unwrap().into(),
+            number: v["pipeline_number"].as_u64().unwrap(),
+            workflow_id: v["workflow_id"].as_str().unwrap().into(),
+            commit: commit.to_owned(),
+            branch: "main".into(),
+        }
+    };
+    let (first, second) = (pipeline(&m1), pipeline(&m2));
+    let mut keys = Vec::new();
+    for (p, state) in [(&first, "first.json"), (&second, "second.json")] {
+        let out = sb.request(p, &["--justification", "j", "--rollback-plan", "r", "--output", state]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        keys.push(out.stdout.split_whitespace().find(|w| w.starts_with("PRODCM-")).unwrap().to_owned());
+        sb.set_job(&p.workflow_id, "request_change", "success");
+    }
+    let (private, _) = changegate::receipt::generate();
+    let mut run = crate::support::Run::new(["reconcile", "--hold-wait", "2"]).cwd(sb.path());
+    for (k, v) in sb.job_env(&second) {
+        run = run.env(&k, &v);
+    }
+    let out = run
+        .env("JIRA_USER_EMAIL", "bot@acme.test")
+        .env("JIRA_API_TOKEN", "bot-token")
+        .env("CHANGEGATE_RECEIPT_KEY", &private)
+        .run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // Every commit was reviewed, but each ticket has the other pending and
+    // no scan evidence: nothing is approved automatically.
+    for key in &keys {
+        assert_eq!(sb.issue(key)["status"], "Manual review", "{key}: {}", out.stdout);
+        let bot = sb.issue(key)["properties"]["changegate.bot"].to_string();
+        assert!(bot.contains("pending_ticket") && bot.contains("scan_failed"), "{key}: {bot}");
+        let comments = sb.issue(key)["comments"].to_string();
+        assert!(comments.contains("scan_missing"), "{key}: {comments}");
+    }
+
+    // The first is approved by a person, its workflow cancelled before apply.
+    jira(&sb.stand_ins.url(), ALICE).transition(&keys[0], "Approve", None).unwrap();
+    sb.set_job(&first.workflow_id, "apply", "canceled");
+    let mut run = crate::support::Run::new(["close", "--state", "first.json", "--deploy-job", "apply"]).cwd(sb.path());
+    for (k, v) in sb.job_env(&first) {
+        run = run.env(&k, &v);
+    }
+    let out = run.run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let issue = sb.issue(&keys[0]);
+    assert_eq!(issue["status"], "Failed", "{}", out.stdout);
+    assert_ne!(issue["resolution"], "Done", "a cancelled deploy is never Done");
+    for proxy in [&jira_proxy, &ci_proxy, &gh_proxy] {
+        assert!(proxy.requests() > 0, "{} carried nothing", proxy.url);
+        let v = proxy.violations();
+        assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
+    }
+}

@@ -42,6 +42,8 @@ pub enum Step {
     Resume,
     /// Not yet: why.
     Wait(String),
+    /// The ticket was declined: cancel the workflow.
+    Declined(String),
     /// Never: why (the deploy must not go on).
     Stop(String),
 }
@@ -59,7 +61,7 @@ pub fn next_step(
         return Step::Stop(format!("{} is not a changegate ticket (no record)", t.key));
     };
     if t.status.eq_ignore_ascii_case(&s.declined) {
-        return Step::Stop(format!("{} was declined", t.key));
+        return Step::Declined(format!("{} was declined", t.key));
     }
     if s.is_closed(&t.status) {
         return Step::Stop(format!("{} is {}", t.key, t.status));
@@ -156,13 +158,11 @@ pub fn run(
                     Resumed::AlreadyApproved => format!("{} is approved: {} was already resumed", t.key, args.hold),
                 }));
             }
-            Step::Stop(why) => {
-                if t.status.eq_ignore_ascii_case(&config.jira.statuses.declined) {
-                    circleci.cancel(&args.workflow_id)?;
-                    return Ok(Ended::Stopped(format!("{why}: cancelled workflow {}", args.workflow_id)));
-                }
-                return Ok(Ended::Stopped(why));
+            Step::Declined(why) => {
+                circleci.cancel(&args.workflow_id)?;
+                return Ok(Ended::Stopped(format!("{why}: cancelled workflow {}", args.workflow_id)));
             }
+            Step::Stop(why) => return Ok(Ended::Stopped(why)),
             Step::Wait(why) => {
                 if started.elapsed() + args.interval > args.timeout {
                     return Ok(Ended::TimedOut(why));

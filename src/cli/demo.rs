@@ -17,7 +17,7 @@ use crate::env::Env;
 use crate::http::{RetryPolicy, Secret};
 use crate::jira::{Jira, JiraSettings};
 use crate::outcome::Outcome;
-use crate::standins::github::{Event, Pull, Review, WEB_FLOW_EMAIL};
+use crate::standins::github::{Pull, WEB_FLOW_EMAIL};
 use crate::standins::{SITE_CONFIG, StandIns};
 
 #[derive(Debug, Args)]
@@ -163,7 +163,7 @@ impl Demo<'_> {
         self.heading("The scene")?;
         let (base, head) = self.repository()?;
         self.previous_deploy(&base)?;
-        self.pipeline(&head)?;
+        let (pipeline_id, pipeline_number) = self.pipeline(&head)?;
 
         self.heading("Step 1: request (CI job cg/request_change)")?;
         let state = self.dir.join("changegate.json");
@@ -180,9 +180,9 @@ impl Demo<'_> {
                 "--hold",
                 "hold_change",
                 "--pipeline-id",
-                &self.pipeline_id(),
+                &pipeline_id,
                 "--pipeline-number",
-                "2",
+                &pipeline_number,
                 "--justification",
                 "Checkout fix and new pricing copy for the winter release",
                 "--rollback-plan",
@@ -331,8 +331,9 @@ impl Demo<'_> {
         let head = g.commit("release-bot", "chore(release): 1.1.0")?;
 
         let pulls = vec![
-            approved(pull(1, "carol", &c2, &[c1, c2.clone()], &m1, std::slice::from_ref(&m1)), "bob", 11),
-            approved(pull(2, "dana", &p1, std::slice::from_ref(&p1), &s2, std::slice::from_ref(&s2)), "alice", 12),
+            Pull::merged(1, "carol", &c2, &[c1, c2.clone()], &m1, std::slice::from_ref(&m1)).approved_by("bob", 11),
+            Pull::merged(2, "dana", &p1, std::slice::from_ref(&p1), &s2, std::slice::from_ref(&s2))
+                .approved_by("alice", 12),
         ];
         let dir = g.dir.clone();
         self.stand_ins.with_github(|gh| {
@@ -356,9 +357,9 @@ impl Demo<'_> {
             "jobs": [{"name": "build"}, {"name": "request_change", "requires": ["build"]},
                      {"name": "hold_change", "type": "approval", "requires": ["request_change"]}]});
         let p = self.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).map_err(CliError::Other)?;
-        let (workflow, commit) = (p["workflow_id"].as_str().unwrap_or_default().to_owned(), base.to_owned());
-        let (saved_wf, saved_commit) =
-            (std::mem::replace(&mut self.workflow, workflow), std::mem::replace(&mut self.commit, commit));
+        // The jobs below run in this pipeline until `pipeline` sets up the next.
+        self.workflow = p["workflow_id"].as_str().unwrap_or_default().to_owned();
+        self.commit = base.to_owned();
         let state = self.dir.join("previous.json").display().to_string();
         let pid = p["pipeline_id"].as_str().unwrap_or_default().to_owned();
         let env = self.env(Who::Ci, "request_change");
@@ -382,7 +383,6 @@ impl Demo<'_> {
                 &state,
             ],
         );
-        (self.workflow, self.commit) = (saved_wf, saved_commit);
         self.expect(outcome == Outcome::Pass, "the previous deploy's ticket was created")?;
         let key = self.ticket_key(Path::new(&state))?;
         self.person("alice@acme.test", "alice-token").transition(&key, "Approve", None).map_err(CliError::Jira)?;
@@ -395,8 +395,8 @@ impl Demo<'_> {
     }
 
     /// Pipeline 2: the deploy workflow of the head commit, with a clean
-    /// Trivy scan whose SARIF is an artifact.
-    fn pipeline(&mut self, head: &str) -> Result<(), CliError> {
+    /// Trivy scan whose SARIF is an artifact. Returns its id and number.
+    fn pipeline(&mut self, head: &str) -> Result<(String, String), CliError> {
         let spec = json!({"project_slug": PROJECT, "branch": "main", "revision": head, "workflow": "deploy-prod", "jobs": [
             {"name": "build"},
             {"name": "trivy", "requires": ["build"], "artifacts": [{"path": "reports/trivy.sarif", "content": CLEAN_SARIF}]},
@@ -409,24 +409,17 @@ impl Demo<'_> {
         let p = self.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).map_err(CliError::Other)?;
         self.workflow = p["workflow_id"].as_str().unwrap_or_default().to_owned();
         self.commit = head.to_owned();
+        let id = p["pipeline_id"].as_str().unwrap_or_default().to_owned();
+        let number = p["pipeline_number"].to_string();
         self.note(&format!(
-            "Pipeline 2 of {PROJECT} builds {} on main: build, trivy (a clean scan, SARIF kept as an artifact),\n\
+            "Pipeline {number} of {PROJECT} builds {} on main: build, trivy (a clean scan, SARIF kept as an artifact),\n\
              cg/request_change, hold_change (approval), plan, hold_plan_review (approval), apply, cg/close_change.",
             &head[..12]
-        ))
+        ))?;
+        Ok((id, number))
     }
 
-    fn pipeline_id(&self) -> String {
-        self.stand_ins
-            .with_circleci(|c| c.dump())
-            .get("workflows")
-            .and_then(Value::as_array)
-            .and_then(|w| w.iter().find(|w| w["id"] == self.workflow.as_str()))
-            .and_then(|w| w["pipeline_id"].as_str().map(str::to_owned))
-            .unwrap_or_default()
-    }
-
-    /// The environment of a job of pipeline 2 (or of the bot).
+    /// The environment of a job of the current pipeline (or of the bot).
     fn env(&self, who: Who, job: &str) -> Env {
         let url = self.stand_ins.url();
         let jira = self.via.jira.clone().unwrap_or_else(|| url.clone());
@@ -753,36 +746,4 @@ impl Git {
     fn head(&self) -> Result<String, CliError> {
         self.run(&["rev-parse", "HEAD"])
     }
-}
-
-fn pull(number: u64, author: &str, head: &str, commits: &[String], merge_commit: &str, landed: &[String]) -> Pull {
-    Pull {
-        number,
-        author: author.into(),
-        base_ref: "main".into(),
-        head: head.into(),
-        commits: commits.to_vec(),
-        merged: true,
-        merged_at: Some("2026-11-20T12:00:00Z".into()),
-        merge_commit: Some(merge_commit.into()),
-        landed: landed.to_vec(),
-        reviews: Vec::new(),
-        events: vec![Event::Merged {
-            at: "2026-11-20T12:00:00Z".into(),
-            actor: "dana".into(),
-            commit: merge_commit.into(),
-        }],
-        unindexed: false,
-    }
-}
-
-fn approved(mut p: Pull, reviewer: &str, id: u64) -> Pull {
-    p.reviews.push(Review {
-        id,
-        author: reviewer.into(),
-        state: "APPROVED".into(),
-        submitted_at: "2026-11-20T11:00:00Z".into(),
-        commit: p.head.clone(),
-    });
-    p
 }

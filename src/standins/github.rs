@@ -150,6 +150,50 @@ pub struct Pull {
     pub unindexed: bool,
 }
 
+impl Pull {
+    /// A pull request into main, merged on 2026-11-20 by dana: `merge_commit`
+    /// is GitHub's `merge_commit_sha`, `landed` the commits it created on main.
+    pub fn merged(
+        number: u64,
+        author: &str,
+        head: &str,
+        commits: &[String],
+        merge_commit: &str,
+        landed: &[String],
+    ) -> Pull {
+        Pull {
+            number,
+            author: author.into(),
+            base_ref: "main".into(),
+            head: head.into(),
+            commits: commits.to_vec(),
+            merged: true,
+            merged_at: Some("2026-11-20T12:00:00Z".into()),
+            merge_commit: Some(merge_commit.into()),
+            landed: landed.to_vec(),
+            reviews: Vec::new(),
+            events: vec![Event::Merged {
+                at: "2026-11-20T12:00:00Z".into(),
+                actor: "dana".into(),
+                commit: merge_commit.into(),
+            }],
+            unindexed: false,
+        }
+    }
+
+    /// The same with an approving review (id `id`) by `reviewer` of its head.
+    pub fn approved_by(mut self, reviewer: &str, id: u64) -> Pull {
+        self.reviews.push(Review {
+            id,
+            author: reviewer.into(),
+            state: "APPROVED".into(),
+            submitted_at: "2026-11-20T11:00:00Z".into(),
+            commit: self.head.clone(),
+        });
+        self
+    }
+}
+
 /// A repository backed by a git directory.
 #[derive(Debug, Clone)]
 pub struct Repo {

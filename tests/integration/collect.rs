@@ -121,35 +121,11 @@ impl Git {
 }
 
 pub fn pull(number: u64, author: &str, head: &str, commits: &[String], merge_commit: &str, landed: &[String]) -> Pull {
-    Pull {
-        number,
-        author: author.into(),
-        base_ref: "main".into(),
-        head: head.into(),
-        commits: commits.to_vec(),
-        merged: true,
-        merged_at: Some("2026-11-20T12:00:00Z".into()),
-        merge_commit: Some(merge_commit.into()),
-        landed: landed.to_vec(),
-        reviews: Vec::new(),
-        events: vec![Event::Merged {
-            at: "2026-11-20T12:00:00Z".into(),
-            actor: "dana".into(),
-            commit: merge_commit.into(),
-        }],
-        unindexed: false,
-    }
+    Pull::merged(number, author, head, commits, merge_commit, landed)
 }
 
-pub fn approved_by(mut p: Pull, reviewer: &str, id: u64) -> Pull {
-    p.reviews.push(Review {
-        id,
-        author: reviewer.into(),
-        state: "APPROVED".into(),
-        submitted_at: "2026-11-20T11:00:00Z".into(),
-        commit: p.head.clone(),
-    });
-    p
+pub fn approved_by(p: Pull, reviewer: &str, id: u64) -> Pull {
+    p.approved_by(reviewer, id)
 }
 
 /// A pipeline building `commit` of acme/web.

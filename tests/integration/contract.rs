@@ -692,6 +692,83 @@ fn the_whole_process_passes_the_official_descriptions_both_ways() {
     }
 }
 
+/// The three proxies in front of a sandbox's stand-ins, and the sandbox
+/// with every later run's Jira, CircleCI and GitHub REST calls sent through
+/// them (attachment uploads around the Jira proxy, GraphQL to the stand-in).
+fn through_prism(sb: Sandbox) -> (Sandbox, [Prism; 3]) {
+    let jira_proxy = Prism::proxy("jira", &sb.stand_ins.url());
+    let ci_proxy = Prism::proxy("circleci", &sb.stand_ins.url());
+    let gh_proxy = Prism::proxy("github", &sb.stand_ins.url());
+    let mut sb = sb;
+    sb.env = vec![
+        ("JIRA_BASE_URL".into(), split_attachments(&sb.stand_ins.url(), &jira_proxy.url)),
+        ("CIRCLECI_API_URL".into(), format!("{}/api/v2", ci_proxy.url)),
+        ("GITHUB_API_URL".into(), gh_proxy.url.clone()),
+        ("GITHUB_GRAPHQL_URL".into(), format!("{}/graphql", sb.stand_ins.url())),
+        ("GITHUB_TOKEN".into(), changegate::standins::github::TOKEN.into()),
+        ("CHANGEGATE_HTTP_TIMEOUT".into(), "20".into()),
+    ];
+    (sb, [jira_proxy, ci_proxy, gh_proxy])
+}
+
+/// Each proxy carried traffic and logged no violation.
+fn assert_no_violations(proxies: &[Prism]) {
+    for proxy in proxies {
+        assert!(proxy.requests() > 0, "{} carried nothing", proxy.url);
+        let v = proxy.violations();
+        assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
+    }
+}
+
+/// A deploy workflow of `project` at `commit`: build, request, hold,
+/// apply, close.
+fn deploy_pipeline(sb: &Sandbox, project: &str, commit: &str) -> crate::sandbox::Pipeline {
+    let spec = json!({"project_slug": project, "branch": "main", "revision": commit, "workflow": "deploy-prod", "jobs": [
+        {"name": "build"}, {"name": "request_change", "requires": ["build"]},
+        {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
+        {"name": "apply", "requires": ["hold_change"], "status": "blocked"},
+        {"name": "close_change", "requires": ["apply"], "status": "blocked"}]});
+    let v = sb.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();
+    crate::sandbox::Pipeline {
+        id: v["pipeline_id"].as_str().unwrap().into(),
+        number: v["pipeline_number"].as_u64().unwrap(),
+        workflow_id: v["workflow_id"].as_str().unwrap().into(),
+        commit: commit.to_owned(),
+        branch: "main".into(),
+    }
+}
+
+/// Runs changegate as a job of `p`, or as the bot (its Jira user and
+/// receipt key).
+fn run_as(sb: &Sandbox, p: &crate::sandbox::Pipeline, args: &[&str], bot: bool) -> crate::support::Output {
+    let mut r = crate::support::Run::new(args.iter().copied()).cwd(sb.path());
+    for (k, v) in sb.job_env(p) {
+        r = r.env(&k, &v);
+    }
+    if bot {
+        let (private, _) = changegate::receipt::generate();
+        r = r
+            .env("JIRA_USER_EMAIL", "bot@acme.test")
+            .env("JIRA_API_TOKEN", "bot-token")
+            .env("CHANGEGATE_RECEIPT_KEY", &private);
+    }
+    r.run()
+}
+
+/// Requests a ticket for each pipeline (state in the named file) and
+/// ends its request job; the ticket keys, in order.
+fn request_all(sb: &Sandbox, pipelines: &[(&crate::sandbox::Pipeline, &str)]) -> Vec<String> {
+    pipelines
+        .iter()
+        .map(|(p, state)| {
+            let out = sb.request(p, &["--justification", "j", "--rollback-plan", "r", "--output", state]);
+            assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+            sb.set_job(&p.workflow_id, "request_change", "success");
+            out.stdout.split_whitespace().find(|w| w.starts_with("PRODCM-")).unwrap().to_owned()
+        })
+        .collect()
+}
+
 /// More of the process through `prism proxy --errors`, three deploys of
 /// three services at once: the bot's reconcile analyses every live ticket
 /// (first deploys: a person must approve), cancels the workflow of a
@@ -701,7 +778,6 @@ fn the_whole_process_passes_the_official_descriptions_both_ways() {
 #[test]
 fn decline_failure_and_a_bare_hold_approval_pass_the_official_descriptions() {
     use crate::collect::Git;
-    use crate::sandbox::Pipeline;
     let sb = Sandbox::new();
     let g = Git::new();
     let commit = g.head();
@@ -710,66 +786,19 @@ fn decline_failure_and_a_bare_hold_approval_pass_the_official_descriptions() {
             gh.add_repo(repo, &g.path);
         }
     });
-    let jira_proxy = Prism::proxy("jira", &sb.stand_ins.url());
-    let ci_proxy = Prism::proxy("circleci", &sb.stand_ins.url());
-    let gh_proxy = Prism::proxy("github", &sb.stand_ins.url());
-    let jira_url = split_attachments(&sb.stand_ins.url(), &jira_proxy.url);
-    let mut sb = sb;
-    sb.env = vec![
-        ("JIRA_BASE_URL".into(), jira_url),
-        ("CIRCLECI_API_URL".into(), format!("{}/api/v2", ci_proxy.url)),
-        ("GITHUB_API_URL".into(), gh_proxy.url.clone()),
-        ("GITHUB_GRAPHQL_URL".into(), format!("{}/graphql", sb.stand_ins.url())),
-        ("GITHUB_TOKEN".into(), changegate::standins::github::TOKEN.into()),
-        ("CHANGEGATE_HTTP_TIMEOUT".into(), "20".into()),
-    ];
-    let pipeline = |project: &str| -> Pipeline {
-        let spec = json!({"project_slug": project, "branch": "main", "revision": commit, "workflow": "deploy-prod", "jobs": [
-            {"name": "build"}, {"name": "request_change", "requires": ["build"]},
-            {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
-            {"name": "apply", "requires": ["hold_change"], "status": "blocked"},
-            {"name": "close_change", "requires": ["apply"], "status": "blocked"}]});
-        let v = sb.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();
-        Pipeline {
-            id: v["pipeline_id"].as_str().unwrap().into(),
-            number: v["pipeline_number"].as_u64().unwrap(),
-            workflow_id: v["workflow_id"].as_str().unwrap().into(),
-            commit: commit.clone(),
-            branch: "main".into(),
-        }
-    };
-    let run = |p: &Pipeline, args: &[&str], bot: bool| {
-        let mut r = crate::support::Run::new(args.iter().copied()).cwd(sb.path());
-        for (k, v) in sb.job_env(p) {
-            r = r.env(&k, &v);
-        }
-        if bot {
-            let (private, _) = changegate::receipt::generate();
-            r = r
-                .env("JIRA_USER_EMAIL", "bot@acme.test")
-                .env("JIRA_API_TOKEN", "bot-token")
-                .env("CHANGEGATE_RECEIPT_KEY", &private);
-        }
-        r.run()
-    };
-    let (web, api, ops) = (pipeline("gh/acme/web"), pipeline("gh/acme/api"), pipeline("gh/acme/ops"));
-    let mut keys = Vec::new();
-    for (p, state) in [(&web, "web.json"), (&api, "api.json"), (&ops, "ops.json")] {
-        let out = sb.request(p, &["--justification", "j", "--rollback-plan", "r", "--output", state]);
-        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-        keys.push(
-            out.stdout.split_whitespace().find(|w| w.starts_with("PRODCM-")).unwrap().trim_end_matches(':').to_owned(),
-        );
-        sb.set_job(&p.workflow_id, "request_change", "success");
-    }
+    let (sb, proxies) = through_prism(sb);
+    let web = deploy_pipeline(&sb, "gh/acme/web", &commit);
+    let api = deploy_pipeline(&sb, "gh/acme/api", &commit);
+    let ops = deploy_pipeline(&sb, "gh/acme/ops", &commit);
+    let keys = request_all(&sb, &[(&web, "web.json"), (&api, "api.json"), (&ops, "ops.json")]);
     let alice = jira(&sb.stand_ins.url(), ALICE);
     alice.transition(&keys[0], "Decline", None).unwrap();
 
     // The bot: analyses the two live tickets (first deploys: manual), and
     // cancels the declined one's workflow.
-    let out = run(&web, &["reconcile", "--hold-wait", "2"], true);
+    let out = run_as(&sb, &web, &["reconcile", "--hold-wait", "2"], true);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    let wf_status = |p: &Pipeline| -> String {
+    let wf_status = |p: &crate::sandbox::Pipeline| -> String {
         let d = sb.stand_ins.with_circleci(|c| c.dump());
         d["workflows"].as_array().unwrap().iter().find(|w| w["id"] == p.workflow_id.as_str()).unwrap()["status"]
             .as_str()
@@ -783,21 +812,17 @@ fn decline_failure_and_a_bare_hold_approval_pass_the_official_descriptions() {
 
     // Someone approves the CircleCI hold of ops, not the ticket: validate refuses.
     sb.set_job(&ops.workflow_id, "hold_change", "success");
-    let out = run(&ops, &["validate", "--state", "ops.json"], false);
+    let out = run_as(&sb, &ops, &["validate", "--state", "ops.json"], false);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("not_approved"), "{}", out.stdout);
 
     // api is approved, its apply fails: the ticket is Failed, not Done.
     alice.transition(&keys[1], "Approve", None).unwrap();
     sb.set_job(&api.workflow_id, "apply", "failed");
-    let out = run(&api, &["close", "--state", "api.json", "--deploy-job", "apply"], false);
+    let out = run_as(&sb, &api, &["close", "--state", "api.json", "--deploy-job", "apply"], false);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert_eq!(sb.issue(&keys[1])["status"], "Failed", "{}", out.stdout);
-    for proxy in [&jira_proxy, &ci_proxy, &gh_proxy] {
-        assert!(proxy.requests() > 0, "{} carried nothing", proxy.url);
-        let v = proxy.violations();
-        assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
-    }
+    assert_no_violations(&proxies);
 }
 
 /// Through `prism proxy --errors` as well: two deploys of one repository at
@@ -805,8 +830,7 @@ fn decline_failure_and_a_bare_hold_approval_pass_the_official_descriptions() {
 /// required scan with no evidence, and a cancelled deploy recorded as such.
 #[test]
 fn pending_tickets_a_missing_scan_and_a_cancelled_deploy_pass_the_official_descriptions() {
-    use crate::collect::{Git, REPO, approved_by, deployed, pull, register};
-    use crate::sandbox::Pipeline;
+    use crate::collect::{Git, approved_by, deployed, pull, register};
     let config = format!(
         "{}\n[scan]\nrequired = [\"Trivy\"]\ncode_scanning = false\n[approval]\nauto_approve = true\n",
         changegate::standins::SITE_CONFIG
@@ -826,55 +850,13 @@ fn pending_tickets_a_missing_scan_and_a_cancelled_deploy_pass_the_official_descr
             approved_by(pull(2, "carol", &h[0], &h, &m2, std::slice::from_ref(&m2)), "bob", 2),
         ],
     );
-    sb.stand_ins.with_github(|gh| gh.add_repo(REPO, &g.path));
     deployed(&sb, &base);
 
-    let jira_proxy = Prism::proxy("jira", &sb.stand_ins.url());
-    let ci_proxy = Prism::proxy("circleci", &sb.stand_ins.url());
-    let gh_proxy = Prism::proxy("github", &sb.stand_ins.url());
-    let jira_url = split_attachments(&sb.stand_ins.url(), &jira_proxy.url);
-    let mut sb = sb;
-    sb.env = vec![
-        ("JIRA_BASE_URL".into(), jira_url),
-        ("CIRCLECI_API_URL".into(), format!("{}/api/v2", ci_proxy.url)),
-        ("GITHUB_API_URL".into(), gh_proxy.url.clone()),
-        ("GITHUB_GRAPHQL_URL".into(), format!("{}/graphql", sb.stand_ins.url())),
-        ("GITHUB_TOKEN".into(), changegate::standins::github::TOKEN.into()),
-        ("CHANGEGATE_HTTP_TIMEOUT".into(), "20".into()),
-    ];
-    let pipeline = |commit: &str| -> Pipeline {
-        let spec = json!({"project_slug": "gh/acme/web", "branch": "main", "revision": commit, "workflow": "deploy-prod", "jobs": [
-            {"name": "build"}, {"name": "request_change", "requires": ["build"]},
-            {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
-            {"name": "apply", "requires": ["hold_change"], "status": "blocked"},
-            {"name": "close_change", "requires": ["apply"], "status": "blocked"}]});
-        let v = sb.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();
-        Pipeline {
-            id: v["pipeline_id"].as_str().unwrap().into(),
-            number: v["pipeline_number"].as_u64().unwrap(),
-            workflow_id: v["workflow_id"].as_str().unwrap().into(),
-            commit: commit.to_owned(),
-            branch: "main".into(),
-        }
-    };
-    let (first, second) = (pipeline(&m1), pipeline(&m2));
-    let mut keys = Vec::new();
-    for (p, state) in [(&first, "first.json"), (&second, "second.json")] {
-        let out = sb.request(p, &["--justification", "j", "--rollback-plan", "r", "--output", state]);
-        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-        keys.push(out.stdout.split_whitespace().find(|w| w.starts_with("PRODCM-")).unwrap().to_owned());
-        sb.set_job(&p.workflow_id, "request_change", "success");
-    }
-    let (private, _) = changegate::receipt::generate();
-    let mut run = crate::support::Run::new(["reconcile", "--hold-wait", "2"]).cwd(sb.path());
-    for (k, v) in sb.job_env(&second) {
-        run = run.env(&k, &v);
-    }
-    let out = run
-        .env("JIRA_USER_EMAIL", "bot@acme.test")
-        .env("JIRA_API_TOKEN", "bot-token")
-        .env("CHANGEGATE_RECEIPT_KEY", &private)
-        .run();
+    let (sb, proxies) = through_prism(sb);
+    let first = deploy_pipeline(&sb, "gh/acme/web", &m1);
+    let second = deploy_pipeline(&sb, "gh/acme/web", &m2);
+    let keys = request_all(&sb, &[(&first, "first.json"), (&second, "second.json")]);
+    let out = run_as(&sb, &second, &["reconcile", "--hold-wait", "2"], true);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     // Every commit was reviewed, but each ticket has the other pending and
     // no scan evidence: nothing is approved automatically.
@@ -889,18 +871,10 @@ fn pending_tickets_a_missing_scan_and_a_cancelled_deploy_pass_the_official_descr
     // The first is approved by a person, its workflow cancelled before apply.
     jira(&sb.stand_ins.url(), ALICE).transition(&keys[0], "Approve", None).unwrap();
     sb.set_job(&first.workflow_id, "apply", "canceled");
-    let mut run = crate::support::Run::new(["close", "--state", "first.json", "--deploy-job", "apply"]).cwd(sb.path());
-    for (k, v) in sb.job_env(&first) {
-        run = run.env(&k, &v);
-    }
-    let out = run.run();
+    let out = run_as(&sb, &first, &["close", "--state", "first.json", "--deploy-job", "apply"], false);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let issue = sb.issue(&keys[0]);
     assert_eq!(issue["status"], "Failed", "{}", out.stdout);
     assert_ne!(issue["resolution"], "Done", "a cancelled deploy is never Done");
-    for proxy in [&jira_proxy, &ci_proxy, &gh_proxy] {
-        assert!(proxy.requests() > 0, "{} carried nothing", proxy.url);
-        let v = proxy.violations();
-        assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
-    }
+    assert_no_violations(&proxies);
 }

@@ -34,7 +34,7 @@ pub(super) struct DemoCli {
     #[arg(long, value_name = "URL", hide = true)]
     via_jira: Option<String>,
 
-    /// Send the commands' CircleCI calls here instead (the API root, ending in /api/v2)
+    /// Send the commands' CircleCI calls here instead (the API root, ending in /api/v2; its host serves the artifact downloads too)
     #[arg(long, value_name = "URL", hide = true)]
     via_circleci: Option<String>,
 
@@ -109,6 +109,12 @@ pub(super) fn run(cli: &DemoCli, out: &mut dyn Write) -> Result<Outcome, CliErro
     let stand_ins = StandIns::start(&cli.listen)
         .map_err(|e| CliError::Other(format!("cannot start the stand-ins on {}: {e}", cli.listen)))?;
     let via = Via { jira: cli.via_jira.clone(), circleci: cli.via_circleci.clone(), github: cli.via_github.clone() };
+    if let Some(api) = &via.circleci {
+        // Artifact URLs must share the API's host: the client sends its
+        // token to no other plain-HTTP host.
+        let origin: String = api.split('/').take(3).collect::<Vec<_>>().join("/");
+        stand_ins.with_circleci(|c| c.set_artifact_origin(&origin));
+    }
     let mut demo = Demo {
         out,
         stand_ins,
@@ -204,6 +210,11 @@ impl Demo<'_> {
         let (_, text) = self.cg_output(Who::Bot, "", &["reconcile", "--hold-wait", "5"])?;
         let status = self.status(&key);
         self.expect(status == "Manual review", &format!("the analysis sent {key} to Manual review (it is {status})"))?;
+        let reasons = self.issue(&key)["properties"]["changegate.bot"]["analysis"]["reasons"].clone();
+        self.expect(
+            reasons == serde_json::json!(["review_failed"]),
+            &format!("the review alone needs a person; the scans passed (reasons {reasons})"),
+        )?;
         self.show_analysis(&key, &text)?;
         self.note(
             "Auto-approval is on, but one check did not pass: the squash-merged pull request #2 landed a commit\n\

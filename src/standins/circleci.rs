@@ -86,6 +86,14 @@ impl CircleCiStandIn {
         }
     }
 
+    /// Serves artifact downloads at `base_url/circleci-artifacts/` from
+    /// now on: for a forwarder in front of the stand-in that routes
+    /// downloads around an API proxy, as CircleCI serves artifacts from a
+    /// host of their own.
+    pub fn set_artifact_origin(&mut self, base_url: &str) {
+        self.artifact_base = format!("{}/circleci-artifacts", base_url.trim_end_matches('/'));
+    }
+
     fn next_id(&mut self, prefix: u32) -> String {
         self.seq += 1;
         uuid(prefix, self.seq)

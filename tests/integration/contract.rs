@@ -354,13 +354,28 @@ fn collect_passes_the_official_descriptions_both_ways() {
 /// upload (`the_jira_mock_refuses_...` pins that); the form itself is checked
 /// by the client's unit test and the stand-in.
 fn split_attachments(attachments: &str, rest: &str) -> String {
+    split("/attachments", attachments, rest)
+}
+
+/// A forwarder in front of the CircleCI proxy: artifact downloads go to the
+/// stand-in, as CircleCI serves them from a host outside its API (the
+/// stand-in is told to hand out artifact URLs at the forwarder).
+fn split_artifacts(sb: &Sandbox, proxy: &Prism) -> String {
+    let url = split("/circleci-artifacts/", &sb.stand_ins.url(), &proxy.url);
+    sb.stand_ins.with_circleci(|c| c.set_artifact_origin(&url));
+    url
+}
+
+/// A forwarder: requests whose path contains `matching` go to `around`, the
+/// rest to `rest`.
+fn split(matching: &str, around: &str, rest: &str) -> String {
     let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
     let url = format!("http://{}", server.server_addr().to_ip().unwrap());
-    let (attachments, rest) = (attachments.to_owned(), rest.to_owned());
+    let (matching, around, rest) = (matching.to_owned(), around.to_owned(), rest.to_owned());
     std::thread::spawn(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         for mut req in server.incoming_requests() {
-            let target = if req.url().contains("/attachments") { &attachments } else { &rest };
+            let target = if req.url().contains(&matching) { &around } else { &rest };
             let mut body = Vec::new();
             req.as_reader().read_to_end(&mut body).unwrap();
             let mut b =
@@ -514,7 +529,7 @@ fn request_flow_passes_the_official_descriptions_both_ways() {
     let mut sb = sb;
     sb.env = vec![
         ("JIRA_BASE_URL".into(), jira_proxy.url.clone()),
-        ("CIRCLECI_API_URL".into(), format!("{}/api/v2", ci_proxy.url)),
+        ("CIRCLECI_API_URL".into(), format!("{}/api/v2", split_artifacts(&sb, &ci_proxy))),
         ("CHANGEGATE_HTTP_TIMEOUT".into(), "20".into()),
     ];
     let first = sb.request(&p, &[]);
@@ -658,6 +673,7 @@ fn the_adf_validator_rejects_a_broken_document() {
 /// REST call through `prism proxy --errors` in front of the stand-ins, so
 /// any request or answer that breaks the official descriptions fails.
 /// (Attachment uploads go around the Jira proxy: see [`split_attachments`];
+/// artifact downloads around the CircleCI proxy: [`split_artifacts`];
 /// GraphQL queries are checked against the schema in `github`.)
 #[test]
 fn the_whole_process_passes_the_official_descriptions_both_ways() {
@@ -667,6 +683,8 @@ fn the_whole_process_passes_the_official_descriptions_both_ways() {
     let ci_proxy = Prism::proxy("circleci", &target);
     let gh_proxy = Prism::proxy("github", &target);
     let jira_url = split_attachments(&target, &jira_proxy.url);
+    // The demo hands out artifact URLs at this forwarder's host.
+    let ci_url = split("/circleci-artifacts/", &target, &ci_proxy.url);
     let out = crate::support::Run::new([
         "demo",
         "--listen",
@@ -674,7 +692,7 @@ fn the_whole_process_passes_the_official_descriptions_both_ways() {
         "--via-jira",
         &jira_url,
         "--via-circleci",
-        &format!("{}/api/v2", ci_proxy.url),
+        &format!("{ci_url}/api/v2"),
         "--via-github",
         &gh_proxy.url,
     ])
@@ -702,7 +720,7 @@ fn through_prism(sb: Sandbox) -> (Sandbox, [Prism; 3]) {
     let mut sb = sb;
     sb.env = vec![
         ("JIRA_BASE_URL".into(), split_attachments(&sb.stand_ins.url(), &jira_proxy.url)),
-        ("CIRCLECI_API_URL".into(), format!("{}/api/v2", ci_proxy.url)),
+        ("CIRCLECI_API_URL".into(), format!("{}/api/v2", split_artifacts(&sb, &ci_proxy))),
         ("GITHUB_API_URL".into(), gh_proxy.url.clone()),
         ("GITHUB_GRAPHQL_URL".into(), format!("{}/graphql", sb.stand_ins.url())),
         ("GITHUB_TOKEN".into(), changegate::standins::github::TOKEN.into()),
@@ -721,12 +739,14 @@ fn assert_no_violations(proxies: &[Prism]) {
 }
 
 /// A deploy workflow of `project` at `commit`: build, request, hold,
-/// apply, close.
+/// plan, plan hold, apply, close.
 fn deploy_pipeline(sb: &Sandbox, project: &str, commit: &str) -> crate::sandbox::Pipeline {
     let spec = json!({"project_slug": project, "branch": "main", "revision": commit, "workflow": "deploy-prod", "jobs": [
         {"name": "build"}, {"name": "request_change", "requires": ["build"]},
         {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
-        {"name": "apply", "requires": ["hold_change"], "status": "blocked"},
+        {"name": "plan", "requires": ["hold_change"], "status": "blocked"},
+        {"name": "hold_plan_review", "type": "approval", "requires": ["plan"]},
+        {"name": "apply", "requires": ["hold_plan_review"], "status": "blocked"},
         {"name": "close_change", "requires": ["apply"], "status": "blocked"}]});
     let v = sb.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();
     crate::sandbox::Pipeline {
@@ -738,6 +758,10 @@ fn deploy_pipeline(sb: &Sandbox, project: &str, commit: &str) -> crate::sandbox:
     }
 }
 
+/// The bot's receipt key in these tests (a 32-byte seed, base64): one key
+/// across runs, as a deployed bot has.
+const RECEIPT_SEED: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 /// Runs changegate as a job of `p`, or as the bot (its Jira user and
 /// receipt key).
 fn run_as(sb: &Sandbox, p: &crate::sandbox::Pipeline, args: &[&str], bot: bool) -> crate::support::Output {
@@ -746,11 +770,10 @@ fn run_as(sb: &Sandbox, p: &crate::sandbox::Pipeline, args: &[&str], bot: bool) 
         r = r.env(&k, &v);
     }
     if bot {
-        let (private, _) = changegate::receipt::generate();
         r = r
             .env("JIRA_USER_EMAIL", "bot@acme.test")
             .env("JIRA_API_TOKEN", "bot-token")
-            .env("CHANGEGATE_RECEIPT_KEY", &private);
+            .env("CHANGEGATE_RECEIPT_KEY", RECEIPT_SEED);
     }
     r.run()
 }
@@ -877,4 +900,150 @@ fn pending_tickets_a_missing_scan_and_a_cancelled_deploy_pass_the_official_descr
     assert_eq!(issue["status"], "Failed", "{}", out.stdout);
     assert_ne!(issue["resolution"], "Done", "a cancelled deploy is never Done");
     assert_no_violations(&proxies);
+}
+
+/// Through `prism proxy --errors`: a commit pushed to a pull request after
+/// its approval (a person must approve the deploy), a risky plan paused and
+/// approved, and every job and the bot run twice: the second run of each
+/// changes nothing (no second analysis, receipt, plan record or outcome).
+#[test]
+fn a_push_after_approval_and_every_job_run_twice_pass_the_official_descriptions() {
+    use crate::collect::{Git, deployed, pull, register};
+    let config = format!("{}\n[approval]\nauto_approve = true\n", changegate::standins::SITE_CONFIG);
+    let sb = Sandbox::with_config(&config);
+    let g = Git::new();
+    let base = g.head();
+    let f = g.feature("f", "carol", 2);
+    let m = g.merge("f", "Merge pull request #1");
+    // Bob approved the first commit; carol pushed the second after it.
+    let mut p = pull(1, "carol", &f[1], &f, &m, std::slice::from_ref(&m));
+    p.reviews.push(changegate::standins::github::Review {
+        id: 1,
+        author: "bob".into(),
+        state: "APPROVED".into(),
+        submitted_at: "2026-11-20T10:00:00Z".into(),
+        commit: f[0].clone(),
+    });
+    register(&sb, &g.path, vec![p]);
+    deployed(&sb, &base);
+
+    let (sb, proxies) = through_prism(sb);
+    let pl = deploy_pipeline(&sb, "gh/acme/web", &m);
+    let key = request_all(&sb, &[(&pl, "web.json")]).remove(0);
+    // The request job run again finds its ticket.
+    let again = sb.request(&pl, &["--justification", "j", "--rollback-plan", "r", "--output", "web.json"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(sb.live().len(), 1, "one live ticket: {}", again.stdout);
+
+    let bot = |what: &str| {
+        let out = run_as(&sb, &pl, &["reconcile", "--hold-wait", "2"], true);
+        assert_eq!(out.code, 0, "{what}: {}{}", out.stdout, out.stderr);
+        sb.issue(&key)
+    };
+    let first = bot("first reconcile");
+    assert_eq!(first["status"], "Manual review");
+    let analysis = first["properties"]["changegate.bot"].to_string();
+    assert!(first["comments"].to_string().contains("approval_stale"), "{}", first["comments"]);
+    let second = bot("second reconcile");
+    assert_eq!(second["comments"], first["comments"], "no second analysis");
+    assert_eq!(second["properties"]["changegate.bot"].to_string(), analysis);
+
+    // Alice approves: the bot resumes the hold with one receipt, however often it runs.
+    jira(&sb.stand_ins.url(), ALICE).transition(&key, "Approve", None).unwrap();
+    bot("reconcile after the approval");
+    assert_eq!(sb.job_status(&pl.workflow_id, "hold_change"), "success");
+    let after = bot("reconcile once more");
+    let receipts = &after["properties"]["changegate.bot"]["receipts"];
+    assert_eq!(receipts.as_array().map(Vec::len), Some(1), "{receipts}");
+    for _ in 0..2 {
+        let out = run_as(&sb, &pl, &["validate", "--state", "web.json"], false);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    }
+
+    // A risky plan: paused for review, recorded once.
+    std::fs::copy(crate::support::repo().join("examples/plan.json"), sb.path().join("plan.json")).unwrap();
+    std::fs::write(sb.path().join("plan.tfplan"), "binary plan").unwrap();
+    let plan_check =
+        ["plan-check", "plan.json", "--plan-file", "plan.tfplan", "--state", "web.json", "--hold", "hold_plan_review"];
+    let out = run_as(&sb, &pl, &plan_check, false);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let escalated = sb.issue(&key);
+    assert_eq!(escalated["status"], "Manual review", "{}", out.stdout);
+    let out = run_as(&sb, &pl, &plan_check, false);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("already recorded"), "{}", out.stdout);
+    assert_eq!(sb.issue(&key)["comments"], escalated["comments"], "the plan is recorded once");
+    sb.set_job(&pl.workflow_id, "plan", "success");
+    let apply = ["validate", "--state", "web.json", "--plan-json", "plan.json", "--plan-file", "plan.tfplan"];
+    assert_eq!(run_as(&sb, &pl, &apply, false).code, 1, "not applied before the plan's approval");
+    jira(&sb.stand_ins.url(), ALICE).transition(&key, "Approve", None).unwrap();
+    for _ in 0..2 {
+        let out = run_as(&sb, &pl, &apply, false);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    }
+    bot("reconcile after the plan's approval");
+    assert_eq!(sb.job_status(&pl.workflow_id, "hold_plan_review"), "success");
+
+    // The deploy succeeds; close records it once.
+    sb.set_job(&pl.workflow_id, "apply", "success");
+    let close = ["close", "--state", "web.json", "--deploy-job", "apply"];
+    let out = run_as(&sb, &pl, &close, false);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let done = sb.issue(&key);
+    assert_eq!((done["status"].as_str(), done["resolution"].as_str()), (Some("Done"), Some("Done")));
+    let out = run_as(&sb, &pl, &close, false);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("nothing to record"), "{}", out.stdout);
+    let closed = sb.issue(&key);
+    assert_eq!((&closed["comments"], &closed["changelog"]), (&done["comments"], &done["changelog"]));
+    // The bot after the close: nothing more to do.
+    let last = bot("reconcile after the close");
+    assert_eq!(last["comments"], done["comments"]);
+    assert_no_violations(&proxies);
+}
+
+/// The same through the proxies with git objects (`--features
+/// git-objects`): in `verified-squash` mode a squash landing whose tree is
+/// the approved head's content is approved by the bot without a person.
+#[cfg(feature = "git-objects")]
+mod content {
+    use super::*;
+    use crate::collect::{Git, REPO, approved_by, deployed, pull, register};
+
+    #[test]
+    fn a_verified_squash_is_approved_automatically_through_the_official_descriptions() {
+        let config = format!(
+            "{}\n[review]\nmode = \"verified-squash\"\n[scan]\njobs = [\"build\"]\n[approval]\nauto_approve = true\n",
+            changegate::standins::SITE_CONFIG
+        );
+        let sb = Sandbox::with_config(&config);
+        let g = Git::new();
+        let base = g.head();
+        let f = g.feature("f", "carol", 2);
+        let s = g.squash("f", "Feature (#2)");
+        register(&sb, &g.path, vec![approved_by(pull(2, "carol", &f[1], &f, &s, std::slice::from_ref(&s)), "bob", 2)]);
+        deployed(&sb, &base);
+        let git_dir = sb.stand_ins.with_github(|gh| gh.repo_mut(REPO).git_dir.clone());
+
+        let (mut sb, proxies) = through_prism(sb);
+        sb.env.push(("CHANGEGATE_GIT_URL".into(), git_dir.display().to_string()));
+        let pl = deploy_pipeline(&sb, "gh/acme/web", &s);
+        let sarif = std::fs::read_to_string(shared("contracts/sarif/trivy/alpine-310.sarif")).unwrap();
+        sb.stand_ins
+            .with_circleci(|c| {
+                c.add_artifact(
+                    &json!({"workflow_id": pl.workflow_id, "job": "build", "path": "trivy.sarif", "content": sarif}),
+                )
+            })
+            .unwrap();
+        let key = request_all(&sb, &[(&pl, "web.json")]).remove(0);
+        let out = run_as(&sb, &pl, &["reconcile", "--hold-wait", "2"], true);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        let issue = sb.issue(&key);
+        assert_eq!(issue["status"], "Approved", "{}\n{:#}", out.stdout, issue["comments"]);
+        assert_eq!(sb.job_status(&pl.workflow_id, "hold_change"), "success");
+        let out = run_as(&sb, &pl, &["validate", "--state", "web.json"], false);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        assert_no_violations(&proxies);
+    }
 }

@@ -492,13 +492,6 @@ fn faults_in_close_fail_closed_and_a_rerun_recovers() {
 }
 
 /// The status of job `name` in the stand-in's workflow `wid`.
-fn job_status(sb: &Sandbox, wid: &str, name: &str) -> String {
-    let dump = sb.stand_ins.with_circleci(|c| c.dump());
-    let wf = dump["workflows"].as_array().unwrap().iter().find(|w| w["id"] == wid).unwrap().clone();
-    let job = wf["jobs"].as_array().unwrap().iter().find(|j| j["name"] == name).unwrap().clone();
-    job["status"].as_str().unwrap().to_owned()
-}
-
 fn workflow_status(sb: &Sandbox, wid: &str) -> String {
     let dump = sb.stand_ins.with_circleci(|c| c.dump());
     let wf = dump["workflows"].as_array().unwrap().iter().find(|w| w["id"] == wid).unwrap().clone();
@@ -513,14 +506,14 @@ fn resume_without_a_bot_waits_for_a_person_and_never_approves_the_ticket() {
     let pl = deploy_pipeline(&sb, &sha(420));
     let out = sb.request(&pl, &["--justification", "Ship the fix", "--rollback-plan", "Redeploy the previous build"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert_eq!(job_status(&sb, &pl.workflow_id, "hold_change"), "on_hold");
+    assert_eq!(sb.job_status(&pl.workflow_id, "hold_change"), "on_hold");
 
     // Nobody approves: the wait ends, the hold still waits, the ticket is untouched.
     let out = cg(&sb, &pl, &[&RESUME[..], &["1s"]].concat());
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("waiting: PRODCM-1 is Open"), "{}", out.stdout);
     assert!(out.stdout.contains("not resumed: hold_change waited 3s"), "{}", out.stdout);
-    assert_eq!(job_status(&sb, &pl.workflow_id, "hold_change"), "on_hold");
+    assert_eq!(sb.job_status(&pl.workflow_id, "hold_change"), "on_hold");
     assert_eq!(status(&sb, "PRODCM-1"), "Open", "resume never approves a ticket");
 
     // A person approves while it waits: the hold is resumed.
@@ -535,7 +528,7 @@ fn resume_without_a_bot_waits_for_a_person_and_never_approves_the_ticket() {
     approver.join().unwrap();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("PRODCM-1 is approved: resumed hold_change"), "{}", out.stdout);
-    assert_eq!(job_status(&sb, &pl.workflow_id, "hold_change"), "success");
+    assert_eq!(sb.job_status(&pl.workflow_id, "hold_change"), "success");
 
     // A re-run finds it done.
     let out = cg(&sb, &pl, &[&RESUME[..], &["1s"]].concat());
@@ -583,9 +576,9 @@ fn resume_of_a_plan_hold_needs_the_approval_after_a_risky_plan() {
         ["resume", "--hold", "hold_plan_review", "--stack", "default", "--timeout", "2s", "--interval", "1s"];
     let out = cg(&sb, &pl, &plan_hold);
     assert_eq!(out.code, 1, "the first approval predates the risky plan: {}{}", out.stdout, out.stderr);
-    assert_eq!(job_status(&sb, &pl.workflow_id, "hold_plan_review"), "on_hold");
+    assert_eq!(sb.job_status(&pl.workflow_id, "hold_plan_review"), "on_hold");
     sb.jira_as(ALICE).transition("PRODCM-1", "Approve", None).unwrap();
     let out = cg(&sb, &pl, &plan_hold);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert_eq!(job_status(&sb, &pl.workflow_id, "hold_plan_review"), "success");
+    assert_eq!(sb.job_status(&pl.workflow_id, "hold_plan_review"), "success");
 }

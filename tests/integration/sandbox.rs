@@ -171,6 +171,14 @@ impl Sandbox {
             .unwrap();
     }
 
+    /// A job's status in a workflow.
+    pub fn job_status(&self, workflow_id: &str, job: &str) -> String {
+        let dump = self.stand_ins.with_circleci(|c| c.dump());
+        let wf = dump["workflows"].as_array().unwrap().iter().find(|w| w["id"] == workflow_id).unwrap().clone();
+        let job = wf["jobs"].as_array().unwrap().iter().find(|j| j["name"] == job).unwrap().clone();
+        job["status"].as_str().unwrap().to_owned()
+    }
+
     pub fn state_path(&self) -> PathBuf {
         self.path().join("changegate.json")
     }

@@ -72,8 +72,49 @@ pub struct AuditReport {
     pub sample: Vec<String>,
     /// The result per ticket.
     pub inspected: Vec<Inspected>,
-    /// `pass` when every sampled decision was reproduced, else `findings`.
+    /// Every emergency change asked for in the window, with its
+    /// retrospective.
+    pub emergencies: Vec<EmergencyEntry>,
+    /// `pass` when every sampled decision was reproduced and every granted
+    /// emergency has a retrospective that is not overdue, else `findings`.
     pub outcome: String,
+}
+
+/// One emergency change, as the audit reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmergencyEntry {
+    /// The change ticket.
+    pub ticket: String,
+    /// Its status.
+    pub status: String,
+    /// Why it could not wait.
+    pub reason: String,
+    /// Who triggered the pipeline.
+    pub requested_by: Option<String>,
+    /// Who last moved it to Approved, and when (the grant: `validate` checks
+    /// the break-glass membership when it lets the deploy through).
+    pub approved_by: Option<String>,
+    /// When.
+    pub approved_at: Option<String>,
+    /// The retrospective ticket.
+    pub retrospective: Option<String>,
+    /// Its status.
+    pub retrospective_status: Option<String>,
+    /// When it is due (YYYY-MM-DD).
+    pub retrospective_due: Option<String>,
+    /// `ok`, `pending` (not approved: nothing deployed), `missing` (approved,
+    /// no retrospective), `overdue` (open past its due date).
+    pub finding: String,
+}
+
+/// Judges one emergency for the audit. Pure.
+pub fn emergency_finding(approved: bool, retro: Option<(&str, bool, Option<&str>)>, today: &str) -> &'static str {
+    match (approved, retro) {
+        (false, None) => "pending",
+        (true, None) => "missing",
+        (_, Some((_, closed, due))) if !closed && due.is_some_and(|d| d < today) => "overdue",
+        _ => "ok",
+    }
 }
 
 /// Why the inspection could not run (exit 2).
@@ -204,8 +245,14 @@ pub fn run(
     for key in &drawn {
         inspected.push(inspect(key, config, policy, src)?);
     }
+    let emergencies = emergencies(config, src, &since)?;
     let inspector = src.jira.myself().map(|u| u.account_id).unwrap_or_else(|_| "unknown".into());
-    let outcome = if inspected.iter().all(|i| i.outcome == "reproduced") { "pass" } else { "findings" };
+    let fine = |e: &EmergencyEntry| e.finding == "ok" || e.finding == "pending";
+    let outcome = if inspected.iter().all(|i| i.outcome == "reproduced") && emergencies.iter().all(fine) {
+        "pass"
+    } else {
+        "findings"
+    };
     let report = AuditReport {
         schema_version: 1,
         at: Timestamp::now().to_rfc3339(),
@@ -215,6 +262,7 @@ pub fn run(
         candidates: candidates.len(),
         sample: drawn,
         inspected,
+        emergencies,
         outcome: outcome.to_owned(),
     };
     if let Some(record) = &args.record {
@@ -242,10 +290,77 @@ pub fn run(
                 report.seed
             ))
             .bullets(items)
+            .text(&format!(
+                "Emergency changes in the window: {}{}",
+                report.emergencies.len(),
+                report
+                    .emergencies
+                    .iter()
+                    .map(|e| format!(
+                        "; {} {} (retrospective {}: {})",
+                        e.ticket,
+                        e.status,
+                        e.retrospective.as_deref().unwrap_or("none"),
+                        e.finding
+                    ))
+                    .collect::<String>()
+            ))
             .build();
         src.jira.comment(record, doc)?;
     }
     Ok(report)
+}
+
+/// The emergency changes asked for since `since`, with their retrospectives.
+fn emergencies(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<EmergencyEntry>, AuditError> {
+    use crate::emergency::{EMERGENCY_LABEL, retrospective_label};
+    let jc = &config.jira;
+    let q = format!(
+        "project = {} AND labels = {} AND created >= {} ORDER BY created ASC",
+        jql::string(&jc.project),
+        jql::string(EMERGENCY_LABEL),
+        jql::string(since)
+    );
+    let today = Timestamp::now().to_rfc3339().get(..10).unwrap_or_default().to_owned();
+    let mut out = Vec::new();
+    for issue in src.jira.search(&q, &["status"], &[], &[])? {
+        let t = crate::ticket::load(src.jira, &issue.key, jc)?;
+        let asked = t.record.as_ref().and_then(|r| r.emergency.clone());
+        let last = t.approvals(&jc.statuses.approved).into_iter().last();
+        let rq = format!(
+            "project = {} AND labels = {} ORDER BY created ASC",
+            jql::string(&jc.project),
+            jql::string(&retrospective_label(&t.key))
+        );
+        let retro = src.jira.search(&rq, &["status", "duedate"], &[], &[])?.into_iter().next();
+        let retro_status = retro.as_ref().and_then(|r| r.status().map(str::to_owned));
+        let retro_due = retro.as_ref().and_then(|r| r.fields.get("duedate").and_then(Value::as_str).map(str::to_owned));
+        let ever_approved = last.is_some();
+        let finding = emergency_finding(
+            ever_approved,
+            retro.as_ref().map(|r| {
+                (
+                    r.key.as_str(),
+                    retro_status.as_deref().is_some_and(|s| jc.statuses.is_closed(s)),
+                    retro_due.as_deref(),
+                )
+            }),
+            &today,
+        );
+        out.push(EmergencyEntry {
+            ticket: t.key.clone(),
+            status: t.status.clone(),
+            reason: asked.as_ref().map(|e| e.reason.clone()).unwrap_or_default(),
+            requested_by: asked.and_then(|e| e.requested_by),
+            approved_by: last.as_ref().map(|a| a.account_id.clone()),
+            approved_at: last.map(|a| a.at.to_rfc3339()),
+            retrospective: retro.map(|r| r.key),
+            retrospective_status: retro_status,
+            retrospective_due: retro_due,
+            finding: finding.to_owned(),
+        });
+    }
+    Ok(out)
 }
 
 fn inspect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'_>) -> Result<Inspected, AuditError> {
@@ -294,6 +409,15 @@ fn inspect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'_>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_emergency_needs_its_retrospective_on_time() {
+        assert_eq!(emergency_finding(false, None, "2026-11-27"), "pending");
+        assert_eq!(emergency_finding(true, None, "2026-11-27"), "missing");
+        assert_eq!(emergency_finding(true, Some(("R-1", false, Some("2026-11-28"))), "2026-11-27"), "ok");
+        assert_eq!(emergency_finding(true, Some(("R-1", false, Some("2026-11-26"))), "2026-11-27"), "overdue");
+        assert_eq!(emergency_finding(true, Some(("R-1", true, Some("2026-11-26"))), "2026-11-27"), "ok");
+    }
 
     #[test]
     fn the_sample_is_reproducible_and_independent_of_search_order() {

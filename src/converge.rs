@@ -95,7 +95,7 @@ pub enum ConvergeError {
 pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
     let jc = &bot.config.jira;
     let mut out = Converged::default();
-    let mut t = ticket::load(bot.jira, key, jc)?;
+    let mut t = ticket::load_judged(bot.jira, key, bot.config)?;
     let Some(record) = t.record.clone() else {
         out.actions.push(format!("{key} is not a changegate ticket"));
         return Ok(out);
@@ -121,7 +121,7 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
         out.actions.extend(a.actions);
         // The analysis may have moved the ticket (approved it, or sent it
         // to manual review): what follows judges its status now.
-        t = ticket::load(bot.jira, key, jc)?;
+        t = ticket::load_judged(bot.jira, key, bot.config)?;
     }
 
     if t.status.eq_ignore_ascii_case(&s.approved) {
@@ -205,6 +205,11 @@ fn resume_holds(
         out.actions.push(format!("{}: holds not resumed: {}", t.key, why.join("; ")));
         return Ok(());
     }
+    if let Some(grant) = &verdict.emergency {
+        let (_, done) = crate::emergency::record_grant(bot.jira, bot.config, t, grant)?;
+        out.actions.extend(done.into_iter().map(|d| format!("{}: {d}", t.key)));
+    }
+    let approver = verdict.emergency.as_ref().map_or(approver, |g| g.by.clone());
     for w in &record.workflows {
         let Some(hold) = &w.hold else { continue };
         let mark = marker("change", &w.id, hold);

@@ -22,6 +22,7 @@ pub mod config;
 pub mod converge;
 pub mod decision;
 pub mod digest;
+pub mod emergency;
 pub mod env;
 pub mod escalate;
 pub mod evidence;

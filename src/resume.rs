@@ -145,7 +145,7 @@ pub fn run(
 ) -> Result<Ended, ResumeError> {
     let started = Instant::now();
     loop {
-        let t = ticket::load(jira, &args.ticket, &config.jira)?;
+        let t = ticket::load_judged(jira, &args.ticket, config)?;
         match next_step(&t, args, config, receipt_key, Timestamp::now()) {
             Step::Resume => {
                 let binding = &t.record.as_ref().expect("judged with a record").binding;

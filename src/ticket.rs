@@ -37,6 +37,9 @@ pub struct TicketState {
     pub bot: Value,
     /// The history, oldest first.
     pub changelog: Vec<ChangelogEntry>,
+    /// Approvers Jira says are in the break-glass group (read only for a
+    /// ticket that asked for an emergency: [`load_judged`]).
+    pub break_glass: Vec<String>,
 }
 
 /// Where a command finds its ticket.
@@ -107,7 +110,29 @@ pub fn load(jira: &Jira, key: &str, config: &JiraConfig) -> Result<TicketState, 
         bot: issue.properties.get(BOT_PROPERTY).cloned().unwrap_or(Value::Null),
         fields: issue.fields,
         changelog,
+        break_glass: Vec::new(),
     })
+}
+
+/// [`load`], and for a ticket that asked for an emergency, which of its
+/// approvers Jira says are in the break-glass group: what the approval
+/// judgements (`validate`, the bot, `resume`) need.
+pub fn load_judged(jira: &Jira, key: &str, config: &crate::config::Config) -> Result<TicketState, JiraError> {
+    let mut t = load(jira, key, &config.jira)?;
+    let asked = t.record.as_ref().is_some_and(|r| r.emergency.is_some());
+    if let (true, Some(group)) = (asked, &config.emergency.group) {
+        let mut seen: Vec<String> = Vec::new();
+        for a in t.approvals(&config.jira.statuses.approved) {
+            if seen.contains(&a.account_id) {
+                continue;
+            }
+            seen.push(a.account_id.clone());
+            if jira.user_groups(&a.account_id)?.iter().any(|g| g == group) {
+                t.break_glass.push(a.account_id);
+            }
+        }
+    }
+    Ok(t)
 }
 
 fn label_set(s: Option<&str>) -> Vec<&str> {
@@ -231,6 +256,7 @@ mod tests {
             record: None,
             bot: Value::Null,
             changelog,
+            break_glass: Vec::new(),
         }
     }
 

@@ -15,6 +15,7 @@ use crate::approval::{self, ApprovalFacts, ApprovalPolicy, ApprovalVerdict};
 use crate::config::Config;
 use crate::config::jira::TicketField;
 use crate::digest::Sha256Digest;
+use crate::emergency::{self, EmergencyFacts, Grant};
 use crate::receipt::{Receipt, VerifyingKey};
 use crate::request::binding::{Binding, PlanRecord, mirror_text};
 use crate::request::{BuildEnv, RequestArgs, RequestError, Services, resolve_binding};
@@ -73,6 +74,8 @@ pub struct Verdict {
     pub failures: Vec<Failure>,
     /// The approval judgement, when it was reached.
     pub approval: Option<ApprovalVerdict>,
+    /// The emergency granted, when the deploy passes as one.
+    pub emergency: Option<Grant>,
 }
 
 fn fail(code: &'static str, message: impl Into<String>) -> Failure {
@@ -97,7 +100,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             "record_missing",
             format!("{} has no changegate record: run `changegate request` for this build", t.key),
         ));
-        return Verdict { pass: false, failures, approval: None };
+        return Verdict { pass: false, failures, approval: None, emergency: None };
     };
 
     // The property keeps no history: trust it only where the mirrored digests
@@ -231,7 +234,29 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
         bot_accounts: &jc.bot_accounts,
     };
     let verdict = approval::judge(&facts, &policy);
-    if !verdict.valid {
+    // A granted emergency stands in for the approval and the receipt (the
+    // bot may be down): Jira says a break-glass member approved.
+    let emergency = emergency::judge(&EmergencyFacts {
+        group: f.config.emergency.group.as_deref(),
+        requested: record.emergency.as_ref(),
+        approved_now: facts.approved_now,
+        approvals: &approvals,
+        not_before,
+        ttl: jc.approval_ttl,
+        break_glass: &t.break_glass,
+        now: f.now,
+    });
+    let grant = match emergency {
+        Ok(g) if !verdict.valid => Some(g),
+        Ok(_) => None,
+        Err(why) => {
+            if let (Some(why), false) = (why, verdict.valid) {
+                failures.push(fail("emergency_not_granted", why));
+            }
+            None
+        }
+    };
+    if !verdict.valid && grant.is_none() {
         for p in &verdict.problems {
             failures.push(fail(p.code(), p.to_string()));
         }
@@ -241,7 +266,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     }
 
     // The bot's signed receipt for exactly this binding (and plan).
-    if let Some(key) = f.receipt_key {
+    if let (Some(key), None) = (f.receipt_key, &grant) {
         let receipts: Vec<Receipt> = t
             .bot
             .get("receipts")
@@ -272,7 +297,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             ));
         }
     }
-    Verdict { pass: failures.is_empty(), failures, approval: Some(verdict) }
+    Verdict { pass: failures.is_empty(), failures, approval: Some(verdict), emergency: grant }
 }
 
 /// What `validate` is asked.
@@ -332,7 +357,7 @@ pub fn run(
             })
         }
     };
-    let t = ticket::load(&svc.jira, &args.ticket, &config.jira)?;
+    let t = ticket::load_judged(&svc.jira, &args.ticket, config)?;
     let Some(record) = &t.record else {
         let v = judge(&Facts {
             ticket: &t,
@@ -357,6 +382,7 @@ pub fn run(
         justification: None,
         rollback_plan: None,
         service: None,
+        emergency: None,
     };
     let current = resolve_binding(&request, build, &svc.circleci)?;
     let v = judge(&Facts {
@@ -383,7 +409,12 @@ fn placeholder() -> Binding {
 pub fn render(t: &TicketState, v: &Verdict, plan: bool) -> String {
     let mut s = String::new();
     let what = if plan { "apply this plan" } else { "deploy this build" };
-    if v.pass {
+    if let (true, Some(g)) = (v.pass, &v.emergency) {
+        s.push_str(&format!(
+            "PASS: {} is an EMERGENCY change approved by {} (break-glass) at {} and bound to this build; ok to {what}\n",
+            t.key, g.by, g.at
+        ));
+    } else if v.pass {
         let who = v
             .approval
             .as_ref()
@@ -469,6 +500,7 @@ mod tests {
             record: Some(record),
             bot: Value::Null,
             changelog: vec![status_change("2026-11-27T11:00:00.000+0000", "alice", "Approved")],
+            break_glass: Vec::new(),
         }
     }
 

@@ -99,15 +99,24 @@ pub fn tickets_of_pipeline(parts: &BotParts, pipeline_id: &str) -> Result<Vec<St
 /// Each ticket's converge result.
 pub type Reconciled = Vec<(String, Result<Converged, ConvergeError>)>;
 
-/// One reconcile pass: converge every live ticket. Returns each ticket's
-/// result; one failure does not stop the others.
+/// One reconcile pass: converge every live ticket, then remind or escalate
+/// the open retrospectives of emergency changes (under the name
+/// `retrospectives`). Returns each result; one failure does not stop the
+/// others.
 pub fn reconcile(parts: &BotParts) -> Result<Reconciled, JiraError> {
     let bot = parts.bot();
-    Ok(live_tickets(parts)?
+    let mut all: Reconciled = live_tickets(parts)?
         .into_iter()
         .map(|(k, _)| {
             let r = converge(&k, &bot);
             (k, r)
         })
-        .collect())
+        .collect();
+    if parts.config.emergency.group.is_some() {
+        let nudged = crate::emergency::nudge_open(&parts.jira, &parts.config, crate::time::Timestamp::now())
+            .map(|actions| Converged { actions, ..Converged::default() })
+            .map_err(ConvergeError::from);
+        all.push(("retrospectives".to_owned(), nudged));
+    }
+    Ok(all)
 }

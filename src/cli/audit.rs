@@ -76,6 +76,32 @@ pub(super) fn run(
             for i in &r.inspected {
                 writeln!(out, "| {} | {} | {} |", i.ticket, i.outcome, i.details.join("; ").replace('|', "\\|"))?;
             }
+            writeln!(out, "\n#### Emergency changes: {}\n", r.emergencies.len())?;
+            if !r.emergencies.is_empty() {
+                writeln!(
+                    out,
+                    "| Ticket | Status | Reason | Requested by | Approved by | Retrospective | Due | Finding |\n|---|---|---|---|---|---|---|---|"
+                )?;
+            }
+            for e in &r.emergencies {
+                let cell = |s: Option<&str>| s.unwrap_or("-").replace('|', "\\|");
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    e.ticket,
+                    e.status,
+                    cell(Some(&e.reason)),
+                    cell(e.requested_by.as_deref()),
+                    cell(e.approved_by.as_deref()),
+                    match (&e.retrospective, &e.retrospective_status) {
+                        (Some(k), Some(s)) => format!("{k} ({s})"),
+                        (Some(k), None) => k.clone(),
+                        _ => "-".into(),
+                    },
+                    cell(e.retrospective_due.as_deref()),
+                    e.finding
+                )?;
+            }
         }
     }
     Ok(if r.outcome == "pass" { Outcome::Pass } else { Outcome::Deny })

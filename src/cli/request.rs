@@ -73,6 +73,15 @@ pub(super) struct RequestCli {
     /// Component or service deployed
     #[arg(long)]
     service: Option<String>,
+
+    /// Ask for an emergency change: only a member of the break-glass group
+    /// may grant it in Jira ("Emergency approve"); a retrospective follows
+    #[arg(long, requires = "reason")]
+    emergency: bool,
+
+    /// Why the emergency cannot wait (recorded on the ticket)
+    #[arg(long, value_name = "TEXT", requires = "emergency")]
+    reason: Option<String>,
 }
 
 /// The Jira and CircleCI clients from the environment.
@@ -106,6 +115,7 @@ pub(super) fn run(
         justification: cli.justification.clone(),
         rollback_plan: cli.rollback_plan.clone(),
         service: cli.service.clone(),
+        emergency: cli.reason.clone().filter(|_| cli.emergency),
     };
     let outcome = if config.is_controlled(&args.environment) {
         let build = BuildEnv::from_env(env)?;

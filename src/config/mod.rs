@@ -7,6 +7,7 @@
 //! command runs on the built-in defaults.
 
 pub mod approval;
+pub mod emergency;
 pub mod jira;
 pub mod plan;
 pub mod review;
@@ -34,6 +35,8 @@ pub struct Config {
     pub scan: scan::ScanConfig,
     /// Whether the bot approves on its own (`[approval]`).
     pub approval: approval::ApprovalConfig,
+    /// `[emergency]`.
+    pub emergency: emergency::EmergencyConfig,
     /// Where it was read from; `None` for the built-in defaults.
     pub source: Option<PathBuf>,
 }
@@ -47,6 +50,7 @@ impl Default for Config {
             review: review::ReviewConfig::default(),
             scan: scan::ScanConfig::default(),
             approval: approval::ApprovalConfig::default(),
+            emergency: emergency::EmergencyConfig::default(),
             source: None,
         }
     }
@@ -75,6 +79,8 @@ struct RawConfig {
     scan: scan::RawScan,
     #[serde(default)]
     approval: approval::RawApproval,
+    #[serde(default)]
+    emergency: emergency::RawEmergency,
 }
 
 /// One thing wrong in a configuration file, with its place.
@@ -189,10 +195,11 @@ impl Config {
         let review = raw.review.validate(&mut problems);
         let scan = raw.scan.validate(&mut problems);
         let approval = raw.approval.validate();
+        let emergency = raw.emergency.validate(&mut problems);
         if !problems.list.is_empty() {
             return Err(invalid(problems.list));
         }
-        Ok(Config { controlled_environments, jira, plan, review, scan, approval, source: None })
+        Ok(Config { controlled_environments, jira, plan, review, scan, approval, emergency, source: None })
     }
 
     /// Finds and loads the configuration (see the module documentation).

@@ -474,6 +474,18 @@ impl Jira {
         Ok(())
     }
 
+    /// The names of the groups a user belongs to
+    /// (`GET /rest/api/3/user/groups`; needs *Browse users and groups*).
+    pub fn user_groups(&self, account_id: &str) -> Result<Vec<String>, JiraError> {
+        #[derive(Deserialize)]
+        struct Group {
+            name: String,
+        }
+        let groups: Vec<Group> =
+            self.http.get_json("/rest/api/3/user/groups", &[("accountId", account_id.to_owned())])?;
+        Ok(groups.into_iter().map(|g| g.name).collect())
+    }
+
     /// The user the token belongs to.
     pub fn myself(&self) -> Result<User, JiraError> {
         Ok(self.http.get_json("/rest/api/3/myself", &[])?)

@@ -246,6 +246,9 @@ pub struct TicketRecord {
     /// Plans recorded, by stack.
     #[serde(default)]
     pub plans: BTreeMap<String, PlanRecord>,
+    /// The emergency asked for (`request --emergency`), when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency: Option<crate::emergency::EmergencyRequest>,
     /// Everything else (written by later steps or newer versions).
     #[serde(flatten)]
     pub rest: Map<String, Value>,
@@ -265,6 +268,7 @@ impl TicketRecord {
             workflows: Vec::new(),
             requested_by,
             plans: BTreeMap::new(),
+            emergency: None,
             rest: Map::new(),
         }
     }

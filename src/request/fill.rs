@@ -94,7 +94,8 @@ pub fn default_summary(b: &Binding) -> String {
     format!("Deploy {}@{short} to {} ({})", b.project_slug, b.environment, b.action)
 }
 
-fn encode(kind: FieldType, text: &str) -> Value {
+/// A value of a field of this type, as Jira takes it.
+pub(crate) fn encode(kind: FieldType, text: &str) -> Value {
     match kind {
         FieldType::Text | FieldType::Url => Value::String(text.chars().take(255).collect()),
         FieldType::Textarea => Doc::new().text(text).build(),

@@ -59,6 +59,8 @@ pub struct RequestArgs {
     pub rollback_plan: Option<String>,
     /// Component or service.
     pub service: Option<String>,
+    /// Ask for an emergency, with this reason.
+    pub emergency: Option<String>,
 }
 
 /// What CircleCI tells the job about itself (`CIRCLE_*`).
@@ -297,12 +299,22 @@ pub fn run(
         }
     };
 
+    if let Some(reason) = &args.emergency {
+        if config.emergency.group.is_none() {
+            return Err(RequestError::Build(
+                "--emergency: this site has no break-glass group ([emergency] group in the configuration)".into(),
+            ));
+        }
+        if reason.trim().is_empty() {
+            return Err(RequestError::Build("--emergency needs a --reason that says why it cannot wait".into()));
+        }
+    }
     let inputs = TicketInputs {
         summary: args.summary.clone(),
-        justification: args.justification.clone(),
+        justification: args.justification.clone().or_else(|| args.emergency.clone()),
         rollback_plan: args.rollback_plan.clone(),
         service: args.service.clone(),
-        change_type: "normal".into(),
+        change_type: if args.emergency.is_some() { "emergency" } else { "normal" }.into(),
         build_url: build.build_url.clone(),
         workflows: vec![build.workflow_id.clone()],
         pull_requests: build.pull_requests.clone(),
@@ -368,6 +380,10 @@ pub fn run(
         actions.push(format!("cancelled {old}: superseded by {key}"));
     }
 
+    if let Some(reason) = &args.emergency {
+        actions.extend(mark_emergency(svc, config, &key, reason, build.username.as_deref())?);
+    }
+
     // Ask for what is missing, once, and wait for it.
     let issue = svc.jira.issue(&key, &field_refs, &[RECORD_PROPERTY])?;
     let missing = fill::fill(&binding, &inputs, jc, Some(&issue.fields)).missing;
@@ -412,6 +428,67 @@ pub fn run(
         missing_fields: missing.iter().map(|f| f.name().to_owned()).collect(),
     };
     Ok(RequestOutcome::InPlace { state, actions })
+}
+
+/// Marks the ticket as an emergency asked for (record, label, change type,
+/// a comment naming who may grant it), each once. Only Jira grants it.
+fn mark_emergency(
+    svc: &Services,
+    config: &Config,
+    key: &str,
+    reason: &str,
+    requested_by: Option<&str>,
+) -> Result<Vec<String>, RequestError> {
+    use crate::emergency::{EMERGENCY_LABEL, EmergencyRequest};
+    let jc = &config.jira;
+    let mut notes = Vec::new();
+    let mut wanted = vec!["labels".to_owned()];
+    let change_type = jc.site_field(TicketField::ChangeType);
+    wanted.extend(change_type.as_ref().map(|f| f.id.clone()));
+    let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let issue = svc.jira.issue(key, &refs, &[RECORD_PROPERTY])?;
+    if let Some(mut record) = issue.properties.get(RECORD_PROPERTY).and_then(TicketRecord::from_value)
+        && record.emergency.is_none()
+    {
+        record.emergency = Some(EmergencyRequest {
+            reason: reason.to_owned(),
+            requested_by: requested_by.map(str::to_owned),
+            requested_at: Timestamp::now().to_rfc3339(),
+        });
+        svc.jira.set_property(key, RECORD_PROPERTY, &record.to_value())?;
+        notes.push(format!("asked for an emergency on {key}"));
+    }
+    let mut fields = Map::new();
+    let labels = issue.labels();
+    if !labels.contains(&EMERGENCY_LABEL) {
+        let mut l: Vec<&str> = labels;
+        l.push(EMERGENCY_LABEL);
+        fields.insert("labels".into(), json!(l));
+    }
+    if let Some(site) = change_type {
+        let value = fill::encode(site.kind, "emergency");
+        if issue.fields.get(&site.id) != Some(&value) {
+            fields.insert(site.id.clone(), value);
+        }
+    }
+    if !fields.is_empty() {
+        svc.jira.edit(key, fields)?;
+    }
+    let group = config.emergency.group.as_deref().unwrap_or_default();
+    let within = config.emergency.retrospective_within.as_secs() / 3600;
+    let body = Doc::new()
+        .paragraph(vec![
+            Inline::Strong("EMERGENCY change requested".into()),
+            Inline::Text(format!(" by {}: {reason}", requested_by.unwrap_or("the pipeline"))),
+        ])
+        .text(&format!(
+            "Only a member of the Jira group {group} may grant it, with the \"Emergency approve\" transition. \
+             A retrospective ticket is opened when it is granted, due within {within} h."
+        ));
+    if comment_once(svc, key, "changegate:emergency-requested", body)? {
+        notes.push(format!("asked {group} to grant the emergency"));
+    }
+    Ok(notes)
 }
 
 /// Labels of a ticket for this binding: the configured ones, the key,

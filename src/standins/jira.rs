@@ -338,6 +338,7 @@ impl JiraStandIn {
                     .as_array()
                     .is_some_and(|a| a.iter().all(|l| l.as_str().is_some_and(|s| !s.is_empty() && !s.contains(' ')))),
                 ("project" | "issuetype" | "resolution", _) => v.is_object(),
+                ("duedate", _) => v.is_null() || v.as_str().is_some_and(|d| crate::time::Date::parse(d).is_some()),
                 (_, Some("text" | "url")) => v.is_null() || v.as_str().is_some_and(|s| s.chars().count() <= 255),
                 (_, Some("number")) => v.is_null() || v.is_number(),
                 (_, Some("select")) => v.is_null() || v.get("value").and_then(Value::as_str).is_some(),
@@ -347,7 +348,7 @@ impl JiraStandIn {
                 let msg = if kind.is_none()
                     && !matches!(
                         k.as_str(),
-                        "summary" | "description" | "labels" | "project" | "issuetype" | "resolution"
+                        "summary" | "description" | "labels" | "project" | "issuetype" | "resolution" | "duedate"
                     ) {
                     format!("Field '{k}' cannot be set. It is not on the appropriate screen, or unknown.")
                 } else {
@@ -369,6 +370,26 @@ impl JiraStandIn {
         let m = req.method.as_str();
         match (m, parts.as_slice()) {
             ("GET", ["myself"]) => Resp::json(200, self.user_json(&user)),
+            ("GET", ["user", "groups"]) => {
+                let Some(id) = req.query("accountId") else {
+                    return error(400, "The accountId query parameter needs to be provided.");
+                };
+                match self.users.iter().find(|u| u.account_id == id) {
+                    None => error(404, &format!("The user with account ID '{id}' does not exist.")),
+                    Some(u) => Resp::json(
+                        200,
+                        Value::Array(
+                            u.groups
+                                .iter()
+                                .map(|g| {
+                                    json!({"name": g, "groupId": format!("group-{g}"),
+                                       "self": format!("{}/rest/api/3/group?groupname={g}", self.base_url)})
+                                })
+                                .collect(),
+                        ),
+                    ),
+                }
+            }
             ("GET", ["attachment", "content", id]) => {
                 for i in &self.issues {
                     if let Some(a) = i.attachments.iter().find(|a| a["id"] == *id) {

@@ -67,6 +67,9 @@ deploy_action = { id = "customfield_10068", type = "select" }
 [jira.approvers]
 "712020:alice" = 1001
 "712020:bob" = 1002
+
+[emergency]
+group = "break-glass"
 "#;
 
 /// A request, as the stand-ins see it.

@@ -180,6 +180,7 @@ fn jira_client_requests_pass_the_official_description() {
     fields.insert("summary".into(), json!("Deploy"));
     fields.insert("description".into(), Doc::new().text("x").build());
     fields.insert("labels".into(), json!(["changegate"]));
+    fields.insert("duedate".into(), json!("2026-11-28"));
     j.create(fields.clone(), &[("changegate", json!({"schema_version": 1}))]).unwrap();
     j.edit("PRODCM-1", fields).unwrap();
     j.comment("PRODCM-1", Doc::new().text("hello").build()).unwrap();
@@ -199,6 +200,11 @@ fn jira_client_requests_pass_the_official_description() {
     let e = j.attach("PRODCM-1", "evidence.json", "application/json", b"{}").unwrap_err().to_string();
     assert!(e.ends_with("returned HTTP 422: body: Request body must be array"), "only that complaint: {e}");
     j.myself().unwrap();
+    // Accepted; the mock answers with the description's example, a single
+    // group where its schema says an array (the proxied emergency test checks
+    // a schema-true answer): only that decoding complaint is allowed.
+    let e = j.user_groups("712020:carol").unwrap_err().to_string();
+    assert!(e.contains("invalid type: map, expected a sequence"), "only the example's shape: {e}");
     j.fields().unwrap();
     j.create_issue_types("PRODCM").unwrap();
     j.create_fields("PRODCM", "10001").unwrap();
@@ -1046,4 +1052,38 @@ mod content {
         assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
         assert_no_violations(&proxies);
     }
+}
+
+/// The emergency path through `prism proxy --errors`: asked for by CI,
+/// granted by the break-glass group (its membership read from Jira),
+/// validated without a receipt, its retrospective opened and escalated by
+/// the bot, and reported by the audit.
+#[test]
+fn an_emergency_passes_the_official_descriptions_both_ways() {
+    let (sb, proxies) = through_prism(Sandbox::new());
+    let pl = deploy_pipeline(&sb, "gh/acme/web", &sha(700));
+    let out = sb
+        .request(&pl, &["--rollback-plan", "r", "--emergency", "--reason", "Checkout is down", "--output", "web.json"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    sb.set_job(&pl.workflow_id, "request_change", "success");
+    let key = out.stdout.split_whitespace().find(|w| w.starts_with("PRODCM-")).unwrap().to_owned();
+    jira(&sb.stand_ins.url(), ("carol@acme.test", "carol-token")).transition(&key, "Emergency approve", None).unwrap();
+    let out = run_as(&sb, &pl, &["validate", "--state", "web.json"], false);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let retro = out.stdout.lines().find_map(|l| l.strip_prefix("retrospective: ")).unwrap().to_owned();
+    let out = run_as(&sb, &pl, &["reconcile", "--hold-wait", "2"], true);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(sb.job_status(&pl.workflow_id, "hold_change"), "success", "{}", out.stdout);
+    let mut due = Map::new();
+    due.insert("duedate".into(), json!("2026-01-01"));
+    jira(&sb.stand_ins.url(), ("carol@acme.test", "carol-token")).edit(&retro, due).unwrap();
+    let out = run_as(&sb, &pl, &["reconcile", "--hold-wait", "2"], true);
+    assert!(out.stdout.contains("ESCALATION to break-glass"), "{}", out.stdout);
+    let today = changegate::time::Date::today_utc();
+    let since = format!("{:04}-{:02}-{:02}", today.year, today.month, today.day);
+    let out = run_as(&sb, &pl, &["audit", "--since", &since, "--sample", "1", "--format", "json"], true);
+    assert_eq!(out.code, 1, "the retrospective is overdue: {}{}", out.stdout, out.stderr);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(r["emergencies"][0]["finding"], "overdue", "{r:#}");
+    assert_no_violations(&proxies);
 }

@@ -1,0 +1,200 @@
+//! Emergency changes against the stand-ins: asked for by CI, granted only
+//! by a member of the break-glass group through Jira, let through without
+//! the bot's receipt, recorded with a retrospective that is escalated when
+//! overdue, and reported by `changegate audit`.
+
+use changegate::receipt::generate;
+use serde_json::{Value, json};
+
+use crate::sandbox::{ALICE, Pipeline, Sandbox, sha};
+use crate::support::{Output, Run};
+
+const CAROL: (&str, &str) = ("carol@acme.test", "carol-token");
+const BOT: (&str, &str) = ("bot@acme.test", "bot-token");
+
+/// Runs a changegate command as a job of `p`, with extra environment.
+fn cg(sb: &Sandbox, p: &Pipeline, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut run = Run::new(args.iter().map(|s| (*s).to_owned())).cwd(sb.path());
+    for (k, v) in sb.job_env(p) {
+        run = run.env(&k, &v);
+    }
+    for (k, v) in env {
+        run = run.env(k, v);
+    }
+    run.run()
+}
+
+fn comments(sb: &Sandbox, key: &str) -> Vec<String> {
+    sb.issue(key)["comments"].as_array().unwrap().iter().map(|c| c.as_str().unwrap_or_default().to_owned()).collect()
+}
+
+/// An emergency requested for a new pipeline; its ticket key.
+fn emergency(sb: &Sandbox, p: &Pipeline) -> String {
+    let out = sb.request(
+        p,
+        &["--rollback-plan", "Redeploy the previous build", "--emergency", "--reason", "Checkout is down for everyone"],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    sb.state()["ticket"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn an_emergency_is_asked_for_by_ci_and_granted_only_by_break_glass() {
+    let sb = Sandbox::new();
+    let p = sb.pipeline("gh/acme/web", "main", &sha(900));
+    let key = emergency(&sb, &p);
+    let issue = sb.issue(&key);
+    assert!(issue["fields"]["labels"].as_array().unwrap().contains(&json!("changegate-emergency")), "{issue:#}");
+    assert_eq!(issue["fields"]["customfield_10053"], json!({"value": "emergency"}));
+    let asked = &issue["properties"]["changegate"]["emergency"];
+    assert_eq!(asked["reason"], "Checkout is down for everyone");
+    assert_eq!(asked["requested_by"], "dev-dana");
+    let c = comments(&sb, &key).join("\n");
+    assert!(c.contains("EMERGENCY change requested by dev-dana: Checkout is down for everyone"), "{c}");
+    assert!(c.contains("Only a member of the Jira group break-glass may grant it"), "{c}");
+    // The reason fills the justification when none is given.
+    let justification = changegate::jira::adf::plain_text(&issue["fields"]["customfield_10051"]);
+    assert!(justification.contains("Checkout is down"), "{justification}");
+
+    // Asked again (a rerun): nothing is repeated.
+    let before = comments(&sb, &key).len();
+    emergency(&sb, &p);
+    assert_eq!(comments(&sb, &key).len(), before);
+
+    // Not yet granted: no deploy.
+    let (_, public) = generate();
+    let receipts = [("CHANGEGATE_RECEIPT_PUBKEY", public.as_str())];
+    let v = cg(&sb, &p, &["validate"], &receipts);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("emergency_not_granted"), "{}", v.stdout);
+
+    // An approver outside the group cannot run the transition at all.
+    let err = sb.jira_as(ALICE).transition(&key, "Emergency approve", None).unwrap_err();
+    assert!(err.to_string().contains("Emergency approve"), "{err}");
+
+    // Carol (break-glass) grants it: validate passes without a receipt and
+    // without a mapped approver, records who, why and when, and opens the
+    // retrospective, due in 24 hours.
+    sb.jira_as(CAROL).transition(&key, "Emergency approve", None).unwrap();
+    let v = cg(&sb, &p, &["validate"], &receipts);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains(&format!("PASS: {key} is an EMERGENCY change approved by 712020:carol")), "{}", v.stdout);
+    let retro = v.stdout.lines().find_map(|l| l.strip_prefix("retrospective: ")).unwrap().to_owned();
+    let r = sb.issue(&retro);
+    assert_eq!(r["fields"]["summary"], format!("Retrospective of emergency change {key}"));
+    let tomorrow = changegate::time::Timestamp(changegate::time::Timestamp::now().0 + 24 * 3_600_000).to_rfc3339();
+    assert_eq!(r["fields"]["duedate"].as_str(), tomorrow.get(..10), "{r:#}");
+    let c = comments(&sb, &key).join("\n");
+    assert!(c.contains("EMERGENCY change granted. Approved by 712020:carol (break-glass)"), "{c}");
+    assert!(c.contains("Reason given by dev-dana: Checkout is down for everyone"), "{c}");
+    assert!(c.contains(&format!("Retrospective: {retro}")), "{c}");
+
+    // Again (apply after plan): the same retrospective, nothing repeated.
+    let (before, tickets) = (comments(&sb, &key).len(), sb.issues().len());
+    let v = cg(&sb, &p, &["validate"], &receipts);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains(&format!("retrospective: {retro}")), "{}", v.stdout);
+    assert_eq!((comments(&sb, &key).len(), sb.issues().len()), (before, tickets));
+}
+
+#[test]
+fn a_break_glass_approval_is_no_emergency_unless_one_was_asked_for() {
+    let sb = Sandbox::new();
+    let p = sb.pipeline("gh/acme/web", "main", &sha(901));
+    let out = sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let key = sb.state()["ticket"].as_str().unwrap().to_owned();
+    sb.jira_as(CAROL).transition(&key, "Emergency approve", None).unwrap();
+    let v = cg(&sb, &p, &["validate"], &[]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("approver_unmapped"), "{}", v.stdout);
+    assert!(!v.stdout.contains("EMERGENCY"), "{}", v.stdout);
+
+    // An emergency asked for but approved by an ordinary approver is an
+    // ordinary approval: the receipt is still required.
+    let p2 = sb.pipeline("gh/acme/api", "main", &sha(902));
+    let key2 = emergency(&sb, &p2);
+    sb.jira_as(ALICE).transition(&key2, "Approve", None).unwrap();
+    let (_, public) = generate();
+    let v = cg(&sb, &p2, &["validate"], &[("CHANGEGATE_RECEIPT_PUBKEY", public.as_str())]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("receipt_missing"), "{}", v.stdout);
+}
+
+#[test]
+fn a_site_without_a_break_glass_group_refuses_emergencies() {
+    let config = changegate::standins::SITE_CONFIG.replace("[emergency]\ngroup = \"break-glass\"\n", "");
+    assert!(!config.contains("[emergency]"));
+    let sb = Sandbox::with_config(&config);
+    let p = sb.pipeline("gh/acme/web", "main", &sha(903));
+    let out = sb.request(&p, &["--emergency", "--reason", "now"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("this site has no break-glass group"), "{}", out.stderr);
+    assert!(sb.issues().is_empty(), "no ticket was created");
+    let out = sb.request(&p, &["--emergency"]);
+    assert_eq!(out.code, 2, "a reason is required: {}", out.stderr);
+    assert!(out.stderr.contains("--reason"), "{}", out.stderr);
+}
+
+/// The bot resumes a granted emergency's hold, escalates its retrospective
+/// once a day when it is overdue, and the audit reports the emergency.
+#[test]
+fn the_bot_resumes_escalates_and_the_audit_reports_emergencies() {
+    let sb = Sandbox::new();
+    let p = sb.pipeline("gh/acme/web", "main", &sha(904));
+    let key = emergency(&sb, &p);
+    sb.set_job(&p.workflow_id, "request_change", "success");
+    sb.jira_as(CAROL).transition(&key, "Emergency approve", None).unwrap();
+    let (private, _) = generate();
+    let github = sb.stand_ins.url();
+    let bot = [
+        ("JIRA_USER_EMAIL", BOT.0),
+        ("JIRA_API_TOKEN", BOT.1),
+        ("CHANGEGATE_RECEIPT_KEY", private.as_str()),
+        ("GITHUB_API_URL", github.as_str()),
+        ("GITHUB_TOKEN", changegate::standins::github::TOKEN),
+    ];
+    let reconcile = || {
+        let out = cg(&sb, &p, &["reconcile", "--hold-wait", "2"], &bot);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        out.stdout
+    };
+    let out = reconcile();
+    assert_eq!(sb.job_status(&p.workflow_id, "hold_change"), "success", "{out}");
+    let retro = sb
+        .issues()
+        .into_iter()
+        .find(|i| i["fields"]["labels"].as_array().unwrap().contains(&json!("changegate-retrospective")))
+        .unwrap_or_else(|| panic!("no retrospective: {out}"))["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let audit = || {
+        let today = changegate::time::Date::today_utc();
+        let since = format!("{:04}-{:02}-{:02}", today.year, today.month, today.day);
+        let out = cg(&sb, &p, &["audit", "--since", &since, "--sample", "5", "--format", "json"], &bot);
+        let r: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+        (out, r)
+    };
+    let (out, r) = audit();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let e = &r["emergencies"][0];
+    assert_eq!((e["ticket"].as_str(), e["retrospective"].as_str()), (Some(key.as_str()), Some(retro.as_str())));
+    assert_eq!((e["approved_by"].as_str(), e["finding"].as_str()), (Some("712020:carol"), Some("ok")), "{r:#}");
+    assert_eq!(e["reason"], "Checkout is down for everyone");
+
+    // Its deadline passes: the next reconcile escalates to the group, once
+    // that day; the audit reports it overdue.
+    sb.jira_as(CAROL).edit(&retro, serde_json::from_value(json!({"duedate": "2026-01-01"})).unwrap()).unwrap();
+    let out = reconcile();
+    assert!(out.contains(&format!("{retro}: ESCALATION to break-glass")), "{out}");
+    let escalations = |sb: &Sandbox| comments(sb, &retro).iter().filter(|c| c.contains("ESCALATION")).count();
+    assert_eq!(escalations(&sb), 1);
+    reconcile();
+    assert_eq!(escalations(&sb), 1, "once a day");
+    let (out, r) = audit();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert_eq!(r["emergencies"][0]["finding"], "overdue", "{r:#}");
+    assert_eq!(r["outcome"], "findings");
+}

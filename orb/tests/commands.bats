@@ -213,3 +213,26 @@ request() {
   [ -s reports/evidence.json ]
   [ "$(issue_status "$key")" != Approved ]
 }
+
+@test "an emergency through the orb: asked for by the job, granted only by break-glass in Jira" {
+  new_pipeline "$(printf '%040d' 7)"
+  run request "emergency_reason=Checkout is down; see INC-4411 & \$HOME"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  key=$(python3 -c 'import json; print(json.load(open("changegate.json"))["ticket"])')
+  jira_as alice@acme.test alice-token GET "/issue/$key?fields=labels" | grep -q changegate-emergency
+  run run_orb_command "$ORB" validate_change
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *emergency_not_granted* ]]
+  # An approver outside the group is refused the transition by Jira.
+  run jira_as alice@acme.test alice-token POST "/issue/$key/transitions" '{"transition": {"id": "32"}}'
+  [ "$status" -ne 0 ]
+  jira_as carol@acme.test carol-token POST "/issue/$key/transitions" '{"transition": {"id": "32"}}'
+  run run_orb_command "$ORB" validate_change
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"is an EMERGENCY change approved by 712020:carol"* ]]
+  [[ "$output" == *"retrospective: PRODCM-"* ]]
+  jira_as alice@acme.test alice-token GET "/issue/$key/comment" | grep -q 'Checkout is down; see INC-4411 & $HOME'
+}

@@ -19,6 +19,7 @@ if [ -n "${CG_SUMMARY:-}" ]; then set -- "$@" --summary "$CG_SUMMARY"; fi
 if [ -n "${CG_JUSTIFICATION:-}" ]; then set -- "$@" --justification "$CG_JUSTIFICATION"; fi
 if [ -n "${CG_ROLLBACK_PLAN:-}" ]; then set -- "$@" --rollback-plan "$CG_ROLLBACK_PLAN"; fi
 if [ -n "${CG_SERVICE:-}" ]; then set -- "$@" --service "$CG_SERVICE"; fi
+if [ -n "${CG_EMERGENCY_REASON:-}" ]; then set -- "$@" --emergency --reason "$CG_EMERGENCY_REASON"; fi
 if [ -n "${CG_CONFIG:-}" ]; then set -- "$@" --config "$CG_CONFIG"; fi
 
 exec "$cg" "$@"

@@ -142,6 +142,8 @@ pub fn run(
 
         // The bot's property: the summary and the digest of the record.
         // Other keys (receipts) are kept: a PUT replaces the whole value.
+        let summary = crate::classify::AnalysisSummary::of(d);
+        let class = t.record.as_ref().map(|r| crate::classify::classify(r, Some(summary)));
         let mut bot = t.bot.as_object().cloned().unwrap_or_default();
         bot.insert(
             "analysis".into(),
@@ -157,6 +159,7 @@ pub fn run(
                 "recommendation": d.recommendation,
                 "auto_approve": d.auto_approve,
                 "risk": d.risk,
+                "only_version_bumps": summary.only_version_bumps,
                 "reasons": d.reasons.iter().map(|r| r.code).collect::<Vec<_>>(),
                 "policy_digest": d.policy.digest.to_string(),
             }),
@@ -166,8 +169,24 @@ pub fn run(
 
         let mut fields = Map::new();
         let select = |kind: FieldType, v: &str| if kind == FieldType::Select { json!({"value": v}) } else { json!(v) };
+        // The ticket's risk level and change type also count its plans
+        // and an emergency (see `classify`).
+        let (risk, change_type) =
+            class.as_ref().map_or((d.risk.as_str(), None), |c| (c.risk.as_str(), Some(c.change_type.as_str())));
         if let Some(site) = jc.site_field(TicketField::RiskLevel) {
-            fields.insert(site.id, select(site.kind, d.risk.as_str()));
+            fields.insert(site.id, select(site.kind, risk));
+        }
+        if let (Some(site), Some(ct)) = (jc.site_field(TicketField::ChangeType), change_type) {
+            fields.insert(site.id, select(site.kind, ct));
+        }
+        if let Some(c) = &class {
+            out.actions.push(format!(
+                "classified {}: {} change, risk {} ({})",
+                t.key,
+                c.change_type.as_str(),
+                c.risk.as_str(),
+                c.why
+            ));
         }
         if let Some(site) = jc.site_field(TicketField::ScanStatus) {
             fields.insert(site.id, select(site.kind, d.scan.verdict.as_str()));

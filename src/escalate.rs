@@ -101,12 +101,24 @@ pub fn run(report: &Report, args: &EscalateArgs, config: &Config, svc: &Services
     if let Some(site) = jc.site_field(TicketField::Record) {
         fields.insert(site.id, json!(mirror_text(&record)));
     }
+    // Risk level and change type over the analysis and every plan recorded.
+    let class = crate::classify::classify(&record, crate::classify::AnalysisSummary::from_bot(&t.bot));
+    let select = |kind: FieldType, v: &str| if kind == FieldType::Select { json!({"value": v}) } else { json!(v) };
     if let Some(site) = jc.site_field(TicketField::RiskLevel) {
-        let level = risk_level(report);
-        fields.insert(site.id, if site.kind == FieldType::Select { json!({"value": level}) } else { json!(level) });
+        fields.insert(site.id, select(site.kind, class.risk.as_str()));
+    }
+    if let Some(site) = jc.site_field(TicketField::ChangeType) {
+        fields.insert(site.id, select(site.kind, class.change_type.as_str()));
     }
     svc.jira.edit(&t.key, fields)?;
     actions.push(format!("recorded the plan for stack {:?} on {} ({})", args.stack, t.key, report.plan_json_digest));
+    actions.push(format!(
+        "classified {}: {} change, risk {} ({})",
+        t.key,
+        class.change_type.as_str(),
+        class.risk.as_str(),
+        class.why
+    ));
 
     // The findings, for people.
     let (doc, attach) = findings_comment(report, &args.stack);

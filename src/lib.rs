@@ -16,6 +16,7 @@ pub mod approval;
 pub mod audit;
 pub mod bot;
 pub mod circleci;
+pub mod classify;
 pub mod cli;
 pub mod close;
 pub mod config;

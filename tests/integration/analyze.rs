@@ -384,3 +384,57 @@ fn audit_reproduces_auto_approvals_and_finds_tampering() {
     assert_eq!(docs.len(), before + 1);
     assert!(changegate::jira::adf::plain_text(docs.last().unwrap()).contains("changegate audit of auto-approvals"));
 }
+
+/// The change type and risk level on the ticket: reviewed code is a normal
+/// change; a release bot's version bump alone, every check passing, is a
+/// standard change of low risk until a risky plan makes it normal and high.
+#[test]
+fn the_change_type_and_risk_level_are_computed_and_shown() {
+    let (sb, _g, p) = setup(&config(""), |_| Vec::new());
+    let out = analyze(&sb, &p, &[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let fields = sb.issue(&key(&sb))["fields"].clone();
+    assert_eq!(
+        (&fields["customfield_10053"], &fields["customfield_10054"]),
+        (&json!({"value": "normal"}), &json!({"value": "low"}))
+    );
+    assert!(out.stdout.contains("normal change, risk low (reviewed code changes)"), "{}", out.stdout);
+
+    let sb = Sandbox::with_config(&config(""));
+    let g = Git::new();
+    let base = g.head();
+    g.write("package.json", "{\n  \"name\": \"web\",\n  \"version\": \"1.1.0\"\n}\n");
+    let bump = g.commit("release-bot", "chore(release): 1.1.0");
+    register(&sb, &g.path, Vec::new());
+    deployed(&sb, &base);
+    let p = crate::collect::pipeline(&sb, &bump);
+    let sarif = trivy();
+    sb.stand_ins
+        .with_circleci(|c| {
+            c.add_artifact(
+                &json!({"workflow_id": p.workflow_id, "job": "build", "path": "trivy.sarif", "content": sarif}),
+            )
+        })
+        .unwrap();
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let k = key(&sb);
+    let out = analyze(&sb, &p, &[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let fields = sb.issue(&k)["fields"].clone();
+    assert_eq!(fields["customfield_10053"], json!({"value": "standard"}), "{}", out.stdout);
+    assert_eq!(fields["customfield_10054"], json!({"value": "low"}));
+    assert_eq!(bot_property(&sb, &k)["analysis"]["only_version_bumps"], true);
+
+    // A risky plan: no longer a pre-approved class of change.
+    std::fs::copy(crate::support::repo().join("examples/plan.json"), sb.path().join("plan.json")).unwrap();
+    let mut run = Run::new(["plan-check", "plan.json", "--ticket", k.as_str()]).cwd(sb.path());
+    for (name, v) in sb.job_env(&p) {
+        run = run.env(&name, &v);
+    }
+    let out = run.run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let fields = sb.issue(&k)["fields"].clone();
+    assert_eq!(fields["customfield_10053"], json!({"value": "normal"}), "{}", out.stdout);
+    assert_eq!(fields["customfield_10054"], json!({"value": "high"}));
+    assert!(out.stdout.contains("only version bumps, but a risky plan for default"), "{}", out.stdout);
+}

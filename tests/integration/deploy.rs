@@ -181,7 +181,10 @@ fn a_safe_plan_is_recorded_and_applies_with_the_first_approval() {
     assert_eq!(plan["json_digest"], crate::support::sha256sum(&json_file));
     assert_eq!(plan["file_digest"], crate::support::sha256sum(&bin));
     assert!(issue["fields"]["customfield_10066"].as_str().unwrap().contains(" plans sha256:"));
-    assert_eq!(issue["fields"]["customfield_10054"], json!({"value": "low"}));
+    // Not analysed (no bot here): a person looked, the risk is medium and
+    // the change normal; the safe plan adds nothing.
+    assert_eq!(issue["fields"]["customfield_10054"], json!({"value": "medium"}));
+    assert_eq!(issue["fields"]["customfield_10053"], json!({"value": "normal"}));
     let v = cg(&sb, &pl, &["validate", "--plan-json", &p(&json_file), "--plan-file", &p(&bin)]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     // Running the plan gate again records nothing new.

@@ -74,13 +74,20 @@ pub enum AnalyzeError {
     File(String),
 }
 
-/// The fingerprint of a record's facts: its JSON without the collection
-/// time and the request count, which change on every run.
-pub fn fingerprint(e: &Evidence) -> Sha256Digest {
+/// The fingerprint of a record's facts and its decision's reasons: its
+/// JSON without the collection time and the request count, which change on
+/// every run, with the reason codes (which may change with the time alone:
+/// a change window opening), so a new decision is always posted anew.
+pub fn fingerprint(e: &Evidence, d: &decision::Decision) -> Sha256Digest {
     let mut facts = e.clone();
     facts.collected_at = String::new();
     facts.requests = Default::default();
-    Sha256Digest::of(facts.to_json().as_bytes())
+    let mut text = facts.to_json();
+    for r in &d.reasons {
+        text.push('\n');
+        text.push_str(r.code.as_str());
+    }
+    Sha256Digest::of(text.as_bytes())
 }
 
 /// The marker that ends the comment of one analysis.
@@ -100,7 +107,7 @@ pub fn run(
     collect::add_sarif_files(&mut evidence, &args.sarif_files).map_err(|e| AnalyzeError::File(e.to_string()))?;
     // The same function `changegate decide` runs on the stored record.
     let decision = decision::decide(&evidence)?;
-    let fp = fingerprint(&evidence);
+    let fp = fingerprint(&evidence, &decision);
     let mark = marker(&fp);
     let mut out = Analysis { evidence, decision, fingerprint: fp, actions: Vec::new(), posted: false, approved: false };
     let d = &out.decision;

@@ -35,6 +35,8 @@ pub struct ApprovalPolicy<'a> {
     pub approvers: &'a BTreeMap<String, u64>,
     /// Jira accountIds of the bot (its approval is an auto-approval).
     pub bot_accounts: &'a [String],
+    /// Whether the bot's approval suffices (not outside a change window).
+    pub allow_bot: bool,
 }
 
 /// The facts of one ticket at one moment.
@@ -193,6 +195,7 @@ pub fn judge(facts: &ApprovalFacts<'_>, policy: &ApprovalPolicy<'_>) -> Approval
             }
         }
     }
+    let by_bot = by_bot && policy.allow_bot;
     let enough = by_bot || approvers.len() >= policy.required.max(1);
     if !enough && !approvers.is_empty() {
         problems.push(ApprovalProblem::TooFew { have: approvers.len(), need: policy.required.max(1) });
@@ -237,6 +240,7 @@ mod tests {
             ttl: Duration::from_secs(24 * 3600),
             approvers: &map,
             bot_accounts: &bots,
+            allow_bot: true,
         };
         let facts = ApprovalFacts {
             approved_now: c.approved_now,

@@ -31,12 +31,15 @@ use crate::config::Config;
 use crate::evidence::collect::Sources;
 use crate::github::GitHub;
 use crate::holds::{self, HoldError, Resumed};
+use crate::jira::adf::{Doc, Inline, plain_text};
 use crate::jira::{Jira, JiraError};
+use crate::notify::{Notice, Reason};
 use crate::receipt::{PlanDigests, ReceiptPayload, SigningKey};
 use crate::request::binding::TicketRecord;
 use crate::ticket::{self, BOT_PROPERTY, TicketState};
 use crate::time::Timestamp;
 use crate::validate::{self, Facts, PlanFiles};
+use crate::waiting;
 
 /// The services and settings the bot runs with.
 #[derive(Debug)]
@@ -55,6 +58,8 @@ pub struct Bot<'a> {
     pub signing_key: Option<&'a SigningKey>,
     /// How long a blocked hold is waited for, and how often it is looked at.
     pub hold_wait: (Duration, Duration),
+    /// Tells people when a ticket needs them (Slack), beyond Jira's mentions.
+    pub notifier: &'a crate::notify::Notifier,
 }
 
 /// What converge did.
@@ -118,19 +123,140 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
         let a = analyze::run(&args, bot.config, bot.policy, &sources)?;
         out.analysed = true;
         out.approved = a.approved;
+        let posted = a.posted;
         out.actions.extend(a.actions);
         // The analysis may have moved the ticket (approved it, or sent it
         // to manual review): what follows judges its status now.
         t = ticket::load_judged(bot.jira, key, bot.config)?;
+        if posted && !t.status.eq_ignore_ascii_case(&s.approved) {
+            let (reason, detail) = match &record.emergency {
+                Some(e) => (Reason::EmergencyRequested, format!("reason: {}", e.reason)),
+                None => {
+                    let why = t.bot["analysis"]["reasons"].as_array().map_or_else(String::new, |r| {
+                        r.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")
+                    });
+                    (Reason::NeedsApproval, format!("a person must review and approve ({why})"))
+                }
+            };
+            notify(bot, &t, &record, reason, detail, &mut out);
+        }
     }
 
     if t.status.eq_ignore_ascii_case(&s.approved) {
         resume_holds(&t, &record, bot, &mut out)?;
         record_ended(&t, &record, bot, &mut out)?;
     } else {
-        out.actions.push(format!("{key} is {}: its holds wait", t.status));
+        let since = t.binding_changed_at(jc);
+        let posted = ticket::comment_markers(bot.jira, key, "changegate:waiting-reminder:")?;
+        let a = &bot.config.approval;
+        match waiting::step(key, since, Timestamp::now(), a.remind_after, a.expire_after, &posted) {
+            waiting::Step::Wait => out.actions.push(format!("{key} is {}: its holds wait", t.status)),
+            waiting::Step::Remind { marker, hours } => {
+                let text = format!(
+                    "This change request has waited {hours} h for an approval; its deploy waits at the hold in CircleCI."
+                );
+                let mut inlines: Vec<Inline> = vec![Inline::Text("Reminder for ".into())];
+                for id in bot.config.jira.approvers.keys() {
+                    inlines.push(Inline::Mention(id.clone()));
+                    inlines.push(Inline::Text(" ".into()));
+                }
+                inlines.push(Inline::Text(format!(": {text}")));
+                bot.jira.comment(key, Doc::new().paragraph(inlines).text(&format!("[{marker}]")).build())?;
+                out.actions.push(format!("{key}: reminded the approvers ({hours} h waiting)"));
+                notify(bot, &t, &record, Reason::Waiting, format!("waiting {hours} h"), &mut out);
+            }
+            waiting::Step::Expire { hours } => expire(&t, &record, bot, hours, &mut out)?,
+        }
     }
     Ok(out)
+}
+
+/// Sends an Approved ticket back to manual review with a comment saying
+/// why and mentioning the approvers, once per `marker`.
+#[allow(clippy::too_many_arguments)]
+fn ask_again(
+    bot: &Bot<'_>,
+    t: &TicketState,
+    record: &TicketRecord,
+    marker: &str,
+    head: &str,
+    why: &str,
+    reason: Reason,
+    out: &mut Converged,
+) -> Result<(), ConvergeError> {
+    let tag = format!("[{marker}]");
+    if bot.jira.comments(&t.key)?.iter().any(|c| plain_text(&c.body).contains(&tag)) {
+        return Ok(());
+    }
+    let mut inlines = vec![Inline::Strong(head.into()), Inline::Text(format!("{why}. "))];
+    for id in bot.config.jira.approvers.keys() {
+        inlines.push(Inline::Mention(id.clone()));
+        inlines.push(Inline::Text(" ".into()));
+    }
+    inlines.push(Inline::Text("please review and approve again.".into()));
+    bot.jira.comment(&t.key, Doc::new().paragraph(inlines).text(&tag).build())?;
+    let jc = &bot.config.jira;
+    bot.jira.transition(&t.key, &jc.transitions.manual_review, None)?;
+    out.actions.push(format!("{}: {why}: moved to {}", t.key, jc.statuses.manual_review));
+    notify(bot, t, record, reason, why.to_owned(), out);
+    Ok(())
+}
+
+/// Sends a notice; a failure is reported, never fatal (the Jira record
+/// stands on its own).
+fn notify(bot: &Bot<'_>, t: &TicketState, record: &TicketRecord, reason: Reason, detail: String, out: &mut Converged) {
+    if !bot.notifier.is_configured() {
+        return;
+    }
+    let n = Notice {
+        reason,
+        ticket: t.key.clone(),
+        ticket_url: bot.jira.browse_url(&t.key),
+        workflow_id: record.workflows.iter().rev().find(|w| w.hold.is_some()).map(|w| w.id.clone()),
+        detail,
+    };
+    match bot.notifier.send(&n) {
+        Ok(()) => out.actions.push(format!("{}: notified ({detail})", t.key, detail = n.reason_name())),
+        Err(e) => out.actions.push(format!("{}: could not notify: {e}", t.key)),
+    }
+}
+
+/// Ends a request that waited too long: Cancelled, resolution Expired, its
+/// workflows cancelled so no deploy is left hanging at a hold.
+fn expire(
+    t: &TicketState,
+    record: &TicketRecord,
+    bot: &Bot<'_>,
+    hours: u64,
+    out: &mut Converged,
+) -> Result<(), ConvergeError> {
+    let jc = &bot.config.jira;
+    for w in &record.workflows {
+        if bot.circleci.workflow(&w.id)?.is_active() {
+            bot.circleci.cancel(&w.id)?;
+            out.actions.push(format!("cancelled workflow {} of expired {}", w.id, t.key));
+        }
+    }
+    let svc = crate::request::Services { jira: bot.jira.clone(), circleci: bot.circleci.clone() };
+    crate::request::close_as(
+        &svc,
+        jc,
+        &t.key,
+        &jc.transitions.cancel,
+        &jc.resolutions.expired,
+        &format!(
+            "Expired by changegate: no approval after {hours} h ([approval] expire_after). The deploy was cancelled; \
+             run the pipeline again to ask anew."
+        ),
+        "expired",
+    )
+    .map_err(|e| ConvergeError::Close(e.to_string()))?;
+    out.actions.push(format!(
+        "{}: expired after {hours} h without an approval: Cancelled ({})",
+        t.key, jc.resolutions.expired
+    ));
+    notify(bot, t, record, Reason::Expired, format!("no approval after {hours} h"), out);
+    Ok(())
 }
 
 /// The last analysis is missing, is of another commit, allowed an approval
@@ -150,12 +276,19 @@ fn analysis_due(t: &TicketState, record: &TicketRecord) -> bool {
     let reasons: Vec<&str> = a["reasons"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     // Reasons that may clear by themselves: other tickets or deploys ending,
     // facts that could not be read (a failed call) becoming readable. Any
-    // other reason stands until the facts change (a new commit).
+    // other reason stands until the facts change (a new commit). A window
+    // opens and a freeze ends with the time alone.
     !reasons.is_empty()
         && reasons.iter().all(|r| {
             matches!(
                 *r,
-                "pending_ticket" | "running_deploy" | "review_undecidable" | "scan_undecidable" | "evidence_incomplete"
+                "pending_ticket"
+                    | "running_deploy"
+                    | "review_undecidable"
+                    | "scan_undecidable"
+                    | "evidence_incomplete"
+                    | "outside_change_window"
+                    | "change_freeze"
             )
         })
 }
@@ -203,11 +336,27 @@ fn resume_holds(
     if !verdict.pass {
         let why: Vec<String> = verdict.failures.iter().map(ToString::to_string).collect();
         out.actions.push(format!("{}: holds not resumed: {}", t.key, why.join("; ")));
+        // Outside a change window or in a freeze: one approval is not
+        // enough; ask for the overriding second approver, visibly.
+        let window = verdict.failures.iter().find(|f| f.code == "outside_change_window" || f.code == "change_freeze");
+        if let Some(w) = window {
+            let approvals = t.approvals(&bot.config.jira.statuses.approved);
+            let last = approvals.last().map_or(0, |a| a.at.0);
+            let lapse = format!("{}: {}", w.code, w.message);
+            let marker = format!("changegate:override-needed:{}:{last}", w.code);
+            ask_again(bot, t, record, &marker, "Second approver needed: ", &lapse, Reason::NeedsApproval, out)?;
+        } else if let Some((marker, lapse)) = verdict.approval.as_ref().and_then(waiting::lapse) {
+            ask_again(bot, t, record, &marker, "Approval no longer valid: ", &lapse, Reason::ApprovalLapsed, out)?;
+        }
         return Ok(());
     }
     if let Some(grant) = &verdict.emergency {
-        let (_, done) = crate::emergency::record_grant(bot.jira, bot.config, t, grant)?;
+        let (retro, done) = crate::emergency::record_grant(bot.jira, bot.config, t, grant)?;
+        let opened = done.iter().any(|d| d.starts_with("opened"));
         out.actions.extend(done.into_iter().map(|d| format!("{}: {d}", t.key)));
+        if opened {
+            notify(bot, t, record, Reason::RetrospectiveDue, format!("retrospective {retro}"), out);
+        }
     }
     let approver = verdict.emergency.as_ref().map_or(approver, |g| g.by.clone());
     for w in &record.workflows {

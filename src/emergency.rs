@@ -222,7 +222,12 @@ pub fn record_grant(
 /// One open retrospective and what it needs: run by the bot's reconcile.
 /// Reminds once when the deadline nears and escalates every day after it,
 /// naming the break-glass group.
-pub fn nudge_open(jira: &Jira, config: &Config, now: Timestamp) -> Result<Vec<String>, JiraError> {
+pub fn nudge_open(
+    jira: &Jira,
+    config: &Config,
+    notifier: &crate::notify::Notifier,
+    now: Timestamp,
+) -> Result<Vec<String>, JiraError> {
     let jc = &config.jira;
     let mut closed: Vec<&str> = jc.statuses.closed().to_vec();
     closed.sort_unstable();
@@ -242,31 +247,36 @@ pub fn nudge_open(jira: &Jira, config: &Config, now: Timestamp) -> Result<Vec<St
             .and_then(|d| Timestamp::parse(&format!("{d}T23:59:59.000+0000")))
             .or_else(|| opened.map(|o| due(o, config.emergency.retrospective_within)));
         let (Some(opened), Some(due_at)) = (opened, due_at) else { continue };
-        let posted: Vec<String> = jira
-            .comments(&issue.key)?
-            .iter()
-            .flat_map(|c| {
-                let text = plain_text(&c.body);
-                text.split('[')
-                    .filter_map(|p| p.split_once(']').map(|(m, _)| m.to_owned()))
-                    .filter(|m| m.starts_with("changegate:retrospective-"))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        let (marker, text) = match nudge(&issue.key, opened, due_at, now, &posted) {
+        let posted = crate::ticket::comment_markers(jira, &issue.key, "changegate:retrospective-")?;
+        let (marker, text, reason) = match nudge(&issue.key, opened, due_at, now, &posted) {
             Nudge::None => continue,
-            Nudge::Remind { marker } => {
-                (marker, format!("Reminder for {group}: this retrospective is due {due_at}. Please complete it."))
-            }
+            Nudge::Remind { marker } => (
+                marker,
+                format!("Reminder for {group}: this retrospective is due {due_at}. Please complete it."),
+                crate::notify::Reason::RetrospectiveDue,
+            ),
             Nudge::Escalate { marker, hours_over } => (
                 marker,
                 format!(
                     "ESCALATION to {group}: this retrospective of an emergency change is overdue by {hours_over} h (due {due_at})."
                 ),
+                crate::notify::Reason::RetrospectiveOverdue,
             ),
         };
         jira.comment(&issue.key, Doc::new().text(&text).text(&format!("[{marker}]")).build())?;
         done.push(format!("{}: {}", issue.key, text));
+        if notifier.is_configured() {
+            let n = crate::notify::Notice {
+                reason,
+                ticket: issue.key.clone(),
+                ticket_url: jira.browse_url(&issue.key),
+                workflow_id: None,
+                detail: text.clone(),
+            };
+            if let Err(e) = notifier.send(&n) {
+                done.push(format!("{}: could not notify: {e}", issue.key));
+            }
+        }
     }
     Ok(done)
 }

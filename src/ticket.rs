@@ -114,6 +114,21 @@ pub fn load(jira: &Jira, key: &str, config: &JiraConfig) -> Result<TicketState, 
     })
 }
 
+/// The `[marker]` tags starting with `prefix` in the ticket's comments.
+pub fn comment_markers(jira: &Jira, key: &str, prefix: &str) -> Result<Vec<String>, JiraError> {
+    Ok(jira
+        .comments(key)?
+        .iter()
+        .flat_map(|c| {
+            crate::jira::adf::plain_text(&c.body)
+                .split('[')
+                .filter_map(|p| p.split_once(']').map(|(m, _)| m.to_owned()))
+                .filter(|m| m.starts_with(prefix))
+                .collect::<Vec<_>>()
+        })
+        .collect())
+}
+
 /// [`load`], and for a ticket that asked for an emergency, which of its
 /// approvers Jira says are in the break-glass group: what the approval
 /// judgements (`validate`, the bot, `resume`) need.

@@ -227,11 +227,16 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
         now: f.now,
         excluded_github_ids: &excluded,
     };
+    // Outside a change window or inside a freeze, a second approver
+    // overrides: one more distinct person than usual, never the bot alone.
+    let window = crate::config::windows::check(&f.config.windows, &f.config.freezes, &b.environment, f.now);
+    let closed = window != crate::config::windows::WindowCheck::Open;
     let policy = ApprovalPolicy {
-        required: jc.required_approvers,
+        required: jc.required_approvers.max(1) + usize::from(closed),
         ttl: jc.approval_ttl,
         approvers: &jc.approvers,
         bot_accounts: &jc.bot_accounts,
+        allow_bot: !closed,
     };
     let verdict = approval::judge(&facts, &policy);
     // A granted emergency stands in for the approval and the receipt (the
@@ -256,6 +261,18 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             None
         }
     };
+    if let (false, Some(code), None) = (verdict.valid, window.code(), &grant) {
+        let why = match &window {
+            crate::config::windows::WindowCheck::Outside(w) | crate::config::windows::WindowCheck::Frozen(w) => {
+                w.clone()
+            }
+            crate::config::windows::WindowCheck::Open => String::new(),
+        };
+        failures.push(fail(
+            code,
+            format!("{why}: a deploy now needs {} distinct approvers (a second approver overrides)", policy.required),
+        ));
+    }
     if !verdict.valid && grant.is_none() {
         for p in &verdict.problems {
             failures.push(fail(p.code(), p.to_string()));

@@ -44,6 +44,8 @@ pub struct BotParts {
     pub signing_key: Option<SigningKey>,
     /// Bounded wait for a blocked hold, and its poll interval.
     pub hold_wait: (Duration, Duration),
+    /// Slack, when configured.
+    pub notifier: crate::notify::Notifier,
 }
 
 impl BotParts {
@@ -57,6 +59,7 @@ impl BotParts {
             policy: (&self.policy.0, &self.policy.1),
             signing_key: self.signing_key.as_ref(),
             hold_wait: self.hold_wait,
+            notifier: &self.notifier,
         }
     }
 }
@@ -113,9 +116,10 @@ pub fn reconcile(parts: &BotParts) -> Result<Reconciled, JiraError> {
         })
         .collect();
     if parts.config.emergency.group.is_some() {
-        let nudged = crate::emergency::nudge_open(&parts.jira, &parts.config, crate::time::Timestamp::now())
-            .map(|actions| Converged { actions, ..Converged::default() })
-            .map_err(ConvergeError::from);
+        let nudged =
+            crate::emergency::nudge_open(&parts.jira, &parts.config, &parts.notifier, crate::time::Timestamp::now())
+                .map(|actions| Converged { actions, ..Converged::default() })
+                .map_err(ConvergeError::from);
         all.push(("retrospectives".to_owned(), nudged));
     }
     Ok(all)

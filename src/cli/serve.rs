@@ -83,6 +83,7 @@ fn factory(
     let ca = ca_bundle(env);
     let retry = RetryPolicy::from_env(env)?;
     let key_text = env.get("CHANGEGATE_RECEIPT_KEY").map(str::to_owned);
+    let notifier = crate::notify::Notifier::from_env(env, ca.as_deref(), retry.clone())?;
     if let Some(k) = &key_text {
         SigningKey::from_base64(k).map_err(|e| CliError::Other(e.to_string()))?;
     }
@@ -96,6 +97,7 @@ fn factory(
             policy: policy.clone(),
             signing_key: key_text.as_deref().map(|k| SigningKey::from_base64(k).expect("checked above")),
             hold_wait: (hold_wait, Duration::from_secs(5).min(hold_wait.max(Duration::from_millis(200)))),
+            notifier: notifier.clone(),
         })
     }))
 }

@@ -3,12 +3,20 @@
 //! ```toml
 //! [approval]
 //! auto_approve = false   # true: `analyze --approve` approves when every check passes
+//! remind_after = "4h"    # a request waiting this long is reminded, again every 4h ("off": never)
+//! expire_after = "7d"    # a request waiting this long ends Cancelled/Expired ("off": never)
 //! ```
 //!
 //! How many people must approve, and who maps to which GitHub account, is
 //! `[jira] required_approvers` and `[jira.approvers]`.
 
+use std::time::Duration;
+
 use serde::Deserialize;
+use toml::Spanned;
+
+use super::Problems;
+use super::jira::parse_duration;
 
 /// `[approval]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -16,18 +24,52 @@ use serde::Deserialize;
 pub(super) struct RawApproval {
     #[serde(default)]
     auto_approve: Option<bool>,
+    remind_after: Option<Spanned<String>>,
+    expire_after: Option<Spanned<String>>,
 }
 
 /// The validated approval settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalConfig {
     /// The bot approves tickets whose every check passes (off by default:
     /// it then only recommends).
     pub auto_approve: bool,
+    /// Remind the approvers of a request waiting this long, and again after
+    /// each further period (`None`: never).
+    pub remind_after: Option<Duration>,
+    /// A request waiting this long ends Cancelled with resolution Expired,
+    /// its workflows cancelled (`None`: never).
+    pub expire_after: Option<Duration>,
+}
+
+const REMIND: Duration = Duration::from_secs(4 * 3600);
+const EXPIRE: Duration = Duration::from_secs(7 * 86_400);
+
+impl Default for ApprovalConfig {
+    fn default() -> Self {
+        ApprovalConfig { auto_approve: false, remind_after: Some(REMIND), expire_after: Some(EXPIRE) }
+    }
+}
+
+/// `"off"`, or a duration.
+fn period(v: Option<Spanned<String>>, default: Duration, p: &mut Problems<'_>) -> Option<Duration> {
+    let Some(v) = v else { return Some(default) };
+    if v.get_ref().trim() == "off" {
+        return None;
+    }
+    match parse_duration(v.get_ref()) {
+        Some(d) => Some(d),
+        None => {
+            p.at(v.span(), format!("not a duration: {:?} (write 4h, 90m, 7d or \"off\")", v.get_ref()));
+            Some(default)
+        }
+    }
 }
 
 impl RawApproval {
-    pub(super) fn validate(self) -> ApprovalConfig {
-        ApprovalConfig { auto_approve: self.auto_approve.unwrap_or(false) }
+    pub(super) fn validate(self, p: &mut Problems<'_>) -> ApprovalConfig {
+        let remind_after = period(self.remind_after, REMIND, p);
+        let expire_after = period(self.expire_after, EXPIRE, p);
+        ApprovalConfig { auto_approve: self.auto_approve.unwrap_or(false), remind_after, expire_after }
     }
 }

@@ -12,6 +12,7 @@ pub mod jira;
 pub mod plan;
 pub mod review;
 pub mod scan;
+pub mod windows;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,10 @@ pub struct Config {
     pub approval: approval::ApprovalConfig,
     /// `[emergency]`.
     pub emergency: emergency::EmergencyConfig,
+    /// `[[windows]]`: recurring change windows.
+    pub windows: Vec<windows::Window>,
+    /// `[[freezes]]`: change freezes.
+    pub freezes: Vec<windows::Freeze>,
     /// Where it was read from; `None` for the built-in defaults.
     pub source: Option<PathBuf>,
 }
@@ -51,6 +56,8 @@ impl Default for Config {
             scan: scan::ScanConfig::default(),
             approval: approval::ApprovalConfig::default(),
             emergency: emergency::EmergencyConfig::default(),
+            windows: Vec::new(),
+            freezes: Vec::new(),
             source: None,
         }
     }
@@ -81,6 +88,10 @@ struct RawConfig {
     approval: approval::RawApproval,
     #[serde(default)]
     emergency: emergency::RawEmergency,
+    #[serde(default)]
+    windows: Vec<windows::RawWindow>,
+    #[serde(default)]
+    freezes: Vec<windows::RawFreeze>,
 }
 
 /// One thing wrong in a configuration file, with its place.
@@ -194,12 +205,25 @@ impl Config {
         let plan = raw.plan.validate(&mut problems, today);
         let review = raw.review.validate(&mut problems);
         let scan = raw.scan.validate(&mut problems);
-        let approval = raw.approval.validate();
+        let approval = raw.approval.validate(&mut problems);
         let emergency = raw.emergency.validate(&mut problems);
+        let windows: Vec<windows::Window> = raw.windows.into_iter().filter_map(|w| w.validate(&mut problems)).collect();
+        let freezes: Vec<windows::Freeze> = raw.freezes.into_iter().map(|f| f.validate(&mut problems)).collect();
         if !problems.list.is_empty() {
             return Err(invalid(problems.list));
         }
-        Ok(Config { controlled_environments, jira, plan, review, scan, approval, emergency, source: None })
+        Ok(Config {
+            controlled_environments,
+            jira,
+            plan,
+            review,
+            scan,
+            approval,
+            emergency,
+            windows,
+            freezes,
+            source: None,
+        })
     }
 
     /// Finds and loads the configuration (see the module documentation).

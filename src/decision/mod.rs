@@ -55,6 +55,10 @@ pub enum PolicyCode {
     PendingTicket,
     /// Facts the policy needs could not be read.
     EvidenceIncomplete,
+    /// Collected outside every change window of the environment.
+    OutsideChangeWindow,
+    /// Collected inside a change freeze of the environment.
+    ChangeFreeze,
 }
 
 impl PolicyCode {
@@ -70,6 +74,8 @@ impl PolicyCode {
             PolicyCode::RunningDeploy => "running_deploy",
             PolicyCode::PendingTicket => "pending_ticket",
             PolicyCode::EvidenceIncomplete => "evidence_incomplete",
+            PolicyCode::OutsideChangeWindow => "outside_change_window",
+            PolicyCode::ChangeFreeze => "change_freeze",
         }
     }
 }
@@ -288,6 +294,13 @@ pub fn decide_with(e: &Evidence, config: &Config) -> Decision {
     if !e.pending.is_empty() {
         let keys: Vec<String> = e.pending.iter().map(|p| format!("{} ({})", p.key, p.status)).collect();
         reason(PolicyCode::PendingTicket, format!("open for the same repository and environment: {}", keys.join(", ")));
+    }
+    // Change windows and freezes, at the record's decision time.
+    let at = crate::time::Timestamp::parse(&e.collected_at).unwrap_or(crate::time::Timestamp(0));
+    match crate::config::windows::check(&config.windows, &config.freezes, &e.binding.environment, at) {
+        crate::config::windows::WindowCheck::Open => {}
+        crate::config::windows::WindowCheck::Outside(why) => reason(PolicyCode::OutsideChangeWindow, why),
+        crate::config::windows::WindowCheck::Frozen(why) => reason(PolicyCode::ChangeFreeze, why),
     }
     let policy_gaps: Vec<&str> = e.gaps.iter().filter(|g| g.area == GapArea::Policy).map(|g| g.what.as_str()).collect();
     if !policy_gaps.is_empty() {

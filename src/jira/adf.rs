@@ -21,6 +21,8 @@ pub enum Inline {
         /// Target.
         href: String,
     },
+    /// A mention of a user (Jira notifies them), by accountId.
+    Mention(String),
 }
 
 impl Inline {
@@ -32,6 +34,7 @@ impl Inline {
             Inline::Link { text, href } => {
                 json!({"type": "text", "text": nonempty(text), "marks": [{"type": "link", "attrs": {"href": href}}]})
             }
+            Inline::Mention(id) => json!({"type": "mention", "attrs": {"id": id, "text": format!("@{id}")}}),
         }
     }
 }
@@ -119,6 +122,11 @@ pub fn plain_text(doc: &Value) -> String {
     let mut out = String::new();
     fn walk(v: &Value, out: &mut String) {
         if let Some(t) = v.get("text").and_then(Value::as_str) {
+            out.push_str(t);
+        }
+        if v.get("type").and_then(Value::as_str) == Some("mention")
+            && let Some(t) = v.get("attrs").and_then(|a| a.get("text")).and_then(Value::as_str)
+        {
             out.push_str(t);
         }
         if let Some(children) = v.get("content").and_then(Value::as_array) {

@@ -812,6 +812,22 @@ impl JiraStandIn {
         Resp::empty(204)
     }
 
+    /// Moves an issue's past back by `by`: its creation and every history
+    /// entry (the tests' clock: a request that has waited, an approval that
+    /// has aged). `None` when there is no such issue.
+    pub fn backdate(&mut self, key: &str, by: std::time::Duration) -> Option<()> {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        let shift = |t: Timestamp| Timestamp(t.0.saturating_sub(ms));
+        let i = self.issues.iter_mut().find(|i| i.key == key)?;
+        i.created = shift(i.created);
+        for e in &mut i.changelog {
+            if let Some(t) = e["created"].as_str().and_then(Timestamp::parse) {
+                e["created"] = json!(jira_time(shift(t)));
+            }
+        }
+        Some(())
+    }
+
     /// The content of an issue's attachment, by file name.
     pub fn attachment(&self, key: &str, filename: &str) -> Option<Vec<u8>> {
         self.issues.iter().find(|i| i.key == key)?.files.get(filename).cloned()

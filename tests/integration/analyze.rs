@@ -13,7 +13,7 @@ use crate::support::{Output, Run, shared};
 
 const BOT: (&str, &str) = ("bot@acme.test", "bot-token");
 
-fn config(extra: &str) -> String {
+pub fn config(extra: &str) -> String {
     format!("{}\n[scan]\njobs = [\"build\"]\n{extra}", changegate::standins::SITE_CONFIG)
 }
 
@@ -24,7 +24,7 @@ fn trivy() -> String {
 /// A repository whose base is deployed, then one approved pull request
 /// merged; `more` adds landings after it. Returns the sandbox, the repo and
 /// the pipeline of the head, with a clean Trivy SARIF stored by its build job.
-fn setup(cfg: &str, more: impl FnOnce(&Git) -> Vec<Pull>) -> (Sandbox, Git, Pipeline) {
+pub fn setup(cfg: &str, more: impl FnOnce(&Git) -> Vec<Pull>) -> (Sandbox, Git, Pipeline) {
     let sb = Sandbox::with_config(cfg);
     let g = Git::new();
     let base = g.head();
@@ -48,7 +48,7 @@ fn setup(cfg: &str, more: impl FnOnce(&Git) -> Vec<Pull>) -> (Sandbox, Git, Pipe
     (sb, g, p)
 }
 
-fn key(sb: &Sandbox) -> String {
+pub fn key(sb: &Sandbox) -> String {
     sb.state()["ticket"].as_str().unwrap().to_owned()
 }
 

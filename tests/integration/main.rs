@@ -16,3 +16,5 @@ mod review;
 mod sandbox;
 mod sarif;
 mod support;
+mod waiting;
+mod windows;

@@ -1,0 +1,296 @@
+//! `[[windows]]` and `[[freezes]]`: when deploys may go out, per
+//! environment.
+//!
+//! ```toml
+//! [[windows]]                        # recurring; an environment with windows deploys only inside one
+//! environments = ["production"]      # default: every controlled environment
+//! days = ["mon", "tue", "wed", "thu"]
+//! from = "09:00"                     # local time of `timezone`
+//! until = "16:00"                    # exclusive; earlier than `from` runs past midnight
+//! timezone = "Europe/Berlin"         # an IANA name of the built-in table, or a POSIX TZ rule
+//!
+//! [[freezes]]                        # one-off; no deploy inside, whatever the windows say
+//! environments = ["production"]
+//! from = 2026-12-21T00:00:00+01:00   # TOML date-times with an offset, or RFC 3339 strings
+//! until = 2027-01-04T00:00:00+01:00  # exclusive
+//! reason = "Year-end freeze"
+//! ```
+//!
+//! Outside every window or inside a freeze, the analysis asks for a person
+//! and `validate` needs one approver more than usual (a second approver
+//! overrides); the bot never approves such a deploy on its own.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::Problems;
+use crate::time::Timestamp;
+use crate::tz::Zone;
+
+/// A recurring window as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWindow {
+    #[serde(default)]
+    environments: Vec<String>,
+    days: Spanned<Vec<String>>,
+    from: Spanned<String>,
+    until: Spanned<String>,
+    timezone: Spanned<String>,
+}
+
+/// A freeze as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFreeze {
+    #[serde(default)]
+    environments: Vec<String>,
+    from: Spanned<toml::Value>,
+    until: Spanned<toml::Value>,
+    reason: String,
+}
+
+/// A recurring window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// The environments it governs (empty: every controlled one).
+    pub environments: Vec<String>,
+    /// Weekdays, 0 = Monday.
+    pub days: Vec<u8>,
+    /// Opens at (seconds after local midnight).
+    pub from: i64,
+    /// Closes at (exclusive; less than `from`: the next day).
+    pub until: i64,
+    /// The zone of `from` and `until`.
+    pub zone: Zone,
+    /// As written, for messages: `mon-thu 09:00-16:00 Europe/Berlin`.
+    pub shown: String,
+}
+
+/// A freeze.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Freeze {
+    /// The environments it governs (empty: every controlled one).
+    pub environments: Vec<String>,
+    /// From (inclusive).
+    pub from: Timestamp,
+    /// Until (exclusive).
+    pub until: Timestamp,
+    /// Why.
+    pub reason: String,
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn clock(s: &Spanned<String>, p: &mut Problems<'_>) -> i64 {
+    let t = s.get_ref().trim();
+    let parsed = t.split_once(':').and_then(|(h, m)| {
+        let (h, m) = (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
+        ((0..=24).contains(&h) && (0..60).contains(&m) && h * 60 + m <= 24 * 60 && m.to_string().len() <= 2)
+            .then_some(h * 3600 + m * 60)
+    });
+    parsed.unwrap_or_else(|| {
+        p.at(s.span(), format!("not a time of day: {t:?} (write 09:00)"));
+        0
+    })
+}
+
+fn instant(v: &Spanned<toml::Value>, p: &mut Problems<'_>) -> Timestamp {
+    let text = match v.get_ref() {
+        toml::Value::Datetime(d) if d.offset.is_some() => Some(d.to_string()),
+        toml::Value::String(s) => Some(s.clone()),
+        _ => None,
+    };
+    text.and_then(|t| Timestamp::parse(&t)).unwrap_or_else(|| {
+        p.at(v.span(), "not a date-time with an offset (write 2026-12-21T00:00:00+01:00)");
+        Timestamp(0)
+    })
+}
+
+impl RawWindow {
+    pub(super) fn validate(self, p: &mut Problems<'_>) -> Option<Window> {
+        let mut days = Vec::new();
+        for d in self.days.get_ref() {
+            match DAYS.iter().position(|x| x.eq_ignore_ascii_case(d.trim())) {
+                Some(i) => days.push(i as u8),
+                None => p.at(self.days.span(), format!("not a weekday: {d:?} (write mon, tue, ... sun)")),
+            }
+        }
+        if days.is_empty() {
+            p.at(self.days.span(), "a window needs at least one day");
+        }
+        let from = clock(&self.from, p);
+        let until = clock(&self.until, p);
+        if from == until {
+            p.at(self.until.span(), "a window cannot be empty: `until` equals `from`");
+        }
+        let zone = match Zone::parse(self.timezone.get_ref()) {
+            Ok(z) => z,
+            Err(e) => {
+                p.at(self.timezone.span(), e);
+                return None;
+            }
+        };
+        let shown = format!(
+            "{} {}-{} {}",
+            days.iter().map(|d| DAYS[*d as usize]).collect::<Vec<_>>().join(","),
+            self.from.get_ref().trim(),
+            self.until.get_ref().trim(),
+            zone.name
+        );
+        Some(Window { environments: self.environments, days, from, until, zone, shown })
+    }
+}
+
+impl RawFreeze {
+    pub(super) fn validate(self, p: &mut Problems<'_>) -> Freeze {
+        let from = instant(&self.from, p);
+        let until = instant(&self.until, p);
+        if until.0 <= from.0 {
+            p.at(self.until.span(), "a freeze must end after it starts");
+        }
+        if self.reason.trim().is_empty() {
+            p.at(self.from.span(), "a freeze needs a reason (it is shown on every ticket it holds)");
+        }
+        Freeze { environments: self.environments, from, until, reason: self.reason.trim().to_owned() }
+    }
+}
+
+/// Whether a deploy to an environment may go out now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WindowCheck {
+    /// Inside a window (or no windows for it), not frozen.
+    Open,
+    /// Outside every window of the environment.
+    Outside(String),
+    /// Inside a freeze.
+    Frozen(String),
+}
+
+impl WindowCheck {
+    /// The stable code of a closed check.
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            WindowCheck::Open => None,
+            WindowCheck::Outside(_) => Some("outside_change_window"),
+            WindowCheck::Frozen(_) => Some("change_freeze"),
+        }
+    }
+}
+
+fn governs(list: &[String], env: &str) -> bool {
+    list.is_empty() || list.iter().any(|e| e == env)
+}
+
+/// Checks `env` at `now`. Pure.
+pub fn check(windows: &[Window], freezes: &[Freeze], env: &str, now: Timestamp) -> WindowCheck {
+    if let Some(f) = freezes.iter().find(|f| governs(&f.environments, env) && f.from.0 <= now.0 && now.0 < f.until.0) {
+        return WindowCheck::Frozen(format!("{} freeze until {}: {}", env, f.until, f.reason));
+    }
+    let mine: Vec<&Window> = windows.iter().filter(|w| governs(&w.environments, env)).collect();
+    if mine.is_empty() {
+        return WindowCheck::Open;
+    }
+    let inside = |w: &Window| {
+        let (_, weekday, secs) = w.zone.local(now);
+        if w.from < w.until {
+            w.days.contains(&weekday) && secs >= w.from && secs < w.until
+        } else {
+            // Past midnight: the evening of a listed day, or the morning after one.
+            (w.days.contains(&weekday) && secs >= w.from) || (w.days.contains(&((weekday + 6) % 7)) && secs < w.until)
+        }
+    };
+    if mine.iter().any(|w| inside(w)) {
+        return WindowCheck::Open;
+    }
+    WindowCheck::Outside(format!(
+        "{now} is outside the change windows of {env}: {}",
+        mine.iter().map(|w| w.shown.as_str()).collect::<Vec<_>>().join("; ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::time::Date;
+
+    fn config(text: &str) -> Config {
+        Config::parse(text, "t.toml", Date::new(2026, 11, 27).unwrap()).unwrap()
+    }
+
+    fn at(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    const BERLIN: &str = "[[windows]]\ndays = [\"mon\", \"tue\", \"wed\", \"thu\"]\nfrom = \"09:00\"\nuntil = \"16:00\"\ntimezone = \"Europe/Berlin\"\n";
+
+    #[test]
+    fn inside_and_outside_a_weekday_window_in_local_time() {
+        let c = config(BERLIN);
+        let ck = |t: &str| check(&c.windows, &c.freezes, "production", at(t));
+        // Thursday 2026-11-26: 09:00 in Berlin is 08:00 UTC (winter).
+        assert!(matches!(ck("2026-11-26T07:59:00Z"), WindowCheck::Outside(_)));
+        assert_eq!(ck("2026-11-26T08:00:00Z"), WindowCheck::Open);
+        assert_eq!(ck("2026-11-26T14:59:59Z"), WindowCheck::Open);
+        assert!(matches!(ck("2026-11-26T15:00:00Z"), WindowCheck::Outside(_)));
+        // Summer: 09:00 is 07:00 UTC.
+        assert_eq!(ck("2026-06-25T07:00:00Z"), WindowCheck::Open);
+        // Friday: no window.
+        let WindowCheck::Outside(why) = ck("2026-11-27T10:00:00Z") else { panic!() };
+        assert!(
+            why.contains("outside the change windows of production: mon,tue,wed,thu 09:00-16:00 Europe/Berlin"),
+            "{why}"
+        );
+        // Windows without environments govern every environment.
+        assert!(matches!(
+            check(&c.windows, &c.freezes, "staging", at("2026-11-27T10:00:00Z")),
+            WindowCheck::Outside(_)
+        ));
+    }
+
+    #[test]
+    fn a_window_past_midnight_and_one_per_environment() {
+        let c = config(
+            "[[windows]]\nenvironments = [\"production\"]\ndays = [\"sat\"]\nfrom = \"22:00\"\nuntil = \"02:00\"\ntimezone = \"UTC\"\n",
+        );
+        let ck = |t: &str| check(&c.windows, &c.freezes, "production", at(t));
+        assert_eq!(ck("2026-11-28T23:00:00Z"), WindowCheck::Open, "Saturday night");
+        assert_eq!(ck("2026-11-29T01:30:00Z"), WindowCheck::Open, "Sunday morning, the same window");
+        assert!(matches!(ck("2026-11-29T22:30:00Z"), WindowCheck::Outside(_)), "Sunday night is not listed");
+        // Another environment has no windows.
+        assert_eq!(check(&c.windows, &c.freezes, "staging", at("2026-11-29T22:30:00Z")), WindowCheck::Open);
+    }
+
+    #[test]
+    fn a_freeze_wins_over_the_windows() {
+        let c = config(&format!(
+            "{BERLIN}[[freezes]]\nfrom = 2026-12-21T00:00:00+01:00\nuntil = \"2027-01-04T00:00:00+01:00\"\nreason = \"Year-end freeze\"\n"
+        ));
+        let WindowCheck::Frozen(why) = check(&c.windows, &c.freezes, "production", at("2026-12-22T10:00:00Z")) else {
+            panic!()
+        };
+        assert!(why.contains("Year-end freeze") && why.contains("until 2027-01-03T23:00:00.000Z"), "{why}");
+        assert_eq!(check(&c.windows, &c.freezes, "production", at("2027-01-04T10:00:00Z")), WindowCheck::Open);
+    }
+
+    #[test]
+    fn bad_windows_and_freezes_are_named() {
+        let e = Config::parse(
+            "[[windows]]\ndays = [\"funday\"]\nfrom = \"25:00\"\nuntil = \"16:00\"\ntimezone = \"Mars/Base\"\n[[freezes]]\nfrom = 2026-12-21\nuntil = 2026-12-20T00:00:00Z\nreason = \"\"\n",
+            "t.toml",
+            Date::new(2026, 11, 27).unwrap(),
+        )
+        .unwrap_err()
+        .to_string();
+        for want in [
+            "not a weekday: \"funday\"",
+            "not a time of day: \"25:00\"",
+            "unknown time zone \"Mars/Base\"",
+            "not a date-time with an offset",
+            "a freeze needs a reason",
+        ] {
+            assert!(e.contains(want), "{want}: {e}");
+        }
+    }
+}

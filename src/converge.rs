@@ -351,11 +351,18 @@ fn resume_holds(
         return Ok(());
     }
     if let Some(grant) = &verdict.emergency {
-        let (retro, done) = crate::emergency::record_grant(bot.jira, bot.config, t, grant)?;
-        let opened = done.iter().any(|d| d.starts_with("opened"));
-        out.actions.extend(done.into_iter().map(|d| format!("{}: {d}", t.key)));
-        if opened {
+        let (retro, recorded) = crate::emergency::record_grant(bot.jira, bot.config, t, grant)?;
+        out.actions.extend(recorded.into_iter().map(|d| format!("{}: {d}", t.key)));
+        // Told once, whoever opened the retrospective (`validate` may have).
+        let mark = format!("retrospective:{retro}");
+        if bot.notifier.is_configured() && !done(t, "notified", &mark) {
             notify(bot, t, record, Reason::RetrospectiveDue, format!("retrospective {retro}"), out);
+            update_bot(bot, &t.key, |m| {
+                let list = m.entry("notified").or_insert_with(|| json!([]));
+                if let Some(a) = list.as_array_mut() {
+                    a.push(json!({"marker": mark, "at": Timestamp::now().to_rfc3339()}));
+                }
+            })?;
         }
     }
     let approver = verdict.emergency.as_ref().map_or(approver, |g| g.by.clone());

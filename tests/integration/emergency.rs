@@ -88,6 +88,10 @@ fn an_emergency_is_asked_for_by_ci_and_granted_only_by_break_glass() {
     assert!(c.contains("EMERGENCY change granted. Approved by 712020:carol (break-glass)"), "{c}");
     assert!(c.contains("Reason given by dev-dana: Checkout is down for everyone"), "{c}");
     assert!(c.contains(&format!("Retrospective: {retro}")), "{c}");
+    let j = sb.jira_as(ALICE);
+    let mut docs: Vec<Value> = j.comments(&key).unwrap().into_iter().map(|c| c.body).collect();
+    docs.push(j.issue(&retro, &["description"], &[]).unwrap().fields["description"].clone());
+    crate::contract::validate_adf(&docs);
 
     // Again (apply after plan): the same retrospective, nothing repeated.
     let (before, tickets) = (comments(&sb, &key).len(), sb.issues().len());
@@ -147,7 +151,9 @@ fn the_bot_resumes_escalates_and_the_audit_reports_emergencies() {
     sb.jira_as(CAROL).transition(&key, "Emergency approve", None).unwrap();
     let (private, _) = generate();
     let github = sb.stand_ins.url();
+    let slack = crate::waiting::Slack::start(200);
     let bot = [
+        ("CHANGEGATE_SLACK_WEBHOOK_URL", slack.url.as_str()),
         ("JIRA_USER_EMAIL", BOT.0),
         ("JIRA_API_TOKEN", BOT.1),
         ("CHANGEGATE_RECEIPT_KEY", private.as_str()),
@@ -169,6 +175,12 @@ fn the_bot_resumes_escalates_and_the_audit_reports_emergencies() {
         .as_str()
         .unwrap()
         .to_owned();
+
+    // Slack is told once that the retrospective is due.
+    reconcile();
+    let due: Vec<String> = slack.texts().into_iter().filter(|t| t.contains("retrospective due")).collect();
+    assert_eq!(due.len(), 1, "{:?}", slack.texts());
+    assert!(due[0].contains(&format!("|{key}>")) && due[0].contains(&retro), "{}", due[0]);
 
     let audit = || {
         let today = changegate::time::Date::today_utc();
@@ -193,6 +205,7 @@ fn the_bot_resumes_escalates_and_the_audit_reports_emergencies() {
     assert_eq!(escalations(&sb), 1);
     reconcile();
     assert_eq!(escalations(&sb), 1, "once a day");
+    assert_eq!(slack.texts().iter().filter(|t| t.contains("OVERDUE emergency retrospective")).count(), 1);
     let (out, r) = audit();
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert_eq!(r["emergencies"][0]["finding"], "overdue", "{r:#}");

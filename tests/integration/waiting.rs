@@ -16,13 +16,13 @@ const HOUR: Duration = Duration::from_secs(3600);
 
 /// A stand-in Slack incoming webhook: records each message, answers
 /// `status`.
-struct Slack {
-    url: String,
+pub struct Slack {
+    pub url: String,
     messages: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Slack {
-    fn start(status: u16) -> Slack {
+    pub fn start(status: u16) -> Slack {
         let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
         let url = format!("http://{}/services/T000/B000/s3cr3t-webhook-token", server.server_addr().to_ip().unwrap());
         let messages = Arc::new(Mutex::new(Vec::new()));
@@ -38,7 +38,7 @@ impl Slack {
         Slack { url, messages }
     }
 
-    fn texts(&self) -> Vec<String> {
+    pub fn texts(&self) -> Vec<String> {
         self.messages.lock().unwrap().iter().map(|m| m["text"].as_str().unwrap_or_default().to_owned()).collect()
     }
 }
@@ -102,6 +102,8 @@ fn a_waiting_request_is_reminded_then_expires_and_its_deploy_is_cancelled() {
     assert!(waiting.contains(&format!("https://app.circleci.com/pipelines/workflows/{}", p.workflow_id)), "{waiting}");
     reconcile(&sb, &p, &slack);
     assert_eq!(reminders(&sb).len(), 1, "once per period");
+    let docs: Vec<Value> = sb.jira_as(BOT).comments(&key).unwrap().into_iter().map(|c| c.body).collect();
+    crate::contract::validate_adf(&docs);
 
     // A week: Cancelled with resolution Expired, the workflow cancelled, said so.
     backdate(&sb, &key, 7 * 24 * HOUR);
@@ -148,6 +150,8 @@ fn an_aged_approval_is_sent_back_for_review_visibly() {
     assert!(lapsed[0].contains("@712020:alice"), "{}", lapsed[0]);
     assert!(slack.texts().iter().any(|t| t.contains("lost its approval")), "{:?}", slack.texts());
     assert_eq!(sb.job_status(&p.workflow_id, "hold_change"), "on_hold", "the hold is not resumed");
+    let docs: Vec<Value> = sb.jira_as(BOT).comments(&key).unwrap().into_iter().map(|c| c.body).collect();
+    crate::contract::validate_adf(&docs);
     // A fresh approval counts again; nothing is announced twice.
     sb.jira_as(ALICE).transition(&key, "Approve", None).unwrap();
     let out = reconcile(&sb, &p, &slack);

@@ -153,7 +153,8 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
             waiting::Step::Wait => out.actions.push(format!("{key} is {}: its holds wait", t.status)),
             waiting::Step::Remind { marker, hours } => {
                 let text = format!(
-                    "This change request has waited {hours} h for an approval; its deploy waits at the hold in CircleCI."
+                    "This change request has waited {hours} h ({}) and is not approved; its deploy waits at the hold in CircleCI.",
+                    t.status
                 );
                 let mut inlines: Vec<Inline> = vec![Inline::Text("Reminder for ".into())];
                 for id in bot.config.jira.approvers.keys() {

@@ -229,7 +229,12 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     };
     // Outside a change window or inside a freeze, a second approver
     // overrides: one more distinct person than usual, never the bot alone.
-    let window = crate::config::windows::check(&f.config.windows, &f.config.freezes, &b.environment, f.now);
+    // A deploy is judged when it starts: before apply, at the time its plan
+    // was recorded, so a plan made inside the window is not refused at
+    // apply because the window closed meanwhile.
+    let window_at =
+        f.plan.and_then(|p| record.plans.get(&p.stack)).and_then(|r| Timestamp::parse(&r.recorded_at)).unwrap_or(f.now);
+    let window = crate::config::windows::check(&f.config.windows, &f.config.freezes, &b.environment, window_at);
     let closed = window != crate::config::windows::WindowCheck::Open;
     let policy = ApprovalPolicy {
         required: jc.required_approvers.max(1) + usize::from(closed),
@@ -641,6 +646,32 @@ mod tests {
         let mut t = t;
         t.changelog.push(status_change("2026-11-27T11:20:00.000+0000", "bob", "Approved"));
         assert!(run(&t, &binding(), Some(&files), None).pass);
+    }
+
+    #[test]
+    fn a_freeze_needs_a_second_approver_and_a_plan_made_before_it_applies() {
+        let mut config = config();
+        config.freezes = Config::parse(
+            "[[freezes]]\nfrom = 2026-11-27T11:30:00Z\nuntil = 2026-11-27T13:00:00Z\nreason = \"Incident review\"\n",
+            "c",
+            Date::new(2026, 11, 27).unwrap(),
+        )
+        .unwrap()
+        .freezes;
+        let judge_with = |t: &TicketState, plan: Option<&PlanFiles>| {
+            judge(&Facts { ticket: t, config: &config, current: &binding(), plan, receipt_key: None, now: now() })
+        };
+        let (t, files) = with_plan(false, "2026-11-27T11:10:00.000+0000");
+        // Before plan, now (12:00) is frozen: alice alone is not enough.
+        let v = judge_with(&t, None);
+        assert_eq!(codes(&v), ["change_freeze", "too_few_approvers"], "{:?}", v.failures);
+        assert!(v.failures[0].message.contains("Incident review"), "{:?}", v.failures);
+        // Before apply, the plan was recorded at 11:10, before the freeze.
+        assert!(judge_with(&t, Some(&files)).pass);
+        // A second approver overrides.
+        let mut t = t;
+        t.changelog.push(status_change("2026-11-27T11:50:00.000+0000", "bob", "Approved"));
+        assert!(judge_with(&t, None).pass);
     }
 
     #[test]

@@ -96,7 +96,7 @@ fn a_waiting_request_is_reminded_then_expires_and_its_deploy_is_cancelled() {
     let r = reminders(&sb);
     assert_eq!(r.len(), 1);
     assert!(r[0].contains("@712020:alice") && r[0].contains("@712020:bob"), "{}", r[0]);
-    assert!(r[0].contains("has waited 5 h for an approval"), "{}", r[0]);
+    assert!(r[0].contains("has waited 5 h (Manual review) and is not approved"), "{}", r[0]);
     let waiting = slack.texts().into_iter().find(|t| t.contains("is still waiting")).expect("a Slack reminder");
     assert!(waiting.contains(&format!("/browse/{key}|{key}>")), "{waiting}");
     assert!(waiting.contains(&format!("https://app.circleci.com/pipelines/workflows/{}", p.workflow_id)), "{waiting}");

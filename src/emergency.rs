@@ -201,6 +201,12 @@ pub fn record_grant(
             );
             let created = jira.create(fields, &[])?;
             done.push(format!("opened the retrospective {} (due {due_at})", created.key));
+            // The link is for people; the label ties them for changegate,
+            // so a site without the link type still records the emergency.
+            match jira.link_issues(&config.emergency.link_type, &created.key, &t.key) {
+                Ok(()) => done.push(format!("linked {} to {} ({})", created.key, t.key, config.emergency.link_type)),
+                Err(e) => done.push(format!("could not link {} to {}: {e}", created.key, t.key)),
+            }
             created.key
         }
     };

@@ -5,6 +5,7 @@
 //! group = "change-break-glass"      # the Jira group whose members may run "Emergency approve"
 //! retrospective_within = "24h"      # the retrospective ticket is due this long after the approval
 //! retrospective_issue_type = "Task" # its issue type (default: [jira] issue_type)
+//! link_type = "Relates"             # the issue link from the retrospective to the change
 //! ```
 //!
 //! An emergency approval counts only when Jira says the person who moved
@@ -27,6 +28,7 @@ pub(super) struct RawEmergency {
     group: Option<Spanned<String>>,
     retrospective_within: Option<Spanned<String>>,
     retrospective_issue_type: Option<String>,
+    link_type: Option<String>,
 }
 
 /// The validated emergency settings.
@@ -38,11 +40,18 @@ pub struct EmergencyConfig {
     pub retrospective_within: Duration,
     /// Issue type of the retrospective ticket (`None`: the change tickets' type).
     pub retrospective_issue_type: Option<String>,
+    /// The issue link type from the retrospective to the change ticket.
+    pub link_type: String,
 }
 
 impl Default for EmergencyConfig {
     fn default() -> Self {
-        EmergencyConfig { group: None, retrospective_within: DEFAULT_WITHIN, retrospective_issue_type: None }
+        EmergencyConfig {
+            group: None,
+            retrospective_within: DEFAULT_WITHIN,
+            retrospective_issue_type: None,
+            link_type: "Relates".into(),
+        }
     }
 }
 
@@ -67,7 +76,9 @@ impl RawEmergency {
         };
         let retrospective_issue_type =
             self.retrospective_issue_type.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
-        EmergencyConfig { group, retrospective_within, retrospective_issue_type }
+        let link_type =
+            self.link_type.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).unwrap_or_else(|| "Relates".into());
+        EmergencyConfig { group, retrospective_within, retrospective_issue_type, link_type }
     }
 }
 

@@ -474,6 +474,15 @@ impl Jira {
         Ok(())
     }
 
+    /// Links two issues (`POST /rest/api/3/issueLink`) with a link type of
+    /// the site, e.g. `Relates`.
+    pub fn link_issues(&self, link_type: &str, inward: &str, outward: &str) -> Result<(), JiraError> {
+        let body =
+            json!({"type": {"name": link_type}, "inwardIssue": {"key": inward}, "outwardIssue": {"key": outward}});
+        self.http.send_json_no_content(Method::POST, "/rest/api/3/issueLink", &body)?;
+        Ok(())
+    }
+
     /// The names of the groups a user belongs to
     /// (`GET /rest/api/3/user/groups`; needs *Browse users and groups*).
     pub fn user_groups(&self, account_id: &str) -> Result<Vec<String>, JiraError> {

@@ -153,6 +153,8 @@ struct StoredIssue {
     /// Attachment contents, by file name (the last one of a name wins).
     files: BTreeMap<String, Vec<u8>>,
     remote_links: Vec<Value>,
+    /// Issue links: `{type, direction, key}`.
+    issue_links: Vec<Value>,
     /// The search count when it was created (eventual consistency: it shows
     /// up `search_lag` searches later).
     created_at_search: u64,
@@ -370,6 +372,7 @@ impl JiraStandIn {
         let m = req.method.as_str();
         match (m, parts.as_slice()) {
             ("GET", ["myself"]) => Resp::json(200, self.user_json(&user)),
+            ("POST", ["issueLink"]) => self.link(req),
             ("GET", ["user", "groups"]) => {
                 let Some(id) = req.query("accountId") else {
                     return error(400, "The accountId query parameter needs to be provided.");
@@ -580,6 +583,7 @@ impl JiraStandIn {
             attachments: Vec::new(),
             files: BTreeMap::new(),
             remote_links: Vec::new(),
+            issue_links: Vec::new(),
             created_at_search: self.searches,
         });
         let _ = user;
@@ -812,6 +816,27 @@ impl JiraStandIn {
         Resp::empty(204)
     }
 
+    /// `POST /issueLink`: links two issues with a link type of the site.
+    fn link(&mut self, req: &Req) -> Resp {
+        let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+            return error(400, "Invalid request payload.");
+        };
+        let name = body["type"]["name"].as_str().unwrap_or_default();
+        if !["Relates", "Blocks", "Duplicate", "Cloners"].contains(&name) {
+            return error(404, &format!("No issue link type with name '{name}' found."));
+        }
+        let key = |side: &str| body[side]["key"].as_str().unwrap_or_default().to_owned();
+        let (inward, outward) = (key("inwardIssue"), key("outwardIssue"));
+        let (Some(a), Some(b)) =
+            (self.issues.iter().position(|i| i.key == inward), self.issues.iter().position(|i| i.key == outward))
+        else {
+            return error(404, "Issue does not exist or you do not have permission to see it.");
+        };
+        self.issues[a].issue_links.push(json!({"type": name, "direction": "outward", "key": outward}));
+        self.issues[b].issue_links.push(json!({"type": name, "direction": "inward", "key": inward}));
+        Resp::empty(201)
+    }
+
     /// Moves an issue's past back by `by`: its creation and every history
     /// entry (the tests' clock: a request that has waited, an approval that
     /// has aged). `None` when there is no such issue.
@@ -851,7 +876,8 @@ impl JiraStandIn {
                 json!({"id": i.id, "key": i.key, "status": i.status, "resolution": i.resolution,
                        "fields": i.fields, "properties": i.properties,
                        "comments": i.comments.iter().map(|c| crate::jira::adf::plain_text(&c["body"])).collect::<Vec<_>>(),
-                       "changelog": i.changelog, "attachments": i.attachments.len(), "remote_links": i.remote_links})
+                       "changelog": i.changelog, "attachments": i.attachments.len(), "remote_links": i.remote_links,
+                       "issue_links": i.issue_links})
             })
             .collect();
         json!({"issues": issues})

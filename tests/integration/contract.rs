@@ -203,6 +203,7 @@ fn jira_client_requests_pass_the_official_description() {
     // Accepted; the mock answers with the description's example, a single
     // group where its schema says an array (the proxied emergency test checks
     // a schema-true answer): only that decoding complaint is allowed.
+    j.link_issues("Relates", "PRODCM-2", "PRODCM-1").unwrap();
     let e = j.user_groups("712020:carol").unwrap_err().to_string();
     assert!(e.contains("invalid type: map, expected a sequence"), "only the example's shape: {e}");
     j.fields().unwrap();

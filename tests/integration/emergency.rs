@@ -88,6 +88,14 @@ fn an_emergency_is_asked_for_by_ci_and_granted_only_by_break_glass() {
     assert!(c.contains("EMERGENCY change granted. Approved by 712020:carol (break-glass)"), "{c}");
     assert!(c.contains("Reason given by dev-dana: Checkout is down for everyone"), "{c}");
     assert!(c.contains(&format!("Retrospective: {retro}")), "{c}");
+    let links = &sb.stand_ins.with_jira(|j| j.dump())["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == key.as_str())
+        .unwrap()["issue_links"]
+        .clone();
+    assert_eq!(links, &json!([{"type": "Relates", "direction": "inward", "key": retro}]), "linked once");
     let j = sb.jira_as(ALICE);
     let mut docs: Vec<Value> = j.comments(&key).unwrap().into_iter().map(|c| c.body).collect();
     docs.push(j.issue(&retro, &["description"], &[]).unwrap().fields["description"].clone());

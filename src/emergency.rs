@@ -200,6 +200,24 @@ pub fn record_grant(
                     .build(),
             );
             let created = jira.create(fields, &[])?;
+            // Settle a race with another run (search is eventually
+            // consistent): search again naming the new issue; the lowest id
+            // wins, the other is cancelled as a duplicate.
+            let id: u64 = created.id.parse().unwrap_or(u64::MAX);
+            let found = jira.search(&q, &["status"], &[], &[id])?;
+            let winner = found.iter().min_by_key(|i| i.numeric_id()).map_or(created.key.clone(), |i| i.key.clone());
+            if winner != created.key {
+                let mut resolution = Map::new();
+                resolution.insert("resolution".into(), json!({"name": jc.resolutions.duplicate}));
+                jira.comment(&created.key, Doc::new().text(&format!("A duplicate of {winner}.")).build())?;
+                if let Err(JiraError::Api(_)) = jira.transition(&created.key, &jc.transitions.cancel, Some(resolution))
+                {
+                    // The transition's screen may not take a resolution.
+                    jira.transition(&created.key, &jc.transitions.cancel, None)?;
+                }
+                done.push(format!("cancelled {} as a duplicate of the retrospective {winner}", created.key));
+                return Ok((winner.clone(), grant_comment(jira, config, t, grant, &winner, done)?));
+            }
             done.push(format!("opened the retrospective {} (due {due_at})", created.key));
             // The link is for people; the label ties them for changegate,
             // so a site without the link type still records the emergency.
@@ -210,6 +228,24 @@ pub fn record_grant(
             created.key
         }
     };
+    let done = grant_comment(jira, config, t, grant, &retro, done)?;
+    Ok((retro, done))
+}
+
+/// The comment recording a granted emergency on its ticket, once.
+fn grant_comment(
+    jira: &Jira,
+    config: &Config,
+    t: &TicketState,
+    grant: &Grant,
+    retro: &str,
+    mut done: Vec<String>,
+) -> Result<Vec<String>, JiraError> {
+    let asked = t.record.as_ref().and_then(|r| r.emergency.as_ref());
+    let reason = asked.map_or("(no reason recorded)", |e| e.reason.as_str());
+    let by_ci = asked.and_then(|e| e.requested_by.as_deref()).unwrap_or("unknown");
+    let group = config.emergency.group.as_deref().unwrap_or("the break-glass group");
+    let due_at = due(grant.at, config.emergency.retrospective_within);
     let body = Doc::new()
         .paragraph(vec![
             Inline::Strong("EMERGENCY change granted.".into()),
@@ -222,7 +258,7 @@ pub fn record_grant(
     if comment_once(jira, &t.key, &format!("changegate:emergency-granted:{}", grant.at.0), body)? {
         done.push(format!("recorded the emergency on {}", t.key));
     }
-    Ok((retro, done))
+    Ok(done)
 }
 
 /// One open retrospective and what it needs: run by the bot's reconcile.

@@ -219,3 +219,38 @@ fn the_bot_resumes_escalates_and_the_audit_reports_emergencies() {
     assert_eq!(r["emergencies"][0]["finding"], "overdue", "{r:#}");
     assert_eq!(r["outcome"], "findings");
 }
+
+/// Two runs opening the retrospective at once (search is eventually
+/// consistent, so neither sees the other's at first): the lowest id wins,
+/// the later one is cancelled as a duplicate, and one retrospective stands.
+#[test]
+fn a_retrospective_opened_twice_at_once_is_settled_to_one() {
+    let sb = Sandbox::new();
+    let p = sb.pipeline("gh/acme/web", "main", &sha(905));
+    let key = emergency(&sb, &p);
+    sb.jira_as(CAROL).transition(&key, "Emergency approve", None).unwrap();
+    // The other run's retrospective, not yet visible to the next search.
+    sb.set_search_lag(2);
+    let mut fields = serde_json::Map::new();
+    fields.insert("project".into(), json!({"key": "PRODCM"}));
+    fields.insert("issuetype".into(), json!({"name": "Change"}));
+    fields.insert("summary".into(), json!(format!("Retrospective of emergency change {key}")));
+    let label = format!("changegate-retrospective-of-{}", key.to_ascii_lowercase());
+    fields.insert("labels".into(), json!(["changegate-retrospective", label]));
+    let other = sb.jira_as(crate::sandbox::CI).create(fields, &[]).unwrap().key;
+
+    let v = cg(&sb, &p, &["validate"], &[]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains(&format!("as a duplicate of the retrospective {other}")), "{}", v.stdout);
+    assert!(v.stdout.contains(&format!("retrospective: {other}")), "{}", v.stdout);
+    let live: Vec<String> = sb
+        .issues()
+        .into_iter()
+        .filter(|i| i["fields"]["labels"].as_array().unwrap().contains(&json!(label.clone())))
+        .filter(|i| i["status"] != "Cancelled")
+        .map(|i| i["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(live, [other.clone()]);
+    let c = comments(&sb, &key).join("\n");
+    assert!(c.contains(&format!("Retrospective: {other}")), "{c}");
+}

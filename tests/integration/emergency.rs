@@ -250,7 +250,7 @@ fn a_retrospective_opened_twice_at_once_is_settled_to_one() {
         .filter(|i| i["status"] != "Cancelled")
         .map(|i| i["key"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(live, [other.clone()]);
+    assert_eq!(live, std::slice::from_ref(&other));
     let c = comments(&sb, &key).join("\n");
     assert!(c.contains(&format!("Retrospective: {other}")), "{c}");
 }

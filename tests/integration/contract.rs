@@ -1088,3 +1088,34 @@ fn an_emergency_passes_the_official_descriptions_both_ways() {
     assert_eq!(r["emergencies"][0]["finding"], "overdue", "{r:#}");
     assert_no_violations(&proxies);
 }
+
+/// Through `prism proxy --errors`: a request that waits is reminded (a
+/// comment with mentions), an approval that lapsed is sent back for review,
+/// and a request that waited too long is cancelled with its workflow — the
+/// bot's calls pass the official descriptions both ways.
+#[test]
+fn reminders_lapses_and_expiry_pass_the_official_descriptions_both_ways() {
+    let (sb, proxies) = through_prism(Sandbox::new());
+    let waiting = deploy_pipeline(&sb, "gh/acme/web", &sha(710));
+    let lapsing = deploy_pipeline(&sb, "gh/acme/api", &sha(711));
+    let keys = request_all(&sb, &[(&waiting, "waiting.json"), (&lapsing, "lapsing.json")]);
+    jira(&sb.stand_ins.url(), ALICE).transition(&keys[1], "Approve", None).unwrap();
+    let hours = |h: u64| std::time::Duration::from_secs(h * 3600);
+    for key in &keys {
+        sb.stand_ins.with_jira(|j| j.backdate(key, hours(30))).unwrap();
+    }
+    let out = run_as(&sb, &waiting, &["reconcile", "--hold-wait", "2"], true);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("reminded the approvers (30 h waiting)"), "{}", out.stdout);
+    assert_eq!(sb.issue(&keys[1])["status"], "Manual review", "{}", out.stdout);
+    sb.stand_ins.with_jira(|j| j.backdate(&keys[0], hours(7 * 24))).unwrap();
+    let out = run_as(&sb, &waiting, &["reconcile", "--hold-wait", "2"], true);
+    let issue = sb.issue(&keys[0]);
+    assert_eq!(
+        (issue["status"].as_str(), issue["resolution"].as_str()),
+        (Some("Cancelled"), Some("Expired")),
+        "{}",
+        out.stdout
+    );
+    assert_no_violations(&proxies);
+}

@@ -111,6 +111,9 @@ pub(super) fn run(
         .as_ref()
         .map_or_else(|| "built-in defaults (no changegate.toml found)".to_owned(), |p| p.display().to_string());
     writeln!(out, "configuration valid: {source}")?;
+    for line in gate_summary(&config, crate::time::Timestamp::now()) {
+        writeln!(out, "{line}")?;
+    }
     let unmapped: Vec<&str> = config
         .jira
         .required
@@ -148,4 +151,34 @@ pub(super) fn run(
         }
         Ok(Outcome::Deny)
     }
+}
+
+/// What the gate's time rules and break-glass path are, and for each
+/// controlled environment whether a deploy now would be inside its windows
+/// (so a time-zone mistake shows before it holds a deploy).
+fn gate_summary(config: &crate::config::Config, now: crate::time::Timestamp) -> Vec<String> {
+    use crate::config::windows::{WindowCheck, check};
+    let hours = |d: std::time::Duration| d.as_secs() / 3600;
+    let mut lines = Vec::new();
+    lines.push(match &config.emergency.group {
+        Some(g) => format!(
+            "emergencies: granted by members of the Jira group {g}; retrospective due {} h after",
+            hours(config.emergency.retrospective_within)
+        ),
+        None => "emergencies: off (no [emergency] group)".to_owned(),
+    });
+    let a = &config.approval;
+    lines.push(format!(
+        "waiting requests: {}, {}",
+        a.remind_after.map_or("never reminded".to_owned(), |d| format!("reminded every {} h", hours(d).max(1))),
+        a.expire_after.map_or("never expired".to_owned(), |d| format!("expired after {} h", hours(d)))
+    ));
+    for env in &config.controlled_environments {
+        let state = match check(&config.windows, &config.freezes, env, now) {
+            WindowCheck::Open => "a deploy now is inside its windows".to_owned(),
+            WindowCheck::Outside(why) | WindowCheck::Frozen(why) => why,
+        };
+        lines.push(format!("{env}: {state}"));
+    }
+    lines
 }

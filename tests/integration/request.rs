@@ -524,6 +524,32 @@ fn config_check_offline_validates_the_file() {
     assert_eq!(out.code, 0);
     assert!(out.stdout.contains("built-in defaults"), "{}", out.stdout);
     assert!(out.stdout.contains("justification, rollback_plan"), "{}", out.stdout);
+    assert!(out.stdout.contains("emergencies: off (no [emergency] group)"), "{}", out.stdout);
+    assert!(out.stdout.contains("waiting requests: reminded every 4 h, expired after 168 h"), "{}", out.stdout);
+    assert!(out.stdout.contains("production: a deploy now is inside its windows"), "{}", out.stdout);
+    // A freeze now, and the break-glass group.
+    let now = changegate::time::Timestamp::now();
+    std::fs::write(
+        dir.path().join("changegate.toml"),
+        format!(
+            "[emergency]\ngroup = \"change-break-glass\"\n[[freezes]]\nfrom = \"{}\"\nuntil = \"{}\"\nreason = \"Migration\"\n",
+            changegate::time::Timestamp(now.0 - 60_000),
+            now.plus(std::time::Duration::from_secs(3600))
+        ),
+    )
+    .unwrap();
+    let out = crate::support::Run::new(["config", "check"]).cwd(dir.path()).run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("emergencies: granted by members of the Jira group change-break-glass"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("production: production freeze until") && out.stdout.contains("Migration"),
+        "{}",
+        out.stdout
+    );
     std::fs::write(dir.path().join("changegate.toml"), "[jira]\nprojekt = \"X\"\n").unwrap();
     let out = crate::support::Run::new(["config", "check"]).cwd(dir.path()).run();
     assert_eq!(out.code, 2);

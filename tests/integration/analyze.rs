@@ -17,10 +17,6 @@ pub fn config(extra: &str) -> String {
     format!("{}\n[scan]\njobs = [\"build\"]\n{extra}", changegate::standins::SITE_CONFIG)
 }
 
-fn trivy() -> String {
-    std::fs::read_to_string(shared("contracts/sarif/trivy/alpine-310.sarif")).unwrap()
-}
-
 /// A repository whose base is deployed, then one approved pull request
 /// merged; `more` adds landings after it. Returns the sandbox, the repo and
 /// the pipeline of the head, with a clean Trivy SARIF stored by its build job.
@@ -35,14 +31,7 @@ pub fn setup(cfg: &str, more: impl FnOnce(&Git) -> Vec<Pull>) -> (Sandbox, Git, 
     register(&sb, &g.path, pulls);
     deployed(&sb, &base);
     let p = crate::collect::pipeline(&sb, &g.head());
-    let sarif = trivy();
-    sb.stand_ins
-        .with_circleci(|c| {
-            c.add_artifact(
-                &json!({"workflow_id": p.workflow_id, "job": "build", "path": "reports/trivy.sarif", "content": sarif}),
-            )
-        })
-        .unwrap();
+    sb.add_trivy(&p);
     let out = sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     (sb, g, p)
@@ -327,14 +316,7 @@ fn audit_reproduces_auto_approvals_and_finds_tampering() {
         pulls.push(approved_by(pull(2, "carol", &f[0], &f, &m, std::slice::from_ref(&m)), "alice", 21));
     });
     let p2 = crate::collect::pipeline(&sb, &m);
-    let sarif = trivy();
-    sb.stand_ins
-        .with_circleci(|c| {
-            c.add_artifact(
-                &json!({"workflow_id": p2.workflow_id, "job": "build", "path": "trivy.sarif", "content": sarif}),
-            )
-        })
-        .unwrap();
+    sb.add_trivy(&p2);
     assert_eq!(sb.request(&p2, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
     let second = key(&sb);
     let out = analyze(&sb, &p2, &["--approve"]);
@@ -408,14 +390,7 @@ fn the_change_type_and_risk_level_are_computed_and_shown() {
     register(&sb, &g.path, Vec::new());
     deployed(&sb, &base);
     let p = crate::collect::pipeline(&sb, &bump);
-    let sarif = trivy();
-    sb.stand_ins
-        .with_circleci(|c| {
-            c.add_artifact(
-                &json!({"workflow_id": p.workflow_id, "job": "build", "path": "trivy.sarif", "content": sarif}),
-            )
-        })
-        .unwrap();
+    sb.add_trivy(&p);
     assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
     let k = key(&sb);
     let out = analyze(&sb, &p, &[]);
@@ -427,11 +402,7 @@ fn the_change_type_and_risk_level_are_computed_and_shown() {
 
     // A risky plan: no longer a pre-approved class of change.
     std::fs::copy(crate::support::repo().join("examples/plan.json"), sb.path().join("plan.json")).unwrap();
-    let mut run = Run::new(["plan-check", "plan.json", "--ticket", k.as_str()]).cwd(sb.path());
-    for (name, v) in sb.job_env(&p) {
-        run = run.env(&name, &v);
-    }
-    let out = run.run();
+    let out = sb.job(&p, ["plan-check", "plan.json", "--ticket", k.as_str()]).run();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let fields = sb.issue(&k)["fields"].clone();
     assert_eq!(fields["customfield_10053"], json!({"value": "normal"}), "{}", out.stdout);

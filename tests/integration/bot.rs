@@ -93,14 +93,7 @@ fn change(sb: &Sandbox) -> (Git, Pipeline) {
     register(sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)]);
     deployed(sb, &base);
     let p = crate::collect::pipeline(sb, &m);
-    let sarif = std::fs::read_to_string(shared("contracts/sarif/trivy/alpine-310.sarif")).unwrap();
-    sb.stand_ins
-        .with_circleci(|c| {
-            c.add_artifact(
-                &json!({"workflow_id": p.workflow_id, "job": "build", "path": "trivy.sarif", "content": sarif}),
-            )
-        })
-        .unwrap();
+    sb.add_trivy(&p);
     (g, p)
 }
 

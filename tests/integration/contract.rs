@@ -1035,14 +1035,7 @@ mod content {
         let (mut sb, proxies) = through_prism(sb);
         sb.env.push(("CHANGEGATE_GIT_URL".into(), git_dir.display().to_string()));
         let pl = deploy_pipeline(&sb, "gh/acme/web", &s);
-        let sarif = std::fs::read_to_string(shared("contracts/sarif/trivy/alpine-310.sarif")).unwrap();
-        sb.stand_ins
-            .with_circleci(|c| {
-                c.add_artifact(
-                    &json!({"workflow_id": pl.workflow_id, "job": "build", "path": "trivy.sarif", "content": sarif}),
-                )
-            })
-            .unwrap();
+        sb.add_trivy(&pl);
         let key = request_all(&sb, &[(&pl, "web.json")]).remove(0);
         let out = run_as(&sb, &pl, &["reconcile", "--hold-wait", "2"], true);
         assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);

@@ -93,6 +93,37 @@ impl Sandbox {
         e
     }
 
+    /// A changegate run in the job environment of `p` (add `.env(..)`, then `.run()`).
+    pub fn job<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, p: &Pipeline, args: I) -> Run {
+        let mut run = Run::new(args).cwd(self.path());
+        for (k, v) in self.job_env(p) {
+            run = run.env(&k, &v);
+        }
+        run
+    }
+
+    /// A changegate run as the bot: its Jira user, GitHub at the stand-in.
+    pub fn bot<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, p: &Pipeline, args: I) -> Run {
+        self.job(p, args)
+            .env("JIRA_USER_EMAIL", "bot@acme.test")
+            .env("JIRA_API_TOKEN", "bot-token")
+            .env("GITHUB_API_URL", &self.stand_ins.url())
+            .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+    }
+
+    /// Stores a clean Trivy scan (the shared SARIF) as an artifact of the
+    /// build job of `p`.
+    pub fn add_trivy(&self, p: &Pipeline) {
+        let sarif = std::fs::read_to_string(crate::support::shared("contracts/sarif/trivy/alpine-310.sarif")).unwrap();
+        self.stand_ins
+            .with_circleci(|c| {
+                c.add_artifact(
+                    &json!({"workflow_id": p.workflow_id, "job": "build", "path": "reports/trivy.sarif", "content": sarif}),
+                )
+            })
+            .unwrap();
+    }
+
     /// Runs `changegate request` for `p` with extra arguments.
     pub fn request(&self, p: &Pipeline, extra: &[&str]) -> Output {
         self.request_for_job(p, "build", extra)

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::sandbox::{ALICE, Pipeline, Sandbox, sha};
-use crate::support::{Output, Run};
+use crate::support::Output;
 
 const BOT: (&str, &str) = ("bot@acme.test", "bot-token");
 const HOUR: Duration = Duration::from_secs(3600);
@@ -44,17 +44,7 @@ impl Slack {
 }
 
 fn reconcile(sb: &Sandbox, p: &Pipeline, slack: &Slack) -> Output {
-    let mut run = Run::new(["reconcile", "--hold-wait", "1"]).cwd(sb.path());
-    for (k, v) in sb.job_env(p) {
-        run = run.env(&k, &v);
-    }
-    let out = run
-        .env("JIRA_USER_EMAIL", BOT.0)
-        .env("JIRA_API_TOKEN", BOT.1)
-        .env("GITHUB_API_URL", &sb.stand_ins.url())
-        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
-        .env("CHANGEGATE_SLACK_WEBHOOK_URL", &slack.url)
-        .run();
+    let out = sb.bot(p, ["reconcile", "--hold-wait", "1"]).env("CHANGEGATE_SLACK_WEBHOOK_URL", &slack.url).run();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(!format!("{}{}", out.stdout, out.stderr).contains("s3cr3t"), "the webhook URL is a secret");
     out
@@ -126,11 +116,7 @@ fn a_waiting_request_is_reminded_then_expires_and_its_deploy_is_cancelled() {
     assert_eq!(wf, "canceled");
     assert!(slack.texts().iter().any(|t| t.contains("expired without an approval")));
     // Never a silent pass: validate refuses.
-    let mut run = Run::new(["validate"]).cwd(sb.path());
-    for (k, v) in sb.job_env(&p) {
-        run = run.env(&k, &v);
-    }
-    assert_eq!(run.run().code, 1);
+    assert_eq!(sb.job(&p, ["validate"]).run().code, 1);
 }
 
 #[test]

@@ -9,28 +9,16 @@ use serde_json::json;
 use crate::analyze::{config, key};
 use crate::collect::{Git, approved_by, deployed, pull, register};
 use crate::sandbox::{ALICE, Pipeline, Sandbox};
-use crate::support::{Output, Run};
+use crate::support::Output;
 
 const BOB: (&str, &str) = ("bob@acme.test", "bob-token");
 
 fn as_bot(sb: &Sandbox, p: &Pipeline, args: &[&str]) -> Output {
-    let mut run = Run::new(args.iter().copied()).cwd(sb.path());
-    for (k, v) in sb.job_env(p) {
-        run = run.env(&k, &v);
-    }
-    run.env("JIRA_USER_EMAIL", "bot@acme.test")
-        .env("JIRA_API_TOKEN", "bot-token")
-        .env("GITHUB_API_URL", &sb.stand_ins.url())
-        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
-        .run()
+    sb.bot(p, args).run()
 }
 
 fn validate(sb: &Sandbox, p: &Pipeline) -> Output {
-    let mut run = Run::new(["validate"]).cwd(sb.path());
-    for (k, v) in sb.job_env(p) {
-        run = run.env(&k, &v);
-    }
-    run.run()
+    sb.job(p, ["validate"]).run()
 }
 
 #[test]
@@ -50,14 +38,7 @@ fn a_freeze_holds_a_clean_change_until_a_second_approver_overrides() {
     register(&sb, &g.path, vec![approved_by(pull(1, "carol", &f[0], &f, &m, std::slice::from_ref(&m)), "dana", 11)]);
     deployed(&sb, &base);
     let p = crate::collect::pipeline(&sb, &m);
-    let sarif = std::fs::read_to_string(crate::support::shared("contracts/sarif/trivy/alpine-310.sarif")).unwrap();
-    sb.stand_ins
-        .with_circleci(|c| {
-            c.add_artifact(
-                &json!({"workflow_id": p.workflow_id, "job": "build", "path": "trivy.sarif", "content": sarif}),
-            )
-        })
-        .unwrap();
+    sb.add_trivy(&p);
     assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
     let k = key(&sb);
     sb.set_job(&p.workflow_id, "request_change", "success");

@@ -233,9 +233,15 @@ fn expire(
 ) -> Result<(), ConvergeError> {
     let jc = &bot.config.jira;
     for w in &record.workflows {
-        if bot.circleci.workflow(&w.id)?.is_active() {
-            bot.circleci.cancel(&w.id)?;
-            out.actions.push(format!("cancelled workflow {} of expired {}", w.id, t.key));
+        match bot.circleci.workflow(&w.id) {
+            Ok(wf) if wf.is_active() => {
+                bot.circleci.cancel(&w.id)?;
+                out.actions.push(format!("cancelled workflow {} of expired {}", w.id, t.key));
+            }
+            Ok(_) => {}
+            // A workflow CircleCI no longer knows has nothing left to cancel.
+            Err(e) if e.status() == Some(404) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     let svc = crate::request::Services { jira: bot.jira.clone(), circleci: bot.circleci.clone() };

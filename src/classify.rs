@@ -164,8 +164,9 @@ mod tests {
         let code = AnalysisSummary { only_version_bumps: false, ..BUMPS };
         assert_eq!(classify(&r, Some(code)).change_type, ChangeType::Normal);
         let manual = AnalysisSummary { approve: false, risk: Risk::High, ..BUMPS };
-        assert_eq!(classify(&r, Some(manual)), classify(&r, Some(manual)));
-        assert_eq!(classify(&r, Some(manual)).risk, Risk::High);
+        let m = classify(&r, Some(manual));
+        assert_eq!((m.change_type, m.risk), (ChangeType::Normal, Risk::High));
+        assert_eq!(m.why, "a person must review it");
         let none = classify(&r, None);
         assert_eq!((none.change_type, none.risk), (ChangeType::Normal, Risk::Medium));
     }

@@ -31,7 +31,7 @@ use crate::config::Config;
 use crate::evidence::collect::Sources;
 use crate::github::GitHub;
 use crate::holds::{self, HoldError, Resumed};
-use crate::jira::adf::{Doc, Inline, plain_text};
+use crate::jira::adf::{Doc, Inline};
 use crate::jira::{Jira, JiraError};
 use crate::notify::{Notice, Reason};
 use crate::receipt::{PlanDigests, ReceiptPayload, SigningKey};
@@ -185,17 +185,15 @@ fn ask_again(
     reason: Reason,
     out: &mut Converged,
 ) -> Result<(), ConvergeError> {
-    let tag = format!("[{marker}]");
-    if bot.jira.comments(&t.key)?.iter().any(|c| plain_text(&c.body).contains(&tag)) {
-        return Ok(());
-    }
     let mut inlines = vec![Inline::Strong(head.into()), Inline::Text(format!("{why}. "))];
     for id in bot.config.jira.approvers.keys() {
         inlines.push(Inline::Mention(id.clone()));
         inlines.push(Inline::Text(" ".into()));
     }
     inlines.push(Inline::Text("please review and approve again.".into()));
-    bot.jira.comment(&t.key, Doc::new().paragraph(inlines).text(&tag).build())?;
+    if !ticket::comment_once(bot.jira, &t.key, marker, Doc::new().paragraph(inlines))? {
+        return Ok(());
+    }
     let jc = &bot.config.jira;
     bot.jira.transition(&t.key, &jc.transitions.manual_review, None)?;
     out.actions.push(format!("{}: {why}: moved to {}", t.key, jc.statuses.manual_review));

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::approval::Approval;
 use crate::config::Config;
-use crate::jira::adf::{Doc, Inline, plain_text};
+use crate::jira::adf::{Doc, Inline};
 use crate::jira::{Jira, JiraError, jql};
 use crate::ticket::TicketState;
 use crate::time::Timestamp;
@@ -145,16 +145,6 @@ pub fn nudge(retro: &str, opened: Timestamp, due: Timestamp, now: Timestamp, pos
     Nudge::None
 }
 
-/// Posts a comment unless one carrying `[marker]` is there; whether it posted.
-fn comment_once(jira: &Jira, key: &str, marker: &str, body: Doc) -> Result<bool, JiraError> {
-    let tag = format!("[{marker}]");
-    if jira.comments(key)?.iter().any(|c| plain_text(&c.body).contains(&tag)) {
-        return Ok(false);
-    }
-    jira.comment(key, body.text(&tag).build())?;
-    Ok(true)
-}
-
 /// Records a granted emergency on its ticket (who, why, when) and opens
 /// its retrospective ticket, both once; returns the retrospective's key and
 /// what was done. Run by `validate` when it passes an emergency (the bot may
@@ -255,7 +245,7 @@ fn grant_comment(
         .text(&format!(
             "The deploy passes without the bot's review. Retrospective: {retro}, due {due_at}; it is reminded and escalated until resolved."
         ));
-    if comment_once(jira, &t.key, &format!("changegate:emergency-granted:{}", grant.at.0), body)? {
+    if crate::ticket::comment_once(jira, &t.key, &format!("changegate:emergency-granted:{}", grant.at.0), body)? {
         done.push(format!("recorded the emergency on {}", t.key));
     }
     Ok(done)

@@ -114,6 +114,17 @@ pub fn load(jira: &Jira, key: &str, config: &JiraConfig) -> Result<TicketState, 
     })
 }
 
+/// Posts a comment ending in `[marker]` unless one carrying it is there;
+/// whether it posted.
+pub fn comment_once(jira: &Jira, key: &str, marker: &str, body: crate::jira::adf::Doc) -> Result<bool, JiraError> {
+    let tag = format!("[{marker}]");
+    if jira.comments(key)?.iter().any(|c| crate::jira::adf::plain_text(&c.body).contains(&tag)) {
+        return Ok(false);
+    }
+    jira.comment(key, body.text(&tag).build())?;
+    Ok(true)
+}
+
 /// The `[marker]` tags starting with `prefix` in the ticket's comments.
 pub fn comment_markers(jira: &Jira, key: &str, prefix: &str) -> Result<Vec<String>, JiraError> {
     Ok(jira

@@ -580,13 +580,7 @@ fn update(
 /// Adds a comment unless one with `marker` is already there. The marker is
 /// the last line of the comment, so a repeat of any step is a no-op.
 fn comment_once(svc: &Services, key: &str, marker: &str, body: Doc) -> Result<bool, RequestError> {
-    let tag = format!("[{marker}]");
-    let present = svc.jira.comments(key)?.iter().any(|c| crate::jira::adf::plain_text(&c.body).contains(&tag));
-    if present {
-        return Ok(false);
-    }
-    svc.jira.comment(key, body.text(&tag).build())?;
-    Ok(true)
+    Ok(crate::ticket::comment_once(&svc.jira, key, marker, body)?)
 }
 
 /// Closes a ticket with a transition, setting the resolution when the

@@ -15,8 +15,9 @@
 
 use std::path::PathBuf;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 
+use crate::bot_record::{AnalysisRecord, Store, StoreError};
 use crate::config::Config;
 use crate::config::jira::{FieldType, TicketField};
 use crate::decision::{self, DecideError, Decision, Recommendation, render};
@@ -25,7 +26,7 @@ use crate::evidence::Evidence;
 use crate::evidence::collect::{self, CollectError, Sources};
 use crate::jira::JiraError;
 use crate::jira::adf::plain_text;
-use crate::ticket::{self, BOT_PROPERTY};
+use crate::ticket;
 
 /// What to analyse.
 #[derive(Debug, Clone, Default)]
@@ -72,6 +73,20 @@ pub enum AnalyzeError {
     /// A SARIF file could not be read.
     #[error("{0}")]
     File(String),
+    /// The analysis could not be recorded.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where the analysis is recorded, and under which policy.
+#[derive(Debug)]
+pub struct Recorder<'a> {
+    /// The bot's record (signed by the bot; unsigned without a bot);
+    /// `None`: a CI job where a bot runs, which records nothing (the bot
+    /// posts the analysis).
+    pub store: Option<Store<'a>>,
+    /// Content digest of the policy in force.
+    pub policy_digest: crate::digest::Sha256Digest,
 }
 
 /// The fingerprint of a record's facts and its decision's reasons: its
@@ -102,6 +117,7 @@ pub fn run(
     config: &Config,
     policy: (&str, &str),
     src: &Sources<'_>,
+    recorder: &Recorder<'_>,
 ) -> Result<Analysis, AnalyzeError> {
     let mut evidence = collect::collect(&args.ticket, config, policy, src)?;
     collect::add_sarif_files(&mut evidence, &args.sarif_files).map_err(|e| AnalyzeError::File(e.to_string()))?;
@@ -116,17 +132,29 @@ pub fn run(
         out.actions.push(format!("dry run: would post the analysis of {} ({})", d.ticket, mark));
         return Ok(out);
     }
+    let Some(store) = &recorder.store else {
+        out.actions.push(format!(
+            "not posted: the changegate bot posts and records the analysis of {} (this job has no key to sign it)",
+            d.ticket
+        ));
+        return Ok(out);
+    };
 
     let t = ticket::load(src.jira, &args.ticket, jc)?;
     if jc.statuses.is_closed(&t.status) {
         out.actions.push(format!("{} is {}: nothing to analyse", t.key, t.status));
         return Ok(out);
     }
+    let Some(binding_digest) = t.record.as_ref().map(|r| r.binding_digest) else {
+        out.actions.push(format!("{} has no changegate record: nothing to analyse", t.key));
+        return Ok(out);
+    };
     let stem = &fp.hex()[..16];
     let evidence_name = format!("changegate-evidence-{stem}.json");
     let analysis_name = format!("changegate-analysis-{stem}.md");
+    let (current, _) = store.read(&t.key, &binding_digest)?;
     let recorded =
-        t.bot.get("analysis").and_then(|a| a.get("fingerprint")).and_then(Value::as_str) == Some(fp.hex().as_str());
+        current.analysis().is_some_and(|a| a.fingerprint == fp.hex() && a.policy_digest == recorder.policy_digest);
     let commented = recorded && src.jira.comments(&t.key)?.iter().any(|c| plain_text(&c.body).contains(&mark));
     if commented {
         out.actions.push(format!("the analysis of these facts is already on {} ({mark})", t.key));
@@ -147,32 +175,28 @@ pub fn run(
             d.reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", ")
         ));
 
-        // The bot's property: the summary and the digest of the record.
-        // Other keys (receipts) are kept: a PUT replaces the whole value.
+        // The bot's record: the summary, the digest of the evidence, who may
+        // not approve, and the policy it was made under.
         let summary = crate::classify::AnalysisSummary::of(d);
         let class = t.record.as_ref().map(|r| crate::classify::classify(r, Some(summary)));
-        let mut bot = t.bot.as_object().cloned().unwrap_or_default();
-        bot.insert(
-            "analysis".into(),
-            json!({
-                "fingerprint": fp.hex(),
-                "marker": mark,
-                "evidence_digest": d.evidence_digest.to_string(),
-                "evidence_attachment": evidence_name,
-                "decided_at": d.decided_at,
-                "commit": d.commit,
-                "base": d.base,
-                "verdict": d.verdict,
-                "recommendation": d.recommendation,
-                "auto_approve": d.auto_approve,
-                "risk": d.risk,
-                "only_version_bumps": summary.only_version_bumps,
-                "reasons": d.reasons.iter().map(|r| r.code).collect::<Vec<_>>(),
-                "policy_digest": d.policy.digest.to_string(),
-            }),
-        );
-        bot.insert("excluded_github_ids".into(), json!(d.excluded_github_ids));
-        src.jira.set_property(&t.key, BOT_PROPERTY, &Value::Object(bot))?;
+        let analysis = AnalysisRecord {
+            fingerprint: fp.hex(),
+            marker: mark.clone(),
+            evidence_digest: d.evidence_digest,
+            evidence_attachment: evidence_name.clone(),
+            decided_at: d.decided_at.clone(),
+            commit: d.commit.clone(),
+            base: d.base.clone(),
+            verdict: d.verdict,
+            recommendation: d.recommendation,
+            auto_approve: d.auto_approve,
+            risk: d.risk,
+            only_version_bumps: summary.only_version_bumps,
+            reasons: d.reasons.iter().map(|r| r.code).collect(),
+            excluded_github_ids: d.excluded_github_ids.clone(),
+            policy_digest: recorder.policy_digest,
+        };
+        store.update(&t.key, binding_digest, |r| r.set_analysis(analysis.clone()))?;
 
         let mut fields = Map::new();
         let select = |kind: FieldType, v: &str| if kind == FieldType::Select { json!({"value": v}) } else { json!(v) };
@@ -211,13 +235,17 @@ pub fn run(
             // the record was collected: look again just before approving.
             let pending = collect::pending_tickets(src.jira, src.circleci, config, &out.evidence.binding, &t.key)?;
             if pending.is_empty() {
-                src.jira.transition(&t.key, &jc.transitions.approve, None)?;
-                out.approved = true;
-                out.actions.push(format!("approved {}: every check passed", t.key));
+                // Only if no one moved the ticket since it was read.
+                if ticket::transition_if_unchanged(src.jira, &t, &jc.transitions.approve)? {
+                    out.approved = true;
+                    out.actions.push(format!("approved {}: every check passed", t.key));
+                } else {
+                    out.actions.push(format!("not approved: {} was moved by someone since it was read", t.key));
+                }
             } else {
                 let keys: Vec<&str> = pending.iter().map(|p| p.key.as_str()).collect();
                 out.actions.push(format!("not approved: {} became pending meanwhile", keys.join(", ")));
-                move_to_manual(&t.status, &t.key, config, src, &mut out.actions)?;
+                move_to_manual(&t, config, src, &mut out.actions)?;
             }
         }
         Recommendation::Approve if !approved_now => out.actions.push(format!(
@@ -226,7 +254,7 @@ pub fn run(
             if d.auto_approve { "" } else { " (auto-approval is off)" }
         )),
         Recommendation::Approve => {}
-        Recommendation::ManualReview => move_to_manual(&t.status, &t.key, config, src, &mut out.actions)?,
+        Recommendation::ManualReview => move_to_manual(&t, config, src, &mut out.actions)?,
     }
     Ok(out)
 }
@@ -234,16 +262,17 @@ pub fn run(
 /// A ticket waiting for its analysis moves to manual review; one already
 /// elsewhere (waiting for input, approved, in review) stays.
 fn move_to_manual(
-    status: &str,
-    key: &str,
+    t: &ticket::TicketState,
     config: &Config,
     src: &Sources<'_>,
     actions: &mut Vec<String>,
 ) -> Result<(), JiraError> {
     let s = &config.jira.statuses;
-    if status.eq_ignore_ascii_case(&s.open) {
-        src.jira.transition(key, &config.jira.transitions.manual_review, None)?;
-        actions.push(format!("moved {key} to {}: a person must approve", s.manual_review));
+    // Never on a stale read: a person may have moved (approved) it since.
+    if t.status.eq_ignore_ascii_case(&s.open)
+        && ticket::transition_if_unchanged(src.jira, t, &config.jira.transitions.manual_review)?
+    {
+        actions.push(format!("moved {} to {}: a person must approve", t.key, s.manual_review));
     }
     Ok(())
 }

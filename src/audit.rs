@@ -39,6 +39,9 @@ pub struct AuditArgs {
     pub seed: u64,
     /// Post the inspection on this ticket.
     pub record: Option<String>,
+    /// The bot's public keys: the bot's records are verified with them
+    /// (without them, read as they are and said so).
+    pub ring: Option<crate::signing::KeyRing>,
 }
 
 /// One inspected ticket.
@@ -46,7 +49,7 @@ pub struct AuditArgs {
 pub struct Inspected {
     /// Ticket key.
     pub ticket: String,
-    /// `reproduced`, or the first problem: `evidence_missing`,
+    /// `reproduced`, or the first problem: `record_altered`, `evidence_missing`,
     /// `evidence_tampered`, `decision_differs`, `live_differs`, `live_incomplete`.
     pub outcome: String,
     /// Every difference or missing piece.
@@ -155,17 +158,20 @@ pub fn sample(candidates: &[String], n: usize, seed: u64) -> Vec<String> {
 
 /// Compares a recorded analysis, the offline re-decision of its record, and
 /// (when collected) the live re-decision. Pure.
-pub fn compare(recorded: &Value, offline: &Decision, live: Option<&Decision>) -> (String, Vec<String>) {
+pub fn compare(
+    recorded: &crate::bot_record::AnalysisRecord,
+    offline: &Decision,
+    live: Option<&Decision>,
+) -> (String, Vec<String>) {
     let mut details = Vec::new();
     let mut outcome: Option<&str> = None;
     let codes = |d: &Decision| d.reasons.iter().map(|r| r.code.as_str().to_owned()).collect::<Vec<_>>();
-    let rec_reasons: Vec<String> =
-        recorded["reasons"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect();
-    if recorded["recommendation"].as_str() != Some(offline.recommendation.as_str()) || rec_reasons != codes(offline) {
+    let rec_reasons: Vec<String> = recorded.reasons.iter().map(|r| r.as_str().to_owned()).collect();
+    if recorded.recommendation != offline.recommendation || rec_reasons != codes(offline) {
         outcome.get_or_insert("decision_differs");
         details.push(format!(
             "recorded {} {:?}, the record re-decides to {} {:?}",
-            recorded["recommendation"].as_str().unwrap_or("?"),
+            recorded.recommendation.as_str(),
             rec_reasons,
             offline.recommendation.as_str(),
             codes(offline)
@@ -231,8 +237,10 @@ pub fn run(
     let candidates: Vec<String> = found
         .iter()
         .filter(|i| {
-            let a = &i.properties.get(BOT_PROPERTY).cloned().unwrap_or(Value::Null)["analysis"];
-            a["auto_approve"] == true && a["recommendation"] == "approve"
+            i.properties
+                .get(BOT_PROPERTY)
+                .and_then(crate::bot_record::unverified_analysis)
+                .is_some_and(|a| a.auto_approve && a.recommendation == crate::decision::Recommendation::Approve)
         })
         .filter(|i| {
             let s = i.status().unwrap_or_default();
@@ -243,7 +251,7 @@ pub fn run(
     let drawn = sample(&candidates, args.sample, args.seed);
     let mut inspected = Vec::new();
     for key in &drawn {
-        inspected.push(inspect(key, config, policy, src)?);
+        inspected.push(inspect(key, config, policy, src, args.ring.as_ref())?);
     }
     let emergencies = emergencies(config, src, &since)?;
     let inspector = src.jira.myself().map(|u| u.account_id).unwrap_or_else(|_| "unknown".into());
@@ -363,27 +371,56 @@ fn emergencies(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<Em
     Ok(out)
 }
 
-fn inspect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'_>) -> Result<Inspected, AuditError> {
+fn inspect(
+    key: &str,
+    config: &Config,
+    policy: (&str, &str),
+    src: &Sources<'_>,
+    ring: Option<&crate::signing::KeyRing>,
+) -> Result<Inspected, AuditError> {
+    use crate::bot_record::Check;
     let missing =
         |why: String| Inspected { ticket: key.to_owned(), outcome: "evidence_missing".into(), details: vec![why] };
-    let prop = src.jira.property(key, BOT_PROPERTY)?.unwrap_or(Value::Null);
-    let analysis = &prop["analysis"];
-    let Some(name) = analysis["evidence_attachment"].as_str() else {
-        return Ok(missing("the bot's property names no evidence attachment".into()));
+    let issue = src.jira.issue(key, &["status"], &[BOT_PROPERTY, crate::request::binding::RECORD_PROPERTY])?;
+    let raw = issue.properties.get(BOT_PROPERTY).cloned();
+    let analysis = match (ring, &raw) {
+        (Some(ring), _) => {
+            let Some(record) = issue
+                .properties
+                .get(crate::request::binding::RECORD_PROPERTY)
+                .and_then(crate::request::binding::TicketRecord::from_value)
+            else {
+                return Ok(missing("the ticket has no changegate record".into()));
+            };
+            let floor = crate::bot_record::seq_floor(&src.jira.changelog(key)?, &config.jira.bot_accounts);
+            match crate::bot_record::check(raw.as_ref(), Some(ring), key, &record.binding_digest, floor) {
+                Check::Altered { why, .. } => {
+                    return Ok(Inspected {
+                        ticket: key.to_owned(),
+                        outcome: "record_altered".into(),
+                        details: vec![why],
+                    });
+                }
+                c => c.analysis().cloned(),
+            }
+        }
+        (None, Some(v)) => crate::bot_record::unverified_analysis(v),
+        (None, None) => None,
     };
+    let Some(analysis) = analysis else {
+        return Ok(missing("the bot's record holds no analysis of this binding".into()));
+    };
+    let name = analysis.evidence_attachment.as_str();
     let Some((id, _)) = src.jira.attachments(key)?.into_iter().rev().find(|(_, f)| f == name) else {
         return Ok(missing(format!("the attachment {name} is gone")));
     };
     let bytes = src.jira.attachment_content(&id, MAX_RECORD)?;
-    let digest = Sha256Digest::of(&bytes).to_string();
-    if analysis["evidence_digest"].as_str() != Some(digest.as_str()) {
+    let digest = Sha256Digest::of(&bytes);
+    if analysis.evidence_digest != digest {
         return Ok(Inspected {
             ticket: key.to_owned(),
             outcome: "evidence_tampered".into(),
-            details: vec![format!(
-                "{name} hashes to {digest}, the bot recorded {}",
-                analysis["evidence_digest"].as_str().unwrap_or("nothing")
-            )],
+            details: vec![format!("{name} hashes to {digest}, the bot recorded {}", analysis.evidence_digest)],
         });
     }
     let evidence = match std::str::from_utf8(&bytes).map_err(|e| e.to_string()).and_then(Evidence::from_json) {
@@ -399,7 +436,7 @@ fn inspect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'_>) 
         e.policy = evidence.policy.clone();
         decision::decide(&e).ok()
     });
-    let (outcome, mut details) = compare(analysis, &offline, live.as_ref());
+    let (outcome, mut details) = compare(&analysis, &offline, live.as_ref());
     if live.is_none() {
         details.push("the live re-collection failed".into());
     }

@@ -76,14 +76,15 @@ impl AnalysisSummary {
         }
     }
 
-    /// From the bot's property (`changegate.bot`), when it holds an analysis.
-    pub fn from_bot(bot: &Value) -> Option<Self> {
-        let a = bot.get("analysis")?;
-        let risk = serde_json::from_value(a.get("risk")?.clone()).ok()?;
+    /// From the bot's record (`changegate.bot`), when it holds an analysis.
+    /// For the ticket's risk and change type fields only, which are shown to
+    /// people and decide nothing: the record is not verified here.
+    pub fn from_bot(bot: Option<&Value>) -> Option<Self> {
+        let a = crate::bot_record::unverified_analysis(bot?)?;
         Some(AnalysisSummary {
-            risk,
-            approve: a.get("recommendation").and_then(Value::as_str) == Some("approve"),
-            only_version_bumps: a.get("only_version_bumps").and_then(Value::as_bool).unwrap_or(false),
+            risk: a.risk,
+            approve: a.recommendation == crate::decision::Recommendation::Approve,
+            only_version_bumps: a.only_version_bumps,
         })
     }
 }
@@ -188,9 +189,13 @@ mod tests {
         let mut r = record();
         r.plans.insert("a".into(), plan(true, Some("high")));
         assert_eq!(classify(&r, Some(BUMPS)).risk, Risk::High);
-        let from_bot = AnalysisSummary::from_bot(&serde_json::json!({"analysis": {"risk": "medium",
-            "recommendation": "approve", "only_version_bumps": true}}));
+        let analysis = serde_json::json!({"fingerprint": "f", "marker": "m",
+            "evidence_digest": crate::digest::Sha256Digest::of(b"e"), "evidence_attachment": "e.json",
+            "decided_at": "t", "commit": "c", "base": null, "verdict": "pass", "recommendation": "approve",
+            "auto_approve": true, "risk": "medium", "only_version_bumps": true, "reasons": [],
+            "excluded_github_ids": [], "policy_digest": crate::digest::Sha256Digest::of(b"p")});
+        let from_bot = AnalysisSummary::from_bot(Some(&serde_json::json!({"payload": {"analysis": analysis}})));
         assert_eq!(from_bot, Some(AnalysisSummary { risk: Risk::Medium, ..BUMPS }));
-        assert_eq!(AnalysisSummary::from_bot(&Value::Null), None);
+        assert_eq!(AnalysisSummary::from_bot(None), None);
     }
 }

@@ -17,15 +17,18 @@
 //!   closed as failed or cancelled, as `changegate close` would have, so it
 //!   is never the base of a later change and never stays "pending".
 //!
-//! Every action is recorded in the bot's property (`changegate.bot`:
-//! `resumed`, `cancelled`, `receipts`), so a repeat is a no-op; CircleCI's
-//! "already approved" is success too. The bot writes no other property.
+//! Every action is recorded in the bot's signed record (`changegate.bot`,
+//! see [`crate::bot_record`]: `resumed`, `cancelled`, `receipts`), so a
+//! repeat is a no-op; CircleCI's "already approved" is success too. The
+//! record is verified before anything is done on it: an altered one is
+//! treated as absent, re-derived from the sources (the analysis runs again,
+//! even on an Approved ticket), reported once on the ticket, and nothing is
+//! resumed on it. Writes re-read and merge (see [`Store::update`]).
 
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
-
 use crate::analyze::{self, AnalyzeArgs, AnalyzeError};
+use crate::bot_record::{self, Check, Mark, Marks, Store, StoreError};
 use crate::circleci::CircleCi;
 use crate::config::Config;
 use crate::evidence::collect::Sources;
@@ -34,11 +37,11 @@ use crate::holds::{self, HoldError, Resumed};
 use crate::jira::adf::{Doc, Inline};
 use crate::jira::{Jira, JiraError};
 use crate::notify::{Notice, Reason};
-use crate::receipt::{PlanDigests, ReceiptPayload, SigningKey};
+use crate::receipt::{self, KeyRing, PlanDigests, ReceiptPayload, SigningKey};
 use crate::request::binding::TicketRecord;
-use crate::ticket::{self, BOT_PROPERTY, TicketState};
+use crate::ticket::{self, TicketState};
 use crate::time::Timestamp;
-use crate::validate::{self, Facts, PlanFiles};
+use crate::validate::{self, Facts, PlanFiles, Trust};
 use crate::waiting;
 
 /// The services and settings the bot runs with.
@@ -54,8 +57,14 @@ pub struct Bot<'a> {
     pub config: &'a Config,
     /// Where the policy came from and its text (recorded in evidence).
     pub policy: (&'a str, &'a str),
-    /// Signs receipts (`CHANGEGATE_RECEIPT_KEY`), when configured.
-    pub signing_key: Option<&'a SigningKey>,
+    /// Content digest of the policy the bot publishes (analyses and
+    /// receipts name it).
+    pub policy_digest: crate::digest::Sha256Digest,
+    /// Signs the record and receipts (`CHANGEGATE_RECEIPT_KEY`).
+    pub signing_key: &'a SigningKey,
+    /// Keys the bot's own record is checked with (its key, and retired
+    /// ones still accepted).
+    pub ring: &'a KeyRing,
     /// How long a blocked hold is waited for, and how often it is looked at.
     pub hold_wait: (Duration, Duration),
     /// Tells people when a ticket needs them (Slack), beyond Jira's mentions.
@@ -94,6 +103,31 @@ pub enum ConvergeError {
     /// Recording the outcome of an ended deploy failed.
     #[error("{0}")]
     Close(String),
+    /// The bot's record could not be written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Bot<'_> {
+    /// The bot's record on tickets.
+    pub fn store(&self) -> Store<'_> {
+        Store {
+            jira: self.jira,
+            key: Some(self.signing_key),
+            ring: Some(self.ring),
+            bot_accounts: &self.config.jira.bot_accounts,
+        }
+    }
+
+    /// Checks the record read with a ticket.
+    fn check(&self, t: &TicketState, record: &TicketRecord) -> Check {
+        let floor = bot_record::seq_floor(&t.changelog, &self.config.jira.bot_accounts);
+        bot_record::check(t.bot.as_ref(), Some(self.ring), &t.key, &record.binding_digest, floor)
+    }
+}
+
+fn now_mark(marker: String, detail: Option<String>) -> Mark {
+    Mark { marker, at: Timestamp::now().to_rfc3339(), detail }
 }
 
 /// Does what is due for ticket `key`.
@@ -106,6 +140,13 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
         return Ok(out);
     };
     let s = &jc.statuses;
+    let mut check = bot.check(&t, &record);
+    if let Check::Altered { why, digest } = &check {
+        report_altered(bot, &t, why, digest, &mut out)?;
+    }
+    if record.no_bot && !s.is_closed(&t.status) {
+        report_no_bot(bot, &t, &record, &mut out)?;
+    }
 
     if t.status.eq_ignore_ascii_case(&s.declined) {
         cancel_workflows(&t, &record, bot, &mut out)?;
@@ -116,11 +157,16 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
         return Ok(out);
     }
 
-    // A live ticket not yet analysed for its binding: analyse it.
-    if !t.status.eq_ignore_ascii_case(&s.approved) && analysis_due(&t, &record) {
+    // A live ticket not analysed for its binding under the bot's policy
+    // (or whose record was altered): analyse it. An Approved ticket is
+    // analysed too (never moved by it), so no hold is resumed without the
+    // bot's own analysis of who may not approve.
+    let approved = t.status.eq_ignore_ascii_case(&s.approved);
+    if analysis_due(&check, &record, bot.policy_digest, approved) {
         let args = AnalyzeArgs { ticket: key.to_owned(), approve: true, ..AnalyzeArgs::default() };
         let sources = Sources { jira: bot.jira, github: bot.github, circleci: bot.circleci };
-        let a = analyze::run(&args, bot.config, bot.policy, &sources)?;
+        let recorder = analyze::Recorder { store: Some(bot.store()), policy_digest: bot.policy_digest };
+        let a = analyze::run(&args, bot.config, bot.policy, &sources, &recorder)?;
         out.analysed = true;
         out.approved = a.approved;
         let posted = a.posted;
@@ -128,12 +174,13 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
         // The analysis may have moved the ticket (approved it, or sent it
         // to manual review): what follows judges its status now.
         t = ticket::load_judged(bot.jira, key, bot.config)?;
+        check = bot.check(&t, &record);
         if posted && !t.status.eq_ignore_ascii_case(&s.approved) {
             let (reason, detail) = match &record.emergency {
                 Some(e) => (Reason::EmergencyRequested, format!("reason: {}", e.reason)),
                 None => {
-                    let why = t.bot["analysis"]["reasons"].as_array().map_or_else(String::new, |r| {
-                        r.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")
+                    let why = check.analysis().map_or_else(String::new, |a| {
+                        a.reasons.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
                     });
                     (Reason::NeedsApproval, format!("a person must review and approve ({why})"))
                 }
@@ -143,7 +190,13 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
     }
 
     if t.status.eq_ignore_ascii_case(&s.approved) {
-        resume_holds(&t, &record, bot, &mut out)?;
+        if check.is_altered() || check.analysis().is_none() {
+            // Nothing is resumed on a record the bot cannot trust.
+            out.actions
+                .push(format!("{key}: holds not resumed: the bot's record of this binding is missing or altered"));
+        } else {
+            resume_holds(&t, &record, bot, &mut out)?;
+        }
         record_ended(&t, &record, bot, &mut out)?;
     } else {
         let since = t.binding_changed_at(jc);
@@ -172,6 +225,56 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
     Ok(out)
 }
 
+/// Says once on the ticket that the bot's record was altered: properties
+/// keep no history, so when it was found, not by whom.
+fn report_altered(
+    bot: &Bot<'_>,
+    t: &TicketState,
+    why: &str,
+    digest: &crate::digest::Sha256Digest,
+    out: &mut Converged,
+) -> Result<(), ConvergeError> {
+    let marker = format!("changegate:record-altered:{}", &digest.hex()[..16]);
+    let body = Doc::new().paragraph(vec![
+        Inline::Strong("The changegate bot's record on this ticket was altered. ".into()),
+        Inline::Text(format!(
+            "Found at {}: {why}. Jira keeps no history of issue properties, so who changed it is not known. \
+             The bot treats it as absent: it analyses the change again from the sources and resumes nothing on the altered record. \
+             Check who can edit this project's issues.",
+            Timestamp::now().to_rfc3339()
+        )),
+    ]);
+    if ticket::comment_once(bot.jira, &t.key, &marker, body)? {
+        out.actions.push(format!("{}: the bot's record was altered ({why}): reported, re-deriving it", t.key));
+    }
+    Ok(())
+}
+
+/// Flags once a ticket requested without a bot in an environment the bot
+/// controls: its CI-side checks had no trust root.
+fn report_no_bot(
+    bot: &Bot<'_>,
+    t: &TicketState,
+    record: &TicketRecord,
+    out: &mut Converged,
+) -> Result<(), ConvergeError> {
+    if !bot.config.is_controlled(&record.binding.environment) {
+        return Ok(());
+    }
+    let body = Doc::new().paragraph(vec![
+        Inline::Strong("Requested without the bot (--no-bot). ".into()),
+        Inline::Text(format!(
+            "{} is controlled by the changegate bot, but this deploy's CI jobs ran in no-bot mode: they checked nothing the bot signed. \
+             The bot still analyses it and resumes its holds only on its own checks; ask why the pipeline runs without the bot.",
+            record.binding.environment
+        )),
+    ]);
+    if ticket::comment_once(bot.jira, &t.key, "changegate:no-bot-in-controlled-environment", body)? {
+        out.actions.push(format!("{}: flagged: requested with --no-bot in an environment the bot controls", t.key));
+    }
+    Ok(())
+}
+
 /// Sends an Approved ticket back to manual review with a comment saying
 /// why and mentioning the approvers, once per `marker`.
 #[allow(clippy::too_many_arguments)]
@@ -191,11 +294,16 @@ fn ask_again(
         inlines.push(Inline::Text(" ".into()));
     }
     inlines.push(Inline::Text("please review and approve again.".into()));
-    if !ticket::comment_once(bot.jira, &t.key, marker, Doc::new().paragraph(inlines))? {
+    let jc = &bot.config.jira;
+    // Never on a stale read: a person may have approved again since.
+    if ticket::comment_markers(bot.jira, &t.key, marker)?.iter().any(|m| m == marker) {
         return Ok(());
     }
-    let jc = &bot.config.jira;
-    bot.jira.transition(&t.key, &jc.transitions.manual_review, None)?;
+    if !ticket::transition_if_unchanged(bot.jira, t, &jc.transitions.send_back)? {
+        out.actions.push(format!("{}: not sent back: it was moved since it was read", t.key));
+        return Ok(());
+    }
+    ticket::comment_once(bot.jira, &t.key, marker, Doc::new().paragraph(inlines))?;
     out.actions.push(format!("{}: {why}: moved to {}", t.key, jc.statuses.manual_review));
     notify(bot, t, record, reason, why.to_owned(), out);
     Ok(())
@@ -264,55 +372,51 @@ fn expire(
     Ok(())
 }
 
-/// The last analysis is missing, is of another commit, allowed an approval
-/// that did not happen, or waited only on what may clear by itself (other
-/// tickets or deploys of the stream, facts that could not be read). Called
-/// for live, unapproved tickets.
-fn analysis_due(t: &TicketState, record: &TicketRecord) -> bool {
-    let a = &t.bot["analysis"];
-    if a.is_null() || a["commit"].as_str() != Some(record.binding.commit.as_str()) {
+/// The last analysis is missing, altered, of another binding or policy,
+/// allowed an approval that did not happen, or waited only on what may
+/// clear by itself (other tickets or deploys of the stream, facts that
+/// could not be read). An Approved ticket is analysed only when there is no
+/// trustworthy analysis of its binding under this policy.
+fn analysis_due(check: &Check, record: &TicketRecord, policy: crate::digest::Sha256Digest, approved: bool) -> bool {
+    let Some(a) = check.analysis() else { return true };
+    if a.commit != record.binding.commit || a.policy_digest != policy {
         return true;
+    }
+    if approved {
+        return false;
     }
     // It allowed approval, but the approval did not happen (a failed call):
     // analyse again, which approves after re-checking pending tickets.
-    if a["auto_approve"] == true {
+    if a.auto_approve {
         return true;
     }
-    let reasons: Vec<&str> = a["reasons"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     // Reasons that may clear by themselves: other tickets or deploys ending,
     // facts that could not be read (a failed call) becoming readable. Any
     // other reason stands until the facts change (a new commit). A window
     // opens and a freeze ends with the time alone.
-    !reasons.is_empty()
-        && reasons.iter().all(|r| {
+    use crate::decision::PolicyCode as P;
+    !a.reasons.is_empty()
+        && a.reasons.iter().all(|r| {
             matches!(
-                *r,
-                "pending_ticket"
-                    | "running_deploy"
-                    | "review_undecidable"
-                    | "scan_undecidable"
-                    | "evidence_incomplete"
-                    | "outside_change_window"
-                    | "change_freeze"
+                r,
+                P::PendingTicket
+                    | P::RunningDeploy
+                    | P::ReviewUndecidable
+                    | P::ScanUndecidable
+                    | P::EvidenceIncomplete
+                    | P::OutsideChangeWindow
+                    | P::ChangeFreeze
             )
         })
-}
-
-/// The bot's property with `f` applied (other keys kept: a PUT replaces the
-/// whole value).
-fn update_bot(bot: &Bot<'_>, key: &str, f: impl FnOnce(&mut Map<String, Value>)) -> Result<(), JiraError> {
-    let current = bot.jira.property(key, BOT_PROPERTY)?.unwrap_or(Value::Null);
-    let mut map = current.as_object().cloned().unwrap_or_default();
-    f(&mut map);
-    bot.jira.set_property(key, BOT_PROPERTY, &Value::Object(map))
 }
 
 fn marker(kind: &str, workflow: &str, hold: &str) -> String {
     format!("{kind}:{workflow}:{hold}")
 }
 
-fn done(t: &TicketState, list: &str, mark: &str) -> bool {
-    t.bot[list].as_array().is_some_and(|a| a.iter().any(|m| m["marker"] == mark))
+/// True when the bot's current record holds `mark` in list `m`.
+fn done(bot: &Bot<'_>, t: &TicketState, record: &TicketRecord, m: Marks, mark: &str) -> bool {
+    bot.check(t, record).current().is_some_and(|r| r.has(m, mark))
 }
 
 fn resume_holds(
@@ -328,7 +432,8 @@ fn resume_holds(
         config: bot.config,
         current: &record.binding,
         plan: None,
-        receipt_key: None,
+        applying: false,
+        trust: Trust::Bot { ring: bot.ring },
         now,
     });
     let approver = verdict
@@ -360,31 +465,30 @@ fn resume_holds(
         out.actions.extend(recorded.into_iter().map(|d| format!("{}: {d}", t.key)));
         // Told once, whoever opened the retrospective (`validate` may have).
         let mark = format!("retrospective:{retro}");
-        if bot.notifier.is_configured() && !done(t, "notified", &mark) {
+        if bot.notifier.is_configured() && !done(bot, t, record, Marks::Notified, &mark) {
             notify(bot, t, record, Reason::RetrospectiveDue, format!("retrospective {retro}"), out);
-            update_bot(bot, &t.key, |m| {
-                let list = m.entry("notified").or_insert_with(|| json!([]));
-                if let Some(a) = list.as_array_mut() {
-                    a.push(json!({"marker": mark, "at": Timestamp::now().to_rfc3339()}));
-                }
-            })?;
+            let m = now_mark(mark, None);
+            bot.store().update(&t.key, record.binding_digest, |r| r.mark(Marks::Notified, m.clone()))?;
         }
     }
     let approver = verdict.emergency.as_ref().map_or(approver, |g| g.by.clone());
     for w in &record.workflows {
         let Some(hold) = &w.hold else { continue };
         let mark = marker("change", &w.id, hold);
-        if done(t, "resumed", &mark) {
+        if done(bot, t, record, Marks::Resumed, &mark) && has_receipt(bot, t, record, None) {
             continue;
         }
         receipt(bot, t, record, None, None, &approver)?;
         resume_one(bot, t, record, &w.id, hold, &mark, out)?;
     }
-    // The plan holds: the plan too, judged as `validate` before apply judges it.
+    // Each recorded plan, judged as `validate` before apply judges it: its
+    // receipt (an apply checks it with or without a plan hold), and its
+    // plan hold resumed when there is one.
     for (stack, p) in &record.plans {
-        let Some(hold) = &p.hold else { continue };
-        let mark = marker(&format!("plan-{stack}-{}", p.json_digest.hex()), &p.workflow_id, hold);
-        if done(t, "resumed", &mark) {
+        let digests = PlanDigests { json: p.json_digest, file: p.file_digest };
+        let mark = p.hold.as_ref().map(|h| marker(&format!("plan-{stack}-{}", p.json_digest.hex()), &p.workflow_id, h));
+        let resumed = mark.as_ref().is_none_or(|m| done(bot, t, record, Marks::Resumed, m));
+        if resumed && has_receipt(bot, t, record, Some((stack, &digests))) {
             continue;
         }
         let files = PlanFiles { stack: stack.clone(), json: p.json_digest, file: p.file_digest };
@@ -393,17 +497,21 @@ fn resume_holds(
             config: bot.config,
             current: &record.binding,
             plan: Some(&files),
-            receipt_key: None,
+            applying: true,
+            trust: Trust::Bot { ring: bot.ring },
             now,
         });
         if !v.pass {
             let why: Vec<String> = v.failures.iter().map(ToString::to_string).collect();
-            out.actions.push(format!("{}: plan hold {hold} for stack {stack:?} waits: {}", t.key, why.join("; ")));
+            out.actions.push(format!("{}: the plan for stack {stack:?} waits: {}", t.key, why.join("; ")));
             continue;
         }
-        let digests = PlanDigests { json: p.json_digest, file: p.file_digest };
         receipt(bot, t, record, Some(stack), Some(digests), &approver)?;
-        resume_one(bot, t, record, &p.workflow_id, hold, &mark, out)?;
+        if let (Some(hold), Some(mark)) = (&p.hold, &mark) {
+            resume_one(bot, t, record, &p.workflow_id, hold, mark, out)?;
+        } else {
+            out.actions.push(format!("{}: receipt for the plan of stack {stack:?} written", t.key));
+        }
     }
     Ok(())
 }
@@ -426,12 +534,8 @@ fn resume_one(
         }
         Err(e) => return Err(e.into()),
     };
-    update_bot(bot, &t.key, |m| {
-        let list = m.entry("resumed").or_insert_with(|| json!([]));
-        if let Some(a) = list.as_array_mut() {
-            a.push(json!({"marker": mark, "workflow": workflow, "hold": hold, "at": Timestamp::now().to_rfc3339()}));
-        }
-    })?;
+    let m = now_mark(mark.to_owned(), Some(format!("workflow {workflow}, hold {hold}")));
+    bot.store().update(&t.key, record.binding_digest, |r| r.mark(Marks::Resumed, m.clone()))?;
     out.resumed += 1;
     out.actions.push(match r {
         Resumed::Approved => format!("resumed {hold} in workflow {workflow} for {}", t.key),
@@ -440,8 +544,18 @@ fn resume_one(
     Ok(())
 }
 
-/// Writes a signed receipt for the binding (and plan), unless one for
-/// exactly that is there already.
+/// True when the bot's record holds a receipt for the binding (and plan)
+/// under the policy in force.
+fn has_receipt(bot: &Bot<'_>, t: &TicketState, record: &TicketRecord, plan: Option<(&String, &PlanDigests)>) -> bool {
+    let plan = plan.map(|(s, d)| (s.as_str(), d));
+    bot.check(t, record)
+        .current()
+        .is_some_and(|r| r.receipt_for(&t.key, &record.binding, plan, &bot.policy_digest).is_some())
+}
+
+/// Writes a signed receipt for the binding (and plan) under the bot's
+/// policy, unless one for exactly that is there already (merged with
+/// whatever another writer added).
 fn receipt(
     bot: &Bot<'_>,
     t: &TicketState,
@@ -449,19 +563,7 @@ fn receipt(
     stack: Option<&String>,
     plan: Option<PlanDigests>,
     approver: &str,
-) -> Result<(), JiraError> {
-    let Some(key) = bot.signing_key else { return Ok(()) };
-    // One receipt per binding and plan: a resume retried (blocked hold,
-    // failed call) does not add another.
-    let same = |r: &Value| {
-        r["payload"]["ticket"] == t.key.as_str()
-            && r["payload"]["binding"] == serde_json::to_value(&record.binding).expect("serialises")
-            && r["payload"]["stack"] == json!(stack)
-            && r["payload"]["plan"] == serde_json::to_value(&plan).expect("serialises")
-    };
-    if t.bot["receipts"].as_array().is_some_and(|a| a.iter().any(same)) {
-        return Ok(());
-    }
+) -> Result<(), StoreError> {
     let payload = ReceiptPayload {
         ticket: t.key.clone(),
         binding: record.binding.clone(),
@@ -469,14 +571,11 @@ fn receipt(
         plan,
         approver: approver.to_owned(),
         issued_at: Timestamp::now().to_rfc3339(),
+        policy_digest: bot.policy_digest,
     };
-    let signed = key.sign(payload);
-    update_bot(bot, &t.key, |m| {
-        let list = m.entry("receipts").or_insert_with(|| json!([]));
-        if let Some(a) = list.as_array_mut() {
-            a.push(serde_json::to_value(&signed).expect("serialises"));
-        }
-    })
+    let signed = receipt::sign(bot.signing_key, payload);
+    bot.store().update(&t.key, record.binding_digest, |r| r.add_receipt(signed.clone()))?;
+    Ok(())
 }
 
 /// Closes an Approved ticket whose workflows all ended and none succeeded.
@@ -530,7 +629,7 @@ fn cancel_workflows(
 ) -> Result<(), ConvergeError> {
     for w in &record.workflows {
         let mark = marker("cancel", &w.id, "");
-        if done(t, "cancelled", &mark) {
+        if done(bot, t, record, Marks::Cancelled, &mark) {
             continue;
         }
         let wf = bot.circleci.workflow(&w.id)?;
@@ -538,12 +637,8 @@ fn cancel_workflows(
             bot.circleci.cancel(&w.id)?;
             out.actions.push(format!("cancelled workflow {} of declined {}", w.id, t.key));
         }
-        update_bot(bot, &t.key, |m| {
-            let list = m.entry("cancelled").or_insert_with(|| json!([]));
-            if let Some(a) = list.as_array_mut() {
-                a.push(json!({"marker": mark, "workflow": w.id, "at": Timestamp::now().to_rfc3339()}));
-            }
-        })?;
+        let m = now_mark(mark, Some(format!("workflow {}", w.id)));
+        bot.store().update(&t.key, record.binding_digest, |r| r.mark(Marks::Cancelled, m.clone()))?;
     }
     Ok(())
 }

@@ -102,7 +102,7 @@ pub fn run(report: &Report, args: &EscalateArgs, config: &Config, svc: &Services
         fields.insert(site.id, json!(mirror_text(&record)));
     }
     // Risk level and change type over the analysis and every plan recorded.
-    let class = crate::classify::classify(&record, crate::classify::AnalysisSummary::from_bot(&t.bot));
+    let class = crate::classify::classify(&record, crate::classify::AnalysisSummary::from_bot(t.bot.as_ref()));
     let select = |kind: FieldType, v: &str| if kind == FieldType::Select { json!({"value": v}) } else { json!(v) };
     if let Some(site) = jc.site_field(TicketField::RiskLevel) {
         fields.insert(site.id, select(site.kind, class.risk.as_str()));
@@ -130,7 +130,12 @@ pub fn run(report: &Report, args: &EscalateArgs, config: &Config, svc: &Services
 
     if report.risky {
         if !t.status.eq_ignore_ascii_case(&jc.statuses.manual_review) {
-            svc.jira.transition(&t.key, &jc.transitions.manual_review, None)?;
+            let back = if t.status.eq_ignore_ascii_case(&jc.statuses.approved) {
+                &jc.transitions.send_back
+            } else {
+                &jc.transitions.manual_review
+            };
+            svc.jira.transition(&t.key, back, None)?;
             actions.push(format!(
                 "moved {} to {}: the plan needs a reviewer before apply",
                 t.key, jc.statuses.manual_review

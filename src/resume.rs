@@ -13,10 +13,9 @@ use crate::circleci::CircleCi;
 use crate::config::Config;
 use crate::holds::{self, HoldError, Resumed};
 use crate::jira::{Jira, JiraError};
-use crate::receipt::VerifyingKey;
 use crate::ticket::{self, TicketState};
 use crate::time::Timestamp;
-use crate::validate::{self, Facts, PlanFiles};
+use crate::validate::{self, Facts, PlanFiles, Trust};
 
 /// What to resume, and how long to wait for it.
 #[derive(Debug, Clone)]
@@ -49,13 +48,7 @@ pub enum Step {
 }
 
 /// Judges the ticket for this hold. Pure.
-pub fn next_step(
-    t: &TicketState,
-    args: &ResumeArgs,
-    config: &Config,
-    receipt_key: Option<&VerifyingKey>,
-    now: Timestamp,
-) -> Step {
+pub fn next_step(t: &TicketState, args: &ResumeArgs, config: &Config, trust: Trust<'_>, now: Timestamp) -> Step {
     let s = &config.jira.statuses;
     let Some(record) = &t.record else {
         return Step::Stop(format!("{} is not a changegate ticket (no record)", t.key));
@@ -96,8 +89,15 @@ pub fn next_step(
     if !t.status.eq_ignore_ascii_case(&s.approved) {
         return Step::Wait(format!("{} is {}", t.key, t.status));
     }
-    let verdict =
-        validate::judge(&Facts { ticket: t, config, current: &record.binding, plan: plan.as_ref(), receipt_key, now });
+    let verdict = validate::judge(&Facts {
+        ticket: t,
+        config,
+        current: &record.binding,
+        plan: plan.as_ref(),
+        applying: false,
+        trust,
+        now,
+    });
     if verdict.pass {
         Step::Resume
     } else {
@@ -140,13 +140,13 @@ pub fn run(
     config: &Config,
     jira: &Jira,
     circleci: &CircleCi,
-    receipt_key: Option<&VerifyingKey>,
+    trust: Trust<'_>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Ended, ResumeError> {
     let started = Instant::now();
     loop {
         let t = ticket::load_judged(jira, &args.ticket, config)?;
-        match next_step(&t, args, config, receipt_key, Timestamp::now()) {
+        match next_step(&t, args, config, trust, Timestamp::now()) {
             Step::Resume => {
                 let binding = &t.record.as_ref().expect("judged with a record").binding;
                 // The hold may still be blocked behind this very job's

@@ -16,7 +16,7 @@ use crate::request::binding::{RECORD_PROPERTY, TicketRecord, mirrored_binding};
 use crate::time::Timestamp;
 
 /// The bot's property.
-pub const BOT_PROPERTY: &str = "changegate.bot";
+pub const BOT_PROPERTY: &str = crate::bot_record::PROPERTY;
 
 /// Everything read about one ticket.
 #[derive(Debug, Clone)]
@@ -33,8 +33,9 @@ pub struct TicketState {
     pub labels: Vec<String>,
     /// The CI record, when present and readable.
     pub record: Option<TicketRecord>,
-    /// The bot's property (`Null` when absent).
-    pub bot: Value,
+    /// The bot's record as stored (`changegate.bot`), unchecked: see
+    /// [`crate::bot_record::check`].
+    pub bot: Option<Value>,
     /// The history, oldest first.
     pub changelog: Vec<ChangelogEntry>,
     /// Approvers Jira says are in the break-glass group (read only for a
@@ -68,6 +69,50 @@ pub fn find(ticket: Option<&str>, state_file: &Path) -> Result<(String, Option<S
         },
         (None, Err(why)) => Err(FindError::NoState { path: state_file.display().to_string(), why }),
     }
+}
+
+/// The ticket named by `--ticket` or the state file, if any: the state
+/// file is written by a CI job and decides nothing else (whether the
+/// environment is controlled comes from the policy).
+pub fn named(ticket: Option<&str>, state_file: &Path) -> Option<String> {
+    match find(ticket, state_file) {
+        Ok((k, _)) if !k.is_empty() => Some(k),
+        _ => None,
+    }
+}
+
+/// The live tickets bound to a pipeline and environment (either action),
+/// lowest id first: for a controlled environment whose state file names no
+/// ticket.
+pub fn bound_to_pipeline(
+    jira: &Jira,
+    config: &JiraConfig,
+    pipeline_id: &str,
+    environment: &str,
+) -> Result<Vec<String>, JiraError> {
+    use crate::jira::jql;
+    use crate::request::binding::{DeployAction, key_label};
+    let labels: Vec<String> = [DeployAction::Apply, DeployAction::Plan]
+        .iter()
+        .map(|a| jql::string(&key_label(pipeline_id, environment, *a)))
+        .collect();
+    let q = format!(
+        "project = {} AND labels in ({}) ORDER BY created ASC",
+        jql::string(&config.project),
+        labels.join(", ")
+    );
+    let found = jira.search(&q, &["status"], &[RECORD_PROPERTY], &[])?;
+    Ok(found
+        .into_iter()
+        .filter(|i| !config.statuses.is_closed(i.status().unwrap_or_default()))
+        .filter(|i| {
+            i.properties
+                .get(RECORD_PROPERTY)
+                .and_then(TicketRecord::from_value)
+                .is_some_and(|r| r.binding.pipeline_id == pipeline_id)
+        })
+        .map(|i| i.key)
+        .collect())
 }
 
 /// The last approved deploy of a repository and environment: the latest
@@ -107,11 +152,39 @@ pub fn load(jira: &Jira, key: &str, config: &JiraConfig) -> Result<TicketState, 
         created,
         labels: issue.labels().into_iter().map(str::to_owned).collect(),
         record: issue.properties.get(RECORD_PROPERTY).and_then(TicketRecord::from_value),
-        bot: issue.properties.get(BOT_PROPERTY).cloned().unwrap_or(Value::Null),
+        bot: issue.properties.get(BOT_PROPERTY).cloned().filter(|v| !v.is_null()),
         fields: issue.fields,
         changelog,
         break_glass: Vec::new(),
     })
+}
+
+/// The id of the last history entry that changed the status.
+fn last_status_change(changelog: &[ChangelogEntry]) -> Option<&str> {
+    changelog
+        .iter()
+        .rev()
+        .find(|e| e.items.iter().any(|i| i.field.eq_ignore_ascii_case("status")))
+        .map(|e| e.id.as_str())
+}
+
+/// Runs `transition` on a ticket only if no one moved it since `seen` was
+/// read: its status is the same and no status change was added to its
+/// history. Returns whether it ran. (Jira has no compare-and-set; the
+/// window left is the one between this read and the transition, and the
+/// workflow keeps the bot's send-back transitions away from Approved and
+/// Declined: docs/trust-model.md.)
+pub fn transition_if_unchanged(jira: &Jira, seen: &TicketState, transition: &str) -> Result<bool, JiraError> {
+    let now = jira.issue(&seen.key, &["status"], &[])?;
+    if !now.status().unwrap_or_default().eq_ignore_ascii_case(&seen.status) {
+        return Ok(false);
+    }
+    let history = jira.changelog(&seen.key)?;
+    if last_status_change(&history) != last_status_change(&seen.changelog) {
+        return Ok(false);
+    }
+    jira.transition(&seen.key, transition, None)?;
+    Ok(true)
 }
 
 /// Posts a comment ending in `[marker]` unless one carrying it is there;
@@ -280,7 +353,7 @@ mod tests {
             fields: Map::new(),
             labels: vec!["changegate".into(), "changegate-binding-bbb".into(), "changegate-plan-ppp".into()],
             record: None,
-            bot: Value::Null,
+            bot: None,
             changelog,
             break_glass: Vec::new(),
         }

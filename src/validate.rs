@@ -12,11 +12,12 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::approval::{self, ApprovalFacts, ApprovalPolicy, ApprovalVerdict};
-use crate::config::Config;
+use crate::bot_record::{self, Check};
 use crate::config::jira::TicketField;
+use crate::config::{Config, env_key};
 use crate::digest::Sha256Digest;
 use crate::emergency::{self, EmergencyFacts, Grant};
-use crate::receipt::{Receipt, VerifyingKey};
+use crate::receipt::{self, KeyRing, PlanDigests};
 use crate::request::binding::{Binding, PlanRecord, mirror_text};
 use crate::request::{BuildEnv, RequestArgs, RequestError, Services, resolve_binding};
 use crate::ticket::{self, TicketState};
@@ -48,6 +49,35 @@ impl fmt::Display for Failure {
     }
 }
 
+/// Which signatures a judgement trusts (docs/trust-model.md).
+#[derive(Debug, Clone, Copy)]
+pub enum Trust<'a> {
+    /// A CI job where a bot runs: the bot's record must verify, and hold a
+    /// receipt for this binding (and plan) under this policy.
+    Ci {
+        /// The bot's public keys.
+        ring: &'a KeyRing,
+        /// Content digest of the verified policy in force.
+        policy: Sha256Digest,
+    },
+    /// The bot itself, about to issue a receipt: its record must verify.
+    Bot {
+        /// The bot's keys.
+        ring: &'a KeyRing,
+    },
+    /// Without a bot: no trust root; an unsigned record is read as such.
+    NoBot,
+}
+
+impl Trust<'_> {
+    fn ring(&self) -> Option<&KeyRing> {
+        match self {
+            Trust::Ci { ring, .. } | Trust::Bot { ring } => Some(ring),
+            Trust::NoBot => None,
+        }
+    }
+}
+
 /// Everything `validate` decides on.
 #[derive(Debug)]
 pub struct Facts<'a> {
@@ -59,8 +89,11 @@ pub struct Facts<'a> {
     pub current: &'a Binding,
     /// The plan about to be applied (before apply only).
     pub plan: Option<&'a PlanFiles>,
-    /// The receipt key, when receipts are required.
-    pub receipt_key: Option<&'a VerifyingKey>,
+    /// Before apply: the deploy applies a plan, so one must be recorded
+    /// when the policy requires it.
+    pub applying: bool,
+    /// What is trusted.
+    pub trust: Trust<'a>,
     /// Now.
     pub now: Timestamp,
 }
@@ -80,14 +113,6 @@ pub struct Verdict {
 
 fn fail(code: &'static str, message: impl Into<String>) -> Failure {
     Failure { code, message: message.into() }
-}
-
-/// GitHub ids that may not approve, from the bot's analysis.
-fn excluded_ids(bot: &Value) -> Vec<u64> {
-    bot.get("excluded_github_ids")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_u64).collect())
-        .unwrap_or_default()
 }
 
 /// Judges whether the deploy may proceed.
@@ -128,9 +153,14 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     // The binding must be this build's.
     let b = &record.binding;
     let c = f.current;
+    if env_key(&b.environment) != env_key(&c.environment) {
+        failures.push(fail(
+            "binding_mismatch",
+            format!("environment: the ticket allows {:?}, this job deploys to {:?}", b.environment, c.environment),
+        ));
+    }
     let fields = [
         ("project", b.project_slug.as_str(), c.project_slug.as_str()),
-        ("environment", &b.environment, &c.environment),
         ("branch", &b.branch, &c.branch),
         ("commit", &b.commit, &c.commit),
         ("pipeline", &b.pipeline_id, &c.pipeline_id),
@@ -171,6 +201,12 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     let binding_changed = t.binding_changed_at(jc);
     let mut not_before = binding_changed;
     let mut not_before_reason = "the last change to the binding".to_owned();
+    if f.applying && f.plan.is_none() && f.config.plan.required {
+        failures.push(fail(
+            "plan_not_recorded",
+            "the policy requires a reviewed plan before every apply: pass --plan-json and --plan-file of the plan that `changegate plan-check --ticket` recorded",
+        ));
+    }
     if let Some(p) = f.plan {
         match record.plans.get(&p.stack) {
             None => failures.push(fail(
@@ -215,9 +251,21 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
         }
     }
 
+    // The bot's record: what the analysis found (who may not approve) and
+    // the receipts. Where a bot runs, only what it signed counts.
+    let floor = bot_record::seq_floor(&t.changelog, &jc.bot_accounts);
+    let check = bot_record::check(t.bot.as_ref(), f.trust.ring(), &t.key, &record.binding_digest, floor);
+    if let Check::Altered { why, .. } = &check {
+        failures.push(fail(
+            "bot_record_altered",
+            format!("{why}: the bot's record was changed by someone else; the bot re-derives it"),
+        ));
+    }
+    let analysis = check.analysis().filter(|a| a.commit == b.commit);
+
     // The approval.
     let approvals = t.approvals(&jc.statuses.approved);
-    let excluded = excluded_ids(&t.bot);
+    let excluded: Vec<u64> = analysis.map(|a| a.excluded_github_ids.clone()).unwrap_or_default();
     let facts = ApprovalFacts {
         approved_now: t.status.eq_ignore_ascii_case(&jc.statuses.approved),
         status: &t.status,
@@ -234,7 +282,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     // apply because the window closed meanwhile.
     let window_at =
         f.plan.and_then(|p| record.plans.get(&p.stack)).and_then(|r| Timestamp::parse(&r.recorded_at)).unwrap_or(f.now);
-    let window = crate::config::windows::check(&f.config.windows, &f.config.freezes, &b.environment, window_at);
+    let window = f.config.window_check(&b.environment, window_at);
     let closed = window != crate::config::windows::WindowCheck::Open;
     let policy = ApprovalPolicy {
         required: jc.required_approvers.max(1) + usize::from(closed),
@@ -287,36 +335,40 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
         }
     }
 
-    // The bot's signed receipt for exactly this binding (and plan).
-    if let (Some(key), None) = (f.receipt_key, &grant) {
-        let receipts: Vec<Receipt> = t
-            .bot
-            .get("receipts")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|r| serde_json::from_value(r.clone()).ok()).collect())
+    // Where a bot runs, the approval counts only with the bot's analysis of
+    // this commit (who may not approve), unless an emergency was granted.
+    if let (Some(_), None, None, false) = (f.trust.ring(), analysis, &grant, check.is_altered()) {
+        failures.push(fail(
+            "analysis_missing",
+            "the changegate bot has not analysed this commit yet, so who may not approve it is unknown",
+        ));
+    }
+
+    // The bot's signed receipt for exactly this binding (and plan), under
+    // the policy in force.
+    if let (Trust::Ci { ring, policy }, None) = (f.trust, &grant) {
+        let digests = f.plan.map(|p| (p.stack.as_str(), PlanDigests { json: p.json, file: p.file }));
+        let plan = digests.as_ref().map(|(s, d)| (*s, d));
+        let found: Vec<&receipt::Receipt> = check
+            .current()
+            .map(|r| {
+                r.receipts
+                    .iter()
+                    .filter(|x| x.payload.covers(&t.key, b, plan) && x.payload.policy_digest == policy)
+                    .filter(|x| x.payload.issued() > binding_changed)
+                    .collect()
+            })
             .unwrap_or_default();
-        let wanted = |r: &Receipt| {
-            let p = &r.payload;
-            p.ticket == t.key
-                && p.binding == *b
-                && match (f.plan, &p.plan) {
-                    (None, None) => true,
-                    (Some(files), Some(d)) => {
-                        p.stack.as_deref() == Some(files.stack.as_str()) && d.json == files.json && d.file == files.file
-                    }
-                    _ => false,
-                }
-                && Timestamp::parse(&p.issued_at).is_some_and(|at| at > binding_changed)
-        };
-        let matching: Vec<&Receipt> = receipts.iter().filter(|r| wanted(r)).collect();
-        if matching.is_empty() {
+        if found.is_empty() {
             let what = if f.plan.is_some() { "this binding and plan" } else { "this binding" };
-            failures.push(fail("receipt_missing", format!("no receipt from the changegate bot for {what}")));
-        } else if !matching.iter().any(|r| key.verify(r)) {
             failures.push(fail(
-                "receipt_invalid",
-                "the receipt for this binding does not verify with CHANGEGATE_RECEIPT_PUBKEY",
+                "receipt_missing",
+                format!("no receipt from the changegate bot for {what} under the policy in force ({policy})"),
             ));
+        } else if let Some(e) = found.iter().map(|r| receipt::verify(ring, r)).find_map(Result::err)
+            && !found.iter().any(|r| receipt::verify(ring, r).is_ok())
+        {
+            failures.push(fail("receipt_invalid", format!("the receipt for this binding: {e}")));
         }
     }
     Verdict { pass: failures.is_empty(), failures, approval: Some(verdict), emergency: grant }
@@ -333,6 +385,10 @@ pub struct ValidateArgs {
     pub plan_file: Option<std::path::PathBuf>,
     /// Stack name.
     pub stack: String,
+    /// The environment this job deploys to.
+    pub environment: String,
+    /// Before apply (`--stage apply`, or plan files given).
+    pub applying: bool,
 }
 
 /// Why `validate` could not decide.
@@ -363,7 +419,7 @@ pub fn run(
     config: &Config,
     svc: &Services,
     build: &BuildEnv,
-    receipt_key: Option<&VerifyingKey>,
+    trust: Trust<'_>,
 ) -> Result<(TicketState, Verdict), ValidateError> {
     let plan = match (&args.plan_json, &args.plan_file) {
         (None, None) => None,
@@ -386,14 +442,15 @@ pub fn run(
             config,
             current: &placeholder(),
             plan: plan.as_ref(),
-            receipt_key,
+            applying: args.applying,
+            trust,
             now: Timestamp::now(),
         });
         return Ok((t, v));
     };
     let b = &record.binding;
     let request = RequestArgs {
-        environment: b.environment.clone(),
+        environment: args.environment.clone(),
         action: b.action,
         build_job: b.build_job.name.clone(),
         hold: None,
@@ -405,6 +462,7 @@ pub fn run(
         rollback_plan: None,
         service: None,
         emergency: None,
+        no_bot: false,
     };
     let current = resolve_binding(&request, build, &svc.circleci)?;
     let v = judge(&Facts {
@@ -412,7 +470,8 @@ pub fn run(
         config,
         current: &current,
         plan: plan.as_ref(),
-        receipt_key,
+        applying: args.applying,
+        trust,
         now: Timestamp::now(),
     });
     Ok((t, v))
@@ -461,7 +520,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::jira::{ChangeItem, ChangelogEntry, User};
-    use crate::receipt::{PlanDigests, ReceiptPayload, SigningKey, generate};
+    use crate::receipt::{ReceiptPayload, SigningKey, generate};
     use crate::request::binding::{TicketRecord, tests::binding};
     use crate::time::Date;
     use serde_json::{Map, json};
@@ -520,7 +579,7 @@ mod tests {
             fields,
             labels: vec!["changegate".into(), binding().binding_label()],
             record: Some(record),
-            bot: Value::Null,
+            bot: None,
             changelog: vec![status_change("2026-11-27T11:00:00.000+0000", "alice", "Approved")],
             break_glass: Vec::new(),
         }
@@ -530,8 +589,43 @@ mod tests {
         Timestamp::parse("2026-11-27T12:00:00.000+0000").unwrap()
     }
 
-    fn run(t: &TicketState, current: &Binding, plan: Option<&PlanFiles>, key: Option<&VerifyingKey>) -> Verdict {
-        judge(&Facts { ticket: t, config: &config(), current, plan, receipt_key: key, now: now() })
+    fn run(t: &TicketState, current: &Binding, plan: Option<&PlanFiles>, trust: Option<Trust<'_>>) -> Verdict {
+        let trust = trust.unwrap_or(Trust::NoBot);
+        judge(&Facts { ticket: t, config: &config(), current, plan, applying: plan.is_some(), trust, now: now() })
+    }
+
+    fn policy() -> Sha256Digest {
+        Sha256Digest::of(b"the policy in force")
+    }
+
+    fn analysis(excluded: &[u64]) -> crate::bot_record::AnalysisRecord {
+        crate::bot_record::AnalysisRecord {
+            fingerprint: "f".into(),
+            marker: "m".into(),
+            evidence_digest: Sha256Digest::of(b"e"),
+            evidence_attachment: "e.json".into(),
+            decided_at: "2026-11-27T10:30:00.000Z".into(),
+            commit: binding().commit,
+            base: None,
+            verdict: crate::review::Verdict::Pass,
+            recommendation: crate::decision::Recommendation::ManualReview,
+            auto_approve: false,
+            risk: crate::decision::Risk::Medium,
+            only_version_bumps: false,
+            reasons: vec![],
+            excluded_github_ids: excluded.to_vec(),
+            policy_digest: policy(),
+        }
+    }
+
+    /// The bot's record on the ticket, signed with `seed`.
+    fn bot_record(seed: &str, excluded: &[u64], receipts: Vec<receipt::Receipt>) -> Value {
+        let mut r = crate::bot_record::BotRecord::new("PRODCM-1", binding().digest());
+        r.seq = 1;
+        r.written_at = "2026-11-27T11:00:02.000Z".into();
+        r.analysis = Some(analysis(excluded));
+        r.receipts = receipts;
+        serde_json::to_value(SigningKey::from_base64(seed).unwrap().sign(crate::signing::Kind::Record, r)).unwrap()
     }
 
     fn codes(v: &Verdict) -> Vec<&'static str> {
@@ -659,7 +753,15 @@ mod tests {
         .unwrap()
         .freezes;
         let judge_with = |t: &TicketState, plan: Option<&PlanFiles>| {
-            judge(&Facts { ticket: t, config: &config, current: &binding(), plan, receipt_key: None, now: now() })
+            judge(&Facts {
+                ticket: t,
+                config: &config,
+                current: &binding(),
+                plan,
+                applying: plan.is_some(),
+                trust: Trust::NoBot,
+                now: now(),
+            })
         };
         let (t, files) = with_plan(false, "2026-11-27T11:10:00.000+0000");
         // Before plan, now (12:00) is frozen: alice alone is not enough.
@@ -677,9 +779,10 @@ mod tests {
     #[test]
     fn receipts_missing_forged_or_valid() {
         let (seed, public) = generate();
-        let key = VerifyingKey::from_base64(&public).unwrap();
+        let ring = KeyRing::parse(&public).unwrap();
+        let ci = Some(Trust::Ci { ring: &ring, policy: policy() });
         let mut t = approved_ticket();
-        assert_eq!(codes(&run(&t, &binding(), None, Some(&key))), ["receipt_missing"]);
+        assert_eq!(codes(&run(&t, &binding(), None, ci)), ["analysis_missing", "receipt_missing"]);
         let payload = ReceiptPayload {
             ticket: "PRODCM-1".into(),
             binding: binding(),
@@ -687,31 +790,101 @@ mod tests {
             plan: None,
             approver: "alice".into(),
             issued_at: "2026-11-27T11:00:01.000Z".into(),
+            policy_digest: policy(),
         };
-        let good = SigningKey::from_base64(&seed).unwrap().sign(payload.clone());
+        let key = SigningKey::from_base64(&seed).unwrap();
+        let good = receipt::sign(&key, payload.clone());
+        t.bot = Some(bot_record(&seed, &[], vec![]));
+        assert_eq!(codes(&run(&t, &binding(), None, ci)), ["receipt_missing"]);
+        // A receipt signed by another key, inside a record the bot signed
+        // (a retired key, say): refused.
         let (other_seed, _) = generate();
-        let forged = SigningKey::from_base64(&other_seed).unwrap().sign(payload.clone());
-        t.bot = json!({"receipts": [forged]});
-        assert_eq!(codes(&run(&t, &binding(), None, Some(&key))), ["receipt_invalid"]);
-        t.bot = json!({"receipts": [forged, good.clone()]});
-        assert!(run(&t, &binding(), None, Some(&key)).pass);
+        let forged = receipt::sign(&SigningKey::from_base64(&other_seed).unwrap(), payload.clone());
+        t.bot = Some(bot_record(&seed, &[], vec![forged.clone()]));
+        assert_eq!(codes(&run(&t, &binding(), None, ci)), ["receipt_invalid"]);
+        t.bot = Some(bot_record(&seed, &[], vec![forged, good.clone()]));
+        assert!(run(&t, &binding(), None, ci).pass);
+        // Under another policy (an older, looser one replayed): missing.
+        let other_policy = Some(Trust::Ci { ring: &ring, policy: Sha256Digest::of(b"another policy") });
+        assert_eq!(codes(&run(&t, &binding(), None, other_policy)), ["receipt_missing"]);
+        // A record not signed by the bot counts for nothing.
+        let (evil_seed, _) = generate();
+        t.bot = Some(bot_record(&evil_seed, &[], vec![good.clone()]));
+        assert!(codes(&run(&t, &binding(), None, ci)).contains(&"bot_record_altered"));
         // A receipt for the build is not one for a plan.
         let (mut tp, files) = with_plan(false, "2026-11-27T11:10:00.000+0000");
-        tp.bot = json!({"receipts": [good]});
-        assert_eq!(codes(&run(&tp, &binding(), Some(&files), Some(&key))), ["receipt_missing"]);
-        let plan_receipt = SigningKey::from_base64(&seed).unwrap().sign(ReceiptPayload {
-            stack: Some("default".into()),
-            plan: Some(PlanDigests { json: files.json, file: files.file }),
-            ..payload
-        });
-        tp.bot = json!({"receipts": [plan_receipt]});
-        assert!(run(&tp, &binding(), Some(&files), Some(&key)).pass);
+        tp.bot = Some(bot_record(&seed, &[], vec![good]));
+        assert_eq!(codes(&run(&tp, &binding(), Some(&files), ci)), ["receipt_missing"]);
+        let plan_receipt = receipt::sign(
+            &key,
+            ReceiptPayload {
+                stack: Some("default".into()),
+                plan: Some(PlanDigests { json: files.json, file: files.file }),
+                ..payload
+            },
+        );
+        tp.bot = Some(bot_record(&seed, &[], vec![plan_receipt]));
+        assert!(run(&tp, &binding(), Some(&files), ci).pass);
     }
 
     #[test]
     fn a_self_approval_fails_when_the_analysis_excludes_the_approver() {
+        let (seed, public) = generate();
+        let ring = KeyRing::parse(&public).unwrap();
         let mut t = approved_ticket();
-        t.bot = json!({"excluded_github_ids": [1001]});
+        t.bot = Some(bot_record(&seed, &[1001], vec![]));
+        assert_eq!(codes(&run(&t, &binding(), None, Some(Trust::Bot { ring: &ring }))), ["self_approval"]);
+        // Emptied by someone else: the record does not verify, and the
+        // approval does not pass on it.
+        let mut v = t.bot.take().unwrap();
+        v["payload"]["analysis"]["excluded_github_ids"] = json!([]);
+        t.bot = Some(v);
+        let got = codes(&run(&t, &binding(), None, Some(Trust::Bot { ring: &ring })));
+        assert_eq!(got, ["bot_record_altered"]);
+        // Without a bot, an unsigned analysis is read as it is.
+        let mut r = crate::bot_record::BotRecord::new("PRODCM-1", binding().digest());
+        r.analysis = Some(analysis(&[1001]));
+        t.bot = Some(json!({"unsigned": r}));
         assert_eq!(codes(&run(&t, &binding(), None, None)), ["self_approval"]);
+    }
+
+    #[test]
+    fn where_a_plan_is_required_an_apply_without_one_fails() {
+        let mut config = config();
+        config.plan.required = true;
+        let t = approved_ticket();
+        let v = judge(&Facts {
+            ticket: &t,
+            config: &config,
+            current: &binding(),
+            plan: None,
+            applying: true,
+            trust: Trust::NoBot,
+            now: now(),
+        });
+        assert_eq!(codes(&v), ["plan_not_recorded"]);
+        let before_plan = judge(&Facts {
+            applying: false,
+            ..Facts {
+                ticket: &t,
+                config: &config,
+                current: &binding(),
+                plan: None,
+                applying: true,
+                trust: Trust::NoBot,
+                now: now(),
+            }
+        });
+        assert!(before_plan.pass);
+    }
+
+    #[test]
+    fn environments_compare_without_case_or_spaces() {
+        let t = approved_ticket();
+        let mut current = binding();
+        current.environment = " Production".into();
+        assert!(run(&t, &current, None, None).pass);
+        current.environment = "staging".into();
+        assert_eq!(codes(&run(&t, &current, None, None)), ["binding_mismatch"]);
     }
 }

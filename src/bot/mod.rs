@@ -20,8 +20,9 @@ use crate::config::Config;
 use crate::converge::{Bot, ConvergeError, Converged, converge};
 use crate::github::GitHub;
 use crate::jira::{Jira, JiraError, jql};
-use crate::receipt::SigningKey;
+use crate::policy::{self, PolicyContent, Published};
 use crate::request::binding::{RECORD_PROPERTY, TicketRecord};
+use crate::signing::{KeyRing, SigningKey};
 
 /// Most live tickets one reconcile looks at.
 pub const RECONCILE_LIMIT: usize = 500;
@@ -40,8 +41,15 @@ pub struct BotParts {
     pub config: Config,
     /// Where the policy came from, and its text.
     pub policy: (String, String),
-    /// Receipt signing key.
-    pub signing_key: Option<SigningKey>,
+    /// The bot's signing key (records, receipts, the policy).
+    pub signing_key: SigningKey,
+    /// Keys the bot's own records are checked with: its key, and older
+    /// keys still accepted (`CHANGEGATE_RECEIPT_PUBKEY`).
+    pub ring: KeyRing,
+    /// The policy it publishes (from its configuration).
+    pub policy_content: PolicyContent,
+    /// How long a published policy is valid.
+    pub policy_ttl: Duration,
     /// Bounded wait for a blocked hold, and its poll interval.
     pub hold_wait: (Duration, Duration),
     /// Slack, when configured.
@@ -57,7 +65,9 @@ impl BotParts {
             github: &self.github,
             config: &self.config,
             policy: (&self.policy.0, &self.policy.1),
-            signing_key: self.signing_key.as_ref(),
+            policy_digest: self.policy_content.digest(),
+            signing_key: &self.signing_key,
+            ring: &self.ring,
             hold_wait: self.hold_wait,
             notifier: &self.notifier,
         }
@@ -102,19 +112,37 @@ pub fn tickets_of_pipeline(parts: &BotParts, pipeline_id: &str) -> Result<Vec<St
 /// Each ticket's converge result.
 pub type Reconciled = Vec<(String, Result<Converged, ConvergeError>)>;
 
+/// Publishes the bot's signed policy for CI jobs when the published one is
+/// not this policy or is past half its life (docs/trust-model.md).
+pub fn publish_policy(parts: &BotParts) -> Result<Published, JiraError> {
+    policy::publish(
+        &parts.jira,
+        &parts.signing_key,
+        &parts.ring,
+        &parts.policy_content,
+        parts.policy_ttl,
+        crate::time::Timestamp::now(),
+    )
+}
+
 /// One reconcile pass: converge every live ticket, then remind or escalate
 /// the open retrospectives of emergency changes (under the name
 /// `retrospectives`). Returns each result; one failure does not stop the
 /// others.
 pub fn reconcile(parts: &BotParts) -> Result<Reconciled, JiraError> {
     let bot = parts.bot();
-    let mut all: Reconciled = live_tickets(parts)?
-        .into_iter()
-        .map(|(k, _)| {
-            let r = converge(&k, &bot);
-            (k, r)
-        })
-        .collect();
+    let published = publish_policy(parts).map(|p| Converged {
+        actions: vec![match p {
+            Published::Current(n) => format!("the published policy (serial {n}) is current"),
+            Published::New(n) => format!("published the policy (serial {n})"),
+        }],
+        ..Converged::default()
+    });
+    let mut all: Reconciled = vec![("policy".to_owned(), published.map_err(ConvergeError::from))];
+    all.extend(live_tickets(parts)?.into_iter().map(|(k, _)| {
+        let r = converge(&k, &bot);
+        (k, r)
+    }));
     if parts.config.emergency.group.is_some() {
         let nudged =
             crate::emergency::nudge_open(&parts.jira, &parts.config, &parts.notifier, crate::time::Timestamp::now())

@@ -199,6 +199,49 @@ impl Queue {
     }
 }
 
+/// The tickets being converged in this process: one converge per ticket
+/// at a time. A delivery for a ticket already being converged does not
+/// start a second converge beside it; the one running goes round once more
+/// when it is done, so what the delivery announced is seen.
+#[derive(Debug, Default)]
+pub struct Running {
+    tickets: Mutex<std::collections::BTreeMap<String, bool>>,
+}
+
+impl Running {
+    /// Claims `key` for this worker; `false` when another worker converges
+    /// it (which then runs once more).
+    pub fn claim(&self, key: &str) -> bool {
+        let mut m = self.tickets.lock().expect("running lock");
+        match m.get_mut(key) {
+            Some(again) => {
+                *again = true;
+                false
+            }
+            None => {
+                m.insert(key.to_owned(), false);
+                true
+            }
+        }
+    }
+
+    /// Done with `key`; `true` when it must be converged once more (a
+    /// delivery came meanwhile): it stays claimed.
+    pub fn release(&self, key: &str) -> bool {
+        let mut m = self.tickets.lock().expect("running lock");
+        match m.get_mut(key) {
+            Some(again) if *again => {
+                *again = false;
+                true
+            }
+            _ => {
+                m.remove(key);
+                false
+            }
+        }
+    }
+}
+
 /// Builds a worker's own clients.
 pub type Factory = Arc<dyn Fn() -> Result<BotParts, String> + Send + Sync>;
 
@@ -221,16 +264,22 @@ pub fn serve(opts: ServeOptions, factory: Factory) -> Result<(), String> {
     for _ in 0..opts.workers.max(1) {
         parts.push(factory()?);
     }
+    let running = Arc::new(Running::default());
     for p in parts {
-        let (queue, metrics) = (queue.clone(), metrics.clone());
-        std::thread::spawn(move || worker(&p, &queue, &metrics));
+        let (queue, metrics, running) = (queue.clone(), metrics.clone(), running.clone());
+        std::thread::spawn(move || worker(&p, &queue, &metrics, &running));
     }
     // Reconcile: at start-up, then every period.
     {
         let (queue, factory, every) = (queue.clone(), factory.clone(), opts.reconcile_every);
         std::thread::spawn(move || {
             loop {
-                match factory().and_then(|p| live_tickets(&p).map_err(|e| e.to_string())) {
+                match factory().and_then(|p| {
+                    if let Err(e) = super::publish_policy(&p) {
+                        log("error", "could not publish the policy", json!({"error": e.to_string()}));
+                    }
+                    live_tickets(&p).map_err(|e| e.to_string())
+                }) {
                     Ok(list) => {
                         let n = list.len();
                         for (k, _) in list {
@@ -335,53 +384,64 @@ fn handle(req: &Request, opts: &ServeOptions, queue: &Queue, metrics: &Metrics) 
     resp
 }
 
-fn worker(parts: &BotParts, queue: &Queue, metrics: &Metrics) {
+fn worker(parts: &BotParts, queue: &Queue, metrics: &Metrics, running: &Running) {
     let bot = parts.bot();
     loop {
         let work = queue.pop();
-        run_work(parts, &bot, &work, metrics);
+        run_work(parts, &bot, &work, metrics, running);
         queue.done();
     }
 }
 
-fn run_work(parts: &BotParts, bot: &crate::converge::Bot<'_>, work: &Work, metrics: &Metrics) {
-    {
-        let keys = match work {
-            Work::Ticket(k) => vec![k.clone()],
-            Work::Pipeline(p) => match tickets_of_pipeline(parts, p) {
-                Ok(keys) => keys,
-                Err(e) => {
-                    metrics.converged_err.fetch_add(1, Ordering::Relaxed);
-                    log(
-                        "error",
-                        "could not find the tickets of a pipeline",
-                        json!({"pipeline": p, "error": e.to_string()}),
-                    );
-                    return;
-                }
-            },
-        };
-        for k in keys {
-            let started = Instant::now();
-            let r = converge(&k, bot);
-            metrics.converge_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-            match r {
-                Ok(c) => {
-                    metrics.converged_ok.fetch_add(1, Ordering::Relaxed);
-                    metrics.analyses.fetch_add(u64::from(c.analysed), Ordering::Relaxed);
-                    metrics.approvals.fetch_add(u64::from(c.approved), Ordering::Relaxed);
-                    metrics.holds_resumed.fetch_add(c.resumed as u64, Ordering::Relaxed);
-                    log("info", "converged", json!({"ticket": k, "actions": c.actions}));
-                }
-                Err(e) => {
-                    metrics.converged_err.fetch_add(1, Ordering::Relaxed);
-                    log(
-                        "error",
-                        "converge failed; the next event or reconcile retries",
-                        json!({"ticket": k, "error": e.to_string()}),
-                    );
-                }
+fn run_work(parts: &BotParts, bot: &crate::converge::Bot<'_>, work: &Work, metrics: &Metrics, running: &Running) {
+    let keys = match work {
+        Work::Ticket(k) => vec![k.clone()],
+        Work::Pipeline(p) => match tickets_of_pipeline(parts, p) {
+            Ok(keys) => keys,
+            Err(e) => {
+                metrics.converged_err.fetch_add(1, Ordering::Relaxed);
+                log(
+                    "error",
+                    "could not find the tickets of a pipeline",
+                    json!({"pipeline": p, "error": e.to_string()}),
+                );
+                return;
             }
+        },
+    };
+    for k in keys {
+        if !running.claim(&k) {
+            log("info", "already being converged: it goes round once more", json!({"ticket": k}));
+            continue;
+        }
+        loop {
+            converge_one(&k, bot, metrics);
+            if !running.release(&k) {
+                break;
+            }
+        }
+    }
+}
+
+fn converge_one(k: &str, bot: &crate::converge::Bot<'_>, metrics: &Metrics) {
+    let started = Instant::now();
+    let r = converge(k, bot);
+    metrics.converge_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    match r {
+        Ok(c) => {
+            metrics.converged_ok.fetch_add(1, Ordering::Relaxed);
+            metrics.analyses.fetch_add(u64::from(c.analysed), Ordering::Relaxed);
+            metrics.approvals.fetch_add(u64::from(c.approved), Ordering::Relaxed);
+            metrics.holds_resumed.fetch_add(c.resumed as u64, Ordering::Relaxed);
+            log("info", "converged", json!({"ticket": k, "actions": c.actions}));
+        }
+        Err(e) => {
+            metrics.converged_err.fetch_add(1, Ordering::Relaxed);
+            log(
+                "error",
+                "converge failed; the next event or reconcile retries",
+                json!({"ticket": k, "error": e.to_string()}),
+            );
         }
     }
 }
@@ -400,6 +460,20 @@ mod tests {
         assert_eq!(q.pop(), Work::Ticket("A-1".into()));
         assert_eq!(q.push(Work::Ticket("A-1".into())), Enqueued::Added, "popped items may be queued again");
         assert_eq!(q.len(), 2);
+    }
+
+    #[test]
+    fn one_converge_per_ticket_and_a_delivery_meanwhile_goes_round_once_more() {
+        let r = Running::default();
+        assert!(r.claim("A-1"));
+        assert!(r.claim("A-2"), "another ticket runs beside it");
+        assert!(!r.claim("A-1"), "a second worker does not start it");
+        assert!(!r.claim("A-1"));
+        assert!(r.release("A-1"), "the first goes round once more");
+        assert!(!r.release("A-1"), "then it is done");
+        assert!(r.claim("A-1"), "and free again");
+        assert!(!r.release("A-1"));
+        assert!(!r.release("A-2"));
     }
 
     #[test]

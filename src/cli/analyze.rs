@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CliError, Format, ca_bundle, load_config, request::services};
+use super::{CliError, Format, ca_bundle};
 use crate::analyze::{self, AnalyzeArgs};
 use crate::config::Config;
 use crate::decision::render;
@@ -45,12 +45,20 @@ pub(super) struct AnalyzeCli {
     /// Output format of the decision
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+
+    /// With the state file: the environment this job deploys to [default: the state file's]
+    #[arg(long)]
+    environment: Option<String>,
+
+    /// No changegate bot runs: trust the checkout's configuration, record the analysis unsigned
+    #[arg(long, env = "CHANGEGATE_NO_BOT", value_parser = clap::builder::FalseyValueParser::new())]
+    no_bot: bool,
 }
 
 /// The clients step 2 reads through (Jira and CircleCI from the
 /// environment, and GitHub).
 pub(super) fn step2_clients(env: &Env) -> Result<(crate::request::Services, GitHub), CliError> {
-    let svc = services(env)?;
+    let svc = super::request::services(env)?;
     let github = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
     Ok((svc, github))
 }
@@ -77,18 +85,60 @@ pub(super) fn run(
     env: &Env,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
-    let config = load_config(config_path)?;
-    let (key, _) =
-        crate::ticket::find(cli.ticket.as_deref(), &cli.state).map_err(|e| CliError::Other(e.to_string()))?;
-    if key.is_empty() {
-        writeln!(out, "no change ticket was requested for this build (the environment is not controlled)")?;
-        return Ok(Outcome::Pass);
-    }
-    let (svc, github) = step2_clients(env)?;
-    let (source, content) = policy_of(&config)?;
+    let mut lazy = super::ci::Lazy::default();
+    let ci = super::ci::load(config_path, env, cli.no_bot, &mut lazy)?;
+    let key = match cli.ticket.clone() {
+        Some(k) => k,
+        None => match super::ci::find_ticket(&ci, &mut lazy, env, None, &cli.state, cli.environment.as_deref())? {
+            super::ci::Found::Ticket(k) => k,
+            super::ci::Found::NotControlled(e) => {
+                writeln!(out, "no change ticket is needed for this build ({e} is not a controlled environment)")?;
+                return Ok(Outcome::Pass);
+            }
+            super::ci::Found::Missing(e) => {
+                writeln!(
+                    out,
+                    "FAIL: {e} is a controlled environment but no change ticket is bound to this pipeline: run `changegate request` first"
+                )?;
+                return Ok(Outcome::Deny);
+            }
+        },
+    };
+    let svc = lazy.get(env)?;
+    let github = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
+    let config = &ci.config;
+    let (source, content) = policy_of(config)?;
     let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci };
     let args = AnalyzeArgs { ticket: key, dry_run: cli.dry_run, approve: cli.approve, sarif_files: cli.sarif.clone() };
-    let a = analyze::run(&args, &config, (&source, &content), &sources).map_err(|e| CliError::Other(e.to_string()))?;
+    // Who records: the bot's key where an operator runs this as the bot;
+    // unsigned without a bot; nobody in a CI job where a bot runs.
+    let signing = match env.get(crate::signing::PRIVATE_KEY_VAR) {
+        Some(k) => Some(crate::signing::SigningKey::from_base64(k).map_err(|e| CliError::Other(e.to_string()))?),
+        None => None,
+    };
+    let mut ring = match &ci.mode {
+        super::ci::Mode::Bot { ring, .. } => Some(ring.clone()),
+        super::ci::Mode::NoBot => None,
+    };
+    if let (Some(r), Some(k)) = (&mut ring, &signing) {
+        r.extend(k.ring());
+    }
+    let policy_digest = match &ci.mode {
+        super::ci::Mode::Bot { policy, .. } => policy.payload.content.digest(),
+        super::ci::Mode::NoBot => crate::policy::PolicyContent::of(config).digest(),
+    };
+    let store = match (&ci.mode, &signing) {
+        (super::ci::Mode::NoBot, _) | (_, Some(_)) => Some(crate::bot_record::Store {
+            jira: &svc.jira,
+            key: signing.as_ref().filter(|_| !ci.no_bot()),
+            ring: ring.as_ref(),
+            bot_accounts: &config.jira.bot_accounts,
+        }),
+        _ => None,
+    };
+    let recorder = analyze::Recorder { store, policy_digest };
+    let a = analyze::run(&args, config, (&source, &content), &sources, &recorder)
+        .map_err(|e| CliError::Other(e.to_string()))?;
     if let Some(path) = &cli.output {
         std::fs::write(path, a.evidence.to_bytes()).map_err(|source| CliError::File {
             what: "cannot write the evidence record",

@@ -168,6 +168,15 @@ impl Demo<'_> {
 
         self.heading("The scene")?;
         let (base, head) = self.repository()?;
+        let outcome = self.cg(Who::Bot, "", &["reconcile", "--hold-wait", "5"])?;
+        self.expect(outcome == Outcome::Pass, "the bot published its signed policy")?;
+        self.note(
+            "Before anything else the bot publishes its policy (controlled environments, approvers, TTL, windows,\n\
+             field map) signed with its key, in the Jira project property changegate.policy. Every CI step below\n\
+             verifies it with the bot's public key (CHANGEGATE_RECEIPT_PUBKEY) and lets the checkout's\n\
+             changegate.toml only tighten it.",
+        )?;
+
         self.previous_deploy(&base)?;
         let (pipeline_id, pipeline_number) = self.pipeline(&head)?;
 
@@ -210,7 +219,7 @@ impl Demo<'_> {
         let (_, text) = self.cg_output(Who::Bot, "", &["reconcile", "--hold-wait", "5"])?;
         let status = self.status(&key);
         self.expect(status == "Manual review", &format!("the analysis sent {key} to Manual review (it is {status})"))?;
-        let reasons = self.issue(&key)["properties"]["changegate.bot"]["analysis"]["reasons"].clone();
+        let reasons = self.issue(&key)["properties"]["changegate.bot"]["payload"]["analysis"]["reasons"].clone();
         self.expect(
             reasons == serde_json::json!(["review_failed"]),
             &format!("the review alone needs a person; the scans passed (reasons {reasons})"),
@@ -229,7 +238,7 @@ impl Demo<'_> {
         self.job("plan", "running");
 
         self.heading("Step 3: plan (CI job plan)")?;
-        let outcome = self.cg(Who::Ci, "plan", &["validate", "--state", &state_arg])?;
+        let outcome = self.cg(Who::Ci, "plan", &["validate", "--environment", "production", "--state", &state_arg])?;
         self.expect(outcome == Outcome::Pass, "validate passed before the plan")?;
         let plan_json = self.dir.join("plan.json");
         let plan_file = self.dir.join("plan.tfplan");
@@ -254,8 +263,11 @@ impl Demo<'_> {
         self.cg(Who::Bot, "", &["reconcile", "--hold-wait", "5"])?;
         self.expect(self.job_status("hold_plan_review") == "on_hold", "hold_plan_review waits for a person")?;
         self.note("Were apply to start now, validate would refuse it: the plan needs an approval given after it was recorded.")?;
-        let outcome =
-            self.cg(Who::Ci, "apply", &["validate", "--state", &state_arg, "--plan-json", &pj, "--plan-file", &pf])?;
+        let outcome = self.cg(
+            Who::Ci,
+            "apply",
+            &["validate", "--environment", "production", "--state", &state_arg, "--plan-json", &pj, "--plan-file", &pf],
+        )?;
         self.expect(outcome == Outcome::Deny, "validate refused the unreviewed plan")?;
 
         self.heading("Step 3: a person reviews the plan")?;
@@ -265,8 +277,11 @@ impl Demo<'_> {
         self.job("apply", "running");
 
         self.heading("Step 3: apply the reviewed plan (CI job apply)")?;
-        let outcome =
-            self.cg(Who::Ci, "apply", &["validate", "--state", &state_arg, "--plan-json", &pj, "--plan-file", &pf])?;
+        let outcome = self.cg(
+            Who::Ci,
+            "apply",
+            &["validate", "--environment", "production", "--state", &state_arg, "--plan-json", &pj, "--plan-file", &pf],
+        )?;
         self.expect(outcome == Outcome::Pass, "validate passed with the reviewed plan")?;
         self.note(
             "terraform apply plan.tfplan: the very plan that was reviewed (its SHA-256 digests match the ticket's)",
@@ -658,10 +673,11 @@ impl Demo<'_> {
                 field("customfield_10065")
             ),
         ];
-        let bot = &issue["properties"]["changegate.bot"];
+        let bot = &issue["properties"]["changegate.bot"]["payload"];
         lines.push(format!(
-            "record: CI property with {} plan(s); bot property with {} receipt(s) and {} resumed hold(s); {} attachment(s)",
+            "record: CI property with {} plan(s); the bot's signed record (number {}) with {} receipt(s) and {} resumed hold(s); {} attachment(s)",
             issue["properties"]["changegate"]["plans"].as_object().map_or(0, serde_json::Map::len),
+            bot["seq"].as_u64().unwrap_or(0),
             bot["receipts"].as_array().map_or(0, Vec::len),
             bot["resumed"].as_array().map_or(0, Vec::len),
             issue["attachments"].as_u64().unwrap_or(0)

@@ -4,6 +4,7 @@
 
 mod analyze;
 mod audit;
+mod ci;
 mod close;
 mod collect;
 mod config_check;
@@ -191,13 +192,4 @@ fn execute(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError
 /// The optional CA bundle (`CHANGEGATE_CA_BUNDLE`).
 pub(crate) fn ca_bundle(env: &Env) -> Option<PathBuf> {
     env.get("CHANGEGATE_CA_BUNDLE").map(PathBuf::from)
-}
-
-/// The key receipts are checked with (`CHANGEGATE_RECEIPT_PUBKEY`), when
-/// configured: then an approval counts only with the bot's receipt.
-pub(crate) fn receipt_pubkey(env: &Env) -> Result<Option<crate::receipt::VerifyingKey>, CliError> {
-    env.get("CHANGEGATE_RECEIPT_PUBKEY")
-        .map(crate::receipt::VerifyingKey::from_base64)
-        .transpose()
-        .map_err(|e| CliError::Other(e.to_string()))
 }

@@ -50,6 +50,14 @@ pub(super) struct PlanCheckArgs {
     /// With a ticket: exit 1 when the plan is risky (for pipelines without a hold)
     #[arg(long)]
     fail_on_risk: bool,
+
+    /// With --state: the environment this job deploys to [default: the state file's]
+    #[arg(long)]
+    environment: Option<String>,
+
+    /// No changegate bot runs: trust the checkout's configuration (nothing is signed)
+    #[arg(long, env = "CHANGEGATE_NO_BOT", value_parser = clap::builder::FalseyValueParser::new())]
+    no_bot: bool,
 }
 
 pub(super) fn run(
@@ -58,6 +66,7 @@ pub(super) fn run(
     env: &Env,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
+    let config_path = config;
     let config = load_config(config)?;
     let input: Box<dyn Read + Send> = if args.plan_json == "-" {
         Box::new(io::stdin())
@@ -88,25 +97,39 @@ pub(super) fn run(
     };
     out.write_all(rendered.as_bytes())?;
     out.flush()?;
-    let key = match (&args.ticket, &args.state) {
-        (Some(k), _) => Some(k.clone()),
-        (None, Some(path)) => {
-            let (key, _) = crate::ticket::find(None, path).map_err(|e| CliError::Other(e.to_string()))?;
-            if key.is_empty() {
-                writeln!(out, "the environment is not controlled: the plan is not recorded on a ticket")?;
-                return Ok(Outcome::Pass);
-            }
-            Some(key)
-        }
-        (None, None) => None,
-    };
-    let Some(key) = key else {
+    if args.ticket.is_none() && args.state.is_none() {
         return Ok(if report.risky { Outcome::Deny } else { Outcome::Pass });
+    }
+    // Recording: the policy in force decides, never the state file.
+    let mut lazy = super::ci::Lazy::default();
+    let ci = super::ci::load(config_path, env, args.no_bot, &mut lazy)?;
+    writeln!(out, "{}", ci.describe())?;
+    let state = args.state.clone().unwrap_or_default();
+    let key = match super::ci::find_ticket(
+        &ci,
+        &mut lazy,
+        env,
+        args.ticket.as_deref(),
+        &state,
+        args.environment.as_deref(),
+    )? {
+        super::ci::Found::Ticket(k) => k,
+        super::ci::Found::NotControlled(e) => {
+            writeln!(out, "{e} is not a controlled environment: the plan is not recorded on a ticket")?;
+            return Ok(if report.risky && args.fail_on_risk { Outcome::Deny } else { Outcome::Pass });
+        }
+        super::ci::Found::Missing(e) => {
+            writeln!(
+                out,
+                "FAIL: {e} is a controlled environment but no change ticket is bound to this pipeline: the plan cannot be recorded; run `changegate request` first"
+            )?;
+            return Ok(Outcome::Deny);
+        }
     };
-    let svc = super::request::services(env)?;
+    let svc = lazy.get(env)?;
     let workflow_id = env.get("CIRCLE_WORKFLOW_ID").unwrap_or_default().to_owned();
     let e = escalate::EscalateArgs { ticket: key, stack: args.stack.clone(), hold: args.hold.clone(), workflow_id };
-    let done = escalate::run(&report, &e, &config, &svc)?;
+    let done = escalate::run(&report, &e, &ci.config, svc)?;
     for a in &done.actions {
         writeln!(out, "{a}")?;
     }

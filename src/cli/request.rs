@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use super::{CliError, ca_bundle, load_config};
+use super::{CliError, ca_bundle};
 use crate::circleci::{CircleCi, CircleCiSettings};
 use crate::env::Env;
 use crate::http::RetryPolicy;
@@ -82,6 +82,10 @@ pub(super) struct RequestCli {
     /// Why the emergency cannot wait (recorded on the ticket)
     #[arg(long, value_name = "TEXT", requires = "emergency")]
     reason: Option<String>,
+
+    /// No changegate bot runs: trust the checkout's configuration (nothing is signed; recorded on the ticket)
+    #[arg(long, env = "CHANGEGATE_NO_BOT", value_parser = clap::builder::FalseyValueParser::new())]
+    no_bot: bool,
 }
 
 /// The Jira and CircleCI clients from the environment.
@@ -99,9 +103,16 @@ pub(super) fn run(
     env: &Env,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
-    let config = load_config(config)?;
+    let environment = crate::config::env_key(&cli.environment);
+    if environment.is_empty() {
+        return Err(CliError::Other("--environment cannot be empty".into()));
+    }
+    let mut lazy = super::ci::Lazy::default();
+    let ci = super::ci::load(config, env, cli.no_bot, &mut lazy)?;
+    writeln!(out, "{}", ci.describe())?;
+    let config = ci.config;
     let args = RequestArgs {
-        environment: cli.environment.clone(),
+        environment,
         action: match cli.action {
             Action::Plan => DeployAction::Plan,
             Action::Apply => DeployAction::Apply,
@@ -116,12 +127,13 @@ pub(super) fn run(
         rollback_plan: cli.rollback_plan.clone(),
         service: cli.service.clone(),
         emergency: cli.reason.clone().filter(|_| cli.emergency),
+        no_bot: cli.no_bot,
     };
     let outcome = if config.is_controlled(&args.environment) {
         let build = BuildEnv::from_env(env)?;
-        let svc = services(env)?;
+        let svc = lazy.get(env)?;
         let cwd = std::env::current_dir().map_err(CliError::Output)?;
-        request::run(&args, &build, &config, &svc, &cwd)?
+        request::run(&args, &build, &config, svc, &cwd)?
     } else {
         request::run_uncontrolled(&args)
     };

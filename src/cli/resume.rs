@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CliError, load_config, request::services};
+use super::CliError;
 use crate::config::jira::parse_duration;
 use crate::env::Env;
 use crate::outcome::Outcome;
@@ -39,6 +39,10 @@ pub(super) struct ResumeCli {
     /// How often the ticket is read again
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration)]
     interval: std::time::Duration,
+
+    /// No changegate bot runs: trust the checkout's configuration (nothing is signed)
+    #[arg(long, env = "CHANGEGATE_NO_BOT", value_parser = clap::builder::FalseyValueParser::new())]
+    no_bot: bool,
 }
 
 fn duration(s: &str) -> Result<std::time::Duration, String> {
@@ -46,17 +50,19 @@ fn duration(s: &str) -> Result<std::time::Duration, String> {
 }
 
 pub(super) fn run(cli: &ResumeCli, config: Option<&Path>, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
-    let config = load_config(config)?;
-    let (key, _) =
-        crate::ticket::find(cli.ticket.as_deref(), &cli.state).map_err(|e| CliError::Other(e.to_string()))?;
-    if key.is_empty() {
-        // No ticket was needed: nothing this job may resume.
-        writeln!(out, "no change ticket was requested for this build: {} is left to a person", cli.hold)?;
-        return Ok(Outcome::Deny);
-    }
+    let mut lazy = super::ci::Lazy::default();
+    let ci = super::ci::load(config, env, cli.no_bot, &mut lazy)?;
+    writeln!(out, "{}", ci.describe())?;
+    let key = match super::ci::find_ticket(&ci, &mut lazy, env, cli.ticket.as_deref(), &cli.state, None)? {
+        super::ci::Found::Ticket(k) => k,
+        // No ticket: nothing this job may resume.
+        _ => {
+            writeln!(out, "no change ticket is bound to this build: {} is left to a person", cli.hold)?;
+            return Ok(Outcome::Deny);
+        }
+    };
     let [workflow_id] = env.require(["CIRCLE_WORKFLOW_ID"])?;
-    let receipt_key = super::receipt_pubkey(env)?;
-    let svc = services(env)?;
+    let svc = lazy.get(env)?;
     let args = ResumeArgs {
         ticket: key,
         hold: cli.hold.clone(),
@@ -69,7 +75,7 @@ pub(super) fn run(cli: &ResumeCli, config: Option<&Path>, env: &Env, out: &mut d
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     };
-    let ended = resume::run(&args, &config, &svc.jira, &svc.circleci, receipt_key.as_ref(), &mut progress)
+    let ended = resume::run(&args, &ci.config, &svc.jira, &svc.circleci, ci.trust(), &mut progress)
         .map_err(|e| CliError::Other(e.to_string()))?;
     match ended {
         Ended::Resumed(line) => {

@@ -17,7 +17,8 @@ use crate::github::{GitHub, GitHubSettings};
 use crate::http::RetryPolicy;
 use crate::jira::{Jira, JiraSettings};
 use crate::outcome::Outcome;
-use crate::receipt::SigningKey;
+use crate::policy::PolicyContent;
+use crate::signing::{KeyRing, PRIVATE_KEY_VAR, PUBLIC_KEYS_VAR, SigningKey};
 
 #[derive(Debug, Args)]
 pub(super) struct ServeCli {
@@ -82,11 +83,28 @@ fn factory(
     let github = GitHubSettings::from_env(env)?;
     let ca = ca_bundle(env);
     let retry = RetryPolicy::from_env(env)?;
-    let key_text = env.get("CHANGEGATE_RECEIPT_KEY").map(str::to_owned);
-    let notifier = crate::notify::Notifier::from_env(env, ca.as_deref(), retry.clone())?;
-    if let Some(k) = &key_text {
-        SigningKey::from_base64(k).map_err(|e| CliError::Other(e.to_string()))?;
+    // The bot signs its records, receipts and policy: without its key it
+    // cannot be trusted by anything, so it does not start.
+    let Some(key_text) = env.get(PRIVATE_KEY_VAR).map(str::to_owned) else {
+        return Err(CliError::Other(format!(
+            "{PRIVATE_KEY_VAR} is not set: the bot signs its records, receipts and policy with it \
+             (base64 of a 32-byte Ed25519 seed; never put it in a CircleCI context)"
+        )));
+    };
+    if env.get("CIRCLECI").is_some() {
+        return Err(CliError::Other(
+            "the changegate bot does not run inside a CircleCI job: its key would be readable by the pipeline it guards"
+                .into(),
+        ));
     }
+    let key = SigningKey::from_base64(&key_text).map_err(|e| CliError::Other(e.to_string()))?;
+    // Older keys still accepted while receipts they signed are in flight.
+    let mut ring = key.ring();
+    ring.extend(
+        KeyRing::parse(env.get(PUBLIC_KEYS_VAR).unwrap_or_default()).map_err(|e| CliError::Other(e.to_string()))?,
+    );
+    let policy_content = PolicyContent::of(&config);
+    let notifier = crate::notify::Notifier::from_env(env, ca.as_deref(), retry.clone())?;
     Ok(Arc::new(move || {
         let e = |e: crate::http::SetupError| e.to_string();
         Ok(BotParts {
@@ -95,7 +113,10 @@ fn factory(
             github: GitHub::new(&github, ca.as_deref(), retry.clone()).map_err(e)?,
             config: config.clone(),
             policy: policy.clone(),
-            signing_key: key_text.as_deref().map(|k| SigningKey::from_base64(k).expect("checked above")),
+            signing_key: SigningKey::from_base64(&key_text).expect("checked above"),
+            ring: ring.clone(),
+            policy_content: policy_content.clone(),
+            policy_ttl: crate::policy::DEFAULT_TTL,
             hold_wait: (hold_wait, Duration::from_secs(5).min(hold_wait.max(Duration::from_millis(200)))),
             notifier: notifier.clone(),
         })
@@ -104,7 +125,21 @@ fn factory(
 
 pub(super) fn run_serve(cli: &ServeCli, config_path: Option<&Path>, env: &Env) -> Result<Outcome, CliError> {
     let f = factory(config_path, env, Duration::from_secs(cli.hold_wait))?;
-    let project = f().map_err(CliError::Other)?.config.jira.project.clone();
+    let first = f().map_err(CliError::Other)?;
+    let project = first.config.jira.project.clone();
+    // CI jobs trust only the policy the bot signed: publish it before
+    // anything else, and do not start without it.
+    match crate::bot::publish_policy(&first) {
+        Ok(p) => crate::bot::server::log("info", "policy", serde_json::json!({"published": format!("{p:?}")})),
+        Err(e) => {
+            return Err(CliError::Other(format!(
+                "cannot publish the signed policy in project {project} (property {}): {e}; \
+                 the bot's Jira user needs Administer Projects on the change project",
+                crate::policy::PROPERTY
+            )));
+        }
+    }
+    drop(first);
     let opts = ServeOptions {
         listen: cli.listen.clone(),
         workers: cli.workers,

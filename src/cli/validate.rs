@@ -5,17 +5,26 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
-use super::{CliError, load_config, request::services};
+use super::CliError;
+use crate::config::env_key;
 use crate::env::Env;
 use crate::outcome::Outcome;
 use crate::request::BuildEnv;
 use crate::validate::{self, ValidateArgs};
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Stage {
+    /// Before `terraform plan`
+    Plan,
+    /// Before `terraform apply`: with the plan files
+    Apply,
+}
+
 #[derive(Debug, Args)]
 pub(super) struct ValidateCli {
-    /// The ticket [default: from the state file]
+    /// The ticket [default: from the state file, else the one bound to this pipeline]
     #[arg(long, value_name = "KEY")]
     ticket: Option<String>,
 
@@ -37,7 +46,15 @@ pub(super) struct ValidateCli {
 
     /// The environment this job deploys to (checked against the ticket)
     #[arg(long)]
-    environment: Option<String>,
+    environment: String,
+
+    /// Where in the deploy this runs [default: apply with plan files, else plan]
+    #[arg(long, value_enum)]
+    stage: Option<Stage>,
+
+    /// No changegate bot runs: trust the checkout's configuration (nothing is signed)
+    #[arg(long, env = "CHANGEGATE_NO_BOT", value_parser = clap::builder::FalseyValueParser::new())]
+    no_bot: bool,
 }
 
 pub(super) fn run(
@@ -46,51 +63,81 @@ pub(super) fn run(
     env: &Env,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
-    let config = load_config(config)?;
-    let (key, state) =
-        crate::ticket::find(cli.ticket.as_deref(), &cli.state).map_err(|e| CliError::Other(e.to_string()))?;
-    if key.is_empty() {
-        // The request found the environment uncontrolled: check that again
-        // here, with this job's configuration.
-        let environment = cli.environment.clone().or(state.map(|s| s.environment)).unwrap_or_default();
-        if config.is_controlled(&environment) {
-            writeln!(
-                out,
-                "FAIL: {environment} is a controlled environment but no change ticket was requested for this build"
-            )?;
-            return Ok(Outcome::Deny);
+    let environment = env_key(&cli.environment);
+    if environment.is_empty() {
+        return Err(CliError::Other("--environment cannot be empty".into()));
+    }
+    let mut lazy = super::ci::Lazy::default();
+    let ci = super::ci::load(config, env, cli.no_bot, &mut lazy)?;
+    writeln!(out, "{}", ci.describe())?;
+    let named = crate::ticket::named(cli.ticket.as_deref(), &cli.state);
+    if !ci.config.is_controlled(&environment) {
+        // A job that names a controlled environment's ticket but says it
+        // deploys elsewhere contradicts itself: refuse rather than guess.
+        if let Some(k) = &named {
+            let svc = lazy.get(env)?;
+            let issue = svc.jira.issue(k, &["status"], &[crate::request::binding::RECORD_PROPERTY])?;
+            let theirs = issue
+                .properties
+                .get(crate::request::binding::RECORD_PROPERTY)
+                .and_then(crate::request::binding::TicketRecord::from_value)
+                .map(|r| r.binding.environment);
+            if let Some(e) = theirs.filter(|e| ci.config.is_controlled(e)) {
+                writeln!(
+                    out,
+                    "FAIL: binding_mismatch: environment: this job says it deploys to {environment:?}, but its ticket {k} is for {e:?}, a controlled environment"
+                )?;
+                return Ok(Outcome::Deny);
+            }
         }
         writeln!(out, "PASS: {environment} is not a controlled environment: no change ticket is needed")?;
         return Ok(Outcome::Pass);
     }
-    let receipt_key = super::receipt_pubkey(env)?;
-    let svc = services(env)?;
+    let svc = lazy.get(env)?;
     let build = BuildEnv::from_env(env)?;
+    let key = match named {
+        Some(k) => k,
+        None => {
+            // The state file is a CI job's: a controlled environment is
+            // controlled whatever it says. Find the ticket of this pipeline.
+            let pipeline = svc.circleci.workflow(&build.workflow_id).map_err(crate::request::RequestError::from)?;
+            let bound =
+                crate::ticket::bound_to_pipeline(&svc.jira, &ci.config.jira, &pipeline.pipeline_id, &environment)?;
+            match bound.first() {
+                Some(k) => {
+                    writeln!(out, "the state file names no ticket; {k} is bound to this pipeline")?;
+                    k.clone()
+                }
+                None => {
+                    writeln!(
+                        out,
+                        "FAIL: {environment} is a controlled environment but no change ticket is bound to this pipeline: run `changegate request` first"
+                    )?;
+                    return Ok(Outcome::Deny);
+                }
+            }
+        }
+    };
+    let applying = match cli.stage {
+        Some(Stage::Apply) => true,
+        Some(Stage::Plan) => false,
+        None => cli.plan_json.is_some(),
+    };
     let args = ValidateArgs {
         ticket: key,
         plan_json: cli.plan_json.clone(),
         plan_file: cli.plan_file.clone(),
         stack: cli.stack.clone(),
+        environment,
+        applying,
     };
-    let (ticket, mut verdict) = validate::run(&args, &config, &svc, &build, receipt_key.as_ref())
-        .map_err(|e| CliError::Other(e.to_string()))?;
-    if let (Some(want), Some(record)) = (&cli.environment, &ticket.record)
-        && *want != record.binding.environment
-    {
-        verdict.pass = false;
-        verdict.failures.push(validate::Failure {
-            code: "binding_mismatch",
-            message: format!(
-                "environment: the ticket allows {:?}, this job deploys to {want:?}",
-                record.binding.environment
-            ),
-        });
-    }
+    let (ticket, verdict) =
+        validate::run(&args, &ci.config, svc, &build, ci.trust()).map_err(|e| CliError::Other(e.to_string()))?;
     out.write_all(validate::render(&ticket, &verdict, cli.plan_json.is_some()).as_bytes())?;
     // An emergency passes only once it is on the record with its
     // retrospective: the bot may be down, so the job records it itself.
     if let (true, Some(grant)) = (verdict.pass, &verdict.emergency) {
-        let (retro, done) = crate::emergency::record_grant(&svc.jira, &config, &ticket, grant)
+        let (retro, done) = crate::emergency::record_grant(&svc.jira, &ci.config, &ticket, grant)
             .map_err(|e| CliError::Other(format!("the emergency could not be recorded, so it does not pass: {e}")))?;
         for line in done {
             writeln!(out, "{line}")?;

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::Problems;
@@ -176,7 +176,8 @@ impl fmt::Display for TicketField {
 }
 
 /// How a site field takes its value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FieldType {
     /// Single-line text: a string.
     Text,
@@ -191,16 +192,19 @@ pub enum FieldType {
 }
 
 /// A mapped field: the site's field id and how to write it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SiteField {
     /// `customfield_10050`, or a system field id.
     pub id: String,
     /// Its type.
+    #[serde(rename = "type")]
     pub kind: FieldType,
 }
 
 /// Status names on the site.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Statuses {
     /// New ticket.
     pub open: String,
@@ -233,12 +237,17 @@ impl Statuses {
 }
 
 /// Transition names, by the status they lead to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Transitions {
     /// To "Waiting for input".
     pub waiting_for_input: String,
-    /// To "Manual review".
+    /// To "Manual review", from Open or Waiting for input (the analysis).
     pub manual_review: String,
+    /// From "Approved" back to "Manual review" (a risky plan, a lapsed
+    /// approval). Only this one leaves Approved for review, so a move on a
+    /// stale read can never undo an approval by accident.
+    pub send_back: String,
     /// To "Approved" (approvers and the bot only).
     pub approve: String,
     /// To "Declined" (approvers and the bot only).
@@ -252,7 +261,8 @@ pub struct Transitions {
 }
 
 /// Resolution names set with the closing transitions.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Resolutions {
     /// Deployed.
     pub done: String,
@@ -364,6 +374,7 @@ struct RawStatuses {
 struct RawTransitions {
     waiting_for_input: Option<String>,
     manual_review: Option<String>,
+    send_back: Option<String>,
     approve: Option<String>,
     decline: Option<String>,
     done: Option<String>,
@@ -492,6 +503,7 @@ impl RawJira {
         let transitions = Transitions {
             waiting_for_input: or(t.waiting_for_input, "Request input"),
             manual_review: or(t.manual_review, "Send to review"),
+            send_back: or(t.send_back, "Send back"),
             approve: or(t.approve, "Approve"),
             decline: or(t.decline, "Decline"),
             done: or(t.done, "Complete"),

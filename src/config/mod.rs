@@ -42,6 +42,9 @@ pub struct Config {
     pub windows: Vec<windows::Window>,
     /// `[[freezes]]`: change freezes.
     pub freezes: Vec<windows::Freeze>,
+    /// Windows a checkout adds to the bot's policy: a deploy must be inside
+    /// these as well (`policy::apply`).
+    pub checkout_windows: Vec<windows::Window>,
     /// Where it was read from; `None` for the built-in defaults.
     pub source: Option<PathBuf>,
 }
@@ -58,15 +61,33 @@ impl Default for Config {
             emergency: emergency::EmergencyConfig::default(),
             windows: Vec::new(),
             freezes: Vec::new(),
+            checkout_windows: Vec::new(),
             source: None,
         }
     }
 }
 
+/// An environment name as compared: trimmed, lower case.
+pub fn env_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
 impl Config {
-    /// True when deploys to `environment` need a ticket.
+    /// True when deploys to `environment` need a ticket (names compare
+    /// case-insensitively after trimming).
     pub fn is_controlled(&self, environment: &str) -> bool {
-        self.controlled_environments.iter().any(|e| e == environment)
+        let want = env_key(environment);
+        self.controlled_environments.iter().any(|e| env_key(e) == want)
+    }
+
+    /// Whether a deploy to `environment` may go out at `at`: inside the
+    /// windows (the policy's, and the checkout's too) and in no freeze.
+    pub fn window_check(&self, environment: &str, at: crate::time::Timestamp) -> windows::WindowCheck {
+        let first = windows::check(&self.windows, &self.freezes, environment, at);
+        if first != windows::WindowCheck::Open || self.checkout_windows.is_empty() {
+            return first;
+        }
+        windows::check(&self.checkout_windows, &[], environment, at)
     }
 }
 
@@ -195,8 +216,8 @@ impl Config {
                 for e in list {
                     if e.get_ref().trim().is_empty() {
                         problems.at(e.span(), "an environment name cannot be empty");
-                    } else {
-                        controlled_environments.push(e.into_inner());
+                    } else if !controlled_environments.contains(&env_key(e.get_ref())) {
+                        controlled_environments.push(env_key(e.get_ref()));
                     }
                 }
             }
@@ -222,6 +243,7 @@ impl Config {
             emergency,
             windows,
             freezes,
+            checkout_windows: Vec::new(),
             source: None,
         })
     }

@@ -40,6 +40,9 @@ pub(super) struct RawPlan {
     extra_type_severity: Option<Spanned<String>>,
     #[serde(default)]
     exemptions: Vec<RawExemption>,
+    /// An apply needs a recorded plan (`validate --stage apply`).
+    #[serde(default)]
+    required: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,6 +67,8 @@ pub struct PlanRules {
     /// Exemptions past their date: ignored, and reported so someone renews
     /// or removes them.
     pub expired: Vec<Exemption>,
+    /// A deploy may apply only a recorded plan (`[plan] required`).
+    pub required: bool,
 }
 
 impl Default for PlanRules {
@@ -74,6 +79,7 @@ impl Default for PlanRules {
             extra_type_severity: Severity::Medium,
             exemptions: Vec::new(),
             expired: Vec::new(),
+            required: false,
         }
     }
 }
@@ -108,7 +114,7 @@ pub struct Exemption {
 
 impl RawPlan {
     pub(super) fn validate(self, p: &mut Problems<'_>, today: Date) -> PlanRules {
-        let mut rules = PlanRules::default();
+        let mut rules = PlanRules { required: self.required.unwrap_or(false), ..PlanRules::default() };
         for (name, on) in self.rules {
             match Reason::from_code(name.get_ref()) {
                 Some(r) if r.is_seed() => p.at(

@@ -107,6 +107,119 @@ fn instant(v: &Spanned<toml::Value>, p: &mut Problems<'_>) -> Timestamp {
     })
 }
 
+/// A window in its written form (the signed policy carries windows so).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowParts {
+    /// Environments it governs (empty: every controlled one).
+    pub environments: Vec<String>,
+    /// `mon` ... `sun`.
+    pub days: Vec<String>,
+    /// `HH:MM`.
+    pub from: String,
+    /// `HH:MM`.
+    pub until: String,
+    /// IANA name or POSIX TZ rule.
+    pub timezone: String,
+}
+
+fn hhmm(secs: i64) -> String {
+    format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)
+}
+
+impl Window {
+    /// The written form.
+    pub fn parts(&self) -> WindowParts {
+        WindowParts {
+            environments: self.environments.clone(),
+            days: self.days.iter().map(|d| DAYS[usize::from(*d) % 7].to_owned()).collect(),
+            from: hhmm(self.from),
+            until: hhmm(self.until),
+            timezone: self.zone.name.clone(),
+        }
+    }
+
+    /// From the written form, validated as `changegate.toml` is.
+    pub fn from_parts(w: &WindowParts) -> Result<Window, String> {
+        let toml_text = format!(
+            "[[windows]]\nenvironments = {}\ndays = {}\nfrom = {}\nuntil = {}\ntimezone = {}\n",
+            toml_list(&w.environments),
+            toml_list(&w.days),
+            toml_string(&w.from),
+            toml_string(&w.until),
+            toml_string(&w.timezone)
+        );
+        let raw: RawWindows = toml::from_str(&toml_text).map_err(|e| e.message().to_owned())?;
+        let mut p = Problems::new(&toml_text);
+        let window = raw.windows.into_iter().next().and_then(|r| r.validate(&mut p));
+        match (window, p.list.first()) {
+            (Some(w), None) => Ok(w),
+            (_, Some(problem)) => Err(problem.message.clone()),
+            (None, None) => Err("not a window".into()),
+        }
+    }
+}
+
+/// A freeze in its written form.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreezeParts {
+    /// Environments it governs (empty: every controlled one).
+    pub environments: Vec<String>,
+    /// RFC 3339.
+    pub from: String,
+    /// RFC 3339 (exclusive).
+    pub until: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl Freeze {
+    /// The written form.
+    pub fn parts(&self) -> FreezeParts {
+        FreezeParts {
+            environments: self.environments.clone(),
+            from: self.from.to_rfc3339(),
+            until: self.until.to_rfc3339(),
+            reason: self.reason.clone(),
+        }
+    }
+
+    /// From the written form.
+    pub fn from_parts(f: &FreezeParts) -> Result<Freeze, String> {
+        let from = Timestamp::parse(&f.from).ok_or_else(|| format!("not a date-time: {:?}", f.from))?;
+        let until = Timestamp::parse(&f.until).ok_or_else(|| format!("not a date-time: {:?}", f.until))?;
+        if until.0 <= from.0 || f.reason.trim().is_empty() {
+            return Err("a freeze ends after it starts and has a reason".into());
+        }
+        Ok(Freeze { environments: f.environments.clone(), from, until, reason: f.reason.clone() })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RawWindows {
+    windows: Vec<RawWindow>,
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn toml_list(items: &[String]) -> String {
+    format!("[{}]", items.iter().map(|i| toml_string(i)).collect::<Vec<_>>().join(", "))
+}
+
 impl RawWindow {
     pub(super) fn validate(self, p: &mut Problems<'_>) -> Option<Window> {
         let mut days = Vec::new();
@@ -179,7 +292,8 @@ impl WindowCheck {
 }
 
 fn governs(list: &[String], env: &str) -> bool {
-    list.is_empty() || list.iter().any(|e| e == env)
+    let env = super::env_key(env);
+    list.is_empty() || list.iter().any(|e| super::env_key(e) == env)
 }
 
 /// Checks `env` at `now`. Pure.

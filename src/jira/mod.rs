@@ -319,6 +319,42 @@ impl Jira {
         Ok(())
     }
 
+    /// Adds and removes labels with Jira's update operations, which apply
+    /// to the labels as they are when Jira runs them (a concurrent edit is
+    /// not overwritten, as setting the whole list would).
+    pub fn update_labels(&self, key: &str, add: &[String], remove: &[String]) -> Result<(), JiraError> {
+        let mut ops: Vec<Value> = remove.iter().map(|l| json!({"remove": l})).collect();
+        ops.extend(add.iter().map(|l| json!({"add": l})));
+        let query = [("notifyUsers", "false".to_owned())];
+        let bytes = serde_json::to_vec(&json!({"update": {"labels": ops}})).expect("serialises");
+        self.http.call(Method::PUT, &Self::issue_path(key), &query, &Body::Json(bytes))?;
+        Ok(())
+    }
+
+    /// A project property; `None` when it is not set.
+    pub fn project_property(&self, project: &str, property: &str) -> Result<Option<Value>, JiraError> {
+        #[derive(Deserialize)]
+        struct Prop {
+            #[serde(default)]
+            value: Value,
+        }
+        let path = format!("/rest/api/3/project/{}/properties/{}", percent_encode(project), percent_encode(property));
+        let r = self.http.send(Method::GET, &path, &[], &Body::Empty)?;
+        if r.status == 404 {
+            return Ok(None);
+        }
+        let r = self.http.check(&Method::GET, &path, r)?;
+        let p: Prop = self.http.decode(&Method::GET, &path, &r.body)?;
+        Ok(Some(p.value))
+    }
+
+    /// Sets a project property (needs Administer Projects).
+    pub fn set_project_property(&self, project: &str, property: &str, value: &Value) -> Result<(), JiraError> {
+        let path = format!("/rest/api/3/project/{}/properties/{}", percent_encode(project), percent_encode(property));
+        self.http.send_json_no_content(Method::PUT, &path, value)?;
+        Ok(())
+    }
+
     /// Adds a comment (ADF body); returns its id.
     pub fn comment(&self, key: &str, body: Value) -> Result<String, JiraError> {
         let c: Comment =

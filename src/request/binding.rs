@@ -91,7 +91,7 @@ impl Binding {
 
     /// Label of every ticket with this idempotency key.
     pub fn key_label(&self) -> String {
-        label("changegate-key", &[&self.pipeline_id, &self.environment, self.action.as_str()], 24)
+        key_label(&self.pipeline_id, &self.environment, self.action)
     }
 
     /// Label of every ticket of this repository and environment.
@@ -135,6 +135,11 @@ impl Binding {
         );
         d
     }
+}
+
+/// Label of every ticket of one pipeline, environment and action.
+pub fn key_label(pipeline_id: &str, environment: &str, action: DeployAction) -> String {
+    label("changegate-key", &[pipeline_id, environment, action.as_str()], 24)
 }
 
 /// Label of every ticket of a repository and environment.
@@ -249,6 +254,10 @@ pub struct TicketRecord {
     /// The emergency asked for (`request --emergency`), when it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency: Option<crate::emergency::EmergencyRequest>,
+    /// Requested with `--no-bot`: no CI-side check had a trust root (the
+    /// bot flags such a ticket in an environment it controls).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_bot: bool,
     /// Everything else (written by later steps or newer versions).
     #[serde(flatten)]
     pub rest: Map<String, Value>,
@@ -269,6 +278,7 @@ impl TicketRecord {
             requested_by,
             plans: BTreeMap::new(),
             emergency: None,
+            no_bot: false,
             rest: Map::new(),
         }
     }

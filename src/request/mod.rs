@@ -61,6 +61,8 @@ pub struct RequestArgs {
     pub service: Option<String>,
     /// Ask for an emergency, with this reason.
     pub emergency: Option<String>,
+    /// Requested without a bot (`--no-bot`): recorded on the ticket.
+    pub no_bot: bool,
 }
 
 /// What CircleCI tells the job about itself (`CIRCLE_*`).
@@ -328,7 +330,7 @@ pub fn run(
     let (key, mut duplicates) = match decision {
         Decision::Refuse { key, reason } => return Ok(RequestOutcome::Refused { key, reason }),
         Decision::Create => {
-            let created = create(&binding, &inputs, &workflow, build, jc, svc)?;
+            let created = create(&binding, &inputs, &workflow, build, jc, svc, args.no_bot)?;
             actions.push(format!("created {}", created.key));
             // Settle a race: search again, naming the new issue so an index
             // that has not caught up still returns it.
@@ -349,6 +351,7 @@ pub fn run(
                             build,
                             jc,
                             svc,
+                            args.no_bot,
                         )?);
                     }
                     (key, duplicates)
@@ -358,7 +361,7 @@ pub fn run(
             }
         }
         Decision::Use { key, rebind, add_workflow, duplicates } => {
-            let note = update(&key, &binding, &inputs, &workflow, rebind, add_workflow, build, jc, svc)?;
+            let note = update(&key, &binding, &inputs, &workflow, rebind, add_workflow, build, jc, svc, args.no_bot)?;
             actions.extend(note);
             (key, duplicates)
         }
@@ -511,6 +514,7 @@ fn create(
     build: &BuildEnv,
     jc: &JiraConfig,
     svc: &Services,
+    no_bot: bool,
 ) -> Result<crate::jira::Created, RequestError> {
     let filled = fill::fill(binding, inputs, jc, None);
     let mut fields = filled.fields;
@@ -519,6 +523,7 @@ fn create(
     fields.insert("labels".into(), json!(labels(&[], binding, jc)));
     let mut record = TicketRecord::new(binding.clone(), build.username.clone());
     record.workflows.push(workflow.clone());
+    record.no_bot = no_bot;
     Ok(svc.jira.create(fields, &[(RECORD_PROPERTY, record.to_value())])?)
 }
 
@@ -533,6 +538,7 @@ fn update(
     build: &BuildEnv,
     jc: &JiraConfig,
     svc: &Services,
+    no_bot: bool,
 ) -> Result<Vec<String>, RequestError> {
     let mut notes = Vec::new();
     let fields = ticket_fields(jc);
@@ -560,6 +566,8 @@ fn update(
         record.workflows.push(workflow.clone());
         notes.push(format!("added workflow {} to {key}", workflow.id));
     }
+    // Once a run without a bot touched it, the ticket says so for good.
+    record.no_bot |= no_bot;
     if old.as_ref() != Some(&record) {
         svc.jira.set_property(key, RECORD_PROPERTY, &record.to_value())?;
     }

@@ -24,7 +24,8 @@ pub struct SiteUser {
     pub account_id: String,
     /// Display name.
     pub name: String,
-    /// Groups (`ci`, `bots`, `approvers`, `break-glass`).
+    /// Groups (`ci`, `bots`, `approvers`, `break-glass`; `project-admins`
+    /// have Administer Projects: they may write project properties).
     pub groups: Vec<String>,
 }
 
@@ -39,7 +40,7 @@ pub fn default_users() -> Vec<SiteUser> {
     };
     vec![
         u("ci@acme.test", "ci-token", "712020:ci-user", "CircleCI", &["ci"]),
-        u("bot@acme.test", "bot-token", "712020:changegate-bot", "changegate bot", &["bots"]),
+        u("bot@acme.test", "bot-token", "712020:changegate-bot", "changegate bot", &["bots", "project-admins"]),
         u("alice@acme.test", "alice-token", "712020:alice", "Alice Approver", &["approvers"]),
         u("bob@acme.test", "bob-token", "712020:bob", "Bob Approver", &["approvers"]),
         u("carol@acme.test", "carol-token", "712020:carol", "Carol On-call", &["break-glass"]),
@@ -71,10 +72,11 @@ const WORKFLOW: &[TransitionDef] = &[
     TransitionDef {
         id: "21",
         name: "Send to review",
-        from: &["Open", "Waiting for input", "Approved"],
+        from: &["Open", "Waiting for input"],
         to: "Manual review",
         groups: &[],
     },
+    TransitionDef { id: "22", name: "Send back", from: &["Approved"], to: "Manual review", groups: &[] },
     TransitionDef { id: "31", name: "Approve", from: OPEN_STATES, to: "Approved", groups: &["approvers", "bots"] },
     TransitionDef { id: "32", name: "Emergency approve", from: OPEN_STATES, to: "Approved", groups: &["break-glass"] },
     TransitionDef {
@@ -165,6 +167,8 @@ struct StoredIssue {
 pub struct JiraStandIn {
     users: Vec<SiteUser>,
     projects: Vec<String>,
+    /// Project entity properties, by project key and property key.
+    project_properties: BTreeMap<(String, String), Value>,
     issues: Vec<StoredIssue>,
     next_id: u64,
     next_comment: u64,
@@ -196,6 +200,7 @@ impl JiraStandIn {
         JiraStandIn {
             users: default_users(),
             projects: vec!["PRODCM".into()],
+            project_properties: BTreeMap::new(),
             issues: Vec::new(),
             next_id: 10000,
             next_comment: 20000,
@@ -444,6 +449,28 @@ impl JiraStandIn {
                 }
                 Resp::json(200, json!({"fields": fields, "maxResults": 200, "startAt": 0, "total": fields.len()}))
             }
+            ("GET", ["project", p, "properties", key]) => {
+                if !self.projects.iter().any(|x| x == p) {
+                    return error(404, "No project could be found with key.");
+                }
+                match self.project_properties.get(&((*p).to_owned(), (*key).to_owned())) {
+                    Some(v) => Resp::json(200, json!({"key": key, "value": v})),
+                    None => error(404, &format!("The property with key '{key}' does not exist.")),
+                }
+            }
+            ("PUT", ["project", p, "properties", key]) => {
+                if !self.projects.iter().any(|x| x == p) {
+                    return error(404, "No project could be found with key.");
+                }
+                if !user.groups.iter().any(|g| g == "project-admins") {
+                    return error(403, "You do not have permission to edit the properties of this project.");
+                }
+                let Ok(v) = serde_json::from_slice::<Value>(&req.body) else {
+                    return error(400, "The property value must be valid JSON.");
+                };
+                let existed = self.project_properties.insert(((*p).to_owned(), (*key).to_owned()), v).is_some();
+                Resp::json(if existed { 200 } else { 201 }, json!({}))
+            }
             ("POST", ["search", "jql"]) => self.search(req),
             ("POST", ["issue"]) => self.create(req, &user),
             (_, ["issue", key, rest @ ..]) => {
@@ -607,7 +634,26 @@ impl JiraStandIn {
                 let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
                     return error(400, "Invalid request payload.");
                 };
-                let fields = body.get("fields").and_then(Value::as_object).cloned().unwrap_or_default();
+                let mut fields = body.get("fields").and_then(Value::as_object).cloned().unwrap_or_default();
+                // `update` operations on labels apply to the labels as they
+                // are now, so concurrent edits are not overwritten.
+                if let Some(ops) = body.pointer("/update/labels").and_then(Value::as_array) {
+                    let mut labels: Vec<Value> =
+                        self.issues[idx].fields.get("labels").and_then(Value::as_array).cloned().unwrap_or_default();
+                    for op in ops {
+                        match (op.get("add"), op.get("remove"), op.get("set")) {
+                            (Some(l), None, None) if l.is_string() => {
+                                if !labels.contains(l) {
+                                    labels.push(l.clone());
+                                }
+                            }
+                            (None, Some(l), None) if l.is_string() => labels.retain(|x| x != l),
+                            (None, None, Some(Value::Array(all))) => labels.clone_from(all),
+                            _ => return error(400, "Each labels operation is one of add, remove or set."),
+                        }
+                    }
+                    fields.insert("labels".into(), Value::Array(labels));
+                }
                 if let Err(r) = self.check_fields(&fields) {
                     return r;
                 }
@@ -880,7 +926,19 @@ impl JiraStandIn {
                        "issue_links": i.issue_links})
             })
             .collect();
-        json!({"issues": issues})
+        let props: Vec<Value> =
+            self.project_properties.iter().map(|((p, k), v)| json!({"project": p, "key": k, "value": v})).collect();
+        json!({"issues": issues, "project_properties": props})
+    }
+
+    /// A project property as stored (tests and the demo).
+    pub fn project_property(&self, project: &str, key: &str) -> Option<Value> {
+        self.project_properties.get(&(project.to_owned(), key.to_owned())).cloned()
+    }
+
+    /// Sets a project property directly (tests: a project administrator's write).
+    pub fn set_project_property(&mut self, project: &str, key: &str, value: Value) {
+        self.project_properties.insert((project.to_owned(), key.to_owned()), value);
     }
 }
 

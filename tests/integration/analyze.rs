@@ -54,6 +54,7 @@ fn analyze(sb: &Sandbox, p: &Pipeline, args: &[&str]) -> Output {
         .env("JIRA_API_TOKEN", BOT.1)
         .env("GITHUB_API_URL", &sb.stand_ins.url())
         .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .env("CHANGEGATE_RECEIPT_KEY", &sb.keys.0)
         .run()
 }
 
@@ -65,8 +66,9 @@ fn comments(sb: &Sandbox, k: &str) -> Vec<Value> {
     sb.jira_as(BOT).comments(k).unwrap().into_iter().map(|c| c.body).collect()
 }
 
+/// The bot's record (the signed payload).
 fn bot_property(sb: &Sandbox, k: &str) -> Value {
-    sb.issue(k)["properties"]["changegate.bot"].clone()
+    sb.issue(k)["properties"]["changegate.bot"]["payload"].clone()
 }
 
 #[test]
@@ -103,8 +105,8 @@ fn a_clean_change_is_recommended_then_approved_only_when_asked() {
     assert_eq!(attached, std::fs::read(sb.path().join("live.json")).unwrap(), "-o writes the attached bytes");
     crate::collect::validate_evidence(&serde_json::from_slice(&attached).unwrap()).unwrap();
     // Authors and pushers cannot approve: alice (1001) wrote the change.
-    assert!(prop["excluded_github_ids"].as_array().unwrap().contains(&json!(1001)), "{prop}");
-    assert!(!prop["excluded_github_ids"].as_array().unwrap().contains(&json!(1002)), "{prop}");
+    assert!(prop["analysis"]["excluded_github_ids"].as_array().unwrap().contains(&json!(1001)), "{prop}");
+    assert!(!prop["analysis"]["excluded_github_ids"].as_array().unwrap().contains(&json!(1002)), "{prop}");
 
     // The attached record re-decides offline to the same decision.
     std::fs::write(sb.path().join("attached.json"), &attached).unwrap();
@@ -124,8 +126,11 @@ fn a_clean_change_is_recommended_then_approved_only_when_asked() {
     let out = analyze(&sb, &p, &["--approve"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(sb.issue(&k)["status"], "Approved", "{}", out.stdout);
-    // And `validate` accepts the bot's approval.
-    let v = Run::new(["validate", "--ticket", &k]).cwd(sb.path());
+    // And `validate` accepts the bot's approval, with its receipt (written
+    // when the bot converges the ticket).
+    sb.set_job(&p.workflow_id, "request_change", "success");
+    sb.reconcile(&p);
+    let v = Run::new(["validate", "--environment", "production", "--ticket", &k]).cwd(sb.path());
     let mut v = v;
     for (a, b) in sb.job_env(&p) {
         v = v.env(&a, &b);
@@ -200,6 +205,7 @@ fn first_deploy_pending_tickets_and_policy_changes_need_a_person() {
         .env("JIRA_API_TOKEN", BOT.1)
         .env("GITHUB_API_URL", &sb.stand_ins.url())
         .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .env("CHANGEGATE_RECEIPT_KEY", &sb.keys.0)
         .run();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let reasons = bot_property(&sb, &first)["analysis"]["reasons"].clone();
@@ -350,18 +356,19 @@ fn audit_reproduces_auto_approvals_and_finds_tampering() {
     let (_, again) = audit(&[]);
     assert_eq!(again["sample"], r["sample"], "the same seed draws the same sample");
 
-    // Someone rewrites the recorded digest: the audit finds it (exit 1),
-    // and the inspection is recorded on a ticket.
-    let j = sb.jira_as(BOT);
+    // Someone who may edit issues rewrites the recorded digest: the
+    // bot's signature no longer verifies, and the audit finds it (exit 1);
+    // the inspection is recorded on a ticket.
+    let j = sb.jira_as(crate::sandbox::CI);
     let mut prop = j.property(&first, "changegate.bot").unwrap().unwrap();
-    prop["analysis"]["evidence_digest"] = json!(format!("sha256:{}", "0".repeat(64)));
+    prop["payload"]["analysis"]["evidence_digest"] = json!(format!("sha256:{}", "0".repeat(64)));
     j.set_property(&first, "changegate.bot", &prop).unwrap();
     let before = comments(&sb, &second).len();
     let (out, r) = audit(&["--record", &second]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert_eq!(r["outcome"], "findings");
     let tampered = r["inspected"].as_array().unwrap().iter().find(|i| i["ticket"] == first.as_str()).unwrap();
-    assert_eq!(tampered["outcome"], "evidence_tampered", "{r:#}");
+    assert_eq!(tampered["outcome"], "record_altered", "{r:#}");
     let docs = comments(&sb, &second);
     assert_eq!(docs.len(), before + 1);
     assert!(changegate::jira::adf::plain_text(docs.last().unwrap()).contains("changegate audit of auto-approvals"));

@@ -38,7 +38,7 @@ fn free_port() -> u16 {
 /// Starts `changegate serve` as the bot, with a receipt key; returns it
 /// and the matching public key.
 fn start(sb: &Sandbox, p: &Pipeline) -> (Bot, String) {
-    let (private, public) = changegate::receipt::generate();
+    let (private, public) = sb.keys.clone();
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_changegate"));
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--workers", "2", "--reconcile-every", "0"])
@@ -149,13 +149,13 @@ fn a_signed_event_converges_the_ticket_and_resumes_its_hold() {
     wait_for("the hold to be resumed", || hold_status(&sb, &p) == "success");
     let issue = sb.issue(&key);
     assert_eq!(issue["status"], "Approved");
-    let prop = &issue["properties"]["changegate.bot"];
+    let prop = &issue["properties"]["changegate.bot"]["payload"];
     assert_eq!(prop["analysis"]["recommendation"], "approve");
     assert_eq!(prop["resumed"].as_array().unwrap().len(), 1, "{prop}");
     assert_eq!(prop["receipts"].as_array().unwrap().len(), 1, "{prop}");
 
     // `validate` in the resumed job checks the bot's receipt.
-    let mut run = Run::new(["validate", "--ticket", &key]).cwd(sb.path());
+    let mut run = Run::new(["validate", "--environment", "production", "--ticket", &key]).cwd(sb.path());
     for (k, v) in sb.job_env(&p) {
         run = run.env(&k, &v);
     }
@@ -167,7 +167,7 @@ fn a_signed_event_converges_the_ticket_and_resumes_its_hold() {
         post(&hook, Some(("X-Hub-Signature", format!("sha256={}", sign(&body, "retired-secret")))), &body);
     assert_eq!(status, 202);
     std::thread::sleep(Duration::from_secs(2));
-    let prop = &sb.issue(&key)["properties"]["changegate.bot"];
+    let prop = &sb.issue(&key)["properties"]["changegate.bot"]["payload"];
     assert_eq!(prop["resumed"].as_array().unwrap().len(), 1, "{prop}");
 
     // CircleCI events are checked the same way.
@@ -271,9 +271,6 @@ fn every_real_jira_webhook_body_is_understood() {
     assert!(n >= 13, "the shared corpus has at least 13 Jira webhook bodies, found {n}");
 }
 
-/// A fixed receipt key for `reconcile` runs (32-byte seed, base64).
-const RECEIPT_SEED: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
 fn reconcile(sb: &Sandbox, p: &Pipeline) -> crate::support::Output {
     let mut run = Run::new(["reconcile", "--hold-wait", "1"]).cwd(sb.path());
     for (k, v) in sb.job_env(p) {
@@ -283,7 +280,7 @@ fn reconcile(sb: &Sandbox, p: &Pipeline) -> crate::support::Output {
         .env("JIRA_API_TOKEN", "bot-token")
         .env("GITHUB_API_URL", &sb.stand_ins.url())
         .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
-        .env("CHANGEGATE_RECEIPT_KEY", RECEIPT_SEED)
+        .env("CHANGEGATE_RECEIPT_KEY", &sb.keys.0)
         .run()
 }
 
@@ -323,6 +320,8 @@ fn faults_in_downstream_calls_never_resume_a_hold() {
         ("jira", "GET", "/rest/api/3/issue/", true),
         ("jira", "POST", "/rest/api/3/search/jql", true),
         ("jira", "PUT", "/properties/changegate.bot", false),
+        // Field edits and the record's sequence label.
+        ("jira", "PUT", "/rest/api/3/issue/", false),
         ("jira", "POST", "/comment", true),
         // The upload's answer is not read: a 200 means the file is there.
         ("jira", "POST", "/attachments", false),
@@ -369,13 +368,13 @@ fn faults_in_downstream_calls_never_resume_a_hold() {
             assert_eq!(hold_status(&sb, &p), "success", "{cell} then clear: {}{}", out.stdout, out.stderr);
             // However often the resume was tried, one receipt stands for the binding.
             let key = sb.state()["ticket"].as_str().unwrap().to_owned();
-            let receipts = sb.issue(&key)["properties"]["changegate.bot"]["receipts"].clone();
+            let receipts = sb.issue(&key)["properties"]["changegate.bot"]["payload"]["receipts"].clone();
             assert_eq!(receipts.as_array().map(Vec::len), Some(1), "{cell}: {receipts}");
             cells += 1;
         }
     }
-    // 13 calls x 4 faults, less the malformed answers never read.
-    assert_eq!(cells, 48);
+    // 14 calls x 4 faults, less the malformed answers never read.
+    assert_eq!(cells, 51);
 }
 
 /// A client that trickles its request is cut off at the deadline (408)

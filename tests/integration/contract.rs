@@ -43,15 +43,15 @@ impl Drop for Prism {
     }
 }
 
-/// The official GitHub description trimmed to the operations changegate
-/// uses (`tests/contracts/github-operations.txt`), made by the shared
-/// `prepare_spec.py`.
-fn github_spec() -> PathBuf {
+/// The official description of `api` trimmed to the operations changegate
+/// uses (`tests/contracts/{api}-operations.txt`), made at test time by the
+/// shared `prepare_spec.py` (the shared files are read-only).
+fn trimmed_spec(api: &str, file: &str) -> PathBuf {
     let out = tempfile::tempdir().unwrap().keep();
-    let ops = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/contracts/github-operations.txt");
+    let ops = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/contracts/{api}-operations.txt"));
     let status = Command::new("python3")
         .arg(shared("contracts").join("prepare_spec.py"))
-        .args(["github", "--ops"])
+        .args([api, "--ops"])
         .arg(&ops)
         .arg("--out")
         .arg(&out)
@@ -59,8 +59,13 @@ fn github_spec() -> PathBuf {
         .stderr(Stdio::null())
         .status()
         .expect("python3 runs prepare_spec.py");
-    assert!(status.success(), "prepare_spec.py could not trim the GitHub description");
-    let path = out.join("api.github.com.prism.json");
+    assert!(status.success(), "prepare_spec.py could not trim the {api} description");
+    out.join(file)
+}
+
+/// The official GitHub description trimmed to what changegate uses.
+fn github_spec() -> PathBuf {
+    let path = trimmed_spec("github", "api.github.com.prism.json");
     // Prism validates an `application/sarif+json` answer against the first
     // JSON-like media type of the response (`application/json`, the analysis
     // object). changegate asks this operation only for SARIF: keep that media
@@ -96,9 +101,11 @@ impl Prism {
         cmd.arg(shared("contracts").join("start-prism.sh"))
             .args([api, &port.to_string()])
             .env("PRISM_LOG_DIR", &log_dir);
-        if api == "github" {
-            cmd.env("PRISM_SPEC", github_spec());
-        }
+        match api {
+            "github" => cmd.env("PRISM_SPEC", github_spec()),
+            "jira" => cmd.env("PRISM_SPEC", trimmed_spec("jira", "jira-platform-v3.prism.json")),
+            _ => cmd.env("PRISM_SPEC", trimmed_spec("circleci", "circleci-v2.prism.json")),
+        };
         let out = cmd.output().expect("bash runs start-prism.sh");
         assert!(
             out.status.success(),
@@ -118,8 +125,8 @@ impl Prism {
         // Installs Prism if needed (and checks it starts) through the mock.
         drop(Prism::mock(api));
         let spec = match api {
-            "jira" => shared("contracts").join("jira/jira-platform-v3.prism.json"),
-            "circleci" => shared("contracts").join("circleci/circleci-v2.prism.json"),
+            "jira" => trimmed_spec("jira", "jira-platform-v3.prism.json"),
+            "circleci" => trimmed_spec("circleci", "circleci-v2.prism.json"),
             _ => github_spec(),
         };
         let port = free_port();
@@ -455,12 +462,13 @@ fn analyze_passes_the_official_descriptions_both_ways() {
         .env("GITHUB_API_URL", &gh_proxy.url)
         .env("GITHUB_GRAPHQL_URL", &format!("{}/graphql", sb.stand_ins.url()))
         .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .env("CHANGEGATE_RECEIPT_KEY", &sb.keys.0)
         .env("CHANGEGATE_HTTP_TIMEOUT", "20")
         .run();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains(&format!("approved {key}")), "{}", out.stdout);
     assert_eq!(sb.issue(&key)["status"], "Approved");
-    let prop = &sb.issue(&key)["properties"]["changegate.bot"];
+    let prop = &sb.issue(&key)["properties"]["changegate.bot"]["payload"];
     assert_eq!(prop["analysis"]["recommendation"], "approve", "{prop}");
     let docs: Vec<Value> = sb.jira_as(ALICE).comments(&key).unwrap().into_iter().map(|c| c.body).collect();
     validate_adf(&docs);
@@ -500,7 +508,7 @@ fn reconcile_passes_the_official_descriptions_both_ways() {
     let ci_proxy = Prism::proxy("circleci", &sb.stand_ins.url());
     let gh_proxy = Prism::proxy("github", &sb.stand_ins.url());
     let jira_url = split_attachments(&sb.stand_ins.url(), &jira_proxy.url);
-    let (private, _) = changegate::receipt::generate();
+    let private = sb.keys.0.clone();
     let mut run = crate::support::Run::new(["reconcile", "--hold-wait", "5"]).cwd(sb.path());
     for (k, v) in sb.job_env(&p) {
         run = run.env(&k, &v);
@@ -534,11 +542,11 @@ fn request_flow_passes_the_official_descriptions_both_ways() {
     let ci_proxy = Prism::proxy("circleci", &sb.stand_ins.url());
     let p = sb.pipeline("gh/acme/web", "main", &sha(300));
     let mut sb = sb;
-    sb.env = vec![
+    sb.env.extend([
         ("JIRA_BASE_URL".into(), jira_proxy.url.clone()),
         ("CIRCLECI_API_URL".into(), format!("{}/api/v2", split_artifacts(&sb, &ci_proxy))),
         ("CHANGEGATE_HTTP_TIMEOUT".into(), "20".into()),
-    ];
+    ]);
     let first = sb.request(&p, &[]);
     assert_eq!(first.code, 0, "first run: {}{}", first.stdout, first.stderr);
     let again = sb.request(&p, &[]);
@@ -561,7 +569,7 @@ fn request_flow_passes_the_official_descriptions_both_ways() {
         }
         run.run()
     };
-    let v = job(&["validate"]);
+    let v = job(&["validate", "--environment", "production"]);
     assert_eq!(v.code, 1, "fields are missing: {}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("required_field_missing"), "{}", v.stdout);
     let plan = crate::support::repo().join("examples/plan.json").display().to_string();
@@ -572,7 +580,7 @@ fn request_flow_passes_the_official_descriptions_both_ways() {
         job(&["plan-check", &plan, "--plan-file", &bin, "--state", "changegate.json", "--hold", "hold_plan_review"]);
     assert_eq!(pc.code, 0, "plan-check: {}{}", pc.stdout, pc.stderr);
     jira(&jira_proxy.url, ALICE).transition("PRODCM-1", "Approve", None).unwrap();
-    let v = job(&["validate", "--plan-json", &plan, "--plan-file", &bin]);
+    let v = job(&["validate", "--environment", "production", "--plan-json", &plan, "--plan-file", &bin]);
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
     let c = job(&["close", "--outcome", "failure"]);
     assert_eq!(c.code, 0, "close: {}{}", c.stdout, c.stderr);
@@ -725,14 +733,14 @@ fn through_prism(sb: Sandbox) -> (Sandbox, [Prism; 3]) {
     let ci_proxy = Prism::proxy("circleci", &sb.stand_ins.url());
     let gh_proxy = Prism::proxy("github", &sb.stand_ins.url());
     let mut sb = sb;
-    sb.env = vec![
+    sb.env.extend([
         ("JIRA_BASE_URL".into(), split_attachments(&sb.stand_ins.url(), &jira_proxy.url)),
         ("CIRCLECI_API_URL".into(), format!("{}/api/v2", split_artifacts(&sb, &ci_proxy))),
         ("GITHUB_API_URL".into(), gh_proxy.url.clone()),
         ("GITHUB_GRAPHQL_URL".into(), format!("{}/graphql", sb.stand_ins.url())),
         ("GITHUB_TOKEN".into(), changegate::standins::github::TOKEN.into()),
         ("CHANGEGATE_HTTP_TIMEOUT".into(), "20".into()),
-    ];
+    ]);
     (sb, [jira_proxy, ci_proxy, gh_proxy])
 }
 
@@ -765,10 +773,6 @@ fn deploy_pipeline(sb: &Sandbox, project: &str, commit: &str) -> crate::sandbox:
     }
 }
 
-/// The bot's receipt key in these tests (a 32-byte seed, base64): one key
-/// across runs, as a deployed bot has.
-const RECEIPT_SEED: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
 /// Runs changegate as a job of `p`, or as the bot (its Jira user and
 /// receipt key).
 fn run_as(sb: &Sandbox, p: &crate::sandbox::Pipeline, args: &[&str], bot: bool) -> crate::support::Output {
@@ -780,7 +784,7 @@ fn run_as(sb: &Sandbox, p: &crate::sandbox::Pipeline, args: &[&str], bot: bool) 
         r = r
             .env("JIRA_USER_EMAIL", "bot@acme.test")
             .env("JIRA_API_TOKEN", "bot-token")
-            .env("CHANGEGATE_RECEIPT_KEY", RECEIPT_SEED);
+            .env("CHANGEGATE_RECEIPT_KEY", &sb.keys.0);
     }
     r.run()
 }
@@ -842,7 +846,7 @@ fn decline_failure_and_a_bare_hold_approval_pass_the_official_descriptions() {
 
     // Someone approves the CircleCI hold of ops, not the ticket: validate refuses.
     sb.set_job(&ops.workflow_id, "hold_change", "success");
-    let out = run_as(&sb, &ops, &["validate", "--state", "ops.json"], false);
+    let out = run_as(&sb, &ops, &["validate", "--environment", "production", "--state", "ops.json"], false);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("not_approved"), "{}", out.stdout);
 
@@ -960,10 +964,10 @@ fn a_push_after_approval_and_every_job_run_twice_pass_the_official_descriptions(
     bot("reconcile after the approval");
     assert_eq!(sb.job_status(&pl.workflow_id, "hold_change"), "success");
     let after = bot("reconcile once more");
-    let receipts = &after["properties"]["changegate.bot"]["receipts"];
+    let receipts = &after["properties"]["changegate.bot"]["payload"]["receipts"];
     assert_eq!(receipts.as_array().map(Vec::len), Some(1), "{receipts}");
     for _ in 0..2 {
-        let out = run_as(&sb, &pl, &["validate", "--state", "web.json"], false);
+        let out = run_as(&sb, &pl, &["validate", "--environment", "production", "--state", "web.json"], false);
         assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     }
 
@@ -981,15 +985,25 @@ fn a_push_after_approval_and_every_job_run_twice_pass_the_official_descriptions(
     assert!(out.stdout.contains("already recorded"), "{}", out.stdout);
     assert_eq!(sb.issue(&key)["comments"], escalated["comments"], "the plan is recorded once");
     sb.set_job(&pl.workflow_id, "plan", "success");
-    let apply = ["validate", "--state", "web.json", "--plan-json", "plan.json", "--plan-file", "plan.tfplan"];
+    let apply = [
+        "validate",
+        "--environment",
+        "production",
+        "--state",
+        "web.json",
+        "--plan-json",
+        "plan.json",
+        "--plan-file",
+        "plan.tfplan",
+    ];
     assert_eq!(run_as(&sb, &pl, &apply, false).code, 1, "not applied before the plan's approval");
     jira(&sb.stand_ins.url(), ALICE).transition(&key, "Approve", None).unwrap();
+    bot("reconcile after the plan's approval");
+    assert_eq!(sb.job_status(&pl.workflow_id, "hold_plan_review"), "success");
     for _ in 0..2 {
         let out = run_as(&sb, &pl, &apply, false);
         assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     }
-    bot("reconcile after the plan's approval");
-    assert_eq!(sb.job_status(&pl.workflow_id, "hold_plan_review"), "success");
 
     // The deploy succeeds; close records it once.
     sb.set_job(&pl.workflow_id, "apply", "success");
@@ -1042,7 +1056,7 @@ mod content {
         let issue = sb.issue(&key);
         assert_eq!(issue["status"], "Approved", "{}\n{:#}", out.stdout, issue["comments"]);
         assert_eq!(sb.job_status(&pl.workflow_id, "hold_change"), "success");
-        let out = run_as(&sb, &pl, &["validate", "--state", "web.json"], false);
+        let out = run_as(&sb, &pl, &["validate", "--environment", "production", "--state", "web.json"], false);
         assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
         assert_no_violations(&proxies);
     }
@@ -1062,7 +1076,7 @@ fn an_emergency_passes_the_official_descriptions_both_ways() {
     sb.set_job(&pl.workflow_id, "request_change", "success");
     let key = out.stdout.split_whitespace().find(|w| w.starts_with("PRODCM-")).unwrap().to_owned();
     jira(&sb.stand_ins.url(), ("carol@acme.test", "carol-token")).transition(&key, "Emergency approve", None).unwrap();
-    let out = run_as(&sb, &pl, &["validate", "--state", "web.json"], false);
+    let out = run_as(&sb, &pl, &["validate", "--environment", "production", "--state", "web.json"], false);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let retro = out.stdout.lines().find_map(|l| l.strip_prefix("retrospective: ")).unwrap().to_owned();
     let out = run_as(&sb, &pl, &["reconcile", "--hold-wait", "2"], true);

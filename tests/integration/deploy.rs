@@ -4,14 +4,13 @@
 
 use std::path::PathBuf;
 
-use changegate::receipt::{PlanDigests, ReceiptPayload, SigningKey, generate};
+use changegate::receipt::{ReceiptPayload, SigningKey, generate};
 use serde_json::{Value, json};
 
 use crate::sandbox::{ALICE, Pipeline, Sandbox, sha};
 use crate::support::{Output, Run, repo};
 
 const REPO: &str = "gh/acme/web";
-const BOT: (&str, &str) = ("bot@acme.test", "bot-token");
 
 /// A deploy pipeline: build, request, hold, plan, plan hold, apply, close.
 fn deploy_pipeline(sb: &Sandbox, commit: &str) -> Pipeline {
@@ -32,6 +31,14 @@ fn deploy_pipeline(sb: &Sandbox, commit: &str) -> Pipeline {
         commit: commit.into(),
         branch: "main".into(),
     }
+}
+
+/// These tests are of the CI steps' own checks (binding, plan digests,
+/// required fields, outcomes), run without a bot; with a bot, the same
+/// checks run and the bot's signed record and receipts are required too
+/// (`with_a_bot_only_its_signed_record_and_receipts_let_a_deploy_through`).
+fn no_bot() -> Sandbox {
+    Sandbox::without_bot(changegate::standins::SITE_CONFIG)
 }
 
 /// Runs a changegate command as a job of pipeline `p`.
@@ -78,31 +85,31 @@ fn status(sb: &Sandbox, key: &str) -> String {
 
 #[test]
 fn validate_passes_only_for_an_approved_ticket_bound_to_this_build() {
-    let sb = Sandbox::new();
+    let sb = no_bot();
     let pl = deploy_pipeline(&sb, &sha(400));
     let out = sb.request(&pl, &["--justification", "j", "--rollback-plan", "r"]);
     assert_eq!(out.code, 0);
     // Waiting: a CircleCI UI approval of the hold alone gets nothing through.
-    let v = cg(&sb, &pl, &["validate"]);
+    let v = cg(&sb, &pl, &["validate", "--environment", "production"]);
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("not_approved: the ticket is Open, not approved"), "{}", v.stdout);
     sb.jira_as(ALICE).transition("PRODCM-1", "Approve", None).unwrap();
-    let v = cg(&sb, &pl, &["validate"]);
+    let v = cg(&sb, &pl, &["validate", "--environment", "production"]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("PASS: PRODCM-1 is approved (by 712020:alice)"), "{}", v.stdout);
     sb.jira_as(ALICE).transition("PRODCM-1", "Decline", None).unwrap();
-    let v = cg(&sb, &pl, &["validate"]);
+    let v = cg(&sb, &pl, &["validate", "--environment", "production"]);
     assert_eq!(v.code, 1);
     assert!(v.stdout.contains("the ticket is Declined"), "{}", v.stdout);
 }
 
 #[test]
 fn required_fields_must_be_filled_before_a_deploy() {
-    let sb = Sandbox::new();
+    let sb = no_bot();
     let pl = deploy_pipeline(&sb, &sha(401));
     assert_eq!(sb.request(&pl, &[]).code, 0);
     sb.jira_as(ALICE).transition("PRODCM-1", "Approve", None).unwrap();
-    let v = cg(&sb, &pl, &["validate"]);
+    let v = cg(&sb, &pl, &["validate", "--environment", "production"]);
     assert_eq!(v.code, 1);
     assert!(v.stdout.contains("required_field_missing: Justification (customfield_10051) is empty"), "{}", v.stdout);
     assert!(v.stdout.contains("required_field_missing: Rollback plan"), "{}", v.stdout);
@@ -110,7 +117,7 @@ fn required_fields_must_be_filled_before_a_deploy() {
 
 #[test]
 fn a_rebuilt_artifact_or_another_pipeline_does_not_pass() {
-    let sb = Sandbox::new();
+    let sb = no_bot();
     let pl = deploy_pipeline(&sb, &sha(402));
     approved(&sb, &pl);
     // A rerun from start rebuilds the artifact: a new build job number.
@@ -120,19 +127,19 @@ fn a_rebuilt_artifact_or_another_pipeline_does_not_pass() {
     let mut rerun = pl.clone();
     rerun.workflow_id = new_wf["workflow_id"].as_str().unwrap().into();
     sb.set_job(&rerun.workflow_id, "build", "success");
-    let v = cg(&sb, &rerun, &["validate"]);
+    let v = cg(&sb, &rerun, &["validate", "--environment", "production"]);
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("binding_mismatch: build job number: the ticket allows #"), "{}", v.stdout);
     // The state file of one pipeline used in another.
     let other = deploy_pipeline(&sb, &sha(403));
-    let v = cg(&sb, &other, &["validate"]);
+    let v = cg(&sb, &other, &["validate", "--environment", "production"]);
     assert_eq!(v.code, 1);
     assert!(v.stdout.contains("binding_mismatch: commit"), "{}", v.stdout);
     assert!(v.stdout.contains("binding_mismatch: pipeline"), "{}", v.stdout);
     // The environment the job deploys to is checked too.
     let v = cg(&sb, &pl, &["validate", "--environment", "staging"]);
     assert_eq!(v.code, 1);
-    assert!(v.stdout.contains("environment: the ticket allows \"production\""), "{}", v.stdout);
+    assert!(v.stdout.contains("but its ticket PRODCM-1 is for \"production\""), "{}", v.stdout);
 }
 
 #[test]
@@ -141,18 +148,18 @@ fn an_expired_approval_does_not_pass() {
         "{}\n",
         changegate::standins::SITE_CONFIG.replace("required = [", "approval_ttl = \"1s\"\nrequired = [")
     );
-    let sb = Sandbox::with_config(&config);
+    let sb = Sandbox::without_bot(&config);
     let pl = deploy_pipeline(&sb, &sha(404));
     approved(&sb, &pl);
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let v = cg(&sb, &pl, &["validate"]);
+    let v = cg(&sb, &pl, &["validate", "--environment", "production"]);
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("approval_expired"), "{}", v.stdout);
 }
 
 #[test]
 fn a_safe_plan_is_recorded_and_applies_with_the_first_approval() {
-    let sb = Sandbox::new();
+    let sb = no_bot();
     let pl = deploy_pipeline(&sb, &sha(405));
     approved(&sb, &pl);
     let (json_file, bin) = plan_files(&sb, "plan", false);
@@ -185,7 +192,11 @@ fn a_safe_plan_is_recorded_and_applies_with_the_first_approval() {
     // the change normal; the safe plan adds nothing.
     assert_eq!(issue["fields"]["customfield_10054"], json!({"value": "medium"}));
     assert_eq!(issue["fields"]["customfield_10053"], json!({"value": "normal"}));
-    let v = cg(&sb, &pl, &["validate", "--plan-json", &p(&json_file), "--plan-file", &p(&bin)]);
+    let v = cg(
+        &sb,
+        &pl,
+        &["validate", "--environment", "production", "--plan-json", &p(&json_file), "--plan-file", &p(&bin)],
+    );
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     // Running the plan gate again records nothing new.
     let comments = issue["comments"].as_array().unwrap().len();
@@ -197,7 +208,7 @@ fn a_safe_plan_is_recorded_and_applies_with_the_first_approval() {
 
 #[test]
 fn a_risky_plan_is_escalated_and_needs_an_approval_after_it() {
-    let sb = Sandbox::new();
+    let sb = no_bot();
     let pl = deploy_pipeline(&sb, &sha(406));
     approved(&sb, &pl);
     let (json_file, bin) = plan_files(&sb, "plan", true);
@@ -216,7 +227,7 @@ fn a_risky_plan_is_escalated_and_needs_an_approval_after_it() {
     let comment = issue["comments"].as_array().unwrap().last().unwrap().as_str().unwrap().to_owned();
     assert!(comment.contains("aws_iam_role.deploy") && comment.contains("trust_policy"), "{comment}");
 
-    let apply = ["validate", "--plan-json", &p(&json_file), "--plan-file", &p(&bin)];
+    let apply = ["validate", "--environment", "production", "--plan-json", &p(&json_file), "--plan-file", &p(&bin)];
     let v = cg(&sb, &pl, &apply);
     assert_eq!(v.code, 1, "{}", v.stdout);
     assert!(v.stdout.contains("not_approved"), "{}", v.stdout);
@@ -225,7 +236,7 @@ fn a_risky_plan_is_escalated_and_needs_an_approval_after_it() {
     assert_eq!(v.code, 0, "approved after the plan was recorded: {}{}", v.stdout, v.stderr);
 
     // --fail-on-risk for pipelines without a hold.
-    let sb2 = Sandbox::new();
+    let sb2 = no_bot();
     let pl2 = deploy_pipeline(&sb2, &sha(407));
     approved(&sb2, &pl2);
     let (j2, b2) = plan_files(&sb2, "plan", true);
@@ -239,7 +250,7 @@ fn a_risky_plan_is_escalated_and_needs_an_approval_after_it() {
 
 #[test]
 fn a_plan_swapped_after_review_is_refused() {
-    let sb = Sandbox::new();
+    let sb = no_bot();
     let pl = deploy_pipeline(&sb, &sha(408));
     approved(&sb, &pl);
     let (json_file, bin) = plan_files(&sb, "plan", false);
@@ -252,24 +263,32 @@ fn a_plan_swapped_after_review_is_refused() {
     let mut edited = original.clone();
     edited.push(b'\n');
     std::fs::write(&json_file, &edited).unwrap();
-    let v = cg(&sb, &pl, &["validate", "--plan-json", &p(&json_file), "--plan-file", &p(&bin)]);
+    let v = cg(
+        &sb,
+        &pl,
+        &["validate", "--environment", "production", "--plan-json", &p(&json_file), "--plan-file", &p(&bin)],
+    );
     assert_eq!(v.code, 1);
     assert!(v.stdout.contains("plan_json_mismatch"), "{}", v.stdout);
     // The binary plan is swapped.
     std::fs::write(&json_file, &original).unwrap();
     std::fs::write(&bin, "another binary plan").unwrap();
-    let v = cg(&sb, &pl, &["validate", "--plan-json", &p(&json_file), "--plan-file", &p(&bin)]);
+    let v = cg(
+        &sb,
+        &pl,
+        &["validate", "--environment", "production", "--plan-json", &p(&json_file), "--plan-file", &p(&bin)],
+    );
     assert_eq!(v.code, 1);
     assert!(v.stdout.contains("plan_file_mismatch"), "{}", v.stdout);
     // Leaving out the binary plan does not help.
-    let v = cg(&sb, &pl, &["validate", "--plan-json", &p(&json_file)]);
+    let v = cg(&sb, &pl, &["validate", "--environment", "production", "--plan-json", &p(&json_file)]);
     assert_eq!(v.code, 1);
     assert!(v.stdout.contains("plan_file_missing"), "{}", v.stdout);
 }
 
 #[test]
 fn several_stacks_each_bind_their_own_plan() {
-    let sb = Sandbox::new();
+    let sb = no_bot();
     let pl = deploy_pipeline(&sb, &sha(409));
     approved(&sb, &pl);
     let (nj, nb) = plan_files(&sb, "network", false);
@@ -281,7 +300,11 @@ fn several_stacks_each_bind_their_own_plan() {
     }
     sb.jira_as(ALICE).transition("PRODCM-1", "Approve", None).unwrap();
     let ok = |stack: &str, j: &PathBuf, b: &PathBuf| {
-        cg(&sb, &pl, &["validate", "--plan-json", &p(j), "--plan-file", &p(b), "--stack", stack])
+        cg(
+            &sb,
+            &pl,
+            &["validate", "--environment", "production", "--plan-json", &p(j), "--plan-file", &p(b), "--stack", stack],
+        )
     };
     assert_eq!(ok("network", &nj, &nb).code, 0);
     assert_eq!(ok("app", &aj, &ab).code, 0);
@@ -293,53 +316,63 @@ fn several_stacks_each_bind_their_own_plan() {
 }
 
 #[test]
-fn receipts_missing_forged_and_valid() {
-    let mut sb = Sandbox::new();
+fn with_a_bot_only_its_signed_record_and_receipts_let_a_deploy_through() {
+    let sb = Sandbox::new();
     let pl = deploy_pipeline(&sb, &sha(410));
     approved(&sb, &pl);
-    let (seed, public) = generate();
-    sb.env.push(("CHANGEGATE_RECEIPT_PUBKEY".into(), public));
-    let v = cg(&sb, &pl, &["validate"]);
-    assert_eq!(v.code, 1);
+    // A person approved, but the bot has not looked: no analysis, no receipt.
+    let v = cg(&sb, &pl, &["validate", "--environment", "production"]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("analysis_missing"), "{}", v.stdout);
     assert!(v.stdout.contains("receipt_missing"), "{}", v.stdout);
 
+    // A record written by anyone but the bot (here the CI user, who may
+    // edit issues) counts for nothing, however it looks.
     let record = sb.issue("PRODCM-1")["properties"]["changegate"].clone();
     let binding: changegate::request::binding::Binding = serde_json::from_value(record["binding"].clone()).unwrap();
+    let policy = sb.stand_ins.with_jira(|j| j.project_property("PRODCM", "changegate.policy")).unwrap();
+    let policy_digest: changegate::digest::Sha256Digest =
+        serde_json::from_value::<changegate::policy::SignedPolicy>(policy).unwrap().payload.content.digest();
     let payload = ReceiptPayload {
         ticket: "PRODCM-1".into(),
-        binding,
+        binding: binding.clone(),
         stack: None,
         plan: None,
         approver: "712020:alice".into(),
         issued_at: changegate::time::Timestamp::now().to_rfc3339(),
+        policy_digest,
     };
     let (forger, _) = generate();
-    let forged = SigningKey::from_base64(&forger).unwrap().sign(payload.clone());
-    let bot = sb.jira_as(BOT);
-    bot.set_property("PRODCM-1", "changegate.bot", &json!({"receipts": [forged]})).unwrap();
-    let v = cg(&sb, &pl, &["validate"]);
+    let forger = SigningKey::from_base64(&forger).unwrap();
+    let mut forged = changegate::bot_record::BotRecord::new("PRODCM-1", binding.digest());
+    forged.seq = 1;
+    forged.written_at = changegate::time::Timestamp::now().to_rfc3339();
+    forged.receipts.push(changegate::receipt::sign(&forger, payload));
+    let forged = forger.sign(changegate::signing::Kind::Record, forged);
+    sb.jira_as(crate::sandbox::CI)
+        .set_property("PRODCM-1", "changegate.bot", &serde_json::to_value(&forged).unwrap())
+        .unwrap();
+    let v = cg(&sb, &pl, &["validate", "--environment", "production"]);
     assert_eq!(v.code, 1);
-    assert!(v.stdout.contains("receipt_invalid"), "{}", v.stdout);
+    assert!(v.stdout.contains("bot_record_altered"), "{}", v.stdout);
 
-    let key = SigningKey::from_base64(&seed).unwrap();
-    let good = key.sign(payload.clone());
-    bot.set_property("PRODCM-1", "changegate.bot", &json!({"receipts": [good.clone()]})).unwrap();
-    let v = cg(&sb, &pl, &["validate"]);
+    // The bot finds the altered record, says so once, analyses again and
+    // issues its own receipt: the honest deploy passes.
+    sb.reconcile(&pl);
+    let comments = sb.issue("PRODCM-1")["comments"].to_string();
+    assert!(comments.contains("record on this ticket was altered"), "{comments}");
+    let v = cg(&sb, &pl, &["validate", "--environment", "production"]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    sb.reconcile(&pl);
+    assert_eq!(sb.issue("PRODCM-1")["comments"].to_string().matches("was altered").count(), 1, "reported once");
 
     // Before apply, the receipt must name the plan files.
     let (j, b) = plan_files(&sb, "plan", false);
     assert_eq!(cg(&sb, &pl, &["plan-check", &p(&j), "--plan-file", &p(&b), "--state", "changegate.json"]).code, 0);
-    let apply = ["validate", "--plan-json", &p(&j), "--plan-file", &p(&b)];
+    let apply = ["validate", "--environment", "production", "--plan-json", &p(&j), "--plan-file", &p(&b)];
     let v = cg(&sb, &pl, &apply);
     assert!(v.stdout.contains("receipt_missing"), "{}", v.stdout);
-    let digest = |path: &PathBuf| crate::support::sha256sum(path).parse().unwrap();
-    let plan_receipt = key.sign(ReceiptPayload {
-        stack: Some("default".into()),
-        plan: Some(PlanDigests { json: digest(&j), file: Some(digest(&b)) }),
-        ..payload
-    });
-    bot.set_property("PRODCM-1", "changegate.bot", &json!({"receipts": [good, plan_receipt]})).unwrap();
+    sb.reconcile(&pl);
     let v = cg(&sb, &pl, &apply);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
 }
@@ -352,7 +385,7 @@ fn close_records_each_outcome_once() {
         ("canceled", None, "Failed", "Cancelled"),
         ("success", Some("failure"), "Failed", "Failed"),
     ] {
-        let sb = Sandbox::new();
+        let sb = no_bot();
         let pl = deploy_pipeline(&sb, &sha(411));
         approved(&sb, &pl);
         sb.set_job(&pl.workflow_id, "apply", job_status);
@@ -387,7 +420,7 @@ fn close_records_each_outcome_once() {
 
 #[test]
 fn close_refuses_an_unfinished_deploy_and_flags_an_unauthorized_one() {
-    let sb = Sandbox::new();
+    let sb = no_bot();
     let pl = deploy_pipeline(&sb, &sha(412));
     assert_eq!(sb.request(&pl, &[]).code, 0);
     let out = cg(&sb, &pl, &["close"]);
@@ -421,7 +454,7 @@ fn fault_matrix(cmd: &[&str], calls: &[Call]) -> usize {
             if *name == "malformed" && !body_read {
                 continue;
             }
-            let sb = Sandbox::new();
+            let sb = no_bot();
             let pl = deploy_pipeline(&sb, &sha(420));
             approved(&sb, &pl);
             sb.set_job(&pl.workflow_id, "apply", "success");
@@ -462,7 +495,7 @@ fn faults_in_validate_fail_closed_and_a_rerun_recovers() {
         ("circleci", "GET", "/workflow/", true),
         ("circleci", "GET", "/pipeline/", true),
     ];
-    assert_eq!(fault_matrix(&["validate"], &calls), 16);
+    assert_eq!(fault_matrix(&["validate", "--environment", "production"], &calls), 16);
 }
 
 #[test]
@@ -505,7 +538,7 @@ const RESUME: [&str; 6] = ["resume", "--hold", "hold_change", "--timeout", "3s",
 
 #[test]
 fn resume_without_a_bot_waits_for_a_person_and_never_approves_the_ticket() {
-    let sb = Sandbox::new();
+    let sb = no_bot();
     let pl = deploy_pipeline(&sb, &sha(420));
     let out = sb.request(&pl, &["--justification", "Ship the fix", "--rollback-plan", "Redeploy the previous build"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
@@ -541,7 +574,7 @@ fn resume_without_a_bot_waits_for_a_person_and_never_approves_the_ticket() {
 
 #[test]
 fn resume_refuses_holds_the_ticket_does_not_record_and_cancels_on_decline() {
-    let sb = Sandbox::new();
+    let sb = no_bot();
     let pl = deploy_pipeline(&sb, &sha(421));
     approved(&sb, &pl);
     // The plan hold is not a change hold: it needs a recorded plan.
@@ -549,7 +582,7 @@ fn resume_refuses_holds_the_ticket_does_not_record_and_cancels_on_decline() {
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("records no hold \"hold_plan_review\""), "{}", out.stdout);
 
-    let sb = Sandbox::new();
+    let sb = no_bot();
     let pl = deploy_pipeline(&sb, &sha(422));
     let out = sb.request(&pl, &["--justification", "Ship the fix", "--rollback-plan", "Redeploy the previous build"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
@@ -562,7 +595,7 @@ fn resume_refuses_holds_the_ticket_does_not_record_and_cancels_on_decline() {
 
 #[test]
 fn resume_of_a_plan_hold_needs_the_approval_after_a_risky_plan() {
-    let sb = Sandbox::new();
+    let sb = no_bot();
     let pl = deploy_pipeline(&sb, &sha(423));
     approved(&sb, &pl);
     let (json_file, bin) = plan_files(&sb, "plan", true);

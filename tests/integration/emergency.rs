@@ -3,7 +3,6 @@
 //! the bot's receipt, recorded with a retrospective that is escalated when
 //! overdue, and reported by `changegate audit`.
 
-use changegate::receipt::generate;
 use serde_json::{Value, json};
 
 use crate::sandbox::{ALICE, Pipeline, Sandbox, sha};
@@ -61,10 +60,10 @@ fn an_emergency_is_asked_for_by_ci_and_granted_only_by_break_glass() {
     emergency(&sb, &p);
     assert_eq!(comments(&sb, &key).len(), before);
 
-    // Not yet granted: no deploy.
-    let (_, public) = generate();
-    let receipts = [("CHANGEGATE_RECEIPT_PUBKEY", public.as_str())];
-    let v = cg(&sb, &p, &["validate"], &receipts);
+    // Not yet granted: no deploy (the bot's public key is in every job's
+    // environment: receipts are required).
+    let receipts: [(&str, &str); 0] = [];
+    let v = cg(&sb, &p, &["validate", "--environment", "production"], &receipts);
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("emergency_not_granted"), "{}", v.stdout);
 
@@ -76,7 +75,7 @@ fn an_emergency_is_asked_for_by_ci_and_granted_only_by_break_glass() {
     // without a mapped approver, records who, why and when, and opens the
     // retrospective, due in 24 hours.
     sb.jira_as(CAROL).transition(&key, "Emergency approve", None).unwrap();
-    let v = cg(&sb, &p, &["validate"], &receipts);
+    let v = cg(&sb, &p, &["validate", "--environment", "production"], &receipts);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains(&format!("PASS: {key} is an EMERGENCY change approved by 712020:carol")), "{}", v.stdout);
     let retro = v.stdout.lines().find_map(|l| l.strip_prefix("retrospective: ")).unwrap().to_owned();
@@ -103,7 +102,7 @@ fn an_emergency_is_asked_for_by_ci_and_granted_only_by_break_glass() {
 
     // Again (apply after plan): the same retrospective, nothing repeated.
     let (before, tickets) = (comments(&sb, &key).len(), sb.issues().len());
-    let v = cg(&sb, &p, &["validate"], &receipts);
+    let v = cg(&sb, &p, &["validate", "--environment", "production"], &receipts);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains(&format!("retrospective: {retro}")), "{}", v.stdout);
     assert_eq!((comments(&sb, &key).len(), sb.issues().len()), (before, tickets));
@@ -117,7 +116,7 @@ fn a_break_glass_approval_is_no_emergency_unless_one_was_asked_for() {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let key = sb.state()["ticket"].as_str().unwrap().to_owned();
     sb.jira_as(CAROL).transition(&key, "Emergency approve", None).unwrap();
-    let v = cg(&sb, &p, &["validate"], &[]);
+    let v = cg(&sb, &p, &["validate", "--environment", "production"], &[]);
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("approver_unmapped"), "{}", v.stdout);
     assert!(!v.stdout.contains("EMERGENCY"), "{}", v.stdout);
@@ -127,8 +126,7 @@ fn a_break_glass_approval_is_no_emergency_unless_one_was_asked_for() {
     let p2 = sb.pipeline("gh/acme/api", "main", &sha(902));
     let key2 = emergency(&sb, &p2);
     sb.jira_as(ALICE).transition(&key2, "Approve", None).unwrap();
-    let (_, public) = generate();
-    let v = cg(&sb, &p2, &["validate"], &[("CHANGEGATE_RECEIPT_PUBKEY", public.as_str())]);
+    let v = cg(&sb, &p2, &["validate", "--environment", "production"], &[]);
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("receipt_missing"), "{}", v.stdout);
 }
@@ -157,7 +155,7 @@ fn the_bot_resumes_escalates_and_the_audit_reports_emergencies() {
     let key = emergency(&sb, &p);
     sb.set_job(&p.workflow_id, "request_change", "success");
     sb.jira_as(CAROL).transition(&key, "Emergency approve", None).unwrap();
-    let (private, _) = generate();
+    let private = sb.keys.0.clone();
     let github = sb.stand_ins.url();
     let slack = crate::waiting::Slack::start(200);
     let bot = [
@@ -239,7 +237,7 @@ fn a_retrospective_opened_twice_at_once_is_settled_to_one() {
     fields.insert("labels".into(), json!(["changegate-retrospective", label]));
     let other = sb.jira_as(crate::sandbox::CI).create(fields, &[]).unwrap().key;
 
-    let v = cg(&sb, &p, &["validate"], &[]);
+    let v = cg(&sb, &p, &["validate", "--environment", "production"], &[]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains(&format!("as a duplicate of the retrospective {other}")), "{}", v.stdout);
     assert!(v.stdout.contains(&format!("retrospective: {other}")), "{}", v.stdout);

@@ -309,10 +309,20 @@ fn a_newer_pipeline_supersedes_finished_older_ones() {
 }
 
 #[test]
-fn an_uncontrolled_environment_needs_no_ticket_and_no_credentials() {
+fn an_uncontrolled_environment_needs_no_ticket_and_without_a_bot_no_credentials() {
     let dir = tempfile::tempdir().unwrap();
-    let out =
-        crate::support::Run::new(["request", "--environment", "staging", "--build-job", "build"]).cwd(dir.path()).run();
+    let run =
+        || crate::support::Run::new(["request", "--environment", "staging", "--build-job", "build"]).cwd(dir.path());
+    // With a bot (the default), whether an environment is controlled is the
+    // bot's signed policy's to say: without its public key, nothing is decided.
+    let out = run().run();
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("CHANGEGATE_RECEIPT_PUBKEY is not set"), "{}", out.stderr);
+    let out = run().env("CHANGEGATE_RECEIPT_PUBKEY", " ").run();
+    assert_eq!(out.code, 2, "an empty key is no key: {}", out.stderr);
+    assert!(!dir.path().join("changegate.json").exists());
+    // Without a bot, the checkout's configuration says so, and no call is made.
+    let out = run().env("CHANGEGATE_NO_BOT", "1").run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("staging is not a controlled environment"));
     let state: Value =

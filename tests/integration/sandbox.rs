@@ -31,6 +31,8 @@ pub struct Sandbox {
     pub dir: tempfile::TempDir,
     /// Extra environment for every run.
     pub env: Vec<(String, String)>,
+    /// The bot's key pair (private seed, public key), base64.
+    pub keys: (String, String),
 }
 
 impl Sandbox {
@@ -39,11 +41,45 @@ impl Sandbox {
         Self::with_config(SITE_CONFIG)
     }
 
+    /// Stand-ins, a directory holding `config`, and a bot: its key pair
+    /// made, its policy (from `config`) published as the bot publishes it,
+    /// and its public key in every job's environment.
     pub fn with_config(config: &str) -> Self {
         let stand_ins = StandIns::start("127.0.0.1:0").expect("stand-ins start");
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("changegate.toml"), config).unwrap();
-        Sandbox { stand_ins, dir, env: Vec::new() }
+        let keys = changegate::signing::generate();
+        let env = vec![("CHANGEGATE_RECEIPT_PUBKEY".to_owned(), keys.1.clone())];
+        let sb = Sandbox { stand_ins, dir, env, keys };
+        sb.publish_policy();
+        sb
+    }
+
+    /// Stand-ins and `config` without a bot: every job runs `--no-bot`.
+    pub fn without_bot(config: &str) -> Self {
+        let mut sb = Self::with_config(config);
+        sb.env = vec![("CHANGEGATE_NO_BOT".to_owned(), "1".to_owned())];
+        sb
+    }
+
+    /// Publishes the policy of the sandbox's `changegate.toml`, signed with
+    /// the bot's key, as `changegate serve` does at start-up.
+    pub fn publish_policy(&self) {
+        let text = std::fs::read_to_string(self.path().join("changegate.toml")).unwrap();
+        let config = changegate::config::Config::parse(&text, "changegate.toml", changegate::time::Date::today_utc())
+            .expect("the sandbox's configuration is valid");
+        let key = changegate::signing::SigningKey::from_base64(&self.keys.0).unwrap();
+        let content = changegate::policy::PolicyContent::of(&config);
+        let serial = changegate::time::Timestamp::now().0 as u64;
+        let signed = changegate::policy::sign(
+            &key,
+            content,
+            serial,
+            changegate::time::Timestamp::now(),
+            changegate::policy::DEFAULT_TTL,
+        );
+        let value = serde_json::to_value(signed).unwrap();
+        self.stand_ins.with_jira(|j| j.set_project_property(&config.jira.project, changegate::policy::PROPERTY, value));
     }
 
     pub fn path(&self) -> &Path {
@@ -102,13 +138,22 @@ impl Sandbox {
         run
     }
 
-    /// A changegate run as the bot: its Jira user, GitHub at the stand-in.
+    /// A changegate run as the bot: its Jira user, its key, GitHub at the
+    /// stand-in.
     pub fn bot<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, p: &Pipeline, args: I) -> Run {
         self.job(p, args)
             .env("JIRA_USER_EMAIL", "bot@acme.test")
             .env("JIRA_API_TOKEN", "bot-token")
             .env("GITHUB_API_URL", &self.stand_ins.url())
             .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+            .env("CHANGEGATE_RECEIPT_KEY", &self.keys.0)
+    }
+
+    /// One reconcile pass of the bot (asserted to succeed).
+    pub fn reconcile(&self, p: &Pipeline) -> Output {
+        let out = self.bot(p, ["reconcile", "--hold-wait", "1"]).run();
+        assert_eq!(out.code, 0, "reconcile: {}{}", out.stdout, out.stderr);
+        out
     }
 
     /// Stores a clean Trivy scan (the shared SARIF) as an artifact of the

@@ -116,7 +116,7 @@ fn a_waiting_request_is_reminded_then_expires_and_its_deploy_is_cancelled() {
     assert_eq!(wf, "canceled");
     assert!(slack.texts().iter().any(|t| t.contains("expired without an approval")));
     // Never a silent pass: validate refuses.
-    assert_eq!(sb.job(&p, ["validate"]).run().code, 1);
+    assert_eq!(sb.job(&p, ["validate", "--environment", "production"]).run().code, 1);
 }
 
 #[test]

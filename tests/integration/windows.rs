@@ -18,7 +18,7 @@ fn as_bot(sb: &Sandbox, p: &Pipeline, args: &[&str]) -> Output {
 }
 
 fn validate(sb: &Sandbox, p: &Pipeline) -> Output {
-    sb.job(p, ["validate"]).run()
+    sb.job(p, ["validate", "--environment", "production"]).run()
 }
 
 #[test]
@@ -46,7 +46,7 @@ fn a_freeze_holds_a_clean_change_until_a_second_approver_overrides() {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let issue = sb.issue(&k);
     assert_eq!(issue["status"], "Manual review", "every check passed, but the freeze holds it: {}", out.stdout);
-    assert_eq!(issue["properties"]["changegate.bot"]["analysis"]["reasons"], json!(["change_freeze"]));
+    assert_eq!(issue["properties"]["changegate.bot"]["payload"]["analysis"]["reasons"], json!(["change_freeze"]));
     assert!(issue["comments"].to_string().contains("Year-end freeze"), "shown on the ticket");
 
     // One approval is not enough: validate refuses, the bot asks for a second.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # The orb's commands, run from the packed orb as CircleCI would run them (in
 # busybox sh), against `changegate stand-ins`: the whole process of one deploy
-# without a bot, and the handling of credentials.
+# without a bot (without_bot=true) and with one (the bot's policy published,
+# its public key in the job, its reconcile resuming the hold), and the
+# handling of credentials.
 
 load helpers
 
@@ -87,8 +89,20 @@ wf = next(w for w in d["workflows"] if w["id"] == sys.argv[1])
 print(next(j["status"] for j in wf["jobs"] if j["name"] == sys.argv[2]))' "$CIRCLE_WORKFLOW_ID" "$1"
 }
 
+# cg COMMAND name=value...: an orb command without a bot (the tests below
+# that run one with a bot call run_orb_command directly).
+cg() {
+  local c=$1
+  shift
+  case "$c" in
+    request_change | validate_change | plan_gate | analyze | resume_when_approved)
+      run_orb_command "$ORB" "$c" without_bot=true "$@" ;;
+    *) run_orb_command "$ORB" "$c" "$@" ;;
+  esac
+}
+
 request() {
-  run_orb_command "$ORB" request_change build_job=build hold_job=hold_change \
+  cg request_change environment=production build_job=build hold_job=hold_change \
     "pipeline_id=$PIPELINE_ID" "pipeline_number=$PIPELINE_NUMBER" \
     "justification=Ship the checkout fix" "rollback_plan=Redeploy the previous build" "$@"
 }
@@ -104,47 +118,47 @@ request() {
   [ "$(job_status hold_change)" = on_hold ]
 
   # Not approved: validate refuses, and the wait beside the hold ends unresumed.
-  run run_orb_command "$ORB" validate_change environment=production
+  run cg validate_change environment=production
   [ "$status" -eq 1 ]
-  run run_orb_command "$ORB" resume_when_approved hold_job=hold_change timeout=2s interval=1s
+  run cg resume_when_approved hold_job=hold_change timeout=2s interval=1s
   echo "$output"
   [ "$status" -eq 1 ]
   [ "$(job_status hold_change)" = on_hold ]
 
   approve "$key"
-  run run_orb_command "$ORB" resume_when_approved hold_job=hold_change timeout=10s interval=1s
+  run cg resume_when_approved hold_job=hold_change timeout=10s interval=1s
   echo "$output"
   [ "$status" -eq 0 ]
   [ "$(job_status hold_change)" = success ]
-  run run_orb_command "$ORB" validate_change environment=production
+  run cg validate_change environment=production
   [ "$status" -eq 0 ]
 
   # A risky plan is escalated; the plan hold waits for a second approval.
   cp "$REPO/examples/plan.json" plan.json
   printf 'binary plan' >plan.tfplan
-  run run_orb_command "$ORB" plan_gate plan_json=plan.json plan_file=plan.tfplan hold_job=hold_plan_review json_report=reports/plan.json
+  run cg plan_gate plan_json=plan.json plan_file=plan.tfplan hold_job=hold_plan_review json_report=reports/plan.json
   echo "$output"
   [ "$status" -eq 0 ]
   [[ "$output" == *RISKY* ]]
   [ -s reports/plan.json ]
   [ "$(issue_status "$key")" = "Manual review" ]
   control POST /_standin/circleci/jobs "{\"workflow_id\": \"$CIRCLE_WORKFLOW_ID\", \"job\": \"plan\", \"status\": \"success\"}"
-  run run_orb_command "$ORB" validate_change plan_json=plan.json plan_file=plan.tfplan
+  run cg validate_change environment=production plan_json=plan.json plan_file=plan.tfplan
   [ "$status" -eq 1 ]
   approve "$key"
-  run run_orb_command "$ORB" resume_when_approved hold_job=hold_plan_review stack=default timeout=10s interval=1s
+  run cg resume_when_approved hold_job=hold_plan_review stack=default timeout=10s interval=1s
   [ "$status" -eq 0 ]
   [ "$(job_status hold_plan_review)" = success ]
-  run run_orb_command "$ORB" validate_change plan_json=plan.json plan_file=plan.tfplan
+  run cg validate_change environment=production plan_json=plan.json plan_file=plan.tfplan
   echo "$output"
   [ "$status" -eq 0 ]
   # Another plan than the reviewed one is refused.
   printf 'other plan' >plan.tfplan
-  run run_orb_command "$ORB" validate_change plan_json=plan.json plan_file=plan.tfplan
+  run cg validate_change environment=production plan_json=plan.json plan_file=plan.tfplan
   [ "$status" -eq 1 ]
 
   control POST /_standin/circleci/jobs "{\"workflow_id\": \"$CIRCLE_WORKFLOW_ID\", \"job\": \"apply\", \"status\": \"success\"}"
-  run run_orb_command "$ORB" close_change deploy_job=apply
+  run cg close_change deploy_job=apply
   echo "$output"
   [ "$status" -eq 0 ]
   [ "$(issue_status "$key")" = Done ]
@@ -155,7 +169,7 @@ request() {
   run request
   [ "$status" -eq 0 ]
   cp "$REPO/examples/plan.json" plan.json
-  run run_orb_command "$ORB" plan_gate plan_json=plan.json fail_on_risk=true
+  run cg plan_gate plan_json=plan.json fail_on_risk=true
   [ "$status" -eq 1 ]
 }
 
@@ -195,7 +209,7 @@ request() {
 @test "commands fail closed when changegate is missing" {
   new_pipeline "$(printf '%040d' 5)"
   export PATH=/usr/bin:/bin HOME=$BATS_TEST_TMPDIR
-  run run_orb_command "$ORB" validate_change
+  run cg validate_change environment=production
   [ "$status" -eq 2 ]
   [[ "$output" == *"run the install command first"* ]]
 }
@@ -207,7 +221,7 @@ request() {
   key=$(python3 -c 'import json; print(json.load(open("changegate.json"))["ticket"])')
   GITHUB_API_URL=$(sed -n 's/^GITHUB_API_URL=//p' "$BATS_FILE_TMPDIR/stand-ins.env")
   export GITHUB_API_URL GITHUB_TOKEN=$(sed -n 's/.*GITHUB_TOKEN=\([^;]*\)$/\1/p' "$BATS_FILE_TMPDIR/stand-ins.env")
-  run run_orb_command "$ORB" analyze evidence_file=reports/evidence.json
+  run cg analyze evidence_file=reports/evidence.json
   echo "$output"
   [ "$status" -eq 0 ]
   [ -s reports/evidence.json ]
@@ -221,7 +235,7 @@ request() {
   [ "$status" -eq 0 ]
   key=$(python3 -c 'import json; print(json.load(open("changegate.json"))["ticket"])')
   jira_as alice@acme.test alice-token GET "/issue/$key?fields=labels" | grep -q changegate-emergency
-  run run_orb_command "$ORB" validate_change
+  run cg validate_change environment=production
   echo "$output"
   [ "$status" -eq 1 ]
   [[ "$output" == *emergency_not_granted* ]]
@@ -229,10 +243,70 @@ request() {
   run jira_as alice@acme.test alice-token POST "/issue/$key/transitions" '{"transition": {"id": "32"}}'
   [ "$status" -ne 0 ]
   jira_as carol@acme.test carol-token POST "/issue/$key/transitions" '{"transition": {"id": "32"}}'
-  run run_orb_command "$ORB" validate_change
+  run cg validate_change environment=production
   echo "$output"
   [ "$status" -eq 0 ]
   [[ "$output" == *"is an EMERGENCY change approved by 712020:carol"* ]]
   [[ "$output" == *"retrospective: PRODCM-"* ]]
   jira_as alice@acme.test alice-token GET "/issue/$key/comment" | grep -q 'Checkout is down; see INC-4411 & $HOME'
+}
+
+# bot_reconcile: one pass of the bot (its Jira user, its key, GitHub at the
+# stand-ins), as `changegate serve` runs it.
+bot_reconcile() {
+  local github
+  github=$(sed -n 's/^GITHUB_API_URL=//p' "$BATS_FILE_TMPDIR/stand-ins.env")
+  env JIRA_USER_EMAIL=bot@acme.test JIRA_API_TOKEN=bot-token CHANGEGATE_RECEIPT_KEY="$BOT_KEY" \
+    GITHUB_API_URL="$github" GITHUB_TOKEN=gh-token changegate reconcile --hold-wait 2
+}
+
+@test "a deploy through the orb's commands with the bot: its signed policy, its analysis, its receipt" {
+  new_pipeline "$(printf '%040d' 8)"
+  keys=$(changegate keys generate)
+  BOT_KEY=$(printf '%s\n' "$keys" | sed -n 's/^CHANGEGATE_RECEIPT_KEY=//p')
+  pubkey=$(printf '%s\n' "$keys" | sed -n 's/^CHANGEGATE_RECEIPT_PUBKEY=//p')
+  # The bot starts: it publishes its signed policy.
+  run bot_reconcile
+  echo "$output"
+  [[ "$output" == *"published the policy"* ]]
+
+  # A job without the bot's public key decides nothing.
+  run run_orb_command "$ORB" request_change environment=production build_job=build hold_job=hold_change \
+    "pipeline_id=$PIPELINE_ID" "pipeline_number=$PIPELINE_NUMBER" justification=j rollback_plan=r
+  echo "$output"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"CHANGEGATE_RECEIPT_PUBKEY is not set"* ]]
+  [ ! -f changegate.json ]
+
+  # With it, whatever the checkout's changegate.toml says may only tighten
+  # the bot's policy: one that turns the gate off is refused, by name.
+  export CHANGEGATE_RECEIPT_PUBKEY=$pubkey
+  cp changegate.toml bot.toml
+  { printf 'controlled_environments = []\n'; cat bot.toml; } >changegate.toml
+  run run_orb_command "$ORB" request_change environment=Production build_job=build hold_job=hold_change \
+    "pipeline_id=$PIPELINE_ID" "pipeline_number=$PIPELINE_NUMBER" justification=j rollback_plan=r
+  echo "$output"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"controlled_environments: leaves out production"* ]]
+  cp bot.toml changegate.toml
+
+  run run_orb_command "$ORB" request_change environment=Production build_job=build hold_job=hold_change \
+    "pipeline_id=$PIPELINE_ID" "pipeline_number=$PIPELINE_NUMBER" justification=j rollback_plan=r
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"policy: the changegate bot's"* ]]
+  key=$(python3 -c 'import json; print(json.load(open("changegate.json"))["ticket"])')
+  control POST /_standin/circleci/jobs "{\"workflow_id\": \"$CIRCLE_WORKFLOW_ID\", \"job\": \"cg/request_change\", \"status\": \"success\"}"
+
+  # A person approves; only the bot's receipt lets the deploy through.
+  approve "$key"
+  run run_orb_command "$ORB" validate_change environment=production
+  [ "$status" -eq 1 ]
+  [[ "$output" == *receipt_missing* ]]
+  run bot_reconcile
+  echo "$output"
+  [ "$(job_status hold_change)" = success ]
+  run run_orb_command "$ORB" validate_change environment=production
+  echo "$output"
+  [ "$status" -eq 0 ]
 }

@@ -10,6 +10,7 @@ mod collect;
 mod config_check;
 mod decide;
 mod demo;
+mod keys;
 mod plan_check;
 mod request;
 mod resume;
@@ -73,6 +74,11 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Make and inspect the bot's signing keys
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
     },
     /// Serve local stand-ins for Jira and CircleCI (tests and demos)
     #[command(hide = true)]
@@ -184,6 +190,7 @@ fn execute(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError
         Command::Config { command: ConfigCommand::Check(args) } => {
             config_check::run(&args, cli.config.as_deref(), env, out)
         }
+        Command::Keys { command } => keys::run(&command, env, out),
         Command::StandIns(args) => stand_ins::run(&args, out),
         Command::Demo(args) => demo::run(&args, out),
     }

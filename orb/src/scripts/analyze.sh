@@ -4,6 +4,7 @@
 set -eu
 eval "$CG_SCRIPT_UTILS"
 cg_jira_and_circleci
+cg_trust
 cg_export_from GITHUB_TOKEN "${CG_GITHUB_TOKEN_VAR:-GITHUB_TOKEN}"
 cg=$(cg_bin)
 

@@ -4,6 +4,7 @@
 set -eu
 eval "$CG_SCRIPT_UTILS"
 cg_jira_and_circleci
+cg_trust
 cg=$(cg_bin)
 
 set -- plan-check "${CG_PLAN_JSON:?}" --stack "${CG_STACK:-default}" --format "${CG_FORMAT:-text}"
@@ -14,6 +15,7 @@ else
 fi
 if [ -n "${CG_PLAN_FILE:-}" ]; then set -- "$@" --plan-file "$CG_PLAN_FILE"; fi
 if [ -n "${CG_HOLD_JOB:-}" ]; then set -- "$@" --hold "$CG_HOLD_JOB"; fi
+if [ -n "${CG_ENVIRONMENT:-}" ]; then set -- "$@" --environment "$CG_ENVIRONMENT"; fi
 if [ -n "${CG_JSON_OUT:-}" ]; then
   mkdir -p "$(dirname "$CG_JSON_OUT")"
   set -- "$@" --json-out "$CG_JSON_OUT"

@@ -4,6 +4,7 @@
 set -eu
 eval "$CG_SCRIPT_UTILS"
 cg_jira_and_circleci
+cg_trust
 cg=$(cg_bin)
 
 set -- request \

@@ -4,7 +4,7 @@
 set -eu
 eval "$CG_SCRIPT_UTILS"
 cg_jira_and_circleci
-cg_export_from CHANGEGATE_RECEIPT_PUBKEY "${CG_RECEIPT_PUBKEY_VAR:-CHANGEGATE_RECEIPT_PUBKEY}" optional
+cg_trust
 cg=$(cg_bin)
 
 set -- resume --state "${CG_STATE_FILE:-changegate.json}" --hold "${CG_HOLD_JOB:?}" \

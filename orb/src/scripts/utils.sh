@@ -44,6 +44,17 @@ cg_jira_and_circleci() {
   cg_export_from CIRCLE_TOKEN "${CG_CIRCLE_TOKEN_VAR:-CIRCLE_TOKEN}"
 }
 
+# Where trust comes from: the bot's public keys (changegate names the variable
+# when they are missing), or no bot at all when the command says so.
+cg_trust() {
+  cg_export_from CHANGEGATE_RECEIPT_PUBKEY "${CG_RECEIPT_PUBKEY_VAR:-CHANGEGATE_RECEIPT_PUBKEY}" optional
+  if cg_true "${CG_WITHOUT_BOT:-0}"; then
+    export CHANGEGATE_NO_BOT=1
+  else
+    unset CHANGEGATE_NO_BOT
+  fi
+}
+
 # Prints the path of the changegate binary: on PATH, or where `install` puts
 # it when the default directory is not writable.
 cg_bin() {

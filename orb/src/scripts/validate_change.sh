@@ -4,12 +4,15 @@
 set -eu
 eval "$CG_SCRIPT_UTILS"
 cg_jira_and_circleci
-cg_export_from CHANGEGATE_RECEIPT_PUBKEY "${CG_RECEIPT_PUBKEY_VAR:-CHANGEGATE_RECEIPT_PUBKEY}" optional
+cg_trust
 cg=$(cg_bin)
 
-set -- validate --state "${CG_STATE_FILE:-changegate.json}" --stack "${CG_STACK:-default}"
+set -- validate --state "${CG_STATE_FILE:-changegate.json}" --stack "${CG_STACK:-default}" \
+  --environment "${CG_ENVIRONMENT:?the environment parameter is required}"
 if [ -n "${CG_TICKET:-}" ]; then set -- "$@" --ticket "$CG_TICKET"; fi
-if [ -n "${CG_ENVIRONMENT:-}" ]; then set -- "$@" --environment "$CG_ENVIRONMENT"; fi
+case "${CG_STAGE:-auto}" in
+  plan | apply) set -- "$@" --stage "$CG_STAGE" ;;
+esac
 if [ -n "${CG_PLAN_JSON:-}" ]; then set -- "$@" --plan-json "$CG_PLAN_JSON"; fi
 if [ -n "${CG_PLAN_FILE:-}" ]; then set -- "$@" --plan-file "$CG_PLAN_FILE"; fi
 if [ -n "${CG_CONFIG:-}" ]; then set -- "$@" --config "$CG_CONFIG"; fi

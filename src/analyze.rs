@@ -155,25 +155,34 @@ pub fn run(
     let (current, _) = store.read(&t.key, &binding_digest)?;
     let recorded =
         current.analysis().is_some_and(|a| a.fingerprint == fp.hex() && a.policy_digest == recorder.policy_digest);
-    let commented = recorded && src.jira.comments(&t.key)?.iter().any(|c| plain_text(&c.body).contains(&mark));
-    if commented {
+    // A comment of these very facts may be there while the record is not
+    // (it was altered, or a write was lost): then the record is written
+    // again with the evidence it names, and the comment is not repeated.
+    let commented = src.jira.comments(&t.key)?.iter().any(|c| plain_text(&c.body).contains(&mark));
+    if recorded && commented {
         out.actions.push(format!("the analysis of these facts is already on {} ({mark})", t.key));
     } else {
         src.jira.attach(&t.key, &evidence_name, "application/json", &out.evidence.to_bytes())?;
         out.actions.push(format!("attached the evidence record as {evidence_name} ({})", d.evidence_digest));
-        let (doc, truncated) = render::adf(d, &out.evidence, &analysis_name, &mark);
-        if truncated {
-            src.jira.attach(&t.key, &analysis_name, "text/markdown", render::markdown(d, &out.evidence).as_bytes())?;
-            out.actions.push(format!("the commit table is too long for a comment: attached {analysis_name}"));
+        if commented {
+            out.actions
+                .push(format!("the comment of this analysis is on {} already; its record is written anew", t.key));
+        } else {
+            let (doc, truncated) = render::adf(d, &out.evidence, &analysis_name, &mark);
+            if truncated {
+                let md = render::markdown(d, &out.evidence);
+                src.jira.attach(&t.key, &analysis_name, "text/markdown", md.as_bytes())?;
+                out.actions.push(format!("the commit table is too long for a comment: attached {analysis_name}"));
+            }
+            src.jira.comment(&t.key, doc)?;
+            out.posted = true;
+            out.actions.push(format!(
+                "posted the analysis on {}: {} ({})",
+                t.key,
+                d.recommendation.as_str(),
+                d.reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", ")
+            ));
         }
-        src.jira.comment(&t.key, doc)?;
-        out.posted = true;
-        out.actions.push(format!(
-            "posted the analysis on {}: {} ({})",
-            t.key,
-            d.recommendation.as_str(),
-            d.reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", ")
-        ));
 
         // The bot's record: the summary, the digest of the evidence, who may
         // not approve, and the policy it was made under.

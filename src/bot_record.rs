@@ -237,12 +237,16 @@ pub enum Check {
     OtherBinding(BotRecord),
     /// Written without a signature: only meaningful without a bot.
     Unsigned(BotRecord),
-    /// Changed by someone other than the bot: treated as absent.
+    /// Changed by someone other than the bot (or signed by a key retired
+    /// since): treated as absent.
     Altered {
         /// What is wrong.
         why: String,
         /// Digest of the value found (for one report per alteration).
         digest: Sha256Digest,
+        /// The signature is the bot's, by a key retired since: a rotation,
+        /// not an alteration (nothing to report, the record is re-derived).
+        retired: bool,
     },
 }
 
@@ -306,12 +310,17 @@ pub fn check(
     binding_digest: &Sha256Digest,
     floor: u64,
 ) -> Check {
-    let altered = |why: String, v: &Value| Check::Altered { why, digest: Sha256Digest::of(v.to_string().as_bytes()) };
+    let altered = |why: String, v: &Value| Check::Altered {
+        why,
+        digest: Sha256Digest::of(v.to_string().as_bytes()),
+        retired: false,
+    };
     let Some(v) = raw.filter(|v| !v.is_null()) else {
         return match (ring, floor) {
             (Some(_), 1..) => Check::Altered {
                 why: format!("the bot's record is gone although the bot wrote record {floor}"),
                 digest: Sha256Digest::of(b"removed"),
+                retired: false,
             },
             _ => Check::Absent,
         };
@@ -339,7 +348,12 @@ pub fn check(
     };
     let made = Timestamp::parse(&r.written_at).unwrap_or(Timestamp(0));
     if let Err(e) = ring.verify(Kind::Record, &signed, made) {
-        return altered(format!("the record's signature: {e}"), v);
+        let retired = matches!(e, crate::signing::Unverified::Retired { .. });
+        return Check::Altered {
+            why: format!("the record's signature: {e}"),
+            digest: Sha256Digest::of(v.to_string().as_bytes()),
+            retired,
+        };
     }
     if r.schema_version != SCHEMA_VERSION {
         return altered(format!("the record has schema version {}, not {SCHEMA_VERSION}", r.schema_version), v);

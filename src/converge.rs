@@ -141,8 +141,12 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
     };
     let s = &jc.statuses;
     let mut check = bot.check(&t, &record);
-    if let Check::Altered { why, digest } = &check {
-        report_altered(bot, &t, why, digest, &mut out)?;
+    match &check {
+        Check::Altered { why, digest, retired: false } => report_altered(bot, &t, why, digest, &mut out)?,
+        Check::Altered { why, retired: true, .. } => {
+            out.actions.push(format!("{key}: {why}: the record is written anew"));
+        }
+        _ => {}
     }
     if record.no_bot && !s.is_closed(&t.status) {
         report_no_bot(bot, &t, &record, &mut out)?;

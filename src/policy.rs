@@ -519,7 +519,9 @@ pub fn publish(
     if let Ok(s) = verify(raw.as_ref(), ring, &content.project, now) {
         let expires = Timestamp::parse(&s.payload.expires_at).unwrap_or(now);
         let fresh = expires.0 - now.0 > (ttl.as_millis() as i64) / 2;
-        if s.payload.content == *content && fresh {
+        // Signed by the key the bot signs with now (after a rotation the
+        // policy is signed anew, so the old key can be retired).
+        if s.payload.content == *content && fresh && s.key_id == key.id() {
             return Ok(Published::Current(s.payload.serial));
         }
     }

@@ -433,3 +433,43 @@ fn slow_clients_are_cut_off_and_do_not_block_others() {
     let _ = s.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 411"), "{answer:?}");
 }
+
+/// Two deliveries for one ticket, the second picked up while the first is
+/// being converged (its analysis comment slowed): one converge runs at a
+/// time in the bot, the second delivery makes it go round once more, and
+/// the ticket gets one analysis comment and one receipt.
+#[test]
+fn a_ticket_is_converged_by_one_worker_at_a_time() {
+    let mut sb = Sandbox::with_config(&config());
+    sb.env.push(("CHANGEGATE_HTTP_TIMEOUT".into(), "20".into()));
+    let (_g, p) = change(&sb);
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let key = sb.state()["ticket"].as_str().unwrap().to_owned();
+    sb.set_job(&p.workflow_id, "request_change", "success");
+    sb.fault(json!({"service": "jira", "method": "POST", "path_contains": "/comment", "delay_ms": 2000, "times": 1}));
+    let (bot, _) = start(&sb, &p);
+    let hook = format!("{}/webhooks/jira", bot.url);
+    let body = jira_event(&key);
+    let signed = || Some(("X-Hub-Signature", format!("sha256={}", sign(&body, SECRET))));
+    assert_eq!(post(&hook, signed(), &body).0, 202);
+    let log = || -> Vec<Value> {
+        ureq::get(&format!("{}/_standin/log", sb.stand_ins.url())).call().unwrap().body_mut().read_json().unwrap()
+    };
+    wait_for("the first converge to attach its evidence", || {
+        log().iter().any(|r| r["method"] == "POST" && r["path"].as_str().unwrap_or("").ends_with("/attachments"))
+    });
+    assert_eq!(post(&hook, signed(), &body).0, 202, "taken while the first converge runs");
+    wait_for("the hold to be resumed", || hold_status(&sb, &p) == "success");
+    std::thread::sleep(Duration::from_secs(2));
+    let issue = sb.issue(&key);
+    let analyses = issue["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c.to_string().contains("[changegate:analysis:"))
+        .count();
+    assert_eq!(analyses, 1, "{:#}", issue["comments"]);
+    let record = &issue["properties"]["changegate.bot"]["payload"];
+    assert_eq!(record["receipts"].as_array().unwrap().len(), 1, "{record}");
+    assert_eq!(record["resumed"].as_array().unwrap().len(), 1, "{record}");
+}

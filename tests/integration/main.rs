@@ -16,5 +16,6 @@ mod review;
 mod sandbox;
 mod sarif;
 mod support;
+mod trust;
 mod waiting;
 mod windows;

@@ -1,0 +1,432 @@
+//! The lock and its key (docs/trust-model.md) against the stand-ins: each
+//! way past the gate an attack found, refused — no hold resumed, `validate`
+//! never exit 0 — beside the honest deploy, which still passes; key
+//! rotation; and the races of concurrent writers, made deterministic by
+//! slowing one call of the stand-ins.
+
+use serde_json::{Value, json};
+
+use crate::analyze::{config, key};
+use crate::collect::{Git, approved_by, deployed, pull, register};
+use crate::sandbox::{ALICE, CI, Pipeline, Sandbox};
+use crate::support::Output;
+
+const BOB: (&str, &str) = ("bob@acme.test", "bob-token");
+
+/// A deployed base, then alice's pull request approved by bob on GitHub
+/// and merged; a ticket requested for it and the request job done.
+fn reviewed_change(cfg: &str) -> (Sandbox, Git, Pipeline, String) {
+    let sb = Sandbox::with_config(cfg);
+    let g = Git::new();
+    let base = g.head();
+    let f = g.feature("f1", "alice", 1);
+    let m = g.merge("f1", "Merge pull request #1 from acme/f1");
+    register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)]);
+    deployed(&sb, &base);
+    let p = crate::collect::pipeline(&sb, &m);
+    sb.add_trivy(&p);
+    let out = sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    sb.set_job(&p.workflow_id, "request_change", "success");
+    let k = key(&sb);
+    (sb, g, p, k)
+}
+
+fn validate(sb: &Sandbox, p: &Pipeline, extra: &[&str]) -> Output {
+    let mut args = vec!["validate", "--environment", "production"];
+    args.extend_from_slice(extra);
+    sb.job(p, args).run()
+}
+
+fn hold(sb: &Sandbox, p: &Pipeline) -> String {
+    sb.job_status(&p.workflow_id, "hold_change")
+}
+
+fn record(sb: &Sandbox, k: &str) -> Value {
+    sb.issue(k)["properties"]["changegate.bot"].clone()
+}
+
+fn comments(sb: &Sandbox, k: &str) -> String {
+    sb.issue(k)["comments"].to_string()
+}
+
+/// Reproduction 1: the state file decided. Edited to name no ticket and
+/// another environment, it made `validate`, `plan-check --state` and
+/// `analyze` pass. Now the policy says production is controlled, and the
+/// ticket bound to the pipeline is found.
+#[test]
+fn a_state_file_that_names_no_ticket_decides_nothing() {
+    let (sb, _g, p, k) = reviewed_change(&config(""));
+    let mut state = sb.state();
+    state["environment"] = json!("staging");
+    state["ticket"] = Value::Null;
+    state["controlled"] = json!(false);
+    std::fs::write(sb.state_path(), state.to_string()).unwrap();
+
+    let v = validate(&sb, &p, &[]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains(&format!("{k} is bound to this pipeline")), "{}", v.stdout);
+    assert!(v.stdout.contains("not_approved"), "{}", v.stdout);
+
+    // plan-check records the plan on the bound ticket instead of passing.
+    std::fs::copy(crate::support::repo().join("examples/plan.json"), sb.path().join("plan.json")).unwrap();
+    std::fs::write(sb.path().join("plan.tfplan"), "binary plan").unwrap();
+    let out = sb.job(&p, ["plan-check", "plan.json", "--plan-file", "plan.tfplan", "--state", "changegate.json"]).run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains(&format!("recorded the plan for stack \"default\" on {k}")), "{}", out.stdout);
+    assert!(sb.issue(&k)["properties"]["changegate"]["plans"]["default"].is_object());
+    let apply = validate(&sb, &p, &["--plan-json", "plan.json", "--plan-file", "plan.tfplan"]);
+    assert_eq!(apply.code, 1, "{}{}", apply.stdout, apply.stderr);
+
+    // analyze finds it too (and, as a CI job where a bot runs, writes nothing).
+    let out = sb
+        .job(&p, ["analyze", "--state", "changegate.json"])
+        .env("GITHUB_API_URL", &sb.stand_ins.url())
+        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("no change ticket is needed"), "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("analysis of {k}")), "{}", out.stdout);
+
+    // No ticket bound to the pipeline at all: refused, not passed.
+    let other = crate::collect::pipeline(&sb, &crate::sandbox::sha(77));
+    let v = validate(&sb, &other, &[]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("no change ticket is bound to this pipeline"), "{}", v.stdout);
+
+    // The honest deploy, state file and all, still passes once approved.
+    sb.jira_as(BOB).transition(&k, "Approve", None).unwrap();
+    sb.reconcile(&p);
+    assert_eq!(hold(&sb, &p), "success");
+    let apply = validate(&sb, &p, &["--plan-json", "plan.json", "--plan-file", "plan.tfplan"]);
+    assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
+}
+
+/// Reproduction 2: the deployed commit's own changegate.toml switched the
+/// gate off (`controlled_environments = []`), and a capitalised environment
+/// name slipped past. Now the checkout may only tighten the bot's policy.
+#[test]
+fn the_commit_under_review_cannot_switch_the_gate_off() {
+    let sb = Sandbox::new();
+    let p = sb.pipeline("gh/acme/web", "main", &crate::sandbox::sha(70));
+    let honest = std::fs::read_to_string(sb.path().join("changegate.toml")).unwrap();
+    std::fs::write(sb.path().join("changegate.toml"), format!("controlled_environments = []\n{honest}")).unwrap();
+    let out = sb.request(&p, &[]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("controlled_environments: leaves out production"), "{}", out.stderr);
+    assert!(sb.issues().is_empty(), "no ticket, and no pass either");
+    let v = validate(&sb, &p, &[]);
+    assert_eq!(v.code, 2, "{}{}", v.stdout, v.stderr);
+    assert!(v.stderr.contains("would loosen the changegate bot's policy"), "{}", v.stderr);
+
+    // Tightening is the checkout's right: another environment controlled.
+    std::fs::write(
+        sb.path().join("changegate.toml"),
+        format!("controlled_environments = [\"production\", \"dr\"]\n{honest}"),
+    )
+    .unwrap();
+    let dr = sb.job(&p, ["request", "--environment", "DR ", "--build-job", "build", "--hold", "hold_change"]).run();
+    assert_eq!(dr.code, 0, "{}{}", dr.stdout, dr.stderr);
+    assert_eq!(sb.state()["environment"], "dr");
+    assert!(sb.state()["ticket"].is_string(), "dr needs a ticket now");
+
+    // `Production` is production.
+    std::fs::write(sb.path().join("changegate.toml"), &honest).unwrap();
+    let p2 = sb.pipeline("gh/acme/web", "main", &crate::sandbox::sha(71));
+    let out =
+        sb.job(&p2, ["request", "--environment", "Production", "--build-job", "build", "--hold", "hold_change"]).run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("not a controlled environment"), "{}", out.stdout);
+    let t = sb.state()["ticket"].as_str().unwrap().to_owned();
+    assert_eq!(sb.issue(&t)["properties"]["changegate"]["binding"]["environment"], "production");
+    let v = sb.job(&p2, ["validate", "--environment", " PRODUCTION"]).run();
+    assert_eq!(v.code, 1, "a ticket is needed and not approved: {}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("not_approved"), "{}", v.stdout);
+}
+
+/// Reproduction 3: the CI user (Edit Issues) overwrote the bot's record
+/// with `excluded_github_ids: []`, the pull request's author approved, and
+/// the bot resumed the hold on it. Now the record does not verify: the bot
+/// says so once, analyses again, and resumes nothing on the author's
+/// approval.
+#[test]
+fn the_bot_never_acts_on_a_record_someone_else_wrote() {
+    let (sb, _g, p, k) = reviewed_change(&config(""));
+    sb.reconcile(&p);
+    let analysed = record(&sb, &k);
+    assert!(analysed["payload"]["analysis"]["excluded_github_ids"].as_array().unwrap().contains(&json!(1001)));
+
+    let ci = sb.jira_as(CI);
+    ci.set_property(&k, "changegate.bot", &json!({"excluded_github_ids": []})).unwrap();
+    sb.jira_as(ALICE).transition(&k, "Approve", None).unwrap();
+    let v = validate(&sb, &p, &[]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("bot_record_altered"), "{}", v.stdout);
+    let out = sb.reconcile(&p);
+    assert_ne!(hold(&sb, &p), "success", "{}", out.stdout);
+    assert!(out.stdout.contains("self_approval"), "{}", out.stdout);
+    assert!(comments(&sb, &k).contains("record on this ticket was altered"), "reported on the ticket");
+    let rec = record(&sb, &k);
+    assert!(rec["payload"]["analysis"]["excluded_github_ids"].as_array().unwrap().contains(&json!(1001)), "re-derived");
+    assert_eq!(rec["payload"]["receipts"], json!([]), "no receipt for the author's approval");
+    let v = validate(&sb, &p, &[]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("self_approval"), "{}", v.stdout);
+
+    // The same signed payload with the list emptied: the signature breaks.
+    let mut edited = record(&sb, &k);
+    edited["payload"]["analysis"]["excluded_github_ids"] = json!([]);
+    ci.set_property(&k, "changegate.bot", &edited).unwrap();
+    let v = validate(&sb, &p, &[]);
+    assert!(v.stdout.contains("bot_record_altered"), "{}", v.stdout);
+    let out = sb.reconcile(&p);
+    assert_ne!(hold(&sb, &p), "success", "{}", out.stdout);
+
+    // The honest deploy: bob, who wrote none of it, approves.
+    let (sb, _g, p, k) = reviewed_change(&config(""));
+    sb.reconcile(&p);
+    sb.jira_as(BOB).transition(&k, "Approve", None).unwrap();
+    sb.reconcile(&p);
+    assert_eq!(hold(&sb, &p), "success");
+    let v = validate(&sb, &p, &[]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+}
+
+/// The bot's own earlier record written back (a replay) or another ticket's
+/// record copied in is refused as well: the sequence floor comes from labels
+/// only the bot's account adds, and the signature covers the ticket key.
+#[test]
+fn an_older_or_another_tickets_record_of_the_bot_is_refused() {
+    let (sb, _g, p, k) = reviewed_change(&config(""));
+    sb.reconcile(&p);
+    let older = record(&sb, &k);
+    sb.jira_as(BOB).transition(&k, "Approve", None).unwrap();
+    sb.reconcile(&p);
+    assert_eq!(hold(&sb, &p), "success");
+    let newer = record(&sb, &k);
+    assert!(newer["payload"]["seq"].as_u64() > older["payload"]["seq"].as_u64(), "{newer}");
+    assert_eq!(validate(&sb, &p, &[]).code, 0);
+
+    let ci = sb.jira_as(CI);
+    ci.set_property(&k, "changegate.bot", &older).unwrap();
+    let v = validate(&sb, &p, &[]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("older than the bot's last one"), "{}", v.stdout);
+    // The CI user cannot raise or lower the floor: its label edits do not count.
+    let labels: Vec<String> = sb.issue(&k)["fields"]["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str().map(str::to_owned))
+        .filter(|l| !l.starts_with("changegate-bot-seq-"))
+        .collect();
+    let mut fields = serde_json::Map::new();
+    fields.insert("labels".into(), json!(labels));
+    ci.edit(&k, fields).unwrap();
+    assert_eq!(validate(&sb, &p, &[]).code, 1, "removing the label changes nothing");
+
+    // The bot heals it: reported once, written anew above the floor.
+    let out = sb.reconcile(&p);
+    assert!(out.stdout.contains("was altered"), "{}", out.stdout);
+    assert_eq!(validate(&sb, &p, &[]).code, 0, "the honest deploy passes again");
+
+    // Another ticket's record copied in.
+    let other = crate::collect::pipeline(&sb, &crate::sandbox::sha(72));
+    assert_eq!(sb.request(&other, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let k2 = key(&sb);
+    ci.set_property(&k2, "changegate.bot", &record(&sb, &k)).unwrap();
+    sb.jira_as(BOB).transition(&k2, "Approve", None).unwrap();
+    let v = validate(&sb, &other, &[]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains(&format!("written for {k}, not {k2}")), "{}", v.stdout);
+}
+
+/// Reproduction 4: with the public key unset or empty, receipts were off
+/// and the checkout could redefine the approved status and map the CI user
+/// as an approver. Now an unset or empty key is exit 2 naming it, and the
+/// redefinitions are refused by name.
+#[test]
+fn receipts_are_never_silently_off_and_approval_semantics_are_the_bots() {
+    let (sb, _g, p, k) = reviewed_change(&config(""));
+    for empty in ["", " "] {
+        let v = sb.job(&p, ["validate", "--environment", "production"]).env("CHANGEGATE_RECEIPT_PUBKEY", empty).run();
+        assert_eq!(v.code, 2, "{empty:?}: {}{}", v.stdout, v.stderr);
+        assert!(v.stderr.contains("CHANGEGATE_RECEIPT_PUBKEY is not set"), "{}", v.stderr);
+    }
+    let honest = std::fs::read_to_string(sb.path().join("changegate.toml")).unwrap();
+    let evil = format!("{honest}\n[jira.statuses]\napproved = \"Waiting for input\"\n")
+        .replace("[jira.approvers]\n", "[jira.approvers]\n\"712020:ci-user\" = 4242\n");
+    std::fs::write(sb.path().join("changegate.toml"), evil).unwrap();
+    sb.jira_as(CI).transition(&k, "Request input", None).unwrap();
+    let v = validate(&sb, &p, &[]);
+    assert_eq!(v.code, 2, "{}{}", v.stdout, v.stderr);
+    assert!(v.stderr.contains("jira.statuses: status names are the bot's policy"), "{}", v.stderr);
+    assert!(v.stderr.contains("jira.approvers: 712020:ci-user = 4242 is not an approver"), "{}", v.stderr);
+    // And the bot judges the CI user's move as what it is: no approval.
+    std::fs::write(sb.path().join("changegate.toml"), &honest).unwrap();
+    let out = sb.reconcile(&p);
+    assert_ne!(hold(&sb, &p), "success", "{}", out.stdout);
+    assert_eq!(validate(&sb, &p, &[]).code, 1);
+
+    // The CI user cannot approve at all: Jira refuses it the transition.
+    assert!(sb.jira_as(CI).transition(&k, "Approve", None).is_err());
+    sb.jira_as(BOB).transition(&k, "Approve", None).unwrap();
+    sb.reconcile(&p);
+    assert_eq!(validate(&sb, &p, &[]).code, 0);
+}
+
+/// The bot's private key never reaches a CircleCI job, and the bot never
+/// runs inside one.
+#[test]
+fn the_private_key_is_refused_in_a_circleci_job() {
+    let (sb, _g, p, _k) = reviewed_change(&config(""));
+    let v = sb
+        .job(&p, ["validate", "--environment", "production"])
+        .env("CIRCLECI", "true")
+        .env("CHANGEGATE_RECEIPT_KEY", &sb.keys.0)
+        .run();
+    assert_eq!(v.code, 2, "{}{}", v.stdout, v.stderr);
+    assert!(v.stderr.contains("must never be in a CircleCI context"), "{}", v.stderr);
+    assert!(!format!("{}{}", v.stdout, v.stderr).contains(&sb.keys.0), "the key is never printed");
+    let out = sb.bot(&p, ["reconcile"]).env("CIRCLECI", "true").run();
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("does not run inside a CircleCI job"), "{}", out.stderr);
+}
+
+/// Key rotation: two public keys accepted at once, the bot moved to the new
+/// key (its policy signed anew), the old one retired: what the old key
+/// signs from its retirement on is refused; the deploy goes on.
+#[test]
+fn keys_rotate_with_two_accepted_and_the_old_one_retired() {
+    let (mut sb, _g, p, k) = reviewed_change(&config(""));
+    sb.jira_as(BOB).transition(&k, "Approve", None).unwrap();
+    sb.reconcile(&p);
+    assert_eq!(validate(&sb, &p, &[]).code, 0);
+    let old = sb.keys.clone();
+    let new = changegate::signing::generate();
+    let today = changegate::time::Date::today_utc();
+    let day = |offset: i64| changegate::time::Date::from_unix_days(today.unix_days() + offset).to_string();
+
+    // 1. The CI context accepts both keys; the bot signs with the new one
+    // and still reads its records signed with the old.
+    sb.env.retain(|(k, _)| k != "CHANGEGATE_RECEIPT_PUBKEY");
+    sb.env.push(("CHANGEGATE_RECEIPT_PUBKEY".into(), format!("{},{}", old.1, new.1)));
+    assert_eq!(validate(&sb, &p, &[]).code, 0, "old signatures still accepted");
+    let out = sb
+        .bot(&p, ["reconcile", "--hold-wait", "1"])
+        .env("CHANGEGATE_RECEIPT_KEY", &new.0)
+        .env("CHANGEGATE_RECEIPT_PUBKEY", &old.1)
+        .run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("published the policy"), "signed anew with the new key: {}", out.stdout);
+    let policy = sb.stand_ins.with_jira(|j| j.project_property("PRODCM", "changegate.policy")).unwrap();
+    let new_id = changegate::signing::SigningKey::from_base64(&new.0).unwrap().id();
+    assert_eq!(policy["key_id"], new_id.as_str());
+    assert_eq!(validate(&sb, &p, &[]).code, 0);
+
+    // 2. The old key retired from tomorrow: still accepted today.
+    sb.env.retain(|(k, _)| k != "CHANGEGATE_RECEIPT_PUBKEY");
+    sb.env.push(("CHANGEGATE_RECEIPT_PUBKEY".into(), format!("{}@{},{}", old.1, day(1), new.1)));
+    assert_eq!(validate(&sb, &p, &[]).code, 0);
+
+    // 3. Retired from yesterday: the record and receipt it signed today are
+    // refused, until the bot (new key) writes them anew.
+    sb.env.retain(|(k, _)| k != "CHANGEGATE_RECEIPT_PUBKEY");
+    sb.env.push(("CHANGEGATE_RECEIPT_PUBKEY".into(), format!("{}@{},{}", old.1, day(-1), new.1)));
+    let v = validate(&sb, &p, &[]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("after its retirement"), "{}", v.stdout);
+    let out = sb
+        .bot(&p, ["reconcile", "--hold-wait", "1"])
+        .env("CHANGEGATE_RECEIPT_KEY", &new.0)
+        .env("CHANGEGATE_RECEIPT_PUBKEY", &format!("{}@{}", old.1, day(-1)))
+        .run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let v = validate(&sb, &p, &[]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert_eq!(record(&sb, &k)["key_id"], new_id.as_str());
+}
+
+/// An analysis that began before a person approved never moves the ticket
+/// back: the approval stands. The analysis comment is slowed so the person
+/// approves between the analysis reading the ticket and acting on it.
+#[test]
+fn an_analysis_never_undoes_an_approval_given_meanwhile() {
+    // An unreviewed commit on top: the analysis wants a person (manual review).
+    let sb = Sandbox::with_config(&config(""));
+    let g = Git::new();
+    let base = g.head();
+    g.write("hotfix.txt", "x\n");
+    let head = g.commit("dana", "hotfix straight to main");
+    register(&sb, &g.path, Vec::new());
+    deployed(&sb, &base);
+    let p = crate::collect::pipeline(&sb, &head);
+    sb.add_trivy(&p);
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    sb.set_job(&p.workflow_id, "request_change", "success");
+    let k = key(&sb);
+    sb.fault(json!({"service": "jira", "method": "POST", "path_contains": "/comment", "delay_ms": 2500, "times": 1}));
+    let bot = {
+        let run = sb.bot(&p, ["reconcile", "--hold-wait", "1"]).env("CHANGEGATE_HTTP_TIMEOUT", "20");
+        std::thread::spawn(move || run.run())
+    };
+    // Wait until the analysis has read the ticket and is attaching its record.
+    let started = std::time::Instant::now();
+    while !log(&sb).iter().any(|r| r["method"] == "POST" && r["path"].as_str().unwrap_or("").ends_with("/attachments"))
+    {
+        assert!(started.elapsed().as_secs() < 60, "the analysis never reached its attachment");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    sb.jira_as(BOB).transition(&k, "Approve", None).unwrap();
+    let out = bot.join().unwrap();
+    assert_eq!(sb.issue(&k)["status"], "Approved", "the approval stands: {}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("posted the analysis on"), "{}", out.stdout);
+}
+
+fn log(sb: &Sandbox) -> Vec<Value> {
+    let url = format!("{}/_standin/log", sb.stand_ins.url());
+    ureq::get(&url).call().unwrap().body_mut().read_json::<Vec<Value>>().unwrap()
+}
+
+/// A slow analysis does not erase what another bot replica wrote into the
+/// record meanwhile: the record is read again right before the write, and
+/// writes merge.
+#[test]
+fn a_slow_analysis_keeps_what_another_writer_added_meanwhile() {
+    let (sb, _g, p, k) = reviewed_change(&config(""));
+    sb.fault(
+        json!({"service": "jira", "method": "POST", "path_contains": "/attachments", "delay_ms": 2500, "times": 1}),
+    );
+    let analyse = {
+        let run = sb
+            .bot(&p, ["analyze", &k])
+            .env("GITHUB_API_URL", &sb.stand_ins.url())
+            .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+            .env("CHANGEGATE_HTTP_TIMEOUT", "20");
+        std::thread::spawn(move || run.run())
+    };
+    let started = std::time::Instant::now();
+    while !log(&sb)
+        .iter()
+        .any(|r| r["method"] == "GET" && r["path"].as_str().unwrap_or("").contains("/properties/changegate.bot"))
+    {
+        assert!(started.elapsed().as_secs() < 60, "the analysis never read the record");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Another replica marks a workflow it cancelled, meanwhile.
+    let jira = sb.jira_as(("bot@acme.test", "bot-token"));
+    let key = changegate::signing::SigningKey::from_base64(&sb.keys.0).unwrap();
+    let ring = key.ring();
+    let accounts = vec!["712020:changegate-bot".to_owned()];
+    let store =
+        changegate::bot_record::Store { jira: &jira, key: Some(&key), ring: Some(&ring), bot_accounts: &accounts };
+    let binding: changegate::request::binding::Binding =
+        serde_json::from_value(sb.issue(&k)["properties"]["changegate"]["binding"].clone()).unwrap();
+    let mark = changegate::bot_record::Mark { marker: "meanwhile".into(), at: "now".into(), detail: None };
+    store.update(&k, binding.digest(), |r| r.mark(changegate::bot_record::Marks::Notified, mark.clone())).unwrap();
+    let out = analyse.join().unwrap();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let rec = record(&sb, &k);
+    assert!(rec["payload"]["analysis"].is_object(), "{rec}");
+    assert_eq!(rec["payload"]["notified"][0]["marker"], "meanwhile", "kept: {rec}");
+}

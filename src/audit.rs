@@ -78,9 +78,25 @@ pub struct AuditReport {
     /// Every emergency change asked for in the window, with its
     /// retrospective.
     pub emergencies: Vec<EmergencyEntry>,
-    /// `pass` when every sampled decision was reproduced and every granted
-    /// emergency has a retrospective that is not overdue, else `findings`.
+    /// What got past the lock in the window, on any ticket: holds approved
+    /// by someone other than the bot, pipelines triggered by the bot's user
+    /// or a member of the security group (break-glass or bypass).
+    pub past_the_lock: Vec<LockEntry>,
+    /// `pass` when every sampled decision was reproduced, every granted
+    /// emergency has a retrospective that is not overdue and nothing got past
+    /// the lock, else `findings`.
     pub outcome: String,
+}
+
+/// One thing that got past the lock, as the audit reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LockEntry {
+    /// The change ticket of the pipeline.
+    pub ticket: String,
+    /// `hold_approved_by_other`, `triggered_by_bot`, `triggered_by_group_member`.
+    pub code: String,
+    /// Who and where.
+    pub detail: String,
 }
 
 /// One emergency change, as the audit reports it.
@@ -126,6 +142,9 @@ pub enum AuditError {
     /// A Jira call failed.
     #[error(transparent)]
     Jira(#[from] JiraError),
+    /// What slipped past the lock could not be read.
+    #[error("the lock: {0}")]
+    Lock(String),
 }
 
 /// SplitMix64: a small, well-known generator; enough for sampling.
@@ -254,9 +273,13 @@ pub fn run(
         inspected.push(inspect(key, config, policy, src, args.ring.as_ref())?);
     }
     let emergencies = emergencies(config, src, &since)?;
+    let past_the_lock = past_the_lock(config, src, &since)?;
     let inspector = src.jira.myself().map(|u| u.account_id).unwrap_or_else(|_| "unknown".into());
     let fine = |e: &EmergencyEntry| e.finding == "ok" || e.finding == "pending";
-    let outcome = if inspected.iter().all(|i| i.outcome == "reproduced") && emergencies.iter().all(fine) {
+    let outcome = if inspected.iter().all(|i| i.outcome == "reproduced")
+        && emergencies.iter().all(fine)
+        && past_the_lock.is_empty()
+    {
         "pass"
     } else {
         "findings"
@@ -271,6 +294,7 @@ pub fn run(
         sample: drawn,
         inspected,
         emergencies,
+        past_the_lock,
         outcome: outcome.to_owned(),
     };
     if let Some(record) = &args.record {
@@ -320,6 +344,42 @@ pub fn run(
 }
 
 /// The emergency changes asked for since `since`, with their retrospectives.
+/// Every ticket of the window, looked at for what got past the lock. The
+/// bot's CircleCI user is `[lock] bot_login`, else this token's own user.
+fn past_the_lock(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<LockEntry>, AuditError> {
+    use crate::request::binding::{RECORD_PROPERTY, TicketRecord};
+    let jc = &config.jira;
+    let bot = match &config.lock.bot_login {
+        Some(login) => crate::converge::BotUser { id: None, login: login.clone() },
+        None => {
+            let me = src.circleci.me().map_err(|e| AuditError::Lock(e.to_string()))?;
+            crate::converge::BotUser { id: Some(me.id), login: me.login }
+        }
+    };
+    let label = jc.labels.first().map_or_else(|| "changegate".to_owned(), Clone::clone);
+    let q = format!(
+        "project = {} AND labels = {} AND created >= {} ORDER BY created ASC",
+        jql::string(&jc.project),
+        jql::string(&label),
+        jql::string(since)
+    );
+    let mut out = Vec::new();
+    for issue in src.jira.search(&q, &["status"], &[RECORD_PROPERTY], &[])? {
+        let Some(record) = issue.properties.get(RECORD_PROPERTY).and_then(TicketRecord::from_value) else { continue };
+        if record.workflows.is_empty() {
+            continue;
+        }
+        let found = crate::converge::slipped_of(src.circleci, Some(src.github), config, &record, &bot)
+            .map_err(|e| AuditError::Lock(format!("{}: {e}", issue.key)))?;
+        out.extend(found.into_iter().map(|f| LockEntry {
+            ticket: issue.key.clone(),
+            code: f.code().to_owned(),
+            detail: f.to_string(),
+        }));
+    }
+    Ok(out)
+}
+
 fn emergencies(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<EmergencyEntry>, AuditError> {
     use crate::emergency::{EMERGENCY_LABEL, retrospective_label};
     let jc = &config.jira;

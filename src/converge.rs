@@ -193,6 +193,10 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
         }
     }
 
+    // What slipped past the lock: holds approved by someone else, pipelines
+    // triggered by the bot's user or a member of the security group.
+    report_slipped(bot, &t, &record, &mut out)?;
+
     if t.status.eq_ignore_ascii_case(&s.approved) {
         if check.is_altered() || check.analysis().is_none() {
             // Nothing is resumed on a record the bot cannot trust.
@@ -250,6 +254,100 @@ fn report_altered(
     ]);
     if ticket::comment_once(bot.jira, &t.key, &marker, body)? {
         out.actions.push(format!("{}: the bot's record was altered ({why}): reported, re-deriving it", t.key));
+    }
+    Ok(())
+}
+
+/// The bot's CircleCI user: its id when known (the bot asks `GET /me`),
+/// else only its login (`audit`, from `[lock] bot_login`).
+#[derive(Debug, Clone)]
+pub struct BotUser {
+    /// Id, when known.
+    pub id: Option<String>,
+    /// Login.
+    pub login: String,
+}
+
+/// The facts of what slipped past the lock in a ticket's workflows.
+pub fn slipped_of(
+    circleci: &CircleCi,
+    github: Option<&GitHub>,
+    config: &Config,
+    record: &TicketRecord,
+    bot: &BotUser,
+) -> Result<Vec<crate::lock::Slipped>, ConvergeError> {
+    let mut holds = Vec::new();
+    let names: Vec<&str> = record
+        .workflows
+        .iter()
+        .filter_map(|w| w.hold.as_deref())
+        .chain(record.plans.values().filter_map(|p| p.hold.as_deref()))
+        .collect();
+    for w in &record.workflows {
+        let jobs = match circleci.workflow_jobs(&w.id) {
+            Ok(j) => j,
+            // A workflow CircleCI no longer knows: nothing to look at.
+            Err(e) if e.status() == Some(404) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        for j in
+            jobs.iter().filter(|j| j.kind == "approval" && j.status == "success" && names.contains(&j.name.as_str()))
+        {
+            // Who approved it: the bot by its id, or by its login.
+            let (approved_by, who) = match &j.approved_by {
+                Some(id) if bot.id.as_deref() == Some(id.as_str()) => (Some(BOT.to_owned()), None),
+                Some(id) => match circleci.user(id) {
+                    Ok(u) if u.login.eq_ignore_ascii_case(&bot.login) => (Some(BOT.to_owned()), None),
+                    Ok(u) => (Some(id.clone()), Some(format!("{} ({})", u.login, u.name.unwrap_or_default()))),
+                    Err(e) if e.status() == Some(404) => (Some(id.clone()), None),
+                    Err(e) => return Err(e.into()),
+                },
+                None => (None, None),
+            };
+            holds.push(crate::lock::ApprovedHold { workflow: w.id.clone(), hold: j.name.clone(), approved_by, who });
+        }
+    }
+    let pipeline = circleci.pipeline(&record.binding.pipeline_id)?;
+    let trigger = pipeline.trigger.and_then(|t| t.actor).and_then(|a| a.login);
+    let group = match (&config.lock.team, github, &trigger) {
+        (Some((org, team)), Some(gh), Some(login)) if !login.eq_ignore_ascii_case(&bot.login) => gh
+            .team_members(org, team)
+            .map_err(|e| ConvergeError::Close(format!("the security group {org}/{team}: {e}")))?,
+        _ => Vec::new(),
+    };
+    Ok(crate::lock::slipped((BOT, &bot.login), &group, &record.binding.pipeline_id, trigger.as_deref(), &holds))
+}
+
+/// Stands for the bot among the approvers of holds.
+const BOT: &str = "(the changegate bot)";
+
+/// Reports on the ticket, once each, what slipped past the lock.
+fn report_slipped(
+    bot: &Bot<'_>,
+    t: &TicketState,
+    record: &TicketRecord,
+    out: &mut Converged,
+) -> Result<(), ConvergeError> {
+    if record.workflows.is_empty() {
+        return Ok(());
+    }
+    let me = bot.circleci.me()?;
+    let me = BotUser { id: Some(me.id), login: me.login };
+    for finding in slipped_of(bot.circleci, Some(bot.github), bot.config, record, &me)? {
+        let marker = finding.marker();
+        if done(bot, t, record, Marks::Reported, &marker) {
+            continue;
+        }
+        let body = Doc::new().paragraph(vec![
+            Inline::Strong("Past the lock: ".into()),
+            Inline::Text(format!("{finding} ({}, found at {}).", finding.code(), Timestamp::now().to_rfc3339())),
+        ]);
+        if ticket::comment_once(bot.jira, &t.key, &marker, body)? {
+            out.actions.push(format!("{}: reported: {finding}", t.key));
+            notify(bot, t, record, Reason::PastTheLock, finding.to_string(), out);
+        }
+        let m = now_mark(marker, Some(finding.code().to_owned()));
+        bot.store().update(&t.key, record.binding_digest, |r| r.mark(Marks::Reported, m.clone()))?;
     }
     Ok(())
 }

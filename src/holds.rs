@@ -203,6 +203,7 @@ mod tests {
             project_slug: "gh/acme/web".into(),
             state: None,
             vcs: Some(Vcs { revision: Some(commit.into()), branch: Some(branch.into()), tag: None }),
+            trigger: None,
         }
     }
 
@@ -214,6 +215,8 @@ mod tests {
             status: status.into(),
             job_number: None,
             approval_request_id: Some("a1".into()),
+            approved_by: None,
+            dependencies: Vec::new(),
         }
     }
 

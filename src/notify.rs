@@ -29,6 +29,9 @@ pub enum Reason {
     RetrospectiveDue,
     /// An emergency's retrospective is overdue.
     RetrospectiveOverdue,
+    /// Something got past the lock (a hold approved by someone else than
+    /// the bot, a pipeline triggered by the bot's user or a group member).
+    PastTheLock,
 }
 
 impl Notice {
@@ -48,6 +51,7 @@ impl Reason {
             Reason::EmergencyRequested => "asks for an EMERGENCY approval",
             Reason::RetrospectiveDue => "was deployed as an emergency: retrospective due",
             Reason::RetrospectiveOverdue => "has an OVERDUE emergency retrospective",
+            Reason::PastTheLock => "had something get PAST THE LOCK (break-glass or bypass)",
         }
     }
 }

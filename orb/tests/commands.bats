@@ -256,7 +256,7 @@ request() {
 bot_reconcile() {
   local github
   github=$(sed -n 's/^GITHUB_API_URL=//p' "$BATS_FILE_TMPDIR/stand-ins.env")
-  env JIRA_USER_EMAIL=bot@acme.test JIRA_API_TOKEN=bot-token CHANGEGATE_RECEIPT_KEY="$BOT_KEY" \
+  env JIRA_USER_EMAIL=bot@acme.test JIRA_API_TOKEN=bot-token CHANGEGATE_RECEIPT_KEY="$BOT_KEY" CIRCLE_TOKEN=bot-circle-token \
     GITHUB_API_URL="$github" GITHUB_TOKEN=gh-token changegate reconcile --hold-wait 2
 }
 

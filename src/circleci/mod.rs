@@ -58,6 +58,12 @@ pub struct Job {
     /// Approval request id (approval jobs).
     #[serde(default)]
     pub approval_request_id: Option<String>,
+    /// Who approved it (approval jobs; a CircleCI user id).
+    #[serde(default)]
+    pub approved_by: Option<String>,
+    /// The ids of the jobs it requires.
+    #[serde(default)]
+    pub dependencies: Vec<String>,
 }
 
 /// A pipeline.
@@ -75,6 +81,66 @@ pub struct Pipeline {
     /// What was built.
     #[serde(default)]
     pub vcs: Option<Vcs>,
+    /// What triggered it, and who.
+    #[serde(default)]
+    pub trigger: Option<Trigger>,
+}
+
+/// What triggered a pipeline.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Trigger {
+    /// `webhook`, `explicit`, `api`, `schedule`.
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    /// Who.
+    #[serde(default)]
+    pub actor: Option<Actor>,
+}
+
+/// The user who triggered a pipeline.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Actor {
+    /// VCS login.
+    #[serde(default)]
+    pub login: Option<String>,
+}
+
+/// A CircleCI user.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct User {
+    /// Id (UUID).
+    pub id: String,
+    /// VCS login.
+    pub login: String,
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// A context of an organization.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Context {
+    /// Id (UUID).
+    pub id: String,
+    /// Name.
+    pub name: String,
+}
+
+/// A restriction of a context: who or what may use it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Restriction {
+    /// Id (UUID).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `group`, `project` or `expression` (the description's text names only
+    /// the last two; its enum has all three).
+    pub restriction_type: String,
+    /// The group id, project id or expression.
+    #[serde(default)]
+    pub restriction_value: Option<String>,
+    /// A readable name (the group's or project's), when there is one.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// The commit a pipeline built.
@@ -213,6 +279,44 @@ impl CircleCi {
     pub fn cancel(&self, workflow_id: &str) -> Result<(), ApiError> {
         let path = format!("/workflow/{}/cancel", percent_encode(workflow_id));
         self.http.call(ureq::http::Method::POST, &path, &[], &crate::http::Body::Empty).map(|_| ())
+    }
+
+    /// The token's own user (`GET /me`).
+    pub fn me(&self) -> Result<User, ApiError> {
+        self.http.get_json("/me", &[])
+    }
+
+    /// A user (`GET /user/{id}`): who approved a hold.
+    pub fn user(&self, id: &str) -> Result<User, ApiError> {
+        self.http.get_json(&format!("/user/{}", percent_encode(id)), &[])
+    }
+
+    /// The contexts of an organization (`GET /context?owner-slug=...`).
+    pub fn contexts(&self, owner_slug: &str) -> Result<Vec<Context>, ApiError> {
+        #[derive(Deserialize)]
+        struct Page {
+            items: Vec<Context>,
+            #[serde(default)]
+            next_page_token: Option<String>,
+        }
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..50 {
+            let mut query = vec![("owner-slug", owner_slug.to_owned())];
+            query.extend(token.iter().map(|t| ("page-token", t.clone())));
+            let page: Page = self.http.get_json("/context", &query)?;
+            out.extend(page.items);
+            match page.next_page_token {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The restrictions of a context (`GET /context/{id}/restrictions`).
+    pub fn context_restrictions(&self, context_id: &str) -> Result<Vec<Restriction>, ApiError> {
+        self.all_pages(&format!("/context/{}/restrictions", percent_encode(context_id)))
     }
 
     /// The workflows of a pipeline.

@@ -111,6 +111,13 @@ pub(super) fn run(
                     e.finding
                 )?;
             }
+            writeln!(out, "\n#### Past the lock: {}\n", r.past_the_lock.len())?;
+            if !r.past_the_lock.is_empty() {
+                writeln!(out, "| Ticket | Finding | Details |\n|---|---|---|")?;
+            }
+            for l in &r.past_the_lock {
+                writeln!(out, "| {} | {} | {} |", l.ticket, l.code, l.detail.replace('|', "\\|"))?;
+            }
         }
     }
     Ok(if r.outcome == "pass" { Outcome::Pass } else { Outcome::Deny })

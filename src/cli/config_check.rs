@@ -27,6 +27,100 @@ pub(super) struct ConfigCheckArgs {
     /// Only validate the file, even with Jira credentials set
     #[arg(long)]
     offline: bool,
+
+    /// Check the lock: each deploy context of [lock] is restricted (CircleCI API, CIRCLE_TOKEN)
+    #[arg(long)]
+    probe: bool,
+
+    /// No changegate bot runs (say what protects the deploys then)
+    #[arg(long, env = "CHANGEGATE_NO_BOT", value_parser = clap::builder::FalseyValueParser::new())]
+    no_bot: bool,
+}
+
+/// What protects the deploys, in words, and what is missing for it.
+fn mode_lines(no_bot: bool, env: &Env) -> (Vec<String>, Vec<String>) {
+    use crate::signing::{KeyRing, PRIVATE_KEY_VAR, PUBLIC_KEYS_VAR};
+    let mut lines = Vec::new();
+    let mut problems = Vec::new();
+    if no_bot {
+        lines.push(
+            "mode: without a bot (--no-bot): nothing is signed, CI checks trust this checkout's configuration and have \
+             no trust root; the lock is a person in the deploy context's security group approving the hold"
+                .to_owned(),
+        );
+        return (lines, problems);
+    }
+    lines.push(
+        "mode: with the changegate bot: CI checks verify its signed policy, records and receipts; the lock is the \
+         deploy context's security group, which only the bot's approval of a hold (or a break-glass member) opens"
+            .to_owned(),
+    );
+    match KeyRing::parse(env.get(PUBLIC_KEYS_VAR).unwrap_or_default()) {
+        Ok(ring) if ring.is_empty() => {
+            problems
+                .push(format!("{PUBLIC_KEYS_VAR} is not set: every CI check with a bot needs the bot's public key(s)"));
+        }
+        Ok(ring) => {
+            let ids: Vec<String> = ring
+                .keys
+                .iter()
+                .map(|k| match k.retired_from {
+                    Some(t) => format!("{} (retired from {t})", k.id),
+                    None => k.id.clone(),
+                })
+                .collect();
+            lines.push(format!("bot keys accepted: {}", ids.join(", ")));
+        }
+        Err(e) => problems.push(e.to_string()),
+    }
+    if env.get(PRIVATE_KEY_VAR).is_some() {
+        if env.get("CIRCLECI").is_some() {
+            problems.push(format!(
+                "{PRIVATE_KEY_VAR} is set in a CircleCI job: the bot's private key must never be in a CircleCI context"
+            ));
+        } else {
+            lines.push(format!("{PRIVATE_KEY_VAR} is set: this is the bot's configuration, the policy it publishes"));
+        }
+    }
+    (lines, problems)
+}
+
+/// Checks each deploy context of `[lock]` through the CircleCI API.
+fn probe_lock(config: &Config, env: &Env, out: &mut dyn Write) -> Result<Vec<String>, CliError> {
+    use crate::circleci::{CircleCi, CircleCiSettings};
+    use crate::lock::{Locked, judge_context};
+    let lock = &config.lock;
+    let Some(owner) = &lock.owner_slug else {
+        return Ok(vec![
+            "[lock] names no deploy contexts (owner_slug, contexts): the lock is not checked; name the contexts that hold production credentials".to_owned(),
+        ]);
+    };
+    if lock.contexts.is_empty() {
+        return Ok(vec!["[lock] contexts is empty: name the contexts that hold production credentials".to_owned()]);
+    }
+    let ci = CircleCi::new(&CircleCiSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
+    let all = ci.contexts(owner).map_err(|e| CliError::Other(e.to_string()))?;
+    let mut problems = Vec::new();
+    for name in &lock.contexts {
+        let Some(ctx) = all.iter().find(|c| c.name == *name) else {
+            problems.push(format!("context {name:?} does not exist in {owner} (or this token cannot see it)"));
+            continue;
+        };
+        let restrictions = ci.context_restrictions(&ctx.id).map_err(|e| CliError::Other(e.to_string()))?;
+        let v = judge_context(&restrictions, lock.github_app);
+        let listed = if v.restrictions.is_empty() { "none".to_owned() } else { v.restrictions.join("; ") };
+        match &v.locked {
+            Locked::Group => writeln!(out, "lock: {name}: restricted to a security group ({listed})")?,
+            Locked::ProjectAndExpression => {
+                writeln!(out, "lock: {name}: restricted by project and expression ({listed})")?;
+            }
+            Locked::No(why) => problems.push(format!("context {name:?} is not locked: {why} (restrictions: {listed})")),
+        }
+        for a in &v.advice {
+            writeln!(out, "lock: {name}: advice: {a}")?;
+        }
+    }
+    Ok(problems)
 }
 
 /// Checks the configuration against the site; returns what is wrong.
@@ -111,8 +205,12 @@ pub(super) fn run(
         .as_ref()
         .map_or_else(|| "built-in defaults (no changegate.toml found)".to_owned(), |p| p.display().to_string());
     writeln!(out, "configuration valid: {source}")?;
-    for line in gate_summary(&config, crate::time::Timestamp::now()) {
+    let (mode, mut problems) = mode_lines(args.no_bot, env);
+    for line in mode.iter().chain(gate_summary(&config, crate::time::Timestamp::now()).iter()) {
         writeln!(out, "{line}")?;
+    }
+    if args.probe {
+        problems.extend(probe_lock(&config, env, out)?);
     }
     let unmapped: Vec<&str> = config
         .jira
@@ -135,10 +233,13 @@ pub(super) fn run(
             ));
         }
         writeln!(out, "site not checked: set JIRA_BASE_URL, JIRA_USER_EMAIL and JIRA_API_TOKEN to check it")?;
-        return Ok(Outcome::Pass);
+        for p in &problems {
+            writeln!(out, "problem: {p}")?;
+        }
+        return Ok(if problems.is_empty() { Outcome::Pass } else { Outcome::Deny });
     }
     let jira = Jira::new(&JiraSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
-    let problems = check_site(&config, &jira, args.probe_ticket.as_deref())?;
+    problems.extend(check_site(&config, &jira, args.probe_ticket.as_deref())?);
     if problems.is_empty() {
         writeln!(out, "site {} matches the configuration", jira.base_url())?;
         if let Some(k) = &args.probe_ticket {

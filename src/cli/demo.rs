@@ -460,7 +460,14 @@ impl Demo<'_> {
             ("JIRA_USER_EMAIL", email.into()),
             ("JIRA_API_TOKEN", token.into()),
             ("CIRCLECI_API_URL", circleci),
-            ("CIRCLE_TOKEN", crate::standins::circleci::TOKEN.into()),
+            (
+                "CIRCLE_TOKEN",
+                match who {
+                    Who::Ci => crate::standins::circleci::TOKEN,
+                    Who::Bot => crate::standins::circleci::BOT_TOKEN,
+                }
+                .into(),
+            ),
             ("GITHUB_API_URL", github),
             ("GITHUB_GRAPHQL_URL", format!("{url}/graphql")),
             ("GITHUB_TOKEN", crate::standins::github::TOKEN.into()),

@@ -36,8 +36,9 @@ pub(super) fn run(args: &StandInsArgs, out: &mut dyn Write) -> Result<Outcome, C
     writeln!(out, "GITHUB_API_URL={}", s.url())?;
     writeln!(
         out,
-        "stand-in users: ci@acme.test/ci-token (CI), bot@acme.test/bot-token (bot), alice@acme.test/alice-token and bob@acme.test/bob-token (approvers); CIRCLE_TOKEN={}; GITHUB_TOKEN={}",
+        "stand-in users: ci@acme.test/ci-token (CI), bot@acme.test/bot-token (bot), alice@acme.test/alice-token and bob@acme.test/bob-token (approvers); CIRCLE_TOKEN={}; the bot's CircleCI token {}; GITHUB_TOKEN={}",
         crate::standins::circleci::TOKEN,
+        crate::standins::circleci::BOT_TOKEN,
         crate::standins::github::TOKEN
     )?;
     out.flush()?;

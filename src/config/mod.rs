@@ -9,6 +9,7 @@
 pub mod approval;
 pub mod emergency;
 pub mod jira;
+pub mod lock;
 pub mod plan;
 pub mod review;
 pub mod scan;
@@ -38,6 +39,8 @@ pub struct Config {
     pub approval: approval::ApprovalConfig,
     /// `[emergency]`.
     pub emergency: emergency::EmergencyConfig,
+    /// `[lock]`: the deploy contexts and their security group.
+    pub lock: lock::LockConfig,
     /// `[[windows]]`: recurring change windows.
     pub windows: Vec<windows::Window>,
     /// `[[freezes]]`: change freezes.
@@ -59,6 +62,7 @@ impl Default for Config {
             scan: scan::ScanConfig::default(),
             approval: approval::ApprovalConfig::default(),
             emergency: emergency::EmergencyConfig::default(),
+            lock: lock::LockConfig::default(),
             windows: Vec::new(),
             freezes: Vec::new(),
             checkout_windows: Vec::new(),
@@ -109,6 +113,8 @@ struct RawConfig {
     approval: approval::RawApproval,
     #[serde(default)]
     emergency: emergency::RawEmergency,
+    #[serde(default)]
+    lock: lock::RawLock,
     #[serde(default)]
     windows: Vec<windows::RawWindow>,
     #[serde(default)]
@@ -228,6 +234,7 @@ impl Config {
         let scan = raw.scan.validate(&mut problems);
         let approval = raw.approval.validate(&mut problems);
         let emergency = raw.emergency.validate(&mut problems);
+        let lock = raw.lock.validate(&mut problems);
         let windows: Vec<windows::Window> = raw.windows.into_iter().filter_map(|w| w.validate(&mut problems)).collect();
         let freezes: Vec<windows::Freeze> = raw.freezes.into_iter().map(|f| f.validate(&mut problems)).collect();
         if !problems.list.is_empty() {
@@ -241,6 +248,7 @@ impl Config {
             scan,
             approval,
             emergency,
+            lock,
             windows,
             freezes,
             checkout_windows: Vec::new(),

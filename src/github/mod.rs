@@ -435,6 +435,28 @@ impl GitHub {
         Err(GitHubError::Truncated(format!("commit {sha} changes more than 3000 files")))
     }
 
+    /// The logins of a team's members (`GET /orgs/{org}/teams/{slug}/members`,
+    /// every page): the production context's security group.
+    pub fn team_members(&self, org: &str, team_slug: &str) -> Result<Vec<String>, GitHubError> {
+        #[derive(Deserialize)]
+        struct Member {
+            login: String,
+        }
+        const PAGE: usize = 100;
+        let path = format!("/orgs/{}/teams/{}/members", percent_encode(org), percent_encode(team_slug));
+        let mut out = Vec::new();
+        for page in 1..=50 {
+            let query = vec![("per_page", PAGE.to_string()), ("page", page.to_string())];
+            let members: Vec<Member> = self.get(&path, &query)?;
+            let n = members.len();
+            out.extend(members.into_iter().map(|m| m.login));
+            if n < PAGE {
+                return Ok(out);
+            }
+        }
+        Err(GitHubError::Truncated(format!("team {org}/{team_slug} has more than 5000 members")))
+    }
+
     /// The SARIF of one code-scanning analysis
     /// (`GET /repos/{o}/{r}/code-scanning/analyses/{id}`, `application/sarif+json`).
     pub fn analysis_sarif(&self, owner: &str, repo: &str, id: u64) -> Result<Value, GitHubError> {

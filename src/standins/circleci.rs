@@ -1,16 +1,53 @@
 //! A stateful stand-in for the CircleCI API v2: pipelines, workflows and
 //! their jobs (approval jobs with an `approval_request_id`), approve, cancel
-//! and rerun. A pipeline is set up through the control API with its jobs and
-//! their `requires`; an approval job is `blocked` until what it requires has
+//! and rerun; users (one token each), contexts and their restrictions. A
+//! pipeline is set up through the control API with its jobs and their
+//! `requires`; an approval job is `blocked` until what it requires has
 //! ended, then `on_hold`, as on CircleCI.
+//!
+//! **Restricted contexts, as a model** (docs/trust-model.md): a job that
+//! names a context starts when every job it requires succeeded, and runs
+//! only if the actor may use the context: for a job after an approval job,
+//! the user who approved it; else the user who triggered the pipeline. A
+//! context with a `group` restriction admits the group's members only;
+//! otherwise the job is `unauthorized` (and so is its workflow). Project and
+//! expression restrictions are listed, not evaluated. Jobs that name no
+//! context keep the status they are given, as before.
 
 use serde_json::{Value, json};
 
 use super::{Req, Resp};
 use crate::time::Timestamp;
 
-/// The token the stand-in accepts.
+/// The CI user's token (`ci-user`).
 pub const TOKEN: &str = "circle-token";
+/// The bot's token (`changegate-bot`).
+pub const BOT_TOKEN: &str = "bot-circle-token";
+
+/// A user of the stand-in: (token, id, login, name).
+pub const USERS: &[(&str, &str, &str, &str)] = &[
+    (TOKEN, "00000000-0000-4000-8000-0000000000aa", "ci-user", "CI user"),
+    (BOT_TOKEN, "00000000-0000-4000-8000-0000000000bb", "changegate-bot", "changegate bot"),
+    ("carol-circle-token", "00000000-0000-4000-8000-0000000000cc", "carol", "Carol On-call"),
+    ("dana-circle-token", "00000000-0000-4000-8000-0000000000dd", "dana", "Dana Developer"),
+];
+
+fn user_json(u: &(&str, &str, &str, &str)) -> Value {
+    json!({"id": u.1, "login": u.2, "name": u.3, "avatar_url": null})
+}
+
+/// A context and its restrictions.
+#[derive(Debug, Clone)]
+struct Context {
+    id: String,
+    name: String,
+    owner_slug: String,
+    created: Timestamp,
+    /// (id, type, value, name).
+    restrictions: Vec<(String, String, String, String)>,
+    /// Logins of the members of the group of its `group` restriction.
+    members: Vec<String>,
+}
 
 #[derive(Debug, Clone)]
 struct Job {
@@ -23,6 +60,8 @@ struct Job {
     approved_by: Option<String>,
     /// Stored artifacts: (path, content).
     artifacts: Vec<(String, Vec<u8>)>,
+    /// The context the job uses.
+    context: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +82,8 @@ struct Pipeline {
     branch: String,
     revision: String,
     created: Timestamp,
+    /// Login of who triggered it.
+    triggered_by: String,
 }
 
 /// The stand-in's state.
@@ -50,6 +91,7 @@ struct Pipeline {
 pub struct CircleCiStandIn {
     pipelines: Vec<Pipeline>,
     workflows: Vec<Workflow>,
+    contexts: Vec<Context>,
     next_job: u64,
     seq: u64,
     /// Where artifacts are served (the stand-in's own address).
@@ -144,6 +186,8 @@ impl CircleCiStandIn {
         }
         wf.status = if wf.jobs.iter().any(|j| j.status == "failed") {
             "failed"
+        } else if wf.jobs.iter().any(|j| j.status == "unauthorized") {
+            "unauthorized"
         } else if wf.jobs.iter().all(|j| j.status == "success") {
             "success"
         } else if wf.jobs.iter().any(|j| j.status == "on_hold") && !wf.jobs.iter().any(|j| j.status == "running") {
@@ -183,6 +227,7 @@ impl CircleCiStandIn {
             branch: s("branch").unwrap_or_else(|| "main".into()),
             revision: s("revision").ok_or("revision is required")?,
             created: Timestamp::now(),
+            triggered_by: s("triggered_by").unwrap_or_else(|| "dana".into()),
         };
         let mut jobs = Vec::new();
         for j in spec.get("jobs").and_then(Value::as_array).ok_or("jobs are required")? {
@@ -206,6 +251,9 @@ impl CircleCiStandIn {
             for a in j.get("artifacts").and_then(Value::as_array).into_iter().flatten() {
                 artifacts.push(artifact(a)?);
             }
+            let context = j.get("context").and_then(Value::as_str).map(String::from);
+            // A job with a context starts when what it requires succeeded.
+            let status = if context.is_some() && j.get("status").is_none() { "blocked".into() } else { status };
             jobs.push(Job {
                 id: self.next_id(0xb2),
                 name,
@@ -215,6 +263,7 @@ impl CircleCiStandIn {
                 requires,
                 approved_by: None,
                 artifacts,
+                context,
             });
         }
         let mut wf = Workflow {
@@ -225,7 +274,10 @@ impl CircleCiStandIn {
             created: Timestamp::now(),
             jobs,
         };
+        self.pipelines.push(pipeline);
+        self.start_context_jobs(&mut wf);
         Self::settle(&mut wf);
+        let pipeline = self.pipelines.pop().expect("just pushed");
         let out = json!({"pipeline_id": pipeline.id, "pipeline_number": pipeline.number, "workflow_id": wf.id,
                          "jobs": wf.jobs.iter().map(|j| json!({"name": j.name, "id": j.id, "job_number": j.number})).collect::<Vec<_>>()});
         self.pipelines.push(pipeline);
@@ -238,11 +290,94 @@ impl CircleCiStandIn {
         let wid = spec.get("workflow_id").and_then(Value::as_str).ok_or("workflow_id is required")?;
         let name = spec.get("job").and_then(Value::as_str).ok_or("job is required")?;
         let status = spec.get("status").and_then(Value::as_str).ok_or("status is required")?;
-        let wf = self.workflows.iter_mut().find(|w| w.id == wid).ok_or("no such workflow")?;
+        let by = spec.get("approved_by").and_then(Value::as_str);
+        let by = match by {
+            Some(login) => Some(USERS.iter().find(|u| u.2 == login).ok_or("no such user")?.1.to_owned()),
+            None => None,
+        };
+        let idx = self.workflows.iter().position(|w| w.id == wid).ok_or("no such workflow")?;
+        let mut wf = self.workflows[idx].clone();
         let job = wf.jobs.iter_mut().find(|j| j.name == name).ok_or("no such job")?;
         job.status = status.to_owned();
-        Self::settle(wf);
+        if by.is_some() {
+            job.approved_by = by;
+        }
+        Self::settle(&mut wf);
+        self.start_context_jobs(&mut wf);
+        Self::settle(&mut wf);
+        self.workflows[idx] = wf;
         Ok(())
+    }
+
+    /// Control API: creates a context (`{"name", "owner_slug",
+    /// "restrictions": [{"type", "value", "name"}], "members": [login...]}`).
+    pub fn create_context(&mut self, spec: &Value) -> Result<Value, String> {
+        let name = spec.get("name").and_then(Value::as_str).ok_or("a context needs a name")?.to_owned();
+        let owner_slug = spec.get("owner_slug").and_then(Value::as_str).unwrap_or("gh/acme").to_owned();
+        let mut restrictions = Vec::new();
+        for r in spec.get("restrictions").and_then(Value::as_array).into_iter().flatten() {
+            let kind = r.get("type").and_then(Value::as_str).ok_or("a restriction needs a type")?.to_owned();
+            let value = r.get("value").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let rname = r.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+            restrictions.push((self.next_id(0xd5), kind, value, rname));
+        }
+        let members = spec
+            .get("members")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|m| m.as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        let id = self.next_id(0xd4);
+        self.contexts.push(Context {
+            id: id.clone(),
+            name,
+            owner_slug,
+            created: Timestamp::now(),
+            restrictions,
+            members,
+        });
+        Ok(json!({"id": id}))
+    }
+
+    /// Starts each job with a context whose requirements succeeded: running
+    /// when the actor may use the context, `unauthorized` otherwise (see the
+    /// module documentation).
+    fn start_context_jobs(&self, wf: &mut Workflow) {
+        let trigger = self.pipelines.iter().find(|p| p.id == wf.pipeline_id).map(|p| p.triggered_by.clone());
+        let snapshot = wf.jobs.clone();
+        for j in wf.jobs.iter_mut().filter(|j| j.status == "blocked" && j.kind != "approval") {
+            let Some(ctx) = j.context.clone() else { continue };
+            let ready = j.requires.iter().all(|r| snapshot.iter().any(|x| &x.name == r && x.status == "success"));
+            if !ready {
+                continue;
+            }
+            // The actor: who approved the closest approval job upstream,
+            // else who triggered the pipeline.
+            let mut actor = None;
+            let mut frontier: Vec<String> = j.requires.clone();
+            let mut seen: Vec<String> = Vec::new();
+            while actor.is_none() && !frontier.is_empty() {
+                let mut next = Vec::new();
+                for name in frontier {
+                    if seen.contains(&name) {
+                        continue;
+                    }
+                    seen.push(name.clone());
+                    if let Some(up) = snapshot.iter().find(|x| x.name == name) {
+                        if let (true, Some(by)) = (up.kind == "approval", &up.approved_by) {
+                            actor = USERS.iter().find(|u| u.1 == by).map(|u| u.2.to_owned());
+                        }
+                        next.extend(up.requires.iter().cloned());
+                    }
+                }
+                frontier = next;
+            }
+            let actor = actor.or_else(|| trigger.clone()).unwrap_or_default();
+            let allowed = match self.contexts.iter().find(|c| c.name == ctx) {
+                Some(c) if c.restrictions.iter().any(|r| r.1 == "group") => c.members.contains(&actor),
+                _ => true,
+            };
+            j.status = if allowed { "running" } else { "unauthorized" }.into();
+        }
     }
 
     /// Control API: stores an artifact of a job
@@ -278,7 +413,8 @@ impl CircleCiStandIn {
                "executor": {"resource_class": "medium", "type": "docker"},
                "project": {"id": "00000000-0000-4000-8000-0000000000bb", "slug": p.project_slug, "name": repo,
                            "external_url": format!("https://github.com/{org}/{repo}")},
-               "organization": {"name": org}, "contexts": [], "messages": [],
+               "organization": {"name": org},
+               "contexts": j.context.iter().map(|c| json!({"name": c})).collect::<Vec<_>>(), "messages": [],
                "web_url": format!("https://app.circleci.com/pipelines/{}/{}/workflows/{}/jobs/{}", p.project_slug, p.number, wf.id, j.number.unwrap_or(0)),
                "latest_workflow": {"id": wf.id, "name": wf.name}, "pipeline": {"id": p.id}})
     }
@@ -306,14 +442,18 @@ impl CircleCiStandIn {
         }
     }
 
-    fn authorized(&self, req: &Req) -> bool {
+    fn user(req: &Req) -> Option<&'static (&'static str, &'static str, &'static str, &'static str)> {
         let token = req.header("circle-token").map(String::from).or_else(|| {
             use base64::Engine as _;
             let b = req.header("authorization")?.strip_prefix("Basic ")?;
             let t = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b).ok()?).ok()?;
             Some(t.trim_end_matches(':').to_owned())
-        });
-        token.as_deref() == Some(TOKEN)
+        })?;
+        USERS.iter().find(|u| u.0 == token)
+    }
+
+    fn authorized(&self, req: &Req) -> bool {
+        Self::user(req).is_some()
     }
 
     /// The whole state, for tests and the demo.
@@ -332,16 +472,40 @@ impl CircleCiStandIn {
 
     /// Handles one request under `/api/v2`.
     pub fn handle(&mut self, req: &Req) -> Resp {
-        if !self.authorized(req) {
+        let Some(me) = Self::user(req) else {
             return message(401, "You must log in first.");
-        }
+        };
         let path = req.path.trim_start_matches("/api/v2").trim_end_matches('/');
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match (req.method.as_str(), parts.as_slice()) {
-            ("GET", ["me"]) => Resp::json(
-                200,
-                json!({"id": "00000000-0000-4000-8000-0000000000aa", "login": "ci-user", "name": "CI user"}),
-            ),
+            ("GET", ["me"]) => Resp::json(200, user_json(me)),
+            ("GET", ["user", id]) => match USERS.iter().find(|u| u.1 == *id) {
+                Some(u) => Resp::json(200, user_json(u)),
+                None => message(404, "User not found"),
+            },
+            ("GET", ["context"]) => {
+                let owner = req.query("owner-slug").unwrap_or_default();
+                let items: Vec<Value> = self
+                    .contexts
+                    .iter()
+                    .filter(|c| c.owner_slug == owner)
+                    .map(|c| json!({"id": c.id, "name": c.name, "created_at": c.created.to_rfc3339()}))
+                    .collect();
+                Resp::json(200, json!({"items": items, "next_page_token": null}))
+            }
+            ("GET", ["context", id, "restrictions"]) => match self.contexts.iter().find(|c| c.id == *id) {
+                Some(c) => {
+                    let items: Vec<Value> = c
+                        .restrictions
+                        .iter()
+                        .map(|(rid, kind, value, name)| {
+                            json!({"context_id": c.id, "id": rid, "name": name, "restriction_type": kind, "restriction_value": value})
+                        })
+                        .collect();
+                    Resp::json(200, json!({"items": items, "next_page_token": null}))
+                }
+                None => message(404, "Context not found"),
+            },
             ("GET", ["workflow", id]) => match self.workflows.iter().find(|w| w.id == *id) {
                 Some(w) => Resp::json(200, self.workflow_json(w)),
                 None => message(404, "Workflow not found"),
@@ -363,8 +527,14 @@ impl CircleCiStandIn {
                 match job.status.as_str() {
                     "on_hold" => {
                         job.status = "success".into();
-                        job.approved_by = Some("00000000-0000-4000-8000-0000000000aa".into());
+                        job.approved_by = Some(me.1.to_owned());
                         Self::settle(wf);
+                        let mut wf = wf.clone();
+                        self.start_context_jobs(&mut wf);
+                        Self::settle(&mut wf);
+                        if let Some(w) = self.workflows.iter_mut().find(|w| w.id == wf.id) {
+                            *w = wf;
+                        }
                         Resp::json(202, json!({"message": "Accepted."}))
                     }
                     "success" => message(400, "Job already approved."),
@@ -390,7 +560,7 @@ impl CircleCiStandIn {
                     200,
                     json!({"id": p.id, "number": p.number, "project_slug": p.project_slug, "state": "created",
                     "created_at": p.created.to_rfc3339(), "errors": [],
-                    "trigger": {"type": "webhook", "received_at": p.created.to_rfc3339(), "actor": {"login": "ci-user", "avatar_url": null}},
+                    "trigger": {"type": "webhook", "received_at": p.created.to_rfc3339(), "actor": {"login": p.triggered_by, "avatar_url": null}},
                     "vcs": {"provider_name": "GitHub", "origin_repository_url": "", "target_repository_url": "", "revision": p.revision, "branch": p.branch}}),
                 ),
                 None => message(404, "Pipeline not found"),
@@ -485,6 +655,7 @@ impl CircleCiStandIn {
                 approved_by: j.approved_by.clone().filter(|_| !again),
                 // A job run again stores its artifacts anew.
                 artifacts: if again { Vec::new() } else { j.artifacts.clone() },
+                context: j.context.clone(),
             });
         }
         let mut wf = Workflow {

@@ -226,6 +226,20 @@ pub struct GitHubStandIn {
     pub requests: u64,
     /// `git diff` output of pull requests, by (git dir, onto, head).
     pull_files: BTreeMap<(PathBuf, String, String), String>,
+    /// Team members' logins, by `org/team-slug`.
+    pub teams: BTreeMap<String, Vec<String>>,
+}
+
+/// A user as GitHub's `simple-user` schema has it.
+fn simple_user(login: &str, id: u64) -> Value {
+    let u = format!("https://api.github.com/users/{login}");
+    json!({"login": login, "id": id, "node_id": format!("U_{id}"), "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}"),
+           "gravatar_id": "", "url": u, "html_url": format!("https://github.com/{login}"),
+           "followers_url": format!("{u}/followers"), "following_url": format!("{u}/following{{/other_user}}"),
+           "gists_url": format!("{u}/gists{{/gist_id}}"), "starred_url": format!("{u}/starred{{/owner}}{{/repo}}"),
+           "subscriptions_url": format!("{u}/subscriptions"), "organizations_url": format!("{u}/orgs"),
+           "repos_url": format!("{u}/repos"), "events_url": format!("{u}/events{{/privacy}}"),
+           "received_events_url": format!("{u}/received_events"), "type": "User", "site_admin": false})
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
@@ -435,6 +449,23 @@ impl GitHubStandIn {
         }
         let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
         match parts.as_slice() {
+            ["orgs", org, "teams", slug, "members"] => {
+                let Some(members) = self.teams.get(&format!("{org}/{slug}")) else {
+                    return Resp::json(404, json!({"message": "Not Found"}));
+                };
+                let per: usize = req.query("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
+                let page: usize = req.query("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+                let list: Vec<Value> = members
+                    .iter()
+                    .skip((page - 1) * per)
+                    .take(per)
+                    .map(|login| {
+                        let id = self.accounts.iter().find(|a| a.login == *login).map_or(9999, |a| a.id);
+                        simple_user(login, id)
+                    })
+                    .collect();
+                Resp::json(200, Value::Array(list))
+            }
             ["repos", owner, name, rest @ ..] => {
                 let full = format!("{owner}/{name}");
                 let Some(repo) = self.repos.get(&full).cloned() else {

@@ -9,7 +9,8 @@
 //! | request | effect |
 //! |---|---|
 //! | `POST /_standin/circleci/pipelines` | create a pipeline and its workflow (see [`circleci::CircleCiStandIn::create_pipeline`]) |
-//! | `POST /_standin/circleci/jobs` | set a job's status |
+//! | `POST /_standin/circleci/jobs` | set a job's status (`approved_by`: a login, for an approval job) |
+//! | `POST /_standin/circleci/contexts` | create a context with its restrictions and group members |
 //! | `POST /_standin/circleci/artifacts` | store an artifact of a job (served under `/circleci-artifacts/`) |
 //! | `PUT /_standin/jira/search-lag` | `{"lag": N}`: new issues stay out of search for N searches |
 //! | `POST /_standin/faults` | inject a fault (see [`Fault`]) |
@@ -17,8 +18,9 @@
 //! | `GET /_standin/jira`, `GET /_standin/circleci` | the whole state |
 //! | `GET /_standin/log` | the requests served |
 //!
-//! Users of the Jira stand-in: see [`jira::default_users`]; the CircleCI
-//! token is [`circleci::TOKEN`].
+//! Users of the Jira stand-in: see [`jira::default_users`]; of the CircleCI
+//! stand-in, one token each: [`circleci::USERS`] (the CI user's
+//! [`circleci::TOKEN`], the bot's [`circleci::BOT_TOKEN`]).
 
 pub mod circleci;
 pub mod github;
@@ -327,7 +329,7 @@ fn respond(state: &Mutex<State>, req: &Req) -> Resp {
         "jira"
     } else if req.path.starts_with("/api/v2/") || req.path.starts_with("/circleci-artifacts/") {
         "circleci"
-    } else if req.path == "/graphql" || req.path.starts_with("/repos/") {
+    } else if req.path == "/graphql" || req.path.starts_with("/repos/") || req.path.starts_with("/orgs/") {
         "github"
     } else {
         "control"
@@ -416,6 +418,10 @@ fn control(s: &mut State, req: &Req) -> Resp {
         },
         ("POST", "/_standin/circleci/jobs") => match s.circleci.set_job(&body) {
             Ok(()) => Resp::empty(204),
+            Err(e) => bad(e),
+        },
+        ("POST", "/_standin/circleci/contexts") => match s.circleci.create_context(&body) {
+            Ok(v) => Resp::json(201, v),
             Err(e) => bad(e),
         },
         ("POST", "/_standin/circleci/artifacts") => match s.circleci.add_artifact(&body) {

@@ -55,7 +55,8 @@ fn start(sb: &Sandbox, p: &Pipeline) -> (Bot, String) {
         .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
         .env("CHANGEGATE_JIRA_WEBHOOK_SECRETS", format!("retired-secret,{SECRET}"))
         .env("CHANGEGATE_CIRCLECI_WEBHOOK_SECRETS", CI_SECRET)
-        .env("CHANGEGATE_RECEIPT_KEY", &private);
+        .env("CHANGEGATE_RECEIPT_KEY", &private)
+        .env("CIRCLE_TOKEN", changegate::standins::circleci::BOT_TOKEN);
     let bot = Bot { child: cmd.spawn().unwrap(), url: format!("http://127.0.0.1:{port}") };
     let started = Instant::now();
     while ureq::get(&format!("{}/healthz", bot.url)).call().is_err() {
@@ -281,6 +282,7 @@ fn reconcile(sb: &Sandbox, p: &Pipeline) -> crate::support::Output {
         .env("GITHUB_API_URL", &sb.stand_ins.url())
         .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
         .env("CHANGEGATE_RECEIPT_KEY", &sb.keys.0)
+        .env("CIRCLE_TOKEN", changegate::standins::circleci::BOT_TOKEN)
         .run()
 }
 

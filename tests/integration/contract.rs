@@ -522,6 +522,7 @@ fn reconcile_passes_the_official_descriptions_both_ways() {
         .env("GITHUB_GRAPHQL_URL", &format!("{}/graphql", sb.stand_ins.url()))
         .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
         .env("CHANGEGATE_RECEIPT_KEY", &private)
+        .env("CIRCLE_TOKEN", changegate::standins::circleci::BOT_TOKEN)
         .env("CHANGEGATE_HTTP_TIMEOUT", "20")
         .run();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
@@ -784,7 +785,8 @@ fn run_as(sb: &Sandbox, p: &crate::sandbox::Pipeline, args: &[&str], bot: bool) 
         r = r
             .env("JIRA_USER_EMAIL", "bot@acme.test")
             .env("JIRA_API_TOKEN", "bot-token")
-            .env("CHANGEGATE_RECEIPT_KEY", &sb.keys.0);
+            .env("CHANGEGATE_RECEIPT_KEY", &sb.keys.0)
+            .env("CIRCLE_TOKEN", changegate::standins::circleci::BOT_TOKEN);
     }
     r.run()
 }

@@ -163,6 +163,7 @@ fn the_bot_resumes_escalates_and_the_audit_reports_emergencies() {
         ("JIRA_USER_EMAIL", BOT.0),
         ("JIRA_API_TOKEN", BOT.1),
         ("CHANGEGATE_RECEIPT_KEY", private.as_str()),
+        ("CIRCLE_TOKEN", changegate::standins::circleci::BOT_TOKEN),
         ("GITHUB_API_URL", github.as_str()),
         ("GITHUB_TOKEN", changegate::standins::github::TOKEN),
     ];

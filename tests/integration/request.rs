@@ -530,8 +530,20 @@ fn config_check_against_the_site_and_the_approval_probe() {
 #[test]
 fn config_check_offline_validates_the_file() {
     let dir = tempfile::tempdir().unwrap();
+    // With a bot (the default), the bot's public key is what CI checks
+    // trust: without it, the check does not pass.
     let out = crate::support::Run::new(["config", "check"]).cwd(dir.path()).run();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("mode: with the changegate bot"), "{}", out.stdout);
+    assert!(out.stdout.contains("problem: CHANGEGATE_RECEIPT_PUBKEY is not set"), "{}", out.stdout);
+    let (_, public) = changegate::signing::generate();
+    let out =
+        crate::support::Run::new(["config", "check"]).cwd(dir.path()).env("CHANGEGATE_RECEIPT_PUBKEY", &public).run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("bot keys accepted: "), "{}", out.stdout);
+    let out = crate::support::Run::new(["config", "check", "--no-bot"]).cwd(dir.path()).run();
     assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("mode: without a bot (--no-bot): nothing is signed"), "{}", out.stdout);
     assert!(out.stdout.contains("built-in defaults"), "{}", out.stdout);
     assert!(out.stdout.contains("justification, rollback_plan"), "{}", out.stdout);
     assert!(out.stdout.contains("emergencies: off (no [emergency] group)"), "{}", out.stdout);
@@ -548,7 +560,7 @@ fn config_check_offline_validates_the_file() {
         ),
     )
     .unwrap();
-    let out = crate::support::Run::new(["config", "check"]).cwd(dir.path()).run();
+    let out = crate::support::Run::new(["config", "check", "--no-bot"]).cwd(dir.path()).run();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("emergencies: granted by members of the Jira group change-break-glass"),

@@ -147,6 +147,7 @@ impl Sandbox {
             .env("GITHUB_API_URL", &self.stand_ins.url())
             .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
             .env("CHANGEGATE_RECEIPT_KEY", &self.keys.0)
+            .env("CIRCLE_TOKEN", changegate::standins::circleci::BOT_TOKEN)
     }
 
     /// One reconcile pass of the bot (asserted to succeed).

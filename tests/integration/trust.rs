@@ -430,3 +430,208 @@ fn a_slow_analysis_keeps_what_another_writer_added_meanwhile() {
     assert!(rec["payload"]["analysis"].is_object(), "{rec}");
     assert_eq!(rec["payload"]["notified"][0]["marker"], "meanwhile", "kept: {rec}");
 }
+
+const LOCK: &str = "[lock]\nowner_slug = \"gh/acme\"\ncontexts = [\"production-aws\"]\nteam = \"acme/prod-deployers\"\nbot_login = \"changegate-bot\"\n";
+
+/// The production context, restricted to a security group of the bot's
+/// CircleCI user and carol (break-glass), with the SSH expression.
+fn restricted_context(sb: &Sandbox) {
+    sb.stand_ins
+        .with_circleci(|c| {
+            c.create_context(&json!({"name": "production-aws", "owner_slug": "gh/acme",
+                "restrictions": [{"type": "group", "value": "5e1f0c2a-0000-4000-8000-000000000001", "name": "prod-deployers"},
+                                 {"type": "expression", "value": "pipeline.git.branch == \"main\" and not job.ssh.enabled"}],
+                "members": ["changegate-bot", "carol"]}))
+        })
+        .unwrap();
+    sb.stand_ins.with_github(|g| {
+        g.teams.insert("acme/prod-deployers".into(), vec!["changegate-bot".into(), "carol".into()]);
+    });
+}
+
+/// A pipeline of `jobs` triggered by `who`.
+fn pipeline_of(sb: &Sandbox, commit: &str, who: &str, jobs: Value) -> Pipeline {
+    let spec = json!({"project_slug": "gh/acme/web", "branch": "main", "revision": commit, "workflow": "deploy-prod",
+                      "triggered_by": who, "jobs": jobs});
+    let v = sb.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();
+    Pipeline {
+        id: v["pipeline_id"].as_str().unwrap().into(),
+        number: v["pipeline_number"].as_u64().unwrap(),
+        workflow_id: v["workflow_id"].as_str().unwrap().into(),
+        commit: commit.into(),
+        branch: "main".into(),
+    }
+}
+
+/// `config check --probe` reads each deploy context's restrictions from
+/// CircleCI: a group restriction passes, with the rest listed; a context
+/// without one, or missing, fails loudly.
+#[test]
+fn the_probe_checks_that_each_deploy_context_is_locked() {
+    let cfg = format!("{}\n{LOCK}", changegate::standins::SITE_CONFIG);
+    let sb = Sandbox::with_config(&cfg);
+    let p = sb.pipeline("gh/acme/web", "main", &crate::sandbox::sha(80));
+    let probe = || sb.job(&p, ["config", "check", "--offline", "--probe"]).run();
+    let out = probe();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("context \"production-aws\" does not exist in gh/acme"), "{}", out.stdout);
+    restricted_context(&sb);
+    let out = probe();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("lock: production-aws: restricted to a security group (group prod-deployers"),
+        "{}",
+        out.stdout
+    );
+    // A second deploy context with no restriction at all.
+    sb.stand_ins
+        .with_circleci(|c| c.create_context(&json!({"name": "production-db", "owner_slug": "gh/acme"})))
+        .unwrap();
+    std::fs::write(
+        sb.path().join("changegate.toml"),
+        cfg.replace("[\"production-aws\"]", "[\"production-aws\", \"production-db\"]"),
+    )
+    .unwrap();
+    let out = probe();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("context \"production-db\" is not locked: it has no restriction at all"),
+        "{}",
+        out.stdout
+    );
+    // Without [lock], the probe says the lock is not checked: not a pass.
+    std::fs::write(sb.path().join("changegate.toml"), changegate::standins::SITE_CONFIG).unwrap();
+    let out = probe();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("the lock is not checked"), "{}", out.stdout);
+}
+
+/// The lock as the CircleCI stand-in models restricted contexts (CircleCI's
+/// documented behaviour, not CircleCI itself): a config without the hold
+/// cannot reach the production context; the bot's approval of the hold
+/// can, a developer's cannot; a pipeline triggered by a member of the group
+/// can — the hole — and the bot reports it, as it reports a hold approved
+/// by anyone but itself.
+#[test]
+fn as_modelled_only_the_bots_approval_or_a_group_member_reaches_production() {
+    let cfg = format!("{}\n[scan]\njobs = [\"build\"]\n{LOCK}", changegate::standins::SITE_CONFIG);
+    let (sb, _g, p, k) = reviewed_change(&cfg);
+    restricted_context(&sb);
+
+    // 1. A commit that deletes the hold and the checks from the config.
+    let no_hold = pipeline_of(
+        &sb,
+        &p.commit,
+        "dana",
+        json!([{"name": "build"},
+        {"name": "deploy", "context": "production-aws", "requires": ["build"]}]),
+    );
+    assert_eq!(sb.job_status(&no_hold.workflow_id, "deploy"), "unauthorized");
+
+    // 2. The hold approved by the bot, after the ticket's approval: the
+    // deploy runs. (This sandbox's pipeline has no context job: add one.)
+    let gated = pipeline_of(
+        &sb,
+        &crate::sandbox::sha(81),
+        "dana",
+        json!([{"name": "build"},
+        {"name": "request_change", "requires": ["build"]},
+        {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
+        {"name": "deploy", "context": "production-aws", "requires": ["hold_change"]}]),
+    );
+    let dana = |wf: &str| {
+        let url = format!("{}/workflow/{wf}/job", sb.stand_ins.circleci_url());
+        let jobs: Value =
+            ureq::get(&url).header("Circle-Token", "dana-circle-token").call().unwrap().body_mut().read_json().unwrap();
+        let id = jobs["items"].as_array().unwrap().iter().find(|j| j["name"] == "hold_change").unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        ureq::post(&format!("{}/workflow/{wf}/approve/{id}", sb.stand_ins.circleci_url()))
+            .header("Circle-Token", "dana-circle-token")
+            .send_empty()
+            .unwrap();
+    };
+    dana(&gated.workflow_id);
+    assert_eq!(sb.job_status(&gated.workflow_id, "deploy"), "unauthorized", "a developer's approval unlocks nothing");
+
+    sb.jira_as(BOB).transition(&k, "Approve", None).unwrap();
+    let out = sb.reconcile(&p);
+    assert_eq!(hold(&sb, &p), "success", "{}", out.stdout);
+    let bot_gated = pipeline_of(
+        &sb,
+        &crate::sandbox::sha(82),
+        "dana",
+        json!([{"name": "hold_change", "type": "approval"},
+        {"name": "deploy", "context": "production-aws", "requires": ["hold_change"]}]),
+    );
+    let ci = changegate::circleci::CircleCi::new(
+        &changegate::circleci::CircleCiSettings {
+            api_url: sb.stand_ins.circleci_url(),
+            token: changegate::http::Secret::new(changegate::standins::circleci::BOT_TOKEN),
+        },
+        None,
+        changegate::http::RetryPolicy::default(),
+    )
+    .unwrap();
+    let hold_id =
+        ci.workflow_jobs(&bot_gated.workflow_id).unwrap().into_iter().find(|j| j.name == "hold_change").unwrap().id;
+    ci.approve(&bot_gated.workflow_id, &hold_id).unwrap();
+    assert_eq!(sb.job_status(&bot_gated.workflow_id, "deploy"), "running", "the bot's approval is the key");
+
+    // 3. A pipeline triggered by carol (in the group) with no hold reaches
+    // production: the hole. Its ticket's reconcile reports it, once.
+    let by_carol = pipeline_of(
+        &sb,
+        &crate::sandbox::sha(83),
+        "carol",
+        json!([{"name": "build"},
+        {"name": "request_change", "requires": ["build"]},
+        {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
+        {"name": "deploy", "context": "production-aws", "requires": ["build"]}]),
+    );
+    assert_eq!(sb.job_status(&by_carol.workflow_id, "deploy"), "running");
+    assert_eq!(sb.request(&by_carol, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let carol_ticket = key(&sb);
+    let out = sb.bot(&by_carol, ["reconcile", "--hold-wait", "1"]).run();
+    assert!(out.stdout.contains("triggered by carol, a member of the production security group"), "{}", out.stdout);
+    let c = comments(&sb, &carol_ticket);
+    assert!(c.contains("Past the lock") && c.contains("triggered_by_group_member"), "{c}");
+    sb.bot(&by_carol, ["reconcile", "--hold-wait", "1"]).run();
+    assert_eq!(comments(&sb, &carol_ticket).matches("triggered_by_group_member").count(), 1, "reported once");
+
+    // 4. A hold approved in CircleCI by someone other than the bot is
+    // reported with who it was.
+    assert_eq!(sb.request(&gated, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let gated_ticket = key(&sb);
+    let out = sb.bot(&gated, ["reconcile", "--hold-wait", "1"]).run();
+    assert!(
+        out.stdout.contains("was approved in CircleCI by dana (Dana Developer), not by the changegate bot"),
+        "{}",
+        out.stdout
+    );
+    assert!(comments(&sb, &gated_ticket).contains("hold_approved_by_other"));
+    // The bot's own approvals are not reported.
+    assert!(!comments(&sb, &k).contains("Past the lock"), "{}", comments(&sb, &k));
+
+    // The monthly audit lists both (with the CI token: the bot is named by
+    // [lock] bot_login), and its outcome is findings.
+    let today = changegate::time::Date::today_utc().to_string();
+    let out = sb
+        .job(&p, ["audit", "--since", &today, "--sample", "1", "--seed", "1", "--format", "json"])
+        .env("GITHUB_API_URL", &sb.stand_ins.url())
+        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .run();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let codes: Vec<(&str, &str)> = r["past_the_lock"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["ticket"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert!(codes.contains(&(carol_ticket.as_str(), "triggered_by_group_member")), "{codes:?}");
+    assert!(codes.contains(&(gated_ticket.as_str(), "hold_approved_by_other")), "{codes:?}");
+    assert!(!codes.iter().any(|(t, _)| *t == k), "{codes:?} {:#}", r["past_the_lock"]);
+    assert_eq!(r["outcome"], "findings");
+}

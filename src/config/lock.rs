@@ -1,0 +1,103 @@
+//! `[lock]`: the CircleCI side of the trust model (docs/trust-model.md):
+//! which contexts hold production credentials, so `config check --probe`
+//! can check they are restricted, and which GitHub team is their security
+//! group, so the bot can report pipelines a member triggered.
+//!
+//! ```toml
+//! [lock]
+//! owner_slug = "gh/acme"             # the CircleCI organization that owns the contexts
+//! contexts = ["production-aws"]      # contexts holding production credentials
+//! team = "acme/prod-deployers"       # GitHub team that is their security group (org/team-slug)
+//! github_app = false                 # an org on CircleCI's GitHub App: no security groups exist
+//! bot_login = "changegate-bot"       # the bot's CircleCI user (for `audit`, which runs with another token)
+//! ```
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::Problems;
+
+/// `[lock]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLock {
+    owner_slug: Option<Spanned<String>>,
+    #[serde(default)]
+    contexts: Vec<Spanned<String>>,
+    team: Option<Spanned<String>>,
+    #[serde(default)]
+    github_app: bool,
+    bot_login: Option<String>,
+}
+
+/// The validated lock settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockConfig {
+    /// The organization slug (`gh/acme`, `circleci/<id>`).
+    pub owner_slug: Option<String>,
+    /// Contexts holding production credentials.
+    pub contexts: Vec<String>,
+    /// The security group as a GitHub team: `(org, team slug)`.
+    pub team: Option<(String, String)>,
+    /// The org uses CircleCI's GitHub App (no group restrictions exist).
+    pub github_app: bool,
+    /// The bot's CircleCI login, for `audit` (the bot itself asks `GET /me`).
+    pub bot_login: Option<String>,
+}
+
+impl RawLock {
+    pub(super) fn validate(self, p: &mut Problems<'_>) -> LockConfig {
+        let owner_slug = self.owner_slug.map(|o| {
+            let v = o.get_ref().trim().to_owned();
+            if v.split('/').count() != 2 || v.split('/').any(str::is_empty) {
+                p.at(o.span(), format!("`{v}` is not an organization slug such as gh/acme"));
+            }
+            v
+        });
+        let mut contexts = Vec::new();
+        for c in self.contexts {
+            if c.get_ref().trim().is_empty() {
+                p.at(c.span(), "a context name cannot be empty");
+            } else {
+                contexts.push(c.get_ref().trim().to_owned());
+            }
+        }
+        if !contexts.is_empty() && owner_slug.is_none() {
+            p.at(0..0, "[lock] contexts needs owner_slug, the organization that owns them");
+        }
+        let team = self.team.and_then(|t| match t.get_ref().trim().split_once('/') {
+            Some((org, slug)) if !org.is_empty() && !slug.is_empty() && !slug.contains('/') => {
+                Some((org.to_owned(), slug.to_owned()))
+            }
+            _ => {
+                p.at(t.span(), format!("`{}` is not a GitHub team such as acme/prod-deployers", t.get_ref()));
+                None
+            }
+        });
+        let bot_login = self.bot_login.map(|l| l.trim().to_owned()).filter(|l| !l.is_empty());
+        LockConfig { owner_slug, contexts, team, github_app: self.github_app, bot_login }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::time::Date;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, "t.toml", Date::today_utc()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn contexts_need_their_owner_and_teams_are_org_slash_slug() {
+        let c =
+            parse("[lock]\nowner_slug = \"gh/acme\"\ncontexts = [\"production-aws\"]\nteam = \"acme/prod\"\n").unwrap();
+        assert_eq!(c.lock.contexts, ["production-aws"]);
+        assert_eq!(c.lock.team, Some(("acme".into(), "prod".into())));
+        let e = parse("[lock]\ncontexts = [\"production-aws\"]\n").unwrap_err();
+        assert!(e.contains("needs owner_slug"), "{e}");
+        let e = parse("[lock]\nteam = \"prod\"\n").unwrap_err();
+        assert!(e.contains("not a GitHub team"), "{e}");
+        assert_eq!(parse("").unwrap().lock, super::LockConfig::default());
+    }
+}

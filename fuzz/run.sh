@@ -6,7 +6,9 @@
 #
 # usage: fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]   (default 300, every target)
 # Seeds: the repository's example plan, the evidence record `changegate demo`
-# attaches to its ticket, and, when ../shared is there, the shared plans,
+# attaches to its ticket, the signed documents of fuzz/seeds/signed (which
+# `cargo test` replays, with what this corpus found), and, when ../shared is
+# there, the shared plans,
 # SARIF files and Jira webhook bodies (copied into the corpus directories
 # under fuzz/corpus, which are not committed).
 set -euo pipefail
@@ -16,7 +18,7 @@ shared=${CHANGEGATE_SHARED_DIR:-$repo/../shared}
 secs=${1:-300}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(plan webhook sarif evidence)
+[ ${#targets[@]} -gt 0 ] || targets=(plan webhook sarif evidence signed)
 export RUSTC_BOOTSTRAP=1
 
 seed() { # target files...
@@ -29,6 +31,7 @@ seed() { # target files...
 seed plan "$repo/examples/plan.json" "$shared"/tfplans/*.json
 seed sarif "$shared"/contracts/sarif/*/*
 seed webhook "$shared"/contracts/jira/webhooks/*
+seed signed "$here"/seeds/signed/*
 demo=$(mktemp -d)
 (cd "$repo" && cargo run -q -- demo --keep "$demo" >/dev/null)
 seed evidence "$demo"/site/attachments/*.json

@@ -123,9 +123,25 @@ fn factory(
     }))
 }
 
+/// The bot's Jira account must be one of `[jira] bot_account_ids`: its
+/// approvals are auto-approvals and the sequence labels of its records
+/// count only when its account added them (docs/trust-model.md).
+fn check_identity(parts: &BotParts) -> Result<(), CliError> {
+    let me = parts.jira.myself()?;
+    if parts.config.jira.bot_accounts.iter().any(|a| *a == me.account_id) {
+        return Ok(());
+    }
+    Err(CliError::Other(format!(
+        "the bot's Jira account {} is not in [jira] bot_account_ids of its configuration: add it, or the bot's own \
+         approvals and records are not recognised as the bot's",
+        me.account_id
+    )))
+}
+
 pub(super) fn run_serve(cli: &ServeCli, config_path: Option<&Path>, env: &Env) -> Result<Outcome, CliError> {
     let f = factory(config_path, env, Duration::from_secs(cli.hold_wait))?;
     let first = f().map_err(CliError::Other)?;
+    check_identity(&first)?;
     let project = first.config.jira.project.clone();
     // CI jobs trust only the policy the bot signed: publish it before
     // anything else, and do not start without it.
@@ -177,6 +193,7 @@ pub(super) fn run_reconcile(
 ) -> Result<Outcome, CliError> {
     let f = factory(config_path, env, Duration::from_secs(cli.hold_wait))?;
     let parts = f().map_err(CliError::Other)?;
+    check_identity(&parts)?;
     let mut failed = 0;
     for (key, r) in reconcile(&parts)? {
         match r {

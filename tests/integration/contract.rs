@@ -1128,3 +1128,66 @@ fn reminders_lapses_and_expiry_pass_the_official_descriptions_both_ways() {
     );
     assert_no_violations(&proxies);
 }
+
+/// The lock through the official descriptions, both ways: `config check
+/// --probe` (the contexts and their restrictions), and the bot's reconcile
+/// publishing a changed policy (the project property), writing its record
+/// (the sequence label) and reporting what got past the lock: a hold
+/// approved by a developer (`GET /me`, `GET /user/{id}`) and a pipeline
+/// triggered by a member of the security group (the GitHub team's members).
+#[test]
+fn the_lock_passes_the_official_descriptions_both_ways() {
+    use crate::trust::{LOCK, pipeline_of, restricted_context};
+    let cfg = format!("{}\n[scan]\njobs = [\"build\"]\n{LOCK}", changegate::standins::SITE_CONFIG);
+    let (sb, _g, _p, _k) = crate::trust::reviewed_change(&cfg);
+    restricted_context(&sb);
+    let by_carol = pipeline_of(
+        &sb,
+        &crate::sandbox::sha(90),
+        "carol",
+        json!([{"name": "build"}, {"name": "request_change", "requires": ["build"]},
+               {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
+               {"name": "deploy", "context": "production-aws", "requires": ["hold_change"]}]),
+    );
+    assert_eq!(sb.request(&by_carol, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let key = sb.state()["ticket"].as_str().unwrap().to_owned();
+    sb.set_job(&by_carol.workflow_id, "request_change", "success");
+    sb.stand_ins
+        .with_circleci(|c| {
+            c.set_job(&json!({"workflow_id": by_carol.workflow_id, "job": "hold_change", "status": "success", "approved_by": "dana"}))
+        })
+        .unwrap();
+    // The bot's policy changes: it publishes anew.
+    std::fs::write(
+        sb.path().join("changegate.toml"),
+        format!("{cfg}\n[[freezes]]\nfrom = 2020-01-01T00:00:00Z\nuntil = 2020-01-02T00:00:00Z\nreason = \"Past\"\n"),
+    )
+    .unwrap();
+
+    let jira_proxy = Prism::proxy("jira", &sb.stand_ins.url());
+    let ci_proxy = Prism::proxy("circleci", &sb.stand_ins.url());
+    let gh_proxy = Prism::proxy("github", &sb.stand_ins.url());
+    let probe = sb
+        .job(&by_carol, ["config", "check", "--offline", "--probe"])
+        .env("CIRCLECI_API_URL", &format!("{}/api/v2", ci_proxy.url))
+        .env("CHANGEGATE_HTTP_TIMEOUT", "20")
+        .run();
+    assert_eq!(probe.code, 0, "{}{}", probe.stdout, probe.stderr);
+    assert!(probe.stdout.contains("lock: production-aws: restricted to a security group"), "{}", probe.stdout);
+    let out = sb
+        .bot(&by_carol, ["reconcile", "--hold-wait", "1"])
+        .env("JIRA_BASE_URL", &split_attachments(&sb.stand_ins.url(), &jira_proxy.url))
+        .env("CIRCLECI_API_URL", &format!("{}/api/v2", split_artifacts(&sb, &ci_proxy)))
+        .env("GITHUB_API_URL", &gh_proxy.url)
+        .env("GITHUB_GRAPHQL_URL", &format!("{}/graphql", sb.stand_ins.url()))
+        .env("CHANGEGATE_HTTP_TIMEOUT", "20")
+        .run();
+    assert!(out.stdout.contains("published the policy"), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("approved in CircleCI by dana"), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("triggered by carol, a member of the production security group"), "{}", out.stdout);
+    assert!(sb.issue(&key)["properties"]["changegate.bot"]["payload"]["reported"].as_array().unwrap().len() >= 2);
+    for proxy in [&jira_proxy, &ci_proxy, &gh_proxy] {
+        let v = proxy.violations();
+        assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
+    }
+}

@@ -15,7 +15,7 @@ const BOB: (&str, &str) = ("bob@acme.test", "bob-token");
 
 /// A deployed base, then alice's pull request approved by bob on GitHub
 /// and merged; a ticket requested for it and the request job done.
-fn reviewed_change(cfg: &str) -> (Sandbox, Git, Pipeline, String) {
+pub(crate) fn reviewed_change(cfg: &str) -> (Sandbox, Git, Pipeline, String) {
     let sb = Sandbox::with_config(cfg);
     let g = Git::new();
     let base = g.head();
@@ -431,11 +431,11 @@ fn a_slow_analysis_keeps_what_another_writer_added_meanwhile() {
     assert_eq!(rec["payload"]["notified"][0]["marker"], "meanwhile", "kept: {rec}");
 }
 
-const LOCK: &str = "[lock]\nowner_slug = \"gh/acme\"\ncontexts = [\"production-aws\"]\nteam = \"acme/prod-deployers\"\nbot_login = \"changegate-bot\"\n";
+pub(crate) const LOCK: &str = "[lock]\nowner_slug = \"gh/acme\"\ncontexts = [\"production-aws\"]\nteam = \"acme/prod-deployers\"\nbot_login = \"changegate-bot\"\n";
 
 /// The production context, restricted to a security group of the bot's
 /// CircleCI user and carol (break-glass), with the SSH expression.
-fn restricted_context(sb: &Sandbox) {
+pub(crate) fn restricted_context(sb: &Sandbox) {
     sb.stand_ins
         .with_circleci(|c| {
             c.create_context(&json!({"name": "production-aws", "owner_slug": "gh/acme",
@@ -450,7 +450,7 @@ fn restricted_context(sb: &Sandbox) {
 }
 
 /// A pipeline of `jobs` triggered by `who`.
-fn pipeline_of(sb: &Sandbox, commit: &str, who: &str, jobs: Value) -> Pipeline {
+pub(crate) fn pipeline_of(sb: &Sandbox, commit: &str, who: &str, jobs: Value) -> Pipeline {
     let spec = json!({"project_slug": "gh/acme/web", "branch": "main", "revision": commit, "workflow": "deploy-prod",
                       "triggered_by": who, "jobs": jobs});
     let v = sb.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();

@@ -128,7 +128,7 @@ fn factory(
 /// count only when its account added them (docs/trust-model.md).
 fn check_identity(parts: &BotParts) -> Result<(), CliError> {
     let me = parts.jira.myself()?;
-    if parts.config.jira.bot_accounts.iter().any(|a| *a == me.account_id) {
+    if parts.config.jira.bot_accounts.contains(&me.account_id) {
         return Ok(());
     }
     Err(CliError::Other(format!(

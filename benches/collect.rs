@@ -208,7 +208,8 @@ fn main() {
 
     let started = Instant::now();
     let evidence =
-        collect(&key, &config, ("bench", ""), &Sources { jira: &ci, github: &github, circleci: &circleci }).unwrap();
+        collect(&key, &config, ("bench", ""), &Sources { jira: &ci, github: &github, circleci: &circleci, ring: None })
+            .unwrap();
     let batched = started.elapsed();
     assert!(evidence.gaps.is_empty(), "{:?}", evidence.gaps);
     assert_eq!(evidence.range.commits.len(), 500);

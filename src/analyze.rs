@@ -161,6 +161,12 @@ pub fn run(
     let commented = src.jira.comments(&t.key)?.iter().any(|c| plain_text(&c.body).contains(&mark));
     if recorded && commented {
         out.actions.push(format!("the analysis of these facts is already on {} ({mark})", t.key));
+        // Its label may be missing when the run that recorded it failed
+        // right after: the bot adds it (only its own addition counts).
+        let label = crate::bot_record::analysed_label(&binding_digest);
+        if store.key.is_some() && !t.labels.contains(&label) {
+            src.jira.update_labels(&t.key, &[label], &[])?;
+        }
     } else {
         src.jira.attach(&t.key, &evidence_name, "application/json", &out.evidence.to_bytes())?;
         out.actions.push(format!("attached the evidence record as {evidence_name} ({})", d.evidence_digest));
@@ -206,6 +212,11 @@ pub fn run(
             policy_digest: recorder.policy_digest,
         };
         store.update(&t.key, binding_digest, |r| r.set_analysis(analysis.clone()))?;
+        // The bot marks, in Jira's history, that it analysed this binding:
+        // an approval counts only after that.
+        if store.key.is_some() {
+            src.jira.update_labels(&t.key, &[crate::bot_record::analysed_label(&binding_digest)], &[])?;
+        }
 
         let mut fields = Map::new();
         let select = |kind: FieldType, v: &str| if kind == FieldType::Select { json!({"value": v}) } else { json!(v) };

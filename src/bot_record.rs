@@ -43,6 +43,33 @@ pub const PROPERTY: &str = "changegate.bot";
 pub const SCHEMA_VERSION: u32 = 1;
 /// Prefix of the label that mirrors the record's sequence number.
 pub const SEQ_LABEL_PREFIX: &str = "changegate-bot-seq-";
+/// Prefix of the label the bot adds once it recorded its analysis of a
+/// binding: Jira's history says when, and an approval counts only after it.
+pub const ANALYSED_LABEL_PREFIX: &str = "changegate-analysed-";
+
+/// The label marking the bot's analysis of a binding.
+pub fn analysed_label(binding_digest: &Sha256Digest) -> String {
+    format!("{ANALYSED_LABEL_PREFIX}{}", &binding_digest.hex()[..24])
+}
+
+/// When a bot account last added `label` (Jira's history, which no one
+/// else can write in its name).
+pub fn added_by_bot_at(changelog: &[ChangelogEntry], bot_accounts: &[String], label: &str) -> Option<Timestamp> {
+    let mut at = None;
+    for e in changelog {
+        if !e.author.as_ref().is_some_and(|a| bot_accounts.contains(&a.account_id)) {
+            continue;
+        }
+        for i in e.items.iter().filter(|i| i.field.eq_ignore_ascii_case("labels")) {
+            let before = i.from_string.as_deref().unwrap_or_default().split_whitespace().any(|l| l == label);
+            let after = i.to_string.as_deref().unwrap_or_default().split_whitespace().any(|l| l == label);
+            if after && !before {
+                at = Timestamp::parse(&e.created).or(at);
+            }
+        }
+    }
+    at
+}
 
 /// The analysis as the bot recorded it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -368,6 +395,18 @@ pub fn check(
         return Check::OtherBinding(signed.payload);
     }
     Check::Verified(signed.payload)
+}
+
+/// The record in `raw` when the bot signed it for `ticket` and it is not
+/// older than the floor, whatever binding it was written for (a Done
+/// ticket's receipts name their bindings themselves). Pure.
+pub fn verified(raw: &Value, ring: &KeyRing, ticket: &str, floor: u64) -> Option<BotRecord> {
+    let signed = Signed::<BotRecord>::from_value(raw).ok()?;
+    let digest = signed.payload.binding_digest;
+    match check(Some(raw), Some(ring), ticket, &digest, floor) {
+        Check::Verified(r) => Some(r),
+        _ => None,
+    }
 }
 
 /// The base a writer builds on: the current record, or a new one.

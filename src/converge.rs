@@ -168,7 +168,7 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
     let approved = t.status.eq_ignore_ascii_case(&s.approved);
     if analysis_due(&check, &record, bot.policy_digest, approved) {
         let args = AnalyzeArgs { ticket: key.to_owned(), approve: true, ..AnalyzeArgs::default() };
-        let sources = Sources { jira: bot.jira, github: bot.github, circleci: bot.circleci };
+        let sources = Sources { jira: bot.jira, github: bot.github, circleci: bot.circleci, ring: Some(bot.ring) };
         let recorder = analyze::Recorder { store: Some(bot.store()), policy_digest: bot.policy_digest };
         let a = analyze::run(&args, bot.config, bot.policy, &sources, &recorder)?;
         out.analysed = true;
@@ -194,8 +194,12 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
     }
 
     // What slipped past the lock: holds approved by someone else, pipelines
-    // triggered by the bot's user or a member of the security group.
-    report_slipped(bot, &t, &record, &mut out)?;
+    // triggered by the bot's user or a member of the security group. A report
+    // that cannot be made now is said, and tried again by the next converge;
+    // it never holds up the gate's own work.
+    if let Err(e) = report_slipped(bot, &t, &record, &mut out) {
+        out.actions.push(format!("{key}: could not check what got past the lock: {e}"));
+    }
 
     if t.status.eq_ignore_ascii_case(&s.approved) {
         if check.is_altered() || check.analysis().is_none() {
@@ -574,14 +578,26 @@ fn resume_holds(
         }
     }
     let approver = verdict.emergency.as_ref().map_or(approver, |g| g.by.clone());
+    // The receipt for the approved binding, hold or none: `validate` checks
+    // it before the plan, and the next change set starts at a deploy with it.
+    if !has_receipt(bot, t, record, None) {
+        receipt(bot, t, record, None, None, &approver)?;
+        out.actions.push(format!("{}: receipt for the approved binding written", t.key));
+    }
     for w in &record.workflows {
         let Some(hold) = &w.hold else { continue };
         let mark = marker("change", &w.id, hold);
-        if done(bot, t, record, Marks::Resumed, &mark) && has_receipt(bot, t, record, None) {
+        if done(bot, t, record, Marks::Resumed, &mark) {
             continue;
         }
-        receipt(bot, t, record, None, None, &approver)?;
-        resume_one(bot, t, record, &w.id, hold, &mark, out)?;
+        let others: Vec<String> = record
+            .workflows
+            .iter()
+            .filter_map(|x| x.hold.clone())
+            .chain(record.plans.values().filter_map(|p| p.hold.clone()))
+            .filter(|h| h != hold)
+            .collect();
+        resume_one(bot, t, record, (&w.id, hold), &others, &mark, out)?;
     }
     // Each recorded plan, judged as `validate` before apply judges it: its
     // receipt (an apply checks it with or without a plan hold), and its
@@ -610,7 +626,7 @@ fn resume_holds(
         }
         receipt(bot, t, record, Some(stack), Some(digests), &approver)?;
         if let (Some(hold), Some(mark)) = (&p.hold, &mark) {
-            resume_one(bot, t, record, &p.workflow_id, hold, mark, out)?;
+            resume_one(bot, t, record, (&p.workflow_id, hold), &[], mark, out)?;
         } else {
             out.actions.push(format!("{}: receipt for the plan of stack {stack:?} written", t.key));
         }
@@ -618,19 +634,54 @@ fn resume_holds(
     Ok(())
 }
 
+/// Which holds of a ticket the bot may resume: those `[lock.holds]` names
+/// for its environment, when it names any (the CI record says which holds a
+/// ticket has, and anyone who may edit issues can write it).
+fn hold_allowed(bot: &Bot<'_>, record: &TicketRecord, hold: &str, out: &mut Converged) -> bool {
+    let env = crate::config::env_key(&record.binding.environment);
+    match bot.config.lock.holds.iter().find(|(e, _)| crate::config::env_key(e) == env) {
+        Some((_, names)) if !names.iter().any(|n| n == hold) => {
+            out.actions
+                .push(format!("not resumed: {hold} is not a hold of {env} ([lock.holds] names {})", names.join(", ")));
+            false
+        }
+        _ => true,
+    }
+}
+
 fn resume_one(
     bot: &Bot<'_>,
     t: &TicketState,
     record: &TicketRecord,
-    workflow: &str,
-    hold: &str,
+    (workflow, hold): (&str, &str),
+    not_after: &[String],
     mark: &str,
     out: &mut Converged,
 ) -> Result<(), ConvergeError> {
-    let r = match holds::resume(bot.circleci, &record.binding, workflow, hold, bot.hold_wait.0, bot.hold_wait.1) {
+    if !hold_allowed(bot, record, hold, out) {
+        return Ok(());
+    }
+    // Right before approving: the ticket still Approved for this binding.
+    let mut still = || -> Result<bool, String> {
+        let issue = bot
+            .jira
+            .issue(&t.key, &["status"], &[crate::request::binding::RECORD_PROPERTY])
+            .map_err(|e| e.to_string())?;
+        let approved = issue.status().is_some_and(|s| s.eq_ignore_ascii_case(&bot.config.jira.statuses.approved));
+        let same = issue
+            .properties
+            .get(crate::request::binding::RECORD_PROPERTY)
+            .and_then(TicketRecord::from_value)
+            .is_some_and(|r| r.binding_digest == record.binding_digest);
+        Ok(approved && same)
+    };
+    let r = match holds::resume(bot.circleci, &record.binding, workflow, hold, not_after, bot.hold_wait, &mut still) {
         Ok(r) => r,
-        // The workflow ended (cancelled, failed): nothing will wait there again.
-        Err(e @ HoldError::Gone { .. }) => {
+        // The workflow ended (cancelled, failed), or the ticket moved:
+        // nothing to resume now. A hold that is not this ticket's (it comes
+        // after another of its holds, or is in another build) is reported
+        // and the other holds go on.
+        Err(e @ (HoldError::Gone { .. } | HoldError::Mismatch { .. } | HoldError::Missing { .. })) => {
             out.actions.push(e.to_string());
             return Ok(());
         }

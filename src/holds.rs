@@ -30,8 +30,34 @@ pub enum HoldState {
     Mismatch(String),
 }
 
-/// Judges a hold from the workflow, its pipeline and its jobs.
-pub fn judge(binding: &Binding, workflow: &Workflow, pipeline: &Pipeline, jobs: &[Job], hold: &str) -> HoldState {
+/// The names of every job `job` requires, directly or not (CircleCI's
+/// dependencies, by job id).
+fn upstream<'a>(jobs: &'a [Job], job: &'a Job) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    let mut frontier: Vec<&str> = job.dependencies.iter().map(String::as_str).collect();
+    while let Some(id) = frontier.pop() {
+        if let Some(j) = jobs.iter().find(|j| j.id == id)
+            && !out.contains(&j.name.as_str())
+        {
+            out.push(&j.name);
+            frontier.extend(j.dependencies.iter().map(String::as_str));
+        }
+    }
+    out
+}
+
+/// Judges a hold from the workflow, its pipeline and its jobs. `not_after`:
+/// the ticket's other holds; a change hold downstream of one of them is not
+/// this ticket's change hold (a plan hold named as a change hold, or another
+/// environment's hold after this one's) and is never resumed as one.
+pub fn judge(
+    binding: &Binding,
+    workflow: &Workflow,
+    pipeline: &Pipeline,
+    jobs: &[Job],
+    hold: &str,
+    not_after: &[String],
+) -> HoldState {
     let vcs = pipeline.vcs.as_ref();
     let mismatch = if workflow.project_slug != binding.project_slug {
         Some(format!("project {} is not {}", workflow.project_slug, binding.project_slug))
@@ -54,6 +80,9 @@ pub fn judge(binding: &Binding, workflow: &Workflow, pipeline: &Pipeline, jobs: 
     let Some(job) = jobs.iter().find(|j| j.name == hold && j.kind == "approval") else {
         return HoldState::Missing;
     };
+    if let Some(before) = upstream(jobs, job).into_iter().find(|n| not_after.iter().any(|o| o == n)) {
+        return HoldState::Mismatch(format!("{hold} comes after {before}, another hold of this ticket"));
+    }
     match job.status.as_str() {
         // The approval request id; CircleCI uses the job id for it.
         "on_hold" => HoldState::Ready(job.approval_request_id.clone().unwrap_or_else(|| job.id.clone())),
@@ -125,14 +154,16 @@ pub enum HoldError {
 }
 
 /// Resumes `hold` in `workflow_id` after checking it belongs to `binding`.
-/// A blocked hold is looked at again every `poll` until `wait` has passed.
+/// A blocked hold is looked at again every `poll` until `wait` has passed;
+/// `still_approved` is asked right before the approval.
 pub fn resume(
     ci: &CircleCi,
     binding: &Binding,
     workflow_id: &str,
     hold: &str,
-    wait: Duration,
-    poll: Duration,
+    not_after: &[String],
+    (wait, poll): (Duration, Duration),
+    still_approved: &mut dyn FnMut() -> Result<bool, String>,
 ) -> Result<Resumed, HoldError> {
     let started = Instant::now();
     let (h, w) = (hold.to_owned(), workflow_id.to_owned());
@@ -140,8 +171,21 @@ pub fn resume(
         let workflow = ci.workflow(workflow_id)?;
         let pipeline = ci.pipeline(&workflow.pipeline_id)?;
         let jobs = ci.workflow_jobs(workflow_id)?;
-        match judge(binding, &workflow, &pipeline, &jobs, hold) {
+        match judge(binding, &workflow, &pipeline, &jobs, hold, not_after) {
             HoldState::Ready(id) => {
+                // The ticket may have moved while the hold was blocked (a
+                // risky plan sent it back): look again right before.
+                match still_approved() {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return Err(HoldError::Gone {
+                            hold: h,
+                            workflow: w,
+                            why: "the ticket is no longer approved for this binding".into(),
+                        });
+                    }
+                    Err(why) => return Err(HoldError::Gone { hold: h, workflow: w, why }),
+                }
                 return match ci.approve(workflow_id, &id) {
                     Ok(()) => Ok(Resumed::Approved),
                     // A concurrent approver got there first.
@@ -224,13 +268,16 @@ mod tests {
     fn a_hold_of_the_bound_build_is_judged_by_its_status() {
         let b = binding();
         let p = pipeline("c0ffee", "main");
-        let j = |s: &str| judge(&b, &workflow("on_hold"), &p, &[hold(s)], "hold_change");
+        let j = |s: &str| judge(&b, &workflow("on_hold"), &p, &[hold(s)], "hold_change", &[]);
         assert_eq!(j("on_hold"), HoldState::Ready("a1".into()));
         assert_eq!(j("success"), HoldState::Approved);
         assert_eq!(j("blocked"), HoldState::Blocked);
         assert!(matches!(j("canceled"), HoldState::Gone(_)));
-        assert_eq!(judge(&b, &workflow("on_hold"), &p, &[hold("on_hold")], "other"), HoldState::Missing);
-        assert!(matches!(judge(&b, &workflow("canceled"), &p, &[hold("blocked")], "hold_change"), HoldState::Gone(_)));
+        assert_eq!(judge(&b, &workflow("on_hold"), &p, &[hold("on_hold")], "other", &[]), HoldState::Missing);
+        assert!(matches!(
+            judge(&b, &workflow("canceled"), &p, &[hold("blocked")], "hold_change", &[]),
+            HoldState::Gone(_)
+        ));
     }
 
     #[test]
@@ -242,7 +289,33 @@ mod tests {
             (workflow("on_hold"), pipeline("badbad", "main")),
             (workflow("on_hold"), pipeline("c0ffee", "feature")),
         ] {
-            assert!(matches!(judge(&b, &w, &p, &[hold("on_hold")], "hold_change"), HoldState::Mismatch(_)));
+            assert!(matches!(judge(&b, &w, &p, &[hold("on_hold")], "hold_change", &[]), HoldState::Mismatch(_)));
         }
+    }
+
+    #[test]
+    fn a_hold_after_another_hold_of_the_ticket_is_not_its_change_hold() {
+        let b = binding();
+        let p = pipeline("c0ffee", "main");
+        let mut first = hold("success");
+        first.id = "h1".into();
+        let plan = Job {
+            id: "j2".into(),
+            name: "plan".into(),
+            kind: "build".into(),
+            dependencies: vec!["h1".into()],
+            ..hold("success")
+        };
+        let second = Job {
+            id: "h2".into(),
+            name: "hold_plan_review".into(),
+            dependencies: vec!["j2".into()],
+            ..hold("on_hold")
+        };
+        let jobs = [first, plan, second];
+        let w = workflow("on_hold");
+        assert_eq!(judge(&b, &w, &p, &jobs, "hold_plan_review", &[]), HoldState::Ready("a1".into()));
+        let s = judge(&b, &w, &p, &jobs, "hold_plan_review", &["hold_change".to_owned()]);
+        assert!(matches!(&s, HoldState::Mismatch(why) if why.contains("comes after hold_change")), "{s:?}");
     }
 }

@@ -41,8 +41,10 @@ use crate::time::Timestamp;
 pub const PROPERTY: &str = "changegate.policy";
 /// Version of the policy document.
 pub const SCHEMA_VERSION: u32 = 1;
-/// How long a published policy is valid by default.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(14 * 86_400);
+/// How long a published policy is valid by default: the bot renews it when
+/// half of it has passed; an older policy written back (a replay) is
+/// accepted at most this long, and a bot down longer stops every deploy.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(3 * 86_400);
 
 /// The break-glass settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -525,7 +527,7 @@ pub fn publish(
             return Ok(Published::Current(s.payload.serial));
         }
     }
-    let serial = serial.max(u64::try_from(now.0 / 1000).unwrap_or(0)) + 1;
+    let serial = serial.max(u64::try_from(now.0 / 1000).unwrap_or(0)).saturating_add(1);
     let signed = sign(key, content.clone(), serial, now, ttl);
     jira.set_project_property(&content.project, PROPERTY, &serde_json::to_value(&signed).expect("serialises"))?;
     Ok(Published::New(serial))

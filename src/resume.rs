@@ -152,7 +152,35 @@ pub fn run(
                 // The hold may still be blocked behind this very job's
                 // siblings: wait for it within what is left of the time.
                 let left = args.timeout.saturating_sub(started.elapsed()).max(args.interval);
-                let r = holds::resume(circleci, binding, &args.workflow_id, &args.hold, left, args.interval)?;
+                // A change hold after another hold of the ticket is not its
+                // change hold; and the ticket must still be approved when
+                // the hold is finally approved.
+                let others: Vec<String> = if args.stack.is_none() {
+                    let r = t.record.as_ref().expect("judged with a record");
+                    r.workflows
+                        .iter()
+                        .filter_map(|w| w.hold.clone())
+                        .chain(r.plans.values().filter_map(|p| p.hold.clone()))
+                        .filter(|h| *h != args.hold)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let digest = t.record.as_ref().expect("judged with a record").binding_digest;
+                let mut still = || -> Result<bool, String> {
+                    let now = ticket::load(jira, &args.ticket, &config.jira).map_err(|e| e.to_string())?;
+                    Ok(now.status.eq_ignore_ascii_case(&config.jira.statuses.approved)
+                        && now.record.is_some_and(|r| r.binding_digest == digest))
+                };
+                let r = holds::resume(
+                    circleci,
+                    binding,
+                    &args.workflow_id,
+                    &args.hold,
+                    &others,
+                    (left, args.interval),
+                    &mut still,
+                )?;
                 return Ok(Ended::Resumed(match r {
                     Resumed::Approved => format!("{} is approved: resumed {}", t.key, args.hold),
                     Resumed::AlreadyApproved => format!("{} is approved: {} was already resumed", t.key, args.hold),

@@ -65,7 +65,7 @@ fn genuine_records() -> Vec<BotRecord> {
 
 fn genuine_policies() -> Vec<PolicyDoc> {
     let content = PolicyContent::of(&crate::config::Config::default());
-    [(1, "2026-11-01T00:00:00Z"), (2, "2026-11-28T00:00:00Z")]
+    [(1, "2026-11-01T00:00:00Z"), (2, "2026-11-30T12:00:00Z")]
         .iter()
         .map(|(serial, at)| {
             policy::sign(&key(), content.clone(), *serial, Timestamp::parse(at).expect("a time"), policy::DEFAULT_TTL)

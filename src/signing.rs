@@ -182,8 +182,15 @@ impl KeyRing {
                 || KeyError::Malformed { name: PUBLIC_KEYS_VAR, what: "public key", at: format!(" (entry {})", i + 1) };
             let bytes = B64.decode(b64).map_err(|_| err())?;
             let key: [u8; 32] = bytes.try_into().map_err(|_| err())?;
-            if !keys.iter().any(|k: &TrustedKey| k.key == key) {
-                keys.push(TrustedKey { id: key_id(&key), key, retired_from: retired });
+            match keys.iter_mut().find(|k: &&mut TrustedKey| k.key == key) {
+                // Listed twice: the earlier retirement stands (never the looser).
+                Some(k) => {
+                    k.retired_from = match (k.retired_from, retired) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                None => keys.push(TrustedKey { id: key_id(&key), key, retired_from: retired }),
             }
         }
         Ok(KeyRing { keys })
@@ -338,6 +345,10 @@ mod tests {
         let e = KeyRing::parse(&format!("{public}@tomorrow")).unwrap_err().to_string();
         assert!(e.contains("retirement date"), "{e}");
         assert!(KeyRing::parse(" , ").unwrap().is_empty());
+        // A key listed twice keeps its retirement.
+        let twice = KeyRing::parse(&format!("{public}, {public}@2026-01-01")).unwrap();
+        assert_eq!(twice.keys.len(), 1);
+        assert!(twice.keys[0].retired_from.is_some());
         let e = SigningKey::from_base64("short").unwrap_err().to_string();
         assert!(e.contains(PRIVATE_KEY_VAR), "{e}");
         // The seed never shows.

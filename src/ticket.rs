@@ -115,8 +115,10 @@ pub fn bound_to_pipeline(
         .collect())
 }
 
-/// The last approved deploy of a repository and environment: the latest
-/// ticket of its stream that reached Done, and the commit it deployed.
+/// The last approved deploy of a repository and environment as the CI
+/// records say: the latest ticket of its stream that reached Done, and the
+/// commit it deployed. Without a bot, and for what is only shown (the
+/// ticket's commit list); where a bot runs, [`last_done_signed`].
 pub fn last_done(
     jira: &Jira,
     binding: &crate::request::binding::Binding,
@@ -135,6 +137,48 @@ pub fn last_done(
         (r.binding.project_slug == binding.project_slug && r.binding.environment == binding.environment)
             .then(|| (i.key.clone(), r.binding.commit))
     }))
+}
+
+/// The last deploy of a repository and environment the bot approved: the
+/// latest ticket of its stream that reached Done and whose bot record (its
+/// signature verified, its sequence at the floor) holds a receipt for this
+/// repository and environment; the commit is the receipt's, which the bot
+/// signed — never the CI record's, which anyone who may edit issues can
+/// rewrite. `ring` is `None` without a bot: then the CI record says it, and
+/// nothing is signed.
+pub fn last_done_signed(
+    jira: &Jira,
+    binding: &crate::request::binding::Binding,
+    config: &JiraConfig,
+    ring: Option<&crate::signing::KeyRing>,
+) -> Result<Option<(String, String)>, JiraError> {
+    use crate::jira::jql;
+    let Some(ring) = ring else { return last_done(jira, binding, config) };
+    let q = format!(
+        "project = {} AND labels = {} AND status = {} ORDER BY resolutiondate DESC",
+        jql::string(&config.project),
+        jql::string(&binding.stream_label()),
+        jql::string(&config.statuses.done)
+    );
+    let env = crate::config::env_key(&binding.environment);
+    for issue in jira.search(&q, &["status"], &[BOT_PROPERTY], &[])? {
+        let Some(raw) = issue.properties.get(BOT_PROPERTY) else { continue };
+        let floor = crate::bot_record::seq_floor(&jira.changelog(&issue.key)?, &config.bot_accounts);
+        let Some(r) = crate::bot_record::verified(raw, ring, &issue.key, floor) else { continue };
+        let receipt = r
+            .receipts
+            .iter()
+            .filter(|x| {
+                x.payload.binding.project_slug == binding.project_slug
+                    && crate::config::env_key(&x.payload.binding.environment) == env
+                    && crate::receipt::verify(ring, x).is_ok()
+            })
+            .max_by_key(|x| x.payload.issued());
+        if let Some(x) = receipt {
+            return Ok(Some((issue.key.clone(), x.payload.binding.commit.clone())));
+        }
+    }
+    Ok(None)
 }
 
 /// Reads a ticket with what the later steps need.

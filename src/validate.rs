@@ -130,10 +130,14 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
 
     // The property keeps no history: trust it only where the mirrored digests
     // (label and record field, which the history records) agree with it.
-    if record.binding_digest != record.binding.digest() || !t.labels.contains(&record.binding.binding_label()) {
+    let binding_labels = t.labels.iter().filter(|l| l.starts_with("changegate-binding-")).count();
+    if record.binding_digest != record.binding.digest()
+        || !t.labels.contains(&record.binding.binding_label())
+        || binding_labels != 1
+    {
         failures.push(fail(
             "record_tampered",
-            "the ticket's record does not match the binding digest mirrored in its labels",
+            "the ticket's record does not match the one binding digest mirrored in its labels",
         ));
     }
     if let Some(site) = jc.site_field(TicketField::Record) {
@@ -171,6 +175,10 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             failures
                 .push(fail("binding_mismatch", format!("{name}: the ticket allows {want:?}, this build is {have:?}")));
         }
+    }
+    if f.applying && b.action != crate::request::binding::DeployAction::Apply {
+        failures
+            .push(fail("binding_mismatch", format!("action: the ticket allows a {} only, this job applies", b.action)));
     }
     if b.build_job.number != c.build_job.number {
         failures.push(fail(
@@ -262,6 +270,23 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
         ));
     }
     let analysis = check.analysis().filter(|a| a.commit == b.commit);
+    // Where a bot runs, an approval counts only after the bot's analysis of
+    // this binding, as Jira's history dates it: an approval given to another
+    // binding, or before anyone knew who may not approve, never carries over.
+    let analysed_at = bot_record::added_by_bot_at(
+        &t.changelog,
+        &jc.bot_accounts,
+        &bot_record::analysed_label(&record.binding_digest),
+    );
+    let mut approval_not_before = not_before;
+    let mut approval_not_before_reason = not_before_reason.clone();
+    if let (Some(_), Some(at)) = (f.trust.ring(), analysed_at) {
+        let at = Timestamp(at.0 - 1);
+        if at > approval_not_before {
+            approval_not_before = at;
+            approval_not_before_reason = "the changegate bot's analysis of this binding".to_owned();
+        }
+    }
 
     // The approval.
     let approvals = t.approvals(&jc.statuses.approved);
@@ -270,8 +295,8 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
         approved_now: t.status.eq_ignore_ascii_case(&jc.statuses.approved),
         status: &t.status,
         approvals: &approvals,
-        not_before,
-        not_before_reason: &not_before_reason,
+        not_before: approval_not_before,
+        not_before_reason: &approval_not_before_reason,
         now: f.now,
         excluded_github_ids: &excluded,
     };
@@ -281,7 +306,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     // was recorded, so a plan made inside the window is not refused at
     // apply because the window closed meanwhile.
     let window_at =
-        f.plan.and_then(|p| record.plans.get(&p.stack)).and_then(|r| Timestamp::parse(&r.recorded_at)).unwrap_or(f.now);
+        f.plan.and_then(|p| record.plans.get(&p.stack)).and_then(|r| t.label_added_at(&r.label)).unwrap_or(f.now);
     let window = f.config.window_check(&b.environment, window_at);
     let closed = window != crate::config::windows::WindowCheck::Open;
     let policy = ApprovalPolicy {
@@ -294,12 +319,16 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     let verdict = approval::judge(&facts, &policy);
     // A granted emergency stands in for the approval and the receipt (the
     // bot may be down): Jira says a break-glass member approved.
+    // An emergency counts only when it was asked for (its label, dated by
+    // the history) before the break-glass approval: one written into the
+    // record after an ordinary approval grants nothing.
+    let asked_at = t.label_added_at(emergency::EMERGENCY_LABEL);
     let emergency = emergency::judge(&EmergencyFacts {
         group: f.config.emergency.group.as_deref(),
-        requested: record.emergency.as_ref(),
+        requested: record.emergency.as_ref().filter(|_| asked_at.is_some()),
         approved_now: facts.approved_now,
         approvals: &approvals,
-        not_before,
+        not_before: asked_at.map_or(not_before, |a| a.max(not_before)),
         ttl: jc.approval_ttl,
         break_glass: &t.break_glass,
         now: f.now,
@@ -337,11 +366,18 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
 
     // Where a bot runs, the approval counts only with the bot's analysis of
     // this commit (who may not approve), unless an emergency was granted.
-    if let (Some(_), None, None, false) = (f.trust.ring(), analysis, &grant, check.is_altered()) {
-        failures.push(fail(
-            "analysis_missing",
-            "the changegate bot has not analysed this commit yet, so who may not approve it is unknown",
-        ));
+    if let (Some(_), None, false) = (f.trust.ring(), &grant, check.is_altered()) {
+        if analysis.is_none() {
+            failures.push(fail(
+                "analysis_missing",
+                "the changegate bot has not analysed this commit yet, so who may not approve it is unknown",
+            ));
+        } else if analysed_at.is_none() {
+            failures.push(fail(
+                "analysis_missing",
+                "the changegate bot's analysis of this binding is not in the ticket's history (its label)",
+            ));
+        }
     }
 
     // The bot's signed receipt for exactly this binding (and plan), under
@@ -529,7 +565,7 @@ mod tests {
 
     fn config() -> Config {
         Config::parse(
-            "[jira]\nrequired = [\"justification\"]\n[jira.fields]\njustification = \"cf_j\"\n[jira.approvers]\n\"alice\" = 1001\n\"bob\" = 1002\n",
+            "[jira]\nrequired = [\"justification\"]\nbot_account_ids = [\"bot\"]\n[jira.fields]\njustification = \"cf_j\"\n[jira.approvers]\n\"alice\" = 1001\n\"bob\" = 1002\n",
             "c",
             Date::new(2026, 11, 27).unwrap(),
         )
@@ -616,6 +652,15 @@ mod tests {
             excluded_github_ids: excluded.to_vec(),
             policy_digest: policy(),
         }
+    }
+
+    /// The bot's analysis label added to the ticket's history at 10:30, by
+    /// the bot's account, before the approvals of the tests.
+    fn analysed(t: &mut TicketState) {
+        let label = crate::bot_record::analysed_label(&binding().digest());
+        let mut e = labels_change("2026-11-27T10:30:00.000+0000", "changegate", &format!("changegate {label}"));
+        e.author = Some(User { account_id: "bot".into(), ..User::default() });
+        t.changelog.insert(0, e);
     }
 
     /// The bot's record on the ticket, signed with `seed`.
@@ -783,6 +828,7 @@ mod tests {
         let ci = Some(Trust::Ci { ring: &ring, policy: policy() });
         let mut t = approved_ticket();
         assert_eq!(codes(&run(&t, &binding(), None, ci)), ["analysis_missing", "receipt_missing"]);
+        analysed(&mut t);
         let payload = ReceiptPayload {
             ticket: "PRODCM-1".into(),
             binding: binding(),
@@ -813,6 +859,7 @@ mod tests {
         assert!(codes(&run(&t, &binding(), None, ci)).contains(&"bot_record_altered"));
         // A receipt for the build is not one for a plan.
         let (mut tp, files) = with_plan(false, "2026-11-27T11:10:00.000+0000");
+        analysed(&mut tp);
         tp.bot = Some(bot_record(&seed, &[], vec![good]));
         assert_eq!(codes(&run(&tp, &binding(), Some(&files), ci)), ["receipt_missing"]);
         let plan_receipt = receipt::sign(
@@ -832,6 +879,7 @@ mod tests {
         let (seed, public) = generate();
         let ring = KeyRing::parse(&public).unwrap();
         let mut t = approved_ticket();
+        analysed(&mut t);
         t.bot = Some(bot_record(&seed, &[1001], vec![]));
         assert_eq!(codes(&run(&t, &binding(), None, Some(Trust::Bot { ring: &ring }))), ["self_approval"]);
         // Emptied by someone else: the record does not verify, and the
@@ -846,6 +894,90 @@ mod tests {
         r.analysis = Some(analysis(&[1001]));
         t.bot = Some(json!({"unsigned": r}));
         assert_eq!(codes(&run(&t, &binding(), None, None)), ["self_approval"]);
+    }
+
+    #[test]
+    fn with_a_bot_an_approval_counts_only_after_its_analysis_of_this_binding() {
+        let (seed, public) = generate();
+        let ring = KeyRing::parse(&public).unwrap();
+        let bot = Some(Trust::Bot { ring: &ring });
+        let mut t = approved_ticket();
+        t.bot = Some(bot_record(&seed, &[], vec![]));
+        // The record is there, but the bot's label is not in the history.
+        assert_eq!(codes(&run(&t, &binding(), None, bot)), ["analysis_missing"]);
+        // Added by someone else: it does not count.
+        let label = crate::bot_record::analysed_label(&binding().digest());
+        t.changelog
+            .insert(0, labels_change("2026-11-27T10:30:00.000+0000", "changegate", &format!("changegate {label}")));
+        assert_eq!(codes(&run(&t, &binding(), None, bot)), ["analysis_missing"]);
+        // Added by the bot after alice approved (11:00): her approval predates it.
+        let mut late = labels_change("2026-11-27T11:30:00.000+0000", "changegate", &format!("changegate {label}"));
+        late.author = Some(User { account_id: "bot".into(), ..User::default() });
+        t.changelog.push(late);
+        let v = run(&t, &binding(), None, bot);
+        assert_eq!(codes(&v), ["approval_before_change"], "{:?}", v.failures);
+        assert!(v.failures[0].message.contains("the changegate bot's analysis of this binding"), "{:?}", v.failures);
+        // Approved again after it: counts.
+        t.changelog.push(status_change("2026-11-27T11:40:00.000+0000", "bob", "Approved"));
+        assert!(run(&t, &binding(), None, bot).pass);
+    }
+
+    #[test]
+    fn two_binding_labels_a_plan_ticket_at_apply_and_a_late_emergency_are_refused() {
+        let mut t = approved_ticket();
+        t.labels.push("changegate-binding-ffffffffffffffffffffffffffffffff".into());
+        assert_eq!(codes(&run(&t, &binding(), None, None)), ["record_tampered"]);
+        // A plan-only ticket does not allow an apply.
+        let mut plan_only = binding();
+        plan_only.action = crate::request::binding::DeployAction::Plan;
+        let mut t = approved_ticket();
+        t.record = Some(TicketRecord::new(plan_only.clone(), None));
+        t.labels = vec!["changegate".into(), plan_only.binding_label()];
+        let v = judge(&Facts {
+            ticket: &t,
+            config: &config(),
+            current: &plan_only,
+            plan: None,
+            applying: true,
+            trust: Trust::NoBot,
+            now: now(),
+        });
+        assert!(
+            v.failures.iter().any(|f| f.code == "binding_mismatch" && f.message.starts_with("action")),
+            "{:?}",
+            v.failures
+        );
+        // An emergency written into the record after a break-glass member's
+        // ordinary approval: no grant.
+        let mut config = config();
+        config.emergency.group = Some("break-glass".into());
+        let mut t = approved_ticket();
+        t.changelog = vec![status_change("2026-11-27T11:00:00.000+0000", "carol", "Approved")];
+        t.break_glass = vec!["carol".into()];
+        t.record.as_mut().unwrap().emergency = Some(crate::emergency::EmergencyRequest {
+            reason: "down".into(),
+            requested_by: None,
+            requested_at: "2026-11-27T10:00:00.000Z".into(),
+        });
+        let with = |t: &TicketState| {
+            judge(&Facts {
+                ticket: t,
+                config: &config,
+                current: &binding(),
+                plan: None,
+                applying: false,
+                trust: Trust::NoBot,
+                now: now(),
+            })
+        };
+        assert!(with(&t).emergency.is_none(), "no label in the history: not asked for");
+        t.labels.push(crate::emergency::EMERGENCY_LABEL.into());
+        let old = "changegate ".to_owned() + &binding().binding_label();
+        let added = format!("{old} {}", crate::emergency::EMERGENCY_LABEL);
+        t.changelog.push(labels_change("2026-11-27T11:30:00.000+0000", &old, &added));
+        assert!(with(&t).emergency.is_none(), "asked for after the approval");
+        t.changelog.push(status_change("2026-11-27T11:45:00.000+0000", "carol", "Approved"));
+        assert!(with(&t).emergency.is_some(), "granted after it was asked for");
     }
 
     #[test]

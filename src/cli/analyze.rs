@@ -108,7 +108,6 @@ pub(super) fn run(
     let github = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
     let config = &ci.config;
     let (source, content) = policy_of(config)?;
-    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci };
     let args = AnalyzeArgs { ticket: key, dry_run: cli.dry_run, approve: cli.approve, sarif_files: cli.sarif.clone() };
     // Who records: the bot's key where an operator runs this as the bot;
     // unsigned without a bot; nobody in a CI job where a bot runs.
@@ -123,6 +122,7 @@ pub(super) fn run(
     if let (Some(r), Some(k)) = (&mut ring, &signing) {
         r.extend(k.ring());
     }
+    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref() };
     let policy_digest = match &ci.mode {
         super::ci::Mode::Bot { policy, .. } => policy.payload.content.digest(),
         super::ci::Mode::NoBot => crate::policy::PolicyContent::of(config).digest(),

@@ -54,17 +54,17 @@ pub(super) fn run(
     let config = load_config(config_path)?;
     let (svc, github) = super::analyze::step2_clients(env)?;
     let (source, content) = super::analyze::policy_of(&config)?;
-    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci };
     let ring = match env.get(crate::signing::PUBLIC_KEYS_VAR) {
         Some(text) => Some(crate::signing::KeyRing::parse(text).map_err(|e| CliError::Other(e.to_string()))?),
         None => None,
     };
+    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref() };
     let args = AuditArgs {
         since,
         sample: cli.sample,
         seed: cli.seed.unwrap_or_else(random_seed),
         record: cli.record.clone(),
-        ring,
+        ring: ring.clone(),
     };
     let r = audit::run(&args, &config, (&source, &content), &sources).map_err(|e| CliError::Other(e.to_string()))?;
     match cli.format {

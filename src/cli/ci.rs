@@ -121,6 +121,14 @@ pub(crate) fn load(explicit: Option<&Path>, env: &Env, no_bot: bool, svc: &mut L
     refuse_private_key_in_ci(env)?;
     let checkout = load_config(explicit)?;
     if no_bot {
+        // A context that holds the bot's public key belongs to a setup with
+        // a bot: no job there may opt out of checking what the bot signed.
+        if env.get(PUBLIC_KEYS_VAR).is_some() {
+            return Err(CliError::Other(format!(
+                "--no-bot (or CHANGEGATE_NO_BOT) with {PUBLIC_KEYS_VAR} set: this job's context belongs to a changegate bot, \
+                 so it checks what the bot signed; remove --no-bot"
+            )));
+        }
         return Ok(Ci { config: checkout, mode: Mode::NoBot });
     }
     let ring = ring(env)?;

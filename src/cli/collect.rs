@@ -35,7 +35,13 @@ pub(super) fn run(
     let config = load_config(config_path)?;
     let (svc, github) = super::analyze::step2_clients(env)?;
     let (source, content) = super::analyze::policy_of(&config)?;
-    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci };
+    // With the bot's public keys, the change set starts at the last deploy
+    // the bot signed a receipt for; without them, where the CI records say.
+    let ring = match env.get(crate::signing::PUBLIC_KEYS_VAR) {
+        Some(text) => Some(crate::signing::KeyRing::parse(text).map_err(|e| CliError::Other(e.to_string()))?),
+        None => None,
+    };
+    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref() };
     let mut evidence = collect::collect(&cli.ticket, &config, (&source, &content), &sources)
         .map_err(|e| CliError::Other(e.to_string()))?;
     collect::add_sarif_files(&mut evidence, &cli.sarif).map_err(|e| CliError::Other(e.to_string()))?;

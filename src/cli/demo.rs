@@ -411,7 +411,15 @@ impl Demo<'_> {
         );
         self.expect(outcome == Outcome::Pass, "the previous deploy's ticket was created")?;
         let key = self.ticket_key(Path::new(&state))?;
+        // The bot analysed it, a person approved, and the bot resumed its
+        // hold with a signed receipt: the base of the next change set is a
+        // deploy the bot signed for.
+        let bot = self.env(Who::Bot, "");
+        let (outcome, _) = self.quiet(&bot, &["reconcile", "--hold-wait", "5"]);
+        self.expect(outcome == Outcome::Pass, "the bot analysed the previous deploy")?;
         self.person("alice@acme.test", "alice-token").transition(&key, "Approve", None).map_err(CliError::Jira)?;
+        let (outcome, _) = self.quiet(&bot, &["reconcile", "--hold-wait", "5"]);
+        self.expect(outcome == Outcome::Pass, "the bot resumed the previous deploy with its receipt")?;
         self.person("ci@acme.test", "ci-token").transition(&key, "Complete", None).map_err(CliError::Jira)?;
         self.note(&format!(
             "The last production deploy of acme/web is {key}: approved, deployed and Done at {}. The change set\n\

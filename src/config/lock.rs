@@ -10,7 +10,15 @@
 //! team = "acme/prod-deployers"       # GitHub team that is their security group (org/team-slug)
 //! github_app = false                 # an org on CircleCI's GitHub App: no security groups exist
 //! bot_login = "changegate-bot"       # the bot's CircleCI user (for `audit`, which runs with another token)
+//!
+//! [lock.holds]                       # the holds the bot may resume, per environment
+//! production = ["hold_change", "hold_plan_review"]
 //! ```
+//!
+//! `[lock.holds]` matters where one workflow deploys several environments
+//! side by side: the CI record names a ticket's holds, and without this list
+//! a record rewritten by someone who may edit issues could name another
+//! environment's hold.
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -28,6 +36,8 @@ pub(super) struct RawLock {
     #[serde(default)]
     github_app: bool,
     bot_login: Option<String>,
+    #[serde(default)]
+    holds: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// The validated lock settings.
@@ -43,6 +53,8 @@ pub struct LockConfig {
     pub github_app: bool,
     /// The bot's CircleCI login, for `audit` (the bot itself asks `GET /me`).
     pub bot_login: Option<String>,
+    /// The holds the bot may resume, by environment (none: any the ticket records).
+    pub holds: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl RawLock {
@@ -75,7 +87,7 @@ impl RawLock {
             }
         });
         let bot_login = self.bot_login.map(|l| l.trim().to_owned()).filter(|l| !l.is_empty());
-        LockConfig { owner_slug, contexts, team, github_app: self.github_app, bot_login }
+        LockConfig { owner_slug, contexts, team, github_app: self.github_app, bot_login, holds: self.holds }
     }
 }
 

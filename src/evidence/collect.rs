@@ -36,6 +36,9 @@ pub struct Sources<'a> {
     pub github: &'a GitHub,
     /// CircleCI.
     pub circleci: &'a CircleCi,
+    /// The bot's public keys: the base of the change set is the last deploy
+    /// the bot signed a receipt for. `None` without a bot.
+    pub ring: Option<&'a crate::signing::KeyRing>,
 }
 
 /// Collection could not start.
@@ -94,10 +97,14 @@ pub fn collect_from(
     // The base: the last deploy of this repository and environment that reached Done.
     let base = match pinned_base {
         Some(b) => b,
-        None => ticket::last_done(src.jira, &b, jc)?.map(|(ticket, commit)| Base {
+        None => ticket::last_done_signed(src.jira, &b, jc, src.ring)?.map(|(ticket, commit)| Base {
             ticket,
             commit,
-            source: "jira: search of Done tickets of the stream".into(),
+            source: if src.ring.is_some() {
+                "jira: the latest Done ticket of the stream with the bot's signed receipt".into()
+            } else {
+                "jira: search of Done tickets of the stream (no bot: unsigned)".into()
+            },
         }),
     };
 

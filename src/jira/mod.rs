@@ -42,6 +42,15 @@ pub enum JiraError {
         /// The bound.
         max: u64,
     },
+    /// An issue's history is longer than changegate reads: nothing is
+    /// decided on a part of it.
+    #[error("Jira: {key} has more than {limit} history entries; changegate does not decide on part of a history")]
+    HistoryTooLong {
+        /// The issue.
+        key: String,
+        /// The bound.
+        limit: usize,
+    },
     /// A search matched more issues than changegate reads.
     #[error("Jira: the search matched more than {limit} issues: {jql}")]
     TooManyResults {
@@ -218,6 +227,8 @@ pub struct FieldInfo {
 
 /// The most issues a search reads (a bound, never an unbounded loop).
 const SEARCH_LIMIT: usize = 1000;
+/// Most history entries of one issue changegate reads.
+const HISTORY_LIMIT: usize = 50_000;
 
 /// The Jira client.
 #[derive(Debug, Clone)]
@@ -438,8 +449,15 @@ impl Jira {
         Ok(())
     }
 
-    /// The whole history of an issue, oldest first.
+    /// The whole history of an issue, oldest first. A history longer than
+    /// changegate reads is an error, never a truncated list: every judgement
+    /// on it (approvals, binding changes, the bot's sequence floor) needs the
+    /// newest entries.
     pub fn changelog(&self, key: &str) -> Result<Vec<ChangelogEntry>, JiraError> {
+        self.changelog_within(key, HISTORY_LIMIT)
+    }
+
+    fn changelog_within(&self, key: &str, limit: usize) -> Result<Vec<ChangelogEntry>, JiraError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Page {
@@ -457,8 +475,11 @@ impl Jira {
             let n = page.values.len();
             out.extend(page.values);
             let done = n == 0 || page.is_last == Some(true) || page.total.is_some_and(|t| out.len() >= t);
-            if done || out.len() > 10 * SEARCH_LIMIT {
+            if done {
                 return Ok(out);
+            }
+            if out.len() >= limit {
+                return Err(JiraError::HistoryTooLong { key: key.to_owned(), limit });
             }
         }
     }
@@ -658,6 +679,21 @@ mod tests {
         assert_eq!(j.property("PRODCM-1", "changegate").unwrap(), Some(json!({"a": 1})));
         let e = j.property("PRODCM-1", "changegate").unwrap_err().to_string();
         assert!(e.contains("HTTP 403: no permission"), "{e}");
+    }
+
+    #[test]
+    fn a_history_longer_than_read_is_an_error_never_a_part_of_it() {
+        let page = |start: usize| {
+            let values: Vec<String> = (start..start + 100)
+                .map(|i| format!(r#"{{"id":"{i}","created":"2026-12-01T10:00:00.000+0000","items":[]}}"#))
+                .collect();
+            Reply::json(200, &format!(r#"{{"values":[{}],"isLast":false,"total":1000000}}"#, values.join(",")))
+        };
+        let server = FakeServer::start((0..3).map(|i| page(i * 100)).collect());
+        let e = jira(&server.url()).changelog_within("PRODCM-1", 250).unwrap_err();
+        assert!(matches!(e, JiraError::HistoryTooLong { limit: 250, .. }), "{e}");
+        let done = FakeServer::start(vec![Reply::json(200, r#"{"values":[],"isLast":true}"#)]);
+        assert!(jira(&done.url()).changelog_within("PRODCM-1", 250).unwrap().is_empty());
     }
 
     #[test]

@@ -133,15 +133,45 @@ pub fn pipeline(sb: &Sandbox, commit: &str) -> Pipeline {
     sb.pipeline("gh/acme/web", "main", commit)
 }
 
-/// Deploys `commit` to Done: request, approve, complete.
+/// Deploys `commit` to Done: request, approve, the bot's receipt for the
+/// approved binding (what the bot writes when it resumes the hold: the base
+/// of the next change set is a deploy the bot signed for), complete.
 pub fn deployed(sb: &Sandbox, commit: &str) -> String {
     let p = pipeline(sb, commit);
     let out = sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let key = sb.state()["ticket"].as_str().unwrap().to_owned();
     sb.jira_as(ALICE).transition(&key, "Approve", None).unwrap();
+    receipted(sb, &key);
     sb.jira_as(CI).transition(&key, "Complete", None).unwrap();
     key
+}
+
+/// Writes the bot's receipt for the ticket's binding into its signed record,
+/// as the bot does before it resumes the hold.
+pub fn receipted(sb: &Sandbox, key: &str) {
+    use changegate::bot_record::Store;
+    use changegate::receipt::{self, ReceiptPayload};
+    use changegate::request::binding::TicketRecord;
+    let jira = sb.jira_as(("bot@acme.test", "bot-token"));
+    let signing = changegate::signing::SigningKey::from_base64(&sb.keys.0).unwrap();
+    let ring = signing.ring();
+    let accounts = vec!["712020:changegate-bot".to_owned()];
+    let store = Store { jira: &jira, key: Some(&signing), ring: Some(&ring), bot_accounts: &accounts };
+    let record = TicketRecord::from_value(&sb.issue(key)["properties"]["changegate"]).unwrap();
+    let policy = sb.stand_ins.with_jira(|j| j.project_property("PRODCM", changegate::policy::PROPERTY)).unwrap();
+    let policy: changegate::policy::SignedPolicy = serde_json::from_value(policy).unwrap();
+    let payload = ReceiptPayload {
+        ticket: key.to_owned(),
+        binding: record.binding.clone(),
+        stack: None,
+        plan: None,
+        approver: "712020:alice".into(),
+        issued_at: changegate::time::Timestamp::now().to_rfc3339(),
+        policy_digest: policy.payload.content.digest(),
+    };
+    let signed = receipt::sign(&signing, payload);
+    store.update(key, record.binding_digest, |r| r.add_receipt(signed.clone())).unwrap();
 }
 
 /// Requests a ticket for `commit` and collects its evidence.

@@ -356,11 +356,17 @@ fn with_a_bot_only_its_signed_record_and_receipts_let_a_deploy_through() {
     assert_eq!(v.code, 1);
     assert!(v.stdout.contains("bot_record_altered"), "{}", v.stdout);
 
-    // The bot finds the altered record, says so once, analyses again and
-    // issues its own receipt: the honest deploy passes.
+    // The bot finds the altered record, says so once and analyses again;
+    // alice approved before any analysis of the bot, so her approval does
+    // not count and the ticket goes back for a new one.
     sb.reconcile(&pl);
     let comments = sb.issue("PRODCM-1")["comments"].to_string();
     assert!(comments.contains("record on this ticket was altered"), "{comments}");
+    assert!(comments.contains("the changegate bot's analysis of this binding"), "{comments}");
+    assert_eq!(sb.issue("PRODCM-1")["status"], "Manual review");
+    // The honest deploy: approved after the analysis, the bot's receipt, pass.
+    sb.jira_as(ALICE).transition("PRODCM-1", "Approve", None).unwrap();
+    sb.reconcile(&pl);
     let v = cg(&sb, &pl, &["validate", "--environment", "production"]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     sb.reconcile(&pl);

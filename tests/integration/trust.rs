@@ -4,6 +4,7 @@
 //! rotation; and the races of concurrent writers, made deterministic by
 //! slowing one call of the stand-ins.
 
+use changegate::request::binding::TicketRecord;
 use serde_json::{Value, json};
 
 use crate::analyze::{config, key};
@@ -14,8 +15,16 @@ use crate::support::Output;
 const BOB: (&str, &str) = ("bob@acme.test", "bob-token");
 
 /// A deployed base, then alice's pull request approved by bob on GitHub
-/// and merged; a ticket requested for it and the request job done.
+/// and merged; a ticket requested for it, the request job done, and the
+/// bot's first look at it (its analysis: an approval counts only after it).
 pub(crate) fn reviewed_change(cfg: &str) -> (Sandbox, Git, Pipeline, String) {
+    let (sb, g, p, k) = reviewed_change_unanalysed(cfg);
+    sb.reconcile(&p);
+    (sb, g, p, k)
+}
+
+/// [`reviewed_change`] before the bot looked at it.
+pub(crate) fn reviewed_change_unanalysed(cfg: &str) -> (Sandbox, Git, Pipeline, String) {
     let sb = Sandbox::with_config(cfg);
     let g = Git::new();
     let base = g.head();
@@ -348,8 +357,10 @@ fn keys_rotate_with_two_accepted_and_the_old_one_retired() {
 }
 
 /// An analysis that began before a person approved never moves the ticket
-/// back: the approval stands. The analysis comment is slowed so the person
-/// approves between the analysis reading the ticket and acting on it.
+/// on its stale read: the approval is not silently undone. (It predates the
+/// bot's analysis, so it does not count: the bot says so on the ticket and
+/// asks for a new one.) The analysis comment is slowed so the person approves
+/// between the analysis reading the ticket and acting on it.
 #[test]
 fn an_analysis_never_undoes_an_approval_given_meanwhile() {
     // An unreviewed commit on top: the analysis wants a person (manual review).
@@ -379,8 +390,19 @@ fn an_analysis_never_undoes_an_approval_given_meanwhile() {
     }
     sb.jira_as(BOB).transition(&k, "Approve", None).unwrap();
     let out = bot.join().unwrap();
-    assert_eq!(sb.issue(&k)["status"], "Approved", "the approval stands: {}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("posted the analysis on"), "{}", out.stdout);
+    assert!(!out.stdout.contains("a person must approve"), "no move on the stale read: {}", out.stdout);
+    if sb.issue(&k)["status"] != "Approved" {
+        let c = comments(&sb, &k);
+        assert!(
+            c.contains("Approval no longer valid") && c.contains("the changegate bot's analysis of this binding"),
+            "{c}"
+        );
+    }
+    // Approved after the analysis, it stands.
+    sb.jira_as(BOB).transition(&k, "Approve", None).ok();
+    sb.reconcile(&p);
+    assert_eq!(sb.issue(&k)["status"], "Approved");
 }
 
 fn log(sb: &Sandbox) -> Vec<Value> {
@@ -393,7 +415,7 @@ fn log(sb: &Sandbox) -> Vec<Value> {
 /// writes merge.
 #[test]
 fn a_slow_analysis_keeps_what_another_writer_added_meanwhile() {
-    let (sb, _g, p, k) = reviewed_change(&config(""));
+    let (sb, _g, p, k) = reviewed_change_unanalysed(&config(""));
     sb.fault(
         json!({"service": "jira", "method": "POST", "path_contains": "/attachments", "delay_ms": 2500, "times": 1}),
     );
@@ -634,4 +656,324 @@ fn as_modelled_only_the_bots_approval_or_a_group_member_reaches_production() {
     assert!(codes.contains(&(gated_ticket.as_str(), "hold_approved_by_other")), "{codes:?}");
     assert!(!codes.iter().any(|(t, _)| *t == k), "{codes:?} {:#}", r["past_the_lock"]);
     assert_eq!(r["outcome"], "findings");
+}
+
+// Found by an attack on this work (a security review) and kept as
+// regressions: each was a way past the gate before it was closed.
+
+fn labels(sb: &Sandbox, k: &str) -> Vec<String> {
+    sb.issue(k)["fields"]["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_owned()).collect()
+}
+
+fn set_labels(sb: &Sandbox, k: &str, l: Vec<String>) {
+    let mut f = serde_json::Map::new();
+    f.insert("labels".into(), json!(l));
+    sb.jira_as(CI).edit(k, f).unwrap();
+}
+
+/// An unreviewed pull request merged on top of a deployed base.
+fn unreviewed(cfg: &str) -> (Sandbox, Pipeline, String, String, Git) {
+    let sb = Sandbox::with_config(cfg);
+    let g = Git::new();
+    let base = g.head();
+    let f = g.feature("f1", "alice", 1);
+    let m = g.merge("f1", "Merge pull request #1 from acme/f1");
+    register(&sb, &g.path, vec![pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m))]);
+    let done = deployed(&sb, &base);
+    let p = crate::collect::pipeline(&sb, &m);
+    sb.add_trivy(&p);
+    let out = sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    sb.set_job(&p.workflow_id, "request_change", "success");
+    let k = key(&sb);
+    (sb, p, k, done, g)
+}
+
+/// The CI user moved the analysis base: the last Done ticket's `changegate`
+/// property (unsigned, no history) said the deployed commit was the head, so
+/// nothing was reviewed and the bot approved. Now the base is the commit of
+/// the bot's own signed receipt on that ticket.
+#[test]
+fn a_base_moved_in_a_done_tickets_ci_record_changes_nothing() {
+    let (sb, p, k, done, _g) = unreviewed(&config("[approval]\nauto_approve = true\n"));
+    let mut rec = sb.issue(&done)["properties"]["changegate"].clone();
+    rec["binding"]["commit"] = json!(p.commit.clone());
+    sb.jira_as(CI).set_property(&done, "changegate", &rec).unwrap();
+    let out = sb.reconcile(&p);
+    let analysis = sb.issue(&k)["properties"]["changegate.bot"]["payload"]["analysis"].clone();
+    assert_eq!(
+        analysis["base"],
+        json!(
+            sb.issue(&done)["properties"]["changegate.bot"]["payload"]["receipts"][0]["payload"]["binding"]["commit"]
+        ),
+        "the base is the receipt's commit: {}",
+        out.stdout
+    );
+    assert_ne!(sb.issue(&k)["status"], "Approved", "{}", out.stdout);
+    assert_ne!(sb.job_status(&p.workflow_id, "hold_change"), "success");
+    assert_eq!(validate(&sb, &p, &[]).code, 1);
+}
+
+/// An approval of binding B1 counted for binding B2 whose label had been put
+/// on the ticket before the approval, the property (no history) swapped
+/// after. Now an approval counts only after the bot's analysis of the current
+/// binding (its label, dated by the history), and a ticket carries one
+/// binding label.
+#[test]
+fn an_approval_never_carries_over_to_a_binding_swapped_in_after_it() {
+    let cfg = config("[approval]\nauto_approve = true\n");
+    let sb = Sandbox::with_config(&cfg);
+    let g = Git::new();
+    let base = g.head();
+    let f1 = g.feature("f1", "alice", 1);
+    let m1 = g.merge("f1", "Merge pull request #1 from acme/f1");
+    let f2 = g.feature("f2", "alice", 1);
+    let m2 = g.merge("f2", "Merge pull request #2 from acme/f2");
+    register(
+        &sb,
+        &g.path,
+        vec![
+            approved_by(pull(1, "alice", &f1[0], &f1, &m1, std::slice::from_ref(&m1)), "bob", 11),
+            // #2: never reviewed
+            pull(2, "alice", &f2[0], &f2, &m2, std::slice::from_ref(&m2)),
+        ],
+    );
+    deployed(&sb, &base);
+    let p1 = crate::collect::pipeline(&sb, &m1);
+    sb.add_trivy(&p1);
+    assert_eq!(sb.request(&p1, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    sb.set_job(&p1.workflow_id, "request_change", "success");
+    let t1 = key(&sb);
+    let r1: TicketRecord = TicketRecord::from_value(&sb.issue(&t1)["properties"]["changegate"]).unwrap();
+
+    // P2 (the unreviewed head) runs; learn its binding, then cancel its ticket.
+    let p2 = crate::collect::pipeline(&sb, &m2);
+    sb.add_trivy(&p2);
+    assert_eq!(sb.request(&p2, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let t2 = key(&sb);
+    let r2: TicketRecord = TicketRecord::from_value(&sb.issue(&t2)["properties"]["changegate"]).unwrap();
+    sb.jira_as(CI).transition(&t2, "Cancel", None).unwrap();
+
+    // Make P2's request adopt T1: record says B2, key label of B2.
+    let ci = sb.jira_as(CI);
+    let mut fake = r1.clone();
+    fake.binding = r2.binding.clone();
+    fake.binding_digest = r2.binding.digest();
+    fake.idempotency_key = r2.binding.idempotency_key();
+    ci.set_property(&t1, "changegate", &fake.to_value()).unwrap();
+    let mut l = labels(&sb, &t1);
+    l.push(r2.binding.key_label());
+    l.push(r2.binding.binding_label());
+    set_labels(&sb, &t1, l);
+    let out = sb.request(&p2, &["--justification", "j", "--rollback-plan", "r"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(key(&sb), t1, "P2's state file names T1: {}", out.stdout);
+    sb.set_job(&p2.workflow_id, "request_change", "success");
+    let adopted: TicketRecord = TicketRecord::from_value(&sb.issue(&t1)["properties"]["changegate"]).unwrap();
+
+    // Make it look like B1 again (label back; fields would be restored too).
+    let mut looks_b1 = r1.clone();
+    looks_b1.workflows = adopted.workflows.clone();
+    ci.set_property(&t1, "changegate", &looks_b1.to_value()).unwrap();
+    let mut l = labels(&sb, &t1);
+    l.push(r1.binding.binding_label());
+    set_labels(&sb, &t1, l);
+
+    // The bot analyses B1 (reviewed, clean): two binding labels are a tampered record.
+    let out = sb.reconcile(&p1);
+    let approved = sb.issue(&t1)["status"] == "Approved";
+    let _ = out;
+
+    // Swap the property to B2, with only P2's workflow. No label, no field change.
+    let mut swapped = adopted.clone();
+    swapped.workflows.retain(|w| w.id == p2.workflow_id);
+    ci.set_property(&t1, "changegate", &swapped.to_value()).unwrap();
+    let out = sb.reconcile(&p2);
+    let v = validate(&sb, &p2, &[]);
+    assert_ne!(sb.job_status(&p2.workflow_id, "hold_change"), "success", "{approved}: {}", out.stdout);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+}
+
+/// The bot resumed whatever hold the CI-writable record listed: a staging
+/// ticket's approval opened the production hold after it. Now a change hold
+/// that comes after another hold of the same ticket is never resumed as its
+/// change hold.
+#[test]
+fn a_staging_approval_never_opens_the_production_hold_after_it() {
+    let cfg = format!("controlled_environments = [\"production\", \"staging\"]\n{}", config(""));
+    let sb = Sandbox::with_config(&cfg);
+    let g = Git::new();
+    let base = g.head();
+    let f = g.feature("f1", "alice", 1);
+    let m = g.merge("f1", "Merge pull request #1 from acme/f1");
+    register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)]);
+    // Base deployed to staging and production.
+    for env in ["staging", "production"] {
+        let p = crate::collect::pipeline(&sb, &base);
+        let out = sb
+            .job(
+                &p,
+                [
+                    "request",
+                    "--environment",
+                    env,
+                    "--build-job",
+                    "build",
+                    "--hold",
+                    "hold_change",
+                    "--justification",
+                    "j",
+                    "--rollback-plan",
+                    "r",
+                ],
+            )
+            .run();
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        let k = key(&sb);
+        sb.jira_as(crate::sandbox::ALICE).transition(&k, "Approve", None).unwrap();
+        sb.jira_as(CI).transition(&k, "Complete", None).unwrap();
+    }
+    let spec = json!({"project_slug": "gh/acme/web", "branch": "main", "revision": m, "workflow": "deploy", "jobs": [
+        {"name": "build", "type": "build"},
+        {"name": "request_staging", "type": "build", "requires": ["build"]},
+        {"name": "hold_staging", "type": "approval", "requires": ["request_staging"]},
+        {"name": "deploy_staging", "type": "build", "requires": ["hold_staging"], "status": "blocked"},
+        {"name": "request_production", "type": "build", "requires": ["deploy_staging"], "status": "blocked"},
+        {"name": "hold_production", "type": "approval", "requires": ["request_production"]},
+        {"name": "deploy_production", "type": "build", "requires": ["hold_production"], "status": "blocked"}
+    ]});
+    let v = sb.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();
+    let p = Pipeline {
+        id: v["pipeline_id"].as_str().unwrap().into(),
+        number: v["pipeline_number"].as_u64().unwrap(),
+        workflow_id: v["workflow_id"].as_str().unwrap().into(),
+        commit: m.clone(),
+        branch: "main".into(),
+    };
+    sb.add_trivy(&p);
+    let out = sb
+        .job(
+            &p,
+            [
+                "request",
+                "--environment",
+                "staging",
+                "--build-job",
+                "build",
+                "--hold",
+                "hold_staging",
+                "--justification",
+                "j",
+                "--rollback-plan",
+                "r",
+            ],
+        )
+        .run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let staging = key(&sb);
+    sb.set_job(&p.workflow_id, "request_staging", "success");
+    // Pretend the pipeline reached the production hold (in reality: after deploy_staging).
+    sb.set_job(&p.workflow_id, "deploy_staging", "success");
+    sb.set_job(&p.workflow_id, "request_production", "success");
+
+    // CI token: list the production hold in the staging ticket's record.
+    let mut rec = sb.issue(&staging)["properties"]["changegate"].clone();
+    rec["workflows"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": p.workflow_id, "hold": "hold_production", "added_at": "2026-01-01T00:00:00Z"}));
+    sb.jira_as(CI).set_property(&staging, "changegate", &rec).unwrap();
+
+    // bob approves the STAGING change.
+    sb.reconcile(&p);
+    sb.jira_as(("bob@acme.test", "bob-token")).transition(&staging, "Approve", None).unwrap();
+    let out = sb.reconcile(&p);
+    assert_eq!(sb.job_status(&p.workflow_id, "hold_staging"), "success", "{}", out.stdout);
+    assert_eq!(sb.job_status(&p.workflow_id, "hold_production"), "on_hold", "{}", out.stdout);
+    assert!(out.stdout.contains("hold_production comes after hold_staging"), "{}", out.stdout);
+    let v = sb.job(&p, ["validate", "--environment", "production", "--ticket", &staging]).run();
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+}
+
+/// With more than 10,000 history entries the history was read only in part,
+/// so a rebind after the cut was invisible and the old binding's approval
+/// counted for the new one. Now the history is read whole (or refused).
+#[test]
+fn a_rebind_after_ten_thousand_history_entries_is_still_seen() {
+    let cfg = config("[approval]\nauto_approve = true\n");
+    let sb = Sandbox::with_config(&cfg);
+    let g = Git::new();
+    let base = g.head();
+    let f1 = g.feature("f1", "alice", 1);
+    let m1 = g.merge("f1", "Merge pull request #1 from acme/f1");
+    let f2 = g.feature("f2", "alice", 1);
+    let m2 = g.merge("f2", "Merge pull request #2 from acme/f2");
+    register(
+        &sb,
+        &g.path,
+        vec![
+            approved_by(pull(1, "alice", &f1[0], &f1, &m1, std::slice::from_ref(&m1)), "bob", 11),
+            pull(2, "alice", &f2[0], &f2, &m2, std::slice::from_ref(&m2)),
+        ],
+    );
+    deployed(&sb, &base);
+    let p1 = crate::collect::pipeline(&sb, &m1);
+    sb.add_trivy(&p1);
+    assert_eq!(sb.request(&p1, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    sb.set_job(&p1.workflow_id, "request_change", "success");
+    let t1 = key(&sb);
+    let r1: TicketRecord = TicketRecord::from_value(&sb.issue(&t1)["properties"]["changegate"]).unwrap();
+    let ci = sb.jira_as(CI);
+    // Pad the history while the ticket waits (before any approval).
+    let base_labels = labels(&sb, &t1);
+    let have = sb.issue(&t1)["changelog"].as_array().unwrap().len();
+    for i in 0..(10_080 - have) {
+        let mut l = base_labels.clone();
+        if i % 2 == 0 {
+            l.push("pad".into());
+        }
+        set_labels(&sb, &t1, l);
+    }
+    set_labels(&sb, &t1, base_labels.clone());
+    // The bot analyses B1 (clean) and approves it; its own entries land near the cut.
+    let out = sb.reconcile(&p1);
+    assert_eq!(sb.issue(&t1)["status"], "Approved", "{}", out.stdout);
+    // Fill up to just past the cut (10,100 entries are read).
+    let now_n = sb.issue(&t1)["changelog"].as_array().unwrap().len();
+    let cur = labels(&sb, &t1);
+    for i in 0..(10_101usize.saturating_sub(now_n)) {
+        let mut l = cur.clone();
+        if i % 2 == 0 {
+            l.push("pad".into());
+        }
+        set_labels(&sb, &t1, l);
+    }
+    set_labels(&sb, &t1, cur.clone());
+
+    // P2 (unreviewed head): learn its binding; cancel its own ticket; T1 rebound to B2 openly.
+    let p2 = crate::collect::pipeline(&sb, &m2);
+    sb.add_trivy(&p2);
+    assert_eq!(sb.request(&p2, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let t2 = key(&sb);
+    let r2: TicketRecord = TicketRecord::from_value(&sb.issue(&t2)["properties"]["changegate"]).unwrap();
+    ci.transition(&t2, "Cancel", None).unwrap();
+    let mut fake = r1.clone();
+    fake.binding = r2.binding.clone();
+    fake.binding_digest = r2.binding.digest();
+    fake.idempotency_key = r2.binding.idempotency_key();
+    fake.workflows.clear();
+    ci.set_property(&t1, "changegate", &fake.to_value()).unwrap();
+    let mut l = labels(&sb, &t1);
+    l.retain(|x| !x.starts_with("changegate-binding-"));
+    l.push(r2.binding.key_label());
+    l.push(r2.binding.binding_label());
+    set_labels(&sb, &t1, l);
+    let out = sb.request(&p2, &["--justification", "j", "--rollback-plan", "r"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(key(&sb), t1);
+    sb.set_job(&p2.workflow_id, "request_change", "success");
+    let out = sb.reconcile(&p2);
+    let v = validate(&sb, &p2, &[]);
+    assert_ne!(sb.job_status(&p2.workflow_id, "hold_change"), "success", "{}", out.stdout);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
 }

@@ -124,6 +124,8 @@ fn an_aged_approval_is_sent_back_for_review_visibly() {
     let sb = Sandbox::new();
     let slack = Slack::start(200);
     let (p, key) = requested(&sb, 951);
+    // The bot analyses it; alice approves after that.
+    reconcile(&sb, &p, &slack);
     sb.jira_as(ALICE).transition(&key, "Approve", None).unwrap();
     // Two days later the approval is older than the 24 h TTL.
     backdate(&sb, &key, 48 * HOUR);

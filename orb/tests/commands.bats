@@ -298,7 +298,9 @@ bot_reconcile() {
   key=$(python3 -c 'import json; print(json.load(open("changegate.json"))["ticket"])')
   control POST /_standin/circleci/jobs "{\"workflow_id\": \"$CIRCLE_WORKFLOW_ID\", \"job\": \"cg/request_change\", \"status\": \"success\"}"
 
-  # A person approves; only the bot's receipt lets the deploy through.
+  # The bot analyses it, a person approves; only the bot's receipt lets the
+  # deploy through.
+  run bot_reconcile
   approve "$key"
   run run_orb_command "$ORB" validate_change environment=production
   [ "$status" -eq 1 ]

@@ -444,6 +444,11 @@ fn expire(
     out: &mut Converged,
 ) -> Result<(), ConvergeError> {
     let jc = &bot.config.jira;
+    // Never on a stale read: a person may have approved it just now.
+    if ticket::moved_since(bot.jira, t)? {
+        out.actions.push(format!("{}: not expired: it was moved since it was read", t.key));
+        return Ok(());
+    }
     for w in &record.workflows {
         match bot.circleci.workflow(&w.id) {
             Ok(wf) if wf.is_active() => {

@@ -219,16 +219,22 @@ fn last_status_change(changelog: &[ChangelogEntry]) -> Option<&str> {
 /// workflow keeps the bot's send-back transitions away from Approved and
 /// Declined: docs/trust-model.md.)
 pub fn transition_if_unchanged(jira: &Jira, seen: &TicketState, transition: &str) -> Result<bool, JiraError> {
-    let now = jira.issue(&seen.key, &["status"], &[])?;
-    if !now.status().unwrap_or_default().eq_ignore_ascii_case(&seen.status) {
-        return Ok(false);
-    }
-    let history = jira.changelog(&seen.key)?;
-    if last_status_change(&history) != last_status_change(&seen.changelog) {
+    if moved_since(jira, seen)? {
         return Ok(false);
     }
     jira.transition(&seen.key, transition, None)?;
     Ok(true)
+}
+
+/// True when someone moved the ticket since `seen` was read: another
+/// status, or another status change in its history.
+pub fn moved_since(jira: &Jira, seen: &TicketState) -> Result<bool, JiraError> {
+    let now = jira.issue(&seen.key, &["status"], &[])?;
+    if !now.status().unwrap_or_default().eq_ignore_ascii_case(&seen.status) {
+        return Ok(true);
+    }
+    let history = jira.changelog(&seen.key)?;
+    Ok(last_status_change(&history) != last_status_change(&seen.changelog))
 }
 
 /// Posts a comment ending in `[marker]` unless one carrying it is there;

@@ -149,6 +149,17 @@ pub fn run(
         out.actions.push(format!("{} has no changegate record: nothing to analyse", t.key));
         return Ok(out);
     };
+    // The facts were collected for the binding read then; the record must
+    // still be of it, and consistent with the one binding label the history
+    // records, or the analysis would be recorded for another binding.
+    let labels: Vec<&str> = t.labels.iter().map(String::as_str).collect();
+    if !t.record.as_ref().is_some_and(|r| ticket::bound_to(r, &labels, &out.evidence.binding)) {
+        out.actions.push(format!(
+            "not analysed: {}'s record changed while it was analysed, or does not match its binding label; analysed again on the next event",
+            t.key
+        ));
+        return Ok(out);
+    }
     let stem = &fp.hex()[..16];
     let evidence_name = format!("changegate-evidence-{stem}.json");
     let analysis_name = format!("changegate-analysis-{stem}.md");
@@ -163,9 +174,16 @@ pub fn run(
         out.actions.push(format!("the analysis of these facts is already on {} ({mark})", t.key));
         // Its label may be missing when the run that recorded it failed
         // right after: the bot adds it (only its own addition counts).
-        let label = crate::bot_record::analysed_label(&binding_digest);
-        if store.key.is_some() && !t.labels.contains(&label) {
-            src.jira.update_labels(&t.key, &[label], &[])?;
+        if store.key.is_some() {
+            let ours = format!(
+                "{}{}-",
+                crate::bot_record::ANALYSED_LABEL_PREFIX,
+                crate::bot_record::binding_prefix(&binding_digest)
+            );
+            if !t.labels.iter().any(|l| l.starts_with(&ours)) {
+                let seq = current.current().map_or(0, |r| r.seq);
+                mark_analysed(src.jira, &t, &binding_digest, seq)?;
+            }
         }
     } else {
         src.jira.attach(&t.key, &evidence_name, "application/json", &out.evidence.to_bytes())?;
@@ -211,11 +229,12 @@ pub fn run(
             excluded_github_ids: d.excluded_github_ids.clone(),
             policy_digest: recorder.policy_digest,
         };
-        store.update(&t.key, binding_digest, |r| r.set_analysis(analysis.clone()))?;
-        // The bot marks, in Jira's history, that it analysed this binding:
-        // an approval counts only after that.
+        let written = store.update(&t.key, binding_digest, |r| r.set_analysis(analysis.clone()))?;
+        // The bot marks, in Jira's history, that it analysed this binding
+        // now: an approval counts only for the binding whose analysis was
+        // the latest when it was given.
         if store.key.is_some() {
-            src.jira.update_labels(&t.key, &[crate::bot_record::analysed_label(&binding_digest)], &[])?;
+            mark_analysed(src.jira, &t, &binding_digest, written.seq)?;
         }
 
         let mut fields = Map::new();
@@ -255,8 +274,11 @@ pub fn run(
             // the record was collected: look again just before approving.
             let pending = collect::pending_tickets(src.jira, src.circleci, config, &out.evidence.binding, &t.key)?;
             if pending.is_empty() {
-                // Only if no one moved the ticket since it was read.
-                if ticket::transition_if_unchanged(src.jira, &t, &jc.transitions.approve)? {
+                // Only if no one moved the ticket or rebound it since it
+                // was read.
+                if !ticket::still_bound(src.jira, &t.key, &out.evidence.binding)? {
+                    out.actions.push(format!("not approved: {}'s binding changed since it was read", t.key));
+                } else if ticket::transition_if_unchanged(src.jira, &t, &jc.transitions.approve)? {
                     out.approved = true;
                     out.actions.push(format!("approved {}: every check passed", t.key));
                 } else {
@@ -277,6 +299,24 @@ pub fn run(
         Recommendation::ManualReview => move_to_manual(&t, config, src, &mut out.actions)?,
     }
     Ok(out)
+}
+
+/// Adds the label of this analysis and removes the others (the history
+/// keeps them).
+fn mark_analysed(
+    jira: &crate::jira::Jira,
+    t: &ticket::TicketState,
+    binding_digest: &crate::digest::Sha256Digest,
+    seq: u64,
+) -> Result<(), JiraError> {
+    let label = crate::bot_record::analysed_label(binding_digest, seq);
+    let old: Vec<String> = t
+        .labels
+        .iter()
+        .filter(|l| l.starts_with(crate::bot_record::ANALYSED_LABEL_PREFIX) && **l != label)
+        .cloned()
+        .collect();
+    jira.update_labels(&t.key, &[label], &old)
 }
 
 /// A ticket waiting for its analysis moves to manual review; one already

@@ -43,32 +43,52 @@ pub const PROPERTY: &str = "changegate.bot";
 pub const SCHEMA_VERSION: u32 = 1;
 /// Prefix of the label that mirrors the record's sequence number.
 pub const SEQ_LABEL_PREFIX: &str = "changegate-bot-seq-";
-/// Prefix of the label the bot adds once it recorded its analysis of a
-/// binding: Jira's history says when, and an approval counts only after it.
+/// Prefix of the label the bot adds each time it records an analysis:
+/// Jira's history dates it, so which binding the ticket's analysis was of at
+/// any moment is known, and an approval counts only for that one.
 pub const ANALYSED_LABEL_PREFIX: &str = "changegate-analysed-";
 
-/// The label marking the bot's analysis of a binding.
-pub fn analysed_label(binding_digest: &Sha256Digest) -> String {
-    format!("{ANALYSED_LABEL_PREFIX}{}", &binding_digest.hex()[..24])
+/// The label of one recorded analysis of a binding (its digest and the
+/// record's sequence number: every analysis adds a label of its own).
+pub fn analysed_label(binding_digest: &Sha256Digest, seq: u64) -> String {
+    format!("{ANALYSED_LABEL_PREFIX}{}-{seq}", binding_prefix(binding_digest))
 }
 
-/// When a bot account last added `label` (Jira's history, which no one
-/// else can write in its name).
-pub fn added_by_bot_at(changelog: &[ChangelogEntry], bot_accounts: &[String], label: &str) -> Option<Timestamp> {
-    let mut at = None;
+/// The part of an analysis label naming the binding.
+pub fn binding_prefix(binding_digest: &Sha256Digest) -> String {
+    binding_digest.hex()[..24].to_owned()
+}
+
+/// Every analysis the bot's accounts recorded on a ticket, oldest first:
+/// when (Jira's history) and of which binding (digest prefix).
+pub fn analyses(changelog: &[ChangelogEntry], bot_accounts: &[String]) -> Vec<(Timestamp, String)> {
+    let mut out = Vec::new();
     for e in changelog {
         if !e.author.as_ref().is_some_and(|a| bot_accounts.contains(&a.account_id)) {
             continue;
         }
+        let Some(at) = Timestamp::parse(&e.created) else { continue };
         for i in e.items.iter().filter(|i| i.field.eq_ignore_ascii_case("labels")) {
-            let before = i.from_string.as_deref().unwrap_or_default().split_whitespace().any(|l| l == label);
-            let after = i.to_string.as_deref().unwrap_or_default().split_whitespace().any(|l| l == label);
-            if after && !before {
-                at = Timestamp::parse(&e.created).or(at);
+            let before: Vec<&str> = i.from_string.as_deref().unwrap_or_default().split_whitespace().collect();
+            for l in i.to_string.as_deref().unwrap_or_default().split_whitespace() {
+                if before.contains(&l) {
+                    continue;
+                }
+                if let Some((digest, _seq)) = l.strip_prefix(ANALYSED_LABEL_PREFIX).and_then(|r| r.rsplit_once('-')) {
+                    out.push((at, digest.to_owned()));
+                }
             }
         }
     }
-    at
+    out.sort_by_key(|(at, _)| *at);
+    out
+}
+
+/// True when, at `at`, the latest analysis the bot had recorded was of this
+/// binding: what an approval given then approved. Pure.
+pub fn analysed_before(analyses: &[(Timestamp, String)], binding_digest: &Sha256Digest, at: Timestamp) -> bool {
+    let ours = binding_prefix(binding_digest);
+    analyses.iter().rev().find(|(t, _)| *t < at).is_some_and(|(_, d)| *d == ours)
 }
 
 /// The analysis as the bot recorded it.

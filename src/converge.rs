@@ -544,6 +544,7 @@ fn resume_holds(
         current: &record.binding,
         plan: None,
         applying: false,
+        action_must_apply: false,
         trust: Trust::Bot { ring: bot.ring },
         now,
     });
@@ -621,6 +622,7 @@ fn resume_holds(
             current: &record.binding,
             plan: Some(&files),
             applying: true,
+            action_must_apply: false,
             trust: Trust::Bot { ring: bot.ring },
             now,
         });
@@ -640,8 +642,11 @@ fn resume_holds(
 }
 
 /// Which holds of a ticket the bot may resume: those `[lock.holds]` names
-/// for its environment, when it names any (the CI record says which holds a
-/// ticket has, and anyone who may edit issues can write it).
+/// for its environment (the CI record says which holds a ticket has, and
+/// anyone who may edit issues can write it). Without an entry, any hold the
+/// record names, but only where one environment is controlled: with several,
+/// a ticket of one could otherwise resume another's hold in a workflow that
+/// deploys both.
 fn hold_allowed(bot: &Bot<'_>, record: &TicketRecord, hold: &str, out: &mut Converged) -> bool {
     let env = crate::config::env_key(&record.binding.environment);
     match bot.config.lock.holds.iter().find(|(e, _)| crate::config::env_key(e) == env) {
@@ -650,7 +655,15 @@ fn hold_allowed(bot: &Bot<'_>, record: &TicketRecord, hold: &str, out: &mut Conv
                 .push(format!("not resumed: {hold} is not a hold of {env} ([lock.holds] names {})", names.join(", ")));
             false
         }
-        _ => true,
+        Some(_) => true,
+        None if bot.config.controlled_environments.len() > 1 => {
+            out.actions.push(format!(
+                "not resumed: {hold}: several environments are controlled ({}) and [lock.holds] names no holds for {env}, so which holds are {env}'s is unknown",
+                bot.config.controlled_environments.join(", ")
+            ));
+            false
+        }
+        None => true,
     }
 }
 

@@ -63,6 +63,11 @@ pub struct EmergencyFacts<'a> {
     pub ttl: Duration,
     /// Approvers Jira says are members of the group.
     pub break_glass: &'a [String],
+    /// The ordinary approvers (`[jira.approvers]`): their moves to Approved
+    /// never grant an emergency, even when they are also in the group. An
+    /// ordinary approval is judged against the bot's analysis (who may not
+    /// approve this change); counted as an emergency it would skip that.
+    pub approvers: &'a [String],
     /// Now.
     pub now: Timestamp,
 }
@@ -89,18 +94,25 @@ pub fn judge(f: &EmergencyFacts<'_>) -> Result<Grant, Option<String>> {
         return Err(Some(format!("no emergency approval yet: a member of {group} must run \"Emergency approve\"")));
     }
     let ttl_ms = i64::try_from(f.ttl.as_millis()).unwrap_or(i64::MAX);
-    let granted = f
-        .approvals
+    let in_time: Vec<&Approval> =
+        f.approvals.iter().filter(|a| a.at > f.not_before && f.now.0.saturating_sub(a.at.0) <= ttl_ms).collect();
+    let granted = in_time
         .iter()
-        .filter(|a| a.at > f.not_before && f.now.0.saturating_sub(a.at.0) <= ttl_ms)
-        .filter(|a| f.break_glass.contains(&a.account_id))
+        .filter(|a| f.break_glass.contains(&a.account_id) && !f.approvers.contains(&a.account_id))
         .max_by_key(|a| a.at);
-    match granted {
-        Some(a) => Ok(Grant { by: a.account_id.clone(), at: a.at }),
-        None => Err(Some(format!(
-            "no emergency approval: nobody in {group} approved since the last change, within the approval TTL"
-        ))),
+    if let Some(a) = granted {
+        return Ok(Grant { by: a.account_id.clone(), at: a.at });
     }
+    let both: Vec<&str> =
+        in_time.iter().filter(|a| f.break_glass.contains(&a.account_id)).map(|a| a.account_id.as_str()).collect();
+    Err(Some(if both.is_empty() {
+        format!("no emergency approval: nobody in {group} approved since the last change, within the approval TTL")
+    } else {
+        format!(
+            "no emergency approval: {} approved, but is also an ordinary approver ([jira.approvers]); an emergency is granted only by a member of {group} who is not",
+            both.join(", ")
+        )
+    }))
 }
 
 /// When the retrospective of an emergency granted at `at` is due.
@@ -336,6 +348,7 @@ mod tests {
             not_before: Timestamp(5 * H),
             ttl: Duration::from_secs(24 * 3600),
             break_glass: bg,
+            approvers: &[],
             now: Timestamp(12 * H),
         }
     }
@@ -357,6 +370,22 @@ mod tests {
         assert_eq!(judge(&EmergencyFacts { requested: None, ..facts(&r, &a, &bg) }), Err(None));
         let off = judge(&EmergencyFacts { group: None, ..facts(&r, &a, &bg) });
         assert!(off.unwrap_err().unwrap().contains("no break-glass group"));
+    }
+
+    #[test]
+    fn an_ordinary_approver_in_the_group_does_not_grant_it() {
+        // An approval judged against the bot's analysis (a self-approval,
+        // say) never turns into an emergency grant.
+        let (r, a, bg) = (request(), approvals(), vec!["carol".to_owned()]);
+        let approvers = vec!["carol".to_owned()];
+        let why = judge(&EmergencyFacts { approvers: &approvers, ..facts(&r, &a, &bg) }).unwrap_err().unwrap();
+        assert!(why.contains("carol approved, but is also an ordinary approver"), "{why}");
+        // Another member of the group, not an approver, after it: granted.
+        let mut a = a;
+        a.push(Approval { account_id: "erin".into(), at: Timestamp(11 * H) });
+        let bg = vec!["carol".to_owned(), "erin".to_owned()];
+        let g = judge(&EmergencyFacts { approvers: &approvers, ..facts(&r, &a, &bg) }).unwrap();
+        assert_eq!(g.by, "erin");
     }
 
     #[test]

@@ -95,6 +95,7 @@ pub fn next_step(t: &TicketState, args: &ResumeArgs, config: &Config, trust: Tru
         current: &record.binding,
         plan: plan.as_ref(),
         applying: false,
+        action_must_apply: false,
         trust,
         now,
     });

@@ -237,6 +237,27 @@ pub fn moved_since(jira: &Jira, seen: &TicketState) -> Result<bool, JiraError> {
     Ok(last_status_change(&history) != last_status_change(&seen.changelog))
 }
 
+/// True when the ticket, read now, is still bound to exactly this binding:
+/// its record names it (digest and binding agree) and its labels carry its
+/// binding label and no other. Whatever the bot does for a binding (approve
+/// it) it does only then, never on a stale read.
+pub fn still_bound(jira: &Jira, key: &str, binding: &crate::request::binding::Binding) -> Result<bool, JiraError> {
+    let now = jira.issue(key, &["labels"], &[crate::request::binding::RECORD_PROPERTY])?;
+    let record = now.properties.get(crate::request::binding::RECORD_PROPERTY).and_then(TicketRecord::from_value);
+    Ok(record.is_some_and(|r| bound_to(&r, &now.labels(), binding)))
+}
+
+/// True when `record` is consistent (its digest is its binding's), is of
+/// `binding`, and `labels` carry that binding's label and no other. Pure.
+pub fn bound_to(record: &TicketRecord, labels: &[&str], binding: &crate::request::binding::Binding) -> bool {
+    let want = binding.binding_label();
+    let mut bindings = labels.iter().filter(|l| l.starts_with("changegate-binding-"));
+    record.binding == *binding
+        && record.binding_digest == binding.digest()
+        && bindings.next() == Some(&want.as_str())
+        && bindings.next().is_none()
+}
+
 /// Posts a comment ending in `[marker]` unless one carrying it is there;
 /// whether it posted.
 pub fn comment_once(jira: &Jira, key: &str, marker: &str, body: crate::jira::adf::Doc) -> Result<bool, JiraError> {
@@ -447,5 +468,25 @@ mod tests {
             vec![item("labels", "changegate-binding-bbb", "changegate-binding-bbb team-web")],
         )]);
         assert_eq!(s.binding_changed_at(&crate::config::jira::JiraConfig::default()), s.created);
+    }
+
+    #[test]
+    fn bound_only_to_a_consistent_record_of_the_binding_with_its_one_label() {
+        let b = crate::request::binding::tests::binding();
+        let r = TicketRecord::new(b.clone(), None);
+        let label = b.binding_label();
+        assert!(bound_to(&r, &[label.as_str(), "team-web"], &b));
+        // No label, two binding labels, another binding's label.
+        assert!(!bound_to(&r, &["team-web"], &b));
+        assert!(!bound_to(&r, &[label.as_str(), "changegate-binding-0000"], &b));
+        let mut other = b.clone();
+        other.commit = "f".repeat(40);
+        assert!(!bound_to(&r, &[other.binding_label().as_str()], &b));
+        // The record of another binding, or one whose digest is not its
+        // binding's.
+        assert!(!bound_to(&TicketRecord::new(other.clone(), None), &[label.as_str()], &b));
+        let mut forged = TicketRecord::new(other, None);
+        forged.binding_digest = b.digest();
+        assert!(!bound_to(&forged, &[label.as_str()], &b));
     }
 }

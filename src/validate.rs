@@ -92,6 +92,9 @@ pub struct Facts<'a> {
     /// Before apply: the deploy applies a plan, so one must be recorded
     /// when the policy requires it.
     pub applying: bool,
+    /// The job deploys (anything but `--stage plan`): the ticket must allow
+    /// an apply, never only a plan.
+    pub action_must_apply: bool,
     /// What is trusted.
     pub trust: Trust<'a>,
     /// Now.
@@ -176,7 +179,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
                 .push(fail("binding_mismatch", format!("{name}: the ticket allows {want:?}, this build is {have:?}")));
         }
     }
-    if f.applying && b.action != crate::request::binding::DeployAction::Apply {
+    if (f.applying || f.action_must_apply) && b.action != crate::request::binding::DeployAction::Apply {
         failures
             .push(fail("binding_mismatch", format!("action: the ticket allows a {} only, this job applies", b.action)));
     }
@@ -270,32 +273,32 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
         ));
     }
     let analysis = check.analysis().filter(|a| a.commit == b.commit);
-    // Where a bot runs, an approval counts only after the bot's analysis of
-    // this binding, as Jira's history dates it: an approval given to another
-    // binding, or before anyone knew who may not approve, never carries over.
-    let analysed_at = bot_record::added_by_bot_at(
-        &t.changelog,
-        &jc.bot_accounts,
-        &bot_record::analysed_label(&record.binding_digest),
-    );
-    let mut approval_not_before = not_before;
+    // Where a bot runs, an approval counts only when the bot's latest
+    // analysis at that moment (its labels, dated by Jira's history) was of
+    // this binding: an approval given to another binding swapped into the
+    // record, or before anyone knew who may not approve, never carries over.
+    let analyses = bot_record::analyses(&t.changelog, &jc.bot_accounts);
+    let ours = bot_record::binding_prefix(&record.binding_digest);
+    let analysed = analyses.iter().any(|(_, d)| *d == ours);
+    // (Without any analysis of it, `analysis_missing` below says so.)
+    let counts = |a: &crate::approval::Approval| {
+        f.trust.ring().is_none() || !analysed || bot_record::analysed_before(&analyses, &record.binding_digest, a.at)
+    };
     let mut approval_not_before_reason = not_before_reason.clone();
-    if let (Some(_), Some(at)) = (f.trust.ring(), analysed_at) {
-        let at = Timestamp(at.0 - 1);
-        if at > approval_not_before {
-            approval_not_before = at;
-            approval_not_before_reason = "the changegate bot's analysis of this binding".to_owned();
-        }
-    }
 
     // The approval.
-    let approvals = t.approvals(&jc.statuses.approved);
+    let all_approvals = t.approvals(&jc.statuses.approved);
+    let approvals: Vec<crate::approval::Approval> = all_approvals.iter().filter(|a| counts(a)).cloned().collect();
+    if approvals.len() < all_approvals.len() {
+        approval_not_before_reason =
+            format!("{not_before_reason} and after the changegate bot's analysis of this binding");
+    }
     let excluded: Vec<u64> = analysis.map(|a| a.excluded_github_ids.clone()).unwrap_or_default();
     let facts = ApprovalFacts {
         approved_now: t.status.eq_ignore_ascii_case(&jc.statuses.approved),
         status: &t.status,
         approvals: &approvals,
-        not_before: approval_not_before,
+        not_before,
         not_before_reason: &approval_not_before_reason,
         now: f.now,
         excluded_github_ids: &excluded,
@@ -323,14 +326,16 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     // the history) before the break-glass approval: one written into the
     // record after an ordinary approval grants nothing.
     let asked_at = t.label_added_at(emergency::EMERGENCY_LABEL);
+    let ordinary: Vec<String> = jc.approvers.keys().cloned().collect();
     let emergency = emergency::judge(&EmergencyFacts {
         group: f.config.emergency.group.as_deref(),
         requested: record.emergency.as_ref().filter(|_| asked_at.is_some()),
         approved_now: facts.approved_now,
-        approvals: &approvals,
+        approvals: &all_approvals,
         not_before: asked_at.map_or(not_before, |a| a.max(not_before)),
         ttl: jc.approval_ttl,
         break_glass: &t.break_glass,
+        approvers: &ordinary,
         now: f.now,
     });
     let grant = match emergency {
@@ -372,7 +377,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
                 "analysis_missing",
                 "the changegate bot has not analysed this commit yet, so who may not approve it is unknown",
             ));
-        } else if analysed_at.is_none() {
+        } else if !analysed {
             failures.push(fail(
                 "analysis_missing",
                 "the changegate bot's analysis of this binding is not in the ticket's history (its label)",
@@ -425,6 +430,8 @@ pub struct ValidateArgs {
     pub environment: String,
     /// Before apply (`--stage apply`, or plan files given).
     pub applying: bool,
+    /// Not `--stage plan`: the job deploys, so a plan-only ticket is refused.
+    pub deploys: bool,
 }
 
 /// Why `validate` could not decide.
@@ -479,6 +486,7 @@ pub fn run(
             current: &placeholder(),
             plan: plan.as_ref(),
             applying: args.applying,
+            action_must_apply: args.deploys,
             trust,
             now: Timestamp::now(),
         });
@@ -507,6 +515,7 @@ pub fn run(
         current: &current,
         plan: plan.as_ref(),
         applying: args.applying,
+        action_must_apply: args.deploys,
         trust,
         now: Timestamp::now(),
     });
@@ -627,7 +636,16 @@ mod tests {
 
     fn run(t: &TicketState, current: &Binding, plan: Option<&PlanFiles>, trust: Option<Trust<'_>>) -> Verdict {
         let trust = trust.unwrap_or(Trust::NoBot);
-        judge(&Facts { ticket: t, config: &config(), current, plan, applying: plan.is_some(), trust, now: now() })
+        judge(&Facts {
+            ticket: t,
+            config: &config(),
+            current,
+            plan,
+            applying: plan.is_some(),
+            action_must_apply: false,
+            trust,
+            now: now(),
+        })
     }
 
     fn policy() -> Sha256Digest {
@@ -657,7 +675,7 @@ mod tests {
     /// The bot's analysis label added to the ticket's history at 10:30, by
     /// the bot's account, before the approvals of the tests.
     fn analysed(t: &mut TicketState) {
-        let label = crate::bot_record::analysed_label(&binding().digest());
+        let label = crate::bot_record::analysed_label(&binding().digest(), 1);
         let mut e = labels_change("2026-11-27T10:30:00.000+0000", "changegate", &format!("changegate {label}"));
         e.author = Some(User { account_id: "bot".into(), ..User::default() });
         t.changelog.insert(0, e);
@@ -804,6 +822,7 @@ mod tests {
                 current: &binding(),
                 plan,
                 applying: plan.is_some(),
+                action_must_apply: false,
                 trust: Trust::NoBot,
                 now: now(),
             })
@@ -906,7 +925,7 @@ mod tests {
         // The record is there, but the bot's label is not in the history.
         assert_eq!(codes(&run(&t, &binding(), None, bot)), ["analysis_missing"]);
         // Added by someone else: it does not count.
-        let label = crate::bot_record::analysed_label(&binding().digest());
+        let label = crate::bot_record::analysed_label(&binding().digest(), 1);
         t.changelog
             .insert(0, labels_change("2026-11-27T10:30:00.000+0000", "changegate", &format!("changegate {label}")));
         assert_eq!(codes(&run(&t, &binding(), None, bot)), ["analysis_missing"]);
@@ -920,6 +939,33 @@ mod tests {
         // Approved again after it: counts.
         t.changelog.push(status_change("2026-11-27T11:40:00.000+0000", "bob", "Approved"));
         assert!(run(&t, &binding(), None, bot).pass);
+        // Another binding's analysis came after (the record was swapped to it
+        // and back): an approval given while it was the latest does not count
+        // for this one; one given after this binding's next analysis does.
+        let other = crate::bot_record::analysed_label(&Sha256Digest::of(b"another binding"), 2);
+        let mut swap = labels_change(
+            "2026-11-27T11:45:00.000+0000",
+            &format!("changegate {label}"),
+            &format!("changegate {other}"),
+        );
+        swap.author = Some(User { account_id: "bot".into(), ..User::default() });
+        t.changelog.push(swap);
+        t.changelog.push(status_change("2026-11-27T11:50:00.000+0000", "bob", "Approved"));
+        let back_label = crate::bot_record::analysed_label(&binding().digest(), 3);
+        let mut back = labels_change(
+            "2026-11-27T11:55:00.000+0000",
+            &format!("changegate {other}"),
+            &format!("changegate {back_label}"),
+        );
+        back.author = Some(User { account_id: "bot".into(), ..User::default() });
+        t.changelog.push(back);
+        // The 11:40 approval (of this binding) still counts...
+        assert!(run(&t, &binding(), None, bot).pass);
+        // ...but with only the 11:50 one, there is none.
+        t.changelog
+            .retain(|e| e.created != "2026-11-27T11:00:00.000+0000" && e.created != "2026-11-27T11:40:00.000+0000");
+        let v = run(&t, &binding(), None, bot);
+        assert!(codes(&v).contains(&"approval_before_change"), "{:?}", v.failures);
     }
 
     #[test]
@@ -939,6 +985,7 @@ mod tests {
             current: &plan_only,
             plan: None,
             applying: true,
+            action_must_apply: false,
             trust: Trust::NoBot,
             now: now(),
         });
@@ -966,6 +1013,7 @@ mod tests {
                 current: &binding(),
                 plan: None,
                 applying: false,
+                action_must_apply: false,
                 trust: Trust::NoBot,
                 now: now(),
             })
@@ -991,18 +1039,21 @@ mod tests {
             current: &binding(),
             plan: None,
             applying: true,
+            action_must_apply: false,
             trust: Trust::NoBot,
             now: now(),
         });
         assert_eq!(codes(&v), ["plan_not_recorded"]);
         let before_plan = judge(&Facts {
             applying: false,
+            action_must_apply: false,
             ..Facts {
                 ticket: &t,
                 config: &config,
                 current: &binding(),
                 plan: None,
                 applying: true,
+                action_must_apply: false,
                 trust: Trust::NoBot,
                 now: now(),
             }

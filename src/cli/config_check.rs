@@ -226,6 +226,23 @@ pub(super) fn run(
             unmapped.join(", ")
         )?;
     }
+    let without_holds: Vec<&str> = if config.controlled_environments.len() > 1 {
+        config
+            .controlled_environments
+            .iter()
+            .filter(|e| !config.lock.holds.contains_key(e.as_str()))
+            .map(String::as_str)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !without_holds.is_empty() {
+        writeln!(
+            out,
+            "note: several environments are controlled and [lock.holds] names no holds for {}: the bot resumes no hold of theirs",
+            without_holds.join(", ")
+        )?;
+    }
     if args.offline || env.get("JIRA_BASE_URL").is_none() {
         if args.probe_ticket.is_some() {
             return Err(CliError::Other(

@@ -48,7 +48,9 @@ pub(super) struct ValidateCli {
     #[arg(long)]
     environment: String,
 
-    /// Where in the deploy this runs [default: apply with plan files, else plan]
+    /// Where in the deploy this runs [default: apply with plan files, else
+    /// before plan]. Only `plan` accepts a ticket whose action is plan: without
+    /// it the job is taken to deploy
     #[arg(long, value_enum)]
     stage: Option<Stage>,
 
@@ -130,6 +132,7 @@ pub(super) fn run(
         stack: cli.stack.clone(),
         environment,
         applying,
+        deploys: cli.stage != Some(Stage::Plan),
     };
     let (ticket, verdict) =
         validate::run(&args, &ci.config, svc, &build, ci.trust()).map_err(|e| CliError::Other(e.to_string()))?;

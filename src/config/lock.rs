@@ -87,7 +87,37 @@ impl RawLock {
             }
         });
         let bot_login = self.bot_login.map(|l| l.trim().to_owned()).filter(|l| !l.is_empty());
-        LockConfig { owner_slug, contexts, team, github_app: self.github_app, bot_login, holds: self.holds }
+        // A hold belongs to one environment: named under two, a ticket of
+        // either could resume the other's.
+        let mut holds = std::collections::BTreeMap::new();
+        let mut owner: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+        for (env, names) in self.holds {
+            let env = super::env_key(&env);
+            let mut kept: Vec<String> = Vec::new();
+            for n in names {
+                let n = n.trim().to_owned();
+                if n.is_empty() {
+                    p.at(0..0, format!("[lock.holds] {env}: a hold name cannot be empty"));
+                    continue;
+                }
+                match owner.get(&n) {
+                    Some(other) if *other != env => p.at(
+                        0..0,
+                        format!("[lock.holds]: hold `{n}` is named under both {other} and {env}; a hold belongs to one environment"),
+                    ),
+                    _ => {
+                        owner.insert(n.clone(), env.clone());
+                        if !kept.contains(&n) {
+                            kept.push(n);
+                        }
+                    }
+                }
+            }
+            if holds.insert(env.clone(), kept).is_some() {
+                p.at(0..0, format!("[lock.holds] names {env} twice"));
+            }
+        }
+        LockConfig { owner_slug, contexts, team, github_app: self.github_app, bot_login, holds }
     }
 }
 
@@ -111,5 +141,17 @@ mod tests {
         let e = parse("[lock]\nteam = \"prod\"\n").unwrap_err();
         assert!(e.contains("not a GitHub team"), "{e}");
         assert_eq!(parse("").unwrap().lock, super::LockConfig::default());
+    }
+
+    #[test]
+    fn a_hold_belongs_to_one_environment() {
+        let c = parse("[lock.holds]\nProduction = [\"hold_prod\"]\nstaging = [\"hold_staging\"]\n").unwrap();
+        assert_eq!(c.lock.holds["production"], ["hold_prod"]);
+        let e = parse("[lock.holds]\nproduction = [\"hold\"]\nstaging = [\"hold\"]\n").unwrap_err();
+        assert!(e.contains("named under both"), "{e}");
+        let e = parse("[lock.holds]\nproduction = [\"hold\"]\nProduction = [\"other\"]\n").unwrap_err();
+        assert!(e.contains("twice"), "{e}");
+        let e = parse("[lock.holds]\nproduction = [\" \"]\n").unwrap_err();
+        assert!(e.contains("cannot be empty"), "{e}");
     }
 }

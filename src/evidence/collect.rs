@@ -313,15 +313,37 @@ pub fn collect_from(
                 .into(),
         ..Scans::default()
     };
+    // Only workflows CircleCI says are of this deploy's pipeline count (the
+    // CI record lists them, and anyone who may edit issues can add others),
+    // in CircleCI's order, oldest first, so the newest run of a job is the
+    // last one seen.
+    let mut ours: Vec<(String, String)> = Vec::new();
     for w in &record.workflows {
-        match src.circleci.workflow_jobs(&w.id) {
+        match src.circleci.workflow(&w.id) {
+            Ok(wf) if wf.pipeline_id == b.pipeline_id => ours.push((wf.created_at.unwrap_or_default(), w.id.clone())),
+            Ok(wf) => gap(
+                &mut gaps,
+                GapArea::Scan,
+                &format!("workflow {}", w.id),
+                &format!(
+                    "it is of pipeline {}, not this deploy's {}: its jobs are not evidence",
+                    wf.pipeline_id, b.pipeline_id
+                ),
+            ),
+            Err(e) => gap(&mut gaps, GapArea::Scan, &format!("workflow {}", w.id), &e),
+        }
+    }
+    ours.sort();
+    ours.dedup_by(|a, b| a.1 == b.1);
+    for (_, id) in &ours {
+        match src.circleci.workflow_jobs(id) {
             Ok(jobs) => scans.jobs.extend(jobs.into_iter().map(|j| JobFact {
-                workflow_id: w.id.clone(),
+                workflow_id: id.clone(),
                 name: j.name,
                 status: j.status,
                 number: j.job_number,
             })),
-            Err(e) => gap(&mut gaps, GapArea::Scan, &format!("jobs of workflow {}", w.id), &e),
+            Err(e) => gap(&mut gaps, GapArea::Scan, &format!("jobs of workflow {id}"), &e),
         }
     }
     collect_sarif(src.circleci, &b.project_slug, &config.scan.jobs, &mut scans, &mut gaps);

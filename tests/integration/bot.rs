@@ -147,7 +147,11 @@ fn a_signed_event_converges_the_ticket_and_resumes_its_hold() {
     // The signed event: analysed, approved, receipt written, hold resumed.
     let (status, v) = post(&hook, Some(("X-Hub-Signature", format!("sha256={}", sign(&body, SECRET)))), &body);
     assert_eq!(status, 202, "{v}");
-    wait_for("the hold to be resumed", || hold_status(&sb, &p) == "success");
+    // (The bot records the resume right after approving the hold.)
+    let resumed_recorded = || {
+        sb.issue(&key)["properties"]["changegate.bot"]["payload"]["resumed"].as_array().is_some_and(|r| !r.is_empty())
+    };
+    wait_for("the hold to be resumed", || hold_status(&sb, &p) == "success" && resumed_recorded());
     let issue = sb.issue(&key);
     assert_eq!(issue["status"], "Approved");
     let prop = &issue["properties"]["changegate.bot"]["payload"];

@@ -794,43 +794,38 @@ fn an_approval_never_carries_over_to_a_binding_swapped_in_after_it() {
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
 }
 
-/// The bot resumed whatever hold the CI-writable record listed: a staging
-/// ticket's approval opened the production hold after it. Now a change hold
-/// that comes after another hold of the same ticket is never resumed as its
-/// change hold.
-#[test]
-fn a_staging_approval_never_opens_the_production_hold_after_it() {
-    let cfg = format!("controlled_environments = [\"production\", \"staging\"]\n{}", config(""));
-    let sb = Sandbox::with_config(&cfg);
+const TWO_ENVS: &str = "controlled_environments = [\"production\", \"staging\"]\n";
+const HOLDS: &str = "[lock.holds]\nstaging = [\"hold_staging\"]\nproduction = [\"hold_production\"]\n";
+
+/// One workflow that deploys staging, then production, each behind its own
+/// hold; the base deployed to both; alice's reviewed change built, its
+/// staging ticket requested. `extra` is appended to the configuration.
+fn two_environments(extra: &str) -> (Sandbox, Pipeline, String) {
+    let sb = Sandbox::with_config(&format!("{TWO_ENVS}{}{extra}", config("")));
     let g = Git::new();
     let base = g.head();
     let f = g.feature("f1", "alice", 1);
     let m = g.merge("f1", "Merge pull request #1 from acme/f1");
     register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)]);
-    // Base deployed to staging and production.
     for env in ["staging", "production"] {
         let p = crate::collect::pipeline(&sb, &base);
-        let out = sb
-            .job(
-                &p,
-                [
-                    "request",
-                    "--environment",
-                    env,
-                    "--build-job",
-                    "build",
-                    "--hold",
-                    "hold_change",
-                    "--justification",
-                    "j",
-                    "--rollback-plan",
-                    "r",
-                ],
-            )
-            .run();
+        let request = [
+            "request",
+            "--environment",
+            env,
+            "--build-job",
+            "build",
+            "--hold",
+            "hold_change",
+            "--justification",
+            "j",
+            "--rollback-plan",
+            "r",
+        ];
+        let out = sb.job(&p, request).run();
         assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
         let k = key(&sb);
-        sb.jira_as(crate::sandbox::ALICE).transition(&k, "Approve", None).unwrap();
+        sb.jira_as(ALICE).transition(&k, "Approve", None).unwrap();
         sb.jira_as(CI).transition(&k, "Complete", None).unwrap();
     }
     let spec = json!({"project_slug": "gh/acme/web", "branch": "main", "revision": m, "workflow": "deploy", "jobs": [
@@ -851,31 +846,39 @@ fn a_staging_approval_never_opens_the_production_hold_after_it() {
         branch: "main".into(),
     };
     sb.add_trivy(&p);
-    let out = sb
-        .job(
-            &p,
-            [
-                "request",
-                "--environment",
-                "staging",
-                "--build-job",
-                "build",
-                "--hold",
-                "hold_staging",
-                "--justification",
-                "j",
-                "--rollback-plan",
-                "r",
-            ],
-        )
-        .run();
+    let request = [
+        "request",
+        "--environment",
+        "staging",
+        "--build-job",
+        "build",
+        "--hold",
+        "hold_staging",
+        "--justification",
+        "j",
+        "--rollback-plan",
+        "r",
+    ];
+    let out = sb.job(&p, request).run();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let staging = key(&sb);
     sb.set_job(&p.workflow_id, "request_staging", "success");
-    // Pretend the pipeline reached the production hold (in reality: after deploy_staging).
+    (sb, p, staging)
+}
+
+/// The workflow reached the production hold (in reality: after deploy_staging).
+fn at_the_production_hold(sb: &Sandbox, p: &Pipeline) {
     sb.set_job(&p.workflow_id, "deploy_staging", "success");
     sb.set_job(&p.workflow_id, "request_production", "success");
+}
 
+/// The bot resumed whatever hold the CI-writable record listed: a staging
+/// ticket's approval opened the production hold after it. Now the staging
+/// ticket's approval opens its own hold only.
+#[test]
+fn a_staging_approval_never_opens_the_production_hold_after_it() {
+    let (sb, p, staging) = two_environments(HOLDS);
+    at_the_production_hold(&sb, &p);
     // CI token: list the production hold in the staging ticket's record.
     let mut rec = sb.issue(&staging)["properties"]["changegate"].clone();
     rec["workflows"]
@@ -886,13 +889,87 @@ fn a_staging_approval_never_opens_the_production_hold_after_it() {
 
     // bob approves the STAGING change.
     sb.reconcile(&p);
-    sb.jira_as(("bob@acme.test", "bob-token")).transition(&staging, "Approve", None).unwrap();
+    sb.jira_as(BOB).transition(&staging, "Approve", None).unwrap();
     let out = sb.reconcile(&p);
     assert_eq!(sb.job_status(&p.workflow_id, "hold_staging"), "success", "{}", out.stdout);
     assert_eq!(sb.job_status(&p.workflow_id, "hold_production"), "on_hold", "{}", out.stdout);
-    assert!(out.stdout.contains("hold_production comes after hold_staging"), "{}", out.stdout);
+    assert!(out.stdout.contains("hold_production is not a hold of staging"), "{}", out.stdout);
     let v = sb.job(&p, ["validate", "--environment", "production", "--ticket", &staging]).run();
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+}
+
+/// Review of the fixes: once the staging hold was resumed, a record that
+/// lists only the production hold left nothing "before" it, so the order
+/// rule no longer refused it. `[lock.holds]` says whose hold it is.
+#[test]
+fn a_record_that_drops_the_first_hold_still_opens_no_other_environments_hold() {
+    let (sb, p, staging) = two_environments(HOLDS);
+    sb.reconcile(&p);
+    sb.jira_as(BOB).transition(&staging, "Approve", None).unwrap();
+    let out = sb.reconcile(&p);
+    assert_eq!(sb.job_status(&p.workflow_id, "hold_staging"), "success", "{}", out.stdout);
+    at_the_production_hold(&sb, &p);
+    let mut rec = sb.issue(&staging)["properties"]["changegate"].clone();
+    rec["workflows"] = json!([{"id": p.workflow_id, "hold": "hold_production", "added_at": "2026-01-01T00:00:00Z"}]);
+    sb.jira_as(CI).set_property(&staging, "changegate", &rec).unwrap();
+    let out = sb.reconcile(&p);
+    assert_eq!(sb.job_status(&p.workflow_id, "hold_production"), "on_hold", "{}", out.stdout);
+}
+
+/// Review of the fixes: a plan hold had no order rule at all, so a plan
+/// record of the staging ticket naming the production hold opened it.
+#[test]
+fn a_plan_record_never_opens_another_environments_hold() {
+    use changegate::digest::Sha256Digest;
+    use changegate::request::binding::{PlanRecord, mirror_text};
+    let (sb, p, staging) = two_environments(HOLDS);
+    at_the_production_hold(&sb, &p);
+    sb.reconcile(&p);
+    let mut rec: TicketRecord = TicketRecord::from_value(&sb.issue(&staging)["properties"]["changegate"]).unwrap();
+    let json_d = Sha256Digest::of(b"a plan");
+    let label = PlanRecord::label_for("x", &json_d, None);
+    rec.plans.insert(
+        "x".into(),
+        PlanRecord {
+            json_digest: json_d,
+            file_digest: None,
+            risky: false,
+            reasons: vec![],
+            findings: 0,
+            severity: None,
+            recorded_at: "2026-01-01T00:00:00Z".into(),
+            workflow_id: p.workflow_id.clone(),
+            hold: Some("hold_production".into()),
+            label: label.clone(),
+        },
+    );
+    sb.jira_as(CI).set_property(&staging, "changegate", &rec.to_value()).unwrap();
+    let mut l = labels(&sb, &staging);
+    l.push(label);
+    set_labels(&sb, &staging, l);
+    let mut f = serde_json::Map::new();
+    f.insert("customfield_10066".into(), json!(mirror_text(&rec)));
+    sb.jira_as(CI).edit(&staging, f).unwrap();
+    sb.jira_as(BOB).transition(&staging, "Approve", None).unwrap();
+    let out = sb.reconcile(&p);
+    assert_eq!(sb.job_status(&p.workflow_id, "hold_production"), "on_hold", "{}", out.stdout);
+    assert!(out.stdout.contains("hold_production is not a hold of staging"), "{}", out.stdout);
+    // The staging ticket's own hold is still resumed.
+    assert_eq!(sb.job_status(&p.workflow_id, "hold_staging"), "success", "{}", out.stdout);
+}
+
+/// Several controlled environments and no `[lock.holds]`: which hold is
+/// whose is unknown, so the bot resumes none and says why.
+#[test]
+fn several_environments_without_their_holds_named_resume_nothing() {
+    let (sb, p, staging) = two_environments("");
+    sb.reconcile(&p);
+    sb.jira_as(BOB).transition(&staging, "Approve", None).unwrap();
+    let out = sb.reconcile(&p);
+    assert_eq!(sb.job_status(&p.workflow_id, "hold_staging"), "on_hold", "{}", out.stdout);
+    assert!(out.stdout.contains("[lock.holds] names no holds for staging"), "{}", out.stdout);
+    let check = sb.job(&p, ["config", "check", "--offline"]).run();
+    assert!(check.stdout.contains("[lock.holds] names no holds for production, staging"), "{}", check.stdout);
 }
 
 /// With more than 10,000 history entries the history was read only in part,
@@ -976,4 +1053,120 @@ fn a_rebind_after_ten_thousand_history_entries_is_still_seen() {
     let v = validate(&sb, &p2, &[]);
     assert_ne!(sb.job_status(&p2.workflow_id, "hold_change"), "success", "{}", out.stdout);
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+}
+
+/// Review of the fixes: the `changegate` property keeps no history, so the
+/// CI token flipped it B -> A -> B with the labels and field left B's. The
+/// bot analysed (and auto-approved) A, and its approval then counted for B.
+/// Now a record that does not match its binding label is never analysed,
+/// and B, unreviewed, is never approved.
+#[test]
+fn a_record_flipped_to_another_binding_is_not_analysed_or_approved() {
+    let sb = Sandbox::with_config(&config("[approval]\nauto_approve = true\n"));
+    let g = Git::new();
+    let base = g.head();
+    let f1 = g.feature("f1", "alice", 1);
+    let m1 = g.merge("f1", "Merge pull request #1 from acme/f1");
+    let f2 = g.feature("f2", "alice", 1);
+    let m2 = g.merge("f2", "Merge pull request #2 from acme/f2");
+    register(
+        &sb,
+        &g.path,
+        vec![
+            approved_by(pull(1, "alice", &f1[0], &f1, &m1, std::slice::from_ref(&m1)), "bob", 11),
+            // #2: never reviewed
+            pull(2, "alice", &f2[0], &f2, &m2, std::slice::from_ref(&m2)),
+        ],
+    );
+    deployed(&sb, &base);
+    // A: a reviewed build; its ticket is cancelled (only its record is used).
+    let p1 = crate::collect::pipeline(&sb, &m1);
+    sb.add_trivy(&p1);
+    assert_eq!(sb.request(&p1, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    sb.set_job(&p1.workflow_id, "request_change", "success");
+    let t1 = key(&sb);
+    let ra: Value = sb.issue(&t1)["properties"]["changegate"].clone();
+    let a_digest = TicketRecord::from_value(&ra).unwrap().binding_digest;
+    sb.jira_as(CI).transition(&t1, "Cancel", None).unwrap();
+
+    // B: the unreviewed head, its own ticket.
+    let p2 = crate::collect::pipeline(&sb, &m2);
+    sb.add_trivy(&p2);
+    assert_eq!(sb.request(&p2, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    sb.set_job(&p2.workflow_id, "request_change", "success");
+    let t = key(&sb);
+    let rb: Value = sb.issue(&t)["properties"]["changegate"].clone();
+    sb.reconcile(&p2);
+    assert_ne!(sb.issue(&t)["status"], "Approved");
+
+    // CI token: the property says A, the labels and field stay B's.
+    sb.jira_as(CI).set_property(&t, "changegate", &ra).unwrap();
+    let out = sb.reconcile(&p2);
+    assert_ne!(sb.issue(&t)["status"], "Approved", "{}", out.stdout);
+    let a_label = changegate::bot_record::binding_prefix(&a_digest);
+    assert!(
+        !sb.issue(&t)["changelog"].to_string().contains(&a_label),
+        "no analysis of A is recorded on B's ticket: {}",
+        out.stdout
+    );
+    // Back to B: nothing of A carries over.
+    sb.jira_as(CI).set_property(&t, "changegate", &rb).unwrap();
+    sb.reconcile(&p2);
+    sb.reconcile(&p2);
+    let v = validate(&sb, &p2, &[]);
+    assert_ne!(hold(&sb, &p2), "success");
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+}
+
+/// Review of the fixes: the record's workflow list was not checked against
+/// the binding's pipeline, so a clean scan job of another pipeline
+/// outranked the deploy's own failing one. Now only the binding's pipeline
+/// counts; the honest deploy (its own clean scan) is approved.
+#[test]
+fn scan_results_of_another_pipelines_workflow_are_not_evidence() {
+    let sb = Sandbox::with_config(&config("[approval]\nauto_approve = true\n"));
+    let g = Git::new();
+    let base = g.head();
+    let f = g.feature("f1", "alice", 1);
+    let m = g.merge("f1", "Merge pull request #1");
+    register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)]);
+    deployed(&sb, &base);
+    // Another pipeline with a clean scan (here: of the base commit).
+    let clean = crate::collect::pipeline(&sb, &base);
+    sb.add_trivy(&clean);
+    let p = crate::collect::pipeline(&sb, &m);
+    let grype = std::fs::read_to_string(crate::support::shared("contracts/sarif/grype/image.sarif")).unwrap();
+    sb.stand_ins
+        .with_circleci(|c| {
+            c.add_artifact(
+                &json!({"workflow_id": p.workflow_id, "job": "build", "path": "grype.sarif", "content": grype}),
+            )
+        })
+        .unwrap();
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    sb.set_job(&p.workflow_id, "request_change", "success");
+    let k = key(&sb);
+    let mut rec = sb.issue(&k)["properties"]["changegate"].clone();
+    rec["workflows"].as_array_mut().unwrap().push(json!({"id": clean.workflow_id, "added_at": "2026-01-01T00:00:00Z"}));
+    sb.jira_as(CI).set_property(&k, "changegate", &rec).unwrap();
+    let out = sb.reconcile(&p);
+    assert_ne!(sb.issue(&k)["status"], "Approved", "{}", out.stdout);
+    let c = comments(&sb, &k);
+    assert!(c.contains("scan_blocking_finding: grype"), "the deploy's own scan decides: {c}");
+    assert!(c.contains(&format!("not read: workflow {}", clean.workflow_id)), "the other workflow is a gap: {c}");
+    let v = validate(&sb, &p, &[]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+
+    // The honest deploy: its own scan clean, its record as written.
+    let sb = Sandbox::with_config(&config("[approval]\nauto_approve = true\n"));
+    register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)]);
+    deployed(&sb, &base);
+    let p = crate::collect::pipeline(&sb, &m);
+    sb.add_trivy(&p);
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    sb.set_job(&p.workflow_id, "request_change", "success");
+    let k = key(&sb);
+    let out = sb.reconcile(&p);
+    assert_eq!(sb.issue(&k)["status"], "Approved", "{}", out.stdout);
+    assert_eq!(validate(&sb, &p, &[]).code, 0);
 }

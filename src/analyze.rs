@@ -174,13 +174,11 @@ pub fn run(
         out.actions.push(format!("the analysis of these facts is already on {} ({mark})", t.key));
         // Its label may be missing when the run that recorded it failed
         // right after: the bot adds it (only its own addition counts).
+        // (Judged from the history, by the bot's accounts: a look-alike
+        // label someone else added does not stand in for it.)
         if store.key.is_some() {
-            let ours = format!(
-                "{}{}-",
-                crate::bot_record::ANALYSED_LABEL_PREFIX,
-                crate::bot_record::binding_prefix(&binding_digest)
-            );
-            if !t.labels.iter().any(|l| l.starts_with(&ours)) {
+            let ours = crate::bot_record::binding_prefix(&binding_digest);
+            if !crate::bot_record::analyses(&t.changelog, store.bot_accounts).iter().any(|(_, d)| *d == ours) {
                 let seq = current.current().map_or(0, |r| r.seq);
                 mark_analysed(src.jira, &t, &binding_digest, seq)?;
             }

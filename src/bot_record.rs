@@ -74,7 +74,8 @@ pub fn analyses(changelog: &[ChangelogEntry], bot_accounts: &[String]) -> Vec<(T
                 if before.contains(&l) {
                     continue;
                 }
-                if let Some((digest, _seq)) = l.strip_prefix(ANALYSED_LABEL_PREFIX).and_then(|r| r.rsplit_once('-')) {
+                // `<digest>-<seq>`; labels of earlier versions had no `-<seq>`.
+                if let Some(digest) = l.strip_prefix(ANALYSED_LABEL_PREFIX).and_then(|r| r.split('-').next()) {
                     out.push((at, digest.to_owned()));
                 }
             }

@@ -166,7 +166,10 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
     // analysed too (never moved by it), so no hold is resumed without the
     // bot's own analysis of who may not approve.
     let approved = t.status.eq_ignore_ascii_case(&s.approved);
-    if analysis_due(&check, &record, bot.policy_digest, approved) {
+    let labelled = bot_record::analyses(&t.changelog, &bot.config.jira.bot_accounts)
+        .iter()
+        .any(|(_, d)| *d == bot_record::binding_prefix(&record.binding_digest));
+    if analysis_due(&check, &record, bot.policy_digest, approved) || !labelled {
         let args = AnalyzeArgs { ticket: key.to_owned(), approve: true, ..AnalyzeArgs::default() };
         let sources = Sources { jira: bot.jira, github: bot.github, circleci: bot.circleci, ring: Some(bot.ring) };
         let recorder = analyze::Recorder { store: Some(bot.store()), policy_digest: bot.policy_digest };
@@ -644,9 +647,10 @@ fn resume_holds(
 /// Which holds of a ticket the bot may resume: those `[lock.holds]` names
 /// for its environment (the CI record says which holds a ticket has, and
 /// anyone who may edit issues can write it). Without an entry, any hold the
-/// record names, but only where one environment is controlled: with several,
-/// a ticket of one could otherwise resume another's hold in a workflow that
-/// deploys both.
+/// record names, but only for the one environment the bot controls: with
+/// several, a ticket of one could otherwise resume another's hold in a
+/// workflow that deploys both, and a ticket of an environment the bot does
+/// not control (any name a CI job writes) could name production's.
 fn hold_allowed(bot: &Bot<'_>, record: &TicketRecord, hold: &str, out: &mut Converged) -> bool {
     let env = crate::config::env_key(&record.binding.environment);
     match bot.config.lock.holds.iter().find(|(e, _)| crate::config::env_key(e) == env) {
@@ -656,6 +660,12 @@ fn hold_allowed(bot: &Bot<'_>, record: &TicketRecord, hold: &str, out: &mut Conv
             false
         }
         Some(_) => true,
+        None if !bot.config.is_controlled(&env) => {
+            out.actions.push(format!(
+                "not resumed: {hold}: {env} is not an environment the bot controls, and [lock.holds] names no holds for it"
+            ));
+            false
+        }
         None if bot.config.controlled_environments.len() > 1 => {
             out.actions.push(format!(
                 "not resumed: {hold}: several environments are controlled ({}) and [lock.holds] names no holds for {env}, so which holds are {env}'s is unknown",

@@ -447,6 +447,8 @@ pub fn apply(checkout: &Config, table: &toml::Table, policy: &PolicyContent) -> 
             .collect();
         if extra.is_empty() {
             c.jira.approvers = cj.approvers.clone();
+            c.jira.withheld_approvers =
+                pj.approvers.keys().filter(|a| !cj.approvers.contains_key(*a)).cloned().collect();
         } else {
             out.push(Loosening {
                 setting: "jira.approvers".into(),
@@ -573,6 +575,9 @@ mod tests {
         assert_eq!(c.jira.approval_ttl, Duration::from_secs(4 * 3600));
         assert_eq!(c.jira.required_approvers, 2);
         assert_eq!(c.jira.approvers.len(), 1);
+        // bob, left out here, is still an ordinary approver of the policy
+        // (so never grants an emergency).
+        assert_eq!(c.jira.withheld_approvers, ["712020:bob"]);
         assert_eq!(c.jira.required.len(), 2);
         assert!(c.plan.required);
         assert_eq!(c.freezes.len(), 1);

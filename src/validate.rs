@@ -317,7 +317,11 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
         ttl: jc.approval_ttl,
         approvers: &jc.approvers,
         bot_accounts: &jc.bot_accounts,
-        allow_bot: !closed,
+        // The bot's own approval counts only where its analysis of this
+        // binding says it may approve on its own: moved onto another
+        // binding in a race, it never stands for that one's review.
+        allow_bot: !closed
+            && analysis.is_some_and(|a| a.auto_approve && a.recommendation == crate::decision::Recommendation::Approve),
     };
     let verdict = approval::judge(&facts, &policy);
     // A granted emergency stands in for the approval and the receipt (the
@@ -326,7 +330,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     // the history) before the break-glass approval: one written into the
     // record after an ordinary approval grants nothing.
     let asked_at = t.label_added_at(emergency::EMERGENCY_LABEL);
-    let ordinary: Vec<String> = jc.approvers.keys().cloned().collect();
+    let ordinary: Vec<String> = jc.approvers.keys().chain(&jc.withheld_approvers).cloned().collect();
     let emergency = emergency::judge(&EmergencyFacts {
         group: f.config.emergency.group.as_deref(),
         requested: record.emergency.as_ref().filter(|_| asked_at.is_some()),
@@ -913,6 +917,28 @@ mod tests {
         r.analysis = Some(analysis(&[1001]));
         t.bot = Some(json!({"unsigned": r}));
         assert_eq!(codes(&run(&t, &binding(), None, None)), ["self_approval"]);
+    }
+
+    #[test]
+    fn the_bots_approval_counts_only_where_its_analysis_of_this_binding_allows_it() {
+        // The bot's account approved; its analysis of the binding now in the
+        // record says a person must review (the record was swapped between
+        // its check and its transition): the approval does not stand in.
+        let mut t = approved_ticket();
+        t.changelog = vec![status_change("2026-11-27T11:00:00.000+0000", "bot", "Approved")];
+        let mut r = crate::bot_record::BotRecord::new("PRODCM-1", binding().digest());
+        r.analysis = Some(analysis(&[]));
+        t.bot = Some(json!({"unsigned": r.clone()}));
+        let v = run(&t, &binding(), None, None);
+        assert!(!v.pass, "{:?}", v.failures);
+        // Its analysis of this binding recommends approval on its own: it counts.
+        let mut a = analysis(&[]);
+        a.recommendation = crate::decision::Recommendation::Approve;
+        a.auto_approve = true;
+        r.analysis = Some(a);
+        t.bot = Some(json!({"unsigned": r}));
+        let v = run(&t, &binding(), None, None);
+        assert!(v.pass, "{:?}", v.failures);
     }
 
     #[test]

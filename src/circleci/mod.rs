@@ -319,14 +319,9 @@ impl CircleCi {
         self.all_pages(&format!("/context/{}/restrictions", percent_encode(context_id)))
     }
 
-    /// The workflows of a pipeline.
+    /// The workflows of a pipeline (every page).
     pub fn pipeline_workflows(&self, id: &str) -> Result<Vec<Workflow>, ApiError> {
-        #[derive(Deserialize)]
-        struct Page {
-            items: Vec<Workflow>,
-        }
-        let p: Page = self.http.get_json(&format!("/pipeline/{}/workflow", percent_encode(id)), &[])?;
-        Ok(p.items)
+        self.all_pages(&format!("/pipeline/{}/workflow", percent_encode(id)))
     }
 }
 

@@ -303,6 +303,10 @@ pub struct JiraConfig {
     pub bot_accounts: Vec<String>,
     /// Jira accountId -> GitHub numeric user id.
     pub approvers: BTreeMap<String, u64>,
+    /// Approvers of the bot's policy that a checkout left out: they approve
+    /// nothing here, and are still ordinary approvers for the emergency
+    /// rule (an ordinary approver never grants an emergency).
+    pub withheld_approvers: Vec<String>,
 }
 
 impl Default for JiraConfig {
@@ -557,6 +561,7 @@ impl RawJira {
             required_approvers,
             bot_accounts: self.bot_account_ids,
             approvers,
+            withheld_approvers: Vec::new(),
         }
     }
 }

@@ -15,10 +15,12 @@
 //! production = ["hold_change", "hold_plan_review"]
 //! ```
 //!
-//! `[lock.holds]` matters where one workflow deploys several environments
-//! side by side: the CI record names a ticket's holds, and without this list
-//! a record rewritten by someone who may edit issues could name another
-//! environment's hold.
+//! `[lock.holds]` matters where several environments are controlled: the
+//! CI record names a ticket's holds, and without this list a record
+//! rewritten by someone who may edit issues could name another environment's
+//! hold. There the bot resumes, for an environment without an entry, no
+//! hold at all; with one controlled environment it resumes that
+//! environment's holds only (docs/trust-model.md).
 
 use serde::Deserialize;
 use toml::Spanned;

@@ -309,29 +309,19 @@ pub fn collect_from(
     // Scans: the jobs of the deploy's workflows, and code scanning of the commit.
     let mut scans = Scans {
         source:
-            "circleci: GET /workflow/{id}/job, GET /project/{slug}/{job}/artifacts; github: GET code-scanning/analyses[/{id}]"
+            "circleci: GET /pipeline/{id}/workflow, GET /workflow/{id}/job, GET /project/{slug}/{job}/artifacts; github: GET code-scanning/analyses[/{id}]"
                 .into(),
         ..Scans::default()
     };
-    // Only workflows CircleCI says are of this deploy's pipeline count (the
-    // CI record lists them, and anyone who may edit issues can add others),
-    // in CircleCI's order, oldest first, so the newest run of a job is the
+    // The workflows are the deploy's pipeline's, every one of them, as
+    // CircleCI lists them (the CI record's list is anyone's who may edit
+    // issues: it could add another pipeline's clean run or leave out a
+    // rerun that failed), oldest first, so the newest run of a job is the
     // last one seen.
     let mut ours: Vec<(String, String)> = Vec::new();
-    for w in &record.workflows {
-        match src.circleci.workflow(&w.id) {
-            Ok(wf) if wf.pipeline_id == b.pipeline_id => ours.push((wf.created_at.unwrap_or_default(), w.id.clone())),
-            Ok(wf) => gap(
-                &mut gaps,
-                GapArea::Scan,
-                &format!("workflow {}", w.id),
-                &format!(
-                    "it is of pipeline {}, not this deploy's {}: its jobs are not evidence",
-                    wf.pipeline_id, b.pipeline_id
-                ),
-            ),
-            Err(e) => gap(&mut gaps, GapArea::Scan, &format!("workflow {}", w.id), &e),
-        }
+    match src.circleci.pipeline_workflows(&b.pipeline_id) {
+        Ok(ws) => ours.extend(ws.into_iter().map(|w| (w.created_at.unwrap_or_default(), w.id))),
+        Err(e) => gap(&mut gaps, GapArea::Scan, &format!("workflows of pipeline {}", b.pipeline_id), &e),
     }
     ours.sort();
     ours.dedup_by(|a, b| a.1 == b.1);

@@ -55,6 +55,8 @@ pub enum PolicyCode {
     PendingTicket,
     /// Facts the policy needs could not be read.
     EvidenceIncomplete,
+    /// The record contradicts itself (altered, or badly collected).
+    EvidenceInconsistent,
     /// Collected outside every change window of the environment.
     OutsideChangeWindow,
     /// Collected inside a change freeze of the environment.
@@ -74,6 +76,7 @@ impl PolicyCode {
             PolicyCode::RunningDeploy => "running_deploy",
             PolicyCode::PendingTicket => "pending_ticket",
             PolicyCode::EvidenceIncomplete => "evidence_incomplete",
+            PolicyCode::EvidenceInconsistent => "evidence_inconsistent",
             PolicyCode::OutsideChangeWindow => "outside_change_window",
             PolicyCode::ChangeFreeze => "change_freeze",
         }
@@ -307,8 +310,17 @@ pub fn decide_with(e: &Evidence, config: &Config) -> Decision {
         reason(PolicyCode::EvidenceIncomplete, format!("not read: {}", policy_gaps.join(", ")));
     }
 
-    let verdict =
-        review.verdict.max(scan.verdict).max(if policy_gaps.is_empty() { Verdict::Pass } else { Verdict::Undecidable });
+    // Facts the checks relied on must agree with the rest of the record.
+    let contradictions = crate::evidence::consistency::contradictions(e);
+    if !contradictions.is_empty() {
+        reason(PolicyCode::EvidenceInconsistent, format!("the record contradicts itself: {}", contradictions.join("; ")));
+    }
+
+    let verdict = review.verdict.max(scan.verdict).max(if policy_gaps.is_empty() && contradictions.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Undecidable
+    });
     let recommendation = if reasons.is_empty() { Recommendation::Approve } else { Recommendation::ManualReview };
     let risk = if verdict == Verdict::Fail || reasons.iter().any(|r| r.code == PolicyCode::PolicyConfigChanged) {
         Risk::High
@@ -428,11 +440,13 @@ mod tests {
         e.branch.default_branch = Some("main".into());
         e.branch.tip_status = Some("identical".into());
         if !r.first_deploy {
-            e.base = Some(Base { ticket: "PRODCM-1".into(), commit: "b".repeat(40), source: "test".into() });
-            e.range.status = match r.review {
-                Verdict::Fail => "diverged".into(),
-                _ => "identical".into(),
+            // Diverged from an older commit, or the very commit deployed before.
+            let (status, base) = match r.review {
+                Verdict::Fail => ("diverged", "b".repeat(40)),
+                _ => ("identical", D.to_owned()),
             };
+            e.base = Some(Base { ticket: "PRODCM-1".into(), commit: base, source: "test".into() });
+            e.range.status = status.into();
         }
         if r.review == Verdict::Undecidable {
             e.gaps.push(Gap { area: GapArea::Review, what: "range".into(), why: "timeout".into() });
@@ -580,6 +594,7 @@ mod tests {
                     oid: "c".into(),
                     parents: Vec::new(),
                     tree: "t".into(),
+                    parent_trees: Vec::new(),
                     author_id: Some(2),
                     committer_id: Some(3),
                     committed_via_web: false,

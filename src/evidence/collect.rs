@@ -632,6 +632,10 @@ fn pull_commit(v: &Value) -> PullCommit {
             .map(|a| a.iter().filter_map(|p| p["oid"].as_str().map(str::to_owned)).collect())
             .unwrap_or_default(),
         tree: c["tree"]["oid"].as_str().unwrap_or_default().to_owned(),
+        parent_trees: c["parents"]["nodes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|p| p["tree"]["oid"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default(),
         author_id: c["author"]["user"]["databaseId"].as_u64(),
         committer_id: c["committer"]["user"]["databaseId"].as_u64(),
         committed_via_web: c["committedViaWeb"].as_bool().unwrap_or(false),

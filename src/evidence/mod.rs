@@ -6,6 +6,7 @@
 //! only lead to "undecidable".
 
 pub mod collect;
+pub mod consistency;
 pub mod content;
 
 use std::collections::BTreeMap;
@@ -147,6 +148,10 @@ pub struct PullCommit {
     pub parents: Vec<String>,
     /// Tree.
     pub tree: String,
+    /// The trees of its parents, in order (a commit whose tree is its only
+    /// parent's changes nothing).
+    #[serde(default)]
+    pub parent_trees: Vec<String>,
     /// GitHub id of the author account, when linked.
     pub author_id: Option<u64>,
     /// GitHub id of the committer account, when linked.
@@ -155,8 +160,17 @@ pub struct PullCommit {
     pub committed_via_web: bool,
     /// Signed by GitHub itself (web-flow) and valid.
     pub signed_by_github: bool,
-    /// Files the commit changed, when GitHub can tell (0: an empty commit).
+    /// Files the commit changed, when GitHub can tell (display only: an
+    /// empty commit is one whose tree is its parent's).
     pub changed_files: Option<u64>,
+}
+
+impl PullCommit {
+    /// It changes nothing: one parent, whose tree is its own. GitHub's
+    /// changed-file count is not the proof (it is not always available).
+    pub fn is_empty(&self) -> bool {
+        self.parents.len() == 1 && self.parent_trees.len() == 1 && self.parent_trees[0] == self.tree
+    }
 }
 
 /// A file a pull request changes.

@@ -22,6 +22,11 @@ use crate::http::{ApiError, Auth, Http, RetryPolicy, Secret, SetupError, percent
 /// The default REST base.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
+/// The id of GitHub's `web-flow` account: the committer of the commits
+/// GitHub itself makes (merge button, squash, rebase, web edits), signed
+/// with GitHub's key.
+pub const WEB_FLOW_ID: u64 = 19_864_447;
+
 /// GitHub connection settings.
 #[derive(Debug, Clone)]
 pub struct GitHubSettings {

@@ -58,7 +58,7 @@ const PULL_FRAGMENT: &str = "fragment Pull on PullRequest {
 const COMMITS_FRAGMENT: &str = "fragment PullCommits on PullRequestCommitConnection {
   totalCount
   pageInfo { hasNextPage endCursor }
-  nodes { commit { oid parents(first: 3) { nodes { oid } } tree { oid } committedViaWeb changedFilesIfAvailable signature { isValid wasSignedByGitHub } author { user { databaseId login } } committer { user { databaseId login } } } }
+  nodes { commit { oid parents(first: 3) { nodes { oid tree { oid } } } tree { oid } committedViaWeb changedFilesIfAvailable signature { isValid wasSignedByGitHub } author { user { databaseId login } } committer { user { databaseId login } } } }
 }
 ";
 

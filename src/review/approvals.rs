@@ -54,7 +54,7 @@ pub fn evaluate(p: &PullFacts, cfg: &ReviewConfig) -> PullApproval {
         None => unattributable.push(format!("the author of #{} is not a GitHub account", p.number)),
     }
     for c in &p.commits {
-        if c.changed_files == Some(0) && !cfg.empty_commits_count_as_authorship {
+        if c.is_empty() && !cfg.empty_commits_count_as_authorship {
             continue;
         }
         let short = &c.oid[..c.oid.len().min(12)];

@@ -86,6 +86,9 @@ pub enum Code {
     UnattributableContributor,
     /// A merge commit's content is not the merge of its parents.
     MergeContentMismatch,
+    /// A merge commit whose content was not compared with its parents and
+    /// that GitHub did not make as its pull request's merge.
+    MergeContentUnchecked,
     /// A squash landing: the landed commit is not the reviewed one (strict).
     SquashLandingNotReviewedSha,
     /// A rebase landing: the landed commits are not the reviewed ones (strict).
@@ -120,6 +123,7 @@ impl Code {
             Code::InsufficientApprovals => "insufficient_approvals",
             Code::UnattributableContributor => "unattributable_contributor",
             Code::MergeContentMismatch => "merge_content_mismatch",
+            Code::MergeContentUnchecked => "merge_content_unchecked",
             Code::SquashLandingNotReviewedSha => "squash_landing_not_reviewed_sha",
             Code::RebaseLandingNotReviewedSha => "rebase_landing_not_reviewed_sha",
             Code::SquashContentMismatch => "squash_content_mismatch",
@@ -177,7 +181,8 @@ pub enum LandingKind {
     Squash,
     /// One of several new commits for a pull request.
     Rebase,
-    /// The pull request's head itself (fast-forward).
+    /// The pull request's own commits, its approved head last
+    /// (fast-forward).
     HeadPush,
     /// No pull request links it.
     Direct,
@@ -400,6 +405,41 @@ impl<'a> Ctx<'a> {
     fn pull_of(&self, sha: &str) -> Option<&'a PullFacts> {
         self.candidates(sha).into_iter().find(|p| p.merge_commit.as_deref() == Some(sha))
     }
+
+    /// The landings `i..=j` are commits of `p` itself, the last its approved
+    /// head: the pull request was landed by pushing its head (fast-forward),
+    /// so the landed commits are the reviewed ones.
+    fn own_commits_up_to_head(&self, i: usize, j: usize, p: &PullFacts) -> bool {
+        self.order[j] == p.head && self.order[i..=j].iter().all(|sha| p.commits.iter().any(|c| c.oid == *sha))
+    }
+
+    /// The first parent of landing `i` as the chain says it must be: the
+    /// landing before it, or the base for the first.
+    fn previous(&self, i: usize) -> Option<&'a str> {
+        if i > 0 { Some(self.order[i - 1]) } else { self.e.base.as_ref().map(|b| b.commit.as_str()) }
+    }
+
+    /// Landing `i` is the merge GitHub made for `p`: committed by web-flow
+    /// with a signature GitHub verified, `p`'s `merge_commit_sha`, its
+    /// parents the previous landing and `p`'s approved head. Such a merge's
+    /// tree is GitHub's merge of the two; only GitHub holds web-flow's key.
+    fn made_by_github(&self, i: usize, p: &PullFacts) -> Result<(), String> {
+        let sha = self.order[i];
+        let c = self.e.range.commits.iter().find(|c| c.sha == sha).ok_or("it is not in the range's commits")?;
+        if c.committer_id != Some(crate::github::WEB_FLOW_ID) {
+            return Err("it was not committed by GitHub (web-flow)".into());
+        }
+        if !c.verified {
+            return Err("its signature was not verified by GitHub".into());
+        }
+        if p.merge_commit.as_deref() != Some(sha) {
+            return Err(format!("it is not the merge commit of #{}", p.number));
+        }
+        if c.parents.len() != 2 || c.parents[1] != p.head || self.previous(i) != Some(c.parents[0].as_str()) {
+            return Err(format!("its parents are not the previous landing and the head of #{}", p.number));
+        }
+        Ok(())
+    }
 }
 
 fn landings(e: &Evidence, cfg: &ReviewConfig) -> Vec<LandingReview> {
@@ -521,7 +561,8 @@ fn judge(ctx: &Ctx<'_>, i: usize, cache: &mut BTreeMap<u64, approvals::PullAppro
     // How it landed.
     l.kind = match parents.len() {
         0 => LandingKind::Direct,
-        1 if sha == p.head => LandingKind::HeadPush,
+        1 | 2 if sha == p.head => LandingKind::HeadPush,
+        1 if rebase_run_last.is_some_and(|j| ctx.own_commits_up_to_head(i, j, p)) => LandingKind::HeadPush,
         1 if rebase_run_last.is_some() => LandingKind::Rebase,
         1 if ctx.run_start(i, p.number) < i => LandingKind::Rebase,
         1 => LandingKind::Squash,
@@ -544,8 +585,12 @@ fn judge(ctx: &Ctx<'_>, i: usize, cache: &mut BTreeMap<u64, approvals::PullAppro
     l.approvers = approval.approvers.clone();
     l.findings = approval.findings.clone();
 
-    // What landed against what was approved.
-    let content = |landing: &str| e.content.checks.get(landing);
+    // What landed against what was approved. A tree check counts only for
+    // the landing it names: its head the approved head, its parent the one
+    // the landing was made on.
+    let checked = |landing: &str, parent: Option<&str>| {
+        e.content.checks.get(landing).filter(|c| c.error.is_none() && c.head == p.head && Some(c.parent.as_str()) == parent)
+    };
     match l.kind {
         LandingKind::Octopus => {
             l.findings.insert(0, Finding::new(Code::OctopusMerge, format!("{} parents", parents.len())));
@@ -564,9 +609,9 @@ fn judge(ctx: &Ctx<'_>, i: usize, cache: &mut BTreeMap<u64, approvals::PullAppro
                 ),
             );
         }
-        LandingKind::Merge => match content(sha) {
-            Some(c) if c.merged_tree.is_some() && c.merged_tree.as_deref() == Some(c.landed_tree.as_str()) => {}
-            Some(c) if c.error.is_none() => l.findings.insert(
+        LandingKind::Merge => match checked(sha, parents.first().map(String::as_str)) {
+            Some(c) if c.merged_tree.as_deref() == Some(c.landed_tree.as_str()) => {}
+            Some(c) => l.findings.insert(
                 0,
                 Finding::new(
                     Code::MergeContentMismatch,
@@ -577,11 +622,21 @@ fn judge(ctx: &Ctx<'_>, i: usize, cache: &mut BTreeMap<u64, approvals::PullAppro
                     },
                 ),
             ),
-            // Without git objects a merge passes on F^2 == head; the
-            // content is reported as unchecked.
-            _ => l
-                .flags
-                .push(Finding::new(Code::ContentUnchecked, "the merge's content was not compared with its parents")),
+            // Without a tree check only GitHub's own merge passes: a merge
+            // made elsewhere may carry any content.
+            None => match ctx.made_by_github(i, p) {
+                Ok(()) => l.flags.push(Finding::new(
+                    Code::ContentUnchecked,
+                    format!("GitHub's merge of #{} (signed by GitHub); its trees were not compared", p.number),
+                )),
+                Err(why) => l.findings.insert(
+                    0,
+                    Finding::new(
+                        Code::MergeContentUnchecked,
+                        format!("its content was not compared with its parents and {why}: a person must check it"),
+                    ),
+                ),
+            },
         },
         LandingKind::HeadPush | LandingKind::Direct => {}
         LandingKind::Squash | LandingKind::Rebase => {
@@ -590,8 +645,26 @@ fn judge(ctx: &Ctx<'_>, i: usize, cache: &mut BTreeMap<u64, approvals::PullAppro
             } else {
                 (Code::RebaseLandingNotReviewedSha, "a rebase")
             };
-            match ctx.cfg.mode {
-                ReviewMode::Strict => l.findings.insert(
+            // The tree check is made at the last commit of the run, against
+            // the parent of its first.
+            let last_index = rebase_run_last.unwrap_or(i);
+            let first = ctx.run_start(last_index, p.number);
+            let parent = ctx.parents.get(ctx.order[first]).and_then(|ps| ps.first()).map(String::as_str);
+            let content = match checked(ctx.order[last_index], parent) {
+                Some(c) if c.merged_tree.as_deref() == Some(c.landed_tree.as_str()) => Some(None),
+                Some(c) => Some(Some(Finding::new(
+                    Code::SquashContentMismatch,
+                    format!(
+                        "{what} landing of #{} holds other content than merging its head {} onto {}",
+                        p.number,
+                        short(&p.head),
+                        short(&c.parent)
+                    ),
+                ))),
+                None => None,
+            };
+            if ctx.cfg.mode == ReviewMode::Strict {
+                l.findings.insert(
                     0,
                     Finding::new(
                         code,
@@ -602,39 +675,23 @@ fn judge(ctx: &Ctx<'_>, i: usize, cache: &mut BTreeMap<u64, approvals::PullAppro
                             short(&p.head)
                         ),
                     ),
-                ),
-                ReviewMode::VerifiedSquash => {
-                    // The tree check is made at the last commit of the run.
-                    let last = rebase_run_last.map_or(sha, |j| ctx.order[j]);
-                    match content(last) {
-                        Some(c)
-                            if c.head == p.head
-                                && c.merged_tree.is_some()
-                                && c.merged_tree.as_deref() == Some(c.landed_tree.as_str()) => {}
-                        Some(c) if c.error.is_none() => l.findings.insert(
-                            0,
-                            Finding::new(
-                                Code::SquashContentMismatch,
-                                format!(
-                                    "{what} landing of #{} holds other content than merging its head {} onto {}",
-                                    p.number,
-                                    short(&p.head),
-                                    short(&c.parent)
-                                ),
-                            ),
+                );
+            }
+            match content {
+                // Known content that differs is the main reason in either mode.
+                Some(Some(mismatch)) => l.findings.insert(0, mismatch),
+                Some(None) => {}
+                None if ctx.cfg.mode == ReviewMode::VerifiedSquash => {
+                    l.verdict = Verdict::Undecidable;
+                    l.findings.insert(
+                        0,
+                        Finding::new(
+                            Code::ContentUnchecked,
+                            format!("{what} landing's content could not be compared with the approved head"),
                         ),
-                        _ => {
-                            l.verdict = Verdict::Undecidable;
-                            l.findings.insert(
-                                0,
-                                Finding::new(
-                                    Code::ContentUnchecked,
-                                    format!("{what} landing's content could not be compared with the approved head"),
-                                ),
-                            );
-                        }
-                    }
+                    );
                 }
+                None => {}
             }
         }
     }
@@ -643,6 +700,7 @@ fn judge(ctx: &Ctx<'_>, i: usize, cache: &mut BTreeMap<u64, approvals::PullAppro
             f.code,
             Code::OctopusMerge
                 | Code::MergeContentMismatch
+                | Code::MergeContentUnchecked
                 | Code::SquashLandingNotReviewedSha
                 | Code::RebaseLandingNotReviewedSha
                 | Code::SquashContentMismatch

@@ -38,7 +38,7 @@ pub struct Account {
 /// rebase, web edits): the `web-flow` account, signed by GitHub.
 pub const WEB_FLOW_EMAIL: &str = "noreply@github.com";
 /// The `web-flow` account id.
-pub const WEB_FLOW_ID: u64 = 19_864_447;
+pub const WEB_FLOW_ID: u64 = crate::github::WEB_FLOW_ID;
 
 /// A review.
 #[derive(Debug, Clone)]
@@ -210,8 +210,19 @@ pub struct Repo {
     pub analysis_sarif: BTreeMap<u64, Value>,
     /// Commits whose signature GitHub verified (besides web-flow's own).
     pub verified: Vec<String>,
+    /// Commits whose committer is GitHub's web-flow address but which GitHub
+    /// did not make: made elsewhere and pushed, so they carry no signature.
+    pub unsigned: Vec<String>,
     /// The default branch.
     pub default_branch: String,
+}
+
+impl Repo {
+    /// GitHub verified the commit's signature: its own web-flow commits
+    /// (unless made elsewhere), and those listed as verified.
+    fn signed(&self, c: &GitCommit) -> bool {
+        (c.committer_email == WEB_FLOW_EMAIL && !self.unsigned.contains(&c.sha)) || self.verified.contains(&c.sha)
+    }
 }
 
 /// The stand-in's state.
@@ -335,14 +346,23 @@ impl GitHubStandIn {
         }
         // Branch names move when commits are added: forget cached diffs.
         self.pull_files.retain(|key, _| key.0 != git_dir);
-        let (pulls, analyses, analysis_sarif, verified, default_branch) = self
+        let (pulls, analyses, analysis_sarif, verified, unsigned, default_branch) = self
             .repos
             .remove(full_name)
-            .map(|r| (r.pulls, r.analyses, r.analysis_sarif, r.verified, r.default_branch))
-            .unwrap_or_else(|| (Vec::new(), Vec::new(), BTreeMap::new(), Vec::new(), "main".into()));
+            .map(|r| (r.pulls, r.analyses, r.analysis_sarif, r.verified, r.unsigned, r.default_branch))
+            .unwrap_or_else(|| (Vec::new(), Vec::new(), BTreeMap::new(), Vec::new(), Vec::new(), "main".into()));
         self.repos.insert(
             full_name.to_owned(),
-            Repo { git_dir: git_dir.to_owned(), commits, pulls, analyses, analysis_sarif, verified, default_branch },
+            Repo {
+                git_dir: git_dir.to_owned(),
+                commits,
+                pulls,
+                analyses,
+                analysis_sarif,
+                verified,
+                unsigned,
+                default_branch,
+            },
         );
     }
 
@@ -405,7 +425,7 @@ impl GitHubStandIn {
     }
 
     fn commit_json(&self, repo: &Repo, c: &GitCommit) -> Value {
-        let verified = c.committer_email == WEB_FLOW_EMAIL || repo.verified.contains(&c.sha);
+        let verified = repo.signed(c);
         json!({
             "sha": c.sha, "node_id": format!("C_{}", c.sha),
             "commit": {"message": c.message, "tree": {"sha": c.tree, "url": ""},
@@ -835,9 +855,11 @@ impl Resolver for Graph<'_> {
                     )),
                     "author" => obj(Node::GitActor(c.author_email)),
                     "committer" => obj(Node::GitActor(c.committer_email)),
-                    "committedViaWeb" => leaf(json!(c.committer_email == WEB_FLOW_EMAIL)),
+                    "committedViaWeb" => {
+                        leaf(json!(c.committer_email == WEB_FLOW_EMAIL && !self.repo(r)?.unsigned.contains(&c.sha)))
+                    }
                     "signature" => {
-                        if c.committer_email == WEB_FLOW_EMAIL || self.repo(r)?.verified.contains(&c.sha) {
+                        if self.repo(r)?.signed(&c) {
                             obj(Node::Signature)
                         } else {
                             leaf(Value::Null)

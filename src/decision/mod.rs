@@ -313,7 +313,10 @@ pub fn decide_with(e: &Evidence, config: &Config) -> Decision {
     // Facts the checks relied on must agree with the rest of the record.
     let contradictions = crate::evidence::consistency::contradictions(e);
     if !contradictions.is_empty() {
-        reason(PolicyCode::EvidenceInconsistent, format!("the record contradicts itself: {}", contradictions.join("; ")));
+        reason(
+            PolicyCode::EvidenceInconsistent,
+            format!("the record contradicts itself: {}", contradictions.join("; ")),
+        );
     }
 
     let verdict = review.verdict.max(scan.verdict).max(if policy_gaps.is_empty() && contradictions.is_empty() {

@@ -17,7 +17,7 @@ pub fn contradictions(e: &Evidence) -> Vec<String> {
     let commits: BTreeMap<&str, &RangeCommit> = e.range.commits.iter().map(|c| (c.sha.as_str(), c)).collect();
     let unread = |what: &[&str]| e.gaps.iter().any(|g| g.area == GapArea::Review && what.contains(&g.what.as_str()));
 
-    range(e, &commits, &unread(&["range", "landings"]), &mut out);
+    range(e, &commits, unread(&["range", "landings"]), &mut out);
     content(e, &commits, &mut out);
     for (key, p) in &e.pulls {
         if *key != p.number.to_string() {
@@ -32,7 +32,7 @@ fn short(sha: &str) -> &str {
 }
 
 /// The range is the whole range, and its landings its first-parent chain.
-fn range(e: &Evidence, commits: &BTreeMap<&str, &RangeCommit>, unread: &bool, out: &mut Vec<String>) {
+fn range(e: &Evidence, commits: &BTreeMap<&str, &RangeCommit>, unread: bool, out: &mut Vec<String>) {
     let r = &e.range;
     let deployed = e.binding.commit.as_str();
     if commits.len() != r.commits.len() {
@@ -58,7 +58,9 @@ fn range(e: &Evidence, commits: &BTreeMap<&str, &RangeCommit>, unread: &bool, ou
                     short(deployed),
                     short(&base.commit)
                 )),
-                Err(why) => out.push(format!("the listed commits do not reach the base {}: {why}", short(&base.commit))),
+                Err(why) => {
+                    out.push(format!("the listed commits do not reach the base {}: {why}", short(&base.commit)));
+                }
             }
             // Every listed commit is an ancestor of the deployed one.
             let mut seen: BTreeSet<&str> = BTreeSet::new();
@@ -72,7 +74,11 @@ fn range(e: &Evidence, commits: &BTreeMap<&str, &RangeCommit>, unread: &bool, ou
                 }
             }
             if let Some(stray) = r.commits.iter().find(|c| !seen.contains(c.sha.as_str())) {
-                out.push(format!("commit {} of the range is not an ancestor of {}", short(&stray.sha), short(deployed)));
+                out.push(format!(
+                    "commit {} of the range is not an ancestor of {}",
+                    short(&stray.sha),
+                    short(deployed)
+                ));
             }
         }
         "identical" | "first_deploy" | "behind" | "diverged" => {

@@ -9,8 +9,9 @@
 //! feature, [`compare`] fetches them into a temporary bare repository (over
 //! HTTPS, the GitHub token as the password) and merges with libgit2.
 //! Without the feature the record says the content was not checked; the
-//! review then reports merges as `content_unchecked` and `verified-squash`
-//! landings as undecidable, never as passing.
+//! review then accepts only GitHub's own merges (`merge_content_unchecked`
+//! otherwise) and reports `verified-squash` landings as undecidable, never
+//! as passing.
 
 use crate::evidence::Evidence;
 use crate::review::{LandingKind, ReviewReport};

@@ -8,10 +8,13 @@
 //! covered by that merge's pull request. Each landing's pull request is
 //! found canonically (`merge_commit_sha`, or a rebase run ending at it);
 //! a `(#N)` in a message is only a hint that must link back. People are
-//! compared by numeric GitHub id. Squash and rebase landings fail in
+//! compared by numeric GitHub id. A pull request landed by pushing its head
+//! lands its own, reviewed commits. Squash and rebase landings fail in
 //! `strict` mode; `verified-squash` accepts them when their tree equals the
-//! merge of their parent with the approved head. A landing that fails may
-//! still pass as a version bump, decided by content (`bump`).
+//! merge of their parent with the approved head. A merge passes when its
+//! tree is that merge or, unchecked, when GitHub made it as the pull
+//! request's merge. A landing that fails may still pass as a version bump,
+//! decided by content (`bump`).
 //!
 //! Verdicts: `pass`, `fail`, or `undecidable` when facts are missing.
 //! Undecidable never counts as a pass.
@@ -589,7 +592,10 @@ fn judge(ctx: &Ctx<'_>, i: usize, cache: &mut BTreeMap<u64, approvals::PullAppro
     // the landing it names: its head the approved head, its parent the one
     // the landing was made on.
     let checked = |landing: &str, parent: Option<&str>| {
-        e.content.checks.get(landing).filter(|c| c.error.is_none() && c.head == p.head && Some(c.parent.as_str()) == parent)
+        e.content
+            .checks
+            .get(landing)
+            .filter(|c| c.error.is_none() && c.head == p.head && Some(c.parent.as_str()) == parent)
     };
     match l.kind {
         LandingKind::Octopus => {

@@ -749,7 +749,11 @@ mod merges_without_git_objects {
         c.g.run(&["add", "backdoor.txt"]);
         c.g.as_github("dana", &["commit", "-q", "-m", "Merge pull request #1 from acme/f"]);
         let m = c.g.head();
-        register(&c.sb, &c.g.path, vec![c.approve(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
+        register(
+            &c.sb,
+            &c.g.path,
+            vec![c.approve(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 1)],
+        );
         c.sb.stand_ins.with_github(|g| g.repo_mut(REPO).unsigned.push(m.clone()));
         deployed(&c.sb, &c.base);
         let (r, _) = c.judge_again(&m);
@@ -766,7 +770,7 @@ mod merges_without_git_objects {
         // The pull request says GitHub merged it as another commit.
         p.merge_commit = Some(f[0].clone());
         let (r, e) = c.judge(vec![p]);
-        assert_eq!(e.range.landings, [m.clone()]);
+        assert_eq!(e.range.landings, std::slice::from_ref(&m));
         assert_ne!(r.landings[0].verdict, Verdict::Pass, "{r:#?}");
     }
 }

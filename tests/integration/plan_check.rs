@@ -434,3 +434,51 @@ expires = 2099-01-01
         assert!(missing.stderr.contains("cannot read the configuration /nonexistent.toml"), "{}", missing.stderr);
     }
 }
+
+/// Synthetic plans beside the real corpus: each kind of public exposure
+/// through the binary, risky (exit 1) with its reason, and its private
+/// twin safe (exit 0).
+#[test]
+fn network_acls_access_blocks_and_public_databases_are_public_exposure() {
+    let cases = [
+        (
+            "aws_network_acl_rule",
+            json!({"egress": false, "rule_action": "allow", "cidr_block": "0.0.0.0/0", "protocol": "tcp", "from_port": 22, "to_port": 22, "rule_number": 100, "network_acl_id": "acl-1"}),
+            json!({"egress": false, "rule_action": "allow", "cidr_block": "10.1.0.0/16", "protocol": "tcp", "from_port": 22, "to_port": 22, "rule_number": 100, "network_acl_id": "acl-1"}),
+        ),
+        (
+            "aws_network_acl",
+            json!({"vpc_id": "vpc-1", "ingress": [{"action": "allow", "cidr_block": "", "ipv6_cidr_block": "::/0", "protocol": "tcp", "from_port": 443, "to_port": 443, "rule_no": 10, "icmp_code": 0, "icmp_type": 0}]}),
+            json!({"vpc_id": "vpc-1", "ingress": [{"action": "allow", "cidr_block": "10.0.0.0/8", "ipv6_cidr_block": "", "protocol": "tcp", "from_port": 443, "to_port": 443, "rule_no": 10, "icmp_code": 0, "icmp_type": 0}]}),
+        ),
+        (
+            "aws_s3_bucket_public_access_block",
+            json!({"bucket": "b", "block_public_acls": false, "block_public_policy": false, "ignore_public_acls": true, "restrict_public_buckets": true}),
+            json!({"bucket": "b", "block_public_acls": true, "block_public_policy": true, "ignore_public_acls": true, "restrict_public_buckets": true}),
+        ),
+        (
+            "aws_db_instance",
+            json!({"identifier": "db", "engine": "postgres", "publicly_accessible": true}),
+            json!({"identifier": "db", "engine": "postgres", "publicly_accessible": false}),
+        ),
+    ];
+    let on = json!({"bucket": "b", "block_public_acls": true, "block_public_policy": true, "ignore_public_acls": true, "restrict_public_buckets": true});
+    for (kind, public, private) in cases {
+        for (after, want) in [(public, 1), (private, 0)] {
+            // An update from the private form (a new resource for the ACLs and
+            // the database), as Terraform writes it.
+            let change = if kind == "aws_s3_bucket_public_access_block" {
+                json!({"actions": ["update"], "before": on, "after": after, "after_unknown": {}})
+            } else {
+                json!({"actions": ["create"], "before": null, "after": after, "after_unknown": {}})
+            };
+            let doc = plan(json!([{"address": format!("{kind}.x"), "mode": "managed", "type": kind, "name": "x",
+                "provider_name": "registry.terraform.io/hashicorp/aws", "change": change}]));
+            let out = check_stdin(&doc, &["--format", "json"]);
+            assert_eq!(out.code, want, "{kind}: {}{}", out.stdout, out.stderr);
+            if want == 1 {
+                assert!(out.stdout.contains("public_exposure"), "{kind}: {}", out.stdout);
+            }
+        }
+    }
+}

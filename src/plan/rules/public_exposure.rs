@@ -2,8 +2,8 @@
 //! or usable by anyone: a public S3 ACL or grant, an S3 public access block
 //! turned off or removed, `publicly_accessible = true`, a policy statement
 //! allowing principal `*`, ingress from `0.0.0.0/0` or `::/0` (AWS security
-//! groups, Google firewalls, Azure security rules), a Lambda URL without
-//! auth. Only exposure the change adds is reported.
+//! groups and network ACLs, Google firewalls, Azure security rules), a
+//! Lambda URL without auth. Only exposure the change adds is reported.
 
 use serde_json::Value;
 
@@ -144,6 +144,32 @@ fn open_rules(kind: &str, side: &dyn Fn(&str) -> Option<Value>) -> Vec<String> {
                     o["protocol"] = p.clone();
                 }
                 out.push(format!("ingress {}", ports(&o)));
+            }
+        }
+        // Network ACLs: an inbound `allow` entry from anywhere. A rule
+        // resource says `egress` and `rule_action`; a whole ACL lists its
+        // `ingress` entries with `action`.
+        "aws_network_acl_rule" => {
+            let obj = Value::Object(
+                ["egress", "rule_action", "cidr_block", "ipv6_cidr_block", "protocol", "from_port", "to_port"]
+                    .iter()
+                    .filter_map(|k| side(k).map(|x| ((*k).to_owned(), x)))
+                    .collect(),
+            );
+            let inbound = obj.get("egress").and_then(Value::as_bool) != Some(true);
+            let allow = obj.get("rule_action").and_then(Value::as_str).is_some_and(|a| a.eq_ignore_ascii_case("allow"));
+            if inbound && allow && cidrs(&obj, &["cidr_block", "ipv6_cidr_block"]) {
+                out.push(format!("network ACL inbound {}", ports(&obj)));
+            }
+        }
+        "aws_network_acl" | "aws_default_network_acl" => {
+            if let Some(Value::Array(entries)) = side("ingress") {
+                for r in entries.iter().filter(|r| {
+                    r.get("action").and_then(Value::as_str).is_some_and(|a| a.eq_ignore_ascii_case("allow"))
+                        && cidrs(r, &["cidr_block", "ipv6_cidr_block"])
+                }) {
+                    out.push(format!("network ACL inbound {}", ports(r)));
+                }
             }
         }
         "google_compute_firewall" => {
@@ -304,6 +330,60 @@ mod tests {
             details("azurerm_network_security_rule", az),
             ["inbound from any source to port 22 open to the internet"]
         );
+    }
+
+    #[test]
+    fn network_acl_entries_open_to_the_internet() {
+        let rule = json!({"actions": ["create"], "after": {"egress": false, "rule_action": "allow", "cidr_block": "0.0.0.0/0", "protocol": "tcp", "from_port": 22, "to_port": 22, "rule_number": 100}});
+        assert_eq!(details("aws_network_acl_rule", rule), ["network ACL inbound tcp 22-22 open to the internet"]);
+        let v6 = json!({"actions": ["create"], "after": {"egress": false, "rule_action": "allow", "ipv6_cidr_block": "::/0", "protocol": "-1", "from_port": 0, "to_port": 0}});
+        assert_eq!(details("aws_network_acl_rule", v6).len(), 1);
+        // Outbound, deny, and a private range are not exposure.
+        for after in [
+            json!({"egress": true, "rule_action": "allow", "cidr_block": "0.0.0.0/0"}),
+            json!({"egress": false, "rule_action": "deny", "cidr_block": "0.0.0.0/0"}),
+            json!({"egress": false, "rule_action": "allow", "cidr_block": "10.0.0.0/8"}),
+        ] {
+            assert!(details("aws_network_acl_rule", json!({"actions": ["create"], "after": after})).is_empty());
+        }
+        let entry = |action: &str, cidr: &str, port: u16| json!({"action": action, "cidr_block": cidr, "ipv6_cidr_block": "", "protocol": "tcp", "from_port": port, "to_port": port, "rule_no": 100, "icmp_code": 0, "icmp_type": 0});
+        let before = json!({"ingress": [entry("allow", "10.0.0.0/8", 443)], "egress": []});
+        let after = json!({"ingress": [entry("allow", "10.0.0.0/8", 443), entry("allow", "0.0.0.0/0", 3389)], "egress": [entry("allow", "0.0.0.0/0", 0)]});
+        for kind in ["aws_network_acl", "aws_default_network_acl"] {
+            assert_eq!(
+                details(kind, json!({"actions": ["update"], "before": before, "after": after})),
+                ["network ACL inbound tcp 3389-3389 open to the internet"],
+                "{kind}"
+            );
+        }
+        let denied = json!({"ingress": [entry("deny", "0.0.0.0/0", 22)]});
+        assert!(details("aws_network_acl", json!({"actions": ["create"], "after": denied})).is_empty());
+    }
+
+    #[test]
+    fn account_public_access_block_and_new_public_databases() {
+        let on = json!({"block_public_acls": true, "block_public_policy": true, "ignore_public_acls": true, "restrict_public_buckets": true});
+        assert_eq!(
+            details("aws_s3_account_public_access_block", json!({"actions": ["delete"], "before": on})),
+            ["public access block removed"]
+        );
+        let mut loose = on.clone();
+        loose["restrict_public_buckets"] = json!(false);
+        loose["ignore_public_acls"] = json!(false);
+        assert_eq!(
+            details(
+                "aws_s3_bucket_public_access_block",
+                json!({"actions": ["delete", "create"], "before": on, "after": loose})
+            ),
+            ["public access block off: ignore_public_acls, restrict_public_buckets"]
+        );
+        for kind in ["aws_db_instance", "aws_rds_cluster_instance", "aws_redshift_cluster"] {
+            assert_eq!(
+                details(kind, json!({"actions": ["create"], "after": {"publicly_accessible": true}})),
+                ["`publicly_accessible` set to true"],
+                "{kind}"
+            );
+        }
     }
 
     #[test]

@@ -130,9 +130,13 @@ pub(super) fn run(
         no_bot: cli.no_bot,
     };
     let outcome = if config.is_controlled(&args.environment) {
-        let build = BuildEnv::from_env(env)?;
-        let svc = lazy.get(env)?;
         let cwd = std::env::current_dir().map_err(CliError::Output)?;
+        let mut build = BuildEnv::from_env(env)?;
+        build.config_path = config.source.as_deref().and_then(|p| {
+            let inside = if p.is_absolute() { p.strip_prefix(&cwd).ok()? } else { p };
+            crate::config::approval::repo_path(&inside.to_string_lossy())
+        });
+        let svc = lazy.get(env)?;
         request::run(&args, &build, &config, svc, &cwd)?
     } else {
         request::run_uncontrolled(&args)

@@ -5,7 +5,13 @@
 //! auto_approve = false   # true: `analyze --approve` approves when every check passes
 //! remind_after = "4h"    # a request waiting this long is reminded, again every 4h ("off": never)
 //! expire_after = "7d"    # a request waiting this long ends Cancelled/Expired ("off": never)
+//! policy_paths = ["deploy/changegate.toml"]  # more configuration files whose change needs a person
 //! ```
+//!
+//! A change in the range to `changegate.toml`, `.circleci/changegate.toml`,
+//! a `policy_paths` file or the configuration file a deploy's request used
+//! is `policy_config_changed`; a change to anything else under `.circleci/`
+//! (the pipeline, the orb version pinned there) is `pipeline_config_changed`.
 //!
 //! How many people must approve, and who maps to which GitHub account, is
 //! `[jira] required_approvers` and `[jira.approvers]`.
@@ -26,6 +32,8 @@ pub(super) struct RawApproval {
     auto_approve: Option<bool>,
     remind_after: Option<Spanned<String>>,
     expire_after: Option<Spanned<String>>,
+    #[serde(default)]
+    policy_paths: Vec<Spanned<String>>,
 }
 
 /// The validated approval settings.
@@ -40,6 +48,9 @@ pub struct ApprovalConfig {
     /// A request waiting this long ends Cancelled with resolution Expired,
     /// its workflows cancelled (`None`: never).
     pub expire_after: Option<Duration>,
+    /// Repository paths of further configuration files whose change in
+    /// the range needs a person (besides the two default locations).
+    pub policy_paths: Vec<String>,
 }
 
 const REMIND: Duration = Duration::from_secs(4 * 3600);
@@ -47,7 +58,12 @@ const EXPIRE: Duration = Duration::from_secs(7 * 86_400);
 
 impl Default for ApprovalConfig {
     fn default() -> Self {
-        ApprovalConfig { auto_approve: false, remind_after: Some(REMIND), expire_after: Some(EXPIRE) }
+        ApprovalConfig {
+            auto_approve: false,
+            remind_after: Some(REMIND),
+            expire_after: Some(EXPIRE),
+            policy_paths: Vec::new(),
+        }
     }
 }
 
@@ -66,10 +82,27 @@ fn period(v: Option<Spanned<String>>, default: Duration, p: &mut Problems<'_>) -
     }
 }
 
+/// A repository-relative path, `./` and duplicate slashes removed; `None`
+/// for an absolute path, `..`, or nothing.
+pub fn repo_path(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.trim().split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    (!path.trim().starts_with('/') && !parts.is_empty() && !parts.contains(&"..")).then(|| parts.join("/"))
+}
+
 impl RawApproval {
     pub(super) fn validate(self, p: &mut Problems<'_>) -> ApprovalConfig {
         let remind_after = period(self.remind_after, REMIND, p);
         let expire_after = period(self.expire_after, EXPIRE, p);
-        ApprovalConfig { auto_approve: self.auto_approve.unwrap_or(false), remind_after, expire_after }
+        let mut policy_paths = Vec::new();
+        for path in self.policy_paths {
+            match repo_path(path.get_ref()) {
+                Some(clean) => policy_paths.push(clean),
+                None => p.at(
+                    path.span(),
+                    format!("{:?} is not a path inside the repository (relative, no `..`)", path.get_ref()),
+                ),
+            }
+        }
+        ApprovalConfig { auto_approve: self.auto_approve.unwrap_or(false), remind_after, expire_after, policy_paths }
     }
 }

@@ -45,8 +45,11 @@ pub enum PolicyCode {
     ScanFailed,
     /// The scan gate could not be decided.
     ScanUndecidable,
-    /// `changegate.toml` changed since the last approved deploy.
+    /// A configuration file of changegate changed since the last approved deploy.
     PolicyConfigChanged,
+    /// The pipeline's configuration (anything under `.circleci/`, the orb
+    /// version pinned there included) changed since the last approved deploy.
+    PipelineConfigChanged,
     /// No earlier approved deploy of this repository and environment.
     FirstDeploy,
     /// A deploy of the same repository and environment is still running.
@@ -72,6 +75,7 @@ impl PolicyCode {
             PolicyCode::ScanFailed => "scan_failed",
             PolicyCode::ScanUndecidable => "scan_undecidable",
             PolicyCode::PolicyConfigChanged => "policy_config_changed",
+            PolicyCode::PipelineConfigChanged => "pipeline_config_changed",
             PolicyCode::FirstDeploy => "first_deploy",
             PolicyCode::RunningDeploy => "running_deploy",
             PolicyCode::PendingTicket => "pending_ticket",
@@ -282,6 +286,20 @@ pub fn decide_with(e: &Evidence, config: &Config) -> Decision {
                 format!("{} changed since the last approved deploy", changed.join(", ")),
             );
         }
+        // The pipeline wires the gate: a change to it is a person's to review.
+        let pipeline: Vec<&str> = e
+            .pipeline_files
+            .files
+            .iter()
+            .filter(|(path, c)| c.before != c.after && !e.policy_files.files.contains_key(path.as_str()))
+            .map(|(path, _)| path.as_str())
+            .collect();
+        if !pipeline.is_empty() {
+            reason(
+                PolicyCode::PipelineConfigChanged,
+                format!("{} changed since the last approved deploy", pipeline.join(", ")),
+            );
+        }
     }
     if e.base.is_none() {
         reason(
@@ -325,7 +343,9 @@ pub fn decide_with(e: &Evidence, config: &Config) -> Decision {
         Verdict::Undecidable
     });
     let recommendation = if reasons.is_empty() { Recommendation::Approve } else { Recommendation::ManualReview };
-    let risk = if verdict == Verdict::Fail || reasons.iter().any(|r| r.code == PolicyCode::PolicyConfigChanged) {
+    let risk = if verdict == Verdict::Fail
+        || reasons.iter().any(|r| matches!(r.code, PolicyCode::PolicyConfigChanged | PolicyCode::PipelineConfigChanged))
+    {
         Risk::High
     } else if reasons.is_empty() {
         Risk::Low

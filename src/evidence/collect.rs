@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::{
     Actor, AssociatedPull, Base, BranchFacts, ContentChecks, Evidence, FileChange, Gap, GapArea, JobFact, LandingFiles,
-    PendingTicket, PolicyFiles, PolicySource, PullCommit, PullFacts, PullFile, Range, RequestCounts, ReviewFact,
-    SCHEMA_VERSION, SarifArtifact, Scans, TimelineEvent,
+    ObjectChange, PendingTicket, PipelineFiles, PolicyFiles, PolicySource, PullCommit, PullFacts, PullFile, Range,
+    RequestCounts, ReviewFact, SCHEMA_VERSION, SarifArtifact, Scans, TimelineEvent,
 };
 use crate::circleci::CircleCi;
 use crate::config::Config;
@@ -111,19 +111,53 @@ pub fn collect_from(
     // The default branch and the policy files at both ends, in one query.
     let mut branch =
         BranchFacts { name: b.branch.clone(), source: "github: GraphQL Repository".into(), ..Default::default() };
+    // Watched: the policy files at their default places, those the bot's
+    // policy names, and those the deploy's requests used (CI-written: only
+    // ever more files); and everything under `.circleci/`.
     let mut policy_files = PolicyFiles { files: BTreeMap::new(), source: "github: GraphQL Repository".into() };
+    let mut pipeline_files = PipelineFiles { files: BTreeMap::new(), source: "github: GraphQL Repository".into() };
+    let mut watched: Vec<String> = POLICY_FILES.iter().map(|f| (*f).to_owned()).collect();
+    for path in config.approval.policy_paths.iter().chain(&record.config_paths) {
+        if let Some(clean) = crate::config::approval::repo_path(path)
+            && !watched.contains(&clean)
+        {
+            watched.push(clean);
+        }
+    }
     let ends: Vec<&str> = base.iter().map(|x| x.commit.as_str()).chain([b.commit.as_str()]).collect();
     let exprs: Vec<(String, String)> =
-        POLICY_FILES.iter().flat_map(|f| ends.iter().map(|c| ((*c).to_owned(), (*f).to_owned()))).collect();
-    match src.github.graphql("Repository", &queries::repository(&exprs), vars.clone()) {
+        watched.iter().flat_map(|f| ends.iter().map(|c| ((*c).to_owned(), f.clone()))).collect();
+    let trees: Vec<(String, String)> = ends.iter().map(|c| ((*c).to_owned(), ".circleci".to_owned())).collect();
+    match src.github.graphql("Repository", &queries::repository(&exprs, &trees), vars.clone()) {
         Ok(data) => {
             let r = &data["repository"];
             branch.default_branch = r["defaultBranchRef"]["name"].as_str().map(str::to_owned);
-            for (i, f) in POLICY_FILES.iter().enumerate() {
+            let at_base = |i: usize| if base.is_some() { Some(i * ends.len()) } else { None };
+            let at_head = |i: usize| i * ends.len() + ends.len() - 1;
+            for (i, f) in watched.iter().enumerate() {
                 let text = |k: usize| r[format!("b{k}")]["text"].as_str().map(str::to_owned);
-                let after = text(i * ends.len() + ends.len() - 1);
-                let before = if base.is_some() { text(i * ends.len()) } else { None };
-                policy_files.files.insert((*f).to_owned(), FileChange { before, after });
+                let before = at_base(i).and_then(text);
+                policy_files.files.insert(f.clone(), FileChange { before, after: text(at_head(i)) });
+            }
+            let entries = |k: usize| -> BTreeMap<String, String> {
+                r[format!("t{k}")]["entries"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| {
+                        let name = e["name"].as_str()?;
+                        let slash = if e["type"] == "tree" { "/" } else { "" };
+                        Some((format!(".circleci/{name}{slash}"), e["oid"].as_str()?.to_owned()))
+                    })
+                    .collect()
+            };
+            let before = at_base(0).map(entries).unwrap_or_default();
+            let after = entries(at_head(0));
+            for path in before.keys().chain(after.keys()) {
+                pipeline_files.files.insert(
+                    path.clone(),
+                    ObjectChange { before: before.get(path).cloned(), after: after.get(path).cloned() },
+                );
             }
         }
         Err(e) => {
@@ -400,6 +434,7 @@ pub fn collect_from(
             source: "not collected: built without the git-objects feature".into(),
         },
         policy_files,
+        pipeline_files,
         scans,
         pending,
         policy: PolicySource {

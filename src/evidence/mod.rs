@@ -56,6 +56,9 @@ pub struct Evidence {
     pub content: ContentChecks,
     /// The policy files at the base and at the deployed commit.
     pub policy_files: PolicyFiles,
+    /// What is under `.circleci/` at the base and at the deployed commit.
+    #[serde(default)]
+    pub pipeline_files: PipelineFiles,
     /// Scan evidence for the deployed commit.
     pub scans: Scans,
     /// Other live tickets of the same repository and environment.
@@ -318,6 +321,26 @@ pub struct PolicyFiles {
     pub source: String,
 }
 
+/// The entries under `.circleci/` (the pipeline's configuration, the orb
+/// version pinned there, scripts it runs) by object id, at the base and at
+/// the deployed commit; a folder is one entry (its tree id).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineFiles {
+    /// Path (`.circleci/config.yml`, `.circleci/scripts/`) -> object ids.
+    pub files: BTreeMap<String, ObjectChange>,
+    /// Source.
+    pub source: String,
+}
+
+/// An object at the base and at the deployed commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectChange {
+    /// Its id at the base (`None`: absent).
+    pub before: Option<String>,
+    /// Its id at the deployed commit (`None`: absent).
+    pub after: Option<String>,
+}
+
 /// A CircleCI job of the deploy's workflows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobFact {
@@ -458,6 +481,7 @@ impl Evidence {
             landing_files: BTreeMap::new(),
             content: ContentChecks::default(),
             policy_files: PolicyFiles::default(),
+            pipeline_files: PipelineFiles::default(),
             scans: Scans::default(),
             pending: Vec::new(),
             policy: PolicySource {

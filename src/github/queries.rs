@@ -121,10 +121,20 @@ pub fn pull_page(number: u64, connection: Connection) -> String {
     )
 }
 
-/// The repository's default branch and the text of files at commits
-/// (`expressions` are `SHA:path`), in one query.
-pub fn repository(expressions: &[(String, String)]) -> String {
-    blob_query("Repository", "    defaultBranchRef { name }\n", expressions)
+/// The repository's default branch, the text of files at commits
+/// (`expressions` are `SHA:path`, answered as `b0`, `b1`, ...) and the
+/// entries of folders at commits (`trees`, answered as `t0`, `t1`, ...),
+/// in one query.
+pub fn repository(expressions: &[(String, String)], trees: &[(String, String)]) -> String {
+    let mut head = "    defaultBranchRef { name }\n".to_owned();
+    for (i, (oid, path)) in trees.iter().enumerate() {
+        assert!(is_oid(oid), "not an object id: {oid}");
+        let expr = serde_json::to_string(&format!("{oid}:{path}")).expect("a string");
+        head.push_str(&format!(
+            "    t{i}: object(expression: {expr}) {{ ... on Tree {{ oid entries {{ name type oid }} }} }}\n"
+        ));
+    }
+    blob_query("Repository", &head, expressions)
 }
 
 /// The text of files at commits: `expressions` are `SHA:path`.
@@ -152,7 +162,10 @@ pub fn all_for_validation() -> Vec<(&'static str, String)> {
     let oid = "0123456789abcdef0123456789abcdef01234567";
     vec![
         ("landings", landings(&[oid, oid])),
-        ("repository", repository(&[(oid.to_owned(), "changegate.toml".to_owned())])),
+        (
+            "repository",
+            repository(&[(oid.to_owned(), "changegate.toml".to_owned())], &[(oid.to_owned(), ".circleci".to_owned())]),
+        ),
         ("pulls", pulls(&[1, 2])),
         ("pull_page commits", pull_page(1, Connection::Commits)),
         ("pull_page reviews", pull_page(1, Connection::Reviews)),

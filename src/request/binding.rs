@@ -258,6 +258,11 @@ pub struct TicketRecord {
     /// bot flags such a ticket in an environment it controls).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_bot: bool,
+    /// The configuration files (repository paths) the deploy's requests
+    /// used. CI writes them, so the bot only adds them to the files it
+    /// watches for changes, never takes one away.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_paths: Vec<String>,
     /// Everything else (written by later steps or newer versions).
     #[serde(flatten)]
     pub rest: Map<String, Value>,
@@ -279,6 +284,7 @@ impl TicketRecord {
             plans: BTreeMap::new(),
             emergency: None,
             no_bot: false,
+            config_paths: Vec::new(),
             rest: Map::new(),
         }
     }

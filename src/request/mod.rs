@@ -80,6 +80,9 @@ pub struct BuildEnv {
     pub username: Option<String>,
     /// `CIRCLE_PULL_REQUESTS` / `CIRCLE_PULL_REQUEST`.
     pub pull_requests: Vec<String>,
+    /// The configuration file this job read, as a repository path (`None`:
+    /// the built-in defaults, or a file outside the checkout).
+    pub config_path: Option<String>,
 }
 
 impl BuildEnv {
@@ -98,6 +101,7 @@ impl BuildEnv {
             build_url: env.get("CIRCLE_BUILD_URL").map(str::to_owned),
             username: env.get("CIRCLE_USERNAME").map(str::to_owned),
             pull_requests: prs,
+            config_path: None,
         })
     }
 }
@@ -524,6 +528,7 @@ fn create(
     let mut record = TicketRecord::new(binding.clone(), build.username.clone());
     record.workflows.push(workflow.clone());
     record.no_bot = no_bot;
+    record.config_paths.extend(build.config_path.clone());
     Ok(svc.jira.create(fields, &[(RECORD_PROPERTY, record.to_value())])?)
 }
 
@@ -549,6 +554,11 @@ fn update(
         Some(r) => r.clone(),
         None => TicketRecord::new(binding.clone(), build.username.clone()),
     };
+    if let Some(path) = &build.config_path
+        && !record.config_paths.contains(path)
+    {
+        record.config_paths.push(path.clone());
+    }
     if rebind {
         record.binding = binding.clone();
         record.binding_digest = binding.digest();

@@ -704,6 +704,10 @@ enum Node {
     Connection(Vec<Node>, usize, usize, usize),
     PullCommit(String, String),
     Tree(String),
+    /// A folder at a commit: repository, tree id.
+    Folder(String, String),
+    /// A folder's entry: name, type, object id.
+    TreeEntry(String, String, String),
     PageInfo(bool, usize),
     Signature,
     ChangedFile(String, String),
@@ -797,7 +801,8 @@ impl Resolver for Graph<'_> {
             Node::GitActor(_) => "GitActor".into(),
             Node::Connection(..) => "Connection".into(),
             Node::PullCommit(..) => "PullRequestCommit".into(),
-            Node::Tree(_) => "Tree".into(),
+            Node::Tree(_) | Node::Folder(..) => "Tree".into(),
+            Node::TreeEntry(..) => "TreeEntry".into(),
             Node::PageInfo(..) => "PageInfo".into(),
             Node::Signature => "GpgSignature".into(),
             Node::ChangedFile(..) => "PullRequestChangedFile".into(),
@@ -833,8 +838,16 @@ impl Resolver for Graph<'_> {
                     };
                 }
                 let expr = args.get("expression").and_then(Value::as_str).unwrap_or_default();
-                match git(&self.repo(r)?.git_dir, &["show", expr]) {
-                    Ok(text) => obj(Node::Blob(text)),
+                let dir = &self.repo(r)?.git_dir;
+                match git(dir, &["cat-file", "-t", expr]).as_deref().map(str::trim) {
+                    Ok("tree") => match git(dir, &["rev-parse", expr]) {
+                        Ok(oid) => obj(Node::Folder(r.clone(), oid.trim().to_owned())),
+                        Err(_) => leaf(Value::Null),
+                    },
+                    Ok(_) => match git(dir, &["show", expr]) {
+                        Ok(text) => obj(Node::Blob(text)),
+                        Err(_) => leaf(Value::Null),
+                    },
                     Err(_) => leaf(Value::Null),
                 }
             }
@@ -884,7 +897,27 @@ impl Resolver for Graph<'_> {
                     _ => Err(format!("Field '{f}' doesn't exist on type 'Commit'")),
                 }
             }
-            (Node::Tree(oid), "oid") => leaf(json!(oid)),
+            (Node::Tree(oid) | Node::Folder(_, oid), "oid") => leaf(json!(oid)),
+            (Node::Folder(r, oid), "entries") => {
+                let listing = git(&self.repo(r)?.git_dir, &["ls-tree", oid]).map_err(|e| e.to_string())?;
+                Ok(Resolved::List(
+                    listing
+                        .lines()
+                        .filter_map(|l| {
+                            let (meta, name) = l.split_once('\t')?;
+                            let mut m = meta.split_whitespace();
+                            let (_, kind, id) = (m.next()?, m.next()?, m.next()?);
+                            Some(Resolved::Object(Node::TreeEntry(name.to_owned(), kind.to_owned(), id.to_owned())))
+                        })
+                        .collect(),
+                ))
+            }
+            (Node::TreeEntry(name, kind, oid), f) => match f {
+                "name" => leaf(json!(name)),
+                "type" => leaf(json!(kind)),
+                "oid" => leaf(json!(oid)),
+                _ => Err(format!("Field '{f}' doesn't exist on type 'TreeEntry'")),
+            },
             (Node::GitActor(email), "user") => match self.0.account_by_email(email) {
                 Some(a) => obj(Node::Account(Some(a.login.clone()))),
                 None => leaf(Value::Null),

@@ -181,12 +181,16 @@ pub fn collect(sb: &Sandbox, commit: &str) -> (Value, crate::support::Output) {
 
 /// Requests a ticket for pipeline `p` and collects its evidence.
 pub fn collect_pipeline(sb: &Sandbox, p: &Pipeline) -> (Value, crate::support::Output) {
-    let p = p.clone();
-    let out = sb.request(&p, &[]);
+    let out = sb.request(p, &[]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let key = sb.state()["ticket"].as_str().unwrap().to_owned();
-    let mut run = Run::new(["collect", &key, "-o", "evidence.json"]).cwd(sb.path());
-    for (k, v) in sb.job_env(&p) {
+    collect_key(sb, p, &key)
+}
+
+/// Collects the evidence of ticket `key`, requested for pipeline `p`.
+pub fn collect_key(sb: &Sandbox, p: &Pipeline, key: &str) -> (Value, crate::support::Output) {
+    let mut run = Run::new(["collect", key, "-o", "evidence.json"]).cwd(sb.path());
+    for (k, v) in sb.job_env(p) {
         run = run.env(&k, &v);
     }
     run = run.env("GITHUB_API_URL", &sb.stand_ins.url()).env("GITHUB_TOKEN", changegate::standins::github::TOKEN);

@@ -11,7 +11,7 @@ use changegate::standins::SITE_CONFIG;
 use changegate::standins::github::{Event, Pull, Review};
 use serde_json::{Value, json};
 
-use crate::collect::{Git, REPO, approved_by, collect, collect_pipeline, deployed, pull, register};
+use crate::collect::{Git, REPO, approved_by, collect, collect_key, collect_pipeline, deployed, pull, register};
 use crate::sandbox::Sandbox;
 
 /// A repository whose first commit was deployed and approved (the base).
@@ -1375,5 +1375,108 @@ mod contradictions {
         let p = v["pulls"].as_object_mut().unwrap().remove("1").unwrap();
         v["pulls"]["7"] = p;
         names(&c, &v, "recorded under #7 is #1");
+    }
+}
+
+/// Changes to what wires the gate need a person: anything under
+/// `.circleci/` (the orb version pinned there included), the policy files
+/// the bot's policy names, and those a deploy's request used.
+mod watched_files {
+    use changegate::decision::{PolicyCode, decide_with};
+    use changegate::request::binding::RECORD_PROPERTY;
+
+    use super::*;
+    use crate::sandbox::CI;
+
+    /// The reasons of the decision on the current head, with `extra_path`
+    /// added to the ticket's record as a configuration file its request used.
+    fn reasons(c: &Case, pulls: Vec<Pull>, extra_path: Option<&str>) -> Vec<(PolicyCode, String)> {
+        register(&c.sb, &c.g.path, pulls);
+        deployed(&c.sb, &c.base);
+        c.sb.stand_ins.with_github(|gh| gh.add_repo(REPO, &c.g.path));
+        let p = crate::collect::pipeline(&c.sb, &c.g.head());
+        assert_eq!(c.sb.request(&p, &[]).code, 0);
+        let key = c.sb.state()["ticket"].as_str().unwrap().to_owned();
+        let jira = c.sb.jira_as(CI);
+        let mut record = jira.property(&key, RECORD_PROPERTY).unwrap().unwrap();
+        assert_eq!(record["config_paths"], json!(["changegate.toml"]), "the request records the file it read");
+        if let Some(path) = extra_path {
+            record["config_paths"].as_array_mut().unwrap().push(json!(path));
+            jira.set_property(&key, RECORD_PROPERTY, &record).unwrap();
+        }
+        let (v, out) = collect_key(&c.sb, &p, &key);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        let e = Evidence::from_json(&v.to_string()).unwrap();
+        let config = Config::parse(&c.config, "test", changegate::time::Date::today_utc()).unwrap();
+        decide_with(&e, &config).reasons.into_iter().map(|r| (r.code, r.detail)).collect()
+    }
+
+    fn landed(c: &Case, n: u64, files: &[(&str, &str)]) -> Pull {
+        let name = format!("f{n}");
+        c.g.run(&["checkout", "-q", "-b", &name, "main"]);
+        for (f, text) in files {
+            c.g.write(f, text);
+        }
+        let head = c.g.commit("alice", "change");
+        c.g.run(&["checkout", "-q", "main"]);
+        let m = c.g.merge(&name, &format!("Merge pull request #{n} from acme/{name}"));
+        c.approve(pull(n, "alice", &head, std::slice::from_ref(&head), &m, std::slice::from_ref(&m)), "bob", n)
+    }
+
+    fn with_base(extra: &str, files: &[(&str, &str)]) -> Case {
+        let c = Case::with(extra);
+        for (f, text) in files {
+            c.g.write(f, text);
+        }
+        let base = c.g.commit("dana", "pipeline");
+        Case { base, ..c }
+    }
+
+    const CONFIG: &str = "version: 2.1\norbs:\n  changegate: acme/changegate@1.4.0\n";
+
+    #[test]
+    fn the_orb_version_pinned_in_the_pipeline_is_watched() {
+        let c = with_base("", &[(".circleci/config.yml", CONFIG)]);
+        let p = landed(&c, 1, &[(".circleci/config.yml", &CONFIG.replace("1.4.0", "1.3.0"))]);
+        let r = reasons(&c, vec![p], None);
+        assert!(
+            r.iter().any(|(code, d)| *code == PolicyCode::PipelineConfigChanged && d.contains(".circleci/config.yml")),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn a_new_script_under_circleci_and_a_folder_are_watched() {
+        let c = with_base("", &[(".circleci/config.yml", CONFIG), (".circleci/scripts/deploy.sh", "deploy\n")]);
+        let p = landed(&c, 1, &[(".circleci/scripts/deploy.sh", "true\n"), (".circleci/skip.sh", "exit 0\n")]);
+        let r = reasons(&c, vec![p], None);
+        let detail = &r.iter().find(|(code, _)| *code == PolicyCode::PipelineConfigChanged).expect("watched").1;
+        assert!(detail.contains(".circleci/scripts/") && detail.contains(".circleci/skip.sh"), "{detail}");
+    }
+
+    #[test]
+    fn the_policy_paths_of_the_bots_policy_and_of_the_request_are_watched() {
+        let c = with_base(
+            "[approval]\npolicy_paths = [\"deploy/changegate.toml\"]\n",
+            &[("deploy/changegate.toml", "[scan]\n"), ("ops/gate.toml", "[scan]\n"), ("src/app.txt", "a\n")],
+        );
+        let p1 = landed(&c, 1, &[("deploy/changegate.toml", "[scan]\nrequired = []\n")]);
+        let p2 = landed(&c, 2, &[("ops/gate.toml", "[scan]\nrequired = []\n")]);
+        let r = reasons(&c, vec![p1, p2], Some("ops/gate.toml"));
+        let detail = &r.iter().find(|(code, _)| *code == PolicyCode::PolicyConfigChanged).expect("watched").1;
+        assert!(detail.contains("deploy/changegate.toml") && detail.contains("ops/gate.toml"), "{detail}");
+        assert!(!r.iter().any(|(code, _)| *code == PolicyCode::PipelineConfigChanged), "{r:?}");
+    }
+
+    #[test]
+    fn an_ordinary_change_is_not_a_configuration_change() {
+        let c = with_base("", &[(".circleci/config.yml", CONFIG), ("src/app.txt", "a\n")]);
+        let p = landed(&c, 1, &[("src/app.txt", "b\n")]);
+        let r = reasons(&c, vec![p], Some("ops/gate.toml"));
+        assert!(
+            !r.iter()
+                .any(|(code, _)| matches!(code, PolicyCode::PipelineConfigChanged | PolicyCode::PolicyConfigChanged)),
+            "{r:?}"
+        );
     }
 }

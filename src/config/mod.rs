@@ -312,6 +312,9 @@ mod tests {
         let required: Vec<&str> = c.scan.required.iter().map(scan::RequiredScanner::as_str).collect();
         assert_eq!(required, ["Trivy", "Semgrep"]);
         assert!(c.scan.required[1].matches("Semgrep OSS"));
+        let r = &c.review.version_bump.replacements[0];
+        assert_eq!(r.file, "src/lib.rs");
+        assert!(r.pattern.is_match(r#"#![doc(html_root_url = "https://docs.rs/web/1.2.3")]"#));
     }
 
     #[test]

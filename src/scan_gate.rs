@@ -13,8 +13,15 @@
 //! - GitHub code-scanning analyses of the commit (`[scan] code_scanning`).
 //!
 //! "No alerts" is not evidence: a required scanner without a bound run is
-//! `scan_missing`. A result blocks when it is a finding (`kind` fail, open
-//! or review), not suppressed by accepted suppressions only, and its rule's
+//! `scan_missing`. A `[scan] required` entry is satisfied by a bound run of
+//! a scanner whose name it matches (the rule: `config::scan`, README
+//! `[scan]`), and each entry needs a run of its own: entries are matched to
+//! distinct runs (a maximum bipartite matching), so a broad pattern cannot
+//! lend its run to another entry. The report says which run satisfied
+//! which entry, and which scanner names were seen when one is not.
+//!
+//! A result blocks when it is a finding (`kind` fail, open or review), not
+//! suppressed by accepted suppressions only, and its rule's
 //! `security-severity` is at or above `blocking_severity` — or, without
 //! one, its effective level is at or above `blocking_level`. A baseline
 //! state never excuses a result: old debt still ships.
@@ -24,7 +31,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::scan::ScanConfig;
+use crate::config::scan::{RequiredScanner, ScanConfig};
 use crate::evidence::{Evidence, GapArea, JobFact};
 use crate::review::Verdict;
 use crate::sarif::RunFacts;
@@ -132,6 +139,23 @@ pub struct ScannerReport {
     pub blocking: Vec<Blocking>,
     /// Why it does not pass.
     pub findings: Vec<ScanFinding>,
+    /// The `[scan] required` entries one of its runs satisfies, as written.
+    #[serde(default)]
+    pub satisfies: Vec<String>,
+}
+
+/// How one `[scan] required` entry was met.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequiredReport {
+    /// The entry as written.
+    pub entry: String,
+    /// The scanner, named as its run names itself, whose run satisfies it.
+    pub satisfied_by: Option<String>,
+    /// That run: its job and artifact, file or analysis.
+    pub run: Option<String>,
+    /// For people: `required "Semgrep" satisfied by Semgrep OSS (job ...)`,
+    /// or why it is not satisfied.
+    pub detail: String,
 }
 
 /// The scan verdict of a deploy.
@@ -141,8 +165,11 @@ pub struct ScanReport {
     pub verdict: Verdict,
     /// Every reason, the main one first (`scan_passed` alone on a pass).
     pub findings: Vec<ScanFinding>,
-    /// One entry per scanner seen or required.
+    /// One entry per scanner seen.
     pub scanners: Vec<ScannerReport>,
+    /// One entry per `[scan] required` entry, in the configured order.
+    #[serde(default)]
+    pub required: Vec<RequiredReport>,
     /// The blocking threshold applied.
     pub blocking_severity: f64,
     /// The blocking level without a security severity.
@@ -168,11 +195,13 @@ pub fn blocks(r: &crate::sarif::ResultFacts, cfg: &ScanConfig) -> bool {
 #[derive(Default)]
 struct Acc {
     tool: String,
+    /// One element per run bound to the commit.
     evidence: Vec<String>,
     results: usize,
     blocking: Vec<Blocking>,
     findings: Vec<ScanFinding>,
     bound: bool,
+    satisfies: Vec<String>,
 }
 
 impl Acc {
@@ -255,7 +284,7 @@ pub fn gate(e: &Evidence, cfg: &ScanConfig) -> ScanReport {
             continue;
         }
         let what = if a.kind == "artifact" {
-            format!("{} of job {} (#{}) {}", a.path, a.job, a.job_number, a.digest)
+            format!("job {} #{}, artifact {} {}", a.job, a.job_number, a.path, a.digest)
         } else {
             format!("file {} {}", a.path, a.digest)
         };
@@ -269,9 +298,9 @@ pub fn gate(e: &Evidence, cfg: &ScanConfig) -> ScanReport {
         if runs.is_empty() {
             gate_findings.push(ScanFinding { code: ScanCode::ScanMissing, detail: format!("{what} holds no run") });
         }
-        for run in runs {
+        for (i, run) in runs.iter().enumerate() {
             let k = acc(&mut scanners, &run.tool);
-            judge_run(scanners.get_mut(&k).expect("inserted"), run, &what, &commit, cfg);
+            judge_run(scanners.get_mut(&k).expect("inserted"), run, &nth_run(&what, i, runs.len()), &commit, cfg);
         }
     }
 
@@ -299,8 +328,8 @@ pub fn gate(e: &Evidence, cfg: &ScanConfig) -> ScanReport {
             }
             match (&an.runs, &an.sarif_error) {
                 (Some(runs), _) => {
-                    for run in runs {
-                        judge_run(s, run, &what, &commit, cfg);
+                    for (i, run) in runs.iter().enumerate() {
+                        judge_run(s, run, &nth_run(&what, i, runs.len()), &commit, cfg);
                     }
                 }
                 (None, Some(err)) => s.finding(ScanCode::ScanUnreadable, format!("{what}: {err}")),
@@ -313,14 +342,8 @@ pub fn gate(e: &Evidence, cfg: &ScanConfig) -> ScanReport {
         }
     }
 
-    // Required scanners, or at least one.
-    for name in &cfg.required {
-        let k = acc(&mut scanners, name);
-        let s = scanners.get_mut(&k).expect("inserted");
-        if !s.bound && !s.findings.iter().any(|f| f.code != ScanCode::ScanMissing) {
-            s.finding(ScanCode::ScanMissing, format!("no {name} run for {}", short(&commit)));
-        }
-    }
+    // Required scanners, each with a run of its own; or at least one.
+    let required = required_reports(&cfg.required, &mut scanners, &commit, &mut gate_findings);
     if cfg.required.is_empty() && !scanners.values().any(|s| s.bound) {
         gate_findings.push(ScanFinding {
             code: ScanCode::ScanMissing,
@@ -350,6 +373,7 @@ pub fn gate(e: &Evidence, cfg: &ScanConfig) -> ScanReport {
                 results: s.results,
                 blocking: s.blocking,
                 findings: s.findings,
+                satisfies: s.satisfies,
             }
         })
         .collect();
@@ -379,9 +403,129 @@ pub fn gate(e: &Evidence, cfg: &ScanConfig) -> ScanReport {
         verdict,
         findings,
         scanners,
+        required,
         blocking_severity: cfg.blocking_severity,
         blocking_level: cfg.blocking_level.clone(),
     }
+}
+
+/// The description of run `i` of `n` in one document or analysis.
+fn nth_run(what: &str, i: usize, n: usize) -> String {
+    if n > 1 { format!("{what}, run {} of {n}", i + 1) } else { what.to_owned() }
+}
+
+/// Binds each required entry to a bound run of its own (runs are the
+/// elements of the scanners' `evidence`), records on each scanner which
+/// entries its runs satisfy, and adds a `scan_missing` finding for each
+/// entry left without one — unless a matching scanner already failed for a
+/// reason of its own, which says more.
+fn required_reports(
+    required: &[RequiredScanner],
+    scanners: &mut BTreeMap<String, Acc>,
+    commit: &str,
+    gate_findings: &mut Vec<ScanFinding>,
+) -> Vec<RequiredReport> {
+    // The runs bound to the commit: (scanner key, index in its evidence).
+    let runs: Vec<(String, usize)> =
+        scanners.iter().flat_map(|(k, s)| (0..s.evidence.len()).map(move |i| (k.clone(), i))).collect();
+    // An entry's candidates: runs of scanners it matches, those of a
+    // scanner it names exactly first (the assignment people expect).
+    let candidates: Vec<Vec<usize>> = required
+        .iter()
+        .map(|r| {
+            let mut c: Vec<usize> = (0..runs.len()).filter(|&x| r.matches(&scanners[&runs[x].0].tool)).collect();
+            c.sort_by_key(|&x| !r.is_exactly(&scanners[&runs[x].0].tool));
+            c
+        })
+        .collect();
+    let owner = assign(&candidates, runs.len());
+    let mut bound_to: Vec<Option<usize>> = vec![None; required.len()];
+    for (x, o) in owner.iter().enumerate() {
+        if let Some(i) = o {
+            bound_to[*i] = Some(x);
+        }
+    }
+    let seen: Vec<String> = scanners.values().map(|s| s.tool.clone()).collect();
+    let seen = if seen.is_empty() { "none".to_owned() } else { seen.join(", ") };
+    let mut reports = Vec::new();
+    for (i, r) in required.iter().enumerate() {
+        let entry = r.as_str();
+        if let Some(x) = bound_to[i] {
+            let s = scanners.get_mut(&runs[x].0).expect("a scanner of the list");
+            let run = s.evidence[runs[x].1].clone();
+            s.satisfies.push(entry.to_owned());
+            reports.push(RequiredReport {
+                entry: entry.to_owned(),
+                detail: format!("required {entry:?} satisfied by {} ({run})", s.tool),
+                satisfied_by: Some(s.tool.clone()),
+                run: Some(run),
+            });
+            continue;
+        }
+        let matching: Vec<&Acc> = scanners.values().filter(|s| r.matches(&s.tool)).collect();
+        let failed: Vec<&str> = matching
+            .iter()
+            .filter(|s| s.findings.iter().any(|f| f.code != ScanCode::ScanMissing))
+            .map(|s| s.tool.as_str())
+            .collect();
+        let mut taken: Vec<String> = candidates[i]
+            .iter()
+            .filter_map(|&x| {
+                owner[x].map(|o| format!("{} satisfies {:?}", scanners[&runs[x].0].tool, required[o].as_str()))
+            })
+            .collect();
+        taken.dedup();
+        let detail = if !taken.is_empty() {
+            format!(
+                "no run of its own matching {entry:?} for {}: each matching run satisfies another entry ({})",
+                short(commit),
+                taken.join("; ")
+            )
+        } else if !failed.is_empty() {
+            format!("no run matching {entry:?} bound to {}: {} did not pass", short(commit), failed.join(", "))
+        } else {
+            format!("no run matching {entry:?} for {}; seen: {seen}", short(commit))
+        };
+        if !taken.is_empty() || failed.is_empty() {
+            gate_findings.push(ScanFinding { code: ScanCode::ScanMissing, detail: detail.clone() });
+        }
+        reports.push(RequiredReport { entry: entry.to_owned(), satisfied_by: None, run: None, detail });
+    }
+    reports
+}
+
+/// A maximum matching of entries to runs (Kuhn's augmenting paths, taking a
+/// free run when there is one; the lists are short). `candidates[i]` are the runs entry `i` may take;
+/// returns each run's entry.
+fn assign(candidates: &[Vec<usize>], runs: usize) -> Vec<Option<usize>> {
+    fn augment(i: usize, candidates: &[Vec<usize>], owner: &mut [Option<usize>], visited: &mut [bool]) -> bool {
+        // A free run first: earlier entries keep theirs unless they must move.
+        if let Some(&x) = candidates[i].iter().find(|&&x| owner[x].is_none()) {
+            owner[x] = Some(i);
+            return true;
+        }
+        for &x in &candidates[i] {
+            if visited[x] {
+                continue;
+            }
+            visited[x] = true;
+            let free = match owner[x] {
+                None => true,
+                Some(j) => augment(j, candidates, owner, visited),
+            };
+            if free {
+                owner[x] = Some(i);
+                return true;
+            }
+        }
+        false
+    }
+    let mut owner = vec![None; runs];
+    for i in 0..candidates.len() {
+        let mut visited = vec![false; runs];
+        augment(i, candidates, &mut owner, &mut visited);
+    }
+    owner
 }
 
 /// Adds one run to a scanner's account.
@@ -448,7 +592,7 @@ mod tests {
     fn cfg(jobs: &[&str], required: &[&str]) -> ScanConfig {
         ScanConfig {
             jobs: jobs.iter().map(|s| (*s).to_owned()).collect(),
-            required: required.iter().map(|s| (*s).to_owned()).collect(),
+            required: required.iter().map(|s| s.parse().unwrap()).collect(),
             ..ScanConfig::default()
         }
     }
@@ -713,5 +857,136 @@ mod tests {
             source: "file: grype.sarif".into(),
         });
         assert_eq!(gate(&e, &cfg(&[], &["grype"])).verdict, Verdict::Pass);
+    }
+
+    /// A record with one successful scan job per tool, each storing a clean
+    /// SARIF run of that tool.
+    fn clean_runs(tools: &[&str]) -> (Evidence, Vec<String>) {
+        let mut e = evidence();
+        let mut jobs = Vec::new();
+        for (i, tool) in tools.iter().enumerate() {
+            let name = format!("scan-{i}");
+            job(&mut e, &name, "success", 3);
+            artifact(&mut e, &name, 3, &sarif(tool, json!([])));
+            jobs.push(name);
+        }
+        (e, jobs)
+    }
+
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+
+    fn required(r: &ScanReport) -> Vec<(&str, Option<&str>)> {
+        r.required.iter().map(|x| (x.entry.as_str(), x.satisfied_by.as_deref())).collect()
+    }
+
+    #[test]
+    fn required_entries_match_the_names_scanners_write() {
+        let (e, jobs) = clean_runs(&["Trivy", "grype", "Semgrep OSS", "CodeQL command-line toolchain", "LGTM.com"]);
+        let r = gate(&e, &cfg(&strs(&jobs), &["Trivy", "Semgrep", "CodeQL", "grype", "lgtm"]));
+        assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
+        assert_eq!(
+            required(&r),
+            [
+                ("Trivy", Some("Trivy")),
+                ("Semgrep", Some("Semgrep OSS")),
+                ("CodeQL", Some("CodeQL command-line toolchain")),
+                ("grype", Some("grype")),
+                ("lgtm", Some("LGTM.com")),
+            ]
+        );
+        let semgrep = &r.required[1];
+        assert_eq!(
+            semgrep.detail,
+            format!(
+                "required \"Semgrep\" satisfied by Semgrep OSS (job scan-2 #3, artifact scan-2.sarif {})",
+                e.scans.sarif[2].digest
+            )
+        );
+        let row = r.scanners.iter().find(|s| s.tool == "Semgrep OSS").unwrap();
+        assert_eq!(row.satisfies, ["Semgrep"]);
+        assert_eq!(row.evidence, [semgrep.run.clone().unwrap()]);
+    }
+
+    #[test]
+    fn an_unmatched_entry_names_the_scanners_seen() {
+        let (e, jobs) = clean_runs(&["Trivy", "Semgrep OSS", "SnykCode"]);
+        let r = gate(&e, &cfg(&strs(&jobs), &["Trivy", "Snyk"]));
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert_eq!(codes(&r), ["scan_missing"]);
+        assert_eq!(
+            r.findings[0].detail,
+            "no run matching \"Snyk\" for d00d00d00d00; seen: Semgrep OSS, SnykCode, Trivy"
+        );
+        assert_eq!(required(&r), [("Trivy", Some("Trivy")), ("Snyk", None)]);
+        // Nothing seen at all.
+        let r = gate(&evidence(), &cfg(&[], &["Trivy"]));
+        assert_eq!(r.findings[0].detail, "no run matching \"Trivy\" for d00d00d00d00; seen: none");
+        assert!(r.scanners.is_empty(), "an entry is not a scanner: {r:?}");
+        // "Trivy" is not a prefix of the word "Trivyx".
+        let (e, jobs) = clean_runs(&["Trivyx"]);
+        assert_eq!(codes(&gate(&e, &cfg(&strs(&jobs), &["trivy"]))), ["scan_missing"]);
+    }
+
+    #[test]
+    fn regex_entries_match_names() {
+        let (e, jobs) = clean_runs(&["Snyk Open Source", "SnykCode"]);
+        let r = gate(&e, &cfg(&strs(&jobs), &["/^snyk ?code$/", "/^Snyk Open/"]));
+        assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
+        assert_eq!(required(&r), [("/^snyk ?code$/", Some("SnykCode")), ("/^Snyk Open/", Some("Snyk Open Source"))]);
+        let r = gate(&e, &cfg(&strs(&jobs), &["/^snyk$/"]));
+        assert_eq!(codes(&r), ["scan_missing"]);
+    }
+
+    #[test]
+    fn each_entry_needs_a_run_of_its_own() {
+        // A broad pattern and a name: one Semgrep run cannot satisfy both.
+        let (e, jobs) = clean_runs(&["Semgrep OSS"]);
+        for entries in [["/s/", "Semgrep"], ["Semgrep", "/s/"]] {
+            let r = gate(&e, &cfg(&strs(&jobs), &entries));
+            assert_eq!((r.verdict, codes(&r)), (Verdict::Fail, vec!["scan_missing"]), "{entries:?}");
+            assert!(r.findings[0].detail.contains("each matching run satisfies another entry"), "{r:#?}");
+            assert_eq!(required(&r).iter().filter(|x| x.1.is_some()).count(), 1);
+        }
+        // The broad pattern does not take the run the name needs: whatever
+        // the order, each entry gets its own scanner.
+        let (e, jobs) = clean_runs(&["Semgrep OSS", "Snyk Open Source"]);
+        for entries in [["/s/", "Semgrep"], ["Semgrep", "/s/"]] {
+            let r = gate(&e, &cfg(&strs(&jobs), &entries));
+            assert_eq!(r.verdict, Verdict::Pass, "{entries:?}: {r:#?}");
+            let got: BTreeMap<&str, Option<&str>> = required(&r).into_iter().collect();
+            assert_eq!(got["Semgrep"], Some("Semgrep OSS"));
+            assert_eq!(got["/s/"], Some("Snyk Open Source"));
+        }
+        // A broad pattern satisfied by one scanner says nothing of another entry.
+        let (e, jobs) = clean_runs(&["Trivy"]);
+        let r = gate(&e, &cfg(&strs(&jobs), &["/./", "Snyk"]));
+        assert_eq!(required(&r), [("/./", Some("Trivy")), ("Snyk", None)]);
+        assert_eq!(r.verdict, Verdict::Fail);
+        // Two runs of one scanner (two languages, say) are two runs.
+        let mut e = evidence();
+        job(&mut e, "codeql", "success", 4);
+        let mut doc = sarif("CodeQL", json!([]));
+        let run = doc["runs"][0].clone();
+        doc["runs"].as_array_mut().unwrap().push(run);
+        artifact(&mut e, "codeql", 4, &doc);
+        let r = gate(&e, &cfg(&["codeql"], &["CodeQL", "/codeql/"]));
+        assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
+        let runs: Vec<&str> = r.required.iter().map(|x| x.run.as_deref().unwrap()).collect();
+        assert!(runs[0].ends_with(", run 1 of 2") && runs[1].ends_with(", run 2 of 2"), "{runs:?}");
+    }
+
+    #[test]
+    fn a_failed_run_of_a_required_scanner_is_reported_as_such() {
+        let mut e = evidence();
+        job(&mut e, "semgrep", "success", 3);
+        let mut doc = sarif("Semgrep OSS", json!([]));
+        doc["runs"][0]["invocations"] = json!([{"executionSuccessful": false}]);
+        artifact(&mut e, "semgrep", 3, &doc);
+        let r = gate(&e, &cfg(&["semgrep"], &["Semgrep"]));
+        assert_eq!(codes(&r), ["scan_incomplete"]);
+        assert_eq!(r.required[0].satisfied_by, None);
+        assert!(r.required[0].detail.contains("Semgrep OSS did not pass"), "{r:#?}");
     }
 }

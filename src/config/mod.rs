@@ -10,6 +10,7 @@ pub mod approval;
 pub mod emergency;
 pub mod jira;
 pub mod lock;
+pub mod pattern;
 pub mod plan;
 pub mod review;
 pub mod scan;
@@ -298,6 +299,22 @@ mod tests {
         let e = Config::parse("\n[plann]\nx = 1\n", "t.toml", today()).unwrap_err().to_string();
         assert!(e.contains("t.toml:2:"), "{e}");
         assert!(e.contains("plann"), "{e}");
+    }
+
+    /// The full example of the README's configuration section is valid.
+    #[test]
+    fn the_readme_example_is_valid() {
+        let readme = include_str!("../../README.md");
+        let section = &readme[readme.find("## Configuration: `changegate.toml`").unwrap()..];
+        let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+        let block = &section[start..start + section[start..].find("```").unwrap()];
+        let c = Config::parse(block, "README.md", today()).unwrap_or_else(|e| panic!("{e}"));
+        let required: Vec<&str> = c.scan.required.iter().map(scan::RequiredScanner::as_str).collect();
+        assert_eq!(required, ["Trivy", "Semgrep"]);
+        assert!(c.scan.required[1].matches("Semgrep OSS"));
+        let r = &c.review.version_bump.replacements[0];
+        assert_eq!(r.file, "src/lib.rs");
+        assert!(r.pattern.is_match(r#"#![doc(html_root_url = "https://docs.rs/web/1.2.3")]"#));
     }
 
     #[test]

@@ -13,12 +13,22 @@
 //! files = ["Cargo.toml", "Cargo.lock", "package.json", "CHANGELOG.md"]   # `*` globs
 //! bots = [41898282]               # when set, only these GitHub ids may land exempt bumps
 //! require_signature = false       # a verified signature on the bump commit
+//!
+//! [[review.version_bump.replacements]]   # a file a release tool rewrites by line
+//! file = "src/lib.rs"
+//! pattern = '#!\[doc\(html_root_url = "https://docs\.rs/web/[0-9]+\.[0-9]+\.[0-9]+"\)\]'
 //! ```
+//!
+//! A replacement (cargo-release `pre-release-replacements`) allow-lists one
+//! file by its exact path: a bump may change it only by replacing lines in
+//! place, each removed and each added line matching `pattern` whole
+//! (README, *Version bumps*).
 
 use serde::Deserialize;
 use toml::Spanned;
 
 use super::Problems;
+use super::pattern::{Match, Pattern};
 
 /// How squash and rebase landings are judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +102,19 @@ pub struct VersionBumpConfig {
     pub bots: Vec<u64>,
     /// The bump commit must carry a signature GitHub verified.
     pub require_signature: bool,
+    /// Files of no version format a bump may rewrite line by line.
+    pub replacements: Vec<Replacement>,
+}
+
+/// A file a release tool rewrites line by line (cargo-release
+/// `pre-release-replacements`: a README's version line, `html_root_url`),
+/// and the lines it may rewrite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    /// The file's path inside the repository, exactly (no globs).
+    pub file: String,
+    /// Each removed and each added line must match it whole.
+    pub pattern: Pattern,
 }
 
 impl Default for ReviewConfig {
@@ -113,6 +136,7 @@ impl Default for VersionBumpConfig {
             files: DEFAULT_VERSION_FILES.iter().map(|s| (*s).to_owned()).collect(),
             bots: Vec::new(),
             require_signature: false,
+            replacements: Vec::new(),
         }
     }
 }
@@ -144,6 +168,51 @@ struct RawVersionBump {
     bots: Vec<Spanned<i64>>,
     #[serde(default)]
     require_signature: Option<bool>,
+    #[serde(default)]
+    replacements: Vec<RawReplacement>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReplacement {
+    file: Spanned<String>,
+    pattern: Spanned<String>,
+}
+
+fn replacements(list: Vec<RawReplacement>, p: &mut Problems<'_>) -> Vec<Replacement> {
+    let mut out: Vec<Replacement> = Vec::new();
+    for r in list {
+        let file = r.file.get_ref();
+        if file.trim() != file || file.is_empty() || file.starts_with('/') || file.contains('*') {
+            p.at(
+                r.file.span(),
+                "a replacement names one file by its exact path inside the repository, such as \"README.md\"",
+            );
+            continue;
+        }
+        if crate::review::bump::has_format(file) {
+            p.at(
+                r.file.span(),
+                format!("{file} is a version file checked by its format; replacements are for other files"),
+            );
+            continue;
+        }
+        if out.iter().any(|o| o.file == *file) {
+            p.at(r.file.span(), format!("{file} has a replacement already"));
+            continue;
+        }
+        if r.pattern.get_ref().is_empty() {
+            p.at(r.pattern.span(), "the pattern of a replacement cannot be empty");
+            continue;
+        }
+        match Pattern::new(r.pattern.get_ref(), Match::WholeLine) {
+            Ok(pattern) => out.push(Replacement { file: r.file.into_inner(), pattern }),
+            Err(why) => {
+                p.at(r.pattern.span(), format!("the pattern of {file} is not a valid regular expression: {why}"));
+            }
+        }
+    }
+    out
 }
 
 impl RawReview {
@@ -211,7 +280,59 @@ impl RawReview {
                 files,
                 bots,
                 require_signature: self.version_bump.require_signature.unwrap_or(false),
+                replacements: replacements(self.version_bump.replacements, p),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::time::Date;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, "t.toml", Date::new(2026, 11, 27).unwrap()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn replacements_name_one_file_and_a_valid_pattern() {
+        let c = parse(concat!(
+            "[[review.version_bump.replacements]]\n",
+            "file = \"README.md\"\n",
+            "pattern = 'web = \"[0-9.]+\"'\n",
+            "[[review.version_bump.replacements]]\n",
+            "file = \"src/lib.rs\"\n",
+            "pattern = '#!\\[doc\\(html_root_url = \"https://docs\\.rs/web/[0-9.]+\"\\)\\]'\n",
+        ))
+        .unwrap();
+        let r = &c.review.version_bump.replacements;
+        assert_eq!((r[0].file.as_str(), r[0].pattern.as_str()), ("README.md", "web = \"[0-9.]+\""));
+        assert!(r[0].pattern.is_match("web = \"1.2.3\"") && !r[0].pattern.is_match("web = \"1.2.3\" # x"));
+        assert!(r[1].pattern.is_match("#![doc(html_root_url = \"https://docs.rs/web/1.2.3\")]"));
+        // The defaults are unchanged: no replacement.
+        assert!(parse("").unwrap().review.version_bump.replacements.is_empty());
+        assert_eq!(c.review.clone(), c.review);
+
+        let bad = |file: &str, pattern: &str| {
+            parse(&format!("[review.version_bump]\nreplacements = [{{ file = {file:?}, pattern = '{pattern}' }}]\n"))
+                .unwrap_err()
+        };
+        let e = bad("README.md", "web = ([0-9.]+");
+        assert!(e.contains("t.toml:2:") && e.contains("not a valid regular expression: unclosed group"), "{e}");
+        assert!(bad("*.md", "x").contains("exact path"));
+        assert!(bad("/README.md", "x").contains("exact path"));
+        assert!(bad("Cargo.toml", "x").contains("checked by its format"));
+        assert!(bad("docs/CHANGELOG.md", "x").contains("checked by its format"));
+        assert!(bad("README.md", "").contains("cannot be empty"));
+        let e = parse(
+            "[review.version_bump]\nreplacements = [{ file = 'README.md', pattern = 'a' }, { file = 'README.md', pattern = 'b' }]\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("README.md has a replacement already"), "{e}");
+        assert!(parse("[review.version_bump]\nreplacements = [{ file = 'README.md' }]\n").is_err());
+        assert!(
+            parse("[review.version_bump]\nreplacements = [{ file = 'README.md', pattern = 'a', glob = 1 }]\n").is_err()
+        );
     }
 }

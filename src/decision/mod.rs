@@ -579,6 +579,23 @@ mod tests {
     }
 
     #[test]
+    fn the_analysis_says_which_run_satisfied_each_required_scanner() {
+        let mut e = evidence(&clean_row());
+        e.policy.content = "[scan]\nrequired = [\"codeql\", \"Snyk\"]\n".into();
+        let d = decide(&e).unwrap();
+        let ok = "required \"codeql\" satisfied by CodeQL (code-scanning analysis 1)";
+        let missing = "required \"Snyk\" not satisfied: no run matching \"Snyk\" for d00d00d00d00; seen: CodeQL";
+        let text = render::text(&d, &e);
+        assert!(text.contains(&format!("\n  {ok}\n  {missing}\n")), "{text}");
+        let md = render::markdown(&d, &e);
+        assert!(md.contains(&format!("\n- {ok}\n- {missing}\n")), "{md}");
+        let (adf, _) = render::adf(&d, &e, "a.md", "[m]");
+        let adf = adf.to_string();
+        assert!(adf.contains(&serde_json::to_string(ok).unwrap()), "{adf}");
+        assert!(adf.contains(&serde_json::to_string(missing).unwrap()), "{adf}");
+    }
+
+    #[test]
     fn the_stored_policy_decides_as_of_the_record_time() {
         let r = clean_row();
         let mut e = evidence(&r);

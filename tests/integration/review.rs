@@ -941,6 +941,64 @@ fn tc64_a_rename_in_a_bump_is_not_exempt() {
     landing(&r, 0, Verdict::Fail, Code::NoPullRequest);
 }
 
+/// A cargo-release bump whose `pre-release-replacements` rewrite the
+/// README's dependency line and `html_root_url`: the files' texts are
+/// collected, and the bump passes only through the allow-list entries.
+#[test]
+fn tc65_cargo_release_replacements_need_an_entry_and_matching_lines() {
+    const ENTRIES: &str = r#"
+[[review.version_bump.replacements]]
+file = "README.md"
+pattern = 'web = "[0-9]+\.[0-9]+\.[0-9]+"'
+
+[[review.version_bump.replacements]]
+file = "src/lib.rs"
+pattern = '#!\[doc\(html_root_url = "https://docs\.rs/web/[0-9]+\.[0-9]+\.[0-9]+"\)\]'
+"#;
+    let readme = |v: &str| format!("# web\n\n```toml\n[dependencies]\nweb = \"{v}\"\n```\n\nSee the docs.\n");
+    let lib = |v: &str| format!("#![doc(html_root_url = \"https://docs.rs/web/{v}\")]\n\npub fn f() {{}}\n");
+    // The release: Cargo.toml and Cargo.lock, plus the two replacements.
+    let release = |config: &str, readme_after: &str| {
+        let c = Case::with(config);
+        let before = cargo_files("1.0.0", "1.0.200");
+        let mut files: Vec<(&str, &str)> = before.iter().map(|(f, t)| (f.as_str(), t.as_str())).collect();
+        let (r0, l0) = (readme("1.0.0"), lib("1.0.0"));
+        files.extend([("README.md", r0.as_str()), ("src/lib.rs", l0.as_str())]);
+        bump_commit(&c, "dana", &files, "add the crate");
+        let base = c.g.head();
+        let after = cargo_files("1.1.0", "1.0.200");
+        let mut files: Vec<(&str, &str)> = after.iter().map(|(f, t)| (f.as_str(), t.as_str())).collect();
+        let l1 = lib("1.1.0");
+        files.extend([("README.md", readme_after), ("src/lib.rs", l1.as_str())]);
+        bump_commit(&c, "release-bot", &files, "chore: Release web version 1.1.0");
+        let c = Case { base, ..c };
+        c.judge(Vec::new())
+    };
+    let r1 = readme("1.1.0");
+    // With the entries: exempt, the replaced lines listed.
+    let (r, e) = release(ENTRIES, &r1);
+    landing(&r, 0, Verdict::Pass, Code::VersionBumpExempt);
+    let detail = &r.landings[0].findings[0].detail;
+    assert!(detail.contains("README.md: line 5 ") && detail.contains("src/lib.rs: line 1 "), "{detail}");
+    let sha = &r.landings[0].sha;
+    assert!(e.landing_files[sha].version_files["README.md"].before.as_deref() == Some(readme("1.0.0").as_str()));
+    // Without them: catalogue 65 fails.
+    let (r, _) = release("", &r1);
+    landing(&r, 0, Verdict::Fail, Code::NoPullRequest);
+    assert!(r.landings[0].findings[0].detail.contains("README.md is not an allow-listed version file"), "{r:#?}");
+    // Another line of the README changed too: the first offending line is named.
+    let (r, _) = release(ENTRIES, &r1.replace("See the docs.", "See the docs at evil.example."));
+    landing(&r, 0, Verdict::Fail, Code::NoPullRequest);
+    assert!(
+        r.landings[0].findings[0].detail.contains(r#"README.md: line 8 before, "See the docs.", does not match"#),
+        "{r:#?}"
+    );
+    // The new line does not match the pattern.
+    let (r, _) = release(ENTRIES, &r1.replace(r#"web = "1.1.0""#, r#"web = { git = "https://evil.example/web" }"#));
+    landing(&r, 0, Verdict::Fail, Code::NoPullRequest);
+    assert!(r.landings[0].findings[0].detail.contains("README.md: line 5 after,"), "{r:#?}");
+}
+
 #[test]
 fn tc66_a_changesets_version_packages_commit_is_exempt() {
     let c = Case::new();

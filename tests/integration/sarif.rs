@@ -154,3 +154,104 @@ fn the_scan_gate_on_every_real_sarif_file() {
         }
     }
 }
+
+/// A record whose scan evidence is `files`, each stored by a successful
+/// scan job of its own (`scan-0`, `scan-1`, ...).
+fn evidence_of(files: &[&str]) -> Evidence {
+    let dir = shared("contracts/sarif");
+    let mut e = evidence_with(&dir.join(files[0]));
+    e.scans.jobs.clear();
+    e.scans.sarif.clear();
+    for (i, file) in files.iter().enumerate() {
+        let job = format!("scan-{i}");
+        e.scans.jobs.push(JobFact {
+            workflow_id: "w".into(),
+            name: job.clone(),
+            status: "success".into(),
+            number: Some(9),
+        });
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let (runs, error) = evidence::collect::read_sarif_bytes(&bytes);
+        e.scans.sarif.push(SarifArtifact {
+            kind: "artifact".into(),
+            workflow_id: "w".into(),
+            job,
+            job_number: 9,
+            path: file.to_string(),
+            digest: Sha256Digest::of(&bytes),
+            runs,
+            error,
+            source: "test".into(),
+        });
+    }
+    e
+}
+
+/// `[scan] required` names scanners as people call them: the names the
+/// real files carry ("Semgrep OSS", "CodeQL command-line toolchain") match.
+#[test]
+fn required_scanners_match_the_names_real_scanners_write() {
+    let files = [
+        "trivy/alpine-310.sarif",
+        "semgrep/dataflow-traces.sarif",
+        "codeql/fingerprinting.input.sarif",
+        "grype/image.sarif",
+    ];
+    let e = evidence_of(&files);
+    // The jobs of the record, and the entries as written in changegate.toml.
+    let cfg = |e: &Evidence, required: &str| {
+        let jobs: Vec<String> = e.scans.jobs.iter().map(|j| format!("{:?}", j.name)).collect();
+        changegate::config::Config::parse(
+            &format!("[scan]\njobs = [{}]\nrequired = {required}\n", jobs.join(", ")),
+            "t.toml",
+            changegate::time::Date::new(2026, 11, 27).unwrap(),
+        )
+        .unwrap()
+        .scan
+    };
+    let r = scan_gate::gate(&e, &cfg(&e, r#"["Trivy", "Semgrep", "CodeQL", "grype"]"#));
+    let got: Vec<(&str, Option<&str>)> =
+        r.required.iter().map(|x| (x.entry.as_str(), x.satisfied_by.as_deref())).collect();
+    assert_eq!(
+        got,
+        [
+            ("Trivy", Some("Trivy")),
+            ("Semgrep", Some("Semgrep OSS")),
+            ("CodeQL", Some("CodeQL command-line toolchain")),
+            ("grype", Some("grype")),
+        ]
+    );
+    assert!(
+        r.required[1].detail.starts_with(
+            "required \"Semgrep\" satisfied by Semgrep OSS (job scan-1 #9, artifact semgrep/dataflow-traces.sarif sha256:"
+        ),
+        "{}",
+        r.required[1].detail
+    );
+    // Every required scanner ran; what fails is Grype's findings alone.
+    assert_eq!(r.verdict, Verdict::Fail);
+    let codes: Vec<&str> = r.findings.iter().map(|f| f.code.as_str()).collect();
+    assert_eq!(codes, ["scan_blocking_finding"], "{r:#?}");
+    // Without the Grype image scan, the README's kind of list passes.
+    let clean = evidence_of(&files[..3]);
+    let r = scan_gate::gate(&clean, &cfg(&clean, r#"["Trivy", "Semgrep", "CodeQL"]"#));
+    assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
+    // A scanner that did not run is named with what was seen.
+    let r = scan_gate::gate(&clean, &cfg(&clean, r#"["Trivy", "Snyk"]"#));
+    assert_eq!(r.findings[0].code.as_str(), "scan_missing");
+    assert_eq!(
+        r.findings[0].detail,
+        "no run matching \"Snyk\" for 0123456789ab; seen: CodeQL command-line toolchain, Semgrep OSS, Trivy"
+    );
+    // One file with two scanners' runs (LGTM.com and CodeQL): each entry
+    // gets its own run, and a pattern works as well as a name.
+    let both = evidence_of(&["codeql/valid-sarif.sarif"]);
+    let r = scan_gate::gate(&both, &cfg(&both, "['/^lgtm\\.com$/', 'CodeQL']"));
+    assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
+    assert_eq!(r.required[0].satisfied_by.as_deref(), Some("LGTM.com"));
+    assert_eq!(r.required[1].satisfied_by.as_deref(), Some("CodeQL command-line toolchain"));
+    // The "sca-ansi-html" file calls the same tool "semgrep": still Semgrep.
+    let lower = evidence_of(&["semgrep/sca-ansi-html.sarif"]);
+    let r = scan_gate::gate(&lower, &cfg(&lower, "['Semgrep']"));
+    assert_eq!(r.required[0].satisfied_by.as_deref(), Some("semgrep"));
+}

@@ -300,7 +300,16 @@ pub fn gate(e: &Evidence, cfg: &ScanConfig) -> ScanReport {
         }
         for (i, run) in runs.iter().enumerate() {
             let k = acc(&mut scanners, &run.tool);
-            judge_run(scanners.get_mut(&k).expect("inserted"), run, &nth_run(&what, i, runs.len()), &commit, cfg);
+            // A scan job's artifact is this pipeline's, so of its commit; a
+            // file given by path is bound to the commit only by what it says.
+            let source = if a.kind == "artifact" { Bound::BySource } else { Bound::ByRevision };
+            judge_run(
+                scanners.get_mut(&k).expect("inserted"),
+                run,
+                &nth_run(&what, i, runs.len()),
+                (&commit, source),
+                cfg,
+            );
         }
     }
 
@@ -329,7 +338,7 @@ pub fn gate(e: &Evidence, cfg: &ScanConfig) -> ScanReport {
             match (&an.runs, &an.sarif_error) {
                 (Some(runs), _) => {
                     for (i, run) in runs.iter().enumerate() {
-                        judge_run(s, run, &nth_run(&what, i, runs.len()), &commit, cfg);
+                        judge_run(s, run, &nth_run(&what, i, runs.len()), (&commit, Bound::BySource), cfg);
                     }
                 }
                 (None, Some(err)) => s.finding(ScanCode::ScanUnreadable, format!("{what}: {err}")),
@@ -529,11 +538,33 @@ fn assign(candidates: &[Vec<usize>], runs: usize) -> Vec<Option<usize>> {
 }
 
 /// Adds one run to a scanner's account.
-fn judge_run(s: &mut Acc, run: &RunFacts, what: &str, commit: &str, cfg: &ScanConfig) {
+/// What ties a run to the deployed commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bound {
+    /// Where it came from: an artifact of a scan job of the deploy's own
+    /// pipeline, or GitHub's analysis of the commit. A revision it names
+    /// must still be the commit.
+    BySource,
+    /// Only the revision the run names (a SARIF file given by path): a run
+    /// naming no commit is no scan of the deployed one.
+    ByRevision,
+}
+
+fn judge_run(s: &mut Acc, run: &RunFacts, what: &str, (commit, bound): (&str, Bound), cfg: &ScanConfig) {
     if !run.revisions.is_empty() && !run.revisions.iter().any(|r| r.to_ascii_lowercase() == commit) {
         s.finding(
             ScanCode::ScanNotForDeploySha,
             format!("{what} scanned {}, not {}", run.revisions.join(", "), short(commit)),
+        );
+        return;
+    }
+    if run.revisions.is_empty() && bound == Bound::ByRevision {
+        s.finding(
+            ScanCode::ScanNotForDeploySha,
+            format!(
+                "{what} names no commit (versionControlProvenance revisionId): a file given by path counts only for the commit it names, {}",
+                short(commit)
+            ),
         );
         return;
     }
@@ -841,22 +872,39 @@ mod tests {
     }
 
     #[test]
-    fn files_count_unless_they_name_another_commit() {
+    fn files_count_only_for_the_commit_they_name() {
+        let file = |doc: &Value| {
+            let mut e = evidence();
+            let bytes = serde_json::to_vec(doc).unwrap();
+            let (runs, error) = crate::evidence::collect::read_sarif_bytes(&bytes);
+            e.scans.sarif.push(SarifArtifact {
+                kind: "file".into(),
+                workflow_id: String::new(),
+                job: String::new(),
+                job_number: 0,
+                path: "grype.sarif".into(),
+                digest: Sha256Digest::of(&bytes),
+                runs,
+                error,
+                source: "file: grype.sarif".into(),
+            });
+            gate(&e, &cfg(&[], &["grype"]))
+        };
+        // Naming no commit, a file given by path is no scan of the deployed one.
+        let mut doc = sarif("Grype", json!([]));
+        let r = file(&doc);
+        assert_eq!(r.verdict, Verdict::Fail, "{r:?}");
+        assert!(codes(&r).contains(&"scan_not_for_deploy_sha"), "{r:?}");
+        let provenance = |rev: &str| json!([{"repositoryUri": "https://github.com/acme/web", "revisionId": rev}]);
+        doc["runs"][0]["versionControlProvenance"] = provenance(D);
+        assert_eq!(file(&doc).verdict, Verdict::Pass);
+        doc["runs"][0]["versionControlProvenance"] = provenance(&"e".repeat(40));
+        assert!(codes(&file(&doc)).contains(&"scan_not_for_deploy_sha"));
+        // The same document as an artifact of the deploy's scan job counts.
         let mut e = evidence();
-        let bytes = serde_json::to_vec(&sarif("Grype", json!([]))).unwrap();
-        let (runs, error) = crate::evidence::collect::read_sarif_bytes(&bytes);
-        e.scans.sarif.push(SarifArtifact {
-            kind: "file".into(),
-            workflow_id: String::new(),
-            job: String::new(),
-            job_number: 0,
-            path: "grype.sarif".into(),
-            digest: Sha256Digest::of(&bytes),
-            runs,
-            error,
-            source: "file: grype.sarif".into(),
-        });
-        assert_eq!(gate(&e, &cfg(&[], &["grype"])).verdict, Verdict::Pass);
+        job(&mut e, "grype", "success", 3);
+        artifact(&mut e, "grype", 3, &sarif("Grype", json!([])));
+        assert_eq!(gate(&e, &cfg(&["grype"], &["grype"])).verdict, Verdict::Pass);
     }
 
     /// A record with one successful scan job per tool, each storing a clean

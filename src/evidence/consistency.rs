@@ -35,11 +35,14 @@ fn short(sha: &str) -> &str {
 fn range(e: &Evidence, commits: &BTreeMap<&str, &RangeCommit>, unread: bool, out: &mut Vec<String>) {
     let r = &e.range;
     let deployed = e.binding.commit.as_str();
+    if unread {
+        return;
+    }
     if commits.len() != r.commits.len() {
         out.push("a commit is listed twice in the range".into());
     }
     match r.status.as_str() {
-        "ahead" if !unread => {
+        "ahead" => {
             let Some(base) = &e.base else {
                 out.push("the range is ahead of a base, but no base is recorded".into());
                 return;

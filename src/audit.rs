@@ -93,7 +93,8 @@ pub struct AuditReport {
 pub struct LockEntry {
     /// The change ticket of the pipeline.
     pub ticket: String,
-    /// `hold_approved_by_other`, `triggered_by_bot`, `triggered_by_group_member`.
+    /// `hold_approved_by_other`, `triggered_by_bot`, `triggered_by_group_member`,
+    /// `applied_without_plan`.
     pub code: String,
     /// Who and where.
     pub detail: String,
@@ -366,6 +367,9 @@ fn past_the_lock(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<
     let mut out = Vec::new();
     for issue in src.jira.search(&q, &["status"], &[RECORD_PROPERTY], &[])? {
         let Some(record) = issue.properties.get(RECORD_PROPERTY).and_then(TicketRecord::from_value) else { continue };
+        if let Some(why) = applied_without_plan(config, &record, issue.status().unwrap_or_default()) {
+            out.push(LockEntry { ticket: issue.key.clone(), code: "applied_without_plan".into(), detail: why });
+        }
         if record.workflows.is_empty() {
             continue;
         }
@@ -378,6 +382,30 @@ fn past_the_lock(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<
         }));
     }
     Ok(out)
+}
+
+/// A deploy that applied with no reviewed plan where the policy needs one:
+/// the ticket is Done (or `close` recorded a success) and records no plan.
+/// Pure.
+pub fn applied_without_plan(
+    config: &Config,
+    record: &crate::request::binding::TicketRecord,
+    status: &str,
+) -> Option<String> {
+    let b = &record.binding;
+    if b.action != crate::request::binding::DeployAction::Apply
+        || !config.plan_required_for(&b.environment)
+        || !record.plans.is_empty()
+    {
+        return None;
+    }
+    let succeeded = record.rest.get("outcome").and_then(|o| o.get("result")).and_then(Value::as_str) == Some("success");
+    (succeeded || status.eq_ignore_ascii_case(&config.jira.statuses.done)).then(|| {
+        format!(
+            "{} deployed {} to {} without a recorded plan, though the policy requires one",
+            b.project_slug, b.commit, b.environment
+        )
+    })
 }
 
 fn emergencies(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<EmergencyEntry>, AuditError> {

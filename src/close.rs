@@ -182,6 +182,19 @@ pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Clos
             rows.push(vec![vec![Inline::Text(format!("Plan {stack}"))], vec![Inline::Code(d)]]);
         }
     }
+    // Applied, where a reviewed plan was required, with none recorded.
+    let without_plan = t.record.as_ref().and_then(|r| {
+        let mut r = r.clone();
+        r.rest.insert("outcome".into(), json!({"result": outcome.as_str()}));
+        crate::audit::applied_without_plan(config, &r, "")
+    });
+    if let Some(why) = &without_plan {
+        rows.push(vec![
+            vec![Inline::Text("Finding".into())],
+            vec![Inline::Code(format!("applied_without_plan: {why}"))],
+        ]);
+        lines.push(format!("{key}: applied_without_plan: {why}"));
+    }
     let marker = format!("[changegate:close:{workflow_id}:{deploy_job}]");
     let present = svc.jira.comments(key)?.iter().any(|c| crate::jira::adf::plain_text(&c.body).contains(&marker));
     if !present {
@@ -194,10 +207,11 @@ pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Clos
         svc.jira.comment(key, doc)?;
     }
     if let Some(mut record) = t.record.clone() {
-        record.rest.insert(
-            "outcome".into(),
-            json!({"result": outcome.as_str(), "at": now.to_rfc3339(), "workflow_id": workflow_id, "deploy_job": deploy_job}),
-        );
+        let mut o = json!({"result": outcome.as_str(), "at": now.to_rfc3339(), "workflow_id": workflow_id, "deploy_job": deploy_job});
+        if without_plan.is_some() {
+            o["applied_without_plan"] = json!(true);
+        }
+        record.rest.insert("outcome".into(), o);
         svc.jira.set_property(key, RECORD_PROPERTY, &record.to_value())?;
     }
     let mut f = Map::new();

@@ -518,6 +518,7 @@ fn analysis_due(check: &Check, record: &TicketRecord, policy: crate::digest::Sha
                     | P::ReviewUndecidable
                     | P::ScanUndecidable
                     | P::EvidenceIncomplete
+                    | P::EvidenceInconsistent
                     | P::OutsideChangeWindow
                     | P::ChangeFreeze
             )
@@ -606,7 +607,7 @@ fn resume_holds(
             .chain(record.plans.values().filter_map(|p| p.hold.clone()))
             .filter(|h| h != hold)
             .collect();
-        resume_one(bot, t, record, (&w.id, hold), &others, &mark, out)?;
+        resume_one(bot, t, record, (&w.id, hold, HoldKind::Change), &others, &mark, out)?;
     }
     // Each recorded plan, judged as `validate` before apply judges it: its
     // receipt (an apply checks it with or without a plan hold), and its
@@ -636,7 +637,7 @@ fn resume_holds(
         }
         receipt(bot, t, record, Some(stack), Some(digests), &approver)?;
         if let (Some(hold), Some(mark)) = (&p.hold, &mark) {
-            resume_one(bot, t, record, (&p.workflow_id, hold), &[], mark, out)?;
+            resume_one(bot, t, record, (&p.workflow_id, hold, HoldKind::Plan), &[], mark, out)?;
         } else {
             out.actions.push(format!("{}: receipt for the plan of stack {stack:?} written", t.key));
         }
@@ -677,17 +678,43 @@ fn hold_allowed(bot: &Bot<'_>, record: &TicketRecord, hold: &str, out: &mut Conv
     }
 }
 
+/// A change hold (opened by the change's approval) or a plan hold (opened
+/// by a reviewed plan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HoldKind {
+    Change,
+    Plan,
+}
+
 fn resume_one(
     bot: &Bot<'_>,
     t: &TicketState,
     record: &TicketRecord,
-    (workflow, hold): (&str, &str),
+    (workflow, hold, kind): (&str, &str, HoldKind),
     not_after: &[String],
     mark: &str,
     out: &mut Converged,
 ) -> Result<(), ConvergeError> {
     if !hold_allowed(bot, record, hold, out) {
         return Ok(());
+    }
+    // Holds are typed by the bot's policy, not by the CI record: its plan
+    // hold opens only for a reviewed plan, and nothing else opens as one.
+    let env = crate::config::env_key(&record.binding.environment);
+    match (bot.config.lock.plan_hold(&env), kind) {
+        (Some(plan), HoldKind::Change) if plan == hold => {
+            out.actions.push(format!(
+                "not resumed: {hold} is the plan hold of {env} ([lock.plan_holds]); it opens only for a reviewed plan"
+            ));
+            return Ok(());
+        }
+        (Some(plan), HoldKind::Plan) if plan != hold => {
+            out.actions.push(format!(
+                "not resumed: {hold} is recorded as the plan's hold, but the plan hold of {env} is {plan} ([lock.plan_holds])"
+            ));
+            return Ok(());
+        }
+        _ => {}
     }
     // Right before approving: the ticket still Approved for this binding.
     let mut still = || -> Result<bool, String> {
@@ -703,7 +730,18 @@ fn resume_one(
             .is_some_and(|r| r.binding_digest == record.binding_digest);
         Ok(approved && same)
     };
-    let r = match holds::resume(bot.circleci, &record.binding, workflow, hold, not_after, bot.hold_wait, &mut still) {
+    // A change hold of an environment with a plan hold opens only a
+    // workflow whose deploy jobs all wait for the plan hold.
+    let plan_hold = bot.config.lock.plan_hold(&env).filter(|p| *p != hold && kind == HoldKind::Change);
+    let r = match holds::resume(
+        bot.circleci,
+        &record.binding,
+        workflow,
+        hold,
+        (not_after, plan_hold),
+        bot.hold_wait,
+        &mut still,
+    ) {
         Ok(r) => r,
         // The workflow ended (cancelled, failed), or the ticket moved:
         // nothing to resume now. A hold that is not this ticket's (it comes

@@ -87,6 +87,8 @@ pub fn run(report: &Report, args: &EscalateArgs, config: &Config, svc: &Services
             workflow_id: args.workflow_id.clone(),
             hold: args.hold.clone(),
             label: label.clone(),
+            canonical_digest: report.plan_json_canonical_digest,
+            rendered_by: report.rendered_by.clone(),
         },
     );
     svc.jira.set_property(&t.key, RECORD_PROPERTY, &record.to_value())?;

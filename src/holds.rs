@@ -153,15 +153,36 @@ pub enum HoldError {
     },
 }
 
-/// Resumes `hold` in `workflow_id` after checking it belongs to `binding`.
-/// A blocked hold is looked at again every `poll` until `wait` has passed;
-/// `still_approved` is asked right before the approval.
+/// Every job after the change hold `hold` waits for the plan hold `plan`,
+/// except the jobs `plan` itself waits for (they make the plan). The
+/// workflow's job list and dependencies are CircleCI's; pure.
+pub fn plan_gate(jobs: &[Job], hold: &str, plan: &str) -> Result<(), String> {
+    let Some(p) = jobs.iter().find(|j| j.name == plan && j.kind == "approval") else {
+        return Err(format!("the workflow has no plan hold {plan:?} (an approval job) in front of apply"));
+    };
+    let makes_the_plan = upstream(jobs, p);
+    if !makes_the_plan.contains(&hold) {
+        return Err(format!("the plan hold {plan} does not come after {hold}"));
+    }
+    for j in jobs.iter().filter(|j| j.name != plan && !makes_the_plan.contains(&j.name.as_str())) {
+        let after = upstream(jobs, j);
+        if after.contains(&hold) && !after.contains(&plan) {
+            return Err(format!("{} runs after {hold} without waiting for the plan hold {plan}", j.name));
+        }
+    }
+    Ok(())
+}
+
+/// Resumes `hold` in `workflow_id` after checking it belongs to `binding`
+/// and, given a plan hold, that every deploy job waits for it
+/// ([`plan_gate`]). A blocked hold is looked at again every `poll` until
+/// `wait` has passed; `still_approved` is asked right before the approval.
 pub fn resume(
     ci: &CircleCi,
     binding: &Binding,
     workflow_id: &str,
     hold: &str,
-    not_after: &[String],
+    (not_after, plan_hold): (&[String], Option<&str>),
     (wait, poll): (Duration, Duration),
     still_approved: &mut dyn FnMut() -> Result<bool, String>,
 ) -> Result<Resumed, HoldError> {
@@ -171,7 +192,14 @@ pub fn resume(
         let workflow = ci.workflow(workflow_id)?;
         let pipeline = ci.pipeline(&workflow.pipeline_id)?;
         let jobs = ci.workflow_jobs(workflow_id)?;
-        match judge(binding, &workflow, &pipeline, &jobs, hold, not_after) {
+        let state = match (judge(binding, &workflow, &pipeline, &jobs, hold, not_after), plan_hold) {
+            (HoldState::Ready(id), Some(plan)) => match plan_gate(&jobs, hold, plan) {
+                Ok(()) => HoldState::Ready(id),
+                Err(why) => HoldState::Mismatch(why),
+            },
+            (state, _) => state,
+        };
+        match state {
             HoldState::Ready(id) => {
                 // The ticket may have moved while the hold was blocked (a
                 // risky plan sent it back): look again right before.
@@ -291,6 +319,50 @@ mod tests {
         ] {
             assert!(matches!(judge(&b, &w, &p, &[hold("on_hold")], "hold_change", &[]), HoldState::Mismatch(_)));
         }
+    }
+
+    /// A job `name` (id `name`) of `kind` requiring `deps`.
+    fn job(name: &str, kind: &str, deps: &[&str]) -> Job {
+        Job {
+            id: name.into(),
+            name: name.into(),
+            kind: kind.into(),
+            dependencies: deps.iter().map(|d| (*d).to_owned()).collect(),
+            ..hold("blocked")
+        }
+    }
+
+    #[test]
+    fn every_deploy_job_after_the_change_hold_waits_for_the_plan_hold() {
+        let base = [
+            job("build", "build", &[]),
+            job("request", "build", &["build"]),
+            job("hold_change", "approval", &["request"]),
+            job("plan", "build", &["hold_change"]),
+            job("hold_plan_review", "approval", &["plan"]),
+            job("apply", "build", &["hold_plan_review"]),
+            job("close", "build", &["apply"]),
+        ];
+        assert_eq!(plan_gate(&base, "hold_change", "hold_plan_review"), Ok(()));
+        // A deploy job beside the plan, after the change hold only.
+        let mut side = base.to_vec();
+        side.push(job("apply_now", "build", &["hold_change"]));
+        let why = plan_gate(&side, "hold_change", "hold_plan_review").unwrap_err();
+        assert!(why.contains("apply_now runs after hold_change without waiting"), "{why}");
+        // A later job that waits for the plan hold too is fine.
+        let mut late = base.to_vec();
+        late.push(job("smoke", "build", &["hold_change", "apply"]));
+        assert_eq!(plan_gate(&late, "hold_change", "hold_plan_review"), Ok(()));
+        // No plan hold, or one not after the change hold.
+        let without: Vec<Job> = base.iter().filter(|j| j.name != "hold_plan_review").cloned().collect();
+        assert!(plan_gate(&without, "hold_change", "hold_plan_review").unwrap_err().contains("no plan hold"));
+        let mut parallel = base.to_vec();
+        parallel[4] = job("hold_plan_review", "approval", &["request"]);
+        assert!(plan_gate(&parallel, "hold_change", "hold_plan_review").unwrap_err().contains("does not come after"));
+        // A job named like the plan hold that is not an approval job.
+        let mut fake = base.to_vec();
+        fake[4] = job("hold_plan_review", "build", &["plan"]);
+        assert!(plan_gate(&fake, "hold_change", "hold_plan_review").is_err());
     }
 
     #[test]

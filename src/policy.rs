@@ -98,6 +98,10 @@ pub struct PolicyContent {
     pub emergency: EmergencyPolicy,
     /// An apply needs a recorded plan.
     pub plan_required: bool,
+    /// The hold in front of apply, by environment: there an apply always
+    /// needs a recorded plan.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub plan_holds: BTreeMap<String, String>,
 }
 
 /// The signed document: the content, its serial number and validity.
@@ -146,6 +150,7 @@ impl PolicyContent {
                 link_type: c.emergency.link_type.clone(),
             },
             plan_required: c.plan.required,
+            plan_holds: c.lock.plan_holds.clone(),
         }
     }
 
@@ -187,6 +192,10 @@ impl PolicyContent {
         c.emergency.retrospective_issue_type = self.emergency.retrospective_issue_type.clone();
         c.emergency.link_type = self.emergency.link_type.clone();
         c.plan.required = self.plan_required;
+        // The checkout may name more plan holds (more plans required), never fewer.
+        for (env, hold) in &self.plan_holds {
+            c.lock.plan_holds.insert(env_key(env), hold.clone());
+        }
         Ok(c)
     }
 }

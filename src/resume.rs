@@ -178,7 +178,7 @@ pub fn run(
                     binding,
                     &args.workflow_id,
                     &args.hold,
-                    &others,
+                    (&others, None),
                     (left, args.interval),
                     &mut still,
                 )?;

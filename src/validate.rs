@@ -212,7 +212,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     let binding_changed = t.binding_changed_at(jc);
     let mut not_before = binding_changed;
     let mut not_before_reason = "the last change to the binding".to_owned();
-    if f.applying && f.plan.is_none() && f.config.plan.required {
+    if f.applying && f.plan.is_none() && f.config.plan_required_for(&f.current.environment) {
         failures.push(fail(
             "plan_not_recorded",
             "the policy requires a reviewed plan before every apply: pass --plan-json and --plan-file of the plan that `changegate plan-check --ticket` recorded",
@@ -428,6 +428,9 @@ pub struct ValidateArgs {
     pub plan_json: Option<std::path::PathBuf>,
     /// The binary plan.
     pub plan_file: Option<std::path::PathBuf>,
+    /// The plan JSON rendered from the binary plan (`--render-with`),
+    /// instead of `plan_json`.
+    pub rendered_json: Option<Vec<u8>>,
     /// Stack name.
     pub stack: String,
     /// The environment this job deploys to.
@@ -468,21 +471,40 @@ pub fn run(
     build: &BuildEnv,
     trust: Trust<'_>,
 ) -> Result<(TicketState, Verdict), ValidateError> {
+    let digest =
+        |p: &Path| Sha256Digest::of_file(p).map_err(|source| ValidateError::File { path: p.to_owned(), source });
+    let mut canonical = None;
     let plan = match (&args.plan_json, &args.plan_file) {
         (None, None) => None,
-        (None, Some(_)) => return Err(ValidateError::Input("--plan-file needs --plan-json".into())),
-        (Some(json), file) => {
-            let digest = |p: &Path| {
-                Sha256Digest::of_file(p).map_err(|source| ValidateError::File { path: p.to_owned(), source })
-            };
-            Some(PlanFiles {
-                stack: args.stack.clone(),
-                json: digest(json)?,
-                file: file.as_deref().map(digest).transpose()?,
-            })
-        }
+        (None, Some(file)) => match &args.rendered_json {
+            Some(json) => {
+                canonical = crate::plan::render::canonical_digest(json);
+                Some(PlanFiles { stack: args.stack.clone(), json: Sha256Digest::of(json), file: Some(digest(file)?) })
+            }
+            None => {
+                return Err(ValidateError::Input(
+                    "--plan-file needs --plan-json, or --render-with to render it".into(),
+                ));
+            }
+        },
+        (Some(json), file) => Some(PlanFiles {
+            stack: args.stack.clone(),
+            json: digest(json)?,
+            file: file.as_deref().map(digest).transpose()?,
+        }),
     };
     let t = ticket::load_judged(&svc.jira, &args.ticket, config)?;
+    // A rendering of the binary plan is the reviewed JSON when both are the
+    // same document in canonical form (the tool may lay it out otherwise).
+    let plan = plan.map(|mut p| {
+        let recorded = t.record.as_ref().and_then(|r| r.plans.get(&p.stack));
+        if let (Some(have), Some(r)) = (canonical, recorded)
+            && r.canonical_digest == Some(have)
+        {
+            p.json = r.json_digest;
+        }
+        p
+    });
     let Some(record) = &t.record else {
         let v = judge(&Facts {
             ticket: &t,
@@ -780,6 +802,8 @@ mod tests {
                 workflow_id: "wf".into(),
                 hold: None,
                 label: label.clone(),
+                canonical_digest: None,
+                rendered_by: None,
             },
         );
         let old = t.labels.join(" ");
@@ -1052,6 +1076,26 @@ mod tests {
         assert!(with(&t).emergency.is_none(), "asked for after the approval");
         t.changelog.push(status_change("2026-11-27T11:45:00.000+0000", "carol", "Approved"));
         assert!(with(&t).emergency.is_some(), "granted after it was asked for");
+    }
+
+    #[test]
+    fn an_environment_with_a_plan_hold_needs_a_plan_before_apply() {
+        let mut config = config();
+        assert!(!config.plan_required_for("production"));
+        config.lock.plan_holds.insert("production".into(), "hold_plan_review".into());
+        assert!(config.plan_required_for(" Production "));
+        let t = approved_ticket();
+        let v = judge(&Facts {
+            ticket: &t,
+            config: &config,
+            current: &binding(),
+            plan: None,
+            applying: true,
+            action_must_apply: false,
+            trust: Trust::NoBot,
+            now: now(),
+        });
+        assert_eq!(codes(&v), ["plan_not_recorded"]);
     }
 
     #[test]

@@ -102,6 +102,30 @@ pub enum Format {
     Json,
 }
 
+/// The tool that renders a binary plan as JSON (`show -json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderWith {
+    /// `terraform show -json`.
+    Terraform,
+    /// `tofu show -json` (OpenTofu).
+    Tofu,
+}
+
+impl RenderWith {
+    pub(crate) fn tool(self) -> crate::plan::render::Tool {
+        match self {
+            RenderWith::Terraform => crate::plan::render::Tool::Terraform,
+            RenderWith::Tofu => crate::plan::render::Tool::Tofu,
+        }
+    }
+}
+
+/// Renders `plan_file` with `tool` in the working directory.
+pub(crate) fn render_plan(tool: RenderWith, plan_file: &Path) -> Result<crate::plan::render::Rendered, CliError> {
+    let cwd = std::env::current_dir().map_err(CliError::Output)?;
+    crate::plan::render::render(tool.tool(), plan_file, &cwd).map_err(|e| CliError::Other(e.to_string()))
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {

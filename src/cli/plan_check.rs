@@ -23,6 +23,11 @@ pub(super) struct PlanCheckArgs {
     #[arg(long, value_name = "FILE")]
     plan_file: Option<PathBuf>,
 
+    /// Render the JSON from --plan-file with `terraform show -json` or `tofu show -json`
+    /// (after `init`) instead of reading PLAN_JSON: the JSON judged is then the plan's own
+    #[arg(long, value_enum, value_name = "TOOL", requires = "plan_file")]
+    render_with: Option<super::RenderWith>,
+
     /// Report format on stdout
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -68,7 +73,19 @@ pub(super) fn run(
 ) -> Result<Outcome, CliError> {
     let config_path = config;
     let config = load_config(config)?;
-    let input: Box<dyn Read + Send> = if args.plan_json == "-" {
+    let mut rendered = None;
+    let input: Box<dyn Read + Send> = if let Some(tool) = args.render_with {
+        if args.plan_json != "-" {
+            return Err(CliError::Other(
+                "--render-with renders the JSON from --plan-file: give no PLAN_JSON with it".into(),
+            ));
+        }
+        let path = args.plan_file.as_deref().expect("clap requires --plan-file");
+        let r = super::render_plan(tool, path)?;
+        let bytes = r.json.clone();
+        rendered = Some(r);
+        Box::new(io::Cursor::new(bytes))
+    } else if args.plan_json == "-" {
         Box::new(io::stdin())
     } else {
         let path = PathBuf::from(&args.plan_json);
@@ -82,6 +99,10 @@ pub(super) fn run(
             source,
         })?;
         report.plan_file_digest = Some(digest);
+    }
+    if let Some(r) = rendered {
+        report.plan_json_canonical_digest = crate::plan::render::canonical_digest(&r.json);
+        report.rendered_by = Some(r.renderer);
     }
     if let Some(path) = &args.json_out {
         std::fs::write(path, report.to_json() + "\n").map_err(|source| CliError::File {

@@ -40,6 +40,11 @@ pub(super) struct ValidateCli {
     #[arg(long, value_name = "FILE")]
     plan_file: Option<PathBuf>,
 
+    /// Before apply: render the JSON from --plan-file with `terraform show -json` or
+    /// `tofu show -json` (after `init`) and compare it with the reviewed one
+    #[arg(long, value_enum, value_name = "TOOL", requires = "plan_file", conflicts_with = "plan_json")]
+    render_with: Option<super::RenderWith>,
+
     /// Stack of the plan (several plans per deploy)
     #[arg(long, value_name = "NAME", default_value = "default")]
     stack: String,
@@ -123,12 +128,17 @@ pub(super) fn run(
     let applying = match cli.stage {
         Some(Stage::Apply) => true,
         Some(Stage::Plan) => false,
-        None => cli.plan_json.is_some(),
+        None => cli.plan_json.is_some() || cli.render_with.is_some(),
+    };
+    let rendered_json = match (cli.render_with, &cli.plan_file) {
+        (Some(tool), Some(file)) => Some(super::render_plan(tool, file)?.json),
+        _ => None,
     };
     let args = ValidateArgs {
         ticket: key,
         plan_json: cli.plan_json.clone(),
         plan_file: cli.plan_file.clone(),
+        rendered_json,
         stack: cli.stack.clone(),
         environment,
         applying,
@@ -136,7 +146,9 @@ pub(super) fn run(
     };
     let (ticket, verdict) =
         validate::run(&args, &ci.config, svc, &build, ci.trust()).map_err(|e| CliError::Other(e.to_string()))?;
-    out.write_all(validate::render(&ticket, &verdict, cli.plan_json.is_some()).as_bytes())?;
+    out.write_all(
+        validate::render(&ticket, &verdict, cli.plan_json.is_some() || cli.render_with.is_some()).as_bytes(),
+    )?;
     // An emergency passes only once it is on the record with its
     // retrospective: the bot may be down, so the job records it itself.
     if let (true, Some(grant)) = (verdict.pass, &verdict.emergency) {

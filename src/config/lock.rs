@@ -13,7 +13,15 @@
 //!
 //! [lock.holds]                       # the holds the bot may resume, per environment
 //! production = ["hold_change", "hold_plan_review"]
+//!
+//! [lock.plan_holds]                  # which of them is the hold in front of apply
+//! production = "hold_plan_review"
 //! ```
+//!
+//! An environment with a plan hold needs a reviewed plan before every apply
+//! (`plan_not_recorded` otherwise), and the bot resumes its change hold only
+//! when every job after it waits for the plan hold, except the jobs that
+//! make the plan (docs/policies.md, "Plans").
 //!
 //! `[lock.holds]` matters where several environments are controlled: the
 //! CI record names a ticket's holds, and without this list a record
@@ -40,6 +48,8 @@ pub(super) struct RawLock {
     bot_login: Option<String>,
     #[serde(default)]
     holds: std::collections::BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    plan_holds: std::collections::BTreeMap<String, String>,
 }
 
 /// The validated lock settings.
@@ -57,6 +67,15 @@ pub struct LockConfig {
     pub bot_login: Option<String>,
     /// The holds the bot may resume, by environment (none: any the ticket records).
     pub holds: std::collections::BTreeMap<String, Vec<String>>,
+    /// The hold in front of apply, by environment.
+    pub plan_holds: std::collections::BTreeMap<String, String>,
+}
+
+impl LockConfig {
+    /// The plan hold of `env` (a normalised environment name).
+    pub fn plan_hold(&self, env: &str) -> Option<&str> {
+        self.plan_holds.get(&super::env_key(env)).map(String::as_str)
+    }
 }
 
 impl RawLock {
@@ -119,7 +138,31 @@ impl RawLock {
                 p.at(0..0, format!("[lock.holds] names {env} twice"));
             }
         }
-        LockConfig { owner_slug, contexts, team, github_app: self.github_app, bot_login, holds }
+        let mut plan_holds = std::collections::BTreeMap::new();
+        for (env, name) in self.plan_holds {
+            let env = super::env_key(&env);
+            let name = name.trim().to_owned();
+            if name.is_empty() {
+                p.at(0..0, format!("[lock.plan_holds] {env}: a hold name cannot be empty"));
+                continue;
+            }
+            match owner.get(&name) {
+                Some(other) if *other != env => p.at(
+                    0..0,
+                    format!("[lock.plan_holds]: hold `{name}` is {other}'s in [lock.holds]; a hold belongs to one environment"),
+                ),
+                _ => {}
+            }
+            match holds.get_mut(&env) {
+                // The plan hold is one of the environment's holds.
+                Some(names) if !names.contains(&name) => names.push(name.clone()),
+                _ => {}
+            }
+            if plan_holds.insert(env.clone(), name).is_some() {
+                p.at(0..0, format!("[lock.plan_holds] names {env} twice"));
+            }
+        }
+        LockConfig { owner_slug, contexts, team, github_app: self.github_app, bot_login, holds, plan_holds }
     }
 }
 

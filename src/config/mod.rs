@@ -85,6 +85,13 @@ impl Config {
         self.controlled_environments.iter().any(|e| env_key(e) == want)
     }
 
+    /// True when an apply to `environment` needs a recorded, reviewed plan:
+    /// `[plan] required`, or the environment has a plan hold
+    /// (`[lock.plan_holds]`).
+    pub fn plan_required_for(&self, environment: &str) -> bool {
+        self.plan.required || self.lock.plan_hold(environment).is_some()
+    }
+
     /// Whether a deploy to `environment` may go out at `at`: inside the
     /// windows (the policy's, and the checkout's too) and in no freeze.
     pub fn window_check(&self, environment: &str, at: crate::time::Timestamp) -> windows::WindowCheck {

@@ -13,6 +13,7 @@ mod configuration;
 pub mod encoding;
 mod model;
 mod policy_doc;
+pub mod render;
 pub mod report;
 pub mod rules;
 mod scan;
@@ -189,6 +190,8 @@ fn parse<S: ChunkSource>(source: S, rules: &PlanRules) -> Result<Report, PlanErr
         notes,
         plan_json_digest: Sha256Digest([0; 32]),
         plan_file_digest: None,
+        plan_json_canonical_digest: None,
+        rendered_by: None,
     };
     settle(&mut report, pending, configuration.as_ref(), rules);
     Ok(report)

@@ -40,6 +40,13 @@ pub struct Report {
     pub plan_json_digest: Sha256Digest,
     /// SHA-256 of the binary plan file that will be applied, when given.
     pub plan_file_digest: Option<Sha256Digest>,
+    /// SHA-256 of the plan JSON in canonical form, when it was rendered
+    /// from the plan file (`--render-with`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_json_canonical_digest: Option<Sha256Digest>,
+    /// The tool that rendered the JSON from the plan file, and its versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendered_by: Option<super::render::Renderer>,
 }
 
 /// Counts of resource changes by action.

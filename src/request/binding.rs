@@ -201,6 +201,13 @@ pub struct PlanRecord {
     pub hold: Option<String>,
     /// The label mirroring the digests (history records when it appeared).
     pub label: String,
+    /// SHA-256 of the plan JSON in canonical form, when it was rendered from
+    /// the plan file: a rendering before apply must have the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canonical_digest: Option<Sha256Digest>,
+    /// The tool (and provider versions) that rendered it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rendered_by: Option<crate::plan::render::Renderer>,
 }
 
 impl PlanRecord {

@@ -479,3 +479,50 @@ fn a_ticket_is_converged_by_one_worker_at_a_time() {
     assert_eq!(record["receipts"].as_array().unwrap().len(), 1, "{record}");
     assert_eq!(record["resumed"].as_array().unwrap().len(), 1, "{record}");
 }
+
+/// With a plan hold (`[lock.plan_holds]`), the bot opens the change hold
+/// only when every job after it waits for the plan hold, except the jobs
+/// that make the plan: a deploy job beside the plan would run on the
+/// change's approval alone.
+#[test]
+fn a_change_hold_opens_only_where_every_deploy_job_waits_for_the_plan_hold() {
+    let gated = json!([
+        {"name": "build", "type": "build"},
+        {"name": "request_change", "type": "build", "requires": ["build"], "status": "running"},
+        {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
+        {"name": "plan", "type": "build", "requires": ["hold_change"], "status": "blocked"},
+        {"name": "hold_plan_review", "type": "approval", "requires": ["plan"]},
+        {"name": "apply", "type": "build", "requires": ["hold_plan_review"], "status": "blocked"}
+    ]);
+    let mut beside = gated.clone();
+    beside
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "apply_now", "type": "build", "requires": ["hold_change"], "status": "blocked"}));
+    let mut plan_hold_as_change_hold = gated.clone();
+    plan_hold_as_change_hold.as_array_mut().unwrap().truncate(3);
+    for (jobs, resumed, why) in [
+        (gated, true, ""),
+        (beside, false, "apply_now runs after hold_change without waiting for the plan hold hold_plan_review"),
+        (plan_hold_as_change_hold, false, "has no plan hold"),
+    ] {
+        let sb = Sandbox::with_config(&format!(
+            "{}[lock.holds]\nproduction = [\"hold_change\"]\n[lock.plan_holds]\nproduction = \"hold_plan_review\"\n",
+            config()
+        ));
+        let g = Git::new();
+        let base = g.head();
+        let f = g.feature("f1", "alice", 1);
+        let m = g.merge("f1", "Merge pull request #1 from acme/f1");
+        register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)]);
+        deployed(&sb, &base);
+        let p = sb.pipeline_with_jobs("gh/acme/web", "main", &m, jobs);
+        sb.add_trivy(&p);
+        assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+        sb.set_job(&p.workflow_id, "request_change", "success");
+        let out = reconcile(&sb, &p);
+        let text = format!("{}{}", out.stdout, out.stderr);
+        assert_eq!(hold_status(&sb, &p) == "success", resumed, "{text}");
+        assert!(text.contains(why), "want {why:?}: {text}");
+    }
+}

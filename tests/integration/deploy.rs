@@ -624,3 +624,99 @@ fn resume_of_a_plan_hold_needs_the_approval_after_a_risky_plan() {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert_eq!(sb.job_status(&pl.workflow_id, "hold_plan_review"), "success");
 }
+
+/// A stand-in for `terraform`/`tofu` that honours the `show -json FILE`
+/// contract: it renders the binary plan (here: the plan JSON, base64
+/// encoded) and fails as the real tool does without `init`. A file
+/// `FILE.relaid` stands for the same plan laid out by another version.
+fn stand_in_tool(dir: &std::path::Path, name: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = r#"#!/bin/sh
+case "$1" in
+  show)
+    [ "$2" = "-json" ] || { echo "usage: show -json FILE" >&2; exit 2; }
+    [ -d .terraform ] || { echo "Error: Inconsistent dependency lock file; run \"init\"" >&2; exit 1; }
+    if [ -f "$3.relaid" ]; then cat "$3.relaid"; else base64 -d < "$3"; fi ;;
+  version)
+    echo '{"terraform_version":"1.9.8","platform":"linux_amd64","provider_selections":{"registry.terraform.io/hashicorp/aws":"5.80.0"},"terraform_outdated":false}' ;;
+  *) echo "unknown command $1" >&2; exit 2 ;;
+esac
+"#;
+    let path = dir.join(name);
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn the_plan_judged_and_applied_is_rendered_from_the_binary_plan_itself() {
+    use base64::Engine;
+    let sb = no_bot();
+    let pl = deploy_pipeline(&sb, &sha(420));
+    approved(&sb, &pl);
+    let tools = tempfile::tempdir().unwrap();
+    for name in ["terraform", "tofu"] {
+        stand_in_tool(tools.path(), name);
+    }
+    let path = format!("{}:{}", tools.path().display(), std::env::var("PATH").unwrap_or_default());
+    let run = |args: &[&str]| {
+        let mut r = Run::new(args.iter().map(|s| (*s).to_owned())).cwd(sb.path()).env("PATH", &path);
+        for (k, v) in sb.job_env(&pl) {
+            r = r.env(&k, &v);
+        }
+        r.run()
+    };
+    let doc = json!({"format_version": "1.2", "terraform_version": "1.9.8", "planned_values": {}, "resource_changes": [
+        {"address": "aws_instance.web", "mode": "managed", "type": "aws_instance", "name": "web",
+         "change": {"actions": ["update"], "before": {"tags": {"v": "1"}}, "after": {"tags": {"v": "2"}}}}]});
+    let encode = |v: &Value| base64::engine::general_purpose::STANDARD.encode(v.to_string());
+    let bin = sb.path().join("plan.tfplan");
+    std::fs::write(&bin, encode(&doc)).unwrap();
+    let check =
+        ["plan-check", "--plan-file", "plan.tfplan", "--render-with", "terraform", "--state", "changegate.json"];
+    let apply = ["validate", "--environment", "production", "--plan-file", "plan.tfplan", "--render-with", "terraform"];
+
+    // Without init the tool cannot render: nothing is judged, nothing recorded.
+    let out = run(&check);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("init"), "{}", out.stderr);
+    assert!(sb.issue("PRODCM-1")["properties"]["changegate"]["plans"].as_object().is_none_or(serde_json::Map::is_empty));
+    std::fs::create_dir(sb.path().join(".terraform")).unwrap();
+
+    let out = run(&[&check[..], &["--hold", "hold_plan_review"]].concat());
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let plan = sb.issue("PRODCM-1")["properties"]["changegate"]["plans"]["default"].clone();
+    assert_eq!(
+        plan["json_digest"],
+        format!("sha256:{}", changegate::digest::Sha256Digest::of(doc.to_string().as_bytes()).hex())
+    );
+    assert_eq!(plan["file_digest"], crate::support::sha256sum(&bin));
+    assert_eq!(plan["rendered_by"]["tool"], "terraform");
+    assert_eq!(plan["rendered_by"]["version"], "1.9.8");
+    assert_eq!(plan["rendered_by"]["providers"]["registry.terraform.io/hashicorp/aws"], "5.80.0");
+    assert!(plan["canonical_digest"].as_str().is_some_and(|d| d.starts_with("sha256:")), "{plan}");
+
+    // Before apply: the binary plan rendered again is the reviewed one.
+    let v = run(&apply);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    // Another layout of the same plan (another tool version) still is.
+    let relaid = sb.path().join("plan.tfplan.relaid");
+    std::fs::write(&relaid, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let v = run(&apply);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    // A binary plan whose rendering says something else is not.
+    let mut other = doc.clone();
+    other["resource_changes"][0]["change"]["after"]["tags"]["v"] = json!("3");
+    std::fs::write(&relaid, other.to_string()).unwrap();
+    let v = run(&apply);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("plan_json_mismatch"), "{}", v.stdout);
+    std::fs::remove_file(&relaid).unwrap();
+    // Nor is another binary plan.
+    std::fs::write(&bin, encode(&other)).unwrap();
+    let v = run(&apply);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("plan_file_mismatch") && v.stdout.contains("plan_json_mismatch"), "{}", v.stdout);
+    // JSON and rendering are exclusive: a JSON file cannot stand in.
+    let both = run(&[&apply[..], &["--plan-json", "x.json"]].concat());
+    assert_eq!(both.code, 2, "{}{}", both.stdout, both.stderr);
+}

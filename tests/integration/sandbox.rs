@@ -89,12 +89,22 @@ impl Sandbox {
     /// Creates a pipeline: build (done), request_change (running), the
     /// hold (blocked until request_change ends), plan.
     pub fn pipeline(&self, project: &str, branch: &str, commit: &str) -> Pipeline {
-        let spec = json!({"project_slug": project, "branch": branch, "revision": commit, "workflow": "deploy-prod", "jobs": [
-            {"name": "build", "type": "build"},
-            {"name": "request_change", "type": "build", "requires": ["build"], "status": "running"},
-            {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
-            {"name": "plan", "type": "build", "requires": ["hold_change"], "status": "blocked"}
-        ]});
+        self.pipeline_with_jobs(
+            project,
+            branch,
+            commit,
+            json!([
+                {"name": "build", "type": "build"},
+                {"name": "request_change", "type": "build", "requires": ["build"], "status": "running"},
+                {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
+                {"name": "plan", "type": "build", "requires": ["hold_change"], "status": "blocked"}
+            ]),
+        )
+    }
+
+    /// A pipeline whose one workflow has `jobs` (the stand-in's job specs).
+    pub fn pipeline_with_jobs(&self, project: &str, branch: &str, commit: &str, jobs: Value) -> Pipeline {
+        let spec = json!({"project_slug": project, "branch": branch, "revision": commit, "workflow": "deploy-prod", "jobs": jobs});
         let v = self.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();
         Pipeline {
             id: v["pipeline_id"].as_str().unwrap().into(),

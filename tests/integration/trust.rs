@@ -941,6 +941,8 @@ fn a_plan_record_never_opens_another_environments_hold() {
             workflow_id: p.workflow_id.clone(),
             hold: Some("hold_production".into()),
             label: label.clone(),
+            canonical_digest: None,
+            rendered_by: None,
         },
     );
     sb.jira_as(CI).set_property(&staging, "changegate", &rec.to_value()).unwrap();
@@ -1240,4 +1242,53 @@ fn an_analysis_label_that_failed_to_land_is_added_again() {
     let out = sb.reconcile(&p);
     assert_eq!(hold(&sb, &p), "success", "{}", out.stdout);
     assert_eq!(validate(&sb, &p, &[]).code, 0);
+}
+
+/// Where the environment has a plan hold, a plan always comes first: an
+/// apply without a recorded plan fails `validate --stage apply`; if it ran
+/// anyway, `close` records `applied_without_plan` and `audit` reports it.
+#[test]
+fn an_apply_without_a_reviewed_plan_is_refused_recorded_and_audited() {
+    // The CI steps' own checks, without a bot (with one, its analysis and
+    // receipts are needed as well).
+    let sb = Sandbox::without_bot(&format!(
+        "{}\n[lock]\nbot_login = \"changegate-bot\"\n[lock.plan_holds]\nproduction = \"hold_plan_review\"\n",
+        changegate::standins::SITE_CONFIG
+    ));
+    let p = sb.pipeline("gh/acme/web", "main", &crate::sandbox::sha(1));
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let key = sb.state()["ticket"].as_str().unwrap().to_owned();
+    sb.jira_as(ALICE).transition(&key, "Approve", None).unwrap();
+    // Before plan: approved. Before apply without the plan: refused.
+    let before_plan = sb.job(&p, ["validate", "--environment", "production", "--stage", "plan"]).run();
+    assert_eq!(before_plan.code, 0, "{}{}", before_plan.stdout, before_plan.stderr);
+    let apply = sb.job(&p, ["validate", "--environment", "production", "--stage", "apply"]).run();
+    assert_eq!(apply.code, 1, "{}{}", apply.stdout, apply.stderr);
+    assert!(apply.stdout.contains("plan_not_recorded"), "{}", apply.stdout);
+
+    let close = sb.job(&p, ["close", "--outcome", "success", "--deploy-job", "apply"]).run();
+    assert_eq!(close.code, 0, "{}{}", close.stdout, close.stderr);
+    assert!(close.stdout.contains("applied_without_plan"), "{}", close.stdout);
+    let record = &sb.issue(&key)["properties"]["changegate"];
+    assert_eq!(record["outcome"]["applied_without_plan"], true, "{record}");
+
+    let today = changegate::time::Date::today_utc();
+    let since = format!("{:04}-{:02}-{:02}", today.year, today.month, today.day);
+    let audit = sb
+        .job(&p, ["audit", "--since", &since, "--sample", "1", "--format", "json"])
+        .env("JIRA_USER_EMAIL", "bot@acme.test")
+        .env("JIRA_API_TOKEN", "bot-token")
+        .env("GITHUB_API_URL", &sb.stand_ins.url())
+        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .run();
+    let report: Value = serde_json::from_str(&audit.stdout).unwrap_or(Value::Null);
+    let found: Vec<&Value> = report["past_the_lock"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}{}", audit.stdout, audit.stderr))
+        .iter()
+        .filter(|e| e["code"] == "applied_without_plan")
+        .collect();
+    assert_eq!(found.len(), 1, "{report}");
+    assert_eq!(found[0]["ticket"], key.as_str());
+    assert_eq!(report["outcome"], "findings");
 }

@@ -16,6 +16,8 @@ setup_file() {
   bin=$(changegate_bin)
   mkdir -p "$BATS_FILE_TMPDIR/bin"
   ln -sf "$bin" "$BATS_FILE_TMPDIR/bin/changegate"
+  # The plan tool: renders the "binary plan" (see stand-in-terraform).
+  ln -sf "$BATS_TEST_DIRNAME/stand-in-terraform" "$BATS_FILE_TMPDIR/bin/terraform"
   "$bin" stand-ins --listen 127.0.0.1:0 --write-config "$BATS_FILE_TMPDIR/changegate.toml" \
     >"$BATS_FILE_TMPDIR/stand-ins.env" 2>"$BATS_FILE_TMPDIR/stand-ins.log" &
   echo $! >"$BATS_FILE_TMPDIR/stand-ins.pid"
@@ -134,28 +136,34 @@ request() {
   [ "$status" -eq 0 ]
 
   # A risky plan is escalated; the plan hold waits for a second approval.
-  cp "$REPO/examples/plan.json" plan.json
-  printf 'binary plan' >plan.tfplan
-  run cg plan_gate plan_json=plan.json plan_file=plan.tfplan hold_job=hold_plan_review json_report=reports/plan.json
+  # Its JSON is rendered from the binary plan, after init.
+  base64 <"$REPO/examples/plan.json" >plan.tfplan
+  run cg plan_gate plan_file=plan.tfplan hold_job=hold_plan_review
+  [ "$status" -eq 2 ]
+  [[ "$output" == *init* ]]
+  mkdir .terraform
+  run cg plan_gate plan_file=plan.tfplan hold_job=hold_plan_review json_report=reports/plan.json
   echo "$output"
   [ "$status" -eq 0 ]
   [[ "$output" == *RISKY* ]]
   [ -s reports/plan.json ]
   [ "$(issue_status "$key")" = "Manual review" ]
   control POST /_standin/circleci/jobs "{\"workflow_id\": \"$CIRCLE_WORKFLOW_ID\", \"job\": \"plan\", \"status\": \"success\"}"
-  run cg validate_change environment=production plan_json=plan.json plan_file=plan.tfplan
+  run cg validate_change environment=production stage=apply plan_file=plan.tfplan
   [ "$status" -eq 1 ]
   approve "$key"
   run cg resume_when_approved hold_job=hold_plan_review stack=default timeout=10s interval=1s
   [ "$status" -eq 0 ]
   [ "$(job_status hold_plan_review)" = success ]
-  run cg validate_change environment=production plan_json=plan.json plan_file=plan.tfplan
+  run cg validate_change environment=production stage=apply plan_file=plan.tfplan
   echo "$output"
   [ "$status" -eq 0 ]
   # Another plan than the reviewed one is refused.
-  printf 'other plan' >plan.tfplan
-  run cg validate_change environment=production plan_json=plan.json plan_file=plan.tfplan
+  printf '{"format_version": "1.2", "planned_values": {}}' | base64 >plan.tfplan
+  run cg validate_change environment=production stage=apply plan_file=plan.tfplan
+  echo "$output"
   [ "$status" -eq 1 ]
+  [[ "$output" == *plan_file_mismatch* ]]
 
   control POST /_standin/circleci/jobs "{\"workflow_id\": \"$CIRCLE_WORKFLOW_ID\", \"job\": \"apply\", \"status\": \"success\"}"
   run cg close_change deploy_job=apply
@@ -168,8 +176,9 @@ request() {
   new_pipeline "$(printf '%040d' 2)"
   run request
   [ "$status" -eq 0 ]
-  cp "$REPO/examples/plan.json" plan.json
-  run cg plan_gate plan_json=plan.json fail_on_risk=true
+  base64 <"$REPO/examples/plan.json" >plan.tfplan
+  mkdir .terraform
+  run cg plan_gate plan_file=plan.tfplan fail_on_risk=true
   [ "$status" -eq 1 ]
 }
 

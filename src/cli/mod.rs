@@ -120,10 +120,13 @@ impl RenderWith {
     }
 }
 
-/// Renders `plan_file` with `tool` in the working directory.
+/// Renders `plan_file` with `tool` in the plan file's directory (the stack's
+/// working directory, where `init` ran).
 pub(crate) fn render_plan(tool: RenderWith, plan_file: &Path) -> Result<crate::plan::render::Rendered, CliError> {
     let cwd = std::env::current_dir().map_err(CliError::Output)?;
-    crate::plan::render::render(tool.tool(), plan_file, &cwd).map_err(|e| CliError::Other(e.to_string()))
+    let dir = cwd.join(plan_file.parent().unwrap_or(Path::new("")));
+    let name = plan_file.file_name().map_or_else(|| plan_file.to_path_buf(), PathBuf::from);
+    crate::plan::render::render(tool.tool(), &name, &dir).map_err(|e| CliError::Other(e.to_string()))
 }
 
 /// Runs the command line and returns the process exit code.

@@ -679,7 +679,9 @@ fn the_plan_judged_and_applied_is_rendered_from_the_binary_plan_itself() {
     let out = run(&check);
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     assert!(out.stderr.contains("init"), "{}", out.stderr);
-    assert!(sb.issue("PRODCM-1")["properties"]["changegate"]["plans"].as_object().is_none_or(serde_json::Map::is_empty));
+    assert!(
+        sb.issue("PRODCM-1")["properties"]["changegate"]["plans"].as_object().is_none_or(serde_json::Map::is_empty)
+    );
     std::fs::create_dir(sb.path().join(".terraform")).unwrap();
 
     let out = run(&[&check[..], &["--hold", "hold_plan_review"]].concat());

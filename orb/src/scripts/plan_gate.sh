@@ -7,13 +7,13 @@ cg_jira_and_circleci
 cg_trust
 cg=$(cg_bin)
 
-set -- plan-check "${CG_PLAN_JSON:?}" --stack "${CG_STACK:-default}" --format "${CG_FORMAT:-text}"
+set -- plan-check --plan-file "${CG_PLAN_FILE:?the plan_file parameter is required}" \
+  --render-with "${CG_RENDER_WITH:-terraform}" --stack "${CG_STACK:-default}" --format "${CG_FORMAT:-text}"
 if [ -n "${CG_TICKET:-}" ]; then
   set -- "$@" --ticket "$CG_TICKET"
 else
   set -- "$@" --state "${CG_STATE_FILE:-changegate.json}"
 fi
-if [ -n "${CG_PLAN_FILE:-}" ]; then set -- "$@" --plan-file "$CG_PLAN_FILE"; fi
 if [ -n "${CG_HOLD_JOB:-}" ]; then set -- "$@" --hold "$CG_HOLD_JOB"; fi
 if [ -n "${CG_ENVIRONMENT:-}" ]; then set -- "$@" --environment "$CG_ENVIRONMENT"; fi
 if [ -n "${CG_JSON_OUT:-}" ]; then

@@ -13,8 +13,9 @@ if [ -n "${CG_TICKET:-}" ]; then set -- "$@" --ticket "$CG_TICKET"; fi
 case "${CG_STAGE:-auto}" in
   plan | apply) set -- "$@" --stage "$CG_STAGE" ;;
 esac
-if [ -n "${CG_PLAN_JSON:-}" ]; then set -- "$@" --plan-json "$CG_PLAN_JSON"; fi
-if [ -n "${CG_PLAN_FILE:-}" ]; then set -- "$@" --plan-file "$CG_PLAN_FILE"; fi
+if [ -n "${CG_PLAN_FILE:-}" ]; then
+  set -- "$@" --plan-file "$CG_PLAN_FILE" --render-with "${CG_RENDER_WITH:-terraform}"
+fi
 if [ -n "${CG_CONFIG:-}" ]; then set -- "$@" --config "$CG_CONFIG"; fi
 
 exec "$cg" "$@"

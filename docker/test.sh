@@ -29,6 +29,10 @@ check() { # name expected-substring command...
 }
 
 check "changegate --version" "changegate $version" changegate --version
+# The bot's image carries the content checks of merges and squashes.
+if [[ "$image" == *changegate-bot* ]]; then
+  check "the bot's binary has its content checks" "content checks: git objects" changegate --version
+fi
 check "a shell runs commands" "shell works" /bin/sh -c 'echo "shell $(echo works)"'
 check "tar and gzip round-trip a workspace" "workspace" /bin/sh -c \
   'cd /tmp && mkdir ws && echo workspace > ws/f && tar -czf ws.tgz ws && rm -r ws && tar -xzf ws.tgz && cat ws/f'

@@ -732,7 +732,9 @@ fn resume_one(
     };
     // A change hold of an environment with a plan hold opens only a
     // workflow whose deploy jobs all wait for the plan hold.
-    let plan_hold = bot.config.lock.plan_hold(&env).filter(|p| *p != hold && kind == HoldKind::Change);
+    // (A plan-only deploy applies nothing: its workflow needs no plan hold.)
+    let applies = record.binding.action == crate::request::binding::DeployAction::Apply;
+    let plan_hold = bot.config.lock.plan_hold(&env).filter(|p| *p != hold && kind == HoldKind::Change && applies);
     let r = match holds::resume(
         bot.circleci,
         &record.binding,

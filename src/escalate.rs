@@ -64,7 +64,12 @@ pub fn run(report: &Report, args: &EscalateArgs, config: &Config, svc: &Services
         )));
     }
     let mut actions = Vec::new();
-    let label = PlanRecord::label_for(&args.stack, &report.plan_json_digest, report.plan_file_digest.as_ref());
+    let label = PlanRecord::label_with(
+        &args.stack,
+        &report.plan_json_digest,
+        report.plan_file_digest.as_ref(),
+        report.plan_json_canonical_digest.as_ref(),
+    );
     let already = record.plans.get(&args.stack).is_some_and(|p| p.label == label) && t.labels.contains(&label);
     if already {
         actions.push(format!("plan for stack {:?} already recorded on {}", args.stack, t.key));

@@ -202,6 +202,9 @@ struct Acc {
     findings: Vec<ScanFinding>,
     bound: bool,
     satisfies: Vec<String>,
+    /// Runs of files given by path that name no commit: not counted, and
+    /// reported only when no other run of the scanner is bound.
+    unbound: Vec<String>,
 }
 
 impl Acc {
@@ -363,6 +366,11 @@ pub fn gate(e: &Evidence, cfg: &ScanConfig) -> ScanReport {
     let scanners: Vec<ScannerReport> = scanners
         .into_values()
         .map(|mut s| {
+            if !s.bound {
+                for what in std::mem::take(&mut s.unbound) {
+                    s.findings.push(ScanFinding { code: ScanCode::ScanNotForDeploySha, detail: what });
+                }
+            }
             if !s.blocking.is_empty() {
                 s.findings.push(ScanFinding {
                     code: ScanCode::ScanBlockingFinding,
@@ -559,13 +567,10 @@ fn judge_run(s: &mut Acc, run: &RunFacts, what: &str, (commit, bound): (&str, Bo
         return;
     }
     if run.revisions.is_empty() && bound == Bound::ByRevision {
-        s.finding(
-            ScanCode::ScanNotForDeploySha,
-            format!(
-                "{what} names no commit (versionControlProvenance revisionId): a file given by path counts only for the commit it names, {}",
-                short(commit)
-            ),
-        );
+        s.unbound.push(format!(
+            "{what} names no commit (versionControlProvenance revisionId): a file given by path counts only for the commit it names, {}",
+            short(commit)
+        ));
         return;
     }
     if run.execution_successful == Some(false) || !run.tool_errors.is_empty() {
@@ -900,11 +905,27 @@ mod tests {
         assert_eq!(file(&doc).verdict, Verdict::Pass);
         doc["runs"][0]["versionControlProvenance"] = provenance(&"e".repeat(40));
         assert!(codes(&file(&doc)).contains(&"scan_not_for_deploy_sha"));
-        // The same document as an artifact of the deploy's scan job counts.
+        // The same document as an artifact of the deploy's scan job counts,
+        // and a file naming no commit beside it is not counted, not a failure.
         let mut e = evidence();
         job(&mut e, "grype", "success", 3);
         artifact(&mut e, "grype", 3, &sarif("Grype", json!([])));
         assert_eq!(gate(&e, &cfg(&["grype"], &["grype"])).verdict, Verdict::Pass);
+        let bytes = serde_json::to_vec(&sarif("Grype", json!([{"ruleId": "high"}]))).unwrap();
+        let (runs, error) = crate::evidence::collect::read_sarif_bytes(&bytes);
+        e.scans.sarif.push(SarifArtifact {
+            kind: "file".into(),
+            workflow_id: String::new(),
+            job: String::new(),
+            job_number: 0,
+            path: "old.sarif".into(),
+            digest: Sha256Digest::of(&bytes),
+            runs,
+            error,
+            source: "file: old.sarif".into(),
+        });
+        let r = gate(&e, &cfg(&["grype"], &["grype"]));
+        assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
     }
 
     /// A record with one successful scan job per tool, each storing a clean

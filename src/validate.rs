@@ -249,7 +249,13 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
                     }
                     _ => {}
                 }
-                if r.label != PlanRecord::label_for(&p.stack, &r.json_digest, r.file_digest.as_ref())
+                if r.label
+                    != PlanRecord::label_with(
+                        &p.stack,
+                        &r.json_digest,
+                        r.file_digest.as_ref(),
+                        r.canonical_digest.as_ref(),
+                    )
                     || !t.labels.contains(&r.label)
                 {
                     failures.push(fail("record_tampered", "the recorded plan digests do not match the plan label"));

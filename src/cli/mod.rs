@@ -32,8 +32,14 @@ use crate::plan;
 use crate::time::Date;
 
 /// Automated change management for production deploys.
+/// The version `--version` prints: the bot's build names its content checks.
+#[cfg(feature = "git-objects")]
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (content checks: git objects)");
+#[cfg(not(feature = "git-objects"))]
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 #[derive(Debug, Parser)]
-#[command(name = "changegate", version, about, long_about = None)]
+#[command(name = "changegate", version = VERSION, about, long_about = None)]
 #[command(after_help = "Exit codes: 0 pass, 1 the policy said no, 2 could not decide (never a pass).")]
 pub struct Cli {
     /// Configuration file [default: $CHANGEGATE_CONFIG, ./changegate.toml, .circleci/changegate.toml]

@@ -97,6 +97,17 @@ pub(crate) fn services(env: &Env) -> Result<Services, CliError> {
     Ok(Services { jira, circleci })
 }
 
+/// `path` as a path of the repository checked out around `cwd` (the
+/// nearest folder with `.git`, else `cwd`), symlinks resolved; `None` for a
+/// file outside it.
+fn repo_relative(path: &Path, cwd: &Path) -> Option<String> {
+    let cwd = cwd.canonicalize().ok()?;
+    let root = cwd.ancestors().find(|d| d.join(".git").exists()).unwrap_or(&cwd).to_path_buf();
+    let file = cwd.join(path).canonicalize().ok()?;
+    let inside = file.strip_prefix(&root).ok()?;
+    crate::config::approval::repo_path(&inside.to_string_lossy())
+}
+
 pub(super) fn run(
     cli: &RequestCli,
     config: Option<&Path>,
@@ -132,10 +143,7 @@ pub(super) fn run(
     let outcome = if config.is_controlled(&args.environment) {
         let cwd = std::env::current_dir().map_err(CliError::Output)?;
         let mut build = BuildEnv::from_env(env)?;
-        build.config_path = config.source.as_deref().and_then(|p| {
-            let inside = if p.is_absolute() { p.strip_prefix(&cwd).ok()? } else { p };
-            crate::config::approval::repo_path(&inside.to_string_lossy())
-        });
+        build.config_path = config.source.as_deref().and_then(|p| repo_relative(p, &cwd));
         let svc = lazy.get(env)?;
         request::run(&args, &build, &config, svc, &cwd)?
     } else {
@@ -153,5 +161,33 @@ pub(super) fn run(
             Ok(Outcome::Pass)
         }
         RequestOutcome::Refused { .. } => Ok(Outcome::Deny),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repo_relative;
+
+    #[test]
+    fn the_recorded_configuration_path_is_the_repositorys() {
+        let repo = tempfile::tempdir().unwrap();
+        let root = repo.path();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::create_dir_all(root.join("infra/deploy")).unwrap();
+        std::fs::write(root.join("infra/changegate.toml"), "").unwrap();
+        std::fs::write(root.join("infra/deploy/gate.toml"), "").unwrap();
+        let job = root.join("infra");
+        // A job working in a sub-folder: the path is from the repository's root.
+        assert_eq!(repo_relative("changegate.toml".as_ref(), &job).as_deref(), Some("infra/changegate.toml"));
+        assert_eq!(repo_relative("./deploy/gate.toml".as_ref(), &job).as_deref(), Some("infra/deploy/gate.toml"));
+        let absolute = root.join("infra/changegate.toml");
+        assert_eq!(repo_relative(&absolute, &job).as_deref(), Some("infra/changegate.toml"));
+        // Through a symlink: the file it points at.
+        std::os::unix::fs::symlink("deploy/gate.toml", root.join("infra/link.toml")).unwrap();
+        assert_eq!(repo_relative("link.toml".as_ref(), &job).as_deref(), Some("infra/deploy/gate.toml"));
+        // Outside the checkout: nothing to watch.
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::fs::write(elsewhere.path().join("x.toml"), "").unwrap();
+        assert_eq!(repo_relative(&elsewhere.path().join("x.toml"), &job), None);
     }
 }

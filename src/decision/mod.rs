@@ -291,7 +291,7 @@ pub fn decide_with(e: &Evidence, config: &Config) -> Decision {
             .pipeline_files
             .files
             .iter()
-            .filter(|(path, c)| c.before != c.after && !e.policy_files.files.contains_key(path.as_str()))
+            .filter(|(path, c)| c.before != c.after && !changed.contains(&path.as_str()))
             .map(|(path, _)| path.as_str())
             .collect();
         if !pipeline.is_empty() {

@@ -135,6 +135,18 @@ pub fn collect_from(
             let at_base = |i: usize| if base.is_some() { Some(i * ends.len()) } else { None };
             let at_head = |i: usize| i * ends.len() + ends.len() - 1;
             for (i, f) in watched.iter().enumerate() {
+                // A file that is there but not readable as text (binary, too
+                // large, a folder) cannot be compared: a gap, never "unchanged".
+                let unreadable = |k: usize| {
+                    let b = &r[format!("b{k}")];
+                    !b.is_null()
+                        && (b["isBinary"].as_bool() != Some(false)
+                            || b["isTruncated"].as_bool() != Some(false)
+                            || b["text"].as_str().is_none())
+                };
+                if at_base(i).is_some_and(unreadable) || unreadable(at_head(i)) {
+                    gap(&mut gaps, GapArea::Policy, &format!("policy file {f}"), &"not readable as text");
+                }
                 let text = |k: usize| r[format!("b{k}")]["text"].as_str().map(str::to_owned);
                 let before = at_base(i).and_then(text);
                 policy_files.files.insert(f.clone(), FileChange { before, after: text(at_head(i)) });

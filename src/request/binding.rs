@@ -213,8 +213,22 @@ pub struct PlanRecord {
 impl PlanRecord {
     /// The label for a stack's plan digests.
     pub fn label_for(stack: &str, json: &Sha256Digest, file: Option<&Sha256Digest>) -> String {
+        Self::label_with(stack, json, file, None)
+    }
+
+    /// The label for a stack's plan digests and, for a plan rendered from
+    /// its file, the canonical digest a rendering before apply must match.
+    pub fn label_with(
+        stack: &str,
+        json: &Sha256Digest,
+        file: Option<&Sha256Digest>,
+        canonical: Option<&Sha256Digest>,
+    ) -> String {
         let file = file.map(ToString::to_string).unwrap_or_default();
-        label("changegate-plan", &[stack, &json.to_string(), &file], 24)
+        match canonical {
+            None => label("changegate-plan", &[stack, &json.to_string(), &file], 24),
+            Some(c) => label("changegate-plan", &[stack, &json.to_string(), &file, &c.to_string()], 24),
+        }
     }
 }
 

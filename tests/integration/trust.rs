@@ -376,7 +376,7 @@ fn an_analysis_never_undoes_an_approval_given_meanwhile() {
     assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
     sb.set_job(&p.workflow_id, "request_change", "success");
     let k = key(&sb);
-    sb.fault(json!({"service": "jira", "method": "POST", "path_contains": "/comment", "delay_ms": 2500, "times": 1}));
+    sb.fault(json!({"service": "jira", "method": "POST", "path_contains": "/comment", "delay_ms": 6000, "times": 1}));
     let bot = {
         let run = sb.bot(&p, ["reconcile", "--hold-wait", "1"]).env("CHANGEGATE_HTTP_TIMEOUT", "20");
         std::thread::spawn(move || run.run())
@@ -417,7 +417,7 @@ fn log(sb: &Sandbox) -> Vec<Value> {
 fn a_slow_analysis_keeps_what_another_writer_added_meanwhile() {
     let (sb, _g, p, k) = reviewed_change_unanalysed(&config(""));
     sb.fault(
-        json!({"service": "jira", "method": "POST", "path_contains": "/attachments", "delay_ms": 2500, "times": 1}),
+        json!({"service": "jira", "method": "POST", "path_contains": "/attachments", "delay_ms": 6000, "times": 1}),
     );
     let analyse = {
         let run = sb

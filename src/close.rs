@@ -146,7 +146,22 @@ pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Clos
             ),
         ),
     };
-    let approvers: Vec<String> = t.approvals(&jc.statuses.approved).iter().map(|a| a.account_id.clone()).collect();
+    // Who approved, by display name (from the history; account ids decide
+    // elsewhere, this is for people), each person once.
+    let mut approvers: Vec<String> = Vec::new();
+    for a in t.approvals(&jc.statuses.approved) {
+        let name = t
+            .changelog
+            .iter()
+            .filter_map(|e| e.author.as_ref())
+            .find(|u| u.account_id == a.account_id)
+            .and_then(|u| u.display_name.clone())
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or(a.account_id);
+        if !approvers.contains(&name) {
+            approvers.push(name);
+        }
+    }
     let now = Timestamp::now();
     let mut rows: Vec<Vec<Vec<Inline>>> = vec![
         vec![vec![Inline::Text("Outcome".into())], vec![Inline::Strong(outcome.as_str().into())]],

@@ -108,12 +108,27 @@ fn repo_relative(path: &Path, cwd: &Path) -> Option<String> {
     crate::config::approval::repo_path(&inside.to_string_lossy())
 }
 
+/// Every variable a request of a controlled environment reads.
+const NEEDED: [&str; 5] = ["JIRA_BASE_URL", "JIRA_USER_EMAIL", "JIRA_API_TOKEN", "CIRCLE_TOKEN", "CIRCLE_WORKFLOW_ID"];
+
 pub(super) fn run(
     cli: &RequestCli,
     config: Option<&Path>,
     env: &Env,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
+    // A missing variable is reported with every other one missing, in one
+    // run, not one batch per step.
+    run_steps(cli, config, env, out).map_err(|e| match e {
+        CliError::Env(_) => match env.require(NEEDED) {
+            Err(all) => CliError::Env(all),
+            Ok(_) => e,
+        },
+        e => e,
+    })
+}
+
+fn run_steps(cli: &RequestCli, config: Option<&Path>, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
     let environment = crate::config::env_key(&cli.environment);
     if environment.is_empty() {
         return Err(CliError::Other("--environment cannot be empty".into()));

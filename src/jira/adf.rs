@@ -89,7 +89,12 @@ impl Doc {
             .iter()
             .map(|h| json!({"type": "tableHeader", "content": [paragraph(&[Inline::Strong((*h).to_owned())])]}))
             .collect();
-        let mut all = vec![json!({"type": "tableRow", "content": head})];
+        // A table of names and values has no header: no blank first row.
+        let mut all = if header.iter().all(|h| h.is_empty()) {
+            Vec::new()
+        } else {
+            vec![json!({"type": "tableRow", "content": head})]
+        };
         for row in rows {
             let cells: Vec<Value> =
                 row.iter().map(|c| json!({"type": "tableCell", "content": [paragraph(c)]})).collect();
@@ -171,6 +176,17 @@ mod tests {
         let text = plain_text(&d);
         assert!(text.contains("Change request\nBuild #42\njustification\n"), "{text}");
         assert!(text.contains("Field"), "{text}");
+    }
+
+    #[test]
+    fn a_table_of_names_and_values_has_no_blank_header_row() {
+        let rows = vec![vec![vec![Inline::Text("Outcome".into())], vec![Inline::Text("success".into())]]];
+        let d = Doc::new().table(&["", ""], rows.clone()).build();
+        let table = &d["content"][0]["content"];
+        assert_eq!(table.as_array().unwrap().len(), 1);
+        assert_eq!(table[0]["content"][0]["type"], "tableCell");
+        let d = Doc::new().table(&["Commit", "Verdict"], rows).build();
+        assert_eq!(d["content"][0]["content"][0]["content"][0]["type"], "tableHeader");
     }
 
     #[test]

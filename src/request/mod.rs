@@ -106,6 +106,19 @@ impl BuildEnv {
     }
 }
 
+/// The URL of the build job (the artifact deployed) from this job's own
+/// `CIRCLE_BUILD_URL`: job numbers are the project's, so the last path
+/// segment is the job. A URL of another shape is left as it is.
+pub fn build_job_url(own: &str, build_job: u64) -> String {
+    let trimmed = own.trim_end_matches('/');
+    match trimmed.rsplit_once('/') {
+        Some((prefix, last)) if !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{prefix}/{build_job}")
+        }
+        _ => own.to_owned(),
+    }
+}
+
 /// What later jobs read from `changegate.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -321,7 +334,7 @@ pub fn run(
         rollback_plan: args.rollback_plan.clone(),
         service: args.service.clone(),
         change_type: if args.emergency.is_some() { "emergency" } else { "normal" }.into(),
-        build_url: build.build_url.clone(),
+        build_url: build.build_url.as_deref().map(|u| build_job_url(u, binding.build_job.number)),
         workflows: vec![build.workflow_id.clone()],
         pull_requests: build.pull_requests.clone(),
         commits: commit_list(&binding, config, svc, cwd)?,

@@ -36,6 +36,8 @@ fn first_run_creates_a_filled_ticket_that_waits_for_input() {
     assert_eq!(f["customfield_10057"], sha(1));
     assert_eq!(f["customfield_10058"], "build");
     assert_eq!(f["customfield_10059"], json!(1001.0));
+    // The Build URL links the build job deployed (#1001), not the request job.
+    assert_eq!(f["customfield_10060"], "https://app.circleci.com/jobs/1001");
     assert_eq!(f["customfield_10061"], p.id);
     assert_eq!(f["customfield_10063"], p.workflow_id);
     assert_eq!(f["customfield_10053"], json!({"value": "normal"}));
@@ -609,4 +611,28 @@ fn the_commit_list_starts_at_the_last_done_deploy() {
     assert!(text.contains(&format!("since the last approved deploy (PRODCM-1, {})", &first[..12])), "{text}");
     assert!(text.contains("Fix rounding in totals") && text.contains("Add checkout page"), "{text}");
     assert!(!text.contains("Initial service"), "the base commit itself is not listed: {text}");
+}
+
+/// Every variable a request needs and lacks is named in one run, not one
+/// batch per step.
+#[test]
+fn every_missing_variable_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("changegate.toml"), changegate::standins::SITE_CONFIG).unwrap();
+    let mut run =
+        crate::support::Run::new(["request", "--environment", "production", "--build-job", "build", "--no-bot"])
+            .cwd(dir.path());
+    // Whatever the machine running the tests has set, these are empty.
+    for var in ["JIRA_BASE_URL", "JIRA_USER_EMAIL", "JIRA_API_TOKEN", "CIRCLE_TOKEN", "CIRCLE_WORKFLOW_ID"] {
+        run = run.env(var, "");
+    }
+    let out = run.env("CIRCLE_SHA1", "0123456789abcdef0123456789abcdef01234567").run();
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(
+            "missing environment variable(s): JIRA_BASE_URL, JIRA_USER_EMAIL, JIRA_API_TOKEN, CIRCLE_TOKEN, CIRCLE_WORKFLOW_ID"
+        ),
+        "{}",
+        out.stderr
+    );
 }

@@ -2,8 +2,11 @@
 //! credentials are set, checks it against the site: the project and issue
 //! type exist, mapped fields exist and are on the create screen, the
 //! configured statuses exist, and (`--probe-ticket KEY`) the CI user cannot
-//! run Approve or Decline. Exit 0 when all is well, 1 when something on the
-//! site does not match, 2 when it cannot check.
+//! run Approve or Decline. Every problem is listed in one run, each with its
+//! fix. Exit 0 when all is well, 1 when anything a controlled deploy needs is
+//! missing, unreachable or does not match (no configuration found, a required
+//! field unmapped, a missing variable: nothing passes silently), 2 when it
+//! cannot check.
 
 use std::io::Write;
 use std::path::Path;
@@ -199,6 +202,7 @@ pub(super) fn run(
     env: &Env,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
+    let explicit = config;
     let config = load_config(config)?;
     let source = config
         .source
@@ -206,6 +210,14 @@ pub(super) fn run(
         .map_or_else(|| "built-in defaults (no changegate.toml found)".to_owned(), |p| p.display().to_string());
     writeln!(out, "configuration valid: {source}")?;
     let (mode, mut problems) = mode_lines(args.no_bot, env);
+    if config.source.is_none() && explicit.is_none() {
+        let cwd = std::env::current_dir().map_err(CliError::Output)?;
+        problems.push(format!(
+            "no configuration found: CHANGEGATE_CONFIG is not set and neither {0}/changegate.toml nor {0}/.circleci/changegate.toml exists; \
+             the built-in defaults name no Jira project or fields: write one (docs/jira-setup.md) or name it with --config",
+            cwd.display()
+        ));
+    }
     for line in mode.iter().chain(gate_summary(&config, crate::time::Timestamp::now()).iter()) {
         writeln!(out, "{line}")?;
     }
@@ -219,12 +231,11 @@ pub(super) fn run(
         .filter(|f| config.jira.site_field(**f).is_none())
         .map(|f| TicketField::name(*f))
         .collect();
-    if !unmapped.is_empty() {
-        writeln!(
-            out,
-            "note: required fields not mapped to site fields (they will be reported missing on every ticket): {}",
-            unmapped.join(", ")
-        )?;
+    for field in &unmapped {
+        problems.push(format!(
+            "[jira] required field {field} is not mapped to a site field, so every ticket would be reported missing it: \
+             map it in [jira.fields] or drop it from [jira] required"
+        ));
     }
     let without_holds: Vec<&str> = if config.controlled_environments.len() > 1 {
         config
@@ -237,19 +248,28 @@ pub(super) fn run(
         Vec::new()
     };
     if !without_holds.is_empty() {
-        writeln!(
-            out,
-            "note: several environments are controlled and [lock.holds] names no holds for {}: the bot resumes no hold of theirs",
+        problems.push(format!(
+            "several environments are controlled and [lock.holds] names no holds for {}: the bot resumes no hold of theirs; \
+             name each environment's holds in [lock.holds]",
             without_holds.join(", ")
-        )?;
+        ));
     }
-    if args.offline || env.get("JIRA_BASE_URL").is_none() {
+    let site_vars = ["JIRA_BASE_URL", "JIRA_USER_EMAIL", "JIRA_API_TOKEN"];
+    let missing: Vec<&str> = site_vars.iter().copied().filter(|v| env.get(v).is_none()).collect();
+    if args.offline || !missing.is_empty() {
         if args.probe_ticket.is_some() {
             return Err(CliError::Other(
                 "--probe-ticket needs JIRA_BASE_URL, JIRA_USER_EMAIL and JIRA_API_TOKEN".into(),
             ));
         }
-        writeln!(out, "site not checked: set JIRA_BASE_URL, JIRA_USER_EMAIL and JIRA_API_TOKEN to check it")?;
+        if args.offline {
+            writeln!(out, "site not checked (--offline)")?;
+        } else {
+            problems.push(format!(
+                "missing environment variable(s): {}: the site cannot be checked (set them, or pass --offline to check the file only)",
+                missing.join(", ")
+            ));
+        }
         for p in &problems {
             writeln!(out, "problem: {p}")?;
         }

@@ -532,43 +532,51 @@ fn config_check_against_the_site_and_the_approval_probe() {
 #[test]
 fn config_check_offline_validates_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    // With a bot (the default), the bot's public key is what CI checks
-    // trust: without it, the check does not pass.
+    // Nothing set up: every problem is listed in one run, none passes silently.
     let out = crate::support::Run::new(["config", "check"]).cwd(dir.path()).run();
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("mode: with the changegate bot"), "{}", out.stdout);
-    assert!(out.stdout.contains("problem: CHANGEGATE_RECEIPT_PUBKEY is not set"), "{}", out.stdout);
+    for problem in [
+        "problem: CHANGEGATE_RECEIPT_PUBKEY is not set",
+        "problem: no configuration found: CHANGEGATE_CONFIG is not set and neither",
+        "problem: [jira] required field justification is not mapped to a site field",
+        "problem: [jira] required field rollback_plan is not mapped to a site field",
+        "problem: missing environment variable(s): JIRA_BASE_URL, JIRA_USER_EMAIL, JIRA_API_TOKEN",
+    ] {
+        assert!(out.stdout.contains(problem), "{problem}: {}", out.stdout);
+    }
+    // A configuration that maps every required field, checked offline.
+    std::fs::write(dir.path().join("changegate.toml"), changegate::standins::SITE_CONFIG).unwrap();
     let (_, public) = changegate::signing::generate();
-    let out =
-        crate::support::Run::new(["config", "check"]).cwd(dir.path()).env("CHANGEGATE_RECEIPT_PUBKEY", &public).run();
+    let offline = |extra: &[&str]| {
+        let mut args = vec!["config", "check", "--offline"];
+        args.extend_from_slice(extra);
+        crate::support::Run::new(args).cwd(dir.path()).env("CHANGEGATE_RECEIPT_PUBKEY", &public).run()
+    };
+    let out = offline(&[]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("bot keys accepted: "), "{}", out.stdout);
-    let out = crate::support::Run::new(["config", "check", "--no-bot"]).cwd(dir.path()).run();
-    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("site not checked (--offline)"), "{}", out.stdout);
+    let out = offline(&["--no-bot"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("mode: without a bot (--no-bot): nothing is signed"), "{}", out.stdout);
-    assert!(out.stdout.contains("built-in defaults"), "{}", out.stdout);
-    assert!(out.stdout.contains("justification, rollback_plan"), "{}", out.stdout);
-    assert!(out.stdout.contains("emergencies: off (no [emergency] group)"), "{}", out.stdout);
+    assert!(out.stdout.contains("emergencies: granted by members of the Jira group break-glass"), "{}", out.stdout);
     assert!(out.stdout.contains("waiting requests: reminded every 4 h, expired after 168 h"), "{}", out.stdout);
     assert!(out.stdout.contains("production: a deploy now is inside its windows"), "{}", out.stdout);
-    // A freeze now, and the break-glass group.
+    // A freeze now.
     let now = changegate::time::Timestamp::now();
     std::fs::write(
         dir.path().join("changegate.toml"),
         format!(
-            "[emergency]\ngroup = \"change-break-glass\"\n[[freezes]]\nfrom = \"{}\"\nuntil = \"{}\"\nreason = \"Migration\"\n",
+            "{}\n[[freezes]]\nfrom = \"{}\"\nuntil = \"{}\"\nreason = \"Migration\"\n",
+            changegate::standins::SITE_CONFIG,
             changegate::time::Timestamp(now.0 - 60_000),
             now.plus(std::time::Duration::from_secs(3600))
         ),
     )
     .unwrap();
-    let out = crate::support::Run::new(["config", "check", "--no-bot"]).cwd(dir.path()).run();
+    let out = offline(&["--no-bot"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert!(
-        out.stdout.contains("emergencies: granted by members of the Jira group change-break-glass"),
-        "{}",
-        out.stdout
-    );
     assert!(
         out.stdout.contains("production: production freeze until") && out.stdout.contains("Migration"),
         "{}",

@@ -49,7 +49,8 @@ impl Ci {
         }
     }
 
-    /// One line saying what protects this run.
+    /// One line saying what protects this run, and which configuration file
+    /// it read (or where it looked).
     pub fn describe(&self) -> String {
         match &self.mode {
             Mode::Bot { policy, .. } => format!(
@@ -59,12 +60,15 @@ impl Ci {
                 policy.payload.expires_at,
                 match &self.config.source {
                     Some(p) => format!(", tightened by {}", p.display()),
-                    None => String::new(),
+                    None => format!("; no changegate.toml tightens it ({})", NOT_FOUND),
                 }
             ),
             Mode::NoBot => format!(
                 "policy: {} (--no-bot: nothing is signed; the lock is a person in the deploy context's security group approving the hold)",
-                self.config.source.as_ref().map_or_else(|| "built-in defaults".to_owned(), |p| p.display().to_string())
+                self.config
+                    .source
+                    .as_ref()
+                    .map_or_else(|| format!("built-in defaults ({NOT_FOUND})"), |p| p.display().to_string())
             ),
         }
     }
@@ -74,6 +78,10 @@ impl Ci {
         matches!(self.mode, Mode::NoBot)
     }
 }
+
+/// Where a configuration is looked for when none is named.
+const NOT_FOUND: &str =
+    "none found: --config and CHANGEGATE_CONFIG unset, no ./changegate.toml or ./.circleci/changegate.toml here";
 
 /// The bot's private key must never reach a CI job: a job that can read it
 /// can sign anything.

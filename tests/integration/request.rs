@@ -644,3 +644,26 @@ fn every_missing_variable_is_reported_at_once() {
         out.stderr
     );
 }
+
+/// Every step says which configuration it read, or where it looked.
+#[test]
+fn each_step_says_which_configuration_it_read_or_where_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        crate::support::Run::new(["validate", "--environment", "production", "--no-bot"])
+            .cwd(dir.path())
+            .env("JIRA_BASE_URL", "")
+            .run()
+    };
+    let out = run();
+    assert!(
+        out.stdout.contains("policy: built-in defaults (none found: --config and CHANGEGATE_CONFIG unset, no ./changegate.toml or ./.circleci/changegate.toml here)"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    std::fs::create_dir(dir.path().join(".circleci")).unwrap();
+    std::fs::write(dir.path().join(".circleci/changegate.toml"), changegate::standins::SITE_CONFIG).unwrap();
+    let out = run();
+    assert!(out.stdout.contains(".circleci/changegate.toml (--no-bot"), "{}{}", out.stdout, out.stderr);
+}

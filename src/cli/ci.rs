@@ -60,7 +60,7 @@ impl Ci {
                 policy.payload.expires_at,
                 match &self.config.source {
                     Some(p) => format!(", tightened by {}", p.display()),
-                    None => format!("; no changegate.toml tightens it ({})", NOT_FOUND),
+                    None => format!("; no changegate.toml tightens it ({NOT_FOUND})"),
                 }
             ),
             Mode::NoBot => format!(

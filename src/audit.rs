@@ -384,28 +384,19 @@ fn past_the_lock(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<
     Ok(out)
 }
 
-/// A deploy that applied with no reviewed plan where the policy needs one:
-/// the ticket is Done (or `close` recorded a success) and records no plan.
-/// Pure.
-pub fn applied_without_plan(
+/// A Done ticket (or one `close` recorded a success for) of an environment
+/// that needs a reviewed plan, with none recorded.
+fn applied_without_plan(
     config: &Config,
     record: &crate::request::binding::TicketRecord,
     status: &str,
 ) -> Option<String> {
-    let b = &record.binding;
-    if b.action != crate::request::binding::DeployAction::Apply
-        || !config.plan_required_for(&b.environment)
-        || !record.plans.is_empty()
-    {
-        return None;
-    }
     let succeeded = record.rest.get("outcome").and_then(|o| o.get("result")).and_then(Value::as_str) == Some("success");
-    (succeeded || status.eq_ignore_ascii_case(&config.jira.statuses.done)).then(|| {
-        format!(
-            "{} deployed {} to {} without a recorded plan, though the policy requires one",
-            b.project_slug, b.commit, b.environment
-        )
-    })
+    crate::close::applied_without_plan(
+        config,
+        record,
+        succeeded || status.eq_ignore_ascii_case(&config.jira.statuses.done),
+    )
 }
 
 fn emergencies(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<EmergencyEntry>, AuditError> {

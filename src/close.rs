@@ -88,6 +88,24 @@ pub fn decide(
     }
 }
 
+/// Why a deploy that `succeeded` applied without a reviewed plan where the
+/// policy needs one (`applied_without_plan`): an apply of an environment
+/// with a plan hold or `[plan] required`, and no plan recorded. Pure.
+pub fn applied_without_plan(
+    config: &Config,
+    record: &crate::request::binding::TicketRecord,
+    succeeded: bool,
+) -> Option<String> {
+    let b = &record.binding;
+    let needed = b.action == crate::request::binding::DeployAction::Apply && config.plan_required_for(&b.environment);
+    (succeeded && needed && record.plans.is_empty()).then(|| {
+        format!(
+            "{} deployed {} to {} without a recorded plan, though the policy requires one",
+            b.project_slug, b.commit, b.environment
+        )
+    })
+}
+
 /// What was done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Closed {
@@ -198,11 +216,8 @@ pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Clos
         }
     }
     // Applied, where a reviewed plan was required, with none recorded.
-    let without_plan = t.record.as_ref().and_then(|r| {
-        let mut r = r.clone();
-        r.rest.insert("outcome".into(), json!({"result": outcome.as_str()}));
-        crate::audit::applied_without_plan(config, &r, "")
-    });
+    let without_plan =
+        t.record.as_ref().and_then(|r| applied_without_plan(config, r, outcome == DeployOutcome::Success));
     if let Some(why) = &without_plan {
         rows.push(vec![
             vec![Inline::Text("Finding".into())],

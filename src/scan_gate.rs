@@ -876,54 +876,47 @@ mod tests {
         assert!(codes(&r).contains(&"scan_unreadable"), "{r:?}");
     }
 
-    #[test]
-    fn files_count_only_for_the_commit_they_name() {
-        let file = |doc: &Value| {
-            let mut e = evidence();
-            let bytes = serde_json::to_vec(doc).unwrap();
-            let (runs, error) = crate::evidence::collect::read_sarif_bytes(&bytes);
-            e.scans.sarif.push(SarifArtifact {
-                kind: "file".into(),
-                workflow_id: String::new(),
-                job: String::new(),
-                job_number: 0,
-                path: "grype.sarif".into(),
-                digest: Sha256Digest::of(&bytes),
-                runs,
-                error,
-                source: "file: grype.sarif".into(),
-            });
-            gate(&e, &cfg(&[], &["grype"]))
-        };
-        // Naming no commit, a file given by path is no scan of the deployed one.
-        let mut doc = sarif("Grype", json!([]));
-        let r = file(&doc);
-        assert_eq!(r.verdict, Verdict::Fail, "{r:?}");
-        assert!(codes(&r).contains(&"scan_not_for_deploy_sha"), "{r:?}");
-        let provenance = |rev: &str| json!([{"repositoryUri": "https://github.com/acme/web", "revisionId": rev}]);
-        doc["runs"][0]["versionControlProvenance"] = provenance(D);
-        assert_eq!(file(&doc).verdict, Verdict::Pass);
-        doc["runs"][0]["versionControlProvenance"] = provenance(&"e".repeat(40));
-        assert!(codes(&file(&doc)).contains(&"scan_not_for_deploy_sha"));
-        // The same document as an artifact of the deploy's scan job counts,
-        // and a file naming no commit beside it is not counted, not a failure.
-        let mut e = evidence();
-        job(&mut e, "grype", "success", 3);
-        artifact(&mut e, "grype", 3, &sarif("Grype", json!([])));
-        assert_eq!(gate(&e, &cfg(&["grype"], &["grype"])).verdict, Verdict::Pass);
-        let bytes = serde_json::to_vec(&sarif("Grype", json!([{"ruleId": "high"}]))).unwrap();
+    /// Adds `doc` to `e` as a SARIF file given by path.
+    fn file(e: &mut Evidence, path: &str, doc: &Value) {
+        let bytes = serde_json::to_vec(doc).unwrap();
         let (runs, error) = crate::evidence::collect::read_sarif_bytes(&bytes);
         e.scans.sarif.push(SarifArtifact {
             kind: "file".into(),
             workflow_id: String::new(),
             job: String::new(),
             job_number: 0,
-            path: "old.sarif".into(),
+            path: path.into(),
             digest: Sha256Digest::of(&bytes),
             runs,
             error,
-            source: "file: old.sarif".into(),
+            source: format!("file: {path}"),
         });
+    }
+
+    #[test]
+    fn files_count_only_for_the_commit_they_name() {
+        let only = |doc: &Value| {
+            let mut e = evidence();
+            file(&mut e, "grype.sarif", doc);
+            gate(&e, &cfg(&[], &["grype"]))
+        };
+        // Naming no commit, a file given by path is no scan of the deployed one.
+        let mut doc = sarif("Grype", json!([]));
+        let r = only(&doc);
+        assert_eq!(r.verdict, Verdict::Fail, "{r:?}");
+        assert!(codes(&r).contains(&"scan_not_for_deploy_sha"), "{r:?}");
+        let provenance = |rev: &str| json!([{"repositoryUri": "https://github.com/acme/web", "revisionId": rev}]);
+        doc["runs"][0]["versionControlProvenance"] = provenance(D);
+        assert_eq!(only(&doc).verdict, Verdict::Pass);
+        doc["runs"][0]["versionControlProvenance"] = provenance(&"e".repeat(40));
+        assert!(codes(&only(&doc)).contains(&"scan_not_for_deploy_sha"));
+        // The same document as an artifact of the deploy's scan job counts,
+        // and a file naming no commit beside it is not counted, not a failure.
+        let mut e = evidence();
+        job(&mut e, "grype", "success", 3);
+        artifact(&mut e, "grype", 3, &sarif("Grype", json!([])));
+        assert_eq!(gate(&e, &cfg(&["grype"], &["grype"])).verdict, Verdict::Pass);
+        file(&mut e, "old.sarif", &sarif("Grype", json!([{"ruleId": "high"}])));
         let r = gate(&e, &cfg(&["grype"], &["grype"]));
         assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
     }

@@ -146,17 +146,15 @@ impl RawLock {
                 p.at(0..0, format!("[lock.plan_holds] {env}: a hold name cannot be empty"));
                 continue;
             }
-            match owner.get(&name) {
-                Some(other) if *other != env => p.at(
+            if let Some(other) = owner.get(&name).filter(|o| **o != env) {
+                p.at(
                     0..0,
                     format!("[lock.plan_holds]: hold `{name}` is {other}'s in [lock.holds]; a hold belongs to one environment"),
-                ),
-                _ => {}
+                );
             }
-            match holds.get_mut(&env) {
-                // The plan hold is one of the environment's holds.
-                Some(names) if !names.contains(&name) => names.push(name.clone()),
-                _ => {}
+            // The plan hold is one of the environment's holds.
+            if let Some(names) = holds.get_mut(&env).filter(|n| !n.contains(&name)) {
+                names.push(name.clone());
             }
             if plan_holds.insert(env.clone(), name).is_some() {
                 p.at(0..0, format!("[lock.plan_holds] names {env} twice"));
@@ -173,6 +171,21 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, String> {
         Config::parse(text, "t.toml", Date::today_utc()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_plan_hold_is_one_of_its_environments_holds_and_no_other_environments() {
+        let c = parse(
+            "[lock.holds]\nproduction = [\"hold_change\"]\n[lock.plan_holds]\n\" Production \" = \"hold_plan_review\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.lock.plan_hold("production"), Some("hold_plan_review"));
+        assert_eq!(c.lock.holds["production"], ["hold_change", "hold_plan_review"]);
+        assert_eq!(c.lock.plan_hold("staging"), None);
+        let e = parse("[lock.holds]\nstaging = [\"hold_staging\"]\n[lock.plan_holds]\nproduction = \"hold_staging\"\n")
+            .unwrap_err();
+        assert!(e.contains("hold `hold_staging` is staging's in [lock.holds]"), "{e}");
+        assert!(parse("[lock.plan_holds]\nproduction = \" \"\n").unwrap_err().contains("cannot be empty"));
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub mod resume;
 pub mod review;
 pub mod sarif;
 pub mod scan_gate;
+pub mod setup;
 pub mod signed_input;
 pub mod signing;
 pub mod standins;

@@ -24,6 +24,9 @@ pub enum JiraError {
     /// The API call failed.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// The site refused a configuration changegate setup made.
+    #[error("Jira: {0}")]
+    Setup(String),
     /// The transition is not offered on the ticket to this user.
     #[error("Jira: transition {name:?} is not available on {key} for this user (available: {})", if available.is_empty() { "none".to_owned() } else { available.join(", ") })]
     TransitionUnavailable {
@@ -245,6 +248,11 @@ impl Jira {
     ) -> Result<Self, SetupError> {
         let auth = Auth::Basic { user: settings.email.clone(), password: settings.token.clone() };
         Ok(Jira { http: Http::new("Jira", "JIRA_BASE_URL", &settings.base_url, auth, ca_bundle, retry)? })
+    }
+
+    /// The HTTP layer, for the administration calls of `changegate setup`.
+    pub(crate) fn http(&self) -> &Http {
+        &self.http
     }
 
     /// The site URL.

@@ -11,6 +11,11 @@
 //! is empty. The plan is computed by comparing, never by asking the site to
 //! validate a payload. How to run it: `docs/setup.md`.
 
+mod config_file;
+pub mod jira;
+
+pub use config_file::{JiraIds, WriteError, write as write_config};
+
 use std::fmt;
 use std::io::{self, Write};
 

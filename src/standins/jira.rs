@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use super::jira_site::{Caller, Site};
 use super::{Req, Resp, jql};
+
+pub use super::jira_site::CUSTOM_FIELDS;
 use crate::time::Timestamp;
 
 /// A user of the stand-in site.
@@ -44,104 +47,23 @@ pub fn default_users() -> Vec<SiteUser> {
         u("alice@acme.test", "alice-token", "712020:alice", "Alice Approver", &["approvers"]),
         u("bob@acme.test", "bob-token", "712020:bob", "Bob Approver", &["approvers"]),
         u("carol@acme.test", "carol-token", "712020:carol", "Carol On-call", &["break-glass"]),
+        u(
+            "admin@acme.test",
+            "admin-token",
+            "712020:site-admin",
+            "Site Admin",
+            &["jira-admins", "site-admins", "project-admins"],
+        ),
     ]
 }
-
-/// A transition of the stand-in workflow.
-#[derive(Debug, Clone)]
-struct TransitionDef {
-    id: &'static str,
-    name: &'static str,
-    from: &'static [&'static str],
-    to: &'static str,
-    /// Groups allowed; empty = everyone.
-    groups: &'static [&'static str],
-}
-
-const OPEN_STATES: &[&str] = &["Open", "Waiting for input", "Manual review"];
-
-/// The workflow `docs/jira-setup.md` asks site admins to build.
-const WORKFLOW: &[TransitionDef] = &[
-    TransitionDef {
-        id: "11",
-        name: "Request input",
-        from: &["Open", "Manual review"],
-        to: "Waiting for input",
-        groups: &[],
-    },
-    TransitionDef {
-        id: "21",
-        name: "Send to review",
-        from: &["Open", "Waiting for input"],
-        to: "Manual review",
-        groups: &[],
-    },
-    TransitionDef { id: "22", name: "Send back", from: &["Approved"], to: "Manual review", groups: &[] },
-    TransitionDef { id: "31", name: "Approve", from: OPEN_STATES, to: "Approved", groups: &["approvers", "bots"] },
-    TransitionDef { id: "32", name: "Emergency approve", from: OPEN_STATES, to: "Approved", groups: &["break-glass"] },
-    TransitionDef {
-        id: "41",
-        name: "Decline",
-        from: &["Open", "Waiting for input", "Manual review", "Approved"],
-        to: "Declined",
-        groups: &["approvers", "bots"],
-    },
-    TransitionDef { id: "51", name: "Complete", from: &["Approved"], to: "Done", groups: &[] },
-    TransitionDef {
-        id: "61",
-        name: "Fail",
-        from: &["Open", "Waiting for input", "Manual review", "Approved"],
-        to: "Failed",
-        groups: &[],
-    },
-    TransitionDef {
-        id: "71",
-        name: "Cancel",
-        from: &["Open", "Waiting for input", "Manual review", "Approved"],
-        to: "Cancelled",
-        groups: &[],
-    },
-];
-
-const STATUSES: &[(&str, &str, &str)] = &[
-    ("1", "Open", "new"),
-    ("2", "Waiting for input", "indeterminate"),
-    ("3", "Manual review", "indeterminate"),
-    ("4", "Approved", "indeterminate"),
-    ("5", "Declined", "done"),
-    ("6", "Done", "done"),
-    ("7", "Failed", "done"),
-    ("8", "Cancelled", "done"),
-];
-
-/// Custom fields of the stand-in site: (id, name, kind).
-pub const CUSTOM_FIELDS: &[(&str, &str, &str)] = &[
-    ("customfield_10050", "Environment", "text"),
-    ("customfield_10051", "Justification", "textarea"),
-    ("customfield_10052", "Rollback plan", "textarea"),
-    ("customfield_10053", "Change type", "select"),
-    ("customfield_10054", "Risk level", "select"),
-    ("customfield_10055", "Repository", "text"),
-    ("customfield_10056", "Branch", "text"),
-    ("customfield_10057", "Commit", "text"),
-    ("customfield_10058", "Build job", "text"),
-    ("customfield_10059", "Build job number", "number"),
-    ("customfield_10060", "Build URL", "url"),
-    ("customfield_10061", "Pipeline id", "text"),
-    ("customfield_10062", "Pipeline number", "number"),
-    ("customfield_10063", "Workflows", "text"),
-    ("customfield_10064", "Pull requests", "textarea"),
-    ("customfield_10065", "Security scan status", "text"),
-    ("customfield_10066", "changegate record", "text"),
-    ("customfield_10067", "Service", "text"),
-    ("customfield_10068", "Deploy action", "select"),
-];
 
 #[derive(Debug, Clone)]
 struct StoredIssue {
     id: u64,
     key: String,
     project: String,
+    /// The issue type's id.
+    issue_type: String,
     fields: Map<String, Value>,
     status: String,
     resolution: Option<String>,
@@ -166,7 +88,8 @@ struct StoredIssue {
 #[derive(Debug)]
 pub struct JiraStandIn {
     users: Vec<SiteUser>,
-    projects: Vec<String>,
+    /// The site's configuration (fields, workflows, screens, groups).
+    pub site: Site,
     /// Project entity properties, by project key and property key.
     project_properties: BTreeMap<(String, String), Value>,
     issues: Vec<StoredIssue>,
@@ -188,18 +111,12 @@ fn error(status: u16, message: &str) -> Resp {
     Resp::json(status, json!({"errorMessages": [message], "errors": {}}))
 }
 
-fn status_json(name: &str) -> Value {
-    let (id, _, cat) = STATUSES.iter().find(|(_, n, _)| *n == name).copied().unwrap_or(("0", "Unknown", "undefined"));
-    json!({"self": format!("/rest/api/3/status/{id}"), "id": id, "name": name, "description": "",
-           "statusCategory": {"key": cat, "name": cat, "id": 1, "colorName": "blue-gray"}})
-}
-
 impl JiraStandIn {
     /// A site with the default users and one project, `PRODCM`.
     pub fn new(base_url: &str) -> Self {
         JiraStandIn {
             users: default_users(),
-            projects: vec!["PRODCM".into()],
+            site: Site::configured(),
             project_properties: BTreeMap::new(),
             issues: Vec::new(),
             next_id: 10000,
@@ -232,7 +149,7 @@ impl JiraStandIn {
 
     fn field_value(&self, i: &StoredIssue, name: &str) -> Value {
         match name {
-            "status" => status_json(&i.status),
+            "status" => self.site.status_json(&i.status),
             "resolution" => {
                 i.resolution.as_ref().map_or(Value::Null, |r| json!({"id": "10000", "name": r, "description": ""}))
             }
@@ -240,6 +157,9 @@ impl JiraStandIn {
             "updated" => json!(jira_time(i.updated)),
             "resolutiondate" => i.resolved.map_or(Value::Null, |t| json!(jira_time(t))),
             "project" => json!({"key": i.project, "id": "10000", "name": i.project}),
+            "issuetype" => {
+                json!({"id": i.issue_type, "name": self.site.project_issue_types(&i.project).into_iter().find(|(id, _)| *id == i.issue_type).map(|(_, n)| n).unwrap_or_default(), "subtask": false})
+            }
             "labels" => i.fields.get("labels").cloned().unwrap_or_else(|| json!([])),
             "attachment" => Value::Array(
                 i.attachments
@@ -331,37 +251,51 @@ impl JiraStandIn {
         );
     }
 
-    /// Validates and normalises field values the way the site would.
-    fn check_fields(&self, fields: &Map<String, Value>) -> Result<(), Resp> {
+    /// Validates field values the way the site would: each field must be
+    /// on the screen of the issue type in the project, and its value must
+    /// fit its type (a select's value one of its options).
+    fn check_fields(&self, project: &str, issue_type: &str, fields: &Map<String, Value>) -> Result<(), Resp> {
+        use super::jira_site::FieldKind;
+        let screen = self.site.screen_fields(project, issue_type);
         let mut errors = Map::new();
         for (k, v) in fields {
-            let kind = CUSTOM_FIELDS.iter().find(|(id, ..)| id == k).map(|(_, _, kind)| *kind);
+            if matches!(k.as_str(), "project" | "issuetype") {
+                if !v.is_object() {
+                    errors.insert(k.clone(), json!(format!("The value of field '{k}' is not valid.")));
+                }
+                continue;
+            }
+            if !screen.iter().any(|f| f == k) {
+                errors.insert(
+                    k.clone(),
+                    json!(format!("Field '{k}' cannot be set. It is not on the appropriate screen, or unknown.")),
+                );
+                continue;
+            }
+            let kind = self.site.field_kind(k);
             let ok = match (k.as_str(), kind) {
                 ("summary", _) => v.as_str().is_some_and(|s| !s.trim().is_empty() && s.chars().count() <= 255),
-                ("description", _) | (_, Some("textarea")) => {
+                ("description", _) | (_, Some(FieldKind::Textarea)) => {
                     v.is_null() || (v.get("type") == Some(&json!("doc")) && v.get("version") == Some(&json!(1)))
                 }
                 ("labels", _) => v
                     .as_array()
                     .is_some_and(|a| a.iter().all(|l| l.as_str().is_some_and(|s| !s.is_empty() && !s.contains(' ')))),
-                ("project" | "issuetype" | "resolution", _) => v.is_object(),
                 ("duedate", _) => v.is_null() || v.as_str().is_some_and(|d| crate::time::Date::parse(d).is_some()),
-                (_, Some("text" | "url")) => v.is_null() || v.as_str().is_some_and(|s| s.chars().count() <= 255),
-                (_, Some("number")) => v.is_null() || v.is_number(),
-                (_, Some("select")) => v.is_null() || v.get("value").and_then(Value::as_str).is_some(),
+                (_, Some(FieldKind::Text | FieldKind::Url)) => {
+                    v.is_null() || v.as_str().is_some_and(|s| s.chars().count() <= 255)
+                }
+                (_, Some(FieldKind::Number)) => v.is_null() || v.is_number(),
+                (_, Some(FieldKind::Select)) => {
+                    v.is_null()
+                        || v.get("value")
+                            .and_then(Value::as_str)
+                            .is_some_and(|o| self.site.field_options(k).iter().any(|x| x == o))
+                }
                 _ => false,
             };
             if !ok {
-                let msg = if kind.is_none()
-                    && !matches!(
-                        k.as_str(),
-                        "summary" | "description" | "labels" | "project" | "issuetype" | "resolution" | "duedate"
-                    ) {
-                    format!("Field '{k}' cannot be set. It is not on the appropriate screen, or unknown.")
-                } else {
-                    format!("The value of field '{k}' is not valid for its type.")
-                };
-                errors.insert(k.clone(), json!(msg));
+                errors.insert(k.clone(), json!(format!("The value of field '{k}' is not valid for its type.")));
             }
         }
         if errors.is_empty() { Ok(()) } else { Err(Resp::json(400, json!({"errorMessages": [], "errors": errors}))) }
@@ -416,41 +350,39 @@ impl JiraStandIn {
             ("GET", ["serverInfo"]) => {
                 Resp::json(200, json!({"baseUrl": self.base_url, "version": "1001.0.0", "deploymentType": "Cloud"}))
             }
-            ("GET", ["field"]) => {
-                let mut list = vec![
-                    json!({"id": "summary", "key": "summary", "name": "Summary", "custom": false, "orderable": true, "navigable": true, "searchable": true, "clauseNames": ["summary"]}),
-                    json!({"id": "description", "key": "description", "name": "Description", "custom": false, "orderable": true, "navigable": true, "searchable": true, "clauseNames": ["description"]}),
-                    json!({"id": "labels", "key": "labels", "name": "Labels", "custom": false, "orderable": true, "navigable": true, "searchable": true, "clauseNames": ["labels"]}),
-                ];
-                for (id, name, _) in CUSTOM_FIELDS {
-                    list.push(json!({"id": id, "key": id, "name": name, "custom": true, "orderable": true, "navigable": true, "searchable": true, "clauseNames": [id]}));
-                }
-                Resp::json(200, Value::Array(list))
+            ("GET", ["field"]) => Resp::json(200, self.site.fields_json()),
+            ("GET", ["project", p, "statuses"]) if self.site.has_project(p) => {
+                Resp::json(200, self.site.project_statuses_json(p))
             }
-            ("GET", ["project", p, "statuses"]) if self.projects.iter().any(|x| x == p) => {
-                let statuses: Vec<Value> = STATUSES.iter().map(|(_, n, _)| status_json(n)).collect();
-                Resp::json(
-                    200,
-                    json!([{"id": "10001", "name": "Change", "self": "", "subtask": false, "statuses": statuses}]),
-                )
+            ("GET", ["issue", "createmeta", p, "issuetypes"]) if self.site.has_project(p) => {
+                let types: Vec<Value> = self
+                    .site
+                    .project_issue_types(p)
+                    .iter()
+                    .map(|(id, name)| json!({"id": id, "name": name, "description": "", "subtask": false}))
+                    .collect();
+                let n = types.len();
+                Resp::json(200, json!({"issueTypes": types, "maxResults": 50, "startAt": 0, "total": n}))
             }
-            ("GET", ["issue", "createmeta", p, "issuetypes"]) if self.projects.iter().any(|x| x == p) => Resp::json(
-                200,
-                json!({"issueTypes": [{"id": "10001", "name": "Change", "description": "A change request", "subtask": false}], "maxResults": 50, "startAt": 0, "total": 1}),
-            ),
-            ("GET", ["issue", "createmeta", p, "issuetypes", "10001"]) if self.projects.iter().any(|x| x == p) => {
-                let mut fields = vec![
-                    json!({"fieldId": "summary", "key": "summary", "name": "Summary", "required": true, "operations": ["set"], "schema": {"type": "string", "system": "summary"}}),
-                    json!({"fieldId": "description", "key": "description", "name": "Description", "required": false, "operations": ["set"], "schema": {"type": "string", "system": "description"}}),
-                    json!({"fieldId": "labels", "key": "labels", "name": "Labels", "required": false, "operations": ["add", "set", "remove"], "schema": {"type": "array", "items": "string", "system": "labels"}}),
-                ];
-                for (id, name, _) in CUSTOM_FIELDS {
-                    fields.push(json!({"fieldId": id, "key": id, "name": name, "required": false, "operations": ["set"], "schema": {"type": "string", "custom": "x", "customId": 1}}));
-                }
-                Resp::json(200, json!({"fields": fields, "maxResults": 200, "startAt": 0, "total": fields.len()}))
+            ("GET", ["issue", "createmeta", p, "issuetypes", t]) if self.site.issue_type(p, t).is_some() => {
+                let fields: Vec<Value> = self
+                    .site
+                    .screen_fields(p, t)
+                    .iter()
+                    .map(|id| {
+                        let name = self.site.field_name(id).unwrap_or_default();
+                        let schema = match self.site.field_kind(id) {
+                            Some(kind) => json!({"type": "string", "custom": kind.type_key(), "customId": 1}),
+                            None => json!({"type": "string", "system": id}),
+                        };
+                        json!({"fieldId": id, "key": id, "name": name, "required": id == "summary", "operations": ["set"], "schema": schema})
+                    })
+                    .collect();
+                let n = fields.len();
+                Resp::json(200, json!({"fields": fields, "maxResults": 200, "startAt": 0, "total": n}))
             }
             ("GET", ["project", p, "properties", key]) => {
-                if !self.projects.iter().any(|x| x == p) {
+                if !self.site.has_project(p) {
                     return error(404, "No project could be found with key.");
                 }
                 match self.project_properties.get(&((*p).to_owned(), (*key).to_owned())) {
@@ -459,7 +391,7 @@ impl JiraStandIn {
                 }
             }
             ("PUT", ["project", p, "properties", key]) => {
-                if !self.projects.iter().any(|x| x == p) {
+                if !self.site.has_project(p) {
                     return error(404, "No project could be found with key.");
                 }
                 if !user.groups.iter().any(|g| g == "project-admins") {
@@ -472,6 +404,40 @@ impl JiraStandIn {
                 Resp::json(if existed { 200 } else { 201 }, json!({}))
             }
             ("POST", ["search", "jql"]) => self.search(req),
+            ("POST", ["search", "approximate-count"]) => {
+                let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+                    return error(400, "Invalid request payload.");
+                };
+                let query = match jql::parse(body["jql"].as_str().unwrap_or_default()) {
+                    Ok(q) => q,
+                    Err(e) => return error(400, &format!("Error in the JQL Query: {e}")),
+                };
+                let count = self
+                    .issues
+                    .iter()
+                    .filter(|i| query.filter.as_ref().is_none_or(|f| f.matches(&|field| self.values_for_jql(i, field))))
+                    .count();
+                Resp::json(200, json!({"count": count}))
+            }
+            ("GET", ["group", "member"]) => {
+                let id = req.query("groupId").map(str::to_owned);
+                let name =
+                    req.query("groupname").map(str::to_owned).or_else(|| id.and_then(|id| self.site.group_name(&id)));
+                let Some(name) = name.filter(|n| self.site.has_group(n)) else {
+                    return error(404, "The group does not exist.");
+                };
+                let members: Vec<Value> = self
+                    .users
+                    .iter()
+                    .filter(|u| u.groups.contains(&name))
+                    .map(|u| {
+                        json!({"accountId": u.account_id, "displayName": u.name, "active": true, "accountType": "atlassian",
+                               "self": format!("{}/rest/api/3/user?accountId={}", self.base_url, u.account_id)})
+                    })
+                    .collect();
+                let n = members.len();
+                Resp::json(200, json!({"isLast": true, "maxResults": 50, "startAt": 0, "total": n, "values": members}))
+            }
             ("POST", ["issue"]) => self.create(req, &user),
             (_, ["issue", key, rest @ ..]) => {
                 let Some(idx) = self.find(key) else {
@@ -479,7 +445,15 @@ impl JiraStandIn {
                 };
                 self.issue_route(m, idx, rest, req, &user)
             }
-            _ => error(404, &format!("No stand-in route for {m} {path}")),
+            _ => {
+                let issues = &self.issues;
+                let count = |k: &str| issues.iter().filter(|i| i.project == k).count();
+                let caller = Caller { account_id: &user.account_id, groups: &user.groups };
+                match self.site.handle(m, &parts, req, caller, &count) {
+                    Some(r) => r,
+                    None => error(404, &format!("No stand-in route for {m} {path}")),
+                }
+            }
         }
     }
 
@@ -550,24 +524,27 @@ impl JiraStandIn {
         };
         let project =
             fields.get("project").and_then(|p| p.get("key")).and_then(Value::as_str).unwrap_or_default().to_owned();
-        if !self.projects.contains(&project) {
+        if !self.site.has_project(&project) {
             return Resp::json(
                 400,
                 json!({"errorMessages": [], "errors": {"project": "Specify a valid project ID or key"}}),
             );
         }
-        if fields
+        let Some(issue_type) = fields
             .get("issuetype")
             .and_then(|t| t.get("name").or(t.get("id")))
             .and_then(Value::as_str)
-            .is_none_or(|t| t != "Change" && t != "10001")
-        {
+            .and_then(|t| self.site.issue_type(&project, t))
+        else {
             return Resp::json(
                 400,
                 json!({"errorMessages": [], "errors": {"issuetype": "Specify a valid issue type"}}),
             );
-        }
-        if let Err(r) = self.check_fields(&fields) {
+        };
+        let Some(initial) = self.site.initial_status(&project, &issue_type) else {
+            return error(400, "The issue type has no workflow in this project.");
+        };
+        if let Err(r) = self.check_fields(&project, &issue_type, &fields) {
             return r;
         }
         if fields.get("summary").is_none() {
@@ -598,8 +575,9 @@ impl JiraStandIn {
             id,
             key: key.clone(),
             project,
+            issue_type,
             fields: stored,
-            status: "Open".into(),
+            status: initial,
             resolution: None,
             created: now,
             updated: now,
@@ -654,7 +632,8 @@ impl JiraStandIn {
                     }
                     fields.insert("labels".into(), Value::Array(labels));
                 }
-                if let Err(r) = self.check_fields(&fields) {
+                let i = &self.issues[idx];
+                if let Err(r) = self.check_fields(&i.project, &i.issue_type, &fields) {
                     return r;
                 }
                 let mut items = Vec::new();
@@ -672,7 +651,12 @@ impl JiraStandIn {
                             .and_then(Value::as_str)
                             .map_or_else(|| crate::jira::adf::plain_text(other), String::from),
                     };
-                    let name = CUSTOM_FIELDS.iter().find(|(id, ..)| *id == k).map_or(k.as_str(), |(_, n, _)| n);
+                    // Jira names custom fields by their name, system ones by id.
+                    let name = if k.starts_with("customfield_") {
+                        self.site.field_name(&k).unwrap_or_else(|| k.clone())
+                    } else {
+                        k.clone()
+                    };
                     items.push(json!({"field": name, "fieldtype": if k.starts_with("customfield_") {"custom"} else {"jira"}, "fieldId": k,
                                       "from": null, "fromString": text(&old), "to": null, "toString": text(&v)}));
                     self.issues[idx].fields.insert(k, v);
@@ -712,11 +696,13 @@ impl JiraStandIn {
                 Resp::json(201, c)
             }
             ("GET", ["transitions"]) => {
-                let status = self.issues[idx].status.clone();
-                let offered: Vec<Value> = WORKFLOW
+                let i = &self.issues[idx];
+                let caller = Caller { account_id: &user.account_id, groups: &user.groups };
+                let offered: Vec<Value> = self
+                    .site
+                    .offered(&i.project, &i.issue_type, &i.status, caller)
                     .iter()
-                    .filter(|t| t.from.contains(&status.as_str()) && (t.groups.is_empty() || t.groups.iter().any(|g| user.groups.iter().any(|ug| ug == g))))
-                    .map(|t| json!({"id": t.id, "name": t.name, "to": status_json(t.to), "hasScreen": false, "isGlobal": false, "isInitial": false, "isAvailable": true, "isConditional": !t.groups.is_empty(), "isLooped": false}))
+                    .map(|t| json!({"id": t.id, "name": t.name, "to": self.site.status_json(&t.to), "hasScreen": false, "isGlobal": false, "isInitial": false, "isAvailable": true, "isConditional": t.conditional, "isLooped": false}))
                     .collect();
                 Resp::json(200, json!({"transitions": offered}))
             }
@@ -809,16 +795,14 @@ impl JiraStandIn {
             return error(400, "A transition id is required.");
         };
         let status = self.issues[idx].status.clone();
-        let Some(t) = WORKFLOW.iter().find(|t| t.id == id) else {
+        let caller = Caller { account_id: &user.account_id, groups: &user.groups };
+        let i = &self.issues[idx];
+        // Jira reports a transition the user is not offered (wrong status,
+        // a failed condition) as an invalid transition.
+        let Some(t) = self.site.offered(&i.project, &i.issue_type, &status, caller).into_iter().find(|t| t.id == id)
+        else {
             return error(400, &format!("Transition id '{id}' is not valid for this issue."));
         };
-        if !t.from.contains(&status.as_str()) {
-            return error(400, &format!("Transition id '{id}' is not valid for this issue."));
-        }
-        if !t.groups.is_empty() && !t.groups.iter().any(|g| user.groups.iter().any(|ug| ug == g)) {
-            // Jira reports a condition failure as an invalid transition.
-            return error(400, &format!("Transition id '{id}' is not valid for this issue."));
-        }
         let fields = body.get("fields").and_then(Value::as_object).cloned().unwrap_or_default();
         for k in fields.keys() {
             if k != "resolution" {
@@ -828,7 +812,7 @@ impl JiraStandIn {
                 );
             }
         }
-        let closing = matches!(t.to, "Done" | "Failed" | "Cancelled" | "Declined");
+        let closing = self.site.is_done(&t.to);
         if fields.contains_key("resolution") && !closing {
             return Resp::json(
                 400,
@@ -836,14 +820,14 @@ impl JiraStandIn {
             );
         }
         let mut items = vec![json!({"field": "status", "fieldtype": "jira", "fieldId": "status",
-            "from": status_json(&status)["id"], "fromString": status, "to": status_json(t.to)["id"], "toString": t.to})];
+            "from": self.site.status_json(&status)["id"], "fromString": status, "to": self.site.status_json(&t.to)["id"], "toString": t.to})];
         let resolution = if closing {
             Some(
                 fields
                     .get("resolution")
                     .and_then(|r| r.get("name"))
                     .and_then(Value::as_str)
-                    .unwrap_or(if t.to == "Done" { "Done" } else { t.to })
+                    .unwrap_or(&t.to)
                     .to_owned(),
             )
         } else {
@@ -929,6 +913,15 @@ impl JiraStandIn {
         let props: Vec<Value> =
             self.project_properties.iter().map(|((p, k), v)| json!({"project": p, "key": k, "value": v})).collect();
         json!({"issues": issues, "project_properties": props})
+    }
+
+    /// Adds a user to a group (what an administrator does by hand).
+    pub fn add_to_group(&mut self, email: &str, group: &str) {
+        if let Some(u) = self.users.iter_mut().find(|u| u.email == email)
+            && !u.groups.iter().any(|g| g == group)
+        {
+            u.groups.push(group.to_owned());
+        }
     }
 
     /// A project property as stored (tests and the demo).

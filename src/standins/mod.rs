@@ -26,6 +26,7 @@ pub mod circleci;
 pub mod github;
 mod graphql;
 pub mod jira;
+pub mod jira_site;
 mod jql;
 
 use std::io::Read;
@@ -91,6 +92,11 @@ impl Req {
     /// A header (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a repeated query parameter (decoded).
+    pub fn queries(&self, name: &str) -> Vec<&str> {
+        self.query.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
     }
 
     /// A query parameter (decoded).

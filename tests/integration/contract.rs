@@ -1191,3 +1191,34 @@ fn the_lock_passes_the_official_descriptions_both_ways() {
         assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
     }
 }
+
+/// `changegate setup jira --apply` on an empty site through `prism proxy
+/// --errors`: every administration request changegate sends (fields and
+/// their contexts, issue types and schemes, workflows, workflow schemes,
+/// screens, groups) and every answer of the stand-in pass the official
+/// description; then the plan of a second run reads it all back as present.
+#[test]
+fn setup_jira_requests_and_answers_pass_the_official_description() {
+    let sb = crate::setup_jira::empty_sandbox();
+    let proxy = Prism::proxy("jira", &sb.stand_ins.url());
+    let run = |args: &[&str]| {
+        let mut all = vec!["setup", "jira"];
+        all.extend_from_slice(args);
+        crate::support::Run::new(all)
+            .cwd(sb.path())
+            .env("JIRA_BASE_URL", &proxy.url)
+            .env("JIRA_USER_EMAIL", crate::setup_jira::ADMIN.0)
+            .env("JIRA_API_TOKEN", crate::setup_jira::ADMIN.1)
+            .env("CHANGEGATE_HTTP_TIMEOUT", "20")
+            .run()
+    };
+    let out = run(&["--apply"]);
+    assert_eq!(out.code, 1, "only the groups' members are left: {}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("applied: created workflow changegate change"), "{}", out.stdout);
+    assert!(out.stdout.contains("check: site"), "{}", out.stdout);
+    let plan = run(&[]);
+    assert!(plan.stdout.contains("0 to create, 0 to change"), "{}", plan.stdout);
+    assert!(proxy.requests() >= 60, "the calls went through the proxy: {}", proxy.requests());
+    let v = proxy.violations();
+    assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
+}

@@ -5,8 +5,8 @@
 //! run Approve or Decline. Every problem is listed in one run, each with its
 //! fix. Exit 0 when all is well, 1 when anything a controlled deploy needs is
 //! missing, unreachable or does not match (no configuration found, a required
-//! field unmapped, a missing variable: nothing passes silently), 2 when it
-//! cannot check.
+//! field unmapped, a missing variable, every unknown key or wrong type in the
+//! file: nothing passes silently), 2 when it cannot check.
 
 use std::io::Write;
 use std::path::Path;
@@ -203,7 +203,13 @@ pub(super) fn run(
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     let explicit = config;
-    let config = load_config(config)?;
+    let config = match load_config(config) {
+        Ok(c) => c,
+        Err(CliError::Config(crate::config::ConfigError::Invalid { origin, problems })) => {
+            return invalid_config(args, env, &origin, &problems, out);
+        }
+        Err(e) => return Err(e),
+    };
     let source = config
         .source
         .as_ref()
@@ -289,6 +295,31 @@ pub(super) fn run(
         }
         Ok(Outcome::Deny)
     }
+}
+
+/// A configuration that does not read: every problem of the file (each with
+/// its line and fix) and of the environment, exit 1. Nothing is checked
+/// against the site without a valid configuration.
+fn invalid_config(
+    args: &ConfigCheckArgs,
+    env: &Env,
+    origin: &str,
+    problems: &[crate::config::Problem],
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    writeln!(out, "configuration invalid: {origin} ({} problem(s))", problems.len())?;
+    let (mode, env_problems) = mode_lines(args.no_bot, env);
+    for line in &mode {
+        writeln!(out, "{line}")?;
+    }
+    for p in problems {
+        writeln!(out, "problem: {}", p.to_string_with(origin))?;
+    }
+    for p in &env_problems {
+        writeln!(out, "problem: {p}")?;
+    }
+    writeln!(out, "site not checked: fix the configuration first")?;
+    Ok(Outcome::Deny)
 }
 
 /// What the gate's time rules and break-glass path are, and for each

@@ -11,6 +11,8 @@
 //! is empty. The plan is computed by comparing, never by asking the site to
 //! validate a payload. How to run it: `docs/setup.md`.
 
+pub mod jira_webhook;
+
 use std::fmt;
 use std::io::{self, Write};
 

@@ -180,7 +180,7 @@ pub struct JiraStandIn {
     pub search_lag: u64,
     base_url: String,
     /// Admin webhooks (`/rest/webhooks/1.0/`, outside the v3 description).
-    pub(crate) admin_webhooks: super::jira_webhooks::AdminWebhooks,
+    pub admin_webhooks: super::jira_webhooks::AdminWebhooks,
 }
 
 fn jira_time(t: Timestamp) -> String {

@@ -48,7 +48,17 @@ pub(super) fn read_all<T: for<'de> Deserialize<'de>>(text: &str, problems: &mut 
     let (mut doc, syntax) = DeTable::parse_recoverable(text);
     if !syntax.is_empty() {
         for e in syntax.iter().take(MAX_PROBLEMS) {
-            problems.error(e.span(), e.message().trim());
+            // What the error points at, when it is short (`duplicate key: `jira``).
+            let at = e
+                .span()
+                .and_then(|s| text.get(s))
+                .map(str::trim)
+                .filter(|t| !t.is_empty() && t.chars().count() <= 40 && !t.contains('\n'));
+            let message = e.message().trim();
+            match at {
+                Some(t) if !message.contains(t) => problems.error(e.span(), &format!("{message}: `{t}`")),
+                _ => problems.error(e.span(), message),
+            }
         }
         return None;
     }

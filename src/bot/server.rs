@@ -2,9 +2,16 @@
 //! `POST /webhooks/circleci`, `GET /healthz`, `GET /metrics`; a bounded,
 //! de-duplicating queue; a worker pool running converge; a reconcile timer;
 //! JSON-lines logs on stderr without secrets.
+//!
+//! `GET /healthz` answers 200 with `{"status":"ok","started":T,
+//! "last_accepted":{"jira":T|null,"circleci":T|null}}`: when this process
+//! started and when it last accepted a signed delivery of each source (its
+//! signature verified and the delivery queued or found to need nothing), so
+//! `config check --probe` can tell that Jira's webhook reaches the bot with a
+//! secret it knows. Each replica reports its own deliveries, since it started.
 
 use std::collections::{BTreeSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -56,9 +63,38 @@ pub struct Metrics {
     ack_count: AtomicU64,
     converge_micros: AtomicU64,
     queue_depth: AtomicU64,
+    /// When the last signed delivery of Jira, then CircleCI, was accepted
+    /// (milliseconds since the epoch; 0: none since start-up).
+    last_accepted: [AtomicI64; 2],
 }
 
 impl Metrics {
+    fn accepted(&self, source: Source, at: Timestamp) {
+        let slot = match source {
+            Source::Jira => &self.last_accepted[0],
+            Source::CircleCi => &self.last_accepted[1],
+        };
+        // Concurrent deliveries: the latest time wins, never an older one.
+        slot.fetch_max(at.0, Ordering::Relaxed);
+    }
+
+    /// When a signed delivery of `source` was last accepted by this process.
+    pub fn last_accepted(&self, source: Source) -> Option<Timestamp> {
+        let ms = match source {
+            Source::Jira => self.last_accepted[0].load(Ordering::Relaxed),
+            Source::CircleCi => self.last_accepted[1].load(Ordering::Relaxed),
+        };
+        (ms > 0).then_some(Timestamp(ms))
+    }
+
+    /// The `/healthz` body.
+    pub fn health(&self, started: Timestamp) -> String {
+        let at = |s| self.last_accepted(s).map(Timestamp::to_rfc3339);
+        json!({"status": "ok", "started": started.to_rfc3339(),
+               "last_accepted": {"jira": at(Source::Jira), "circleci": at(Source::CircleCi)}})
+        .to_string()
+    }
+
     fn delivery(&self, source: &str, outcome: &str) {
         let mut d = self.deliveries.lock().expect("metrics lock");
         *d.entry((source.to_owned(), outcome.to_owned())).or_default() += 1;
@@ -306,9 +342,10 @@ pub fn serve(opts: ServeOptions, factory: Factory) -> Result<(), String> {
         max_body: opts.max_body,
         max_connections: opts.max_connections,
     };
+    let started = Timestamp::now();
     let handler: Handler = {
         let (opts, queue, metrics) = (opts.clone(), queue.clone(), metrics.clone());
-        Arc::new(move |req: &Request| handle(req, &opts, &queue, &metrics))
+        Arc::new(move |req: &Request| handle(req, &opts, &queue, &metrics, started))
     };
     let closing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let accept = {
@@ -331,11 +368,11 @@ pub fn serve(opts: ServeOptions, factory: Factory) -> Result<(), String> {
     Ok(())
 }
 
-fn handle(req: &Request, opts: &ServeOptions, queue: &Queue, metrics: &Metrics) -> Response {
+fn handle(req: &Request, opts: &ServeOptions, queue: &Queue, metrics: &Metrics, up_since: Timestamp) -> Response {
     let started = Instant::now();
     let path = req.path.split('?').next().unwrap_or_default();
     let source = match (req.method.as_str(), path) {
-        ("GET", "/healthz") => return Response::new(200, "text/plain", "ok\n"),
+        ("GET", "/healthz") => return Response::new(200, "application/json", metrics.health(up_since)),
         ("GET", "/metrics") => {
             metrics.queue_depth.store(queue.len() as u64, Ordering::Relaxed);
             return Response::new(200, "text/plain; version=0.0.4", metrics.render());
@@ -368,6 +405,9 @@ fn handle(req: &Request, opts: &ServeOptions, queue: &Queue, metrics: &Metrics) 
         }
     };
     metrics.delivery(source.as_str(), outcome);
+    if matches!(status, 200 | 202) {
+        metrics.accepted(source, Timestamp::now());
+    }
     let mut resp = Response::new(status, "application/json", json!({"outcome": outcome, "message": msg}).to_string());
     if status == 503 {
         resp.headers.push(("Retry-After".into(), "5".into()));
@@ -474,6 +514,32 @@ mod tests {
         assert!(r.claim("A-1"), "and free again");
         assert!(!r.release("A-1"));
         assert!(!r.release("A-2"));
+    }
+
+    #[test]
+    fn health_says_when_each_source_last_had_a_delivery_accepted() {
+        let m = Arc::new(Metrics::default());
+        let started = Timestamp(1_700_000_000_000);
+        let v: serde_json::Value = serde_json::from_str(&m.health(started)).unwrap();
+        assert_eq!(
+            v,
+            json!({"status": "ok", "started": started.to_rfc3339(), "last_accepted": {"jira": null, "circleci": null}})
+        );
+        // Threads recording at once: the latest time stays.
+        let threads: Vec<_> = (1..=8)
+            .map(|i| {
+                let m = m.clone();
+                std::thread::spawn(move || m.accepted(Source::Jira, Timestamp(1_700_000_000_000 + i * 1000)))
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        m.accepted(Source::Jira, Timestamp(1_700_000_001_000));
+        assert_eq!(m.last_accepted(Source::Jira), Some(Timestamp(1_700_000_008_000)));
+        assert_eq!(m.last_accepted(Source::CircleCi), None);
+        let v: serde_json::Value = serde_json::from_str(&m.health(started)).unwrap();
+        assert_eq!(v["last_accepted"]["jira"], Timestamp(1_700_000_008_000).to_rfc3339());
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! credentials are set, checks it against the site: the project and issue
 //! type exist, mapped fields exist and are on the create screen, the
 //! configured statuses exist, and (`--probe-ticket KEY`) the CI user cannot
-//! run Approve or Decline. Every problem is listed in one run, each with its
+//! run Approve or Decline; `--probe` checks that each deploy context is
+//! locked and that the bot at `CHANGEGATE_BOT_URL` has accepted a signed Jira
+//! delivery (its `/healthz`). Every problem is listed in one run, each with its
 //! fix. Exit 0 when all is well, 1 when anything a controlled deploy needs is
 //! missing, unreachable or does not match (no configuration found, a required
-//! field unmapped, a missing variable: nothing passes silently), 2 when it
-//! cannot check.
+//! field unmapped, a missing variable, every unknown key or wrong type in the
+//! file: nothing passes silently), 2 when it cannot check.
 
 use std::io::Write;
 use std::path::Path;
@@ -31,7 +33,8 @@ pub(super) struct ConfigCheckArgs {
     #[arg(long)]
     offline: bool,
 
-    /// Check the lock: each deploy context of [lock] is restricted (CircleCI API, CIRCLE_TOKEN)
+    /// Check the lock: each deploy context of [lock] is restricted (CircleCI API, CIRCLE_TOKEN); and that the
+    /// bot at CHANGEGATE_BOT_URL has accepted a signed Jira delivery
     #[arg(long)]
     probe: bool,
 
@@ -126,6 +129,68 @@ fn probe_lock(config: &Config, env: &Env, out: &mut dyn Write) -> Result<Vec<Str
     Ok(problems)
 }
 
+/// The bot's base URL, for `--probe`.
+pub(crate) const BOT_URL_VAR: &str = "CHANGEGATE_BOT_URL";
+
+/// Checks that the bot has accepted a signed Jira delivery since it started
+/// (its `/healthz` says when): the admin webhook reaches it, with a secret
+/// it holds. Returns what is wrong, each with its fix.
+fn probe_bot(config: &Config, env: &Env, out: &mut dyn Write) -> Result<Vec<String>, CliError> {
+    use crate::http::{Auth, Body, Http};
+    use crate::setup::jira_webhook::{self, Needed};
+    let Some(base) = env.get(BOT_URL_VAR).map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(vec![format!(
+            "{BOT_URL_VAR} is not set: --probe checks that the bot has accepted a signed Jira delivery; set it to \
+             the bot's base URL (e.g. https://changegate-bot.example.com), or pass --no-bot when no bot runs"
+        )]);
+    };
+    let base = base.trim_end_matches('/').trim_end_matches(jira_webhook::ENDPOINT).to_owned();
+    let project = &config.jira.project;
+    let fix = || {
+        let screen = jira_webhook::admin_screen(&Needed::new(project, &base, None, false));
+        format!(
+            "register the webhook as a Jira administrator with `changegate setup jira`, or on the admin screen ({}), \
+             giving the bot the same secret in {}; then create or update an issue in {project}",
+            screen[1..].join("; "),
+            jira_webhook::SECRETS_VAR
+        )
+    };
+    let http = Http::new(
+        "changegate bot",
+        BOT_URL_VAR,
+        &base,
+        Auth::None,
+        ca_bundle(env).as_deref(),
+        RetryPolicy::from_env(env)?,
+    )?;
+    let body = match http.call(ureq::http::Method::GET, "/healthz", &[], &Body::Empty) {
+        Ok(r) => r.body,
+        Err(e) => return Ok(vec![format!("the bot at {base} cannot be reached: {e}")]),
+    };
+    let health: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let Some(last) = health.get("last_accepted") else {
+        return Ok(vec![format!(
+            "the bot at {base} does not say when it last accepted a delivery (its /healthz answers {:?}): \
+             run a changegate bot that does",
+            String::from_utf8_lossy(&body[..body.len().min(60)])
+        )]);
+    };
+    match last.get("jira").and_then(serde_json::Value::as_str) {
+        Some(at) => {
+            writeln!(out, "bot: {base} last accepted a signed Jira delivery at {at}")?;
+            Ok(Vec::new())
+        }
+        None => {
+            let since = health.get("started").and_then(serde_json::Value::as_str).unwrap_or("start-up");
+            Ok(vec![format!(
+                "the bot at {base} has accepted no signed Jira delivery since it started ({since}): Jira's webhook \
+                 does not reach it, or signs with a secret it does not hold: {}",
+                fix()
+            )])
+        }
+    }
+}
+
 /// Checks the configuration against the site; returns what is wrong.
 pub(crate) fn check_site(config: &Config, jira: &Jira, probe: Option<&str>) -> Result<Vec<String>, CliError> {
     let jc = &config.jira;
@@ -203,7 +268,13 @@ pub(super) fn run(
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     let explicit = config;
-    let config = load_config(config)?;
+    let config = match load_config(config) {
+        Ok(c) => c,
+        Err(CliError::Config(crate::config::ConfigError::Invalid { origin, problems })) => {
+            return invalid_config(args, env, &origin, &problems, out);
+        }
+        Err(e) => return Err(e),
+    };
     let source = config
         .source
         .as_ref()
@@ -223,6 +294,9 @@ pub(super) fn run(
     }
     if args.probe {
         problems.extend(probe_lock(&config, env, out)?);
+        if !args.no_bot {
+            problems.extend(probe_bot(&config, env, out)?);
+        }
     }
     let unmapped: Vec<&str> = config
         .jira
@@ -289,6 +363,31 @@ pub(super) fn run(
         }
         Ok(Outcome::Deny)
     }
+}
+
+/// A configuration that does not read: every problem of the file (each with
+/// its line and fix) and of the environment, exit 1. Nothing is checked
+/// against the site without a valid configuration.
+fn invalid_config(
+    args: &ConfigCheckArgs,
+    env: &Env,
+    origin: &str,
+    problems: &[crate::config::Problem],
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    writeln!(out, "configuration invalid: {origin} ({} problem(s))", problems.len())?;
+    let (mode, env_problems) = mode_lines(args.no_bot, env);
+    for line in &mode {
+        writeln!(out, "{line}")?;
+    }
+    for p in problems {
+        writeln!(out, "problem: {}", p.to_string_with(origin))?;
+    }
+    for p in &env_problems {
+        writeln!(out, "problem: {p}")?;
+    }
+    writeln!(out, "site not checked: fix the configuration first")?;
+    Ok(Outcome::Deny)
 }
 
 /// What the gate's time rules and break-glass path are, and for each

@@ -1,6 +1,8 @@
 //! `changegate.toml`: read raw, then validated into the types the decisions
 //! consume (as cargo-deny does). Unknown keys are errors; every error names
-//! the file, line and column.
+//! the file, line and column, and one run lists all of them (every unknown
+//! key, with the known key it probably meant; every value of the wrong type;
+//! every value that does not validate), in the order of the file.
 //!
 //! Where it is found: `--config FILE`, else `CHANGEGATE_CONFIG`, else
 //! `./changegate.toml`, else `.circleci/changegate.toml`. Without a file every
@@ -12,6 +14,7 @@ pub mod jira;
 pub mod lock;
 pub mod pattern;
 pub mod plan;
+mod reading;
 pub mod review;
 pub mod scan;
 pub mod windows;
@@ -171,7 +174,8 @@ fn render_problems(origin: &str, problems: &[Problem]) -> String {
 }
 
 impl Problem {
-    fn to_string_with(&self, origin: &str) -> String {
+    /// `origin:line:column: message`.
+    pub fn to_string_with(&self, origin: &str) -> String {
         match (self.line, self.column) {
             (Some(l), Some(c)) => format!("{origin}:{l}:{c}: {}", self.message),
             (Some(l), None) => format!("{origin}:{l}: {}", self.message),
@@ -203,6 +207,15 @@ impl<'t> Problems<'t> {
         let (line, column) = line_col(self.text, span.start);
         self.list.push(Problem { line: Some(line), column: Some(column), message: message.into() });
     }
+
+    /// Records a problem at a byte span when there is one, else for the
+    /// whole file.
+    pub(crate) fn error(&mut self, span: Option<std::ops::Range<usize>>, message: &str) {
+        match span {
+            Some(s) => self.at(s, message),
+            None => self.list.push(Problem { line: None, column: None, message: message.to_owned() }),
+        }
+    }
 }
 
 /// 1-based line and column of a byte offset.
@@ -218,11 +231,13 @@ impl Config {
     /// exemptions have expired.
     pub fn parse(text: &str, origin: &str, today: Date) -> Result<Config, ConfigError> {
         let invalid = |problems| ConfigError::Invalid { origin: origin.to_owned(), problems };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(text, s.start)).unzip();
-            invalid(vec![Problem { line, column, message: e.message().to_owned() }])
-        })?;
         let mut problems = Problems::new(text);
+        // Every unknown key and wrong type is listed, then what reads
+        // cleanly is validated as well: one run lists every problem.
+        let Some(raw) = reading::read_all::<RawConfig>(text, &mut problems) else {
+            problems.list.sort_by_key(|p| (p.line.is_none(), p.line, p.column));
+            return Err(invalid(problems.list));
+        };
         let mut controlled_environments = Vec::new();
         match raw.controlled_environments {
             None => controlled_environments.push("production".to_owned()),
@@ -246,6 +261,8 @@ impl Config {
         let windows: Vec<windows::Window> = raw.windows.into_iter().filter_map(|w| w.validate(&mut problems)).collect();
         let freezes: Vec<windows::Freeze> = raw.freezes.into_iter().map(|f| f.validate(&mut problems)).collect();
         if !problems.list.is_empty() {
+            // In the order of the file (problems without a place last).
+            problems.list.sort_by_key(|p| (p.line.is_none(), p.line, p.column));
             return Err(invalid(problems.list));
         }
         Ok(Config {
@@ -322,6 +339,55 @@ mod tests {
         let r = &c.review.version_bump.replacements[0];
         assert_eq!(r.file, "src/lib.rs");
         assert!(r.pattern.is_match(r#"#![doc(html_root_url = "https://docs.rs/web/1.2.3")]"#));
+    }
+
+    /// Three unknown keys in three sections and a value of the wrong type:
+    /// all four are listed in one run, each with its line, and the unknown
+    /// keys with the key that was probably meant.
+    #[test]
+    fn every_unknown_key_and_wrong_type_is_listed_at_once() {
+        let text = "controlled_environments = [\"production\"]\n\
+                    [jira]\n\
+                    project = \"PRODCM\"\n\
+                    bot_acount_ids = [\"x\"]\n\
+                    [emergency]\n\
+                    groupp = \"break-glass\"\n\
+                    [approval]\n\
+                    auto_approve = \"yes\"\n\
+                    [plann]\n\
+                    required = true\n";
+        let Err(ConfigError::Invalid { problems, .. }) = Config::parse(text, "t.toml", today()) else {
+            panic!("invalid");
+        };
+        let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 4, "{shown:#?}");
+        let find = |needle: &str| {
+            problems.iter().find(|p| p.message.contains(needle)).unwrap_or_else(|| panic!("{needle}: {shown:#?}"))
+        };
+        let p = find("`bot_acount_ids`");
+        assert_eq!(p.line, Some(4));
+        assert!(p.message.contains("did you mean `bot_account_ids`?"), "{}", p.message);
+        let p = find("`groupp`");
+        assert_eq!(p.line, Some(6));
+        assert!(
+            p.message.starts_with("emergency.groupp: unknown field") && p.message.ends_with("did you mean `group`?")
+        );
+        let p = find("auto_approve");
+        assert_eq!(p.line, Some(8));
+        assert!(p.message.starts_with("approval.auto_approve: invalid type: string"), "{}", p.message);
+        let p = find("`plann`");
+        assert_eq!(p.line, Some(9));
+        assert!(p.message.ends_with("did you mean `plan`?"), "{}", p.message);
+    }
+
+    #[test]
+    fn problems_of_entries_in_arrays_of_tables_and_of_validation_are_listed_together() {
+        let text = "[[windows]]\nname = \"w\"\ndayz = [\"mon\"]\n[jira]\nprojcet = \"X\"\n[jira.fields]\nnot_a_field = \"customfield_1\"\n";
+        let e = Config::parse(text, "t.toml", today()).unwrap_err().to_string();
+        assert!(e.contains("t.toml:3:1: windows[1].dayz: unknown field `dayz`"), "{e}");
+        assert!(e.contains("t.toml:5:1: jira.projcet: unknown field `projcet`"), "{e}");
+        assert!(e.contains("did you mean `project`?"), "{e}");
+        assert!(e.contains("t.toml:7:"), "the unknown ticket field is listed as well: {e}");
     }
 
     #[test]

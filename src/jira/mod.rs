@@ -7,6 +7,7 @@
 //! `reconcileIssues` (the old `/rest/api/3/search` is gone).
 
 pub mod adf;
+pub mod admin_webhooks;
 pub mod jql;
 
 use std::collections::BTreeMap;
@@ -53,6 +54,19 @@ pub enum JiraError {
         key: String,
         /// The bound.
         limit: usize,
+    },
+    /// An admin-only resource (admin webhooks) answered 401 or 403: the
+    /// token is not a Jira administrator's.
+    #[error("Jira: {method} {path} returned HTTP {status}{}: only a Jira administrator (global permission Administer Jira) may do this", if message.is_empty() { String::new() } else { format!(" ({message})") })]
+    NotAdministrator {
+        /// HTTP method.
+        method: String,
+        /// Path.
+        path: String,
+        /// 401 or 403.
+        status: u16,
+        /// Jira's explanation, scrubbed of secrets.
+        message: String,
     },
     /// A search matched more issues than changegate reads.
     #[error("Jira: the search matched more than {limit} issues: {jql}")]

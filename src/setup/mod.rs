@@ -15,6 +15,7 @@ mod config_file;
 pub mod jira;
 
 pub use config_file::{JiraIds, WriteError, write as write_config};
+pub mod jira_webhook;
 
 use std::fmt;
 use std::io::{self, Write};

@@ -28,7 +28,8 @@ pub struct SiteUser {
     /// Display name.
     pub name: String,
     /// Groups (`ci`, `bots`, `approvers`, `break-glass`; `project-admins`
-    /// have Administer Projects: they may write project properties).
+    /// have Administer Projects: they may write project properties;
+    /// `jira-admins` have Administer Jira: they may manage admin webhooks).
     pub groups: Vec<String>,
 }
 
@@ -100,6 +101,8 @@ pub struct JiraStandIn {
     /// New issues stay out of search results for this many searches.
     pub search_lag: u64,
     base_url: String,
+    /// Admin webhooks (`/rest/webhooks/1.0/`, outside the v3 description).
+    pub admin_webhooks: super::jira_webhooks::AdminWebhooks,
 }
 
 fn jira_time(t: Timestamp) -> String {
@@ -125,6 +128,7 @@ impl JiraStandIn {
             searches: 0,
             search_lag: 0,
             base_url: base_url.trim_end_matches('/').to_owned(),
+            admin_webhooks: super::jira_webhooks::AdminWebhooks::default(),
         }
     }
 
@@ -301,11 +305,14 @@ impl JiraStandIn {
         if errors.is_empty() { Ok(()) } else { Err(Resp::json(400, json!({"errorMessages": [], "errors": errors}))) }
     }
 
-    /// Handles one request under `/rest/api/3`.
+    /// Handles one request under `/rest/api/3` (and `/rest/webhooks/1.0`).
     pub fn handle(&mut self, req: &Req) -> Resp {
         let Some(user) = self.authenticate(req) else {
             return error(401, "You are not authenticated. Authentication required to perform this operation.");
         };
+        if req.path.starts_with("/rest/webhooks/1.0/") {
+            return self.admin_webhooks.handle(req, &user, &self.base_url);
+        }
         let path = req.path.trim_end_matches('/');
         let parts: Vec<&str> = path.trim_start_matches("/rest/api/3/").split('/').collect();
         let m = req.method.as_str();

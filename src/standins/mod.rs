@@ -18,6 +18,10 @@
 //! | `GET /_standin/jira`, `GET /_standin/circleci` | the whole state |
 //! | `GET /_standin/log` | the requests served |
 //!
+//! Jira's admin webhooks (`/rest/webhooks/1.0/webhook`, outside the v3
+//! description) are modelled in [`jira_webhooks`], which also delivers issue
+//! events, signed, to the webhooks registered.
+//!
 //! Users of the Jira stand-in: see [`jira::default_users`]; of the CircleCI
 //! stand-in, one token each: [`circleci::USERS`] (the CI user's
 //! [`circleci::TOKEN`], the bot's [`circleci::BOT_TOKEN`]).
@@ -27,6 +31,7 @@ pub mod github;
 mod graphql;
 pub mod jira;
 pub mod jira_site;
+pub mod jira_webhooks;
 mod jql;
 
 use std::io::Read;
@@ -331,7 +336,7 @@ fn serve(state: &Mutex<State>, mut request: tiny_http::Request) {
 }
 
 fn respond(state: &Mutex<State>, req: &Req) -> Resp {
-    let service = if req.path.starts_with("/rest/api/3/") {
+    let service = if req.path.starts_with("/rest/api/3/") || req.path.starts_with("/rest/webhooks/1.0/") {
         "jira"
     } else if req.path.starts_with("/api/v2/") || req.path.starts_with("/circleci-artifacts/") {
         "circleci"
@@ -393,7 +398,16 @@ fn respond(state: &Mutex<State>, req: &Req) -> Resp {
     let resp = {
         let mut s = state.lock().expect("stand-in state");
         match service {
-            "jira" => s.jira.handle(req),
+            "jira" => {
+                let resp = s.jira.handle(req);
+                // Registered admin webhooks hear of issue events.
+                if !s.jira.admin_webhooks.is_empty()
+                    && let Some((event, kind, id, key)) = jira_webhooks::event_of(req, &resp)
+                {
+                    jira_webhooks::deliver(s.jira.admin_webhooks.deliveries(event, kind, id.as_deref(), &key));
+                }
+                resp
+            }
             "circleci" if req.path.starts_with("/circleci-artifacts/") => s.circleci.download(req),
             "circleci" => s.circleci.handle(req),
             "github" => s.github.handle(req),

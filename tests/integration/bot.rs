@@ -16,12 +16,12 @@ use crate::collect::{Git, approved_by, deployed, pull, register};
 use crate::sandbox::{Pipeline, Sandbox};
 use crate::support::{Run, shared};
 
-const SECRET: &str = "jira-webhook-secret";
+pub(crate) const SECRET: &str = "jira-webhook-secret";
 const CI_SECRET: &str = "circleci-webhook-secret";
 
-struct Bot {
+pub(crate) struct Bot {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for Bot {
@@ -37,7 +37,7 @@ fn free_port() -> u16 {
 
 /// Starts `changegate serve` as the bot, with a receipt key; returns it
 /// and the matching public key.
-fn start(sb: &Sandbox, p: &Pipeline) -> (Bot, String) {
+pub(crate) fn start(sb: &Sandbox, p: &Pipeline) -> (Bot, String) {
     let (private, public) = sb.keys.clone();
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_changegate"));
@@ -111,7 +111,7 @@ fn hold_status(sb: &Sandbox, p: &Pipeline) -> String {
     ci.workflow_jobs(&p.workflow_id).unwrap().into_iter().find(|j| j.name == "hold_change").unwrap().status
 }
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let started = Instant::now();
     while !cond() {
         assert!(started.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");

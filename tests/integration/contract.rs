@@ -1167,8 +1167,10 @@ fn the_lock_passes_the_official_descriptions_both_ways() {
     let jira_proxy = Prism::proxy("jira", &sb.stand_ins.url());
     let ci_proxy = Prism::proxy("circleci", &sb.stand_ins.url());
     let gh_proxy = Prism::proxy("github", &sb.stand_ins.url());
+    let bot = crate::setup_hook::HealthyBot::start();
     let probe = sb
         .job(&by_carol, ["config", "check", "--offline", "--probe"])
+        .env("CHANGEGATE_BOT_URL", &bot.url)
         .env("CIRCLECI_API_URL", &format!("{}/api/v2", ci_proxy.url))
         .env("CHANGEGATE_HTTP_TIMEOUT", "20")
         .run();

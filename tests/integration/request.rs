@@ -582,10 +582,25 @@ fn config_check_offline_validates_the_file() {
         "{}",
         out.stdout
     );
-    std::fs::write(dir.path().join("changegate.toml"), "[jira]\nprojekt = \"X\"\n").unwrap();
-    let out = crate::support::Run::new(["config", "check"]).cwd(dir.path()).run();
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("changegate.toml:2:1"), "{}", out.stderr);
+    // Every unknown key and wrong type of the file in one run, each with its
+    // line and fix: exit 1 like every other problem.
+    std::fs::write(
+        dir.path().join("changegate.toml"),
+        "[jira]\nprojekt = \"X\"\n[emergency]\ngroupp = \"g\"\n[approval]\nauto_approve = 1\n[scann]\njobs = []\n",
+    )
+    .unwrap();
+    let out = offline(&[]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    for problem in [
+        "changegate.toml:2:1: jira.projekt: unknown field `projekt`",
+        "changegate.toml:4:1: emergency.groupp: unknown field `groupp`",
+        "changegate.toml:6:16: approval.auto_approve: invalid type: integer `1`, expected a boolean",
+        "changegate.toml:7:2: scann: unknown field `scann`",
+    ] {
+        assert!(out.stdout.contains(problem), "{problem}: {}", out.stdout);
+    }
+    assert_eq!(out.stdout.matches("problem: ").count(), 4, "{}", out.stdout);
+    assert!(out.stdout.contains("did you mean `project`?") && out.stdout.contains("did you mean `scan`?"));
 }
 
 /// The ticket lists the commits since the last deploy that reached Done,

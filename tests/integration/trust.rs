@@ -493,7 +493,9 @@ fn the_probe_checks_that_each_deploy_context_is_locked() {
     let cfg = format!("{}\n{LOCK}", changegate::standins::SITE_CONFIG);
     let sb = Sandbox::with_config(&cfg);
     let p = sb.pipeline("gh/acme/web", "main", &crate::sandbox::sha(80));
-    let probe = || sb.job(&p, ["config", "check", "--offline", "--probe"]).run();
+    // (A bot that has accepted a signed Jira delivery: --probe checks that too.)
+    let bot = crate::setup_hook::HealthyBot::start();
+    let probe = || sb.job(&p, ["config", "check", "--offline", "--probe"]).env("CHANGEGATE_BOT_URL", &bot.url).run();
     let out = probe();
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("context \"production-aws\" does not exist in gh/acme"), "{}", out.stdout);

@@ -11,6 +11,9 @@
 //! is empty. The plan is computed by comparing, never by asking the site to
 //! validate a payload. How to run it: `docs/setup.md`.
 
+pub mod circleci;
+
+
 use std::fmt;
 use std::io::{self, Write};
 

@@ -12,7 +12,7 @@
 //! validate a payload. How to run it: `docs/setup.md`.
 
 pub mod circleci;
-
+pub mod github;
 
 use std::fmt;
 use std::io::{self, Write};

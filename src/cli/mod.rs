@@ -15,6 +15,7 @@ mod plan_check;
 mod request;
 mod resume;
 mod serve;
+mod setup;
 mod stand_ins;
 mod validate;
 
@@ -80,6 +81,11 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Bring CircleCI and GitHub to what a gated deploy needs: a plan, and with --apply the changes
+    Setup {
+        #[command(subcommand)]
+        command: setup::SetupCommand,
     },
     /// Make and inspect the bot's signing keys
     Keys {
@@ -223,6 +229,7 @@ fn execute(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError
         Command::Config { command: ConfigCommand::Check(args) } => {
             config_check::run(&args, cli.config.as_deref(), env, out)
         }
+        Command::Setup { command } => setup::run(&command, cli.config.as_deref(), env, out),
         Command::Keys { command } => keys::run(&command, env, out),
         Command::StandIns(args) => stand_ins::run(&args, out),
         Command::Demo(args) => demo::run(&args, out),

@@ -15,6 +15,7 @@ mod request;
 mod review;
 mod sandbox;
 mod sarif;
+mod setup_ci;
 mod support;
 mod trust;
 mod waiting;

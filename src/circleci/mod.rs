@@ -143,6 +143,74 @@ pub struct Restriction {
     pub name: Option<String>,
 }
 
+/// A project (`GET /project/{project-slug}`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Project {
+    /// Id (UUID): the value of a project restriction and a webhook's scope.
+    pub id: String,
+    /// Slug (`gh/acme/web`, `circleci/<org id>/<project id>`).
+    pub slug: String,
+    /// Name.
+    pub name: String,
+    /// Id (UUID) of its organization.
+    pub organization_id: String,
+    /// Slug of its organization (`gh/acme`).
+    pub organization_slug: String,
+    /// Where its code lives.
+    pub vcs_info: VcsInfo,
+}
+
+/// Where a project's code lives.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct VcsInfo {
+    /// The repository's URL.
+    pub vcs_url: String,
+    /// `GitHub`, `Bitbucket` or `CircleCI` (GitHub App, GitLab and standalone orgs).
+    pub provider: String,
+    /// Its default branch.
+    pub default_branch: String,
+}
+
+/// A group of an organization (`GET /organizations/{org_id}/groups`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Group {
+    /// Id (UUID): the value of a group restriction.
+    pub id: String,
+    /// Name.
+    pub name: String,
+}
+
+/// An outbound webhook (`/webhook`). Its signing secret is never read back:
+/// CircleCI answers a masked value.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Webhook {
+    /// Id (UUID).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Where deliveries go.
+    pub url: String,
+    /// Events delivered (`workflow-completed`, `job-completed`).
+    pub events: Vec<String>,
+    /// Whether the receiver's certificate is verified.
+    #[serde(rename = "verify-tls")]
+    pub verify_tls: bool,
+}
+
+/// What a webhook delivers and where (its scope is set at creation).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WebhookSpec<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// Where deliveries go (HTTPS).
+    pub url: &'a str,
+    /// Events delivered.
+    pub events: &'a [&'a str],
+    /// Verify the receiver's certificate.
+    #[serde(rename = "verify-tls")]
+    pub verify_tls: bool,
+}
+
 /// The commit a pipeline built.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Vcs {
@@ -222,6 +290,11 @@ impl CircleCi {
 
     /// Every item of a paged list (`items`, `next_page_token`), at most 50 pages.
     fn all_pages<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ApiError> {
+        self.paged(path, &[])
+    }
+
+    /// Every item of a paged list queried with `query`, at most 50 pages.
+    fn paged<T: serde::de::DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<T>, ApiError> {
         #[derive(Deserialize)]
         struct Page<T> {
             items: Vec<T>,
@@ -231,8 +304,9 @@ impl CircleCi {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         for _ in 0..50 {
-            let query: Vec<(&str, String)> = token.iter().map(|t| ("page-token", t.clone())).collect();
-            let page: Page<T> = self.http.get_json(path, &query)?;
+            let mut q: Vec<(&str, String)> = query.to_vec();
+            q.extend(token.iter().map(|t| ("page-token", t.clone())));
+            let page: Page<T> = self.http.get_json(path, &q)?;
             out.extend(page.items);
             match page.next_page_token {
                 Some(t) if !t.is_empty() => token = Some(t),
@@ -293,30 +367,109 @@ impl CircleCi {
 
     /// The contexts of an organization (`GET /context?owner-slug=...`).
     pub fn contexts(&self, owner_slug: &str) -> Result<Vec<Context>, ApiError> {
-        #[derive(Deserialize)]
-        struct Page {
-            items: Vec<Context>,
-            #[serde(default)]
-            next_page_token: Option<String>,
-        }
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        for _ in 0..50 {
-            let mut query = vec![("owner-slug", owner_slug.to_owned())];
-            query.extend(token.iter().map(|t| ("page-token", t.clone())));
-            let page: Page = self.http.get_json("/context", &query)?;
-            out.extend(page.items);
-            match page.next_page_token {
-                Some(t) if !t.is_empty() => token = Some(t),
-                _ => break,
-            }
-        }
-        Ok(out)
+        self.paged("/context", &[("owner-slug", owner_slug.to_owned())])
     }
 
     /// The restrictions of a context (`GET /context/{id}/restrictions`).
     pub fn context_restrictions(&self, context_id: &str) -> Result<Vec<Restriction>, ApiError> {
         self.all_pages(&format!("/context/{}/restrictions", percent_encode(context_id)))
+    }
+
+    /// A project (`GET /project/{project-slug}`).
+    pub fn project(&self, project_slug: &str) -> Result<Project, ApiError> {
+        self.http.get_json(&format!("/project/{project_slug}"), &[])
+    }
+
+    /// The contexts of the organization with id `owner_id`
+    /// (`GET /context?owner-id=...`, every page).
+    pub fn contexts_of_owner(&self, owner_id: &str) -> Result<Vec<Context>, ApiError> {
+        self.paged("/context", &[("owner-id", owner_id.to_owned())])
+    }
+
+    /// The groups of an organization (`GET /organizations/{org_id}/groups`,
+    /// every page). CircleCI answers 403 to a token whose user may not list them.
+    pub fn groups(&self, org_id: &str) -> Result<Vec<Group>, ApiError> {
+        self.all_pages(&format!("/organizations/{}/groups", percent_encode(org_id)))
+    }
+
+    /// Creates a context in the organization with id `owner_id` (`POST /context`).
+    pub fn create_context(&self, name: &str, owner_id: &str) -> Result<Context, ApiError> {
+        let body = serde_json::json!({"name": name, "owner": {"id": owner_id, "type": "organization"}});
+        self.http.send_json(ureq::http::Method::POST, "/context", &body)
+    }
+
+    /// Adds a restriction to a context (`POST /context/{id}/restrictions`):
+    /// `kind` is `group` (a group id), `project` (a project id) or
+    /// `expression` (an expression rule).
+    pub fn add_restriction(&self, context_id: &str, kind: &str, value: &str) -> Result<Restriction, ApiError> {
+        let body = serde_json::json!({"restriction_type": kind, "restriction_value": value});
+        let path = format!("/context/{}/restrictions", percent_encode(context_id));
+        self.http.send_json(ureq::http::Method::POST, &path, &body)
+    }
+
+    /// The outbound webhooks of a project (`GET /webhook?scope-id=...&scope-type=project`).
+    pub fn webhooks(&self, project_id: &str) -> Result<Vec<Webhook>, ApiError> {
+        #[derive(Deserialize)]
+        struct Page {
+            items: Vec<Webhook>,
+        }
+        let query = [("scope-id", project_id.to_owned()), ("scope-type", "project".to_owned())];
+        let page: Page = self.http.get_json("/webhook", &query)?;
+        Ok(page.items)
+    }
+
+    /// Creates an outbound webhook of a project (`POST /webhook`), signed with `secret`.
+    pub fn create_webhook(
+        &self,
+        project_id: &str,
+        spec: &WebhookSpec<'_>,
+        secret: &Secret,
+    ) -> Result<Webhook, ApiError> {
+        let mut body = serde_json::to_value(spec).expect("a webhook serialises");
+        body["signing-secret"] = serde_json::Value::String(secret.expose().to_owned());
+        body["scope"] = serde_json::json!({"id": project_id, "type": "project"});
+        self.send_with_secret(ureq::http::Method::POST, "/webhook", &body, secret)
+    }
+
+    /// Updates an outbound webhook (`PUT /webhook/{id}`); its signing secret
+    /// too when `secret` is given.
+    pub fn update_webhook(
+        &self,
+        id: &str,
+        spec: &WebhookSpec<'_>,
+        secret: Option<&Secret>,
+    ) -> Result<Webhook, ApiError> {
+        let mut body = serde_json::to_value(spec).expect("a webhook serialises");
+        let path = format!("/webhook/{}", percent_encode(id));
+        match secret {
+            Some(s) => {
+                body["signing-secret"] = serde_json::Value::String(s.expose().to_owned());
+                self.send_with_secret(ureq::http::Method::PUT, &path, &body, s)
+            }
+            None => self.http.send_json(ureq::http::Method::PUT, &path, &body),
+        }
+    }
+
+    /// Sends a body that holds `secret`; an error never repeats it.
+    fn send_with_secret(
+        &self,
+        method: ureq::http::Method,
+        path: &str,
+        body: &serde_json::Value,
+        secret: &Secret,
+    ) -> Result<Webhook, ApiError> {
+        let scrub = |text: String| text.replace(secret.expose(), "***");
+        self.http.send_json(method, path, body).map_err(|e| match e {
+            ApiError::Status { service, method, path, status, message } => {
+                ApiError::Status { service, method, path, status, message: scrub(message) }
+            }
+            ApiError::Network { service, method, path, detail } => {
+                ApiError::Network { service, method, path, detail: scrub(detail) }
+            }
+            ApiError::Decode { service, method, path, detail } => {
+                ApiError::Decode { service, method, path, detail: scrub(detail) }
+            }
+        })
     }
 
     /// The workflows of a pipeline (every page).

@@ -82,7 +82,7 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Bring Jira to what a gated deploy needs: print the plan, or make it with --apply
+    /// Bring Jira, CircleCI and GitHub to what a gated deploy needs: a plan, and with --apply the changes
     Setup {
         #[command(subcommand)]
         command: setup::SetupCommand,

@@ -1,10 +1,10 @@
-//! `changegate setup`: bring the Jira site (and, in their own
-//! subcommands, CircleCI and GitHub) to what a gated deploy needs. Without
-//! `--apply` it only reads and prints the plan; with it, it performs the
-//! plan, writes the ids into the configuration and checks the result as
-//! `config check` does. Exit 0 ready, 1 something is left to do (by
-//! `--apply` or by hand), 2 blocked (a missing permission, a refused
-//! project) or could not read. See docs/setup.md.
+//! `changegate setup`: prints what a target (the Jira site, the CircleCI
+//! organisation, the GitHub token) needs and has (a plan), and with
+//! `--apply` makes what it can; for Jira it then writes the ids into the
+//! configuration and checks the result as `config check` does. Exit 0 when the target is ready, 1 when
+//! something is still to do (by `--apply` or by a person), 2 when this token
+//! may not do what is needed or the target cannot be read. How to run it:
+//! `docs/setup.md`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,17 +12,23 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 
 use super::{CliError, ca_bundle, load_config};
+use crate::circleci::{CircleCi, CircleCiSettings};
 use crate::env::Env;
-use crate::http::RetryPolicy;
+use crate::github::{GitHub, GitHubSettings};
+use crate::http::{RetryPolicy, Secret};
 use crate::jira::{Jira, JiraSettings};
 use crate::outcome::Outcome;
 use crate::setup::jira::{Needs, apply, plan, read};
-use crate::setup::{JiraIds, write_config};
+use crate::setup::{JiraIds, circleci, github, write_config};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum SetupCommand {
-    /// Read the Jira site and print (or with --apply, make) what the change project needs
+    /// Read the Jira site and print (or with --apply, make) what the change project needs (an admin's JIRA_* token)
     Jira(JiraSetupArgs),
+    /// Check or create the CircleCI contexts, their restrictions and the bot's webhook (CIRCLE_TOKEN)
+    Circleci(CircleciArgs),
+    /// Check the GitHub token and the branch protection the review rules rely on (read-only, GITHUB_TOKEN)
+    Github(GithubArgs),
 }
 
 #[derive(Debug, Args)]
@@ -44,6 +50,52 @@ pub(super) struct JiraSetupArgs {
     write_config: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub(super) struct CircleciArgs {
+    /// The CircleCI organization: its slug (gh/acme) or id [default: [lock] owner_slug]
+    #[arg(long, value_name = "ORG")]
+    org: Option<String>,
+
+    /// The project that deploys: its slug (gh/acme/web), or its name in --org
+    #[arg(long, value_name = "PROJECT")]
+    project: String,
+
+    /// The bot's HTTPS address: the webhook delivers to URL/webhooks/circleci
+    #[arg(long, value_name = "URL")]
+    bot_url: Option<String>,
+
+    /// No changegate bot runs: no webhook
+    #[arg(long, env = "CHANGEGATE_NO_BOT", value_parser = clap::builder::FalseyValueParser::new())]
+    no_bot: bool,
+
+    /// The security group's name [default: the team slug of [lock] team]
+    #[arg(long, value_name = "NAME")]
+    group: Option<String>,
+
+    /// The security group's id (instead of looking its name up among the organization's groups)
+    #[arg(long, value_name = "ID", conflicts_with = "group")]
+    group_id: Option<String>,
+
+    /// The branch the production contexts' expression admits [default: the project's default branch]
+    #[arg(long, value_name = "BRANCH")]
+    branch: Option<String>,
+
+    /// Create and change what the plan says (then read again and report what stands)
+    #[arg(long)]
+    apply: bool,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct GithubArgs {
+    /// The repository: owner/name
+    #[arg(long, value_name = "OWNER/NAME")]
+    repo: String,
+
+    /// The deploy branch [default: the first of [review] branches, else the repository's default branch]
+    #[arg(long, value_name = "BRANCH")]
+    branch: Option<String>,
+}
+
 pub(super) fn run(
     command: &SetupCommand,
     config: Option<&Path>,
@@ -52,7 +104,125 @@ pub(super) fn run(
 ) -> Result<Outcome, CliError> {
     match command {
         SetupCommand::Jira(args) => run_jira(args, config, env, out),
+        SetupCommand::Circleci(args) => run_circleci(args, config, env, out),
+        SetupCommand::Github(args) => run_github(args, config, env, out),
     }
+}
+
+/// The webhook's delivery URL for the bot's address: HTTPS only (CircleCI
+/// delivers nowhere else), ending in `/webhooks/circleci`.
+fn webhook_url(bot_url: &str) -> Result<String, CliError> {
+    let url = bot_url.trim().trim_end_matches('/');
+    let host = url.strip_prefix("https://").unwrap_or_default();
+    if host.is_empty() || host.starts_with('/') || url.contains(char::is_whitespace) {
+        return Err(CliError::Other(format!(
+            "--bot-url must be the bot's https:// address (CircleCI delivers webhooks over HTTPS only), not {bot_url:?}"
+        )));
+    }
+    Ok(if url.ends_with(circleci::WEBHOOK_PATH) { url.to_owned() } else { format!("{url}{}", circleci::WEBHOOK_PATH) })
+}
+
+fn run_circleci(
+    args: &CircleciArgs,
+    config: Option<&Path>,
+    env: &Env,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    // Refused before anything is read.
+    let url = match (&args.bot_url, args.no_bot) {
+        (_, true) => None,
+        (Some(u), false) => Some(webhook_url(u)?),
+        (None, false) => None,
+    };
+    let config = load_config(config)?;
+    let lock = &config.lock;
+    let org = args.org.clone().or_else(|| lock.owner_slug.clone()).ok_or_else(|| {
+        CliError::Other("name the CircleCI organization: --org gh/acme (or its id), or [lock] owner_slug".into())
+    })?;
+    // The newest of the bot's secrets (the last listed) signs the webhook.
+    let secret = env
+        .get(circleci::SECRET_VAR)
+        .and_then(|v| v.split(',').map(str::trim).rfind(|s| !s.is_empty()))
+        .map(Secret::new);
+    let group = match (&args.group_id, &args.group, &lock.team) {
+        (Some(id), _, _) => circleci::GroupRef::Id(id.trim().to_owned()),
+        (None, Some(name), _) => circleci::GroupRef::Named(name.trim().to_owned()),
+        (None, None, Some((_, slug))) => circleci::GroupRef::Named(slug.clone()),
+        (None, None, None) => circleci::GroupRef::Unnamed,
+    };
+    let production_contexts = if lock.contexts.is_empty() {
+        vec![circleci::DEFAULT_PRODUCTION_CONTEXT.to_owned()]
+    } else {
+        lock.contexts.clone()
+    };
+    let needs = circleci::Needs {
+        production_contexts,
+        ci_context: lock.ci_context.clone().unwrap_or_else(|| circleci::DEFAULT_CI_CONTEXT.to_owned()),
+        github_app: lock.github_app,
+        group,
+        branch: args.branch.clone(),
+        webhook: match (args.no_bot, url) {
+            (true, _) => circleci::WebhookNeed::NoBot,
+            (false, None) => circleci::WebhookNeed::NoUrl,
+            (false, Some(url)) => circleci::WebhookNeed::Url { url, secret_set: secret.is_some() },
+        },
+        lock_owner: lock.owner_slug.clone(),
+        lock_contexts: lock.contexts.clone(),
+    };
+    let ci = CircleCi::new(&CircleCiSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
+    let slug = circleci::project_slug(&org, &args.project);
+    let read = |ci: &CircleCi| circleci::read(ci, &needs, &org, &slug).map_err(|e| CliError::Other(e.to_string()));
+    let snap = read(&ci)?;
+    let plan = circleci::plan(&needs, &snap);
+    plan.render(out)?;
+    if !args.apply || plan.pending().next().is_none() {
+        if plan.pending().next().is_some() && plan.blockers().next().is_none() {
+            writeln!(out, "run again with --apply to create and change what the plan says")?;
+        }
+        return Ok(plan.outcome());
+    }
+    if plan.blockers().next().is_some() {
+        // Half a lock is worse than none: a production context made without
+        // its restriction looks ready to be given credentials.
+        writeln!(out, "nothing applied: the plan has blocked steps; unblock them first")?;
+        return Ok(plan.outcome());
+    }
+    writeln!(out, "applying:")?;
+    let applied = circleci::apply(&ci, &needs, &snap, secret.as_ref());
+    for line in &applied.done {
+        writeln!(out, "  {line}")?;
+    }
+    for r in &applied.refused {
+        writeln!(out, "  refused: {} {}: {}", r.kind, r.name, r.message)?;
+    }
+    for s in &applied.skipped {
+        writeln!(out, "  not tried: {s}")?;
+    }
+    if let Some(e) = applied.failed {
+        return Err(CliError::Other(format!("applying stopped: {e}")));
+    }
+    writeln!(out, "after applying:")?;
+    let after = circleci::with_refusals(circleci::plan(&needs, &read(&ci)?), &applied.refused);
+    after.render(out)?;
+    Ok(after.outcome())
+}
+
+fn run_github(args: &GithubArgs, config: Option<&Path>, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let repo = args.repo.trim();
+    if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
+        return Err(CliError::Other(format!("--repo must be owner/name, not {repo:?}")));
+    }
+    let config = load_config(config)?;
+    let needs = github::Needs {
+        repo: repo.to_owned(),
+        branch: args.branch.clone().or_else(|| config.review.branches.first().cloned()),
+        min_approvals: config.review.min_approvals,
+    };
+    let gh = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
+    let snap = github::read(&gh, &needs).map_err(|e| CliError::Other(e.to_string()))?;
+    let plan = github::plan(&needs, &snap);
+    plan.render(out)?;
+    Ok(plan.outcome())
 }
 
 fn run_jira(
@@ -122,4 +292,22 @@ fn run_jira(
         outcome = Outcome::Deny;
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_webhook_goes_to_the_bots_https_address_only() {
+        assert_eq!(webhook_url("https://bot.acme.test/").unwrap(), "https://bot.acme.test/webhooks/circleci");
+        assert_eq!(
+            webhook_url("https://bot.acme.test/webhooks/circleci").unwrap(),
+            "https://bot.acme.test/webhooks/circleci"
+        );
+        for bad in ["http://bot.acme.test", "bot.acme.test", "https://", "https:///x", "https://a b"] {
+            let e = webhook_url(bad).unwrap_err().to_string();
+            assert!(e.contains("HTTPS only"), "{bad}: {e}");
+        }
+    }
 }

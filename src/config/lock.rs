@@ -7,6 +7,7 @@
 //! [lock]
 //! owner_slug = "gh/acme"             # the CircleCI organization that owns the contexts
 //! contexts = ["production-aws"]      # contexts holding production credentials
+//! ci_context = "change-management-ci" # the CI context (`setup circleci`; this is the default)
 //! team = "acme/prod-deployers"       # GitHub team that is their security group (org/team-slug)
 //! github_app = false                 # an org on CircleCI's GitHub App: no security groups exist
 //! bot_login = "changegate-bot"       # the bot's CircleCI user (for `audit`, which runs with another token)
@@ -42,6 +43,7 @@ pub(super) struct RawLock {
     owner_slug: Option<Spanned<String>>,
     #[serde(default)]
     contexts: Vec<Spanned<String>>,
+    ci_context: Option<Spanned<String>>,
     team: Option<Spanned<String>>,
     #[serde(default)]
     github_app: bool,
@@ -59,6 +61,9 @@ pub struct LockConfig {
     pub owner_slug: Option<String>,
     /// Contexts holding production credentials.
     pub contexts: Vec<String>,
+    /// The CI context (the CI Jira user, a CircleCI read token, the bot's
+    /// public key), when named; `setup circleci` defaults it.
+    pub ci_context: Option<String>,
     /// The security group as a GitHub team: `(org, team slug)`.
     pub team: Option<(String, String)>,
     /// The org uses CircleCI's GitHub App (no group restrictions exist).
@@ -98,6 +103,21 @@ impl RawLock {
         if !contexts.is_empty() && owner_slug.is_none() {
             p.at(0..0, "[lock] contexts needs owner_slug, the organization that owns them");
         }
+        let ci_context = self.ci_context.and_then(|c| {
+            let v = c.get_ref().trim().to_owned();
+            if v.is_empty() {
+                p.at(c.span(), "a context name cannot be empty");
+                None
+            } else {
+                if contexts.contains(&v) {
+                    p.at(
+                        c.span(),
+                        format!("`{v}` is a production context: the CI context must not hold production credentials"),
+                    );
+                }
+                Some(v)
+            }
+        });
         let team = self.team.and_then(|t| match t.get_ref().trim().split_once('/') {
             Some((org, slug)) if !org.is_empty() && !slug.is_empty() && !slug.contains('/') => {
                 Some((org.to_owned(), slug.to_owned()))
@@ -160,7 +180,7 @@ impl RawLock {
                 p.at(0..0, format!("[lock.plan_holds] names {env} twice"));
             }
         }
-        LockConfig { owner_slug, contexts, team, github_app: self.github_app, bot_login, holds, plan_holds }
+        LockConfig { owner_slug, contexts, ci_context, team, github_app: self.github_app, bot_login, holds, plan_holds }
     }
 }
 
@@ -193,6 +213,11 @@ mod tests {
         let c =
             parse("[lock]\nowner_slug = \"gh/acme\"\ncontexts = [\"production-aws\"]\nteam = \"acme/prod\"\n").unwrap();
         assert_eq!(c.lock.contexts, ["production-aws"]);
+        assert_eq!(c.lock.ci_context, None);
+        let d = parse("[lock]\nci_context = \" ci \"\n").unwrap();
+        assert_eq!(d.lock.ci_context.as_deref(), Some("ci"));
+        let e = parse("[lock]\nowner_slug = \"gh/acme\"\ncontexts = [\"p\"]\nci_context = \"p\"\n").unwrap_err();
+        assert!(e.contains("must not hold production credentials"), "{e}");
         assert_eq!(c.lock.team, Some(("acme".into(), "prod".into())));
         let e = parse("[lock]\ncontexts = [\"production-aws\"]\n").unwrap_err();
         assert!(e.contains("needs owner_slug"), "{e}");

@@ -285,6 +285,19 @@ impl GitHub {
         Ok(self.rest.get_json(path, query)?)
     }
 
+    /// A REST GET whose answer is returned whatever its status (after
+    /// retries of 429 and 5xx), headers included: for reading what a token
+    /// may do (`setup github`), where a 403 or 404 is a fact, not an error.
+    pub fn get_answer(&self, path: &str, query: &[(&str, String)]) -> Result<crate::http::Response, ApiError> {
+        self.count();
+        self.rest.send(Method::GET, path, query, &crate::http::Body::Empty)
+    }
+
+    /// The REST base URL (`GITHUB_API_URL`).
+    pub fn api_url(&self) -> &str {
+        self.rest.base()
+    }
+
     /// Runs a GraphQL query; any error fails the whole query.
     pub fn graphql(&self, name: &str, query: &str, variables: Value) -> Result<Value, GitHubError> {
         self.graphql_with(name, query, variables, false)

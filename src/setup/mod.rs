@@ -11,11 +11,13 @@
 //! is empty. The plan is computed by comparing, never by asking the site to
 //! validate a payload. How to run it: `docs/setup.md`.
 
+pub mod circleci;
 mod config_file;
+pub mod github;
 pub mod jira;
+pub mod jira_webhook;
 
 pub use config_file::{JiraIds, WriteError, write as write_config};
-pub mod jira_webhook;
 
 use std::fmt;
 use std::io::{self, Write};

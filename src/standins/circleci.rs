@@ -13,6 +13,19 @@
 //! otherwise the job is `unauthorized` (and so is its workflow). Project and
 //! expression restrictions are listed, not evaluated. Jobs that name no
 //! context keep the status they are given, as before.
+//!
+//! **Organizations, projects, groups and webhooks** (for `setup circleci`):
+//! an organization exists once a project, group or context names it (its
+//! id is the `<id>` of a `circleci/<id>` slug); its admin is `org-admin`
+//! ([`ADMIN_TOKEN`]). Only an admin may create contexts, restrict them,
+//! list the organization's groups and create or change webhooks: others
+//! get 403 `Permission denied.` (the answer the description gives for its
+//! group operations; it lists none for context writes, which CircleCI
+//! refuses non-admins too). Organizations on CircleCI's GitHub App
+//! (`circleci/...` slugs) have no security groups: a group restriction
+//! there is refused (400) as the description's example says. A group
+//! restriction admits the group's members, as above. Webhooks are HTTPS
+//! only and their signing secret is answered masked.
 
 use serde_json::{Value, json};
 
@@ -24,9 +37,13 @@ pub const TOKEN: &str = "circle-token";
 /// The bot's token (`changegate-bot`).
 pub const BOT_TOKEN: &str = "bot-circle-token";
 
+/// The organization admin's token (`org-admin`).
+pub const ADMIN_TOKEN: &str = "admin-circle-token";
+
 /// A user of the stand-in: (token, id, login, name).
 pub const USERS: &[(&str, &str, &str, &str)] = &[
     (TOKEN, "00000000-0000-4000-8000-0000000000aa", "ci-user", "CI user"),
+    (ADMIN_TOKEN, "00000000-0000-4000-8000-0000000000ee", "org-admin", "Org Admin"),
     (BOT_TOKEN, "00000000-0000-4000-8000-0000000000bb", "changegate-bot", "changegate bot"),
     ("carol-circle-token", "00000000-0000-4000-8000-0000000000cc", "carol", "Carol On-call"),
     ("dana-circle-token", "00000000-0000-4000-8000-0000000000dd", "dana", "Dana Developer"),
@@ -47,6 +64,47 @@ struct Context {
     restrictions: Vec<(String, String, String, String)>,
     /// Logins of the members of the group of its `group` restriction.
     members: Vec<String>,
+}
+
+/// An organization.
+#[derive(Debug, Clone)]
+struct Org {
+    id: String,
+    slug: String,
+    /// Logins of its admins.
+    admins: Vec<String>,
+    groups: Vec<Group>,
+}
+
+/// A group of an organization.
+#[derive(Debug, Clone)]
+struct Group {
+    id: String,
+    name: String,
+    members: Vec<String>,
+}
+
+/// A project.
+#[derive(Debug, Clone)]
+struct Project {
+    id: String,
+    slug: String,
+    org_id: String,
+    default_branch: String,
+}
+
+/// An outbound webhook.
+#[derive(Debug, Clone)]
+struct Webhook {
+    id: String,
+    name: String,
+    url: String,
+    events: Vec<String>,
+    verify_tls: bool,
+    secret: String,
+    scope_id: String,
+    created: Timestamp,
+    updated: Timestamp,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +150,9 @@ pub struct CircleCiStandIn {
     pipelines: Vec<Pipeline>,
     workflows: Vec<Workflow>,
     contexts: Vec<Context>,
+    orgs: Vec<Org>,
+    projects: Vec<Project>,
+    webhooks: Vec<Webhook>,
     next_job: u64,
     seq: u64,
     /// Where artifacts are served (the stand-in's own address).
@@ -314,6 +375,7 @@ impl CircleCiStandIn {
     pub fn create_context(&mut self, spec: &Value) -> Result<Value, String> {
         let name = spec.get("name").and_then(Value::as_str).ok_or("a context needs a name")?.to_owned();
         let owner_slug = spec.get("owner_slug").and_then(Value::as_str).unwrap_or("gh/acme").to_owned();
+        self.org(&owner_slug);
         let mut restrictions = Vec::new();
         for r in spec.get("restrictions").and_then(Value::as_array).into_iter().flatten() {
             let kind = r.get("type").and_then(Value::as_str).ok_or("a restriction needs a type")?.to_owned();
@@ -336,6 +398,225 @@ impl CircleCiStandIn {
             members,
         });
         Ok(json!({"id": id}))
+    }
+
+    /// The organization with `slug`, made on first mention.
+    fn org(&mut self, slug: &str) -> &mut Org {
+        let slug = slug.trim_matches('/').to_owned();
+        if let Some(i) = self.orgs.iter().position(|o| o.slug == slug) {
+            return &mut self.orgs[i];
+        }
+        // A `circleci/<id>` slug names the organization by its id.
+        let id = match slug.split_once('/') {
+            Some(("circleci", id)) if id.len() == 36 => id.to_owned(),
+            _ => self.next_id(0xe0),
+        };
+        self.orgs.push(Org { id, slug, admins: vec!["org-admin".into()], groups: Vec::new() });
+        self.orgs.last_mut().expect("just pushed")
+    }
+
+    /// Control API: creates a project (`{"slug": "gh/acme/web",
+    /// "default_branch": "main"}`) and its organization if new.
+    pub fn create_project(&mut self, spec: &Value) -> Result<Value, String> {
+        let slug = spec.get("slug").and_then(Value::as_str).ok_or("a project needs a slug")?.trim_matches('/');
+        let parts: Vec<&str> = slug.split('/').collect();
+        let [vcs, org, name] = parts.as_slice() else { return Err("a project slug is vcs/org/name".into()) };
+        if let Some(p) = self.projects.iter().find(|p| p.slug == slug) {
+            return Ok(json!({"id": p.id, "organization_id": p.org_id}));
+        }
+        let org_id = self.org(&format!("{vcs}/{org}")).id.clone();
+        let id = if *vcs == "circleci" && name.len() == 36 { (*name).to_owned() } else { self.next_id(0xe1) };
+        let default_branch = spec.get("default_branch").and_then(Value::as_str).unwrap_or("main").to_owned();
+        self.projects.push(Project { id: id.clone(), slug: slug.to_owned(), org_id: org_id.clone(), default_branch });
+        Ok(json!({"id": id, "organization_id": org_id}))
+    }
+
+    /// Control API: creates a group of an organization (`{"org": "gh/acme",
+    /// "name", "members": [login...]}`).
+    pub fn create_group(&mut self, spec: &Value) -> Result<Value, String> {
+        let org = spec.get("org").and_then(Value::as_str).ok_or("a group needs its org's slug")?.to_owned();
+        let name = spec.get("name").and_then(Value::as_str).ok_or("a group needs a name")?.to_owned();
+        let members = spec
+            .get("members")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|m| m.as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        let id = self.next_id(0xe2);
+        self.org(&org).groups.push(Group { id: id.clone(), name, members });
+        Ok(json!({"id": id}))
+    }
+
+    fn project_json(&self, p: &Project) -> Value {
+        let org = self.orgs.iter().find(|o| o.id == p.org_id);
+        let org_slug = org.map_or("", |o| o.slug.as_str());
+        let org_name = org_slug.split('/').nth(1).unwrap_or_default();
+        let name = p.slug.rsplit('/').next().unwrap_or_default();
+        let (provider, vcs_url) = if p.slug.starts_with("gh/") {
+            ("GitHub", format!("https://github.com/{org_name}/{name}"))
+        } else if p.slug.starts_with("bb/") {
+            ("Bitbucket", format!("https://bitbucket.org/{org_name}/{name}"))
+        } else {
+            ("CircleCI", format!("https://github.com/{org_name}/{name}"))
+        };
+        json!({"slug": p.slug, "name": name, "id": p.id, "organization_name": org_name, "organization_slug": org_slug,
+               "organization_id": p.org_id,
+               "vcs_info": {"vcs_url": vcs_url, "provider": provider, "default_branch": p.default_branch}})
+    }
+
+    fn webhook_json(w: &Webhook) -> Value {
+        json!({"id": w.id, "scope": {"id": w.scope_id, "type": "project"}, "name": w.name, "events": w.events,
+               "url": w.url, "verify-tls": w.verify_tls, "signing-secret": "****", "created-at": w.created.to_rfc3339(),
+               "updated-at": w.updated.to_rfc3339()})
+    }
+
+    fn is_admin(&self, org_id: &str, login: &str) -> bool {
+        self.orgs.iter().any(|o| o.id == org_id && o.admins.iter().any(|a| a == login))
+    }
+
+    /// `POST /context`.
+    fn post_context(&mut self, login: &str, body: &[u8]) -> Resp {
+        let Ok(b) = serde_json::from_slice::<Value>(body) else { return message(400, "Invalid request body.") };
+        let (Some(name), Some(owner)) = (b.get("name").and_then(Value::as_str), b.get("owner")) else {
+            return message(400, "Invalid request body.");
+        };
+        let org = match (owner.get("id").and_then(Value::as_str), owner.get("slug").and_then(Value::as_str)) {
+            (Some(id), _) => self.orgs.iter().find(|o| o.id == id),
+            (None, Some(slug)) => self.orgs.iter().find(|o| o.slug == slug),
+            (None, None) => None,
+        };
+        let Some(org) = org.cloned() else { return message(404, "Organization does not exist.") };
+        if !self.is_admin(&org.id, login) {
+            return message(403, "Permission denied.");
+        }
+        let id = self.next_id(0xd4);
+        let created = Timestamp::now();
+        self.contexts.push(Context {
+            id: id.clone(),
+            name: name.to_owned(),
+            owner_slug: org.slug,
+            created,
+            restrictions: Vec::new(),
+            members: Vec::new(),
+        });
+        Resp::json(200, json!({"id": id, "name": name, "created_at": created.to_rfc3339()}))
+    }
+
+    /// `POST /context/{id}/restrictions`.
+    fn post_restriction(&mut self, login: &str, context_id: &str, body: &[u8]) -> Resp {
+        let Ok(b) = serde_json::from_slice::<Value>(body) else { return message(400, "Invalid request body.") };
+        let kind = b.get("restriction_type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let value = b.get("restriction_value").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let Some(ctx) = self.contexts.iter().find(|c| c.id == context_id).cloned() else {
+            return message(404, "Context not found.");
+        };
+        let Some(org) = self.orgs.iter().find(|o| o.slug == ctx.owner_slug).cloned() else {
+            return message(404, "Organization does not exist.");
+        };
+        if !self.is_admin(&org.id, login) {
+            return message(403, "Permission denied.");
+        }
+        let cannot = || message(400, "This restriction cannot be applied to this context.");
+        let (name, members) = match kind.as_str() {
+            // Organizations on the GitHub App have no security groups.
+            "group" if org.slug.starts_with("circleci/") => return cannot(),
+            "group" => match org.groups.iter().find(|g| g.id == value) {
+                Some(g) => (g.name.clone(), Some(g.members.clone())),
+                None => return cannot(),
+            },
+            "project" => match self.projects.iter().find(|p| p.id == value && p.org_id == org.id) {
+                Some(p) => (p.slug.rsplit('/').next().unwrap_or_default().to_owned(), None),
+                None => return message(400, "Project does not exist, or user does not have access to this project."),
+            },
+            "expression" if !value.trim().is_empty() => (String::new(), None),
+            _ => return cannot(),
+        };
+        if ctx.restrictions.iter().any(|r| r.1 == kind && r.2 == value) {
+            return message(409, "The restriction you're trying to add already exists.");
+        }
+        let id = self.next_id(0xd5);
+        let c = self.contexts.iter_mut().find(|c| c.id == context_id).expect("found above");
+        c.restrictions.push((id.clone(), kind.clone(), value.clone(), name.clone()));
+        if let Some(m) = members {
+            c.members.extend(m.into_iter().filter(|m| !c.members.contains(m)).collect::<Vec<_>>());
+        }
+        Resp::json(201, json!({"id": id, "name": name, "restriction_type": kind, "restriction_value": value}))
+    }
+
+    /// `POST /webhook` and `PUT /webhook/{id}`.
+    fn put_webhook(&mut self, login: &str, id: Option<&str>, body: &[u8]) -> Resp {
+        let Ok(b) = serde_json::from_slice::<Value>(body) else { return message(400, "Invalid request body.") };
+        let existing = match id {
+            Some(id) => match self.webhooks.iter().position(|w| w.id == id) {
+                Some(i) => Some(i),
+                None => return message(404, "Webhook not found."),
+            },
+            None => None,
+        };
+        let scope_id = match existing {
+            Some(i) => self.webhooks[i].scope_id.clone(),
+            None => b.pointer("/scope/id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        };
+        let Some(project) = self.projects.iter().find(|p| p.id == scope_id).cloned() else {
+            return message(404, "Project not found.");
+        };
+        if !self.is_admin(&project.org_id, login) {
+            return message(403, "Permission denied.");
+        }
+        let s = |k: &str| b.get(k).and_then(Value::as_str).map(str::to_owned);
+        let events: Option<Vec<String>> = b
+            .get("events")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|e| e.as_str().map(String::from)).collect());
+        if events.as_ref().is_some_and(|e| e.iter().any(|x| x != "workflow-completed" && x != "job-completed")) {
+            return message(400, "Invalid event.");
+        }
+        if s("url").is_some_and(|u| !u.starts_with("https://")) {
+            return message(400, "The URL must use https.");
+        }
+        let now = Timestamp::now();
+        match existing {
+            Some(i) => {
+                let w = &mut self.webhooks[i];
+                if let Some(v) = s("name") {
+                    w.name = v;
+                }
+                if let Some(v) = s("url") {
+                    w.url = v;
+                }
+                if let Some(v) = events {
+                    w.events = v;
+                }
+                if let Some(v) = b.get("verify-tls").and_then(Value::as_bool) {
+                    w.verify_tls = v;
+                }
+                if let Some(v) = s("signing-secret") {
+                    w.secret = v;
+                }
+                w.updated = now;
+                Resp::json(200, Self::webhook_json(w))
+            }
+            None => {
+                let (Some(name), Some(url), Some(events), Some(verify_tls), Some(secret)) =
+                    (s("name"), s("url"), events, b.get("verify-tls").and_then(Value::as_bool), s("signing-secret"))
+                else {
+                    return message(400, "name, events, url, verify-tls, signing-secret and scope are required.");
+                };
+                let w = Webhook {
+                    id: self.next_id(0xe3),
+                    name,
+                    url,
+                    events,
+                    verify_tls,
+                    secret,
+                    scope_id,
+                    created: now,
+                    updated: now,
+                };
+                let v = Self::webhook_json(&w);
+                self.webhooks.push(w);
+                Resp::json(201, v)
+            }
+        }
     }
 
     /// Starts each job with a context whose requirements succeeded: running
@@ -467,7 +748,24 @@ impl CircleCiStandIn {
                 v
             })
             .collect();
-        json!({"workflows": wfs})
+        let contexts: Vec<Value> = self
+            .contexts
+            .iter()
+            .map(|c| {
+                let rs: Vec<Value> =
+                    c.restrictions.iter().map(|r| json!({"type": r.1, "value": r.2, "name": r.3})).collect();
+                json!({"id": c.id, "name": c.name, "owner_slug": c.owner_slug, "restrictions": rs, "members": c.members})
+            })
+            .collect();
+        let webhooks: Vec<Value> = self
+            .webhooks
+            .iter()
+            .map(|w| {
+                json!({"id": w.id, "name": w.name, "url": w.url, "events": w.events, "verify_tls": w.verify_tls,
+                       "signing_secret": w.secret, "scope_id": w.scope_id})
+            })
+            .collect();
+        json!({"workflows": wfs, "contexts": contexts, "webhooks": webhooks})
     }
 
     /// Handles one request under `/api/v2`.
@@ -484,7 +782,14 @@ impl CircleCiStandIn {
                 None => message(404, "User not found"),
             },
             ("GET", ["context"]) => {
-                let owner = req.query("owner-slug").unwrap_or_default();
+                let owner = match (req.query("owner-slug"), req.query("owner-id")) {
+                    (Some(slug), _) => slug.to_owned(),
+                    (None, Some(id)) => match self.orgs.iter().find(|o| o.id == id) {
+                        Some(o) => o.slug.clone(),
+                        None => return message(404, "Organization does not exist."),
+                    },
+                    (None, None) => return message(400, "owner-slug or owner-id is required."),
+                };
                 let items: Vec<Value> = self
                     .contexts
                     .iter()
@@ -506,6 +811,35 @@ impl CircleCiStandIn {
                 }
                 None => message(404, "Context not found"),
             },
+            ("POST", ["context"]) => self.post_context(me.2, &req.body),
+            ("POST", ["context", id, "restrictions"]) => self.post_restriction(me.2, id, &req.body),
+            ("GET", ["project", vcs, org, repo]) => {
+                let slug = format!("{vcs}/{org}/{repo}");
+                match self.projects.iter().find(|p| p.slug == slug) {
+                    Some(p) => Resp::json(200, self.project_json(p)),
+                    None => message(404, "Project not found"),
+                }
+            }
+            ("GET", ["organizations", org_id, "groups"]) => {
+                let Some(org) = self.orgs.iter().find(|o| o.id == *org_id) else {
+                    return message(404, "Organization does not exist.");
+                };
+                if !org.admins.iter().any(|a| a == me.2) {
+                    return message(403, "Permission denied.");
+                }
+                let items: Vec<Value> =
+                    org.groups.iter().map(|g| json!({"id": g.id, "name": g.name, "description": ""})).collect();
+                let n = items.len();
+                Resp::json(200, json!({"items": items, "next_page_token": null, "total_count": n}))
+            }
+            ("GET", ["webhook"]) => {
+                let scope = req.query("scope-id").unwrap_or_default();
+                let items: Vec<Value> =
+                    self.webhooks.iter().filter(|w| w.scope_id == scope).map(Self::webhook_json).collect();
+                Resp::json(200, json!({"items": items, "next_page_token": null}))
+            }
+            ("POST", ["webhook"]) => self.put_webhook(me.2, None, &req.body),
+            ("PUT", ["webhook", id]) => self.put_webhook(me.2, Some(id), &req.body),
             ("GET", ["workflow", id]) => match self.workflows.iter().find(|w| w.id == *id) {
                 Some(w) => Resp::json(200, self.workflow_json(w)),
                 None => message(404, "Workflow not found"),

@@ -5,6 +5,14 @@
 //! GraphQL queries changegate sends. Answers follow the shapes of GitHub's
 //! recorded responses. Optional latency per request makes request counts
 //! visible in benchmarks.
+//!
+//! Tokens carry fine-grained permissions ([`Grant`]; [`TOKEN`] has them
+//! all): a REST read the token's grant lacks is answered 403 `Resource not
+//! accessible by personal access token` with `X-Accepted-GitHub-Permissions`,
+//! as GitHub answers fine-grained tokens. A repository has branch protection
+//! rules and rulesets ([`BranchProtection`], [`Ruleset`]) for `setup
+//! github`: the protection is read with the administration permission only
+//! (GitHub's 404 otherwise), a ruleset's bypass list likewise.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,8 +24,57 @@ use serde_json::{Map, Value, json};
 use super::graphql::{self, Resolved, Resolver};
 use super::{Req, Resp};
 
-/// The token the stand-in accepts.
+/// The token the stand-in accepts with every permission.
 pub const TOKEN: &str = "gh-token";
+
+/// What a token may read (fine-grained repository permissions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    /// Contents: read.
+    pub contents: bool,
+    /// Pull requests: read.
+    pub pull_requests: bool,
+    /// Code scanning alerts: read.
+    pub code_scanning: bool,
+    /// Administration: read (branch protection, rulesets' bypass lists);
+    /// its user is an administrator of the repositories.
+    pub administration: bool,
+}
+
+impl Grant {
+    /// Every permission.
+    pub const ALL: Grant = Grant { contents: true, pull_requests: true, code_scanning: true, administration: true };
+}
+
+/// A branch protection rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BranchProtection {
+    /// Approvals a pull request needs (`None`: no pull request required).
+    pub required_approvals: Option<u32>,
+    /// Approvals are dismissed when commits are pushed.
+    pub dismiss_stale: bool,
+    /// Administrators are held to it.
+    pub enforce_admins: bool,
+    /// Logins that may skip the pull request requirement.
+    pub bypass_users: Vec<String>,
+}
+
+/// A repository ruleset with a pull request rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ruleset {
+    /// Id.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// Branches it applies to (exact names).
+    pub branches: Vec<String>,
+    /// Approvals a pull request needs.
+    pub required_approvals: u32,
+    /// Approvals are dismissed when commits are pushed.
+    pub dismiss_stale: bool,
+    /// Who may bypass it: (actor type, actor id).
+    pub bypass: Vec<(String, Option<u64>)>,
+}
 
 /// A GitHub account.
 #[derive(Debug, Clone)]
@@ -215,6 +272,10 @@ pub struct Repo {
     pub unsigned: Vec<String>,
     /// The default branch.
     pub default_branch: String,
+    /// Branch protection rules, by branch.
+    pub protection: BTreeMap<String, BranchProtection>,
+    /// Rulesets.
+    pub rulesets: Vec<Ruleset>,
 }
 
 impl Repo {
@@ -239,6 +300,8 @@ pub struct GitHubStandIn {
     pull_files: BTreeMap<(PathBuf, String, String), String>,
     /// Team members' logins, by `org/team-slug`.
     pub teams: BTreeMap<String, Vec<String>>,
+    /// Tokens and what each may read.
+    pub tokens: BTreeMap<String, Grant>,
 }
 
 /// A user as GitHub's `simple-user` schema has it.
@@ -251,6 +314,130 @@ fn simple_user(login: &str, id: u64) -> Value {
            "subscriptions_url": format!("{u}/subscriptions"), "organizations_url": format!("{u}/orgs"),
            "repos_url": format!("{u}/repos"), "events_url": format!("{u}/events{{/privacy}}"),
            "received_events_url": format!("{u}/received_events"), "type": "User", "site_admin": false})
+}
+
+/// GitHub's answer to a fine-grained token without `permission`.
+fn not_accessible(permission: &str) -> Resp {
+    let mut r = Resp::json(
+        403,
+        json!({"message": "Resource not accessible by personal access token",
+               "documentation_url": "https://docs.github.com/rest"}),
+    );
+    r.headers.push(("X-Accepted-GitHub-Permissions".into(), format!("{permission}=read")));
+    r
+}
+
+/// A repository as GitHub's `full-repository` schema has it.
+fn repo_json(full: &str, repo: &Repo, admin: bool) -> Value {
+    let (owner, name) = full.split_once('/').unwrap_or((full, ""));
+    let api = format!("https://api.github.com/repos/{full}");
+    let mut v = json!({
+        "id": 1_296_269, "node_id": "R_kgDOAAAAAA", "name": name, "full_name": full, "owner": simple_user(owner, 9000),
+        "private": true, "html_url": format!("https://github.com/{full}"), "description": null, "fork": false, "url": api,
+        "git_url": format!("git://github.com/{full}.git"), "ssh_url": format!("git@github.com:{full}.git"),
+        "clone_url": format!("https://github.com/{full}.git"), "mirror_url": null,
+        "svn_url": format!("https://github.com/{full}"), "homepage": null, "language": null
+    });
+    let counts = json!({
+        "forks_count": 0, "forks": 0, "stargazers_count": 0, "watchers_count": 0, "watchers": 0, "size": 1,
+        "default_branch": repo.default_branch, "open_issues_count": 0, "open_issues": 0, "is_template": false,
+        "topics": [], "has_issues": true, "has_projects": false, "has_wiki": false, "has_pages": false,
+        "has_downloads": true, "has_discussions": false, "archived": false, "disabled": false, "visibility": "private",
+        "pushed_at": "2026-11-20T12:00:00Z", "created_at": "2026-01-05T09:00:00Z", "updated_at": "2026-11-20T12:00:00Z",
+        "permissions": {"admin": admin, "maintain": admin, "push": true, "triage": true, "pull": true},
+        "license": null, "network_count": 0, "subscribers_count": 1
+    });
+    if let (Some(m), Value::Object(more)) = (v.as_object_mut(), counts) {
+        m.extend(more);
+    }
+    for (key, tail) in [
+        ("archive_url", "{archive_format}{/ref}"),
+        ("assignees_url", "assignees{/user}"),
+        ("blobs_url", "git/blobs{/sha}"),
+        ("branches_url", "branches{/branch}"),
+        ("collaborators_url", "collaborators{/collaborator}"),
+        ("comments_url", "comments{/number}"),
+        ("commits_url", "commits{/sha}"),
+        ("compare_url", "compare/{base}...{head}"),
+        ("contents_url", "contents/{+path}"),
+        ("contributors_url", "contributors"),
+        ("deployments_url", "deployments"),
+        ("downloads_url", "downloads"),
+        ("events_url", "events"),
+        ("forks_url", "forks"),
+        ("git_commits_url", "git/commits{/sha}"),
+        ("git_refs_url", "git/refs{/sha}"),
+        ("git_tags_url", "git/tags{/sha}"),
+        ("issue_comment_url", "issues/comments{/number}"),
+        ("issue_events_url", "issues/events{/number}"),
+        ("issues_url", "issues{/number}"),
+        ("keys_url", "keys{/key_id}"),
+        ("labels_url", "labels{/name}"),
+        ("languages_url", "languages"),
+        ("merges_url", "merges"),
+        ("milestones_url", "milestones{/number}"),
+        ("notifications_url", "notifications{?since,all,participating}"),
+        ("pulls_url", "pulls{/number}"),
+        ("releases_url", "releases{/id}"),
+        ("stargazers_url", "stargazers"),
+        ("statuses_url", "statuses/{sha}"),
+        ("subscribers_url", "subscribers"),
+        ("subscription_url", "subscription"),
+        ("tags_url", "tags"),
+        ("teams_url", "teams"),
+        ("trees_url", "git/trees{/sha}"),
+        ("hooks_url", "hooks"),
+    ] {
+        v[key] = Value::String(format!("{api}/{tail}"));
+    }
+    v
+}
+
+/// A branch protection rule as `GET .../branches/{branch}/protection` answers it.
+fn protection_json(full: &str, branch: &str, p: &BranchProtection, user: impl Fn(&str) -> Value) -> Value {
+    let base = format!("https://api.github.com/repos/{full}/branches/{branch}/protection");
+    let mut v = json!({
+        "url": base, "enabled": true,
+        "enforce_admins": {"url": format!("{base}/enforce_admins"), "enabled": p.enforce_admins},
+        "required_linear_history": {"enabled": false}, "allow_force_pushes": {"enabled": false},
+        "allow_deletions": {"enabled": false}, "block_creations": {"enabled": false},
+        "required_conversation_resolution": {"enabled": false}, "lock_branch": {"enabled": false},
+        "allow_fork_syncing": {"enabled": false},
+        "required_signatures": {"url": format!("{base}/required_signatures"), "enabled": false}
+    });
+    if let Some(n) = p.required_approvals {
+        v["required_pull_request_reviews"] = json!({
+            "url": format!("{base}/required_pull_request_reviews"), "dismiss_stale_reviews": p.dismiss_stale,
+            "require_code_owner_reviews": false, "required_approving_review_count": n, "require_last_push_approval": false,
+            "bypass_pull_request_allowances": {"users": p.bypass_users.iter().map(|l| user(l)).collect::<Vec<_>>(), "teams": [], "apps": []}
+        });
+    }
+    v
+}
+
+/// A ruleset as `GET .../rulesets/{id}` answers it; the bypass list only to
+/// those who may edit it.
+fn ruleset_json(full: &str, r: &Ruleset, admin: bool) -> Value {
+    let mut v = json!({
+        "id": r.id, "name": r.name, "target": "branch", "source_type": "Repository", "source": full,
+        "enforcement": "active", "node_id": format!("RRS_{}", r.id),
+        "current_user_can_bypass": if admin && !r.bypass.is_empty() { "always" } else { "never" },
+        "_links": {"self": {"href": format!("https://api.github.com/repos/{full}/rulesets/{}", r.id)},
+                   "html": {"href": format!("https://github.com/{full}/rules/{}", r.id)}},
+        "conditions": {"ref_name": {"include": r.branches.iter().map(|b| format!("refs/heads/{b}")).collect::<Vec<_>>(), "exclude": []}},
+        "rules": [{"type": "pull_request", "parameters": {"dismiss_stale_reviews_on_push": r.dismiss_stale,
+                   "require_code_owner_review": false, "require_last_push_approval": false,
+                   "required_approving_review_count": r.required_approvals, "required_review_thread_resolution": false}}],
+        "created_at": "2026-01-05T09:00:00Z", "updated_at": "2026-11-20T12:00:00Z"
+    });
+    if admin {
+        v["bypass_actors"] = r
+            .bypass
+            .iter()
+            .map(|(kind, id)| json!({"actor_id": id, "actor_type": kind, "bypass_mode": "always"}))
+            .collect();
+    }
+    v
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
@@ -325,6 +512,7 @@ impl GitHubStandIn {
                     can_push: false,
                 },
             ],
+            tokens: BTreeMap::from([(TOKEN.to_owned(), Grant::ALL)]),
             ..Default::default()
         }
     }
@@ -346,24 +534,21 @@ impl GitHubStandIn {
         }
         // Branch names move when commits are added: forget cached diffs.
         self.pull_files.retain(|key, _| key.0 != git_dir);
-        let (pulls, analyses, analysis_sarif, verified, unsigned, default_branch) = self
-            .repos
-            .remove(full_name)
-            .map(|r| (r.pulls, r.analyses, r.analysis_sarif, r.verified, r.unsigned, r.default_branch))
-            .unwrap_or_else(|| (Vec::new(), Vec::new(), BTreeMap::new(), Vec::new(), Vec::new(), "main".into()));
-        self.repos.insert(
-            full_name.to_owned(),
-            Repo {
-                git_dir: git_dir.to_owned(),
-                commits,
-                pulls,
-                analyses,
-                analysis_sarif,
-                verified,
-                unsigned,
-                default_branch,
-            },
-        );
+        let mut repo = self.repos.remove(full_name).unwrap_or_else(|| Repo {
+            git_dir: PathBuf::new(),
+            commits: BTreeMap::new(),
+            pulls: Vec::new(),
+            analyses: Vec::new(),
+            analysis_sarif: BTreeMap::new(),
+            verified: Vec::new(),
+            unsigned: Vec::new(),
+            default_branch: "main".into(),
+            protection: BTreeMap::new(),
+            rulesets: Vec::new(),
+        });
+        repo.git_dir = git_dir.to_owned();
+        repo.commits = commits;
+        self.repos.insert(full_name.to_owned(), repo);
     }
 
     /// Computes the files of every pull request not yet known, four `git`
@@ -447,15 +632,53 @@ impl GitHubStandIn {
                "head": {"sha": p.head, "ref": "feature"}, "base": {"ref": p.base_ref, "sha": ""}, "title": format!("PR {}", p.number)})
     }
 
+    /// A login as a `simple-user`.
+    fn simple_user_of(&self, login: &str) -> Value {
+        simple_user(login, self.account(login).map_or(9999, |a| a.id))
+    }
+
+    /// A pull request as the pull request list (`pull-request-simple`) has it.
+    fn pull_simple_json(&self, full: &str, repo: &Repo, p: &Pull) -> Value {
+        let api = format!("https://api.github.com/repos/{full}");
+        let url = format!("{api}/pulls/{}", p.number);
+        let html = format!("https://github.com/{full}/pull/{}", p.number);
+        let href = |h: String| json!({"href": h});
+        let owner = full.split('/').next().unwrap_or_default();
+        let end = |sha: &str, r: &str| {
+            json!({"label": format!("{owner}:{r}"), "ref": r, "sha": sha, "user": simple_user(owner, 9000),
+                   "repo": repo_json(full, repo, false)})
+        };
+        json!({
+            "url": url, "id": 1000 + p.number, "node_id": format!("PR_{}", p.number), "html_url": html,
+            "diff_url": format!("{html}.diff"), "patch_url": format!("{html}.patch"),
+            "issue_url": format!("{api}/issues/{}", p.number), "commits_url": format!("{url}/commits"),
+            "review_comments_url": format!("{url}/comments"), "review_comment_url": format!("{api}/pulls/comments{{/number}}"),
+            "comments_url": format!("{api}/issues/{}/comments", p.number), "statuses_url": format!("{api}/statuses/{}", p.head),
+            "number": p.number, "state": if p.merged { "closed" } else { "open" }, "locked": false,
+            "title": format!("PR {}", p.number), "user": self.simple_user_of(&p.author), "body": null, "labels": [],
+            "milestone": null, "created_at": "2026-11-19T12:00:00Z", "updated_at": "2026-11-20T12:00:00Z",
+            "closed_at": p.merged_at, "merged_at": p.merged_at, "merge_commit_sha": p.merge_commit, "assignee": null,
+            "head": end(&p.head, "feature"), "base": end("", &p.base_ref),
+            "_links": {"self": href(url.clone()), "html": href(html.clone()), "issue": href(format!("{api}/issues/{}", p.number)),
+                       "comments": href(format!("{api}/issues/{}/comments", p.number)),
+                       "review_comments": href(format!("{url}/comments")),
+                       "review_comment": href(format!("{api}/pulls/comments{{/number}}")),
+                       "commits": href(format!("{url}/commits")), "statuses": href(format!("{api}/statuses/{}", p.head))},
+            "author_association": "MEMBER", "auto_merge": null
+        })
+    }
+
     /// Handles REST and GraphQL requests.
     pub fn handle(&mut self, req: &Req) -> Resp {
         self.requests += 1;
-        if req.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
+        let grant =
+            req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).and_then(|t| self.tokens.get(t));
+        let Some(&grant) = grant else {
             return Resp::json(
                 401,
                 json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}),
             );
-        }
+        };
         if req.path == "/graphql" {
             let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
                 return Resp::json(400, json!({"message": "Problems parsing JSON"}));
@@ -491,7 +714,67 @@ impl GitHubStandIn {
                 let Some(repo) = self.repos.get(&full).cloned() else {
                     return Resp::json(404, json!({"message": "Not Found"}));
                 };
+                let needs = match rest.first() {
+                    Some(&("compare" | "commits")) => Some(("contents", grant.contents)),
+                    Some(&("pulls" | "issues")) => Some(("pull_requests", grant.pull_requests)),
+                    Some(&"code-scanning") => Some(("security_events", grant.code_scanning)),
+                    _ => None,
+                };
+                if let Some((permission, false)) = needs {
+                    return not_accessible(permission);
+                }
                 match rest {
+                    [] => Resp::json(200, repo_json(&full, &repo, grant.administration)),
+                    ["pulls"] => {
+                        let state = req.query("state").unwrap_or("open");
+                        let per: usize = req.query("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
+                        let page: usize = req.query("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+                        let list: Vec<Value> = repo
+                            .pulls
+                            .iter()
+                            .rev()
+                            .filter(|p| state == "all" || (state == "closed") == p.merged)
+                            .skip((page - 1) * per)
+                            .take(per)
+                            .map(|p| self.pull_simple_json(&full, &repo, p))
+                            .collect();
+                        Resp::json(200, Value::Array(list))
+                    }
+                    ["branches", branch @ .., "protection"] if !branch.is_empty() => {
+                        let branch = branch.join("/");
+                        if !grant.administration {
+                            return Resp::json(
+                                404,
+                                json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest/branches/branch-protection#get-branch-protection"}),
+                            );
+                        }
+                        match repo.protection.get(&branch) {
+                            Some(p) => Resp::json(200, protection_json(&full, &branch, p, |l| self.simple_user_of(l))),
+                            None => Resp::json(
+                                404,
+                                json!({"message": "Branch not protected", "documentation_url": "https://docs.github.com/rest/branches/branch-protection#get-branch-protection"}),
+                            ),
+                        }
+                    }
+                    ["rules", "branches", branch @ ..] if !branch.is_empty() => {
+                        let branch = branch.join("/");
+                        let list: Vec<Value> = repo
+                            .rulesets
+                            .iter()
+                            .filter(|r| r.branches.contains(&branch))
+                            .map(|r| {
+                                json!({"type": "pull_request", "ruleset_source_type": "Repository", "ruleset_source": full, "ruleset_id": r.id,
+                                       "parameters": {"dismiss_stale_reviews_on_push": r.dismiss_stale, "require_code_owner_review": false,
+                                                      "require_last_push_approval": false, "required_approving_review_count": r.required_approvals,
+                                                      "required_review_thread_resolution": false}})
+                            })
+                            .collect();
+                        Resp::json(200, Value::Array(list))
+                    }
+                    ["rulesets", id] => match repo.rulesets.iter().find(|r| id.parse() == Ok(r.id)) {
+                        Some(r) => Resp::json(200, ruleset_json(&full, r, grant.administration)),
+                        None => Resp::json(404, json!({"message": "Not Found"})),
+                    },
                     // A branch name may hold slashes (sent encoded as %2F).
                     ["compare", basehead @ ..] if !basehead.is_empty() => self.compare(&repo, &basehead.join("/"), req),
                     ["commits", sha] => match git(&repo.git_dir, &["show", "-s", FORMAT, sha]) {

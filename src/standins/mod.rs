@@ -12,6 +12,8 @@
 //! | `POST /_standin/circleci/jobs` | set a job's status (`approved_by`: a login, for an approval job) |
 //! | `POST /_standin/circleci/contexts` | create a context with its restrictions and group members |
 //! | `POST /_standin/circleci/artifacts` | store an artifact of a job (served under `/circleci-artifacts/`) |
+//! | `POST /_standin/circleci/projects` | create a project (and its organization) |
+//! | `POST /_standin/circleci/groups` | create a group of an organization, with its members |
 //! | `PUT /_standin/jira/search-lag` | `{"lag": N}`: new issues stay out of search for N searches |
 //! | `POST /_standin/faults` | inject a fault (see [`Fault`]) |
 //! | `DELETE /_standin/faults` | remove every fault |
@@ -441,6 +443,14 @@ fn control(s: &mut State, req: &Req) -> Resp {
             Err(e) => bad(e),
         },
         ("POST", "/_standin/circleci/contexts") => match s.circleci.create_context(&body) {
+            Ok(v) => Resp::json(201, v),
+            Err(e) => bad(e),
+        },
+        ("POST", "/_standin/circleci/projects") => match s.circleci.create_project(&body) {
+            Ok(v) => Resp::json(201, v),
+            Err(e) => bad(e),
+        },
+        ("POST", "/_standin/circleci/groups") => match s.circleci.create_group(&body) {
             Ok(v) => Resp::json(201, v),
             Err(e) => bad(e),
         },

@@ -81,6 +81,25 @@ fn github_spec() -> PathBuf {
     path
 }
 
+/// The official CircleCI description trimmed to what changegate uses.
+fn circleci_spec() -> PathBuf {
+    let path = trimmed_spec("circleci", "circleci-v2.prism.json");
+    // `POST /context`'s `owner` is a oneOf of `{id, type}` and `{slug,
+    // type}` (the description's own code samples send `{id, type}`), but
+    // the property also says `additionalProperties: false` beside the
+    // oneOf, without properties of its own, which forbids every property
+    // of either alternative: no request could pass. Drop that one keyword
+    // so the alternatives are what is checked (a defect of the
+    // description, not a change of the contract).
+    let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let owner = &mut spec["components"]["schemas"]["context_created"]["properties"]["owner"];
+    let owner = owner.as_object_mut().expect("the description declares the context's owner");
+    assert_eq!(owner.remove("additionalProperties"), Some(json!(false)), "the defect is still there");
+    assert!(owner.contains_key("oneOf"));
+    std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    path
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -104,7 +123,7 @@ impl Prism {
         match api {
             "github" => cmd.env("PRISM_SPEC", github_spec()),
             "jira" => cmd.env("PRISM_SPEC", trimmed_spec("jira", "jira-platform-v3.prism.json")),
-            _ => cmd.env("PRISM_SPEC", trimmed_spec("circleci", "circleci-v2.prism.json")),
+            _ => cmd.env("PRISM_SPEC", circleci_spec()),
         };
         let out = cmd.output().expect("bash runs start-prism.sh");
         assert!(
@@ -126,7 +145,7 @@ impl Prism {
         drop(Prism::mock(api));
         let spec = match api {
             "jira" => trimmed_spec("jira", "jira-platform-v3.prism.json"),
-            "circleci" => trimmed_spec("circleci", "circleci-v2.prism.json"),
+            "circleci" => circleci_spec(),
             _ => github_spec(),
         };
         let port = free_port();
@@ -1223,4 +1242,124 @@ fn setup_jira_requests_and_answers_pass_the_official_description() {
     assert!(proxy.requests() >= 60, "the calls went through the proxy: {}", proxy.requests());
     let v = proxy.violations();
     assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
+}
+
+/// Every CircleCI operation of `setup circleci`, against the official v2
+/// description: the project, contexts of an organization by id, their
+/// restrictions, the organization's groups, a context and each kind of
+/// restriction created, the project's webhooks listed, created and changed.
+#[test]
+fn setup_circleci_requests_pass_the_official_description() {
+    let prism = Prism::mock("circleci");
+    let s = CircleCiSettings { api_url: format!("{}/api/v2", prism.url), token: Secret::new("circle-token") };
+    let c = CircleCi::new(&s, None, RetryPolicy { attempts: 1, ..RetryPolicy::default() }).unwrap();
+    let id = "5034460f-c7c4-4c43-9457-de07e2029e7b";
+    let project = c.project("gh/acme/web").unwrap();
+    assert!(!project.vcs_info.default_branch.is_empty());
+    c.contexts_of_owner(id).unwrap();
+    c.context_restrictions(id).unwrap();
+    c.groups(id).unwrap();
+    c.create_context("production-aws", id).unwrap();
+    c.add_restriction(id, "group", id).unwrap();
+    c.add_restriction(id, "project", id).unwrap();
+    c.add_restriction(id, "expression", "pipeline.git.branch == \"main\" and not job.ssh.enabled").unwrap();
+    c.webhooks(id).unwrap();
+    let spec = changegate::circleci::WebhookSpec {
+        name: "changegate",
+        url: "https://bot.acme.test/webhooks/circleci",
+        events: &["workflow-completed", "job-completed"],
+        verify_tls: true,
+    };
+    c.create_webhook(id, &spec, &Secret::new("s3cret")).unwrap();
+    c.update_webhook(id, &spec, Some(&Secret::new("s3cret"))).unwrap();
+    c.update_webhook(id, &spec, None).unwrap();
+}
+
+/// `setup circleci --apply` through `prism proxy --errors` in front of the
+/// CircleCI stand-in, both directions, on an organization that has part of
+/// what it needs (so contexts, restrictions and the webhook are created,
+/// added and changed), then again with nothing left to do.
+#[test]
+fn setup_circleci_passes_the_official_descriptions_both_ways() {
+    use crate::setup_ci::{LOCK, admin_client, circleci_org, setup_circleci};
+    let stand_ins = changegate::standins::StandIns::start("127.0.0.1:0").unwrap();
+    circleci_org(&stand_ins);
+    stand_ins.with_circleci(|c| c.create_context(&json!({"name": "production-aws", "owner_slug": "gh/acme"}))).unwrap();
+    let direct = admin_client(&stand_ins.circleci_url());
+    let project = direct.project("gh/acme/web").unwrap();
+    let spec = changegate::circleci::WebhookSpec {
+        name: "bot",
+        url: "https://bot.acme.test/webhooks/circleci",
+        events: &["job-completed"],
+        verify_tls: true,
+    };
+    direct.create_webhook(&project.id, &spec, &Secret::new("old")).unwrap();
+
+    let proxy = Prism::proxy("circleci", &stand_ins.url());
+    let api = format!("{}/api/v2", proxy.url);
+    let admin = changegate::standins::circleci::ADMIN_TOKEN;
+    let out = setup_circleci(&api, admin, LOCK, &["--bot-url", "https://bot.acme.test", "--apply"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    for line in
+        ["restricted context production-aws by group", "created context change-management-ci", "changed webhook"]
+    {
+        assert!(out.stdout.contains(line), "{line:?} in\n{}", out.stdout);
+    }
+    let again = setup_circleci(&api, admin, LOCK, &["--bot-url", "https://bot.acme.test", "--apply"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(proxy.requests() >= 15, "{} requests", proxy.requests());
+    assert_no_violations(&[proxy]);
+}
+
+/// Every GitHub operation of `setup github`, against the official
+/// description: each read is answered, none refused.
+#[test]
+fn setup_github_requests_pass_the_official_description() {
+    use changegate::setup::github::{Needs, Read, read};
+    let prism = Prism::mock("github");
+    let gh = github(&prism.url);
+    let snap = read(&gh, &Needs { repo: "acme/web".into(), branch: Some("main".into()), min_approvals: 1 }).unwrap();
+    assert!(matches!(snap.repo, Read::Ok(_)), "{:?}", snap.repo);
+    assert_eq!(snap.contents, Some(Read::Ok(())));
+    assert_eq!(snap.pulls, Some(Read::Ok(())));
+    assert!(matches!(snap.code_scanning, Some(Read::Ok(_))), "{:?}", snap.code_scanning);
+    assert!(matches!(snap.protection, Some(Read::Ok(Some(_)))), "{:?}", snap.protection);
+    assert!(matches!(snap.rules, Some(Read::Ok(_))), "{:?}", snap.rules);
+    // The ruleset read, whether or not the example rules name one.
+    let r = gh.get_answer("/repos/acme/web/rulesets/42", &[]).unwrap();
+    assert_eq!(r.status, 200);
+}
+
+/// `setup github` through `prism proxy --errors` in front of the GitHub
+/// stand-in, both directions: an administrator's token (the protection and
+/// a ruleset's bypass list read) and a reader's (the protection refused,
+/// the ruleset without its bypass list).
+#[test]
+fn setup_github_passes_the_official_descriptions_both_ways() {
+    use crate::setup_ci::{github_repo, setup_github};
+    use changegate::standins::github::{Grant, Ruleset, TOKEN};
+    let stand_ins = changegate::standins::StandIns::start("127.0.0.1:0").unwrap();
+    let _g = github_repo(&stand_ins);
+    stand_ins.with_github(|gh| {
+        let repo = gh.repo_mut(crate::collect::REPO);
+        repo.rulesets.push(Ruleset {
+            id: 42,
+            name: "protect main".into(),
+            branches: vec!["main".into()],
+            required_approvals: 1,
+            dismiss_stale: true,
+            bypass: vec![("Team".into(), Some(12)), ("OrganizationAdmin".into(), None)],
+        });
+        repo.pulls.push(changegate::standins::github::Pull::merged(1, "alice", &sha(1), &[sha(1)], &sha(2), &[sha(2)]));
+        repo.analyses.push(crate::collect::analysis(9, &sha(2), "CodeQL"));
+        gh.tokens.insert("reader".into(), Grant { administration: false, ..Grant::ALL });
+    });
+    let proxy = Prism::proxy("github", &stand_ins.url());
+    let out = setup_github(&proxy.url, TOKEN, &[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let out = setup_github(&proxy.url, "reader", &[]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("not shown to this token"), "{}", out.stdout);
+    assert!(proxy.requests() >= 14, "{} requests", proxy.requests());
+    assert_no_violations(&[proxy]);
 }

@@ -15,6 +15,7 @@ mod request;
 mod review;
 mod sandbox;
 mod sarif;
+mod setup_ci;
 mod setup_hook;
 mod setup_jira;
 mod support;

@@ -48,6 +48,67 @@ pub(super) struct JiraSetupArgs {
     /// Where --apply writes the ids [default: the configuration read, or ./changegate.toml]
     #[arg(long, value_name = "FILE")]
     write_config: Option<PathBuf>,
+
+    /// The bot's address: an admin webhook posts the project's issue events to URL/webhooks/jira,
+    /// signed with the last value of CHANGEGATE_JIRA_WEBHOOK_SECRETS
+    #[arg(long, value_name = "URL")]
+    bot_url: Option<String>,
+
+    /// Re-send the webhook's secret (it cannot be read back, so it is otherwise never re-sent)
+    #[arg(long, requires = "bot_url")]
+    rotate_secret: bool,
+}
+
+/// The admin webhook the bot needs, when `--bot-url` names the bot: HTTPS,
+/// or plain HTTP to this machine (a bot beside a test site).
+fn jira_webhook_needed(
+    args: &JiraSetupArgs,
+    project: &str,
+    env: &Env,
+) -> Result<Option<crate::setup::jira_webhook::Needed>, CliError> {
+    use crate::setup::jira_webhook::{Needed, SECRETS_VAR};
+    let Some(url) = &args.bot_url else { return Ok(None) };
+    let url = url.trim();
+    let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"].iter().any(|p| url.starts_with(p));
+    let https = url.starts_with("https://") && url.len() > "https://".len();
+    if !(https || local) {
+        return Err(CliError::Other(format!(
+            "--bot-url must be the bot's https:// address (deliveries carry ticket data), not {url:?}"
+        )));
+    }
+    let secret =
+        env.get(SECRETS_VAR).and_then(|v| v.split(',').map(str::trim).rfind(|s| !s.is_empty())).map(Secret::new);
+    Ok(Some(Needed::new(project, url, secret, args.rotate_secret)))
+}
+
+/// Adds the webhook's step to `plan`, with the admin-screen settings when a
+/// person has to make it.
+fn webhook_step(
+    plan: &mut crate::setup::Plan,
+    needed: Option<&crate::setup::jira_webhook::Needed>,
+    steps: Vec<crate::setup::Step>,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    use crate::setup::{Action, Step, jira_webhook};
+    let Some(needed) = needed else {
+        plan.push(Step::new(
+            jira_webhook::KIND,
+            "the bot's Jira webhook",
+            Action::Manual,
+            "pass --bot-url https://<the bot> to register it (with the bot's secret in CHANGEGATE_JIRA_WEBHOOK_SECRETS), or make it on the admin screen (docs/setup.md)",
+        ));
+        return Ok(());
+    };
+    let by_hand = steps.iter().any(|s| matches!(s.action, Action::Manual | Action::Blocked { .. }));
+    for s in steps {
+        plan.push(s);
+    }
+    if by_hand {
+        for line in jira_webhook::admin_screen(needed) {
+            writeln!(out, "webhook by hand: {line}")?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -239,20 +300,45 @@ fn run_jira(
     if let Some(p) = &args.project {
         config.jira.project.clone_from(p);
     }
+    let hook = jira_webhook_needed(args, &config.jira.project, env)?;
     let jira = Jira::new(&JiraSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
     let needs = Needs::from_config(&config, &args.approvers_group);
     if !args.apply {
         let snapshot = read(&jira, &needs)?;
-        let planned = plan(&needs, &snapshot);
+        let mut planned = plan(&needs, &snapshot);
+        if snapshot.project.is_some() {
+            let steps = match &hook {
+                Some(h) => crate::setup::jira_webhook::plan(h, &crate::setup::jira_webhook::read(&jira)?),
+                None => Vec::new(),
+            };
+            webhook_step(&mut planned.plan, hook.as_ref(), steps, out)?;
+        }
         planned.plan.render(out)?;
         if !planned.ops.is_empty() {
             writeln!(out, "run again with --apply to make it so")?;
         }
         return Ok(planned.plan.outcome());
     }
-    let applied = apply(&jira, &needs)?;
+    let mut applied = apply(&jira, &needs)?;
     for line in &applied.performed {
         writeln!(out, "applied: {line}")?;
+    }
+    if applied.snapshot.project.is_some() {
+        use crate::setup::jira_webhook;
+        let mut steps = Vec::new();
+        if let Some(h) = &hook {
+            // Only a webhook for a project that is otherwise ready to gate.
+            let ready = applied.last.plan.blockers().next().is_none();
+            let existing = jira_webhook::read(&jira)?;
+            if ready {
+                for done in jira_webhook::apply(&jira, h, &existing)? {
+                    writeln!(out, "applied: webhook {}: {}", done.name, done.detail)?;
+                    applied.performed.push(done.name.clone());
+                }
+            }
+            steps = jira_webhook::plan(h, &jira_webhook::read(&jira)?);
+        }
+        webhook_step(&mut applied.last.plan, hook.as_ref(), steps, out)?;
     }
     if applied.performed.is_empty() {
         writeln!(out, "applied: nothing, the site already had everything this token can make")?;

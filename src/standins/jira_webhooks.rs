@@ -247,6 +247,11 @@ impl AdminWebhooks {
         }
     }
 
+    /// How many webhooks are registered.
+    pub fn count(&self) -> usize {
+        self.hooks.len()
+    }
+
     /// Whether any webhook is registered (nothing to deliver otherwise).
     pub fn is_empty(&self) -> bool {
         self.hooks.is_empty()

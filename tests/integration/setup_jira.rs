@@ -12,6 +12,12 @@ use crate::support::{Output, Run};
 
 pub const ADMIN: (&str, &str) = ("admin@acme.test", "admin-token");
 
+/// The bot's newest Jira webhook secret.
+const HOOK_SECRET: &str = "hook-secret-3f9a";
+
+/// Where the (absent) bot would listen.
+const BOT: &str = "http://127.0.0.1:9";
+
 /// The configuration a team starts from: no field ids, the groups by name.
 pub const START: &str = r#"# Our change gate.
 [jira]
@@ -45,6 +51,7 @@ pub fn setup(sb: &Sandbox, who: (&str, &str), args: &[&str]) -> Output {
         .env("JIRA_USER_EMAIL", who.0)
         .env("JIRA_API_TOKEN", who.1)
         .env("CHANGEGATE_HTTP_ATTEMPTS", "1")
+        .env("CHANGEGATE_JIRA_WEBHOOK_SECRETS", &format!("old-secret,{HOOK_SECRET}"))
         .run()
 }
 
@@ -88,8 +95,10 @@ fn setup_on_an_empty_site_reaches_a_whole_gated_deploy_and_a_second_run_changes_
     assert!(plan.stdout.contains("run again with --apply"), "{}", plan.stdout);
     assert!(!sb.stand_ins.with_jira(|j| j.site.has_group("change-approvers")));
 
-    let applied = setup(&sb, ADMIN, &["--apply"]);
+    let applied = setup(&sb, ADMIN, &["--apply", "--bot-url", BOT]);
     let text = format!("{}{}", applied.stdout, applied.stderr);
+    assert!(text.contains("applied: webhook changegate bot (PRODCM): registered admin webhook"), "{text}");
+    assert!(!text.contains(HOOK_SECRET) && !text.contains("old-secret"), "the secret never appears");
     assert!(text.contains("applied: created group change-approvers"), "{text}");
     assert!(text.contains("applied: created workflow changegate change"), "{text}");
     assert!(text.contains("applied: assigned workflow scheme"), "{text}");
@@ -112,13 +121,14 @@ fn setup_on_an_empty_site_reaches_a_whole_gated_deploy_and_a_second_run_changes_
         j.add_to_group("bob@acme.test", "change-approvers");
         j.add_to_group("carol@acme.test", "change-break-glass");
     });
-    let again = setup(&sb, ADMIN, &["--apply"]);
+    let again = setup(&sb, ADMIN, &["--apply", "--bot-url", BOT]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
     assert!(again.stdout.contains("applied: nothing"), "{}", again.stdout);
     assert!(again.stdout.contains("config: "), "{}", again.stdout);
     assert!(again.stdout.contains("already names every id"), "{}", again.stdout);
     assert!(again.stdout.contains("0 to create, 0 to change, 0 by hand, 0 blocked"), "{}", again.stdout);
     assert_eq!(config(&sb), written, "a second run writes nothing");
+    assert_eq!(sb.stand_ins.with_jira(|j| j.admin_webhooks.count()), 1, "one webhook");
 
     // The whole deploy on the site setup made: request, the bot's analysis,
     // a person's approval, the CI checks, close.

@@ -54,6 +54,11 @@ pub(super) struct JiraSetupArgs {
     #[arg(long, value_name = "URL")]
     bot_url: Option<String>,
 
+    /// Map an approver's Jira account to their numeric GitHub id (checked against GitHub with
+    /// GITHUB_TOKEN; --apply writes it into [jira.approvers]); repeatable
+    #[arg(long, value_name = "ACCOUNT=GITHUB_ID")]
+    approver: Vec<String>,
+
     /// Re-send the webhook's secret (it cannot be read back, so it is otherwise never re-sent)
     #[arg(long, requires = "bot_url")]
     rotate_secret: bool,
@@ -79,6 +84,52 @@ fn jira_webhook_needed(
     let secret =
         env.get(SECRETS_VAR).and_then(|v| v.split(',').map(str::trim).rfind(|s| !s.is_empty())).map(Secret::new);
     Ok(Some(Needed::new(project, url, secret, args.rotate_secret)))
+}
+
+/// Checks each `--approver ACCOUNT=ID` against GitHub: the id must be a
+/// GitHub account. Returns the mapping, and prints who each id is.
+fn check_approvers(
+    args: &JiraSetupArgs,
+    env: &Env,
+    out: &mut dyn Write,
+) -> Result<std::collections::BTreeMap<String, u64>, CliError> {
+    let mut map = std::collections::BTreeMap::new();
+    if args.approver.is_empty() {
+        return Ok(map);
+    }
+    let github = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
+    for pair in &args.approver {
+        let parsed = pair.split_once('=').and_then(|(a, id)| Some((a.trim(), id.trim().parse::<u64>().ok()?)));
+        let Some((account, id)) = parsed.filter(|(a, _)| !a.is_empty()) else {
+            return Err(CliError::Other(format!(
+                "--approver {pair:?}: write the Jira account id, =, and the numeric GitHub id (712020:abc=583231)"
+            )));
+        };
+        let answer = github.get_answer(&format!("/user/{id}"), &[]).map_err(|e| CliError::Other(e.to_string()))?;
+        match answer.status {
+            200 => {
+                let user: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+                let login = user["login"].as_str().unwrap_or("?");
+                let kind = user["type"].as_str().unwrap_or("User");
+                if kind != "User" {
+                    return Err(CliError::Other(format!(
+                        "--approver {account}={id}: GitHub id {id} is {login}, a {kind} account, not a person"
+                    )));
+                }
+                writeln!(out, "approver: {account} = GitHub {login} (id {id})")?;
+            }
+            404 => {
+                return Err(CliError::Other(format!("--approver {account}={id}: GitHub has no account with id {id}")));
+            }
+            status => {
+                return Err(CliError::Other(format!(
+                    "--approver {account}={id}: GitHub answered HTTP {status} to GET /user/{id}"
+                )));
+            }
+        }
+        map.insert(account.to_owned(), id);
+    }
+    Ok(map)
 }
 
 /// Adds the webhook's step to `plan`, with the admin-screen settings when a
@@ -301,8 +352,10 @@ fn run_jira(
         config.jira.project.clone_from(p);
     }
     let hook = jira_webhook_needed(args, &config.jira.project, env)?;
+    let approvers = check_approvers(args, env, out)?;
     let jira = Jira::new(&JiraSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
-    let needs = Needs::from_config(&config, &args.approvers_group);
+    let mut needs = Needs::from_config(&config, &args.approvers_group);
+    needs.approver_ids.extend(approvers.clone());
     if !args.apply {
         let snapshot = read(&jira, &needs)?;
         let mut planned = plan(&needs, &snapshot);
@@ -358,7 +411,7 @@ fn run_jira(
         project: needs.project.clone(),
         issue_type: needs.issue_type.clone(),
         fields: applied.last.field_ids.clone(),
-        approvers: Default::default(),
+        approvers,
     };
     let changed = write_config(&target, &ids).map_err(|e| CliError::Other(e.to_string()))?;
     if changed.is_empty() {

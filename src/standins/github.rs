@@ -692,6 +692,25 @@ impl GitHubStandIn {
         }
         let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
         match parts.as_slice() {
+            ["user", id] if req.method == "GET" => {
+                match self.accounts.iter().find(|a| id.parse::<u64>().is_ok_and(|n| n == a.id)) {
+                    None => Resp::json(
+                        404,
+                        json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}),
+                    ),
+                    Some(a) => {
+                        let mut u = simple_user(&a.login, a.id);
+                        let extra = json!({"type": if a.bot { "Bot" } else { "User" }, "name": a.login, "company": null, "blog": "",
+                            "location": null, "email": null, "hireable": null, "bio": null, "public_repos": 0, "public_gists": 0,
+                            "followers": 0, "following": 0, "created_at": "2020-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+                            "user_view_type": "public"});
+                        if let (Some(o), Some(e)) = (u.as_object_mut(), extra.as_object()) {
+                            o.extend(e.clone());
+                        }
+                        Resp::json(200, u)
+                    }
+                }
+            }
             ["orgs", org, "teams", slug, "members"] => {
                 let Some(members) = self.teams.get(&format!("{org}/{slug}")) else {
                     return Resp::json(404, json!({"message": "Not Found"}));

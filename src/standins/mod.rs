@@ -342,7 +342,11 @@ fn respond(state: &Mutex<State>, req: &Req) -> Resp {
         "jira"
     } else if req.path.starts_with("/api/v2/") || req.path.starts_with("/circleci-artifacts/") {
         "circleci"
-    } else if req.path == "/graphql" || req.path.starts_with("/repos/") || req.path.starts_with("/orgs/") {
+    } else if req.path == "/graphql"
+        || req.path.starts_with("/repos/")
+        || req.path.starts_with("/orgs/")
+        || req.path.starts_with("/user/")
+    {
         "github"
     } else {
         "control"

@@ -1363,3 +1363,25 @@ fn setup_github_passes_the_official_descriptions_both_ways() {
     assert!(proxy.requests() >= 14, "{} requests", proxy.requests());
     assert_no_violations(&[proxy]);
 }
+
+/// `setup jira --approver` checks the GitHub id with `GET /user/{account_id}`
+/// through `prism proxy --errors`: the request and the stand-in's answer pass
+/// the official GitHub description.
+#[test]
+fn setup_jira_approver_check_passes_the_official_github_description() {
+    let sb = crate::setup_jira::empty_sandbox();
+    let proxy = Prism::proxy("github", &sb.stand_ins.url());
+    let out = crate::support::Run::new(["setup", "jira", "--approver", "712020:alice=1001"])
+        .cwd(sb.path())
+        .env("JIRA_BASE_URL", &sb.stand_ins.url())
+        .env("JIRA_USER_EMAIL", crate::setup_jira::ADMIN.0)
+        .env("JIRA_API_TOKEN", crate::setup_jira::ADMIN.1)
+        .env("GITHUB_API_URL", &proxy.url)
+        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .env("CHANGEGATE_HTTP_TIMEOUT", "20")
+        .run();
+    assert!(out.stdout.contains("approver: 712020:alice = GitHub alice (id 1001)"), "{}{}", out.stdout, out.stderr);
+    assert!(proxy.requests() >= 1, "the check went through the proxy");
+    let v = proxy.violations();
+    assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
+}

@@ -186,3 +186,42 @@ fn a_team_managed_project_is_refused_with_what_to_do() {
     assert!(out.stdout.contains("refused"), "{}", out.stdout);
     assert!(out.stdout.contains("create a company-managed project"), "{}", out.stdout);
 }
+
+#[test]
+fn approvers_are_mapped_to_github_ids_checked_against_github() {
+    let sb = empty_sandbox();
+    assert_eq!(setup(&sb, ADMIN, &["--apply"]).code, 1);
+    sb.stand_ins.with_jira(|j| {
+        j.add_to_group("alice@acme.test", "change-approvers");
+        j.add_to_group("carol@acme.test", "change-approvers");
+    });
+    // Carol approves, but the configuration does not know her GitHub id.
+    let plan = setup(&sb, ADMIN, &[]);
+    assert!(has_step(&plan.stdout, "by hand", "approver", "Carol On-call"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("--approver 712020:carol=<id>"), "{}", plan.stdout);
+    let with_github = |args: &[&str]| {
+        let mut all = vec!["setup", "jira"];
+        all.extend_from_slice(args);
+        Run::new(all)
+            .cwd(sb.path())
+            .env("JIRA_BASE_URL", &sb.stand_ins.url())
+            .env("JIRA_USER_EMAIL", ADMIN.0)
+            .env("JIRA_API_TOKEN", ADMIN.1)
+            .env("GITHUB_API_URL", &sb.stand_ins.url())
+            .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+            .env("CHANGEGATE_HTTP_ATTEMPTS", "1")
+            .run()
+    };
+    let unknown = with_github(&["--approver", "712020:carol=999999"]);
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stderr.contains("GitHub has no account with id 999999"), "{}", unknown.stderr);
+    let bot = with_github(&["--approver", "712020:carol=41898282"]);
+    assert_eq!(bot.code, 2);
+    assert!(bot.stderr.contains("release-bot, a Bot account, not a person"), "{}", bot.stderr);
+    let malformed = with_github(&["--approver", "carol"]);
+    assert_eq!(malformed.code, 2);
+    let mapped = with_github(&["--apply", "--approver", "712020:carol=1003"]);
+    assert!(mapped.stdout.contains("approver: 712020:carol = GitHub carol (id 1003)"), "{}", mapped.stdout);
+    assert!(has_step(&mapped.stdout, "ok", "approver", "Carol On-call"), "{}", mapped.stdout);
+    assert!(config(&sb).contains("\"712020:carol\" = 1003"), "{}", config(&sb));
+}

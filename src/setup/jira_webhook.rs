@@ -207,8 +207,8 @@ fn decide(needed: &Needed, existing: &Existing) -> Decision {
 
 /// What an existing webhook's secret is, in words: it cannot be known.
 const SECRET_UNREADABLE: &str = "Jira never shows a webhook's secret, so which one it signs with cannot be read back: \
-     if the bot refuses its deliveries (bad_signature in its /metrics), set the secret on the admin screen or plan again \
-     with rotate to re-send it";
+     if the bot refuses its deliveries (bad_signature in its /metrics), set the secret on the admin screen or run setup \
+     jira --apply --rotate-secret to re-send it";
 
 /// The plan's steps for the bot's webhook (pure: a snapshot in, steps out).
 pub fn plan(needed: &Needed, existing: &Existing) -> Vec<Step> {

@@ -16,6 +16,7 @@ mod review;
 mod sandbox;
 mod sarif;
 mod setup_ci;
+mod setup_docs;
 mod setup_hook;
 mod setup_jira;
 mod support;

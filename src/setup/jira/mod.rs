@@ -1072,7 +1072,7 @@ impl Planner<'_> {
                 None
             }
         };
-        let label = format!("issue type screen scheme {name}");
+        let label = format!("project {}: use {name}", project.key);
         let current = self.snap.itss.clone();
         let maps = |s: &SiteItss, t: &str, ss: &str| s.mappings.iter().any(|(a, b)| a == t && b == ss);
         if let (Some(c), Some(t), Some(ss)) = (&current, issue_type, &screen_scheme) {

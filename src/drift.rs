@@ -283,6 +283,38 @@ pub fn record(jira: &Jira, config: &Config, report: &DriftReport, now: Timestamp
     Ok(done)
 }
 
+/// The open drift tickets of `environment`, for the analysis of a change
+/// ticket (`drift_open`).
+pub fn open_for_environment(
+    jira: &Jira,
+    config: &Config,
+    environment: &str,
+) -> Result<Vec<crate::evidence::OpenDrift>, JiraError> {
+    let jc = &config.jira;
+    let closed: Vec<String> = jc.statuses.closed().iter().map(|s| crate::jira::jql::string(s)).collect();
+    let jql = format!(
+        "project = {} AND labels = {} AND status not in ({}) ORDER BY created ASC",
+        crate::jira::jql::string(&jc.project),
+        crate::jira::jql::string(LABEL),
+        closed.join(", ")
+    );
+    let want = crate::config::env_key(environment);
+    Ok(jira
+        .search(&jql, &["status"], &[PROPERTY], &[])?
+        .into_iter()
+        .filter(|i| !jc.statuses.is_closed(i.status().unwrap_or_default()))
+        .filter_map(|i| {
+            let r = serde_json::from_value::<DriftRecord>(i.properties.get(PROPERTY)?.clone()).ok()?;
+            (crate::config::env_key(&r.environment) == want).then(|| crate::evidence::OpenDrift {
+                key: i.key.clone(),
+                stack: r.stack,
+                resources: r.resources.len(),
+                found_at: r.found_at,
+            })
+        })
+        .collect())
+}
+
 /// Closes a drift ticket with a comment; a concurrent close is no error.
 fn close(jira: &Jira, config: &Config, key: &str, why: &str) -> Result<(), JiraError> {
     let jc = &config.jira;

@@ -225,3 +225,36 @@ fn a_drift_ticket_links_the_last_deploy_of_its_stream() {
     let out = record(&sb, opened_sg(), "default");
     assert!(out.stdout.contains("linked PRODCM-2 to PRODCM-1, the last deploy of this stream"), "{}", out.stdout);
 }
+
+/// A whole deploy: with the environment's drift ticket open, the bot's
+/// analysis of the next change ticket names `drift_open` and leaves the
+/// decision to a person; once a check finds the drift gone, the same
+/// change is approved.
+#[test]
+fn open_drift_sends_the_next_change_to_a_person() {
+    use crate::analyze::{analyze, bot_property, config, key, setup};
+    let (sb, _g, p) = setup(&config("[approval]\nauto_approve = true\n"), |_| Vec::new());
+    let opened = record(&sb, opened_sg(), "network");
+    assert!(opened.stdout.contains("opened drift ticket"), "{}", opened.stdout);
+    let out = analyze(&sb, &p, &["--approve"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let k = key(&sb);
+    let analysis = bot_property(&sb, &k)["analysis"].clone();
+    assert_eq!(analysis["reasons"], json!(["drift_open"]), "{analysis}");
+    assert_eq!(sb.issue(&k)["status"], "Manual review");
+    let comments = sb.issue(&k)["comments"].to_string();
+    assert!(comments.contains("drift is open for production"), "{comments}");
+
+    // The drift is gone: the next analysis approves the same change.
+    assert_eq!(record(&sb, json!([]), "network").code, 0);
+    sb.jira_as(crate::sandbox::ALICE).transition(&k, "Decline", None).ok();
+    let p2 = crate::collect::pipeline(&sb, &p.commit);
+    sb.add_trivy(&p2);
+    assert_eq!(sb.request(&p2, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let out = analyze(&sb, &p2, &["--approve"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let k2 = key(&sb);
+    assert_ne!(k, k2);
+    assert_eq!(bot_property(&sb, &k2)["analysis"]["reasons"], json!([]));
+    assert_eq!(sb.issue(&k2)["status"], "Approved");
+}

@@ -32,6 +32,7 @@ pub mod github;
 pub mod holds;
 pub mod http;
 pub mod jira;
+pub mod junit;
 pub mod lock;
 pub mod notify;
 pub mod outcome;

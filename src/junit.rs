@@ -193,7 +193,8 @@ pub fn to_xml(suites: &[Suite]) -> String {
             c.skipped
         );
         for case in &s.cases {
-            let _ = write!(o, "    <testcase classname=\"{}\" name=\"{}\"", escape(&case.classname), escape(&case.name));
+            let _ =
+                write!(o, "    <testcase classname=\"{}\" name=\"{}\"", escape(&case.classname), escape(&case.name));
             if case.result == CaseResult::Passed && case.output.is_none() {
                 o.push_str("/>\n");
                 continue;
@@ -271,7 +272,11 @@ mod tests {
         ];
         let xml = to_xml(&suites);
         assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"changegate\" tests=\"4\" failures=\"1\" errors=\"1\" skipped=\"1\">"), "{xml}");
-        assert!(xml.contains("<testsuite name=\"plan &lt;stack&gt;\" tests=\"4\" failures=\"1\" errors=\"1\" skipped=\"1\">"));
+        assert!(
+            xml.contains(
+                "<testsuite name=\"plan &lt;stack&gt;\" tests=\"4\" failures=\"1\" errors=\"1\" skipped=\"1\">"
+            )
+        );
         assert!(xml.contains("<testsuite name=\"empty\" tests=\"0\" failures=\"0\" errors=\"0\" skipped=\"0\">"));
         assert!(xml.contains("<testcase classname=\"plan.resource\" name=\"aws_s3_bucket.logs\"/>"));
         assert!(xml.contains(

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CliError, Format, load_config};
+use super::{CliError, Format, JunitOut, load_config};
 use crate::digest::Sha256Digest;
 use crate::env::Env;
 use crate::escalate;
@@ -35,6 +35,11 @@ pub(super) struct PlanCheckArgs {
     /// Also write the JSON report to FILE
     #[arg(long, value_name = "FILE")]
     json_out: Option<PathBuf>,
+
+    /// Also write a JUnit XML report to FILE: a test case per resource change judged, a failure per
+    /// risky one (for CircleCI's store_test_results)
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 
     /// Record the plan on this ticket and escalate it when risky (exit 0: the hold pauses)
     #[arg(long, value_name = "KEY")]
@@ -71,6 +76,18 @@ pub(super) fn run(
     env: &Env,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
+    let mut junit = JunitOut::new(args.junit.as_deref(), "plan-check");
+    let result = check_and_record(args, config, env, out, &mut junit);
+    junit.finish(result)
+}
+
+fn check_and_record(
+    args: &PlanCheckArgs,
+    config: Option<&Path>,
+    env: &Env,
+    out: &mut dyn Write,
+    junit: &mut JunitOut,
+) -> Result<Outcome, CliError> {
     let config_path = config;
     let config = load_config(config)?;
     let mut rendered = None;
@@ -91,7 +108,9 @@ pub(super) fn run(
         let path = PathBuf::from(&args.plan_json);
         Box::new(File::open(&path).map_err(|source| CliError::File { what: "cannot open the plan", path, source })?)
     };
-    let mut report = plan::check(input, &config.plan)?;
+    let mut report =
+        if junit.wanted() { plan::check_listing(input, &config.plan)? } else { plan::check(input, &config.plan)? };
+    junit.push(report.to_junit(&args.stack));
     if let Some(path) = &args.plan_file {
         let digest = Sha256Digest::of_file(path).map_err(|source| CliError::File {
             what: "cannot read the plan file",
@@ -140,10 +159,14 @@ pub(super) fn run(
             return Ok(if report.risky && args.fail_on_risk { Outcome::Deny } else { Outcome::Pass });
         }
         super::ci::Found::Missing(e) => {
-            writeln!(
-                out,
-                "FAIL: {e} is a controlled environment but no change ticket is bound to this pipeline: the plan cannot be recorded; run `changegate request` first"
-            )?;
+            let why = format!(
+                "{e} is a controlled environment but no change ticket is bound to this pipeline: the plan cannot be recorded; run `changegate request` first"
+            );
+            writeln!(out, "FAIL: {why}")?;
+            junit.push(crate::junit::Suite::new(
+                "changegate plan-check: the change ticket",
+                vec![crate::junit::Case::failed("plan-check", "change ticket", "ticket_missing", &why, &why)],
+            ));
             return Ok(Outcome::Deny);
         }
     };

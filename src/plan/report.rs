@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::rules::{Reason, Severity};
 use crate::digest::Sha256Digest;
+use crate::junit::{Case, Suite};
 use crate::time::Date;
 
 /// The version of the JSON contract.
@@ -47,6 +48,26 @@ pub struct Report {
     /// The tool that rendered the JSON from the plan file, and its versions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rendered_by: Option<super::render::Renderer>,
+    /// Every resource change judged, in plan order, when the check listed
+    /// them ([`super::check_listing`]). Not part of the JSON contract.
+    #[serde(skip)]
+    pub changes: Option<Vec<Judged>>,
+}
+
+/// One resource change that was judged: a managed resource whose actions
+/// do something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judged {
+    /// Resource address.
+    pub address: String,
+    /// Resource type.
+    pub kind: String,
+    /// Planned actions.
+    pub actions: Vec<String>,
+    /// Its finding (an index into [`Report::findings`]), when risky.
+    pub finding: Option<usize>,
+    /// Its exemptions (indices into [`Report::exempted`]).
+    pub exempted: Vec<usize>,
 }
 
 /// Counts of resource changes by action.
@@ -329,6 +350,46 @@ impl Report {
     /// The JSON contract, pretty-printed.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a report always serialises")
+    }
+
+    /// The JUnit suite: a case per resource change judged (or, when the
+    /// changes were not listed, per finding and exemption), a failure per
+    /// risky one with its reasons. Exempted changes pass, saying so.
+    pub fn to_junit(&self, stack: &str) -> Suite {
+        let classname = format!("plan.{stack}");
+        let failed = |f: &Finding| {
+            let reasons = join_reasons(&f.reasons);
+            Case::failed(
+                &classname,
+                &f.address,
+                f.reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(","),
+                format!("{} {} needs review: {reasons}", f.severity.as_str(), f.actions.join(",")),
+                format!("{}\nreasons: {reasons}\ntype: {}", f.detail, f.kind),
+            )
+        };
+        let exempted =
+            |e: &Exempted| format!("exempted ({}) until {}: {}", join_reasons(&e.reasons), e.expires, e.justification);
+        let cases = match &self.changes {
+            Some(changes) => changes
+                .iter()
+                .map(|c| {
+                    let case = match c.finding.and_then(|i| self.findings.get(i)) {
+                        Some(f) => failed(f),
+                        None => Case::passed(&classname, &c.address),
+                    };
+                    let notes: Vec<String> =
+                        c.exempted.iter().filter_map(|i| self.exempted.get(*i)).map(exempted).collect();
+                    case.with_output(notes.join("\n"))
+                })
+                .collect(),
+            None => self
+                .findings
+                .iter()
+                .map(failed)
+                .chain(self.exempted.iter().map(|e| Case::passed(&classname, &e.address).with_output(exempted(e))))
+                .collect(),
+        };
+        Suite::new(format!("changegate plan-check, stack {stack}: {}", self.verdict_line()), cases)
     }
 }
 

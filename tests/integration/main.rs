@@ -11,6 +11,7 @@ mod deploy;
 mod emergency;
 mod github;
 mod plan_check;
+mod reports;
 mod request;
 mod review;
 mod sandbox;

@@ -101,3 +101,54 @@ pub fn sha256sum(path: &Path) -> String {
     let text = String::from_utf8(out.stdout).unwrap();
     format!("sha256:{}", text.split_whitespace().next().unwrap())
 }
+
+/// Reads a JUnit XML file back with PyPI's `junitparser` (a maintained
+/// reader, independent of our writer): the counts the file declares, the
+/// counts of its cases, and each case with its result. A machine without
+/// junitparser fails the test, naming the package (`.ci/run` installs it).
+pub fn read_junit(path: &Path) -> serde_json::Value {
+    let script = r#"
+import json, sys
+try:
+    import junitparser
+except ImportError:
+    sys.exit("the Python package junitparser is not installed: pip install junitparser (.ci/run installs it)")
+xml = junitparser.JUnitXml.fromfile(sys.argv[1])
+suites = list(xml) if isinstance(xml, junitparser.JUnitXml) else [xml]
+declared = {k: getattr(xml, k) for k in ("tests", "failures", "errors", "skipped")}
+cases = []
+for s in suites:
+    for c in s:
+        results = [{"tag": r._tag, "type": r.type, "message": r.message, "text": r.text} for r in c.result]
+        cases.append({"suite": s.name, "classname": c.classname, "name": c.name, "results": results,
+                      "system_out": c.system_out})
+counted = {
+    "tests": len(cases),
+    "failures": sum(1 for c in cases for r in c["results"] if r["tag"] == "failure"),
+    "errors": sum(1 for c in cases for r in c["results"] if r["tag"] == "error"),
+    "skipped": sum(1 for c in cases for r in c["results"] if r["tag"] == "skipped"),
+}
+print(json.dumps({"declared": declared, "counted": counted, "suites": [s.name for s in suites], "cases": cases}))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .expect("python3 runs (with the junitparser package)");
+    assert!(
+        out.status.success(),
+        "junitparser could not read {}: {}{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["declared"], v["counted"], "the counts the file declares are those of its cases");
+    v
+}
+
+/// `(tests, failures, errors)` of a JUnit file read by [`read_junit`].
+pub fn junit_counts(v: &serde_json::Value) -> (u64, u64, u64) {
+    let c = &v["counted"];
+    (c["tests"].as_u64().unwrap(), c["failures"].as_u64().unwrap(), c["errors"].as_u64().unwrap())
+}

@@ -1,0 +1,89 @@
+//! The report files the orb stores: JUnit XML for CircleCI's Tests tab,
+//! read back with a maintained JUnit reader (PyPI's junitparser), and the
+//! self-contained HTML and markdown reports.
+
+use serde_json::{Value, json};
+
+use crate::support::{Run, junit_counts, read_junit, repo};
+
+/// A plan whose addresses carry markup and quotes.
+fn hostile_plan() -> String {
+    json!({"format_version": "1.2", "terraform_version": "1.9.8", "planned_values": {}, "resource_changes": [
+        {"address": "aws_iam_role.r[\"<script>alert('x')</script>\"]", "mode": "managed", "type": "aws_iam_role",
+         "name": "r", "index": "<script>alert('x')</script>", "change": {"actions": ["update"], "before": {}, "after": {}}},
+        {"address": "aws_s3_bucket.a&b", "mode": "managed", "type": "aws_s3_bucket", "name": "a",
+         "change": {"actions": ["create"], "after": {}}},
+        {"address": "aws_instance.same", "mode": "managed", "type": "aws_instance", "name": "same",
+         "change": {"actions": ["no-op"]}}
+    ]})
+    .to_string()
+}
+
+fn case<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no case {name}: {v}"))
+}
+
+#[test]
+fn plan_check_junit_has_a_case_per_change_judged_and_a_failure_per_risky_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("reports/junit/plan.xml");
+    let out = Run::new(["plan-check", repo().join("examples/plan.json").to_str().unwrap(), "--junit"])
+        .env("CHANGEGATE_NO_BOT", "")
+        .run();
+    assert_eq!(out.code, 2, "--junit needs a file: {}", out.stderr);
+
+    let out = Run::new([
+        "plan-check",
+        repo().join("examples/plan.json").to_str().unwrap(),
+        "--junit",
+        xml.to_str().unwrap(),
+        "--stack",
+        "network",
+    ])
+    .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let v = read_junit(&xml);
+    // Seven managed changes (the read and the no-op are not judged), four risky.
+    assert_eq!(junit_counts(&v), (7, 4, 0), "{v}");
+    let role = case(&v, "aws_iam_role.deploy");
+    assert_eq!(role["classname"], "plan.network");
+    let failure = &role["results"][0];
+    assert_eq!(failure["tag"], "failure");
+    assert_eq!(failure["type"], "iam,trust_policy");
+    assert!(failure["message"].as_str().unwrap().contains("needs review: iam, trust_policy"), "{failure}");
+    assert!(failure["text"].as_str().unwrap().contains("trust changed"), "{failure}");
+    assert_eq!(case(&v, "aws_sqs_queue.jobs")["results"], json!([]));
+    assert!(v["suites"][0].as_str().unwrap().contains("RISKY: 4 resource changes need review"), "{v}");
+
+    // Values with markup come back exactly as they were.
+    let (_d, plan) = crate::support::temp_file("plan.json", hostile_plan());
+    let out = Run::new(["plan-check", plan.to_str().unwrap(), "--junit", xml.to_str().unwrap()]).run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let v = read_junit(&xml);
+    assert_eq!(junit_counts(&v), (2, 1, 0), "{v}");
+    case(&v, "aws_iam_role.r[\"<script>alert('x')</script>\"]");
+    assert_eq!(case(&v, "aws_s3_bucket.a&b")["results"], json!([]));
+    let text = std::fs::read_to_string(&xml).unwrap();
+    assert!(!text.contains("<script"), "{text}");
+}
+
+#[test]
+fn a_plan_that_cannot_be_judged_leaves_an_error_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("plan.xml");
+    let out = Run::new(["plan-check", "-", "--junit", xml.to_str().unwrap()]).stdin("Error: Failed to load plan").run();
+    assert_eq!(out.code, 2);
+    let v = read_junit(&xml);
+    assert_eq!(junit_counts(&v), (1, 0, 1), "{v}");
+    let error = &v["cases"][0]["results"][0];
+    assert_eq!(error["type"], "undecided");
+    assert!(error["message"].as_str().unwrap().contains("not valid JSON"), "{error}");
+
+    // A safe plan: every case passes.
+    let safe = json!({"format_version": "1.2", "planned_values": {}, "resource_changes": [
+        {"address": "aws_sqs_queue.q", "mode": "managed", "type": "aws_sqs_queue", "name": "q",
+         "change": {"actions": ["create"], "after": {}}}]});
+    let out = Run::new(["plan-check", "-", "--junit", xml.to_str().unwrap()]).stdin(safe.to_string()).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(junit_counts(&read_junit(&xml)), (1, 0, 0));
+}

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use crate::sandbox::{ALICE, Pipeline, Sandbox, sha};
 use crate::support::{Run, junit_counts, read_junit, repo};
 
 /// A plan whose addresses carry markup and quotes.
@@ -86,4 +87,72 @@ fn a_plan_that_cannot_be_judged_leaves_an_error_case() {
     let out = Run::new(["plan-check", "-", "--junit", xml.to_str().unwrap()]).stdin(safe.to_string()).run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(junit_counts(&read_junit(&xml)), (1, 0, 0));
+}
+
+/// Runs a changegate command as a job of pipeline `p`.
+fn job(sb: &Sandbox, p: &Pipeline, args: &[&str]) -> crate::support::Output {
+    sb.job(p, args).run()
+}
+
+#[test]
+fn validate_junit_has_a_case_per_condition_and_fails_the_ones_that_do_not_hold() {
+    let sb = Sandbox::without_bot(changegate::standins::SITE_CONFIG);
+    let p = sb.pipeline("gh/acme/web", "main", &sha(1));
+    let out = sb.request(&p, &["--justification", "Ship it", "--rollback-plan", "Redeploy"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let xml = sb.path().join("reports/validate/junit.xml");
+    let args = ["validate", "--environment", "production", "--junit", "reports/validate/junit.xml"];
+
+    // Not approved yet: the approval condition fails, the others hold.
+    let out = job(&sb, &p, &args);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let v = read_junit(&xml);
+    let names: Vec<&str> = v["cases"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["record", "binding", "required_fields", "bot_record", "approval", "change_window"], "{v}");
+    assert_eq!(junit_counts(&v), (6, 1, 0), "{v}");
+    let approval = &case(&v, "approval")["results"][0];
+    assert_eq!(approval["type"], "not_approved");
+    assert!(v["suites"][0].as_str().unwrap().contains("PRODCM-1"), "{v}");
+
+    // Approved: every condition holds.
+    sb.jira_as(ALICE).transition("PRODCM-1", "Approve", None).unwrap();
+    let out = job(&sb, &p, &args);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(junit_counts(&read_junit(&xml)), (6, 0, 0));
+
+    // Another pipeline with this state file: the binding fails, naming
+    // each field in one case.
+    let other = sb.pipeline("gh/acme/web", "main", &sha(2));
+    let out = job(&sb, &other, &args);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let v = read_junit(&xml);
+    assert_eq!(junit_counts(&v).1, 1, "{v}");
+    assert_eq!(case(&v, "binding")["results"][0]["type"], "binding_mismatch");
+
+    // Jira unreachable: could not decide, and the file says so.
+    let out = sb.job(&p, args).env("JIRA_BASE_URL", "http://127.0.0.1:9").run();
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let v = read_junit(&xml);
+    assert_eq!(junit_counts(&v), (1, 0, 1), "{v}");
+    assert!(!std::fs::read_to_string(&xml).unwrap().contains("ci-token"), "no secret in the report");
+}
+
+#[test]
+fn plan_check_with_a_ticket_writes_its_junit_and_fails_without_a_ticket() {
+    let sb = Sandbox::without_bot(changegate::standins::SITE_CONFIG);
+    let p = sb.pipeline("gh/acme/web", "main", &sha(1));
+    let plan = repo().join("examples/plan.json");
+    let plan = plan.to_str().unwrap();
+    // No ticket bound to this pipeline: the plan is judged, and the ticket case fails.
+    let out = job(&sb, &p, &["plan-check", plan, "--state", "changegate.json", "--junit", "plan.xml"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let v = read_junit(&sb.path().join("plan.xml"));
+    assert_eq!(junit_counts(&v), (8, 5, 0), "{v}");
+    assert_eq!(case(&v, "change ticket")["results"][0]["type"], "ticket_missing");
+
+    let out = sb.request(&p, &["--justification", "Ship it", "--rollback-plan", "Redeploy"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let out = job(&sb, &p, &["plan-check", plan, "--state", "changegate.json", "--junit", "plan.xml"]);
+    assert_eq!(out.code, 0, "recorded and escalated: {}{}", out.stdout, out.stderr);
+    assert_eq!(junit_counts(&read_junit(&sb.path().join("plan.xml"))), (7, 4, 0));
 }

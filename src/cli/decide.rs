@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CliError, Format};
+use super::{CliError, Format, JunitOut};
 use crate::decision::{self, Recommendation, render};
 use crate::evidence::Evidence;
 use crate::outcome::Outcome;
@@ -21,6 +21,11 @@ pub(super) struct DecideCli {
     /// Output format
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+
+    /// Also write a JUnit XML report to FILE: a test case per landing, per required scanner and for
+    /// the approval policy (for CircleCI's store_test_results)
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 }
 
 /// Reads a stored record; an unreadable one cannot be decided (exit 2).
@@ -34,8 +39,15 @@ pub(super) fn read_record(path: &Path) -> Result<Evidence, CliError> {
 }
 
 pub(super) fn run(cli: &DecideCli, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let mut junit = JunitOut::new(cli.junit.as_deref(), "decide");
+    let result = decide(cli, out, &mut junit);
+    junit.finish(result)
+}
+
+fn decide(cli: &DecideCli, out: &mut dyn Write, junit: &mut JunitOut) -> Result<Outcome, CliError> {
     let evidence = read_record(&cli.evidence)?;
     let d = decision::decide(&evidence).map_err(|e| CliError::Other(e.to_string()))?;
+    junit.push(render::junit(&d));
     match cli.format {
         Format::Text => write!(out, "{}", render::text(&d, &evidence))?,
         Format::Markdown => write!(out, "{}", render::markdown(&d, &evidence))?,

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::{Decision, Recommendation};
 use crate::evidence::Evidence;
 use crate::jira::adf::{Doc, Inline};
+use crate::junit::{Case, Suite};
 use crate::review::Verdict;
 
 /// Jira's limit on a comment body, in characters.
@@ -267,6 +268,84 @@ pub fn markdown(d: &Decision, e: &Evidence) -> String {
         d.evidence_digest
     );
     o
+}
+
+/// The JUnit suite of a decision: a case per landing (two-person review), a
+/// case per required scanner, and a case for the approval policy, which
+/// fails with every reason a person must approve. A check that could not be
+/// decided is an error, never a pass.
+pub fn junit(d: &Decision) -> Suite {
+    let mut cases = Vec::new();
+    for l in &d.review.landings {
+        let pull = l.pull.map(|n| format!(" (#{n})")).unwrap_or_default();
+        let name = format!("{} {}{pull}", short(&l.sha), clip(&l.headline, 72));
+        let all = |f: &[crate::review::Finding]| {
+            f.iter().map(|f| format!("{}: {}", f.code, f.detail)).collect::<Vec<_>>().join("\n")
+        };
+        let main = l.findings.first();
+        let kind = main.map_or_else(|| l.verdict.as_str().to_owned(), |f| f.code.as_str().to_owned());
+        let message = main.map_or_else(|| l.verdict.as_str().to_owned(), |f| format!("{}: {}", f.code, f.detail));
+        let case = match l.verdict {
+            Verdict::Pass => Case::passed("review", &name),
+            Verdict::Fail => Case::failed("review", &name, kind, message, all(&l.findings)),
+            Verdict::Undecidable => Case::error("review", &name, kind, message, all(&l.findings)),
+        };
+        let approvers = l.approvers.iter().map(|a| a.login.as_str()).collect::<Vec<_>>().join(", ");
+        let mut notes =
+            vec![format!("commit {}; approved by {}", l.sha, if approvers.is_empty() { "-" } else { &approvers })];
+        notes.extend(l.flags.iter().map(|f| format!("noted {}: {}", f.code, f.detail)));
+        if l.verdict == Verdict::Pass {
+            notes.extend(l.findings.iter().map(|f| format!("{}: {}", f.code, f.detail)));
+        }
+        cases.push(case.with_output(notes.join("\n")));
+    }
+    for r in &d.scan.required {
+        let name = format!("required {}", r.entry);
+        let scanner = r.satisfied_by.as_ref().and_then(|t| d.scan.scanners.iter().find(|s| &s.tool == t));
+        let case = match scanner {
+            Some(s) if s.verdict == Verdict::Pass => Case::passed("scan", &name).with_output(&r.detail),
+            Some(s) => {
+                let kind =
+                    s.findings.first().map_or_else(|| s.verdict.as_str().to_owned(), |f| f.code.as_str().to_owned());
+                let message = format!(
+                    "{} {}: {}",
+                    s.tool,
+                    s.verdict.as_str(),
+                    s.findings.first().map_or("", |f| f.detail.as_str())
+                );
+                let mut lines = vec![r.detail.clone()];
+                lines.extend(s.findings.iter().map(|f| format!("{}: {}", f.code, f.detail)));
+                lines.extend(s.blocking.iter().map(|b| format!("blocking {} {}", b.rule, blocking_detail(b))));
+                if s.verdict == Verdict::Undecidable {
+                    Case::error("scan", &name, kind, message, lines.join("\n"))
+                } else {
+                    Case::failed("scan", &name, kind, message, lines.join("\n"))
+                }
+            }
+            None => Case::failed("scan", &name, "scan_missing", required_line(r), required_line(r)),
+        };
+        cases.push(case);
+    }
+    let policy = match d.recommendation {
+        Recommendation::Approve => Case::passed("policy", "approval policy").with_output(if d.auto_approve {
+            "every check passed: approved"
+        } else {
+            "every check passed: approval recommended"
+        }),
+        Recommendation::ManualReview => {
+            let codes: Vec<&str> = d.reasons.iter().map(|r| r.code.as_str()).collect();
+            let lines: Vec<String> = d.reasons.iter().map(|r| format!("{}: {}", r.code, r.detail)).collect();
+            Case::failed(
+                "policy",
+                "approval policy",
+                codes.join(","),
+                format!("a person must review and approve: {}", codes.join(", ")),
+                lines.join("\n"),
+            )
+        }
+    };
+    cases.push(policy);
+    Suite::new(headline(d), cases)
 }
 
 /// The ADF comment. Commit rows that do not fit Jira's comment limit are

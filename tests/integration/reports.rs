@@ -156,3 +156,41 @@ fn plan_check_with_a_ticket_writes_its_junit_and_fails_without_a_ticket() {
     assert_eq!(out.code, 0, "recorded and escalated: {}{}", out.stdout, out.stderr);
     assert_eq!(junit_counts(&read_junit(&sb.path().join("plan.xml"))), (7, 4, 0));
 }
+
+#[test]
+fn analyze_and_decide_junit_have_a_case_per_landing_per_required_scanner_and_the_policy() {
+    let cfg = crate::analyze::config("required = [\"Trivy\", \"Semgrep\"]\n[approval]\nauto_approve = true\n");
+    let (sb, _g, p) = crate::analyze::setup(&cfg, |g| {
+        g.write("hotfix.txt", "x\n");
+        g.commit("dana", "hotfix <b>straight</b> to main");
+        Vec::new()
+    });
+    let k = crate::analyze::key(&sb);
+    let out = sb.bot(&p, ["analyze", &k, "-o", "e.json", "--junit", "out/analyze.xml"]).run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let v = read_junit(&sb.path().join("out/analyze.xml"));
+    // Two landings (the reviewed merge, the hotfix), two required scanners, the policy.
+    assert_eq!(junit_counts(&v), (5, 3, 0), "{v}");
+    let classes: Vec<&str> = v["cases"].as_array().unwrap().iter().map(|c| c["classname"].as_str().unwrap()).collect();
+    assert_eq!(classes, ["review", "review", "scan", "scan", "policy"]);
+    let hotfix =
+        v["cases"].as_array().unwrap().iter().find(|c| c["name"].as_str().unwrap().contains("hotfix")).unwrap();
+    assert!(hotfix["name"].as_str().unwrap().ends_with("hotfix <b>straight</b> to main"), "{hotfix}");
+    assert_eq!(hotfix["results"][0]["type"], "no_pull_request", "{hotfix}");
+    assert_eq!(case(&v, "required Trivy")["results"], json!([]));
+    assert_eq!(case(&v, "required Semgrep")["results"][0]["type"], "scan_missing");
+    let policy = &case(&v, "approval policy")["results"][0];
+    assert_eq!(policy["type"], "review_failed,scan_failed", "{policy}");
+
+    // The stored record re-decides to the same cases, offline.
+    let out = Run::new(["decide", "e.json", "--junit", "decide.xml"]).cwd(sb.path()).run();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let d = read_junit(&sb.path().join("decide.xml"));
+    assert_eq!(d["cases"], v["cases"]);
+
+    // An unreadable record: could not decide.
+    std::fs::write(sb.path().join("bad.json"), "{").unwrap();
+    let out = Run::new(["decide", "bad.json", "--junit", "decide.xml"]).cwd(sb.path()).run();
+    assert_eq!(out.code, 2);
+    assert_eq!(junit_counts(&read_junit(&sb.path().join("decide.xml"))), (1, 0, 1));
+}

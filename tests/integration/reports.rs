@@ -194,3 +194,80 @@ fn analyze_and_decide_junit_have_a_case_per_landing_per_required_scanner_and_the
     assert_eq!(out.code, 2);
     assert_eq!(junit_counts(&read_junit(&sb.path().join("decide.xml"))), (1, 0, 1));
 }
+
+/// The monthly inspection: `audit --post` finds or creates the period's
+/// inspection ticket (one per period, race-safely), posts each inspection
+/// once, and writes its JUnit and markdown reports.
+#[test]
+fn audit_posts_on_the_periods_inspection_ticket_once_and_writes_its_reports() {
+    let (sb, _g, p) = crate::analyze::setup(&crate::analyze::config(""), |_| Vec::new());
+    let audit = |seed: &str| {
+        sb.bot(
+            &p,
+            [
+                "audit",
+                "--since",
+                "previous-month",
+                "--sample",
+                "3",
+                "--seed",
+                seed,
+                "--post",
+                "--period",
+                "2026-11",
+                "--junit",
+                "audit/junit/audit.xml",
+                "--markdown-out",
+                "audit/report.md",
+            ],
+        )
+        // The scheduled job runs with the CI context: the CI Jira user.
+        .env("JIRA_USER_EMAIL", crate::sandbox::CI.0)
+        .env("JIRA_API_TOKEN", crate::sandbox::CI.1)
+        .run()
+    };
+    let inspections = || -> Vec<Value> {
+        sb.issues()
+            .into_iter()
+            .filter(|i| i["fields"]["labels"].to_string().contains("changegate-audit-2026-11"))
+            .collect()
+    };
+    let comments = |k: &str| sb.issue(k)["comments"].as_array().unwrap().len();
+
+    // Two runs that cannot see each other's ticket make two.
+    sb.set_search_lag(1000);
+    assert_eq!(audit("1").code, 0);
+    assert_eq!(audit("2").code, 0);
+    let made = inspections();
+    assert_eq!(made.len(), 2, "{made:#?}");
+    // The next run keeps the lowest, cancels the other, and posts there.
+    sb.set_search_lag(0);
+    let out = audit("3");
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let (first, second) = (made[0]["key"].as_str().unwrap(), made[1]["key"].as_str().unwrap());
+    assert_eq!(sb.issue(second)["status"], "Cancelled");
+    assert_ne!(sb.issue(first)["status"], "Cancelled");
+    assert!(out.stdout.contains(&format!("Posted on {first}.")), "{}", out.stdout);
+    let labels = sb.issue(first)["fields"]["labels"].clone();
+    assert!(!labels.as_array().unwrap().contains(&json!("changegate")), "never taken for a change ticket: {labels}");
+    // The same inspection again posts nothing new; another seed does.
+    let before = comments(first);
+    assert_eq!(audit("3").code, 0);
+    assert_eq!(comments(first), before);
+    let out = audit("4");
+    assert_eq!(out.code, 0);
+    assert_eq!(comments(first), before + 1);
+
+    // The reports: nothing auto-approved in the window, nothing past the lock.
+    let v = read_junit(&sb.path().join("audit/junit/audit.xml"));
+    assert_eq!(junit_counts(&v), (1, 0, 0), "{v}");
+    assert_eq!(v["cases"][0]["name"], "nothing got past the lock");
+    let md = std::fs::read_to_string(sb.path().join("audit/report.md")).unwrap();
+    assert!(md.starts_with("### changegate audit of auto-approvals since "), "{md}");
+    assert_eq!(md, out.stdout, "the file is the report printed");
+
+    // A period that is not a label is refused before anything is written.
+    let out = sb.bot(&p, ["audit", "--since", "2026-11-01", "--sample", "1", "--post", "--period", "nov 2026"]).run();
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--period"), "{}", out.stderr);
+}

@@ -30,6 +30,7 @@ pub mod escalate;
 pub mod evidence;
 pub mod github;
 pub mod holds;
+pub mod html;
 pub mod http;
 pub mod jira;
 pub mod junit;

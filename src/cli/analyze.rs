@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CliError, Format, JunitOut, ca_bundle};
+use super::{CliError, Format, JunitOut, ca_bundle, write_file};
 use crate::analyze::{self, AnalyzeArgs};
 use crate::config::Config;
 use crate::decision::render;
@@ -59,6 +59,14 @@ pub(super) struct AnalyzeCli {
     /// the approval policy (for CircleCI's store_test_results)
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+
+    /// Also write the markdown report to FILE
+    #[arg(long, value_name = "FILE")]
+    markdown_out: Option<PathBuf>,
+
+    /// Also write a self-contained HTML report to FILE (the analysis, a link to the ticket)
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 /// The clients step 2 reads through (Jira and CircleCI from the
@@ -167,6 +175,14 @@ fn analyze(
     let a = analyze::run(&args, config, (&source, &content), &sources, &recorder)
         .map_err(|e| CliError::Other(e.to_string()))?;
     junit.push(render::junit(&a.decision));
+    if let Some(path) = &cli.markdown_out {
+        write_file(path, "cannot write the markdown report", render::markdown(&a.decision, &a.evidence).as_bytes())?;
+    }
+    if let Some(path) = &cli.html {
+        let url = svc.jira.browse_url(&a.decision.ticket);
+        let page = render::html(&a.decision, &a.evidence, Some(&url), &a.actions);
+        write_file(path, "cannot write the HTML report", page.as_bytes())?;
+    }
     if let Some(path) = &cli.output {
         std::fs::write(path, a.evidence.to_bytes()).map_err(|source| CliError::File {
             what: "cannot write the evidence record",

@@ -220,7 +220,7 @@ fn execute(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError
         Command::PlanCheck(args) => plan_check::run(&args, cli.config.as_deref(), env, out),
         Command::Close(args) => close::run(&args, cli.config.as_deref(), env, out),
         Command::Collect(args) => collect::run(&args, cli.config.as_deref(), env, out),
-        Command::Decide(args) => decide::run(&args, out),
+        Command::Decide(args) => decide::run(&args, env, out),
         Command::Analyze(args) => analyze::run(&args, cli.config.as_deref(), env, out),
         Command::Resume(args) => resume::run(&args, cli.config.as_deref(), env, out),
         Command::Serve(args) => serve::run_serve(&args, cli.config.as_deref(), env),

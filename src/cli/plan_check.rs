@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CliError, Format, JunitOut, load_config};
+use super::{CliError, Format, JunitOut, load_config, write_file};
 use crate::digest::Sha256Digest;
 use crate::env::Env;
 use crate::escalate;
@@ -40,6 +40,15 @@ pub(super) struct PlanCheckArgs {
     /// risky one (for CircleCI's store_test_results)
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+
+    /// Also write the markdown report to FILE
+    #[arg(long, value_name = "FILE")]
+    markdown_out: Option<PathBuf>,
+
+    /// Also write a self-contained HTML report to FILE (the findings table; with a ticket, a link
+    /// to it and what was recorded there)
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 
     /// Record the plan on this ticket and escalate it when risky (exit 0: the hold pauses)
     #[arg(long, value_name = "KEY")]
@@ -124,12 +133,19 @@ fn check_and_record(
         report.rendered_by = Some(r.renderer);
     }
     if let Some(path) = &args.json_out {
-        std::fs::write(path, report.to_json() + "\n").map_err(|source| CliError::File {
-            what: "cannot write the JSON report",
-            path: path.clone(),
-            source,
-        })?;
+        write_file(path, "cannot write the JSON report", (report.to_json() + "\n").as_bytes())?;
     }
+    if let Some(path) = &args.markdown_out {
+        write_file(path, "cannot write the markdown report", report.to_markdown().as_bytes())?;
+    }
+    // Written now, and again with the ticket once the plan is recorded.
+    let html = |ticket: Option<(&str, &str)>, recorded: &[String]| match &args.html {
+        Some(path) => {
+            write_file(path, "cannot write the HTML report", report.to_html(&args.stack, ticket, recorded).as_bytes())
+        }
+        None => Ok(()),
+    };
+    html(None, &[])?;
     let rendered = match args.format {
         Format::Text => report.to_text(),
         Format::Markdown => report.to_markdown(),
@@ -172,10 +188,12 @@ fn check_and_record(
     };
     let svc = lazy.get(env)?;
     let workflow_id = env.get("CIRCLE_WORKFLOW_ID").unwrap_or_default().to_owned();
-    let e = escalate::EscalateArgs { ticket: key, stack: args.stack.clone(), hold: args.hold.clone(), workflow_id };
+    let e =
+        escalate::EscalateArgs { ticket: key.clone(), stack: args.stack.clone(), hold: args.hold.clone(), workflow_id };
     let done = escalate::run(&report, &e, &ci.config, svc)?;
     for a in &done.actions {
         writeln!(out, "{a}")?;
     }
+    html(Some((&key, &svc.jira.browse_url(&key))), &done.actions)?;
     Ok(if done.risky && args.fail_on_risk { Outcome::Deny } else { Outcome::Pass })
 }

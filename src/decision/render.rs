@@ -270,6 +270,116 @@ pub fn markdown(d: &Decision, e: &Evidence) -> String {
     o
 }
 
+/// The self-contained HTML page of a decision: the verdict and its reasons,
+/// one row per commit, one per scanner, the required scanners, what
+/// blocks, and the policy and evidence digests; a link to the ticket when
+/// its URL is known, and what was done there.
+pub fn html(d: &Decision, e: &Evidence, ticket_url: Option<&str>, actions: &[String]) -> String {
+    use crate::html::{Tone, code, escape, link, list, table, verdict};
+    let rows = commit_rows(d, e);
+    let mut b = String::new();
+    let ticket = match ticket_url {
+        Some(url) => link(url, &d.ticket),
+        None => escape(&d.ticket),
+    };
+    let _ = writeln!(
+        b,
+        "<p class=\"meta\">Change ticket {ticket} &middot; {} to {} &middot; commit {}</p>",
+        escape(&d.repository),
+        escape(&d.environment),
+        code(&short(&d.commit))
+    );
+    let tone = match (d.recommendation, d.verdict) {
+        (Recommendation::Approve, _) => Tone::Good,
+        (_, Verdict::Fail) => Tone::Bad,
+        _ => Tone::Warn,
+    };
+    b.push_str(&verdict(tone, &headline(d)));
+    let _ = writeln!(b, "<p>{}</p>", escape(&summary(d, rows.len())));
+    if !d.reasons.is_empty() {
+        b.push_str("<h2>Why a person must approve</h2>\n");
+        let items: Vec<String> =
+            d.reasons.iter().map(|r| format!("{}: {}", code(r.code.as_str()), escape(&r.detail))).collect();
+        b.push_str(&list(&items));
+    }
+    let p = people(d);
+    if !p.is_empty() {
+        let _ = writeln!(b, "<p>{}</p>", escape(&p));
+    }
+    let _ = writeln!(b, "<h2>Two-person review: {}</h2>", escape(d.review.verdict.as_str()));
+    if !rows.is_empty() {
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    format!("{} {}", code(&r.commit), escape(&r.headline)),
+                    escape(&r.pull),
+                    escape(&r.author),
+                    escape(&r.approvers),
+                    format!("<strong>{}</strong>", escape(&r.verdict)),
+                    escape(&r.reason),
+                ]
+            })
+            .collect();
+        b.push_str(&table(&["Commit", "Pull request", "Author", "Approvers", "Verdict", "Reason"], &cells));
+    }
+    let range: Vec<String> =
+        d.review.findings.iter().map(|f| format!("{}: {}", code(f.code.as_str()), escape(&f.detail))).collect();
+    b.push_str(&list(&range));
+    let _ = writeln!(b, "<h2>Security scans: {}</h2>", escape(d.scan.verdict.as_str()));
+    if !d.scan.scanners.is_empty() {
+        let cells: Vec<Vec<String>> = d
+            .scan
+            .scanners
+            .iter()
+            .map(|s| {
+                vec![
+                    escape(&s.tool),
+                    format!("<strong>{}</strong>", escape(s.verdict.as_str())),
+                    s.results.to_string(),
+                    s.blocking.len().to_string(),
+                    escape(&if s.evidence.is_empty() {
+                        "none for this commit".to_owned()
+                    } else {
+                        s.evidence.join("; ")
+                    }),
+                ]
+            })
+            .collect();
+        b.push_str(&table(&["Scanner", "Verdict", "Findings", "Blocking", "Evidence"], &cells));
+    }
+    let mut items: Vec<String> = d.scan.required.iter().map(|r| escape(&required_line(r))).collect();
+    if d.scan.verdict != Verdict::Pass {
+        items.extend(d.scan.findings.iter().map(|f| format!("{}: {}", code(f.code.as_str()), escape(&f.detail))));
+    }
+    for s in &d.scan.scanners {
+        items.extend(
+            s.blocking
+                .iter()
+                .map(|x| format!("blocking: {} {} {}", escape(&s.tool), code(&x.rule), escape(&blocking_detail(x)))),
+        );
+    }
+    b.push_str(&list(&items));
+    if !actions.is_empty() {
+        b.push_str("<h2>On the ticket</h2>\n");
+        b.push_str(&list(&actions.iter().map(|a| escape(a)).collect::<Vec<_>>()));
+    }
+    b.push_str("<h2>Reproduce</h2>\n");
+    b.push_str(&list(&[
+        format!(
+            "decided at {} with policy {} {}",
+            escape(&d.decided_at),
+            escape(&d.policy.source),
+            code(&d.policy.digest.to_string())
+        ),
+        format!(
+            "evidence {} (attached to the ticket): <code>changegate decide</code> re-decides it offline",
+            code(&d.evidence_digest.to_string())
+        ),
+    ]));
+    crate::html::page(&format!("changegate analysis of {}", d.ticket), &b)
+}
+
 /// The JUnit suite of a decision: a case per landing (two-person review), a
 /// case per required scanner, and a case for the approval policy, which
 /// fails with every reason a person must approve. A check that could not be

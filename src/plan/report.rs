@@ -352,6 +352,105 @@ impl Report {
         serde_json::to_string_pretty(self).expect("a report always serialises")
     }
 
+    /// The self-contained HTML page: the verdict, the counts, the findings
+    /// table, exemptions, notes and digests; with a ticket (key and URL),
+    /// a link to it and what was recorded there.
+    pub fn to_html(&self, stack: &str, ticket: Option<(&str, &str)>, recorded: &[String]) -> String {
+        use crate::html::{Tone, code, escape, link, list, table, verdict};
+        let mut b = String::new();
+        let _ = writeln!(
+            b,
+            "<p class=\"meta\">Stack {}{}</p>",
+            code(stack),
+            match ticket {
+                Some((key, url)) => format!(" &middot; change ticket {}", link(url, key)),
+                None => String::new(),
+            }
+        );
+        b.push_str(&verdict(if self.risky { Tone::Bad } else { Tone::Good }, &self.verdict_line()));
+        let s = &self.summary;
+        b.push_str("<h2>Planned changes</h2>\n");
+        b.push_str(&table(
+            &["create", "update", "replace", "delete", "unchanged", "read", "forgotten"],
+            &[[s.create, s.update, s.replace, s.delete, s.no_op, s.read, s.forget]
+                .iter()
+                .map(u64::to_string)
+                .collect()],
+        ));
+        if !self.findings.is_empty() {
+            let _ = writeln!(b, "<h2>Findings: {} change(s) need review</h2>", self.findings.len());
+            let rows: Vec<Vec<String>> = self
+                .findings
+                .iter()
+                .map(|f| {
+                    vec![
+                        format!("<span class=\"sev-{0}\">{0}</span>", escape(f.severity.as_str())),
+                        code(&f.address),
+                        escape(&f.actions.join(", ")),
+                        f.reasons.iter().map(|r| code(r.code())).collect::<Vec<_>>().join(" "),
+                        escape(&f.detail),
+                    ]
+                })
+                .collect();
+            b.push_str(&table(&["Severity", "Address", "Actions", "Reasons", "Detail"], &rows));
+        }
+        if !self.exempted.is_empty() {
+            b.push_str("<h2>Exempted (accepted in changegate.toml)</h2>\n");
+            let rows: Vec<Vec<String>> = self
+                .exempted
+                .iter()
+                .map(|e| {
+                    vec![
+                        code(&e.address),
+                        escape(&join_reasons(&e.reasons)),
+                        escape(&e.expires.to_string()),
+                        escape(&e.justification),
+                    ]
+                })
+                .collect();
+            b.push_str(&table(&["Address", "Reasons", "Until", "Justification"], &rows));
+        }
+        if !self.notes.is_empty() {
+            b.push_str("<h2>Notes</h2>\n");
+            let items: Vec<String> = self
+                .notes
+                .iter()
+                .map(|n| format!("{}: {} {}", escape(n.kind.label()), code(&n.address), escape(&n.detail)))
+                .collect();
+            b.push_str(&list(&items));
+        }
+        if !recorded.is_empty() {
+            b.push_str("<h2>Recorded on the change ticket</h2>\n");
+            b.push_str(&list(&recorded.iter().map(|r| escape(r)).collect::<Vec<_>>()));
+        }
+        b.push_str("<h2>The plan</h2>\n");
+        let mut facts = Vec::new();
+        if let Some(t) = &self.terraform_version {
+            facts.push(format!("Terraform/OpenTofu {}", escape(t)));
+        }
+        if let Some(f) = &self.format_version {
+            facts.push(format!("plan format {}", escape(f)));
+        }
+        if let Some(r) = &self.rendered_by {
+            let providers: Vec<String> = r.providers.iter().map(|(p, v)| format!("{p} {v}")).collect();
+            let providers =
+                if providers.is_empty() { String::new() } else { format!(" (providers: {})", providers.join(", ")) };
+            facts.push(format!(
+                "rendered by {} {}{}",
+                escape(r.tool.command()),
+                escape(&r.version),
+                escape(&providers)
+            ));
+        }
+        facts.push(format!("plan JSON {}", code(&self.plan_json_digest.to_string())));
+        if let Some(d) = &self.plan_file_digest {
+            facts.push(format!("plan file {}", code(&d.to_string())));
+        }
+        b.push_str(&list(&facts));
+        let head = if self.risky { "Plan check: risky, review required" } else { "Plan check: not risky" };
+        crate::html::page(head, &b)
+    }
+
     /// The JUnit suite: a case per resource change judged (or, when the
     /// changes were not listed, per finding and exemption), a failure per
     /// risky one with its reasons. Exempted changes pass, saying so.

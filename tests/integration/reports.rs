@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::sandbox::{ALICE, Pipeline, Sandbox, sha};
-use crate::support::{Run, junit_counts, read_junit, repo};
+use crate::support::{Run, check_html, junit_counts, read_junit, repo};
 
 /// A plan whose addresses carry markup and quotes.
 fn hostile_plan() -> String {
@@ -270,4 +270,96 @@ fn audit_posts_on_the_periods_inspection_ticket_once_and_writes_its_reports() {
     let out = sb.bot(&p, ["audit", "--since", "2026-11-01", "--sample", "1", "--post", "--period", "nov 2026"]).run();
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("--period"), "{}", out.stderr);
+}
+
+#[test]
+fn plan_check_writes_a_self_contained_html_report_and_the_markdown_one() {
+    let (dir, plan) = crate::support::temp_file("plan.json", hostile_plan());
+    let html = dir.path().join("out/plan.html");
+    let md = dir.path().join("out/plan.md");
+    let out = Run::new([
+        "plan-check",
+        plan.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+        "--markdown-out",
+        md.to_str().unwrap(),
+        "--format",
+        "markdown",
+    ])
+    .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let v = check_html(&html);
+    let text = v["text"].as_str().unwrap();
+    // The address with markup is shown as text, exactly.
+    assert!(text.contains("aws_iam_role.r[\"<script>alert('x')</script>\"]"), "{text}");
+    assert!(text.contains("RISKY: 1 resource change needs review"), "{text}");
+    assert_eq!(v["hrefs"], json!([]), "no ticket, no link");
+    assert!(v["tags"].as_array().unwrap().contains(&json!("table")));
+    assert_eq!(std::fs::read_to_string(&md).unwrap(), out.stdout, "the markdown file is the markdown report");
+
+    // The shipped example: every finding is a row of the table.
+    let out =
+        Run::new(["plan-check", repo().join("examples/plan.json").to_str().unwrap(), "--html", html.to_str().unwrap()])
+            .run();
+    assert_eq!(out.code, 1);
+    let text = check_html(&html)["text"].as_str().unwrap().to_owned();
+    for address in [
+        "aws_s3_bucket_policy.assets",
+        "aws_iam_role.deploy",
+        "aws_security_group_rule.https_in",
+        "aws_instance.worker[0]",
+    ] {
+        assert!(text.contains(address), "{address}: {text}");
+    }
+}
+
+#[test]
+fn a_recorded_plan_and_an_analysis_link_their_ticket_in_html() {
+    let sb = Sandbox::without_bot(changegate::standins::SITE_CONFIG);
+    let p = sb.pipeline("gh/acme/web", "main", &sha(1));
+    assert_eq!(sb.request(&p, &["--justification", "Ship it", "--rollback-plan", "Redeploy"]).code, 0);
+    let plan = repo().join("examples/plan.json");
+    let out =
+        job(&sb, &p, &["plan-check", plan.to_str().unwrap(), "--state", "changegate.json", "--html", "r/plan.html"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let v = check_html(&sb.path().join("r/plan.html"));
+    let url = format!("{}/browse/PRODCM-1", sb.stand_ins.url().trim_end_matches('/'));
+    assert_eq!(v["hrefs"], json!([url]));
+    assert!(v["text"].as_str().unwrap().contains("Recorded on the change ticket"), "{v}");
+}
+
+#[test]
+fn analyze_and_decide_write_self_contained_html_reports() {
+    let cfg = crate::analyze::config("required = [\"Trivy\"]\n");
+    let (sb, _g, p) = crate::analyze::setup(&cfg, |g| {
+        g.write("hotfix.txt", "x\n");
+        g.commit("dana", "hotfix <script>alert(1)</script>");
+        Vec::new()
+    });
+    let k = crate::analyze::key(&sb);
+    let out = sb
+        .bot(&p, ["analyze", &k, "-o", "e.json", "--html", "r/analysis.html", "--markdown-out", "r/analysis.md"])
+        .run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let v = check_html(&sb.path().join("r/analysis.html"));
+    let text = v["text"].as_str().unwrap();
+    assert!(text.contains("hotfix <script>alert(1)</script>"), "{text}");
+    assert!(text.contains("a person must review and approve"), "{text}");
+    assert!(text.contains("Trivy"), "{text}");
+    let url = format!("{}/browse/{k}", sb.stand_ins.url().trim_end_matches('/'));
+    assert_eq!(v["hrefs"], json!([url]));
+    let md = std::fs::read_to_string(sb.path().join("r/analysis.md")).unwrap();
+    assert!(md.starts_with(&format!("### changegate analysis of {k}")), "{md}");
+
+    // Offline, the ticket is linked only when the Jira site is known.
+    let out = Run::new(["decide", "e.json", "--html", "d.html"]).cwd(sb.path()).run();
+    assert_eq!(out.code, 1);
+    assert_eq!(check_html(&sb.path().join("d.html"))["hrefs"], json!([]));
+    let out = Run::new(["decide", "e.json", "--html", "d.html"])
+        .cwd(sb.path())
+        .env("JIRA_BASE_URL", &sb.stand_ins.url())
+        .run();
+    assert_eq!(out.code, 1);
+    assert_eq!(check_html(&sb.path().join("d.html"))["hrefs"], json!([url]));
 }

@@ -152,3 +152,76 @@ pub fn junit_counts(v: &serde_json::Value) -> (u64, u64, u64) {
     let c = &v["counted"];
     (c["tests"].as_u64().unwrap(), c["failures"].as_u64().unwrap(), c["errors"].as_u64().unwrap())
 }
+
+/// Parses an HTML report with Python's `html.parser`, strictly: every
+/// element closed in order, only the void elements HTML has, and nothing
+/// that loads a resource: no script, link, image, frame, object, media,
+/// font or base element, no `src`/`srcset`/`on*` attribute, no `url(`,
+/// `@import` or `@font-face` in the style, and every `href` an http(s) URL.
+/// Returns the page's text (entities decoded), its hrefs and its tags.
+pub fn check_html(path: &Path) -> serde_json::Value {
+    let script = r#"
+import json, sys
+from html.parser import HTMLParser
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+BANNED = {"script", "link", "img", "iframe", "frame", "object", "embed", "video", "audio", "source", "track",
+          "picture", "svg", "math", "base", "form", "input", "canvas", "noscript", "template"}
+class Strict(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack, self.text, self.hrefs, self.tags, self.style, self.problems = [], [], [], [], [], []
+        self.doctype = None
+    def handle_decl(self, decl):
+        self.doctype = decl
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag in BANNED:
+            self.problems.append(f"<{tag}> loads or runs something")
+        for name, value in attrs:
+            if name in ("src", "srcset", "background", "poster", "data") or name.startswith("on"):
+                self.problems.append(f"<{tag} {name}=...>")
+            if name == "href":
+                if not (value or "").startswith(("https://", "http://")):
+                    self.problems.append(f"href {value!r} is not an http(s) link")
+                self.hrefs.append(value)
+            if name == "style":
+                self.style.append(value or "")
+        if tag not in VOID:
+            self.stack.append(tag)
+    def handle_startendtag(self, tag, attrs):
+        self.problems.append(f"<{tag}/>: self-closing syntax")
+    def handle_endtag(self, tag):
+        if tag in VOID:
+            self.problems.append(f"</{tag}> closes a void element")
+        elif not self.stack or self.stack[-1] != tag:
+            self.problems.append(f"</{tag}> closes {self.stack[-1] if self.stack else 'nothing'}")
+        else:
+            self.stack.pop()
+    def handle_data(self, data):
+        if self.stack and self.stack[-1] == "style":
+            self.style.append(data)
+        else:
+            self.text.append(data)
+p = Strict()
+p.feed(open(sys.argv[1], encoding="utf-8").read())
+p.close()
+if p.stack:
+    p.problems.append(f"unclosed: {p.stack}")
+if (p.doctype or "").lower() != "doctype html":
+    p.problems.append(f"doctype {p.doctype!r}")
+style = "".join(p.style).lower()
+for banned in ("url(", "@import", "@font-face", "expression("):
+    if banned in style:
+        p.problems.append(f"{banned} in the style")
+print(json.dumps({"problems": p.problems, "text": "".join(p.text), "hrefs": p.hrefs, "tags": p.tags}))
+"#;
+    let out = Command::new("python3").args(["-c", script]).arg(path).output().expect("python3 runs");
+    assert!(out.status.success(), "html.parser: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["problems"], serde_json::json!([]), "{}", path.display());
+    let raw = std::fs::read_to_string(path).unwrap();
+    for banned in ["<script", "<link", "src=", "@import", "url(", "@font-face", "<img", "<iframe"] {
+        assert!(!raw.contains(banned), "{banned} in {}", path.display());
+    }
+    v
+}

@@ -15,10 +15,10 @@ const STYLE: &str = "\
 body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#1f2328;line-height:1.45}\
 h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}\
 table{border-collapse:collapse;margin:.6em 0;width:100%}th,td{border:1px solid #d0d7de;padding:.35em .6em;text-align:left;vertical-align:top}\
-th{background:#f6f8fa}td.n{text-align:right}code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em;background:#f6f8fa;padding:.1em .3em;border-radius:4px;word-break:break-all}\
+th{background:#f6f8fa}td.n{text-align:right}code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em;background:#f6f8fa;padding:.1em .3em;border-radius:4px;overflow-wrap:break-word}\
 .verdict{font-size:1.1em;font-weight:600;padding:.6em .9em;border-radius:6px;margin:.8em 0}\
 .bad{background:#ffebe9;border:1px solid #ff8182}.good{background:#dafbe1;border:1px solid #4ac26b}.warn{background:#fff8c5;border:1px solid #d4a72c}\
-.sev-high{color:#cf222e;font-weight:600}.sev-medium{color:#9a6700;font-weight:600}.sev-low{color:#57606a}\
+.sev-high,.v-fail{color:#cf222e;font-weight:600}.v-pass{color:#1a7f37;font-weight:600}.v-undecidable{color:#9a6700;font-weight:600}.sev-medium{color:#9a6700;font-weight:600}.sev-low{color:#57606a}\
 .meta{color:#57606a;font-size:.9em}ul{padding-left:1.4em}";
 
 /// Escapes text for HTML content or a double-quoted attribute: the markup
@@ -116,6 +116,15 @@ pub fn verdict(tone: Tone, text: &str) -> String {
         Tone::Bad => "bad",
     };
     format!("<p class=\"verdict {class}\">{}</p>\n", escape(text))
+}
+
+/// A verdict word (`pass`, `fail`, `undecidable`), coloured.
+pub fn verdict_word(v: &str) -> String {
+    let class = match v {
+        "pass" | "fail" | "undecidable" => v,
+        _ => "other",
+    };
+    format!("<span class=\"v-{class}\">{}</span>", escape(v))
 }
 
 /// The whole page: `title` (text) and `body` (HTML).

@@ -275,7 +275,7 @@ pub fn markdown(d: &Decision, e: &Evidence) -> String {
 /// blocks, and the policy and evidence digests; a link to the ticket when
 /// its URL is known, and what was done there.
 pub fn html(d: &Decision, e: &Evidence, ticket_url: Option<&str>, actions: &[String]) -> String {
-    use crate::html::{Tone, code, escape, link, list, table, verdict};
+    use crate::html::{Tone, code, escape, link, list, table, verdict, verdict_word};
     let rows = commit_rows(d, e);
     let mut b = String::new();
     let ticket = match ticket_url {
@@ -316,7 +316,7 @@ pub fn html(d: &Decision, e: &Evidence, ticket_url: Option<&str>, actions: &[Str
                     escape(&r.pull),
                     escape(&r.author),
                     escape(&r.approvers),
-                    format!("<strong>{}</strong>", escape(&r.verdict)),
+                    verdict_word(&r.verdict),
                     escape(&r.reason),
                 ]
             })
@@ -335,7 +335,7 @@ pub fn html(d: &Decision, e: &Evidence, ticket_url: Option<&str>, actions: &[Str
             .map(|s| {
                 vec![
                     escape(&s.tool),
-                    format!("<strong>{}</strong>", escape(s.verdict.as_str())),
+                    verdict_word(s.verdict.as_str()),
                     s.results.to_string(),
                     s.blocking.len().to_string(),
                     escape(&if s.evidence.is_empty() {

@@ -900,6 +900,21 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_names_every_condition_and_code() {
+        let readme = include_str!("../README.md");
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with("| `validate_change` |") && l.contains("condition checked"))
+            .expect("the reports table");
+        for c in CONDITIONS {
+            assert!(row.contains(&format!("`{}`", c.name)), "README's reports table lacks {}", c.name);
+            for code in c.codes.iter().filter(|c| **c != "approval_invalid") {
+                assert!(readme.contains(&format!("`{code}`")), "README lacks the code {code}");
+            }
+        }
+    }
+
+    #[test]
     fn waiting_or_declined_fails() {
         let mut t = approved_ticket();
         t.status = "Manual review".into();

@@ -37,11 +37,48 @@ pub struct AuditArgs {
     pub sample: usize,
     /// The random seed.
     pub seed: u64,
-    /// Post the inspection on this ticket.
-    pub record: Option<String>,
+    /// Where the inspection is posted, if anywhere.
+    pub record: Option<Target>,
     /// The bot's public keys: the bot's records are verified with them
     /// (without them, read as they are and said so).
     pub ring: Option<crate::signing::KeyRing>,
+}
+
+/// Where an inspection is posted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// On this ticket.
+    Ticket(String),
+    /// On the inspection ticket of a period in the change project, found or
+    /// created (one per period, race-safely: the lowest id wins).
+    Period {
+        /// The period, e.g. `2026-11` (a label: letters, digits, `.`, `_`, `-`).
+        period: String,
+        /// The issue type of a new inspection ticket.
+        issue_type: String,
+    },
+}
+
+/// The label of the inspection ticket of `period`.
+pub fn inspection_label(period: &str) -> String {
+    format!("changegate-audit-{period}")
+}
+
+/// The label of every inspection ticket.
+pub const INSPECTION_LABEL: &str = "changegate-audit";
+
+/// Is `period` usable in a label? Pure.
+pub fn valid_period(period: &str) -> bool {
+    !period.is_empty()
+        && period.len() <= 64
+        && period.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// The first day of the month before `today`: the window of a monthly
+/// inspection run early in the next month. Pure.
+pub fn previous_month_start(today: Date) -> Date {
+    let (year, month) = if today.month == 1 { (today.year - 1, 12) } else { (today.year, today.month - 1) };
+    Date::new(year, month, 1).expect("the first of a month exists")
 }
 
 /// One inspected ticket.
@@ -86,6 +123,9 @@ pub struct AuditReport {
     /// emergency has a retrospective that is not overdue and nothing got past
     /// the lock, else `findings`.
     pub outcome: String,
+    /// The ticket the inspection was posted on, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded_on: Option<String>,
 }
 
 /// One thing that got past the lock, as the audit reports it.
@@ -125,6 +165,124 @@ pub struct EmergencyEntry {
     /// `ok`, `pending` (not approved: nothing deployed), `missing` (approved,
     /// no retrospective), `overdue` (open past its due date).
     pub finding: String,
+}
+
+impl AuditReport {
+    /// The report in markdown: the sample, the emergencies, the lock.
+    pub fn to_markdown(&self) -> String {
+        use std::fmt::Write as _;
+        let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+        let mut o = String::new();
+        let _ = writeln!(o, "### changegate audit of auto-approvals since {}: {}\n", self.since, self.outcome);
+        let _ = writeln!(
+            o,
+            "{} of {} auto-approved ticket(s) inspected by {} at {}; seed {} (`--seed {}` draws the same sample).\n",
+            self.sample.len(),
+            self.candidates,
+            self.inspector,
+            self.at,
+            self.seed,
+            self.seed
+        );
+        let _ = writeln!(o, "| Ticket | Outcome | Details |\n|---|---|---|");
+        for i in &self.inspected {
+            let _ = writeln!(o, "| {} | {} | {} |", i.ticket, i.outcome, cell(&i.details.join("; ")));
+        }
+        let _ = writeln!(o, "\n#### Emergency changes: {}\n", self.emergencies.len());
+        if !self.emergencies.is_empty() {
+            let _ = writeln!(
+                o,
+                "| Ticket | Status | Reason | Requested by | Approved by | Retrospective | Due | Finding |\n|---|---|---|---|---|---|---|---|"
+            );
+        }
+        for e in &self.emergencies {
+            let opt = |s: Option<&str>| cell(s.unwrap_or("-"));
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                e.ticket,
+                e.status,
+                cell(&e.reason),
+                opt(e.requested_by.as_deref()),
+                opt(e.approved_by.as_deref()),
+                match (&e.retrospective, &e.retrospective_status) {
+                    (Some(k), Some(s)) => format!("{k} ({s})"),
+                    (Some(k), None) => k.clone(),
+                    _ => "-".into(),
+                },
+                opt(e.retrospective_due.as_deref()),
+                e.finding
+            );
+        }
+        let _ = writeln!(o, "\n#### Past the lock: {}\n", self.past_the_lock.len());
+        if !self.past_the_lock.is_empty() {
+            let _ = writeln!(o, "| Ticket | Finding | Details |\n|---|---|---|");
+        }
+        for l in &self.past_the_lock {
+            let _ = writeln!(o, "| {} | {} | {} |", l.ticket, l.code, cell(&l.detail));
+        }
+        if let Some(k) = &self.recorded_on {
+            let _ = writeln!(o, "\nPosted on {k}.");
+        }
+        o
+    }
+
+    /// The JUnit suite: a case per inspected ticket (a failure unless its
+    /// decision was reproduced), per emergency change (a failure when its
+    /// retrospective is missing or overdue), and for the lock (a failure per
+    /// thing that got past it).
+    pub fn to_junit(&self) -> crate::junit::Suite {
+        use crate::junit::{Case, Suite};
+        let mut cases: Vec<Case> = self
+            .inspected
+            .iter()
+            .map(|i| {
+                let detail = i.details.join("\n");
+                if i.outcome == "reproduced" {
+                    Case::passed("audit.sample", &i.ticket).with_output(detail)
+                } else {
+                    let first = i.details.first().map_or(String::new(), |d| format!(": {d}"));
+                    Case::failed("audit.sample", &i.ticket, &i.outcome, format!("{}{first}", i.outcome), detail)
+                }
+            })
+            .collect();
+        for e in &self.emergencies {
+            let text = format!(
+                "{} ({}): {}; requested by {}, approved by {}; retrospective {} ({}), due {}",
+                e.ticket,
+                e.status,
+                e.reason,
+                e.requested_by.as_deref().unwrap_or("-"),
+                e.approved_by.as_deref().unwrap_or("-"),
+                e.retrospective.as_deref().unwrap_or("none"),
+                e.retrospective_status.as_deref().unwrap_or("-"),
+                e.retrospective_due.as_deref().unwrap_or("-")
+            );
+            cases.push(match e.finding.as_str() {
+                "ok" | "pending" => {
+                    Case::passed("audit.emergency", &e.ticket).with_output(format!("{}: {text}", e.finding))
+                }
+                f => Case::failed("audit.emergency", &e.ticket, f, format!("retrospective {f}"), text),
+            });
+        }
+        if self.past_the_lock.is_empty() {
+            cases.push(Case::passed("audit.lock", "nothing got past the lock"));
+        }
+        for l in &self.past_the_lock {
+            cases.push(Case::failed("audit.lock", format!("{} {}", l.ticket, l.code), &l.code, &l.detail, &l.detail));
+        }
+        Suite::new(
+            format!(
+                "changegate audit of auto-approvals since {}: {} (seed {}, {} of {} inspected)",
+                self.since,
+                self.outcome,
+                self.seed,
+                self.sample.len(),
+                self.candidates
+            ),
+            cases,
+        )
+    }
 }
 
 /// Judges one emergency for the audit. Pure.
@@ -297,51 +455,159 @@ pub fn run(
         emergencies,
         past_the_lock,
         outcome: outcome.to_owned(),
+        recorded_on: None,
     };
-    if let Some(record) = &args.record {
-        let json = serde_json::to_string_pretty(&report).expect("serialises");
-        let name = format!("changegate-audit-{}-{}.json", report.since, report.seed);
-        src.jira.attach(record, &name, "application/json", json.as_bytes())?;
-        let items: Vec<Vec<crate::jira::adf::Inline>> = report
-            .inspected
-            .iter()
-            .map(|i| {
-                vec![
-                    crate::jira::adf::Inline::Strong(i.ticket.clone()),
-                    crate::jira::adf::Inline::Text(format!(": {} {}", i.outcome, i.details.join("; "))),
-                ]
-            })
-            .collect();
-        let doc = Doc::new()
-            .heading(4, &format!("changegate audit of auto-approvals since {}: {}", report.since, report.outcome))
-            .text(&format!(
-                "Inspected by {} at {}: {} of {} auto-approved ticket(s), seed {} (re-run with the same seed to draw the same sample). Report attached as {name}.",
-                report.inspector,
-                report.at,
-                report.sample.len(),
-                report.candidates,
-                report.seed
-            ))
-            .bullets(items)
-            .text(&format!(
-                "Emergency changes in the window: {}{}",
-                report.emergencies.len(),
-                report
-                    .emergencies
-                    .iter()
-                    .map(|e| format!(
-                        "; {} {} (retrospective {}: {})",
-                        e.ticket,
-                        e.status,
-                        e.retrospective.as_deref().unwrap_or("none"),
-                        e.finding
-                    ))
-                    .collect::<String>()
-            ))
-            .build();
-        src.jira.comment(record, doc)?;
+    let mut report = report;
+    if let Some(target) = &args.record {
+        let key = match target {
+            Target::Ticket(k) => k.clone(),
+            Target::Period { period, issue_type } => inspection_ticket(config, src.jira, period, issue_type, &report)?,
+        };
+        report.recorded_on = Some(key.clone());
+        post(src.jira, &key, &report)?;
     }
     Ok(report)
+}
+
+/// The inspection ticket of `period`: the one there is (the lowest id, when
+/// a race made two), or a new one. Its labels are never the change
+/// tickets' own, so neither the bot nor an audit takes it for a change.
+fn inspection_ticket(
+    config: &Config,
+    jira: &crate::jira::Jira,
+    period: &str,
+    issue_type: &str,
+    report: &AuditReport,
+) -> Result<String, AuditError> {
+    let jc = &config.jira;
+    let label = inspection_label(period);
+    let q = format!("project = {} AND labels = {} ORDER BY created ASC", jql::string(&jc.project), jql::string(&label));
+    let found = jira.search(&q, &["status"], &[], &[])?;
+    if let Some(winner) = found.iter().min_by_key(|i| i.numeric_id()) {
+        // Two runs that could not see each other's ticket made two: the
+        // lowest id wins, the others are cancelled now.
+        for dup in found.iter().filter(|i| i.key != winner.key) {
+            if !jc.statuses.is_closed(dup.status().unwrap_or_default()) {
+                cancel_duplicate(config, jira, &dup.key, &winner.key)?;
+            }
+        }
+        return Ok(winner.key.clone());
+    }
+    let mut fields = serde_json::Map::new();
+    fields.insert("project".into(), serde_json::json!({"key": jc.project}));
+    fields.insert("issuetype".into(), serde_json::json!({"name": issue_type}));
+    fields.insert(
+        "summary".into(),
+        serde_json::json!(format!("changegate audit {period}: inspection of auto-approved changes")),
+    );
+    fields.insert("labels".into(), serde_json::json!([INSPECTION_LABEL, label]));
+    fields.insert(
+        "description".into(),
+        Doc::new()
+            .text(&format!(
+                "The security team's inspection of {period}: a random sample of the changes the changegate bot approved on its own since {}, each re-decided from its attached evidence and re-collected live, every emergency change with its retrospective, and what got past the lock.",
+                report.since
+            ))
+            .text("Each run of `changegate audit --post` adds its report here (the JSON attached). Resolve this ticket once the findings are handled.")
+            .build(),
+    );
+    let created = jira.create(fields, &[])?;
+    // Settle a race with another run (search is eventually consistent):
+    // search again naming the new issue; the lowest id wins, the other is
+    // cancelled as a duplicate.
+    let id: u64 = created.id.parse().unwrap_or(u64::MAX);
+    let found = jira.search(&q, &["status"], &[], &[id])?;
+    let winner = found.iter().min_by_key(|i| i.numeric_id()).map_or(created.key.clone(), |i| i.key.clone());
+    if winner != created.key {
+        cancel_duplicate(config, jira, &created.key, &winner)?;
+    }
+    Ok(winner)
+}
+
+/// Cancels a duplicate inspection ticket, pointing at the one kept. An
+/// issue type whose workflow has no cancel transition keeps the comment
+/// alone: the inspection itself is what matters.
+fn cancel_duplicate(config: &Config, jira: &crate::jira::Jira, key: &str, winner: &str) -> Result<(), AuditError> {
+    let jc = &config.jira;
+    crate::ticket::comment_once(
+        jira,
+        key,
+        &format!("changegate:audit-duplicate-of:{winner}"),
+        Doc::new().text(&format!("A duplicate of {winner}, which holds the inspection.")),
+    )?;
+    let mut resolution = serde_json::Map::new();
+    resolution.insert("resolution".into(), serde_json::json!({"name": jc.resolutions.duplicate}));
+    match jira.transition(key, &jc.transitions.cancel, Some(resolution)) {
+        Ok(()) => Ok(()),
+        // The transition's screen may not take a resolution.
+        Err(JiraError::Api(_)) => match jira.transition(key, &jc.transitions.cancel, None) {
+            Ok(()) | Err(JiraError::TransitionUnavailable { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        },
+        Err(JiraError::TransitionUnavailable { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Posts an inspection on `key`, once per seed and window: the JSON report
+/// attached and a comment summing it up.
+fn post(jira: &crate::jira::Jira, key: &str, report: &AuditReport) -> Result<(), AuditError> {
+    let marker = format!("changegate:audit:{}:{}", report.since, report.seed);
+    if crate::ticket::comment_markers(jira, key, &marker)?.contains(&marker) {
+        return Ok(());
+    }
+    let json = serde_json::to_string_pretty(report).expect("serialises");
+    let name = format!("changegate-audit-{}-{}.json", report.since, report.seed);
+    jira.attach(key, &name, "application/json", json.as_bytes())?;
+    let items: Vec<Vec<crate::jira::adf::Inline>> = report
+        .inspected
+        .iter()
+        .map(|i| {
+            vec![
+                crate::jira::adf::Inline::Strong(i.ticket.clone()),
+                crate::jira::adf::Inline::Text(format!(": {} {}", i.outcome, i.details.join("; "))),
+            ]
+        })
+        .collect();
+    let lock = if report.past_the_lock.is_empty() {
+        "Nothing got past the lock.".to_owned()
+    } else {
+        format!(
+            "Past the lock: {}",
+            report.past_the_lock.iter().map(|l| format!("{} {}", l.ticket, l.code)).collect::<Vec<_>>().join("; ")
+        )
+    };
+    let doc = Doc::new()
+        .heading(4, &format!("changegate audit of auto-approvals since {}: {}", report.since, report.outcome))
+        .text(&format!(
+            "Inspected by {} at {}: {} of {} auto-approved ticket(s), seed {} (re-run with the same seed to draw the same sample). Report attached as {name}.",
+            report.inspector,
+            report.at,
+            report.sample.len(),
+            report.candidates,
+            report.seed
+        ))
+        .bullets(items)
+        .text(&format!(
+            "Emergency changes in the window: {}{}",
+            report.emergencies.len(),
+            report
+                .emergencies
+                .iter()
+                .map(|e| format!(
+                    "; {} {} (retrospective {}: {})",
+                    e.ticket,
+                    e.status,
+                    e.retrospective.as_deref().unwrap_or("none"),
+                    e.finding
+                ))
+                .collect::<String>()
+        ))
+        .text(&lock)
+        .text(&format!("[{marker}]"))
+        .build();
+    jira.comment(key, doc)?;
+    Ok(())
 }
 
 /// The emergency changes asked for since `since`, with their retrospectives.
@@ -533,6 +799,57 @@ mod tests {
         assert_eq!(emergency_finding(true, Some(("R-1", false, Some("2026-11-28"))), "2026-11-27"), "ok");
         assert_eq!(emergency_finding(true, Some(("R-1", false, Some("2026-11-26"))), "2026-11-27"), "overdue");
         assert_eq!(emergency_finding(true, Some(("R-1", true, Some("2026-11-26"))), "2026-11-27"), "ok");
+    }
+
+    #[test]
+    fn periods_are_labels() {
+        assert!(valid_period("2026-11"));
+        assert!(valid_period("2026.Q4_a"));
+        assert!(!valid_period(""));
+        assert!(!valid_period("nov 2026"));
+        assert!(!valid_period("a\"b"));
+        assert_eq!(inspection_label("2026-11"), "changegate-audit-2026-11");
+    }
+
+    #[test]
+    fn the_junit_suite_has_a_case_per_inspected_ticket_emergency_and_the_lock() {
+        let inspected =
+            |t: &str, o: &str| Inspected { ticket: t.into(), outcome: o.into(), details: vec![format!("{o} detail")] };
+        let mut r = AuditReport {
+            schema_version: 1,
+            at: "2026-11-27T10:00:00Z".into(),
+            inspector: "sec".into(),
+            since: "2026-11-01".into(),
+            seed: 7,
+            candidates: 9,
+            sample: vec!["P-1".into(), "P-2".into()],
+            inspected: vec![inspected("P-1", "reproduced"), inspected("P-2", "evidence_tampered")],
+            emergencies: vec![EmergencyEntry {
+                ticket: "P-3".into(),
+                status: "Done".into(),
+                reason: "outage".into(),
+                requested_by: None,
+                approved_by: Some("bg".into()),
+                approved_at: None,
+                retrospective: None,
+                retrospective_status: None,
+                retrospective_due: None,
+                finding: "missing".into(),
+            }],
+            past_the_lock: vec![],
+            outcome: "findings".into(),
+            recorded_on: None,
+        };
+        let s = r.to_junit();
+        let c = s.counts();
+        assert_eq!((c.tests, c.failures), (4, 2), "{s:?}");
+        assert_eq!(s.cases[1].name, "P-2");
+        assert!(matches!(&s.cases[1].result, crate::junit::CaseResult::Failed(p) if p.kind == "evidence_tampered"));
+        assert_eq!(s.cases[3].name, "nothing got past the lock");
+        r.past_the_lock =
+            vec![LockEntry { ticket: "P-4".into(), code: "triggered_by_bot".into(), detail: "by bot".into() }];
+        let c = r.to_junit().counts();
+        assert_eq!((c.tests, c.failures), (4, 3));
     }
 
     #[test]

@@ -101,11 +101,79 @@ pub struct Facts<'a> {
     pub now: Timestamp,
 }
 
+/// A condition `validate` checks, with the codes its failures carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Condition {
+    /// Its name (a JUnit case).
+    pub name: &'static str,
+    /// What must hold.
+    pub what: &'static str,
+    /// The codes of its failures.
+    pub codes: &'static [&'static str],
+}
+
+/// Every condition, in the order they are checked.
+pub const CONDITIONS: &[Condition] = &[
+    Condition {
+        name: "record",
+        what: "the ticket has a changegate record that matches the digests mirrored in its labels and record field",
+        codes: &["record_missing", "record_tampered"],
+    },
+    Condition {
+        name: "binding",
+        what: "project, environment, action, branch, commit, pipeline and build job are this build's",
+        codes: &["binding_mismatch"],
+    },
+    Condition { name: "required_fields", what: "every required field is filled", codes: &["required_field_missing"] },
+    Condition {
+        name: "plan",
+        what: "the plan about to be applied is the recorded, reviewed one",
+        codes: &["plan_not_recorded", "plan_json_mismatch", "plan_file_mismatch", "plan_file_missing"],
+    },
+    Condition { name: "bot_record", what: "the bot's record on the ticket verifies", codes: &["bot_record_altered"] },
+    Condition {
+        name: "approval",
+        what: "a valid approval given after the last change, within the TTL, by enough independent, mapped approvers",
+        codes: &[
+            "not_approved",
+            "approval_before_change",
+            "approval_expired",
+            "approver_unmapped",
+            "self_approval",
+            "too_few_approvers",
+            "approval_invalid",
+        ],
+    },
+    Condition {
+        name: "change_window",
+        what: "inside a change window and outside any freeze, or approved by one more person",
+        codes: &["outside_change_window", "change_freeze"],
+    },
+    Condition {
+        name: "emergency",
+        what: "an emergency asked for was granted by the break-glass group",
+        codes: &["emergency_not_granted"],
+    },
+    Condition {
+        name: "analysis",
+        what: "the bot has analysed this binding (who may not approve is known)",
+        codes: &["analysis_missing"],
+    },
+    Condition {
+        name: "receipt",
+        what: "the bot's signed receipt for this binding (and plan) under the policy in force",
+        codes: &["receipt_missing", "receipt_invalid"],
+    },
+];
+
 /// The verdict.
 #[derive(Debug, Clone)]
 pub struct Verdict {
     /// Every condition holds.
     pub pass: bool,
+    /// The names of the [`CONDITIONS`] checked, in order: which ones
+    /// apply depends on the facts (a plan, a bot, an emergency).
+    pub checked: Vec<&'static str>,
     /// The conditions that do not.
     pub failures: Vec<Failure>,
     /// The approval judgement, when it was reached.
@@ -128,7 +196,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             "record_missing",
             format!("{} has no changegate record: run `changegate request` for this build", t.key),
         ));
-        return Verdict { pass: false, failures, approval: None, emergency: None };
+        return Verdict { pass: false, checked: vec!["record"], failures, approval: None, emergency: None };
     };
 
     // The property keeps no history: trust it only where the mirrored digests
@@ -422,7 +490,61 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             failures.push(fail("receipt_invalid", format!("the receipt for this binding: {e}")));
         }
     }
-    Verdict { pass: failures.is_empty(), failures, approval: Some(verdict), emergency: grant }
+    let mut checked = vec!["record", "binding", "required_fields"];
+    if f.plan.is_some() || f.applying && f.config.plan_required_for(&f.current.environment) {
+        checked.push("plan");
+    }
+    checked.extend(["bot_record", "approval", "change_window"]);
+    if record.emergency.is_some() {
+        checked.push("emergency");
+    }
+    if f.trust.ring().is_some() {
+        checked.push("analysis");
+    }
+    if let Trust::Ci { .. } = f.trust {
+        checked.push("receipt");
+    }
+    Verdict { pass: failures.is_empty(), checked, failures, approval: Some(verdict), emergency: grant }
+}
+
+impl Verdict {
+    /// Each condition checked with its failures, in order; a failure whose
+    /// code belongs to no condition checked gets a condition of its own
+    /// (named by its code), so none is lost.
+    pub fn conditions(&self) -> Vec<(Condition, Vec<&Failure>)> {
+        let mut out: Vec<(Condition, Vec<&Failure>)> = CONDITIONS
+            .iter()
+            .filter(|c| self.checked.contains(&c.name))
+            .map(|c| (*c, self.failures.iter().filter(|f| c.codes.contains(&f.code)).collect()))
+            .collect();
+        for f in &self.failures {
+            if !out.iter().any(|(c, _)| c.codes.contains(&f.code)) {
+                out.push((Condition { name: f.code, what: "", codes: &[] }, vec![f]));
+            }
+        }
+        out
+    }
+
+    /// The JUnit suite: a case per condition checked, a failure per
+    /// condition that does not hold, with every reason.
+    pub fn to_junit(&self, ticket: &str, stack: &str) -> crate::junit::Suite {
+        use crate::junit::{Case, Suite};
+        let cases = self
+            .conditions()
+            .into_iter()
+            .map(|(c, failures)| {
+                if failures.is_empty() {
+                    return Case::passed("validate", c.name).with_output(c.what);
+                }
+                let mut codes: Vec<&str> = failures.iter().map(|f| f.code).collect();
+                codes.dedup();
+                let detail = failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+                Case::failed("validate", c.name, codes.join(","), failures[0].to_string(), detail)
+            })
+            .collect();
+        let verdict = if self.pass { "pass" } else { "fail" };
+        Suite::new(format!("changegate validate {ticket}, stack {stack}: {verdict}"), cases)
+    }
 }
 
 /// What `validate` is asked.
@@ -724,6 +846,16 @@ mod tests {
     }
 
     fn codes(v: &Verdict) -> Vec<&'static str> {
+        // Every failure belongs to a condition that was checked, so the
+        // JUnit report shows it under its condition.
+        for f in &v.failures {
+            assert!(
+                CONDITIONS.iter().any(|c| v.checked.contains(&c.name) && c.codes.contains(&f.code)),
+                "{} belongs to no condition checked ({:?})",
+                f.code,
+                v.checked
+            );
+        }
         v.failures.iter().map(|f| f.code).collect()
     }
 
@@ -731,6 +863,55 @@ mod tests {
     fn an_approved_bound_ticket_passes() {
         let v = run(&approved_ticket(), &binding(), None, None);
         assert!(v.pass, "{:?}", v.failures);
+    }
+
+    #[test]
+    fn the_junit_suite_has_a_case_per_condition_checked() {
+        use crate::junit::CaseResult;
+        let names = |s: &crate::junit::Suite| s.cases.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+        let v = run(&approved_ticket(), &binding(), None, None);
+        let suite = v.to_junit("PRODCM-1", "default");
+        assert_eq!(names(&suite), ["record", "binding", "required_fields", "bot_record", "approval", "change_window"]);
+        assert_eq!(suite.counts().failures, 0);
+
+        // Two binding fields and the status: two conditions fail, each once.
+        let mut t = approved_ticket();
+        t.status = "Manual review".into();
+        let mut current = binding();
+        current.branch = "feature".into();
+        current.commit = "f".repeat(40);
+        let v = run(&t, &current, None, None);
+        let suite = v.to_junit("PRODCM-1", "default");
+        assert_eq!(suite.counts().failures, 2);
+        let CaseResult::Failed(p) = &suite.cases[1].result else { panic!("{:?}", suite.cases[1]) };
+        assert_eq!(p.kind, "binding_mismatch");
+        assert_eq!(p.detail.lines().count(), 2, "{p:?}");
+        let CaseResult::Failed(p) = &suite.cases[4].result else { panic!("{:?}", suite.cases[4]) };
+        assert_eq!(p.kind, "not_approved");
+
+        // Before apply, the plan is a condition; without a record, only the record is.
+        let (t, p) = with_plan(false, "2026-11-27T10:00:00.000+0000");
+        assert!(names(&run(&t, &binding(), Some(&p), None).to_junit("K", "default")).contains(&"plan".to_owned()));
+        let mut t = approved_ticket();
+        t.record = None;
+        let suite = run(&t, &binding(), None, None).to_junit("K", "default");
+        assert_eq!(names(&suite), ["record"]);
+        assert_eq!(suite.counts().failures, 1);
+    }
+
+    #[test]
+    fn the_readme_names_every_condition_and_code() {
+        let readme = include_str!("../README.md");
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with("| `validate_change` |") && l.contains("condition checked"))
+            .expect("the reports table");
+        for c in CONDITIONS {
+            assert!(row.contains(&format!("`{}`", c.name)), "README's reports table lacks {}", c.name);
+            for code in c.codes.iter().filter(|c| **c != "approval_invalid") {
+                assert!(readme.contains(&format!("`{code}`")), "README lacks the code {code}");
+            }
+        }
     }
 
     #[test]

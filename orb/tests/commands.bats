@@ -230,11 +230,18 @@ request() {
   key=$(python3 -c 'import json; print(json.load(open("changegate.json"))["ticket"])')
   GITHUB_API_URL=$(sed -n 's/^GITHUB_API_URL=//p' "$BATS_FILE_TMPDIR/stand-ins.env")
   export GITHUB_API_URL GITHUB_TOKEN=$(sed -n 's/.*GITHUB_TOKEN=\([^;]*\)$/\1/p' "$BATS_FILE_TMPDIR/stand-ins.env")
+  export ORB_TEST_STORED=$BATS_TEST_TMPDIR/stored.jsonl
   run cg analyze evidence_file=reports/evidence.json
   echo "$output"
   [ "$status" -eq 0 ]
   [ -s reports/evidence.json ]
   [ "$(issue_status "$key")" != Approved ]
+  # The analysis as test results (a failure: a person must approve) and as
+  # markdown and HTML artifacts.
+  read -r tests failures errors <<<"$(junit_counts changegate-reports/analysis/junit/analysis.xml)"
+  [ "$failures" -ge 1 ]
+  [ "$(stored_files store_artifacts changegate-reports/analysis | tr '\n' ' ')" = "analysis.html analysis.md junit/analysis.xml " ]
+  grep -q "/browse/$key" changegate-reports/analysis/analysis.html
 }
 
 @test "an emergency through the orb: asked for by the job, granted only by break-glass in Jira" {
@@ -345,4 +352,63 @@ drift_plan() {
   [ "$status" -eq 0 ]
   [[ "$output" == *"closed drift ticket $key: no drift"* ]]
   [ "$(issue_status "$key")" = Cancelled ]
+}
+
+@test "reports are written and stored whatever the outcome: JUnit for the Tests tab, markdown and HTML as artifacts" {
+  new_pipeline "$(printf '%040d' 9)"
+  run request
+  [ "$status" -eq 0 ]
+  export ORB_TEST_STORED=$BATS_TEST_TMPDIR/stored.jsonl
+  # Not approved: the step fails, and its JUnit file is stored all the same.
+  run cg validate_change environment=production
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [ "$(stored_files store_test_results changegate-reports/validate-auto-default/junit)" = validate.xml ]
+  [ "$(junit_counts changegate-reports/validate-auto-default/junit/validate.xml)" = "6 1 0" ]
+
+  # The plan gate: a case per change judged, a failure per risky one; the
+  # markdown and HTML reports as artifacts.
+  base64 <"$REPO/examples/plan.json" >plan.tfplan
+  mkdir .terraform
+  run cg plan_gate plan_file=plan.tfplan hold_job=hold_plan_review stack=network
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$(junit_counts changegate-reports/plan-network/junit/plan-check.xml)" = "7 4 0" ]
+  [ "$(stored_files store_artifacts changegate-reports/plan-network | tr '\n' ' ')" = "junit/plan-check.xml plan.html plan.md " ]
+  grep -q '"destination": "changegate/plan-network"' "$ORB_TEST_STORED"
+  grep -q 'aws_iam_role.deploy' changegate-reports/plan-network/plan.html
+  ! grep -Eq '<script|<link|src=|url\(|@import' changegate-reports/plan-network/plan.html
+
+  # No reports directory: nothing written, nothing stored.
+  rm -rf "$ORB_TEST_STORED" changegate-reports
+  run cg validate_change environment=production reports_dir=
+  [ "$status" -eq 1 ]
+  [ ! -e "$ORB_TEST_STORED" ]
+  [ ! -e changegate-reports ]
+}
+
+@test "the monthly inspection posts on its period's ticket and stores its reports" {
+  GITHUB_API_URL=$(sed -n 's/^GITHUB_API_URL=//p' "$BATS_FILE_TMPDIR/stand-ins.env")
+  export GITHUB_API_URL GITHUB_TOKEN=$(sed -n 's/.*GITHUB_TOKEN=\([^;]*\)$/\1/p' "$BATS_FILE_TMPDIR/stand-ins.env")
+  export ORB_TEST_STORED=$BATS_TEST_TMPDIR/stored.jsonl
+  run cg audit sample=2 seed=7 period=2026-11
+  echo "$output"
+  # Exit 1 on findings, 0 without: the test results say which, either way.
+  [ "$status" -le 1 ]
+  read -r tests failures errors <<<"$(junit_counts changegate-reports/audit/junit/audit.xml)"
+  [ "$tests" -ge 1 ]
+  [ "$errors" -eq 0 ]
+  if [ "$status" -eq 1 ]; then [ "$failures" -ge 1 ]; else [ "$failures" -eq 0 ]; fi
+  [ "$(stored_files store_artifacts changegate-reports/audit | tr '\n' ' ')" = "audit.json audit.md junit/audit.xml " ]
+  key=$(python3 -c 'import json; print(json.load(open("changegate-reports/audit/audit.json"))["recorded_on"])')
+  jira_as alice@acme.test alice-token GET "/issue/$key?fields=labels,summary" | grep -q changegate-audit-2026-11
+  grep -q "Posted on $key." changegate-reports/audit/audit.md
+  [[ "$output" != *"$JIRA_SECRET"* ]]
+
+  # Run again (a retried job): the same ticket, nothing posted twice.
+  comments=$(jira_as alice@acme.test alice-token GET "/issue/$key/comment" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
+  run cg audit sample=2 seed=7 period=2026-11
+  [ "$status" -le 1 ]
+  [ "$(python3 -c 'import json; print(json.load(open("changegate-reports/audit/audit.json"))["recorded_on"])')" = "$key" ]
+  [ "$(jira_as alice@acme.test alice-token GET "/issue/$key/comment" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')" = "$comments" ]
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CliError, Format, ca_bundle};
+use super::{CliError, Format, JunitOut, ca_bundle, write_file};
 use crate::analyze::{self, AnalyzeArgs};
 use crate::config::Config;
 use crate::decision::render;
@@ -14,6 +14,7 @@ use crate::env::Env;
 use crate::evidence::collect::Sources;
 use crate::github::{GitHub, GitHubSettings};
 use crate::http::RetryPolicy;
+use crate::junit::{Case, Suite};
 use crate::outcome::Outcome;
 
 #[derive(Debug, Args)]
@@ -53,6 +54,19 @@ pub(super) struct AnalyzeCli {
     /// No changegate bot runs: trust the checkout's configuration, record the analysis unsigned
     #[arg(long, env = "CHANGEGATE_NO_BOT", value_parser = clap::builder::FalseyValueParser::new())]
     no_bot: bool,
+
+    /// Also write a JUnit XML report to FILE: a test case per landing, per required scanner and for
+    /// the approval policy (for CircleCI's store_test_results)
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+
+    /// Also write the markdown report to FILE
+    #[arg(long, value_name = "FILE")]
+    markdown_out: Option<PathBuf>,
+
+    /// Also write a self-contained HTML report to FILE (the analysis, a link to the ticket)
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 /// The clients step 2 reads through (Jira and CircleCI from the
@@ -85,6 +99,18 @@ pub(super) fn run(
     env: &Env,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
+    let mut junit = JunitOut::new(cli.junit.as_deref(), "analyze");
+    let result = analyze(cli, config_path, env, out, &mut junit);
+    junit.finish(result)
+}
+
+fn analyze(
+    cli: &AnalyzeCli,
+    config_path: Option<&Path>,
+    env: &Env,
+    out: &mut dyn Write,
+    junit: &mut JunitOut,
+) -> Result<Outcome, CliError> {
     let mut lazy = super::ci::Lazy::default();
     let ci = super::ci::load(config_path, env, cli.no_bot, &mut lazy)?;
     let key = match cli.ticket.clone() {
@@ -92,14 +118,23 @@ pub(super) fn run(
         None => match super::ci::find_ticket(&ci, &mut lazy, env, None, &cli.state, cli.environment.as_deref())? {
             super::ci::Found::Ticket(k) => k,
             super::ci::Found::NotControlled(e) => {
-                writeln!(out, "no change ticket is needed for this build ({e} is not a controlled environment)")?;
+                let why = format!("no change ticket is needed for this build ({e} is not a controlled environment)");
+                writeln!(out, "{why}")?;
+                junit.push(Suite::new(
+                    "changegate analyze: not controlled",
+                    vec![Case::passed("analyze", "controlled environment").with_output(why)],
+                ));
                 return Ok(Outcome::Pass);
             }
             super::ci::Found::Missing(e) => {
-                writeln!(
-                    out,
-                    "FAIL: {e} is a controlled environment but no change ticket is bound to this pipeline: run `changegate request` first"
-                )?;
+                let why = format!(
+                    "{e} is a controlled environment but no change ticket is bound to this pipeline: run `changegate request` first"
+                );
+                writeln!(out, "FAIL: {why}")?;
+                junit.push(Suite::new(
+                    "changegate analyze: the change ticket",
+                    vec![Case::failed("analyze", "change ticket", "ticket_missing", &why, &why)],
+                ));
                 return Ok(Outcome::Deny);
             }
         },
@@ -139,6 +174,15 @@ pub(super) fn run(
     let recorder = analyze::Recorder { store, policy_digest };
     let a = analyze::run(&args, config, (&source, &content), &sources, &recorder)
         .map_err(|e| CliError::Other(e.to_string()))?;
+    junit.push(render::junit(&a.decision));
+    if let Some(path) = &cli.markdown_out {
+        write_file(path, "cannot write the markdown report", render::markdown(&a.decision, &a.evidence).as_bytes())?;
+    }
+    if let Some(path) = &cli.html {
+        let url = svc.jira.browse_url(&a.decision.ticket);
+        let page = render::html(&a.decision, &a.evidence, Some(&url), &a.actions);
+        write_file(path, "cannot write the HTML report", page.as_bytes())?;
+    }
     if let Some(path) = &cli.output {
         std::fs::write(path, a.evidence.to_bytes()).map_err(|source| CliError::File {
             what: "cannot write the evidence record",

@@ -1,13 +1,13 @@
-//! `changegate audit --since DATE --sample N [--seed S] [--record KEY]`:
+//! `changegate audit --since DATE --sample N [--seed S] [--record KEY | --post]`:
 //! the monthly random inspection of auto-approved tickets.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CliError, Format, load_config};
-use crate::audit::{self, AuditArgs};
+use super::{CliError, Format, JunitOut, load_config, write_file};
+use crate::audit::{self, AuditArgs, Target};
 use crate::env::Env;
 use crate::evidence::collect::Sources;
 use crate::outcome::Outcome;
@@ -15,7 +15,8 @@ use crate::time::Date;
 
 #[derive(Debug, Args)]
 pub(super) struct AuditCli {
-    /// Inspect tickets created on or after this date (YYYY-MM-DD)
+    /// Inspect tickets created on or after this date (YYYY-MM-DD), or `previous-month` (the first
+    /// day of the month before today, UTC: for a monthly schedule)
     #[arg(long, value_name = "DATE")]
     since: String,
 
@@ -31,9 +32,35 @@ pub(super) struct AuditCli {
     #[arg(long, value_name = "KEY")]
     record: Option<String>,
 
+    /// Post the inspection on the period's inspection ticket in the change project, found or
+    /// created (one per period, labelled changegate-audit-PERIOD)
+    #[arg(long, conflicts_with = "record")]
+    post: bool,
+
+    /// With --post: the period of the inspection ticket [default: the YYYY-MM of --since]
+    #[arg(long, value_name = "PERIOD", requires = "post")]
+    period: Option<String>,
+
+    /// With --post: the issue type of a new inspection ticket [default: [jira] issue_type]
+    #[arg(long, value_name = "NAME", requires = "post")]
+    issue_type: Option<String>,
+
     /// Output format
     #[arg(long, value_enum, default_value = "markdown")]
     format: Format,
+
+    /// Also write the markdown report to FILE
+    #[arg(long, value_name = "FILE")]
+    markdown_out: Option<PathBuf>,
+
+    /// Also write the JSON report to FILE
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
+
+    /// Also write a JUnit XML report to FILE: a test case per inspected ticket, per emergency
+    /// change and for the lock (for CircleCI's store_test_results)
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 }
 
 fn random_seed() -> u64 {
@@ -43,15 +70,49 @@ fn random_seed() -> u64 {
     u64::from_le_bytes(b) >> 11 // fits a JSON number exactly
 }
 
+/// The window start `--since` names.
+fn since(text: &str, today: Date) -> Result<Date, CliError> {
+    if text == "previous-month" {
+        return Ok(audit::previous_month_start(today));
+    }
+    Date::parse(text)
+        .ok_or_else(|| CliError::Other(format!("--since {text:?} is not a date (YYYY-MM-DD) or previous-month")))
+}
+
 pub(super) fn run(
     cli: &AuditCli,
     config_path: Option<&Path>,
     env: &Env,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
-    let since = Date::parse(&cli.since)
-        .ok_or_else(|| CliError::Other(format!("--since {:?} is not a date (YYYY-MM-DD)", cli.since)))?;
+    let mut junit = JunitOut::new(cli.junit.as_deref(), "audit");
+    let result = inspect(cli, config_path, env, out, &mut junit);
+    junit.finish(result)
+}
+
+fn inspect(
+    cli: &AuditCli,
+    config_path: Option<&Path>,
+    env: &Env,
+    out: &mut dyn Write,
+    junit: &mut JunitOut,
+) -> Result<Outcome, CliError> {
+    let since = since(&cli.since, Date::today_utc())?;
     let config = load_config(config_path)?;
+    let record = match (&cli.record, cli.post) {
+        (Some(k), _) => Some(Target::Ticket(k.clone())),
+        (None, true) => {
+            let period = cli.period.clone().unwrap_or_else(|| format!("{:04}-{:02}", since.year, since.month));
+            if !audit::valid_period(&period) {
+                return Err(CliError::Other(format!(
+                    "--period {period:?} must be letters, digits, '.', '_' or '-' (it becomes a label)"
+                )));
+            }
+            let issue_type = cli.issue_type.clone().unwrap_or_else(|| config.jira.issue_type.clone());
+            Some(Target::Period { period, issue_type })
+        }
+        (None, false) => None,
+    };
     let (svc, github) = super::analyze::step2_clients(env)?;
     let (source, content) = super::analyze::policy_of(&config)?;
     let ring = match env.get(crate::signing::PUBLIC_KEYS_VAR) {
@@ -59,66 +120,35 @@ pub(super) fn run(
         None => None,
     };
     let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref() };
-    let args = AuditArgs {
-        since,
-        sample: cli.sample,
-        seed: cli.seed.unwrap_or_else(random_seed),
-        record: cli.record.clone(),
-        ring: ring.clone(),
-    };
+    let args =
+        AuditArgs { since, sample: cli.sample, seed: cli.seed.unwrap_or_else(random_seed), record, ring: ring.clone() };
     let r = audit::run(&args, &config, (&source, &content), &sources).map_err(|e| CliError::Other(e.to_string()))?;
+    junit.push(r.to_junit());
+    let json = serde_json::to_string_pretty(&r).expect("serialises") + "\n";
+    let markdown = r.to_markdown();
+    if let Some(path) = &cli.json_out {
+        write_file(path, "cannot write the JSON report", json.as_bytes())?;
+    }
+    if let Some(path) = &cli.markdown_out {
+        write_file(path, "cannot write the markdown report", markdown.as_bytes())?;
+    }
     match cli.format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&r).expect("serialises"))?,
-        _ => {
-            writeln!(out, "### changegate audit of auto-approvals since {}: {}\n", r.since, r.outcome)?;
-            writeln!(
-                out,
-                "{} of {} auto-approved ticket(s) inspected by {} at {}; seed {} (`--seed {}` draws the same sample).\n",
-                r.sample.len(),
-                r.candidates,
-                r.inspector,
-                r.at,
-                r.seed,
-                r.seed
-            )?;
-            writeln!(out, "| Ticket | Outcome | Details |\n|---|---|---|")?;
-            for i in &r.inspected {
-                writeln!(out, "| {} | {} | {} |", i.ticket, i.outcome, i.details.join("; ").replace('|', "\\|"))?;
-            }
-            writeln!(out, "\n#### Emergency changes: {}\n", r.emergencies.len())?;
-            if !r.emergencies.is_empty() {
-                writeln!(
-                    out,
-                    "| Ticket | Status | Reason | Requested by | Approved by | Retrospective | Due | Finding |\n|---|---|---|---|---|---|---|---|"
-                )?;
-            }
-            for e in &r.emergencies {
-                let cell = |s: Option<&str>| s.unwrap_or("-").replace('|', "\\|");
-                writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                    e.ticket,
-                    e.status,
-                    cell(Some(&e.reason)),
-                    cell(e.requested_by.as_deref()),
-                    cell(e.approved_by.as_deref()),
-                    match (&e.retrospective, &e.retrospective_status) {
-                        (Some(k), Some(s)) => format!("{k} ({s})"),
-                        (Some(k), None) => k.clone(),
-                        _ => "-".into(),
-                    },
-                    cell(e.retrospective_due.as_deref()),
-                    e.finding
-                )?;
-            }
-            writeln!(out, "\n#### Past the lock: {}\n", r.past_the_lock.len())?;
-            if !r.past_the_lock.is_empty() {
-                writeln!(out, "| Ticket | Finding | Details |\n|---|---|---|")?;
-            }
-            for l in &r.past_the_lock {
-                writeln!(out, "| {} | {} | {} |", l.ticket, l.code, l.detail.replace('|', "\\|"))?;
-            }
-        }
+        Format::Json => out.write_all(json.as_bytes())?,
+        _ => out.write_all(markdown.as_bytes())?,
     }
     Ok(if r.outcome == "pass" { Outcome::Pass } else { Outcome::Deny })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_is_a_date_or_the_previous_month() {
+        let today = Date::new(2027, 1, 5).unwrap();
+        assert_eq!(since("previous-month", today).unwrap(), Date::new(2026, 12, 1).unwrap());
+        assert_eq!(since("2026-11-03", today).unwrap(), Date::new(2026, 11, 3).unwrap());
+        assert!(since("last week", today).is_err());
+        assert_eq!(audit::previous_month_start(Date::new(2026, 3, 31).unwrap()), Date::new(2026, 2, 1).unwrap());
+    }
 }

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CliError, Format};
+use super::{CliError, Format, JunitOut, write_file};
 use crate::decision::{self, Recommendation, render};
+use crate::env::Env;
 use crate::evidence::Evidence;
 use crate::outcome::Outcome;
 
@@ -21,6 +22,19 @@ pub(super) struct DecideCli {
     /// Output format
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+
+    /// Also write a JUnit XML report to FILE: a test case per landing, per required scanner and for
+    /// the approval policy (for CircleCI's store_test_results)
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+
+    /// Also write the markdown report to FILE
+    #[arg(long, value_name = "FILE")]
+    markdown_out: Option<PathBuf>,
+
+    /// Also write a self-contained HTML report to FILE (linking the ticket when JIRA_BASE_URL is set)
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 /// Reads a stored record; an unreadable one cannot be decided (exit 2).
@@ -33,9 +47,23 @@ pub(super) fn read_record(path: &Path) -> Result<Evidence, CliError> {
     Evidence::from_json(&text).map_err(|e| CliError::Other(format!("{}: {e}", path.display())))
 }
 
-pub(super) fn run(cli: &DecideCli, out: &mut dyn Write) -> Result<Outcome, CliError> {
+pub(super) fn run(cli: &DecideCli, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let mut junit = JunitOut::new(cli.junit.as_deref(), "decide");
+    let result = decide(cli, env, out, &mut junit);
+    junit.finish(result)
+}
+
+fn decide(cli: &DecideCli, env: &Env, out: &mut dyn Write, junit: &mut JunitOut) -> Result<Outcome, CliError> {
     let evidence = read_record(&cli.evidence)?;
     let d = decision::decide(&evidence).map_err(|e| CliError::Other(e.to_string()))?;
+    junit.push(render::junit(&d));
+    if let Some(path) = &cli.markdown_out {
+        write_file(path, "cannot write the markdown report", render::markdown(&d, &evidence).as_bytes())?;
+    }
+    if let Some(path) = &cli.html {
+        let url = env.get("JIRA_BASE_URL").map(|base| format!("{}/browse/{}", base.trim_end_matches('/'), d.ticket));
+        write_file(path, "cannot write the HTML report", render::html(&d, &evidence, url.as_deref(), &[]).as_bytes())?;
+    }
     match cli.format {
         Format::Text => write!(out, "{}", render::text(&d, &evidence))?,
         Format::Markdown => write!(out, "{}", render::markdown(&d, &evidence))?,

@@ -224,7 +224,7 @@ fn execute(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError
         Command::Close(args) => close::run(&args, cli.config.as_deref(), env, out),
         Command::Drift(args) => drift::run(&args, cli.config.as_deref(), env, out),
         Command::Collect(args) => collect::run(&args, cli.config.as_deref(), env, out),
-        Command::Decide(args) => decide::run(&args, out),
+        Command::Decide(args) => decide::run(&args, env, out),
         Command::Analyze(args) => analyze::run(&args, cli.config.as_deref(), env, out),
         Command::Resume(args) => resume::run(&args, cli.config.as_deref(), env, out),
         Command::Serve(args) => serve::run_serve(&args, cli.config.as_deref(), env),
@@ -238,6 +238,62 @@ fn execute(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError
         Command::StandIns(args) => stand_ins::run(&args, out),
         Command::Demo(args) => demo::run(&args, out),
     }
+}
+
+/// The JUnit report of one run (`--junit FILE`): the suites a command
+/// judged, and, when it could not decide, an error case saying why, so the
+/// file is there whatever the outcome.
+#[derive(Debug)]
+pub(crate) struct JunitOut {
+    path: Option<PathBuf>,
+    command: &'static str,
+    suites: Vec<crate::junit::Suite>,
+}
+
+impl JunitOut {
+    pub(crate) fn new(path: Option<&Path>, command: &'static str) -> Self {
+        JunitOut { path: path.map(Path::to_path_buf), command, suites: Vec::new() }
+    }
+
+    /// Adds a suite (kept only when a file was asked for).
+    pub(crate) fn push(&mut self, suite: crate::junit::Suite) {
+        if self.path.is_some() {
+            self.suites.push(suite);
+        }
+    }
+
+    /// True when a file was asked for.
+    pub(crate) fn wanted(&self) -> bool {
+        self.path.is_some()
+    }
+
+    /// Writes the file for the command's result and passes the result on.
+    pub(crate) fn finish(mut self, result: Result<Outcome, CliError>) -> Result<Outcome, CliError> {
+        use crate::junit::{Case, Suite};
+        let Some(path) = self.path.take() else { return result };
+        if let Err(e) = &result {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default().to_owned();
+            self.suites.push(Suite::new(
+                format!("changegate {}: could not decide", self.command),
+                vec![Case::error(self.command, "could not decide", "undecided", first, text)],
+            ));
+        }
+        let written = write_file(&path, "cannot write the JUnit report", crate::junit::to_xml(&self.suites).as_bytes());
+        match written {
+            Err(e) if result.is_ok() => Err(e),
+            _ => result,
+        }
+    }
+}
+
+/// Writes a report file, making its directory.
+pub(crate) fn write_file(path: &Path, what: &'static str, bytes: &[u8]) -> Result<(), CliError> {
+    let file = |source| CliError::File { what, path: path.to_path_buf(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(file)?;
+    }
+    std::fs::write(path, bytes).map_err(file)
 }
 
 /// The optional CA bundle (`CHANGEGATE_CA_BUNDLE`).

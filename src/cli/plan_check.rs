@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CliError, Format, load_config};
+use super::{CliError, Format, JunitOut, load_config, write_file};
 use crate::digest::Sha256Digest;
 use crate::env::Env;
 use crate::escalate;
@@ -35,6 +35,20 @@ pub(super) struct PlanCheckArgs {
     /// Also write the JSON report to FILE
     #[arg(long, value_name = "FILE")]
     json_out: Option<PathBuf>,
+
+    /// Also write a JUnit XML report to FILE: a test case per resource change judged, a failure per
+    /// risky one (for CircleCI's store_test_results)
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+
+    /// Also write the markdown report to FILE
+    #[arg(long, value_name = "FILE")]
+    markdown_out: Option<PathBuf>,
+
+    /// Also write a self-contained HTML report to FILE (the findings table; with a ticket, a link
+    /// to it and what was recorded there)
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 
     /// Record the plan on this ticket and escalate it when risky (exit 0: the hold pauses)
     #[arg(long, value_name = "KEY")]
@@ -71,6 +85,18 @@ pub(super) fn run(
     env: &Env,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
+    let mut junit = JunitOut::new(args.junit.as_deref(), "plan-check");
+    let result = check_and_record(args, config, env, out, &mut junit);
+    junit.finish(result)
+}
+
+fn check_and_record(
+    args: &PlanCheckArgs,
+    config: Option<&Path>,
+    env: &Env,
+    out: &mut dyn Write,
+    junit: &mut JunitOut,
+) -> Result<Outcome, CliError> {
     let config_path = config;
     let config = load_config(config)?;
     let mut rendered = None;
@@ -91,7 +117,9 @@ pub(super) fn run(
         let path = PathBuf::from(&args.plan_json);
         Box::new(File::open(&path).map_err(|source| CliError::File { what: "cannot open the plan", path, source })?)
     };
-    let mut report = plan::check(input, &config.plan)?;
+    let mut report =
+        if junit.wanted() { plan::check_listing(input, &config.plan)? } else { plan::check(input, &config.plan)? };
+    junit.push(report.to_junit(&args.stack));
     if let Some(path) = &args.plan_file {
         let digest = Sha256Digest::of_file(path).map_err(|source| CliError::File {
             what: "cannot read the plan file",
@@ -105,12 +133,19 @@ pub(super) fn run(
         report.rendered_by = Some(r.renderer);
     }
     if let Some(path) = &args.json_out {
-        std::fs::write(path, report.to_json() + "\n").map_err(|source| CliError::File {
-            what: "cannot write the JSON report",
-            path: path.clone(),
-            source,
-        })?;
+        write_file(path, "cannot write the JSON report", (report.to_json() + "\n").as_bytes())?;
     }
+    if let Some(path) = &args.markdown_out {
+        write_file(path, "cannot write the markdown report", report.to_markdown().as_bytes())?;
+    }
+    // Written now, and again with the ticket once the plan is recorded.
+    let html = |ticket: Option<(&str, &str)>, recorded: &[String]| match &args.html {
+        Some(path) => {
+            write_file(path, "cannot write the HTML report", report.to_html(&args.stack, ticket, recorded).as_bytes())
+        }
+        None => Ok(()),
+    };
+    html(None, &[])?;
     let rendered = match args.format {
         Format::Text => report.to_text(),
         Format::Markdown => report.to_markdown(),
@@ -140,19 +175,25 @@ pub(super) fn run(
             return Ok(if report.risky && args.fail_on_risk { Outcome::Deny } else { Outcome::Pass });
         }
         super::ci::Found::Missing(e) => {
-            writeln!(
-                out,
-                "FAIL: {e} is a controlled environment but no change ticket is bound to this pipeline: the plan cannot be recorded; run `changegate request` first"
-            )?;
+            let why = format!(
+                "{e} is a controlled environment but no change ticket is bound to this pipeline: the plan cannot be recorded; run `changegate request` first"
+            );
+            writeln!(out, "FAIL: {why}")?;
+            junit.push(crate::junit::Suite::new(
+                "changegate plan-check: the change ticket",
+                vec![crate::junit::Case::failed("plan-check", "change ticket", "ticket_missing", &why, &why)],
+            ));
             return Ok(Outcome::Deny);
         }
     };
     let svc = lazy.get(env)?;
     let workflow_id = env.get("CIRCLE_WORKFLOW_ID").unwrap_or_default().to_owned();
-    let e = escalate::EscalateArgs { ticket: key, stack: args.stack.clone(), hold: args.hold.clone(), workflow_id };
+    let e =
+        escalate::EscalateArgs { ticket: key.clone(), stack: args.stack.clone(), hold: args.hold.clone(), workflow_id };
     let done = escalate::run(&report, &e, &ci.config, svc)?;
     for a in &done.actions {
         writeln!(out, "{a}")?;
     }
+    html(Some((&key, &svc.jira.browse_url(&key))), &done.actions)?;
     Ok(if done.risky && args.fail_on_risk { Outcome::Deny } else { Outcome::Pass })
 }

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use super::CliError;
+use super::{CliError, JunitOut};
 use crate::config::env_key;
 use crate::env::Env;
+use crate::junit::{Case, Suite};
 use crate::outcome::Outcome;
 use crate::request::BuildEnv;
 use crate::validate::{self, ValidateArgs};
@@ -62,6 +63,11 @@ pub(super) struct ValidateCli {
     /// No changegate bot runs: trust the checkout's configuration (nothing is signed)
     #[arg(long, env = "CHANGEGATE_NO_BOT", value_parser = clap::builder::FalseyValueParser::new())]
     no_bot: bool,
+
+    /// Also write a JUnit XML report to FILE: a test case per condition checked, a failure per
+    /// condition that does not hold (for CircleCI's store_test_results)
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 }
 
 pub(super) fn run(
@@ -69,6 +75,23 @@ pub(super) fn run(
     config: Option<&Path>,
     env: &Env,
     out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let mut junit = JunitOut::new(cli.junit.as_deref(), "validate");
+    let result = validate(cli, config, env, out, &mut junit);
+    junit.finish(result)
+}
+
+/// A suite of one case: what `validate` found before it could judge a ticket.
+fn one_case(name: &str, case: Case) -> Suite {
+    Suite::new(format!("changegate validate: {name}"), vec![case])
+}
+
+fn validate(
+    cli: &ValidateCli,
+    config: Option<&Path>,
+    env: &Env,
+    out: &mut dyn Write,
+    junit: &mut JunitOut,
 ) -> Result<Outcome, CliError> {
     let environment = env_key(&cli.environment);
     if environment.is_empty() {
@@ -90,14 +113,20 @@ pub(super) fn run(
                 .and_then(crate::request::binding::TicketRecord::from_value)
                 .map(|r| r.binding.environment);
             if let Some(e) = theirs.filter(|e| ci.config.is_controlled(e)) {
-                writeln!(
-                    out,
-                    "FAIL: binding_mismatch: environment: this job says it deploys to {environment:?}, but its ticket {k} is for {e:?}, a controlled environment"
-                )?;
+                let why = format!(
+                    "environment: this job says it deploys to {environment:?}, but its ticket {k} is for {e:?}, a controlled environment"
+                );
+                writeln!(out, "FAIL: binding_mismatch: {why}")?;
+                junit.push(one_case(
+                    "binding",
+                    Case::failed("validate", "binding", "binding_mismatch", format!("binding_mismatch: {why}"), &why),
+                ));
                 return Ok(Outcome::Deny);
             }
         }
-        writeln!(out, "PASS: {environment} is not a controlled environment: no change ticket is needed")?;
+        let why = format!("{environment} is not a controlled environment: no change ticket is needed");
+        writeln!(out, "PASS: {why}")?;
+        junit.push(one_case("not controlled", Case::passed("validate", "controlled environment").with_output(why)));
         return Ok(Outcome::Pass);
     }
     let svc = lazy.get(env)?;
@@ -116,10 +145,14 @@ pub(super) fn run(
                     k.clone()
                 }
                 None => {
-                    writeln!(
-                        out,
-                        "FAIL: {environment} is a controlled environment but no change ticket is bound to this pipeline: run `changegate request` first"
-                    )?;
+                    let why = format!(
+                        "{environment} is a controlled environment but no change ticket is bound to this pipeline: run `changegate request` first"
+                    );
+                    writeln!(out, "FAIL: {why}")?;
+                    junit.push(one_case(
+                        "change ticket",
+                        Case::failed("validate", "change ticket", "ticket_missing", &why, &why),
+                    ));
                     return Ok(Outcome::Deny);
                 }
             }
@@ -149,6 +182,7 @@ pub(super) fn run(
     out.write_all(
         validate::render(&ticket, &verdict, cli.plan_json.is_some() || cli.render_with.is_some()).as_bytes(),
     )?;
+    junit.push(verdict.to_junit(&ticket.key, &cli.stack));
     // An emergency passes only once it is on the record with its
     // retrospective: the bot may be down, so the job records it itself.
     if let (true, Some(grant)) = (verdict.pass, &verdict.emergency) {

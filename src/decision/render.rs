@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::{Decision, Recommendation};
 use crate::evidence::Evidence;
 use crate::jira::adf::{Doc, Inline};
+use crate::junit::{Case, Suite};
 use crate::review::Verdict;
 
 /// Jira's limit on a comment body, in characters.
@@ -267,6 +268,194 @@ pub fn markdown(d: &Decision, e: &Evidence) -> String {
         d.evidence_digest
     );
     o
+}
+
+/// The self-contained HTML page of a decision: the verdict and its reasons,
+/// one row per commit, one per scanner, the required scanners, what
+/// blocks, and the policy and evidence digests; a link to the ticket when
+/// its URL is known, and what was done there.
+pub fn html(d: &Decision, e: &Evidence, ticket_url: Option<&str>, actions: &[String]) -> String {
+    use crate::html::{Tone, code, escape, link, list, table, verdict, verdict_word};
+    let rows = commit_rows(d, e);
+    let mut b = String::new();
+    let ticket = match ticket_url {
+        Some(url) => link(url, &d.ticket),
+        None => escape(&d.ticket),
+    };
+    let _ = writeln!(
+        b,
+        "<p class=\"meta\">Change ticket {ticket} &middot; {} to {} &middot; commit {}</p>",
+        escape(&d.repository),
+        escape(&d.environment),
+        code(&short(&d.commit))
+    );
+    let tone = match (d.recommendation, d.verdict) {
+        (Recommendation::Approve, _) => Tone::Good,
+        (_, Verdict::Fail) => Tone::Bad,
+        _ => Tone::Warn,
+    };
+    b.push_str(&verdict(tone, &headline(d)));
+    let _ = writeln!(b, "<p>{}</p>", escape(&summary(d, rows.len())));
+    if !d.reasons.is_empty() {
+        b.push_str("<h2>Why a person must approve</h2>\n");
+        let items: Vec<String> =
+            d.reasons.iter().map(|r| format!("{}: {}", code(r.code.as_str()), escape(&r.detail))).collect();
+        b.push_str(&list(&items));
+    }
+    let p = people(d);
+    if !p.is_empty() {
+        let _ = writeln!(b, "<p>{}</p>", escape(&p));
+    }
+    let _ = writeln!(b, "<h2>Two-person review: {}</h2>", escape(d.review.verdict.as_str()));
+    if !rows.is_empty() {
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    format!("{} {}", code(&r.commit), escape(&r.headline)),
+                    escape(&r.pull),
+                    escape(&r.author),
+                    escape(&r.approvers),
+                    verdict_word(&r.verdict),
+                    escape(&r.reason),
+                ]
+            })
+            .collect();
+        b.push_str(&table(&["Commit", "Pull request", "Author", "Approvers", "Verdict", "Reason"], &cells));
+    }
+    let range: Vec<String> =
+        d.review.findings.iter().map(|f| format!("{}: {}", code(f.code.as_str()), escape(&f.detail))).collect();
+    b.push_str(&list(&range));
+    let _ = writeln!(b, "<h2>Security scans: {}</h2>", escape(d.scan.verdict.as_str()));
+    if !d.scan.scanners.is_empty() {
+        let cells: Vec<Vec<String>> = d
+            .scan
+            .scanners
+            .iter()
+            .map(|s| {
+                vec![
+                    escape(&s.tool),
+                    verdict_word(s.verdict.as_str()),
+                    s.results.to_string(),
+                    s.blocking.len().to_string(),
+                    escape(&if s.evidence.is_empty() {
+                        "none for this commit".to_owned()
+                    } else {
+                        s.evidence.join("; ")
+                    }),
+                ]
+            })
+            .collect();
+        b.push_str(&table(&["Scanner", "Verdict", "Findings", "Blocking", "Evidence"], &cells));
+    }
+    let mut items: Vec<String> = d.scan.required.iter().map(|r| escape(&required_line(r))).collect();
+    if d.scan.verdict != Verdict::Pass {
+        items.extend(d.scan.findings.iter().map(|f| format!("{}: {}", code(f.code.as_str()), escape(&f.detail))));
+    }
+    for s in &d.scan.scanners {
+        items.extend(
+            s.blocking
+                .iter()
+                .map(|x| format!("blocking: {} {} {}", escape(&s.tool), code(&x.rule), escape(&blocking_detail(x)))),
+        );
+    }
+    b.push_str(&list(&items));
+    if !actions.is_empty() {
+        b.push_str("<h2>On the ticket</h2>\n");
+        b.push_str(&list(&actions.iter().map(|a| escape(a)).collect::<Vec<_>>()));
+    }
+    b.push_str("<h2>Reproduce</h2>\n");
+    b.push_str(&list(&[
+        format!(
+            "decided at {} with policy {} {}",
+            escape(&d.decided_at),
+            escape(&d.policy.source),
+            code(&d.policy.digest.to_string())
+        ),
+        format!(
+            "evidence {} (attached to the ticket): <code>changegate decide</code> re-decides it offline",
+            code(&d.evidence_digest.to_string())
+        ),
+    ]));
+    crate::html::page(&format!("changegate analysis of {}", d.ticket), &b)
+}
+
+/// The JUnit suite of a decision: a case per landing (two-person review), a
+/// case per required scanner, and a case for the approval policy, which
+/// fails with every reason a person must approve. A check that could not be
+/// decided is an error, never a pass.
+pub fn junit(d: &Decision) -> Suite {
+    let mut cases = Vec::new();
+    for l in &d.review.landings {
+        let pull = l.pull.map(|n| format!(" (#{n})")).unwrap_or_default();
+        let name = format!("{} {}{pull}", short(&l.sha), clip(&l.headline, 72));
+        let all = |f: &[crate::review::Finding]| {
+            f.iter().map(|f| format!("{}: {}", f.code, f.detail)).collect::<Vec<_>>().join("\n")
+        };
+        let main = l.findings.first();
+        let kind = main.map_or_else(|| l.verdict.as_str().to_owned(), |f| f.code.as_str().to_owned());
+        let message = main.map_or_else(|| l.verdict.as_str().to_owned(), |f| format!("{}: {}", f.code, f.detail));
+        let case = match l.verdict {
+            Verdict::Pass => Case::passed("review", &name),
+            Verdict::Fail => Case::failed("review", &name, kind, message, all(&l.findings)),
+            Verdict::Undecidable => Case::error("review", &name, kind, message, all(&l.findings)),
+        };
+        let approvers = l.approvers.iter().map(|a| a.login.as_str()).collect::<Vec<_>>().join(", ");
+        let mut notes =
+            vec![format!("commit {}; approved by {}", l.sha, if approvers.is_empty() { "-" } else { &approvers })];
+        notes.extend(l.flags.iter().map(|f| format!("noted {}: {}", f.code, f.detail)));
+        if l.verdict == Verdict::Pass {
+            notes.extend(l.findings.iter().map(|f| format!("{}: {}", f.code, f.detail)));
+        }
+        cases.push(case.with_output(notes.join("\n")));
+    }
+    for r in &d.scan.required {
+        let name = format!("required {}", r.entry);
+        let scanner = r.satisfied_by.as_ref().and_then(|t| d.scan.scanners.iter().find(|s| &s.tool == t));
+        let case = match scanner {
+            Some(s) if s.verdict == Verdict::Pass => Case::passed("scan", &name).with_output(&r.detail),
+            Some(s) => {
+                let kind =
+                    s.findings.first().map_or_else(|| s.verdict.as_str().to_owned(), |f| f.code.as_str().to_owned());
+                let message = format!(
+                    "{} {}: {}",
+                    s.tool,
+                    s.verdict.as_str(),
+                    s.findings.first().map_or("", |f| f.detail.as_str())
+                );
+                let mut lines = vec![r.detail.clone()];
+                lines.extend(s.findings.iter().map(|f| format!("{}: {}", f.code, f.detail)));
+                lines.extend(s.blocking.iter().map(|b| format!("blocking {} {}", b.rule, blocking_detail(b))));
+                if s.verdict == Verdict::Undecidable {
+                    Case::error("scan", &name, kind, message, lines.join("\n"))
+                } else {
+                    Case::failed("scan", &name, kind, message, lines.join("\n"))
+                }
+            }
+            None => Case::failed("scan", &name, "scan_missing", required_line(r), required_line(r)),
+        };
+        cases.push(case);
+    }
+    let policy = match d.recommendation {
+        Recommendation::Approve => Case::passed("policy", "approval policy").with_output(if d.auto_approve {
+            "every check passed: approved"
+        } else {
+            "every check passed: approval recommended"
+        }),
+        Recommendation::ManualReview => {
+            let codes: Vec<&str> = d.reasons.iter().map(|r| r.code.as_str()).collect();
+            let lines: Vec<String> = d.reasons.iter().map(|r| format!("{}: {}", r.code, r.detail)).collect();
+            Case::failed(
+                "policy",
+                "approval policy",
+                codes.join(","),
+                format!("a person must review and approve: {}", codes.join(", ")),
+                lines.join("\n"),
+            )
+        }
+    };
+    cases.push(policy);
+    Suite::new(headline(d), cases)
 }
 
 /// The ADF comment. Commit rows that do not fit Jira's comment limit are

@@ -219,7 +219,7 @@ pub fn check<R: Read + Send>(
 ) -> Result<DriftReport, PlanError> {
     std::thread::scope(|s| {
         let (reader, hasher) = prefetch::spawn(s, input);
-        let parsed = parse(reader, rules, Section::Drift);
+        let parsed = parse(reader, rules, false, Section::Drift);
         let (digest, _) =
             hasher.join().map_err(|_| PlanError::Io(std::io::Error::other("the reading thread failed")))?;
         let (report, resources) = parsed?;

@@ -26,7 +26,7 @@ use serde::de::IgnoredAny;
 
 use self::configuration::{Configuration, Sets};
 use self::model::{Bucket, ResourceChange, View};
-use self::report::{Exempted, Finding, Note, NoteKind, Report, SCHEMA_VERSION, Summary};
+use self::report::{Exempted, Finding, Judged, Note, NoteKind, Report, SCHEMA_VERSION, Summary};
 use self::rules::{Hit, Reason, glob_match};
 use self::scan::{ChunkSource, ScanError, Scanner};
 use crate::config::plan::{Exemption, PlanRules};
@@ -89,14 +89,27 @@ struct Pending {
     modules: Vec<String>,
     actions: Vec<String>,
     hits: Vec<Hit>,
+    /// Its index in the listed changes, when they are listed.
+    change: Option<usize>,
 }
 
 /// Checks a plan read from `input` against `rules`. The input is read and
 /// hashed on a second thread while this one parses.
 pub fn check<R: Read + Send>(input: R, rules: &PlanRules) -> Result<Report, PlanError> {
+    check_with(input, rules, false)
+}
+
+/// [`check`], and lists every resource change judged in
+/// [`Report::changes`] (for the JUnit report: one case per change). Memory
+/// grows with the number of changes, so only when asked.
+pub fn check_listing<R: Read + Send>(input: R, rules: &PlanRules) -> Result<Report, PlanError> {
+    check_with(input, rules, true)
+}
+
+fn check_with<R: Read + Send>(input: R, rules: &PlanRules, list: bool) -> Result<Report, PlanError> {
     std::thread::scope(|s| {
         let (reader, hasher) = prefetch::spawn(s, input);
-        let parsed = parse(reader, rules, Section::Changes).map(|(report, _)| report);
+        let parsed = parse(reader, rules, list, Section::Changes).map(|(report, _)| report);
         // On error the reader was dropped inside `parse`, which stops the thread.
         let (digest, _) =
             hasher.join().map_err(|_| PlanError::Io(std::io::Error::other("the reading thread failed")))?;
@@ -116,12 +129,14 @@ enum Section {
     Drift,
 }
 
-/// Parses and judges the plan; the digest is filled in by the caller. In
+/// Parses and judges the plan; the digest is filled in by the caller. With
+/// `list`, every resource change judged is listed (`--junit`). In
 /// [`Section::Drift`] the drift entries are judged instead of the changes and
 /// returned beside the report.
 fn parse<S: ChunkSource>(
     source: S,
     rules: &PlanRules,
+    list: bool,
     section: Section,
 ) -> Result<(Report, Vec<drift::Drifted>), PlanError> {
     let mut sc = Scanner::new(source);
@@ -131,6 +146,7 @@ fn parse<S: ChunkSource>(
     let mut summary = Summary::default();
     let mut pending = Vec::new();
     let mut notes = Vec::new();
+    let mut changes = list.then(Vec::new);
     let mut configuration = None;
     let mut drifted = Vec::new();
     let mut first = true;
@@ -171,7 +187,7 @@ fn parse<S: ChunkSource>(
                     let mut i = 0;
                     while sc.next_element(i == 0)? {
                         let bytes = sc.capture_value()?;
-                        judge(bytes, i, rules, &mut summary, &mut pending, &mut notes)?;
+                        judge(bytes, i, rules, &mut summary, &mut pending, &mut notes, changes.as_mut())?;
                         i += 1;
                     }
                 }
@@ -220,6 +236,7 @@ fn parse<S: ChunkSource>(
         plan_file_digest: None,
         plan_json_canonical_digest: None,
         rendered_by: None,
+        changes,
     };
     settle(&mut report, pending, configuration.as_ref(), rules);
     let drifted = drift::settle(drifted, configuration.as_ref());
@@ -252,6 +269,7 @@ fn judge(
     summary: &mut Summary,
     pending: &mut Vec<Pending>,
     notes: &mut Vec<Note>,
+    changes: Option<&mut Vec<Judged>>,
 ) -> Result<(), PlanError> {
     let malformed = |e: serde_json::Error| PlanError::Malformed(format!("resource_changes[{index}]: {e}"));
     // Validated once here, so serde need not validate each borrowed value.
@@ -302,6 +320,16 @@ fn judge(
     if !actions.changes() {
         return Ok(());
     }
+    let change = changes.map(|c| {
+        c.push(Judged {
+            address: rc.address.clone(),
+            kind: rc.kind.clone(),
+            actions: actions.names(),
+            finding: None,
+            exempted: Vec::new(),
+        });
+        c.len() - 1
+    });
     let view = View::new(&rc);
     let hits = rules::assess(&view, rules);
     if hits.is_empty() {
@@ -318,6 +346,7 @@ fn judge(
         modules,
         actions: actions.names(),
         hits,
+        change,
     });
     Ok(())
 }
@@ -376,6 +405,9 @@ fn settle(report: &mut Report, pending: Vec<Pending>, config: Option<&Configurat
         }
         for (ex, mut reasons) in by_exemption {
             reasons.sort();
+            if let (Some(i), Some(changes)) = (p.change, report.changes.as_mut()) {
+                changes[i].exempted.push(report.exempted.len());
+            }
             report.exempted.push(Exempted {
                 address: p.address.clone(),
                 kind: p.kind.clone(),
@@ -398,6 +430,9 @@ fn settle(report: &mut Report, pending: Vec<Pending>, config: Option<&Configurat
             if !details.contains(&h.detail.as_str()) {
                 details.push(&h.detail);
             }
+        }
+        if let (Some(i), Some(changes)) = (p.change, report.changes.as_mut()) {
+            changes[i].finding = Some(report.findings.len());
         }
         report.findings.push(Finding {
             address: p.address,
@@ -470,5 +505,42 @@ mod tests {
         let r = run(r#"{"format_version":"1.2","planned_values":{}}"#).unwrap();
         assert!(!r.risky);
         assert_eq!(r.summary, Summary::default());
+    }
+
+    #[test]
+    fn the_junit_suite_has_a_case_per_change_judged_and_a_failure_per_risky_one() {
+        let doc = r#"{"format_version":"1.2","planned_values":{},"resource_changes":[
+          {"address":"aws_s3_bucket.logs","mode":"managed","type":"aws_s3_bucket","name":"logs","change":{"actions":["create"],"after":{}}},
+          {"address":"aws_iam_role.deploy","mode":"managed","type":"aws_iam_role","name":"deploy","change":{"actions":["update"],"before":{},"after":{}}},
+          {"address":"aws_security_group.web","mode":"managed","type":"aws_security_group","name":"web","change":{"actions":["delete"],"before":{}}},
+          {"address":"aws_instance.same","mode":"managed","type":"aws_instance","name":"same","change":{"actions":["no-op"]}},
+          {"address":"data.aws_iam_policy_document.p","mode":"data","type":"aws_iam_policy_document","name":"p","change":{"actions":["read"]}}
+        ]}"#;
+        let config = crate::config::Config::parse(
+            "[[plan.exemptions]]\naddress = \"aws_security_group.web\"\nreasons = [\"security_group\", \"delete\"]\njustification = \"retired <web>\"\nexpires = 2099-01-01\n",
+            "t.toml",
+            crate::time::Date::new(2026, 11, 27).unwrap(),
+        )
+        .unwrap();
+        let report = check_listing(doc.as_bytes(), &config.plan).unwrap();
+        let changes = report.changes.as_ref().unwrap();
+        let addresses: Vec<&str> = changes.iter().map(|c| c.address.as_str()).collect();
+        assert_eq!(addresses, ["aws_s3_bucket.logs", "aws_iam_role.deploy", "aws_security_group.web"]);
+        let suite = report.to_junit("default");
+        let c = suite.counts();
+        assert_eq!((c.tests, c.failures, c.errors), (3, 1, 0), "{suite:?}");
+        let role = &suite.cases[1];
+        assert_eq!(role.name, "aws_iam_role.deploy");
+        let crate::junit::CaseResult::Failed(p) = &role.result else { panic!("{role:?}") };
+        assert!(p.kind.split(',').any(|k| k == "iam"), "{p:?}");
+        assert!(p.message.contains("needs review: iam"), "{p:?}");
+        assert_eq!(suite.cases[0].result, crate::junit::CaseResult::Passed);
+        assert_eq!(suite.cases[2].result, crate::junit::CaseResult::Passed);
+        assert!(suite.cases[2].output.as_deref().unwrap().contains("retired <web>"));
+        // Without the listing, the findings and exemptions alone.
+        let plain = check(doc.as_bytes(), &config.plan).unwrap();
+        assert!(plain.changes.is_none());
+        let c = plain.to_junit("default").counts();
+        assert_eq!((c.tests, c.failures), (2, 1));
     }
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::rules::{Reason, Severity};
 use crate::digest::Sha256Digest;
+use crate::junit::{Case, Suite};
 use crate::time::Date;
 
 /// The version of the JSON contract.
@@ -47,6 +48,26 @@ pub struct Report {
     /// The tool that rendered the JSON from the plan file, and its versions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rendered_by: Option<super::render::Renderer>,
+    /// Every resource change judged, in plan order, when the check listed
+    /// them ([`super::check_listing`]). Not part of the JSON contract.
+    #[serde(skip)]
+    pub changes: Option<Vec<Judged>>,
+}
+
+/// One resource change that was judged: a managed resource whose actions
+/// do something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judged {
+    /// Resource address.
+    pub address: String,
+    /// Resource type.
+    pub kind: String,
+    /// Planned actions.
+    pub actions: Vec<String>,
+    /// Its finding (an index into [`Report::findings`]), when risky.
+    pub finding: Option<usize>,
+    /// Its exemptions (indices into [`Report::exempted`]).
+    pub exempted: Vec<usize>,
 }
 
 /// Counts of resource changes by action.
@@ -329,6 +350,145 @@ impl Report {
     /// The JSON contract, pretty-printed.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a report always serialises")
+    }
+
+    /// The self-contained HTML page: the verdict, the counts, the findings
+    /// table, exemptions, notes and digests; with a ticket (key and URL),
+    /// a link to it and what was recorded there.
+    pub fn to_html(&self, stack: &str, ticket: Option<(&str, &str)>, recorded: &[String]) -> String {
+        use crate::html::{Tone, code, escape, link, list, table, verdict};
+        let mut b = String::new();
+        let _ = writeln!(
+            b,
+            "<p class=\"meta\">Stack {}{}</p>",
+            code(stack),
+            match ticket {
+                Some((key, url)) => format!(" &middot; change ticket {}", link(url, key)),
+                None => String::new(),
+            }
+        );
+        b.push_str(&verdict(if self.risky { Tone::Bad } else { Tone::Good }, &self.verdict_line()));
+        let s = &self.summary;
+        b.push_str("<h2>Planned changes</h2>\n");
+        b.push_str(&table(
+            &["create", "update", "replace", "delete", "unchanged", "read", "forgotten"],
+            &[[s.create, s.update, s.replace, s.delete, s.no_op, s.read, s.forget]
+                .iter()
+                .map(u64::to_string)
+                .collect()],
+        ));
+        if !self.findings.is_empty() {
+            let _ = writeln!(b, "<h2>Findings: {} change(s) need review</h2>", self.findings.len());
+            let rows: Vec<Vec<String>> = self
+                .findings
+                .iter()
+                .map(|f| {
+                    vec![
+                        format!("<span class=\"sev-{0}\">{0}</span>", escape(f.severity.as_str())),
+                        code(&f.address),
+                        escape(&f.actions.join(", ")),
+                        f.reasons.iter().map(|r| code(r.code())).collect::<Vec<_>>().join(" "),
+                        escape(&f.detail),
+                    ]
+                })
+                .collect();
+            b.push_str(&table(&["Severity", "Address", "Actions", "Reasons", "Detail"], &rows));
+        }
+        if !self.exempted.is_empty() {
+            b.push_str("<h2>Exempted (accepted in changegate.toml)</h2>\n");
+            let rows: Vec<Vec<String>> = self
+                .exempted
+                .iter()
+                .map(|e| {
+                    vec![
+                        code(&e.address),
+                        escape(&join_reasons(&e.reasons)),
+                        escape(&e.expires.to_string()),
+                        escape(&e.justification),
+                    ]
+                })
+                .collect();
+            b.push_str(&table(&["Address", "Reasons", "Until", "Justification"], &rows));
+        }
+        if !self.notes.is_empty() {
+            b.push_str("<h2>Notes</h2>\n");
+            let items: Vec<String> = self
+                .notes
+                .iter()
+                .map(|n| format!("{}: {} {}", escape(n.kind.label()), code(&n.address), escape(&n.detail)))
+                .collect();
+            b.push_str(&list(&items));
+        }
+        if !recorded.is_empty() {
+            b.push_str("<h2>Recorded on the change ticket</h2>\n");
+            b.push_str(&list(&recorded.iter().map(|r| escape(r)).collect::<Vec<_>>()));
+        }
+        b.push_str("<h2>The plan</h2>\n");
+        let mut facts = Vec::new();
+        if let Some(t) = &self.terraform_version {
+            facts.push(format!("Terraform/OpenTofu {}", escape(t)));
+        }
+        if let Some(f) = &self.format_version {
+            facts.push(format!("plan format {}", escape(f)));
+        }
+        if let Some(r) = &self.rendered_by {
+            let providers: Vec<String> = r.providers.iter().map(|(p, v)| format!("{p} {v}")).collect();
+            let providers =
+                if providers.is_empty() { String::new() } else { format!(" (providers: {})", providers.join(", ")) };
+            facts.push(format!(
+                "rendered by {} {}{}",
+                escape(r.tool.command()),
+                escape(&r.version),
+                escape(&providers)
+            ));
+        }
+        facts.push(format!("plan JSON {}", code(&self.plan_json_digest.to_string())));
+        if let Some(d) = &self.plan_file_digest {
+            facts.push(format!("plan file {}", code(&d.to_string())));
+        }
+        b.push_str(&list(&facts));
+        let head = if self.risky { "Plan check: risky, review required" } else { "Plan check: not risky" };
+        crate::html::page(head, &b)
+    }
+
+    /// The JUnit suite: a case per resource change judged (or, when the
+    /// changes were not listed, per finding and exemption), a failure per
+    /// risky one with its reasons. Exempted changes pass, saying so.
+    pub fn to_junit(&self, stack: &str) -> Suite {
+        let classname = format!("plan.{stack}");
+        let failed = |f: &Finding| {
+            let reasons = join_reasons(&f.reasons);
+            Case::failed(
+                &classname,
+                &f.address,
+                f.reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(","),
+                format!("{} {} needs review: {reasons}", f.severity.as_str(), f.actions.join(",")),
+                format!("{}\nreasons: {reasons}\ntype: {}", f.detail, f.kind),
+            )
+        };
+        let exempted =
+            |e: &Exempted| format!("exempted ({}) until {}: {}", join_reasons(&e.reasons), e.expires, e.justification);
+        let cases = match &self.changes {
+            Some(changes) => changes
+                .iter()
+                .map(|c| {
+                    let case = match c.finding.and_then(|i| self.findings.get(i)) {
+                        Some(f) => failed(f),
+                        None => Case::passed(&classname, &c.address),
+                    };
+                    let notes: Vec<String> =
+                        c.exempted.iter().filter_map(|i| self.exempted.get(*i)).map(exempted).collect();
+                    case.with_output(notes.join("\n"))
+                })
+                .collect(),
+            None => self
+                .findings
+                .iter()
+                .map(failed)
+                .chain(self.exempted.iter().map(|e| Case::passed(&classname, &e.address).with_output(exempted(e))))
+                .collect(),
+        };
+        Suite::new(format!("changegate plan-check, stack {stack}: {}", self.verdict_line()), cases)
     }
 }
 

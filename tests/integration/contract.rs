@@ -1110,10 +1110,17 @@ fn an_emergency_passes_the_official_descriptions_both_ways() {
     assert!(out.stdout.contains("ESCALATION to break-glass"), "{}", out.stdout);
     let today = changegate::time::Date::today_utc();
     let since = format!("{:04}-{:02}-{:02}", today.year, today.month, today.day);
-    let out = run_as(&sb, &pl, &["audit", "--since", &since, "--sample", "1", "--format", "json"], true);
+    // Posted on the period's inspection ticket, made for it.
+    let out = run_as(
+        &sb,
+        &pl,
+        &["audit", "--since", &since, "--sample", "1", "--format", "json", "--post", "--period", "contract"],
+        true,
+    );
     assert_eq!(out.code, 1, "the retrospective is overdue: {}{}", out.stdout, out.stderr);
     let r: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(r["emergencies"][0]["finding"], "overdue", "{r:#}");
+    assert!(r["recorded_on"].as_str().is_some_and(|k| k.starts_with("PRODCM-")), "{r:#}");
     assert_no_violations(&proxies);
 }
 

@@ -12,6 +12,7 @@ mod drift;
 mod emergency;
 mod github;
 mod plan_check;
+mod reports;
 mod request;
 mod review;
 mod sandbox;

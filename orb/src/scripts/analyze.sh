@@ -14,6 +14,12 @@ if [ -n "${CG_EVIDENCE_FILE:-}" ]; then
   mkdir -p "$(dirname "$CG_EVIDENCE_FILE")"
   set -- "$@" --output "$CG_EVIDENCE_FILE"
 fi
+# The reports the command stores (JUnit for the Tests tab, markdown and HTML
+# as artifacts), in the directory its store steps name.
+if [ -n "${CG_REPORTS_DIR:-}" ]; then
+  dir="$CG_REPORTS_DIR/analysis"
+  set -- "$@" --junit "$dir/junit/analysis.xml" --markdown-out "$dir/analysis.md" --html "$dir/analysis.html"
+fi
 if [ -n "${CG_CONFIG:-}" ]; then set -- "$@" --config "$CG_CONFIG"; fi
 # SARIF files: a comma-separated list of paths.
 if [ -n "${CG_SARIF:-}" ]; then

@@ -20,6 +20,12 @@ if [ -n "${CG_JSON_OUT:-}" ]; then
   mkdir -p "$(dirname "$CG_JSON_OUT")"
   set -- "$@" --json-out "$CG_JSON_OUT"
 fi
+# The reports the command stores (JUnit for the Tests tab, markdown and HTML
+# as artifacts), in the directory its store steps name.
+if [ -n "${CG_REPORTS_DIR:-}" ]; then
+  dir="$CG_REPORTS_DIR/plan-${CG_STACK:-default}"
+  set -- "$@" --junit "$dir/junit/plan-check.xml" --markdown-out "$dir/plan.md" --html "$dir/plan.html"
+fi
 if cg_true "${CG_FAIL_ON_RISK:-0}"; then set -- "$@" --fail-on-risk; fi
 if [ -n "${CG_CONFIG:-}" ]; then set -- "$@" --config "$CG_CONFIG"; fi
 

@@ -16,6 +16,11 @@ esac
 if [ -n "${CG_PLAN_FILE:-}" ]; then
   set -- "$@" --plan-file "$CG_PLAN_FILE" --render-with "${CG_RENDER_WITH:-terraform}"
 fi
+# The JUnit report the command stores for the Tests tab, in the directory its
+# store step names.
+if [ -n "${CG_REPORTS_DIR:-}" ]; then
+  set -- "$@" --junit "$CG_REPORTS_DIR/validate-${CG_STAGE:-auto}-${CG_STACK:-default}/junit/validate.xml"
+fi
 if [ -n "${CG_CONFIG:-}" ]; then set -- "$@" --config "$CG_CONFIG"; fi
 
 exec "$cg" "$@"

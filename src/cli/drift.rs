@@ -44,6 +44,14 @@ pub(super) struct DriftArgs {
     #[arg(long, value_name = "FILE")]
     json_out: Option<PathBuf>,
 
+    /// Write JUnit XML: a test case per drifted object (CircleCI's Tests tab)
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+
+    /// Also write the markdown report to FILE
+    #[arg(long, value_name = "FILE")]
+    markdown_out: Option<PathBuf>,
+
     /// Keep the drift ticket of this environment and stack in Jira in step (JIRA_* variables)
     #[arg(long)]
     record: bool,
@@ -54,6 +62,18 @@ pub(super) fn run(
     config: Option<&Path>,
     env: &Env,
     out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let mut junit = super::JunitOut::new(args.junit.as_deref(), "drift");
+    let result = judge_and_record(args, config, env, out, &mut junit);
+    junit.finish(result)
+}
+
+fn judge_and_record(
+    args: &DriftArgs,
+    config: Option<&Path>,
+    env: &Env,
+    out: &mut dyn Write,
+    junit: &mut super::JunitOut,
 ) -> Result<Outcome, CliError> {
     let config = load_config(config)?;
     let environment = crate::config::env_key(&args.environment);
@@ -75,6 +95,10 @@ pub(super) fn run(
         Box::new(File::open(&path).map_err(|source| CliError::File { what: "cannot open the plan", path, source })?)
     };
     let report = plan::drift::check(input, &config.plan, &environment, &args.stack)?;
+    junit.push(report.to_junit());
+    if let Some(path) = &args.markdown_out {
+        super::write_file(path, "cannot write the markdown report", report.to_markdown().as_bytes())?;
+    }
     if let Some(path) = &args.json_out {
         std::fs::write(path, report.to_json() + "\n").map_err(|source| CliError::File {
             what: "cannot write the JSON report",

@@ -319,6 +319,32 @@ impl DriftReport {
         s
     }
 
+    /// JUnit test cases: one per drifted object (a failure), or one passing
+    /// case saying the stream did not drift.
+    pub fn to_junit(&self) -> crate::junit::Suite {
+        use crate::junit::{Case, Suite};
+        let class = format!("drift.{}.{}", self.environment, self.stack);
+        let cases = if self.resources.is_empty() {
+            vec![Case::passed(class, "no drift")]
+        } else {
+            self.resources
+                .iter()
+                .map(|r| {
+                    let reasons: Vec<&str> = r.reasons.iter().map(|x| x.code()).collect();
+                    let kind = if reasons.is_empty() { "drift".to_owned() } else { reasons.join(",") };
+                    Case::failed(
+                        class.clone(),
+                        r.address.clone(),
+                        kind,
+                        format!("{} drift: {}", r.severity.as_str(), r.actions.join(", ")),
+                        format!("{}\ntype: {}", r.detail, r.kind),
+                    )
+                })
+                .collect()
+        };
+        Suite::new(format!("changegate drift of {} / {}: {}", self.environment, self.stack, self.verdict_line()), cases)
+    }
+
     /// The JSON contract (`schema_version` 1).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("the drift report serialises")

@@ -4,9 +4,9 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
-use super::{CliError, Format, load_config};
+use super::{CliError, load_config};
 use crate::digest::Sha256Digest;
 use crate::env::Env;
 use crate::escalate;
@@ -29,12 +29,16 @@ pub(super) struct PlanCheckArgs {
     render_with: Option<super::RenderWith>,
 
     /// Report format on stdout
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    format: PlanFormat,
 
     /// Also write the JSON report to FILE
     #[arg(long, value_name = "FILE")]
     json_out: Option<PathBuf>,
+
+    /// Also write the report as SARIF 2.1.0 to FILE
+    #[arg(long, value_name = "FILE")]
+    sarif_out: Option<PathBuf>,
 
     /// Record the plan on this ticket and escalate it when risky (exit 0: the hold pauses)
     #[arg(long, value_name = "KEY")]
@@ -63,6 +67,19 @@ pub(super) struct PlanCheckArgs {
     /// No changegate bot runs: trust the checkout's configuration (nothing is signed)
     #[arg(long, env = "CHANGEGATE_NO_BOT", value_parser = clap::builder::FalseyValueParser::new())]
     no_bot: bool,
+}
+
+/// Output formats of a plan check: the report formats, and SARIF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PlanFormat {
+    /// A readable table and a one-line verdict.
+    Text,
+    /// For a CI step summary or a ticket.
+    Markdown,
+    /// The stable JSON contract (schema_version 1).
+    Json,
+    /// SARIF 2.1.0 for code-scanning viewers: a result per reason of each finding.
+    Sarif,
 }
 
 pub(super) fn run(
@@ -111,10 +128,24 @@ pub(super) fn run(
             source,
         })?;
     }
+    let from_file = args.render_with.is_none() && args.plan_json != "-";
+    let sarif_inputs = plan::sarif::Inputs {
+        plan_json: from_file.then(|| Path::new(&args.plan_json)),
+        plan_file: args.plan_file.as_deref(),
+        stack: Some(&args.stack),
+    };
+    if let Some(path) = &args.sarif_out {
+        std::fs::write(path, plan::sarif::to_sarif_text(&report, &sarif_inputs)).map_err(|source| CliError::File {
+            what: "cannot write the SARIF report",
+            path: path.clone(),
+            source,
+        })?;
+    }
     let rendered = match args.format {
-        Format::Text => report.to_text(),
-        Format::Markdown => report.to_markdown(),
-        Format::Json => report.to_json() + "\n",
+        PlanFormat::Text => report.to_text(),
+        PlanFormat::Markdown => report.to_markdown(),
+        PlanFormat::Json => report.to_json() + "\n",
+        PlanFormat::Sarif => plan::sarif::to_sarif_text(&report, &sarif_inputs),
     };
     out.write_all(rendered.as_bytes())?;
     out.flush()?;

@@ -1,5 +1,7 @@
 //! `changegate analyze KEY`: collect, decide, and post the analysis on the
 //! ticket (step 2 in one shot; the bot runs the same with `--approve`).
+//! Exit 0 when the decision recommends approval, 1 when a person must
+//! decide, 2 when the analysis could not be done.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -95,12 +97,12 @@ pub(super) fn run(
                 writeln!(out, "no change ticket is needed for this build ({e} is not a controlled environment)")?;
                 return Ok(Outcome::Pass);
             }
+            // Nothing to analyse is no decision (exit 2), never mistaken for
+            // a change escalated to a person.
             super::ci::Found::Missing(e) => {
-                writeln!(
-                    out,
-                    "FAIL: {e} is a controlled environment but no change ticket is bound to this pipeline: run `changegate request` first"
-                )?;
-                return Ok(Outcome::Deny);
+                return Err(CliError::Other(format!(
+                    "{e} is a controlled environment but no change ticket is bound to this pipeline: run `changegate request` first"
+                )));
             }
         },
     };
@@ -151,7 +153,7 @@ pub(super) fn run(
         // it), what was done, and what could not be read.
         let doc = serde_json::json!({"decision": a.decision, "actions": a.actions, "gaps": a.evidence.gaps});
         writeln!(out, "{}", serde_json::to_string_pretty(&doc).expect("serialises"))?;
-        return Ok(Outcome::Pass);
+        return Ok(verdict(&a.decision));
     }
     match cli.format {
         Format::Markdown => write!(out, "{}", render::markdown(&a.decision, &a.evidence))?,
@@ -163,6 +165,11 @@ pub(super) fn run(
     for line in &a.actions {
         writeln!(out, "{line}")?;
     }
-    // Posted (or already there): the analysis is done, whatever it says.
-    Ok(Outcome::Pass)
+    Ok(verdict(&a.decision))
+}
+
+/// Exit 0 when the decision recommends approval (every check passed), 1
+/// when a person must decide: the same answer `decide` gives on the record.
+fn verdict(d: &crate::decision::Decision) -> Outcome {
+    if d.recommendation == crate::decision::Recommendation::Approve { Outcome::Pass } else { Outcome::Deny }
 }

@@ -253,7 +253,10 @@ impl Demo<'_> {
             "plan",
             &["plan-check", &pj, "--plan-file", &pf, "--state", &state_arg, "--hold", "hold_plan_review"],
         )?;
-        self.expect(outcome == Outcome::Pass, "plan-check recorded the plan (the hold does the pausing)")?;
+        self.expect(
+            outcome == Outcome::Deny,
+            "plan-check recorded the risky plan and escalated it to a person (exit 1; the orb's plan_gate step lets the hold do the pausing)",
+        )?;
         let status = self.status(&key);
         self.expect(
             status == "Manual review",

@@ -41,7 +41,9 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[derive(Debug, Parser)]
 #[command(name = "changegate", version = VERSION, about, long_about = None)]
-#[command(after_help = "Exit codes: 0 pass, 1 the policy said no, 2 could not decide (never a pass).")]
+#[command(
+    after_help = "Exit codes: 0 pass, 1 the policy said no or a person must decide, 2 could not decide (never a pass)."
+)]
 pub struct Cli {
     /// Configuration file [default: $CHANGEGATE_CONFIG, ./changegate.toml, .circleci/changegate.toml]
     #[arg(long, global = true, value_name = "FILE")]

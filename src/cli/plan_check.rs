@@ -1,4 +1,6 @@
 //! `changegate plan-check`: judge a plan, print the report, exit 0/1/2.
+//! A risky plan is exit 1 whether or not it is recorded on a ticket: a
+//! person must decide (the orb's `plan_gate` step lets the hold wait on it).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -40,7 +42,7 @@ pub(super) struct PlanCheckArgs {
     #[arg(long, value_name = "FILE")]
     sarif_out: Option<PathBuf>,
 
-    /// Record the plan on this ticket and escalate it when risky (exit 0: the hold pauses)
+    /// Record the plan on this ticket and escalate it when risky (exit 1: a person must decide)
     #[arg(long, value_name = "KEY")]
     ticket: Option<String>,
 
@@ -56,9 +58,9 @@ pub(super) struct PlanCheckArgs {
     #[arg(long, value_name = "NAME", default_value = "default")]
     stack: String,
 
-    /// With a ticket: exit 1 when the plan is risky (for pipelines without a hold)
-    #[arg(long)]
-    fail_on_risk: bool,
+    /// Accepted for older pipelines and changes nothing: a risky plan is always exit 1
+    #[arg(long = "fail-on-risk", hide = true)]
+    _fail_on_risk: bool,
 
     /// With --state: the environment this job deploys to [default: the state file's]
     #[arg(long)]
@@ -150,7 +152,7 @@ pub(super) fn run(
     out.write_all(rendered.as_bytes())?;
     out.flush()?;
     if args.ticket.is_none() && args.state.is_none() {
-        return Ok(if report.risky { Outcome::Deny } else { Outcome::Pass });
+        return Ok(verdict(report.risky));
     }
     // Recording: the policy in force decides, never the state file.
     let mut lazy = super::ci::Lazy::default();
@@ -168,14 +170,14 @@ pub(super) fn run(
         super::ci::Found::Ticket(k) => k,
         super::ci::Found::NotControlled(e) => {
             writeln!(out, "{e} is not a controlled environment: the plan is not recorded on a ticket")?;
-            return Ok(if report.risky && args.fail_on_risk { Outcome::Deny } else { Outcome::Pass });
+            return Ok(verdict(report.risky));
         }
+        // Not a "no" to the plan: the step cannot do its work (exit 2), so
+        // a pipeline that lets an escalation through never lets this through.
         super::ci::Found::Missing(e) => {
-            writeln!(
-                out,
-                "FAIL: {e} is a controlled environment but no change ticket is bound to this pipeline: the plan cannot be recorded; run `changegate request` first"
-            )?;
-            return Ok(Outcome::Deny);
+            return Err(CliError::Other(format!(
+                "{e} is a controlled environment but no change ticket is bound to this pipeline: the plan cannot be recorded; run `changegate request` first"
+            )));
         }
     };
     let svc = lazy.get(env)?;
@@ -185,5 +187,10 @@ pub(super) fn run(
     for a in &done.actions {
         writeln!(out, "{a}")?;
     }
-    Ok(if done.risky && args.fail_on_risk { Outcome::Deny } else { Outcome::Pass })
+    Ok(verdict(done.risky))
+}
+
+/// Exit 1 for a risky plan (a person must decide), 0 otherwise.
+fn verdict(risky: bool) -> Outcome {
+    if risky { Outcome::Deny } else { Outcome::Pass }
 }

@@ -159,7 +159,7 @@ fn an_unreviewed_commit_needs_a_person() {
     });
     let k = key(&sb);
     let out = analyze(&sb, &p, &["--approve", "-o", "e.json"]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
     assert_eq!(sb.issue(&k)["status"], "Manual review", "{}", out.stdout);
     let prop = bot_property(&sb, &k);
     assert_eq!(prop["analysis"]["recommendation"], "manual_review");
@@ -181,7 +181,7 @@ fn first_deploy_pending_tickets_and_policy_changes_need_a_person() {
     let p = crate::collect::pipeline(&sb, &g.head());
     assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
     let out = analyze(&sb, &p, &["--approve", "-o", "e.json"]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
     let reasons = bot_property(&sb, &key(&sb))["analysis"]["reasons"].clone();
     assert!(reasons.as_array().unwrap().contains(&json!("first_deploy")), "{reasons}");
     assert_eq!(sb.issue(&key(&sb))["status"], "Manual review");
@@ -207,7 +207,7 @@ fn first_deploy_pending_tickets_and_policy_changes_need_a_person() {
         .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
         .env("CHANGEGATE_RECEIPT_KEY", &sb.keys.0)
         .run();
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
     let reasons = bot_property(&sb, &first)["analysis"]["reasons"].clone();
     assert!(reasons.as_array().unwrap().contains(&json!("pending_ticket")), "{reasons}");
     assert_ne!(sb.issue(&first)["status"], "Approved");
@@ -219,7 +219,7 @@ fn first_deploy_pending_tickets_and_policy_changes_need_a_person() {
         Vec::new()
     });
     let out = analyze(&sb, &p, &["--approve"]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
     let reasons = bot_property(&sb, &key(&sb))["analysis"]["reasons"].clone();
     assert!(reasons.as_array().unwrap().contains(&json!("policy_config_changed")), "{reasons}");
 }
@@ -244,7 +244,7 @@ fn a_failing_scan_blocks_auto_approval() {
         .unwrap();
     assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
     let out = analyze(&sb, &p, &["--approve"]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
     let prop = bot_property(&sb, &key(&sb));
     assert_eq!(prop["analysis"]["reasons"], json!(["scan_failed"]), "{}", out.stdout);
     assert!(out.stdout.contains("scan_blocking_finding"), "{}", out.stdout);
@@ -262,7 +262,7 @@ fn a_long_table_goes_to_the_attachment() {
     });
     let k = key(&sb);
     let out = analyze(&sb, &p, &[]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("too long for a comment"), "{}", out.stdout);
     let docs = comments(&sb, &k);
     let last = docs.last().unwrap();
@@ -410,7 +410,7 @@ fn the_change_type_and_risk_level_are_computed_and_shown() {
     // A risky plan: no longer a pre-approved class of change.
     std::fs::copy(crate::support::repo().join("examples/plan.json"), sb.path().join("plan.json")).unwrap();
     let out = sb.job(&p, ["plan-check", "plan.json", "--ticket", k.as_str()]).run();
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a risky plan: a person must decide: {}{}", out.stdout, out.stderr);
     let fields = sb.issue(&k)["fields"].clone();
     assert_eq!(fields["customfield_10053"], json!({"value": "normal"}), "{}", out.stdout);
     assert_eq!(fields["customfield_10054"], json!({"value": "high"}));

@@ -94,8 +94,7 @@ enum Command {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
-    /// Serve local stand-ins for Jira and CircleCI (tests and demos)
-    #[command(hide = true)]
+    /// Serve local stand-ins for Jira, CircleCI and GitHub until stopped (tests, scripts, trying the orb)
     StandIns(stand_ins::StandInsArgs),
 }
 

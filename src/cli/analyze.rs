@@ -86,6 +86,7 @@ pub(super) fn run(
     config_path: Option<&Path>,
     env: &Env,
     out: &mut dyn Write,
+    progress: &crate::progress::Progress,
 ) -> Result<Outcome, CliError> {
     let mut lazy = super::ci::Lazy::default();
     let ci = super::ci::load(config_path, env, cli.no_bot, &mut lazy)?;
@@ -124,7 +125,7 @@ pub(super) fn run(
     if let (Some(r), Some(k)) = (&mut ring, &signing) {
         r.extend(k.ring());
     }
-    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref() };
+    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref(), progress };
     let policy_digest = match &ci.mode {
         super::ci::Mode::Bot { policy, .. } => policy.payload.content.digest(),
         super::ci::Mode::NoBot => crate::policy::PolicyContent::of(config).digest(),

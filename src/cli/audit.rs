@@ -48,6 +48,7 @@ pub(super) fn run(
     config_path: Option<&Path>,
     env: &Env,
     out: &mut dyn Write,
+    progress: &crate::progress::Progress,
 ) -> Result<Outcome, CliError> {
     let since = Date::parse(&cli.since)
         .ok_or_else(|| CliError::Other(format!("--since {:?} is not a date (YYYY-MM-DD)", cli.since)))?;
@@ -58,7 +59,7 @@ pub(super) fn run(
         Some(text) => Some(crate::signing::KeyRing::parse(text).map_err(|e| CliError::Other(e.to_string()))?),
         None => None,
     };
-    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref() };
+    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref(), progress };
     let args = AuditArgs {
         since,
         sample: cli.sample,

@@ -568,7 +568,7 @@ impl Demo<'_> {
         argv.extend_from_slice(args);
         let mut buf = Vec::new();
         let outcome = match Cli::try_parse_from(&argv) {
-            Ok(cli) => match execute(cli, env, &mut buf) {
+            Ok(cli) => match execute(cli, env, &mut buf, &crate::progress::Progress::quiet()) {
                 Ok(o) => o,
                 Err(e) => {
                     let _ = writeln!(buf, "changegate: error: {e}");

@@ -416,3 +416,72 @@ fn the_change_type_and_risk_level_are_computed_and_shown() {
     assert_eq!(fields["customfield_10054"], json!({"value": "high"}));
     assert!(out.stdout.contains("only version bumps, but a risky plan for default"), "{}", out.stdout);
 }
+
+/// Long work says how far it got to the progress reporter it is handed (on
+/// a terminal, `changegate` hands it stderr): each collection step with the
+/// GitHub requests so far, the landings judged. A run whose stderr is not a
+/// terminal (every run here) prints none of it.
+#[test]
+fn the_analysis_reports_its_progress_to_a_terminal_only() {
+    use changegate::analyze::{AnalyzeArgs, Recorder};
+    use changegate::evidence::collect::Sources;
+    use changegate::progress::{Captured, Progress};
+    let (sb, _g, p) = setup(&config(""), |g| {
+        g.write("hotfix.txt", "x\n");
+        g.commit("dana", "hotfix straight to main");
+        Vec::new()
+    });
+    let k = key(&sb);
+    let mut pairs = sb.job_env(&p);
+    pairs.push(("GITHUB_API_URL".into(), sb.stand_ins.url()));
+    pairs.push(("GITHUB_TOKEN".into(), changegate::standins::github::TOKEN.into()));
+    let env = changegate::env::Env::from_pairs(pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+    let retry = || changegate::http::RetryPolicy::from_env(&env).unwrap();
+    let jira =
+        changegate::jira::Jira::new(&changegate::jira::JiraSettings::from_env(&env).unwrap(), None, retry()).unwrap();
+    let github =
+        changegate::github::GitHub::new(&changegate::github::GitHubSettings::from_env(&env).unwrap(), None, retry())
+            .unwrap();
+    let circleci = changegate::circleci::CircleCi::new(
+        &changegate::circleci::CircleCiSettings::from_env(&env).unwrap(),
+        None,
+        retry(),
+    )
+    .unwrap();
+    let text = config("");
+    let cfg = changegate::config::Config::parse(&text, "test", changegate::time::Date::today_utc()).unwrap();
+    let seen = Captured::default();
+    let progress = Progress::on(true, seen.clone());
+    let sources = Sources { jira: &jira, github: &github, circleci: &circleci, ring: None, progress: &progress };
+    let args = AnalyzeArgs { ticket: k.clone(), dry_run: true, ..AnalyzeArgs::default() };
+    let recorder = Recorder { store: None, policy_digest: changegate::digest::Sha256Digest::of(b"") };
+    let a = changegate::analyze::run(&args, &cfg, ("test", &text), &sources, &recorder).unwrap();
+    let lines = seen.text();
+    for expected in [
+        format!("changegate: collect {k}: acme/web {} since PRODCM-1", &p.commit[..12]),
+        format!("changegate: collect {k}: 4 commit(s), 2 landing(s) in the range"),
+        format!("changegate: collect {k}: pull requests 1/1 read"),
+        format!("changegate: collect {k}: files of landing 1/1"),
+        format!("changegate: collect {k}: scans: 1 workflow(s)"),
+        format!(
+            "changegate: analyze {k}: 2 landing(s) judged (1 pass, 1 fail, 0 undecidable), scans pass: manual_review"
+        ),
+    ] {
+        assert!(lines.contains(&expected), "missing {expected:?} in:\n{lines}");
+    }
+    assert!(lines.lines().all(|l| l.starts_with("changegate: ")), "{lines}");
+    assert_eq!(a.decision.review.landings.len(), 2);
+
+    // The same work, quiet: nothing reported, the same decision.
+    let unseen = Captured::default();
+    let quiet = Progress::on(false, unseen.clone());
+    let sources = Sources { progress: &quiet, ..sources };
+    let b = changegate::analyze::run(&args, &cfg, ("test", &text), &sources, &recorder).unwrap();
+    assert_eq!(unseen.text(), "");
+    assert_eq!(b.decision.recommendation, a.decision.recommendation);
+
+    // The command line: stderr here is a pipe, so no progress on it.
+    let out = analyze(&sb, &p, &["--dry-run"]);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
+    assert_eq!(out.stderr, "", "no progress when stderr is not a terminal");
+}

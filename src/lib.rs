@@ -24,6 +24,7 @@ pub mod config;
 pub mod converge;
 pub mod decision;
 pub mod digest;
+pub mod drift;
 pub mod emergency;
 pub mod env;
 pub mod escalate;

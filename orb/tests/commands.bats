@@ -344,3 +344,28 @@ bot_reconcile() {
   echo "$output"
   [ "$status" -eq 0 ]
 }
+
+# drift_plan FILE DRIFT_JSON: a refresh-only plan whose resource_drift is DRIFT_JSON.
+drift_plan() {
+  printf '{"format_version":"1.2","terraform_version":"1.9.8","planned_values":{},"resource_changes":[],"resource_drift":%s}' "$2" >"$1"
+}
+
+@test "the drift check opens the stream's drift ticket, stores its reports and closes it when the drift is gone" {
+  drift_plan drift.json '[{"address":"aws_security_group.web","mode":"managed","type":"aws_security_group","name":"web","change":{"actions":["update"],"before":{"ingress":[{"cidr_blocks":["10.0.0.0/8"],"from_port":22,"to_port":22,"protocol":"tcp"}]},"after":{"ingress":[{"cidr_blocks":["0.0.0.0/0"],"from_port":22,"to_port":22,"protocol":"tcp"}]}}}]'
+  export STANDIN_PLAN_JSON=$PWD/drift.json
+  run cg drift_check environment=production stack=network reports_dir=reports
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"opened drift ticket"* ]]
+  grep -q 'aws_security_group.web' reports/drift.md
+  python3 -c 'import json; r = json.load(open("reports/drift.json")); assert r["drifted"] and r["resources"][0]["severity"] == "high", r'
+  key=$(printf '%s\n' "$output" | sed -n 's/.*opened drift ticket \([A-Z]*-[0-9]*\).*/\1/p')
+  [ "$(issue_status "$key")" = Open ]
+
+  drift_plan drift.json '[]'
+  run cg drift_check environment=production stack=network reports_dir=reports
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"closed drift ticket $key: no drift"* ]]
+  [ "$(issue_status "$key")" = Cancelled ]
+}

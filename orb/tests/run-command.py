@@ -5,8 +5,9 @@ parameter defaults), its environment is set, and its command is run by sh.
 
 usage: run-command.py ORB.yml COMMAND [name=value ...]
 
-Exit status: the first failing step's, else 0. Only `run` steps are
-supported (the orb's commands have no others)."""
+Exit status: the first failing step's, else 0. `run` steps run; steps that
+hand files to CircleCI (`store_artifacts`, `store_test_results`) are checked
+to name a path and to run `when: always`, and are otherwise skipped."""
 import os
 import re
 import subprocess
@@ -44,6 +45,11 @@ def main() -> int:
         return text.replace("\\<<", "<<")
 
     for step in spec["steps"]:
+        stored = next((step[k] for k in ("store_artifacts", "store_test_results") if k in step), None)
+        if stored is not None:
+            if not stored.get("path") or stored.get("when") != "always":
+                sys.exit(f"run-command.py: {command}: {step} must name a path and run when: always")
+            continue
         run = step["run"]
         env = dict(os.environ)
         env.update({k: render(v) for k, v in (run.get("environment") or {}).items()})

@@ -10,6 +10,7 @@ mod collect;
 mod config_check;
 mod decide;
 mod demo;
+mod drift;
 mod keys;
 mod plan_check;
 mod request;
@@ -62,6 +63,8 @@ enum Command {
     Validate(validate::ValidateCli),
     /// Judge a Terraform/OpenTofu plan (`terraform show -json`): is it risky?
     PlanCheck(plan_check::PlanCheckArgs),
+    /// Judge what changed outside Terraform (a refresh-only plan's drift) and keep its ticket in step
+    Drift(drift::DriftArgs),
     /// Record how the deploy ended and close the ticket (CI, step 3)
     Close(close::CloseCli),
     /// Run the whole process once against local stand-ins of Jira, GitHub and CircleCI, narrated
@@ -222,6 +225,7 @@ fn execute(cli: Cli, env: &Env, out: &mut dyn Write, progress: &Progress) -> Res
         Command::Validate(args) => validate::run(&args, cli.config.as_deref(), env, out),
         Command::PlanCheck(args) => plan_check::run(&args, cli.config.as_deref(), env, out),
         Command::Close(args) => close::run(&args, cli.config.as_deref(), env, out),
+        Command::Drift(args) => drift::run(&args, cli.config.as_deref(), env, out),
         Command::Collect(args) => collect::run(&args, cli.config.as_deref(), env, out, progress),
         Command::Decide(args) => decide::run(&args, out),
         Command::Analyze(args) => analyze::run(&args, cli.config.as_deref(), env, out, progress),

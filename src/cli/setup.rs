@@ -446,6 +446,12 @@ fn run_jira(
     let problems = super::config_check::check_site(&written, &jira, None)?;
     if problems.is_empty() {
         writeln!(out, "check: site {} matches {}", jira.base_url(), target.display())?;
+        writeln!(
+            out,
+            "next: give the bot this configuration; once an issue of {} is created or updated, \
+             `changegate config check --probe` checks the bot received Jira's signed delivery",
+            needs.project
+        )?;
     } else {
         for p in &problems {
             writeln!(out, "check: problem: {p}")?;

@@ -56,6 +56,9 @@ pub enum PolicyCode {
     RunningDeploy,
     /// Another ticket of the same repository and environment is open.
     PendingTicket,
+    /// A drift ticket of the environment is open: the deploy would overwrite
+    /// or re-apply changes made outside Terraform (docs/drift.md).
+    DriftOpen,
     /// Facts the policy needs could not be read.
     EvidenceIncomplete,
     /// The record contradicts itself (altered, or badly collected).
@@ -79,6 +82,7 @@ impl PolicyCode {
             PolicyCode::FirstDeploy => "first_deploy",
             PolicyCode::RunningDeploy => "running_deploy",
             PolicyCode::PendingTicket => "pending_ticket",
+            PolicyCode::DriftOpen => "drift_open",
             PolicyCode::EvidenceIncomplete => "evidence_incomplete",
             PolicyCode::EvidenceInconsistent => "evidence_inconsistent",
             PolicyCode::OutsideChangeWindow => "outside_change_window",
@@ -315,6 +319,26 @@ pub fn decide_with(e: &Evidence, config: &Config) -> Decision {
     if !e.pending.is_empty() {
         let keys: Vec<String> = e.pending.iter().map(|p| format!("{} ({})", p.key, p.status)).collect();
         reason(PolicyCode::PendingTicket, format!("open for the same repository and environment: {}", keys.join(", ")));
+    }
+    if !e.open_drift.is_empty() {
+        let tickets: Vec<String> = e
+            .open_drift
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} (stack {}: {} object(s) changed outside Terraform since {})",
+                    d.key, d.stack, d.resources, d.found_at
+                )
+            })
+            .collect();
+        reason(
+            PolicyCode::DriftOpen,
+            format!(
+                "drift is open for {}: {}; this deploy would overwrite or re-apply those changes, so a person decides",
+                e.binding.environment,
+                tickets.join(", ")
+            ),
+        );
     }
     // Change windows and freezes, at the record's decision time.
     let at = crate::time::Timestamp::parse(&e.collected_at).unwrap_or(crate::time::Timestamp(0));

@@ -474,6 +474,15 @@ pub fn collect_from(
         }
     };
 
+    // Open drift of the environment.
+    let open_drift = match crate::drift::open_for_environment(src.jira, config, &b.environment) {
+        Ok(d) => d,
+        Err(e) => {
+            gap(&mut gaps, GapArea::Policy, "open drift tickets", &e);
+            Vec::new()
+        }
+    };
+
     let mut evidence = Evidence {
         schema_version: SCHEMA_VERSION,
         collected_at: Timestamp::now().to_rfc3339(),
@@ -495,6 +504,7 @@ pub fn collect_from(
         pipeline_files,
         scans,
         pending,
+        open_drift,
         policy: PolicySource {
             source: policy.0.to_owned(),
             digest: Sha256Digest::of(policy.1.as_bytes()),

@@ -63,6 +63,10 @@ pub struct Evidence {
     pub scans: Scans,
     /// Other live tickets of the same repository and environment.
     pub pending: Vec<PendingTicket>,
+    /// Open drift tickets of the environment (docs/drift.md): changes made
+    /// outside Terraform that this deploy would overwrite or re-apply.
+    #[serde(default)]
+    pub open_drift: Vec<OpenDrift>,
     /// The effective policy: content, digest and where it came from.
     pub policy: PolicySource,
     /// Facts that could not be read; any gap makes the affected checks
@@ -413,6 +417,19 @@ pub struct PendingTicket {
     pub workflows_active: Option<bool>,
 }
 
+/// An open drift ticket of the deployed environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenDrift {
+    /// Its key.
+    pub key: String,
+    /// The stack that drifted.
+    pub stack: String,
+    /// How many objects drifted.
+    pub resources: usize,
+    /// When the drift was first found.
+    pub found_at: String,
+}
+
 /// Where the policy came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicySource {
@@ -484,6 +501,7 @@ impl Evidence {
             pipeline_files: PipelineFiles::default(),
             scans: Scans::default(),
             pending: Vec::new(),
+            open_drift: Vec::new(),
             policy: PolicySource {
                 source: "built-in defaults".into(),
                 digest: Sha256Digest::of(b""),

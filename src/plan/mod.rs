@@ -10,6 +10,7 @@
 
 mod address;
 mod configuration;
+pub mod drift;
 pub mod encoding;
 mod model;
 mod policy_doc;
@@ -96,7 +97,7 @@ struct Pending {
 pub fn check<R: Read + Send>(input: R, rules: &PlanRules) -> Result<Report, PlanError> {
     std::thread::scope(|s| {
         let (reader, hasher) = prefetch::spawn(s, input);
-        let parsed = parse(reader, rules);
+        let parsed = parse(reader, rules, Section::Changes).map(|(report, _)| report);
         // On error the reader was dropped inside `parse`, which stops the thread.
         let (digest, _) =
             hasher.join().map_err(|_| PlanError::Io(std::io::Error::other("the reading thread failed")))?;
@@ -106,8 +107,24 @@ pub fn check<R: Read + Send>(input: R, rules: &PlanRules) -> Result<Report, Plan
     })
 }
 
-/// Parses and judges the plan; the digest is filled in by the caller.
-fn parse<S: ChunkSource>(source: S, rules: &PlanRules) -> Result<Report, PlanError> {
+/// Which part of the plan is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    /// `resource_changes`: what applying the plan would do (plan-check).
+    Changes,
+    /// `resource_drift`: what changed outside Terraform since the last
+    /// apply (drift).
+    Drift,
+}
+
+/// Parses and judges the plan; the digest is filled in by the caller. In
+/// [`Section::Drift`] the drift entries are judged instead of the changes and
+/// returned beside the report.
+fn parse<S: ChunkSource>(
+    source: S,
+    rules: &PlanRules,
+    section: Section,
+) -> Result<(Report, Vec<drift::Drifted>), PlanError> {
     let mut sc = Scanner::new(source);
     sc.begin_document_object()?;
 
@@ -116,6 +133,7 @@ fn parse<S: ChunkSource>(source: S, rules: &PlanRules) -> Result<Report, PlanErr
     let mut pending = Vec::new();
     let mut notes = Vec::new();
     let mut configuration = None;
+    let mut drifted = Vec::new();
     let mut first = true;
     while let Some(key) = sc.next_key(first)? {
         first = false;
@@ -139,7 +157,17 @@ fn parse<S: ChunkSource>(source: S, rules: &PlanRules) -> Result<Report, PlanErr
             "configuration" => {
                 configuration = Some(parse_value::<Configuration>(sc.capture_value()?, "configuration")?);
             }
-            "resource_changes" => {
+            "resource_drift" if section == Section::Drift => {
+                if sc.begin_array()? {
+                    let mut i = 0;
+                    while sc.next_element(i == 0)? {
+                        let bytes = sc.capture_value()?;
+                        drifted.extend(drift::judge(bytes, i, rules)?);
+                        i += 1;
+                    }
+                }
+            }
+            "resource_changes" if section == Section::Changes => {
                 if sc.begin_array()? {
                     let mut i = 0;
                     while sc.next_element(i == 0)? {
@@ -195,7 +223,8 @@ fn parse<S: ChunkSource>(source: S, rules: &PlanRules) -> Result<Report, PlanErr
         rendered_by: None,
     };
     settle(&mut report, pending, configuration.as_ref(), rules);
-    Ok(report)
+    let drifted = drift::settle(drifted, configuration.as_ref());
+    Ok((report, drifted))
 }
 
 /// Reads a small top-level value with a message naming the key.
@@ -230,6 +259,9 @@ fn judge(
     let text = std::str::from_utf8(bytes)
         .map_err(|_| PlanError::Malformed(format!("resource_changes[{index}]: not UTF-8")))?;
     let rc: ResourceChange<'_> = serde_json::from_str(text).map_err(malformed)?;
+    if rc.address.is_empty() {
+        return Err(PlanError::Malformed(format!("resource_changes[{index}]: the element has no address")));
+    }
     let actions = &rc.change.actions;
     match actions.bucket() {
         Bucket::Create => summary.create += 1,

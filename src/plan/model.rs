@@ -12,11 +12,20 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-/// One element of `resource_changes`, borrowed from its captured bytes.
+/// One element of `resource_changes` (or `resource_drift`), borrowed from
+/// its captured bytes.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ResourceChange<'a> {
-    /// Absolute address, e.g. `module.db.aws_db_instance.main[0]`.
+    /// Absolute address, e.g. `module.db.aws_db_instance.main[0]`. Some
+    /// `resource_drift` entries carry none: see [`ResourceChange::full_address`].
+    #[serde(default)]
     pub address: String,
+    /// The module's address (`module.db`), absent at the root.
+    #[serde(default)]
+    pub module_address: Option<String>,
+    /// The instance key of a `count` or `for_each` resource.
+    #[serde(default)]
+    pub index: Option<Value>,
     /// `managed`, `data` (or OpenTofu's `ephemeral`).
     pub mode: String,
     /// Resource type, e.g. `aws_iam_role`.
@@ -37,6 +46,35 @@ pub(crate) struct ResourceChange<'a> {
     /// The change itself.
     #[serde(borrow)]
     pub change: Change<'a>,
+}
+
+impl ResourceChange<'_> {
+    /// The address, or when an entry carries none (some `resource_drift`
+    /// entries of Terraform Cloud), the address its parts spell:
+    /// `module.m.data.type.name["key"]`. `None` when neither is there.
+    pub fn full_address(&self) -> Option<String> {
+        if !self.address.is_empty() {
+            return Some(self.address.clone());
+        }
+        let name = self.name.as_deref().filter(|n| !n.is_empty())?;
+        let mut a = String::new();
+        if let Some(m) = self.module_address.as_deref().filter(|m| !m.is_empty()) {
+            a.push_str(m);
+            a.push('.');
+        }
+        if self.mode == "data" {
+            a.push_str("data.");
+        }
+        a.push_str(&self.kind);
+        a.push('.');
+        a.push_str(name);
+        match &self.index {
+            Some(Value::Number(n)) => a.push_str(&format!("[{n}]")),
+            Some(Value::String(k)) => a.push_str(&format!("[{}]", Value::String(k.clone()))),
+            _ => {}
+        }
+        Some(a)
+    }
 }
 
 /// The `change` object of a resource change. The object sides are indexed
@@ -228,6 +266,11 @@ impl<'a> Attrs<'a> {
     /// The raw value of an attribute.
     pub fn raw(&self, name: &str) -> Option<&'a RawValue> {
         self.entries.binary_search_by(|(k, _)| k.as_ref().cmp(name)).ok().map(|i| self.entries[i].1)
+    }
+
+    /// The attribute names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(k, _)| k.as_ref())
     }
 
     /// The parsed value of an attribute; absent and `null` are `None`.

@@ -871,7 +871,8 @@ impl JiraStandIn {
         };
         self.issues[a].issue_links.push(json!({"type": name, "direction": "outward", "key": outward}));
         self.issues[b].issue_links.push(json!({"type": name, "direction": "inward", "key": inward}));
-        Resp::empty(201)
+        // The description declares a JSON answer (an empty schema).
+        Resp::json(201, json!({}))
     }
 
     /// Moves an issue's past back by `by`: its creation and every history

@@ -689,6 +689,23 @@ impl Site {
         issues_in: &dyn Fn(&str) -> usize,
     ) -> Option<Resp> {
         let body = || serde_json::from_slice::<Value>(&req.body).unwrap_or(Value::Null);
+        // Jira shows workflows, schemes, screens, statuses and field
+        // contexts only to administrators.
+        let admin_read = matches!(
+            parts.first().copied(),
+            Some(
+                "workflows"
+                    | "workflowscheme"
+                    | "screens"
+                    | "screenscheme"
+                    | "issuetypescreenscheme"
+                    | "issuetypescheme"
+                    | "statuses"
+            )
+        ) || matches!(parts, ["field", _, "context", ..]);
+        if m == "GET" && admin_read && !caller.administer() {
+            return Some(forbidden("view this configuration (Administer Jira is needed)"));
+        }
         Some(match (m, parts) {
             ("GET", ["project", key]) => match self.project(key) {
                 None => error(404, "No project could be found with key."),

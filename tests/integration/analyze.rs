@@ -42,7 +42,7 @@ pub fn key(sb: &Sandbox) -> String {
 }
 
 /// Runs `changegate analyze KEY ARGS` as the bot.
-fn analyze(sb: &Sandbox, p: &Pipeline, args: &[&str]) -> Output {
+pub fn analyze(sb: &Sandbox, p: &Pipeline, args: &[&str]) -> Output {
     let k = key(sb);
     let mut all = vec!["analyze", k.as_str()];
     all.extend_from_slice(args);
@@ -67,7 +67,7 @@ fn comments(sb: &Sandbox, k: &str) -> Vec<Value> {
 }
 
 /// The bot's record (the signed payload).
-fn bot_property(sb: &Sandbox, k: &str) -> Value {
+pub fn bot_property(sb: &Sandbox, k: &str) -> Value {
     sb.issue(k)["properties"]["changegate.bot"]["payload"].clone()
 }
 

@@ -1385,3 +1385,31 @@ fn setup_jira_approver_check_passes_the_official_github_description() {
     let v = proxy.violations();
     assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
 }
+
+/// `changegate drift --record` through `prism proxy --errors`: opening,
+/// updating and closing a drift ticket (search, create with a property,
+/// links, comments, property writes, edits, transitions) pass the official
+/// Jira description both ways.
+#[test]
+fn drift_tickets_pass_the_official_description() {
+    let sb = Sandbox::new();
+    // The last deploy of the stream, for the link.
+    let p = sb.pipeline("gh/acme/web", "main", &sha(78));
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    jira(&sb.stand_ins.url(), ALICE).transition("PRODCM-1", "Approve", None).unwrap();
+    jira(&sb.stand_ins.url(), ALICE).transition("PRODCM-1", "Complete", None).unwrap();
+    let proxy = Prism::proxy("jira", &sb.stand_ins.url());
+    let opened = crate::drift::record_at(&sb, &proxy.url, crate::drift::opened_sg(), "default");
+    assert!(opened.stdout.contains("opened drift ticket PRODCM-2"), "{}{}", opened.stdout, opened.stderr);
+    assert!(opened.stdout.contains("linked PRODCM-2 to PRODCM-1"), "{}", opened.stdout);
+    let mut more = crate::drift::opened_sg().as_array().unwrap().clone();
+    more.push(json!({"address": "aws_instance.app", "mode": "managed", "type": "aws_instance", "name": "app",
+        "change": {"actions": ["update"], "before": {"tags": {"v": "1"}}, "after": {"tags": {"v": "2"}}}}));
+    let updated = crate::drift::record_at(&sb, &proxy.url, Value::Array(more), "default");
+    assert!(updated.stdout.contains("updated drift ticket PRODCM-2"), "{}{}", updated.stdout, updated.stderr);
+    let closed = crate::drift::record_at(&sb, &proxy.url, json!([]), "default");
+    assert!(closed.stdout.contains("closed drift ticket PRODCM-2"), "{}{}", closed.stdout, closed.stderr);
+    assert!(proxy.requests() >= 10, "{} requests", proxy.requests());
+    let v = proxy.violations();
+    assert!(v.is_empty(), "contract violations:\n{}", v.join("\n"));
+}

@@ -8,6 +8,7 @@ mod collect;
 mod contract;
 mod corpus;
 mod deploy;
+mod drift;
 mod emergency;
 mod github;
 mod plan_check;

@@ -157,10 +157,29 @@ fn setup_on_an_empty_site_reaches_a_whole_gated_deploy_and_a_second_run_changes_
 fn a_partly_configured_site_gets_only_what_it_lacks() {
     let sb = empty_sandbox();
     sb.stand_ins.with_jira(|j| j.site.add_group("change-approvers"));
+    // The site already has an Environment text field, made by an administrator.
+    use base64::Engine as _;
+    let auth =
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", ADMIN.0, ADMIN.1)));
+    let made: serde_json::Value = ureq::post(&format!("{}/rest/api/3/field", sb.stand_ins.url()))
+        .header("Authorization", &auth)
+        .send_json(serde_json::json!({"name": "Environment", "type": "com.atlassian.jira.plugin.system.customfieldtypes:textfield"}))
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    let existing = made["id"].as_str().unwrap().to_owned();
     let first = setup(&sb, ADMIN, &["--apply"]);
     let text = first.stdout.clone();
     assert!(!text.contains("created group change-approvers"), "{text}");
     assert!(text.contains("created group change-break-glass"), "{text}");
+    assert!(!text.contains("created field Environment"), "{text}");
+    assert!(text.contains("created field Justification"), "{text}");
+    assert!(
+        config(&sb).contains(&format!("environment = {{ id = \"{existing}\", type = \"text\" }}")),
+        "{}",
+        config(&sb)
+    );
     // Everything else was made once: nothing is left to create.
     let plan = setup(&sb, ADMIN, &[]);
     assert!(!plan.stdout.contains("create "), "{}", plan.stdout);

@@ -1,0 +1,103 @@
+//! `changegate drift`: judge what changed outside Terraform (the
+//! `resource_drift` of a plan, all of a refresh-only plan), print the
+//! report, and with `--record` keep the stream's drift ticket in Jira in
+//! step. Exit 0 no drift, 1 drift, 2 could not decide. See docs/drift.md.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{CliError, Format, load_config};
+use crate::env::Env;
+use crate::outcome::Outcome;
+use crate::plan;
+
+#[derive(Debug, Args)]
+pub(super) struct DriftArgs {
+    /// Plan JSON (`terraform show -json` of a `plan -refresh-only`, or of any plan); `-` reads stdin
+    #[arg(value_name = "PLAN_JSON", default_value = "-")]
+    plan_json: String,
+
+    /// The binary plan file, rendered with --render-with instead of reading PLAN_JSON
+    #[arg(long, value_name = "FILE")]
+    plan_file: Option<PathBuf>,
+
+    /// Render the JSON from --plan-file with `terraform show -json` or `tofu show -json` (after `init`)
+    #[arg(long, value_enum, value_name = "TOOL", requires = "plan_file")]
+    render_with: Option<super::RenderWith>,
+
+    /// The environment the plan is of
+    #[arg(long)]
+    environment: String,
+
+    /// The stack (Terraform root module) the plan is of
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    stack: String,
+
+    /// Report format on stdout
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+
+    /// Also write the JSON report to FILE
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
+
+    /// Keep the drift ticket of this environment and stack in Jira in step (JIRA_* variables)
+    #[arg(long)]
+    record: bool,
+}
+
+pub(super) fn run(
+    args: &DriftArgs,
+    config: Option<&Path>,
+    env: &Env,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let config = load_config(config)?;
+    let environment = crate::config::env_key(&args.environment);
+    if environment.is_empty() {
+        return Err(CliError::Other("--environment is empty: name the environment the plan is of".into()));
+    }
+    let input: Box<dyn Read + Send> = if let Some(tool) = args.render_with {
+        if args.plan_json != "-" {
+            return Err(CliError::Other(
+                "--render-with renders the JSON from --plan-file: give no PLAN_JSON with it".into(),
+            ));
+        }
+        let path = args.plan_file.as_deref().expect("clap requires --plan-file");
+        Box::new(io::Cursor::new(super::render_plan(tool, path)?.json))
+    } else if args.plan_json == "-" {
+        Box::new(io::stdin())
+    } else {
+        let path = PathBuf::from(&args.plan_json);
+        Box::new(File::open(&path).map_err(|source| CliError::File { what: "cannot open the plan", path, source })?)
+    };
+    let report = plan::drift::check(input, &config.plan, &environment, &args.stack)?;
+    if let Some(path) = &args.json_out {
+        std::fs::write(path, report.to_json() + "\n").map_err(|source| CliError::File {
+            what: "cannot write the JSON report",
+            path: path.clone(),
+            source,
+        })?;
+    }
+    let text = match args.format {
+        Format::Text => report.to_text(),
+        Format::Markdown => report.to_markdown(),
+        Format::Json => report.to_json() + "\n",
+    };
+    out.write_all(text.as_bytes())?;
+    if args.record {
+        let jira = crate::jira::Jira::new(
+            &crate::jira::JiraSettings::from_env(env)?,
+            super::ca_bundle(env).as_deref(),
+            crate::http::RetryPolicy::from_env(env)?,
+        )?;
+        for line in crate::drift::record(&jira, &config, &report, crate::time::Timestamp::now())? {
+            writeln!(out, "{line}")?;
+        }
+    }
+    out.flush()?;
+    Ok(if report.drifted { Outcome::Deny } else { Outcome::Pass })
+}

@@ -1,0 +1,260 @@
+//! `changegate drift`: the drift of every shared plan that has any, judged
+//! against hand-checked expectations (tests/data/drift-expectations.tsv),
+//! and the drift ticket's lifecycle against the stand-ins: opened, left
+//! alone while the drift is the same, updated when it changes, closed when
+//! it is gone, one ticket when two checks race; its REST calls through
+//! `prism proxy --errors` in `contract.rs`.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use crate::sandbox::Sandbox;
+use crate::support::{Output, Run, repo, shared};
+
+/// (file, exit, {address=severity:reasons}) of the expectations file.
+fn expectations() -> Vec<(String, i32, BTreeSet<String>)> {
+    let text = std::fs::read_to_string(repo().join("tests/data/drift-expectations.tsv")).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let mut cols = l.split('\t');
+            let file = cols.next().unwrap().to_owned();
+            let exit = cols.next().unwrap().parse().unwrap();
+            let drifted = cols.next().unwrap_or("").split_whitespace().map(str::to_owned).collect();
+            (file, exit, drifted)
+        })
+        .collect()
+}
+
+#[test]
+fn every_shared_plan_with_drift_is_judged_as_hand_checked() {
+    let dir = shared("tfplans");
+    let expected = expectations();
+    // Every plan with drift has an expectation, and every expectation a plan.
+    let mut with_drift = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let bytes = std::fs::read(&path).unwrap();
+            if bytes.windows(16).any(|w| w == b"\"resource_drift\"") {
+                with_drift.insert(path.file_name().unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let listed: BTreeSet<String> = expected.iter().map(|(f, ..)| f.clone()).collect();
+    assert_eq!(listed, with_drift, "tests/data/drift-expectations.tsv lists exactly the shared plans with drift");
+    for (file, exit, drifted) in expected {
+        let out = Run::new(["drift", "--environment", "production", "--stack", "default", "--format", "json"])
+            .stdin(std::fs::read(dir.join(&file)).unwrap())
+            .run();
+        assert_eq!(out.code, exit, "{file}: {}{}", out.stdout, out.stderr);
+        let report: Value = serde_json::from_str(&out.stdout).unwrap();
+        let got: BTreeSet<String> = report["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let reasons: Vec<&str> = r["reasons"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+                format!("{}={}:{}", r["address"].as_str().unwrap(), r["severity"].as_str().unwrap(), reasons.join(","))
+            })
+            .collect();
+        assert_eq!(got, drifted, "{file}");
+        assert_eq!(report["schema_version"], 1);
+        assert_eq!(report["drifted"], exit == 1);
+    }
+}
+
+/// A refresh-only plan whose drift is `drift` (resource_drift entries).
+pub fn drift_plan(drift: Value) -> String {
+    json!({"format_version": "1.2", "terraform_version": "1.9.8", "resource_drift": drift, "resource_changes": [],
+           "planned_values": {}})
+    .to_string()
+}
+
+pub fn opened_sg() -> Value {
+    json!([{"address": "aws_security_group.web", "mode": "managed", "type": "aws_security_group", "name": "web",
+            "change": {"actions": ["update"],
+                       "before": {"ingress": [{"cidr_blocks": ["10.0.0.0/8"], "from_port": 22, "to_port": 22, "protocol": "tcp"}]},
+                       "after": {"ingress": [{"cidr_blocks": ["0.0.0.0/0"], "from_port": 22, "to_port": 22, "protocol": "tcp"}]}}}])
+}
+
+fn retagged() -> Value {
+    json!([{"address": "aws_instance.app", "mode": "managed", "type": "aws_instance", "name": "app",
+            "change": {"actions": ["update"], "before": {"tags": {"v": "1"}}, "after": {"tags": {"v": "2"}}}}])
+}
+
+#[test]
+fn synthetic_drift_for_each_kind_of_rule() {
+    // (drift entry, severity, reasons)
+    let iam = json!({"address": "aws_iam_role_policy.p", "mode": "managed", "type": "aws_iam_role_policy", "name": "p",
+        "change": {"actions": ["update"], "before": {"policy": "{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}]}"},
+                   "after": {"policy": "{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"}}});
+    let bucket = json!({"address": "aws_s3_bucket_public_access_block.b", "mode": "managed", "type": "aws_s3_bucket_public_access_block", "name": "b",
+        "change": {"actions": ["update"], "before": {"block_public_acls": true, "block_public_policy": true, "ignore_public_acls": true, "restrict_public_buckets": true},
+                   "after": {"block_public_acls": false, "block_public_policy": false, "ignore_public_acls": false, "restrict_public_buckets": false}}});
+    let gone = json!({"address": "aws_db_instance.main", "mode": "managed", "type": "aws_db_instance", "name": "main",
+        "change": {"actions": ["delete"], "before": {"identifier": "main"}, "after": null}});
+    for (entry, severity, must_have) in [
+        (opened_sg()[0].clone(), "high", "security_group"),
+        (iam, "high", "iam"),
+        (bucket, "high", "public_exposure"),
+        (gone, "high", "delete"),
+        (retagged()[0].clone(), "low", ""),
+    ] {
+        let out = Run::new(["drift", "--environment", "production", "--format", "json"])
+            .stdin(drift_plan(json!([entry.clone()])))
+            .run();
+        assert_eq!(out.code, 1, "{entry}: {}{}", out.stdout, out.stderr);
+        let r: Value = serde_json::from_str(&out.stdout).unwrap();
+        let d = &r["resources"][0];
+        assert_eq!(d["severity"], severity, "{d}");
+        let reasons: Vec<&str> = d["reasons"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+        assert!(must_have.is_empty() && reasons.is_empty() || reasons.contains(&must_have), "{d}");
+    }
+}
+
+// The lifecycle of a stream's drift ticket.
+
+fn sandbox() -> Sandbox {
+    Sandbox::with_config(changegate::standins::SITE_CONFIG)
+}
+
+/// `changegate drift --record` with the CI user, on a plan made of `drift`.
+pub fn record(sb: &Sandbox, drift: Value, stack: &str) -> Output {
+    record_at(sb, &sb.stand_ins.url(), drift, stack)
+}
+
+pub fn record_at(sb: &Sandbox, jira_url: &str, drift: Value, stack: &str) -> Output {
+    Run::new(["drift", "--environment", "production", "--stack", stack, "--record"])
+        .cwd(sb.path())
+        .stdin(drift_plan(drift))
+        .env("JIRA_BASE_URL", jira_url)
+        .env("JIRA_USER_EMAIL", crate::sandbox::CI.0)
+        .env("JIRA_API_TOKEN", crate::sandbox::CI.1)
+        .env("CHANGEGATE_HTTP_TIMEOUT", "20")
+        .run()
+}
+
+fn drift_tickets(sb: &Sandbox) -> Vec<Value> {
+    sb.issues()
+        .into_iter()
+        .filter(|i| i["fields"]["labels"].as_array().unwrap().iter().any(|l| l == changegate::drift::LABEL))
+        .collect()
+}
+
+#[test]
+fn a_streams_drift_ticket_is_opened_kept_in_step_and_closed() {
+    let sb = sandbox();
+    // No drift, no ticket.
+    let none = record(&sb, json!([]), "network");
+    assert_eq!(none.code, 0, "{}{}", none.stdout, none.stderr);
+    assert!(drift_tickets(&sb).is_empty());
+
+    let first = record(&sb, opened_sg(), "network");
+    assert_eq!(first.code, 1, "{}{}", first.stdout, first.stderr);
+    assert!(first.stdout.contains("opened drift ticket PRODCM-1"), "{}", first.stdout);
+    let t = &drift_tickets(&sb)[0];
+    assert_eq!(t["status"], "Open");
+    assert!(t["fields"]["summary"].as_str().unwrap().starts_with("Drift: production / network: 1 object(s)"));
+    assert!(
+        !t["fields"]["labels"].as_array().unwrap().iter().any(|l| l == "changegate"),
+        "never mistaken for a change ticket"
+    );
+    assert_eq!(t["properties"]["changegate.drift"]["resources"], json!(["aws_security_group.web"]));
+
+    // The same drift again: nothing new on the ticket.
+    let same = record(&sb, opened_sg(), "network");
+    assert_eq!(same.code, 1);
+    assert!(same.stdout.contains("drift ticket PRODCM-1 already records this drift"), "{}", same.stdout);
+    assert_eq!(drift_tickets(&sb)[0]["comments"].as_array().unwrap().len(), 0);
+
+    // Other drift: one comment, the record and summary follow.
+    let mut more = opened_sg().as_array().unwrap().clone();
+    more.extend(retagged().as_array().unwrap().iter().cloned());
+    let changed = record(&sb, Value::Array(more), "network");
+    assert!(changed.stdout.contains("updated drift ticket PRODCM-1: the drift changed"), "{}", changed.stdout);
+    let t = &drift_tickets(&sb)[0];
+    assert_eq!(t["comments"].as_array().unwrap().len(), 1);
+    assert!(t["fields"]["summary"].as_str().unwrap().contains("2 object(s)"));
+
+    // Another stack is another stream.
+    let other = record(&sb, retagged(), "app");
+    assert!(other.stdout.contains("opened drift ticket PRODCM-2"), "{}", other.stdout);
+
+    // The drift is gone: closed with a comment; the other stream stays open.
+    let gone = record(&sb, json!([]), "network");
+    assert_eq!(gone.code, 0);
+    assert!(gone.stdout.contains("closed drift ticket PRODCM-1: no drift"), "{}", gone.stdout);
+    assert_eq!(sb.issue("PRODCM-1")["status"], "Cancelled");
+    assert!(sb.issue("PRODCM-1")["comments"].to_string().contains("found no object of production / network"));
+    assert_eq!(sb.issue("PRODCM-2")["status"], "Open");
+    // Drift found again later opens a new ticket.
+    let again = record(&sb, opened_sg(), "network");
+    assert!(again.stdout.contains("opened drift ticket PRODCM-3"), "{}", again.stdout);
+}
+
+#[test]
+fn two_checks_at_once_leave_one_ticket() {
+    let sb = sandbox();
+    // Search lags behind creation, as Jira's index does.
+    sb.set_search_lag(2);
+    let a = std::thread::scope(|s| {
+        let one = s.spawn(|| record(&sb, opened_sg(), "network"));
+        let two = s.spawn(|| record(&sb, opened_sg(), "network"));
+        [one.join().unwrap(), two.join().unwrap()]
+    });
+    for o in &a {
+        assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    }
+    sb.set_search_lag(0);
+    // A later run settles whatever the race left.
+    let settle = record(&sb, opened_sg(), "network");
+    assert_eq!(settle.code, 1, "{}{}", settle.stdout, settle.stderr);
+    let open: Vec<Value> = drift_tickets(&sb).into_iter().filter(|t| t["status"] == "Open").collect();
+    assert_eq!(open.len(), 1, "one open drift ticket: {}\n{}\n{}", a[0].stdout, a[1].stdout, settle.stdout);
+}
+
+#[test]
+fn a_drift_ticket_links_the_last_deploy_of_its_stream() {
+    let sb = sandbox();
+    let p = sb.pipeline("gh/acme/web", "main", &crate::sandbox::sha(77));
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    sb.jira_as(crate::sandbox::ALICE).transition("PRODCM-1", "Approve", None).unwrap();
+    sb.jira_as(crate::sandbox::ALICE).transition("PRODCM-1", "Complete", None).unwrap();
+    let out = record(&sb, opened_sg(), "default");
+    assert!(out.stdout.contains("linked PRODCM-2 to PRODCM-1, the last deploy of this stream"), "{}", out.stdout);
+}
+
+/// A whole deploy: with the environment's drift ticket open, the bot's
+/// analysis of the next change ticket names `drift_open` and leaves the
+/// decision to a person; once a check finds the drift gone, the same
+/// change is approved.
+#[test]
+fn open_drift_sends_the_next_change_to_a_person() {
+    use crate::analyze::{analyze, bot_property, config, key, setup};
+    let (sb, _g, p) = setup(&config("[approval]\nauto_approve = true\n"), |_| Vec::new());
+    let opened = record(&sb, opened_sg(), "network");
+    assert!(opened.stdout.contains("opened drift ticket"), "{}", opened.stdout);
+    let out = analyze(&sb, &p, &["--approve"]);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
+    let k = key(&sb);
+    let analysis = bot_property(&sb, &k)["analysis"].clone();
+    assert_eq!(analysis["reasons"], json!(["drift_open"]), "{analysis}");
+    assert_eq!(sb.issue(&k)["status"], "Manual review");
+    let comments = sb.issue(&k)["comments"].to_string();
+    assert!(comments.contains("drift is open for production"), "{comments}");
+
+    // The drift is gone: the next analysis approves the same change.
+    assert_eq!(record(&sb, json!([]), "network").code, 0);
+    sb.jira_as(crate::sandbox::ALICE).transition(&k, "Decline", None).ok();
+    let p2 = crate::collect::pipeline(&sb, &p.commit);
+    sb.add_trivy(&p2);
+    assert_eq!(sb.request(&p2, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let out = analyze(&sb, &p2, &["--approve"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let k2 = key(&sb);
+    assert_ne!(k, k2);
+    assert_eq!(bot_property(&sb, &k2)["analysis"]["reasons"], json!([]));
+    assert_eq!(sb.issue(&k2)["status"], "Approved");
+}

@@ -18,6 +18,7 @@ use changegate::evidence::collect::{Sources, collect};
 use changegate::github::{GitHub, GitHubSettings};
 use changegate::http::{Auth, Body, Http, RetryPolicy, Secret};
 use changegate::jira::{Jira, JiraSettings};
+use changegate::progress::Progress;
 use changegate::request::binding::{Binding, BuildJob, DeployAction, RECORD_PROPERTY, TicketRecord};
 use changegate::standins::github::{Event, Pull, Review};
 use changegate::standins::{SITE_CONFIG, StandIns};
@@ -207,9 +208,13 @@ fn main() {
     s.with_github(|g| g.latency = LATENCY);
 
     let started = Instant::now();
-    let evidence =
-        collect(&key, &config, ("bench", ""), &Sources { jira: &ci, github: &github, circleci: &circleci, ring: None })
-            .unwrap();
+    let evidence = collect(
+        &key,
+        &config,
+        ("bench", ""),
+        &Sources { jira: &ci, github: &github, circleci: &circleci, ring: None, progress: &Progress::quiet() },
+    )
+    .unwrap();
     let batched = started.elapsed();
     assert!(evidence.gaps.is_empty(), "{:?}", evidence.gaps);
     assert_eq!(evidence.range.commits.len(), 500);

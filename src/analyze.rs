@@ -123,6 +123,17 @@ pub fn run(
     collect::add_sarif_files(&mut evidence, &args.sarif_files).map_err(|e| AnalyzeError::File(e.to_string()))?;
     // The same function `changegate decide` runs on the stored record.
     let decision = decision::decide(&evidence)?;
+    let judged = |v: crate::review::Verdict| decision.review.landings.iter().filter(|l| l.verdict == v).count();
+    src.progress.say(format_args!(
+        "analyze {}: {} landing(s) judged ({} pass, {} fail, {} undecidable), scans {}: {}",
+        args.ticket,
+        decision.review.landings.len(),
+        judged(crate::review::Verdict::Pass),
+        judged(crate::review::Verdict::Fail),
+        judged(crate::review::Verdict::Undecidable),
+        decision.scan.verdict.as_str(),
+        decision.recommendation.as_str()
+    ));
     let fp = fingerprint(&evidence, &decision);
     let mark = marker(&fp);
     let mut out = Analysis { evidence, decision, fingerprint: fp, actions: Vec::new(), posted: false, approved: false };
@@ -140,6 +151,7 @@ pub fn run(
         return Ok(out);
     };
 
+    src.progress.say(format_args!("analyze {}: putting the analysis on the ticket", args.ticket));
     let t = ticket::load(src.jira, &args.ticket, jc)?;
     if jc.statuses.is_closed(&t.status) {
         out.actions.push(format!("{} is {}: nothing to analyse", t.key, t.status));

@@ -427,11 +427,18 @@ pub fn run(
         .map(|i| i.key.clone())
         .collect();
     let drawn = sample(&candidates, args.sample, args.seed);
+    let say = |what: &dyn std::fmt::Display| src.progress.say(format_args!("audit: {what}"));
+    say(&format_args!("{} auto-approved ticket(s) since {since}; inspecting {}", candidates.len(), drawn.len()));
     let mut inspected = Vec::new();
-    for key in &drawn {
-        inspected.push(inspect(key, config, policy, src, args.ring.as_ref())?);
+    for (i, key) in drawn.iter().enumerate() {
+        say(&format_args!("{}/{}: {key}: re-deciding its record and collecting it again", i + 1, drawn.len()));
+        let done = inspect(key, config, policy, src, args.ring.as_ref())?;
+        say(&format_args!("{}/{}: {key}: {}", i + 1, drawn.len(), done.outcome));
+        inspected.push(done);
     }
+    say(&format_args!("emergency changes since {since}"));
     let emergencies = emergencies(config, src, &since)?;
+    say(&format_args!("what got past the lock since {since}"));
     let past_the_lock = past_the_lock(config, src, &since)?;
     let inspector = src.jira.myself().map(|u| u.account_id).unwrap_or_else(|_| "unknown".into());
     let fine = |e: &EmergencyEntry| e.finding == "ok" || e.finding == "pending";

@@ -171,7 +171,14 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
         .any(|(_, d)| *d == bot_record::binding_prefix(&record.binding_digest));
     if analysis_due(&check, &record, bot.policy_digest, approved) || !labelled {
         let args = AnalyzeArgs { ticket: key.to_owned(), approve: true, ..AnalyzeArgs::default() };
-        let sources = Sources { jira: bot.jira, github: bot.github, circleci: bot.circleci, ring: Some(bot.ring) };
+        let quiet = crate::progress::Progress::quiet();
+        let sources = Sources {
+            jira: bot.jira,
+            github: bot.github,
+            circleci: bot.circleci,
+            ring: Some(bot.ring),
+            progress: &quiet,
+        };
         let recorder = analyze::Recorder { store: Some(bot.store()), policy_digest: bot.policy_digest };
         let a = analyze::run(&args, bot.config, bot.policy, &sources, &recorder)?;
         out.analysed = true;

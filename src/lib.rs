@@ -41,6 +41,7 @@ pub mod outcome;
 pub mod plan;
 pub mod policy;
 mod prefetch;
+pub mod progress;
 pub mod receipt;
 pub mod request;
 pub mod resume;

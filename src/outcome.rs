@@ -1,9 +1,14 @@
 //! The three answers every command gives, and their exit codes.
 //!
-//! CI scripts branch on the exit code, so the mapping is a contract:
-//! 0 the policy let the change through, 1 the policy said no, 2 changegate
-//! could not decide (bad input, configuration, network). "Could not decide"
-//! is never a pass: a deploy gated on changegate stops on 1 *and* on 2.
+//! CI scripts branch on the exit code, so the mapping is a contract every
+//! command follows: 0 the policy let the change through, 1 the policy said
+//! no or a person must decide (a risky plan escalated, an analysis that
+//! needs a reviewer), 2 changegate could not decide (bad input,
+//! configuration, network). "Could not decide" is never a pass: a deploy
+//! gated on changegate stops on 1 *and* on 2. A step that only escalates
+//! (the orb's `plan_gate` beside a hold, `analyze`) may let 1 through to
+//! the hold that waits for the person; never 2. README.md has the table of
+//! what 0, 1 and 2 mean for each command.
 
 use std::process::ExitCode;
 
@@ -12,7 +17,8 @@ use std::process::ExitCode;
 pub enum Outcome {
     /// Exit 0: nothing stands in the way.
     Pass,
-    /// Exit 1: the policy said no (risky plan, unapproved ticket, ...).
+    /// Exit 1: the policy said no (unapproved ticket, ...) or a person must
+    /// decide (risky plan, analysis that needs a reviewer).
     Deny,
     /// Exit 2: changegate could not decide. Fails closed.
     Undecided,

@@ -146,6 +146,7 @@ request() {
   echo "$output"
   [ "$status" -eq 0 ]
   [[ "$output" == *RISKY* ]]
+  [[ "$output" == *"exit 1, escalated to a person: this step passes"* ]]
   [ -s reports/plan.json ]
   [ "$(issue_status "$key")" = "Manual review" ]
   control POST /_standin/circleci/jobs "{\"workflow_id\": \"$CIRCLE_WORKFLOW_ID\", \"job\": \"plan\", \"status\": \"success\"}"
@@ -172,14 +173,29 @@ request() {
   [ "$(issue_status "$key")" = Done ]
 }
 
-@test "a plan gate without a hold fails on risk when asked" {
+@test "a plan gate without a hold fails on risk when asked, and never passes a plan it cannot record" {
   new_pipeline "$(printf '%040d' 2)"
   run request
   [ "$status" -eq 0 ]
   base64 <"$REPO/examples/plan.json" >plan.tfplan
   mkdir .terraform
+  run cg plan_gate plan_file=plan.tfplan fail_on_escalation=true
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *RISKY* ]]
+  [[ "$output" != *"this step passes"* ]]
+  # The older name does the same.
   run cg plan_gate plan_file=plan.tfplan fail_on_risk=true
   [ "$status" -eq 1 ]
+
+  # No ticket bound to the pipeline of a controlled environment: exit 2,
+  # which no default lets through.
+  new_pipeline "$(printf '%040d' 12)"
+  rm changegate.json
+  run cg plan_gate plan_file=plan.tfplan environment=production
+  echo "$output"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"no change ticket is bound to this pipeline"* ]]
 }
 
 @test "secrets come through env_var_name parameters and never appear in the output" {
@@ -242,6 +258,13 @@ request() {
   [ "$failures" -ge 1 ]
   [ "$(stored_files store_artifacts changegate-reports/analysis | tr '\n' ' ')" = "analysis.html analysis.md junit/analysis.xml " ]
   grep -q "/browse/$key" changegate-reports/analysis/analysis.html
+  # A first deploy without scans needs a person: changegate exits 1, and
+  # the step passes on it unless asked to fail.
+  [[ "$output" == *"exit 1, escalated to a person: this step passes"* ]]
+  run cg analyze fail_on_escalation=true
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [ "$(issue_status "$key")" != Approved ]
 }
 
 @test "an emergency through the orb: asked for by the job, granted only by break-glass in Jira" {

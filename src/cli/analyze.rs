@@ -1,5 +1,7 @@
 //! `changegate analyze KEY`: collect, decide, and post the analysis on the
 //! ticket (step 2 in one shot; the bot runs the same with `--approve`).
+//! Exit 0 when the decision recommends approval, 1 when a person must
+//! decide, 2 when the analysis could not be done.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -98,9 +100,10 @@ pub(super) fn run(
     config_path: Option<&Path>,
     env: &Env,
     out: &mut dyn Write,
+    progress: &crate::progress::Progress,
 ) -> Result<Outcome, CliError> {
     let mut junit = JunitOut::new(cli.junit.as_deref(), "analyze");
-    let result = analyze(cli, config_path, env, out, &mut junit);
+    let result = analyze(cli, config_path, env, out, &mut junit, progress);
     junit.finish(result)
 }
 
@@ -110,6 +113,7 @@ fn analyze(
     env: &Env,
     out: &mut dyn Write,
     junit: &mut JunitOut,
+    progress: &crate::progress::Progress,
 ) -> Result<Outcome, CliError> {
     let mut lazy = super::ci::Lazy::default();
     let ci = super::ci::load(config_path, env, cli.no_bot, &mut lazy)?;
@@ -126,16 +130,12 @@ fn analyze(
                 ));
                 return Ok(Outcome::Pass);
             }
+            // Nothing to analyse is no decision (exit 2), never mistaken for
+            // a change escalated to a person.
             super::ci::Found::Missing(e) => {
-                let why = format!(
+                return Err(CliError::Other(format!(
                     "{e} is a controlled environment but no change ticket is bound to this pipeline: run `changegate request` first"
-                );
-                writeln!(out, "FAIL: {why}")?;
-                junit.push(Suite::new(
-                    "changegate analyze: the change ticket",
-                    vec![Case::failed("analyze", "change ticket", "ticket_missing", &why, &why)],
-                ));
-                return Ok(Outcome::Deny);
+                )));
             }
         },
     };
@@ -157,7 +157,7 @@ fn analyze(
     if let (Some(r), Some(k)) = (&mut ring, &signing) {
         r.extend(k.ring());
     }
-    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref() };
+    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref(), progress };
     let policy_digest = match &ci.mode {
         super::ci::Mode::Bot { policy, .. } => policy.payload.content.digest(),
         super::ci::Mode::NoBot => crate::policy::PolicyContent::of(config).digest(),
@@ -195,7 +195,7 @@ fn analyze(
         // it), what was done, and what could not be read.
         let doc = serde_json::json!({"decision": a.decision, "actions": a.actions, "gaps": a.evidence.gaps});
         writeln!(out, "{}", serde_json::to_string_pretty(&doc).expect("serialises"))?;
-        return Ok(Outcome::Pass);
+        return Ok(verdict(&a.decision));
     }
     match cli.format {
         Format::Markdown => write!(out, "{}", render::markdown(&a.decision, &a.evidence))?,
@@ -207,6 +207,11 @@ fn analyze(
     for line in &a.actions {
         writeln!(out, "{line}")?;
     }
-    // Posted (or already there): the analysis is done, whatever it says.
-    Ok(Outcome::Pass)
+    Ok(verdict(&a.decision))
+}
+
+/// Exit 0 when the decision recommends approval (every check passed), 1
+/// when a person must decide: the same answer `decide` gives on the record.
+fn verdict(d: &crate::decision::Decision) -> Outcome {
+    if d.recommendation == crate::decision::Recommendation::Approve { Outcome::Pass } else { Outcome::Deny }
 }

@@ -84,9 +84,10 @@ pub(super) fn run(
     config_path: Option<&Path>,
     env: &Env,
     out: &mut dyn Write,
+    progress: &crate::progress::Progress,
 ) -> Result<Outcome, CliError> {
     let mut junit = JunitOut::new(cli.junit.as_deref(), "audit");
-    let result = inspect(cli, config_path, env, out, &mut junit);
+    let result = inspect(cli, config_path, env, out, &mut junit, progress);
     junit.finish(result)
 }
 
@@ -96,6 +97,7 @@ fn inspect(
     env: &Env,
     out: &mut dyn Write,
     junit: &mut JunitOut,
+    progress: &crate::progress::Progress,
 ) -> Result<Outcome, CliError> {
     let since = since(&cli.since, Date::today_utc())?;
     let config = load_config(config_path)?;
@@ -119,7 +121,7 @@ fn inspect(
         Some(text) => Some(crate::signing::KeyRing::parse(text).map_err(|e| CliError::Other(e.to_string()))?),
         None => None,
     };
-    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref() };
+    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref(), progress };
     let args =
         AuditArgs { since, sample: cli.sample, seed: cli.seed.unwrap_or_else(random_seed), record, ring: ring.clone() };
     let r = audit::run(&args, &config, (&source, &content), &sources).map_err(|e| CliError::Other(e.to_string()))?;

@@ -31,6 +31,7 @@ pub(super) fn run(
     config_path: Option<&Path>,
     env: &Env,
     out: &mut dyn Write,
+    progress: &crate::progress::Progress,
 ) -> Result<Outcome, CliError> {
     let config = load_config(config_path)?;
     let (svc, github) = super::analyze::step2_clients(env)?;
@@ -41,7 +42,7 @@ pub(super) fn run(
         Some(text) => Some(crate::signing::KeyRing::parse(text).map_err(|e| CliError::Other(e.to_string()))?),
         None => None,
     };
-    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref() };
+    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref(), progress };
     let mut evidence = collect::collect(&cli.ticket, &config, (&source, &content), &sources)
         .map_err(|e| CliError::Other(e.to_string()))?;
     collect::add_sarif_files(&mut evidence, &cli.sarif).map_err(|e| CliError::Other(e.to_string()))?;

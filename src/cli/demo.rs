@@ -22,7 +22,8 @@ use crate::standins::{SITE_CONFIG, StandIns};
 
 #[derive(Debug, Args)]
 pub(super) struct DemoCli {
-    /// Keep the demo's directory (repository, configuration, state and plan files) here
+    /// Keep the demo's files in DIR: the repository, configuration, state, plan and evidence files,
+    /// and the stand-ins' Jira and CircleCI at the end (site/); the demo lists what it kept
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
 
@@ -130,6 +131,10 @@ pub(super) fn run(cli: &DemoCli, out: &mut dyn Write) -> Result<Outcome, CliErro
         let _ = std::fs::remove_dir_all(&dir);
     } else {
         demo.keep_site()?;
+        writeln!(demo.out, "\nKept in {}:", dir.display())?;
+        for (name, what) in kept(&dir)? {
+            writeln!(demo.out, "  {name:<44} {what}")?;
+        }
     }
     result?;
     if demo.failed.is_empty() {
@@ -142,6 +147,41 @@ pub(super) fn run(cli: &DemoCli, out: &mut dyn Write) -> Result<Outcome, CliErro
         }
         Ok(Outcome::Undecided)
     }
+}
+
+/// What the demo keeps, as its files are named: a description for each.
+fn describe_kept(path: &str) -> &'static str {
+    match path {
+        "acme-web/" => "the git repository of acme/web the deploy was built from",
+        "changegate.toml" => "the policy the bot and the jobs ran with",
+        "changegate.json" => "the state file request wrote for the later jobs",
+        "previous.json" => "the state file of the previous deploy (the base of the change set)",
+        "plan.json" => "the plan JSON judged (the shipped example)",
+        "plan.tfplan" => "the binary plan applied (a stand-in)",
+        "site/jira.json" => "Jira at the end: the tickets, their fields, properties, comments and history",
+        "site/circleci.json" => "CircleCI at the end: the pipelines, workflows and jobs",
+        "site/attachments/" => "the tickets' attachments, named TICKET-FILE (the evidence records)",
+        p if p.starts_with("changegate-evidence-") => "the evidence record attached to the ticket, re-decided offline",
+        _ => "",
+    }
+}
+
+/// Each entry `--keep` left in `dir` (and in its `site/`), with what it is.
+fn kept(dir: &Path) -> std::io::Result<Vec<(String, &'static str)>> {
+    let mut out = Vec::new();
+    for sub in ["", "site/"] {
+        let mut names: Vec<(String, bool)> = std::fs::read_dir(dir.join(sub))?
+            .map(|e| e.map(|e| (e.file_name().to_string_lossy().into_owned(), e.path().is_dir())))
+            .collect::<Result<_, _>>()?;
+        names.sort();
+        for (name, is_dir) in names {
+            let path = format!("{sub}{name}{}", if is_dir { "/" } else { "" });
+            if path != "site/" {
+                out.push((path.clone(), describe_kept(&path)));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn git_available() -> Result<(), CliError> {
@@ -253,7 +293,10 @@ impl Demo<'_> {
             "plan",
             &["plan-check", &pj, "--plan-file", &pf, "--state", &state_arg, "--hold", "hold_plan_review"],
         )?;
-        self.expect(outcome == Outcome::Pass, "plan-check recorded the plan (the hold does the pausing)")?;
+        self.expect(
+            outcome == Outcome::Deny,
+            "plan-check recorded the risky plan and escalated it to a person (exit 1; the orb's plan_gate step lets the hold do the pausing)",
+        )?;
         let status = self.status(&key);
         self.expect(
             status == "Manual review",
@@ -525,7 +568,7 @@ impl Demo<'_> {
         argv.extend_from_slice(args);
         let mut buf = Vec::new();
         let outcome = match Cli::try_parse_from(&argv) {
-            Ok(cli) => match execute(cli, env, &mut buf) {
+            Ok(cli) => match execute(cli, env, &mut buf, &crate::progress::Progress::quiet()) {
                 Ok(o) => o,
                 Err(e) => {
                     let _ = writeln!(buf, "changegate: error: {e}");
@@ -787,5 +830,36 @@ impl Git {
 
     fn head(&self) -> Result<String, CliError> {
         self.run(&["rev-parse", "HEAD"])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kept_files_are_listed_with_what_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("acme-web")).unwrap();
+        std::fs::create_dir_all(dir.path().join("site/attachments")).unwrap();
+        for f in ["changegate.json", "changegate-evidence-0123.json", "site/jira.json", "notes.txt"] {
+            std::fs::write(dir.path().join(f), "x").unwrap();
+        }
+        let got = kept(dir.path()).unwrap();
+        let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "acme-web/",
+                "changegate-evidence-0123.json",
+                "changegate.json",
+                "notes.txt",
+                "site/attachments/",
+                "site/jira.json"
+            ]
+        );
+        assert!(got[1].1.contains("evidence record"));
+        assert!(got[5].1.starts_with("Jira at the end"));
+        assert_eq!(got[3].1, "", "a file the demo does not know is listed, undescribed");
     }
 }

@@ -31,6 +31,7 @@ use crate::config::Config;
 use crate::env::Env;
 use crate::outcome::Outcome;
 use crate::plan;
+use crate::progress::Progress;
 use crate::time::Date;
 
 /// Automated change management for production deploys.
@@ -42,7 +43,9 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[derive(Debug, Parser)]
 #[command(name = "changegate", version = VERSION, about, long_about = None)]
-#[command(after_help = "Exit codes: 0 pass, 1 the policy said no, 2 could not decide (never a pass).")]
+#[command(
+    after_help = "Exit codes: 0 pass, 1 the policy said no or a person must decide, 2 could not decide (never a pass)."
+)]
 pub struct Cli {
     /// Configuration file [default: $CHANGEGATE_CONFIG, ./changegate.toml, .circleci/changegate.toml]
     #[arg(long, global = true, value_name = "FILE")]
@@ -95,8 +98,7 @@ enum Command {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
-    /// Serve local stand-ins for Jira and CircleCI (tests and demos)
-    #[command(hide = true)]
+    /// Serve local stand-ins for Jira, CircleCI and GitHub until stopped (tests, scripts, trying the orb)
     StandIns(stand_ins::StandInsArgs),
 }
 
@@ -156,12 +158,13 @@ pub fn main<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
     };
     // Unlocked handles: a lock held for the whole run would block any other
     // thread that writes to stderr.
-    run(cli, &mut io::stdout(), &mut io::stderr()).into()
+    run(cli, &mut io::stdout(), &mut io::stderr(), &Progress::on_stderr()).into()
 }
 
-/// Runs a parsed command line, writing the report to `out` and errors to `err`.
-pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Outcome {
-    match execute(cli, &Env::from_process(), out) {
+/// Runs a parsed command line, writing the report to `out`, errors to
+/// `err` and how far long work got to `progress`.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, progress: &Progress) -> Outcome {
+    match execute(cli, &Env::from_process(), out, progress) {
         Ok(outcome) => outcome,
         Err(e) => {
             let _ = writeln!(err, "changegate: error: {e}");
@@ -216,24 +219,24 @@ pub(crate) fn load_config(explicit: Option<&Path>) -> Result<Config, CliError> {
 }
 
 /// Runs a parsed command line with `env` as its environment.
-fn execute(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+fn execute(cli: Cli, env: &Env, out: &mut dyn Write, progress: &Progress) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Request(args) => request::run(&args, cli.config.as_deref(), env, out),
         Command::Validate(args) => validate::run(&args, cli.config.as_deref(), env, out),
         Command::PlanCheck(args) => plan_check::run(&args, cli.config.as_deref(), env, out),
         Command::Close(args) => close::run(&args, cli.config.as_deref(), env, out),
         Command::Drift(args) => drift::run(&args, cli.config.as_deref(), env, out),
-        Command::Collect(args) => collect::run(&args, cli.config.as_deref(), env, out),
+        Command::Collect(args) => collect::run(&args, cli.config.as_deref(), env, out, progress),
         Command::Decide(args) => decide::run(&args, env, out),
-        Command::Analyze(args) => analyze::run(&args, cli.config.as_deref(), env, out),
+        Command::Analyze(args) => analyze::run(&args, cli.config.as_deref(), env, out, progress),
         Command::Resume(args) => resume::run(&args, cli.config.as_deref(), env, out),
         Command::Serve(args) => serve::run_serve(&args, cli.config.as_deref(), env),
         Command::Reconcile(args) => serve::run_reconcile(&args, cli.config.as_deref(), env, out),
-        Command::Audit(args) => audit::run(&args, cli.config.as_deref(), env, out),
+        Command::Audit(args) => audit::run(&args, cli.config.as_deref(), env, out, progress),
         Command::Config { command: ConfigCommand::Check(args) } => {
             config_check::run(&args, cli.config.as_deref(), env, out)
         }
-        Command::Setup { command } => setup::run(&command, cli.config.as_deref(), env, out),
+        Command::Setup { command } => setup::run(&command, cli.config.as_deref(), env, out, progress),
         Command::Keys { command } => keys::run(&command, env, out),
         Command::StandIns(args) => stand_ins::run(&args, out),
         Command::Demo(args) => demo::run(&args, out),
@@ -299,4 +302,35 @@ pub(crate) fn write_file(path: &Path, what: &'static str, bytes: &[u8]) -> Resul
 /// The optional CA bundle (`CHANGEGATE_CA_BUNDLE`).
 pub(crate) fn ca_bundle(env: &Env) -> Option<PathBuf> {
     env.get("CHANGEGATE_CA_BUNDLE").map(PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::Captured;
+
+    /// Long work reports to the progress it is handed, here a fake
+    /// terminal; the report on stdout is the same with or without it.
+    #[test]
+    fn setup_reports_its_progress_to_the_reporter_it_is_given() {
+        let stand_ins = crate::standins::StandIns::start("127.0.0.1:0").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("changegate.toml");
+        std::fs::write(&config, "").unwrap();
+        let url = stand_ins.url();
+        let env = Env::from_pairs([
+            ("GITHUB_API_URL", url.as_str()),
+            ("GITHUB_TOKEN", crate::standins::github::TOKEN),
+            ("CHANGEGATE_HTTP_ATTEMPTS", "1"),
+        ]);
+        let argv = ["changegate", "--config", config.to_str().unwrap(), "setup", "github", "--repo", "acme/web"];
+        let seen = Captured::default();
+        let mut shown = Vec::new();
+        let outcome = execute(Cli::try_parse_from(argv).unwrap(), &env, &mut shown, &Progress::to(seen.clone()));
+        assert!(seen.text().contains("changegate: setup github: reading acme/web"), "{}", seen.text());
+        let mut quiet = Vec::new();
+        let again = execute(Cli::try_parse_from(argv).unwrap(), &env, &mut quiet, &Progress::quiet());
+        assert_eq!(outcome.is_ok(), again.is_ok());
+        assert_eq!(String::from_utf8_lossy(&shown), String::from_utf8_lossy(&quiet), "progress never goes to stdout");
+    }
 }

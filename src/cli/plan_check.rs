@@ -1,12 +1,14 @@
 //! `changegate plan-check`: judge a plan, print the report, exit 0/1/2.
+//! A risky plan is exit 1 whether or not it is recorded on a ticket: a
+//! person must decide (the orb's `plan_gate` step lets the hold wait on it).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
-use super::{CliError, Format, JunitOut, load_config, write_file};
+use super::{CliError, JunitOut, load_config, write_file};
 use crate::digest::Sha256Digest;
 use crate::env::Env;
 use crate::escalate;
@@ -29,8 +31,8 @@ pub(super) struct PlanCheckArgs {
     render_with: Option<super::RenderWith>,
 
     /// Report format on stdout
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    format: PlanFormat,
 
     /// Also write the JSON report to FILE
     #[arg(long, value_name = "FILE")]
@@ -50,7 +52,11 @@ pub(super) struct PlanCheckArgs {
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
 
-    /// Record the plan on this ticket and escalate it when risky (exit 0: the hold pauses)
+    /// Also write the report as SARIF 2.1.0 to FILE
+    #[arg(long, value_name = "FILE")]
+    sarif_out: Option<PathBuf>,
+
+    /// Record the plan on this ticket and escalate it when risky (exit 1: a person must decide)
     #[arg(long, value_name = "KEY")]
     ticket: Option<String>,
 
@@ -66,9 +72,9 @@ pub(super) struct PlanCheckArgs {
     #[arg(long, value_name = "NAME", default_value = "default")]
     stack: String,
 
-    /// With a ticket: exit 1 when the plan is risky (for pipelines without a hold)
-    #[arg(long)]
-    fail_on_risk: bool,
+    /// Accepted for older pipelines and changes nothing: a risky plan is always exit 1
+    #[arg(long = "fail-on-risk", hide = true)]
+    _fail_on_risk: bool,
 
     /// With --state: the environment this job deploys to [default: the state file's]
     #[arg(long)]
@@ -77,6 +83,19 @@ pub(super) struct PlanCheckArgs {
     /// No changegate bot runs: trust the checkout's configuration (nothing is signed)
     #[arg(long, env = "CHANGEGATE_NO_BOT", value_parser = clap::builder::FalseyValueParser::new())]
     no_bot: bool,
+}
+
+/// Output formats of a plan check: the report formats, and SARIF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PlanFormat {
+    /// A readable table and a one-line verdict.
+    Text,
+    /// For a CI step summary or a ticket.
+    Markdown,
+    /// The stable JSON contract (schema_version 1).
+    Json,
+    /// SARIF 2.1.0 for code-scanning viewers: a result per reason of each finding.
+    Sarif,
 }
 
 pub(super) fn run(
@@ -146,15 +165,29 @@ fn check_and_record(
         None => Ok(()),
     };
     html(None, &[])?;
+    let from_file = args.render_with.is_none() && args.plan_json != "-";
+    let sarif_inputs = plan::sarif::Inputs {
+        plan_json: from_file.then(|| Path::new(&args.plan_json)),
+        plan_file: args.plan_file.as_deref(),
+        stack: Some(&args.stack),
+    };
+    if let Some(path) = &args.sarif_out {
+        std::fs::write(path, plan::sarif::to_sarif_text(&report, &sarif_inputs)).map_err(|source| CliError::File {
+            what: "cannot write the SARIF report",
+            path: path.clone(),
+            source,
+        })?;
+    }
     let rendered = match args.format {
-        Format::Text => report.to_text(),
-        Format::Markdown => report.to_markdown(),
-        Format::Json => report.to_json() + "\n",
+        PlanFormat::Text => report.to_text(),
+        PlanFormat::Markdown => report.to_markdown(),
+        PlanFormat::Json => report.to_json() + "\n",
+        PlanFormat::Sarif => plan::sarif::to_sarif_text(&report, &sarif_inputs),
     };
     out.write_all(rendered.as_bytes())?;
     out.flush()?;
     if args.ticket.is_none() && args.state.is_none() {
-        return Ok(if report.risky { Outcome::Deny } else { Outcome::Pass });
+        return Ok(verdict(report.risky));
     }
     // Recording: the policy in force decides, never the state file.
     let mut lazy = super::ci::Lazy::default();
@@ -172,18 +205,14 @@ fn check_and_record(
         super::ci::Found::Ticket(k) => k,
         super::ci::Found::NotControlled(e) => {
             writeln!(out, "{e} is not a controlled environment: the plan is not recorded on a ticket")?;
-            return Ok(if report.risky && args.fail_on_risk { Outcome::Deny } else { Outcome::Pass });
+            return Ok(verdict(report.risky));
         }
+        // Not a "no" to the plan: the step cannot do its work (exit 2), so
+        // a pipeline that lets an escalation through never lets this through.
         super::ci::Found::Missing(e) => {
-            let why = format!(
+            return Err(CliError::Other(format!(
                 "{e} is a controlled environment but no change ticket is bound to this pipeline: the plan cannot be recorded; run `changegate request` first"
-            );
-            writeln!(out, "FAIL: {why}")?;
-            junit.push(crate::junit::Suite::new(
-                "changegate plan-check: the change ticket",
-                vec![crate::junit::Case::failed("plan-check", "change ticket", "ticket_missing", &why, &why)],
-            ));
-            return Ok(Outcome::Deny);
+            )));
         }
     };
     let svc = lazy.get(env)?;
@@ -195,5 +224,10 @@ fn check_and_record(
         writeln!(out, "{a}")?;
     }
     html(Some((&key, &svc.jira.browse_url(&key))), &done.actions)?;
-    Ok(if done.risky && args.fail_on_risk { Outcome::Deny } else { Outcome::Pass })
+    Ok(verdict(done.risky))
+}
+
+/// Exit 1 for a risky plan (a person must decide), 0 otherwise.
+fn verdict(risky: bool) -> Outcome {
+    if risky { Outcome::Deny } else { Outcome::Pass }
 }

@@ -18,6 +18,7 @@ use crate::github::{GitHub, GitHubSettings};
 use crate::http::{RetryPolicy, Secret};
 use crate::jira::{Jira, JiraSettings};
 use crate::outcome::Outcome;
+use crate::progress::Progress;
 use crate::setup::jira::{Needs, apply, plan, read};
 use crate::setup::{JiraIds, circleci, github, write_config};
 
@@ -213,11 +214,12 @@ pub(super) fn run(
     config: Option<&Path>,
     env: &Env,
     out: &mut dyn Write,
+    progress: &Progress,
 ) -> Result<Outcome, CliError> {
     match command {
-        SetupCommand::Jira(args) => run_jira(args, config, env, out),
-        SetupCommand::Circleci(args) => run_circleci(args, config, env, out),
-        SetupCommand::Github(args) => run_github(args, config, env, out),
+        SetupCommand::Jira(args) => run_jira(args, config, env, out, progress),
+        SetupCommand::Circleci(args) => run_circleci(args, config, env, out, progress),
+        SetupCommand::Github(args) => run_github(args, config, env, out, progress),
     }
 }
 
@@ -239,6 +241,7 @@ fn run_circleci(
     config: Option<&Path>,
     env: &Env,
     out: &mut dyn Write,
+    progress: &Progress,
 ) -> Result<Outcome, CliError> {
     // Refused before anything is read.
     let url = match (&args.bot_url, args.no_bot) {
@@ -283,7 +286,10 @@ fn run_circleci(
     };
     let ci = CircleCi::new(&CircleCiSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
     let slug = circleci::project_slug(&org, &args.project);
-    let read = |ci: &CircleCi| circleci::read(ci, &needs, &org, &slug).map_err(|e| CliError::Other(e.to_string()));
+    let read = |ci: &CircleCi| {
+        progress.say(format_args!("setup circleci: reading {org}, {slug}, its contexts, groups and webhooks"));
+        circleci::read(ci, &needs, &org, &slug).map_err(|e| CliError::Other(e.to_string()))
+    };
     let snap = read(&ci)?;
     let plan = circleci::plan(&needs, &snap);
     plan.render(out)?;
@@ -300,6 +306,7 @@ fn run_circleci(
         return Ok(plan.outcome());
     }
     writeln!(out, "applying:")?;
+    progress.say(format_args!("setup circleci: applying {} step(s)", plan.pending().count()));
     let applied = circleci::apply(&ci, &needs, &snap, secret.as_ref());
     for line in &applied.done {
         writeln!(out, "  {line}")?;
@@ -319,7 +326,13 @@ fn run_circleci(
     Ok(after.outcome())
 }
 
-fn run_github(args: &GithubArgs, config: Option<&Path>, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+fn run_github(
+    args: &GithubArgs,
+    config: Option<&Path>,
+    env: &Env,
+    out: &mut dyn Write,
+    progress: &Progress,
+) -> Result<Outcome, CliError> {
     let repo = args.repo.trim();
     if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
         return Err(CliError::Other(format!("--repo must be owner/name, not {repo:?}")));
@@ -331,6 +344,7 @@ fn run_github(args: &GithubArgs, config: Option<&Path>, env: &Env, out: &mut dyn
         min_approvals: config.review.min_approvals,
     };
     let gh = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
+    progress.say(format_args!("setup github: reading {repo}, its branch protection and rulesets"));
     let snap = github::read(&gh, &needs).map_err(|e| CliError::Other(e.to_string()))?;
     let plan = github::plan(&needs, &snap);
     plan.render(out)?;
@@ -342,6 +356,7 @@ fn run_jira(
     explicit: Option<&Path>,
     env: &Env,
     out: &mut dyn Write,
+    progress: &Progress,
 ) -> Result<Outcome, CliError> {
     let mut config = load_config(explicit)?;
     match &config.source {
@@ -356,6 +371,11 @@ fn run_jira(
     let jira = Jira::new(&JiraSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
     let mut needs = Needs::from_config(&config, &args.approvers_group);
     needs.approver_ids.extend(approvers.clone());
+    progress.say(format_args!(
+        "setup jira: reading {}: project {}, its issue types, fields, workflows, screens and groups",
+        jira.base_url(),
+        needs.project
+    ));
     if !args.apply {
         let snapshot = read(&jira, &needs)?;
         let mut planned = plan(&needs, &snapshot);
@@ -372,7 +392,9 @@ fn run_jira(
         }
         return Ok(planned.plan.outcome());
     }
+    progress.say(format_args!("setup jira: making what is missing on {}", jira.base_url()));
     let mut applied = apply(&jira, &needs)?;
+    progress.say(format_args!("setup jira: applied {} change(s); checking the result", applied.performed.len()));
     for line in &applied.performed {
         writeln!(out, "applied: {line}")?;
     }

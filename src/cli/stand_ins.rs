@@ -11,7 +11,7 @@ use crate::standins::StandIns;
 
 #[derive(Debug, Args)]
 pub(super) struct StandInsArgs {
-    /// Address to listen on
+    /// Address to listen on (port 0 picks a free one; the addresses are printed)
     #[arg(long, default_value = "127.0.0.1:4300")]
     listen: String,
 

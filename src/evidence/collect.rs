@@ -39,6 +39,8 @@ pub struct Sources<'a> {
     /// The bot's public keys: the base of the change set is the last deploy
     /// the bot signed a receipt for. `None` without a bot.
     pub ring: Option<&'a crate::signing::KeyRing>,
+    /// Where to say how far the work got (quiet for the bot).
+    pub progress: &'a crate::progress::Progress,
 }
 
 /// Collection could not start.
@@ -50,6 +52,11 @@ pub enum CollectError {
     /// The ticket is not a changegate ticket, or its repository is not on GitHub.
     #[error("{0}")]
     Ticket(String),
+}
+
+/// The first 12 characters of a commit id, for a person.
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
 }
 
 /// `gh/owner/name` (or `github/owner/name`) -> `(owner, name)`.
@@ -89,6 +96,7 @@ pub fn collect_from(
     })?;
     let repo = format!("{owner}/{name}");
     let vars = json!({"owner": owner, "name": name});
+    let say = |what: &dyn std::fmt::Display| src.progress.say(format_args!("collect {key}: {what}"));
     let mut gaps: Vec<Gap> = Vec::new();
     let gap = |gaps: &mut Vec<Gap>, area: GapArea, what: &str, why: &dyn std::fmt::Display| {
         gaps.push(Gap { area, what: what.to_owned(), why: why.to_string() });
@@ -107,6 +115,12 @@ pub fn collect_from(
             },
         }),
     };
+
+    say(&format_args!(
+        "{repo} {} since {}",
+        short(&b.commit),
+        base.as_ref().map_or_else(|| "its first deploy".to_owned(), |x| format!("{} ({})", x.ticket, short(&x.commit)))
+    ));
 
     // The default branch and the policy files at both ends, in one query.
     let mut branch =
@@ -218,6 +232,12 @@ pub fn collect_from(
             Err(e) => gap(&mut gaps, GapArea::Review, "range", &e),
         }
     }
+    say(&format_args!(
+        "{} commit(s), {} landing(s) in the range ({} GitHub request(s))",
+        range.commits.len(),
+        range.landings.len(),
+        src.github.requests()
+    ));
 
     // Pull requests of each landing, then their details.
     let mut associated: BTreeMap<String, Vec<AssociatedPull>> = BTreeMap::new();
@@ -235,6 +255,12 @@ pub fn collect_from(
             }
             Err(e) => gap(&mut gaps, GapArea::Review, &format!("pull requests of {} landing(s)", chunk.len()), &e),
         }
+        say(&format_args!(
+            "pull requests of {}/{} landing(s) looked up ({} GitHub request(s))",
+            associated.len(),
+            range.landings.len(),
+            src.github.requests()
+        ));
     }
     // Pull requests merged into the branch, and those a landing without one
     // names as `(#N)`: only a hint, the decision checks that it links back.
@@ -252,7 +278,8 @@ pub fn collect_from(
     }
     let mut pulls: BTreeMap<String, PullFacts> = BTreeMap::new();
     let numbers: Vec<u64> = numbers.into_iter().collect();
-    for chunk in numbers.chunks(queries::PULLS_PER_QUERY) {
+    for (i, chunk) in numbers.chunks(queries::PULLS_PER_QUERY).enumerate() {
+        let done = (i * queries::PULLS_PER_QUERY + chunk.len()).min(numbers.len());
         // A number named only in a message may be no pull request at all:
         // that is no link, not a failed batch.
         match src.github.graphql_allow_missing("Pulls", &queries::pulls(chunk), vars.clone()) {
@@ -271,6 +298,11 @@ pub fn collect_from(
                 gap(&mut gaps, GapArea::Review, &format!("pulls {list}"), &e);
             }
         }
+        say(&format_args!(
+            "pull requests {done}/{} read, with their commits, reviews and timelines ({} GitHub request(s))",
+            numbers.len(),
+            src.github.requests()
+        ));
     }
 
     // Files of single-parent landings a version-bump exemption may apply
@@ -299,10 +331,13 @@ pub fn collect_from(
     };
     let mut landing_files: BTreeMap<String, LandingFiles> = BTreeMap::new();
     let mut blob_wants: Vec<(String, String, String, bool)> = Vec::new();
-    for sha in range.landings.iter().filter(|s| parents.get(s.as_str()).is_some_and(|p| p.len() == 1)) {
-        if !wants_files(sha) {
-            continue;
-        }
+    let single: Vec<&String> = range
+        .landings
+        .iter()
+        .filter(|s| parents.get(s.as_str()).is_some_and(|p| p.len() == 1) && wants_files(s))
+        .collect();
+    for (i, sha) in single.iter().copied().enumerate() {
+        say(&format_args!("files of landing {}/{} ({})", i + 1, single.len(), short(sha)));
         match src.github.commit_files(&owner, &name, sha) {
             Ok(files) => {
                 let parent = &parents[sha.as_str()][0];
@@ -387,6 +422,12 @@ pub fn collect_from(
         }
     }
     collect_sarif(src.circleci, &b.project_slug, &config.scan.jobs, &mut scans, &mut gaps);
+    say(&format_args!(
+        "scans: {} workflow(s), {} job(s), {} SARIF file(s); reading code scanning",
+        ours.len(),
+        scans.jobs.len(),
+        scans.sarif.len()
+    ));
     scans.code_scanning_status = "unknown".into();
     match src.github.analyses_of_commit(&owner, &name, &format!("refs/heads/{}", b.branch), &b.commit) {
         Ok((mut list, exhaustive)) => {
@@ -424,6 +465,7 @@ pub fn collect_from(
     }
 
     // Other live tickets of the stream.
+    say(&"looking for other pending tickets and running deploys of the stream");
     let pending = match pending_tickets(src.jira, src.circleci, config, &b, key) {
         Ok(p) => p,
         Err(e) => {

@@ -17,6 +17,7 @@ mod policy_doc;
 pub mod render;
 pub mod report;
 pub mod rules;
+pub mod sarif;
 mod scan;
 
 use std::collections::HashSet;
@@ -26,7 +27,7 @@ use serde::de::IgnoredAny;
 
 use self::configuration::{Configuration, Sets};
 use self::model::{Bucket, ResourceChange, View};
-use self::report::{Exempted, Finding, Judged, Note, NoteKind, Report, SCHEMA_VERSION, Summary};
+use self::report::{Exempted, Finding, Judged, Note, NoteKind, ReasonHit, Report, SCHEMA_VERSION, Summary};
 use self::rules::{Hit, Reason, glob_match};
 use self::scan::{ChunkSource, ScanError, Scanner};
 use crate::config::plan::{Exemption, PlanRules};
@@ -431,6 +432,23 @@ fn settle(report: &mut Report, pending: Vec<Pending>, config: Option<&Configurat
                 details.push(&h.detail);
             }
         }
+        let by_reason = reasons
+            .iter()
+            .map(|r| {
+                let hits: Vec<&Hit> = p.hits.iter().filter(|h| h.reason == *r).collect();
+                let mut details: Vec<&str> = Vec::new();
+                for h in &hits {
+                    if !details.contains(&h.detail.as_str()) {
+                        details.push(&h.detail);
+                    }
+                }
+                ReasonHit {
+                    reason: *r,
+                    severity: hits.iter().map(|h| h.severity).max().expect("a reason of a hit"),
+                    detail: details.join("; "),
+                }
+            })
+            .collect();
         if let (Some(i), Some(changes)) = (p.change, report.changes.as_mut()) {
             changes[i].finding = Some(report.findings.len());
         }
@@ -441,6 +459,7 @@ fn settle(report: &mut Report, pending: Vec<Pending>, config: Option<&Configurat
             reasons,
             severity,
             detail: details.join("; "),
+            by_reason,
         });
     }
     if assumed_no_config {

@@ -112,6 +112,21 @@ pub struct Finding {
     pub severity: Severity,
     /// What changed, for a reviewer.
     pub detail: String,
+    /// Each reason with its own severity and detail, in `reasons` order
+    /// (SARIF has a result per reason; not part of the JSON contract).
+    #[serde(skip)]
+    pub by_reason: Vec<ReasonHit>,
+}
+
+/// One reason of a [`Finding`]: how severe it is and what it found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReasonHit {
+    /// The reason.
+    pub reason: Reason,
+    /// The highest severity of its hits.
+    pub severity: Severity,
+    /// What its hits found.
+    pub detail: String,
 }
 
 /// A finding accepted by an exemption.

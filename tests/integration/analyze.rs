@@ -159,7 +159,7 @@ fn an_unreviewed_commit_needs_a_person() {
     });
     let k = key(&sb);
     let out = analyze(&sb, &p, &["--approve", "-o", "e.json"]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
     assert_eq!(sb.issue(&k)["status"], "Manual review", "{}", out.stdout);
     let prop = bot_property(&sb, &k);
     assert_eq!(prop["analysis"]["recommendation"], "manual_review");
@@ -181,7 +181,7 @@ fn first_deploy_pending_tickets_and_policy_changes_need_a_person() {
     let p = crate::collect::pipeline(&sb, &g.head());
     assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
     let out = analyze(&sb, &p, &["--approve", "-o", "e.json"]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
     let reasons = bot_property(&sb, &key(&sb))["analysis"]["reasons"].clone();
     assert!(reasons.as_array().unwrap().contains(&json!("first_deploy")), "{reasons}");
     assert_eq!(sb.issue(&key(&sb))["status"], "Manual review");
@@ -207,7 +207,7 @@ fn first_deploy_pending_tickets_and_policy_changes_need_a_person() {
         .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
         .env("CHANGEGATE_RECEIPT_KEY", &sb.keys.0)
         .run();
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
     let reasons = bot_property(&sb, &first)["analysis"]["reasons"].clone();
     assert!(reasons.as_array().unwrap().contains(&json!("pending_ticket")), "{reasons}");
     assert_ne!(sb.issue(&first)["status"], "Approved");
@@ -219,7 +219,7 @@ fn first_deploy_pending_tickets_and_policy_changes_need_a_person() {
         Vec::new()
     });
     let out = analyze(&sb, &p, &["--approve"]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
     let reasons = bot_property(&sb, &key(&sb))["analysis"]["reasons"].clone();
     assert!(reasons.as_array().unwrap().contains(&json!("policy_config_changed")), "{reasons}");
 }
@@ -244,7 +244,7 @@ fn a_failing_scan_blocks_auto_approval() {
         .unwrap();
     assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
     let out = analyze(&sb, &p, &["--approve"]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
     let prop = bot_property(&sb, &key(&sb));
     assert_eq!(prop["analysis"]["reasons"], json!(["scan_failed"]), "{}", out.stdout);
     assert!(out.stdout.contains("scan_blocking_finding"), "{}", out.stdout);
@@ -262,7 +262,7 @@ fn a_long_table_goes_to_the_attachment() {
     });
     let k = key(&sb);
     let out = analyze(&sb, &p, &[]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("too long for a comment"), "{}", out.stdout);
     let docs = comments(&sb, &k);
     let last = docs.last().unwrap();
@@ -410,9 +410,78 @@ fn the_change_type_and_risk_level_are_computed_and_shown() {
     // A risky plan: no longer a pre-approved class of change.
     std::fs::copy(crate::support::repo().join("examples/plan.json"), sb.path().join("plan.json")).unwrap();
     let out = sb.job(&p, ["plan-check", "plan.json", "--ticket", k.as_str()]).run();
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a risky plan: a person must decide: {}{}", out.stdout, out.stderr);
     let fields = sb.issue(&k)["fields"].clone();
     assert_eq!(fields["customfield_10053"], json!({"value": "normal"}), "{}", out.stdout);
     assert_eq!(fields["customfield_10054"], json!({"value": "high"}));
     assert!(out.stdout.contains("only version bumps, but a risky plan for default"), "{}", out.stdout);
+}
+
+/// Long work says how far it got to the progress reporter it is handed (on
+/// a terminal, `changegate` hands it stderr): each collection step with the
+/// GitHub requests so far, the landings judged. A run whose stderr is not a
+/// terminal (every run here) prints none of it.
+#[test]
+fn the_analysis_reports_its_progress_to_a_terminal_only() {
+    use changegate::analyze::{AnalyzeArgs, Recorder};
+    use changegate::evidence::collect::Sources;
+    use changegate::progress::{Captured, Progress};
+    let (sb, _g, p) = setup(&config(""), |g| {
+        g.write("hotfix.txt", "x\n");
+        g.commit("dana", "hotfix straight to main");
+        Vec::new()
+    });
+    let k = key(&sb);
+    let mut pairs = sb.job_env(&p);
+    pairs.push(("GITHUB_API_URL".into(), sb.stand_ins.url()));
+    pairs.push(("GITHUB_TOKEN".into(), changegate::standins::github::TOKEN.into()));
+    let env = changegate::env::Env::from_pairs(pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+    let retry = || changegate::http::RetryPolicy::from_env(&env).unwrap();
+    let jira =
+        changegate::jira::Jira::new(&changegate::jira::JiraSettings::from_env(&env).unwrap(), None, retry()).unwrap();
+    let github =
+        changegate::github::GitHub::new(&changegate::github::GitHubSettings::from_env(&env).unwrap(), None, retry())
+            .unwrap();
+    let circleci = changegate::circleci::CircleCi::new(
+        &changegate::circleci::CircleCiSettings::from_env(&env).unwrap(),
+        None,
+        retry(),
+    )
+    .unwrap();
+    let text = config("");
+    let cfg = changegate::config::Config::parse(&text, "test", changegate::time::Date::today_utc()).unwrap();
+    let seen = Captured::default();
+    let progress = Progress::on(true, seen.clone());
+    let sources = Sources { jira: &jira, github: &github, circleci: &circleci, ring: None, progress: &progress };
+    let args = AnalyzeArgs { ticket: k.clone(), dry_run: true, ..AnalyzeArgs::default() };
+    let recorder = Recorder { store: None, policy_digest: changegate::digest::Sha256Digest::of(b"") };
+    let a = changegate::analyze::run(&args, &cfg, ("test", &text), &sources, &recorder).unwrap();
+    let lines = seen.text();
+    for expected in [
+        format!("changegate: collect {k}: acme/web {} since PRODCM-1", &p.commit[..12]),
+        format!("changegate: collect {k}: 4 commit(s), 2 landing(s) in the range"),
+        format!("changegate: collect {k}: pull requests 1/1 read"),
+        format!("changegate: collect {k}: files of landing 1/1"),
+        format!("changegate: collect {k}: scans: 1 workflow(s)"),
+        format!(
+            "changegate: analyze {k}: 2 landing(s) judged (1 pass, 1 fail, 0 undecidable), scans pass: manual_review"
+        ),
+    ] {
+        assert!(lines.contains(&expected), "missing {expected:?} in:\n{lines}");
+    }
+    assert!(lines.lines().all(|l| l.starts_with("changegate: ")), "{lines}");
+    assert_eq!(a.decision.review.landings.len(), 2);
+
+    // The same work, quiet: nothing reported, the same decision.
+    let unseen = Captured::default();
+    let quiet = Progress::on(false, unseen.clone());
+    let sources = Sources { progress: &quiet, ..sources };
+    let b = changegate::analyze::run(&args, &cfg, ("test", &text), &sources, &recorder).unwrap();
+    assert_eq!(unseen.text(), "");
+    assert_eq!(b.decision.recommendation, a.decision.recommendation);
+
+    // The command line: stderr here is a pipe, so no progress on it.
+    let out = analyze(&sb, &p, &["--dry-run"]);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
+    assert_eq!(out.stderr, "", "no progress when stderr is not a terminal");
 }

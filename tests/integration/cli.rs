@@ -81,9 +81,15 @@ fn demo_runs_the_whole_process_against_the_stand_ins() {
     for secret in ["ci-token", "bot-token", "alice-token", "circle-token", "gh-token"] {
         assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret), "{secret} leaked:\n{}", out.stdout);
     }
-    // --keep leaves what the jobs wrote and what the site holds.
+    // --keep leaves what the jobs wrote and what the site holds, and says so.
     for f in ["changegate.json", "changegate.toml", "plan.json", "acme-web/package.json", "site/jira.json"] {
         assert!(keep.path().join(f).exists(), "{f} was not kept");
+    }
+    let kept = out.stdout.split("\nKept in ").nth(1).expect("the demo lists what it kept");
+    assert!(kept.starts_with(&keep.path().canonicalize().unwrap().display().to_string()), "{kept}");
+    for line in ["acme-web/", "changegate.json", "plan.tfplan", "site/jira.json", "site/attachments/"] {
+        let listed = kept.lines().find(|l| l.trim_start().starts_with(line));
+        assert!(listed.is_some_and(|l| l.len() > 48), "{line} is not listed with what it is:\n{kept}");
     }
     // No credential is in any field, property, comment, history entry or
     // attachment of the site, nor in any file the jobs wrote.

@@ -598,7 +598,7 @@ fn request_flow_passes_the_official_descriptions_both_ways() {
     let bin = bin.display().to_string();
     let pc =
         job(&["plan-check", &plan, "--plan-file", &bin, "--state", "changegate.json", "--hold", "hold_plan_review"]);
-    assert_eq!(pc.code, 0, "plan-check: {}{}", pc.stdout, pc.stderr);
+    assert_eq!(pc.code, 1, "risky: a person must decide: {}{}", pc.stdout, pc.stderr);
     jira(&jira_proxy.url, ALICE).transition("PRODCM-1", "Approve", None).unwrap();
     let v = job(&["validate", "--environment", "production", "--plan-json", &plan, "--plan-file", &bin]);
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
@@ -998,11 +998,11 @@ fn a_push_after_approval_and_every_job_run_twice_pass_the_official_descriptions(
     let plan_check =
         ["plan-check", "plan.json", "--plan-file", "plan.tfplan", "--state", "web.json", "--hold", "hold_plan_review"];
     let out = run_as(&sb, &pl, &plan_check, false);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "escalated to a person: {}{}", out.stdout, out.stderr);
     let escalated = sb.issue(&key);
     assert_eq!(escalated["status"], "Manual review", "{}", out.stdout);
     let out = run_as(&sb, &pl, &plan_check, false);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "still risky: {}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("already recorded"), "{}", out.stdout);
     assert_eq!(sb.issue(&key)["comments"], escalated["comments"], "the plan is recorded once");
     sb.set_job(&pl.workflow_id, "plan", "success");

@@ -217,7 +217,7 @@ fn a_risky_plan_is_escalated_and_needs_an_approval_after_it() {
         &pl,
         &["plan-check", &p(&json_file), "--plan-file", &p(&bin), "--ticket", "PRODCM-1", "--hold", "hold_plan_review"],
     );
-    assert_eq!(out.code, 0, "risky, but the hold does the pausing: {}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "risky: escalated to a person, who decides at the hold: {}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("RISKY: 4 resource changes need review"), "{}", out.stdout);
     assert!(out.stdout.contains("moved PRODCM-1 to Manual review"), "{}", out.stdout);
     let issue = sb.issue("PRODCM-1");
@@ -235,7 +235,8 @@ fn a_risky_plan_is_escalated_and_needs_an_approval_after_it() {
     let v = cg(&sb, &pl, &apply);
     assert_eq!(v.code, 0, "approved after the plan was recorded: {}{}", v.stdout, v.stderr);
 
-    // --fail-on-risk for pipelines without a hold.
+    // --fail-on-risk, once the way to exit 1 on a recorded risky plan, is
+    // still accepted and changes nothing; a safe plan still passes with it.
     let sb2 = no_bot();
     let pl2 = deploy_pipeline(&sb2, &sha(407));
     approved(&sb2, &pl2);
@@ -246,6 +247,24 @@ fn a_risky_plan_is_escalated_and_needs_an_approval_after_it() {
         &["plan-check", &p(&j2), "--plan-file", &p(&b2), "--state", "changegate.json", "--fail-on-risk"],
     );
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert_eq!(status(&sb2, "PRODCM-1"), "Manual review");
+    let (j3, b3) = plan_files(&sb2, "safe", false);
+    let out = cg(
+        &sb2,
+        &pl2,
+        &[
+            "plan-check",
+            &p(&j3),
+            "--plan-file",
+            &p(&b3),
+            "--state",
+            "changegate.json",
+            "--stack",
+            "safe",
+            "--fail-on-risk",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
 }
 
 #[test]
@@ -296,7 +315,8 @@ fn several_stacks_each_bind_their_own_plan() {
     for (stack, j, b) in [("network", &nj, &nb), ("app", &aj, &ab)] {
         let out =
             cg(&sb, &pl, &["plan-check", &p(j), "--plan-file", &p(b), "--state", "changegate.json", "--stack", stack]);
-        assert_eq!(out.code, 0, "{stack}: {}{}", out.stdout, out.stderr);
+        let risky = stack == "app";
+        assert_eq!(out.code, i32::from(risky), "{stack}: {}{}", out.stdout, out.stderr);
     }
     sb.jira_as(ALICE).transition("PRODCM-1", "Approve", None).unwrap();
     let ok = |stack: &str, j: &PathBuf, b: &PathBuf| {
@@ -451,7 +471,8 @@ type Call = (&'static str, &'static str, &'static str, bool);
 
 /// Runs `cmd` once per call and fault: every cell must exit 2, never 0,
 /// with a message naming the service and no secret; then once more without
-/// the fault, which must pass.
+/// the fault, which must finish: pass, or for `plan-check` of the risky
+/// plan, exit 1 (recorded and escalated to a person).
 fn fault_matrix(cmd: &[&str], calls: &[Call]) -> usize {
     let faults = [
         ("500", json!({"status": 500, "times": 50})),
@@ -491,7 +512,8 @@ fn fault_matrix(cmd: &[&str], calls: &[Call]) -> usize {
             // the failed run left half done.
             sb.clear_faults();
             let again = cg(&sb, &pl, &refs);
-            assert_eq!(again.code, 0, "{cell}: the rerun: {}{}", again.stdout, again.stderr);
+            let finished = if cmd[0] == "plan-check" { 1 } else { 0 };
+            assert_eq!(again.code, finished, "{cell}: the rerun: {}{}", again.stdout, again.stderr);
             cells += 1;
         }
     }
@@ -615,7 +637,7 @@ fn resume_of_a_plan_hold_needs_the_approval_after_a_risky_plan() {
         &pl,
         &["plan-check", &p(&json_file), "--plan-file", &p(&bin), "--ticket", "PRODCM-1", "--hold", "hold_plan_review"],
     );
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "escalated: {}{}", out.stdout, out.stderr);
     sb.stand_ins
         .with_circleci(|c| c.set_job(&json!({"workflow_id": pl.workflow_id, "job": "plan", "status": "success"})))
         .unwrap();

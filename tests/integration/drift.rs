@@ -237,7 +237,7 @@ fn open_drift_sends_the_next_change_to_a_person() {
     let opened = record(&sb, opened_sg(), "network");
     assert!(opened.stdout.contains("opened drift ticket"), "{}", opened.stdout);
     let out = analyze(&sb, &p, &["--approve"]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
     let k = key(&sb);
     let analysis = bot_property(&sb, &k)["analysis"].clone();
     assert_eq!(analysis["reasons"], json!(["drift_open"]), "{analysis}");

@@ -255,3 +255,159 @@ fn required_scanners_match_the_names_real_scanners_write() {
     let r = scan_gate::gate(&lower, &cfg(&lower, "['Semgrep']"));
     assert_eq!(r.required[0].satisfied_by.as_deref(), Some("semgrep"));
 }
+
+/// Validates SARIF documents against the SARIF 2.1.0 schema of the shared
+/// contracts with Python's `jsonschema` (draft 4, the schema's own draft,
+/// with the formats it can check). Returns each invalid document's errors.
+pub fn validate_sarif(docs: &[(String, serde_json::Value)]) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("docs.json");
+    std::fs::write(&path, serde_json::to_string(docs).unwrap()).unwrap();
+    let script = r##"
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft4Validator.check_schema(schema)
+validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+bad = 0
+for name, doc in json.load(open(sys.argv[2])):
+    for e in validator.iter_errors(doc):
+        bad += 1
+        print(f"{name}: {e.message} at {list(e.absolute_path)}")
+sys.exit(1 if bad else 0)
+"##;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(shared("contracts/sarif").join("sarif-schema-2.1.0.json"))
+        .arg(&path)
+        .output()
+        .expect("python3 runs (with the jsonschema package)");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// The validator itself tells valid SARIF from invalid: the shared corpus
+/// has a valid CodeQL file and one whose `results` is a number.
+#[test]
+fn the_sarif_validator_tells_valid_from_invalid() {
+    let doc = |f: &str| {
+        let text = std::fs::read_to_string(shared("contracts/sarif").join(f)).unwrap();
+        (f.to_owned(), serde_json::from_str::<serde_json::Value>(&text).unwrap())
+    };
+    validate_sarif(&[doc("codeql/valid-sarif.sarif"), doc("trivy/alpine-310.sarif")]).unwrap();
+    let err = validate_sarif(&[doc("codeql/invalid-sarif.sarif")]).unwrap_err();
+    assert!(err.contains("codeql/invalid-sarif.sarif") && err.contains("results"), "{err}");
+}
+
+/// `plan-check --format sarif` of the shipped example, with its
+/// exemption: valid SARIF 2.1.0, a result per reason of each finding at that
+/// reason's level, the exempted reasons as accepted suppressions, the
+/// resource as the logical location and the plan file as the artifact; and
+/// any SARIF reader (ours) reads it back. `--sarif-out` writes the same.
+#[test]
+fn plan_check_writes_valid_sarif_that_reads_back() {
+    let example = crate::support::repo().join("examples");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(example.join("plan.json"), dir.path().join("plan.json")).unwrap();
+    std::fs::write(dir.path().join("plan.tfplan"), b"binary plan").unwrap();
+    let config = example.join("changegate.toml").display().to_string();
+    let args = ["plan-check", "plan.json", "--plan-file", "plan.tfplan", "--config", &config];
+    let json = crate::support::Run::new(args.iter().copied().chain(["--format", "json"])).cwd(dir.path()).run();
+    let out = crate::support::Run::new(args.iter().copied().chain(["--format", "sarif", "--sarif-out", "out.sarif"]))
+        .cwd(dir.path())
+        .run();
+    assert_eq!(out.code, 1, "risky: {}{}", out.stdout, out.stderr);
+    assert_eq!(std::fs::read_to_string(dir.path().join("out.sarif")).unwrap(), out.stdout);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    validate_sarif(&[("example".into(), doc.clone())]).unwrap();
+
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let run = &doc["runs"][0];
+    // Every (address, reason) of the findings is a result; of the exempted, a suppressed one.
+    let pairs = |key: &str| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = report[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|f| {
+                f["reasons"].as_array().unwrap().iter().map(|r| (f["address"].as_str().unwrap().into(), r.to_string()))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let results = run["results"].as_array().unwrap();
+    let of = |suppressed: bool| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = results
+            .iter()
+            .filter(|r| r.get("suppressions").is_some() == suppressed)
+            .map(|r| {
+                let address = r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"].as_str().unwrap();
+                (address.to_owned(), r["ruleId"].to_string())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(!pairs("exempted").is_empty(), "the example's exemption applies");
+    assert_eq!(of(false), pairs("findings"));
+    assert_eq!(of(true), pairs("exempted"));
+    for r in results {
+        let art = &r["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert_eq!(art["uri"], "plan.tfplan", "the plan that will be applied");
+        assert_eq!(run["artifacts"][art["index"].as_u64().unwrap() as usize]["location"]["uri"], "plan.tfplan");
+    }
+    // The trust policy change is high: an error; the replaced instance medium: a warning.
+    let level = |address: &str, rule: &str| {
+        results
+            .iter()
+            .find(|r| r["ruleId"] == rule && r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == address)
+            .map(|r| r["level"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(level("aws_iam_role.deploy", "trust_policy").as_deref(), Some("error"));
+    assert_eq!(level("aws_instance.worker[0]", "delete").as_deref(), Some("warning"));
+    let digests = (&run["artifacts"][0]["hashes"]["sha-256"], &run["artifacts"][1]["hashes"]["sha-256"]);
+    assert_eq!(format!("sha256:{}", digests.0.as_str().unwrap()), report["plan_json_digest"].as_str().unwrap());
+    assert_eq!(format!("sha256:{}", digests.1.as_str().unwrap()), report["plan_file_digest"].as_str().unwrap());
+
+    // Read back as a scan tool's output.
+    let runs = sarif::read(&doc).unwrap();
+    assert_eq!(runs[0].tool, "changegate");
+    assert_eq!(runs[0].execution_successful, Some(true));
+    assert_eq!(runs[0].results.len(), results.len());
+    assert_eq!(runs[0].results.iter().filter(|r| r.suppressed).count(), pairs("exempted").len());
+    assert!(runs[0].results.iter().any(|r| r.rule == "trust_policy" && r.level == "error"));
+}
+
+/// Every real plan of the shared corpus, as SARIF: valid against the
+/// schema, with exactly one result per reason of each finding.
+#[test]
+fn every_corpus_plan_as_sarif_is_valid() {
+    use changegate::config::plan::PlanRules;
+    use changegate::plan;
+    let dir = shared("tfplans");
+    let mut docs = Vec::new();
+    let mut results = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let Ok(report) = plan::check(std::fs::File::open(&path).unwrap(), &PlanRules::default()) else {
+            continue;
+        };
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let inputs = plan::sarif::Inputs { plan_json: Some(std::path::Path::new(&name)), ..Default::default() };
+        let doc = plan::sarif::to_sarif(&report, &inputs);
+        let reasons: usize = report.findings.iter().map(|f| f.reasons.len()).sum();
+        assert_eq!(doc["runs"][0]["results"].as_array().unwrap().len(), reasons, "{name}");
+        results += reasons;
+        docs.push((name, doc));
+    }
+    assert!(docs.len() >= 100, "the corpus has over 100 plans, {} read", docs.len());
+    assert!(results > 100, "the corpus has risky plans: {results} results");
+    validate_sarif(&docs).unwrap();
+}

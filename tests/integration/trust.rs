@@ -81,7 +81,7 @@ fn a_state_file_that_names_no_ticket_decides_nothing() {
     std::fs::copy(crate::support::repo().join("examples/plan.json"), sb.path().join("plan.json")).unwrap();
     std::fs::write(sb.path().join("plan.tfplan"), "binary plan").unwrap();
     let out = sb.job(&p, ["plan-check", "plan.json", "--plan-file", "plan.tfplan", "--state", "changegate.json"]).run();
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "the risky plan is escalated: {}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains(&format!("recorded the plan for stack \"default\" on {k}")), "{}", out.stdout);
     assert!(sb.issue(&k)["properties"]["changegate"]["plans"]["default"].is_object());
     let apply = validate(&sb, &p, &["--plan-json", "plan.json", "--plan-file", "plan.tfplan"]);
@@ -102,6 +102,19 @@ fn a_state_file_that_names_no_ticket_decides_nothing() {
     let v = validate(&sb, &other, &[]);
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("no change ticket is bound to this pipeline"), "{}", v.stdout);
+    // plan-check and analyze cannot do their work: exit 2, never the 1 of a
+    // change escalated to a person (which a pipeline may let through to a hold).
+    let pc = ["plan-check", "plan.json", "--plan-file", "plan.tfplan", "--state", "changegate.json"];
+    let out = sb.job(&other, pc.iter().copied().chain(["--environment", "production"])).run();
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("no change ticket is bound to this pipeline"), "{}", out.stderr);
+    let out = sb
+        .job(&other, ["analyze", "--state", "changegate.json", "--environment", "production"])
+        .env("GITHUB_API_URL", &sb.stand_ins.url())
+        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .run();
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("no change ticket is bound to this pipeline"), "{}", out.stderr);
 
     // The honest deploy, state file and all, still passes once approved.
     sb.jira_as(BOB).transition(&k, "Approve", None).unwrap();

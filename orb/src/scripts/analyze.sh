@@ -1,6 +1,7 @@
 #!/bin/sh
 # Step 2 for teams that run no bot: collects the evidence and posts the
-# analysis on the ticket. It never approves: a person does.
+# analysis on the ticket. It never approves: a person does. A change that
+# needs a reviewer (exit 1) passes the step unless fail_on_escalation is set.
 set -eu
 eval "$CG_SCRIPT_UTILS"
 cg_jira_and_circleci
@@ -33,4 +34,4 @@ if [ -n "${CG_SARIF:-}" ]; then
   IFS=$old_ifs
 fi
 
-exec "$cg" "$@"
+cg_exec_escalating "$cg" "$@"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Step 3: judges the plan, records its digests on the ticket and escalates a
-# risky plan; the plan-review hold does the pausing.
+# risky plan (exit 1); the plan-review hold does the pausing, so the step
+# passes on it unless fail_on_escalation (or the older fail_on_risk) is set.
 set -eu
 eval "$CG_SCRIPT_UTILS"
 cg_jira_and_circleci
@@ -26,7 +27,7 @@ if [ -n "${CG_REPORTS_DIR:-}" ]; then
   dir="$CG_REPORTS_DIR/plan-${CG_STACK:-default}"
   set -- "$@" --junit "$dir/junit/plan-check.xml" --markdown-out "$dir/plan.md" --html "$dir/plan.html"
 fi
-if cg_true "${CG_FAIL_ON_RISK:-0}"; then set -- "$@" --fail-on-risk; fi
+if cg_true "${CG_FAIL_ON_RISK:-0}"; then export CG_FAIL_ON_ESCALATION=true; fi
 if [ -n "${CG_CONFIG:-}" ]; then set -- "$@" --config "$CG_CONFIG"; fi
 
-exec "$cg" "$@"
+cg_exec_escalating "$cg" "$@"

@@ -66,3 +66,19 @@ cg_bin() {
     cg_die "the changegate binary is not installed: run the install command first"
   fi
 }
+
+# cg_exec_escalating COMMAND ARGS...: runs a changegate command whose exit 1
+# means "escalated: a person must decide" (plan-check of a risky plan,
+# analyze of a change that needs a reviewer). Unless fail_on_escalation is
+# set, 1 ends the step successfully, so the workflow reaches the hold where
+# that person decides; 0 and 2 (could not decide) pass through unchanged.
+cg_exec_escalating() {
+  cg_status=0
+  "$@" || cg_status=$?
+  if [ "$cg_status" -eq 1 ] && ! cg_true "${CG_FAIL_ON_ESCALATION:-0}"; then
+    printf '%s
+' "changegate orb: exit 1, escalated to a person: this step passes so the workflow reaches the hold where they decide (fail_on_escalation: true fails it instead)" >&2
+    exit 0
+  fi
+  exit "$cg_status"
+}

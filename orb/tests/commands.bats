@@ -364,8 +364,10 @@ drift_plan() {
   echo "$output"
   [ "$status" -eq 1 ]
   [[ "$output" == *"opened drift ticket"* ]]
-  grep -q 'aws_security_group.web' reports/drift.md
-  python3 -c 'import json; r = json.load(open("reports/drift.json")); assert r["drifted"] and r["resources"][0]["severity"] == "high", r'
+  grep -q 'aws_security_group.web' reports/drift-network/drift.md
+  python3 -c 'import json; r = json.load(open("reports/drift-network/drift.json")); assert r["drifted"] and r["resources"][0]["severity"] == "high", r'
+  [ "$(junit_counts reports/drift-network/junit/drift.xml)" = "1 1 0" ]
+  python3 -c 'import json; d = json.load(open("reports/drift-network/drift.sarif")); assert d["runs"][0]["results"][0]["level"] == "error", d'
   key=$(printf '%s\n' "$output" | sed -n 's/.*opened drift ticket \([A-Z]*-[0-9]*\).*/\1/p')
   [ "$(issue_status "$key")" = Open ]
 

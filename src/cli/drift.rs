@@ -44,6 +44,10 @@ pub(super) struct DriftArgs {
     #[arg(long, value_name = "FILE")]
     json_out: Option<PathBuf>,
 
+    /// Also write the report as SARIF 2.1.0 to FILE (a result per drifted object)
+    #[arg(long, value_name = "FILE")]
+    sarif_out: Option<PathBuf>,
+
     /// Write JUnit XML: a test case per drifted object (CircleCI's Tests tab)
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
@@ -96,6 +100,12 @@ fn judge_and_record(
     };
     let report = plan::drift::check(input, &config.plan, &environment, &args.stack)?;
     junit.push(report.to_junit());
+    if let Some(path) = &args.sarif_out {
+        let from_file = args.render_with.is_none() && args.plan_json != "-";
+        let doc = plan::sarif::drift_to_sarif(&report, from_file.then(|| Path::new(&args.plan_json)));
+        let text = serde_json::to_string_pretty(&doc).expect("a SARIF document serialises") + "\n";
+        super::write_file(path, "cannot write the SARIF report", text.as_bytes())?;
+    }
     if let Some(path) = &args.markdown_out {
         super::write_file(path, "cannot write the markdown report", report.to_markdown().as_bytes())?;
     }

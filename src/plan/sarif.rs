@@ -300,6 +300,75 @@ pub fn to_sarif(report: &Report, inputs: &Inputs<'_>) -> Value {
     json!({"$schema": SCHEMA, "version": VERSION, "runs": [run]})
 }
 
+/// The SARIF document of a drift check: a result per reason of each
+/// drifted object (rule `drift` when no rule singles it out), its level from
+/// the drift's severity (access drift is an error).
+pub fn drift_to_sarif(report: &super::drift::DriftReport, plan_json: Option<&Path>) -> Value {
+    let mut json_artifact = json!({
+        "hashes": {"sha-256": report.plan_json_digest.hex()},
+        "mimeType": "application/json",
+        "roles": ["analysisTarget"],
+    });
+    match plan_json {
+        Some(p) => json_artifact["location"] = json!({"uri": path_uri(p)}),
+        None => {
+            json_artifact["description"] =
+                json!({"text": "the plan JSON, read from stdin or rendered from the plan file"});
+        }
+    }
+    let artifact = plan_json.map(|p| (0, path_uri(p)));
+    let artifact = artifact.as_ref().map(|(i, u)| (*i, u.as_str()));
+    let drift_index = Reason::ALL.len();
+    let mut results = Vec::new();
+    for d in &report.resources {
+        let message = format!("{} ({}) changed outside Terraform: {}", d.address, d.actions.join(", "), d.detail);
+        let rules: Vec<(String, usize)> = if d.reasons.is_empty() {
+            vec![("drift".to_owned(), drift_index)]
+        } else {
+            d.reasons.iter().map(|r| (r.code().to_owned(), rule_index(*r))).collect()
+        };
+        for (id, index) in rules {
+            results.push(json!({
+                "ruleId": id,
+                "ruleIndex": index,
+                "level": level(d.severity),
+                "message": {"text": message},
+                "locations": [location(&d.address, artifact)],
+                "partialFingerprints": {"changegateDrift/v1": Sha256Digest::of(format!("{}\u{0}{id}", d.address).as_bytes()).hex()},
+                "properties": {"severity": d.severity.as_str(), "type": d.kind, "actions": d.actions},
+            }));
+        }
+    }
+    let mut rules: Vec<Value> = Reason::ALL.iter().map(|r| rule(*r)).collect();
+    rules.push(json!({
+        "id": "drift",
+        "name": "ChangedOutsideTerraform",
+        "shortDescription": {"text": "An object changed outside Terraform"},
+        "fullDescription": {"text": "The real object differs from Terraform's state: a change that skipped the pipeline."},
+        "help": {"text": "Find who changed it; bring the code or the object back in line, then run the drift check again.",
+                 "markdown": "Find who changed it; bring the code or the object back in line, then run the drift check again."},
+        "helpUri": format!("{INFORMATION_URI}#drift"),
+        "defaultConfiguration": {"level": "note"},
+        "properties": {"tags": ["security", "terraform", "drift"]},
+    }));
+    let run = json!({
+        "tool": {"driver": {
+            "name": "changegate",
+            "version": env!("CARGO_PKG_VERSION"),
+            "semanticVersion": env!("CARGO_PKG_VERSION"),
+            "informationUri": INFORMATION_URI,
+            "rules": rules,
+        }},
+        "invocations": [{"executionSuccessful": true}],
+        "artifacts": [json_artifact],
+        "results": results,
+        "columnKind": "unicodeCodePoints",
+        "automationDetails": {"id": format!("changegate/drift/{}/{}/", report.environment, report.stack)},
+        "properties": {"drifted": report.drifted, "drift_digest": report.drift_digest, "plan_json_digest": report.plan_json_digest},
+    });
+    json!({"$schema": SCHEMA, "version": VERSION, "runs": [run]})
+}
+
 /// [`to_sarif`], pretty-printed, with a final newline.
 pub fn to_sarif_text(report: &Report, inputs: &Inputs<'_>) -> String {
     serde_json::to_string_pretty(&to_sarif(report, inputs)).expect("a SARIF document serialises") + "\n"

@@ -258,3 +258,45 @@ fn open_drift_sends_the_next_change_to_a_person() {
     assert_eq!(bot_property(&sb, &k2)["analysis"]["reasons"], json!([]));
     assert_eq!(sb.issue(&k2)["status"], "Approved");
 }
+
+/// The drift reports for CircleCI: JUnit read back with junitparser (a
+/// failure per drifted object; one passing case without drift) and SARIF
+/// valid against the SARIF 2.1.0 schema, for every shared plan with drift.
+#[test]
+fn drift_junit_and_sarif_are_what_their_readers_expect() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut docs = Vec::new();
+    for (file, exit, drifted) in expectations() {
+        let junit = dir.path().join(format!("{file}.xml"));
+        let sarif = dir.path().join(format!("{file}.sarif"));
+        let plan = shared("tfplans").join(&file);
+        let out = Run::new([
+            "drift",
+            plan.to_str().unwrap(),
+            "--environment",
+            "production",
+            "--stack",
+            "default",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--sarif-out",
+            sarif.to_str().unwrap(),
+        ])
+        .run();
+        assert_eq!(out.code, exit, "{file}: {}", out.stderr);
+        let j = crate::support::read_junit(&junit);
+        assert_eq!(j["declared"], j["counted"], "{file}: {j}");
+        let failures = j["counted"]["failures"].as_u64().unwrap() as usize;
+        assert_eq!(failures, drifted.len(), "{file}: {j}");
+        assert_eq!(j["counted"]["tests"].as_u64().unwrap() as usize, drifted.len().max(1), "{file}");
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+        let results = doc["runs"][0]["results"].as_array().unwrap();
+        let objects: BTreeSet<&str> = results
+            .iter()
+            .map(|r| r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"].as_str().unwrap())
+            .collect();
+        assert_eq!(objects.len(), drifted.len(), "{file}: a result for each drifted object");
+        docs.push((file, doc));
+    }
+    crate::sarif::validate_sarif(&docs).unwrap();
+}

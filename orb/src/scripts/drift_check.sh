@@ -7,8 +7,8 @@ set -eu
 eval "$CG_SCRIPT_UTILS"
 cg=$(cg_bin)
 tool=${CG_RENDER_WITH:-terraform}
-reports=${CG_REPORTS_DIR:-changegate-reports}
-mkdir -p "$reports"
+reports=${CG_REPORTS_DIR:-changegate-reports}/drift-${CG_STACK:-default}
+mkdir -p "$reports/junit"
 reports=$(cd "$reports" && pwd)
 
 cd "${CG_WORKING_DIRECTORY:-.}"
@@ -17,7 +17,8 @@ cd "${CG_WORKING_DIRECTORY:-.}"
 
 set -- drift --plan-file changegate-drift.tfplan --render-with "$tool" \
   --environment "${CG_ENVIRONMENT:?the environment parameter is required}" --stack "${CG_STACK:-default}" \
-  --json-out "$reports/drift.json"
+  --json-out "$reports/drift.json" --sarif-out "$reports/drift.sarif" --junit "$reports/junit/drift.xml" \
+  --markdown-out "$reports/drift.md"
 if [ -n "${CG_CONFIG:-}" ]; then set -- "$@" --config "$CG_CONFIG"; fi
 if cg_true "${CG_RECORD:-1}"; then
   cg_export_from JIRA_BASE_URL "${CG_JIRA_BASE_URL_VAR:-JIRA_BASE_URL}"
@@ -26,7 +27,4 @@ if cg_true "${CG_RECORD:-1}"; then
   set -- "$@" --record
 fi
 
-status=0
-"$cg" "$@" --format markdown > "$reports/drift.md" || status=$?
-cat "$reports/drift.md"
-exit "$status"
+exec "$cg" "$@"

@@ -119,9 +119,13 @@ pub struct AuditReport {
     /// by someone other than the bot, pipelines triggered by the bot's user
     /// or a member of the security group (break-glass or bypass).
     pub past_the_lock: Vec<LockEntry>,
+    /// Drift found or still open in the window (docs/drift.md): changes made
+    /// outside Terraform, each a finding.
+    #[serde(default)]
+    pub drift: Vec<DriftEntry>,
     /// `pass` when every sampled decision was reproduced, every granted
-    /// emergency has a retrospective that is not overdue and nothing got past
-    /// the lock, else `findings`.
+    /// emergency has a retrospective that is not overdue, nothing got past
+    /// the lock and nothing drifted, else `findings`.
     pub outcome: String,
     /// The ticket the inspection was posted on, when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,6 +142,57 @@ pub struct LockEntry {
     pub code: String,
     /// Who and where.
     pub detail: String,
+}
+
+/// One drift ticket, as the audit reports it: when, what, how long open,
+/// how closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DriftEntry {
+    /// The drift ticket.
+    pub ticket: String,
+    /// Environment.
+    pub environment: String,
+    /// Stack.
+    pub stack: String,
+    /// The objects that drifted (last recorded).
+    pub resources: Vec<String>,
+    /// When the drift was first found.
+    pub found_at: String,
+    /// When the ticket was closed; `None` while open.
+    pub closed_at: Option<String>,
+    /// Whole days from finding to closing (or to the audit, while open).
+    pub open_days: i64,
+    /// `open`, `no drift found` (a check found none) or `duplicate`.
+    pub closed_by: String,
+}
+
+/// The audit's view of one drift ticket (pure): how long it was open and how
+/// it closed, given its record and status.
+pub fn drift_entry(
+    ticket: &str,
+    record: &crate::drift::DriftRecord,
+    closed: Option<(&str, Option<&str>)>,
+    duplicate_resolution: &str,
+    now: Timestamp,
+) -> DriftEntry {
+    let found = Timestamp::parse(&record.found_at).unwrap_or(now);
+    let closed_at = closed.map(|(at, _)| at.to_owned());
+    let end = closed.and_then(|(at, _)| Timestamp::parse(at)).unwrap_or(now);
+    let closed_by = match closed {
+        None => "open",
+        Some((_, Some(r))) if r.eq_ignore_ascii_case(duplicate_resolution) => "duplicate",
+        Some(_) => "no drift found",
+    };
+    DriftEntry {
+        ticket: ticket.to_owned(),
+        environment: record.environment.clone(),
+        stack: record.stack.clone(),
+        resources: record.resources.clone(),
+        found_at: record.found_at.clone(),
+        closed_at,
+        open_days: (end.0 - found.0).max(0) / 86_400_000,
+        closed_by: closed_by.to_owned(),
+    }
 }
 
 /// One emergency change, as the audit reports it.
@@ -221,6 +276,27 @@ impl AuditReport {
         for l in &self.past_the_lock {
             let _ = writeln!(o, "| {} | {} | {} |", l.ticket, l.code, cell(&l.detail));
         }
+        let _ = writeln!(o, "\n#### Drift (changes outside Terraform): {}\n", self.drift.len());
+        if !self.drift.is_empty() {
+            let _ = writeln!(
+                o,
+                "| Ticket | Environment / stack | Found | Open (days) | Closed | How | Objects |\n|---|---|---|---|---|---|---|"
+            );
+        }
+        for d in &self.drift {
+            let _ = writeln!(
+                o,
+                "| {} | {} / {} | {} | {} | {} | {} | {} |",
+                d.ticket,
+                cell(&d.environment),
+                cell(&d.stack),
+                d.found_at,
+                d.open_days,
+                d.closed_at.as_deref().unwrap_or("-"),
+                d.closed_by,
+                cell(&d.resources.join(", "))
+            );
+        }
         if let Some(k) = &self.recorded_on {
             let _ = writeln!(o, "\nPosted on {k}.");
         }
@@ -270,6 +346,19 @@ impl AuditReport {
         }
         for l in &self.past_the_lock {
             cases.push(Case::failed("audit.lock", format!("{} {}", l.ticket, l.code), &l.code, &l.detail, &l.detail));
+        }
+        for d in &self.drift {
+            let text = format!(
+                "{} / {}: {} object(s) changed outside Terraform, found {}, {} ({} day(s) open): {}",
+                d.environment,
+                d.stack,
+                d.resources.len(),
+                d.found_at,
+                d.closed_by,
+                d.open_days,
+                d.resources.join(", ")
+            );
+            cases.push(Case::failed("audit.drift", &d.ticket, "drift", &text, &text));
         }
         Suite::new(
             format!(
@@ -440,11 +529,14 @@ pub fn run(
     let emergencies = emergencies(config, src, &since)?;
     say(&format_args!("what got past the lock since {since}"));
     let past_the_lock = past_the_lock(config, src, &since)?;
+    say(&format_args!("drift since {since}"));
+    let drift = drift(config, src, &since)?;
     let inspector = src.jira.myself().map(|u| u.account_id).unwrap_or_else(|_| "unknown".into());
     let fine = |e: &EmergencyEntry| e.finding == "ok" || e.finding == "pending";
     let outcome = if inspected.iter().all(|i| i.outcome == "reproduced")
         && emergencies.iter().all(fine)
         && past_the_lock.is_empty()
+        && drift.is_empty()
     {
         "pass"
     } else {
@@ -461,6 +553,7 @@ pub fn run(
         inspected,
         emergencies,
         past_the_lock,
+        drift,
         outcome: outcome.to_owned(),
         recorded_on: None,
     };
@@ -672,6 +765,47 @@ fn applied_without_plan(
     )
 }
 
+/// The drift tickets found in the window, or still open in it, or closed
+/// in it.
+fn drift(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<DriftEntry>, AuditError> {
+    let jc = &config.jira;
+    let q = format!(
+        "project = {} AND labels = {} ORDER BY created ASC",
+        jql::string(&jc.project),
+        jql::string(crate::drift::LABEL)
+    );
+    let now = Timestamp::now();
+    let mut out = Vec::new();
+    for issue in src.jira.search(&q, &["status", "resolution", "resolutiondate"], &[crate::drift::PROPERTY], &[])? {
+        let Some(record) = issue
+            .properties
+            .get(crate::drift::PROPERTY)
+            .and_then(|v| serde_json::from_value::<crate::drift::DriftRecord>(v.clone()).ok())
+        else {
+            continue;
+        };
+        let status = issue.status().unwrap_or_default();
+        let resolved_at = issue.fields.get("resolutiondate").and_then(Value::as_str).map(jira_date);
+        let resolution = issue.fields.get("resolution").and_then(|r| r.get("name")).and_then(Value::as_str);
+        let closed = jc.statuses.is_closed(status).then(|| (resolved_at.clone().unwrap_or_default(), resolution));
+        let in_window = record.found_at.as_str() >= since
+            || closed.is_none()
+            || resolved_at.as_deref().is_some_and(|at| at >= since);
+        if in_window {
+            let closed = closed.as_ref().map(|(at, r)| (at.as_str(), *r));
+            out.push(drift_entry(&issue.key, &record, closed, &jc.resolutions.duplicate, now));
+        }
+    }
+    Ok(out)
+}
+
+/// Jira's `2026-11-27T13:29:55.123+0000` as RFC 3339 (UTC), for comparing.
+fn jira_date(s: &str) -> String {
+    Timestamp::parse(s)
+        .or_else(|| Timestamp::parse(&s.replace("+0000", "Z")))
+        .map_or_else(|| s.to_owned(), Timestamp::to_rfc3339)
+}
+
 fn emergencies(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<EmergencyEntry>, AuditError> {
     use crate::emergency::{EMERGENCY_LABEL, retrospective_label};
     let jc = &config.jira;
@@ -809,6 +943,26 @@ mod tests {
     }
 
     #[test]
+    fn drift_entries_say_how_long_and_how_they_closed() {
+        let record = crate::drift::DriftRecord {
+            schema_version: 1,
+            environment: "production".into(),
+            stack: "network".into(),
+            drift_digest: crate::digest::Sha256Digest([0; 32]),
+            resources: vec!["aws_security_group.web".into()],
+            found_at: "2026-11-02T00:00:00Z".into(),
+            seen_at: "2026-11-03T00:00:00Z".into(),
+        };
+        let now = Timestamp::parse("2026-11-12T06:00:00Z").unwrap();
+        let open = drift_entry("P-1", &record, None, "Duplicate", now);
+        assert_eq!((open.closed_by.as_str(), open.open_days), ("open", 10));
+        let closed = drift_entry("P-1", &record, Some(("2026-11-05T00:00:00Z", Some("Done"))), "Duplicate", now);
+        assert_eq!((closed.closed_by.as_str(), closed.open_days), ("no drift found", 3));
+        let dup = drift_entry("P-2", &record, Some(("2026-11-02T00:00:01Z", Some("Duplicate"))), "Duplicate", now);
+        assert_eq!(dup.closed_by, "duplicate");
+    }
+
+    #[test]
     fn periods_are_labels() {
         assert!(valid_period("2026-11"));
         assert!(valid_period("2026.Q4_a"));
@@ -844,6 +998,7 @@ mod tests {
                 finding: "missing".into(),
             }],
             past_the_lock: vec![],
+            drift: Vec::new(),
             outcome: "findings".into(),
             recorded_on: None,
         };

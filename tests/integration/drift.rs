@@ -300,3 +300,53 @@ fn drift_junit_and_sarif_are_what_their_readers_expect() {
     }
     crate::sarif::validate_sarif(&docs).unwrap();
 }
+
+/// The monthly inspection lists the drift of its period: when it was found,
+/// what drifted, how long it stayed open and how it closed; drift is a
+/// finding of the inspection.
+#[test]
+fn the_audit_lists_the_drift_of_its_period() {
+    let (sb, _g, p) = crate::analyze::setup(&crate::analyze::config(""), |_| Vec::new());
+    let audit = || {
+        let dir = sb.path().join("audit");
+        let out = sb
+            .bot(
+                &p,
+                [
+                    "audit",
+                    "--since",
+                    "2026-01-01",
+                    "--sample",
+                    "0",
+                    "--json-out",
+                    "audit/audit.json",
+                    "--junit",
+                    "audit/audit.xml",
+                ],
+            )
+            .run();
+        let json: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("audit.json")).unwrap()).unwrap();
+        (out, json, crate::support::read_junit(&dir.join("audit.xml")))
+    };
+    let (out, report, _) = audit();
+    assert_eq!(out.code, 0, "no drift, nothing else: {}{}", out.stdout, out.stderr);
+    assert_eq!(report["drift"], json!([]));
+
+    assert_eq!(record(&sb, opened_sg(), "network").code, 1);
+    assert_eq!(record(&sb, retagged(), "app").code, 1);
+    assert_eq!(record(&sb, json!([]), "app").code, 0);
+    let (out, report, junit) = audit();
+    assert_eq!(out.code, 1, "drift is a finding: {}{}", out.stdout, out.stderr);
+    let drift = report["drift"].as_array().unwrap();
+    assert_eq!(drift.len(), 2, "{report}");
+    let network = drift.iter().find(|d| d["stack"] == "network").unwrap();
+    assert_eq!(network["closed_by"], "open");
+    assert_eq!(network["resources"], json!(["aws_security_group.web"]));
+    let app = drift.iter().find(|d| d["stack"] == "app").unwrap();
+    assert_eq!(app["closed_by"], "no drift found");
+    assert!(app["closed_at"].is_string(), "{app}");
+    assert_eq!(app["open_days"], 0);
+    let failed: Vec<&Value> =
+        junit["cases"].as_array().unwrap().iter().filter(|c| c["classname"] == "audit.drift").collect();
+    assert_eq!(failed.len(), 2, "{junit}");
+}

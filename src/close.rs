@@ -144,6 +144,10 @@ pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Clos
     let (transition, resolution, text) = match &action {
         CloseAction::AlreadyRecorded => {
             lines.push(format!("{key} is already {}: nothing to record", t.status));
+            // A rerun settles the drift a first run may have left open.
+            if outcome == DeployOutcome::Success && t.status.eq_ignore_ascii_case(&jc.statuses.done) {
+                lines.extend(reviewed_drift(config, svc, &t)?);
+            }
             return Ok(Closed { outcome, action, lines });
         }
         CloseAction::Complete => (&jc.transitions.done, jc.resolutions.done.clone(), "Deployed.".to_owned()),
@@ -254,7 +258,37 @@ pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Clos
     }
     let status = svc.jira.issue(key, &["status"], &[])?.status().map(str::to_owned).unwrap_or_default();
     lines.push(format!("{key}: deploy {} recorded; the ticket is {status}", outcome.as_str()));
+    if action == CloseAction::Complete {
+        lines.extend(reviewed_drift(config, svc, &t)?);
+    }
     Ok(Closed { outcome, action, lines })
+}
+
+/// Closes the drift tickets this deploy settled: of its environment, of a
+/// stack it applied (every stack when it recorded no plan), found before the
+/// ticket's last approval. The approver decided knowing of the drift (the
+/// analysis names `drift_open` while it is open) and the apply overwrote or
+/// adopted it. The times come from Jira's history, which no CI job writes.
+fn reviewed_drift(config: &Config, svc: &Services, t: &ticket::TicketState) -> Result<Vec<String>, RequestError> {
+    let jc = &config.jira;
+    let Some(record) = &t.record else { return Ok(Vec::new()) };
+    let Some(approved) = t.approvals(&jc.statuses.approved).into_iter().last() else { return Ok(Vec::new()) };
+    let mut lines = Vec::new();
+    for d in crate::drift::open_for_environment(&svc.jira, config, &record.binding.environment)? {
+        let deployed = record.plans.is_empty() || record.plans.contains_key(&d.stack);
+        let seen = Timestamp::parse(&d.found_at).is_some_and(|found| found.0 < approved.at.0);
+        if !(deployed && seen) {
+            continue;
+        }
+        let why = format!(
+            "Reviewed in {}: approved at {}, after this drift was found, and deployed; the apply overwrote or adopted it.",
+            t.key,
+            approved.at.to_rfc3339()
+        );
+        crate::drift::close_reviewed(&svc.jira, config, &d.key, &why)?;
+        lines.push(format!("closed drift ticket {}: reviewed in {}", d.key, t.key));
+    }
+    Ok(lines)
 }
 
 #[cfg(test)]

@@ -315,6 +315,11 @@ pub fn open_for_environment(
         .collect())
 }
 
+/// Closes a drift ticket a deploy reviewed (`close` of that deploy).
+pub fn close_reviewed(jira: &Jira, config: &Config, key: &str, why: &str) -> Result<(), JiraError> {
+    close(jira, config, key, why)
+}
+
 /// Closes a drift ticket with a comment; a concurrent close is no error.
 fn close(jira: &Jira, config: &Config, key: &str, why: &str) -> Result<(), JiraError> {
     let jc = &config.jira;

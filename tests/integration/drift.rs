@@ -350,3 +350,36 @@ fn the_audit_lists_the_drift_of_its_period() {
         junit["cases"].as_array().unwrap().iter().filter(|c| c["classname"] == "audit.drift").collect();
     assert_eq!(failed.len(), 2, "{junit}");
 }
+
+/// A deploy approved after the drift was found, and applied, settles it:
+/// `close` closes the drift ticket as reviewed there. Drift found after the
+/// approval stays open: no one saw it.
+#[test]
+fn a_deploy_approved_knowing_of_the_drift_closes_it() {
+    let sb = Sandbox::without_bot(changegate::standins::SITE_CONFIG);
+    let seen = record(&sb, opened_sg(), "default");
+    let seen_key =
+        seen.stdout.split("opened drift ticket ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let p = sb.pipeline_with_jobs(
+        "gh/acme/web",
+        "main",
+        &crate::sandbox::sha(91),
+        json!([{"name": "build"}, {"name": "request_change", "requires": ["build"]},
+               {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
+               {"name": "apply", "requires": ["hold_change"], "status": "success"}]),
+    );
+    assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let key = sb.state()["ticket"].as_str().unwrap().to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    sb.jira_as(crate::sandbox::ALICE).transition(&key, "Approve", None).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let later = record(&sb, retagged(), "app");
+    let later_key =
+        later.stdout.split("opened drift ticket ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let out = sb.job(&p, ["close", "--deploy-job", "apply"]).run();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains(&format!("closed drift ticket {seen_key}: reviewed in {key}")), "{}", out.stdout);
+    assert_eq!(sb.issue(&seen_key)["status"], "Cancelled");
+    assert!(sb.issue(&seen_key)["comments"].to_string().contains(&format!("Reviewed in {key}")));
+    assert_eq!(sb.issue(&later_key)["status"], "Open", "drift found after the approval was not reviewed");
+}

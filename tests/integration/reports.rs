@@ -143,17 +143,20 @@ fn plan_check_with_a_ticket_writes_its_junit_and_fails_without_a_ticket() {
     let p = sb.pipeline("gh/acme/web", "main", &sha(1));
     let plan = repo().join("examples/plan.json");
     let plan = plan.to_str().unwrap();
-    // No ticket bound to this pipeline: the plan is judged, and the ticket case fails.
+    // No ticket bound to this pipeline: the plan is judged, and the plan
+    // cannot be recorded, which is an error (exit 2), never a pass.
     let out = job(&sb, &p, &["plan-check", plan, "--state", "changegate.json", "--junit", "plan.xml"]);
-    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     let v = read_junit(&sb.path().join("plan.xml"));
-    assert_eq!(junit_counts(&v), (8, 5, 0), "{v}");
-    assert_eq!(case(&v, "change ticket")["results"][0]["type"], "ticket_missing");
+    assert_eq!(junit_counts(&v), (8, 4, 1), "{v}");
+    let undecided = case(&v, "could not decide");
+    assert_eq!(undecided["results"][0]["type"], "undecided");
+    assert!(undecided["results"][0]["text"].as_str().unwrap().contains("no change ticket is bound"), "{v}");
 
     let out = sb.request(&p, &["--justification", "Ship it", "--rollback-plan", "Redeploy"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let out = job(&sb, &p, &["plan-check", plan, "--state", "changegate.json", "--junit", "plan.xml"]);
-    assert_eq!(out.code, 0, "recorded and escalated: {}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "recorded and escalated: a person decides: {}{}", out.stdout, out.stderr);
     assert_eq!(junit_counts(&read_junit(&sb.path().join("plan.xml"))), (7, 4, 0));
 }
 
@@ -167,7 +170,7 @@ fn analyze_and_decide_junit_have_a_case_per_landing_per_required_scanner_and_the
     });
     let k = crate::analyze::key(&sb);
     let out = sb.bot(&p, ["analyze", &k, "-o", "e.json", "--junit", "out/analyze.xml"]).run();
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
     let v = read_junit(&sb.path().join("out/analyze.xml"));
     // Two landings (the reviewed merge, the hotfix), two required scanners, the policy.
     assert_eq!(junit_counts(&v), (5, 3, 0), "{v}");
@@ -322,7 +325,7 @@ fn a_recorded_plan_and_an_analysis_link_their_ticket_in_html() {
     let plan = repo().join("examples/plan.json");
     let out =
         job(&sb, &p, &["plan-check", plan.to_str().unwrap(), "--state", "changegate.json", "--html", "r/plan.html"]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "the risky example plan goes to a person: {}{}", out.stdout, out.stderr);
     let v = check_html(&sb.path().join("r/plan.html"));
     let url = format!("{}/browse/PRODCM-1", sb.stand_ins.url().trim_end_matches('/'));
     assert_eq!(v["hrefs"], json!([url]));
@@ -341,7 +344,7 @@ fn analyze_and_decide_write_self_contained_html_reports() {
     let out = sb
         .bot(&p, ["analyze", &k, "-o", "e.json", "--html", "r/analysis.html", "--markdown-out", "r/analysis.md"])
         .run();
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
     let v = check_html(&sb.path().join("r/analysis.html"));
     let text = v["text"].as_str().unwrap();
     assert!(text.contains("hotfix <script>alert(1)</script>"), "{text}");

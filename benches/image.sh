@@ -9,10 +9,12 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
 bin=$(realpath "${1:-$repo/target/x86_64-unknown-linux-musl/release/changegate}")
+# Its own tag, removed afterwards: the measured image is only the saved archive.
+tag=localhost/changegate-bench:measure
+trap 'rm -rf "$out"; buildah --storage-driver "${BUILDAH_STORAGE_DRIVER:-vfs}" rmi "$tag" >/dev/null 2>&1 || true' EXIT
 
-"$repo/docker/build.sh" --binary "$bin" --tag "localhost/changegate-bench:$(sha256sum "$bin" | cut -c1-12)" --save "$out" >/dev/null
+"$repo/docker/build.sh" --binary "$bin" --tag "$tag" --save "$out" >/dev/null
 gz() { gzip -9 -c "$1" | wc -c; }
 printf '| part | bytes | gzip -9 bytes |\n|---|---:|---:|\n'
 printf '| changegate (static musl) | %s | %s |\n' "$(stat -c %s "$bin")" "$(gz "$bin")"

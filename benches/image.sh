@@ -3,14 +3,18 @@
 # binary starts beside busybox's `true` (the floor for starting a static
 # program). Builds the image with docker/build.sh (buildah, vfs).
 #
-# usage: benches/image.sh   (after cargo build --release --target x86_64-unknown-linux-musl)
+# usage: benches/image.sh [BINARY]   (default: the musl release build,
+#        cargo build --release --target x86_64-unknown-linux-musl; give a
+#        copy of another build to compare two side by side)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-bin=$repo/target/x86_64-unknown-linux-musl/release/changegate
+bin=$(realpath "${1:-$repo/target/x86_64-unknown-linux-musl/release/changegate}")
+# Its own tag, removed afterwards: the measured image is only the saved archive.
+tag=localhost/changegate-bench:measure
+trap 'rm -rf "$out"; buildah --storage-driver "${BUILDAH_STORAGE_DRIVER:-vfs}" rmi "$tag" >/dev/null 2>&1 || true' EXIT
 
-"$repo/docker/build.sh" --save "$out" >/dev/null
+"$repo/docker/build.sh" --binary "$bin" --tag "$tag" --save "$out" >/dev/null
 gz() { gzip -9 -c "$1" | wc -c; }
 printf '| part | bytes | gzip -9 bytes |\n|---|---:|---:|\n'
 printf '| changegate (static musl) | %s | %s |\n' "$(stat -c %s "$bin")" "$(gz "$bin")"

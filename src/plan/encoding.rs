@@ -57,7 +57,6 @@ pub(crate) struct Utf8Chunks<R> {
     carry: Vec<u8>,
     /// Raw buffer for UTF-16.
     raw: Vec<u8>,
-    high_surrogate: Option<u16>,
     /// Input offset of the first byte of `carry`.
     offset: u64,
     eof: bool,
@@ -77,7 +76,6 @@ impl<R: Read> Utf8Chunks<R> {
             encoding: None,
             carry: Vec::new(),
             raw: Vec::new(),
-            high_surrogate: None,
             offset: 0,
             eof: false,
         }
@@ -192,27 +190,34 @@ impl<R: Read> Utf8Chunks<R> {
                 let at = raw.len();
                 self.fill(&mut raw, at, self.chunk)?;
             }
-            let units = raw.len() / 2;
-            for i in 0..units {
+            let unit = |i: usize| {
                 let pair = [raw[2 * i], raw[2 * i + 1]];
-                let unit = if big_endian { u16::from_be_bytes(pair) } else { u16::from_le_bytes(pair) };
-                let at = self.offset + 2 * i as u64;
-                let invalid = |what| DecodeError::InvalidUtf16 { offset: at, what };
-                let c = match (self.high_surrogate.take(), unit) {
-                    (None, 0xD800..=0xDBFF) => {
-                        self.high_surrogate = Some(unit);
-                        continue;
+                if big_endian { u16::from_be_bytes(pair) } else { u16::from_le_bytes(pair) }
+            };
+            let mut units = raw.len() / 2;
+            // A high surrogate at the end waits for its pair from the next read.
+            if !self.eof && units > 0 && (0xD800..=0xDBFF).contains(&unit(units - 1)) {
+                units -= 1;
+            }
+            // std's decoder pairs the surrogates (as fast as the hand-written one
+            // it replaced, BENCHMARKS.md); `at` counts units, for errors.
+            let mut at = 0;
+            let mut utf8 = [0u8; 4];
+            for c in char::decode_utf16((0..units).map(unit)) {
+                match c {
+                    Ok(c) => {
+                        out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                        at += c.len_utf16();
                     }
-                    (None, 0xDC00..=0xDFFF) => return Err(invalid("unpaired low surrogate")),
-                    (None, u) => char::from_u32(u32::from(u)).expect("not a surrogate"),
-                    (Some(hi), lo @ 0xDC00..=0xDFFF) => {
-                        let cp = 0x10000 + ((u32::from(hi) - 0xD800) << 10) + (u32::from(lo) - 0xDC00);
-                        char::from_u32(cp).expect("valid surrogate pair")
+                    Err(e) => {
+                        let what = match e.unpaired_surrogate() {
+                            0xDC00..=0xDFFF => "unpaired low surrogate",
+                            _ if at + 1 == units && self.eof => "input ends inside a surrogate pair",
+                            _ => "unpaired high surrogate",
+                        };
+                        return Err(DecodeError::InvalidUtf16 { offset: self.offset + 2 * at as u64, what });
                     }
-                    (Some(_), _) => return Err(invalid("unpaired high surrogate")),
-                };
-                let mut utf8 = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                }
             }
             self.offset += 2 * units as u64;
             self.carry.extend_from_slice(&raw[2 * units..]);
@@ -220,12 +225,6 @@ impl<R: Read> Utf8Chunks<R> {
             if self.eof {
                 if !self.carry.is_empty() {
                     return Err(DecodeError::InvalidUtf16 { offset: self.offset, what: "odd number of bytes" });
-                }
-                if self.high_surrogate.is_some() {
-                    return Err(DecodeError::InvalidUtf16 {
-                        offset: self.offset,
-                        what: "input ends inside a surrogate pair",
-                    });
                 }
                 return Ok(!out.is_empty());
             }
@@ -321,6 +320,35 @@ mod tests {
         assert!(decode(&odd, 64).1.unwrap_err().to_string().contains("odd number of bytes"));
         let lone = [0xFF, 0xFE, 0x00, 0xD8, b'}', 0];
         assert!(decode(&lone, 64).1.unwrap_err().to_string().contains("surrogate"));
+    }
+
+    #[test]
+    fn broken_surrogates_are_named_at_their_offset_at_every_chunk_size() {
+        // BOM, `{`, then the broken unit at byte 4.
+        let with = |units: &[u16]| {
+            let mut v = vec![0xFF, 0xFE, b'{', 0];
+            for u in units {
+                v.extend_from_slice(&u.to_le_bytes());
+            }
+            v
+        };
+        for chunk in 1..=9 {
+            for (bytes, what) in [
+                (with(&[0xDC00, u16::from(b'}')]), "unpaired low surrogate"),
+                (with(&[0xD800, u16::from(b'}')]), "unpaired high surrogate"),
+                (with(&[0xD800, 0xD800, 0xDC00]), "unpaired high surrogate"),
+                (with(&[0xD800]), "input ends inside a surrogate pair"),
+            ] {
+                match decode(&bytes, chunk).1 {
+                    Err(DecodeError::InvalidUtf16 { offset, what: got }) => {
+                        assert_eq!((offset, got), (4, what), "chunk {chunk}: {bytes:?}");
+                    }
+                    other => panic!("chunk {chunk}: {bytes:?}: {other:?}"),
+                }
+            }
+            // A pair split anywhere decodes.
+            assert_eq!(decode(&with(&[0xD83D, 0xDE00, u16::from(b'}')]), chunk).1.unwrap(), "{\u{1F600}}");
+        }
     }
 
     #[test]

@@ -249,6 +249,7 @@ fn a_declined_ticket_cancels_its_workflow_and_faults_never_approve() {
 /// are ignored, never refused as malformed. Signed deliveries of each are
 /// accepted with either rotation secret.
 #[test]
+#[ignore = "external: needs ../shared/contracts; run with cargo test -- --include-ignored"]
 fn every_real_jira_webhook_body_is_understood() {
     use changegate::bot::webhook::{Source, Work, accept, jira_work};
     let dir = shared("contracts/jira/webhooks");

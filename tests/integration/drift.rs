@@ -28,6 +28,7 @@ fn expectations() -> Vec<(String, i32, BTreeSet<String>)> {
 }
 
 #[test]
+#[ignore = "external: needs ../shared/tfplans; run with cargo test -- --include-ignored"]
 fn every_shared_plan_with_drift_is_judged_as_hand_checked() {
     let dir = shared("tfplans");
     let expected = expectations();
@@ -263,6 +264,7 @@ fn open_drift_sends_the_next_change_to_a_person() {
 /// failure per drifted object; one passing case without drift) and SARIF
 /// valid against the SARIF 2.1.0 schema, for every shared plan with drift.
 #[test]
+#[ignore = "external: needs ../shared and Python's jsonschema and junitparser; run with cargo test -- --include-ignored"]
 fn drift_junit_and_sarif_are_what_their_readers_expect() {
     let dir = tempfile::tempdir().unwrap();
     let mut docs = Vec::new();
@@ -305,6 +307,7 @@ fn drift_junit_and_sarif_are_what_their_readers_expect() {
 /// what drifted, how long it stayed open and how it closed; drift is a
 /// finding of the inspection.
 #[test]
+#[ignore = "external: needs Python's junitparser; run with cargo test -- --include-ignored"]
 fn the_audit_lists_the_drift_of_its_period() {
     let (sb, _g, p) = crate::analyze::setup(&crate::analyze::config(""), |_| Vec::new());
     let audit = || {

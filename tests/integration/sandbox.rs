@@ -16,6 +16,47 @@ use crate::support::{Output, Run};
 pub const CI: (&str, &str) = ("ci@acme.test", "ci-token");
 pub const ALICE: (&str, &str) = ("alice@acme.test", "alice-token");
 
+/// A Trivy image scan as Trivy writes it (SARIF 2.1.0, one rule per
+/// vulnerability with its CVSS as `security-severity`), written for these
+/// tests: one medium finding (5.3), below the default blocking severity
+/// (7.0), so the scan passes. The reader is tested on real scanners' files
+/// in `sarif.rs` (external: `../shared`).
+pub const TRIVY_CLEAN_SARIF: &str = r#"{
+  "version": "2.1.0",
+  "$schema": "https://raw.githubusercontent.com/oasis-tcs/sarif-spec/main/sarif-2.1/schema/sarif-schema-2.1.0.json",
+  "runs": [{
+    "tool": {"driver": {"fullName": "Trivy Vulnerability Scanner", "informationUri": "https://github.com/aquasecurity/trivy",
+      "name": "Trivy", "version": "0.58.1",
+      "rules": [{"id": "CVE-2026-0001", "name": "OsPackageVulnerability",
+        "shortDescription": {"text": "libexample: medium severity issue"},
+        "defaultConfiguration": {"level": "warning"},
+        "properties": {"precision": "very-high", "security-severity": "5.3", "tags": ["vulnerability", "security", "MEDIUM"]}}]}},
+    "results": [{"ruleId": "CVE-2026-0001", "ruleIndex": 0, "level": "warning",
+      "message": {"text": "Package: libexample\nInstalled Version: 1.0.0-r0\nVulnerability CVE-2026-0001\nSeverity: MEDIUM"},
+      "locations": [{"physicalLocation": {"artifactLocation": {"uri": "library/app", "uriBaseId": "ROOTPATH"},
+        "region": {"startLine": 1, "startColumn": 1, "endLine": 1, "endColumn": 1}}}]}],
+    "columnKind": "utf16CodeUnits",
+    "originalUriBaseIds": {"ROOTPATH": {"uri": "file:///"}}
+  }]
+}"#;
+
+/// A Grype image scan (as Grype writes SARIF), written for these tests: one
+/// critical finding (`security-severity` 9.8), which blocks.
+pub const GRYPE_BLOCKING_SARIF: &str = r#"{
+  "version": "2.1.0",
+  "$schema": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/cos02/schemas/sarif-schema-2.1.0.json",
+  "runs": [{
+    "tool": {"driver": {"name": "grype", "version": "0.86.1", "informationUri": "https://github.com/anchore/grype",
+      "rules": [{"id": "CVE-2026-0002-libexample", "name": "ApkMatcherExactDirectMatch",
+        "shortDescription": {"text": "CVE-2026-0002 critical vulnerability for libexample package"},
+        "properties": {"security-severity": "9.8"}}]}},
+    "results": [{"ruleId": "CVE-2026-0002-libexample", "level": "error",
+      "message": {"text": "A critical vulnerability in apk package: libexample, version 1.0.0-r0 was found in image app"},
+      "locations": [{"physicalLocation": {"artifactLocation": {"uri": "app/lib/apk/db/installed"},
+        "region": {"startLine": 1, "startColumn": 1, "endLine": 1, "endColumn": 1}}}]}]
+  }]
+}"#;
+
 /// One pipeline of the sandbox.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -167,10 +208,10 @@ impl Sandbox {
         out
     }
 
-    /// Stores a clean Trivy scan (the shared SARIF) as an artifact of the
-    /// build job of `p`.
+    /// Stores a clean Trivy scan ([`TRIVY_CLEAN_SARIF`]) as an artifact of
+    /// the build job of `p`.
     pub fn add_trivy(&self, p: &Pipeline) {
-        let sarif = std::fs::read_to_string(crate::support::shared("contracts/sarif/trivy/alpine-310.sarif")).unwrap();
+        let sarif = TRIVY_CLEAN_SARIF;
         self.stand_ins
             .with_circleci(|c| {
                 c.add_artifact(

@@ -225,3 +225,29 @@ print(json.dumps({"problems": p.problems, "text": "".join(p.text), "hrefs": p.hr
     }
     v
 }
+
+/// What a flow test sent whose validity only the external checkers judge:
+/// Jira documents (Atlassian's ADF schema) and evidence records
+/// (`docs/evidence.schema.json`), both with Python's `jsonschema` and the
+/// first with `../shared`. The flow test itself runs in a plain
+/// `cargo test`; its ignored `..._valid` twin runs the same flow and checks
+/// what it returns with [`Produced::check`].
+#[derive(Debug, Default)]
+#[must_use]
+pub struct Produced {
+    pub adf: Vec<serde_json::Value>,
+    pub evidence: Vec<serde_json::Value>,
+}
+
+impl Produced {
+    /// Validates everything collected; fails when nothing was.
+    pub fn check(self) {
+        assert!(!self.adf.is_empty() || !self.evidence.is_empty(), "the flow produced nothing to validate");
+        if !self.adf.is_empty() {
+            crate::contract::validate_adf(&self.adf);
+        }
+        for record in &self.evidence {
+            crate::collect::validate_evidence(record).unwrap();
+        }
+    }
+}

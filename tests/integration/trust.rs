@@ -1153,7 +1153,7 @@ fn scan_results_of_another_pipelines_workflow_are_not_evidence() {
     let clean = crate::collect::pipeline(&sb, &base);
     sb.add_trivy(&clean);
     let p = crate::collect::pipeline(&sb, &m);
-    let grype = std::fs::read_to_string(crate::support::shared("contracts/sarif/grype/image.sarif")).unwrap();
+    let grype = crate::sandbox::GRYPE_BLOCKING_SARIF;
     sb.stand_ins
         .with_circleci(|c| {
             c.add_artifact(

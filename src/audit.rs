@@ -801,9 +801,7 @@ fn drift(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<DriftEnt
 
 /// Jira's `2026-11-27T13:29:55.123+0000` as RFC 3339 (UTC), for comparing.
 fn jira_date(s: &str) -> String {
-    Timestamp::parse(s)
-        .or_else(|| Timestamp::parse(&s.replace("+0000", "Z")))
-        .map_or_else(|| s.to_owned(), Timestamp::to_rfc3339)
+    Timestamp::parse(s).map_or_else(|| s.to_owned(), Timestamp::to_rfc3339)
 }
 
 fn emergencies(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<EmergencyEntry>, AuditError> {

@@ -300,16 +300,21 @@ pub fn open_for_environment(
     );
     let want = crate::config::env_key(environment);
     Ok(jira
-        .search(&jql, &["status"], &[PROPERTY], &[])?
+        .search(&jql, &["status", "created"], &[PROPERTY], &[])?
         .into_iter()
         .filter(|i| !jc.statuses.is_closed(i.status().unwrap_or_default()))
         .filter_map(|i| {
             let r = serde_json::from_value::<DriftRecord>(i.properties.get(PROPERTY)?.clone()).ok()?;
+            // When the drift was found is the ticket's creation, as Jira
+            // records it: the property's `found_at` can be edited by anyone
+            // who may edit issues, and `close` decides on this time. Absent,
+            // the drift counts as found now (only a later approval settles it).
+            let created = i.fields.get("created").and_then(Value::as_str).and_then(Timestamp::parse);
             (crate::config::env_key(&r.environment) == want).then(|| crate::evidence::OpenDrift {
                 key: i.key.clone(),
                 stack: r.stack,
                 resources: r.resources.len(),
-                found_at: r.found_at,
+                found_at: created.unwrap_or_else(Timestamp::now).to_rfc3339(),
             })
         })
         .collect())

@@ -61,7 +61,7 @@ pub struct Problem {
 impl Case {
     /// A case that passed.
     pub fn passed(classname: impl Into<String>, name: impl Into<String>) -> Self {
-        Case { classname: classname.into(), name: name.into(), result: CaseResult::Passed, output: None }
+        Case::with_result(classname, name, CaseResult::Passed)
     }
 
     /// A case that failed.
@@ -72,12 +72,8 @@ impl Case {
         message: impl Into<String>,
         detail: impl Into<String>,
     ) -> Self {
-        Case {
-            classname: classname.into(),
-            name: name.into(),
-            result: CaseResult::Failed(Problem { kind: kind.into(), message: message.into(), detail: detail.into() }),
-            output: None,
-        }
+        let problem = Problem { kind: kind.into(), message: message.into(), detail: detail.into() };
+        Case::with_result(classname, name, CaseResult::Failed(problem))
     }
 
     /// A case that could not be decided.
@@ -88,12 +84,12 @@ impl Case {
         message: impl Into<String>,
         detail: impl Into<String>,
     ) -> Self {
-        Case {
-            classname: classname.into(),
-            name: name.into(),
-            result: CaseResult::Error(Problem { kind: kind.into(), message: message.into(), detail: detail.into() }),
-            output: None,
-        }
+        let problem = Problem { kind: kind.into(), message: message.into(), detail: detail.into() };
+        Case::with_result(classname, name, CaseResult::Error(problem))
+    }
+
+    fn with_result(classname: impl Into<String>, name: impl Into<String>, result: CaseResult) -> Self {
+        Case { classname: classname.into(), name: name.into(), result, output: None }
     }
 
     /// The same case with `text` as its `<system-out>`.

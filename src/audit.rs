@@ -162,36 +162,52 @@ pub struct DriftEntry {
     pub closed_at: Option<String>,
     /// Whole days from finding to closing (or to the audit, while open).
     pub open_days: i64,
-    /// `open`, `no drift found` (a check found none) or `duplicate`.
+    /// `open`; `no drift found` (the scheduled check found none),
+    /// `reviewed in KEY`, `closed by an approver`, `closed by the bot` or
+    /// `duplicate`; or `closed, not settled: ...` when someone who may not
+    /// settle drift closed it (docs/drift.md, "Who may settle drift").
     pub closed_by: String,
 }
 
 /// The audit's view of one drift ticket (pure): how long it was open and how
-/// it closed, given its record and status.
+/// it closed, given what was read of it and its judgement
+/// (docs/drift.md, "Who may settle drift").
 pub fn drift_entry(
-    ticket: &str,
-    record: &crate::drift::DriftRecord,
+    j: &crate::drift::standing::DriftFacts,
+    standing: &crate::drift::standing::Standing,
     closed: Option<(&str, Option<&str>)>,
     duplicate_resolution: &str,
     now: Timestamp,
 ) -> DriftEntry {
-    let found = Timestamp::parse(&record.found_at).unwrap_or(now);
+    use crate::drift::standing::Standing;
+    let found = j.created.unwrap_or(now);
     let closed_at = closed.map(|(at, _)| at.to_owned());
     let end = closed.and_then(|(at, _)| Timestamp::parse(at)).unwrap_or(now);
-    let closed_by = match closed {
-        None => "open",
-        Some((_, Some(r))) if r.eq_ignore_ascii_case(duplicate_resolution) => "duplicate",
-        Some(_) => "no drift found",
+    let (environment, stack) = match standing {
+        Standing::Counts(c) => (c.environment.clone(), c.stack.clone()),
+        Standing::Settled(..) => {
+            (j.record.as_ref().map(|r| r.environment.clone()), j.record.as_ref().map(|r| r.stack.clone()))
+        }
+    };
+    let closed_by = match (closed, standing) {
+        (None, _) => "open".to_owned(),
+        (Some((_, Some(r))), Standing::Settled(..)) if r.eq_ignore_ascii_case(duplicate_resolution) => {
+            "duplicate".to_owned()
+        }
+        (Some(_), Standing::Settled(by, _)) => by.as_audit(),
+        (Some(_), Standing::Counts(c)) => {
+            format!("closed, not settled: {}", c.note.as_deref().unwrap_or("no one who may settle drift closed it"))
+        }
     };
     DriftEntry {
-        ticket: ticket.to_owned(),
-        environment: record.environment.clone(),
-        stack: record.stack.clone(),
-        resources: record.resources.clone(),
-        found_at: record.found_at.clone(),
+        ticket: j.key.clone(),
+        environment: environment.unwrap_or_else(|| "unknown".into()),
+        stack: stack.unwrap_or_else(|| "unknown".into()),
+        resources: j.record.as_ref().map(|r| r.resources.clone()).unwrap_or_default(),
+        found_at: found.to_rfc3339(),
         closed_at,
         open_days: (end.0 - found.0).max(0) / 86_400_000,
-        closed_by: closed_by.to_owned(),
+        closed_by,
     }
 }
 
@@ -766,35 +782,25 @@ fn applied_without_plan(
 }
 
 /// The drift tickets found in the window, or still open in it, or closed
-/// in it.
+/// in it, each judged on its history (a record or a close anyone may make
+/// changes nothing here either).
 fn drift(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<DriftEntry>, AuditError> {
     let jc = &config.jira;
-    let q = format!(
-        "project = {} AND labels = {} ORDER BY created ASC",
-        jql::string(&jc.project),
-        jql::string(crate::drift::LABEL)
-    );
     let now = Timestamp::now();
+    let created = |i: &crate::jira::Issue| i.fields.get("created").and_then(Value::as_str).map(jira_date);
+    let resolved = |i: &crate::jira::Issue| i.fields.get("resolutiondate").and_then(Value::as_str).map(jira_date);
+    let closed_now = |i: &crate::jira::Issue| jc.statuses.is_closed(i.status().unwrap_or_default());
+    let in_window = |i: &crate::jira::Issue| {
+        created(i).is_none_or(|at| at.as_str() >= since)
+            || !closed_now(i)
+            || resolved(i).is_some_and(|at| at.as_str() >= since)
+    };
     let mut out = Vec::new();
-    for issue in src.jira.search(&q, &["status", "resolution", "resolutiondate"], &[crate::drift::PROPERTY], &[])? {
-        let Some(record) = issue
-            .properties
-            .get(crate::drift::PROPERTY)
-            .and_then(|v| serde_json::from_value::<crate::drift::DriftRecord>(v.clone()).ok())
-        else {
-            continue;
-        };
-        let status = issue.status().unwrap_or_default();
-        let resolved_at = issue.fields.get("resolutiondate").and_then(Value::as_str).map(jira_date);
-        let resolution = issue.fields.get("resolution").and_then(|r| r.get("name")).and_then(Value::as_str);
-        let closed = jc.statuses.is_closed(status).then(|| (resolved_at.clone().unwrap_or_default(), resolution));
-        let in_window = record.found_at.as_str() >= since
-            || closed.is_none()
-            || resolved_at.as_deref().is_some_and(|at| at >= since);
-        if in_window {
-            let closed = closed.as_ref().map(|(at, r)| (at.as_str(), *r));
-            out.push(drift_entry(&issue.key, &record, closed, &jc.resolutions.duplicate, now));
-        }
+    for j in crate::drift::judged(src.jira, config, None, &in_window)? {
+        let resolution = j.issue.fields.get("resolution").and_then(|r| r.get("name")).and_then(Value::as_str);
+        let at = resolved(&j.issue).unwrap_or_default();
+        let closed = closed_now(&j.issue).then_some((at.as_str(), resolution));
+        out.push(drift_entry(&j.facts, &j.standing, closed, &jc.resolutions.duplicate, now));
     }
     Ok(out)
 }
@@ -942,22 +948,54 @@ mod tests {
 
     #[test]
     fn drift_entries_say_how_long_and_how_they_closed() {
+        use crate::drift::standing::{Counted, DriftFacts, SettledBy, Standing};
         let record = crate::drift::DriftRecord {
             schema_version: 1,
             environment: "production".into(),
             stack: "network".into(),
             drift_digest: crate::digest::Sha256Digest([0; 32]),
             resources: vec!["aws_security_group.web".into()],
-            found_at: "2026-11-02T00:00:00Z".into(),
+            found_at: "2000-01-01T00:00:00Z".into(),
             seen_at: "2026-11-03T00:00:00Z".into(),
         };
+        let created = Timestamp::parse("2026-11-02T00:00:00Z").unwrap();
+        let facts = DriftFacts {
+            key: "P-1".into(),
+            created: Some(created),
+            labels: Vec::new(),
+            labels_at_creation: None,
+            record: Some(record),
+            closed: false,
+            closing: None,
+            reviewed_in: None,
+        };
+        let counts = |note: Option<&str>| {
+            Standing::Counts(Counted {
+                key: "P-1".into(),
+                environment: Some("production".into()),
+                stack: Some("network".into()),
+                resources: 1,
+                found_at: created,
+                note: note.map(str::to_owned),
+            })
+        };
         let now = Timestamp::parse("2026-11-12T06:00:00Z").unwrap();
-        let open = drift_entry("P-1", &record, None, "Duplicate", now);
+        let open = drift_entry(&facts, &counts(None), None, "Duplicate", now);
         assert_eq!((open.closed_by.as_str(), open.open_days), ("open", 10));
-        let closed = drift_entry("P-1", &record, Some(("2026-11-05T00:00:00Z", Some("Done"))), "Duplicate", now);
+        assert_eq!(open.found_at, created.to_rfc3339(), "Jira's creation, not the record's found_at");
+        let checked = Standing::Settled(SettledBy::DriftCheck, String::new());
+        let closed = drift_entry(&facts, &checked, Some(("2026-11-05T00:00:00Z", Some("Done"))), "Duplicate", now);
         assert_eq!((closed.closed_by.as_str(), closed.open_days), ("no drift found", 3));
-        let dup = drift_entry("P-2", &record, Some(("2026-11-02T00:00:01Z", Some("Duplicate"))), "Duplicate", now);
+        let dup = drift_entry(&facts, &checked, Some(("2026-11-02T00:00:01Z", Some("Duplicate"))), "Duplicate", now);
         assert_eq!(dup.closed_by, "duplicate");
+        let forged =
+            drift_entry(&facts, &counts(Some("closed by ci")), Some(("2026-11-05T00:00:00Z", None)), "Duplicate", now);
+        assert_eq!(forged.closed_by, "closed, not settled: closed by ci");
+        let reviewed = Standing::Settled(SettledBy::Review("P-9".into()), String::new());
+        assert_eq!(
+            drift_entry(&facts, &reviewed, Some(("2026-11-05T00:00:00Z", None)), "Duplicate", now).closed_by,
+            "reviewed in P-9"
+        );
     }
 
     #[test]

@@ -265,17 +265,19 @@ pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Clos
 }
 
 /// Closes the drift tickets this deploy settled: of its environment, of a
-/// stack it applied (every stack when it recorded no plan), found before the
-/// ticket's last approval. The approver decided knowing of the drift (the
+/// stack it applied (every stack when it recorded no plan), found before a
+/// person's last approval of the ticket. The approver decided knowing of the drift (the
 /// analysis names `drift_open` while it is open) and the apply overwrote or
 /// adopted it. The times come from Jira's history, which no CI job writes.
 fn reviewed_drift(config: &Config, svc: &Services, t: &ticket::TicketState) -> Result<Vec<String>, RequestError> {
     let jc = &config.jira;
     let Some(record) = &t.record else { return Ok(Vec::new()) };
-    let Some(approved) = t.approvals(&jc.statuses.approved).into_iter().last() else { return Ok(Vec::new()) };
+    // A person's approval: the bot approves only analyses without drift_open.
+    let person = t.approvals(&jc.statuses.approved).into_iter().rfind(|a| !jc.bot_accounts.contains(&a.account_id));
+    let Some(approved) = person else { return Ok(Vec::new()) };
     let mut lines = Vec::new();
     for d in crate::drift::open_for_environment(&svc.jira, config, &record.binding.environment)? {
-        let deployed = record.plans.is_empty() || record.plans.contains_key(&d.stack);
+        let deployed = d.stream_unknown || record.plans.is_empty() || record.plans.contains_key(&d.stack);
         let seen = Timestamp::parse(&d.found_at).is_some_and(|found| found.0 < approved.at.0);
         if !(deployed && seen) {
             continue;
@@ -285,8 +287,14 @@ fn reviewed_drift(config: &Config, svc: &Services, t: &ticket::TicketState) -> R
             t.key,
             approved.at.to_rfc3339()
         );
-        crate::drift::close_reviewed(&svc.jira, config, &d.key, &why)?;
-        lines.push(format!("closed drift ticket {}: reviewed in {}", d.key, t.key));
+        if crate::drift::close_reviewed(&svc.jira, config, &d.key, &t.key, &why)? {
+            lines.push(format!("closed drift ticket {}: reviewed in {}", d.key, t.key));
+        } else {
+            lines.push(format!(
+                "settled drift ticket {} (closed before, not by a trusted account): reviewed in {}",
+                d.key, t.key
+            ));
+        }
     }
     Ok(lines)
 }

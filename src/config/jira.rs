@@ -301,6 +301,11 @@ pub struct JiraConfig {
     pub required_approvers: usize,
     /// Jira accountIds of the bot: its approvals are auto-approvals.
     pub bot_accounts: Vec<String>,
+    /// Jira accountIds of the scheduled drift check (its own account, whose
+    /// token only a restricted context holds): a drift ticket it closed on
+    /// finding no drift is settled. Any other account's close is not
+    /// (docs/drift.md, "Who may settle drift").
+    pub drift_check_accounts: Vec<String>,
     /// Jira accountId -> GitHub numeric user id.
     pub approvers: BTreeMap<String, u64>,
     /// Approvers of the bot's policy that a checkout left out: they approve
@@ -345,6 +350,8 @@ pub(super) struct RawJira {
     required_approvers: Option<Spanned<i64>>,
     #[serde(default)]
     bot_account_ids: Vec<String>,
+    #[serde(default)]
+    drift_check_account_ids: Vec<String>,
     #[serde(default)]
     approvers: BTreeMap<Spanned<String>, Spanned<i64>>,
 }
@@ -560,6 +567,7 @@ impl RawJira {
             approval_ttl,
             required_approvers,
             bot_accounts: self.bot_account_ids,
+            drift_check_accounts: self.drift_check_account_ids,
             approvers,
             withheld_approvers: Vec::new(),
         }

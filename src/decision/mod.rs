@@ -325,10 +325,18 @@ pub fn decide_with(e: &Evidence, config: &Config) -> Decision {
             .open_drift
             .iter()
             .map(|d| {
-                format!(
-                    "{} (stack {}: {} object(s) changed outside Terraform since {})",
-                    d.key, d.stack, d.resources, d.found_at
-                )
+                let what = if d.stream_unknown {
+                    format!("stream unknown, found {}", d.found_at)
+                } else {
+                    format!(
+                        "stack {}: {} object(s) changed outside Terraform since {}",
+                        d.stack, d.resources, d.found_at
+                    )
+                };
+                match &d.note {
+                    Some(note) => format!("{} ({what}; {note})", d.key),
+                    None => format!("{} ({what})", d.key),
+                }
             })
             .collect();
         reason(

@@ -428,6 +428,13 @@ pub struct OpenDrift {
     pub resources: usize,
     /// When the drift was first found.
     pub found_at: String,
+    /// Its record does not match the stream it was opened for, so it
+    /// counts for every environment and every stack.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stream_unknown: bool,
+    /// Why it counts although it was closed or its record does not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Where the policy came from.

@@ -44,6 +44,8 @@ pub fn default_users() -> Vec<SiteUser> {
     };
     vec![
         u("ci@acme.test", "ci-token", "712020:ci-user", "CircleCI", &["ci"]),
+        // The scheduled drift check's own account (a restricted context holds its token).
+        u("drift@acme.test", "drift-token", "712020:drift-check", "Drift check", &["ci"]),
         u("bot@acme.test", "bot-token", "712020:changegate-bot", "changegate bot", &["bots", "project-admins"]),
         u("alice@acme.test", "alice-token", "712020:alice", "Alice Approver", &["approvers"]),
         u("bob@acme.test", "bob-token", "712020:bob", "Bob Approver", &["approvers"]),
@@ -223,6 +225,16 @@ impl JiraStandIn {
                 .unwrap_or_default(),
             "status" => vec![i.status.clone()],
             "key" | "issuekey" => vec![i.key.clone()],
+            // By name or id, as JQL takes either.
+            "issuetype" => {
+                let name = self
+                    .site
+                    .project_issue_types(&i.project)
+                    .into_iter()
+                    .find(|(id, _)| *id == i.issue_type)
+                    .map(|(_, n)| n.to_owned());
+                std::iter::once(i.issue_type.clone()).chain(name).collect()
+            }
             "resolution" => i.resolution.clone().into_iter().collect(),
             // Dates as milliseconds since the epoch (`Expr::Since`).
             "created" => vec![i.created.0.to_string()],

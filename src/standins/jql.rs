@@ -105,7 +105,8 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
-const FIELDS: &[&str] = &["project", "labels", "status", "key", "issuekey", "resolution", "created", "updated"];
+const FIELDS: &[&str] =
+    &["project", "issuetype", "labels", "status", "key", "issuekey", "resolution", "created", "updated"];
 
 struct Parser {
     toks: Vec<Tok>,

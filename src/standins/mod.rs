@@ -52,6 +52,7 @@ project = "PRODCM"
 issue_type = "Change"
 required = ["justification", "rollback_plan", "environment", "repository", "branch", "commit", "build_job_name", "build_job_number"]
 bot_account_ids = ["712020:changegate-bot"]
+drift_check_account_ids = ["712020:drift-check"]
 
 [jira.fields]
 environment = "customfield_10050"

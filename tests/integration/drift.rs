@@ -121,18 +121,23 @@ fn sandbox() -> Sandbox {
     Sandbox::with_config(changegate::standins::SITE_CONFIG)
 }
 
-/// `changegate drift --record` with the CI user, on a plan made of `drift`.
+/// `changegate drift --record` as the scheduled drift check (its own Jira
+/// account), on a plan made of `drift`.
 pub fn record(sb: &Sandbox, drift: Value, stack: &str) -> Output {
     record_at(sb, &sb.stand_ins.url(), drift, stack)
 }
 
 pub fn record_at(sb: &Sandbox, jira_url: &str, drift: Value, stack: &str) -> Output {
+    record_as(sb, jira_url, crate::sandbox::DRIFT_CHECK, drift, stack)
+}
+
+pub fn record_as(sb: &Sandbox, jira_url: &str, user: (&str, &str), drift: Value, stack: &str) -> Output {
     Run::new(["drift", "--environment", "production", "--stack", stack, "--record"])
         .cwd(sb.path())
         .stdin(drift_plan(drift))
         .env("JIRA_BASE_URL", jira_url)
-        .env("JIRA_USER_EMAIL", crate::sandbox::CI.0)
-        .env("JIRA_API_TOKEN", crate::sandbox::CI.1)
+        .env("JIRA_USER_EMAIL", user.0)
+        .env("JIRA_API_TOKEN", user.1)
         .env("CHANGEGATE_HTTP_TIMEOUT", "20")
         .run()
 }
@@ -352,6 +357,23 @@ fn the_audit_lists_the_drift_of_its_period() {
     let failed: Vec<&Value> =
         junit["cases"].as_array().unwrap().iter().filter(|c| c["classname"] == "audit.drift").collect();
     assert_eq!(failed.len(), 2, "{junit}");
+
+    // The CI user cancels the open one and rewrites its record: the audit
+    // says who closed it, keeps its stream, and Jira's creation dates it.
+    let key = network["ticket"].as_str().unwrap().to_owned();
+    let ci = sb.jira_as(crate::sandbox::CI);
+    let mut r = ci.property(&key, changegate::drift::PROPERTY).unwrap().unwrap();
+    r["found_at"] = json!("2000-01-01T00:00:00Z");
+    ci.set_property(&key, changegate::drift::PROPERTY, &r).unwrap();
+    let cancel = changegate::config::jira::JiraConfig::default().transitions.cancel;
+    ci.transition(&key, &cancel, None).unwrap();
+    let (out, report, _) = audit();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let network = report["drift"].as_array().unwrap().iter().find(|d| d["ticket"] == key.as_str()).unwrap().clone();
+    let closed_by = network["closed_by"].as_str().unwrap();
+    assert!(closed_by.starts_with("closed, not settled: ") && closed_by.contains("712020:ci-user"), "{network}");
+    assert_eq!(network["stack"], "network");
+    assert!(network["found_at"].as_str().unwrap().starts_with("2026"), "{network}");
 }
 
 /// A deploy approved after the drift was found, and applied, settles it:
@@ -395,4 +417,128 @@ fn a_deploy_approved_knowing_of_the_drift_closes_it() {
         "Open",
         "drift found after the approval was not reviewed, whatever its record says"
     );
+}
+
+/// The key of the drift ticket a `drift --record` run opened.
+fn opened(out: &Output) -> String {
+    out.stdout.split("opened drift ticket ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned()
+}
+
+/// Every way the CI user (whose token any job holds) might make open drift
+/// stop counting: each one leaves the next change's analysis naming
+/// `drift_open`. The honest close, by the scheduled drift check's own
+/// account, is `open_drift_sends_the_next_change_to_a_person`.
+#[test]
+fn nothing_the_ci_user_does_to_a_drift_ticket_settles_it() {
+    use crate::analyze::{analyze, bot_property, config, key, setup};
+    use changegate::drift::{PROPERTY, REVIEWED_PROPERTY, stream_label};
+    let cancel = changegate::config::jira::JiraConfig::default().transitions.cancel;
+    type Tamper = Box<dyn Fn(&Sandbox, &str)>;
+    let cancel_ = cancel.clone();
+    let cases: Vec<(&str, Tamper)> = vec![
+        (
+            "cancelled by hand",
+            Box::new(move |sb, d| sb.jira_as(crate::sandbox::CI).transition(d, &cancel_, None).unwrap()),
+        ),
+        (
+            "closed by a drift check run with the CI user's token",
+            Box::new(|sb, _| {
+                let out = record_as(sb, &sb.stand_ins.url(), crate::sandbox::CI, json!([]), "network");
+                assert!(out.stdout.contains("closed drift ticket"), "{}", out.stdout);
+            }),
+        ),
+        (
+            "its record moved to another environment",
+            Box::new(|sb, d| {
+                let ci = sb.jira_as(crate::sandbox::CI);
+                let mut r = ci.property(d, PROPERTY).unwrap().unwrap();
+                r["environment"] = json!("staging");
+                ci.set_property(d, PROPERTY, &r).unwrap();
+            }),
+        ),
+        (
+            "its record and labels moved to another environment",
+            Box::new(|sb, d| {
+                let ci = sb.jira_as(crate::sandbox::CI);
+                let mut r = ci.property(d, PROPERTY).unwrap().unwrap();
+                r["environment"] = json!("staging");
+                ci.set_property(d, PROPERTY, &r).unwrap();
+                ci.update_labels(d, &[stream_label("staging", "network")], &[stream_label("production", "network")])
+                    .unwrap();
+            }),
+        ),
+        ("its labels removed, then cancelled", {
+            let cancel = cancel.clone();
+            Box::new(move |sb, d| {
+                let ci = sb.jira_as(crate::sandbox::CI);
+                ci.update_labels(d, &[], &[changegate::drift::LABEL.to_owned(), stream_label("production", "network")])
+                    .unwrap();
+                ci.transition(d, &cancel, None).unwrap();
+            })
+        }),
+        ("cancelled, naming as its review a deploy approved before the drift was found", {
+            let cancel = cancel.clone();
+            Box::new(move |sb, d| {
+                let ci = sb.jira_as(crate::sandbox::CI);
+                // The environment's last deploy, approved and done before the drift.
+                let base = sb
+                    .issues()
+                    .into_iter()
+                    .find(|i| i["status"] == "Done")
+                    .and_then(|i| i["key"].as_str().map(str::to_owned))
+                    .expect("the last deploy");
+                ci.set_property(d, REVIEWED_PROPERTY, &json!({"ticket": base})).unwrap();
+                ci.transition(d, &cancel, None).unwrap();
+            })
+        }),
+    ];
+    for (what, tamper) in cases {
+        let (sb, _g, p) = setup(&config("[approval]\nauto_approve = true\n"), |_| Vec::new());
+        let d = opened(&record(&sb, opened_sg(), "network"));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        tamper(&sb, &d);
+        let out = analyze(&sb, &p, &["--approve"]);
+        let k = key(&sb);
+        let analysis = bot_property(&sb, &k)["analysis"].clone();
+        assert_eq!(analysis["reasons"], json!(["drift_open"]), "{what}: {analysis}\n{}{}", out.stdout, out.stderr);
+        assert_eq!(out.code, 1, "{what}: a person must decide");
+        assert_eq!(sb.issue(&k)["status"], "Manual review", "{what}");
+        let comments = sb.issue(&k)["comments"].to_string();
+        assert!(comments.contains(&d), "{what}: the analysis names {d}: {comments}");
+    }
+}
+
+/// The honest end of drift that a CI user closed: a person approves the
+/// next deploy knowing of it (the analysis says why it still counts), the
+/// deploy's `close` names that ticket on it, and the bot, having checked
+/// that ticket's history, no longer counts it.
+#[test]
+fn a_reviewed_deploy_settles_drift_the_ci_user_closed() {
+    use crate::analyze::{analyze, bot_property, config, key, setup};
+    let (sb, g, p) = setup(&config("[approval]\nauto_approve = true\n"), |_| Vec::new());
+    let d = opened(&record(&sb, opened_sg(), "network"));
+    let cancel = changegate::config::jira::JiraConfig::default().transitions.cancel;
+    sb.jira_as(crate::sandbox::CI).transition(&d, &cancel, None).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let out = analyze(&sb, &p, &["--approve"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let k = key(&sb);
+    let comments = sb.issue(&k)["comments"].to_string();
+    assert!(comments.contains("neither the bot, an approver nor the drift check"), "{comments}");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    sb.jira_as(crate::sandbox::ALICE).transition(&k, "Approve", None).unwrap();
+    let done = sb.job(&p, ["close", "--deploy-job", "build"]).run();
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert!(done.stdout.contains(&format!("settled drift ticket {d}")), "{}", done.stdout);
+    assert_eq!(sb.issue(&k)["status"], "Done");
+
+    // The next change of the environment: nothing counts any more.
+    let p2 = crate::collect::pipeline(&sb, &g.head());
+    sb.add_trivy(&p2);
+    assert_eq!(sb.request(&p2, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
+    let out = analyze(&sb, &p2, &["--approve"]);
+    let k2 = key(&sb);
+    assert_ne!(k, k2);
+    let reasons = bot_property(&sb, &k2)["analysis"]["reasons"].clone();
+    assert!(!reasons.as_array().unwrap().iter().any(|r| r == "drift_open"), "{reasons}\n{}{}", out.stdout, out.stderr);
 }

@@ -14,6 +14,8 @@ use crate::support::{Output, Run};
 
 /// Credentials of the stand-in users.
 pub const CI: (&str, &str) = ("ci@acme.test", "ci-token");
+/// The scheduled drift check's own account (`[jira] drift_check_account_ids`).
+pub const DRIFT_CHECK: (&str, &str) = ("drift@acme.test", "drift-token");
 pub const ALICE: (&str, &str) = ("alice@acme.test", "alice-token");
 
 /// A Trivy image scan as Trivy writes it (SARIF 2.1.0, one rule per

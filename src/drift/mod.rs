@@ -6,8 +6,9 @@
 //! again naming the new issue, the lowest id kept and any other cancelled as
 //! a duplicate. Drift tickets carry `changegate-drift` labels and never the
 //! change tickets' labels, so the change machinery never mistakes one for a
-//! deploy. [`decide`] is pure; [`record`] reads and writes Jira. See
-//! docs/drift.md.
+//! deploy. [`decide`] is pure; [`record`] reads and writes Jira. Which
+//! drift tickets count for the next deploy is judged in [`standing`], on
+//! Jira's history rather than on fields anyone may edit. See docs/drift.md.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -19,6 +20,8 @@ use crate::jira::{Issue, Jira, JiraError};
 use crate::plan::drift::DriftReport;
 use crate::request::binding::{RECORD_PROPERTY, TicketRecord};
 use crate::time::Timestamp;
+
+pub mod standing;
 
 /// The label every drift ticket carries.
 pub const LABEL: &str = "changegate-drift";
@@ -278,13 +281,35 @@ pub fn record(jira: &Jira, config: &Config, report: &DriftReport, now: Timestamp
                 )?;
                 done.push(format!("closed drift ticket {key}: no drift"));
             }
+            // Only the drift check's own account settles drift by closing it.
+            if !keys.is_empty() {
+                let me = jira.myself()?.account_id;
+                if !jc.drift_check_accounts.contains(&me) {
+                    done.push(format!(
+                        "note: this run's Jira account ({me}) is not in [jira] drift_check_account_ids, so the bot \
+                         still counts the drift as open until a person approves a deploy of the stream (docs/drift.md)"
+                    ));
+                }
+            }
         }
     }
     Ok(done)
 }
 
-/// The open drift tickets of `environment`, for the analysis of a change
-/// ticket (`drift_open`).
+/// The property in which `close` names the change ticket that reviewed a
+/// drift ticket: only a pointer, verified against that ticket's history
+/// before it settles anything ([`standing::judge`]).
+pub const REVIEWED_PROPERTY: &str = "changegate.drift.reviewed";
+
+/// How far back closed drift tickets are re-judged: a close no one may make
+/// that is older than this has been followed by scheduled checks, which open
+/// a new ticket while the drift lasts (docs/drift.md).
+pub const CLOSED_LOOKBACK_DAYS: u32 = 30;
+
+/// The drift tickets that count for `environment`, for the analysis of a
+/// change ticket (`drift_open`): open ones, and closed ones no one trusted
+/// settled ([`standing`]). Tickets whose environment is unknown count for
+/// every environment.
 pub fn open_for_environment(
     jira: &Jira,
     config: &Config,
@@ -292,37 +317,191 @@ pub fn open_for_environment(
 ) -> Result<Vec<crate::evidence::OpenDrift>, JiraError> {
     let jc = &config.jira;
     let closed: Vec<String> = jc.statuses.closed().iter().map(|s| crate::jira::jql::string(s)).collect();
-    let jql = format!(
-        "project = {} AND labels = {} AND status not in ({}) ORDER BY created ASC",
-        crate::jira::jql::string(&jc.project),
-        crate::jira::jql::string(LABEL),
-        closed.join(", ")
-    );
+    let recent = format!("status not in ({}) OR updated >= -{CLOSED_LOOKBACK_DAYS}d", closed.join(", "));
     let want = crate::config::env_key(environment);
-    Ok(jira
-        .search(&jql, &["status", "created"], &[PROPERTY], &[])?
-        .into_iter()
-        .filter(|i| !jc.statuses.is_closed(i.status().unwrap_or_default()))
-        .filter_map(|i| {
-            let r = serde_json::from_value::<DriftRecord>(i.properties.get(PROPERTY)?.clone()).ok()?;
-            // When the drift was found is the ticket's creation, as Jira
-            // records it: the property's `found_at` can be edited by anyone
-            // who may edit issues, and `close` decides on this time. Absent,
-            // the drift counts as found now (only a later approval settles it).
-            let created = i.fields.get("created").and_then(Value::as_str).and_then(Timestamp::parse);
-            (crate::config::env_key(&r.environment) == want).then(|| crate::evidence::OpenDrift {
-                key: i.key.clone(),
-                stack: r.stack,
-                resources: r.resources.len(),
-                found_at: created.unwrap_or_else(Timestamp::now).to_rfc3339(),
-            })
-        })
-        .collect())
+    let mut out = Vec::new();
+    for j in judged(jira, config, Some(&recent), &|_| true)? {
+        let standing::Standing::Counts(c) = j.standing else { continue };
+        if c.environment.as_deref().is_some_and(|e| crate::config::env_key(e) != want) {
+            continue;
+        }
+        out.push(crate::evidence::OpenDrift {
+            key: c.key,
+            stream_unknown: c.stack.is_none(),
+            stack: c.stack.unwrap_or_else(|| "unknown".into()),
+            resources: c.resources,
+            found_at: c.found_at.to_rfc3339(),
+            note: c.note,
+        });
+    }
+    Ok(out)
 }
 
-/// Closes a drift ticket a deploy reviewed (`close` of that deploy).
-pub fn close_reviewed(jira: &Jira, config: &Config, key: &str, why: &str) -> Result<(), JiraError> {
-    close(jira, config, key, why)
+/// One drift ticket as read and judged.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    /// The ticket as searched (status, created, labels, resolution).
+    pub issue: Issue,
+    /// What the judgement read.
+    pub facts: standing::DriftFacts,
+    /// The judgement.
+    pub standing: standing::Standing,
+}
+
+/// Every drift ticket of the change project that `also` (a JQL condition)
+/// and `keep` (on the searched issue, before its history is read) select,
+/// judged. Drift tickets are found by their label and also among tickets of
+/// the change type without the change labels, so one whose labels were
+/// edited away is still found; history says which were created as one.
+pub fn judged(
+    jira: &Jira,
+    config: &Config,
+    also: Option<&str>,
+    keep: &dyn Fn(&Issue) -> bool,
+) -> Result<Vec<Judged>, JiraError> {
+    let jc = &config.jira;
+    let q = crate::jira::jql::string;
+    let change_labels: Vec<String> = jc.labels.iter().map(|l| q(l)).collect();
+    let unlabelled = if change_labels.is_empty() {
+        String::new()
+    } else {
+        format!(" OR labels is EMPTY OR labels not in ({})", change_labels.join(", "))
+    };
+    let also = also.map(|c| format!(" AND ({c})")).unwrap_or_default();
+    let jql = format!(
+        "project = {} AND issuetype = {} AND (labels = {}{unlabelled}){also} ORDER BY created ASC",
+        q(&jc.project),
+        q(&jc.issue_type),
+        q(LABEL),
+    );
+    let approvers: Vec<&str> = jc.approvers.keys().map(String::as_str).collect();
+    let who = standing::Settlers {
+        bot: &jc.bot_accounts,
+        approvers: &approvers,
+        drift_check: &jc.drift_check_accounts,
+        bot_runs: !jc.bot_accounts.is_empty(),
+    };
+    let now = Timestamp::now();
+    let fields = ["status", "created", "labels", "resolution", "resolutiondate"];
+    let mut out = Vec::new();
+    for issue in jira.search(&jql, &fields, &[PROPERTY, REVIEWED_PROPERTY], &[])? {
+        if !keep(&issue) {
+            continue;
+        }
+        let changelog = jira.changelog(&issue.key)?;
+        let facts = facts_of(jira, config, &issue, &changelog)?;
+        if !standing::is_drift_ticket(&facts) {
+            continue;
+        }
+        let standing = standing::judge(&facts, who, now);
+        out.push(Judged { issue, facts, standing });
+    }
+    Ok(out)
+}
+
+/// Reads what [`standing::judge`] decides on for one ticket.
+fn facts_of(
+    jira: &Jira,
+    config: &Config,
+    issue: &Issue,
+    changelog: &[crate::jira::ChangelogEntry],
+) -> Result<standing::DriftFacts, JiraError> {
+    let jc = &config.jira;
+    let split =
+        |s: Option<&str>| -> Vec<String> { s.unwrap_or_default().split_whitespace().map(str::to_owned).collect() };
+    let labels_at_creation = changelog
+        .iter()
+        .flat_map(|e| e.items.iter())
+        .find(|i| i.field.eq_ignore_ascii_case("labels"))
+        .map(|i| split(i.from_string.as_deref()));
+    let closing = changelog
+        .iter()
+        .filter(|e| {
+            e.items.iter().any(|i| {
+                i.field.eq_ignore_ascii_case("status")
+                    && i.to_string.as_deref().is_some_and(|s| jc.statuses.is_closed(s))
+            })
+        })
+        .filter_map(|e| Some((e.author.as_ref()?.account_id.clone(), Timestamp::parse(&e.created)?)))
+        .next_back();
+    let closed = jc.statuses.is_closed(issue.status().unwrap_or_default());
+    let reviewed_in = match issue.properties.get(REVIEWED_PROPERTY).and_then(|v| v.get("ticket")?.as_str()) {
+        Some(key) if closed => Some(review_facts(jira, config, key)?),
+        _ => None,
+    };
+    Ok(standing::DriftFacts {
+        key: issue.key.clone(),
+        created: issue.fields.get("created").and_then(Value::as_str).and_then(Timestamp::parse),
+        labels: issue.labels().into_iter().map(str::to_owned).collect(),
+        labels_at_creation,
+        record: issue.properties.get(PROPERTY).and_then(|v| serde_json::from_value::<DriftRecord>(v.clone()).ok()),
+        closed,
+        closing,
+        reviewed_in,
+    })
+}
+
+/// What Jira's history says about the change ticket named as having
+/// reviewed a drift ticket. A ticket that does not exist or is not a change
+/// ticket reviews nothing.
+fn review_facts(jira: &Jira, config: &Config, key: &str) -> Result<standing::ReviewFacts, JiraError> {
+    let jc = &config.jira;
+    let none = || standing::ReviewFacts {
+        key: key.to_owned(),
+        environment: None,
+        stacks: Vec::new(),
+        person_approvals: Vec::new(),
+        analysed: false,
+    };
+    let t = match crate::ticket::load(jira, key, jc) {
+        Ok(t) => t,
+        Err(JiraError::Api(e)) if e.status() == Some(404) => return Ok(none()),
+        Err(e) => return Err(e),
+    };
+    let Some(record) = &t.record else { return Ok(none()) };
+    let analyses = crate::bot_record::analyses(&t.changelog, &jc.bot_accounts);
+    let ours = crate::bot_record::binding_prefix(&record.binding_digest);
+    let person_approvals = t
+        .approvals(&jc.statuses.approved)
+        .into_iter()
+        .filter(|a| !jc.bot_accounts.contains(&a.account_id))
+        .map(|a| {
+            // The latest analysis before the approval, if it was of this binding.
+            let analysed =
+                analyses.iter().rev().find(|(at, _)| *at < a.at).filter(|(_, d)| *d == ours).map(|(at, _)| *at);
+            (a.at, analysed)
+        })
+        .collect();
+    Ok(standing::ReviewFacts {
+        key: key.to_owned(),
+        environment: Some(record.binding.environment.clone()),
+        stacks: record.plans.keys().cloned().collect(),
+        person_approvals,
+        analysed: !analyses.is_empty(),
+    })
+}
+
+/// Settles a drift ticket a deploy reviewed (`close` of that deploy): names
+/// the deploy's ticket on it, then closes it with a comment when it is
+/// still open. The name is only a pointer: the bot checks that ticket's
+/// history before the drift stops counting.
+/// Returns whether it closed it (false: it was closed already, and the
+/// comment says it is now reviewed).
+pub fn close_reviewed(
+    jira: &Jira,
+    config: &Config,
+    key: &str,
+    reviewed_in: &str,
+    why: &str,
+) -> Result<bool, JiraError> {
+    jira.set_property(key, REVIEWED_PROPERTY, &json!({"ticket": reviewed_in}))?;
+    let status = jira.issue(key, &["status"], &[])?;
+    if config.jira.statuses.is_closed(status.status().unwrap_or_default()) {
+        jira.comment(key, Doc::new().text(why).build())?;
+        return Ok(false);
+    }
+    close(jira, config, key, why)?;
+    Ok(true)
 }
 
 /// Closes a drift ticket with a comment; a concurrent close is no error.

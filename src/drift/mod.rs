@@ -350,9 +350,10 @@ pub struct Judged {
 
 /// Every drift ticket of the change project that `also` (a JQL condition)
 /// and `keep` (on the searched issue, before its history is read) select,
-/// judged. Drift tickets are found by their label and also among tickets of
-/// the change type without the change labels, so one whose labels were
-/// edited away is still found; history says which were created as one.
+/// judged. Drift tickets are found by their label, among tickets of the
+/// change type without the change labels, and by their creator (the drift
+/// check's account), so one whose labels were edited away or swapped for
+/// the change labels is still found; history says which were created as one.
 pub fn judged(
     jira: &Jira,
     config: &Config,
@@ -362,11 +363,17 @@ pub fn judged(
     let jc = &config.jira;
     let q = crate::jira::jql::string;
     let change_labels: Vec<String> = jc.labels.iter().map(|l| q(l)).collect();
-    let unlabelled = if change_labels.is_empty() {
+    let mut unlabelled = if change_labels.is_empty() {
         String::new()
     } else {
         format!(" OR labels is EMPTY OR labels not in ({})", change_labels.join(", "))
     };
+    // Whatever the drift check's account created, however relabelled:
+    // Jira keeps the creator, and no edit changes it.
+    if !jc.drift_check_accounts.is_empty() {
+        let accounts: Vec<String> = jc.drift_check_accounts.iter().map(|a| q(a)).collect();
+        unlabelled.push_str(&format!(" OR creator in ({})", accounts.join(", ")));
+    }
     let also = also.map(|c| format!(" AND ({c})")).unwrap_or_default();
     let jql = format!(
         "project = {} AND issuetype = {} AND (labels = {}{unlabelled}){also} ORDER BY created ASC",

@@ -71,6 +71,8 @@ struct StoredIssue {
     status: String,
     resolution: Option<String>,
     created: Timestamp,
+    /// The accountId of who created it (Jira keeps it; no edit changes it).
+    creator: String,
     updated: Timestamp,
     resolved: Option<Timestamp>,
     properties: BTreeMap<String, Value>,
@@ -225,6 +227,7 @@ impl JiraStandIn {
                 .unwrap_or_default(),
             "status" => vec![i.status.clone()],
             "key" | "issuekey" => vec![i.key.clone()],
+            "creator" => vec![i.creator.clone()],
             // By name or id, as JQL takes either.
             "issuetype" => {
                 let name = self
@@ -599,6 +602,7 @@ impl JiraStandIn {
             status: initial,
             resolution: None,
             created: now,
+            creator: user.account_id.clone(),
             updated: now,
             resolved: None,
             properties,
@@ -610,7 +614,6 @@ impl JiraStandIn {
             issue_links: Vec::new(),
             created_at_search: self.searches,
         });
-        let _ = user;
         Resp::json(
             201,
             json!({"id": id.to_string(), "key": key, "self": format!("{}/rest/api/3/issue/{id}", self.base_url)}),

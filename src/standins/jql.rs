@@ -106,7 +106,7 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
 }
 
 const FIELDS: &[&str] =
-    &["project", "issuetype", "labels", "status", "key", "issuekey", "resolution", "created", "updated"];
+    &["project", "issuetype", "labels", "status", "key", "issuekey", "creator", "resolution", "created", "updated"];
 
 struct Parser {
     toks: Vec<Tok>,

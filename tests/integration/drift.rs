@@ -476,6 +476,19 @@ fn nothing_the_ci_user_does_to_a_drift_ticket_settles_it() {
                 ci.transition(d, &cancel, None).unwrap();
             })
         }),
+        ("its labels swapped for the change tickets' labels, then cancelled", {
+            let cancel = cancel.clone();
+            Box::new(move |sb, d| {
+                let ci = sb.jira_as(crate::sandbox::CI);
+                ci.update_labels(
+                    d,
+                    &["changegate".to_owned()],
+                    &[changegate::drift::LABEL.to_owned(), stream_label("production", "network")],
+                )
+                .unwrap();
+                ci.transition(d, &cancel, None).unwrap();
+            })
+        }),
         ("cancelled, naming as its review a deploy approved before the drift was found", {
             let cancel = cancel.clone();
             Box::new(move |sb, d| {

@@ -363,24 +363,27 @@ pub fn judged(
     let jc = &config.jira;
     let q = crate::jira::jql::string;
     let change_labels: Vec<String> = jc.labels.iter().map(|l| q(l)).collect();
-    let mut unlabelled = if change_labels.is_empty() {
+    let unlabelled = if change_labels.is_empty() {
         String::new()
     } else {
         format!(" OR labels is EMPTY OR labels not in ({})", change_labels.join(", "))
     };
-    // Whatever the drift check's account created, however relabelled:
-    // Jira keeps the creator, and no edit changes it.
-    if !jc.drift_check_accounts.is_empty() {
-        let accounts: Vec<String> = jc.drift_check_accounts.iter().map(|a| q(a)).collect();
-        unlabelled.push_str(&format!(" OR creator in ({})", accounts.join(", ")));
-    }
-    let also = also.map(|c| format!(" AND ({c})")).unwrap_or_default();
-    let jql = format!(
-        "project = {} AND issuetype = {} AND (labels = {}{unlabelled}){also} ORDER BY created ASC",
+    let mut found = format!(
+        "project = {} AND issuetype = {} AND (labels = {}{unlabelled})",
         q(&jc.project),
         q(&jc.issue_type),
-        q(LABEL),
+        q(LABEL)
     );
+    // Whatever the drift check's account created, however relabelled,
+    // retyped or moved: Jira keeps the creator, and no edit changes it.
+    if !jc.drift_check_accounts.is_empty() {
+        let accounts: Vec<String> = jc.drift_check_accounts.iter().map(|a| q(a)).collect();
+        found = format!("({found}) OR creator in ({})", accounts.join(", "));
+    }
+    let jql = match also {
+        Some(c) => format!("({found}) AND ({c}) ORDER BY created ASC"),
+        None => format!("{found} ORDER BY created ASC"),
+    };
     let approvers: Vec<&str> = jc.approvers.keys().map(String::as_str).collect();
     let who = standing::Settlers {
         bot: &jc.bot_accounts,

@@ -410,6 +410,13 @@ fn gate_summary(config: &crate::config::Config, now: crate::time::Timestamp) -> 
         a.remind_after.map_or("never reminded".to_owned(), |d| format!("reminded every {} h", hours(d).max(1))),
         a.expire_after.map_or("never expired".to_owned(), |d| format!("expired after {} h", hours(d)))
     ));
+    lines.push(if config.jira.drift_check_accounts.is_empty() {
+        "drift: no [jira] drift_check_account_ids: drift a check finds gone still sends the next deploy to a person \
+         (docs/drift.md)"
+            .to_owned()
+    } else {
+        format!("drift: settled when closed by the drift check ({})", config.jira.drift_check_accounts.join(", "))
+    });
     for env in &config.controlled_environments {
         let state = match check(&config.windows, &config.freezes, env, now) {
             WindowCheck::Open => "a deploy now is inside its windows".to_owned(),

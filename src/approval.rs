@@ -1,4 +1,4 @@
-//! What a *valid approval* is (DESIGN.md §4.4): one pure function, used by
+//! What a *valid approval* is (README.md, `changegate validate`): one pure function, used by
 //! `validate` before every plan and apply and by the bot before it resumes
 //! a hold.
 //!

@@ -1,5 +1,5 @@
 //! `changegate audit`: the security team's monthly random inspection of
-//! auto-approved tickets (DESIGN.md §4.4).
+//! auto-approved tickets (README.md, "The monthly inspection").
 //!
 //! A reproducible random sample (seeded; the seed is in the report) of the
 //! tickets the bot approved on its own since a date. Each is checked three

@@ -1,6 +1,6 @@
-//! `converge(ticket)`: the bot's one idempotent step (DESIGN.md §1
-//! "Resuming holds"). It reads the ticket and its workflows and does what is
-//! due, nothing more:
+//! `converge(ticket)`: the bot's one idempotent step (README.md, "The
+//! bot"). It reads the ticket and its workflows and does what is due,
+//! nothing more:
 //!
 //! - a live ticket without an analysis of its current binding (or whose
 //!   last analysis waited only for other tickets or deploys) is analysed,

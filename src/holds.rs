@@ -1,5 +1,5 @@
 //! Resuming a recorded hold (`type: approval` job) through the CircleCI API
-//! (DESIGN.md §1 "Resuming holds", §5 "The bot checks before it resumes").
+//! (docs/trust-model.md, "The lock is CircleCI's").
 //!
 //! Before approving, the workflow's project, pipeline, branch and commit
 //! must equal the ticket's binding: a hold in another build is never

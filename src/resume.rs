@@ -1,4 +1,5 @@
-//! `changegate resume`: the no-bot path (DESIGN.md §1 "Resuming holds").
+//! `changegate resume`: the no-bot path (README.md, `changegate resume`;
+//! docs/trust-model.md, "Without a bot").
 //! A job beside a hold waits a bounded time for a person to approve the
 //! ticket in Jira, then resumes the hold through the CircleCI API. It never
 //! approves a ticket: it only acts on an approval that `validate` itself

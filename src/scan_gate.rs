@@ -1,5 +1,5 @@
-//! The security scan gate (DESIGN.md §4.3, research `review-verification.md`
-//! §4 and §5 step 7): a pure function from the evidence record to a verdict
+//! The security scan gate (README.md, "The decision"; docs/evidence.md,
+//! `scans`): a pure function from the evidence record to a verdict
 //! on the deployed commit's scans.
 //!
 //! Only positive evidence counts: a scanner run bound to the exact commit

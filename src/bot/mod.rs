@@ -1,4 +1,5 @@
-//! The bot: `changegate serve` and `changegate reconcile` (DESIGN.md §1, §5).
+//! The bot: `changegate serve` and `changegate reconcile` (README.md, "The bot";
+//! docs/trust-model.md).
 //!
 //! Webhooks only trigger work. A delivery is checked (signature over the raw
 //! body, size), turned into a ticket or pipeline to look at, queued (a

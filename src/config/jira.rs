@@ -23,7 +23,7 @@
 //! "5b10a2844c20165700ede21g" = 583231
 //! ```
 //!
-//! Every ticket field of DESIGN.md §3 has a name here; `summary` and
+//! Every ticket field of docs/jira-setup.md §4 has a name here; `summary` and
 //! `description` are Jira's own and always present. Fields not mapped are
 //! described in the ticket text and reported as missing when required.
 

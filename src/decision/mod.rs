@@ -1,4 +1,4 @@
-//! The approval policy (DESIGN.md §4.4): a pure function from the evidence
+//! The approval policy (README.md, "The decision"): a pure function from the evidence
 //! record to a decision — recommend approval, or require a person — with
 //! reasons. `changegate decide` runs it offline on a stored record;
 //! `changegate analyze` runs the very same function on the record it has

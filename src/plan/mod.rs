@@ -1,4 +1,5 @@
-//! The plan gate (DESIGN.md §4.1): is a Terraform/OpenTofu plan risky?
+//! The plan gate (README.md, `changegate plan-check`): is a Terraform/OpenTofu
+//! plan risky?
 //!
 //! [`check`] streams `terraform show -json` output from any reader: it hashes
 //! the bytes, detects the encoding, walks the top-level object with a

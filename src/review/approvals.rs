@@ -1,4 +1,4 @@
-//! Valid approvals of a pull request (research §5 step 3-4): who counts as
+//! Valid approvals of a pull request (README.md, "The decision"): who counts as
 //! an author, which reviews still stand at merge time, and which of them
 //! approve the merged head independently.
 

@@ -1,6 +1,7 @@
 //! Two-person review of every commit deployed: a pure function from the
 //! evidence record to a verdict per landing, with stable reason codes
-//! (research `review-verification.md` §5 and its catalogue §6).
+//! (README.md, "The decision"; docs/evidence.md, "A record that
+//! contradicts itself").
 //!
 //! A *landing* is a commit on the first-parent chain of the deployed
 //! branch: a merge commit, a squash or rebased commit, a pushed head, or a
@@ -54,8 +55,7 @@ impl Verdict {
     }
 }
 
-/// Stable reason codes (the research catalogue's, plus the few cases it
-/// leaves unnamed).
+/// Stable reason codes of the review verdicts (listed in README.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Code {

@@ -1,4 +1,5 @@
-//! The plan-risk rules (DESIGN.md §4.1), one module per reason code.
+//! The plan-risk rules (README.md, `changegate plan-check`, "Reasons"), one
+//! module per reason code.
 //!
 //! Each rule is a pure function of one resource change ([`View`]) that pushes
 //! [`Hit`]s. The five seed reasons always run; the others are on by default

@@ -474,7 +474,12 @@ fn review_facts(jira: &Jira, config: &Config, key: &str) -> Result<standing::Rev
     let person_approvals = t
         .approvals(&jc.statuses.approved)
         .into_iter()
-        .filter(|a| !jc.bot_accounts.contains(&a.account_id))
+        // A person who may approve: never the bot, and a configured approver
+        // when approvers are configured (as `validate` counts them).
+        .filter(|a| {
+            !jc.bot_accounts.contains(&a.account_id)
+                && (jc.approvers.is_empty() || jc.approvers.contains_key(&a.account_id))
+        })
         .map(|a| {
             // The latest analysis before the approval, if it was of this binding.
             let analysed =

@@ -352,6 +352,7 @@ async fn answer(req: hyper::Request<Incoming>, limits: &Limits, handler: &Handle
 async fn connection(tcp: TcpStream, limits: Arc<Limits>, handler: Handler, mut stop: watch::Receiver<bool>) {
     let _ = tcp.set_nodelay(true);
     let head_buf = limits.max_header.max(8192);
+    let max_header = limits.max_header;
     let phase = Arc::new(AtomicU8::new(IDLE));
     let io = Stream::new(tcp, limits.clone(), phase.clone());
     let service = hyper::service::service_fn(move |req| {
@@ -359,7 +360,9 @@ async fn connection(tcp: TcpStream, limits: Arc<Limits>, handler: Handler, mut s
         async move { Ok::<_, std::convert::Infallible>(to_hyper(answer(req, &limits, &handler, &phase).await)) }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.header_read_timeout(None).max_buf_size(head_buf).keep_alive(true);
+    // A head over `max_header` is 431 whether it came in one read or many
+    // (the buffer's bound alone lets a head that arrives at once through).
+    builder.header_read_timeout(None).max_header_size(max_header).max_buf_size(head_buf).keep_alive(true);
     let mut conn = pin!(builder.serve_connection(io, service));
     let mut stopped = pin!(stop.wait_for(|s| *s));
     let mut draining = false;

@@ -3,13 +3,20 @@
 //! deliveries (acknowledged for a ticket that was then never converged).
 //!
 //! This process sends the load over loopback (keep-alive connections, one
-//! thread each); the bot is the release binary in its own process, against
-//! the in-process Jira and CircleCI stand-ins. As in real traffic, most
-//! deliveries are events the bot filters out (comments, other projects);
-//! one in twenty is an issue event of the change project, which is queued
-//! and converged.
+//! thread each); the bot is a release binary in its own process, against
+//! in-process Jira and CircleCI stand-ins started afresh for each run. As in
+//! real traffic, most deliveries are events the bot filters out (comments,
+//! other projects); one in twenty is an issue event of the change project,
+//! which is queued and converged.
 //!
-//! Run: `cargo bench --bench webhooks`. Prints a markdown table.
+//! Two builds can be compared in one run: `CHANGEGATE_BENCH_BASELINE` names
+//! another build's binary (say, of an earlier revision), and the two are
+//! run in turn, `CHANGEGATE_BENCH_RUNS` times each (5 by default; the order
+//! alternates from round to round), so noise on the machine falls on both.
+//! `CHANGEGATE_BENCH_BIN` replaces this build's binary (say, the musl one).
+//!
+//! Run: `cargo bench --bench webhooks`. Prints each run and then the
+//! medians as markdown tables.
 
 // A benchmark reports on the terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -28,13 +35,24 @@ const CONNECTIONS: usize = 16;
 const PER_CONNECTION: usize = 2_000;
 const TICKETS: usize = 200;
 
-fn main() {
+/// One run's figures.
+struct Outcome {
+    deliveries: usize,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    failed: usize,
+    accepted: usize,
+    lost: usize,
+}
+
+fn run(bin: &str) -> Outcome {
     let stand_ins = StandIns::start("127.0.0.1:0").expect("stand-ins start");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("changegate.toml"), SITE_CONFIG).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let log = dir.path().join("bot.log");
-    let mut bot = Command::new(env!("CARGO_BIN_EXE_changegate"))
+    let mut bot = Command::new(bin)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--workers", "4", "--reconcile-every", "0"])
         .current_dir(dir.path())
         .env("JIRA_BASE_URL", stand_ins.url())
@@ -46,6 +64,7 @@ fn main() {
         .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
         .env("CHANGEGATE_JIRA_WEBHOOK_SECRETS", SECRET)
         .env("CHANGEGATE_CIRCLECI_WEBHOOK_SECRETS", SECRET)
+        .env("CHANGEGATE_RECEIPT_KEY", changegate::signing::generate().0)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -53,7 +72,11 @@ fn main() {
     let url = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
     while ureq::get(&format!("{url}/healthz")).call().is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "the bot did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the bot did not start: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 
@@ -137,14 +160,74 @@ fn main() {
     l.sort();
     let pct = |p: f64| l[((l.len() as f64 * p) as usize).min(l.len() - 1)];
     let total = l.len();
-    println!("| deliveries | connections | per second | p50 ack | p99 ack | failed | accepted tickets | lost |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let failed = *failures.lock().unwrap();
+    Outcome {
+        deliveries: total,
+        per_second: total as f64 / elapsed.as_secs_f64(),
+        p50: pct(0.50),
+        p99: pct(0.99),
+        failed,
+        accepted: accepted.len(),
+        lost,
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn median<T: PartialOrd + Copy>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let this = std::env::var("CHANGEGATE_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_changegate").to_owned());
+    let mut layers = vec![("this build", this)];
+    if let Ok(b) = std::env::var("CHANGEGATE_BENCH_BASELINE") {
+        layers.push(("baseline", b));
+    }
+    let runs: usize = std::env::var("CHANGEGATE_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let mut results: Vec<Vec<Outcome>> = layers.iter().map(|_| Vec::new()).collect();
+    println!("| run | layer | deliveries | per second | p50 ack | p99 ack | failed | accepted tickets | lost |");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    for round in 0..runs {
+        let mut order: Vec<usize> = (0..layers.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let o = run(&layers[i].1);
+            println!(
+                "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} |",
+                round + 1,
+                layers[i].0,
+                o.deliveries,
+                o.per_second,
+                ms(o.p50),
+                ms(o.p99),
+                o.failed,
+                o.accepted,
+                o.lost
+            );
+            results[i].push(o);
+        }
+    }
+    println!();
     println!(
-        "| {total} | {CONNECTIONS} | {:.0} | {:.2} ms | {:.2} ms | {} | {} | {lost} |",
-        total as f64 / elapsed.as_secs_f64(),
-        pct(0.50).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
-        failures.lock().unwrap(),
-        accepted.len(),
+        "| layer | runs | connections | per second (median) | p50 ack (median) | p99 ack (median) | failed (all runs) | lost (all runs) |"
     );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (i, (name, bin)) in layers.iter().enumerate() {
+        let r = &results[i];
+        println!(
+            "| {name} (`{bin}`) | {} | {CONNECTIONS} | {:.0} | {} | {} | {} | {} |",
+            r.len(),
+            median(r.iter().map(|o| o.per_second).collect()),
+            ms(median(r.iter().map(|o| o.p50).collect())),
+            ms(median(r.iter().map(|o| o.p99).collect())),
+            r.iter().map(|o| o.failed).sum::<usize>(),
+            r.iter().map(|o| o.lost).sum::<usize>(),
+        );
+    }
 }

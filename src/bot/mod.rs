@@ -10,7 +10,7 @@
 //! leaves a workflow stuck. No state is kept between runs: several replicas
 //! may serve behind a load balancer (converge is idempotent).
 
-pub mod http1;
+pub mod front;
 pub mod server;
 pub mod webhook;
 

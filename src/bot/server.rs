@@ -1,4 +1,4 @@
-//! The HTTP side of `changegate serve` (over [`http1`]): `POST /webhooks/jira`,
+//! The HTTP side of `changegate serve` (over [`front`]): `POST /webhooks/jira`,
 //! `POST /webhooks/circleci`, `GET /healthz`, `GET /metrics`; a bounded,
 //! de-duplicating queue; a worker pool running converge; a reconcile timer;
 //! JSON-lines logs on stderr without secrets.
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::http1::{self, Handler, Limits, Request, Response};
+use super::front::{self, Handler, Limits, Request, Response};
 use super::webhook::{self, Refusal, Source, Work};
 use super::{BotParts, live_tickets, tickets_of_pipeline};
 use crate::converge::converge;
@@ -292,7 +292,6 @@ pub fn serve(opts: ServeOptions, factory: Factory) -> Result<(), String> {
     }
     let listener =
         std::net::TcpListener::bind(&opts.listen).map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let queue = Arc::new(Queue::new(opts.queue));
     let metrics = Arc::new(Metrics::default());
     // Every worker proves its setup before the server says it is up.
@@ -342,30 +341,48 @@ pub fn serve(opts: ServeOptions, factory: Factory) -> Result<(), String> {
         max_body: opts.max_body,
         max_connections: opts.max_connections,
     };
-    let started = Timestamp::now();
-    let handler: Handler = {
-        let (opts, queue, metrics) = (opts.clone(), queue.clone(), metrics.clone());
-        Arc::new(move |req: &Request| handle(req, &opts, &queue, &metrics, started))
-    };
-    let closing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let endpoint = Arc::new(Endpoint { opts: opts.clone(), queue: queue.clone(), metrics, started: Timestamp::now() });
+    let handler: Handler = Arc::new(move |req: &Request| endpoint.answer(req));
+    let closing = front::Stop::new();
     let accept = {
-        let closing = closing.clone();
-        std::thread::spawn(move || http1::serve(listener, limits, handler, closing))
+        let (closing, drain) = (closing.clone(), opts.drain);
+        std::thread::spawn(move || front::serve(listener, limits, handler, closing, drain))
     };
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    // Stop accepting: wake the accept loop, which then closes the socket.
-    closing.store(true, Ordering::SeqCst);
-    let _ = std::net::TcpStream::connect(bound);
+    // Stop accepting (the socket is closed) and let each connection finish
+    // the delivery it is on: what they queue is drained below.
+    let stopping = Instant::now();
+    closing.stop();
     let _ = accept.join();
     log("info", "stopping: draining the queue", json!({"queued": queue.len()}));
-    let started = Instant::now();
-    while !queue.idle() && started.elapsed() < opts.drain {
+    while !queue.idle() && stopping.elapsed() < opts.drain {
         std::thread::sleep(Duration::from_millis(50));
     }
     log("info", "stopped", json!({"left_queued": queue.len(), "drained": queue.idle()}));
     Ok(())
+}
+
+/// The bot's answers to requests, behind the HTTP front: the boundary where
+/// untrusted requests meet the queue.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// The server's options (secrets, project, body limit).
+    pub opts: Arc<ServeOptions>,
+    /// Where accepted deliveries go.
+    pub queue: Arc<Queue>,
+    /// Counted here.
+    pub metrics: Arc<Metrics>,
+    /// When the server started (`/healthz`).
+    pub started: Timestamp,
+}
+
+impl Endpoint {
+    /// The answer to one request.
+    pub fn answer(&self, req: &Request) -> Response {
+        handle(req, &self.opts, &self.queue, &self.metrics, self.started)
+    }
 }
 
 fn handle(req: &Request, opts: &ServeOptions, queue: &Queue, metrics: &Metrics, up_since: Timestamp) -> Response {

@@ -385,7 +385,8 @@ fn faults_in_downstream_calls_never_resume_a_hold() {
 }
 
 /// A client that trickles its request is cut off at the deadline (408)
-/// while other clients are served meanwhile; a chunked body is refused.
+/// while other clients are served meanwhile; a chunked body is refused, and
+/// so is a head over 64 KiB.
 #[test]
 fn slow_clients_are_cut_off_and_do_not_block_others() {
     use std::io::{Read, Write};
@@ -439,6 +440,14 @@ fn slow_clients_are_cut_off_and_do_not_block_others() {
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let _ = s.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 411"), "{answer:?}");
+    // A head over 64 KiB is refused, though it arrives whole and at once.
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    let head = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\n\r\n", "a".repeat(66_000));
+    let _ = s.write_all(head.as_bytes());
+    let mut answer = String::new();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer:?}");
 }
 
 /// Two deliveries for one ticket, the second picked up while the first is

@@ -687,6 +687,31 @@ mod tests {
     }
 
     #[test]
+    fn jobs_run_two_at_a_time_and_answer_in_order() {
+        let (now, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let jobs: Vec<Job<'_, usize>> = (0..7usize)
+            .map(|i| {
+                let (now, most) = (&now, &most);
+                Box::new(move || {
+                    most.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    now.fetch_sub(1, Ordering::SeqCst);
+                    i * 10
+                }) as Job<'_, usize>
+            })
+            .collect();
+        assert_eq!(at_most_two(jobs), [0, 10, 20, 30, 40, 50, 60]);
+        assert!(most.load(Ordering::SeqCst) <= MAX_CONCURRENT);
+        assert_eq!(pair(|| 1, || "b"), (1, "b"));
+        let pages = |total| compare_pages_after_first(total).collect::<Vec<_>>();
+        assert!(pages(0).is_empty());
+        assert!(pages(100).is_empty());
+        assert_eq!(pages(500), [2, 3, 4, 5]);
+        assert_eq!(pages(501), [2, 3, 4, 5, 6]);
+        assert_eq!(pages(u64::MAX).last(), Some(&100), "never past MAX_RANGE");
+    }
+
+    #[test]
     fn compare_reads_every_page() {
         let page = |n: usize, start: usize| {
             let commits: Vec<Value> = (start..start + n)

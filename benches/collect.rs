@@ -1,14 +1,17 @@
 //! Benchmark: GitHub requests and wall time to collect the evidence of a
 //! deploy of 500 commits from 120 pull requests, against the stand-in with
 //! 50 ms latency per request, beside the naive approach (REST, one request
-//! per commit for its pull requests, then four per pull request).
+//! per commit for its pull requests, then four per pull request) and, when
+//! `CHANGEGATE_BASELINE` names another build's `changegate` binary, that
+//! build's `changegate collect`, alternating with this build's, against the
+//! same stand-in in the same run.
 //!
 //! Run: `cargo bench --bench collect` (needs git). Prints a markdown table.
 
 // A benchmark reports on the terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -26,6 +29,8 @@ use serde_json::{Map, Value, json};
 
 const PRS: usize = 120;
 const LATENCY: Duration = Duration::from_millis(50);
+/// Timed runs of each binary, alternating.
+const RUNS: usize = 5;
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git").arg("-C").arg(dir).args(args).output().expect("git runs");
@@ -205,9 +210,14 @@ fn main() {
         RetryPolicy::default(),
     )
     .unwrap();
+    // The stand-in's own preparation (the files of every pull request,
+    // from `git diff`) is done before any timed run, so none pays for it.
+    s.with_github(changegate::standins::github::GitHubStandIn::warm_pull_files);
     s.with_github(|g| g.latency = LATENCY);
+    let served = || s.with_github(|g| g.requests);
 
-    let started = Instant::now();
+    // In process, as the analysis calls it: the record is checked.
+    let (before, started) = (served(), Instant::now());
     let evidence = collect(
         &key,
         &config,
@@ -215,28 +225,103 @@ fn main() {
         &Sources { jira: &ci, github: &github, circleci: &circleci, ring: None, progress: &Progress::quiet() },
     )
     .unwrap();
-    let batched = started.elapsed();
+    let library = started.elapsed();
     assert!(evidence.gaps.is_empty(), "{:?}", evidence.gaps);
     assert_eq!(evidence.range.commits.len(), 500);
     assert_eq!(evidence.pulls.len(), PRS);
+    assert_eq!(evidence.requests.github, served() - before, "the client counts what the stand-in served");
+
+    // `changegate collect` of this build and of the baseline, alternating.
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("changegate.toml"), SITE_CONFIG).unwrap();
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_changegate"));
+    let baseline = std::env::var_os("CHANGEGATE_BASELINE").map(PathBuf::from);
+    let mut runs: Vec<(&str, &Path)> = vec![("this build", &ours)];
+    if let Some(b) = &baseline {
+        runs.push(("baseline", b));
+    } else {
+        eprintln!("CHANGEGATE_BASELINE is not set: no baseline to compare with");
+    }
+    let mut timed: Vec<Vec<(u64, Duration, Value)>> = vec![Vec::new(); runs.len()];
+    for _ in 0..RUNS {
+        for (i, (_, bin)) in runs.iter().enumerate() {
+            timed[i].push(run_collect(bin, &s, &key, work.path()));
+        }
+    }
+    // The same record, but for when it was collected and how many requests it took.
+    let facts = |v: &Value| {
+        let mut v = v.clone();
+        for k in ["collected_at", "requests"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    let reference = facts(&timed[0][0].2);
+    for (i, (name, _)) in runs.iter().enumerate() {
+        for (requests, _, record) in &timed[i] {
+            assert_eq!(facts(record), reference, "{name}: the same evidence");
+            assert_eq!(*requests, timed[i][0].0, "{name}: the same requests every run");
+        }
+    }
 
     let started = Instant::now();
     let naive_requests = naive(&s.url(), &base, &head);
     let naive_time = started.elapsed();
 
-    println!("| collector | GitHub requests | wall time |");
+    let spread = |t: &[(u64, Duration, Value)]| {
+        let mut secs: Vec<f64> = t.iter().map(|(_, d, _)| d.as_secs_f64()).collect();
+        secs.sort_by(f64::total_cmp);
+        format!("{:.2} s ({:.2}–{:.2})", secs[secs.len() / 2], secs[0], secs[secs.len() - 1])
+    };
+    println!("| collector | GitHub requests | wall time: median (min–max) of {RUNS} |");
     println!("|---|---:|---:|");
+    for (i, (name, bin)) in runs.iter().enumerate() {
+        println!("| `changegate collect`, {name} ({}) | {} | {} |", bin.display(), timed[i][0].0, spread(&timed[i]));
+    }
     println!(
-        "| changegate (compare pages + batched GraphQL) | {} | {:.2} s |",
+        "| library `collect`, this build, in process (one run) | {} | {:.2} s |",
         evidence.requests.github,
-        batched.as_secs_f64()
+        library.as_secs_f64()
     );
-    println!("| naive REST (per commit, then per PR) | {naive_requests} | {:.2} s |", naive_time.as_secs_f64());
     println!(
-        "\n{} commits, {} landings, {} pull requests, {} ms latency per GitHub request",
+        "| naive REST (per commit, then per PR; one run) | {naive_requests} | {:.2} s |",
+        naive_time.as_secs_f64()
+    );
+    println!(
+        "\n{} commits, {} landings, {} pull requests, {} ms latency per GitHub request; the same evidence from every \
+         `changegate collect` run (but for collected_at and requests); at most {} GitHub requests at once",
         evidence.range.commits.len(),
         evidence.range.landings.len(),
         evidence.pulls.len(),
-        LATENCY.as_millis()
+        LATENCY.as_millis(),
+        s.with_github(|g| g.max_in_flight),
     );
+}
+
+/// Runs `bin collect KEY` against the stand-ins in `dir` (with the site's
+/// `changegate.toml`): the GitHub requests the stand-in served, the wall
+/// time, the record.
+fn run_collect(bin: &Path, s: &StandIns, key: &str, dir: &Path) -> (u64, Duration, Value) {
+    let before = s.with_github(|g| g.requests);
+    let started = Instant::now();
+    let out = Command::new(bin)
+        .args(["collect", key, "-o", "evidence.json"])
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("JIRA_BASE_URL", s.url())
+        .env("JIRA_USER_EMAIL", "ci@acme.test")
+        .env("JIRA_API_TOKEN", "ci-token")
+        .env("CIRCLECI_API_URL", s.circleci_url())
+        .env("CIRCLE_TOKEN", changegate::standins::circleci::TOKEN)
+        .env("GITHUB_API_URL", s.url())
+        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+        .output()
+        .expect("the binary runs");
+    let elapsed = started.elapsed();
+    assert!(out.status.success(), "{}: {}", bin.display(), String::from_utf8_lossy(&out.stderr));
+    let record: Value = serde_json::from_slice(&std::fs::read(dir.join("evidence.json")).unwrap()).unwrap();
+    let requests = s.with_github(|g| g.requests) - before;
+    assert_eq!(record["requests"]["github"], requests, "{}: its count is what the stand-in served", bin.display());
+    (requests, elapsed, record)
 }

@@ -1,9 +1,11 @@
 //! Collects the evidence record of a change ticket from Jira, GitHub and
 //! CircleCI. Facts come from the APIs only (never from a CI checkout,
 //! commit dates or messages). Requests are batched: one compare (pages of
-//! 100 commits), one GraphQL query per 100 landings and per 25 pull
-//! requests, follow-up pages only for long connections. A failed call
-//! becomes a gap in the record, never a dropped fact.
+//! 100 commits), one GraphQL query for the repository with the pull
+//! requests of the first 250 landings (one more per further 250), one per
+//! 100 pull requests, follow-up pages only for long connections; requests
+//! that do not wait on each other go two at a time. A failed call becomes
+//! a gap in the record, never a dropped fact.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,7 +20,7 @@ use crate::circleci::CircleCi;
 use crate::config::Config;
 use crate::digest::Sha256Digest;
 use crate::github::queries::{self, Connection};
-use crate::github::{GitHub, GitHubError};
+use crate::github::{self, GitHub, GitHubError};
 use crate::jira::{Jira, JiraError, jql};
 use crate::request::binding::{RECORD_PROPERTY, TicketRecord};
 use crate::ticket;
@@ -142,7 +144,51 @@ pub fn collect_from(
     let exprs: Vec<(String, String)> =
         watched.iter().flat_map(|f| ends.iter().map(|c| ((*c).to_owned(), f.clone()))).collect();
     let trees: Vec<(String, String)> = ends.iter().map(|c| ((*c).to_owned(), ".circleci".to_owned())).collect();
-    match src.github.graphql("Repository", &queries::repository(&exprs, &trees), vars.clone()) {
+
+    // GitHub is asked what does not depend on other answers first, two
+    // requests at a time (GitHub's secondary rate limits ask integrators
+    // not to send more at once); the answers are read below in a fixed
+    // order, so the record is the same whichever came first.
+    let gh = src.github;
+    let tip_ref = format!("refs/heads/{}", b.branch);
+    // The range's first page, and the deployed commit against its branch.
+    let (first_page, tip) = github::pair(
+        || base.as_ref().map(|base| gh.compare_page(&owner, &name, &base.commit, &b.commit, 1)),
+        || (!b.branch.is_empty()).then(|| gh.compare_status(&owner, &name, &b.commit, &tip_ref)),
+    );
+    // The rest of the range, its pages two at a time.
+    let compare = base
+        .as_ref()
+        .zip(first_page)
+        .map(|(base, first)| first.and_then(|f| gh.compare_rest(&owner, &name, &base.commit, &b.commit, f)));
+    let chain = match &compare {
+        Some(Ok(c)) if c.status == "ahead" => {
+            Some(first_parent_chain(&c.commits, &b.commit, base.as_ref().map_or("", |x| x.commit.as_str())))
+        }
+        _ => None,
+    };
+    let landings: &[String] = match &chain {
+        Some(Ok(chain)) => chain,
+        _ => &[],
+    };
+    // The repository (default branch, policy and pipeline files) with the
+    // pull requests of the first batch of landings, in one query, then the
+    // other batches; beside them, code scanning of the commit.
+    let (graph, code_scanning) = github::pair(
+        || {
+            let mut batches = landings.chunks(queries::LANDINGS_PER_QUERY);
+            let first: Vec<&str> = batches.next().unwrap_or_default().iter().map(String::as_str).collect();
+            let mut answers =
+                vec![gh.graphql("Repository", &queries::repository(&exprs, &trees, &first), vars.clone())];
+            for chunk in batches {
+                let oids: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                answers.push(gh.graphql("Landings", &queries::landings(&oids), vars.clone()));
+            }
+            answers
+        },
+        || code_scanning_of(gh, (&owner, &name), &tip_ref, &b.commit),
+    );
+    match &graph[0] {
         Ok(data) => {
             let r = &data["repository"];
             branch.default_branch = r["defaultBranchRef"]["name"].as_str().map(str::to_owned);
@@ -193,9 +239,9 @@ pub fn collect_from(
     }
 
     // Is the deployed commit still on the branch it was built from?
-    if !b.branch.is_empty() {
+    if let Some(tip) = tip {
         branch.source = format!("{}; github: GET /repos/{repo}/compare/{}...{}", branch.source, b.commit, b.branch);
-        match src.github.compare_status(&owner, &name, &b.commit, &format!("refs/heads/{}", b.branch)) {
+        match tip {
             Ok(status) => branch.tip_status = Some(status),
             // The branch is gone.
             Err(GitHubError::Api(e)) if e.status() == Some(404) => branch.tip_status = Some("missing".into()),
@@ -211,9 +257,9 @@ pub fn collect_from(
         landings: Vec::new(),
         source: String::new(),
     };
-    if let Some(base) = &base {
+    if let (Some(base), Some(compare)) = (&base, compare) {
         range.source = format!("github: GET /repos/{repo}/compare/{}...{}", base.commit, b.commit);
-        match src.github.compare(&owner, &name, &base.commit, &b.commit) {
+        match compare {
             Ok(c) => {
                 range.status = c.status;
                 range.total_commits = c.total_commits;
@@ -222,11 +268,10 @@ pub fn collect_from(
                     let read = format!("{} of {} commits read", range.commits.len(), range.total_commits);
                     gap(&mut gaps, GapArea::Review, "range", &read);
                 }
-                if range.status == "ahead" {
-                    match first_parent_chain(&range.commits, &b.commit, &base.commit) {
-                        Ok(chain) => range.landings = chain,
-                        Err(e) => gap(&mut gaps, GapArea::Review, "landings", &e),
-                    }
+                match chain {
+                    Some(Ok(chain)) => range.landings = chain,
+                    Some(Err(e)) => gap(&mut gaps, GapArea::Review, "landings", &e),
+                    None => {}
                 }
             }
             Err(e) => gap(&mut gaps, GapArea::Review, "range", &e),
@@ -239,11 +284,11 @@ pub fn collect_from(
         src.github.requests()
     ));
 
-    // Pull requests of each landing, then their details.
+    // Pull requests of each landing (asked above with the repository),
+    // then their details.
     let mut associated: BTreeMap<String, Vec<AssociatedPull>> = BTreeMap::new();
-    for chunk in range.landings.chunks(queries::LANDINGS_PER_QUERY) {
-        let oids: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        match src.github.graphql("Landings", &queries::landings(&oids), vars.clone()) {
+    for (chunk, answer) in range.landings.chunks(queries::LANDINGS_PER_QUERY).zip(&graph) {
+        match answer {
             Ok(data) => {
                 for (i, oid) in chunk.iter().enumerate() {
                     let nodes = data["repository"][format!("c{i}")]["associatedPullRequests"]["nodes"]
@@ -278,21 +323,30 @@ pub fn collect_from(
     }
     let mut pulls: BTreeMap<String, PullFacts> = BTreeMap::new();
     let numbers: Vec<u64> = numbers.into_iter().collect();
-    for (i, chunk) in numbers.chunks(queries::PULLS_PER_QUERY).enumerate() {
-        let done = (i * queries::PULLS_PER_QUERY + chunk.len()).min(numbers.len());
-        // A number named only in a message may be no pull request at all:
-        // that is no link, not a failed batch.
-        match src.github.graphql_allow_missing("Pulls", &queries::pulls(chunk), vars.clone()) {
-            Ok(data) if !data["repository"].is_null() => {
-                for (i, n) in chunk.iter().enumerate() {
-                    let node = &data["repository"][format!("p{i}")];
-                    if let Some(mut facts) = pull_facts(node, &repo) {
-                        complete_pages(src.github, &vars, node, &mut facts, &mut gaps);
-                        pulls.insert(n.to_string(), facts);
-                    }
+    let batches = queries::pull_batches(&numbers);
+    // The batches two at a time; each reads the further pages of its long
+    // connections itself.
+    let answers = github::at_most_two(
+        batches
+            .iter()
+            .map(|chunk| {
+                let vars = vars.clone();
+                let repo = &repo;
+                Box::new(move || pull_batch(gh, &vars, repo, chunk)) as github::Job<'_, PullBatch>
+            })
+            .collect(),
+    );
+    let mut done = 0;
+    for (chunk, answer) in batches.iter().zip(answers) {
+        done += chunk.len();
+        match answer {
+            Ok(Some(read)) => {
+                for (n, facts, page_gaps) in read {
+                    gaps.extend(page_gaps);
+                    pulls.insert(n.to_string(), facts);
                 }
             }
-            Ok(_) => gap(&mut gaps, GapArea::Review, "pull requests", &format!("{repo} was not found on GitHub")),
+            Ok(None) => gap(&mut gaps, GapArea::Review, "pull requests", &format!("{repo} was not found on GitHub")),
             Err(e) => {
                 let list = chunk.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
                 gap(&mut gaps, GapArea::Review, &format!("pulls {list}"), &e);
@@ -336,9 +390,20 @@ pub fn collect_from(
         .iter()
         .filter(|s| parents.get(s.as_str()).is_some_and(|p| p.len() == 1) && wants_files(s))
         .collect();
-    for (i, sha) in single.iter().copied().enumerate() {
+    // Their files, two landings at a time.
+    let files_of = github::at_most_two(
+        single
+            .iter()
+            .map(|sha| {
+                let (owner, name) = (&owner, &name);
+                Box::new(move || gh.commit_files(owner, name, sha))
+                    as github::Job<'_, Result<Vec<crate::github::ChangedFile>, GitHubError>>
+            })
+            .collect(),
+    );
+    for (i, (sha, answer)) in single.iter().copied().zip(files_of).enumerate() {
         say(&format_args!("files of landing {}/{} ({})", i + 1, single.len(), short(sha)));
-        match src.github.commit_files(&owner, &name, sha) {
+        match answer {
             Ok(files) => {
                 let parent = &parents[sha.as_str()][0];
                 for f in files.iter().filter(|f| is_version_file(&f.path)) {
@@ -356,9 +421,20 @@ pub fn collect_from(
             Err(e) => gap(&mut gaps, GapArea::Review, &format!("files of {sha}"), &e),
         }
     }
-    for chunk in blob_wants.chunks(queries::BLOBS_PER_QUERY) {
-        let exprs: Vec<(String, String)> = chunk.iter().map(|(_, f, at, _)| (at.clone(), f.clone())).collect();
-        match src.github.graphql("Blobs", &queries::blobs(&exprs), vars.clone()) {
+    // The version files' text, two batches at a time.
+    let blob_answers = github::at_most_two(
+        blob_wants
+            .chunks(queries::BLOBS_PER_QUERY)
+            .map(|chunk| {
+                let exprs: Vec<(String, String)> = chunk.iter().map(|(_, f, at, _)| (at.clone(), f.clone())).collect();
+                let vars = vars.clone();
+                Box::new(move || gh.graphql("Blobs", &queries::blobs(&exprs), vars))
+                    as github::Job<'_, Result<Value, GitHubError>>
+            })
+            .collect(),
+    );
+    for (chunk, answer) in blob_wants.chunks(queries::BLOBS_PER_QUERY).zip(blob_answers) {
+        match answer {
             Ok(data) => {
                 for (i, (sha, f, _, after)) in chunk.iter().enumerate() {
                     let blob = &data["repository"][format!("b{i}")];
@@ -429,18 +505,11 @@ pub fn collect_from(
         scans.sarif.len()
     ));
     scans.code_scanning_status = "unknown".into();
-    match src.github.analyses_of_commit(&owner, &name, &format!("refs/heads/{}", b.branch), &b.commit) {
-        Ok((mut list, exhaustive)) => {
-            // An analysis with results: its SARIF says how severe they are.
-            for a in list.iter_mut().filter(|a| a.results_count > 0 && a.error.is_empty()) {
-                match src.github.analysis_sarif(&owner, &name, a.id) {
-                    Ok(doc) => match crate::sarif::read(&doc) {
-                        Ok(runs) => a.runs = Some(runs),
-                        Err(e) => a.sarif_error = Some(e.to_string()),
-                    },
-                    Err(e) => gap(&mut gaps, GapArea::Scan, &format!("SARIF of code-scanning analysis {}", a.id), &e),
-                }
-            }
+    // Read above, beside the pull requests of the landings.
+    let (code_scanning, sarif_gaps) = code_scanning;
+    gaps.extend(sarif_gaps);
+    match code_scanning {
+        Ok((list, exhaustive)) => {
             scans.code_scanning = list;
             if exhaustive {
                 scans.code_scanning_status = "read".into();
@@ -515,6 +584,58 @@ pub fn collect_from(
     };
     fill_content(&mut evidence, config, src.github, (&owner, &name));
     Ok(evidence)
+}
+
+/// A batch of pull requests read: each number with its facts and the gaps
+/// of its further pages; `None` when the repository is not found.
+type PullBatch = Result<Option<Vec<(u64, PullFacts, Vec<Gap>)>>, GitHubError>;
+
+/// Reads the pull requests `numbers` in one query, then the further pages
+/// of their long connections. A number named only in a message may be no
+/// pull request at all: that is no link, not a failed batch.
+fn pull_batch(gh: &GitHub, vars: &Value, repo: &str, numbers: &[u64]) -> PullBatch {
+    let data = gh.graphql_allow_missing("Pulls", &queries::pulls(numbers), vars.clone())?;
+    if data["repository"].is_null() {
+        return Ok(None);
+    }
+    let mut read = Vec::new();
+    for (i, n) in numbers.iter().enumerate() {
+        let node = &data["repository"][format!("p{i}")];
+        if let Some(mut facts) = pull_facts(node, repo) {
+            let mut gaps = Vec::new();
+            complete_pages(gh, vars, node, &mut facts, &mut gaps);
+            read.push((*n, facts, gaps));
+        }
+    }
+    Ok(Some(read))
+}
+
+/// Code scanning's analyses (and whether the list is whole), and the gaps
+/// of the SARIF that could not be read.
+type CodeScanning = (Result<(Vec<crate::github::Analysis>, bool), GitHubError>, Vec<Gap>);
+
+/// The code-scanning analyses of commit `sha` on `reference`, each with
+/// results read with its SARIF; the gaps are SARIF that could not be read.
+fn code_scanning_of(gh: &GitHub, (owner, name): (&str, &str), reference: &str, sha: &str) -> CodeScanning {
+    let mut gaps = Vec::new();
+    let answer = gh.analyses_of_commit(owner, name, reference, sha).map(|(mut list, exhaustive)| {
+        // An analysis with results: its SARIF says how severe they are.
+        for a in list.iter_mut().filter(|a| a.results_count > 0 && a.error.is_empty()) {
+            match gh.analysis_sarif(owner, name, a.id) {
+                Ok(doc) => match crate::sarif::read(&doc) {
+                    Ok(runs) => a.runs = Some(runs),
+                    Err(e) => a.sarif_error = Some(e.to_string()),
+                },
+                Err(e) => gaps.push(Gap {
+                    area: GapArea::Scan,
+                    what: format!("SARIF of code-scanning analysis {}", a.id),
+                    why: e.to_string(),
+                }),
+            }
+        }
+        (list, exhaustive)
+    });
+    (answer, gaps)
 }
 
 /// The tree comparisons of merge, squash and rebase landings (see

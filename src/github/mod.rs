@@ -10,7 +10,8 @@
 
 pub mod queries;
 
-use std::cell::Cell;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -229,12 +230,99 @@ pub const MAX_ANALYSIS_PAGES: u32 = 10;
 /// The most commits read from one compare (pages of 100).
 pub const MAX_RANGE: u64 = 10_000;
 
-/// The GitHub client. Counts its requests (the analysis reports them).
+/// The most GitHub requests under way at once. GitHub asks integrators to
+/// avoid concurrent requests (its secondary rate limits); the collector
+/// runs independent requests in pairs, never more.
+pub const MAX_CONCURRENT: usize = 2;
+
+/// A request (or a few, one after another) to run beside another.
+pub type Job<'a, T> = Box<dyn FnOnce() -> T + Send + 'a>;
+
+/// Runs `jobs` with at most [`MAX_CONCURRENT`] of them at a time (each on
+/// its own scoped thread, taking the next job when one ends), and returns
+/// their results in the jobs' order. A single job runs on the caller's
+/// thread.
+pub fn at_most_two<'a, T: Send>(jobs: Vec<Job<'a, T>>) -> Vec<T> {
+    if jobs.len() <= 1 {
+        return jobs.into_iter().map(|j| j()).collect();
+    }
+    let n = jobs.len();
+    let queue: Vec<Mutex<Option<Job<'a, T>>>> = jobs.into_iter().map(|j| Mutex::new(Some(j))).collect();
+    let results: Vec<Mutex<Option<T>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..MAX_CONCURRENT.min(n) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= n {
+                        break;
+                    }
+                    let job = queue[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                    if let Some(job) = job {
+                        let r = job();
+                        *results[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).expect("every job ran to its end"))
+        .collect()
+}
+
+/// Runs `a` and `b` at once (`b` on the caller's thread): two requests
+/// under way, never more.
+pub fn pair<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
+    std::thread::scope(|s| {
+        let a = s.spawn(a);
+        let b = b();
+        (a.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), b)
+    })
+}
+
+/// One page of `compare/BASE...HEAD`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComparePage {
+    /// `ahead`, `behind`, `diverged` or `identical`.
+    pub status: String,
+    /// Commits in HEAD not in BASE.
+    pub total_commits: u64,
+    /// This page's commits.
+    pub commits: Vec<RangeCommit>,
+}
+
+/// Commits per page of a compare.
+pub const COMPARE_PAGE: u64 = 100;
+
+/// The pages after the first that a compare of `total` commits takes.
+pub fn compare_pages_after_first(total: u64) -> std::ops::RangeInclusive<u32> {
+    let pages = u32::try_from(total.min(MAX_RANGE).div_ceil(COMPARE_PAGE)).unwrap_or(u32::MAX);
+    2..=pages
+}
+
+impl Compare {
+    /// The range from its pages, in order: `first`, then `rest`.
+    pub fn from_pages(first: ComparePage, rest: Vec<ComparePage>) -> Compare {
+        let mut out = Compare { status: first.status, total_commits: first.total_commits, commits: first.commits };
+        for p in rest {
+            out.status = p.status;
+            out.total_commits = p.total_commits;
+            out.commits.extend(p.commits);
+        }
+        out
+    }
+}
+
+/// The GitHub client. Counts its requests (the analysis reports them). It
+/// may be shared by the threads of [`at_most_two`].
 #[derive(Debug)]
 pub struct GitHub {
     rest: Http,
     graphql: Http,
-    requests: Cell<u64>,
+    requests: AtomicU64,
     git_url: String,
     token: Secret,
 }
@@ -257,7 +345,7 @@ impl GitHub {
         Ok(GitHub {
             rest: rest.with_header("Accept", "application/vnd.github+json"),
             graphql,
-            requests: Cell::new(0),
+            requests: AtomicU64::new(0),
             git_url: settings.git_url.clone().unwrap_or_else(|| git_url_template(&settings.api_url)),
             token: settings.token.clone(),
         })
@@ -273,11 +361,11 @@ impl GitHub {
 
     /// Requests sent so far.
     pub fn requests(&self) -> u64 {
-        self.requests.get()
+        self.requests.load(Ordering::SeqCst)
     }
 
     fn count(&self) {
-        self.requests.set(self.requests.get() + 1);
+        self.requests.fetch_add(1, Ordering::SeqCst);
     }
 
     fn get<T: serde::de::DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, GitHubError> {
@@ -342,8 +430,51 @@ impl GitHub {
         }
     }
 
-    /// Every commit in `base...head` (all pages), with its parents.
+    /// Every commit in `base...head` (all pages), with its parents: the
+    /// first page, then the others it announces two at a time.
     pub fn compare(&self, owner: &str, repo: &str, base: &str, head: &str) -> Result<Compare, GitHubError> {
+        let first = self.compare_page(owner, repo, base, head, 1)?;
+        self.compare_rest(owner, repo, base, head, first)
+    }
+
+    /// The range from its first page: the pages it announces, two at a
+    /// time, then (should the range have grown) the next ones one by one
+    /// until a page is short or the range is read.
+    pub fn compare_rest(
+        &self,
+        owner: &str,
+        repo: &str,
+        base: &str,
+        head: &str,
+        first: ComparePage,
+    ) -> Result<Compare, GitHubError> {
+        let jobs: Vec<Job<'_, Result<ComparePage, GitHubError>>> = compare_pages_after_first(first.total_commits)
+            .map(|page| Box::new(move || self.compare_page(owner, repo, base, head, page)) as Job<'_, _>)
+            .collect();
+        let mut page = u32::try_from(jobs.len()).unwrap_or(u32::MAX).saturating_add(1);
+        let rest = at_most_two(jobs).into_iter().collect::<Result<Vec<_>, _>>()?;
+        let mut last_len = rest.last().map_or(first.commits.len(), |p| p.commits.len());
+        let mut out = Compare::from_pages(first, rest);
+        while last_len != 0 && (out.commits.len() as u64) < out.total_commits.min(MAX_RANGE) {
+            page += 1;
+            let p = self.compare_page(owner, repo, base, head, page)?;
+            last_len = p.commits.len();
+            out.status = p.status;
+            out.total_commits = p.total_commits;
+            out.commits.extend(p.commits);
+        }
+        Ok(out)
+    }
+
+    /// One page (of [`COMPARE_PAGE`] commits) of `base...head`.
+    pub fn compare_page(
+        &self,
+        owner: &str,
+        repo: &str,
+        base: &str,
+        head: &str,
+        page: u32,
+    ) -> Result<ComparePage, GitHubError> {
         #[derive(Deserialize)]
         struct Page {
             status: String,
@@ -384,26 +515,24 @@ impl GitHub {
             sha: String,
         }
         let path = compare_path(owner, repo, base, head);
-        let mut out = Compare { status: String::new(), total_commits: 0, commits: Vec::new() };
-        for page in 1.. {
-            let p: Page = self.get(&path, &[("per_page", "100".into()), ("page", page.to_string())])?;
-            out.status = p.status;
-            out.total_commits = p.total_commits;
-            let n = p.commits.len();
-            out.commits.extend(p.commits.into_iter().map(|c| RangeCommit {
-                sha: c.sha,
-                parents: c.parents.into_iter().map(|p| p.sha).collect(),
-                tree: c.commit.tree.sha,
-                author_id: c.author.map(|a| a.id),
-                committer_id: c.committer.map(|a| a.id),
-                headline: c.commit.message.lines().next().unwrap_or_default().to_owned(),
-                verified: c.commit.verification.is_some_and(|v| v.verified),
-            }));
-            if n == 0 || out.commits.len() as u64 >= out.total_commits.min(MAX_RANGE) {
-                break;
-            }
-        }
-        Ok(out)
+        let p: Page = self.get(&path, &[("per_page", COMPARE_PAGE.to_string()), ("page", page.to_string())])?;
+        Ok(ComparePage {
+            status: p.status,
+            total_commits: p.total_commits,
+            commits: p
+                .commits
+                .into_iter()
+                .map(|c| RangeCommit {
+                    sha: c.sha,
+                    parents: c.parents.into_iter().map(|p| p.sha).collect(),
+                    tree: c.commit.tree.sha,
+                    author_id: c.author.map(|a| a.id),
+                    committer_id: c.committer.map(|a| a.id),
+                    headline: c.commit.message.lines().next().unwrap_or_default().to_owned(),
+                    verified: c.commit.verification.is_some_and(|v| v.verified),
+                })
+                .collect(),
+        })
     }
 
     /// GitHub's comparison status of `base...head` only (`ahead`,
@@ -555,6 +684,31 @@ mod tests {
         let r = &server.requests()[0];
         assert_eq!(r.url, "/graphql");
         assert_eq!(r.header("authorization"), Some("Bearer ghp_secret"));
+    }
+
+    #[test]
+    fn jobs_run_two_at_a_time_and_answer_in_order() {
+        let (now, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let jobs: Vec<Job<'_, usize>> = (0..7usize)
+            .map(|i| {
+                let (now, most) = (&now, &most);
+                Box::new(move || {
+                    most.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    now.fetch_sub(1, Ordering::SeqCst);
+                    i * 10
+                }) as Job<'_, usize>
+            })
+            .collect();
+        assert_eq!(at_most_two(jobs), [0, 10, 20, 30, 40, 50, 60]);
+        assert!(most.load(Ordering::SeqCst) <= MAX_CONCURRENT);
+        assert_eq!(pair(|| 1, || "b"), (1, "b"));
+        let pages = |total| compare_pages_after_first(total).collect::<Vec<_>>();
+        assert!(pages(0).is_empty());
+        assert!(pages(100).is_empty());
+        assert_eq!(pages(500), [2, 3, 4, 5]);
+        assert_eq!(pages(501), [2, 3, 4, 5, 6]);
+        assert_eq!(pages(u64::MAX).last(), Some(&100), "never past MAX_RANGE");
     }
 
     #[test]

@@ -3,11 +3,29 @@
 //! the request count follows the number of batches, not of commits. Every
 //! query built here is validated against GitHub's published schema in the
 //! tests.
+//!
+//! Batch sizes, against GitHub's limits (a connection's `first` is at most
+//! 100; one query asks for at most 500,000 nodes, counted as the product of
+//! the `first` arguments down each path of connections):
+//!
+//! - a landing asks for `associatedPullRequests(first: 10)`: 10 nodes, so
+//!   [`LANDINGS_PER_QUERY`] landings are 2,500 nodes (the repository's own
+//!   fields folded into the first batch add no connection);
+//! - a pull request asks for `files(first: 100)`, `commits(first: 100)`
+//!   with `parents(first: 3)` under each commit, `reviews(first: 100)` and
+//!   `timelineItems(first: 100)`: 100 + 100 + 100 × 3 + 100 + 100 = 700
+//!   nodes, so [`PULLS_PER_QUERY`] pull requests are 70,000 nodes, a seventh
+//!   of the limit. The node limit alone would allow 714; the batch stays
+//!   at 100 because GitHub stops a query that runs longer than 10 seconds,
+//!   and its cost against the hourly budget (about one point per 100
+//!   connections read: 1 + 1 + 100 + 1 + 1 per pull request, 104 points a
+//!   batch) is the same however the pull requests are batched.
 
 /// Commits per landing query.
-pub const LANDINGS_PER_QUERY: usize = 100;
-/// Pull requests per detail query.
-pub const PULLS_PER_QUERY: usize = 25;
+pub const LANDINGS_PER_QUERY: usize = 250;
+/// The most pull requests per detail query; [`pull_batches`] splits a list
+/// into the fewest batches of even size.
+pub const PULLS_PER_QUERY: usize = 100;
 /// Blobs per content query.
 pub const BLOBS_PER_QUERY: usize = 50;
 /// Page size of the nested connections.
@@ -22,21 +40,39 @@ pub fn is_oid(s: &str) -> bool {
 pub fn landings(oids: &[&str]) -> String {
     let mut q =
         String::from("query Landings($owner: String!, $name: String!) {\n  repository(owner: $owner, name: $name) {\n");
-    for (i, oid) in oids.iter().enumerate() {
-        assert!(is_oid(oid), "not an object id: {oid}");
-        q.push_str(&format!("    c{i}: object(oid: \"{oid}\") {{ ...Landing }}\n"));
-    }
+    q.push_str(&landing_fields(oids));
     q.push_str("  }\n}\n");
-    q.push_str(
-        "fragment Landing on Commit {
+    q.push_str(LANDING_FRAGMENT);
+    q
+}
+
+const LANDING_FRAGMENT: &str = "fragment Landing on Commit {
   oid
   associatedPullRequests(first: 10) {
     nodes { number merged mergedAt baseRefName headRefOid mergeCommit { oid } baseRepository { nameWithOwner } }
   }
 }
-",
-    );
+";
+
+/// `c0: object(oid: ...) { ...Landing }`, one line per commit.
+fn landing_fields(oids: &[&str]) -> String {
+    let mut q = String::new();
+    for (i, oid) in oids.iter().enumerate() {
+        assert!(is_oid(oid), "not an object id: {oid}");
+        q.push_str(&format!("    c{i}: object(oid: \"{oid}\") {{ ...Landing }}\n"));
+    }
     q
+}
+
+/// `numbers` in the fewest batches of at most [`PULLS_PER_QUERY`], of even
+/// size (120 pull requests: two of 60), so a pair of queries run at once
+/// take about as long as each other.
+pub fn pull_batches(numbers: &[u64]) -> Vec<&[u64]> {
+    if numbers.is_empty() {
+        return Vec::new();
+    }
+    let batches = numbers.len().div_ceil(PULLS_PER_QUERY);
+    numbers.chunks(numbers.len().div_ceil(batches)).collect()
 }
 
 const PULL_FRAGMENT: &str = "fragment Pull on PullRequest {
@@ -122,11 +158,13 @@ pub fn pull_page(number: u64, connection: Connection) -> String {
 }
 
 /// The repository's default branch, the text of files at commits
-/// (`expressions` are `SHA:path`, answered as `b0`, `b1`, ...) and the
-/// entries of folders at commits (`trees`, answered as `t0`, `t1`, ...),
-/// in one query.
-pub fn repository(expressions: &[(String, String)], trees: &[(String, String)]) -> String {
+/// (`expressions` are `SHA:path`, answered as `b0`, `b1`, ...), the
+/// entries of folders at commits (`trees`, answered as `t0`, `t1`, ...)
+/// and the pull requests associated with the commits `landings` (answered
+/// as `c0`, `c1`, ..., as in [`landings`]), in one query.
+pub fn repository(expressions: &[(String, String)], trees: &[(String, String)], landings: &[&str]) -> String {
     let mut head = "    defaultBranchRef { name }\n".to_owned();
+    head.push_str(&landing_fields(landings));
     for (i, (oid, path)) in trees.iter().enumerate() {
         assert!(is_oid(oid), "not an object id: {oid}");
         let expr = serde_json::to_string(&format!("{oid}:{path}")).expect("a string");
@@ -134,7 +172,11 @@ pub fn repository(expressions: &[(String, String)], trees: &[(String, String)]) 
             "    t{i}: object(expression: {expr}) {{ ... on Tree {{ oid entries {{ name type oid }} }} }}\n"
         ));
     }
-    blob_query("Repository", &head, expressions)
+    let mut q = blob_query("Repository", &head, expressions);
+    if !landings.is_empty() {
+        q.push_str(LANDING_FRAGMENT);
+    }
+    q
 }
 
 /// The text of files at commits: `expressions` are `SHA:path`.
@@ -164,7 +206,19 @@ pub fn all_for_validation() -> Vec<(&'static str, String)> {
         ("landings", landings(&[oid, oid])),
         (
             "repository",
-            repository(&[(oid.to_owned(), "changegate.toml".to_owned())], &[(oid.to_owned(), ".circleci".to_owned())]),
+            repository(
+                &[(oid.to_owned(), "changegate.toml".to_owned())],
+                &[(oid.to_owned(), ".circleci".to_owned())],
+                &[],
+            ),
+        ),
+        (
+            "repository with landings",
+            repository(
+                &[(oid.to_owned(), "changegate.toml".to_owned())],
+                &[(oid.to_owned(), ".circleci".to_owned())],
+                &[oid, oid],
+            ),
         ),
         ("pulls", pulls(&[1, 2])),
         ("pull_page commits", pull_page(1, Connection::Commits)),
@@ -186,6 +240,17 @@ mod tests {
         assert!(is_oid("0123abcd"));
         assert!(!is_oid("0123abcd\") { x }"));
         assert!(std::panic::catch_unwind(|| landings(&["not-an-oid"])).is_err());
+        assert!(std::panic::catch_unwind(|| repository(&[], &[], &["not-an-oid"])).is_err());
+    }
+
+    #[test]
+    fn pull_requests_are_batched_evenly() {
+        let sizes = |n: u64| pull_batches(&(1..=n).collect::<Vec<_>>()).iter().map(|b| b.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(25), [25]);
+        assert_eq!(sizes(100), [100]);
+        assert_eq!(sizes(120), [60, 60]);
+        assert_eq!(sizes(201), [67, 67, 67]);
     }
 
     #[test]

@@ -296,6 +296,10 @@ pub struct GitHubStandIn {
     pub latency: Duration,
     /// Requests served.
     pub requests: u64,
+    /// Requests being answered now (latency included).
+    pub in_flight: usize,
+    /// The most requests ever being answered at once.
+    pub max_in_flight: usize,
     /// `git diff` output of pull requests, by (git dir, onto, head).
     pull_files: BTreeMap<(PathBuf, String, String), String>,
     /// Team members' logins, by `org/team-slug`.
@@ -552,8 +556,9 @@ impl GitHubStandIn {
     }
 
     /// Computes the files of every pull request not yet known, four `git`
-    /// processes at a time (a query may ask for many).
-    fn warm_pull_files(&mut self) {
+    /// processes at a time (a query may ask for many; the first one asking
+    /// pays for all, unless they are computed beforehand).
+    pub fn warm_pull_files(&mut self) {
         let mut wanted: Vec<(PathBuf, String, String)> = Vec::new();
         for repo in self.repos.values() {
             for p in &repo.pulls {

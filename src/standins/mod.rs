@@ -328,7 +328,16 @@ fn serve(state: &Mutex<State>, mut request: tiny_http::Request) {
         headers: request.headers().iter().map(|h| (h.field.to_string(), h.value.to_string())).collect(),
         body,
     };
+    let github = service_of(&req.path) == "github";
+    if github {
+        let mut s = state.lock().expect("stand-in state");
+        s.github.in_flight += 1;
+        s.github.max_in_flight = s.github.max_in_flight.max(s.github.in_flight);
+    }
     let resp = respond(state, &req);
+    if github {
+        state.lock().expect("stand-in state").github.in_flight -= 1;
+    }
     let mut out = tiny_http::Response::from_data(resp.body).with_status_code(resp.status);
     for (k, v) in resp.headers {
         if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
@@ -338,20 +347,25 @@ fn serve(state: &Mutex<State>, mut request: tiny_http::Request) {
     let _ = request.respond(out);
 }
 
-fn respond(state: &Mutex<State>, req: &Req) -> Resp {
-    let service = if req.path.starts_with("/rest/api/3/") || req.path.starts_with("/rest/webhooks/1.0/") {
+/// Which stand-in answers `path`.
+fn service_of(path: &str) -> &'static str {
+    if path.starts_with("/rest/api/3/") || path.starts_with("/rest/webhooks/1.0/") {
         "jira"
-    } else if req.path.starts_with("/api/v2/") || req.path.starts_with("/circleci-artifacts/") {
+    } else if path.starts_with("/api/v2/") || path.starts_with("/circleci-artifacts/") {
         "circleci"
-    } else if req.path == "/graphql"
-        || req.path.starts_with("/repos/")
-        || req.path.starts_with("/orgs/")
-        || req.path.starts_with("/user/")
+    } else if path == "/graphql"
+        || path.starts_with("/repos/")
+        || path.starts_with("/orgs/")
+        || path.starts_with("/user/")
     {
         "github"
     } else {
         "control"
-    };
+    }
+}
+
+fn respond(state: &Mutex<State>, req: &Req) -> Resp {
+    let service = service_of(&req.path);
     if service == "github" {
         let latency = state.lock().expect("stand-in state").github.latency;
         std::thread::sleep(latency);

@@ -374,6 +374,35 @@ fn long_ranges_and_connections_are_read_to_the_end() {
     assert_eq!(e["gaps"], json!([]));
 }
 
+/// The GitHub requests follow the batches, not the commits or the pull
+/// requests: 220 commits from 110 merged pull requests take three compare
+/// pages, the branch tip, one query for the repository and the landings'
+/// pull requests, two for the pull requests and one for code scanning;
+/// never more than two at once.
+#[test]
+fn a_large_range_takes_at_most_ten_github_requests() {
+    let sb = Sandbox::new();
+    let g = Git::new();
+    let base = g.head();
+    let mut pulls = Vec::new();
+    for n in 1..=110 {
+        let f = g.feature(&format!("f{n}"), "alice", 1);
+        let m = g.merge(&format!("f{n}"), &format!("Merge pull request #{n}"));
+        pulls.push(approved_by(pull(n, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", n));
+    }
+    register(&sb, &g.path, pulls);
+    deployed(&sb, &base);
+    sb.stand_ins.with_github(|g| g.max_in_flight = 0);
+    let (e, out) = collect(&sb, &g.head());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(sb.stand_ins.with_github(|g| g.max_in_flight) <= 2, "pairs, never more");
+    assert_eq!(e["range"]["commits"].as_array().unwrap().len(), 220);
+    assert_eq!(e["pulls"].as_object().unwrap().len(), 110);
+    assert_eq!(e["gaps"], json!([]));
+    assert_eq!(e["requests"]["github"], 8, "3 + 1 + 1 + 2 + 1");
+    assert!(e["requests"]["github"].as_u64().unwrap() <= 10);
+}
+
 /// Faults in any GitHub call become gaps in the record, never dropped facts.
 #[test]
 fn faults_become_gaps() {

@@ -2,8 +2,9 @@
 //!
 //! [`check`] streams `terraform show -json` output from any reader: it hashes
 //! the bytes, detects the encoding, walks the top-level object with a
-//! validating scanner, and judges each `resource_changes` element as it
-//! passes ([`rules::assess`], pure). Judgements that depend on the
+//! validating scanner, and reads each `resource_changes` element in the same
+//! pass (`element`: fields borrowed, attributes kept as raw JSON) and judges
+//! it as it passes ([`rules::assess`], pure). Judgements that depend on the
 //! `configuration` section (read after the changes) are settled at the end,
 //! then exemptions are applied ([`settle`], pure). Plans that cannot be
 //! judged are refused with a [`PlanError`], never passed.
@@ -11,6 +12,7 @@
 mod address;
 mod configuration;
 pub mod drift;
+mod element;
 pub mod encoding;
 mod model;
 mod policy_doc;
@@ -26,6 +28,7 @@ use std::io::Read;
 use serde::de::IgnoredAny;
 
 use self::configuration::{Configuration, Sets};
+use self::element::{ElementError, ElementReader};
 use self::model::{Bucket, ResourceChange, View};
 use self::report::{Exempted, Finding, Judged, Note, NoteKind, ReasonHit, Report, SCHEMA_VERSION, Summary};
 use self::rules::{Hit, Reason, glob_match};
@@ -86,6 +89,8 @@ const PLAN_KEYS: &[&str] = &["planned_values", "resource_changes", "resource_dri
 struct Pending {
     address: String,
     kind: String,
+    /// The name and module path: only for a hit that waits for the
+    /// configuration (empty otherwise).
     name: String,
     modules: Vec<String>,
     actions: Vec<String>,
@@ -150,6 +155,7 @@ fn parse<S: ChunkSource>(
     let mut changes = list.then(Vec::new);
     let mut configuration = None;
     let mut drifted = Vec::new();
+    let mut reader = ElementReader::default();
     let mut first = true;
     while let Some(key) = sc.next_key(first)? {
         first = false;
@@ -174,24 +180,15 @@ fn parse<S: ChunkSource>(
                 configuration = Some(parse_value::<Configuration>(sc.capture_value()?, "configuration")?);
             }
             "resource_drift" if section == Section::Drift => {
-                if sc.begin_array()? {
-                    let mut i = 0;
-                    while sc.next_element(i == 0)? {
-                        let bytes = sc.capture_value()?;
-                        drifted.extend(drift::judge(bytes, i, rules)?);
-                        i += 1;
-                    }
-                }
+                each_element(&mut sc, &mut reader, "resource_drift", |rc, i| {
+                    drifted.extend(drift::judge(rc, i, rules)?);
+                    Ok(())
+                })?;
             }
             "resource_changes" if section == Section::Changes => {
-                if sc.begin_array()? {
-                    let mut i = 0;
-                    while sc.next_element(i == 0)? {
-                        let bytes = sc.capture_value()?;
-                        judge(bytes, i, rules, &mut summary, &mut pending, &mut notes, changes.as_mut())?;
-                        i += 1;
-                    }
-                }
+                each_element(&mut sc, &mut reader, "resource_changes", |rc, i| {
+                    judge(rc, i, rules, &mut summary, &mut pending, &mut notes, changes.as_mut())
+                })?;
             }
             _ => sc.skip_value()?,
         }
@@ -244,6 +241,66 @@ fn parse<S: ChunkSource>(
     Ok((report, drifted))
 }
 
+/// Reads each element of the array at the scanner (`resource_changes` or
+/// `resource_drift`, named by `section`) and hands it to `judge` with its
+/// index. An element that lies wholly in the scanner's current chunk (nearly
+/// all: elements are small beside a chunk) is read in place, in the same
+/// pass that finds its end; one cut by the end of the chunk is captured
+/// first.
+fn each_element<S: ChunkSource>(
+    sc: &mut Scanner<S>,
+    reader: &mut ElementReader,
+    section: &str,
+    mut judge: impl FnMut(&ResourceChange<'_>, usize) -> Result<(), PlanError>,
+) -> Result<(), PlanError> {
+    if !sc.begin_array()? {
+        return Ok(());
+    }
+    let mut index = 0;
+    while sc.next_element(index == 0)? {
+        let in_place = {
+            let (bytes, offset) = sc.window()?;
+            match reader.read(bytes) {
+                Ok((rc, len)) => {
+                    judge(&rc, index)?;
+                    Some(len)
+                }
+                Err(ElementError::Incomplete) => None,
+                Err(e) => return Err(element_error(e, section, index, offset)),
+            }
+        };
+        match in_place {
+            Some(len) => sc.consume(len),
+            None => {
+                let (_, offset) = sc.window()?;
+                let bytes = sc.capture_value()?;
+                let (rc, _) = reader.read(bytes).map_err(|e| element_error(e, section, index, offset))?;
+                judge(&rc, index)?;
+            }
+        }
+        index += 1;
+    }
+    Ok(())
+}
+
+/// The error for an element that could not be read; `offset` is where the
+/// element starts in the input.
+fn element_error(e: ElementError, section: &str, index: usize, offset: u64) -> PlanError {
+    match e {
+        // Captured bytes are a whole value: reached only by a bug.
+        ElementError::Incomplete => PlanError::Syntax(ScanError::Truncated { offset }),
+        ElementError::Syntax { at, expected, found } => {
+            PlanError::Syntax(ScanError::Unexpected { offset: offset + at as u64, expected, found })
+        }
+        ElementError::TooDeep { at } => PlanError::Malformed(format!(
+            "{section}[{index}]: nested deeper than {} levels at byte {}",
+            element::MAX_DEPTH,
+            offset + at as u64
+        )),
+        ElementError::Shape(m) => PlanError::Malformed(format!("{section}[{index}]: {m}")),
+    }
+}
+
 /// Reads a small top-level value with a message naming the key.
 fn parse_value<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], key: &str) -> Result<T, PlanError> {
     serde_json::from_slice(bytes).map_err(|e| PlanError::Malformed(format!("`{key}`: {e}")))
@@ -264,7 +321,7 @@ fn check_format_version(v: &str) -> Result<(), PlanError> {
 
 /// Judges one `resource_changes` element (pure apart from the accumulators).
 fn judge(
-    bytes: &[u8],
+    rc: &ResourceChange<'_>,
     index: usize,
     rules: &PlanRules,
     summary: &mut Summary,
@@ -272,11 +329,6 @@ fn judge(
     notes: &mut Vec<Note>,
     changes: Option<&mut Vec<Judged>>,
 ) -> Result<(), PlanError> {
-    let malformed = |e: serde_json::Error| PlanError::Malformed(format!("resource_changes[{index}]: {e}"));
-    // Validated once here, so serde need not validate each borrowed value.
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| PlanError::Malformed(format!("resource_changes[{index}]: not UTF-8")))?;
-    let rc: ResourceChange<'_> = serde_json::from_str(text).map_err(malformed)?;
     if rc.address.is_empty() {
         return Err(PlanError::Malformed(format!("resource_changes[{index}]: the element has no address")));
     }
@@ -290,7 +342,7 @@ fn judge(
         Bucket::Read => summary.read += 1,
         Bucket::Forget => summary.forget += 1,
     }
-    match rc.mode.as_str() {
+    match rc.mode.as_ref() {
         "managed" => {}
         // Reading data and opening ephemeral values change nothing.
         "data" | "ephemeral" => return Ok(()),
@@ -302,19 +354,23 @@ fn judge(
         }
     }
     if let Some(prev) = &rc.previous_address {
-        notes.push(Note { kind: NoteKind::Moved, address: rc.address.clone(), detail: format!("moved from {prev}") });
+        notes.push(Note {
+            kind: NoteKind::Moved,
+            address: rc.address.to_string(),
+            detail: format!("moved from {prev}"),
+        });
     }
     if rc.change.importing.is_some() {
         notes.push(Note {
             kind: NoteKind::Imported,
-            address: rc.address.clone(),
+            address: rc.address.to_string(),
             detail: "imported into the state".into(),
         });
     }
     if actions.0.contains(&Action::Forget) {
         notes.push(Note {
             kind: NoteKind::Forgotten,
-            address: rc.address.clone(),
+            address: rc.address.to_string(),
             detail: "removed from the state; the object itself is kept".into(),
         });
     }
@@ -323,15 +379,15 @@ fn judge(
     }
     let change = changes.map(|c| {
         c.push(Judged {
-            address: rc.address.clone(),
-            kind: rc.kind.clone(),
+            address: rc.address.to_string(),
+            kind: rc.kind.to_string(),
             actions: actions.names(),
             finding: None,
             exempted: Vec::new(),
         });
         c.len() - 1
     });
-    let view = View::new(&rc);
+    let view = View::new(rc);
     let hits = rules::assess(&view, rules);
     if hits.is_empty() {
         return Ok(());
@@ -339,10 +395,16 @@ fn judge(
     let (modules, rest) = address::split_modules(&rc.address).ok_or_else(|| {
         PlanError::Malformed(format!("resource_changes[{index}]: address {:?} is not well formed", rc.address))
     })?;
-    let name = rc.name.clone().unwrap_or_else(|| resource_name(rest));
+    // Only a hit that waits for the configuration needs the module path and
+    // the name; a large plan can have tens of thousands of pending changes.
+    let (modules, name) = if hits.iter().any(|h| h.if_configured.is_some()) {
+        (modules, rc.name.as_deref().map_or_else(|| resource_name(rest), str::to_owned))
+    } else {
+        (Vec::new(), String::new())
+    };
     pending.push(Pending {
-        address: rc.address.clone(),
-        kind: rc.kind.clone(),
+        address: rc.address.to_string(),
+        kind: rc.kind.to_string(),
         name,
         modules,
         actions: actions.names(),

@@ -89,14 +89,20 @@ const PLAN_KEYS: &[&str] = &["planned_values", "resource_changes", "resource_dri
 struct Pending {
     address: String,
     kind: String,
-    /// The name and module path: only for a hit that waits for the
-    /// configuration (empty otherwise).
-    name: String,
-    modules: Vec<String>,
-    actions: Vec<String>,
+    /// Only for a hit that waits for the configuration: a large plan can
+    /// have tens of thousands of pending changes, and few need it.
+    configured: Option<Box<ConfigKey>>,
+    actions: Actions,
     hits: Vec<Hit>,
     /// Its index in the listed changes, when they are listed.
     change: Option<usize>,
+}
+
+/// Where a resource is in the configuration: its module path and name.
+#[derive(Debug)]
+struct ConfigKey {
+    modules: Vec<String>,
+    name: String,
 }
 
 /// Checks a plan read from `input` against `rules`. The input is read and
@@ -388,26 +394,28 @@ fn judge(
         c.len() - 1
     });
     let view = View::new(rc);
-    let hits = rules::assess(&view, rules);
+    let mut hits = rules::assess(&view, rules);
     if hits.is_empty() {
         return Ok(());
+    }
+    // Kept until the end of the plan, tens of thousands of them: no spare
+    // capacity.
+    hits.shrink_to_fit();
+    for h in &mut hits {
+        h.detail.shrink_to_fit();
     }
     let (modules, rest) = address::split_modules(&rc.address).ok_or_else(|| {
         PlanError::Malformed(format!("resource_changes[{index}]: address {:?} is not well formed", rc.address))
     })?;
-    // Only a hit that waits for the configuration needs the module path and
-    // the name; a large plan can have tens of thousands of pending changes.
-    let (modules, name) = if hits.iter().any(|h| h.if_configured.is_some()) {
-        (modules, rc.name.as_deref().map_or_else(|| resource_name(rest), str::to_owned))
-    } else {
-        (Vec::new(), String::new())
-    };
+    let configured = hits.iter().any(|h| h.if_configured.is_some()).then(|| {
+        let name = rc.name.as_deref().map_or_else(|| resource_name(rest), str::to_owned);
+        Box::new(ConfigKey { modules, name })
+    });
     pending.push(Pending {
         address: rc.address.to_string(),
         kind: rc.kind.to_string(),
-        name,
-        modules,
-        actions: actions.names(),
+        configured,
+        actions: actions.clone(),
         hits,
         change,
     });
@@ -422,15 +430,30 @@ fn resource_name(rest: &str) -> String {
 
 /// Settles hits that depend on the configuration, applies exemptions and
 /// fills the report's findings (pure).
-fn settle(report: &mut Report, pending: Vec<Pending>, config: Option<&Configuration>, rules: &PlanRules) {
+fn settle(report: &mut Report, mut pending: Vec<Pending>, config: Option<&Configuration>, rules: &PlanRules) {
     let mut used = vec![false; rules.exemptions.len()];
     let mut assumed_no_config = false;
-    for mut p in pending {
+    // A large plan's lists are megabytes: the findings (at most one per
+    // pending change) are reserved once, and the pending changes are taken
+    // from the back of a reversed list that is shrunk as it empties, so the
+    // findings reuse its memory.
+    pending.shrink_to_fit();
+    report.findings.reserve_exact(pending.len());
+    pending.reverse();
+    while let Some(mut p) = pending.pop() {
+        if pending.len() < pending.capacity() / 2 {
+            pending.shrink_to_fit();
+        }
         p.hits.retain_mut(|h| {
             let Some(attr) = h.if_configured else {
                 return true;
             };
-            match config.map(|c| c.sets(&p.modules, &p.kind, &p.name, attr)) {
+            // Set for every change with such a hit.
+            let sets = |c: &Configuration| match p.configured.as_deref() {
+                Some(k) => c.sets(&k.modules, &p.kind, &k.name, attr),
+                None => Sets::NotFound,
+            };
+            match config.map(sets) {
                 Some(Sets::No) => false,
                 Some(Sets::Yes) => true,
                 Some(Sets::NotFound) => {
@@ -474,7 +497,7 @@ fn settle(report: &mut Report, pending: Vec<Pending>, config: Option<&Configurat
             report.exempted.push(Exempted {
                 address: p.address.clone(),
                 kind: p.kind.clone(),
-                actions: p.actions.clone(),
+                actions: p.actions.names(),
                 reasons,
                 justification: ex.justification.clone(),
                 expires: ex.expires,
@@ -517,7 +540,7 @@ fn settle(report: &mut Report, pending: Vec<Pending>, config: Option<&Configurat
         report.findings.push(Finding {
             address: p.address,
             kind: p.kind,
-            actions: p.actions,
+            actions: p.actions.names(),
             reasons,
             severity,
             detail: details.join("; "),

@@ -13,7 +13,9 @@ use std::thread::{Scope, ScopedJoinHandle};
 use crate::digest::{HashingReader, Sha256Digest};
 use crate::plan::encoding::{DecodeError, Utf8Chunks};
 
-const IN_FLIGHT: usize = 4;
+/// Chunks read ahead of the parser. The parser is the slower of the two,
+/// so more would only hold memory.
+const IN_FLIGHT: usize = 2;
 
 /// The parsing side: valid UTF-8 chunks, in order.
 #[derive(Debug)]

@@ -138,7 +138,9 @@ fn check_and_record(
     };
     let mut report =
         if junit.wanted() { plan::check_listing(input, &config.plan)? } else { plan::check(input, &config.plan)? };
-    junit.push(report.to_junit(&args.stack));
+    if junit.wanted() {
+        junit.push(report.to_junit(&args.stack));
+    }
     if let Some(path) = &args.plan_file {
         let digest = Sha256Digest::of_file(path).map_err(|source| CliError::File {
             what: "cannot read the plan file",
@@ -178,13 +180,17 @@ fn check_and_record(
             source,
         })?;
     }
-    let rendered = match args.format {
-        PlanFormat::Text => report.to_text(),
-        PlanFormat::Markdown => report.to_markdown(),
-        PlanFormat::Json => report.to_json() + "\n",
-        PlanFormat::Sarif => plan::sarif::to_sarif_text(&report, &sarif_inputs),
-    };
-    out.write_all(rendered.as_bytes())?;
+    match args.format {
+        PlanFormat::Text => out.write_all(report.to_text().as_bytes())?,
+        PlanFormat::Markdown => out.write_all(report.to_markdown().as_bytes())?,
+        // Streamed: the JSON of a large plan's report is megabytes.
+        PlanFormat::Json => {
+            let mut buffered = io::BufWriter::with_capacity(64 * 1024, &mut *out);
+            report.write_json(&mut buffered)?;
+            buffered.flush()?;
+        }
+        PlanFormat::Sarif => out.write_all(plan::sarif::to_sarif_text(&report, &sarif_inputs).as_bytes())?,
+    }
     out.flush()?;
     if args.ticket.is_none() && args.state.is_none() {
         return Ok(verdict(report.risky));

@@ -19,7 +19,7 @@ use std::io::Read;
 use serde::Serialize;
 
 use super::configuration::{Configuration, Sets};
-use super::model::{Action, ResourceChange, View};
+use super::model::{Action, Raw, ResourceChange, View};
 use super::report::{md_code, md_text, safe};
 use super::rules::{self, Hit, Reason, Severity};
 use super::{PlanError, Section, address, parse, resource_name};
@@ -83,12 +83,8 @@ pub struct DriftReport {
 
 /// Judges one `resource_drift` element (pure). Data sources and ephemeral
 /// values do not drift; a no-op is not drift.
-pub(super) fn judge(bytes: &[u8], index: usize, rules: &PlanRules) -> Result<Option<Pending>, PlanError> {
-    let text =
-        std::str::from_utf8(bytes).map_err(|_| PlanError::Malformed(format!("resource_drift[{index}]: not UTF-8")))?;
-    let rc: ResourceChange<'_> =
-        serde_json::from_str(text).map_err(|e| PlanError::Malformed(format!("resource_drift[{index}]: {e}")))?;
-    match rc.mode.as_str() {
+pub(super) fn judge(rc: &ResourceChange<'_>, index: usize, rules: &PlanRules) -> Result<Option<Pending>, PlanError> {
+    match rc.mode.as_ref() {
         "managed" => {}
         "data" | "ephemeral" => return Ok(None),
         other => {
@@ -101,7 +97,7 @@ pub(super) fn judge(bytes: &[u8], index: usize, rules: &PlanRules) -> Result<Opt
         return Ok(None);
     }
     let updated = rc.change.actions.0.iter().all(|a| *a == Action::Update);
-    if updated && !materially_changed(&rc) {
+    if updated && !materially_changed(rc) {
         return Ok(None);
     }
     let address = rc.full_address().ok_or_else(|| {
@@ -110,13 +106,13 @@ pub(super) fn judge(bytes: &[u8], index: usize, rules: &PlanRules) -> Result<Opt
     let (modules, rest) = address::split_modules(&address).ok_or_else(|| {
         PlanError::Malformed(format!("resource_drift[{index}]: address {address:?} is not well formed"))
     })?;
-    let name = rc.name.clone().unwrap_or_else(|| resource_name(rest));
-    let view = View::new(&rc);
+    let name = rc.name.as_deref().map_or_else(|| resource_name(rest), str::to_owned);
+    let view = View::new(rc);
     let hits = rules::assess(&view, rules);
     let deleted = rc.change.actions.0.contains(&Action::Delete) && !rc.change.actions.0.contains(&Action::Create);
     let drifted = Drifted {
         address,
-        kind: rc.kind.clone(),
+        kind: rc.kind.to_string(),
         actions: rc.change.actions.names(),
         reasons: Vec::new(),
         severity: Severity::Low,
@@ -144,10 +140,8 @@ fn is_access(r: Reason) -> bool {
 /// Whether an update changes more than empty values into other empty ones.
 fn materially_changed(rc: &ResourceChange<'_>) -> bool {
     let (before, after) = (&rc.change.before, &rc.change.after);
-    let parse = |raw: Option<&serde_json::value::RawValue>| {
-        raw.and_then(|r| serde_json::from_str::<serde_json::Value>(r.get()).ok()).unwrap_or(serde_json::Value::Null)
-    };
-    before.names().chain(after.names()).any(|n| !same(&parse(before.raw(n)), &parse(after.raw(n))))
+    let parse = |raw: Option<Raw<'_>>| raw.and_then(Raw::parse).unwrap_or(serde_json::Value::Null);
+    before.names().chain(after.names()).any(|n| !same(&parse(before.raw(&n)), &parse(after.raw(&n))))
 }
 
 /// Equality where `null`, `""`, `[]` and `{}` are one empty value, and a

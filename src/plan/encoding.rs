@@ -9,8 +9,10 @@
 
 use std::io::{self, Read};
 
-/// Default chunk size.
-pub(crate) const CHUNK: usize = 256 * 1024;
+/// Default chunk size: large enough that nearly every `resource_changes`
+/// element lies wholly in one chunk (and is read in place), small enough
+/// that the chunks in flight between the threads stay under a megabyte.
+pub(crate) const CHUNK: usize = 64 * 1024;
 
 /// How the input was encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,9 @@
 //!
 //! [`check`] streams `terraform show -json` output from any reader: it hashes
 //! the bytes, detects the encoding, walks the top-level object with a
-//! validating scanner, and judges each `resource_changes` element as it
-//! passes ([`rules::assess`], pure). Judgements that depend on the
+//! validating scanner, and reads each `resource_changes` element in the same
+//! pass (`element`: fields borrowed, attributes kept as raw JSON) and judges
+//! it as it passes ([`rules::assess`], pure). Judgements that depend on the
 //! `configuration` section (read after the changes) are settled at the end,
 //! then exemptions are applied ([`settle`], pure). Plans that cannot be
 //! judged are refused with a [`PlanError`], never passed.
@@ -12,6 +13,7 @@
 mod address;
 mod configuration;
 pub mod drift;
+mod element;
 pub mod encoding;
 mod model;
 mod policy_doc;
@@ -27,6 +29,7 @@ use std::io::Read;
 use serde::de::IgnoredAny;
 
 use self::configuration::{Configuration, Sets};
+use self::element::{ElementError, ElementReader};
 use self::model::{Bucket, ResourceChange, View};
 use self::report::{Exempted, Finding, Judged, Note, NoteKind, ReasonHit, Report, SCHEMA_VERSION, Summary};
 use self::rules::{Hit, Reason, glob_match};
@@ -87,12 +90,20 @@ const PLAN_KEYS: &[&str] = &["planned_values", "resource_changes", "resource_dri
 struct Pending {
     address: String,
     kind: String,
-    name: String,
-    modules: Vec<String>,
-    actions: Vec<String>,
+    /// Only for a hit that waits for the configuration: a large plan can
+    /// have tens of thousands of pending changes, and few need it.
+    configured: Option<Box<ConfigKey>>,
+    actions: Actions,
     hits: Vec<Hit>,
     /// Its index in the listed changes, when they are listed.
     change: Option<usize>,
+}
+
+/// Where a resource is in the configuration: its module path and name.
+#[derive(Debug)]
+struct ConfigKey {
+    modules: Vec<String>,
+    name: String,
 }
 
 /// Checks a plan read from `input` against `rules`. The input is read and
@@ -151,6 +162,7 @@ fn parse<S: ChunkSource>(
     let mut changes = list.then(Vec::new);
     let mut configuration = None;
     let mut drifted = Vec::new();
+    let mut reader = ElementReader::default();
     let mut first = true;
     while let Some(key) = sc.next_key(first)? {
         first = false;
@@ -175,24 +187,15 @@ fn parse<S: ChunkSource>(
                 configuration = Some(parse_value::<Configuration>(sc.capture_value()?, "configuration")?);
             }
             "resource_drift" if section == Section::Drift => {
-                if sc.begin_array()? {
-                    let mut i = 0;
-                    while sc.next_element(i == 0)? {
-                        let bytes = sc.capture_value()?;
-                        drifted.extend(drift::judge(bytes, i, rules)?);
-                        i += 1;
-                    }
-                }
+                each_element(&mut sc, &mut reader, "resource_drift", |rc, i| {
+                    drifted.extend(drift::judge(rc, i, rules)?);
+                    Ok(())
+                })?;
             }
             "resource_changes" if section == Section::Changes => {
-                if sc.begin_array()? {
-                    let mut i = 0;
-                    while sc.next_element(i == 0)? {
-                        let bytes = sc.capture_value()?;
-                        judge(bytes, i, rules, &mut summary, &mut pending, &mut notes, changes.as_mut())?;
-                        i += 1;
-                    }
-                }
+                each_element(&mut sc, &mut reader, "resource_changes", |rc, i| {
+                    judge(rc, i, rules, &mut summary, &mut pending, &mut notes, changes.as_mut())
+                })?;
             }
             _ => sc.skip_value()?,
         }
@@ -245,6 +248,66 @@ fn parse<S: ChunkSource>(
     Ok((report, drifted))
 }
 
+/// Reads each element of the array at the scanner (`resource_changes` or
+/// `resource_drift`, named by `section`) and hands it to `judge` with its
+/// index. An element that lies wholly in the scanner's current chunk (nearly
+/// all: elements are small beside a chunk) is read in place, in the same
+/// pass that finds its end; one cut by the end of the chunk is captured
+/// first.
+fn each_element<S: ChunkSource>(
+    sc: &mut Scanner<S>,
+    reader: &mut ElementReader,
+    section: &str,
+    mut judge: impl FnMut(&ResourceChange<'_>, usize) -> Result<(), PlanError>,
+) -> Result<(), PlanError> {
+    if !sc.begin_array()? {
+        return Ok(());
+    }
+    let mut index = 0;
+    while sc.next_element(index == 0)? {
+        let in_place = {
+            let (bytes, offset) = sc.window()?;
+            match reader.read(bytes) {
+                Ok((rc, len)) => {
+                    judge(&rc, index)?;
+                    Some(len)
+                }
+                Err(ElementError::Incomplete) => None,
+                Err(e) => return Err(element_error(e, section, index, offset)),
+            }
+        };
+        match in_place {
+            Some(len) => sc.consume(len),
+            None => {
+                let (_, offset) = sc.window()?;
+                let bytes = sc.capture_value()?;
+                let (rc, _) = reader.read(bytes).map_err(|e| element_error(e, section, index, offset))?;
+                judge(&rc, index)?;
+            }
+        }
+        index += 1;
+    }
+    Ok(())
+}
+
+/// The error for an element that could not be read; `offset` is where the
+/// element starts in the input.
+fn element_error(e: ElementError, section: &str, index: usize, offset: u64) -> PlanError {
+    match e {
+        // Captured bytes are a whole value: reached only by a bug.
+        ElementError::Incomplete => PlanError::Syntax(ScanError::Truncated { offset }),
+        ElementError::Syntax { at, expected, found } => {
+            PlanError::Syntax(ScanError::Unexpected { offset: offset + at as u64, expected, found })
+        }
+        ElementError::TooDeep { at } => PlanError::Malformed(format!(
+            "{section}[{index}]: nested deeper than {} levels at byte {}",
+            element::MAX_DEPTH,
+            offset + at as u64
+        )),
+        ElementError::Shape(m) => PlanError::Malformed(format!("{section}[{index}]: {m}")),
+    }
+}
+
 /// Reads a small top-level value with a message naming the key.
 fn parse_value<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], key: &str) -> Result<T, PlanError> {
     serde_json::from_slice(bytes).map_err(|e| PlanError::Malformed(format!("`{key}`: {e}")))
@@ -265,7 +328,7 @@ fn check_format_version(v: &str) -> Result<(), PlanError> {
 
 /// Judges one `resource_changes` element (pure apart from the accumulators).
 fn judge(
-    bytes: &[u8],
+    rc: &ResourceChange<'_>,
     index: usize,
     rules: &PlanRules,
     summary: &mut Summary,
@@ -273,11 +336,6 @@ fn judge(
     notes: &mut Vec<Note>,
     changes: Option<&mut Vec<Judged>>,
 ) -> Result<(), PlanError> {
-    let malformed = |e: serde_json::Error| PlanError::Malformed(format!("resource_changes[{index}]: {e}"));
-    // Validated once here, so serde need not validate each borrowed value.
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| PlanError::Malformed(format!("resource_changes[{index}]: not UTF-8")))?;
-    let rc: ResourceChange<'_> = serde_json::from_str(text).map_err(malformed)?;
     if rc.address.is_empty() {
         return Err(PlanError::Malformed(format!("resource_changes[{index}]: the element has no address")));
     }
@@ -291,7 +349,7 @@ fn judge(
         Bucket::Read => summary.read += 1,
         Bucket::Forget => summary.forget += 1,
     }
-    match rc.mode.as_str() {
+    match rc.mode.as_ref() {
         "managed" => {}
         // Reading data and opening ephemeral values change nothing.
         "data" | "ephemeral" => return Ok(()),
@@ -303,19 +361,23 @@ fn judge(
         }
     }
     if let Some(prev) = &rc.previous_address {
-        notes.push(Note { kind: NoteKind::Moved, address: rc.address.clone(), detail: format!("moved from {prev}") });
+        notes.push(Note {
+            kind: NoteKind::Moved,
+            address: rc.address.to_string(),
+            detail: format!("moved from {prev}"),
+        });
     }
     if rc.change.importing.is_some() {
         notes.push(Note {
             kind: NoteKind::Imported,
-            address: rc.address.clone(),
+            address: rc.address.to_string(),
             detail: "imported into the state".into(),
         });
     }
     if actions.0.contains(&Action::Forget) {
         notes.push(Note {
             kind: NoteKind::Forgotten,
-            address: rc.address.clone(),
+            address: rc.address.to_string(),
             detail: "removed from the state; the object itself is kept".into(),
         });
     }
@@ -324,29 +386,37 @@ fn judge(
     }
     let change = changes.map(|c| {
         c.push(Judged {
-            address: rc.address.clone(),
-            kind: rc.kind.clone(),
+            address: rc.address.to_string(),
+            kind: rc.kind.to_string(),
             actions: actions.names(),
             finding: None,
             exempted: Vec::new(),
         });
         c.len() - 1
     });
-    let view = View::new(&rc);
-    let hits = rules::assess(&view, rules);
+    let view = View::new(rc);
+    let mut hits = rules::assess(&view, rules);
     if hits.is_empty() {
         return Ok(());
+    }
+    // Kept until the end of the plan, tens of thousands of them: no spare
+    // capacity.
+    hits.shrink_to_fit();
+    for h in &mut hits {
+        h.detail.shrink_to_fit();
     }
     let (modules, rest) = address::split_modules(&rc.address).ok_or_else(|| {
         PlanError::Malformed(format!("resource_changes[{index}]: address {:?} is not well formed", rc.address))
     })?;
-    let name = rc.name.clone().unwrap_or_else(|| resource_name(rest));
+    let configured = hits.iter().any(|h| h.if_configured.is_some()).then(|| {
+        let name = rc.name.as_deref().map_or_else(|| resource_name(rest), str::to_owned);
+        Box::new(ConfigKey { modules, name })
+    });
     pending.push(Pending {
-        address: rc.address.clone(),
-        kind: rc.kind.clone(),
-        name,
-        modules,
-        actions: actions.names(),
+        address: rc.address.to_string(),
+        kind: rc.kind.to_string(),
+        configured,
+        actions: actions.clone(),
         hits,
         change,
     });
@@ -361,15 +431,30 @@ fn resource_name(rest: &str) -> String {
 
 /// Settles hits that depend on the configuration, applies exemptions and
 /// fills the report's findings (pure).
-fn settle(report: &mut Report, pending: Vec<Pending>, config: Option<&Configuration>, rules: &PlanRules) {
+fn settle(report: &mut Report, mut pending: Vec<Pending>, config: Option<&Configuration>, rules: &PlanRules) {
     let mut used = vec![false; rules.exemptions.len()];
     let mut assumed_no_config = false;
-    for mut p in pending {
+    // A large plan's lists are megabytes: the findings (at most one per
+    // pending change) are reserved once, and the pending changes are taken
+    // from the back of a reversed list that is shrunk as it empties, so the
+    // findings reuse its memory.
+    pending.shrink_to_fit();
+    report.findings.reserve_exact(pending.len());
+    pending.reverse();
+    while let Some(mut p) = pending.pop() {
+        if pending.len() < pending.capacity() / 2 {
+            pending.shrink_to_fit();
+        }
         p.hits.retain_mut(|h| {
             let Some(attr) = h.if_configured else {
                 return true;
             };
-            match config.map(|c| c.sets(&p.modules, &p.kind, &p.name, attr)) {
+            // Set for every change with such a hit.
+            let sets = |c: &Configuration| match p.configured.as_deref() {
+                Some(k) => c.sets(&k.modules, &p.kind, &k.name, attr),
+                None => Sets::NotFound,
+            };
+            match config.map(sets) {
                 Some(Sets::No) => false,
                 Some(Sets::Yes) => true,
                 Some(Sets::NotFound) => {
@@ -413,7 +498,7 @@ fn settle(report: &mut Report, pending: Vec<Pending>, config: Option<&Configurat
             report.exempted.push(Exempted {
                 address: p.address.clone(),
                 kind: p.kind.clone(),
-                actions: p.actions.clone(),
+                actions: p.actions.names(),
                 reasons,
                 justification: ex.justification.clone(),
                 expires: ex.expires,
@@ -456,7 +541,7 @@ fn settle(report: &mut Report, pending: Vec<Pending>, config: Option<&Configurat
         report.findings.push(Finding {
             address: p.address,
             kind: p.kind,
-            actions: p.actions,
+            actions: p.actions.names(),
             reasons,
             severity,
             detail: details.join("; "),

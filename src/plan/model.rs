@@ -1,50 +1,58 @@
 //! The parts of one `resource_changes` element the rules read.
 //!
-//! Attributes stay unparsed ([`RawValue`]) until a rule asks for one: most
+//! Everything borrows from the element's bytes ([`super::element`] reads
+//! them). Attributes stay unparsed ([`Raw`]) until a rule asks for one: most
 //! resources are judged on their type and actions alone, and parsing every
 //! `before`/`after` into a tree would dominate the cost of a large plan.
 
 use std::borrow::Cow;
-use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer};
 use serde_json::Value;
-use serde_json::value::RawValue;
+
+/// The raw JSON of one value, syntax already checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Raw<'a>(pub &'a [u8]);
+
+impl<'a> Raw<'a> {
+    /// The JSON text.
+    pub fn bytes(self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The parsed value; `None` when it is not JSON serde reads (never
+    /// for bytes the element reader accepted, short of a lone surrogate).
+    pub fn parse(self) -> Option<Value> {
+        serde_json::from_slice(self.0).ok()
+    }
+}
 
 /// One element of `resource_changes` (or `resource_drift`), borrowed from
-/// its captured bytes.
-#[derive(Debug, Deserialize)]
+/// its bytes.
+#[derive(Debug)]
 pub(crate) struct ResourceChange<'a> {
-    /// Absolute address, e.g. `module.db.aws_db_instance.main[0]`. Some
-    /// `resource_drift` entries carry none: see [`ResourceChange::full_address`].
-    #[serde(default)]
-    pub address: String,
+    /// Absolute address, e.g. `module.db.aws_db_instance.main[0]`; empty
+    /// when absent. Some `resource_drift` entries carry none: see
+    /// [`ResourceChange::full_address`].
+    pub address: Cow<'a, str>,
     /// The module's address (`module.db`), absent at the root.
-    #[serde(default)]
-    pub module_address: Option<String>,
-    /// The instance key of a `count` or `for_each` resource.
-    #[serde(default)]
-    pub index: Option<Value>,
+    pub module_address: Option<Cow<'a, str>>,
+    /// The instance key of a `count` or `for_each` resource (raw JSON).
+    pub index: Option<Raw<'a>>,
     /// `managed`, `data` (or OpenTofu's `ephemeral`).
-    pub mode: String,
+    pub mode: Cow<'a, str>,
     /// Resource type, e.g. `aws_iam_role`.
-    #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: Cow<'a, str>,
     /// Resource name (without index).
-    #[serde(default)]
-    pub name: Option<String>,
+    pub name: Option<Cow<'a, str>>,
     /// Set when the change is to a deposed object.
-    #[serde(default)]
-    pub deposed: Option<String>,
+    pub deposed: Option<Cow<'a, str>>,
     /// Set when the resource was moved (`moved` block).
-    #[serde(default)]
-    pub previous_address: Option<String>,
+    pub previous_address: Option<Cow<'a, str>>,
     /// Why Terraform chose this action (replace, delete).
-    #[serde(default)]
-    pub action_reason: Option<String>,
+    pub action_reason: Option<Cow<'a, str>>,
     /// The change itself.
-    #[serde(borrow)]
     pub change: Change<'a>,
 }
 
@@ -54,7 +62,7 @@ impl ResourceChange<'_> {
     /// `module.m.data.type.name["key"]`. `None` when neither is there.
     pub fn full_address(&self) -> Option<String> {
         if !self.address.is_empty() {
-            return Some(self.address.clone());
+            return Some(self.address.clone().into_owned());
         }
         let name = self.name.as_deref().filter(|n| !n.is_empty())?;
         let mut a = String::new();
@@ -68,9 +76,9 @@ impl ResourceChange<'_> {
         a.push_str(&self.kind);
         a.push('.');
         a.push_str(name);
-        match &self.index {
+        match self.index.and_then(Raw::parse) {
             Some(Value::Number(n)) => a.push_str(&format!("[{n}]")),
-            Some(Value::String(k)) => a.push_str(&format!("[{}]", Value::String(k.clone()))),
+            Some(Value::String(k)) => a.push_str(&format!("[{}]", Value::String(k))),
             _ => {}
         }
         Some(a)
@@ -78,32 +86,33 @@ impl ResourceChange<'_> {
 }
 
 /// The `change` object of a resource change. The object sides are indexed
-/// by attribute name as they are parsed, values left raw.
-#[derive(Debug, Deserialize)]
+/// by attribute name as they are read, values left raw.
+#[derive(Debug)]
 pub(crate) struct Change<'a> {
     /// Planned actions.
     pub actions: Actions,
     /// The object before the change (empty on create).
-    #[serde(borrow, default)]
     pub before: Attrs<'a>,
     /// The object after the change (empty on delete); unknown values absent.
-    #[serde(borrow, default)]
     pub after: Attrs<'a>,
     /// Mirrors `after` with `true` where a value is known only after apply.
-    #[serde(borrow, default)]
     pub after_unknown: Mask<'a>,
     /// Mirrors `before` with `true` where a value is sensitive.
-    #[serde(borrow, default)]
     pub before_sensitive: Mask<'a>,
     /// Mirrors `after` with `true` where a value is sensitive.
-    #[serde(borrow, default)]
     pub after_sensitive: Mask<'a>,
-    /// Attribute paths that force a replacement.
-    #[serde(default)]
-    pub replace_paths: Option<Vec<Vec<Value>>>,
+    /// Attribute paths that force a replacement: a list of lists (checked),
+    /// parsed when a rule reads it.
+    pub replace_paths: Option<Raw<'a>>,
     /// Set when the resource is being imported.
-    #[serde(borrow, default)]
-    pub importing: Option<&'a RawValue>,
+    pub importing: Option<Raw<'a>>,
+}
+
+impl Change<'_> {
+    /// The attribute paths that force a replacement.
+    pub fn replace_paths(&self) -> Vec<Vec<Value>> {
+        self.replace_paths.and_then(|r| serde_json::from_slice(r.0).ok()).unwrap_or_default()
+    }
 }
 
 /// One planned action.
@@ -255,81 +264,62 @@ impl Actions {
     }
 }
 
-/// The top-level attributes of an object, values left unparsed, sorted by
-/// name for lookup.
-#[derive(Debug, Default)]
+/// One attribute of an object side: byte ranges, in the element, of its
+/// key (between the quotes) and of its raw value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry {
+    pub key_from: usize,
+    pub key_to: usize,
+    /// The key has escapes (compared decoded).
+    pub escaped: bool,
+    pub from: usize,
+    pub to: usize,
+}
+
+/// The top-level attributes of an object, values left unparsed: an index
+/// into the element's bytes, in document order.
+#[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Attrs<'a> {
-    entries: Vec<(Cow<'a, str>, &'a RawValue)>,
+    bytes: &'a [u8],
+    entries: &'a [Entry],
 }
 
 impl<'a> Attrs<'a> {
-    /// The raw value of an attribute.
-    pub fn raw(&self, name: &str) -> Option<&'a RawValue> {
-        self.entries.binary_search_by(|(k, _)| k.as_ref().cmp(name)).ok().map(|i| self.entries[i].1)
+    /// The attributes of `entries`, ranges into `bytes`.
+    pub(crate) fn new(bytes: &'a [u8], entries: &'a [Entry]) -> Self {
+        Attrs { bytes, entries }
+    }
+
+    /// The name of an entry, decoded if it has escapes.
+    fn name_of(&self, e: &Entry) -> Cow<'a, str> {
+        let bytes: &'a [u8] = self.bytes;
+        if e.escaped {
+            serde_json::from_slice::<String>(&bytes[e.key_from - 1..=e.key_to]).map(Cow::Owned).unwrap_or_default()
+        } else {
+            String::from_utf8_lossy(&bytes[e.key_from..e.key_to])
+        }
+    }
+
+    /// The raw value of an attribute (the first, should a key repeat).
+    pub fn raw(&self, name: &str) -> Option<Raw<'a>> {
+        let bytes: &'a [u8] = self.bytes;
+        self.entries
+            .iter()
+            .find(|e| if e.escaped { self.name_of(e) == name } else { &bytes[e.key_from..e.key_to] == name.as_bytes() })
+            .map(|e| Raw(&bytes[e.from..e.to]))
     }
 
     /// The attribute names.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|(k, _)| k.as_ref())
+    pub fn names(&self) -> impl Iterator<Item = Cow<'a, str>> + '_ {
+        self.entries.iter().map(|e| self.name_of(e))
     }
 
     /// The parsed value of an attribute; absent and `null` are `None`.
     pub fn value(&self, name: &str) -> Option<Value> {
-        let raw = self.raw(name)?;
-        match serde_json::from_str(raw.get()) {
-            Ok(Value::Null) | Err(_) => None,
-            Ok(v) => Some(v),
+        match self.raw(name)?.parse() {
+            Some(Value::Null) | None => None,
+            Some(v) => Some(v),
         }
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Attrs<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Attrs<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of attributes or null")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Attrs<'a>, E> {
-                Ok(Attrs::default())
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Attrs<'a>, M::Error> {
-                let mut entries = Vec::new();
-                while let Some(k) = map.next_key::<CowStr<'de>>()? {
-                    let v: &'de RawValue = map.next_value()?;
-                    entries.push((k.0, v));
-                }
-                entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                Ok(Attrs { entries })
-            }
-        }
-        d.deserialize_any(V(std::marker::PhantomData))
-    }
-}
-
-/// A string borrowed from the input when it has no escapes.
-struct CowStr<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for CowStr<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = CowStr<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<CowStr<'de>, E> {
-                Ok(CowStr(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<CowStr<'de>, E> {
-                Ok(CowStr(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<CowStr<'de>, E> {
-                Ok(CowStr(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
     }
 }
 
@@ -364,40 +354,17 @@ impl Default for Mask<'_> {
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Mask<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Mask<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("true, false, null or an object mirroring the attributes")
-            }
-            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Mask<'a>, E> {
-                Ok(Mask::All(b))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Mask<'a>, E> {
-                Ok(Mask::All(false))
-            }
-            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<Mask<'a>, M::Error> {
-                let v: Attrs<'a> = Deserialize::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(Mask::Attrs(v))
-            }
-        }
-        d.deserialize_any(V(std::marker::PhantomData))
-    }
-}
-
 impl Mask<'_> {
     /// How much of `name` is marked.
     pub fn at(&self, name: &str) -> Marked {
         match self {
             Mask::All(true) => Marked::Whole,
             Mask::All(false) => Marked::No,
-            Mask::Attrs(a) => match a.raw(name).map(RawValue::get) {
-                None | Some("false" | "null") => Marked::No,
-                Some("true") => Marked::Whole,
+            Mask::Attrs(a) => match a.raw(name).map(Raw::bytes) {
+                None | Some(b"false" | b"null") => Marked::No,
+                Some(b"true") => Marked::Whole,
                 // Nested masks contain `true` exactly where a leaf is marked.
-                Some(nested) if nested.contains("true") => Marked::Partly,
+                Some(nested) if nested.windows(4).any(|w| w == b"true") => Marked::Partly,
                 Some(_) => Marked::No,
             },
         }
@@ -472,8 +439,9 @@ pub const SENSITIVE: &str = "(sensitive)";
 mod tests {
     use super::*;
 
-    fn rc(json: &str) -> ResourceChange<'_> {
-        serde_json::from_str(json).unwrap()
+    fn rc(json: &'static str) -> ResourceChange<'static> {
+        let reader = Box::leak(Box::new(crate::plan::element::ElementReader::default()));
+        reader.read(json.as_bytes()).unwrap().0
     }
 
     #[test]
@@ -497,9 +465,9 @@ mod tests {
 
     #[test]
     fn empty_action_list_is_malformed() {
-        let r: Result<ResourceChange<'_>, _> =
-            serde_json::from_str(r#"{"address":"a.b","mode":"managed","type":"a","change":{"actions":[]}}"#);
-        assert!(r.unwrap_err().to_string().contains("`actions` is empty"));
+        let mut reader = crate::plan::element::ElementReader::default();
+        let r = reader.read(br#"{"address":"a.b","mode":"managed","type":"a","change":{"actions":[]}}"#);
+        assert!(matches!(r, Err(crate::plan::element::ElementError::Shape(m)) if m == "`actions` is empty"));
     }
 
     #[test]

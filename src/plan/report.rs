@@ -367,6 +367,14 @@ impl Report {
         serde_json::to_string_pretty(self).expect("a report always serialises")
     }
 
+    /// [`Self::to_json`] and a line break, written to `out` as it is
+    /// serialised (a large plan's report is megabytes; it is never held
+    /// whole). `out` should be buffered.
+    pub fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, self).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")
+    }
+
     /// The self-contained HTML page: the verdict, the counts, the findings
     /// table, exemptions, notes and digests; with a ticket (key and URL),
     /// a link to it and what was recorded there.

@@ -5,9 +5,11 @@
 //! The scanner walks the top-level object key by key from a fixed-size
 //! buffer; it *skips* the values the gate does not need (still validating
 //! their syntax, so a malformed or truncated file is refused, never
-//! half-read) and *captures* the bytes of one value at a time (one element of
-//! `resource_changes`) for serde to parse. Memory is the buffer plus the
-//! largest single element, whatever the size of the file.
+//! half-read), lends the rest of its buffer ([`Scanner::window`]) so that an
+//! element of `resource_changes` can be read in place in one pass
+//! (`super::element`), and *captures* the bytes of a value that the end of
+//! the buffer cuts (and of small top-level values, for serde). Memory is the
+//! buffer plus the largest single element, whatever the size of the file.
 
 use memchr::memchr2;
 
@@ -51,7 +53,7 @@ pub enum ScanError {
 }
 
 /// Shows one found byte in an error message.
-fn printable(b: u8) -> String {
+pub(super) fn printable(b: u8) -> String {
     match b {
         b'\n' => "a line break".into(),
         b'\t' => "a tab".into(),
@@ -283,6 +285,20 @@ impl<S: ChunkSource> Scanner<S> {
         }
     }
 
+    /// The rest of the current chunk from the next token on (not consumed),
+    /// and its stream offset: a value that lies wholly inside it can be read
+    /// in place, then [`Self::consume`]d.
+    pub(crate) fn window(&mut self) -> Result<(&[u8], u64), ScanError> {
+        self.need_token()?;
+        Ok((&self.buf[self.pos..], self.offset()))
+    }
+
+    /// Consumes `n` bytes of the [`Self::window`].
+    pub(crate) fn consume(&mut self, n: usize) {
+        debug_assert!(self.pos + n <= self.buf.len());
+        self.pos += n;
+    }
+
     /// Checks that only whitespace follows the document.
     pub(crate) fn finish(&mut self) -> Result<(), ScanError> {
         match self.peek_token()? {
@@ -300,8 +316,9 @@ impl<S: ChunkSource> Scanner<S> {
     /// until the next call.
     ///
     /// A captured object or array is only walked for its extent (strings and
-    /// brackets): the caller parses the bytes with serde, which validates
-    /// them completely, so validating here too would read them twice.
+    /// brackets): the caller parses the bytes (serde or the element reader),
+    /// which validates them completely, so validating here too would read
+    /// them twice.
     pub(crate) fn capture_value(&mut self) -> Result<&[u8], ScanError> {
         let first = self.need_token()?;
         self.captured.clear();
@@ -479,12 +496,9 @@ impl<S: ChunkSource> Scanner<S> {
         let mut i = *pos;
         let mut st = *state;
         let exit = 'run: loop {
-            let b = loop {
-                match buf.get(i) {
-                    Some(b' ' | b'\n' | b'\r' | b'\t') => i += 1,
-                    Some(&b) => break b,
-                    None => break 'run Exit::More,
-                }
+            i = skip_whitespace(buf, i);
+            let Some(&b) = buf.get(i) else {
+                break 'run Exit::More;
             };
             match st {
                 State::Value | State::ArrayFirst => match b {
@@ -737,11 +751,31 @@ impl<S: ChunkSource> Scanner<S> {
     }
 }
 
+/// The first byte at or after `i` that is not JSON whitespace (or the end).
+/// Indented plans are a third whitespace: runs of spaces after a line break
+/// are skipped eight at a time.
+#[inline]
+pub(super) fn skip_whitespace(buf: &[u8], mut i: usize) -> usize {
+    while let Some(&c) = buf.get(i) {
+        match c {
+            b' ' | b'\r' | b'\t' => i += 1,
+            b'\n' => {
+                i += 1;
+                while buf.get(i..i + 8) == Some(b"        ") {
+                    i += 8;
+                }
+            }
+            _ => break,
+        }
+    }
+    i
+}
+
 /// Finds the closing quote of a string whose body starts at `i`, eight
 /// bytes at a time. `Ok(None)` when the string (or an escape in it) runs
 /// past the end of `buf`; `Err(at)` for a control character or a bad escape.
 #[inline]
-fn string_end(buf: &[u8], mut i: usize) -> Result<Option<usize>, usize> {
+pub(super) fn string_end(buf: &[u8], mut i: usize) -> Result<Option<usize>, usize> {
     loop {
         while let Some(word) = buf.get(i..i + 8) {
             let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
@@ -804,7 +838,7 @@ fn structural_bytes(w: u64) -> u64 {
 }
 
 /// JSON number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
-fn valid_number(s: &[u8]) -> bool {
+pub(super) fn valid_number(s: &[u8]) -> bool {
     let mut i = 0;
     let digits = |i: &mut usize| {
         let start = *i;

@@ -22,7 +22,8 @@ pub(super) fn check(v: &View<'_>, out: &mut Vec<Hit>) {
     } else {
         "destroyed".to_owned()
     };
-    if let Some(paths) = rc.change.replace_paths.as_ref().filter(|p| !p.is_empty()) {
+    let paths = rc.change.replace_paths();
+    if !paths.is_empty() {
         let names: Vec<String> = paths.iter().map(|p| path_text(p)).collect();
         detail.push_str(&format!("; forced by {}", names.join(", ")));
     }

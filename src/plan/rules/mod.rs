@@ -345,7 +345,7 @@ pub(crate) fn is_stateful(kind: &str) -> bool {
 pub(crate) mod testing {
     //! Builds a [`View`] from a JSON change and runs a single rule.
     use super::*;
-    use crate::plan::model::ResourceChange;
+    use crate::plan::element::ElementReader;
 
     /// Runs `check` on a change of `kind` with the given actions and sides.
     pub(crate) fn run(check: super::Rule, kind: &str, change: serde_json::Value) -> Vec<Hit> {
@@ -353,7 +353,8 @@ pub(crate) mod testing {
             "address": format!("{kind}.test"), "mode": "managed", "type": kind, "name": "test", "change": change
         })
         .to_string();
-        let rc: ResourceChange<'_> = serde_json::from_str(&doc).unwrap();
+        let mut reader = ElementReader::default();
+        let (rc, _) = reader.read(doc.as_bytes()).unwrap();
         let v = View::new(&rc);
         let mut hits = Vec::new();
         if v.actions().changes() {

@@ -407,7 +407,7 @@ pub fn serve(listener: std::net::TcpListener, limits: Limits, handler: Handler, 
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
         Ok(r) => r,
         Err(e) => {
-            super::server::log("error", "cannot start the HTTP runtime", serde_json::json!({"error": e.to_string()}));
+            super::log::log("error", "cannot start the HTTP runtime", serde_json::json!({"error": e.to_string()}));
             return;
         }
     };
@@ -418,7 +418,7 @@ async fn accept(listener: std::net::TcpListener, limits: Arc<Limits>, handler: H
     let listener = match listener.set_nonblocking(true).and_then(|()| tokio::net::TcpListener::from_std(listener)) {
         Ok(l) => l,
         Err(e) => {
-            super::server::log("error", "cannot listen", serde_json::json!({"error": e.to_string()}));
+            super::log::log("error", "cannot listen", serde_json::json!({"error": e.to_string()}));
             return;
         }
     };

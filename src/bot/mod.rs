@@ -11,6 +11,7 @@
 //! may serve behind a load balancer (converge is idempotent).
 
 pub mod front;
+pub mod log;
 pub mod server;
 pub mod webhook;
 

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::front::{self, Handler, Limits, Request, Response};
+use super::log::log;
 use super::webhook::{self, Refusal, Source, Work};
 use super::{BotParts, live_tickets, tickets_of_pipeline};
 use crate::converge::converge;
@@ -137,20 +138,6 @@ impl Metrics {
         s.push_str("# HELP changegate_queue_depth Items waiting for a worker.\n# TYPE changegate_queue_depth gauge\n");
         s.push_str(&format!("changegate_queue_depth {}\n", self.queue_depth.load(Ordering::Relaxed)));
         s
-    }
-}
-
-/// A JSON log line on stderr.
-pub fn log(level: &str, msg: &str, fields: serde_json::Value) {
-    let mut line = json!({"ts": Timestamp::now().to_rfc3339(), "level": level, "msg": msg});
-    if let (Some(o), Some(f)) = (line.as_object_mut(), fields.as_object()) {
-        for (k, v) in f {
-            o.insert(k.clone(), v.clone());
-        }
-    }
-    #[allow(clippy::print_stderr)]
-    {
-        eprintln!("{line}");
     }
 }
 

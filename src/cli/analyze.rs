@@ -74,7 +74,7 @@ pub(super) struct AnalyzeCli {
 /// The clients step 2 reads through (Jira and CircleCI from the
 /// environment, and GitHub).
 pub(super) fn step2_clients(env: &Env) -> Result<(crate::request::Services, GitHub), CliError> {
-    let svc = super::request::services(env)?;
+    let svc = super::ci::services(env)?;
     let github = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
     Ok((svc, github))
 }

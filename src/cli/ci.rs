@@ -6,10 +6,12 @@
 
 use std::path::Path;
 
-use super::{CliError, load_config};
+use super::{CliError, ca_bundle, load_config};
+use crate::circleci::{CircleCi, CircleCiSettings};
 use crate::config::Config;
 use crate::env::Env;
-use crate::jira::Jira;
+use crate::http::RetryPolicy;
+use crate::jira::{Jira, JiraSettings};
 use crate::policy::{self, SignedPolicy};
 use crate::request::Services;
 use crate::signing::{KeyError, KeyRing, PRIVATE_KEY_VAR, PUBLIC_KEYS_VAR};
@@ -109,6 +111,15 @@ fn key_error(e: KeyError) -> CliError {
     CliError::Other(e.to_string())
 }
 
+/// The Jira and CircleCI clients from the environment.
+pub(crate) fn services(env: &Env) -> Result<Services, CliError> {
+    let ca = ca_bundle(env);
+    let retry = RetryPolicy::from_env(env)?;
+    let jira = Jira::new(&JiraSettings::from_env(env)?, ca.as_deref(), retry.clone())?;
+    let circleci = CircleCi::new(&CircleCiSettings::from_env(env)?, ca.as_deref(), retry)?;
+    Ok(Services { jira, circleci })
+}
+
 /// The clients, made once when first needed (a run without a bot on an
 /// environment that is not controlled needs none).
 #[derive(Debug, Default)]
@@ -118,7 +129,7 @@ impl Lazy {
     /// The clients from the environment.
     pub fn get(&mut self, env: &Env) -> Result<&Services, CliError> {
         if self.0.is_none() {
-            self.0 = Some(super::request::services(env)?);
+            self.0 = Some(services(env)?);
         }
         Ok(self.0.as_ref().expect("just made"))
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use super::{CliError, load_config, request::services};
+use super::{CliError, ci::services, load_config};
 use crate::close::{self, CloseAction, CloseArgs, DeployOutcome};
 use crate::env::Env;
 use crate::outcome::Outcome;

@@ -7,14 +7,11 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use super::{CliError, ca_bundle};
-use crate::circleci::{CircleCi, CircleCiSettings};
+use super::CliError;
 use crate::env::Env;
-use crate::http::RetryPolicy;
-use crate::jira::{Jira, JiraSettings};
 use crate::outcome::Outcome;
 use crate::request::binding::DeployAction;
-use crate::request::{self, BuildEnv, RequestArgs, RequestOutcome, Services};
+use crate::request::{self, BuildEnv, RequestArgs, RequestOutcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Action {
@@ -86,15 +83,6 @@ pub(super) struct RequestCli {
     /// No changegate bot runs: trust the checkout's configuration (nothing is signed; recorded on the ticket)
     #[arg(long, env = "CHANGEGATE_NO_BOT", value_parser = clap::builder::FalseyValueParser::new())]
     no_bot: bool,
-}
-
-/// The Jira and CircleCI clients from the environment.
-pub(crate) fn services(env: &Env) -> Result<Services, CliError> {
-    let ca = ca_bundle(env);
-    let retry = RetryPolicy::from_env(env)?;
-    let jira = Jira::new(&JiraSettings::from_env(env)?, ca.as_deref(), retry.clone())?;
-    let circleci = CircleCi::new(&CircleCiSettings::from_env(env)?, ca.as_deref(), retry)?;
-    Ok(Services { jira, circleci })
 }
 
 /// `path` as a path of the repository checked out around `cwd` (the

@@ -146,7 +146,7 @@ pub(super) fn run_serve(cli: &ServeCli, config_path: Option<&Path>, env: &Env) -
     // CI jobs trust only the policy the bot signed: publish it before
     // anything else, and do not start without it.
     match crate::bot::publish_policy(&first) {
-        Ok(p) => crate::bot::server::log("info", "policy", serde_json::json!({"published": format!("{p:?}")})),
+        Ok(p) => crate::bot::log::log("info", "policy", serde_json::json!({"published": format!("{p:?}")})),
         Err(e) => {
             return Err(CliError::Other(format!(
                 "cannot publish the signed policy in project {project} (property {}): {e}; \
@@ -174,7 +174,7 @@ pub(super) fn run_serve(cli: &ServeCli, config_path: Option<&Path>, env: &Env) -
         ("CHANGEGATE_CIRCLECI_WEBHOOK_SECRETS", &opts.circleci_secrets),
     ] {
         if list.is_empty() {
-            crate::bot::server::log(
+            crate::bot::log::log(
                 "warn",
                 "no webhook secret: every delivery of this source is refused",
                 serde_json::json!({"variable": name}),

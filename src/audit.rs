@@ -186,7 +186,8 @@ pub fn drift_entry(
     let (environment, stack) = match standing {
         Standing::Counts(c) => (c.environment.clone(), c.stack.clone()),
         Standing::Settled(..) => {
-            (j.record.as_ref().map(|r| r.environment.clone()), j.record.as_ref().map(|r| r.stack.clone()))
+            let r = crate::drift::standing::trusted_record(j);
+            (r.map(|r| r.environment.clone()), r.map(|r| r.stack.clone()))
         }
     };
     let closed_by = match (closed, standing) {
@@ -203,7 +204,7 @@ pub fn drift_entry(
         ticket: j.key.clone(),
         environment: environment.unwrap_or_else(|| "unknown".into()),
         stack: stack.unwrap_or_else(|| "unknown".into()),
-        resources: j.record.as_ref().map(|r| r.resources.clone()).unwrap_or_default(),
+        resources: crate::drift::standing::trusted_record(j).map(|r| r.resources.clone()).unwrap_or_default(),
         found_at: found.to_rfc3339(),
         closed_at,
         open_days: (end.0 - found.0).max(0) / 86_400_000,

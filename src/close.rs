@@ -264,35 +264,36 @@ pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Clos
     Ok(Closed { outcome, action, lines })
 }
 
-/// Closes the drift tickets this deploy settled: of its environment, of a
-/// stack it applied (every stack when it recorded no plan), found before a
-/// person's last approval of the ticket. The approver decided knowing of the drift (the
-/// analysis names `drift_open` while it is open) and the apply overwrote or
-/// adopted it. The times come from Jira's history, which no CI job writes.
+/// Closes the drift tickets this deploy settled, by the same test the bot
+/// applies before a drift ticket stops counting ([`crate::drift::standing::reviewed`]):
+/// a configured approver approved this ticket after the drift was found, on
+/// an analysis made after it, and the deploy was of the drift's stream. The
+/// approver decided knowing of the drift (the analysis names `drift_open`
+/// while it counts) and the apply overwrote or adopted it. The times come
+/// from Jira's history, which no CI job writes.
 fn reviewed_drift(config: &Config, svc: &Services, t: &ticket::TicketState) -> Result<Vec<String>, RequestError> {
+    use crate::drift::standing::{Standing, reviewed};
     let jc = &config.jira;
     let Some(record) = &t.record else { return Ok(Vec::new()) };
-    // A person's approval: the bot approves only analyses without drift_open.
-    let person = t.approvals(&jc.statuses.approved).into_iter().rfind(|a| !jc.bot_accounts.contains(&a.account_id));
-    let Some(approved) = person else { return Ok(Vec::new()) };
+    let review = crate::drift::review_facts(&svc.jira, config, &t.key);
+    let bot_runs = !jc.bot_accounts.is_empty();
     let mut lines = Vec::new();
-    for d in crate::drift::open_for_environment(&svc.jira, config, &record.binding.environment)? {
-        let deployed = d.stream_unknown || record.plans.is_empty() || record.plans.contains_key(&d.stack);
-        let seen = Timestamp::parse(&d.found_at).is_some_and(|found| found.0 < approved.at.0);
-        if !(deployed && seen) {
+    for j in crate::drift::counting(&svc.jira, config)? {
+        let Standing::Counts(c) = &j.standing else { continue };
+        if c.environment
+            .as_deref()
+            .is_some_and(|e| crate::config::env_key(e) != crate::config::env_key(&record.binding.environment))
+        {
             continue;
         }
-        let why = format!(
-            "Reviewed in {}: approved at {}, after this drift was found, and deployed; the apply overwrote or adopted it.",
-            t.key,
-            approved.at.to_rfc3339()
-        );
-        if crate::drift::close_reviewed(&svc.jira, config, &d.key, &t.key, &why)? {
-            lines.push(format!("closed drift ticket {}: reviewed in {}", d.key, t.key));
+        let Ok(why) = reviewed(&j.facts, &review, c.found_at, bot_runs) else { continue };
+        let why = format!("Reviewed in {}: {why}; deployed, so the apply overwrote or adopted it.", t.key);
+        if crate::drift::close_reviewed(&svc.jira, config, &c.key, &t.key, &why)? {
+            lines.push(format!("closed drift ticket {}: reviewed in {}", c.key, t.key));
         } else {
             lines.push(format!(
                 "settled drift ticket {} (closed before, not by a trusted account): reviewed in {}",
-                d.key, t.key
+                c.key, t.key
             ));
         }
     }

@@ -183,7 +183,8 @@ pub fn last_done_signed(
 
 /// Reads a ticket with what the later steps need.
 pub fn load(jira: &Jira, key: &str, config: &JiraConfig) -> Result<TicketState, JiraError> {
-    let mut fields: Vec<String> = vec!["status".into(), "labels".into(), "created".into(), "summary".into()];
+    let mut fields: Vec<String> =
+        vec!["status".into(), "labels".into(), "created".into(), "summary".into(), "issuetype".into()];
     fields.extend(config.fields.values().map(|f| f.id.clone()));
     let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
     let issue = jira.issue(key, &refs, &[RECORD_PROPERTY, BOT_PROPERTY])?;

@@ -168,7 +168,17 @@ fn open_tickets(issues: &[Issue], jira_closed: &dyn Fn(&str) -> bool) -> Vec<Ope
 pub fn record(jira: &Jira, config: &Config, report: &DriftReport, now: Timestamp) -> Result<Vec<String>, JiraError> {
     let jc = &config.jira;
     let label = stream_label(&report.environment, &report.stack);
-    let jql = format!("project = \"{}\" AND labels = \"{label}\" ORDER BY created ASC", jc.project);
+    // The stream's drift tickets: its label and the drift label, and, where
+    // the drift check has accounts of its own, created by one of them, so an
+    // issue anyone relabels is never taken for the stream's ticket (nor
+    // cancels the real one as its duplicate).
+    let q = crate::jira::jql::string;
+    let mut jql = format!("project = {} AND labels = {} AND labels = {}", q(&jc.project), q(&label), q(LABEL));
+    if !jc.drift_check_accounts.is_empty() {
+        let accounts: Vec<String> = jc.drift_check_accounts.iter().map(|a| q(a)).collect();
+        jql.push_str(&format!(" AND creator in ({})", accounts.join(", ")));
+    }
+    jql.push_str(" ORDER BY created ASC");
     let closed = |s: &str| jc.statuses.is_closed(s);
     let search = |reconcile: &[u64]| -> Result<Vec<OpenTicket>, JiraError> {
         let issues = jira.search(&jql, &["status", "labels"], &[PROPERTY], reconcile)?;
@@ -315,12 +325,9 @@ pub fn open_for_environment(
     config: &Config,
     environment: &str,
 ) -> Result<Vec<crate::evidence::OpenDrift>, JiraError> {
-    let jc = &config.jira;
-    let closed: Vec<String> = jc.statuses.closed().iter().map(|s| crate::jira::jql::string(s)).collect();
-    let recent = format!("status not in ({}) OR updated >= -{CLOSED_LOOKBACK_DAYS}d", closed.join(", "));
     let want = crate::config::env_key(environment);
     let mut out = Vec::new();
-    for j in judged(jira, config, Some(&recent), &|_| true)? {
+    for j in counting(jira, config)? {
         let standing::Standing::Counts(c) = j.standing else { continue };
         if c.environment.as_deref().is_some_and(|e| crate::config::env_key(e) != want) {
             continue;
@@ -335,6 +342,14 @@ pub fn open_for_environment(
         });
     }
     Ok(out)
+}
+
+/// The drift tickets that are open or were closed within the look-back,
+/// judged (whether each still counts is in its standing).
+pub fn counting(jira: &Jira, config: &Config) -> Result<Vec<Judged>, JiraError> {
+    let closed: Vec<String> = config.jira.statuses.closed().iter().map(|s| crate::jira::jql::string(s)).collect();
+    let recent = format!("status not in ({}) OR updated >= -{CLOSED_LOOKBACK_DAYS}d", closed.join(", "));
+    judged(jira, config, Some(&recent), &|_| true)
 }
 
 /// One drift ticket as read and judged.
@@ -432,11 +447,15 @@ fn facts_of(
                     && i.to_string.as_deref().is_some_and(|s| jc.statuses.is_closed(s))
             })
         })
-        .filter_map(|e| Some((e.author.as_ref()?.account_id.clone(), Timestamp::parse(&e.created)?)))
+        .filter_map(|e| {
+            // An entry without an author is no one's close: it settles nothing.
+            let who = e.author.as_ref().map_or_else(String::new, |a| a.account_id.clone());
+            Some((who, Timestamp::parse(&e.created)?))
+        })
         .next_back();
     let closed = jc.statuses.is_closed(issue.status().unwrap_or_default());
     let reviewed_in = match issue.properties.get(REVIEWED_PROPERTY).and_then(|v| v.get("ticket")?.as_str()) {
-        Some(key) if closed => Some(review_facts(jira, config, key)?),
+        Some(key) if closed => Some(review_facts(jira, config, key)),
         _ => None,
     };
     Ok(standing::DriftFacts {
@@ -452,9 +471,10 @@ fn facts_of(
 }
 
 /// What Jira's history says about the change ticket named as having
-/// reviewed a drift ticket. A ticket that does not exist or is not a change
-/// ticket reviews nothing.
-fn review_facts(jira: &Jira, config: &Config, key: &str) -> Result<standing::ReviewFacts, JiraError> {
+/// reviewed a drift ticket. A ticket that cannot be read, is not a change
+/// ticket of the project, is not Done, or whose record's binding does not
+/// match its digest reviews nothing.
+pub fn review_facts(jira: &Jira, config: &Config, key: &str) -> standing::ReviewFacts {
     let jc = &config.jira;
     let none = || standing::ReviewFacts {
         key: key.to_owned(),
@@ -462,13 +482,21 @@ fn review_facts(jira: &Jira, config: &Config, key: &str) -> Result<standing::Rev
         stacks: Vec::new(),
         person_approvals: Vec::new(),
         analysed: false,
+        no_bot: false,
     };
-    let t = match crate::ticket::load(jira, key, jc) {
-        Ok(t) => t,
-        Err(JiraError::Api(e)) if e.status() == Some(404) => return Ok(none()),
-        Err(e) => return Err(e),
-    };
-    let Some(record) = &t.record else { return Ok(none()) };
+    let in_project =
+        key.strip_prefix(&format!("{}-", jc.project)).is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+    if !in_project {
+        return none();
+    }
+    // (Jira answers a moved issue's old key with the issue under its new one.)
+    let Some(t) = crate::ticket::load(jira, key, jc).ok().filter(|t| t.key == key) else { return none() };
+    let change_type =
+        t.fields.get("issuetype").and_then(|v| v.get("name")).and_then(Value::as_str) == Some(jc.issue_type.as_str());
+    let Some(record) = t.record.as_ref().filter(|r| r.binding.digest() == r.binding_digest) else { return none() };
+    if !change_type || !t.status.eq_ignore_ascii_case(&jc.statuses.done) {
+        return none();
+    }
     let analyses = crate::bot_record::analyses(&t.changelog, &jc.bot_accounts);
     let ours = crate::bot_record::binding_prefix(&record.binding_digest);
     let person_approvals = t
@@ -477,7 +505,8 @@ fn review_facts(jira: &Jira, config: &Config, key: &str) -> Result<standing::Rev
         // A person who may approve: never the bot, and a configured approver
         // when approvers are configured (as `validate` counts them).
         .filter(|a| {
-            !jc.bot_accounts.contains(&a.account_id)
+            !a.account_id.is_empty()
+                && !jc.bot_accounts.contains(&a.account_id)
                 && (jc.approvers.is_empty() || jc.approvers.contains_key(&a.account_id))
         })
         .map(|a| {
@@ -487,13 +516,14 @@ fn review_facts(jira: &Jira, config: &Config, key: &str) -> Result<standing::Rev
             (a.at, analysed)
         })
         .collect();
-    Ok(standing::ReviewFacts {
+    standing::ReviewFacts {
         key: key.to_owned(),
         environment: Some(record.binding.environment.clone()),
         stacks: record.plans.keys().cloned().collect(),
         person_approvals,
         analysed: !analyses.is_empty(),
-    })
+        no_bot: record.no_bot,
+    }
 }
 
 /// Settles a drift ticket a deploy reviewed (`close` of that deploy): names

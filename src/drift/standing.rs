@@ -61,8 +61,11 @@ pub struct ReviewFacts {
     /// latest analysis of its current binding before it was recorded
     /// (`None`: the binding had no analysis then).
     pub person_approvals: Vec<(Timestamp, Option<Timestamp>)>,
-    /// Whether any analysis of it was ever recorded by the bot.
+    /// Whether the bot ever recorded an analysis of it.
     pub analysed: bool,
+    /// Its record says it ran without a bot (`--no-bot`): no analysis of the
+    /// bot's can date what its approver saw.
+    pub no_bot: bool,
 }
 
 /// Who may settle a drift ticket by closing it (the bot's configuration).
@@ -136,6 +139,13 @@ pub fn is_drift_ticket(f: &DriftFacts) -> bool {
     has(&f.labels) || f.labels_at_creation.as_deref().is_some_and(has)
 }
 
+/// Its record, when it matches the stream label the ticket was opened for
+/// (the only record anything is read from).
+pub fn trusted_record(f: &DriftFacts) -> Option<&DriftRecord> {
+    let opened = opened_stream_label(f)?;
+    f.record.as_ref().filter(|r| stream_label(&r.environment, &r.stack) == opened)
+}
+
 /// The stream label a ticket was opened for: from its labels at creation
 /// when it had the drift label then, else from its labels now.
 fn opened_stream_label(f: &DriftFacts) -> Option<&str> {
@@ -189,12 +199,12 @@ pub fn judge(f: &DriftFacts, who: Settlers<'_>, now: Timestamp) -> Standing {
         }
     }
     if let Some(r) = &f.reviewed_in {
-        match reviewed(r, trusted, found_at, who.bot_runs) {
+        match reviewed(f, r, found_at, who.bot_runs) {
             Ok(why) => return Standing::Settled(SettledBy::Review(r.key.clone()), why),
             Err(why) => notes.push(why),
         }
     }
-    let closer = f.closing.as_ref().map_or("an unknown account".to_owned(), |(a, _)| a.clone());
+    let closer = f.closing.as_ref().map(|(a, _)| a.as_str()).filter(|a| !a.is_empty()).unwrap_or("an unknown account");
     notes.push(format!(
         "it was closed by {closer}, which is neither the bot, an approver nor the drift check, and no deploy \
          approved by a person after it was found reviewed it"
@@ -203,25 +213,30 @@ pub fn judge(f: &DriftFacts, who: Settlers<'_>, now: Timestamp) -> Standing {
 }
 
 /// Whether the change ticket a drift ticket names settled it: a person
-/// approved it after the drift was found, on an analysis (where a bot runs)
-/// made after the drift was found, for the drift's environment and stack.
-fn reviewed(
-    r: &ReviewFacts,
-    trusted: Option<&DriftRecord>,
-    found_at: Timestamp,
-    bot_runs: bool,
-) -> Result<String, String> {
-    if let Some(d) = trusted {
-        let env = r.environment.as_deref().map(crate::config::env_key);
-        if env.as_deref() != Some(crate::config::env_key(&d.environment).as_str()) {
-            return Err(format!("{} is not a deploy to {}", r.key, d.environment));
-        }
-        if !(r.stacks.is_empty() || r.stacks.contains(&d.stack)) {
-            return Err(format!("{} did not deploy stack {}", r.key, d.stack));
-        }
+/// approved it after the drift was found (where a bot runs: on an analysis
+/// of its binding the bot recorded after the drift was found), and it was a
+/// deploy of the drift's stream. The stream is proved against the label the
+/// drift ticket was created with, never its record alone: the deploy's
+/// environment with one of the stacks it deployed (or, when it recorded no
+/// plan, the drift record's stack) must hash to that label.
+pub fn reviewed(f: &DriftFacts, r: &ReviewFacts, found_at: Timestamp, bot_runs: bool) -> Result<String, String> {
+    let Some(opened) = opened_stream_label(f) else {
+        return Err(format!("{} cannot be matched to a stream: the drift ticket was created without one", r.key));
+    };
+    let Some(environment) = r.environment.as_deref() else {
+        return Err(format!("{} is not a deploy changegate recorded", r.key));
+    };
+    let candidates: Vec<&str> = if r.stacks.is_empty() {
+        f.record.iter().map(|d| d.stack.as_str()).collect()
+    } else {
+        r.stacks.iter().map(String::as_str).collect()
+    };
+    if !candidates.iter().any(|stack| stream_label(environment, stack) == opened) {
+        return Err(format!("{} did not deploy the stream this drift was found in", r.key));
     }
     let seen = |(approved, analysed): &(Timestamp, Option<Timestamp>)| {
-        approved.0 > found_at.0 && (!(bot_runs && r.analysed) || analysed.is_some_and(|a| a.0 > found_at.0))
+        let after_analysis = analysed.is_some_and(|a| a.0 > found_at.0);
+        approved.0 > found_at.0 && (!bot_runs || after_analysis || (!r.analysed && r.no_bot))
     };
     match r.person_approvals.iter().find(|a| seen(a)) {
         Some((at, _)) => {
@@ -296,6 +311,7 @@ mod tests {
             stacks: Vec::new(),
             person_approvals: approvals,
             analysed: true,
+            no_bot: false,
         }
     }
 
@@ -387,17 +403,35 @@ mod tests {
         let r = ReviewFacts { analysed: false, ..review("production", vec![(t(300), None)]) };
         let f = DriftFacts { reviewed_in: Some(r), ..closed_by(CI) };
         assert!(matches!(judge(&f, who, t(1000)), Standing::Settled(..)));
+        // Where a bot runs, a deploy it never analysed settles nothing, unless
+        // it ran without the bot.
+        let never = ReviewFacts { analysed: false, ..review("production", vec![(t(300), None)]) };
+        let f = DriftFacts { reviewed_in: Some(never.clone()), ..closed_by(CI) };
+        assert!(matches!(judge_(&f), Standing::Counts(_)));
+        let f = DriftFacts { reviewed_in: Some(ReviewFacts { no_bot: true, ..never }), ..closed_by(CI) };
+        assert!(matches!(judge_(&f), Standing::Settled(..)));
     }
 
     #[test]
-    fn an_unknown_stream_is_settled_only_by_a_trusted_close_or_a_person() {
+    fn an_unknown_stream_is_settled_by_a_trusted_close_or_a_deploy_proved_against_its_label() {
         let f = DriftFacts { record: None, ..closed_by(ALICE) };
         assert!(matches!(judge_(&f), Standing::Settled(..)));
-        let f = DriftFacts {
-            record: None,
-            reviewed_in: Some(review("staging", vec![(t(300), Some(t(250)))])),
-            ..closed_by(CI)
-        };
-        assert!(matches!(judge_(&f), Standing::Settled(..)), "the person saw it: it counted for every environment");
+        // The record gone: a deploy that names no stack proves nothing.
+        let r = review("production", vec![(t(300), Some(t(250)))]);
+        let f = DriftFacts { record: None, reviewed_in: Some(r), ..closed_by(CI) };
+        assert!(matches!(judge_(&f), Standing::Counts(_)));
+        // A deploy of production / network hashes to the label it was opened with.
+        let r = ReviewFacts { stacks: vec!["network".into()], ..review("production", vec![(t(300), Some(t(250)))]) };
+        let f = DriftFacts { record: None, reviewed_in: Some(r), ..closed_by(CI) };
+        assert!(matches!(judge_(&f), Standing::Settled(..)));
+        // A deploy of staging does not, whatever the drift's record now says.
+        let r = ReviewFacts { stacks: vec!["network".into()], ..review("staging", vec![(t(300), Some(t(250)))]) };
+        let f = DriftFacts { record: Some(record("staging", "network")), reviewed_in: Some(r), ..closed_by(CI) };
+        assert!(matches!(judge_(&f), Standing::Counts(_)));
+    }
+
+    #[test]
+    fn a_close_without_an_author_settles_nothing() {
+        assert!(matches!(judge_(&closed_by("")), Standing::Counts(_)));
     }
 }

@@ -555,3 +555,26 @@ fn a_reviewed_deploy_settles_drift_the_ci_user_closed() {
     let reasons = bot_property(&sb, &k2)["analysis"]["reasons"].clone();
     assert!(!reasons.as_array().unwrap().iter().any(|r| r == "drift_open"), "{reasons}\n{}{}", out.stdout, out.stderr);
 }
+
+/// An issue anyone relabels as a stream's drift ticket is never taken for
+/// it: the check keeps the ticket its own account opened, and cancels
+/// nothing as a "duplicate" of the decoy.
+#[test]
+fn a_relabelled_decoy_is_not_the_streams_drift_ticket() {
+    use changegate::drift::{LABEL, stream_label};
+    let sb = sandbox();
+    let ci = sb.jira_as(crate::sandbox::CI);
+    let mut fields = serde_json::Map::new();
+    fields.insert("project".into(), json!({"key": "PRODCM"}));
+    fields.insert("issuetype".into(), json!({"name": "Change"}));
+    fields.insert("summary".into(), json!("an older issue"));
+    let decoy = ci.create(fields, &[]).unwrap().key;
+    let d = opened(&record(&sb, opened_sg(), "network"));
+    ci.update_labels(&decoy, &[LABEL.to_owned(), stream_label("production", "network")], &[]).unwrap();
+    let again = record(&sb, opened_sg(), "network");
+    assert!(again.stdout.contains(&format!("drift ticket {d} already records this drift")), "{}", again.stdout);
+    assert!(!again.stdout.contains("cancelled"), "{}", again.stdout);
+    assert_eq!(sb.issue(&d)["status"], "Open");
+    assert_eq!(sb.issue(&decoy)["status"], "Open");
+    assert!(sb.issue(&decoy)["properties"]["changegate.drift"].is_null(), "nothing written onto the decoy");
+}

@@ -273,12 +273,14 @@ pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Clos
 /// from Jira's history, which no CI job writes.
 fn reviewed_drift(config: &Config, svc: &Services, t: &ticket::TicketState) -> Result<Vec<String>, RequestError> {
     use crate::drift::standing::{Standing, reviewed};
-    let jc = &config.jira;
     let Some(record) = &t.record else { return Ok(Vec::new()) };
     let review = crate::drift::review_facts(&svc.jira, config, &t.key);
-    let bot_runs = !jc.bot_accounts.is_empty();
+    // A deploy without a bot has no analyses to date what its approver saw.
+    // (The bot judges settlement on its own, with a bot running, whatever
+    // this record says.)
+    let bot_runs = !record.no_bot;
     let mut lines = Vec::new();
-    for j in crate::drift::counting(&svc.jira, config)? {
+    for j in crate::drift::counting(&svc.jira, config, bot_runs)? {
         let Standing::Counts(c) = &j.standing else { continue };
         if c.environment
             .as_deref()

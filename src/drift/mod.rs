@@ -320,14 +320,18 @@ pub const CLOSED_LOOKBACK_DAYS: u32 = 30;
 /// change ticket (`drift_open`): open ones, and closed ones no one trusted
 /// settled ([`standing`]). Tickets whose environment is unknown count for
 /// every environment.
+///
+/// `bot_runs`: the caller is the bot, or works where one runs (its analyses
+/// date the approvals of a review); false only without a bot.
 pub fn open_for_environment(
     jira: &Jira,
     config: &Config,
     environment: &str,
+    bot_runs: bool,
 ) -> Result<Vec<crate::evidence::OpenDrift>, JiraError> {
     let want = crate::config::env_key(environment);
     let mut out = Vec::new();
-    for j in counting(jira, config)? {
+    for j in counting(jira, config, bot_runs)? {
         let standing::Standing::Counts(c) = j.standing else { continue };
         if c.environment.as_deref().is_some_and(|e| crate::config::env_key(e) != want) {
             continue;
@@ -346,10 +350,10 @@ pub fn open_for_environment(
 
 /// The drift tickets that are open or were closed within the look-back,
 /// judged (whether each still counts is in its standing).
-pub fn counting(jira: &Jira, config: &Config) -> Result<Vec<Judged>, JiraError> {
+pub fn counting(jira: &Jira, config: &Config, bot_runs: bool) -> Result<Vec<Judged>, JiraError> {
     let closed: Vec<String> = config.jira.statuses.closed().iter().map(|s| crate::jira::jql::string(s)).collect();
     let recent = format!("status not in ({}) OR updated >= -{CLOSED_LOOKBACK_DAYS}d", closed.join(", "));
-    judged(jira, config, Some(&recent), &|_| true)
+    judged(jira, config, Some(&recent), &|_| true, bot_runs)
 }
 
 /// One drift ticket as read and judged.
@@ -374,6 +378,7 @@ pub fn judged(
     config: &Config,
     also: Option<&str>,
     keep: &dyn Fn(&Issue) -> bool,
+    bot_runs: bool,
 ) -> Result<Vec<Judged>, JiraError> {
     let jc = &config.jira;
     let q = crate::jira::jql::string;
@@ -404,7 +409,7 @@ pub fn judged(
         bot: &jc.bot_accounts,
         approvers: &approvers,
         drift_check: &jc.drift_check_accounts,
-        bot_runs: !jc.bot_accounts.is_empty(),
+        bot_runs,
     };
     let now = Timestamp::now();
     let fields = ["status", "created", "labels", "resolution", "resolutiondate"];
@@ -481,8 +486,6 @@ pub fn review_facts(jira: &Jira, config: &Config, key: &str) -> standing::Review
         environment: None,
         stacks: Vec::new(),
         person_approvals: Vec::new(),
-        analysed: false,
-        no_bot: false,
     };
     let in_project =
         key.strip_prefix(&format!("{}-", jc.project)).is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
@@ -521,8 +524,6 @@ pub fn review_facts(jira: &Jira, config: &Config, key: &str) -> standing::Review
         environment: Some(record.binding.environment.clone()),
         stacks: record.plans.keys().cloned().collect(),
         person_approvals,
-        analysed: !analyses.is_empty(),
-        no_bot: record.no_bot,
     }
 }
 

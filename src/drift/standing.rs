@@ -61,11 +61,6 @@ pub struct ReviewFacts {
     /// latest analysis of its current binding before it was recorded
     /// (`None`: the binding had no analysis then).
     pub person_approvals: Vec<(Timestamp, Option<Timestamp>)>,
-    /// Whether the bot ever recorded an analysis of it.
-    pub analysed: bool,
-    /// Its record says it ran without a bot (`--no-bot`): no analysis of the
-    /// bot's can date what its approver saw.
-    pub no_bot: bool,
 }
 
 /// Who may settle a drift ticket by closing it (the bot's configuration).
@@ -77,7 +72,8 @@ pub struct Settlers<'a> {
     pub approvers: &'a [&'a str],
     /// The scheduled drift check's accounts.
     pub drift_check: &'a [String],
-    /// A bot runs (its analyses date the approvals).
+    /// A bot runs (its analyses date the approvals). The caller's mode, never
+    /// a record's say-so: the bot judges with it set.
     pub bot_runs: bool,
 }
 
@@ -235,8 +231,7 @@ pub fn reviewed(f: &DriftFacts, r: &ReviewFacts, found_at: Timestamp, bot_runs: 
         return Err(format!("{} did not deploy the stream this drift was found in", r.key));
     }
     let seen = |(approved, analysed): &(Timestamp, Option<Timestamp>)| {
-        let after_analysis = analysed.is_some_and(|a| a.0 > found_at.0);
-        approved.0 > found_at.0 && (!bot_runs || after_analysis || (!r.analysed && r.no_bot))
+        approved.0 > found_at.0 && (!bot_runs || analysed.is_some_and(|a| a.0 > found_at.0))
     };
     match r.person_approvals.iter().find(|a| seen(a)) {
         Some((at, _)) => {
@@ -310,8 +305,6 @@ mod tests {
             environment: Some(env.into()),
             stacks: Vec::new(),
             person_approvals: approvals,
-            analysed: true,
-            no_bot: false,
         }
     }
 
@@ -400,16 +393,12 @@ mod tests {
     fn without_a_bot_an_approval_after_the_drift_was_found_reviews_it() {
         let bot = [BOT.to_owned()];
         let who = Settlers { bot: &bot, approvers: &[], drift_check: &[], bot_runs: false };
-        let r = ReviewFacts { analysed: false, ..review("production", vec![(t(300), None)]) };
-        let f = DriftFacts { reviewed_in: Some(r), ..closed_by(CI) };
+        let r = review("production", vec![(t(300), None)]);
+        let f = DriftFacts { reviewed_in: Some(r.clone()), ..closed_by(CI) };
         assert!(matches!(judge(&f, who, t(1000)), Standing::Settled(..)));
-        // Where a bot runs, a deploy it never analysed settles nothing, unless
-        // it ran without the bot.
-        let never = ReviewFacts { analysed: false, ..review("production", vec![(t(300), None)]) };
-        let f = DriftFacts { reviewed_in: Some(never.clone()), ..closed_by(CI) };
+        // Where a bot runs, a deploy it never analysed settles nothing.
+        let f = DriftFacts { reviewed_in: Some(r), ..closed_by(CI) };
         assert!(matches!(judge_(&f), Standing::Counts(_)));
-        let f = DriftFacts { reviewed_in: Some(ReviewFacts { no_bot: true, ..never }), ..closed_by(CI) };
-        assert!(matches!(judge_(&f), Standing::Settled(..)));
     }
 
     #[test]

@@ -544,7 +544,7 @@ pub fn collect_from(
     };
 
     // Open drift of the environment.
-    let open_drift = match crate::drift::open_for_environment(src.jira, config, &b.environment) {
+    let open_drift = match crate::drift::open_for_environment(src.jira, config, &b.environment, src.ring.is_some()) {
         Ok(d) => d,
         Err(e) => {
             gap(&mut gaps, GapArea::Policy, "open drift tickets", &e);

@@ -389,7 +389,8 @@ fn an_analysis_never_undoes_an_approval_given_meanwhile() {
     assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
     sb.set_job(&p.workflow_id, "request_change", "success");
     let k = key(&sb);
-    sb.fault(json!({"service": "jira", "method": "POST", "path_contains": "/comment", "delay_ms": 6000, "times": 1}));
+    // Slow enough that a loaded machine still lets the approval land in it.
+    sb.fault(json!({"service": "jira", "method": "POST", "path_contains": "/comment", "delay_ms": 12000, "times": 1}));
     let bot = {
         let run = sb.bot(&p, ["reconcile", "--hold-wait", "1"]).env("CHANGEGATE_HTTP_TIMEOUT", "20");
         std::thread::spawn(move || run.run())

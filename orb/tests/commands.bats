@@ -360,6 +360,8 @@ drift_plan() {
 @test "the drift check opens the stream's drift ticket, stores its reports and closes it when the drift is gone" {
   drift_plan drift.json '[{"address":"aws_security_group.web","mode":"managed","type":"aws_security_group","name":"web","change":{"actions":["update"],"before":{"ingress":[{"cidr_blocks":["10.0.0.0/8"],"from_port":22,"to_port":22,"protocol":"tcp"}]},"after":{"ingress":[{"cidr_blocks":["0.0.0.0/0"],"from_port":22,"to_port":22,"protocol":"tcp"}]}}}]'
   export STANDIN_PLAN_JSON=$PWD/drift.json
+  # The drift check's own Jira account, from its restricted context: only its closes settle drift.
+  export JIRA_USER_EMAIL=drift@acme.test JIRA_API_TOKEN=drift-token
   run cg drift_check environment=production stack=network reports_dir=reports
   echo "$output"
   [ "$status" -eq 1 ]

@@ -441,15 +441,7 @@ fn parse_actions(c: &mut Cursor<'_>) -> Result<Actions, ElementError> {
             }
             let s = c.string("a string")?;
             let text = c.text(s)?;
-            list.push(match text.as_ref() {
-                "no-op" => Action::NoOp,
-                "create" => Action::Create,
-                "read" => Action::Read,
-                "update" => Action::Update,
-                "delete" => Action::Delete,
-                "forget" => Action::Forget,
-                _ => Action::Other(text.into_owned()),
-            });
+            list.push(Action::named(text));
             if !c.more(b']', "',' or ']'")? {
                 break;
             }

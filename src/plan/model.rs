@@ -149,10 +149,10 @@ impl Action {
     }
 }
 
-impl<'de> Deserialize<'de> for Action {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <Cow<'de, str>>::deserialize(d)?;
-        Ok(match s.as_ref() {
+impl Action {
+    /// The action a plan names (`no-op`, `create`, ...; any other name kept).
+    pub(crate) fn named(s: Cow<'_, str>) -> Action {
+        match s.as_ref() {
             "no-op" => Action::NoOp,
             "create" => Action::Create,
             "read" => Action::Read,
@@ -160,7 +160,13 @@ impl<'de> Deserialize<'de> for Action {
             "delete" => Action::Delete,
             "forget" => Action::Forget,
             _ => Action::Other(s.into_owned()),
-        })
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Action {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Action::named(<Cow<'de, str>>::deserialize(d)?))
     }
 }
 

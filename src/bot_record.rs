@@ -316,6 +316,25 @@ impl Check {
     pub fn is_altered(&self) -> bool {
         matches!(self, Check::Altered { .. })
     }
+
+    /// True when the record that counts for the current binding holds
+    /// `marker` in list `m` (nothing counts in an altered, absent or
+    /// earlier binding's record: the thing is done again).
+    pub fn has(&self, m: Marks, marker: &str) -> bool {
+        self.current().is_some_and(|r| r.has(m, marker))
+    }
+
+    /// True when the record that counts for the current binding holds a
+    /// receipt for exactly this binding, stack and plan under `policy`.
+    pub fn has_receipt(
+        &self,
+        ticket: &str,
+        binding: &crate::request::binding::Binding,
+        plan: Option<(&str, &PlanDigests)>,
+        policy: &Sha256Digest,
+    ) -> bool {
+        self.current().is_some_and(|r| r.receipt_for(ticket, binding, plan, policy).is_some())
+    }
 }
 
 /// The analysis in a stored record, without checking it: for what is only

@@ -133,7 +133,7 @@ fn analyze(
             // Nothing to analyse is no decision (exit 2), never mistaken for
             // a change escalated to a person.
             super::ci::Found::Missing(e) => {
-                return Err(CliError::Other(format!(
+                return Err(CliError::Invalid(format!(
                     "{e} is a controlled environment but no change ticket is bound to this pipeline: run `changegate request` first"
                 )));
             }
@@ -147,7 +147,7 @@ fn analyze(
     // Who records: the bot's key where an operator runs this as the bot;
     // unsigned without a bot; nobody in a CI job where a bot runs.
     let signing = match env.get(crate::signing::PRIVATE_KEY_VAR) {
-        Some(k) => Some(crate::signing::SigningKey::from_base64(k).map_err(|e| CliError::Other(e.to_string()))?),
+        Some(k) => Some(crate::signing::SigningKey::from_base64(k).map_err(CliError::from)?),
         None => None,
     };
     let mut ring = match &ci.mode {
@@ -172,8 +172,7 @@ fn analyze(
         _ => None,
     };
     let recorder = analyze::Recorder { store, policy_digest };
-    let a = analyze::run(&args, config, (&source, &content), &sources, &recorder)
-        .map_err(|e| CliError::Other(e.to_string()))?;
+    let a = analyze::run(&args, config, (&source, &content), &sources, &recorder).map_err(CliError::from)?;
     junit.push(render::junit(&a.decision));
     if let Some(path) = &cli.markdown_out {
         write_file(path, "cannot write the markdown report", render::markdown(&a.decision, &a.evidence).as_bytes())?;

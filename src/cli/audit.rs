@@ -76,7 +76,7 @@ fn since(text: &str, today: Date) -> Result<Date, CliError> {
         return Ok(audit::previous_month_start(today));
     }
     Date::parse(text)
-        .ok_or_else(|| CliError::Other(format!("--since {text:?} is not a date (YYYY-MM-DD) or previous-month")))
+        .ok_or_else(|| CliError::Usage(format!("--since {text:?} is not a date (YYYY-MM-DD) or previous-month")))
 }
 
 pub(super) fn run(
@@ -106,7 +106,7 @@ fn inspect(
         (None, true) => {
             let period = cli.period.clone().unwrap_or_else(|| format!("{:04}-{:02}", since.year, since.month));
             if !audit::valid_period(&period) {
-                return Err(CliError::Other(format!(
+                return Err(CliError::Usage(format!(
                     "--period {period:?} must be letters, digits, '.', '_' or '-' (it becomes a label)"
                 )));
             }
@@ -118,13 +118,13 @@ fn inspect(
     let (svc, github) = super::analyze::step2_clients(env)?;
     let (source, content) = super::analyze::policy_of(&config)?;
     let ring = match env.get(crate::signing::PUBLIC_KEYS_VAR) {
-        Some(text) => Some(crate::signing::KeyRing::parse(text).map_err(|e| CliError::Other(e.to_string()))?),
+        Some(text) => Some(crate::signing::KeyRing::parse(text).map_err(CliError::from)?),
         None => None,
     };
     let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref(), progress };
     let args =
         AuditArgs { since, sample: cli.sample, seed: cli.seed.unwrap_or_else(random_seed), record, ring: ring.clone() };
-    let r = audit::run(&args, &config, (&source, &content), &sources).map_err(|e| CliError::Other(e.to_string()))?;
+    let r = audit::run(&args, &config, (&source, &content), &sources).map_err(CliError::from)?;
     junit.push(r.to_junit());
     let json = serde_json::to_string_pretty(&r).expect("serialises") + "\n";
     let markdown = r.to_markdown();

@@ -89,7 +89,7 @@ const NOT_FOUND: &str =
 /// can sign anything.
 pub(crate) fn refuse_private_key_in_ci(env: &Env) -> Result<(), CliError> {
     if env.get("CIRCLECI").is_some() && env.get(PRIVATE_KEY_VAR).is_some() {
-        return Err(CliError::Other(format!(
+        return Err(CliError::Environment(format!(
             "{PRIVATE_KEY_VAR} is set in this CircleCI job: the bot's private key must never be in a CircleCI context \
              (a job that can read it can approve its own deploy); remove it from the context and rotate the key"
         )));
@@ -108,7 +108,7 @@ pub(crate) fn ring(env: &Env) -> Result<KeyRing, CliError> {
 }
 
 fn key_error(e: KeyError) -> CliError {
-    CliError::Other(e.to_string())
+    CliError::Key(e)
 }
 
 /// The Jira and CircleCI clients from the environment.
@@ -143,7 +143,7 @@ pub(crate) fn load(explicit: Option<&Path>, env: &Env, no_bot: bool, svc: &mut L
         // A context that holds the bot's public key belongs to a setup with
         // a bot: no job there may opt out of checking what the bot signed.
         if env.get(PUBLIC_KEYS_VAR).is_some() {
-            return Err(CliError::Other(format!(
+            return Err(CliError::Environment(format!(
                 "--no-bot (or CHANGEGATE_NO_BOT) with {PUBLIC_KEYS_VAR} set: this job's context belongs to a changegate bot, \
                  so it checks what the bot signed; remove --no-bot"
             )));
@@ -154,8 +154,7 @@ pub(crate) fn load(explicit: Option<&Path>, env: &Env, no_bot: bool, svc: &mut L
     let jira: &Jira = &svc.get(env)?.jira;
     let project = checkout.jira.project.clone();
     let raw = policy::fetch(jira, &project)?;
-    let signed =
-        policy::verify(raw.as_ref(), &ring, &project, Timestamp::now()).map_err(|e| CliError::Other(e.to_string()))?;
+    let signed = policy::verify(raw.as_ref(), &ring, &project, Timestamp::now()).map_err(CliError::from)?;
     let table = match &checkout.source {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|source| CliError::File {
@@ -163,14 +162,14 @@ pub(crate) fn load(explicit: Option<&Path>, env: &Env, no_bot: bool, svc: &mut L
                 path: p.clone(),
                 source,
             })?;
-            toml::from_str::<toml::Table>(&text).map_err(|e| CliError::Other(e.to_string()))?
+            toml::from_str::<toml::Table>(&text).map_err(|e| CliError::Invalid(e.to_string()))?
         }
         None => toml::Table::new(),
     };
     let config = policy::apply(&checkout, &table, &signed.payload.content).map_err(|list| {
         let origin = checkout.source.as_ref().map_or_else(|| "changegate.toml".to_owned(), |p| p.display().to_string());
         let lines: Vec<String> = list.iter().map(|l| format!("  {l}")).collect();
-        CliError::Other(format!(
+        CliError::Invalid(format!(
             "{origin} would loosen the changegate bot's policy, which a checkout may only tighten:\n{}",
             lines.join("\n")
         ))

@@ -41,8 +41,7 @@ pub(super) struct CloseCli {
 
 pub(super) fn run(cli: &CloseCli, config: Option<&Path>, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
     let config = load_config(config)?;
-    let (key, _) =
-        crate::ticket::find(cli.ticket.as_deref(), &cli.state).map_err(|e| CliError::Other(e.to_string()))?;
+    let (key, _) = crate::ticket::find(cli.ticket.as_deref(), &cli.state).map_err(CliError::from)?;
     if key.is_empty() {
         writeln!(out, "no change ticket for this deploy (environment not controlled): nothing to close")?;
         return Ok(Outcome::Pass);
@@ -54,12 +53,12 @@ pub(super) fn run(cli: &CloseCli, config: Option<&Path>, env: &Env, out: &mut dy
         Some(OutcomeArg::Failure) => DeployOutcome::Failure,
         Some(OutcomeArg::Canceled) => DeployOutcome::Canceled,
         None => {
-            let jobs = svc.circleci.workflow_jobs(&build.workflow_id).map_err(|e| CliError::Other(e.to_string()))?;
+            let jobs = svc.circleci.workflow_jobs(&build.workflow_id).map_err(CliError::from)?;
             let job = jobs.iter().find(|j| j.name == cli.deploy_job).ok_or_else(|| {
-                CliError::Other(format!("the deploy job {:?} is not in workflow {}", cli.deploy_job, build.workflow_id))
+                CliError::Usage(format!("the deploy job {:?} is not in workflow {}", cli.deploy_job, build.workflow_id))
             })?;
             close::outcome_of(&job.status).ok_or_else(|| {
-                CliError::Other(format!(
+                CliError::Invalid(format!(
                     "the deploy job {:?} is {}: it has not finished, so there is no outcome to record",
                     job.name, job.status
                 ))

@@ -39,13 +39,12 @@ pub(super) fn run(
     // With the bot's public keys, the change set starts at the last deploy
     // the bot signed a receipt for; without them, where the CI records say.
     let ring = match env.get(crate::signing::PUBLIC_KEYS_VAR) {
-        Some(text) => Some(crate::signing::KeyRing::parse(text).map_err(|e| CliError::Other(e.to_string()))?),
+        Some(text) => Some(crate::signing::KeyRing::parse(text).map_err(CliError::from)?),
         None => None,
     };
     let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref(), progress };
-    let mut evidence = collect::collect(&cli.ticket, &config, (&source, &content), &sources)
-        .map_err(|e| CliError::Other(e.to_string()))?;
-    collect::add_sarif_files(&mut evidence, &cli.sarif).map_err(|e| CliError::Other(e.to_string()))?;
+    let mut evidence = collect::collect(&cli.ticket, &config, (&source, &content), &sources).map_err(CliError::from)?;
+    collect::add_sarif_files(&mut evidence, &cli.sarif).map_err(CliError::from)?;
     std::fs::write(&cli.output, evidence.to_bytes()).map_err(|source| CliError::File {
         what: "cannot write the evidence record",
         path: cli.output.clone(),

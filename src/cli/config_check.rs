@@ -105,14 +105,14 @@ fn probe_lock(config: &Config, env: &Env, out: &mut dyn Write) -> Result<Vec<Str
         return Ok(vec!["[lock] contexts is empty: name the contexts that hold production credentials".to_owned()]);
     }
     let ci = CircleCi::new(&CircleCiSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
-    let all = ci.contexts(owner).map_err(|e| CliError::Other(e.to_string()))?;
+    let all = ci.contexts(owner).map_err(CliError::from)?;
     let mut problems = Vec::new();
     for name in &lock.contexts {
         let Some(ctx) = all.iter().find(|c| c.name == *name) else {
             problems.push(format!("context {name:?} does not exist in {owner} (or this token cannot see it)"));
             continue;
         };
-        let restrictions = ci.context_restrictions(&ctx.id).map_err(|e| CliError::Other(e.to_string()))?;
+        let restrictions = ci.context_restrictions(&ctx.id).map_err(CliError::from)?;
         let v = judge_context(&restrictions, lock.github_app);
         let listed = if v.restrictions.is_empty() { "none".to_owned() } else { v.restrictions.join("; ") };
         match &v.locked {
@@ -332,7 +332,7 @@ pub(super) fn run(
     let missing: Vec<&str> = site_vars.iter().copied().filter(|v| env.get(v).is_none()).collect();
     if args.offline || !missing.is_empty() {
         if args.probe_ticket.is_some() {
-            return Err(CliError::Other(
+            return Err(CliError::Environment(
                 "--probe-ticket needs JIRA_BASE_URL, JIRA_USER_EMAIL and JIRA_API_TOKEN".into(),
             ));
         }

@@ -44,7 +44,7 @@ pub(super) fn read_record(path: &Path) -> Result<Evidence, CliError> {
         path: path.to_owned(),
         source,
     })?;
-    Evidence::from_json(&text).map_err(|e| CliError::Other(format!("{}: {e}", path.display())))
+    Evidence::from_json(&text).map_err(|e| CliError::Invalid(format!("{}: {e}", path.display())))
 }
 
 pub(super) fn run(cli: &DecideCli, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
@@ -55,7 +55,7 @@ pub(super) fn run(cli: &DecideCli, env: &Env, out: &mut dyn Write) -> Result<Out
 
 fn decide(cli: &DecideCli, env: &Env, out: &mut dyn Write, junit: &mut JunitOut) -> Result<Outcome, CliError> {
     let evidence = read_record(&cli.evidence)?;
-    let d = decision::decide(&evidence).map_err(|e| CliError::Other(e.to_string()))?;
+    let d = decision::decide(&evidence).map_err(CliError::from)?;
     junit.push(render::junit(&d));
     if let Some(path) = &cli.markdown_out {
         write_file(path, "cannot write the markdown report", render::markdown(&d, &evidence).as_bytes())?;

@@ -108,7 +108,7 @@ pub(super) fn run(cli: &DemoCli, out: &mut dyn Write) -> Result<Outcome, CliErro
         }
     };
     let stand_ins = StandIns::start(&cli.listen)
-        .map_err(|e| CliError::Other(format!("cannot start the stand-ins on {}: {e}", cli.listen)))?;
+        .map_err(|e| CliError::Local(format!("cannot start the stand-ins on {}: {e}", cli.listen)))?;
     let via = Via { jira: cli.via_jira.clone(), circleci: cli.via_circleci.clone(), github: cli.via_github.clone() };
     if let Some(api) = &via.circleci {
         // Artifact URLs must share the API's host: the client sends its
@@ -187,7 +187,7 @@ fn kept(dir: &Path) -> std::io::Result<Vec<(String, &'static str)>> {
 fn git_available() -> Result<(), CliError> {
     match Command::new("git").arg("--version").output() {
         Ok(o) if o.status.success() => Ok(()),
-        _ => Err(CliError::Other("changegate demo builds a real git repository and needs git on PATH".into())),
+        _ => Err(CliError::Local("changegate demo builds a real git repository and needs git on PATH".into())),
     }
 }
 
@@ -425,7 +425,7 @@ impl Demo<'_> {
         let spec = json!({"project_slug": PROJECT, "branch": "main", "revision": base, "workflow": "deploy-prod",
             "jobs": [{"name": "build"}, {"name": "request_change", "requires": ["build"]},
                      {"name": "hold_change", "type": "approval", "requires": ["request_change"]}]});
-        let p = self.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).map_err(CliError::Other)?;
+        let p = self.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).map_err(CliError::Local)?;
         // The jobs below run in this pipeline until `pipeline` sets up the next.
         self.workflow = p["workflow_id"].as_str().unwrap_or_default().to_owned();
         self.commit = base.to_owned();
@@ -483,7 +483,7 @@ impl Demo<'_> {
             {"name": "hold_plan_review", "type": "approval", "requires": ["plan"]},
             {"name": "apply", "requires": ["hold_plan_review"], "status": "blocked"},
             {"name": "close_change", "requires": ["apply"], "status": "blocked"}]});
-        let p = self.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).map_err(CliError::Other)?;
+        let p = self.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).map_err(CliError::Local)?;
         self.workflow = p["workflow_id"].as_str().unwrap_or_default().to_owned();
         self.commit = head.to_owned();
         let id = p["pipeline_id"].as_str().unwrap_or_default().to_owned();
@@ -621,7 +621,7 @@ impl Demo<'_> {
         serde_json::from_str::<Value>(&text)
             .ok()
             .and_then(|v| v["ticket"].as_str().map(str::to_owned))
-            .ok_or_else(|| CliError::Other(format!("{} names no ticket", state.display())))
+            .ok_or_else(|| CliError::Invalid(format!("{} names no ticket", state.display())))
     }
 
     fn person(&self, email: &str, token: &str) -> Jira {
@@ -775,9 +775,9 @@ impl Git {
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .output()
-            .map_err(|e| CliError::Other(format!("git: {e}")))?;
+            .map_err(|e| CliError::Local(format!("git: {e}")))?;
         if !out.status.success() {
-            return Err(CliError::Other(format!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr))));
+            return Err(CliError::Local(format!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr))));
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }

@@ -82,11 +82,11 @@ fn judge_and_record(
     let config = load_config(config)?;
     let environment = crate::config::env_key(&args.environment);
     if environment.is_empty() {
-        return Err(CliError::Other("--environment is empty: name the environment the plan is of".into()));
+        return Err(CliError::Usage("--environment is empty: name the environment the plan is of".into()));
     }
     let input: Box<dyn Read + Send> = if let Some(tool) = args.render_with {
         if args.plan_json != "-" {
-            return Err(CliError::Other(
+            return Err(CliError::Usage(
                 "--render-with renders the JSON from --plan-file: give no PLAN_JSON with it".into(),
             ));
         }

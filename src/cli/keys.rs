@@ -26,7 +26,7 @@ pub(super) fn run(cmd: &KeysCommand, env: &crate::env::Env, out: &mut dyn Write)
     match cmd {
         KeysCommand::Generate => {
             let (private, public) = generate();
-            let id = SigningKey::from_base64(&private).map_err(|e| CliError::Other(e.to_string()))?.id();
+            let id = SigningKey::from_base64(&private).map_err(CliError::from)?.id();
             writeln!(out, "# changegate bot key pair, key id {id}.")?;
             writeln!(
                 out,
@@ -38,9 +38,9 @@ pub(super) fn run(cmd: &KeysCommand, env: &crate::env::Env, out: &mut dyn Write)
         }
         KeysCommand::Id { keys } => {
             let text = keys.as_deref().or(env.get(PUBLIC_KEYS_VAR)).unwrap_or_default();
-            let ring = KeyRing::parse(text).map_err(|e| CliError::Other(e.to_string()))?;
+            let ring = KeyRing::parse(text).map_err(CliError::from)?;
             if ring.is_empty() {
-                return Err(CliError::Other(format!("no public key given and {PUBLIC_KEYS_VAR} is not set")));
+                return Err(CliError::Environment(format!("no public key given and {PUBLIC_KEYS_VAR} is not set")));
             }
             for k in &ring.keys {
                 match k.retired_from {

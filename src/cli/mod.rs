@@ -143,7 +143,7 @@ pub(crate) fn render_plan(tool: RenderWith, plan_file: &Path) -> Result<crate::p
     let cwd = std::env::current_dir().map_err(CliError::Output)?;
     let dir = cwd.join(plan_file.parent().unwrap_or(Path::new("")));
     let name = plan_file.file_name().map_or_else(|| plan_file.to_path_buf(), PathBuf::from);
-    crate::plan::render::render(tool.tool(), &name, &dir).map_err(|e| CliError::Other(e.to_string()))
+    crate::plan::render::render(tool.tool(), &name, &dir).map_err(CliError::from)
 }
 
 /// Runs the command line and returns the process exit code.
@@ -207,9 +207,64 @@ pub enum CliError {
     /// A Jira call failed.
     #[error(transparent)]
     Jira(#[from] crate::jira::JiraError),
-    /// Anything else, with its explanation.
+    /// A GitHub call failed.
+    #[error(transparent)]
+    GitHub(#[from] crate::github::GitHubError),
+    /// A CircleCI (or other API) call failed.
+    #[error(transparent)]
+    Api(#[from] crate::http::ApiError),
+    /// A signing key or the public keys could not be read.
+    #[error(transparent)]
+    Key(#[from] crate::signing::KeyError),
+    /// The bot's signed policy could not be read or does not verify.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    /// The ticket could not be found from `--ticket` or the state file.
+    #[error(transparent)]
+    Find(#[from] crate::ticket::FindError),
+    /// A binary plan could not be rendered as JSON.
+    #[error(transparent)]
+    Render(#[from] crate::plan::render::RenderError),
+    /// Collecting evidence failed.
+    #[error(transparent)]
+    Collect(#[from] crate::evidence::collect::CollectError),
+    /// An evidence record could not be decided.
+    #[error(transparent)]
+    Decide(#[from] crate::decision::DecideError),
+    /// The analysis step failed.
+    #[error(transparent)]
+    Analyze(#[from] crate::analyze::AnalyzeError),
+    /// The validate step could not read what it judges.
+    #[error(transparent)]
+    Validate(#[from] crate::validate::ValidateError),
+    /// The no-bot resume step failed.
+    #[error(transparent)]
+    Resume(#[from] crate::resume::ResumeError),
+    /// The audit could not run.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+    /// `setup` could not read CircleCI.
+    #[error(transparent)]
+    SetupRead(#[from] crate::setup::circleci::ReadError),
+    /// `setup` could not write the configuration file.
+    #[error(transparent)]
+    SetupWrite(#[from] crate::setup::config_file::WriteError),
+    /// The arguments given cannot be used (beyond what the parser checks).
     #[error("{0}")]
-    Other(String),
+    Usage(String),
+    /// The environment the command runs in is not one it may run in (a
+    /// secret where it must not be, a variable missing or malformed).
+    #[error("{0}")]
+    Environment(String),
+    /// A file or record read does not hold what it must.
+    #[error("{0}")]
+    Invalid(String),
+    /// A step stopped partway; what was done is reported and nothing passes.
+    #[error("{0}")]
+    Stopped(String),
+    /// The demo or the stand-ins could not run on this machine.
+    #[error("{0}")]
+    Local(String),
 }
 
 pub(crate) fn load_config(explicit: Option<&Path>) -> Result<Config, CliError> {

@@ -121,7 +121,7 @@ fn check_and_record(
     let mut rendered = None;
     let input: Box<dyn Read + Send> = if let Some(tool) = args.render_with {
         if args.plan_json != "-" {
-            return Err(CliError::Other(
+            return Err(CliError::Usage(
                 "--render-with renders the JSON from --plan-file: give no PLAN_JSON with it".into(),
             ));
         }
@@ -216,7 +216,7 @@ fn check_and_record(
         // Not a "no" to the plan: the step cannot do its work (exit 2), so
         // a pipeline that lets an escalation through never lets this through.
         super::ci::Found::Missing(e) => {
-            return Err(CliError::Other(format!(
+            return Err(CliError::Invalid(format!(
                 "{e} is a controlled environment but no change ticket is bound to this pipeline: the plan cannot be recorded; run `changegate request` first"
             )));
         }

@@ -119,7 +119,7 @@ pub(super) fn run(
 fn run_steps(cli: &RequestCli, config: Option<&Path>, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
     let environment = crate::config::env_key(&cli.environment);
     if environment.is_empty() {
-        return Err(CliError::Other("--environment cannot be empty".into()));
+        return Err(CliError::Usage("--environment cannot be empty".into()));
     }
     let mut lazy = super::ci::Lazy::default();
     let ci = super::ci::load(config, env, cli.no_bot, &mut lazy)?;

@@ -75,8 +75,8 @@ pub(super) fn run(cli: &ResumeCli, config: Option<&Path>, env: &Env, out: &mut d
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     };
-    let ended = resume::run(&args, &ci.config, &svc.jira, &svc.circleci, ci.trust(), &mut progress)
-        .map_err(|e| CliError::Other(e.to_string()))?;
+    let ended =
+        resume::run(&args, &ci.config, &svc.jira, &svc.circleci, ci.trust(), &mut progress).map_err(CliError::from)?;
     match ended {
         Ended::Resumed(line) => {
             writeln!(out, "{line}")?;

@@ -86,23 +86,21 @@ fn factory(
     // The bot signs its records, receipts and policy: without its key it
     // cannot be trusted by anything, so it does not start.
     let Some(key_text) = env.get(PRIVATE_KEY_VAR).map(str::to_owned) else {
-        return Err(CliError::Other(format!(
+        return Err(CliError::Environment(format!(
             "{PRIVATE_KEY_VAR} is not set: the bot signs its records, receipts and policy with it \
              (base64 of a 32-byte Ed25519 seed; never put it in a CircleCI context)"
         )));
     };
     if env.get("CIRCLECI").is_some() {
-        return Err(CliError::Other(
+        return Err(CliError::Environment(
             "the changegate bot does not run inside a CircleCI job: its key would be readable by the pipeline it guards"
                 .into(),
         ));
     }
-    let key = SigningKey::from_base64(&key_text).map_err(|e| CliError::Other(e.to_string()))?;
+    let key = SigningKey::from_base64(&key_text).map_err(CliError::from)?;
     // Older keys still accepted while receipts they signed are in flight.
     let mut ring = key.ring();
-    ring.extend(
-        KeyRing::parse(env.get(PUBLIC_KEYS_VAR).unwrap_or_default()).map_err(|e| CliError::Other(e.to_string()))?,
-    );
+    ring.extend(KeyRing::parse(env.get(PUBLIC_KEYS_VAR).unwrap_or_default()).map_err(CliError::from)?);
     let policy_content = PolicyContent::of(&config);
     let notifier = crate::notify::Notifier::from_env(env, ca.as_deref(), retry.clone())?;
     Ok(Arc::new(move || {
@@ -131,7 +129,7 @@ fn check_identity(parts: &BotParts) -> Result<(), CliError> {
     if parts.config.jira.bot_accounts.contains(&me.account_id) {
         return Ok(());
     }
-    Err(CliError::Other(format!(
+    Err(CliError::Invalid(format!(
         "the bot's Jira account {} is not in [jira] bot_account_ids of its configuration: add it, or the bot's own \
          approvals and records are not recognised as the bot's",
         me.account_id
@@ -140,7 +138,7 @@ fn check_identity(parts: &BotParts) -> Result<(), CliError> {
 
 pub(super) fn run_serve(cli: &ServeCli, config_path: Option<&Path>, env: &Env) -> Result<Outcome, CliError> {
     let f = factory(config_path, env, Duration::from_secs(cli.hold_wait))?;
-    let first = f().map_err(CliError::Other)?;
+    let first = f().map_err(CliError::Environment)?;
     check_identity(&first)?;
     let project = first.config.jira.project.clone();
     // CI jobs trust only the policy the bot signed: publish it before
@@ -148,7 +146,7 @@ pub(super) fn run_serve(cli: &ServeCli, config_path: Option<&Path>, env: &Env) -
     match crate::bot::publish_policy(&first) {
         Ok(p) => crate::bot::log::log("info", "policy", serde_json::json!({"published": format!("{p:?}")})),
         Err(e) => {
-            return Err(CliError::Other(format!(
+            return Err(CliError::Stopped(format!(
                 "cannot publish the signed policy in project {project} (property {}): {e}; \
                  the bot's Jira user needs Administer Projects on the change project",
                 crate::policy::PROPERTY
@@ -181,7 +179,7 @@ pub(super) fn run_serve(cli: &ServeCli, config_path: Option<&Path>, env: &Env) -
             );
         }
     }
-    serve(opts, f).map_err(CliError::Other)?;
+    serve(opts, f).map_err(CliError::Local)?;
     Ok(Outcome::Pass)
 }
 
@@ -192,7 +190,7 @@ pub(super) fn run_reconcile(
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     let f = factory(config_path, env, Duration::from_secs(cli.hold_wait))?;
-    let parts = f().map_err(CliError::Other)?;
+    let parts = f().map_err(CliError::Environment)?;
     check_identity(&parts)?;
     let mut failed = 0;
     for (key, r) in reconcile(&parts)? {

@@ -78,7 +78,7 @@ fn jira_webhook_needed(
     let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"].iter().any(|p| url.starts_with(p));
     let https = url.starts_with("https://") && url.len() > "https://".len();
     if !(https || local) {
-        return Err(CliError::Other(format!(
+        return Err(CliError::Usage(format!(
             "--bot-url must be the bot's https:// address (deliveries carry ticket data), not {url:?}"
         )));
     }
@@ -102,28 +102,30 @@ fn check_approvers(
     for pair in &args.approver {
         let parsed = pair.split_once('=').and_then(|(a, id)| Some((a.trim(), id.trim().parse::<u64>().ok()?)));
         let Some((account, id)) = parsed.filter(|(a, _)| !a.is_empty()) else {
-            return Err(CliError::Other(format!(
+            return Err(CliError::Usage(format!(
                 "--approver {pair:?}: write the Jira account id, =, and the numeric GitHub id (712020:abc=583231)"
             )));
         };
-        let answer = github.get_answer(&format!("/user/{id}"), &[]).map_err(|e| CliError::Other(e.to_string()))?;
+        let answer = github.get_answer(&format!("/user/{id}"), &[]).map_err(CliError::from)?;
         match answer.status {
             200 => {
                 let user: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
                 let login = user["login"].as_str().unwrap_or("?");
                 let kind = user["type"].as_str().unwrap_or("User");
                 if kind != "User" {
-                    return Err(CliError::Other(format!(
+                    return Err(CliError::Invalid(format!(
                         "--approver {account}={id}: GitHub id {id} is {login}, a {kind} account, not a person"
                     )));
                 }
                 writeln!(out, "approver: {account} = GitHub {login} (id {id})")?;
             }
             404 => {
-                return Err(CliError::Other(format!("--approver {account}={id}: GitHub has no account with id {id}")));
+                return Err(CliError::Invalid(format!(
+                    "--approver {account}={id}: GitHub has no account with id {id}"
+                )));
             }
             status => {
-                return Err(CliError::Other(format!(
+                return Err(CliError::Invalid(format!(
                     "--approver {account}={id}: GitHub answered HTTP {status} to GET /user/{id}"
                 )));
             }
@@ -229,7 +231,7 @@ fn webhook_url(bot_url: &str) -> Result<String, CliError> {
     let url = bot_url.trim().trim_end_matches('/');
     let host = url.strip_prefix("https://").unwrap_or_default();
     if host.is_empty() || host.starts_with('/') || url.contains(char::is_whitespace) {
-        return Err(CliError::Other(format!(
+        return Err(CliError::Usage(format!(
             "--bot-url must be the bot's https:// address (CircleCI delivers webhooks over HTTPS only), not {bot_url:?}"
         )));
     }
@@ -252,7 +254,7 @@ fn run_circleci(
     let config = load_config(config)?;
     let lock = &config.lock;
     let org = args.org.clone().or_else(|| lock.owner_slug.clone()).ok_or_else(|| {
-        CliError::Other("name the CircleCI organization: --org gh/acme (or its id), or [lock] owner_slug".into())
+        CliError::Usage("name the CircleCI organization: --org gh/acme (or its id), or [lock] owner_slug".into())
     })?;
     // The newest of the bot's secrets (the last listed) signs the webhook.
     let secret = env
@@ -288,7 +290,7 @@ fn run_circleci(
     let slug = circleci::project_slug(&org, &args.project);
     let read = |ci: &CircleCi| {
         progress.say(format_args!("setup circleci: reading {org}, {slug}, its contexts, groups and webhooks"));
-        circleci::read(ci, &needs, &org, &slug).map_err(|e| CliError::Other(e.to_string()))
+        circleci::read(ci, &needs, &org, &slug).map_err(CliError::from)
     };
     let snap = read(&ci)?;
     let plan = circleci::plan(&needs, &snap);
@@ -318,7 +320,7 @@ fn run_circleci(
         writeln!(out, "  not tried: {s}")?;
     }
     if let Some(e) = applied.failed {
-        return Err(CliError::Other(format!("applying stopped: {e}")));
+        return Err(CliError::Stopped(format!("applying stopped: {e}")));
     }
     writeln!(out, "after applying:")?;
     let after = circleci::with_refusals(circleci::plan(&needs, &read(&ci)?), &applied.refused);
@@ -335,7 +337,7 @@ fn run_github(
 ) -> Result<Outcome, CliError> {
     let repo = args.repo.trim();
     if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
-        return Err(CliError::Other(format!("--repo must be owner/name, not {repo:?}")));
+        return Err(CliError::Usage(format!("--repo must be owner/name, not {repo:?}")));
     }
     let config = load_config(config)?;
     let needs = github::Needs {
@@ -345,7 +347,7 @@ fn run_github(
     };
     let gh = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
     progress.say(format_args!("setup github: reading {repo}, its branch protection and rulesets"));
-    let snap = github::read(&gh, &needs).map_err(|e| CliError::Other(e.to_string()))?;
+    let snap = github::read(&gh, &needs).map_err(CliError::from)?;
     let plan = github::plan(&needs, &snap);
     plan.render(out)?;
     Ok(plan.outcome())
@@ -435,7 +437,7 @@ fn run_jira(
         fields: applied.last.field_ids.clone(),
         approvers,
     };
-    let changed = write_config(&target, &ids).map_err(|e| CliError::Other(e.to_string()))?;
+    let changed = write_config(&target, &ids).map_err(CliError::from)?;
     if changed.is_empty() {
         writeln!(out, "config: {} already names every id", target.display())?;
     } else {

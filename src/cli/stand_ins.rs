@@ -30,7 +30,7 @@ pub(super) fn run(args: &StandInsArgs, out: &mut dyn Write) -> Result<Outcome, C
         })?;
     }
     let s =
-        StandIns::start(&args.listen).map_err(|e| CliError::Other(format!("cannot listen on {}: {e}", args.listen)))?;
+        StandIns::start(&args.listen).map_err(|e| CliError::Local(format!("cannot listen on {}: {e}", args.listen)))?;
     writeln!(out, "JIRA_BASE_URL={}", s.url())?;
     writeln!(out, "CIRCLECI_API_URL={}", s.circleci_url())?;
     writeln!(out, "GITHUB_API_URL={}", s.url())?;

@@ -95,7 +95,7 @@ fn validate(
 ) -> Result<Outcome, CliError> {
     let environment = env_key(&cli.environment);
     if environment.is_empty() {
-        return Err(CliError::Other("--environment cannot be empty".into()));
+        return Err(CliError::Usage("--environment cannot be empty".into()));
     }
     let mut lazy = super::ci::Lazy::default();
     let ci = super::ci::load(config, env, cli.no_bot, &mut lazy)?;
@@ -177,8 +177,7 @@ fn validate(
         applying,
         deploys: cli.stage != Some(Stage::Plan),
     };
-    let (ticket, verdict) =
-        validate::run(&args, &ci.config, svc, &build, ci.trust()).map_err(|e| CliError::Other(e.to_string()))?;
+    let (ticket, verdict) = validate::run(&args, &ci.config, svc, &build, ci.trust()).map_err(CliError::from)?;
     out.write_all(
         validate::render(&ticket, &verdict, cli.plan_json.is_some() || cli.render_with.is_some()).as_bytes(),
     )?;
@@ -187,7 +186,7 @@ fn validate(
     // retrospective: the bot may be down, so the job records it itself.
     if let (true, Some(grant)) = (verdict.pass, &verdict.emergency) {
         let (retro, done) = crate::emergency::record_grant(&svc.jira, &ci.config, &ticket, grant)
-            .map_err(|e| CliError::Other(format!("the emergency could not be recorded, so it does not pass: {e}")))?;
+            .map_err(|e| CliError::Stopped(format!("the emergency could not be recorded, so it does not pass: {e}")))?;
         for line in done {
             writeln!(out, "{line}")?;
         }

@@ -12,7 +12,7 @@
 //! validate a payload. How to run it: `docs/setup.md`.
 
 pub mod circleci;
-mod config_file;
+pub mod config_file;
 pub mod github;
 pub mod jira;
 pub mod jira_webhook;

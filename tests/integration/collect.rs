@@ -9,8 +9,7 @@ use std::process::Command;
 use changegate::standins::github::{Event, Pull, Review};
 use serde_json::{Value, json};
 
-use crate::sandbox::{ALICE, CI, Pipeline, Sandbox};
-use crate::support::Run;
+use crate::support::sandbox::{ALICE, CI, Pipeline, Sandbox};
 
 pub const REPO: &str = "acme/web";
 
@@ -189,10 +188,7 @@ pub fn collect_pipeline(sb: &Sandbox, p: &Pipeline) -> (Value, crate::support::O
 
 /// Collects the evidence of ticket `key`, requested for pipeline `p`.
 pub fn collect_key(sb: &Sandbox, p: &Pipeline, key: &str) -> (Value, crate::support::Output) {
-    let mut run = Run::new(["collect", key, "-o", "evidence.json"]).cwd(sb.path());
-    for (k, v) in sb.job_env(p) {
-        run = run.env(&k, &v);
-    }
+    let mut run = sb.job(p, ["collect", key, "-o", "evidence.json"]);
     run = run.env("GITHUB_API_URL", &sb.stand_ins.url()).env("GITHUB_TOKEN", changegate::standins::github::TOKEN);
     // Git objects (the `git-objects` feature) come from the repository itself.
     if let Some(dir) = sb.stand_ins.with_github(|g| g.has_repo(REPO).then(|| g.repo_mut(REPO).git_dir.clone())) {
@@ -583,7 +579,7 @@ fn code_scanning_analyses_of_the_deployed_commit() {
 }
 
 fn sha(n: u32) -> String {
-    crate::sandbox::sha(n)
+    crate::support::sandbox::sha(n)
 }
 
 /// Every record collected validates against `docs/evidence.schema.json`,

@@ -392,8 +392,10 @@ fn a_large_range_takes_at_most_ten_github_requests() {
     let (e, out) = collect(&sb, &g.head());
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(sb.stand_ins.with_github(|g| g.max_in_flight) <= 2, "pairs, never more");
-    assert_eq!(e["range"]["commits"].as_array().unwrap().len(), 220);
-    assert_eq!(e["pulls"].as_object().unwrap().len(), 110);
+    // (A loaded machine can make a query outlast the jobs' 1 s HTTP timeout:
+    // the gap then says so.)
+    assert_eq!(e["range"]["commits"].as_array().unwrap().len(), 220, "gaps: {}", e["gaps"]);
+    assert_eq!(e["pulls"].as_object().unwrap().len(), 110, "gaps: {}", e["gaps"]);
     assert_eq!(e["gaps"], json!([]));
     assert_eq!(e["requests"]["github"], 8, "3 + 1 + 1 + 2 + 1");
     assert!(e["requests"]["github"].as_u64().unwrap() <= 10);

@@ -175,7 +175,7 @@ mod tests {
     #[test]
     fn an_emergency_is_emergency_and_high_risk() {
         let mut r = record();
-        r.emergency = Some(crate::emergency::EmergencyRequest {
+        r.emergency = Some(crate::request::binding::EmergencyRequest {
             reason: "down".into(),
             requested_by: None,
             requested_at: "x".into(),

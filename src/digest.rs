@@ -123,6 +123,22 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// JSON with object keys sorted at every level and no whitespace.
+pub fn canonical_json(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    fn sort(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let sorted: std::collections::BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, sort(v))).collect();
+                Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
+            other => other.clone(),
+        }
+    }
+    sort(v).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +169,11 @@ mod tests {
         assert!("sha256:abc".parse::<Sha256Digest>().is_err());
         assert!("md5:".parse::<Sha256Digest>().is_err());
         assert!(format!("sha256:{}", "G".repeat(64)).parse::<Sha256Digest>().is_err());
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let v = serde_json::json!({"b": 1, "a": {"d": [{"z": 1, "y": 2}], "c": null}});
+        assert_eq!(super::canonical_json(&v), r#"{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}"#);
     }
 }

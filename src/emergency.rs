@@ -12,13 +12,13 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::approval::Approval;
 use crate::config::Config;
 use crate::jira::adf::{Doc, Inline};
 use crate::jira::{Jira, JiraError, jql};
+use crate::request::binding::EmergencyRequest;
 use crate::ticket::TicketState;
 use crate::time::Timestamp;
 
@@ -30,19 +30,6 @@ pub const RETROSPECTIVE_LABEL: &str = "changegate-retrospective";
 /// The label that ties a retrospective to its emergency ticket.
 pub fn retrospective_label(key: &str) -> String {
     format!("changegate-retrospective-of-{}", key.to_ascii_lowercase())
-}
-
-/// What CI recorded when it asked for an emergency (in the `changegate`
-/// property).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EmergencyRequest {
-    /// Why it cannot wait.
-    pub reason: String,
-    /// Who triggered the pipeline (CircleCI user name), when known.
-    #[serde(default)]
-    pub requested_by: Option<String>,
-    /// When it was asked for (RFC 3339).
-    pub requested_at: String,
 }
 
 /// The facts of one ticket for the emergency decision.

@@ -32,8 +32,8 @@ use crate::config::jira::{Resolutions, SiteField, Statuses, TicketField, Transit
 use crate::config::windows::{Freeze, FreezeParts, Window, WindowParts};
 use crate::config::{Config, env_key};
 use crate::digest::Sha256Digest;
+use crate::digest::canonical_json;
 use crate::jira::{Jira, JiraError};
-use crate::request::binding::canonical_json;
 use crate::signing::{KeyRing, Kind, Signed, SigningKey};
 use crate::time::Timestamp;
 

@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Sha256Digest;
-use crate::request::binding::canonical_json;
+use crate::digest::canonical_json;
 use crate::time::{Date, Timestamp};
 
 /// The variable that holds the bot's private seed.

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::approval::Approval;
 use crate::config::jira::{JiraConfig, TicketField};
 use crate::jira::{ChangelogEntry, Jira, JiraError};
-use crate::request::State;
+use crate::request::binding::State;
 use crate::request::binding::{RECORD_PROPERTY, TicketRecord, mirrored_binding};
 use crate::time::Timestamp;
 

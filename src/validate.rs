@@ -1238,7 +1238,7 @@ mod tests {
         let mut t = approved_ticket();
         t.changelog = vec![status_change("2026-11-27T11:00:00.000+0000", "carol", "Approved")];
         t.break_glass = vec!["carol".into()];
-        t.record.as_mut().unwrap().emergency = Some(crate::emergency::EmergencyRequest {
+        t.record.as_mut().unwrap().emergency = Some(crate::request::binding::EmergencyRequest {
             reason: "down".into(),
             requested_by: None,
             requested_at: "2026-11-27T10:00:00.000Z".into(),

@@ -129,10 +129,10 @@ pub enum RenderWith {
 }
 
 impl RenderWith {
-    pub(crate) fn tool(self) -> crate::plan::render::Tool {
+    pub(crate) fn tool(self) -> crate::request::binding::Tool {
         match self {
-            RenderWith::Terraform => crate::plan::render::Tool::Terraform,
-            RenderWith::Tofu => crate::plan::render::Tool::Tofu,
+            RenderWith::Terraform => crate::request::binding::Tool::Terraform,
+            RenderWith::Tofu => crate::request::binding::Tool::Tofu,
         }
     }
 }

@@ -190,7 +190,7 @@ fn replacements(list: Vec<RawReplacement>, p: &mut Problems<'_>) -> Vec<Replacem
             );
             continue;
         }
-        if crate::review::bump::has_format(file) {
+        if has_format(file) {
             p.at(
                 r.file.span(),
                 format!("{file} is a version file checked by its format; replacements are for other files"),
@@ -284,6 +284,48 @@ impl RawReview {
             },
         }
     }
+}
+
+/// The format of a version file, from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum VersionFile {
+    CargoToml,
+    CargoLock,
+    PackageJson,
+    NpmLock,
+    Pyproject,
+    VersionText,
+    ReleaseManifest,
+    Changelog,
+    Changeset,
+    ChartYaml,
+}
+
+/// The format of the version file at `path`, if changegate reads its
+/// version fields (README.md, *Version bumps*).
+pub fn version_file(path: &str) -> Option<VersionFile> {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let in_changeset = path.starts_with(".changeset/") && !path[".changeset/".len()..].contains('/');
+    Some(match file {
+        "Cargo.toml" => VersionFile::CargoToml,
+        "Cargo.lock" => VersionFile::CargoLock,
+        "package.json" => VersionFile::PackageJson,
+        "package-lock.json" | "npm-shrinkwrap.json" => VersionFile::NpmLock,
+        "pyproject.toml" => VersionFile::Pyproject,
+        "VERSION" | "version.txt" => VersionFile::VersionText,
+        ".release-please-manifest.json" => VersionFile::ReleaseManifest,
+        "CHANGELOG.md" => VersionFile::Changelog,
+        "Chart.yaml" => VersionFile::ChartYaml,
+        _ if in_changeset && (file.ends_with(".md") || file == "pre.json") => VersionFile::Changeset,
+        _ => return None,
+    })
+}
+
+/// Whether changegate reads version fields in `path` by its format (such
+/// a file cannot be given a line replacement instead).
+pub fn has_format(path: &str) -> bool {
+    version_file(path).is_some()
 }
 
 #[cfg(test)]

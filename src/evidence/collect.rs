@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
+use super::consistency::first_parent_chain;
 use super::{
     Actor, AssociatedPull, Base, BranchFacts, ContentChecks, Evidence, FileChange, Gap, GapArea, JobFact, LandingFiles,
     ObjectChange, PendingTicket, PipelineFiles, PolicyFiles, PolicySource, PullCommit, PullFacts, PullFile, Range,
@@ -22,7 +23,7 @@ use crate::digest::Sha256Digest;
 use crate::github::queries::{self, Connection};
 use crate::github::{self, GitHub, GitHubError};
 use crate::jira::{Jira, JiraError, jql};
-use crate::request::binding::{RECORD_PROPERTY, TicketRecord};
+use crate::request::binding::{RECORD_PROPERTY, TicketRecord, github_repo};
 use crate::ticket;
 use crate::time::Timestamp;
 
@@ -59,15 +60,6 @@ pub enum CollectError {
 /// The first 12 characters of a commit id, for a person.
 fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
-}
-
-/// `gh/owner/name` (or `github/owner/name`) -> `(owner, name)`.
-pub fn github_repo(project_slug: &str) -> Option<(String, String)> {
-    let mut parts = project_slug.splitn(3, '/');
-    let vcs = parts.next()?;
-    let (owner, name) = (parts.next()?, parts.next()?);
-    (matches!(vcs, "gh" | "github") && !owner.is_empty() && !name.is_empty())
-        .then(|| (owner.to_owned(), name.to_owned()))
 }
 
 /// Collects the evidence of ticket `key`. `policy` is the effective policy
@@ -799,32 +791,6 @@ fn is_sarif_path(path: &str) -> bool {
     p.ends_with(".sarif") || p.ends_with(".sarif.json")
 }
 
-/// The first-parent chain from `head` back to (not including) `base`, newest
-/// first, from the range's commits. Fails when a first parent is neither in
-/// the range nor the base (the range is incomplete).
-pub fn first_parent_chain(
-    commits: &[crate::github::RangeCommit],
-    head: &str,
-    base: &str,
-) -> Result<Vec<String>, String> {
-    let by_sha: BTreeMap<&str, &crate::github::RangeCommit> = commits.iter().map(|c| (c.sha.as_str(), c)).collect();
-    let mut chain = Vec::new();
-    let mut at = head;
-    while at != base {
-        let c = by_sha.get(at).ok_or_else(|| format!("commit {at} on the first-parent chain is not in the range"))?;
-        chain.push(at.to_owned());
-        at = c
-            .parents
-            .first()
-            .map(String::as_str)
-            .ok_or_else(|| format!("{at} has no parent before reaching the base"))?;
-        if chain.len() > commits.len() {
-            return Err("the first-parent chain loops".into());
-        }
-    }
-    Ok(chain)
-}
-
 fn actor(v: &Value) -> Option<Actor> {
     if v.is_null() {
         return None;
@@ -972,39 +938,5 @@ fn complete_pages(gh: &GitHub, vars: &Value, node: &Value, facts: &mut PullFacts
                 break;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::github::RangeCommit;
-
-    fn c(sha: &str, parents: &[&str]) -> RangeCommit {
-        RangeCommit {
-            sha: sha.into(),
-            parents: parents.iter().map(|p| (*p).to_owned()).collect(),
-            tree: "t".into(),
-            author_id: None,
-            committer_id: None,
-            headline: String::new(),
-            verified: false,
-        }
-    }
-
-    #[test]
-    fn first_parent_chain_skips_merged_branch_commits() {
-        // base - a - m(a, x) - d ; x is a branch commit merged by m.
-        let commits = [c("a", &["base"]), c("x", &["base"]), c("m", &["a", "x"]), c("d", &["m"])];
-        assert_eq!(first_parent_chain(&commits, "d", "base").unwrap(), ["d", "m", "a"]);
-        assert!(first_parent_chain(&commits[1..], "d", "base").unwrap_err().contains("not in the range"));
-    }
-
-    #[test]
-    fn github_slugs() {
-        assert_eq!(github_repo("gh/acme/web"), Some(("acme".into(), "web".into())));
-        assert_eq!(github_repo("github/acme/web"), Some(("acme".into(), "web".into())));
-        assert_eq!(github_repo("bb/acme/web"), None);
-        assert_eq!(github_repo("gh/acme"), None);
     }
 }

@@ -54,7 +54,7 @@ fn range(e: &Evidence, commits: &BTreeMap<&str, &RangeCommit>, unread: bool, out
                     r.commits.len()
                 ));
             }
-            match super::collect::first_parent_chain(&r.commits, deployed, &base.commit) {
+            match first_parent_chain(&r.commits, deployed, &base.commit) {
                 Ok(chain) if chain == r.landings => {}
                 Ok(_) => out.push(format!(
                     "the landings are not the first-parent chain from {} back to the base {}",
@@ -141,5 +141,52 @@ fn content(e: &Evidence, commits: &BTreeMap<&str, &RangeCommit>, out: &mut Vec<S
                 short(&check.parent)
             ));
         }
+    }
+}
+
+/// The first-parent chain from `head` back to (not including) `base`, newest
+/// first, from the range's commits. Fails when a first parent is neither in
+/// the range nor the base (the range is incomplete).
+pub fn first_parent_chain(commits: &[RangeCommit], head: &str, base: &str) -> Result<Vec<String>, String> {
+    let by_sha: BTreeMap<&str, &RangeCommit> = commits.iter().map(|c| (c.sha.as_str(), c)).collect();
+    let mut chain = Vec::new();
+    let mut at = head;
+    while at != base {
+        let c = by_sha.get(at).ok_or_else(|| format!("commit {at} on the first-parent chain is not in the range"))?;
+        chain.push(at.to_owned());
+        at = c
+            .parents
+            .first()
+            .map(String::as_str)
+            .ok_or_else(|| format!("{at} has no parent before reaching the base"))?;
+        if chain.len() > commits.len() {
+            return Err("the first-parent chain loops".into());
+        }
+    }
+    Ok(chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(sha: &str, parents: &[&str]) -> RangeCommit {
+        RangeCommit {
+            sha: sha.into(),
+            parents: parents.iter().map(|p| (*p).to_owned()).collect(),
+            tree: "t".into(),
+            author_id: None,
+            committer_id: None,
+            headline: String::new(),
+            verified: false,
+        }
+    }
+
+    #[test]
+    fn first_parent_chain_skips_merged_branch_commits() {
+        // base - a - m(a, x) - d ; x is a branch commit merged by m.
+        let commits = [c("a", &["base"]), c("x", &["base"]), c("m", &["a", "x"]), c("d", &["m"])];
+        assert_eq!(first_parent_chain(&commits, "d", "base").unwrap(), ["d", "m", "a"]);
+        assert!(first_parent_chain(&commits[1..], "d", "base").unwrap_err().contains("not in the range"));
     }
 }

@@ -487,7 +487,7 @@ impl Evidence {
             schema_version: SCHEMA_VERSION,
             collected_at: collected_at.to_owned(),
             ticket: ticket.to_owned(),
-            repository: crate::evidence::collect::github_repo(&binding.project_slug)
+            repository: crate::request::binding::github_repo(&binding.project_slug)
                 .map(|(o, n)| format!("{o}/{n}"))
                 .unwrap_or_default(),
             branch: BranchFacts { name: binding.branch.clone(), ..BranchFacts::default() },

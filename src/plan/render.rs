@@ -5,45 +5,11 @@
 //! -json`) are recorded with it. A thin adapter: it runs the tool and
 //! returns bytes; judging them is [`super::check`]'s.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use serde::{Deserialize, Serialize};
-
 use crate::digest::Sha256Digest;
-
-/// The tool that renders plans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Tool {
-    /// `terraform`.
-    Terraform,
-    /// `tofu` (OpenTofu).
-    Tofu,
-}
-
-impl Tool {
-    /// The command name.
-    pub fn command(self) -> &'static str {
-        match self {
-            Tool::Terraform => "terraform",
-            Tool::Tofu => "tofu",
-        }
-    }
-}
-
-/// Who rendered a plan: recorded beside its digests.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Renderer {
-    /// The tool.
-    pub tool: Tool,
-    /// Its version (`terraform_version` of `version -json`).
-    pub version: String,
-    /// Provider source -> version, as the working directory selected them.
-    #[serde(default)]
-    pub providers: BTreeMap<String, String>,
-}
+use crate::request::binding::{Renderer, Tool};
 
 /// A rendered plan.
 #[derive(Debug, Clone)]
@@ -130,7 +96,7 @@ pub fn render(tool: Tool, plan_file: &Path, cwd: &Path) -> Result<Rendered, Rend
 /// when it is not JSON.
 pub fn canonical_digest(json: &[u8]) -> Option<Sha256Digest> {
     let v: serde_json::Value = serde_json::from_slice(json).ok()?;
-    Some(Sha256Digest::of(crate::request::binding::canonical_json(&v).as_bytes()))
+    Some(Sha256Digest::of(crate::digest::canonical_json(&v).as_bytes()))
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ pub struct Report {
     pub plan_json_canonical_digest: Option<Sha256Digest>,
     /// The tool that rendered the JSON from the plan file, and its versions.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rendered_by: Option<super::render::Renderer>,
+    pub rendered_by: Option<crate::request::binding::Renderer>,
     /// Every resource change judged, in plan order, when the check listed
     /// them ([`super::check_listing`]). Not part of the JSON contract.
     #[serde(skip)]

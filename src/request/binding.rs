@@ -12,7 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::digest::Sha256Digest;
+use crate::digest::{Sha256Digest, canonical_json};
 
 /// What the deploy does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -147,19 +147,80 @@ pub fn stream_label(project_slug: &str, environment: &str) -> String {
     label("changegate-stream", &[project_slug, environment], 24)
 }
 
-/// JSON with object keys sorted at every level and no whitespace.
-pub fn canonical_json(v: &Value) -> String {
-    fn sort(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let sorted: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, sort(v))).collect();
-                Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
-            }
-            Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
-            other => other.clone(),
+/// `gh/owner/name` (or `github/owner/name`) -> `(owner, name)`.
+pub fn github_repo(project_slug: &str) -> Option<(String, String)> {
+    let mut parts = project_slug.splitn(3, '/');
+    let vcs = parts.next()?;
+    let (owner, name) = (parts.next()?, parts.next()?);
+    (matches!(vcs, "gh" | "github") && !owner.is_empty() && !name.is_empty())
+        .then(|| (owner.to_owned(), name.to_owned()))
+}
+
+/// The tool that renders plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tool {
+    /// `terraform`.
+    Terraform,
+    /// `tofu` (OpenTofu).
+    Tofu,
+}
+
+impl Tool {
+    /// The command name.
+    pub fn command(self) -> &'static str {
+        match self {
+            Tool::Terraform => "terraform",
+            Tool::Tofu => "tofu",
         }
     }
-    sort(v).to_string()
+}
+
+/// Who rendered a plan: recorded beside its digests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renderer {
+    /// The tool.
+    pub tool: Tool,
+    /// Its version (`terraform_version` of `version -json`).
+    pub version: String,
+    /// Provider source -> version, as the working directory selected them.
+    #[serde(default)]
+    pub providers: BTreeMap<String, String>,
+}
+
+/// What CI recorded when it asked for an emergency (in the `changegate`
+/// property).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmergencyRequest {
+    /// Why it cannot wait.
+    pub reason: String,
+    /// Who triggered the pipeline (CircleCI user name), when known.
+    #[serde(default)]
+    pub requested_by: Option<String>,
+    /// When it was asked for (RFC 3339).
+    pub requested_at: String,
+}
+
+/// What later jobs read from `changegate.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Version of this file.
+    pub schema_version: u32,
+    /// The environment needs a ticket.
+    pub controlled: bool,
+    /// Environment.
+    pub environment: String,
+    /// Ticket key (absent when not controlled).
+    pub ticket: Option<String>,
+    /// Browse URL.
+    pub url: Option<String>,
+    /// Status when written.
+    pub status: Option<String>,
+    /// The binding.
+    pub binding: Option<Binding>,
+    /// Required fields still empty.
+    #[serde(default)]
+    pub missing_fields: Vec<String>,
 }
 
 /// A workflow that runs under the ticket, and the hold in it to resume.
@@ -207,7 +268,7 @@ pub struct PlanRecord {
     pub canonical_digest: Option<Sha256Digest>,
     /// The tool (and provider versions) that rendered it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rendered_by: Option<crate::plan::render::Renderer>,
+    pub rendered_by: Option<Renderer>,
 }
 
 impl PlanRecord {
@@ -274,7 +335,7 @@ pub struct TicketRecord {
     pub plans: BTreeMap<String, PlanRecord>,
     /// The emergency asked for (`request --emergency`), when it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency: Option<crate::emergency::EmergencyRequest>,
+    pub emergency: Option<EmergencyRequest>,
     /// Requested with `--no-bot`: no CI-side check had a trust root (the
     /// bot flags such a ticket in an environment it controls).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -371,17 +432,19 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn canonical_json_sorts_keys_at_every_level() {
-        let v = serde_json::json!({"b": 1, "a": {"d": [{"z": 1, "y": 2}], "c": null}});
-        assert_eq!(canonical_json(&v), r#"{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}"#);
-    }
-
-    #[test]
     fn record_keeps_fields_it_does_not_know() {
         let mut v = TicketRecord::new(binding(), Some("alice".into())).to_value();
         v["outcome"] = serde_json::json!({"result": "success"});
         let r = TicketRecord::from_value(&v).unwrap();
         assert_eq!(r.to_value()["outcome"], v["outcome"]);
         assert_eq!(TicketRecord::from_value(&serde_json::json!({"schema_version": 2})), None);
+    }
+
+    #[test]
+    fn github_slugs() {
+        assert_eq!(github_repo("gh/acme/web"), Some(("acme".into(), "web".into())));
+        assert_eq!(github_repo("github/acme/web"), Some(("acme".into(), "web".into())));
+        assert_eq!(github_repo("bb/acme/web"), None);
+        assert_eq!(github_repo("gh/acme"), None);
     }
 }

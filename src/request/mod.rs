@@ -19,10 +19,9 @@ mod git;
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, json};
 
-use self::binding::{Binding, BuildJob, DeployAction, RECORD_PROPERTY, TicketRecord, WorkflowRef};
+use self::binding::{Binding, BuildJob, DeployAction, RECORD_PROPERTY, State, TicketRecord, WorkflowRef};
 use self::decide::{Candidate, Decision};
 use self::fill::{TicketInputs, field_help};
 use crate::circleci::CircleCi;
@@ -117,28 +116,6 @@ pub fn build_job_url(own: &str, build_job: u64) -> String {
         }
         _ => own.to_owned(),
     }
-}
-
-/// What later jobs read from `changegate.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct State {
-    /// Version of this file.
-    pub schema_version: u32,
-    /// The environment needs a ticket.
-    pub controlled: bool,
-    /// Environment.
-    pub environment: String,
-    /// Ticket key (absent when not controlled).
-    pub ticket: Option<String>,
-    /// Browse URL.
-    pub url: Option<String>,
-    /// Status when written.
-    pub status: Option<String>,
-    /// The binding.
-    pub binding: Option<Binding>,
-    /// Required fields still empty.
-    #[serde(default)]
-    pub missing_fields: Vec<String>,
 }
 
 /// How the request ended.
@@ -459,7 +436,8 @@ fn mark_emergency(
     reason: &str,
     requested_by: Option<&str>,
 ) -> Result<Vec<String>, RequestError> {
-    use crate::emergency::{EMERGENCY_LABEL, EmergencyRequest};
+    use crate::emergency::EMERGENCY_LABEL;
+    use crate::request::binding::EmergencyRequest;
     let jc = &config.jira;
     let mut notes = Vec::new();
     let mut wanted = vec!["labels".to_owned()];

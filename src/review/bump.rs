@@ -18,7 +18,7 @@ use serde_json::Value as Json;
 
 use super::version::is_upward;
 use crate::config::pattern::Pattern;
-use crate::config::review::VersionBumpConfig;
+use crate::config::review::{VersionBumpConfig, VersionFile, version_file};
 use crate::evidence::{Evidence, FileChange};
 use crate::plan::rules::glob_match;
 
@@ -31,45 +31,6 @@ pub enum BumpCheck {
     NotExempt(String),
     /// The facts needed are missing (a gap).
     Unknown(String),
-}
-
-/// The format of a version file, from its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    CargoToml,
-    CargoLock,
-    PackageJson,
-    NpmLock,
-    Pyproject,
-    VersionText,
-    ReleaseManifest,
-    Changelog,
-    Changeset,
-    ChartYaml,
-}
-
-fn kind(path: &str) -> Option<Kind> {
-    let file = path.rsplit('/').next().unwrap_or(path);
-    let in_changeset = path.starts_with(".changeset/") && !path[".changeset/".len()..].contains('/');
-    Some(match file {
-        "Cargo.toml" => Kind::CargoToml,
-        "Cargo.lock" => Kind::CargoLock,
-        "package.json" => Kind::PackageJson,
-        "package-lock.json" | "npm-shrinkwrap.json" => Kind::NpmLock,
-        "pyproject.toml" => Kind::Pyproject,
-        "VERSION" | "version.txt" => Kind::VersionText,
-        ".release-please-manifest.json" => Kind::ReleaseManifest,
-        "CHANGELOG.md" => Kind::Changelog,
-        "Chart.yaml" => Kind::ChartYaml,
-        _ if in_changeset && (file.ends_with(".md") || file == "pre.json") => Kind::Changeset,
-        _ => return None,
-    })
-}
-
-/// Whether changegate reads version fields in `path` by its format (such
-/// a file cannot be given a line replacement instead).
-pub fn has_format(path: &str) -> bool {
-    kind(path).is_some()
 }
 
 /// Checks whether landing `sha` is an exempt version bump.
@@ -100,8 +61,8 @@ pub fn check(e: &Evidence, sha: &str, cfg: &VersionBumpConfig) -> BumpCheck {
     // in each other's dependency lists (changesets, cargo workspaces).
     let mut members: BTreeSet<String> = BTreeSet::new();
     for f in &lf.files {
-        if let (Some(Kind::PackageJson), Some(t)) =
-            (kind(&f.path), lf.version_files.get(&f.path).and_then(|c| c.after.as_deref()))
+        if let (Some(VersionFile::PackageJson), Some(t)) =
+            (version_file(&f.path), lf.version_files.get(&f.path).and_then(|c| c.after.as_deref()))
             && let Some(name) = serde_json::from_str::<Json>(t).ok().and_then(|v| v["name"].as_str().map(str::to_owned))
         {
             members.insert(name);
@@ -114,7 +75,7 @@ pub fn check(e: &Evidence, sha: &str, cfg: &VersionBumpConfig) -> BumpCheck {
         if replacement.is_none() && !cfg.files.iter().any(|g| glob_match(g, &f.path)) {
             return NotExempt(format!("{} is not an allow-listed version file", f.path));
         }
-        let k = match (kind(&f.path), replacement) {
+        let k = match (version_file(&f.path), replacement) {
             (Some(k), _) => k,
             (None, Some(r)) => match replacement_check(lf, f, &r.pattern) {
                 Ok(list) => {
@@ -128,8 +89,8 @@ pub fn check(e: &Evidence, sha: &str, cfg: &VersionBumpConfig) -> BumpCheck {
             }
         };
         let allowed = match k {
-            Kind::Changelog => matches!(f.status.as_str(), "added" | "modified"),
-            Kind::Changeset => f.status == "removed",
+            VersionFile::Changelog => matches!(f.status.as_str(), "added" | "modified"),
+            VersionFile::Changeset => f.status == "removed",
             _ => f.status == "modified",
         };
         if !allowed {
@@ -138,7 +99,7 @@ pub fn check(e: &Evidence, sha: &str, cfg: &VersionBumpConfig) -> BumpCheck {
                 f.path, f.status
             ));
         }
-        if k == Kind::Changeset {
+        if k == VersionFile::Changeset {
             continue;
         }
         let Some(texts) = lf.version_files.get(&f.path) else {
@@ -150,16 +111,16 @@ pub fn check(e: &Evidence, sha: &str, cfg: &VersionBumpConfig) -> BumpCheck {
             _ => return Unknown(format!("the text of {} before and after was not read", f.path)),
         };
         let found = match k {
-            Kind::CargoToml => cargo_toml(&before, &after),
-            Kind::CargoLock => cargo_lock(&before, &after),
-            Kind::PackageJson => package_json(&before, &after, &members),
-            Kind::NpmLock => npm_lock(&before, &after, &members),
-            Kind::Pyproject => pyproject(&before, &after),
-            Kind::VersionText => version_text(&before, &after),
-            Kind::ReleaseManifest => release_manifest(&before, &after),
-            Kind::Changelog => changelog(&before, &after),
-            Kind::ChartYaml => chart_yaml(&before, &after),
-            Kind::Changeset => unreachable!("handled above"),
+            VersionFile::CargoToml => cargo_toml(&before, &after),
+            VersionFile::CargoLock => cargo_lock(&before, &after),
+            VersionFile::PackageJson => package_json(&before, &after, &members),
+            VersionFile::NpmLock => npm_lock(&before, &after, &members),
+            VersionFile::Pyproject => pyproject(&before, &after),
+            VersionFile::VersionText => version_text(&before, &after),
+            VersionFile::ReleaseManifest => release_manifest(&before, &after),
+            VersionFile::Changelog => changelog(&before, &after),
+            VersionFile::ChartYaml => chart_yaml(&before, &after),
+            VersionFile::Changeset => unreachable!("handled above"),
         };
         match found {
             Ok(list) => changes.extend(list.into_iter().map(|c| format!("{}: {c}", f.path))),

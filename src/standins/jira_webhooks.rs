@@ -21,7 +21,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::jira::SiteUser;
+use super::jira_users::SiteUser;
 use super::{Req, Resp, jql};
 use crate::time::Timestamp;
 
@@ -355,7 +355,10 @@ mod tests {
     use super::*;
 
     fn admin() -> SiteUser {
-        super::super::jira::default_users().into_iter().find(|u| u.groups.iter().any(|g| g == ADMIN_GROUP)).unwrap()
+        super::super::jira_users::default_users()
+            .into_iter()
+            .find(|u| u.groups.iter().any(|g| g == ADMIN_GROUP))
+            .unwrap()
     }
 
     fn req(method: &str, path: &str, body: Value) -> Req {
@@ -376,7 +379,7 @@ mod tests {
     #[test]
     fn only_administrators_register_and_the_secret_is_never_listed() {
         let mut w = AdminWebhooks::default();
-        let ci = super::super::jira::default_users().into_iter().find(|u| u.email == "ci@acme.test").unwrap();
+        let ci = super::super::jira_users::default_users().into_iter().find(|u| u.email == "ci@acme.test").unwrap();
         assert_eq!(w.handle(&req("GET", PATH, Value::Null), &ci, "http://j").status, 403);
         let r = w.handle(&req("POST", PATH, hook(&["jira:issue_created"], "project = PRODCM")), &admin(), "http://j");
         assert_eq!(r.status, 201);

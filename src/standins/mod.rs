@@ -33,6 +33,7 @@ pub mod github;
 mod graphql;
 pub mod jira;
 pub mod jira_site;
+pub mod jira_users;
 pub mod jira_webhooks;
 mod jql;
 

@@ -8,7 +8,7 @@ use changegate::standins::github::Pull;
 use serde_json::{Value, json};
 
 use crate::collect::{Git, REPO, approved_by, deployed, pull, register};
-use crate::sandbox::{Pipeline, Sandbox};
+use crate::support::sandbox::{Pipeline, Sandbox};
 use crate::support::{Output, Produced, Run};
 
 const BOT: (&str, &str) = ("bot@acme.test", "bot-token");
@@ -46,16 +46,7 @@ pub fn analyze(sb: &Sandbox, p: &Pipeline, args: &[&str]) -> Output {
     let k = key(sb);
     let mut all = vec!["analyze", k.as_str()];
     all.extend_from_slice(args);
-    let mut run = Run::new(all).cwd(sb.path());
-    for (k, v) in sb.job_env(p) {
-        run = run.env(&k, &v);
-    }
-    run.env("JIRA_USER_EMAIL", BOT.0)
-        .env("JIRA_API_TOKEN", BOT.1)
-        .env("GITHUB_API_URL", &sb.stand_ins.url())
-        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
-        .env("CHANGEGATE_RECEIPT_KEY", &sb.keys.0)
-        .run()
+    sb.bot(p, all).run()
 }
 
 fn decide(sb: &Sandbox, file: &str, format: &str) -> Output {
@@ -143,12 +134,7 @@ fn clean_change() -> Produced {
     // when the bot converges the ticket).
     sb.set_job(&p.workflow_id, "request_change", "success");
     sb.reconcile(&p);
-    let v = Run::new(["validate", "--environment", "production", "--ticket", &k]).cwd(sb.path());
-    let mut v = v;
-    for (a, b) in sb.job_env(&p) {
-        v = v.env(&a, &b);
-    }
-    let v = v.run();
+    let v = sb.job(&p, ["validate", "--environment", "production", "--ticket", &k]).run();
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     produced
 }
@@ -210,17 +196,7 @@ fn first_deploy_pending_tickets_and_policy_changes_need_a_person() {
     let second = key(&sb);
     assert_ne!(first, second);
     // Back to the first ticket's state file.
-    let mut run = Run::new(["analyze", &first, "--approve"]).cwd(sb.path());
-    for (a, b) in sb.job_env(&p) {
-        run = run.env(&a, &b);
-    }
-    let out = run
-        .env("JIRA_USER_EMAIL", BOT.0)
-        .env("JIRA_API_TOKEN", BOT.1)
-        .env("GITHUB_API_URL", &sb.stand_ins.url())
-        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
-        .env("CHANGEGATE_RECEIPT_KEY", &sb.keys.0)
-        .run();
+    let out = sb.bot(&p, ["analyze", &first, "--approve"]).run();
     assert_eq!(out.code, 1, "a person must decide: {}{}", out.stdout, out.stderr);
     let reasons = bot_property(&sb, &first)["analysis"]["reasons"].clone();
     assert!(reasons.as_array().unwrap().contains(&json!("pending_ticket")), "{reasons}");
@@ -248,7 +224,7 @@ fn a_failing_scan_blocks_auto_approval() {
     register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)]);
     deployed(&sb, &base);
     let p = crate::collect::pipeline(&sb, &m);
-    let grype = crate::sandbox::GRYPE_BLOCKING_SARIF;
+    let grype = crate::support::sandbox::GRYPE_BLOCKING_SARIF;
     sb.stand_ins
         .with_circleci(|c| {
             c.add_artifact(
@@ -337,7 +313,7 @@ fn audit_reproduces_auto_approvals_and_finds_tampering() {
     let first = key(&sb);
     assert_eq!(analyze(&sb, &p, &["--approve"]).code, 0);
     assert_eq!(sb.issue(&first)["status"], "Approved");
-    sb.jira_as(crate::sandbox::CI).transition(&first, "Complete", None).unwrap();
+    sb.jira_as(crate::support::sandbox::CI).transition(&first, "Complete", None).unwrap();
     // A second change on top, approved by the bot too.
     let f = g.feature("f2", "carol", 1);
     let m = g.merge("f2", "Merge pull request #2 from acme/f2");
@@ -358,11 +334,8 @@ fn audit_reproduces_auto_approvals_and_finds_tampering() {
         let since = format!("{:04}-{:02}-{:02}", today.year, today.month, today.day);
         let mut args = vec!["audit", "--since", since.as_str(), "--sample", "2", "--seed", "7", "--format", "json"];
         args.extend_from_slice(extra);
-        let mut run = Run::new(args).cwd(sb.path());
-        for (k, v) in sb.job_env(&p2) {
-            run = run.env(&k, &v);
-        }
-        let out = run
+        let out = sb
+            .job(&p2, args)
             .env("JIRA_USER_EMAIL", BOT.0)
             .env("JIRA_API_TOKEN", BOT.1)
             .env("GITHUB_API_URL", &sb.stand_ins.url())
@@ -384,7 +357,7 @@ fn audit_reproduces_auto_approvals_and_finds_tampering() {
     // Someone who may edit issues rewrites the recorded digest: the
     // bot's signature no longer verifies, and the audit finds it (exit 1);
     // the inspection is recorded on a ticket.
-    let j = sb.jira_as(crate::sandbox::CI);
+    let j = sb.jira_as(crate::support::sandbox::CI);
     let mut prop = j.property(&first, "changegate.bot").unwrap().unwrap();
     prop["payload"]["analysis"]["evidence_digest"] = json!(format!("sha256:{}", "0".repeat(64)));
     j.set_property(&first, "changegate.bot", &prop).unwrap();

@@ -13,8 +13,8 @@ use changegate::http::{RetryPolicy, Secret};
 use serde_json::{Value, json};
 
 use crate::collect::{Git, approved_by, deployed, pull, register};
-use crate::sandbox::{Pipeline, Sandbox};
-use crate::support::{Run, shared};
+use crate::support::sandbox::{Pipeline, Sandbox};
+use crate::support::shared;
 
 pub(crate) const SECRET: &str = "jira-webhook-secret";
 const CI_SECRET: &str = "circleci-webhook-secret";
@@ -160,10 +160,7 @@ fn a_signed_event_converges_the_ticket_and_resumes_its_hold() {
     assert_eq!(prop["receipts"].as_array().unwrap().len(), 1, "{prop}");
 
     // `validate` in the resumed job checks the bot's receipt.
-    let mut run = Run::new(["validate", "--environment", "production", "--ticket", &key]).cwd(sb.path());
-    for (k, v) in sb.job_env(&p) {
-        run = run.env(&k, &v);
-    }
+    let run = sb.job(&p, ["validate", "--environment", "production", "--ticket", &key]);
     let out = run.env("CHANGEGATE_RECEIPT_PUBKEY", &public).run();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
 
@@ -232,7 +229,7 @@ fn a_declined_ticket_cancels_its_workflow_and_faults_never_approve() {
     sb.clear_faults();
 
     // A person declines: the bot cancels the workflow.
-    sb.jira_as(crate::sandbox::ALICE).transition(&key, "Decline", None).unwrap();
+    sb.jira_as(crate::support::sandbox::ALICE).transition(&key, "Decline", None).unwrap();
     let out = reconcile(&sb, &p);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("cancelled workflow"), "{}", out.stdout);
@@ -278,17 +275,7 @@ fn every_real_jira_webhook_body_is_understood() {
 }
 
 fn reconcile(sb: &Sandbox, p: &Pipeline) -> crate::support::Output {
-    let mut run = Run::new(["reconcile", "--hold-wait", "1"]).cwd(sb.path());
-    for (k, v) in sb.job_env(p) {
-        run = run.env(&k, &v);
-    }
-    run.env("JIRA_USER_EMAIL", "bot@acme.test")
-        .env("JIRA_API_TOKEN", "bot-token")
-        .env("GITHUB_API_URL", &sb.stand_ins.url())
-        .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
-        .env("CHANGEGATE_RECEIPT_KEY", &sb.keys.0)
-        .env("CIRCLE_TOKEN", changegate::standins::circleci::BOT_TOKEN)
-        .run()
+    sb.bot(p, ["reconcile", "--hold-wait", "1"]).run()
 }
 
 /// An approved deploy whose workflow was cancelled in CircleCI (the close
@@ -396,7 +383,7 @@ fn faults_in_downstream_calls_never_resume_a_hold() {
 fn slow_clients_are_cut_off_and_do_not_block_others() {
     use std::io::{Read, Write};
     let sb = Sandbox::with_config(&config());
-    let p = sb.pipeline("gh/acme/web", "main", &crate::sandbox::sha(1));
+    let p = sb.pipeline("gh/acme/web", "main", &crate::support::sandbox::sha(1));
     let (bot, _) = start(&sb, &p);
     let addr = bot.url.trim_start_matches("http://").to_owned();
     // Several slow clients: a head never finished, a body never finished.

@@ -33,21 +33,23 @@ fn validate_and_close_help_are_stable() {
     }
 }
 
+fn changegate() -> assert_cmd::Command {
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_changegate"))
+}
+
 #[test]
 fn version_names_the_crate_version() {
-    let out = Run::new(["--version"]).run();
-    assert_eq!(out.code, 0);
-    assert_eq!(out.stdout.trim(), format!("changegate {}", env!("CARGO_PKG_VERSION")));
+    changegate().arg("--version").assert().success().stdout(format!("changegate {}\n", env!("CARGO_PKG_VERSION")));
 }
 
 /// A usage error cannot decide anything: exit 2, never 0 or 1.
 #[test]
 fn usage_errors_exit_2() {
-    let out = Run::new(["plan-check", "--format", "yaml", "x.json"]).run();
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("invalid value 'yaml'"), "{}", out.stderr);
-    assert_eq!(Run::new(["no-such-command"]).run().code, 2);
-    assert_eq!(Run::new(Vec::<String>::new()).run().code, 2);
+    let out = changegate().args(["plan-check", "--format", "yaml", "x.json"]).assert().code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("invalid value 'yaml'"), "{stderr}");
+    changegate().arg("no-such-command").assert().code(2);
+    changegate().assert().code(2);
 }
 
 /// README's first command: the whole process, narrated, on nothing but this

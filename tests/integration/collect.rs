@@ -9,8 +9,7 @@ use std::process::Command;
 use changegate::standins::github::{Event, Pull, Review};
 use serde_json::{Value, json};
 
-use crate::sandbox::{ALICE, CI, Pipeline, Sandbox};
-use crate::support::Run;
+use crate::support::sandbox::{ALICE, CI, Pipeline, Sandbox};
 
 pub const REPO: &str = "acme/web";
 
@@ -189,10 +188,7 @@ pub fn collect_pipeline(sb: &Sandbox, p: &Pipeline) -> (Value, crate::support::O
 
 /// Collects the evidence of ticket `key`, requested for pipeline `p`.
 pub fn collect_key(sb: &Sandbox, p: &Pipeline, key: &str) -> (Value, crate::support::Output) {
-    let mut run = Run::new(["collect", key, "-o", "evidence.json"]).cwd(sb.path());
-    for (k, v) in sb.job_env(p) {
-        run = run.env(&k, &v);
-    }
+    let mut run = sb.job(p, ["collect", key, "-o", "evidence.json"]);
     run = run.env("GITHUB_API_URL", &sb.stand_ins.url()).env("GITHUB_TOKEN", changegate::standins::github::TOKEN);
     // Git objects (the `git-objects` feature) come from the repository itself.
     if let Some(dir) = sb.stand_ins.with_github(|g| g.has_repo(REPO).then(|| g.repo_mut(REPO).git_dir.clone())) {
@@ -396,8 +392,10 @@ fn a_large_range_takes_at_most_ten_github_requests() {
     let (e, out) = collect(&sb, &g.head());
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(sb.stand_ins.with_github(|g| g.max_in_flight) <= 2, "pairs, never more");
-    assert_eq!(e["range"]["commits"].as_array().unwrap().len(), 220);
-    assert_eq!(e["pulls"].as_object().unwrap().len(), 110);
+    // (A loaded machine can make a query outlast the jobs' 1 s HTTP timeout:
+    // the gap then says so.)
+    assert_eq!(e["range"]["commits"].as_array().unwrap().len(), 220, "gaps: {}", e["gaps"]);
+    assert_eq!(e["pulls"].as_object().unwrap().len(), 110, "gaps: {}", e["gaps"]);
     assert_eq!(e["gaps"], json!([]));
     assert_eq!(e["requests"]["github"], 8, "3 + 1 + 1 + 2 + 1");
     assert!(e["requests"]["github"].as_u64().unwrap() <= 10);
@@ -583,7 +581,7 @@ fn code_scanning_analyses_of_the_deployed_commit() {
 }
 
 fn sha(n: u32) -> String {
-    crate::sandbox::sha(n)
+    crate::support::sandbox::sha(n)
 }
 
 /// Every record collected validates against `docs/evidence.schema.json`,

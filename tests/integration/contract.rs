@@ -20,7 +20,7 @@ use changegate::jira::adf::Doc;
 use changegate::jira::{Jira, JiraSettings};
 use serde_json::{Map, Value, json};
 
-use crate::sandbox::{ALICE, Sandbox, sha};
+use crate::support::sandbox::{ALICE, Sandbox, sha};
 use crate::support::shared;
 
 /// A running Prism; killed when dropped.
@@ -358,10 +358,7 @@ fn collect_passes_the_official_descriptions_both_ways() {
     let jira_proxy = Prism::proxy("jira", &sb.stand_ins.url());
     let ci_proxy = Prism::proxy("circleci", &sb.stand_ins.url());
     let gh_proxy = Prism::proxy("github", &sb.stand_ins.url());
-    let mut run = crate::support::Run::new(["collect", &key, "-o", "evidence.json"]).cwd(sb.path());
-    for (k, v) in sb.job_env(&p) {
-        run = run.env(&k, &v);
-    }
+    let run = sb.job(&p, ["collect", &key, "-o", "evidence.json"]);
     let out = run
         .env("JIRA_BASE_URL", &jira_proxy.url)
         .env("CIRCLECI_API_URL", &format!("{}/api/v2", ci_proxy.url))
@@ -476,10 +473,7 @@ fn analyze_passes_the_official_descriptions_both_ways() {
     let gh_proxy = Prism::proxy("github", &sb.stand_ins.url());
     // Attachments go around the Jira proxy (see below); everything else through it.
     let jira_url = split_attachments(&sb.stand_ins.url(), &jira_proxy.url);
-    let mut run = crate::support::Run::new(["analyze", &key, "--approve"]).cwd(sb.path());
-    for (k, v) in sb.job_env(&p) {
-        run = run.env(&k, &v);
-    }
+    let run = sb.job(&p, ["analyze", &key, "--approve"]);
     let out = run
         .env("JIRA_BASE_URL", &jira_url)
         .env("JIRA_USER_EMAIL", "bot@acme.test")
@@ -536,10 +530,7 @@ fn reconcile_passes_the_official_descriptions_both_ways() {
     let gh_proxy = Prism::proxy("github", &sb.stand_ins.url());
     let jira_url = split_attachments(&sb.stand_ins.url(), &jira_proxy.url);
     let private = sb.keys.0.clone();
-    let mut run = crate::support::Run::new(["reconcile", "--hold-wait", "5"]).cwd(sb.path());
-    for (k, v) in sb.job_env(&p) {
-        run = run.env(&k, &v);
-    }
+    let run = sb.job(&p, ["reconcile", "--hold-wait", "5"]);
     let out = run
         .env("JIRA_BASE_URL", &jira_url)
         .env("JIRA_USER_EMAIL", "bot@acme.test")
@@ -584,20 +575,10 @@ fn request_flow_passes_the_official_descriptions_both_ways() {
     let approved = sb.request(&p, &[]);
     assert_eq!(approved.code, 0, "{}{}", approved.stdout, approved.stderr);
     assert!(approved.stdout.contains("(Approved)"));
-    let mut run = crate::support::Run::new(["config", "check", "--probe-ticket", "PRODCM-1"]).cwd(sb.path());
-    for (k, v) in sb.job_env(&p) {
-        run = run.env(&k, &v);
-    }
-    let check = run.run();
+    let check = sb.job(&p, ["config", "check", "--probe-ticket", "PRODCM-1"]).run();
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
     // Validate, record a risky plan, approve it, validate before apply, close.
-    let job = |args: &[&str]| {
-        let mut run = crate::support::Run::new(args.iter().map(|a| (*a).to_owned())).cwd(sb.path());
-        for (k, v) in sb.job_env(&p) {
-            run = run.env(&k, &v);
-        }
-        run.run()
-    };
+    let job = |args: &[&str]| sb.job(&p, args).run();
     let v = job(&["validate", "--environment", "production"]);
     assert_eq!(v.code, 1, "fields are missing: {}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("required_field_missing"), "{}", v.stdout);
@@ -789,31 +770,14 @@ fn assert_no_violations(proxies: &[Prism]) {
 
 /// A deploy workflow of `project` at `commit`: build, request, hold,
 /// plan, plan hold, apply, close.
-fn deploy_pipeline(sb: &Sandbox, project: &str, commit: &str) -> crate::sandbox::Pipeline {
-    let spec = json!({"project_slug": project, "branch": "main", "revision": commit, "workflow": "deploy-prod", "jobs": [
-        {"name": "build"}, {"name": "request_change", "requires": ["build"]},
-        {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
-        {"name": "plan", "requires": ["hold_change"], "status": "blocked"},
-        {"name": "hold_plan_review", "type": "approval", "requires": ["plan"]},
-        {"name": "apply", "requires": ["hold_plan_review"], "status": "blocked"},
-        {"name": "close_change", "requires": ["apply"], "status": "blocked"}]});
-    let v = sb.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();
-    crate::sandbox::Pipeline {
-        id: v["pipeline_id"].as_str().unwrap().into(),
-        number: v["pipeline_number"].as_u64().unwrap(),
-        workflow_id: v["workflow_id"].as_str().unwrap().into(),
-        commit: commit.to_owned(),
-        branch: "main".into(),
-    }
+fn deploy_pipeline(sb: &Sandbox, project: &str, commit: &str) -> crate::support::sandbox::Pipeline {
+    sb.deploy_pipeline(project, commit, "blocked")
 }
 
 /// Runs changegate as a job of `p`, or as the bot (its Jira user and
 /// receipt key).
-fn run_as(sb: &Sandbox, p: &crate::sandbox::Pipeline, args: &[&str], bot: bool) -> crate::support::Output {
-    let mut r = crate::support::Run::new(args.iter().copied()).cwd(sb.path());
-    for (k, v) in sb.job_env(p) {
-        r = r.env(&k, &v);
-    }
+fn run_as(sb: &Sandbox, p: &crate::support::sandbox::Pipeline, args: &[&str], bot: bool) -> crate::support::Output {
+    let mut r = sb.job(p, args.iter().copied());
     if bot {
         r = r
             .env("JIRA_USER_EMAIL", "bot@acme.test")
@@ -826,7 +790,7 @@ fn run_as(sb: &Sandbox, p: &crate::sandbox::Pipeline, args: &[&str], bot: bool) 
 
 /// Requests a ticket for each pipeline (state in the named file) and
 /// ends its request job; the ticket keys, in order.
-fn request_all(sb: &Sandbox, pipelines: &[(&crate::sandbox::Pipeline, &str)]) -> Vec<String> {
+fn request_all(sb: &Sandbox, pipelines: &[(&crate::support::sandbox::Pipeline, &str)]) -> Vec<String> {
     pipelines
         .iter()
         .map(|(p, state)| {
@@ -868,7 +832,7 @@ fn decline_failure_and_a_bare_hold_approval_pass_the_official_descriptions() {
     // cancels the declined one's workflow.
     let out = run_as(&sb, &web, &["reconcile", "--hold-wait", "2"], true);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    let wf_status = |p: &crate::sandbox::Pipeline| -> String {
+    let wf_status = |p: &crate::support::sandbox::Pipeline| -> String {
         let d = sb.stand_ins.with_circleci(|c| c.dump());
         d["workflows"].as_array().unwrap().iter().find(|w| w["id"] == p.workflow_id.as_str()).unwrap()["status"]
             .as_str()
@@ -1190,7 +1154,7 @@ fn the_lock_passes_the_official_descriptions_both_ways() {
     restricted_context(&sb);
     let by_carol = pipeline_of(
         &sb,
-        &crate::sandbox::sha(90),
+        &crate::support::sandbox::sha(90),
         "carol",
         json!([{"name": "build"}, {"name": "request_change", "requires": ["build"]},
                {"name": "hold_change", "type": "approval", "requires": ["request_change"]},

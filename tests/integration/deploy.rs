@@ -7,30 +7,14 @@ use std::path::PathBuf;
 use changegate::receipt::{ReceiptPayload, SigningKey, generate};
 use serde_json::{Value, json};
 
-use crate::sandbox::{ALICE, Pipeline, Sandbox, sha};
-use crate::support::{Output, Run, repo};
+use crate::support::sandbox::{ALICE, Pipeline, Sandbox, sha};
+use crate::support::{Output, repo};
 
 const REPO: &str = "gh/acme/web";
 
 /// A deploy pipeline: build, request, hold, plan, plan hold, apply, close.
 fn deploy_pipeline(sb: &Sandbox, commit: &str) -> Pipeline {
-    let spec = json!({"project_slug": REPO, "branch": "main", "revision": commit, "workflow": "deploy-prod", "jobs": [
-        {"name": "build", "type": "build"},
-        {"name": "request_change", "type": "build", "requires": ["build"]},
-        {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
-        {"name": "plan", "type": "build", "requires": ["hold_change"], "status": "running"},
-        {"name": "hold_plan_review", "type": "approval", "requires": ["plan"]},
-        {"name": "apply", "type": "build", "requires": ["hold_plan_review"], "status": "blocked"},
-        {"name": "close_change", "type": "build", "requires": ["apply"], "status": "blocked"}
-    ]});
-    let v = sb.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();
-    Pipeline {
-        id: v["pipeline_id"].as_str().unwrap().into(),
-        number: v["pipeline_number"].as_u64().unwrap(),
-        workflow_id: v["workflow_id"].as_str().unwrap().into(),
-        commit: commit.into(),
-        branch: "main".into(),
-    }
+    sb.deploy_pipeline(REPO, commit, "running")
 }
 
 /// These tests are of the CI steps' own checks (binding, plan digests,
@@ -43,11 +27,7 @@ fn no_bot() -> Sandbox {
 
 /// Runs a changegate command as a job of pipeline `p`.
 fn cg(sb: &Sandbox, p: &Pipeline, args: &[&str]) -> Output {
-    let mut run = Run::new(args.iter().map(|s| (*s).to_owned())).cwd(sb.path());
-    for (k, v) in sb.job_env(p) {
-        run = run.env(&k, &v);
-    }
-    run.run()
+    sb.job(p, args).run()
 }
 
 /// A requested and approved ticket for `p` (PRODCM-1 in a fresh sandbox).
@@ -369,7 +349,7 @@ fn with_a_bot_only_its_signed_record_and_receipts_let_a_deploy_through() {
     forged.written_at = changegate::time::Timestamp::now().to_rfc3339();
     forged.receipts.push(changegate::receipt::sign(&forger, payload));
     let forged = forger.sign(changegate::signing::Kind::Record, forged);
-    sb.jira_as(crate::sandbox::CI)
+    sb.jira_as(crate::support::sandbox::CI)
         .set_property("PRODCM-1", "changegate.bot", &serde_json::to_value(&forged).unwrap())
         .unwrap();
     let v = cg(&sb, &pl, &["validate", "--environment", "production"]);
@@ -685,13 +665,7 @@ fn the_plan_judged_and_applied_is_rendered_from_the_binary_plan_itself() {
         stand_in_tool(tools.path(), name);
     }
     let path = format!("{}:{}", tools.path().display(), std::env::var("PATH").unwrap_or_default());
-    let run = |args: &[&str]| {
-        let mut r = Run::new(args.iter().map(|s| (*s).to_owned())).cwd(sb.path()).env("PATH", &path);
-        for (k, v) in sb.job_env(&pl) {
-            r = r.env(&k, &v);
-        }
-        r.run()
-    };
+    let run = |args: &[&str]| sb.job(&pl, args).env("PATH", &path).run();
     let doc = json!({"format_version": "1.2", "terraform_version": "1.9.8", "planned_values": {}, "resource_changes": [
         {"address": "aws_instance.web", "mode": "managed", "type": "aws_instance", "name": "web",
          "change": {"actions": ["update"], "before": {"tags": {"v": "1"}}, "after": {"tags": {"v": "2"}}}}]});

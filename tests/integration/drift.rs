@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::sandbox::Sandbox;
+use crate::support::sandbox::Sandbox;
 use crate::support::{Output, Run, repo, shared};
 
 /// (file, exit, {address=severity:reasons}) of the expectations file.
@@ -128,7 +128,7 @@ pub fn record(sb: &Sandbox, drift: Value, stack: &str) -> Output {
 }
 
 pub fn record_at(sb: &Sandbox, jira_url: &str, drift: Value, stack: &str) -> Output {
-    record_as(sb, jira_url, crate::sandbox::DRIFT_CHECK, drift, stack)
+    record_as(sb, jira_url, crate::support::sandbox::DRIFT_CHECK, drift, stack)
 }
 
 pub fn record_as(sb: &Sandbox, jira_url: &str, user: (&str, &str), drift: Value, stack: &str) -> Output {
@@ -224,10 +224,10 @@ fn two_checks_at_once_leave_one_ticket() {
 #[test]
 fn a_drift_ticket_links_the_last_deploy_of_its_stream() {
     let sb = sandbox();
-    let p = sb.pipeline("gh/acme/web", "main", &crate::sandbox::sha(77));
+    let p = sb.pipeline("gh/acme/web", "main", &crate::support::sandbox::sha(77));
     assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
-    sb.jira_as(crate::sandbox::ALICE).transition("PRODCM-1", "Approve", None).unwrap();
-    sb.jira_as(crate::sandbox::ALICE).transition("PRODCM-1", "Complete", None).unwrap();
+    sb.jira_as(crate::support::sandbox::ALICE).transition("PRODCM-1", "Approve", None).unwrap();
+    sb.jira_as(crate::support::sandbox::ALICE).transition("PRODCM-1", "Complete", None).unwrap();
     let out = record(&sb, opened_sg(), "default");
     assert!(out.stdout.contains("linked PRODCM-2 to PRODCM-1, the last deploy of this stream"), "{}", out.stdout);
 }
@@ -253,7 +253,7 @@ fn open_drift_sends_the_next_change_to_a_person() {
 
     // The drift is gone: the next analysis approves the same change.
     assert_eq!(record(&sb, json!([]), "network").code, 0);
-    sb.jira_as(crate::sandbox::ALICE).transition(&k, "Decline", None).ok();
+    sb.jira_as(crate::support::sandbox::ALICE).transition(&k, "Decline", None).ok();
     let p2 = crate::collect::pipeline(&sb, &p.commit);
     sb.add_trivy(&p2);
     assert_eq!(sb.request(&p2, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
@@ -361,7 +361,7 @@ fn the_audit_lists_the_drift_of_its_period() {
     // The CI user cancels the open one and rewrites its record: the audit
     // says who closed it, keeps its stream, and Jira's creation dates it.
     let key = network["ticket"].as_str().unwrap().to_owned();
-    let ci = sb.jira_as(crate::sandbox::CI);
+    let ci = sb.jira_as(crate::support::sandbox::CI);
     let mut r = ci.property(&key, changegate::drift::PROPERTY).unwrap().unwrap();
     r["found_at"] = json!("2000-01-01T00:00:00Z");
     ci.set_property(&key, changegate::drift::PROPERTY, &r).unwrap();
@@ -388,7 +388,7 @@ fn a_deploy_approved_knowing_of_the_drift_closes_it() {
     let p = sb.pipeline_with_jobs(
         "gh/acme/web",
         "main",
-        &crate::sandbox::sha(91),
+        &crate::support::sandbox::sha(91),
         json!([{"name": "build"}, {"name": "request_change", "requires": ["build"]},
                {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
                {"name": "apply", "requires": ["hold_change"], "status": "success"}]),
@@ -396,14 +396,14 @@ fn a_deploy_approved_knowing_of_the_drift_closes_it() {
     assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
     let key = sb.state()["ticket"].as_str().unwrap().to_owned();
     std::thread::sleep(std::time::Duration::from_millis(20));
-    sb.jira_as(crate::sandbox::ALICE).transition(&key, "Approve", None).unwrap();
+    sb.jira_as(crate::support::sandbox::ALICE).transition(&key, "Approve", None).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
     let later = record(&sb, retagged(), "app");
     let later_key =
         later.stdout.split("opened drift ticket ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
     // Anyone who may edit issues can rewrite the drift ticket's record to
     // say it was found long ago: the time `close` goes by is Jira's own.
-    let ci = sb.jira_as(crate::sandbox::CI);
+    let ci = sb.jira_as(crate::support::sandbox::CI);
     let mut forged = ci.property(&later_key, changegate::drift::PROPERTY).unwrap().unwrap();
     forged["found_at"] = json!("2000-01-01T00:00:00Z");
     ci.set_property(&later_key, changegate::drift::PROPERTY, &forged).unwrap();
@@ -438,19 +438,19 @@ fn nothing_the_ci_user_does_to_a_drift_ticket_settles_it() {
     let cases: Vec<(&str, Tamper)> = vec![
         (
             "cancelled by hand",
-            Box::new(move |sb, d| sb.jira_as(crate::sandbox::CI).transition(d, &cancel_, None).unwrap()),
+            Box::new(move |sb, d| sb.jira_as(crate::support::sandbox::CI).transition(d, &cancel_, None).unwrap()),
         ),
         (
             "closed by a drift check run with the CI user's token",
             Box::new(|sb, _| {
-                let out = record_as(sb, &sb.stand_ins.url(), crate::sandbox::CI, json!([]), "network");
+                let out = record_as(sb, &sb.stand_ins.url(), crate::support::sandbox::CI, json!([]), "network");
                 assert!(out.stdout.contains("closed drift ticket"), "{}", out.stdout);
             }),
         ),
         (
             "its record moved to another environment",
             Box::new(|sb, d| {
-                let ci = sb.jira_as(crate::sandbox::CI);
+                let ci = sb.jira_as(crate::support::sandbox::CI);
                 let mut r = ci.property(d, PROPERTY).unwrap().unwrap();
                 r["environment"] = json!("staging");
                 ci.set_property(d, PROPERTY, &r).unwrap();
@@ -459,7 +459,7 @@ fn nothing_the_ci_user_does_to_a_drift_ticket_settles_it() {
         (
             "its record and labels moved to another environment",
             Box::new(|sb, d| {
-                let ci = sb.jira_as(crate::sandbox::CI);
+                let ci = sb.jira_as(crate::support::sandbox::CI);
                 let mut r = ci.property(d, PROPERTY).unwrap().unwrap();
                 r["environment"] = json!("staging");
                 ci.set_property(d, PROPERTY, &r).unwrap();
@@ -470,7 +470,7 @@ fn nothing_the_ci_user_does_to_a_drift_ticket_settles_it() {
         ("its labels removed, then cancelled", {
             let cancel = cancel.clone();
             Box::new(move |sb, d| {
-                let ci = sb.jira_as(crate::sandbox::CI);
+                let ci = sb.jira_as(crate::support::sandbox::CI);
                 ci.update_labels(d, &[], &[changegate::drift::LABEL.to_owned(), stream_label("production", "network")])
                     .unwrap();
                 ci.transition(d, &cancel, None).unwrap();
@@ -479,7 +479,7 @@ fn nothing_the_ci_user_does_to_a_drift_ticket_settles_it() {
         ("its labels swapped for the change tickets' labels, then cancelled", {
             let cancel = cancel.clone();
             Box::new(move |sb, d| {
-                let ci = sb.jira_as(crate::sandbox::CI);
+                let ci = sb.jira_as(crate::support::sandbox::CI);
                 ci.update_labels(
                     d,
                     &["changegate".to_owned()],
@@ -492,7 +492,7 @@ fn nothing_the_ci_user_does_to_a_drift_ticket_settles_it() {
         ("cancelled, naming as its review a deploy approved before the drift was found", {
             let cancel = cancel.clone();
             Box::new(move |sb, d| {
-                let ci = sb.jira_as(crate::sandbox::CI);
+                let ci = sb.jira_as(crate::support::sandbox::CI);
                 // The environment's last deploy, approved and done before the drift.
                 let base = sb
                     .issues()
@@ -531,7 +531,7 @@ fn a_reviewed_deploy_settles_drift_the_ci_user_closed() {
     let (sb, g, p) = setup(&config("[approval]\nauto_approve = true\n"), |_| Vec::new());
     let d = opened(&record(&sb, opened_sg(), "network"));
     let cancel = changegate::config::jira::JiraConfig::default().transitions.cancel;
-    sb.jira_as(crate::sandbox::CI).transition(&d, &cancel, None).unwrap();
+    sb.jira_as(crate::support::sandbox::CI).transition(&d, &cancel, None).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
     let out = analyze(&sb, &p, &["--approve"]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
@@ -539,7 +539,7 @@ fn a_reviewed_deploy_settles_drift_the_ci_user_closed() {
     let comments = sb.issue(&k)["comments"].to_string();
     assert!(comments.contains("neither the bot, an approver nor the drift check"), "{comments}");
     std::thread::sleep(std::time::Duration::from_millis(20));
-    sb.jira_as(crate::sandbox::ALICE).transition(&k, "Approve", None).unwrap();
+    sb.jira_as(crate::support::sandbox::ALICE).transition(&k, "Approve", None).unwrap();
     let done = sb.job(&p, ["close", "--deploy-job", "build"]).run();
     assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
     assert!(done.stdout.contains(&format!("settled drift ticket {d}")), "{}", done.stdout);
@@ -563,7 +563,7 @@ fn a_reviewed_deploy_settles_drift_the_ci_user_closed() {
 fn a_relabelled_decoy_is_not_the_streams_drift_ticket() {
     use changegate::drift::{LABEL, stream_label};
     let sb = sandbox();
-    let ci = sb.jira_as(crate::sandbox::CI);
+    let ci = sb.jira_as(crate::support::sandbox::CI);
     let mut fields = serde_json::Map::new();
     fields.insert("project".into(), json!({"key": "PRODCM"}));
     fields.insert("issuetype".into(), json!({"name": "Change"}));

@@ -5,18 +5,15 @@
 
 use serde_json::{Value, json};
 
-use crate::sandbox::{ALICE, Pipeline, Sandbox, sha};
-use crate::support::{Output, Produced, Run};
+use crate::support::sandbox::{ALICE, Pipeline, Sandbox, sha};
+use crate::support::{Output, Produced};
 
 const CAROL: (&str, &str) = ("carol@acme.test", "carol-token");
 const BOT: (&str, &str) = ("bot@acme.test", "bot-token");
 
 /// Runs a changegate command as a job of `p`, with extra environment.
 fn cg(sb: &Sandbox, p: &Pipeline, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut run = Run::new(args.iter().map(|s| (*s).to_owned())).cwd(sb.path());
-    for (k, v) in sb.job_env(p) {
-        run = run.env(&k, &v);
-    }
+    let mut run = sb.job(p, args);
     for (k, v) in env {
         run = run.env(k, v);
     }
@@ -249,7 +246,7 @@ fn a_retrospective_opened_twice_at_once_is_settled_to_one() {
     fields.insert("summary".into(), json!(format!("Retrospective of emergency change {key}")));
     let label = format!("changegate-retrospective-of-{}", key.to_ascii_lowercase());
     fields.insert("labels".into(), json!(["changegate-retrospective", label]));
-    let other = sb.jira_as(crate::sandbox::CI).create(fields, &[]).unwrap().key;
+    let other = sb.jira_as(crate::support::sandbox::CI).create(fields, &[]).unwrap().key;
 
     let v = cg(&sb, &p, &["validate", "--environment", "production"], &[]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);

@@ -15,7 +15,6 @@ mod plan_check;
 mod reports;
 mod request;
 mod review;
-mod sandbox;
 mod sarif;
 mod setup_ci;
 mod setup_docs;

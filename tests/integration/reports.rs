@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::sandbox::{ALICE, Pipeline, Sandbox, sha};
+use crate::support::sandbox::{ALICE, Pipeline, Sandbox, sha};
 use crate::support::{Run, check_html, junit_counts, read_junit, repo};
 
 /// A plan whose addresses carry markup and quotes.
@@ -231,8 +231,8 @@ fn audit_posts_on_the_periods_inspection_ticket_once_and_writes_its_reports() {
             ],
         )
         // The scheduled job runs with the CI context: the CI Jira user.
-        .env("JIRA_USER_EMAIL", crate::sandbox::CI.0)
-        .env("JIRA_API_TOKEN", crate::sandbox::CI.1)
+        .env("JIRA_USER_EMAIL", crate::support::sandbox::CI.0)
+        .env("JIRA_API_TOKEN", crate::support::sandbox::CI.1)
         .run()
     };
     let inspections = || -> Vec<Value> {

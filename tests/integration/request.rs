@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::sandbox::{ALICE, CI, Sandbox, sha};
+use crate::support::sandbox::{ALICE, CI, Sandbox, sha};
 
 const REPO: &str = "gh/acme/web";
 
@@ -482,11 +482,7 @@ fn config_check_against_the_site_and_the_approval_probe() {
     let sb = Sandbox::new();
     let p = sb.pipeline(REPO, "main", &sha(24));
     assert_eq!(sb.request(&p, &[]).code, 0);
-    let mut run = crate::support::Run::new(["config", "check", "--probe-ticket", "PRODCM-1"]).cwd(sb.path());
-    for (k, v) in sb.job_env(&p) {
-        run = run.env(&k, &v);
-    }
-    let out = run.run();
+    let out = sb.job(&p, ["config", "check", "--probe-ticket", "PRODCM-1"]).run();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("matches the configuration"), "{}", out.stdout);
     assert!(out.stdout.contains("the CI user cannot approve or decline PRODCM-1"), "{}", out.stdout);
@@ -515,11 +511,7 @@ fn config_check_against_the_site_and_the_approval_probe() {
         "[jira.fields]\nenvironment = \"customfield_99999\"\n[jira.statuses]\nmanual_review = \"In Review\"\n",
     )
     .unwrap();
-    let mut run = crate::support::Run::new(["config", "check"]).cwd(sb.path());
-    for (k, v) in sb.job_env(&p) {
-        run = run.env(&k, &v);
-    }
-    let out = run.run();
+    let out = sb.job(&p, ["config", "check"]).run();
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("environment = \"customfield_99999\": the site has no field with that id"),

@@ -12,7 +12,7 @@ use changegate::standins::github::{Event, Pull, Review};
 use serde_json::{Value, json};
 
 use crate::collect::{Git, REPO, approved_by, collect, collect_key, collect_pipeline, deployed, pull, register};
-use crate::sandbox::Sandbox;
+use crate::support::sandbox::Sandbox;
 
 /// A repository whose first commit was deployed and approved (the base).
 struct Case {
@@ -1265,10 +1265,7 @@ mod content {
         let p = crate::collect::pipeline(&c.sb, &s);
         assert_eq!(c.sb.request(&p, &[]).code, 0);
         let key = c.sb.state()["ticket"].as_str().unwrap().to_owned();
-        let mut run = crate::support::Run::new(["collect", &key, "-o", "evidence.json"]).cwd(c.sb.path());
-        for (k, v) in c.sb.job_env(&p) {
-            run = run.env(&k, &v);
-        }
+        let mut run = c.sb.job(&p, ["collect", &key, "-o", "evidence.json"]);
         let out = run
             .env("GITHUB_API_URL", &c.sb.stand_ins.url())
             .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
@@ -1444,7 +1441,7 @@ mod watched_files {
     use changegate::request::binding::RECORD_PROPERTY;
 
     use super::*;
-    use crate::sandbox::CI;
+    use crate::support::sandbox::CI;
 
     /// The reasons of the decision on the current head, with `extra_path`
     /// added to the ticket's record as a configuration file its request used.

@@ -8,7 +8,7 @@
 
 use changegate::standins::circleci::ADMIN_TOKEN;
 
-use crate::sandbox::Sandbox;
+use crate::support::sandbox::Sandbox;
 use crate::support::{Output, Run, repo};
 
 const BEGIN: &str = "<!-- begin: transcript written by tests/integration/setup_docs.rs; do not edit -->\n";

@@ -18,7 +18,7 @@ use changegate::setup::jira_webhook::{self, Existing, Needed};
 use changegate::setup::{Action, Plan};
 use serde_json::{Map, json};
 
-use crate::sandbox::{CI, Sandbox};
+use crate::support::sandbox::{CI, Sandbox};
 
 /// The stand-in's Jira administrator.
 const ADMIN: (&str, &str) = ("admin@acme.test", "admin-token");
@@ -171,7 +171,7 @@ fn the_probe_says_when_the_bot_last_accepted_a_signed_jira_delivery() {
     let cfg = format!("{}\n{}", changegate::standins::SITE_CONFIG, crate::trust::LOCK);
     let sb = Sandbox::with_config(&cfg);
     crate::trust::restricted_context(&sb);
-    let p = sb.pipeline("gh/acme/web", "main", &crate::sandbox::sha(90));
+    let p = sb.pipeline("gh/acme/web", "main", &crate::support::sandbox::sha(90));
     let probe = |bot_url: Option<&str>| {
         let mut run = sb.job(&p, ["config", "check", "--offline", "--probe"]);
         if let Some(u) = bot_url {

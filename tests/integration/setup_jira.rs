@@ -7,7 +7,7 @@
 
 use changegate::standins::jira_site::Site;
 
-use crate::sandbox::{ALICE, Pipeline, Sandbox, sha};
+use crate::support::sandbox::{ALICE, Pipeline, Sandbox, sha};
 use crate::support::{Output, Run};
 
 pub const ADMIN: (&str, &str) = ("admin@acme.test", "admin-token");
@@ -139,7 +139,7 @@ fn setup_on_an_empty_site_reaches_a_whole_gated_deploy_and_a_second_run_changes_
     let key = sb.state()["ticket"].as_str().unwrap().to_owned();
     // The CI user is offered none of the approving transitions.
     let offered: Vec<String> =
-        sb.jira_as(crate::sandbox::CI).transitions(&key).unwrap().into_iter().map(|t| t.name).collect();
+        sb.jira_as(crate::support::sandbox::CI).transitions(&key).unwrap().into_iter().map(|t| t.name).collect();
     assert!(!offered.iter().any(|t| t == "Approve" || t == "Decline" || t == "Emergency approve"), "{offered:?}");
     sb.reconcile(&p);
     sb.jira_as(ALICE).transition(&key, "Approve", None).unwrap();
@@ -188,7 +188,7 @@ fn a_partly_configured_site_gets_only_what_it_lacks() {
 #[test]
 fn a_token_without_administration_rights_gets_a_plan_that_names_the_permission() {
     let sb = empty_sandbox();
-    let out = setup(&sb, crate::sandbox::CI, &["--apply"]);
+    let out = setup(&sb, crate::support::sandbox::CI, &["--apply"]);
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("blocked: needs Administer Jira"), "{}", out.stdout);
     assert!(out.stdout.contains("blocked: needs site administration"), "{}", out.stdout);

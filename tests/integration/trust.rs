@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::analyze::{config, key};
 use crate::collect::{Git, approved_by, deployed, pull, register};
-use crate::sandbox::{ALICE, CI, Pipeline, Sandbox};
 use crate::support::Output;
+use crate::support::sandbox::{ALICE, CI, Pipeline, Sandbox};
 
 const BOB: (&str, &str) = ("bob@acme.test", "bob-token");
 
@@ -98,7 +98,7 @@ fn a_state_file_that_names_no_ticket_decides_nothing() {
     assert!(out.stdout.contains(&format!("analysis of {k}")), "{}", out.stdout);
 
     // No ticket bound to the pipeline at all: refused, not passed.
-    let other = crate::collect::pipeline(&sb, &crate::sandbox::sha(77));
+    let other = crate::collect::pipeline(&sb, &crate::support::sandbox::sha(77));
     let v = validate(&sb, &other, &[]);
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("no change ticket is bound to this pipeline"), "{}", v.stdout);
@@ -130,7 +130,7 @@ fn a_state_file_that_names_no_ticket_decides_nothing() {
 #[test]
 fn the_commit_under_review_cannot_switch_the_gate_off() {
     let sb = Sandbox::new();
-    let p = sb.pipeline("gh/acme/web", "main", &crate::sandbox::sha(70));
+    let p = sb.pipeline("gh/acme/web", "main", &crate::support::sandbox::sha(70));
     let honest = std::fs::read_to_string(sb.path().join("changegate.toml")).unwrap();
     std::fs::write(sb.path().join("changegate.toml"), format!("controlled_environments = []\n{honest}")).unwrap();
     let out = sb.request(&p, &[]);
@@ -154,7 +154,7 @@ fn the_commit_under_review_cannot_switch_the_gate_off() {
 
     // `Production` is production.
     std::fs::write(sb.path().join("changegate.toml"), &honest).unwrap();
-    let p2 = sb.pipeline("gh/acme/web", "main", &crate::sandbox::sha(71));
+    let p2 = sb.pipeline("gh/acme/web", "main", &crate::support::sandbox::sha(71));
     let out =
         sb.job(&p2, ["request", "--environment", "Production", "--build-job", "build", "--hold", "hold_change"]).run();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
@@ -253,7 +253,7 @@ fn an_older_or_another_tickets_record_of_the_bot_is_refused() {
     assert_eq!(validate(&sb, &p, &[]).code, 0, "the honest deploy passes again");
 
     // Another ticket's record copied in.
-    let other = crate::collect::pipeline(&sb, &crate::sandbox::sha(72));
+    let other = crate::collect::pipeline(&sb, &crate::support::sandbox::sha(72));
     assert_eq!(sb.request(&other, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
     let k2 = key(&sb);
     ci.set_property(&k2, "changegate.bot", &record(&sb, &k)).unwrap();
@@ -487,16 +487,8 @@ pub(crate) fn restricted_context(sb: &Sandbox) {
 
 /// A pipeline of `jobs` triggered by `who`.
 pub(crate) fn pipeline_of(sb: &Sandbox, commit: &str, who: &str, jobs: Value) -> Pipeline {
-    let spec = json!({"project_slug": "gh/acme/web", "branch": "main", "revision": commit, "workflow": "deploy-prod",
-                      "triggered_by": who, "jobs": jobs});
-    let v = sb.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();
-    Pipeline {
-        id: v["pipeline_id"].as_str().unwrap().into(),
-        number: v["pipeline_number"].as_u64().unwrap(),
-        workflow_id: v["workflow_id"].as_str().unwrap().into(),
-        commit: commit.into(),
-        branch: "main".into(),
-    }
+    sb.pipeline_from(json!({"project_slug": "gh/acme/web", "branch": "main", "revision": commit,
+                            "workflow": "deploy-prod", "triggered_by": who, "jobs": jobs}))
 }
 
 /// `config check --probe` reads each deploy context's restrictions from
@@ -506,7 +498,7 @@ pub(crate) fn pipeline_of(sb: &Sandbox, commit: &str, who: &str, jobs: Value) ->
 fn the_probe_checks_that_each_deploy_context_is_locked() {
     let cfg = format!("{}\n{LOCK}", changegate::standins::SITE_CONFIG);
     let sb = Sandbox::with_config(&cfg);
-    let p = sb.pipeline("gh/acme/web", "main", &crate::sandbox::sha(80));
+    let p = sb.pipeline("gh/acme/web", "main", &crate::support::sandbox::sha(80));
     // (A bot that has accepted a signed Jira delivery: --probe checks that too.)
     let bot = crate::setup_hook::HealthyBot::start();
     let probe = || sb.job(&p, ["config", "check", "--offline", "--probe"]).env("CHANGEGATE_BOT_URL", &bot.url).run();
@@ -570,7 +562,7 @@ fn as_modelled_only_the_bots_approval_or_a_group_member_reaches_production() {
     // deploy runs. (This sandbox's pipeline has no context job: add one.)
     let gated = pipeline_of(
         &sb,
-        &crate::sandbox::sha(81),
+        &crate::support::sandbox::sha(81),
         "dana",
         json!([{"name": "build"},
         {"name": "request_change", "requires": ["build"]},
@@ -598,7 +590,7 @@ fn as_modelled_only_the_bots_approval_or_a_group_member_reaches_production() {
     assert_eq!(hold(&sb, &p), "success", "{}", out.stdout);
     let bot_gated = pipeline_of(
         &sb,
-        &crate::sandbox::sha(82),
+        &crate::support::sandbox::sha(82),
         "dana",
         json!([{"name": "hold_change", "type": "approval"},
         {"name": "deploy", "context": "production-aws", "requires": ["hold_change"]}]),
@@ -621,7 +613,7 @@ fn as_modelled_only_the_bots_approval_or_a_group_member_reaches_production() {
     // production: the hole. Its ticket's reconcile reports it, once.
     let by_carol = pipeline_of(
         &sb,
-        &crate::sandbox::sha(83),
+        &crate::support::sandbox::sha(83),
         "carol",
         json!([{"name": "build"},
         {"name": "request_change", "requires": ["build"]},
@@ -1154,7 +1146,7 @@ fn scan_results_of_another_pipelines_workflow_are_not_evidence() {
     let clean = crate::collect::pipeline(&sb, &base);
     sb.add_trivy(&clean);
     let p = crate::collect::pipeline(&sb, &m);
-    let grype = crate::sandbox::GRYPE_BLOCKING_SARIF;
+    let grype = crate::support::sandbox::GRYPE_BLOCKING_SARIF;
     sb.stand_ins
         .with_circleci(|c| {
             c.add_artifact(
@@ -1271,7 +1263,7 @@ fn an_apply_without_a_reviewed_plan_is_refused_recorded_and_audited() {
         "{}\n[lock]\nbot_login = \"changegate-bot\"\n[lock.plan_holds]\nproduction = \"hold_plan_review\"\n",
         changegate::standins::SITE_CONFIG
     ));
-    let p = sb.pipeline("gh/acme/web", "main", &crate::sandbox::sha(1));
+    let p = sb.pipeline("gh/acme/web", "main", &crate::support::sandbox::sha(1));
     assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
     let key = sb.state()["ticket"].as_str().unwrap().to_owned();
     sb.jira_as(ALICE).transition(&key, "Approve", None).unwrap();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::sandbox::{ALICE, Pipeline, Sandbox, sha};
+use crate::support::sandbox::{ALICE, Pipeline, Sandbox, sha};
 use crate::support::{Output, Produced};
 
 const BOT: (&str, &str) = ("bot@acme.test", "bot-token");

@@ -8,8 +8,8 @@ use serde_json::json;
 
 use crate::analyze::{config, key};
 use crate::collect::{Git, approved_by, deployed, pull, register};
-use crate::sandbox::{ALICE, Pipeline, Sandbox};
 use crate::support::Output;
+use crate::support::sandbox::{ALICE, Pipeline, Sandbox};
 
 const BOB: (&str, &str) = ("bob@acme.test", "bob-token");
 

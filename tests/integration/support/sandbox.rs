@@ -147,15 +147,42 @@ impl Sandbox {
 
     /// A pipeline whose one workflow has `jobs` (the stand-in's job specs).
     pub fn pipeline_with_jobs(&self, project: &str, branch: &str, commit: &str, jobs: Value) -> Pipeline {
-        let spec = json!({"project_slug": project, "branch": branch, "revision": commit, "workflow": "deploy-prod", "jobs": jobs});
+        self.pipeline_from(json!({"project_slug": project, "branch": branch, "revision": commit,
+                                  "workflow": "deploy-prod", "jobs": jobs}))
+    }
+
+    /// A pipeline from the stand-in's full pipeline spec (`project_slug`,
+    /// `branch`, `revision`, `workflow`, `jobs`, and optionally
+    /// `triggered_by`).
+    pub fn pipeline_from(&self, spec: Value) -> Pipeline {
         let v = self.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();
         Pipeline {
             id: v["pipeline_id"].as_str().unwrap().into(),
             number: v["pipeline_number"].as_u64().unwrap(),
             workflow_id: v["workflow_id"].as_str().unwrap().into(),
-            commit: commit.into(),
-            branch: branch.into(),
+            commit: spec["revision"].as_str().unwrap().into(),
+            branch: spec["branch"].as_str().unwrap().into(),
         }
+    }
+
+    /// The whole deploy workflow of `project` at `commit`: build, request,
+    /// the change hold, plan (in `plan_status`), the plan hold, apply and
+    /// close.
+    pub fn deploy_pipeline(&self, project: &str, commit: &str, plan_status: &str) -> Pipeline {
+        self.pipeline_with_jobs(
+            project,
+            "main",
+            commit,
+            json!([
+                {"name": "build", "type": "build"},
+                {"name": "request_change", "type": "build", "requires": ["build"]},
+                {"name": "hold_change", "type": "approval", "requires": ["request_change"]},
+                {"name": "plan", "type": "build", "requires": ["hold_change"], "status": plan_status},
+                {"name": "hold_plan_review", "type": "approval", "requires": ["plan"]},
+                {"name": "apply", "type": "build", "requires": ["hold_plan_review"], "status": "blocked"},
+                {"name": "close_change", "type": "build", "requires": ["apply"], "status": "blocked"}
+            ]),
+        )
     }
 
     /// The CircleCI job environment of `p`, with the CI user's credentials.
@@ -244,10 +271,7 @@ impl Sandbox {
             p.number.to_string(),
         ];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
-        let mut run = Run::new(args).cwd(self.path());
-        for (k, v) in self.job_env(p) {
-            run = run.env(&k, &v);
-        }
+        let run = self.job(p, args);
         run.run()
     }
 

@@ -1,9 +1,10 @@
 //! A small builder around the `changegate` binary, and access to the shared
 //! test data that lives beside the repository.
 
-use std::io::Write;
+pub mod sandbox;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// What one run of the binary produced.
 #[derive(Debug)]
@@ -43,23 +44,14 @@ impl Run {
     }
 
     pub fn run(self) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_changegate"));
-        cmd.args(&self.args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_changegate"));
         // A developer's own configuration must not leak into the tests.
-        cmd.env_remove("CHANGEGATE_CONFIG");
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
+        cmd.args(&self.args).env_remove("CHANGEGATE_CONFIG").envs(self.env);
         cmd.current_dir(self.cwd.unwrap_or_else(|| tempfile::tempdir().unwrap().keep()));
-        let mut child = cmd.spawn().expect("the changegate binary runs");
-        let stdin = self.stdin.unwrap_or_default();
-        let mut pipe = child.stdin.take().unwrap();
-        let writer = std::thread::spawn(move || {
-            // The binary may stop reading early (a refused plan).
-            let _ = pipe.write_all(&stdin);
-        });
-        let out = child.wait_with_output().unwrap();
-        writer.join().unwrap();
+        // The binary may stop reading early (a refused plan): assert_cmd
+        // writes stdin on its own thread and ignores a closed pipe.
+        cmd.write_stdin(self.stdin.unwrap_or_default());
+        let out = cmd.output().expect("the changegate binary runs");
         Output {
             code: out.status.code().expect("exited normally"),
             stdout: String::from_utf8(out.stdout).unwrap(),

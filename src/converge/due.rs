@@ -1037,7 +1037,7 @@ mod tests {
         assert_eq!(after_analysis(&facts("Manual review", &r, &check, &config), false), []);
         assert_eq!(after_analysis(&facts("Approved", &r, &check, &config), true), []);
         let mut e = record();
-        e.emergency = Some(crate::emergency::EmergencyRequest {
+        e.emergency = Some(crate::request::binding::EmergencyRequest {
             reason: "outage".into(),
             requested_by: None,
             requested_at: String::new(),

@@ -734,10 +734,10 @@ fn past_the_lock(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<
     use crate::request::binding::{RECORD_PROPERTY, TicketRecord};
     let jc = &config.jira;
     let bot = match &config.lock.bot_login {
-        Some(login) => crate::converge::BotUser { id: None, login: login.clone() },
+        Some(login) => crate::lock::BotUser { id: None, login: login.clone() },
         None => {
             let me = src.circleci.me().map_err(|e| AuditError::Lock(e.to_string()))?;
-            crate::converge::BotUser { id: Some(me.id), login: me.login }
+            crate::lock::BotUser { id: Some(me.id), login: me.login }
         }
     };
     let label = jc.labels.first().map_or_else(|| "changegate".to_owned(), Clone::clone);
@@ -756,7 +756,7 @@ fn past_the_lock(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<
         if record.workflows.is_empty() {
             continue;
         }
-        let found = crate::converge::slipped_of(src.circleci, Some(src.github), config, &record, &bot)
+        let found = crate::lock::slipped_of(src.circleci, Some(src.github), config, &record, &bot)
             .map_err(|e| AuditError::Lock(format!("{}: {e}", issue.key)))?;
         out.extend(found.into_iter().map(|f| LockEntry {
             ticket: issue.key.clone(),

@@ -3,11 +3,16 @@
 //! person) unlocks it, and what slipped past it — holds approved by someone
 //! other than the bot, pipelines triggered by the bot's own user or by a
 //! member of the security group. The judgements are pure; `config check
-//! --probe`, `reconcile` and `audit` read the facts.
+//! --probe` reads the contexts' facts, and [`slipped_of`] reads a ticket's
+//! workflows for both the bot (`converge`) and the monthly `audit`, so the
+//! two apply one rule.
 
 use std::fmt;
 
-use crate::circleci::Restriction;
+use crate::circleci::{CircleCi, Restriction};
+use crate::config::Config;
+use crate::github::GitHub;
+use crate::request::binding::TicketRecord;
 
 /// How a context is locked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +185,82 @@ pub fn slipped(
     }
     out
 }
+
+/// What slipped past the lock could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A CircleCI call failed.
+    #[error(transparent)]
+    CircleCi(#[from] crate::http::ApiError),
+    /// The security group's members could not be read from GitHub.
+    #[error("{0}")]
+    Group(String),
+}
+
+/// The bot's CircleCI user: its id when known (the bot asks `GET /me`),
+/// else only its login (`audit`, from `[lock] bot_login`).
+#[derive(Debug, Clone)]
+pub struct BotUser {
+    /// Id, when known.
+    pub id: Option<String>,
+    /// Login.
+    pub login: String,
+}
+
+/// The facts of what slipped past the lock in a ticket's workflows, read
+/// from CircleCI (and the security group from GitHub) and judged by
+/// [`slipped`]. The bot runs it in converge and the audit once a month.
+pub fn slipped_of(
+    circleci: &CircleCi,
+    github: Option<&GitHub>,
+    config: &Config,
+    record: &TicketRecord,
+    bot: &BotUser,
+) -> Result<Vec<Slipped>, ReadError> {
+    let mut holds = Vec::new();
+    let names: Vec<&str> = record
+        .workflows
+        .iter()
+        .filter_map(|w| w.hold.as_deref())
+        .chain(record.plans.values().filter_map(|p| p.hold.as_deref()))
+        .collect();
+    for w in &record.workflows {
+        let jobs = match circleci.workflow_jobs(&w.id) {
+            Ok(j) => j,
+            // A workflow CircleCI no longer knows: nothing to look at.
+            Err(e) if e.status() == Some(404) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        for j in
+            jobs.iter().filter(|j| j.kind == "approval" && j.status == "success" && names.contains(&j.name.as_str()))
+        {
+            // Who approved it: the bot by its id, or by its login.
+            let (approved_by, who) = match &j.approved_by {
+                Some(id) if bot.id.as_deref() == Some(id.as_str()) => (Some(BOT.to_owned()), None),
+                Some(id) => match circleci.user(id) {
+                    Ok(u) if u.login.eq_ignore_ascii_case(&bot.login) => (Some(BOT.to_owned()), None),
+                    Ok(u) => (Some(id.clone()), Some(format!("{} ({})", u.login, u.name.unwrap_or_default()))),
+                    Err(e) if e.status() == Some(404) => (Some(id.clone()), None),
+                    Err(e) => return Err(e.into()),
+                },
+                None => (None, None),
+            };
+            holds.push(ApprovedHold { workflow: w.id.clone(), hold: j.name.clone(), approved_by, who });
+        }
+    }
+    let pipeline = circleci.pipeline(&record.binding.pipeline_id)?;
+    let trigger = pipeline.trigger.and_then(|t| t.actor).and_then(|a| a.login);
+    let group = match (&config.lock.team, github, &trigger) {
+        (Some((org, team)), Some(gh), Some(login)) if !login.eq_ignore_ascii_case(&bot.login) => {
+            gh.team_members(org, team).map_err(|e| ReadError::Group(format!("the security group {org}/{team}: {e}")))?
+        }
+        _ => Vec::new(),
+    };
+    Ok(slipped((BOT, &bot.login), &group, &record.binding.pipeline_id, trigger.as_deref(), &holds))
+}
+
+/// Stands for the bot among the approvers of holds.
+const BOT: &str = "(the changegate bot)";
 
 #[cfg(test)]
 mod tests {

@@ -44,6 +44,7 @@ use crate::config::Config;
 use crate::github::GitHub;
 use crate::holds::HoldError;
 use crate::jira::{Jira, JiraError};
+use crate::lock;
 use crate::receipt::{KeyRing, SigningKey};
 use crate::request::binding::TicketRecord;
 use crate::ticket::{self, TicketState};
@@ -115,6 +116,9 @@ pub enum ConvergeError {
     /// The bot's record could not be written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// What slipped past the lock could not be read.
+    #[error(transparent)]
+    Lock(#[from] lock::ReadError),
 }
 
 impl Bot<'_> {
@@ -272,73 +276,10 @@ fn report_slipped(
         return Ok(());
     }
     let me = bot.circleci.me()?;
-    let me = BotUser { id: Some(me.id), login: me.login };
-    let found = slipped_of(bot.circleci, Some(bot.github), bot.config, facts.record, &me)?;
+    let me = lock::BotUser { id: Some(me.id), login: me.login };
+    let found = lock::slipped_of(bot.circleci, Some(bot.github), bot.config, facts.record, &me)?;
     for a in due::past_the_lock(facts, &found) {
         act.run(a, out)?;
     }
     Ok(())
 }
-
-/// The bot's CircleCI user: its id when known (the bot asks `GET /me`),
-/// else only its login (`audit`, from `[lock] bot_login`).
-#[derive(Debug, Clone)]
-pub struct BotUser {
-    /// Id, when known.
-    pub id: Option<String>,
-    /// Login.
-    pub login: String,
-}
-
-/// The facts of what slipped past the lock in a ticket's workflows.
-pub fn slipped_of(
-    circleci: &CircleCi,
-    github: Option<&GitHub>,
-    config: &Config,
-    record: &TicketRecord,
-    bot: &BotUser,
-) -> Result<Vec<crate::lock::Slipped>, ConvergeError> {
-    let mut holds = Vec::new();
-    let names: Vec<&str> = record
-        .workflows
-        .iter()
-        .filter_map(|w| w.hold.as_deref())
-        .chain(record.plans.values().filter_map(|p| p.hold.as_deref()))
-        .collect();
-    for w in &record.workflows {
-        let jobs = match circleci.workflow_jobs(&w.id) {
-            Ok(j) => j,
-            // A workflow CircleCI no longer knows: nothing to look at.
-            Err(e) if e.status() == Some(404) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        for j in
-            jobs.iter().filter(|j| j.kind == "approval" && j.status == "success" && names.contains(&j.name.as_str()))
-        {
-            // Who approved it: the bot by its id, or by its login.
-            let (approved_by, who) = match &j.approved_by {
-                Some(id) if bot.id.as_deref() == Some(id.as_str()) => (Some(BOT.to_owned()), None),
-                Some(id) => match circleci.user(id) {
-                    Ok(u) if u.login.eq_ignore_ascii_case(&bot.login) => (Some(BOT.to_owned()), None),
-                    Ok(u) => (Some(id.clone()), Some(format!("{} ({})", u.login, u.name.unwrap_or_default()))),
-                    Err(e) if e.status() == Some(404) => (Some(id.clone()), None),
-                    Err(e) => return Err(e.into()),
-                },
-                None => (None, None),
-            };
-            holds.push(crate::lock::ApprovedHold { workflow: w.id.clone(), hold: j.name.clone(), approved_by, who });
-        }
-    }
-    let pipeline = circleci.pipeline(&record.binding.pipeline_id)?;
-    let trigger = pipeline.trigger.and_then(|t| t.actor).and_then(|a| a.login);
-    let group = match (&config.lock.team, github, &trigger) {
-        (Some((org, team)), Some(gh), Some(login)) if !login.eq_ignore_ascii_case(&bot.login) => gh
-            .team_members(org, team)
-            .map_err(|e| ConvergeError::Close(format!("the security group {org}/{team}: {e}")))?,
-        _ => Vec::new(),
-    };
-    Ok(crate::lock::slipped((BOT, &bot.login), &group, &record.binding.pipeline_id, trigger.as_deref(), &holds))
-}
-
-/// Stands for the bot among the approvers of holds.
-const BOT: &str = "(the changegate bot)";

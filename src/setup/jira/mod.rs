@@ -1009,121 +1009,158 @@ impl Planner<'_> {
         }
     }
 
+    /// The screen, its screen scheme, and the issue type screen scheme by
+    /// which the project's change tickets use them.
     fn screens(&mut self, project: &SiteProject, issue_type: Option<&str>) {
         let name = self.needs.scheme.clone();
+        self.screen(&name);
+        let screen_scheme = self.screen_scheme(&name);
+        let label = format!("project {}: use {name}", project.key);
+        let current = self.snap.itss.clone();
+        if let (Some(c), Some(t), Some(ss)) = (&current, issue_type, &screen_scheme)
+            && self.project_itss(c, t, ss, &name, &label)
+        {
+            return;
+        }
+        self.our_itss(project, issue_type, screen_scheme.as_ref(), current.as_ref(), &name, label);
+    }
+
+    /// The screen `name`, its tab, and every ticket field on it.
+    fn screen(&mut self, name: &str) {
         let mut wanted: Vec<String> = ["summary", "description", "labels", "duedate"].map(String::from).to_vec();
         wanted.extend(self.field_ids.values().map(|(id, _)| id.clone()));
         match &self.snap.screen {
             None => self.create(
                 "screen",
-                name.clone(),
+                name.to_owned(),
                 "every ticket field on one screen (create, edit, view)",
-                Some(Op::CreateScreen(name.clone())),
+                Some(Op::CreateScreen(name.to_owned())),
             ),
             Some(SiteScreen { id, tab: None }) => {
-                self.create("screen", name.clone(), "a tab for the fields", Some(Op::CreateTab(*id)));
+                self.create("screen", name.to_owned(), "a tab for the fields", Some(Op::CreateTab(*id)));
             }
             Some(SiteScreen { id, tab: Some((tab, have)) }) => {
                 let missing: Vec<String> = wanted.iter().filter(|f| !have.contains(f)).cloned().collect();
                 let pending = self.needs.fields.len() - self.field_ids.len();
                 if missing.is_empty() && pending == 0 {
-                    self.step("screen", name.clone(), Action::Present, format!("id {id}, every field on it"));
+                    self.step("screen", name.to_owned(), Action::Present, format!("id {id}, every field on it"));
                 } else if missing.is_empty() {
                     self.create(
                         "screen",
-                        name.clone(),
+                        name.to_owned(),
                         format!("id {id}: add the {pending} field(s) still to be made"),
                         None,
                     );
                 } else {
                     let detail = format!("id {id}: add {}", missing.join(", "));
                     if self.snap.rights.administer {
-                        self.step("screen", name.clone(), Action::Change, detail);
+                        self.step("screen", name.to_owned(), Action::Change, detail);
                         for f in missing {
                             self.ops.push(Op::AddScreenField { screen: *id, tab: *tab, field: f });
                         }
                     } else {
-                        self.step("screen", name.clone(), blocked(ADMINISTER), detail);
+                        self.step("screen", name.to_owned(), blocked(ADMINISTER), detail);
                     }
                 }
             }
         }
-        let screen_scheme = match (&self.snap.screen_scheme, &self.snap.screen) {
+    }
+
+    /// The screen scheme `name` (its screen for create, edit and view);
+    /// its id when it exists.
+    fn screen_scheme(&mut self, name: &str) -> Option<String> {
+        match (&self.snap.screen_scheme, &self.snap.screen) {
             (Some((id, _)), _) => {
-                self.step("screen scheme", name.clone(), Action::Present, format!("id {id}"));
+                self.step("screen scheme", name.to_owned(), Action::Present, format!("id {id}"));
                 Some(id.clone())
             }
             (None, Some(s)) => {
                 self.create(
                     "screen scheme",
-                    name.clone(),
+                    name.to_owned(),
                     "its screen for create, edit and view",
-                    Some(Op::CreateScreenScheme { name: name.clone(), screen: s.id }),
+                    Some(Op::CreateScreenScheme { name: name.to_owned(), screen: s.id }),
                 );
                 None
             }
             (None, None) => {
                 self.create(
                     "screen scheme",
-                    name.clone(),
+                    name.to_owned(),
                     "its screen for create, edit and view (once the screen exists)",
                     None,
                 );
                 None
             }
-        };
-        let label = format!("project {}: use {name}", project.key);
-        let current = self.snap.itss.clone();
-        let maps = |s: &SiteItss, t: &str, ss: &str| s.mappings.iter().any(|(a, b)| a == t && b == ss);
-        if let (Some(c), Some(t), Some(ss)) = (&current, issue_type, &screen_scheme) {
-            if maps(c, t, ss) {
-                self.step(
-                    "screen scheme",
-                    label,
-                    Action::Present,
-                    format!("project uses {:?}, which maps {} to it", c.name, self.needs.issue_type),
-                );
-                return;
-            }
-            if c.id != "1" && !c.mappings.iter().any(|(a, _)| a == t) {
-                // The project has its own scheme: add the change type to it.
-                let op = Op::AddItssMapping { itss: c.id.clone(), issue_type: t.to_owned(), screen_scheme: ss.clone() };
-                if self.snap.rights.administer {
-                    self.step(
-                        "screen scheme",
-                        label,
-                        Action::Change,
-                        format!("{:?}: map {} to {name}", c.name, self.needs.issue_type),
-                    );
-                    self.ops.push(op);
-                } else {
-                    self.step(
-                        "screen scheme",
-                        label,
-                        blocked(ADMINISTER),
-                        format!("{:?}: map {} to {name}", c.name, self.needs.issue_type),
-                    );
-                }
-                return;
-            }
-            if c.id != "1" {
-                self.step(
-                    "screen scheme",
-                    label,
-                    Action::Manual,
-                    format!("{:?} maps {} to another screen scheme: map it to {name}", c.name, self.needs.issue_type),
-                );
-                return;
-            }
         }
-        match (&self.snap.our_itss, issue_type, &screen_scheme) {
+    }
+
+    /// The project's own issue type screen scheme `c` for issue type `t`:
+    /// it maps `t` to screen scheme `ss` already, gets the mapping added,
+    /// or needs a person. Whether that settled it (else changegate's own
+    /// scheme is used).
+    fn project_itss(&mut self, c: &SiteItss, t: &str, ss: &str, name: &str, label: &str) -> bool {
+        if c.mappings.iter().any(|(a, b)| a == t && b == ss) {
+            self.step(
+                "screen scheme",
+                label.to_owned(),
+                Action::Present,
+                format!("project uses {:?}, which maps {} to it", c.name, self.needs.issue_type),
+            );
+            return true;
+        }
+        if c.id != "1" && !c.mappings.iter().any(|(a, _)| a == t) {
+            // The project has its own scheme: add the change type to it.
+            let op = Op::AddItssMapping { itss: c.id.clone(), issue_type: t.to_owned(), screen_scheme: ss.to_owned() };
+            if self.snap.rights.administer {
+                self.step(
+                    "screen scheme",
+                    label.to_owned(),
+                    Action::Change,
+                    format!("{:?}: map {} to {name}", c.name, self.needs.issue_type),
+                );
+                self.ops.push(op);
+            } else {
+                self.step(
+                    "screen scheme",
+                    label.to_owned(),
+                    blocked(ADMINISTER),
+                    format!("{:?}: map {} to {name}", c.name, self.needs.issue_type),
+                );
+            }
+            return true;
+        }
+        if c.id != "1" {
+            self.step(
+                "screen scheme",
+                label.to_owned(),
+                Action::Manual,
+                format!("{:?} maps {} to another screen scheme: map it to {name}", c.name, self.needs.issue_type),
+            );
+            return true;
+        }
+        false
+    }
+
+    /// Changegate's issue type screen scheme for the project: assigned when
+    /// it exists, else made from the project's `current` one with issue
+    /// type `issue_type` mapped to screen scheme `screen_scheme`.
+    fn our_itss(
+        &mut self,
+        project: &SiteProject,
+        issue_type: Option<&str>,
+        screen_scheme: Option<&String>,
+        current: Option<&SiteItss>,
+        name: &str,
+        label: String,
+    ) {
+        match (&self.snap.our_itss, issue_type, screen_scheme) {
             (Some(o), _, _) => {
                 let op = Op::AssignItss { project: project.id.clone(), itss: o.id.clone() };
                 self.create("screen scheme", label, format!("project {}: use it", project.key), Some(op));
             }
             (None, Some(t), Some(ss)) => {
                 let default = current
-                    .as_ref()
                     .and_then(|c| c.mappings.iter().find(|(a, _)| a == "default"))
                     .map_or("1".to_owned(), |(_, b)| b.clone());
                 let payload = json!({"name": name, "description": format!("Project {}: change tickets use the {name} screen (made by changegate setup jira)", project.key),

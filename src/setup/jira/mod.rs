@@ -640,51 +640,12 @@ impl Planner<'_> {
         Some(id)
     }
 
+    /// The ticket fields: each the one mapped, or one of the site's by name
+    /// with the type asked, or made; a select field with its options.
     fn fields(&mut self, _issue_type: Option<&str>) {
-        let snap = self.snap;
         for need in &self.needs.fields {
-            let want = type_key(need.kind);
-            let by_id = need.mapped.as_ref().map(|id| (id, snap.fields.iter().find(|f| &f.id == id)));
-            let found = match by_id {
-                Some((id, None)) => {
-                    self.plan.push(Step::new(
-                        "field",
-                        &need.name,
-                        Action::Manual,
-                        format!("[jira.fields] {} = {id:?}, which the site does not have: remove the mapping to let setup find or make it", need.field),
-                    ));
-                    continue;
-                }
-                Some((_, Some(f))) => f,
-                None => {
-                    let same_name: Vec<&SiteField> =
-                        snap.fields.iter().filter(|f| f.name.eq_ignore_ascii_case(&need.name)).collect();
-                    match same_name.iter().copied().find(|f| f.type_key.as_deref() == Some(want)) {
-                        Some(f) => f,
-                        None if same_name.is_empty() => {
-                            let op = Op::CreateField { name: need.name.clone(), kind: need.kind };
-                            let detail = format!("{:?}{}", need.kind, options_text(&need.options)).to_lowercase();
-                            self.create("field", need.name.clone(), detail, Some(op));
-                            continue;
-                        }
-                        None => {
-                            self.plan.push(Step::new(
-                                "field",
-                                &need.name,
-                                Action::Manual,
-                                format!(
-                                    "the site has a field named {:?} of another type ({}): rename it, or map another field in [jira.fields] {}",
-                                    need.name,
-                                    same_name[0].type_key.as_deref().unwrap_or("system"),
-                                    need.field
-                                ),
-                            ));
-                            continue;
-                        }
-                    }
-                }
-            };
-            if found.type_key.as_deref() != Some(want) {
+            let Some(found) = self.site_field(need) else { continue };
+            if found.type_key.as_deref() != Some(type_key(need.kind)) {
                 self.plan.push(Step::new(
                     "field",
                     &need.name,
@@ -705,42 +666,40 @@ impl Planner<'_> {
                 self.step("field", &need.name, Action::Present, format!("{} ({how})", found.id));
                 continue;
             }
-            match &found.context {
-                None => self.create(
-                    "field",
-                    need.name.clone(),
-                    format!("{}: a global context with options {}", found.id, need.options.join(", ")),
-                    Some(Op::CreateContext { field: found.id.clone() }),
-                ),
-                Some((ctx, have)) => {
-                    let missing: Vec<String> = need
-                        .options
-                        .iter()
-                        .filter(|o| !have.iter().any(|h| h.eq_ignore_ascii_case(o)))
-                        .cloned()
-                        .collect();
-                    if missing.is_empty() {
-                        self.step("field", &need.name, Action::Present, format!("{} with its options", found.id));
-                    } else if self.snap.rights.administer {
-                        self.step(
-                            "field",
-                            &need.name,
-                            Action::Change,
-                            format!("{}: add options {}", found.id, missing.join(", ")),
-                        );
-                        self.ops.push(Op::AddOptions {
-                            field: found.id.clone(),
-                            context: ctx.clone(),
-                            values: missing,
-                        });
-                    } else {
-                        self.step(
-                            "field",
-                            &need.name,
-                            blocked(ADMINISTER),
-                            format!("{}: add options {}", found.id, missing.join(", ")),
-                        );
-                    }
+            self.field_options(need, found);
+        }
+    }
+
+    /// The options of select field `found` for `need`: its context, and
+    /// the options it lacks.
+    fn field_options(&mut self, need: &FieldNeed, found: &SiteField) {
+        match &found.context {
+            None => self.create(
+                "field",
+                need.name.clone(),
+                format!("{}: a global context with options {}", found.id, need.options.join(", ")),
+                Some(Op::CreateContext { field: found.id.clone() }),
+            ),
+            Some((ctx, have)) => {
+                let missing: Vec<String> =
+                    need.options.iter().filter(|o| !have.iter().any(|h| h.eq_ignore_ascii_case(o))).cloned().collect();
+                if missing.is_empty() {
+                    self.step("field", &need.name, Action::Present, format!("{} with its options", found.id));
+                } else if self.snap.rights.administer {
+                    self.step(
+                        "field",
+                        &need.name,
+                        Action::Change,
+                        format!("{}: add options {}", found.id, missing.join(", ")),
+                    );
+                    self.ops.push(Op::AddOptions { field: found.id.clone(), context: ctx.clone(), values: missing });
+                } else {
+                    self.step(
+                        "field",
+                        &need.name,
+                        blocked(ADMINISTER),
+                        format!("{}: add options {}", found.id, missing.join(", ")),
+                    );
                 }
             }
         }
@@ -765,8 +724,36 @@ impl Planner<'_> {
         }
     }
 
+    /// The change workflow: its statuses, then the workflow made anew, or
+    /// what a person must edit in the live one.
     fn workflow(&mut self) {
         let name = self.needs.workflow.clone();
+        self.statuses();
+        let Some(w) = self.snap.workflow.clone() else {
+            self.new_workflow(name);
+            return;
+        };
+        let mut problems = self.transition_problems(&w);
+        problems.extend(self.approval_problems(&w));
+        problems.dedup();
+        if problems.is_empty() {
+            self.step("workflow", name, Action::Present, "every transition and condition as needed");
+        } else {
+            self.step(
+                "workflow",
+                name,
+                Action::Manual,
+                format!(
+                    "edit it in the workflow editor (changegate does not rewrite a live workflow): {}",
+                    problems.join("; ")
+                ),
+            );
+        }
+    }
+
+    /// The workflow's statuses: reused when their category fits, else made
+    /// with the workflow.
+    fn statuses(&mut self) {
         for s in &self.needs.statuses {
             match self.status_id(&s.name) {
                 Some(x) if x.category != s.category => self.step(
@@ -779,37 +766,46 @@ impl Planner<'_> {
                 None => self.step("status", &s.name, if self.snap.rights.administer { Action::Create } else { blocked(ADMINISTER) }, format!("category {}, made with the workflow", s.category)),
             }
         }
-        let Some(w) = self.snap.workflow.clone() else {
-            let restrictions: Option<Vec<(Vec<String>, Vec<String>)>> =
-                self.needs.transitions.iter().map(|t| self.allowed(t.who)).collect();
-            let detail = format!(
-                "{} transitions; {} and {} only for group {} and the bot{}",
-                self.needs.transitions.len(),
-                self.transition_name(Who::Approvers, 0),
-                self.transition_name(Who::Approvers, 1),
-                self.needs.approvers_group,
-                self.needs
-                    .break_glass_group
-                    .as_ref()
-                    .map_or(String::new(), |g| format!(", {EMERGENCY_APPROVE} only for group {g}"))
-            );
-            // Conditions name groups by id: the payload is made once they exist.
-            let op = restrictions.map(|r| Op::CreateWorkflow(self.workflow_payload(&r)));
-            self.create("workflow", name, detail, op);
-            return;
-        };
+    }
+
+    /// The workflow `name` to make, with its transitions restricted.
+    fn new_workflow(&mut self, name: String) {
+        let restrictions: Option<Vec<(Vec<String>, Vec<String>)>> =
+            self.needs.transitions.iter().map(|t| self.allowed(t.who)).collect();
+        let detail = format!(
+            "{} transitions; {} and {} only for group {} and the bot{}",
+            self.needs.transitions.len(),
+            self.transition_name(Who::Approvers, 0),
+            self.transition_name(Who::Approvers, 1),
+            self.needs.approvers_group,
+            self.needs
+                .break_glass_group
+                .as_ref()
+                .map_or(String::new(), |g| format!(", {EMERGENCY_APPROVE} only for group {g}"))
+        );
+        // Conditions name groups by id: the payload is made once they exist.
+        let op = restrictions.map(|r| Op::CreateWorkflow(self.workflow_payload(&r)));
+        self.create("workflow", name, detail, op);
+    }
+
+    /// The name of the status with id `id` (the id when unknown).
+    fn status_name(&self, id: &str) -> String {
+        self.snap.statuses.iter().find(|s| s.id == id).map_or_else(|| id.to_owned(), |s| s.name.clone())
+    }
+
+    /// What the live workflow `w` lacks of the transitions changegate
+    /// needs: the transition, its target, or a status it starts from.
+    fn transition_problems(&self, w: &SiteWorkflow) -> Vec<String> {
         let mut problems = Vec::new();
-        let status_name =
-            |id: &str| self.snap.statuses.iter().find(|s| s.id == id).map_or_else(|| id.to_owned(), |s| s.name.clone());
         for need in &self.needs.transitions {
             let Some(t) = w.transitions.iter().find(|t| t.name.eq_ignore_ascii_case(&need.name)) else {
                 problems.push(format!("add transition {:?} from {} to {}", need.name, need.from.join(", "), need.to));
                 continue;
             };
-            if !status_name(&t.to).eq_ignore_ascii_case(&need.to) {
-                problems.push(format!("{:?} leads to {}, not {}", need.name, status_name(&t.to), need.to));
+            if !self.status_name(&t.to).eq_ignore_ascii_case(&need.to) {
+                problems.push(format!("{:?} leads to {}, not {}", need.name, self.status_name(&t.to), need.to));
             }
-            let from: Vec<String> = t.from.iter().map(|f| status_name(f)).collect();
+            let from: Vec<String> = t.from.iter().map(|f| self.status_name(f)).collect();
             let missing: Vec<&String> = need
                 .from
                 .iter()
@@ -823,9 +819,17 @@ impl Planner<'_> {
                 ));
             }
         }
+        problems
+    }
+
+    /// Ways into the approved status of the live workflow `w` open to
+    /// more than the approvers (or break-glass group) and the bot, and
+    /// approvers' transitions not restricted to them.
+    fn approval_problems(&self, w: &SiteWorkflow) -> Vec<String> {
+        let mut problems = Vec::new();
         // No way into the approved status may be open to anyone else.
         for t in &w.transitions {
-            if !status_name(&t.to).eq_ignore_ascii_case(&self.needs.approved) || t.kind == "INITIAL" {
+            if !self.status_name(&t.to).eq_ignore_ascii_case(&self.needs.approved) || t.kind == "INITIAL" {
                 continue;
             }
             let who = if t.name.eq_ignore_ascii_case(EMERGENCY_APPROVE) { Who::BreakGlass } else { Who::Approvers };
@@ -865,20 +869,7 @@ impl Planner<'_> {
                 ));
             }
         }
-        problems.dedup();
-        if problems.is_empty() {
-            self.step("workflow", name, Action::Present, "every transition and condition as needed");
-        } else {
-            self.step(
-                "workflow",
-                name,
-                Action::Manual,
-                format!(
-                    "edit it in the workflow editor (changegate does not rewrite a live workflow): {}",
-                    problems.join("; ")
-                ),
-            );
-        }
+        problems
     }
 
     fn transition_name(&self, who: Who, nth: usize) -> String {
@@ -1199,6 +1190,56 @@ impl Planner<'_> {
                          `changegate setup jira --approver {account}=<id>` checks it against GitHub and writes it)"
                     ),
                 ),
+            }
+        }
+    }
+}
+
+impl<'a> Planner<'a> {
+    /// The site's field for `need`: the one mapped, or the one of its name
+    /// and type. `None` when there is none to use: the field is made, or a
+    /// person must fix the mapping or the name (each a step).
+    fn site_field(&mut self, need: &FieldNeed) -> Option<&'a SiteField> {
+        let snap = self.snap;
+        let want = type_key(need.kind);
+        let by_id = need.mapped.as_ref().map(|id| (id, snap.fields.iter().find(|f| &f.id == id)));
+        match by_id {
+            Some((id, None)) => {
+                self.plan.push(Step::new(
+                    "field",
+                    &need.name,
+                    Action::Manual,
+                    format!("[jira.fields] {} = {id:?}, which the site does not have: remove the mapping to let setup find or make it", need.field),
+                ));
+                None
+            }
+            Some((_, Some(f))) => Some(f),
+            None => {
+                let same_name: Vec<&SiteField> =
+                    snap.fields.iter().filter(|f| f.name.eq_ignore_ascii_case(&need.name)).collect();
+                match same_name.iter().copied().find(|f| f.type_key.as_deref() == Some(want)) {
+                    Some(f) => Some(f),
+                    None if same_name.is_empty() => {
+                        let op = Op::CreateField { name: need.name.clone(), kind: need.kind };
+                        let detail = format!("{:?}{}", need.kind, options_text(&need.options)).to_lowercase();
+                        self.create("field", need.name.clone(), detail, Some(op));
+                        None
+                    }
+                    None => {
+                        self.plan.push(Step::new(
+                            "field",
+                            &need.name,
+                            Action::Manual,
+                            format!(
+                                "the site has a field named {:?} of another type ({}): rename it, or map another field in [jira.fields] {}",
+                                need.name,
+                                same_name[0].type_key.as_deref().unwrap_or("system"),
+                                need.field
+                            ),
+                        ));
+                        None
+                    }
+                }
             }
         }
     }

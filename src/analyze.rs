@@ -119,6 +119,42 @@ pub fn run(
     src: &Sources<'_>,
     recorder: &Recorder<'_>,
 ) -> Result<Analysis, AnalyzeError> {
+    let (evidence, decision) = collect_and_decide(args, config, policy, src)?;
+    let fp = fingerprint(&evidence, &decision);
+    let mark = marker(&fp);
+    let mut out = Analysis { evidence, decision, fingerprint: fp, actions: Vec::new(), posted: false, approved: false };
+    let d = &out.decision;
+    if args.dry_run {
+        out.actions.push(format!("dry run: would post the analysis of {} ({})", d.ticket, mark));
+        return Ok(out);
+    }
+    let Some(store) = &recorder.store else {
+        out.actions.push(format!(
+            "not posted: the changegate bot posts and records the analysis of {} (this job has no key to sign it)",
+            d.ticket
+        ));
+        return Ok(out);
+    };
+
+    src.progress.say(format_args!("analyze {}: putting the analysis on the ticket", args.ticket));
+    let Some((t, binding_digest)) = reread_ticket(args, config, src, &mut out)? else {
+        return Ok(out);
+    };
+    let posting =
+        Posting { config, src, store, t: &t, binding_digest, fp, mark: &mark, policy_digest: recorder.policy_digest };
+    post(&posting, &mut out)?;
+    act(args, config, src, &t, &mut out)?;
+    Ok(out)
+}
+
+/// Collects the record of `args.ticket` and decides on it, with the same
+/// function `changegate decide` runs on the stored record.
+fn collect_and_decide(
+    args: &AnalyzeArgs,
+    config: &Config,
+    policy: (&str, &str),
+    src: &Sources<'_>,
+) -> Result<(Evidence, Decision), AnalyzeError> {
     let mut evidence = collect::collect(&args.ticket, config, policy, src)?;
     collect::add_sarif_files(&mut evidence, &args.sarif_files).map_err(|e| AnalyzeError::File(e.to_string()))?;
     // The same function `changegate decide` runs on the stored record.
@@ -134,32 +170,27 @@ pub fn run(
         decision.scan.verdict.as_str(),
         decision.recommendation.as_str()
     ));
-    let fp = fingerprint(&evidence, &decision);
-    let mark = marker(&fp);
-    let mut out = Analysis { evidence, decision, fingerprint: fp, actions: Vec::new(), posted: false, approved: false };
-    let d = &out.decision;
-    let jc = &config.jira;
-    if args.dry_run {
-        out.actions.push(format!("dry run: would post the analysis of {} ({})", d.ticket, mark));
-        return Ok(out);
-    }
-    let Some(store) = &recorder.store else {
-        out.actions.push(format!(
-            "not posted: the changegate bot posts and records the analysis of {} (this job has no key to sign it)",
-            d.ticket
-        ));
-        return Ok(out);
-    };
+    Ok((evidence, decision))
+}
 
-    src.progress.say(format_args!("analyze {}: putting the analysis on the ticket", args.ticket));
+/// Reads the ticket again, with the digest of its record's binding; `None`
+/// (with why among the actions) when it is closed, has no record, or its
+/// record is no longer of the binding the facts were collected for.
+fn reread_ticket(
+    args: &AnalyzeArgs,
+    config: &Config,
+    src: &Sources<'_>,
+    out: &mut Analysis,
+) -> Result<Option<(ticket::TicketState, Sha256Digest)>, AnalyzeError> {
+    let jc = &config.jira;
     let t = ticket::load(src.jira, &args.ticket, jc)?;
     if jc.statuses.is_closed(&t.status) {
         out.actions.push(format!("{} is {}: nothing to analyse", t.key, t.status));
-        return Ok(out);
+        return Ok(None);
     }
     let Some(binding_digest) = t.record.as_ref().map(|r| r.binding_digest) else {
         out.actions.push(format!("{} has no changegate record: nothing to analyse", t.key));
-        return Ok(out);
+        return Ok(None);
     };
     // The facts were collected for the binding read then; the record must
     // still be of it, and consistent with the one binding label the history
@@ -170,18 +201,47 @@ pub fn run(
             "not analysed: {}'s record changed while it was analysed, or does not match its binding label; analysed again on the next event",
             t.key
         ));
-        return Ok(out);
+        return Ok(None);
     }
-    let stem = &fp.hex()[..16];
+    Ok(Some((t, binding_digest)))
+}
+
+/// What putting an analysis on its ticket reads.
+struct Posting<'a, 's> {
+    /// The configuration.
+    config: &'a Config,
+    /// The services.
+    src: &'a Sources<'s>,
+    /// The bot's record.
+    store: &'a Store<'s>,
+    /// The ticket as read again.
+    t: &'a ticket::TicketState,
+    /// The digest of its record's binding.
+    binding_digest: Sha256Digest,
+    /// The facts' fingerprint.
+    fp: Sha256Digest,
+    /// The marker that ends the analysis's comment.
+    mark: &'a str,
+    /// Content digest of the policy in force.
+    policy_digest: Sha256Digest,
+}
+
+/// Puts the analysis on the ticket once. Of facts already commented and
+/// recorded, only the label a failed run may have left out; else the
+/// evidence attached, the comment (unless there already), the bot's record
+/// and the ticket's fields.
+fn post(p: &Posting<'_, '_>, out: &mut Analysis) -> Result<(), AnalyzeError> {
+    let (src, store, t, mark) = (p.src, p.store, p.t, p.mark);
+    let stem = &p.fp.hex()[..16];
     let evidence_name = format!("changegate-evidence-{stem}.json");
     let analysis_name = format!("changegate-analysis-{stem}.md");
-    let (current, _) = store.read(&t.key, &binding_digest)?;
+    let (current, _) = store.read(&t.key, &p.binding_digest)?;
     let recorded =
-        current.analysis().is_some_and(|a| a.fingerprint == fp.hex() && a.policy_digest == recorder.policy_digest);
+        current.analysis().is_some_and(|a| a.fingerprint == p.fp.hex() && a.policy_digest == p.policy_digest);
     // A comment of these very facts may be there while the record is not
     // (it was altered, or a write was lost): then the record is written
     // again with the evidence it names, and the comment is not repeated.
-    let commented = src.jira.comments(&t.key)?.iter().any(|c| plain_text(&c.body).contains(&mark));
+    let commented = src.jira.comments(&t.key)?.iter().any(|c| plain_text(&c.body).contains(mark));
     if recorded && commented {
         out.actions.push(format!("the analysis of these facts is already on {} ({mark})", t.key));
         // Its label may be missing when the run that recorded it failed
@@ -189,94 +249,135 @@ pub fn run(
         // (Judged from the history, by the bot's accounts: a look-alike
         // label someone else added does not stand in for it.)
         if store.key.is_some() {
-            let ours = crate::bot_record::binding_prefix(&binding_digest);
+            let ours = crate::bot_record::binding_prefix(&p.binding_digest);
             if !crate::bot_record::analyses(&t.changelog, store.bot_accounts).iter().any(|(_, d)| *d == ours) {
                 let seq = current.current().map_or(0, |r| r.seq);
-                mark_analysed(src.jira, &t, &binding_digest, seq)?;
+                mark_analysed(src.jira, t, &p.binding_digest, seq)?;
             }
         }
-    } else {
-        src.jira.attach(&t.key, &evidence_name, "application/json", &out.evidence.to_bytes())?;
-        out.actions.push(format!("attached the evidence record as {evidence_name} ({})", d.evidence_digest));
-        if commented {
-            out.actions
-                .push(format!("the comment of this analysis is on {} already; its record is written anew", t.key));
-        } else {
-            let (doc, truncated) = render::adf(d, &out.evidence, &analysis_name, &mark);
-            if truncated {
-                let md = render::markdown(d, &out.evidence);
-                src.jira.attach(&t.key, &analysis_name, "text/markdown", md.as_bytes())?;
-                out.actions.push(format!("the commit table is too long for a comment: attached {analysis_name}"));
-            }
-            src.jira.comment(&t.key, doc)?;
-            out.posted = true;
-            out.actions.push(format!(
-                "posted the analysis on {}: {} ({})",
-                t.key,
-                d.recommendation.as_str(),
-                d.reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", ")
-            ));
-        }
-
-        // The bot's record: the summary, the digest of the evidence, who may
-        // not approve, and the policy it was made under.
-        let summary = crate::classify::AnalysisSummary::of(d);
-        let class = t.record.as_ref().map(|r| crate::classify::classify(r, Some(summary)));
-        let analysis = AnalysisRecord {
-            fingerprint: fp.hex(),
-            marker: mark.clone(),
-            evidence_digest: d.evidence_digest,
-            evidence_attachment: evidence_name.clone(),
-            decided_at: d.decided_at.clone(),
-            commit: d.commit.clone(),
-            base: d.base.clone(),
-            verdict: d.verdict,
-            recommendation: d.recommendation,
-            auto_approve: d.auto_approve,
-            risk: d.risk,
-            only_version_bumps: summary.only_version_bumps,
-            reasons: d.reasons.iter().map(|r| r.code).collect(),
-            excluded_github_ids: d.excluded_github_ids.clone(),
-            policy_digest: recorder.policy_digest,
-        };
-        let written = store.update(&t.key, binding_digest, |r| r.set_analysis(analysis.clone()))?;
-        // The bot marks, in Jira's history, that it analysed this binding
-        // now: an approval counts only for the binding whose analysis was
-        // the latest when it was given.
-        if store.key.is_some() {
-            mark_analysed(src.jira, &t, &binding_digest, written.seq)?;
-        }
-
-        let mut fields = Map::new();
-        let select = |kind: FieldType, v: &str| if kind == FieldType::Select { json!({"value": v}) } else { json!(v) };
-        // The ticket's risk level and change type also count its plans
-        // and an emergency (see `classify`).
-        let (risk, change_type) =
-            class.as_ref().map_or((d.risk.as_str(), None), |c| (c.risk.as_str(), Some(c.change_type.as_str())));
-        if let Some(site) = jc.site_field(TicketField::RiskLevel) {
-            fields.insert(site.id, select(site.kind, risk));
-        }
-        if let (Some(site), Some(ct)) = (jc.site_field(TicketField::ChangeType), change_type) {
-            fields.insert(site.id, select(site.kind, ct));
-        }
-        if let Some(c) = &class {
-            out.actions.push(format!(
-                "classified {}: {} change, risk {} ({})",
-                t.key,
-                c.change_type.as_str(),
-                c.risk.as_str(),
-                c.why
-            ));
-        }
-        if let Some(site) = jc.site_field(TicketField::ScanStatus) {
-            fields.insert(site.id, select(site.kind, d.scan.verdict.as_str()));
-        }
-        if !fields.is_empty() {
-            src.jira.edit(&t.key, fields)?;
-        }
+        return Ok(());
     }
+    src.jira.attach(&t.key, &evidence_name, "application/json", &out.evidence.to_bytes())?;
+    out.actions.push(format!("attached the evidence record as {evidence_name} ({})", out.decision.evidence_digest));
+    if commented {
+        out.actions.push(format!("the comment of this analysis is on {} already; its record is written anew", t.key));
+    } else {
+        comment(p, out, &analysis_name)?;
+    }
+    let class = record(p, out, evidence_name)?;
+    set_fields(p, class.as_ref(), out)?;
+    Ok(())
+}
 
-    // Act on the decision.
+/// Posts the analysis as a comment; a commit table too long for a comment
+/// is attached as `analysis_name` beside it.
+fn comment(p: &Posting<'_, '_>, out: &mut Analysis, analysis_name: &str) -> Result<(), AnalyzeError> {
+    let (jira, t, d) = (p.src.jira, p.t, &out.decision);
+    let (doc, truncated) = render::adf(d, &out.evidence, analysis_name, p.mark);
+    if truncated {
+        let md = render::markdown(d, &out.evidence);
+        jira.attach(&t.key, analysis_name, "text/markdown", md.as_bytes())?;
+        out.actions.push(format!("the commit table is too long for a comment: attached {analysis_name}"));
+    }
+    jira.comment(&t.key, doc)?;
+    out.posted = true;
+    out.actions.push(format!(
+        "posted the analysis on {}: {} ({})",
+        t.key,
+        d.recommendation.as_str(),
+        d.reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", ")
+    ));
+    Ok(())
+}
+
+/// Writes the bot's record: the summary, the digest of the evidence
+/// (attached as `evidence_name`), who may not approve, and the policy it
+/// was made under; the bot marks it in Jira's history. Returns the
+/// ticket's classification.
+fn record(
+    p: &Posting<'_, '_>,
+    out: &Analysis,
+    evidence_name: String,
+) -> Result<Option<crate::classify::Class>, AnalyzeError> {
+    let (store, t, d) = (p.store, p.t, &out.decision);
+    let summary = crate::classify::AnalysisSummary::of(d);
+    let class = t.record.as_ref().map(|r| crate::classify::classify(r, Some(summary)));
+    let analysis = AnalysisRecord {
+        fingerprint: p.fp.hex(),
+        marker: p.mark.to_owned(),
+        evidence_digest: d.evidence_digest,
+        evidence_attachment: evidence_name,
+        decided_at: d.decided_at.clone(),
+        commit: d.commit.clone(),
+        base: d.base.clone(),
+        verdict: d.verdict,
+        recommendation: d.recommendation,
+        auto_approve: d.auto_approve,
+        risk: d.risk,
+        only_version_bumps: summary.only_version_bumps,
+        reasons: d.reasons.iter().map(|r| r.code).collect(),
+        excluded_github_ids: d.excluded_github_ids.clone(),
+        policy_digest: p.policy_digest,
+    };
+    let written = store.update(&t.key, p.binding_digest, |r| r.set_analysis(analysis.clone()))?;
+    // The bot marks, in Jira's history, that it analysed this binding
+    // now: an approval counts only for the binding whose analysis was
+    // the latest when it was given.
+    if store.key.is_some() {
+        mark_analysed(p.src.jira, t, &p.binding_digest, written.seq)?;
+    }
+    Ok(class)
+}
+
+/// Sets the ticket's risk level, change type and scan status fields, those
+/// the site has.
+fn set_fields(
+    p: &Posting<'_, '_>,
+    class: Option<&crate::classify::Class>,
+    out: &mut Analysis,
+) -> Result<(), AnalyzeError> {
+    let (jc, t, d) = (&p.config.jira, p.t, &out.decision);
+    let mut fields = Map::new();
+    let select = |kind: FieldType, v: &str| if kind == FieldType::Select { json!({"value": v}) } else { json!(v) };
+    // The ticket's risk level and change type also count its plans
+    // and an emergency (see `classify`).
+    let (risk, change_type) =
+        class.map_or((d.risk.as_str(), None), |c| (c.risk.as_str(), Some(c.change_type.as_str())));
+    if let Some(site) = jc.site_field(TicketField::RiskLevel) {
+        fields.insert(site.id, select(site.kind, risk));
+    }
+    if let (Some(site), Some(ct)) = (jc.site_field(TicketField::ChangeType), change_type) {
+        fields.insert(site.id, select(site.kind, ct));
+    }
+    if let Some(c) = class {
+        out.actions.push(format!(
+            "classified {}: {} change, risk {} ({})",
+            t.key,
+            c.change_type.as_str(),
+            c.risk.as_str(),
+            c.why
+        ));
+    }
+    if let Some(site) = jc.site_field(TicketField::ScanStatus) {
+        fields.insert(site.id, select(site.kind, d.scan.verdict.as_str()));
+    }
+    if !fields.is_empty() {
+        p.src.jira.edit(&t.key, fields)?;
+    }
+    Ok(())
+}
+
+/// Acts on the decision: approves when the policy allows it and nothing
+/// else of the stream became pending, else recommends approval or moves
+/// the ticket to manual review.
+fn act(
+    args: &AnalyzeArgs,
+    config: &Config,
+    src: &Sources<'_>,
+    t: &ticket::TicketState,
+    out: &mut Analysis,
+) -> Result<(), AnalyzeError> {
+    let (jc, d) = (&config.jira, &out.decision);
     let approved_now = t.status.eq_ignore_ascii_case(&jc.statuses.approved);
     match d.recommendation {
         Recommendation::Approve if args.approve && d.auto_approve && !approved_now => {
@@ -288,7 +389,7 @@ pub fn run(
                 // was read.
                 if !ticket::still_bound(src.jira, &t.key, &out.evidence.binding)? {
                     out.actions.push(format!("not approved: {}'s binding changed since it was read", t.key));
-                } else if ticket::transition_if_unchanged(src.jira, &t, &jc.transitions.approve)? {
+                } else if ticket::transition_if_unchanged(src.jira, t, &jc.transitions.approve)? {
                     out.approved = true;
                     out.actions.push(format!("approved {}: every check passed", t.key));
                 } else {
@@ -297,7 +398,7 @@ pub fn run(
             } else {
                 let keys: Vec<&str> = pending.iter().map(|p| p.key.as_str()).collect();
                 out.actions.push(format!("not approved: {} became pending meanwhile", keys.join(", ")));
-                move_to_manual(&t, config, src, &mut out.actions)?;
+                move_to_manual(t, config, src, &mut out.actions)?;
             }
         }
         Recommendation::Approve if !approved_now => out.actions.push(format!(
@@ -306,9 +407,9 @@ pub fn run(
             if d.auto_approve { "" } else { " (auto-approval is off)" }
         )),
         Recommendation::Approve => {}
-        Recommendation::ManualReview => move_to_manual(&t, config, src, &mut out.actions)?,
+        Recommendation::ManualReview => move_to_manual(t, config, src, &mut out.actions)?,
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Adds the label of this analysis and removes the others (the history

@@ -136,20 +136,65 @@ pub struct CloseArgs<'a> {
 
 /// Closes the ticket with the outcome.
 pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Closed, RequestError> {
-    let CloseArgs { key, outcome, workflow_id, deploy_job, who, build_url } = *args;
+    let CloseArgs { key, outcome, workflow_id, deploy_job, .. } = *args;
     let jc = &config.jira;
     let t = ticket::load(&svc.jira, key, jc)?;
     let action = decide(&t.status, outcome, &jc.statuses, &jc.resolutions);
     let mut lines = Vec::new();
-    let (transition, resolution, text) = match &action {
-        CloseAction::AlreadyRecorded => {
-            lines.push(format!("{key} is already {}: nothing to record", t.status));
-            // A rerun settles the drift a first run may have left open.
-            if outcome == DeployOutcome::Success && t.status.eq_ignore_ascii_case(&jc.statuses.done) {
-                lines.extend(reviewed_drift(config, svc, &t)?);
-            }
-            return Ok(Closed { outcome, action, lines });
+    let Some((transition, resolution, text)) = closing(&action, outcome, config) else {
+        lines.push(format!("{key} is already {}: nothing to record", t.status));
+        // A rerun settles the drift a first run may have left open.
+        if outcome == DeployOutcome::Success && t.status.eq_ignore_ascii_case(&jc.statuses.done) {
+            lines.extend(reviewed_drift(config, svc, &t)?);
         }
+        return Ok(Closed { outcome, action, lines });
+    };
+    let now = Timestamp::now();
+    let mut rows = summary_rows(args, &t, &jc.statuses.approved, now);
+    // Applied, where a reviewed plan was required, with none recorded.
+    let without_plan =
+        t.record.as_ref().and_then(|r| applied_without_plan(config, r, outcome == DeployOutcome::Success));
+    if let Some(why) = &without_plan {
+        rows.push(vec![
+            vec![Inline::Text("Finding".into())],
+            vec![Inline::Code(format!("applied_without_plan: {why}"))],
+        ]);
+        lines.push(format!("{key}: applied_without_plan: {why}"));
+    }
+    let marker = format!("[changegate:close:{workflow_id}:{deploy_job}]");
+    let present = svc.jira.comments(key)?.iter().any(|c| crate::jira::adf::plain_text(&c.body).contains(&marker));
+    if !present {
+        let doc = Doc::new()
+            .heading(4, &format!("Deploy {}", outcome.as_str()))
+            .text(&text)
+            .table(&["", ""], rows)
+            .text(&marker)
+            .build();
+        svc.jira.comment(key, doc)?;
+    }
+    if let Some(mut record) = t.record.clone() {
+        let mut o = json!({"result": outcome.as_str(), "at": now.to_rfc3339(), "workflow_id": workflow_id, "deploy_job": deploy_job});
+        if without_plan.is_some() {
+            o["applied_without_plan"] = json!(true);
+        }
+        record.rest.insert("outcome".into(), o);
+        svc.jira.set_property(key, RECORD_PROPERTY, &record.to_value())?;
+    }
+    transition_resolved(svc, key, transition, resolution)?;
+    let status = svc.jira.issue(key, &["status"], &[])?.status().map(str::to_owned).unwrap_or_default();
+    lines.push(format!("{key}: deploy {} recorded; the ticket is {status}", outcome.as_str()));
+    if action == CloseAction::Complete {
+        lines.extend(reviewed_drift(config, svc, &t)?);
+    }
+    Ok(Closed { outcome, action, lines })
+}
+
+/// How `action` closes the ticket: the transition, the resolution and the
+/// comment's text; `None` when the outcome is already recorded.
+fn closing<'c>(action: &CloseAction, outcome: DeployOutcome, config: &'c Config) -> Option<(&'c str, String, String)> {
+    let jc = &config.jira;
+    Some(match action {
+        CloseAction::AlreadyRecorded => return None,
         CloseAction::Complete => (&jc.transitions.done, jc.resolutions.done.clone(), "Deployed.".to_owned()),
         CloseAction::Fail { resolution } => (
             &jc.transitions.failed,
@@ -167,11 +212,15 @@ pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Clos
                 "The deploy job succeeded while this ticket was {status}, not approved. Recorded as Failed so it is never the base of a later change; investigate how the gate was bypassed."
             ),
         ),
-    };
-    // Who approved, by display name (from the history; account ids decide
-    // elsewhere, this is for people), each person once.
+    })
+}
+
+/// Who approved ticket `t` (into status `approved`), by display name (from
+/// the history; account ids decide elsewhere, this is for people), each
+/// person once.
+fn approver_names(t: &ticket::TicketState, approved: &str) -> Vec<String> {
     let mut approvers: Vec<String> = Vec::new();
-    for a in t.approvals(&jc.statuses.approved) {
+    for a in t.approvals(approved) {
         let name = t
             .changelog
             .iter()
@@ -184,7 +233,20 @@ pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Clos
             approvers.push(name);
         }
     }
-    let now = Timestamp::now();
+    approvers
+}
+
+/// The rows of the closing comment's table: the outcome, when, the deploy
+/// job, who triggered and approved it, the build, what was deployed and
+/// its plans.
+fn summary_rows(
+    args: &CloseArgs<'_>,
+    t: &ticket::TicketState,
+    approved: &str,
+    now: Timestamp,
+) -> Vec<Vec<Vec<Inline>>> {
+    let CloseArgs { outcome, workflow_id, deploy_job, who, build_url, .. } = *args;
+    let approvers = approver_names(t, approved);
     let mut rows: Vec<Vec<Vec<Inline>>> = vec![
         vec![vec![Inline::Text("Outcome".into())], vec![Inline::Strong(outcome.as_str().into())]],
         vec![vec![Inline::Text("When".into())], vec![Inline::Text(now.to_rfc3339())]],
@@ -219,35 +281,12 @@ pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Clos
             rows.push(vec![vec![Inline::Text(format!("Plan {stack}"))], vec![Inline::Code(d)]]);
         }
     }
-    // Applied, where a reviewed plan was required, with none recorded.
-    let without_plan =
-        t.record.as_ref().and_then(|r| applied_without_plan(config, r, outcome == DeployOutcome::Success));
-    if let Some(why) = &without_plan {
-        rows.push(vec![
-            vec![Inline::Text("Finding".into())],
-            vec![Inline::Code(format!("applied_without_plan: {why}"))],
-        ]);
-        lines.push(format!("{key}: applied_without_plan: {why}"));
-    }
-    let marker = format!("[changegate:close:{workflow_id}:{deploy_job}]");
-    let present = svc.jira.comments(key)?.iter().any(|c| crate::jira::adf::plain_text(&c.body).contains(&marker));
-    if !present {
-        let doc = Doc::new()
-            .heading(4, &format!("Deploy {}", outcome.as_str()))
-            .text(&text)
-            .table(&["", ""], rows)
-            .text(&marker)
-            .build();
-        svc.jira.comment(key, doc)?;
-    }
-    if let Some(mut record) = t.record.clone() {
-        let mut o = json!({"result": outcome.as_str(), "at": now.to_rfc3339(), "workflow_id": workflow_id, "deploy_job": deploy_job});
-        if without_plan.is_some() {
-            o["applied_without_plan"] = json!(true);
-        }
-        record.rest.insert("outcome".into(), o);
-        svc.jira.set_property(key, RECORD_PROPERTY, &record.to_value())?;
-    }
+    rows
+}
+
+/// Moves ticket `key` through `transition` with `resolution`, or without
+/// it when the screen takes none.
+fn transition_resolved(svc: &Services, key: &str, transition: &str, resolution: String) -> Result<(), RequestError> {
     let mut f = Map::new();
     f.insert("resolution".into(), json!({"name": resolution}));
     match svc.jira.transition(key, transition, Some(f)) {
@@ -256,12 +295,7 @@ pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Clos
         Err(crate::jira::JiraError::Api(e)) if e.status() == Some(400) => svc.jira.transition(key, transition, None)?,
         Err(e) => return Err(e.into()),
     }
-    let status = svc.jira.issue(key, &["status"], &[])?.status().map(str::to_owned).unwrap_or_default();
-    lines.push(format!("{key}: deploy {} recorded; the ticket is {status}", outcome.as_str()));
-    if action == CloseAction::Complete {
-        lines.extend(reviewed_drift(config, svc, &t)?);
-    }
-    Ok(Closed { outcome, action, lines })
+    Ok(())
 }
 
 /// Closes the drift tickets this deploy settled, by the same test the bot

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::jira::{Resolutions, SiteField, Statuses, TicketField, Transitions};
+use crate::config::jira::{JiraConfig, Resolutions, SiteField, Statuses, TicketField, Transitions};
 use crate::config::windows::{Freeze, FreezeParts, Window, WindowParts};
 use crate::config::{Config, env_key};
 use crate::digest::Sha256Digest;
@@ -313,17 +313,42 @@ fn written(table: &toml::Table, path: &str) -> bool {
 /// it. `table` is the checkout file as written (which keys it sets).
 /// Every setting that would loosen the policy is listed. Pure.
 pub fn apply(checkout: &Config, table: &toml::Table, policy: &PolicyContent) -> Result<Config, Vec<Loosening>> {
-    let mut out = Vec::new();
-    let mut refuse = |setting: &str, why: String| out.push(Loosening { setting: setting.to_owned(), why });
     let mut c = match policy.govern(checkout) {
         Ok(c) => c,
         Err(e) => {
-            refuse("(policy)", format!("the published policy cannot be used: {e}"));
-            return Err(out);
+            return Err(vec![Loosening {
+                setting: "(policy)".to_owned(),
+                why: format!("the published policy cannot be used: {e}"),
+            }]);
         }
     };
-    let (cj, pj) = (&checkout.jira, &c.jira.clone());
+    let mut out = Vec::new();
+    let pj = c.jira.clone();
+    tighten_environments(checkout, table, policy, &mut c, &mut out);
+    refuse_fixed(checkout, table, &c, &pj, &mut out);
+    tighten_jira_lists(&checkout.jira, table, &pj, &mut c.jira, &mut out);
+    tighten_jira_approvals(&checkout.jira, table, &pj, &mut c.jira, &mut out);
+    tighten_emergency_and_plan(checkout, table, policy, &mut c, &mut out);
+    // Windows and freezes only add: a deploy must be inside the policy's
+    // windows and the checkout's, and outside every freeze of either.
+    c.checkout_windows = checkout.windows.clone();
+    for f in &checkout.freezes {
+        if !c.freezes.contains(f) {
+            c.freezes.push(f.clone());
+        }
+    }
+    if out.is_empty() { Ok(c) } else { Err(out) }
+}
 
+/// The checkout's controlled environments add to the policy's; leaving one
+/// of the policy's out is refused.
+fn tighten_environments(
+    checkout: &Config,
+    table: &toml::Table,
+    policy: &PolicyContent,
+    c: &mut Config,
+    out: &mut Vec<Loosening>,
+) {
     if written(table, "controlled_environments") {
         let have: Vec<String> = checkout.controlled_environments.iter().map(|e| env_key(e)).collect();
         let dropped: Vec<&String> = policy.controlled_environments.iter().filter(|e| !have.contains(e)).collect();
@@ -335,12 +360,18 @@ pub fn apply(checkout: &Config, table: &toml::Table, policy: &PolicyContent) -> 
             }
         } else {
             let names: Vec<&str> = dropped.iter().map(|s| s.as_str()).collect();
-            refuse(
-                "controlled_environments",
-                format!("leaves out {}, which the bot's policy controls", names.join(", ")),
-            );
+            out.push(Loosening {
+                setting: "controlled_environments".to_owned(),
+                why: format!("leaves out {}, which the bot's policy controls", names.join(", ")),
+            });
         }
     }
+}
+
+/// Refuses each setting that is the bot's policy alone (`c`, with its Jira
+/// settings `pj`) when the checkout writes it otherwise.
+fn refuse_fixed(checkout: &Config, table: &toml::Table, c: &Config, pj: &JiraConfig, out: &mut Vec<Loosening>) {
+    let cj = &checkout.jira;
     let same = |setting: &str, written_here: bool, equal: bool, what: String| -> Option<Loosening> {
         (written_here && !equal).then(|| Loosening { setting: setting.to_owned(), why: what })
     };
@@ -389,12 +420,23 @@ pub fn apply(checkout: &Config, table: &toml::Table, policy: &PolicyContent) -> 
             out.push(l);
         }
     }
+}
+
+/// The checkout's ticket labels and required fields add to the policy's
+/// (`pj`); leaving one of the policy's out is refused.
+fn tighten_jira_lists(
+    cj: &JiraConfig,
+    table: &toml::Table,
+    pj: &JiraConfig,
+    c: &mut JiraConfig,
+    out: &mut Vec<Loosening>,
+) {
     if written(table, "jira.labels") {
         let missing: Vec<&String> = pj.labels.iter().filter(|l| !cj.labels.contains(l)).collect();
         if missing.is_empty() {
             for l in &cj.labels {
-                if !c.jira.labels.contains(l) {
-                    c.jira.labels.push(l.clone());
+                if !c.labels.contains(l) {
+                    c.labels.push(l.clone());
                 }
             }
         } else {
@@ -409,8 +451,8 @@ pub fn apply(checkout: &Config, table: &toml::Table, policy: &PolicyContent) -> 
         let missing: Vec<&str> = pj.required.iter().filter(|f| !cj.required.contains(f)).map(|f| f.name()).collect();
         if missing.is_empty() {
             for f in &cj.required {
-                if !c.jira.required.contains(f) {
-                    c.jira.required.push(*f);
+                if !c.required.contains(f) {
+                    c.required.push(*f);
                 }
             }
         } else {
@@ -420,9 +462,20 @@ pub fn apply(checkout: &Config, table: &toml::Table, policy: &PolicyContent) -> 
             });
         }
     }
+}
+
+/// The checkout may shorten the approval TTL, require more approvers and
+/// leave approvers out, never the other way round (from the policy's `pj`).
+fn tighten_jira_approvals(
+    cj: &JiraConfig,
+    table: &toml::Table,
+    pj: &JiraConfig,
+    c: &mut JiraConfig,
+    out: &mut Vec<Loosening>,
+) {
     if written(table, "jira.approval_ttl") {
         if cj.approval_ttl <= pj.approval_ttl {
-            c.jira.approval_ttl = cj.approval_ttl;
+            c.approval_ttl = cj.approval_ttl;
         } else {
             out.push(Loosening {
                 setting: "jira.approval_ttl".into(),
@@ -436,7 +489,7 @@ pub fn apply(checkout: &Config, table: &toml::Table, policy: &PolicyContent) -> 
     }
     if written(table, "jira.required_approvers") {
         if cj.required_approvers >= pj.required_approvers {
-            c.jira.required_approvers = cj.required_approvers;
+            c.required_approvers = cj.required_approvers;
         } else {
             out.push(Loosening {
                 setting: "jira.required_approvers".into(),
@@ -455,9 +508,8 @@ pub fn apply(checkout: &Config, table: &toml::Table, policy: &PolicyContent) -> 
             .map(|(a, g)| format!("{a} = {g}"))
             .collect();
         if extra.is_empty() {
-            c.jira.approvers = cj.approvers.clone();
-            c.jira.withheld_approvers =
-                pj.approvers.keys().filter(|a| !cj.approvers.contains_key(*a)).cloned().collect();
+            c.approvers = cj.approvers.clone();
+            c.withheld_approvers = pj.approvers.keys().filter(|a| !cj.approvers.contains_key(*a)).cloned().collect();
         } else {
             out.push(Loosening {
                 setting: "jira.approvers".into(),
@@ -468,6 +520,17 @@ pub fn apply(checkout: &Config, table: &toml::Table, policy: &PolicyContent) -> 
             });
         }
     }
+}
+
+/// The checkout may shorten the time to a retrospective and require a
+/// plan, never the other way round.
+fn tighten_emergency_and_plan(
+    checkout: &Config,
+    table: &toml::Table,
+    policy: &PolicyContent,
+    c: &mut Config,
+    out: &mut Vec<Loosening>,
+) {
     if written(table, "emergency.retrospective_within") {
         if checkout.emergency.retrospective_within <= c.emergency.retrospective_within {
             c.emergency.retrospective_within = checkout.emergency.retrospective_within;
@@ -488,15 +551,6 @@ pub fn apply(checkout: &Config, table: &toml::Table, policy: &PolicyContent) -> 
             });
         }
     }
-    // Windows and freezes only add: a deploy must be inside the policy's
-    // windows and the checkout's, and outside every freeze of either.
-    c.checkout_windows = checkout.windows.clone();
-    for f in &checkout.freezes {
-        if !c.freezes.contains(f) {
-            c.freezes.push(f.clone());
-        }
-    }
-    if out.is_empty() { Ok(c) } else { Err(out) }
 }
 
 /// Reads the published policy of `project` (`None` when there is none).

@@ -192,7 +192,25 @@ fn git_available() -> Result<(), CliError> {
 }
 
 impl Demo<'_> {
+    /// The story: one production deploy of acme/web, from request to close.
     fn story(&mut self) -> Result<(), CliError> {
+        let (pipeline_id, pipeline_number) = self.scene()?;
+        self.heading("Step 1: request (CI job cg/request_change)")?;
+        let state = self.dir.join("changegate.json");
+        let state_arg = state.display().to_string();
+        let key = self.request(&pipeline_id, &pipeline_number, &state, &state_arg)?;
+        self.analyse(&key)?;
+        let (pj, pf) = self.plan(&key, &state_arg)?;
+        self.apply(&key, &state_arg, &pj, &pf)?;
+        self.heading(&format!("The ticket at the end: {key}"))?;
+        self.final_state(&key)?;
+        Ok(())
+    }
+
+    /// The scene: the demo's folder and configuration, the repository, the
+    /// bot's signed policy, the previous deploy and the pipeline to deploy
+    /// (its id and number).
+    fn scene(&mut self) -> Result<(String, String), CliError> {
         std::fs::create_dir_all(&self.dir).map_err(|source| CliError::File {
             what: "cannot create",
             path: self.dir.clone(),
@@ -218,11 +236,17 @@ impl Demo<'_> {
         )?;
 
         self.previous_deploy(&base)?;
-        let (pipeline_id, pipeline_number) = self.pipeline(&head)?;
+        self.pipeline(&head)
+    }
 
-        self.heading("Step 1: request (CI job cg/request_change)")?;
-        let state = self.dir.join("changegate.json");
-        let state_arg = state.display().to_string();
+    /// Step 1: the CI job requests the change; returns the ticket's key.
+    fn request(
+        &mut self,
+        pipeline_id: &str,
+        pipeline_number: &str,
+        state: &Path,
+        state_arg: &str,
+    ) -> Result<String, CliError> {
         let outcome = self.cg(
             Who::Ci,
             "request_change",
@@ -235,9 +259,9 @@ impl Demo<'_> {
                 "--hold",
                 "hold_change",
                 "--pipeline-id",
-                &pipeline_id,
+                pipeline_id,
                 "--pipeline-number",
-                &pipeline_number,
+                pipeline_number,
                 "--justification",
                 "Checkout fix and new pricing copy for the winter release",
                 "--rollback-plan",
@@ -245,40 +269,51 @@ impl Demo<'_> {
                 "--service",
                 "acme-web",
                 "--output",
-                &state_arg,
+                state_arg,
             ],
         )?;
         self.expect(outcome == Outcome::Pass, "request created the ticket")?;
-        let key = self.ticket_key(&state)?;
+        let key = self.ticket_key(state)?;
         self.note(&format!(
             "{key} is Open with every required field filled from the build; the workflow waits at hold_change, using no compute."
         ))?;
         self.job("request_change", "success");
+        Ok(key)
+    }
 
+    /// Step 2: the bot analyses ticket `key` and sends it to a person, who
+    /// approves it; the bot resumes the hold.
+    fn analyse(&mut self, key: &str) -> Result<(), CliError> {
         self.heading("Step 2: analyse (the bot, woken by Jira's webhook)")?;
         let (_, text) = self.cg_output(Who::Bot, "", &["reconcile", "--hold-wait", "5"])?;
-        let status = self.status(&key);
+        let status = self.status(key);
         self.expect(status == "Manual review", &format!("the analysis sent {key} to Manual review (it is {status})"))?;
-        let reasons = self.issue(&key)["properties"]["changegate.bot"]["payload"]["analysis"]["reasons"].clone();
+        let reasons = self.issue(key)["properties"]["changegate.bot"]["payload"]["analysis"]["reasons"].clone();
         self.expect(
             reasons == serde_json::json!(["review_failed"]),
             &format!("the review alone needs a person; the scans passed (reasons {reasons})"),
         )?;
-        self.show_analysis(&key, &text)?;
+        self.show_analysis(key, &text)?;
         self.note(
             "Auto-approval is on, but one check did not pass: the squash-merged pull request #2 landed a commit\n\
              nobody approved (its approval was of the branch head), so a person must decide.",
         )?;
 
         self.heading("Step 2: a person approves")?;
-        self.approve(&key, "the analysis")?;
+        self.approve(key, "the analysis")?;
         self.cg(Who::Bot, "", &["reconcile", "--hold-wait", "5"])?;
         self.expect(self.job_status("hold_change") == "success", "the bot resumed hold_change")?;
         self.note("The bot checked the workflow's project, pipeline, branch and commit against the ticket, wrote a\nsigned receipt, and approved hold_change through the CircleCI API.")?;
         self.job("plan", "running");
+        Ok(())
+    }
 
+    /// Step 3: the plan job records a risky plan, which goes to a person;
+    /// until then validate refuses to apply it. Returns the paths of the
+    /// plan's JSON and binary files.
+    fn plan(&mut self, key: &str, state_arg: &str) -> Result<(String, String), CliError> {
         self.heading("Step 3: plan (CI job plan)")?;
-        let outcome = self.cg(Who::Ci, "plan", &["validate", "--environment", "production", "--state", &state_arg])?;
+        let outcome = self.cg(Who::Ci, "plan", &["validate", "--environment", "production", "--state", state_arg])?;
         self.expect(outcome == Outcome::Pass, "validate passed before the plan")?;
         let plan_json = self.dir.join("plan.json");
         let plan_file = self.dir.join("plan.tfplan");
@@ -291,13 +326,13 @@ impl Demo<'_> {
         let outcome = self.cg(
             Who::Ci,
             "plan",
-            &["plan-check", &pj, "--plan-file", &pf, "--state", &state_arg, "--hold", "hold_plan_review"],
+            &["plan-check", &pj, "--plan-file", &pf, "--state", state_arg, "--hold", "hold_plan_review"],
         )?;
         self.expect(
             outcome == Outcome::Deny,
             "plan-check recorded the risky plan and escalated it to a person (exit 1; the orb's plan_gate step lets the hold do the pausing)",
         )?;
-        let status = self.status(&key);
+        let status = self.status(key);
         self.expect(
             status == "Manual review",
             &format!("the risky plan sent {key} back to Manual review (it is {status})"),
@@ -309,12 +344,18 @@ impl Demo<'_> {
         let outcome = self.cg(
             Who::Ci,
             "apply",
-            &["validate", "--environment", "production", "--state", &state_arg, "--plan-json", &pj, "--plan-file", &pf],
+            &["validate", "--environment", "production", "--state", state_arg, "--plan-json", &pj, "--plan-file", &pf],
         )?;
         self.expect(outcome == Outcome::Deny, "validate refused the unreviewed plan")?;
+        Ok((pj, pf))
+    }
 
+    /// Step 3 continued: a person reviews the plan, the apply job applies
+    /// it (plan JSON `pj`, binary `pf`), and the close job records the
+    /// deploy.
+    fn apply(&mut self, key: &str, state_arg: &str, pj: &str, pf: &str) -> Result<(), CliError> {
         self.heading("Step 3: a person reviews the plan")?;
-        self.approve(&key, "the plan's findings")?;
+        self.approve(key, "the plan's findings")?;
         self.cg(Who::Bot, "", &["reconcile", "--hold-wait", "5"])?;
         self.expect(self.job_status("hold_plan_review") == "success", "the bot resumed hold_plan_review")?;
         self.job("apply", "running");
@@ -323,7 +364,7 @@ impl Demo<'_> {
         let outcome = self.cg(
             Who::Ci,
             "apply",
-            &["validate", "--environment", "production", "--state", &state_arg, "--plan-json", &pj, "--plan-file", &pf],
+            &["validate", "--environment", "production", "--state", state_arg, "--plan-json", pj, "--plan-file", pf],
         )?;
         self.expect(outcome == Outcome::Pass, "validate passed with the reviewed plan")?;
         self.note(
@@ -333,13 +374,10 @@ impl Demo<'_> {
         self.job("close_change", "running");
 
         self.heading("Step 3: close (CI job cg/close_change, after apply whatever its outcome)")?;
-        let outcome = self.cg(Who::Ci, "close_change", &["close", "--state", &state_arg, "--deploy-job", "apply"])?;
+        let outcome = self.cg(Who::Ci, "close_change", &["close", "--state", state_arg, "--deploy-job", "apply"])?;
         self.expect(outcome == Outcome::Pass, "close recorded the deploy")?;
-        let status = self.status(&key);
+        let status = self.status(key);
         self.expect(status == "Done", &format!("{key} is Done (it is {status})"))?;
-
-        self.heading(&format!("The ticket at the end: {key}"))?;
-        self.final_state(&key)?;
         Ok(())
     }
 

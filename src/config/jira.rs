@@ -424,146 +424,22 @@ fn or(v: Option<String>, default: &str) -> String {
 
 impl RawJira {
     pub(super) fn validate(self, p: &mut Problems<'_>) -> JiraConfig {
-        let project = match self.project {
-            Some(k)
-                if !k.get_ref().chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-                    || k.get_ref().is_empty() =>
-            {
-                p.at(
-                    k.span(),
-                    format!("`{}` is not a Jira project key (upper-case letters, digits, `_`)", k.get_ref()),
-                );
-                String::new()
-            }
-            Some(k) => k.into_inner(),
-            None => "PRODCM".to_owned(),
-        };
-        let mut labels = Vec::new();
-        for l in self.labels.unwrap_or_default() {
-            if l.get_ref().is_empty() || l.get_ref().chars().any(char::is_whitespace) {
-                p.at(l.span(), format!("Jira labels cannot be empty or contain spaces: {:?}", l.get_ref()));
-            } else {
-                labels.push(l.into_inner());
-            }
-        }
-        if labels.is_empty() {
-            labels.push("changegate".to_owned());
-        }
-        let mut fields = BTreeMap::new();
-        for (name, raw) in self.fields {
-            let Some(field) = TicketField::from_name(name.get_ref()) else {
-                let known: Vec<&str> = TicketField::ALL.iter().map(|f| f.name()).collect();
-                p.at(
-                    name.span(),
-                    format!("unknown ticket field `{}`; the fields are: {}", name.get_ref(), known.join(", ")),
-                );
-                continue;
-            };
-            if matches!(field, TicketField::Summary | TicketField::Description) {
-                p.at(name.span(), format!("`{field}` is Jira's own field and cannot be mapped"));
-                continue;
-            }
-            let span = raw.span();
-            let (id, kind) = match raw.into_inner() {
-                RawSiteField::Id(id) => (id, FieldType::Text),
-                RawSiteField::Full { id, kind } => {
-                    let k = match kind.as_str() {
-                        "text" => FieldType::Text,
-                        "textarea" => FieldType::Textarea,
-                        "number" => FieldType::Number,
-                        "select" => FieldType::Select,
-                        "url" => FieldType::Url,
-                        other => {
-                            p.at(
-                                span.clone(),
-                                format!("field type must be text, textarea, number, select or url, not `{other}`"),
-                            );
-                            FieldType::Text
-                        }
-                    };
-                    (id, k)
-                }
-            };
-            if id.trim().is_empty() {
-                p.at(span, "a field id cannot be empty");
-            }
-            fields.insert(field, SiteField { id, kind });
-        }
-        let mut required = Vec::new();
-        let raw_required = self.required.unwrap_or_else(|| {
-            ["justification", "rollback_plan"].iter().map(|s| Spanned::new(0..0, (*s).to_owned())).collect()
-        });
-        for r in raw_required {
-            match TicketField::from_name(r.get_ref()) {
-                Some(f) => required.push(f),
-                None => p.at(r.span(), format!("unknown ticket field `{}`", r.get_ref())),
-            }
-        }
-        let s = self.statuses;
-        let statuses = Statuses {
-            open: or(s.open, "Open"),
-            waiting_for_input: or(s.waiting_for_input, "Waiting for input"),
-            manual_review: or(s.manual_review, "Manual review"),
-            approved: or(s.approved, "Approved"),
-            declined: or(s.declined, "Declined"),
-            done: or(s.done, "Done"),
-            failed: or(s.failed, "Failed"),
-            cancelled: or(s.cancelled, "Cancelled"),
-        };
-        let t = self.transitions;
-        let transitions = Transitions {
-            waiting_for_input: or(t.waiting_for_input, "Request input"),
-            manual_review: or(t.manual_review, "Send to review"),
-            send_back: or(t.send_back, "Send back"),
-            approve: or(t.approve, "Approve"),
-            decline: or(t.decline, "Decline"),
-            done: or(t.done, "Complete"),
-            failed: or(t.failed, "Fail"),
-            cancel: or(t.cancel, "Cancel"),
-        };
-        let r = self.resolutions;
-        let resolutions = Resolutions {
-            done: or(r.done, "Done"),
-            failed: or(r.failed, "Failed"),
-            cancelled: or(r.cancelled, "Cancelled"),
-            expired: or(r.expired, "Expired"),
-            duplicate: or(r.duplicate, "Duplicate"),
-        };
-        let approval_ttl = match self.approval_ttl {
-            None => Duration::from_secs(24 * 3600),
-            Some(v) => parse_duration(v.get_ref()).unwrap_or_else(|| {
-                p.at(v.span(), format!("`{}` is not a duration such as 90m, 24h or 7d", v.get_ref()));
-                Duration::from_secs(24 * 3600)
-            }),
-        };
-        let required_approvers = match self.required_approvers {
-            None => 1,
-            Some(n) => match usize::try_from(*n.get_ref()) {
-                Ok(v) if (1..=10).contains(&v) => v,
-                _ => {
-                    p.at(n.span(), "required_approvers is a number from 1 to 10");
-                    1
-                }
-            },
-        };
-        let mut approvers = BTreeMap::new();
-        for (account, gh) in self.approvers {
-            match u64::try_from(*gh.get_ref()) {
-                Ok(id) if id > 0 => {
-                    approvers.insert(account.into_inner(), id);
-                }
-                _ => p.at(gh.span(), "a GitHub user id is a positive number (the numeric id, not the login)"),
-            }
-        }
+        let project = project_key(self.project, p);
+        let labels = labels(self.labels, p);
+        let fields = site_fields(self.fields, p);
+        let required = required_fields(self.required, p);
+        let approval_ttl = approval_ttl(self.approval_ttl, p);
+        let required_approvers = required_approvers(self.required_approvers, p);
+        let approvers = approvers(self.approvers, p);
         JiraConfig {
             project,
             issue_type: or(self.issue_type, "Change"),
             labels,
             fields,
             required,
-            statuses,
-            transitions,
-            resolutions,
+            statuses: self.statuses.or_defaults(),
+            transitions: self.transitions.or_defaults(),
+            resolutions: self.resolutions.or_defaults(),
             approval_ttl,
             required_approvers,
             bot_accounts: self.bot_account_ids,
@@ -572,6 +448,191 @@ impl RawJira {
             withheld_approvers: Vec::new(),
         }
     }
+}
+
+/// The project key (upper-case letters, digits, `_`); `PRODCM` unset.
+fn project_key(raw: Option<Spanned<String>>, p: &mut Problems<'_>) -> String {
+    match raw {
+        Some(k)
+            if !k.get_ref().chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                || k.get_ref().is_empty() =>
+        {
+            p.at(k.span(), format!("`{}` is not a Jira project key (upper-case letters, digits, `_`)", k.get_ref()));
+            String::new()
+        }
+        Some(k) => k.into_inner(),
+        None => "PRODCM".to_owned(),
+    }
+}
+
+/// The ticket labels, none empty or with spaces; `changegate` when none.
+fn labels(raw: Option<Vec<Spanned<String>>>, p: &mut Problems<'_>) -> Vec<String> {
+    let mut labels = Vec::new();
+    for l in raw.unwrap_or_default() {
+        if l.get_ref().is_empty() || l.get_ref().chars().any(char::is_whitespace) {
+            p.at(l.span(), format!("Jira labels cannot be empty or contain spaces: {:?}", l.get_ref()));
+        } else {
+            labels.push(l.into_inner());
+        }
+    }
+    if labels.is_empty() {
+        labels.push("changegate".to_owned());
+    }
+    labels
+}
+
+/// The site's fields for the ticket fields: known fields only, never
+/// Jira's own summary and description, each with a non-empty id and a
+/// known type.
+fn site_fields(
+    raw: BTreeMap<Spanned<String>, Spanned<RawSiteField>>,
+    p: &mut Problems<'_>,
+) -> BTreeMap<TicketField, SiteField> {
+    let mut fields = BTreeMap::new();
+    for (name, raw) in raw {
+        let Some(field) = TicketField::from_name(name.get_ref()) else {
+            let known: Vec<&str> = TicketField::ALL.iter().map(|f| f.name()).collect();
+            p.at(
+                name.span(),
+                format!("unknown ticket field `{}`; the fields are: {}", name.get_ref(), known.join(", ")),
+            );
+            continue;
+        };
+        if matches!(field, TicketField::Summary | TicketField::Description) {
+            p.at(name.span(), format!("`{field}` is Jira's own field and cannot be mapped"));
+            continue;
+        }
+        let span = raw.span();
+        let (id, kind) = match raw.into_inner() {
+            RawSiteField::Id(id) => (id, FieldType::Text),
+            RawSiteField::Full { id, kind } => {
+                let k = match kind.as_str() {
+                    "text" => FieldType::Text,
+                    "textarea" => FieldType::Textarea,
+                    "number" => FieldType::Number,
+                    "select" => FieldType::Select,
+                    "url" => FieldType::Url,
+                    other => {
+                        p.at(
+                            span.clone(),
+                            format!("field type must be text, textarea, number, select or url, not `{other}`"),
+                        );
+                        FieldType::Text
+                    }
+                };
+                (id, k)
+            }
+        };
+        if id.trim().is_empty() {
+            p.at(span, "a field id cannot be empty");
+        }
+        fields.insert(field, SiteField { id, kind });
+    }
+    fields
+}
+
+/// The ticket fields a ticket needs before approval; the justification
+/// and the rollback plan unset.
+fn required_fields(raw: Option<Vec<Spanned<String>>>, p: &mut Problems<'_>) -> Vec<TicketField> {
+    let mut required = Vec::new();
+    let raw_required = raw.unwrap_or_else(|| {
+        ["justification", "rollback_plan"].iter().map(|s| Spanned::new(0..0, (*s).to_owned())).collect()
+    });
+    for r in raw_required {
+        match TicketField::from_name(r.get_ref()) {
+            Some(f) => required.push(f),
+            None => p.at(r.span(), format!("unknown ticket field `{}`", r.get_ref())),
+        }
+    }
+    required
+}
+
+impl RawStatuses {
+    /// The status names, each defaulted.
+    fn or_defaults(self) -> Statuses {
+        let s = self;
+        Statuses {
+            open: or(s.open, "Open"),
+            waiting_for_input: or(s.waiting_for_input, "Waiting for input"),
+            manual_review: or(s.manual_review, "Manual review"),
+            approved: or(s.approved, "Approved"),
+            declined: or(s.declined, "Declined"),
+            done: or(s.done, "Done"),
+            failed: or(s.failed, "Failed"),
+            cancelled: or(s.cancelled, "Cancelled"),
+        }
+    }
+}
+
+impl RawTransitions {
+    /// The transition names, each defaulted.
+    fn or_defaults(self) -> Transitions {
+        let t = self;
+        Transitions {
+            waiting_for_input: or(t.waiting_for_input, "Request input"),
+            manual_review: or(t.manual_review, "Send to review"),
+            send_back: or(t.send_back, "Send back"),
+            approve: or(t.approve, "Approve"),
+            decline: or(t.decline, "Decline"),
+            done: or(t.done, "Complete"),
+            failed: or(t.failed, "Fail"),
+            cancel: or(t.cancel, "Cancel"),
+        }
+    }
+}
+
+impl RawResolutions {
+    /// The resolution names, each defaulted.
+    fn or_defaults(self) -> Resolutions {
+        let r = self;
+        Resolutions {
+            done: or(r.done, "Done"),
+            failed: or(r.failed, "Failed"),
+            cancelled: or(r.cancelled, "Cancelled"),
+            expired: or(r.expired, "Expired"),
+            duplicate: or(r.duplicate, "Duplicate"),
+        }
+    }
+}
+
+/// How long an approval stands: a duration such as 90m, 24h or 7d; a day
+/// unset.
+fn approval_ttl(raw: Option<Spanned<String>>, p: &mut Problems<'_>) -> Duration {
+    match raw {
+        None => Duration::from_secs(24 * 3600),
+        Some(v) => parse_duration(v.get_ref()).unwrap_or_else(|| {
+            p.at(v.span(), format!("`{}` is not a duration such as 90m, 24h or 7d", v.get_ref()));
+            Duration::from_secs(24 * 3600)
+        }),
+    }
+}
+
+/// How many approvers a ticket needs: 1 to 10; one unset.
+fn required_approvers(raw: Option<Spanned<i64>>, p: &mut Problems<'_>) -> usize {
+    match raw {
+        None => 1,
+        Some(n) => match usize::try_from(*n.get_ref()) {
+            Ok(v) if (1..=10).contains(&v) => v,
+            _ => {
+                p.at(n.span(), "required_approvers is a number from 1 to 10");
+                1
+            }
+        },
+    }
+}
+
+/// The approvers: Jira account -> positive GitHub user id.
+fn approvers(raw: BTreeMap<Spanned<String>, Spanned<i64>>, p: &mut Problems<'_>) -> BTreeMap<String, u64> {
+    let mut approvers = BTreeMap::new();
+    for (account, gh) in raw {
+        match u64::try_from(*gh.get_ref()) {
+            Ok(id) if id > 0 => {
+                approvers.insert(account.into_inner(), id);
+            }
+            _ => p.at(gh.span(), "a GitHub user id is a positive number (the numeric id, not the login)"),
+        }
+    }
+    approvers
 }
 
 #[cfg(test)]

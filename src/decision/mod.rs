@@ -236,8 +236,70 @@ pub fn decide_with(e: &Evidence, config: &Config) -> Decision {
     let review = review::verify(e, &config.review);
     let scan = scan_gate::gate(e, &config.scan);
     let mut reasons: Vec<Reason> = Vec::new();
-    let mut reason = |code: PolicyCode, detail: String| reasons.push(Reason { code, detail });
+    review_reason(&review, &mut reasons);
+    scan_reason(&scan, &mut reasons);
+    change_reasons(e, &mut reasons);
+    stream_reasons(e, &mut reasons);
+    drift_reason(e, &mut reasons);
+    // Change windows and freezes, at the record's decision time.
+    let at = crate::time::Timestamp::parse(&e.collected_at).unwrap_or(crate::time::Timestamp(0));
+    match crate::config::windows::check(&config.windows, &config.freezes, &e.binding.environment, at) {
+        crate::config::windows::WindowCheck::Open => {}
+        crate::config::windows::WindowCheck::Outside(why) => add(&mut reasons, PolicyCode::OutsideChangeWindow, why),
+        crate::config::windows::WindowCheck::Frozen(why) => add(&mut reasons, PolicyCode::ChangeFreeze, why),
+    }
+    let policy_gaps: Vec<&str> = e.gaps.iter().filter(|g| g.area == GapArea::Policy).map(|g| g.what.as_str()).collect();
+    if !policy_gaps.is_empty() {
+        add(&mut reasons, PolicyCode::EvidenceIncomplete, format!("not read: {}", policy_gaps.join(", ")));
+    }
 
+    // Facts the checks relied on must agree with the rest of the record.
+    let contradictions = crate::evidence::consistency::contradictions(e);
+    if !contradictions.is_empty() {
+        add(
+            &mut reasons,
+            PolicyCode::EvidenceInconsistent,
+            format!("the record contradicts itself: {}", contradictions.join("; ")),
+        );
+    }
+
+    let verdict = review.verdict.max(scan.verdict).max(if policy_gaps.is_empty() && contradictions.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Undecidable
+    });
+    let recommendation = if reasons.is_empty() { Recommendation::Approve } else { Recommendation::ManualReview };
+    let risk = risk_of(verdict, &reasons);
+    Decision {
+        schema_version: DECISION_VERSION,
+        ticket: e.ticket.clone(),
+        repository: e.repository.clone(),
+        environment: e.binding.environment.clone(),
+        commit: e.binding.commit.clone(),
+        base: e.base.as_ref().map(|b| b.commit.clone()),
+        decided_at: e.collected_at.clone(),
+        verdict,
+        recommendation,
+        auto_approve: recommendation == Recommendation::Approve && config.approval.auto_approve,
+        reasons,
+        risk,
+        review,
+        scan,
+        required_approvers: u32::try_from(config.jira.required_approvers).unwrap_or(u32::MAX),
+        excluded_github_ids: excluded_ids(e),
+        evidence_digest: e.digest(),
+        policy: PolicyRef { source: e.policy.source.clone(), digest: e.policy.digest },
+    }
+}
+
+/// Adds the reason `code` with its `detail`.
+fn add(reasons: &mut Vec<Reason>, code: PolicyCode, detail: String) {
+    reasons.push(Reason { code, detail });
+}
+
+/// The reason a review that did not pass gives: the range's findings and
+/// the commits not approved (none for a first deploy alone).
+fn review_reason(review: &ReviewReport, reasons: &mut Vec<Reason>) {
     let main = |findings: &[review::Finding]| findings.first().map(|f| format!("{}: {}", f.code, f.detail));
     match review.verdict {
         Verdict::Pass => {}
@@ -264,28 +326,39 @@ pub fn decide_with(e: &Evidence, config: &Config) -> Decision {
                 parts.is_empty() && review.findings.iter().any(|f| f.code == review::Code::FirstDeploy);
             if !only_first_deploy {
                 let code = if v == Verdict::Fail { PolicyCode::ReviewFailed } else { PolicyCode::ReviewUndecidable };
-                reason(
+                add(
+                    reasons,
                     code,
                     if parts.is_empty() { main(&review.findings).unwrap_or_default() } else { parts.join("; ") },
                 );
             }
         }
     }
+}
+
+/// The reason a scan gate that did not pass gives: its findings.
+fn scan_reason(scan: &ScanReport, reasons: &mut Vec<Reason>) {
     match scan.verdict {
         Verdict::Pass => {}
         v => {
             let code = if v == Verdict::Fail { PolicyCode::ScanFailed } else { PolicyCode::ScanUndecidable };
             let details: Vec<String> = scan.findings.iter().map(|f| format!("{}: {}", f.code, f.detail)).collect();
-            reason(code, details.join("; "));
+            add(reasons, code, details.join("; "));
         }
     }
+}
 
+/// The reasons of what changed since the last approved deploy that a
+/// person must review: the policy itself and the pipeline; or that there
+/// is no such deploy.
+fn change_reasons(e: &Evidence, reasons: &mut Vec<Reason>) {
     // The policy itself changed since the last approved deploy.
     if e.base.is_some() {
         let changed: Vec<&str> =
             e.policy_files.files.iter().filter(|(_, c)| c.before != c.after).map(|(path, _)| path.as_str()).collect();
         if !changed.is_empty() {
-            reason(
+            add(
+                reasons,
                 PolicyCode::PolicyConfigChanged,
                 format!("{} changed since the last approved deploy", changed.join(", ")),
             );
@@ -299,27 +372,42 @@ pub fn decide_with(e: &Evidence, config: &Config) -> Decision {
             .map(|(path, _)| path.as_str())
             .collect();
         if !pipeline.is_empty() {
-            reason(
+            add(
+                reasons,
                 PolicyCode::PipelineConfigChanged,
                 format!("{} changed since the last approved deploy", pipeline.join(", ")),
             );
         }
     }
     if e.base.is_none() {
-        reason(
+        add(
+            reasons,
             PolicyCode::FirstDeploy,
             format!("no earlier approved deploy of {} to {}", e.repository, e.binding.environment),
         );
     }
+}
+
+/// The reasons other tickets of the stream give: deploying now, or open.
+fn stream_reasons(e: &Evidence, reasons: &mut Vec<Reason>) {
     let running: Vec<&str> =
         e.pending.iter().filter(|p| p.workflows_active == Some(true)).map(|p| p.key.as_str()).collect();
     if !running.is_empty() {
-        reason(PolicyCode::RunningDeploy, format!("deploying now: {}", running.join(", ")));
+        add(reasons, PolicyCode::RunningDeploy, format!("deploying now: {}", running.join(", ")));
     }
     if !e.pending.is_empty() {
         let keys: Vec<String> = e.pending.iter().map(|p| format!("{} ({})", p.key, p.status)).collect();
-        reason(PolicyCode::PendingTicket, format!("open for the same repository and environment: {}", keys.join(", ")));
+        add(
+            reasons,
+            PolicyCode::PendingTicket,
+            format!("open for the same repository and environment: {}", keys.join(", ")),
+        );
     }
+}
+
+/// The reason open drift of the environment gives: a person decides
+/// whether this deploy may overwrite or re-apply those changes.
+fn drift_reason(e: &Evidence, reasons: &mut Vec<Reason>) {
     if !e.open_drift.is_empty() {
         let tickets: Vec<String> = e
             .open_drift
@@ -339,7 +427,8 @@ pub fn decide_with(e: &Evidence, config: &Config) -> Decision {
                 }
             })
             .collect();
-        reason(
+        add(
+            reasons,
             PolicyCode::DriftOpen,
             format!(
                 "drift is open for {}: {}; this deploy would overwrite or re-apply those changes, so a person decides",
@@ -348,34 +437,12 @@ pub fn decide_with(e: &Evidence, config: &Config) -> Decision {
             ),
         );
     }
-    // Change windows and freezes, at the record's decision time.
-    let at = crate::time::Timestamp::parse(&e.collected_at).unwrap_or(crate::time::Timestamp(0));
-    match crate::config::windows::check(&config.windows, &config.freezes, &e.binding.environment, at) {
-        crate::config::windows::WindowCheck::Open => {}
-        crate::config::windows::WindowCheck::Outside(why) => reason(PolicyCode::OutsideChangeWindow, why),
-        crate::config::windows::WindowCheck::Frozen(why) => reason(PolicyCode::ChangeFreeze, why),
-    }
-    let policy_gaps: Vec<&str> = e.gaps.iter().filter(|g| g.area == GapArea::Policy).map(|g| g.what.as_str()).collect();
-    if !policy_gaps.is_empty() {
-        reason(PolicyCode::EvidenceIncomplete, format!("not read: {}", policy_gaps.join(", ")));
-    }
+}
 
-    // Facts the checks relied on must agree with the rest of the record.
-    let contradictions = crate::evidence::consistency::contradictions(e);
-    if !contradictions.is_empty() {
-        reason(
-            PolicyCode::EvidenceInconsistent,
-            format!("the record contradicts itself: {}", contradictions.join("; ")),
-        );
-    }
-
-    let verdict = review.verdict.max(scan.verdict).max(if policy_gaps.is_empty() && contradictions.is_empty() {
-        Verdict::Pass
-    } else {
-        Verdict::Undecidable
-    });
-    let recommendation = if reasons.is_empty() { Recommendation::Approve } else { Recommendation::ManualReview };
-    let risk = if verdict == Verdict::Fail
+/// The risk: high on a failed verdict or a changed policy or pipeline, low
+/// without reasons, else medium.
+fn risk_of(verdict: Verdict, reasons: &[Reason]) -> Risk {
+    if verdict == Verdict::Fail
         || reasons.iter().any(|r| matches!(r.code, PolicyCode::PolicyConfigChanged | PolicyCode::PipelineConfigChanged))
     {
         Risk::High
@@ -383,26 +450,6 @@ pub fn decide_with(e: &Evidence, config: &Config) -> Decision {
         Risk::Low
     } else {
         Risk::Medium
-    };
-    Decision {
-        schema_version: DECISION_VERSION,
-        ticket: e.ticket.clone(),
-        repository: e.repository.clone(),
-        environment: e.binding.environment.clone(),
-        commit: e.binding.commit.clone(),
-        base: e.base.as_ref().map(|b| b.commit.clone()),
-        decided_at: e.collected_at.clone(),
-        verdict,
-        recommendation,
-        auto_approve: recommendation == Recommendation::Approve && config.approval.auto_approve,
-        reasons,
-        risk,
-        review,
-        scan,
-        required_approvers: u32::try_from(config.jira.required_approvers).unwrap_or(u32::MAX),
-        excluded_github_ids: excluded_ids(e),
-        evidence_digest: e.digest(),
-        policy: PolicyRef { source: e.policy.source.clone(), digest: e.policy.digest },
     }
 }
 

@@ -166,37 +166,98 @@ fn open_tickets(issues: &[Issue], jira_closed: &dyn Fn(&str) -> bool) -> Vec<Ope
 /// Keeps the stream's drift ticket in step with `report`; returns what was
 /// done, one line each.
 pub fn record(jira: &Jira, config: &Config, report: &DriftReport, now: Timestamp) -> Result<Vec<String>, JiraError> {
-    let jc = &config.jira;
     let label = stream_label(&report.environment, &report.stack);
-    // The stream's drift tickets: its label and the drift label, and, where
-    // the drift check has accounts of its own, created by one of them, so an
-    // issue anyone relabels is never taken for the stream's ticket (nor
-    // cancels the real one as its duplicate).
+    let k = Keeping { jira, config, report, now, jql: stream_query(&config.jira, &label) };
+    let open = k.search(&[])?;
+    let mut done = Vec::new();
+    let mut decision = decide(report, &open);
+    if decision == Decision::Open {
+        decision = k.open(&label, &mut done)?;
+    }
+    match &decision {
+        Decision::Nothing => {
+            done.push(format!("no drift ticket is open for {} / {}", report.environment, report.stack));
+        }
+        Decision::Open => {}
+        Decision::Unchanged { key, duplicates } | Decision::Update { key, duplicates } => {
+            if matches!(decision, Decision::Update { .. }) {
+                k.update(key, &mut done)?;
+            } else if !done.iter().any(|d| d.contains(key.as_str())) {
+                done.push(format!("drift ticket {key} already records this drift"));
+            }
+            for dup in duplicates {
+                close(
+                    jira,
+                    config,
+                    dup,
+                    &format!("Cancelled by changegate: a duplicate of {key} for the same stream."),
+                )?;
+                done.push(format!("cancelled {dup} as a duplicate of {key}"));
+            }
+        }
+        Decision::Close { keys } => k.close_all(keys, &mut done)?,
+    }
+    Ok(done)
+}
+
+/// The stream's drift tickets: its label and the drift label, and, where
+/// the drift check has accounts of its own, created by one of them, so an
+/// issue anyone relabels is never taken for the stream's ticket (nor
+/// cancels the real one as its duplicate).
+fn stream_query(jc: &crate::config::jira::JiraConfig, label: &str) -> String {
     let q = crate::jira::jql::string;
-    let mut jql = format!("project = {} AND labels = {} AND labels = {}", q(&jc.project), q(&label), q(LABEL));
+    let mut jql = format!("project = {} AND labels = {} AND labels = {}", q(&jc.project), q(label), q(LABEL));
     if !jc.drift_check_accounts.is_empty() {
         let accounts: Vec<String> = jc.drift_check_accounts.iter().map(|a| q(a)).collect();
         jql.push_str(&format!(" AND creator in ({})", accounts.join(", ")));
     }
     jql.push_str(" ORDER BY created ASC");
-    let closed = |s: &str| jc.statuses.is_closed(s);
-    let search = |reconcile: &[u64]| -> Result<Vec<OpenTicket>, JiraError> {
-        let issues = jira.search(&jql, &["status", "labels"], &[PROPERTY], reconcile)?;
+    jql
+}
+
+/// A drift stream's ticket being kept in step with a report.
+struct Keeping<'a> {
+    /// Jira.
+    jira: &'a Jira,
+    /// The configuration.
+    config: &'a Config,
+    /// The drift check's report.
+    report: &'a DriftReport,
+    /// When the check ran.
+    now: Timestamp,
+    /// The search for the stream's drift tickets.
+    jql: String,
+}
+
+impl Keeping<'_> {
+    /// The stream's open drift tickets, `reconcile` naming issues an index
+    /// may not return yet.
+    fn search(&self, reconcile: &[u64]) -> Result<Vec<OpenTicket>, JiraError> {
+        let jc = &self.config.jira;
+        let closed = |s: &str| jc.statuses.is_closed(s);
+        let issues = self.jira.search(&self.jql, &["status", "labels"], &[PROPERTY], reconcile)?;
         Ok(open_tickets(&issues, &closed))
-    };
-    let open = search(&[])?;
-    let mut done = Vec::new();
-    let record_of = |found_at: &str| DriftRecord {
-        schema_version: 1,
-        environment: report.environment.clone(),
-        stack: report.stack.clone(),
-        drift_digest: report.drift_digest,
-        resources: report.resources.iter().map(|r| r.address.clone()).collect(),
-        found_at: found_at.to_owned(),
-        seen_at: now.to_rfc3339(),
-    };
-    let mut decision = decide(report, &open);
-    if decision == Decision::Open {
+    }
+
+    /// The ticket's record of the report, the drift found at `found_at`.
+    fn record_of(&self, found_at: &str) -> DriftRecord {
+        let report = self.report;
+        DriftRecord {
+            schema_version: 1,
+            environment: report.environment.clone(),
+            stack: report.stack.clone(),
+            drift_digest: report.drift_digest,
+            resources: report.resources.iter().map(|r| r.address.clone()).collect(),
+            found_at: found_at.to_owned(),
+            seen_at: self.now.to_rfc3339(),
+        }
+    }
+
+    /// Opens the stream's drift ticket (labelled `label`), then settles a
+    /// race with a concurrent check: the ticket to keep and the duplicates
+    /// to cancel. A ticket that stays is linked to the stream's last deploy.
+    fn open(&self, label: &str, done: &mut Vec<String>) -> Result<Decision, JiraError> {
+        let (jira, jc, report) = (self.jira, &self.config.jira, self.report);
         let mut fields = Map::new();
         fields.insert("project".into(), json!({"key": jc.project}));
         fields.insert("issuetype".into(), json!({"name": jc.issue_type}));
@@ -211,99 +272,86 @@ pub fn record(jira: &Jira, config: &Config, report: &DriftReport, now: Timestamp
             ),
         );
         fields.insert("labels".into(), json!([LABEL, label]));
-        let value = serde_json::to_value(record_of(&now.to_rfc3339())).expect("the record serialises");
+        let value = serde_json::to_value(self.record_of(&self.now.to_rfc3339())).expect("the record serialises");
         let created = jira.create(fields, &[(PROPERTY, value)])?;
         done.push(format!("opened drift ticket {}", created.key));
         // Settle a race: search again naming the new issue.
         let id: u64 = created.id.parse().unwrap_or(0);
-        let all = search(&[id])?;
+        let all = self.search(&[id])?;
         let mut ids: Vec<&OpenTicket> = all.iter().collect();
         ids.sort_by_key(|t| t.id);
-        match ids.first() {
+        Ok(match ids.first() {
             Some(first) if first.key != created.key => {
-                decision = Decision::Unchanged {
-                    key: first.key.clone(),
-                    duplicates: ids[1..].iter().map(|t| t.key.clone()).collect(),
-                };
+                let duplicates = ids[1..].iter().map(|t| t.key.clone()).collect();
                 // The winner's record may be older than this report.
                 if first.digest != Some(report.drift_digest) {
-                    decision = Decision::Update {
-                        key: first.key.clone(),
-                        duplicates: ids[1..].iter().map(|t| t.key.clone()).collect(),
-                    };
+                    Decision::Update { key: first.key.clone(), duplicates }
+                } else {
+                    Decision::Unchanged { key: first.key.clone(), duplicates }
                 }
             }
             _ => {
-                decision = Decision::Unchanged {
+                let decision = Decision::Unchanged {
                     key: created.key.clone(),
                     duplicates: ids.iter().skip(1).map(|t| t.key.clone()).collect(),
                 };
-                if let Some(base) = last_deploy(jira, config, report)? {
+                if let Some(base) = last_deploy(jira, self.config, report)? {
                     jira.link_issues("Relates", &created.key, &base)?;
                     done.push(format!("linked {} to {base}, the last deploy of this stream", created.key));
                 }
+                decision
             }
-        }
+        })
     }
-    match &decision {
-        Decision::Nothing => {
-            done.push(format!("no drift ticket is open for {} / {}", report.environment, report.stack));
-        }
-        Decision::Open => {}
-        Decision::Unchanged { key, duplicates } | Decision::Update { key, duplicates } => {
-            if matches!(decision, Decision::Update { .. }) {
-                let current = jira.property(key, PROPERTY)?.and_then(|v| serde_json::from_value::<DriftRecord>(v).ok());
-                let found_at = current.map_or_else(|| now.to_rfc3339(), |r| r.found_at);
-                jira.comment(key, doc(report, "The drift changed since this ticket last recorded it:"))?;
-                let value = serde_json::to_value(record_of(&found_at)).expect("the record serialises");
-                jira.set_property(key, PROPERTY, &value)?;
-                jira.edit(key, {
-                    let mut f = Map::new();
-                    f.insert("summary".into(), json!(summary(report)));
-                    f
-                })?;
-                done.push(format!("updated drift ticket {key}: the drift changed"));
-            } else if !done.iter().any(|d| d.contains(key.as_str())) {
-                done.push(format!("drift ticket {key} already records this drift"));
-            }
-            for dup in duplicates {
-                close(
-                    jira,
-                    config,
-                    dup,
-                    &format!("Cancelled by changegate: a duplicate of {key} for the same stream."),
-                )?;
-                done.push(format!("cancelled {dup} as a duplicate of {key}"));
-            }
-        }
-        Decision::Close { keys } => {
-            for key in keys {
-                close(
-                    jira,
-                    config,
-                    key,
-                    &format!(
-                        "Closed by changegate: the drift check at {} found no object of {} / {} changed outside Terraform.",
-                        now.to_rfc3339(),
-                        report.environment,
-                        report.stack
-                    ),
-                )?;
-                done.push(format!("closed drift ticket {key}: no drift"));
-            }
-            // Only the drift check's own account settles drift by closing it.
-            if !keys.is_empty() {
-                let me = jira.myself()?.account_id;
-                if !jc.drift_check_accounts.contains(&me) {
-                    done.push(format!(
-                        "note: this run's Jira account ({me}) is not in [jira] drift_check_account_ids, so the bot \
-                         still counts the drift as open until a person approves a deploy of the stream (docs/drift.md)"
-                    ));
-                }
-            }
-        }
+
+    /// Records the changed drift on ticket `key`: a comment, the record
+    /// (keeping when the drift was first found) and the summary.
+    fn update(&self, key: &str, done: &mut Vec<String>) -> Result<(), JiraError> {
+        let (jira, report, now) = (self.jira, self.report, self.now);
+        let current = jira.property(key, PROPERTY)?.and_then(|v| serde_json::from_value::<DriftRecord>(v).ok());
+        let found_at = current.map_or_else(|| now.to_rfc3339(), |r| r.found_at);
+        jira.comment(key, doc(report, "The drift changed since this ticket last recorded it:"))?;
+        let value = serde_json::to_value(self.record_of(&found_at)).expect("the record serialises");
+        jira.set_property(key, PROPERTY, &value)?;
+        jira.edit(key, {
+            let mut f = Map::new();
+            f.insert("summary".into(), json!(summary(report)));
+            f
+        })?;
+        done.push(format!("updated drift ticket {key}: the drift changed"));
+        Ok(())
     }
-    Ok(done)
+
+    /// Closes the stream's drift tickets `keys`: the check found no drift.
+    /// Notes when this run's account is not one whose closes settle drift.
+    fn close_all(&self, keys: &[String], done: &mut Vec<String>) -> Result<(), JiraError> {
+        let (jira, config, report) = (self.jira, self.config, self.report);
+        for key in keys {
+            close(
+                jira,
+                config,
+                key,
+                &format!(
+                    "Closed by changegate: the drift check at {} found no object of {} / {} changed outside Terraform.",
+                    self.now.to_rfc3339(),
+                    report.environment,
+                    report.stack
+                ),
+            )?;
+            done.push(format!("closed drift ticket {key}: no drift"));
+        }
+        // Only the drift check's own account settles drift by closing it.
+        if !keys.is_empty() {
+            let me = jira.myself()?.account_id;
+            if !config.jira.drift_check_accounts.contains(&me) {
+                done.push(format!(
+                    "note: this run's Jira account ({me}) is not in [jira] drift_check_account_ids, so the bot \
+                     still counts the drift as open until a person approves a deploy of the stream (docs/drift.md)"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The property in which `close` names the change ticket that reviewed a

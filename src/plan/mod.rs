@@ -445,109 +445,131 @@ fn settle(report: &mut Report, mut pending: Vec<Pending>, config: Option<&Config
         if pending.len() < pending.capacity() / 2 {
             pending.shrink_to_fit();
         }
-        p.hits.retain_mut(|h| {
-            let Some(attr) = h.if_configured else {
-                return true;
-            };
-            // Set for every change with such a hit.
-            let sets = |c: &Configuration| match p.configured.as_deref() {
-                Some(k) => c.sets(&k.modules, &p.kind, &k.name, attr),
-                None => Sets::NotFound,
-            };
-            match config.map(sets) {
-                Some(Sets::No) => false,
-                Some(Sets::Yes) => true,
-                Some(Sets::NotFound) => {
-                    h.detail.push_str(" (resource not found in the plan's configuration; assumed configured)");
-                    true
-                }
-                None => {
-                    assumed_no_config = true;
-                    h.detail.push_str(" (the plan has no configuration section; assumed configured)");
-                    true
-                }
-            }
-        });
+        assumed_no_config |= settle_configured(&mut p, config);
         if p.hits.is_empty() {
             continue;
         }
-        let mut accepted: Vec<(Reason, &Exemption)> = Vec::new();
-        for (i, ex) in rules.exemptions.iter().enumerate() {
-            if !glob_match(&ex.address, &p.address) {
-                continue;
-            }
-            for h in &p.hits {
-                if ex.reasons.contains(&h.reason) && !accepted.iter().any(|(r, _)| *r == h.reason) {
-                    accepted.push((h.reason, ex));
-                    used[i] = true;
-                }
-            }
-        }
-        let mut by_exemption: Vec<(&Exemption, Vec<Reason>)> = Vec::new();
-        for (r, ex) in &accepted {
-            match by_exemption.iter_mut().find(|(e, _)| std::ptr::eq(*e, *ex)) {
-                Some((_, rs)) => rs.push(*r),
-                None => by_exemption.push((ex, vec![*r])),
-            }
-        }
-        for (ex, mut reasons) in by_exemption {
-            reasons.sort();
-            if let (Some(i), Some(changes)) = (p.change, report.changes.as_mut()) {
-                changes[i].exempted.push(report.exempted.len());
-            }
-            report.exempted.push(Exempted {
-                address: p.address.clone(),
-                kind: p.kind.clone(),
-                actions: p.actions.names(),
-                reasons,
-                justification: ex.justification.clone(),
-                expires: ex.expires,
-            });
-        }
-        p.hits.retain(|h| !accepted.iter().any(|(r, _)| *r == h.reason));
+        exempt(report, &mut p, rules, &mut used);
         if p.hits.is_empty() {
             continue;
         }
-        let mut reasons: Vec<Reason> = p.hits.iter().map(|h| h.reason).collect();
-        reasons.sort();
-        reasons.dedup();
-        let severity = p.hits.iter().map(|h| h.severity).max().expect("at least one hit");
-        let mut details: Vec<&str> = Vec::new();
-        for h in &p.hits {
-            if !details.contains(&h.detail.as_str()) {
-                details.push(&h.detail);
-            }
-        }
-        let by_reason = reasons
-            .iter()
-            .map(|r| {
-                let hits: Vec<&Hit> = p.hits.iter().filter(|h| h.reason == *r).collect();
-                let mut details: Vec<&str> = Vec::new();
-                for h in &hits {
-                    if !details.contains(&h.detail.as_str()) {
-                        details.push(&h.detail);
-                    }
-                }
-                ReasonHit {
-                    reason: *r,
-                    severity: hits.iter().map(|h| h.severity).max().expect("a reason of a hit"),
-                    detail: details.join("; "),
-                }
-            })
-            .collect();
         if let (Some(i), Some(changes)) = (p.change, report.changes.as_mut()) {
             changes[i].finding = Some(report.findings.len());
         }
-        report.findings.push(Finding {
-            address: p.address,
-            kind: p.kind,
+        report.findings.push(finding_of(p));
+    }
+    settle_notes(report, rules, &used, assumed_no_config);
+    report.risky = !report.findings.is_empty();
+}
+
+/// Keeps the hits of `p` that wait for the configuration only when it sets
+/// their attribute; one the configuration cannot tell is kept, assumed
+/// configured. Returns whether that was assumed for want of a configuration.
+fn settle_configured(p: &mut Pending, config: Option<&Configuration>) -> bool {
+    let mut assumed_no_config = false;
+    p.hits.retain_mut(|h| {
+        let Some(attr) = h.if_configured else {
+            return true;
+        };
+        // Set for every change with such a hit.
+        let sets = |c: &Configuration| match p.configured.as_deref() {
+            Some(k) => c.sets(&k.modules, &p.kind, &k.name, attr),
+            None => Sets::NotFound,
+        };
+        match config.map(sets) {
+            Some(Sets::No) => false,
+            Some(Sets::Yes) => true,
+            Some(Sets::NotFound) => {
+                h.detail.push_str(" (resource not found in the plan's configuration; assumed configured)");
+                true
+            }
+            None => {
+                assumed_no_config = true;
+                h.detail.push_str(" (the plan has no configuration section; assumed configured)");
+                true
+            }
+        }
+    });
+    assumed_no_config
+}
+
+/// Applies the exemptions that match `p`: each reason goes to the first
+/// exemption that accepts it, is recorded as exempted, and its hits are
+/// dropped. Marks the exemptions `used`.
+fn exempt(report: &mut Report, p: &mut Pending, rules: &PlanRules, used: &mut [bool]) {
+    let mut accepted: Vec<(Reason, &Exemption)> = Vec::new();
+    for (i, ex) in rules.exemptions.iter().enumerate() {
+        if !glob_match(&ex.address, &p.address) {
+            continue;
+        }
+        for h in &p.hits {
+            if ex.reasons.contains(&h.reason) && !accepted.iter().any(|(r, _)| *r == h.reason) {
+                accepted.push((h.reason, ex));
+                used[i] = true;
+            }
+        }
+    }
+    let mut by_exemption: Vec<(&Exemption, Vec<Reason>)> = Vec::new();
+    for (r, ex) in &accepted {
+        match by_exemption.iter_mut().find(|(e, _)| std::ptr::eq(*e, *ex)) {
+            Some((_, rs)) => rs.push(*r),
+            None => by_exemption.push((ex, vec![*r])),
+        }
+    }
+    for (ex, mut reasons) in by_exemption {
+        reasons.sort();
+        if let (Some(i), Some(changes)) = (p.change, report.changes.as_mut()) {
+            changes[i].exempted.push(report.exempted.len());
+        }
+        report.exempted.push(Exempted {
+            address: p.address.clone(),
+            kind: p.kind.clone(),
             actions: p.actions.names(),
             reasons,
-            severity,
-            detail: details.join("; "),
-            by_reason,
+            justification: ex.justification.clone(),
+            expires: ex.expires,
         });
     }
+    p.hits.retain(|h| !accepted.iter().any(|(r, _)| *r == h.reason));
+}
+
+/// The finding of a change with hits left: its reasons, the highest
+/// severity, and the distinct details, overall and by reason.
+fn finding_of(p: Pending) -> Finding {
+    let mut reasons: Vec<Reason> = p.hits.iter().map(|h| h.reason).collect();
+    reasons.sort();
+    reasons.dedup();
+    let severity = p.hits.iter().map(|h| h.severity).max().expect("at least one hit");
+    let mut details: Vec<&str> = Vec::new();
+    for h in &p.hits {
+        if !details.contains(&h.detail.as_str()) {
+            details.push(&h.detail);
+        }
+    }
+    let by_reason = reasons
+        .iter()
+        .map(|r| {
+            let hits: Vec<&Hit> = p.hits.iter().filter(|h| h.reason == *r).collect();
+            let mut details: Vec<&str> = Vec::new();
+            for h in &hits {
+                if !details.contains(&h.detail.as_str()) {
+                    details.push(&h.detail);
+                }
+            }
+            ReasonHit {
+                reason: *r,
+                severity: hits.iter().map(|h| h.severity).max().expect("a reason of a hit"),
+                detail: details.join("; "),
+            }
+        })
+        .collect();
+    let detail = details.join("; ");
+    Finding { address: p.address, kind: p.kind, actions: p.actions.names(), reasons, severity, detail, by_reason }
+}
+
+/// The report's notes on settling: a configuration assumed, exemptions
+/// expired, and exemptions that matched nothing.
+fn settle_notes(report: &mut Report, rules: &PlanRules, used: &[bool], assumed_no_config: bool) {
     if assumed_no_config {
         report.notes.push(Note {
             kind: NoteKind::Assumption,
@@ -572,7 +594,6 @@ fn settle(report: &mut Report, mut pending: Vec<Pending>, config: Option<&Config
             });
         }
     }
-    report.risky = !report.findings.is_empty();
 }
 
 #[cfg(test)]

@@ -282,6 +282,7 @@ pub fn run(
         jql::string(&jc.project),
         jql::string(&binding.key_label())
     );
+    let rq = Request { args, build, config, svc, binding: &binding, field_refs: &field_refs, by_key: &by_key };
 
     let mut actions = Vec::new();
     let decision = match &args.ticket {
@@ -294,17 +295,7 @@ pub fn run(
             decide::decide(&binding, &build.workflow_id, &found.iter().map(candidate).collect::<Vec<_>>(), &jc.statuses)
         }
     };
-
-    if let Some(reason) = &args.emergency {
-        if config.emergency.group.is_none() {
-            return Err(RequestError::Build(
-                "--emergency: this site has no break-glass group ([emergency] group in the configuration)".into(),
-            ));
-        }
-        if reason.trim().is_empty() {
-            return Err(RequestError::Build("--emergency needs a --reason that says why it cannot wait".into()));
-        }
-    }
+    check_emergency(args, config)?;
     let inputs = TicketInputs {
         summary: args.summary.clone(),
         justification: args.justification.clone().or_else(|| args.emergency.clone()),
@@ -323,37 +314,7 @@ pub fn run(
 
     let (key, mut duplicates) = match decision {
         Decision::Refuse { key, reason } => return Ok(RequestOutcome::Refused { key, reason }),
-        Decision::Create => {
-            let created = create(&binding, &inputs, &workflow, build, jc, svc, args.no_bot)?;
-            actions.push(format!("created {}", created.key));
-            // Settle a race: search again, naming the new issue so an index
-            // that has not caught up still returns it.
-            let id: u64 = created.id.parse().unwrap_or(0);
-            let found = svc.jira.search(&by_key, &field_refs, &[RECORD_PROPERTY], &[id])?;
-            let all: Vec<Candidate> = found.iter().map(candidate).collect();
-            match decide::decide(&binding, &build.workflow_id, &all, &jc.statuses) {
-                Decision::Use { key, rebind, add_workflow, duplicates } => {
-                    // Another request won the race: record this workflow there.
-                    if key != created.key {
-                        actions.extend(update(
-                            &key,
-                            &binding,
-                            &inputs,
-                            &workflow,
-                            rebind,
-                            add_workflow,
-                            build,
-                            jc,
-                            svc,
-                            args.no_bot,
-                        )?);
-                    }
-                    (key, duplicates)
-                }
-                // The new ticket is not visible even when reconciled: use it.
-                _ => (created.key, Vec::new()),
-            }
-        }
+        Decision::Create => create_settled(&rq, &inputs, &workflow, &mut actions)?,
         Decision::Use { key, rebind, add_workflow, duplicates } => {
             let note = update(&key, &binding, &inputs, &workflow, rebind, add_workflow, build, jc, svc, args.no_bot)?;
             actions.extend(note);
@@ -361,59 +322,11 @@ pub fn run(
         }
     };
     duplicates.retain(|d| *d != key);
-    for dup in &duplicates {
-        close_as(
-            svc,
-            jc,
-            dup,
-            &jc.transitions.cancel,
-            &jc.resolutions.duplicate,
-            &format!("Cancelled by changegate: a duplicate of {key} for the same deploy."),
-            "duplicate",
-        )?;
-        actions.push(format!("cancelled {dup} as a duplicate of {key}"));
-    }
-    for old in supersede(&binding, &key, config, svc)? {
-        actions.push(format!("cancelled {old}: superseded by {key}"));
-    }
-
+    cancel_others(&rq, &key, &duplicates, &mut actions)?;
     if let Some(reason) = &args.emergency {
         actions.extend(mark_emergency(svc, config, &key, reason, build.username.as_deref())?);
     }
-
-    // Ask for what is missing, once, and wait for it.
-    let issue = svc.jira.issue(&key, &field_refs, &[RECORD_PROPERTY])?;
-    let missing = fill::fill(&binding, &inputs, jc, Some(&issue.fields)).missing;
-    let mut status = issue.status().unwrap_or_default().to_owned();
-    if !missing.is_empty() {
-        let lines: Vec<Vec<Inline>> = missing.iter().map(|f| vec![Inline::Text(field_help(*f, jc))]).collect();
-        let marker =
-            format!("changegate:missing-fields:{}", missing.iter().map(|f| f.name()).collect::<Vec<_>>().join(","));
-        let body = Doc::new()
-            .text("This change request needs input before it can be approved. Please complete:")
-            .bullets(lines)
-            .text("The deploy waits at its hold in CircleCI until the ticket is approved.");
-        if comment_once(svc, &key, &marker, body)? {
-            actions.push(format!("asked for {} missing field(s)", missing.len()));
-        }
-        if status.eq_ignore_ascii_case(&jc.statuses.open) {
-            match svc.jira.transition(&key, &jc.transitions.waiting_for_input, None) {
-                Ok(()) => {}
-                // The site may not have that transition from here (the
-                // comment still says what is missing), or a concurrent run
-                // moved the ticket first: read where it is now.
-                Err(JiraError::TransitionUnavailable { .. }) => {}
-                Err(JiraError::Api(e)) if e.status() == Some(400) => {
-                    let now = svc.jira.issue(&key, &["status"], &[])?;
-                    if now.status().is_some_and(|s| s.eq_ignore_ascii_case(&jc.statuses.open)) {
-                        return Err(JiraError::Api(e).into());
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
-            status = svc.jira.issue(&key, &["status"], &[])?.status().unwrap_or_default().to_owned();
-        }
-    }
+    let (status, missing) = ask_for_missing(&rq, &key, &inputs, &mut actions)?;
     let state = State {
         schema_version: 1,
         controlled: true,
@@ -425,6 +338,158 @@ pub fn run(
         missing_fields: missing.iter().map(|f| f.name().to_owned()).collect(),
     };
     Ok(RequestOutcome::InPlace { state, actions })
+}
+
+/// What every step of a request reads.
+struct Request<'a> {
+    /// The request's arguments.
+    args: &'a RequestArgs,
+    /// The build job's environment.
+    build: &'a BuildEnv,
+    /// The configuration.
+    config: &'a Config,
+    /// The services.
+    svc: &'a Services,
+    /// The deploy the ticket is for.
+    binding: &'a Binding,
+    /// The ticket fields read.
+    field_refs: &'a [&'a str],
+    /// The search for the tickets of this deploy.
+    by_key: &'a str,
+}
+
+/// An emergency needs a break-glass group on the site and a reason.
+fn check_emergency(args: &RequestArgs, config: &Config) -> Result<(), RequestError> {
+    if let Some(reason) = &args.emergency {
+        if config.emergency.group.is_none() {
+            return Err(RequestError::Build(
+                "--emergency: this site has no break-glass group ([emergency] group in the configuration)".into(),
+            ));
+        }
+        if reason.trim().is_empty() {
+            return Err(RequestError::Build("--emergency needs a --reason that says why it cannot wait".into()));
+        }
+    }
+    Ok(())
+}
+
+/// Creates the ticket, then settles a race with a concurrent request: the
+/// ticket to use (the other request's when it won, with this workflow
+/// recorded there) and the duplicates to cancel.
+fn create_settled(
+    rq: &Request<'_>,
+    inputs: &TicketInputs,
+    workflow: &WorkflowRef,
+    actions: &mut Vec<String>,
+) -> Result<(String, Vec<String>), RequestError> {
+    let (args, build, svc, binding, jc) = (rq.args, rq.build, rq.svc, rq.binding, &rq.config.jira);
+    let created = create(binding, inputs, workflow, build, jc, svc, args.no_bot)?;
+    actions.push(format!("created {}", created.key));
+    // Settle a race: search again, naming the new issue so an index
+    // that has not caught up still returns it.
+    let id: u64 = created.id.parse().unwrap_or(0);
+    let found = svc.jira.search(rq.by_key, rq.field_refs, &[RECORD_PROPERTY], &[id])?;
+    let all: Vec<Candidate> = found.iter().map(candidate).collect();
+    Ok(match decide::decide(binding, &build.workflow_id, &all, &jc.statuses) {
+        Decision::Use { key, rebind, add_workflow, duplicates } => {
+            // Another request won the race: record this workflow there.
+            if key != created.key {
+                actions.extend(update(
+                    &key,
+                    binding,
+                    inputs,
+                    workflow,
+                    rebind,
+                    add_workflow,
+                    build,
+                    jc,
+                    svc,
+                    args.no_bot,
+                )?);
+            }
+            (key, duplicates)
+        }
+        // The new ticket is not visible even when reconciled: use it.
+        _ => (created.key, Vec::new()),
+    })
+}
+
+/// Cancels the `duplicates` of ticket `key` for the same deploy, then the
+/// stream's tickets it supersedes.
+fn cancel_others(
+    rq: &Request<'_>,
+    key: &str,
+    duplicates: &[String],
+    actions: &mut Vec<String>,
+) -> Result<(), RequestError> {
+    let (svc, jc) = (rq.svc, &rq.config.jira);
+    for dup in duplicates {
+        close_as(
+            svc,
+            jc,
+            dup,
+            &jc.transitions.cancel,
+            &jc.resolutions.duplicate,
+            &format!("Cancelled by changegate: a duplicate of {key} for the same deploy."),
+            "duplicate",
+        )?;
+        actions.push(format!("cancelled {dup} as a duplicate of {key}"));
+    }
+    for old in supersede(rq.binding, key, rq.config, svc)? {
+        actions.push(format!("cancelled {old}: superseded by {key}"));
+    }
+    Ok(())
+}
+
+/// Asks for what is missing on ticket `key`, once, and moves an open
+/// ticket to wait for it. Returns the ticket's status and the fields
+/// missing.
+fn ask_for_missing(
+    rq: &Request<'_>,
+    key: &str,
+    inputs: &TicketInputs,
+    actions: &mut Vec<String>,
+) -> Result<(String, Vec<TicketField>), RequestError> {
+    let (svc, jc) = (rq.svc, &rq.config.jira);
+    let issue = svc.jira.issue(key, rq.field_refs, &[RECORD_PROPERTY])?;
+    let missing = fill::fill(rq.binding, inputs, jc, Some(&issue.fields)).missing;
+    let mut status = issue.status().unwrap_or_default().to_owned();
+    if !missing.is_empty() {
+        let lines: Vec<Vec<Inline>> = missing.iter().map(|f| vec![Inline::Text(field_help(*f, jc))]).collect();
+        let marker =
+            format!("changegate:missing-fields:{}", missing.iter().map(|f| f.name()).collect::<Vec<_>>().join(","));
+        let body = Doc::new()
+            .text("This change request needs input before it can be approved. Please complete:")
+            .bullets(lines)
+            .text("The deploy waits at its hold in CircleCI until the ticket is approved.");
+        if comment_once(svc, key, &marker, body)? {
+            actions.push(format!("asked for {} missing field(s)", missing.len()));
+        }
+        if status.eq_ignore_ascii_case(&jc.statuses.open) {
+            wait_for_input(svc, jc, key)?;
+            status = svc.jira.issue(key, &["status"], &[])?.status().unwrap_or_default().to_owned();
+        }
+    }
+    Ok((status, missing))
+}
+
+/// Moves open ticket `key` to wait for input.
+fn wait_for_input(svc: &Services, jc: &JiraConfig, key: &str) -> Result<(), RequestError> {
+    match svc.jira.transition(key, &jc.transitions.waiting_for_input, None) {
+        Ok(()) => {}
+        // The site may not have that transition from here (the
+        // comment still says what is missing), or a concurrent run
+        // moved the ticket first: read where it is now.
+        Err(JiraError::TransitionUnavailable { .. }) => {}
+        Err(JiraError::Api(e)) if e.status() == Some(400) => {
+            let now = svc.jira.issue(key, &["status"], &[])?;
+            if now.status().is_some_and(|s| s.eq_ignore_ascii_case(&jc.statuses.open)) {
+                return Err(JiraError::Api(e).into());
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
 }
 
 /// Marks the ticket as an emergency asked for (record, label, change type,

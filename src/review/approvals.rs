@@ -40,11 +40,31 @@ pub fn evaluate(p: &PullFacts, cfg: &ReviewConfig) -> PullApproval {
         out.undecidable = Some(format!("pull request #{} has no readable merge time", p.number));
         return out;
     };
+    let authorship = authorship(p, cfg);
+    let (latest, late) = standing_reviews(p, merged_at, &mut out.flags);
+    let refused = count_approvals(p, cfg, &latest, &authorship, &mut out.approvers);
+    out.findings = shortfall(p, cfg, &out.approvers, authorship.unattributable, refused, late);
+    out
+}
 
-    // Authors: the PR author, the author and committer of every commit that
-    // changes something (GitHub's own web-flow commits excepted), and every
-    // account that force-pushed the head. An account GitHub cannot name
-    // fails closed: it could be the approver.
+/// Who counts as an author of a pull request, and when its head and base
+/// changed: what makes an approval not independent, or stale.
+struct Authorship {
+    /// The accounts that authored, committed or force-pushed.
+    authors: BTreeSet<u64>,
+    /// Contributions GitHub cannot attribute to an account.
+    unattributable: Vec<String>,
+    /// The force-pushes of the head: when, and by whom.
+    force_pushes: Vec<(Timestamp, Option<u64>)>,
+    /// When the base branch changed.
+    base_changes: Vec<Timestamp>,
+}
+
+/// Authors: the PR author, the author and committer of every commit that
+/// changes something (GitHub's own web-flow commits excepted), and every
+/// account that force-pushed the head. An account GitHub cannot name
+/// fails closed: it could be the approver.
+fn authorship(p: &PullFacts, cfg: &ReviewConfig) -> Authorship {
     let mut authors: BTreeSet<u64> = BTreeSet::new();
     let mut unattributable: Vec<String> = Vec::new();
     match p.author.as_ref().and_then(|a| a.id) {
@@ -93,6 +113,19 @@ pub fn evaluate(p: &PullFacts, cfg: &ReviewConfig) -> PullApproval {
         .filter(|e| e.kind == "BaseRefChangedEvent")
         .map(|e| Timestamp::parse(&e.created_at).unwrap_or(Timestamp(i64::MAX)))
         .collect();
+    Authorship { authors, unattributable, force_pushes, base_changes }
+}
+
+/// Each reviewer's account -> when their standing review was submitted,
+/// the state it leaves, and the review.
+type Standing<'p> = BTreeMap<u64, (Timestamp, String, &'p crate::evidence::ReviewFact)>;
+
+/// The state each reviewer left at merge time: their latest APPROVED,
+/// CHANGES_REQUESTED or DISMISSED review submitted before the merge.
+/// COMMENTED never changes it; a pending review is not submitted. Also
+/// whether any review came after the merge; a dismissal after the merge is
+/// flagged in `flags`.
+fn standing_reviews<'p>(p: &'p PullFacts, merged_at: Timestamp, flags: &mut Vec<Finding>) -> (Standing<'p>, bool) {
     // Review id -> when it was dismissed and what it was before.
     let dismissals: BTreeMap<&str, (Timestamp, Option<&str>)> = p
         .timeline
@@ -103,11 +136,7 @@ pub fn evaluate(p: &PullFacts, cfg: &ReviewConfig) -> PullApproval {
             Some((id, (Timestamp::parse(&e.created_at).unwrap_or(Timestamp(i64::MIN)), e.previous_state.as_deref())))
         })
         .collect();
-
-    // The state each reviewer left at merge time: their latest APPROVED,
-    // CHANGES_REQUESTED or DISMISSED review submitted before the merge.
-    // COMMENTED never changes it; a pending review is not submitted.
-    let mut latest: BTreeMap<u64, (Timestamp, String, &crate::evidence::ReviewFact)> = BTreeMap::new();
+    let mut latest: Standing<'p> = BTreeMap::new();
     let mut late = false;
     for r in &p.reviews {
         let Some(submitted) = at(r.submitted_at.as_deref()) else { continue };
@@ -124,7 +153,7 @@ pub fn evaluate(p: &PullFacts, cfg: &ReviewConfig) -> PullApproval {
                 // Dismissed after the merge: the state it had stands, flagged.
                 Some((when, Some(prev))) if *when > merged_at => {
                     state = prev.to_string();
-                    out.flags.push(Finding::new(
+                    flags.push(Finding::new(
                         Code::PostMergeConcern,
                         format!("{}'s review of #{} was dismissed after the merge", who(r.author.as_ref()), p.number),
                     ));
@@ -137,11 +166,34 @@ pub fn evaluate(p: &PullFacts, cfg: &ReviewConfig) -> PullApproval {
             latest.insert(id, (submitted, state, r));
         }
     }
+    (latest, late)
+}
 
+/// Why standing reviews do not count as approvals, by kind.
+struct Refused {
+    /// Approvals of another head, or before a force-push or base change.
+    stale: Vec<String>,
+    /// Approvals by an author.
+    selfish: Vec<String>,
+    /// Every other reason.
+    other: Vec<String>,
+}
+
+/// Adds to `approvers` each standing approval that counts: by a person
+/// who is no author, of the merged head, not outdated by a force-push or
+/// a base change, and (when required) with write access. Says why each
+/// other one does not count.
+fn count_approvals(
+    p: &PullFacts,
+    cfg: &ReviewConfig,
+    latest: &Standing<'_>,
+    authorship: &Authorship,
+    approvers: &mut Vec<Approver>,
+) -> Refused {
     let mut stale = Vec::new();
     let mut selfish = Vec::new();
     let mut other = Vec::new();
-    for (id, (submitted, state, r)) in &latest {
+    for (id, (submitted, state, r)) in latest {
         let name = who(r.author.as_ref());
         if state != "APPROVED" {
             other.push(match state.as_str() {
@@ -160,7 +212,7 @@ pub fn evaluate(p: &PullFacts, cfg: &ReviewConfig) -> PullApproval {
             other.push("an approval by a deleted account does not count".into());
             continue;
         }
-        if authors.contains(id) {
+        if authorship.authors.contains(id) {
             selfish.push(format!("{name} authored, committed or pushed to #{}", p.number));
             continue;
         }
@@ -169,11 +221,11 @@ pub fn evaluate(p: &PullFacts, cfg: &ReviewConfig) -> PullApproval {
             stale.push(format!("{name} approved {on}, not the merged head {}", &p.head[..p.head.len().min(12)]));
             continue;
         }
-        if force_pushes.iter().any(|(t, _)| t > submitted) {
+        if authorship.force_pushes.iter().any(|(t, _)| t > submitted) {
             stale.push(format!("#{} was force-pushed after {name} approved", p.number));
             continue;
         }
-        if base_changes.iter().any(|t| t > submitted) {
+        if authorship.base_changes.iter().any(|t| t > submitted) {
             stale.push(format!("the base of #{} changed after {name} approved", p.number));
             continue;
         }
@@ -181,40 +233,54 @@ pub fn evaluate(p: &PullFacts, cfg: &ReviewConfig) -> PullApproval {
             other.push(format!("{name} cannot push to the repository: the approval does not count"));
             continue;
         }
-        out.approvers.push(Approver {
+        approvers.push(Approver {
             id: *id,
             login: name,
             review: r.id.clone(),
             submitted_at: r.submitted_at.clone().unwrap_or_default(),
         });
     }
+    Refused { stale, selfish, other }
+}
 
+/// Why the `approvers` are not enough (none when they are): unattributable
+/// contributions always; with too few approvers, self-approvals, stale
+/// approvals and the shortfall, or else why there is no approval at all.
+fn shortfall(
+    p: &PullFacts,
+    cfg: &ReviewConfig,
+    approvers: &[Approver],
+    unattributable: Vec<String>,
+    refused: Refused,
+    late: bool,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
     if !unattributable.is_empty() {
-        out.findings.push(Finding::new(Code::UnattributableContributor, unattributable.join("; ")));
+        findings.push(Finding::new(Code::UnattributableContributor, unattributable.join("; ")));
     }
-    if out.approvers.len() < cfg.min_approvals as usize || !unattributable.is_empty() {
-        if !selfish.is_empty() {
-            out.findings.push(Finding::new(Code::SelfApproval, selfish.join("; ")));
+    if approvers.len() < cfg.min_approvals as usize || !unattributable.is_empty() {
+        if !refused.selfish.is_empty() {
+            findings.push(Finding::new(Code::SelfApproval, refused.selfish.join("; ")));
         }
-        if !stale.is_empty() {
-            out.findings.push(Finding::new(Code::ApprovalStale, stale.join("; ")));
+        if !refused.stale.is_empty() {
+            findings.push(Finding::new(Code::ApprovalStale, refused.stale.join("; ")));
         }
-        if !out.approvers.is_empty() && out.approvers.len() < cfg.min_approvals as usize {
-            out.findings.push(Finding::new(
+        if !approvers.is_empty() && approvers.len() < cfg.min_approvals as usize {
+            findings.push(Finding::new(
                 Code::InsufficientApprovals,
-                format!("{} of {} independent approvals", out.approvers.len(), cfg.min_approvals),
+                format!("{} of {} independent approvals", approvers.len(), cfg.min_approvals),
             ));
         }
-        if out.findings.is_empty() {
-            let mut why = other;
+        if findings.is_empty() {
+            let mut why = refused.other;
             if late {
                 why.push(format!("reviews submitted after #{} was merged do not count", p.number));
             }
             if why.is_empty() {
                 why.push(format!("#{} has no approving review", p.number));
             }
-            out.findings.push(Finding::new(Code::NoApproval, why.join("; ")));
+            findings.push(Finding::new(Code::NoApproval, why.join("; ")));
         }
     }
-    out
+    findings
 }

@@ -30,7 +30,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::config::review::{ReviewConfig, ReviewMode};
-use crate::evidence::{Evidence, GapArea, PullFacts};
+use crate::evidence::{Evidence, GapArea, PullFacts, TreeCheck};
 
 /// A verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -490,6 +490,9 @@ fn second_parent_sides(e: &Evidence, order: &[&str]) -> BTreeMap<String, Vec<Str
     out
 }
 
+/// Judges landing `i` of the order: the pull request that links it, how it
+/// landed, whether that pull request was approved on its head, and whether
+/// what landed is what was approved.
 fn judge(ctx: &Ctx<'_>, i: usize, cache: &mut BTreeMap<u64, approvals::PullApproval>) -> LandingReview {
     let e = ctx.e;
     let sha = ctx.order[i];
@@ -505,18 +508,59 @@ fn judge(ctx: &Ctx<'_>, i: usize, cache: &mut BTreeMap<u64, approvals::PullAppro
         covers: Vec::new(),
     };
     let parents = ctx.parents.get(sha).copied().unwrap_or_default();
-    if !e.associated.contains_key(sha) {
-        return undecidable(l, "its pull requests were not read");
-    }
-    // Pull requests GitHub associates but that are not (all) read: a gap.
-    for a in &e.associated[sha] {
-        let here = a.merged && a.base_ref == e.binding.branch && a.base_repository.eq_ignore_ascii_case(&e.repository);
-        if here && !e.pulls.contains_key(&a.number.to_string()) {
-            return undecidable(l, &format!("pull request #{} was not read", a.number));
-        }
+    if let Some(why) = unread_pulls(e, sha) {
+        return undecidable(l, &why);
     }
 
-    // The canonical link, or membership of a rebase run.
+    let (pull, rebase_run_last) = linking_pull(ctx, i, parents);
+    let Some(p) = pull else {
+        // No pull request of this branch links it.
+        l.findings.push(unlinked(e, sha, parents));
+        l.verdict = Verdict::Fail;
+        return with_bump(ctx, l);
+    };
+    l.pull = Some(p.number);
+    l.kind = landing_kind(ctx, i, parents, p, rebase_run_last);
+
+    let approval = cache.entry(p.number).or_insert_with(|| approvals::evaluate(p, ctx.cfg)).clone();
+    l.flags = approval.flags.clone();
+    if let Some(why) = &approval.undecidable {
+        return undecidable(l, why);
+    }
+    for page in ["commits", "reviews", "timelineItems"] {
+        if e.gaps.iter().any(|g| g.what == format!("pull {} {page}", p.number)) {
+            return undecidable(l, &format!("the {page} of #{} were not read in full", p.number));
+        }
+    }
+    let approved = approval.findings.is_empty();
+    l.approvers = approval.approvers.clone();
+    l.findings = approval.findings.clone();
+
+    check_content(ctx, i, p, parents, rebase_run_last, &mut l);
+    conclude(ctx, l, p, approved)
+}
+
+/// Why the pull requests of landing `sha` cannot be judged: they were not
+/// looked up, or one GitHub associates with it was not (all) read.
+fn unread_pulls(e: &Evidence, sha: &str) -> Option<String> {
+    let Some(associated) = e.associated.get(sha) else {
+        return Some("its pull requests were not read".to_owned());
+    };
+    // Pull requests GitHub associates but that are not (all) read: a gap.
+    for a in associated {
+        let here = a.merged && a.base_ref == e.binding.branch && a.base_repository.eq_ignore_ascii_case(&e.repository);
+        if here && !e.pulls.contains_key(&a.number.to_string()) {
+            return Some(format!("pull request #{} was not read", a.number));
+        }
+    }
+    None
+}
+
+/// The pull request that links landing `i`: its canonical link, or the
+/// rebase run it is a member of, with the index of the run's last landing.
+fn linking_pull<'a>(ctx: &Ctx<'a>, i: usize, parents: &[String]) -> (Option<&'a PullFacts>, Option<usize>) {
+    let e = ctx.e;
+    let sha = ctx.order[i];
     let mut pull = ctx.pull_of(sha);
     let mut rebase_run_last: Option<usize> = None;
     if pull.is_none() && parents.len() == 1 {
@@ -536,33 +580,41 @@ fn judge(ctx: &Ctx<'_>, i: usize, cache: &mut BTreeMap<u64, approvals::PullAppro
             break;
         }
     }
+    (pull, rebase_run_last)
+}
 
-    let Some(p) = pull else {
-        // No pull request of this branch links it.
-        let elsewhere: Vec<String> = e.associated[sha]
-            .iter()
-            .filter(|a| {
-                a.merged && !(a.base_ref == e.binding.branch && a.base_repository.eq_ignore_ascii_case(&e.repository))
-            })
-            .map(|a| format!("#{} into {}:{}", a.number, a.base_repository, a.base_ref))
-            .collect();
-        l.findings.push(if parents.len() > 2 {
-            Finding::new(Code::OctopusMerge, format!("{} parents", parents.len()))
-        } else if !elsewhere.is_empty() {
-            Finding::new(
-                Code::ApprovalWrongContext,
-                format!("merged through {}, not into {}", elsewhere.join(", "), e.binding.branch),
-            )
-        } else {
-            Finding::new(Code::NoPullRequest, "no pull request merged into the branch links this commit")
-        });
-        l.verdict = Verdict::Fail;
-        return with_bump(ctx, l);
-    };
-    l.pull = Some(p.number);
+/// The finding of landing `sha` that no pull request of this branch links:
+/// an octopus merge, a merge through another branch or repository, or none.
+fn unlinked(e: &Evidence, sha: &str, parents: &[String]) -> Finding {
+    let elsewhere: Vec<String> = e.associated[sha]
+        .iter()
+        .filter(|a| {
+            a.merged && !(a.base_ref == e.binding.branch && a.base_repository.eq_ignore_ascii_case(&e.repository))
+        })
+        .map(|a| format!("#{} into {}:{}", a.number, a.base_repository, a.base_ref))
+        .collect();
+    if parents.len() > 2 {
+        Finding::new(Code::OctopusMerge, format!("{} parents", parents.len()))
+    } else if !elsewhere.is_empty() {
+        Finding::new(
+            Code::ApprovalWrongContext,
+            format!("merged through {}, not into {}", elsewhere.join(", "), e.binding.branch),
+        )
+    } else {
+        Finding::new(Code::NoPullRequest, "no pull request merged into the branch links this commit")
+    }
+}
 
-    // How it landed.
-    l.kind = match parents.len() {
+/// How landing `i` landed through pull request `p`.
+fn landing_kind(
+    ctx: &Ctx<'_>,
+    i: usize,
+    parents: &[String],
+    p: &PullFacts,
+    rebase_run_last: Option<usize>,
+) -> LandingKind {
+    let sha = ctx.order[i];
+    match parents.len() {
         0 => LandingKind::Direct,
         1 | 2 if sha == p.head => LandingKind::HeadPush,
         1 if rebase_run_last.is_some_and(|j| ctx.own_commits_up_to_head(i, j, p)) => LandingKind::HeadPush,
@@ -572,31 +624,26 @@ fn judge(ctx: &Ctx<'_>, i: usize, cache: &mut BTreeMap<u64, approvals::PullAppro
         2 if parents[1] == p.head => LandingKind::Merge,
         2 => LandingKind::MergeOther,
         _ => LandingKind::Octopus,
-    };
-
-    let approval = cache.entry(p.number).or_insert_with(|| approvals::evaluate(p, ctx.cfg)).clone();
-    l.flags = approval.flags.clone();
-    if let Some(why) = &approval.undecidable {
-        return undecidable(l, why);
     }
-    for page in ["commits", "reviews", "timelineItems"] {
-        if e.gaps.iter().any(|g| g.what == format!("pull {} {page}", p.number)) {
-            return undecidable(l, &format!("the {page} of #{} were not read in full", p.number));
-        }
-    }
-    let approved = approval.findings.is_empty();
-    l.approvers = approval.approvers.clone();
-    l.findings = approval.findings.clone();
+}
 
-    // What landed against what was approved. A tree check counts only for
-    // the landing it names: its head the approved head, its parent the one
-    // the landing was made on.
-    let checked = |landing: &str, parent: Option<&str>| {
-        e.content
-            .checks
-            .get(landing)
-            .filter(|c| c.error.is_none() && c.head == p.head && Some(c.parent.as_str()) == parent)
-    };
+/// The tree check of `landing`, when it counts: a tree check counts only
+/// for the landing it names, its head the approved head of `p`, its parent
+/// the one the landing was made on.
+fn tree_check<'a>(e: &'a Evidence, p: &PullFacts, landing: &str, parent: Option<&str>) -> Option<&'a TreeCheck> {
+    e.content.checks.get(landing).filter(|c| c.error.is_none() && c.head == p.head && Some(c.parent.as_str()) == parent)
+}
+
+/// Judges what landed against what was approved, by the landing's kind:
+/// its findings go first, ahead of the approval's.
+fn check_content(
+    ctx: &Ctx<'_>,
+    i: usize,
+    p: &PullFacts,
+    parents: &[String],
+    rebase_run_last: Option<usize>,
+    l: &mut LandingReview,
+) {
     match l.kind {
         LandingKind::Octopus => {
             l.findings.insert(0, Finding::new(Code::OctopusMerge, format!("{} parents", parents.len())));
@@ -615,93 +662,111 @@ fn judge(ctx: &Ctx<'_>, i: usize, cache: &mut BTreeMap<u64, approvals::PullAppro
                 ),
             );
         }
-        LandingKind::Merge => match checked(sha, parents.first().map(String::as_str)) {
-            Some(c) if c.merged_tree.as_deref() == Some(c.landed_tree.as_str()) => {}
-            Some(c) => l.findings.insert(
+        LandingKind::Merge => check_merge(ctx, i, p, parents, l),
+        LandingKind::HeadPush | LandingKind::Direct => {}
+        LandingKind::Squash | LandingKind::Rebase => check_squash_or_rebase(ctx, i, p, rebase_run_last, l),
+    }
+}
+
+/// A merge landing: its tree must be the merge of its first parent and the
+/// approved head; without a tree check only GitHub's own merge passes.
+fn check_merge(ctx: &Ctx<'_>, i: usize, p: &PullFacts, parents: &[String], l: &mut LandingReview) {
+    match tree_check(ctx.e, p, ctx.order[i], parents.first().map(String::as_str)) {
+        Some(c) if c.merged_tree.as_deref() == Some(c.landed_tree.as_str()) => {}
+        Some(c) => l.findings.insert(
+            0,
+            Finding::new(
+                Code::MergeContentMismatch,
+                if c.conflict {
+                    format!("merging {} into {} conflicts, yet it landed", short(&p.head), short(&c.parent))
+                } else {
+                    format!("its tree is not the merge of {} and {}", short(&c.parent), short(&p.head))
+                },
+            ),
+        ),
+        // Without a tree check only GitHub's own merge passes: a merge
+        // made elsewhere may carry any content.
+        None => match ctx.made_by_github(i, p) {
+            Ok(()) => l.flags.push(Finding::new(
+                Code::ContentUnchecked,
+                format!("GitHub's merge of #{} (signed by GitHub); its trees were not compared", p.number),
+            )),
+            Err(why) => l.findings.insert(
                 0,
                 Finding::new(
-                    Code::MergeContentMismatch,
-                    if c.conflict {
-                        format!("merging {} into {} conflicts, yet it landed", short(&p.head), short(&c.parent))
-                    } else {
-                        format!("its tree is not the merge of {} and {}", short(&c.parent), short(&p.head))
-                    },
+                    Code::MergeContentUnchecked,
+                    format!("its content was not compared with its parents and {why}: a person must check it"),
                 ),
             ),
-            // Without a tree check only GitHub's own merge passes: a merge
-            // made elsewhere may carry any content.
-            None => match ctx.made_by_github(i, p) {
-                Ok(()) => l.flags.push(Finding::new(
-                    Code::ContentUnchecked,
-                    format!("GitHub's merge of #{} (signed by GitHub); its trees were not compared", p.number),
-                )),
-                Err(why) => l.findings.insert(
-                    0,
-                    Finding::new(
-                        Code::MergeContentUnchecked,
-                        format!("its content was not compared with its parents and {why}: a person must check it"),
-                    ),
-                ),
-            },
         },
-        LandingKind::HeadPush | LandingKind::Direct => {}
-        LandingKind::Squash | LandingKind::Rebase => {
-            let (code, what) = if l.kind == LandingKind::Squash {
-                (Code::SquashLandingNotReviewedSha, "a squash")
-            } else {
-                (Code::RebaseLandingNotReviewedSha, "a rebase")
-            };
-            // The tree check is made at the last commit of the run, against
-            // the parent of its first.
-            let last_index = rebase_run_last.unwrap_or(i);
-            let first = ctx.run_start(last_index, p.number);
-            let parent = ctx.parents.get(ctx.order[first]).and_then(|ps| ps.first()).map(String::as_str);
-            let content = match checked(ctx.order[last_index], parent) {
-                Some(c) if c.merged_tree.as_deref() == Some(c.landed_tree.as_str()) => Some(None),
-                Some(c) => Some(Some(Finding::new(
-                    Code::SquashContentMismatch,
-                    format!(
-                        "{what} landing of #{} holds other content than merging its head {} onto {}",
-                        p.number,
-                        short(&p.head),
-                        short(&c.parent)
-                    ),
-                ))),
-                None => None,
-            };
-            if ctx.cfg.mode == ReviewMode::Strict {
-                l.findings.insert(
-                    0,
-                    Finding::new(
-                        code,
-                        format!(
-                            "{what} landing of #{}: {} is not the reviewed head {}",
-                            p.number,
-                            short(sha),
-                            short(&p.head)
-                        ),
-                    ),
-                );
-            }
-            match content {
-                // Known content that differs is the main reason in either mode.
-                Some(Some(mismatch)) => l.findings.insert(0, mismatch),
-                Some(None) => {}
-                None if ctx.cfg.mode == ReviewMode::VerifiedSquash => {
-                    l.verdict = Verdict::Undecidable;
-                    l.findings.insert(
-                        0,
-                        Finding::new(
-                            Code::ContentUnchecked,
-                            format!("{what} landing's content could not be compared with the approved head"),
-                        ),
-                    );
-                }
-                None => {}
-            }
-        }
     }
-    let content_ok = !l.findings.iter().any(|f| {
+}
+
+/// A squash or rebase landing: not the reviewed head (a finding in strict
+/// mode), its content compared with merging the approved head onto the
+/// parent of its run (undecidable uncompared in verified-squash mode).
+fn check_squash_or_rebase(
+    ctx: &Ctx<'_>,
+    i: usize,
+    p: &PullFacts,
+    rebase_run_last: Option<usize>,
+    l: &mut LandingReview,
+) {
+    let sha = ctx.order[i];
+    let (code, what) = if l.kind == LandingKind::Squash {
+        (Code::SquashLandingNotReviewedSha, "a squash")
+    } else {
+        (Code::RebaseLandingNotReviewedSha, "a rebase")
+    };
+    // The tree check is made at the last commit of the run, against
+    // the parent of its first.
+    let last_index = rebase_run_last.unwrap_or(i);
+    let first = ctx.run_start(last_index, p.number);
+    let parent = ctx.parents.get(ctx.order[first]).and_then(|ps| ps.first()).map(String::as_str);
+    let content = match tree_check(ctx.e, p, ctx.order[last_index], parent) {
+        Some(c) if c.merged_tree.as_deref() == Some(c.landed_tree.as_str()) => Some(None),
+        Some(c) => Some(Some(Finding::new(
+            Code::SquashContentMismatch,
+            format!(
+                "{what} landing of #{} holds other content than merging its head {} onto {}",
+                p.number,
+                short(&p.head),
+                short(&c.parent)
+            ),
+        ))),
+        None => None,
+    };
+    if ctx.cfg.mode == ReviewMode::Strict {
+        l.findings.insert(
+            0,
+            Finding::new(
+                code,
+                format!("{what} landing of #{}: {} is not the reviewed head {}", p.number, short(sha), short(&p.head)),
+            ),
+        );
+    }
+    match content {
+        // Known content that differs is the main reason in either mode.
+        Some(Some(mismatch)) => l.findings.insert(0, mismatch),
+        Some(None) => {}
+        None if ctx.cfg.mode == ReviewMode::VerifiedSquash => {
+            l.verdict = Verdict::Undecidable;
+            l.findings.insert(
+                0,
+                Finding::new(
+                    Code::ContentUnchecked,
+                    format!("{what} landing's content could not be compared with the approved head"),
+                ),
+            );
+        }
+        None => {}
+    }
+}
+
+/// Whether no finding says what landed differs from, or was not compared
+/// with, what was approved.
+fn content_ok(findings: &[Finding]) -> bool {
+    !findings.iter().any(|f| {
         matches!(
             f.code,
             Code::OctopusMerge
@@ -712,8 +777,14 @@ fn judge(ctx: &Ctx<'_>, i: usize, cache: &mut BTreeMap<u64, approvals::PullAppro
                 | Code::SquashContentMismatch
                 | Code::ContentUnchecked
         )
-    });
-    if approved && content_ok {
+    })
+}
+
+/// The verdict of a linked landing: a pass when `approved` and its content
+/// is what was approved, else a fail (unless undecidable already) that a
+/// version-bump exemption may lift.
+fn conclude(ctx: &Ctx<'_>, mut l: LandingReview, p: &PullFacts, approved: bool) -> LandingReview {
+    if approved && content_ok(&l.findings) {
         l.verdict = Verdict::Pass;
         l.findings.insert(
             0,

@@ -338,118 +338,150 @@ fn production_context(name: &str, needs: &Needs, snap: &Snapshot, out: &mut Vec<
             out.push((Step::new("context", name, Action::Present, detail), None));
         }
     }
-    let create = facts.is_none();
-    let add = |kind: &'static str, value: String, detail: String| {
-        let action = if create { Action::Create } else { Action::Change };
+    let ctx = NewRestriction { context: name, create: facts.is_none() };
+    // Who holds the key: the security group, or (GitHub App) the project.
+    if needs.github_app {
+        out.push(project_restriction(&ctx, existing, snap));
+    } else {
+        out.push(group_restriction(&ctx, existing, needs, snap));
+    }
+    out.push(expression_restriction(&ctx, existing, needs, snap));
+}
+
+/// A production context a restriction is added to.
+struct NewRestriction<'a> {
+    /// The context's name.
+    context: &'a str,
+    /// The context is created too.
+    create: bool,
+}
+
+impl NewRestriction<'_> {
+    /// The step adding a restriction of `kind` with `value`.
+    fn add(&self, kind: &'static str, value: String, detail: String) -> (Step, Option<Op>) {
+        let name = self.context;
+        let action = if self.create { Action::Create } else { Action::Change };
         (
             Step::new("restriction", format!("{name}: {kind}"), action, detail),
             Some(Op::AddRestriction { context: name.to_owned(), kind, value }),
         )
-    };
+    }
+}
 
-    // Who holds the key: the security group, or (GitHub App) the project.
-    if needs.github_app {
-        let project = &snap.project;
-        let projects = of_type(existing, "project");
-        let shown_project = format!("{} ({})", project.slug, project.id);
-        if projects.iter().any(|r| value(r) == project.id) {
-            out.push((
-                Step::new("restriction", format!("{name}: project"), Action::Present, format!("to {shown_project}")),
-                None,
-            ));
-        } else if let Some(other) = projects.first() {
-            out.push((
-                Step::new(
-                    "restriction",
-                    format!("{name}: project"),
-                    Action::Manual,
-                    format!(
-                        "restricted to project {} rather than {shown_project}; adding it would let one more project \
-                         use the context, so changegate leaves that to you: Organization Settings > Contexts > {name} \
-                         > Project restrictions > Add project restriction",
-                        shown(other)
-                    ),
+/// The project restriction (GitHub App: no security groups): present,
+/// another project's (left to a person), or added.
+fn project_restriction(ctx: &NewRestriction<'_>, existing: &[Restriction], snap: &Snapshot) -> (Step, Option<Op>) {
+    let name = ctx.context;
+    let project = &snap.project;
+    let projects = of_type(existing, "project");
+    let shown_project = format!("{} ({})", project.slug, project.id);
+    if projects.iter().any(|r| value(r) == project.id) {
+        (Step::new("restriction", format!("{name}: project"), Action::Present, format!("to {shown_project}")), None)
+    } else if let Some(other) = projects.first() {
+        (
+            Step::new(
+                "restriction",
+                format!("{name}: project"),
+                Action::Manual,
+                format!(
+                    "restricted to project {} rather than {shown_project}; adding it would let one more project \
+                     use the context, so changegate leaves that to you: Organization Settings > Contexts > {name} \
+                     > Project restrictions > Add project restriction",
+                    shown(other)
                 ),
-                None,
-            ));
-        } else {
-            out.push(add(
-                "project",
-                project.id.clone(),
-                format!("to {shown_project}: an organization on the GitHub App has no security groups"),
-            ));
-        }
+            ),
+            None,
+        )
     } else {
-        let groups = of_type(existing, "group");
-        let resolved = resolve_group(needs, snap);
-        let wanted_name = match &needs.group {
-            GroupRef::Named(n) => Some(n.as_str()),
-            _ => None,
+        ctx.add(
+            "project",
+            project.id.clone(),
+            format!("to {shown_project}: an organization on the GitHub App has no security groups"),
+        )
+    }
+}
+
+/// The security group restriction: present, other groups' (left to a
+/// person: adding one opens the context to more people), or added when
+/// the group resolves.
+fn group_restriction(
+    ctx: &NewRestriction<'_>,
+    existing: &[Restriction],
+    needs: &Needs,
+    snap: &Snapshot,
+) -> (Step, Option<Op>) {
+    let name = ctx.context;
+    let groups = of_type(existing, "group");
+    let resolved = resolve_group(needs, snap);
+    let wanted_name = match &needs.group {
+        GroupRef::Named(n) => Some(n.as_str()),
+        _ => None,
+    };
+    let matches = |r: &&&Restriction| match &resolved {
+        Resolved::Id { id, .. } => value(r) == id,
+        _ => wanted_name.is_some_and(|w| r.name.as_deref().is_some_and(|n| same_group(n, w))),
+    };
+    let step = |action: Action, detail: String| Step::new("restriction", format!("{name}: group"), action, detail);
+    if let Some(r) = groups.iter().find(matches) {
+        (step(Action::Present, format!("to group {}", shown(r))), None)
+    } else if !groups.is_empty() {
+        let others: Vec<String> = groups.iter().map(|r| shown(r)).collect();
+        let wanted = match &resolved {
+            Resolved::Id { shown, .. } => shown.clone(),
+            _ => wanted_name.unwrap_or("the security group").to_owned(),
         };
-        let matches = |r: &&&Restriction| match &resolved {
-            Resolved::Id { id, .. } => value(r) == id,
-            _ => wanted_name.is_some_and(|w| r.name.as_deref().is_some_and(|n| same_group(n, w))),
-        };
-        let step = |action: Action, detail: String| Step::new("restriction", format!("{name}: group"), action, detail);
-        if let Some(r) = groups.iter().find(matches) {
-            out.push((step(Action::Present, format!("to group {}", shown(r))), None));
-        } else if !groups.is_empty() {
-            let others: Vec<String> = groups.iter().map(|r| shown(r)).collect();
-            let wanted = match &resolved {
-                Resolved::Id { shown, .. } => shown.clone(),
-                _ => wanted_name.unwrap_or("the security group").to_owned(),
-            };
-            out.push((
-                step(
-                    Action::Manual,
-                    format!(
-                        "restricted to group {} rather than {wanted}; a member of any group of a context may use it, \
-                         so adding {wanted} would open it to more people and changegate does not: if {wanted} should \
-                         hold the key, add it in Organization Settings > Contexts > {name} > Security and remove {}",
-                        others.join(", "),
-                        others.join(", ")
-                    ),
+        (
+            step(
+                Action::Manual,
+                format!(
+                    "restricted to group {} rather than {wanted}; a member of any group of a context may use it, \
+                     so adding {wanted} would open it to more people and changegate does not: if {wanted} should \
+                     hold the key, add it in Organization Settings > Contexts > {name} > Security and remove {}",
+                    others.join(", "),
+                    others.join(", ")
                 ),
-                None,
-            ));
-        } else {
-            match resolved {
-                Resolved::Id { id, shown } => out.push(add(
-                    "group",
-                    id,
-                    format!(
-                        "to group {shown}: only its members (the bot's user, break-glass people) unlock the context"
-                    ),
-                )),
-                Resolved::Blocked(why) => {
-                    out.push((step(Action::Blocked { permission: ADMIN.to_owned() }, why), None));
-                }
-                Resolved::Manual(why) => out.push((step(Action::Manual, why), None)),
-            }
+            ),
+            None,
+        )
+    } else {
+        match resolved {
+            Resolved::Id { id, shown } => ctx.add(
+                "group",
+                id,
+                format!("to group {shown}: only its members (the bot's user, break-glass people) unlock the context"),
+            ),
+            Resolved::Blocked(why) => (step(Action::Blocked { permission: ADMIN.to_owned() }, why), None),
+            Resolved::Manual(why) => (step(Action::Manual, why), None),
         }
     }
+}
 
-    // An expression refusing SSH reruns and other branches.
+/// An expression refusing SSH reruns and other branches: present, added,
+/// or added beside the expressions there.
+fn expression_restriction(
+    ctx: &NewRestriction<'_>,
+    existing: &[Restriction],
+    needs: &Needs,
+    snap: &Snapshot,
+) -> (Step, Option<Op>) {
+    let name = ctx.context;
     let expressions = of_type(existing, "expression");
     let branch = needs.branch.clone().unwrap_or_else(|| snap.project.vcs_info.default_branch.clone());
     if let Some(r) = expressions.iter().find(|r| value(r).contains("job.ssh.enabled")) {
-        out.push((
-            Step::new("restriction", format!("{name}: expression"), Action::Present, format!("`{}`", value(r))),
-            None,
-        ));
+        (Step::new("restriction", format!("{name}: expression"), Action::Present, format!("`{}`", value(r))), None)
     } else if expressions.is_empty() {
         let e = expression(&branch);
-        out.push(add("expression", e.clone(), format!("`{e}`: no other branch, no rerun with SSH")));
+        ctx.add("expression", e.clone(), format!("`{e}`: no other branch, no rerun with SSH"))
     } else {
         let have: Vec<String> = expressions.iter().map(|r| format!("`{}`", value(r))).collect();
-        out.push(add(
+        ctx.add(
             "expression",
             NO_SSH.to_owned(),
             format!(
                 "`{NO_SSH}` beside {} (expressions combine with AND): a rerun with SSH would expose the context in a shell",
                 have.join(", ")
             ),
-        ));
+        )
     }
 }
 

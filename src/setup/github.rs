@@ -549,9 +549,29 @@ fn branch_facts(needs: &Needs, snap: &Snapshot, out: &mut Vec<Step>) {
     }
     let b = &snap.branch;
     let min = needs.min_approvals.max(1);
-    let plural = |n: u32| if n == 1 { "approval" } else { "approvals" };
     let all = layers(snap);
     let enough: Vec<&Layer> = all.iter().filter(|l| l.reviews.approvals >= min).collect();
+    let unread = unread_rules(b, snap);
+    out.push(required_reviews(b, min, &all, &enough, &unread));
+    out.push(stale_approvals(b, &all, &enough, &unread));
+    if let Some(step) = bypass(b, &enough) {
+        out.push(step);
+    }
+}
+
+/// A step on branch `b`'s rule `what`.
+fn branch_step(b: &str, what: &str, action: Action, detail: String) -> Step {
+    Step::new("branch", format!("{b}: {what}"), action, detail)
+}
+
+/// "approval" or "approvals", for `n`.
+fn approvals_word(n: u32) -> &'static str {
+    if n == 1 { "approval" } else { "approvals" }
+}
+
+/// What of branch `b`'s rules this token could not read, as a note to
+/// append to a step (empty when it read them all).
+fn unread_rules(b: &str, snap: &Snapshot) -> String {
     let mut unread = Vec::new();
     if let Some(Read::Refused(r)) = &snap.protection {
         unread.push(format!(
@@ -566,34 +586,40 @@ fn branch_facts(needs: &Needs, snap: &Snapshot, out: &mut Vec<Step>) {
             r.status
         ));
     }
-    let unread = if unread.is_empty() { String::new() } else { format!(" ({})", unread.join("; ")) };
-    let step = |what: &str, action: Action, detail: String| Step::new("branch", format!("{b}: {what}"), action, detail);
+    if unread.is_empty() { String::new() } else { format!(" ({})", unread.join("; ")) }
+}
 
-    // A pull request with enough approvals before merging.
-    out.push(if let Some(l) = enough.first() {
-        step(
+/// A pull request with `min` approvals before merging: a rule of `enough`
+/// requires it, or the strictest of `all` needs raising, or none asks for
+/// a pull request at all.
+fn required_reviews(b: &str, min: u32, all: &[Layer], enough: &[&Layer], unread: &str) -> Step {
+    if let Some(l) = enough.first() {
+        branch_step(
+            b,
             "required reviews",
             Action::Present,
             format!(
                 "{} requires a pull request with {} {} before merging",
                 l.name,
                 l.reviews.approvals,
-                plural(l.reviews.approvals)
+                approvals_word(l.reviews.approvals)
             ),
         )
     } else if let Some(l) = all.iter().max_by_key(|l| l.reviews.approvals) {
-        step(
+        branch_step(
+            b,
             "required reviews",
             Action::Manual,
             format!(
                 "{} requires {} {}, [review] min_approvals is {min}: set \"Require approvals\" to {min} in it{unread}",
                 l.name,
                 l.reviews.approvals,
-                plural(l.reviews.approvals)
+                approvals_word(l.reviews.approvals)
             ),
         )
     } else {
-        step(
+        branch_step(
+            b,
             "required reviews",
             Action::Manual,
             format!(
@@ -603,18 +629,25 @@ fn branch_facts(needs: &Needs, snap: &Snapshot, out: &mut Vec<Step>) {
                  commits only after they landed (no_pull_request, no_approval){unread}"
             ),
         )
-    });
+    }
+}
 
-    // Approvals dismissed by a push.
-    let candidates: Vec<&Layer> = if enough.is_empty() { all.iter().collect() } else { enough.clone() };
-    out.push(match candidates.iter().find(|l| l.reviews.dismiss_stale) {
-        Some(l) => {
-            step("stale approvals", Action::Present, format!("{} dismisses approvals when commits are pushed", l.name))
-        }
+/// Approvals dismissed by a push, by a rule that requires enough reviews
+/// (or, when none does, any rule).
+fn stale_approvals(b: &str, all: &[Layer], enough: &[&Layer], unread: &str) -> Step {
+    let candidates: Vec<&Layer> = if enough.is_empty() { all.iter().collect() } else { enough.to_vec() };
+    match candidates.iter().find(|l| l.reviews.dismiss_stale) {
+        Some(l) => branch_step(
+            b,
+            "stale approvals",
+            Action::Present,
+            format!("{} dismisses approvals when commits are pushed", l.name),
+        ),
         None => {
             let where_ =
                 candidates.first().map_or_else(|| "the rule that requires reviews".to_owned(), |l| l.name.clone());
-            step(
+            branch_step(
+                b,
                 "stale approvals",
                 Action::Manual,
                 format!(
@@ -624,19 +657,21 @@ fn branch_facts(needs: &Needs, snap: &Snapshot, out: &mut Vec<Step>) {
                 ),
             )
         }
-    });
+    }
+}
 
-    // Nobody can skip the review.
+/// Nobody can skip the review: a rule of `enough` no one may bypass, or
+/// who may (or that the token cannot tell). None without such rules.
+fn bypass(b: &str, enough: &[&Layer]) -> Option<Step> {
     if enough.is_empty() {
-        return;
+        return None;
     }
     if let Some(l) = enough.iter().find(|l| l.bypass.as_ref().is_some_and(Vec::is_empty)) {
-        out.push(step("bypass", Action::Present, format!("no one may bypass {}", l.name)));
-        return;
+        return Some(branch_step(b, "bypass", Action::Present, format!("no one may bypass {}", l.name)));
     }
     let mut known = Vec::new();
     let mut hidden = Vec::new();
-    for l in &enough {
+    for l in enough {
         match &l.bypass {
             Some(list) => known.push(format!("{}: {}", l.name, list.join(", "))),
             None => hidden.push(l.name.clone()),
@@ -658,7 +693,7 @@ fn branch_facts(needs: &Needs, snap: &Snapshot, out: &mut Vec<Step>) {
             hidden.join(", ")
         ));
     }
-    out.push(step("bypass", Action::Manual, parts.join("; ")));
+    Some(branch_step(b, "bypass", Action::Manual, parts.join("; ")))
 }
 
 /// The plan (a report: nothing in it is applied) for `needs` against what

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use ureq::http::Method;
 
 use super::{JiraPlan, Needs, Op, Snapshot, plan, read, searcher_key, type_key};
+use crate::config::jira::FieldType;
 use crate::jira::{Jira, JiraError};
 
 /// Most rounds of read, plan and perform (the dependency chain is six deep).
@@ -57,14 +58,7 @@ fn perform(jira: &Jira, op: &Op) -> Result<String, JiraError> {
             let g = post(jira, "/rest/api/3/group", &json!({"name": name}))?;
             format!("created group {name} ({})", g["groupId"].as_str().unwrap_or_default())
         }
-        Op::CreateIssueType(name) => {
-            let t = post(
-                jira,
-                "/rest/api/3/issuetype",
-                &json!({"name": name, "type": "standard", "description": "A production change gated by changegate"}),
-            )?;
-            format!("created issue type {name} ({})", t["id"].as_str().unwrap_or_default())
-        }
+        Op::CreateIssueType(name) => create_issue_type(jira, name)?,
         Op::AddIssueTypeToScheme { scheme, issue_type } => {
             put(
                 jira,
@@ -73,49 +67,14 @@ fn perform(jira: &Jira, op: &Op) -> Result<String, JiraError> {
             )?;
             format!("added issue type {issue_type} to issue type scheme {scheme}")
         }
-        Op::CreateField { name, kind } => {
-            let f = post(
-                jira,
-                "/rest/api/3/field",
-                &json!({"name": name, "type": type_key(*kind), "searcherKey": searcher_key(*kind),
-                        "description": "Filled by changegate on change tickets"}),
-            )?;
-            format!("created field {name} ({})", f["id"].as_str().unwrap_or_default())
-        }
-        Op::CreateContext { field } => {
-            let c = post(
-                jira,
-                &format!("/rest/api/3/field/{field}/context"),
-                &json!({"name": "changegate", "description": "Options changegate writes", "projectIds": [], "issueTypeIds": []}),
-            )?;
-            format!("created a global context for {field} ({})", c["id"].as_str().unwrap_or_default())
-        }
+        Op::CreateField { name, kind } => create_field(jira, name, *kind)?,
+        Op::CreateContext { field } => create_context(jira, field)?,
         Op::AddOptions { field, context, values } => {
             let options: Vec<Value> = values.iter().map(|v| json!({"value": v, "disabled": false})).collect();
             post(jira, &format!("/rest/api/3/field/{field}/context/{context}/option"), &json!({"options": options}))?;
             format!("added options {} to {field}", values.join(", "))
         }
-        Op::CreateWorkflow(payload) => {
-            // The site checks the payload first; its errors stop the run.
-            let v = post(
-                jira,
-                "/rest/api/3/workflows/create/validation",
-                &json!({"payload": payload, "validationOptions": {"levels": ["ERROR"]}}),
-            )?;
-            let errors: Vec<String> = v["errors"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|e| e["level"] != "WARNING")
-                .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
-                .collect();
-            if !errors.is_empty() {
-                return Err(JiraError::Setup(format!("the site refused the change workflow: {}", errors.join("; "))));
-            }
-            let w = post(jira, "/rest/api/3/workflows/create", payload)?;
-            let name = payload["workflows"][0]["name"].as_str().unwrap_or_default();
-            format!("created workflow {name} ({})", w["workflows"][0]["id"].as_str().unwrap_or_default())
-        }
+        Op::CreateWorkflow(payload) => create_workflow(jira, payload)?,
         Op::CreateWorkflowScheme(payload) => {
             let s = post(jira, "/rest/api/3/workflowscheme", payload)?;
             format!("created workflow scheme {} ({})", payload["name"].as_str().unwrap_or_default(), s["id"])
@@ -177,4 +136,59 @@ fn perform(jira: &Jira, op: &Op) -> Result<String, JiraError> {
             format!("assigned issue type screen scheme {itss} to project {project}")
         }
     })
+}
+
+/// Creates the change issue type `name`.
+fn create_issue_type(jira: &Jira, name: &str) -> Result<String, JiraError> {
+    let t = post(
+        jira,
+        "/rest/api/3/issuetype",
+        &json!({"name": name, "type": "standard", "description": "A production change gated by changegate"}),
+    )?;
+    Ok(format!("created issue type {name} ({})", t["id"].as_str().unwrap_or_default()))
+}
+
+/// Creates the custom field `name` of type `kind`.
+fn create_field(jira: &Jira, name: &str, kind: FieldType) -> Result<String, JiraError> {
+    let f = post(
+        jira,
+        "/rest/api/3/field",
+        &json!({"name": name, "type": type_key(kind), "searcherKey": searcher_key(kind),
+                "description": "Filled by changegate on change tickets"}),
+    )?;
+    Ok(format!("created field {name} ({})", f["id"].as_str().unwrap_or_default()))
+}
+
+/// Creates a global context for select field `field`, for its options.
+fn create_context(jira: &Jira, field: &str) -> Result<String, JiraError> {
+    let c = post(
+        jira,
+        &format!("/rest/api/3/field/{field}/context"),
+        &json!({"name": "changegate", "description": "Options changegate writes", "projectIds": [], "issueTypeIds": []}),
+    )?;
+    Ok(format!("created a global context for {field} ({})", c["id"].as_str().unwrap_or_default()))
+}
+
+/// Creates the change workflow from `payload`, once the site has checked
+/// it: its errors stop the run.
+fn create_workflow(jira: &Jira, payload: &Value) -> Result<String, JiraError> {
+    // The site checks the payload first; its errors stop the run.
+    let v = post(
+        jira,
+        "/rest/api/3/workflows/create/validation",
+        &json!({"payload": payload, "validationOptions": {"levels": ["ERROR"]}}),
+    )?;
+    let errors: Vec<String> = v["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["level"] != "WARNING")
+        .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    if !errors.is_empty() {
+        return Err(JiraError::Setup(format!("the site refused the change workflow: {}", errors.join("; "))));
+    }
+    let w = post(jira, "/rest/api/3/workflows/create", payload)?;
+    let name = payload["workflows"][0]["name"].as_str().unwrap_or_default();
+    Ok(format!("created workflow {name} ({})", w["workflows"][0]["id"].as_str().unwrap_or_default()))
 }

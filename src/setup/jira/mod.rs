@@ -640,51 +640,12 @@ impl Planner<'_> {
         Some(id)
     }
 
+    /// The ticket fields: each the one mapped, or one of the site's by name
+    /// with the type asked, or made; a select field with its options.
     fn fields(&mut self, _issue_type: Option<&str>) {
-        let snap = self.snap;
         for need in &self.needs.fields {
-            let want = type_key(need.kind);
-            let by_id = need.mapped.as_ref().map(|id| (id, snap.fields.iter().find(|f| &f.id == id)));
-            let found = match by_id {
-                Some((id, None)) => {
-                    self.plan.push(Step::new(
-                        "field",
-                        &need.name,
-                        Action::Manual,
-                        format!("[jira.fields] {} = {id:?}, which the site does not have: remove the mapping to let setup find or make it", need.field),
-                    ));
-                    continue;
-                }
-                Some((_, Some(f))) => f,
-                None => {
-                    let same_name: Vec<&SiteField> =
-                        snap.fields.iter().filter(|f| f.name.eq_ignore_ascii_case(&need.name)).collect();
-                    match same_name.iter().copied().find(|f| f.type_key.as_deref() == Some(want)) {
-                        Some(f) => f,
-                        None if same_name.is_empty() => {
-                            let op = Op::CreateField { name: need.name.clone(), kind: need.kind };
-                            let detail = format!("{:?}{}", need.kind, options_text(&need.options)).to_lowercase();
-                            self.create("field", need.name.clone(), detail, Some(op));
-                            continue;
-                        }
-                        None => {
-                            self.plan.push(Step::new(
-                                "field",
-                                &need.name,
-                                Action::Manual,
-                                format!(
-                                    "the site has a field named {:?} of another type ({}): rename it, or map another field in [jira.fields] {}",
-                                    need.name,
-                                    same_name[0].type_key.as_deref().unwrap_or("system"),
-                                    need.field
-                                ),
-                            ));
-                            continue;
-                        }
-                    }
-                }
-            };
-            if found.type_key.as_deref() != Some(want) {
+            let Some(found) = self.site_field(need) else { continue };
+            if found.type_key.as_deref() != Some(type_key(need.kind)) {
                 self.plan.push(Step::new(
                     "field",
                     &need.name,
@@ -705,42 +666,40 @@ impl Planner<'_> {
                 self.step("field", &need.name, Action::Present, format!("{} ({how})", found.id));
                 continue;
             }
-            match &found.context {
-                None => self.create(
-                    "field",
-                    need.name.clone(),
-                    format!("{}: a global context with options {}", found.id, need.options.join(", ")),
-                    Some(Op::CreateContext { field: found.id.clone() }),
-                ),
-                Some((ctx, have)) => {
-                    let missing: Vec<String> = need
-                        .options
-                        .iter()
-                        .filter(|o| !have.iter().any(|h| h.eq_ignore_ascii_case(o)))
-                        .cloned()
-                        .collect();
-                    if missing.is_empty() {
-                        self.step("field", &need.name, Action::Present, format!("{} with its options", found.id));
-                    } else if self.snap.rights.administer {
-                        self.step(
-                            "field",
-                            &need.name,
-                            Action::Change,
-                            format!("{}: add options {}", found.id, missing.join(", ")),
-                        );
-                        self.ops.push(Op::AddOptions {
-                            field: found.id.clone(),
-                            context: ctx.clone(),
-                            values: missing,
-                        });
-                    } else {
-                        self.step(
-                            "field",
-                            &need.name,
-                            blocked(ADMINISTER),
-                            format!("{}: add options {}", found.id, missing.join(", ")),
-                        );
-                    }
+            self.field_options(need, found);
+        }
+    }
+
+    /// The options of select field `found` for `need`: its context, and
+    /// the options it lacks.
+    fn field_options(&mut self, need: &FieldNeed, found: &SiteField) {
+        match &found.context {
+            None => self.create(
+                "field",
+                need.name.clone(),
+                format!("{}: a global context with options {}", found.id, need.options.join(", ")),
+                Some(Op::CreateContext { field: found.id.clone() }),
+            ),
+            Some((ctx, have)) => {
+                let missing: Vec<String> =
+                    need.options.iter().filter(|o| !have.iter().any(|h| h.eq_ignore_ascii_case(o))).cloned().collect();
+                if missing.is_empty() {
+                    self.step("field", &need.name, Action::Present, format!("{} with its options", found.id));
+                } else if self.snap.rights.administer {
+                    self.step(
+                        "field",
+                        &need.name,
+                        Action::Change,
+                        format!("{}: add options {}", found.id, missing.join(", ")),
+                    );
+                    self.ops.push(Op::AddOptions { field: found.id.clone(), context: ctx.clone(), values: missing });
+                } else {
+                    self.step(
+                        "field",
+                        &need.name,
+                        blocked(ADMINISTER),
+                        format!("{}: add options {}", found.id, missing.join(", ")),
+                    );
                 }
             }
         }
@@ -765,8 +724,36 @@ impl Planner<'_> {
         }
     }
 
+    /// The change workflow: its statuses, then the workflow made anew, or
+    /// what a person must edit in the live one.
     fn workflow(&mut self) {
         let name = self.needs.workflow.clone();
+        self.statuses();
+        let Some(w) = self.snap.workflow.clone() else {
+            self.new_workflow(name);
+            return;
+        };
+        let mut problems = self.transition_problems(&w);
+        problems.extend(self.approval_problems(&w));
+        problems.dedup();
+        if problems.is_empty() {
+            self.step("workflow", name, Action::Present, "every transition and condition as needed");
+        } else {
+            self.step(
+                "workflow",
+                name,
+                Action::Manual,
+                format!(
+                    "edit it in the workflow editor (changegate does not rewrite a live workflow): {}",
+                    problems.join("; ")
+                ),
+            );
+        }
+    }
+
+    /// The workflow's statuses: reused when their category fits, else made
+    /// with the workflow.
+    fn statuses(&mut self) {
         for s in &self.needs.statuses {
             match self.status_id(&s.name) {
                 Some(x) if x.category != s.category => self.step(
@@ -779,37 +766,46 @@ impl Planner<'_> {
                 None => self.step("status", &s.name, if self.snap.rights.administer { Action::Create } else { blocked(ADMINISTER) }, format!("category {}, made with the workflow", s.category)),
             }
         }
-        let Some(w) = self.snap.workflow.clone() else {
-            let restrictions: Option<Vec<(Vec<String>, Vec<String>)>> =
-                self.needs.transitions.iter().map(|t| self.allowed(t.who)).collect();
-            let detail = format!(
-                "{} transitions; {} and {} only for group {} and the bot{}",
-                self.needs.transitions.len(),
-                self.transition_name(Who::Approvers, 0),
-                self.transition_name(Who::Approvers, 1),
-                self.needs.approvers_group,
-                self.needs
-                    .break_glass_group
-                    .as_ref()
-                    .map_or(String::new(), |g| format!(", {EMERGENCY_APPROVE} only for group {g}"))
-            );
-            // Conditions name groups by id: the payload is made once they exist.
-            let op = restrictions.map(|r| Op::CreateWorkflow(self.workflow_payload(&r)));
-            self.create("workflow", name, detail, op);
-            return;
-        };
+    }
+
+    /// The workflow `name` to make, with its transitions restricted.
+    fn new_workflow(&mut self, name: String) {
+        let restrictions: Option<Vec<(Vec<String>, Vec<String>)>> =
+            self.needs.transitions.iter().map(|t| self.allowed(t.who)).collect();
+        let detail = format!(
+            "{} transitions; {} and {} only for group {} and the bot{}",
+            self.needs.transitions.len(),
+            self.transition_name(Who::Approvers, 0),
+            self.transition_name(Who::Approvers, 1),
+            self.needs.approvers_group,
+            self.needs
+                .break_glass_group
+                .as_ref()
+                .map_or(String::new(), |g| format!(", {EMERGENCY_APPROVE} only for group {g}"))
+        );
+        // Conditions name groups by id: the payload is made once they exist.
+        let op = restrictions.map(|r| Op::CreateWorkflow(self.workflow_payload(&r)));
+        self.create("workflow", name, detail, op);
+    }
+
+    /// The name of the status with id `id` (the id when unknown).
+    fn status_name(&self, id: &str) -> String {
+        self.snap.statuses.iter().find(|s| s.id == id).map_or_else(|| id.to_owned(), |s| s.name.clone())
+    }
+
+    /// What the live workflow `w` lacks of the transitions changegate
+    /// needs: the transition, its target, or a status it starts from.
+    fn transition_problems(&self, w: &SiteWorkflow) -> Vec<String> {
         let mut problems = Vec::new();
-        let status_name =
-            |id: &str| self.snap.statuses.iter().find(|s| s.id == id).map_or_else(|| id.to_owned(), |s| s.name.clone());
         for need in &self.needs.transitions {
             let Some(t) = w.transitions.iter().find(|t| t.name.eq_ignore_ascii_case(&need.name)) else {
                 problems.push(format!("add transition {:?} from {} to {}", need.name, need.from.join(", "), need.to));
                 continue;
             };
-            if !status_name(&t.to).eq_ignore_ascii_case(&need.to) {
-                problems.push(format!("{:?} leads to {}, not {}", need.name, status_name(&t.to), need.to));
+            if !self.status_name(&t.to).eq_ignore_ascii_case(&need.to) {
+                problems.push(format!("{:?} leads to {}, not {}", need.name, self.status_name(&t.to), need.to));
             }
-            let from: Vec<String> = t.from.iter().map(|f| status_name(f)).collect();
+            let from: Vec<String> = t.from.iter().map(|f| self.status_name(f)).collect();
             let missing: Vec<&String> = need
                 .from
                 .iter()
@@ -823,9 +819,17 @@ impl Planner<'_> {
                 ));
             }
         }
+        problems
+    }
+
+    /// Ways into the approved status of the live workflow `w` open to
+    /// more than the approvers (or break-glass group) and the bot, and
+    /// approvers' transitions not restricted to them.
+    fn approval_problems(&self, w: &SiteWorkflow) -> Vec<String> {
+        let mut problems = Vec::new();
         // No way into the approved status may be open to anyone else.
         for t in &w.transitions {
-            if !status_name(&t.to).eq_ignore_ascii_case(&self.needs.approved) || t.kind == "INITIAL" {
+            if !self.status_name(&t.to).eq_ignore_ascii_case(&self.needs.approved) || t.kind == "INITIAL" {
                 continue;
             }
             let who = if t.name.eq_ignore_ascii_case(EMERGENCY_APPROVE) { Who::BreakGlass } else { Who::Approvers };
@@ -865,20 +869,7 @@ impl Planner<'_> {
                 ));
             }
         }
-        problems.dedup();
-        if problems.is_empty() {
-            self.step("workflow", name, Action::Present, "every transition and condition as needed");
-        } else {
-            self.step(
-                "workflow",
-                name,
-                Action::Manual,
-                format!(
-                    "edit it in the workflow editor (changegate does not rewrite a live workflow): {}",
-                    problems.join("; ")
-                ),
-            );
-        }
+        problems
     }
 
     fn transition_name(&self, who: Who, nth: usize) -> String {
@@ -1009,121 +1000,158 @@ impl Planner<'_> {
         }
     }
 
+    /// The screen, its screen scheme, and the issue type screen scheme by
+    /// which the project's change tickets use them.
     fn screens(&mut self, project: &SiteProject, issue_type: Option<&str>) {
         let name = self.needs.scheme.clone();
+        self.screen(&name);
+        let screen_scheme = self.screen_scheme(&name);
+        let label = format!("project {}: use {name}", project.key);
+        let current = self.snap.itss.clone();
+        if let (Some(c), Some(t), Some(ss)) = (&current, issue_type, &screen_scheme)
+            && self.project_itss(c, t, ss, &name, &label)
+        {
+            return;
+        }
+        self.our_itss(project, issue_type, screen_scheme.as_ref(), current.as_ref(), &name, label);
+    }
+
+    /// The screen `name`, its tab, and every ticket field on it.
+    fn screen(&mut self, name: &str) {
         let mut wanted: Vec<String> = ["summary", "description", "labels", "duedate"].map(String::from).to_vec();
         wanted.extend(self.field_ids.values().map(|(id, _)| id.clone()));
         match &self.snap.screen {
             None => self.create(
                 "screen",
-                name.clone(),
+                name.to_owned(),
                 "every ticket field on one screen (create, edit, view)",
-                Some(Op::CreateScreen(name.clone())),
+                Some(Op::CreateScreen(name.to_owned())),
             ),
             Some(SiteScreen { id, tab: None }) => {
-                self.create("screen", name.clone(), "a tab for the fields", Some(Op::CreateTab(*id)));
+                self.create("screen", name.to_owned(), "a tab for the fields", Some(Op::CreateTab(*id)));
             }
             Some(SiteScreen { id, tab: Some((tab, have)) }) => {
                 let missing: Vec<String> = wanted.iter().filter(|f| !have.contains(f)).cloned().collect();
                 let pending = self.needs.fields.len() - self.field_ids.len();
                 if missing.is_empty() && pending == 0 {
-                    self.step("screen", name.clone(), Action::Present, format!("id {id}, every field on it"));
+                    self.step("screen", name.to_owned(), Action::Present, format!("id {id}, every field on it"));
                 } else if missing.is_empty() {
                     self.create(
                         "screen",
-                        name.clone(),
+                        name.to_owned(),
                         format!("id {id}: add the {pending} field(s) still to be made"),
                         None,
                     );
                 } else {
                     let detail = format!("id {id}: add {}", missing.join(", "));
                     if self.snap.rights.administer {
-                        self.step("screen", name.clone(), Action::Change, detail);
+                        self.step("screen", name.to_owned(), Action::Change, detail);
                         for f in missing {
                             self.ops.push(Op::AddScreenField { screen: *id, tab: *tab, field: f });
                         }
                     } else {
-                        self.step("screen", name.clone(), blocked(ADMINISTER), detail);
+                        self.step("screen", name.to_owned(), blocked(ADMINISTER), detail);
                     }
                 }
             }
         }
-        let screen_scheme = match (&self.snap.screen_scheme, &self.snap.screen) {
+    }
+
+    /// The screen scheme `name` (its screen for create, edit and view);
+    /// its id when it exists.
+    fn screen_scheme(&mut self, name: &str) -> Option<String> {
+        match (&self.snap.screen_scheme, &self.snap.screen) {
             (Some((id, _)), _) => {
-                self.step("screen scheme", name.clone(), Action::Present, format!("id {id}"));
+                self.step("screen scheme", name.to_owned(), Action::Present, format!("id {id}"));
                 Some(id.clone())
             }
             (None, Some(s)) => {
                 self.create(
                     "screen scheme",
-                    name.clone(),
+                    name.to_owned(),
                     "its screen for create, edit and view",
-                    Some(Op::CreateScreenScheme { name: name.clone(), screen: s.id }),
+                    Some(Op::CreateScreenScheme { name: name.to_owned(), screen: s.id }),
                 );
                 None
             }
             (None, None) => {
                 self.create(
                     "screen scheme",
-                    name.clone(),
+                    name.to_owned(),
                     "its screen for create, edit and view (once the screen exists)",
                     None,
                 );
                 None
             }
-        };
-        let label = format!("project {}: use {name}", project.key);
-        let current = self.snap.itss.clone();
-        let maps = |s: &SiteItss, t: &str, ss: &str| s.mappings.iter().any(|(a, b)| a == t && b == ss);
-        if let (Some(c), Some(t), Some(ss)) = (&current, issue_type, &screen_scheme) {
-            if maps(c, t, ss) {
-                self.step(
-                    "screen scheme",
-                    label,
-                    Action::Present,
-                    format!("project uses {:?}, which maps {} to it", c.name, self.needs.issue_type),
-                );
-                return;
-            }
-            if c.id != "1" && !c.mappings.iter().any(|(a, _)| a == t) {
-                // The project has its own scheme: add the change type to it.
-                let op = Op::AddItssMapping { itss: c.id.clone(), issue_type: t.to_owned(), screen_scheme: ss.clone() };
-                if self.snap.rights.administer {
-                    self.step(
-                        "screen scheme",
-                        label,
-                        Action::Change,
-                        format!("{:?}: map {} to {name}", c.name, self.needs.issue_type),
-                    );
-                    self.ops.push(op);
-                } else {
-                    self.step(
-                        "screen scheme",
-                        label,
-                        blocked(ADMINISTER),
-                        format!("{:?}: map {} to {name}", c.name, self.needs.issue_type),
-                    );
-                }
-                return;
-            }
-            if c.id != "1" {
-                self.step(
-                    "screen scheme",
-                    label,
-                    Action::Manual,
-                    format!("{:?} maps {} to another screen scheme: map it to {name}", c.name, self.needs.issue_type),
-                );
-                return;
-            }
         }
-        match (&self.snap.our_itss, issue_type, &screen_scheme) {
+    }
+
+    /// The project's own issue type screen scheme `c` for issue type `t`:
+    /// it maps `t` to screen scheme `ss` already, gets the mapping added,
+    /// or needs a person. Whether that settled it (else changegate's own
+    /// scheme is used).
+    fn project_itss(&mut self, c: &SiteItss, t: &str, ss: &str, name: &str, label: &str) -> bool {
+        if c.mappings.iter().any(|(a, b)| a == t && b == ss) {
+            self.step(
+                "screen scheme",
+                label.to_owned(),
+                Action::Present,
+                format!("project uses {:?}, which maps {} to it", c.name, self.needs.issue_type),
+            );
+            return true;
+        }
+        if c.id != "1" && !c.mappings.iter().any(|(a, _)| a == t) {
+            // The project has its own scheme: add the change type to it.
+            let op = Op::AddItssMapping { itss: c.id.clone(), issue_type: t.to_owned(), screen_scheme: ss.to_owned() };
+            if self.snap.rights.administer {
+                self.step(
+                    "screen scheme",
+                    label.to_owned(),
+                    Action::Change,
+                    format!("{:?}: map {} to {name}", c.name, self.needs.issue_type),
+                );
+                self.ops.push(op);
+            } else {
+                self.step(
+                    "screen scheme",
+                    label.to_owned(),
+                    blocked(ADMINISTER),
+                    format!("{:?}: map {} to {name}", c.name, self.needs.issue_type),
+                );
+            }
+            return true;
+        }
+        if c.id != "1" {
+            self.step(
+                "screen scheme",
+                label.to_owned(),
+                Action::Manual,
+                format!("{:?} maps {} to another screen scheme: map it to {name}", c.name, self.needs.issue_type),
+            );
+            return true;
+        }
+        false
+    }
+
+    /// Changegate's issue type screen scheme for the project: assigned when
+    /// it exists, else made from the project's `current` one with issue
+    /// type `issue_type` mapped to screen scheme `screen_scheme`.
+    fn our_itss(
+        &mut self,
+        project: &SiteProject,
+        issue_type: Option<&str>,
+        screen_scheme: Option<&String>,
+        current: Option<&SiteItss>,
+        name: &str,
+        label: String,
+    ) {
+        match (&self.snap.our_itss, issue_type, screen_scheme) {
             (Some(o), _, _) => {
                 let op = Op::AssignItss { project: project.id.clone(), itss: o.id.clone() };
                 self.create("screen scheme", label, format!("project {}: use it", project.key), Some(op));
             }
             (None, Some(t), Some(ss)) => {
                 let default = current
-                    .as_ref()
                     .and_then(|c| c.mappings.iter().find(|(a, _)| a == "default"))
                     .map_or("1".to_owned(), |(_, b)| b.clone());
                 let payload = json!({"name": name, "description": format!("Project {}: change tickets use the {name} screen (made by changegate setup jira)", project.key),
@@ -1162,6 +1190,56 @@ impl Planner<'_> {
                          `changegate setup jira --approver {account}=<id>` checks it against GitHub and writes it)"
                     ),
                 ),
+            }
+        }
+    }
+}
+
+impl<'a> Planner<'a> {
+    /// The site's field for `need`: the one mapped, or the one of its name
+    /// and type. `None` when there is none to use: the field is made, or a
+    /// person must fix the mapping or the name (each a step).
+    fn site_field(&mut self, need: &FieldNeed) -> Option<&'a SiteField> {
+        let snap = self.snap;
+        let want = type_key(need.kind);
+        let by_id = need.mapped.as_ref().map(|id| (id, snap.fields.iter().find(|f| &f.id == id)));
+        match by_id {
+            Some((id, None)) => {
+                self.plan.push(Step::new(
+                    "field",
+                    &need.name,
+                    Action::Manual,
+                    format!("[jira.fields] {} = {id:?}, which the site does not have: remove the mapping to let setup find or make it", need.field),
+                ));
+                None
+            }
+            Some((_, Some(f))) => Some(f),
+            None => {
+                let same_name: Vec<&SiteField> =
+                    snap.fields.iter().filter(|f| f.name.eq_ignore_ascii_case(&need.name)).collect();
+                match same_name.iter().copied().find(|f| f.type_key.as_deref() == Some(want)) {
+                    Some(f) => Some(f),
+                    None if same_name.is_empty() => {
+                        let op = Op::CreateField { name: need.name.clone(), kind: need.kind };
+                        let detail = format!("{:?}{}", need.kind, options_text(&need.options)).to_lowercase();
+                        self.create("field", need.name.clone(), detail, Some(op));
+                        None
+                    }
+                    None => {
+                        self.plan.push(Step::new(
+                            "field",
+                            &need.name,
+                            Action::Manual,
+                            format!(
+                                "the site has a field named {:?} of another type ({}): rename it, or map another field in [jira.fields] {}",
+                                need.name,
+                                same_name[0].type_key.as_deref().unwrap_or("system"),
+                                need.field
+                            ),
+                        ));
+                        None
+                    }
+                }
             }
         }
     }

@@ -65,6 +65,31 @@ pub fn read(jira: &Jira, needs: &Needs) -> Result<Snapshot, JiraError> {
     let Some(project) = get_optional(jira, &format!("/rest/api/3/project/{}", percent_encode(key)), &[])? else {
         return Ok(snap);
     };
+    read_project(jira, key, &project, &mut snap)?;
+    if snap.project.as_ref().is_some_and(|p| p.style == "next-gen") {
+        return Ok(snap);
+    }
+    read_groups(jira, needs, &mut snap)?;
+    read_fields(jira, needs, &mut snap)?;
+    let types = get(jira, "/rest/api/3/issuetype", &[])?;
+    snap.issue_types = types.as_array().into_iter().flatten().map(|t| (s(&t["id"]), s(&t["name"]))).collect();
+    if !snap.rights.administer {
+        return Ok(snap);
+    }
+    let pid = snap.project.as_ref().map(|p| p.id.clone()).unwrap_or_default();
+    if let Some(scheme) = paged(jira, "/rest/api/3/issuetypescheme/project", &[("projectId", pid.clone())])?.first() {
+        let id = s(&scheme["issueTypeScheme"]["id"]);
+        let default = scheme["issueTypeScheme"]["isDefault"].as_bool().unwrap_or(false);
+        let items = paged(jira, "/rest/api/3/issuetypescheme/mapping", &[("issueTypeSchemeId", id.clone())])?;
+        snap.issue_type_scheme = Some((id, default, items.iter().map(|i| s(&i["issueTypeId"])).collect()));
+    }
+    read_workflows(jira, needs, &pid, &mut snap)?;
+    read_screens(jira, needs, pid, &mut snap)?;
+    Ok(snap)
+}
+
+/// The project (with its issue count) and this account's rights on it.
+fn read_project(jira: &Jira, key: &str, project: &Value, snap: &mut Snapshot) -> Result<(), JiraError> {
     let count = jira.http().send_json::<Value, _>(
         Method::POST,
         "/rest/api/3/search/approximate-count",
@@ -76,18 +101,22 @@ pub fn read(jira: &Jira, needs: &Needs) -> Result<Snapshot, JiraError> {
         style: project["style"].as_str().unwrap_or("classic").to_owned(),
         issues: count["count"].as_u64().unwrap_or(0),
     });
-    let perms =
-        get(jira, "/rest/api/3/mypermissions", &[("projectKey", key.clone()), ("permissions", "ADMINISTER".into())])?;
+    let perms = get(
+        jira,
+        "/rest/api/3/mypermissions",
+        &[("projectKey", key.to_owned()), ("permissions", "ADMINISTER".into())],
+    )?;
     let me = jira.myself()?;
     let my_groups = jira.user_groups(&me.account_id)?;
     snap.rights = Rights {
         administer: perms["permissions"]["ADMINISTER"]["havePermission"].as_bool().unwrap_or(false),
         site_admin: my_groups.iter().any(|g| g == "site-admins"),
     };
-    if snap.project.as_ref().is_some_and(|p| p.style == "next-gen") {
-        return Ok(snap);
-    }
+    Ok(())
+}
 
+/// The approvers' and break-glass groups, with their members.
+fn read_groups(jira: &Jira, needs: &Needs, snap: &mut Snapshot) -> Result<(), JiraError> {
     let mut wanted = vec![needs.approvers_group.clone()];
     wanted.extend(needs.break_glass_group.clone());
     let query: Vec<(&str, String)> = wanted.iter().map(|g| ("groupName", g.clone())).collect();
@@ -104,7 +133,12 @@ pub fn read(jira: &Jira, needs: &Needs) -> Result<Snapshot, JiraError> {
                 .collect(),
         );
     }
+    Ok(())
+}
 
+/// The custom fields and, for an administrator, the options of the select
+/// fields changegate would use.
+fn read_fields(jira: &Jira, needs: &Needs, snap: &mut Snapshot) -> Result<(), JiraError> {
     let fields = get(jira, "/rest/api/3/field", &[])?;
     for f in fields.as_array().into_iter().flatten().filter(|f| f["custom"] == true) {
         snap.fields.push(SiteField {
@@ -131,20 +165,12 @@ pub fn read(jira: &Jira, needs: &Needs) -> Result<Snapshot, JiraError> {
             }
         }
     }
+    Ok(())
+}
 
-    let types = get(jira, "/rest/api/3/issuetype", &[])?;
-    snap.issue_types = types.as_array().into_iter().flatten().map(|t| (s(&t["id"]), s(&t["name"]))).collect();
-    if !snap.rights.administer {
-        return Ok(snap);
-    }
-    let pid = snap.project.as_ref().map(|p| p.id.clone()).unwrap_or_default();
-    if let Some(scheme) = paged(jira, "/rest/api/3/issuetypescheme/project", &[("projectId", pid.clone())])?.first() {
-        let id = s(&scheme["issueTypeScheme"]["id"]);
-        let default = scheme["issueTypeScheme"]["isDefault"].as_bool().unwrap_or(false);
-        let items = paged(jira, "/rest/api/3/issuetypescheme/mapping", &[("issueTypeSchemeId", id.clone())])?;
-        snap.issue_type_scheme = Some((id, default, items.iter().map(|i| s(&i["issueTypeId"])).collect()));
-    }
-
+/// The statuses, changegate's workflow, and the project's and
+/// changegate's workflow schemes.
+fn read_workflows(jira: &Jira, needs: &Needs, pid: &str, snap: &mut Snapshot) -> Result<(), JiraError> {
     for st in paged(jira, "/rest/api/3/statuses/search", &[])? {
         snap.statuses.push(SiteStatus { id: s(&st["id"]), name: s(&st["name"]), category: s(&st["statusCategory"]) });
     }
@@ -159,8 +185,19 @@ pub fn read(jira: &Jira, needs: &Needs) -> Result<Snapshot, JiraError> {
         .flatten()
         .find(|w| w["name"].as_str() == Some(needs.workflow.as_str()))
         .map(workflow);
+    let assoc = get(jira, "/rest/api/3/workflowscheme/project", &[("projectId", pid.to_owned())])?;
+    snap.workflow_scheme =
+        assoc["values"].as_array().into_iter().flatten().next().map(|a| workflow_scheme(&a["workflowScheme"]));
+    snap.our_workflow_scheme = paged(jira, "/rest/api/3/workflowscheme", &[])?
+        .iter()
+        .find(|w| w["name"] == needs.scheme.as_str())
+        .map(workflow_scheme);
+    Ok(())
+}
 
-    let scheme_of = |v: &Value| SiteWorkflowScheme {
+/// A workflow scheme with its issue type mappings.
+fn workflow_scheme(v: &Value) -> SiteWorkflowScheme {
+    SiteWorkflowScheme {
         id: s(&v["id"]),
         name: s(&v["name"]),
         default_workflow: v["defaultWorkflow"].as_str().unwrap_or("jira").to_owned(),
@@ -170,15 +207,12 @@ pub fn read(jira: &Jira, needs: &Needs) -> Result<Snapshot, JiraError> {
             .flatten()
             .map(|(k, w)| (k.clone(), s(w)))
             .collect::<BTreeMap<_, _>>(),
-    };
-    let assoc = get(jira, "/rest/api/3/workflowscheme/project", &[("projectId", pid.clone())])?;
-    snap.workflow_scheme =
-        assoc["values"].as_array().into_iter().flatten().next().map(|a| scheme_of(&a["workflowScheme"]));
-    snap.our_workflow_scheme = paged(jira, "/rest/api/3/workflowscheme", &[])?
-        .iter()
-        .find(|w| w["name"] == needs.scheme.as_str())
-        .map(scheme_of);
+    }
+}
 
+/// Changegate's screen (its first tab's fields), screen scheme and issue
+/// type screen scheme, and the project's issue type screen scheme.
+fn read_screens(jira: &Jira, needs: &Needs, pid: String, snap: &mut Snapshot) -> Result<(), JiraError> {
     let screens = paged(jira, "/rest/api/3/screens", &[("queryString", needs.scheme.clone())])?;
     if let Some(screen) = screens.iter().find(|x| x["name"] == needs.scheme.as_str()) {
         let id = screen["id"].as_u64().unwrap_or(0);
@@ -197,27 +231,28 @@ pub fn read(jira: &Jira, needs: &Needs) -> Result<Snapshot, JiraError> {
         .iter()
         .find(|x| x["name"] == needs.scheme.as_str())
         .map(|x| (s(&x["id"]), x["screens"]["default"].as_u64().unwrap_or(0)));
-
-    let itss_of = |jira: &Jira, v: &Value| -> Result<SiteItss, JiraError> {
-        let id = s(&v["id"]);
-        let mappings =
-            paged(jira, "/rest/api/3/issuetypescreenscheme/mapping", &[("issueTypeScreenSchemeId", id.clone())])?;
-        Ok(SiteItss {
-            id,
-            name: s(&v["name"]),
-            mappings: mappings.iter().map(|m| (s(&m["issueTypeId"]), s(&m["screenSchemeId"]))).collect(),
-        })
-    };
     if let Some(a) = paged(jira, "/rest/api/3/issuetypescreenscheme/project", &[("projectId", pid)])?.first() {
-        snap.itss = Some(itss_of(jira, &a["issueTypeScreenScheme"])?);
+        snap.itss = Some(itss(jira, &a["issueTypeScreenScheme"])?);
     }
     if let Some(o) = paged(jira, "/rest/api/3/issuetypescreenscheme", &[("queryString", needs.scheme.clone())])?
         .iter()
         .find(|x| x["name"] == needs.scheme.as_str())
     {
-        snap.our_itss = Some(itss_of(jira, o)?);
+        snap.our_itss = Some(itss(jira, o)?);
     }
-    Ok(snap)
+    Ok(())
+}
+
+/// An issue type screen scheme with its mappings.
+fn itss(jira: &Jira, v: &Value) -> Result<SiteItss, JiraError> {
+    let id = s(&v["id"]);
+    let mappings =
+        paged(jira, "/rest/api/3/issuetypescreenscheme/mapping", &[("issueTypeScreenSchemeId", id.clone())])?;
+    Ok(SiteItss {
+        id,
+        name: s(&v["name"]),
+        mappings: mappings.iter().map(|m| (s(&m["issueTypeId"]), s(&m["screenSchemeId"]))).collect(),
+    })
 }
 
 fn workflow(w: &Value) -> SiteWorkflow {

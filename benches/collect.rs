@@ -15,16 +15,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use changegate::circleci::{CircleCi, CircleCiSettings};
+use changegate::base::progress::Progress;
+use changegate::clients::circleci::{CircleCi, CircleCiSettings};
+use changegate::clients::github::{GitHub, GitHubSettings};
+use changegate::clients::http::{Auth, Body, Http, RetryPolicy, Secret};
+use changegate::clients::jira::{Jira, JiraSettings};
 use changegate::config::Config;
-use changegate::evidence::collect::{Sources, collect};
-use changegate::github::{GitHub, GitHubSettings};
-use changegate::http::{Auth, Body, Http, RetryPolicy, Secret};
-use changegate::jira::{Jira, JiraSettings};
-use changegate::progress::Progress;
-use changegate::request::binding::{Binding, BuildJob, DeployAction, RECORD_PROPERTY, TicketRecord};
+use changegate::model::binding::{Binding, BuildJob, DeployAction, RECORD_PROPERTY, TicketRecord};
 use changegate::standins::github::{Event, Pull, Review};
 use changegate::standins::{SITE_CONFIG, StandIns};
+use changegate::steps::analyze::collect::{Sources, collect};
 use serde_json::{Map, Value, json};
 
 const PRS: usize = 120;
@@ -192,7 +192,7 @@ fn main() {
     alice.transition(&done, "Approve", None).unwrap();
     ci.transition(&done, "Complete", None).unwrap();
     let key = ticket(&ci, &binding(&head, 2));
-    let config = Config::parse(SITE_CONFIG, "site", changegate::time::Date::today_utc()).unwrap();
+    let config = Config::parse(SITE_CONFIG, "site", changegate::base::time::Date::today_utc()).unwrap();
     let github = GitHub::new(
         &GitHubSettings {
             api_url: s.url(),

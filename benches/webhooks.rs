@@ -64,7 +64,7 @@ fn run(bin: &str) -> Outcome {
         .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
         .env("CHANGEGATE_JIRA_WEBHOOK_SECRETS", SECRET)
         .env("CHANGEGATE_CIRCLECI_WEBHOOK_SECRETS", SECRET)
-        .env("CHANGEGATE_RECEIPT_KEY", changegate::signing::generate().0)
+        .env("CHANGEGATE_RECEIPT_KEY", changegate::model::signing::generate().0)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()

@@ -6,7 +6,7 @@ use changegate::config::plan::PlanRules;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(report) = changegate::plan::check(data, &PlanRules::default()) {
-        assert_eq!(report.plan_json_digest, changegate::digest::Sha256Digest::of(data));
+    if let Ok(report) = changegate::steps::plan::check(data, &PlanRules::default()) {
+        assert_eq!(report.plan_json_digest, changegate::base::digest::Sha256Digest::of(data));
     }
 });

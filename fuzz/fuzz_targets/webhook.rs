@@ -13,7 +13,7 @@ use std::time::Duration;
 use changegate::bot::front::{Admission, Request, admit};
 use changegate::bot::server::{Endpoint, Metrics, Queue, ServeOptions};
 use changegate::bot::webhook::{Refusal, Source, accept, sign};
-use changegate::time::Timestamp;
+use changegate::base::time::Timestamp;
 use libfuzzer_sys::fuzz_target;
 
 fn endpoint() -> Endpoint {

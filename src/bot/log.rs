@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::time::Timestamp;
+use crate::base::time::Timestamp;
 
 /// A JSON log line on stderr.
 pub fn log(level: &str, msg: &str, fields: serde_json::Value) {

@@ -4,12 +4,13 @@
 //! Webhooks only trigger work. A delivery is checked (signature over the raw
 //! body, size), turned into a ticket or pipeline to look at, queued (a
 //! bounded queue: full means 503, so the sender retries) and acknowledged;
-//! workers run [`crate::converge::converge`] on it. Reconcile runs converge
+//! workers run [`crate::bot::converge::converge`] on it. Reconcile runs converge
 //! for every live ticket at start-up and every few minutes, so a lost or
 //! early event, or a crash between acknowledgement and converge, never
 //! leaves a workflow stuck. No state is kept between runs: several replicas
 //! may serve behind a load balancer (converge is idempotent).
 
+pub mod converge;
 pub mod front;
 pub mod log;
 pub mod server;
@@ -17,14 +18,14 @@ pub mod webhook;
 
 use std::time::Duration;
 
-use crate::circleci::CircleCi;
+use crate::bot::converge::{Bot, ConvergeError, Converged, converge};
+use crate::clients::circleci::CircleCi;
+use crate::clients::github::GitHub;
+use crate::clients::jira::{Jira, JiraError, jql};
 use crate::config::Config;
-use crate::converge::{Bot, ConvergeError, Converged, converge};
-use crate::github::GitHub;
-use crate::jira::{Jira, JiraError, jql};
-use crate::policy::{self, PolicyContent, Published};
-use crate::request::binding::{RECORD_PROPERTY, TicketRecord};
-use crate::signing::{KeyRing, SigningKey};
+use crate::model::binding::{RECORD_PROPERTY, TicketRecord};
+use crate::model::signing::{KeyRing, SigningKey};
+use crate::steps::policy::{self, PolicyContent, Published};
 
 /// Most live tickets one reconcile looks at.
 pub const RECONCILE_LIMIT: usize = 500;
@@ -55,7 +56,7 @@ pub struct BotParts {
     /// Bounded wait for a blocked hold, and its poll interval.
     pub hold_wait: (Duration, Duration),
     /// Slack, when configured.
-    pub notifier: crate::notify::Notifier,
+    pub notifier: crate::clients::notify::Notifier,
 }
 
 impl BotParts {
@@ -123,7 +124,7 @@ pub fn publish_policy(parts: &BotParts) -> Result<Published, JiraError> {
         &parts.ring,
         &parts.policy_content,
         parts.policy_ttl,
-        crate::time::Timestamp::now(),
+        crate::base::time::Timestamp::now(),
     )
 }
 
@@ -146,10 +147,14 @@ pub fn reconcile(parts: &BotParts) -> Result<Reconciled, JiraError> {
         (k, r)
     }));
     if parts.config.emergency.group.is_some() {
-        let nudged =
-            crate::emergency::nudge_open(&parts.jira, &parts.config, &parts.notifier, crate::time::Timestamp::now())
-                .map(|actions| Converged { actions, ..Converged::default() })
-                .map_err(ConvergeError::from);
+        let nudged = crate::steps::emergency::nudge_open(
+            &parts.jira,
+            &parts.config,
+            &parts.notifier,
+            crate::base::time::Timestamp::now(),
+        )
+        .map(|actions| Converged { actions, ..Converged::default() })
+        .map_err(ConvergeError::from);
         all.push(("retrospectives".to_owned(), nudged));
     }
     Ok(all)

@@ -21,8 +21,8 @@ use super::front::{self, Handler, Limits, Request, Response};
 use super::log::log;
 use super::webhook::{self, Refusal, Source, Work};
 use super::{BotParts, live_tickets, tickets_of_pipeline};
-use crate::converge::converge;
-use crate::time::Timestamp;
+use crate::base::time::Timestamp;
+use crate::bot::converge::converge;
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -437,7 +437,7 @@ fn worker(parts: &BotParts, queue: &Queue, metrics: &Metrics, running: &Running)
     }
 }
 
-fn run_work(parts: &BotParts, bot: &crate::converge::Bot<'_>, work: &Work, metrics: &Metrics, running: &Running) {
+fn run_work(parts: &BotParts, bot: &crate::bot::converge::Bot<'_>, work: &Work, metrics: &Metrics, running: &Running) {
     let keys = match work {
         Work::Ticket(k) => vec![k.clone()],
         Work::Pipeline(p) => match tickets_of_pipeline(parts, p) {
@@ -467,7 +467,7 @@ fn run_work(parts: &BotParts, bot: &crate::converge::Bot<'_>, work: &Work, metri
     }
 }
 
-fn converge_one(k: &str, bot: &crate::converge::Bot<'_>, metrics: &Metrics) {
+fn converge_one(k: &str, bot: &crate::bot::converge::Bot<'_>, metrics: &Metrics) {
     let started = Instant::now();
     let r = converge(k, bot);
     metrics.converge_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);

@@ -9,15 +9,15 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{CliError, Format, JunitOut, ca_bundle, write_file};
-use crate::analyze::{self, AnalyzeArgs};
+use crate::base::env::Env;
+use crate::base::junit::{Case, Suite};
+use crate::base::outcome::Outcome;
+use crate::clients::github::{GitHub, GitHubSettings};
+use crate::clients::http::RetryPolicy;
 use crate::config::Config;
-use crate::decision::render;
-use crate::env::Env;
-use crate::evidence::collect::Sources;
-use crate::github::{GitHub, GitHubSettings};
-use crate::http::RetryPolicy;
-use crate::junit::{Case, Suite};
-use crate::outcome::Outcome;
+use crate::steps::analyze::collect::Sources;
+use crate::steps::analyze::decision::render;
+use crate::steps::analyze::{self, AnalyzeArgs};
 
 #[derive(Debug, Args)]
 pub(super) struct AnalyzeCli {
@@ -73,7 +73,7 @@ pub(super) struct AnalyzeCli {
 
 /// The clients step 2 reads through (Jira and CircleCI from the
 /// environment, and GitHub).
-pub(super) fn step2_clients(env: &Env) -> Result<(crate::request::Services, GitHub), CliError> {
+pub(super) fn step2_clients(env: &Env) -> Result<(crate::steps::request::Services, GitHub), CliError> {
     let svc = super::ci::services(env)?;
     let github = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
     Ok((svc, github))
@@ -100,7 +100,7 @@ pub(super) fn run(
     config_path: Option<&Path>,
     env: &Env,
     out: &mut dyn Write,
-    progress: &crate::progress::Progress,
+    progress: &crate::base::progress::Progress,
 ) -> Result<Outcome, CliError> {
     let mut junit = JunitOut::new(cli.junit.as_deref(), "analyze");
     let result = analyze(cli, config_path, env, out, &mut junit, progress);
@@ -113,7 +113,7 @@ fn analyze(
     env: &Env,
     out: &mut dyn Write,
     junit: &mut JunitOut,
-    progress: &crate::progress::Progress,
+    progress: &crate::base::progress::Progress,
 ) -> Result<Outcome, CliError> {
     let mut lazy = super::ci::Lazy::default();
     let ci = super::ci::load(config_path, env, cli.no_bot, &mut lazy)?;
@@ -146,8 +146,8 @@ fn analyze(
     let args = AnalyzeArgs { ticket: key, dry_run: cli.dry_run, approve: cli.approve, sarif_files: cli.sarif.clone() };
     // Who records: the bot's key where an operator runs this as the bot;
     // unsigned without a bot; nobody in a CI job where a bot runs.
-    let signing = match env.get(crate::signing::PRIVATE_KEY_VAR) {
-        Some(k) => Some(crate::signing::SigningKey::from_base64(k).map_err(CliError::from)?),
+    let signing = match env.get(crate::model::signing::PRIVATE_KEY_VAR) {
+        Some(k) => Some(crate::model::signing::SigningKey::from_base64(k).map_err(CliError::from)?),
         None => None,
     };
     let mut ring = match &ci.mode {
@@ -160,10 +160,10 @@ fn analyze(
     let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref(), progress };
     let policy_digest = match &ci.mode {
         super::ci::Mode::Bot { policy, .. } => policy.payload.content.digest(),
-        super::ci::Mode::NoBot => crate::policy::PolicyContent::of(config).digest(),
+        super::ci::Mode::NoBot => crate::steps::policy::PolicyContent::of(config).digest(),
     };
     let store = match (&ci.mode, &signing) {
-        (super::ci::Mode::NoBot, _) | (_, Some(_)) => Some(crate::bot_record::Store {
+        (super::ci::Mode::NoBot, _) | (_, Some(_)) => Some(crate::steps::bot_record::Store {
             jira: &svc.jira,
             key: signing.as_ref().filter(|_| !ci.no_bot()),
             ring: ring.as_ref(),
@@ -211,6 +211,10 @@ fn analyze(
 
 /// Exit 0 when the decision recommends approval (every check passed), 1
 /// when a person must decide: the same answer `decide` gives on the record.
-fn verdict(d: &crate::decision::Decision) -> Outcome {
-    if d.recommendation == crate::decision::Recommendation::Approve { Outcome::Pass } else { Outcome::Deny }
+fn verdict(d: &crate::steps::analyze::decision::Decision) -> Outcome {
+    if d.recommendation == crate::steps::analyze::decision::Recommendation::Approve {
+        Outcome::Pass
+    } else {
+        Outcome::Deny
+    }
 }

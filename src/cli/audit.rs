@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{CliError, Format, JunitOut, load_config, write_file};
-use crate::audit::{self, AuditArgs, Target};
-use crate::env::Env;
-use crate::evidence::collect::Sources;
-use crate::outcome::Outcome;
-use crate::time::Date;
+use crate::base::env::Env;
+use crate::base::outcome::Outcome;
+use crate::base::time::Date;
+use crate::steps::analyze::collect::Sources;
+use crate::steps::audit::{self, AuditArgs, Target};
 
 #[derive(Debug, Args)]
 pub(super) struct AuditCli {
@@ -84,7 +84,7 @@ pub(super) fn run(
     config_path: Option<&Path>,
     env: &Env,
     out: &mut dyn Write,
-    progress: &crate::progress::Progress,
+    progress: &crate::base::progress::Progress,
 ) -> Result<Outcome, CliError> {
     let mut junit = JunitOut::new(cli.junit.as_deref(), "audit");
     let result = inspect(cli, config_path, env, out, &mut junit, progress);
@@ -97,7 +97,7 @@ fn inspect(
     env: &Env,
     out: &mut dyn Write,
     junit: &mut JunitOut,
-    progress: &crate::progress::Progress,
+    progress: &crate::base::progress::Progress,
 ) -> Result<Outcome, CliError> {
     let since = since(&cli.since, Date::today_utc())?;
     let config = load_config(config_path)?;
@@ -117,8 +117,8 @@ fn inspect(
     };
     let (svc, github) = super::analyze::step2_clients(env)?;
     let (source, content) = super::analyze::policy_of(&config)?;
-    let ring = match env.get(crate::signing::PUBLIC_KEYS_VAR) {
-        Some(text) => Some(crate::signing::KeyRing::parse(text).map_err(CliError::from)?),
+    let ring = match env.get(crate::model::signing::PUBLIC_KEYS_VAR) {
+        Some(text) => Some(crate::model::signing::KeyRing::parse(text).map_err(CliError::from)?),
         None => None,
     };
     let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref(), progress };

@@ -7,16 +7,16 @@
 use std::path::Path;
 
 use super::{CliError, ca_bundle, load_config};
-use crate::circleci::{CircleCi, CircleCiSettings};
+use crate::base::env::Env;
+use crate::base::time::Timestamp;
+use crate::clients::circleci::{CircleCi, CircleCiSettings};
+use crate::clients::http::RetryPolicy;
+use crate::clients::jira::{Jira, JiraSettings};
 use crate::config::Config;
-use crate::env::Env;
-use crate::http::RetryPolicy;
-use crate::jira::{Jira, JiraSettings};
-use crate::policy::{self, SignedPolicy};
-use crate::request::Services;
-use crate::signing::{KeyError, KeyRing, PRIVATE_KEY_VAR, PUBLIC_KEYS_VAR};
-use crate::time::Timestamp;
-use crate::validate::Trust;
+use crate::model::signing::{KeyError, KeyRing, PRIVATE_KEY_VAR, PUBLIC_KEYS_VAR};
+use crate::steps::policy::{self, SignedPolicy};
+use crate::steps::request::Services;
+use crate::steps::validate::Trust;
 
 /// Where a CI command's trust comes from.
 #[derive(Debug)]
@@ -200,20 +200,20 @@ pub(crate) fn find_ticket(
     state_file: &Path,
     environment: Option<&str>,
 ) -> Result<Found, CliError> {
-    if let Some(k) = crate::ticket::named(ticket, state_file) {
+    if let Some(k) = crate::steps::ticket::named(ticket, state_file) {
         return Ok(Found::Ticket(k));
     }
-    let state_env = crate::ticket::find(None, state_file).ok().and_then(|(_, s)| s).map(|s| s.environment);
+    let state_env = crate::steps::ticket::find(None, state_file).ok().and_then(|(_, s)| s).map(|s| s.environment);
     let environment = environment.map(str::to_owned).or(state_env).unwrap_or_default();
     let svc = lazy.get(env)?;
     let [workflow_id] = env.require(["CIRCLE_WORKFLOW_ID"])?;
-    let pipeline = svc.circleci.workflow(&workflow_id).map_err(crate::request::RequestError::from)?.pipeline_id;
+    let pipeline = svc.circleci.workflow(&workflow_id).map_err(crate::steps::request::RequestError::from)?.pipeline_id;
     let mut envs: Vec<String> = ci.config.controlled_environments.clone();
     if !environment.is_empty() && !envs.contains(&crate::config::env_key(&environment)) {
         envs.push(crate::config::env_key(&environment));
     }
     for e in envs {
-        if let Some(k) = crate::ticket::bound_to_pipeline(&svc.jira, &ci.config.jira, &pipeline, &e)?.first() {
+        if let Some(k) = crate::steps::ticket::bound_to_pipeline(&svc.jira, &ci.config.jira, &pipeline, &e)?.first() {
             return Ok(Found::Ticket(k.clone()));
         }
     }

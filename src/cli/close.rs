@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 
 use super::{CliError, ci::services, load_config};
-use crate::close::{self, CloseAction, CloseArgs, DeployOutcome};
-use crate::env::Env;
-use crate::outcome::Outcome;
-use crate::request::BuildEnv;
+use crate::base::env::Env;
+use crate::base::outcome::Outcome;
+use crate::steps::close::{self, CloseAction, CloseArgs, DeployOutcome};
+use crate::steps::request::BuildEnv;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum OutcomeArg {
@@ -41,7 +41,7 @@ pub(super) struct CloseCli {
 
 pub(super) fn run(cli: &CloseCli, config: Option<&Path>, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
     let config = load_config(config)?;
-    let (key, _) = crate::ticket::find(cli.ticket.as_deref(), &cli.state).map_err(CliError::from)?;
+    let (key, _) = crate::steps::ticket::find(cli.ticket.as_deref(), &cli.state).map_err(CliError::from)?;
     if key.is_empty() {
         writeln!(out, "no change ticket for this deploy (environment not controlled): nothing to close")?;
         return Ok(Outcome::Pass);

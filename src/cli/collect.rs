@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{CliError, load_config};
-use crate::env::Env;
-use crate::evidence::collect::{self, Sources};
-use crate::outcome::Outcome;
+use crate::base::env::Env;
+use crate::base::outcome::Outcome;
+use crate::steps::analyze::collect::{self, Sources};
 
 #[derive(Debug, Args)]
 pub(super) struct CollectCli {
@@ -31,15 +31,15 @@ pub(super) fn run(
     config_path: Option<&Path>,
     env: &Env,
     out: &mut dyn Write,
-    progress: &crate::progress::Progress,
+    progress: &crate::base::progress::Progress,
 ) -> Result<Outcome, CliError> {
     let config = load_config(config_path)?;
     let (svc, github) = super::analyze::step2_clients(env)?;
     let (source, content) = super::analyze::policy_of(&config)?;
     // With the bot's public keys, the change set starts at the last deploy
     // the bot signed a receipt for; without them, where the CI records say.
-    let ring = match env.get(crate::signing::PUBLIC_KEYS_VAR) {
-        Some(text) => Some(crate::signing::KeyRing::parse(text).map_err(CliError::from)?),
+    let ring = match env.get(crate::model::signing::PUBLIC_KEYS_VAR) {
+        Some(text) => Some(crate::model::signing::KeyRing::parse(text).map_err(CliError::from)?),
         None => None,
     };
     let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref(), progress };

@@ -16,12 +16,12 @@ use std::path::Path;
 use clap::Args;
 
 use super::{CliError, ca_bundle, load_config};
+use crate::base::env::Env;
+use crate::base::outcome::Outcome;
+use crate::clients::http::RetryPolicy;
+use crate::clients::jira::{Jira, JiraSettings};
 use crate::config::Config;
 use crate::config::jira::TicketField;
-use crate::env::Env;
-use crate::http::RetryPolicy;
-use crate::jira::{Jira, JiraSettings};
-use crate::outcome::Outcome;
 
 #[derive(Debug, Args)]
 pub(super) struct ConfigCheckArgs {
@@ -45,7 +45,7 @@ pub(super) struct ConfigCheckArgs {
 
 /// What protects the deploys, in words, and what is missing for it.
 fn mode_lines(no_bot: bool, env: &Env) -> (Vec<String>, Vec<String>) {
-    use crate::signing::{KeyRing, PRIVATE_KEY_VAR, PUBLIC_KEYS_VAR};
+    use crate::model::signing::{KeyRing, PRIVATE_KEY_VAR, PUBLIC_KEYS_VAR};
     let mut lines = Vec::new();
     let mut problems = Vec::new();
     if no_bot {
@@ -93,8 +93,8 @@ fn mode_lines(no_bot: bool, env: &Env) -> (Vec<String>, Vec<String>) {
 
 /// Checks each deploy context of `[lock]` through the CircleCI API.
 fn probe_lock(config: &Config, env: &Env, out: &mut dyn Write) -> Result<Vec<String>, CliError> {
-    use crate::circleci::{CircleCi, CircleCiSettings};
-    use crate::lock::{Locked, judge_context};
+    use crate::clients::circleci::{CircleCi, CircleCiSettings};
+    use crate::steps::lock::{Locked, judge_context};
     let lock = &config.lock;
     let Some(owner) = &lock.owner_slug else {
         return Ok(vec![
@@ -136,8 +136,8 @@ pub(crate) const BOT_URL_VAR: &str = "CHANGEGATE_BOT_URL";
 /// (its `/healthz` says when): the admin webhook reaches it, with a secret
 /// it holds. Returns what is wrong, each with its fix.
 fn probe_bot(config: &Config, env: &Env, out: &mut dyn Write) -> Result<Vec<String>, CliError> {
-    use crate::http::{Auth, Body, Http};
-    use crate::setup::jira_webhook::{self, Needed};
+    use crate::clients::http::{Auth, Body, Http};
+    use crate::steps::setup::jira_webhook::{self, Needed};
     let Some(base) = env.get(BOT_URL_VAR).map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(vec![format!(
             "{BOT_URL_VAR} is not set: --probe checks that the bot has accepted a signed Jira delivery; set it to \
@@ -289,7 +289,7 @@ pub(super) fn run(
             cwd.display()
         ));
     }
-    for line in mode.iter().chain(gate_summary(&config, crate::time::Timestamp::now()).iter()) {
+    for line in mode.iter().chain(gate_summary(&config, crate::base::time::Timestamp::now()).iter()) {
         writeln!(out, "{line}")?;
     }
     if args.probe {
@@ -393,7 +393,7 @@ fn invalid_config(
 /// What the gate's time rules and break-glass path are, and for each
 /// controlled environment whether a deploy now would be inside its windows
 /// (so a time-zone mistake shows before it holds a deploy).
-fn gate_summary(config: &crate::config::Config, now: crate::time::Timestamp) -> Vec<String> {
+fn gate_summary(config: &crate::config::Config, now: crate::base::time::Timestamp) -> Vec<String> {
     use crate::config::windows::{WindowCheck, check};
     let hours = |d: std::time::Duration| d.as_secs() / 3600;
     let mut lines = Vec::new();

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{CliError, Format, JunitOut, write_file};
-use crate::decision::{self, Recommendation, render};
-use crate::env::Env;
-use crate::evidence::Evidence;
-use crate::outcome::Outcome;
+use crate::base::env::Env;
+use crate::base::outcome::Outcome;
+use crate::model::evidence::Evidence;
+use crate::steps::analyze::decision::{self, Recommendation, render};
 
 #[derive(Debug, Args)]
 pub(super) struct DecideCli {

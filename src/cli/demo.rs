@@ -13,10 +13,10 @@ use clap::{Args, Parser};
 use serde_json::{Value, json};
 
 use super::{Cli, CliError, execute};
-use crate::env::Env;
-use crate::http::{RetryPolicy, Secret};
-use crate::jira::{Jira, JiraSettings};
-use crate::outcome::Outcome;
+use crate::base::env::Env;
+use crate::base::outcome::Outcome;
+use crate::clients::http::{RetryPolicy, Secret};
+use crate::clients::jira::{Jira, JiraSettings};
 use crate::standins::github::{Pull, WEB_FLOW_EMAIL};
 use crate::standins::{SITE_CONFIG, StandIns};
 
@@ -120,7 +120,7 @@ pub(super) fn run(cli: &DemoCli, out: &mut dyn Write) -> Result<Outcome, CliErro
         out,
         stand_ins,
         dir: dir.clone(),
-        receipt_key: crate::receipt::generate(),
+        receipt_key: crate::model::receipt::generate(),
         workflow: String::new(),
         commit: String::new(),
         failed: Vec::new(),
@@ -606,7 +606,7 @@ impl Demo<'_> {
         argv.extend_from_slice(args);
         let mut buf = Vec::new();
         let outcome = match Cli::try_parse_from(&argv) {
-            Ok(cli) => match execute(cli, env, &mut buf, &crate::progress::Progress::quiet()) {
+            Ok(cli) => match execute(cli, env, &mut buf, &crate::base::progress::Progress::quiet()) {
                 Ok(o) => o,
                 Err(e) => {
                     let _ = writeln!(buf, "changegate: error: {e}");

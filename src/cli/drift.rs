@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{CliError, Format, load_config};
-use crate::env::Env;
-use crate::outcome::Outcome;
-use crate::plan;
+use crate::base::env::Env;
+use crate::base::outcome::Outcome;
+use crate::steps::plan;
 
 #[derive(Debug, Args)]
 pub(super) struct DriftArgs {
@@ -123,12 +123,12 @@ fn judge_and_record(
     };
     out.write_all(text.as_bytes())?;
     if args.record {
-        let jira = crate::jira::Jira::new(
-            &crate::jira::JiraSettings::from_env(env)?,
+        let jira = crate::clients::jira::Jira::new(
+            &crate::clients::jira::JiraSettings::from_env(env)?,
             super::ca_bundle(env).as_deref(),
-            crate::http::RetryPolicy::from_env(env)?,
+            crate::clients::http::RetryPolicy::from_env(env)?,
         )?;
-        for line in crate::drift::record(&jira, &config, &report, crate::time::Timestamp::now())? {
+        for line in crate::steps::drift::record(&jira, &config, &report, crate::base::time::Timestamp::now())? {
             writeln!(out, "{line}")?;
         }
     }

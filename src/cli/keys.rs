@@ -7,8 +7,8 @@ use std::io::Write;
 use clap::Subcommand;
 
 use super::CliError;
-use crate::outcome::Outcome;
-use crate::signing::{KeyRing, PRIVATE_KEY_VAR, PUBLIC_KEYS_VAR, SigningKey, generate};
+use crate::base::outcome::Outcome;
+use crate::model::signing::{KeyRing, PRIVATE_KEY_VAR, PUBLIC_KEYS_VAR, SigningKey, generate};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum KeysCommand {
@@ -22,7 +22,7 @@ pub(super) enum KeysCommand {
     },
 }
 
-pub(super) fn run(cmd: &KeysCommand, env: &crate::env::Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+pub(super) fn run(cmd: &KeysCommand, env: &crate::base::env::Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
     match cmd {
         KeysCommand::Generate => {
             let (private, public) = generate();

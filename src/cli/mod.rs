@@ -27,12 +27,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::base::env::Env;
+use crate::base::outcome::Outcome;
+use crate::base::progress::Progress;
+use crate::base::time::Date;
 use crate::config::Config;
-use crate::env::Env;
-use crate::outcome::Outcome;
-use crate::plan;
-use crate::progress::Progress;
-use crate::time::Date;
+use crate::steps::plan;
 
 /// Automated change management for production deploys.
 /// The version `--version` prints: the bot's build names its content checks.
@@ -129,21 +129,24 @@ pub enum RenderWith {
 }
 
 impl RenderWith {
-    pub(crate) fn tool(self) -> crate::request::binding::Tool {
+    pub(crate) fn tool(self) -> crate::model::binding::Tool {
         match self {
-            RenderWith::Terraform => crate::request::binding::Tool::Terraform,
-            RenderWith::Tofu => crate::request::binding::Tool::Tofu,
+            RenderWith::Terraform => crate::model::binding::Tool::Terraform,
+            RenderWith::Tofu => crate::model::binding::Tool::Tofu,
         }
     }
 }
 
 /// Renders `plan_file` with `tool` in the plan file's directory (the stack's
 /// working directory, where `init` ran).
-pub(crate) fn render_plan(tool: RenderWith, plan_file: &Path) -> Result<crate::plan::render::Rendered, CliError> {
+pub(crate) fn render_plan(
+    tool: RenderWith,
+    plan_file: &Path,
+) -> Result<crate::steps::plan::render::Rendered, CliError> {
     let cwd = std::env::current_dir().map_err(CliError::Output)?;
     let dir = cwd.join(plan_file.parent().unwrap_or(Path::new("")));
     let name = plan_file.file_name().map_or_else(|| plan_file.to_path_buf(), PathBuf::from);
-    crate::plan::render::render(tool.tool(), &name, &dir).map_err(CliError::from)
+    crate::steps::plan::render::render(tool.tool(), &name, &dir).map_err(CliError::from)
 }
 
 /// Runs the command line and returns the process exit code.
@@ -197,58 +200,58 @@ pub enum CliError {
     Output(#[from] io::Error),
     /// Required environment variables are missing.
     #[error(transparent)]
-    Env(#[from] crate::env::MissingVars),
+    Env(#[from] crate::base::env::MissingVars),
     /// An API client could not be set up.
     #[error(transparent)]
-    Setup(#[from] crate::http::SetupError),
+    Setup(#[from] crate::clients::http::SetupError),
     /// The request step failed.
     #[error(transparent)]
-    Request(#[from] crate::request::RequestError),
+    Request(#[from] crate::steps::request::RequestError),
     /// A Jira call failed.
     #[error(transparent)]
-    Jira(#[from] crate::jira::JiraError),
+    Jira(#[from] crate::clients::jira::JiraError),
     /// A GitHub call failed.
     #[error(transparent)]
-    GitHub(#[from] crate::github::GitHubError),
+    GitHub(#[from] crate::clients::github::GitHubError),
     /// A CircleCI (or other API) call failed.
     #[error(transparent)]
-    Api(#[from] crate::http::ApiError),
+    Api(#[from] crate::clients::http::ApiError),
     /// A signing key or the public keys could not be read.
     #[error(transparent)]
-    Key(#[from] crate::signing::KeyError),
+    Key(#[from] crate::model::signing::KeyError),
     /// The bot's signed policy could not be read or does not verify.
     #[error(transparent)]
-    Policy(#[from] crate::policy::PolicyError),
+    Policy(#[from] crate::steps::policy::PolicyError),
     /// The ticket could not be found from `--ticket` or the state file.
     #[error(transparent)]
-    Find(#[from] crate::ticket::FindError),
+    Find(#[from] crate::steps::ticket::FindError),
     /// A binary plan could not be rendered as JSON.
     #[error(transparent)]
-    Render(#[from] crate::plan::render::RenderError),
+    Render(#[from] crate::steps::plan::render::RenderError),
     /// Collecting evidence failed.
     #[error(transparent)]
-    Collect(#[from] crate::evidence::collect::CollectError),
+    Collect(#[from] crate::steps::analyze::collect::CollectError),
     /// An evidence record could not be decided.
     #[error(transparent)]
-    Decide(#[from] crate::decision::DecideError),
+    Decide(#[from] crate::steps::analyze::decision::DecideError),
     /// The analysis step failed.
     #[error(transparent)]
-    Analyze(#[from] crate::analyze::AnalyzeError),
+    Analyze(#[from] crate::steps::analyze::AnalyzeError),
     /// The validate step could not read what it judges.
     #[error(transparent)]
-    Validate(#[from] crate::validate::ValidateError),
+    Validate(#[from] crate::steps::validate::ValidateError),
     /// The no-bot resume step failed.
     #[error(transparent)]
-    Resume(#[from] crate::resume::ResumeError),
+    Resume(#[from] crate::steps::resume::ResumeError),
     /// The audit could not run.
     #[error(transparent)]
-    Audit(#[from] crate::audit::AuditError),
+    Audit(#[from] crate::steps::audit::AuditError),
     /// `setup` could not read CircleCI.
     #[error(transparent)]
-    SetupRead(#[from] crate::setup::circleci::ReadError),
+    SetupRead(#[from] crate::steps::setup::circleci::ReadError),
     /// `setup` could not write the configuration file.
     #[error(transparent)]
-    SetupWrite(#[from] crate::setup::config_file::WriteError),
+    SetupWrite(#[from] crate::steps::setup::config_file::WriteError),
     /// The arguments given cannot be used (beyond what the parser checks).
     #[error("{0}")]
     Usage(String),
@@ -305,7 +308,7 @@ fn execute(cli: Cli, env: &Env, out: &mut dyn Write, progress: &Progress) -> Res
 pub(crate) struct JunitOut {
     path: Option<PathBuf>,
     command: &'static str,
-    suites: Vec<crate::junit::Suite>,
+    suites: Vec<crate::base::junit::Suite>,
 }
 
 impl JunitOut {
@@ -314,7 +317,7 @@ impl JunitOut {
     }
 
     /// Adds a suite (kept only when a file was asked for).
-    pub(crate) fn push(&mut self, suite: crate::junit::Suite) {
+    pub(crate) fn push(&mut self, suite: crate::base::junit::Suite) {
         if self.path.is_some() {
             self.suites.push(suite);
         }
@@ -327,7 +330,7 @@ impl JunitOut {
 
     /// Writes the file for the command's result and passes the result on.
     pub(crate) fn finish(mut self, result: Result<Outcome, CliError>) -> Result<Outcome, CliError> {
-        use crate::junit::{Case, Suite};
+        use crate::base::junit::{Case, Suite};
         let Some(path) = self.path.take() else { return result };
         if let Err(e) = &result {
             let text = e.to_string();
@@ -337,7 +340,8 @@ impl JunitOut {
                 vec![Case::error(self.command, "could not decide", "undecided", first, text)],
             ));
         }
-        let written = write_file(&path, "cannot write the JUnit report", crate::junit::to_xml(&self.suites).as_bytes());
+        let written =
+            write_file(&path, "cannot write the JUnit report", crate::base::junit::to_xml(&self.suites).as_bytes());
         match written {
             Err(e) if result.is_ok() => Err(e),
             _ => result,
@@ -362,7 +366,7 @@ pub(crate) fn ca_bundle(env: &Env) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::progress::Captured;
+    use crate::base::progress::Captured;
 
     /// Long work reports to the progress it is handed, here a fake
     /// terminal; the report on stdout is the same with or without it.

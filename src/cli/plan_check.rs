@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 
 use super::{CliError, JunitOut, load_config, write_file};
-use crate::digest::Sha256Digest;
-use crate::env::Env;
-use crate::escalate;
-use crate::outcome::Outcome;
-use crate::plan;
+use crate::base::digest::Sha256Digest;
+use crate::base::env::Env;
+use crate::base::outcome::Outcome;
+use crate::steps::escalate;
+use crate::steps::plan;
 
 #[derive(Debug, Args)]
 pub(super) struct PlanCheckArgs {
@@ -150,7 +150,7 @@ fn check_and_record(
         report.plan_file_digest = Some(digest);
     }
     if let Some(r) = rendered {
-        report.plan_json_canonical_digest = crate::plan::render::canonical_digest(&r.json);
+        report.plan_json_canonical_digest = crate::steps::plan::render::canonical_digest(&r.json);
         report.rendered_by = Some(r.renderer);
     }
     if let Some(path) = &args.json_out {

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 
 use super::CliError;
-use crate::env::Env;
-use crate::outcome::Outcome;
-use crate::request::binding::DeployAction;
-use crate::request::{self, BuildEnv, RequestArgs, RequestOutcome};
+use crate::base::env::Env;
+use crate::base::outcome::Outcome;
+use crate::model::binding::DeployAction;
+use crate::steps::request::{self, BuildEnv, RequestArgs, RequestOutcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Action {

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::CliError;
+use crate::base::env::Env;
+use crate::base::outcome::Outcome;
 use crate::config::jira::parse_duration;
-use crate::env::Env;
-use crate::outcome::Outcome;
-use crate::resume::{self, Ended, ResumeArgs};
+use crate::steps::resume::{self, Ended, ResumeArgs};
 
 #[derive(Debug, Args)]
 pub(super) struct ResumeCli {

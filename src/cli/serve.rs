@@ -9,16 +9,16 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{CliError, ca_bundle, load_config};
+use crate::base::env::Env;
+use crate::base::outcome::Outcome;
 use crate::bot::server::{ServeOptions, serve};
 use crate::bot::{BotParts, reconcile};
-use crate::circleci::{CircleCi, CircleCiSettings};
-use crate::env::Env;
-use crate::github::{GitHub, GitHubSettings};
-use crate::http::RetryPolicy;
-use crate::jira::{Jira, JiraSettings};
-use crate::outcome::Outcome;
-use crate::policy::PolicyContent;
-use crate::signing::{KeyRing, PRIVATE_KEY_VAR, PUBLIC_KEYS_VAR, SigningKey};
+use crate::clients::circleci::{CircleCi, CircleCiSettings};
+use crate::clients::github::{GitHub, GitHubSettings};
+use crate::clients::http::RetryPolicy;
+use crate::clients::jira::{Jira, JiraSettings};
+use crate::model::signing::{KeyRing, PRIVATE_KEY_VAR, PUBLIC_KEYS_VAR, SigningKey};
+use crate::steps::policy::PolicyContent;
 
 #[derive(Debug, Args)]
 pub(super) struct ServeCli {
@@ -102,9 +102,9 @@ fn factory(
     let mut ring = key.ring();
     ring.extend(KeyRing::parse(env.get(PUBLIC_KEYS_VAR).unwrap_or_default()).map_err(CliError::from)?);
     let policy_content = PolicyContent::of(&config);
-    let notifier = crate::notify::Notifier::from_env(env, ca.as_deref(), retry.clone())?;
+    let notifier = crate::clients::notify::Notifier::from_env(env, ca.as_deref(), retry.clone())?;
     Ok(Arc::new(move || {
-        let e = |e: crate::http::SetupError| e.to_string();
+        let e = |e: crate::clients::http::SetupError| e.to_string();
         Ok(BotParts {
             jira: Jira::new(&jira, ca.as_deref(), retry.clone()).map_err(e)?,
             circleci: CircleCi::new(&circleci, ca.as_deref(), retry.clone()).map_err(e)?,
@@ -114,7 +114,7 @@ fn factory(
             signing_key: SigningKey::from_base64(&key_text).expect("checked above"),
             ring: ring.clone(),
             policy_content: policy_content.clone(),
-            policy_ttl: crate::policy::DEFAULT_TTL,
+            policy_ttl: crate::steps::policy::DEFAULT_TTL,
             hold_wait: (hold_wait, Duration::from_secs(5).min(hold_wait.max(Duration::from_millis(200)))),
             notifier: notifier.clone(),
         })
@@ -149,7 +149,7 @@ pub(super) fn run_serve(cli: &ServeCli, config_path: Option<&Path>, env: &Env) -
             return Err(CliError::Stopped(format!(
                 "cannot publish the signed policy in project {project} (property {}): {e}; \
                  the bot's Jira user needs Administer Projects on the change project",
-                crate::policy::PROPERTY
+                crate::steps::policy::PROPERTY
             )));
         }
     }

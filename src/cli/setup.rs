@@ -12,15 +12,15 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 
 use super::{CliError, ca_bundle, load_config};
-use crate::circleci::{CircleCi, CircleCiSettings};
-use crate::env::Env;
-use crate::github::{GitHub, GitHubSettings};
-use crate::http::{RetryPolicy, Secret};
-use crate::jira::{Jira, JiraSettings};
-use crate::outcome::Outcome;
-use crate::progress::Progress;
-use crate::setup::jira::{Needs, apply, plan, read};
-use crate::setup::{JiraIds, circleci, github, write_config};
+use crate::base::env::Env;
+use crate::base::outcome::Outcome;
+use crate::base::progress::Progress;
+use crate::clients::circleci::{CircleCi, CircleCiSettings};
+use crate::clients::github::{GitHub, GitHubSettings};
+use crate::clients::http::{RetryPolicy, Secret};
+use crate::clients::jira::{Jira, JiraSettings};
+use crate::steps::setup::jira::{Needs, apply, plan, read};
+use crate::steps::setup::{JiraIds, circleci, github, write_config};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum SetupCommand {
@@ -71,8 +71,8 @@ fn jira_webhook_needed(
     args: &JiraSetupArgs,
     project: &str,
     env: &Env,
-) -> Result<Option<crate::setup::jira_webhook::Needed>, CliError> {
-    use crate::setup::jira_webhook::{Needed, SECRETS_VAR};
+) -> Result<Option<crate::steps::setup::jira_webhook::Needed>, CliError> {
+    use crate::steps::setup::jira_webhook::{Needed, SECRETS_VAR};
     let Some(url) = &args.bot_url else { return Ok(None) };
     let url = url.trim();
     let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"].iter().any(|p| url.starts_with(p));
@@ -138,12 +138,12 @@ fn check_approvers(
 /// Adds the webhook's step to `plan`, with the admin-screen settings when a
 /// person has to make it.
 fn webhook_step(
-    plan: &mut crate::setup::Plan,
-    needed: Option<&crate::setup::jira_webhook::Needed>,
-    steps: Vec<crate::setup::Step>,
+    plan: &mut crate::steps::setup::Plan,
+    needed: Option<&crate::steps::setup::jira_webhook::Needed>,
+    steps: Vec<crate::steps::setup::Step>,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    use crate::setup::{Action, Step, jira_webhook};
+    use crate::steps::setup::{Action, Step, jira_webhook};
     let Some(needed) = needed else {
         plan.push(Step::new(
             jira_webhook::KIND,
@@ -383,7 +383,7 @@ fn run_jira(
         let mut planned = plan(&needs, &snapshot);
         if snapshot.project.is_some() {
             let steps = match &hook {
-                Some(h) => crate::setup::jira_webhook::plan(h, &crate::setup::jira_webhook::read(&jira)?),
+                Some(h) => crate::steps::setup::jira_webhook::plan(h, &crate::steps::setup::jira_webhook::read(&jira)?),
                 None => Vec::new(),
             };
             webhook_step(&mut planned.plan, hook.as_ref(), steps, out)?;
@@ -401,7 +401,7 @@ fn run_jira(
         writeln!(out, "applied: {line}")?;
     }
     if applied.snapshot.project.is_some() {
-        use crate::setup::jira_webhook;
+        use crate::steps::setup::jira_webhook;
         let mut steps = Vec::new();
         if let Some(h) = &hook {
             // Only a webhook for a project that is otherwise ready to gate.

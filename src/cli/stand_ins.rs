@@ -6,7 +6,7 @@ use std::io::Write;
 use clap::Args;
 
 use super::CliError;
-use crate::outcome::Outcome;
+use crate::base::outcome::Outcome;
 use crate::standins::StandIns;
 
 #[derive(Debug, Args)]

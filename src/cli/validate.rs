@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 
 use super::{CliError, JunitOut};
+use crate::base::env::Env;
+use crate::base::junit::{Case, Suite};
+use crate::base::outcome::Outcome;
 use crate::config::env_key;
-use crate::env::Env;
-use crate::junit::{Case, Suite};
-use crate::outcome::Outcome;
-use crate::request::BuildEnv;
-use crate::validate::{self, ValidateArgs};
+use crate::steps::request::BuildEnv;
+use crate::steps::validate::{self, ValidateArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Stage {
@@ -100,17 +100,17 @@ fn validate(
     let mut lazy = super::ci::Lazy::default();
     let ci = super::ci::load(config, env, cli.no_bot, &mut lazy)?;
     writeln!(out, "{}", ci.describe())?;
-    let named = crate::ticket::named(cli.ticket.as_deref(), &cli.state);
+    let named = crate::steps::ticket::named(cli.ticket.as_deref(), &cli.state);
     if !ci.config.is_controlled(&environment) {
         // A job that names a controlled environment's ticket but says it
         // deploys elsewhere contradicts itself: refuse rather than guess.
         if let Some(k) = &named {
             let svc = lazy.get(env)?;
-            let issue = svc.jira.issue(k, &["status"], &[crate::request::binding::RECORD_PROPERTY])?;
+            let issue = svc.jira.issue(k, &["status"], &[crate::model::binding::RECORD_PROPERTY])?;
             let theirs = issue
                 .properties
-                .get(crate::request::binding::RECORD_PROPERTY)
-                .and_then(crate::request::binding::TicketRecord::from_value)
+                .get(crate::model::binding::RECORD_PROPERTY)
+                .and_then(crate::model::binding::TicketRecord::from_value)
                 .map(|r| r.binding.environment);
             if let Some(e) = theirs.filter(|e| ci.config.is_controlled(e)) {
                 let why = format!(
@@ -136,9 +136,14 @@ fn validate(
         None => {
             // The state file is a CI job's: a controlled environment is
             // controlled whatever it says. Find the ticket of this pipeline.
-            let pipeline = svc.circleci.workflow(&build.workflow_id).map_err(crate::request::RequestError::from)?;
-            let bound =
-                crate::ticket::bound_to_pipeline(&svc.jira, &ci.config.jira, &pipeline.pipeline_id, &environment)?;
+            let pipeline =
+                svc.circleci.workflow(&build.workflow_id).map_err(crate::steps::request::RequestError::from)?;
+            let bound = crate::steps::ticket::bound_to_pipeline(
+                &svc.jira,
+                &ci.config.jira,
+                &pipeline.pipeline_id,
+                &environment,
+            )?;
             match bound.first() {
                 Some(k) => {
                     writeln!(out, "the state file names no ticket; {k} is bound to this pipeline")?;
@@ -185,7 +190,7 @@ fn validate(
     // An emergency passes only once it is on the record with its
     // retrospective: the bot may be down, so the job records it itself.
     if let (true, Some(grant)) = (verdict.pass, &verdict.emergency) {
-        let (retro, done) = crate::emergency::record_grant(&svc.jira, &ci.config, &ticket, grant)
+        let (retro, done) = crate::steps::emergency::record_grant(&svc.jira, &ci.config, &ticket, grant)
             .map_err(|e| CliError::Stopped(format!("the emergency could not be recorded, so it does not pass: {e}")))?;
         for line in done {
             writeln!(out, "{line}")?;

@@ -84,8 +84,8 @@ impl RawEmergency {
 
 #[cfg(test)]
 mod tests {
+    use crate::base::time::Date;
     use crate::config::Config;
-    use crate::time::Date;
     use std::time::Duration;
 
     fn parse(text: &str) -> Result<Config, String> {

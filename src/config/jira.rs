@@ -638,8 +638,8 @@ fn approvers(raw: BTreeMap<Spanned<String>, Spanned<i64>>, p: &mut Problems<'_>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::time::Date;
     use crate::config::Config;
-    use crate::time::Date;
 
     fn parse(text: &str) -> Result<Config, String> {
         Config::parse(text, "c.toml", Date::new(2026, 11, 27).unwrap()).map_err(|e| e.to_string())

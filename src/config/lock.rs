@@ -186,8 +186,8 @@ impl RawLock {
 
 #[cfg(test)]
 mod tests {
+    use crate::base::time::Date;
     use crate::config::Config;
-    use crate::time::Date;
 
     fn parse(text: &str) -> Result<Config, String> {
         Config::parse(text, "t.toml", Date::today_utc()).map_err(|e| e.to_string())

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::time::Date;
+use crate::base::time::Date;
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -97,7 +97,7 @@ impl Config {
 
     /// Whether a deploy to `environment` may go out at `at`: inside the
     /// windows (the policy's, and the checkout's too) and in no freeze.
-    pub fn window_check(&self, environment: &str, at: crate::time::Timestamp) -> windows::WindowCheck {
+    pub fn window_check(&self, environment: &str, at: crate::base::time::Timestamp) -> windows::WindowCheck {
         let first = windows::check(&self.windows, &self.freezes, environment, at);
         if first != windows::WindowCheck::Open || self.checkout_windows.is_empty() {
             return first;

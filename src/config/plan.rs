@@ -25,8 +25,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::Problems;
-use crate::plan::rules::{Reason, Severity};
-use crate::time::Date;
+use crate::base::time::Date;
+use crate::steps::plan::rules::{Reason, Severity};
 
 /// `[plan]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -208,9 +208,9 @@ impl RawExemption {
 
 #[cfg(test)]
 mod tests {
+    use crate::base::time::Date;
     use crate::config::Config;
-    use crate::plan::rules::{Reason, Severity};
-    use crate::time::Date;
+    use crate::steps::plan::rules::{Reason, Severity};
 
     fn parse(text: &str) -> Result<Config, String> {
         Config::parse(text, "c.toml", Date::new(2026, 11, 27).unwrap()).map_err(|e| e.to_string())

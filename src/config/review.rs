@@ -330,8 +330,8 @@ pub fn has_format(path: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use crate::base::time::Date;
     use crate::config::Config;
-    use crate::time::Date;
 
     fn parse(text: &str) -> Result<Config, String> {
         Config::parse(text, "t.toml", Date::new(2026, 11, 27).unwrap()).map_err(|e| e.to_string())

@@ -231,8 +231,8 @@ impl RawScan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::time::Date;
     use crate::config::Config;
-    use crate::time::Date;
 
     fn entry(s: &str) -> RequiredScanner {
         s.parse().unwrap()

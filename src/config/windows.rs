@@ -24,8 +24,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::Problems;
-use crate::time::Timestamp;
-use crate::tz::Zone;
+use crate::base::time::Timestamp;
+use crate::base::tz::Zone;
 
 /// A recurring window as written.
 #[derive(Debug, Deserialize)]
@@ -326,8 +326,8 @@ pub fn check(windows: &[Window], freezes: &[Freeze], env: &str, now: Timestamp) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::time::Date;
     use crate::config::Config;
-    use crate::time::Date;
 
     fn config(text: &str) -> Config {
         Config::parse(text, "t.toml", Date::new(2026, 11, 27).unwrap()).unwrap()

@@ -30,7 +30,7 @@
 use serde_json::{Value, json};
 
 use super::{Req, Resp};
-use crate::time::Timestamp;
+use crate::base::time::Timestamp;
 
 /// The CI user's token (`ci-user`).
 pub const TOKEN: &str = "circle-token";

@@ -95,7 +95,7 @@ pub struct Account {
 /// rebase, web edits): the `web-flow` account, signed by GitHub.
 pub const WEB_FLOW_EMAIL: &str = "noreply@github.com";
 /// The `web-flow` account id.
-pub const WEB_FLOW_ID: u64 = crate::github::WEB_FLOW_ID;
+pub const WEB_FLOW_ID: u64 = crate::clients::github::WEB_FLOW_ID;
 
 /// A review.
 #[derive(Debug, Clone)]
@@ -1235,7 +1235,7 @@ impl Resolver for Graph<'_> {
                 "byteSize" => leaf(json!(text.len())),
                 "isBinary" => leaf(json!(false)),
                 "isTruncated" => leaf(json!(false)),
-                "oid" => leaf(json!(crate::digest::Sha256Digest::of(text.as_bytes()).hex()[..40])),
+                "oid" => leaf(json!(crate::base::digest::Sha256Digest::of(text.as_bytes()).hex()[..40])),
                 _ => Err(format!("Field '{f}' doesn't exist on type 'Blob'")),
             },
             (Node::Account(login), f) => {

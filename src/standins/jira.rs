@@ -15,7 +15,7 @@ use super::{Req, Resp, jql};
 
 pub use super::jira_site::CUSTOM_FIELDS;
 pub use super::jira_users::{SiteUser, default_users};
-use crate::time::Timestamp;
+use crate::base::time::Timestamp;
 
 #[derive(Debug, Clone)]
 struct StoredIssue {
@@ -257,7 +257,9 @@ impl JiraStandIn {
                 ("labels", _) => v
                     .as_array()
                     .is_some_and(|a| a.iter().all(|l| l.as_str().is_some_and(|s| !s.is_empty() && !s.contains(' ')))),
-                ("duedate", _) => v.is_null() || v.as_str().is_some_and(|d| crate::time::Date::parse(d).is_some()),
+                ("duedate", _) => {
+                    v.is_null() || v.as_str().is_some_and(|d| crate::base::time::Date::parse(d).is_some())
+                }
                 (_, Some(FieldKind::Text | FieldKind::Url)) => {
                     v.is_null() || v.as_str().is_some_and(|s| s.chars().count() <= 255)
                 }
@@ -628,7 +630,7 @@ impl JiraStandIn {
                         other => other
                             .get("value")
                             .and_then(Value::as_str)
-                            .map_or_else(|| crate::jira::adf::plain_text(other), String::from),
+                            .map_or_else(|| crate::clients::jira::adf::plain_text(other), String::from),
                     };
                     // Jira names custom fields by their name, system ones by id.
                     let name = if k.starts_with("customfield_") {
@@ -885,7 +887,7 @@ impl JiraStandIn {
             .map(|i| {
                 json!({"id": i.id, "key": i.key, "status": i.status, "resolution": i.resolution,
                        "fields": i.fields, "properties": i.properties,
-                       "comments": i.comments.iter().map(|c| crate::jira::adf::plain_text(&c["body"])).collect::<Vec<_>>(),
+                       "comments": i.comments.iter().map(|c| crate::clients::jira::adf::plain_text(&c["body"])).collect::<Vec<_>>(),
                        "changelog": i.changelog, "attachments": i.attachments.len(), "remote_links": i.remote_links,
                        "issue_links": i.issue_links})
             })

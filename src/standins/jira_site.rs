@@ -235,7 +235,7 @@ pub struct Offered {
 
 fn group_id(name: &str) -> String {
     // Stable, UUID-shaped ids, as Jira Cloud's group ids are.
-    let h = crate::digest::Sha256Digest::of(name.as_bytes()).hex();
+    let h = crate::base::digest::Sha256Digest::of(name.as_bytes()).hex();
     format!("{}-{}-4{}-8{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
 }
 

@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 
 use super::jira_users::SiteUser;
 use super::{Req, Resp, jql};
-use crate::time::Timestamp;
+use crate::base::time::Timestamp;
 
 /// The group whose members the stand-in treats as Jira administrators
 /// (the global permission *Administer Jira*).

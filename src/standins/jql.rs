@@ -184,7 +184,7 @@ impl Parser {
             Some(Tok::Op("!=")) => Ok(Expr::Ne(field, self.value()?)),
             Some(Tok::Op(">=")) => {
                 let v = self.value()?;
-                if let Some(d) = crate::time::Date::parse(&v) {
+                if let Some(d) = crate::base::time::Date::parse(&v) {
                     return Ok(Expr::Since(field, d.unix_days() * 86_400_000));
                 }
                 let rel = v
@@ -199,7 +199,7 @@ impl Parser {
                     "m" => 60_000,
                     _ => return Err(format!("not a relative date: {v}")),
                 };
-                Ok(Expr::Since(field, crate::time::Timestamp::now().0 - n * ms))
+                Ok(Expr::Since(field, crate::base::time::Timestamp::now().0 - n * ms))
             }
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("in") => Ok(Expr::In(field, self.list()?)),
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("is") => {
@@ -308,7 +308,7 @@ mod tests {
 
     #[test]
     fn an_escaped_injection_stays_a_value() {
-        let evil = crate::jira::jql::string("main\" OR project = \"SECRET");
+        let evil = crate::clients::jira::jql::string("main\" OR project = \"SECRET");
         let q = parse(&format!("project = \"PRODCM\" AND labels = {evil}")).unwrap();
         assert_eq!(
             q.filter.unwrap(),

@@ -507,8 +507,8 @@ mod tests {
     #[test]
     fn site_config_maps_every_ticket_field_to_a_stand_in_field() {
         use crate::config::jira::TicketField;
-        let c =
-            crate::config::Config::parse(SITE_CONFIG, "site", crate::time::Date::new(2026, 11, 27).unwrap()).unwrap();
+        let c = crate::config::Config::parse(SITE_CONFIG, "site", crate::base::time::Date::new(2026, 11, 27).unwrap())
+            .unwrap();
         for f in TicketField::ALL {
             let site = c.jira.site_field(f).unwrap_or_else(|| panic!("{f} is not mapped"));
             let known = matches!(site.id.as_str(), "summary" | "description")

@@ -104,7 +104,7 @@ fn clean_change() -> Produced {
         .stand_ins
         .with_jira(|j| j.attachment(&k, prop["analysis"]["evidence_attachment"].as_str().unwrap()))
         .expect("the record is attached");
-    let digest = changegate::digest::Sha256Digest::of(&attached).to_string();
+    let digest = changegate::base::digest::Sha256Digest::of(&attached).to_string();
     assert_eq!(prop["analysis"]["evidence_digest"], digest.as_str());
     assert_eq!(attached, std::fs::read(sb.path().join("live.json")).unwrap(), "-o writes the attached bytes");
     produced.evidence.push(serde_json::from_slice(&attached).unwrap());
@@ -268,7 +268,7 @@ fn long_table() -> Produced {
     let docs = comments(&sb, &k);
     let last = docs.last().unwrap();
     assert!(serde_json::to_string(last).unwrap().chars().count() <= 32_767);
-    let text = changegate::jira::adf::plain_text(last);
+    let text = changegate::clients::jira::adf::plain_text(last);
     assert!(text.contains("more commit(s): the full table is in changegate-analysis-"), "{text}");
     let name =
         text.split("the full table is in ").nth(1).unwrap().split_whitespace().next().unwrap().trim_end_matches('.');
@@ -330,7 +330,7 @@ fn audit_reproduces_auto_approvals_and_finds_tampering() {
     assert_eq!(sb.issue(&second)["status"], "Approved", "{}", out.stdout);
 
     let audit = |extra: &[&str]| {
-        let today = changegate::time::Date::today_utc();
+        let today = changegate::base::time::Date::today_utc();
         let since = format!("{:04}-{:02}-{:02}", today.year, today.month, today.day);
         let mut args = vec!["audit", "--since", since.as_str(), "--sample", "2", "--seed", "7", "--format", "json"];
         args.extend_from_slice(extra);
@@ -369,7 +369,9 @@ fn audit_reproduces_auto_approvals_and_finds_tampering() {
     assert_eq!(tampered["outcome"], "record_altered", "{r:#}");
     let docs = comments(&sb, &second);
     assert_eq!(docs.len(), before + 1);
-    assert!(changegate::jira::adf::plain_text(docs.last().unwrap()).contains("changegate audit of auto-approvals"));
+    assert!(
+        changegate::clients::jira::adf::plain_text(docs.last().unwrap()).contains("changegate audit of auto-approvals")
+    );
 }
 
 /// The change type and risk level on the ticket: reviewed code is a normal
@@ -421,9 +423,9 @@ fn the_change_type_and_risk_level_are_computed_and_shown() {
 /// terminal (every run here) prints none of it.
 #[test]
 fn the_analysis_reports_its_progress_to_a_terminal_only() {
-    use changegate::analyze::{AnalyzeArgs, Recorder};
-    use changegate::evidence::collect::Sources;
-    use changegate::progress::{Captured, Progress};
+    use changegate::base::progress::{Captured, Progress};
+    use changegate::steps::analyze::collect::Sources;
+    use changegate::steps::analyze::{AnalyzeArgs, Recorder};
     let (sb, _g, p) = setup(&config(""), |g| {
         g.write("hotfix.txt", "x\n");
         g.commit("dana", "hotfix straight to main");
@@ -433,27 +435,34 @@ fn the_analysis_reports_its_progress_to_a_terminal_only() {
     let mut pairs = sb.job_env(&p);
     pairs.push(("GITHUB_API_URL".into(), sb.stand_ins.url()));
     pairs.push(("GITHUB_TOKEN".into(), changegate::standins::github::TOKEN.into()));
-    let env = changegate::env::Env::from_pairs(pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())));
-    let retry = || changegate::http::RetryPolicy::from_env(&env).unwrap();
-    let jira =
-        changegate::jira::Jira::new(&changegate::jira::JiraSettings::from_env(&env).unwrap(), None, retry()).unwrap();
-    let github =
-        changegate::github::GitHub::new(&changegate::github::GitHubSettings::from_env(&env).unwrap(), None, retry())
-            .unwrap();
-    let circleci = changegate::circleci::CircleCi::new(
-        &changegate::circleci::CircleCiSettings::from_env(&env).unwrap(),
+    let env = changegate::base::env::Env::from_pairs(pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+    let retry = || changegate::clients::http::RetryPolicy::from_env(&env).unwrap();
+    let jira = changegate::clients::jira::Jira::new(
+        &changegate::clients::jira::JiraSettings::from_env(&env).unwrap(),
+        None,
+        retry(),
+    )
+    .unwrap();
+    let github = changegate::clients::github::GitHub::new(
+        &changegate::clients::github::GitHubSettings::from_env(&env).unwrap(),
+        None,
+        retry(),
+    )
+    .unwrap();
+    let circleci = changegate::clients::circleci::CircleCi::new(
+        &changegate::clients::circleci::CircleCiSettings::from_env(&env).unwrap(),
         None,
         retry(),
     )
     .unwrap();
     let text = config("");
-    let cfg = changegate::config::Config::parse(&text, "test", changegate::time::Date::today_utc()).unwrap();
+    let cfg = changegate::config::Config::parse(&text, "test", changegate::base::time::Date::today_utc()).unwrap();
     let seen = Captured::default();
     let progress = Progress::on(true, seen.clone());
     let sources = Sources { jira: &jira, github: &github, circleci: &circleci, ring: None, progress: &progress };
     let args = AnalyzeArgs { ticket: k.clone(), dry_run: true, ..AnalyzeArgs::default() };
-    let recorder = Recorder { store: None, policy_digest: changegate::digest::Sha256Digest::of(b"") };
-    let a = changegate::analyze::run(&args, &cfg, ("test", &text), &sources, &recorder).unwrap();
+    let recorder = Recorder { store: None, policy_digest: changegate::base::digest::Sha256Digest::of(b"") };
+    let a = changegate::steps::analyze::run(&args, &cfg, ("test", &text), &sources, &recorder).unwrap();
     let lines = seen.text();
     for expected in [
         format!("changegate: collect {k}: acme/web {} since PRODCM-1", &p.commit[..12]),
@@ -474,7 +483,7 @@ fn the_analysis_reports_its_progress_to_a_terminal_only() {
     let unseen = Captured::default();
     let quiet = Progress::on(false, unseen.clone());
     let sources = Sources { progress: &quiet, ..sources };
-    let b = changegate::analyze::run(&args, &cfg, ("test", &text), &sources, &recorder).unwrap();
+    let b = changegate::steps::analyze::run(&args, &cfg, ("test", &text), &sources, &recorder).unwrap();
     assert_eq!(unseen.text(), "");
     assert_eq!(b.decision.recommendation, a.decision.recommendation);
 

@@ -8,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use changegate::bot::webhook::sign;
-use changegate::circleci::{CircleCi, CircleCiSettings};
-use changegate::http::{RetryPolicy, Secret};
+use changegate::clients::circleci::{CircleCi, CircleCiSettings};
+use changegate::clients::http::{RetryPolicy, Secret};
 use serde_json::{Value, json};
 
 use crate::collect::{Git, approved_by, deployed, pull, register};

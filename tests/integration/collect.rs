@@ -149,24 +149,24 @@ pub fn deployed(sb: &Sandbox, commit: &str) -> String {
 /// Writes the bot's receipt for the ticket's binding into its signed record,
 /// as the bot does before it resumes the hold.
 pub fn receipted(sb: &Sandbox, key: &str) {
-    use changegate::bot_record::Store;
-    use changegate::receipt::{self, ReceiptPayload};
-    use changegate::request::binding::TicketRecord;
+    use changegate::model::binding::TicketRecord;
+    use changegate::model::receipt::{self, ReceiptPayload};
+    use changegate::steps::bot_record::Store;
     let jira = sb.jira_as(("bot@acme.test", "bot-token"));
-    let signing = changegate::signing::SigningKey::from_base64(&sb.keys.0).unwrap();
+    let signing = changegate::model::signing::SigningKey::from_base64(&sb.keys.0).unwrap();
     let ring = signing.ring();
     let accounts = vec!["712020:changegate-bot".to_owned()];
     let store = Store { jira: &jira, key: Some(&signing), ring: Some(&ring), bot_accounts: &accounts };
     let record = TicketRecord::from_value(&sb.issue(key)["properties"]["changegate"]).unwrap();
-    let policy = sb.stand_ins.with_jira(|j| j.project_property("PRODCM", changegate::policy::PROPERTY)).unwrap();
-    let policy: changegate::policy::SignedPolicy = serde_json::from_value(policy).unwrap();
+    let policy = sb.stand_ins.with_jira(|j| j.project_property("PRODCM", changegate::steps::policy::PROPERTY)).unwrap();
+    let policy: changegate::steps::policy::SignedPolicy = serde_json::from_value(policy).unwrap();
     let payload = ReceiptPayload {
         ticket: key.to_owned(),
         binding: record.binding.clone(),
         stack: None,
         plan: None,
         approver: "712020:alice".into(),
-        issued_at: changegate::time::Timestamp::now().to_rfc3339(),
+        issued_at: changegate::base::time::Timestamp::now().to_rfc3339(),
         policy_digest: policy.payload.content.digest(),
     };
     let signed = receipt::sign(&signing, payload);
@@ -468,7 +468,7 @@ fn sarif_artifacts_of_scan_jobs_are_read() {
     assert_eq!(sarif[0]["workflow_id"], p.workflow_id.as_str());
     assert_eq!(
         sarif[0]["digest"].as_str().unwrap(),
-        changegate::digest::Sha256Digest::of(trivy.as_bytes()).to_string()
+        changegate::base::digest::Sha256Digest::of(trivy.as_bytes()).to_string()
     );
     assert!(sarif[1]["error"].as_str().unwrap().contains("runs"), "{}", sarif[1]);
     assert!(sarif[2]["error"].as_str().unwrap().starts_with("not JSON"), "{}", sarif[2]);
@@ -642,7 +642,7 @@ fn records_match_the_published_schema() {
     validate_evidence(&first).unwrap();
 
     // The record reads back unchanged.
-    let back = changegate::evidence::Evidence::from_json(&e.to_string()).unwrap();
+    let back = changegate::model::evidence::Evidence::from_json(&e.to_string()).unwrap();
     assert_eq!(serde_json::to_value(&back).unwrap(), e);
 
     // The validator catches drift.

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::path::Path;
 
 use changegate::config::plan::PlanRules;
-use changegate::plan::{self, rules::Reason};
+use changegate::steps::plan::{self, rules::Reason};
 
 use crate::support::{Run, shared};
 

@@ -145,7 +145,7 @@ pub fn record_as(sb: &Sandbox, jira_url: &str, user: (&str, &str), drift: Value,
 fn drift_tickets(sb: &Sandbox) -> Vec<Value> {
     sb.issues()
         .into_iter()
-        .filter(|i| i["fields"]["labels"].as_array().unwrap().iter().any(|l| l == changegate::drift::LABEL))
+        .filter(|i| i["fields"]["labels"].as_array().unwrap().iter().any(|l| l == changegate::steps::drift::LABEL))
         .collect()
 }
 
@@ -362,9 +362,9 @@ fn the_audit_lists_the_drift_of_its_period() {
     // says who closed it, keeps its stream, and Jira's creation dates it.
     let key = network["ticket"].as_str().unwrap().to_owned();
     let ci = sb.jira_as(crate::support::sandbox::CI);
-    let mut r = ci.property(&key, changegate::drift::PROPERTY).unwrap().unwrap();
+    let mut r = ci.property(&key, changegate::steps::drift::PROPERTY).unwrap().unwrap();
     r["found_at"] = json!("2000-01-01T00:00:00Z");
-    ci.set_property(&key, changegate::drift::PROPERTY, &r).unwrap();
+    ci.set_property(&key, changegate::steps::drift::PROPERTY, &r).unwrap();
     let cancel = changegate::config::jira::JiraConfig::default().transitions.cancel;
     ci.transition(&key, &cancel, None).unwrap();
     let (out, report, _) = audit();
@@ -404,9 +404,9 @@ fn a_deploy_approved_knowing_of_the_drift_closes_it() {
     // Anyone who may edit issues can rewrite the drift ticket's record to
     // say it was found long ago: the time `close` goes by is Jira's own.
     let ci = sb.jira_as(crate::support::sandbox::CI);
-    let mut forged = ci.property(&later_key, changegate::drift::PROPERTY).unwrap().unwrap();
+    let mut forged = ci.property(&later_key, changegate::steps::drift::PROPERTY).unwrap().unwrap();
     forged["found_at"] = json!("2000-01-01T00:00:00Z");
-    ci.set_property(&later_key, changegate::drift::PROPERTY, &forged).unwrap();
+    ci.set_property(&later_key, changegate::steps::drift::PROPERTY, &forged).unwrap();
     let out = sb.job(&p, ["close", "--deploy-job", "apply"]).run();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains(&format!("closed drift ticket {seen_key}: reviewed in {key}")), "{}", out.stdout);
@@ -431,7 +431,7 @@ fn opened(out: &Output) -> String {
 #[test]
 fn nothing_the_ci_user_does_to_a_drift_ticket_settles_it() {
     use crate::analyze::{analyze, bot_property, config, key, setup};
-    use changegate::drift::{PROPERTY, REVIEWED_PROPERTY, stream_label};
+    use changegate::steps::drift::{PROPERTY, REVIEWED_PROPERTY, stream_label};
     let cancel = changegate::config::jira::JiraConfig::default().transitions.cancel;
     type Tamper = Box<dyn Fn(&Sandbox, &str)>;
     let cancel_ = cancel.clone();
@@ -471,8 +471,12 @@ fn nothing_the_ci_user_does_to_a_drift_ticket_settles_it() {
             let cancel = cancel.clone();
             Box::new(move |sb, d| {
                 let ci = sb.jira_as(crate::support::sandbox::CI);
-                ci.update_labels(d, &[], &[changegate::drift::LABEL.to_owned(), stream_label("production", "network")])
-                    .unwrap();
+                ci.update_labels(
+                    d,
+                    &[],
+                    &[changegate::steps::drift::LABEL.to_owned(), stream_label("production", "network")],
+                )
+                .unwrap();
                 ci.transition(d, &cancel, None).unwrap();
             })
         }),
@@ -483,7 +487,7 @@ fn nothing_the_ci_user_does_to_a_drift_ticket_settles_it() {
                 ci.update_labels(
                     d,
                     &["changegate".to_owned()],
-                    &[changegate::drift::LABEL.to_owned(), stream_label("production", "network")],
+                    &[changegate::steps::drift::LABEL.to_owned(), stream_label("production", "network")],
                 )
                 .unwrap();
                 ci.transition(d, &cancel, None).unwrap();
@@ -561,7 +565,7 @@ fn a_reviewed_deploy_settles_drift_the_ci_user_closed() {
 /// nothing as a "duplicate" of the decoy.
 #[test]
 fn a_relabelled_decoy_is_not_the_streams_drift_ticket() {
-    use changegate::drift::{LABEL, stream_label};
+    use changegate::steps::drift::{LABEL, stream_label};
     let sb = sandbox();
     let ci = sb.jira_as(crate::support::sandbox::CI);
     let mut fields = serde_json::Map::new();

@@ -5,10 +5,10 @@
 //! pure `review::verify` over the record.
 
 use changegate::config::Config;
-use changegate::evidence::Evidence;
-use changegate::review::{Code, LandingKind, ReviewReport, Verdict, verify};
+use changegate::model::evidence::Evidence;
 use changegate::standins::SITE_CONFIG;
 use changegate::standins::github::{Event, Pull, Review};
+use changegate::steps::analyze::review::{Code, LandingKind, ReviewReport, Verdict, verify};
 use serde_json::{Value, json};
 
 use crate::collect::{Git, REPO, approved_by, collect, collect_key, collect_pipeline, deployed, pull, register};
@@ -54,7 +54,7 @@ impl Case {
 
     fn decide(&self, e: &Value) -> (ReviewReport, Evidence) {
         let evidence = Evidence::from_json(&e.to_string()).unwrap();
-        let config = Config::parse(&self.config, "test", changegate::time::Date::today_utc()).unwrap();
+        let config = Config::parse(&self.config, "test", changegate::base::time::Date::today_utc()).unwrap();
         (verify(&evidence, &config.review), evidence)
     }
 
@@ -1265,12 +1265,12 @@ mod content {
         let p = crate::collect::pipeline(&c.sb, &s);
         assert_eq!(c.sb.request(&p, &[]).code, 0);
         let key = c.sb.state()["ticket"].as_str().unwrap().to_owned();
-        let mut run = c.sb.job(&p, ["collect", &key, "-o", "evidence.json"]);
-        let out = run
-            .env("GITHUB_API_URL", &c.sb.stand_ins.url())
-            .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
-            .env("CHANGEGATE_GIT_URL", "/nonexistent/repository")
-            .run();
+        let out =
+            c.sb.job(&p, ["collect", &key, "-o", "evidence.json"])
+                .env("GITHUB_API_URL", &c.sb.stand_ins.url())
+                .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
+                .env("CHANGEGATE_GIT_URL", "/nonexistent/repository")
+                .run();
         assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
         let e: Value =
             serde_json::from_str(&std::fs::read_to_string(c.sb.path().join("evidence.json")).unwrap()).unwrap();
@@ -1283,7 +1283,7 @@ mod content {
 /// A record that contradicts itself is undecidable, naming the
 /// contradiction (`docs/evidence.md`): crafted from a real record.
 mod contradictions {
-    use changegate::decision::{PolicyCode, Recommendation, decide_with};
+    use changegate::steps::analyze::decision::{PolicyCode, Recommendation, decide_with};
 
     use super::*;
 
@@ -1302,7 +1302,7 @@ mod contradictions {
     /// The contradictions `decide` names; a record with any is never approved.
     fn contradictions(c: &Case, v: &Value) -> Vec<String> {
         let e = Evidence::from_json(&v.to_string()).unwrap();
-        let config = Config::parse(&c.config, "test", changegate::time::Date::today_utc()).unwrap();
+        let config = Config::parse(&c.config, "test", changegate::base::time::Date::today_utc()).unwrap();
         let d = decide_with(&e, &config);
         let found: Vec<String> =
             d.reasons.iter().filter(|r| r.code == PolicyCode::EvidenceInconsistent).map(|r| r.detail.clone()).collect();
@@ -1437,8 +1437,8 @@ mod contradictions {
 /// `.circleci/` (the orb version pinned there included), the policy files
 /// the bot's policy names, and those a deploy's request used.
 mod watched_files {
-    use changegate::decision::{PolicyCode, decide_with};
-    use changegate::request::binding::RECORD_PROPERTY;
+    use changegate::model::binding::RECORD_PROPERTY;
+    use changegate::steps::analyze::decision::{PolicyCode, decide_with};
 
     use super::*;
     use crate::support::sandbox::CI;
@@ -1462,7 +1462,7 @@ mod watched_files {
         let (v, out) = collect_key(&c.sb, &p, &key);
         assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
         let e = Evidence::from_json(&v.to_string()).unwrap();
-        let config = Config::parse(&c.config, "test", changegate::time::Date::today_utc()).unwrap();
+        let config = Config::parse(&c.config, "test", changegate::base::time::Date::today_utc()).unwrap();
         decide_with(&e, &config).reasons.into_iter().map(|r| (r.code, r.detail)).collect()
     }
 

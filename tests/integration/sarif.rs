@@ -2,13 +2,14 @@
 //! (Trivy, Grype, Semgrep, CodeQL), including the ones that break the
 //! schema.
 
+use changegate::base::digest::Sha256Digest;
+use changegate::base::sarif;
 use changegate::config::scan::ScanConfig;
-use changegate::digest::Sha256Digest;
-use changegate::evidence::{Evidence, JobFact, SarifArtifact};
-use changegate::request::binding::{Binding, BuildJob, DeployAction};
-use changegate::review::Verdict;
-use changegate::scan_gate;
-use changegate::{evidence, sarif};
+use changegate::model::binding::{Binding, BuildJob, DeployAction};
+use changegate::model::evidence::{Evidence, JobFact, SarifArtifact};
+use changegate::steps::analyze::collect;
+use changegate::steps::analyze::review::Verdict;
+use changegate::steps::analyze::scan_gate;
 
 use crate::support::shared;
 
@@ -80,7 +81,7 @@ fn evidence_with(path: &std::path::Path) -> Evidence {
         number: Some(9),
     });
     let bytes = std::fs::read(path).unwrap();
-    let (runs, error) = evidence::collect::read_sarif_bytes(&bytes);
+    let (runs, error) = collect::read_sarif_bytes(&bytes);
     e.scans.sarif.push(SarifArtifact {
         kind: "artifact".into(),
         workflow_id: "w".into(),
@@ -174,7 +175,7 @@ fn evidence_of(files: &[&str]) -> Evidence {
             number: Some(9),
         });
         let bytes = std::fs::read(dir.join(file)).unwrap();
-        let (runs, error) = evidence::collect::read_sarif_bytes(&bytes);
+        let (runs, error) = collect::read_sarif_bytes(&bytes);
         e.scans.sarif.push(SarifArtifact {
             kind: "artifact".into(),
             workflow_id: "w".into(),
@@ -208,7 +209,7 @@ fn required_scanners_match_the_names_real_scanners_write() {
         changegate::config::Config::parse(
             &format!("[scan]\njobs = [{}]\nrequired = {required}\n", jobs.join(", ")),
             "t.toml",
-            changegate::time::Date::new(2026, 11, 27).unwrap(),
+            changegate::base::time::Date::new(2026, 11, 27).unwrap(),
         )
         .unwrap()
         .scan
@@ -394,7 +395,7 @@ fn plan_check_writes_valid_sarif_that_reads_back() {
 #[ignore = "external: needs ../shared and Python's jsonschema; run with cargo test -- --include-ignored"]
 fn every_corpus_plan_as_sarif_is_valid() {
     use changegate::config::plan::PlanRules;
-    use changegate::plan;
+    use changegate::steps::plan;
     let dir = shared("tfplans");
     let mut docs = Vec::new();
     let mut results = 0;

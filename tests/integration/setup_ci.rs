@@ -138,13 +138,13 @@ fn a_partly_configured_organization_gets_only_what_it_lacks() {
     });
     let ci = admin_client(&api);
     let project = ci.project("gh/acme/web").unwrap();
-    let spec = changegate::circleci::WebhookSpec {
+    let spec = changegate::clients::circleci::WebhookSpec {
         name: "bot",
         url: "https://bot.acme.test/webhooks/circleci",
         events: &["workflow-completed"],
         verify_tls: true,
     };
-    ci.create_webhook(&project.id, &spec, &changegate::http::Secret::new("old-secret")).unwrap();
+    ci.create_webhook(&project.id, &spec, &changegate::clients::http::Secret::new("old-secret")).unwrap();
 
     let plan = setup_circleci(&api, ADMIN_TOKEN, LOCK, &["--bot-url", "https://bot.acme.test"]);
     assert_eq!(plan.code, 1, "{}{}", plan.stdout, plan.stderr);
@@ -181,12 +181,12 @@ fn a_partly_configured_organization_gets_only_what_it_lacks() {
 }
 
 /// A CircleCI client with the organization admin's token.
-pub fn admin_client(api: &str) -> changegate::circleci::CircleCi {
-    let s = changegate::circleci::CircleCiSettings {
+pub fn admin_client(api: &str) -> changegate::clients::circleci::CircleCi {
+    let s = changegate::clients::circleci::CircleCiSettings {
         api_url: api.to_owned(),
-        token: changegate::http::Secret::new(ADMIN_TOKEN),
+        token: changegate::clients::http::Secret::new(ADMIN_TOKEN),
     };
-    changegate::circleci::CircleCi::new(&s, None, changegate::http::RetryPolicy::default()).unwrap()
+    changegate::clients::circleci::CircleCi::new(&s, None, changegate::clients::http::RetryPolicy::default()).unwrap()
 }
 
 #[test]

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use changegate::http::{RetryPolicy, Secret};
-use changegate::jira::{Jira, JiraSettings};
+use changegate::clients::http::{RetryPolicy, Secret};
+use changegate::clients::jira::{Jira, JiraSettings};
 use changegate::standins::{SITE_CONFIG, StandIns};
 use serde_json::{Value, json};
 
@@ -91,7 +91,7 @@ impl Sandbox {
         let stand_ins = StandIns::start("127.0.0.1:0").expect("stand-ins start");
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("changegate.toml"), config).unwrap();
-        let keys = changegate::signing::generate();
+        let keys = changegate::model::signing::generate();
         let env = vec![("CHANGEGATE_RECEIPT_PUBKEY".to_owned(), keys.1.clone())];
         let sb = Sandbox { stand_ins, dir, env, keys };
         sb.publish_policy();
@@ -109,20 +109,22 @@ impl Sandbox {
     /// the bot's key, as `changegate serve` does at start-up.
     pub fn publish_policy(&self) {
         let text = std::fs::read_to_string(self.path().join("changegate.toml")).unwrap();
-        let config = changegate::config::Config::parse(&text, "changegate.toml", changegate::time::Date::today_utc())
-            .expect("the sandbox's configuration is valid");
-        let key = changegate::signing::SigningKey::from_base64(&self.keys.0).unwrap();
-        let content = changegate::policy::PolicyContent::of(&config);
-        let serial = changegate::time::Timestamp::now().0 as u64;
-        let signed = changegate::policy::sign(
+        let config =
+            changegate::config::Config::parse(&text, "changegate.toml", changegate::base::time::Date::today_utc())
+                .expect("the sandbox's configuration is valid");
+        let key = changegate::model::signing::SigningKey::from_base64(&self.keys.0).unwrap();
+        let content = changegate::steps::policy::PolicyContent::of(&config);
+        let serial = changegate::base::time::Timestamp::now().0 as u64;
+        let signed = changegate::steps::policy::sign(
             &key,
             content,
             serial,
-            changegate::time::Timestamp::now(),
-            changegate::policy::DEFAULT_TTL,
+            changegate::base::time::Timestamp::now(),
+            changegate::steps::policy::DEFAULT_TTL,
         );
         let value = serde_json::to_value(signed).unwrap();
-        self.stand_ins.with_jira(|j| j.set_project_property(&config.jira.project, changegate::policy::PROPERTY, value));
+        self.stand_ins
+            .with_jira(|j| j.set_project_property(&config.jira.project, changegate::steps::policy::PROPERTY, value));
     }
 
     pub fn path(&self) -> &Path {

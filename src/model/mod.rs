@@ -1,0 +1,11 @@
+//! The records the steps share, and their pure meaning: the binding of a
+//! deploy and the ticket's CI record ([`binding`]), the evidence collected
+//! for an analysis ([`evidence`]), signatures and the receipts the bot signs
+//! ([`signing`], [`receipt`]), and what makes an approval valid
+//! ([`approval`]).
+
+pub mod approval;
+pub mod binding;
+pub mod evidence;
+pub mod receipt;
+pub mod signing;

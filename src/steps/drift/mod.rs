@@ -1,0 +1,719 @@
+//! The drift ticket of a stream (an environment and a stack): opened when a
+//! drift check finds objects changed outside Terraform, updated in place
+//! while the drift lasts (a comment only when the drift changed), closed
+//! with a comment when a check finds none. One ticket per stream, race-safe
+//! like `request`: created with its labels and record in one call, searched
+//! again naming the new issue, the lowest id kept and any other cancelled as
+//! a duplicate. Drift tickets carry `changegate-drift` labels and never the
+//! change tickets' labels, so the change machinery never mistakes one for a
+//! deploy. [`decide`] is pure; [`record`] reads and writes Jira. Which
+//! drift tickets count for the next deploy is judged in [`standing`], on
+//! Jira's history rather than on fields anyone may edit. See docs/drift.md.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::base::digest::Sha256Digest;
+use crate::base::time::Timestamp;
+use crate::clients::jira::adf::{Doc, Inline};
+use crate::clients::jira::{Issue, Jira, JiraError};
+use crate::config::Config;
+use crate::model::binding::{RECORD_PROPERTY, TicketRecord};
+use crate::steps::plan::drift::DriftReport;
+
+pub mod standing;
+
+/// The label every drift ticket carries.
+pub const LABEL: &str = "changegate-drift";
+
+/// The entity property holding a drift ticket's record.
+pub const PROPERTY: &str = "changegate.drift";
+
+/// What a drift ticket records (`changegate.drift`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftRecord {
+    /// Always 1.
+    pub schema_version: u32,
+    /// Environment.
+    pub environment: String,
+    /// Stack.
+    pub stack: String,
+    /// The digest of the drift last reported.
+    pub drift_digest: Sha256Digest,
+    /// Objects that drifted, last reported.
+    pub resources: Vec<String>,
+    /// When drift was first found.
+    pub found_at: String,
+    /// When it was last seen.
+    pub seen_at: String,
+}
+
+/// The label of one stream: a digest of its environment and stack, since
+/// labels take no spaces and names may have them.
+pub fn stream_label(environment: &str, stack: &str) -> String {
+    let d = Sha256Digest::of(format!("{}\n{}", crate::config::env_key(environment), stack.trim()).as_bytes()).hex();
+    format!("{LABEL}-{}", &d[..16])
+}
+
+/// An open drift ticket of the stream, as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenTicket {
+    /// Key.
+    pub key: String,
+    /// Numeric id (the lowest wins a race).
+    pub id: u64,
+    /// The drift digest it records, when its record reads.
+    pub digest: Option<Sha256Digest>,
+}
+
+/// What to do about the stream's drift ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// No drift and no open ticket: nothing.
+    Nothing,
+    /// Drift and no open ticket: open one.
+    Open,
+    /// Drift, and the open ticket already records it.
+    Unchanged {
+        /// The ticket.
+        key: String,
+        /// Other open tickets of the stream, to cancel.
+        duplicates: Vec<String>,
+    },
+    /// Drift that differs from what the open ticket records.
+    Update {
+        /// The ticket.
+        key: String,
+        /// Other open tickets of the stream, to cancel.
+        duplicates: Vec<String>,
+    },
+    /// No drift: close every open ticket of the stream.
+    Close {
+        /// The tickets.
+        keys: Vec<String>,
+    },
+}
+
+/// Decides what to do with the open tickets of the stream (pure).
+pub fn decide(report: &DriftReport, open: &[OpenTicket]) -> Decision {
+    let mut open: Vec<&OpenTicket> = open.iter().collect();
+    open.sort_by_key(|t| t.id);
+    if !report.drifted {
+        return if open.is_empty() {
+            Decision::Nothing
+        } else {
+            Decision::Close { keys: open.iter().map(|t| t.key.clone()).collect() }
+        };
+    }
+    let Some(first) = open.first() else { return Decision::Open };
+    let duplicates = open[1..].iter().map(|t| t.key.clone()).collect();
+    if first.digest == Some(report.drift_digest) {
+        Decision::Unchanged { key: first.key.clone(), duplicates }
+    } else {
+        Decision::Update { key: first.key.clone(), duplicates }
+    }
+}
+
+fn summary(report: &DriftReport) -> String {
+    let s = format!(
+        "Drift: {} / {}: {} object(s) changed outside Terraform",
+        report.environment,
+        report.stack,
+        report.resources.len()
+    );
+    s.chars().take(250).collect()
+}
+
+/// The ADF rendering of a drift report.
+fn doc(report: &DriftReport, intro: &str) -> Value {
+    let rows = report
+        .resources
+        .iter()
+        .map(|r| {
+            let reasons: Vec<&str> = r.reasons.iter().map(|x| x.code()).collect();
+            vec![
+                vec![Inline::Text(r.severity.as_str().into())],
+                vec![Inline::Code(r.address.clone())],
+                vec![Inline::Text(r.actions.join(", "))],
+                vec![Inline::Text(if reasons.is_empty() { "-".into() } else { reasons.join(", ") })],
+                vec![Inline::Text(r.detail.clone())],
+            ]
+        })
+        .collect();
+    Doc::new()
+        .text(intro)
+        .table(&["severity", "resource", "drift", "rules", "detail"], rows)
+        .text(&report.verdict_line())
+        .build()
+}
+
+fn open_tickets(issues: &[Issue], jira_closed: &dyn Fn(&str) -> bool) -> Vec<OpenTicket> {
+    issues
+        .iter()
+        .filter(|i| !jira_closed(i.status().unwrap_or_default()))
+        .map(|i| OpenTicket {
+            key: i.key.clone(),
+            id: i.numeric_id(),
+            digest: i
+                .properties
+                .get(PROPERTY)
+                .and_then(|v| serde_json::from_value::<DriftRecord>(v.clone()).ok())
+                .map(|r| r.drift_digest),
+        })
+        .collect()
+}
+
+/// Keeps the stream's drift ticket in step with `report`; returns what was
+/// done, one line each.
+pub fn record(jira: &Jira, config: &Config, report: &DriftReport, now: Timestamp) -> Result<Vec<String>, JiraError> {
+    let label = stream_label(&report.environment, &report.stack);
+    let k = Keeping { jira, config, report, now, jql: stream_query(&config.jira, &label) };
+    let open = k.search(&[])?;
+    let mut done = Vec::new();
+    let mut decision = decide(report, &open);
+    if decision == Decision::Open {
+        decision = k.open(&label, &mut done)?;
+    }
+    match &decision {
+        Decision::Nothing => {
+            done.push(format!("no drift ticket is open for {} / {}", report.environment, report.stack));
+        }
+        Decision::Open => {}
+        Decision::Unchanged { key, duplicates } | Decision::Update { key, duplicates } => {
+            if matches!(decision, Decision::Update { .. }) {
+                k.update(key, &mut done)?;
+            } else if !done.iter().any(|d| d.contains(key.as_str())) {
+                done.push(format!("drift ticket {key} already records this drift"));
+            }
+            for dup in duplicates {
+                close(
+                    jira,
+                    config,
+                    dup,
+                    &format!("Cancelled by changegate: a duplicate of {key} for the same stream."),
+                )?;
+                done.push(format!("cancelled {dup} as a duplicate of {key}"));
+            }
+        }
+        Decision::Close { keys } => k.close_all(keys, &mut done)?,
+    }
+    Ok(done)
+}
+
+/// The stream's drift tickets: its label and the drift label, and, where
+/// the drift check has accounts of its own, created by one of them, so an
+/// issue anyone relabels is never taken for the stream's ticket (nor
+/// cancels the real one as its duplicate).
+fn stream_query(jc: &crate::config::jira::JiraConfig, label: &str) -> String {
+    let q = crate::clients::jira::jql::string;
+    let mut jql = format!("project = {} AND labels = {} AND labels = {}", q(&jc.project), q(label), q(LABEL));
+    if !jc.drift_check_accounts.is_empty() {
+        let accounts: Vec<String> = jc.drift_check_accounts.iter().map(|a| q(a)).collect();
+        jql.push_str(&format!(" AND creator in ({})", accounts.join(", ")));
+    }
+    jql.push_str(" ORDER BY created ASC");
+    jql
+}
+
+/// A drift stream's ticket being kept in step with a report.
+struct Keeping<'a> {
+    /// Jira.
+    jira: &'a Jira,
+    /// The configuration.
+    config: &'a Config,
+    /// The drift check's report.
+    report: &'a DriftReport,
+    /// When the check ran.
+    now: Timestamp,
+    /// The search for the stream's drift tickets.
+    jql: String,
+}
+
+impl Keeping<'_> {
+    /// The stream's open drift tickets, `reconcile` naming issues an index
+    /// may not return yet.
+    fn search(&self, reconcile: &[u64]) -> Result<Vec<OpenTicket>, JiraError> {
+        let jc = &self.config.jira;
+        let closed = |s: &str| jc.statuses.is_closed(s);
+        let issues = self.jira.search(&self.jql, &["status", "labels"], &[PROPERTY], reconcile)?;
+        Ok(open_tickets(&issues, &closed))
+    }
+
+    /// The ticket's record of the report, the drift found at `found_at`.
+    fn record_of(&self, found_at: &str) -> DriftRecord {
+        let report = self.report;
+        DriftRecord {
+            schema_version: 1,
+            environment: report.environment.clone(),
+            stack: report.stack.clone(),
+            drift_digest: report.drift_digest,
+            resources: report.resources.iter().map(|r| r.address.clone()).collect(),
+            found_at: found_at.to_owned(),
+            seen_at: self.now.to_rfc3339(),
+        }
+    }
+
+    /// Opens the stream's drift ticket (labelled `label`), then settles a
+    /// race with a concurrent check: the ticket to keep and the duplicates
+    /// to cancel. A ticket that stays is linked to the stream's last deploy.
+    fn open(&self, label: &str, done: &mut Vec<String>) -> Result<Decision, JiraError> {
+        let (jira, jc, report) = (self.jira, &self.config.jira, self.report);
+        let mut fields = Map::new();
+        fields.insert("project".into(), json!({"key": jc.project}));
+        fields.insert("issuetype".into(), json!({"name": jc.issue_type}));
+        fields.insert("summary".into(), json!(summary(report)));
+        fields.insert(
+            "description".into(),
+            doc(
+                report,
+                "changegate found objects that changed outside Terraform since the last apply: a console edit, a \
+                 change with personal credentials, a provider upgrade. The next deploy of this stream would overwrite \
+                 or re-apply them, so it goes to a person while this ticket is open.",
+            ),
+        );
+        fields.insert("labels".into(), json!([LABEL, label]));
+        let value = serde_json::to_value(self.record_of(&self.now.to_rfc3339())).expect("the record serialises");
+        let created = jira.create(fields, &[(PROPERTY, value)])?;
+        done.push(format!("opened drift ticket {}", created.key));
+        // Settle a race: search again naming the new issue.
+        let id: u64 = created.id.parse().unwrap_or(0);
+        let all = self.search(&[id])?;
+        let mut ids: Vec<&OpenTicket> = all.iter().collect();
+        ids.sort_by_key(|t| t.id);
+        Ok(match ids.first() {
+            Some(first) if first.key != created.key => {
+                let duplicates = ids[1..].iter().map(|t| t.key.clone()).collect();
+                // The winner's record may be older than this report.
+                if first.digest != Some(report.drift_digest) {
+                    Decision::Update { key: first.key.clone(), duplicates }
+                } else {
+                    Decision::Unchanged { key: first.key.clone(), duplicates }
+                }
+            }
+            _ => {
+                let decision = Decision::Unchanged {
+                    key: created.key.clone(),
+                    duplicates: ids.iter().skip(1).map(|t| t.key.clone()).collect(),
+                };
+                if let Some(base) = last_deploy(jira, self.config, report)? {
+                    jira.link_issues("Relates", &created.key, &base)?;
+                    done.push(format!("linked {} to {base}, the last deploy of this stream", created.key));
+                }
+                decision
+            }
+        })
+    }
+
+    /// Records the changed drift on ticket `key`: a comment, the record
+    /// (keeping when the drift was first found) and the summary.
+    fn update(&self, key: &str, done: &mut Vec<String>) -> Result<(), JiraError> {
+        let (jira, report, now) = (self.jira, self.report, self.now);
+        let current = jira.property(key, PROPERTY)?.and_then(|v| serde_json::from_value::<DriftRecord>(v).ok());
+        let found_at = current.map_or_else(|| now.to_rfc3339(), |r| r.found_at);
+        jira.comment(key, doc(report, "The drift changed since this ticket last recorded it:"))?;
+        let value = serde_json::to_value(self.record_of(&found_at)).expect("the record serialises");
+        jira.set_property(key, PROPERTY, &value)?;
+        jira.edit(key, {
+            let mut f = Map::new();
+            f.insert("summary".into(), json!(summary(report)));
+            f
+        })?;
+        done.push(format!("updated drift ticket {key}: the drift changed"));
+        Ok(())
+    }
+
+    /// Closes the stream's drift tickets `keys`: the check found no drift.
+    /// Notes when this run's account is not one whose closes settle drift.
+    fn close_all(&self, keys: &[String], done: &mut Vec<String>) -> Result<(), JiraError> {
+        let (jira, config, report) = (self.jira, self.config, self.report);
+        for key in keys {
+            close(
+                jira,
+                config,
+                key,
+                &format!(
+                    "Closed by changegate: the drift check at {} found no object of {} / {} changed outside Terraform.",
+                    self.now.to_rfc3339(),
+                    report.environment,
+                    report.stack
+                ),
+            )?;
+            done.push(format!("closed drift ticket {key}: no drift"));
+        }
+        // Only the drift check's own account settles drift by closing it.
+        if !keys.is_empty() {
+            let me = jira.myself()?.account_id;
+            if !config.jira.drift_check_accounts.contains(&me) {
+                done.push(format!(
+                    "note: this run's Jira account ({me}) is not in [jira] drift_check_account_ids, so the bot \
+                     still counts the drift as open until a person approves a deploy of the stream (docs/drift.md)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The property in which `close` names the change ticket that reviewed a
+/// drift ticket: only a pointer, verified against that ticket's history
+/// before it settles anything ([`standing::judge`]).
+pub const REVIEWED_PROPERTY: &str = "changegate.drift.reviewed";
+
+/// How far back closed drift tickets are re-judged: a close no one may make
+/// that is older than this has been followed by scheduled checks, which open
+/// a new ticket while the drift lasts (docs/drift.md).
+pub const CLOSED_LOOKBACK_DAYS: u32 = 30;
+
+/// The drift tickets that count for `environment`, for the analysis of a
+/// change ticket (`drift_open`): open ones, and closed ones no one trusted
+/// settled ([`standing`]). Tickets whose environment is unknown count for
+/// every environment.
+///
+/// `bot_runs`: the caller is the bot, or works where one runs (its analyses
+/// date the approvals of a review); false only without a bot.
+pub fn open_for_environment(
+    jira: &Jira,
+    config: &Config,
+    environment: &str,
+    bot_runs: bool,
+) -> Result<Vec<crate::model::evidence::OpenDrift>, JiraError> {
+    let want = crate::config::env_key(environment);
+    let mut out = Vec::new();
+    for j in counting(jira, config, bot_runs)? {
+        let standing::Standing::Counts(c) = j.standing else { continue };
+        if c.environment.as_deref().is_some_and(|e| crate::config::env_key(e) != want) {
+            continue;
+        }
+        out.push(crate::model::evidence::OpenDrift {
+            key: c.key,
+            stream_unknown: c.stack.is_none(),
+            stack: c.stack.unwrap_or_else(|| "unknown".into()),
+            resources: c.resources,
+            found_at: c.found_at.to_rfc3339(),
+            note: c.note,
+        });
+    }
+    Ok(out)
+}
+
+/// The drift tickets that are open or were closed within the look-back,
+/// judged (whether each still counts is in its standing).
+pub fn counting(jira: &Jira, config: &Config, bot_runs: bool) -> Result<Vec<Judged>, JiraError> {
+    let closed: Vec<String> =
+        config.jira.statuses.closed().iter().map(|s| crate::clients::jira::jql::string(s)).collect();
+    let recent = format!("status not in ({}) OR updated >= -{CLOSED_LOOKBACK_DAYS}d", closed.join(", "));
+    judged(jira, config, Some(&recent), &|_| true, bot_runs)
+}
+
+/// One drift ticket as read and judged.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    /// The ticket as searched (status, created, labels, resolution).
+    pub issue: Issue,
+    /// What the judgement read.
+    pub facts: standing::DriftFacts,
+    /// The judgement.
+    pub standing: standing::Standing,
+}
+
+/// Every drift ticket of the change project that `also` (a JQL condition)
+/// and `keep` (on the searched issue, before its history is read) select,
+/// judged. Drift tickets are found by their label, among tickets of the
+/// change type without the change labels, and by their creator (the drift
+/// check's account), so one whose labels were edited away or swapped for
+/// the change labels is still found; history says which were created as one.
+pub fn judged(
+    jira: &Jira,
+    config: &Config,
+    also: Option<&str>,
+    keep: &dyn Fn(&Issue) -> bool,
+    bot_runs: bool,
+) -> Result<Vec<Judged>, JiraError> {
+    let jc = &config.jira;
+    let q = crate::clients::jira::jql::string;
+    let change_labels: Vec<String> = jc.labels.iter().map(|l| q(l)).collect();
+    let unlabelled = if change_labels.is_empty() {
+        String::new()
+    } else {
+        format!(" OR labels is EMPTY OR labels not in ({})", change_labels.join(", "))
+    };
+    let mut found = format!(
+        "project = {} AND issuetype = {} AND (labels = {}{unlabelled})",
+        q(&jc.project),
+        q(&jc.issue_type),
+        q(LABEL)
+    );
+    // Whatever the drift check's account created, however relabelled,
+    // retyped or moved: Jira keeps the creator, and no edit changes it.
+    if !jc.drift_check_accounts.is_empty() {
+        let accounts: Vec<String> = jc.drift_check_accounts.iter().map(|a| q(a)).collect();
+        found = format!("({found}) OR creator in ({})", accounts.join(", "));
+    }
+    let jql = match also {
+        Some(c) => format!("({found}) AND ({c}) ORDER BY created ASC"),
+        None => format!("{found} ORDER BY created ASC"),
+    };
+    let approvers: Vec<&str> = jc.approvers.keys().map(String::as_str).collect();
+    let who = standing::Settlers {
+        bot: &jc.bot_accounts,
+        approvers: &approvers,
+        drift_check: &jc.drift_check_accounts,
+        bot_runs,
+    };
+    let now = Timestamp::now();
+    let fields = ["status", "created", "labels", "resolution", "resolutiondate"];
+    let mut out = Vec::new();
+    for issue in jira.search(&jql, &fields, &[PROPERTY, REVIEWED_PROPERTY], &[])? {
+        if !keep(&issue) {
+            continue;
+        }
+        let changelog = jira.changelog(&issue.key)?;
+        let facts = facts_of(jira, config, &issue, &changelog)?;
+        if !standing::is_drift_ticket(&facts) {
+            continue;
+        }
+        let standing = standing::judge(&facts, who, now);
+        out.push(Judged { issue, facts, standing });
+    }
+    Ok(out)
+}
+
+/// Reads what [`standing::judge`] decides on for one ticket.
+fn facts_of(
+    jira: &Jira,
+    config: &Config,
+    issue: &Issue,
+    changelog: &[crate::clients::jira::ChangelogEntry],
+) -> Result<standing::DriftFacts, JiraError> {
+    let jc = &config.jira;
+    let split =
+        |s: Option<&str>| -> Vec<String> { s.unwrap_or_default().split_whitespace().map(str::to_owned).collect() };
+    let labels_at_creation = changelog
+        .iter()
+        .flat_map(|e| e.items.iter())
+        .find(|i| i.field.eq_ignore_ascii_case("labels"))
+        .map(|i| split(i.from_string.as_deref()));
+    let closing = changelog
+        .iter()
+        .filter(|e| {
+            e.items.iter().any(|i| {
+                i.field.eq_ignore_ascii_case("status")
+                    && i.to_string.as_deref().is_some_and(|s| jc.statuses.is_closed(s))
+            })
+        })
+        .filter_map(|e| {
+            // An entry without an author is no one's close: it settles nothing.
+            let who = e.author.as_ref().map_or_else(String::new, |a| a.account_id.clone());
+            Some((who, Timestamp::parse(&e.created)?))
+        })
+        .next_back();
+    let closed = jc.statuses.is_closed(issue.status().unwrap_or_default());
+    let reviewed_in = match issue.properties.get(REVIEWED_PROPERTY).and_then(|v| v.get("ticket")?.as_str()) {
+        Some(key) if closed => Some(review_facts(jira, config, key)),
+        _ => None,
+    };
+    Ok(standing::DriftFacts {
+        key: issue.key.clone(),
+        created: issue.fields.get("created").and_then(Value::as_str).and_then(Timestamp::parse),
+        labels: issue.labels().into_iter().map(str::to_owned).collect(),
+        labels_at_creation,
+        record: issue.properties.get(PROPERTY).and_then(|v| serde_json::from_value::<DriftRecord>(v.clone()).ok()),
+        closed,
+        closing,
+        reviewed_in,
+    })
+}
+
+/// What Jira's history says about the change ticket named as having
+/// reviewed a drift ticket. A ticket that cannot be read, is not a change
+/// ticket of the project, is not Done, or whose record's binding does not
+/// match its digest reviews nothing.
+pub fn review_facts(jira: &Jira, config: &Config, key: &str) -> standing::ReviewFacts {
+    let jc = &config.jira;
+    let none = || standing::ReviewFacts {
+        key: key.to_owned(),
+        environment: None,
+        stacks: Vec::new(),
+        person_approvals: Vec::new(),
+    };
+    let in_project =
+        key.strip_prefix(&format!("{}-", jc.project)).is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+    if !in_project {
+        return none();
+    }
+    // (Jira answers a moved issue's old key with the issue under its new one.)
+    let Some(t) = crate::steps::ticket::load(jira, key, jc).ok().filter(|t| t.key == key) else { return none() };
+    let change_type =
+        t.fields.get("issuetype").and_then(|v| v.get("name")).and_then(Value::as_str) == Some(jc.issue_type.as_str());
+    let Some(record) = t.record.as_ref().filter(|r| r.binding.digest() == r.binding_digest) else { return none() };
+    if !change_type || !t.status.eq_ignore_ascii_case(&jc.statuses.done) {
+        return none();
+    }
+    let analyses = crate::steps::bot_record::analyses(&t.changelog, &jc.bot_accounts);
+    let ours = crate::steps::bot_record::binding_prefix(&record.binding_digest);
+    let person_approvals = t
+        .approvals(&jc.statuses.approved)
+        .into_iter()
+        // A person who may approve: never the bot, and a configured approver
+        // when approvers are configured (as `validate` counts them).
+        .filter(|a| {
+            !a.account_id.is_empty()
+                && !jc.bot_accounts.contains(&a.account_id)
+                && (jc.approvers.is_empty() || jc.approvers.contains_key(&a.account_id))
+        })
+        .map(|a| {
+            // The latest analysis before the approval, if it was of this binding.
+            let analysed =
+                analyses.iter().rev().find(|(at, _)| *at < a.at).filter(|(_, d)| *d == ours).map(|(at, _)| *at);
+            (a.at, analysed)
+        })
+        .collect();
+    standing::ReviewFacts {
+        key: key.to_owned(),
+        environment: Some(record.binding.environment.clone()),
+        stacks: record.plans.keys().cloned().collect(),
+        person_approvals,
+    }
+}
+
+/// Settles a drift ticket a deploy reviewed (`close` of that deploy): names
+/// the deploy's ticket on it, then closes it with a comment when it is
+/// still open. The name is only a pointer: the bot checks that ticket's
+/// history before the drift stops counting.
+/// Returns whether it closed it (false: it was closed already, and the
+/// comment says it is now reviewed).
+pub fn close_reviewed(
+    jira: &Jira,
+    config: &Config,
+    key: &str,
+    reviewed_in: &str,
+    why: &str,
+) -> Result<bool, JiraError> {
+    jira.set_property(key, REVIEWED_PROPERTY, &json!({"ticket": reviewed_in}))?;
+    let status = jira.issue(key, &["status"], &[])?;
+    if config.jira.statuses.is_closed(status.status().unwrap_or_default()) {
+        jira.comment(key, Doc::new().text(why).build())?;
+        return Ok(false);
+    }
+    close(jira, config, key, why)?;
+    Ok(true)
+}
+
+/// Closes a drift ticket with a comment; a concurrent close is no error.
+fn close(jira: &Jira, config: &Config, key: &str, why: &str) -> Result<(), JiraError> {
+    let jc = &config.jira;
+    let closed_now = || -> Result<bool, JiraError> {
+        Ok(jc.statuses.is_closed(jira.issue(key, &["status"], &[])?.status().unwrap_or_default()))
+    };
+    if closed_now()? {
+        return Ok(());
+    }
+    jira.comment(key, Doc::new().text(why).build())?;
+    let mut f = Map::new();
+    f.insert("resolution".into(), json!({"name": jc.resolutions.done}));
+    match jira.transition(key, &jc.transitions.cancel, Some(f)) {
+        Ok(()) => Ok(()),
+        Err(_) if closed_now()? => Ok(()),
+        // The screen takes no resolution: close without it.
+        Err(JiraError::Api(e)) if e.status() == Some(400) => match jira.transition(key, &jc.transitions.cancel, None) {
+            Err(_) if closed_now()? => Ok(()),
+            other => other,
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// The last change ticket of the stream that was deployed (Done): the deploy
+/// whose state drifted.
+fn last_deploy(jira: &Jira, config: &Config, report: &DriftReport) -> Result<Option<String>, JiraError> {
+    let jc = &config.jira;
+    let labels: Vec<String> = jc.labels.iter().map(|l| format!("labels = \"{l}\"")).collect();
+    let mut jql = format!("project = \"{}\" AND status = \"{}\"", jc.project, jc.statuses.done);
+    for l in labels {
+        jql.push_str(" AND ");
+        jql.push_str(&l);
+    }
+    jql.push_str(" ORDER BY resolutiondate DESC");
+    let want = crate::config::env_key(&report.environment);
+    for issue in jira.search(&jql, &["status"], &[RECORD_PROPERTY], &[])? {
+        let Some(record) =
+            issue.properties.get(RECORD_PROPERTY).and_then(|v| serde_json::from_value::<TicketRecord>(v.clone()).ok())
+        else {
+            continue;
+        };
+        let same_env = crate::config::env_key(&record.binding.environment) == want;
+        let same_stack = record.plans.is_empty() || record.plans.contains_key(&report.stack);
+        if same_env && same_stack {
+            return Ok(Some(issue.key));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::plan::drift::Drifted;
+    use crate::steps::plan::rules::Severity;
+
+    fn report(addresses: &[&str]) -> DriftReport {
+        let resources = addresses
+            .iter()
+            .map(|a| Drifted {
+                address: (*a).into(),
+                kind: "aws_instance".into(),
+                actions: vec!["update".into()],
+                reasons: Vec::new(),
+                severity: Severity::Low,
+                detail: "changed outside Terraform".into(),
+            })
+            .collect();
+        DriftReport::new(None, None, resources, Sha256Digest([0; 32]), "production", "network")
+    }
+
+    fn open(key: &str, id: u64, digest: Option<Sha256Digest>) -> OpenTicket {
+        OpenTicket { key: key.into(), id, digest }
+    }
+
+    #[test]
+    fn drift_opens_one_ticket_and_keeps_it_in_step() {
+        let r = report(&["aws_instance.a"]);
+        assert_eq!(decide(&r, &[]), Decision::Open);
+        assert_eq!(
+            decide(&r, &[open("P-2", 2, Some(r.drift_digest))]),
+            Decision::Unchanged { key: "P-2".into(), duplicates: vec![] }
+        );
+        let changed = report(&["aws_instance.a", "aws_instance.b"]);
+        assert_eq!(
+            decide(&changed, &[open("P-2", 2, Some(r.drift_digest))]),
+            Decision::Update { key: "P-2".into(), duplicates: vec![] }
+        );
+    }
+
+    #[test]
+    fn the_lowest_id_wins_and_the_others_are_duplicates() {
+        let r = report(&["aws_instance.a"]);
+        assert_eq!(
+            decide(&r, &[open("P-9", 9, None), open("P-3", 3, Some(r.drift_digest))]),
+            Decision::Unchanged { key: "P-3".into(), duplicates: vec!["P-9".into()] }
+        );
+    }
+
+    #[test]
+    fn no_drift_closes_every_open_ticket_of_the_stream() {
+        let none = report(&[]);
+        assert_eq!(decide(&none, &[]), Decision::Nothing);
+        assert_eq!(
+            decide(&none, &[open("P-3", 3, None), open("P-4", 4, None)]),
+            Decision::Close { keys: vec!["P-3".into(), "P-4".into()] }
+        );
+    }
+
+    #[test]
+    fn streams_have_their_own_labels() {
+        assert_eq!(stream_label("Production ", "network"), stream_label("production", "network"));
+        assert_ne!(stream_label("production", "network"), stream_label("production", "app"));
+        assert!(stream_label("production", "a b").starts_with("changegate-drift-"));
+        assert!(!stream_label("production", "a b").contains(' '));
+    }
+}

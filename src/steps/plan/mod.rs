@@ -1,0 +1,672 @@
+//! The plan gate (README.md, `changegate plan-check`): is a Terraform/OpenTofu
+//! plan risky?
+//!
+//! [`check`] streams `terraform show -json` output from any reader: it hashes
+//! the bytes, detects the encoding, walks the top-level object with a
+//! validating scanner, and reads each `resource_changes` element in the same
+//! pass (`element`: fields borrowed, attributes kept as raw JSON) and judges
+//! it as it passes ([`rules::assess`], pure). Judgements that depend on the
+//! `configuration` section (read after the changes) are settled at the end,
+//! then exemptions are applied ([`settle`], pure). Plans that cannot be
+//! judged are refused with a [`PlanError`], never passed.
+
+mod address;
+mod configuration;
+pub mod drift;
+mod element;
+pub mod encoding;
+mod model;
+mod policy_doc;
+mod prefetch;
+pub mod render;
+pub mod report;
+pub mod rules;
+pub mod sarif;
+mod scan;
+
+use std::collections::HashSet;
+use std::io::Read;
+
+use serde::de::IgnoredAny;
+
+use self::configuration::{Configuration, Sets};
+use self::element::{ElementError, ElementReader};
+use self::model::{Bucket, ResourceChange, View};
+use self::report::{Exempted, Finding, Judged, Note, NoteKind, ReasonHit, Report, SCHEMA_VERSION, Summary};
+use self::rules::{Hit, Reason, glob_match};
+use self::scan::{ChunkSource, ScanError, Scanner};
+use crate::base::digest::Sha256Digest;
+use crate::config::plan::{Exemption, PlanRules};
+
+pub use self::model::{Action, Actions};
+
+/// Why a plan could not be judged. Every variant means "could not decide".
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// Reading failed.
+    #[error("could not read the plan: {0}")]
+    Io(#[from] std::io::Error),
+    /// Not JSON (or not UTF-8/UTF-16 text, or truncated).
+    #[error("{0}")]
+    Syntax(ScanError),
+    /// JSON, but not a Terraform plan.
+    #[error("not a Terraform plan: {0}")]
+    NotAPlan(String),
+    /// A plan that must not be judged (errored, incomplete, deferred, or a
+    /// format this version does not read).
+    #[error("plan refused: {0}")]
+    Refused(String),
+    /// A plan whose content does not match the plan format.
+    #[error("malformed plan: {0}")]
+    Malformed(String),
+}
+
+impl From<ScanError> for PlanError {
+    fn from(e: ScanError) -> Self {
+        match e {
+            ScanError::Decode(encoding::DecodeError::Io(io)) => PlanError::Io(io),
+            other => PlanError::Syntax(other),
+        }
+    }
+}
+
+/// What the top level of the plan says about itself.
+#[derive(Debug, Default)]
+struct Header {
+    format_version: Option<String>,
+    terraform_version: Option<String>,
+    errored: Option<bool>,
+    complete: Option<bool>,
+    deferred: usize,
+    keys: HashSet<String>,
+}
+
+/// Keys that only a plan has (a state shown with `terraform show -json` has
+/// `values` instead).
+const PLAN_KEYS: &[&str] = &["planned_values", "resource_changes", "resource_drift", "output_changes"];
+
+/// A resource change with at least one hit, waiting for the configuration.
+#[derive(Debug)]
+struct Pending {
+    address: String,
+    kind: String,
+    /// Only for a hit that waits for the configuration: a large plan can
+    /// have tens of thousands of pending changes, and few need it.
+    configured: Option<Box<ConfigKey>>,
+    actions: Actions,
+    hits: Vec<Hit>,
+    /// Its index in the listed changes, when they are listed.
+    change: Option<usize>,
+}
+
+/// Where a resource is in the configuration: its module path and name.
+#[derive(Debug)]
+struct ConfigKey {
+    modules: Vec<String>,
+    name: String,
+}
+
+/// Checks a plan read from `input` against `rules`. The input is read and
+/// hashed on a second thread while this one parses.
+pub fn check<R: Read + Send>(input: R, rules: &PlanRules) -> Result<Report, PlanError> {
+    check_with(input, rules, false)
+}
+
+/// [`check`], and lists every resource change judged in
+/// [`Report::changes`] (for the JUnit report: one case per change). Memory
+/// grows with the number of changes, so only when asked.
+pub fn check_listing<R: Read + Send>(input: R, rules: &PlanRules) -> Result<Report, PlanError> {
+    check_with(input, rules, true)
+}
+
+fn check_with<R: Read + Send>(input: R, rules: &PlanRules, list: bool) -> Result<Report, PlanError> {
+    std::thread::scope(|s| {
+        let (reader, hasher) = prefetch::spawn(s, input);
+        let parsed = parse(reader, rules, list, Section::Changes).map(|(report, _)| report);
+        // On error the reader was dropped inside `parse`, which stops the thread.
+        let (digest, _) =
+            hasher.join().map_err(|_| PlanError::Io(std::io::Error::other("the reading thread failed")))?;
+        let mut report = parsed?;
+        report.plan_json_digest = digest;
+        Ok(report)
+    })
+}
+
+/// Which part of the plan is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    /// `resource_changes`: what applying the plan would do (plan-check).
+    Changes,
+    /// `resource_drift`: what changed outside Terraform since the last
+    /// apply (drift).
+    Drift,
+}
+
+/// Parses and judges the plan; the digest is filled in by the caller. With
+/// `list`, every resource change judged is listed (`--junit`). In
+/// [`Section::Drift`] the drift entries are judged instead of the changes and
+/// returned beside the report.
+fn parse<S: ChunkSource>(
+    source: S,
+    rules: &PlanRules,
+    list: bool,
+    section: Section,
+) -> Result<(Report, Vec<drift::Drifted>), PlanError> {
+    let mut sc = Scanner::new(source);
+    sc.begin_document_object()?;
+
+    let mut header = Header::default();
+    let mut summary = Summary::default();
+    let mut pending = Vec::new();
+    let mut notes = Vec::new();
+    let mut changes = list.then(Vec::new);
+    let mut configuration = None;
+    let mut drifted = Vec::new();
+    let mut reader = ElementReader::default();
+    let mut first = true;
+    while let Some(key) = sc.next_key(first)? {
+        first = false;
+        if !header.keys.insert(key.clone()) {
+            // Two parsers could read different plans from one file.
+            return Err(PlanError::Malformed(format!("the key `{key}` appears twice at the top level")));
+        }
+        match key.as_str() {
+            "format_version" => {
+                let v: String = parse_value(sc.capture_value()?, "format_version")?;
+                check_format_version(&v)?;
+                header.format_version = Some(v);
+            }
+            "terraform_version" => header.terraform_version = parse_value(sc.capture_value()?, "terraform_version")?,
+            "errored" => header.errored = parse_value(sc.capture_value()?, "errored")?,
+            "complete" => header.complete = parse_value(sc.capture_value()?, "complete")?,
+            "deferred_changes" => {
+                let d: Option<Vec<IgnoredAny>> = parse_value(sc.capture_value()?, "deferred_changes")?;
+                header.deferred = d.map_or(0, |d| d.len());
+            }
+            "configuration" => {
+                configuration = Some(parse_value::<Configuration>(sc.capture_value()?, "configuration")?);
+            }
+            "resource_drift" if section == Section::Drift => {
+                each_element(&mut sc, &mut reader, "resource_drift", |rc, i| {
+                    drifted.extend(drift::judge(rc, i, rules)?);
+                    Ok(())
+                })?;
+            }
+            "resource_changes" if section == Section::Changes => {
+                each_element(&mut sc, &mut reader, "resource_changes", |rc, i| {
+                    judge(rc, i, rules, &mut summary, &mut pending, &mut notes, changes.as_mut())
+                })?;
+            }
+            _ => sc.skip_value()?,
+        }
+    }
+    sc.finish()?;
+    drop(sc);
+
+    if !PLAN_KEYS.iter().any(|k| header.keys.contains(*k)) {
+        let hint = if header.keys.contains("values") {
+            " (it looks like `terraform show -json` of a state; show the saved plan file instead)"
+        } else {
+            ""
+        };
+        return Err(PlanError::NotAPlan(format!("the object has none of the keys {}{hint}", PLAN_KEYS.join(", "))));
+    }
+    if header.errored == Some(true) {
+        return Err(PlanError::Refused(
+            "the plan is marked `errored`: planning failed, so it is not the whole change".into(),
+        ));
+    }
+    if header.complete == Some(false) {
+        return Err(PlanError::Refused(
+            "the plan is marked `complete: false`: some changes are left for a later plan, so it is not the whole change".into(),
+        ));
+    }
+    if header.deferred > 0 {
+        return Err(PlanError::Refused(format!(
+            "the plan has {} deferred change(s) that it does not describe",
+            header.deferred
+        )));
+    }
+
+    let mut report = Report {
+        schema_version: SCHEMA_VERSION,
+        risky: false,
+        format_version: header.format_version,
+        terraform_version: header.terraform_version,
+        summary,
+        findings: Vec::new(),
+        exempted: Vec::new(),
+        notes,
+        plan_json_digest: Sha256Digest([0; 32]),
+        plan_file_digest: None,
+        plan_json_canonical_digest: None,
+        rendered_by: None,
+        changes,
+    };
+    settle(&mut report, pending, configuration.as_ref(), rules);
+    let drifted = drift::settle(drifted, configuration.as_ref());
+    Ok((report, drifted))
+}
+
+/// Reads each element of the array at the scanner (`resource_changes` or
+/// `resource_drift`, named by `section`) and hands it to `judge` with its
+/// index. An element that lies wholly in the scanner's current chunk (nearly
+/// all: elements are small beside a chunk) is read in place, in the same
+/// pass that finds its end; one cut by the end of the chunk is captured
+/// first.
+fn each_element<S: ChunkSource>(
+    sc: &mut Scanner<S>,
+    reader: &mut ElementReader,
+    section: &str,
+    mut judge: impl FnMut(&ResourceChange<'_>, usize) -> Result<(), PlanError>,
+) -> Result<(), PlanError> {
+    if !sc.begin_array()? {
+        return Ok(());
+    }
+    let mut index = 0;
+    while sc.next_element(index == 0)? {
+        let in_place = {
+            let (bytes, offset) = sc.window()?;
+            match reader.read(bytes) {
+                Ok((rc, len)) => {
+                    judge(&rc, index)?;
+                    Some(len)
+                }
+                Err(ElementError::Incomplete) => None,
+                Err(e) => return Err(element_error(e, section, index, offset)),
+            }
+        };
+        match in_place {
+            Some(len) => sc.consume(len),
+            None => {
+                let (_, offset) = sc.window()?;
+                let bytes = sc.capture_value()?;
+                let (rc, _) = reader.read(bytes).map_err(|e| element_error(e, section, index, offset))?;
+                judge(&rc, index)?;
+            }
+        }
+        index += 1;
+    }
+    Ok(())
+}
+
+/// The error for an element that could not be read; `offset` is where the
+/// element starts in the input.
+fn element_error(e: ElementError, section: &str, index: usize, offset: u64) -> PlanError {
+    match e {
+        // Captured bytes are a whole value: reached only by a bug.
+        ElementError::Incomplete => PlanError::Syntax(ScanError::Truncated { offset }),
+        ElementError::Syntax { at, expected, found } => {
+            PlanError::Syntax(ScanError::Unexpected { offset: offset + at as u64, expected, found })
+        }
+        ElementError::TooDeep { at } => PlanError::Malformed(format!(
+            "{section}[{index}]: nested deeper than {} levels at byte {}",
+            element::MAX_DEPTH,
+            offset + at as u64
+        )),
+        ElementError::Shape(m) => PlanError::Malformed(format!("{section}[{index}]: {m}")),
+    }
+}
+
+/// Reads a small top-level value with a message naming the key.
+fn parse_value<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], key: &str) -> Result<T, PlanError> {
+    serde_json::from_slice(bytes).map_err(|e| PlanError::Malformed(format!("`{key}`: {e}")))
+}
+
+/// Accepts format 0.x and 1.x (minor versions only add fields).
+fn check_format_version(v: &str) -> Result<(), PlanError> {
+    if !v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(PlanError::Malformed(format!("`format_version` {v:?} is not a version number")));
+    }
+    match v.split('.').next() {
+        Some("0" | "1") => Ok(()),
+        _ => Err(PlanError::Refused(format!(
+            "plan format_version {v} is a major version this changegate does not read (it reads 0.x and 1.x); upgrade changegate"
+        ))),
+    }
+}
+
+/// Judges one `resource_changes` element (pure apart from the accumulators).
+fn judge(
+    rc: &ResourceChange<'_>,
+    index: usize,
+    rules: &PlanRules,
+    summary: &mut Summary,
+    pending: &mut Vec<Pending>,
+    notes: &mut Vec<Note>,
+    changes: Option<&mut Vec<Judged>>,
+) -> Result<(), PlanError> {
+    if rc.address.is_empty() {
+        return Err(PlanError::Malformed(format!("resource_changes[{index}]: the element has no address")));
+    }
+    let actions = &rc.change.actions;
+    match actions.bucket() {
+        Bucket::Create => summary.create += 1,
+        Bucket::Update => summary.update += 1,
+        Bucket::Delete => summary.delete += 1,
+        Bucket::Replace => summary.replace += 1,
+        Bucket::NoOp => summary.no_op += 1,
+        Bucket::Read => summary.read += 1,
+        Bucket::Forget => summary.forget += 1,
+    }
+    match rc.mode.as_ref() {
+        "managed" => {}
+        // Reading data and opening ephemeral values change nothing.
+        "data" | "ephemeral" => return Ok(()),
+        other => {
+            return Err(PlanError::Malformed(format!(
+                "resource_changes[{index}] ({}): unknown mode {other:?}; this changegate judges only `managed` resources and refuses what it cannot judge",
+                rc.address
+            )));
+        }
+    }
+    if let Some(prev) = &rc.previous_address {
+        notes.push(Note {
+            kind: NoteKind::Moved,
+            address: rc.address.to_string(),
+            detail: format!("moved from {prev}"),
+        });
+    }
+    if rc.change.importing.is_some() {
+        notes.push(Note {
+            kind: NoteKind::Imported,
+            address: rc.address.to_string(),
+            detail: "imported into the state".into(),
+        });
+    }
+    if actions.0.contains(&Action::Forget) {
+        notes.push(Note {
+            kind: NoteKind::Forgotten,
+            address: rc.address.to_string(),
+            detail: "removed from the state; the object itself is kept".into(),
+        });
+    }
+    if !actions.changes() {
+        return Ok(());
+    }
+    let change = changes.map(|c| {
+        c.push(Judged {
+            address: rc.address.to_string(),
+            kind: rc.kind.to_string(),
+            actions: actions.names(),
+            finding: None,
+            exempted: Vec::new(),
+        });
+        c.len() - 1
+    });
+    let view = View::new(rc);
+    let mut hits = rules::assess(&view, rules);
+    if hits.is_empty() {
+        return Ok(());
+    }
+    // Kept until the end of the plan, tens of thousands of them: no spare
+    // capacity.
+    hits.shrink_to_fit();
+    for h in &mut hits {
+        h.detail.shrink_to_fit();
+    }
+    let (modules, rest) = address::split_modules(&rc.address).ok_or_else(|| {
+        PlanError::Malformed(format!("resource_changes[{index}]: address {:?} is not well formed", rc.address))
+    })?;
+    let configured = hits.iter().any(|h| h.if_configured.is_some()).then(|| {
+        let name = rc.name.as_deref().map_or_else(|| resource_name(rest), str::to_owned);
+        Box::new(ConfigKey { modules, name })
+    });
+    pending.push(Pending {
+        address: rc.address.to_string(),
+        kind: rc.kind.to_string(),
+        configured,
+        actions: actions.clone(),
+        hits,
+        change,
+    });
+    Ok(())
+}
+
+/// `aws_s3_bucket.b["k"]` -> `b`.
+fn resource_name(rest: &str) -> String {
+    let no_index = rest.split('[').next().unwrap_or(rest);
+    no_index.rsplit('.').next().unwrap_or(no_index).to_owned()
+}
+
+/// Settles hits that depend on the configuration, applies exemptions and
+/// fills the report's findings (pure).
+fn settle(report: &mut Report, mut pending: Vec<Pending>, config: Option<&Configuration>, rules: &PlanRules) {
+    let mut used = vec![false; rules.exemptions.len()];
+    let mut assumed_no_config = false;
+    // A large plan's lists are megabytes: the findings (at most one per
+    // pending change) are reserved once, and the pending changes are taken
+    // from the back of a reversed list that is shrunk as it empties, so the
+    // findings reuse its memory.
+    pending.shrink_to_fit();
+    report.findings.reserve_exact(pending.len());
+    pending.reverse();
+    while let Some(mut p) = pending.pop() {
+        if pending.len() < pending.capacity() / 2 {
+            pending.shrink_to_fit();
+        }
+        assumed_no_config |= settle_configured(&mut p, config);
+        if p.hits.is_empty() {
+            continue;
+        }
+        exempt(report, &mut p, rules, &mut used);
+        if p.hits.is_empty() {
+            continue;
+        }
+        if let (Some(i), Some(changes)) = (p.change, report.changes.as_mut()) {
+            changes[i].finding = Some(report.findings.len());
+        }
+        report.findings.push(finding_of(p));
+    }
+    settle_notes(report, rules, &used, assumed_no_config);
+    report.risky = !report.findings.is_empty();
+}
+
+/// Keeps the hits of `p` that wait for the configuration only when it sets
+/// their attribute; one the configuration cannot tell is kept, assumed
+/// configured. Returns whether that was assumed for want of a configuration.
+fn settle_configured(p: &mut Pending, config: Option<&Configuration>) -> bool {
+    let mut assumed_no_config = false;
+    p.hits.retain_mut(|h| {
+        let Some(attr) = h.if_configured else {
+            return true;
+        };
+        // Set for every change with such a hit.
+        let sets = |c: &Configuration| match p.configured.as_deref() {
+            Some(k) => c.sets(&k.modules, &p.kind, &k.name, attr),
+            None => Sets::NotFound,
+        };
+        match config.map(sets) {
+            Some(Sets::No) => false,
+            Some(Sets::Yes) => true,
+            Some(Sets::NotFound) => {
+                h.detail.push_str(" (resource not found in the plan's configuration; assumed configured)");
+                true
+            }
+            None => {
+                assumed_no_config = true;
+                h.detail.push_str(" (the plan has no configuration section; assumed configured)");
+                true
+            }
+        }
+    });
+    assumed_no_config
+}
+
+/// Applies the exemptions that match `p`: each reason goes to the first
+/// exemption that accepts it, is recorded as exempted, and its hits are
+/// dropped. Marks the exemptions `used`.
+fn exempt(report: &mut Report, p: &mut Pending, rules: &PlanRules, used: &mut [bool]) {
+    let mut accepted: Vec<(Reason, &Exemption)> = Vec::new();
+    for (i, ex) in rules.exemptions.iter().enumerate() {
+        if !glob_match(&ex.address, &p.address) {
+            continue;
+        }
+        for h in &p.hits {
+            if ex.reasons.contains(&h.reason) && !accepted.iter().any(|(r, _)| *r == h.reason) {
+                accepted.push((h.reason, ex));
+                used[i] = true;
+            }
+        }
+    }
+    let mut by_exemption: Vec<(&Exemption, Vec<Reason>)> = Vec::new();
+    for (r, ex) in &accepted {
+        match by_exemption.iter_mut().find(|(e, _)| std::ptr::eq(*e, *ex)) {
+            Some((_, rs)) => rs.push(*r),
+            None => by_exemption.push((ex, vec![*r])),
+        }
+    }
+    for (ex, mut reasons) in by_exemption {
+        reasons.sort();
+        if let (Some(i), Some(changes)) = (p.change, report.changes.as_mut()) {
+            changes[i].exempted.push(report.exempted.len());
+        }
+        report.exempted.push(Exempted {
+            address: p.address.clone(),
+            kind: p.kind.clone(),
+            actions: p.actions.names(),
+            reasons,
+            justification: ex.justification.clone(),
+            expires: ex.expires,
+        });
+    }
+    p.hits.retain(|h| !accepted.iter().any(|(r, _)| *r == h.reason));
+}
+
+/// The finding of a change with hits left: its reasons, the highest
+/// severity, and the distinct details, overall and by reason.
+fn finding_of(p: Pending) -> Finding {
+    let mut reasons: Vec<Reason> = p.hits.iter().map(|h| h.reason).collect();
+    reasons.sort();
+    reasons.dedup();
+    let severity = p.hits.iter().map(|h| h.severity).max().expect("at least one hit");
+    let mut details: Vec<&str> = Vec::new();
+    for h in &p.hits {
+        if !details.contains(&h.detail.as_str()) {
+            details.push(&h.detail);
+        }
+    }
+    let by_reason = reasons
+        .iter()
+        .map(|r| {
+            let hits: Vec<&Hit> = p.hits.iter().filter(|h| h.reason == *r).collect();
+            let mut details: Vec<&str> = Vec::new();
+            for h in &hits {
+                if !details.contains(&h.detail.as_str()) {
+                    details.push(&h.detail);
+                }
+            }
+            ReasonHit {
+                reason: *r,
+                severity: hits.iter().map(|h| h.severity).max().expect("a reason of a hit"),
+                detail: details.join("; "),
+            }
+        })
+        .collect();
+    let detail = details.join("; ");
+    Finding { address: p.address, kind: p.kind, actions: p.actions.names(), reasons, severity, detail, by_reason }
+}
+
+/// The report's notes on settling: a configuration assumed, exemptions
+/// expired, and exemptions that matched nothing.
+fn settle_notes(report: &mut Report, rules: &PlanRules, used: &[bool], assumed_no_config: bool) {
+    if assumed_no_config {
+        report.notes.push(Note {
+            kind: NoteKind::Assumption,
+            address: "configuration".into(),
+            detail: "the plan has no `configuration` section; values unknown until apply were treated as configured"
+                .into(),
+        });
+    }
+    for ex in &rules.expired {
+        report.notes.push(Note {
+            kind: NoteKind::ExemptionExpired,
+            address: ex.address.clone(),
+            detail: format!("expired on {}; the change is judged without it. Renew it or remove it.", ex.expires),
+        });
+    }
+    for (ex, used) in rules.exemptions.iter().zip(used) {
+        if !used {
+            report.notes.push(Note {
+                kind: NoteKind::ExemptionUnused,
+                address: ex.address.clone(),
+                detail: "matched nothing in this plan".into(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(doc: &str) -> Result<Report, PlanError> {
+        check(doc.as_bytes(), &PlanRules::default())
+    }
+
+    #[test]
+    fn format_versions() {
+        for ok in ["0.1", "0.2", "1.0", "1.2", "1.99"] {
+            check_format_version(ok).unwrap();
+        }
+        assert!(matches!(check_format_version("2.0"), Err(PlanError::Refused(_))));
+        assert!(matches!(check_format_version("1.x"), Err(PlanError::Malformed(_))));
+        assert!(matches!(check_format_version(""), Err(PlanError::Malformed(_))));
+    }
+
+    #[test]
+    fn resource_names() {
+        assert_eq!(resource_name("aws_s3_bucket.b[\"k\"]"), "b");
+        assert_eq!(resource_name("aws_s3_bucket.b"), "b");
+    }
+
+    #[test]
+    fn duplicate_top_level_keys_are_refused() {
+        let e = run(r#"{"format_version":"1.2","resource_changes":[],"resource_changes":[]}"#).unwrap_err();
+        assert!(e.to_string().contains("appears twice"), "{e}");
+    }
+
+    #[test]
+    fn plan_without_resource_changes_has_no_changes() {
+        let r = run(r#"{"format_version":"1.2","planned_values":{}}"#).unwrap();
+        assert!(!r.risky);
+        assert_eq!(r.summary, Summary::default());
+    }
+
+    #[test]
+    fn the_junit_suite_has_a_case_per_change_judged_and_a_failure_per_risky_one() {
+        let doc = r#"{"format_version":"1.2","planned_values":{},"resource_changes":[
+          {"address":"aws_s3_bucket.logs","mode":"managed","type":"aws_s3_bucket","name":"logs","change":{"actions":["create"],"after":{}}},
+          {"address":"aws_iam_role.deploy","mode":"managed","type":"aws_iam_role","name":"deploy","change":{"actions":["update"],"before":{},"after":{}}},
+          {"address":"aws_security_group.web","mode":"managed","type":"aws_security_group","name":"web","change":{"actions":["delete"],"before":{}}},
+          {"address":"aws_instance.same","mode":"managed","type":"aws_instance","name":"same","change":{"actions":["no-op"]}},
+          {"address":"data.aws_iam_policy_document.p","mode":"data","type":"aws_iam_policy_document","name":"p","change":{"actions":["read"]}}
+        ]}"#;
+        let config = crate::config::Config::parse(
+            "[[plan.exemptions]]\naddress = \"aws_security_group.web\"\nreasons = [\"security_group\", \"delete\"]\njustification = \"retired <web>\"\nexpires = 2099-01-01\n",
+            "t.toml",
+            crate::base::time::Date::new(2026, 11, 27).unwrap(),
+        )
+        .unwrap();
+        let report = check_listing(doc.as_bytes(), &config.plan).unwrap();
+        let changes = report.changes.as_ref().unwrap();
+        let addresses: Vec<&str> = changes.iter().map(|c| c.address.as_str()).collect();
+        assert_eq!(addresses, ["aws_s3_bucket.logs", "aws_iam_role.deploy", "aws_security_group.web"]);
+        let suite = report.to_junit("default");
+        let c = suite.counts();
+        assert_eq!((c.tests, c.failures, c.errors), (3, 1, 0), "{suite:?}");
+        let role = &suite.cases[1];
+        assert_eq!(role.name, "aws_iam_role.deploy");
+        let crate::base::junit::CaseResult::Failed(p) = &role.result else { panic!("{role:?}") };
+        assert!(p.kind.split(',').any(|k| k == "iam"), "{p:?}");
+        assert!(p.message.contains("needs review: iam"), "{p:?}");
+        assert_eq!(suite.cases[0].result, crate::base::junit::CaseResult::Passed);
+        assert_eq!(suite.cases[2].result, crate::base::junit::CaseResult::Passed);
+        assert!(suite.cases[2].output.as_deref().unwrap().contains("retired <web>"));
+        // Without the listing, the findings and exemptions alone.
+        let plain = check(doc.as_bytes(), &config.plan).unwrap();
+        assert!(plain.changes.is_none());
+        let c = plain.to_junit("default").counts();
+        assert_eq!((c.tests, c.failures), (2, 1));
+    }
+}

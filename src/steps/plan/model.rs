@@ -1,0 +1,508 @@
+//! The parts of one `resource_changes` element the rules read.
+//!
+//! Everything borrows from the element's bytes ([`super::element`] reads
+//! them). Attributes stay unparsed ([`Raw`]) until a rule asks for one: most
+//! resources are judged on their type and actions alone, and parsing every
+//! `before`/`after` into a tree would dominate the cost of a large plan.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+use serde_json::Value;
+
+/// The raw JSON of one value, syntax already checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Raw<'a>(pub &'a [u8]);
+
+impl<'a> Raw<'a> {
+    /// The JSON text.
+    pub fn bytes(self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The parsed value; `None` when it is not JSON serde reads (never
+    /// for bytes the element reader accepted, short of a lone surrogate).
+    pub fn parse(self) -> Option<Value> {
+        serde_json::from_slice(self.0).ok()
+    }
+}
+
+/// One element of `resource_changes` (or `resource_drift`), borrowed from
+/// its bytes.
+#[derive(Debug)]
+pub(crate) struct ResourceChange<'a> {
+    /// Absolute address, e.g. `module.db.aws_db_instance.main[0]`; empty
+    /// when absent. Some `resource_drift` entries carry none: see
+    /// [`ResourceChange::full_address`].
+    pub address: Cow<'a, str>,
+    /// The module's address (`module.db`), absent at the root.
+    pub module_address: Option<Cow<'a, str>>,
+    /// The instance key of a `count` or `for_each` resource (raw JSON).
+    pub index: Option<Raw<'a>>,
+    /// `managed`, `data` (or OpenTofu's `ephemeral`).
+    pub mode: Cow<'a, str>,
+    /// Resource type, e.g. `aws_iam_role`.
+    pub kind: Cow<'a, str>,
+    /// Resource name (without index).
+    pub name: Option<Cow<'a, str>>,
+    /// Set when the change is to a deposed object.
+    pub deposed: Option<Cow<'a, str>>,
+    /// Set when the resource was moved (`moved` block).
+    pub previous_address: Option<Cow<'a, str>>,
+    /// Why Terraform chose this action (replace, delete).
+    pub action_reason: Option<Cow<'a, str>>,
+    /// The change itself.
+    pub change: Change<'a>,
+}
+
+impl ResourceChange<'_> {
+    /// The address, or when an entry carries none (some `resource_drift`
+    /// entries of Terraform Cloud), the address its parts spell:
+    /// `module.m.data.type.name["key"]`. `None` when neither is there.
+    pub fn full_address(&self) -> Option<String> {
+        if !self.address.is_empty() {
+            return Some(self.address.clone().into_owned());
+        }
+        let name = self.name.as_deref().filter(|n| !n.is_empty())?;
+        let mut a = String::new();
+        if let Some(m) = self.module_address.as_deref().filter(|m| !m.is_empty()) {
+            a.push_str(m);
+            a.push('.');
+        }
+        if self.mode == "data" {
+            a.push_str("data.");
+        }
+        a.push_str(&self.kind);
+        a.push('.');
+        a.push_str(name);
+        match self.index.and_then(Raw::parse) {
+            Some(Value::Number(n)) => a.push_str(&format!("[{n}]")),
+            Some(Value::String(k)) => a.push_str(&format!("[{}]", Value::String(k))),
+            _ => {}
+        }
+        Some(a)
+    }
+}
+
+/// The `change` object of a resource change. The object sides are indexed
+/// by attribute name as they are read, values left raw.
+#[derive(Debug)]
+pub(crate) struct Change<'a> {
+    /// Planned actions.
+    pub actions: Actions,
+    /// The object before the change (empty on create).
+    pub before: Attrs<'a>,
+    /// The object after the change (empty on delete); unknown values absent.
+    pub after: Attrs<'a>,
+    /// Mirrors `after` with `true` where a value is known only after apply.
+    pub after_unknown: Mask<'a>,
+    /// Mirrors `before` with `true` where a value is sensitive.
+    pub before_sensitive: Mask<'a>,
+    /// Mirrors `after` with `true` where a value is sensitive.
+    pub after_sensitive: Mask<'a>,
+    /// Attribute paths that force a replacement: a list of lists (checked),
+    /// parsed when a rule reads it.
+    pub replace_paths: Option<Raw<'a>>,
+    /// Set when the resource is being imported.
+    pub importing: Option<Raw<'a>>,
+}
+
+impl Change<'_> {
+    /// The attribute paths that force a replacement.
+    pub fn replace_paths(&self) -> Vec<Vec<Value>> {
+        self.replace_paths.and_then(|r| serde_json::from_slice(r.0).ok()).unwrap_or_default()
+    }
+}
+
+/// One planned action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `no-op`
+    NoOp,
+    /// `create`
+    Create,
+    /// `read`
+    Read,
+    /// `update`
+    Update,
+    /// `delete`
+    Delete,
+    /// `forget` (a `removed` block: the object stays, Terraform lets go)
+    Forget,
+    /// An action this version does not know; it counts as a change.
+    Other(String),
+}
+
+impl Action {
+    /// The action as Terraform writes it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Action::NoOp => "no-op",
+            Action::Create => "create",
+            Action::Read => "read",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Forget => "forget",
+            Action::Other(s) => s,
+        }
+    }
+}
+
+impl Action {
+    /// The action a plan names (`no-op`, `create`, ...; any other name kept).
+    pub(crate) fn named(s: Cow<'_, str>) -> Action {
+        match s.as_ref() {
+            "no-op" => Action::NoOp,
+            "create" => Action::Create,
+            "read" => Action::Read,
+            "update" => Action::Update,
+            "delete" => Action::Delete,
+            "forget" => Action::Forget,
+            _ => Action::Other(s.into_owned()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Action {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Action::named(<Cow<'de, str>>::deserialize(d)?))
+    }
+}
+
+/// The action list of a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actions(pub Vec<Action>);
+
+impl<'de> Deserialize<'de> for Actions {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let list = Vec::<Action>::deserialize(d)?;
+        if list.is_empty() {
+            return Err(de::Error::custom("`actions` is empty"));
+        }
+        Ok(Actions(list))
+    }
+}
+
+/// Where a change is counted in the plan summary: a replace counts once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bucket {
+    Create,
+    Update,
+    Delete,
+    Replace,
+    NoOp,
+    Read,
+    Forget,
+}
+
+impl Actions {
+    fn has(&self, a: &Action) -> bool {
+        self.0.contains(a)
+    }
+
+    /// True when applying the plan does something to the object: any action
+    /// except `no-op`, `read` and `forget` (unknown actions count).
+    pub fn changes(&self) -> bool {
+        self.0.iter().any(|a| !matches!(a, Action::NoOp | Action::Read | Action::Forget))
+    }
+
+    /// Any list containing `delete` destroys an object (replace included).
+    pub fn deletes(&self) -> bool {
+        self.has(&Action::Delete)
+    }
+
+    /// A new object is created (create, replace, create-and-forget).
+    pub fn creates(&self) -> bool {
+        self.has(&Action::Create)
+    }
+
+    /// Delete and create, in either order.
+    pub fn is_replace(&self) -> bool {
+        self.deletes() && self.creates()
+    }
+
+    /// Only a create: there was no object before.
+    pub fn is_create_only(&self) -> bool {
+        self.creates() && !self.deletes()
+    }
+
+    /// Only a delete.
+    pub fn is_delete_only(&self) -> bool {
+        self.deletes() && !self.creates()
+    }
+
+    /// The summary bucket.
+    pub(crate) fn bucket(&self) -> Bucket {
+        if self.is_replace() {
+            Bucket::Replace
+        } else if self.deletes() {
+            Bucket::Delete
+        } else if self.creates() {
+            Bucket::Create
+        } else if self.has(&Action::Update) || self.0.iter().any(|a| matches!(a, Action::Other(_))) {
+            Bucket::Update
+        } else if self.has(&Action::Forget) {
+            Bucket::Forget
+        } else if self.has(&Action::Read) {
+            Bucket::Read
+        } else {
+            Bucket::NoOp
+        }
+    }
+
+    /// The actions as strings.
+    pub fn names(&self) -> Vec<String> {
+        self.0.iter().map(|a| a.as_str().to_owned()).collect()
+    }
+
+    /// A short verb for messages.
+    pub fn verb(&self) -> &'static str {
+        match self.bucket() {
+            Bucket::Create => "created",
+            Bucket::Update => "updated",
+            Bucket::Delete => "deleted",
+            Bucket::Replace => "replaced",
+            Bucket::NoOp => "unchanged",
+            Bucket::Read => "read",
+            Bucket::Forget => "forgotten",
+        }
+    }
+}
+
+/// One attribute of an object side: byte ranges, in the element, of its
+/// key (between the quotes) and of its raw value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry {
+    pub key_from: usize,
+    pub key_to: usize,
+    /// The key has escapes (compared decoded).
+    pub escaped: bool,
+    pub from: usize,
+    pub to: usize,
+}
+
+/// The top-level attributes of an object, values left unparsed: an index
+/// into the element's bytes, in document order.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Attrs<'a> {
+    bytes: &'a [u8],
+    entries: &'a [Entry],
+}
+
+impl<'a> Attrs<'a> {
+    /// The attributes of `entries`, ranges into `bytes`.
+    pub(crate) fn new(bytes: &'a [u8], entries: &'a [Entry]) -> Self {
+        Attrs { bytes, entries }
+    }
+
+    /// The name of an entry, decoded if it has escapes.
+    fn name_of(&self, e: &Entry) -> Cow<'a, str> {
+        let bytes: &'a [u8] = self.bytes;
+        if e.escaped {
+            serde_json::from_slice::<String>(&bytes[e.key_from - 1..=e.key_to]).map(Cow::Owned).unwrap_or_default()
+        } else {
+            String::from_utf8_lossy(&bytes[e.key_from..e.key_to])
+        }
+    }
+
+    /// The raw value of an attribute (the first, should a key repeat).
+    pub fn raw(&self, name: &str) -> Option<Raw<'a>> {
+        let bytes: &'a [u8] = self.bytes;
+        self.entries
+            .iter()
+            .find(|e| if e.escaped { self.name_of(e) == name } else { &bytes[e.key_from..e.key_to] == name.as_bytes() })
+            .map(|e| Raw(&bytes[e.from..e.to]))
+    }
+
+    /// The attribute names.
+    pub fn names(&self) -> impl Iterator<Item = Cow<'a, str>> + '_ {
+        self.entries.iter().map(|e| self.name_of(e))
+    }
+
+    /// The parsed value of an attribute; absent and `null` are `None`.
+    pub fn value(&self, name: &str) -> Option<Value> {
+        match self.raw(name)?.parse() {
+            Some(Value::Null) | None => None,
+            Some(v) => Some(v),
+        }
+    }
+}
+
+/// How much of an attribute a mask (`after_unknown`, `*_sensitive`) marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Marked {
+    /// Nothing.
+    No,
+    /// Some nested value.
+    Partly,
+    /// The whole attribute.
+    Whole,
+}
+
+impl Marked {
+    /// Marked at all.
+    pub fn any(self) -> bool {
+        self != Marked::No
+    }
+}
+
+/// A mask mirroring an object: `true`/`false` for all of it, or per attribute.
+#[derive(Debug)]
+pub(crate) enum Mask<'a> {
+    All(bool),
+    Attrs(Attrs<'a>),
+}
+
+impl Default for Mask<'_> {
+    fn default() -> Self {
+        Mask::All(false)
+    }
+}
+
+impl Mask<'_> {
+    /// How much of `name` is marked.
+    pub fn at(&self, name: &str) -> Marked {
+        match self {
+            Mask::All(true) => Marked::Whole,
+            Mask::All(false) => Marked::No,
+            Mask::Attrs(a) => match a.raw(name).map(Raw::bytes) {
+                None | Some(b"false" | b"null") => Marked::No,
+                Some(b"true") => Marked::Whole,
+                // Nested masks contain `true` exactly where a leaf is marked.
+                Some(nested) if nested.windows(4).any(|w| w == b"true") => Marked::Partly,
+                Some(_) => Marked::No,
+            },
+        }
+    }
+}
+
+/// What the rules see of one resource change.
+#[derive(Debug)]
+pub(crate) struct View<'a> {
+    pub rc: &'a ResourceChange<'a>,
+}
+
+impl<'a> View<'a> {
+    /// A view of one change.
+    pub fn new(rc: &'a ResourceChange<'a>) -> Self {
+        View { rc }
+    }
+
+    /// The resource type.
+    pub fn kind(&self) -> &str {
+        &self.rc.kind
+    }
+
+    /// The planned actions.
+    pub fn actions(&self) -> &Actions {
+        &self.rc.change.actions
+    }
+
+    /// The value before the change.
+    pub fn before(&self, attr: &str) -> Option<Value> {
+        self.rc.change.before.value(attr)
+    }
+
+    /// The value after the change (`None` when absent, null or unknown).
+    pub fn after(&self, attr: &str) -> Option<Value> {
+        self.rc.change.after.value(attr)
+    }
+
+    /// The attribute is (partly) known only after apply.
+    pub fn unknown(&self, attr: &str) -> Marked {
+        self.rc.change.after_unknown.at(attr)
+    }
+
+    /// The attribute is (partly) sensitive on either side.
+    pub fn sensitive(&self, attr: &str) -> bool {
+        self.rc.change.before_sensitive.at(attr).any() || self.rc.change.after_sensitive.at(attr).any()
+    }
+
+    /// A value for a message, or `(sensitive)` when either side marks the
+    /// attribute sensitive. Long values are cut.
+    pub fn show(&self, attr: &str, v: &Value) -> String {
+        if self.sensitive(attr) {
+            return SENSITIVE.to_owned();
+        }
+        let s = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if s.chars().count() > 80 {
+            let cut: String = s.chars().take(77).collect();
+            format!("{cut}...")
+        } else {
+            s
+        }
+    }
+}
+
+/// What every output prints in place of a sensitive value.
+pub const SENSITIVE: &str = "(sensitive)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rc(json: &'static str) -> ResourceChange<'static> {
+        let reader = Box::leak(Box::new(crate::steps::plan::element::ElementReader::default()));
+        reader.read(json.as_bytes()).unwrap().0
+    }
+
+    #[test]
+    fn actions_classify_every_documented_list() {
+        let a = |v: &[&str]| Actions(v.iter().map(|s| serde_json::from_value(Value::from(*s)).unwrap()).collect());
+        assert_eq!(a(&["no-op"]).bucket(), Bucket::NoOp);
+        assert_eq!(a(&["read"]).bucket(), Bucket::Read);
+        assert_eq!(a(&["create"]).bucket(), Bucket::Create);
+        assert_eq!(a(&["update"]).bucket(), Bucket::Update);
+        assert_eq!(a(&["delete"]).bucket(), Bucket::Delete);
+        assert_eq!(a(&["delete", "create"]).bucket(), Bucket::Replace);
+        assert_eq!(a(&["create", "delete"]).bucket(), Bucket::Replace);
+        assert_eq!(a(&["forget"]).bucket(), Bucket::Forget);
+        assert_eq!(a(&["create", "forget"]).bucket(), Bucket::Create);
+        assert_eq!(a(&["forget", "create"]).bucket(), Bucket::Create);
+        assert!(!a(&["forget"]).changes());
+        assert!(!a(&["create", "forget"]).deletes());
+        assert!(a(&["frobnicate"]).changes(), "unknown actions count as changes");
+        assert!(a(&["frobnicate", "delete"]).deletes());
+    }
+
+    #[test]
+    fn empty_action_list_is_malformed() {
+        let mut reader = crate::steps::plan::element::ElementReader::default();
+        let r = reader.read(br#"{"address":"a.b","mode":"managed","type":"a","change":{"actions":[]}}"#);
+        assert!(matches!(r, Err(crate::steps::plan::element::ElementError::Shape(m)) if m == "`actions` is empty"));
+    }
+
+    #[test]
+    fn attributes_parse_lazily_and_masks_mark() {
+        let r = rc(r#"{"address":"aws_db_instance.x","mode":"managed","type":"aws_db_instance","change":{
+            "actions":["update"],
+            "before":{"password":"hunter2","tags":{"a":"b"},"n":null},
+            "after":{"password":"hunter3","tags":{"a":"c"}},
+            "after_unknown":{"arn":true,"tags":{}},
+            "before_sensitive":{"password":true},
+            "after_sensitive":{"password":true,"tags":{"a":true}}}}"#);
+        let v = View::new(&r);
+        assert_eq!(v.before("password"), Some(Value::from("hunter2")));
+        assert_eq!(v.before("n"), None);
+        assert_eq!(v.unknown("arn"), Marked::Whole);
+        assert_eq!(v.unknown("tags"), Marked::No);
+        assert!(v.sensitive("password"));
+        assert!(v.sensitive("tags"));
+        assert_eq!(v.show("password", &Value::from("hunter3")), SENSITIVE);
+        assert_eq!(v.show("tags", &Value::from("x")), SENSITIVE);
+        assert!(!v.sensitive("name"));
+    }
+
+    #[test]
+    fn whole_object_sensitive_masks_everything() {
+        let r = rc(r#"{"address":"a.b","mode":"managed","type":"a","change":{"actions":["create"],
+            "after":{"x":"secret"},"after_sensitive":true}}"#);
+        let v = View::new(&r);
+        assert!(v.sensitive("x"));
+        assert_eq!(v.show("x", &Value::from("secret")), SENSITIVE);
+    }
+}

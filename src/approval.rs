@@ -14,6 +14,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::time::Timestamp;
+use crate::validate::ValidateCode;
 
 /// One move of the ticket into the approved status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,14 +106,14 @@ pub enum ApprovalProblem {
 
 impl ApprovalProblem {
     /// The stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ValidateCode {
         match self {
-            ApprovalProblem::NotApproved { .. } => "not_approved",
-            ApprovalProblem::BeforeChange { .. } => "approval_before_change",
-            ApprovalProblem::Expired { .. } => "approval_expired",
-            ApprovalProblem::Unmapped { .. } => "approver_unmapped",
-            ApprovalProblem::SelfApproval { .. } => "self_approval",
-            ApprovalProblem::TooFew { .. } => "too_few_approvers",
+            ApprovalProblem::NotApproved { .. } => ValidateCode::NotApproved,
+            ApprovalProblem::BeforeChange { .. } => ValidateCode::ApprovalBeforeChange,
+            ApprovalProblem::Expired { .. } => ValidateCode::ApprovalExpired,
+            ApprovalProblem::Unmapped { .. } => ValidateCode::ApproverUnmapped,
+            ApprovalProblem::SelfApproval { .. } => ValidateCode::SelfApproval,
+            ApprovalProblem::TooFew { .. } => ValidateCode::TooFewApprovers,
         }
     }
 }
@@ -266,7 +267,7 @@ mod tests {
     }
 
     fn codes(v: &ApprovalVerdict) -> Vec<&'static str> {
-        v.problems.iter().map(ApprovalProblem::code).collect()
+        v.problems.iter().map(|p| p.code().as_str()).collect()
     }
 
     #[test]

@@ -751,7 +751,11 @@ fn past_the_lock(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<
     for issue in src.jira.search(&q, &["status"], &[RECORD_PROPERTY], &[])? {
         let Some(record) = issue.properties.get(RECORD_PROPERTY).and_then(TicketRecord::from_value) else { continue };
         if let Some(why) = applied_without_plan(config, &record, issue.status().unwrap_or_default()) {
-            out.push(LockEntry { ticket: issue.key.clone(), code: "applied_without_plan".into(), detail: why });
+            out.push(LockEntry {
+                ticket: issue.key.clone(),
+                code: crate::lock::LockCode::AppliedWithoutPlan.as_str().into(),
+                detail: why,
+            });
         }
         if record.workflows.is_empty() {
             continue;

@@ -20,6 +20,7 @@ pub mod circleci;
 pub mod classify;
 pub mod cli;
 pub mod close;
+pub mod codes;
 pub mod config;
 pub mod converge;
 pub mod decision;

@@ -27,52 +27,30 @@
 //! state never excuses a result: old debt still ships.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::codes::{Finding, stable_codes};
 use crate::config::scan::{RequiredScanner, ScanConfig};
 use crate::evidence::{Evidence, GapArea, JobFact};
 use crate::review::Verdict;
 use crate::sarif::RunFacts;
 
-/// Stable reason codes of the scan gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ScanCode {
-    /// Every required scanner scanned the commit; nothing blocks.
-    ScanPassed,
-    /// A required scanner (or any scanner) has no run bound to the commit.
-    ScanMissing,
-    /// A run names another commit than the deployed one.
-    ScanNotForDeploySha,
-    /// A run did not finish: tool errors, unsuccessful invocation, analysis error.
-    ScanIncomplete,
-    /// A scan job of the deploy did not succeed.
-    ScanJobNotSuccessful,
-    /// A SARIF document could not be read.
-    ScanUnreadable,
-    /// A result at or above the blocking threshold.
-    ScanBlockingFinding,
-    /// Scan facts could not be read.
-    EvidenceIncomplete,
+stable_codes! {
+    /// Stable reason codes of the scan gate.
+    pub enum ScanCode: "scan gate" in "### The decision" {
+        ScanPassed => "scan_passed", "every required scanner scanned the commit; nothing blocks";
+        ScanMissing => "scan_missing", "a required scanner (or any scanner) has no run bound to the commit";
+        ScanNotForDeploySha => "scan_not_for_deploy_sha", "a run names another commit than the deployed one";
+        ScanIncomplete => "scan_incomplete", "a run did not finish: tool errors, unsuccessful invocation, analysis error";
+        ScanJobNotSuccessful => "scan_job_not_successful", "a scan job of the deploy did not succeed";
+        ScanUnreadable => "scan_unreadable", "a SARIF document could not be read";
+        ScanBlockingFinding => "scan_blocking_finding", "a result at or above the blocking threshold";
+        EvidenceIncomplete => "evidence_incomplete", "scan facts could not be read";
+    }
 }
 
 impl ScanCode {
-    /// The stable code.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScanCode::ScanPassed => "scan_passed",
-            ScanCode::ScanMissing => "scan_missing",
-            ScanCode::ScanNotForDeploySha => "scan_not_for_deploy_sha",
-            ScanCode::ScanIncomplete => "scan_incomplete",
-            ScanCode::ScanJobNotSuccessful => "scan_job_not_successful",
-            ScanCode::ScanUnreadable => "scan_unreadable",
-            ScanCode::ScanBlockingFinding => "scan_blocking_finding",
-            ScanCode::EvidenceIncomplete => "evidence_incomplete",
-        }
-    }
-
     /// Which reason is the main one among failures: the most specific.
     fn rank(self) -> u8 {
         match self {
@@ -96,20 +74,8 @@ impl ScanCode {
     }
 }
 
-impl fmt::Display for ScanCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A reason with its explanation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScanFinding {
-    /// Stable code.
-    pub code: ScanCode,
-    /// For people.
-    pub detail: String,
-}
+pub type ScanFinding = Finding<ScanCode>;
 
 /// A result that blocks the deploy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::approval::{self, ApprovalFacts, ApprovalPolicy, ApprovalVerdict};
 use crate::bot_record::{self, Check};
+use crate::codes::stable_codes;
 use crate::config::jira::TicketField;
 use crate::config::{Config, env_key};
 use crate::digest::Sha256Digest;
@@ -34,11 +35,39 @@ pub struct PlanFiles {
     pub file: Option<Sha256Digest>,
 }
 
+stable_codes! {
+    /// Stable codes of the conditions `validate` checks (README.md, `changegate validate`).
+    pub enum ValidateCode: "validate" in "## `changegate validate`" {
+        RecordMissing => "record_missing", "the ticket has no changegate record (run `request`)";
+        RecordTampered => "record_tampered", "the record does not match the digests mirrored in the ticket's labels and record field";
+        BindingMismatch => "binding_mismatch", "project, environment, action, branch, commit, pipeline, or build job name or number differs from this build";
+        RequiredFieldMissing => "required_field_missing", "a required field is empty (or not mapped to a site field)";
+        PlanNotRecorded => "plan_not_recorded", "before apply: no plan is recorded for the stack, or the policy requires one and none was given";
+        PlanJsonMismatch => "plan_json_mismatch", "before apply: the plan JSON is not the recorded one";
+        PlanFileMismatch => "plan_file_mismatch", "before apply: the binary plan is not the recorded one";
+        PlanFileMissing => "plan_file_missing", "before apply: a binary plan was recorded and none was given";
+        BotRecordAltered => "bot_record_altered", "the bot's record on the ticket does not verify";
+        NotApproved => "not_approved", "the ticket is not in the approved status";
+        ApprovalBeforeChange => "approval_before_change", "no approval since the binding last changed, a risky plan was recorded, or the bot's analysis of this binding";
+        ApprovalExpired => "approval_expired", "the approval is older than `approval_ttl`";
+        ApproverUnmapped => "approver_unmapped", "the approver has no GitHub id in `[jira.approvers]`";
+        SelfApproval => "self_approval", "the approver wrote, pushed or requested the change";
+        TooFewApprovers => "too_few_approvers", "fewer distinct approvers than `required_approvers`";
+        ApprovalInvalid => "approval_invalid", "no valid approval, and no more specific reason";
+        OutsideChangeWindow => "outside_change_window", "now is outside the environment's change windows, and no second approver overrides";
+        ChangeFreeze => "change_freeze", "now is inside a freeze, and no second approver overrides";
+        EmergencyNotGranted => "emergency_not_granted", "an emergency was asked for and the break-glass group did not grant it";
+        AnalysisMissing => "analysis_missing", "where a bot runs: the bot has not analysed this binding";
+        ReceiptMissing => "receipt_missing", "where a bot runs: no receipt from the bot for this binding (and plan) under the policy in force";
+        ReceiptInvalid => "receipt_invalid", "where a bot runs: the receipt does not verify";
+    }
+}
+
 /// A failed condition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     /// Stable code.
-    pub code: &'static str,
+    pub code: ValidateCode,
     /// What is wrong and what to do.
     pub message: String,
 }
@@ -109,7 +138,7 @@ pub struct Condition {
     /// What must hold.
     pub what: &'static str,
     /// The codes of its failures.
-    pub codes: &'static [&'static str],
+    pub codes: &'static [ValidateCode],
 }
 
 /// Every condition, in the order they are checked.
@@ -117,52 +146,65 @@ pub const CONDITIONS: &[Condition] = &[
     Condition {
         name: "record",
         what: "the ticket has a changegate record that matches the digests mirrored in its labels and record field",
-        codes: &["record_missing", "record_tampered"],
+        codes: &[ValidateCode::RecordMissing, ValidateCode::RecordTampered],
     },
     Condition {
         name: "binding",
         what: "project, environment, action, branch, commit, pipeline and build job are this build's",
-        codes: &["binding_mismatch"],
+        codes: &[ValidateCode::BindingMismatch],
     },
-    Condition { name: "required_fields", what: "every required field is filled", codes: &["required_field_missing"] },
+    Condition {
+        name: "required_fields",
+        what: "every required field is filled",
+        codes: &[ValidateCode::RequiredFieldMissing],
+    },
     Condition {
         name: "plan",
         what: "the plan about to be applied is the recorded, reviewed one",
-        codes: &["plan_not_recorded", "plan_json_mismatch", "plan_file_mismatch", "plan_file_missing"],
+        codes: &[
+            ValidateCode::PlanNotRecorded,
+            ValidateCode::PlanJsonMismatch,
+            ValidateCode::PlanFileMismatch,
+            ValidateCode::PlanFileMissing,
+        ],
     },
-    Condition { name: "bot_record", what: "the bot's record on the ticket verifies", codes: &["bot_record_altered"] },
+    Condition {
+        name: "bot_record",
+        what: "the bot's record on the ticket verifies",
+        codes: &[ValidateCode::BotRecordAltered],
+    },
     Condition {
         name: "approval",
         what: "a valid approval given after the last change, within the TTL, by enough independent, mapped approvers",
         codes: &[
-            "not_approved",
-            "approval_before_change",
-            "approval_expired",
-            "approver_unmapped",
-            "self_approval",
-            "too_few_approvers",
-            "approval_invalid",
+            ValidateCode::NotApproved,
+            ValidateCode::ApprovalBeforeChange,
+            ValidateCode::ApprovalExpired,
+            ValidateCode::ApproverUnmapped,
+            ValidateCode::SelfApproval,
+            ValidateCode::TooFewApprovers,
+            ValidateCode::ApprovalInvalid,
         ],
     },
     Condition {
         name: "change_window",
         what: "inside a change window and outside any freeze, or approved by one more person",
-        codes: &["outside_change_window", "change_freeze"],
+        codes: &[ValidateCode::OutsideChangeWindow, ValidateCode::ChangeFreeze],
     },
     Condition {
         name: "emergency",
         what: "an emergency asked for was granted by the break-glass group",
-        codes: &["emergency_not_granted"],
+        codes: &[ValidateCode::EmergencyNotGranted],
     },
     Condition {
         name: "analysis",
         what: "the bot has analysed this binding (who may not approve is known)",
-        codes: &["analysis_missing"],
+        codes: &[ValidateCode::AnalysisMissing],
     },
     Condition {
         name: "receipt",
         what: "the bot's signed receipt for this binding (and plan) under the policy in force",
-        codes: &["receipt_missing", "receipt_invalid"],
+        codes: &[ValidateCode::ReceiptMissing, ValidateCode::ReceiptInvalid],
     },
 ];
 
@@ -182,7 +224,7 @@ pub struct Verdict {
     pub emergency: Option<Grant>,
 }
 
-fn fail(code: &'static str, message: impl Into<String>) -> Failure {
+fn fail(code: ValidateCode, message: impl Into<String>) -> Failure {
     Failure { code, message: message.into() }
 }
 
@@ -193,7 +235,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     let jc = &f.config.jira;
     let Some(record) = &t.record else {
         failures.push(fail(
-            "record_missing",
+            ValidateCode::RecordMissing,
             format!("{} has no changegate record: run `changegate request` for this build", t.key),
         ));
         return Verdict { pass: false, checked: vec!["record"], failures, approval: None, emergency: None };
@@ -207,7 +249,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
         || binding_labels != 1
     {
         failures.push(fail(
-            "record_tampered",
+            ValidateCode::RecordTampered,
             "the ticket's record does not match the one binding digest mirrored in its labels",
         ));
     }
@@ -215,7 +257,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
         let mirrored = t.fields.get(&site.id).and_then(Value::as_str).unwrap_or_default();
         if mirrored.trim() != mirror_text(record) {
             failures.push(fail(
-                "record_tampered",
+                ValidateCode::RecordTampered,
                 format!(
                     "the record field {} does not hold the digests of the record ({})",
                     site.id,
@@ -230,7 +272,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     let c = f.current;
     if env_key(&b.environment) != env_key(&c.environment) {
         failures.push(fail(
-            "binding_mismatch",
+            ValidateCode::BindingMismatch,
             format!("environment: the ticket allows {:?}, this job deploys to {:?}", b.environment, c.environment),
         ));
     }
@@ -243,17 +285,21 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     ];
     for (name, want, have) in fields {
         if want != have {
-            failures
-                .push(fail("binding_mismatch", format!("{name}: the ticket allows {want:?}, this build is {have:?}")));
+            failures.push(fail(
+                ValidateCode::BindingMismatch,
+                format!("{name}: the ticket allows {want:?}, this build is {have:?}"),
+            ));
         }
     }
     if (f.applying || f.action_must_apply) && b.action != crate::request::binding::DeployAction::Apply {
-        failures
-            .push(fail("binding_mismatch", format!("action: the ticket allows a {} only, this job applies", b.action)));
+        failures.push(fail(
+            ValidateCode::BindingMismatch,
+            format!("action: the ticket allows a {} only, this job applies", b.action),
+        ));
     }
     if b.build_job.number != c.build_job.number {
         failures.push(fail(
-            "binding_mismatch",
+            ValidateCode::BindingMismatch,
             format!("build job number: the ticket allows #{}, this build is #{} (a rebuilt artifact needs `changegate request` and a new approval)", b.build_job.number, c.build_job.number),
         ));
     }
@@ -263,10 +309,11 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
         match jc.site_field(*req) {
             Some(site) if t.field_filled(&site.id) => {}
             Some(site) => {
-                failures.push(fail("required_field_missing", format!("{} ({}) is empty", req.label(), site.id)));
+                failures
+                    .push(fail(ValidateCode::RequiredFieldMissing, format!("{} ({}) is empty", req.label(), site.id)));
             }
             None => failures.push(fail(
-                "required_field_missing",
+                ValidateCode::RequiredFieldMissing,
                 format!(
                     "{} is required but not mapped to a field of the site ([jira.fields] {})",
                     req.label(),
@@ -282,14 +329,14 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     let mut not_before_reason = "the last change to the binding".to_owned();
     if f.applying && f.plan.is_none() && f.config.plan_required_for(&f.current.environment) {
         failures.push(fail(
-            "plan_not_recorded",
+            ValidateCode::PlanNotRecorded,
             "the policy requires a reviewed plan before every apply: pass --plan-json and --plan-file of the plan that `changegate plan-check --ticket` recorded",
         ));
     }
     if let Some(p) = f.plan {
         match record.plans.get(&p.stack) {
             None => failures.push(fail(
-                "plan_not_recorded",
+                ValidateCode::PlanNotRecorded,
                 format!(
                     "no plan is recorded for stack {:?}: run `changegate plan-check --ticket` after the plan",
                     p.stack
@@ -298,22 +345,28 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             Some(r) => {
                 if r.json_digest != p.json {
                     failures.push(fail(
-                        "plan_json_mismatch",
+                        ValidateCode::PlanJsonMismatch,
                         format!("the plan JSON is {}, the reviewed one {}", p.json, r.json_digest),
                     ));
                 }
                 match (&r.file_digest, &p.file) {
                     (Some(want), Some(have)) if want != have => {
                         failures.push(fail(
-                            "plan_file_mismatch",
+                            ValidateCode::PlanFileMismatch,
                             format!("the plan file is {have}, the reviewed one {want}"),
                         ));
                     }
                     (Some(_), None) => {
-                        failures.push(fail("plan_file_missing", "a plan file digest was recorded: pass --plan-file"));
+                        failures.push(fail(
+                            ValidateCode::PlanFileMissing,
+                            "a plan file digest was recorded: pass --plan-file",
+                        ));
                     }
                     (None, Some(_)) => {
-                        failures.push(fail("plan_file_mismatch", "no plan file digest was recorded for this stack"));
+                        failures.push(fail(
+                            ValidateCode::PlanFileMismatch,
+                            "no plan file digest was recorded for this stack",
+                        ));
                     }
                     _ => {}
                 }
@@ -326,7 +379,10 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
                     )
                     || !t.labels.contains(&r.label)
                 {
-                    failures.push(fail("record_tampered", "the recorded plan digests do not match the plan label"));
+                    failures.push(fail(
+                        ValidateCode::RecordTampered,
+                        "the recorded plan digests do not match the plan label",
+                    ));
                 }
                 if let Some(at) = t.label_added_at(&r.label).filter(|at| r.risky && *at > not_before) {
                     not_before = at;
@@ -342,7 +398,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     let check = bot_record::check(t.bot.as_ref(), f.trust.ring(), &t.key, &record.binding_digest, floor);
     if let Check::Altered { why, .. } = &check {
         failures.push(fail(
-            "bot_record_altered",
+            ValidateCode::BotRecordAltered,
             format!("{why}: the bot's record was changed by someone else; the bot re-derives it"),
         ));
     }
@@ -421,7 +477,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
         Ok(_) => None,
         Err(why) => {
             if let (Some(why), false) = (why, verdict.valid) {
-                failures.push(fail("emergency_not_granted", why));
+                failures.push(fail(ValidateCode::EmergencyNotGranted, why));
             }
             None
         }
@@ -443,7 +499,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             failures.push(fail(p.code(), p.to_string()));
         }
         if verdict.problems.is_empty() {
-            failures.push(fail("approval_invalid", "no valid approval"));
+            failures.push(fail(ValidateCode::ApprovalInvalid, "no valid approval"));
         }
     }
 
@@ -452,12 +508,12 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     if let (Some(_), None, false) = (f.trust.ring(), &grant, check.is_altered()) {
         if analysis.is_none() {
             failures.push(fail(
-                "analysis_missing",
+                ValidateCode::AnalysisMissing,
                 "the changegate bot has not analysed this commit yet, so who may not approve it is unknown",
             ));
         } else if !analysed {
             failures.push(fail(
-                "analysis_missing",
+                ValidateCode::AnalysisMissing,
                 "the changegate bot's analysis of this binding is not in the ticket's history (its label)",
             ));
         }
@@ -481,13 +537,13 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
         if found.is_empty() {
             let what = if f.plan.is_some() { "this binding and plan" } else { "this binding" };
             failures.push(fail(
-                "receipt_missing",
+                ValidateCode::ReceiptMissing,
                 format!("no receipt from the changegate bot for {what} under the policy in force ({policy})"),
             ));
         } else if let Some(e) = found.iter().map(|r| receipt::verify(ring, r)).find_map(Result::err)
             && !found.iter().any(|r| receipt::verify(ring, r).is_ok())
         {
-            failures.push(fail("receipt_invalid", format!("the receipt for this binding: {e}")));
+            failures.push(fail(ValidateCode::ReceiptInvalid, format!("the receipt for this binding: {e}")));
         }
     }
     let mut checked = vec!["record", "binding", "required_fields"];
@@ -519,7 +575,7 @@ impl Verdict {
             .collect();
         for f in &self.failures {
             if !out.iter().any(|(c, _)| c.codes.contains(&f.code)) {
-                out.push((Condition { name: f.code, what: "", codes: &[] }, vec![f]));
+                out.push((Condition { name: f.code.as_str(), what: "", codes: &[] }, vec![f]));
             }
         }
         out
@@ -536,7 +592,7 @@ impl Verdict {
                 if failures.is_empty() {
                     return Case::passed("validate", c.name).with_output(c.what);
                 }
-                let mut codes: Vec<&str> = failures.iter().map(|f| f.code).collect();
+                let mut codes: Vec<&str> = failures.iter().map(|f| f.code.as_str()).collect();
                 codes.dedup();
                 let detail = failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
                 Case::failed("validate", c.name, codes.join(","), failures[0].to_string(), detail)
@@ -856,7 +912,7 @@ mod tests {
                 v.checked
             );
         }
-        v.failures.iter().map(|f| f.code).collect()
+        v.failures.iter().map(|f| f.code.as_str()).collect()
     }
 
     #[test]
@@ -908,9 +964,15 @@ mod tests {
             .expect("the reports table");
         for c in CONDITIONS {
             assert!(row.contains(&format!("`{}`", c.name)), "README's reports table lacks {}", c.name);
-            for code in c.codes.iter().filter(|c| **c != "approval_invalid") {
-                assert!(readme.contains(&format!("`{code}`")), "README lacks the code {code}");
-            }
+        }
+        // The codes themselves: `codes::tests`.
+    }
+
+    #[test]
+    fn every_code_belongs_to_one_condition() {
+        for code in ValidateCode::ALL {
+            let of: Vec<&str> = CONDITIONS.iter().filter(|c| c.codes.contains(&code)).map(|c| c.name).collect();
+            assert_eq!(of.len(), 1, "{code} belongs to {of:?}");
         }
     }
 

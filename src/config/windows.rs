@@ -26,6 +26,7 @@ use toml::Spanned;
 use super::Problems;
 use crate::time::Timestamp;
 use crate::tz::Zone;
+use crate::validate::ValidateCode;
 
 /// A recurring window as written.
 #[derive(Debug, Deserialize)]
@@ -282,11 +283,11 @@ pub enum WindowCheck {
 
 impl WindowCheck {
     /// The stable code of a closed check.
-    pub fn code(&self) -> Option<&'static str> {
+    pub fn code(&self) -> Option<ValidateCode> {
         match self {
             WindowCheck::Open => None,
-            WindowCheck::Outside(_) => Some("outside_change_window"),
-            WindowCheck::Frozen(_) => Some("change_freeze"),
+            WindowCheck::Outside(_) => Some(ValidateCode::OutsideChangeWindow),
+            WindowCheck::Frozen(_) => Some(ValidateCode::ChangeFreeze),
         }
     }
 }

@@ -19,10 +19,10 @@
 pub mod render;
 
 use std::collections::BTreeSet;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::codes::{Finding, stable_codes};
 use crate::config::{Config, ConfigError};
 use crate::digest::Sha256Digest;
 use crate::evidence::{Evidence, GapArea};
@@ -33,78 +33,28 @@ use crate::time::{Date, Timestamp};
 /// Version of the decision format (`decide --format json`, the bot's property).
 pub const DECISION_VERSION: u32 = 1;
 
-/// Stable reason codes of the approval policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PolicyCode {
-    /// A commit failed two-person review.
-    ReviewFailed,
-    /// Two-person review could not be decided.
-    ReviewUndecidable,
-    /// The scan gate failed.
-    ScanFailed,
-    /// The scan gate could not be decided.
-    ScanUndecidable,
-    /// A configuration file of changegate changed since the last approved deploy.
-    PolicyConfigChanged,
-    /// The pipeline's configuration (anything under `.circleci/`, the orb
-    /// version pinned there included) changed since the last approved deploy.
-    PipelineConfigChanged,
-    /// No earlier approved deploy of this repository and environment.
-    FirstDeploy,
-    /// A deploy of the same repository and environment is still running.
-    RunningDeploy,
-    /// Another ticket of the same repository and environment is open.
-    PendingTicket,
-    /// A drift ticket of the environment is open: the deploy would overwrite
-    /// or re-apply changes made outside Terraform (docs/drift.md).
-    DriftOpen,
-    /// Facts the policy needs could not be read.
-    EvidenceIncomplete,
-    /// The record contradicts itself (altered, or badly collected).
-    EvidenceInconsistent,
-    /// Collected outside every change window of the environment.
-    OutsideChangeWindow,
-    /// Collected inside a change freeze of the environment.
-    ChangeFreeze,
-}
-
-impl PolicyCode {
-    /// The stable code.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PolicyCode::ReviewFailed => "review_failed",
-            PolicyCode::ReviewUndecidable => "review_undecidable",
-            PolicyCode::ScanFailed => "scan_failed",
-            PolicyCode::ScanUndecidable => "scan_undecidable",
-            PolicyCode::PolicyConfigChanged => "policy_config_changed",
-            PolicyCode::PipelineConfigChanged => "pipeline_config_changed",
-            PolicyCode::FirstDeploy => "first_deploy",
-            PolicyCode::RunningDeploy => "running_deploy",
-            PolicyCode::PendingTicket => "pending_ticket",
-            PolicyCode::DriftOpen => "drift_open",
-            PolicyCode::EvidenceIncomplete => "evidence_incomplete",
-            PolicyCode::EvidenceInconsistent => "evidence_inconsistent",
-            PolicyCode::OutsideChangeWindow => "outside_change_window",
-            PolicyCode::ChangeFreeze => "change_freeze",
-        }
-    }
-}
-
-impl fmt::Display for PolicyCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+stable_codes! {
+    /// Stable reason codes of the approval policy.
+    pub enum PolicyCode: "approval policy" in "### The decision" {
+        ReviewFailed => "review_failed", "a commit failed two-person review";
+        ReviewUndecidable => "review_undecidable", "two-person review could not be decided";
+        ScanFailed => "scan_failed", "the scan gate failed";
+        ScanUndecidable => "scan_undecidable", "the scan gate could not be decided";
+        PolicyConfigChanged => "policy_config_changed", "a configuration file of changegate changed since the last approved deploy";
+        PipelineConfigChanged => "pipeline_config_changed", "the pipeline's configuration (anything under `.circleci/`, the orb version pinned there included) changed since the last approved deploy";
+        FirstDeploy => "first_deploy", "no earlier approved deploy of this repository and environment";
+        RunningDeploy => "running_deploy", "a deploy of the same repository and environment is still running";
+        PendingTicket => "pending_ticket", "another ticket of the same repository and environment is open";
+        DriftOpen => "drift_open", "a drift ticket of the environment is open: the deploy would overwrite or re-apply changes made outside Terraform (docs/drift.md)";
+        EvidenceIncomplete => "evidence_incomplete", "facts the policy needs could not be read";
+        EvidenceInconsistent => "evidence_inconsistent", "the record contradicts itself (altered, or badly collected)";
+        OutsideChangeWindow => "outside_change_window", "collected outside every change window of the environment";
+        ChangeFreeze => "change_freeze", "collected inside a change freeze of the environment";
     }
 }
 
 /// Why a person must approve.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reason {
-    /// Stable code.
-    pub code: PolicyCode,
-    /// For people.
-    pub detail: String,
-}
+pub type Reason = Finding<PolicyCode>;
 
 /// What the analysis recommends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,81 +22,37 @@ mod security_group;
 mod stateful_replace;
 mod trust_policy;
 
-use std::fmt;
-
 use serde::Serialize;
 
 use super::model::{Marked, View};
 use super::policy_doc::{self, PolicyValue};
+use crate::codes::stable_codes;
 use crate::config::plan::PlanRules;
 
-/// Why a resource change needs review. The codes are a stable contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    /// Seed: an object is destroyed (delete or replace).
-    Delete,
-    /// Seed: the `policy` attribute changes.
-    Policy,
-    /// Seed: an `aws_iam_*` resource changes.
-    Iam,
-    /// Seed: a policy attachment changes.
-    Attachment,
-    /// Seed: a security group or rule changes.
-    SecurityGroup,
-    /// Another policy-like attribute or resource-based permission changes.
-    ResourcePolicy,
-    /// Something becomes reachable from the internet or by anyone.
-    PublicExposure,
-    /// A stateful resource (database, bucket, key...) is replaced.
-    StatefulReplace,
-    /// A deletion or termination protection is turned off.
-    DeletionProtectionOff,
-    /// A policy statement grants a wildcard.
-    IamWildcard,
-    /// Who may assume a role changes.
-    TrustPolicy,
-    /// IAM or firewall resources of other clouds change.
-    CloudIamFirewall,
-    /// A resource type listed in `plan.extra_risky_types` changes.
-    ExtraType,
+stable_codes! {
+    /// Why a resource change needs review. The codes are a stable contract,
+    /// in report order.
+    pub enum Reason: "plan reason" in "### Reasons" {
+        Delete => "delete", "seed: an object is destroyed (delete or replace)";
+        Policy => "policy", "seed: the `policy` attribute changes";
+        Iam => "iam", "seed: an `aws_iam_*` resource changes";
+        Attachment => "attachment", "seed: a policy attachment changes";
+        SecurityGroup => "security_group", "seed: a security group or rule changes";
+        ResourcePolicy => "resource_policy", "another policy-like attribute or resource-based permission changes";
+        PublicExposure => "public_exposure", "something becomes reachable from the internet or by anyone";
+        StatefulReplace => "stateful_replace", "a stateful resource (database, bucket, key...) is replaced";
+        DeletionProtectionOff => "deletion_protection_off", "a deletion or termination protection is turned off";
+        IamWildcard => "iam_wildcard", "a policy statement grants a wildcard";
+        TrustPolicy => "trust_policy", "who may assume a role changes";
+        CloudIamFirewall => "cloud_iam_firewall", "IAM or firewall resources of other clouds change";
+        ExtraType => "extra_type", "a resource type listed in `plan.extra_risky_types` changes";
+    }
 }
 
 impl Reason {
-    /// Every reason, in report order.
-    pub const ALL: [Reason; 13] = [
-        Reason::Delete,
-        Reason::Policy,
-        Reason::Iam,
-        Reason::Attachment,
-        Reason::SecurityGroup,
-        Reason::ResourcePolicy,
-        Reason::PublicExposure,
-        Reason::StatefulReplace,
-        Reason::DeletionProtectionOff,
-        Reason::IamWildcard,
-        Reason::TrustPolicy,
-        Reason::CloudIamFirewall,
-        Reason::ExtraType,
-    ];
-
     /// The stable code.
     pub fn code(self) -> &'static str {
-        match self {
-            Reason::Delete => "delete",
-            Reason::Policy => "policy",
-            Reason::Iam => "iam",
-            Reason::Attachment => "attachment",
-            Reason::SecurityGroup => "security_group",
-            Reason::ResourcePolicy => "resource_policy",
-            Reason::PublicExposure => "public_exposure",
-            Reason::StatefulReplace => "stateful_replace",
-            Reason::DeletionProtectionOff => "deletion_protection_off",
-            Reason::IamWildcard => "iam_wildcard",
-            Reason::TrustPolicy => "trust_policy",
-            Reason::CloudIamFirewall => "cloud_iam_firewall",
-            Reason::ExtraType => "extra_type",
-        }
+        self.as_str()
     }
 
     /// The reason from its code.
@@ -107,12 +63,6 @@ impl Reason {
     /// One of the five reasons of the original process (always on).
     pub fn is_seed(self) -> bool {
         matches!(self, Reason::Delete | Reason::Policy | Reason::Iam | Reason::Attachment | Reason::SecurityGroup)
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
     }
 }
 

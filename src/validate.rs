@@ -15,11 +15,12 @@ use crate::approval::{self, ApprovalFacts, ApprovalPolicy, ApprovalVerdict};
 use crate::bot_record::{self, Check};
 use crate::codes::stable_codes;
 use crate::config::jira::TicketField;
+use crate::config::windows::WindowCheck;
 use crate::config::{Config, env_key};
 use crate::digest::Sha256Digest;
 use crate::emergency::{self, EmergencyFacts, Grant};
 use crate::receipt::{self, KeyRing, PlanDigests};
-use crate::request::binding::{Binding, PlanRecord, mirror_text};
+use crate::request::binding::{Binding, PlanRecord, TicketRecord, mirror_text};
 use crate::request::{BuildEnv, RequestArgs, RequestError, Services, resolve_binding};
 use crate::ticket::{self, TicketState};
 use crate::time::Timestamp;
@@ -232,7 +233,6 @@ fn fail(code: ValidateCode, message: impl Into<String>) -> Failure {
 pub fn judge(f: &Facts<'_>) -> Verdict {
     let mut failures = Vec::new();
     let t = f.ticket;
-    let jc = &f.config.jira;
     let Some(record) = &t.record else {
         failures.push(fail(
             ValidateCode::RecordMissing,
@@ -240,9 +240,28 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
         ));
         return Verdict { pass: false, checked: vec!["record"], failures, approval: None, emergency: None };
     };
+    check_record(f, record, &mut failures);
+    check_binding(f, &record.binding, &mut failures);
+    check_required_fields(f, &mut failures);
+    let binding_changed = t.binding_changed_at(&f.config.jira);
+    let since = check_plan(f, record, binding_changed, &mut failures);
+    let bot = read_bot_record(f, record, &mut failures);
+    let approval = judge_approval(f, record, &bot, &since, &mut failures);
+    check_analysis(f, &record.binding.commit, &bot, &approval, &mut failures);
+    check_receipt(f, record, &bot.check, binding_changed, &approval, &mut failures);
+    Verdict {
+        pass: failures.is_empty(),
+        checked: checked(f, record),
+        failures,
+        approval: Some(approval.verdict),
+        emergency: approval.grant,
+    }
+}
 
-    // The property keeps no history: trust it only where the mirrored digests
-    // (label and record field, which the history records) agree with it.
+/// The property keeps no history: trust it only where the mirrored digests
+/// (label and record field, which the history records) agree with it.
+fn check_record(f: &Facts<'_>, record: &TicketRecord, failures: &mut Vec<Failure>) {
+    let t = f.ticket;
     let binding_labels = t.labels.iter().filter(|l| l.starts_with("changegate-binding-")).count();
     if record.binding_digest != record.binding.digest()
         || !t.labels.contains(&record.binding.binding_label())
@@ -253,7 +272,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             "the ticket's record does not match the one binding digest mirrored in its labels",
         ));
     }
-    if let Some(site) = jc.site_field(TicketField::Record) {
+    if let Some(site) = f.config.jira.site_field(TicketField::Record) {
         let mirrored = t.fields.get(&site.id).and_then(Value::as_str).unwrap_or_default();
         if mirrored.trim() != mirror_text(record) {
             failures.push(fail(
@@ -266,9 +285,10 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             ));
         }
     }
+}
 
-    // The binding must be this build's.
-    let b = &record.binding;
+/// The binding must be this build's.
+fn check_binding(f: &Facts<'_>, b: &Binding, failures: &mut Vec<Failure>) {
     let c = f.current;
     if env_key(&b.environment) != env_key(&c.environment) {
         failures.push(fail(
@@ -303,11 +323,14 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             format!("build job number: the ticket allows #{}, this build is #{} (a rebuilt artifact needs `changegate request` and a new approval)", b.build_job.number, c.build_job.number),
         ));
     }
+}
 
-    // Every required field is filled.
+/// Every required field is filled.
+fn check_required_fields(f: &Facts<'_>, failures: &mut Vec<Failure>) {
+    let jc = &f.config.jira;
     for req in &jc.required {
         match jc.site_field(*req) {
-            Some(site) if t.field_filled(&site.id) => {}
+            Some(site) if f.ticket.field_filled(&site.id) => {}
             Some(site) => {
                 failures
                     .push(fail(ValidateCode::RequiredFieldMissing, format!("{} ({}) is empty", req.label(), site.id)));
@@ -322,78 +345,90 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             )),
         }
     }
+}
 
-    // Before apply: the very plan that was recorded (and reviewed).
-    let binding_changed = t.binding_changed_at(jc);
-    let mut not_before = binding_changed;
-    let mut not_before_reason = "the last change to the binding".to_owned();
+/// Since when an approval counts, and why then.
+struct Since {
+    /// The last change an approval must come after.
+    at: Timestamp,
+    /// What that change was, for messages.
+    reason: String,
+}
+
+/// Before apply: the very plan that was recorded (and reviewed). A risky
+/// plan recorded after the binding's last change moves the time an
+/// approval must follow.
+fn check_plan(f: &Facts<'_>, record: &TicketRecord, binding_changed: Timestamp, failures: &mut Vec<Failure>) -> Since {
+    let t = f.ticket;
+    let mut since = Since { at: binding_changed, reason: "the last change to the binding".to_owned() };
     if f.applying && f.plan.is_none() && f.config.plan_required_for(&f.current.environment) {
         failures.push(fail(
             ValidateCode::PlanNotRecorded,
             "the policy requires a reviewed plan before every apply: pass --plan-json and --plan-file of the plan that `changegate plan-check --ticket` recorded",
         ));
     }
-    if let Some(p) = f.plan {
-        match record.plans.get(&p.stack) {
-            None => failures.push(fail(
-                ValidateCode::PlanNotRecorded,
-                format!(
-                    "no plan is recorded for stack {:?}: run `changegate plan-check --ticket` after the plan",
-                    p.stack
-                ),
-            )),
-            Some(r) => {
-                if r.json_digest != p.json {
-                    failures.push(fail(
-                        ValidateCode::PlanJsonMismatch,
-                        format!("the plan JSON is {}, the reviewed one {}", p.json, r.json_digest),
-                    ));
-                }
-                match (&r.file_digest, &p.file) {
-                    (Some(want), Some(have)) if want != have => {
-                        failures.push(fail(
-                            ValidateCode::PlanFileMismatch,
-                            format!("the plan file is {have}, the reviewed one {want}"),
-                        ));
-                    }
-                    (Some(_), None) => {
-                        failures.push(fail(
-                            ValidateCode::PlanFileMissing,
-                            "a plan file digest was recorded: pass --plan-file",
-                        ));
-                    }
-                    (None, Some(_)) => {
-                        failures.push(fail(
-                            ValidateCode::PlanFileMismatch,
-                            "no plan file digest was recorded for this stack",
-                        ));
-                    }
-                    _ => {}
-                }
-                if r.label
-                    != PlanRecord::label_with(
-                        &p.stack,
-                        &r.json_digest,
-                        r.file_digest.as_ref(),
-                        r.canonical_digest.as_ref(),
-                    )
-                    || !t.labels.contains(&r.label)
-                {
-                    failures.push(fail(
-                        ValidateCode::RecordTampered,
-                        "the recorded plan digests do not match the plan label",
-                    ));
-                }
-                if let Some(at) = t.label_added_at(&r.label).filter(|at| r.risky && *at > not_before) {
-                    not_before = at;
-                    not_before_reason = format!("the risky plan for stack {:?} was recorded", p.stack);
-                }
-            }
-        }
+    let Some(p) = f.plan else { return since };
+    let Some(r) = record.plans.get(&p.stack) else {
+        failures.push(fail(
+            ValidateCode::PlanNotRecorded,
+            format!("no plan is recorded for stack {:?}: run `changegate plan-check --ticket` after the plan", p.stack),
+        ));
+        return since;
+    };
+    if r.json_digest != p.json {
+        failures.push(fail(
+            ValidateCode::PlanJsonMismatch,
+            format!("the plan JSON is {}, the reviewed one {}", p.json, r.json_digest),
+        ));
     }
+    match (&r.file_digest, &p.file) {
+        (Some(want), Some(have)) if want != have => {
+            failures.push(fail(
+                ValidateCode::PlanFileMismatch,
+                format!("the plan file is {have}, the reviewed one {want}"),
+            ));
+        }
+        (Some(_), None) => {
+            failures.push(fail(ValidateCode::PlanFileMissing, "a plan file digest was recorded: pass --plan-file"));
+        }
+        (None, Some(_)) => {
+            failures.push(fail(ValidateCode::PlanFileMismatch, "no plan file digest was recorded for this stack"));
+        }
+        _ => {}
+    }
+    if r.label != PlanRecord::label_with(&p.stack, &r.json_digest, r.file_digest.as_ref(), r.canonical_digest.as_ref())
+        || !t.labels.contains(&r.label)
+    {
+        failures.push(fail(ValidateCode::RecordTampered, "the recorded plan digests do not match the plan label"));
+    }
+    if let Some(at) = t.label_added_at(&r.label).filter(|at| r.risky && *at > since.at) {
+        since = Since { at, reason: format!("the risky plan for stack {:?} was recorded", p.stack) };
+    }
+    since
+}
 
-    // The bot's record: what the analysis found (who may not approve) and
-    // the receipts. Where a bot runs, only what it signed counts.
+/// What the bot's record says, as far as it is trusted.
+struct BotView {
+    /// The record, checked.
+    check: Check,
+    /// The bot's analyses of the ticket, dated by Jira's history.
+    analyses: Vec<(Timestamp, String)>,
+    /// One of them is of this binding.
+    analysed: bool,
+}
+
+impl BotView {
+    /// The bot's analysis of this commit.
+    fn analysis(&self, commit: &str) -> Option<&bot_record::AnalysisRecord> {
+        self.check.analysis().filter(|a| a.commit == commit)
+    }
+}
+
+/// The bot's record: what the analysis found (who may not approve) and
+/// the receipts. Where a bot runs, only what it signed counts.
+fn read_bot_record(f: &Facts<'_>, record: &TicketRecord, failures: &mut Vec<Failure>) -> BotView {
+    let t = f.ticket;
+    let jc = &f.config.jira;
     let floor = bot_record::seq_floor(&t.changelog, &jc.bot_accounts);
     let check = bot_record::check(t.bot.as_ref(), f.trust.ring(), &t.key, &record.binding_digest, floor);
     if let Check::Altered { why, .. } = &check {
@@ -402,33 +437,56 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             format!("{why}: the bot's record was changed by someone else; the bot re-derives it"),
         ));
     }
-    let analysis = check.analysis().filter(|a| a.commit == b.commit);
+    let analyses = bot_record::analyses(&t.changelog, &jc.bot_accounts);
+    let ours = bot_record::binding_prefix(&record.binding_digest);
+    let analysed = analyses.iter().any(|(_, d)| *d == ours);
+    BotView { check, analyses, analysed }
+}
+
+/// The approval judged, and the emergency granted in its stead.
+struct ApprovalOutcome {
+    /// The approval judgement.
+    verdict: ApprovalVerdict,
+    /// The emergency granted, when the deploy passes as one.
+    grant: Option<Grant>,
+}
+
+/// The approval, the emergency that stands in for it, and the change
+/// window.
+fn judge_approval(
+    f: &Facts<'_>,
+    record: &TicketRecord,
+    bot: &BotView,
+    since: &Since,
+    failures: &mut Vec<Failure>,
+) -> ApprovalOutcome {
+    let t = f.ticket;
+    let jc = &f.config.jira;
+    let b = &record.binding;
+    let analysis = bot.analysis(&b.commit);
     // Where a bot runs, an approval counts only when the bot's latest
     // analysis at that moment (its labels, dated by Jira's history) was of
     // this binding: an approval given to another binding swapped into the
     // record, or before anyone knew who may not approve, never carries over.
-    let analyses = bot_record::analyses(&t.changelog, &jc.bot_accounts);
-    let ours = bot_record::binding_prefix(&record.binding_digest);
-    let analysed = analyses.iter().any(|(_, d)| *d == ours);
-    // (Without any analysis of it, `analysis_missing` below says so.)
+    // (Without any analysis of it, `analysis_missing` says so.)
     let counts = |a: &crate::approval::Approval| {
-        f.trust.ring().is_none() || !analysed || bot_record::analysed_before(&analyses, &record.binding_digest, a.at)
+        f.trust.ring().is_none()
+            || !bot.analysed
+            || bot_record::analysed_before(&bot.analyses, &record.binding_digest, a.at)
     };
-    let mut approval_not_before_reason = not_before_reason.clone();
-
-    // The approval.
+    let mut approval_not_before_reason = since.reason.clone();
     let all_approvals = t.approvals(&jc.statuses.approved);
     let approvals: Vec<crate::approval::Approval> = all_approvals.iter().filter(|a| counts(a)).cloned().collect();
     if approvals.len() < all_approvals.len() {
         approval_not_before_reason =
-            format!("{not_before_reason} and after the changegate bot's analysis of this binding");
+            format!("{} and after the changegate bot's analysis of this binding", since.reason);
     }
     let excluded: Vec<u64> = analysis.map(|a| a.excluded_github_ids.clone()).unwrap_or_default();
     let facts = ApprovalFacts {
         approved_now: t.status.eq_ignore_ascii_case(&jc.statuses.approved),
         status: &t.status,
         approvals: &approvals,
-        not_before,
+        not_before: since.at,
         not_before_reason: &approval_not_before_reason,
         now: f.now,
         excluded_github_ids: &excluded,
@@ -441,7 +499,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     let window_at =
         f.plan.and_then(|p| record.plans.get(&p.stack)).and_then(|r| t.label_added_at(&r.label)).unwrap_or(f.now);
     let window = f.config.window_check(&b.environment, window_at);
-    let closed = window != crate::config::windows::WindowCheck::Open;
+    let closed = window != WindowCheck::Open;
     let policy = ApprovalPolicy {
         required: jc.required_approvers.max(1) + usize::from(closed),
         ttl: jc.approval_ttl,
@@ -454,40 +512,11 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             && analysis.is_some_and(|a| a.auto_approve && a.recommendation == crate::decision::Recommendation::Approve),
     };
     let verdict = approval::judge(&facts, &policy);
-    // A granted emergency stands in for the approval and the receipt (the
-    // bot may be down): Jira says a break-glass member approved.
-    // An emergency counts only when it was asked for (its label, dated by
-    // the history) before the break-glass approval: one written into the
-    // record after an ordinary approval grants nothing.
-    let asked_at = t.label_added_at(emergency::EMERGENCY_LABEL);
-    let ordinary: Vec<String> = jc.approvers.keys().chain(&jc.withheld_approvers).cloned().collect();
-    let emergency = emergency::judge(&EmergencyFacts {
-        group: f.config.emergency.group.as_deref(),
-        requested: record.emergency.as_ref().filter(|_| asked_at.is_some()),
-        approved_now: facts.approved_now,
-        approvals: &all_approvals,
-        not_before: asked_at.map_or(not_before, |a| a.max(not_before)),
-        ttl: jc.approval_ttl,
-        break_glass: &t.break_glass,
-        approvers: &ordinary,
-        now: f.now,
-    });
-    let grant = match emergency {
-        Ok(g) if !verdict.valid => Some(g),
-        Ok(_) => None,
-        Err(why) => {
-            if let (Some(why), false) = (why, verdict.valid) {
-                failures.push(fail(ValidateCode::EmergencyNotGranted, why));
-            }
-            None
-        }
-    };
+    let grant = grant_emergency(f, record, &verdict, &all_approvals, since.at, failures);
     if let (false, Some(code), None) = (verdict.valid, window.code(), &grant) {
         let why = match &window {
-            crate::config::windows::WindowCheck::Outside(w) | crate::config::windows::WindowCheck::Frozen(w) => {
-                w.clone()
-            }
-            crate::config::windows::WindowCheck::Open => String::new(),
+            WindowCheck::Outside(w) | WindowCheck::Frozen(w) => w.clone(),
+            WindowCheck::Open => String::new(),
         };
         failures.push(fail(
             code,
@@ -502,50 +531,108 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             failures.push(fail(ValidateCode::ApprovalInvalid, "no valid approval"));
         }
     }
+    ApprovalOutcome { verdict, grant }
+}
 
-    // Where a bot runs, the approval counts only with the bot's analysis of
-    // this commit (who may not approve), unless an emergency was granted.
-    if let (Some(_), None, false) = (f.trust.ring(), &grant, check.is_altered()) {
-        if analysis.is_none() {
+/// A granted emergency stands in for the approval and the receipt (the
+/// bot may be down): Jira says a break-glass member approved. An emergency
+/// counts only when it was asked for (its label, dated by the history)
+/// before the break-glass approval: one written into the record after an
+/// ordinary approval grants nothing.
+fn grant_emergency(
+    f: &Facts<'_>,
+    record: &TicketRecord,
+    verdict: &ApprovalVerdict,
+    all_approvals: &[crate::approval::Approval],
+    not_before: Timestamp,
+    failures: &mut Vec<Failure>,
+) -> Option<Grant> {
+    let t = f.ticket;
+    let jc = &f.config.jira;
+    let asked_at = t.label_added_at(emergency::EMERGENCY_LABEL);
+    let ordinary: Vec<String> = jc.approvers.keys().chain(&jc.withheld_approvers).cloned().collect();
+    let emergency = emergency::judge(&EmergencyFacts {
+        group: f.config.emergency.group.as_deref(),
+        requested: record.emergency.as_ref().filter(|_| asked_at.is_some()),
+        approved_now: t.status.eq_ignore_ascii_case(&jc.statuses.approved),
+        approvals: all_approvals,
+        not_before: asked_at.map_or(not_before, |a| a.max(not_before)),
+        ttl: jc.approval_ttl,
+        break_glass: &t.break_glass,
+        approvers: &ordinary,
+        now: f.now,
+    });
+    match emergency {
+        Ok(g) if !verdict.valid => Some(g),
+        Ok(_) => None,
+        Err(why) => {
+            if let (Some(why), false) = (why, verdict.valid) {
+                failures.push(fail(ValidateCode::EmergencyNotGranted, why));
+            }
+            None
+        }
+    }
+}
+
+/// Where a bot runs, the approval counts only with the bot's analysis of
+/// this commit (who may not approve), unless an emergency was granted.
+fn check_analysis(f: &Facts<'_>, commit: &str, bot: &BotView, approval: &ApprovalOutcome, failures: &mut Vec<Failure>) {
+    if let (Some(_), None, false) = (f.trust.ring(), &approval.grant, bot.check.is_altered()) {
+        if bot.analysis(commit).is_none() {
             failures.push(fail(
                 ValidateCode::AnalysisMissing,
                 "the changegate bot has not analysed this commit yet, so who may not approve it is unknown",
             ));
-        } else if !analysed {
+        } else if !bot.analysed {
             failures.push(fail(
                 ValidateCode::AnalysisMissing,
                 "the changegate bot's analysis of this binding is not in the ticket's history (its label)",
             ));
         }
     }
+}
 
-    // The bot's signed receipt for exactly this binding (and plan), under
-    // the policy in force.
-    if let (Trust::Ci { ring, policy }, None) = (f.trust, &grant) {
-        let digests = f.plan.map(|p| (p.stack.as_str(), PlanDigests { json: p.json, file: p.file }));
-        let plan = digests.as_ref().map(|(s, d)| (*s, d));
-        let found: Vec<&receipt::Receipt> = check
-            .current()
-            .map(|r| {
-                r.receipts
-                    .iter()
-                    .filter(|x| x.payload.covers(&t.key, b, plan) && x.payload.policy_digest == policy)
-                    .filter(|x| x.payload.issued() > binding_changed)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if found.is_empty() {
-            let what = if f.plan.is_some() { "this binding and plan" } else { "this binding" };
-            failures.push(fail(
-                ValidateCode::ReceiptMissing,
-                format!("no receipt from the changegate bot for {what} under the policy in force ({policy})"),
-            ));
-        } else if let Some(e) = found.iter().map(|r| receipt::verify(ring, r)).find_map(Result::err)
-            && !found.iter().any(|r| receipt::verify(ring, r).is_ok())
-        {
-            failures.push(fail(ValidateCode::ReceiptInvalid, format!("the receipt for this binding: {e}")));
-        }
+/// The bot's signed receipt for exactly this binding (and plan), under
+/// the policy in force.
+fn check_receipt(
+    f: &Facts<'_>,
+    record: &TicketRecord,
+    check: &Check,
+    binding_changed: Timestamp,
+    approval: &ApprovalOutcome,
+    failures: &mut Vec<Failure>,
+) {
+    let (Trust::Ci { ring, policy }, None) = (f.trust, &approval.grant) else { return };
+    let t = f.ticket;
+    let b = &record.binding;
+    let digests = f.plan.map(|p| (p.stack.as_str(), PlanDigests { json: p.json, file: p.file }));
+    let plan = digests.as_ref().map(|(s, d)| (*s, d));
+    let found: Vec<&receipt::Receipt> = check
+        .current()
+        .map(|r| {
+            r.receipts
+                .iter()
+                .filter(|x| x.payload.covers(&t.key, b, plan) && x.payload.policy_digest == policy)
+                .filter(|x| x.payload.issued() > binding_changed)
+                .collect()
+        })
+        .unwrap_or_default();
+    if found.is_empty() {
+        let what = if f.plan.is_some() { "this binding and plan" } else { "this binding" };
+        failures.push(fail(
+            ValidateCode::ReceiptMissing,
+            format!("no receipt from the changegate bot for {what} under the policy in force ({policy})"),
+        ));
+    } else if let Some(e) = found.iter().map(|r| receipt::verify(ring, r)).find_map(Result::err)
+        && !found.iter().any(|r| receipt::verify(ring, r).is_ok())
+    {
+        failures.push(fail(ValidateCode::ReceiptInvalid, format!("the receipt for this binding: {e}")));
     }
+}
+
+/// The names of the [`CONDITIONS`] checked, in order: which ones apply
+/// depends on the facts (a plan, a bot, an emergency).
+fn checked(f: &Facts<'_>, record: &TicketRecord) -> Vec<&'static str> {
     let mut checked = vec!["record", "binding", "required_fields"];
     if f.plan.is_some() || f.applying && f.config.plan_required_for(&f.current.environment) {
         checked.push("plan");
@@ -560,7 +647,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     if let Trust::Ci { .. } = f.trust {
         checked.push("receipt");
     }
-    Verdict { pass: failures.is_empty(), checked, failures, approval: Some(verdict), emergency: grant }
+    checked
 }
 
 impl Verdict {

@@ -8,6 +8,7 @@
 
 use serde_json::{Map, json};
 
+use crate::codes::stable_codes;
 use crate::config::Config;
 use crate::config::jira::Statuses;
 use crate::jira::adf::{Doc, Inline};
@@ -16,25 +17,12 @@ use crate::request::{RequestError, Services};
 use crate::ticket;
 use crate::time::Timestamp;
 
-/// How the deploy ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeployOutcome {
-    /// The deploy job succeeded.
-    Success,
-    /// It failed.
-    Failure,
-    /// It was cancelled or never ran.
-    Canceled,
-}
-
-impl DeployOutcome {
-    /// The name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeployOutcome::Success => "success",
-            DeployOutcome::Failure => "failure",
-            DeployOutcome::Canceled => "canceled",
-        }
+stable_codes! {
+    /// How the deploy ended.
+    pub enum DeployOutcome: "deploy outcome" {
+        Success => "success", "the deploy job succeeded";
+        Failure => "failure", "it failed";
+        Canceled => "canceled", "it was cancelled or never ran";
     }
 }
 

@@ -1,26 +1,31 @@
 //! One vocabulary of stable codes (README.md lists every one).
 //!
 //! Every verdict carries machine-readable codes that users grep for and
-//! auditors read. Each family is declared once with [`stable_codes!`]: from
+//! auditors read. Each family is declared once with `stable_codes!`: from
 //! one list of `Variant => "code", "one-line meaning";` entries it generates
 //! the enum (serialised as the code string, as serde's `rename` writes it),
 //! `as_str`, `Display`, `ALL`, the meaning (the variant's documentation
 //! line) and [`StableCode`], so tests and renderers treat every family
 //! alike. [`Finding`] is the `{code, detail}` pair the reports serialise.
 //!
-//! The test below holds every family to README.md: each code is listed in
-//! its family's section, and no code means two things.
+//! The same macro names the values of a field (a verdict, a risk level, a
+//! deploy's outcome): those families list no README.md section and are not
+//! verdict codes, so they share no namespace with them.
+//!
+//! The test below holds every code family to README.md: each code is listed
+//! in its family's section, and no code means two things.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A family of stable codes, declared with [`stable_codes!`].
+/// A family of stable codes, declared with `stable_codes!`.
 pub trait StableCode: Copy + Eq + fmt::Display + fmt::Debug + 'static {
     /// The family's name (in messages).
     const FAMILY: &'static str;
-    /// The README.md heading whose section lists the family's codes.
-    const README_SECTION: &'static str;
+    /// The README.md heading whose section lists the family's codes;
+    /// `None` for a family of names (a field's values, not verdict codes).
+    const README_SECTION: Option<&'static str>;
 
     /// The stable code.
     fn code(self) -> &'static str;
@@ -63,13 +68,33 @@ impl<C> Finding<C> {
 /// ```
 ///
 /// The string after `in` is the README.md heading whose section lists the
-/// codes. The enum serialises as its code (byte-identical to serde's
-/// derived `rename`), orders and compares in declaration order, and
+/// codes; a family of names (the values of a field: a risk level, an
+/// outcome) has none. The enum serialises as its code (byte-identical to
+/// serde's derived `rename`), orders and compares in declaration order, and
 /// compares equal to its code as a `&str`.
 macro_rules! stable_codes {
     (
         $(#[$meta:meta])*
         $vis:vis enum $name:ident: $family:literal in $section:literal {
+            $($variant:ident => $code:literal, $meaning:literal;)+
+        }
+    ) => {
+        $crate::codes::stable_codes! {
+            @emit [$(#[$meta])*] $vis $name $family (Some($section)) { $($variant => $code, $meaning;)+ }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident: $family:literal {
+            $($variant:ident => $code:literal, $meaning:literal;)+
+        }
+    ) => {
+        $crate::codes::stable_codes! {
+            @emit [$(#[$meta])*] $vis $name $family (None) { $($variant => $code, $meaning;)+ }
+        }
+    };
+    (
+        @emit [$(#[$meta:meta])*] $vis:vis $name:ident $family:literal ($section:expr) {
             $($variant:ident => $code:literal, $meaning:literal;)+
         }
     ) => {
@@ -116,7 +141,7 @@ macro_rules! stable_codes {
 
         impl $crate::codes::StableCode for $name {
             const FAMILY: &'static str = $family;
-            const README_SECTION: &'static str = $section;
+            const README_SECTION: Option<&'static str> = $section;
 
             fn code(self) -> &'static str {
                 self.as_str()
@@ -144,7 +169,7 @@ mod tests {
     /// One family's codes, as the test sees them.
     struct Family {
         name: &'static str,
-        section: &'static str,
+        section: Option<&'static str>,
         codes: Vec<(&'static str, &'static str)>,
     }
 
@@ -165,6 +190,7 @@ mod tests {
             family::<crate::plan::rules::Reason>(),
             family::<crate::validate::ValidateCode>(),
             family::<crate::lock::LockCode>(),
+            family::<crate::audit::AuditCode>(),
         ]
     }
 
@@ -206,7 +232,8 @@ mod tests {
         let readme = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let mut carriers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for f in families() {
-            let text = section(&readme, f.section);
+            let Some(heading) = f.section else { panic!("{}: codes need their README.md section", f.name) };
+            let text = section(&readme, heading);
             let mut seen = Vec::new();
             for (code, meaning) in &f.codes {
                 assert!(
@@ -219,8 +246,7 @@ mod tests {
                 seen.push(*code);
                 assert!(
                     text.contains(&format!("`{code}`")),
-                    "README.md's section {:?} does not list the {} code `{code}`",
-                    f.section,
+                    "README.md's section {heading:?} does not list the {} code `{code}`",
                     f.name
                 );
                 carriers.entry(code).or_default().push(f.name);
@@ -249,5 +275,15 @@ mod tests {
         check::<crate::plan::rules::Reason>();
         check::<crate::validate::ValidateCode>();
         check::<crate::lock::LockCode>();
+        check::<crate::audit::AuditCode>();
+        // Names: the values of a field, not verdict codes.
+        check::<crate::review::Verdict>();
+        check::<crate::decision::Recommendation>();
+        check::<crate::decision::Risk>();
+        check::<crate::plan::rules::Severity>();
+        check::<crate::request::binding::DeployAction>();
+        check::<crate::close::DeployOutcome>();
+        check::<crate::classify::ChangeType>();
+        check::<crate::bot::webhook::Source>();
     }
 }

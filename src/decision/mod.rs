@@ -56,46 +56,20 @@ stable_codes! {
 /// Why a person must approve.
 pub type Reason = Finding<PolicyCode>;
 
-/// What the analysis recommends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Recommendation {
-    /// Every check passed: approve.
-    Approve,
-    /// A person must review and approve.
-    ManualReview,
-}
-
-impl Recommendation {
-    /// The name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Recommendation::Approve => "approve",
-            Recommendation::ManualReview => "manual_review",
-        }
+stable_codes! {
+    /// What the analysis recommends.
+    pub enum Recommendation: "recommendation" {
+        Approve => "approve", "every check passed: approve";
+        ManualReview => "manual_review", "a person must review and approve";
     }
 }
 
-/// The risk level written to the ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Risk {
-    /// Every check passed.
-    Low,
-    /// Nothing failed, but a person must look (first deploy, pending, undecidable).
-    Medium,
-    /// A check failed, or the policy itself changed.
-    High,
-}
-
-impl Risk {
-    /// The name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Risk::Low => "low",
-            Risk::Medium => "medium",
-            Risk::High => "high",
-        }
+stable_codes! {
+    /// The risk level written to the ticket.
+    pub enum Risk: "risk level" {
+        Low => "low", "every check passed";
+        Medium => "medium", "nothing failed, but a person must look (first deploy, pending, undecidable)";
+        High => "high", "a check failed, or the policy itself changed";
     }
 }
 

@@ -32,26 +32,12 @@ use crate::codes::stable_codes;
 use crate::config::review::{ReviewConfig, ReviewMode};
 use crate::evidence::{Evidence, GapArea, PullFacts};
 
-/// A verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// Every check passed.
-    Pass,
-    /// The facts do not allow a verdict: never a pass.
-    Undecidable,
-    /// A check failed.
-    Fail,
-}
-
-impl Verdict {
-    /// The name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Undecidable => "undecidable",
-            Verdict::Fail => "fail",
-        }
+stable_codes! {
+    /// A verdict: undecidable never counts as a pass.
+    pub enum Verdict: "verdict" {
+        Pass => "pass", "every check passed";
+        Undecidable => "undecidable", "the facts do not allow a verdict: never a pass";
+        Fail => "fail", "a check failed";
     }
 }
 

@@ -22,8 +22,6 @@ mod security_group;
 mod stateful_replace;
 mod trust_policy;
 
-use serde::Serialize;
-
 use super::model::{Marked, View};
 use super::policy_doc::{self, PolicyValue};
 use crate::codes::stable_codes;
@@ -66,26 +64,12 @@ impl Reason {
     }
 }
 
-/// How much attention a finding needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Worth a look (e.g. a new security group).
-    Low,
-    /// Needs a reviewer (changes to existing access, deletes).
-    Medium,
-    /// Needs a careful reviewer (policy content, exposure, data loss).
-    High,
-}
-
-impl Severity {
-    /// The name used in every output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-        }
+stable_codes! {
+    /// How much attention a finding needs, named as in every output.
+    pub enum Severity: "severity" {
+        Low => "low", "worth a look (e.g. a new security group)";
+        Medium => "medium", "needs a reviewer (changes to existing access, deletes)";
+        High => "high", "needs a careful reviewer (policy content, exposure, data loss)";
     }
 }
 

@@ -11,22 +11,12 @@
 use ring::hmac;
 use serde_json::Value;
 
-/// Where a delivery came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// A Jira admin webhook.
-    Jira,
-    /// A CircleCI outbound webhook.
-    CircleCi,
-}
-
-impl Source {
-    /// The name used in metrics and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Jira => "jira",
-            Source::CircleCi => "circleci",
-        }
+use crate::base::codes::stable_codes;
+stable_codes! {
+    /// Where a delivery came from, named as in metrics and logs.
+    pub enum Source: "webhook source" {
+        Jira => "jira", "a Jira admin webhook";
+        CircleCi => "circleci", "a CircleCI outbound webhook";
     }
 }
 

@@ -25,8 +25,56 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::Problems;
+use crate::base::codes::stable_codes;
 use crate::base::time::Date;
-use crate::steps::plan::rules::{Reason, Severity};
+
+// The reasons and severities the plan rules give (`steps::plan::rules`):
+// the configuration names them, so they are declared here, below the rules.
+stable_codes! {
+    /// Why a resource change needs review. The codes are a stable contract,
+    /// in report order.
+    pub enum Reason: "plan reason" in "### Reasons" {
+        Delete => "delete", "seed: an object is destroyed (delete or replace)";
+        Policy => "policy", "seed: the `policy` attribute changes";
+        Iam => "iam", "seed: an `aws_iam_*` resource changes";
+        Attachment => "attachment", "seed: a policy attachment changes";
+        SecurityGroup => "security_group", "seed: a security group or rule changes";
+        ResourcePolicy => "resource_policy", "another policy-like attribute or resource-based permission changes";
+        PublicExposure => "public_exposure", "something becomes reachable from the internet or by anyone";
+        StatefulReplace => "stateful_replace", "a stateful resource (database, bucket, key...) is replaced";
+        DeletionProtectionOff => "deletion_protection_off", "a deletion or termination protection is turned off";
+        IamWildcard => "iam_wildcard", "a policy statement grants a wildcard";
+        TrustPolicy => "trust_policy", "who may assume a role changes";
+        CloudIamFirewall => "cloud_iam_firewall", "IAM or firewall resources of other clouds change";
+        ExtraType => "extra_type", "a resource type listed in `plan.extra_risky_types` changes";
+    }
+}
+
+impl Reason {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        self.as_str()
+    }
+
+    /// The reason from its code.
+    pub fn from_code(code: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// One of the five reasons of the original process (always on).
+    pub fn is_seed(self) -> bool {
+        matches!(self, Reason::Delete | Reason::Policy | Reason::Iam | Reason::Attachment | Reason::SecurityGroup)
+    }
+}
+
+stable_codes! {
+    /// How much attention a finding needs, named as in every output.
+    pub enum Severity: "severity" {
+        Low => "low", "worth a look (e.g. a new security group)";
+        Medium => "medium", "needs a reviewer (changes to existing access, deletes)";
+        High => "high", "needs a careful reviewer (policy content, exposure, data loss)";
+    }
+}
 
 /// `[plan]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -208,9 +256,9 @@ impl RawExemption {
 
 #[cfg(test)]
 mod tests {
+    use super::{Reason, Severity};
     use crate::base::time::Date;
     use crate::config::Config;
-    use crate::steps::plan::rules::{Reason, Severity};
 
     fn parse(text: &str) -> Result<Config, String> {
         Config::parse(text, "c.toml", Date::new(2026, 11, 27).unwrap()).map_err(|e| e.to_string())

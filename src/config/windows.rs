@@ -280,17 +280,6 @@ pub enum WindowCheck {
     Frozen(String),
 }
 
-impl WindowCheck {
-    /// The stable code of a closed check.
-    pub fn code(&self) -> Option<&'static str> {
-        match self {
-            WindowCheck::Open => None,
-            WindowCheck::Outside(_) => Some("outside_change_window"),
-            WindowCheck::Frozen(_) => Some("change_freeze"),
-        }
-    }
-}
-
 fn governs(list: &[String], env: &str) -> bool {
     let env = super::env_key(env);
     list.is_empty() || list.iter().any(|e| super::env_key(e) == env)

@@ -103,20 +103,6 @@ pub enum ApprovalProblem {
     },
 }
 
-impl ApprovalProblem {
-    /// The stable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            ApprovalProblem::NotApproved { .. } => "not_approved",
-            ApprovalProblem::BeforeChange { .. } => "approval_before_change",
-            ApprovalProblem::Expired { .. } => "approval_expired",
-            ApprovalProblem::Unmapped { .. } => "approver_unmapped",
-            ApprovalProblem::SelfApproval { .. } => "self_approval",
-            ApprovalProblem::TooFew { .. } => "too_few_approvers",
-        }
-    }
-}
-
 impl fmt::Display for ApprovalProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -266,7 +252,7 @@ mod tests {
     }
 
     fn codes(v: &ApprovalVerdict) -> Vec<&'static str> {
-        v.problems.iter().map(ApprovalProblem::code).collect()
+        v.problems.iter().map(|p| p.code().as_str()).collect()
     }
 
     #[test]

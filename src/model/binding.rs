@@ -7,36 +7,18 @@
 //! approval counts only if it came after the last change.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::base::codes::stable_codes;
 use crate::base::digest::{Sha256Digest, canonical_json};
 
-/// What the deploy does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeployAction {
-    /// A plan only (nothing changes).
-    Plan,
-    /// The change is applied.
-    Apply,
-}
-
-impl DeployAction {
-    /// The name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeployAction::Plan => "plan",
-            DeployAction::Apply => "apply",
-        }
-    }
-}
-
-impl fmt::Display for DeployAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+stable_codes! {
+    /// What the deploy does.
+    pub enum DeployAction: "deploy action" {
+        Plan => "plan", "a plan only (nothing changes)";
+        Apply => "apply", "the change is applied";
     }
 }
 

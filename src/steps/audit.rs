@@ -15,6 +15,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::base::codes::stable_codes;
 use crate::base::digest::Sha256Digest;
 use crate::base::time::{Date, Timestamp};
 use crate::clients::jira::adf::Doc;
@@ -130,6 +131,20 @@ pub struct AuditReport {
     /// The ticket the inspection was posted on, when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recorded_on: Option<String>,
+}
+
+stable_codes! {
+    /// Stable outcomes of inspecting one auto-approval (README.md, "The
+    /// monthly inspection").
+    pub enum AuditCode: "audit" in "### The monthly inspection: `changegate audit`" {
+        Reproduced => "reproduced", "every check holds: the record, the offline decision and the live one agree";
+        EvidenceMissing => "evidence_missing", "the record, the bot's analysis or its attached evidence is gone";
+        RecordAltered => "record_altered", "the bot's record on the ticket does not verify";
+        EvidenceTampered => "evidence_tampered", "the attached evidence record does not hash to the digest the bot recorded";
+        DecisionDiffers => "decision_differs", "re-deciding the record offline does not give the recorded decision";
+        LiveDiffers => "live_differs", "re-collecting live gives a commit or the scans another verdict";
+        LiveIncomplete => "live_incomplete", "re-collecting live could not read a fact any more (e.g. an expired artifact)";
+    }
 }
 
 /// One thing that got past the lock, as the audit reports it.
@@ -331,7 +346,7 @@ impl AuditReport {
             .iter()
             .map(|i| {
                 let detail = i.details.join("\n");
-                if i.outcome == "reproduced" {
+                if i.outcome == AuditCode::Reproduced.as_str() {
                     Case::passed("audit.sample", &i.ticket).with_output(detail)
                 } else {
                     let first = i.details.first().map_or(String::new(), |d| format!(": {d}"));
@@ -452,7 +467,7 @@ pub fn compare(
     let codes = |d: &Decision| d.reasons.iter().map(|r| r.code.as_str().to_owned()).collect::<Vec<_>>();
     let rec_reasons: Vec<String> = recorded.reasons.iter().map(|r| r.as_str().to_owned()).collect();
     if recorded.recommendation != offline.recommendation || rec_reasons != codes(offline) {
-        outcome.get_or_insert("decision_differs");
+        outcome.get_or_insert(AuditCode::DecisionDiffers.as_str());
         details.push(format!(
             "recorded {} {:?}, the record re-decides to {} {:?}",
             recorded.recommendation.as_str(),
@@ -471,7 +486,7 @@ pub fn compare(
         };
         let (was, now) = (verdicts(offline), verdicts(l));
         if was != now {
-            outcome.get_or_insert("live_differs");
+            outcome.get_or_insert(AuditCode::LiveDiffers.as_str());
             for (a, b) in was.iter().zip(now.iter()).filter(|(a, b)| a != b) {
                 details.push(format!(
                     "commit {}: recorded {} {:?}, live {} {:?}",
@@ -488,7 +503,7 @@ pub fn compare(
         }
         if l.scan.verdict != offline.scan.verdict {
             let missing = l.scan.verdict == crate::steps::analyze::review::Verdict::Undecidable;
-            outcome.get_or_insert(if missing { "live_incomplete" } else { "live_differs" });
+            outcome.get_or_insert(if missing { AuditCode::LiveIncomplete } else { AuditCode::LiveDiffers }.as_str());
             details.push(format!(
                 "scans: recorded {}, live {} ({})",
                 offline.scan.verdict.as_str(),
@@ -497,7 +512,7 @@ pub fn compare(
             ));
         }
     }
-    (outcome.unwrap_or("reproduced").to_owned(), details)
+    (outcome.unwrap_or(AuditCode::Reproduced.as_str()).to_owned(), details)
 }
 
 /// Runs the inspection.
@@ -549,7 +564,7 @@ pub fn run(
     let drift = drift(config, src, &since)?;
     let inspector = src.jira.myself().map(|u| u.account_id).unwrap_or_else(|_| "unknown".into());
     let fine = |e: &EmergencyEntry| e.finding == "ok" || e.finding == "pending";
-    let outcome = if inspected.iter().all(|i| i.outcome == "reproduced")
+    let outcome = if inspected.iter().all(|i| i.outcome == AuditCode::Reproduced.as_str())
         && emergencies.iter().all(fine)
         && past_the_lock.is_empty()
         && drift.is_empty()
@@ -755,7 +770,11 @@ fn past_the_lock(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<
     for issue in src.jira.search(&q, &["status"], &[RECORD_PROPERTY], &[])? {
         let Some(record) = issue.properties.get(RECORD_PROPERTY).and_then(TicketRecord::from_value) else { continue };
         if let Some(why) = applied_without_plan(config, &record, issue.status().unwrap_or_default()) {
-            out.push(LockEntry { ticket: issue.key.clone(), code: "applied_without_plan".into(), detail: why });
+            out.push(LockEntry {
+                ticket: issue.key.clone(),
+                code: crate::steps::lock::LockCode::AppliedWithoutPlan.as_str().into(),
+                detail: why,
+            });
         }
         if record.workflows.is_empty() {
             continue;
@@ -871,8 +890,11 @@ fn inspect(
     ring: Option<&crate::model::signing::KeyRing>,
 ) -> Result<Inspected, AuditError> {
     use crate::steps::bot_record::Check;
-    let missing =
-        |why: String| Inspected { ticket: key.to_owned(), outcome: "evidence_missing".into(), details: vec![why] };
+    let missing = |why: String| Inspected {
+        ticket: key.to_owned(),
+        outcome: AuditCode::EvidenceMissing.as_str().into(),
+        details: vec![why],
+    };
     let issue = src.jira.issue(key, &["status"], &[BOT_PROPERTY, crate::model::binding::RECORD_PROPERTY])?;
     let raw = issue.properties.get(BOT_PROPERTY).cloned();
     let analysis = match (ring, &raw) {
@@ -889,7 +911,7 @@ fn inspect(
                 Check::Altered { why, .. } => {
                     return Ok(Inspected {
                         ticket: key.to_owned(),
-                        outcome: "record_altered".into(),
+                        outcome: AuditCode::RecordAltered.as_str().into(),
                         details: vec![why],
                     });
                 }
@@ -911,7 +933,7 @@ fn inspect(
     if analysis.evidence_digest != digest {
         return Ok(Inspected {
             ticket: key.to_owned(),
-            outcome: "evidence_tampered".into(),
+            outcome: AuditCode::EvidenceTampered.as_str().into(),
             details: vec![format!("{name} hashes to {digest}, the bot recorded {}", analysis.evidence_digest)],
         });
     }

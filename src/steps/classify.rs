@@ -16,29 +16,17 @@
 
 use serde_json::Value;
 
+use crate::base::codes::stable_codes;
 use crate::model::binding::TicketRecord;
 use crate::steps::analyze::decision::{Decision, Risk};
 use crate::steps::analyze::review::Code;
 
-/// The change type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeType {
-    /// A pre-approved class of change.
-    Standard,
-    /// Reviewed the usual way.
-    Normal,
-    /// Asked for as an emergency.
-    Emergency,
-}
-
-impl ChangeType {
-    /// The name written on the ticket.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeType::Standard => "standard",
-            ChangeType::Normal => "normal",
-            ChangeType::Emergency => "emergency",
-        }
+stable_codes! {
+    /// The change type, as written on the ticket.
+    pub enum ChangeType: "change type" {
+        Standard => "standard", "a pre-approved class of change";
+        Normal => "normal", "reviewed the usual way";
+        Emergency => "emergency", "asked for as an emergency";
     }
 }
 

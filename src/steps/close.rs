@@ -8,6 +8,7 @@
 
 use serde_json::{Map, json};
 
+use crate::base::codes::stable_codes;
 use crate::base::time::Timestamp;
 use crate::clients::jira::adf::{Doc, Inline};
 use crate::config::Config;
@@ -16,25 +17,12 @@ use crate::model::binding::RECORD_PROPERTY;
 use crate::steps::request::{RequestError, Services};
 use crate::steps::ticket;
 
-/// How the deploy ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeployOutcome {
-    /// The deploy job succeeded.
-    Success,
-    /// It failed.
-    Failure,
-    /// It was cancelled or never ran.
-    Canceled,
-}
-
-impl DeployOutcome {
-    /// The name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeployOutcome::Success => "success",
-            DeployOutcome::Failure => "failure",
-            DeployOutcome::Canceled => "canceled",
-        }
+stable_codes! {
+    /// How the deploy ended.
+    pub enum DeployOutcome: "deploy outcome" {
+        Success => "success", "the deploy job succeeded";
+        Failure => "failure", "it failed";
+        Canceled => "canceled", "it was cancelled or never ran";
     }
 }
 

@@ -9,10 +9,22 @@
 
 use std::fmt;
 
+use crate::base::codes::stable_codes;
 use crate::clients::circleci::{CircleCi, Restriction};
 use crate::clients::github::GitHub;
 use crate::config::Config;
 use crate::model::binding::TicketRecord;
+
+stable_codes! {
+    /// Stable codes of what got past the lock (the audit's `past_the_lock`,
+    /// the bot's reports on the ticket).
+    pub enum LockCode: "past the lock" in "### The monthly inspection: `changegate audit`" {
+        HoldApprovedByOther => "hold_approved_by_other", "a hold was approved in CircleCI by someone other than the changegate bot";
+        TriggeredByBot => "triggered_by_bot", "a pipeline was triggered by the bot's own CircleCI user";
+        TriggeredByGroupMember => "triggered_by_group_member", "a pipeline was triggered by a member of the production security group";
+        AppliedWithoutPlan => "applied_without_plan", "a deploy of an environment that needs a reviewed plan succeeded with none recorded";
+    }
+}
 
 /// How a context is locked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,10 +131,15 @@ impl Slipped {
 
     /// The stable code.
     pub fn code(&self) -> &'static str {
+        self.lock_code().as_str()
+    }
+
+    /// The stable code, typed.
+    pub fn lock_code(&self) -> LockCode {
         match self {
-            Slipped::HoldApprovedByOther { .. } => "hold_approved_by_other",
-            Slipped::TriggeredByBot { .. } => "triggered_by_bot",
-            Slipped::TriggeredByGroupMember { .. } => "triggered_by_group_member",
+            Slipped::HoldApprovedByOther { .. } => LockCode::HoldApprovedByOther,
+            Slipped::TriggeredByBot { .. } => LockCode::TriggeredByBot,
+            Slipped::TriggeredByGroupMember { .. } => LockCode::TriggeredByGroupMember,
         }
     }
 }

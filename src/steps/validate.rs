@@ -11,17 +11,46 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::base::codes::stable_codes;
 use crate::base::digest::Sha256Digest;
 use crate::base::time::Timestamp;
 use crate::config::jira::TicketField;
+use crate::config::windows::WindowCheck;
 use crate::config::{Config, env_key};
-use crate::model::approval::{self, ApprovalFacts, ApprovalPolicy, ApprovalVerdict};
-use crate::model::binding::{Binding, PlanRecord, mirror_text};
+use crate::model::approval::{self, ApprovalFacts, ApprovalPolicy, ApprovalProblem, ApprovalVerdict};
+use crate::model::binding::{Binding, PlanRecord, TicketRecord, mirror_text};
 use crate::model::receipt::{self, KeyRing, PlanDigests};
 use crate::steps::bot_record::{self, Check};
 use crate::steps::emergency::{self, EmergencyFacts, Grant};
 use crate::steps::request::{BuildEnv, RequestArgs, RequestError, Services, resolve_binding};
 use crate::steps::ticket::{self, TicketState};
+
+// The codes of the window and approval checks belong to validate, which
+// reports them; the checks themselves live below it (config, model).
+impl WindowCheck {
+    /// The stable code of a closed check.
+    pub fn code(&self) -> Option<ValidateCode> {
+        match self {
+            WindowCheck::Open => None,
+            WindowCheck::Outside(_) => Some(ValidateCode::OutsideChangeWindow),
+            WindowCheck::Frozen(_) => Some(ValidateCode::ChangeFreeze),
+        }
+    }
+}
+
+impl ApprovalProblem {
+    /// The stable code.
+    pub fn code(&self) -> ValidateCode {
+        match self {
+            ApprovalProblem::NotApproved { .. } => ValidateCode::NotApproved,
+            ApprovalProblem::BeforeChange { .. } => ValidateCode::ApprovalBeforeChange,
+            ApprovalProblem::Expired { .. } => ValidateCode::ApprovalExpired,
+            ApprovalProblem::Unmapped { .. } => ValidateCode::ApproverUnmapped,
+            ApprovalProblem::SelfApproval { .. } => ValidateCode::SelfApproval,
+            ApprovalProblem::TooFew { .. } => ValidateCode::TooFewApprovers,
+        }
+    }
+}
 
 /// The plan about to be applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,11 +63,39 @@ pub struct PlanFiles {
     pub file: Option<Sha256Digest>,
 }
 
+stable_codes! {
+    /// Stable codes of the conditions `validate` checks (README.md, `changegate validate`).
+    pub enum ValidateCode: "validate" in "## `changegate validate`" {
+        RecordMissing => "record_missing", "the ticket has no changegate record (run `request`)";
+        RecordTampered => "record_tampered", "the record does not match the digests mirrored in the ticket's labels and record field";
+        BindingMismatch => "binding_mismatch", "project, environment, action, branch, commit, pipeline, or build job name or number differs from this build";
+        RequiredFieldMissing => "required_field_missing", "a required field is empty (or not mapped to a site field)";
+        PlanNotRecorded => "plan_not_recorded", "before apply: no plan is recorded for the stack, or the policy requires one and none was given";
+        PlanJsonMismatch => "plan_json_mismatch", "before apply: the plan JSON is not the recorded one";
+        PlanFileMismatch => "plan_file_mismatch", "before apply: the binary plan is not the recorded one";
+        PlanFileMissing => "plan_file_missing", "before apply: a binary plan was recorded and none was given";
+        BotRecordAltered => "bot_record_altered", "the bot's record on the ticket does not verify";
+        NotApproved => "not_approved", "the ticket is not in the approved status";
+        ApprovalBeforeChange => "approval_before_change", "no approval since the binding last changed, a risky plan was recorded, or the bot's analysis of this binding";
+        ApprovalExpired => "approval_expired", "the approval is older than `approval_ttl`";
+        ApproverUnmapped => "approver_unmapped", "the approver has no GitHub id in `[jira.approvers]`";
+        SelfApproval => "self_approval", "the approver wrote, pushed or requested the change";
+        TooFewApprovers => "too_few_approvers", "fewer distinct approvers than `required_approvers`";
+        ApprovalInvalid => "approval_invalid", "no valid approval, and no more specific reason";
+        OutsideChangeWindow => "outside_change_window", "now is outside the environment's change windows, and no second approver overrides";
+        ChangeFreeze => "change_freeze", "now is inside a freeze, and no second approver overrides";
+        EmergencyNotGranted => "emergency_not_granted", "an emergency was asked for and the break-glass group did not grant it";
+        AnalysisMissing => "analysis_missing", "where a bot runs: the bot has not analysed this binding";
+        ReceiptMissing => "receipt_missing", "where a bot runs: no receipt from the bot for this binding (and plan) under the policy in force";
+        ReceiptInvalid => "receipt_invalid", "where a bot runs: the receipt does not verify";
+    }
+}
+
 /// A failed condition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     /// Stable code.
-    pub code: &'static str,
+    pub code: ValidateCode,
     /// What is wrong and what to do.
     pub message: String,
 }
@@ -109,7 +166,7 @@ pub struct Condition {
     /// What must hold.
     pub what: &'static str,
     /// The codes of its failures.
-    pub codes: &'static [&'static str],
+    pub codes: &'static [ValidateCode],
 }
 
 /// Every condition, in the order they are checked.
@@ -117,52 +174,65 @@ pub const CONDITIONS: &[Condition] = &[
     Condition {
         name: "record",
         what: "the ticket has a changegate record that matches the digests mirrored in its labels and record field",
-        codes: &["record_missing", "record_tampered"],
+        codes: &[ValidateCode::RecordMissing, ValidateCode::RecordTampered],
     },
     Condition {
         name: "binding",
         what: "project, environment, action, branch, commit, pipeline and build job are this build's",
-        codes: &["binding_mismatch"],
+        codes: &[ValidateCode::BindingMismatch],
     },
-    Condition { name: "required_fields", what: "every required field is filled", codes: &["required_field_missing"] },
+    Condition {
+        name: "required_fields",
+        what: "every required field is filled",
+        codes: &[ValidateCode::RequiredFieldMissing],
+    },
     Condition {
         name: "plan",
         what: "the plan about to be applied is the recorded, reviewed one",
-        codes: &["plan_not_recorded", "plan_json_mismatch", "plan_file_mismatch", "plan_file_missing"],
+        codes: &[
+            ValidateCode::PlanNotRecorded,
+            ValidateCode::PlanJsonMismatch,
+            ValidateCode::PlanFileMismatch,
+            ValidateCode::PlanFileMissing,
+        ],
     },
-    Condition { name: "bot_record", what: "the bot's record on the ticket verifies", codes: &["bot_record_altered"] },
+    Condition {
+        name: "bot_record",
+        what: "the bot's record on the ticket verifies",
+        codes: &[ValidateCode::BotRecordAltered],
+    },
     Condition {
         name: "approval",
         what: "a valid approval given after the last change, within the TTL, by enough independent, mapped approvers",
         codes: &[
-            "not_approved",
-            "approval_before_change",
-            "approval_expired",
-            "approver_unmapped",
-            "self_approval",
-            "too_few_approvers",
-            "approval_invalid",
+            ValidateCode::NotApproved,
+            ValidateCode::ApprovalBeforeChange,
+            ValidateCode::ApprovalExpired,
+            ValidateCode::ApproverUnmapped,
+            ValidateCode::SelfApproval,
+            ValidateCode::TooFewApprovers,
+            ValidateCode::ApprovalInvalid,
         ],
     },
     Condition {
         name: "change_window",
         what: "inside a change window and outside any freeze, or approved by one more person",
-        codes: &["outside_change_window", "change_freeze"],
+        codes: &[ValidateCode::OutsideChangeWindow, ValidateCode::ChangeFreeze],
     },
     Condition {
         name: "emergency",
         what: "an emergency asked for was granted by the break-glass group",
-        codes: &["emergency_not_granted"],
+        codes: &[ValidateCode::EmergencyNotGranted],
     },
     Condition {
         name: "analysis",
         what: "the bot has analysed this binding (who may not approve is known)",
-        codes: &["analysis_missing"],
+        codes: &[ValidateCode::AnalysisMissing],
     },
     Condition {
         name: "receipt",
         what: "the bot's signed receipt for this binding (and plan) under the policy in force",
-        codes: &["receipt_missing", "receipt_invalid"],
+        codes: &[ValidateCode::ReceiptMissing, ValidateCode::ReceiptInvalid],
     },
 ];
 
@@ -182,7 +252,7 @@ pub struct Verdict {
     pub emergency: Option<Grant>,
 }
 
-fn fail(code: &'static str, message: impl Into<String>) -> Failure {
+fn fail(code: ValidateCode, message: impl Into<String>) -> Failure {
     Failure { code, message: message.into() }
 }
 
@@ -190,32 +260,50 @@ fn fail(code: &'static str, message: impl Into<String>) -> Failure {
 pub fn judge(f: &Facts<'_>) -> Verdict {
     let mut failures = Vec::new();
     let t = f.ticket;
-    let jc = &f.config.jira;
     let Some(record) = &t.record else {
         failures.push(fail(
-            "record_missing",
+            ValidateCode::RecordMissing,
             format!("{} has no changegate record: run `changegate request` for this build", t.key),
         ));
         return Verdict { pass: false, checked: vec!["record"], failures, approval: None, emergency: None };
     };
+    check_record(f, record, &mut failures);
+    check_binding(f, &record.binding, &mut failures);
+    check_required_fields(f, &mut failures);
+    let binding_changed = t.binding_changed_at(&f.config.jira);
+    let since = check_plan(f, record, binding_changed, &mut failures);
+    let bot = read_bot_record(f, record, &mut failures);
+    let approval = judge_approval(f, record, &bot, &since, &mut failures);
+    check_analysis(f, &record.binding.commit, &bot, &approval, &mut failures);
+    check_receipt(f, record, &bot.check, binding_changed, &approval, &mut failures);
+    Verdict {
+        pass: failures.is_empty(),
+        checked: checked(f, record),
+        failures,
+        approval: Some(approval.verdict),
+        emergency: approval.grant,
+    }
+}
 
-    // The property keeps no history: trust it only where the mirrored digests
-    // (label and record field, which the history records) agree with it.
+/// The property keeps no history: trust it only where the mirrored digests
+/// (label and record field, which the history records) agree with it.
+fn check_record(f: &Facts<'_>, record: &TicketRecord, failures: &mut Vec<Failure>) {
+    let t = f.ticket;
     let binding_labels = t.labels.iter().filter(|l| l.starts_with("changegate-binding-")).count();
     if record.binding_digest != record.binding.digest()
         || !t.labels.contains(&record.binding.binding_label())
         || binding_labels != 1
     {
         failures.push(fail(
-            "record_tampered",
+            ValidateCode::RecordTampered,
             "the ticket's record does not match the one binding digest mirrored in its labels",
         ));
     }
-    if let Some(site) = jc.site_field(TicketField::Record) {
+    if let Some(site) = f.config.jira.site_field(TicketField::Record) {
         let mirrored = t.fields.get(&site.id).and_then(Value::as_str).unwrap_or_default();
         if mirrored.trim() != mirror_text(record) {
             failures.push(fail(
-                "record_tampered",
+                ValidateCode::RecordTampered,
                 format!(
                     "the record field {} does not hold the digests of the record ({})",
                     site.id,
@@ -224,13 +312,14 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             ));
         }
     }
+}
 
-    // The binding must be this build's.
-    let b = &record.binding;
+/// The binding must be this build's.
+fn check_binding(f: &Facts<'_>, b: &Binding, failures: &mut Vec<Failure>) {
     let c = f.current;
     if env_key(&b.environment) != env_key(&c.environment) {
         failures.push(fail(
-            "binding_mismatch",
+            ValidateCode::BindingMismatch,
             format!("environment: the ticket allows {:?}, this job deploys to {:?}", b.environment, c.environment),
         ));
     }
@@ -243,30 +332,38 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     ];
     for (name, want, have) in fields {
         if want != have {
-            failures
-                .push(fail("binding_mismatch", format!("{name}: the ticket allows {want:?}, this build is {have:?}")));
+            failures.push(fail(
+                ValidateCode::BindingMismatch,
+                format!("{name}: the ticket allows {want:?}, this build is {have:?}"),
+            ));
         }
     }
     if (f.applying || f.action_must_apply) && b.action != crate::model::binding::DeployAction::Apply {
-        failures
-            .push(fail("binding_mismatch", format!("action: the ticket allows a {} only, this job applies", b.action)));
+        failures.push(fail(
+            ValidateCode::BindingMismatch,
+            format!("action: the ticket allows a {} only, this job applies", b.action),
+        ));
     }
     if b.build_job.number != c.build_job.number {
         failures.push(fail(
-            "binding_mismatch",
+            ValidateCode::BindingMismatch,
             format!("build job number: the ticket allows #{}, this build is #{} (a rebuilt artifact needs `changegate request` and a new approval)", b.build_job.number, c.build_job.number),
         ));
     }
+}
 
-    // Every required field is filled.
+/// Every required field is filled.
+fn check_required_fields(f: &Facts<'_>, failures: &mut Vec<Failure>) {
+    let jc = &f.config.jira;
     for req in &jc.required {
         match jc.site_field(*req) {
-            Some(site) if t.field_filled(&site.id) => {}
+            Some(site) if f.ticket.field_filled(&site.id) => {}
             Some(site) => {
-                failures.push(fail("required_field_missing", format!("{} ({}) is empty", req.label(), site.id)));
+                failures
+                    .push(fail(ValidateCode::RequiredFieldMissing, format!("{} ({}) is empty", req.label(), site.id)));
             }
             None => failures.push(fail(
-                "required_field_missing",
+                ValidateCode::RequiredFieldMissing,
                 format!(
                     "{} is required but not mapped to a field of the site ([jira.fields] {})",
                     req.label(),
@@ -275,105 +372,149 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             )),
         }
     }
+}
 
-    // Before apply: the very plan that was recorded (and reviewed).
-    let binding_changed = t.binding_changed_at(jc);
-    let mut not_before = binding_changed;
-    let mut not_before_reason = "the last change to the binding".to_owned();
+/// Since when an approval counts, and why then.
+struct Since {
+    /// The last change an approval must come after.
+    at: Timestamp,
+    /// What that change was, for messages.
+    reason: String,
+}
+
+/// Before apply: the very plan that was recorded (and reviewed). A risky
+/// plan recorded after the binding's last change moves the time an
+/// approval must follow.
+fn check_plan(f: &Facts<'_>, record: &TicketRecord, binding_changed: Timestamp, failures: &mut Vec<Failure>) -> Since {
+    let t = f.ticket;
+    let mut since = Since { at: binding_changed, reason: "the last change to the binding".to_owned() };
     if f.applying && f.plan.is_none() && f.config.plan_required_for(&f.current.environment) {
         failures.push(fail(
-            "plan_not_recorded",
+            ValidateCode::PlanNotRecorded,
             "the policy requires a reviewed plan before every apply: pass --plan-json and --plan-file of the plan that `changegate plan-check --ticket` recorded",
         ));
     }
-    if let Some(p) = f.plan {
-        match record.plans.get(&p.stack) {
-            None => failures.push(fail(
-                "plan_not_recorded",
-                format!(
-                    "no plan is recorded for stack {:?}: run `changegate plan-check --ticket` after the plan",
-                    p.stack
-                ),
-            )),
-            Some(r) => {
-                if r.json_digest != p.json {
-                    failures.push(fail(
-                        "plan_json_mismatch",
-                        format!("the plan JSON is {}, the reviewed one {}", p.json, r.json_digest),
-                    ));
-                }
-                match (&r.file_digest, &p.file) {
-                    (Some(want), Some(have)) if want != have => {
-                        failures.push(fail(
-                            "plan_file_mismatch",
-                            format!("the plan file is {have}, the reviewed one {want}"),
-                        ));
-                    }
-                    (Some(_), None) => {
-                        failures.push(fail("plan_file_missing", "a plan file digest was recorded: pass --plan-file"));
-                    }
-                    (None, Some(_)) => {
-                        failures.push(fail("plan_file_mismatch", "no plan file digest was recorded for this stack"));
-                    }
-                    _ => {}
-                }
-                if r.label
-                    != PlanRecord::label_with(
-                        &p.stack,
-                        &r.json_digest,
-                        r.file_digest.as_ref(),
-                        r.canonical_digest.as_ref(),
-                    )
-                    || !t.labels.contains(&r.label)
-                {
-                    failures.push(fail("record_tampered", "the recorded plan digests do not match the plan label"));
-                }
-                if let Some(at) = t.label_added_at(&r.label).filter(|at| r.risky && *at > not_before) {
-                    not_before = at;
-                    not_before_reason = format!("the risky plan for stack {:?} was recorded", p.stack);
-                }
-            }
-        }
+    let Some(p) = f.plan else { return since };
+    let Some(r) = record.plans.get(&p.stack) else {
+        failures.push(fail(
+            ValidateCode::PlanNotRecorded,
+            format!("no plan is recorded for stack {:?}: run `changegate plan-check --ticket` after the plan", p.stack),
+        ));
+        return since;
+    };
+    if r.json_digest != p.json {
+        failures.push(fail(
+            ValidateCode::PlanJsonMismatch,
+            format!("the plan JSON is {}, the reviewed one {}", p.json, r.json_digest),
+        ));
     }
+    match (&r.file_digest, &p.file) {
+        (Some(want), Some(have)) if want != have => {
+            failures.push(fail(
+                ValidateCode::PlanFileMismatch,
+                format!("the plan file is {have}, the reviewed one {want}"),
+            ));
+        }
+        (Some(_), None) => {
+            failures.push(fail(ValidateCode::PlanFileMissing, "a plan file digest was recorded: pass --plan-file"));
+        }
+        (None, Some(_)) => {
+            failures.push(fail(ValidateCode::PlanFileMismatch, "no plan file digest was recorded for this stack"));
+        }
+        _ => {}
+    }
+    if r.label != PlanRecord::label_with(&p.stack, &r.json_digest, r.file_digest.as_ref(), r.canonical_digest.as_ref())
+        || !t.labels.contains(&r.label)
+    {
+        failures.push(fail(ValidateCode::RecordTampered, "the recorded plan digests do not match the plan label"));
+    }
+    if let Some(at) = t.label_added_at(&r.label).filter(|at| r.risky && *at > since.at) {
+        since = Since { at, reason: format!("the risky plan for stack {:?} was recorded", p.stack) };
+    }
+    since
+}
 
-    // The bot's record: what the analysis found (who may not approve) and
-    // the receipts. Where a bot runs, only what it signed counts.
+/// What the bot's record says, as far as it is trusted.
+struct BotView {
+    /// The record, checked.
+    check: Check,
+    /// The bot's analyses of the ticket, dated by Jira's history.
+    analyses: Vec<(Timestamp, String)>,
+    /// One of them is of this binding.
+    analysed: bool,
+}
+
+impl BotView {
+    /// The bot's analysis of this commit.
+    fn analysis(&self, commit: &str) -> Option<&bot_record::AnalysisRecord> {
+        self.check.analysis().filter(|a| a.commit == commit)
+    }
+}
+
+/// The bot's record: what the analysis found (who may not approve) and
+/// the receipts. Where a bot runs, only what it signed counts.
+fn read_bot_record(f: &Facts<'_>, record: &TicketRecord, failures: &mut Vec<Failure>) -> BotView {
+    let t = f.ticket;
+    let jc = &f.config.jira;
     let floor = bot_record::seq_floor(&t.changelog, &jc.bot_accounts);
     let check = bot_record::check(t.bot.as_ref(), f.trust.ring(), &t.key, &record.binding_digest, floor);
     if let Check::Altered { why, .. } = &check {
         failures.push(fail(
-            "bot_record_altered",
+            ValidateCode::BotRecordAltered,
             format!("{why}: the bot's record was changed by someone else; the bot re-derives it"),
         ));
     }
-    let analysis = check.analysis().filter(|a| a.commit == b.commit);
+    let analyses = bot_record::analyses(&t.changelog, &jc.bot_accounts);
+    let ours = bot_record::binding_prefix(&record.binding_digest);
+    let analysed = analyses.iter().any(|(_, d)| *d == ours);
+    BotView { check, analyses, analysed }
+}
+
+/// The approval judged, and the emergency granted in its stead.
+struct ApprovalOutcome {
+    /// The approval judgement.
+    verdict: ApprovalVerdict,
+    /// The emergency granted, when the deploy passes as one.
+    grant: Option<Grant>,
+}
+
+/// The approval, the emergency that stands in for it, and the change
+/// window.
+fn judge_approval(
+    f: &Facts<'_>,
+    record: &TicketRecord,
+    bot: &BotView,
+    since: &Since,
+    failures: &mut Vec<Failure>,
+) -> ApprovalOutcome {
+    let t = f.ticket;
+    let jc = &f.config.jira;
+    let b = &record.binding;
+    let analysis = bot.analysis(&b.commit);
     // Where a bot runs, an approval counts only when the bot's latest
     // analysis at that moment (its labels, dated by Jira's history) was of
     // this binding: an approval given to another binding swapped into the
     // record, or before anyone knew who may not approve, never carries over.
-    let analyses = bot_record::analyses(&t.changelog, &jc.bot_accounts);
-    let ours = bot_record::binding_prefix(&record.binding_digest);
-    let analysed = analyses.iter().any(|(_, d)| *d == ours);
-    // (Without any analysis of it, `analysis_missing` below says so.)
+    // (Without any analysis of it, `analysis_missing` says so.)
     let counts = |a: &crate::model::approval::Approval| {
-        f.trust.ring().is_none() || !analysed || bot_record::analysed_before(&analyses, &record.binding_digest, a.at)
+        f.trust.ring().is_none()
+            || !bot.analysed
+            || bot_record::analysed_before(&bot.analyses, &record.binding_digest, a.at)
     };
-    let mut approval_not_before_reason = not_before_reason.clone();
-
-    // The approval.
+    let mut approval_not_before_reason = since.reason.clone();
     let all_approvals = t.approvals(&jc.statuses.approved);
     let approvals: Vec<crate::model::approval::Approval> =
         all_approvals.iter().filter(|a| counts(a)).cloned().collect();
     if approvals.len() < all_approvals.len() {
         approval_not_before_reason =
-            format!("{not_before_reason} and after the changegate bot's analysis of this binding");
+            format!("{} and after the changegate bot's analysis of this binding", since.reason);
     }
     let excluded: Vec<u64> = analysis.map(|a| a.excluded_github_ids.clone()).unwrap_or_default();
     let facts = ApprovalFacts {
         approved_now: t.status.eq_ignore_ascii_case(&jc.statuses.approved),
         status: &t.status,
         approvals: &approvals,
-        not_before,
+        not_before: since.at,
         not_before_reason: &approval_not_before_reason,
         now: f.now,
         excluded_github_ids: &excluded,
@@ -386,7 +527,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     let window_at =
         f.plan.and_then(|p| record.plans.get(&p.stack)).and_then(|r| t.label_added_at(&r.label)).unwrap_or(f.now);
     let window = f.config.window_check(&b.environment, window_at);
-    let closed = window != crate::config::windows::WindowCheck::Open;
+    let closed = window != WindowCheck::Open;
     let policy = ApprovalPolicy {
         required: jc.required_approvers.max(1) + usize::from(closed),
         ttl: jc.approval_ttl,
@@ -401,40 +542,11 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             }),
     };
     let verdict = approval::judge(&facts, &policy);
-    // A granted emergency stands in for the approval and the receipt (the
-    // bot may be down): Jira says a break-glass member approved.
-    // An emergency counts only when it was asked for (its label, dated by
-    // the history) before the break-glass approval: one written into the
-    // record after an ordinary approval grants nothing.
-    let asked_at = t.label_added_at(emergency::EMERGENCY_LABEL);
-    let ordinary: Vec<String> = jc.approvers.keys().chain(&jc.withheld_approvers).cloned().collect();
-    let emergency = emergency::judge(&EmergencyFacts {
-        group: f.config.emergency.group.as_deref(),
-        requested: record.emergency.as_ref().filter(|_| asked_at.is_some()),
-        approved_now: facts.approved_now,
-        approvals: &all_approvals,
-        not_before: asked_at.map_or(not_before, |a| a.max(not_before)),
-        ttl: jc.approval_ttl,
-        break_glass: &t.break_glass,
-        approvers: &ordinary,
-        now: f.now,
-    });
-    let grant = match emergency {
-        Ok(g) if !verdict.valid => Some(g),
-        Ok(_) => None,
-        Err(why) => {
-            if let (Some(why), false) = (why, verdict.valid) {
-                failures.push(fail("emergency_not_granted", why));
-            }
-            None
-        }
-    };
+    let grant = grant_emergency(f, record, &verdict, &all_approvals, since.at, failures);
     if let (false, Some(code), None) = (verdict.valid, window.code(), &grant) {
         let why = match &window {
-            crate::config::windows::WindowCheck::Outside(w) | crate::config::windows::WindowCheck::Frozen(w) => {
-                w.clone()
-            }
-            crate::config::windows::WindowCheck::Open => String::new(),
+            WindowCheck::Outside(w) | WindowCheck::Frozen(w) => w.clone(),
+            WindowCheck::Open => String::new(),
         };
         failures.push(fail(
             code,
@@ -446,53 +558,111 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
             failures.push(fail(p.code(), p.to_string()));
         }
         if verdict.problems.is_empty() {
-            failures.push(fail("approval_invalid", "no valid approval"));
+            failures.push(fail(ValidateCode::ApprovalInvalid, "no valid approval"));
         }
     }
+    ApprovalOutcome { verdict, grant }
+}
 
-    // Where a bot runs, the approval counts only with the bot's analysis of
-    // this commit (who may not approve), unless an emergency was granted.
-    if let (Some(_), None, false) = (f.trust.ring(), &grant, check.is_altered()) {
-        if analysis.is_none() {
+/// A granted emergency stands in for the approval and the receipt (the
+/// bot may be down): Jira says a break-glass member approved. An emergency
+/// counts only when it was asked for (its label, dated by the history)
+/// before the break-glass approval: one written into the record after an
+/// ordinary approval grants nothing.
+fn grant_emergency(
+    f: &Facts<'_>,
+    record: &TicketRecord,
+    verdict: &ApprovalVerdict,
+    all_approvals: &[crate::model::approval::Approval],
+    not_before: Timestamp,
+    failures: &mut Vec<Failure>,
+) -> Option<Grant> {
+    let t = f.ticket;
+    let jc = &f.config.jira;
+    let asked_at = t.label_added_at(emergency::EMERGENCY_LABEL);
+    let ordinary: Vec<String> = jc.approvers.keys().chain(&jc.withheld_approvers).cloned().collect();
+    let emergency = emergency::judge(&EmergencyFacts {
+        group: f.config.emergency.group.as_deref(),
+        requested: record.emergency.as_ref().filter(|_| asked_at.is_some()),
+        approved_now: t.status.eq_ignore_ascii_case(&jc.statuses.approved),
+        approvals: all_approvals,
+        not_before: asked_at.map_or(not_before, |a| a.max(not_before)),
+        ttl: jc.approval_ttl,
+        break_glass: &t.break_glass,
+        approvers: &ordinary,
+        now: f.now,
+    });
+    match emergency {
+        Ok(g) if !verdict.valid => Some(g),
+        Ok(_) => None,
+        Err(why) => {
+            if let (Some(why), false) = (why, verdict.valid) {
+                failures.push(fail(ValidateCode::EmergencyNotGranted, why));
+            }
+            None
+        }
+    }
+}
+
+/// Where a bot runs, the approval counts only with the bot's analysis of
+/// this commit (who may not approve), unless an emergency was granted.
+fn check_analysis(f: &Facts<'_>, commit: &str, bot: &BotView, approval: &ApprovalOutcome, failures: &mut Vec<Failure>) {
+    if let (Some(_), None, false) = (f.trust.ring(), &approval.grant, bot.check.is_altered()) {
+        if bot.analysis(commit).is_none() {
             failures.push(fail(
-                "analysis_missing",
+                ValidateCode::AnalysisMissing,
                 "the changegate bot has not analysed this commit yet, so who may not approve it is unknown",
             ));
-        } else if !analysed {
+        } else if !bot.analysed {
             failures.push(fail(
-                "analysis_missing",
+                ValidateCode::AnalysisMissing,
                 "the changegate bot's analysis of this binding is not in the ticket's history (its label)",
             ));
         }
     }
+}
 
-    // The bot's signed receipt for exactly this binding (and plan), under
-    // the policy in force.
-    if let (Trust::Ci { ring, policy }, None) = (f.trust, &grant) {
-        let digests = f.plan.map(|p| (p.stack.as_str(), PlanDigests { json: p.json, file: p.file }));
-        let plan = digests.as_ref().map(|(s, d)| (*s, d));
-        let found: Vec<&receipt::Receipt> = check
-            .current()
-            .map(|r| {
-                r.receipts
-                    .iter()
-                    .filter(|x| x.payload.covers(&t.key, b, plan) && x.payload.policy_digest == policy)
-                    .filter(|x| x.payload.issued() > binding_changed)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if found.is_empty() {
-            let what = if f.plan.is_some() { "this binding and plan" } else { "this binding" };
-            failures.push(fail(
-                "receipt_missing",
-                format!("no receipt from the changegate bot for {what} under the policy in force ({policy})"),
-            ));
-        } else if let Some(e) = found.iter().map(|r| receipt::verify(ring, r)).find_map(Result::err)
-            && !found.iter().any(|r| receipt::verify(ring, r).is_ok())
-        {
-            failures.push(fail("receipt_invalid", format!("the receipt for this binding: {e}")));
-        }
+/// The bot's signed receipt for exactly this binding (and plan), under
+/// the policy in force.
+fn check_receipt(
+    f: &Facts<'_>,
+    record: &TicketRecord,
+    check: &Check,
+    binding_changed: Timestamp,
+    approval: &ApprovalOutcome,
+    failures: &mut Vec<Failure>,
+) {
+    let (Trust::Ci { ring, policy }, None) = (f.trust, &approval.grant) else { return };
+    let t = f.ticket;
+    let b = &record.binding;
+    let digests = f.plan.map(|p| (p.stack.as_str(), PlanDigests { json: p.json, file: p.file }));
+    let plan = digests.as_ref().map(|(s, d)| (*s, d));
+    let found: Vec<&receipt::Receipt> = check
+        .current()
+        .map(|r| {
+            r.receipts
+                .iter()
+                .filter(|x| x.payload.covers(&t.key, b, plan) && x.payload.policy_digest == policy)
+                .filter(|x| x.payload.issued() > binding_changed)
+                .collect()
+        })
+        .unwrap_or_default();
+    if found.is_empty() {
+        let what = if f.plan.is_some() { "this binding and plan" } else { "this binding" };
+        failures.push(fail(
+            ValidateCode::ReceiptMissing,
+            format!("no receipt from the changegate bot for {what} under the policy in force ({policy})"),
+        ));
+    } else if let Some(e) = found.iter().map(|r| receipt::verify(ring, r)).find_map(Result::err)
+        && !found.iter().any(|r| receipt::verify(ring, r).is_ok())
+    {
+        failures.push(fail(ValidateCode::ReceiptInvalid, format!("the receipt for this binding: {e}")));
     }
+}
+
+/// The names of the [`CONDITIONS`] checked, in order: which ones apply
+/// depends on the facts (a plan, a bot, an emergency).
+fn checked(f: &Facts<'_>, record: &TicketRecord) -> Vec<&'static str> {
     let mut checked = vec!["record", "binding", "required_fields"];
     if f.plan.is_some() || f.applying && f.config.plan_required_for(&f.current.environment) {
         checked.push("plan");
@@ -507,7 +677,7 @@ pub fn judge(f: &Facts<'_>) -> Verdict {
     if let Trust::Ci { .. } = f.trust {
         checked.push("receipt");
     }
-    Verdict { pass: failures.is_empty(), checked, failures, approval: Some(verdict), emergency: grant }
+    checked
 }
 
 impl Verdict {
@@ -522,7 +692,7 @@ impl Verdict {
             .collect();
         for f in &self.failures {
             if !out.iter().any(|(c, _)| c.codes.contains(&f.code)) {
-                out.push((Condition { name: f.code, what: "", codes: &[] }, vec![f]));
+                out.push((Condition { name: f.code.as_str(), what: "", codes: &[] }, vec![f]));
             }
         }
         out
@@ -539,7 +709,7 @@ impl Verdict {
                 if failures.is_empty() {
                     return Case::passed("validate", c.name).with_output(c.what);
                 }
-                let mut codes: Vec<&str> = failures.iter().map(|f| f.code).collect();
+                let mut codes: Vec<&str> = failures.iter().map(|f| f.code.as_str()).collect();
                 codes.dedup();
                 let detail = failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
                 Case::failed("validate", c.name, codes.join(","), failures[0].to_string(), detail)
@@ -860,7 +1030,7 @@ mod tests {
                 v.checked
             );
         }
-        v.failures.iter().map(|f| f.code).collect()
+        v.failures.iter().map(|f| f.code.as_str()).collect()
     }
 
     #[test]
@@ -912,9 +1082,15 @@ mod tests {
             .expect("the reports table");
         for c in CONDITIONS {
             assert!(row.contains(&format!("`{}`", c.name)), "README's reports table lacks {}", c.name);
-            for code in c.codes.iter().filter(|c| **c != "approval_invalid") {
-                assert!(readme.contains(&format!("`{code}`")), "README lacks the code {code}");
-            }
+        }
+        // The codes themselves: `codes::tests`.
+    }
+
+    #[test]
+    fn every_code_belongs_to_one_condition() {
+        for code in ValidateCode::ALL {
+            let of: Vec<&str> = CONDITIONS.iter().filter(|c| c.codes.contains(&code)).map(|c| c.name).collect();
+            assert_eq!(of.len(), 1, "{code} belongs to {of:?}");
         }
     }
 

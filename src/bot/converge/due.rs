@@ -43,7 +43,7 @@ use crate::steps::bot_record::{AnalysisRecord, Check, Marks};
 use crate::steps::close::DeployOutcome;
 use crate::steps::emergency::Grant;
 use crate::steps::lock::Slipped;
-use crate::steps::validate::Verdict;
+use crate::steps::validate::{ValidateCode, Verdict};
 use crate::steps::waiting;
 
 /// Where a ticket is in its life, by its status.
@@ -362,7 +362,7 @@ pub fn approved(f: &Facts<'_>, j: &Judged) -> Vec<Action> {
         out.push(Action::Say(format!("{key}: holds not resumed: {}", why.join("; "))));
         // Outside a change window or in a freeze: one approval is not
         // enough; ask for the overriding second approver, visibly.
-        let windows = [PolicyCode::OutsideChangeWindow.as_str(), PolicyCode::ChangeFreeze.as_str()];
+        let windows = [ValidateCode::OutsideChangeWindow, ValidateCode::ChangeFreeze];
         let window = verdict.failures.iter().find(|f| windows.contains(&f.code));
         if let Some(w) = window {
             out.push(Action::AskAgain {
@@ -675,7 +675,7 @@ mod tests {
         }
     }
 
-    fn failing(code: &'static str, approval: Option<ApprovalVerdict>) -> Verdict {
+    fn failing(code: ValidateCode, approval: Option<ApprovalVerdict>) -> Verdict {
         Verdict {
             pass: false,
             checked: vec!["approval"],
@@ -794,10 +794,10 @@ mod tests {
         let r = record();
         let check = Check::Verified(analysed(&r));
         let f = facts("Approved", &r, &check, &config);
-        let actions = approved(&f, &judged(failing("not_approved", None)));
+        let actions = approved(&f, &judged(failing(ValidateCode::NotApproved, None)));
         assert_eq!(actions, [Action::Say(format!("{KEY}: holds not resumed: not_approved: why"))]);
         // Outside a window: a second approver is asked for, once per approval.
-        let actions = approved(&f, &judged(failing(PolicyCode::OutsideChangeWindow.as_str(), None)));
+        let actions = approved(&f, &judged(failing(ValidateCode::OutsideChangeWindow, None)));
         assert!(resumes(&actions).is_empty() && receipts(&actions).is_empty(), "{actions:?}");
         assert!(
             matches!(&actions[1], Action::AskAgain { marker, head: "Second approver needed: ", reason: Reason::NeedsApproval, .. }
@@ -812,7 +812,7 @@ mod tests {
             latest: None,
             problems: vec![ApprovalProblem::Expired { at: Timestamp(5), ttl: Duration::from_secs(3600) }],
         };
-        let actions = approved(&f, &judged(failing("approval_expired", Some(lapsed))));
+        let actions = approved(&f, &judged(failing(ValidateCode::ApprovalExpired, Some(lapsed))));
         assert!(
             matches!(&actions[1], Action::AskAgain { marker, reason: Reason::ApprovalLapsed, .. }
                 if marker == "changegate:approval-lapsed:expired:5"),
@@ -843,7 +843,7 @@ mod tests {
         assert_eq!(change.plan_hold.as_deref(), Some("hold_apply"));
         assert_eq!(change.not_after, ["hold_apply"]);
         // The plan does not pass: no receipt for it, its hold stays shut.
-        j.plans.insert("net".into(), failing("plan_json_mismatch", None));
+        j.plans.insert("net".into(), failing(ValidateCode::PlanJsonMismatch, None));
         let actions = approved(&f, &j);
         assert_eq!(resumes(&actions), [("w1", "hold_change", HoldKind::Change)]);
         assert_eq!(receipts(&actions), [None]);

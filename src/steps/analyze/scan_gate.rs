@@ -27,52 +27,30 @@
 //! state never excuses a result: old debt still ships.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::codes::{Finding, stable_codes};
 use crate::base::sarif::RunFacts;
 use crate::config::scan::{RequiredScanner, ScanConfig};
 use crate::model::evidence::{Evidence, GapArea, JobFact};
 use crate::steps::analyze::review::Verdict;
 
-/// Stable reason codes of the scan gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ScanCode {
-    /// Every required scanner scanned the commit; nothing blocks.
-    ScanPassed,
-    /// A required scanner (or any scanner) has no run bound to the commit.
-    ScanMissing,
-    /// A run names another commit than the deployed one.
-    ScanNotForDeploySha,
-    /// A run did not finish: tool errors, unsuccessful invocation, analysis error.
-    ScanIncomplete,
-    /// A scan job of the deploy did not succeed.
-    ScanJobNotSuccessful,
-    /// A SARIF document could not be read.
-    ScanUnreadable,
-    /// A result at or above the blocking threshold.
-    ScanBlockingFinding,
-    /// Scan facts could not be read.
-    EvidenceIncomplete,
+stable_codes! {
+    /// Stable reason codes of the scan gate.
+    pub enum ScanCode: "scan gate" in "### The decision" {
+        ScanPassed => "scan_passed", "every required scanner scanned the commit; nothing blocks";
+        ScanMissing => "scan_missing", "a required scanner (or any scanner) has no run bound to the commit";
+        ScanNotForDeploySha => "scan_not_for_deploy_sha", "a run names another commit than the deployed one";
+        ScanIncomplete => "scan_incomplete", "a run did not finish: tool errors, unsuccessful invocation, analysis error";
+        ScanJobNotSuccessful => "scan_job_not_successful", "a scan job of the deploy did not succeed";
+        ScanUnreadable => "scan_unreadable", "a SARIF document could not be read";
+        ScanBlockingFinding => "scan_blocking_finding", "a result at or above the blocking threshold";
+        EvidenceIncomplete => "evidence_incomplete", "scan facts could not be read";
+    }
 }
 
 impl ScanCode {
-    /// The stable code.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScanCode::ScanPassed => "scan_passed",
-            ScanCode::ScanMissing => "scan_missing",
-            ScanCode::ScanNotForDeploySha => "scan_not_for_deploy_sha",
-            ScanCode::ScanIncomplete => "scan_incomplete",
-            ScanCode::ScanJobNotSuccessful => "scan_job_not_successful",
-            ScanCode::ScanUnreadable => "scan_unreadable",
-            ScanCode::ScanBlockingFinding => "scan_blocking_finding",
-            ScanCode::EvidenceIncomplete => "evidence_incomplete",
-        }
-    }
-
     /// Which reason is the main one among failures: the most specific.
     fn rank(self) -> u8 {
         match self {
@@ -96,20 +74,8 @@ impl ScanCode {
     }
 }
 
-impl fmt::Display for ScanCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A reason with its explanation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScanFinding {
-    /// Stable code.
-    pub code: ScanCode,
-    /// For people.
-    pub detail: String,
-}
+pub type ScanFinding = Finding<ScanCode>;
 
 /// A result that blocks the deploy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -222,30 +188,64 @@ pub fn gate(e: &Evidence, cfg: &ScanConfig) -> ScanReport {
     let commit = e.binding.commit.to_ascii_lowercase();
     let mut gate_findings: Vec<ScanFinding> = Vec::new();
     let mut scanners: BTreeMap<String, Acc> = BTreeMap::new();
-    let acc = |scanners: &mut BTreeMap<String, Acc>, tool: &str| -> String {
-        let k = key(tool);
-        scanners.entry(k.clone()).or_insert_with(|| Acc { tool: tool.trim().to_owned(), ..Acc::default() });
-        k
-    };
+    let gaps = scan_gaps(e, cfg);
+    if !gaps.is_empty() {
+        gate_findings
+            .push(ScanFinding { code: ScanCode::EvidenceIncomplete, detail: format!("not read: {}", gaps.join(", ")) });
+    }
+    let latest = judge_scan_jobs(e, cfg, &mut gate_findings);
+    judge_sarif_documents(e, cfg, &latest, &commit, &mut scanners, &mut gate_findings);
+    if cfg.code_scanning {
+        judge_code_scanning(e, cfg, &commit, &mut scanners);
+    }
 
-    // Facts that could not be read leave the gate undecidable — except code
-    // scanning facts when code scanning is not evidence.
-    let gaps: Vec<&str> = e
-        .gaps
+    // Required scanners, each with a run of its own; or at least one.
+    let required = required_reports(&cfg.required, &mut scanners, &commit, &mut gate_findings);
+    if cfg.required.is_empty() && !scanners.values().any(|s| s.bound) {
+        gate_findings.push(ScanFinding {
+            code: ScanCode::ScanMissing,
+            detail: format!("no scanner run for {}: absence of alerts is not evidence", short(&commit)),
+        });
+    }
+
+    let scanners = scanner_reports(scanners, cfg);
+    let (verdict, findings) = main_findings(gate_findings, &scanners, !gaps.is_empty(), &commit);
+    ScanReport {
+        verdict,
+        findings,
+        scanners,
+        required,
+        blocking_severity: cfg.blocking_severity,
+        blocking_level: cfg.blocking_level.clone(),
+    }
+}
+
+/// The accumulator of the scanner named `tool` (compared by [`key`]).
+fn scanner<'a>(scanners: &'a mut BTreeMap<String, Acc>, tool: &str) -> &'a mut Acc {
+    scanners.entry(key(tool)).or_insert_with(|| Acc { tool: tool.trim().to_owned(), ..Acc::default() })
+}
+
+/// Facts that could not be read leave the gate undecidable — except code
+/// scanning facts when code scanning is not evidence.
+fn scan_gaps<'e>(e: &'e Evidence, cfg: &ScanConfig) -> Vec<&'e str> {
+    e.gaps
         .iter()
         .filter(|g| g.area == GapArea::Scan)
         .filter(|g| {
             cfg.code_scanning || !g.what.to_ascii_lowercase().contains("code-scanning") && g.what != "code scanning"
         })
         .map(|g| g.what.as_str())
-        .collect();
-    if !gaps.is_empty() {
-        gate_findings
-            .push(ScanFinding { code: ScanCode::EvidenceIncomplete, detail: format!("not read: {}", gaps.join(", ")) });
-    }
+        .collect()
+}
 
-    // Scan jobs: the latest run of each configured job (a rerun adds a
-    // workflow to the pipeline; the newest is what the deploy used).
+/// Scan jobs: the latest run of each configured job (a rerun adds a
+/// workflow to the pipeline; the newest is what the deploy used), which
+/// must have succeeded and stored a SARIF artifact.
+fn judge_scan_jobs<'e>(
+    e: &'e Evidence,
+    cfg: &ScanConfig,
+    gate_findings: &mut Vec<ScanFinding>,
+) -> BTreeMap<&'e str, &'e JobFact> {
     let mut latest: BTreeMap<&str, &JobFact> = BTreeMap::new();
     for j in e.scans.jobs.iter().filter(|j| cfg.jobs.contains(&j.name)) {
         latest.insert(j.name.as_str(), j);
@@ -276,8 +276,18 @@ pub fn gate(e: &Evidence, cfg: &ScanConfig) -> ScanReport {
             }
         }
     }
+    latest
+}
 
-    // SARIF documents: artifacts of the latest successful scan jobs, and files.
+/// SARIF documents: artifacts of the latest successful scan jobs, and files.
+fn judge_sarif_documents(
+    e: &Evidence,
+    cfg: &ScanConfig,
+    latest: &BTreeMap<&str, &JobFact>,
+    commit: &str,
+    scanners: &mut BTreeMap<String, Acc>,
+    gate_findings: &mut Vec<ScanFinding>,
+) {
     for a in &e.scans.sarif {
         let counted_job = a.kind != "artifact"
             || latest.get(a.job.as_str()).is_some_and(|j| {
@@ -302,68 +312,55 @@ pub fn gate(e: &Evidence, cfg: &ScanConfig) -> ScanReport {
             gate_findings.push(ScanFinding { code: ScanCode::ScanMissing, detail: format!("{what} holds no run") });
         }
         for (i, run) in runs.iter().enumerate() {
-            let k = acc(&mut scanners, &run.tool);
             // A scan job's artifact is this pipeline's, so of its commit; a
             // file given by path is bound to the commit only by what it says.
             let source = if a.kind == "artifact" { Bound::BySource } else { Bound::ByRevision };
-            judge_run(
-                scanners.get_mut(&k).expect("inserted"),
-                run,
-                &nth_run(&what, i, runs.len()),
-                (&commit, source),
-                cfg,
-            );
+            let s = scanner(scanners, &run.tool);
+            judge_run(s, run, &nth_run(&what, i, runs.len()), (commit, source), cfg);
         }
     }
+}
 
-    // GitHub code scanning of the commit.
-    if cfg.code_scanning {
-        for an in &e.scans.code_scanning {
-            if an.commit_sha.to_ascii_lowercase() != commit {
-                continue;
-            }
-            let k = acc(&mut scanners, &an.tool_name);
-            let s = scanners.get_mut(&k).expect("inserted");
-            let what = format!(
-                "code-scanning analysis {}{}",
-                an.id,
-                an.category.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()
-            );
-            if !an.error.is_empty() {
-                s.finding(ScanCode::ScanIncomplete, format!("{what}: {}", an.error));
-                continue;
-            }
-            if an.results_count == 0 {
-                s.evidence.push(what);
-                s.bound = true;
-                continue;
-            }
-            match (&an.runs, &an.sarif_error) {
-                (Some(runs), _) => {
-                    for (i, run) in runs.iter().enumerate() {
-                        judge_run(s, run, &nth_run(&what, i, runs.len()), (&commit, Bound::BySource), cfg);
-                    }
+/// GitHub code scanning of the commit.
+fn judge_code_scanning(e: &Evidence, cfg: &ScanConfig, commit: &str, scanners: &mut BTreeMap<String, Acc>) {
+    for an in &e.scans.code_scanning {
+        if an.commit_sha.to_ascii_lowercase() != commit {
+            continue;
+        }
+        let s = scanner(scanners, &an.tool_name);
+        let what = format!(
+            "code-scanning analysis {}{}",
+            an.id,
+            an.category.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()
+        );
+        if !an.error.is_empty() {
+            s.finding(ScanCode::ScanIncomplete, format!("{what}: {}", an.error));
+            continue;
+        }
+        if an.results_count == 0 {
+            s.evidence.push(what);
+            s.bound = true;
+            continue;
+        }
+        match (&an.runs, &an.sarif_error) {
+            (Some(runs), _) => {
+                for (i, run) in runs.iter().enumerate() {
+                    judge_run(s, run, &nth_run(&what, i, runs.len()), (commit, Bound::BySource), cfg);
                 }
-                (None, Some(err)) => s.finding(ScanCode::ScanUnreadable, format!("{what}: {err}")),
-                // Results whose severity was not read: a gap says why.
-                (None, None) => s.finding(
-                    ScanCode::ScanUnreadable,
-                    format!("{what}: {} result(s) whose SARIF was not read", an.results_count),
-                ),
             }
+            (None, Some(err)) => s.finding(ScanCode::ScanUnreadable, format!("{what}: {err}")),
+            // Results whose severity was not read: a gap says why.
+            (None, None) => s.finding(
+                ScanCode::ScanUnreadable,
+                format!("{what}: {} result(s) whose SARIF was not read", an.results_count),
+            ),
         }
     }
+}
 
-    // Required scanners, each with a run of its own; or at least one.
-    let required = required_reports(&cfg.required, &mut scanners, &commit, &mut gate_findings);
-    if cfg.required.is_empty() && !scanners.values().any(|s| s.bound) {
-        gate_findings.push(ScanFinding {
-            code: ScanCode::ScanMissing,
-            detail: format!("no scanner run for {}: absence of alerts is not evidence", short(&commit)),
-        });
-    }
-
-    let scanners: Vec<ScannerReport> = scanners
+/// One report per scanner seen, with its own findings and verdict.
+fn scanner_reports(scanners: BTreeMap<String, Acc>, cfg: &ScanConfig) -> Vec<ScannerReport> {
+    scanners
         .into_values()
         .map(|mut s| {
             if !s.bound {
@@ -393,10 +390,19 @@ pub fn gate(e: &Evidence, cfg: &ScanConfig) -> ScanReport {
                 satisfies: s.satisfies,
             }
         })
-        .collect();
+        .collect()
+}
 
+/// The gate's verdict and every reason, the main one first (`scan_passed`
+/// alone on a pass).
+fn main_findings(
+    gate_findings: Vec<ScanFinding>,
+    scanners: &[ScannerReport],
+    gaps: bool,
+    commit: &str,
+) -> (Verdict, Vec<ScanFinding>) {
     let mut findings = gate_findings;
-    for s in &scanners {
+    for s in scanners {
         findings.extend(
             s.findings.iter().map(|f| ScanFinding { code: f.code, detail: format!("{}: {}", s.tool, f.detail) }),
         );
@@ -404,7 +410,7 @@ pub fn gate(e: &Evidence, cfg: &ScanConfig) -> ScanReport {
     // With facts missing, "no run found" is not known to be true: the gate
     // is undecidable (never a pass) rather than failed, and decides again
     // once the facts can be read.
-    if !gaps.is_empty() {
+    if gaps {
         findings.retain(|f| f.code != ScanCode::ScanMissing);
     }
     findings.sort_by_key(|f| (std::cmp::Reverse(f.code.verdict()), f.code.rank()));
@@ -413,17 +419,10 @@ pub fn gate(e: &Evidence, cfg: &ScanConfig) -> ScanReport {
         let tools: Vec<&str> = scanners.iter().map(|s| s.tool.as_str()).collect();
         findings.push(ScanFinding {
             code: ScanCode::ScanPassed,
-            detail: format!("{} scanned {} with nothing blocking", tools.join(", "), short(&commit)),
+            detail: format!("{} scanned {} with nothing blocking", tools.join(", "), short(commit)),
         });
     }
-    ScanReport {
-        verdict,
-        findings,
-        scanners,
-        required,
-        blocking_severity: cfg.blocking_severity,
-        blocking_level: cfg.blocking_level.clone(),
-    }
+    (verdict, findings)
 }
 
 /// The description of run `i` of `n` in one document or analysis.

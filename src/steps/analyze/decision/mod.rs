@@ -19,10 +19,10 @@
 pub mod render;
 
 use std::collections::BTreeSet;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::codes::{Finding, stable_codes};
 use crate::base::digest::Sha256Digest;
 use crate::base::time::{Date, Timestamp};
 use crate::config::{Config, ConfigError};
@@ -33,119 +33,43 @@ use crate::steps::analyze::scan_gate::{self, ScanReport};
 /// Version of the decision format (`decide --format json`, the bot's property).
 pub const DECISION_VERSION: u32 = 1;
 
-/// Stable reason codes of the approval policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PolicyCode {
-    /// A commit failed two-person review.
-    ReviewFailed,
-    /// Two-person review could not be decided.
-    ReviewUndecidable,
-    /// The scan gate failed.
-    ScanFailed,
-    /// The scan gate could not be decided.
-    ScanUndecidable,
-    /// A configuration file of changegate changed since the last approved deploy.
-    PolicyConfigChanged,
-    /// The pipeline's configuration (anything under `.circleci/`, the orb
-    /// version pinned there included) changed since the last approved deploy.
-    PipelineConfigChanged,
-    /// No earlier approved deploy of this repository and environment.
-    FirstDeploy,
-    /// A deploy of the same repository and environment is still running.
-    RunningDeploy,
-    /// Another ticket of the same repository and environment is open.
-    PendingTicket,
-    /// A drift ticket of the environment is open: the deploy would overwrite
-    /// or re-apply changes made outside Terraform (docs/drift.md).
-    DriftOpen,
-    /// Facts the policy needs could not be read.
-    EvidenceIncomplete,
-    /// The record contradicts itself (altered, or badly collected).
-    EvidenceInconsistent,
-    /// Collected outside every change window of the environment.
-    OutsideChangeWindow,
-    /// Collected inside a change freeze of the environment.
-    ChangeFreeze,
-}
-
-impl PolicyCode {
-    /// The stable code.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PolicyCode::ReviewFailed => "review_failed",
-            PolicyCode::ReviewUndecidable => "review_undecidable",
-            PolicyCode::ScanFailed => "scan_failed",
-            PolicyCode::ScanUndecidable => "scan_undecidable",
-            PolicyCode::PolicyConfigChanged => "policy_config_changed",
-            PolicyCode::PipelineConfigChanged => "pipeline_config_changed",
-            PolicyCode::FirstDeploy => "first_deploy",
-            PolicyCode::RunningDeploy => "running_deploy",
-            PolicyCode::PendingTicket => "pending_ticket",
-            PolicyCode::DriftOpen => "drift_open",
-            PolicyCode::EvidenceIncomplete => "evidence_incomplete",
-            PolicyCode::EvidenceInconsistent => "evidence_inconsistent",
-            PolicyCode::OutsideChangeWindow => "outside_change_window",
-            PolicyCode::ChangeFreeze => "change_freeze",
-        }
-    }
-}
-
-impl fmt::Display for PolicyCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+stable_codes! {
+    /// Stable reason codes of the approval policy.
+    pub enum PolicyCode: "approval policy" in "### The decision" {
+        ReviewFailed => "review_failed", "a commit failed two-person review";
+        ReviewUndecidable => "review_undecidable", "two-person review could not be decided";
+        ScanFailed => "scan_failed", "the scan gate failed";
+        ScanUndecidable => "scan_undecidable", "the scan gate could not be decided";
+        PolicyConfigChanged => "policy_config_changed", "a configuration file of changegate changed since the last approved deploy";
+        PipelineConfigChanged => "pipeline_config_changed", "the pipeline's configuration (anything under `.circleci/`, the orb version pinned there included) changed since the last approved deploy";
+        FirstDeploy => "first_deploy", "no earlier approved deploy of this repository and environment";
+        RunningDeploy => "running_deploy", "a deploy of the same repository and environment is still running";
+        PendingTicket => "pending_ticket", "another ticket of the same repository and environment is open";
+        DriftOpen => "drift_open", "a drift ticket of the environment is open: the deploy would overwrite or re-apply changes made outside Terraform (docs/drift.md)";
+        EvidenceIncomplete => "evidence_incomplete", "facts the policy needs could not be read";
+        EvidenceInconsistent => "evidence_inconsistent", "the record contradicts itself (altered, or badly collected)";
+        OutsideChangeWindow => "outside_change_window", "collected outside every change window of the environment";
+        ChangeFreeze => "change_freeze", "collected inside a change freeze of the environment";
     }
 }
 
 /// Why a person must approve.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reason {
-    /// Stable code.
-    pub code: PolicyCode,
-    /// For people.
-    pub detail: String,
-}
+pub type Reason = Finding<PolicyCode>;
 
-/// What the analysis recommends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Recommendation {
-    /// Every check passed: approve.
-    Approve,
-    /// A person must review and approve.
-    ManualReview,
-}
-
-impl Recommendation {
-    /// The name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Recommendation::Approve => "approve",
-            Recommendation::ManualReview => "manual_review",
-        }
+stable_codes! {
+    /// What the analysis recommends.
+    pub enum Recommendation: "recommendation" {
+        Approve => "approve", "every check passed: approve";
+        ManualReview => "manual_review", "a person must review and approve";
     }
 }
 
-/// The risk level written to the ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Risk {
-    /// Every check passed.
-    Low,
-    /// Nothing failed, but a person must look (first deploy, pending, undecidable).
-    Medium,
-    /// A check failed, or the policy itself changed.
-    High,
-}
-
-impl Risk {
-    /// The name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Risk::Low => "low",
-            Risk::Medium => "medium",
-            Risk::High => "high",
-        }
+stable_codes! {
+    /// The risk level written to the ticket.
+    pub enum Risk: "risk level" {
+        Low => "low", "every check passed";
+        Medium => "medium", "nothing failed, but a person must look (first deploy, pending, undecidable)";
+        High => "high", "a check failed, or the policy itself changed";
     }
 }
 

@@ -25,139 +25,52 @@ pub mod bump;
 pub mod version;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::codes::stable_codes;
 use crate::config::review::{ReviewConfig, ReviewMode};
 use crate::model::evidence::{Evidence, GapArea, PullFacts, TreeCheck};
 
-/// A verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// Every check passed.
-    Pass,
-    /// The facts do not allow a verdict: never a pass.
-    Undecidable,
-    /// A check failed.
-    Fail,
-}
-
-impl Verdict {
-    /// The name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Undecidable => "undecidable",
-            Verdict::Fail => "fail",
-        }
+stable_codes! {
+    /// A verdict: undecidable never counts as a pass.
+    pub enum Verdict: "verdict" {
+        Pass => "pass", "every check passed";
+        Undecidable => "undecidable", "the facts do not allow a verdict: never a pass";
+        Fail => "fail", "a check failed";
     }
 }
 
-/// Stable reason codes of the review verdicts (listed in README.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Code {
-    /// A pull request merged into the branch, approved independently on its head.
-    Approved,
-    /// Exempt: only version fields moved up in allow-listed version files.
-    VersionBumpExempt,
-    /// Nothing to review: the deployed commit is the last approved one.
-    NoChanges,
-    /// The base of the range is not an ancestor of the deployed commit.
-    HistoryRewritten,
-    /// The deployed commit is not on a protected branch.
-    DeployShaNotOnProtectedBranch,
-    /// No earlier approved deploy: nothing to compare with.
-    FirstDeploy,
-    /// Facts are missing (a call failed or a list could not be read in full).
-    EvidenceIncomplete,
-    /// No pull request merged into the branch links this commit.
-    NoPullRequest,
-    /// The commit's pull request was merged into another branch or repository.
-    ApprovalWrongContext,
-    /// No approval stands at merge time.
-    NoApproval,
-    /// Approvals exist, on an older head or before a force-push or base change.
-    ApprovalStale,
-    /// The only approvals come from the pull request's authors or pushers.
-    SelfApproval,
-    /// Fewer independent approvals than `review.min_approvals`.
-    InsufficientApprovals,
-    /// A commit or push of the pull request is not attributable to a GitHub account.
-    UnattributableContributor,
-    /// A merge commit's content is not the merge of its parents.
-    MergeContentMismatch,
-    /// A merge commit whose content was not compared with its parents and
-    /// that GitHub did not make as its pull request's merge.
-    MergeContentUnchecked,
-    /// A squash landing: the landed commit is not the reviewed one (strict).
-    SquashLandingNotReviewedSha,
-    /// A rebase landing: the landed commits are not the reviewed ones (strict).
-    RebaseLandingNotReviewedSha,
-    /// A squash or rebase landing whose tree is not the merge of its parent
-    /// with the approved head.
-    SquashContentMismatch,
-    /// The landing's content could not be checked (no git objects).
-    ContentUnchecked,
-    /// A merge of three or more parents.
-    OctopusMerge,
-    /// A review was dismissed after the merge (flag).
-    PostMergeConcern,
-}
-
-impl Code {
-    /// The stable code.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::Approved => "approved",
-            Code::VersionBumpExempt => "version_bump_exempt",
-            Code::NoChanges => "no_changes",
-            Code::HistoryRewritten => "history_rewritten",
-            Code::DeployShaNotOnProtectedBranch => "deploy_sha_not_on_protected_branch",
-            Code::FirstDeploy => "first_deploy",
-            Code::EvidenceIncomplete => "evidence_incomplete",
-            Code::NoPullRequest => "no_pull_request",
-            Code::ApprovalWrongContext => "approval_wrong_context",
-            Code::NoApproval => "no_approval",
-            Code::ApprovalStale => "approval_stale",
-            Code::SelfApproval => "self_approval",
-            Code::InsufficientApprovals => "insufficient_approvals",
-            Code::UnattributableContributor => "unattributable_contributor",
-            Code::MergeContentMismatch => "merge_content_mismatch",
-            Code::MergeContentUnchecked => "merge_content_unchecked",
-            Code::SquashLandingNotReviewedSha => "squash_landing_not_reviewed_sha",
-            Code::RebaseLandingNotReviewedSha => "rebase_landing_not_reviewed_sha",
-            Code::SquashContentMismatch => "squash_content_mismatch",
-            Code::ContentUnchecked => "content_unchecked",
-            Code::OctopusMerge => "octopus_merge",
-            Code::PostMergeConcern => "post_merge_concern",
-        }
-    }
-}
-
-impl fmt::Display for Code {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+stable_codes! {
+    /// Stable reason codes of the review verdicts (listed in README.md).
+    pub enum Code: "two-person review" in "### The decision" {
+        Approved => "approved", "a pull request merged into the branch, approved independently on its head";
+        VersionBumpExempt => "version_bump_exempt", "exempt: only version fields moved up in allow-listed version files";
+        NoChanges => "no_changes", "nothing to review: the deployed commit is the last approved one";
+        HistoryRewritten => "history_rewritten", "the base of the range is not an ancestor of the deployed commit";
+        DeployShaNotOnProtectedBranch => "deploy_sha_not_on_protected_branch", "the deployed commit is not on a protected branch";
+        FirstDeploy => "first_deploy", "no earlier approved deploy: nothing to compare with";
+        EvidenceIncomplete => "evidence_incomplete", "facts are missing (a call failed or a list could not be read in full)";
+        NoPullRequest => "no_pull_request", "no pull request merged into the branch links this commit";
+        ApprovalWrongContext => "approval_wrong_context", "the commit's pull request was merged into another branch or repository";
+        NoApproval => "no_approval", "no approval stands at merge time";
+        ApprovalStale => "approval_stale", "approvals exist, on an older head or before a force-push or base change";
+        SelfApproval => "self_approval", "the only approvals come from the pull request's authors or pushers";
+        InsufficientApprovals => "insufficient_approvals", "fewer independent approvals than `review.min_approvals`";
+        UnattributableContributor => "unattributable_contributor", "a commit or push of the pull request is not attributable to a GitHub account";
+        MergeContentMismatch => "merge_content_mismatch", "a merge commit's content is not the merge of its parents";
+        MergeContentUnchecked => "merge_content_unchecked", "a merge commit whose content was not compared with its parents and that GitHub did not make as its pull request's merge";
+        SquashLandingNotReviewedSha => "squash_landing_not_reviewed_sha", "a squash landing: the landed commit is not the reviewed one (strict)";
+        RebaseLandingNotReviewedSha => "rebase_landing_not_reviewed_sha", "a rebase landing: the landed commits are not the reviewed ones (strict)";
+        SquashContentMismatch => "squash_content_mismatch", "a squash or rebase landing whose tree is not the merge of its parent with the approved head";
+        ContentUnchecked => "content_unchecked", "the landing's content could not be checked (no git objects)";
+        OctopusMerge => "octopus_merge", "a merge of three or more parents";
+        PostMergeConcern => "post_merge_concern", "a review was dismissed after the merge (flag)";
     }
 }
 
 /// A reason with its explanation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Finding {
-    /// Stable code.
-    pub code: Code,
-    /// For people.
-    pub detail: String,
-}
-
-impl Finding {
-    /// A finding.
-    pub fn new(code: Code, detail: impl Into<String>) -> Self {
-        Finding { code, detail: detail.into() }
-    }
-}
+pub type Finding = crate::base::codes::Finding<Code>;
 
 /// An approval that counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -334,6 +334,10 @@ pub struct TicketRecord {
 
 /// The issue property CI writes.
 pub const RECORD_PROPERTY: &str = "changegate";
+/// The issue property the bot writes, signed (`steps::bot_record`).
+pub const BOT_PROPERTY: &str = "changegate.bot";
+/// The label of every emergency change ticket.
+pub const EMERGENCY_LABEL: &str = "changegate-emergency";
 
 impl TicketRecord {
     /// A new record for a binding.

@@ -38,7 +38,7 @@ use crate::steps::analyze::decision::{PolicyCode, Recommendation, Risk};
 use crate::steps::analyze::review::Verdict;
 
 /// The issue property that holds the record.
-pub const PROPERTY: &str = "changegate.bot";
+pub const PROPERTY: &str = crate::model::binding::BOT_PROPERTY;
 /// Version of the record.
 pub const SCHEMA_VERSION: u32 = 1;
 /// Prefix of the label that mirrors the record's sequence number.
@@ -534,6 +534,48 @@ impl Store<'_> {
 /// Earlier sequence labels to remove (the history keeps them).
 fn stale_seq_labels(seq: u64) -> Vec<String> {
     (seq.saturating_sub(3)..seq).map(|n| format!("{SEQ_LABEL_PREFIX}{n}")).collect()
+}
+
+/// The last deploy of a repository and environment the bot approved: the
+/// latest ticket of its stream that reached Done and whose bot record (its
+/// signature verified, its sequence at the floor) holds a receipt for this
+/// repository and environment; the commit is the receipt's, which the bot
+/// signed — never the CI record's, which anyone who may edit issues can
+/// rewrite. `ring` is `None` without a bot: then the CI record says it, and
+/// nothing is signed.
+pub fn last_done_signed(
+    jira: &Jira,
+    binding: &crate::model::binding::Binding,
+    config: &crate::config::jira::JiraConfig,
+    ring: Option<&crate::model::signing::KeyRing>,
+) -> Result<Option<(String, String)>, JiraError> {
+    use crate::clients::jira::jql;
+    let Some(ring) = ring else { return crate::steps::ticket::last_done(jira, binding, config) };
+    let q = format!(
+        "project = {} AND labels = {} AND status = {} ORDER BY resolutiondate DESC",
+        jql::string(&config.project),
+        jql::string(&binding.stream_label()),
+        jql::string(&config.statuses.done)
+    );
+    let env = crate::config::env_key(&binding.environment);
+    for issue in jira.search(&q, &["status"], &[PROPERTY], &[])? {
+        let Some(raw) = issue.properties.get(PROPERTY) else { continue };
+        let floor = seq_floor(&jira.changelog(&issue.key)?, &config.bot_accounts);
+        let Some(r) = verified(raw, ring, &issue.key, floor) else { continue };
+        let receipt = r
+            .receipts
+            .iter()
+            .filter(|x| {
+                x.payload.binding.project_slug == binding.project_slug
+                    && crate::config::env_key(&x.payload.binding.environment) == env
+                    && crate::model::receipt::verify(ring, x).is_ok()
+            })
+            .max_by_key(|x| x.payload.issued());
+        if let Some(x) = receipt {
+            return Ok(Some((issue.key.clone(), x.payload.binding.commit.clone())));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -22,8 +22,7 @@ use crate::model::approval::Approval;
 use crate::model::binding::EmergencyRequest;
 use crate::steps::ticket::TicketState;
 
-/// The label of every emergency change ticket.
-pub const EMERGENCY_LABEL: &str = "changegate-emergency";
+pub use crate::model::binding::EMERGENCY_LABEL;
 /// The label of every retrospective ticket.
 pub const RETROSPECTIVE_LABEL: &str = "changegate-retrospective";
 

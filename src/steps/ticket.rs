@@ -16,7 +16,7 @@ use crate::model::binding::State;
 use crate::model::binding::{RECORD_PROPERTY, TicketRecord, mirrored_binding};
 
 /// The bot's property.
-pub const BOT_PROPERTY: &str = crate::steps::bot_record::PROPERTY;
+pub use crate::model::binding::BOT_PROPERTY;
 
 /// Everything read about one ticket.
 #[derive(Debug, Clone)]
@@ -118,7 +118,7 @@ pub fn bound_to_pipeline(
 /// The last approved deploy of a repository and environment as the CI
 /// records say: the latest ticket of its stream that reached Done, and the
 /// commit it deployed. Without a bot, and for what is only shown (the
-/// ticket's commit list); where a bot runs, [`last_done_signed`].
+/// ticket's commit list); where a bot runs, [`crate::steps::bot_record::last_done_signed`].
 pub fn last_done(
     jira: &Jira,
     binding: &crate::model::binding::Binding,
@@ -137,48 +137,6 @@ pub fn last_done(
         (r.binding.project_slug == binding.project_slug && r.binding.environment == binding.environment)
             .then(|| (i.key.clone(), r.binding.commit))
     }))
-}
-
-/// The last deploy of a repository and environment the bot approved: the
-/// latest ticket of its stream that reached Done and whose bot record (its
-/// signature verified, its sequence at the floor) holds a receipt for this
-/// repository and environment; the commit is the receipt's, which the bot
-/// signed — never the CI record's, which anyone who may edit issues can
-/// rewrite. `ring` is `None` without a bot: then the CI record says it, and
-/// nothing is signed.
-pub fn last_done_signed(
-    jira: &Jira,
-    binding: &crate::model::binding::Binding,
-    config: &JiraConfig,
-    ring: Option<&crate::model::signing::KeyRing>,
-) -> Result<Option<(String, String)>, JiraError> {
-    use crate::clients::jira::jql;
-    let Some(ring) = ring else { return last_done(jira, binding, config) };
-    let q = format!(
-        "project = {} AND labels = {} AND status = {} ORDER BY resolutiondate DESC",
-        jql::string(&config.project),
-        jql::string(&binding.stream_label()),
-        jql::string(&config.statuses.done)
-    );
-    let env = crate::config::env_key(&binding.environment);
-    for issue in jira.search(&q, &["status"], &[BOT_PROPERTY], &[])? {
-        let Some(raw) = issue.properties.get(BOT_PROPERTY) else { continue };
-        let floor = crate::steps::bot_record::seq_floor(&jira.changelog(&issue.key)?, &config.bot_accounts);
-        let Some(r) = crate::steps::bot_record::verified(raw, ring, &issue.key, floor) else { continue };
-        let receipt = r
-            .receipts
-            .iter()
-            .filter(|x| {
-                x.payload.binding.project_slug == binding.project_slug
-                    && crate::config::env_key(&x.payload.binding.environment) == env
-                    && crate::model::receipt::verify(ring, x).is_ok()
-            })
-            .max_by_key(|x| x.payload.issued());
-        if let Some(x) = receipt {
-            return Ok(Some((issue.key.clone(), x.payload.binding.commit.clone())));
-        }
-    }
-    Ok(None)
 }
 
 /// Reads a ticket with what the later steps need.

@@ -201,15 +201,17 @@ fn base_of(cx: &Target<'_>, pinned: Option<Option<Base>>) -> Result<Option<Base>
     let src = cx.src;
     Ok(match pinned {
         Some(b) => b,
-        None => ticket::last_done_signed(src.jira, cx.b, &cx.config.jira, src.ring)?.map(|(ticket, commit)| Base {
-            ticket,
-            commit,
-            source: if src.ring.is_some() {
-                "jira: the latest Done ticket of the stream with the bot's signed receipt".into()
-            } else {
-                "jira: search of Done tickets of the stream (no bot: unsigned)".into()
+        None => crate::steps::bot_record::last_done_signed(src.jira, cx.b, &cx.config.jira, src.ring)?.map(
+            |(ticket, commit)| Base {
+                ticket,
+                commit,
+                source: if src.ring.is_some() {
+                    "jira: the latest Done ticket of the stream with the bot's signed receipt".into()
+                } else {
+                    "jira: search of Done tickets of the stream (no bot: unsigned)".into()
+                },
             },
-        }),
+        ),
     })
 }
 

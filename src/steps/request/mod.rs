@@ -500,8 +500,8 @@ fn mark_emergency(
     reason: &str,
     requested_by: Option<&str>,
 ) -> Result<Vec<String>, RequestError> {
+    use crate::model::binding::EMERGENCY_LABEL;
     use crate::model::binding::EmergencyRequest;
-    use crate::steps::emergency::EMERGENCY_LABEL;
     let jc = &config.jira;
     let mut notes = Vec::new();
     let mut wanted = vec!["labels".to_owned()];

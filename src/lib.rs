@@ -22,6 +22,12 @@
 //! - [`cli`]: one file per command; the demo.
 //! - [`standins`]: the stand-in Jira, GitHub and CircleCI the demo and the
 //!   tests run against.
+//!
+//! Items are `pub(crate)` unless something outside the library uses them:
+//! the binary (`cli::main`), the integration tests, the benchmarks and the
+//! fuzz targets. No other crate links this one; the public surface is what
+//! those four need, and the compiler keeps it honest (an item `pub` for no
+//! user is unreachable, and one a test needs fails to compile without it).
 
 pub mod base;
 pub mod bot;

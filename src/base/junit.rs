@@ -16,22 +16,22 @@ use std::fmt::Write as _;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Suite {
     /// The suite's name (what was judged).
-    pub name: String,
+    pub(crate) name: String,
     /// Its cases, in report order.
-    pub cases: Vec<Case>,
+    pub(crate) cases: Vec<Case>,
 }
 
 /// One test case: one thing judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Case {
     /// Groups cases in CircleCI's Tests tab (`plan.resource`, `validate`, ...).
-    pub classname: String,
+    pub(crate) classname: String,
     /// What was judged (a resource address, a condition, a commit).
-    pub name: String,
+    pub(crate) name: String,
     /// How it came out.
-    pub result: CaseResult,
+    pub(crate) result: CaseResult,
     /// Extra text for a reader (`<system-out>`), when any.
-    pub output: Option<String>,
+    pub(crate) output: Option<String>,
 }
 
 /// How a case came out.
@@ -51,11 +51,11 @@ pub enum CaseResult {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// The `type` attribute: a stable code (or several, comma-separated).
-    pub kind: String,
+    pub(crate) kind: String,
     /// The `message` attribute: one line.
-    pub message: String,
+    pub(crate) message: String,
     /// The element's text: every reason, one a line.
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 impl Case {
@@ -105,13 +105,13 @@ impl Case {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     /// Cases.
-    pub tests: usize,
+    pub(crate) tests: usize,
     /// `<failure>`s.
-    pub failures: usize,
+    pub(crate) failures: usize,
     /// `<error>`s.
-    pub errors: usize,
+    pub(crate) errors: usize,
     /// `<skipped>`s.
-    pub skipped: usize,
+    pub(crate) skipped: usize,
 }
 
 impl Suite {

@@ -26,7 +26,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The process exit code of this outcome.
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             Outcome::Pass => 0,
             Outcome::Deny => 1,

@@ -23,15 +23,15 @@ pub struct RunFacts {
     /// Tool name (`driver.name`).
     pub tool: String,
     /// Tool version, when given.
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     /// Every invocation finished successfully (`None`: no invocation given).
     pub execution_successful: Option<bool>,
     /// Error-level tool notifications (configuration or execution).
     pub tool_errors: Vec<String>,
     /// The commit analysed (`versionControlProvenance[].revisionId`).
-    pub revisions: Vec<String>,
+    pub(crate) revisions: Vec<String>,
     /// `automationDetails.id` (category), when given.
-    pub category: Option<String>,
+    pub(crate) category: Option<String>,
     /// The results.
     pub results: Vec<ResultFacts>,
 }
@@ -44,14 +44,14 @@ pub struct ResultFacts {
     /// `error`, `warning`, `note`, `none` (effective).
     pub level: String,
     /// `fail`, `open`, `review`, `pass`, `notApplicable`, `informational`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// `security-severity` of the rule, when given.
-    pub security_severity: Option<f64>,
+    pub(crate) security_severity: Option<f64>,
     /// Suppressed, with every suppression accepted.
     pub suppressed: bool,
     /// Where: the first location's `uri:line`, when given (display only).
     #[serde(default)]
-    pub location: Option<String>,
+    pub(crate) location: Option<String>,
 }
 
 /// Why a document could not be read.

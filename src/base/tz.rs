@@ -17,7 +17,7 @@ use crate::base::time::{Date, Timestamp};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Zone {
     /// What was written (name or rule), for messages.
-    pub name: String,
+    pub(crate) name: String,
     tz: TimeZone,
 }
 

@@ -58,7 +58,7 @@ pub struct Response {
     /// Status code.
     pub status: u16,
     /// Extra headers (`Content-Length` is added).
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// Body.
     pub body: Vec<u8>,
 }
@@ -80,17 +80,17 @@ impl Response {
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// To send the request line and headers, from the first byte.
-    pub header_timeout: Duration,
+    pub(crate) header_timeout: Duration,
     /// To send the body, from the end of the head.
-    pub body_timeout: Duration,
+    pub(crate) body_timeout: Duration,
     /// Between requests on a kept-alive connection.
-    pub idle_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
     /// Largest request head (at least 8 KiB).
-    pub max_header: usize,
+    pub(crate) max_header: usize,
     /// Largest body (a larger `Content-Length` is answered 413 unread).
-    pub max_body: usize,
+    pub(crate) max_body: usize,
     /// Connections served at once.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
 }
 
 /// The request handler.

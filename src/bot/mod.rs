@@ -12,7 +12,7 @@
 
 pub mod converge;
 pub mod front;
-pub mod log;
+pub(crate) mod log;
 pub mod server;
 pub mod webhook;
 
@@ -35,28 +35,28 @@ pub const RECONCILE_LIMIT: usize = 500;
 #[derive(Debug)]
 pub struct BotParts {
     /// Jira as the bot's user.
-    pub jira: Jira,
+    pub(crate) jira: Jira,
     /// CircleCI with the bot's token.
-    pub circleci: CircleCi,
+    pub(crate) circleci: CircleCi,
     /// GitHub.
-    pub github: GitHub,
+    pub(crate) github: GitHub,
     /// The bot's configuration.
-    pub config: Config,
+    pub(crate) config: Config,
     /// Where the policy came from, and its text.
-    pub policy: (String, String),
+    pub(crate) policy: (String, String),
     /// The bot's signing key (records, receipts, the policy).
-    pub signing_key: SigningKey,
+    pub(crate) signing_key: SigningKey,
     /// Keys the bot's own records are checked with: its key, and older
     /// keys still accepted (`CHANGEGATE_RECEIPT_PUBKEY`).
-    pub ring: KeyRing,
+    pub(crate) ring: KeyRing,
     /// The policy it publishes (from its configuration).
-    pub policy_content: PolicyContent,
+    pub(crate) policy_content: PolicyContent,
     /// How long a published policy is valid.
-    pub policy_ttl: Duration,
+    pub(crate) policy_ttl: Duration,
     /// Bounded wait for a blocked hold, and its poll interval.
-    pub hold_wait: (Duration, Duration),
+    pub(crate) hold_wait: (Duration, Duration),
     /// Slack, when configured.
-    pub notifier: crate::clients::notify::Notifier,
+    pub(crate) notifier: crate::clients::notify::Notifier,
 }
 
 impl BotParts {

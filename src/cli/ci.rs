@@ -20,7 +20,7 @@ use crate::steps::validate::Trust;
 
 /// Where a CI command's trust comes from.
 #[derive(Debug)]
-pub(crate) enum Mode {
+pub enum Mode {
     /// A bot runs: its keys and its verified policy.
     Bot {
         /// The bot's public keys.
@@ -35,11 +35,11 @@ pub(crate) enum Mode {
 
 /// A CI command's configuration and mode.
 #[derive(Debug)]
-pub(crate) struct Ci {
+pub struct Ci {
     /// The effective configuration.
-    pub config: Config,
+    pub(crate) config: Config,
     /// The mode.
-    pub mode: Mode,
+    pub(crate) mode: Mode,
 }
 
 impl Ci {
@@ -87,7 +87,7 @@ const NOT_FOUND: &str =
 
 /// The bot's private key must never reach a CI job: a job that can read it
 /// can sign anything.
-pub(crate) fn refuse_private_key_in_ci(env: &Env) -> Result<(), CliError> {
+pub fn refuse_private_key_in_ci(env: &Env) -> Result<(), CliError> {
     if env.get("CIRCLECI").is_some() && env.get(PRIVATE_KEY_VAR).is_some() {
         return Err(CliError::Environment(format!(
             "{PRIVATE_KEY_VAR} is set in this CircleCI job: the bot's private key must never be in a CircleCI context \
@@ -99,7 +99,7 @@ pub(crate) fn refuse_private_key_in_ci(env: &Env) -> Result<(), CliError> {
 
 /// The public keys (`CHANGEGATE_RECEIPT_PUBKEY`): exit 2 naming the variable
 /// when unset or empty.
-pub(crate) fn ring(env: &Env) -> Result<KeyRing, CliError> {
+pub fn ring(env: &Env) -> Result<KeyRing, CliError> {
     let ring = KeyRing::parse(env.get(PUBLIC_KEYS_VAR).unwrap_or_default()).map_err(key_error)?;
     if ring.is_empty() {
         return Err(key_error(KeyError::Missing(PUBLIC_KEYS_VAR)));
@@ -112,7 +112,7 @@ fn key_error(e: KeyError) -> CliError {
 }
 
 /// The Jira and CircleCI clients from the environment.
-pub(crate) fn services(env: &Env) -> Result<Services, CliError> {
+pub fn services(env: &Env) -> Result<Services, CliError> {
     let ca = ca_bundle(env);
     let retry = RetryPolicy::from_env(env)?;
     let jira = Jira::new(&JiraSettings::from_env(env)?, ca.as_deref(), retry.clone())?;
@@ -123,7 +123,7 @@ pub(crate) fn services(env: &Env) -> Result<Services, CliError> {
 /// The clients, made once when first needed (a run without a bot on an
 /// environment that is not controlled needs none).
 #[derive(Debug, Default)]
-pub(crate) struct Lazy(Option<Services>);
+pub struct Lazy(Option<Services>);
 
 impl Lazy {
     /// The clients from the environment.
@@ -136,7 +136,7 @@ impl Lazy {
 }
 
 /// Loads the configuration and mode of a CI command.
-pub(crate) fn load(explicit: Option<&Path>, env: &Env, no_bot: bool, svc: &mut Lazy) -> Result<Ci, CliError> {
+pub fn load(explicit: Option<&Path>, env: &Env, no_bot: bool, svc: &mut Lazy) -> Result<Ci, CliError> {
     refuse_private_key_in_ci(env)?;
     let checkout = load_config(explicit)?;
     if no_bot {
@@ -179,7 +179,7 @@ pub(crate) fn load(explicit: Option<&Path>, env: &Env, no_bot: bool, svc: &mut L
 
 /// Which ticket a later CI step works on.
 #[derive(Debug)]
-pub(crate) enum Found {
+pub enum Found {
     /// This one.
     Ticket(String),
     /// No controlled environment is involved: there is no ticket to use.
@@ -192,7 +192,7 @@ pub(crate) enum Found {
 /// file is a CI job's and decides nothing, the ticket bound to this
 /// pipeline in any environment the policy controls. `environment` is the
 /// job's own (`--environment`), else what the state file says.
-pub(crate) fn find_ticket(
+pub fn find_ticket(
     ci: &Ci,
     lazy: &mut Lazy,
     env: &Env,

@@ -46,7 +46,7 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[command(
     after_help = "Exit codes: 0 pass, 1 the policy said no or a person must decide, 2 could not decide (never a pass)."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Configuration file [default: $CHANGEGATE_CONFIG, ./changegate.toml, .circleci/changegate.toml]
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -110,7 +110,7 @@ enum ConfigCommand {
 
 /// Output formats of reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// A readable table and a one-line verdict.
     Text,
     /// For a CI step summary or a ticket.
@@ -121,7 +121,7 @@ pub enum Format {
 
 /// The tool that renders a binary plan as JSON (`show -json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RenderWith {
+pub(crate) enum RenderWith {
     /// `terraform show -json`.
     Terraform,
     /// `tofu show -json` (OpenTofu).
@@ -129,7 +129,7 @@ pub enum RenderWith {
 }
 
 impl RenderWith {
-    pub(crate) fn tool(self) -> crate::model::binding::Tool {
+    pub fn tool(self) -> crate::model::binding::Tool {
         match self {
             RenderWith::Terraform => crate::model::binding::Tool::Terraform,
             RenderWith::Tofu => crate::model::binding::Tool::Tofu,
@@ -166,7 +166,7 @@ pub fn main<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
 
 /// Runs a parsed command line, writing the report to `out`, errors to
 /// `err` and how far long work got to `progress`.
-pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, progress: &Progress) -> Outcome {
+pub(crate) fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, progress: &Progress) -> Outcome {
     match execute(cli, &Env::from_process(), out, progress) {
         Ok(outcome) => outcome,
         Err(e) => {
@@ -270,7 +270,7 @@ pub enum CliError {
     Local(String),
 }
 
-pub(crate) fn load_config(explicit: Option<&Path>) -> Result<Config, CliError> {
+pub fn load_config(explicit: Option<&Path>) -> Result<Config, CliError> {
     let env_path = std::env::var_os("CHANGEGATE_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from);
     let cwd = std::env::current_dir().map_err(CliError::Output)?;
     Ok(Config::load(explicit, env_path.as_deref(), &cwd, Date::today_utc())?)
@@ -305,31 +305,31 @@ fn execute(cli: Cli, env: &Env, out: &mut dyn Write, progress: &Progress) -> Res
 /// judged, and, when it could not decide, an error case saying why, so the
 /// file is there whatever the outcome.
 #[derive(Debug)]
-pub(crate) struct JunitOut {
+pub struct JunitOut {
     path: Option<PathBuf>,
     command: &'static str,
     suites: Vec<crate::base::junit::Suite>,
 }
 
 impl JunitOut {
-    pub(crate) fn new(path: Option<&Path>, command: &'static str) -> Self {
+    pub fn new(path: Option<&Path>, command: &'static str) -> Self {
         JunitOut { path: path.map(Path::to_path_buf), command, suites: Vec::new() }
     }
 
     /// Adds a suite (kept only when a file was asked for).
-    pub(crate) fn push(&mut self, suite: crate::base::junit::Suite) {
+    pub fn push(&mut self, suite: crate::base::junit::Suite) {
         if self.path.is_some() {
             self.suites.push(suite);
         }
     }
 
     /// True when a file was asked for.
-    pub(crate) fn wanted(&self) -> bool {
+    pub fn wanted(&self) -> bool {
         self.path.is_some()
     }
 
     /// Writes the file for the command's result and passes the result on.
-    pub(crate) fn finish(mut self, result: Result<Outcome, CliError>) -> Result<Outcome, CliError> {
+    pub fn finish(mut self, result: Result<Outcome, CliError>) -> Result<Outcome, CliError> {
         use crate::base::junit::{Case, Suite};
         let Some(path) = self.path.take() else { return result };
         if let Err(e) = &result {
@@ -350,7 +350,7 @@ impl JunitOut {
 }
 
 /// Writes a report file, making its directory.
-pub(crate) fn write_file(path: &Path, what: &'static str, bytes: &[u8]) -> Result<(), CliError> {
+pub fn write_file(path: &Path, what: &'static str, bytes: &[u8]) -> Result<(), CliError> {
     let file = |source| CliError::File { what, path: path.to_path_buf(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(file)?;
@@ -359,7 +359,7 @@ pub(crate) fn write_file(path: &Path, what: &'static str, bytes: &[u8]) -> Resul
 }
 
 /// The optional CA bundle (`CHANGEGATE_CA_BUNDLE`).
-pub(crate) fn ca_bundle(env: &Env) -> Option<PathBuf> {
+pub fn ca_bundle(env: &Env) -> Option<PathBuf> {
     env.get("CHANGEGATE_CA_BUNDLE").map(PathBuf::from)
 }
 

@@ -192,7 +192,7 @@ pub struct Response {
     /// HTTP status.
     pub status: u16,
     /// Headers.
-    pub headers: HeaderMap,
+    pub(crate) headers: HeaderMap,
     /// Body bytes.
     pub body: Vec<u8>,
 }
@@ -549,7 +549,7 @@ fn transport_error(e: &ureq::Error) -> String {
 }
 
 /// `Retry-After` in seconds or as an HTTP date.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get("retry-after")?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -559,14 +559,14 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Time until `x-ratelimit-reset` (epoch seconds), GitHub's rate-limit window.
-pub(crate) fn rate_limit_reset(headers: &HeaderMap) -> Option<Duration> {
+pub fn rate_limit_reset(headers: &HeaderMap) -> Option<Duration> {
     let reset: u64 = headers.get("x-ratelimit-reset")?.to_str().ok()?.trim().parse().ok()?;
     Some(Duration::from_secs(reset).saturating_sub(crate::base::time::now_unix_duration()) + Duration::from_secs(1))
 }
 
 /// The most useful part of an error body: Jira's `errorMessages`/`errors`,
 /// GitHub's and CircleCI's `message`, else the start of the text.
-pub(crate) fn error_message(body: &[u8]) -> String {
+pub fn error_message(body: &[u8]) -> String {
     let cut = |s: &str| {
         let s = s.trim();
         if s.chars().count() > 300 { format!("{}...", s.chars().take(297).collect::<String>()) } else { s.to_owned() }

@@ -60,15 +60,15 @@ impl Reason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     /// Why.
-    pub reason: Reason,
+    pub(crate) reason: Reason,
     /// The ticket key.
-    pub ticket: String,
+    pub(crate) ticket: String,
     /// Its web address.
-    pub ticket_url: String,
+    pub(crate) ticket_url: String,
     /// The workflow waiting at its hold, when there is one.
-    pub workflow_id: Option<String>,
+    pub(crate) workflow_id: Option<String>,
     /// One line of detail.
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 /// The CircleCI web address of a workflow (where its hold is).

@@ -41,16 +41,16 @@ pub(super) struct RawApproval {
 pub struct ApprovalConfig {
     /// The bot approves tickets whose every check passes (off by default:
     /// it then only recommends).
-    pub auto_approve: bool,
+    pub(crate) auto_approve: bool,
     /// Remind the approvers of a request waiting this long, and again after
     /// each further period (`None`: never).
-    pub remind_after: Option<Duration>,
+    pub(crate) remind_after: Option<Duration>,
     /// A request waiting this long ends Cancelled with resolution Expired,
     /// its workflows cancelled (`None`: never).
-    pub expire_after: Option<Duration>,
+    pub(crate) expire_after: Option<Duration>,
     /// Repository paths of further configuration files whose change in
     /// the range needs a person (besides the two default locations).
-    pub policy_paths: Vec<String>,
+    pub(crate) policy_paths: Vec<String>,
 }
 
 const REMIND: Duration = Duration::from_secs(4 * 3600);

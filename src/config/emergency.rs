@@ -35,13 +35,13 @@ pub(super) struct RawEmergency {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmergencyConfig {
     /// The Jira group allowed to grant emergencies; `None`: emergencies off.
-    pub group: Option<String>,
+    pub(crate) group: Option<String>,
     /// How long after the emergency approval the retrospective is due.
-    pub retrospective_within: Duration,
+    pub(crate) retrospective_within: Duration,
     /// Issue type of the retrospective ticket (`None`: the change tickets' type).
-    pub retrospective_issue_type: Option<String>,
+    pub(crate) retrospective_issue_type: Option<String>,
     /// The issue link type from the retrospective to the change ticket.
-    pub link_type: String,
+    pub(crate) link_type: String,
 }
 
 impl Default for EmergencyConfig {

@@ -196,10 +196,10 @@ pub enum FieldType {
 #[serde(deny_unknown_fields)]
 pub struct SiteField {
     /// `customfield_10050`, or a system field id.
-    pub id: String,
+    pub(crate) id: String,
     /// Its type.
     #[serde(rename = "type")]
-    pub kind: FieldType,
+    pub(crate) kind: FieldType,
 }
 
 /// Status names on the site.
@@ -207,21 +207,21 @@ pub struct SiteField {
 #[serde(deny_unknown_fields)]
 pub struct Statuses {
     /// New ticket.
-    pub open: String,
+    pub(crate) open: String,
     /// Waiting for a person to complete fields.
-    pub waiting_for_input: String,
+    pub(crate) waiting_for_input: String,
     /// Waiting for an approver.
-    pub manual_review: String,
+    pub(crate) manual_review: String,
     /// Approved.
-    pub approved: String,
+    pub(crate) approved: String,
     /// Declined.
-    pub declined: String,
+    pub(crate) declined: String,
     /// Deployed.
-    pub done: String,
+    pub(crate) done: String,
     /// Deploy failed.
-    pub failed: String,
+    pub(crate) failed: String,
     /// Cancelled, superseded, expired or duplicate.
-    pub cancelled: String,
+    pub(crate) cancelled: String,
 }
 
 impl Statuses {
@@ -241,21 +241,21 @@ impl Statuses {
 #[serde(deny_unknown_fields)]
 pub struct Transitions {
     /// To "Waiting for input".
-    pub waiting_for_input: String,
+    pub(crate) waiting_for_input: String,
     /// To "Manual review", from Open or Waiting for input (the analysis).
-    pub manual_review: String,
+    pub(crate) manual_review: String,
     /// From "Approved" back to "Manual review" (a risky plan, a lapsed
     /// approval). Only this one leaves Approved for review, so a move on a
     /// stale read can never undo an approval by accident.
-    pub send_back: String,
+    pub(crate) send_back: String,
     /// To "Approved" (approvers and the bot only).
-    pub approve: String,
+    pub(crate) approve: String,
     /// To "Declined" (approvers and the bot only).
-    pub decline: String,
+    pub(crate) decline: String,
     /// To "Done".
-    pub done: String,
+    pub(crate) done: String,
     /// To "Failed".
-    pub failed: String,
+    pub(crate) failed: String,
     /// To "Cancelled".
     pub cancel: String,
 }
@@ -265,15 +265,15 @@ pub struct Transitions {
 #[serde(deny_unknown_fields)]
 pub struct Resolutions {
     /// Deployed.
-    pub done: String,
+    pub(crate) done: String,
     /// Deploy failed.
-    pub failed: String,
+    pub(crate) failed: String,
     /// Cancelled by a person or a newer pipeline.
-    pub cancelled: String,
+    pub(crate) cancelled: String,
     /// The request waited too long.
-    pub expired: String,
+    pub(crate) expired: String,
     /// A second ticket for the same deploy.
-    pub duplicate: String,
+    pub(crate) duplicate: String,
 }
 
 /// The validated `[jira]` section.
@@ -282,36 +282,36 @@ pub struct JiraConfig {
     /// Project key.
     pub project: String,
     /// Issue type name.
-    pub issue_type: String,
+    pub(crate) issue_type: String,
     /// Labels on every ticket.
-    pub labels: Vec<String>,
+    pub(crate) labels: Vec<String>,
     /// Mapped fields.
-    pub fields: BTreeMap<TicketField, SiteField>,
+    pub(crate) fields: BTreeMap<TicketField, SiteField>,
     /// Fields that must be filled.
-    pub required: Vec<TicketField>,
+    pub(crate) required: Vec<TicketField>,
     /// Status names.
-    pub statuses: Statuses,
+    pub(crate) statuses: Statuses,
     /// Transition names.
     pub transitions: Transitions,
     /// Resolution names.
-    pub resolutions: Resolutions,
+    pub(crate) resolutions: Resolutions,
     /// How long an approval stays valid.
-    pub approval_ttl: Duration,
+    pub(crate) approval_ttl: Duration,
     /// Distinct human approvers an approval needs.
-    pub required_approvers: usize,
+    pub(crate) required_approvers: usize,
     /// Jira accountIds of the bot: its approvals are auto-approvals.
-    pub bot_accounts: Vec<String>,
+    pub(crate) bot_accounts: Vec<String>,
     /// Jira accountIds of the scheduled drift check (its own account, whose
     /// token only a restricted context holds): a drift ticket it closed on
     /// finding no drift is settled. Any other account's close is not
     /// (docs/drift.md, "Who may settle drift").
-    pub drift_check_accounts: Vec<String>,
+    pub(crate) drift_check_accounts: Vec<String>,
     /// Jira accountId -> GitHub numeric user id.
-    pub approvers: BTreeMap<String, u64>,
+    pub(crate) approvers: BTreeMap<String, u64>,
     /// Approvers of the bot's policy that a checkout left out: they approve
     /// nothing here, and are still ordinary approvers for the emergency
     /// rule (an ordinary approver never grants an emergency).
-    pub withheld_approvers: Vec<String>,
+    pub(crate) withheld_approvers: Vec<String>,
 }
 
 impl Default for JiraConfig {

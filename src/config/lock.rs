@@ -58,22 +58,22 @@ pub(super) struct RawLock {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LockConfig {
     /// The organization slug (`gh/acme`, `circleci/<id>`).
-    pub owner_slug: Option<String>,
+    pub(crate) owner_slug: Option<String>,
     /// Contexts holding production credentials.
-    pub contexts: Vec<String>,
+    pub(crate) contexts: Vec<String>,
     /// The CI context (the CI Jira user, a CircleCI read token, the bot's
     /// public key), when named; `setup circleci` defaults it.
-    pub ci_context: Option<String>,
+    pub(crate) ci_context: Option<String>,
     /// The security group as a GitHub team: `(org, team slug)`.
-    pub team: Option<(String, String)>,
+    pub(crate) team: Option<(String, String)>,
     /// The org uses CircleCI's GitHub App (no group restrictions exist).
-    pub github_app: bool,
+    pub(crate) github_app: bool,
     /// The bot's CircleCI login, for `audit` (the bot itself asks `GET /me`).
-    pub bot_login: Option<String>,
+    pub(crate) bot_login: Option<String>,
     /// The holds the bot may resume, by environment (none: any the ticket records).
-    pub holds: std::collections::BTreeMap<String, Vec<String>>,
+    pub(crate) holds: std::collections::BTreeMap<String, Vec<String>>,
     /// The hold in front of apply, by environment.
-    pub plan_holds: std::collections::BTreeMap<String, String>,
+    pub(crate) plan_holds: std::collections::BTreeMap<String, String>,
 }
 
 impl LockConfig {

@@ -8,16 +8,16 @@
 //! `./changegate.toml`, else `.circleci/changegate.toml`. Without a file every
 //! command runs on the built-in defaults.
 
-pub mod approval;
+pub(crate) mod approval;
 pub mod emergency;
 pub mod jira;
 pub mod lock;
 pub mod pattern;
 pub mod plan;
 mod reading;
-pub mod review;
+pub(crate) mod review;
 pub mod scan;
-pub mod windows;
+pub(crate) mod windows;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -30,30 +30,30 @@ use crate::base::time::Date;
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Environments whose deploys need a ticket (default `production`).
-    pub controlled_environments: Vec<String>,
+    pub(crate) controlled_environments: Vec<String>,
     /// Where tickets live (`[jira]`).
     pub jira: jira::JiraConfig,
     /// Plan-gate rules (`[plan]`).
-    pub plan: plan::PlanRules,
+    pub(crate) plan: plan::PlanRules,
     /// Review verification (`[review]`).
     pub review: review::ReviewConfig,
     /// Scan evidence and the blocking threshold (`[scan]`).
     pub scan: scan::ScanConfig,
     /// Whether the bot approves on its own (`[approval]`).
-    pub approval: approval::ApprovalConfig,
+    pub(crate) approval: approval::ApprovalConfig,
     /// `[emergency]`.
-    pub emergency: emergency::EmergencyConfig,
+    pub(crate) emergency: emergency::EmergencyConfig,
     /// `[lock]`: the deploy contexts and their security group.
-    pub lock: lock::LockConfig,
+    pub(crate) lock: lock::LockConfig,
     /// `[[windows]]`: recurring change windows.
-    pub windows: Vec<windows::Window>,
+    pub(crate) windows: Vec<windows::Window>,
     /// `[[freezes]]`: change freezes.
-    pub freezes: Vec<windows::Freeze>,
+    pub(crate) freezes: Vec<windows::Freeze>,
     /// Windows a checkout adds to the bot's policy: a deploy must be inside
     /// these as well (`policy::apply`).
-    pub checkout_windows: Vec<windows::Window>,
+    pub(crate) checkout_windows: Vec<windows::Window>,
     /// Where it was read from; `None` for the built-in defaults.
-    pub source: Option<PathBuf>,
+    pub(crate) source: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -136,11 +136,11 @@ struct RawConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// 1-based line, when known.
-    pub line: Option<usize>,
+    pub(crate) line: Option<usize>,
     /// 1-based column, when known.
-    pub column: Option<usize>,
+    pub(crate) column: Option<usize>,
     /// What is wrong and what to do.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// The configuration could not be used.
@@ -192,25 +192,25 @@ impl fmt::Display for Problem {
 
 /// Collects problems with positions computed from byte spans of the text.
 #[derive(Debug)]
-pub(crate) struct Problems<'t> {
+pub struct Problems<'t> {
     text: &'t str,
     list: Vec<Problem>,
 }
 
 impl<'t> Problems<'t> {
-    pub(crate) fn new(text: &'t str) -> Self {
+    pub fn new(text: &'t str) -> Self {
         Problems { text, list: Vec::new() }
     }
 
     /// Records a problem at a byte span of the file.
-    pub(crate) fn at(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
+    pub fn at(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
         let (line, column) = line_col(self.text, span.start);
         self.list.push(Problem { line: Some(line), column: Some(column), message: message.into() });
     }
 
     /// Records a problem at a byte span when there is one, else for the
     /// whole file.
-    pub(crate) fn error(&mut self, span: Option<std::ops::Range<usize>>, message: &str) {
+    pub fn error(&mut self, span: Option<std::ops::Range<usize>>, message: &str) {
         match span {
             Some(s) => self.at(s, message),
             None => self.list.push(Problem { line: None, column: None, message: message.to_owned() }),

@@ -107,16 +107,16 @@ struct RawExemption {
 pub struct PlanRules {
     disabled: Vec<Reason>,
     /// Resource type patterns (`*` globs) whose every change is risky.
-    pub extra_risky_types: Vec<String>,
+    pub(crate) extra_risky_types: Vec<String>,
     /// Severity of `extra_type` findings.
-    pub extra_type_severity: Severity,
+    pub(crate) extra_type_severity: Severity,
     /// Exemptions still in force.
-    pub exemptions: Vec<Exemption>,
+    pub(crate) exemptions: Vec<Exemption>,
     /// Exemptions past their date: ignored, and reported so someone renews
     /// or removes them.
-    pub expired: Vec<Exemption>,
+    pub(crate) expired: Vec<Exemption>,
     /// A deploy may apply only a recorded plan (`[plan] required`).
-    pub required: bool,
+    pub(crate) required: bool,
 }
 
 impl Default for PlanRules {
@@ -151,13 +151,13 @@ impl PlanRules {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exemption {
     /// Resource address; `*` matches any run of characters.
-    pub address: String,
+    pub(crate) address: String,
     /// The reasons accepted; others still count.
-    pub reasons: Vec<Reason>,
+    pub(crate) reasons: Vec<Reason>,
     /// Why it is accepted (shown wherever the exemption is applied).
-    pub justification: String,
+    pub(crate) justification: String,
     /// Last day it applies (UTC).
-    pub expires: Date,
+    pub(crate) expires: Date,
 }
 
 impl RawPlan {

@@ -78,18 +78,18 @@ pub const DEFAULT_VERSION_FILES: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReviewConfig {
     /// Squash and rebase handling.
-    pub mode: ReviewMode,
+    pub(crate) mode: ReviewMode,
     /// Distinct independent approvals a pull request needs.
-    pub min_approvals: u32,
+    pub(crate) min_approvals: u32,
     /// Branches deploys may come from; empty: the repository's default branch.
-    pub branches: Vec<String>,
+    pub(crate) branches: Vec<String>,
     /// Approvers must have push access (`authorCanPushToRepository`).
-    pub require_write_access: bool,
+    pub(crate) require_write_access: bool,
     /// An approver who only added commits with no changed files (a "rerun
     /// CI" commit) stays independent unless this is true.
-    pub empty_commits_count_as_authorship: bool,
+    pub(crate) empty_commits_count_as_authorship: bool,
     /// The version-bump exemption.
-    pub version_bump: VersionBumpConfig,
+    pub(crate) version_bump: VersionBumpConfig,
 }
 
 /// The version-bump exemption.
@@ -97,13 +97,13 @@ pub struct ReviewConfig {
 pub struct VersionBumpConfig {
     /// Path patterns (`*` globs, matched against the whole path) a bump
     /// may change. Only files of a known format can be verified.
-    pub files: Vec<String>,
+    pub(crate) files: Vec<String>,
     /// GitHub account ids allowed to land bumps; empty: anyone.
-    pub bots: Vec<u64>,
+    pub(crate) bots: Vec<u64>,
     /// The bump commit must carry a signature GitHub verified.
-    pub require_signature: bool,
+    pub(crate) require_signature: bool,
     /// Files of no version format a bump may rewrite line by line.
-    pub replacements: Vec<Replacement>,
+    pub(crate) replacements: Vec<Replacement>,
 }
 
 /// A file a release tool rewrites line by line (cargo-release
@@ -112,9 +112,9 @@ pub struct VersionBumpConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replacement {
     /// The file's path inside the repository, exactly (no globs).
-    pub file: String,
+    pub(crate) file: String,
     /// Each removed and each added line must match it whole.
-    pub pattern: Pattern,
+    pub(crate) pattern: Pattern,
 }
 
 impl Default for ReviewConfig {

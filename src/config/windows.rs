@@ -54,30 +54,30 @@ pub(super) struct RawFreeze {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
     /// The environments it governs (empty: every controlled one).
-    pub environments: Vec<String>,
+    pub(crate) environments: Vec<String>,
     /// Weekdays, 0 = Monday.
-    pub days: Vec<u8>,
+    pub(crate) days: Vec<u8>,
     /// Opens at (seconds after local midnight).
-    pub from: i64,
+    pub(crate) from: i64,
     /// Closes at (exclusive; less than `from`: the next day).
-    pub until: i64,
+    pub(crate) until: i64,
     /// The zone of `from` and `until`.
-    pub zone: Zone,
+    pub(crate) zone: Zone,
     /// As written, for messages: `mon-thu 09:00-16:00 Europe/Berlin`.
-    pub shown: String,
+    pub(crate) shown: String,
 }
 
 /// A freeze.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Freeze {
     /// The environments it governs (empty: every controlled one).
-    pub environments: Vec<String>,
+    pub(crate) environments: Vec<String>,
     /// From (inclusive).
-    pub from: Timestamp,
+    pub(crate) from: Timestamp,
     /// Until (exclusive).
-    pub until: Timestamp,
+    pub(crate) until: Timestamp,
     /// Why.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -112,15 +112,15 @@ fn instant(v: &Spanned<toml::Value>, p: &mut Problems<'_>) -> Timestamp {
 #[serde(deny_unknown_fields)]
 pub struct WindowParts {
     /// Environments it governs (empty: every controlled one).
-    pub environments: Vec<String>,
+    pub(crate) environments: Vec<String>,
     /// `mon` ... `sun`.
-    pub days: Vec<String>,
+    pub(crate) days: Vec<String>,
     /// `HH:MM`.
-    pub from: String,
+    pub(crate) from: String,
     /// `HH:MM`.
-    pub until: String,
+    pub(crate) until: String,
     /// IANA name or POSIX TZ rule.
-    pub timezone: String,
+    pub(crate) timezone: String,
 }
 
 fn hhmm(secs: i64) -> String {
@@ -165,13 +165,13 @@ impl Window {
 #[serde(deny_unknown_fields)]
 pub struct FreezeParts {
     /// Environments it governs (empty: every controlled one).
-    pub environments: Vec<String>,
+    pub(crate) environments: Vec<String>,
     /// RFC 3339.
-    pub from: String,
+    pub(crate) from: String,
     /// RFC 3339 (exclusive).
-    pub until: String,
+    pub(crate) until: String,
     /// Why.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 impl Freeze {

@@ -19,45 +19,45 @@ use crate::base::time::Timestamp;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approval {
     /// Jira accountId of who made the move.
-    pub account_id: String,
+    pub(crate) account_id: String,
     /// When.
-    pub at: Timestamp,
+    pub(crate) at: Timestamp,
 }
 
 /// The approval rules of the site.
 #[derive(Debug, Clone)]
 pub struct ApprovalPolicy<'a> {
     /// Distinct human approvers needed.
-    pub required: usize,
+    pub(crate) required: usize,
     /// How long an approval stays valid.
-    pub ttl: Duration,
+    pub(crate) ttl: Duration,
     /// Jira accountId -> GitHub numeric id of people who may approve.
-    pub approvers: &'a BTreeMap<String, u64>,
+    pub(crate) approvers: &'a BTreeMap<String, u64>,
     /// Jira accountIds of the bot (its approval is an auto-approval).
-    pub bot_accounts: &'a [String],
+    pub(crate) bot_accounts: &'a [String],
     /// Whether the bot's approval suffices (not outside a change window).
-    pub allow_bot: bool,
+    pub(crate) allow_bot: bool,
 }
 
 /// The facts of one ticket at one moment.
 #[derive(Debug, Clone)]
 pub struct ApprovalFacts<'a> {
     /// The ticket is in the approved status now.
-    pub approved_now: bool,
+    pub(crate) approved_now: bool,
     /// Its current status, for messages.
-    pub status: &'a str,
+    pub(crate) status: &'a str,
     /// Every move into the approved status, oldest first.
-    pub approvals: &'a [Approval],
+    pub(crate) approvals: &'a [Approval],
     /// Approvals at or before this instant do not count: the last change to
     /// the binding, or the recording of a risky plan.
-    pub not_before: Timestamp,
+    pub(crate) not_before: Timestamp,
     /// What `not_before` is, for messages.
-    pub not_before_reason: &'a str,
+    pub(crate) not_before_reason: &'a str,
     /// Now.
-    pub now: Timestamp,
+    pub(crate) now: Timestamp,
     /// GitHub ids that may not approve this change (authors, pushers,
     /// requester), from the analysis.
-    pub excluded_github_ids: &'a [u64],
+    pub(crate) excluded_github_ids: &'a [u64],
 }
 
 /// Why an approval does not count (stable codes).
@@ -128,16 +128,16 @@ impl fmt::Display for ApprovalProblem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalVerdict {
     /// The approval is valid.
-    pub valid: bool,
+    pub(crate) valid: bool,
     /// Accounts whose approval counted.
-    pub approvers: Vec<String>,
+    pub(crate) approvers: Vec<String>,
     /// The bot approved (auto-approval).
-    pub by_bot: bool,
+    pub(crate) by_bot: bool,
     /// The approval that made the ticket approved, when valid.
-    pub latest: Option<Timestamp>,
+    pub(crate) latest: Option<Timestamp>,
     /// Why not (empty when valid). Problems of approvals that did not count
     /// are listed even when others made the approval valid.
-    pub problems: Vec<ApprovalProblem>,
+    pub(crate) problems: Vec<ApprovalProblem>,
 }
 
 /// Judges the approval of a ticket.

@@ -162,12 +162,12 @@ impl Tool {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Renderer {
     /// The tool.
-    pub tool: Tool,
+    pub(crate) tool: Tool,
     /// Its version (`terraform_version` of `version -json`).
-    pub version: String,
+    pub(crate) version: String,
     /// Provider source -> version, as the working directory selected them.
     #[serde(default)]
-    pub providers: BTreeMap<String, String>,
+    pub(crate) providers: BTreeMap<String, String>,
 }
 
 /// What CI recorded when it asked for an emergency (in the `changegate`
@@ -175,34 +175,34 @@ pub struct Renderer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmergencyRequest {
     /// Why it cannot wait.
-    pub reason: String,
+    pub(crate) reason: String,
     /// Who triggered the pipeline (CircleCI user name), when known.
     #[serde(default)]
-    pub requested_by: Option<String>,
+    pub(crate) requested_by: Option<String>,
     /// When it was asked for (RFC 3339).
-    pub requested_at: String,
+    pub(crate) requested_at: String,
 }
 
 /// What later jobs read from `changegate.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
     /// Version of this file.
-    pub schema_version: u32,
+    pub(crate) schema_version: u32,
     /// The environment needs a ticket.
-    pub controlled: bool,
+    pub(crate) controlled: bool,
     /// Environment.
-    pub environment: String,
+    pub(crate) environment: String,
     /// Ticket key (absent when not controlled).
-    pub ticket: Option<String>,
+    pub(crate) ticket: Option<String>,
     /// Browse URL.
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
     /// Status when written.
-    pub status: Option<String>,
+    pub(crate) status: Option<String>,
     /// The binding.
-    pub binding: Option<Binding>,
+    pub(crate) binding: Option<Binding>,
     /// Required fields still empty.
     #[serde(default)]
-    pub missing_fields: Vec<String>,
+    pub(crate) missing_fields: Vec<String>,
 }
 
 /// A workflow that runs under the ticket, and the hold in it to resume.
@@ -212,9 +212,9 @@ pub struct WorkflowRef {
     pub id: String,
     /// Approval job to resume when the ticket is approved.
     #[serde(default)]
-    pub hold: Option<String>,
+    pub(crate) hold: Option<String>,
     /// When it was added.
-    pub added_at: String,
+    pub(crate) added_at: String,
 }
 
 /// A plan recorded for one stack by `plan-check --ticket`.
@@ -299,7 +299,7 @@ pub fn mirrored_binding(text: &str) -> Option<&str> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketRecord {
     /// Version of this record.
-    pub schema_version: u32,
+    pub(crate) schema_version: u32,
     /// The binding.
     pub binding: Binding,
     /// Its digest.
@@ -311,25 +311,25 @@ pub struct TicketRecord {
     pub workflows: Vec<WorkflowRef>,
     /// Who triggered the pipeline (CircleCI user name), when known.
     #[serde(default)]
-    pub requested_by: Option<String>,
+    pub(crate) requested_by: Option<String>,
     /// Plans recorded, by stack.
     #[serde(default)]
     pub plans: BTreeMap<String, PlanRecord>,
     /// The emergency asked for (`request --emergency`), when it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency: Option<EmergencyRequest>,
+    pub(crate) emergency: Option<EmergencyRequest>,
     /// Requested with `--no-bot`: no CI-side check had a trust root (the
     /// bot flags such a ticket in an environment it controls).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub no_bot: bool,
+    pub(crate) no_bot: bool,
     /// The configuration files (repository paths) the deploy's requests
     /// used. CI writes them, so the bot only adds them to the files it
     /// watches for changes, never takes one away.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub config_paths: Vec<String>,
+    pub(crate) config_paths: Vec<String>,
     /// Everything else (written by later steps or newer versions).
     #[serde(flatten)]
-    pub rest: Map<String, Value>,
+    pub(crate) rest: Map<String, Value>,
 }
 
 /// The issue property CI writes.

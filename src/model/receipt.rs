@@ -19,9 +19,9 @@ use crate::model::signing::{Kind, Signed, Unverified};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanDigests {
     /// SHA-256 of the plan JSON.
-    pub json: Sha256Digest,
+    pub(crate) json: Sha256Digest,
     /// SHA-256 of the binary plan file, when recorded.
-    pub file: Option<Sha256Digest>,
+    pub(crate) file: Option<Sha256Digest>,
 }
 
 /// What a receipt says.

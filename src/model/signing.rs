@@ -149,18 +149,18 @@ fn signed_bytes<T: Serialize>(kind: Kind, payload: &T) -> Vec<u8> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustedKey {
     /// Its id.
-    pub id: String,
+    pub(crate) id: String,
     /// The key.
-    pub key: [u8; 32],
+    pub(crate) key: [u8; 32],
     /// Statements it signed at or after this instant are refused.
-    pub retired_from: Option<Timestamp>,
+    pub(crate) retired_from: Option<Timestamp>,
 }
 
 /// The public keys a verifier accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KeyRing {
     /// The keys, in the order given.
-    pub keys: Vec<TrustedKey>,
+    pub(crate) keys: Vec<TrustedKey>,
 }
 
 impl KeyRing {
@@ -257,9 +257,9 @@ pub struct Signed<T> {
     /// The statement.
     pub payload: T,
     /// The id of the signing key.
-    pub key_id: String,
+    pub(crate) key_id: String,
     /// Ed25519 signature, base64.
-    pub signature: String,
+    pub(crate) signature: String,
 }
 
 impl<T: DeserializeOwned> Signed<T> {

@@ -82,13 +82,13 @@ pub struct Account {
     /// Numeric id.
     pub id: u64,
     /// Login.
-    pub login: String,
+    pub(crate) login: String,
     /// Commit email.
-    pub email: String,
+    pub(crate) email: String,
     /// A bot account.
-    pub bot: bool,
+    pub(crate) bot: bool,
     /// May push to the repositories (`authorCanPushToRepository`).
-    pub can_push: bool,
+    pub(crate) can_push: bool,
 }
 
 /// The committer email of commits GitHub makes (merge button, squash,
@@ -271,7 +271,7 @@ pub struct Repo {
     /// did not make: made elsewhere and pushed, so they carry no signature.
     pub unsigned: Vec<String>,
     /// The default branch.
-    pub default_branch: String,
+    pub(crate) default_branch: String,
     /// Branch protection rules, by branch.
     pub protection: BTreeMap<String, BranchProtection>,
     /// Rulesets.
@@ -291,13 +291,13 @@ impl Repo {
 pub struct GitHubStandIn {
     repos: BTreeMap<String, Repo>,
     /// Accounts (commit emails map to them).
-    pub accounts: Vec<Account>,
+    pub(crate) accounts: Vec<Account>,
     /// Wait this long before answering each request.
     pub latency: Duration,
     /// Requests served.
     pub requests: u64,
     /// Requests being answered now (latency included).
-    pub in_flight: usize,
+    pub(crate) in_flight: usize,
     /// The most requests ever being answered at once.
     pub max_in_flight: usize,
     /// `git diff` output of pull requests, by (git dir, onto, head).

@@ -13,8 +13,7 @@ use serde_json::{Map, Value, json};
 use super::jira_site::{Caller, Site};
 use super::{Req, Resp, jql};
 
-pub use super::jira_site::CUSTOM_FIELDS;
-pub use super::jira_users::{SiteUser, default_users};
+pub(crate) use super::jira_users::{SiteUser, default_users};
 use crate::base::time::Timestamp;
 
 #[derive(Debug, Clone)]

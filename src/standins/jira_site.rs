@@ -162,9 +162,9 @@ struct IssueTypeScheme {
 #[derive(Debug, Clone)]
 pub struct Project {
     /// Numeric id.
-    pub id: String,
+    pub(crate) id: String,
     /// Key.
-    pub key: String,
+    pub(crate) key: String,
     /// `classic` (company-managed) or `next-gen` (team-managed).
     pub style: &'static str,
     workflow_scheme: Option<u64>,
@@ -194,9 +194,9 @@ pub struct Site {
 #[derive(Debug, Clone, Copy)]
 pub struct Caller<'a> {
     /// Account id.
-    pub account_id: &'a str,
+    pub(crate) account_id: &'a str,
     /// Group names.
-    pub groups: &'a [String],
+    pub(crate) groups: &'a [String],
 }
 
 impl Caller<'_> {
@@ -224,13 +224,13 @@ impl Caller<'_> {
 #[derive(Debug, Clone)]
 pub struct Offered {
     /// Transition id.
-    pub id: String,
+    pub(crate) id: String,
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// Target status name.
-    pub to: String,
+    pub(crate) to: String,
     /// Whether a condition restricts it.
-    pub conditional: bool,
+    pub(crate) conditional: bool,
 }
 
 fn group_id(name: &str) -> String {

@@ -6,17 +6,17 @@
 #[derive(Debug, Clone)]
 pub struct SiteUser {
     /// Login email.
-    pub email: String,
+    pub(crate) email: String,
     /// API token.
-    pub token: String,
+    pub(crate) token: String,
     /// Account id.
-    pub account_id: String,
+    pub(crate) account_id: String,
     /// Display name.
-    pub name: String,
+    pub(crate) name: String,
     /// Groups (`ci`, `bots`, `approvers`, `break-glass`; `project-admins`
     /// have Administer Projects: they may write project properties;
     /// `jira-admins` have Administer Jira: they may manage admin webhooks).
-    pub groups: Vec<String>,
+    pub(crate) groups: Vec<String>,
 }
 
 /// The users every stand-in site has.

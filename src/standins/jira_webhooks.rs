@@ -61,11 +61,11 @@ pub struct AdminWebhooks {
 #[derive(Debug, Clone)]
 pub struct Delivery {
     /// The webhook's URL.
-    pub url: String,
+    pub(crate) url: String,
     /// The event, as JSON bytes.
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
     /// `sha256=<hex>`, when the webhook has a secret.
-    pub signature: Option<String>,
+    pub(crate) signature: Option<String>,
 }
 
 fn error(status: u16, message: &str) -> Resp {

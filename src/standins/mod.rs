@@ -33,8 +33,8 @@ pub mod github;
 mod graphql;
 pub mod jira;
 pub mod jira_site;
-pub mod jira_users;
-pub mod jira_webhooks;
+pub(crate) mod jira_users;
+pub(crate) mod jira_webhooks;
 mod jql;
 
 use std::io::Read;
@@ -88,13 +88,13 @@ group = "break-glass"
 #[derive(Debug, Clone)]
 pub struct Req {
     /// Method.
-    pub method: String,
+    pub(crate) method: String,
     /// Path without the query.
-    pub path: String,
+    pub(crate) path: String,
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     /// Body.
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Req {
@@ -118,11 +118,11 @@ impl Req {
 #[derive(Debug, Clone)]
 pub struct Resp {
     /// Status.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Headers.
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// Body.
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Resp {
@@ -147,32 +147,32 @@ impl Resp {
 pub struct Fault {
     /// `jira`, `circleci`, `github` or `any`.
     #[serde(default = "any")]
-    pub service: String,
+    pub(crate) service: String,
     /// HTTP method, or `*`.
     #[serde(default = "star")]
-    pub method: String,
+    pub(crate) method: String,
     /// Applies when the path contains this.
     #[serde(default)]
-    pub path_contains: String,
+    pub(crate) path_contains: String,
     /// And when the request body contains this (a GraphQL query's name).
     #[serde(default)]
-    pub body_contains: String,
+    pub(crate) body_contains: String,
     /// Answer with this status instead of handling the request.
     #[serde(default)]
-    pub status: Option<u16>,
+    pub(crate) status: Option<u16>,
     /// `Retry-After` seconds on the fault answer.
     #[serde(default)]
-    pub retry_after: Option<u64>,
+    pub(crate) retry_after: Option<u64>,
     /// Wait this long first (longer than the client's timeout: a timeout).
     #[serde(default)]
-    pub delay_ms: u64,
+    pub(crate) delay_ms: u64,
     /// Answer with this body (for malformed JSON) with status 200 unless
     /// `status` says otherwise.
     #[serde(default)]
-    pub body: Option<String>,
+    pub(crate) body: Option<String>,
     /// How many matching requests it applies to.
     #[serde(default = "one")]
-    pub times: u32,
+    pub(crate) times: u32,
 }
 
 fn any() -> String {
@@ -512,7 +512,7 @@ mod tests {
         for f in TicketField::ALL {
             let site = c.jira.site_field(f).unwrap_or_else(|| panic!("{f} is not mapped"));
             let known = matches!(site.id.as_str(), "summary" | "description")
-                || jira::CUSTOM_FIELDS.iter().any(|(id, ..)| *id == site.id);
+                || jira_site::CUSTOM_FIELDS.iter().any(|(id, ..)| *id == site.id);
             assert!(known, "{f} maps to {} which the stand-in lacks", site.id);
         }
     }

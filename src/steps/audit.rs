@@ -33,16 +33,16 @@ const MAX_RECORD: u64 = 64 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct AuditArgs {
     /// Tickets created on or after this date.
-    pub since: Date,
+    pub(crate) since: Date,
     /// How many to sample.
-    pub sample: usize,
+    pub(crate) sample: usize,
     /// The random seed.
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Where the inspection is posted, if anywhere.
-    pub record: Option<Target>,
+    pub(crate) record: Option<Target>,
     /// The bot's public keys: the bot's records are verified with them
     /// (without them, read as they are and said so).
-    pub ring: Option<crate::model::signing::KeyRing>,
+    pub(crate) ring: Option<crate::model::signing::KeyRing>,
 }
 
 /// Where an inspection is posted.
@@ -86,51 +86,51 @@ pub fn previous_month_start(today: Date) -> Date {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Inspected {
     /// Ticket key.
-    pub ticket: String,
+    pub(crate) ticket: String,
     /// `reproduced`, or the first problem: `record_altered`, `evidence_missing`,
     /// `evidence_tampered`, `decision_differs`, `live_differs`, `live_incomplete`.
-    pub outcome: String,
+    pub(crate) outcome: String,
     /// Every difference or missing piece.
-    pub details: Vec<String>,
+    pub(crate) details: Vec<String>,
 }
 
 /// The report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditReport {
     /// Version of this format.
-    pub schema_version: u32,
+    pub(crate) schema_version: u32,
     /// When the inspection ran.
-    pub at: String,
+    pub(crate) at: String,
     /// Who ran it (the Jira account).
-    pub inspector: String,
+    pub(crate) inspector: String,
     /// The window start.
-    pub since: String,
+    pub(crate) since: String,
     /// The seed: the same seed over the same tickets gives the same sample.
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Auto-approved tickets in the window.
-    pub candidates: usize,
+    pub(crate) candidates: usize,
     /// The sample, in the order drawn.
-    pub sample: Vec<String>,
+    pub(crate) sample: Vec<String>,
     /// The result per ticket.
-    pub inspected: Vec<Inspected>,
+    pub(crate) inspected: Vec<Inspected>,
     /// Every emergency change asked for in the window, with its
     /// retrospective.
-    pub emergencies: Vec<EmergencyEntry>,
+    pub(crate) emergencies: Vec<EmergencyEntry>,
     /// What got past the lock in the window, on any ticket: holds approved
     /// by someone other than the bot, pipelines triggered by the bot's user
     /// or a member of the security group (break-glass or bypass).
-    pub past_the_lock: Vec<LockEntry>,
+    pub(crate) past_the_lock: Vec<LockEntry>,
     /// Drift found or still open in the window (docs/drift.md): changes made
     /// outside Terraform, each a finding.
     #[serde(default)]
-    pub drift: Vec<DriftEntry>,
+    pub(crate) drift: Vec<DriftEntry>,
     /// `pass` when every sampled decision was reproduced, every granted
     /// emergency has a retrospective that is not overdue, nothing got past
     /// the lock and nothing drifted, else `findings`.
-    pub outcome: String,
+    pub(crate) outcome: String,
     /// The ticket the inspection was posted on, when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub recorded_on: Option<String>,
+    pub(crate) recorded_on: Option<String>,
 }
 
 stable_codes! {
@@ -151,12 +151,12 @@ stable_codes! {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LockEntry {
     /// The change ticket of the pipeline.
-    pub ticket: String,
+    pub(crate) ticket: String,
     /// `hold_approved_by_other`, `triggered_by_bot`, `triggered_by_group_member`,
     /// `applied_without_plan`.
-    pub code: String,
+    pub(crate) code: String,
     /// Who and where.
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 /// One drift ticket, as the audit reports it: when, what, how long open,
@@ -164,24 +164,24 @@ pub struct LockEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DriftEntry {
     /// The drift ticket.
-    pub ticket: String,
+    pub(crate) ticket: String,
     /// Environment.
-    pub environment: String,
+    pub(crate) environment: String,
     /// Stack.
-    pub stack: String,
+    pub(crate) stack: String,
     /// The objects that drifted (last recorded).
-    pub resources: Vec<String>,
+    pub(crate) resources: Vec<String>,
     /// When the drift was first found.
-    pub found_at: String,
+    pub(crate) found_at: String,
     /// When the ticket was closed; `None` while open.
-    pub closed_at: Option<String>,
+    pub(crate) closed_at: Option<String>,
     /// Whole days from finding to closing (or to the audit, while open).
-    pub open_days: i64,
+    pub(crate) open_days: i64,
     /// `open`; `no drift found` (the scheduled check found none),
     /// `reviewed in KEY`, `closed by an approver`, `closed by the bot` or
     /// `duplicate`; or `closed, not settled: ...` when someone who may not
     /// settle drift closed it (docs/drift.md, "Who may settle drift").
-    pub closed_by: String,
+    pub(crate) closed_by: String,
 }
 
 /// The audit's view of one drift ticket (pure): how long it was open and how
@@ -231,27 +231,27 @@ pub fn drift_entry(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EmergencyEntry {
     /// The change ticket.
-    pub ticket: String,
+    pub(crate) ticket: String,
     /// Its status.
-    pub status: String,
+    pub(crate) status: String,
     /// Why it could not wait.
-    pub reason: String,
+    pub(crate) reason: String,
     /// Who triggered the pipeline.
-    pub requested_by: Option<String>,
+    pub(crate) requested_by: Option<String>,
     /// Who last moved it to Approved, and when (the grant: `validate` checks
     /// the break-glass membership when it lets the deploy through).
-    pub approved_by: Option<String>,
+    pub(crate) approved_by: Option<String>,
     /// When.
-    pub approved_at: Option<String>,
+    pub(crate) approved_at: Option<String>,
     /// The retrospective ticket.
-    pub retrospective: Option<String>,
+    pub(crate) retrospective: Option<String>,
     /// Its status.
-    pub retrospective_status: Option<String>,
+    pub(crate) retrospective_status: Option<String>,
     /// When it is due (YYYY-MM-DD).
-    pub retrospective_due: Option<String>,
+    pub(crate) retrospective_due: Option<String>,
     /// `ok`, `pending` (not approved: nothing deployed), `missing` (approved,
     /// no retrospective), `overdue` (open past its due date).
-    pub finding: String,
+    pub(crate) finding: String,
 }
 
 impl AuditReport {

@@ -97,35 +97,35 @@ pub fn analysed_before(analyses: &[(Timestamp, String)], binding_digest: &Sha256
 #[serde(deny_unknown_fields)]
 pub struct AnalysisRecord {
     /// The facts' fingerprint (hex).
-    pub fingerprint: String,
+    pub(crate) fingerprint: String,
     /// The marker that ends its comment.
-    pub marker: String,
+    pub(crate) marker: String,
     /// SHA-256 of the attached evidence record.
-    pub evidence_digest: Sha256Digest,
+    pub(crate) evidence_digest: Sha256Digest,
     /// The attachment's file name.
-    pub evidence_attachment: String,
+    pub(crate) evidence_attachment: String,
     /// The decision time of the record.
-    pub decided_at: String,
+    pub(crate) decided_at: String,
     /// The commit analysed.
-    pub commit: String,
+    pub(crate) commit: String,
     /// The last approved deploy's commit.
-    pub base: Option<String>,
+    pub(crate) base: Option<String>,
     /// The checks together.
-    pub verdict: Verdict,
+    pub(crate) verdict: Verdict,
     /// What it recommends.
-    pub recommendation: Recommendation,
+    pub(crate) recommendation: Recommendation,
     /// The bot may approve on its own.
-    pub auto_approve: bool,
+    pub(crate) auto_approve: bool,
     /// Risk level.
-    pub risk: Risk,
+    pub(crate) risk: Risk,
     /// Every commit deployed is an exempt version bump.
-    pub only_version_bumps: bool,
+    pub(crate) only_version_bumps: bool,
     /// Why a person must approve.
-    pub reasons: Vec<PolicyCode>,
+    pub(crate) reasons: Vec<PolicyCode>,
     /// GitHub ids that may not approve (authors, committers, pushers).
-    pub excluded_github_ids: Vec<u64>,
+    pub(crate) excluded_github_ids: Vec<u64>,
     /// Content digest of the policy it was made under.
-    pub policy_digest: Sha256Digest,
+    pub(crate) policy_digest: Sha256Digest,
 }
 
 /// One thing done, once.
@@ -159,33 +159,33 @@ pub enum Marks {
 #[serde(deny_unknown_fields)]
 pub struct BotRecord {
     /// [`SCHEMA_VERSION`].
-    pub schema_version: u32,
+    pub(crate) schema_version: u32,
     /// The ticket it belongs to.
-    pub ticket: String,
+    pub(crate) ticket: String,
     /// The binding it was written for.
-    pub binding_digest: Sha256Digest,
+    pub(crate) binding_digest: Sha256Digest,
     /// Raised by every write.
     pub seq: u64,
     /// When it was written (RFC 3339); also the signing time.
     pub written_at: String,
     /// The latest analysis.
     #[serde(default)]
-    pub analysis: Option<AnalysisRecord>,
+    pub(crate) analysis: Option<AnalysisRecord>,
     /// Receipts issued.
     #[serde(default)]
     pub receipts: Vec<Receipt>,
     /// Holds resumed.
     #[serde(default)]
-    pub resumed: Vec<Mark>,
+    pub(crate) resumed: Vec<Mark>,
     /// Workflows cancelled.
     #[serde(default)]
-    pub cancelled: Vec<Mark>,
+    pub(crate) cancelled: Vec<Mark>,
     /// Notices sent.
     #[serde(default)]
-    pub notified: Vec<Mark>,
+    pub(crate) notified: Vec<Mark>,
     /// Findings reported.
     #[serde(default)]
-    pub reported: Vec<Mark>,
+    pub(crate) reported: Vec<Mark>,
 }
 
 impl BotRecord {

@@ -34,22 +34,22 @@ stable_codes! {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Class {
     /// The change type.
-    pub change_type: ChangeType,
+    pub(crate) change_type: ChangeType,
     /// The risk level.
-    pub risk: Risk,
+    pub(crate) risk: Risk,
     /// Why, in words.
-    pub why: String,
+    pub(crate) why: String,
 }
 
 /// What the bot's analysis says, as its property records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnalysisSummary {
     /// Its risk.
-    pub risk: Risk,
+    pub(crate) risk: Risk,
     /// It recommends approval.
-    pub approve: bool,
+    pub(crate) approve: bool,
     /// Every commit deployed is an exempt version bump (and there is one).
-    pub only_version_bumps: bool,
+    pub(crate) only_version_bumps: bool,
 }
 
 impl AnalysisSummary {

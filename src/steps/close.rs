@@ -98,28 +98,28 @@ pub fn applied_without_plan(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Closed {
     /// The outcome.
-    pub outcome: DeployOutcome,
+    pub(crate) outcome: DeployOutcome,
     /// The action taken.
-    pub action: CloseAction,
+    pub(crate) action: CloseAction,
     /// Lines for the log.
-    pub lines: Vec<String>,
+    pub(crate) lines: Vec<String>,
 }
 
 /// The deploy being closed.
 #[derive(Debug, Clone)]
 pub struct CloseArgs<'a> {
     /// Ticket.
-    pub key: &'a str,
+    pub(crate) key: &'a str,
     /// How it ended.
-    pub outcome: DeployOutcome,
+    pub(crate) outcome: DeployOutcome,
     /// The workflow that deployed.
-    pub workflow_id: &'a str,
+    pub(crate) workflow_id: &'a str,
     /// The deploy job's name.
-    pub deploy_job: &'a str,
+    pub(crate) deploy_job: &'a str,
     /// Who triggered the pipeline.
-    pub who: Option<&'a str>,
+    pub(crate) who: Option<&'a str>,
     /// URL of the closing job.
-    pub build_url: Option<&'a str>,
+    pub(crate) build_url: Option<&'a str>,
 }
 
 /// Closes the ticket with the outcome.

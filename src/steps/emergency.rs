@@ -22,7 +22,7 @@ use crate::model::approval::Approval;
 use crate::model::binding::EmergencyRequest;
 use crate::steps::ticket::TicketState;
 
-pub use crate::model::binding::EMERGENCY_LABEL;
+pub(crate) use crate::model::binding::EMERGENCY_LABEL;
 /// The label of every retrospective ticket.
 pub const RETROSPECTIVE_LABEL: &str = "changegate-retrospective";
 
@@ -35,36 +35,36 @@ pub fn retrospective_label(key: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct EmergencyFacts<'a> {
     /// The break-glass group, when emergencies are configured.
-    pub group: Option<&'a str>,
+    pub(crate) group: Option<&'a str>,
     /// The emergency asked for, when it was.
-    pub requested: Option<&'a EmergencyRequest>,
+    pub(crate) requested: Option<&'a EmergencyRequest>,
     /// The ticket is in the approved status now.
-    pub approved_now: bool,
+    pub(crate) approved_now: bool,
     /// Every move into the approved status, oldest first.
-    pub approvals: &'a [Approval],
+    pub(crate) approvals: &'a [Approval],
     /// Approvals at or before this instant do not count (the last change
     /// to the binding, or a risky plan recorded).
-    pub not_before: Timestamp,
+    pub(crate) not_before: Timestamp,
     /// How long an approval stays valid.
-    pub ttl: Duration,
+    pub(crate) ttl: Duration,
     /// Approvers Jira says are members of the group.
-    pub break_glass: &'a [String],
+    pub(crate) break_glass: &'a [String],
     /// The ordinary approvers (`[jira.approvers]`): their moves to Approved
     /// never grant an emergency, even when they are also in the group. An
     /// ordinary approval is judged against the bot's analysis (who may not
     /// approve this change); counted as an emergency it would skip that.
-    pub approvers: &'a [String],
+    pub(crate) approvers: &'a [String],
     /// Now.
-    pub now: Timestamp,
+    pub(crate) now: Timestamp,
 }
 
 /// An emergency granted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     /// Jira accountId of who granted it.
-    pub by: String,
+    pub(crate) by: String,
     /// When.
-    pub at: Timestamp,
+    pub(crate) at: Timestamp,
 }
 
 /// Whether an emergency approval grants the deploy: `Ok` with who and when,

@@ -27,22 +27,22 @@ const COMMENT_ROWS: usize = 40;
 #[derive(Debug, Clone)]
 pub struct EscalateArgs {
     /// The ticket.
-    pub ticket: String,
+    pub(crate) ticket: String,
     /// Stack name (several plans per deploy).
-    pub stack: String,
+    pub(crate) stack: String,
     /// The approval job after the plan.
-    pub hold: Option<String>,
+    pub(crate) hold: Option<String>,
     /// The workflow that planned.
-    pub workflow_id: String,
+    pub(crate) workflow_id: String,
 }
 
 /// What was done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Escalation {
     /// The plan is risky.
-    pub risky: bool,
+    pub(crate) risky: bool,
     /// Lines for the log.
-    pub actions: Vec<String>,
+    pub(crate) actions: Vec<String>,
 }
 
 /// The risk level of a report: the highest severity, or `low`.

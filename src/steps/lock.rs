@@ -42,11 +42,11 @@ pub enum Locked {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContextVerdict {
     /// How it is locked.
-    pub locked: Locked,
+    pub(crate) locked: Locked,
     /// Every restriction, readable.
-    pub restrictions: Vec<String>,
+    pub(crate) restrictions: Vec<String>,
     /// Advice that does not fail the check (an expression refusing SSH).
-    pub advice: Vec<String>,
+    pub(crate) advice: Vec<String>,
 }
 
 fn shown(r: &Restriction) -> String {
@@ -167,13 +167,13 @@ impl fmt::Display for Slipped {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovedHold {
     /// Workflow id.
-    pub workflow: String,
+    pub(crate) workflow: String,
     /// Hold name.
-    pub hold: String,
+    pub(crate) hold: String,
     /// CircleCI user id of who approved it (absent: unknown).
-    pub approved_by: Option<String>,
+    pub(crate) approved_by: Option<String>,
     /// That user's login and name, when looked up.
-    pub who: Option<String>,
+    pub(crate) who: Option<String>,
 }
 
 /// What got past the gate in one pipeline. `bot` is the bot's CircleCI
@@ -219,9 +219,9 @@ pub enum ReadError {
 #[derive(Debug, Clone)]
 pub struct BotUser {
     /// Id, when known.
-    pub id: Option<String>,
+    pub(crate) id: Option<String>,
     /// Login.
-    pub login: String,
+    pub(crate) login: String,
 }
 
 /// The facts of what slipped past the lock in a ticket's workflows, read

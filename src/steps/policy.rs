@@ -51,13 +51,13 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(3 * 86_400);
 #[serde(deny_unknown_fields)]
 pub struct EmergencyPolicy {
     /// The Jira group whose members may grant an emergency (none: off).
-    pub group: Option<String>,
+    pub(crate) group: Option<String>,
     /// The retrospective is due this long after the grant (seconds).
-    pub retrospective_within_secs: u64,
+    pub(crate) retrospective_within_secs: u64,
     /// Issue type of the retrospective.
-    pub retrospective_issue_type: Option<String>,
+    pub(crate) retrospective_issue_type: Option<String>,
     /// Link type from the retrospective to the change.
-    pub link_type: String,
+    pub(crate) link_type: String,
 }
 
 /// What the policy says.
@@ -65,43 +65,43 @@ pub struct EmergencyPolicy {
 #[serde(deny_unknown_fields)]
 pub struct PolicyContent {
     /// The change project.
-    pub project: String,
+    pub(crate) project: String,
     /// The change issue type.
-    pub issue_type: String,
+    pub(crate) issue_type: String,
     /// Labels on every ticket (the bot finds tickets by the first).
-    pub labels: Vec<String>,
+    pub(crate) labels: Vec<String>,
     /// Environments whose deploys need a ticket (trimmed, lower case).
-    pub controlled_environments: Vec<String>,
+    pub(crate) controlled_environments: Vec<String>,
     /// Status names.
-    pub statuses: Statuses,
+    pub(crate) statuses: Statuses,
     /// Transition names.
-    pub transitions: Transitions,
+    pub(crate) transitions: Transitions,
     /// Resolution names.
-    pub resolutions: Resolutions,
+    pub(crate) resolutions: Resolutions,
     /// Ticket field -> site field.
-    pub fields: BTreeMap<String, SiteField>,
+    pub(crate) fields: BTreeMap<String, SiteField>,
     /// Fields that must be filled.
-    pub required_fields: Vec<String>,
+    pub(crate) required_fields: Vec<String>,
     /// Jira accountId -> GitHub id of the people who may approve.
-    pub approvers: BTreeMap<String, u64>,
+    pub(crate) approvers: BTreeMap<String, u64>,
     /// Distinct approvers an approval needs.
-    pub required_approvers: usize,
+    pub(crate) required_approvers: usize,
     /// How long an approval stays valid (seconds).
-    pub approval_ttl_secs: u64,
+    pub(crate) approval_ttl_secs: u64,
     /// The bot's Jira accounts.
-    pub bot_account_ids: Vec<String>,
+    pub(crate) bot_account_ids: Vec<String>,
     /// Recurring change windows.
-    pub windows: Vec<WindowParts>,
+    pub(crate) windows: Vec<WindowParts>,
     /// Change freezes.
-    pub freezes: Vec<FreezeParts>,
+    pub(crate) freezes: Vec<FreezeParts>,
     /// Break-glass.
-    pub emergency: EmergencyPolicy,
+    pub(crate) emergency: EmergencyPolicy,
     /// An apply needs a recorded plan.
-    pub plan_required: bool,
+    pub(crate) plan_required: bool,
     /// The hold in front of apply, by environment: there an apply always
     /// needs a recorded plan.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub plan_holds: BTreeMap<String, String>,
+    pub(crate) plan_holds: BTreeMap<String, String>,
 }
 
 /// The signed document: the content, its serial number and validity.
@@ -109,13 +109,13 @@ pub struct PolicyContent {
 #[serde(deny_unknown_fields)]
 pub struct PolicyDoc {
     /// [`SCHEMA_VERSION`].
-    pub schema_version: u32,
+    pub(crate) schema_version: u32,
     /// Raised by every publication.
-    pub serial: u64,
+    pub(crate) serial: u64,
     /// When it was signed (RFC 3339).
-    pub issued_at: String,
+    pub(crate) issued_at: String,
     /// After this it is refused (RFC 3339).
-    pub expires_at: String,
+    pub(crate) expires_at: String,
     /// What it says.
     pub content: PolicyContent,
 }
@@ -283,9 +283,9 @@ pub fn verify(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loosening {
     /// The setting, as written in `changegate.toml`.
-    pub setting: String,
+    pub(crate) setting: String,
     /// Why it is refused.
-    pub why: String,
+    pub(crate) why: String,
 }
 
 impl std::fmt::Display for Loosening {

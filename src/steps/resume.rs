@@ -22,17 +22,17 @@ use crate::steps::validate::{self, Facts, PlanFiles, Trust};
 #[derive(Debug, Clone)]
 pub struct ResumeArgs {
     /// The ticket.
-    pub ticket: String,
+    pub(crate) ticket: String,
     /// The approval job to resume.
-    pub hold: String,
+    pub(crate) hold: String,
     /// The workflow it waits in (`CIRCLE_WORKFLOW_ID`).
-    pub workflow_id: String,
+    pub(crate) workflow_id: String,
     /// A plan hold: the stack whose recorded plan must be approved too.
-    pub stack: Option<String>,
+    pub(crate) stack: Option<String>,
     /// How long to wait for the approval.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// How often the ticket is read again.
-    pub interval: Duration,
+    pub(crate) interval: Duration,
 }
 
 /// What one look at the ticket says to do.

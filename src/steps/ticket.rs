@@ -16,31 +16,31 @@ use crate::model::binding::State;
 use crate::model::binding::{RECORD_PROPERTY, TicketRecord, mirrored_binding};
 
 /// The bot's property.
-pub use crate::model::binding::BOT_PROPERTY;
+pub(crate) use crate::model::binding::BOT_PROPERTY;
 
 /// Everything read about one ticket.
 #[derive(Debug, Clone)]
 pub struct TicketState {
     /// Key.
-    pub key: String,
+    pub(crate) key: String,
     /// Status name.
-    pub status: String,
+    pub(crate) status: String,
     /// When it was created.
-    pub created: Timestamp,
+    pub(crate) created: Timestamp,
     /// Fields (by site field id).
-    pub fields: Map<String, Value>,
+    pub(crate) fields: Map<String, Value>,
     /// Labels.
-    pub labels: Vec<String>,
+    pub(crate) labels: Vec<String>,
     /// The CI record, when present and readable.
-    pub record: Option<TicketRecord>,
+    pub(crate) record: Option<TicketRecord>,
     /// The bot's record as stored (`changegate.bot`), unchecked: see
     /// [`crate::steps::bot_record::check`].
-    pub bot: Option<Value>,
+    pub(crate) bot: Option<Value>,
     /// The history, oldest first.
-    pub changelog: Vec<ChangelogEntry>,
+    pub(crate) changelog: Vec<ChangelogEntry>,
     /// Approvers Jira says are in the break-glass group (read only for a
     /// ticket that asked for an emergency: [`load_judged`]).
-    pub break_glass: Vec<String>,
+    pub(crate) break_glass: Vec<String>,
 }
 
 /// Where a command finds its ticket.

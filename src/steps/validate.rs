@@ -56,11 +56,11 @@ impl ApprovalProblem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanFiles {
     /// Stack name.
-    pub stack: String,
+    pub(crate) stack: String,
     /// SHA-256 of the plan JSON.
-    pub json: Sha256Digest,
+    pub(crate) json: Sha256Digest,
     /// SHA-256 of the binary plan, when given.
-    pub file: Option<Sha256Digest>,
+    pub(crate) file: Option<Sha256Digest>,
 }
 
 stable_codes! {
@@ -95,9 +95,9 @@ stable_codes! {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     /// Stable code.
-    pub code: ValidateCode,
+    pub(crate) code: ValidateCode,
     /// What is wrong and what to do.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for Failure {
@@ -139,34 +139,34 @@ impl Trust<'_> {
 #[derive(Debug)]
 pub struct Facts<'a> {
     /// The ticket.
-    pub ticket: &'a TicketState,
+    pub(crate) ticket: &'a TicketState,
     /// The configuration.
-    pub config: &'a Config,
+    pub(crate) config: &'a Config,
     /// This build's binding, as CircleCI reports it.
-    pub current: &'a Binding,
+    pub(crate) current: &'a Binding,
     /// The plan about to be applied (before apply only).
-    pub plan: Option<&'a PlanFiles>,
+    pub(crate) plan: Option<&'a PlanFiles>,
     /// Before apply: the deploy applies a plan, so one must be recorded
     /// when the policy requires it.
-    pub applying: bool,
+    pub(crate) applying: bool,
     /// The job deploys (anything but `--stage plan`): the ticket must allow
     /// an apply, never only a plan.
-    pub action_must_apply: bool,
+    pub(crate) action_must_apply: bool,
     /// What is trusted.
-    pub trust: Trust<'a>,
+    pub(crate) trust: Trust<'a>,
     /// Now.
-    pub now: Timestamp,
+    pub(crate) now: Timestamp,
 }
 
 /// A condition `validate` checks, with the codes its failures carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Condition {
     /// Its name (a JUnit case).
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// What must hold.
-    pub what: &'static str,
+    pub(crate) what: &'static str,
     /// The codes of its failures.
-    pub codes: &'static [ValidateCode],
+    pub(crate) codes: &'static [ValidateCode],
 }
 
 /// Every condition, in the order they are checked.
@@ -240,16 +240,16 @@ pub const CONDITIONS: &[Condition] = &[
 #[derive(Debug, Clone)]
 pub struct Verdict {
     /// Every condition holds.
-    pub pass: bool,
+    pub(crate) pass: bool,
     /// The names of the [`CONDITIONS`] checked, in order: which ones
     /// apply depends on the facts (a plan, a bot, an emergency).
-    pub checked: Vec<&'static str>,
+    pub(crate) checked: Vec<&'static str>,
     /// The conditions that do not.
-    pub failures: Vec<Failure>,
+    pub(crate) failures: Vec<Failure>,
     /// The approval judgement, when it was reached.
-    pub approval: Option<ApprovalVerdict>,
+    pub(crate) approval: Option<ApprovalVerdict>,
     /// The emergency granted, when the deploy passes as one.
-    pub emergency: Option<Grant>,
+    pub(crate) emergency: Option<Grant>,
 }
 
 fn fail(code: ValidateCode, message: impl Into<String>) -> Failure {
@@ -724,22 +724,22 @@ impl Verdict {
 #[derive(Debug, Clone)]
 pub struct ValidateArgs {
     /// The ticket.
-    pub ticket: String,
+    pub(crate) ticket: String,
     /// The plan files (before apply).
-    pub plan_json: Option<std::path::PathBuf>,
+    pub(crate) plan_json: Option<std::path::PathBuf>,
     /// The binary plan.
-    pub plan_file: Option<std::path::PathBuf>,
+    pub(crate) plan_file: Option<std::path::PathBuf>,
     /// The plan JSON rendered from the binary plan (`--render-with`),
     /// instead of `plan_json`.
-    pub rendered_json: Option<Vec<u8>>,
+    pub(crate) rendered_json: Option<Vec<u8>>,
     /// Stack name.
-    pub stack: String,
+    pub(crate) stack: String,
     /// The environment this job deploys to.
-    pub environment: String,
+    pub(crate) environment: String,
     /// Before apply (`--stage apply`, or plan files given).
-    pub applying: bool,
+    pub(crate) applying: bool,
     /// Not `--stage plan`: the job deploys, so a plan-only ticket is refused.
-    pub deploys: bool,
+    pub(crate) deploys: bool,
 }
 
 /// Why `validate` could not decide.

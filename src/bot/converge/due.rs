@@ -63,20 +63,20 @@ pub enum Phase {
 #[derive(Debug, Clone, Copy)]
 pub struct Facts<'a> {
     /// The ticket's key.
-    pub key: &'a str,
+    pub(crate) key: &'a str,
     /// Its status name.
-    pub status: &'a str,
+    pub(crate) status: &'a str,
     /// Its CI record.
-    pub record: &'a TicketRecord,
+    pub(crate) record: &'a TicketRecord,
     /// The bot's record on it, checked ([`crate::steps::bot_record::check`]).
-    pub check: &'a Check,
+    pub(crate) check: &'a Check,
     /// The bot's own account dated an analysis of this binding (its label
     /// in the history): without it, no approval of the binding counts.
-    pub labelled: bool,
+    pub(crate) labelled: bool,
     /// Content digest of the policy the bot runs under.
-    pub policy_digest: Sha256Digest,
+    pub(crate) policy_digest: Sha256Digest,
     /// The bot's configuration.
-    pub config: &'a Config,
+    pub(crate) config: &'a Config,
 }
 
 impl Facts<'_> {
@@ -113,18 +113,18 @@ pub enum HoldKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resume {
     /// Its workflow.
-    pub workflow: String,
+    pub(crate) workflow: String,
     /// The approval job.
-    pub hold: String,
+    pub(crate) hold: String,
     /// What opens it.
-    pub kind: HoldKind,
+    pub(crate) kind: HoldKind,
     /// The ticket's other holds: this one must not come after any of them.
-    pub not_after: Vec<String>,
+    pub(crate) not_after: Vec<String>,
     /// The plan hold every deploy job of the workflow must wait for (a
     /// change hold of an environment with a plan hold, for an apply).
-    pub plan_hold: Option<String>,
+    pub(crate) plan_hold: Option<String>,
     /// Its mark in the bot's record ([`Marks::Resumed`]).
-    pub mark: String,
+    pub(crate) mark: String,
 }
 
 /// One thing to do.
@@ -328,12 +328,12 @@ pub fn past_the_lock(f: &Facts<'_>, found: &[Slipped]) -> Vec<Action> {
 #[derive(Debug, Clone)]
 pub struct Judged {
     /// The change: a valid approval of the binding.
-    pub change: Verdict,
+    pub(crate) change: Verdict,
     /// Each recorded plan, by stack, judged as before its apply.
-    pub plans: BTreeMap<String, Verdict>,
+    pub(crate) plans: BTreeMap<String, Verdict>,
     /// When the last approval was given (epoch milliseconds, 0 for none):
     /// one request for an overriding approver per approval.
-    pub last_approval_at: i64,
+    pub(crate) last_approval_at: i64,
 }
 
 /// Round four, for an Approved ticket: on a record the bot can trust, the

@@ -27,13 +27,13 @@ fn now_mark(marker: String, detail: Option<String>) -> Mark {
 #[derive(Debug, Clone, Copy)]
 pub struct Executor<'a> {
     /// The services and settings.
-    pub bot: &'a Bot<'a>,
+    pub(crate) bot: &'a Bot<'a>,
     /// The ticket as read.
-    pub t: &'a TicketState,
+    pub(crate) t: &'a TicketState,
     /// Its CI record.
-    pub record: &'a TicketRecord,
+    pub(crate) record: &'a TicketRecord,
     /// The bot's record on it, checked.
-    pub check: &'a Check,
+    pub(crate) check: &'a Check,
 }
 
 impl Executor<'_> {

@@ -31,8 +31,8 @@
 //! even on an Approved ticket), reported once on the ticket, and nothing is
 //! resumed on it. Writes re-read and merge (see [`Store::update`]).
 
-pub mod due;
-pub mod execute;
+pub(crate) mod due;
+pub(crate) mod execute;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -58,40 +58,40 @@ use execute::Executor;
 #[derive(Debug)]
 pub struct Bot<'a> {
     /// Jira, as the bot's user.
-    pub jira: &'a Jira,
+    pub(crate) jira: &'a Jira,
     /// CircleCI, with the bot's token.
-    pub circleci: &'a CircleCi,
+    pub(crate) circleci: &'a CircleCi,
     /// GitHub.
-    pub github: &'a GitHub,
+    pub(crate) github: &'a GitHub,
     /// The bot's configuration (the trusted policy).
-    pub config: &'a Config,
+    pub(crate) config: &'a Config,
     /// Where the policy came from and its text (recorded in evidence).
-    pub policy: (&'a str, &'a str),
+    pub(crate) policy: (&'a str, &'a str),
     /// Content digest of the policy the bot publishes (analyses and
     /// receipts name it).
-    pub policy_digest: crate::base::digest::Sha256Digest,
+    pub(crate) policy_digest: crate::base::digest::Sha256Digest,
     /// Signs the record and receipts (`CHANGEGATE_RECEIPT_KEY`).
-    pub signing_key: &'a SigningKey,
+    pub(crate) signing_key: &'a SigningKey,
     /// Keys the bot's own record is checked with (its key, and retired
     /// ones still accepted).
-    pub ring: &'a KeyRing,
+    pub(crate) ring: &'a KeyRing,
     /// How long a blocked hold is waited for, and how often it is looked at.
-    pub hold_wait: (Duration, Duration),
+    pub(crate) hold_wait: (Duration, Duration),
     /// Tells people when a ticket needs them (Slack), beyond Jira's mentions.
-    pub notifier: &'a crate::clients::notify::Notifier,
+    pub(crate) notifier: &'a crate::clients::notify::Notifier,
 }
 
 /// What converge did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Converged {
     /// One line per action or decision.
-    pub actions: Vec<String>,
+    pub(crate) actions: Vec<String>,
     /// Holds resumed by this run.
-    pub resumed: usize,
+    pub(crate) resumed: usize,
     /// The ticket was analysed by this run.
-    pub analysed: bool,
+    pub(crate) analysed: bool,
     /// The ticket was approved by this run.
-    pub approved: bool,
+    pub(crate) approved: bool,
 }
 
 /// Why converge could not finish (it is run again by the next event or

@@ -16,21 +16,21 @@ pub const DEFAULT_API_URL: &str = "https://circleci.com/api/v2";
 #[derive(Debug, Clone, Deserialize)]
 pub struct Workflow {
     /// Id (UUID).
-    pub id: String,
+    pub(crate) id: String,
     /// Name in the config.
     pub name: String,
     /// `success`, `running`, `not_run`, `failed`, `error`, `failing`,
     /// `on_hold`, `canceled`, `unauthorized`.
     pub status: String,
     /// Pipeline id.
-    pub pipeline_id: String,
+    pub(crate) pipeline_id: String,
     /// Pipeline number.
-    pub pipeline_number: u64,
+    pub(crate) pipeline_number: u64,
     /// `gh/org/repo` (or `circleci/...`).
-    pub project_slug: String,
+    pub(crate) project_slug: String,
     /// When it was created.
     #[serde(default)]
-    pub created_at: Option<String>,
+    pub(crate) created_at: Option<String>,
 }
 
 impl Workflow {
@@ -49,28 +49,28 @@ pub struct Job {
     pub name: String,
     /// `build` or `approval`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub(crate) kind: String,
     /// Status (`success`, `running`, `on_hold`, `blocked`, ...).
     pub status: String,
     /// Job number (build jobs).
     #[serde(default)]
-    pub job_number: Option<u64>,
+    pub(crate) job_number: Option<u64>,
     /// Approval request id (approval jobs).
     #[serde(default)]
-    pub approval_request_id: Option<String>,
+    pub(crate) approval_request_id: Option<String>,
     /// Who approved it (approval jobs; a CircleCI user id).
     #[serde(default)]
-    pub approved_by: Option<String>,
+    pub(crate) approved_by: Option<String>,
     /// The ids of the jobs it requires.
     #[serde(default)]
-    pub dependencies: Vec<String>,
+    pub(crate) dependencies: Vec<String>,
 }
 
 /// A pipeline.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Pipeline {
     /// Id (UUID).
-    pub id: String,
+    pub(crate) id: String,
     /// Number.
     pub number: u64,
     /// Project slug.
@@ -80,10 +80,10 @@ pub struct Pipeline {
     pub state: Option<String>,
     /// What was built.
     #[serde(default)]
-    pub vcs: Option<Vcs>,
+    pub(crate) vcs: Option<Vcs>,
     /// What triggered it, and who.
     #[serde(default)]
-    pub trigger: Option<Trigger>,
+    pub(crate) trigger: Option<Trigger>,
 }
 
 /// What triggered a pipeline.
@@ -94,7 +94,7 @@ pub struct Trigger {
     pub kind: Option<String>,
     /// Who.
     #[serde(default)]
-    pub actor: Option<Actor>,
+    pub(crate) actor: Option<Actor>,
 }
 
 /// The user who triggered a pipeline.
@@ -102,28 +102,28 @@ pub struct Trigger {
 pub struct Actor {
     /// VCS login.
     #[serde(default)]
-    pub login: Option<String>,
+    pub(crate) login: Option<String>,
 }
 
 /// A CircleCI user.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct User {
     /// Id (UUID).
-    pub id: String,
+    pub(crate) id: String,
     /// VCS login.
-    pub login: String,
+    pub(crate) login: String,
     /// Name.
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 /// A context of an organization.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Context {
     /// Id (UUID).
-    pub id: String,
+    pub(crate) id: String,
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
 }
 
 /// A restriction of a context: who or what may use it.
@@ -131,16 +131,16 @@ pub struct Context {
 pub struct Restriction {
     /// Id (UUID).
     #[serde(default)]
-    pub id: Option<String>,
+    pub(crate) id: Option<String>,
     /// `group`, `project` or `expression` (the description's text names only
     /// the last two; its enum has all three).
-    pub restriction_type: String,
+    pub(crate) restriction_type: String,
     /// The group id, project id or expression.
     #[serde(default)]
-    pub restriction_value: Option<String>,
+    pub(crate) restriction_value: Option<String>,
     /// A readable name (the group's or project's), when there is one.
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 /// A project (`GET /project/{project-slug}`).
@@ -149,13 +149,13 @@ pub struct Project {
     /// Id (UUID): the value of a project restriction and a webhook's scope.
     pub id: String,
     /// Slug (`gh/acme/web`, `circleci/<org id>/<project id>`).
-    pub slug: String,
+    pub(crate) slug: String,
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// Id (UUID) of its organization.
-    pub organization_id: String,
+    pub(crate) organization_id: String,
     /// Slug of its organization (`gh/acme`).
-    pub organization_slug: String,
+    pub(crate) organization_slug: String,
     /// Where its code lives.
     pub vcs_info: VcsInfo,
 }
@@ -164,9 +164,9 @@ pub struct Project {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct VcsInfo {
     /// The repository's URL.
-    pub vcs_url: String,
+    pub(crate) vcs_url: String,
     /// `GitHub`, `Bitbucket` or `CircleCI` (GitHub App, GitLab and standalone orgs).
-    pub provider: String,
+    pub(crate) provider: String,
     /// Its default branch.
     pub default_branch: String,
 }
@@ -177,7 +177,7 @@ pub struct Group {
     /// Id (UUID): the value of a group restriction.
     pub id: String,
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
 }
 
 /// An outbound webhook (`/webhook`). Its signing secret is never read back:
@@ -185,16 +185,16 @@ pub struct Group {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Webhook {
     /// Id (UUID).
-    pub id: String,
+    pub(crate) id: String,
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// Where deliveries go.
-    pub url: String,
+    pub(crate) url: String,
     /// Events delivered (`workflow-completed`, `job-completed`).
-    pub events: Vec<String>,
+    pub(crate) events: Vec<String>,
     /// Whether the receiver's certificate is verified.
     #[serde(rename = "verify-tls")]
-    pub verify_tls: bool,
+    pub(crate) verify_tls: bool,
 }
 
 /// What a webhook delivers and where (its scope is set at creation).
@@ -216,10 +216,10 @@ pub struct WebhookSpec<'a> {
 pub struct Vcs {
     /// Commit SHA.
     #[serde(default)]
-    pub revision: Option<String>,
+    pub(crate) revision: Option<String>,
     /// Branch (absent for tags).
     #[serde(default)]
-    pub branch: Option<String>,
+    pub(crate) branch: Option<String>,
     /// Tag.
     #[serde(default)]
     pub tag: Option<String>,
@@ -229,7 +229,7 @@ pub struct Vcs {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Artifact {
     /// Path it was stored under.
-    pub path: String,
+    pub(crate) path: String,
     /// Download URL.
     pub url: String,
 }

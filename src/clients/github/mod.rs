@@ -110,32 +110,32 @@ pub enum GitHubError {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct RangeCommit {
     /// SHA.
-    pub sha: String,
+    pub(crate) sha: String,
     /// Parent SHAs, first parent first.
-    pub parents: Vec<String>,
+    pub(crate) parents: Vec<String>,
     /// Tree SHA.
-    pub tree: String,
+    pub(crate) tree: String,
     /// GitHub id of the author account, when GitHub links one.
-    pub author_id: Option<u64>,
+    pub(crate) author_id: Option<u64>,
     /// GitHub id of the committer account, when GitHub links one.
-    pub committer_id: Option<u64>,
+    pub(crate) committer_id: Option<u64>,
     /// First line of the message (display only; a `(#N)` in it is only a
     /// hint to look a pull request up, which must then link back).
-    pub headline: String,
+    pub(crate) headline: String,
     /// GitHub verified the commit's signature.
     #[serde(default)]
-    pub verified: bool,
+    pub(crate) verified: bool,
 }
 
 /// A file a commit changed, against its first parent.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct ChangedFile {
     /// Path after the change.
-    pub path: String,
+    pub(crate) path: String,
     /// `added`, `removed`, `modified`, `renamed`, `copied`, `changed` (mode), `unchanged`.
-    pub status: String,
+    pub(crate) status: String,
     /// Path before a rename or copy.
-    pub previous_path: Option<String>,
+    pub(crate) previous_path: Option<String>,
 }
 
 /// `compare/BASE...HEAD`.
@@ -144,42 +144,42 @@ pub struct Compare {
     /// `ahead`, `behind`, `diverged` or `identical`.
     pub status: String,
     /// Commits in HEAD not in BASE.
-    pub total_commits: u64,
+    pub(crate) total_commits: u64,
     /// The commits (all of them, every page).
-    pub commits: Vec<RangeCommit>,
+    pub(crate) commits: Vec<RangeCommit>,
 }
 
 /// A code-scanning analysis, as the evidence record keeps it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub struct Analysis {
     /// Id.
-    pub id: u64,
+    pub(crate) id: u64,
     /// The commit analysed.
-    pub commit_sha: String,
+    pub(crate) commit_sha: String,
     /// The ref.
     #[serde(rename = "ref")]
-    pub reference: String,
+    pub(crate) reference: String,
     /// Tool name.
-    pub tool_name: String,
+    pub(crate) tool_name: String,
     /// Analysis category.
     #[serde(default)]
-    pub category: Option<String>,
+    pub(crate) category: Option<String>,
     /// Error text; empty when the analysis succeeded.
     #[serde(default)]
-    pub error: String,
+    pub(crate) error: String,
     /// Alerts found.
     #[serde(default)]
-    pub results_count: u64,
+    pub(crate) results_count: u64,
     /// When it was created.
     #[serde(default)]
-    pub created_at: String,
+    pub(crate) created_at: String,
     /// The runs of the analysis's SARIF, read by the collector when it has
     /// results (their severities decide the scan gate).
     #[serde(default)]
-    pub runs: Option<Vec<crate::base::sarif::RunFacts>>,
+    pub(crate) runs: Option<Vec<crate::base::sarif::RunFacts>>,
     /// Why that SARIF could not be read.
     #[serde(default)]
-    pub sarif_error: Option<String>,
+    pub(crate) sarif_error: Option<String>,
 }
 
 /// A code-scanning analysis as the REST API answers it (the tool is an
@@ -287,11 +287,11 @@ pub fn pair<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComparePage {
     /// `ahead`, `behind`, `diverged` or `identical`.
-    pub status: String,
+    pub(crate) status: String,
     /// Commits in HEAD not in BASE.
-    pub total_commits: u64,
+    pub(crate) total_commits: u64,
     /// This page's commits.
-    pub commits: Vec<RangeCommit>,
+    pub(crate) commits: Vec<RangeCommit>,
 }
 
 /// Commits per page of a compare.

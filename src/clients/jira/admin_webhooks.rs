@@ -33,7 +33,7 @@ pub struct AdminWebhook {
     /// Its id (the last segment of its `self` URL), when Jira gave one.
     pub id: Option<u64>,
     /// Its name.
-    pub name: String,
+    pub(crate) name: String,
     /// Where Jira posts events.
     pub url: String,
     /// The events sent (`jira:issue_created`, ...).

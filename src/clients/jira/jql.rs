@@ -19,12 +19,6 @@ pub fn string(value: &str) -> String {
     out
 }
 
-/// `field in ("a", "b")`.
-pub fn in_list(field: &str, values: &[&str]) -> String {
-    let items: Vec<String> = values.iter().map(|v| string(v)).collect();
-    format!("{field} in ({})", items.join(", "))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,7 +26,6 @@ mod tests {
     #[test]
     fn plain_values_are_quoted() {
         assert_eq!(string("PRODCM"), "\"PRODCM\"");
-        assert_eq!(in_list("status", &["Open", "Manual review"]), "status in (\"Open\", \"Manual review\")");
     }
 
     /// Injection attempts stay inside one string literal.

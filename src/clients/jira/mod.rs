@@ -8,7 +8,7 @@
 
 pub mod adf;
 pub mod admin_webhooks;
-pub mod jql;
+pub(crate) mod jql;
 
 use std::collections::BTreeMap;
 
@@ -103,28 +103,28 @@ impl JiraSettings {
 pub struct User {
     /// Stable account id (the identity changegate uses).
     #[serde(default)]
-    pub account_id: String,
+    pub(crate) account_id: String,
     /// Display name (never used for decisions).
     #[serde(default)]
-    pub display_name: Option<String>,
+    pub(crate) display_name: Option<String>,
     /// Email, when visible.
     #[serde(default)]
-    pub email_address: Option<String>,
+    pub(crate) email_address: Option<String>,
 }
 
 /// An issue with the fields and properties asked for.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Issue {
     /// Numeric id, as a string.
-    pub id: String,
+    pub(crate) id: String,
     /// Key, e.g. `PRODCM-12`.
-    pub key: String,
+    pub(crate) key: String,
     /// Fields asked for.
     #[serde(default)]
     pub fields: Map<String, Value>,
     /// Entity properties asked for.
     #[serde(default)]
-    pub properties: Map<String, Value>,
+    pub(crate) properties: Map<String, Value>,
 }
 
 impl Issue {
@@ -152,7 +152,7 @@ impl Issue {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Created {
     /// Numeric id, as a string.
-    pub id: String,
+    pub(crate) id: String,
     /// Key.
     pub key: String,
 }
@@ -161,7 +161,7 @@ pub struct Created {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Transition {
     /// Id to post.
-    pub id: String,
+    pub(crate) id: String,
     /// Name (configured per site).
     pub name: String,
     /// Target status.
@@ -181,7 +181,7 @@ pub struct StatusRef {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Comment {
     /// Id.
-    pub id: String,
+    pub(crate) id: String,
     /// ADF body.
     #[serde(default)]
     pub body: Value,
@@ -194,15 +194,15 @@ pub struct Comment {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChangelogEntry {
     /// Id.
-    pub id: String,
+    pub(crate) id: String,
     /// Who made the change.
     #[serde(default)]
-    pub author: Option<User>,
+    pub(crate) author: Option<User>,
     /// When (Jira's timestamp format).
-    pub created: String,
+    pub(crate) created: String,
     /// What changed.
     #[serde(default)]
-    pub items: Vec<ChangeItem>,
+    pub(crate) items: Vec<ChangeItem>,
 }
 
 /// One changed field.
@@ -211,29 +211,29 @@ pub struct ChangelogEntry {
 pub struct ChangeItem {
     /// Field name (`status`, `resolution`, a custom field name).
     #[serde(default)]
-    pub field: String,
+    pub(crate) field: String,
     /// Field id, when Jira gives it.
     #[serde(default)]
-    pub field_id: Option<String>,
+    pub(crate) field_id: Option<String>,
     /// Old value (raw).
     #[serde(default)]
     pub from: Option<String>,
     /// Old value (display).
     #[serde(default)]
-    pub from_string: Option<String>,
+    pub(crate) from_string: Option<String>,
     /// New value (raw).
     #[serde(default)]
     pub to: Option<String>,
     /// New value (display).
     #[serde(default)]
-    pub to_string: Option<String>,
+    pub(crate) to_string: Option<String>,
 }
 
 /// A field of the site.
 #[derive(Debug, Clone, Deserialize)]
 pub struct FieldInfo {
     /// Id (`summary`, `customfield_10050`).
-    pub id: String,
+    pub(crate) id: String,
     /// Name.
     #[serde(default)]
     pub name: String,
@@ -265,7 +265,7 @@ impl Jira {
     }
 
     /// The HTTP layer, for the administration calls of `changegate setup`.
-    pub(crate) fn http(&self) -> &Http {
+    pub fn http(&self) -> &Http {
         &self.http
     }
 

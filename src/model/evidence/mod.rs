@@ -5,7 +5,7 @@
 //! can be reproduced from the record alone and an incomplete record can
 //! only lead to "undecidable".
 
-pub mod consistency;
+pub(crate) mod consistency;
 
 use std::collections::BTreeMap;
 
@@ -23,23 +23,23 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     /// [`SCHEMA_VERSION`].
-    pub schema_version: u32,
+    pub(crate) schema_version: u32,
     /// When it was collected (the decision time).
-    pub collected_at: String,
+    pub(crate) collected_at: String,
     /// The ticket.
-    pub ticket: String,
+    pub(crate) ticket: String,
     /// What the ticket allows to be deployed.
-    pub binding: Binding,
+    pub(crate) binding: Binding,
     /// `owner/name` on GitHub.
-    pub repository: String,
+    pub(crate) repository: String,
     /// The last approved deploy of this repository and environment; `None`
     /// for a first deploy.
-    pub base: Option<Base>,
+    pub(crate) base: Option<Base>,
     /// The range `(base, deployed commit]`.
     pub range: Range,
     /// The deployed branch: the repository's default branch and whether
     /// the commit is still on the branch.
-    pub branch: BranchFacts,
+    pub(crate) branch: BranchFacts,
     /// Pull requests associated with each landing commit.
     pub associated: BTreeMap<String, Vec<AssociatedPull>>,
     /// Pull requests merged into the deployed branch by the range, by number.
@@ -53,20 +53,20 @@ pub struct Evidence {
     /// repository's git objects.
     pub content: ContentChecks,
     /// The policy files at the base and at the deployed commit.
-    pub policy_files: PolicyFiles,
+    pub(crate) policy_files: PolicyFiles,
     /// What is under `.circleci/` at the base and at the deployed commit.
     #[serde(default)]
-    pub pipeline_files: PipelineFiles,
+    pub(crate) pipeline_files: PipelineFiles,
     /// Scan evidence for the deployed commit.
     pub scans: Scans,
     /// Other live tickets of the same repository and environment.
-    pub pending: Vec<PendingTicket>,
+    pub(crate) pending: Vec<PendingTicket>,
     /// Open drift tickets of the environment (docs/drift.md): changes made
     /// outside Terraform that this deploy would overwrite or re-apply.
     #[serde(default)]
-    pub open_drift: Vec<OpenDrift>,
+    pub(crate) open_drift: Vec<OpenDrift>,
     /// The effective policy: content, digest and where it came from.
-    pub policy: PolicySource,
+    pub(crate) policy: PolicySource,
     /// Facts that could not be read; any gap makes the affected checks
     /// undecidable.
     pub gaps: Vec<Gap>,
@@ -78,11 +78,11 @@ pub struct Evidence {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Base {
     /// Its ticket (status Done).
-    pub ticket: String,
+    pub(crate) ticket: String,
     /// The commit it deployed.
-    pub commit: String,
+    pub(crate) commit: String,
     /// Source of the fact.
-    pub source: String,
+    pub(crate) source: String,
 }
 
 /// The commit range.
@@ -90,84 +90,84 @@ pub struct Base {
 pub struct Range {
     /// `ahead`, `identical`, `behind`, `diverged` (the base is not an
     /// ancestor: history was rewritten), or `first_deploy`.
-    pub status: String,
+    pub(crate) status: String,
     /// Commits GitHub counts in the range.
-    pub total_commits: u64,
+    pub(crate) total_commits: u64,
     /// Every commit of the range (oldest first), second-parent commits included.
     pub commits: Vec<RangeCommit>,
     /// The first-parent chain from the deployed commit back to the base,
     /// newest first: the landings on the branch.
     pub landings: Vec<String>,
     /// Source of the facts.
-    pub source: String,
+    pub(crate) source: String,
 }
 
 /// The deployed branch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BranchFacts {
     /// The branch the pipeline built (from the binding).
-    pub name: String,
+    pub(crate) name: String,
     /// The repository's default branch.
-    pub default_branch: Option<String>,
+    pub(crate) default_branch: Option<String>,
     /// GitHub's comparison of the deployed commit with the branch's tip:
     /// `identical` or `ahead` when the commit is on the branch.
-    pub tip_status: Option<String>,
+    pub(crate) tip_status: Option<String>,
     /// Source.
-    pub source: String,
+    pub(crate) source: String,
 }
 
 /// A pull request associated with a commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssociatedPull {
     /// Number.
-    pub number: u64,
+    pub(crate) number: u64,
     /// Merged.
-    pub merged: bool,
+    pub(crate) merged: bool,
     /// Base branch.
-    pub base_ref: String,
+    pub(crate) base_ref: String,
     /// `owner/name` of the base repository.
-    pub base_repository: String,
+    pub(crate) base_repository: String,
     /// Head commit when merged.
-    pub head: String,
+    pub(crate) head: String,
     /// `merge_commit_sha`.
-    pub merge_commit: Option<String>,
+    pub(crate) merge_commit: Option<String>,
 }
 
 /// A GitHub account as GitHub identifies it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     /// `User`, `Bot`, `Mannequin`, ...
-    pub kind: String,
+    pub(crate) kind: String,
     /// Login (display only).
-    pub login: String,
+    pub(crate) login: String,
     /// Numeric id: the identity decisions use.
-    pub id: Option<u64>,
+    pub(crate) id: Option<u64>,
 }
 
 /// A commit of a pull request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullCommit {
     /// SHA.
-    pub oid: String,
+    pub(crate) oid: String,
     /// Parents.
-    pub parents: Vec<String>,
+    pub(crate) parents: Vec<String>,
     /// Tree.
-    pub tree: String,
+    pub(crate) tree: String,
     /// The trees of its parents, in order (a commit whose tree is its only
     /// parent's changes nothing).
     #[serde(default)]
-    pub parent_trees: Vec<String>,
+    pub(crate) parent_trees: Vec<String>,
     /// GitHub id of the author account, when linked.
-    pub author_id: Option<u64>,
+    pub(crate) author_id: Option<u64>,
     /// GitHub id of the committer account, when linked.
-    pub committer_id: Option<u64>,
+    pub(crate) committer_id: Option<u64>,
     /// Committed through GitHub's web interface (committer `web-flow`).
-    pub committed_via_web: bool,
+    pub(crate) committed_via_web: bool,
     /// Signed by GitHub itself (web-flow) and valid.
-    pub signed_by_github: bool,
+    pub(crate) signed_by_github: bool,
     /// Files the commit changed, when GitHub can tell (display only: an
     /// empty commit is one whose tree is its parent's).
-    pub changed_files: Option<u64>,
+    pub(crate) changed_files: Option<u64>,
 }
 
 impl PullCommit {
@@ -182,26 +182,26 @@ impl PullCommit {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullFile {
     /// Path.
-    pub path: String,
+    pub(crate) path: String,
     /// `ADDED`, `DELETED`, `MODIFIED`, `RENAMED`, `COPIED`, `CHANGED`.
-    pub change_type: String,
+    pub(crate) change_type: String,
 }
 
 /// A review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewFact {
     /// Id.
-    pub id: Option<String>,
+    pub(crate) id: Option<String>,
     /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`, `PENDING`.
-    pub state: String,
+    pub(crate) state: String,
     /// When it was submitted.
-    pub submitted_at: Option<String>,
+    pub(crate) submitted_at: Option<String>,
     /// The commit it reviewed.
-    pub commit: Option<String>,
+    pub(crate) commit: Option<String>,
     /// Who.
-    pub author: Option<Actor>,
+    pub(crate) author: Option<Actor>,
     /// The reviewer can push to the repository.
-    pub can_push: Option<bool>,
+    pub(crate) can_push: Option<bool>,
 }
 
 /// A timeline event of a pull request.
@@ -209,67 +209,67 @@ pub struct ReviewFact {
 pub struct TimelineEvent {
     /// `HeadRefForcePushedEvent`, `ReviewDismissedEvent`,
     /// `BaseRefChangedEvent`, `MergedEvent`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// When (server time).
-    pub created_at: String,
+    pub(crate) created_at: String,
     /// Who.
-    pub actor: Option<Actor>,
+    pub(crate) actor: Option<Actor>,
     /// Force-push: the old and new head.
-    pub before: Option<String>,
+    pub(crate) before: Option<String>,
     /// Force-push: the new head; merge: the merge commit.
-    pub after: Option<String>,
+    pub(crate) after: Option<String>,
     /// Dismissal: the review and its state before.
-    pub review: Option<String>,
+    pub(crate) review: Option<String>,
     /// Dismissal: the state before.
-    pub previous_state: Option<String>,
+    pub(crate) previous_state: Option<String>,
     /// Base change: old and new base.
-    pub previous_ref: Option<String>,
+    pub(crate) previous_ref: Option<String>,
     /// Base change: the new base.
-    pub current_ref: Option<String>,
+    pub(crate) current_ref: Option<String>,
 }
 
 /// A pull request and its review history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullFacts {
     /// Number.
-    pub number: u64,
+    pub(crate) number: u64,
     /// Merged.
-    pub merged: bool,
+    pub(crate) merged: bool,
     /// When.
-    pub merged_at: Option<String>,
+    pub(crate) merged_at: Option<String>,
     /// Base branch.
-    pub base_ref: String,
+    pub(crate) base_ref: String,
     /// `owner/name` of the base repository.
-    pub base_repository: String,
+    pub(crate) base_repository: String,
     /// Head when merged.
-    pub head: String,
+    pub(crate) head: String,
     /// `merge_commit_sha`.
-    pub merge_commit: Option<String>,
+    pub(crate) merge_commit: Option<String>,
     /// Author.
-    pub author: Option<Actor>,
+    pub(crate) author: Option<Actor>,
     /// Files it changes (first 100).
-    pub files: Vec<PullFile>,
+    pub(crate) files: Vec<PullFile>,
     /// `files` lists every file.
-    pub files_complete: bool,
+    pub(crate) files_complete: bool,
     /// Commits, in order.
     pub commits: Vec<PullCommit>,
     /// Reviews, in order.
-    pub reviews: Vec<ReviewFact>,
+    pub(crate) reviews: Vec<ReviewFact>,
     /// Timeline events (force-pushes, dismissals, base changes, merge).
-    pub timeline: Vec<TimelineEvent>,
+    pub(crate) timeline: Vec<TimelineEvent>,
     /// Source of the facts.
-    pub source: String,
+    pub(crate) source: String,
 }
 
 /// The files of a landing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LandingFiles {
     /// Files it changed, against its parent.
-    pub files: Vec<ChangedFile>,
+    pub(crate) files: Vec<ChangedFile>,
     /// Version files: path -> (text at the parent, text at the commit).
     pub version_files: BTreeMap<String, FileChange>,
     /// Source.
-    pub source: String,
+    pub(crate) source: String,
 }
 
 /// A file before and after a commit.
@@ -278,7 +278,7 @@ pub struct FileChange {
     /// Text at the parent (`None` when absent).
     pub before: Option<String>,
     /// Text at the commit (`None` when removed).
-    pub after: Option<String>,
+    pub(crate) after: Option<String>,
 }
 
 /// Tree checks: does a landing hold exactly the merge of its parent on the
@@ -292,7 +292,7 @@ pub struct ContentChecks {
     /// Landing sha -> its check.
     pub checks: BTreeMap<String, TreeCheck>,
     /// Source.
-    pub source: String,
+    pub(crate) source: String,
 }
 
 /// One tree check.
@@ -318,9 +318,9 @@ pub struct TreeCheck {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyFiles {
     /// Path -> change between the base and the deployed commit.
-    pub files: BTreeMap<String, FileChange>,
+    pub(crate) files: BTreeMap<String, FileChange>,
     /// Source.
-    pub source: String,
+    pub(crate) source: String,
 }
 
 /// The entries under `.circleci/` (the pipeline's configuration, the orb
@@ -329,18 +329,18 @@ pub struct PolicyFiles {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PipelineFiles {
     /// Path (`.circleci/config.yml`, `.circleci/scripts/`) -> object ids.
-    pub files: BTreeMap<String, ObjectChange>,
+    pub(crate) files: BTreeMap<String, ObjectChange>,
     /// Source.
-    pub source: String,
+    pub(crate) source: String,
 }
 
 /// An object at the base and at the deployed commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectChange {
     /// Its id at the base (`None`: absent).
-    pub before: Option<String>,
+    pub(crate) before: Option<String>,
     /// Its id at the deployed commit (`None`: absent).
-    pub after: Option<String>,
+    pub(crate) after: Option<String>,
 }
 
 /// A CircleCI job of the deploy's workflows.
@@ -364,13 +364,13 @@ pub struct Scans {
     /// SARIF artifacts of the scan jobs (`[scan] jobs`).
     pub sarif: Vec<SarifArtifact>,
     /// GitHub code-scanning analyses of the deployed commit.
-    pub code_scanning: Vec<Analysis>,
+    pub(crate) code_scanning: Vec<Analysis>,
     /// Whether code scanning could be read: `read`, `not_enabled` (GitHub
     /// answered that code scanning is off for the repository), or
     /// `unknown` (a gap says why).
-    pub code_scanning_status: String,
+    pub(crate) code_scanning_status: String,
     /// Source.
-    pub source: String,
+    pub(crate) source: String,
 }
 
 /// A SARIF artifact of a scan job, as read.
@@ -406,33 +406,33 @@ fn artifact_kind() -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingTicket {
     /// Key.
-    pub key: String,
+    pub(crate) key: String,
     /// Status.
     pub status: String,
     /// Its pipeline number.
-    pub pipeline_number: Option<u64>,
+    pub(crate) pipeline_number: Option<u64>,
     /// Whether any of its workflows is still running (`None`: unknown).
-    pub workflows_active: Option<bool>,
+    pub(crate) workflows_active: Option<bool>,
 }
 
 /// An open drift ticket of the deployed environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenDrift {
     /// Its key.
-    pub key: String,
+    pub(crate) key: String,
     /// The stack that drifted.
-    pub stack: String,
+    pub(crate) stack: String,
     /// How many objects drifted.
-    pub resources: usize,
+    pub(crate) resources: usize,
     /// When the drift was first found.
-    pub found_at: String,
+    pub(crate) found_at: String,
     /// Its record does not match the stream it was opened for, so it
     /// counts for every environment and every stack.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub stream_unknown: bool,
+    pub(crate) stream_unknown: bool,
     /// Why it counts although it was closed or its record does not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 /// Where the policy came from.
@@ -462,11 +462,11 @@ pub enum GapArea {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gap {
     /// Which check it makes undecidable.
-    pub area: GapArea,
+    pub(crate) area: GapArea,
     /// What is missing (`range`, `pull 12`, `landings`, `scans`, ...).
-    pub what: String,
+    pub(crate) what: String,
     /// Why.
-    pub why: String,
+    pub(crate) why: String,
 }
 
 /// Requests made per service.

@@ -968,7 +968,7 @@ pub fn add_sarif_files(evidence: &mut Evidence, files: &[std::path::PathBuf]) ->
 /// GitHub's 403 answers when code scanning is off for a repository:
 /// "Code scanning is not enabled for this repository", "Advanced Security
 /// must be enabled for this repository to use code scanning".
-pub(crate) fn code_scanning_off(message: &str) -> bool {
+pub fn code_scanning_off(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("code scanning is not enabled") || m.contains("advanced security must be enabled")
 }

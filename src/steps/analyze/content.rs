@@ -20,11 +20,11 @@ use crate::steps::analyze::review::{LandingKind, ReviewReport};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wanted {
     /// The landing the check is recorded under (the last of a rebase run).
-    pub landing: String,
+    pub(crate) landing: String,
     /// The commit the pull request landed onto (a rebase run's first parent).
-    pub parent: String,
+    pub(crate) parent: String,
     /// The pull request's approved head.
-    pub head: String,
+    pub(crate) head: String,
 }
 
 /// The comparisons a record needs, from its review: every merge landing
@@ -65,7 +65,7 @@ pub fn wanted(e: &Evidence, review: &ReviewReport) -> Vec<Wanted> {
 }
 
 #[cfg(feature = "git-objects")]
-pub use fetch::compare;
+pub(crate) use fetch::compare;
 
 #[cfg(feature = "git-objects")]
 mod fetch {
@@ -81,7 +81,7 @@ mod fetch {
     /// repository and computes each check. The token is sent only over
     /// HTTPS. An error (network, missing object) fails every check: the
     /// caller records it as a gap.
-    pub fn compare(
+    pub(crate) fn compare(
         url: &str,
         token: Option<&Secret>,
         wanted: &[Wanted],

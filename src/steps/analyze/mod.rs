@@ -51,17 +51,17 @@ pub struct AnalyzeArgs {
 #[derive(Debug, Clone)]
 pub struct Analysis {
     /// The record.
-    pub evidence: Evidence,
+    pub(crate) evidence: Evidence,
     /// The decision on it.
     pub decision: Decision,
     /// The facts' fingerprint (see the module documentation).
     pub fingerprint: Sha256Digest,
     /// Lines for the log.
-    pub actions: Vec<String>,
+    pub(crate) actions: Vec<String>,
     /// A comment was posted by this run.
-    pub posted: bool,
+    pub(crate) posted: bool,
     /// The ticket was approved by this run.
-    pub approved: bool,
+    pub(crate) approved: bool,
 }
 
 /// Why the analysis could not be done (exit 2).

@@ -81,33 +81,33 @@ pub type ScanFinding = Finding<ScanCode>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Blocking {
     /// Rule id.
-    pub rule: String,
+    pub(crate) rule: String,
     /// Effective level.
-    pub level: String,
+    pub(crate) level: String,
     /// The rule's security severity.
-    pub security_severity: Option<f64>,
+    pub(crate) security_severity: Option<f64>,
     /// Where (display only).
-    pub location: Option<String>,
+    pub(crate) location: Option<String>,
 }
 
 /// What one scanner showed for the commit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScannerReport {
     /// Tool name as the scanner wrote it.
-    pub tool: String,
+    pub(crate) tool: String,
     /// Its verdict.
-    pub verdict: Verdict,
+    pub(crate) verdict: Verdict,
     /// The evidence counted: artifact paths with digests, analysis ids.
-    pub evidence: Vec<String>,
+    pub(crate) evidence: Vec<String>,
     /// Findings (non-blocking results included) in the counted runs.
     pub results: usize,
     /// Results that block.
     pub blocking: Vec<Blocking>,
     /// Why it does not pass.
-    pub findings: Vec<ScanFinding>,
+    pub(crate) findings: Vec<ScanFinding>,
     /// The `[scan] required` entries one of its runs satisfies, as written.
     #[serde(default)]
-    pub satisfies: Vec<String>,
+    pub(crate) satisfies: Vec<String>,
 }
 
 /// How one `[scan] required` entry was met.
@@ -118,7 +118,7 @@ pub struct RequiredReport {
     /// The scanner, named as its run names itself, whose run satisfies it.
     pub satisfied_by: Option<String>,
     /// That run: its job and artifact, file or analysis.
-    pub run: Option<String>,
+    pub(crate) run: Option<String>,
     /// For people: `required "Semgrep" satisfied by Semgrep OSS (job ...)`,
     /// or why it is not satisfied.
     pub detail: String,
@@ -137,9 +137,9 @@ pub struct ScanReport {
     #[serde(default)]
     pub required: Vec<RequiredReport>,
     /// The blocking threshold applied.
-    pub blocking_severity: f64,
+    pub(crate) blocking_severity: f64,
     /// The blocking level without a security severity.
-    pub blocking_level: String,
+    pub(crate) blocking_level: String,
 }
 
 fn key(tool: &str) -> String {

@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::model::binding::{RECORD_PROPERTY, TicketRecord};
 use crate::steps::plan::drift::DriftReport;
 
-pub mod standing;
+pub(crate) mod standing;
 
 /// The label every drift ticket carries.
 pub const LABEL: &str = "changegate-drift";
@@ -33,19 +33,19 @@ pub const PROPERTY: &str = "changegate.drift";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DriftRecord {
     /// Always 1.
-    pub schema_version: u32,
+    pub(crate) schema_version: u32,
     /// Environment.
-    pub environment: String,
+    pub(crate) environment: String,
     /// Stack.
-    pub stack: String,
+    pub(crate) stack: String,
     /// The digest of the drift last reported.
-    pub drift_digest: Sha256Digest,
+    pub(crate) drift_digest: Sha256Digest,
     /// Objects that drifted, last reported.
-    pub resources: Vec<String>,
+    pub(crate) resources: Vec<String>,
     /// When drift was first found.
-    pub found_at: String,
+    pub(crate) found_at: String,
     /// When it was last seen.
-    pub seen_at: String,
+    pub(crate) seen_at: String,
 }
 
 /// The label of one stream: a digest of its environment and stack, since
@@ -59,11 +59,11 @@ pub fn stream_label(environment: &str, stack: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenTicket {
     /// Key.
-    pub key: String,
+    pub(crate) key: String,
     /// Numeric id (the lowest wins a race).
-    pub id: u64,
+    pub(crate) id: u64,
     /// The drift digest it records, when its record reads.
-    pub digest: Option<Sha256Digest>,
+    pub(crate) digest: Option<Sha256Digest>,
 }
 
 /// What to do about the stream's drift ticket.
@@ -409,11 +409,11 @@ pub fn counting(jira: &Jira, config: &Config, bot_runs: bool) -> Result<Vec<Judg
 #[derive(Debug, Clone)]
 pub struct Judged {
     /// The ticket as searched (status, created, labels, resolution).
-    pub issue: Issue,
+    pub(crate) issue: Issue,
     /// What the judgement read.
-    pub facts: standing::DriftFacts,
+    pub(crate) facts: standing::DriftFacts,
     /// The judgement.
-    pub standing: standing::Standing,
+    pub(crate) standing: standing::Standing,
 }
 
 /// Every drift ticket of the change project that `also` (a JQL condition)

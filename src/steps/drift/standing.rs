@@ -29,22 +29,22 @@ use super::{DriftRecord, LABEL, stream_label};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DriftFacts {
     /// Its key.
-    pub key: String,
+    pub(crate) key: String,
     /// When Jira created it (`None`: unknown, taken as now).
-    pub created: Option<Timestamp>,
+    pub(crate) created: Option<Timestamp>,
     /// Its labels now.
-    pub labels: Vec<String>,
+    pub(crate) labels: Vec<String>,
     /// Its labels when it was created, from the oldest labels entry of its
     /// history (`None`: they never changed).
-    pub labels_at_creation: Option<Vec<String>>,
+    pub(crate) labels_at_creation: Option<Vec<String>>,
     /// Its record, when it reads.
-    pub record: Option<DriftRecord>,
+    pub(crate) record: Option<DriftRecord>,
     /// Whether its status is a closed one now.
-    pub closed: bool,
+    pub(crate) closed: bool,
     /// The last move into a closed status: who (accountId) and when.
-    pub closing: Option<(String, Timestamp)>,
+    pub(crate) closing: Option<(String, Timestamp)>,
     /// The change ticket the drift ticket says reviewed it, as read.
-    pub reviewed_in: Option<ReviewFacts>,
+    pub(crate) reviewed_in: Option<ReviewFacts>,
 }
 
 /// What Jira's history says about the change ticket a drift ticket names
@@ -52,29 +52,29 @@ pub struct DriftFacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReviewFacts {
     /// Its key.
-    pub key: String,
+    pub(crate) key: String,
     /// The environment of its current binding (`None`: no record).
-    pub environment: Option<String>,
+    pub(crate) environment: Option<String>,
     /// The stacks whose plans it recorded (empty: none recorded).
-    pub stacks: Vec<String>,
+    pub(crate) stacks: Vec<String>,
     /// Every approval by an account that is not the bot: when, and when the
     /// latest analysis of its current binding before it was recorded
     /// (`None`: the binding had no analysis then).
-    pub person_approvals: Vec<(Timestamp, Option<Timestamp>)>,
+    pub(crate) person_approvals: Vec<(Timestamp, Option<Timestamp>)>,
 }
 
 /// Who may settle a drift ticket by closing it (the bot's configuration).
 #[derive(Debug, Clone, Copy)]
 pub struct Settlers<'a> {
     /// The bot's accounts.
-    pub bot: &'a [String],
+    pub(crate) bot: &'a [String],
     /// Configured approvers' accounts.
-    pub approvers: &'a [&'a str],
+    pub(crate) approvers: &'a [&'a str],
     /// The scheduled drift check's accounts.
-    pub drift_check: &'a [String],
+    pub(crate) drift_check: &'a [String],
     /// A bot runs (its analyses date the approvals). The caller's mode, never
     /// a record's say-so: the bot judges with it set.
-    pub bot_runs: bool,
+    pub(crate) bot_runs: bool,
 }
 
 /// Who settled a drift ticket.
@@ -115,17 +115,17 @@ pub enum Standing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counted {
     /// Its key.
-    pub key: String,
+    pub(crate) key: String,
     /// Its environment (`None`: unknown, so it counts for every one).
-    pub environment: Option<String>,
+    pub(crate) environment: Option<String>,
     /// Its stack (`None`: unknown).
-    pub stack: Option<String>,
+    pub(crate) stack: Option<String>,
     /// How many objects drifted (as last recorded; 0 when unknown).
-    pub resources: usize,
+    pub(crate) resources: usize,
     /// When it was found: Jira's creation of the ticket.
-    pub found_at: Timestamp,
+    pub(crate) found_at: Timestamp,
     /// Why it counts although it looks settled or unreadable.
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 /// Whether a ticket is a drift ticket at all: it was created with the drift

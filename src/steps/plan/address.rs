@@ -6,7 +6,7 @@
 
 /// Splits an address into its module names (instance keys dropped) and the
 /// resource part. `None` when the address is not well formed.
-pub(crate) fn split_modules(address: &str) -> Option<(Vec<String>, &str)> {
+pub fn split_modules(address: &str) -> Option<(Vec<String>, &str)> {
     let mut modules = Vec::new();
     let mut rest = address;
     while let Some(after) = rest.strip_prefix("module.") {

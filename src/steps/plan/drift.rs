@@ -34,18 +34,18 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Drifted {
     /// Resource address.
-    pub address: String,
+    pub(crate) address: String,
     /// Resource type.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub(crate) kind: String,
     /// What the drift amounts to (`update`: changed, `delete`: gone).
-    pub actions: Vec<String>,
+    pub(crate) actions: Vec<String>,
     /// The rules the drift trips (empty: drift no rule singles out).
-    pub reasons: Vec<Reason>,
+    pub(crate) reasons: Vec<Reason>,
     /// `high`, `medium` or `low` (`low` when no rule applies).
-    pub severity: Severity,
+    pub(crate) severity: Severity,
     /// What changed, for a reviewer (never a sensitive value).
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 /// A drift element waiting for the configuration.
@@ -61,24 +61,24 @@ pub(super) struct Pending {
 #[derive(Debug, Clone, Serialize)]
 pub struct DriftReport {
     /// Always [`SCHEMA_VERSION`].
-    pub schema_version: u32,
+    pub(crate) schema_version: u32,
     /// Anything drifted.
-    pub drifted: bool,
+    pub(crate) drifted: bool,
     /// The environment the plan is of.
-    pub environment: String,
+    pub(crate) environment: String,
     /// The stack (Terraform root module) the plan is of.
-    pub stack: String,
+    pub(crate) stack: String,
     /// `format_version` of the plan.
-    pub format_version: Option<String>,
+    pub(crate) format_version: Option<String>,
     /// `terraform_version` of the plan.
-    pub terraform_version: Option<String>,
+    pub(crate) terraform_version: Option<String>,
     /// The objects that drifted, in plan order.
-    pub resources: Vec<Drifted>,
+    pub(crate) resources: Vec<Drifted>,
     /// SHA-256 of the plan JSON as read.
-    pub plan_json_digest: Sha256Digest,
+    pub(crate) plan_json_digest: Sha256Digest,
     /// SHA-256 of what drifted (addresses, actions, reasons): equal digests,
     /// the same drift.
-    pub drift_digest: Sha256Digest,
+    pub(crate) drift_digest: Sha256Digest,
 }
 
 /// Judges one `resource_drift` element (pure). Data sources and ephemeral

@@ -12,13 +12,13 @@
 
 mod address;
 mod configuration;
-pub mod drift;
+pub(crate) mod drift;
 mod element;
-pub mod encoding;
+pub(crate) mod encoding;
 mod model;
 mod policy_doc;
 mod prefetch;
-pub mod render;
+pub(crate) mod render;
 pub mod report;
 pub mod rules;
 pub mod sarif;
@@ -38,7 +38,7 @@ use self::scan::{ChunkSource, ScanError, Scanner};
 use crate::base::digest::Sha256Digest;
 use crate::config::plan::{Exemption, PlanRules};
 
-pub use self::model::{Action, Actions};
+pub(crate) use self::model::{Action, Actions};
 
 /// Why a plan could not be judged. Every variant means "could not decide".
 #[derive(Debug, thiserror::Error)]

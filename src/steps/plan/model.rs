@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// The raw JSON of one value, syntax already checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Raw<'a>(pub &'a [u8]);
+pub struct Raw<'a>(pub &'a [u8]);
 
 impl<'a> Raw<'a> {
     /// The JSON text.
@@ -31,29 +31,29 @@ impl<'a> Raw<'a> {
 /// One element of `resource_changes` (or `resource_drift`), borrowed from
 /// its bytes.
 #[derive(Debug)]
-pub(crate) struct ResourceChange<'a> {
+pub struct ResourceChange<'a> {
     /// Absolute address, e.g. `module.db.aws_db_instance.main[0]`; empty
     /// when absent. Some `resource_drift` entries carry none: see
     /// [`ResourceChange::full_address`].
-    pub address: Cow<'a, str>,
+    pub(crate) address: Cow<'a, str>,
     /// The module's address (`module.db`), absent at the root.
-    pub module_address: Option<Cow<'a, str>>,
+    pub(crate) module_address: Option<Cow<'a, str>>,
     /// The instance key of a `count` or `for_each` resource (raw JSON).
-    pub index: Option<Raw<'a>>,
+    pub(crate) index: Option<Raw<'a>>,
     /// `managed`, `data` (or OpenTofu's `ephemeral`).
-    pub mode: Cow<'a, str>,
+    pub(crate) mode: Cow<'a, str>,
     /// Resource type, e.g. `aws_iam_role`.
-    pub kind: Cow<'a, str>,
+    pub(crate) kind: Cow<'a, str>,
     /// Resource name (without index).
-    pub name: Option<Cow<'a, str>>,
+    pub(crate) name: Option<Cow<'a, str>>,
     /// Set when the change is to a deposed object.
-    pub deposed: Option<Cow<'a, str>>,
+    pub(crate) deposed: Option<Cow<'a, str>>,
     /// Set when the resource was moved (`moved` block).
-    pub previous_address: Option<Cow<'a, str>>,
+    pub(crate) previous_address: Option<Cow<'a, str>>,
     /// Why Terraform chose this action (replace, delete).
-    pub action_reason: Option<Cow<'a, str>>,
+    pub(crate) action_reason: Option<Cow<'a, str>>,
     /// The change itself.
-    pub change: Change<'a>,
+    pub(crate) change: Change<'a>,
 }
 
 impl ResourceChange<'_> {
@@ -88,24 +88,24 @@ impl ResourceChange<'_> {
 /// The `change` object of a resource change. The object sides are indexed
 /// by attribute name as they are read, values left raw.
 #[derive(Debug)]
-pub(crate) struct Change<'a> {
+pub struct Change<'a> {
     /// Planned actions.
-    pub actions: Actions,
+    pub(crate) actions: Actions,
     /// The object before the change (empty on create).
-    pub before: Attrs<'a>,
+    pub(crate) before: Attrs<'a>,
     /// The object after the change (empty on delete); unknown values absent.
-    pub after: Attrs<'a>,
+    pub(crate) after: Attrs<'a>,
     /// Mirrors `after` with `true` where a value is known only after apply.
-    pub after_unknown: Mask<'a>,
+    pub(crate) after_unknown: Mask<'a>,
     /// Mirrors `before` with `true` where a value is sensitive.
-    pub before_sensitive: Mask<'a>,
+    pub(crate) before_sensitive: Mask<'a>,
     /// Mirrors `after` with `true` where a value is sensitive.
-    pub after_sensitive: Mask<'a>,
+    pub(crate) after_sensitive: Mask<'a>,
     /// Attribute paths that force a replacement: a list of lists (checked),
     /// parsed when a rule reads it.
-    pub replace_paths: Option<Raw<'a>>,
+    pub(crate) replace_paths: Option<Raw<'a>>,
     /// Set when the resource is being imported.
-    pub importing: Option<Raw<'a>>,
+    pub(crate) importing: Option<Raw<'a>>,
 }
 
 impl Change<'_> {
@@ -151,7 +151,7 @@ impl Action {
 
 impl Action {
     /// The action a plan names (`no-op`, `create`, ...; any other name kept).
-    pub(crate) fn named(s: Cow<'_, str>) -> Action {
+    pub fn named(s: Cow<'_, str>) -> Action {
         match s.as_ref() {
             "no-op" => Action::NoOp,
             "create" => Action::Create,
@@ -186,7 +186,7 @@ impl<'de> Deserialize<'de> for Actions {
 
 /// Where a change is counted in the plan summary: a replace counts once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Bucket {
+pub enum Bucket {
     Create,
     Update,
     Delete,
@@ -233,7 +233,7 @@ impl Actions {
     }
 
     /// The summary bucket.
-    pub(crate) fn bucket(&self) -> Bucket {
+    pub fn bucket(&self) -> Bucket {
         if self.is_replace() {
             Bucket::Replace
         } else if self.deletes() {
@@ -273,26 +273,26 @@ impl Actions {
 /// One attribute of an object side: byte ranges, in the element, of its
 /// key (between the quotes) and of its raw value.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Entry {
-    pub key_from: usize,
-    pub key_to: usize,
+pub struct Entry {
+    pub(crate) key_from: usize,
+    pub(crate) key_to: usize,
     /// The key has escapes (compared decoded).
-    pub escaped: bool,
-    pub from: usize,
-    pub to: usize,
+    pub(crate) escaped: bool,
+    pub(crate) from: usize,
+    pub(crate) to: usize,
 }
 
 /// The top-level attributes of an object, values left unparsed: an index
 /// into the element's bytes, in document order.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Attrs<'a> {
+pub struct Attrs<'a> {
     bytes: &'a [u8],
     entries: &'a [Entry],
 }
 
 impl<'a> Attrs<'a> {
     /// The attributes of `entries`, ranges into `bytes`.
-    pub(crate) fn new(bytes: &'a [u8], entries: &'a [Entry]) -> Self {
+    pub fn new(bytes: &'a [u8], entries: &'a [Entry]) -> Self {
         Attrs { bytes, entries }
     }
 
@@ -331,7 +331,7 @@ impl<'a> Attrs<'a> {
 
 /// How much of an attribute a mask (`after_unknown`, `*_sensitive`) marks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Marked {
+pub enum Marked {
     /// Nothing.
     No,
     /// Some nested value.
@@ -349,7 +349,7 @@ impl Marked {
 
 /// A mask mirroring an object: `true`/`false` for all of it, or per attribute.
 #[derive(Debug)]
-pub(crate) enum Mask<'a> {
+pub enum Mask<'a> {
     All(bool),
     Attrs(Attrs<'a>),
 }
@@ -379,8 +379,8 @@ impl Mask<'_> {
 
 /// What the rules see of one resource change.
 #[derive(Debug)]
-pub(crate) struct View<'a> {
-    pub rc: &'a ResourceChange<'a>,
+pub struct View<'a> {
+    pub(crate) rc: &'a ResourceChange<'a>,
 }
 
 impl<'a> View<'a> {

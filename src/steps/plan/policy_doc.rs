@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 /// A parsed policy-like attribute value.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum PolicyValue {
+pub enum PolicyValue {
     /// A JSON document (string attributes are parsed; blocks taken as-is).
     Doc(Value),
     /// Text that is not JSON.
@@ -67,7 +67,7 @@ fn deep_parse(v: &Value) -> Value {
 }
 
 /// True when a value is absent or empty (`null`, `""`, `{}`, `[]`).
-pub(crate) fn is_empty(v: Option<&Value>) -> bool {
+pub fn is_empty(v: Option<&Value>) -> bool {
     match v {
         None | Some(Value::Null) => true,
         Some(Value::String(s)) => s.trim().is_empty(),
@@ -78,7 +78,7 @@ pub(crate) fn is_empty(v: Option<&Value>) -> bool {
 }
 
 /// True when two attribute values are equivalent policies.
-pub(crate) fn equivalent(a: &Value, b: &Value) -> bool {
+pub fn equivalent(a: &Value, b: &Value) -> bool {
     PolicyValue::from_attr(a).canonical() == PolicyValue::from_attr(b).canonical()
 }
 
@@ -165,21 +165,21 @@ fn normalize_condition(v: &Value) -> Value {
 
 /// One statement, reduced to what the rules judge.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Statement {
+pub struct Statement {
     /// `Effect` is `Allow` (case-insensitive); a missing effect is not.
-    pub allow: bool,
+    pub(crate) allow: bool,
     /// `Action` values.
-    pub actions: Vec<String>,
+    pub(crate) actions: Vec<String>,
     /// `NotAction` is present.
-    pub not_action: bool,
+    pub(crate) not_action: bool,
     /// `Resource` values.
-    pub resources: Vec<String>,
+    pub(crate) resources: Vec<String>,
     /// Principals (flattened values of `Principal`), `*` for "anyone".
-    pub principals: Vec<String>,
+    pub(crate) principals: Vec<String>,
     /// A `Condition` block narrows the statement.
-    pub conditional: bool,
+    pub(crate) conditional: bool,
     /// The statement's canonical text, to tell new statements from old.
-    pub canonical: String,
+    pub(crate) canonical: String,
 }
 
 impl Statement {
@@ -228,7 +228,7 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 
 /// The statements of a policy document. Accepts `Statement` as a list or a
 /// single object, with keys in any case (`statement` in some providers).
-pub(crate) fn statements(doc: &Value) -> Vec<Statement> {
+pub fn statements(doc: &Value) -> Vec<Statement> {
     let Value::Object(m) = doc else {
         return Vec::new();
     };

@@ -15,9 +15,9 @@ use crate::model::binding::{Renderer, Tool};
 #[derive(Debug, Clone)]
 pub struct Rendered {
     /// The JSON, as the tool wrote it.
-    pub json: Vec<u8>,
+    pub(crate) json: Vec<u8>,
     /// Who rendered it.
-    pub renderer: Renderer,
+    pub(crate) renderer: Renderer,
 }
 
 /// The plan could not be rendered.

@@ -21,37 +21,37 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// Always [`SCHEMA_VERSION`].
-    pub schema_version: u32,
+    pub(crate) schema_version: u32,
     /// At least one finding remains after exemptions.
     pub risky: bool,
     /// `format_version` of the plan, when present.
-    pub format_version: Option<String>,
+    pub(crate) format_version: Option<String>,
     /// `terraform_version` of the plan (OpenTofu writes its own), when present.
-    pub terraform_version: Option<String>,
+    pub(crate) terraform_version: Option<String>,
     /// Counts of planned actions (a replace counts once, in `replace`).
-    pub summary: Summary,
+    pub(crate) summary: Summary,
     /// Risky resource changes, in plan order.
     pub findings: Vec<Finding>,
     /// Findings accepted by an exemption in `changegate.toml`.
-    pub exempted: Vec<Exempted>,
+    pub(crate) exempted: Vec<Exempted>,
     /// Things a reviewer should know that are not risks (moves, imports,
     /// forgotten resources, expired or unused exemptions).
-    pub notes: Vec<Note>,
+    pub(crate) notes: Vec<Note>,
     /// SHA-256 of the plan JSON bytes as read.
     pub plan_json_digest: Sha256Digest,
     /// SHA-256 of the binary plan file that will be applied, when given.
-    pub plan_file_digest: Option<Sha256Digest>,
+    pub(crate) plan_file_digest: Option<Sha256Digest>,
     /// SHA-256 of the plan JSON in canonical form, when it was rendered
     /// from the plan file (`--render-with`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub plan_json_canonical_digest: Option<Sha256Digest>,
+    pub(crate) plan_json_canonical_digest: Option<Sha256Digest>,
     /// The tool that rendered the JSON from the plan file, and its versions.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rendered_by: Option<crate::model::binding::Renderer>,
+    pub(crate) rendered_by: Option<crate::model::binding::Renderer>,
     /// Every resource change judged, in plan order, when the check listed
     /// them ([`super::check_listing`]). Not part of the JSON contract.
     #[serde(skip)]
-    pub changes: Option<Vec<Judged>>,
+    pub(crate) changes: Option<Vec<Judged>>,
 }
 
 /// One resource change that was judged: a managed resource whose actions
@@ -59,34 +59,34 @@ pub struct Report {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Judged {
     /// Resource address.
-    pub address: String,
+    pub(crate) address: String,
     /// Resource type.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Planned actions.
-    pub actions: Vec<String>,
+    pub(crate) actions: Vec<String>,
     /// Its finding (an index into [`Report::findings`]), when risky.
-    pub finding: Option<usize>,
+    pub(crate) finding: Option<usize>,
     /// Its exemptions (indices into [`Report::exempted`]).
-    pub exempted: Vec<usize>,
+    pub(crate) exempted: Vec<usize>,
 }
 
 /// Counts of resource changes by action.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     /// `["create"]` (and create-and-forget).
-    pub create: u64,
+    pub(crate) create: u64,
     /// `["update"]`.
-    pub update: u64,
+    pub(crate) update: u64,
     /// `["delete"]`.
-    pub delete: u64,
+    pub(crate) delete: u64,
     /// Delete and create in either order.
-    pub replace: u64,
+    pub(crate) replace: u64,
     /// `["no-op"]`.
-    pub no_op: u64,
+    pub(crate) no_op: u64,
     /// `["read"]` (data sources).
-    pub read: u64,
+    pub(crate) read: u64,
     /// `["forget"]`.
-    pub forget: u64,
+    pub(crate) forget: u64,
 }
 
 impl Summary {
@@ -103,28 +103,28 @@ pub struct Finding {
     pub address: String,
     /// Resource type.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub(crate) kind: String,
     /// Planned actions.
-    pub actions: Vec<String>,
+    pub(crate) actions: Vec<String>,
     /// Why it needs review (stable codes).
     pub reasons: Vec<Reason>,
     /// The highest severity of its reasons.
-    pub severity: Severity,
+    pub(crate) severity: Severity,
     /// What changed, for a reviewer.
     pub detail: String,
     /// Each reason with its own severity and detail, in `reasons` order
     /// (SARIF has a result per reason; not part of the JSON contract).
     #[serde(skip)]
-    pub by_reason: Vec<ReasonHit>,
+    pub(crate) by_reason: Vec<ReasonHit>,
 }
 
 /// One reason of a [`Finding`]: how severe it is and what it found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReasonHit {
     /// The reason.
-    pub reason: Reason,
+    pub(crate) reason: Reason,
     /// The highest severity of its hits.
-    pub severity: Severity,
+    pub(crate) severity: Severity,
     /// What its hits found.
     pub detail: String,
 }
@@ -133,19 +133,19 @@ pub struct ReasonHit {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Exempted {
     /// Resource address.
-    pub address: String,
+    pub(crate) address: String,
     /// Resource type.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub(crate) kind: String,
     /// Planned actions.
-    pub actions: Vec<String>,
+    pub(crate) actions: Vec<String>,
     /// The reasons the exemption accepted.
     pub reasons: Vec<Reason>,
     /// The exemption's justification.
-    pub justification: String,
+    pub(crate) justification: String,
     /// Its last day.
     #[serde(serialize_with = "date_text")]
-    pub expires: Date,
+    pub(crate) expires: Date,
 }
 
 fn date_text<S: serde::Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {
@@ -156,9 +156,9 @@ fn date_text<S: serde::Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Note {
     /// What kind of note.
-    pub kind: NoteKind,
+    pub(crate) kind: NoteKind,
     /// The resource (or exemption) address.
-    pub address: String,
+    pub(crate) address: String,
     /// Explanation.
     pub detail: String,
 }
@@ -208,7 +208,7 @@ fn join_reasons(r: &[Reason]) -> String {
 
 /// Makes text from the plan safe for a terminal: control characters (which
 /// could move the cursor or recolour the log) are shown escaped.
-pub(crate) fn safe(s: &str) -> String {
+pub fn safe(s: &str) -> String {
     if !s.chars().any(char::is_control) {
         return s.to_owned();
     }
@@ -516,7 +516,7 @@ impl Report {
 }
 
 /// Text in a markdown table cell: markup characters escaped, one line.
-pub(crate) fn md_text(s: &str) -> String {
+pub fn md_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in safe(&s.replace(['\n', '\r'], " ")).chars() {
         match c {
@@ -533,7 +533,7 @@ pub(crate) fn md_text(s: &str) -> String {
 
 /// A code span that holds any text: the fence is longer than any run of
 /// backticks inside, and `|` is escaped for tables.
-pub(crate) fn md_code(s: &str) -> String {
+pub fn md_code(s: &str) -> String {
     let s = safe(&s.replace(['\n', '\r'], " ")).replace('|', "\\|");
     let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);

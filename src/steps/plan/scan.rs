@@ -80,7 +80,7 @@ enum State {
 
 /// Where the scanner gets its input: chunks of valid UTF-8 that end on a
 /// character boundary.
-pub(crate) trait ChunkSource {
+pub trait ChunkSource {
     /// Replaces `out` with the next chunk; false at the end of input.
     fn next_chunk(&mut self, out: &mut Vec<u8>) -> Result<bool, DecodeError>;
 }
@@ -99,7 +99,7 @@ impl ChunkSource for Prefetched {
 
 /// The scanner. See the module documentation.
 #[derive(Debug)]
-pub(crate) struct Scanner<S> {
+pub struct Scanner<S> {
     src: S,
     /// The current chunk.
     buf: Vec<u8>,
@@ -117,7 +117,7 @@ pub(crate) struct Scanner<S> {
 }
 
 impl<S: ChunkSource> Scanner<S> {
-    pub(crate) fn new(src: S) -> Self {
+    pub fn new(src: S) -> Self {
         Scanner {
             src,
             buf: Vec::new(),
@@ -132,7 +132,7 @@ impl<S: ChunkSource> Scanner<S> {
     }
 
     /// The stream offset of the next byte.
-    pub(crate) fn offset(&self) -> u64 {
+    pub fn offset(&self) -> u64 {
         self.base + self.pos as u64
     }
 
@@ -212,7 +212,7 @@ impl<S: ChunkSource> Scanner<S> {
     }
 
     /// Checks that the document starts with an object; consumes the `{`.
-    pub(crate) fn begin_document_object(&mut self) -> Result<(), ScanError> {
+    pub fn begin_document_object(&mut self) -> Result<(), ScanError> {
         match self.peek_token()? {
             None => Err(ScanError::Empty),
             Some(b'{') => {
@@ -225,7 +225,7 @@ impl<S: ChunkSource> Scanner<S> {
 
     /// The next key of the object being read (its `{` or previous value
     /// consumed), with its `:` consumed; `None` after the closing `}`.
-    pub(crate) fn next_key(&mut self, first: bool) -> Result<Option<String>, ScanError> {
+    pub fn next_key(&mut self, first: bool) -> Result<Option<String>, ScanError> {
         let b = self.need_token()?;
         if b == b'}' {
             self.pos += 1;
@@ -254,7 +254,7 @@ impl<S: ChunkSource> Scanner<S> {
 
     /// After `[` (see [`Self::begin_array`]): true when another element
     /// follows (its `,` consumed), false after the closing `]`.
-    pub(crate) fn next_element(&mut self, first: bool) -> Result<bool, ScanError> {
+    pub fn next_element(&mut self, first: bool) -> Result<bool, ScanError> {
         let b = self.need_token()?;
         if b == b']' {
             self.pos += 1;
@@ -271,7 +271,7 @@ impl<S: ChunkSource> Scanner<S> {
 
     /// Consumes the `[` of an array value. Returns false (consuming the
     /// value) when the value is `null`, which plans use for "none".
-    pub(crate) fn begin_array(&mut self) -> Result<bool, ScanError> {
+    pub fn begin_array(&mut self) -> Result<bool, ScanError> {
         match self.need_token()? {
             b'[' => {
                 self.pos += 1;
@@ -288,19 +288,19 @@ impl<S: ChunkSource> Scanner<S> {
     /// The rest of the current chunk from the next token on (not consumed),
     /// and its stream offset: a value that lies wholly inside it can be read
     /// in place, then [`Self::consume`]d.
-    pub(crate) fn window(&mut self) -> Result<(&[u8], u64), ScanError> {
+    pub fn window(&mut self) -> Result<(&[u8], u64), ScanError> {
         self.need_token()?;
         Ok((&self.buf[self.pos..], self.offset()))
     }
 
     /// Consumes `n` bytes of the [`Self::window`].
-    pub(crate) fn consume(&mut self, n: usize) {
+    pub fn consume(&mut self, n: usize) {
         debug_assert!(self.pos + n <= self.buf.len());
         self.pos += n;
     }
 
     /// Checks that only whitespace follows the document.
-    pub(crate) fn finish(&mut self) -> Result<(), ScanError> {
+    pub fn finish(&mut self) -> Result<(), ScanError> {
         match self.peek_token()? {
             None => Ok(()),
             Some(b) => Err(self.unexpected("the end of the input after the plan object", b)),
@@ -308,7 +308,7 @@ impl<S: ChunkSource> Scanner<S> {
     }
 
     /// Skips one value, validating it.
-    pub(crate) fn skip_value(&mut self) -> Result<(), ScanError> {
+    pub fn skip_value(&mut self) -> Result<(), ScanError> {
         self.walk_value()
     }
 
@@ -319,7 +319,7 @@ impl<S: ChunkSource> Scanner<S> {
     /// brackets): the caller parses the bytes (serde or the element reader),
     /// which validates them completely, so validating here too would read
     /// them twice.
-    pub(crate) fn capture_value(&mut self) -> Result<&[u8], ScanError> {
+    pub fn capture_value(&mut self) -> Result<&[u8], ScanError> {
         let first = self.need_token()?;
         self.captured.clear();
         self.capture_from = Some(self.pos);

@@ -8,13 +8,13 @@ use crate::model::binding::{Binding, TicketRecord};
 #[derive(Debug, Clone)]
 pub struct Candidate {
     /// Key.
-    pub key: String,
+    pub(crate) key: String,
     /// Numeric id (creation order; the lowest wins a race).
-    pub id: u64,
+    pub(crate) id: u64,
     /// Status name.
-    pub status: String,
+    pub(crate) status: String,
     /// The `changegate` property, when the ticket has one.
-    pub record: Option<TicketRecord>,
+    pub(crate) record: Option<TicketRecord>,
 }
 
 /// What `request` does.

@@ -12,40 +12,40 @@ use crate::model::binding::Binding;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommitList {
     /// Ticket of the last approved deploy of this repository and environment.
-    pub base_ticket: Option<String>,
+    pub(crate) base_ticket: Option<String>,
     /// Its commit.
-    pub base_commit: Option<String>,
+    pub(crate) base_commit: Option<String>,
     /// `(sha, subject)`, newest first.
-    pub commits: Vec<(String, String)>,
+    pub(crate) commits: Vec<(String, String)>,
     /// Why the list is empty or partial, when it is.
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 /// What the build knows besides the binding.
 #[derive(Debug, Clone, Default)]
 pub struct TicketInputs {
     /// A summary given by the pipeline.
-    pub summary: Option<String>,
+    pub(crate) summary: Option<String>,
     /// Why the change is made.
-    pub justification: Option<String>,
+    pub(crate) justification: Option<String>,
     /// How to undo it.
-    pub rollback_plan: Option<String>,
+    pub(crate) rollback_plan: Option<String>,
     /// Component or service.
-    pub service: Option<String>,
+    pub(crate) service: Option<String>,
     /// `standard`, `normal` or `emergency`.
-    pub change_type: String,
+    pub(crate) change_type: String,
     /// URL of the requesting job.
-    pub build_url: Option<String>,
+    pub(crate) build_url: Option<String>,
     /// Workflow ids under the ticket.
-    pub workflows: Vec<String>,
+    pub(crate) workflows: Vec<String>,
     /// Pull request URLs.
-    pub pull_requests: Vec<String>,
+    pub(crate) pull_requests: Vec<String>,
     /// Commits for display.
-    pub commits: CommitList,
+    pub(crate) commits: CommitList,
     /// Who triggered the pipeline.
-    pub requested_by: Option<String>,
+    pub(crate) requested_by: Option<String>,
     /// The mirror of the record (binding and plan digests), when known.
-    pub record_text: Option<String>,
+    pub(crate) record_text: Option<String>,
 }
 
 /// Fields a person owns once set: never overwritten by the build.
@@ -56,9 +56,9 @@ const PERSON_FIELDS: [TicketField; 4] =
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filled {
     /// Field id -> value, ready for create or edit.
-    pub fields: Map<String, Value>,
+    pub(crate) fields: Map<String, Value>,
     /// Required fields that stay empty (unmapped, or nothing to fill them with).
-    pub missing: Vec<TicketField>,
+    pub(crate) missing: Vec<TicketField>,
 }
 
 fn text_of(field: TicketField, b: &Binding, i: &TicketInputs) -> Option<String> {
@@ -95,7 +95,7 @@ pub fn default_summary(b: &Binding) -> String {
 }
 
 /// A value of a field of this type, as Jira takes it.
-pub(crate) fn encode(kind: FieldType, text: &str) -> Value {
+pub fn encode(kind: FieldType, text: &str) -> Value {
     match kind {
         FieldType::Text | FieldType::Url => Value::String(text.chars().take(255).collect()),
         FieldType::Textarea => Doc::new().text(text).build(),

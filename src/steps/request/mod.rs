@@ -12,8 +12,8 @@
 //! alone); when two live tickets share an idempotency key, the lowest id
 //! wins and the other is cancelled as a duplicate.
 
-pub mod decide;
-pub mod fill;
+pub(crate) mod decide;
+pub(crate) mod fill;
 mod git;
 
 use std::path::Path;
@@ -36,51 +36,51 @@ use crate::model::binding::{Binding, BuildJob, DeployAction, RECORD_PROPERTY, St
 #[derive(Debug, Clone)]
 pub struct RequestArgs {
     /// Target environment.
-    pub environment: String,
+    pub(crate) environment: String,
     /// Plan or apply.
-    pub action: DeployAction,
+    pub(crate) action: DeployAction,
     /// Name of the job that built the artifact.
-    pub build_job: String,
+    pub(crate) build_job: String,
     /// Approval job that waits for the ticket.
-    pub hold: Option<String>,
+    pub(crate) hold: Option<String>,
     /// `<< pipeline.id >>` (cross-checked with the API).
-    pub pipeline_id: Option<String>,
+    pub(crate) pipeline_id: Option<String>,
     /// `<< pipeline.number >>` (cross-checked with the API).
-    pub pipeline_number: Option<u64>,
+    pub(crate) pipeline_number: Option<u64>,
     /// Adopt this ticket instead of finding or creating one.
-    pub ticket: Option<String>,
+    pub(crate) ticket: Option<String>,
     /// Ticket summary.
-    pub summary: Option<String>,
+    pub(crate) summary: Option<String>,
     /// Why the change is made.
-    pub justification: Option<String>,
+    pub(crate) justification: Option<String>,
     /// How to undo it.
-    pub rollback_plan: Option<String>,
+    pub(crate) rollback_plan: Option<String>,
     /// Component or service.
-    pub service: Option<String>,
+    pub(crate) service: Option<String>,
     /// Ask for an emergency, with this reason.
-    pub emergency: Option<String>,
+    pub(crate) emergency: Option<String>,
     /// Requested without a bot (`--no-bot`): recorded on the ticket.
-    pub no_bot: bool,
+    pub(crate) no_bot: bool,
 }
 
 /// What CircleCI tells the job about itself (`CIRCLE_*`).
 #[derive(Debug, Clone)]
 pub struct BuildEnv {
     /// `CIRCLE_WORKFLOW_ID`.
-    pub workflow_id: String,
+    pub(crate) workflow_id: String,
     /// `CIRCLE_SHA1`.
-    pub commit: Option<String>,
+    pub(crate) commit: Option<String>,
     /// `CIRCLE_BRANCH`.
-    pub branch: Option<String>,
+    pub(crate) branch: Option<String>,
     /// `CIRCLE_BUILD_URL`.
-    pub build_url: Option<String>,
+    pub(crate) build_url: Option<String>,
     /// `CIRCLE_USERNAME`.
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     /// `CIRCLE_PULL_REQUESTS` / `CIRCLE_PULL_REQUEST`.
-    pub pull_requests: Vec<String>,
+    pub(crate) pull_requests: Vec<String>,
     /// The configuration file this job read, as a repository path (`None`:
     /// the built-in defaults, or a file outside the checkout).
-    pub config_path: Option<String>,
+    pub(crate) config_path: Option<String>,
 }
 
 impl BuildEnv {
@@ -156,9 +156,9 @@ pub enum RequestError {
 #[derive(Debug, Clone)]
 pub struct Services {
     /// Jira (the CI user).
-    pub jira: Jira,
+    pub(crate) jira: Jira,
     /// CircleCI.
-    pub circleci: CircleCi,
+    pub(crate) circleci: CircleCi,
 }
 
 /// Fields read from tickets.
@@ -658,7 +658,7 @@ fn comment_once(svc: &Services, key: &str, marker: &str, body: Doc) -> Result<bo
 
 /// Closes a ticket with a transition, setting the resolution when the
 /// transition's screen takes one, after a comment saying why.
-pub(crate) fn close_as(
+pub fn close_as(
     svc: &Services,
     jc: &JiraConfig,
     key: &str,

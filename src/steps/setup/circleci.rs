@@ -84,21 +84,21 @@ pub enum WebhookNeed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Needs {
     /// Production contexts.
-    pub production_contexts: Vec<String>,
+    pub(crate) production_contexts: Vec<String>,
     /// The CI context.
-    pub ci_context: String,
+    pub(crate) ci_context: String,
     /// The organization is on CircleCI's GitHub App (no security groups).
-    pub github_app: bool,
+    pub(crate) github_app: bool,
     /// The security group.
-    pub group: GroupRef,
+    pub(crate) group: GroupRef,
     /// The branch the expression restriction admits (default: the project's default branch).
     pub branch: Option<String>,
     /// The webhook.
-    pub webhook: WebhookNeed,
+    pub(crate) webhook: WebhookNeed,
     /// `[lock] owner_slug` as configured.
-    pub lock_owner: Option<String>,
+    pub(crate) lock_owner: Option<String>,
     /// `[lock] contexts` as configured.
-    pub lock_contexts: Vec<String>,
+    pub(crate) lock_contexts: Vec<String>,
 }
 
 /// The organization's groups, as far as this token could read them.
@@ -118,22 +118,22 @@ pub enum Groups {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContextFacts {
     /// The context.
-    pub context: Context,
+    pub(crate) context: Context,
     /// Its restrictions.
-    pub restrictions: Vec<Restriction>,
+    pub(crate) restrictions: Vec<Restriction>,
 }
 
 /// What exists in the organization (plain data).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     /// The project (and through it the organization's id and slug).
-    pub project: Project,
+    pub(crate) project: Project,
     /// The needed contexts that exist.
-    pub contexts: Vec<ContextFacts>,
+    pub(crate) contexts: Vec<ContextFacts>,
     /// The organization's groups.
-    pub groups: Groups,
+    pub(crate) groups: Groups,
     /// The project's webhooks (`None`: not needed, so not read).
-    pub webhooks: Option<Vec<Webhook>>,
+    pub(crate) webhooks: Option<Vec<Webhook>>,
 }
 
 impl Snapshot {
@@ -646,24 +646,24 @@ pub fn plan(needs: &Needs, snap: &Snapshot) -> Plan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
     /// The step's kind.
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     /// The step's name.
-    pub name: String,
+    pub(crate) name: String,
     /// CircleCI's answer.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// What applying did.
 #[derive(Debug, Default)]
 pub struct Applied {
     /// Each change made, in words.
-    pub done: Vec<String>,
+    pub(crate) done: Vec<String>,
     /// Steps CircleCI refused (a missing permission).
-    pub refused: Vec<Refused>,
+    pub(crate) refused: Vec<Refused>,
     /// Steps not tried because one they depend on was refused.
-    pub skipped: Vec<String>,
+    pub(crate) skipped: Vec<String>,
     /// The error that stopped applying, if one did.
-    pub failed: Option<ApiError>,
+    pub(crate) failed: Option<ApiError>,
 }
 
 /// Performs the create and change steps of the plan for `needs` against

@@ -43,13 +43,13 @@ pub enum WriteError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JiraIds {
     /// `[jira] project`.
-    pub project: String,
+    pub(crate) project: String,
     /// `[jira] issue_type`.
-    pub issue_type: String,
+    pub(crate) issue_type: String,
     /// `[jira.fields]`.
-    pub fields: BTreeMap<TicketField, (String, FieldType)>,
+    pub(crate) fields: BTreeMap<TicketField, (String, FieldType)>,
     /// `[jira.approvers]` entries to add.
-    pub approvers: BTreeMap<String, u64>,
+    pub(crate) approvers: BTreeMap<String, u64>,
 }
 
 fn type_name(kind: FieldType) -> &'static str {

@@ -45,11 +45,11 @@ pub struct Needs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// HTTP status.
-    pub status: u16,
+    pub(crate) status: u16,
     /// GitHub's message.
-    pub message: String,
+    pub(crate) message: String,
     /// `X-Accepted-GitHub-Permissions`: what GitHub says the call needs.
-    pub accepted: Option<String>,
+    pub(crate) accepted: Option<String>,
 }
 
 /// One read: its facts, or GitHub's refusal.
@@ -65,61 +65,61 @@ pub enum Read<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoFacts {
     /// Its default branch.
-    pub default_branch: String,
+    pub(crate) default_branch: String,
     /// Private (or internal).
-    pub private: bool,
+    pub(crate) private: bool,
     /// The token's user is an administrator of it.
-    pub admin: bool,
+    pub(crate) admin: bool,
     /// The token's user may push to it.
-    pub push: bool,
+    pub(crate) push: bool,
 }
 
 /// The review a protection layer requires before merging.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reviews {
     /// Approvals required.
-    pub approvals: u32,
+    pub(crate) approvals: u32,
     /// Approvals are dismissed when commits are pushed.
-    pub dismiss_stale: bool,
+    pub(crate) dismiss_stale: bool,
 }
 
 /// A branch protection rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Protection {
     /// Its pull request requirement, if any.
-    pub reviews: Option<Reviews>,
+    pub(crate) reviews: Option<Reviews>,
     /// Administrators are held to it too ("Do not allow bypassing the above settings").
-    pub enforce_admins: bool,
+    pub(crate) enforce_admins: bool,
     /// Who may skip the pull request requirement (users, teams, apps).
-    pub bypass: Vec<String>,
+    pub(crate) bypass: Vec<String>,
 }
 
 /// A ruleset's pull request rule that applies to the branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RulesetReviews {
     /// The ruleset's id.
-    pub id: u64,
+    pub(crate) id: u64,
     /// Its name (its source's, when the ruleset could not be read).
-    pub name: String,
+    pub(crate) name: String,
     /// What it requires.
-    pub reviews: Reviews,
+    pub(crate) reviews: Reviews,
     /// Who may bypass it; `None` when GitHub does not show it to this token.
-    pub bypass: Option<Vec<String>>,
+    pub(crate) bypass: Option<Vec<String>>,
     /// The token's own user may bypass it.
-    pub token_may_bypass: bool,
+    pub(crate) token_may_bypass: bool,
 }
 
 /// What the token reads of the repository (plain data).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     /// The REST base (github.com or a GitHub Enterprise Server).
-    pub api_url: String,
+    pub(crate) api_url: String,
     /// The scopes of a classic token (`X-OAuth-Scopes`), when GitHub says them.
-    pub scopes: Option<String>,
+    pub(crate) scopes: Option<String>,
     /// The repository.
     pub repo: Read<RepoFacts>,
     /// The branch looked at.
-    pub branch: String,
+    pub(crate) branch: String,
     /// The branch's head commit (contents).
     pub contents: Option<Read<()>>,
     /// The pull request list.

@@ -42,16 +42,16 @@ pub const ENDPOINT: &str = "/webhooks/jira";
 #[derive(Debug, Clone)]
 pub struct Needed {
     /// The change project key (`PRODCM`).
-    pub project: String,
+    pub(crate) project: String,
     /// The bot's Jira endpoint, `https://bot.example.com/webhooks/jira`.
-    pub url: String,
+    pub(crate) url: String,
     /// The secret deliveries are signed with: one of the values of the
     /// bot's `CHANGEGATE_JIRA_WEBHOOK_SECRETS`. Without it nothing can be
     /// registered (the plan leaves it to a person).
-    pub secret: Option<Secret>,
+    pub(crate) secret: Option<Secret>,
     /// Re-send the secret to an existing webhook (rotation); it cannot be
     /// read back, so it is never re-sent otherwise.
-    pub rotate: bool,
+    pub(crate) rotate: bool,
 }
 
 impl Needed {

@@ -11,13 +11,13 @@
 //! is empty. The plan is computed by comparing, never by asking the site to
 //! validate a payload. How to run it: `docs/setup.md`.
 
-pub mod circleci;
+pub(crate) mod circleci;
 pub mod config_file;
 pub mod github;
 pub mod jira;
 pub mod jira_webhook;
 
-pub use config_file::{JiraIds, WriteError, write as write_config};
+pub(crate) use config_file::{JiraIds, write as write_config};
 
 use std::fmt;
 use std::io::{self, Write};
@@ -67,9 +67,9 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     /// Its kind (`field`, `status`, `workflow`, `context`, ...).
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     /// Its name on the site.
-    pub name: String,
+    pub(crate) name: String,
     /// What is done.
     pub action: Action,
     /// Why, or how: what exists, what will change, what a person must do.
@@ -87,7 +87,7 @@ impl Step {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     /// What is being set up (`Jira project PRODCM at https://...`).
-    pub target: String,
+    pub(crate) target: String,
     /// The steps, in the order they are applied.
     pub steps: Vec<Step>,
 }

@@ -16,7 +16,7 @@
 //! the range, and on any failed or undecidable check. The bot approves on
 //! its own only when, on top of that, `[approval] auto_approve` is set.
 
-pub mod render;
+pub(crate) mod render;
 
 use std::collections::BTreeSet;
 
@@ -77,52 +77,52 @@ stable_codes! {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyRef {
     /// Where it came from.
-    pub source: String,
+    pub(crate) source: String,
     /// SHA-256 of its content.
-    pub digest: Sha256Digest,
+    pub(crate) digest: Sha256Digest,
 }
 
 /// The decision on one change ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     /// [`DECISION_VERSION`].
-    pub schema_version: u32,
+    pub(crate) schema_version: u32,
     /// The ticket.
-    pub ticket: String,
+    pub(crate) ticket: String,
     /// `owner/name`.
-    pub repository: String,
+    pub(crate) repository: String,
     /// Target environment.
-    pub environment: String,
+    pub(crate) environment: String,
     /// The deployed commit.
-    pub commit: String,
+    pub(crate) commit: String,
     /// The last approved deploy's commit (`None`: first deploy).
-    pub base: Option<String>,
+    pub(crate) base: Option<String>,
     /// The record's decision time.
-    pub decided_at: String,
+    pub(crate) decided_at: String,
     /// The checks together: pass, fail, or undecidable.
     pub verdict: Verdict,
     /// What the analysis recommends.
     pub recommendation: Recommendation,
     /// The bot may approve on its own (recommendation approve and
     /// `[approval] auto_approve`).
-    pub auto_approve: bool,
+    pub(crate) auto_approve: bool,
     /// Why a person must approve; empty on a recommendation to approve.
     pub reasons: Vec<Reason>,
     /// Risk level.
-    pub risk: Risk,
+    pub(crate) risk: Risk,
     /// Two-person review of every commit.
     pub review: ReviewReport,
     /// The scan gate.
-    pub scan: ScanReport,
+    pub(crate) scan: ScanReport,
     /// Distinct people who must approve when a person approves.
-    pub required_approvers: u32,
+    pub(crate) required_approvers: u32,
     /// GitHub ids whose approval does not count: commit authors and
     /// committers, pull request authors, pushers of the deployed work.
-    pub excluded_github_ids: Vec<u64>,
+    pub(crate) excluded_github_ids: Vec<u64>,
     /// SHA-256 of the record decided on (as stored: `sha256sum evidence.json`).
-    pub evidence_digest: Sha256Digest,
+    pub(crate) evidence_digest: Sha256Digest,
     /// The policy applied.
-    pub policy: PolicyRef,
+    pub(crate) policy: PolicyRef,
 }
 
 /// The record could not be decided on (exit 2).

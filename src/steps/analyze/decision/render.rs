@@ -22,19 +22,19 @@ pub const COMMENT_LIMIT: usize = 32_767;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitRow {
     /// Short SHA.
-    pub commit: String,
+    pub(crate) commit: String,
     /// First line of the message.
-    pub headline: String,
+    pub(crate) headline: String,
     /// `#N`, or `-`.
-    pub pull: String,
+    pub(crate) pull: String,
     /// Pull request author's login, or the commit author's id.
-    pub author: String,
+    pub(crate) author: String,
     /// Approvers that count.
-    pub approvers: String,
+    pub(crate) approvers: String,
     /// `pass`, `fail`, `undecidable`.
-    pub verdict: String,
+    pub(crate) verdict: String,
     /// Main reason code and detail.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 fn short(sha: &str) -> String {

@@ -16,13 +16,13 @@ pub const GHOST_ID: u64 = 10137;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PullApproval {
     /// Distinct approvers whose approval counts.
-    pub approvers: Vec<Approver>,
+    pub(crate) approvers: Vec<Approver>,
     /// Why the approvals are not enough (empty when they are).
-    pub findings: Vec<Finding>,
+    pub(crate) findings: Vec<Finding>,
     /// Noted but not failing (`post_merge_concern`).
-    pub flags: Vec<Finding>,
+    pub(crate) flags: Vec<Finding>,
     /// The facts do not allow a verdict.
-    pub undecidable: Option<String>,
+    pub(crate) undecidable: Option<String>,
 }
 
 fn at(s: Option<&str>) -> Option<Timestamp> {

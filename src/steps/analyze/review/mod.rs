@@ -20,9 +20,9 @@
 //! Verdicts: `pass`, `fail`, or `undecidable` when facts are missing.
 //! Undecidable never counts as a pass.
 
-pub mod approvals;
-pub mod bump;
-pub mod version;
+pub(crate) mod approvals;
+pub(crate) mod bump;
+pub(crate) mod version;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -80,9 +80,9 @@ pub struct Approver {
     /// Login (display).
     pub login: String,
     /// Review id.
-    pub review: Option<String>,
+    pub(crate) review: Option<String>,
     /// When.
-    pub submitted_at: String,
+    pub(crate) submitted_at: String,
 }
 
 /// How a commit landed on the branch.
@@ -112,7 +112,7 @@ pub struct LandingReview {
     /// The landing.
     pub sha: String,
     /// First line of its message (display only).
-    pub headline: String,
+    pub(crate) headline: String,
     /// How it landed.
     pub kind: LandingKind,
     /// Its pull request.
@@ -139,9 +139,9 @@ pub struct ReviewReport {
     /// One verdict per landing, oldest first.
     pub landings: Vec<LandingReview>,
     /// The mode used.
-    pub mode: String,
+    pub(crate) mode: String,
     /// Approvals required per pull request.
-    pub min_approvals: u32,
+    pub(crate) min_approvals: u32,
 }
 
 /// The pull request number a headline names, as GitHub writes squash

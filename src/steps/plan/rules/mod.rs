@@ -29,14 +29,14 @@ pub use crate::config::plan::{Reason, Severity};
 
 /// One rule matched one resource change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Hit {
-    pub reason: Reason,
-    pub severity: Severity,
+pub struct Hit {
+    pub(crate) reason: Reason,
+    pub(crate) severity: Severity,
     /// What changed, for a reviewer. Never contains a sensitive value.
-    pub detail: String,
+    pub(crate) detail: String,
     /// The hit stands only if the configuration sets this attribute (the
     /// value is unknown until apply); `None` when it stands regardless.
-    pub if_configured: Option<&'static str>,
+    pub(crate) if_configured: Option<&'static str>,
 }
 
 impl Hit {
@@ -54,7 +54,7 @@ impl Hit {
 type Rule = fn(&View<'_>, &mut Vec<Hit>);
 
 /// Runs every enabled rule on one managed resource change.
-pub(crate) fn assess(v: &View<'_>, rules: &PlanRules) -> Vec<Hit> {
+pub fn assess(v: &View<'_>, rules: &PlanRules) -> Vec<Hit> {
     let mut hits = Vec::new();
     if !v.actions().changes() {
         return hits;
@@ -160,7 +160,7 @@ fn added_statements(v: &View<'_>, attr: &str) -> Vec<policy_doc::Statement> {
 }
 
 /// Simple `*` glob matching for type patterns and exemption addresses.
-pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
+pub fn glob_match(pattern: &str, text: &str) -> bool {
     let mut parts = pattern.split('*');
     let first = parts.next().unwrap_or_default();
     let Some(mut rest) = text.strip_prefix(first) else {
@@ -184,7 +184,7 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 /// Resource types that hold data: replacing or deleting one loses it.
-pub(crate) const STATEFUL_TYPES: &[&str] = &[
+pub const STATEFUL_TYPES: &[&str] = &[
     "aws_db_instance",
     "aws_rds_cluster",
     "aws_rds_cluster_instance",
@@ -225,7 +225,7 @@ pub(crate) const STATEFUL_TYPES: &[&str] = &[
 ];
 
 /// True for a data-holding resource type.
-pub(crate) fn is_stateful(kind: &str) -> bool {
+pub fn is_stateful(kind: &str) -> bool {
     STATEFUL_TYPES.contains(&kind)
 }
 

@@ -19,11 +19,11 @@ const ROUNDS: usize = 8;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {
     /// One line per operation performed, in order.
-    pub performed: Vec<String>,
+    pub(crate) performed: Vec<String>,
     /// The plan of the last read: what is left (manual steps, blockers).
-    pub last: JiraPlan,
+    pub(crate) last: JiraPlan,
     /// The last snapshot.
-    pub snapshot: Snapshot,
+    pub(crate) snapshot: Snapshot,
 }
 
 /// Applies the plan for `needs` until nothing more can be done.

@@ -36,8 +36,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-pub use apply::{Applied, apply};
-pub use read::read;
+pub(crate) use apply::apply;
+pub(crate) use read::read;
 
 use super::{Action, Plan, Step};
 use crate::config::Config;
@@ -61,67 +61,67 @@ pub enum Who {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusNeed {
     /// Name on the site.
-    pub name: String,
+    pub(crate) name: String,
     /// `TODO`, `IN_PROGRESS` or `DONE`.
-    pub category: &'static str,
+    pub(crate) category: &'static str,
 }
 
 /// A transition the change workflow needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransitionNeed {
     /// Name on the site.
-    pub name: String,
+    pub(crate) name: String,
     /// Status names it starts from.
-    pub from: Vec<String>,
+    pub(crate) from: Vec<String>,
     /// Status name it leads to.
-    pub to: String,
+    pub(crate) to: String,
     /// Who may run it.
-    pub who: Who,
+    pub(crate) who: Who,
 }
 
 /// A custom field a ticket needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldNeed {
     /// The ticket field.
-    pub field: TicketField,
+    pub(crate) field: TicketField,
     /// Its name on the site.
-    pub name: String,
+    pub(crate) name: String,
     /// Its type.
-    pub kind: FieldType,
+    pub(crate) kind: FieldType,
     /// The values of a select field.
-    pub options: Vec<String>,
+    pub(crate) options: Vec<String>,
     /// The site field id the configuration already maps it to.
-    pub mapped: Option<String>,
+    pub(crate) mapped: Option<String>,
 }
 
 /// What a change project needs on the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Needs {
     /// Project key.
-    pub project: String,
+    pub(crate) project: String,
     /// The change issue type's name.
-    pub issue_type: String,
+    pub(crate) issue_type: String,
     /// The approvers group.
-    pub approvers_group: String,
+    pub(crate) approvers_group: String,
     /// The break-glass group, when emergencies are on.
-    pub break_glass_group: Option<String>,
+    pub(crate) break_glass_group: Option<String>,
     /// The bot's account ids (may run Approve and Decline).
-    pub bot_accounts: Vec<String>,
+    pub(crate) bot_accounts: Vec<String>,
     /// Statuses of the change workflow, the initial one first.
-    pub statuses: Vec<StatusNeed>,
+    pub(crate) statuses: Vec<StatusNeed>,
     /// Its transitions.
-    pub transitions: Vec<TransitionNeed>,
+    pub(crate) transitions: Vec<TransitionNeed>,
     /// Custom fields.
-    pub fields: Vec<FieldNeed>,
+    pub(crate) fields: Vec<FieldNeed>,
     /// The approved status (no transition into it may be open to others).
-    pub approved: String,
+    pub(crate) approved: String,
     /// The name of the change workflow.
-    pub workflow: String,
+    pub(crate) workflow: String,
     /// The name of the workflow scheme, screen and schemes made for the
     /// project.
-    pub scheme: String,
+    pub(crate) scheme: String,
     /// Jira accountId -> GitHub id, from `[jira.approvers]`.
-    pub approver_ids: BTreeMap<String, u64>,
+    pub(crate) approver_ids: BTreeMap<String, u64>,
 }
 
 /// The suggested type of each ticket field.
@@ -243,147 +243,147 @@ fn searcher_key(kind: FieldType) -> &'static str {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Rights {
     /// *Administer Jira*: fields, issue types, workflows, schemes, screens.
-    pub administer: bool,
+    pub(crate) administer: bool,
     /// Site administration: groups.
-    pub site_admin: bool,
+    pub(crate) site_admin: bool,
 }
 
 /// A custom field of the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteField {
     /// `customfield_...`.
-    pub id: String,
+    pub(crate) id: String,
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// Custom field type key, when custom.
-    pub type_key: Option<String>,
+    pub(crate) type_key: Option<String>,
     /// The first context's id, and its option values (select fields).
-    pub context: Option<(String, Vec<String>)>,
+    pub(crate) context: Option<(String, Vec<String>)>,
 }
 
 /// A status of the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteStatus {
     /// Id.
-    pub id: String,
+    pub(crate) id: String,
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// `TODO`, `IN_PROGRESS`, `DONE`.
-    pub category: String,
+    pub(crate) category: String,
 }
 
 /// A transition of an existing workflow (status ids).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteTransition {
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// `INITIAL`, `GLOBAL`, `DIRECTED`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Status ids it starts from.
-    pub from: Vec<String>,
+    pub(crate) from: Vec<String>,
     /// Status id it leads to.
-    pub to: String,
+    pub(crate) to: String,
     /// Groups allowed by a `system:restrict-issue-transition` condition.
-    pub group_ids: Vec<String>,
+    pub(crate) group_ids: Vec<String>,
     /// Accounts allowed by it.
-    pub account_ids: Vec<String>,
+    pub(crate) account_ids: Vec<String>,
     /// Whether some other condition the planner does not read applies.
-    pub other_conditions: bool,
+    pub(crate) other_conditions: bool,
 }
 
 /// A workflow of the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteWorkflow {
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// Status ids.
-    pub statuses: Vec<String>,
+    pub(crate) statuses: Vec<String>,
     /// Transitions.
-    pub transitions: Vec<SiteTransition>,
+    pub(crate) transitions: Vec<SiteTransition>,
 }
 
 /// A workflow scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteWorkflowScheme {
     /// Id.
-    pub id: String,
+    pub(crate) id: String,
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// Workflow of unmapped issue types.
-    pub default_workflow: String,
+    pub(crate) default_workflow: String,
     /// Issue type id -> workflow name.
-    pub mappings: BTreeMap<String, String>,
+    pub(crate) mappings: BTreeMap<String, String>,
 }
 
 /// A screen and its tabs' fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteScreen {
     /// Id.
-    pub id: u64,
+    pub(crate) id: u64,
     /// First tab: id and its field ids.
-    pub tab: Option<(u64, Vec<String>)>,
+    pub(crate) tab: Option<(u64, Vec<String>)>,
 }
 
 /// An issue type screen scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteItss {
     /// Id.
-    pub id: String,
+    pub(crate) id: String,
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// Issue type id (or `default`) -> screen scheme id.
-    pub mappings: Vec<(String, String)>,
+    pub(crate) mappings: Vec<(String, String)>,
 }
 
 /// The project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteProject {
     /// Id.
-    pub id: String,
+    pub(crate) id: String,
     /// Key.
-    pub key: String,
+    pub(crate) key: String,
     /// `classic` or `next-gen`.
-    pub style: String,
+    pub(crate) style: String,
     /// Issues in it.
-    pub issues: u64,
+    pub(crate) issues: u64,
 }
 
 /// What the site has, as far as this token can read it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
     /// The site URL.
-    pub site: String,
+    pub(crate) site: String,
     /// The project, `None` when it does not exist (or cannot be seen).
-    pub project: Option<SiteProject>,
+    pub(crate) project: Option<SiteProject>,
     /// What the token may do.
-    pub rights: Rights,
+    pub(crate) rights: Rights,
     /// Groups: name -> id.
-    pub groups: BTreeMap<String, String>,
+    pub(crate) groups: BTreeMap<String, String>,
     /// Members of the needed groups: group name -> (account id, display name).
-    pub members: BTreeMap<String, Vec<(String, String)>>,
+    pub(crate) members: BTreeMap<String, Vec<(String, String)>>,
     /// Custom fields.
-    pub fields: Vec<SiteField>,
+    pub(crate) fields: Vec<SiteField>,
     /// Issue types: (id, name).
-    pub issue_types: Vec<(String, String)>,
+    pub(crate) issue_types: Vec<(String, String)>,
     /// The project's issue type scheme: id, whether it is the default one,
     /// and its issue type ids.
-    pub issue_type_scheme: Option<(String, bool, Vec<String>)>,
+    pub(crate) issue_type_scheme: Option<(String, bool, Vec<String>)>,
     /// Statuses (only read with Administer Jira).
-    pub statuses: Vec<SiteStatus>,
+    pub(crate) statuses: Vec<SiteStatus>,
     /// The change workflow, when it exists.
-    pub workflow: Option<SiteWorkflow>,
+    pub(crate) workflow: Option<SiteWorkflow>,
     /// The project's workflow scheme.
-    pub workflow_scheme: Option<SiteWorkflowScheme>,
+    pub(crate) workflow_scheme: Option<SiteWorkflowScheme>,
     /// The workflow scheme made for the project, when it exists.
-    pub our_workflow_scheme: Option<SiteWorkflowScheme>,
+    pub(crate) our_workflow_scheme: Option<SiteWorkflowScheme>,
     /// The screen made for the project.
-    pub screen: Option<SiteScreen>,
+    pub(crate) screen: Option<SiteScreen>,
     /// The screen scheme made for the project: id and its default screen.
-    pub screen_scheme: Option<(String, u64)>,
+    pub(crate) screen_scheme: Option<(String, u64)>,
     /// The project's issue type screen scheme.
-    pub itss: Option<SiteItss>,
+    pub(crate) itss: Option<SiteItss>,
     /// The issue type screen scheme made for the project, when it exists.
-    pub our_itss: Option<SiteItss>,
+    pub(crate) our_itss: Option<SiteItss>,
 }
 
 /// One operation `--apply` performs.
@@ -477,11 +477,11 @@ pub enum Op {
 #[derive(Debug, Clone, PartialEq)]
 pub struct JiraPlan {
     /// What is printed.
-    pub plan: Plan,
+    pub(crate) plan: Plan,
     /// What `--apply` performs next.
-    pub ops: Vec<Op>,
+    pub(crate) ops: Vec<Op>,
     /// The ids found, for the configuration: ticket field -> (id, type).
-    pub field_ids: BTreeMap<TicketField, (String, FieldType)>,
+    pub(crate) field_ids: BTreeMap<TicketField, (String, FieldType)>,
 }
 
 const ADMINISTER: &str = "Administer Jira";

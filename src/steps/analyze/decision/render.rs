@@ -275,7 +275,7 @@ pub fn markdown(d: &Decision, e: &Evidence) -> String {
 /// blocks, and the policy and evidence digests; a link to the ticket when
 /// its URL is known, and what was done there.
 pub fn html(d: &Decision, e: &Evidence, ticket_url: Option<&str>, actions: &[String]) -> String {
-    use crate::base::html::{Tone, code, escape, link, list, table, verdict, verdict_word};
+    use crate::base::html::{Tone, code, escape, link, list, verdict};
     let rows = commit_rows(d, e);
     let mut b = String::new();
     let ticket = match ticket_url {
@@ -306,6 +306,32 @@ pub fn html(d: &Decision, e: &Evidence, ticket_url: Option<&str>, actions: &[Str
     if !p.is_empty() {
         let _ = writeln!(b, "<p>{}</p>", escape(&p));
     }
+    html_review(&mut b, d, &rows);
+    html_scans(&mut b, d);
+    if !actions.is_empty() {
+        b.push_str("<h2>On the ticket</h2>\n");
+        b.push_str(&list(&actions.iter().map(|a| escape(a)).collect::<Vec<_>>()));
+    }
+    b.push_str("<h2>Reproduce</h2>\n");
+    b.push_str(&list(&[
+        format!(
+            "decided at {} with policy {} {}",
+            escape(&d.decided_at),
+            escape(&d.policy.source),
+            code(&d.policy.digest.to_string())
+        ),
+        format!(
+            "evidence {} (attached to the ticket): <code>changegate decide</code> re-decides it offline",
+            code(&d.evidence_digest.to_string())
+        ),
+    ]));
+    crate::base::html::page(&format!("changegate analysis of {}", d.ticket), &b)
+}
+
+/// The HTML of the two-person review: its verdict, a row per commit, and
+/// the range's findings.
+fn html_review(b: &mut String, d: &Decision, rows: &[CommitRow]) {
+    use crate::base::html::{code, escape, list, table, verdict_word};
     let _ = writeln!(b, "<h2>Two-person review: {}</h2>", escape(d.review.verdict.as_str()));
     if !rows.is_empty() {
         let cells: Vec<Vec<String>> = rows
@@ -326,6 +352,12 @@ pub fn html(d: &Decision, e: &Evidence, ticket_url: Option<&str>, actions: &[Str
     let range: Vec<String> =
         d.review.findings.iter().map(|f| format!("{}: {}", code(f.code.as_str()), escape(&f.detail))).collect();
     b.push_str(&list(&range));
+}
+
+/// The HTML of the security scans: their verdict, a row per scanner, and
+/// what is required, what was found and what blocks.
+fn html_scans(b: &mut String, d: &Decision) {
+    use crate::base::html::{code, escape, list, table, verdict_word};
     let _ = writeln!(b, "<h2>Security scans: {}</h2>", escape(d.scan.verdict.as_str()));
     if !d.scan.scanners.is_empty() {
         let cells: Vec<Vec<String>> = d
@@ -360,24 +392,6 @@ pub fn html(d: &Decision, e: &Evidence, ticket_url: Option<&str>, actions: &[Str
         );
     }
     b.push_str(&list(&items));
-    if !actions.is_empty() {
-        b.push_str("<h2>On the ticket</h2>\n");
-        b.push_str(&list(&actions.iter().map(|a| escape(a)).collect::<Vec<_>>()));
-    }
-    b.push_str("<h2>Reproduce</h2>\n");
-    b.push_str(&list(&[
-        format!(
-            "decided at {} with policy {} {}",
-            escape(&d.decided_at),
-            escape(&d.policy.source),
-            code(&d.policy.digest.to_string())
-        ),
-        format!(
-            "evidence {} (attached to the ticket): <code>changegate decide</code> re-decides it offline",
-            code(&d.evidence_digest.to_string())
-        ),
-    ]));
-    crate::base::html::page(&format!("changegate analysis of {}", d.ticket), &b)
 }
 
 /// The JUnit suite of a decision: a case per landing (two-person review), a

@@ -478,92 +478,7 @@ pub fn junit(d: &Decision) -> Suite {
 /// comment so a repeated analysis can recognise it.
 pub fn adf(d: &Decision, e: &Evidence, attachment: &str, marker: &str) -> (Value, bool) {
     let rows = commit_rows(d, e);
-    let build = |n: usize| {
-        let mut doc = Doc::new().heading(4, &headline(d)).text(&summary(d, rows.len()));
-        let reasons: Vec<Vec<Inline>> = d
-            .reasons
-            .iter()
-            .map(|r| {
-                vec![Inline::Strong(r.code.as_str().to_owned()), Inline::Text(format!(": {}", clip(&r.detail, 600)))]
-            })
-            .collect();
-        doc = doc.bullets(reasons);
-        if !rows.is_empty() {
-            let cells: Vec<Vec<Vec<Inline>>> = rows
-                .iter()
-                .take(n)
-                .map(|r| {
-                    vec![
-                        vec![Inline::Code(r.commit.clone()), Inline::Text(format!(" {}", r.headline))],
-                        vec![Inline::Text(r.pull.clone())],
-                        vec![Inline::Text(r.author.clone())],
-                        vec![Inline::Text(r.approvers.clone())],
-                        vec![Inline::Strong(r.verdict.clone())],
-                        vec![Inline::Text(if r.reason.is_empty() { "-".to_owned() } else { r.reason.clone() })],
-                    ]
-                })
-                .collect();
-            doc = doc.table(&["Commit", "Pull request", "Author", "Approvers", "Verdict", "Reason"], cells);
-            if n < rows.len() {
-                doc = doc.paragraph(vec![
-                    Inline::Text(format!("... and {} more commit(s): the full table is in ", rows.len() - n)),
-                    Inline::Code(attachment.to_owned()),
-                    Inline::Text(".".to_owned()),
-                ]);
-            }
-        }
-        let scans: Vec<Vec<Vec<Inline>>> = d
-            .scan
-            .scanners
-            .iter()
-            .map(|s| {
-                vec![
-                    vec![Inline::Text(s.tool.clone())],
-                    vec![Inline::Strong(s.verdict.as_str().to_owned())],
-                    vec![Inline::Text(s.results.to_string())],
-                    vec![Inline::Text(s.blocking.len().to_string())],
-                    vec![Inline::Text(if s.evidence.is_empty() {
-                        "none for this commit".to_owned()
-                    } else {
-                        clip(&s.evidence.join("; "), 300)
-                    })],
-                ]
-            })
-            .collect();
-        if !scans.is_empty() {
-            doc = doc.table(&["Scanner", "Verdict", "Findings", "Blocking", "Evidence"], scans);
-        }
-        let required: Vec<Vec<Inline>> =
-            d.scan.required.iter().map(|r| vec![Inline::Text(clip(&required_line(r), 400))]).collect();
-        doc = doc.bullets(required);
-        if d.scan.verdict != Verdict::Pass {
-            let items: Vec<Vec<Inline>> = d
-                .scan
-                .findings
-                .iter()
-                .take(20)
-                .map(|f| {
-                    vec![
-                        Inline::Strong(f.code.as_str().to_owned()),
-                        Inline::Text(format!(": {}", clip(&f.detail, 300))),
-                    ]
-                })
-                .collect();
-            doc = doc.bullets(items);
-        }
-        let p = people(d);
-        if !p.is_empty() {
-            doc = doc.text(&p);
-        }
-        doc.paragraph(vec![
-            Inline::Text(format!("Decided at {} with policy {} ", d.decided_at, d.policy.source)),
-            Inline::Code(d.policy.digest.to_string()),
-            Inline::Text("; evidence ".to_owned()),
-            Inline::Code(d.evidence_digest.to_string()),
-            Inline::Text(format!(" (attached). Re-decide with `changegate decide`. {marker}")),
-        ])
-        .build()
-    };
+    let build = |n: usize| adf_doc(d, &rows, n, attachment, marker);
     let fits = |v: &Value| serde_json::to_string(v).is_ok_and(|s| s.chars().count() <= COMMENT_LIMIT);
     let all = build(rows.len());
     if fits(&all) {
@@ -576,4 +491,102 @@ pub fn adf(d: &Decision, e: &Evidence, attachment: &str, marker: &str) -> (Value
         if fits(&build(mid)) { lo = mid } else { hi = mid - 1 }
     }
     (build(lo), true)
+}
+
+/// The comment with the first `n` commit rows: the headline, the reasons,
+/// the commits, the scans, and how to reproduce the decision.
+fn adf_doc(d: &Decision, rows: &[CommitRow], n: usize, attachment: &str, marker: &str) -> Value {
+    let mut doc = Doc::new().heading(4, &headline(d)).text(&summary(d, rows.len()));
+    let reasons: Vec<Vec<Inline>> = d
+        .reasons
+        .iter()
+        .map(|r| vec![Inline::Strong(r.code.as_str().to_owned()), Inline::Text(format!(": {}", clip(&r.detail, 600)))])
+        .collect();
+    doc = doc.bullets(reasons);
+    if !rows.is_empty() {
+        doc = adf_commits(doc, rows, n, attachment);
+    }
+    doc = adf_scans(doc, d);
+    let p = people(d);
+    if !p.is_empty() {
+        doc = doc.text(&p);
+    }
+    doc.paragraph(vec![
+        Inline::Text(format!("Decided at {} with policy {} ", d.decided_at, d.policy.source)),
+        Inline::Code(d.policy.digest.to_string()),
+        Inline::Text("; evidence ".to_owned()),
+        Inline::Code(d.evidence_digest.to_string()),
+        Inline::Text(format!(" (attached). Re-decide with `changegate decide`. {marker}")),
+    ])
+    .build()
+}
+
+/// The table of the first `n` commits, and where the rest are when not all
+/// fit.
+fn adf_commits(mut doc: Doc, rows: &[CommitRow], n: usize, attachment: &str) -> Doc {
+    let cells: Vec<Vec<Vec<Inline>>> = rows
+        .iter()
+        .take(n)
+        .map(|r| {
+            vec![
+                vec![Inline::Code(r.commit.clone()), Inline::Text(format!(" {}", r.headline))],
+                vec![Inline::Text(r.pull.clone())],
+                vec![Inline::Text(r.author.clone())],
+                vec![Inline::Text(r.approvers.clone())],
+                vec![Inline::Strong(r.verdict.clone())],
+                vec![Inline::Text(if r.reason.is_empty() { "-".to_owned() } else { r.reason.clone() })],
+            ]
+        })
+        .collect();
+    doc = doc.table(&["Commit", "Pull request", "Author", "Approvers", "Verdict", "Reason"], cells);
+    if n < rows.len() {
+        doc = doc.paragraph(vec![
+            Inline::Text(format!("... and {} more commit(s): the full table is in ", rows.len() - n)),
+            Inline::Code(attachment.to_owned()),
+            Inline::Text(".".to_owned()),
+        ]);
+    }
+    doc
+}
+
+/// The scans: a row per scanner, what is required, and the first findings
+/// when the scans do not pass.
+fn adf_scans(mut doc: Doc, d: &Decision) -> Doc {
+    let scans: Vec<Vec<Vec<Inline>>> = d
+        .scan
+        .scanners
+        .iter()
+        .map(|s| {
+            vec![
+                vec![Inline::Text(s.tool.clone())],
+                vec![Inline::Strong(s.verdict.as_str().to_owned())],
+                vec![Inline::Text(s.results.to_string())],
+                vec![Inline::Text(s.blocking.len().to_string())],
+                vec![Inline::Text(if s.evidence.is_empty() {
+                    "none for this commit".to_owned()
+                } else {
+                    clip(&s.evidence.join("; "), 300)
+                })],
+            ]
+        })
+        .collect();
+    if !scans.is_empty() {
+        doc = doc.table(&["Scanner", "Verdict", "Findings", "Blocking", "Evidence"], scans);
+    }
+    let required: Vec<Vec<Inline>> =
+        d.scan.required.iter().map(|r| vec![Inline::Text(clip(&required_line(r), 400))]).collect();
+    doc = doc.bullets(required);
+    if d.scan.verdict != Verdict::Pass {
+        let items: Vec<Vec<Inline>> = d
+            .scan
+            .findings
+            .iter()
+            .take(20)
+            .map(|f| {
+                vec![Inline::Strong(f.code.as_str().to_owned()), Inline::Text(format!(": {}", clip(&f.detail, 300)))]
+            })
+            .collect();
+        doc = doc.bullets(items);
+    }
+    doc
 }

@@ -697,220 +697,264 @@ impl GitHubStandIn {
         }
         let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
         match parts.as_slice() {
-            ["user", id] if req.method == "GET" => {
-                match self.accounts.iter().find(|a| id.parse::<u64>().is_ok_and(|n| n == a.id)) {
-                    None => Resp::json(
-                        404,
-                        json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}),
-                    ),
-                    Some(a) => {
-                        let mut u = simple_user(&a.login, a.id);
-                        let extra = json!({"type": if a.bot { "Bot" } else { "User" }, "name": a.login, "company": null, "blog": "",
-                            "location": null, "email": null, "hireable": null, "bio": null, "public_repos": 0, "public_gists": 0,
-                            "followers": 0, "following": 0, "created_at": "2020-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
-                            "user_view_type": "public"});
-                        if let (Some(o), Some(e)) = (u.as_object_mut(), extra.as_object()) {
-                            o.extend(e.clone());
-                        }
-                        Resp::json(200, u)
-                    }
-                }
+            ["user", id] if req.method == "GET" => self.user_get(id),
+            ["orgs", org, "teams", slug, "members"] => self.team_members(org, slug, req),
+            ["repos", owner, name, rest @ ..] => self.repo_route(owner, name, rest, req, grant),
+            _ => Resp::json(404, json!({"message": "Not Found"})),
+        }
+    }
+
+    /// `GET /user/{id}`: the account with that id, as GitHub describes a
+    /// user.
+    fn user_get(&self, id: &str) -> Resp {
+        match self.accounts.iter().find(|a| id.parse::<u64>().is_ok_and(|n| n == a.id)) {
+            None => {
+                Resp::json(404, json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}))
             }
-            ["orgs", org, "teams", slug, "members"] => {
-                let Some(members) = self.teams.get(&format!("{org}/{slug}")) else {
-                    return Resp::json(404, json!({"message": "Not Found"}));
-                };
-                let per: usize = req.query("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
-                let page: usize = req.query("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
-                let list: Vec<Value> = members
-                    .iter()
-                    .skip((page - 1) * per)
-                    .take(per)
-                    .map(|login| {
-                        let id = self.accounts.iter().find(|a| a.login == *login).map_or(9999, |a| a.id);
-                        simple_user(login, id)
-                    })
-                    .collect();
-                Resp::json(200, Value::Array(list))
+            Some(a) => {
+                let mut u = simple_user(&a.login, a.id);
+                let extra = json!({"type": if a.bot { "Bot" } else { "User" }, "name": a.login, "company": null, "blog": "",
+                    "location": null, "email": null, "hireable": null, "bio": null, "public_repos": 0, "public_gists": 0,
+                    "followers": 0, "following": 0, "created_at": "2020-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+                    "user_view_type": "public"});
+                if let (Some(o), Some(e)) = (u.as_object_mut(), extra.as_object()) {
+                    o.extend(e.clone());
+                }
+                Resp::json(200, u)
             }
-            ["repos", owner, name, rest @ ..] => {
-                let full = format!("{owner}/{name}");
-                let Some(repo) = self.repos.get(&full).cloned() else {
-                    return Resp::json(404, json!({"message": "Not Found"}));
+        }
+    }
+
+    /// `/orgs/{org}/teams/{slug}/members`: a page of a team's members.
+    fn team_members(&self, org: &str, slug: &str, req: &Req) -> Resp {
+        let Some(members) = self.teams.get(&format!("{org}/{slug}")) else {
+            return Resp::json(404, json!({"message": "Not Found"}));
+        };
+        let per: usize = req.query("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
+        let page: usize = req.query("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+        let list: Vec<Value> = members
+            .iter()
+            .skip((page - 1) * per)
+            .take(per)
+            .map(|login| {
+                let id = self.accounts.iter().find(|a| a.login == *login).map_or(9999, |a| a.id);
+                simple_user(login, id)
+            })
+            .collect();
+        Resp::json(200, Value::Array(list))
+    }
+
+    /// `/repos/{owner}/{name}/...`: the repository's routes, each refused
+    /// without the permission of the token it needs.
+    fn repo_route(&self, owner: &str, name: &str, rest: &[&str], req: &Req, grant: Grant) -> Resp {
+        let full = format!("{owner}/{name}");
+        let Some(repo) = self.repos.get(&full).cloned() else {
+            return Resp::json(404, json!({"message": "Not Found"}));
+        };
+        let needs = match rest.first() {
+            Some(&("compare" | "commits")) => Some(("contents", grant.contents)),
+            Some(&("pulls" | "issues")) => Some(("pull_requests", grant.pull_requests)),
+            Some(&"code-scanning") => Some(("security_events", grant.code_scanning)),
+            _ => None,
+        };
+        if let Some((permission, false)) = needs {
+            return not_accessible(permission);
+        }
+        match rest {
+            [] => Resp::json(200, repo_json(&full, &repo, grant.administration)),
+            ["pulls"] => self.pulls_list(&full, &repo, req),
+            ["branches", branch @ .., "protection"] if !branch.is_empty() => {
+                self.branch_protection(branch, &full, &repo, grant)
+            }
+            ["rules", "branches", branch @ ..] if !branch.is_empty() => Self::branch_rules(branch, &full, &repo),
+            ["rulesets", id] => match repo.rulesets.iter().find(|r| id.parse() == Ok(r.id)) {
+                Some(r) => Resp::json(200, ruleset_json(&full, r, grant.administration)),
+                None => Resp::json(404, json!({"message": "Not Found"})),
+            },
+            // A branch name may hold slashes (sent encoded as %2F).
+            ["compare", basehead @ ..] if !basehead.is_empty() => self.compare(&repo, &basehead.join("/"), req),
+            ["commits", sha] => self.commit_get(sha, &repo),
+            ["commits", sha, "pulls"] => self.commit_pulls(sha, &repo),
+            ["pulls", n, rest @ ..] => self.pull_route(n, rest, &repo),
+            ["issues", n, "timeline"] => Self::timeline(n, &repo),
+            ["code-scanning", "analyses"] => Self::analyses_list(&repo, req),
+            ["code-scanning", "analyses", id] => Self::analysis_get(id, &repo, req),
+            _ => Resp::json(404, json!({"message": "Not Found"})),
+        }
+    }
+
+    /// `pulls`: a page of the pull requests in the state asked for, newest
+    /// first.
+    fn pulls_list(&self, full: &str, repo: &Repo, req: &Req) -> Resp {
+        let state = req.query("state").unwrap_or("open");
+        let per: usize = req.query("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
+        let page: usize = req.query("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+        let list: Vec<Value> = repo
+            .pulls
+            .iter()
+            .rev()
+            .filter(|p| state == "all" || (state == "closed") == p.merged)
+            .skip((page - 1) * per)
+            .take(per)
+            .map(|p| self.pull_simple_json(full, repo, p))
+            .collect();
+        Resp::json(200, Value::Array(list))
+    }
+
+    /// `branches/{branch}/protection`: a branch's protection, visible only
+    /// with the administration permission.
+    fn branch_protection(&self, branch: &[&str], full: &str, repo: &Repo, grant: Grant) -> Resp {
+        let branch = branch.join("/");
+        if !grant.administration {
+            return Resp::json(
+                404,
+                json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest/branches/branch-protection#get-branch-protection"}),
+            );
+        }
+        match repo.protection.get(&branch) {
+            Some(p) => Resp::json(200, protection_json(full, &branch, p, |l| self.simple_user_of(l))),
+            None => Resp::json(
+                404,
+                json!({"message": "Branch not protected", "documentation_url": "https://docs.github.com/rest/branches/branch-protection#get-branch-protection"}),
+            ),
+        }
+    }
+
+    /// `rules/branches/{branch}`: the pull request rules of the rulesets that
+    /// apply to a branch.
+    fn branch_rules(branch: &[&str], full: &str, repo: &Repo) -> Resp {
+        let branch = branch.join("/");
+        let list: Vec<Value> = repo
+            .rulesets
+            .iter()
+            .filter(|r| r.branches.contains(&branch))
+            .map(|r| {
+                json!({"type": "pull_request", "ruleset_source_type": "Repository", "ruleset_source": full, "ruleset_id": r.id,
+                       "parameters": {"dismiss_stale_reviews_on_push": r.dismiss_stale, "require_code_owner_review": false,
+                                      "require_last_push_approval": false, "required_approving_review_count": r.required_approvals,
+                                      "required_review_thread_resolution": false}})
+            })
+            .collect();
+        Resp::json(200, Value::Array(list))
+    }
+
+    /// `commits/{sha}`: a commit and the files it changes against its first
+    /// parent.
+    fn commit_get(&self, sha: &str, repo: &Repo) -> Resp {
+        match git(&repo.git_dir, &["show", "-s", FORMAT, sha]) {
+            Ok(t) => {
+                let Some(c) = parse_log(&t).pop() else {
+                    return Resp::json(404, json!({"message": "No commit found"}));
                 };
-                let needs = match rest.first() {
-                    Some(&("compare" | "commits")) => Some(("contents", grant.contents)),
-                    Some(&("pulls" | "issues")) => Some(("pull_requests", grant.pull_requests)),
-                    Some(&"code-scanning") => Some(("security_events", grant.code_scanning)),
-                    _ => None,
-                };
-                if let Some((permission, false)) = needs {
-                    return not_accessible(permission);
-                }
-                match rest {
-                    [] => Resp::json(200, repo_json(&full, &repo, grant.administration)),
-                    ["pulls"] => {
-                        let state = req.query("state").unwrap_or("open");
-                        let per: usize = req.query("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
-                        let page: usize = req.query("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
-                        let list: Vec<Value> = repo
-                            .pulls
-                            .iter()
-                            .rev()
-                            .filter(|p| state == "all" || (state == "closed") == p.merged)
-                            .skip((page - 1) * per)
-                            .take(per)
-                            .map(|p| self.pull_simple_json(&full, &repo, p))
-                            .collect();
-                        Resp::json(200, Value::Array(list))
-                    }
-                    ["branches", branch @ .., "protection"] if !branch.is_empty() => {
-                        let branch = branch.join("/");
-                        if !grant.administration {
-                            return Resp::json(
-                                404,
-                                json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest/branches/branch-protection#get-branch-protection"}),
-                            );
-                        }
-                        match repo.protection.get(&branch) {
-                            Some(p) => Resp::json(200, protection_json(&full, &branch, p, |l| self.simple_user_of(l))),
-                            None => Resp::json(
-                                404,
-                                json!({"message": "Branch not protected", "documentation_url": "https://docs.github.com/rest/branches/branch-protection#get-branch-protection"}),
-                            ),
-                        }
-                    }
-                    ["rules", "branches", branch @ ..] if !branch.is_empty() => {
-                        let branch = branch.join("/");
-                        let list: Vec<Value> = repo
-                            .rulesets
-                            .iter()
-                            .filter(|r| r.branches.contains(&branch))
-                            .map(|r| {
-                                json!({"type": "pull_request", "ruleset_source_type": "Repository", "ruleset_source": full, "ruleset_id": r.id,
-                                       "parameters": {"dismiss_stale_reviews_on_push": r.dismiss_stale, "require_code_owner_review": false,
-                                                      "require_last_push_approval": false, "required_approving_review_count": r.required_approvals,
-                                                      "required_review_thread_resolution": false}})
-                            })
-                            .collect();
-                        Resp::json(200, Value::Array(list))
-                    }
-                    ["rulesets", id] => match repo.rulesets.iter().find(|r| id.parse() == Ok(r.id)) {
-                        Some(r) => Resp::json(200, ruleset_json(&full, r, grant.administration)),
-                        None => Resp::json(404, json!({"message": "Not Found"})),
-                    },
-                    // A branch name may hold slashes (sent encoded as %2F).
-                    ["compare", basehead @ ..] if !basehead.is_empty() => self.compare(&repo, &basehead.join("/"), req),
-                    ["commits", sha] => match git(&repo.git_dir, &["show", "-s", FORMAT, sha]) {
-                        Ok(t) => {
-                            let Some(c) = parse_log(&t).pop() else {
-                                return Resp::json(404, json!({"message": "No commit found"}));
-                            };
-                            let files = git(
-                                &repo.git_dir,
-                                &[
-                                    "diff-tree",
-                                    "--no-commit-id",
-                                    "--root",
-                                    "-r",
-                                    "-M",
-                                    "--name-status",
-                                    "-m",
-                                    "--first-parent",
-                                    sha,
-                                ],
-                            )
-                            .unwrap_or_default();
-                            let mut v = self.commit_json(&repo, &c);
-                            v["files"] = Value::Array(files.lines().filter_map(rest_file).collect());
-                            Resp::json(200, v)
-                        }
-                        Err(_) => Resp::json(422, json!({"message": format!("No commit found for SHA: {sha}")})),
-                    },
-                    ["commits", sha, "pulls"] => {
-                        let list: Vec<Value> = repo
-                            .pulls
-                            .iter()
-                            .filter(|p| {
-                                p.merge_commit.as_deref() == Some(*sha)
-                                    || p.landed.iter().any(|l| l == sha)
-                                    || p.commits.iter().any(|c| c == sha)
-                            })
-                            .map(|p| self.pull_json(p))
-                            .collect();
-                        Resp::json(200, Value::Array(list))
-                    }
-                    ["pulls", n, rest @ ..] => {
-                        let Some(p) = n.parse::<u64>().ok().and_then(|n| repo.pulls.iter().find(|p| p.number == n))
-                        else {
-                            return Resp::json(404, json!({"message": "Not Found"}));
-                        };
-                        match rest {
-                            [] => Resp::json(200, self.pull_json(p)),
-                            ["reviews"] => Resp::json(
-                                200,
-                                Value::Array(p.reviews.iter().map(|r| json!({"id": r.id, "node_id": "", "user": self.user_json(self.account(&r.author)), "body": "", "state": r.state, "commit_id": r.commit, "submitted_at": r.submitted_at, "html_url": "", "pull_request_url": "", "author_association": "MEMBER", "_links": {}})).collect()),
-                            ),
-                            ["commits"] => {
-                                let cs: Vec<Value> = p.commits.iter().filter_map(|c| repo.commits.get(c)).map(|c| self.commit_json(&repo, c)).collect();
-                                Resp::json(200, Value::Array(cs))
-                            }
-                            _ => Resp::json(404, json!({"message": "Not Found"})),
-                        }
-                    }
-                    ["issues", n, "timeline"] => {
-                        let Some(p) = n.parse::<u64>().ok().and_then(|n| repo.pulls.iter().find(|p| p.number == n))
-                        else {
-                            return Resp::json(404, json!({"message": "Not Found"}));
-                        };
-                        let events: Vec<Value> = p.events.iter().map(|e| json!({"event": e.item_type().to_ascii_lowercase(), "created_at": match e {
-                            Event::ForcePushed { at, .. } | Event::ReviewDismissed { at, .. } | Event::BaseRefChanged { at, .. } | Event::Merged { at, .. } => at.clone(),
-                        }})).collect();
-                        Resp::json(200, Value::Array(events))
-                    }
-                    ["code-scanning", "analyses"] => {
-                        // Newest first (analyses are added oldest first), paged.
-                        let r = req.query("ref").unwrap_or_default();
-                        let full = if r.starts_with("refs/") { r.to_owned() } else { format!("refs/heads/{r}") };
-                        let per_page: usize = req.query("per_page").and_then(|p| p.parse().ok()).unwrap_or(30).min(100);
-                        let page: usize = req.query("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
-                        let list: Vec<Value> = repo
-                            .analyses
-                            .iter()
-                            .rev()
-                            .filter(|a| a["ref"] == full.as_str())
-                            .skip((page - 1) * per_page)
-                            .take(per_page)
-                            .cloned()
-                            .collect();
-                        Resp::json(200, Value::Array(list))
-                    }
-                    ["code-scanning", "analyses", id] => {
-                        let id: Option<u64> = id.parse().ok();
-                        let Some(a) = repo.analyses.iter().find(|a| a["id"].as_u64() == id) else {
-                            return Resp::json(404, json!({"message": "Not Found"}));
-                        };
-                        if req.header("accept").is_some_and(|h| h.contains("sarif")) {
-                            match id.and_then(|i| repo.analysis_sarif.get(&i)) {
-                                Some(doc) => {
-                                    let mut r = Resp::json(200, doc.clone());
-                                    for (k, v) in &mut r.headers {
-                                        if k.eq_ignore_ascii_case("content-type") {
-                                            *v = "application/sarif+json".into();
-                                        }
-                                    }
-                                    r
-                                }
-                                None => Resp::json(404, json!({"message": "Not Found"})),
-                            }
-                        } else {
-                            Resp::json(200, a.clone())
-                        }
-                    }
-                    _ => Resp::json(404, json!({"message": "Not Found"})),
-                }
+                let files = git(
+                    &repo.git_dir,
+                    &[
+                        "diff-tree",
+                        "--no-commit-id",
+                        "--root",
+                        "-r",
+                        "-M",
+                        "--name-status",
+                        "-m",
+                        "--first-parent",
+                        sha,
+                    ],
+                )
+                .unwrap_or_default();
+                let mut v = self.commit_json(repo, &c);
+                v["files"] = Value::Array(files.lines().filter_map(rest_file).collect());
+                Resp::json(200, v)
+            }
+            Err(_) => Resp::json(422, json!({"message": format!("No commit found for SHA: {sha}")})),
+        }
+    }
+
+    /// `commits/{sha}/pulls`: the pull requests that hold or landed a commit.
+    fn commit_pulls(&self, sha: &str, repo: &Repo) -> Resp {
+        let list: Vec<Value> = repo
+            .pulls
+            .iter()
+            .filter(|p| {
+                p.merge_commit.as_deref() == Some(sha)
+                    || p.landed.iter().any(|l| l == sha)
+                    || p.commits.iter().any(|c| c == sha)
+            })
+            .map(|p| self.pull_json(p))
+            .collect();
+        Resp::json(200, Value::Array(list))
+    }
+
+    /// `pulls/{n}/...`: a pull request, its reviews or its commits.
+    fn pull_route(&self, n: &str, rest: &[&str], repo: &Repo) -> Resp {
+        let Some(p) = n.parse::<u64>().ok().and_then(|n| repo.pulls.iter().find(|p| p.number == n)) else {
+            return Resp::json(404, json!({"message": "Not Found"}));
+        };
+        match rest {
+            [] => Resp::json(200, self.pull_json(p)),
+            ["reviews"] => Resp::json(
+                200,
+                Value::Array(p.reviews.iter().map(|r| json!({"id": r.id, "node_id": "", "user": self.user_json(self.account(&r.author)), "body": "", "state": r.state, "commit_id": r.commit, "submitted_at": r.submitted_at, "html_url": "", "pull_request_url": "", "author_association": "MEMBER", "_links": {}})).collect()),
+            ),
+            ["commits"] => {
+                let cs: Vec<Value> = p.commits.iter().filter_map(|c| repo.commits.get(c)).map(|c| self.commit_json(repo, c)).collect();
+                Resp::json(200, Value::Array(cs))
             }
             _ => Resp::json(404, json!({"message": "Not Found"})),
+        }
+    }
+
+    /// `issues/{n}/timeline`: a pull request's events.
+    fn timeline(n: &str, repo: &Repo) -> Resp {
+        let Some(p) = n.parse::<u64>().ok().and_then(|n| repo.pulls.iter().find(|p| p.number == n)) else {
+            return Resp::json(404, json!({"message": "Not Found"}));
+        };
+        let events: Vec<Value> = p.events.iter().map(|e| json!({"event": e.item_type().to_ascii_lowercase(), "created_at": match e {
+            Event::ForcePushed { at, .. } | Event::ReviewDismissed { at, .. } | Event::BaseRefChanged { at, .. } | Event::Merged { at, .. } => at.clone(),
+        }})).collect();
+        Resp::json(200, Value::Array(events))
+    }
+
+    /// `code-scanning/analyses`: a page of the analyses of a ref, newest first.
+    fn analyses_list(repo: &Repo, req: &Req) -> Resp {
+        // Newest first (analyses are added oldest first), paged.
+        let r = req.query("ref").unwrap_or_default();
+        let full = if r.starts_with("refs/") { r.to_owned() } else { format!("refs/heads/{r}") };
+        let per_page: usize = req.query("per_page").and_then(|p| p.parse().ok()).unwrap_or(30).min(100);
+        let page: usize = req.query("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+        let list: Vec<Value> = repo
+            .analyses
+            .iter()
+            .rev()
+            .filter(|a| a["ref"] == full.as_str())
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .cloned()
+            .collect();
+        Resp::json(200, Value::Array(list))
+    }
+
+    /// `code-scanning/analyses/{id}`: an analysis, or its SARIF document when
+    /// asked for.
+    fn analysis_get(id: &str, repo: &Repo, req: &Req) -> Resp {
+        let id: Option<u64> = id.parse().ok();
+        let Some(a) = repo.analyses.iter().find(|a| a["id"].as_u64() == id) else {
+            return Resp::json(404, json!({"message": "Not Found"}));
+        };
+        if req.header("accept").is_some_and(|h| h.contains("sarif")) {
+            match id.and_then(|i| repo.analysis_sarif.get(&i)) {
+                Some(doc) => {
+                    let mut r = Resp::json(200, doc.clone());
+                    for (k, v) in &mut r.headers {
+                        if k.eq_ignore_ascii_case("content-type") {
+                            *v = "application/sarif+json".into();
+                        }
+                    }
+                    r
+                }
+                None => Resp::json(404, json!({"message": "Not Found"})),
+            }
+        } else {
+            Resp::json(200, a.clone())
         }
     }
 

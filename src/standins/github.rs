@@ -1123,6 +1123,172 @@ impl Graph<'_> {
         let total = items.len();
         Resolved::Object(Node::Connection(items, after, first, total))
     }
+
+    /// `Repository.object`: the commit of an `oid`, or the tree or blob an
+    /// `expression` names; null when there is none.
+    fn repository_object(&self, r: &str, args: &Map<String, Value>) -> Result<Resolved<Node>, String> {
+        if let Some(oid) = args.get("oid").and_then(Value::as_str) {
+            return match self.commit(r, oid) {
+                Ok(c) => obj(Node::Commit(r.to_owned(), c.sha)),
+                Err(_) => leaf(Value::Null),
+            };
+        }
+        let expr = args.get("expression").and_then(Value::as_str).unwrap_or_default();
+        let dir = &self.repo(r)?.git_dir;
+        match git(dir, &["cat-file", "-t", expr]).as_deref().map(str::trim) {
+            Ok("tree") => match git(dir, &["rev-parse", expr]) {
+                Ok(oid) => obj(Node::Folder(r.to_owned(), oid.trim().to_owned())),
+                Err(_) => leaf(Value::Null),
+            },
+            Ok(_) => match git(dir, &["show", expr]) {
+                Ok(text) => obj(Node::Blob(text)),
+                Err(_) => leaf(Value::Null),
+            },
+            Err(_) => leaf(Value::Null),
+        }
+    }
+
+    /// A field of a commit.
+    fn commit_field(&self, r: &str, oid: &str, f: &str, args: &Map<String, Value>) -> Result<Resolved<Node>, String> {
+        let c = self.commit(r, oid)?;
+        match f {
+            "oid" => leaf(json!(c.sha)),
+            "messageHeadline" => leaf(json!(c.message.lines().next().unwrap_or_default())),
+            "tree" => obj(Node::Tree(c.tree)),
+            "parents" => {
+                Ok(Self::connection(c.parents.iter().map(|p| Node::Commit(r.to_owned(), p.clone())).collect(), args))
+            }
+            "author" => obj(Node::GitActor(c.author_email)),
+            "committer" => obj(Node::GitActor(c.committer_email)),
+            "committedViaWeb" => {
+                leaf(json!(c.committer_email == WEB_FLOW_EMAIL && !self.repo(r)?.unsigned.contains(&c.sha)))
+            }
+            "signature" => {
+                if self.repo(r)?.signed(&c) {
+                    obj(Node::Signature)
+                } else {
+                    leaf(Value::Null)
+                }
+            }
+            "changedFilesIfAvailable" => leaf(json!(c.changed_files)),
+            "associatedPullRequests" => {
+                let pulls: Vec<Node> = self
+                    .repo(r)?
+                    .pulls
+                    .iter()
+                    .filter(|p| !p.unindexed)
+                    .filter(|p| {
+                        p.merge_commit.as_deref() == Some(&c.sha)
+                            || p.landed.contains(&c.sha)
+                            || p.commits.contains(&c.sha)
+                    })
+                    .map(|p| Node::Pull(r.to_owned(), p.number))
+                    .collect();
+                Ok(Self::connection(pulls, args))
+            }
+            _ => Err(format!("Field '{f}' doesn't exist on type 'Commit'")),
+        }
+    }
+
+    /// `Tree.entries` of a folder: each entry's name, kind and object id.
+    fn folder_entries(&self, r: &str, oid: &str) -> Result<Resolved<Node>, String> {
+        let listing = git(&self.repo(r)?.git_dir, &["ls-tree", oid]).map_err(|e| e.to_string())?;
+        Ok(Resolved::List(
+            listing
+                .lines()
+                .filter_map(|l| {
+                    let (meta, name) = l.split_once('\t')?;
+                    let mut m = meta.split_whitespace();
+                    let (_, kind, id) = (m.next()?, m.next()?, m.next()?);
+                    Some(Resolved::Object(Node::TreeEntry(name.to_owned(), kind.to_owned(), id.to_owned())))
+                })
+                .collect(),
+        ))
+    }
+
+    /// A field of a pull request.
+    fn pull_field(&self, r: &str, n: u64, f: &str, args: &Map<String, Value>) -> Result<Resolved<Node>, String> {
+        let p = self.pull(r, n)?;
+        match f {
+            "number" => leaf(json!(p.number)),
+            "merged" => leaf(json!(p.merged)),
+            "mergedAt" => leaf(json!(p.merged_at)),
+            "baseRefName" => leaf(json!(p.base_ref)),
+            "headRefOid" => leaf(json!(p.head)),
+            "mergeCommit" => match &p.merge_commit {
+                Some(m) => obj(Node::Commit(r.to_owned(), m.clone())),
+                None => leaf(Value::Null),
+            },
+            "baseRepository" => obj(Node::Repository(r.to_owned())),
+            "author" => obj(Node::Account(Some(p.author.clone()))),
+            "files" => Ok(Self::connection(self.pull_files(r, p)?, args)),
+            "commits" => Ok(Self::connection(
+                p.commits.iter().map(|c| Node::PullCommit(r.to_owned(), c.clone())).collect(),
+                args,
+            )),
+            "reviews" => {
+                Ok(Self::connection(p.reviews.iter().map(|rv| Node::Review(r.to_owned(), n, rv.id)).collect(), args))
+            }
+            "timelineItems" => {
+                let types: Vec<String> = args
+                    .get("itemTypes")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
+                    .unwrap_or_default();
+                let events: Vec<Node> = p
+                    .events
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| types.is_empty() || types.iter().any(|t| t == e.item_type()))
+                    .map(|(i, _)| Node::Event(r.to_owned(), n, i))
+                    .collect();
+                Ok(Self::connection(events, args))
+            }
+            _ => Err(format!("Field '{f}' doesn't exist on type 'PullRequest'")),
+        }
+    }
+
+    /// A field of a pull request's review.
+    fn review_field(&self, r: &str, n: u64, id: u64, f: &str) -> Result<Resolved<Node>, String> {
+        let rv = self.pull(r, n)?.reviews.iter().find(|x| x.id == id).ok_or("no such review")?;
+        match f {
+            "fullDatabaseId" => leaf(json!(rv.id.to_string())),
+            "state" => leaf(json!(rv.state)),
+            // A pending review has not been submitted.
+            "submittedAt" => leaf(if rv.submitted_at.is_empty() { Value::Null } else { json!(rv.submitted_at) }),
+            "commit" => obj(Node::Commit(r.to_owned(), rv.commit.clone())),
+            "author" => obj(Node::Account(Some(rv.author.clone()))),
+            "authorCanPushToRepository" => leaf(json!(self.0.account(&rv.author).is_some_and(|a| a.can_push))),
+            _ => Err(format!("Field '{f}' doesn't exist on type 'PullRequestReview'")),
+        }
+    }
+
+    /// A field of a pull request's timeline event.
+    fn event_field(&self, r: &str, n: u64, i: usize, f: &str) -> Result<Resolved<Node>, String> {
+        let e = &self.pull(r, n)?.events[i];
+        match (e, f) {
+            (
+                Event::ForcePushed { at, .. }
+                | Event::ReviewDismissed { at, .. }
+                | Event::BaseRefChanged { at, .. }
+                | Event::Merged { at, .. },
+                "createdAt",
+            ) => leaf(json!(at)),
+            (
+                Event::ForcePushed { actor, .. } | Event::ReviewDismissed { actor, .. } | Event::Merged { actor, .. },
+                "actor",
+            ) => obj(Node::Account(Some(actor.clone()))),
+            (Event::ForcePushed { before, .. }, "beforeCommit") => obj(Node::Commit(r.to_owned(), before.clone())),
+            (Event::ForcePushed { after, .. }, "afterCommit") => obj(Node::Commit(r.to_owned(), after.clone())),
+            (Event::ReviewDismissed { previous_state, .. }, "previousReviewState") => leaf(json!(previous_state)),
+            (Event::ReviewDismissed { review, .. }, "review") => obj(Node::Review(r.to_owned(), n, *review)),
+            (Event::BaseRefChanged { previous, .. }, "previousRefName") => leaf(json!(previous)),
+            (Event::BaseRefChanged { current, .. }, "currentRefName") => leaf(json!(current)),
+            (Event::Merged { commit, .. }, "commit") => obj(Node::Commit(r.to_owned(), commit.clone())),
+            (Event::Merged { .. }, "mergeRefName") => leaf(json!("main")),
+            _ => Err(format!("Field '{f}' doesn't exist on type '{}'", e.typename())),
+        }
+    }
 }
 
 impl Resolver for Graph<'_> {
@@ -1169,8 +1335,6 @@ impl Resolver for Graph<'_> {
     }
 
     fn field(&self, node: &Node, name: &str, args: &Map<String, Value>) -> Result<Resolved<Node>, String> {
-        let leaf = |v: Value| Ok(Resolved::Leaf(v));
-        let obj = |n: Node| Ok(Resolved::Object(n));
         match (node, name) {
             (Node::Query, "repository") => {
                 let full = format!(
@@ -1181,88 +1345,15 @@ impl Resolver for Graph<'_> {
                 self.repo(&full).map_err(|e| format!("{}{e}", graphql::NOT_FOUND))?;
                 obj(Node::Repository(full))
             }
-            (Node::Repository(r), "object") => {
-                if let Some(oid) = args.get("oid").and_then(Value::as_str) {
-                    return match self.commit(r, oid) {
-                        Ok(c) => obj(Node::Commit(r.clone(), c.sha)),
-                        Err(_) => leaf(Value::Null),
-                    };
-                }
-                let expr = args.get("expression").and_then(Value::as_str).unwrap_or_default();
-                let dir = &self.repo(r)?.git_dir;
-                match git(dir, &["cat-file", "-t", expr]).as_deref().map(str::trim) {
-                    Ok("tree") => match git(dir, &["rev-parse", expr]) {
-                        Ok(oid) => obj(Node::Folder(r.clone(), oid.trim().to_owned())),
-                        Err(_) => leaf(Value::Null),
-                    },
-                    Ok(_) => match git(dir, &["show", expr]) {
-                        Ok(text) => obj(Node::Blob(text)),
-                        Err(_) => leaf(Value::Null),
-                    },
-                    Err(_) => leaf(Value::Null),
-                }
-            }
+            (Node::Repository(r), "object") => self.repository_object(r, args),
             (Node::Repository(r), "pullRequest") => {
                 let n = args.get("number").and_then(Value::as_u64).ok_or("number is required")?;
                 self.pull(r, n)?;
                 obj(Node::Pull(r.clone(), n))
             }
-            (Node::Commit(r, oid), f) => {
-                let c = self.commit(r, oid)?;
-                match f {
-                    "oid" => leaf(json!(c.sha)),
-                    "messageHeadline" => leaf(json!(c.message.lines().next().unwrap_or_default())),
-                    "tree" => obj(Node::Tree(c.tree)),
-                    "parents" => Ok(Self::connection(
-                        c.parents.iter().map(|p| Node::Commit(r.clone(), p.clone())).collect(),
-                        args,
-                    )),
-                    "author" => obj(Node::GitActor(c.author_email)),
-                    "committer" => obj(Node::GitActor(c.committer_email)),
-                    "committedViaWeb" => {
-                        leaf(json!(c.committer_email == WEB_FLOW_EMAIL && !self.repo(r)?.unsigned.contains(&c.sha)))
-                    }
-                    "signature" => {
-                        if self.repo(r)?.signed(&c) {
-                            obj(Node::Signature)
-                        } else {
-                            leaf(Value::Null)
-                        }
-                    }
-                    "changedFilesIfAvailable" => leaf(json!(c.changed_files)),
-                    "associatedPullRequests" => {
-                        let pulls: Vec<Node> = self
-                            .repo(r)?
-                            .pulls
-                            .iter()
-                            .filter(|p| !p.unindexed)
-                            .filter(|p| {
-                                p.merge_commit.as_deref() == Some(&c.sha)
-                                    || p.landed.contains(&c.sha)
-                                    || p.commits.contains(&c.sha)
-                            })
-                            .map(|p| Node::Pull(r.clone(), p.number))
-                            .collect();
-                        Ok(Self::connection(pulls, args))
-                    }
-                    _ => Err(format!("Field '{f}' doesn't exist on type 'Commit'")),
-                }
-            }
+            (Node::Commit(r, oid), f) => self.commit_field(r, oid, f, args),
             (Node::Tree(oid) | Node::Folder(_, oid), "oid") => leaf(json!(oid)),
-            (Node::Folder(r, oid), "entries") => {
-                let listing = git(&self.repo(r)?.git_dir, &["ls-tree", oid]).map_err(|e| e.to_string())?;
-                Ok(Resolved::List(
-                    listing
-                        .lines()
-                        .filter_map(|l| {
-                            let (meta, name) = l.split_once('\t')?;
-                            let mut m = meta.split_whitespace();
-                            let (_, kind, id) = (m.next()?, m.next()?, m.next()?);
-                            Some(Resolved::Object(Node::TreeEntry(name.to_owned(), kind.to_owned(), id.to_owned())))
-                        })
-                        .collect(),
-                ))
-            }
+            (Node::Folder(r, oid), "entries") => self.folder_entries(r, oid),
             (Node::TreeEntry(name, kind, oid), f) => match f {
                 "name" => leaf(json!(name)),
                 "type" => leaf(json!(kind)),
@@ -1290,47 +1381,7 @@ impl Resolver for Graph<'_> {
                     _ => Err(format!("Field '{f}' doesn't exist on type 'User'")),
                 }
             }
-            (Node::Pull(r, n), f) => {
-                let p = self.pull(r, *n)?;
-                match f {
-                    "number" => leaf(json!(p.number)),
-                    "merged" => leaf(json!(p.merged)),
-                    "mergedAt" => leaf(json!(p.merged_at)),
-                    "baseRefName" => leaf(json!(p.base_ref)),
-                    "headRefOid" => leaf(json!(p.head)),
-                    "mergeCommit" => match &p.merge_commit {
-                        Some(m) => obj(Node::Commit(r.clone(), m.clone())),
-                        None => leaf(Value::Null),
-                    },
-                    "baseRepository" => obj(Node::Repository(r.clone())),
-                    "author" => obj(Node::Account(Some(p.author.clone()))),
-                    "files" => Ok(Self::connection(self.pull_files(r, p)?, args)),
-                    "commits" => Ok(Self::connection(
-                        p.commits.iter().map(|c| Node::PullCommit(r.clone(), c.clone())).collect(),
-                        args,
-                    )),
-                    "reviews" => Ok(Self::connection(
-                        p.reviews.iter().map(|rv| Node::Review(r.clone(), *n, rv.id)).collect(),
-                        args,
-                    )),
-                    "timelineItems" => {
-                        let types: Vec<String> = args
-                            .get("itemTypes")
-                            .and_then(Value::as_array)
-                            .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
-                            .unwrap_or_default();
-                        let events: Vec<Node> = p
-                            .events
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, e)| types.is_empty() || types.iter().any(|t| t == e.item_type()))
-                            .map(|(i, _)| Node::Event(r.clone(), *n, i))
-                            .collect();
-                        Ok(Self::connection(events, args))
-                    }
-                    _ => Err(format!("Field '{f}' doesn't exist on type 'PullRequest'")),
-                }
-            }
+            (Node::Pull(r, n), f) => self.pull_field(r, *n, f, args),
             (Node::Repository(r), "nameWithOwner") => leaf(json!(r)),
             (Node::Repository(r), "defaultBranchRef") => obj(Node::BranchRef(self.repo(r)?.default_branch.clone())),
             (Node::BranchRef(name), "name") => leaf(json!(name)),
@@ -1341,60 +1392,9 @@ impl Resolver for Graph<'_> {
                 _ => Err(format!("Field '{f}' doesn't exist on type 'PullRequestChangedFile'")),
             },
             (Node::PullCommit(r, oid), "commit") => obj(Node::Commit(r.clone(), oid.clone())),
-            (Node::Review(r, n, id), f) => {
-                let rv = self.pull(r, *n)?.reviews.iter().find(|x| x.id == *id).ok_or("no such review")?;
-                match f {
-                    "fullDatabaseId" => leaf(json!(rv.id.to_string())),
-                    "state" => leaf(json!(rv.state)),
-                    // A pending review has not been submitted.
-                    "submittedAt" => {
-                        leaf(if rv.submitted_at.is_empty() { Value::Null } else { json!(rv.submitted_at) })
-                    }
-                    "commit" => obj(Node::Commit(r.clone(), rv.commit.clone())),
-                    "author" => obj(Node::Account(Some(rv.author.clone()))),
-                    "authorCanPushToRepository" => leaf(json!(self.0.account(&rv.author).is_some_and(|a| a.can_push))),
-                    _ => Err(format!("Field '{f}' doesn't exist on type 'PullRequestReview'")),
-                }
-            }
-            (Node::Event(r, n, i), f) => {
-                let e = &self.pull(r, *n)?.events[*i];
-                match (e, f) {
-                    (
-                        Event::ForcePushed { at, .. }
-                        | Event::ReviewDismissed { at, .. }
-                        | Event::BaseRefChanged { at, .. }
-                        | Event::Merged { at, .. },
-                        "createdAt",
-                    ) => leaf(json!(at)),
-                    (
-                        Event::ForcePushed { actor, .. }
-                        | Event::ReviewDismissed { actor, .. }
-                        | Event::Merged { actor, .. },
-                        "actor",
-                    ) => obj(Node::Account(Some(actor.clone()))),
-                    (Event::ForcePushed { before, .. }, "beforeCommit") => obj(Node::Commit(r.clone(), before.clone())),
-                    (Event::ForcePushed { after, .. }, "afterCommit") => obj(Node::Commit(r.clone(), after.clone())),
-                    (Event::ReviewDismissed { previous_state, .. }, "previousReviewState") => {
-                        leaf(json!(previous_state))
-                    }
-                    (Event::ReviewDismissed { review, .. }, "review") => obj(Node::Review(r.clone(), *n, *review)),
-                    (Event::BaseRefChanged { previous, .. }, "previousRefName") => leaf(json!(previous)),
-                    (Event::BaseRefChanged { current, .. }, "currentRefName") => leaf(json!(current)),
-                    (Event::Merged { commit, .. }, "commit") => obj(Node::Commit(r.clone(), commit.clone())),
-                    (Event::Merged { .. }, "mergeRefName") => leaf(json!("main")),
-                    _ => Err(format!("Field '{f}' doesn't exist on type '{}'", e.typename())),
-                }
-            }
-            (Node::Connection(items, start, first, total), f) => match f {
-                "nodes" => {
-                    Ok(Resolved::List(items.iter().skip(*start).take(*first).cloned().map(Resolved::Object).collect()))
-                }
-                "totalCount" => leaf(json!(total)),
-                "pageInfo" => {
-                    obj(Node::PageInfo(start + first < *total, (start + first).min(*total).saturating_sub(1)))
-                }
-                _ => Err(format!("Field '{f}' doesn't exist on a connection")),
-            },
+            (Node::Review(r, n, id), f) => self.review_field(r, *n, *id, f),
+            (Node::Event(r, n, i), f) => self.event_field(r, *n, *i, f),
+            (Node::Connection(items, start, first, total), f) => connection_field(items, *start, *first, *total, f),
             (Node::PageInfo(more, last), f) => match f {
                 "hasNextPage" => leaf(json!(more)),
                 "endCursor" => leaf(json!(last.to_string())),
@@ -1402,5 +1402,32 @@ impl Resolver for Graph<'_> {
             },
             (_, f) => Err(format!("Field '{f}' doesn't exist")),
         }
+    }
+}
+
+/// A resolved leaf value.
+fn leaf(v: Value) -> Result<Resolved<Node>, String> {
+    Ok(Resolved::Leaf(v))
+}
+
+/// A resolved object.
+fn obj(n: Node) -> Result<Resolved<Node>, String> {
+    Ok(Resolved::Object(n))
+}
+
+/// A field of a connection: its page of nodes (from `start`, `first` of
+/// them), its total, and its page info.
+fn connection_field(
+    items: &[Node],
+    start: usize,
+    first: usize,
+    total: usize,
+    f: &str,
+) -> Result<Resolved<Node>, String> {
+    match f {
+        "nodes" => Ok(Resolved::List(items.iter().skip(start).take(first).cloned().map(Resolved::Object).collect())),
+        "totalCount" => leaf(json!(total)),
+        "pageInfo" => obj(Node::PageInfo(start + first < total, (start + first).min(total).saturating_sub(1))),
+        _ => Err(format!("Field '{f}' doesn't exist on a connection")),
     }
 }

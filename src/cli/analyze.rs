@@ -174,11 +174,19 @@ fn analyze(
     let recorder = analyze::Recorder { store, policy_digest };
     let a = analyze::run(&args, config, (&source, &content), &sources, &recorder).map_err(CliError::from)?;
     junit.push(render::junit(&a.decision));
+    write_reports(cli, &svc.jira, &a)?;
+    print(cli, &a, out)?;
+    Ok(verdict(&a.decision))
+}
+
+/// The files asked for: the markdown and HTML reports, and the evidence
+/// record, in that order.
+fn write_reports(cli: &AnalyzeCli, jira: &crate::clients::jira::Jira, a: &analyze::Analysis) -> Result<(), CliError> {
     if let Some(path) = &cli.markdown_out {
         write_file(path, "cannot write the markdown report", render::markdown(&a.decision, &a.evidence).as_bytes())?;
     }
     if let Some(path) = &cli.html {
-        let url = svc.jira.browse_url(&a.decision.ticket);
+        let url = jira.browse_url(&a.decision.ticket);
         let page = render::html(&a.decision, &a.evidence, Some(&url), &a.actions);
         write_file(path, "cannot write the HTML report", page.as_bytes())?;
     }
@@ -189,12 +197,18 @@ fn analyze(
             source,
         })?;
     }
+    Ok(())
+}
+
+/// The analysis on stdout: one JSON document, or the report with each gap
+/// and what was done.
+fn print(cli: &AnalyzeCli, a: &analyze::Analysis, out: &mut dyn Write) -> Result<(), CliError> {
     if cli.format == Format::Json {
         // One JSON document: the decision (as `decide --format json` prints
         // it), what was done, and what could not be read.
         let doc = serde_json::json!({"decision": a.decision, "actions": a.actions, "gaps": a.evidence.gaps});
         writeln!(out, "{}", serde_json::to_string_pretty(&doc).expect("serialises"))?;
-        return Ok(verdict(&a.decision));
+        return Ok(());
     }
     match cli.format {
         Format::Markdown => write!(out, "{}", render::markdown(&a.decision, &a.evidence))?,
@@ -206,7 +220,7 @@ fn analyze(
     for line in &a.actions {
         writeln!(out, "{line}")?;
     }
-    Ok(verdict(&a.decision))
+    Ok(())
 }
 
 /// Exit 0 when the decision recommends approval (every check passed), 1

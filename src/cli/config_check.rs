@@ -298,6 +298,32 @@ pub(super) fn run(
             problems.extend(probe_bot(&config, env, out)?);
         }
     }
+    problems.extend(file_problems(&config));
+    let site_vars = ["JIRA_BASE_URL", "JIRA_USER_EMAIL", "JIRA_API_TOKEN"];
+    let missing: Vec<&str> = site_vars.iter().copied().filter(|v| env.get(v).is_none()).collect();
+    if args.offline || !missing.is_empty() {
+        return site_unchecked(args, &missing, problems, out);
+    }
+    let jira = Jira::new(&JiraSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
+    problems.extend(check_site(&config, &jira, args.probe_ticket.as_deref())?);
+    if problems.is_empty() {
+        writeln!(out, "site {} matches the configuration", jira.base_url())?;
+        if let Some(k) = &args.probe_ticket {
+            writeln!(out, "the CI user cannot approve or decline {k}")?;
+        }
+        Ok(Outcome::Pass)
+    } else {
+        for p in &problems {
+            writeln!(out, "problem: {p}")?;
+        }
+        Ok(Outcome::Deny)
+    }
+}
+
+/// What the file alone gets wrong: required fields mapped to no site
+/// field, and with several controlled environments, those without holds.
+fn file_problems(config: &Config) -> Vec<String> {
+    let mut problems = Vec::new();
     let unmapped: Vec<&str> = config
         .jira
         .required
@@ -328,41 +354,34 @@ pub(super) fn run(
             without_holds.join(", ")
         ));
     }
-    let site_vars = ["JIRA_BASE_URL", "JIRA_USER_EMAIL", "JIRA_API_TOKEN"];
-    let missing: Vec<&str> = site_vars.iter().copied().filter(|v| env.get(v).is_none()).collect();
-    if args.offline || !missing.is_empty() {
-        if args.probe_ticket.is_some() {
-            return Err(CliError::Environment(
-                "--probe-ticket needs JIRA_BASE_URL, JIRA_USER_EMAIL and JIRA_API_TOKEN".into(),
-            ));
-        }
-        if args.offline {
-            writeln!(out, "site not checked (--offline)")?;
-        } else {
-            problems.push(format!(
-                "missing environment variable(s): {}: the site cannot be checked (set them, or pass --offline to check the file only)",
-                missing.join(", ")
-            ));
-        }
-        for p in &problems {
-            writeln!(out, "problem: {p}")?;
-        }
-        return Ok(if problems.is_empty() { Outcome::Pass } else { Outcome::Deny });
+    problems
+}
+
+/// Without the site's variables, or with `--offline`: the file's problems
+/// only, the missing variables among them unless offline was asked for.
+fn site_unchecked(
+    args: &ConfigCheckArgs,
+    missing: &[&str],
+    mut problems: Vec<String>,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    if args.probe_ticket.is_some() {
+        return Err(CliError::Environment(
+            "--probe-ticket needs JIRA_BASE_URL, JIRA_USER_EMAIL and JIRA_API_TOKEN".into(),
+        ));
     }
-    let jira = Jira::new(&JiraSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
-    problems.extend(check_site(&config, &jira, args.probe_ticket.as_deref())?);
-    if problems.is_empty() {
-        writeln!(out, "site {} matches the configuration", jira.base_url())?;
-        if let Some(k) = &args.probe_ticket {
-            writeln!(out, "the CI user cannot approve or decline {k}")?;
-        }
-        Ok(Outcome::Pass)
+    if args.offline {
+        writeln!(out, "site not checked (--offline)")?;
     } else {
-        for p in &problems {
-            writeln!(out, "problem: {p}")?;
-        }
-        Ok(Outcome::Deny)
+        problems.push(format!(
+            "missing environment variable(s): {}: the site cannot be checked (set them, or pass --offline to check the file only)",
+            missing.join(", ")
+        ));
     }
+    for p in &problems {
+        writeln!(out, "problem: {p}")?;
+    }
+    Ok(if problems.is_empty() { Outcome::Pass } else { Outcome::Deny })
 }
 
 /// A configuration that does not read: every problem of the file (each with

@@ -118,8 +118,23 @@ fn check_and_record(
 ) -> Result<Outcome, CliError> {
     let config_path = config;
     let config = load_config(config)?;
-    let mut rendered = None;
-    let input: Box<dyn Read + Send> = if let Some(tool) = args.render_with {
+    let (input, rendered) = open_plan(args)?;
+    let report = judge(args, input, rendered, &config.plan, junit)?;
+    write_reports(args, &report)?;
+    print_report(args, &report, out)?;
+    out.flush()?;
+    if args.ticket.is_none() && args.state.is_none() {
+        return Ok(verdict(report.risky));
+    }
+    record(args, config_path, env, out, &report)
+}
+
+/// The plan JSON to judge: rendered from --plan-file with --render-with
+/// (kept, for its digest and renderer), else PLAN_JSON or stdin.
+fn open_plan(
+    args: &PlanCheckArgs,
+) -> Result<(Box<dyn Read + Send>, Option<crate::steps::plan::render::Rendered>), CliError> {
+    if let Some(tool) = args.render_with {
         if args.plan_json != "-" {
             return Err(CliError::Usage(
                 "--render-with renders the JSON from --plan-file: give no PLAN_JSON with it".into(),
@@ -128,16 +143,26 @@ fn check_and_record(
         let path = args.plan_file.as_deref().expect("clap requires --plan-file");
         let r = super::render_plan(tool, path)?;
         let bytes = r.json.clone();
-        rendered = Some(r);
-        Box::new(io::Cursor::new(bytes))
+        Ok((Box::new(io::Cursor::new(bytes)), Some(r)))
     } else if args.plan_json == "-" {
-        Box::new(io::stdin())
+        Ok((Box::new(io::stdin()), None))
     } else {
         let path = PathBuf::from(&args.plan_json);
-        Box::new(File::open(&path).map_err(|source| CliError::File { what: "cannot open the plan", path, source })?)
-    };
-    let mut report =
-        if junit.wanted() { plan::check_listing(input, &config.plan)? } else { plan::check(input, &config.plan)? };
+        let file = File::open(&path).map_err(|source| CliError::File { what: "cannot open the plan", path, source })?;
+        Ok((Box::new(file), None))
+    }
+}
+
+/// The plan's report, with its JUnit cases when wanted, and the digests of
+/// what will be applied: the plan file's, and the rendered JSON's.
+fn judge(
+    args: &PlanCheckArgs,
+    input: Box<dyn Read + Send>,
+    rendered: Option<crate::steps::plan::render::Rendered>,
+    rules: &crate::config::plan::PlanRules,
+    junit: &mut JunitOut,
+) -> Result<plan::report::Report, CliError> {
+    let mut report = if junit.wanted() { plan::check_listing(input, rules)? } else { plan::check(input, rules)? };
     if junit.wanted() {
         junit.push(report.to_junit(&args.stack));
     }
@@ -153,6 +178,12 @@ fn check_and_record(
         report.plan_json_canonical_digest = crate::steps::plan::render::canonical_digest(&r.json);
         report.rendered_by = Some(r.renderer);
     }
+    Ok(report)
+}
+
+/// The report files asked for: JSON, markdown, HTML (without a ticket yet)
+/// and SARIF, in that order.
+fn write_reports(args: &PlanCheckArgs, report: &plan::report::Report) -> Result<(), CliError> {
     if let Some(path) = &args.json_out {
         write_file(path, "cannot write the JSON report", (report.to_json() + "\n").as_bytes())?;
     }
@@ -160,26 +191,43 @@ fn check_and_record(
         write_file(path, "cannot write the markdown report", report.to_markdown().as_bytes())?;
     }
     // Written now, and again with the ticket once the plan is recorded.
-    let html = |ticket: Option<(&str, &str)>, recorded: &[String]| match &args.html {
+    write_html(args, report, None, &[])?;
+    if let Some(path) = &args.sarif_out {
+        std::fs::write(path, plan::sarif::to_sarif_text(report, &sarif_inputs(args)))
+            .map_err(|source| CliError::File { what: "cannot write the SARIF report", path: path.clone(), source })?;
+    }
+    Ok(())
+}
+
+/// The HTML report, when asked for: with the ticket and what was recorded
+/// there once the plan is recorded.
+fn write_html(
+    args: &PlanCheckArgs,
+    report: &plan::report::Report,
+    ticket: Option<(&str, &str)>,
+    recorded: &[String],
+) -> Result<(), CliError> {
+    match &args.html {
         Some(path) => {
             write_file(path, "cannot write the HTML report", report.to_html(&args.stack, ticket, recorded).as_bytes())
         }
         None => Ok(()),
-    };
-    html(None, &[])?;
+    }
+}
+
+/// Where the SARIF report says the plan came from: its JSON file only when
+/// read from one as given.
+fn sarif_inputs(args: &PlanCheckArgs) -> plan::sarif::Inputs<'_> {
     let from_file = args.render_with.is_none() && args.plan_json != "-";
-    let sarif_inputs = plan::sarif::Inputs {
+    plan::sarif::Inputs {
         plan_json: from_file.then(|| Path::new(&args.plan_json)),
         plan_file: args.plan_file.as_deref(),
         stack: Some(&args.stack),
-    };
-    if let Some(path) = &args.sarif_out {
-        std::fs::write(path, plan::sarif::to_sarif_text(&report, &sarif_inputs)).map_err(|source| CliError::File {
-            what: "cannot write the SARIF report",
-            path: path.clone(),
-            source,
-        })?;
     }
+}
+
+/// The report on stdout, in the format asked for.
+fn print_report(args: &PlanCheckArgs, report: &plan::report::Report, out: &mut dyn Write) -> Result<(), CliError> {
     match args.format {
         PlanFormat::Text => out.write_all(report.to_text().as_bytes())?,
         PlanFormat::Markdown => out.write_all(report.to_markdown().as_bytes())?,
@@ -189,13 +237,20 @@ fn check_and_record(
             report.write_json(&mut buffered)?;
             buffered.flush()?;
         }
-        PlanFormat::Sarif => out.write_all(plan::sarif::to_sarif_text(&report, &sarif_inputs).as_bytes())?,
+        PlanFormat::Sarif => out.write_all(plan::sarif::to_sarif_text(report, &sarif_inputs(args)).as_bytes())?,
     }
-    out.flush()?;
-    if args.ticket.is_none() && args.state.is_none() {
-        return Ok(verdict(report.risky));
-    }
-    // Recording: the policy in force decides, never the state file.
+    Ok(())
+}
+
+/// The plan recorded on the ticket bound to this pipeline, and escalated
+/// when risky; the policy in force decides, never the state file.
+fn record(
+    args: &PlanCheckArgs,
+    config_path: Option<&Path>,
+    env: &Env,
+    out: &mut dyn Write,
+    report: &plan::report::Report,
+) -> Result<Outcome, CliError> {
     let mut lazy = super::ci::Lazy::default();
     let ci = super::ci::load(config_path, env, args.no_bot, &mut lazy)?;
     writeln!(out, "{}", ci.describe())?;
@@ -225,11 +280,11 @@ fn check_and_record(
     let workflow_id = env.get("CIRCLE_WORKFLOW_ID").unwrap_or_default().to_owned();
     let e =
         escalate::EscalateArgs { ticket: key.clone(), stack: args.stack.clone(), hold: args.hold.clone(), workflow_id };
-    let done = escalate::run(&report, &e, &ci.config, svc)?;
+    let done = escalate::run(report, &e, &ci.config, svc)?;
     for a in &done.actions {
         writeln!(out, "{a}")?;
     }
-    html(Some((&key, &svc.jira.browse_url(&key))), &done.actions)?;
+    write_html(args, report, Some((&key, &svc.jira.browse_url(&key))), &done.actions)?;
     Ok(verdict(done.risky))
 }
 

@@ -379,20 +379,7 @@ fn run_jira(
         needs.project
     ));
     if !args.apply {
-        let snapshot = read(&jira, &needs)?;
-        let mut planned = plan(&needs, &snapshot);
-        if snapshot.project.is_some() {
-            let steps = match &hook {
-                Some(h) => crate::steps::setup::jira_webhook::plan(h, &crate::steps::setup::jira_webhook::read(&jira)?),
-                None => Vec::new(),
-            };
-            webhook_step(&mut planned.plan, hook.as_ref(), steps, out)?;
-        }
-        planned.plan.render(out)?;
-        if !planned.ops.is_empty() {
-            writeln!(out, "run again with --apply to make it so")?;
-        }
-        return Ok(planned.plan.outcome());
+        return dry_run(&jira, &needs, hook.as_ref(), out);
     }
     progress.say(format_args!("setup jira: making what is missing on {}", jira.base_url()));
     let mut applied = apply(&jira, &needs)?;
@@ -401,27 +388,13 @@ fn run_jira(
         writeln!(out, "applied: {line}")?;
     }
     if applied.snapshot.project.is_some() {
-        use crate::steps::setup::jira_webhook;
-        let mut steps = Vec::new();
-        if let Some(h) = &hook {
-            // Only a webhook for a project that is otherwise ready to gate.
-            let ready = applied.last.plan.blockers().next().is_none();
-            let existing = jira_webhook::read(&jira)?;
-            if ready {
-                for done in jira_webhook::apply(&jira, h, &existing)? {
-                    writeln!(out, "applied: webhook {}: {}", done.name, done.detail)?;
-                    applied.performed.push(done.name.clone());
-                }
-            }
-            steps = jira_webhook::plan(h, &jira_webhook::read(&jira)?);
-        }
-        webhook_step(&mut applied.last.plan, hook.as_ref(), steps, out)?;
+        apply_webhook(&jira, hook.as_ref(), &mut applied, out)?;
     }
     if applied.performed.is_empty() {
         writeln!(out, "applied: nothing, the site already had everything this token can make")?;
     }
     applied.last.plan.render(out)?;
-    let mut outcome = applied.last.plan.outcome();
+    let outcome = applied.last.plan.outcome();
     if applied.snapshot.project.is_none() || outcome == Outcome::Undecided {
         return Ok(outcome);
     }
@@ -443,24 +416,77 @@ fn run_jira(
     } else {
         writeln!(out, "config: wrote {} to {}", changed.join(", "), target.display())?;
     }
-    // What `config check` checks, on the configuration just written.
-    let written = load_config(Some(&target))?;
-    let problems = super::config_check::check_site(&written, &jira, None)?;
+    if check_written(&jira, &target, &needs.project, out)? { Ok(outcome) } else { Ok(Outcome::Deny) }
+}
+
+/// Without `--apply`: what setup would do on the site, the webhook's step
+/// included once the project exists, and nothing changed.
+fn dry_run(
+    jira: &Jira,
+    needs: &Needs,
+    hook: Option<&crate::steps::setup::jira_webhook::Needed>,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let snapshot = read(jira, needs)?;
+    let mut planned = plan(needs, &snapshot);
+    if snapshot.project.is_some() {
+        let steps = match hook {
+            Some(h) => crate::steps::setup::jira_webhook::plan(h, &crate::steps::setup::jira_webhook::read(jira)?),
+            None => Vec::new(),
+        };
+        webhook_step(&mut planned.plan, hook, steps, out)?;
+    }
+    planned.plan.render(out)?;
+    if !planned.ops.is_empty() {
+        writeln!(out, "run again with --apply to make it so")?;
+    }
+    Ok(planned.plan.outcome())
+}
+
+/// With `--apply`, on a site with the project: the bot's webhook made or
+/// updated, but only for a project otherwise ready to gate, and its step
+/// added to the resulting plan.
+fn apply_webhook(
+    jira: &Jira,
+    hook: Option<&crate::steps::setup::jira_webhook::Needed>,
+    applied: &mut crate::steps::setup::jira::Applied,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    use crate::steps::setup::jira_webhook;
+    let mut steps = Vec::new();
+    if let Some(h) = hook {
+        // Only a webhook for a project that is otherwise ready to gate.
+        let ready = applied.last.plan.blockers().next().is_none();
+        let existing = jira_webhook::read(jira)?;
+        if ready {
+            for done in jira_webhook::apply(jira, h, &existing)? {
+                writeln!(out, "applied: webhook {}: {}", done.name, done.detail)?;
+                applied.performed.push(done.name.clone());
+            }
+        }
+        steps = jira_webhook::plan(h, &jira_webhook::read(jira)?);
+    }
+    webhook_step(&mut applied.last.plan, hook, steps, out)
+}
+
+/// What `config check` checks, on the configuration just written: whether
+/// the site matches it, with each problem printed when not.
+fn check_written(jira: &Jira, target: &Path, project: &str, out: &mut dyn Write) -> Result<bool, CliError> {
+    let written = load_config(Some(target))?;
+    let problems = super::config_check::check_site(&written, jira, None)?;
     if problems.is_empty() {
         writeln!(out, "check: site {} matches {}", jira.base_url(), target.display())?;
         writeln!(
             out,
-            "next: give the bot this configuration; once an issue of {} is created or updated, \
-             `changegate config check --probe` checks the bot received Jira's signed delivery",
-            needs.project
+            "next: give the bot this configuration; once an issue of {project} is created or updated, \
+             `changegate config check --probe` checks the bot received Jira's signed delivery"
         )?;
-    } else {
-        for p in &problems {
-            writeln!(out, "check: problem: {p}")?;
-        }
-        outcome = Outcome::Deny;
+        return Ok(true);
     }
-    Ok(outcome)
+    for p in &problems {
+        writeln!(out, "check: problem: {p}")?;
+    }
+    Ok(false)
 }
 
 #[cfg(test)]

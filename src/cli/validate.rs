@@ -12,7 +12,7 @@ use crate::base::env::Env;
 use crate::base::junit::{Case, Suite};
 use crate::base::outcome::Outcome;
 use crate::config::env_key;
-use crate::steps::request::BuildEnv;
+use crate::steps::request::{BuildEnv, Services};
 use crate::steps::validate::{self, ValidateArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,67 +102,95 @@ fn validate(
     writeln!(out, "{}", ci.describe())?;
     let named = crate::steps::ticket::named(cli.ticket.as_deref(), &cli.state);
     if !ci.config.is_controlled(&environment) {
-        // A job that names a controlled environment's ticket but says it
-        // deploys elsewhere contradicts itself: refuse rather than guess.
-        if let Some(k) = &named {
-            let svc = lazy.get(env)?;
-            let issue = svc.jira.issue(k, &["status"], &[crate::model::binding::RECORD_PROPERTY])?;
-            let theirs = issue
-                .properties
-                .get(crate::model::binding::RECORD_PROPERTY)
-                .and_then(crate::model::binding::TicketRecord::from_value)
-                .map(|r| r.binding.environment);
-            if let Some(e) = theirs.filter(|e| ci.config.is_controlled(e)) {
-                let why = format!(
-                    "environment: this job says it deploys to {environment:?}, but its ticket {k} is for {e:?}, a controlled environment"
-                );
-                writeln!(out, "FAIL: binding_mismatch: {why}")?;
-                junit.push(one_case(
-                    "binding",
-                    Case::failed("validate", "binding", "binding_mismatch", format!("binding_mismatch: {why}"), &why),
-                ));
-                return Ok(Outcome::Deny);
-            }
-        }
-        let why = format!("{environment} is not a controlled environment: no change ticket is needed");
-        writeln!(out, "PASS: {why}")?;
-        junit.push(one_case("not controlled", Case::passed("validate", "controlled environment").with_output(why)));
-        return Ok(Outcome::Pass);
+        return not_controlled(&ci, &mut lazy, env, named.as_deref(), &environment, out, junit);
     }
     let svc = lazy.get(env)?;
     let build = BuildEnv::from_env(env)?;
     let key = match named {
         Some(k) => k,
-        None => {
-            // The state file is a CI job's: a controlled environment is
-            // controlled whatever it says. Find the ticket of this pipeline.
-            let pipeline =
-                svc.circleci.workflow(&build.workflow_id).map_err(crate::steps::request::RequestError::from)?;
-            let bound = crate::steps::ticket::bound_to_pipeline(
-                &svc.jira,
-                &ci.config.jira,
-                &pipeline.pipeline_id,
-                &environment,
-            )?;
-            match bound.first() {
-                Some(k) => {
-                    writeln!(out, "the state file names no ticket; {k} is bound to this pipeline")?;
-                    k.clone()
-                }
-                None => {
-                    let why = format!(
-                        "{environment} is a controlled environment but no change ticket is bound to this pipeline: run `changegate request` first"
-                    );
-                    writeln!(out, "FAIL: {why}")?;
-                    junit.push(one_case(
-                        "change ticket",
-                        Case::failed("validate", "change ticket", "ticket_missing", &why, &why),
-                    ));
-                    return Ok(Outcome::Deny);
-                }
-            }
-        }
+        None => match bound_ticket(&ci, svc, &build, &environment, out, junit)? {
+            Some(k) => k,
+            None => return Ok(Outcome::Deny),
+        },
     };
+    let args = validate_args(cli, key, environment)?;
+    judge(cli, &ci, svc, &build, &args, out, junit)
+}
+
+/// An environment that is not controlled passes: no change ticket is
+/// needed. But a job that names a controlled environment's ticket while
+/// saying it deploys elsewhere contradicts itself: refuse rather than guess.
+fn not_controlled(
+    ci: &super::ci::Ci,
+    lazy: &mut super::ci::Lazy,
+    env: &Env,
+    named: Option<&str>,
+    environment: &str,
+    out: &mut dyn Write,
+    junit: &mut JunitOut,
+) -> Result<Outcome, CliError> {
+    if let Some(k) = named {
+        let svc = lazy.get(env)?;
+        let issue = svc.jira.issue(k, &["status"], &[crate::model::binding::RECORD_PROPERTY])?;
+        let theirs = issue
+            .properties
+            .get(crate::model::binding::RECORD_PROPERTY)
+            .and_then(crate::model::binding::TicketRecord::from_value)
+            .map(|r| r.binding.environment);
+        if let Some(e) = theirs.filter(|e| ci.config.is_controlled(e)) {
+            let why = format!(
+                "environment: this job says it deploys to {environment:?}, but its ticket {k} is for {e:?}, a controlled environment"
+            );
+            writeln!(out, "FAIL: binding_mismatch: {why}")?;
+            junit.push(one_case(
+                "binding",
+                Case::failed("validate", "binding", "binding_mismatch", format!("binding_mismatch: {why}"), &why),
+            ));
+            return Ok(Outcome::Deny);
+        }
+    }
+    let why = format!("{environment} is not a controlled environment: no change ticket is needed");
+    writeln!(out, "PASS: {why}")?;
+    junit.push(one_case("not controlled", Case::passed("validate", "controlled environment").with_output(why)));
+    Ok(Outcome::Pass)
+}
+
+/// The ticket bound to this pipeline when the state file names none (it
+/// is a CI job's: a controlled environment is controlled whatever it
+/// says); `None`, reported as a failure, when no ticket is bound.
+fn bound_ticket(
+    ci: &super::ci::Ci,
+    svc: &Services,
+    build: &BuildEnv,
+    environment: &str,
+    out: &mut dyn Write,
+    junit: &mut JunitOut,
+) -> Result<Option<String>, CliError> {
+    let pipeline = svc.circleci.workflow(&build.workflow_id).map_err(crate::steps::request::RequestError::from)?;
+    let bound =
+        crate::steps::ticket::bound_to_pipeline(&svc.jira, &ci.config.jira, &pipeline.pipeline_id, environment)?;
+    match bound.first() {
+        Some(k) => {
+            writeln!(out, "the state file names no ticket; {k} is bound to this pipeline")?;
+            Ok(Some(k.clone()))
+        }
+        None => {
+            let why = format!(
+                "{environment} is a controlled environment but no change ticket is bound to this pipeline: run `changegate request` first"
+            );
+            writeln!(out, "FAIL: {why}")?;
+            junit.push(one_case(
+                "change ticket",
+                Case::failed("validate", "change ticket", "ticket_missing", &why, &why),
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// What to judge: the ticket's binding at this stage, with the plan JSON
+/// rendered from the plan file when asked.
+fn validate_args(cli: &ValidateCli, ticket: String, environment: String) -> Result<ValidateArgs, CliError> {
     let applying = match cli.stage {
         Some(Stage::Apply) => true,
         Some(Stage::Plan) => false,
@@ -172,8 +200,8 @@ fn validate(
         (Some(tool), Some(file)) => Some(super::render_plan(tool, file)?.json),
         _ => None,
     };
-    let args = ValidateArgs {
-        ticket: key,
+    Ok(ValidateArgs {
+        ticket,
         plan_json: cli.plan_json.clone(),
         plan_file: cli.plan_file.clone(),
         rendered_json,
@@ -181,8 +209,22 @@ fn validate(
         environment,
         applying,
         deploys: cli.stage != Some(Stage::Plan),
-    };
-    let (ticket, verdict) = validate::run(&args, &ci.config, svc, &build, ci.trust()).map_err(CliError::from)?;
+    })
+}
+
+/// The ticket judged and the verdict printed; a passing emergency is put
+/// on the record with its retrospective first (the bot may be down, so the
+/// job records it itself).
+fn judge(
+    cli: &ValidateCli,
+    ci: &super::ci::Ci,
+    svc: &Services,
+    build: &BuildEnv,
+    args: &ValidateArgs,
+    out: &mut dyn Write,
+    junit: &mut JunitOut,
+) -> Result<Outcome, CliError> {
+    let (ticket, verdict) = validate::run(args, &ci.config, svc, build, ci.trust()).map_err(CliError::from)?;
     out.write_all(
         validate::render(&ticket, &verdict, cli.plan_json.is_some() || cli.render_with.is_some()).as_bytes(),
     )?;

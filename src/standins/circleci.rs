@@ -49,6 +49,9 @@ pub const USERS: &[(&str, &str, &str, &str)] = &[
     ("dana-circle-token", "00000000-0000-4000-8000-0000000000dd", "dana", "Dana Developer"),
 ];
 
+/// A user of the stand-in, as `USERS` lists them: (token, id, login, name).
+type User = (&'static str, &'static str, &'static str, &'static str);
+
 fn user_json(u: &(&str, &str, &str, &str)) -> Value {
     json!({"id": u.1, "login": u.2, "name": u.3, "avatar_url": null})
 }
@@ -781,36 +784,8 @@ impl CircleCiStandIn {
                 Some(u) => Resp::json(200, user_json(u)),
                 None => message(404, "User not found"),
             },
-            ("GET", ["context"]) => {
-                let owner = match (req.query("owner-slug"), req.query("owner-id")) {
-                    (Some(slug), _) => slug.to_owned(),
-                    (None, Some(id)) => match self.orgs.iter().find(|o| o.id == id) {
-                        Some(o) => o.slug.clone(),
-                        None => return message(404, "Organization does not exist."),
-                    },
-                    (None, None) => return message(400, "owner-slug or owner-id is required."),
-                };
-                let items: Vec<Value> = self
-                    .contexts
-                    .iter()
-                    .filter(|c| c.owner_slug == owner)
-                    .map(|c| json!({"id": c.id, "name": c.name, "created_at": c.created.to_rfc3339()}))
-                    .collect();
-                Resp::json(200, json!({"items": items, "next_page_token": null}))
-            }
-            ("GET", ["context", id, "restrictions"]) => match self.contexts.iter().find(|c| c.id == *id) {
-                Some(c) => {
-                    let items: Vec<Value> = c
-                        .restrictions
-                        .iter()
-                        .map(|(rid, kind, value, name)| {
-                            json!({"context_id": c.id, "id": rid, "name": name, "restriction_type": kind, "restriction_value": value})
-                        })
-                        .collect();
-                    Resp::json(200, json!({"items": items, "next_page_token": null}))
-                }
-                None => message(404, "Context not found"),
-            },
+            ("GET", ["context"]) => self.contexts_get(req),
+            ("GET", ["context", id, "restrictions"]) => self.context_restrictions(id),
             ("POST", ["context"]) => self.post_context(me.2, &req.body),
             ("POST", ["context", id, "restrictions"]) => self.post_restriction(me.2, id, &req.body),
             ("GET", ["project", vcs, org, repo]) => {
@@ -820,18 +795,7 @@ impl CircleCiStandIn {
                     None => message(404, "Project not found"),
                 }
             }
-            ("GET", ["organizations", org_id, "groups"]) => {
-                let Some(org) = self.orgs.iter().find(|o| o.id == *org_id) else {
-                    return message(404, "Organization does not exist.");
-                };
-                if !org.admins.iter().any(|a| a == me.2) {
-                    return message(403, "Permission denied.");
-                }
-                let items: Vec<Value> =
-                    org.groups.iter().map(|g| json!({"id": g.id, "name": g.name, "description": ""})).collect();
-                let n = items.len();
-                Resp::json(200, json!({"items": items, "next_page_token": null, "total_count": n}))
-            }
+            ("GET", ["organizations", org_id, "groups"]) => self.org_groups(org_id, me),
             ("GET", ["webhook"]) => {
                 let scope = req.query("scope-id").unwrap_or_default();
                 let items: Vec<Value> =
@@ -851,83 +815,154 @@ impl CircleCiStandIn {
                 ),
                 None => message(404, "Workflow not found"),
             },
-            ("POST", ["workflow", id, "approve", approval]) => {
-                let Some(wf) = self.workflows.iter_mut().find(|w| w.id == *id) else {
-                    return message(404, "Workflow not found");
-                };
-                let Some(job) = wf.jobs.iter_mut().find(|j| j.kind == "approval" && j.id == *approval) else {
-                    return message(404, "Approval request not found");
-                };
-                match job.status.as_str() {
-                    "on_hold" => {
-                        job.status = "success".into();
-                        job.approved_by = Some(me.1.to_owned());
-                        Self::settle(wf);
-                        let mut wf = wf.clone();
-                        self.start_context_jobs(&mut wf);
-                        Self::settle(&mut wf);
-                        if let Some(w) = self.workflows.iter_mut().find(|w| w.id == wf.id) {
-                            *w = wf;
-                        }
-                        Resp::json(202, json!({"message": "Accepted."}))
-                    }
-                    "success" => message(400, "Job already approved."),
-                    "blocked" => message(400, "Job is not ready to be approved: it is blocked by jobs it requires."),
-                    other => message(400, &format!("Job cannot be approved: it is {other}.")),
-                }
-            }
-            ("POST", ["workflow", id, "cancel"]) => {
-                let Some(wf) = self.workflows.iter_mut().find(|w| w.id == *id) else {
-                    return message(404, "Workflow not found");
-                };
-                wf.status = "canceled".into();
-                for j in &mut wf.jobs {
-                    if matches!(j.status.as_str(), "running" | "on_hold" | "blocked" | "queued") {
-                        j.status = "canceled".into();
-                    }
-                }
-                Resp::json(202, json!({"message": "Accepted."}))
-            }
+            ("POST", ["workflow", id, "approve", approval]) => self.approve(id, approval, me),
+            ("POST", ["workflow", id, "cancel"]) => self.cancel(id),
             ("POST", ["workflow", id, "rerun"]) => self.rerun(id, &req.body),
-            ("GET", ["pipeline", id]) => match self.pipelines.iter().find(|p| p.id == *id) {
-                Some(p) => Resp::json(
-                    200,
-                    json!({"id": p.id, "number": p.number, "project_slug": p.project_slug, "state": "created",
-                    "created_at": p.created.to_rfc3339(), "errors": [],
-                    "trigger": {"type": "webhook", "received_at": p.created.to_rfc3339(), "actor": {"login": p.triggered_by, "avatar_url": null}},
-                    "vcs": {"provider_name": "GitHub", "origin_repository_url": "", "target_repository_url": "", "revision": p.revision, "branch": p.branch}}),
-                ),
-                None => message(404, "Pipeline not found"),
-            },
+            ("GET", ["pipeline", id]) => self.pipeline_get(id),
             ("GET", ["pipeline", id, "workflow"]) => {
                 let items: Vec<Value> =
                     self.workflows.iter().filter(|w| w.pipeline_id == *id).map(|w| self.workflow_json(w)).collect();
                 Resp::json(200, json!({"items": items, "next_page_token": null}))
             }
-            ("GET", ["project", vcs, org, repo, "job", number]) => {
-                match self.job_by_number(&format!("{vcs}/{org}/{repo}"), number) {
-                    Some((w, j)) => Resp::json(200, self.job_details(w, j)),
-                    None => message(404, "Job not found"),
-                }
-            }
-            ("GET", ["project", vcs, org, repo, number, "artifacts"]) => {
-                match self.job_by_number(&format!("{vcs}/{org}/{repo}"), number) {
-                    Some((_, j)) => {
-                        let items: Vec<Value> = j
-                            .artifacts
-                            .iter()
-                            .enumerate()
-                            .map(|(i, (path, _))| {
-                                json!({"path": path, "node_index": 0,
-                                       "url": format!("{}/{number}/{i}/{path}", self.artifact_base)})
-                            })
-                            .collect();
-                        Resp::json(200, json!({"items": items, "next_page_token": null}))
-                    }
-                    None => message(404, "Job not found"),
-                }
-            }
+            ("GET", ["project", vcs, org, repo, "job", number]) => self.job_get(vcs, org, repo, number),
+            ("GET", ["project", vcs, org, repo, number, "artifacts"]) => self.job_artifacts(vcs, org, repo, number),
             _ => message(404, &format!("No stand-in route for {} {path}", req.method)),
+        }
+    }
+
+    /// `GET /context`: the contexts of an organization, named by slug or id.
+    fn contexts_get(&self, req: &Req) -> Resp {
+        let owner = match (req.query("owner-slug"), req.query("owner-id")) {
+            (Some(slug), _) => slug.to_owned(),
+            (None, Some(id)) => match self.orgs.iter().find(|o| o.id == id) {
+                Some(o) => o.slug.clone(),
+                None => return message(404, "Organization does not exist."),
+            },
+            (None, None) => return message(400, "owner-slug or owner-id is required."),
+        };
+        let items: Vec<Value> = self
+            .contexts
+            .iter()
+            .filter(|c| c.owner_slug == owner)
+            .map(|c| json!({"id": c.id, "name": c.name, "created_at": c.created.to_rfc3339()}))
+            .collect();
+        Resp::json(200, json!({"items": items, "next_page_token": null}))
+    }
+
+    /// `GET /context/{id}/restrictions`: who may use a context.
+    fn context_restrictions(&self, id: &str) -> Resp {
+        match self.contexts.iter().find(|c| c.id == *id) {
+            Some(c) => {
+                let items: Vec<Value> = c
+                    .restrictions
+                    .iter()
+                    .map(|(rid, kind, value, name)| {
+                        json!({"context_id": c.id, "id": rid, "name": name, "restriction_type": kind, "restriction_value": value})
+                    })
+                    .collect();
+                Resp::json(200, json!({"items": items, "next_page_token": null}))
+            }
+            None => message(404, "Context not found"),
+        }
+    }
+
+    /// `GET /organizations/{id}/groups`: an organization's groups, for its
+    /// administrators.
+    fn org_groups(&self, org_id: &str, me: &User) -> Resp {
+        let Some(org) = self.orgs.iter().find(|o| o.id == *org_id) else {
+            return message(404, "Organization does not exist.");
+        };
+        if !org.admins.iter().any(|a| a == me.2) {
+            return message(403, "Permission denied.");
+        }
+        let items: Vec<Value> =
+            org.groups.iter().map(|g| json!({"id": g.id, "name": g.name, "description": ""})).collect();
+        let n = items.len();
+        Resp::json(200, json!({"items": items, "next_page_token": null, "total_count": n}))
+    }
+
+    /// `POST /workflow/{id}/approve/{approval}`: an approval job on hold
+    /// approved, and the jobs it lets run started.
+    fn approve(&mut self, id: &str, approval: &str, me: &User) -> Resp {
+        let Some(wf) = self.workflows.iter_mut().find(|w| w.id == *id) else {
+            return message(404, "Workflow not found");
+        };
+        let Some(job) = wf.jobs.iter_mut().find(|j| j.kind == "approval" && j.id == *approval) else {
+            return message(404, "Approval request not found");
+        };
+        match job.status.as_str() {
+            "on_hold" => {
+                job.status = "success".into();
+                job.approved_by = Some(me.1.to_owned());
+                Self::settle(wf);
+                let mut wf = wf.clone();
+                self.start_context_jobs(&mut wf);
+                Self::settle(&mut wf);
+                if let Some(w) = self.workflows.iter_mut().find(|w| w.id == wf.id) {
+                    *w = wf;
+                }
+                Resp::json(202, json!({"message": "Accepted."}))
+            }
+            "success" => message(400, "Job already approved."),
+            "blocked" => message(400, "Job is not ready to be approved: it is blocked by jobs it requires."),
+            other => message(400, &format!("Job cannot be approved: it is {other}.")),
+        }
+    }
+
+    /// `POST /workflow/{id}/cancel`: the workflow and its unfinished jobs
+    /// canceled.
+    fn cancel(&mut self, id: &str) -> Resp {
+        let Some(wf) = self.workflows.iter_mut().find(|w| w.id == *id) else {
+            return message(404, "Workflow not found");
+        };
+        wf.status = "canceled".into();
+        for j in &mut wf.jobs {
+            if matches!(j.status.as_str(), "running" | "on_hold" | "blocked" | "queued") {
+                j.status = "canceled".into();
+            }
+        }
+        Resp::json(202, json!({"message": "Accepted."}))
+    }
+
+    /// `GET /pipeline/{id}`: a pipeline and what triggered it.
+    fn pipeline_get(&self, id: &str) -> Resp {
+        match self.pipelines.iter().find(|p| p.id == *id) {
+            Some(p) => Resp::json(
+                200,
+                json!({"id": p.id, "number": p.number, "project_slug": p.project_slug, "state": "created",
+                "created_at": p.created.to_rfc3339(), "errors": [],
+                "trigger": {"type": "webhook", "received_at": p.created.to_rfc3339(), "actor": {"login": p.triggered_by, "avatar_url": null}},
+                "vcs": {"provider_name": "GitHub", "origin_repository_url": "", "target_repository_url": "", "revision": p.revision, "branch": p.branch}}),
+            ),
+            None => message(404, "Pipeline not found"),
+        }
+    }
+
+    /// `GET /project/{slug}/job/{number}`: a job's details.
+    fn job_get(&self, vcs: &str, org: &str, repo: &str, number: &str) -> Resp {
+        match self.job_by_number(&format!("{vcs}/{org}/{repo}"), number) {
+            Some((w, j)) => Resp::json(200, self.job_details(w, j)),
+            None => message(404, "Job not found"),
+        }
+    }
+
+    /// `GET /project/{slug}/{number}/artifacts`: a job's artifacts and where
+    /// to fetch them.
+    fn job_artifacts(&self, vcs: &str, org: &str, repo: &str, number: &str) -> Resp {
+        match self.job_by_number(&format!("{vcs}/{org}/{repo}"), number) {
+            Some((_, j)) => {
+                let items: Vec<Value> = j
+                    .artifacts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (path, _))| {
+                        json!({"path": path, "node_index": 0,
+                               "url": format!("{}/{number}/{i}/{path}", self.artifact_base)})
+                    })
+                    .collect();
+                Resp::json(200, json!({"items": items, "next_page_token": null}))
+            }
+            None => message(404, "Job not found"),
         }
     }
 

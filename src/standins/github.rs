@@ -697,220 +697,264 @@ impl GitHubStandIn {
         }
         let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
         match parts.as_slice() {
-            ["user", id] if req.method == "GET" => {
-                match self.accounts.iter().find(|a| id.parse::<u64>().is_ok_and(|n| n == a.id)) {
-                    None => Resp::json(
-                        404,
-                        json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}),
-                    ),
-                    Some(a) => {
-                        let mut u = simple_user(&a.login, a.id);
-                        let extra = json!({"type": if a.bot { "Bot" } else { "User" }, "name": a.login, "company": null, "blog": "",
-                            "location": null, "email": null, "hireable": null, "bio": null, "public_repos": 0, "public_gists": 0,
-                            "followers": 0, "following": 0, "created_at": "2020-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
-                            "user_view_type": "public"});
-                        if let (Some(o), Some(e)) = (u.as_object_mut(), extra.as_object()) {
-                            o.extend(e.clone());
-                        }
-                        Resp::json(200, u)
-                    }
-                }
+            ["user", id] if req.method == "GET" => self.user_get(id),
+            ["orgs", org, "teams", slug, "members"] => self.team_members(org, slug, req),
+            ["repos", owner, name, rest @ ..] => self.repo_route(owner, name, rest, req, grant),
+            _ => Resp::json(404, json!({"message": "Not Found"})),
+        }
+    }
+
+    /// `GET /user/{id}`: the account with that id, as GitHub describes a
+    /// user.
+    fn user_get(&self, id: &str) -> Resp {
+        match self.accounts.iter().find(|a| id.parse::<u64>().is_ok_and(|n| n == a.id)) {
+            None => {
+                Resp::json(404, json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}))
             }
-            ["orgs", org, "teams", slug, "members"] => {
-                let Some(members) = self.teams.get(&format!("{org}/{slug}")) else {
-                    return Resp::json(404, json!({"message": "Not Found"}));
-                };
-                let per: usize = req.query("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
-                let page: usize = req.query("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
-                let list: Vec<Value> = members
-                    .iter()
-                    .skip((page - 1) * per)
-                    .take(per)
-                    .map(|login| {
-                        let id = self.accounts.iter().find(|a| a.login == *login).map_or(9999, |a| a.id);
-                        simple_user(login, id)
-                    })
-                    .collect();
-                Resp::json(200, Value::Array(list))
+            Some(a) => {
+                let mut u = simple_user(&a.login, a.id);
+                let extra = json!({"type": if a.bot { "Bot" } else { "User" }, "name": a.login, "company": null, "blog": "",
+                    "location": null, "email": null, "hireable": null, "bio": null, "public_repos": 0, "public_gists": 0,
+                    "followers": 0, "following": 0, "created_at": "2020-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+                    "user_view_type": "public"});
+                if let (Some(o), Some(e)) = (u.as_object_mut(), extra.as_object()) {
+                    o.extend(e.clone());
+                }
+                Resp::json(200, u)
             }
-            ["repos", owner, name, rest @ ..] => {
-                let full = format!("{owner}/{name}");
-                let Some(repo) = self.repos.get(&full).cloned() else {
-                    return Resp::json(404, json!({"message": "Not Found"}));
+        }
+    }
+
+    /// `/orgs/{org}/teams/{slug}/members`: a page of a team's members.
+    fn team_members(&self, org: &str, slug: &str, req: &Req) -> Resp {
+        let Some(members) = self.teams.get(&format!("{org}/{slug}")) else {
+            return Resp::json(404, json!({"message": "Not Found"}));
+        };
+        let per: usize = req.query("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
+        let page: usize = req.query("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+        let list: Vec<Value> = members
+            .iter()
+            .skip((page - 1) * per)
+            .take(per)
+            .map(|login| {
+                let id = self.accounts.iter().find(|a| a.login == *login).map_or(9999, |a| a.id);
+                simple_user(login, id)
+            })
+            .collect();
+        Resp::json(200, Value::Array(list))
+    }
+
+    /// `/repos/{owner}/{name}/...`: the repository's routes, each refused
+    /// without the permission of the token it needs.
+    fn repo_route(&self, owner: &str, name: &str, rest: &[&str], req: &Req, grant: Grant) -> Resp {
+        let full = format!("{owner}/{name}");
+        let Some(repo) = self.repos.get(&full).cloned() else {
+            return Resp::json(404, json!({"message": "Not Found"}));
+        };
+        let needs = match rest.first() {
+            Some(&("compare" | "commits")) => Some(("contents", grant.contents)),
+            Some(&("pulls" | "issues")) => Some(("pull_requests", grant.pull_requests)),
+            Some(&"code-scanning") => Some(("security_events", grant.code_scanning)),
+            _ => None,
+        };
+        if let Some((permission, false)) = needs {
+            return not_accessible(permission);
+        }
+        match rest {
+            [] => Resp::json(200, repo_json(&full, &repo, grant.administration)),
+            ["pulls"] => self.pulls_list(&full, &repo, req),
+            ["branches", branch @ .., "protection"] if !branch.is_empty() => {
+                self.branch_protection(branch, &full, &repo, grant)
+            }
+            ["rules", "branches", branch @ ..] if !branch.is_empty() => Self::branch_rules(branch, &full, &repo),
+            ["rulesets", id] => match repo.rulesets.iter().find(|r| id.parse() == Ok(r.id)) {
+                Some(r) => Resp::json(200, ruleset_json(&full, r, grant.administration)),
+                None => Resp::json(404, json!({"message": "Not Found"})),
+            },
+            // A branch name may hold slashes (sent encoded as %2F).
+            ["compare", basehead @ ..] if !basehead.is_empty() => self.compare(&repo, &basehead.join("/"), req),
+            ["commits", sha] => self.commit_get(sha, &repo),
+            ["commits", sha, "pulls"] => self.commit_pulls(sha, &repo),
+            ["pulls", n, rest @ ..] => self.pull_route(n, rest, &repo),
+            ["issues", n, "timeline"] => Self::timeline(n, &repo),
+            ["code-scanning", "analyses"] => Self::analyses_list(&repo, req),
+            ["code-scanning", "analyses", id] => Self::analysis_get(id, &repo, req),
+            _ => Resp::json(404, json!({"message": "Not Found"})),
+        }
+    }
+
+    /// `pulls`: a page of the pull requests in the state asked for, newest
+    /// first.
+    fn pulls_list(&self, full: &str, repo: &Repo, req: &Req) -> Resp {
+        let state = req.query("state").unwrap_or("open");
+        let per: usize = req.query("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
+        let page: usize = req.query("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+        let list: Vec<Value> = repo
+            .pulls
+            .iter()
+            .rev()
+            .filter(|p| state == "all" || (state == "closed") == p.merged)
+            .skip((page - 1) * per)
+            .take(per)
+            .map(|p| self.pull_simple_json(full, repo, p))
+            .collect();
+        Resp::json(200, Value::Array(list))
+    }
+
+    /// `branches/{branch}/protection`: a branch's protection, visible only
+    /// with the administration permission.
+    fn branch_protection(&self, branch: &[&str], full: &str, repo: &Repo, grant: Grant) -> Resp {
+        let branch = branch.join("/");
+        if !grant.administration {
+            return Resp::json(
+                404,
+                json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest/branches/branch-protection#get-branch-protection"}),
+            );
+        }
+        match repo.protection.get(&branch) {
+            Some(p) => Resp::json(200, protection_json(full, &branch, p, |l| self.simple_user_of(l))),
+            None => Resp::json(
+                404,
+                json!({"message": "Branch not protected", "documentation_url": "https://docs.github.com/rest/branches/branch-protection#get-branch-protection"}),
+            ),
+        }
+    }
+
+    /// `rules/branches/{branch}`: the pull request rules of the rulesets that
+    /// apply to a branch.
+    fn branch_rules(branch: &[&str], full: &str, repo: &Repo) -> Resp {
+        let branch = branch.join("/");
+        let list: Vec<Value> = repo
+            .rulesets
+            .iter()
+            .filter(|r| r.branches.contains(&branch))
+            .map(|r| {
+                json!({"type": "pull_request", "ruleset_source_type": "Repository", "ruleset_source": full, "ruleset_id": r.id,
+                       "parameters": {"dismiss_stale_reviews_on_push": r.dismiss_stale, "require_code_owner_review": false,
+                                      "require_last_push_approval": false, "required_approving_review_count": r.required_approvals,
+                                      "required_review_thread_resolution": false}})
+            })
+            .collect();
+        Resp::json(200, Value::Array(list))
+    }
+
+    /// `commits/{sha}`: a commit and the files it changes against its first
+    /// parent.
+    fn commit_get(&self, sha: &str, repo: &Repo) -> Resp {
+        match git(&repo.git_dir, &["show", "-s", FORMAT, sha]) {
+            Ok(t) => {
+                let Some(c) = parse_log(&t).pop() else {
+                    return Resp::json(404, json!({"message": "No commit found"}));
                 };
-                let needs = match rest.first() {
-                    Some(&("compare" | "commits")) => Some(("contents", grant.contents)),
-                    Some(&("pulls" | "issues")) => Some(("pull_requests", grant.pull_requests)),
-                    Some(&"code-scanning") => Some(("security_events", grant.code_scanning)),
-                    _ => None,
-                };
-                if let Some((permission, false)) = needs {
-                    return not_accessible(permission);
-                }
-                match rest {
-                    [] => Resp::json(200, repo_json(&full, &repo, grant.administration)),
-                    ["pulls"] => {
-                        let state = req.query("state").unwrap_or("open");
-                        let per: usize = req.query("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
-                        let page: usize = req.query("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
-                        let list: Vec<Value> = repo
-                            .pulls
-                            .iter()
-                            .rev()
-                            .filter(|p| state == "all" || (state == "closed") == p.merged)
-                            .skip((page - 1) * per)
-                            .take(per)
-                            .map(|p| self.pull_simple_json(&full, &repo, p))
-                            .collect();
-                        Resp::json(200, Value::Array(list))
-                    }
-                    ["branches", branch @ .., "protection"] if !branch.is_empty() => {
-                        let branch = branch.join("/");
-                        if !grant.administration {
-                            return Resp::json(
-                                404,
-                                json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest/branches/branch-protection#get-branch-protection"}),
-                            );
-                        }
-                        match repo.protection.get(&branch) {
-                            Some(p) => Resp::json(200, protection_json(&full, &branch, p, |l| self.simple_user_of(l))),
-                            None => Resp::json(
-                                404,
-                                json!({"message": "Branch not protected", "documentation_url": "https://docs.github.com/rest/branches/branch-protection#get-branch-protection"}),
-                            ),
-                        }
-                    }
-                    ["rules", "branches", branch @ ..] if !branch.is_empty() => {
-                        let branch = branch.join("/");
-                        let list: Vec<Value> = repo
-                            .rulesets
-                            .iter()
-                            .filter(|r| r.branches.contains(&branch))
-                            .map(|r| {
-                                json!({"type": "pull_request", "ruleset_source_type": "Repository", "ruleset_source": full, "ruleset_id": r.id,
-                                       "parameters": {"dismiss_stale_reviews_on_push": r.dismiss_stale, "require_code_owner_review": false,
-                                                      "require_last_push_approval": false, "required_approving_review_count": r.required_approvals,
-                                                      "required_review_thread_resolution": false}})
-                            })
-                            .collect();
-                        Resp::json(200, Value::Array(list))
-                    }
-                    ["rulesets", id] => match repo.rulesets.iter().find(|r| id.parse() == Ok(r.id)) {
-                        Some(r) => Resp::json(200, ruleset_json(&full, r, grant.administration)),
-                        None => Resp::json(404, json!({"message": "Not Found"})),
-                    },
-                    // A branch name may hold slashes (sent encoded as %2F).
-                    ["compare", basehead @ ..] if !basehead.is_empty() => self.compare(&repo, &basehead.join("/"), req),
-                    ["commits", sha] => match git(&repo.git_dir, &["show", "-s", FORMAT, sha]) {
-                        Ok(t) => {
-                            let Some(c) = parse_log(&t).pop() else {
-                                return Resp::json(404, json!({"message": "No commit found"}));
-                            };
-                            let files = git(
-                                &repo.git_dir,
-                                &[
-                                    "diff-tree",
-                                    "--no-commit-id",
-                                    "--root",
-                                    "-r",
-                                    "-M",
-                                    "--name-status",
-                                    "-m",
-                                    "--first-parent",
-                                    sha,
-                                ],
-                            )
-                            .unwrap_or_default();
-                            let mut v = self.commit_json(&repo, &c);
-                            v["files"] = Value::Array(files.lines().filter_map(rest_file).collect());
-                            Resp::json(200, v)
-                        }
-                        Err(_) => Resp::json(422, json!({"message": format!("No commit found for SHA: {sha}")})),
-                    },
-                    ["commits", sha, "pulls"] => {
-                        let list: Vec<Value> = repo
-                            .pulls
-                            .iter()
-                            .filter(|p| {
-                                p.merge_commit.as_deref() == Some(*sha)
-                                    || p.landed.iter().any(|l| l == sha)
-                                    || p.commits.iter().any(|c| c == sha)
-                            })
-                            .map(|p| self.pull_json(p))
-                            .collect();
-                        Resp::json(200, Value::Array(list))
-                    }
-                    ["pulls", n, rest @ ..] => {
-                        let Some(p) = n.parse::<u64>().ok().and_then(|n| repo.pulls.iter().find(|p| p.number == n))
-                        else {
-                            return Resp::json(404, json!({"message": "Not Found"}));
-                        };
-                        match rest {
-                            [] => Resp::json(200, self.pull_json(p)),
-                            ["reviews"] => Resp::json(
-                                200,
-                                Value::Array(p.reviews.iter().map(|r| json!({"id": r.id, "node_id": "", "user": self.user_json(self.account(&r.author)), "body": "", "state": r.state, "commit_id": r.commit, "submitted_at": r.submitted_at, "html_url": "", "pull_request_url": "", "author_association": "MEMBER", "_links": {}})).collect()),
-                            ),
-                            ["commits"] => {
-                                let cs: Vec<Value> = p.commits.iter().filter_map(|c| repo.commits.get(c)).map(|c| self.commit_json(&repo, c)).collect();
-                                Resp::json(200, Value::Array(cs))
-                            }
-                            _ => Resp::json(404, json!({"message": "Not Found"})),
-                        }
-                    }
-                    ["issues", n, "timeline"] => {
-                        let Some(p) = n.parse::<u64>().ok().and_then(|n| repo.pulls.iter().find(|p| p.number == n))
-                        else {
-                            return Resp::json(404, json!({"message": "Not Found"}));
-                        };
-                        let events: Vec<Value> = p.events.iter().map(|e| json!({"event": e.item_type().to_ascii_lowercase(), "created_at": match e {
-                            Event::ForcePushed { at, .. } | Event::ReviewDismissed { at, .. } | Event::BaseRefChanged { at, .. } | Event::Merged { at, .. } => at.clone(),
-                        }})).collect();
-                        Resp::json(200, Value::Array(events))
-                    }
-                    ["code-scanning", "analyses"] => {
-                        // Newest first (analyses are added oldest first), paged.
-                        let r = req.query("ref").unwrap_or_default();
-                        let full = if r.starts_with("refs/") { r.to_owned() } else { format!("refs/heads/{r}") };
-                        let per_page: usize = req.query("per_page").and_then(|p| p.parse().ok()).unwrap_or(30).min(100);
-                        let page: usize = req.query("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
-                        let list: Vec<Value> = repo
-                            .analyses
-                            .iter()
-                            .rev()
-                            .filter(|a| a["ref"] == full.as_str())
-                            .skip((page - 1) * per_page)
-                            .take(per_page)
-                            .cloned()
-                            .collect();
-                        Resp::json(200, Value::Array(list))
-                    }
-                    ["code-scanning", "analyses", id] => {
-                        let id: Option<u64> = id.parse().ok();
-                        let Some(a) = repo.analyses.iter().find(|a| a["id"].as_u64() == id) else {
-                            return Resp::json(404, json!({"message": "Not Found"}));
-                        };
-                        if req.header("accept").is_some_and(|h| h.contains("sarif")) {
-                            match id.and_then(|i| repo.analysis_sarif.get(&i)) {
-                                Some(doc) => {
-                                    let mut r = Resp::json(200, doc.clone());
-                                    for (k, v) in &mut r.headers {
-                                        if k.eq_ignore_ascii_case("content-type") {
-                                            *v = "application/sarif+json".into();
-                                        }
-                                    }
-                                    r
-                                }
-                                None => Resp::json(404, json!({"message": "Not Found"})),
-                            }
-                        } else {
-                            Resp::json(200, a.clone())
-                        }
-                    }
-                    _ => Resp::json(404, json!({"message": "Not Found"})),
-                }
+                let files = git(
+                    &repo.git_dir,
+                    &[
+                        "diff-tree",
+                        "--no-commit-id",
+                        "--root",
+                        "-r",
+                        "-M",
+                        "--name-status",
+                        "-m",
+                        "--first-parent",
+                        sha,
+                    ],
+                )
+                .unwrap_or_default();
+                let mut v = self.commit_json(repo, &c);
+                v["files"] = Value::Array(files.lines().filter_map(rest_file).collect());
+                Resp::json(200, v)
+            }
+            Err(_) => Resp::json(422, json!({"message": format!("No commit found for SHA: {sha}")})),
+        }
+    }
+
+    /// `commits/{sha}/pulls`: the pull requests that hold or landed a commit.
+    fn commit_pulls(&self, sha: &str, repo: &Repo) -> Resp {
+        let list: Vec<Value> = repo
+            .pulls
+            .iter()
+            .filter(|p| {
+                p.merge_commit.as_deref() == Some(sha)
+                    || p.landed.iter().any(|l| l == sha)
+                    || p.commits.iter().any(|c| c == sha)
+            })
+            .map(|p| self.pull_json(p))
+            .collect();
+        Resp::json(200, Value::Array(list))
+    }
+
+    /// `pulls/{n}/...`: a pull request, its reviews or its commits.
+    fn pull_route(&self, n: &str, rest: &[&str], repo: &Repo) -> Resp {
+        let Some(p) = n.parse::<u64>().ok().and_then(|n| repo.pulls.iter().find(|p| p.number == n)) else {
+            return Resp::json(404, json!({"message": "Not Found"}));
+        };
+        match rest {
+            [] => Resp::json(200, self.pull_json(p)),
+            ["reviews"] => Resp::json(
+                200,
+                Value::Array(p.reviews.iter().map(|r| json!({"id": r.id, "node_id": "", "user": self.user_json(self.account(&r.author)), "body": "", "state": r.state, "commit_id": r.commit, "submitted_at": r.submitted_at, "html_url": "", "pull_request_url": "", "author_association": "MEMBER", "_links": {}})).collect()),
+            ),
+            ["commits"] => {
+                let cs: Vec<Value> = p.commits.iter().filter_map(|c| repo.commits.get(c)).map(|c| self.commit_json(repo, c)).collect();
+                Resp::json(200, Value::Array(cs))
             }
             _ => Resp::json(404, json!({"message": "Not Found"})),
+        }
+    }
+
+    /// `issues/{n}/timeline`: a pull request's events.
+    fn timeline(n: &str, repo: &Repo) -> Resp {
+        let Some(p) = n.parse::<u64>().ok().and_then(|n| repo.pulls.iter().find(|p| p.number == n)) else {
+            return Resp::json(404, json!({"message": "Not Found"}));
+        };
+        let events: Vec<Value> = p.events.iter().map(|e| json!({"event": e.item_type().to_ascii_lowercase(), "created_at": match e {
+            Event::ForcePushed { at, .. } | Event::ReviewDismissed { at, .. } | Event::BaseRefChanged { at, .. } | Event::Merged { at, .. } => at.clone(),
+        }})).collect();
+        Resp::json(200, Value::Array(events))
+    }
+
+    /// `code-scanning/analyses`: a page of the analyses of a ref, newest first.
+    fn analyses_list(repo: &Repo, req: &Req) -> Resp {
+        // Newest first (analyses are added oldest first), paged.
+        let r = req.query("ref").unwrap_or_default();
+        let full = if r.starts_with("refs/") { r.to_owned() } else { format!("refs/heads/{r}") };
+        let per_page: usize = req.query("per_page").and_then(|p| p.parse().ok()).unwrap_or(30).min(100);
+        let page: usize = req.query("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+        let list: Vec<Value> = repo
+            .analyses
+            .iter()
+            .rev()
+            .filter(|a| a["ref"] == full.as_str())
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .cloned()
+            .collect();
+        Resp::json(200, Value::Array(list))
+    }
+
+    /// `code-scanning/analyses/{id}`: an analysis, or its SARIF document when
+    /// asked for.
+    fn analysis_get(id: &str, repo: &Repo, req: &Req) -> Resp {
+        let id: Option<u64> = id.parse().ok();
+        let Some(a) = repo.analyses.iter().find(|a| a["id"].as_u64() == id) else {
+            return Resp::json(404, json!({"message": "Not Found"}));
+        };
+        if req.header("accept").is_some_and(|h| h.contains("sarif")) {
+            match id.and_then(|i| repo.analysis_sarif.get(&i)) {
+                Some(doc) => {
+                    let mut r = Resp::json(200, doc.clone());
+                    for (k, v) in &mut r.headers {
+                        if k.eq_ignore_ascii_case("content-type") {
+                            *v = "application/sarif+json".into();
+                        }
+                    }
+                    r
+                }
+                None => Resp::json(404, json!({"message": "Not Found"})),
+            }
+        } else {
+            Resp::json(200, a.clone())
         }
     }
 
@@ -1079,6 +1123,172 @@ impl Graph<'_> {
         let total = items.len();
         Resolved::Object(Node::Connection(items, after, first, total))
     }
+
+    /// `Repository.object`: the commit of an `oid`, or the tree or blob an
+    /// `expression` names; null when there is none.
+    fn repository_object(&self, r: &str, args: &Map<String, Value>) -> Result<Resolved<Node>, String> {
+        if let Some(oid) = args.get("oid").and_then(Value::as_str) {
+            return match self.commit(r, oid) {
+                Ok(c) => obj(Node::Commit(r.to_owned(), c.sha)),
+                Err(_) => leaf(Value::Null),
+            };
+        }
+        let expr = args.get("expression").and_then(Value::as_str).unwrap_or_default();
+        let dir = &self.repo(r)?.git_dir;
+        match git(dir, &["cat-file", "-t", expr]).as_deref().map(str::trim) {
+            Ok("tree") => match git(dir, &["rev-parse", expr]) {
+                Ok(oid) => obj(Node::Folder(r.to_owned(), oid.trim().to_owned())),
+                Err(_) => leaf(Value::Null),
+            },
+            Ok(_) => match git(dir, &["show", expr]) {
+                Ok(text) => obj(Node::Blob(text)),
+                Err(_) => leaf(Value::Null),
+            },
+            Err(_) => leaf(Value::Null),
+        }
+    }
+
+    /// A field of a commit.
+    fn commit_field(&self, r: &str, oid: &str, f: &str, args: &Map<String, Value>) -> Result<Resolved<Node>, String> {
+        let c = self.commit(r, oid)?;
+        match f {
+            "oid" => leaf(json!(c.sha)),
+            "messageHeadline" => leaf(json!(c.message.lines().next().unwrap_or_default())),
+            "tree" => obj(Node::Tree(c.tree)),
+            "parents" => {
+                Ok(Self::connection(c.parents.iter().map(|p| Node::Commit(r.to_owned(), p.clone())).collect(), args))
+            }
+            "author" => obj(Node::GitActor(c.author_email)),
+            "committer" => obj(Node::GitActor(c.committer_email)),
+            "committedViaWeb" => {
+                leaf(json!(c.committer_email == WEB_FLOW_EMAIL && !self.repo(r)?.unsigned.contains(&c.sha)))
+            }
+            "signature" => {
+                if self.repo(r)?.signed(&c) {
+                    obj(Node::Signature)
+                } else {
+                    leaf(Value::Null)
+                }
+            }
+            "changedFilesIfAvailable" => leaf(json!(c.changed_files)),
+            "associatedPullRequests" => {
+                let pulls: Vec<Node> = self
+                    .repo(r)?
+                    .pulls
+                    .iter()
+                    .filter(|p| !p.unindexed)
+                    .filter(|p| {
+                        p.merge_commit.as_deref() == Some(&c.sha)
+                            || p.landed.contains(&c.sha)
+                            || p.commits.contains(&c.sha)
+                    })
+                    .map(|p| Node::Pull(r.to_owned(), p.number))
+                    .collect();
+                Ok(Self::connection(pulls, args))
+            }
+            _ => Err(format!("Field '{f}' doesn't exist on type 'Commit'")),
+        }
+    }
+
+    /// `Tree.entries` of a folder: each entry's name, kind and object id.
+    fn folder_entries(&self, r: &str, oid: &str) -> Result<Resolved<Node>, String> {
+        let listing = git(&self.repo(r)?.git_dir, &["ls-tree", oid]).map_err(|e| e.to_string())?;
+        Ok(Resolved::List(
+            listing
+                .lines()
+                .filter_map(|l| {
+                    let (meta, name) = l.split_once('\t')?;
+                    let mut m = meta.split_whitespace();
+                    let (_, kind, id) = (m.next()?, m.next()?, m.next()?);
+                    Some(Resolved::Object(Node::TreeEntry(name.to_owned(), kind.to_owned(), id.to_owned())))
+                })
+                .collect(),
+        ))
+    }
+
+    /// A field of a pull request.
+    fn pull_field(&self, r: &str, n: u64, f: &str, args: &Map<String, Value>) -> Result<Resolved<Node>, String> {
+        let p = self.pull(r, n)?;
+        match f {
+            "number" => leaf(json!(p.number)),
+            "merged" => leaf(json!(p.merged)),
+            "mergedAt" => leaf(json!(p.merged_at)),
+            "baseRefName" => leaf(json!(p.base_ref)),
+            "headRefOid" => leaf(json!(p.head)),
+            "mergeCommit" => match &p.merge_commit {
+                Some(m) => obj(Node::Commit(r.to_owned(), m.clone())),
+                None => leaf(Value::Null),
+            },
+            "baseRepository" => obj(Node::Repository(r.to_owned())),
+            "author" => obj(Node::Account(Some(p.author.clone()))),
+            "files" => Ok(Self::connection(self.pull_files(r, p)?, args)),
+            "commits" => Ok(Self::connection(
+                p.commits.iter().map(|c| Node::PullCommit(r.to_owned(), c.clone())).collect(),
+                args,
+            )),
+            "reviews" => {
+                Ok(Self::connection(p.reviews.iter().map(|rv| Node::Review(r.to_owned(), n, rv.id)).collect(), args))
+            }
+            "timelineItems" => {
+                let types: Vec<String> = args
+                    .get("itemTypes")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
+                    .unwrap_or_default();
+                let events: Vec<Node> = p
+                    .events
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| types.is_empty() || types.iter().any(|t| t == e.item_type()))
+                    .map(|(i, _)| Node::Event(r.to_owned(), n, i))
+                    .collect();
+                Ok(Self::connection(events, args))
+            }
+            _ => Err(format!("Field '{f}' doesn't exist on type 'PullRequest'")),
+        }
+    }
+
+    /// A field of a pull request's review.
+    fn review_field(&self, r: &str, n: u64, id: u64, f: &str) -> Result<Resolved<Node>, String> {
+        let rv = self.pull(r, n)?.reviews.iter().find(|x| x.id == id).ok_or("no such review")?;
+        match f {
+            "fullDatabaseId" => leaf(json!(rv.id.to_string())),
+            "state" => leaf(json!(rv.state)),
+            // A pending review has not been submitted.
+            "submittedAt" => leaf(if rv.submitted_at.is_empty() { Value::Null } else { json!(rv.submitted_at) }),
+            "commit" => obj(Node::Commit(r.to_owned(), rv.commit.clone())),
+            "author" => obj(Node::Account(Some(rv.author.clone()))),
+            "authorCanPushToRepository" => leaf(json!(self.0.account(&rv.author).is_some_and(|a| a.can_push))),
+            _ => Err(format!("Field '{f}' doesn't exist on type 'PullRequestReview'")),
+        }
+    }
+
+    /// A field of a pull request's timeline event.
+    fn event_field(&self, r: &str, n: u64, i: usize, f: &str) -> Result<Resolved<Node>, String> {
+        let e = &self.pull(r, n)?.events[i];
+        match (e, f) {
+            (
+                Event::ForcePushed { at, .. }
+                | Event::ReviewDismissed { at, .. }
+                | Event::BaseRefChanged { at, .. }
+                | Event::Merged { at, .. },
+                "createdAt",
+            ) => leaf(json!(at)),
+            (
+                Event::ForcePushed { actor, .. } | Event::ReviewDismissed { actor, .. } | Event::Merged { actor, .. },
+                "actor",
+            ) => obj(Node::Account(Some(actor.clone()))),
+            (Event::ForcePushed { before, .. }, "beforeCommit") => obj(Node::Commit(r.to_owned(), before.clone())),
+            (Event::ForcePushed { after, .. }, "afterCommit") => obj(Node::Commit(r.to_owned(), after.clone())),
+            (Event::ReviewDismissed { previous_state, .. }, "previousReviewState") => leaf(json!(previous_state)),
+            (Event::ReviewDismissed { review, .. }, "review") => obj(Node::Review(r.to_owned(), n, *review)),
+            (Event::BaseRefChanged { previous, .. }, "previousRefName") => leaf(json!(previous)),
+            (Event::BaseRefChanged { current, .. }, "currentRefName") => leaf(json!(current)),
+            (Event::Merged { commit, .. }, "commit") => obj(Node::Commit(r.to_owned(), commit.clone())),
+            (Event::Merged { .. }, "mergeRefName") => leaf(json!("main")),
+            _ => Err(format!("Field '{f}' doesn't exist on type '{}'", e.typename())),
+        }
+    }
 }
 
 impl Resolver for Graph<'_> {
@@ -1125,8 +1335,6 @@ impl Resolver for Graph<'_> {
     }
 
     fn field(&self, node: &Node, name: &str, args: &Map<String, Value>) -> Result<Resolved<Node>, String> {
-        let leaf = |v: Value| Ok(Resolved::Leaf(v));
-        let obj = |n: Node| Ok(Resolved::Object(n));
         match (node, name) {
             (Node::Query, "repository") => {
                 let full = format!(
@@ -1137,88 +1345,15 @@ impl Resolver for Graph<'_> {
                 self.repo(&full).map_err(|e| format!("{}{e}", graphql::NOT_FOUND))?;
                 obj(Node::Repository(full))
             }
-            (Node::Repository(r), "object") => {
-                if let Some(oid) = args.get("oid").and_then(Value::as_str) {
-                    return match self.commit(r, oid) {
-                        Ok(c) => obj(Node::Commit(r.clone(), c.sha)),
-                        Err(_) => leaf(Value::Null),
-                    };
-                }
-                let expr = args.get("expression").and_then(Value::as_str).unwrap_or_default();
-                let dir = &self.repo(r)?.git_dir;
-                match git(dir, &["cat-file", "-t", expr]).as_deref().map(str::trim) {
-                    Ok("tree") => match git(dir, &["rev-parse", expr]) {
-                        Ok(oid) => obj(Node::Folder(r.clone(), oid.trim().to_owned())),
-                        Err(_) => leaf(Value::Null),
-                    },
-                    Ok(_) => match git(dir, &["show", expr]) {
-                        Ok(text) => obj(Node::Blob(text)),
-                        Err(_) => leaf(Value::Null),
-                    },
-                    Err(_) => leaf(Value::Null),
-                }
-            }
+            (Node::Repository(r), "object") => self.repository_object(r, args),
             (Node::Repository(r), "pullRequest") => {
                 let n = args.get("number").and_then(Value::as_u64).ok_or("number is required")?;
                 self.pull(r, n)?;
                 obj(Node::Pull(r.clone(), n))
             }
-            (Node::Commit(r, oid), f) => {
-                let c = self.commit(r, oid)?;
-                match f {
-                    "oid" => leaf(json!(c.sha)),
-                    "messageHeadline" => leaf(json!(c.message.lines().next().unwrap_or_default())),
-                    "tree" => obj(Node::Tree(c.tree)),
-                    "parents" => Ok(Self::connection(
-                        c.parents.iter().map(|p| Node::Commit(r.clone(), p.clone())).collect(),
-                        args,
-                    )),
-                    "author" => obj(Node::GitActor(c.author_email)),
-                    "committer" => obj(Node::GitActor(c.committer_email)),
-                    "committedViaWeb" => {
-                        leaf(json!(c.committer_email == WEB_FLOW_EMAIL && !self.repo(r)?.unsigned.contains(&c.sha)))
-                    }
-                    "signature" => {
-                        if self.repo(r)?.signed(&c) {
-                            obj(Node::Signature)
-                        } else {
-                            leaf(Value::Null)
-                        }
-                    }
-                    "changedFilesIfAvailable" => leaf(json!(c.changed_files)),
-                    "associatedPullRequests" => {
-                        let pulls: Vec<Node> = self
-                            .repo(r)?
-                            .pulls
-                            .iter()
-                            .filter(|p| !p.unindexed)
-                            .filter(|p| {
-                                p.merge_commit.as_deref() == Some(&c.sha)
-                                    || p.landed.contains(&c.sha)
-                                    || p.commits.contains(&c.sha)
-                            })
-                            .map(|p| Node::Pull(r.clone(), p.number))
-                            .collect();
-                        Ok(Self::connection(pulls, args))
-                    }
-                    _ => Err(format!("Field '{f}' doesn't exist on type 'Commit'")),
-                }
-            }
+            (Node::Commit(r, oid), f) => self.commit_field(r, oid, f, args),
             (Node::Tree(oid) | Node::Folder(_, oid), "oid") => leaf(json!(oid)),
-            (Node::Folder(r, oid), "entries") => {
-                let listing = git(&self.repo(r)?.git_dir, &["ls-tree", oid]).map_err(|e| e.to_string())?;
-                Ok(Resolved::List(
-                    listing
-                        .lines()
-                        .filter_map(|l| {
-                            let (meta, name) = l.split_once('\t')?;
-                            let mut m = meta.split_whitespace();
-                            let (_, kind, id) = (m.next()?, m.next()?, m.next()?);
-                            Some(Resolved::Object(Node::TreeEntry(name.to_owned(), kind.to_owned(), id.to_owned())))
-                        })
-                        .collect(),
-                ))
-            }
+            (Node::Folder(r, oid), "entries") => self.folder_entries(r, oid),
             (Node::TreeEntry(name, kind, oid), f) => match f {
                 "name" => leaf(json!(name)),
                 "type" => leaf(json!(kind)),
@@ -1246,47 +1381,7 @@ impl Resolver for Graph<'_> {
                     _ => Err(format!("Field '{f}' doesn't exist on type 'User'")),
                 }
             }
-            (Node::Pull(r, n), f) => {
-                let p = self.pull(r, *n)?;
-                match f {
-                    "number" => leaf(json!(p.number)),
-                    "merged" => leaf(json!(p.merged)),
-                    "mergedAt" => leaf(json!(p.merged_at)),
-                    "baseRefName" => leaf(json!(p.base_ref)),
-                    "headRefOid" => leaf(json!(p.head)),
-                    "mergeCommit" => match &p.merge_commit {
-                        Some(m) => obj(Node::Commit(r.clone(), m.clone())),
-                        None => leaf(Value::Null),
-                    },
-                    "baseRepository" => obj(Node::Repository(r.clone())),
-                    "author" => obj(Node::Account(Some(p.author.clone()))),
-                    "files" => Ok(Self::connection(self.pull_files(r, p)?, args)),
-                    "commits" => Ok(Self::connection(
-                        p.commits.iter().map(|c| Node::PullCommit(r.clone(), c.clone())).collect(),
-                        args,
-                    )),
-                    "reviews" => Ok(Self::connection(
-                        p.reviews.iter().map(|rv| Node::Review(r.clone(), *n, rv.id)).collect(),
-                        args,
-                    )),
-                    "timelineItems" => {
-                        let types: Vec<String> = args
-                            .get("itemTypes")
-                            .and_then(Value::as_array)
-                            .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
-                            .unwrap_or_default();
-                        let events: Vec<Node> = p
-                            .events
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, e)| types.is_empty() || types.iter().any(|t| t == e.item_type()))
-                            .map(|(i, _)| Node::Event(r.clone(), *n, i))
-                            .collect();
-                        Ok(Self::connection(events, args))
-                    }
-                    _ => Err(format!("Field '{f}' doesn't exist on type 'PullRequest'")),
-                }
-            }
+            (Node::Pull(r, n), f) => self.pull_field(r, *n, f, args),
             (Node::Repository(r), "nameWithOwner") => leaf(json!(r)),
             (Node::Repository(r), "defaultBranchRef") => obj(Node::BranchRef(self.repo(r)?.default_branch.clone())),
             (Node::BranchRef(name), "name") => leaf(json!(name)),
@@ -1297,60 +1392,9 @@ impl Resolver for Graph<'_> {
                 _ => Err(format!("Field '{f}' doesn't exist on type 'PullRequestChangedFile'")),
             },
             (Node::PullCommit(r, oid), "commit") => obj(Node::Commit(r.clone(), oid.clone())),
-            (Node::Review(r, n, id), f) => {
-                let rv = self.pull(r, *n)?.reviews.iter().find(|x| x.id == *id).ok_or("no such review")?;
-                match f {
-                    "fullDatabaseId" => leaf(json!(rv.id.to_string())),
-                    "state" => leaf(json!(rv.state)),
-                    // A pending review has not been submitted.
-                    "submittedAt" => {
-                        leaf(if rv.submitted_at.is_empty() { Value::Null } else { json!(rv.submitted_at) })
-                    }
-                    "commit" => obj(Node::Commit(r.clone(), rv.commit.clone())),
-                    "author" => obj(Node::Account(Some(rv.author.clone()))),
-                    "authorCanPushToRepository" => leaf(json!(self.0.account(&rv.author).is_some_and(|a| a.can_push))),
-                    _ => Err(format!("Field '{f}' doesn't exist on type 'PullRequestReview'")),
-                }
-            }
-            (Node::Event(r, n, i), f) => {
-                let e = &self.pull(r, *n)?.events[*i];
-                match (e, f) {
-                    (
-                        Event::ForcePushed { at, .. }
-                        | Event::ReviewDismissed { at, .. }
-                        | Event::BaseRefChanged { at, .. }
-                        | Event::Merged { at, .. },
-                        "createdAt",
-                    ) => leaf(json!(at)),
-                    (
-                        Event::ForcePushed { actor, .. }
-                        | Event::ReviewDismissed { actor, .. }
-                        | Event::Merged { actor, .. },
-                        "actor",
-                    ) => obj(Node::Account(Some(actor.clone()))),
-                    (Event::ForcePushed { before, .. }, "beforeCommit") => obj(Node::Commit(r.clone(), before.clone())),
-                    (Event::ForcePushed { after, .. }, "afterCommit") => obj(Node::Commit(r.clone(), after.clone())),
-                    (Event::ReviewDismissed { previous_state, .. }, "previousReviewState") => {
-                        leaf(json!(previous_state))
-                    }
-                    (Event::ReviewDismissed { review, .. }, "review") => obj(Node::Review(r.clone(), *n, *review)),
-                    (Event::BaseRefChanged { previous, .. }, "previousRefName") => leaf(json!(previous)),
-                    (Event::BaseRefChanged { current, .. }, "currentRefName") => leaf(json!(current)),
-                    (Event::Merged { commit, .. }, "commit") => obj(Node::Commit(r.clone(), commit.clone())),
-                    (Event::Merged { .. }, "mergeRefName") => leaf(json!("main")),
-                    _ => Err(format!("Field '{f}' doesn't exist on type '{}'", e.typename())),
-                }
-            }
-            (Node::Connection(items, start, first, total), f) => match f {
-                "nodes" => {
-                    Ok(Resolved::List(items.iter().skip(*start).take(*first).cloned().map(Resolved::Object).collect()))
-                }
-                "totalCount" => leaf(json!(total)),
-                "pageInfo" => {
-                    obj(Node::PageInfo(start + first < *total, (start + first).min(*total).saturating_sub(1)))
-                }
-                _ => Err(format!("Field '{f}' doesn't exist on a connection")),
-            },
+            (Node::Review(r, n, id), f) => self.review_field(r, *n, *id, f),
+            (Node::Event(r, n, i), f) => self.event_field(r, *n, *i, f),
+            (Node::Connection(items, start, first, total), f) => connection_field(items, *start, *first, *total, f),
             (Node::PageInfo(more, last), f) => match f {
                 "hasNextPage" => leaf(json!(more)),
                 "endCursor" => leaf(json!(last.to_string())),
@@ -1358,5 +1402,32 @@ impl Resolver for Graph<'_> {
             },
             (_, f) => Err(format!("Field '{f}' doesn't exist")),
         }
+    }
+}
+
+/// A resolved leaf value.
+fn leaf(v: Value) -> Result<Resolved<Node>, String> {
+    Ok(Resolved::Leaf(v))
+}
+
+/// A resolved object.
+fn obj(n: Node) -> Result<Resolved<Node>, String> {
+    Ok(Resolved::Object(n))
+}
+
+/// A field of a connection: its page of nodes (from `start`, `first` of
+/// them), its total, and its page info.
+fn connection_field(
+    items: &[Node],
+    start: usize,
+    first: usize,
+    total: usize,
+    f: &str,
+) -> Result<Resolved<Node>, String> {
+    match f {
+        "nodes" => Ok(Resolved::List(items.iter().skip(start).take(first).cloned().map(Resolved::Object).collect())),
+        "totalCount" => leaf(json!(total)),
+        "pageInfo" => obj(Node::PageInfo(start + first < total, (start + first).min(total).saturating_sub(1))),
+        _ => Err(format!("Field '{f}' doesn't exist on a connection")),
     }
 }

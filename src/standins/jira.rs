@@ -292,41 +292,8 @@ impl JiraStandIn {
         match (m, parts.as_slice()) {
             ("GET", ["myself"]) => Resp::json(200, self.user_json(&user)),
             ("POST", ["issueLink"]) => self.link(req),
-            ("GET", ["user", "groups"]) => {
-                let Some(id) = req.query("accountId") else {
-                    return error(400, "The accountId query parameter needs to be provided.");
-                };
-                match self.users.iter().find(|u| u.account_id == id) {
-                    None => error(404, &format!("The user with account ID '{id}' does not exist.")),
-                    Some(u) => Resp::json(
-                        200,
-                        Value::Array(
-                            u.groups
-                                .iter()
-                                .map(|g| {
-                                    json!({"name": g, "groupId": format!("group-{g}"),
-                                       "self": format!("{}/rest/api/3/group?groupname={g}", self.base_url)})
-                                })
-                                .collect(),
-                        ),
-                    ),
-                }
-            }
-            ("GET", ["attachment", "content", id]) => {
-                for i in &self.issues {
-                    if let Some(a) = i.attachments.iter().find(|a| a["id"] == *id) {
-                        let name = a["filename"].as_str().unwrap_or_default();
-                        if let Some(bytes) = i.files.get(name) {
-                            return Resp {
-                                status: 200,
-                                headers: vec![("Content-Type".into(), "application/octet-stream".into())],
-                                body: bytes.clone(),
-                            };
-                        }
-                    }
-                }
-                error(404, "The attachment does not exist.")
-            }
+            ("GET", ["user", "groups"]) => self.user_groups(req),
+            ("GET", ["attachment", "content", id]) => self.attachment_content(id),
             ("GET", ["serverInfo"]) => {
                 Resp::json(200, json!({"baseUrl": self.base_url, "version": "1001.0.0", "deploymentType": "Cloud"}))
             }
@@ -335,89 +302,16 @@ impl JiraStandIn {
                 Resp::json(200, self.site.project_statuses_json(p))
             }
             ("GET", ["issue", "createmeta", p, "issuetypes"]) if self.site.has_project(p) => {
-                let types: Vec<Value> = self
-                    .site
-                    .project_issue_types(p)
-                    .iter()
-                    .map(|(id, name)| json!({"id": id, "name": name, "description": "", "subtask": false}))
-                    .collect();
-                let n = types.len();
-                Resp::json(200, json!({"issueTypes": types, "maxResults": 50, "startAt": 0, "total": n}))
+                self.createmeta_issue_types(p)
             }
             ("GET", ["issue", "createmeta", p, "issuetypes", t]) if self.site.issue_type(p, t).is_some() => {
-                let fields: Vec<Value> = self
-                    .site
-                    .screen_fields(p, t)
-                    .iter()
-                    .map(|id| {
-                        let name = self.site.field_name(id).unwrap_or_default();
-                        let schema = match self.site.field_kind(id) {
-                            Some(kind) => json!({"type": "string", "custom": kind.type_key(), "customId": 1}),
-                            None => json!({"type": "string", "system": id}),
-                        };
-                        json!({"fieldId": id, "key": id, "name": name, "required": id == "summary", "operations": ["set"], "schema": schema})
-                    })
-                    .collect();
-                let n = fields.len();
-                Resp::json(200, json!({"fields": fields, "maxResults": 200, "startAt": 0, "total": n}))
+                self.createmeta_fields(p, t)
             }
-            ("GET", ["project", p, "properties", key]) => {
-                if !self.site.has_project(p) {
-                    return error(404, "No project could be found with key.");
-                }
-                match self.project_properties.get(&((*p).to_owned(), (*key).to_owned())) {
-                    Some(v) => Resp::json(200, json!({"key": key, "value": v})),
-                    None => error(404, &format!("The property with key '{key}' does not exist.")),
-                }
-            }
-            ("PUT", ["project", p, "properties", key]) => {
-                if !self.site.has_project(p) {
-                    return error(404, "No project could be found with key.");
-                }
-                if !user.groups.iter().any(|g| g == "project-admins") {
-                    return error(403, "You do not have permission to edit the properties of this project.");
-                }
-                let Ok(v) = serde_json::from_slice::<Value>(&req.body) else {
-                    return error(400, "The property value must be valid JSON.");
-                };
-                let existed = self.project_properties.insert(((*p).to_owned(), (*key).to_owned()), v).is_some();
-                Resp::json(if existed { 200 } else { 201 }, json!({}))
-            }
+            ("GET", ["project", p, "properties", key]) => self.project_property_get(p, key),
+            ("PUT", ["project", p, "properties", key]) => self.project_property_set(p, key, req, &user),
             ("POST", ["search", "jql"]) => self.search(req),
-            ("POST", ["search", "approximate-count"]) => {
-                let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
-                    return error(400, "Invalid request payload.");
-                };
-                let query = match jql::parse(body["jql"].as_str().unwrap_or_default()) {
-                    Ok(q) => q,
-                    Err(e) => return error(400, &format!("Error in the JQL Query: {e}")),
-                };
-                let count = self
-                    .issues
-                    .iter()
-                    .filter(|i| query.filter.as_ref().is_none_or(|f| f.matches(&|field| self.values_for_jql(i, field))))
-                    .count();
-                Resp::json(200, json!({"count": count}))
-            }
-            ("GET", ["group", "member"]) => {
-                let id = req.query("groupId").map(str::to_owned);
-                let name =
-                    req.query("groupname").map(str::to_owned).or_else(|| id.and_then(|id| self.site.group_name(&id)));
-                let Some(name) = name.filter(|n| self.site.has_group(n)) else {
-                    return error(404, "The group does not exist.");
-                };
-                let members: Vec<Value> = self
-                    .users
-                    .iter()
-                    .filter(|u| u.groups.contains(&name))
-                    .map(|u| {
-                        json!({"accountId": u.account_id, "displayName": u.name, "active": true, "accountType": "atlassian",
-                               "self": format!("{}/rest/api/3/user?accountId={}", self.base_url, u.account_id)})
-                    })
-                    .collect();
-                let n = members.len();
-                Resp::json(200, json!({"isLast": true, "maxResults": 50, "startAt": 0, "total": n, "values": members}))
-            }
+            ("POST", ["search", "approximate-count"]) => self.search_count(req),
+            ("GET", ["group", "member"]) => self.group_members(req),
             ("POST", ["issue"]) => self.create(req, &user),
             (_, ["issue", key, rest @ ..]) => {
                 let Some(idx) = self.find(key) else {
@@ -435,6 +329,143 @@ impl JiraStandIn {
                 }
             }
         }
+    }
+
+    /// `GET /user/groups`: the groups of the account asked about.
+    fn user_groups(&self, req: &Req) -> Resp {
+        let Some(id) = req.query("accountId") else {
+            return error(400, "The accountId query parameter needs to be provided.");
+        };
+        match self.users.iter().find(|u| u.account_id == id) {
+            None => error(404, &format!("The user with account ID '{id}' does not exist.")),
+            Some(u) => Resp::json(
+                200,
+                Value::Array(
+                    u.groups
+                        .iter()
+                        .map(|g| {
+                            json!({"name": g, "groupId": format!("group-{g}"),
+                               "self": format!("{}/rest/api/3/group?groupname={g}", self.base_url)})
+                        })
+                        .collect(),
+                ),
+            ),
+        }
+    }
+
+    /// `GET /attachment/content/{id}`: the bytes of an attachment of any
+    /// issue.
+    fn attachment_content(&self, id: &str) -> Resp {
+        for i in &self.issues {
+            if let Some(a) = i.attachments.iter().find(|a| a["id"] == *id) {
+                let name = a["filename"].as_str().unwrap_or_default();
+                if let Some(bytes) = i.files.get(name) {
+                    return Resp {
+                        status: 200,
+                        headers: vec![("Content-Type".into(), "application/octet-stream".into())],
+                        body: bytes.clone(),
+                    };
+                }
+            }
+        }
+        error(404, "The attachment does not exist.")
+    }
+
+    /// `GET /issue/createmeta/{project}/issuetypes`: the project's issue
+    /// types.
+    fn createmeta_issue_types(&self, p: &str) -> Resp {
+        let types: Vec<Value> = self
+            .site
+            .project_issue_types(p)
+            .iter()
+            .map(|(id, name)| json!({"id": id, "name": name, "description": "", "subtask": false}))
+            .collect();
+        let n = types.len();
+        Resp::json(200, json!({"issueTypes": types, "maxResults": 50, "startAt": 0, "total": n}))
+    }
+
+    /// `GET /issue/createmeta/{project}/issuetypes/{type}`: the fields on the
+    /// issue type's screen.
+    fn createmeta_fields(&self, p: &str, t: &str) -> Resp {
+        let fields: Vec<Value> = self
+            .site
+            .screen_fields(p, t)
+            .iter()
+            .map(|id| {
+                let name = self.site.field_name(id).unwrap_or_default();
+                let schema = match self.site.field_kind(id) {
+                    Some(kind) => json!({"type": "string", "custom": kind.type_key(), "customId": 1}),
+                    None => json!({"type": "string", "system": id}),
+                };
+                json!({"fieldId": id, "key": id, "name": name, "required": id == "summary", "operations": ["set"], "schema": schema})
+            })
+            .collect();
+        let n = fields.len();
+        Resp::json(200, json!({"fields": fields, "maxResults": 200, "startAt": 0, "total": n}))
+    }
+
+    /// `GET /project/{key}/properties/{name}`: a project property.
+    fn project_property_get(&self, p: &str, key: &str) -> Resp {
+        if !self.site.has_project(p) {
+            return error(404, "No project could be found with key.");
+        }
+        match self.project_properties.get(&((*p).to_owned(), (*key).to_owned())) {
+            Some(v) => Resp::json(200, json!({"key": key, "value": v})),
+            None => error(404, &format!("The property with key '{key}' does not exist.")),
+        }
+    }
+
+    /// `PUT /project/{key}/properties/{name}`: a project property, set by a
+    /// project administrator; 201 when new.
+    fn project_property_set(&mut self, p: &str, key: &str, req: &Req, user: &SiteUser) -> Resp {
+        if !self.site.has_project(p) {
+            return error(404, "No project could be found with key.");
+        }
+        if !user.groups.iter().any(|g| g == "project-admins") {
+            return error(403, "You do not have permission to edit the properties of this project.");
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(&req.body) else {
+            return error(400, "The property value must be valid JSON.");
+        };
+        let existed = self.project_properties.insert(((*p).to_owned(), (*key).to_owned()), v).is_some();
+        Resp::json(if existed { 200 } else { 201 }, json!({}))
+    }
+
+    /// `POST /search/approximate-count`: how many issues match the JQL.
+    fn search_count(&mut self, req: &Req) -> Resp {
+        let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+            return error(400, "Invalid request payload.");
+        };
+        let query = match jql::parse(body["jql"].as_str().unwrap_or_default()) {
+            Ok(q) => q,
+            Err(e) => return error(400, &format!("Error in the JQL Query: {e}")),
+        };
+        let count = self
+            .issues
+            .iter()
+            .filter(|i| query.filter.as_ref().is_none_or(|f| f.matches(&|field| self.values_for_jql(i, field))))
+            .count();
+        Resp::json(200, json!({"count": count}))
+    }
+
+    /// `GET /group/member`: the members of a group named or given by id.
+    fn group_members(&self, req: &Req) -> Resp {
+        let id = req.query("groupId").map(str::to_owned);
+        let name = req.query("groupname").map(str::to_owned).or_else(|| id.and_then(|id| self.site.group_name(&id)));
+        let Some(name) = name.filter(|n| self.site.has_group(n)) else {
+            return error(404, "The group does not exist.");
+        };
+        let members: Vec<Value> = self
+            .users
+            .iter()
+            .filter(|u| u.groups.contains(&name))
+            .map(|u| {
+                json!({"accountId": u.account_id, "displayName": u.name, "active": true, "accountType": "atlassian",
+                       "self": format!("{}/rest/api/3/user?accountId={}", self.base_url, u.account_id)})
+            })
+            .collect();
+        let n = members.len();
+        Resp::json(200, json!({"isLast": true, "maxResults": 50, "startAt": 0, "total": n, "values": members}))
     }
 
     fn search(&mut self, req: &Req) -> Resp {
@@ -579,192 +610,221 @@ impl JiraStandIn {
     }
 
     fn issue_route(&mut self, m: &str, idx: usize, rest: &[&str], req: &Req, user: &SiteUser) -> Resp {
-        let list = |q: Option<&str>| -> Vec<String> {
-            q.map(|s| s.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect()).unwrap_or_default()
-        };
         match (m, rest) {
-            ("GET", []) => {
-                let fields = list(req.query("fields"));
-                let fields = if fields.is_empty() { vec!["*all".into()] } else { fields };
-                Resp::json(200, self.issue_json(&self.issues[idx], &fields, &list(req.query("properties"))))
-            }
-            ("PUT", []) => {
-                let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
-                    return error(400, "Invalid request payload.");
-                };
-                let mut fields = body.get("fields").and_then(Value::as_object).cloned().unwrap_or_default();
-                // `update` operations on labels apply to the labels as they
-                // are now, so concurrent edits are not overwritten.
-                if let Some(ops) = body.pointer("/update/labels").and_then(Value::as_array) {
-                    let mut labels: Vec<Value> =
-                        self.issues[idx].fields.get("labels").and_then(Value::as_array).cloned().unwrap_or_default();
-                    for op in ops {
-                        match (op.get("add"), op.get("remove"), op.get("set")) {
-                            (Some(l), None, None) if l.is_string() => {
-                                if !labels.contains(l) {
-                                    labels.push(l.clone());
-                                }
-                            }
-                            (None, Some(l), None) if l.is_string() => labels.retain(|x| x != l),
-                            (None, None, Some(Value::Array(all))) => labels.clone_from(all),
-                            _ => return error(400, "Each labels operation is one of add, remove or set."),
-                        }
-                    }
-                    fields.insert("labels".into(), Value::Array(labels));
-                }
-                let i = &self.issues[idx];
-                if let Err(r) = self.check_fields(&i.project, &i.issue_type, &fields) {
-                    return r;
-                }
-                let mut items = Vec::new();
-                for (k, v) in fields {
-                    let old = self.issues[idx].fields.get(&k).cloned().unwrap_or(Value::Null);
-                    if old == v {
-                        continue;
-                    }
-                    let text = |v: &Value| match v {
-                        Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
-                        Value::String(s) => s.clone(),
-                        Value::Null => String::new(),
-                        other => other
-                            .get("value")
-                            .and_then(Value::as_str)
-                            .map_or_else(|| crate::clients::jira::adf::plain_text(other), String::from),
-                    };
-                    // Jira names custom fields by their name, system ones by id.
-                    let name = if k.starts_with("customfield_") {
-                        self.site.field_name(&k).unwrap_or_else(|| k.clone())
-                    } else {
-                        k.clone()
-                    };
-                    items.push(json!({"field": name, "fieldtype": if k.starts_with("customfield_") {"custom"} else {"jira"}, "fieldId": k,
-                                      "from": null, "fromString": text(&old), "to": null, "toString": text(&v)}));
-                    self.issues[idx].fields.insert(k, v);
-                }
-                self.record_change(idx, user, items);
-                Resp::empty(204)
-            }
-            ("GET", ["comment"]) => {
-                let start: usize = req.query("startAt").and_then(|s| s.parse().ok()).unwrap_or(0);
-                let max: usize = req.query("maxResults").and_then(|s| s.parse().ok()).unwrap_or(50);
-                let c = &self.issues[idx].comments;
-                let page: Vec<Value> = c.iter().skip(start).take(max).cloned().collect();
-                Resp::json(200, json!({"comments": page, "startAt": start, "maxResults": max, "total": c.len()}))
-            }
-            ("POST", ["comment"]) => {
-                let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
-                    return error(400, "Invalid request payload.");
-                };
-                let Some(doc) = body.get("body").filter(|b| b.get("type") == Some(&json!("doc"))) else {
-                    return error(
-                        400,
-                        "Comment body is not valid! The comment body must be an Atlassian Document Format document.",
-                    );
-                };
-                if doc.to_string().len() > 32_767 {
-                    return error(
-                        400,
-                        "The entered text is too long. It exceeds the allowed limit of 32,767 characters.",
-                    );
-                }
-                self.next_comment += 1;
-                let now = jira_time(Timestamp::now());
-                let author = self.user_json(user);
-                let c = json!({"id": self.next_comment.to_string(), "self": format!("{}/rest/api/3/issue/{}/comment/{}", self.base_url, self.issues[idx].id, self.next_comment),
-                               "author": author, "updateAuthor": author, "body": doc, "created": now, "updated": now, "jsdPublic": true});
-                self.issues[idx].comments.push(c.clone());
-                Resp::json(201, c)
-            }
-            ("GET", ["transitions"]) => {
-                let i = &self.issues[idx];
-                let caller = Caller { account_id: &user.account_id, groups: &user.groups };
-                let offered: Vec<Value> = self
-                    .site
-                    .offered(&i.project, &i.issue_type, &i.status, caller)
-                    .iter()
-                    .map(|t| json!({"id": t.id, "name": t.name, "to": self.site.status_json(&t.to), "hasScreen": false, "isGlobal": false, "isInitial": false, "isAvailable": true, "isConditional": t.conditional, "isLooped": false}))
-                    .collect();
-                Resp::json(200, json!({"transitions": offered}))
-            }
+            ("GET", []) => self.issue_get(idx, req),
+            ("PUT", []) => self.issue_edit(idx, req, user),
+            ("GET", ["comment"]) => self.comments_get(idx, req),
+            ("POST", ["comment"]) => self.comment_add(idx, req, user),
+            ("GET", ["transitions"]) => self.transitions_get(idx, user),
             ("POST", ["transitions"]) => self.transition(idx, req, user),
-            ("GET", ["properties"]) => {
-                let keys: Vec<Value> =
-                    self.issues[idx].properties.keys().map(|k| json!({"key": k, "self": ""})).collect();
-                Resp::json(200, json!({"keys": keys}))
-            }
+            ("GET", ["properties"]) => self.properties_keys(idx),
             ("GET", ["properties", name]) => match self.issues[idx].properties.get(*name) {
                 Some(v) => Resp::json(200, json!({"key": name, "value": v})),
                 None => error(404, &format!("The property with key '{name}' does not exist.")),
             },
-            ("PUT", ["properties", name]) => {
-                let Ok(v) = serde_json::from_slice::<Value>(&req.body) else {
-                    return error(400, "The property value must be valid JSON.");
-                };
-                if req.body.len() > 32_768 {
-                    return error(400, "The property value is too long (32768 bytes at most).");
-                }
-                let existed = self.issues[idx].properties.insert((*name).to_owned(), v).is_some();
-                Resp::json(if existed { 200 } else { 201 }, json!({}))
-            }
+            ("PUT", ["properties", name]) => self.property_set(name, idx, req),
             ("DELETE", ["properties", name]) => match self.issues[idx].properties.remove(*name) {
                 Some(_) => Resp::empty(204),
                 None => error(404, "The property does not exist."),
             },
-            ("GET", ["changelog"]) => {
-                let start: usize = req.query("startAt").and_then(|s| s.parse().ok()).unwrap_or(0);
-                let max: usize = req.query("maxResults").and_then(|s| s.parse().ok()).unwrap_or(100);
-                let all = &self.issues[idx].changelog;
-                let page: Vec<Value> = all.iter().skip(start).take(max).cloned().collect();
-                Resp::json(
-                    200,
-                    json!({"values": page, "startAt": start, "maxResults": max, "total": all.len(), "isLast": start + max >= all.len()}),
-                )
-            }
-            ("POST", ["attachments"]) => {
-                if req.header("x-atlassian-token") != Some("no-check") {
-                    return Resp::json(403, json!({"errorMessages": ["XSRF check failed"]}));
-                }
-                let ct = req.header("content-type").unwrap_or_default().to_owned();
-                if !ct.starts_with("multipart/form-data; boundary=") {
-                    return error(415, "Attachments must be multipart/form-data.");
-                }
-                let body = String::from_utf8_lossy(&req.body);
-                let filename =
-                    body.split("filename=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("file").to_owned();
-                // Attachment ids are unique on the site, as on Jira.
-                let id = 40000 + self.issues.iter().map(|i| i.attachments.len()).sum::<usize>();
-                let a = json!({"id": id.to_string(), "filename": filename, "size": req.body.len(),
-                               "author": self.user_json(user), "created": jira_time(Timestamp::now()), "mimeType": "application/octet-stream",
-                               "self": "", "content": ""});
-                self.issues[idx].attachments.push(a.clone());
-                if let Some(content) = multipart_file(&req.body, &ct) {
-                    self.issues[idx].files.insert(filename, content);
-                }
-                Resp::json(200, json!([a]))
-            }
+            ("GET", ["changelog"]) => self.changelog_get(idx, req),
+            ("POST", ["attachments"]) => self.attachment_add(idx, req, user),
             ("GET", ["remotelink"]) => Resp::json(200, Value::Array(self.issues[idx].remote_links.clone())),
-            ("POST", ["remotelink"]) => {
-                let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
-                    return error(400, "Invalid request payload.");
-                };
-                let Some(url) = body.get("object").and_then(|o| o.get("url")).and_then(Value::as_str) else {
-                    return error(400, "object.url is required");
-                };
-                let global = body.get("globalId").and_then(Value::as_str).map(String::from);
-                let links = &mut self.issues[idx].remote_links;
-                let existing = global.as_ref().and_then(|g| {
-                    links.iter().position(|l| l.get("globalId").and_then(Value::as_str) == Some(g.as_str()))
-                });
-                let id = existing.map_or(links.len() as u64 + 50000, |p| p as u64 + 50000);
-                let link = json!({"id": id, "globalId": global, "self": "", "object": {"url": url, "title": body["object"]["title"]}});
-                match existing {
-                    Some(p) => links[p] = link,
-                    None => links.push(link),
-                }
-                Resp::json(if existing.is_some() { 200 } else { 201 }, json!({"id": id, "self": ""}))
-            }
+            ("POST", ["remotelink"]) => self.remote_link_set(idx, req),
             _ => error(404, "No stand-in route for this issue operation."),
         }
+    }
+
+    /// `GET /issue/{key}`: the issue with the fields and properties asked
+    /// for (every field by default).
+    fn issue_get(&self, idx: usize, req: &Req) -> Resp {
+        let fields = comma_list(req.query("fields"));
+        let fields = if fields.is_empty() { vec!["*all".into()] } else { fields };
+        Resp::json(200, self.issue_json(&self.issues[idx], &fields, &comma_list(req.query("properties"))))
+    }
+
+    /// `PUT /issue/{key}`: the fields set and the labels operations applied
+    /// to the labels as they are now, each change in the changelog.
+    fn issue_edit(&mut self, idx: usize, req: &Req, user: &SiteUser) -> Resp {
+        let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+            return error(400, "Invalid request payload.");
+        };
+        let mut fields = body.get("fields").and_then(Value::as_object).cloned().unwrap_or_default();
+        // `update` operations on labels apply to the labels as they
+        // are now, so concurrent edits are not overwritten.
+        if let Some(ops) = body.pointer("/update/labels").and_then(Value::as_array) {
+            let mut labels: Vec<Value> =
+                self.issues[idx].fields.get("labels").and_then(Value::as_array).cloned().unwrap_or_default();
+            for op in ops {
+                match (op.get("add"), op.get("remove"), op.get("set")) {
+                    (Some(l), None, None) if l.is_string() => {
+                        if !labels.contains(l) {
+                            labels.push(l.clone());
+                        }
+                    }
+                    (None, Some(l), None) if l.is_string() => labels.retain(|x| x != l),
+                    (None, None, Some(Value::Array(all))) => labels.clone_from(all),
+                    _ => return error(400, "Each labels operation is one of add, remove or set."),
+                }
+            }
+            fields.insert("labels".into(), Value::Array(labels));
+        }
+        let i = &self.issues[idx];
+        if let Err(r) = self.check_fields(&i.project, &i.issue_type, &fields) {
+            return r;
+        }
+        let mut items = Vec::new();
+        for (k, v) in fields {
+            let old = self.issues[idx].fields.get(&k).cloned().unwrap_or(Value::Null);
+            if old == v {
+                continue;
+            }
+            let text = |v: &Value| match v {
+                Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other
+                    .get("value")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| crate::clients::jira::adf::plain_text(other), String::from),
+            };
+            // Jira names custom fields by their name, system ones by id.
+            let name = if k.starts_with("customfield_") {
+                self.site.field_name(&k).unwrap_or_else(|| k.clone())
+            } else {
+                k.clone()
+            };
+            items.push(json!({"field": name, "fieldtype": if k.starts_with("customfield_") {"custom"} else {"jira"}, "fieldId": k,
+                              "from": null, "fromString": text(&old), "to": null, "toString": text(&v)}));
+            self.issues[idx].fields.insert(k, v);
+        }
+        self.record_change(idx, user, items);
+        Resp::empty(204)
+    }
+
+    /// `GET /issue/{key}/comment`: a page of the issue's comments.
+    fn comments_get(&self, idx: usize, req: &Req) -> Resp {
+        let start: usize = req.query("startAt").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let max: usize = req.query("maxResults").and_then(|s| s.parse().ok()).unwrap_or(50);
+        let c = &self.issues[idx].comments;
+        let page: Vec<Value> = c.iter().skip(start).take(max).cloned().collect();
+        Resp::json(200, json!({"comments": page, "startAt": start, "maxResults": max, "total": c.len()}))
+    }
+
+    /// `POST /issue/{key}/comment`: an ADF comment within Jira's size limit.
+    fn comment_add(&mut self, idx: usize, req: &Req, user: &SiteUser) -> Resp {
+        let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+            return error(400, "Invalid request payload.");
+        };
+        let Some(doc) = body.get("body").filter(|b| b.get("type") == Some(&json!("doc"))) else {
+            return error(
+                400,
+                "Comment body is not valid! The comment body must be an Atlassian Document Format document.",
+            );
+        };
+        if doc.to_string().len() > 32_767 {
+            return error(400, "The entered text is too long. It exceeds the allowed limit of 32,767 characters.");
+        }
+        self.next_comment += 1;
+        let now = jira_time(Timestamp::now());
+        let author = self.user_json(user);
+        let c = json!({"id": self.next_comment.to_string(), "self": format!("{}/rest/api/3/issue/{}/comment/{}", self.base_url, self.issues[idx].id, self.next_comment),
+                       "author": author, "updateAuthor": author, "body": doc, "created": now, "updated": now, "jsdPublic": true});
+        self.issues[idx].comments.push(c.clone());
+        Resp::json(201, c)
+    }
+
+    /// `GET /issue/{key}/transitions`: the transitions the caller is offered
+    /// from the issue's status.
+    fn transitions_get(&self, idx: usize, user: &SiteUser) -> Resp {
+        let i = &self.issues[idx];
+        let caller = Caller { account_id: &user.account_id, groups: &user.groups };
+        let offered: Vec<Value> = self
+            .site
+            .offered(&i.project, &i.issue_type, &i.status, caller)
+            .iter()
+            .map(|t| json!({"id": t.id, "name": t.name, "to": self.site.status_json(&t.to), "hasScreen": false, "isGlobal": false, "isInitial": false, "isAvailable": true, "isConditional": t.conditional, "isLooped": false}))
+            .collect();
+        Resp::json(200, json!({"transitions": offered}))
+    }
+
+    /// `GET /issue/{key}/properties`: the keys of the issue's properties.
+    fn properties_keys(&self, idx: usize) -> Resp {
+        let keys: Vec<Value> = self.issues[idx].properties.keys().map(|k| json!({"key": k, "self": ""})).collect();
+        Resp::json(200, json!({"keys": keys}))
+    }
+
+    /// `PUT /issue/{key}/properties/{name}`: a JSON property within Jira's
+    /// size limit; 201 when new.
+    fn property_set(&mut self, name: &str, idx: usize, req: &Req) -> Resp {
+        let Ok(v) = serde_json::from_slice::<Value>(&req.body) else {
+            return error(400, "The property value must be valid JSON.");
+        };
+        if req.body.len() > 32_768 {
+            return error(400, "The property value is too long (32768 bytes at most).");
+        }
+        let existed = self.issues[idx].properties.insert((*name).to_owned(), v).is_some();
+        Resp::json(if existed { 200 } else { 201 }, json!({}))
+    }
+
+    /// `GET /issue/{key}/changelog`: a page of the issue's changelog.
+    fn changelog_get(&self, idx: usize, req: &Req) -> Resp {
+        let start: usize = req.query("startAt").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let max: usize = req.query("maxResults").and_then(|s| s.parse().ok()).unwrap_or(100);
+        let all = &self.issues[idx].changelog;
+        let page: Vec<Value> = all.iter().skip(start).take(max).cloned().collect();
+        Resp::json(
+            200,
+            json!({"values": page, "startAt": start, "maxResults": max, "total": all.len(), "isLast": start + max >= all.len()}),
+        )
+    }
+
+    /// `POST /issue/{key}/attachments`: a multipart upload (with Jira's XSRF
+    /// header), its id unique on the site.
+    fn attachment_add(&mut self, idx: usize, req: &Req, user: &SiteUser) -> Resp {
+        if req.header("x-atlassian-token") != Some("no-check") {
+            return Resp::json(403, json!({"errorMessages": ["XSRF check failed"]}));
+        }
+        let ct = req.header("content-type").unwrap_or_default().to_owned();
+        if !ct.starts_with("multipart/form-data; boundary=") {
+            return error(415, "Attachments must be multipart/form-data.");
+        }
+        let body = String::from_utf8_lossy(&req.body);
+        let filename = body.split("filename=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("file").to_owned();
+        // Attachment ids are unique on the site, as on Jira.
+        let id = 40000 + self.issues.iter().map(|i| i.attachments.len()).sum::<usize>();
+        let a = json!({"id": id.to_string(), "filename": filename, "size": req.body.len(),
+                       "author": self.user_json(user), "created": jira_time(Timestamp::now()), "mimeType": "application/octet-stream",
+                       "self": "", "content": ""});
+        self.issues[idx].attachments.push(a.clone());
+        if let Some(content) = multipart_file(&req.body, &ct) {
+            self.issues[idx].files.insert(filename, content);
+        }
+        Resp::json(200, json!([a]))
+    }
+
+    /// `POST /issue/{key}/remotelink`: a remote link, replacing the one of
+    /// the same global id.
+    fn remote_link_set(&mut self, idx: usize, req: &Req) -> Resp {
+        let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+            return error(400, "Invalid request payload.");
+        };
+        let Some(url) = body.get("object").and_then(|o| o.get("url")).and_then(Value::as_str) else {
+            return error(400, "object.url is required");
+        };
+        let global = body.get("globalId").and_then(Value::as_str).map(String::from);
+        let links = &mut self.issues[idx].remote_links;
+        let existing = global
+            .as_ref()
+            .and_then(|g| links.iter().position(|l| l.get("globalId").and_then(Value::as_str) == Some(g.as_str())));
+        let id = existing.map_or(links.len() as u64 + 50000, |p| p as u64 + 50000);
+        let link =
+            json!({"id": id, "globalId": global, "self": "", "object": {"url": url, "title": body["object"]["title"]}});
+        match existing {
+            Some(p) => links[p] = link,
+            None => links.push(link),
+        }
+        Resp::json(if existing.is_some() { 200 } else { 201 }, json!({"id": id, "self": ""}))
     }
 
     fn transition(&mut self, idx: usize, req: &Req, user: &SiteUser) -> Resp {
@@ -927,4 +987,9 @@ fn multipart_file(body: &[u8], content_type: &str) -> Option<Vec<u8>> {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A comma-separated query parameter's items, trimmed, without empty ones.
+fn comma_list(q: Option<&str>) -> Vec<String> {
+    q.map(|s| s.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect()).unwrap_or_default()
 }

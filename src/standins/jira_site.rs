@@ -688,7 +688,6 @@ impl Site {
         caller: Caller<'_>,
         issues_in: &dyn Fn(&str) -> usize,
     ) -> Option<Resp> {
-        let body = || serde_json::from_slice::<Value>(&req.body).unwrap_or(Value::Null);
         // Jira shows workflows, schemes, screens, statuses and field
         // contexts only to administrators.
         let admin_read = matches!(
@@ -707,535 +706,680 @@ impl Site {
             return Some(forbidden("view this configuration (Administer Jira is needed)"));
         }
         Some(match (m, parts) {
-            ("GET", ["project", key]) => match self.project(key) {
-                None => error(404, "No project could be found with key."),
-                Some(p) => {
-                    let types: Vec<Value> = self
-                        .project_issue_types(&p.key)
-                        .iter()
-                        .map(|(id, name)| json!({"id": id, "name": name, "subtask": false, "hierarchyLevel": 0}))
-                        .collect();
-                    Resp::json(
-                        200,
-                        json!({"id": p.id, "key": p.key, "name": p.key, "style": p.style,
-                               "simplified": p.style == "next-gen", "projectTypeKey": "software", "issueTypes": types}),
-                    )
-                }
-            },
-            ("GET", ["mypermissions"]) => {
-                let mut perms = serde_json::Map::new();
-                for key in req.query("permissions").unwrap_or_default().split(',').filter(|k| !k.is_empty()) {
-                    let (have, kind, name) = match key {
-                        "ADMINISTER" => (caller.administer(), "GLOBAL", "Administer Jira"),
-                        "ADMINISTER_PROJECTS" => (caller.project_admin(), "PROJECT", "Administer Projects"),
-                        "BROWSE_PROJECTS" | "CREATE_ISSUES" | "EDIT_ISSUES" | "TRANSITION_ISSUES" => {
-                            (true, "PROJECT", key)
-                        }
-                        _ => return Some(error(400, &format!("Unknown permission key: {key}"))),
-                    };
-                    perms.insert(key.to_owned(), json!({"key": key, "name": name, "type": kind, "havePermission": have, "description": name}));
-                }
-                Resp::json(200, json!({"permissions": perms}))
-            }
-            ("GET", ["group", "bulk"]) => {
-                let names: Vec<&str> = req.queries("groupName");
-                let values: Vec<Value> = self
-                    .groups
+            ("GET", ["project", key]) => self.project_get(key),
+            ("GET", ["mypermissions"]) => Self::my_permissions(req, caller),
+            ("GET", ["group", "bulk"]) => self.groups_get(req),
+            ("POST", ["group"]) => self.group_create(req, caller),
+            ("POST", ["field"]) => self.field_create(req, caller),
+            ("GET", ["field", id, "context"]) => self.field_contexts(id),
+            ("POST", ["field", id, "context"]) => self.field_context_create(id, req, caller),
+            ("GET", ["field", id, "context", ctx, "option"]) => self.field_options_get(id, ctx),
+            ("POST", ["field", id, "context", ctx, "option"]) => self.field_options_create(id, ctx, req, caller),
+            ("GET", ["issuetype"]) => self.issue_types_get(),
+            ("POST", ["issuetype"]) => self.issue_type_create(req, caller),
+            ("GET", ["issuetypescheme", "project"]) => self.issue_type_scheme_of_project(req),
+            ("GET", ["issuetypescheme", "mapping"]) => self.issue_type_scheme_mappings(req),
+            ("PUT", ["issuetypescheme", id, "issuetype"]) => self.issue_type_scheme_add(id, req, caller),
+            ("GET", ["statuses", "search"]) => self.statuses_search(req),
+            ("GET", ["workflows", "search"]) => self.workflows_search(req),
+            ("POST", ["workflows", "create", "validation"]) => self.workflows_validate(req, caller),
+            ("POST", ["workflows", "create"]) => self.workflows_create(req, caller),
+            ("GET", ["workflowscheme"]) => self.workflow_schemes_get(caller),
+            ("GET", ["issuetypescreenscheme"]) => self.issue_type_screen_schemes_get(req),
+            ("GET", ["workflowscheme", "project"]) => self.workflow_scheme_of_project(req),
+            ("POST", ["workflowscheme"]) => self.workflow_scheme_create(req, caller),
+            ("PUT", ["workflowscheme", "project"]) => self.workflow_scheme_assign(req, caller, issues_in),
+            ("GET", ["screens"]) => self.screens_get(req),
+            ("POST", ["screens"]) => self.screen_create(req, caller),
+            ("GET", ["screens", id, "tabs"]) => self.screen_tabs(id),
+            ("POST", ["screens", id, "tabs"]) => self.screen_tab_create(id, req, caller),
+            ("GET", ["screens", id, "tabs", tab, "fields"]) => self.screen_tab_fields(id, tab),
+            ("POST", ["screens", id, "tabs", tab, "fields"]) => self.screen_tab_field_add(id, tab, req, caller),
+            ("GET", ["screenscheme"]) => self.screen_schemes_get(req),
+            ("POST", ["screenscheme"]) => self.screen_scheme_create(req, caller),
+            ("GET", ["issuetypescreenscheme", "project"]) => self.issue_type_screen_scheme_of_project(req),
+            ("GET", ["issuetypescreenscheme", "mapping"]) => self.issue_type_screen_scheme_mappings(req),
+            ("POST", ["issuetypescreenscheme"]) => self.issue_type_screen_scheme_create(req, caller),
+            ("PUT", ["issuetypescreenscheme", id, "mapping"]) => self.issue_type_screen_scheme_map(id, req, caller),
+            ("PUT", ["issuetypescreenscheme", "project"]) => self.issue_type_screen_scheme_assign(req, caller),
+            _ => return None,
+        })
+    }
+
+    /// `GET /project/{key}`: the project and its issue types.
+    fn project_get(&self, key: &str) -> Resp {
+        match self.project(key) {
+            None => error(404, "No project could be found with key."),
+            Some(p) => {
+                let types: Vec<Value> = self
+                    .project_issue_types(&p.key)
                     .iter()
-                    .filter(|(_, n)| names.is_empty() || names.contains(&n.as_str()))
-                    .map(|(id, n)| json!({"groupId": id, "name": n}))
+                    .map(|(id, name)| json!({"id": id, "name": name, "subtask": false, "hierarchyLevel": 0}))
                     .collect();
-                Resp::json(200, page(values))
-            }
-            ("POST", ["group"]) => {
-                if !caller.site_admin() {
-                    return Some(forbidden("create groups (site administration is needed)"));
-                }
-                let Some(name) = body()["name"].as_str().map(str::to_owned) else {
-                    return Some(error(400, "A group name is required."));
-                };
-                if self.has_group(&name) {
-                    return Some(error(400, "A group with this name already exists."));
-                }
-                self.add_group(&name);
-                let id = group_id(&name);
-                Resp::json(201, json!({"groupId": id, "name": name, "expand": "users",
-                    "users": {"size": 0, "items": [], "max-results": 50, "start-index": 0, "end-index": 0}}))
-            }
-            ("POST", ["field"]) => {
-                if !caller.administer() {
-                    return Some(forbidden("create custom fields (Administer Jira is needed)"));
-                }
-                let b = body();
-                let (Some(name), Some(kind)) =
-                    (b["name"].as_str(), b["type"].as_str().and_then(FieldKind::of_type_key))
-                else {
-                    return Some(error(400, "A name and a supported custom field type are required."));
-                };
-                let id = format!("customfield_{}", self.id());
-                let f = Field { id, name: name.to_owned(), kind, contexts: Vec::new() };
-                let answer = self.field_json(&f);
-                self.fields.push(f);
-                Resp::json(201, answer)
-            }
-            ("GET", ["field", id, "context"]) => match self.fields.iter().find(|f| f.id == *id) {
-                None => error(404, "The custom field was not found."),
-                Some(f) => Resp::json(
+                Resp::json(
                     200,
-                    page(
-                        f.contexts
-                            .iter()
-                            .map(|c| json!({"id": c.id, "name": c.name, "description": "",
-                                "isGlobalContext": c.project_ids.is_empty(), "isAnyIssueType": c.issue_type_ids.is_empty()}))
-                            .collect(),
-                    ),
-                ),
-            },
-            ("POST", ["field", id, "context"]) => {
-                if !caller.administer() {
-                    return Some(forbidden("create field contexts (Administer Jira is needed)"));
-                }
-                let b = body();
-                let ctx_id = self.id().to_string();
-                let Some(f) = self.fields.iter_mut().find(|f| f.id == *id) else {
-                    return Some(error(404, "The custom field was not found."));
-                };
-                let strings = |v: &Value| -> Vec<String> {
-                    v.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect()
-                };
-                let c = Context {
-                    id: ctx_id,
-                    name: b["name"].as_str().unwrap_or("context").to_owned(),
-                    project_ids: strings(&b["projectIds"]),
-                    issue_type_ids: strings(&b["issueTypeIds"]),
-                    options: Vec::new(),
-                };
-                let answer = json!({"id": c.id, "name": c.name, "description": "", "projectIds": c.project_ids, "issueTypeIds": c.issue_type_ids});
-                f.contexts.push(c);
-                Resp::json(201, answer)
+                    json!({"id": p.id, "key": p.key, "name": p.key, "style": p.style,
+                           "simplified": p.style == "next-gen", "projectTypeKey": "software", "issueTypes": types}),
+                )
             }
-            ("GET", ["field", id, "context", ctx, "option"]) => {
-                match self.fields.iter().find(|f| f.id == *id).and_then(|f| f.contexts.iter().find(|c| c.id == *ctx)) {
-                    None => error(404, "The custom field or context was not found."),
-                    Some(c) => Resp::json(
-                        200,
-                        page(c.options.iter().map(|(id, v)| json!({"id": id, "value": v, "disabled": false})).collect()),
-                    ),
-                }
-            }
-            ("POST", ["field", id, "context", ctx, "option"]) => {
-                if !caller.administer() {
-                    return Some(forbidden("create field options (Administer Jira is needed)"));
-                }
-                let b = body();
-                let mut next = self.next;
-                let Some(c) =
-                    self.fields.iter_mut().find(|f| f.id == *id).and_then(|f| f.contexts.iter_mut().find(|c| c.id == *ctx))
-                else {
-                    return Some(error(404, "The custom field or context was not found."));
-                };
-                let mut created = Vec::new();
-                for o in b["options"].as_array().into_iter().flatten() {
-                    let Some(v) = o["value"].as_str() else { continue };
-                    if c.options.iter().any(|(_, x)| x == v) {
-                        return Some(error(400, &format!("The option '{v}' already exists.")));
-                    }
-                    next += 1;
-                    c.options.push((next.to_string(), v.to_owned()));
-                    created.push(json!({"id": next.to_string(), "value": v, "disabled": false}));
-                }
-                self.next = next;
-                Resp::json(200, json!({"options": created}))
-            }
-            ("GET", ["issuetype"]) => Resp::json(
+        }
+    }
+
+    /// `GET /mypermissions`: whether the caller has each permission asked
+    /// about; an unknown key is refused.
+    fn my_permissions(req: &Req, caller: Caller<'_>) -> Resp {
+        let mut perms = serde_json::Map::new();
+        for key in req.query("permissions").unwrap_or_default().split(',').filter(|k| !k.is_empty()) {
+            let (have, kind, name) = match key {
+                "ADMINISTER" => (caller.administer(), "GLOBAL", "Administer Jira"),
+                "ADMINISTER_PROJECTS" => (caller.project_admin(), "PROJECT", "Administer Projects"),
+                "BROWSE_PROJECTS" | "CREATE_ISSUES" | "EDIT_ISSUES" | "TRANSITION_ISSUES" => (true, "PROJECT", key),
+                _ => return error(400, &format!("Unknown permission key: {key}")),
+            };
+            perms.insert(
+                key.to_owned(),
+                json!({"key": key, "name": name, "type": kind, "havePermission": have, "description": name}),
+            );
+        }
+        Resp::json(200, json!({"permissions": perms}))
+    }
+
+    /// `GET /group/bulk`: the groups, or those named.
+    fn groups_get(&self, req: &Req) -> Resp {
+        let names: Vec<&str> = req.queries("groupName");
+        let values: Vec<Value> = self
+            .groups
+            .iter()
+            .filter(|(_, n)| names.is_empty() || names.contains(&n.as_str()))
+            .map(|(id, n)| json!({"groupId": id, "name": n}))
+            .collect();
+        Resp::json(200, page(values))
+    }
+
+    /// `POST /group`: a new group (site administrators only).
+    fn group_create(&mut self, req: &Req, caller: Caller<'_>) -> Resp {
+        if !caller.site_admin() {
+            return forbidden("create groups (site administration is needed)");
+        }
+        let Some(name) = body(req)["name"].as_str().map(str::to_owned) else {
+            return error(400, "A group name is required.");
+        };
+        if self.has_group(&name) {
+            return error(400, "A group with this name already exists.");
+        }
+        self.add_group(&name);
+        let id = group_id(&name);
+        Resp::json(
+            201,
+            json!({"groupId": id, "name": name, "expand": "users",
+            "users": {"size": 0, "items": [], "max-results": 50, "start-index": 0, "end-index": 0}}),
+        )
+    }
+
+    /// `POST /field`: a new custom field of a supported type.
+    fn field_create(&mut self, req: &Req, caller: Caller<'_>) -> Resp {
+        if !caller.administer() {
+            return forbidden("create custom fields (Administer Jira is needed)");
+        }
+        let b = body(req);
+        let (Some(name), Some(kind)) = (b["name"].as_str(), b["type"].as_str().and_then(FieldKind::of_type_key)) else {
+            return error(400, "A name and a supported custom field type are required.");
+        };
+        let id = format!("customfield_{}", self.id());
+        let f = Field { id, name: name.to_owned(), kind, contexts: Vec::new() };
+        let answer = self.field_json(&f);
+        self.fields.push(f);
+        Resp::json(201, answer)
+    }
+
+    /// `GET /field/{id}/context`: the contexts of a custom field.
+    fn field_contexts(&self, id: &str) -> Resp {
+        match self.fields.iter().find(|f| f.id == *id) {
+            None => error(404, "The custom field was not found."),
+            Some(f) => Resp::json(
                 200,
-                Value::Array(
-                    self.issue_types
+                page(
+                    f.contexts
                         .iter()
-                        .map(|(id, n)| json!({"id": id, "name": n, "description": "", "subtask": false, "hierarchyLevel": 0}))
+                        .map(|c| {
+                            json!({"id": c.id, "name": c.name, "description": "",
+                            "isGlobalContext": c.project_ids.is_empty(), "isAnyIssueType": c.issue_type_ids.is_empty()})
+                        })
                         .collect(),
                 ),
             ),
-            ("POST", ["issuetype"]) => {
-                if !caller.administer() {
-                    return Some(forbidden("create issue types (Administer Jira is needed)"));
-                }
-                let Some(name) = body()["name"].as_str().map(str::to_owned) else {
-                    return Some(error(400, "An issue type name is required."));
-                };
-                if self.issue_types.iter().any(|(_, n)| n.eq_ignore_ascii_case(&name)) {
-                    return Some(error(409, "An issue type with this name already exists."));
-                }
-                let id = self.id().to_string();
-                self.issue_types.push((id.clone(), name.clone()));
-                // Jira adds every new issue type to the default scheme.
-                for s in self.issue_type_schemes.iter_mut().filter(|s| s.default) {
-                    s.issue_types.push(id.clone());
-                }
-                Resp::json(201, json!({"id": id, "name": name, "description": "", "subtask": false, "hierarchyLevel": 0}))
+        }
+    }
+
+    /// `POST /field/{id}/context`: a new context of a custom field.
+    fn field_context_create(&mut self, id: &str, req: &Req, caller: Caller<'_>) -> Resp {
+        if !caller.administer() {
+            return forbidden("create field contexts (Administer Jira is needed)");
+        }
+        let b = body(req);
+        let ctx_id = self.id().to_string();
+        let Some(f) = self.fields.iter_mut().find(|f| f.id == *id) else {
+            return error(404, "The custom field was not found.");
+        };
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect()
+        };
+        let c = Context {
+            id: ctx_id,
+            name: b["name"].as_str().unwrap_or("context").to_owned(),
+            project_ids: strings(&b["projectIds"]),
+            issue_type_ids: strings(&b["issueTypeIds"]),
+            options: Vec::new(),
+        };
+        let answer = json!({"id": c.id, "name": c.name, "description": "", "projectIds": c.project_ids, "issueTypeIds": c.issue_type_ids});
+        f.contexts.push(c);
+        Resp::json(201, answer)
+    }
+
+    /// `GET /field/{id}/context/{ctx}/option`: the options of a context.
+    fn field_options_get(&self, id: &str, ctx: &str) -> Resp {
+        match self.fields.iter().find(|f| f.id == *id).and_then(|f| f.contexts.iter().find(|c| c.id == *ctx)) {
+            None => error(404, "The custom field or context was not found."),
+            Some(c) => Resp::json(
+                200,
+                page(c.options.iter().map(|(id, v)| json!({"id": id, "value": v, "disabled": false})).collect()),
+            ),
+        }
+    }
+
+    /// `POST /field/{id}/context/{ctx}/option`: new options of a context;
+    /// an option that exists is refused.
+    fn field_options_create(&mut self, id: &str, ctx: &str, req: &Req, caller: Caller<'_>) -> Resp {
+        if !caller.administer() {
+            return forbidden("create field options (Administer Jira is needed)");
+        }
+        let b = body(req);
+        let mut next = self.next;
+        let Some(c) =
+            self.fields.iter_mut().find(|f| f.id == *id).and_then(|f| f.contexts.iter_mut().find(|c| c.id == *ctx))
+        else {
+            return error(404, "The custom field or context was not found.");
+        };
+        let mut created = Vec::new();
+        for o in b["options"].as_array().into_iter().flatten() {
+            let Some(v) = o["value"].as_str() else { continue };
+            if c.options.iter().any(|(_, x)| x == v) {
+                return error(400, &format!("The option '{v}' already exists."));
             }
-            ("GET", ["issuetypescheme", "project"]) => {
-                let pid = req.query("projectId").unwrap_or_default();
-                let values: Vec<Value> = self
-                    .projects
+            next += 1;
+            c.options.push((next.to_string(), v.to_owned()));
+            created.push(json!({"id": next.to_string(), "value": v, "disabled": false}));
+        }
+        self.next = next;
+        Resp::json(200, json!({"options": created}))
+    }
+
+    /// `GET /issuetype`: every issue type.
+    fn issue_types_get(&self) -> Resp {
+        Resp::json(
+            200,
+            Value::Array(
+                self.issue_types
                     .iter()
-                    .filter(|p| p.id == pid)
-                    .filter_map(|p| {
-                        let s = self.issue_type_schemes.iter().find(|s| s.id == p.issue_type_scheme)?;
-                        Some(json!({"issueTypeScheme": {"id": s.id, "name": s.name, "isDefault": s.default, "description": ""},
-                                    "projectIds": [p.id]}))
-                    })
-                    .collect();
-                Resp::json(200, page(values))
+                    .map(|(id, n)| json!({"id": id, "name": n, "description": "", "subtask": false, "hierarchyLevel": 0}))
+                    .collect(),
+            ),
+        )
+    }
+
+    /// `POST /issuetype`: a new issue type, added to the default scheme as
+    /// Jira does.
+    fn issue_type_create(&mut self, req: &Req, caller: Caller<'_>) -> Resp {
+        if !caller.administer() {
+            return forbidden("create issue types (Administer Jira is needed)");
+        }
+        let Some(name) = body(req)["name"].as_str().map(str::to_owned) else {
+            return error(400, "An issue type name is required.");
+        };
+        if self.issue_types.iter().any(|(_, n)| n.eq_ignore_ascii_case(&name)) {
+            return error(409, "An issue type with this name already exists.");
+        }
+        let id = self.id().to_string();
+        self.issue_types.push((id.clone(), name.clone()));
+        // Jira adds every new issue type to the default scheme.
+        for s in self.issue_type_schemes.iter_mut().filter(|s| s.default) {
+            s.issue_types.push(id.clone());
+        }
+        Resp::json(201, json!({"id": id, "name": name, "description": "", "subtask": false, "hierarchyLevel": 0}))
+    }
+
+    /// `GET /issuetypescheme/project`: the issue type scheme of a project.
+    fn issue_type_scheme_of_project(&self, req: &Req) -> Resp {
+        let pid = req.query("projectId").unwrap_or_default();
+        let values: Vec<Value> = self
+            .projects
+            .iter()
+            .filter(|p| p.id == pid)
+            .filter_map(|p| {
+                let s = self.issue_type_schemes.iter().find(|s| s.id == p.issue_type_scheme)?;
+                Some(json!({"issueTypeScheme": {"id": s.id, "name": s.name, "isDefault": s.default, "description": ""},
+                            "projectIds": [p.id]}))
+            })
+            .collect();
+        Resp::json(200, page(values))
+    }
+
+    /// `GET /issuetypescheme/mapping`: the issue types of each scheme asked
+    /// about.
+    fn issue_type_scheme_mappings(&self, req: &Req) -> Resp {
+        let ids = req.queries("issueTypeSchemeId");
+        let values: Vec<Value> = self
+            .issue_type_schemes
+            .iter()
+            .filter(|s| ids.is_empty() || ids.contains(&s.id.as_str()))
+            .flat_map(|s| s.issue_types.iter().map(move |t| json!({"issueTypeSchemeId": s.id, "issueTypeId": t})))
+            .collect();
+        Resp::json(200, page(values))
+    }
+
+    /// `PUT /issuetypescheme/{id}/issuetype`: known issue types added to a
+    /// scheme.
+    fn issue_type_scheme_add(&mut self, id: &str, req: &Req, caller: Caller<'_>) -> Resp {
+        if !caller.administer() {
+            return forbidden("change issue type schemes (Administer Jira is needed)");
+        }
+        let b = body(req);
+        let known: Vec<String> = self.issue_types.iter().map(|(id, _)| id.clone()).collect();
+        let Some(s) = self.issue_type_schemes.iter_mut().find(|s| s.id == *id) else {
+            return error(404, "The issue type scheme was not found.");
+        };
+        for t in b["issueTypeIds"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            if !known.iter().any(|k| k == t) {
+                return error(404, &format!("The issue type {t} was not found."));
             }
-            ("GET", ["issuetypescheme", "mapping"]) => {
-                let ids = req.queries("issueTypeSchemeId");
-                let values: Vec<Value> = self
-                    .issue_type_schemes
-                    .iter()
-                    .filter(|s| ids.is_empty() || ids.contains(&s.id.as_str()))
-                    .flat_map(|s| s.issue_types.iter().map(move |t| json!({"issueTypeSchemeId": s.id, "issueTypeId": t})))
-                    .collect();
-                Resp::json(200, page(values))
+            if !s.issue_types.iter().any(|x| x == t) {
+                s.issue_types.push(t.to_owned());
             }
-            ("PUT", ["issuetypescheme", id, "issuetype"]) => {
-                if !caller.administer() {
-                    return Some(forbidden("change issue type schemes (Administer Jira is needed)"));
-                }
-                let b = body();
-                let known: Vec<String> = self.issue_types.iter().map(|(id, _)| id.clone()).collect();
-                let Some(s) = self.issue_type_schemes.iter_mut().find(|s| s.id == *id) else {
-                    return Some(error(404, "The issue type scheme was not found."));
-                };
-                for t in b["issueTypeIds"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-                    if !known.iter().any(|k| k == t) {
-                        return Some(error(404, &format!("The issue type {t} was not found.")));
-                    }
-                    if !s.issue_types.iter().any(|x| x == t) {
-                        s.issue_types.push(t.to_owned());
-                    }
-                }
-                Resp::empty(204)
+        }
+        Resp::empty(204)
+    }
+
+    /// `GET /statuses/search`: the statuses whose name contains the search.
+    fn statuses_search(&self, req: &Req) -> Resp {
+        let q = req.query("searchString").unwrap_or_default().to_lowercase();
+        let values: Vec<Value> = self
+            .statuses
+            .iter()
+            .filter(|s| s.name.to_lowercase().contains(&q))
+            .map(|s| json!({"id": s.id, "name": s.name, "description": "", "statusCategory": s.category, "scope": {"type": "GLOBAL"}}))
+            .collect();
+        Resp::json(200, page(values))
+    }
+
+    /// `GET /workflows/search`: the workflows whose name contains the query,
+    /// with every status.
+    fn workflows_search(&self, req: &Req) -> Resp {
+        let q = req.query("queryString").unwrap_or_default().to_lowercase();
+        let values: Vec<Value> = self
+            .workflows
+            .iter()
+            .filter(|w| w.name.to_lowercase().contains(&q))
+            .map(|w| self.workflow_json(w))
+            .collect();
+        let statuses: Vec<Value> = self
+            .statuses
+            .iter()
+            .map(|s| json!({"id": s.id, "name": s.name, "description": "", "statusCategory": s.category, "statusReference": s.id, "scope": {"type": "GLOBAL"}}))
+            .collect();
+        let n = values.len();
+        Resp::json(
+            200,
+            json!({"isLast": true, "maxResults": 50, "startAt": 0, "total": n, "values": values, "statuses": statuses}),
+        )
+    }
+
+    /// `POST /workflows/create/validation`: what is wrong with workflows to
+    /// create.
+    fn workflows_validate(&mut self, req: &Req, caller: Caller<'_>) -> Resp {
+        if !caller.administer() {
+            return forbidden("create workflows (Administer Jira is needed)");
+        }
+        let errors = self.validate_workflows(&body(req)["payload"]);
+        Resp::json(200, json!({"errors": errors}))
+    }
+
+    /// `POST /workflows/create`: valid workflows created; invalid ones refused
+    /// with their errors.
+    fn workflows_create(&mut self, req: &Req, caller: Caller<'_>) -> Resp {
+        if !caller.administer() {
+            return forbidden("create workflows (Administer Jira is needed)");
+        }
+        let b = body(req);
+        let errors = self.validate_workflows(&b);
+        if !errors.is_empty() {
+            return Resp::json(
+                400,
+                json!({"errorMessages": errors.iter().filter_map(|e| e["message"].as_str()).collect::<Vec<_>>(), "errors": {}}),
+            );
+        }
+        Resp::json(200, self.create_workflows(&b))
+    }
+
+    /// `GET /workflowscheme`: every workflow scheme (administrators only).
+    fn workflow_schemes_get(&self, caller: Caller<'_>) -> Resp {
+        if !caller.administer() {
+            return forbidden("browse workflow schemes (Administer Jira is needed)");
+        }
+        Resp::json(200, page(self.workflow_schemes.iter().map(|s| self.scheme_json(s)).collect()))
+    }
+
+    /// `GET /issuetypescreenscheme`: the issue type screen schemes whose name
+    /// contains the query.
+    fn issue_type_screen_schemes_get(&self, req: &Req) -> Resp {
+        let q = req.query("queryString").unwrap_or_default().to_lowercase();
+        let values: Vec<Value> = self
+            .itss
+            .iter()
+            .filter(|s| s.name.to_lowercase().contains(&q))
+            .map(|s| json!({"id": s.id, "name": s.name, "description": ""}))
+            .collect();
+        Resp::json(200, page(values))
+    }
+
+    /// `GET /workflowscheme/project`: the workflow scheme of a project.
+    fn workflow_scheme_of_project(&self, req: &Req) -> Resp {
+        let pid = req.query("projectId").unwrap_or_default();
+        let values: Vec<Value> = self
+            .projects
+            .iter()
+            .filter(|p| p.id == pid)
+            .filter_map(|p| {
+                let s = self.workflow_schemes.iter().find(|s| s.id == p.workflow_scheme.unwrap_or(10000))?;
+                Some(json!({"projectIds": [p.id], "workflowScheme": self.scheme_json(s)}))
+            })
+            .collect();
+        Resp::json(200, json!({"values": values}))
+    }
+
+    /// `POST /workflowscheme`: a new workflow scheme whose mappings name
+    /// existing workflows.
+    fn workflow_scheme_create(&mut self, req: &Req, caller: Caller<'_>) -> Resp {
+        if !caller.administer() {
+            return forbidden("create workflow schemes (Administer Jira is needed)");
+        }
+        let b = body(req);
+        let Some(name) = b["name"].as_str() else { return error(400, "A name is required.") };
+        if self.workflow_schemes.iter().any(|s| s.name == name) {
+            return error(400, "A workflow scheme with this name already exists.");
+        }
+        let mappings: BTreeMap<String, String> = b["issueTypeMappings"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+            .collect();
+        for w in mappings.values() {
+            if !self.workflows.iter().any(|x| &x.name == w) {
+                return error(400, &format!("The workflow '{w}' does not exist."));
             }
-            ("GET", ["statuses", "search"]) => {
-                let q = req.query("searchString").unwrap_or_default().to_lowercase();
-                let values: Vec<Value> = self
-                    .statuses
-                    .iter()
-                    .filter(|s| s.name.to_lowercase().contains(&q))
-                    .map(|s| json!({"id": s.id, "name": s.name, "description": "", "statusCategory": s.category, "scope": {"type": "GLOBAL"}}))
-                    .collect();
-                Resp::json(200, page(values))
+        }
+        let s = WorkflowScheme {
+            id: self.id(),
+            name: name.to_owned(),
+            default_workflow: b["defaultWorkflow"].as_str().unwrap_or("jira").to_owned(),
+            mappings,
+        };
+        let answer = self.scheme_json(&s);
+        self.workflow_schemes.push(s);
+        Resp::json(201, answer)
+    }
+
+    /// `PUT /workflowscheme/project`: a workflow scheme assigned to a project
+    /// without issues (one with issues needs the asynchronous switch).
+    fn workflow_scheme_assign(&mut self, req: &Req, caller: Caller<'_>, issues_in: &dyn Fn(&str) -> usize) -> Resp {
+        if !caller.administer() {
+            return forbidden("assign workflow schemes (Administer Jira is needed)");
+        }
+        let b = body(req);
+        let pid = b["projectId"].as_str().unwrap_or_default().to_owned();
+        let sid: Option<u64> = b["workflowSchemeId"].as_str().and_then(|s| s.parse().ok());
+        let Some(key) = self.project(&pid).map(|p| p.key.clone()) else {
+            return error(404, "The project was not found.");
+        };
+        if issues_in(&key) > 0 {
+            return error(
+                400,
+                "The workflow scheme cannot be assigned: the project has issues. Use the asynchronous switch with status mappings.",
+            );
+        }
+        if sid.is_some_and(|id| !self.workflow_schemes.iter().any(|s| s.id == id)) {
+            return error(404, "The workflow scheme was not found.");
+        }
+        if let Some(p) = self.projects.iter_mut().find(|p| p.id == pid) {
+            p.workflow_scheme = sid;
+        }
+        Resp::empty(204)
+    }
+
+    /// `GET /screens`: the screens whose name contains the query.
+    fn screens_get(&self, req: &Req) -> Resp {
+        let q = req.query("queryString").unwrap_or_default().to_lowercase();
+        let values: Vec<Value> = self
+            .screens
+            .iter()
+            .filter(|s| s.name.to_lowercase().contains(&q))
+            .map(|s| json!({"id": s.id, "name": s.name, "description": ""}))
+            .collect();
+        Resp::json(200, page(values))
+    }
+
+    /// `POST /screens`: a new screen with a name of its own.
+    fn screen_create(&mut self, req: &Req, caller: Caller<'_>) -> Resp {
+        if !caller.administer() {
+            return forbidden("create screens (Administer Jira is needed)");
+        }
+        let Some(name) = body(req)["name"].as_str().map(str::to_owned) else {
+            return error(400, "A screen name is required.");
+        };
+        if self.screens.iter().any(|s| s.name == name) {
+            return error(400, "A screen with this name already exists.");
+        }
+        let id = self.id();
+        self.screens.push(Screen { id, name: name.clone(), tabs: Vec::new() });
+        Resp::json(201, json!({"id": id, "name": name, "description": ""}))
+    }
+
+    /// `GET /screens/{id}/tabs`: the tabs of a screen.
+    fn screen_tabs(&self, id: &str) -> Resp {
+        match self.screens.iter().find(|s| s.id.to_string() == *id) {
+            None => error(404, "The screen was not found."),
+            Some(s) => {
+                Resp::json(200, Value::Array(s.tabs.iter().map(|t| json!({"id": t.id, "name": t.name})).collect()))
             }
-            ("GET", ["workflows", "search"]) => {
-                let q = req.query("queryString").unwrap_or_default().to_lowercase();
-                let values: Vec<Value> = self
-                    .workflows
-                    .iter()
-                    .filter(|w| w.name.to_lowercase().contains(&q))
-                    .map(|w| self.workflow_json(w))
-                    .collect();
-                let statuses: Vec<Value> = self
-                    .statuses
-                    .iter()
-                    .map(|s| json!({"id": s.id, "name": s.name, "description": "", "statusCategory": s.category, "statusReference": s.id, "scope": {"type": "GLOBAL"}}))
-                    .collect();
-                let n = values.len();
-                Resp::json(
-                    200,
-                    json!({"isLast": true, "maxResults": 50, "startAt": 0, "total": n, "values": values, "statuses": statuses}),
-                )
-            }
-            ("POST", ["workflows", "create", "validation"]) => {
-                if !caller.administer() {
-                    return Some(forbidden("create workflows (Administer Jira is needed)"));
-                }
-                let errors = self.validate_workflows(&body()["payload"]);
-                Resp::json(200, json!({"errors": errors}))
-            }
-            ("POST", ["workflows", "create"]) => {
-                if !caller.administer() {
-                    return Some(forbidden("create workflows (Administer Jira is needed)"));
-                }
-                let b = body();
-                let errors = self.validate_workflows(&b);
-                if !errors.is_empty() {
-                    return Some(Resp::json(400, json!({"errorMessages": errors.iter().filter_map(|e| e["message"].as_str()).collect::<Vec<_>>(), "errors": {}})));
-                }
-                Resp::json(200, self.create_workflows(&b))
-            }
-            ("GET", ["workflowscheme"]) => {
-                if !caller.administer() {
-                    return Some(forbidden("browse workflow schemes (Administer Jira is needed)"));
-                }
-                Resp::json(200, page(self.workflow_schemes.iter().map(|s| self.scheme_json(s)).collect()))
-            }
-            ("GET", ["issuetypescreenscheme"]) => {
-                let q = req.query("queryString").unwrap_or_default().to_lowercase();
-                let values: Vec<Value> = self
-                    .itss
-                    .iter()
-                    .filter(|s| s.name.to_lowercase().contains(&q))
-                    .map(|s| json!({"id": s.id, "name": s.name, "description": ""}))
-                    .collect();
-                Resp::json(200, page(values))
-            }
-            ("GET", ["workflowscheme", "project"]) => {
-                let pid = req.query("projectId").unwrap_or_default();
-                let values: Vec<Value> = self
-                    .projects
-                    .iter()
-                    .filter(|p| p.id == pid)
-                    .filter_map(|p| {
-                        let s = self.workflow_schemes.iter().find(|s| s.id == p.workflow_scheme.unwrap_or(10000))?;
-                        Some(json!({"projectIds": [p.id], "workflowScheme": self.scheme_json(s)}))
-                    })
-                    .collect();
-                Resp::json(200, json!({"values": values}))
-            }
-            ("POST", ["workflowscheme"]) => {
-                if !caller.administer() {
-                    return Some(forbidden("create workflow schemes (Administer Jira is needed)"));
-                }
-                let b = body();
-                let Some(name) = b["name"].as_str() else { return Some(error(400, "A name is required.")) };
-                if self.workflow_schemes.iter().any(|s| s.name == name) {
-                    return Some(error(400, "A workflow scheme with this name already exists."));
-                }
-                let mappings: BTreeMap<String, String> = b["issueTypeMappings"]
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                    .collect();
-                for w in mappings.values() {
-                    if !self.workflows.iter().any(|x| &x.name == w) {
-                        return Some(error(400, &format!("The workflow '{w}' does not exist.")));
-                    }
-                }
-                let s = WorkflowScheme {
-                    id: self.id(),
-                    name: name.to_owned(),
-                    default_workflow: b["defaultWorkflow"].as_str().unwrap_or("jira").to_owned(),
-                    mappings,
-                };
-                let answer = self.scheme_json(&s);
-                self.workflow_schemes.push(s);
-                Resp::json(201, answer)
-            }
-            ("PUT", ["workflowscheme", "project"]) => {
-                if !caller.administer() {
-                    return Some(forbidden("assign workflow schemes (Administer Jira is needed)"));
-                }
-                let b = body();
-                let pid = b["projectId"].as_str().unwrap_or_default().to_owned();
-                let sid: Option<u64> = b["workflowSchemeId"].as_str().and_then(|s| s.parse().ok());
-                let Some(key) = self.project(&pid).map(|p| p.key.clone()) else {
-                    return Some(error(404, "The project was not found."));
-                };
-                if issues_in(&key) > 0 {
-                    return Some(error(
-                        400,
-                        "The workflow scheme cannot be assigned: the project has issues. Use the asynchronous switch with status mappings.",
-                    ));
-                }
-                if sid.is_some_and(|id| !self.workflow_schemes.iter().any(|s| s.id == id)) {
-                    return Some(error(404, "The workflow scheme was not found."));
-                }
-                if let Some(p) = self.projects.iter_mut().find(|p| p.id == pid) {
-                    p.workflow_scheme = sid;
-                }
-                Resp::empty(204)
-            }
-            ("GET", ["screens"]) => {
-                let q = req.query("queryString").unwrap_or_default().to_lowercase();
-                let values: Vec<Value> = self
-                    .screens
-                    .iter()
-                    .filter(|s| s.name.to_lowercase().contains(&q))
-                    .map(|s| json!({"id": s.id, "name": s.name, "description": ""}))
-                    .collect();
-                Resp::json(200, page(values))
-            }
-            ("POST", ["screens"]) => {
-                if !caller.administer() {
-                    return Some(forbidden("create screens (Administer Jira is needed)"));
-                }
-                let Some(name) = body()["name"].as_str().map(str::to_owned) else {
-                    return Some(error(400, "A screen name is required."));
-                };
-                if self.screens.iter().any(|s| s.name == name) {
-                    return Some(error(400, "A screen with this name already exists."));
-                }
-                let id = self.id();
-                self.screens.push(Screen { id, name: name.clone(), tabs: Vec::new() });
-                Resp::json(201, json!({"id": id, "name": name, "description": ""}))
-            }
-            ("GET", ["screens", id, "tabs"]) => match self.screens.iter().find(|s| s.id.to_string() == *id) {
-                None => error(404, "The screen was not found."),
-                Some(s) => Resp::json(
-                    200,
-                    Value::Array(s.tabs.iter().map(|t| json!({"id": t.id, "name": t.name})).collect()),
+        }
+    }
+
+    /// `POST /screens/{id}/tabs`: a new tab of a screen.
+    fn screen_tab_create(&mut self, id: &str, req: &Req, caller: Caller<'_>) -> Resp {
+        if !caller.administer() {
+            return forbidden("change screens (Administer Jira is needed)");
+        }
+        let name = body(req)["name"].as_str().unwrap_or("Tab").to_owned();
+        let tab = self.id();
+        let Some(s) = self.screens.iter_mut().find(|s| s.id.to_string() == *id) else {
+            return error(404, "The screen was not found.");
+        };
+        s.tabs.push(Tab { id: tab, name: name.clone(), fields: Vec::new() });
+        Resp::json(200, json!({"id": tab, "name": name}))
+    }
+
+    /// `GET /screens/{id}/tabs/{tab}/fields`: the fields on a tab.
+    fn screen_tab_fields(&self, id: &str, tab: &str) -> Resp {
+        match self
+            .screens
+            .iter()
+            .find(|s| s.id.to_string() == *id)
+            .and_then(|s| s.tabs.iter().find(|t| t.id.to_string() == *tab))
+        {
+            None => error(404, "The screen or tab was not found."),
+            Some(t) => Resp::json(
+                200,
+                Value::Array(
+                    t.fields.iter().map(|f| json!({"id": f, "name": self.field_name(f).unwrap_or_default()})).collect(),
                 ),
-            },
-            ("POST", ["screens", id, "tabs"]) => {
-                if !caller.administer() {
-                    return Some(forbidden("change screens (Administer Jira is needed)"));
-                }
-                let name = body()["name"].as_str().unwrap_or("Tab").to_owned();
-                let tab = self.id();
-                let Some(s) = self.screens.iter_mut().find(|s| s.id.to_string() == *id) else {
-                    return Some(error(404, "The screen was not found."));
-                };
-                s.tabs.push(Tab { id: tab, name: name.clone(), fields: Vec::new() });
-                Resp::json(200, json!({"id": tab, "name": name}))
+            ),
+        }
+    }
+
+    /// `POST /screens/{id}/tabs/{tab}/fields`: an existing field added to a
+    /// tab, once.
+    fn screen_tab_field_add(&mut self, id: &str, tab: &str, req: &Req, caller: Caller<'_>) -> Resp {
+        if !caller.administer() {
+            return forbidden("change screens (Administer Jira is needed)");
+        }
+        let Some(field) = body(req)["fieldId"].as_str().map(str::to_owned) else {
+            return error(400, "A field id is required.");
+        };
+        let Some(name) = self.field_name(&field) else {
+            return error(400, &format!("The field {field} does not exist."));
+        };
+        let Some(t) = self
+            .screens
+            .iter_mut()
+            .find(|s| s.id.to_string() == *id)
+            .and_then(|s| s.tabs.iter_mut().find(|t| t.id.to_string() == *tab))
+        else {
+            return error(404, "The screen or tab was not found.");
+        };
+        if t.fields.contains(&field) {
+            return error(400, "The field is already on the screen.");
+        }
+        t.fields.push(field.clone());
+        Resp::json(200, json!({"id": field, "name": name}))
+    }
+
+    /// `GET /screenscheme`: the screen schemes whose name contains the query.
+    fn screen_schemes_get(&self, req: &Req) -> Resp {
+        let q = req.query("queryString").unwrap_or_default().to_lowercase();
+        let values: Vec<Value> = self
+            .screen_schemes
+            .iter()
+            .filter(|s| s.name.to_lowercase().contains(&q))
+            // The description marks `screens` write-only, so answers
+            // that follow it leave it out.
+            .map(|s| json!({"id": s.id, "name": s.name, "description": ""}))
+            .collect();
+        Resp::json(200, page(values))
+    }
+
+    /// `POST /screenscheme`: a new screen scheme with an existing default
+    /// screen.
+    fn screen_scheme_create(&mut self, req: &Req, caller: Caller<'_>) -> Resp {
+        if !caller.administer() {
+            return forbidden("create screen schemes (Administer Jira is needed)");
+        }
+        let b = body(req);
+        let (Some(name), Some(screen)) = (b["name"].as_str(), b["screens"]["default"].as_u64()) else {
+            return error(400, "A name and a default screen are required.");
+        };
+        if !self.screens.iter().any(|s| s.id == screen) {
+            return error(400, "The screen does not exist.");
+        }
+        let id = self.id();
+        self.screen_schemes.push(ScreenScheme { id, name: name.to_owned(), default_screen: screen });
+        Resp::json(201, json!({"id": id}))
+    }
+
+    /// `GET /issuetypescreenscheme/project`: the issue type screen scheme of
+    /// a project.
+    fn issue_type_screen_scheme_of_project(&self, req: &Req) -> Resp {
+        let pid = req.query("projectId").unwrap_or_default();
+        let values: Vec<Value> = self
+            .projects
+            .iter()
+            .filter(|p| p.id == pid)
+            .filter_map(|p| {
+                let s = self.itss.iter().find(|s| s.id == p.screen_scheme)?;
+                Some(json!({"issueTypeScreenScheme": {"id": s.id, "name": s.name, "description": ""}, "projectIds": [p.id]}))
+            })
+            .collect();
+        Resp::json(200, page(values))
+    }
+
+    /// `GET /issuetypescreenscheme/mapping`: the mappings of each scheme asked
+    /// about.
+    fn issue_type_screen_scheme_mappings(&self, req: &Req) -> Resp {
+        let ids = req.queries("issueTypeScreenSchemeId");
+        let values: Vec<Value> = self
+            .itss
+            .iter()
+            .filter(|s| ids.is_empty() || ids.contains(&s.id.as_str()))
+            .flat_map(|s| {
+                s.mappings.iter().map(
+                    move |(t, ss)| json!({"issueTypeScreenSchemeId": s.id, "issueTypeId": t, "screenSchemeId": ss}),
+                )
+            })
+            .collect();
+        Resp::json(200, page(values))
+    }
+
+    /// `POST /issuetypescreenscheme`: a new issue type screen scheme with a
+    /// default mapping.
+    fn issue_type_screen_scheme_create(&mut self, req: &Req, caller: Caller<'_>) -> Resp {
+        if !caller.administer() {
+            return forbidden("create issue type screen schemes (Administer Jira is needed)");
+        }
+        let b = body(req);
+        let Some(name) = b["name"].as_str().map(str::to_owned) else {
+            return error(400, "A name is required.");
+        };
+        let mappings = match self.screen_mappings(&b) {
+            Ok(m) => m,
+            Err(r) => return r,
+        };
+        if !mappings.iter().any(|(t, _)| t == "default") {
+            return error(400, "A default mapping is required.");
+        }
+        let id = self.id().to_string();
+        self.itss.push(IssueTypeScreenScheme { id: id.clone(), name, mappings });
+        Resp::json(201, json!({"id": id}))
+    }
+
+    /// `PUT /issuetypescreenscheme/{id}/mapping`: mappings added for issue
+    /// types not yet mapped.
+    fn issue_type_screen_scheme_map(&mut self, id: &str, req: &Req, caller: Caller<'_>) -> Resp {
+        if !caller.administer() {
+            return forbidden("change issue type screen schemes (Administer Jira is needed)");
+        }
+        let mappings = match self.screen_mappings(&body(req)) {
+            Ok(m) => m,
+            Err(r) => return r,
+        };
+        let Some(s) = self.itss.iter_mut().find(|s| s.id == *id) else {
+            return error(404, "The issue type screen scheme was not found.");
+        };
+        for (t, ss) in mappings {
+            if s.mappings.iter().any(|(x, _)| *x == t) {
+                return error(400, &format!("The issue type {t} is already mapped."));
             }
-            ("GET", ["screens", id, "tabs", tab, "fields"]) => {
-                match self.screens.iter().find(|s| s.id.to_string() == *id).and_then(|s| s.tabs.iter().find(|t| t.id.to_string() == *tab)) {
-                    None => error(404, "The screen or tab was not found."),
-                    Some(t) => Resp::json(
-                        200,
-                        Value::Array(
-                            t.fields.iter().map(|f| json!({"id": f, "name": self.field_name(f).unwrap_or_default()})).collect(),
-                        ),
-                    ),
-                }
-            }
-            ("POST", ["screens", id, "tabs", tab, "fields"]) => {
-                if !caller.administer() {
-                    return Some(forbidden("change screens (Administer Jira is needed)"));
-                }
-                let Some(field) = body()["fieldId"].as_str().map(str::to_owned) else {
-                    return Some(error(400, "A field id is required."));
-                };
-                let Some(name) = self.field_name(&field) else {
-                    return Some(error(400, &format!("The field {field} does not exist.")));
-                };
-                let Some(t) = self
-                    .screens
-                    .iter_mut()
-                    .find(|s| s.id.to_string() == *id)
-                    .and_then(|s| s.tabs.iter_mut().find(|t| t.id.to_string() == *tab))
-                else {
-                    return Some(error(404, "The screen or tab was not found."));
-                };
-                if t.fields.contains(&field) {
-                    return Some(error(400, "The field is already on the screen."));
-                }
-                t.fields.push(field.clone());
-                Resp::json(200, json!({"id": field, "name": name}))
-            }
-            ("GET", ["screenscheme"]) => {
-                let q = req.query("queryString").unwrap_or_default().to_lowercase();
-                let values: Vec<Value> = self
-                    .screen_schemes
-                    .iter()
-                    .filter(|s| s.name.to_lowercase().contains(&q))
-                    // The description marks `screens` write-only, so answers
-                    // that follow it leave it out.
-                    .map(|s| json!({"id": s.id, "name": s.name, "description": ""}))
-                    .collect();
-                Resp::json(200, page(values))
-            }
-            ("POST", ["screenscheme"]) => {
-                if !caller.administer() {
-                    return Some(forbidden("create screen schemes (Administer Jira is needed)"));
-                }
-                let b = body();
-                let (Some(name), Some(screen)) = (b["name"].as_str(), b["screens"]["default"].as_u64()) else {
-                    return Some(error(400, "A name and a default screen are required."));
-                };
-                if !self.screens.iter().any(|s| s.id == screen) {
-                    return Some(error(400, "The screen does not exist."));
-                }
-                let id = self.id();
-                self.screen_schemes.push(ScreenScheme { id, name: name.to_owned(), default_screen: screen });
-                Resp::json(201, json!({"id": id}))
-            }
-            ("GET", ["issuetypescreenscheme", "project"]) => {
-                let pid = req.query("projectId").unwrap_or_default();
-                let values: Vec<Value> = self
-                    .projects
-                    .iter()
-                    .filter(|p| p.id == pid)
-                    .filter_map(|p| {
-                        let s = self.itss.iter().find(|s| s.id == p.screen_scheme)?;
-                        Some(json!({"issueTypeScreenScheme": {"id": s.id, "name": s.name, "description": ""}, "projectIds": [p.id]}))
-                    })
-                    .collect();
-                Resp::json(200, page(values))
-            }
-            ("GET", ["issuetypescreenscheme", "mapping"]) => {
-                let ids = req.queries("issueTypeScreenSchemeId");
-                let values: Vec<Value> = self
-                    .itss
-                    .iter()
-                    .filter(|s| ids.is_empty() || ids.contains(&s.id.as_str()))
-                    .flat_map(|s| {
-                        s.mappings.iter().map(move |(t, ss)| {
-                            json!({"issueTypeScreenSchemeId": s.id, "issueTypeId": t, "screenSchemeId": ss})
-                        })
-                    })
-                    .collect();
-                Resp::json(200, page(values))
-            }
-            ("POST", ["issuetypescreenscheme"]) => {
-                if !caller.administer() {
-                    return Some(forbidden("create issue type screen schemes (Administer Jira is needed)"));
-                }
-                let b = body();
-                let Some(name) = b["name"].as_str().map(str::to_owned) else {
-                    return Some(error(400, "A name is required."));
-                };
-                let mappings = match self.screen_mappings(&b) {
-                    Ok(m) => m,
-                    Err(r) => return Some(r),
-                };
-                if !mappings.iter().any(|(t, _)| t == "default") {
-                    return Some(error(400, "A default mapping is required."));
-                }
-                let id = self.id().to_string();
-                self.itss.push(IssueTypeScreenScheme { id: id.clone(), name, mappings });
-                Resp::json(201, json!({"id": id}))
-            }
-            ("PUT", ["issuetypescreenscheme", id, "mapping"]) => {
-                if !caller.administer() {
-                    return Some(forbidden("change issue type screen schemes (Administer Jira is needed)"));
-                }
-                let mappings = match self.screen_mappings(&body()) {
-                    Ok(m) => m,
-                    Err(r) => return Some(r),
-                };
-                let Some(s) = self.itss.iter_mut().find(|s| s.id == *id) else {
-                    return Some(error(404, "The issue type screen scheme was not found."));
-                };
-                for (t, ss) in mappings {
-                    if s.mappings.iter().any(|(x, _)| *x == t) {
-                        return Some(error(400, &format!("The issue type {t} is already mapped.")));
-                    }
-                    s.mappings.push((t, ss));
-                }
-                Resp::empty(204)
-            }
-            ("PUT", ["issuetypescreenscheme", "project"]) => {
-                if !caller.project_admin() {
-                    return Some(forbidden("assign issue type screen schemes (Administer Jira is needed)"));
-                }
-                let b = body();
-                let (Some(sid), Some(pid)) = (b["issueTypeScreenSchemeId"].as_str(), b["projectId"].as_str()) else {
-                    return Some(error(400, "issueTypeScreenSchemeId and projectId are required."));
-                };
-                if !self.itss.iter().any(|s| s.id == sid) {
-                    return Some(error(404, "The issue type screen scheme was not found."));
-                }
-                let Some(p) = self.projects.iter_mut().find(|p| p.id == pid) else {
-                    return Some(error(404, "The project was not found."));
-                };
-                p.screen_scheme = sid.to_owned();
-                Resp::empty(204)
-            }
-            _ => return None,
-        })
+            s.mappings.push((t, ss));
+        }
+        Resp::empty(204)
+    }
+
+    /// `PUT /issuetypescreenscheme/project`: an issue type screen scheme
+    /// assigned to a project (project administrators).
+    fn issue_type_screen_scheme_assign(&mut self, req: &Req, caller: Caller<'_>) -> Resp {
+        if !caller.project_admin() {
+            return forbidden("assign issue type screen schemes (Administer Jira is needed)");
+        }
+        let b = body(req);
+        let (Some(sid), Some(pid)) = (b["issueTypeScreenSchemeId"].as_str(), b["projectId"].as_str()) else {
+            return error(400, "issueTypeScreenSchemeId and projectId are required.");
+        };
+        if !self.itss.iter().any(|s| s.id == sid) {
+            return error(404, "The issue type screen scheme was not found.");
+        }
+        let Some(p) = self.projects.iter_mut().find(|p| p.id == pid) else {
+            return error(404, "The project was not found.");
+        };
+        p.screen_scheme = sid.to_owned();
+        Resp::empty(204)
     }
 
     fn screen_mappings(&self, b: &Value) -> Result<Vec<(String, String)>, Resp> {
@@ -1423,4 +1567,9 @@ impl Site {
         }
         json!({"statuses": created_statuses, "workflows": created})
     }
+}
+
+/// A request's JSON body, or null when it has none or it does not parse.
+fn body(req: &Req) -> Value {
+    serde_json::from_slice::<Value>(&req.body).unwrap_or(Value::Null)
 }

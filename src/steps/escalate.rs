@@ -14,8 +14,9 @@ use serde_json::{Map, json};
 use crate::base::time::Timestamp;
 use crate::clients::jira::adf::{Doc, Inline};
 use crate::config::Config;
-use crate::config::jira::{FieldType, TicketField};
-use crate::model::binding::{PlanRecord, RECORD_PROPERTY, mirror_text};
+use crate::config::jira::{FieldType, JiraConfig, TicketField};
+use crate::model::binding::{PlanRecord, RECORD_PROPERTY, TicketRecord, mirror_text};
+use crate::steps::classify::Class;
 use crate::steps::plan::report::Report;
 use crate::steps::request::{RequestError, Services};
 use crate::steps::ticket;
@@ -75,49 +76,10 @@ pub fn run(report: &Report, args: &EscalateArgs, config: &Config, svc: &Services
         actions.push(format!("plan for stack {:?} already recorded on {}", args.stack, t.key));
         return Ok(Escalation { risky: report.risky, actions });
     }
-    let mut reasons: Vec<String> =
-        report.findings.iter().flat_map(|f| f.reasons.iter().map(|r| r.code().to_owned())).collect();
-    reasons.sort();
-    reasons.dedup();
-    let previous = record.plans.insert(
-        args.stack.clone(),
-        PlanRecord {
-            json_digest: report.plan_json_digest,
-            file_digest: report.plan_file_digest,
-            risky: report.risky,
-            reasons,
-            findings: report.findings.len(),
-            severity: report.risky.then(|| risk_level(report).to_owned()),
-            recorded_at: Timestamp::now().to_rfc3339(),
-            workflow_id: args.workflow_id.clone(),
-            hold: args.hold.clone(),
-            label: label.clone(),
-            canonical_digest: report.plan_json_canonical_digest,
-            rendered_by: report.rendered_by.clone(),
-        },
-    );
+    let previous = record.plans.insert(args.stack.clone(), plan_record(report, args, label.clone()));
     svc.jira.set_property(&t.key, RECORD_PROPERTY, &record.to_value())?;
 
-    // Mirror: the plan label (and the record field), so the history records
-    // when this plan was recorded.
-    let mut labels: Vec<String> =
-        t.labels.iter().filter(|l| Some(l.as_str()) != previous.as_ref().map(|p| p.label.as_str())).cloned().collect();
-    labels.push(label);
-    let mut fields = Map::new();
-    fields.insert("labels".into(), json!(labels));
-    if let Some(site) = jc.site_field(TicketField::Record) {
-        fields.insert(site.id, json!(mirror_text(&record)));
-    }
-    // Risk level and change type over the analysis and every plan recorded.
-    let class =
-        crate::steps::classify::classify(&record, crate::steps::classify::AnalysisSummary::from_bot(t.bot.as_ref()));
-    let select = |kind: FieldType, v: &str| if kind == FieldType::Select { json!({"value": v}) } else { json!(v) };
-    if let Some(site) = jc.site_field(TicketField::RiskLevel) {
-        fields.insert(site.id, select(site.kind, class.risk.as_str()));
-    }
-    if let Some(site) = jc.site_field(TicketField::ChangeType) {
-        fields.insert(site.id, select(site.kind, class.change_type.as_str()));
-    }
+    let (fields, class) = mirror_fields(jc, &t, &record, previous.as_ref().map(|p| p.label.as_str()), label);
     svc.jira.edit(&t.key, fields)?;
     actions.push(format!("recorded the plan for stack {:?} on {} ({})", args.stack, t.key, report.plan_json_digest));
     actions.push(format!(
@@ -128,14 +90,96 @@ pub fn run(report: &Report, args: &EscalateArgs, config: &Config, svc: &Services
         class.why
     ));
 
-    // The findings, for people.
-    let (doc, attach) = findings_comment(report, &args.stack);
+    post_findings(report, &args.stack, svc, &t.key, &mut actions)?;
+    route(report, args, jc, svc, &t, &mut actions)?;
+    Ok(Escalation { risky: report.risky, actions })
+}
+
+/// The record of this plan on the ticket: its digests, what was found,
+/// and the hold that waits for it.
+fn plan_record(report: &Report, args: &EscalateArgs, label: String) -> PlanRecord {
+    let mut reasons: Vec<String> =
+        report.findings.iter().flat_map(|f| f.reasons.iter().map(|r| r.code().to_owned())).collect();
+    reasons.sort();
+    reasons.dedup();
+    PlanRecord {
+        json_digest: report.plan_json_digest,
+        file_digest: report.plan_file_digest,
+        risky: report.risky,
+        reasons,
+        findings: report.findings.len(),
+        severity: report.risky.then(|| risk_level(report).to_owned()),
+        recorded_at: Timestamp::now().to_rfc3339(),
+        workflow_id: args.workflow_id.clone(),
+        hold: args.hold.clone(),
+        label,
+        canonical_digest: report.plan_json_canonical_digest,
+        rendered_by: report.rendered_by.clone(),
+    }
+}
+
+/// The ticket's fields that mirror the record: the plan label in place of
+/// the one it replaces (so the history records when this plan was
+/// recorded), the record field, and the risk level and change type over
+/// the analysis and every plan recorded, with that classification.
+fn mirror_fields(
+    jc: &JiraConfig,
+    t: &ticket::TicketState,
+    record: &TicketRecord,
+    previous_label: Option<&str>,
+    label: String,
+) -> (Map<String, serde_json::Value>, Class) {
+    // Mirror: the plan label (and the record field), so the history records
+    // when this plan was recorded.
+    let mut labels: Vec<String> = t.labels.iter().filter(|l| Some(l.as_str()) != previous_label).cloned().collect();
+    labels.push(label);
+    let mut fields = Map::new();
+    fields.insert("labels".into(), json!(labels));
+    if let Some(site) = jc.site_field(TicketField::Record) {
+        fields.insert(site.id, json!(mirror_text(record)));
+    }
+    // Risk level and change type over the analysis and every plan recorded.
+    let class =
+        crate::steps::classify::classify(record, crate::steps::classify::AnalysisSummary::from_bot(t.bot.as_ref()));
+    let select = |kind: FieldType, v: &str| if kind == FieldType::Select { json!({"value": v}) } else { json!(v) };
+    if let Some(site) = jc.site_field(TicketField::RiskLevel) {
+        fields.insert(site.id, select(site.kind, class.risk.as_str()));
+    }
+    if let Some(site) = jc.site_field(TicketField::ChangeType) {
+        fields.insert(site.id, select(site.kind, class.change_type.as_str()));
+    }
+    (fields, class)
+}
+
+/// The findings, for people: a comment, with the full report attached
+/// first when it is too long for one.
+fn post_findings(
+    report: &Report,
+    stack: &str,
+    svc: &Services,
+    key: &str,
+    actions: &mut Vec<String>,
+) -> Result<(), RequestError> {
+    let (doc, attach) = findings_comment(report, stack);
     if let Some((name, bytes)) = attach {
-        svc.jira.attach(&t.key, &name, "application/json", &bytes)?;
+        svc.jira.attach(key, &name, "application/json", &bytes)?;
         actions.push(format!("attached the full plan report as {name}"));
     }
-    svc.jira.comment(&t.key, doc)?;
+    svc.jira.comment(key, doc)?;
+    Ok(())
+}
 
+/// Where the ticket goes: a risky plan sends it to manual review (back
+/// from Approved too) for a reviewer before apply; otherwise the hold may
+/// be resumed at once.
+fn route(
+    report: &Report,
+    args: &EscalateArgs,
+    jc: &JiraConfig,
+    svc: &Services,
+    t: &ticket::TicketState,
+    actions: &mut Vec<String>,
+) -> Result<(), RequestError> {
     if report.risky {
         if !t.status.eq_ignore_ascii_case(&jc.statuses.manual_review) {
             let back = if t.status.eq_ignore_ascii_case(&jc.statuses.approved) {
@@ -155,7 +199,7 @@ pub fn run(report: &Report, args: &EscalateArgs, config: &Config, svc: &Services
             args.hold.as_ref().map(|h| format!(" {h}")).unwrap_or_default()
         ));
     }
-    Ok(Escalation { risky: report.risky, actions })
+    Ok(())
 }
 
 /// The findings as an ADF comment; a long table also as a JSON attachment.

@@ -342,7 +342,6 @@ pub struct Judged {
 /// one more approval would do.
 pub fn approved(f: &Facts<'_>, j: &Judged) -> Vec<Action> {
     let key = f.key;
-    let record = f.record;
     let mut out = Vec::new();
     if f.check.is_altered() || f.check.analysis().is_none() {
         // Nothing is resumed on a record the bot cannot trust.
@@ -352,35 +351,15 @@ pub fn approved(f: &Facts<'_>, j: &Judged) -> Vec<Action> {
         return out;
     }
     let verdict = &j.change;
+    if !verdict.pass {
+        refused(f, j, &mut out);
+        return out;
+    }
     let approver = verdict
         .approval
         .as_ref()
         .and_then(|a| if a.by_bot { f.config.jira.bot_accounts.first().cloned() } else { a.approvers.first().cloned() })
         .unwrap_or_default();
-    if !verdict.pass {
-        let why: Vec<String> = verdict.failures.iter().map(ToString::to_string).collect();
-        out.push(Action::Say(format!("{key}: holds not resumed: {}", why.join("; "))));
-        // Outside a change window or in a freeze: one approval is not
-        // enough; ask for the overriding second approver, visibly.
-        let windows = [ValidateCode::OutsideChangeWindow, ValidateCode::ChangeFreeze];
-        let window = verdict.failures.iter().find(|f| windows.contains(&f.code));
-        if let Some(w) = window {
-            out.push(Action::AskAgain {
-                marker: format!("changegate:override-needed:{}:{}", w.code, j.last_approval_at),
-                head: "Second approver needed: ",
-                why: format!("{}: {}", w.code, w.message),
-                reason: Reason::NeedsApproval,
-            });
-        } else if let Some((marker, lapse)) = verdict.approval.as_ref().and_then(waiting::lapse) {
-            out.push(Action::AskAgain {
-                marker,
-                head: "Approval no longer valid: ",
-                why: lapse,
-                reason: Reason::ApprovalLapsed,
-            });
-        }
-        return out;
-    }
     if let Some(grant) = &verdict.emergency {
         out.push(Action::RecordEmergency(grant.clone()));
     }
@@ -391,6 +370,44 @@ pub fn approved(f: &Facts<'_>, j: &Judged) -> Vec<Action> {
         out.push(Action::Receipt { plan: None, approver: approver.clone() });
         out.push(Action::Say(format!("{key}: receipt for the approved binding written")));
     }
+    change_holds(f, &mut out);
+    plan_holds(f, j, &approver, &mut out);
+    out
+}
+
+/// Why the change's verdict resumes nothing; and where one more approval
+/// would do, the approvers asked again: the overriding second approver
+/// outside a change window or in a freeze, or a fresh approval for one
+/// that lapsed.
+fn refused(f: &Facts<'_>, j: &Judged, out: &mut Vec<Action>) {
+    let verdict = &j.change;
+    let why: Vec<String> = verdict.failures.iter().map(ToString::to_string).collect();
+    out.push(Action::Say(format!("{}: holds not resumed: {}", f.key, why.join("; "))));
+    // Outside a change window or in a freeze: one approval is not
+    // enough; ask for the overriding second approver, visibly.
+    let windows = [ValidateCode::OutsideChangeWindow, ValidateCode::ChangeFreeze];
+    let window = verdict.failures.iter().find(|f| windows.contains(&f.code));
+    if let Some(w) = window {
+        out.push(Action::AskAgain {
+            marker: format!("changegate:override-needed:{}:{}", w.code, j.last_approval_at),
+            head: "Second approver needed: ",
+            why: format!("{}: {}", w.code, w.message),
+            reason: Reason::NeedsApproval,
+        });
+    } else if let Some((marker, lapse)) = verdict.approval.as_ref().and_then(waiting::lapse) {
+        out.push(Action::AskAgain {
+            marker,
+            head: "Approval no longer valid: ",
+            why: lapse,
+            reason: Reason::ApprovalLapsed,
+        });
+    }
+}
+
+/// The change holds of the approved binding's workflows to resume, each
+/// once and only where the bot may, none opening ahead of another hold.
+fn change_holds(f: &Facts<'_>, out: &mut Vec<Action>) {
+    let record = f.record;
     let applies = record.binding.action == DeployAction::Apply;
     for w in &record.workflows {
         let Some(hold) = &w.hold else { continue };
@@ -423,10 +440,14 @@ pub fn approved(f: &Facts<'_>, j: &Judged) -> Vec<Action> {
             mark,
         }));
     }
-    // Each recorded plan, judged as `validate` before apply judges it: its
-    // receipt (an apply checks it with or without a plan hold), and its
-    // plan hold resumed when there is one.
-    for (stack, p) in &record.plans {
+}
+
+/// Each recorded plan, judged as `validate` before apply judges it: its
+/// receipt (an apply checks it with or without a plan hold), and its
+/// plan hold resumed when there is one.
+fn plan_holds(f: &Facts<'_>, j: &Judged, approver: &str, out: &mut Vec<Action>) {
+    let key = f.key;
+    for (stack, p) in &f.record.plans {
         let digests = PlanDigests { json: p.json_digest, file: p.file_digest };
         let mark = p.hold.as_ref().map(|h| marker(&format!("plan-{stack}-{}", p.json_digest.hex()), &p.workflow_id, h));
         let resumed = mark.as_ref().is_none_or(|m| f.check.has(Marks::Resumed, m));
@@ -442,7 +463,7 @@ pub fn approved(f: &Facts<'_>, j: &Judged) -> Vec<Action> {
             out.push(Action::Say(format!("{key}: the plan for stack {stack:?} waits: {why}")));
             continue;
         }
-        out.push(Action::Receipt { plan: Some((stack.clone(), digests)), approver: approver.clone() });
+        out.push(Action::Receipt { plan: Some((stack.clone(), digests)), approver: approver.to_owned() });
         match (&p.hold, mark) {
             (Some(hold), Some(mark)) => match resumable(f, hold, HoldKind::Plan) {
                 Err(why) => out.push(Action::Say(why)),
@@ -458,7 +479,6 @@ pub fn approved(f: &Facts<'_>, j: &Judged) -> Vec<Action> {
             _ => out.push(Action::Say(format!("{key}: receipt for the plan of stack {stack:?} written"))),
         }
     }
-    out
 }
 
 /// Whether the bot may resume `hold` of this ticket, or why not.

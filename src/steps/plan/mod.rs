@@ -203,30 +203,7 @@ fn parse<S: ChunkSource>(
     sc.finish()?;
     drop(sc);
 
-    if !PLAN_KEYS.iter().any(|k| header.keys.contains(*k)) {
-        let hint = if header.keys.contains("values") {
-            " (it looks like `terraform show -json` of a state; show the saved plan file instead)"
-        } else {
-            ""
-        };
-        return Err(PlanError::NotAPlan(format!("the object has none of the keys {}{hint}", PLAN_KEYS.join(", "))));
-    }
-    if header.errored == Some(true) {
-        return Err(PlanError::Refused(
-            "the plan is marked `errored`: planning failed, so it is not the whole change".into(),
-        ));
-    }
-    if header.complete == Some(false) {
-        return Err(PlanError::Refused(
-            "the plan is marked `complete: false`: some changes are left for a later plan, so it is not the whole change".into(),
-        ));
-    }
-    if header.deferred > 0 {
-        return Err(PlanError::Refused(format!(
-            "the plan has {} deferred change(s) that it does not describe",
-            header.deferred
-        )));
-    }
+    whole_plan(&header)?;
 
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
@@ -309,6 +286,36 @@ fn element_error(e: ElementError, section: &str, index: usize, offset: u64) -> P
 }
 
 /// Reads a small top-level value with a message naming the key.
+/// Whether the top level is a plan's, and the whole change: not a state,
+/// not errored, incomplete or with deferred changes it does not describe.
+fn whole_plan(header: &Header) -> Result<(), PlanError> {
+    if !PLAN_KEYS.iter().any(|k| header.keys.contains(*k)) {
+        let hint = if header.keys.contains("values") {
+            " (it looks like `terraform show -json` of a state; show the saved plan file instead)"
+        } else {
+            ""
+        };
+        return Err(PlanError::NotAPlan(format!("the object has none of the keys {}{hint}", PLAN_KEYS.join(", "))));
+    }
+    if header.errored == Some(true) {
+        return Err(PlanError::Refused(
+            "the plan is marked `errored`: planning failed, so it is not the whole change".into(),
+        ));
+    }
+    if header.complete == Some(false) {
+        return Err(PlanError::Refused(
+            "the plan is marked `complete: false`: some changes are left for a later plan, so it is not the whole change".into(),
+        ));
+    }
+    if header.deferred > 0 {
+        return Err(PlanError::Refused(format!(
+            "the plan has {} deferred change(s) that it does not describe",
+            header.deferred
+        )));
+    }
+    Ok(())
+}
+
 fn parse_value<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], key: &str) -> Result<T, PlanError> {
     serde_json::from_slice(bytes).map_err(|e| PlanError::Malformed(format!("`{key}`: {e}")))
 }

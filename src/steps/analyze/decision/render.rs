@@ -275,7 +275,7 @@ pub fn markdown(d: &Decision, e: &Evidence) -> String {
 /// blocks, and the policy and evidence digests; a link to the ticket when
 /// its URL is known, and what was done there.
 pub fn html(d: &Decision, e: &Evidence, ticket_url: Option<&str>, actions: &[String]) -> String {
-    use crate::base::html::{Tone, code, escape, link, list, table, verdict, verdict_word};
+    use crate::base::html::{Tone, code, escape, link, list, verdict};
     let rows = commit_rows(d, e);
     let mut b = String::new();
     let ticket = match ticket_url {
@@ -306,6 +306,32 @@ pub fn html(d: &Decision, e: &Evidence, ticket_url: Option<&str>, actions: &[Str
     if !p.is_empty() {
         let _ = writeln!(b, "<p>{}</p>", escape(&p));
     }
+    html_review(&mut b, d, &rows);
+    html_scans(&mut b, d);
+    if !actions.is_empty() {
+        b.push_str("<h2>On the ticket</h2>\n");
+        b.push_str(&list(&actions.iter().map(|a| escape(a)).collect::<Vec<_>>()));
+    }
+    b.push_str("<h2>Reproduce</h2>\n");
+    b.push_str(&list(&[
+        format!(
+            "decided at {} with policy {} {}",
+            escape(&d.decided_at),
+            escape(&d.policy.source),
+            code(&d.policy.digest.to_string())
+        ),
+        format!(
+            "evidence {} (attached to the ticket): <code>changegate decide</code> re-decides it offline",
+            code(&d.evidence_digest.to_string())
+        ),
+    ]));
+    crate::base::html::page(&format!("changegate analysis of {}", d.ticket), &b)
+}
+
+/// The HTML of the two-person review: its verdict, a row per commit, and
+/// the range's findings.
+fn html_review(b: &mut String, d: &Decision, rows: &[CommitRow]) {
+    use crate::base::html::{code, escape, list, table, verdict_word};
     let _ = writeln!(b, "<h2>Two-person review: {}</h2>", escape(d.review.verdict.as_str()));
     if !rows.is_empty() {
         let cells: Vec<Vec<String>> = rows
@@ -326,6 +352,12 @@ pub fn html(d: &Decision, e: &Evidence, ticket_url: Option<&str>, actions: &[Str
     let range: Vec<String> =
         d.review.findings.iter().map(|f| format!("{}: {}", code(f.code.as_str()), escape(&f.detail))).collect();
     b.push_str(&list(&range));
+}
+
+/// The HTML of the security scans: their verdict, a row per scanner, and
+/// what is required, what was found and what blocks.
+fn html_scans(b: &mut String, d: &Decision) {
+    use crate::base::html::{code, escape, list, table, verdict_word};
     let _ = writeln!(b, "<h2>Security scans: {}</h2>", escape(d.scan.verdict.as_str()));
     if !d.scan.scanners.is_empty() {
         let cells: Vec<Vec<String>> = d
@@ -360,24 +392,6 @@ pub fn html(d: &Decision, e: &Evidence, ticket_url: Option<&str>, actions: &[Str
         );
     }
     b.push_str(&list(&items));
-    if !actions.is_empty() {
-        b.push_str("<h2>On the ticket</h2>\n");
-        b.push_str(&list(&actions.iter().map(|a| escape(a)).collect::<Vec<_>>()));
-    }
-    b.push_str("<h2>Reproduce</h2>\n");
-    b.push_str(&list(&[
-        format!(
-            "decided at {} with policy {} {}",
-            escape(&d.decided_at),
-            escape(&d.policy.source),
-            code(&d.policy.digest.to_string())
-        ),
-        format!(
-            "evidence {} (attached to the ticket): <code>changegate decide</code> re-decides it offline",
-            code(&d.evidence_digest.to_string())
-        ),
-    ]));
-    crate::base::html::page(&format!("changegate analysis of {}", d.ticket), &b)
 }
 
 /// The JUnit suite of a decision: a case per landing (two-person review), a
@@ -464,92 +478,7 @@ pub fn junit(d: &Decision) -> Suite {
 /// comment so a repeated analysis can recognise it.
 pub fn adf(d: &Decision, e: &Evidence, attachment: &str, marker: &str) -> (Value, bool) {
     let rows = commit_rows(d, e);
-    let build = |n: usize| {
-        let mut doc = Doc::new().heading(4, &headline(d)).text(&summary(d, rows.len()));
-        let reasons: Vec<Vec<Inline>> = d
-            .reasons
-            .iter()
-            .map(|r| {
-                vec![Inline::Strong(r.code.as_str().to_owned()), Inline::Text(format!(": {}", clip(&r.detail, 600)))]
-            })
-            .collect();
-        doc = doc.bullets(reasons);
-        if !rows.is_empty() {
-            let cells: Vec<Vec<Vec<Inline>>> = rows
-                .iter()
-                .take(n)
-                .map(|r| {
-                    vec![
-                        vec![Inline::Code(r.commit.clone()), Inline::Text(format!(" {}", r.headline))],
-                        vec![Inline::Text(r.pull.clone())],
-                        vec![Inline::Text(r.author.clone())],
-                        vec![Inline::Text(r.approvers.clone())],
-                        vec![Inline::Strong(r.verdict.clone())],
-                        vec![Inline::Text(if r.reason.is_empty() { "-".to_owned() } else { r.reason.clone() })],
-                    ]
-                })
-                .collect();
-            doc = doc.table(&["Commit", "Pull request", "Author", "Approvers", "Verdict", "Reason"], cells);
-            if n < rows.len() {
-                doc = doc.paragraph(vec![
-                    Inline::Text(format!("... and {} more commit(s): the full table is in ", rows.len() - n)),
-                    Inline::Code(attachment.to_owned()),
-                    Inline::Text(".".to_owned()),
-                ]);
-            }
-        }
-        let scans: Vec<Vec<Vec<Inline>>> = d
-            .scan
-            .scanners
-            .iter()
-            .map(|s| {
-                vec![
-                    vec![Inline::Text(s.tool.clone())],
-                    vec![Inline::Strong(s.verdict.as_str().to_owned())],
-                    vec![Inline::Text(s.results.to_string())],
-                    vec![Inline::Text(s.blocking.len().to_string())],
-                    vec![Inline::Text(if s.evidence.is_empty() {
-                        "none for this commit".to_owned()
-                    } else {
-                        clip(&s.evidence.join("; "), 300)
-                    })],
-                ]
-            })
-            .collect();
-        if !scans.is_empty() {
-            doc = doc.table(&["Scanner", "Verdict", "Findings", "Blocking", "Evidence"], scans);
-        }
-        let required: Vec<Vec<Inline>> =
-            d.scan.required.iter().map(|r| vec![Inline::Text(clip(&required_line(r), 400))]).collect();
-        doc = doc.bullets(required);
-        if d.scan.verdict != Verdict::Pass {
-            let items: Vec<Vec<Inline>> = d
-                .scan
-                .findings
-                .iter()
-                .take(20)
-                .map(|f| {
-                    vec![
-                        Inline::Strong(f.code.as_str().to_owned()),
-                        Inline::Text(format!(": {}", clip(&f.detail, 300))),
-                    ]
-                })
-                .collect();
-            doc = doc.bullets(items);
-        }
-        let p = people(d);
-        if !p.is_empty() {
-            doc = doc.text(&p);
-        }
-        doc.paragraph(vec![
-            Inline::Text(format!("Decided at {} with policy {} ", d.decided_at, d.policy.source)),
-            Inline::Code(d.policy.digest.to_string()),
-            Inline::Text("; evidence ".to_owned()),
-            Inline::Code(d.evidence_digest.to_string()),
-            Inline::Text(format!(" (attached). Re-decide with `changegate decide`. {marker}")),
-        ])
-        .build()
-    };
+    let build = |n: usize| adf_doc(d, &rows, n, attachment, marker);
     let fits = |v: &Value| serde_json::to_string(v).is_ok_and(|s| s.chars().count() <= COMMENT_LIMIT);
     let all = build(rows.len());
     if fits(&all) {
@@ -562,4 +491,102 @@ pub fn adf(d: &Decision, e: &Evidence, attachment: &str, marker: &str) -> (Value
         if fits(&build(mid)) { lo = mid } else { hi = mid - 1 }
     }
     (build(lo), true)
+}
+
+/// The comment with the first `n` commit rows: the headline, the reasons,
+/// the commits, the scans, and how to reproduce the decision.
+fn adf_doc(d: &Decision, rows: &[CommitRow], n: usize, attachment: &str, marker: &str) -> Value {
+    let mut doc = Doc::new().heading(4, &headline(d)).text(&summary(d, rows.len()));
+    let reasons: Vec<Vec<Inline>> = d
+        .reasons
+        .iter()
+        .map(|r| vec![Inline::Strong(r.code.as_str().to_owned()), Inline::Text(format!(": {}", clip(&r.detail, 600)))])
+        .collect();
+    doc = doc.bullets(reasons);
+    if !rows.is_empty() {
+        doc = adf_commits(doc, rows, n, attachment);
+    }
+    doc = adf_scans(doc, d);
+    let p = people(d);
+    if !p.is_empty() {
+        doc = doc.text(&p);
+    }
+    doc.paragraph(vec![
+        Inline::Text(format!("Decided at {} with policy {} ", d.decided_at, d.policy.source)),
+        Inline::Code(d.policy.digest.to_string()),
+        Inline::Text("; evidence ".to_owned()),
+        Inline::Code(d.evidence_digest.to_string()),
+        Inline::Text(format!(" (attached). Re-decide with `changegate decide`. {marker}")),
+    ])
+    .build()
+}
+
+/// The table of the first `n` commits, and where the rest are when not all
+/// fit.
+fn adf_commits(mut doc: Doc, rows: &[CommitRow], n: usize, attachment: &str) -> Doc {
+    let cells: Vec<Vec<Vec<Inline>>> = rows
+        .iter()
+        .take(n)
+        .map(|r| {
+            vec![
+                vec![Inline::Code(r.commit.clone()), Inline::Text(format!(" {}", r.headline))],
+                vec![Inline::Text(r.pull.clone())],
+                vec![Inline::Text(r.author.clone())],
+                vec![Inline::Text(r.approvers.clone())],
+                vec![Inline::Strong(r.verdict.clone())],
+                vec![Inline::Text(if r.reason.is_empty() { "-".to_owned() } else { r.reason.clone() })],
+            ]
+        })
+        .collect();
+    doc = doc.table(&["Commit", "Pull request", "Author", "Approvers", "Verdict", "Reason"], cells);
+    if n < rows.len() {
+        doc = doc.paragraph(vec![
+            Inline::Text(format!("... and {} more commit(s): the full table is in ", rows.len() - n)),
+            Inline::Code(attachment.to_owned()),
+            Inline::Text(".".to_owned()),
+        ]);
+    }
+    doc
+}
+
+/// The scans: a row per scanner, what is required, and the first findings
+/// when the scans do not pass.
+fn adf_scans(mut doc: Doc, d: &Decision) -> Doc {
+    let scans: Vec<Vec<Vec<Inline>>> = d
+        .scan
+        .scanners
+        .iter()
+        .map(|s| {
+            vec![
+                vec![Inline::Text(s.tool.clone())],
+                vec![Inline::Strong(s.verdict.as_str().to_owned())],
+                vec![Inline::Text(s.results.to_string())],
+                vec![Inline::Text(s.blocking.len().to_string())],
+                vec![Inline::Text(if s.evidence.is_empty() {
+                    "none for this commit".to_owned()
+                } else {
+                    clip(&s.evidence.join("; "), 300)
+                })],
+            ]
+        })
+        .collect();
+    if !scans.is_empty() {
+        doc = doc.table(&["Scanner", "Verdict", "Findings", "Blocking", "Evidence"], scans);
+    }
+    let required: Vec<Vec<Inline>> =
+        d.scan.required.iter().map(|r| vec![Inline::Text(clip(&required_line(r), 400))]).collect();
+    doc = doc.bullets(required);
+    if d.scan.verdict != Verdict::Pass {
+        let items: Vec<Vec<Inline>> = d
+            .scan
+            .findings
+            .iter()
+            .take(20)
+            .map(|f| {
+                vec![Inline::Strong(f.code.as_str().to_owned()), Inline::Text(format!(": {}", clip(&f.detail, 300)))]
+            })
+            .collect();
+        doc = doc.bullets(items);
+    }
+    doc
 }

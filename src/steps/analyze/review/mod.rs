@@ -184,77 +184,11 @@ pub fn verify(e: &Evidence, cfg: &ReviewConfig) -> ReviewReport {
             &mut report,
         );
     }
-
-    // The deployed commit must be on a protected branch, still.
-    let b = &e.binding;
-    let protected: Option<Vec<String>> = if cfg.branches.is_empty() {
-        e.branch.default_branch.clone().map(|d| vec![d])
-    } else {
-        Some(cfg.branches.clone())
-    };
-    match protected {
-        None => range_finding(
-            Verdict::Undecidable,
-            Finding::new(Code::EvidenceIncomplete, "the repository's default branch is unknown"),
-            &mut report,
-        ),
-        Some(list) if !list.contains(&b.branch) => range_finding(
-            Verdict::Fail,
-            Finding::new(
-                Code::DeployShaNotOnProtectedBranch,
-                format!("built from {:?}; deploys come from {}", b.branch, list.join(", ")),
-            ),
-            &mut report,
-        ),
-        Some(_) => match e.branch.tip_status.as_deref() {
-            Some("identical" | "ahead") => {}
-            Some(other) => range_finding(
-                Verdict::Fail,
-                Finding::new(
-                    Code::DeployShaNotOnProtectedBranch,
-                    format!("{} is not on {} any more (GitHub compares it as {other})", short(&b.commit), b.branch),
-                ),
-                &mut report,
-            ),
-            None => range_finding(
-                Verdict::Undecidable,
-                Finding::new(
-                    Code::EvidenceIncomplete,
-                    format!("whether {} is on {} is unknown", short(&b.commit), b.branch),
-                ),
-                &mut report,
-            ),
-        },
+    if let Some((v, f)) = branch_finding(e, cfg) {
+        range_finding(v, f, &mut report);
     }
-
-    match e.range.status.as_str() {
-        "first_deploy" => range_finding(
-            Verdict::Undecidable,
-            Finding::new(Code::FirstDeploy, "no earlier approved deploy of this repository and environment"),
-            &mut report,
-        ),
-        "identical" => report.findings.push(Finding::new(Code::NoChanges, "the last approved deploy is this commit")),
-        "ahead" => {}
-        "behind" | "diverged" => {
-            let base = e.base.as_ref().map_or_else(String::new, |x| short(&x.commit).to_owned());
-            range_finding(
-                Verdict::Fail,
-                Finding::new(
-                    Code::HistoryRewritten,
-                    format!(
-                        "the last approved commit {base} is not an ancestor of {} ({})",
-                        short(&b.commit),
-                        e.range.status
-                    ),
-                ),
-                &mut report,
-            );
-        }
-        other => range_finding(
-            Verdict::Undecidable,
-            Finding::new(Code::EvidenceIncomplete, format!("the range is {other:?}")),
-            &mut report,
-        ),
+    if let Some((v, f)) = range_status_finding(e) {
+        range_finding(v, f, &mut report);
     }
 
     if e.range.status == "ahead" {
@@ -266,6 +200,80 @@ pub fn verify(e: &Evidence, cfg: &ReviewConfig) -> ReviewReport {
     let worst = report.landings.iter().map(|l| l.verdict).max().unwrap_or(Verdict::Pass);
     report.verdict = range_verdict.max(worst);
     report
+}
+
+/// Whether the deployed commit is on a protected branch, still: `None`
+/// when it is, else the verdict and finding that say why not or that it is
+/// unknown.
+fn branch_finding(e: &Evidence, cfg: &ReviewConfig) -> Option<(Verdict, Finding)> {
+    let b = &e.binding;
+    let protected: Option<Vec<String>> = if cfg.branches.is_empty() {
+        e.branch.default_branch.clone().map(|d| vec![d])
+    } else {
+        Some(cfg.branches.clone())
+    };
+    match protected {
+        None => Some((
+            Verdict::Undecidable,
+            Finding::new(Code::EvidenceIncomplete, "the repository's default branch is unknown"),
+        )),
+        Some(list) if !list.contains(&b.branch) => Some((
+            Verdict::Fail,
+            Finding::new(
+                Code::DeployShaNotOnProtectedBranch,
+                format!("built from {:?}; deploys come from {}", b.branch, list.join(", ")),
+            ),
+        )),
+        Some(_) => match e.branch.tip_status.as_deref() {
+            Some("identical" | "ahead") => None,
+            Some(other) => Some((
+                Verdict::Fail,
+                Finding::new(
+                    Code::DeployShaNotOnProtectedBranch,
+                    format!("{} is not on {} any more (GitHub compares it as {other})", short(&b.commit), b.branch),
+                ),
+            )),
+            None => Some((
+                Verdict::Undecidable,
+                Finding::new(
+                    Code::EvidenceIncomplete,
+                    format!("whether {} is on {} is unknown", short(&b.commit), b.branch),
+                ),
+            )),
+        },
+    }
+}
+
+/// What the range from the last approved deploy says: `None` when the
+/// deploy is ahead of it; a finding that changes nothing (a pass) when it
+/// is the same commit; else the verdict and finding of a first deploy, a
+/// rewritten history or an unknown range.
+fn range_status_finding(e: &Evidence) -> Option<(Verdict, Finding)> {
+    match e.range.status.as_str() {
+        "first_deploy" => Some((
+            Verdict::Undecidable,
+            Finding::new(Code::FirstDeploy, "no earlier approved deploy of this repository and environment"),
+        )),
+        "identical" => Some((Verdict::Pass, Finding::new(Code::NoChanges, "the last approved deploy is this commit"))),
+        "ahead" => None,
+        "behind" | "diverged" => {
+            let base = e.base.as_ref().map_or_else(String::new, |x| short(&x.commit).to_owned());
+            Some((
+                Verdict::Fail,
+                Finding::new(
+                    Code::HistoryRewritten,
+                    format!(
+                        "the last approved commit {base} is not an ancestor of {} ({})",
+                        short(&e.binding.commit),
+                        e.range.status
+                    ),
+                ),
+            ))
+        }
+        other => {
+            Some((Verdict::Undecidable, Finding::new(Code::EvidenceIncomplete, format!("the range is {other:?}"))))
+        }
+    }
 }
 
 fn short(sha: &str) -> &str {

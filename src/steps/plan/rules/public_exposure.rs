@@ -94,132 +94,146 @@ fn anyone_principal(v: &View<'_>, found: &mut Vec<String>) {
 
 const OPEN: &[&str] = &["0.0.0.0/0", "::/0"];
 
-/// Ingress rules open to the world, as comparable signatures.
-fn open_rules(kind: &str, side: &dyn Fn(&str) -> Option<Value>) -> Vec<String> {
+/// One side of a change (before or after): an attribute's value.
+type Side<'a> = &'a dyn Fn(&str) -> Option<Value>;
+
+/// Ingress rules open to the world, as comparable signatures: each kind of
+/// firewall resource read by its own function.
+fn open_rules(kind: &str, side: Side<'_>) -> Vec<String> {
     let mut out = Vec::new();
-    let cidrs = |o: &Value, keys: &[&str]| -> bool {
-        keys.iter().any(|k| match o.get(*k) {
-            Some(Value::Array(a)) => a.iter().any(|c| c.as_str().is_some_and(|c| OPEN.contains(&c))),
-            Some(Value::String(c)) => OPEN.contains(&c.as_str()),
-            _ => false,
-        })
-    };
-    let ports = |o: &Value| {
-        let p = |k: &str| {
-            o.get(k).map_or_else(|| "?".to_owned(), |x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
-        };
-        format!("{} {}-{}", p("protocol").replace("ip_protocol", ""), p("from_port"), p("to_port"))
-    };
     match kind {
-        "aws_security_group" | "aws_default_security_group" => {
-            if let Some(Value::Array(rules)) = side("ingress") {
-                for r in rules.iter().filter(|r| cidrs(r, &["cidr_blocks", "ipv6_cidr_blocks"])) {
-                    out.push(format!("ingress {}", ports(r)));
-                }
-            }
-        }
-        "aws_security_group_rule" => {
-            let obj = Value::Object(
-                ["type", "cidr_blocks", "ipv6_cidr_blocks", "protocol", "from_port", "to_port"]
-                    .iter()
-                    .filter_map(|k| side(k).map(|x| ((*k).to_owned(), x)))
-                    .collect(),
+        "aws_security_group" | "aws_default_security_group" => security_group(side, &mut out),
+        "aws_security_group_rule" => security_group_rule(side, &mut out),
+        "aws_vpc_security_group_ingress_rule" => vpc_ingress_rule(side, &mut out),
+        "aws_network_acl_rule" => network_acl_rule(side, &mut out),
+        "aws_network_acl" | "aws_default_network_acl" => network_acl(side, &mut out),
+        "google_compute_firewall" => google_firewall(side, &mut out),
+        "azurerm_network_security_rule" => {
+            let rule = pick(
+                side,
+                &["direction", "access", "source_address_prefix", "source_address_prefixes", "destination_port_range"],
             );
-            if obj.get("type").and_then(Value::as_str) == Some("ingress")
-                && cidrs(&obj, &["cidr_blocks", "ipv6_cidr_blocks"])
-            {
-                out.push(format!("ingress {}", ports(&obj)));
-            }
+            azure_rules(vec![rule], &mut out);
         }
-        "aws_vpc_security_group_ingress_rule" => {
-            let obj = Value::Object(
-                ["cidr_ipv4", "cidr_ipv6", "ip_protocol", "from_port", "to_port"]
-                    .iter()
-                    .filter_map(|k| side(k).map(|x| ((*k).to_owned(), x)))
-                    .collect(),
-            );
-            if cidrs(&obj, &["cidr_ipv4", "cidr_ipv6"]) {
-                let mut o = obj.clone();
-                if let Some(p) = obj.get("ip_protocol") {
-                    o["protocol"] = p.clone();
-                }
-                out.push(format!("ingress {}", ports(&o)));
-            }
-        }
-        // Network ACLs: an inbound `allow` entry from anywhere. A rule
-        // resource says `egress` and `rule_action`; a whole ACL lists its
-        // `ingress` entries with `action`.
-        "aws_network_acl_rule" => {
-            let obj = Value::Object(
-                ["egress", "rule_action", "cidr_block", "ipv6_cidr_block", "protocol", "from_port", "to_port"]
-                    .iter()
-                    .filter_map(|k| side(k).map(|x| ((*k).to_owned(), x)))
-                    .collect(),
-            );
-            let inbound = obj.get("egress").and_then(Value::as_bool) != Some(true);
-            let allow = obj.get("rule_action").and_then(Value::as_str).is_some_and(|a| a.eq_ignore_ascii_case("allow"));
-            if inbound && allow && cidrs(&obj, &["cidr_block", "ipv6_cidr_block"]) {
-                out.push(format!("network ACL inbound {}", ports(&obj)));
-            }
-        }
-        "aws_network_acl" | "aws_default_network_acl" => {
-            if let Some(Value::Array(entries)) = side("ingress") {
-                for r in entries.iter().filter(|r| {
-                    r.get("action").and_then(Value::as_str).is_some_and(|a| a.eq_ignore_ascii_case("allow"))
-                        && cidrs(r, &["cidr_block", "ipv6_cidr_block"])
-                }) {
-                    out.push(format!("network ACL inbound {}", ports(r)));
-                }
-            }
-        }
-        "google_compute_firewall" => {
-            let ingress = side("direction").and_then(|d| d.as_str().map(str::to_owned)).is_none_or(|d| d == "INGRESS");
-            let open = side("source_ranges").is_some_and(|r| cidrs(&serde_json::json!({"r": r}), &["r"]));
-            if ingress && open {
-                out.push("firewall ingress from 0.0.0.0/0".to_owned());
-            }
-        }
-        "azurerm_network_security_rule" | "azurerm_network_security_group" => {
-            let rules: Vec<Value> = if kind == "azurerm_network_security_rule" {
-                vec![Value::Object(
-                    [
-                        "direction",
-                        "access",
-                        "source_address_prefix",
-                        "source_address_prefixes",
-                        "destination_port_range",
-                    ]
-                    .iter()
-                    .filter_map(|k| side(k).map(|x| ((*k).to_owned(), x)))
-                    .collect(),
-                )]
-            } else {
-                match side("security_rule") {
-                    Some(Value::Array(a)) => a,
-                    _ => Vec::new(),
-                }
+        "azurerm_network_security_group" => {
+            let rules = match side("security_rule") {
+                Some(Value::Array(a)) => a,
+                _ => Vec::new(),
             };
-            for r in rules {
-                let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
-                let any_source = |p: &str| matches!(p, "*" | "internet" | "any" | "0.0.0.0/0" | "::/0");
-                let prefixes: Vec<String> = match r.get("source_address_prefixes") {
-                    Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_ascii_lowercase).collect(),
-                    _ => Vec::new(),
-                };
-                if s("direction") == "inbound"
-                    && s("access") == "allow"
-                    && (any_source(&s("source_address_prefix")) || prefixes.iter().any(|p| any_source(p)))
-                {
-                    out.push(format!(
-                        "inbound from any source to port {}",
-                        r.get("destination_port_range").and_then(Value::as_str).unwrap_or("*")
-                    ));
-                }
-            }
+            azure_rules(rules, &mut out);
         }
         _ => {}
     }
     out
+}
+
+/// Whether any of `keys` of `o` holds an address range open to the world.
+fn open_cidr(o: &Value, keys: &[&str]) -> bool {
+    keys.iter().any(|k| match o.get(*k) {
+        Some(Value::Array(a)) => a.iter().any(|c| c.as_str().is_some_and(|c| OPEN.contains(&c))),
+        Some(Value::String(c)) => OPEN.contains(&c.as_str()),
+        _ => false,
+    })
+}
+
+/// A rule's protocol and port range, as in `tcp 22-22` (`?` for unknown).
+fn ports(o: &Value) -> String {
+    let p =
+        |k: &str| o.get(k).map_or_else(|| "?".to_owned(), |x| x.as_str().map_or_else(|| x.to_string(), str::to_owned));
+    format!("{} {}-{}", p("protocol").replace("ip_protocol", ""), p("from_port"), p("to_port"))
+}
+
+/// The object of those `keys` the side has: a rule resource's attributes
+/// read as one rule.
+fn pick(side: Side<'_>, keys: &[&str]) -> Value {
+    Value::Object(keys.iter().filter_map(|k| side(k).map(|x| ((*k).to_owned(), x))).collect())
+}
+
+/// An AWS security group: each of its `ingress` blocks from anywhere.
+fn security_group(side: Side<'_>, out: &mut Vec<String>) {
+    if let Some(Value::Array(rules)) = side("ingress") {
+        for r in rules.iter().filter(|r| open_cidr(r, &["cidr_blocks", "ipv6_cidr_blocks"])) {
+            out.push(format!("ingress {}", ports(r)));
+        }
+    }
+}
+
+/// An AWS security group rule of type `ingress` from anywhere.
+fn security_group_rule(side: Side<'_>, out: &mut Vec<String>) {
+    let obj = pick(side, &["type", "cidr_blocks", "ipv6_cidr_blocks", "protocol", "from_port", "to_port"]);
+    if obj.get("type").and_then(Value::as_str) == Some("ingress")
+        && open_cidr(&obj, &["cidr_blocks", "ipv6_cidr_blocks"])
+    {
+        out.push(format!("ingress {}", ports(&obj)));
+    }
+}
+
+/// A VPC security group ingress rule from anywhere (its protocol is
+/// `ip_protocol`).
+fn vpc_ingress_rule(side: Side<'_>, out: &mut Vec<String>) {
+    let obj = pick(side, &["cidr_ipv4", "cidr_ipv6", "ip_protocol", "from_port", "to_port"]);
+    if open_cidr(&obj, &["cidr_ipv4", "cidr_ipv6"]) {
+        let mut o = obj.clone();
+        if let Some(p) = obj.get("ip_protocol") {
+            o["protocol"] = p.clone();
+        }
+        out.push(format!("ingress {}", ports(&o)));
+    }
+}
+
+/// Network ACLs: an inbound `allow` entry from anywhere. A rule resource
+/// says `egress` and `rule_action`.
+fn network_acl_rule(side: Side<'_>, out: &mut Vec<String>) {
+    let obj =
+        pick(side, &["egress", "rule_action", "cidr_block", "ipv6_cidr_block", "protocol", "from_port", "to_port"]);
+    let inbound = obj.get("egress").and_then(Value::as_bool) != Some(true);
+    let allow = obj.get("rule_action").and_then(Value::as_str).is_some_and(|a| a.eq_ignore_ascii_case("allow"));
+    if inbound && allow && open_cidr(&obj, &["cidr_block", "ipv6_cidr_block"]) {
+        out.push(format!("network ACL inbound {}", ports(&obj)));
+    }
+}
+
+/// A whole network ACL lists its `ingress` entries with `action`: each
+/// `allow` from anywhere.
+fn network_acl(side: Side<'_>, out: &mut Vec<String>) {
+    if let Some(Value::Array(entries)) = side("ingress") {
+        for r in entries.iter().filter(|r| {
+            r.get("action").and_then(Value::as_str).is_some_and(|a| a.eq_ignore_ascii_case("allow"))
+                && open_cidr(r, &["cidr_block", "ipv6_cidr_block"])
+        }) {
+            out.push(format!("network ACL inbound {}", ports(r)));
+        }
+    }
+}
+
+/// A Google firewall: ingress (the default direction) from anywhere.
+fn google_firewall(side: Side<'_>, out: &mut Vec<String>) {
+    let ingress = side("direction").and_then(|d| d.as_str().map(str::to_owned)).is_none_or(|d| d == "INGRESS");
+    let open = side("source_ranges").is_some_and(|r| open_cidr(&serde_json::json!({"r": r}), &["r"]));
+    if ingress && open {
+        out.push("firewall ingress from 0.0.0.0/0".to_owned());
+    }
+}
+
+/// Azure security rules: each inbound `allow` from any source.
+fn azure_rules(rules: Vec<Value>, out: &mut Vec<String>) {
+    for r in rules {
+        let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+        let any_source = |p: &str| matches!(p, "*" | "internet" | "any" | "0.0.0.0/0" | "::/0");
+        let prefixes: Vec<String> = match r.get("source_address_prefixes") {
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_ascii_lowercase).collect(),
+            _ => Vec::new(),
+        };
+        if s("direction") == "inbound"
+            && s("access") == "allow"
+            && (any_source(&s("source_address_prefix")) || prefixes.iter().any(|p| any_source(p)))
+        {
+            out.push(format!(
+                "inbound from any source to port {}",
+                r.get("destination_port_range").and_then(Value::as_str).unwrap_or("*")
+            ));
+        }
+    }
 }
 
 fn open_ingress(v: &View<'_>, found: &mut Vec<String>) {

@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-pub(crate) use apply::apply;
+pub(crate) use apply::{Applied, apply};
 pub(crate) use read::read;
 
 use super::{Action, Plan, Step};

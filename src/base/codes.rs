@@ -56,9 +56,10 @@ impl<C> Finding<C> {
     }
 }
 
-/// Declares a family of stable codes:
+/// Declares a family of stable codes (the macro is the crate's own, so the
+/// example is shown, not compiled; every family in the crate is one):
 ///
-/// ```ignore
+/// ```text
 /// stable_codes! {
 ///     /// Stable reason codes of the scan gate.
 ///     pub enum ScanCode: "scan gate" in "### The decision" {

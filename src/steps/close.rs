@@ -14,6 +14,7 @@ use crate::clients::jira::adf::{Doc, Inline};
 use crate::config::Config;
 use crate::config::jira::Statuses;
 use crate::model::binding::RECORD_PROPERTY;
+use crate::steps::lock::LockCode;
 use crate::steps::request::{RequestError, Services};
 use crate::steps::ticket;
 
@@ -145,9 +146,9 @@ pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Clos
     if let Some(why) = &without_plan {
         rows.push(vec![
             vec![Inline::Text("Finding".into())],
-            vec![Inline::Code(format!("applied_without_plan: {why}"))],
+            vec![Inline::Code(format!("{}: {why}", LockCode::AppliedWithoutPlan))],
         ]);
-        lines.push(format!("{key}: applied_without_plan: {why}"));
+        lines.push(format!("{key}: {}: {why}", LockCode::AppliedWithoutPlan));
     }
     let marker = format!("[changegate:close:{workflow_id}:{deploy_job}]");
     let present =

@@ -1052,6 +1052,41 @@ mod tests {
     }
 
     #[test]
+    fn string_end_agrees_with_a_byte_by_byte_reading_at_every_offset() {
+        // Eight bytes at a time must still find the first special byte
+        // wherever it falls: in the first word, in a later one, at the end.
+        fn naive(buf: &[u8], from: usize) -> Result<Option<usize>, usize> {
+            let mut i = from;
+            while let Some(&c) = buf.get(i) {
+                match c {
+                    b'"' => return Ok(Some(i)),
+                    b'\\' => match buf.get(i + 1) {
+                        None => return Ok(None),
+                        Some(b'n') => i += 2,
+                        Some(_) => return Err(i + 1),
+                    },
+                    c if c < 0x20 => return Err(i),
+                    _ => i += 1,
+                }
+            }
+            Ok(None)
+        }
+        for len in 0..80 {
+            for (special, tail) in [(&b"\""[..], &b""[..]), (b"\n", b"\""), (b"\t", b""), (b"\\q", b"")] {
+                for from in 0..3 {
+                    let mut buf = vec![b'a'; from + len];
+                    buf.extend_from_slice(special);
+                    buf.extend_from_slice(b"bcdefghijklmnopqrstuvwxyz");
+                    buf.extend_from_slice(tail);
+                    assert_eq!(string_end(&buf, from), naive(&buf, from), "len {len}, {special:?}, from {from}");
+                }
+            }
+            let plain = vec![b'x'; len];
+            assert_eq!(string_end(&plain, 0), Ok(None), "unterminated, len {len}");
+        }
+    }
+
+    #[test]
     fn number_grammar() {
         for ok in ["0", "-0", "12", "1.5", "1e9", "1E+9", "-1.25e-3"] {
             assert!(valid_number(ok.as_bytes()), "{ok}");

@@ -18,7 +18,7 @@
 use std::borrow::Cow;
 
 use super::model::{Action, Actions, Attrs, Change, Entry, Mask, Raw, ResourceChange};
-use super::scan::{skip_whitespace, string_end, valid_number};
+use super::scan::{Scalar, number_at, skip_whitespace, string_end};
 
 /// Deepest nesting inside one element (the limit of serde_json, which read
 /// elements before; real plans stay far below).
@@ -586,42 +586,8 @@ fn skip_value(c: &mut Cursor<'_>, depth: usize) -> Result<(), ElementError> {
                     continue 'value;
                 }
             }
-            b'-' | b'0'..=b'9' => {
-                let rest = &b[i..];
-                let Some(len) = rest.iter().position(|d| !matches!(d, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
-                else {
-                    return Err(ElementError::Incomplete);
-                };
-                if !valid_number(&rest[..len]) {
-                    c.i = i;
-                    return Err(ElementError::Syntax {
-                        at: i,
-                        expected: "a number",
-                        found: format!("{:?}", String::from_utf8_lossy(&rest[..len])),
-                    });
-                }
-                i += len;
-            }
-            b't' | b'f' | b'n' => {
-                let want: &[u8] = match t {
-                    b't' => b"true",
-                    b'f' => b"false",
-                    _ => b"null",
-                };
-                let have = &b[i..(i + want.len()).min(b.len())];
-                if have != want {
-                    if want.starts_with(have) {
-                        return Err(ElementError::Incomplete);
-                    }
-                    c.i = i;
-                    return Err(ElementError::Syntax {
-                        at: i,
-                        expected: "true, false or null",
-                        found: format!("{:?}", String::from_utf8_lossy(have)),
-                    });
-                }
-                i += want.len();
-            }
+            b'-' | b'0'..=b'9' => i += skip_number(c, i)?,
+            b't' | b'f' | b'n' => i += skip_literal(c, i)?,
             _ => return fail(c, i, "a value"),
         }
         // A value ended: `,` or the end of its container, maybe several.
@@ -652,6 +618,49 @@ fn skip_value(c: &mut Cursor<'_>, depth: usize) -> Result<(), ElementError> {
             objects >>= 1;
         }
     }
+}
+
+/// The length of the number at `i` (its first byte is `-` or a digit).
+#[inline]
+fn skip_number(c: &mut Cursor<'_>, i: usize) -> Result<usize, ElementError> {
+    let rest = &c.b[i..];
+    match number_at(rest) {
+        Scalar::Len(len) => Ok(len),
+        Scalar::More => Err(ElementError::Incomplete),
+        Scalar::Bad(len) => {
+            c.i = i;
+            Err(ElementError::Syntax {
+                at: i,
+                expected: "a number",
+                found: format!("{:?}", String::from_utf8_lossy(&rest[..len])),
+            })
+        }
+    }
+}
+
+/// The length of the literal at `i` (its first byte is `t`, `f` or `n`).
+/// Bytes that could still begin it at the end of the element are
+/// incomplete, not wrong.
+#[inline]
+fn skip_literal(c: &mut Cursor<'_>, i: usize) -> Result<usize, ElementError> {
+    let want: &[u8] = match c.b[i] {
+        b't' => b"true",
+        b'f' => b"false",
+        _ => b"null",
+    };
+    let have = &c.b[i..(i + want.len()).min(c.b.len())];
+    if have == want {
+        return Ok(want.len());
+    }
+    if want.starts_with(have) {
+        return Err(ElementError::Incomplete);
+    }
+    c.i = i;
+    Err(ElementError::Syntax {
+        at: i,
+        expected: "true, false or null",
+        found: format!("{:?}", String::from_utf8_lossy(have)),
+    })
 }
 
 /// Reads `"key"` and `:` inside an object being skipped; returns the

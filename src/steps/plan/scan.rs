@@ -78,6 +78,91 @@ enum State {
     CommaOrClose,
 }
 
+/// Why [`Scanner::walk_fast`] stopped: built in its loop, turned into the
+/// result (and an error's message) only on the way out.
+enum Exit {
+    Done,
+    /// The next token may be cut by the end of the buffer.
+    More,
+    Unexpected(&'static str),
+    /// A bad string byte at this position in the buffer.
+    BadString(usize),
+    /// A bad number or literal of this many bytes.
+    BadNumber(usize),
+    BadLiteral(usize),
+    TooDeep,
+}
+
+impl Exit {
+    /// True when the value is complete, false to go on token by token, or
+    /// the error at `*pos` (moved to a bad string byte) of `buf`, whose
+    /// first byte is at stream offset `base`.
+    #[cold]
+    fn result(self, buf: &[u8], base: u64, pos: &mut usize) -> Result<bool, ScanError> {
+        let i = *pos;
+        let offset = base + i as u64;
+        let lossy = |len: usize| format!("{:?}", String::from_utf8_lossy(&buf[i..(i + len).min(buf.len())]));
+        match self {
+            Exit::Done => Ok(true),
+            Exit::More => Ok(false),
+            Exit::Unexpected(expected) => Err(ScanError::Unexpected { offset, expected, found: printable(buf[i]) }),
+            Exit::BadString(bad) => {
+                *pos = bad;
+                Err(ScanError::Unexpected {
+                    offset: base + bad as u64,
+                    expected: "a character (control characters must be escaped) or a valid escape",
+                    found: printable(buf[bad]),
+                })
+            }
+            Exit::BadNumber(len) => Err(ScanError::Unexpected { offset, expected: "a number", found: lossy(len) }),
+            Exit::BadLiteral(len) => {
+                Err(ScanError::Unexpected { offset, expected: "true, false or null", found: lossy(len) })
+            }
+            Exit::TooDeep => Err(ScanError::TooDeep { offset }),
+        }
+    }
+}
+
+/// How a number or literal at the start of some bytes ends.
+pub(super) enum Scalar {
+    /// Valid, this many bytes long.
+    Len(usize),
+    /// It may go on past the bytes given.
+    More,
+    /// Invalid; these many bytes are shown in the error.
+    Bad(usize),
+}
+
+/// The number at the start of `rest` (its first byte is `-` or a digit).
+#[inline]
+pub(super) fn number_at(rest: &[u8]) -> Scalar {
+    let Some(len) = rest.iter().position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')) else {
+        return Scalar::More;
+    };
+    if valid_number(&rest[..len]) { Scalar::Len(len) } else { Scalar::Bad(len) }
+}
+
+/// The literal at the start of `rest` (its first byte is `t`, `f` or `n`),
+/// compared four bytes at once.
+#[inline]
+fn literal_at(rest: &[u8]) -> Scalar {
+    let Some(four) = rest.get(..4) else {
+        return Scalar::More;
+    };
+    let four = u32::from_le_bytes(four.try_into().expect("four bytes"));
+    if four == u32::from_le_bytes(*b"true") || four == u32::from_le_bytes(*b"null") {
+        Scalar::Len(4)
+    } else if four != u32::from_le_bytes(*b"fals") {
+        Scalar::Bad(4)
+    } else {
+        match rest.get(4) {
+            Some(b'e') => Scalar::Len(5),
+            Some(_) => Scalar::Bad(5),
+            None => Scalar::More,
+        }
+    }
+}
+
 /// Where the scanner gets its input: chunks of valid UTF-8 that end on a
 /// character boundary.
 pub trait ChunkSource {
@@ -482,15 +567,6 @@ impl<S: ChunkSource> Scanner<S> {
     /// errors are built only on the way out: this loop sees every token of
     /// the plan.
     fn walk_fast(&mut self, state: &mut State) -> Result<bool, ScanError> {
-        enum Exit {
-            Done,
-            More,
-            Unexpected(&'static str),
-            BadString(usize),
-            BadNumber(usize),
-            BadLiteral(usize),
-            TooDeep,
-        }
         let Scanner { buf, pos, base, stack, .. } = self;
         let buf = &buf[..];
         let mut i = *pos;
@@ -516,36 +592,16 @@ impl<S: ChunkSource> Scanner<S> {
                         st = if b == b'{' { State::ObjectFirst } else { State::ArrayFirst };
                         continue;
                     }
-                    b'-' | b'0'..=b'9' => {
-                        let rest = &buf[i..];
-                        let Some(len) =
-                            rest.iter().position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
-                        else {
-                            break 'run Exit::More;
-                        };
-                        if !valid_number(&rest[..len]) {
-                            break 'run Exit::BadNumber(len);
-                        }
-                        i += len;
-                    }
-                    b't' | b'n' | b'f' => {
-                        let Some(four) = buf.get(i..i + 4) else {
-                            break 'run Exit::More;
-                        };
-                        let four = u32::from_le_bytes(four.try_into().expect("four bytes"));
-                        let len = if four == u32::from_le_bytes(*b"true") || four == u32::from_le_bytes(*b"null") {
-                            4
-                        } else if four == u32::from_le_bytes(*b"fals") {
-                            match buf.get(i + 4) {
-                                Some(b'e') => 5,
-                                Some(_) => break 'run Exit::BadLiteral(5),
-                                None => break 'run Exit::More,
-                            }
-                        } else {
-                            break 'run Exit::BadLiteral(4);
-                        };
-                        i += len;
-                    }
+                    b'-' | b'0'..=b'9' => match number_at(&buf[i..]) {
+                        Scalar::Len(len) => i += len,
+                        Scalar::More => break 'run Exit::More,
+                        Scalar::Bad(len) => break 'run Exit::BadNumber(len),
+                    },
+                    b't' | b'n' | b'f' => match literal_at(&buf[i..]) {
+                        Scalar::Len(len) => i += len,
+                        Scalar::More => break 'run Exit::More,
+                        Scalar::Bad(len) => break 'run Exit::BadLiteral(len),
+                    },
                     b']' if st == State::ArrayFirst => {
                         stack.pop();
                         i += 1;
@@ -607,26 +663,7 @@ impl<S: ChunkSource> Scanner<S> {
         };
         *pos = i;
         *state = st;
-        let offset = *base + i as u64;
-        let lossy = |len: usize| format!("{:?}", String::from_utf8_lossy(&buf[i..(i + len).min(buf.len())]));
-        match exit {
-            Exit::Done => Ok(true),
-            Exit::More => Ok(false),
-            Exit::Unexpected(expected) => Err(ScanError::Unexpected { offset, expected, found: printable(buf[i]) }),
-            Exit::BadString(bad) => {
-                *pos = bad;
-                Err(ScanError::Unexpected {
-                    offset: *base + bad as u64,
-                    expected: "a character (control characters must be escaped) or a valid escape",
-                    found: printable(buf[bad]),
-                })
-            }
-            Exit::BadNumber(len) => Err(ScanError::Unexpected { offset, expected: "a number", found: lossy(len) }),
-            Exit::BadLiteral(len) => {
-                Err(ScanError::Unexpected { offset, expected: "true, false or null", found: lossy(len) })
-            }
-            Exit::TooDeep => Err(ScanError::TooDeep { offset }),
-        }
+        exit.result(buf, *base, pos)
     }
 
     /// Walks one token, refilling as needed. Returns true when the value is

@@ -21,10 +21,10 @@ use crate::base::time::{Date, Timestamp};
 use crate::clients::jira::adf::Doc;
 use crate::clients::jira::{JiraError, jql};
 use crate::config::Config;
+use crate::model::binding::BOT_PROPERTY;
 use crate::model::evidence::Evidence;
 use crate::steps::analyze::collect::{self, Sources};
 use crate::steps::analyze::decision::{self, Decision};
-use crate::steps::ticket::BOT_PROPERTY;
 
 /// The largest evidence record read back.
 const MAX_RECORD: u64 = 64 * 1024 * 1024;
@@ -832,7 +832,8 @@ fn jira_date(s: &str) -> String {
 }
 
 fn emergencies(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<EmergencyEntry>, AuditError> {
-    use crate::steps::emergency::{EMERGENCY_LABEL, retrospective_label};
+    use crate::model::binding::EMERGENCY_LABEL;
+    use crate::steps::emergency::retrospective_label;
     let jc = &config.jira;
     let q = format!(
         "project = {} AND labels = {} AND created >= {} ORDER BY created ASC",

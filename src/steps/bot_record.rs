@@ -32,13 +32,12 @@ use serde_json::{Value, json};
 use crate::base::digest::Sha256Digest;
 use crate::base::time::Timestamp;
 use crate::clients::jira::{ChangelogEntry, Jira, JiraError};
+use crate::model::binding::BOT_PROPERTY;
 use crate::model::receipt::{PlanDigests, Receipt};
 use crate::model::signing::{KeyRing, Kind, Signed, SigningKey};
 use crate::steps::analyze::decision::{PolicyCode, Recommendation, Risk};
 use crate::steps::analyze::review::Verdict;
 
-/// The issue property that holds the record.
-pub const PROPERTY: &str = crate::model::binding::BOT_PROPERTY;
 /// Version of the record.
 pub const SCHEMA_VERSION: u32 = 1;
 /// Prefix of the label that mirrors the record's sequence number.
@@ -486,7 +485,7 @@ pub enum StoreError {
 impl Store<'_> {
     /// Reads and checks the record of `ticket` for `binding_digest`.
     pub fn read(&self, ticket: &str, binding_digest: &Sha256Digest) -> Result<(Check, u64), JiraError> {
-        let raw = self.jira.property(ticket, PROPERTY)?;
+        let raw = self.jira.property(ticket, BOT_PROPERTY)?;
         let floor = seq_floor(&self.jira.changelog(ticket)?, self.bot_accounts);
         Ok((check(raw.as_ref(), self.ring, ticket, binding_digest, floor), floor))
     }
@@ -516,7 +515,7 @@ impl Store<'_> {
                 Some(k) => serde_json::to_value(k.sign(Kind::Record, r.clone())).expect("serialises"),
                 None => json!({"unsigned": r}),
             };
-            self.jira.set_property(ticket, PROPERTY, &value)?;
+            self.jira.set_property(ticket, BOT_PROPERTY, &value)?;
             if self.key.is_some() {
                 self.jira.update_labels(ticket, &[format!("{SEQ_LABEL_PREFIX}{}", r.seq)], &stale_seq_labels(r.seq))?;
             }
@@ -558,8 +557,8 @@ pub fn last_done_signed(
         jql::string(&config.statuses.done)
     );
     let env = crate::config::env_key(&binding.environment);
-    for issue in jira.search(&q, &["status"], &[PROPERTY], &[])? {
-        let Some(raw) = issue.properties.get(PROPERTY) else { continue };
+    for issue in jira.search(&q, &["status"], &[BOT_PROPERTY], &[])? {
+        let Some(raw) = issue.properties.get(BOT_PROPERTY) else { continue };
         let floor = seq_floor(&jira.changelog(&issue.key)?, &config.bot_accounts);
         let Some(r) = verified(raw, ring, &issue.key, floor) else { continue };
         let receipt = r

@@ -22,7 +22,6 @@ use crate::model::approval::Approval;
 use crate::model::binding::EmergencyRequest;
 use crate::steps::ticket::TicketState;
 
-pub(crate) use crate::model::binding::EMERGENCY_LABEL;
 /// The label of every retrospective ticket.
 pub const RETROSPECTIVE_LABEL: &str = "changegate-retrospective";
 

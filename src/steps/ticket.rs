@@ -13,10 +13,7 @@ use crate::clients::jira::{ChangelogEntry, Jira, JiraError};
 use crate::config::jira::{JiraConfig, TicketField};
 use crate::model::approval::Approval;
 use crate::model::binding::State;
-use crate::model::binding::{RECORD_PROPERTY, TicketRecord, mirrored_binding};
-
-/// The bot's property.
-pub(crate) use crate::model::binding::BOT_PROPERTY;
+use crate::model::binding::{BOT_PROPERTY, RECORD_PROPERTY, TicketRecord, mirrored_binding};
 
 /// Everything read about one ticket.
 #[derive(Debug, Clone)]

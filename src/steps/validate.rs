@@ -18,7 +18,7 @@ use crate::config::jira::TicketField;
 use crate::config::windows::WindowCheck;
 use crate::config::{Config, env_key};
 use crate::model::approval::{self, ApprovalFacts, ApprovalPolicy, ApprovalProblem, ApprovalVerdict};
-use crate::model::binding::{Binding, PlanRecord, TicketRecord, mirror_text};
+use crate::model::binding::{Binding, EMERGENCY_LABEL, PlanRecord, TicketRecord, mirror_text};
 use crate::model::receipt::{self, KeyRing, PlanDigests};
 use crate::steps::bot_record::{self, Check};
 use crate::steps::emergency::{self, EmergencyFacts, Grant};
@@ -579,7 +579,7 @@ fn grant_emergency(
 ) -> Option<Grant> {
     let t = f.ticket;
     let jc = &f.config.jira;
-    let asked_at = t.label_added_at(emergency::EMERGENCY_LABEL);
+    let asked_at = t.label_added_at(EMERGENCY_LABEL);
     let ordinary: Vec<String> = jc.approvers.keys().chain(&jc.withheld_approvers).cloned().collect();
     let emergency = emergency::judge(&EmergencyFacts {
         group: f.config.emergency.group.as_deref(),
@@ -1436,9 +1436,9 @@ mod tests {
             })
         };
         assert!(with(&t).emergency.is_none(), "no label in the history: not asked for");
-        t.labels.push(crate::steps::emergency::EMERGENCY_LABEL.into());
+        t.labels.push(crate::model::binding::EMERGENCY_LABEL.into());
         let old = "changegate ".to_owned() + &binding().binding_label();
-        let added = format!("{old} {}", crate::steps::emergency::EMERGENCY_LABEL);
+        let added = format!("{old} {}", crate::model::binding::EMERGENCY_LABEL);
         t.changelog.push(labels_change("2026-11-27T11:30:00.000+0000", &old, &added));
         assert!(with(&t).emergency.is_none(), "asked for after the approval");
         t.changelog.push(status_change("2026-11-27T11:45:00.000+0000", "carol", "Approved"));

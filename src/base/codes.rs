@@ -286,5 +286,7 @@ mod tests {
         check::<crate::steps::close::DeployOutcome>();
         check::<crate::steps::classify::ChangeType>();
         check::<crate::bot::webhook::Source>();
+        check::<crate::steps::audit::EmergencyFinding>();
+        check::<crate::steps::audit::AuditOutcome>();
     }
 }

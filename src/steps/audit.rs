@@ -25,6 +25,7 @@ use crate::model::binding::BOT_PROPERTY;
 use crate::model::evidence::Evidence;
 use crate::steps::analyze::collect::{self, Sources};
 use crate::steps::analyze::decision::{self, Decision};
+use crate::steps::lock::LockCode;
 
 /// The largest evidence record read back.
 const MAX_RECORD: u64 = 64 * 1024 * 1024;
@@ -87,9 +88,8 @@ pub fn previous_month_start(today: Date) -> Date {
 pub struct Inspected {
     /// Ticket key.
     pub(crate) ticket: String,
-    /// `reproduced`, or the first problem: `record_altered`, `evidence_missing`,
-    /// `evidence_tampered`, `decision_differs`, `live_differs`, `live_incomplete`.
-    pub(crate) outcome: String,
+    /// `reproduced`, or the first problem found.
+    pub(crate) outcome: AuditCode,
     /// Every difference or missing piece.
     pub(crate) details: Vec<String>,
 }
@@ -127,7 +127,7 @@ pub struct AuditReport {
     /// `pass` when every sampled decision was reproduced, every granted
     /// emergency has a retrospective that is not overdue, nothing got past
     /// the lock and nothing drifted, else `findings`.
-    pub(crate) outcome: String,
+    pub(crate) outcome: AuditOutcome,
     /// The ticket the inspection was posted on, when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) recorded_on: Option<String>,
@@ -152,9 +152,8 @@ stable_codes! {
 pub struct LockEntry {
     /// The change ticket of the pipeline.
     pub(crate) ticket: String,
-    /// `hold_approved_by_other`, `triggered_by_bot`, `triggered_by_group_member`,
-    /// `applied_without_plan`.
-    pub(crate) code: String,
+    /// What got past it.
+    pub(crate) code: LockCode,
     /// Who and where.
     pub(crate) detail: String,
 }
@@ -249,9 +248,33 @@ pub struct EmergencyEntry {
     pub(crate) retrospective_status: Option<String>,
     /// When it is due (YYYY-MM-DD).
     pub(crate) retrospective_due: Option<String>,
-    /// `ok`, `pending` (not approved: nothing deployed), `missing` (approved,
-    /// no retrospective), `overdue` (open past its due date).
-    pub(crate) finding: String,
+    /// What the audit finds of its retrospective.
+    pub(crate) finding: EmergencyFinding,
+}
+
+stable_codes! {
+    /// What the audit finds of one emergency change's retrospective.
+    pub enum EmergencyFinding: "audit emergency finding" {
+        Ok => "ok", "granted, and its retrospective is done or not yet due";
+        Pending => "pending", "not approved: nothing was deployed";
+        Missing => "missing", "approved, with no retrospective ticket";
+        Overdue => "overdue", "its retrospective is open past its due date";
+    }
+}
+
+impl EmergencyFinding {
+    /// Whether the audit passes with it.
+    pub fn is_fine(self) -> bool {
+        matches!(self, EmergencyFinding::Ok | EmergencyFinding::Pending)
+    }
+}
+
+stable_codes! {
+    /// The outcome of a whole inspection.
+    pub enum AuditOutcome: "audit outcome" {
+        Pass => "pass", "every sampled decision was reproduced, every granted emergency has a retrospective that is not overdue, nothing got past the lock and nothing drifted";
+        Findings => "findings", "at least one of those does not hold";
+    }
 }
 
 impl AuditReport {
@@ -346,11 +369,11 @@ impl AuditReport {
             .iter()
             .map(|i| {
                 let detail = i.details.join("\n");
-                if i.outcome == AuditCode::Reproduced.as_str() {
+                if i.outcome == AuditCode::Reproduced {
                     Case::passed("audit.sample", &i.ticket).with_output(detail)
                 } else {
                     let first = i.details.first().map_or(String::new(), |d| format!(": {d}"));
-                    Case::failed("audit.sample", &i.ticket, &i.outcome, format!("{}{first}", i.outcome), detail)
+                    Case::failed("audit.sample", &i.ticket, i.outcome.as_str(), format!("{}{first}", i.outcome), detail)
                 }
             })
             .collect();
@@ -366,18 +389,24 @@ impl AuditReport {
                 e.retrospective_status.as_deref().unwrap_or("-"),
                 e.retrospective_due.as_deref().unwrap_or("-")
             );
-            cases.push(match e.finding.as_str() {
-                "ok" | "pending" => {
-                    Case::passed("audit.emergency", &e.ticket).with_output(format!("{}: {text}", e.finding))
-                }
-                f => Case::failed("audit.emergency", &e.ticket, f, format!("retrospective {f}"), text),
+            let f = e.finding;
+            cases.push(if f.is_fine() {
+                Case::passed("audit.emergency", &e.ticket).with_output(format!("{f}: {text}"))
+            } else {
+                Case::failed("audit.emergency", &e.ticket, f.as_str(), format!("retrospective {f}"), text)
             });
         }
         if self.past_the_lock.is_empty() {
             cases.push(Case::passed("audit.lock", "nothing got past the lock"));
         }
         for l in &self.past_the_lock {
-            cases.push(Case::failed("audit.lock", format!("{} {}", l.ticket, l.code), &l.code, &l.detail, &l.detail));
+            cases.push(Case::failed(
+                "audit.lock",
+                format!("{} {}", l.ticket, l.code),
+                l.code.as_str(),
+                &l.detail,
+                &l.detail,
+            ));
         }
         for d in &self.drift {
             let text = format!(
@@ -407,12 +436,12 @@ impl AuditReport {
 }
 
 /// Judges one emergency for the audit. Pure.
-pub fn emergency_finding(approved: bool, retro: Option<(&str, bool, Option<&str>)>, today: &str) -> &'static str {
+pub fn emergency_finding(approved: bool, retro: Option<(&str, bool, Option<&str>)>, today: &str) -> EmergencyFinding {
     match (approved, retro) {
-        (false, None) => "pending",
-        (true, None) => "missing",
-        (_, Some((_, closed, due))) if !closed && due.is_some_and(|d| d < today) => "overdue",
-        _ => "ok",
+        (false, None) => EmergencyFinding::Pending,
+        (true, None) => EmergencyFinding::Missing,
+        (_, Some((_, closed, due))) if !closed && due.is_some_and(|d| d < today) => EmergencyFinding::Overdue,
+        _ => EmergencyFinding::Ok,
     }
 }
 
@@ -461,13 +490,13 @@ pub fn compare(
     recorded: &crate::steps::bot_record::AnalysisRecord,
     offline: &Decision,
     live: Option<&Decision>,
-) -> (String, Vec<String>) {
+) -> (AuditCode, Vec<String>) {
     let mut details = Vec::new();
-    let mut outcome: Option<&str> = None;
+    let mut outcome: Option<AuditCode> = None;
     let codes = |d: &Decision| d.reasons.iter().map(|r| r.code.as_str().to_owned()).collect::<Vec<_>>();
     let rec_reasons: Vec<String> = recorded.reasons.iter().map(|r| r.as_str().to_owned()).collect();
     if recorded.recommendation != offline.recommendation || rec_reasons != codes(offline) {
-        outcome.get_or_insert(AuditCode::DecisionDiffers.as_str());
+        outcome.get_or_insert(AuditCode::DecisionDiffers);
         details.push(format!(
             "recorded {} {:?}, the record re-decides to {} {:?}",
             recorded.recommendation.as_str(),
@@ -486,7 +515,7 @@ pub fn compare(
         };
         let (was, now) = (verdicts(offline), verdicts(l));
         if was != now {
-            outcome.get_or_insert(AuditCode::LiveDiffers.as_str());
+            outcome.get_or_insert(AuditCode::LiveDiffers);
             for (a, b) in was.iter().zip(now.iter()).filter(|(a, b)| a != b) {
                 details.push(format!(
                     "commit {}: recorded {} {:?}, live {} {:?}",
@@ -503,7 +532,7 @@ pub fn compare(
         }
         if l.scan.verdict != offline.scan.verdict {
             let missing = l.scan.verdict == crate::steps::analyze::review::Verdict::Undecidable;
-            outcome.get_or_insert(if missing { AuditCode::LiveIncomplete } else { AuditCode::LiveDiffers }.as_str());
+            outcome.get_or_insert(if missing { AuditCode::LiveIncomplete } else { AuditCode::LiveDiffers });
             details.push(format!(
                 "scans: recorded {}, live {} ({})",
                 offline.scan.verdict.as_str(),
@@ -512,7 +541,7 @@ pub fn compare(
             ));
         }
     }
-    (outcome.unwrap_or(AuditCode::Reproduced.as_str()).to_owned(), details)
+    (outcome.unwrap_or(AuditCode::Reproduced), details)
 }
 
 /// Runs the inspection.
@@ -563,15 +592,14 @@ pub fn run(
     say(&format_args!("drift since {since}"));
     let drift = drift(config, src, &since)?;
     let inspector = src.jira.myself().map(|u| u.account_id).unwrap_or_else(|_| "unknown".into());
-    let fine = |e: &EmergencyEntry| e.finding == "ok" || e.finding == "pending";
-    let outcome = if inspected.iter().all(|i| i.outcome == AuditCode::Reproduced.as_str())
-        && emergencies.iter().all(fine)
+    let outcome = if inspected.iter().all(|i| i.outcome == AuditCode::Reproduced)
+        && emergencies.iter().all(|e| e.finding.is_fine())
         && past_the_lock.is_empty()
         && drift.is_empty()
     {
-        "pass"
+        AuditOutcome::Pass
     } else {
-        "findings"
+        AuditOutcome::Findings
     };
     let report = AuditReport {
         schema_version: 1,
@@ -585,7 +613,7 @@ pub fn run(
         emergencies,
         past_the_lock,
         drift,
-        outcome: outcome.to_owned(),
+        outcome,
         recorded_on: None,
     };
     let mut report = report;
@@ -770,11 +798,7 @@ fn past_the_lock(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<
     for issue in src.jira.search(&q, &["status"], &[RECORD_PROPERTY], &[])? {
         let Some(record) = issue.properties.get(RECORD_PROPERTY).and_then(TicketRecord::from_value) else { continue };
         if let Some(why) = applied_without_plan(config, &record, issue.status().unwrap_or_default()) {
-            out.push(LockEntry {
-                ticket: issue.key.clone(),
-                code: crate::steps::lock::LockCode::AppliedWithoutPlan.as_str().into(),
-                detail: why,
-            });
+            out.push(LockEntry { ticket: issue.key.clone(), code: LockCode::AppliedWithoutPlan, detail: why });
         }
         if record.workflows.is_empty() {
             continue;
@@ -783,7 +807,7 @@ fn past_the_lock(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<
             .map_err(|e| AuditError::Lock(format!("{}: {e}", issue.key)))?;
         out.extend(found.into_iter().map(|f| LockEntry {
             ticket: issue.key.clone(),
-            code: f.code().to_owned(),
+            code: f.lock_code(),
             detail: f.to_string(),
         }));
     }
@@ -877,7 +901,7 @@ fn emergencies(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<Em
             retrospective: retro.map(|r| r.key),
             retrospective_status: retro_status,
             retrospective_due: retro_due,
-            finding: finding.to_owned(),
+            finding,
         });
     }
     Ok(out)
@@ -891,11 +915,8 @@ fn inspect(
     ring: Option<&crate::model::signing::KeyRing>,
 ) -> Result<Inspected, AuditError> {
     use crate::steps::bot_record::Check;
-    let missing = |why: String| Inspected {
-        ticket: key.to_owned(),
-        outcome: AuditCode::EvidenceMissing.as_str().into(),
-        details: vec![why],
-    };
+    let missing =
+        |why: String| Inspected { ticket: key.to_owned(), outcome: AuditCode::EvidenceMissing, details: vec![why] };
     let issue = src.jira.issue(key, &["status"], &[BOT_PROPERTY, crate::model::binding::RECORD_PROPERTY])?;
     let raw = issue.properties.get(BOT_PROPERTY).cloned();
     let analysis = match (ring, &raw) {
@@ -912,7 +933,7 @@ fn inspect(
                 Check::Altered { why, .. } => {
                     return Ok(Inspected {
                         ticket: key.to_owned(),
-                        outcome: AuditCode::RecordAltered.as_str().into(),
+                        outcome: AuditCode::RecordAltered,
                         details: vec![why],
                     });
                 }
@@ -934,7 +955,7 @@ fn inspect(
     if analysis.evidence_digest != digest {
         return Ok(Inspected {
             ticket: key.to_owned(),
-            outcome: AuditCode::EvidenceTampered.as_str().into(),
+            outcome: AuditCode::EvidenceTampered,
             details: vec![format!("{name} hashes to {digest}, the bot recorded {}", analysis.evidence_digest)],
         });
     }
@@ -964,11 +985,20 @@ mod tests {
 
     #[test]
     fn an_emergency_needs_its_retrospective_on_time() {
-        assert_eq!(emergency_finding(false, None, "2026-11-27"), "pending");
-        assert_eq!(emergency_finding(true, None, "2026-11-27"), "missing");
-        assert_eq!(emergency_finding(true, Some(("R-1", false, Some("2026-11-28"))), "2026-11-27"), "ok");
-        assert_eq!(emergency_finding(true, Some(("R-1", false, Some("2026-11-26"))), "2026-11-27"), "overdue");
-        assert_eq!(emergency_finding(true, Some(("R-1", true, Some("2026-11-26"))), "2026-11-27"), "ok");
+        assert_eq!(emergency_finding(false, None, "2026-11-27"), EmergencyFinding::Pending);
+        assert_eq!(emergency_finding(true, None, "2026-11-27"), EmergencyFinding::Missing);
+        assert_eq!(
+            emergency_finding(true, Some(("R-1", false, Some("2026-11-28"))), "2026-11-27"),
+            EmergencyFinding::Ok
+        );
+        assert_eq!(
+            emergency_finding(true, Some(("R-1", false, Some("2026-11-26"))), "2026-11-27"),
+            EmergencyFinding::Overdue
+        );
+        assert_eq!(
+            emergency_finding(true, Some(("R-1", true, Some("2026-11-26"))), "2026-11-27"),
+            EmergencyFinding::Ok
+        );
     }
 
     #[test]
@@ -1036,7 +1066,7 @@ mod tests {
     #[test]
     fn the_junit_suite_has_a_case_per_inspected_ticket_emergency_and_the_lock() {
         let inspected =
-            |t: &str, o: &str| Inspected { ticket: t.into(), outcome: o.into(), details: vec![format!("{o} detail")] };
+            |t: &str, o: AuditCode| Inspected { ticket: t.into(), outcome: o, details: vec![format!("{o} detail")] };
         let mut r = AuditReport {
             schema_version: 1,
             at: "2026-11-27T10:00:00Z".into(),
@@ -1045,7 +1075,7 @@ mod tests {
             seed: 7,
             candidates: 9,
             sample: vec!["P-1".into(), "P-2".into()],
-            inspected: vec![inspected("P-1", "reproduced"), inspected("P-2", "evidence_tampered")],
+            inspected: vec![inspected("P-1", AuditCode::Reproduced), inspected("P-2", AuditCode::EvidenceTampered)],
             emergencies: vec![EmergencyEntry {
                 ticket: "P-3".into(),
                 status: "Done".into(),
@@ -1056,11 +1086,11 @@ mod tests {
                 retrospective: None,
                 retrospective_status: None,
                 retrospective_due: None,
-                finding: "missing".into(),
+                finding: EmergencyFinding::Missing,
             }],
             past_the_lock: vec![],
             drift: Vec::new(),
-            outcome: "findings".into(),
+            outcome: AuditOutcome::Findings,
             recorded_on: None,
         };
         let s = r.to_junit();
@@ -1072,7 +1102,7 @@ mod tests {
         );
         assert_eq!(s.cases[3].name, "nothing got past the lock");
         r.past_the_lock =
-            vec![LockEntry { ticket: "P-4".into(), code: "triggered_by_bot".into(), detail: "by bot".into() }];
+            vec![LockEntry { ticket: "P-4".into(), code: LockCode::TriggeredByBot, detail: "by bot".into() }];
         let c = r.to_junit().counts();
         assert_eq!((c.tests, c.failures), (4, 3));
     }

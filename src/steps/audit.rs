@@ -451,9 +451,17 @@ pub enum AuditError {
     /// A Jira call failed.
     #[error(transparent)]
     Jira(#[from] JiraError),
-    /// What slipped past the lock could not be read.
+    /// The bot's CircleCI user could not be read.
     #[error("the lock: {0}")]
-    Lock(String),
+    BotUser(#[source] crate::clients::http::ApiError),
+    /// What slipped past the lock on a ticket could not be read.
+    #[error("the lock: {ticket}: {source}")]
+    Lock {
+        /// The ticket whose pipelines were being read.
+        ticket: String,
+        /// Why.
+        source: crate::steps::lock::ReadError,
+    },
 }
 
 /// SplitMix64: a small, well-known generator; enough for sampling.
@@ -783,7 +791,7 @@ fn past_the_lock(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<
     let bot = match &config.lock.bot_login {
         Some(login) => crate::steps::lock::BotUser { id: None, login: login.clone() },
         None => {
-            let me = src.circleci.me().map_err(|e| AuditError::Lock(e.to_string()))?;
+            let me = src.circleci.me().map_err(AuditError::BotUser)?;
             crate::steps::lock::BotUser { id: Some(me.id), login: me.login }
         }
     };
@@ -804,7 +812,7 @@ fn past_the_lock(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<
             continue;
         }
         let found = crate::steps::lock::slipped_of(src.circleci, Some(src.github), config, &record, &bot)
-            .map_err(|e| AuditError::Lock(format!("{}: {e}", issue.key)))?;
+            .map_err(|source| AuditError::Lock { ticket: issue.key.clone(), source })?;
         out.extend(found.into_iter().map(|f| LockEntry {
             ticket: issue.key.clone(),
             code: f.lock_code(),

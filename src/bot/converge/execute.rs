@@ -95,8 +95,7 @@ impl Executor<'_> {
                     who: None,
                     build_url: None,
                 };
-                let closed = crate::steps::close::run(&args, bot.config, &svc)
-                    .map_err(|e| ConvergeError::Close(e.to_string()))?;
+                let closed = crate::steps::close::run(&args, bot.config, &svc).map_err(ConvergeError::Close)?;
                 out.actions.extend(closed.lines);
             }
         }
@@ -356,7 +355,7 @@ impl Executor<'_> {
             ),
             "expired",
         )
-        .map_err(|e| ConvergeError::Close(e.to_string()))?;
+        .map_err(ConvergeError::Close)?;
         out.actions.push(format!(
             "{}: expired after {hours} h without an approval: Cancelled ({})",
             t.key, jc.resolutions.expired

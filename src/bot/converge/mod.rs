@@ -110,9 +110,10 @@ pub enum ConvergeError {
     /// A CircleCI call failed.
     #[error(transparent)]
     CircleCi(#[from] crate::clients::http::ApiError),
-    /// Recording the outcome of an ended deploy failed.
-    #[error("{0}")]
-    Close(String),
+    /// Recording the outcome of an ended deploy, or closing an expired
+    /// ticket, failed.
+    #[error(transparent)]
+    Close(crate::steps::request::RequestError),
     /// The bot's record could not be written.
     #[error(transparent)]
     Store(#[from] StoreError),

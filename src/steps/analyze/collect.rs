@@ -53,9 +53,18 @@ pub enum CollectError {
     /// The ticket could not be read.
     #[error(transparent)]
     Jira(#[from] JiraError),
-    /// The ticket is not a changegate ticket, or its repository is not on GitHub.
-    #[error("{0}")]
-    Ticket(String),
+    /// The ticket is not a changegate ticket.
+    #[error("{key} has no changegate record")]
+    NoRecord {
+        /// The ticket.
+        key: String,
+    },
+    /// The ticket's repository is not on GitHub.
+    #[error("{slug} is not a GitHub project: only GitHub repositories can be analysed")]
+    NotGitHub {
+        /// The CircleCI project slug of the binding.
+        slug: String,
+    },
 }
 
 /// The first 12 characters of a commit id, for a person.
@@ -80,14 +89,10 @@ pub fn collect_from(
     pinned_base: Option<Option<Base>>,
 ) -> Result<Evidence, CollectError> {
     let t = ticket::load(src.jira, key, &config.jira)?;
-    let record = t.record.clone().ok_or_else(|| CollectError::Ticket(format!("{key} has no changegate record")))?;
+    let record = t.record.clone().ok_or_else(|| CollectError::NoRecord { key: key.to_owned() })?;
     let b = record.binding.clone();
-    let (owner, name) = github_repo(&b.project_slug).ok_or_else(|| {
-        CollectError::Ticket(format!(
-            "{} is not a GitHub project: only GitHub repositories can be analysed",
-            b.project_slug
-        ))
-    })?;
+    let (owner, name) =
+        github_repo(&b.project_slug).ok_or_else(|| CollectError::NotGitHub { slug: b.project_slug.clone() })?;
     let repo = format!("{owner}/{name}");
     let vars = json!({"owner": owner, "name": name});
     let cx = Target { key, config, src, b: &b, owner: &owner, name: &name, repo: &repo, vars: &vars };

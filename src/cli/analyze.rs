@@ -225,10 +225,6 @@ fn print(cli: &AnalyzeCli, a: &analyze::Analysis, out: &mut dyn Write) -> Result
 
 /// Exit 0 when the decision recommends approval (every check passed), 1
 /// when a person must decide: the same answer `decide` gives on the record.
-fn verdict(d: &crate::steps::analyze::decision::Decision) -> Outcome {
-    if d.recommendation == crate::steps::analyze::decision::Recommendation::Approve {
-        Outcome::Pass
-    } else {
-        Outcome::Deny
-    }
+fn verdict(d: &crate::model::analysis::Decision) -> Outcome {
+    if d.recommendation == crate::model::analysis::Recommendation::Approve { Outcome::Pass } else { Outcome::Deny }
 }

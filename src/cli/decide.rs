@@ -10,8 +10,9 @@ use clap::Args;
 use super::{CliError, Format, JunitOut, write_file};
 use crate::base::env::Env;
 use crate::base::outcome::Outcome;
+use crate::model::analysis::Recommendation;
 use crate::model::evidence::Evidence;
-use crate::steps::analyze::decision::{self, Recommendation, render};
+use crate::steps::analyze::decision::{self, render};
 
 #[derive(Debug, Args)]
 pub(super) struct DecideCli {

@@ -4,6 +4,7 @@
 //! ([`signing`], [`receipt`]), and what makes an approval valid
 //! ([`approval`]).
 
+pub mod analysis;
 pub mod approval;
 pub mod binding;
 pub mod evidence;

@@ -21,9 +21,10 @@ use crate::base::time::{Date, Timestamp};
 use crate::clients::jira::adf::Doc;
 use crate::clients::jira::{JiraError, jql};
 use crate::config::Config;
+use crate::model::analysis::Decision;
 use crate::model::evidence::Evidence;
 use crate::steps::analyze::collect::{self, Sources};
-use crate::steps::analyze::decision::{self, Decision};
+use crate::steps::analyze::decision;
 use crate::steps::ticket::BOT_PROPERTY;
 
 /// The largest evidence record read back.
@@ -492,9 +493,9 @@ pub fn compare(
                     "commit {}: recorded {} {:?}, live {} {:?}",
                     &a.0[..a.0.len().min(12)],
                     a.1.as_str(),
-                    a.2.map(crate::steps::analyze::review::Code::as_str),
+                    a.2.map(crate::model::analysis::Code::as_str),
                     b.1.as_str(),
-                    b.2.map(crate::steps::analyze::review::Code::as_str)
+                    b.2.map(crate::model::analysis::Code::as_str)
                 ));
             }
             if was.len() != now.len() {
@@ -502,7 +503,7 @@ pub fn compare(
             }
         }
         if l.scan.verdict != offline.scan.verdict {
-            let missing = l.scan.verdict == crate::steps::analyze::review::Verdict::Undecidable;
+            let missing = l.scan.verdict == crate::model::analysis::Verdict::Undecidable;
             outcome.get_or_insert(if missing { AuditCode::LiveIncomplete } else { AuditCode::LiveDiffers }.as_str());
             details.push(format!(
                 "scans: recorded {}, live {} ({})",
@@ -536,9 +537,10 @@ pub fn run(
     let candidates: Vec<String> = found
         .iter()
         .filter(|i| {
-            i.properties.get(BOT_PROPERTY).and_then(crate::steps::bot_record::unverified_analysis).is_some_and(|a| {
-                a.auto_approve && a.recommendation == crate::steps::analyze::decision::Recommendation::Approve
-            })
+            i.properties
+                .get(BOT_PROPERTY)
+                .and_then(crate::steps::bot_record::unverified_analysis)
+                .is_some_and(|a| a.auto_approve && a.recommendation == crate::model::analysis::Recommendation::Approve)
         })
         .filter(|i| {
             let s = i.status().unwrap_or_default();

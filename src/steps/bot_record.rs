@@ -32,10 +32,10 @@ use serde_json::{Value, json};
 use crate::base::digest::Sha256Digest;
 use crate::base::time::Timestamp;
 use crate::clients::jira::{ChangelogEntry, Jira, JiraError};
+use crate::model::analysis::Verdict;
+use crate::model::analysis::{PolicyCode, Recommendation, Risk};
 use crate::model::receipt::{PlanDigests, Receipt};
 use crate::model::signing::{KeyRing, Kind, Signed, SigningKey};
-use crate::steps::analyze::decision::{PolicyCode, Recommendation, Risk};
-use crate::steps::analyze::review::Verdict;
 
 /// The issue property that holds the record.
 pub const PROPERTY: &str = crate::model::binding::BOT_PROPERTY;

@@ -537,9 +537,8 @@ fn judge_approval(
         // binding says it may approve on its own: moved onto another
         // binding in a race, it never stands for that one's review.
         allow_bot: !closed
-            && analysis.is_some_and(|a| {
-                a.auto_approve && a.recommendation == crate::steps::analyze::decision::Recommendation::Approve
-            }),
+            && analysis
+                .is_some_and(|a| a.auto_approve && a.recommendation == crate::model::analysis::Recommendation::Approve),
     };
     let verdict = approval::judge(&facts, &policy);
     let grant = grant_emergency(f, record, &verdict, &all_approvals, since.at, failures);
@@ -988,10 +987,10 @@ mod tests {
             decided_at: "2026-11-27T10:30:00.000Z".into(),
             commit: binding().commit,
             base: None,
-            verdict: crate::steps::analyze::review::Verdict::Pass,
-            recommendation: crate::steps::analyze::decision::Recommendation::ManualReview,
+            verdict: crate::model::analysis::Verdict::Pass,
+            recommendation: crate::model::analysis::Recommendation::ManualReview,
             auto_approve: false,
-            risk: crate::steps::analyze::decision::Risk::Medium,
+            risk: crate::model::analysis::Risk::Medium,
             only_version_bumps: false,
             reasons: vec![],
             excluded_github_ids: excluded.to_vec(),
@@ -1324,7 +1323,7 @@ mod tests {
         assert!(!v.pass, "{:?}", v.failures);
         // Its analysis of this binding recommends approval on its own: it counts.
         let mut a = analysis(&[]);
-        a.recommendation = crate::steps::analyze::decision::Recommendation::Approve;
+        a.recommendation = crate::model::analysis::Recommendation::Approve;
         a.auto_approve = true;
         r.analysis = Some(a);
         t.bot = Some(json!({"unsigned": r}));

@@ -73,9 +73,9 @@ mod fetch {
 
     use git2::{FetchOptions, Oid, RemoteCallbacks, Repository};
 
-    use crate::steps::analyze::content::Wanted;
     use crate::clients::http::Secret;
     use crate::model::evidence::TreeCheck;
+    use crate::steps::analyze::content::Wanted;
 
     /// Fetches the commits of `wanted` from `url` into a temporary bare
     /// repository and computes each check. The token is sent only over

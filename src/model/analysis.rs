@@ -4,7 +4,8 @@
 //! [`Decision`] that combines them with a [`Recommendation`] and a [`Risk`].
 //! `steps::analyze::review`, `steps::analyze::scan_gate` and
 //! `steps::analyze::decision` compute them; the bot's record, the ticket's
-//! classification and the checks before a deploy read them.
+//! classification and the checks before a deploy read them; the bot's
+//! record keeps an [`AnalysisRecord`].
 
 use serde::{Deserialize, Serialize};
 
@@ -305,4 +306,47 @@ impl Decision {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("serialises")
     }
+}
+
+/// The analysis as the bot recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisRecord {
+    /// The facts' fingerprint (hex).
+    pub(crate) fingerprint: String,
+    /// The marker that ends its comment.
+    pub(crate) marker: String,
+    /// SHA-256 of the attached evidence record.
+    pub(crate) evidence_digest: Sha256Digest,
+    /// The attachment's file name.
+    pub(crate) evidence_attachment: String,
+    /// The decision time of the record.
+    pub(crate) decided_at: String,
+    /// The commit analysed.
+    pub(crate) commit: String,
+    /// The last approved deploy's commit.
+    pub(crate) base: Option<String>,
+    /// The checks together.
+    pub(crate) verdict: Verdict,
+    /// What it recommends.
+    pub(crate) recommendation: Recommendation,
+    /// The bot may approve on its own.
+    pub(crate) auto_approve: bool,
+    /// Risk level.
+    pub(crate) risk: Risk,
+    /// Every commit deployed is an exempt version bump.
+    pub(crate) only_version_bumps: bool,
+    /// Why a person must approve.
+    pub(crate) reasons: Vec<PolicyCode>,
+    /// GitHub ids that may not approve (authors, committers, pushers).
+    pub(crate) excluded_github_ids: Vec<u64>,
+    /// Content digest of the policy it was made under.
+    pub(crate) policy_digest: Sha256Digest,
+}
+
+/// The analysis in a stored bot record (`steps::bot_record`), without
+/// checking it: for what is only shown to people (the ticket's risk field) and for finding candidates.
+pub fn unverified_analysis(raw: &serde_json::Value) -> Option<AnalysisRecord> {
+    let a = raw.pointer("/payload/analysis").or_else(|| raw.pointer("/unsigned/analysis"))?;
+    serde_json::from_value(a.clone()).ok()
 }

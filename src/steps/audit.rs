@@ -459,7 +459,7 @@ pub fn sample(candidates: &[String], n: usize, seed: u64) -> Vec<String> {
 /// Compares a recorded analysis, the offline re-decision of its record, and
 /// (when collected) the live re-decision. Pure.
 pub fn compare(
-    recorded: &crate::steps::bot_record::AnalysisRecord,
+    recorded: &crate::model::analysis::AnalysisRecord,
     offline: &Decision,
     live: Option<&Decision>,
 ) -> (String, Vec<String>) {
@@ -539,7 +539,7 @@ pub fn run(
         .filter(|i| {
             i.properties
                 .get(BOT_PROPERTY)
-                .and_then(crate::steps::bot_record::unverified_analysis)
+                .and_then(crate::model::analysis::unverified_analysis)
                 .is_some_and(|a| a.auto_approve && a.recommendation == crate::model::analysis::Recommendation::Approve)
         })
         .filter(|i| {
@@ -920,7 +920,7 @@ fn inspect(
                 c => c.analysis().cloned(),
             }
         }
-        (None, Some(v)) => crate::steps::bot_record::unverified_analysis(v),
+        (None, Some(v)) => crate::model::analysis::unverified_analysis(v),
         (None, None) => None,
     };
     let Some(analysis) = analysis else {

@@ -68,7 +68,7 @@ impl AnalysisSummary {
     /// For the ticket's risk and change type fields only, which are shown to
     /// people and decide nothing: the record is not verified here.
     pub fn from_bot(bot: Option<&Value>) -> Option<Self> {
-        let a = crate::steps::bot_record::unverified_analysis(bot?)?;
+        let a = crate::model::analysis::unverified_analysis(bot?)?;
         Some(AnalysisSummary {
             risk: a.risk,
             approve: a.recommendation == crate::model::analysis::Recommendation::Approve,

@@ -446,7 +446,7 @@ struct BotView {
 
 impl BotView {
     /// The bot's analysis of this commit.
-    fn analysis(&self, commit: &str) -> Option<&bot_record::AnalysisRecord> {
+    fn analysis(&self, commit: &str) -> Option<&crate::model::analysis::AnalysisRecord> {
         self.check.analysis().filter(|a| a.commit == commit)
     }
 }
@@ -978,8 +978,8 @@ mod tests {
         Sha256Digest::of(b"the policy in force")
     }
 
-    fn analysis(excluded: &[u64]) -> crate::steps::bot_record::AnalysisRecord {
-        crate::steps::bot_record::AnalysisRecord {
+    fn analysis(excluded: &[u64]) -> crate::model::analysis::AnalysisRecord {
+        crate::model::analysis::AnalysisRecord {
             fingerprint: "f".into(),
             marker: "m".into(),
             evidence_digest: Sha256Digest::of(b"e"),

@@ -30,9 +30,10 @@ use crate::clients::jira::JiraError;
 use crate::clients::jira::adf::plain_text;
 use crate::config::Config;
 use crate::config::jira::{FieldType, TicketField};
+use crate::model::analysis::AnalysisRecord;
 use crate::model::analysis::{Decision, Recommendation};
 use crate::model::evidence::Evidence;
-use crate::steps::bot_record::{AnalysisRecord, Store, StoreError};
+use crate::steps::bot_record::{Store, StoreError};
 use crate::steps::ticket;
 
 /// What to analyse.

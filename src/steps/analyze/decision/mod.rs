@@ -26,7 +26,8 @@ use crate::model::analysis::{
     DECISION_VERSION, Decision, PolicyCode, PolicyRef, Reason, Recommendation, ReviewReport, Risk, ScanReport, Verdict,
 };
 use crate::model::evidence::{Evidence, GapArea};
-use crate::steps::analyze::{review, scan_gate};
+use crate::steps::analyze::review;
+use crate::steps::analyze::scan_gate;
 
 /// The record could not be decided on (exit 2).
 #[derive(Debug, thiserror::Error)]

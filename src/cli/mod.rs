@@ -1,6 +1,7 @@
 //! The command line: argument definitions and dispatch, one file per
-//! command. Each command turns its result into an [`Outcome`]; errors are
-//! printed to stderr and become "could not decide" (exit 2), never a pass.
+//! command, and what the commands share in [`common`]. Each command turns
+//! its result into an [`Outcome`]; errors are printed to stderr and become
+//! "could not decide" (exit 2), never a pass.
 
 mod analyze;
 mod audit;

@@ -25,6 +25,8 @@
 //! `security-severity` is at or above `blocking_severity` — or, without
 //! one, its effective level is at or above `blocking_level`. A baseline
 //! state never excuses a result: old debt still ships.
+//!
+//! The report and its codes are plain data in [`crate::model::analysis`].
 
 use std::collections::BTreeMap;
 

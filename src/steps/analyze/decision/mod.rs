@@ -15,6 +15,9 @@
 //! repository and environment is pending, when the policy files changed in
 //! the range, and on any failed or undecidable check. The bot approves on
 //! its own only when, on top of that, `[approval] auto_approve` is set.
+//!
+//! The [`Decision`], its codes and the reports it combines are plain data
+//! in [`crate::model::analysis`].
 
 pub(crate) mod render;
 

@@ -18,7 +18,8 @@
 //! decided by content (`bump`).
 //!
 //! Verdicts: `pass`, `fail`, or `undecidable` when facts are missing.
-//! Undecidable never counts as a pass.
+//! Undecidable never counts as a pass. The report, its verdicts and codes
+//! are plain data in [`crate::model::analysis`].
 
 pub(crate) mod approvals;
 pub(crate) mod bump;

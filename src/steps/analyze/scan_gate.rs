@@ -521,8 +521,8 @@ mod tests {
 
     use super::*;
     use crate::base::digest::Sha256Digest;
-    use crate::clients::github::Analysis;
     use crate::model::binding::{Binding, BuildJob, DeployAction};
+    use crate::model::evidence::CodeScanningAnalysis;
     use crate::model::evidence::SarifArtifact;
 
     const D: &str = "d00d00d00d00d00d00d00d00d00d00d00d00d00d";
@@ -586,8 +586,8 @@ mod tests {
         r.findings.iter().map(|f| f.code.as_str()).collect()
     }
 
-    fn analysis(tool: &str, commit: &str, error: &str, results: u64) -> Analysis {
-        Analysis {
+    fn analysis(tool: &str, commit: &str, error: &str, results: u64) -> CodeScanningAnalysis {
+        CodeScanningAnalysis {
             id: 7,
             commit_sha: commit.into(),
             reference: "refs/heads/main".into(),

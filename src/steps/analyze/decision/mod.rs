@@ -314,8 +314,8 @@ pub fn excluded_ids(e: &Evidence) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::github::Analysis;
     use crate::model::binding::{Binding, BuildJob, DeployAction};
+    use crate::model::evidence::CodeScanningAnalysis;
     use crate::model::evidence::{Base, FileChange, Gap, PendingTicket};
 
     const D: &str = "d00d00d00d00d00d00d00d00d00d00d00d00d00d";
@@ -378,7 +378,7 @@ mod tests {
         if r.review == Verdict::Undecidable {
             e.gaps.push(Gap { area: GapArea::Review, what: "range".into(), why: "timeout".into() });
         }
-        let mut a = Analysis {
+        let mut a = CodeScanningAnalysis {
             id: 1,
             commit_sha: D.into(),
             reference: "refs/heads/main".into(),

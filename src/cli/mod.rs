@@ -1,5 +1,5 @@
 //! The command line: argument definitions and dispatch, one file per
-//! command, and what the commands share in [`common`]. Each command turns
+//! command, and what the commands share in `common.rs`. Each command turns
 //! its result into an [`Outcome`]; errors are printed to stderr and become
 //! "could not decide" (exit 2), never a pass.
 

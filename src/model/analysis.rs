@@ -3,9 +3,9 @@
 //! the approval policy ([`PolicyCode`]), the reports they give, and the
 //! [`Decision`] that combines them with a [`Recommendation`] and a [`Risk`].
 //! `steps::analyze::review`, `steps::analyze::scan_gate` and
-//! `steps::analyze::decision` compute them; the bot's record, the ticket's
-//! classification and the checks before a deploy read them; the bot's
-//! record keeps an [`AnalysisRecord`].
+//! `steps::analyze::decision` compute them; the bot's record (which keeps
+//! an [`AnalysisRecord`]), the ticket's classification and the checks
+//! before a deploy read them.
 
 use serde::{Deserialize, Serialize};
 
@@ -345,7 +345,8 @@ pub struct AnalysisRecord {
 }
 
 /// The analysis in a stored bot record (`steps::bot_record`), without
-/// checking it: for what is only shown to people (the ticket's risk field) and for finding candidates.
+/// checking it: for what is only shown to people (the ticket's risk field)
+/// and for finding candidates.
 pub fn unverified_analysis(raw: &serde_json::Value) -> Option<AnalysisRecord> {
     let a = raw.pointer("/payload/analysis").or_else(|| raw.pointer("/unsigned/analysis"))?;
     serde_json::from_value(a.clone()).ok()

@@ -13,8 +13,8 @@
 //! - [`clients`]: HTTP with retries and the Jira, GitHub, CircleCI and Slack
 //!   clients; they speak the services' APIs and decide nothing.
 //! - [`model`]: the records every step shares: the binding and the ticket's
-//!   CI record, the evidence, receipts and signatures, what a valid approval
-//!   is.
+//!   CI record, the evidence and what an analysis concludes, receipts and
+//!   signatures, what a valid approval is.
 //! - [`steps`]: the process, one module per step (request, plan, analyze,
 //!   validate, close, drift, emergency, setup...), each a pure decision with
 //!   a thin adapter beside it.

@@ -185,9 +185,9 @@ mod tests {
     /// Every family of stable codes.
     fn families() -> Vec<Family> {
         vec![
-            family::<crate::steps::analyze::review::Code>(),
-            family::<crate::steps::analyze::scan_gate::ScanCode>(),
-            family::<crate::steps::analyze::decision::PolicyCode>(),
+            family::<crate::model::analysis::Code>(),
+            family::<crate::model::analysis::ScanCode>(),
+            family::<crate::model::analysis::PolicyCode>(),
             family::<crate::steps::plan::rules::Reason>(),
             family::<crate::steps::validate::ValidateCode>(),
             family::<crate::steps::lock::LockCode>(),
@@ -270,17 +270,17 @@ mod tests {
                 assert_eq!(C::from_code(c.code()), Some(*c));
             }
         }
-        check::<crate::steps::analyze::review::Code>();
-        check::<crate::steps::analyze::scan_gate::ScanCode>();
-        check::<crate::steps::analyze::decision::PolicyCode>();
+        check::<crate::model::analysis::Code>();
+        check::<crate::model::analysis::ScanCode>();
+        check::<crate::model::analysis::PolicyCode>();
         check::<crate::steps::plan::rules::Reason>();
         check::<crate::steps::validate::ValidateCode>();
         check::<crate::steps::lock::LockCode>();
         check::<crate::steps::audit::AuditCode>();
         // Names: the values of a field, not verdict codes.
-        check::<crate::steps::analyze::review::Verdict>();
-        check::<crate::steps::analyze::decision::Recommendation>();
-        check::<crate::steps::analyze::decision::Risk>();
+        check::<crate::model::analysis::Verdict>();
+        check::<crate::model::analysis::Recommendation>();
+        check::<crate::model::analysis::Risk>();
         check::<crate::steps::plan::rules::Severity>();
         check::<crate::model::binding::DeployAction>();
         check::<crate::steps::close::DeployOutcome>();

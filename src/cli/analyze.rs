@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CliError, Format, JunitOut, ca_bundle, write_file};
+use super::common::{CliError, Format, JunitOut, ca_bundle, write_file};
 use crate::base::env::Env;
 use crate::base::junit::{Case, Suite};
 use crate::base::outcome::Outcome;
@@ -225,10 +225,13 @@ fn print(cli: &AnalyzeCli, a: &analyze::Analysis, out: &mut dyn Write) -> Result
 
 /// Exit 0 when the decision recommends approval (every check passed), 1
 /// when a person must decide: the same answer `decide` gives on the record.
-fn verdict(d: &crate::steps::analyze::decision::Decision) -> Outcome {
-    if d.recommendation == crate::steps::analyze::decision::Recommendation::Approve {
-        Outcome::Pass
-    } else {
-        Outcome::Deny
+fn verdict(d: &crate::model::analysis::Decision) -> Outcome {
+    if d.recommendation == crate::model::analysis::Recommendation::Approve { Outcome::Pass } else { Outcome::Deny }
+}
+
+/// A failure of the analysis step stops the command.
+impl From<crate::steps::analyze::AnalyzeError> for CliError {
+    fn from(e: crate::steps::analyze::AnalyzeError) -> Self {
+        CliError::Step(Box::new(e))
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CliError, Format, JunitOut, load_config, write_file};
+use super::common::{CliError, Format, JunitOut, load_config, write_file};
 use crate::base::env::Env;
 use crate::base::outcome::Outcome;
 use crate::base::time::Date;
@@ -139,6 +139,13 @@ fn inspect(
         _ => out.write_all(markdown.as_bytes())?,
     }
     Ok(if r.outcome == "pass" { Outcome::Pass } else { Outcome::Deny })
+}
+
+/// A failure of the audit stops the command.
+impl From<crate::steps::audit::AuditError> for CliError {
+    fn from(e: crate::steps::audit::AuditError) -> Self {
+        CliError::Step(Box::new(e))
+    }
 }
 
 #[cfg(test)]

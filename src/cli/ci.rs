@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::{CliError, ca_bundle, load_config};
+use super::common::{CliError, ca_bundle, load_config};
 use crate::base::env::Env;
 use crate::base::time::Timestamp;
 use crate::clients::circleci::{CircleCi, CircleCiSettings};

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use super::{CliError, ci::services, load_config};
+use super::ci::services;
+use super::common::{CliError, load_config};
 use crate::base::env::Env;
 use crate::base::outcome::Outcome;
 use crate::steps::close::{self, CloseAction, CloseArgs, DeployOutcome};

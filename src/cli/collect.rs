@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CliError, load_config};
+use super::common::{CliError, load_config};
 use crate::base::env::Env;
 use crate::base::outcome::Outcome;
 use crate::steps::analyze::collect::{self, Sources};
@@ -64,4 +64,11 @@ pub(super) fn run(
         writeln!(out, "  gap: {}: {}", g.what, g.why)?;
     }
     Ok(Outcome::Pass)
+}
+
+/// A failure of collecting evidence stops the command.
+impl From<crate::steps::analyze::collect::CollectError> for CliError {
+    fn from(e: crate::steps::analyze::collect::CollectError) -> Self {
+        CliError::Step(Box::new(e))
+    }
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use clap::Args;
 
-use super::{CliError, ca_bundle, load_config};
+use super::common::{CliError, ca_bundle, load_config};
 use crate::base::env::Env;
 use crate::base::outcome::Outcome;
 use crate::clients::http::RetryPolicy;

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CliError, Format, JunitOut, write_file};
+use super::common::{CliError, Format, JunitOut, write_file};
 use crate::base::env::Env;
 use crate::base::outcome::Outcome;
+use crate::model::analysis::Recommendation;
 use crate::model::evidence::Evidence;
-use crate::steps::analyze::decision::{self, Recommendation, render};
+use crate::steps::analyze::decision::{self, render};
 
 #[derive(Debug, Args)]
 pub(super) struct DecideCli {
@@ -72,4 +73,11 @@ fn decide(cli: &DecideCli, env: &Env, out: &mut dyn Write, junit: &mut JunitOut)
     // Exit 0 only when approval is recommended: a record with a failed or
     // undecidable check, or facts missing, is a "no" (1).
     Ok(if d.recommendation == Recommendation::Approve { Outcome::Pass } else { Outcome::Deny })
+}
+
+/// A failure of deciding on a record stops the command.
+impl From<crate::steps::analyze::decision::DecideError> for CliError {
+    fn from(e: crate::steps::analyze::decision::DecideError) -> Self {
+        CliError::Step(Box::new(e))
+    }
 }

@@ -12,7 +12,8 @@ use std::process::Command;
 use clap::{Args, Parser};
 use serde_json::{Value, json};
 
-use super::{Cli, CliError, execute};
+use super::common::CliError;
+use super::{Cli, execute};
 use crate::base::env::Env;
 use crate::base::outcome::Outcome;
 use crate::clients::http::{RetryPolicy, Secret};

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{CliError, Format, load_config};
+use super::common::{CliError, Format, load_config};
 use crate::base::env::Env;
 use crate::base::outcome::Outcome;
 use crate::steps::plan;
@@ -26,7 +26,7 @@ pub(super) struct DriftArgs {
 
     /// Render the JSON from --plan-file with `terraform show -json` or `tofu show -json` (after `init`)
     #[arg(long, value_enum, value_name = "TOOL", requires = "plan_file")]
-    render_with: Option<super::RenderWith>,
+    render_with: Option<super::common::RenderWith>,
 
     /// The environment the plan is of
     #[arg(long)]
@@ -67,7 +67,7 @@ pub(super) fn run(
     env: &Env,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
-    let mut junit = super::JunitOut::new(args.junit.as_deref(), "drift");
+    let mut junit = super::common::JunitOut::new(args.junit.as_deref(), "drift");
     let result = judge_and_record(args, config, env, out, &mut junit);
     junit.finish(result)
 }
@@ -77,7 +77,7 @@ fn judge_and_record(
     config: Option<&Path>,
     env: &Env,
     out: &mut dyn Write,
-    junit: &mut super::JunitOut,
+    junit: &mut super::common::JunitOut,
 ) -> Result<Outcome, CliError> {
     let config = load_config(config)?;
     let environment = crate::config::env_key(&args.environment);
@@ -91,7 +91,7 @@ fn judge_and_record(
             ));
         }
         let path = args.plan_file.as_deref().expect("clap requires --plan-file");
-        Box::new(io::Cursor::new(super::render_plan(tool, path)?.json))
+        Box::new(io::Cursor::new(super::common::render_plan(tool, path)?.json))
     } else if args.plan_json == "-" {
         Box::new(io::stdin())
     } else {
@@ -104,10 +104,10 @@ fn judge_and_record(
         let from_file = args.render_with.is_none() && args.plan_json != "-";
         let doc = plan::sarif::drift_to_sarif(&report, from_file.then(|| Path::new(&args.plan_json)));
         let text = serde_json::to_string_pretty(&doc).expect("a SARIF document serialises") + "\n";
-        super::write_file(path, "cannot write the SARIF report", text.as_bytes())?;
+        super::common::write_file(path, "cannot write the SARIF report", text.as_bytes())?;
     }
     if let Some(path) = &args.markdown_out {
-        super::write_file(path, "cannot write the markdown report", report.to_markdown().as_bytes())?;
+        super::common::write_file(path, "cannot write the markdown report", report.to_markdown().as_bytes())?;
     }
     if let Some(path) = &args.json_out {
         std::fs::write(path, report.to_json() + "\n").map_err(|source| CliError::File {
@@ -125,7 +125,7 @@ fn judge_and_record(
     if args.record {
         let jira = crate::clients::jira::Jira::new(
             &crate::clients::jira::JiraSettings::from_env(env)?,
-            super::ca_bundle(env).as_deref(),
+            super::common::ca_bundle(env).as_deref(),
             crate::clients::http::RetryPolicy::from_env(env)?,
         )?;
         for line in crate::steps::drift::record(&jira, &config, &report, crate::base::time::Timestamp::now())? {

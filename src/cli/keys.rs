@@ -6,7 +6,7 @@ use std::io::Write;
 
 use clap::Subcommand;
 
-use super::CliError;
+use super::common::CliError;
 use crate::base::outcome::Outcome;
 use crate::model::signing::{KeyRing, PRIVATE_KEY_VAR, PUBLIC_KEYS_VAR, SigningKey, generate};
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use super::{CliError, JunitOut, load_config, write_file};
+use super::common::{CliError, JunitOut, load_config, write_file};
 use crate::base::digest::Sha256Digest;
 use crate::base::env::Env;
 use crate::base::outcome::Outcome;
@@ -28,7 +28,7 @@ pub(super) struct PlanCheckArgs {
     /// Render the JSON from --plan-file with `terraform show -json` or `tofu show -json`
     /// (after `init`) instead of reading PLAN_JSON: the JSON judged is then the plan's own
     #[arg(long, value_enum, value_name = "TOOL", requires = "plan_file")]
-    render_with: Option<super::RenderWith>,
+    render_with: Option<super::common::RenderWith>,
 
     /// Report format on stdout
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
@@ -141,7 +141,7 @@ fn open_plan(
             ));
         }
         let path = args.plan_file.as_deref().expect("clap requires --plan-file");
-        let r = super::render_plan(tool, path)?;
+        let r = super::common::render_plan(tool, path)?;
         let bytes = r.json.clone();
         Ok((Box::new(io::Cursor::new(bytes)), Some(r)))
     } else if args.plan_json == "-" {

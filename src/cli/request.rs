@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use super::CliError;
+use super::common::CliError;
 use crate::base::env::Env;
 use crate::base::outcome::Outcome;
 use crate::model::binding::DeployAction;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::CliError;
+use super::common::CliError;
 use crate::base::env::Env;
 use crate::base::outcome::Outcome;
 use crate::config::jira::parse_duration;
@@ -96,5 +96,12 @@ pub(super) fn run(cli: &ResumeCli, config: Option<&Path>, env: &Env, out: &mut d
             )?;
             Ok(Outcome::Deny)
         }
+    }
+}
+
+/// A failure of the no-bot resume step stops the command.
+impl From<crate::steps::resume::ResumeError> for CliError {
+    fn from(e: crate::steps::resume::ResumeError) -> Self {
+        CliError::Step(Box::new(e))
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{CliError, ca_bundle, load_config};
+use super::common::{CliError, ca_bundle, load_config};
 use crate::base::env::Env;
 use crate::base::outcome::Outcome;
 use crate::bot::server::{ServeOptions, serve};

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
-use super::{CliError, ca_bundle, load_config};
+use super::common::{CliError, ca_bundle, load_config};
 use crate::base::env::Env;
 use crate::base::outcome::Outcome;
 use crate::base::progress::Progress;
@@ -487,6 +487,20 @@ fn check_written(jira: &Jira, target: &Path, project: &str, out: &mut dyn Write)
         writeln!(out, "check: problem: {p}")?;
     }
     Ok(false)
+}
+
+/// A failure of reading CircleCI for `setup` stops the command.
+impl From<crate::steps::setup::circleci::ReadError> for CliError {
+    fn from(e: crate::steps::setup::circleci::ReadError) -> Self {
+        CliError::Step(Box::new(e))
+    }
+}
+
+/// A failure of writing the configuration file for `setup` stops the command.
+impl From<crate::steps::setup::config_file::WriteError> for CliError {
+    fn from(e: crate::steps::setup::config_file::WriteError) -> Self {
+        CliError::Step(Box::new(e))
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::CliError;
+use super::common::CliError;
 use crate::base::outcome::Outcome;
 use crate::standins::StandIns;
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use super::{CliError, JunitOut};
+use super::common::{CliError, JunitOut};
 use crate::base::env::Env;
 use crate::base::junit::{Case, Suite};
 use crate::base::outcome::Outcome;
@@ -44,7 +44,7 @@ pub(super) struct ValidateCli {
     /// Before apply: render the JSON from --plan-file with `terraform show -json` or
     /// `tofu show -json` (after `init`) and compare it with the reviewed one
     #[arg(long, value_enum, value_name = "TOOL", requires = "plan_file", conflicts_with = "plan_json")]
-    render_with: Option<super::RenderWith>,
+    render_with: Option<super::common::RenderWith>,
 
     /// Stack of the plan (several plans per deploy)
     #[arg(long, value_name = "NAME", default_value = "default")]
@@ -197,7 +197,7 @@ fn validate_args(cli: &ValidateCli, ticket: String, environment: String) -> Resu
         None => cli.plan_json.is_some() || cli.render_with.is_some(),
     };
     let rendered_json = match (cli.render_with, &cli.plan_file) {
-        (Some(tool), Some(file)) => Some(super::render_plan(tool, file)?.json),
+        (Some(tool), Some(file)) => Some(super::common::render_plan(tool, file)?.json),
         _ => None,
     };
     Ok(ValidateArgs {
@@ -240,4 +240,11 @@ fn judge(
         writeln!(out, "retrospective: {retro}")?;
     }
     Ok(if verdict.pass { Outcome::Pass } else { Outcome::Deny })
+}
+
+/// A failure of reading what the validate step judges stops the command.
+impl From<crate::steps::validate::ValidateError> for CliError {
+    fn from(e: crate::steps::validate::ValidateError) -> Self {
+        CliError::Step(Box::new(e))
+    }
 }

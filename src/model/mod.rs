@@ -1,9 +1,10 @@
 //! The records the steps share, and their pure meaning: the binding of a
 //! deploy and the ticket's CI record ([`binding`]), the evidence collected
-//! for an analysis ([`evidence`]), signatures and the receipts the bot signs
-//! ([`signing`], [`receipt`]), and what makes an approval valid
-//! ([`approval`]).
+//! for an analysis ([`evidence`]) and what the analysis concludes
+//! ([`analysis`]), signatures and the receipts the bot signs ([`signing`],
+//! [`receipt`]), and what makes an approval valid ([`approval`]).
 
+pub mod analysis;
 pub mod approval;
 pub mod binding;
 pub mod evidence;

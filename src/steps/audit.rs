@@ -21,10 +21,11 @@ use crate::base::time::{Date, Timestamp};
 use crate::clients::jira::adf::Doc;
 use crate::clients::jira::{JiraError, jql};
 use crate::config::Config;
+use crate::model::analysis::Decision;
 use crate::model::binding::BOT_PROPERTY;
 use crate::model::evidence::Evidence;
 use crate::steps::analyze::collect::{self, Sources};
-use crate::steps::analyze::decision::{self, Decision};
+use crate::steps::analyze::decision;
 use crate::steps::lock::LockCode;
 
 /// The largest evidence record read back.
@@ -495,7 +496,7 @@ pub fn sample(candidates: &[String], n: usize, seed: u64) -> Vec<String> {
 /// Compares a recorded analysis, the offline re-decision of its record, and
 /// (when collected) the live re-decision. Pure.
 pub fn compare(
-    recorded: &crate::steps::bot_record::AnalysisRecord,
+    recorded: &crate::model::analysis::AnalysisRecord,
     offline: &Decision,
     live: Option<&Decision>,
 ) -> (AuditCode, Vec<String>) {
@@ -529,9 +530,9 @@ pub fn compare(
                     "commit {}: recorded {} {:?}, live {} {:?}",
                     &a.0[..a.0.len().min(12)],
                     a.1.as_str(),
-                    a.2.map(crate::steps::analyze::review::Code::as_str),
+                    a.2.map(crate::model::analysis::Code::as_str),
                     b.1.as_str(),
-                    b.2.map(crate::steps::analyze::review::Code::as_str)
+                    b.2.map(crate::model::analysis::Code::as_str)
                 ));
             }
             if was.len() != now.len() {
@@ -539,7 +540,7 @@ pub fn compare(
             }
         }
         if l.scan.verdict != offline.scan.verdict {
-            let missing = l.scan.verdict == crate::steps::analyze::review::Verdict::Undecidable;
+            let missing = l.scan.verdict == crate::model::analysis::Verdict::Undecidable;
             outcome.get_or_insert(if missing { AuditCode::LiveIncomplete } else { AuditCode::LiveDiffers });
             details.push(format!(
                 "scans: recorded {}, live {} ({})",
@@ -573,9 +574,10 @@ pub fn run(
     let candidates: Vec<String> = found
         .iter()
         .filter(|i| {
-            i.properties.get(BOT_PROPERTY).and_then(crate::steps::bot_record::unverified_analysis).is_some_and(|a| {
-                a.auto_approve && a.recommendation == crate::steps::analyze::decision::Recommendation::Approve
-            })
+            i.properties
+                .get(BOT_PROPERTY)
+                .and_then(crate::model::analysis::unverified_analysis)
+                .is_some_and(|a| a.auto_approve && a.recommendation == crate::model::analysis::Recommendation::Approve)
         })
         .filter(|i| {
             let s = i.status().unwrap_or_default();
@@ -948,7 +950,7 @@ fn inspect(
                 c => c.analysis().cloned(),
             }
         }
-        (None, Some(v)) => crate::steps::bot_record::unverified_analysis(v),
+        (None, Some(v)) => crate::model::analysis::unverified_analysis(v),
         (None, None) => None,
     };
     let Some(analysis) = analysis else {

@@ -32,11 +32,10 @@ use serde_json::{Value, json};
 use crate::base::digest::Sha256Digest;
 use crate::base::time::Timestamp;
 use crate::clients::jira::{ChangelogEntry, Jira, JiraError};
+use crate::model::analysis::AnalysisRecord;
 use crate::model::binding::BOT_PROPERTY;
 use crate::model::receipt::{PlanDigests, Receipt};
 use crate::model::signing::{KeyRing, Kind, Signed, SigningKey};
-use crate::steps::analyze::decision::{PolicyCode, Recommendation, Risk};
-use crate::steps::analyze::review::Verdict;
 
 /// Version of the record.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -89,42 +88,6 @@ pub fn analyses(changelog: &[ChangelogEntry], bot_accounts: &[String]) -> Vec<(T
 pub fn analysed_before(analyses: &[(Timestamp, String)], binding_digest: &Sha256Digest, at: Timestamp) -> bool {
     let ours = binding_prefix(binding_digest);
     analyses.iter().rev().find(|(t, _)| *t < at).is_some_and(|(_, d)| *d == ours)
-}
-
-/// The analysis as the bot recorded it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AnalysisRecord {
-    /// The facts' fingerprint (hex).
-    pub(crate) fingerprint: String,
-    /// The marker that ends its comment.
-    pub(crate) marker: String,
-    /// SHA-256 of the attached evidence record.
-    pub(crate) evidence_digest: Sha256Digest,
-    /// The attachment's file name.
-    pub(crate) evidence_attachment: String,
-    /// The decision time of the record.
-    pub(crate) decided_at: String,
-    /// The commit analysed.
-    pub(crate) commit: String,
-    /// The last approved deploy's commit.
-    pub(crate) base: Option<String>,
-    /// The checks together.
-    pub(crate) verdict: Verdict,
-    /// What it recommends.
-    pub(crate) recommendation: Recommendation,
-    /// The bot may approve on its own.
-    pub(crate) auto_approve: bool,
-    /// Risk level.
-    pub(crate) risk: Risk,
-    /// Every commit deployed is an exempt version bump.
-    pub(crate) only_version_bumps: bool,
-    /// Why a person must approve.
-    pub(crate) reasons: Vec<PolicyCode>,
-    /// GitHub ids that may not approve (authors, committers, pushers).
-    pub(crate) excluded_github_ids: Vec<u64>,
-    /// Content digest of the policy it was made under.
-    pub(crate) policy_digest: Sha256Digest,
 }
 
 /// One thing done, once.
@@ -334,13 +297,6 @@ impl Check {
     ) -> bool {
         self.current().is_some_and(|r| r.receipt_for(ticket, binding, plan, policy).is_some())
     }
-}
-
-/// The analysis in a stored record, without checking it: for what is only
-/// shown to people (the ticket's risk field) and for finding candidates.
-pub fn unverified_analysis(raw: &Value) -> Option<AnalysisRecord> {
-    let a = raw.pointer("/payload/analysis").or_else(|| raw.pointer("/unsigned/analysis"))?;
-    serde_json::from_value(a.clone()).ok()
 }
 
 /// The highest sequence number the bot's own accounts mirrored into a

@@ -17,9 +17,9 @@
 use serde_json::Value;
 
 use crate::base::codes::stable_codes;
+use crate::model::analysis::Code;
+use crate::model::analysis::{Decision, Risk};
 use crate::model::binding::TicketRecord;
-use crate::steps::analyze::decision::{Decision, Risk};
-use crate::steps::analyze::review::Code;
 
 stable_codes! {
     /// The change type, as written on the ticket.
@@ -58,7 +58,7 @@ impl AnalysisSummary {
         let landings = &d.review.landings;
         AnalysisSummary {
             risk: d.risk,
-            approve: d.recommendation == crate::steps::analyze::decision::Recommendation::Approve,
+            approve: d.recommendation == crate::model::analysis::Recommendation::Approve,
             only_version_bumps: !landings.is_empty()
                 && landings.iter().all(|l| l.findings.first().is_some_and(|f| f.code == Code::VersionBumpExempt)),
         }
@@ -68,10 +68,10 @@ impl AnalysisSummary {
     /// For the ticket's risk and change type fields only, which are shown to
     /// people and decide nothing: the record is not verified here.
     pub fn from_bot(bot: Option<&Value>) -> Option<Self> {
-        let a = crate::steps::bot_record::unverified_analysis(bot?)?;
+        let a = crate::model::analysis::unverified_analysis(bot?)?;
         Some(AnalysisSummary {
             risk: a.risk,
-            approve: a.recommendation == crate::steps::analyze::decision::Recommendation::Approve,
+            approve: a.recommendation == crate::model::analysis::Recommendation::Approve,
             only_version_bumps: a.only_version_bumps,
         })
     }

@@ -446,7 +446,7 @@ struct BotView {
 
 impl BotView {
     /// The bot's analysis of this commit.
-    fn analysis(&self, commit: &str) -> Option<&bot_record::AnalysisRecord> {
+    fn analysis(&self, commit: &str) -> Option<&crate::model::analysis::AnalysisRecord> {
         self.check.analysis().filter(|a| a.commit == commit)
     }
 }
@@ -537,9 +537,8 @@ fn judge_approval(
         // binding says it may approve on its own: moved onto another
         // binding in a race, it never stands for that one's review.
         allow_bot: !closed
-            && analysis.is_some_and(|a| {
-                a.auto_approve && a.recommendation == crate::steps::analyze::decision::Recommendation::Approve
-            }),
+            && analysis
+                .is_some_and(|a| a.auto_approve && a.recommendation == crate::model::analysis::Recommendation::Approve),
     };
     let verdict = approval::judge(&facts, &policy);
     let grant = grant_emergency(f, record, &verdict, &all_approvals, since.at, failures);
@@ -979,8 +978,8 @@ mod tests {
         Sha256Digest::of(b"the policy in force")
     }
 
-    fn analysis(excluded: &[u64]) -> crate::steps::bot_record::AnalysisRecord {
-        crate::steps::bot_record::AnalysisRecord {
+    fn analysis(excluded: &[u64]) -> crate::model::analysis::AnalysisRecord {
+        crate::model::analysis::AnalysisRecord {
             fingerprint: "f".into(),
             marker: "m".into(),
             evidence_digest: Sha256Digest::of(b"e"),
@@ -988,10 +987,10 @@ mod tests {
             decided_at: "2026-11-27T10:30:00.000Z".into(),
             commit: binding().commit,
             base: None,
-            verdict: crate::steps::analyze::review::Verdict::Pass,
-            recommendation: crate::steps::analyze::decision::Recommendation::ManualReview,
+            verdict: crate::model::analysis::Verdict::Pass,
+            recommendation: crate::model::analysis::Recommendation::ManualReview,
             auto_approve: false,
-            risk: crate::steps::analyze::decision::Risk::Medium,
+            risk: crate::model::analysis::Risk::Medium,
             only_version_bumps: false,
             reasons: vec![],
             excluded_github_ids: excluded.to_vec(),
@@ -1324,7 +1323,7 @@ mod tests {
         assert!(!v.pass, "{:?}", v.failures);
         // Its analysis of this binding recommends approval on its own: it counts.
         let mut a = analysis(&[]);
-        a.recommendation = crate::steps::analyze::decision::Recommendation::Approve;
+        a.recommendation = crate::model::analysis::Recommendation::Approve;
         a.auto_approve = true;
         r.analysis = Some(a);
         t.bot = Some(json!({"unsigned": r}));

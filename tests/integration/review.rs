@@ -5,10 +5,11 @@
 //! pure `review::verify` over the record.
 
 use changegate::config::Config;
+use changegate::model::analysis::{Code, LandingKind, ReviewReport, Verdict};
 use changegate::model::evidence::Evidence;
 use changegate::standins::SITE_CONFIG;
 use changegate::standins::github::{Event, Pull, Review};
-use changegate::steps::analyze::review::{Code, LandingKind, ReviewReport, Verdict, verify};
+use changegate::steps::analyze::review::verify;
 use serde_json::{Value, json};
 
 use crate::collect::{Git, REPO, approved_by, collect, collect_key, collect_pipeline, deployed, pull, register};
@@ -1283,7 +1284,8 @@ mod content {
 /// A record that contradicts itself is undecidable, naming the
 /// contradiction (`docs/evidence.md`): crafted from a real record.
 mod contradictions {
-    use changegate::steps::analyze::decision::{PolicyCode, Recommendation, decide_with};
+    use changegate::model::analysis::{PolicyCode, Recommendation};
+    use changegate::steps::analyze::decision::decide_with;
 
     use super::*;
 
@@ -1437,8 +1439,9 @@ mod contradictions {
 /// `.circleci/` (the orb version pinned there included), the policy files
 /// the bot's policy names, and those a deploy's request used.
 mod watched_files {
+    use changegate::model::analysis::PolicyCode;
     use changegate::model::binding::RECORD_PROPERTY;
-    use changegate::steps::analyze::decision::{PolicyCode, decide_with};
+    use changegate::steps::analyze::decision::decide_with;
 
     use super::*;
     use crate::support::sandbox::CI;

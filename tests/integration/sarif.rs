@@ -5,10 +5,10 @@
 use changegate::base::digest::Sha256Digest;
 use changegate::base::sarif;
 use changegate::config::scan::ScanConfig;
+use changegate::model::analysis::Verdict;
 use changegate::model::binding::{Binding, BuildJob, DeployAction};
 use changegate::model::evidence::{Evidence, JobFact, SarifArtifact};
 use changegate::steps::analyze::collect;
-use changegate::steps::analyze::review::Verdict;
 use changegate::steps::analyze::scan_gate;
 
 use crate::support::shared;

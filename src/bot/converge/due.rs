@@ -36,10 +36,11 @@ use crate::base::digest::Sha256Digest;
 use crate::base::time::Timestamp;
 use crate::clients::notify::Reason;
 use crate::config::{Config, env_key};
+use crate::model::analysis::AnalysisRecord;
+use crate::model::analysis::PolicyCode;
 use crate::model::binding::{DeployAction, TicketRecord};
 use crate::model::receipt::PlanDigests;
-use crate::steps::analyze::decision::PolicyCode;
-use crate::steps::bot_record::{AnalysisRecord, Check, Marks};
+use crate::steps::bot_record::{Check, Marks};
 use crate::steps::close::DeployOutcome;
 use crate::steps::emergency::Grant;
 use crate::steps::lock::Slipped;
@@ -568,10 +569,10 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::model::analysis::{Recommendation, Risk};
     use crate::model::approval::{ApprovalProblem, ApprovalVerdict};
     use crate::model::binding::{Binding, BuildJob, PlanRecord, WorkflowRef};
     use crate::model::receipt::{ReceiptPayload, SigningKey, generate};
-    use crate::steps::analyze::decision::{Recommendation, Risk};
     use crate::steps::bot_record::{BotRecord, Mark};
     use crate::steps::validate::Failure;
 
@@ -633,7 +634,7 @@ mod tests {
             decided_at: "2026-12-01T10:00:00.000Z".into(),
             commit: commit.into(),
             base: None,
-            verdict: crate::steps::analyze::review::Verdict::Pass,
+            verdict: crate::model::analysis::Verdict::Pass,
             recommendation: if reasons.is_empty() { Recommendation::Approve } else { Recommendation::ManualReview },
             auto_approve: false,
             risk: Risk::Low,

@@ -149,7 +149,7 @@ pub struct Compare {
     pub(crate) commits: Vec<RangeCommit>,
 }
 
-/// A code-scanning analysis, as the evidence record keeps it.
+/// A code-scanning analysis, as the REST API lists it (the tool named).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub struct Analysis {
     /// Id.
@@ -173,13 +173,6 @@ pub struct Analysis {
     /// When it was created.
     #[serde(default)]
     pub(crate) created_at: String,
-    /// The runs of the analysis's SARIF, read by the collector when it has
-    /// results (their severities decide the scan gate).
-    #[serde(default)]
-    pub(crate) runs: Option<Vec<crate::base::sarif::RunFacts>>,
-    /// Why that SARIF could not be read.
-    #[serde(default)]
-    pub(crate) sarif_error: Option<String>,
 }
 
 /// A code-scanning analysis as the REST API answers it (the tool is an
@@ -215,8 +208,6 @@ impl From<RawAnalysis> for Analysis {
             reference: r.reference,
             tool_name: r.tool.name.unwrap_or_default(),
             category: r.category,
-            runs: None,
-            sarif_error: None,
             error: r.error,
             results_count: r.results_count,
             created_at: r.created_at,

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Evidence, GapArea};
-use crate::clients::github::RangeCommit;
+use crate::model::evidence::RangeCommit;
 
 /// The contradictions of `e`, one sentence each; empty for a consistent
 /// record. Facts that a gap already says were not read are not compared.

@@ -4,6 +4,10 @@
 //! not be read is listed in `gaps`, never silently left out, so a decision
 //! can be reproduced from the record alone and an incomplete record can
 //! only lead to "undecidable".
+//!
+//! Its types are its own plain data (the GitHub commits, files and
+//! code-scanning analyses included): `steps::analyze::collect` converts the
+//! clients' answers into them.
 
 pub(crate) mod consistency;
 
@@ -13,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::base::digest::Sha256Digest;
-use crate::clients::github::{Analysis, ChangedFile, RangeCommit};
 use crate::model::binding::Binding;
 
 /// Version of the record format.
@@ -261,6 +264,38 @@ pub struct PullFacts {
     pub(crate) source: String,
 }
 
+/// A commit of the compared range, as GitHub describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeCommit {
+    /// SHA.
+    pub(crate) sha: String,
+    /// Parent SHAs, first parent first.
+    pub(crate) parents: Vec<String>,
+    /// Tree SHA.
+    pub(crate) tree: String,
+    /// GitHub id of the author account, when GitHub links one.
+    pub(crate) author_id: Option<u64>,
+    /// GitHub id of the committer account, when GitHub links one.
+    pub(crate) committer_id: Option<u64>,
+    /// First line of the message (display only; a `(#N)` in it is only a
+    /// hint to look a pull request up, which must then link back).
+    pub(crate) headline: String,
+    /// GitHub verified the commit's signature.
+    #[serde(default)]
+    pub(crate) verified: bool,
+}
+
+/// A file a commit changed, against its first parent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangedFile {
+    /// Path after the change.
+    pub(crate) path: String,
+    /// `added`, `removed`, `modified`, `renamed`, `copied`, `changed` (mode), `unchanged`.
+    pub(crate) status: String,
+    /// Path before a rename or copy.
+    pub(crate) previous_path: Option<String>,
+}
+
 /// The files of a landing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LandingFiles {
@@ -356,6 +391,39 @@ pub struct JobFact {
     pub number: Option<u64>,
 }
 
+/// A GitHub code-scanning analysis of the deployed commit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeScanningAnalysis {
+    /// Id.
+    pub(crate) id: u64,
+    /// The commit analysed.
+    pub(crate) commit_sha: String,
+    /// The ref.
+    #[serde(rename = "ref")]
+    pub(crate) reference: String,
+    /// Tool name.
+    pub(crate) tool_name: String,
+    /// Analysis category.
+    #[serde(default)]
+    pub(crate) category: Option<String>,
+    /// Error text; empty when the analysis succeeded.
+    #[serde(default)]
+    pub(crate) error: String,
+    /// Alerts found.
+    #[serde(default)]
+    pub(crate) results_count: u64,
+    /// When it was created.
+    #[serde(default)]
+    pub(crate) created_at: String,
+    /// The runs of the analysis's SARIF, read by the collector when it has
+    /// results (their severities decide the scan gate).
+    #[serde(default)]
+    pub(crate) runs: Option<Vec<crate::base::sarif::RunFacts>>,
+    /// Why that SARIF could not be read.
+    #[serde(default)]
+    pub(crate) sarif_error: Option<String>,
+}
+
 /// Scan evidence.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Scans {
@@ -364,7 +432,7 @@ pub struct Scans {
     /// SARIF artifacts of the scan jobs (`[scan] jobs`).
     pub sarif: Vec<SarifArtifact>,
     /// GitHub code-scanning analyses of the deployed commit.
-    pub(crate) code_scanning: Vec<Analysis>,
+    pub(crate) code_scanning: Vec<CodeScanningAnalysis>,
     /// Whether code scanning could be read: `read`, `not_enabled` (GitHub
     /// answered that code scanning is off for the repository), or
     /// `unknown` (a gap says why).

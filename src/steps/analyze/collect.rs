@@ -22,9 +22,10 @@ use crate::config::review::VersionBumpConfig;
 use crate::model::binding::{Binding, RECORD_PROPERTY, TicketRecord, github_repo};
 use crate::model::evidence::consistency::first_parent_chain;
 use crate::model::evidence::{
-    Actor, AssociatedPull, Base, BranchFacts, ContentChecks, Evidence, FileChange, Gap, GapArea, JobFact, LandingFiles,
-    ObjectChange, OpenDrift, PendingTicket, PipelineFiles, PolicyFiles, PolicySource, PullCommit, PullFacts, PullFile,
-    Range, RequestCounts, ReviewFact, SCHEMA_VERSION, SarifArtifact, Scans, TimelineEvent,
+    Actor, AssociatedPull, Base, BranchFacts, ChangedFile, CodeScanningAnalysis, ContentChecks, Evidence, FileChange,
+    Gap, GapArea, JobFact, LandingFiles, ObjectChange, OpenDrift, PendingTicket, PipelineFiles, PolicyFiles,
+    PolicySource, PullCommit, PullFacts, PullFile, Range, RangeCommit, RequestCounts, ReviewFact, SCHEMA_VERSION,
+    SarifArtifact, Scans, TimelineEvent,
 };
 use crate::steps::ticket;
 
@@ -241,7 +242,7 @@ struct GitHubAnswers {
     /// The deployed commit against its branch; `None` without a branch.
     tip: Option<Result<String, GitHubError>>,
     /// The range; `None` on a first deploy.
-    compare: Option<Result<github::Compare, GitHubError>>,
+    compare: Option<Result<Compared, GitHubError>>,
     /// The range's first-parent chain, when the range is `ahead`.
     chain: Option<Result<Vec<String>, String>>,
     /// The repository with the pull requests of the first batch of
@@ -267,9 +268,9 @@ fn ask_github(cx: &Target<'_>, base: Option<&Base>, watched: &[String], ends: &[
         || (!b.branch.is_empty()).then(|| gh.compare_status(owner, name, &b.commit, &tip_ref)),
     );
     // The rest of the range, its pages two at a time.
-    let compare = base
-        .zip(first_page)
-        .map(|(base, first)| first.and_then(|f| gh.compare_rest(owner, name, &base.commit, &b.commit, f)));
+    let compare = base.zip(first_page).map(|(base, first)| {
+        first.and_then(|f| gh.compare_rest(owner, name, &base.commit, &b.commit, f)).map(Compared::from)
+    });
     let chain = match &compare {
         Some(Ok(c)) if c.status == "ahead" => {
             Some(first_parent_chain(&c.commits, &b.commit, base.map_or("", |x| x.commit.as_str())))
@@ -384,7 +385,7 @@ fn read_tip(cx: &Target<'_>, tip: Option<Result<String, GitHubError>>, branch: &
 fn read_range(
     cx: &Target<'_>,
     base: Option<&Base>,
-    compare: Option<Result<github::Compare, GitHubError>>,
+    compare: Option<Result<Compared, GitHubError>>,
     chain: Option<Result<Vec<String>, String>>,
     gaps: &mut Vec<Gap>,
 ) -> Range {
@@ -608,6 +609,7 @@ fn read_commit_files(
                     }
                 }
                 let source = format!("github: GET /repos/{repo}/commits/{sha}");
+                let files = files.into_iter().map(ChangedFile::from).collect();
                 landing_files.insert(sha.clone(), LandingFiles { files, version_files: BTreeMap::new(), source });
             }
             Err(e) => gap(gaps, GapArea::Review, &format!("files of {sha}"), &e),
@@ -794,15 +796,74 @@ fn pull_batch(gh: &GitHub, vars: &Value, repo: &str, numbers: &[u64]) -> PullBat
     Ok(Some(read))
 }
 
+/// The compared range, its commits as the record keeps them.
+struct Compared {
+    /// `ahead`, `behind`, `diverged` or `identical`.
+    status: String,
+    /// Commits in HEAD not in BASE.
+    total_commits: u64,
+    /// The commits read.
+    commits: Vec<RangeCommit>,
+}
+
+impl From<github::Compare> for Compared {
+    fn from(c: github::Compare) -> Self {
+        Compared {
+            status: c.status,
+            total_commits: c.total_commits,
+            commits: c.commits.into_iter().map(RangeCommit::from).collect(),
+        }
+    }
+}
+
+impl From<github::RangeCommit> for RangeCommit {
+    fn from(c: github::RangeCommit) -> Self {
+        RangeCommit {
+            sha: c.sha,
+            parents: c.parents,
+            tree: c.tree,
+            author_id: c.author_id,
+            committer_id: c.committer_id,
+            headline: c.headline,
+            verified: c.verified,
+        }
+    }
+}
+
+impl From<github::ChangedFile> for ChangedFile {
+    fn from(f: github::ChangedFile) -> Self {
+        ChangedFile { path: f.path, status: f.status, previous_path: f.previous_path }
+    }
+}
+
+/// An analysis as GitHub lists it; the collector adds its SARIF's runs.
+impl From<github::Analysis> for CodeScanningAnalysis {
+    fn from(a: github::Analysis) -> Self {
+        CodeScanningAnalysis {
+            id: a.id,
+            commit_sha: a.commit_sha,
+            reference: a.reference,
+            tool_name: a.tool_name,
+            category: a.category,
+            error: a.error,
+            results_count: a.results_count,
+            created_at: a.created_at,
+            runs: None,
+            sarif_error: None,
+        }
+    }
+}
+
 /// Code scanning's analyses (and whether the list is whole), and the gaps
 /// of the SARIF that could not be read.
-type CodeScanning = (Result<(Vec<crate::clients::github::Analysis>, bool), GitHubError>, Vec<Gap>);
+type CodeScanning = (Result<(Vec<CodeScanningAnalysis>, bool), GitHubError>, Vec<Gap>);
 
 /// The code-scanning analyses of commit `sha` on `reference`, each with
 /// results read with its SARIF; the gaps are SARIF that could not be read.
 fn code_scanning_of(gh: &GitHub, (owner, name): (&str, &str), reference: &str, sha: &str) -> CodeScanning {
     let mut gaps = Vec::new();
-    let answer = gh.analyses_of_commit(owner, name, reference, sha).map(|(mut list, exhaustive)| {
+    let answer = gh.analyses_of_commit(owner, name, reference, sha).map(|(list, exhaustive)| {
+        let mut list: Vec<CodeScanningAnalysis> = list.into_iter().map(CodeScanningAnalysis::from).collect();
         // An analysis with results: its SARIF says how severe they are.
         for a in list.iter_mut().filter(|a| a.results_count > 0 && a.error.is_empty()) {
             match gh.analysis_sarif(owner, name, a.id) {

@@ -13,8 +13,8 @@
 //! otherwise) and reports `verified-squash` landings as undecidable, never
 //! as passing.
 
+use crate::model::analysis::{LandingKind, ReviewReport};
 use crate::model::evidence::Evidence;
-use crate::steps::analyze::review::{LandingKind, ReviewReport};
 
 /// One comparison to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,9 +73,9 @@ mod fetch {
 
     use git2::{FetchOptions, Oid, RemoteCallbacks, Repository};
 
-    use super::Wanted;
     use crate::clients::http::Secret;
     use crate::model::evidence::TreeCheck;
+    use crate::steps::analyze::content::Wanted;
 
     /// Fetches the commits of `wanted` from `url` into a temporary bare
     /// repository and computes each check. The token is sent only over

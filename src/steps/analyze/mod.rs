@@ -24,14 +24,16 @@ use std::path::PathBuf;
 use serde_json::{Map, json};
 
 use self::collect::{CollectError, Sources};
-use self::decision::{DecideError, Decision, Recommendation, render};
+use self::decision::{DecideError, render};
 use crate::base::digest::Sha256Digest;
 use crate::clients::jira::JiraError;
 use crate::clients::jira::adf::plain_text;
 use crate::config::Config;
 use crate::config::jira::{FieldType, TicketField};
+use crate::model::analysis::AnalysisRecord;
+use crate::model::analysis::{Decision, Recommendation};
 use crate::model::evidence::Evidence;
-use crate::steps::bot_record::{AnalysisRecord, Store, StoreError};
+use crate::steps::bot_record::{Store, StoreError};
 use crate::steps::ticket;
 
 /// What to analyse.
@@ -99,7 +101,7 @@ pub struct Recorder<'a> {
 /// JSON without the collection time and the request count, which change on
 /// every run, with the reason codes (which may change with the time alone:
 /// a change window opening), so a new decision is always posted anew.
-pub fn fingerprint(e: &Evidence, d: &decision::Decision) -> Sha256Digest {
+pub fn fingerprint(e: &Evidence, d: &Decision) -> Sha256Digest {
     let mut facts = e.clone();
     facts.collected_at = String::new();
     facts.requests = Default::default();
@@ -165,14 +167,15 @@ fn collect_and_decide(
     collect::add_sarif_files(&mut evidence, &args.sarif_files).map_err(|e| AnalyzeError::File(e.to_string()))?;
     // The same function `changegate decide` runs on the stored record.
     let decision = decision::decide(&evidence)?;
-    let judged = |v: self::review::Verdict| decision.review.landings.iter().filter(|l| l.verdict == v).count();
+    let judged =
+        |v: crate::model::analysis::Verdict| decision.review.landings.iter().filter(|l| l.verdict == v).count();
     src.progress.say(format_args!(
         "analyze {}: {} landing(s) judged ({} pass, {} fail, {} undecidable), scans {}: {}",
         args.ticket,
         decision.review.landings.len(),
-        judged(self::review::Verdict::Pass),
-        judged(self::review::Verdict::Fail),
-        judged(self::review::Verdict::Undecidable),
+        judged(crate::model::analysis::Verdict::Pass),
+        judged(crate::model::analysis::Verdict::Fail),
+        judged(crate::model::analysis::Verdict::Undecidable),
         decision.scan.verdict.as_str(),
         decision.recommendation.as_str()
     ));

@@ -25,30 +25,15 @@
 //! `security-severity` is at or above `blocking_severity` — or, without
 //! one, its effective level is at or above `blocking_level`. A baseline
 //! state never excuses a result: old debt still ships.
+//!
+//! The report and its codes are plain data in [`crate::model::analysis`].
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use crate::base::codes::{Finding, stable_codes};
 use crate::base::sarif::RunFacts;
 use crate::config::scan::{RequiredScanner, ScanConfig};
+use crate::model::analysis::{Blocking, RequiredReport, ScanCode, ScanFinding, ScanReport, ScannerReport, Verdict};
 use crate::model::evidence::{Evidence, GapArea, JobFact};
-use crate::steps::analyze::review::Verdict;
-
-stable_codes! {
-    /// Stable reason codes of the scan gate.
-    pub enum ScanCode: "scan gate" in "### The decision" {
-        ScanPassed => "scan_passed", "every required scanner scanned the commit; nothing blocks";
-        ScanMissing => "scan_missing", "a required scanner (or any scanner) has no run bound to the commit";
-        ScanNotForDeploySha => "scan_not_for_deploy_sha", "a run names another commit than the deployed one";
-        ScanIncomplete => "scan_incomplete", "a run did not finish: tool errors, unsuccessful invocation, analysis error";
-        ScanJobNotSuccessful => "scan_job_not_successful", "a scan job of the deploy did not succeed";
-        ScanUnreadable => "scan_unreadable", "a SARIF document could not be read";
-        ScanBlockingFinding => "scan_blocking_finding", "a result at or above the blocking threshold";
-        EvidenceIncomplete => "evidence_incomplete", "scan facts could not be read";
-    }
-}
 
 impl ScanCode {
     /// Which reason is the main one among failures: the most specific.
@@ -72,74 +57,6 @@ impl ScanCode {
             _ => Verdict::Fail,
         }
     }
-}
-
-/// A reason with its explanation.
-pub type ScanFinding = Finding<ScanCode>;
-
-/// A result that blocks the deploy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Blocking {
-    /// Rule id.
-    pub(crate) rule: String,
-    /// Effective level.
-    pub(crate) level: String,
-    /// The rule's security severity.
-    pub(crate) security_severity: Option<f64>,
-    /// Where (display only).
-    pub(crate) location: Option<String>,
-}
-
-/// What one scanner showed for the commit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ScannerReport {
-    /// Tool name as the scanner wrote it.
-    pub(crate) tool: String,
-    /// Its verdict.
-    pub(crate) verdict: Verdict,
-    /// The evidence counted: artifact paths with digests, analysis ids.
-    pub(crate) evidence: Vec<String>,
-    /// Findings (non-blocking results included) in the counted runs.
-    pub results: usize,
-    /// Results that block.
-    pub blocking: Vec<Blocking>,
-    /// Why it does not pass.
-    pub(crate) findings: Vec<ScanFinding>,
-    /// The `[scan] required` entries one of its runs satisfies, as written.
-    #[serde(default)]
-    pub(crate) satisfies: Vec<String>,
-}
-
-/// How one `[scan] required` entry was met.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequiredReport {
-    /// The entry as written.
-    pub entry: String,
-    /// The scanner, named as its run names itself, whose run satisfies it.
-    pub satisfied_by: Option<String>,
-    /// That run: its job and artifact, file or analysis.
-    pub(crate) run: Option<String>,
-    /// For people: `required "Semgrep" satisfied by Semgrep OSS (job ...)`,
-    /// or why it is not satisfied.
-    pub detail: String,
-}
-
-/// The scan verdict of a deploy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ScanReport {
-    /// Overall verdict.
-    pub verdict: Verdict,
-    /// Every reason, the main one first (`scan_passed` alone on a pass).
-    pub findings: Vec<ScanFinding>,
-    /// One entry per scanner seen.
-    pub scanners: Vec<ScannerReport>,
-    /// One entry per `[scan] required` entry, in the configured order.
-    #[serde(default)]
-    pub required: Vec<RequiredReport>,
-    /// The blocking threshold applied.
-    pub(crate) blocking_severity: f64,
-    /// The blocking level without a security severity.
-    pub(crate) blocking_level: String,
 }
 
 fn key(tool: &str) -> String {
@@ -604,8 +521,8 @@ mod tests {
 
     use super::*;
     use crate::base::digest::Sha256Digest;
-    use crate::clients::github::Analysis;
     use crate::model::binding::{Binding, BuildJob, DeployAction};
+    use crate::model::evidence::CodeScanningAnalysis;
     use crate::model::evidence::SarifArtifact;
 
     const D: &str = "d00d00d00d00d00d00d00d00d00d00d00d00d00d";
@@ -669,8 +586,8 @@ mod tests {
         r.findings.iter().map(|f| f.code.as_str()).collect()
     }
 
-    fn analysis(tool: &str, commit: &str, error: &str, results: u64) -> Analysis {
-        Analysis {
+    fn analysis(tool: &str, commit: &str, error: &str, results: u64) -> CodeScanningAnalysis {
+        CodeScanningAnalysis {
             id: 7,
             commit_sha: commit.into(),
             reference: "refs/heads/main".into(),

@@ -15,115 +15,22 @@
 //! repository and environment is pending, when the policy files changed in
 //! the range, and on any failed or undecidable check. The bot approves on
 //! its own only when, on top of that, `[approval] auto_approve` is set.
+//!
+//! The [`Decision`], its codes and the reports it combines are plain data
+//! in [`crate::model::analysis`].
 
 pub(crate) mod render;
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-
-use crate::base::codes::{Finding, stable_codes};
-use crate::base::digest::Sha256Digest;
 use crate::base::time::{Date, Timestamp};
 use crate::config::{Config, ConfigError};
+use crate::model::analysis::{
+    DECISION_VERSION, Decision, PolicyCode, PolicyRef, Reason, Recommendation, ReviewReport, Risk, ScanReport, Verdict,
+};
 use crate::model::evidence::{Evidence, GapArea};
-use crate::steps::analyze::review::{self, ReviewReport, Verdict};
-use crate::steps::analyze::scan_gate::{self, ScanReport};
-
-/// Version of the decision format (`decide --format json`, the bot's property).
-pub const DECISION_VERSION: u32 = 1;
-
-stable_codes! {
-    /// Stable reason codes of the approval policy.
-    pub enum PolicyCode: "approval policy" in "### The decision" {
-        ReviewFailed => "review_failed", "a commit failed two-person review";
-        ReviewUndecidable => "review_undecidable", "two-person review could not be decided";
-        ScanFailed => "scan_failed", "the scan gate failed";
-        ScanUndecidable => "scan_undecidable", "the scan gate could not be decided";
-        PolicyConfigChanged => "policy_config_changed", "a configuration file of changegate changed since the last approved deploy";
-        PipelineConfigChanged => "pipeline_config_changed", "the pipeline's configuration (anything under `.circleci/`, the orb version pinned there included) changed since the last approved deploy";
-        FirstDeploy => "first_deploy", "no earlier approved deploy of this repository and environment";
-        RunningDeploy => "running_deploy", "a deploy of the same repository and environment is still running";
-        PendingTicket => "pending_ticket", "another ticket of the same repository and environment is open";
-        DriftOpen => "drift_open", "a drift ticket of the environment is open: the deploy would overwrite or re-apply changes made outside Terraform (docs/drift.md)";
-        EvidenceIncomplete => "evidence_incomplete", "facts the policy needs could not be read";
-        EvidenceInconsistent => "evidence_inconsistent", "the record contradicts itself (altered, or badly collected)";
-        OutsideChangeWindow => "outside_change_window", "collected outside every change window of the environment";
-        ChangeFreeze => "change_freeze", "collected inside a change freeze of the environment";
-    }
-}
-
-/// Why a person must approve.
-pub type Reason = Finding<PolicyCode>;
-
-stable_codes! {
-    /// What the analysis recommends.
-    pub enum Recommendation: "recommendation" {
-        Approve => "approve", "every check passed: approve";
-        ManualReview => "manual_review", "a person must review and approve";
-    }
-}
-
-stable_codes! {
-    /// The risk level written to the ticket.
-    pub enum Risk: "risk level" {
-        Low => "low", "every check passed";
-        Medium => "medium", "nothing failed, but a person must look (first deploy, pending, undecidable)";
-        High => "high", "a check failed, or the policy itself changed";
-    }
-}
-
-/// The policy a decision applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PolicyRef {
-    /// Where it came from.
-    pub(crate) source: String,
-    /// SHA-256 of its content.
-    pub(crate) digest: Sha256Digest,
-}
-
-/// The decision on one change ticket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Decision {
-    /// [`DECISION_VERSION`].
-    pub(crate) schema_version: u32,
-    /// The ticket.
-    pub(crate) ticket: String,
-    /// `owner/name`.
-    pub(crate) repository: String,
-    /// Target environment.
-    pub(crate) environment: String,
-    /// The deployed commit.
-    pub(crate) commit: String,
-    /// The last approved deploy's commit (`None`: first deploy).
-    pub(crate) base: Option<String>,
-    /// The record's decision time.
-    pub(crate) decided_at: String,
-    /// The checks together: pass, fail, or undecidable.
-    pub verdict: Verdict,
-    /// What the analysis recommends.
-    pub recommendation: Recommendation,
-    /// The bot may approve on its own (recommendation approve and
-    /// `[approval] auto_approve`).
-    pub(crate) auto_approve: bool,
-    /// Why a person must approve; empty on a recommendation to approve.
-    pub reasons: Vec<Reason>,
-    /// Risk level.
-    pub(crate) risk: Risk,
-    /// Two-person review of every commit.
-    pub review: ReviewReport,
-    /// The scan gate.
-    pub(crate) scan: ScanReport,
-    /// Distinct people who must approve when a person approves.
-    pub(crate) required_approvers: u32,
-    /// GitHub ids whose approval does not count: commit authors and
-    /// committers, pull request authors, pushers of the deployed work.
-    pub(crate) excluded_github_ids: Vec<u64>,
-    /// SHA-256 of the record decided on (as stored: `sha256sum evidence.json`).
-    pub(crate) evidence_digest: Sha256Digest,
-    /// The policy applied.
-    pub(crate) policy: PolicyRef,
-}
+use crate::steps::analyze::review;
+use crate::steps::analyze::scan_gate;
 
 /// The record could not be decided on (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -224,7 +131,8 @@ fn add(reasons: &mut Vec<Reason>, code: PolicyCode, detail: String) {
 /// The reason a review that did not pass gives: the range's findings and
 /// the commits not approved (none for a first deploy alone).
 fn review_reason(review: &ReviewReport, reasons: &mut Vec<Reason>) {
-    let main = |findings: &[review::Finding]| findings.first().map(|f| format!("{}: {}", f.code, f.detail));
+    let main =
+        |findings: &[crate::model::analysis::Finding]| findings.first().map(|f| format!("{}: {}", f.code, f.detail));
     match review.verdict {
         Verdict::Pass => {}
         v => {
@@ -239,7 +147,7 @@ fn review_reason(review: &ReviewReport, reasons: &mut Vec<Reason>) {
             let range = review
                 .findings
                 .iter()
-                .filter(|f| f.code != review::Code::FirstDeploy)
+                .filter(|f| f.code != crate::model::analysis::Code::FirstDeploy)
                 .map(|f| format!("{}: {}", f.code, f.detail))
                 .collect::<Vec<_>>();
             let mut parts = range;
@@ -247,7 +155,7 @@ fn review_reason(review: &ReviewReport, reasons: &mut Vec<Reason>) {
                 parts.push(format!("{} commit(s) not approved: {}", failing.len(), failing.join(", ")));
             }
             let only_first_deploy =
-                parts.is_empty() && review.findings.iter().any(|f| f.code == review::Code::FirstDeploy);
+                parts.is_empty() && review.findings.iter().any(|f| f.code == crate::model::analysis::Code::FirstDeploy);
             if !only_first_deploy {
                 let code = if v == Verdict::Fail { PolicyCode::ReviewFailed } else { PolicyCode::ReviewUndecidable };
                 add(
@@ -403,18 +311,11 @@ pub fn excluded_ids(e: &Evidence) -> Vec<u64> {
     ids.into_iter().collect()
 }
 
-impl Decision {
-    /// The JSON of the decision.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("serialises")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::github::Analysis;
     use crate::model::binding::{Binding, BuildJob, DeployAction};
+    use crate::model::evidence::CodeScanningAnalysis;
     use crate::model::evidence::{Base, FileChange, Gap, PendingTicket};
 
     const D: &str = "d00d00d00d00d00d00d00d00d00d00d00d00d00d";
@@ -477,7 +378,7 @@ mod tests {
         if r.review == Verdict::Undecidable {
             e.gaps.push(Gap { area: GapArea::Review, what: "range".into(), why: "timeout".into() });
         }
-        let mut a = Analysis {
+        let mut a = CodeScanningAnalysis {
             id: 1,
             commit_sha: D.into(),
             reference: "refs/heads/main".into(),

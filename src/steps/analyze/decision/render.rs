@@ -9,11 +9,11 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::{Decision, Recommendation};
 use crate::base::junit::{Case, Suite};
 use crate::clients::jira::adf::{Doc, Inline};
+use crate::model::analysis::Verdict;
+use crate::model::analysis::{Decision, Recommendation};
 use crate::model::evidence::Evidence;
-use crate::steps::analyze::review::Verdict;
 
 /// Jira's limit on a comment body, in characters.
 pub const COMMENT_LIMIT: usize = 32_767;
@@ -178,7 +178,7 @@ pub fn text(d: &Decision, e: &Evidence) -> String {
 
 /// `required "Semgrep" satisfied by Semgrep OSS (job semgrep #3, ...)`, or
 /// why not.
-fn required_line(r: &crate::steps::analyze::scan_gate::RequiredReport) -> String {
+fn required_line(r: &crate::model::analysis::RequiredReport) -> String {
     if r.satisfied_by.is_some() {
         r.detail.clone()
     } else {
@@ -186,7 +186,7 @@ fn required_line(r: &crate::steps::analyze::scan_gate::RequiredReport) -> String
     }
 }
 
-fn blocking_detail(b: &crate::steps::analyze::scan_gate::Blocking) -> String {
+fn blocking_detail(b: &crate::model::analysis::Blocking) -> String {
     let sev = b.security_severity.map_or_else(|| format!("level {}", b.level), |s| format!("security-severity {s:.1}"));
     match &b.location {
         Some(l) => format!("({sev}) at {l}"),
@@ -403,7 +403,7 @@ pub fn junit(d: &Decision) -> Suite {
     for l in &d.review.landings {
         let pull = l.pull.map(|n| format!(" (#{n})")).unwrap_or_default();
         let name = format!("{} {}{pull}", short(&l.sha), clip(&l.headline, 72));
-        let all = |f: &[crate::steps::analyze::review::Finding]| {
+        let all = |f: &[crate::model::analysis::Finding]| {
             f.iter().map(|f| format!("{}: {}", f.code, f.detail)).collect::<Vec<_>>().join("\n")
         };
         let main = l.findings.first();

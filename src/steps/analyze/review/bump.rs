@@ -138,7 +138,7 @@ pub fn check(e: &Evidence, sha: &str, cfg: &VersionBumpConfig) -> BumpCheck {
 /// what the check ends with.
 fn replacement_check(
     lf: &crate::model::evidence::LandingFiles,
-    f: &crate::clients::github::ChangedFile,
+    f: &crate::model::evidence::ChangedFile,
     pattern: &Pattern,
 ) -> Result<Vec<String>, BumpCheck> {
     if f.status != "modified" {
@@ -636,7 +636,7 @@ mod tests {
             build_job: BuildJob { name: "build".into(), number: 1, id: "j".into() },
         };
         let mut e = Evidence::skeleton("PRODCM-1", binding, "2026-11-27T12:00:00Z");
-        e.range.commits.push(crate::clients::github::RangeCommit {
+        e.range.commits.push(crate::model::evidence::RangeCommit {
             sha: "c".repeat(40),
             parents: vec!["b".repeat(40)],
             tree: "t".into(),
@@ -651,7 +651,7 @@ mod tests {
             source: "test".into(),
         };
         for (path, before, after) in files {
-            lf.files.push(crate::clients::github::ChangedFile {
+            lf.files.push(crate::model::evidence::ChangedFile {
                 path: (*path).into(),
                 status: "modified".into(),
                 previous_path: None,

@@ -18,7 +18,8 @@
 //! decided by content (`bump`).
 //!
 //! Verdicts: `pass`, `fail`, or `undecidable` when facts are missing.
-//! Undecidable never counts as a pass.
+//! Undecidable never counts as a pass. The report, its verdicts and codes
+//! are plain data in [`crate::model::analysis`].
 
 pub(crate) mod approvals;
 pub(crate) mod bump;
@@ -26,123 +27,10 @@ pub(crate) mod version;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
-
-use crate::base::codes::stable_codes;
 use crate::config::review::{ReviewConfig, ReviewMode};
 use crate::model::evidence::{Evidence, GapArea, PullFacts, TreeCheck};
 
-stable_codes! {
-    /// A verdict: undecidable never counts as a pass.
-    pub enum Verdict: "verdict" {
-        Pass => "pass", "every check passed";
-        Undecidable => "undecidable", "the facts do not allow a verdict: never a pass";
-        Fail => "fail", "a check failed";
-    }
-}
-
-stable_codes! {
-    /// Stable reason codes of the review verdicts (listed in README.md).
-    pub enum Code: "two-person review" in "### The decision" {
-        Approved => "approved", "a pull request merged into the branch, approved independently on its head";
-        VersionBumpExempt => "version_bump_exempt", "exempt: only version fields moved up in allow-listed version files";
-        NoChanges => "no_changes", "nothing to review: the deployed commit is the last approved one";
-        HistoryRewritten => "history_rewritten", "the base of the range is not an ancestor of the deployed commit";
-        DeployShaNotOnProtectedBranch => "deploy_sha_not_on_protected_branch", "the deployed commit is not on a protected branch";
-        FirstDeploy => "first_deploy", "no earlier approved deploy: nothing to compare with";
-        EvidenceIncomplete => "evidence_incomplete", "facts are missing (a call failed or a list could not be read in full)";
-        NoPullRequest => "no_pull_request", "no pull request merged into the branch links this commit";
-        ApprovalWrongContext => "approval_wrong_context", "the commit's pull request was merged into another branch or repository";
-        NoApproval => "no_approval", "no approval stands at merge time";
-        ApprovalStale => "approval_stale", "approvals exist, on an older head or before a force-push or base change";
-        SelfApproval => "self_approval", "the only approvals come from the pull request's authors or pushers";
-        InsufficientApprovals => "insufficient_approvals", "fewer independent approvals than `review.min_approvals`";
-        UnattributableContributor => "unattributable_contributor", "a commit or push of the pull request is not attributable to a GitHub account";
-        MergeContentMismatch => "merge_content_mismatch", "a merge commit's content is not the merge of its parents";
-        MergeContentUnchecked => "merge_content_unchecked", "a merge commit whose content was not compared with its parents and that GitHub did not make as its pull request's merge";
-        SquashLandingNotReviewedSha => "squash_landing_not_reviewed_sha", "a squash landing: the landed commit is not the reviewed one (strict)";
-        RebaseLandingNotReviewedSha => "rebase_landing_not_reviewed_sha", "a rebase landing: the landed commits are not the reviewed ones (strict)";
-        SquashContentMismatch => "squash_content_mismatch", "a squash or rebase landing whose tree is not the merge of its parent with the approved head";
-        ContentUnchecked => "content_unchecked", "the landing's content could not be checked (no git objects)";
-        OctopusMerge => "octopus_merge", "a merge of three or more parents";
-        PostMergeConcern => "post_merge_concern", "a review was dismissed after the merge (flag)";
-    }
-}
-
-/// A reason with its explanation.
-pub type Finding = crate::base::codes::Finding<Code>;
-
-/// An approval that counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Approver {
-    /// GitHub id.
-    pub id: u64,
-    /// Login (display).
-    pub login: String,
-    /// Review id.
-    pub(crate) review: Option<String>,
-    /// When.
-    pub(crate) submitted_at: String,
-}
-
-/// How a commit landed on the branch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LandingKind {
-    /// A merge commit whose second parent is the pull request's head.
-    Merge,
-    /// A merge commit of a pull request whose second parent is not its head.
-    MergeOther,
-    /// One new commit for a pull request.
-    Squash,
-    /// One of several new commits for a pull request.
-    Rebase,
-    /// The pull request's own commits, its approved head last
-    /// (fast-forward).
-    HeadPush,
-    /// No pull request links it.
-    Direct,
-    /// Three or more parents.
-    Octopus,
-}
-
-/// The verdict on one landing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LandingReview {
-    /// The landing.
-    pub sha: String,
-    /// First line of its message (display only).
-    pub(crate) headline: String,
-    /// How it landed.
-    pub kind: LandingKind,
-    /// Its pull request.
-    pub pull: Option<u64>,
-    /// The verdict.
-    pub verdict: Verdict,
-    /// Why: the first finding is the main reason.
-    pub findings: Vec<Finding>,
-    /// Noted, not failing.
-    pub flags: Vec<Finding>,
-    /// Approvals that count.
-    pub approvers: Vec<Approver>,
-    /// Other commits of the range it brought in (a merge's second-parent side).
-    pub covers: Vec<String>,
-}
-
-/// The review verdict of a deploy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReviewReport {
-    /// Overall verdict.
-    pub verdict: Verdict,
-    /// Findings about the range as a whole.
-    pub findings: Vec<Finding>,
-    /// One verdict per landing, oldest first.
-    pub landings: Vec<LandingReview>,
-    /// The mode used.
-    pub(crate) mode: String,
-    /// Approvals required per pull request.
-    pub(crate) min_approvals: u32,
-}
+use crate::model::analysis::{Approver, Code, Finding, LandingKind, LandingReview, ReviewReport, Verdict};
 
 /// The pull request number a headline names, as GitHub writes squash
 /// titles (`Title (#123)`) and merge messages (`Merge pull request #123

@@ -22,6 +22,9 @@ mod security_group;
 mod stateful_replace;
 mod trust_policy;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 use super::model::{Marked, View};
 use super::policy_doc::{self, PolicyValue};
 use crate::config::plan::PlanRules;
@@ -227,34 +230,6 @@ pub const STATEFUL_TYPES: &[&str] = &[
 /// True for a data-holding resource type.
 pub fn is_stateful(kind: &str) -> bool {
     STATEFUL_TYPES.contains(&kind)
-}
-
-#[cfg(test)]
-pub(crate) mod testing {
-    //! Builds a [`View`] from a JSON change and runs a single rule.
-    use super::*;
-    use crate::steps::plan::element::ElementReader;
-
-    /// Runs `check` on a change of `kind` with the given actions and sides.
-    pub(crate) fn run(check: super::Rule, kind: &str, change: serde_json::Value) -> Vec<Hit> {
-        let doc = serde_json::json!({
-            "address": format!("{kind}.test"), "mode": "managed", "type": kind, "name": "test", "change": change
-        })
-        .to_string();
-        let mut reader = ElementReader::default();
-        let (rc, _) = reader.read(doc.as_bytes()).unwrap();
-        let v = View::new(&rc);
-        let mut hits = Vec::new();
-        if v.actions().changes() {
-            check(&v, &mut hits);
-        }
-        hits
-    }
-
-    /// The reasons of the hits.
-    pub(crate) fn reasons(hits: &[Hit]) -> Vec<Reason> {
-        hits.iter().map(|h| h.reason).collect()
-    }
 }
 
 #[cfg(test)]

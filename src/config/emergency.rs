@@ -18,8 +18,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Problems;
 use super::jira::parse_duration;
+use super::problems::Problems;
 
 /// `[emergency]` as written.
 #[derive(Debug, Default, Deserialize)]

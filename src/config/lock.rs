@@ -34,7 +34,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Problems;
+use super::problems::Problems;
 
 /// `[lock]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -79,7 +79,7 @@ pub struct LockConfig {
 impl LockConfig {
     /// The plan hold of `env` (a normalised environment name).
     pub fn plan_hold(&self, env: &str) -> Option<&str> {
-        self.plan_holds.get(&super::env_key(env)).map(String::as_str)
+        self.plan_holds.get(&super::problems::env_key(env)).map(String::as_str)
     }
 }
 
@@ -133,7 +133,7 @@ impl RawLock {
         let mut holds = std::collections::BTreeMap::new();
         let mut owner: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
         for (env, names) in self.holds {
-            let env = super::env_key(&env);
+            let env = super::problems::env_key(&env);
             let mut kept: Vec<String> = Vec::new();
             for n in names {
                 let n = n.trim().to_owned();
@@ -160,7 +160,7 @@ impl RawLock {
         }
         let mut plan_holds = std::collections::BTreeMap::new();
         for (env, name) in self.plan_holds {
-            let env = super::env_key(&env);
+            let env = super::problems::env_key(&env);
             let name = name.trim().to_owned();
             if name.is_empty() {
                 p.at(0..0, format!("[lock.plan_holds] {env}: a hold name cannot be empty"));

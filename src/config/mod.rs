@@ -14,12 +14,14 @@ pub mod jira;
 pub mod lock;
 pub mod pattern;
 pub mod plan;
+mod problems;
 mod reading;
 pub(crate) mod review;
 pub mod scan;
 pub(crate) mod windows;
 
-use std::fmt;
+pub use self::problems::{ConfigError, Problem, Problems, env_key};
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -75,11 +77,6 @@ impl Default for Config {
     }
 }
 
-/// An environment name as compared: trimmed, lower case.
-pub fn env_key(name: &str) -> String {
-    name.trim().to_lowercase()
-}
-
 impl Config {
     /// True when deploys to `environment` need a ticket (names compare
     /// case-insensitively after trimming).
@@ -130,100 +127,6 @@ struct RawConfig {
     windows: Vec<windows::RawWindow>,
     #[serde(default)]
     freezes: Vec<windows::RawFreeze>,
-}
-
-/// One thing wrong in a configuration file, with its place.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// 1-based line, when known.
-    pub(crate) line: Option<usize>,
-    /// 1-based column, when known.
-    pub(crate) column: Option<usize>,
-    /// What is wrong and what to do.
-    pub(crate) message: String,
-}
-
-/// The configuration could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file named by `--config` or `CHANGEGATE_CONFIG` cannot be read.
-    #[error("cannot read the configuration {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file has problems; all of them are listed.
-    #[error("{}", render_problems(origin, problems))]
-    Invalid {
-        /// The file (or `<text>`).
-        origin: String,
-        /// Every problem found.
-        problems: Vec<Problem>,
-    },
-}
-
-fn render_problems(origin: &str, problems: &[Problem]) -> String {
-    let mut s = format!("invalid configuration {origin}:");
-    for p in problems {
-        s.push_str("\n  ");
-        s.push_str(&p.to_string_with(origin));
-    }
-    s
-}
-
-impl Problem {
-    /// `origin:line:column: message`.
-    pub fn to_string_with(&self, origin: &str) -> String {
-        match (self.line, self.column) {
-            (Some(l), Some(c)) => format!("{origin}:{l}:{c}: {}", self.message),
-            (Some(l), None) => format!("{origin}:{l}: {}", self.message),
-            _ => format!("{origin}: {}", self.message),
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_string_with("changegate.toml"))
-    }
-}
-
-/// Collects problems with positions computed from byte spans of the text.
-#[derive(Debug)]
-pub struct Problems<'t> {
-    text: &'t str,
-    list: Vec<Problem>,
-}
-
-impl<'t> Problems<'t> {
-    pub fn new(text: &'t str) -> Self {
-        Problems { text, list: Vec::new() }
-    }
-
-    /// Records a problem at a byte span of the file.
-    pub fn at(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
-        let (line, column) = line_col(self.text, span.start);
-        self.list.push(Problem { line: Some(line), column: Some(column), message: message.into() });
-    }
-
-    /// Records a problem at a byte span when there is one, else for the
-    /// whole file.
-    pub fn error(&mut self, span: Option<std::ops::Range<usize>>, message: &str) {
-        match span {
-            Some(s) => self.at(s, message),
-            None => self.list.push(Problem { line: None, column: None, message: message.to_owned() }),
-        }
-    }
-}
-
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 impl Config {
@@ -406,11 +309,5 @@ mod tests {
         std::fs::write(dir.path().join(".circleci/changegate.toml"), "").unwrap();
         let c = Config::load(None, None, dir.path(), today()).unwrap();
         assert!(c.source.unwrap().ends_with(".circleci/changegate.toml"));
-    }
-
-    #[test]
-    fn line_and_column() {
-        assert_eq!(line_col("ab\ncd", 0), (1, 1));
-        assert_eq!(line_col("ab\ncd", 4), (2, 2));
     }
 }

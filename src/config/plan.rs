@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Problems;
+use super::problems::Problems;
 use crate::base::codes::stable_codes;
 use crate::base::time::Date;
 

@@ -11,7 +11,7 @@
 use serde::Deserialize;
 use toml::de::{DeArray, DeTable, DeValue};
 
-use super::Problems;
+use super::problems::Problems;
 
 /// Most problems listed for one file (a bound on the loop, never a hang).
 const MAX_PROBLEMS: usize = 100;

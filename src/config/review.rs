@@ -27,8 +27,8 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Problems;
 use super::pattern::{Match, Pattern};
+use super::problems::Problems;
 
 /// How squash and rebase landings are judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,8 +27,8 @@ use std::str::FromStr;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Problems;
 use super::pattern::{Match, Pattern};
+use super::problems::Problems;
 
 /// SARIF result levels, lowest first.
 pub const LEVELS: &[&str] = &["none", "note", "warning", "error"];

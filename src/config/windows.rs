@@ -23,7 +23,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Problems;
+use super::problems::Problems;
 use crate::base::time::Timestamp;
 use crate::base::tz::Zone;
 
@@ -281,8 +281,8 @@ pub enum WindowCheck {
 }
 
 fn governs(list: &[String], env: &str) -> bool {
-    let env = super::env_key(env);
-    list.is_empty() || list.iter().any(|e| super::env_key(e) == env)
+    let env = super::problems::env_key(env);
+    list.is_empty() || list.iter().any(|e| super::problems::env_key(e) == env)
 }
 
 /// Checks `env` at `now`. Pure.

@@ -29,7 +29,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Req, Resp};
+use super::exchange::{Req, Resp};
 use crate::base::time::Timestamp;
 
 /// The CI user's token (`ci-user`).

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use super::exchange::{Req, Resp};
 use super::graphql::{self, Resolved, Resolver};
-use super::{Req, Resp};
 
 /// The token the stand-in accepts with every permission.
 pub const TOKEN: &str = "gh-token";

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use super::exchange::{Req, Resp};
 use super::jira_site::{Caller, Site};
-use super::{Req, Resp, jql};
+use super::jql;
 
 pub(crate) use super::jira_users::{SiteUser, default_users};
 use crate::base::time::Timestamp;

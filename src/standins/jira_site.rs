@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{Req, Resp};
+use super::exchange::{Req, Resp};
 
 /// The kind of a custom field, as changegate's configuration names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,8 +21,9 @@
 
 use serde_json::{Map, Value, json};
 
+use super::exchange::{Req, Resp};
 use super::jira_users::SiteUser;
-use super::{Req, Resp, jql};
+use super::jql;
 use crate::base::time::Timestamp;
 
 /// The group whose members the stand-in treats as Jira administrators

@@ -19,8 +19,8 @@ use serde_json::json;
 
 use super::front::{self, Handler, Limits, Request, Response};
 use super::log::log;
+use super::reconcile::{BotParts, live_tickets, tickets_of_pipeline};
 use super::webhook::{self, Refusal, Source, Work};
-use super::{BotParts, live_tickets, tickets_of_pipeline};
 use crate::base::time::Timestamp;
 use crate::bot::converge::converge;
 
@@ -297,7 +297,7 @@ pub fn serve(opts: ServeOptions, factory: Factory) -> Result<(), String> {
         std::thread::spawn(move || {
             loop {
                 match factory().and_then(|p| {
-                    if let Err(e) = super::publish_policy(&p) {
+                    if let Err(e) = super::reconcile::publish_policy(&p) {
                         log("error", "could not publish the policy", json!({"error": e.to_string()}));
                     }
                     live_tickets(&p).map_err(|e| e.to_string())

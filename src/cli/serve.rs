@@ -11,8 +11,8 @@ use clap::Args;
 use super::common::{CliError, ca_bundle, load_config};
 use crate::base::env::Env;
 use crate::base::outcome::Outcome;
+use crate::bot::reconcile::{BotParts, reconcile};
 use crate::bot::server::{ServeOptions, serve};
-use crate::bot::{BotParts, reconcile};
 use crate::clients::circleci::{CircleCi, CircleCiSettings};
 use crate::clients::github::{GitHub, GitHubSettings};
 use crate::clients::http::RetryPolicy;
@@ -143,7 +143,7 @@ pub(super) fn run_serve(cli: &ServeCli, config_path: Option<&Path>, env: &Env) -
     let project = first.config.jira.project.clone();
     // CI jobs trust only the policy the bot signed: publish it before
     // anything else, and do not start without it.
-    match crate::bot::publish_policy(&first) {
+    match crate::bot::reconcile::publish_policy(&first) {
         Ok(p) => crate::bot::log::log("info", "policy", serde_json::json!({"published": format!("{p:?}")})),
         Err(e) => {
             return Err(CliError::Stopped(format!(

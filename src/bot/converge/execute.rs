@@ -16,8 +16,8 @@ use crate::steps::bot_record::{Check, Mark, Marks};
 use crate::steps::holds::{self, HoldError, Resumed};
 use crate::steps::ticket::{self, TicketState};
 
+use super::bot::{Bot, ConvergeError, Converged};
 use super::due::{Action, Resume};
-use super::{Bot, ConvergeError, Converged};
 
 fn now_mark(marker: String, detail: Option<String>) -> Mark {
     Mark { marker, at: Timestamp::now().to_rfc3339(), detail }

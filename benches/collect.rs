@@ -210,6 +210,7 @@ fn main() {
         RetryPolicy::default(),
     )
     .unwrap();
+    let clients = changegate::clients::Clients::new(ci, circleci, Some(github));
     // The stand-in's own preparation (the files of every pull request,
     // from `git diff`) is done before any timed run, so none pays for it.
     s.with_github(changegate::standins::github::GitHubStandIn::warm_pull_files);
@@ -218,13 +219,9 @@ fn main() {
 
     // In process, as the analysis calls it: the record is checked.
     let (before, started) = (served(), Instant::now());
-    let evidence = collect(
-        &key,
-        &config,
-        ("bench", ""),
-        &Sources { jira: &ci, github: &github, circleci: &circleci, ring: None, progress: &Progress::quiet() },
-    )
-    .unwrap();
+    let evidence =
+        collect(&key, &config, ("bench", ""), &Sources { clients: &clients, ring: None, progress: &Progress::quiet() })
+            .unwrap();
     let library = started.elapsed();
     assert!(evidence.gaps.is_empty(), "{:?}", evidence.gaps);
     assert_eq!(evidence.range.commits.len(), 500);

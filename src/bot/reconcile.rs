@@ -6,9 +6,8 @@
 use std::time::Duration;
 
 use crate::bot::converge::{Bot, ConvergeError, Converged, converge};
-use crate::clients::circleci::CircleCi;
-use crate::clients::github::GitHub;
-use crate::clients::jira::{Jira, JiraError, jql};
+use crate::clients::Clients;
+use crate::clients::jira::{JiraError, jql};
 use crate::config::Config;
 use crate::model::binding::{RECORD_PROPERTY, TicketRecord};
 use crate::model::signing::{KeyRing, SigningKey};
@@ -21,12 +20,8 @@ pub const RECONCILE_LIMIT: usize = 500;
 /// threads), the policy and the signing key.
 #[derive(Debug)]
 pub struct BotParts {
-    /// Jira as the bot's user.
-    pub(crate) jira: Jira,
-    /// CircleCI with the bot's token.
-    pub(crate) circleci: CircleCi,
-    /// GitHub.
-    pub(crate) github: GitHub,
+    /// Jira as the bot's user, CircleCI with the bot's token, and GitHub.
+    pub(crate) clients: Clients,
     /// The bot's configuration.
     pub(crate) config: Config,
     /// Where the policy came from, and its text.
@@ -50,9 +45,7 @@ impl BotParts {
     /// The converge view of these parts.
     pub fn bot(&self) -> Bot<'_> {
         Bot {
-            jira: &self.jira,
-            circleci: &self.circleci,
-            github: &self.github,
+            clients: &self.clients,
             config: &self.config,
             policy: (&self.policy.0, &self.policy.1),
             policy_digest: self.policy_content.digest(),
@@ -79,7 +72,7 @@ pub fn live_tickets(parts: &BotParts) -> Result<Vec<(String, Option<TicketRecord
         closed.join(", "),
         jql::string(&jc.statuses.declined)
     );
-    let found = parts.jira.search(&q, &["status"], &[RECORD_PROPERTY], &[])?;
+    let found = parts.clients.jira.search(&q, &["status"], &[RECORD_PROPERTY], &[])?;
     Ok(found
         .into_iter()
         .take(RECONCILE_LIMIT)
@@ -106,7 +99,7 @@ pub type Reconciled = Vec<(String, Result<Converged, ConvergeError>)>;
 /// not this policy or is past half its life (docs/trust-model.md).
 pub fn publish_policy(parts: &BotParts) -> Result<Published, JiraError> {
     policy::publish(
-        &parts.jira,
+        &parts.clients.jira,
         &parts.signing_key,
         &parts.ring,
         &parts.policy_content,
@@ -135,7 +128,7 @@ pub fn reconcile(parts: &BotParts) -> Result<Reconciled, JiraError> {
     }));
     if parts.config.emergency.group.is_some() {
         let nudged = crate::steps::emergency::nudge_open(
-            &parts.jira,
+            &parts.clients.jira,
             &parts.config,
             &parts.notifier,
             crate::base::time::Timestamp::now(),

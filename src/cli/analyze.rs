@@ -8,12 +8,10 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::common::{CliError, Format, JunitOut, ca_bundle, write_file};
+use super::common::{CliError, Format, JunitOut, write_file};
 use crate::base::env::Env;
 use crate::base::junit::{Case, Suite};
 use crate::base::outcome::Outcome;
-use crate::clients::github::{GitHub, GitHubSettings};
-use crate::clients::http::RetryPolicy;
 use crate::config::Config;
 use crate::steps::analyze::collect::Sources;
 use crate::steps::analyze::decision::render;
@@ -71,12 +69,12 @@ pub(super) struct AnalyzeCli {
     html: Option<PathBuf>,
 }
 
-/// The clients step 2 reads through (Jira and CircleCI from the
-/// environment, and GitHub).
-pub(super) fn step2_clients(env: &Env) -> Result<(crate::steps::request::Services, GitHub), CliError> {
-    let svc = super::ci::services(env)?;
-    let github = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
-    Ok((svc, github))
+/// The clients step 2 reads through: Jira and CircleCI from the
+/// environment, and GitHub.
+pub(super) fn step2_clients(env: &Env) -> Result<crate::clients::Clients, CliError> {
+    let mut clients = super::ci::services(env)?;
+    clients.github = Some(super::ci::github(env)?);
+    Ok(clients)
 }
 
 /// The effective policy: the configuration file's text and where it came
@@ -139,8 +137,7 @@ fn analyze(
             }
         },
     };
-    let svc = lazy.get(env)?;
-    let github = GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?;
+    let svc = lazy.with_github(env)?;
     let config = &ci.config;
     let (source, content) = policy_of(config)?;
     let args = AnalyzeArgs { ticket: key, dry_run: cli.dry_run, approve: cli.approve, sarif_files: cli.sarif.clone() };
@@ -157,7 +154,7 @@ fn analyze(
     if let (Some(r), Some(k)) = (&mut ring, &signing) {
         r.extend(k.ring());
     }
-    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref(), progress };
+    let sources = Sources { clients: svc, ring: ring.as_ref(), progress };
     let policy_digest = match &ci.mode {
         super::ci::Mode::Bot { policy, .. } => policy.payload.content.digest(),
         super::ci::Mode::NoBot => crate::steps::policy::PolicyContent::of(config).digest(),

@@ -115,13 +115,13 @@ fn inspect(
         }
         (None, false) => None,
     };
-    let (svc, github) = super::analyze::step2_clients(env)?;
+    let svc = super::analyze::step2_clients(env)?;
     let (source, content) = super::analyze::policy_of(&config)?;
     let ring = match env.get(crate::model::signing::PUBLIC_KEYS_VAR) {
         Some(text) => Some(crate::model::signing::KeyRing::parse(text).map_err(CliError::from)?),
         None => None,
     };
-    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref(), progress };
+    let sources = Sources { clients: &svc, ring: ring.as_ref(), progress };
     let args =
         AuditArgs { since, sample: cli.sample, seed: cli.seed.unwrap_or_else(random_seed), record, ring: ring.clone() };
     let r = audit::run(&args, &config, (&source, &content), &sources).map_err(CliError::from)?;

@@ -9,13 +9,14 @@ use std::path::Path;
 use super::common::{CliError, ca_bundle, load_config};
 use crate::base::env::Env;
 use crate::base::time::Timestamp;
+use crate::clients::Clients;
 use crate::clients::circleci::{CircleCi, CircleCiSettings};
+use crate::clients::github::{GitHub, GitHubSettings};
 use crate::clients::http::RetryPolicy;
 use crate::clients::jira::{Jira, JiraSettings};
 use crate::config::Config;
 use crate::model::signing::{KeyError, KeyRing, PRIVATE_KEY_VAR, PUBLIC_KEYS_VAR};
 use crate::steps::policy::{self, SignedPolicy};
-use crate::steps::request::Services;
 use crate::steps::validate::Trust;
 
 /// Where a CI command's trust comes from.
@@ -112,27 +113,43 @@ fn key_error(e: KeyError) -> CliError {
 }
 
 /// The Jira and CircleCI clients from the environment.
-pub fn services(env: &Env) -> Result<Services, CliError> {
+pub fn services(env: &Env) -> Result<Clients, CliError> {
     let ca = ca_bundle(env);
     let retry = RetryPolicy::from_env(env)?;
     let jira = Jira::new(&JiraSettings::from_env(env)?, ca.as_deref(), retry.clone())?;
     let circleci = CircleCi::new(&CircleCiSettings::from_env(env)?, ca.as_deref(), retry)?;
-    Ok(Services { jira, circleci })
+    Ok(Clients { jira, circleci, github: None })
 }
 
 /// The clients, made once when first needed (a run without a bot on an
 /// environment that is not controlled needs none).
 #[derive(Debug, Default)]
-pub struct Lazy(Option<Services>);
+pub struct Lazy(Option<Clients>);
 
 impl Lazy {
     /// The clients from the environment.
-    pub fn get(&mut self, env: &Env) -> Result<&Services, CliError> {
+    pub fn get(&mut self, env: &Env) -> Result<&Clients, CliError> {
         if self.0.is_none() {
             self.0 = Some(services(env)?);
         }
         Ok(self.0.as_ref().expect("just made"))
     }
+
+    /// The clients from the environment, GitHub included (the commands that
+    /// analyse a change read it).
+    pub fn with_github(&mut self, env: &Env) -> Result<&Clients, CliError> {
+        self.get(env)?;
+        let clients = self.0.as_mut().expect("just made");
+        if clients.github.is_none() {
+            clients.github = Some(github(env)?);
+        }
+        Ok(clients)
+    }
+}
+
+/// The GitHub client from the environment.
+pub fn github(env: &Env) -> Result<GitHub, CliError> {
+    Ok(GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?)
 }
 
 /// Loads the configuration and mode of a CI command.

@@ -34,7 +34,7 @@ pub(super) fn run(
     progress: &crate::base::progress::Progress,
 ) -> Result<Outcome, CliError> {
     let config = load_config(config_path)?;
-    let (svc, github) = super::analyze::step2_clients(env)?;
+    let svc = super::analyze::step2_clients(env)?;
     let (source, content) = super::analyze::policy_of(&config)?;
     // With the bot's public keys, the change set starts at the last deploy
     // the bot signed a receipt for; without them, where the CI records say.
@@ -42,7 +42,7 @@ pub(super) fn run(
         Some(text) => Some(crate::model::signing::KeyRing::parse(text).map_err(CliError::from)?),
         None => None,
     };
-    let sources = Sources { jira: &svc.jira, github: &github, circleci: &svc.circleci, ring: ring.as_ref(), progress };
+    let sources = Sources { clients: &svc, ring: ring.as_ref(), progress };
     let mut evidence = collect::collect(&cli.ticket, &config, (&source, &content), &sources).map_err(CliError::from)?;
     collect::add_sarif_files(&mut evidence, &cli.sarif).map_err(CliError::from)?;
     std::fs::write(&cli.output, evidence.to_bytes()).map_err(|source| CliError::File {

@@ -106,9 +106,11 @@ fn factory(
     Ok(Arc::new(move || {
         let e = |e: crate::clients::http::SetupError| e.to_string();
         Ok(BotParts {
-            jira: Jira::new(&jira, ca.as_deref(), retry.clone()).map_err(e)?,
-            circleci: CircleCi::new(&circleci, ca.as_deref(), retry.clone()).map_err(e)?,
-            github: GitHub::new(&github, ca.as_deref(), retry.clone()).map_err(e)?,
+            clients: crate::clients::Clients {
+                jira: Jira::new(&jira, ca.as_deref(), retry.clone()).map_err(e)?,
+                circleci: CircleCi::new(&circleci, ca.as_deref(), retry.clone()).map_err(e)?,
+                github: Some(GitHub::new(&github, ca.as_deref(), retry.clone()).map_err(e)?),
+            },
             config: config.clone(),
             policy: policy.clone(),
             signing_key: SigningKey::from_base64(&key_text).expect("checked above"),
@@ -125,7 +127,7 @@ fn factory(
 /// approvals are auto-approvals and the sequence labels of its records
 /// count only when its account added them (docs/trust-model.md).
 fn check_identity(parts: &BotParts) -> Result<(), CliError> {
-    let me = parts.jira.myself()?;
+    let me = parts.clients.jira.myself()?;
     if parts.config.jira.bot_accounts.contains(&me.account_id) {
         return Ok(());
     }

@@ -11,8 +11,9 @@ use super::common::{CliError, JunitOut};
 use crate::base::env::Env;
 use crate::base::junit::{Case, Suite};
 use crate::base::outcome::Outcome;
+use crate::clients::Clients;
 use crate::config::env_key;
-use crate::steps::request::{BuildEnv, Services};
+use crate::steps::request::BuildEnv;
 use crate::steps::validate::{self, ValidateArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -160,7 +161,7 @@ fn not_controlled(
 /// says); `None`, reported as a failure, when no ticket is bound.
 fn bound_ticket(
     ci: &super::ci::Ci,
-    svc: &Services,
+    svc: &Clients,
     build: &BuildEnv,
     environment: &str,
     out: &mut dyn Write,
@@ -218,7 +219,7 @@ fn validate_args(cli: &ValidateCli, ticket: String, environment: String) -> Resu
 fn judge(
     cli: &ValidateCli,
     ci: &super::ci::Ci,
-    svc: &Services,
+    svc: &Clients,
     build: &BuildEnv,
     args: &ValidateArgs,
     out: &mut dyn Write,

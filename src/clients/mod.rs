@@ -8,3 +8,35 @@ pub mod github;
 pub mod http;
 pub mod jira;
 pub mod notify;
+
+use self::circleci::CircleCi;
+use self::github::GitHub;
+use self::jira::Jira;
+
+/// The services a command or a bot worker talks to, built once
+/// (`cli::ci` for the commands, `bot::reconcile::BotParts` for the bot) and
+/// lent to every step. Each client keeps its own connections and counts its
+/// requests, so a bundle is not shared between threads.
+#[derive(Debug)]
+pub struct Clients {
+    /// Jira: the CI user in a job, the bot's user in the bot.
+    pub(crate) jira: Jira,
+    /// CircleCI: the job's or the bot's token.
+    pub(crate) circleci: CircleCi,
+    /// GitHub, built only where changes are analysed (`analyze`, `collect`,
+    /// `audit`, the bot): the jobs that only request, validate or close a
+    /// deploy need no GitHub token.
+    pub(crate) github: Option<GitHub>,
+}
+
+impl Clients {
+    /// The bundle of these clients.
+    pub fn new(jira: Jira, circleci: CircleCi, github: Option<GitHub>) -> Self {
+        Clients { jira, circleci, github }
+    }
+
+    /// GitHub, when this bundle was built with it.
+    pub fn github(&self) -> Option<&GitHub> {
+        self.github.as_ref()
+    }
+}

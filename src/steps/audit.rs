@@ -570,7 +570,7 @@ pub fn run(
         jql::string(&since)
     );
     // Auto-approved: the bot's analysis let it approve, and it did.
-    let found = src.jira.search(&q, &["status"], &[BOT_PROPERTY], &[])?;
+    let found = src.clients.jira.search(&q, &["status"], &[BOT_PROPERTY], &[])?;
     let candidates: Vec<String> = found
         .iter()
         .filter(|i| {
@@ -601,7 +601,7 @@ pub fn run(
     let past_the_lock = past_the_lock(config, src, &since)?;
     say(&format_args!("drift since {since}"));
     let drift = drift(config, src, &since)?;
-    let inspector = src.jira.myself().map(|u| u.account_id).unwrap_or_else(|_| "unknown".into());
+    let inspector = src.clients.jira.myself().map(|u| u.account_id).unwrap_or_else(|_| "unknown".into());
     let outcome = if inspected.iter().all(|i| i.outcome == AuditCode::Reproduced)
         && emergencies.iter().all(|e| e.finding.is_fine())
         && past_the_lock.is_empty()
@@ -630,10 +630,12 @@ pub fn run(
     if let Some(target) = &args.record {
         let key = match target {
             Target::Ticket(k) => k.clone(),
-            Target::Period { period, issue_type } => inspection_ticket(config, src.jira, period, issue_type, &report)?,
+            Target::Period { period, issue_type } => {
+                inspection_ticket(config, &src.clients.jira, period, issue_type, &report)?
+            }
         };
         report.recorded_on = Some(key.clone());
-        post(src.jira, &key, &report)?;
+        post(&src.clients.jira, &key, &report)?;
     }
     Ok(report)
 }
@@ -793,7 +795,7 @@ fn past_the_lock(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<
     let bot = match &config.lock.bot_login {
         Some(login) => crate::steps::lock::BotUser { id: None, login: login.clone() },
         None => {
-            let me = src.circleci.me().map_err(AuditError::BotUser)?;
+            let me = src.clients.circleci.me().map_err(AuditError::BotUser)?;
             crate::steps::lock::BotUser { id: Some(me.id), login: me.login }
         }
     };
@@ -805,7 +807,7 @@ fn past_the_lock(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<
         jql::string(since)
     );
     let mut out = Vec::new();
-    for issue in src.jira.search(&q, &["status"], &[RECORD_PROPERTY], &[])? {
+    for issue in src.clients.jira.search(&q, &["status"], &[RECORD_PROPERTY], &[])? {
         let Some(record) = issue.properties.get(RECORD_PROPERTY).and_then(TicketRecord::from_value) else { continue };
         if let Some(why) = applied_without_plan(config, &record, issue.status().unwrap_or_default()) {
             out.push(LockEntry { ticket: issue.key.clone(), code: LockCode::AppliedWithoutPlan, detail: why });
@@ -813,7 +815,7 @@ fn past_the_lock(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<
         if record.workflows.is_empty() {
             continue;
         }
-        let found = crate::steps::lock::slipped_of(src.circleci, Some(src.github), config, &record, &bot)
+        let found = crate::steps::lock::slipped_of(&src.clients.circleci, src.clients.github(), config, &record, &bot)
             .map_err(|source| AuditError::Lock { ticket: issue.key.clone(), source })?;
         out.extend(found.into_iter().map(|f| LockEntry {
             ticket: issue.key.clone(),
@@ -851,7 +853,7 @@ fn drift(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<DriftEnt
             || resolved(i).is_some_and(|at| at.as_str() >= since)
     };
     let mut out = Vec::new();
-    for j in crate::steps::drift::judged(src.jira, config, None, &in_window, src.ring.is_some())? {
+    for j in crate::steps::drift::judged(&src.clients.jira, config, None, &in_window, src.ring.is_some())? {
         let resolution = j.issue.fields.get("resolution").and_then(|r| r.get("name")).and_then(Value::as_str);
         let at = resolved(&j.issue).unwrap_or_default();
         let closed = closed_now(&j.issue).then_some((at.as_str(), resolution));
@@ -877,8 +879,8 @@ fn emergencies(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<Em
     );
     let today = Timestamp::now().to_rfc3339().get(..10).unwrap_or_default().to_owned();
     let mut out = Vec::new();
-    for issue in src.jira.search(&q, &["status"], &[], &[])? {
-        let t = crate::steps::ticket::load(src.jira, &issue.key, jc)?;
+    for issue in src.clients.jira.search(&q, &["status"], &[], &[])? {
+        let t = crate::steps::ticket::load(&src.clients.jira, &issue.key, jc)?;
         let asked = t.record.as_ref().and_then(|r| r.emergency.clone());
         let last = t.approvals(&jc.statuses.approved).into_iter().last();
         let rq = format!(
@@ -886,7 +888,7 @@ fn emergencies(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<Em
             jql::string(&jc.project),
             jql::string(&retrospective_label(&t.key))
         );
-        let retro = src.jira.search(&rq, &["status", "duedate"], &[], &[])?.into_iter().next();
+        let retro = src.clients.jira.search(&rq, &["status", "duedate"], &[], &[])?.into_iter().next();
         let retro_status = retro.as_ref().and_then(|r| r.status().map(str::to_owned));
         let retro_due = retro.as_ref().and_then(|r| r.fields.get("duedate").and_then(Value::as_str).map(str::to_owned));
         let ever_approved = last.is_some();
@@ -927,7 +929,7 @@ fn inspect(
     use crate::steps::bot_record::Check;
     let missing =
         |why: String| Inspected { ticket: key.to_owned(), outcome: AuditCode::EvidenceMissing, details: vec![why] };
-    let issue = src.jira.issue(key, &["status"], &[BOT_PROPERTY, crate::model::binding::RECORD_PROPERTY])?;
+    let issue = src.clients.jira.issue(key, &["status"], &[BOT_PROPERTY, crate::model::binding::RECORD_PROPERTY])?;
     let raw = issue.properties.get(BOT_PROPERTY).cloned();
     let analysis = match (ring, &raw) {
         (Some(ring), _) => {
@@ -938,7 +940,8 @@ fn inspect(
             else {
                 return Ok(missing("the ticket has no changegate record".into()));
             };
-            let floor = crate::steps::bot_record::seq_floor(&src.jira.changelog(key)?, &config.jira.bot_accounts);
+            let floor =
+                crate::steps::bot_record::seq_floor(&src.clients.jira.changelog(key)?, &config.jira.bot_accounts);
             match crate::steps::bot_record::check(raw.as_ref(), Some(ring), key, &record.binding_digest, floor) {
                 Check::Altered { why, .. } => {
                     return Ok(Inspected {
@@ -957,10 +960,10 @@ fn inspect(
         return Ok(missing("the bot's record holds no analysis of this binding".into()));
     };
     let name = analysis.evidence_attachment.as_str();
-    let Some((id, _)) = src.jira.attachments(key)?.into_iter().rev().find(|(_, f)| f == name) else {
+    let Some((id, _)) = src.clients.jira.attachments(key)?.into_iter().rev().find(|(_, f)| f == name) else {
         return Ok(missing(format!("the attachment {name} is gone")));
     };
-    let bytes = src.jira.attachment_content(&id, MAX_RECORD)?;
+    let bytes = src.clients.jira.attachment_content(&id, MAX_RECORD)?;
     let digest = Sha256Digest::of(&bytes);
     if analysis.evidence_digest != digest {
         return Ok(Inspected {

@@ -10,12 +10,13 @@ use serde_json::{Map, json};
 
 use crate::base::codes::stable_codes;
 use crate::base::time::Timestamp;
+use crate::clients::Clients;
 use crate::clients::jira::adf::{Doc, Inline};
 use crate::config::Config;
 use crate::config::jira::Statuses;
 use crate::model::binding::RECORD_PROPERTY;
 use crate::steps::lock::LockCode;
-use crate::steps::request::{RequestError, Services};
+use crate::steps::request::RequestError;
 use crate::steps::ticket;
 
 stable_codes! {
@@ -124,7 +125,7 @@ pub struct CloseArgs<'a> {
 }
 
 /// Closes the ticket with the outcome.
-pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Services) -> Result<Closed, RequestError> {
+pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Clients) -> Result<Closed, RequestError> {
     let CloseArgs { key, outcome, workflow_id, deploy_job, .. } = *args;
     let jc = &config.jira;
     let t = ticket::load(&svc.jira, key, jc)?;
@@ -276,7 +277,7 @@ fn summary_rows(
 
 /// Moves ticket `key` through `transition` with `resolution`, or without
 /// it when the screen takes none.
-fn transition_resolved(svc: &Services, key: &str, transition: &str, resolution: String) -> Result<(), RequestError> {
+fn transition_resolved(svc: &Clients, key: &str, transition: &str, resolution: String) -> Result<(), RequestError> {
     let mut f = Map::new();
     f.insert("resolution".into(), json!({"name": resolution}));
     match svc.jira.transition(key, transition, Some(f)) {
@@ -297,7 +298,7 @@ fn transition_resolved(svc: &Services, key: &str, transition: &str, resolution: 
 /// approver decided knowing of the drift (the analysis names `drift_open`
 /// while it counts) and the apply overwrote or adopted it. The times come
 /// from Jira's history, which no CI job writes.
-fn reviewed_drift(config: &Config, svc: &Services, t: &ticket::TicketState) -> Result<Vec<String>, RequestError> {
+fn reviewed_drift(config: &Config, svc: &Clients, t: &ticket::TicketState) -> Result<Vec<String>, RequestError> {
     use crate::steps::drift::standing::{Standing, reviewed};
     let Some(record) = &t.record else { return Ok(Vec::new()) };
     let review = crate::steps::drift::review_facts(&svc.jira, config, &t.key);

@@ -12,13 +12,14 @@
 use serde_json::{Map, json};
 
 use crate::base::time::Timestamp;
+use crate::clients::Clients;
 use crate::clients::jira::adf::{Doc, Inline};
 use crate::config::Config;
 use crate::config::jira::{FieldType, JiraConfig, TicketField};
 use crate::model::binding::{PlanRecord, RECORD_PROPERTY, TicketRecord, mirror_text};
 use crate::steps::classify::Class;
 use crate::steps::plan::report::Report;
-use crate::steps::request::{RequestError, Services};
+use crate::steps::request::RequestError;
 use crate::steps::ticket;
 
 /// Findings shown in the comment; the rest go to the attachment.
@@ -52,7 +53,7 @@ pub fn risk_level(report: &Report) -> &'static str {
 }
 
 /// Records the plan and escalates it when risky.
-pub fn run(report: &Report, args: &EscalateArgs, config: &Config, svc: &Services) -> Result<Escalation, RequestError> {
+pub fn run(report: &Report, args: &EscalateArgs, config: &Config, svc: &Clients) -> Result<Escalation, RequestError> {
     let jc = &config.jira;
     let t = ticket::load(&svc.jira, &args.ticket, jc)?;
     let Some(mut record) = t.record.clone() else {
@@ -156,7 +157,7 @@ fn mirror_fields(
 fn post_findings(
     report: &Report,
     stack: &str,
-    svc: &Services,
+    svc: &Clients,
     key: &str,
     actions: &mut Vec<String>,
 ) -> Result<(), RequestError> {
@@ -176,7 +177,7 @@ fn route(
     report: &Report,
     args: &EscalateArgs,
     jc: &JiraConfig,
-    svc: &Services,
+    svc: &Clients,
     t: &ticket::TicketState,
     actions: &mut Vec<String>,
 ) -> Result<(), RequestError> {

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::base::codes::stable_codes;
 use crate::base::digest::Sha256Digest;
 use crate::base::time::Timestamp;
+use crate::clients::Clients;
 use crate::config::jira::TicketField;
 use crate::config::windows::WindowCheck;
 use crate::config::{Config, env_key};
@@ -22,7 +23,7 @@ use crate::model::binding::{Binding, EMERGENCY_LABEL, PlanRecord, TicketRecord, 
 use crate::model::receipt::{self, KeyRing, PlanDigests};
 use crate::steps::bot_record::{self, Check};
 use crate::steps::emergency::{self, EmergencyFacts, Grant};
-use crate::steps::request::{BuildEnv, RequestArgs, RequestError, Services, resolve_binding};
+use crate::steps::request::{BuildEnv, RequestArgs, RequestError, resolve_binding};
 use crate::steps::ticket::{self, TicketState};
 
 // The codes of the window and approval checks belong to validate, which
@@ -767,7 +768,7 @@ pub enum ValidateError {
 pub fn run(
     args: &ValidateArgs,
     config: &Config,
-    svc: &Services,
+    svc: &Clients,
     build: &BuildEnv,
     trust: Trust<'_>,
 ) -> Result<(TicketState, Verdict), ValidateError> {

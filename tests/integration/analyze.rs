@@ -459,7 +459,8 @@ fn the_analysis_reports_its_progress_to_a_terminal_only() {
     let cfg = changegate::config::Config::parse(&text, "test", changegate::base::time::Date::today_utc()).unwrap();
     let seen = Captured::default();
     let progress = Progress::on(true, seen.clone());
-    let sources = Sources { jira: &jira, github: &github, circleci: &circleci, ring: None, progress: &progress };
+    let clients = changegate::clients::Clients::new(jira, circleci, Some(github));
+    let sources = Sources { clients: &clients, ring: None, progress: &progress };
     let args = AnalyzeArgs { ticket: k.clone(), dry_run: true, ..AnalyzeArgs::default() };
     let recorder = Recorder { store: None, policy_digest: changegate::base::digest::Sha256Digest::of(b"") };
     let a = changegate::steps::analyze::run(&args, &cfg, ("test", &text), &sources, &recorder).unwrap();

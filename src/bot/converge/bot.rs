@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use crate::clients::circleci::CircleCi;
-use crate::clients::github::GitHub;
-use crate::clients::jira::{Jira, JiraError};
+use crate::clients::Clients;
+use crate::clients::jira::JiraError;
 use crate::config::Config;
 use crate::model::binding::TicketRecord;
 use crate::model::receipt::{KeyRing, SigningKey};
@@ -19,12 +18,8 @@ use crate::steps::ticket::TicketState;
 /// The services and settings the bot runs with.
 #[derive(Debug)]
 pub struct Bot<'a> {
-    /// Jira, as the bot's user.
-    pub(crate) jira: &'a Jira,
-    /// CircleCI, with the bot's token.
-    pub(crate) circleci: &'a CircleCi,
-    /// GitHub.
-    pub(crate) github: &'a GitHub,
+    /// Jira as the bot's user, CircleCI with the bot's token, and GitHub.
+    pub(crate) clients: &'a Clients,
     /// The bot's configuration (the trusted policy).
     pub(crate) config: &'a Config,
     /// Where the policy came from and its text (recorded in evidence).
@@ -88,7 +83,7 @@ impl Bot<'_> {
     /// The bot's record on tickets.
     pub fn store(&self) -> Store<'_> {
         Store {
-            jira: self.jira,
+            jira: &self.clients.jira,
             key: Some(self.signing_key),
             ring: Some(self.ring),
             bot_accounts: &self.config.jira.bot_accounts,

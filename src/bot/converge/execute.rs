@@ -54,7 +54,8 @@ impl Executor<'_> {
             Action::AskAgain { marker, head, why, reason } => self.ask_again(&marker, head, &why, reason, out)?,
             Action::RecordEmergency(grant) => {
                 let bot = self.bot;
-                let (retro, recorded) = crate::steps::emergency::record_grant(bot.jira, bot.config, self.t, &grant)?;
+                let (retro, recorded) =
+                    crate::steps::emergency::record_grant(&bot.clients.jira, bot.config, self.t, &grant)?;
                 out.actions.extend(recorded.into_iter().map(|d| format!("{}: {d}", self.t.key)));
                 // Told once, whoever opened the retrospective (`validate` may have).
                 let mark = format!("retrospective:{retro}");
@@ -79,6 +80,7 @@ impl Executor<'_> {
                 }
                 inlines.push(Inline::Text(format!(": {text}")));
                 self.bot
+                    .clients
                     .jira
                     .comment(&self.t.key, Doc::new().paragraph(inlines).text(&format!("[{marker}]")).build())?;
                 out.actions.push(format!("{}: reminded the approvers ({hours} h waiting)", self.t.key));
@@ -86,7 +88,6 @@ impl Executor<'_> {
             Action::Expire { hours } => self.expire(hours, out)?,
             Action::Close { outcome, workflow } => {
                 let bot = self.bot;
-                let svc = crate::steps::request::Services { jira: bot.jira.clone(), circleci: bot.circleci.clone() };
                 let args = crate::steps::close::CloseArgs {
                     key: &self.t.key,
                     outcome,
@@ -95,7 +96,7 @@ impl Executor<'_> {
                     who: None,
                     build_url: None,
                 };
-                let closed = crate::steps::close::run(&args, bot.config, &svc).map_err(ConvergeError::Close)?;
+                let closed = crate::steps::close::run(&args, bot.config, bot.clients).map_err(ConvergeError::Close)?;
                 out.actions.extend(closed.lines);
             }
         }
@@ -111,13 +112,8 @@ impl Executor<'_> {
             ..crate::steps::analyze::AnalyzeArgs::default()
         };
         let quiet = crate::base::progress::Progress::quiet();
-        let sources = crate::steps::analyze::collect::Sources {
-            jira: bot.jira,
-            github: bot.github,
-            circleci: bot.circleci,
-            ring: Some(bot.ring),
-            progress: &quiet,
-        };
+        let sources =
+            crate::steps::analyze::collect::Sources { clients: bot.clients, ring: Some(bot.ring), progress: &quiet };
         let recorder = crate::steps::analyze::Recorder { store: Some(bot.store()), policy_digest: bot.policy_digest };
         let a = crate::steps::analyze::run(&args, bot.config, bot.policy, &sources, &recorder)?;
         out.analysed = true;
@@ -145,7 +141,7 @@ impl Executor<'_> {
                 Timestamp::now().to_rfc3339()
             )),
         ]);
-        if ticket::comment_once(self.bot.jira, &t.key, &marker, body)? {
+        if ticket::comment_once(&self.bot.clients.jira, &t.key, &marker, body)? {
             out.actions.push(format!("{}: the bot's record was altered ({why}): reported, re-deriving it", t.key));
         }
         Ok(())
@@ -162,7 +158,12 @@ impl Executor<'_> {
                 self.record.binding.environment
             )),
         ]);
-        if ticket::comment_once(self.bot.jira, &self.t.key, "changegate:no-bot-in-controlled-environment", body)? {
+        if ticket::comment_once(
+            &self.bot.clients.jira,
+            &self.t.key,
+            "changegate:no-bot-in-controlled-environment",
+            body,
+        )? {
             out.actions
                 .push(format!("{}: flagged: requested with --no-bot in an environment the bot controls", self.t.key));
         }
@@ -172,9 +173,9 @@ impl Executor<'_> {
     /// Cancels a Declined ticket's workflow if it still runs, and marks it.
     fn cancel(&self, workflow: &str, out: &mut Converged) -> Result<(), ConvergeError> {
         let bot = self.bot;
-        let wf = bot.circleci.workflow(workflow)?;
+        let wf = bot.clients.circleci.workflow(workflow)?;
         if wf.is_active() {
-            bot.circleci.cancel(workflow)?;
+            bot.clients.circleci.cancel(workflow)?;
             out.actions.push(format!("cancelled workflow {workflow} of declined {}", self.t.key));
         }
         let m = now_mark(super::due::marker("cancel", workflow, ""), Some(format!("workflow {workflow}")));
@@ -190,7 +191,7 @@ impl Executor<'_> {
             Inline::Strong("Past the lock: ".into()),
             Inline::Text(format!("{finding} ({}, found at {}).", finding.code(), Timestamp::now().to_rfc3339())),
         ]);
-        if ticket::comment_once(self.bot.jira, &t.key, &marker, body)? {
+        if ticket::comment_once(&self.bot.clients.jira, &t.key, &marker, body)? {
             out.actions.push(format!("{}: reported: {finding}", t.key));
             self.notify(Reason::PastTheLock, finding.to_string(), out);
         }
@@ -218,14 +219,14 @@ impl Executor<'_> {
         inlines.push(Inline::Text("please review and approve again.".into()));
         let jc = &bot.config.jira;
         // Never on a stale read: a person may have approved again since.
-        if ticket::comment_markers(bot.jira, &t.key, marker)?.iter().any(|m| m == marker) {
+        if ticket::comment_markers(&bot.clients.jira, &t.key, marker)?.iter().any(|m| m == marker) {
             return Ok(());
         }
-        if !ticket::transition_if_unchanged(bot.jira, t, &jc.transitions.send_back)? {
+        if !ticket::transition_if_unchanged(&bot.clients.jira, t, &jc.transitions.send_back)? {
             out.actions.push(format!("{}: not sent back: it was moved since it was read", t.key));
             return Ok(());
         }
-        ticket::comment_once(bot.jira, &t.key, marker, Doc::new().paragraph(inlines))?;
+        ticket::comment_once(&bot.clients.jira, &t.key, marker, Doc::new().paragraph(inlines))?;
         out.actions.push(format!("{}: {why}: moved to {}", t.key, jc.statuses.manual_review));
         self.notify(reason, why.to_owned(), out);
         Ok(())
@@ -241,7 +242,7 @@ impl Executor<'_> {
         let n = Notice {
             reason,
             ticket: self.t.key.clone(),
-            ticket_url: bot.jira.browse_url(&self.t.key),
+            ticket_url: bot.clients.jira.browse_url(&self.t.key),
             workflow_id: self.record.workflows.iter().rev().find(|w| w.hold.is_some()).map(|w| w.id.clone()),
             detail,
         };
@@ -278,6 +279,7 @@ impl Executor<'_> {
         // Right before approving: the ticket still Approved for this binding.
         let mut still = || -> Result<bool, String> {
             let issue = bot
+                .clients
                 .jira
                 .issue(&t.key, &["status"], &[crate::model::binding::RECORD_PROPERTY])
                 .map_err(|e| e.to_string())?;
@@ -291,7 +293,7 @@ impl Executor<'_> {
         };
         let (workflow, hold) = (r.workflow.as_str(), r.hold.as_str());
         let resumed = match holds::resume(
-            bot.circleci,
+            &bot.clients.circleci,
             &record.binding,
             workflow,
             hold,
@@ -326,14 +328,14 @@ impl Executor<'_> {
         let (bot, t) = (self.bot, self.t);
         let jc = &bot.config.jira;
         // Never on a stale read: a person may have approved it just now.
-        if ticket::moved_since(bot.jira, t)? {
+        if ticket::moved_since(&bot.clients.jira, t)? {
             out.actions.push(format!("{}: not expired: it was moved since it was read", t.key));
             return Ok(());
         }
         for w in &self.record.workflows {
-            match bot.circleci.workflow(&w.id) {
+            match bot.clients.circleci.workflow(&w.id) {
                 Ok(wf) if wf.is_active() => {
-                    bot.circleci.cancel(&w.id)?;
+                    bot.clients.circleci.cancel(&w.id)?;
                     out.actions.push(format!("cancelled workflow {} of expired {}", w.id, t.key));
                 }
                 Ok(_) => {}
@@ -342,9 +344,8 @@ impl Executor<'_> {
                 Err(e) => return Err(e.into()),
             }
         }
-        let svc = crate::steps::request::Services { jira: bot.jira.clone(), circleci: bot.circleci.clone() };
         crate::steps::request::close_as(
-            &svc,
+            bot.clients,
             jc,
             &t.key,
             &jc.transitions.cancel,

@@ -52,7 +52,7 @@ use execute::Executor;
 /// Does what is due for ticket `key`.
 pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
     let mut out = Converged::default();
-    let t = ticket::load_judged(bot.jira, key, bot.config)?;
+    let t = ticket::load_judged(&bot.clients.jira, key, bot.config)?;
     let Some(record) = t.record.clone() else {
         out.actions.push(format!("{key} is not a changegate ticket"));
         return Ok(out);
@@ -75,7 +75,7 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
     let (t, check) = match posted {
         None => (t, check),
         Some(posted) => {
-            let t = ticket::load_judged(bot.jira, key, bot.config)?;
+            let t = ticket::load_judged(&bot.clients.jira, key, bot.config)?;
             let check = bot.check(&t, &record);
             let facts = bot.facts(&t, &record, &check);
             let act = Executor { bot, t: &t, record: &record, check: &check };
@@ -107,7 +107,7 @@ pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
         }
     } else {
         let since = t.binding_changed_at(&bot.config.jira);
-        let posted = ticket::comment_markers(bot.jira, key, "changegate:waiting-reminder:")?;
+        let posted = ticket::comment_markers(&bot.clients.jira, key, "changegate:waiting-reminder:")?;
         for a in due::waiting(&facts, since, Timestamp::now(), &posted) {
             act.run(a, &mut out)?;
         }
@@ -166,7 +166,7 @@ impl<'a> Bot<'a> {
 fn workflow_statuses(bot: &Bot<'_>, record: &TicketRecord) -> Result<Option<Vec<(String, String)>>, ConvergeError> {
     let mut statuses = Vec::new();
     for w in &record.workflows {
-        match bot.circleci.workflow(&w.id) {
+        match bot.clients.circleci.workflow(&w.id) {
             Ok(wf) => statuses.push((w.id.clone(), wf.status)),
             Err(e) if e.status() == Some(404) => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -185,9 +185,9 @@ fn report_slipped(
     if facts.record.workflows.is_empty() {
         return Ok(());
     }
-    let me = bot.circleci.me()?;
+    let me = bot.clients.circleci.me()?;
     let me = lock::BotUser { id: Some(me.id), login: me.login };
-    let found = lock::slipped_of(bot.circleci, Some(bot.github), bot.config, facts.record, &me)?;
+    let found = lock::slipped_of(&bot.clients.circleci, bot.clients.github(), bot.config, facts.record, &me)?;
     for a in due::past_the_lock(facts, &found) {
         act.run(a, out)?;
     }

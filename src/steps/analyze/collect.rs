@@ -35,12 +35,8 @@ pub const POLICY_FILES: &[&str] = &["changegate.toml", ".circleci/changegate.tom
 /// The services evidence is read from.
 #[derive(Debug)]
 pub struct Sources<'a> {
-    /// Jira.
-    pub jira: &'a Jira,
-    /// GitHub.
-    pub github: &'a GitHub,
-    /// CircleCI.
-    pub circleci: &'a CircleCi,
+    /// Jira, CircleCI and GitHub (which collection needs).
+    pub clients: &'a crate::clients::Clients,
     /// The bot's public keys: the base of the change set is the last deploy
     /// the bot signed a receipt for. `None` without a bot.
     pub ring: Option<&'a crate::model::signing::KeyRing>,
@@ -60,6 +56,9 @@ pub enum CollectError {
         /// The ticket.
         key: String,
     },
+    /// The command or the bot was built without a GitHub client.
+    #[error("no GitHub client: collecting evidence reads GitHub")]
+    NoGitHub,
     /// The ticket's repository is not on GitHub.
     #[error("{slug} is not a GitHub project: only GitHub repositories can be analysed")]
     NotGitHub {
@@ -89,14 +88,15 @@ pub fn collect_from(
     src: &Sources<'_>,
     pinned_base: Option<Option<Base>>,
 ) -> Result<Evidence, CollectError> {
-    let t = ticket::load(src.jira, key, &config.jira)?;
+    let gh = src.clients.github().ok_or(CollectError::NoGitHub)?;
+    let t = ticket::load(&src.clients.jira, key, &config.jira)?;
     let record = t.record.clone().ok_or_else(|| CollectError::NoRecord { key: key.to_owned() })?;
     let b = record.binding.clone();
     let (owner, name) =
         github_repo(&b.project_slug).ok_or_else(|| CollectError::NotGitHub { slug: b.project_slug.clone() })?;
     let repo = format!("{owner}/{name}");
     let vars = json!({"owner": owner, "name": name});
-    let cx = Target { key, config, src, b: &b, owner: &owner, name: &name, repo: &repo, vars: &vars };
+    let cx = Target { key, config, src, gh, b: &b, owner: &owner, name: &name, repo: &repo, vars: &vars };
     let mut gaps: Vec<Gap> = Vec::new();
 
     let base = base_of(&cx, pinned_base)?;
@@ -120,7 +120,7 @@ pub fn collect_from(
         "{} commit(s), {} landing(s) in the range ({} GitHub request(s))",
         range.commits.len(),
         range.landings.len(),
-        src.github.requests()
+        gh.requests()
     ));
 
     // Pull requests of each landing (asked above with the repository),
@@ -162,9 +162,9 @@ pub fn collect_from(
             content: policy.1.to_owned(),
         },
         gaps,
-        requests: RequestCounts { github: src.github.requests() },
+        requests: RequestCounts { github: gh.requests() },
     };
-    fill_content(&mut evidence, config, src.github, (&owner, &name));
+    fill_content(&mut evidence, config, gh, (&owner, &name));
     Ok(evidence)
 }
 
@@ -177,6 +177,8 @@ struct Target<'a> {
     config: &'a Config,
     /// The services.
     src: &'a Sources<'a>,
+    /// GitHub, of the services.
+    gh: &'a GitHub,
     /// The ticket's binding.
     b: &'a Binding,
     /// The repository's owner on GitHub.
@@ -207,7 +209,7 @@ fn base_of(cx: &Target<'_>, pinned: Option<Option<Base>>) -> Result<Option<Base>
     let src = cx.src;
     Ok(match pinned {
         Some(b) => b,
-        None => crate::steps::bot_record::last_done_signed(src.jira, cx.b, &cx.config.jira, src.ring)?.map(
+        None => crate::steps::bot_record::last_done_signed(&src.clients.jira, cx.b, &cx.config.jira, src.ring)?.map(
             |(ticket, commit)| Base {
                 ticket,
                 commit,
@@ -257,7 +259,7 @@ struct GitHubAnswers {
 /// more at once); the caller reads the answers in a fixed order, so the
 /// record is the same whichever came first.
 fn ask_github(cx: &Target<'_>, base: Option<&Base>, watched: &[String], ends: &[&str]) -> GitHubAnswers {
-    let (gh, b, owner, name, vars) = (cx.src.github, cx.b, cx.owner, cx.name, cx.vars);
+    let (gh, b, owner, name, vars) = (cx.gh, cx.b, cx.owner, cx.name, cx.vars);
     let exprs: Vec<(String, String)> =
         watched.iter().flat_map(|f| ends.iter().map(|c| ((*c).to_owned(), f.clone()))).collect();
     let trees: Vec<(String, String)> = ends.iter().map(|c| ((*c).to_owned(), ".circleci".to_owned())).collect();
@@ -446,7 +448,7 @@ fn read_associated(
             "pull requests of {}/{} landing(s) looked up ({} GitHub request(s))",
             associated.len(),
             landings.len(),
-            cx.src.github.requests()
+            cx.gh.requests()
         ));
     }
     associated
@@ -479,7 +481,7 @@ fn pull_numbers(
 /// Reads the pull requests `numbers`, the batches two at a time; each
 /// reads the further pages of its long connections itself.
 fn read_pulls(cx: &Target<'_>, numbers: &[u64], gaps: &mut Vec<Gap>) -> BTreeMap<String, PullFacts> {
-    let (gh, repo, vars) = (cx.src.github, cx.repo, cx.vars);
+    let (gh, repo, vars) = (cx.gh, cx.repo, cx.vars);
     let mut pulls: BTreeMap<String, PullFacts> = BTreeMap::new();
     let batches = queries::pull_batches(numbers);
     let answers = github::at_most_two(
@@ -510,7 +512,7 @@ fn read_pulls(cx: &Target<'_>, numbers: &[u64], gaps: &mut Vec<Gap>) -> BTreeMap
         cx.say(&format_args!(
             "pull requests {done}/{} read, with their commits, reviews and timelines ({} GitHub request(s))",
             numbers.len(),
-            cx.src.github.requests()
+            cx.gh.requests()
         ));
     }
     pulls
@@ -582,7 +584,7 @@ fn read_commit_files(
     bump: &VersionBumpConfig,
     gaps: &mut Vec<Gap>,
 ) -> (BTreeMap<String, LandingFiles>, Vec<BlobWant>) {
-    let (gh, owner, name, repo) = (cx.src.github, cx.owner, cx.name, cx.repo);
+    let (gh, owner, name, repo) = (cx.gh, cx.owner, cx.name, cx.repo);
     let mut landing_files: BTreeMap<String, LandingFiles> = BTreeMap::new();
     let mut blob_wants: Vec<BlobWant> = Vec::new();
     let files_of = github::at_most_two(
@@ -626,7 +628,7 @@ fn read_version_blobs(
     landing_files: &mut BTreeMap<String, LandingFiles>,
     gaps: &mut Vec<Gap>,
 ) {
-    let (gh, vars) = (cx.src.github, cx.vars);
+    let (gh, vars) = (cx.gh, cx.vars);
     let blob_answers = github::at_most_two(
         blob_wants
             .chunks(queries::BLOBS_PER_QUERY)
@@ -688,14 +690,14 @@ fn read_scans(cx: &Target<'_>, gaps: &mut Vec<Gap>) -> Scans {
     // rerun that failed), oldest first, so the newest run of a job is the
     // last one seen.
     let mut ours: Vec<(String, String)> = Vec::new();
-    match src.circleci.pipeline_workflows(&b.pipeline_id) {
+    match src.clients.circleci.pipeline_workflows(&b.pipeline_id) {
         Ok(ws) => ours.extend(ws.into_iter().map(|w| (w.created_at.unwrap_or_default(), w.id))),
         Err(e) => gap(gaps, GapArea::Scan, &format!("workflows of pipeline {}", b.pipeline_id), &e),
     }
     ours.sort();
     ours.dedup_by(|a, b| a.1 == b.1);
     for (_, id) in &ours {
-        match src.circleci.workflow_jobs(id) {
+        match src.clients.circleci.workflow_jobs(id) {
             Ok(jobs) => scans.jobs.extend(jobs.into_iter().map(|j| JobFact {
                 workflow_id: id.clone(),
                 name: j.name,
@@ -705,7 +707,7 @@ fn read_scans(cx: &Target<'_>, gaps: &mut Vec<Gap>) -> Scans {
             Err(e) => gap(gaps, GapArea::Scan, &format!("jobs of workflow {id}"), &e),
         }
     }
-    collect_sarif(src.circleci, &b.project_slug, &cx.config.scan.jobs, &mut scans, gaps);
+    collect_sarif(&src.clients.circleci, &b.project_slug, &cx.config.scan.jobs, &mut scans, gaps);
     cx.say(&format_args!(
         "scans: {} workflow(s), {} job(s), {} SARIF file(s); reading code scanning",
         ours.len(),
@@ -753,7 +755,7 @@ fn read_live_tickets(cx: &Target<'_>, gaps: &mut Vec<Gap>) -> (Vec<PendingTicket
     let (src, config, b) = (cx.src, cx.config, cx.b);
     // Other live tickets of the stream.
     cx.say(&"looking for other pending tickets and running deploys of the stream");
-    let pending = match pending_tickets(src.jira, src.circleci, config, b, cx.key) {
+    let pending = match pending_tickets(&src.clients.jira, &src.clients.circleci, config, b, cx.key) {
         Ok(p) => p,
         Err(e) => {
             gap(gaps, GapArea::Policy, "pending tickets", &e);
@@ -761,14 +763,18 @@ fn read_live_tickets(cx: &Target<'_>, gaps: &mut Vec<Gap>) -> (Vec<PendingTicket
         }
     };
     // Open drift of the environment.
-    let open_drift =
-        match crate::steps::drift::open_for_environment(src.jira, config, &b.environment, src.ring.is_some()) {
-            Ok(d) => d,
-            Err(e) => {
-                gap(gaps, GapArea::Policy, "open drift tickets", &e);
-                Vec::new()
-            }
-        };
+    let open_drift = match crate::steps::drift::open_for_environment(
+        &src.clients.jira,
+        config,
+        &b.environment,
+        src.ring.is_some(),
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            gap(gaps, GapArea::Policy, "open drift tickets", &e);
+            Vec::new()
+        }
+    };
     (pending, open_drift)
 }
 

@@ -192,7 +192,7 @@ fn reread_ticket(
     out: &mut Analysis,
 ) -> Result<Option<(ticket::TicketState, Sha256Digest)>, AnalyzeError> {
     let jc = &config.jira;
-    let t = ticket::load(src.jira, &args.ticket, jc)?;
+    let t = ticket::load(&src.clients.jira, &args.ticket, jc)?;
     if jc.statuses.is_closed(&t.status) {
         out.actions.push(format!("{} is {}: nothing to analyse", t.key, t.status));
         return Ok(None);
@@ -250,7 +250,7 @@ fn post(p: &Posting<'_, '_>, out: &mut Analysis) -> Result<(), AnalyzeError> {
     // A comment of these very facts may be there while the record is not
     // (it was altered, or a write was lost): then the record is written
     // again with the evidence it names, and the comment is not repeated.
-    let commented = src.jira.comments(&t.key)?.iter().any(|c| plain_text(&c.body).contains(mark));
+    let commented = src.clients.jira.comments(&t.key)?.iter().any(|c| plain_text(&c.body).contains(mark));
     if recorded && commented {
         out.actions.push(format!("the analysis of these facts is already on {} ({mark})", t.key));
         // Its label may be missing when the run that recorded it failed
@@ -261,12 +261,12 @@ fn post(p: &Posting<'_, '_>, out: &mut Analysis) -> Result<(), AnalyzeError> {
             let ours = crate::steps::bot_record::binding_prefix(&p.binding_digest);
             if !crate::steps::bot_record::analyses(&t.changelog, store.bot_accounts).iter().any(|(_, d)| *d == ours) {
                 let seq = current.current().map_or(0, |r| r.seq);
-                mark_analysed(src.jira, t, &p.binding_digest, seq)?;
+                mark_analysed(&src.clients.jira, t, &p.binding_digest, seq)?;
             }
         }
         return Ok(());
     }
-    src.jira.attach(&t.key, &evidence_name, "application/json", &out.evidence.to_bytes())?;
+    src.clients.jira.attach(&t.key, &evidence_name, "application/json", &out.evidence.to_bytes())?;
     out.actions.push(format!("attached the evidence record as {evidence_name} ({})", out.decision.evidence_digest));
     if commented {
         out.actions.push(format!("the comment of this analysis is on {} already; its record is written anew", t.key));
@@ -281,7 +281,7 @@ fn post(p: &Posting<'_, '_>, out: &mut Analysis) -> Result<(), AnalyzeError> {
 /// Posts the analysis as a comment; a commit table too long for a comment
 /// is attached as `analysis_name` beside it.
 fn comment(p: &Posting<'_, '_>, out: &mut Analysis, analysis_name: &str) -> Result<(), AnalyzeError> {
-    let (jira, t, d) = (p.src.jira, p.t, &out.decision);
+    let (jira, t, d) = (&p.src.clients.jira, p.t, &out.decision);
     let (doc, truncated) = render::adf(d, &out.evidence, analysis_name, p.mark);
     if truncated {
         let md = render::markdown(d, &out.evidence);
@@ -333,7 +333,7 @@ fn record(
     // now: an approval counts only for the binding whose analysis was
     // the latest when it was given.
     if store.key.is_some() {
-        mark_analysed(p.src.jira, t, &p.binding_digest, written.seq)?;
+        mark_analysed(&p.src.clients.jira, t, &p.binding_digest, written.seq)?;
     }
     Ok(class)
 }
@@ -371,7 +371,7 @@ fn set_fields(
         fields.insert(site.id, select(site.kind, d.scan.verdict.as_str()));
     }
     if !fields.is_empty() {
-        p.src.jira.edit(&t.key, fields)?;
+        p.src.clients.jira.edit(&t.key, fields)?;
     }
     Ok(())
 }
@@ -392,13 +392,19 @@ fn act(
         Recommendation::Approve if args.approve && d.auto_approve && !approved_now => {
             // Another ticket or deploy of the stream may have started since
             // the record was collected: look again just before approving.
-            let pending = collect::pending_tickets(src.jira, src.circleci, config, &out.evidence.binding, &t.key)?;
+            let pending = collect::pending_tickets(
+                &src.clients.jira,
+                &src.clients.circleci,
+                config,
+                &out.evidence.binding,
+                &t.key,
+            )?;
             if pending.is_empty() {
                 // Only if no one moved the ticket or rebound it since it
                 // was read.
-                if !ticket::still_bound(src.jira, &t.key, &out.evidence.binding)? {
+                if !ticket::still_bound(&src.clients.jira, &t.key, &out.evidence.binding)? {
                     out.actions.push(format!("not approved: {}'s binding changed since it was read", t.key));
-                } else if ticket::transition_if_unchanged(src.jira, t, &jc.transitions.approve)? {
+                } else if ticket::transition_if_unchanged(&src.clients.jira, t, &jc.transitions.approve)? {
                     out.approved = true;
                     out.actions.push(format!("approved {}: every check passed", t.key));
                 } else {
@@ -450,7 +456,7 @@ fn move_to_manual(
     let s = &config.jira.statuses;
     // Never on a stale read: a person may have moved (approved) it since.
     if t.status.eq_ignore_ascii_case(&s.open)
-        && ticket::transition_if_unchanged(src.jira, t, &config.jira.transitions.manual_review)?
+        && ticket::transition_if_unchanged(&src.clients.jira, t, &config.jira.transitions.manual_review)?
     {
         actions.push(format!("moved {} to {}: a person must approve", t.key, s.manual_review));
     }

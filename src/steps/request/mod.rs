@@ -24,10 +24,11 @@ use self::decide::{Candidate, Decision};
 use self::fill::{TicketInputs, field_help};
 use crate::base::env::Env;
 use crate::base::time::Timestamp;
+use crate::clients::Clients;
 use crate::clients::circleci::CircleCi;
 use crate::clients::http::ApiError;
 use crate::clients::jira::adf::{Doc, Inline};
-use crate::clients::jira::{Issue, Jira, JiraError, jql};
+use crate::clients::jira::{Issue, JiraError, jql};
 use crate::config::Config;
 use crate::config::jira::{JiraConfig, TicketField};
 use crate::model::binding::{Binding, BuildJob, DeployAction, RECORD_PROPERTY, State, TicketRecord, WorkflowRef};
@@ -152,15 +153,6 @@ pub enum RequestError {
     Build(String),
 }
 
-/// The Jira and CircleCI clients a request uses.
-#[derive(Debug, Clone)]
-pub struct Services {
-    /// Jira (the CI user).
-    pub(crate) jira: Jira,
-    /// CircleCI.
-    pub(crate) circleci: CircleCi,
-}
-
 /// Fields read from tickets.
 fn ticket_fields(config: &JiraConfig) -> Vec<String> {
     let mut f: Vec<String> = vec!["status".into(), "labels".into(), "summary".into(), "resolution".into()];
@@ -266,7 +258,7 @@ pub fn run(
     args: &RequestArgs,
     build: &BuildEnv,
     config: &Config,
-    svc: &Services,
+    svc: &Clients,
     cwd: &Path,
 ) -> Result<RequestOutcome, RequestError> {
     if !config.is_controlled(&args.environment) {
@@ -348,7 +340,7 @@ struct Request<'a> {
     /// The configuration.
     config: &'a Config,
     /// The services.
-    svc: &'a Services,
+    svc: &'a Clients,
     /// The deploy the ticket is for.
     binding: &'a Binding,
     /// The ticket fields read.
@@ -473,7 +465,7 @@ fn ask_for_missing(
 }
 
 /// Moves open ticket `key` to wait for input.
-fn wait_for_input(svc: &Services, jc: &JiraConfig, key: &str) -> Result<(), RequestError> {
+fn wait_for_input(svc: &Clients, jc: &JiraConfig, key: &str) -> Result<(), RequestError> {
     match svc.jira.transition(key, &jc.transitions.waiting_for_input, None) {
         Ok(()) => {}
         // The site may not have that transition from here (the
@@ -494,7 +486,7 @@ fn wait_for_input(svc: &Services, jc: &JiraConfig, key: &str) -> Result<(), Requ
 /// Marks the ticket as an emergency asked for (record, label, change type,
 /// a comment naming who may grant it), each once. Only Jira grants it.
 fn mark_emergency(
-    svc: &Services,
+    svc: &Clients,
     config: &Config,
     key: &str,
     reason: &str,
@@ -572,7 +564,7 @@ fn create(
     workflow: &WorkflowRef,
     build: &BuildEnv,
     jc: &JiraConfig,
-    svc: &Services,
+    svc: &Clients,
     no_bot: bool,
 ) -> Result<crate::clients::jira::Created, RequestError> {
     let filled = fill::fill(binding, inputs, jc, None);
@@ -597,7 +589,7 @@ fn update(
     add_workflow: bool,
     build: &BuildEnv,
     jc: &JiraConfig,
-    svc: &Services,
+    svc: &Clients,
     no_bot: bool,
 ) -> Result<Vec<String>, RequestError> {
     let mut notes = Vec::new();
@@ -652,14 +644,14 @@ fn update(
 
 /// Adds a comment unless one with `marker` is already there. The marker is
 /// the last line of the comment, so a repeat of any step is a no-op.
-fn comment_once(svc: &Services, key: &str, marker: &str, body: Doc) -> Result<bool, RequestError> {
+fn comment_once(svc: &Clients, key: &str, marker: &str, body: Doc) -> Result<bool, RequestError> {
     Ok(crate::steps::ticket::comment_once(&svc.jira, key, marker, body)?)
 }
 
 /// Closes a ticket with a transition, setting the resolution when the
 /// transition's screen takes one, after a comment saying why.
 pub fn close_as(
-    svc: &Services,
+    svc: &Clients,
     jc: &JiraConfig,
     key: &str,
     transition: &str,
@@ -694,7 +686,7 @@ pub fn close_as(
 
 /// Cancels live tickets of older pipelines of the same repository and
 /// environment whose workflows have all finished. Returns their keys.
-fn supersede(binding: &Binding, ours: &str, config: &Config, svc: &Services) -> Result<Vec<String>, RequestError> {
+fn supersede(binding: &Binding, ours: &str, config: &Config, svc: &Clients) -> Result<Vec<String>, RequestError> {
     let jc = &config.jira;
     let closed: Vec<&str> = jc.statuses.closed().to_vec();
     let q = format!(
@@ -743,7 +735,7 @@ fn supersede(binding: &Binding, ours: &str, config: &Config, svc: &Services) -> 
 fn commit_list(
     binding: &Binding,
     config: &Config,
-    svc: &Services,
+    svc: &Clients,
     cwd: &Path,
 ) -> Result<fill::CommitList, RequestError> {
     let base = crate::steps::ticket::last_done(&svc.jira, binding, &config.jira)?;

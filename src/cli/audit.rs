@@ -138,7 +138,7 @@ fn inspect(
         Format::Json => out.write_all(json.as_bytes())?,
         _ => out.write_all(markdown.as_bytes())?,
     }
-    Ok(if r.outcome == "pass" { Outcome::Pass } else { Outcome::Deny })
+    Ok(if r.outcome == crate::steps::audit::AuditOutcome::Pass { Outcome::Pass } else { Outcome::Deny })
 }
 
 /// A failure of the audit stops the command.

@@ -13,10 +13,11 @@ use self::circleci::CircleCi;
 use self::github::GitHub;
 use self::jira::Jira;
 
-/// The services a command or a bot worker talks to, built once
-/// (`cli::ci` for the commands, `bot::reconcile::BotParts` for the bot) and
-/// lent to every step. Each client keeps its own connections and counts its
-/// requests, so a bundle is not shared between threads.
+/// The services a command or a bot worker talks to, built once per run
+/// (`cli::ci` for the deploy steps and the analysis, the serve command's
+/// factory for each bot worker) and lent to every step. A bot worker owns
+/// its bundle; collection may use its GitHub client from two threads at once
+/// (`github::at_most_two`).
 #[derive(Debug)]
 pub struct Clients {
     /// Jira: the CI user in a job, the bot's user in the bot.

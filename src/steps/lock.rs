@@ -267,8 +267,13 @@ pub fn slipped_of(
     }
     let pipeline = circleci.pipeline(&record.binding.pipeline_id)?;
     let trigger = pipeline.trigger.and_then(|t| t.actor).and_then(|a| a.login);
-    let group = match (&config.lock.team, github, &trigger) {
-        (Some((org, team)), Some(gh), Some(login)) if !login.eq_ignore_ascii_case(&bot.login) => {
+    let group = match (&config.lock.team, &trigger) {
+        (Some((org, team)), Some(login)) if !login.eq_ignore_ascii_case(&bot.login) => {
+            // Without GitHub the group cannot be read: an error, never an
+            // empty group that would hide a member's trigger.
+            let gh = github.ok_or_else(|| {
+                ReadError::Group(format!("the security group {org}/{team}: no GitHub client to read it with"))
+            })?;
             gh.team_members(org, team).map_err(|e| ReadError::Group(format!("the security group {org}/{team}: {e}")))?
         }
         _ => Vec::new(),
@@ -282,6 +287,31 @@ const BOT: &str = "(the changegate bot)";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_security_group_that_cannot_be_read_is_an_error_not_an_empty_group() {
+        use crate::clients::circleci::CircleCiSettings;
+        use crate::clients::http::{RetryPolicy, Secret};
+        use crate::testing::fake::{FakeServer, Reply};
+        let pipeline = r#"{"id":"p-1","number":7,"project_slug":"gh/acme/web",
+            "trigger":{"type":"api","actor":{"login":"mallory"}}}"#;
+        let ci = FakeServer::start(vec![Reply::json(200, pipeline)]);
+        let circleci = CircleCi::new(
+            &CircleCiSettings { api_url: ci.url(), token: Secret::new("t") },
+            None,
+            RetryPolicy::default(),
+        )
+        .unwrap();
+        let text = "[lock]\nowner_slug = \"gh/acme\"\ncontexts = [\"production-aws\"]\nteam = \"acme/prod\"\n";
+        let config = Config::parse(text, "t", crate::base::time::Date::today_utc()).unwrap();
+        let record = TicketRecord::new(crate::model::binding::tests::binding(), None);
+        let bot = BotUser { id: None, login: "changegate-bot".into() };
+        // Someone other than the bot triggered the pipeline, and the group
+        // cannot be read without GitHub: fail, so a member's trigger is
+        // never passed over as "no member".
+        let e = slipped_of(&circleci, None, &config, &record, &bot).unwrap_err();
+        assert!(e.to_string().contains("the security group acme/prod: no GitHub client"), "{e}");
+    }
 
     fn r(kind: &str, value: &str) -> Restriction {
         Restriction { id: None, restriction_type: kind.into(), restriction_value: Some(value.into()), name: None }

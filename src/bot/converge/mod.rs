@@ -29,7 +29,7 @@
 //! record is verified before anything is done on it: an altered one is
 //! treated as absent, re-derived from the sources (the analysis runs again,
 //! even on an Approved ticket), reported once on the ticket, and nothing is
-//! resumed on it. Writes re-read and merge (see [`Store::update`]).
+//! resumed on it. Writes re-read and merge (see [`crate::steps::bot_record::Store::update`]).
 
 mod bot;
 pub(crate) mod due;

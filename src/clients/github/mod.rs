@@ -107,7 +107,7 @@ pub enum GitHubError {
 }
 
 /// A commit of a compared range.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangeCommit {
     /// SHA.
     pub(crate) sha: String,
@@ -123,12 +123,11 @@ pub struct RangeCommit {
     /// hint to look a pull request up, which must then link back).
     pub(crate) headline: String,
     /// GitHub verified the commit's signature.
-    #[serde(default)]
     pub(crate) verified: bool,
 }
 
 /// A file a commit changed, against its first parent.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangedFile {
     /// Path after the change.
     pub(crate) path: String,
@@ -150,28 +149,23 @@ pub struct Compare {
 }
 
 /// A code-scanning analysis, as the REST API lists it (the tool named).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Analysis {
     /// Id.
     pub(crate) id: u64,
     /// The commit analysed.
     pub(crate) commit_sha: String,
     /// The ref.
-    #[serde(rename = "ref")]
     pub(crate) reference: String,
     /// Tool name.
     pub(crate) tool_name: String,
     /// Analysis category.
-    #[serde(default)]
     pub(crate) category: Option<String>,
     /// Error text; empty when the analysis succeeded.
-    #[serde(default)]
     pub(crate) error: String,
     /// Alerts found.
-    #[serde(default)]
     pub(crate) results_count: u64,
     /// When it was created.
-    #[serde(default)]
     pub(crate) created_at: String,
 }
 

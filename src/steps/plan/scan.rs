@@ -97,7 +97,6 @@ impl Exit {
     /// True when the value is complete, false to go on token by token, or
     /// the error at `*pos` (moved to a bad string byte) of `buf`, whose
     /// first byte is at stream offset `base`.
-    #[cold]
     fn result(self, buf: &[u8], base: u64, pos: &mut usize) -> Result<bool, ScanError> {
         let i = *pos;
         let offset = base + i as u64;
@@ -875,7 +874,7 @@ fn structural_bytes(w: u64) -> u64 {
 }
 
 /// JSON number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
-pub(super) fn valid_number(s: &[u8]) -> bool {
+fn valid_number(s: &[u8]) -> bool {
     let mut i = 0;
     let digits = |i: &mut usize| {
         let start = *i;

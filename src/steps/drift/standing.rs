@@ -23,7 +23,7 @@
 
 use crate::base::time::Timestamp;
 
-use super::{DriftRecord, LABEL, stream_label};
+use super::record::{DriftRecord, LABEL, stream_label};
 
 /// The facts of one drift ticket, read from Jira (plain data).
 #[derive(Debug, Clone, PartialEq, Eq)]

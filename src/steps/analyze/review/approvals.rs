@@ -4,9 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Approver, Code, Finding};
 use crate::base::time::Timestamp;
 use crate::config::review::ReviewConfig;
+use crate::model::analysis::{Approver, Code, Finding};
 use crate::model::evidence::{Actor, PullFacts};
 
 /// GitHub's placeholder for deleted accounts.

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::config::review::{ReviewConfig, ReviewMode};
 use crate::model::evidence::{Evidence, GapArea, PullFacts, TreeCheck};
 
-use crate::model::analysis::{Approver, Code, Finding, LandingKind, LandingReview, ReviewReport, Verdict};
+use crate::model::analysis::{Code, Finding, LandingKind, LandingReview, ReviewReport, Verdict};
 
 /// The pull request number a headline names, as GitHub writes squash
 /// titles (`Title (#123)`) and merge messages (`Merge pull request #123

@@ -5,8 +5,10 @@
 
 use serde_json::Value;
 
-use super::{Hit, Reason, Severity, View, access_severity};
+use super::shared::{Hit, access_severity};
+use crate::config::plan::{Reason, Severity};
 use crate::steps::plan::model::Marked;
+use crate::steps::plan::model::View;
 
 const SUFFIXES: &[&str] = &["_policy_attachment", "_policy_attachments", "_policy_attachments_exclusive"];
 

@@ -3,7 +3,9 @@
 //! Azure (`google_*_iam_*`, `azurerm_role_assignment`, network security
 //! groups, firewall rules).
 
-use super::{Hit, Reason, View, access_severity, glob_match};
+use super::shared::{Hit, access_severity, glob_match};
+use crate::config::plan::Reason;
+use crate::steps::plan::model::View;
 
 const PATTERNS: &[&str] = &[
     "google_*_iam_*",

@@ -2,7 +2,9 @@
 //! included (`["delete","create"]` and `["create","delete"]`). In production
 //! deletes should be unusual, so each one is reviewed.
 
-use super::{Hit, Reason, Severity, View, is_stateful};
+use super::shared::{Hit, is_stateful};
+use crate::config::plan::{Reason, Severity};
+use crate::steps::plan::model::View;
 
 pub(super) fn check(v: &View<'_>, out: &mut Vec<Hit>) {
     let actions = v.actions();

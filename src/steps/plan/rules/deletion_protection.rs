@@ -5,8 +5,10 @@
 
 use serde_json::Value;
 
-use super::{Hit, Reason, Severity, View};
+use super::shared::Hit;
+use crate::config::plan::{Reason, Severity};
 use crate::steps::plan::model::Marked;
+use crate::steps::plan::model::View;
 
 /// (attribute, value while protected)
 const GUARDS: &[(&str, bool)] = &[

@@ -2,8 +2,10 @@
 //! (`plan.extra_risky_types`, `*` globs allowed): any change to one needs
 //! review, at the severity the team sets.
 
-use super::{Hit, Reason, View, glob_match};
+use super::shared::{Hit, glob_match};
 use crate::config::plan::PlanRules;
+use crate::config::plan::Reason;
+use crate::steps::plan::model::View;
 
 pub(super) fn check(v: &View<'_>, rules: &PlanRules, out: &mut Vec<Hit>) {
     if let Some(pattern) = rules.extra_risky_types.iter().find(|p| glob_match(p, v.kind())) {

@@ -2,7 +2,9 @@
 //! resource: roles, users, groups, policies, memberships, instance profiles,
 //! access keys, OIDC providers.
 
-use super::{Hit, Reason, View, access_severity};
+use super::shared::{Hit, access_severity};
+use crate::config::plan::Reason;
+use crate::steps::plan::model::View;
 
 pub(super) fn check(v: &View<'_>, out: &mut Vec<Hit>) {
     if v.kind().starts_with("aws_iam_") {

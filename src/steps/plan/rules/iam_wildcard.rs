@@ -3,7 +3,9 @@
 //! or everything except a list (`Allow` with `NotAction`). Only statements
 //! the change adds are reported: an unchanged wildcard was reviewed before.
 
-use super::{Hit, Reason, Severity, View, added_statements};
+use super::shared::{Hit, added_statements};
+use crate::config::plan::{Reason, Severity};
+use crate::steps::plan::model::View;
 
 /// Attributes that hold a policy document with statements.
 const ATTRS: &[&str] = &["policy", "access_policies", "access_policy", "policy_document", "resource_policy"];
@@ -25,7 +27,7 @@ pub(super) fn check(v: &View<'_>, out: &mut Vec<Hit>) {
             if before.contains(&doc.to_string()) && !v.actions().is_create_only() {
                 continue;
             }
-            for st in super::PolicyValue::from_attr(doc).statements() {
+            for st in crate::steps::plan::policy_doc::PolicyValue::from_attr(doc).statements() {
                 if let Some(what) = st.grants_wildcard() {
                     let what = if v.sensitive("inline_policy") { "a wildcard".to_owned() } else { what };
                     out.push(Hit::new(Reason::IamWildcard, Severity::High, format!("`inline_policy` allows {what}")));

@@ -5,7 +5,9 @@
 //! configuration sets `policy`; a create whose policy is unknown only because
 //! AWS computes it (every bucket or key created without one) does not.
 
-use super::{DocChange, Hit, Reason, Severity, View, doc_change, doc_change_text};
+use super::shared::{DocChange, Hit, doc_change, doc_change_text};
+use crate::config::plan::{Reason, Severity};
+use crate::steps::plan::model::View;
 
 const ATTR: &str = "policy";
 

@@ -7,8 +7,10 @@
 
 use serde_json::Value;
 
-use super::{Hit, Reason, Severity, View, added_statements};
+use super::shared::{Hit, added_statements};
+use crate::config::plan::{Reason, Severity};
 use crate::steps::plan::model::Marked;
+use crate::steps::plan::model::View;
 
 const PUBLIC_ACLS: &[&str] = &["public-read", "public-read-write", "authenticated-read"];
 const PUBLIC_GRANTEES: &[&str] =

@@ -4,7 +4,10 @@
 //! `content`) and resource-based permissions (Lambda permissions, KMS grants,
 //! RAM shares), which grant access without an IAM policy.
 
-use super::{Hit, Reason, View, access_severity, policy};
+use super::policy;
+use super::shared::{Hit, access_severity};
+use crate::config::plan::Reason;
+use crate::steps::plan::model::View;
 
 /// Attributes that hold a policy document, on any resource type.
 const ATTRS: &[&str] =

@@ -2,7 +2,9 @@
 //! group or one of its rules. `vpc_security_group_ids` on an instance is not
 //! a security-group change.
 
-use super::{Hit, Reason, View, access_severity};
+use super::shared::{Hit, access_severity};
+use crate::config::plan::Reason;
+use crate::steps::plan::model::View;
 
 const TYPES: &[&str] = &[
     "aws_security_group",

@@ -2,7 +2,9 @@
 //! file system, key, queue...) is replaced. Terraform destroys the old object
 //! and its data with it; the plan says so only as `["delete","create"]`.
 
-use super::{Hit, Reason, Severity, View, is_stateful};
+use super::shared::{Hit, is_stateful};
+use crate::config::plan::{Reason, Severity};
+use crate::steps::plan::model::View;
 
 pub(super) fn check(v: &View<'_>, out: &mut Vec<Hit>) {
     if v.actions().is_replace() && is_stateful(v.kind()) {

@@ -1,8 +1,10 @@
 //! Builds a [`View`] from a JSON change and runs a single rule (the rules'
 //! unit tests).
 
-use super::{Hit, Reason, Rule, View};
+use super::shared::{Hit, Rule};
+use crate::config::plan::Reason;
 use crate::steps::plan::element::ElementReader;
+use crate::steps::plan::model::View;
 
 /// Runs `check` on a change of `kind` with the given actions and sides.
 pub(crate) fn run(check: Rule, kind: &str, change: serde_json::Value) -> Vec<Hit> {

@@ -2,7 +2,10 @@
 //! `aws_iam_role`). A new role's trust is shown too: a new trust relationship
 //! (a CI provider, another account) is exactly what a reviewer wants to see.
 
-use super::{DocChange, Hit, PolicyValue, Reason, Severity, View, doc_change};
+use super::shared::{DocChange, Hit, doc_change};
+use crate::config::plan::{Reason, Severity};
+use crate::steps::plan::model::View;
+use crate::steps::plan::policy_doc::PolicyValue;
 
 const ATTR: &str = "assume_role_policy";
 

@@ -1,0 +1,180 @@
+//! What several rules share: the [`Hit`] a rule gives, and how they read a
+//! policy-like attribute across a change, the severity of an access change,
+//! a type pattern and a data-holding type.
+
+use crate::config::plan::{Reason, Severity};
+use crate::steps::plan::model::{Marked, View};
+use crate::steps::plan::policy_doc::{self, PolicyValue};
+
+/// One rule matched one resource change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub(crate) reason: Reason,
+    pub(crate) severity: Severity,
+    /// What changed, for a reviewer. Never contains a sensitive value.
+    pub(crate) detail: String,
+    /// The hit stands only if the configuration sets this attribute (the
+    /// value is unknown until apply); `None` when it stands regardless.
+    pub(crate) if_configured: Option<&'static str>,
+}
+
+impl Hit {
+    pub(super) fn new(reason: Reason, severity: Severity, detail: impl Into<String>) -> Self {
+        Hit { reason, severity, detail: detail.into(), if_configured: None }
+    }
+
+    pub(super) fn if_configured(mut self, attr: &'static str) -> Self {
+        self.if_configured = Some(attr);
+        self
+    }
+}
+
+/// A rule: pushes its hits for one resource change.
+pub(super) type Rule = fn(&View<'_>, &mut Vec<Hit>);
+
+/// Severity for rules about access: adding is less risky than changing or
+/// removing what exists.
+pub(super) fn access_severity(v: &View<'_>) -> Severity {
+    if v.actions().is_create_only() { Severity::Low } else { Severity::Medium }
+}
+
+/// How a policy-like attribute changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum DocChange {
+    /// Set on a new object.
+    Set,
+    /// Removed (with its object, or emptied).
+    Removed,
+    /// Different content after normalisation.
+    Changed,
+    /// Known only after apply, and the object had one before.
+    UnknownReplacingOld,
+    /// Known only after apply; counts only if the configuration sets it.
+    UnknownIfConfigured,
+}
+
+/// Compares a policy-like attribute across the change (see [`policy_doc`]).
+pub(super) fn doc_change(v: &View<'_>, attr: &str) -> Option<DocChange> {
+    let actions = v.actions();
+    let before = v.before(attr);
+    let after = v.after(attr);
+    let unknown = v.unknown(attr) != Marked::No;
+    if actions.is_delete_only() {
+        return (!policy_doc::is_empty(before.as_ref())).then_some(DocChange::Removed);
+    }
+    let had = !actions.is_create_only() && !policy_doc::is_empty(before.as_ref());
+    if unknown {
+        return Some(if had { DocChange::UnknownReplacingOld } else { DocChange::UnknownIfConfigured });
+    }
+    let has = !policy_doc::is_empty(after.as_ref());
+    match (had, has) {
+        (false, false) => None,
+        (false, true) => Some(DocChange::Set),
+        (true, false) => Some(DocChange::Removed),
+        (true, true) => {
+            let (b, a) = (before.expect("had"), after.expect("has"));
+            (!policy_doc::equivalent(&b, &a)).then_some(DocChange::Changed)
+        }
+    }
+}
+
+/// A message for a [`DocChange`]; `(sensitive)` is noted, never the value.
+pub(super) fn doc_change_text(v: &View<'_>, attr: &str, c: &DocChange) -> String {
+    let marked = if v.sensitive(attr) { " (sensitive)" } else { "" };
+    match c {
+        DocChange::Set => format!("`{attr}`{marked} set"),
+        DocChange::Removed => format!("`{attr}`{marked} removed"),
+        DocChange::Changed => format!("`{attr}`{marked} changed"),
+        DocChange::UnknownReplacingOld => {
+            format!("`{attr}`{marked} replaced by a value known only after apply")
+        }
+        DocChange::UnknownIfConfigured => {
+            format!("`{attr}`{marked} configured, value known only after apply")
+        }
+    }
+}
+
+/// The statements a change adds to a policy-like attribute: those in the new
+/// document that the old one did not have.
+pub(super) fn added_statements(v: &View<'_>, attr: &str) -> Vec<policy_doc::Statement> {
+    let Some(after) = v.after(attr) else {
+        return Vec::new();
+    };
+    let old: Vec<String> = match v.before(attr) {
+        Some(b) if !v.actions().is_create_only() => {
+            PolicyValue::from_attr(&b).statements().into_iter().map(|s| s.canonical).collect()
+        }
+        _ => Vec::new(),
+    };
+    PolicyValue::from_attr(&after).statements().into_iter().filter(|s| !old.contains(&s.canonical)).collect()
+}
+
+/// Simple `*` glob matching for type patterns and exemption addresses.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let mut middle = parts.peekable();
+    if middle.peek().is_none() {
+        return rest.is_empty();
+    }
+    while let Some(part) = middle.next() {
+        if middle.peek().is_none() {
+            // The last part must end the text.
+            return rest.len() >= part.len() && rest.ends_with(part);
+        }
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Resource types that hold data: replacing or deleting one loses it.
+pub const STATEFUL_TYPES: &[&str] = &[
+    "aws_db_instance",
+    "aws_rds_cluster",
+    "aws_rds_cluster_instance",
+    "aws_rds_global_cluster",
+    "aws_dynamodb_table",
+    "aws_dynamodb_global_table",
+    "aws_s3_bucket",
+    "aws_efs_file_system",
+    "aws_kms_key",
+    "aws_kms_replica_key",
+    "aws_ebs_volume",
+    "aws_elasticache_cluster",
+    "aws_elasticache_replication_group",
+    "aws_elasticache_serverless_cache",
+    "aws_memorydb_cluster",
+    "aws_redshift_cluster",
+    "aws_docdb_cluster",
+    "aws_docdb_cluster_instance",
+    "aws_neptune_cluster",
+    "aws_neptune_cluster_instance",
+    "aws_opensearch_domain",
+    "aws_elasticsearch_domain",
+    "aws_msk_cluster",
+    "aws_kinesis_stream",
+    "aws_sqs_queue",
+    "aws_secretsmanager_secret",
+    "aws_route53_zone",
+    "aws_fsx_lustre_file_system",
+    "aws_fsx_windows_file_system",
+    "aws_fsx_ontap_file_system",
+    "aws_fsx_openzfs_file_system",
+    "aws_backup_vault",
+    "aws_glacier_vault",
+    "aws_timestream_table",
+    "aws_qldb_ledger",
+    "aws_keyspaces_table",
+    "aws_ecr_repository",
+];
+
+/// True for a data-holding resource type.
+pub fn is_stateful(kind: &str) -> bool {
+    STATEFUL_TYPES.contains(&kind)
+}

@@ -19,7 +19,9 @@ use crate::clients::circleci::{CircleCi, CircleCiSettings};
 use crate::clients::github::{GitHub, GitHubSettings};
 use crate::clients::http::{RetryPolicy, Secret};
 use crate::clients::jira::{Jira, JiraSettings};
-use crate::steps::setup::jira::{Needs, apply, plan, read};
+use crate::steps::setup::jira::apply::apply;
+use crate::steps::setup::jira::read::read;
+use crate::steps::setup::jira::{Needs, plan};
 use crate::steps::setup::{JiraIds, circleci, github, write_config};
 
 #[derive(Debug, Subcommand)]
@@ -449,7 +451,7 @@ fn dry_run(
 fn apply_webhook(
     jira: &Jira,
     hook: Option<&crate::steps::setup::jira_webhook::Needed>,
-    applied: &mut crate::steps::setup::jira::Applied,
+    applied: &mut crate::steps::setup::jira::apply::Applied,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     use crate::steps::setup::jira_webhook;

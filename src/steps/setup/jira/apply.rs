@@ -8,7 +8,8 @@
 use serde_json::{Value, json};
 use ureq::http::Method;
 
-use super::{JiraPlan, Needs, Op, Snapshot, plan, read, searcher_key, type_key};
+use super::read::read;
+use super::{JiraPlan, Needs, Op, Snapshot, plan, searcher_key, type_key};
 use crate::clients::jira::{Jira, JiraError};
 use crate::config::jira::FieldType;
 

@@ -1,8 +1,10 @@
 //! `changegate setup jira`: what a change project needs on a Jira Cloud
 //! site ([`Needs`], from the configuration), what the site has
-//! ([`Snapshot`], read by [`read`]), and the pure comparison of the two
+//! ([`Snapshot`], read by [`read::read`]), and the pure comparison of the two
 //! ([`plan`]): the plan to print and the operations ([`Op`]) that `--apply`
-//! performs ([`apply`]). The objects, in the order they are made:
+//! performs ([`apply::apply`]). The reader and the applier use what this
+//! file declares; this file uses neither. The objects, in the order they are
+//! made:
 //!
 //! 1. the groups: approvers and break-glass (creating groups needs site
 //!    administration);
@@ -29,15 +31,12 @@
 //! `/workflows/create/validation` (which only validates a payload; `apply`
 //! calls it before creating). See `docs/setup.md`.
 
-mod apply;
-mod read;
+pub(crate) mod apply;
+pub(crate) mod read;
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-
-pub(crate) use apply::{Applied, apply};
-pub(crate) use read::read;
 
 use super::{Action, Plan, Step};
 use crate::config::Config;

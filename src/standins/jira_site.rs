@@ -252,6 +252,17 @@ fn page(values: Vec<Value>) -> Value {
     json!({"isLast": true, "maxResults": n.max(50), "startAt": 0, "total": n, "values": values})
 }
 
+/// How Jira answers a search by name: the objects whose name contains
+/// `queryString` (ignoring case), as one page of `{id, name, description}`.
+fn named_page<'a, I: serde::Serialize>(req: &Req, named: impl Iterator<Item = (I, &'a str)>) -> Resp {
+    let q = req.query("queryString").unwrap_or_default().to_lowercase();
+    let values = named
+        .filter(|(_, name)| name.to_lowercase().contains(&q))
+        .map(|(id, name)| json!({"id": id, "name": name, "description": ""}))
+        .collect();
+    Resp::json(200, page(values))
+}
+
 /// The custom fields of the configured site: (id, name, kind).
 pub const CUSTOM_FIELDS: &[(&str, &str, FieldKind)] = &[
     ("customfield_10050", "Environment", FieldKind::Text),
@@ -1071,14 +1082,7 @@ impl Site {
     /// `GET /issuetypescreenscheme`: the issue type screen schemes whose name
     /// contains the query.
     fn issue_type_screen_schemes_get(&self, req: &Req) -> Resp {
-        let q = req.query("queryString").unwrap_or_default().to_lowercase();
-        let values: Vec<Value> = self
-            .itss
-            .iter()
-            .filter(|s| s.name.to_lowercase().contains(&q))
-            .map(|s| json!({"id": s.id, "name": s.name, "description": ""}))
-            .collect();
-        Resp::json(200, page(values))
+        named_page(req, self.itss.iter().map(|s| (&s.id, s.name.as_str())))
     }
 
     /// `GET /workflowscheme/project`: the workflow scheme of a project.
@@ -1158,14 +1162,7 @@ impl Site {
 
     /// `GET /screens`: the screens whose name contains the query.
     fn screens_get(&self, req: &Req) -> Resp {
-        let q = req.query("queryString").unwrap_or_default().to_lowercase();
-        let values: Vec<Value> = self
-            .screens
-            .iter()
-            .filter(|s| s.name.to_lowercase().contains(&q))
-            .map(|s| json!({"id": s.id, "name": s.name, "description": ""}))
-            .collect();
-        Resp::json(200, page(values))
+        named_page(req, self.screens.iter().map(|s| (s.id, s.name.as_str())))
     }
 
     /// `POST /screens`: a new screen with a name of its own.
@@ -1255,16 +1252,9 @@ impl Site {
 
     /// `GET /screenscheme`: the screen schemes whose name contains the query.
     fn screen_schemes_get(&self, req: &Req) -> Resp {
-        let q = req.query("queryString").unwrap_or_default().to_lowercase();
-        let values: Vec<Value> = self
-            .screen_schemes
-            .iter()
-            .filter(|s| s.name.to_lowercase().contains(&q))
-            // The description marks `screens` write-only, so answers
-            // that follow it leave it out.
-            .map(|s| json!({"id": s.id, "name": s.name, "description": ""}))
-            .collect();
-        Resp::json(200, page(values))
+        // The description marks `screens` write-only, so answers that
+        // follow it leave it out.
+        named_page(req, self.screen_schemes.iter().map(|s| (s.id, s.name.as_str())))
     }
 
     /// `POST /screenscheme`: a new screen scheme with an existing default

@@ -109,8 +109,17 @@ pub struct Fault {
     #[serde(default)]
     pub(crate) retry_after: Option<u64>,
     /// Wait this long first (longer than the client's timeout: a timeout).
+    /// With `until`, the longest it waits.
     #[serde(default)]
     pub(crate) delay_ms: u64,
+    /// Hold the request until one matching this has been answered since
+    /// the fault was set (or `delay_ms` passed): orders two requests
+    /// without resting on a delay.
+    #[serde(default)]
+    pub(crate) until: Option<Until>,
+    /// How many requests the log held when the fault was set.
+    #[serde(skip)]
+    logged_before: usize,
     /// Answer with this body (for malformed JSON) with status 200 unless
     /// `status` says otherwise.
     #[serde(default)]
@@ -118,6 +127,24 @@ pub struct Fault {
     /// How many matching requests it applies to.
     #[serde(default = "one")]
     pub(crate) times: u32,
+}
+
+/// A request a held fault waits for.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Until {
+    /// HTTP method, or `*`.
+    #[serde(default = "star")]
+    pub(crate) method: String,
+    /// The path contains this.
+    #[serde(default)]
+    pub(crate) path_contains: String,
+}
+
+impl Until {
+    fn matches(&self, entry: &Value) -> bool {
+        (self.method == "*" || entry["method"].as_str().is_some_and(|m| m.eq_ignore_ascii_case(&self.method)))
+            && entry["path"].as_str().is_some_and(|p| p.contains(&self.path_contains))
+    }
 }
 
 fn any() -> String {
@@ -339,8 +366,10 @@ fn respond(state: &Mutex<State>, req: &Req) -> Resp {
         })
     };
     if let Some(f) = &fault {
-        if f.delay_ms > 0 {
-            std::thread::sleep(Duration::from_millis(f.delay_ms));
+        match &f.until {
+            Some(until) => hold(state, until, f.logged_before, Duration::from_millis(f.delay_ms)),
+            None if f.delay_ms > 0 => std::thread::sleep(Duration::from_millis(f.delay_ms)),
+            None => {}
         }
         if f.status.is_some() || f.body.is_some() {
             let mut r = Resp {
@@ -383,6 +412,18 @@ fn respond(state: &Mutex<State>, req: &Req) -> Resp {
     };
     log(state, req, resp.status);
     resp
+}
+
+/// Waits until a request matching `until` is answered (among those logged
+/// from `from` on), at most `longest`.
+fn hold(state: &Mutex<State>, until: &Until, from: usize, longest: Duration) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < longest {
+        if state.lock().expect("stand-in state").log[from..].iter().any(|e| until.matches(e)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn log(state: &Mutex<State>, req: &Req, status: u16) {
@@ -429,7 +470,8 @@ fn control(s: &mut State, req: &Req) -> Resp {
         }
         ("POST", "/_standin/faults") => match serde_json::from_value::<Fault>(body) {
             Ok(f) => {
-                s.faults.push(f);
+                let logged_before = s.log.len();
+                s.faults.push(Fault { logged_before, ..f });
                 Resp::empty(204)
             }
             Err(e) => bad(e.to_string()),

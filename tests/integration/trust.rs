@@ -372,8 +372,9 @@ fn keys_rotate_with_two_accepted_and_the_old_one_retired() {
 /// An analysis that began before a person approved never moves the ticket
 /// on its stale read: the approval is not silently undone. (It predates the
 /// bot's analysis, so it does not count: the bot says so on the ticket and
-/// asks for a new one.) The analysis comment is slowed so the person approves
-/// between the analysis reading the ticket and acting on it.
+/// asks for a new one.) The stand-in holds the analysis comment until the
+/// person has approved, so the approval lands between the analysis reading
+/// the ticket and acting on it, however loaded the machine.
 #[test]
 fn an_analysis_never_undoes_an_approval_given_meanwhile() {
     // An unreviewed commit on top: the analysis wants a person (manual review).
@@ -389,10 +390,11 @@ fn an_analysis_never_undoes_an_approval_given_meanwhile() {
     assert_eq!(sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
     sb.set_job(&p.workflow_id, "request_change", "success");
     let k = key(&sb);
-    // Slow enough that a loaded machine still lets the approval land in it.
-    sb.fault(json!({"service": "jira", "method": "POST", "path_contains": "/comment", "delay_ms": 12000, "times": 1}));
+    // The analysis comment is held until the person's approval has landed.
+    sb.fault(json!({"service": "jira", "method": "POST", "path_contains": "/comment", "times": 1,
+                    "until": {"method": "POST", "path_contains": "/transitions"}, "delay_ms": 60000}));
     let bot = {
-        let run = sb.bot(&p, ["reconcile", "--hold-wait", "1"]).env("CHANGEGATE_HTTP_TIMEOUT", "20");
+        let run = sb.bot(&p, ["reconcile", "--hold-wait", "1"]).env("CHANGEGATE_HTTP_TIMEOUT", "90");
         std::thread::spawn(move || run.run())
     };
     // Wait until the analysis has read the ticket and is attaching its record.
@@ -430,15 +432,15 @@ fn log(sb: &Sandbox) -> Vec<Value> {
 #[test]
 fn a_slow_analysis_keeps_what_another_writer_added_meanwhile() {
     let (sb, _g, p, k) = reviewed_change_unanalysed(&config(""));
-    sb.fault(
-        json!({"service": "jira", "method": "POST", "path_contains": "/attachments", "delay_ms": 6000, "times": 1}),
-    );
+    // The analysis' first write waits until the other replica has written.
+    sb.fault(json!({"service": "jira", "method": "POST", "path_contains": "/attachments", "times": 1,
+                    "until": {"method": "PUT", "path_contains": "/properties/changegate.bot"}, "delay_ms": 60000}));
     let analyse = {
         let run = sb
             .bot(&p, ["analyze", &k])
             .env("GITHUB_API_URL", &sb.stand_ins.url())
             .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
-            .env("CHANGEGATE_HTTP_TIMEOUT", "20");
+            .env("CHANGEGATE_HTTP_TIMEOUT", "90");
         std::thread::spawn(move || run.run())
     };
     let started = std::time::Instant::now();

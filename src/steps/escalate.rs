@@ -234,7 +234,7 @@ fn findings_comment(report: &Report, stack: &str) -> (serde_json::Value, Option<
                 vec![Inline::Text(if f.detail.chars().count() > 200 {
                     format!("{}...", f.detail.chars().take(197).collect::<String>())
                 } else {
-                    f.detail.clone()
+                    f.detail.to_string()
                 })],
             ]
         })

@@ -89,7 +89,7 @@ const PLAN_KEYS: &[&str] = &["planned_values", "resource_changes", "resource_dri
 #[derive(Debug)]
 struct Pending {
     address: String,
-    kind: String,
+    kind: Box<str>,
     /// Only for a hit that waits for the configuration: a large plan can
     /// have tens of thousands of pending changes, and few need it.
     configured: Option<Box<ConfigKey>>,
@@ -421,7 +421,7 @@ fn judge(
     });
     pending.push(Pending {
         address: rc.address.to_string(),
-        kind: rc.kind.to_string(),
+        kind: rc.kind.as_ref().into(),
         configured,
         actions: actions.clone(),
         hits,
@@ -438,36 +438,41 @@ fn resource_name(rest: &str) -> String {
 
 /// Settles hits that depend on the configuration, applies exemptions and
 /// fills the report's findings (pure).
-fn settle(report: &mut Report, mut pending: Vec<Pending>, config: Option<&Configuration>, rules: &PlanRules) {
+fn settle(report: &mut Report, pending: Vec<Pending>, config: Option<&Configuration>, rules: &PlanRules) {
     let mut used = vec![false; rules.exemptions.len()];
     let mut assumed_no_config = false;
-    // A large plan's lists are megabytes: the findings (at most one per
-    // pending change) are reserved once, and the pending changes are taken
-    // from the back of a reversed list that is shrunk as it empties, so the
-    // findings reuse its memory.
-    pending.shrink_to_fit();
-    report.findings.reserve_exact(pending.len());
-    pending.reverse();
-    while let Some(mut p) = pending.pop() {
-        if pending.len() < pending.capacity() / 2 {
-            pending.shrink_to_fit();
-        }
-        assumed_no_config |= settle_configured(&mut p, config);
-        if p.hits.is_empty() {
-            continue;
-        }
-        exempt(report, &mut p, rules, &mut used);
-        if p.hits.is_empty() {
-            continue;
-        }
-        if let (Some(i), Some(changes)) = (p.change, report.changes.as_mut()) {
-            changes[i].finding = Some(report.findings.len());
-        }
-        report.findings.push(finding_of(p));
+    let Report { findings, exempted, changes, .. } = report;
+    let mut kept = 0;
+    // A large plan has tens of thousands of pending changes: each becomes
+    // its finding in the memory it held (collected in place; a finding is
+    // no larger), rather than beside a second list as long.
+    *findings = pending
+        .into_iter()
+        .filter_map(|mut p| {
+            assumed_no_config |= settle_configured(&mut p, config);
+            if p.hits.is_empty() {
+                return None;
+            }
+            exempt(exempted, changes, &mut p, rules, &mut used);
+            if p.hits.is_empty() {
+                return None;
+            }
+            if let (Some(c), Some(changes)) = (p.change, changes.as_mut()) {
+                changes[c].finding = Some(kept);
+            }
+            kept += 1;
+            Some(finding_of(p))
+        })
+        .collect();
+    if findings.len() < findings.capacity() / 2 {
+        findings.shrink_to_fit();
     }
     settle_notes(report, rules, &used, assumed_no_config);
     report.risky = !report.findings.is_empty();
 }
+
+/// A finding takes the place of its pending change.
+const _: () = assert!(std::mem::size_of::<Finding>() <= std::mem::size_of::<Pending>());
 
 /// Keeps the hits of `p` that wait for the configuration only when it sets
 /// their attribute; one the configuration cannot tell is kept, assumed
@@ -503,7 +508,13 @@ fn settle_configured(p: &mut Pending, config: Option<&Configuration>) -> bool {
 /// Applies the exemptions that match `p`: each reason goes to the first
 /// exemption that accepts it, is recorded as exempted, and its hits are
 /// dropped. Marks the exemptions `used`.
-fn exempt(report: &mut Report, p: &mut Pending, rules: &PlanRules, used: &mut [bool]) {
+fn exempt(
+    exempted: &mut Vec<Exempted>,
+    changes: &mut Option<Vec<Judged>>,
+    p: &mut Pending,
+    rules: &PlanRules,
+    used: &mut [bool],
+) {
     let mut accepted: Vec<(Reason, &Exemption)> = Vec::new();
     for (i, ex) in rules.exemptions.iter().enumerate() {
         if !glob_match(&ex.address, &p.address) {
@@ -525,12 +536,12 @@ fn exempt(report: &mut Report, p: &mut Pending, rules: &PlanRules, used: &mut [b
     }
     for (ex, mut reasons) in by_exemption {
         reasons.sort();
-        if let (Some(i), Some(changes)) = (p.change, report.changes.as_mut()) {
-            changes[i].exempted.push(report.exempted.len());
+        if let (Some(i), Some(changes)) = (p.change, changes.as_mut()) {
+            changes[i].exempted.push(exempted.len());
         }
-        report.exempted.push(Exempted {
+        exempted.push(Exempted {
             address: p.address.clone(),
-            kind: p.kind.clone(),
+            kind: p.kind.to_string(),
             actions: p.actions.names(),
             reasons,
             justification: ex.justification.clone(),
@@ -541,37 +552,50 @@ fn exempt(report: &mut Report, p: &mut Pending, rules: &PlanRules, used: &mut [b
 }
 
 /// The finding of a change with hits left: its reasons, the highest
-/// severity, and the distinct details, overall and by reason.
+/// severity, and the distinct details, overall and (when there are several
+/// reasons) by reason.
 fn finding_of(p: Pending) -> Finding {
     let mut reasons: Vec<Reason> = p.hits.iter().map(|h| h.reason).collect();
     reasons.sort();
     reasons.dedup();
     let severity = p.hits.iter().map(|h| h.severity).max().expect("at least one hit");
-    let mut details: Vec<&str> = Vec::new();
-    for h in &p.hits {
-        if !details.contains(&h.detail.as_str()) {
-            details.push(&h.detail);
+    let distinct = |hits: &mut dyn Iterator<Item = &Hit>| {
+        let mut details: Vec<&str> = Vec::new();
+        for h in hits {
+            if !details.contains(&h.detail.as_str()) {
+                details.push(&h.detail);
+            }
         }
-    }
-    let by_reason = reasons
-        .iter()
-        .map(|r| {
-            let hits: Vec<&Hit> = p.hits.iter().filter(|h| h.reason == *r).collect();
-            let mut details: Vec<&str> = Vec::new();
-            for h in &hits {
-                if !details.contains(&h.detail.as_str()) {
-                    details.push(&h.detail);
-                }
-            }
-            ReasonHit {
+        details.join("; ").into_boxed_str()
+    };
+    let several = if reasons.len() > 1 {
+        reasons
+            .iter()
+            .map(|r| ReasonHit {
                 reason: *r,
-                severity: hits.iter().map(|h| h.severity).max().expect("a reason of a hit"),
-                detail: details.join("; "),
-            }
-        })
-        .collect();
-    let detail = details.join("; ");
-    Finding { address: p.address, kind: p.kind, actions: p.actions.names(), reasons, severity, detail, by_reason }
+                severity: p
+                    .hits
+                    .iter()
+                    .filter(|h| h.reason == *r)
+                    .map(|h| h.severity)
+                    .max()
+                    .expect("a reason of a hit"),
+                detail: distinct(&mut p.hits.iter().filter(|h| h.reason == *r)),
+            })
+            .collect()
+    } else {
+        Box::default()
+    };
+    let detail = distinct(&mut p.hits.iter());
+    Finding {
+        address: p.address,
+        kind: p.kind,
+        actions: p.actions.names().into_boxed_slice(),
+        reasons: reasons.into_boxed_slice(),
+        severity,
+        detail,
+        several,
+    }
 }
 
 /// The report's notes on settling: a configuration assumed, exemptions

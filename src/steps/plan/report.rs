@@ -97,28 +97,45 @@ impl Summary {
 }
 
 /// One risky resource change.
+///
+/// A large plan keeps tens of thousands of these until the report is
+/// written, so they are compact: boxed slices and strings, and the reasons'
+/// own details only when there is more than one reason (see
+/// [`Finding::by_reason`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// Resource address.
     pub address: String,
     /// Resource type.
     #[serde(rename = "type")]
-    pub(crate) kind: String,
+    pub(crate) kind: Box<str>,
     /// Planned actions.
-    pub(crate) actions: Vec<String>,
+    pub(crate) actions: Box<[String]>,
     /// Why it needs review (stable codes).
-    pub reasons: Vec<Reason>,
+    pub reasons: Box<[Reason]>,
     /// The highest severity of its reasons.
     pub(crate) severity: Severity,
     /// What changed, for a reviewer.
-    pub detail: String,
-    /// Each reason with its own severity and detail, in `reasons` order
-    /// (SARIF has a result per reason; not part of the JSON contract).
+    pub detail: Box<str>,
+    /// Each reason with its own severity and detail, in `reasons` order,
+    /// when there are several (SARIF has a result per reason; not part of
+    /// the JSON contract). Empty for one reason: its severity and detail
+    /// are the finding's own.
     #[serde(skip)]
-    pub(crate) by_reason: Vec<ReasonHit>,
+    pub(crate) several: Box<[ReasonHit]>,
 }
 
-/// One reason of a [`Finding`]: how severe it is and what it found.
+impl Finding {
+    /// Each reason with the highest severity of its hits and what they
+    /// found, in `reasons` order.
+    pub fn by_reason(&self) -> impl Iterator<Item = (Reason, Severity, &str)> {
+        let one = self.several.is_empty().then(|| self.reasons.first().map(|r| (*r, self.severity, &*self.detail)));
+        one.flatten().into_iter().chain(self.several.iter().map(|h| (h.reason, h.severity, &*h.detail)))
+    }
+}
+
+/// One reason of a [`Finding`] with several: how severe it is and what it
+/// found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReasonHit {
     /// The reason.
@@ -126,7 +143,7 @@ pub struct ReasonHit {
     /// The highest severity of its hits.
     pub(crate) severity: Severity,
     /// What its hits found.
-    pub detail: String,
+    pub(crate) detail: Box<str>,
 }
 
 /// A finding accepted by an exemption.

@@ -183,16 +183,16 @@ fn rule_index(r: Reason) -> usize {
 
 fn finding_results(f: &Finding, artifact: Option<(usize, &str)>, out: &mut Vec<Value>) {
     let actions = f.actions.join(", ");
-    for hit in &f.by_reason {
+    for (reason, severity, detail) in f.by_reason() {
         out.push(json!({
-            "ruleId": hit.reason.code(),
-            "ruleIndex": rule_index(hit.reason),
-            "level": level(hit.severity),
-            "message": {"text": format!("{} ({actions}): {}", f.address, hit.detail)},
+            "ruleId": reason.code(),
+            "ruleIndex": rule_index(reason),
+            "level": level(severity),
+            "message": {"text": format!("{} ({actions}): {}", f.address, detail)},
             "locations": [location(&f.address, artifact)],
-            "partialFingerprints": {"changegateResourceReason/v1": fingerprint(&f.address, hit.reason)},
+            "partialFingerprints": {"changegateResourceReason/v1": fingerprint(&f.address, reason)},
             "properties": {
-                "severity": hit.severity.as_str(),
+                "severity": severity.as_str(),
                 "findingSeverity": f.severity.as_str(),
                 "type": f.kind,
                 "actions": f.actions,

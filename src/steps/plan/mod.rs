@@ -26,6 +26,7 @@ mod scan;
 
 use std::collections::HashSet;
 use std::io::Read;
+use std::sync::Arc;
 
 use serde::de::IgnoredAny;
 
@@ -33,9 +34,10 @@ use self::configuration::{Configuration, Sets};
 use self::element::{ElementError, ElementReader};
 use self::model::{Bucket, ResourceChange, View};
 use self::report::{Exempted, Finding, Judged, Note, NoteKind, ReasonHit, Report, SCHEMA_VERSION, Summary};
-use self::rules::{Hit, Reason, glob_match};
+use self::rules::{Hit, Reason};
 use self::scan::{ChunkSource, ScanError, Scanner};
 use crate::base::digest::Sha256Digest;
+use crate::base::glob::glob_match;
 use crate::config::plan::{Exemption, PlanRules};
 
 pub(crate) use self::model::{Action, Actions};
@@ -89,7 +91,8 @@ const PLAN_KEYS: &[&str] = &["planned_values", "resource_changes", "resource_dri
 #[derive(Debug)]
 struct Pending {
     address: String,
-    kind: Box<str>,
+    /// Shared by every change of its type (see [`Pendings`]).
+    kind: Arc<str>,
     /// Only for a hit that waits for the configuration: a large plan can
     /// have tens of thousands of pending changes, and few need it.
     configured: Option<Box<ConfigKey>>,
@@ -97,6 +100,26 @@ struct Pending {
     hits: Vec<Hit>,
     /// Its index in the listed changes, when they are listed.
     change: Option<usize>,
+}
+
+/// The pending changes of a plan, and their resource types, each kept once:
+/// a large plan has tens of thousands of changes of a few hundred types.
+#[derive(Debug, Default)]
+struct Pendings {
+    list: Vec<Pending>,
+    kinds: HashSet<Arc<str>>,
+}
+
+impl Pendings {
+    /// The one copy of `kind`.
+    fn kind(&mut self, kind: &str) -> Arc<str> {
+        if let Some(k) = self.kinds.get(kind) {
+            return k.clone();
+        }
+        let k: Arc<str> = kind.into();
+        self.kinds.insert(k.clone());
+        k
+    }
 }
 
 /// Where a resource is in the configuration: its module path and name.
@@ -157,7 +180,7 @@ fn parse<S: ChunkSource>(
 
     let mut header = Header::default();
     let mut summary = Summary::default();
-    let mut pending = Vec::new();
+    let mut pending = Pendings::default();
     let mut notes = Vec::new();
     let mut changes = list.then(Vec::new);
     let mut configuration = None;
@@ -220,7 +243,7 @@ fn parse<S: ChunkSource>(
         rendered_by: None,
         changes,
     };
-    settle(&mut report, pending, configuration.as_ref(), rules);
+    settle(&mut report, pending.list, configuration.as_ref(), rules);
     let drifted = drift::settle(drifted, configuration.as_ref());
     Ok((report, drifted))
 }
@@ -339,7 +362,7 @@ fn judge(
     index: usize,
     rules: &PlanRules,
     summary: &mut Summary,
-    pending: &mut Vec<Pending>,
+    pending: &mut Pendings,
     notes: &mut Vec<Note>,
     changes: Option<&mut Vec<Judged>>,
 ) -> Result<(), PlanError> {
@@ -419,9 +442,10 @@ fn judge(
         let name = rc.name.as_deref().map_or_else(|| resource_name(rest), str::to_owned);
         Box::new(ConfigKey { modules, name })
     });
-    pending.push(Pending {
+    let kind = pending.kind(&rc.kind);
+    pending.list.push(Pending {
         address: rc.address.to_string(),
-        kind: rc.kind.as_ref().into(),
+        kind,
         configured,
         actions: actions.clone(),
         hits,

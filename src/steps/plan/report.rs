@@ -6,6 +6,7 @@
 //! sensitive: findings carry only texts built for them by the rules.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -106,9 +107,9 @@ impl Summary {
 pub struct Finding {
     /// Resource address.
     pub address: String,
-    /// Resource type.
-    #[serde(rename = "type")]
-    pub(crate) kind: Box<str>,
+    /// Resource type (one copy per type in the plan).
+    #[serde(rename = "type", serialize_with = "shared_text")]
+    pub(crate) kind: Arc<str>,
     /// Planned actions.
     pub(crate) actions: Box<[String]>,
     /// Why it needs review (stable codes).
@@ -163,6 +164,10 @@ pub struct Exempted {
     /// Its last day.
     #[serde(serialize_with = "date_text")]
     pub(crate) expires: Date,
+}
+
+fn shared_text<S: serde::Serializer>(t: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(t)
 }
 
 fn date_text<S: serde::Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {

@@ -194,7 +194,7 @@ fn finding_results(f: &Finding, artifact: Option<(usize, &str)>, out: &mut Vec<V
             "properties": {
                 "severity": severity.as_str(),
                 "findingSeverity": f.severity.as_str(),
-                "type": f.kind,
+                "type": &*f.kind,
                 "actions": f.actions,
                 "reasons": f.reasons.iter().map(|r| r.code()).collect::<Vec<_>>(),
             },

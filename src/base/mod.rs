@@ -7,6 +7,7 @@
 pub mod codes;
 pub mod digest;
 pub mod env;
+pub(crate) mod glob;
 pub mod html;
 pub mod junit;
 pub mod outcome;

@@ -524,7 +524,7 @@ type BlobWant = (String, String, String, bool);
 
 /// Whether `path` is a version file of the version-bump exemption.
 fn is_version_file(bump: &VersionBumpConfig, path: &str) -> bool {
-    bump.files.iter().any(|g| crate::steps::plan::rules::glob_match(g, path))
+    bump.files.iter().any(|g| crate::base::glob::glob_match(g, path))
         || bump.replacements.iter().any(|r| r.file == path)
 }
 

@@ -17,10 +17,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value as Json;
 
 use super::version::is_upward;
+use crate::base::glob::glob_match;
 use crate::config::pattern::Pattern;
 use crate::config::review::{VersionBumpConfig, VersionFile, version_file};
 use crate::model::evidence::{Evidence, FileChange};
-use crate::steps::plan::rules::glob_match;
 
 /// What the exemption check found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,8 @@
 //! Azure (`google_*_iam_*`, `azurerm_role_assignment`, network security
 //! groups, firewall rules).
 
-use super::shared::{Hit, access_severity, glob_match};
+use super::shared::{Hit, access_severity};
+use crate::base::glob::glob_match;
 use crate::config::plan::Reason;
 use crate::steps::plan::model::View;
 

@@ -2,7 +2,8 @@
 //! (`plan.extra_risky_types`, `*` globs allowed): any change to one needs
 //! review, at the severity the team sets.
 
-use super::shared::{Hit, glob_match};
+use super::shared::Hit;
+use crate::base::glob::glob_match;
 use crate::config::plan::PlanRules;
 use crate::config::plan::Reason;
 use crate::steps::plan::model::View;

@@ -27,7 +27,7 @@ mod trust_policy;
 pub(crate) mod testing;
 
 use self::shared::Rule;
-pub use self::shared::{Hit, STATEFUL_TYPES, glob_match, is_stateful};
+pub use self::shared::{Hit, STATEFUL_TYPES, is_stateful};
 use super::model::View;
 use crate::config::plan::PlanRules;
 pub use crate::config::plan::{Reason, Severity};
@@ -72,18 +72,5 @@ mod tests {
         }
         let seed: Vec<&str> = Reason::ALL.iter().filter(|r| r.is_seed()).map(|r| r.code()).collect();
         assert_eq!(seed, ["delete", "policy", "iam", "attachment", "security_group"]);
-    }
-
-    #[test]
-    fn glob() {
-        assert!(glob_match("aws_iam_*", "aws_iam_role"));
-        assert!(glob_match("*_policy_attachment", "aws_iam_role_policy_attachment"));
-        assert!(glob_match("google_*_iam_*", "google_project_iam_member"));
-        assert!(!glob_match("google_*_iam_*", "google_project_service"));
-        assert!(glob_match("a*b*c", "abc"));
-        assert!(!glob_match("a*b*c", "acb"));
-        assert!(glob_match("exact", "exact"));
-        assert!(!glob_match("exact", "exact2"));
-        assert!(!glob_match("ab*ba", "aba"));
     }
 }

@@ -109,30 +109,6 @@ pub(super) fn added_statements(v: &View<'_>, attr: &str) -> Vec<policy_doc::Stat
     PolicyValue::from_attr(&after).statements().into_iter().filter(|s| !old.contains(&s.canonical)).collect()
 }
 
-/// Simple `*` glob matching for type patterns and exemption addresses.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or_default();
-    let Some(mut rest) = text.strip_prefix(first) else {
-        return false;
-    };
-    let mut middle = parts.peekable();
-    if middle.peek().is_none() {
-        return rest.is_empty();
-    }
-    while let Some(part) = middle.next() {
-        if middle.peek().is_none() {
-            // The last part must end the text.
-            return rest.len() >= part.len() && rest.ends_with(part);
-        }
-        match rest.find(part) {
-            Some(i) => rest = &rest[i + part.len()..],
-            None => return false,
-        }
-    }
-    true
-}
-
 /// Resource types that hold data: replacing or deleting one loses it.
 pub const STATEFUL_TYPES: &[&str] = &[
     "aws_db_instance",

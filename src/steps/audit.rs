@@ -853,7 +853,7 @@ fn drift(config: &Config, src: &Sources<'_>, since: &str) -> Result<Vec<DriftEnt
             || resolved(i).is_some_and(|at| at.as_str() >= since)
     };
     let mut out = Vec::new();
-    for j in crate::steps::drift::judged(&src.clients.jira, config, None, &in_window, src.ring.is_some())? {
+    for j in crate::steps::drift::open::judged(&src.clients.jira, config, None, &in_window, src.ring.is_some())? {
         let resolution = j.issue.fields.get("resolution").and_then(|r| r.get("name")).and_then(Value::as_str);
         let at = resolved(&j.issue).unwrap_or_default();
         let closed = closed_now(&j.issue).then_some((at.as_str(), resolution));

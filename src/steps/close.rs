@@ -301,13 +301,13 @@ fn transition_resolved(svc: &Clients, key: &str, transition: &str, resolution: S
 fn reviewed_drift(config: &Config, svc: &Clients, t: &ticket::TicketState) -> Result<Vec<String>, RequestError> {
     use crate::steps::drift::standing::{Standing, reviewed};
     let Some(record) = &t.record else { return Ok(Vec::new()) };
-    let review = crate::steps::drift::review_facts(&svc.jira, config, &t.key);
+    let review = crate::steps::drift::open::review_facts(&svc.jira, config, &t.key);
     // A deploy without a bot has no analyses to date what its approver saw.
     // (The bot judges settlement on its own, with a bot running, whatever
     // this record says.)
     let bot_runs = !record.no_bot;
     let mut lines = Vec::new();
-    for j in crate::steps::drift::counting(&svc.jira, config, bot_runs)? {
+    for j in crate::steps::drift::open::counting(&svc.jira, config, bot_runs)? {
         let Standing::Counts(c) = &j.standing else { continue };
         if c.environment
             .as_deref()
@@ -317,7 +317,7 @@ fn reviewed_drift(config: &Config, svc: &Clients, t: &ticket::TicketState) -> Re
         }
         let Ok(why) = reviewed(&j.facts, &review, c.found_at, bot_runs) else { continue };
         let why = format!("Reviewed in {}: {why}; deployed, so the apply overwrote or adopted it.", t.key);
-        if crate::steps::drift::close_reviewed(&svc.jira, config, &c.key, &t.key, &why)? {
+        if crate::steps::drift::open::close_reviewed(&svc.jira, config, &c.key, &t.key, &why)? {
             lines.push(format!("closed drift ticket {}: reviewed in {}", c.key, t.key));
         } else {
             lines.push(format!(

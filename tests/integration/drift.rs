@@ -431,7 +431,8 @@ fn opened(out: &Output) -> String {
 #[test]
 fn nothing_the_ci_user_does_to_a_drift_ticket_settles_it() {
     use crate::analyze::{analyze, bot_property, config, key, setup};
-    use changegate::steps::drift::{PROPERTY, REVIEWED_PROPERTY, stream_label};
+    use changegate::steps::drift::open::REVIEWED_PROPERTY;
+    use changegate::steps::drift::{PROPERTY, stream_label};
     let cancel = changegate::config::jira::JiraConfig::default().transitions.cancel;
     type Tamper = Box<dyn Fn(&Sandbox, &str)>;
     let cancel_ = cancel.clone();

@@ -763,7 +763,7 @@ fn read_live_tickets(cx: &Target<'_>, gaps: &mut Vec<Gap>) -> (Vec<PendingTicket
         }
     };
     // Open drift of the environment.
-    let open_drift = match crate::steps::drift::open_for_environment(
+    let open_drift = match crate::steps::drift::open::open_for_environment(
         &src.clients.jira,
         config,
         &b.environment,

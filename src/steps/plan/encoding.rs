@@ -205,8 +205,15 @@ impl<R: Read> Utf8Chunks<R> {
             // it replaced, BENCHMARKS.md); `at` counts units, for errors.
             let mut at = 0;
             let mut utf8 = [0u8; 4];
+            // At least a byte per unit; ASCII (nearly all of a plan) is
+            // pushed as its byte rather than copied as a slice of one.
+            out.reserve(units);
             for c in char::decode_utf16((0..units).map(unit)) {
                 match c {
+                    Ok(c) if c.is_ascii() => {
+                        out.push(c as u8);
+                        at += 1;
+                    }
                     Ok(c) => {
                         out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
                         at += c.len_utf16();

@@ -1,6 +1,6 @@
 //! The ground floor: what any program could use, nothing of changegate's
 //! own rules. Time and time zones, SHA-256 digests and canonical JSON, the
-//! environment, the exit-code contract, the declaration of stable codes
+//! environment, `*` globs ([`glob`]), the exit-code contract, the declaration of stable codes
 //! ([`codes`]), progress lines, and the report formats (self-contained HTML,
 //! JUnit XML, SARIF).
 

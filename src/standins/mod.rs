@@ -113,8 +113,10 @@ pub struct Fault {
     #[serde(default)]
     pub(crate) delay_ms: u64,
     /// Hold the request until one matching this has been answered since
-    /// the fault was set (or `delay_ms` passed): orders two requests
-    /// without resting on a delay.
+    /// the fault was set: orders two requests without resting on a delay.
+    /// Needs `delay_ms`; if that passes first, the held request is answered
+    /// 400 (never retried), so the order a test wants cannot silently fail
+    /// to happen.
     #[serde(default)]
     pub(crate) until: Option<Until>,
     /// How many requests the log held when the fault was set.
@@ -367,7 +369,17 @@ fn respond(state: &Mutex<State>, req: &Req) -> Resp {
     };
     if let Some(f) = &fault {
         match &f.until {
-            Some(until) => hold(state, until, f.logged_before, Duration::from_millis(f.delay_ms)),
+            // Expired, the held request fails (not retried): a test whose
+            // order did not happen fails rather than passing without it.
+            Some(until) if !hold(state, until, f.logged_before, Duration::from_millis(f.delay_ms)) => {
+                let r = Resp::json(
+                    400,
+                    json!({"errorMessages": [format!("stand-in: held for {} ms and {until:?} never came", f.delay_ms)]}),
+                );
+                log(state, req, r.status);
+                return r;
+            }
+            Some(_) => {}
             None if f.delay_ms > 0 => std::thread::sleep(Duration::from_millis(f.delay_ms)),
             None => {}
         }
@@ -415,12 +427,15 @@ fn respond(state: &Mutex<State>, req: &Req) -> Resp {
 }
 
 /// Waits until a request matching `until` is answered (among those logged
-/// from `from` on), at most `longest`.
-fn hold(state: &Mutex<State>, until: &Until, from: usize, longest: Duration) {
+/// from `from` on), at most `longest`; false if it never was.
+fn hold(state: &Mutex<State>, until: &Until, from: usize, longest: Duration) -> bool {
     let started = std::time::Instant::now();
-    while started.elapsed() < longest {
+    loop {
         if state.lock().expect("stand-in state").log[from..].iter().any(|e| until.matches(e)) {
-            return;
+            return true;
+        }
+        if started.elapsed() >= longest {
+            return false;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -469,6 +484,9 @@ fn control(s: &mut State, req: &Req) -> Resp {
             Resp::empty(204)
         }
         ("POST", "/_standin/faults") => match serde_json::from_value::<Fault>(body) {
+            Ok(f) if f.until.is_some() && f.delay_ms == 0 => {
+                bad("a fault with `until` needs `delay_ms`, the longest it holds".into())
+            }
             Ok(f) => {
                 let logged_before = s.log.len();
                 s.faults.push(Fault { logged_before, ..f });
@@ -502,6 +520,44 @@ mod tests {
                 || jira_site::CUSTOM_FIELDS.iter().any(|(id, ..)| *id == site.id);
             assert!(known, "{f} maps to {} which the stand-in lacks", site.id);
         }
+    }
+
+    /// A held request is let go once the request it waits for is answered,
+    /// and fails (400, not retried) if that never comes; a hold needs its
+    /// longest wait.
+    #[test]
+    fn a_held_request_waits_for_another_or_fails() {
+        let si = StandIns::start("127.0.0.1:0").unwrap();
+        let url = si.url();
+        let fault = |f: Value| ureq::post(&format!("{url}/_standin/faults")).send_json(&f);
+        let get = |path: &str| {
+            let r = ureq::get(&format!("{url}{path}")).config().http_status_as_error(false).build().call().unwrap();
+            r.status().as_u16()
+        };
+        let without_limit = ureq::post(&format!("{url}/_standin/faults"))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send_json(json!({"path_contains": "/myself", "until": {"path_contains": "/serverInfo"}}))
+            .unwrap();
+        assert_eq!(without_limit.status().as_u16(), 400);
+
+        fault(json!({"path_contains": "/myself", "until": {"path_contains": "/serverInfo"}, "delay_ms": 200})).unwrap();
+        assert_eq!(get("/rest/api/3/myself"), 400, "nothing it waited for came");
+
+        fault(json!({"path_contains": "/myself", "until": {"path_contains": "/serverInfo"}, "delay_ms": 30000}))
+            .unwrap();
+        let held = std::thread::spawn({
+            let url = url.clone();
+            move || {
+                let r = ureq::get(&format!("{url}/rest/api/3/myself")).config().http_status_as_error(false).build();
+                r.call().unwrap().status().as_u16()
+            }
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!held.is_finished(), "held until /serverInfo is answered");
+        get("/rest/api/3/serverInfo");
+        assert_ne!(held.join().unwrap(), 400, "let go, and answered as usual");
     }
 
     #[test]

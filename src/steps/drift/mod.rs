@@ -8,7 +8,8 @@
 //! change tickets' labels, so the change machinery never mistakes one for a
 //! deploy. [`decide`] is pure; [`record`] reads and writes Jira. Which
 //! drift tickets count for the next deploy is judged in [`standing`], on
-//! Jira's history rather than on fields anyone may edit. See docs/drift.md.
+//! Jira's history rather than on fields anyone may edit, and read for
+//! collection, `close` and the audit in [`open`]. See docs/drift.md.
 
 use serde_json::{Map, Value, json};
 

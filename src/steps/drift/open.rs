@@ -259,7 +259,7 @@ pub fn close_reviewed(
 }
 
 /// Closes a drift ticket with a comment; a concurrent close is no error.
-pub(crate) fn close(jira: &Jira, config: &Config, key: &str, why: &str) -> Result<(), JiraError> {
+pub(super) fn close(jira: &Jira, config: &Config, key: &str, why: &str) -> Result<(), JiraError> {
     let jc = &config.jira;
     let closed_now = || -> Result<bool, JiraError> {
         Ok(jc.statuses.is_closed(jira.issue(key, &["status"], &[])?.status().unwrap_or_default()))

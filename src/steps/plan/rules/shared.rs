@@ -1,6 +1,6 @@
 //! What several rules share: the [`Hit`] a rule gives, and how they read a
 //! policy-like attribute across a change, the severity of an access change,
-//! a type pattern and a data-holding type.
+//! and a data-holding type (type patterns use [`crate::base::glob`]).
 
 use crate::config::plan::{Reason, Severity};
 use crate::steps::plan::model::{Marked, View};

@@ -15,16 +15,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use changegate::base::progress::Progress;
-use changegate::clients::circleci::{CircleCi, CircleCiSettings};
-use changegate::clients::github::{GitHub, GitHubSettings};
-use changegate::clients::http::{Auth, Body, Http, RetryPolicy, Secret};
-use changegate::clients::jira::{Jira, JiraSettings};
-use changegate::config::Config;
-use changegate::model::binding::{Binding, BuildJob, DeployAction, RECORD_PROPERTY, TicketRecord};
+use changegate::Config;
+use changegate::Progress;
+use changegate::analyze::collect::{Sources, collect};
 use changegate::standins::github::{Event, Pull, Review};
 use changegate::standins::{SITE_CONFIG, StandIns};
-use changegate::steps::analyze::collect::{Sources, collect};
+use changegate::{Auth, Body, Http, RetryPolicy, Secret};
+use changegate::{Binding, BuildJob, DeployAction, RECORD_PROPERTY, TicketRecord};
+use changegate::{CircleCi, CircleCiSettings};
+use changegate::{GitHub, GitHubSettings};
+use changegate::{Jira, JiraSettings};
 use serde_json::{Map, Value, json};
 
 const PRS: usize = 120;
@@ -192,7 +192,7 @@ fn main() {
     alice.transition(&done, "Approve", None).unwrap();
     ci.transition(&done, "Complete", None).unwrap();
     let key = ticket(&ci, &binding(&head, 2));
-    let config = Config::parse(SITE_CONFIG, "site", changegate::base::time::Date::today_utc()).unwrap();
+    let config = Config::parse(SITE_CONFIG, "site", changegate::Date::today_utc()).unwrap();
     let github = GitHub::new(
         &GitHubSettings {
             api_url: s.url(),
@@ -210,7 +210,7 @@ fn main() {
         RetryPolicy::default(),
     )
     .unwrap();
-    let clients = changegate::clients::Clients::new(ci, circleci, Some(github));
+    let clients = changegate::Clients::new(ci, circleci, Some(github));
     // The stand-in's own preparation (the files of every pull request,
     // from `git diff`) is done before any timed run, so none pays for it.
     s.with_github(changegate::standins::github::GitHubStandIn::warm_pull_files);

@@ -26,8 +26,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use changegate::bot::webhook::sign;
 use changegate::standins::{SITE_CONFIG, StandIns};
+use changegate::webhook::sign;
 use serde_json::{Value, json};
 
 const SECRET: &str = "bench-secret";
@@ -64,7 +64,7 @@ fn run(bin: &str) -> Outcome {
         .env("GITHUB_TOKEN", changegate::standins::github::TOKEN)
         .env("CHANGEGATE_JIRA_WEBHOOK_SECRETS", SECRET)
         .env("CHANGEGATE_CIRCLECI_WEBHOOK_SECRETS", SECRET)
-        .env("CHANGEGATE_RECEIPT_KEY", changegate::model::signing::generate().0)
+        .env("CHANGEGATE_RECEIPT_KEY", changegate::signing::generate().0)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()

@@ -2,5 +2,5 @@
 //! into an exit code. Everything else lives in the library.
 
 fn main() -> std::process::ExitCode {
-    changegate::cli::main(std::env::args_os())
+    changegate::main(std::env::args_os())
 }

@@ -7,8 +7,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data)
-        && let Ok(e) = changegate::model::evidence::Evidence::from_json(text)
+        && let Ok(e) = changegate::Evidence::from_json(text)
     {
-        let _ = changegate::steps::analyze::decision::decide(&e);
+        let _ = changegate::analyze::decide(&e);
     }
 });

@@ -2,11 +2,11 @@
 //! never panics, and a plan it accepts has a digest of exactly those bytes.
 #![no_main]
 
-use changegate::config::plan::PlanRules;
+use changegate::PlanRules;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(report) = changegate::steps::plan::check(data, &PlanRules::default()) {
-        assert_eq!(report.plan_json_digest, changegate::base::digest::Sha256Digest::of(data));
+    if let Ok(report) = changegate::plan::check(data, &PlanRules::default()) {
+        assert_eq!(report.plan_json_digest, changegate::Sha256Digest::of(data));
     }
 });

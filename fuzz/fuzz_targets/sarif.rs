@@ -6,6 +6,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(data) {
-        let _ = changegate::base::sarif::read(&doc);
+        let _ = changegate::sarif::read(&doc);
     }
 });

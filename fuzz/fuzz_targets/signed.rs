@@ -8,7 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(e) = changegate::steps::signed_input::never_accepts_forgeries(data) {
+    if let Err(e) = changegate::never_accepts_forgeries(data) {
         panic!("{e}");
     }
 });

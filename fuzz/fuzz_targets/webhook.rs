@@ -10,10 +10,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use changegate::bot::front::{Admission, Request, admit};
-use changegate::bot::server::{Endpoint, Metrics, Queue, ServeOptions};
-use changegate::bot::webhook::{Refusal, Source, accept, sign};
-use changegate::base::time::Timestamp;
+use changegate::server::{Admission, Request, admit};
+use changegate::server::{Endpoint, Metrics, Queue, ServeOptions};
+use changegate::webhook::{Refusal, Source, accept, sign};
+use changegate::Timestamp;
 use libfuzzer_sys::fuzz_target;
 
 fn endpoint() -> Endpoint {

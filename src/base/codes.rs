@@ -20,7 +20,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// A family of stable codes, declared with `stable_codes!`.
-pub trait StableCode: Copy + Eq + fmt::Display + fmt::Debug + 'static {
+#[cfg_attr(not(test), expect(dead_code, reason = "read by the test that holds every family to README.md"))]
+pub(crate) trait StableCode: Copy + Eq + fmt::Display + fmt::Debug + 'static {
     /// The family's name (in messages).
     const FAMILY: &'static str;
     /// The README.md heading whose section lists the family's codes;
@@ -111,17 +112,19 @@ macro_rules! stable_codes {
 
         impl $name {
             /// Every code of the family, in declaration order.
-            pub const ALL: [$name; [$($code),+].len()] = [$($name::$variant),+];
+            #[allow(dead_code, reason = "every family has its whole vocabulary; not every family's users read all of it")]
+            $vis const ALL: [$name; [$($code),+].len()] = [$($name::$variant),+];
 
             /// The stable code.
-            pub const fn as_str(self) -> &'static str {
+            $vis const fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $code,)+
                 }
             }
 
             /// What the code means, in one line.
-            pub const fn meaning(self) -> &'static str {
+            #[allow(dead_code, reason = "every family has its whole vocabulary; not every family's users read all of it")]
+            $vis const fn meaning(self) -> &'static str {
                 match self {
                     $($name::$variant => $meaning,)+
                 }

@@ -96,7 +96,7 @@ impl<'de> serde::Deserialize<'de> for Sha256Digest {
 
 /// A reader that hashes every byte that passes through it.
 #[derive(Debug)]
-pub struct HashingReader<R> {
+pub(crate) struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
     len: u64,
@@ -104,12 +104,12 @@ pub struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     /// Wraps `inner`.
-    pub fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         HashingReader { inner, hasher: Sha256::new(), len: 0 }
     }
 
     /// The digest and length of everything read so far.
-    pub fn finish(self) -> (Sha256Digest, u64) {
+    pub(crate) fn finish(self) -> (Sha256Digest, u64) {
         (Sha256Digest(self.hasher.finalize().into()), self.len)
     }
 }
@@ -124,7 +124,7 @@ impl<R: Read> Read for HashingReader<R> {
 }
 
 /// JSON with object keys sorted at every level and no whitespace.
-pub fn canonical_json(v: &serde_json::Value) -> String {
+pub(crate) fn canonical_json(v: &serde_json::Value) -> String {
     use serde_json::Value;
     fn sort(v: &Value) -> Value {
         match v {

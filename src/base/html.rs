@@ -23,7 +23,7 @@ th{background:#f6f8fa}td.n{text-align:right}code{font-family:ui-monospace,Menlo,
 
 /// Escapes text for HTML content or a double-quoted attribute: the markup
 /// characters, and `=`, `(` and `@` too.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -49,13 +49,13 @@ pub fn escape(s: &str) -> String {
 }
 
 /// `<code>` around escaped text.
-pub fn code(s: &str) -> String {
+pub(crate) fn code(s: &str) -> String {
     format!("<code>{}</code>", escape(s))
 }
 
 /// A link to `url` showing `text`, when `url` is an `http(s)` URL without
 /// spaces or quotes; else the text alone.
-pub fn link(url: &str, text: &str) -> String {
+pub(crate) fn link(url: &str, text: &str) -> String {
     let lower = url.to_ascii_lowercase();
     let plain = url.chars().all(|c| !c.is_whitespace() && !c.is_control() && !matches!(c, '"' | '\'' | '<' | '>'));
     if (lower.starts_with("https://") || lower.starts_with("http://")) && plain {
@@ -67,7 +67,7 @@ pub fn link(url: &str, text: &str) -> String {
 
 /// A table: the header cells are text, the body cells already HTML (built
 /// with [`escape`], [`code`] and [`link`]).
-pub fn table(head: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(head: &[&str], rows: &[Vec<String>]) -> String {
     let mut o = String::from("<table>\n<thead><tr>");
     for h in head {
         let _ = write!(o, "<th>{}</th>", escape(h));
@@ -85,7 +85,7 @@ pub fn table(head: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// A list of items, already HTML.
-pub fn list(items: &[String]) -> String {
+pub(crate) fn list(items: &[String]) -> String {
     if items.is_empty() {
         return String::new();
     }
@@ -99,7 +99,7 @@ pub fn list(items: &[String]) -> String {
 
 /// How a verdict box looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tone {
+pub(crate) enum Tone {
     /// Nothing stands in the way.
     Good,
     /// A person must look.
@@ -109,7 +109,7 @@ pub enum Tone {
 }
 
 /// The verdict box, escaped.
-pub fn verdict(tone: Tone, text: &str) -> String {
+pub(crate) fn verdict(tone: Tone, text: &str) -> String {
     let class = match tone {
         Tone::Good => "good",
         Tone::Warn => "warn",
@@ -119,7 +119,7 @@ pub fn verdict(tone: Tone, text: &str) -> String {
 }
 
 /// A verdict word (`pass`, `fail`, `undecidable`), coloured.
-pub fn verdict_word(v: &str) -> String {
+pub(crate) fn verdict_word(v: &str) -> String {
     let class = match v {
         "pass" | "fail" | "undecidable" => v,
         _ => "other",
@@ -128,7 +128,7 @@ pub fn verdict_word(v: &str) -> String {
 }
 
 /// The whole page: `title` (text) and `body` (HTML).
-pub fn page(title: &str, body: &str) -> String {
+pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n{body}<p class=\"meta\">Written by changegate {}.</p>\n</body>\n</html>\n",
         escape(title),

@@ -4,14 +4,14 @@
 //! ([`codes`]), progress lines, and the report formats (self-contained HTML,
 //! JUnit XML, SARIF).
 
-pub mod codes;
-pub mod digest;
-pub mod env;
+pub(crate) mod codes;
+pub(crate) mod digest;
+pub(crate) mod env;
 pub(crate) mod glob;
-pub mod html;
-pub mod junit;
-pub mod outcome;
-pub mod progress;
-pub mod sarif;
-pub mod time;
-pub mod tz;
+pub(crate) mod html;
+pub(crate) mod junit;
+pub(crate) mod outcome;
+pub(crate) mod progress;
+pub(crate) mod sarif;
+pub(crate) mod time;
+pub(crate) mod tz;

@@ -169,13 +169,13 @@ impl fmt::Display for Timestamp {
 }
 
 /// Time since the Unix epoch.
-pub fn now_unix_duration() -> Duration {
+pub(crate) fn now_unix_duration() -> Duration {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
 /// Parses an IMF-fixdate (`Wed, 21 Oct 2015 07:28:00 GMT`), the form of
 /// `Retry-After` dates; returns the time since the Unix epoch.
-pub fn parse_http_date(s: &str) -> Option<Duration> {
+pub(crate) fn parse_http_date(s: &str) -> Option<Duration> {
     let parts: Vec<&str> = s.split_whitespace().collect();
     let [_, day, month, year, time, "GMT"] = parts.as_slice() else { return None };
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -191,9 +191,33 @@ impl fmt::Display for Date {
     }
 }
 
+/// Parses `90m`, `24h`, `7d` (and plain seconds).
+pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return None,
+    };
+    (secs > 0).then(|| Duration::from_secs(secs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("0h"), None);
+        assert_eq!(parse_duration("1w"), None);
+    }
 
     #[test]
     fn unix_days_to_dates() {

@@ -15,7 +15,7 @@ use crate::base::time::{Date, Timestamp};
 
 /// A time zone, by IANA name or POSIX TZ rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Zone {
+pub(crate) struct Zone {
     /// What was written (name or rule), for messages.
     pub(crate) name: String,
     tz: TimeZone,
@@ -24,7 +24,7 @@ pub struct Zone {
 impl Zone {
     /// An IANA name of the compiled-in database (any ASCII case), or a
     /// POSIX TZ rule.
-    pub fn parse(s: &str) -> Result<Zone, String> {
+    pub(crate) fn parse(s: &str) -> Result<Zone, String> {
         let s = s.trim();
         let tz = match TimeZone::get(s) {
             Ok(tz) if !tz.is_unknown() => Ok(tz),
@@ -47,7 +47,7 @@ impl Zone {
 
     /// Seconds to add to UTC at instant `t`. Instants beyond the years
     /// -9999..=9999 are answered as at the nearest of those.
-    pub fn offset_at(&self, t: Timestamp) -> i64 {
+    pub(crate) fn offset_at(&self, t: Timestamp) -> i64 {
         let min = jiff::Timestamp::MIN.as_millisecond();
         let max = jiff::Timestamp::MAX.as_millisecond();
         let at = jiff::Timestamp::from_millisecond(t.0.clamp(min, max)).expect("clamped into jiff's range");
@@ -55,7 +55,7 @@ impl Zone {
     }
 
     /// The local wall-clock time at `t`: (date, weekday 0 = Monday, seconds since midnight).
-    pub fn local(&self, t: Timestamp) -> (Date, u8, i64) {
+    pub(crate) fn local(&self, t: Timestamp) -> (Date, u8, i64) {
         let secs = t.0.div_euclid(1000) + self.offset_at(t);
         let days = secs.div_euclid(86_400);
         // 1970-01-01 was a Thursday (3, counting from Monday = 0).

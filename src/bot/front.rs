@@ -78,7 +78,7 @@ impl Response {
 
 /// The deadlines and bounds.
 #[derive(Debug, Clone)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// To send the request line and headers, from the first byte.
     pub(crate) header_timeout: Duration,
     /// To send the body, from the end of the head.
@@ -94,7 +94,7 @@ pub struct Limits {
 }
 
 /// The request handler.
-pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+pub(crate) type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
 /// What the front makes of a request head before any body is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -380,16 +380,16 @@ async fn connection(tcp: TcpStream, limits: Arc<Limits>, handler: Handler, mut s
 /// Stops [`serve`]: it stops accepting, lets each connection finish the
 /// request it is on, and returns.
 #[derive(Debug, Clone)]
-pub struct Stop(Arc<watch::Sender<bool>>);
+pub(crate) struct Stop(Arc<watch::Sender<bool>>);
 
 impl Stop {
     /// A stop that has not been pulled.
-    pub fn new() -> Stop {
+    pub(crate) fn new() -> Stop {
         Stop(Arc::new(watch::channel(false).0))
     }
 
     /// Pulls it.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.0.send_replace(true);
     }
 }
@@ -403,7 +403,7 @@ impl Default for Stop {
 /// Serves `listener` on a runtime of its own, on this thread, until `stop`;
 /// then closes the listener and waits at most `drain` for the connections'
 /// requests in progress to be answered.
-pub fn serve(listener: std::net::TcpListener, limits: Limits, handler: Handler, stop: Stop, drain: Duration) {
+pub(crate) fn serve(listener: std::net::TcpListener, limits: Limits, handler: Handler, stop: Stop, drain: Duration) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
         Ok(r) => r,
         Err(e) => {

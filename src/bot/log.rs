@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::base::time::Timestamp;
 
 /// A JSON log line on stderr.
-pub fn log(level: &str, msg: &str, fields: serde_json::Value) {
+pub(crate) fn log(level: &str, msg: &str, fields: serde_json::Value) {
     let mut line = json!({"ts": Timestamp::now().to_rfc3339(), "level": level, "msg": msg});
     if let (Some(o), Some(f)) = (line.as_object_mut(), fields.as_object()) {
         for (k, v) in f {

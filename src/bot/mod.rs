@@ -10,9 +10,9 @@
 //! leaves a workflow stuck. No state is kept between runs: several replicas
 //! may serve behind a load balancer (converge is idempotent).
 
-pub mod converge;
-pub mod front;
+pub(crate) mod converge;
+pub(crate) mod front;
 pub(crate) mod log;
-pub mod reconcile;
-pub mod server;
-pub mod webhook;
+pub(crate) mod reconcile;
+pub(crate) mod server;
+pub(crate) mod webhook;

@@ -14,12 +14,12 @@ use crate::model::signing::{KeyRing, SigningKey};
 use crate::steps::policy::{self, PolicyContent, Published};
 
 /// Most live tickets one reconcile looks at.
-pub const RECONCILE_LIMIT: usize = 500;
+pub(crate) const RECONCILE_LIMIT: usize = 500;
 
 /// What a worker owns: its own API clients (they are not shared between
 /// threads), the policy and the signing key.
 #[derive(Debug)]
-pub struct BotParts {
+pub(crate) struct BotParts {
     /// Jira as the bot's user, CircleCI with the bot's token, and GitHub.
     pub(crate) clients: Clients,
     /// The bot's configuration.
@@ -43,7 +43,7 @@ pub struct BotParts {
 
 impl BotParts {
     /// The converge view of these parts.
-    pub fn bot(&self) -> Bot<'_> {
+    pub(crate) fn bot(&self) -> Bot<'_> {
         Bot {
             clients: &self.clients,
             config: &self.config,
@@ -59,7 +59,7 @@ impl BotParts {
 
 /// The live changegate tickets (bounded), and those declined in the last
 /// week, with their records.
-pub fn live_tickets(parts: &BotParts) -> Result<Vec<(String, Option<TicketRecord>)>, JiraError> {
+pub(crate) fn live_tickets(parts: &BotParts) -> Result<Vec<(String, Option<TicketRecord>)>, JiraError> {
     let jc = &parts.config.jira;
     let closed: Vec<String> = jc.statuses.closed().iter().map(|s| jql::string(s)).collect();
     let label = jc.labels.first().map_or_else(|| "changegate".to_owned(), Clone::clone);
@@ -84,7 +84,7 @@ pub fn live_tickets(parts: &BotParts) -> Result<Vec<(String, Option<TicketRecord
 }
 
 /// The live tickets of one CircleCI pipeline.
-pub fn tickets_of_pipeline(parts: &BotParts, pipeline_id: &str) -> Result<Vec<String>, JiraError> {
+pub(crate) fn tickets_of_pipeline(parts: &BotParts, pipeline_id: &str) -> Result<Vec<String>, JiraError> {
     Ok(live_tickets(parts)?
         .into_iter()
         .filter(|(_, r)| r.as_ref().is_some_and(|r| r.binding.pipeline_id == pipeline_id))
@@ -93,11 +93,11 @@ pub fn tickets_of_pipeline(parts: &BotParts, pipeline_id: &str) -> Result<Vec<St
 }
 
 /// Each ticket's converge result.
-pub type Reconciled = Vec<(String, Result<Converged, ConvergeError>)>;
+pub(crate) type Reconciled = Vec<(String, Result<Converged, ConvergeError>)>;
 
 /// Publishes the bot's signed policy for CI jobs when the published one is
 /// not this policy or is past half its life (docs/trust-model.md).
-pub fn publish_policy(parts: &BotParts) -> Result<Published, JiraError> {
+pub(crate) fn publish_policy(parts: &BotParts) -> Result<Published, JiraError> {
     policy::publish(
         &parts.clients.jira,
         &parts.signing_key,
@@ -112,7 +112,7 @@ pub fn publish_policy(parts: &BotParts) -> Result<Published, JiraError> {
 /// the open retrospectives of emergency changes (under the name
 /// `retrospectives`). Returns each result; one failure does not stop the
 /// others.
-pub fn reconcile(parts: &BotParts) -> Result<Reconciled, JiraError> {
+pub(crate) fn reconcile(parts: &BotParts) -> Result<Reconciled, JiraError> {
     let bot = parts.bot();
     let published = publish_policy(parts).map(|p| Converged {
         actions: vec![match p {

@@ -227,14 +227,14 @@ impl Queue {
 /// start a second converge beside it; the one running goes round once more
 /// when it is done, so what the delivery announced is seen.
 #[derive(Debug, Default)]
-pub struct Running {
+pub(crate) struct Running {
     tickets: Mutex<std::collections::BTreeMap<String, bool>>,
 }
 
 impl Running {
     /// Claims `key` for this worker; `false` when another worker converges
     /// it (which then runs once more).
-    pub fn claim(&self, key: &str) -> bool {
+    pub(crate) fn claim(&self, key: &str) -> bool {
         let mut m = self.tickets.lock().expect("running lock");
         match m.get_mut(key) {
             Some(again) => {
@@ -250,7 +250,7 @@ impl Running {
 
     /// Done with `key`; `true` when it must be converged once more (a
     /// delivery came meanwhile): it stays claimed.
-    pub fn release(&self, key: &str) -> bool {
+    pub(crate) fn release(&self, key: &str) -> bool {
         let mut m = self.tickets.lock().expect("running lock");
         match m.get_mut(key) {
             Some(again) if *again => {
@@ -266,13 +266,13 @@ impl Running {
 }
 
 /// Builds a worker's own clients.
-pub type Factory = Arc<dyn Fn() -> Result<BotParts, String> + Send + Sync>;
+pub(crate) type Factory = Arc<dyn Fn() -> Result<BotParts, String> + Send + Sync>;
 
 /// Runs the server until SIGTERM or SIGINT: then it stops accepting
 /// (closing the socket, so senders retry elsewhere), lets queued and running
 /// work finish for at most `opts.drain`, and returns. Work still queued then
 /// is picked up by the next reconcile of any replica.
-pub fn serve(opts: ServeOptions, factory: Factory) -> Result<(), String> {
+pub(crate) fn serve(opts: ServeOptions, factory: Factory) -> Result<(), String> {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("cannot handle signal {sig}: {e}"))?;

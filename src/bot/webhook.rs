@@ -41,7 +41,7 @@ pub enum Refusal {
 }
 
 /// Verifies a hex HMAC-SHA256 of `body` against every secret.
-pub fn verify(body: &[u8], hex_signatures: &[&str], secrets: &[String]) -> bool {
+pub(crate) fn verify(body: &[u8], hex_signatures: &[&str], secrets: &[String]) -> bool {
     let sigs: Vec<Vec<u8>> = hex_signatures.iter().filter_map(|h| decode_hex(h.trim())).collect();
     secrets.iter().filter(|s| !s.is_empty()).any(|s| {
         let key = hmac::Key::new(hmac::HMAC_SHA256, s.as_bytes());
@@ -63,7 +63,7 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// The signatures a header carries: `sha256=<hex>` (Jira) or `v1=<hex>[,v1=...]` (CircleCI).
-pub fn signatures(source: Source, header: &str) -> Vec<&str> {
+pub(crate) fn signatures(source: Source, header: &str) -> Vec<&str> {
     let prefix = match source {
         Source::Jira => "sha256=",
         Source::CircleCi => "v1=",
@@ -108,7 +108,7 @@ pub fn jira_work(v: &Value, project: &str) -> Result<Option<Work>, Refusal> {
 
 /// A CircleCI `workflow-completed` or `job-completed` event: the pipeline
 /// whose tickets to converge (a job ending may unblock a hold).
-pub fn circleci_work(v: &Value) -> Result<Option<Work>, Refusal> {
+pub(crate) fn circleci_work(v: &Value) -> Result<Option<Work>, Refusal> {
     let kind = v["type"].as_str().ok_or_else(|| Refusal::Malformed("no type".into()))?;
     if !matches!(kind, "workflow-completed" | "job-completed") {
         return Ok(None);

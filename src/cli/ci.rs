@@ -21,7 +21,7 @@ use crate::steps::validate::Trust;
 
 /// Where a CI command's trust comes from.
 #[derive(Debug)]
-pub enum Mode {
+pub(super) enum Mode {
     /// A bot runs: its keys and its verified policy.
     Bot {
         /// The bot's public keys.
@@ -36,7 +36,7 @@ pub enum Mode {
 
 /// A CI command's configuration and mode.
 #[derive(Debug)]
-pub struct Ci {
+pub(super) struct Ci {
     /// The effective configuration.
     pub(crate) config: Config,
     /// The mode.
@@ -45,7 +45,7 @@ pub struct Ci {
 
 impl Ci {
     /// What the judgements trust.
-    pub fn trust(&self) -> Trust<'_> {
+    pub(super) fn trust(&self) -> Trust<'_> {
         match &self.mode {
             Mode::Bot { ring, policy } => Trust::Ci { ring, policy: policy.payload.content.digest() },
             Mode::NoBot => Trust::NoBot,
@@ -54,7 +54,7 @@ impl Ci {
 
     /// One line saying what protects this run, and which configuration file
     /// it read (or where it looked).
-    pub fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         match &self.mode {
             Mode::Bot { policy, .. } => format!(
                 "policy: the changegate bot's (serial {}, key {}, expires {}){}",
@@ -77,7 +77,7 @@ impl Ci {
     }
 
     /// True without a bot.
-    pub fn no_bot(&self) -> bool {
+    pub(super) fn no_bot(&self) -> bool {
         matches!(self.mode, Mode::NoBot)
     }
 }
@@ -88,7 +88,7 @@ const NOT_FOUND: &str =
 
 /// The bot's private key must never reach a CI job: a job that can read it
 /// can sign anything.
-pub fn refuse_private_key_in_ci(env: &Env) -> Result<(), CliError> {
+pub(super) fn refuse_private_key_in_ci(env: &Env) -> Result<(), CliError> {
     if env.get("CIRCLECI").is_some() && env.get(PRIVATE_KEY_VAR).is_some() {
         return Err(CliError::Environment(format!(
             "{PRIVATE_KEY_VAR} is set in this CircleCI job: the bot's private key must never be in a CircleCI context \
@@ -100,7 +100,7 @@ pub fn refuse_private_key_in_ci(env: &Env) -> Result<(), CliError> {
 
 /// The public keys (`CHANGEGATE_RECEIPT_PUBKEY`): exit 2 naming the variable
 /// when unset or empty.
-pub fn ring(env: &Env) -> Result<KeyRing, CliError> {
+pub(super) fn ring(env: &Env) -> Result<KeyRing, CliError> {
     let ring = KeyRing::parse(env.get(PUBLIC_KEYS_VAR).unwrap_or_default()).map_err(key_error)?;
     if ring.is_empty() {
         return Err(key_error(KeyError::Missing(PUBLIC_KEYS_VAR)));
@@ -113,7 +113,7 @@ fn key_error(e: KeyError) -> CliError {
 }
 
 /// The Jira and CircleCI clients from the environment.
-pub fn services(env: &Env) -> Result<Clients, CliError> {
+pub(super) fn services(env: &Env) -> Result<Clients, CliError> {
     let ca = ca_bundle(env);
     let retry = RetryPolicy::from_env(env)?;
     let jira = Jira::new(&JiraSettings::from_env(env)?, ca.as_deref(), retry.clone())?;
@@ -124,11 +124,11 @@ pub fn services(env: &Env) -> Result<Clients, CliError> {
 /// The clients, made once when first needed (a run without a bot on an
 /// environment that is not controlled needs none).
 #[derive(Debug, Default)]
-pub struct Lazy(Option<Clients>);
+pub(super) struct Lazy(Option<Clients>);
 
 impl Lazy {
     /// The clients from the environment.
-    pub fn get(&mut self, env: &Env) -> Result<&Clients, CliError> {
+    pub(super) fn get(&mut self, env: &Env) -> Result<&Clients, CliError> {
         if self.0.is_none() {
             self.0 = Some(services(env)?);
         }
@@ -137,7 +137,7 @@ impl Lazy {
 
     /// The clients from the environment, GitHub included (the commands that
     /// analyse a change read it).
-    pub fn with_github(&mut self, env: &Env) -> Result<&Clients, CliError> {
+    pub(super) fn with_github(&mut self, env: &Env) -> Result<&Clients, CliError> {
         self.get(env)?;
         let clients = self.0.as_mut().expect("just made");
         if clients.github.is_none() {
@@ -148,12 +148,12 @@ impl Lazy {
 }
 
 /// The GitHub client from the environment.
-pub fn github(env: &Env) -> Result<GitHub, CliError> {
+pub(super) fn github(env: &Env) -> Result<GitHub, CliError> {
     Ok(GitHub::new(&GitHubSettings::from_env(env)?, ca_bundle(env).as_deref(), RetryPolicy::from_env(env)?)?)
 }
 
 /// Loads the configuration and mode of a CI command.
-pub fn load(explicit: Option<&Path>, env: &Env, no_bot: bool, svc: &mut Lazy) -> Result<Ci, CliError> {
+pub(super) fn load(explicit: Option<&Path>, env: &Env, no_bot: bool, svc: &mut Lazy) -> Result<Ci, CliError> {
     refuse_private_key_in_ci(env)?;
     let checkout = load_config(explicit)?;
     if no_bot {
@@ -196,7 +196,7 @@ pub fn load(explicit: Option<&Path>, env: &Env, no_bot: bool, svc: &mut Lazy) ->
 
 /// Which ticket a later CI step works on.
 #[derive(Debug)]
-pub enum Found {
+pub(super) enum Found {
     /// This one.
     Ticket(String),
     /// No controlled environment is involved: there is no ticket to use.
@@ -209,7 +209,7 @@ pub enum Found {
 /// file is a CI job's and decides nothing, the ticket bound to this
 /// pipeline in any environment the policy controls. `environment` is the
 /// job's own (`--environment`), else what the state file says.
-pub fn find_ticket(
+pub(super) fn find_ticket(
     ci: &Ci,
     lazy: &mut Lazy,
     env: &Env,

@@ -35,7 +35,7 @@ pub(crate) enum RenderWith {
 }
 
 impl RenderWith {
-    pub fn tool(self) -> crate::model::binding::Tool {
+    pub(super) fn tool(self) -> crate::model::binding::Tool {
         match self {
             RenderWith::Terraform => crate::model::binding::Tool::Terraform,
             RenderWith::Tofu => crate::model::binding::Tool::Tofu,
@@ -57,7 +57,7 @@ pub(crate) fn render_plan(
 
 /// An error that stops a command; shown to the user as is.
 #[derive(Debug, thiserror::Error)]
-pub enum CliError {
+pub(super) enum CliError {
     /// Bad configuration.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
@@ -130,7 +130,7 @@ pub enum CliError {
     Local(String),
 }
 
-pub fn load_config(explicit: Option<&Path>) -> Result<Config, CliError> {
+pub(super) fn load_config(explicit: Option<&Path>) -> Result<Config, CliError> {
     let env_path = std::env::var_os("CHANGEGATE_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from);
     let cwd = std::env::current_dir().map_err(CliError::Output)?;
     Ok(Config::load(explicit, env_path.as_deref(), &cwd, Date::today_utc())?)
@@ -140,31 +140,31 @@ pub fn load_config(explicit: Option<&Path>) -> Result<Config, CliError> {
 /// judged, and, when it could not decide, an error case saying why, so the
 /// file is there whatever the outcome.
 #[derive(Debug)]
-pub struct JunitOut {
+pub(super) struct JunitOut {
     path: Option<PathBuf>,
     command: &'static str,
     suites: Vec<crate::base::junit::Suite>,
 }
 
 impl JunitOut {
-    pub fn new(path: Option<&Path>, command: &'static str) -> Self {
+    pub(super) fn new(path: Option<&Path>, command: &'static str) -> Self {
         JunitOut { path: path.map(Path::to_path_buf), command, suites: Vec::new() }
     }
 
     /// Adds a suite (kept only when a file was asked for).
-    pub fn push(&mut self, suite: crate::base::junit::Suite) {
+    pub(super) fn push(&mut self, suite: crate::base::junit::Suite) {
         if self.path.is_some() {
             self.suites.push(suite);
         }
     }
 
     /// True when a file was asked for.
-    pub fn wanted(&self) -> bool {
+    pub(super) fn wanted(&self) -> bool {
         self.path.is_some()
     }
 
     /// Writes the file for the command's result and passes the result on.
-    pub fn finish(mut self, result: Result<Outcome, CliError>) -> Result<Outcome, CliError> {
+    pub(super) fn finish(mut self, result: Result<Outcome, CliError>) -> Result<Outcome, CliError> {
         use crate::base::junit::{Case, Suite};
         let Some(path) = self.path.take() else { return result };
         if let Err(e) = &result {
@@ -185,7 +185,7 @@ impl JunitOut {
 }
 
 /// Writes a report file, making its directory.
-pub fn write_file(path: &Path, what: &'static str, bytes: &[u8]) -> Result<(), CliError> {
+pub(super) fn write_file(path: &Path, what: &'static str, bytes: &[u8]) -> Result<(), CliError> {
     let file = |source| CliError::File { what, path: path.to_path_buf(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(file)?;
@@ -194,6 +194,6 @@ pub fn write_file(path: &Path, what: &'static str, bytes: &[u8]) -> Result<(), C
 }
 
 /// The optional CA bundle (`CHANGEGATE_CA_BUNDLE`).
-pub fn ca_bundle(env: &Env) -> Option<PathBuf> {
+pub(super) fn ca_bundle(env: &Env) -> Option<PathBuf> {
     env.get("CHANGEGATE_CA_BUNDLE").map(PathBuf::from)
 }

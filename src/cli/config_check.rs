@@ -130,7 +130,7 @@ fn probe_lock(config: &Config, env: &Env, out: &mut dyn Write) -> Result<Vec<Str
 }
 
 /// The bot's base URL, for `--probe`.
-pub const BOT_URL_VAR: &str = "CHANGEGATE_BOT_URL";
+pub(super) const BOT_URL_VAR: &str = "CHANGEGATE_BOT_URL";
 
 /// Checks that the bot has accepted a signed Jira delivery since it started
 /// (its `/healthz` says when): the admin webhook reaches it, with a secret
@@ -192,7 +192,7 @@ fn probe_bot(config: &Config, env: &Env, out: &mut dyn Write) -> Result<Vec<Stri
 }
 
 /// Checks the configuration against the site; returns what is wrong.
-pub fn check_site(config: &Config, jira: &Jira, probe: Option<&str>) -> Result<Vec<String>, CliError> {
+pub(super) fn check_site(config: &Config, jira: &Jira, probe: Option<&str>) -> Result<Vec<String>, CliError> {
     let jc = &config.jira;
     let mut problems = Vec::new();
     let me = jira.myself()?;

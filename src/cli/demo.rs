@@ -9,11 +9,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use clap::{Args, Parser};
+use clap::Args;
 use serde_json::{Value, json};
 
 use super::common::CliError;
-use super::{Cli, execute};
 use crate::base::env::Env;
 use crate::base::outcome::Outcome;
 use crate::clients::http::{RetryPolicy, Secret};
@@ -75,6 +74,7 @@ enum Who {
 
 struct Demo<'a> {
     out: &'a mut dyn Write,
+    runner: Runner,
     stand_ins: StandIns,
     dir: PathBuf,
     receipt_key: (String, String),
@@ -92,7 +92,15 @@ struct Via {
     github: Option<String>,
 }
 
-pub(super) fn run(cli: &DemoCli, out: &mut dyn Write) -> Result<Outcome, CliError> {
+/// Runs one changegate command line (its first word the program's name) in
+/// this process, with `env` as its environment, writing its report to the
+/// buffer; a command that fails to parse or errors reports that and is
+/// undecided. The command line itself hands this in, so the demo runs each
+/// step exactly as the binary would without importing the dispatcher that
+/// dispatches to it.
+pub(super) type Runner = fn(argv: &[&str], env: &Env, out: &mut Vec<u8>) -> Outcome;
+
+pub(super) fn run(cli: &DemoCli, out: &mut dyn Write, runner: Runner) -> Result<Outcome, CliError> {
     git_available()?;
     let dir = match &cli.keep {
         Some(d) => {
@@ -119,6 +127,7 @@ pub(super) fn run(cli: &DemoCli, out: &mut dyn Write) -> Result<Outcome, CliErro
     }
     let mut demo = Demo {
         out,
+        runner,
         stand_ins,
         dir: dir.clone(),
         receipt_key: crate::model::receipt::generate(),
@@ -606,19 +615,7 @@ impl Demo<'_> {
         let mut argv = vec!["changegate", "--config", &config];
         argv.extend_from_slice(args);
         let mut buf = Vec::new();
-        let outcome = match Cli::try_parse_from(&argv) {
-            Ok(cli) => match execute(cli, env, &mut buf, &crate::base::progress::Progress::quiet()) {
-                Ok(o) => o,
-                Err(e) => {
-                    let _ = writeln!(buf, "changegate: error: {e}");
-                    Outcome::Undecided
-                }
-            },
-            Err(e) => {
-                let _ = writeln!(buf, "{e}");
-                Outcome::Undecided
-            }
-        };
+        let outcome = (self.runner)(&argv, env, &mut buf);
         (outcome, String::from_utf8_lossy(&buf).into_owned())
     }
 

@@ -135,6 +135,26 @@ pub(crate) fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, progress: 
     }
 }
 
+/// Runs a whole command line in this process for the demo ([`demo::Runner`]):
+/// its report and any error go to `out`, quietly, as a job's log would show
+/// them.
+fn run_quietly(argv: &[&str], env: &Env, out: &mut Vec<u8>) -> Outcome {
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = writeln!(out, "{e}");
+            return Outcome::Undecided;
+        }
+    };
+    match execute(cli, env, out, &Progress::quiet()) {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = writeln!(out, "changegate: error: {e}");
+            Outcome::Undecided
+        }
+    }
+}
+
 /// Runs a parsed command line with `env` as its environment.
 fn execute(cli: Cli, env: &Env, out: &mut dyn Write, progress: &Progress) -> Result<Outcome, CliError> {
     match cli.command {
@@ -156,7 +176,7 @@ fn execute(cli: Cli, env: &Env, out: &mut dyn Write, progress: &Progress) -> Res
         Command::Setup { command } => setup::run(&command, cli.config.as_deref(), env, out, progress),
         Command::Keys { command } => keys::run(&command, env, out),
         Command::StandIns(args) => stand_ins::run(&args, out),
-        Command::Demo(args) => demo::run(&args, out),
+        Command::Demo(args) => demo::run(&args, out, run_quietly),
     }
 }
 

@@ -11,7 +11,7 @@ use clap::Args;
 use super::common::CliError;
 use crate::base::env::Env;
 use crate::base::outcome::Outcome;
-use crate::config::jira::parse_duration;
+use crate::base::time::parse_duration;
 use crate::steps::resume::{self, Ended, ResumeArgs};
 
 #[derive(Debug, Args)]

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use ureq::http::{self, HeaderMap, HeaderValue, Method};
+use ureq::http::{self, HeaderMap, Method};
 
 /// A credential: printed as `***` everywhere.
 #[derive(Clone, PartialEq, Eq)]
@@ -549,7 +549,7 @@ fn transport_error(e: &ureq::Error) -> String {
 }
 
 /// `Retry-After` in seconds or as an HTTP date.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get("retry-after")?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -559,14 +559,14 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Time until `x-ratelimit-reset` (epoch seconds), GitHub's rate-limit window.
-pub fn rate_limit_reset(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn rate_limit_reset(headers: &HeaderMap) -> Option<Duration> {
     let reset: u64 = headers.get("x-ratelimit-reset")?.to_str().ok()?.trim().parse().ok()?;
     Some(Duration::from_secs(reset).saturating_sub(crate::base::time::now_unix_duration()) + Duration::from_secs(1))
 }
 
 /// The most useful part of an error body: Jira's `errorMessages`/`errors`,
 /// GitHub's and CircleCI's `message`, else the start of the text.
-pub fn error_message(body: &[u8]) -> String {
+pub(crate) fn error_message(body: &[u8]) -> String {
     let cut = |s: &str| {
         let s = s.trim();
         if s.chars().count() > 300 { format!("{}...", s.chars().take(297).collect::<String>()) } else { s.to_owned() }
@@ -605,7 +605,7 @@ pub fn error_message(body: &[u8]) -> String {
 }
 
 /// Percent-encodes a query or path component (RFC 3986 unreserved kept).
-pub fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -617,15 +617,11 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
-/// Checks a header value is sendable (no line breaks smuggled in).
-pub fn header_value(v: &str) -> Option<HeaderValue> {
-    HeaderValue::from_str(v).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::fake::{FakeServer, Reply};
+    use ureq::http::HeaderValue;
 
     fn client(url: &str, retry: RetryPolicy) -> Http {
         Http::new(

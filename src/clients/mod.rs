@@ -3,11 +3,11 @@
 //! and Slack notices. They say what the service answered; what it means is
 //! for the steps.
 
-pub mod circleci;
-pub mod github;
-pub mod http;
-pub mod jira;
-pub mod notify;
+pub(crate) mod circleci;
+pub(crate) mod github;
+pub(crate) mod http;
+pub(crate) mod jira;
+pub(crate) mod notify;
 
 use self::circleci::CircleCi;
 use self::github::GitHub;

@@ -14,7 +14,7 @@ use crate::clients::http::{Auth, Body, Http, RetryPolicy, Secret, SetupError};
 
 /// Why a person is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
+pub(crate) enum Reason {
     /// The ticket needs a person's approval (manual review).
     NeedsApproval,
     /// A request has waited long: reminder.
@@ -36,7 +36,7 @@ pub enum Reason {
 
 impl Notice {
     /// The reason, in words (for logs).
-    pub fn reason_name(&self) -> &'static str {
+    pub(crate) fn reason_name(&self) -> &'static str {
         self.reason.headline()
     }
 }
@@ -58,7 +58,7 @@ impl Reason {
 
 /// One notice.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
+pub(crate) struct Notice {
     /// Why.
     pub(crate) reason: Reason,
     /// The ticket key.
@@ -72,12 +72,12 @@ pub struct Notice {
 }
 
 /// The CircleCI web address of a workflow (where its hold is).
-pub fn workflow_url(workflow_id: &str) -> String {
+pub(crate) fn workflow_url(workflow_id: &str) -> String {
     format!("https://app.circleci.com/pipelines/workflows/{workflow_id}")
 }
 
 /// The Slack message of a notice (incoming-webhook JSON, `mrkdwn` text).
-pub fn slack_message(n: &Notice) -> Value {
+pub(crate) fn slack_message(n: &Notice) -> Value {
     let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     let mut text = format!("<{}|{}> {}: {}", n.ticket_url, escape(&n.ticket), n.reason.headline(), escape(&n.detail));
     if let Some(w) = &n.workflow_id {
@@ -88,23 +88,23 @@ pub fn slack_message(n: &Notice) -> Value {
 
 /// Sends notices to the configured channels.
 #[derive(Debug, Clone, Default)]
-pub struct Notifier {
+pub(crate) struct Notifier {
     slack: Option<Http>,
 }
 
 /// A notice could not be sent (never names the webhook URL).
 #[derive(Debug, thiserror::Error)]
 #[error("Slack: the incoming webhook {0}")]
-pub struct NotifyError(String);
+pub(crate) struct NotifyError(String);
 
 impl Notifier {
     /// No channel beyond Jira.
-    pub fn none() -> Self {
+    pub(crate) fn none() -> Self {
         Notifier::default()
     }
 
     /// From `CHANGEGATE_SLACK_WEBHOOK_URL`, when set.
-    pub fn from_env(env: &Env, ca: Option<&std::path::Path>, retry: RetryPolicy) -> Result<Self, SetupError> {
+    pub(crate) fn from_env(env: &Env, ca: Option<&std::path::Path>, retry: RetryPolicy) -> Result<Self, SetupError> {
         let Some(url) = env.get("CHANGEGATE_SLACK_WEBHOOK_URL").filter(|u| !u.trim().is_empty()) else {
             return Ok(Notifier::none());
         };
@@ -117,12 +117,12 @@ impl Notifier {
     }
 
     /// Whether any channel is configured.
-    pub fn is_configured(&self) -> bool {
+    pub(crate) fn is_configured(&self) -> bool {
         self.slack.is_some()
     }
 
     /// Sends a notice to every configured channel.
-    pub fn send(&self, n: &Notice) -> Result<(), NotifyError> {
+    pub(crate) fn send(&self, n: &Notice) -> Result<(), NotifyError> {
         let Some(slack) = &self.slack else { return Ok(()) };
         let body = Body::Json(serde_json::to_vec(&slack_message(n)).expect("serialises"));
         slack.call(ureq::http::Method::POST, "", &[], &body).map(|_| ()).map_err(|e| {

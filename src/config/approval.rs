@@ -21,8 +21,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::jira::parse_duration;
 use super::problems::Problems;
+use crate::base::time::parse_duration;
 
 /// `[approval]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -38,7 +38,7 @@ pub(super) struct RawApproval {
 
 /// The validated approval settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApprovalConfig {
+pub(crate) struct ApprovalConfig {
     /// The bot approves tickets whose every check passes (off by default:
     /// it then only recommends).
     pub(crate) auto_approve: bool,
@@ -84,7 +84,7 @@ fn period(v: Option<Spanned<String>>, default: Duration, p: &mut Problems<'_>) -
 
 /// A repository-relative path, `./` and duplicate slashes removed; `None`
 /// for an absolute path, `..`, or nothing.
-pub fn repo_path(path: &str) -> Option<String> {
+pub(crate) fn repo_path(path: &str) -> Option<String> {
     let parts: Vec<&str> = path.trim().split('/').filter(|p| !p.is_empty() && *p != ".").collect();
     (!path.trim().starts_with('/') && !parts.is_empty() && !parts.contains(&"..")).then(|| parts.join("/"))
 }

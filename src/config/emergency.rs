@@ -18,8 +18,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::jira::parse_duration;
 use super::problems::Problems;
+use crate::base::time::parse_duration;
 
 /// `[emergency]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -33,7 +33,7 @@ pub(super) struct RawEmergency {
 
 /// The validated emergency settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmergencyConfig {
+pub(crate) struct EmergencyConfig {
     /// The Jira group allowed to grant emergencies; `None`: emergencies off.
     pub(crate) group: Option<String>,
     /// How long after the emergency approval the retrospective is due.

@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::problems::Problems;
+use crate::base::time::parse_duration;
 
 /// The fields of a change ticket (names used in `changegate.toml`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -178,7 +179,7 @@ impl fmt::Display for TicketField {
 /// How a site field takes its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum FieldType {
+pub(crate) enum FieldType {
     /// Single-line text: a string.
     Text,
     /// Multi-line text: an ADF document (Jira Cloud v3).
@@ -205,7 +206,7 @@ pub struct SiteField {
 /// Status names on the site.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Statuses {
+pub(crate) struct Statuses {
     /// New ticket.
     pub(crate) open: String,
     /// Waiting for a person to complete fields.
@@ -226,12 +227,12 @@ pub struct Statuses {
 
 impl Statuses {
     /// Statuses a ticket never leaves (the change is over).
-    pub fn closed(&self) -> [&str; 4] {
+    pub(crate) fn closed(&self) -> [&str; 4] {
         [&self.declined, &self.done, &self.failed, &self.cancelled]
     }
 
     /// True when the ticket is over.
-    pub fn is_closed(&self, status: &str) -> bool {
+    pub(crate) fn is_closed(&self, status: &str) -> bool {
         self.closed().iter().any(|s| s.eq_ignore_ascii_case(status))
     }
 }
@@ -263,7 +264,7 @@ pub struct Transitions {
 /// Resolution names set with the closing transitions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Resolutions {
+pub(crate) struct Resolutions {
     /// Deployed.
     pub(crate) done: String,
     /// Deploy failed.
@@ -401,21 +402,6 @@ struct RawResolutions {
     cancelled: Option<String>,
     expired: Option<String>,
     duplicate: Option<String>,
-}
-
-/// Parses `90m`, `24h`, `7d` (and plain seconds).
-pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().ok()?;
-    let secs = match unit.trim() {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return None,
-    };
-    (secs > 0).then(|| Duration::from_secs(secs))
 }
 
 fn or(v: Option<String>, default: &str) -> String {
@@ -694,14 +680,5 @@ mod tests {
     fn unknown_keys_in_sub_tables_are_rejected() {
         let e = parse("[jira.statuses]\napprove = \"Approved\"\n").unwrap_err();
         assert!(e.contains("c.toml:2:1") && e.contains("approve"), "{e}");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
-        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("0h"), None);
-        assert_eq!(parse_duration("1w"), None);
     }
 }

@@ -56,7 +56,7 @@ pub(super) struct RawLock {
 
 /// The validated lock settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LockConfig {
+pub(crate) struct LockConfig {
     /// The organization slug (`gh/acme`, `circleci/<id>`).
     pub(crate) owner_slug: Option<String>,
     /// Contexts holding production credentials.
@@ -78,7 +78,7 @@ pub struct LockConfig {
 
 impl LockConfig {
     /// The plan hold of `env` (a normalised environment name).
-    pub fn plan_hold(&self, env: &str) -> Option<&str> {
+    pub(crate) fn plan_hold(&self, env: &str) -> Option<&str> {
         self.plan_holds.get(&super::problems::env_key(env)).map(String::as_str)
     }
 }

@@ -9,18 +9,18 @@
 //! command runs on the built-in defaults.
 
 pub(crate) mod approval;
-pub mod emergency;
-pub mod jira;
-pub mod lock;
-pub mod pattern;
-pub mod plan;
+pub(crate) mod emergency;
+pub(crate) mod jira;
+pub(crate) mod lock;
+pub(crate) mod pattern;
+pub(crate) mod plan;
 mod problems;
 mod reading;
 pub(crate) mod review;
-pub mod scan;
+pub(crate) mod scan;
 pub(crate) mod windows;
 
-pub use self::problems::{ConfigError, Problem, Problems, env_key};
+pub(crate) use self::problems::{ConfigError, Problem, Problems, env_key};
 
 use std::path::{Path, PathBuf};
 

@@ -9,7 +9,7 @@ use regex::{Regex, RegexBuilder};
 
 /// How a [`Pattern`] is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Match {
+pub(crate) enum Match {
     /// Found anywhere in the text, ignoring case (`[scan] required`).
     SearchIgnoringCase,
     /// The whole line, case as written (version-bump replacements).
@@ -18,7 +18,7 @@ pub enum Match {
 
 /// A compiled regular expression from the configuration.
 #[derive(Debug, Clone)]
-pub struct Pattern {
+pub(crate) struct Pattern {
     written: String,
     how: Match,
     regex: Regex,
@@ -50,7 +50,7 @@ fn reason(e: &regex::Error) -> String {
 
 impl Pattern {
     /// Compiles `written`; the error says why it is not a regular expression.
-    pub fn new(written: &str, how: Match) -> Result<Pattern, String> {
+    pub(crate) fn new(written: &str, how: Match) -> Result<Pattern, String> {
         // Checked alone first: a pattern valid on its own has balanced
         // groups, so the anchors around it below cannot be escaped.
         let alone = RegexBuilder::new(written).case_insensitive(how == Match::SearchIgnoringCase).build();
@@ -63,12 +63,12 @@ impl Pattern {
     }
 
     /// The pattern as written.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.written
     }
 
     /// Does `text` match?
-    pub fn is_match(&self, text: &str) -> bool {
+    pub(crate) fn is_match(&self, text: &str) -> bool {
         self.regex.is_match(text)
     }
 }

@@ -149,7 +149,7 @@ impl PlanRules {
 /// An accepted risky change: the reasons it covers for an address, why, and
 /// until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exemption {
+pub(crate) struct Exemption {
     /// Resource address; `*` matches any run of characters.
     pub(crate) address: String,
     /// The reasons accepted; others still count.

@@ -65,26 +65,26 @@ impl fmt::Display for Problem {
 
 /// Collects problems with positions computed from byte spans of the text.
 #[derive(Debug)]
-pub struct Problems<'t> {
+pub(crate) struct Problems<'t> {
     text: &'t str,
     /// The problems, in the order found.
     pub(super) list: Vec<Problem>,
 }
 
 impl<'t> Problems<'t> {
-    pub fn new(text: &'t str) -> Self {
+    pub(crate) fn new(text: &'t str) -> Self {
         Problems { text, list: Vec::new() }
     }
 
     /// Records a problem at a byte span of the file.
-    pub fn at(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
+    pub(crate) fn at(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
         let (line, column) = line_col(self.text, span.start);
         self.list.push(Problem { line: Some(line), column: Some(column), message: message.into() });
     }
 
     /// Records a problem at a byte span when there is one, else for the
     /// whole file.
-    pub fn error(&mut self, span: Option<std::ops::Range<usize>>, message: &str) {
+    pub(crate) fn error(&mut self, span: Option<std::ops::Range<usize>>, message: &str) {
         match span {
             Some(s) => self.at(s, message),
             None => self.list.push(Problem { line: None, column: None, message: message.to_owned() }),
@@ -101,7 +101,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// An environment name as compared: trimmed, lower case.
-pub fn env_key(name: &str) -> String {
+pub(crate) fn env_key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 

@@ -32,7 +32,7 @@ use super::problems::Problems;
 
 /// How squash and rebase landings are judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReviewMode {
+pub(crate) enum ReviewMode {
     /// Squash and rebase landings fail: the landed commit is not the one
     /// reviewed.
     Strict,
@@ -43,7 +43,7 @@ pub enum ReviewMode {
 
 impl ReviewMode {
     /// The name in the configuration.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ReviewMode::Strict => "strict",
             ReviewMode::VerifiedSquash => "verified-squash",
@@ -53,7 +53,7 @@ impl ReviewMode {
 
 /// Version files a bump may change by default; each has a parser that
 /// knows its version fields.
-pub const DEFAULT_VERSION_FILES: &[&str] = &[
+pub(crate) const DEFAULT_VERSION_FILES: &[&str] = &[
     "Cargo.toml",
     "*/Cargo.toml",
     "Cargo.lock",
@@ -94,7 +94,7 @@ pub struct ReviewConfig {
 
 /// The version-bump exemption.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionBumpConfig {
+pub(crate) struct VersionBumpConfig {
     /// Path patterns (`*` globs, matched against the whole path) a bump
     /// may change. Only files of a known format can be verified.
     pub(crate) files: Vec<String>,
@@ -110,7 +110,7 @@ pub struct VersionBumpConfig {
 /// `pre-release-replacements`: a README's version line, `html_root_url`),
 /// and the lines it may rewrite.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Replacement {
+pub(crate) struct Replacement {
     /// The file's path inside the repository, exactly (no globs).
     pub(crate) file: String,
     /// Each removed and each added line must match it whole.
@@ -289,7 +289,7 @@ impl RawReview {
 /// The format of a version file, from its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(missing_docs)]
-pub enum VersionFile {
+pub(crate) enum VersionFile {
     CargoToml,
     CargoLock,
     PackageJson,
@@ -304,7 +304,7 @@ pub enum VersionFile {
 
 /// The format of the version file at `path`, if changegate reads its
 /// version fields (README.md, *Version bumps*).
-pub fn version_file(path: &str) -> Option<VersionFile> {
+pub(crate) fn version_file(path: &str) -> Option<VersionFile> {
     let file = path.rsplit('/').next().unwrap_or(path);
     let in_changeset = path.starts_with(".changeset/") && !path[".changeset/".len()..].contains('/');
     Some(match file {
@@ -324,7 +324,7 @@ pub fn version_file(path: &str) -> Option<VersionFile> {
 
 /// Whether changegate reads version fields in `path` by its format (such
 /// a file cannot be given a line replacement instead).
-pub fn has_format(path: &str) -> bool {
+pub(crate) fn has_format(path: &str) -> bool {
     version_file(path).is_some()
 }
 

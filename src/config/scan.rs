@@ -31,7 +31,7 @@ use super::pattern::{Match, Pattern};
 use super::problems::Problems;
 
 /// SARIF result levels, lowest first.
-pub const LEVELS: &[&str] = &["none", "note", "warning", "error"];
+pub(crate) const LEVELS: &[&str] = &["none", "note", "warning", "error"];
 
 /// `[scan]` as written.
 #[derive(Debug, Default, Deserialize)]

@@ -52,7 +52,7 @@ pub(super) struct RawFreeze {
 
 /// A recurring window.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Window {
+pub(crate) struct Window {
     /// The environments it governs (empty: every controlled one).
     pub(crate) environments: Vec<String>,
     /// Weekdays, 0 = Monday.
@@ -69,7 +69,7 @@ pub struct Window {
 
 /// A freeze.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Freeze {
+pub(crate) struct Freeze {
     /// The environments it governs (empty: every controlled one).
     pub(crate) environments: Vec<String>,
     /// From (inclusive).
@@ -110,7 +110,7 @@ fn instant(v: &Spanned<toml::Value>, p: &mut Problems<'_>) -> Timestamp {
 /// A window in its written form (the signed policy carries windows so).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WindowParts {
+pub(crate) struct WindowParts {
     /// Environments it governs (empty: every controlled one).
     pub(crate) environments: Vec<String>,
     /// `mon` ... `sun`.
@@ -129,7 +129,7 @@ fn hhmm(secs: i64) -> String {
 
 impl Window {
     /// The written form.
-    pub fn parts(&self) -> WindowParts {
+    pub(crate) fn parts(&self) -> WindowParts {
         WindowParts {
             environments: self.environments.clone(),
             days: self.days.iter().map(|d| DAYS[usize::from(*d) % 7].to_owned()).collect(),
@@ -140,7 +140,7 @@ impl Window {
     }
 
     /// From the written form, validated as `changegate.toml` is.
-    pub fn from_parts(w: &WindowParts) -> Result<Window, String> {
+    pub(crate) fn from_parts(w: &WindowParts) -> Result<Window, String> {
         let toml_text = format!(
             "[[windows]]\nenvironments = {}\ndays = {}\nfrom = {}\nuntil = {}\ntimezone = {}\n",
             toml_list(&w.environments),
@@ -163,7 +163,7 @@ impl Window {
 /// A freeze in its written form.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FreezeParts {
+pub(crate) struct FreezeParts {
     /// Environments it governs (empty: every controlled one).
     pub(crate) environments: Vec<String>,
     /// RFC 3339.
@@ -176,7 +176,7 @@ pub struct FreezeParts {
 
 impl Freeze {
     /// The written form.
-    pub fn parts(&self) -> FreezeParts {
+    pub(crate) fn parts(&self) -> FreezeParts {
         FreezeParts {
             environments: self.environments.clone(),
             from: self.from.to_rfc3339(),
@@ -186,7 +186,7 @@ impl Freeze {
     }
 
     /// From the written form.
-    pub fn from_parts(f: &FreezeParts) -> Result<Freeze, String> {
+    pub(crate) fn from_parts(f: &FreezeParts) -> Result<Freeze, String> {
         let from = Timestamp::parse(&f.from).ok_or_else(|| format!("not a date-time: {:?}", f.from))?;
         let until = Timestamp::parse(&f.until).ok_or_else(|| format!("not a date-time: {:?}", f.until))?;
         if until.0 <= from.0 || f.reason.trim().is_empty() {
@@ -286,7 +286,7 @@ fn governs(list: &[String], env: &str) -> bool {
 }
 
 /// Checks `env` at `now`. Pure.
-pub fn check(windows: &[Window], freezes: &[Freeze], env: &str, now: Timestamp) -> WindowCheck {
+pub(crate) fn check(windows: &[Window], freezes: &[Freeze], env: &str, now: Timestamp) -> WindowCheck {
     if let Some(f) = freezes.iter().find(|f| governs(&f.environments, env) && f.from.0 <= now.0 && now.0 < f.until.0) {
         return WindowCheck::Frozen(format!("{} freeze until {}: {}", env, f.until, f.reason));
     }

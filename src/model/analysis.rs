@@ -50,7 +50,7 @@ stable_codes! {
 }
 
 /// A reason with its explanation.
-pub type Finding = crate::base::codes::Finding<Code>;
+pub(crate) type Finding = crate::base::codes::Finding<Code>;
 
 /// An approval that counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,7 +139,7 @@ stable_codes! {
 }
 
 /// A reason with its explanation.
-pub type ScanFinding = crate::base::codes::Finding<ScanCode>;
+pub(crate) type ScanFinding = crate::base::codes::Finding<ScanCode>;
 
 /// A result that blocks the deploy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -207,7 +207,7 @@ pub struct ScanReport {
 }
 
 /// Version of the decision format (`decide --format json`, the bot's property).
-pub const DECISION_VERSION: u32 = 1;
+pub(crate) const DECISION_VERSION: u32 = 1;
 
 stable_codes! {
     /// Stable reason codes of the approval policy.
@@ -230,7 +230,7 @@ stable_codes! {
 }
 
 /// Why a person must approve.
-pub type Reason = crate::base::codes::Finding<PolicyCode>;
+pub(crate) type Reason = crate::base::codes::Finding<PolicyCode>;
 
 stable_codes! {
     /// What the analysis recommends.
@@ -242,7 +242,7 @@ stable_codes! {
 
 stable_codes! {
     /// The risk level written to the ticket.
-    pub enum Risk: "risk level" {
+    pub(crate) enum Risk: "risk level" {
         Low => "low", "every check passed";
         Medium => "medium", "nothing failed, but a person must look (first deploy, pending, undecidable)";
         High => "high", "a check failed, or the policy itself changed";
@@ -251,7 +251,7 @@ stable_codes! {
 
 /// The policy a decision applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PolicyRef {
+pub(crate) struct PolicyRef {
     /// Where it came from.
     pub(crate) source: String,
     /// SHA-256 of its content.
@@ -347,7 +347,7 @@ pub struct AnalysisRecord {
 /// The analysis in a stored bot record (`steps::bot_record`), without
 /// checking it: for what is only shown to people (the ticket's risk field)
 /// and for finding candidates.
-pub fn unverified_analysis(raw: &serde_json::Value) -> Option<AnalysisRecord> {
+pub(crate) fn unverified_analysis(raw: &serde_json::Value) -> Option<AnalysisRecord> {
     let a = raw.pointer("/payload/analysis").or_else(|| raw.pointer("/unsigned/analysis"))?;
     serde_json::from_value(a.clone()).ok()
 }

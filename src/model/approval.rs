@@ -17,7 +17,7 @@ use crate::base::time::Timestamp;
 
 /// One move of the ticket into the approved status.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Approval {
+pub(crate) struct Approval {
     /// Jira accountId of who made the move.
     pub(crate) account_id: String,
     /// When.
@@ -26,7 +26,7 @@ pub struct Approval {
 
 /// The approval rules of the site.
 #[derive(Debug, Clone)]
-pub struct ApprovalPolicy<'a> {
+pub(crate) struct ApprovalPolicy<'a> {
     /// Distinct human approvers needed.
     pub(crate) required: usize,
     /// How long an approval stays valid.
@@ -41,7 +41,7 @@ pub struct ApprovalPolicy<'a> {
 
 /// The facts of one ticket at one moment.
 #[derive(Debug, Clone)]
-pub struct ApprovalFacts<'a> {
+pub(crate) struct ApprovalFacts<'a> {
     /// The ticket is in the approved status now.
     pub(crate) approved_now: bool,
     /// Its current status, for messages.
@@ -62,7 +62,7 @@ pub struct ApprovalFacts<'a> {
 
 /// Why an approval does not count (stable codes).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApprovalProblem {
+pub(crate) enum ApprovalProblem {
     /// `not_approved`: the ticket is not in the approved status.
     NotApproved {
         /// Current status.
@@ -126,7 +126,7 @@ impl fmt::Display for ApprovalProblem {
 
 /// The verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApprovalVerdict {
+pub(crate) struct ApprovalVerdict {
     /// The approval is valid.
     pub(crate) valid: bool,
     /// Accounts whose approval counted.
@@ -141,7 +141,7 @@ pub struct ApprovalVerdict {
 }
 
 /// Judges the approval of a ticket.
-pub fn judge(facts: &ApprovalFacts<'_>, policy: &ApprovalPolicy<'_>) -> ApprovalVerdict {
+pub(crate) fn judge(facts: &ApprovalFacts<'_>, policy: &ApprovalPolicy<'_>) -> ApprovalVerdict {
     let mut problems = Vec::new();
     let mut approvers: Vec<String> = Vec::new();
     let mut by_bot = false;

@@ -120,17 +120,17 @@ impl Binding {
 }
 
 /// Label of every ticket of one pipeline, environment and action.
-pub fn key_label(pipeline_id: &str, environment: &str, action: DeployAction) -> String {
+pub(crate) fn key_label(pipeline_id: &str, environment: &str, action: DeployAction) -> String {
     label("changegate-key", &[pipeline_id, environment, action.as_str()], 24)
 }
 
 /// Label of every ticket of a repository and environment.
-pub fn stream_label(project_slug: &str, environment: &str) -> String {
+pub(crate) fn stream_label(project_slug: &str, environment: &str) -> String {
     label("changegate-stream", &[project_slug, environment], 24)
 }
 
 /// `gh/owner/name` (or `github/owner/name`) -> `(owner, name)`.
-pub fn github_repo(project_slug: &str) -> Option<(String, String)> {
+pub(crate) fn github_repo(project_slug: &str) -> Option<(String, String)> {
     let mut parts = project_slug.splitn(3, '/');
     let vcs = parts.next()?;
     let (owner, name) = (parts.next()?, parts.next()?);
@@ -141,7 +141,7 @@ pub fn github_repo(project_slug: &str) -> Option<(String, String)> {
 /// The tool that renders plans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Tool {
+pub(crate) enum Tool {
     /// `terraform`.
     Terraform,
     /// `tofu` (OpenTofu).
@@ -150,7 +150,7 @@ pub enum Tool {
 
 impl Tool {
     /// The command name.
-    pub fn command(self) -> &'static str {
+    pub(crate) fn command(self) -> &'static str {
         match self {
             Tool::Terraform => "terraform",
             Tool::Tofu => "tofu",
@@ -173,7 +173,7 @@ pub struct Renderer {
 /// What CI recorded when it asked for an emergency (in the `changegate`
 /// property).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EmergencyRequest {
+pub(crate) struct EmergencyRequest {
     /// Why it cannot wait.
     pub(crate) reason: String,
     /// Who triggered the pipeline (CircleCI user name), when known.
@@ -185,7 +185,7 @@ pub struct EmergencyRequest {
 
 /// What later jobs read from `changegate.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct State {
+pub(crate) struct State {
     /// Version of this file.
     pub(crate) schema_version: u32,
     /// The environment needs a ticket.
@@ -289,7 +289,7 @@ pub fn mirror_text(record: &TicketRecord) -> String {
 }
 
 /// The binding digest in a mirrored text.
-pub fn mirrored_binding(text: &str) -> Option<&str> {
+pub(crate) fn mirrored_binding(text: &str) -> Option<&str> {
     let mut words = text.split_whitespace();
     (words.next() == Some("binding")).then(|| words.next()).flatten()
 }
@@ -335,9 +335,9 @@ pub struct TicketRecord {
 /// The issue property CI writes.
 pub const RECORD_PROPERTY: &str = "changegate";
 /// The issue property the bot writes, signed (`steps::bot_record`).
-pub const BOT_PROPERTY: &str = "changegate.bot";
+pub(crate) const BOT_PROPERTY: &str = "changegate.bot";
 /// The label of every emergency change ticket.
-pub const EMERGENCY_LABEL: &str = "changegate-emergency";
+pub(crate) const EMERGENCY_LABEL: &str = "changegate-emergency";
 
 impl TicketRecord {
     /// A new record for a binding.

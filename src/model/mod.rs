@@ -4,9 +4,9 @@
 //! ([`analysis`]), signatures and the receipts the bot signs ([`signing`],
 //! [`receipt`]), and what makes an approval valid ([`approval`]).
 
-pub mod analysis;
-pub mod approval;
-pub mod binding;
-pub mod evidence;
-pub mod receipt;
-pub mod signing;
+pub(crate) mod analysis;
+pub(crate) mod approval;
+pub(crate) mod binding;
+pub(crate) mod evidence;
+pub(crate) mod receipt;
+pub(crate) mod signing;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::base::digest::Sha256Digest;
 use crate::base::time::Timestamp;
 use crate::model::binding::Binding;
-pub use crate::model::signing::{KeyRing, SigningKey, generate};
+pub(crate) use crate::model::signing::{KeyRing, SigningKey, generate};
 use crate::model::signing::{Kind, Signed, Unverified};
 
 /// The plan a receipt covers.
@@ -45,7 +45,7 @@ pub struct ReceiptPayload {
 }
 
 /// A signed receipt.
-pub type Receipt = Signed<ReceiptPayload>;
+pub(crate) type Receipt = Signed<ReceiptPayload>;
 
 impl ReceiptPayload {
     /// When it was issued (the epoch when unreadable: then it is older than
@@ -72,7 +72,7 @@ pub fn sign(key: &SigningKey, payload: ReceiptPayload) -> Receipt {
 }
 
 /// Checks a receipt's signature against the ring, as of its issue time.
-pub fn verify(ring: &KeyRing, r: &Receipt) -> Result<(), Unverified> {
+pub(crate) fn verify(ring: &KeyRing, r: &Receipt) -> Result<(), Unverified> {
     ring.verify(Kind::Receipt, r, r.payload.issued())
 }
 

@@ -30,9 +30,9 @@ use crate::base::digest::canonical_json;
 use crate::base::time::{Date, Timestamp};
 
 /// The variable that holds the bot's private seed.
-pub const PRIVATE_KEY_VAR: &str = "CHANGEGATE_RECEIPT_KEY";
+pub(crate) const PRIVATE_KEY_VAR: &str = "CHANGEGATE_RECEIPT_KEY";
 /// The variable that holds the accepted public keys.
-pub const PUBLIC_KEYS_VAR: &str = "CHANGEGATE_RECEIPT_PUBKEY";
+pub(crate) const PUBLIC_KEYS_VAR: &str = "CHANGEGATE_RECEIPT_PUBKEY";
 
 /// What a signature is over: each kind is its own domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +84,7 @@ pub enum KeyError {
 }
 
 /// The id of a public key: the first 16 hex digits of its SHA-256.
-pub fn key_id(public: &[u8; 32]) -> String {
+pub(crate) fn key_id(public: &[u8; 32]) -> String {
     Sha256Digest::of(public).hex()[..16].to_owned()
 }
 
@@ -147,7 +147,7 @@ fn signed_bytes<T: Serialize>(kind: Kind, payload: &T) -> Vec<u8> {
 
 /// One accepted public key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrustedKey {
+pub(crate) struct TrustedKey {
     /// Its id.
     pub(crate) id: String,
     /// The key.

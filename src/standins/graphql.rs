@@ -216,13 +216,13 @@ impl Parser {
 
 /// A parsed document: the operation's selections and the fragments.
 #[derive(Debug)]
-pub struct Document {
+pub(super) struct Document {
     operation: Vec<Selection>,
     fragments: BTreeMap<String, (String, Vec<Selection>)>,
 }
 
 /// Parses a query document with one operation.
-pub fn parse(src: &str) -> Result<Document, String> {
+pub(super) fn parse(src: &str) -> Result<Document, String> {
     let mut p = Parser { t: lex(src)?, i: 0 };
     let mut operation = None;
     let mut fragments = BTreeMap::new();
@@ -254,7 +254,7 @@ pub fn parse(src: &str) -> Result<Document, String> {
 
 /// What a field resolves to.
 #[derive(Debug, Clone)]
-pub enum Resolved<N> {
+pub(super) enum Resolved<N> {
     /// A leaf value.
     Leaf(Value),
     /// An object (resolved further by its selections).
@@ -264,7 +264,7 @@ pub enum Resolved<N> {
 }
 
 /// The data behind the executor.
-pub trait Resolver {
+pub(super) trait Resolver {
     /// A node of the graph.
     type Node: Clone;
     /// The root (`Query`).
@@ -292,9 +292,9 @@ fn arg_value(l: &Lit, vars: &Map<String, Value>) -> Result<Value, String> {
 /// A resolver error that is GitHub's `NOT_FOUND`: the field becomes null
 /// and the error is listed beside the data, as GitHub answers a query for
 /// a pull request number that does not exist.
-pub const NOT_FOUND: &str = "NOT_FOUND:";
+pub(super) const NOT_FOUND: &str = "NOT_FOUND:";
 
-pub fn execute<R: Resolver>(r: &R, src: &str, vars: &Map<String, Value>) -> Value {
+pub(super) fn execute<R: Resolver>(r: &R, src: &str, vars: &Map<String, Value>) -> Value {
     let mut errors = Vec::new();
     let result = parse(src).and_then(|doc| {
         let root = r.root();

@@ -20,7 +20,7 @@ pub struct SiteUser {
 }
 
 /// The users every stand-in site has.
-pub fn default_users() -> Vec<SiteUser> {
+pub(crate) fn default_users() -> Vec<SiteUser> {
     let u = |email: &str, token: &str, id: &str, name: &str, groups: &[&str]| SiteUser {
         email: email.into(),
         token: token.into(),

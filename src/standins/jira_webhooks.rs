@@ -28,7 +28,7 @@ use crate::base::time::Timestamp;
 
 /// The group whose members the stand-in treats as Jira administrators
 /// (the global permission *Administer Jira*).
-pub const ADMIN_GROUP: &str = "jira-admins";
+pub(crate) const ADMIN_GROUP: &str = "jira-admins";
 
 /// The resource's path.
 const PATH: &str = "/rest/webhooks/1.0/webhook";
@@ -304,7 +304,7 @@ impl AdminWebhooks {
 /// The delivery an answered Jira request makes, if any: issue created
 /// (`POST /rest/api/3/issue`), edited (`PUT .../issue/{key}`), transitioned
 /// or commented on; `None` for everything else and for failed requests.
-pub fn event_of(req: &Req, resp: &Resp) -> Option<(&'static str, &'static str, Option<String>, String)> {
+pub(crate) fn event_of(req: &Req, resp: &Resp) -> Option<(&'static str, &'static str, Option<String>, String)> {
     if !(200..300).contains(&resp.status) {
         return None;
     }
@@ -331,7 +331,7 @@ pub fn event_of(req: &Req, resp: &Resp) -> Option<(&'static str, &'static str, O
 
 /// Sends deliveries in the background (a slow receiver never holds the
 /// stand-in up); failures are dropped, as a real site retries on its own.
-pub fn deliver(deliveries: Vec<Delivery>) {
+pub(crate) fn deliver(deliveries: Vec<Delivery>) {
     if deliveries.is_empty() {
         return;
     }

@@ -5,14 +5,14 @@
 
 /// A parsed query.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Query {
+pub(super) struct Query {
     pub(crate) filter: Option<Expr>,
     pub(crate) order: Vec<(String, bool)>,
 }
 
 /// A condition.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Expr {
+pub(super) enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Eq(String, String),
@@ -223,7 +223,7 @@ impl Parser {
 }
 
 /// Parses a query.
-pub fn parse(q: &str) -> Result<Query, String> {
+pub(super) fn parse(q: &str) -> Result<Query, String> {
     let toks = lex(q)?;
     let order_at = toks.windows(2).position(|w| {
         matches!((&w[0], &w[1]), (Tok::Word(a), Tok::Word(b)) if a.eq_ignore_ascii_case("order") && b.eq_ignore_ascii_case("by"))
@@ -265,7 +265,7 @@ pub fn parse(q: &str) -> Result<Query, String> {
 
 impl Expr {
     /// Evaluates against an issue; `get` returns the values of a field.
-    pub fn matches(&self, get: &dyn Fn(&str) -> Vec<String>) -> bool {
+    pub(super) fn matches(&self, get: &dyn Fn(&str) -> Vec<String>) -> bool {
         let eq = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
         match self {
             Expr::And(a, b) => a.matches(get) && b.matches(get),

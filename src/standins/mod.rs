@@ -49,7 +49,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// A `changegate.toml` for the stand-in site: every ticket field mapped to
-/// the stand-in's custom fields (see [`jira::CUSTOM_FIELDS`]).
+/// the stand-in's custom fields (see [`jira_site::CUSTOM_FIELDS`]).
 pub const SITE_CONFIG: &str = r#"# changegate.toml for the local stand-in site.
 [jira]
 project = "PRODCM"

@@ -33,7 +33,7 @@ const MAX_RECORD: u64 = 64 * 1024 * 1024;
 
 /// What to inspect.
 #[derive(Debug, Clone)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     /// Tickets created on or after this date.
     pub(crate) since: Date,
     /// How many to sample.
@@ -49,7 +49,7 @@ pub struct AuditArgs {
 
 /// Where an inspection is posted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// On this ticket.
     Ticket(String),
     /// On the inspection ticket of a period in the change project, found or
@@ -63,15 +63,15 @@ pub enum Target {
 }
 
 /// The label of the inspection ticket of `period`.
-pub fn inspection_label(period: &str) -> String {
+pub(crate) fn inspection_label(period: &str) -> String {
     format!("changegate-audit-{period}")
 }
 
 /// The label of every inspection ticket.
-pub const INSPECTION_LABEL: &str = "changegate-audit";
+pub(crate) const INSPECTION_LABEL: &str = "changegate-audit";
 
 /// Is `period` usable in a label? Pure.
-pub fn valid_period(period: &str) -> bool {
+pub(crate) fn valid_period(period: &str) -> bool {
     !period.is_empty()
         && period.len() <= 64
         && period.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
@@ -79,14 +79,14 @@ pub fn valid_period(period: &str) -> bool {
 
 /// The first day of the month before `today`: the window of a monthly
 /// inspection run early in the next month. Pure.
-pub fn previous_month_start(today: Date) -> Date {
+pub(crate) fn previous_month_start(today: Date) -> Date {
     let (year, month) = if today.month == 1 { (today.year - 1, 12) } else { (today.year, today.month - 1) };
     Date::new(year, month, 1).expect("the first of a month exists")
 }
 
 /// One inspected ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Inspected {
+pub(crate) struct Inspected {
     /// Ticket key.
     pub(crate) ticket: String,
     /// `reproduced`, or the first problem found.
@@ -97,7 +97,7 @@ pub struct Inspected {
 
 /// The report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuditReport {
+pub(crate) struct AuditReport {
     /// Version of this format.
     pub(crate) schema_version: u32,
     /// When the inspection ran.
@@ -137,7 +137,7 @@ pub struct AuditReport {
 stable_codes! {
     /// Stable outcomes of inspecting one auto-approval (README.md, "The
     /// monthly inspection").
-    pub enum AuditCode: "audit" in "### The monthly inspection: `changegate audit`" {
+    pub(crate) enum AuditCode: "audit" in "### The monthly inspection: `changegate audit`" {
         Reproduced => "reproduced", "every check holds: the record, the offline decision and the live one agree";
         EvidenceMissing => "evidence_missing", "the record, the bot's analysis or its attached evidence is gone";
         RecordAltered => "record_altered", "the bot's record on the ticket does not verify";
@@ -150,7 +150,7 @@ stable_codes! {
 
 /// One thing that got past the lock, as the audit reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LockEntry {
+pub(crate) struct LockEntry {
     /// The change ticket of the pipeline.
     pub(crate) ticket: String,
     /// What got past it.
@@ -162,7 +162,7 @@ pub struct LockEntry {
 /// One drift ticket, as the audit reports it: when, what, how long open,
 /// how closed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DriftEntry {
+pub(crate) struct DriftEntry {
     /// The drift ticket.
     pub(crate) ticket: String,
     /// Environment.
@@ -187,7 +187,7 @@ pub struct DriftEntry {
 /// The audit's view of one drift ticket (pure): how long it was open and how
 /// it closed, given what was read of it and its judgement
 /// (docs/drift.md, "Who may settle drift").
-pub fn drift_entry(
+pub(crate) fn drift_entry(
     j: &crate::steps::drift::standing::DriftFacts,
     standing: &crate::steps::drift::standing::Standing,
     closed: Option<(&str, Option<&str>)>,
@@ -229,7 +229,7 @@ pub fn drift_entry(
 
 /// One emergency change, as the audit reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EmergencyEntry {
+pub(crate) struct EmergencyEntry {
     /// The change ticket.
     pub(crate) ticket: String,
     /// Its status.
@@ -255,7 +255,7 @@ pub struct EmergencyEntry {
 
 stable_codes! {
     /// What the audit finds of one emergency change's retrospective.
-    pub enum EmergencyFinding: "audit emergency finding" {
+    pub(crate) enum EmergencyFinding: "audit emergency finding" {
         Ok => "ok", "granted, and its retrospective is done or not yet due";
         Pending => "pending", "not approved: nothing was deployed";
         Missing => "missing", "approved, with no retrospective ticket";
@@ -265,14 +265,14 @@ stable_codes! {
 
 impl EmergencyFinding {
     /// Whether the audit passes with it.
-    pub fn is_fine(self) -> bool {
+    pub(crate) fn is_fine(self) -> bool {
         matches!(self, EmergencyFinding::Ok | EmergencyFinding::Pending)
     }
 }
 
 stable_codes! {
     /// The outcome of a whole inspection.
-    pub enum AuditOutcome: "audit outcome" {
+    pub(crate) enum AuditOutcome: "audit outcome" {
         Pass => "pass", "every sampled decision was reproduced, every granted emergency has a retrospective that is not overdue, nothing got past the lock and nothing drifted";
         Findings => "findings", "at least one of those does not hold";
     }
@@ -280,7 +280,7 @@ stable_codes! {
 
 impl AuditReport {
     /// The report in markdown: the sample, the emergencies, the lock.
-    pub fn to_markdown(&self) -> String {
+    pub(crate) fn to_markdown(&self) -> String {
         use std::fmt::Write as _;
         let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
         let mut o = String::new();
@@ -363,7 +363,7 @@ impl AuditReport {
     /// decision was reproduced), per emergency change (a failure when its
     /// retrospective is missing or overdue), and for the lock (a failure per
     /// thing that got past it).
-    pub fn to_junit(&self) -> crate::base::junit::Suite {
+    pub(crate) fn to_junit(&self) -> crate::base::junit::Suite {
         use crate::base::junit::{Case, Suite};
         let mut cases: Vec<Case> = self
             .inspected
@@ -437,7 +437,11 @@ impl AuditReport {
 }
 
 /// Judges one emergency for the audit. Pure.
-pub fn emergency_finding(approved: bool, retro: Option<(&str, bool, Option<&str>)>, today: &str) -> EmergencyFinding {
+pub(crate) fn emergency_finding(
+    approved: bool,
+    retro: Option<(&str, bool, Option<&str>)>,
+    today: &str,
+) -> EmergencyFinding {
     match (approved, retro) {
         (false, None) => EmergencyFinding::Pending,
         (true, None) => EmergencyFinding::Missing,
@@ -448,7 +452,7 @@ pub fn emergency_finding(approved: bool, retro: Option<(&str, bool, Option<&str>
 
 /// Why the inspection could not run (exit 2).
 #[derive(Debug, thiserror::Error)]
-pub enum AuditError {
+pub(crate) enum AuditError {
     /// A Jira call failed.
     #[error(transparent)]
     Jira(#[from] JiraError),
@@ -476,7 +480,7 @@ fn next(state: &mut u64) -> u64 {
 
 /// A reproducible sample of `n` of `candidates` (sorted first, so the order
 /// the search returned them in does not matter).
-pub fn sample(candidates: &[String], n: usize, seed: u64) -> Vec<String> {
+pub(crate) fn sample(candidates: &[String], n: usize, seed: u64) -> Vec<String> {
     let mut pool: Vec<String> = candidates.to_vec();
     pool.sort_by_key(|k| {
         let (p, num) = k.rsplit_once('-').unwrap_or((k, "0"));
@@ -495,7 +499,7 @@ pub fn sample(candidates: &[String], n: usize, seed: u64) -> Vec<String> {
 
 /// Compares a recorded analysis, the offline re-decision of its record, and
 /// (when collected) the live re-decision. Pure.
-pub fn compare(
+pub(crate) fn compare(
     recorded: &crate::model::analysis::AnalysisRecord,
     offline: &Decision,
     live: Option<&Decision>,
@@ -554,7 +558,7 @@ pub fn compare(
 }
 
 /// Runs the inspection.
-pub fn run(
+pub(crate) fn run(
     args: &AuditArgs,
     config: &Config,
     policy: (&str, &str),

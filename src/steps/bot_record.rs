@@ -38,17 +38,17 @@ use crate::model::receipt::{PlanDigests, Receipt};
 use crate::model::signing::{KeyRing, Kind, Signed, SigningKey};
 
 /// Version of the record.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 /// Prefix of the label that mirrors the record's sequence number.
-pub const SEQ_LABEL_PREFIX: &str = "changegate-bot-seq-";
+pub(crate) const SEQ_LABEL_PREFIX: &str = "changegate-bot-seq-";
 /// Prefix of the label the bot adds each time it records an analysis:
 /// Jira's history dates it, so which binding the ticket's analysis was of at
 /// any moment is known, and an approval counts only for that one.
-pub const ANALYSED_LABEL_PREFIX: &str = "changegate-analysed-";
+pub(crate) const ANALYSED_LABEL_PREFIX: &str = "changegate-analysed-";
 
 /// The label of one recorded analysis of a binding (its digest and the
 /// record's sequence number: every analysis adds a label of its own).
-pub fn analysed_label(binding_digest: &Sha256Digest, seq: u64) -> String {
+pub(crate) fn analysed_label(binding_digest: &Sha256Digest, seq: u64) -> String {
     format!("{ANALYSED_LABEL_PREFIX}{}-{seq}", binding_prefix(binding_digest))
 }
 
@@ -59,7 +59,7 @@ pub fn binding_prefix(binding_digest: &Sha256Digest) -> String {
 
 /// Every analysis the bot's accounts recorded on a ticket, oldest first:
 /// when (Jira's history) and of which binding (digest prefix).
-pub fn analyses(changelog: &[ChangelogEntry], bot_accounts: &[String]) -> Vec<(Timestamp, String)> {
+pub(crate) fn analyses(changelog: &[ChangelogEntry], bot_accounts: &[String]) -> Vec<(Timestamp, String)> {
     let mut out = Vec::new();
     for e in changelog {
         if !e.author.as_ref().is_some_and(|a| bot_accounts.contains(&a.account_id)) {
@@ -85,7 +85,7 @@ pub fn analyses(changelog: &[ChangelogEntry], bot_accounts: &[String]) -> Vec<(T
 
 /// True when, at `at`, the latest analysis the bot had recorded was of this
 /// binding: what an approval given then approved. Pure.
-pub fn analysed_before(analyses: &[(Timestamp, String)], binding_digest: &Sha256Digest, at: Timestamp) -> bool {
+pub(crate) fn analysed_before(analyses: &[(Timestamp, String)], binding_digest: &Sha256Digest, at: Timestamp) -> bool {
     let ours = binding_prefix(binding_digest);
     analyses.iter().rev().find(|(t, _)| *t < at).is_some_and(|(_, d)| *d == ours)
 }
@@ -301,7 +301,7 @@ impl Check {
 
 /// The highest sequence number the bot's own accounts mirrored into a
 /// label (from the history, which no one else can write in their name).
-pub fn seq_floor(changelog: &[ChangelogEntry], bot_accounts: &[String]) -> u64 {
+pub(crate) fn seq_floor(changelog: &[ChangelogEntry], bot_accounts: &[String]) -> u64 {
     let mut floor = 0;
     for e in changelog {
         let by_bot = e.author.as_ref().is_some_and(|a| bot_accounts.contains(&a.account_id));
@@ -325,7 +325,7 @@ pub fn seq_floor(changelog: &[ChangelogEntry], bot_accounts: &[String]) -> u64 {
 
 /// Checks the property's value. `ring` is `None` without a bot (then an
 /// unsigned record is accepted as what it is). Pure.
-pub fn check(
+pub(crate) fn check(
     raw: Option<&Value>,
     ring: Option<&KeyRing>,
     ticket: &str,
@@ -395,7 +395,7 @@ pub fn check(
 /// The record in `raw` when the bot signed it for `ticket` and it is not
 /// older than the floor, whatever binding it was written for (a Done
 /// ticket's receipts name their bindings themselves). Pure.
-pub fn verified(raw: &Value, ring: &KeyRing, ticket: &str, floor: u64) -> Option<BotRecord> {
+pub(crate) fn verified(raw: &Value, ring: &KeyRing, ticket: &str, floor: u64) -> Option<BotRecord> {
     let signed = Signed::<BotRecord>::from_value(raw).ok()?;
     let digest = signed.payload.binding_digest;
     match check(Some(raw), Some(ring), ticket, &digest, floor) {
@@ -498,7 +498,7 @@ fn stale_seq_labels(seq: u64) -> Vec<String> {
 /// signed — never the CI record's, which anyone who may edit issues can
 /// rewrite. `ring` is `None` without a bot: then the CI record says it, and
 /// nothing is signed.
-pub fn last_done_signed(
+pub(crate) fn last_done_signed(
     jira: &Jira,
     binding: &crate::model::binding::Binding,
     config: &crate::config::jira::JiraConfig,
@@ -564,9 +564,7 @@ mod tests {
             items: vec![ChangeItem {
                 field: "labels".into(),
                 field_id: Some("labels".into()),
-                from: None,
                 from_string: Some(from.into()),
-                to: None,
                 to_string: Some(to.into()),
             }],
         }

@@ -23,7 +23,7 @@ use crate::model::binding::TicketRecord;
 
 stable_codes! {
     /// The change type, as written on the ticket.
-    pub enum ChangeType: "change type" {
+    pub(crate) enum ChangeType: "change type" {
         Standard => "standard", "a pre-approved class of change";
         Normal => "normal", "reviewed the usual way";
         Emergency => "emergency", "asked for as an emergency";
@@ -32,7 +32,7 @@ stable_codes! {
 
 /// Change type and risk level, with why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Class {
+pub(crate) struct Class {
     /// The change type.
     pub(crate) change_type: ChangeType,
     /// The risk level.
@@ -43,7 +43,7 @@ pub struct Class {
 
 /// What the bot's analysis says, as its property records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AnalysisSummary {
+pub(crate) struct AnalysisSummary {
     /// Its risk.
     pub(crate) risk: Risk,
     /// It recommends approval.
@@ -54,7 +54,7 @@ pub struct AnalysisSummary {
 
 impl AnalysisSummary {
     /// From a decision.
-    pub fn of(d: &Decision) -> Self {
+    pub(crate) fn of(d: &Decision) -> Self {
         let landings = &d.review.landings;
         AnalysisSummary {
             risk: d.risk,
@@ -67,7 +67,7 @@ impl AnalysisSummary {
     /// From the bot's record (`changegate.bot`), when it holds an analysis.
     /// For the ticket's risk and change type fields only, which are shown to
     /// people and decide nothing: the record is not verified here.
-    pub fn from_bot(bot: Option<&Value>) -> Option<Self> {
+    pub(crate) fn from_bot(bot: Option<&Value>) -> Option<Self> {
         let a = crate::model::analysis::unverified_analysis(bot?)?;
         Some(AnalysisSummary {
             risk: a.risk,
@@ -86,7 +86,7 @@ fn level(name: &str) -> Risk {
 }
 
 /// Classifies a change. Pure.
-pub fn classify(record: &TicketRecord, analysis: Option<AnalysisSummary>) -> Class {
+pub(crate) fn classify(record: &TicketRecord, analysis: Option<AnalysisSummary>) -> Class {
     let emergency = record.emergency.is_some();
     let risky_plans: Vec<&str> = record.plans.iter().filter(|(_, p)| p.risky).map(|(s, _)| s.as_str()).collect();
     let plan_risk = record

@@ -21,7 +21,7 @@ use crate::steps::ticket;
 
 stable_codes! {
     /// How the deploy ended.
-    pub enum DeployOutcome: "deploy outcome" {
+    pub(crate) enum DeployOutcome: "deploy outcome" {
         Success => "success", "the deploy job succeeded";
         Failure => "failure", "it failed";
         Canceled => "canceled", "it was cancelled or never ran";
@@ -29,7 +29,7 @@ stable_codes! {
 }
 
 /// The outcome of a finished job status; `None` while it is not finished.
-pub fn outcome_of(job_status: &str) -> Option<DeployOutcome> {
+pub(crate) fn outcome_of(job_status: &str) -> Option<DeployOutcome> {
     match job_status {
         "success" => Some(DeployOutcome::Success),
         "failed" | "unauthorized" | "infrastructure_fail" | "timedout" => Some(DeployOutcome::Failure),
@@ -40,7 +40,7 @@ pub fn outcome_of(job_status: &str) -> Option<DeployOutcome> {
 
 /// What to do with the ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CloseAction {
+pub(crate) enum CloseAction {
     /// Resolve as Done.
     Complete,
     /// Move to Failed with this resolution.
@@ -59,7 +59,7 @@ pub enum CloseAction {
 }
 
 /// Decides what closing means for a ticket in `status` (pure).
-pub fn decide(
+pub(crate) fn decide(
     status: &str,
     outcome: DeployOutcome,
     statuses: &Statuses,
@@ -81,7 +81,7 @@ pub fn decide(
 /// Why a deploy that `succeeded` applied without a reviewed plan where the
 /// policy needs one (`applied_without_plan`): an apply of an environment
 /// with a plan hold or `[plan] required`, and no plan recorded. Pure.
-pub fn applied_without_plan(
+pub(crate) fn applied_without_plan(
     config: &Config,
     record: &crate::model::binding::TicketRecord,
     succeeded: bool,
@@ -98,7 +98,7 @@ pub fn applied_without_plan(
 
 /// What was done.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Closed {
+pub(crate) struct Closed {
     /// The outcome.
     pub(crate) outcome: DeployOutcome,
     /// The action taken.
@@ -109,7 +109,7 @@ pub struct Closed {
 
 /// The deploy being closed.
 #[derive(Debug, Clone)]
-pub struct CloseArgs<'a> {
+pub(crate) struct CloseArgs<'a> {
     /// Ticket.
     pub(crate) key: &'a str,
     /// How it ended.
@@ -125,7 +125,7 @@ pub struct CloseArgs<'a> {
 }
 
 /// Closes the ticket with the outcome.
-pub fn run(args: &CloseArgs<'_>, config: &Config, svc: &Clients) -> Result<Closed, RequestError> {
+pub(crate) fn run(args: &CloseArgs<'_>, config: &Config, svc: &Clients) -> Result<Closed, RequestError> {
     let CloseArgs { key, outcome, workflow_id, deploy_job, .. } = *args;
     let jc = &config.jira;
     let t = ticket::load(&svc.jira, key, jc)?;

@@ -23,16 +23,16 @@ use crate::model::binding::EmergencyRequest;
 use crate::steps::ticket::TicketState;
 
 /// The label of every retrospective ticket.
-pub const RETROSPECTIVE_LABEL: &str = "changegate-retrospective";
+pub(crate) const RETROSPECTIVE_LABEL: &str = "changegate-retrospective";
 
 /// The label that ties a retrospective to its emergency ticket.
-pub fn retrospective_label(key: &str) -> String {
+pub(crate) fn retrospective_label(key: &str) -> String {
     format!("changegate-retrospective-of-{}", key.to_ascii_lowercase())
 }
 
 /// The facts of one ticket for the emergency decision.
 #[derive(Debug, Clone)]
-pub struct EmergencyFacts<'a> {
+pub(crate) struct EmergencyFacts<'a> {
     /// The break-glass group, when emergencies are configured.
     pub(crate) group: Option<&'a str>,
     /// The emergency asked for, when it was.
@@ -59,7 +59,7 @@ pub struct EmergencyFacts<'a> {
 
 /// An emergency granted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grant {
+pub(crate) struct Grant {
     /// Jira accountId of who granted it.
     pub(crate) by: String,
     /// When.
@@ -68,7 +68,7 @@ pub struct Grant {
 
 /// Whether an emergency approval grants the deploy: `Ok` with who and when,
 /// or why not (`None` when no emergency was asked for at all).
-pub fn judge(f: &EmergencyFacts<'_>) -> Result<Grant, Option<String>> {
+pub(crate) fn judge(f: &EmergencyFacts<'_>) -> Result<Grant, Option<String>> {
     let Some(_) = f.requested else { return Err(None) };
     let Some(group) = f.group else {
         return Err(Some(
@@ -101,13 +101,13 @@ pub fn judge(f: &EmergencyFacts<'_>) -> Result<Grant, Option<String>> {
 }
 
 /// When the retrospective of an emergency granted at `at` is due.
-pub fn due(at: Timestamp, within: Duration) -> Timestamp {
+pub(crate) fn due(at: Timestamp, within: Duration) -> Timestamp {
     Timestamp(at.0.saturating_add(i64::try_from(within.as_millis()).unwrap_or(i64::MAX)))
 }
 
 /// What an open retrospective needs now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Nudge {
+pub(crate) enum Nudge {
     /// Nothing yet.
     None,
     /// Less than a quarter of the time is left: remind once (`marker`).
@@ -126,7 +126,7 @@ pub enum Nudge {
 
 /// The reminder or escalation an open retrospective due at `due` needs at
 /// `now`, given the markers of the comments already posted.
-pub fn nudge(retro: &str, opened: Timestamp, due: Timestamp, now: Timestamp, posted: &[String]) -> Nudge {
+pub(crate) fn nudge(retro: &str, opened: Timestamp, due: Timestamp, now: Timestamp, posted: &[String]) -> Nudge {
     if now > due {
         let marker = format!("changegate:retrospective-overdue:{retro}:{}", now.to_rfc3339().get(..10).unwrap_or(""));
         if posted.contains(&marker) {
@@ -146,7 +146,7 @@ pub fn nudge(retro: &str, opened: Timestamp, due: Timestamp, now: Timestamp, pos
 /// its retrospective ticket, both once; returns the retrospective's key and
 /// what was done. Run by `validate` when it passes an emergency (the bot may
 /// be down) and by the bot when it resumes one.
-pub fn record_grant(
+pub(crate) fn record_grant(
     jira: &Jira,
     config: &Config,
     t: &TicketState,
@@ -252,7 +252,7 @@ fn grant_comment(
 /// One open retrospective and what it needs: run by the bot's reconcile.
 /// Reminds once when the deadline nears and escalates every day after it,
 /// naming the break-glass group.
-pub fn nudge_open(
+pub(crate) fn nudge_open(
     jira: &Jira,
     config: &Config,
     notifier: &crate::clients::notify::Notifier,

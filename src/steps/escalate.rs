@@ -27,7 +27,7 @@ const COMMENT_ROWS: usize = 40;
 
 /// What to record.
 #[derive(Debug, Clone)]
-pub struct EscalateArgs {
+pub(crate) struct EscalateArgs {
     /// The ticket.
     pub(crate) ticket: String,
     /// Stack name (several plans per deploy).
@@ -40,7 +40,7 @@ pub struct EscalateArgs {
 
 /// What was done.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Escalation {
+pub(crate) struct Escalation {
     /// The plan is risky.
     pub(crate) risky: bool,
     /// Lines for the log.
@@ -48,12 +48,17 @@ pub struct Escalation {
 }
 
 /// The risk level of a report: the highest severity, or `low`.
-pub fn risk_level(report: &Report) -> &'static str {
+pub(crate) fn risk_level(report: &Report) -> &'static str {
     report.findings.iter().map(|f| f.severity).max().map_or("low", |s| s.as_str())
 }
 
 /// Records the plan and escalates it when risky.
-pub fn run(report: &Report, args: &EscalateArgs, config: &Config, svc: &Clients) -> Result<Escalation, RequestError> {
+pub(crate) fn run(
+    report: &Report,
+    args: &EscalateArgs,
+    config: &Config,
+    svc: &Clients,
+) -> Result<Escalation, RequestError> {
     let jc = &config.jira;
     let t = ticket::load(&svc.jira, &args.ticket, jc)?;
     let Some(mut record) = t.record.clone() else {

@@ -15,7 +15,7 @@ use crate::model::binding::Binding;
 
 /// Where a hold stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HoldState {
+pub(crate) enum HoldState {
     /// Waiting for approval: approve this request id.
     Ready(String),
     /// Already approved.
@@ -50,7 +50,7 @@ fn upstream<'a>(jobs: &'a [Job], job: &'a Job) -> Vec<&'a str> {
 /// the ticket's other holds; a change hold downstream of one of them is not
 /// this ticket's change hold (a plan hold named as a change hold, or another
 /// environment's hold after this one's) and is never resumed as one.
-pub fn judge(
+pub(crate) fn judge(
     binding: &Binding,
     workflow: &Workflow,
     pipeline: &Pipeline,
@@ -100,7 +100,7 @@ pub fn judge(
 
 /// What resuming did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resumed {
+pub(crate) enum Resumed {
     /// This call approved it.
     Approved,
     /// It was approved already.
@@ -109,7 +109,7 @@ pub enum Resumed {
 
 /// Why a hold was not resumed.
 #[derive(Debug, thiserror::Error)]
-pub enum HoldError {
+pub(crate) enum HoldError {
     /// A CircleCI call failed.
     #[error(transparent)]
     Api(#[from] ApiError),
@@ -156,7 +156,7 @@ pub enum HoldError {
 /// Every job after the change hold `hold` waits for the plan hold `plan`,
 /// except the jobs `plan` itself waits for (they make the plan). The
 /// workflow's job list and dependencies are CircleCI's; pure.
-pub fn plan_gate(jobs: &[Job], hold: &str, plan: &str) -> Result<(), String> {
+pub(crate) fn plan_gate(jobs: &[Job], hold: &str, plan: &str) -> Result<(), String> {
     let Some(p) = jobs.iter().find(|j| j.name == plan && j.kind == "approval") else {
         return Err(format!("the workflow has no plan hold {plan:?} (an approval job) in front of apply"));
     };
@@ -177,7 +177,7 @@ pub fn plan_gate(jobs: &[Job], hold: &str, plan: &str) -> Result<(), String> {
 /// and, given a plan hold, that every deploy job waits for it
 /// ([`plan_gate`]). A blocked hold is looked at again every `poll` until
 /// `wait` has passed; `still_approved` is asked right before the approval.
-pub fn resume(
+pub(crate) fn resume(
     ci: &CircleCi,
     binding: &Binding,
     workflow_id: &str,
@@ -274,7 +274,7 @@ mod tests {
             number: 7,
             project_slug: "gh/acme/web".into(),
             state: None,
-            vcs: Some(Vcs { revision: Some(commit.into()), branch: Some(branch.into()), tag: None }),
+            vcs: Some(Vcs { revision: Some(commit.into()), branch: Some(branch.into()) }),
             trigger: None,
         }
     }

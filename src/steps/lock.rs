@@ -18,7 +18,7 @@ use crate::model::binding::TicketRecord;
 stable_codes! {
     /// Stable codes of what got past the lock (the audit's `past_the_lock`,
     /// the bot's reports on the ticket).
-    pub enum LockCode: "past the lock" in "### The monthly inspection: `changegate audit`" {
+    pub(crate) enum LockCode: "past the lock" in "### The monthly inspection: `changegate audit`" {
         HoldApprovedByOther => "hold_approved_by_other", "a hold was approved in CircleCI by someone other than the changegate bot";
         TriggeredByBot => "triggered_by_bot", "a pipeline was triggered by the bot's own CircleCI user";
         TriggeredByGroupMember => "triggered_by_group_member", "a pipeline was triggered by a member of the production security group";
@@ -28,7 +28,7 @@ stable_codes! {
 
 /// How a context is locked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Locked {
+pub(crate) enum Locked {
     /// A security-group restriction (with whatever else restricts it).
     Group,
     /// No group, but project and expression restrictions (orgs on
@@ -40,7 +40,7 @@ pub enum Locked {
 
 /// The verdict on one context's restrictions.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContextVerdict {
+pub(crate) struct ContextVerdict {
     /// How it is locked.
     pub(crate) locked: Locked,
     /// Every restriction, readable.
@@ -59,7 +59,7 @@ fn shown(r: &Restriction) -> String {
 
 /// Judges a context's restrictions. `github_app`: the org has no security
 /// groups, so project plus expression restrictions are what can be had.
-pub fn judge_context(restrictions: &[Restriction], github_app: bool) -> ContextVerdict {
+pub(crate) fn judge_context(restrictions: &[Restriction], github_app: bool) -> ContextVerdict {
     let has = |t: &str| restrictions.iter().any(|r| r.restriction_type.eq_ignore_ascii_case(t));
     let expressions: Vec<&str> = restrictions
         .iter()
@@ -92,7 +92,7 @@ pub fn judge_context(restrictions: &[Restriction], github_app: bool) -> ContextV
 
 /// Something that got past the gate, or used its break-glass hole.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Slipped {
+pub(crate) enum Slipped {
     /// A hold approved by someone other than the bot.
     HoldApprovedByOther {
         /// Workflow id.
@@ -121,7 +121,7 @@ pub enum Slipped {
 
 impl Slipped {
     /// A marker unique to this finding (one report each).
-    pub fn marker(&self) -> String {
+    pub(crate) fn marker(&self) -> String {
         match self {
             Slipped::HoldApprovedByOther { workflow, hold, .. } => format!("changegate:bypass:hold:{workflow}:{hold}"),
             Slipped::TriggeredByBot { pipeline, .. } => format!("changegate:bypass:bot-trigger:{pipeline}"),
@@ -130,12 +130,12 @@ impl Slipped {
     }
 
     /// The stable code.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         self.lock_code().as_str()
     }
 
     /// The stable code, typed.
-    pub fn lock_code(&self) -> LockCode {
+    pub(crate) fn lock_code(&self) -> LockCode {
         match self {
             Slipped::HoldApprovedByOther { .. } => LockCode::HoldApprovedByOther,
             Slipped::TriggeredByBot { .. } => LockCode::TriggeredByBot,
@@ -165,7 +165,7 @@ impl fmt::Display for Slipped {
 
 /// An approved hold as CircleCI reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApprovedHold {
+pub(crate) struct ApprovedHold {
     /// Workflow id.
     pub(crate) workflow: String,
     /// Hold name.
@@ -179,7 +179,7 @@ pub struct ApprovedHold {
 /// What got past the gate in one pipeline. `bot` is the bot's CircleCI
 /// user (id, login); `group` the logins of the security group's members.
 /// Pure.
-pub fn slipped(
+pub(crate) fn slipped(
     bot: (&str, &str),
     group: &[String],
     pipeline: &str,
@@ -205,7 +205,7 @@ pub fn slipped(
 
 /// What slipped past the lock could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// A CircleCI call failed.
     #[error(transparent)]
     CircleCi(#[from] crate::clients::http::ApiError),
@@ -217,7 +217,7 @@ pub enum ReadError {
 /// The bot's CircleCI user: its id when known (the bot asks `GET /me`),
 /// else only its login (`audit`, from `[lock] bot_login`).
 #[derive(Debug, Clone)]
-pub struct BotUser {
+pub(crate) struct BotUser {
     /// Id, when known.
     pub(crate) id: Option<String>,
     /// Login.
@@ -227,7 +227,7 @@ pub struct BotUser {
 /// The facts of what slipped past the lock in a ticket's workflows, read
 /// from CircleCI (and the security group from GitHub) and judged by
 /// [`slipped`]. The bot runs it in converge and the audit once a month.
-pub fn slipped_of(
+pub(crate) fn slipped_of(
     circleci: &CircleCi,
     github: Option<&GitHub>,
     config: &Config,

@@ -9,22 +9,22 @@
 //! risk ([`classify`]). Each step keeps its decision pure and its reading
 //! and writing in a thin adapter beside it.
 
-pub mod analyze;
-pub mod audit;
-pub mod bot_record;
-pub mod classify;
-pub mod close;
-pub mod drift;
-pub mod emergency;
+pub(crate) mod analyze;
+pub(crate) mod audit;
+pub(crate) mod bot_record;
+pub(crate) mod classify;
+pub(crate) mod close;
+pub(crate) mod drift;
+pub(crate) mod emergency;
 pub(crate) mod escalate;
 pub(crate) mod holds;
-pub mod lock;
-pub mod plan;
-pub mod policy;
-pub mod request;
-pub mod resume;
-pub mod setup;
-pub mod signed_input;
+pub(crate) mod lock;
+pub(crate) mod plan;
+pub(crate) mod policy;
+pub(crate) mod request;
+pub(crate) mod resume;
+pub(crate) mod setup;
+pub(crate) mod signed_input;
 pub(crate) mod ticket;
 pub(crate) mod validate;
 pub(crate) mod waiting;

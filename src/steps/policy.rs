@@ -40,7 +40,7 @@ use crate::model::signing::{KeyRing, Kind, Signed, SigningKey};
 /// The Jira project property that holds the signed policy.
 pub const PROPERTY: &str = "changegate.policy";
 /// Version of the policy document.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 /// How long a published policy is valid by default: the bot renews it when
 /// half of it has passed; an older policy written back (a replay) is
 /// accepted at most this long, and a bot down longer stops every deploy.
@@ -49,7 +49,7 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(3 * 86_400);
 /// The break-glass settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EmergencyPolicy {
+pub(crate) struct EmergencyPolicy {
     /// The Jira group whose members may grant an emergency (none: off).
     pub(crate) group: Option<String>,
     /// The retrospective is due this long after the grant (seconds).
@@ -216,7 +216,7 @@ pub fn sign(key: &SigningKey, content: PolicyContent, serial: u64, now: Timestam
 
 /// Why a published policy cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PolicyError {
+pub(crate) enum PolicyError {
     /// Nothing published.
     #[error(
         "no signed policy is published in project {0} (property {PROPERTY}): start the changegate bot (it publishes one), or run with --no-bot where no bot runs"
@@ -250,7 +250,7 @@ pub enum PolicyError {
 }
 
 /// Reads and verifies a published policy. Pure.
-pub fn verify(
+pub(crate) fn verify(
     raw: Option<&serde_json::Value>,
     ring: &KeyRing,
     project: &str,
@@ -281,7 +281,7 @@ pub fn verify(
 
 /// A checkout setting that would loosen the policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Loosening {
+pub(crate) struct Loosening {
     /// The setting, as written in `changegate.toml`.
     pub(crate) setting: String,
     /// Why it is refused.
@@ -312,7 +312,7 @@ fn written(table: &toml::Table, path: &str) -> bool {
 /// governed setting from the policy, tightened where the checkout asks for
 /// it. `table` is the checkout file as written (which keys it sets).
 /// Every setting that would loosen the policy is listed. Pure.
-pub fn apply(checkout: &Config, table: &toml::Table, policy: &PolicyContent) -> Result<Config, Vec<Loosening>> {
+pub(crate) fn apply(checkout: &Config, table: &toml::Table, policy: &PolicyContent) -> Result<Config, Vec<Loosening>> {
     let mut c = match policy.govern(checkout) {
         Ok(c) => c,
         Err(e) => {
@@ -554,13 +554,13 @@ fn tighten_emergency_and_plan(
 }
 
 /// Reads the published policy of `project` (`None` when there is none).
-pub fn fetch(jira: &Jira, project: &str) -> Result<Option<serde_json::Value>, JiraError> {
+pub(crate) fn fetch(jira: &Jira, project: &str) -> Result<Option<serde_json::Value>, JiraError> {
     jira.project_property(project, PROPERTY)
 }
 
 /// What publishing did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Published {
+pub(crate) enum Published {
     /// The published one says the same and is fresh: left alone.
     Current(u64),
     /// A new serial was published.
@@ -569,7 +569,7 @@ pub enum Published {
 
 /// Publishes the bot's policy unless the published one (verified with the
 /// bot's ring) says the same and has more than half its life left.
-pub fn publish(
+pub(crate) fn publish(
     jira: &Jira,
     key: &SigningKey,
     ring: &KeyRing,

@@ -20,7 +20,7 @@ use crate::steps::validate::{self, Facts, PlanFiles, Trust};
 
 /// What to resume, and how long to wait for it.
 #[derive(Debug, Clone)]
-pub struct ResumeArgs {
+pub(crate) struct ResumeArgs {
     /// The ticket.
     pub(crate) ticket: String,
     /// The approval job to resume.
@@ -37,7 +37,7 @@ pub struct ResumeArgs {
 
 /// What one look at the ticket says to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// The ticket allows the hold to go on.
     Resume,
     /// Not yet: why.
@@ -49,7 +49,7 @@ pub enum Step {
 }
 
 /// Judges the ticket for this hold. Pure.
-pub fn next_step(t: &TicketState, args: &ResumeArgs, config: &Config, trust: Trust<'_>, now: Timestamp) -> Step {
+pub(crate) fn next_step(t: &TicketState, args: &ResumeArgs, config: &Config, trust: Trust<'_>, now: Timestamp) -> Step {
     let s = &config.jira.statuses;
     let Some(record) = &t.record else {
         return Step::Stop(format!("{} is not a changegate ticket (no record)", t.key));
@@ -110,7 +110,7 @@ pub fn next_step(t: &TicketState, args: &ResumeArgs, config: &Config, trust: Tru
 
 /// How the wait ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ended {
+pub(crate) enum Ended {
     /// The hold was resumed (or had been).
     Resumed(String),
     /// The ticket will never allow it; the workflow was cancelled when it
@@ -122,7 +122,7 @@ pub enum Ended {
 
 /// Why the wait could not finish.
 #[derive(Debug, thiserror::Error)]
-pub enum ResumeError {
+pub(crate) enum ResumeError {
     /// Reading the ticket failed.
     #[error(transparent)]
     Jira(#[from] JiraError),
@@ -137,7 +137,7 @@ pub enum ResumeError {
 /// Waits for the ticket to allow the hold, then resumes it; prints a line
 /// per look through `progress` (a job that prints nothing is killed by
 /// CircleCI's no-output timeout).
-pub fn run(
+pub(crate) fn run(
     args: &ResumeArgs,
     config: &Config,
     jira: &Jira,

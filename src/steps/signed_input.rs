@@ -17,7 +17,7 @@ use crate::steps::bot_record::{self, BotRecord, Check};
 use crate::steps::policy::{self, PolicyContent, PolicyDoc};
 
 /// The test key's seed (base64): public, for this property only.
-pub const TEST_SEED: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+pub(crate) const TEST_SEED: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 const TICKET: &str = "PRODCM-1";
 const FLOOR: u64 = 3;
@@ -113,7 +113,8 @@ pub fn never_accepts_forgeries(data: &[u8]) -> Result<(), String> {
 
 /// Seeds for the corpus: every genuine document, and mangled, replayed,
 /// transplanted and foreign-key variants of them. (name, bytes)
-pub fn seeds() -> Vec<(String, Vec<u8>)> {
+#[cfg(test)]
+fn seeds() -> Vec<(String, Vec<u8>)> {
     let k = key();
     let other = SigningKey::from_base64("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=").expect("a valid seed");
     let mut out = Vec::new();

@@ -17,7 +17,7 @@ use crate::model::binding::{BOT_PROPERTY, RECORD_PROPERTY, TicketRecord, mirrore
 
 /// Everything read about one ticket.
 #[derive(Debug, Clone)]
-pub struct TicketState {
+pub(crate) struct TicketState {
     /// Key.
     pub(crate) key: String,
     /// Status name.
@@ -42,7 +42,7 @@ pub struct TicketState {
 
 /// Where a command finds its ticket.
 #[derive(Debug, thiserror::Error)]
-pub enum FindError {
+pub(crate) enum FindError {
     /// No `--ticket` and no readable state file.
     #[error("no ticket: pass --ticket KEY, or run `changegate request` first to write {path} ({why})")]
     NoState {
@@ -54,7 +54,7 @@ pub enum FindError {
 }
 
 /// The ticket from `--ticket`, else from the state file.
-pub fn find(ticket: Option<&str>, state_file: &Path) -> Result<(String, Option<State>), FindError> {
+pub(crate) fn find(ticket: Option<&str>, state_file: &Path) -> Result<(String, Option<State>), FindError> {
     let state = std::fs::read_to_string(state_file)
         .map_err(|e| e.to_string())
         .and_then(|t| serde_json::from_str::<State>(&t).map_err(|e| format!("not a changegate state file: {e}")));
@@ -71,7 +71,7 @@ pub fn find(ticket: Option<&str>, state_file: &Path) -> Result<(String, Option<S
 /// The ticket named by `--ticket` or the state file, if any: the state
 /// file is written by a CI job and decides nothing else (whether the
 /// environment is controlled comes from the policy).
-pub fn named(ticket: Option<&str>, state_file: &Path) -> Option<String> {
+pub(crate) fn named(ticket: Option<&str>, state_file: &Path) -> Option<String> {
     match find(ticket, state_file) {
         Ok((k, _)) if !k.is_empty() => Some(k),
         _ => None,
@@ -81,7 +81,7 @@ pub fn named(ticket: Option<&str>, state_file: &Path) -> Option<String> {
 /// The live tickets bound to a pipeline and environment (either action),
 /// lowest id first: for a controlled environment whose state file names no
 /// ticket.
-pub fn bound_to_pipeline(
+pub(crate) fn bound_to_pipeline(
     jira: &Jira,
     config: &JiraConfig,
     pipeline_id: &str,
@@ -116,7 +116,7 @@ pub fn bound_to_pipeline(
 /// records say: the latest ticket of its stream that reached Done, and the
 /// commit it deployed. Without a bot, and for what is only shown (the
 /// ticket's commit list); where a bot runs, [`crate::steps::bot_record::last_done_signed`].
-pub fn last_done(
+pub(crate) fn last_done(
     jira: &Jira,
     binding: &crate::model::binding::Binding,
     config: &JiraConfig,
@@ -137,7 +137,7 @@ pub fn last_done(
 }
 
 /// Reads a ticket with what the later steps need.
-pub fn load(jira: &Jira, key: &str, config: &JiraConfig) -> Result<TicketState, JiraError> {
+pub(crate) fn load(jira: &Jira, key: &str, config: &JiraConfig) -> Result<TicketState, JiraError> {
     let mut fields: Vec<String> =
         vec!["status".into(), "labels".into(), "created".into(), "summary".into(), "issuetype".into()];
     fields.extend(config.fields.values().map(|f| f.id.clone()));
@@ -174,7 +174,7 @@ fn last_status_change(changelog: &[ChangelogEntry]) -> Option<&str> {
 /// window left is the one between this read and the transition, and the
 /// workflow keeps the bot's send-back transitions away from Approved and
 /// Declined: docs/trust-model.md.)
-pub fn transition_if_unchanged(jira: &Jira, seen: &TicketState, transition: &str) -> Result<bool, JiraError> {
+pub(crate) fn transition_if_unchanged(jira: &Jira, seen: &TicketState, transition: &str) -> Result<bool, JiraError> {
     if moved_since(jira, seen)? {
         return Ok(false);
     }
@@ -184,7 +184,7 @@ pub fn transition_if_unchanged(jira: &Jira, seen: &TicketState, transition: &str
 
 /// True when someone moved the ticket since `seen` was read: another
 /// status, or another status change in its history.
-pub fn moved_since(jira: &Jira, seen: &TicketState) -> Result<bool, JiraError> {
+pub(crate) fn moved_since(jira: &Jira, seen: &TicketState) -> Result<bool, JiraError> {
     let now = jira.issue(&seen.key, &["status"], &[])?;
     if !now.status().unwrap_or_default().eq_ignore_ascii_case(&seen.status) {
         return Ok(true);
@@ -197,7 +197,7 @@ pub fn moved_since(jira: &Jira, seen: &TicketState) -> Result<bool, JiraError> {
 /// its record names it (digest and binding agree) and its labels carry its
 /// binding label and no other. Whatever the bot does for a binding (approve
 /// it) it does only then, never on a stale read.
-pub fn still_bound(jira: &Jira, key: &str, binding: &crate::model::binding::Binding) -> Result<bool, JiraError> {
+pub(crate) fn still_bound(jira: &Jira, key: &str, binding: &crate::model::binding::Binding) -> Result<bool, JiraError> {
     let now = jira.issue(key, &["labels"], &[crate::model::binding::RECORD_PROPERTY])?;
     let record = now.properties.get(crate::model::binding::RECORD_PROPERTY).and_then(TicketRecord::from_value);
     Ok(record.is_some_and(|r| bound_to(&r, &now.labels(), binding)))
@@ -205,7 +205,7 @@ pub fn still_bound(jira: &Jira, key: &str, binding: &crate::model::binding::Bind
 
 /// True when `record` is consistent (its digest is its binding's), is of
 /// `binding`, and `labels` carry that binding's label and no other. Pure.
-pub fn bound_to(record: &TicketRecord, labels: &[&str], binding: &crate::model::binding::Binding) -> bool {
+pub(crate) fn bound_to(record: &TicketRecord, labels: &[&str], binding: &crate::model::binding::Binding) -> bool {
     let want = binding.binding_label();
     let mut bindings = labels.iter().filter(|l| l.starts_with("changegate-binding-"));
     record.binding == *binding
@@ -216,7 +216,7 @@ pub fn bound_to(record: &TicketRecord, labels: &[&str], binding: &crate::model::
 
 /// Posts a comment ending in `[marker]` unless one carrying it is there;
 /// whether it posted.
-pub fn comment_once(
+pub(crate) fn comment_once(
     jira: &Jira,
     key: &str,
     marker: &str,
@@ -231,7 +231,7 @@ pub fn comment_once(
 }
 
 /// The `[marker]` tags starting with `prefix` in the ticket's comments.
-pub fn comment_markers(jira: &Jira, key: &str, prefix: &str) -> Result<Vec<String>, JiraError> {
+pub(crate) fn comment_markers(jira: &Jira, key: &str, prefix: &str) -> Result<Vec<String>, JiraError> {
     Ok(jira
         .comments(key)?
         .iter()
@@ -248,7 +248,7 @@ pub fn comment_markers(jira: &Jira, key: &str, prefix: &str) -> Result<Vec<Strin
 /// [`load`], and for a ticket that asked for an emergency, which of its
 /// approvers Jira says are in the break-glass group: what the approval
 /// judgements (`validate`, the bot, `resume`) need.
-pub fn load_judged(jira: &Jira, key: &str, config: &crate::config::Config) -> Result<TicketState, JiraError> {
+pub(crate) fn load_judged(jira: &Jira, key: &str, config: &crate::config::Config) -> Result<TicketState, JiraError> {
     let mut t = load(jira, key, &config.jira)?;
     let asked = t.record.as_ref().is_some_and(|r| r.emergency.is_some());
     if let (true, Some(group)) = (asked, &config.emergency.group) {
@@ -279,7 +279,7 @@ fn binding_labels(s: Option<&str>) -> Vec<&str> {
 
 impl TicketState {
     /// Every move into `approved`, oldest first.
-    pub fn approvals(&self, approved: &str) -> Vec<Approval> {
+    pub(crate) fn approvals(&self, approved: &str) -> Vec<Approval> {
         let mut out = Vec::new();
         for e in &self.changelog {
             let to_approved = e.items.iter().any(|i| {
@@ -299,7 +299,7 @@ impl TicketState {
 
     /// When the binding last changed: the creation, or the latest history
     /// entry that changed the binding label or the record field.
-    pub fn binding_changed_at(&self, config: &JiraConfig) -> Timestamp {
+    pub(crate) fn binding_changed_at(&self, config: &JiraConfig) -> Timestamp {
         let record_field = config.site_field(TicketField::Record).map(|f| f.id);
         let mut at = self.created;
         for e in &self.changelog {
@@ -320,7 +320,7 @@ impl TicketState {
 
     /// When `label` was last added (its latest appearance in the history);
     /// the creation time if it was there from the start.
-    pub fn label_added_at(&self, label: &str) -> Option<Timestamp> {
+    pub(crate) fn label_added_at(&self, label: &str) -> Option<Timestamp> {
         let mut at = None;
         for e in &self.changelog {
             for i in e.items.iter().filter(|i| i.field.eq_ignore_ascii_case("labels")) {
@@ -339,7 +339,7 @@ impl TicketState {
     }
 
     /// True when the ticket's field holds something.
-    pub fn field_filled(&self, id: &str) -> bool {
+    pub(crate) fn field_filled(&self, id: &str) -> bool {
         match self.fields.get(id) {
             None | Some(Value::Null) => false,
             Some(Value::String(s)) => !s.trim().is_empty(),
@@ -370,9 +370,7 @@ mod tests {
         ChangeItem {
             field: field.into(),
             field_id: Some(field.into()),
-            from: None,
             from_string: Some(from.into()),
-            to: None,
             to_string: Some(to.into()),
         }
     }

@@ -41,7 +41,7 @@ impl WindowCheck {
 
 impl ApprovalProblem {
     /// The stable code.
-    pub fn code(&self) -> ValidateCode {
+    pub(crate) fn code(&self) -> ValidateCode {
         match self {
             ApprovalProblem::NotApproved { .. } => ValidateCode::NotApproved,
             ApprovalProblem::BeforeChange { .. } => ValidateCode::ApprovalBeforeChange,
@@ -55,7 +55,7 @@ impl ApprovalProblem {
 
 /// The plan about to be applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanFiles {
+pub(crate) struct PlanFiles {
     /// Stack name.
     pub(crate) stack: String,
     /// SHA-256 of the plan JSON.
@@ -94,7 +94,7 @@ stable_codes! {
 
 /// A failed condition.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// Stable code.
     pub(crate) code: ValidateCode,
     /// What is wrong and what to do.
@@ -109,7 +109,7 @@ impl fmt::Display for Failure {
 
 /// Which signatures a judgement trusts (docs/trust-model.md).
 #[derive(Debug, Clone, Copy)]
-pub enum Trust<'a> {
+pub(crate) enum Trust<'a> {
     /// A CI job where a bot runs: the bot's record must verify, and hold a
     /// receipt for this binding (and plan) under this policy.
     Ci {
@@ -138,7 +138,7 @@ impl Trust<'_> {
 
 /// Everything `validate` decides on.
 #[derive(Debug)]
-pub struct Facts<'a> {
+pub(crate) struct Facts<'a> {
     /// The ticket.
     pub(crate) ticket: &'a TicketState,
     /// The configuration.
@@ -161,7 +161,7 @@ pub struct Facts<'a> {
 
 /// A condition `validate` checks, with the codes its failures carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Condition {
+pub(crate) struct Condition {
     /// Its name (a JUnit case).
     pub(crate) name: &'static str,
     /// What must hold.
@@ -171,7 +171,7 @@ pub struct Condition {
 }
 
 /// Every condition, in the order they are checked.
-pub const CONDITIONS: &[Condition] = &[
+pub(crate) const CONDITIONS: &[Condition] = &[
     Condition {
         name: "record",
         what: "the ticket has a changegate record that matches the digests mirrored in its labels and record field",
@@ -239,7 +239,7 @@ pub const CONDITIONS: &[Condition] = &[
 
 /// The verdict.
 #[derive(Debug, Clone)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     /// Every condition holds.
     pub(crate) pass: bool,
     /// The names of the [`CONDITIONS`] checked, in order: which ones
@@ -258,7 +258,7 @@ fn fail(code: ValidateCode, message: impl Into<String>) -> Failure {
 }
 
 /// Judges whether the deploy may proceed.
-pub fn judge(f: &Facts<'_>) -> Verdict {
+pub(crate) fn judge(f: &Facts<'_>) -> Verdict {
     let mut failures = Vec::new();
     let t = f.ticket;
     let Some(record) = &t.record else {
@@ -684,7 +684,7 @@ impl Verdict {
     /// Each condition checked with its failures, in order; a failure whose
     /// code belongs to no condition checked gets a condition of its own
     /// (named by its code), so none is lost.
-    pub fn conditions(&self) -> Vec<(Condition, Vec<&Failure>)> {
+    pub(crate) fn conditions(&self) -> Vec<(Condition, Vec<&Failure>)> {
         let mut out: Vec<(Condition, Vec<&Failure>)> = CONDITIONS
             .iter()
             .filter(|c| self.checked.contains(&c.name))
@@ -700,7 +700,7 @@ impl Verdict {
 
     /// The JUnit suite: a case per condition checked, a failure per
     /// condition that does not hold, with every reason.
-    pub fn to_junit(&self, ticket: &str, stack: &str) -> crate::base::junit::Suite {
+    pub(crate) fn to_junit(&self, ticket: &str, stack: &str) -> crate::base::junit::Suite {
         use crate::base::junit::{Case, Suite};
         let cases = self
             .conditions()
@@ -722,7 +722,7 @@ impl Verdict {
 
 /// What `validate` is asked.
 #[derive(Debug, Clone)]
-pub struct ValidateArgs {
+pub(crate) struct ValidateArgs {
     /// The ticket.
     pub(crate) ticket: String,
     /// The plan files (before apply).
@@ -744,7 +744,7 @@ pub struct ValidateArgs {
 
 /// Why `validate` could not decide.
 #[derive(Debug, thiserror::Error)]
-pub enum ValidateError {
+pub(crate) enum ValidateError {
     /// Reading the build or the ticket failed.
     #[error(transparent)]
     Request(#[from] RequestError),
@@ -765,7 +765,7 @@ pub enum ValidateError {
 }
 
 /// Reads the facts and judges them.
-pub fn run(
+pub(crate) fn run(
     args: &ValidateArgs,
     config: &Config,
     svc: &Clients,
@@ -859,7 +859,7 @@ fn placeholder() -> Binding {
 }
 
 /// The text a person reads.
-pub fn render(t: &TicketState, v: &Verdict, plan: bool) -> String {
+pub(crate) fn render(t: &TicketState, v: &Verdict, plan: bool) -> String {
     let mut s = String::new();
     let what = if plan { "apply this plan" } else { "deploy this build" };
     if let (true, Some(g)) = (v.pass, &v.emergency) {
@@ -916,9 +916,7 @@ mod tests {
             items: vec![ChangeItem {
                 field: "status".into(),
                 field_id: None,
-                from: None,
                 from_string: None,
-                to: None,
                 to_string: Some(to.into()),
             }],
         }
@@ -932,9 +930,7 @@ mod tests {
             items: vec![ChangeItem {
                 field: "labels".into(),
                 field_id: Some("labels".into()),
-                from: None,
                 from_string: Some(from.into()),
-                to: None,
                 to_string: Some(to.into()),
             }],
         }

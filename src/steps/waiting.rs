@@ -21,7 +21,7 @@ use crate::model::approval::{ApprovalProblem, ApprovalVerdict};
 
 /// What a waiting request needs now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Nothing.
     Wait,
     /// Remind the approvers (a comment carrying `marker`, posted once).
@@ -40,7 +40,7 @@ pub enum Step {
 
 /// The step for a request of `key` waiting since `since`, given the markers
 /// of the comments already on it.
-pub fn step(
+pub(crate) fn step(
     key: &str,
     since: Timestamp,
     now: Timestamp,
@@ -71,7 +71,7 @@ pub fn step(
 /// Why an approval on an approved ticket no longer counts, when it lapsed
 /// (expired, or the change moved after it), with a marker naming that
 /// lapse so it is announced once.
-pub fn lapse(v: &ApprovalVerdict) -> Option<(String, String)> {
+pub(crate) fn lapse(v: &ApprovalVerdict) -> Option<(String, String)> {
     if v.valid {
         return None;
     }

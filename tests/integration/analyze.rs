@@ -13,14 +13,14 @@ use crate::support::{Output, Produced, Run};
 
 const BOT: (&str, &str) = ("bot@acme.test", "bot-token");
 
-pub fn config(extra: &str) -> String {
+pub(crate) fn config(extra: &str) -> String {
     format!("{}\n[scan]\njobs = [\"build\"]\n{extra}", changegate::standins::SITE_CONFIG)
 }
 
 /// A repository whose base is deployed, then one approved pull request
 /// merged; `more` adds landings after it. Returns the sandbox, the repo and
 /// the pipeline of the head, with a clean Trivy SARIF stored by its build job.
-pub fn setup(cfg: &str, more: impl FnOnce(&Git) -> Vec<Pull>) -> (Sandbox, Git, Pipeline) {
+pub(crate) fn setup(cfg: &str, more: impl FnOnce(&Git) -> Vec<Pull>) -> (Sandbox, Git, Pipeline) {
     let sb = Sandbox::with_config(cfg);
     let g = Git::new();
     let base = g.head();
@@ -37,12 +37,12 @@ pub fn setup(cfg: &str, more: impl FnOnce(&Git) -> Vec<Pull>) -> (Sandbox, Git, 
     (sb, g, p)
 }
 
-pub fn key(sb: &Sandbox) -> String {
+pub(crate) fn key(sb: &Sandbox) -> String {
     sb.state()["ticket"].as_str().unwrap().to_owned()
 }
 
 /// Runs `changegate analyze KEY ARGS` as the bot.
-pub fn analyze(sb: &Sandbox, p: &Pipeline, args: &[&str]) -> Output {
+pub(crate) fn analyze(sb: &Sandbox, p: &Pipeline, args: &[&str]) -> Output {
     let k = key(sb);
     let mut all = vec!["analyze", k.as_str()];
     all.extend_from_slice(args);
@@ -58,7 +58,7 @@ fn comments(sb: &Sandbox, k: &str) -> Vec<Value> {
 }
 
 /// The bot's record (the signed payload).
-pub fn bot_property(sb: &Sandbox, k: &str) -> Value {
+pub(crate) fn bot_property(sb: &Sandbox, k: &str) -> Value {
     sb.issue(k)["properties"]["changegate.bot"]["payload"].clone()
 }
 
@@ -104,7 +104,7 @@ fn clean_change() -> Produced {
         .stand_ins
         .with_jira(|j| j.attachment(&k, prop["analysis"]["evidence_attachment"].as_str().unwrap()))
         .expect("the record is attached");
-    let digest = changegate::base::digest::Sha256Digest::of(&attached).to_string();
+    let digest = changegate::Sha256Digest::of(&attached).to_string();
     assert_eq!(prop["analysis"]["evidence_digest"], digest.as_str());
     assert_eq!(attached, std::fs::read(sb.path().join("live.json")).unwrap(), "-o writes the attached bytes");
     produced.evidence.push(serde_json::from_slice(&attached).unwrap());
@@ -268,7 +268,7 @@ fn long_table() -> Produced {
     let docs = comments(&sb, &k);
     let last = docs.last().unwrap();
     assert!(serde_json::to_string(last).unwrap().chars().count() <= 32_767);
-    let text = changegate::clients::jira::adf::plain_text(last);
+    let text = changegate::plain_text(last);
     assert!(text.contains("more commit(s): the full table is in changegate-analysis-"), "{text}");
     let name =
         text.split("the full table is in ").nth(1).unwrap().split_whitespace().next().unwrap().trim_end_matches('.');
@@ -330,7 +330,7 @@ fn audit_reproduces_auto_approvals_and_finds_tampering() {
     assert_eq!(sb.issue(&second)["status"], "Approved", "{}", out.stdout);
 
     let audit = |extra: &[&str]| {
-        let today = changegate::base::time::Date::today_utc();
+        let today = changegate::Date::today_utc();
         let since = format!("{:04}-{:02}-{:02}", today.year, today.month, today.day);
         let mut args = vec!["audit", "--since", since.as_str(), "--sample", "2", "--seed", "7", "--format", "json"];
         args.extend_from_slice(extra);
@@ -369,9 +369,7 @@ fn audit_reproduces_auto_approvals_and_finds_tampering() {
     assert_eq!(tampered["outcome"], "record_altered", "{r:#}");
     let docs = comments(&sb, &second);
     assert_eq!(docs.len(), before + 1);
-    assert!(
-        changegate::clients::jira::adf::plain_text(docs.last().unwrap()).contains("changegate audit of auto-approvals")
-    );
+    assert!(changegate::plain_text(docs.last().unwrap()).contains("changegate audit of auto-approvals"));
 }
 
 /// The change type and risk level on the ticket: reviewed code is a normal
@@ -423,9 +421,9 @@ fn the_change_type_and_risk_level_are_computed_and_shown() {
 /// terminal (every run here) prints none of it.
 #[test]
 fn the_analysis_reports_its_progress_to_a_terminal_only() {
-    use changegate::base::progress::{Captured, Progress};
-    use changegate::steps::analyze::collect::Sources;
-    use changegate::steps::analyze::{AnalyzeArgs, Recorder};
+    use changegate::analyze::collect::Sources;
+    use changegate::analyze::{AnalyzeArgs, Recorder};
+    use changegate::{Captured, Progress};
     let (sb, _g, p) = setup(&config(""), |g| {
         g.write("hotfix.txt", "x\n");
         g.commit("dana", "hotfix straight to main");
@@ -435,35 +433,21 @@ fn the_analysis_reports_its_progress_to_a_terminal_only() {
     let mut pairs = sb.job_env(&p);
     pairs.push(("GITHUB_API_URL".into(), sb.stand_ins.url()));
     pairs.push(("GITHUB_TOKEN".into(), changegate::standins::github::TOKEN.into()));
-    let env = changegate::base::env::Env::from_pairs(pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())));
-    let retry = || changegate::clients::http::RetryPolicy::from_env(&env).unwrap();
-    let jira = changegate::clients::jira::Jira::new(
-        &changegate::clients::jira::JiraSettings::from_env(&env).unwrap(),
-        None,
-        retry(),
-    )
-    .unwrap();
-    let github = changegate::clients::github::GitHub::new(
-        &changegate::clients::github::GitHubSettings::from_env(&env).unwrap(),
-        None,
-        retry(),
-    )
-    .unwrap();
-    let circleci = changegate::clients::circleci::CircleCi::new(
-        &changegate::clients::circleci::CircleCiSettings::from_env(&env).unwrap(),
-        None,
-        retry(),
-    )
-    .unwrap();
+    let env = changegate::Env::from_pairs(pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+    let retry = || changegate::RetryPolicy::from_env(&env).unwrap();
+    let jira = changegate::Jira::new(&changegate::JiraSettings::from_env(&env).unwrap(), None, retry()).unwrap();
+    let github = changegate::GitHub::new(&changegate::GitHubSettings::from_env(&env).unwrap(), None, retry()).unwrap();
+    let circleci =
+        changegate::CircleCi::new(&changegate::CircleCiSettings::from_env(&env).unwrap(), None, retry()).unwrap();
     let text = config("");
-    let cfg = changegate::config::Config::parse(&text, "test", changegate::base::time::Date::today_utc()).unwrap();
+    let cfg = changegate::Config::parse(&text, "test", changegate::Date::today_utc()).unwrap();
     let seen = Captured::default();
     let progress = Progress::on(true, seen.clone());
-    let clients = changegate::clients::Clients::new(jira, circleci, Some(github));
+    let clients = changegate::Clients::new(jira, circleci, Some(github));
     let sources = Sources { clients: &clients, ring: None, progress: &progress };
     let args = AnalyzeArgs { ticket: k.clone(), dry_run: true, ..AnalyzeArgs::default() };
-    let recorder = Recorder { store: None, policy_digest: changegate::base::digest::Sha256Digest::of(b"") };
-    let a = changegate::steps::analyze::run(&args, &cfg, ("test", &text), &sources, &recorder).unwrap();
+    let recorder = Recorder { store: None, policy_digest: changegate::Sha256Digest::of(b"") };
+    let a = changegate::analyze::run(&args, &cfg, ("test", &text), &sources, &recorder).unwrap();
     let lines = seen.text();
     for expected in [
         format!("changegate: collect {k}: acme/web {} since PRODCM-1", &p.commit[..12]),
@@ -484,7 +468,7 @@ fn the_analysis_reports_its_progress_to_a_terminal_only() {
     let unseen = Captured::default();
     let quiet = Progress::on(false, unseen.clone());
     let sources = Sources { progress: &quiet, ..sources };
-    let b = changegate::steps::analyze::run(&args, &cfg, ("test", &text), &sources, &recorder).unwrap();
+    let b = changegate::analyze::run(&args, &cfg, ("test", &text), &sources, &recorder).unwrap();
     assert_eq!(unseen.text(), "");
     assert_eq!(b.decision.recommendation, a.decision.recommendation);
 

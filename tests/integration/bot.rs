@@ -7,9 +7,9 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use changegate::bot::webhook::sign;
-use changegate::clients::circleci::{CircleCi, CircleCiSettings};
-use changegate::clients::http::{RetryPolicy, Secret};
+use changegate::webhook::sign;
+use changegate::{CircleCi, CircleCiSettings};
+use changegate::{RetryPolicy, Secret};
 use serde_json::{Value, json};
 
 use crate::collect::{Git, approved_by, deployed, pull, register};
@@ -248,7 +248,7 @@ fn a_declined_ticket_cancels_its_workflow_and_faults_never_approve() {
 #[test]
 #[ignore = "external: needs ../shared/contracts; run with cargo test -- --include-ignored"]
 fn every_real_jira_webhook_body_is_understood() {
-    use changegate::bot::webhook::{Source, Work, accept, jira_work};
+    use changegate::webhook::{Source, Work, accept, jira_work};
     let dir = shared("contracts/jira/webhooks");
     let mut n = 0;
     for f in std::fs::read_dir(&dir).unwrap() {

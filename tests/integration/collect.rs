@@ -11,16 +11,16 @@ use serde_json::{Value, json};
 
 use crate::support::sandbox::{ALICE, CI, Pipeline, Sandbox};
 
-pub const REPO: &str = "acme/web";
+pub(crate) const REPO: &str = "acme/web";
 
 /// A git repository in a temporary directory, committed to as GitHub users.
-pub struct Git {
+pub(crate) struct Git {
     _dir: tempfile::TempDir,
     pub path: PathBuf,
 }
 
 impl Git {
-    pub fn new() -> Git {
+    pub(crate) fn new() -> Git {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().to_owned();
         let g = Git { _dir: dir, path };
@@ -31,20 +31,20 @@ impl Git {
         g
     }
 
-    pub fn run(&self, args: &[&str]) -> String {
+    pub(crate) fn run(&self, args: &[&str]) -> String {
         let out = Command::new("git").arg("-C").arg(&self.path).args(args).output().unwrap();
         assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
-    pub fn write(&self, file: &str, text: &str) {
+    pub(crate) fn write(&self, file: &str, text: &str) {
         let p = self.path.join(file);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
     }
 
     /// Commits everything as `login` (author and committer).
-    pub fn commit(&self, login: &str, msg: &str) -> String {
+    pub(crate) fn commit(&self, login: &str, msg: &str) -> String {
         let email = format!("{login}@acme.test");
         self.run(&["add", "-A"]);
         self.run(&[
@@ -61,12 +61,12 @@ impl Git {
         self.head()
     }
 
-    pub fn head(&self) -> String {
+    pub(crate) fn head(&self) -> String {
         self.run(&["rev-parse", "HEAD"])
     }
 
     /// A feature branch from main with `n` commits by `login`; back on main.
-    pub fn feature(&self, name: &str, login: &str, n: usize) -> Vec<String> {
+    pub(crate) fn feature(&self, name: &str, login: &str, n: usize) -> Vec<String> {
         self.run(&["checkout", "-q", "-b", name, "main"]);
         let shas = (0..n)
             .map(|i| {
@@ -80,7 +80,7 @@ impl Git {
 
     /// Runs git as GitHub does when it lands a pull request: authored by
     /// `login`, committed (and signed) by web-flow.
-    pub fn as_github(&self, login: &str, args: &[&str]) -> String {
+    pub(crate) fn as_github(&self, login: &str, args: &[&str]) -> String {
         let out = Command::new("git")
             .arg("-C")
             .arg(&self.path)
@@ -95,20 +95,20 @@ impl Git {
     }
 
     /// GitHub's merge button: a merge commit authored by the merger.
-    pub fn merge(&self, branch: &str, msg: &str) -> String {
+    pub(crate) fn merge(&self, branch: &str, msg: &str) -> String {
         self.as_github("dana", &["merge", "-q", "--no-ff", branch, "-m", msg]);
         self.head()
     }
 
     /// GitHub's squash: one new commit authored by the pull request's author.
-    pub fn squash(&self, branch: &str, msg: &str) -> String {
+    pub(crate) fn squash(&self, branch: &str, msg: &str) -> String {
         self.run(&["merge", "-q", "--squash", branch]);
         self.as_github("dana", &["commit", "-q", "--allow-empty", "-m", msg]);
         self.head()
     }
 
     /// GitHub's rebase: each commit replayed on main, authors kept.
-    pub fn rebase(&self, commits: &[String]) -> Vec<String> {
+    pub(crate) fn rebase(&self, commits: &[String]) -> Vec<String> {
         commits
             .iter()
             .map(|c| {
@@ -119,23 +119,30 @@ impl Git {
     }
 }
 
-pub fn pull(number: u64, author: &str, head: &str, commits: &[String], merge_commit: &str, landed: &[String]) -> Pull {
+pub(crate) fn pull(
+    number: u64,
+    author: &str,
+    head: &str,
+    commits: &[String],
+    merge_commit: &str,
+    landed: &[String],
+) -> Pull {
     Pull::merged(number, author, head, commits, merge_commit, landed)
 }
 
-pub fn approved_by(p: Pull, reviewer: &str, id: u64) -> Pull {
+pub(crate) fn approved_by(p: Pull, reviewer: &str, id: u64) -> Pull {
     p.approved_by(reviewer, id)
 }
 
 /// A pipeline building `commit` of acme/web.
-pub fn pipeline(sb: &Sandbox, commit: &str) -> Pipeline {
+pub(crate) fn pipeline(sb: &Sandbox, commit: &str) -> Pipeline {
     sb.pipeline("gh/acme/web", "main", commit)
 }
 
 /// Deploys `commit` to Done: request, approve, the bot's receipt for the
 /// approved binding (what the bot writes when it resumes the hold: the base
 /// of the next change set is a deploy the bot signed for), complete.
-pub fn deployed(sb: &Sandbox, commit: &str) -> String {
+pub(crate) fn deployed(sb: &Sandbox, commit: &str) -> String {
     let p = pipeline(sb, commit);
     let out = sb.request(&p, &["--justification", "j", "--rollback-plan", "r"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
@@ -148,25 +155,25 @@ pub fn deployed(sb: &Sandbox, commit: &str) -> String {
 
 /// Writes the bot's receipt for the ticket's binding into its signed record,
 /// as the bot does before it resumes the hold.
-pub fn receipted(sb: &Sandbox, key: &str) {
-    use changegate::model::binding::TicketRecord;
-    use changegate::model::receipt::{self, ReceiptPayload};
-    use changegate::steps::bot_record::Store;
+pub(crate) fn receipted(sb: &Sandbox, key: &str) {
+    use changegate::TicketRecord;
+    use changegate::bot_record::Store;
+    use changegate::receipt::{self, ReceiptPayload};
     let jira = sb.jira_as(("bot@acme.test", "bot-token"));
-    let signing = changegate::model::signing::SigningKey::from_base64(&sb.keys.0).unwrap();
+    let signing = changegate::signing::SigningKey::from_base64(&sb.keys.0).unwrap();
     let ring = signing.ring();
     let accounts = vec!["712020:changegate-bot".to_owned()];
     let store = Store { jira: &jira, key: Some(&signing), ring: Some(&ring), bot_accounts: &accounts };
     let record = TicketRecord::from_value(&sb.issue(key)["properties"]["changegate"]).unwrap();
-    let policy = sb.stand_ins.with_jira(|j| j.project_property("PRODCM", changegate::steps::policy::PROPERTY)).unwrap();
-    let policy: changegate::steps::policy::SignedPolicy = serde_json::from_value(policy).unwrap();
+    let policy = sb.stand_ins.with_jira(|j| j.project_property("PRODCM", changegate::policy::PROPERTY)).unwrap();
+    let policy: changegate::policy::SignedPolicy = serde_json::from_value(policy).unwrap();
     let payload = ReceiptPayload {
         ticket: key.to_owned(),
         binding: record.binding.clone(),
         stack: None,
         plan: None,
         approver: "712020:alice".into(),
-        issued_at: changegate::base::time::Timestamp::now().to_rfc3339(),
+        issued_at: changegate::Timestamp::now().to_rfc3339(),
         policy_digest: policy.payload.content.digest(),
     };
     let signed = receipt::sign(&signing, payload);
@@ -174,12 +181,12 @@ pub fn receipted(sb: &Sandbox, key: &str) {
 }
 
 /// Requests a ticket for `commit` and collects its evidence.
-pub fn collect(sb: &Sandbox, commit: &str) -> (Value, crate::support::Output) {
+pub(crate) fn collect(sb: &Sandbox, commit: &str) -> (Value, crate::support::Output) {
     collect_pipeline(sb, &pipeline(sb, commit))
 }
 
 /// Requests a ticket for pipeline `p` and collects its evidence.
-pub fn collect_pipeline(sb: &Sandbox, p: &Pipeline) -> (Value, crate::support::Output) {
+pub(crate) fn collect_pipeline(sb: &Sandbox, p: &Pipeline) -> (Value, crate::support::Output) {
     let out = sb.request(p, &[]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let key = sb.state()["ticket"].as_str().unwrap().to_owned();
@@ -187,7 +194,7 @@ pub fn collect_pipeline(sb: &Sandbox, p: &Pipeline) -> (Value, crate::support::O
 }
 
 /// Collects the evidence of ticket `key`, requested for pipeline `p`.
-pub fn collect_key(sb: &Sandbox, p: &Pipeline, key: &str) -> (Value, crate::support::Output) {
+pub(crate) fn collect_key(sb: &Sandbox, p: &Pipeline, key: &str) -> (Value, crate::support::Output) {
     let mut run = sb.job(p, ["collect", key, "-o", "evidence.json"]);
     run = run.env("GITHUB_API_URL", &sb.stand_ins.url()).env("GITHUB_TOKEN", changegate::standins::github::TOKEN);
     // Git objects (the `git-objects` feature) come from the repository itself.
@@ -201,7 +208,7 @@ pub fn collect_key(sb: &Sandbox, p: &Pipeline, key: &str) -> (Value, crate::supp
     (evidence, out)
 }
 
-pub fn register(sb: &Sandbox, git: &Path, pulls: Vec<Pull>) {
+pub(crate) fn register(sb: &Sandbox, git: &Path, pulls: Vec<Pull>) {
     sb.stand_ins.with_github(|g| {
         g.add_repo(REPO, git);
         g.repo_mut(REPO).pulls = pulls;
@@ -466,10 +473,7 @@ fn sarif_artifacts_of_scan_jobs_are_read() {
     assert_eq!(sarif[0]["error"], Value::Null);
     assert_eq!(sarif[0]["job"], "build");
     assert_eq!(sarif[0]["workflow_id"], p.workflow_id.as_str());
-    assert_eq!(
-        sarif[0]["digest"].as_str().unwrap(),
-        changegate::base::digest::Sha256Digest::of(trivy.as_bytes()).to_string()
-    );
+    assert_eq!(sarif[0]["digest"].as_str().unwrap(), changegate::Sha256Digest::of(trivy.as_bytes()).to_string());
     assert!(sarif[1]["error"].as_str().unwrap().contains("runs"), "{}", sarif[1]);
     assert!(sarif[2]["error"].as_str().unwrap().starts_with("not JSON"), "{}", sarif[2]);
     assert_eq!(sarif[1]["runs"], Value::Null);
@@ -509,7 +513,7 @@ fn first_file(tool: &str) -> String {
 }
 
 /// A code-scanning analysis of the deployed commit (REST shape).
-pub fn analysis(id: u64, sha: &str, tool: &str) -> Value {
+pub(crate) fn analysis(id: u64, sha: &str, tool: &str) -> Value {
     json!({"id": id, "commit_sha": sha, "ref": "refs/heads/main", "tool": {"name": tool, "guid": null, "version": "2.20.0"},
            "analysis_key": ".github/workflows/codeql.yml:analyze", "environment": "{}", "category": "/language:rust",
            "error": "", "created_at": "2026-11-20T12:05:00Z", "results_count": 2, "rules_count": 40,
@@ -642,7 +646,7 @@ fn records_match_the_published_schema() {
     validate_evidence(&first).unwrap();
 
     // The record reads back unchanged.
-    let back = changegate::model::evidence::Evidence::from_json(&e.to_string()).unwrap();
+    let back = changegate::Evidence::from_json(&e.to_string()).unwrap();
     assert_eq!(serde_json::to_value(&back).unwrap(), e);
 
     // The validator catches drift.
@@ -655,7 +659,7 @@ fn records_match_the_published_schema() {
 }
 
 /// Validates a record with Python's jsonschema against the published schema.
-pub fn validate_evidence(record: &Value) -> Result<(), String> {
+pub(crate) fn validate_evidence(record: &Value) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("record.json");
     std::fs::write(&path, record.to_string()).unwrap();

@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use changegate::clients::circleci::{CircleCi, CircleCiSettings};
-use changegate::clients::github::{GitHub, GitHubSettings};
-use changegate::clients::http::{Body, RetryPolicy, Secret};
-use changegate::clients::jira::adf::Doc;
-use changegate::clients::jira::{Jira, JiraSettings};
+use changegate::Doc;
+use changegate::{Body, RetryPolicy, Secret};
+use changegate::{CircleCi, CircleCiSettings};
+use changegate::{GitHub, GitHubSettings};
+use changegate::{Jira, JiraSettings};
 use serde_json::{Map, Value, json};
 
 use crate::support::sandbox::{ALICE, Sandbox, sha};
@@ -244,11 +244,11 @@ fn jira_client_requests_pass_the_official_description() {
 #[ignore = "external: needs ../shared, Node.js (Prism) and Python; run with cargo test -- --include-ignored"]
 fn the_jira_mock_refuses_an_invalid_request() {
     let prism = Prism::mock("jira");
-    let http = changegate::clients::http::Http::new(
+    let http = changegate::Http::new(
         "Jira",
         "JIRA_BASE_URL",
         &prism.url,
-        changegate::clients::http::Auth::None,
+        changegate::Auth::None,
         None,
         RetryPolicy { attempts: 1, ..RetryPolicy::default() },
     )
@@ -308,11 +308,11 @@ fn github_client_requests_pass_the_official_description() {
 #[ignore = "external: needs ../shared, Node.js (Prism) and Python; run with cargo test -- --include-ignored"]
 fn the_github_mock_refuses_an_invalid_request() {
     let prism = Prism::mock("github");
-    let http = changegate::clients::http::Http::new(
+    let http = changegate::Http::new(
         "GitHub",
         "GITHUB_API_URL",
         &prism.url,
-        changegate::clients::http::Auth::None,
+        changegate::Auth::None,
         None,
         RetryPolicy { attempts: 1, ..RetryPolicy::default() },
     )
@@ -653,7 +653,7 @@ fn every_adf_document_sent_is_valid() {
 }
 
 /// Validates documents with Python's jsonschema (draft 4) and the ADF schema.
-pub fn validate_adf(docs: &[Value]) {
+pub(crate) fn validate_adf(docs: &[Value]) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("docs.json");
     std::fs::write(&path, serde_json::to_string(docs).unwrap()).unwrap();
@@ -1091,7 +1091,7 @@ fn an_emergency_passes_the_official_descriptions_both_ways() {
     jira(&sb.stand_ins.url(), ("carol@acme.test", "carol-token")).edit(&retro, due).unwrap();
     let out = run_as(&sb, &pl, &["reconcile", "--hold-wait", "2"], true);
     assert!(out.stdout.contains("ESCALATION to break-glass"), "{}", out.stdout);
-    let today = changegate::base::time::Date::today_utc();
+    let today = changegate::Date::today_utc();
     let since = format!("{:04}-{:02}-{:02}", today.year, today.month, today.day);
     // Posted on the period's inspection ticket, made for it.
     let out = run_as(
@@ -1258,7 +1258,7 @@ fn setup_circleci_requests_pass_the_official_description() {
     c.add_restriction(id, "project", id).unwrap();
     c.add_restriction(id, "expression", "pipeline.git.branch == \"main\" and not job.ssh.enabled").unwrap();
     c.webhooks(id).unwrap();
-    let spec = changegate::clients::circleci::WebhookSpec {
+    let spec = changegate::WebhookSpec {
         name: "changegate",
         url: "https://bot.acme.test/webhooks/circleci",
         events: &["workflow-completed", "job-completed"],
@@ -1282,7 +1282,7 @@ fn setup_circleci_passes_the_official_descriptions_both_ways() {
     stand_ins.with_circleci(|c| c.create_context(&json!({"name": "production-aws", "owner_slug": "gh/acme"}))).unwrap();
     let direct = admin_client(&stand_ins.circleci_url());
     let project = direct.project("gh/acme/web").unwrap();
-    let spec = changegate::clients::circleci::WebhookSpec {
+    let spec = changegate::WebhookSpec {
         name: "bot",
         url: "https://bot.acme.test/webhooks/circleci",
         events: &["job-completed"],
@@ -1311,7 +1311,7 @@ fn setup_circleci_passes_the_official_descriptions_both_ways() {
 #[test]
 #[ignore = "external: needs ../shared, Node.js (Prism) and Python; run with cargo test -- --include-ignored"]
 fn setup_github_requests_pass_the_official_description() {
-    use changegate::steps::setup::github::{Needs, Read, read};
+    use changegate::setup::github::{Needs, Read, read};
     let prism = Prism::mock("github");
     let gh = github(&prism.url);
     let snap = read(&gh, &Needs { repo: "acme/web".into(), branch: Some("main".into()), min_approvals: 1 }).unwrap();

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::Path;
 
-use changegate::config::plan::PlanRules;
-use changegate::steps::plan::{self, rules::Reason};
+use changegate::PlanRules;
+use changegate::plan::{self, Reason};
 
 use crate::support::{Run, shared};
 
@@ -37,7 +37,7 @@ fn manifest(dir: &Path) -> Vec<Row> {
 }
 
 /// The seed-reason verdict of a report: address -> seed reasons.
-fn seed_findings(report: &plan::report::Report) -> BTreeMap<String, BTreeSet<String>> {
+fn seed_findings(report: &plan::Report) -> BTreeMap<String, BTreeSet<String>> {
     report
         .findings
         .iter()

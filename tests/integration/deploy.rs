@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use changegate::model::receipt::{ReceiptPayload, SigningKey, generate};
+use changegate::receipt::{ReceiptPayload, SigningKey, generate};
 use serde_json::{Value, json};
 
 use crate::support::sandbox::{ALICE, Pipeline, Sandbox, sha};
@@ -329,26 +329,26 @@ fn with_a_bot_only_its_signed_record_and_receipts_let_a_deploy_through() {
     // A record written by anyone but the bot (here the CI user, who may
     // edit issues) counts for nothing, however it looks.
     let record = sb.issue("PRODCM-1")["properties"]["changegate"].clone();
-    let binding: changegate::model::binding::Binding = serde_json::from_value(record["binding"].clone()).unwrap();
+    let binding: changegate::Binding = serde_json::from_value(record["binding"].clone()).unwrap();
     let policy = sb.stand_ins.with_jira(|j| j.project_property("PRODCM", "changegate.policy")).unwrap();
-    let policy_digest: changegate::base::digest::Sha256Digest =
-        serde_json::from_value::<changegate::steps::policy::SignedPolicy>(policy).unwrap().payload.content.digest();
+    let policy_digest: changegate::Sha256Digest =
+        serde_json::from_value::<changegate::policy::SignedPolicy>(policy).unwrap().payload.content.digest();
     let payload = ReceiptPayload {
         ticket: "PRODCM-1".into(),
         binding: binding.clone(),
         stack: None,
         plan: None,
         approver: "712020:alice".into(),
-        issued_at: changegate::base::time::Timestamp::now().to_rfc3339(),
+        issued_at: changegate::Timestamp::now().to_rfc3339(),
         policy_digest,
     };
     let (forger, _) = generate();
     let forger = SigningKey::from_base64(&forger).unwrap();
-    let mut forged = changegate::steps::bot_record::BotRecord::new("PRODCM-1", binding.digest());
+    let mut forged = changegate::bot_record::BotRecord::new("PRODCM-1", binding.digest());
     forged.seq = 1;
-    forged.written_at = changegate::base::time::Timestamp::now().to_rfc3339();
-    forged.receipts.push(changegate::model::receipt::sign(&forger, payload));
-    let forged = forger.sign(changegate::model::signing::Kind::Record, forged);
+    forged.written_at = changegate::Timestamp::now().to_rfc3339();
+    forged.receipts.push(changegate::receipt::sign(&forger, payload));
+    let forged = forger.sign(changegate::signing::Kind::Record, forged);
     sb.jira_as(crate::support::sandbox::CI)
         .set_property("PRODCM-1", "changegate.bot", &serde_json::to_value(&forged).unwrap())
         .unwrap();
@@ -690,7 +690,7 @@ fn the_plan_judged_and_applied_is_rendered_from_the_binary_plan_itself() {
     let plan = sb.issue("PRODCM-1")["properties"]["changegate"]["plans"]["default"].clone();
     assert_eq!(
         plan["json_digest"],
-        format!("sha256:{}", changegate::base::digest::Sha256Digest::of(doc.to_string().as_bytes()).hex())
+        format!("sha256:{}", changegate::Sha256Digest::of(doc.to_string().as_bytes()).hex())
     );
     assert_eq!(plan["file_digest"], crate::support::sha256sum(&bin));
     assert_eq!(plan["rendered_by"]["tool"], "terraform");

@@ -67,13 +67,13 @@ fn every_shared_plan_with_drift_is_judged_as_hand_checked() {
 }
 
 /// A refresh-only plan whose drift is `drift` (resource_drift entries).
-pub fn drift_plan(drift: Value) -> String {
+pub(crate) fn drift_plan(drift: Value) -> String {
     json!({"format_version": "1.2", "terraform_version": "1.9.8", "resource_drift": drift, "resource_changes": [],
            "planned_values": {}})
     .to_string()
 }
 
-pub fn opened_sg() -> Value {
+pub(crate) fn opened_sg() -> Value {
     json!([{"address": "aws_security_group.web", "mode": "managed", "type": "aws_security_group", "name": "web",
             "change": {"actions": ["update"],
                        "before": {"ingress": [{"cidr_blocks": ["10.0.0.0/8"], "from_port": 22, "to_port": 22, "protocol": "tcp"}]},
@@ -123,15 +123,15 @@ fn sandbox() -> Sandbox {
 
 /// `changegate drift --record` as the scheduled drift check (its own Jira
 /// account), on a plan made of `drift`.
-pub fn record(sb: &Sandbox, drift: Value, stack: &str) -> Output {
+pub(crate) fn record(sb: &Sandbox, drift: Value, stack: &str) -> Output {
     record_at(sb, &sb.stand_ins.url(), drift, stack)
 }
 
-pub fn record_at(sb: &Sandbox, jira_url: &str, drift: Value, stack: &str) -> Output {
+pub(crate) fn record_at(sb: &Sandbox, jira_url: &str, drift: Value, stack: &str) -> Output {
     record_as(sb, jira_url, crate::support::sandbox::DRIFT_CHECK, drift, stack)
 }
 
-pub fn record_as(sb: &Sandbox, jira_url: &str, user: (&str, &str), drift: Value, stack: &str) -> Output {
+pub(crate) fn record_as(sb: &Sandbox, jira_url: &str, user: (&str, &str), drift: Value, stack: &str) -> Output {
     Run::new(["drift", "--environment", "production", "--stack", stack, "--record"])
         .cwd(sb.path())
         .stdin(drift_plan(drift))
@@ -145,7 +145,7 @@ pub fn record_as(sb: &Sandbox, jira_url: &str, user: (&str, &str), drift: Value,
 fn drift_tickets(sb: &Sandbox) -> Vec<Value> {
     sb.issues()
         .into_iter()
-        .filter(|i| i["fields"]["labels"].as_array().unwrap().iter().any(|l| l == changegate::steps::drift::LABEL))
+        .filter(|i| i["fields"]["labels"].as_array().unwrap().iter().any(|l| l == changegate::drift::LABEL))
         .collect()
 }
 
@@ -362,10 +362,10 @@ fn the_audit_lists_the_drift_of_its_period() {
     // says who closed it, keeps its stream, and Jira's creation dates it.
     let key = network["ticket"].as_str().unwrap().to_owned();
     let ci = sb.jira_as(crate::support::sandbox::CI);
-    let mut r = ci.property(&key, changegate::steps::drift::PROPERTY).unwrap().unwrap();
+    let mut r = ci.property(&key, changegate::drift::PROPERTY).unwrap().unwrap();
     r["found_at"] = json!("2000-01-01T00:00:00Z");
-    ci.set_property(&key, changegate::steps::drift::PROPERTY, &r).unwrap();
-    let cancel = changegate::config::jira::JiraConfig::default().transitions.cancel;
+    ci.set_property(&key, changegate::drift::PROPERTY, &r).unwrap();
+    let cancel = changegate::JiraConfig::default().transitions.cancel;
     ci.transition(&key, &cancel, None).unwrap();
     let (out, report, _) = audit();
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
@@ -404,9 +404,9 @@ fn a_deploy_approved_knowing_of_the_drift_closes_it() {
     // Anyone who may edit issues can rewrite the drift ticket's record to
     // say it was found long ago: the time `close` goes by is Jira's own.
     let ci = sb.jira_as(crate::support::sandbox::CI);
-    let mut forged = ci.property(&later_key, changegate::steps::drift::PROPERTY).unwrap().unwrap();
+    let mut forged = ci.property(&later_key, changegate::drift::PROPERTY).unwrap().unwrap();
     forged["found_at"] = json!("2000-01-01T00:00:00Z");
-    ci.set_property(&later_key, changegate::steps::drift::PROPERTY, &forged).unwrap();
+    ci.set_property(&later_key, changegate::drift::PROPERTY, &forged).unwrap();
     let out = sb.job(&p, ["close", "--deploy-job", "apply"]).run();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains(&format!("closed drift ticket {seen_key}: reviewed in {key}")), "{}", out.stdout);
@@ -431,9 +431,9 @@ fn opened(out: &Output) -> String {
 #[test]
 fn nothing_the_ci_user_does_to_a_drift_ticket_settles_it() {
     use crate::analyze::{analyze, bot_property, config, key, setup};
-    use changegate::steps::drift::open::REVIEWED_PROPERTY;
-    use changegate::steps::drift::{PROPERTY, stream_label};
-    let cancel = changegate::config::jira::JiraConfig::default().transitions.cancel;
+    use changegate::drift::REVIEWED_PROPERTY;
+    use changegate::drift::{PROPERTY, stream_label};
+    let cancel = changegate::JiraConfig::default().transitions.cancel;
     type Tamper = Box<dyn Fn(&Sandbox, &str)>;
     let cancel_ = cancel.clone();
     let cases: Vec<(&str, Tamper)> = vec![
@@ -472,12 +472,8 @@ fn nothing_the_ci_user_does_to_a_drift_ticket_settles_it() {
             let cancel = cancel.clone();
             Box::new(move |sb, d| {
                 let ci = sb.jira_as(crate::support::sandbox::CI);
-                ci.update_labels(
-                    d,
-                    &[],
-                    &[changegate::steps::drift::LABEL.to_owned(), stream_label("production", "network")],
-                )
-                .unwrap();
+                ci.update_labels(d, &[], &[changegate::drift::LABEL.to_owned(), stream_label("production", "network")])
+                    .unwrap();
                 ci.transition(d, &cancel, None).unwrap();
             })
         }),
@@ -488,7 +484,7 @@ fn nothing_the_ci_user_does_to_a_drift_ticket_settles_it() {
                 ci.update_labels(
                     d,
                     &["changegate".to_owned()],
-                    &[changegate::steps::drift::LABEL.to_owned(), stream_label("production", "network")],
+                    &[changegate::drift::LABEL.to_owned(), stream_label("production", "network")],
                 )
                 .unwrap();
                 ci.transition(d, &cancel, None).unwrap();
@@ -535,7 +531,7 @@ fn a_reviewed_deploy_settles_drift_the_ci_user_closed() {
     use crate::analyze::{analyze, bot_property, config, key, setup};
     let (sb, g, p) = setup(&config("[approval]\nauto_approve = true\n"), |_| Vec::new());
     let d = opened(&record(&sb, opened_sg(), "network"));
-    let cancel = changegate::config::jira::JiraConfig::default().transitions.cancel;
+    let cancel = changegate::JiraConfig::default().transitions.cancel;
     sb.jira_as(crate::support::sandbox::CI).transition(&d, &cancel, None).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
     let out = analyze(&sb, &p, &["--approve"]);
@@ -566,7 +562,7 @@ fn a_reviewed_deploy_settles_drift_the_ci_user_closed() {
 /// nothing as a "duplicate" of the decoy.
 #[test]
 fn a_relabelled_decoy_is_not_the_streams_drift_ticket() {
-    use changegate::steps::drift::{LABEL, stream_label};
+    use changegate::drift::{LABEL, stream_label};
     let sb = sandbox();
     let ci = sb.jira_as(crate::support::sandbox::CI);
     let mut fields = serde_json::Map::new();

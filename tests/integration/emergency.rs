@@ -61,7 +61,7 @@ fn granted_emergency() -> Produced {
     assert!(c.contains("EMERGENCY change requested by dev-dana: Checkout is down for everyone"), "{c}");
     assert!(c.contains("Only a member of the Jira group break-glass may grant it"), "{c}");
     // The reason fills the justification when none is given.
-    let justification = changegate::clients::jira::adf::plain_text(&issue["fields"]["customfield_10051"]);
+    let justification = changegate::plain_text(&issue["fields"]["customfield_10051"]);
     assert!(justification.contains("Checkout is down"), "{justification}");
 
     // Asked again (a rerun): nothing is repeated.
@@ -90,8 +90,7 @@ fn granted_emergency() -> Produced {
     let retro = v.stdout.lines().find_map(|l| l.strip_prefix("retrospective: ")).unwrap().to_owned();
     let r = sb.issue(&retro);
     assert_eq!(r["fields"]["summary"], format!("Retrospective of emergency change {key}"));
-    let tomorrow =
-        changegate::base::time::Timestamp(changegate::base::time::Timestamp::now().0 + 24 * 3_600_000).to_rfc3339();
+    let tomorrow = changegate::Timestamp(changegate::Timestamp::now().0 + 24 * 3_600_000).to_rfc3339();
     assert_eq!(r["fields"]["duedate"].as_str(), tomorrow.get(..10), "{r:#}");
     let c = comments(&sb, &key).join("\n");
     assert!(c.contains("EMERGENCY change granted. Approved by 712020:carol (break-glass)"), "{c}");
@@ -201,7 +200,7 @@ fn the_bot_resumes_escalates_and_the_audit_reports_emergencies() {
     assert!(due[0].contains(&format!("|{key}>")) && due[0].contains(&retro), "{}", due[0]);
 
     let audit = || {
-        let today = changegate::base::time::Date::today_utc();
+        let today = changegate::Date::today_utc();
         let since = format!("{:04}-{:02}-{:02}", today.year, today.month, today.day);
         let out = cg(&sb, &p, &["audit", "--since", &since, "--sample", "5", "--format", "json"], &bot);
         let r: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);

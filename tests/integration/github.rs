@@ -41,7 +41,7 @@ sys.exit(1 if bad else 0)
 #[test]
 #[ignore = "external: needs ../shared and Python's graphql-core; run with cargo test -- --include-ignored"]
 fn every_graphql_query_is_valid_against_the_schema() {
-    let queries = changegate::clients::github::queries::all_for_validation();
+    let queries = changegate::github_queries();
     assert!(queries.len() >= 6);
     validate_graphql(&queries).unwrap();
 }

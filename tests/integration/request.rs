@@ -204,10 +204,7 @@ fn adopting_a_ticket_a_person_created() {
     fields.insert("project".into(), json!({"key": "PRODCM"}));
     fields.insert("issuetype".into(), json!({"name": "Change"}));
     fields.insert("summary".into(), json!("Hotfix for checkout"));
-    fields.insert(
-        "customfield_10051".into(),
-        changegate::clients::jira::adf::Doc::new().text("Customers cannot pay").build(),
-    );
+    fields.insert("customfield_10051".into(), changegate::Doc::new().text("Customers cannot pay").build());
     let created = sb.jira_as(ALICE).create(fields, &[]).unwrap();
     let out = sb.request(&p, &["--ticket", &created.key]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
@@ -224,7 +221,7 @@ fn adopting_a_ticket_a_person_created() {
 }
 
 fn plain(v: &Value) -> String {
-    changegate::clients::jira::adf::plain_text(v)
+    changegate::plain_text(v)
 }
 
 #[test]
@@ -542,7 +539,7 @@ fn config_check_offline_validates_the_file() {
     }
     // A configuration that maps every required field, checked offline.
     std::fs::write(dir.path().join("changegate.toml"), changegate::standins::SITE_CONFIG).unwrap();
-    let (_, public) = changegate::model::signing::generate();
+    let (_, public) = changegate::signing::generate();
     let offline = |extra: &[&str]| {
         let mut args = vec!["config", "check", "--offline"];
         args.extend_from_slice(extra);
@@ -559,13 +556,13 @@ fn config_check_offline_validates_the_file() {
     assert!(out.stdout.contains("waiting requests: reminded every 4 h, expired after 168 h"), "{}", out.stdout);
     assert!(out.stdout.contains("production: a deploy now is inside its windows"), "{}", out.stdout);
     // A freeze now.
-    let now = changegate::base::time::Timestamp::now();
+    let now = changegate::Timestamp::now();
     std::fs::write(
         dir.path().join("changegate.toml"),
         format!(
             "{}\n[[freezes]]\nfrom = \"{}\"\nuntil = \"{}\"\nreason = \"Migration\"\n",
             changegate::standins::SITE_CONFIG,
-            changegate::base::time::Timestamp(now.0 - 60_000),
+            changegate::Timestamp(now.0 - 60_000),
             now.plus(std::time::Duration::from_secs(3600))
         ),
     )

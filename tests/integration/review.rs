@@ -4,12 +4,12 @@
 //! GitHub stand-in, collected with `changegate collect`, and judged by the
 //! pure `review::verify` over the record.
 
-use changegate::config::Config;
-use changegate::model::analysis::{Code, LandingKind, ReviewReport, Verdict};
-use changegate::model::evidence::Evidence;
+use changegate::Config;
+use changegate::Evidence;
+use changegate::analyze::verify;
 use changegate::standins::SITE_CONFIG;
 use changegate::standins::github::{Event, Pull, Review};
-use changegate::steps::analyze::review::verify;
+use changegate::{Code, LandingKind, ReviewReport, Verdict};
 use serde_json::{Value, json};
 
 use crate::collect::{Git, REPO, approved_by, collect, collect_key, collect_pipeline, deployed, pull, register};
@@ -55,7 +55,7 @@ impl Case {
 
     fn decide(&self, e: &Value) -> (ReviewReport, Evidence) {
         let evidence = Evidence::from_json(&e.to_string()).unwrap();
-        let config = Config::parse(&self.config, "test", changegate::base::time::Date::today_utc()).unwrap();
+        let config = Config::parse(&self.config, "test", changegate::Date::today_utc()).unwrap();
         (verify(&evidence, &config.review), evidence)
     }
 
@@ -1284,8 +1284,8 @@ mod content {
 /// A record that contradicts itself is undecidable, naming the
 /// contradiction (`docs/evidence.md`): crafted from a real record.
 mod contradictions {
-    use changegate::model::analysis::{PolicyCode, Recommendation};
-    use changegate::steps::analyze::decision::decide_with;
+    use changegate::analyze::decide_with;
+    use changegate::{PolicyCode, Recommendation};
 
     use super::*;
 
@@ -1304,7 +1304,7 @@ mod contradictions {
     /// The contradictions `decide` names; a record with any is never approved.
     fn contradictions(c: &Case, v: &Value) -> Vec<String> {
         let e = Evidence::from_json(&v.to_string()).unwrap();
-        let config = Config::parse(&c.config, "test", changegate::base::time::Date::today_utc()).unwrap();
+        let config = Config::parse(&c.config, "test", changegate::Date::today_utc()).unwrap();
         let d = decide_with(&e, &config);
         let found: Vec<String> =
             d.reasons.iter().filter(|r| r.code == PolicyCode::EvidenceInconsistent).map(|r| r.detail.clone()).collect();
@@ -1439,9 +1439,9 @@ mod contradictions {
 /// `.circleci/` (the orb version pinned there included), the policy files
 /// the bot's policy names, and those a deploy's request used.
 mod watched_files {
-    use changegate::model::analysis::PolicyCode;
-    use changegate::model::binding::RECORD_PROPERTY;
-    use changegate::steps::analyze::decision::decide_with;
+    use changegate::PolicyCode;
+    use changegate::RECORD_PROPERTY;
+    use changegate::analyze::decide_with;
 
     use super::*;
     use crate::support::sandbox::CI;
@@ -1465,7 +1465,7 @@ mod watched_files {
         let (v, out) = collect_key(&c.sb, &p, &key);
         assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
         let e = Evidence::from_json(&v.to_string()).unwrap();
-        let config = Config::parse(&c.config, "test", changegate::base::time::Date::today_utc()).unwrap();
+        let config = Config::parse(&c.config, "test", changegate::Date::today_utc()).unwrap();
         decide_with(&e, &config).reasons.into_iter().map(|r| (r.code, r.detail)).collect()
     }
 

@@ -2,14 +2,14 @@
 //! (Trivy, Grype, Semgrep, CodeQL), including the ones that break the
 //! schema.
 
-use changegate::base::digest::Sha256Digest;
-use changegate::base::sarif;
-use changegate::config::scan::ScanConfig;
-use changegate::model::analysis::Verdict;
-use changegate::model::binding::{Binding, BuildJob, DeployAction};
-use changegate::model::evidence::{Evidence, JobFact, SarifArtifact};
-use changegate::steps::analyze::collect;
-use changegate::steps::analyze::scan_gate;
+use changegate::ScanConfig;
+use changegate::Sha256Digest;
+use changegate::Verdict;
+use changegate::analyze::collect;
+use changegate::analyze::scan_gate;
+use changegate::sarif;
+use changegate::{Binding, BuildJob, DeployAction};
+use changegate::{Evidence, JobFact, SarifArtifact};
 
 use crate::support::shared;
 
@@ -206,10 +206,10 @@ fn required_scanners_match_the_names_real_scanners_write() {
     // The jobs of the record, and the entries as written in changegate.toml.
     let cfg = |e: &Evidence, required: &str| {
         let jobs: Vec<String> = e.scans.jobs.iter().map(|j| format!("{:?}", j.name)).collect();
-        changegate::config::Config::parse(
+        changegate::Config::parse(
             &format!("[scan]\njobs = [{}]\nrequired = {required}\n", jobs.join(", ")),
             "t.toml",
-            changegate::base::time::Date::new(2026, 11, 27).unwrap(),
+            changegate::Date::new(2026, 11, 27).unwrap(),
         )
         .unwrap()
         .scan
@@ -264,7 +264,7 @@ fn required_scanners_match_the_names_real_scanners_write() {
 /// Validates SARIF documents against the SARIF 2.1.0 schema of the shared
 /// contracts with Python's `jsonschema` (draft 4, the schema's own draft,
 /// with the formats it can check). Returns each invalid document's errors.
-pub fn validate_sarif(docs: &[(String, serde_json::Value)]) -> Result<(), String> {
+pub(crate) fn validate_sarif(docs: &[(String, serde_json::Value)]) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("docs.json");
     std::fs::write(&path, serde_json::to_string(docs).unwrap()).unwrap();
@@ -394,8 +394,8 @@ fn plan_check_writes_valid_sarif_that_reads_back() {
 #[test]
 #[ignore = "external: needs ../shared and Python's jsonschema; run with cargo test -- --include-ignored"]
 fn every_corpus_plan_as_sarif_is_valid() {
-    use changegate::config::plan::PlanRules;
-    use changegate::steps::plan;
+    use changegate::PlanRules;
+    use changegate::plan;
     let dir = shared("tfplans");
     let mut docs = Vec::new();
     let mut results = 0;

@@ -12,12 +12,12 @@ use crate::collect::{Git, REPO};
 use crate::support::{Output, Run};
 
 /// The `[lock]` of an organization set up by these tests.
-pub const LOCK: &str =
+pub(crate) const LOCK: &str =
     "[lock]\nowner_slug = \"gh/acme\"\ncontexts = [\"production-aws\"]\nteam = \"acme/prod-deployers\"\n";
 
 /// Stand-ins with a project `gh/acme/web` and the group `prod-deployers`
 /// (the bot's user and carol); its id.
-pub fn circleci_org(stand_ins: &StandIns) -> String {
+pub(crate) fn circleci_org(stand_ins: &StandIns) -> String {
     stand_ins.with_circleci(|c| {
         c.create_project(&json!({"slug": "gh/acme/web", "default_branch": "main"})).unwrap();
         c.create_group(&json!({"org": "gh/acme", "name": "prod-deployers", "members": ["changegate-bot", "carol"]}))
@@ -31,7 +31,7 @@ pub fn circleci_org(stand_ins: &StandIns) -> String {
 /// `changegate setup circleci ...` with `token` against `api` (the
 /// stand-ins' CircleCI, or a proxy in front of them), in a directory
 /// holding `config` as changegate.toml.
-pub fn setup_circleci(api: &str, token: &str, config: &str, args: &[&str]) -> Output {
+pub(crate) fn setup_circleci(api: &str, token: &str, config: &str, args: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("changegate.toml"), config).unwrap();
     let mut all = vec!["setup", "circleci", "--org", "gh/acme", "--project", "web"];
@@ -138,13 +138,13 @@ fn a_partly_configured_organization_gets_only_what_it_lacks() {
     });
     let ci = admin_client(&api);
     let project = ci.project("gh/acme/web").unwrap();
-    let spec = changegate::clients::circleci::WebhookSpec {
+    let spec = changegate::WebhookSpec {
         name: "bot",
         url: "https://bot.acme.test/webhooks/circleci",
         events: &["workflow-completed"],
         verify_tls: true,
     };
-    ci.create_webhook(&project.id, &spec, &changegate::clients::http::Secret::new("old-secret")).unwrap();
+    ci.create_webhook(&project.id, &spec, &changegate::Secret::new("old-secret")).unwrap();
 
     let plan = setup_circleci(&api, ADMIN_TOKEN, LOCK, &["--bot-url", "https://bot.acme.test"]);
     assert_eq!(plan.code, 1, "{}{}", plan.stdout, plan.stderr);
@@ -181,12 +181,9 @@ fn a_partly_configured_organization_gets_only_what_it_lacks() {
 }
 
 /// A CircleCI client with the organization admin's token.
-pub fn admin_client(api: &str) -> changegate::clients::circleci::CircleCi {
-    let s = changegate::clients::circleci::CircleCiSettings {
-        api_url: api.to_owned(),
-        token: changegate::clients::http::Secret::new(ADMIN_TOKEN),
-    };
-    changegate::clients::circleci::CircleCi::new(&s, None, changegate::clients::http::RetryPolicy::default()).unwrap()
+pub(crate) fn admin_client(api: &str) -> changegate::CircleCi {
+    let s = changegate::CircleCiSettings { api_url: api.to_owned(), token: changegate::Secret::new(ADMIN_TOKEN) };
+    changegate::CircleCi::new(&s, None, changegate::RetryPolicy::default()).unwrap()
 }
 
 #[test]
@@ -250,7 +247,7 @@ fn a_bot_address_that_is_not_https_is_refused_before_anything_is_read() {
 
 /// Stand-ins with the repository `acme/web`, its `main` protected as the
 /// review rules want.
-pub fn github_repo(stand_ins: &StandIns) -> Git {
+pub(crate) fn github_repo(stand_ins: &StandIns) -> Git {
     let g = Git::new();
     stand_ins.with_github(|gh| {
         gh.add_repo(REPO, &g.path);
@@ -268,7 +265,7 @@ pub fn github_repo(stand_ins: &StandIns) -> Git {
 }
 
 /// `changegate setup github --repo acme/web` with `token` against `api`.
-pub fn setup_github(api: &str, token: &str, args: &[&str]) -> Output {
+pub(crate) fn setup_github(api: &str, token: &str, args: &[&str]) -> Output {
     let mut all = vec!["setup", "github", "--repo", REPO];
     all.extend_from_slice(args);
     Run::new(all)

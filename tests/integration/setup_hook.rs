@@ -11,11 +11,11 @@
 
 use std::time::{Duration, Instant};
 
-use changegate::base::outcome::Outcome;
-use changegate::clients::http::Secret;
-use changegate::clients::jira::admin_webhooks::AdminWebhookSpec;
-use changegate::steps::setup::jira_webhook::{self, Existing, Needed};
-use changegate::steps::setup::{Action, Plan};
+use changegate::AdminWebhookSpec;
+use changegate::Outcome;
+use changegate::Secret;
+use changegate::setup::jira_webhook::{self, Existing, Needed};
+use changegate::setup::{Action, Plan};
 use serde_json::{Map, json};
 
 use crate::support::sandbox::{CI, Sandbox};
@@ -225,7 +225,7 @@ fn the_probe_says_when_the_bot_last_accepted_a_signed_jira_delivery() {
     let right = Needed::new("PRODCM", &bot.url, Some(Secret::new(crate::bot::SECRET)), true);
     let done = jira_webhook::apply(&admin, &right, &jira_webhook::read(&admin).unwrap()).unwrap();
     assert_eq!(done[0].action, Action::Change);
-    let before = changegate::base::time::Timestamp::now();
+    let before = changegate::Timestamp::now();
     issue("signed with the bot's secret");
     let health = || -> serde_json::Value {
         ureq::get(&format!("{}/healthz", bot.url)).call().unwrap().body_mut().read_json().unwrap()
@@ -236,7 +236,7 @@ fn the_probe_says_when_the_bot_last_accepted_a_signed_jira_delivery() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let h = health();
-    let at = changegate::base::time::Timestamp::parse(h["last_accepted"]["jira"].as_str().unwrap()).unwrap();
+    let at = changegate::Timestamp::parse(h["last_accepted"]["jira"].as_str().unwrap()).unwrap();
     assert!(at.0 >= before.0 - 1000, "{h}");
     assert!(h["last_accepted"]["circleci"].is_null(), "{h}");
 

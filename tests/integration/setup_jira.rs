@@ -10,7 +10,7 @@ use changegate::standins::jira_site::Site;
 use crate::support::sandbox::{ALICE, Pipeline, Sandbox, sha};
 use crate::support::{Output, Run};
 
-pub const ADMIN: (&str, &str) = ("admin@acme.test", "admin-token");
+pub(crate) const ADMIN: (&str, &str) = ("admin@acme.test", "admin-token");
 
 /// The bot's newest Jira webhook secret.
 const HOOK_SECRET: &str = "hook-secret-3f9a";
@@ -19,7 +19,7 @@ const HOOK_SECRET: &str = "hook-secret-3f9a";
 const BOT: &str = "http://127.0.0.1:9";
 
 /// The configuration a team starts from: no field ids, the groups by name.
-pub const START: &str = r#"# Our change gate.
+pub(crate) const START: &str = r#"# Our change gate.
 [jira]
 project = "PRODCM"
 issue_type = "Change"
@@ -35,14 +35,14 @@ group = "change-break-glass"
 "#;
 
 /// A sandbox whose Jira site is a fresh project, and `START` as its config.
-pub fn empty_sandbox() -> Sandbox {
+pub(crate) fn empty_sandbox() -> Sandbox {
     let sb = Sandbox::with_config(START);
     sb.stand_ins.with_jira(|j| j.site = Site::empty("PRODCM"));
     sb
 }
 
 /// `changegate setup jira ARGS` as `who`, in the sandbox's directory.
-pub fn setup(sb: &Sandbox, who: (&str, &str), args: &[&str]) -> Output {
+pub(crate) fn setup(sb: &Sandbox, who: (&str, &str), args: &[&str]) -> Output {
     let mut all = vec!["setup", "jira"];
     all.extend_from_slice(args);
     Run::new(all)
@@ -56,7 +56,7 @@ pub fn setup(sb: &Sandbox, who: (&str, &str), args: &[&str]) -> Output {
 }
 
 /// Whether the plan in `out` has a step `tag kind name`.
-pub fn has_step(out: &str, tag: &str, kind: &str, name: &str) -> bool {
+pub(crate) fn has_step(out: &str, tag: &str, kind: &str, name: &str) -> bool {
     out.lines().any(|l| {
         let l = l.trim_start();
         l.starts_with(tag) && l[tag.len()..].trim_start().starts_with(kind) && l.contains(name)

@@ -4,7 +4,7 @@
 //! rotation; and the races of concurrent writers, made deterministic by
 //! slowing one call of the stand-ins.
 
-use changegate::model::binding::TicketRecord;
+use changegate::TicketRecord;
 use serde_json::{Value, json};
 
 use crate::analyze::{config, key};
@@ -325,9 +325,9 @@ fn keys_rotate_with_two_accepted_and_the_old_one_retired() {
     sb.reconcile(&p);
     assert_eq!(validate(&sb, &p, &[]).code, 0);
     let old = sb.keys.clone();
-    let new = changegate::model::signing::generate();
-    let today = changegate::base::time::Date::today_utc();
-    let day = |offset: i64| changegate::base::time::Date::from_unix_days(today.unix_days() + offset).to_string();
+    let new = changegate::signing::generate();
+    let today = changegate::Date::today_utc();
+    let day = |offset: i64| changegate::Date::from_unix_days(today.unix_days() + offset).to_string();
 
     // 1. The CI context accepts both keys; the bot signs with the new one
     // and still reads its records signed with the old.
@@ -342,7 +342,7 @@ fn keys_rotate_with_two_accepted_and_the_old_one_retired() {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("published the policy"), "signed anew with the new key: {}", out.stdout);
     let policy = sb.stand_ins.with_jira(|j| j.project_property("PRODCM", "changegate.policy")).unwrap();
-    let new_id = changegate::model::signing::SigningKey::from_base64(&new.0).unwrap().id();
+    let new_id = changegate::signing::SigningKey::from_base64(&new.0).unwrap().id();
     assert_eq!(policy["key_id"], new_id.as_str());
     assert_eq!(validate(&sb, &p, &[]).code, 0);
 
@@ -453,21 +453,15 @@ fn a_slow_analysis_keeps_what_another_writer_added_meanwhile() {
     }
     // Another replica marks a workflow it cancelled, meanwhile.
     let jira = sb.jira_as(("bot@acme.test", "bot-token"));
-    let key = changegate::model::signing::SigningKey::from_base64(&sb.keys.0).unwrap();
+    let key = changegate::signing::SigningKey::from_base64(&sb.keys.0).unwrap();
     let ring = key.ring();
     let accounts = vec!["712020:changegate-bot".to_owned()];
-    let store = changegate::steps::bot_record::Store {
-        jira: &jira,
-        key: Some(&key),
-        ring: Some(&ring),
-        bot_accounts: &accounts,
-    };
-    let binding: changegate::model::binding::Binding =
+    let store =
+        changegate::bot_record::Store { jira: &jira, key: Some(&key), ring: Some(&ring), bot_accounts: &accounts };
+    let binding: changegate::Binding =
         serde_json::from_value(sb.issue(&k)["properties"]["changegate"]["binding"].clone()).unwrap();
-    let mark = changegate::steps::bot_record::Mark { marker: "meanwhile".into(), at: "now".into(), detail: None };
-    store
-        .update(&k, binding.digest(), |r| r.mark(changegate::steps::bot_record::Marks::Notified, mark.clone()))
-        .unwrap();
+    let mark = changegate::bot_record::Mark { marker: "meanwhile".into(), at: "now".into(), detail: None };
+    store.update(&k, binding.digest(), |r| r.mark(changegate::bot_record::Marks::Notified, mark.clone())).unwrap();
     let out = analyse.join().unwrap();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let rec = record(&sb, &k);
@@ -603,13 +597,13 @@ fn as_modelled_only_the_bots_approval_or_a_group_member_reaches_production() {
         json!([{"name": "hold_change", "type": "approval"},
         {"name": "deploy", "context": "production-aws", "requires": ["hold_change"]}]),
     );
-    let ci = changegate::clients::circleci::CircleCi::new(
-        &changegate::clients::circleci::CircleCiSettings {
+    let ci = changegate::CircleCi::new(
+        &changegate::CircleCiSettings {
             api_url: sb.stand_ins.circleci_url(),
-            token: changegate::clients::http::Secret::new(changegate::standins::circleci::BOT_TOKEN),
+            token: changegate::Secret::new(changegate::standins::circleci::BOT_TOKEN),
         },
         None,
-        changegate::clients::http::RetryPolicy::default(),
+        changegate::RetryPolicy::default(),
     )
     .unwrap();
     let hold_id =
@@ -654,7 +648,7 @@ fn as_modelled_only_the_bots_approval_or_a_group_member_reaches_production() {
 
     // The monthly audit lists both (with the CI token: the bot is named by
     // [lock] bot_login), and its outcome is findings.
-    let today = changegate::base::time::Date::today_utc().to_string();
+    let today = changegate::Date::today_utc().to_string();
     let out = sb
         .job(&p, ["audit", "--since", &today, "--sample", "1", "--seed", "1", "--format", "json"])
         .env("GITHUB_API_URL", &sb.stand_ins.url())
@@ -936,8 +930,8 @@ fn a_record_that_drops_the_first_hold_still_opens_no_other_environments_hold() {
 /// record of the staging ticket naming the production hold opened it.
 #[test]
 fn a_plan_record_never_opens_another_environments_hold() {
-    use changegate::base::digest::Sha256Digest;
-    use changegate::model::binding::{PlanRecord, mirror_text};
+    use changegate::Sha256Digest;
+    use changegate::{PlanRecord, mirror_text};
     let (sb, p, staging) = two_environments(HOLDS);
     at_the_production_hold(&sb, &p);
     sb.reconcile(&p);
@@ -1121,7 +1115,7 @@ fn a_record_flipped_to_another_binding_is_not_analysed_or_approved() {
     sb.jira_as(CI).set_property(&t, "changegate", &ra).unwrap();
     let out = sb.reconcile(&p2);
     assert_ne!(sb.issue(&t)["status"], "Approved", "{}", out.stdout);
-    let a_label = changegate::steps::bot_record::binding_prefix(&a_digest);
+    let a_label = changegate::bot_record::binding_prefix(&a_digest);
     assert!(
         !sb.issue(&t)["changelog"].to_string().contains(&a_label),
         "no analysis of A is recorded on B's ticket: {}",
@@ -1193,7 +1187,7 @@ fn scan_results_of_another_pipelines_workflow_are_not_evidence() {
 /// Rewrites a ticket's record, binding label and mirror field as one
 /// consistent whole for `rec` (what the CI user's token can do).
 fn rewrite_record(sb: &Sandbox, k: &str, rec: &TicketRecord) {
-    use changegate::model::binding::mirror_text;
+    use changegate::mirror_text;
     sb.jira_as(CI).set_property(k, "changegate", &rec.to_value()).unwrap();
     let mut l = labels(sb, k);
     l.retain(|x| !x.starts_with("changegate-binding-") && !x.starts_with("changegate-key-"));
@@ -1288,7 +1282,7 @@ fn an_apply_without_a_reviewed_plan_is_refused_recorded_and_audited() {
     let record = &sb.issue(&key)["properties"]["changegate"];
     assert_eq!(record["outcome"]["applied_without_plan"], true, "{record}");
 
-    let today = changegate::base::time::Date::today_utc();
+    let today = changegate::Date::today_utc();
     let since = format!("{:04}-{:02}-{:02}", today.year, today.month, today.day);
     let audit = sb
         .job(&p, ["audit", "--since", &since, "--sample", "1", "--format", "json"])

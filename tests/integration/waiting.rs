@@ -16,13 +16,13 @@ const HOUR: Duration = Duration::from_secs(3600);
 
 /// A stand-in Slack incoming webhook: records each message, answers
 /// `status`.
-pub struct Slack {
+pub(crate) struct Slack {
     pub url: String,
     messages: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Slack {
-    pub fn start(status: u16) -> Slack {
+    pub(crate) fn start(status: u16) -> Slack {
         let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
         let url = format!("http://{}/services/T000/B000/s3cr3t-webhook-token", server.server_addr().to_ip().unwrap());
         let messages = Arc::new(Mutex::new(Vec::new()));
@@ -38,7 +38,7 @@ impl Slack {
         Slack { url, messages }
     }
 
-    pub fn texts(&self) -> Vec<String> {
+    pub(crate) fn texts(&self) -> Vec<String> {
         self.messages.lock().unwrap().iter().map(|m| m["text"].as_str().unwrap_or_default().to_owned()).collect()
     }
 }

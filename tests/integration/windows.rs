@@ -23,10 +23,10 @@ fn validate(sb: &Sandbox, p: &Pipeline) -> Output {
 
 #[test]
 fn a_freeze_holds_a_clean_change_until_a_second_approver_overrides() {
-    let now = changegate::base::time::Timestamp::now();
+    let now = changegate::Timestamp::now();
     let freeze = format!(
         "[approval]\nauto_approve = true\n[[freezes]]\nfrom = \"{}\"\nuntil = \"{}\"\nreason = \"Year-end freeze\"\n",
-        changegate::base::time::Timestamp(now.0 - 3_600_000),
+        changegate::Timestamp(now.0 - 3_600_000),
         now.plus(Duration::from_secs(2 * 3600))
     );
     // Carol's reviewed change (alice and bob may both approve it).

@@ -17,7 +17,7 @@ use crate::steps::ticket::TicketState;
 
 /// The services and settings the bot runs with.
 #[derive(Debug)]
-pub struct Bot<'a> {
+pub(crate) struct Bot<'a> {
     /// Jira as the bot's user, CircleCI with the bot's token, and GitHub.
     pub(crate) clients: &'a Clients,
     /// The bot's configuration (the trusted policy).
@@ -40,7 +40,7 @@ pub struct Bot<'a> {
 
 /// What converge did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Converged {
+pub(crate) struct Converged {
     /// One line per action or decision.
     pub(crate) actions: Vec<String>,
     /// Holds resumed by this run.
@@ -54,7 +54,7 @@ pub struct Converged {
 /// Why converge could not finish (it is run again by the next event or
 /// reconcile; nothing was approved that should not have been).
 #[derive(Debug, thiserror::Error)]
-pub enum ConvergeError {
+pub(crate) enum ConvergeError {
     /// A Jira call failed.
     #[error(transparent)]
     Jira(#[from] JiraError),
@@ -81,7 +81,7 @@ pub enum ConvergeError {
 
 impl Bot<'_> {
     /// The bot's record on tickets.
-    pub fn store(&self) -> Store<'_> {
+    pub(crate) fn store(&self) -> Store<'_> {
         Store {
             jira: &self.clients.jira,
             key: Some(self.signing_key),

@@ -49,7 +49,7 @@ use crate::steps::waiting;
 
 /// Where a ticket is in its life, by its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Declined: its workflows are cancelled.
     Declined,
     /// Over otherwise (Done, Failed, Cancelled): nothing to do.
@@ -62,7 +62,7 @@ pub enum Phase {
 
 /// What converge knows of a ticket when it decides.
 #[derive(Debug, Clone, Copy)]
-pub struct Facts<'a> {
+pub(crate) struct Facts<'a> {
     /// The ticket's key.
     pub(crate) key: &'a str,
     /// Its status name.
@@ -82,7 +82,7 @@ pub struct Facts<'a> {
 
 impl Facts<'_> {
     /// The phase of the ticket.
-    pub fn phase(&self) -> Phase {
+    pub(crate) fn phase(&self) -> Phase {
         let s = &self.config.jira.statuses;
         if self.status.eq_ignore_ascii_case(&s.declined) {
             Phase::Declined
@@ -103,7 +103,7 @@ impl Facts<'_> {
 /// A change hold (opened by the change's approval) or a plan hold (opened
 /// by a reviewed plan).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HoldKind {
+pub(crate) enum HoldKind {
     /// The change's hold.
     Change,
     /// A plan's hold.
@@ -112,7 +112,7 @@ pub enum HoldKind {
 
 /// A hold to resume.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resume {
+pub(crate) struct Resume {
     /// Its workflow.
     pub(crate) workflow: String,
     /// The approval job.
@@ -130,7 +130,7 @@ pub struct Resume {
 
 /// One thing to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// A decision that needs no call: said in the outcome.
     Say(String),
     /// Say once on the ticket that the bot's record was altered.
@@ -207,13 +207,13 @@ pub enum Action {
 }
 
 /// The mark of what was done to a workflow's hold.
-pub fn marker(kind: &str, workflow: &str, hold: &str) -> String {
+pub(crate) fn marker(kind: &str, workflow: &str, hold: &str) -> String {
     format!("{kind}:{workflow}:{hold}")
 }
 
 /// Round one, on the ticket as read: reports, cancellation of a Declined
 /// ticket's workflows, or the analysis (last).
-pub fn due(f: &Facts<'_>) -> Vec<Action> {
+pub(crate) fn due(f: &Facts<'_>) -> Vec<Action> {
     let key = f.key;
     let record = f.record;
     let mut out = Vec::new();
@@ -297,7 +297,7 @@ fn analysis_due(a: Option<&AnalysisRecord>, record: &TicketRecord, policy: Sha25
 /// Round two, on the ticket read again after this run's analysis: when
 /// the analysis posted and the ticket is not approved, people are told it
 /// needs them (the break-glass group for an emergency).
-pub fn after_analysis(f: &Facts<'_>, posted: bool) -> Vec<Action> {
+pub(crate) fn after_analysis(f: &Facts<'_>, posted: bool) -> Vec<Action> {
     if !posted || f.status.eq_ignore_ascii_case(&f.config.jira.statuses.approved) {
         return Vec::new();
     }
@@ -316,7 +316,7 @@ pub fn after_analysis(f: &Facts<'_>, posted: bool) -> Vec<Action> {
 
 /// Round three: each finding of what slipped past the lock not yet
 /// reported.
-pub fn past_the_lock(f: &Facts<'_>, found: &[Slipped]) -> Vec<Action> {
+pub(crate) fn past_the_lock(f: &Facts<'_>, found: &[Slipped]) -> Vec<Action> {
     found
         .iter()
         .filter(|s| !f.check.has(Marks::Reported, &s.marker()))
@@ -327,7 +327,7 @@ pub fn past_the_lock(f: &Facts<'_>, found: &[Slipped]) -> Vec<Action> {
 /// `validate`'s verdicts on an Approved ticket, as the bot judges them
 /// before writing a receipt.
 #[derive(Debug, Clone)]
-pub struct Judged {
+pub(crate) struct Judged {
     /// The change: a valid approval of the binding.
     pub(crate) change: Verdict,
     /// Each recorded plan, by stack, judged as before its apply.
@@ -341,7 +341,7 @@ pub struct Judged {
 /// receipts to write and the holds to resume, each receipt before the
 /// holds that need it; or why not, with the approvers asked again where
 /// one more approval would do.
-pub fn approved(f: &Facts<'_>, j: &Judged) -> Vec<Action> {
+pub(crate) fn approved(f: &Facts<'_>, j: &Judged) -> Vec<Action> {
     let key = f.key;
     let mut out = Vec::new();
     if f.check.is_altered() || f.check.analysis().is_none() {
@@ -533,7 +533,7 @@ fn resumable(f: &Facts<'_>, hold: &str, kind: HoldKind) -> Result<(), String> {
 /// per period, expire it after `[approval] expire_after`, else wait.
 /// `since` is the last change to the binding; `posted` the markers of the
 /// reminders already on the ticket.
-pub fn waiting(f: &Facts<'_>, since: Timestamp, now: Timestamp, posted: &[String]) -> Vec<Action> {
+pub(crate) fn waiting(f: &Facts<'_>, since: Timestamp, now: Timestamp, posted: &[String]) -> Vec<Action> {
     let a = &f.config.approval;
     match waiting::step(f.key, since, now, a.remind_after, a.expire_after, posted) {
         waiting::Step::Wait => vec![Action::Say(format!("{} is {}: its holds wait", f.key, f.status))],
@@ -549,7 +549,7 @@ pub fn waiting(f: &Facts<'_>, since: Timestamp, now: Timestamp, posted: &[String
 /// CircleCI status, in the record's order; `None` when one is unknown to
 /// CircleCI, so nothing can be concluded). When they all ended and none
 /// succeeded, the ticket is closed as failed (one failed) or cancelled.
-pub fn ended(statuses: Option<&[(String, String)]>) -> Option<Action> {
+pub(crate) fn ended(statuses: Option<&[(String, String)]>) -> Option<Action> {
     let statuses = statuses?;
     let (last, _) = statuses.last()?;
     let over = |s: &str| matches!(s, "canceled" | "failed" | "error" | "unauthorized" | "not_run");

@@ -25,7 +25,7 @@ fn now_mark(marker: String, detail: Option<String>) -> Mark {
 
 /// Acts on one ticket as read: its state, CI record and checked bot record.
 #[derive(Debug, Clone, Copy)]
-pub struct Executor<'a> {
+pub(crate) struct Executor<'a> {
     /// The services and settings.
     pub(crate) bot: &'a Bot<'a>,
     /// The ticket as read.
@@ -40,7 +40,7 @@ impl Executor<'_> {
     /// Performs `action`, adding what was done to `out`.
     /// [`Action::Analyse`] is run by [`Self::analyse`], which says whether
     /// the analysis posted.
-    pub fn run(&self, action: Action, out: &mut Converged) -> Result<(), ConvergeError> {
+    pub(crate) fn run(&self, action: Action, out: &mut Converged) -> Result<(), ConvergeError> {
         match action {
             Action::Say(line) => out.actions.push(line),
             Action::ReportAltered { why, digest } => self.report_altered(&why, &digest, out)?,
@@ -104,7 +104,7 @@ impl Executor<'_> {
     }
 
     /// Runs the analysis (`analyze --approve`); whether it posted.
-    pub fn analyse(&self, out: &mut Converged) -> Result<bool, ConvergeError> {
+    pub(crate) fn analyse(&self, out: &mut Converged) -> Result<bool, ConvergeError> {
         let bot = self.bot;
         let args = crate::steps::analyze::AnalyzeArgs {
             ticket: self.t.key.clone(),
@@ -234,7 +234,7 @@ impl Executor<'_> {
 
     /// Sends a notice; a failure is reported, never fatal (the Jira record
     /// stands on its own).
-    pub fn notify(&self, reason: Reason, detail: String, out: &mut Converged) {
+    pub(crate) fn notify(&self, reason: Reason, detail: String, out: &mut Converged) {
         let bot = self.bot;
         if !bot.notifier.is_configured() {
             return;

@@ -35,7 +35,7 @@ mod bot;
 pub(crate) mod due;
 pub(crate) mod execute;
 
-pub use self::bot::{Bot, ConvergeError, Converged};
+pub(crate) use self::bot::{Bot, ConvergeError, Converged};
 
 use std::collections::BTreeMap;
 
@@ -50,7 +50,7 @@ use due::{Action, Facts, Judged, Phase};
 use execute::Executor;
 
 /// Does what is due for ticket `key`.
-pub fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
+pub(crate) fn converge(key: &str, bot: &Bot<'_>) -> Result<Converged, ConvergeError> {
     let mut out = Converged::default();
     let t = ticket::load_judged(&bot.clients.jira, key, bot.config)?;
     let Some(record) = t.record.clone() else {

@@ -10,7 +10,7 @@ use crate::base::env::Env;
 use crate::clients::http::{ApiError, Auth, Http, RetryPolicy, Secret, SetupError, percent_encode};
 
 /// The default API base.
-pub const DEFAULT_API_URL: &str = "https://circleci.com/api/v2";
+pub(crate) const DEFAULT_API_URL: &str = "https://circleci.com/api/v2";
 
 /// A workflow.
 #[derive(Debug, Clone, Deserialize)]
@@ -88,10 +88,7 @@ pub struct Pipeline {
 
 /// What triggered a pipeline.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Trigger {
-    /// `webhook`, `explicit`, `api`, `schedule`.
-    #[serde(rename = "type", default)]
-    pub kind: Option<String>,
+pub(crate) struct Trigger {
     /// Who.
     #[serde(default)]
     pub(crate) actor: Option<Actor>,
@@ -99,7 +96,7 @@ pub struct Trigger {
 
 /// The user who triggered a pipeline.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Actor {
+pub(crate) struct Actor {
     /// VCS login.
     #[serde(default)]
     pub(crate) login: Option<String>,
@@ -213,16 +210,13 @@ pub struct WebhookSpec<'a> {
 
 /// The commit a pipeline built.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Vcs {
+pub(crate) struct Vcs {
     /// Commit SHA.
     #[serde(default)]
     pub(crate) revision: Option<String>,
     /// Branch (absent for tags).
     #[serde(default)]
     pub(crate) branch: Option<String>,
-    /// Tag.
-    #[serde(default)]
-    pub tag: Option<String>,
 }
 
 /// A stored artifact of a job.

@@ -8,7 +8,7 @@
 //! URL ends in `/api/v3`; `GITHUB_GRAPHQL_URL` (the variable GitHub's own
 //! runners set) overrides it.
 
-pub mod queries;
+pub(crate) mod queries;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -21,12 +21,12 @@ use crate::base::env::Env;
 use crate::clients::http::{ApiError, Auth, Http, RetryPolicy, Secret, SetupError, percent_encode};
 
 /// The default REST base.
-pub const DEFAULT_API_URL: &str = "https://api.github.com";
+pub(crate) const DEFAULT_API_URL: &str = "https://api.github.com";
 
 /// The id of GitHub's `web-flow` account: the committer of the commits
 /// GitHub itself makes (merge button, squash, rebase, web edits), signed
 /// with GitHub's key.
-pub const WEB_FLOW_ID: u64 = 19_864_447;
+pub(crate) const WEB_FLOW_ID: u64 = 19_864_447;
 
 /// GitHub connection settings.
 #[derive(Debug, Clone)]
@@ -56,7 +56,7 @@ impl GitHubSettings {
 }
 
 /// The GraphQL endpoint for a REST base.
-pub fn graphql_url(api_url: &str) -> String {
+pub(crate) fn graphql_url(api_url: &str) -> String {
     let base = api_url.trim_end_matches('/');
     match base.strip_suffix("/api/v3") {
         Some(host) => format!("{host}/api/graphql"),
@@ -73,7 +73,7 @@ fn compare_path(owner: &str, repo: &str, base: &str, head: &str) -> String {
 /// Where a repository's git data is fetched from, for a REST base:
 /// `https://github.com/{owner}/{repo}.git` for github.com, the server's host
 /// for GitHub Enterprise Server (`https://HOST/api/v3`).
-pub fn git_url_template(api_url: &str) -> String {
+pub(crate) fn git_url_template(api_url: &str) -> String {
     let base = api_url.trim_end_matches('/');
     if base == DEFAULT_API_URL {
         return "https://github.com/{owner}/{repo}.git".to_owned();
@@ -210,24 +210,24 @@ impl From<RawAnalysis> for Analysis {
 }
 
 /// The most pages of code-scanning analyses read for one commit.
-pub const MAX_ANALYSIS_PAGES: u32 = 10;
+pub(crate) const MAX_ANALYSIS_PAGES: u32 = 10;
 
 /// The most commits read from one compare (pages of 100).
-pub const MAX_RANGE: u64 = 10_000;
+pub(crate) const MAX_RANGE: u64 = 10_000;
 
 /// The most GitHub requests under way at once. GitHub asks integrators to
 /// avoid concurrent requests (its secondary rate limits); the collector
 /// runs independent requests in pairs, never more.
-pub const MAX_CONCURRENT: usize = 2;
+pub(crate) const MAX_CONCURRENT: usize = 2;
 
 /// A request (or a few, one after another) to run beside another.
-pub type Job<'a, T> = Box<dyn FnOnce() -> T + Send + 'a>;
+pub(crate) type Job<'a, T> = Box<dyn FnOnce() -> T + Send + 'a>;
 
 /// Runs `jobs` with at most [`MAX_CONCURRENT`] of them at a time (each on
 /// its own scoped thread, taking the next job when one ends), and returns
 /// their results in the jobs' order. A single job runs on the caller's
 /// thread.
-pub fn at_most_two<'a, T: Send>(jobs: Vec<Job<'a, T>>) -> Vec<T> {
+pub(crate) fn at_most_two<'a, T: Send>(jobs: Vec<Job<'a, T>>) -> Vec<T> {
     if jobs.len() <= 1 {
         return jobs.into_iter().map(|j| j()).collect();
     }
@@ -260,7 +260,7 @@ pub fn at_most_two<'a, T: Send>(jobs: Vec<Job<'a, T>>) -> Vec<T> {
 
 /// Runs `a` and `b` at once (`b` on the caller's thread): two requests
 /// under way, never more.
-pub fn pair<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
+pub(crate) fn pair<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
     std::thread::scope(|s| {
         let a = s.spawn(a);
         let b = b();
@@ -280,10 +280,10 @@ pub struct ComparePage {
 }
 
 /// Commits per page of a compare.
-pub const COMPARE_PAGE: u64 = 100;
+pub(crate) const COMPARE_PAGE: u64 = 100;
 
 /// The pages after the first that a compare of `total` commits takes.
-pub fn compare_pages_after_first(total: u64) -> std::ops::RangeInclusive<u32> {
+pub(crate) fn compare_pages_after_first(total: u64) -> std::ops::RangeInclusive<u32> {
     let pages = u32::try_from(total.min(MAX_RANGE).div_ceil(COMPARE_PAGE)).unwrap_or(u32::MAX);
     2..=pages
 }

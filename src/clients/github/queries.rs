@@ -22,22 +22,20 @@
 //!   batch) is the same however the pull requests are batched.
 
 /// Commits per landing query.
-pub const LANDINGS_PER_QUERY: usize = 250;
+pub(crate) const LANDINGS_PER_QUERY: usize = 250;
 /// The most pull requests per detail query; [`pull_batches`] splits a list
 /// into the fewest batches of even size.
-pub const PULLS_PER_QUERY: usize = 100;
+pub(crate) const PULLS_PER_QUERY: usize = 100;
 /// Blobs per content query.
-pub const BLOBS_PER_QUERY: usize = 50;
-/// Page size of the nested connections.
-pub const PAGE: usize = 100;
+pub(crate) const BLOBS_PER_QUERY: usize = 50;
 
 /// True for a full or abbreviated hex object id (safe to inline).
-pub fn is_oid(s: &str) -> bool {
+pub(crate) fn is_oid(s: &str) -> bool {
     (4..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The pull requests associated with each commit in `oids`.
-pub fn landings(oids: &[&str]) -> String {
+pub(crate) fn landings(oids: &[&str]) -> String {
     let mut q =
         String::from("query Landings($owner: String!, $name: String!) {\n  repository(owner: $owner, name: $name) {\n");
     q.push_str(&landing_fields(oids));
@@ -67,7 +65,7 @@ fn landing_fields(oids: &[&str]) -> String {
 /// `numbers` in the fewest batches of at most [`PULLS_PER_QUERY`], of even
 /// size (120 pull requests: two of 60), so a pair of queries run at once
 /// take about as long as each other.
-pub fn pull_batches(numbers: &[u64]) -> Vec<&[u64]> {
+pub(crate) fn pull_batches(numbers: &[u64]) -> Vec<&[u64]> {
     if numbers.is_empty() {
         return Vec::new();
     }
@@ -118,7 +116,7 @@ const TIMELINE_FRAGMENT: &str = "fragment Timeline on PullRequestTimelineItemsCo
 ";
 
 /// The details of each pull request in `numbers`.
-pub fn pulls(numbers: &[u64]) -> String {
+pub(crate) fn pulls(numbers: &[u64]) -> String {
     let mut q =
         String::from("query Pulls($owner: String!, $name: String!) {\n  repository(owner: $owner, name: $name) {\n");
     for (i, n) in numbers.iter().enumerate() {
@@ -133,7 +131,7 @@ pub fn pulls(numbers: &[u64]) -> String {
 
 /// Which connection of a pull request to page through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Connection {
+pub(crate) enum Connection {
     /// `commits`.
     Commits,
     /// `reviews`.
@@ -143,7 +141,7 @@ pub enum Connection {
 }
 
 /// The next page of one connection of one pull request.
-pub fn pull_page(number: u64, connection: Connection) -> String {
+pub(crate) fn pull_page(number: u64, connection: Connection) -> String {
     let (field, fragment) = match connection {
         Connection::Commits => ("commits(first: 100, after: $after) { ...PullCommits }", COMMITS_FRAGMENT),
         Connection::Reviews => ("reviews(first: 100, after: $after) { ...Reviews }", REVIEWS_FRAGMENT),
@@ -162,7 +160,7 @@ pub fn pull_page(number: u64, connection: Connection) -> String {
 /// entries of folders at commits (`trees`, answered as `t0`, `t1`, ...)
 /// and the pull requests associated with the commits `landings` (answered
 /// as `c0`, `c1`, ..., as in [`landings`]), in one query.
-pub fn repository(expressions: &[(String, String)], trees: &[(String, String)], landings: &[&str]) -> String {
+pub(crate) fn repository(expressions: &[(String, String)], trees: &[(String, String)], landings: &[&str]) -> String {
     let mut head = "    defaultBranchRef { name }\n".to_owned();
     head.push_str(&landing_fields(landings));
     for (i, (oid, path)) in trees.iter().enumerate() {
@@ -180,7 +178,7 @@ pub fn repository(expressions: &[(String, String)], trees: &[(String, String)], 
 }
 
 /// The text of files at commits: `expressions` are `SHA:path`.
-pub fn blobs(expressions: &[(String, String)]) -> String {
+pub(crate) fn blobs(expressions: &[(String, String)]) -> String {
     blob_query("Blobs", "", expressions)
 }
 

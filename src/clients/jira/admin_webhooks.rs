@@ -22,10 +22,10 @@ use super::{Jira, JiraError};
 use crate::clients::http::{ApiError, Secret};
 
 /// The resource's path.
-pub const PATH: &str = "/rest/webhooks/1.0/webhook";
+pub(crate) const PATH: &str = "/rest/webhooks/1.0/webhook";
 
 /// The `filters` key holding a webhook's JQL.
-pub const JQL_FILTER_KEY: &str = "issue-related-events-section";
+pub(crate) const JQL_FILTER_KEY: &str = "issue-related-events-section";
 
 /// An admin webhook as Jira lists it (the secret is never listed).
 #[derive(Debug, Clone, PartialEq, Eq)]

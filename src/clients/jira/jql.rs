@@ -4,7 +4,7 @@
 
 /// A JQL string literal: double-quoted, with `"` and `\` escaped and control
 /// characters (which JQL cannot carry) replaced by spaces.
-pub fn string(value: &str) -> String {
+pub(crate) fn string(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
     for c in value.chars() {

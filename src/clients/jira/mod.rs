@@ -6,8 +6,8 @@
 //! `POST /rest/api/3/search/jql` with `nextPageToken` paging and
 //! `reconcileIssues` (the old `/rest/api/3/search` is gone).
 
-pub mod adf;
-pub mod admin_webhooks;
+pub(crate) mod adf;
+pub(crate) mod admin_webhooks;
 pub(crate) mod jql;
 
 use std::collections::BTreeMap;
@@ -208,22 +208,16 @@ pub struct ChangelogEntry {
 /// One changed field.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ChangeItem {
+pub(crate) struct ChangeItem {
     /// Field name (`status`, `resolution`, a custom field name).
     #[serde(default)]
     pub(crate) field: String,
     /// Field id, when Jira gives it.
     #[serde(default)]
     pub(crate) field_id: Option<String>,
-    /// Old value (raw).
-    #[serde(default)]
-    pub from: Option<String>,
     /// Old value (display).
     #[serde(default)]
     pub(crate) from_string: Option<String>,
-    /// New value (raw).
-    #[serde(default)]
-    pub to: Option<String>,
     /// New value (display).
     #[serde(default)]
     pub(crate) to_string: Option<String>,

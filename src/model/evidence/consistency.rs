@@ -12,7 +12,7 @@ use crate::model::evidence::RangeCommit;
 
 /// The contradictions of `e`, one sentence each; empty for a consistent
 /// record. Facts that a gap already says were not read are not compared.
-pub fn contradictions(e: &Evidence) -> Vec<String> {
+pub(crate) fn contradictions(e: &Evidence) -> Vec<String> {
     let mut out = Vec::new();
     let commits: BTreeMap<&str, &RangeCommit> = e.range.commits.iter().map(|c| (c.sha.as_str(), c)).collect();
     let unread = |what: &[&str]| e.gaps.iter().any(|g| g.area == GapArea::Review && what.contains(&g.what.as_str()));
@@ -147,7 +147,7 @@ fn content(e: &Evidence, commits: &BTreeMap<&str, &RangeCommit>, out: &mut Vec<S
 /// The first-parent chain from `head` back to (not including) `base`, newest
 /// first, from the range's commits. Fails when a first parent is neither in
 /// the range nor the base (the range is incomplete).
-pub fn first_parent_chain(commits: &[RangeCommit], head: &str, base: &str) -> Result<Vec<String>, String> {
+pub(crate) fn first_parent_chain(commits: &[RangeCommit], head: &str, base: &str) -> Result<Vec<String>, String> {
     let by_sha: BTreeMap<&str, &RangeCommit> = commits.iter().map(|c| (c.sha.as_str(), c)).collect();
     let mut chain = Vec::new();
     let mut at = head;

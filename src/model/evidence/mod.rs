@@ -20,7 +20,7 @@ use crate::base::digest::Sha256Digest;
 use crate::model::binding::Binding;
 
 /// Version of the record format.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// The evidence record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,7 +79,7 @@ pub struct Evidence {
 
 /// The last approved deploy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Base {
+pub(crate) struct Base {
     /// Its ticket (status Done).
     pub(crate) ticket: String,
     /// The commit it deployed.
@@ -107,7 +107,7 @@ pub struct Range {
 
 /// The deployed branch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BranchFacts {
+pub(crate) struct BranchFacts {
     /// The branch the pipeline built (from the binding).
     pub(crate) name: String,
     /// The repository's default branch.
@@ -138,7 +138,7 @@ pub struct AssociatedPull {
 
 /// A GitHub account as GitHub identifies it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Actor {
+pub(crate) struct Actor {
     /// `User`, `Bot`, `Mannequin`, ...
     pub(crate) kind: String,
     /// Login (display only).
@@ -183,7 +183,7 @@ impl PullCommit {
 
 /// A file a pull request changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PullFile {
+pub(crate) struct PullFile {
     /// Path.
     pub(crate) path: String,
     /// `ADDED`, `DELETED`, `MODIFIED`, `RENAMED`, `COPIED`, `CHANGED`.
@@ -192,7 +192,7 @@ pub struct PullFile {
 
 /// A review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReviewFact {
+pub(crate) struct ReviewFact {
     /// Id.
     pub(crate) id: Option<String>,
     /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`, `PENDING`.
@@ -209,7 +209,7 @@ pub struct ReviewFact {
 
 /// A timeline event of a pull request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TimelineEvent {
+pub(crate) struct TimelineEvent {
     /// `HeadRefForcePushedEvent`, `ReviewDismissedEvent`,
     /// `BaseRefChangedEvent`, `MergedEvent`.
     pub(crate) kind: String,
@@ -287,7 +287,7 @@ pub struct RangeCommit {
 
 /// A file a commit changed, against its first parent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangedFile {
+pub(crate) struct ChangedFile {
     /// Path after the change.
     pub(crate) path: String,
     /// `added`, `removed`, `modified`, `renamed`, `copied`, `changed` (mode), `unchanged`.
@@ -351,7 +351,7 @@ pub struct TreeCheck {
 
 /// The policy files at the base and at the deployed commit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PolicyFiles {
+pub(crate) struct PolicyFiles {
     /// Path -> change between the base and the deployed commit.
     pub(crate) files: BTreeMap<String, FileChange>,
     /// Source.
@@ -362,7 +362,7 @@ pub struct PolicyFiles {
 /// version pinned there, scripts it runs) by object id, at the base and at
 /// the deployed commit; a folder is one entry (its tree id).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PipelineFiles {
+pub(crate) struct PipelineFiles {
     /// Path (`.circleci/config.yml`, `.circleci/scripts/`) -> object ids.
     pub(crate) files: BTreeMap<String, ObjectChange>,
     /// Source.
@@ -371,7 +371,7 @@ pub struct PipelineFiles {
 
 /// An object at the base and at the deployed commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ObjectChange {
+pub(crate) struct ObjectChange {
     /// Its id at the base (`None`: absent).
     pub(crate) before: Option<String>,
     /// Its id at the deployed commit (`None`: absent).
@@ -393,7 +393,7 @@ pub struct JobFact {
 
 /// A GitHub code-scanning analysis of the deployed commit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CodeScanningAnalysis {
+pub(crate) struct CodeScanningAnalysis {
     /// Id.
     pub(crate) id: u64,
     /// The commit analysed.
@@ -472,7 +472,7 @@ fn artifact_kind() -> String {
 
 /// Another live ticket of the same repository and environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingTicket {
+pub(crate) struct PendingTicket {
     /// Key.
     pub(crate) key: String,
     /// Status.
@@ -485,7 +485,7 @@ pub struct PendingTicket {
 
 /// An open drift ticket of the deployed environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OpenDrift {
+pub(crate) struct OpenDrift {
     /// Its key.
     pub(crate) key: String,
     /// The stack that drifted.
@@ -505,7 +505,7 @@ pub struct OpenDrift {
 
 /// Where the policy came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PolicySource {
+pub(crate) struct PolicySource {
     /// A path or a description.
     pub source: String,
     /// SHA-256 of the content.
@@ -517,7 +517,7 @@ pub struct PolicySource {
 /// What a gap makes undecidable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum GapArea {
+pub(crate) enum GapArea {
     /// The review of commits.
     Review,
     /// The scan gate.

@@ -30,7 +30,7 @@ use crate::model::evidence::{
 use crate::steps::ticket;
 
 /// Policy files whose change in the range needs manual review.
-pub const POLICY_FILES: &[&str] = &["changegate.toml", ".circleci/changegate.toml"];
+pub(crate) const POLICY_FILES: &[&str] = &["changegate.toml", ".circleci/changegate.toml"];
 
 /// The services evidence is read from.
 #[derive(Debug)]
@@ -81,7 +81,7 @@ pub fn collect(key: &str, config: &Config, policy: (&str, &str), src: &Sources<'
 /// Like [`collect`], with the base of the range given (`Some(None)`: a
 /// first deploy) instead of looked up: an audit re-collects a past
 /// decision's range as it was, though later deploys have moved the base on.
-pub fn collect_from(
+pub(crate) fn collect_from(
     key: &str,
     config: &Config,
     policy: (&str, &str),
@@ -916,7 +916,7 @@ fn fill_content(_: &mut Evidence, _: &Config, _: &GitHub, _: (&str, &str)) {}
 /// The other live tickets of the binding's repository and environment
 /// (stream), and whether their workflows still run. Read again just before
 /// the bot approves.
-pub fn pending_tickets(
+pub(crate) fn pending_tickets(
     jira: &Jira,
     circleci: &CircleCi,
     config: &Config,
@@ -953,7 +953,7 @@ pub fn pending_tickets(
 }
 
 /// The largest SARIF artifact read; a larger one is a gap, not a pass.
-pub const MAX_SARIF_BYTES: u64 = 100 * 1024 * 1024;
+pub(crate) const MAX_SARIF_BYTES: u64 = 100 * 1024 * 1024;
 
 /// Reads the SARIF artifacts (`*.sarif`, `*.sarif.json`) of the scan jobs
 /// among `scans.jobs`. A document that is not SARIF is recorded with its
@@ -1017,7 +1017,7 @@ pub fn read_sarif_bytes(bytes: &[u8]) -> (Option<Vec<crate::base::sarif::RunFact
 /// Adds SARIF files given by path (a scan run in the deploy's own job) to
 /// the record. They carry no job binding: only runs whose
 /// `versionControlProvenance` names the deployed commit count as evidence.
-pub fn add_sarif_files(evidence: &mut Evidence, files: &[std::path::PathBuf]) -> Result<(), std::io::Error> {
+pub(crate) fn add_sarif_files(evidence: &mut Evidence, files: &[std::path::PathBuf]) -> Result<(), std::io::Error> {
     for path in files {
         let bytes = std::fs::read(path)
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot read SARIF file {}: {e}", path.display())))?;
@@ -1040,7 +1040,7 @@ pub fn add_sarif_files(evidence: &mut Evidence, files: &[std::path::PathBuf]) ->
 /// GitHub's 403 answers when code scanning is off for a repository:
 /// "Code scanning is not enabled for this repository", "Advanced Security
 /// must be enabled for this repository to use code scanning".
-pub fn code_scanning_off(message: &str) -> bool {
+pub(crate) fn code_scanning_off(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("code scanning is not enabled") || m.contains("advanced security must be enabled")
 }

@@ -18,7 +18,7 @@ use crate::model::evidence::Evidence;
 
 /// One comparison to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Wanted {
+pub(crate) struct Wanted {
     /// The landing the check is recorded under (the last of a rebase run).
     pub(crate) landing: String,
     /// The commit the pull request landed onto (a rebase run's first parent).
@@ -30,7 +30,11 @@ pub struct Wanted {
 /// The comparisons a record needs, from its review: every merge landing
 /// (`F^1` with the head), every squash landing, and every rebase run (the
 /// first commit's parent with the head, recorded at the run's last commit).
-pub fn wanted(e: &Evidence, review: &ReviewReport) -> Vec<Wanted> {
+#[cfg_attr(
+    not(feature = "git-objects"),
+    expect(dead_code, reason = "only the git-objects content check compares trees")
+)]
+pub(crate) fn wanted(e: &Evidence, review: &ReviewReport) -> Vec<Wanted> {
     let parent_of = |sha: &str| e.range.commits.iter().find(|c| c.sha == sha).and_then(|c| c.parents.first()).cloned();
     let head_of = |n: u64| e.pulls.get(&n.to_string()).map(|p| p.head.clone());
     let mut out: Vec<Wanted> = Vec::new();

@@ -13,11 +13,11 @@
 //! time and request count) is kept in the property and written as a marker
 //! in the comment; a run on unchanged facts posts nothing new.
 
-pub mod collect;
-pub mod content;
-pub mod decision;
-pub mod review;
-pub mod scan_gate;
+pub(crate) mod collect;
+pub(crate) mod content;
+pub(crate) mod decision;
+pub(crate) mod review;
+pub(crate) mod scan_gate;
 
 use std::path::PathBuf;
 
@@ -101,7 +101,7 @@ pub struct Recorder<'a> {
 /// JSON without the collection time and the request count, which change on
 /// every run, with the reason codes (which may change with the time alone:
 /// a change window opening), so a new decision is always posted anew.
-pub fn fingerprint(e: &Evidence, d: &Decision) -> Sha256Digest {
+pub(crate) fn fingerprint(e: &Evidence, d: &Decision) -> Sha256Digest {
     let mut facts = e.clone();
     facts.collected_at = String::new();
     facts.requests = Default::default();
@@ -114,7 +114,7 @@ pub fn fingerprint(e: &Evidence, d: &Decision) -> Sha256Digest {
 }
 
 /// The marker that ends the comment of one analysis.
-pub fn marker(fp: &Sha256Digest) -> String {
+pub(crate) fn marker(fp: &Sha256Digest) -> String {
     format!("[changegate:analysis:{}]", &fp.hex()[..16])
 }
 

@@ -21,15 +21,15 @@ use crate::config::Config;
 use crate::model::binding::{RECORD_PROPERTY, TicketRecord};
 use crate::steps::plan::drift::DriftReport;
 
-pub mod open;
-mod record;
+pub(crate) mod open;
+pub(crate) mod record;
 pub(crate) mod standing;
 
-pub use self::record::{DriftRecord, LABEL, PROPERTY, stream_label};
+pub(crate) use self::record::{DriftRecord, LABEL, PROPERTY, stream_label};
 
 /// An open drift ticket of the stream, as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenTicket {
+pub(crate) struct OpenTicket {
     /// Key.
     pub(crate) key: String,
     /// Numeric id (the lowest wins a race).
@@ -40,7 +40,7 @@ pub struct OpenTicket {
 
 /// What to do about the stream's drift ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// No drift and no open ticket: nothing.
     Nothing,
     /// Drift and no open ticket: open one.
@@ -67,7 +67,7 @@ pub enum Decision {
 }
 
 /// Decides what to do with the open tickets of the stream (pure).
-pub fn decide(report: &DriftReport, open: &[OpenTicket]) -> Decision {
+pub(crate) fn decide(report: &DriftReport, open: &[OpenTicket]) -> Decision {
     let mut open: Vec<&OpenTicket> = open.iter().collect();
     open.sort_by_key(|t| t.id);
     if !report.drifted {
@@ -137,7 +137,12 @@ fn open_tickets(issues: &[Issue], jira_closed: &dyn Fn(&str) -> bool) -> Vec<Ope
 
 /// Keeps the stream's drift ticket in step with `report`; returns what was
 /// done, one line each.
-pub fn record(jira: &Jira, config: &Config, report: &DriftReport, now: Timestamp) -> Result<Vec<String>, JiraError> {
+pub(crate) fn record(
+    jira: &Jira,
+    config: &Config,
+    report: &DriftReport,
+    now: Timestamp,
+) -> Result<Vec<String>, JiraError> {
     let label = stream_label(&report.environment, &report.stack);
     let k = Keeping { jira, config, report, now, jql: stream_query(&config.jira, &label) };
     let open = k.search(&[])?;

@@ -21,7 +21,7 @@ pub const REVIEWED_PROPERTY: &str = "changegate.drift.reviewed";
 /// How far back closed drift tickets are re-judged: a close no one may make
 /// that is older than this has been followed by scheduled checks, which open
 /// a new ticket while the drift lasts (docs/drift.md).
-pub const CLOSED_LOOKBACK_DAYS: u32 = 30;
+pub(crate) const CLOSED_LOOKBACK_DAYS: u32 = 30;
 
 /// The drift tickets that count for `environment`, for the analysis of a
 /// change ticket (`drift_open`): open ones, and closed ones no one trusted
@@ -30,7 +30,7 @@ pub const CLOSED_LOOKBACK_DAYS: u32 = 30;
 ///
 /// `bot_runs`: the caller is the bot, or works where one runs (its analyses
 /// date the approvals of a review); false only without a bot.
-pub fn open_for_environment(
+pub(crate) fn open_for_environment(
     jira: &Jira,
     config: &Config,
     environment: &str,
@@ -57,7 +57,7 @@ pub fn open_for_environment(
 
 /// The drift tickets that are open or were closed within the look-back,
 /// judged (whether each still counts is in its standing).
-pub fn counting(jira: &Jira, config: &Config, bot_runs: bool) -> Result<Vec<Judged>, JiraError> {
+pub(crate) fn counting(jira: &Jira, config: &Config, bot_runs: bool) -> Result<Vec<Judged>, JiraError> {
     let closed: Vec<String> =
         config.jira.statuses.closed().iter().map(|s| crate::clients::jira::jql::string(s)).collect();
     let recent = format!("status not in ({}) OR updated >= -{CLOSED_LOOKBACK_DAYS}d", closed.join(", "));
@@ -66,7 +66,7 @@ pub fn counting(jira: &Jira, config: &Config, bot_runs: bool) -> Result<Vec<Judg
 
 /// One drift ticket as read and judged.
 #[derive(Debug, Clone)]
-pub struct Judged {
+pub(crate) struct Judged {
     /// The ticket as searched (status, created, labels, resolution).
     pub(crate) issue: Issue,
     /// What the judgement read.
@@ -81,7 +81,7 @@ pub struct Judged {
 /// change type without the change labels, and by their creator (the drift
 /// check's account), so one whose labels were edited away or swapped for
 /// the change labels is still found; history says which were created as one.
-pub fn judged(
+pub(crate) fn judged(
     jira: &Jira,
     config: &Config,
     also: Option<&str>,
@@ -187,7 +187,7 @@ fn facts_of(
 /// reviewed a drift ticket. A ticket that cannot be read, is not a change
 /// ticket of the project, is not Done, or whose record's binding does not
 /// match its digest reviews nothing.
-pub fn review_facts(jira: &Jira, config: &Config, key: &str) -> standing::ReviewFacts {
+pub(crate) fn review_facts(jira: &Jira, config: &Config, key: &str) -> standing::ReviewFacts {
     let jc = &config.jira;
     let none = || standing::ReviewFacts {
         key: key.to_owned(),
@@ -241,7 +241,7 @@ pub fn review_facts(jira: &Jira, config: &Config, key: &str) -> standing::Review
 /// history before the drift stops counting.
 /// Returns whether it closed it (false: it was closed already, and the
 /// comment says it is now reviewed).
-pub fn close_reviewed(
+pub(crate) fn close_reviewed(
     jira: &Jira,
     config: &Config,
     key: &str,

@@ -13,7 +13,7 @@ pub const PROPERTY: &str = "changegate.drift";
 
 /// What a drift ticket records (`changegate.drift`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DriftRecord {
+pub(crate) struct DriftRecord {
     /// Always 1.
     pub(crate) schema_version: u32,
     /// Environment.

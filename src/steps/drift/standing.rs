@@ -27,7 +27,7 @@ use super::record::{DriftRecord, LABEL, stream_label};
 
 /// The facts of one drift ticket, read from Jira (plain data).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DriftFacts {
+pub(crate) struct DriftFacts {
     /// Its key.
     pub(crate) key: String,
     /// When Jira created it (`None`: unknown, taken as now).
@@ -50,7 +50,7 @@ pub struct DriftFacts {
 /// What Jira's history says about the change ticket a drift ticket names
 /// as having reviewed it (plain data).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReviewFacts {
+pub(crate) struct ReviewFacts {
     /// Its key.
     pub(crate) key: String,
     /// The environment of its current binding (`None`: no record).
@@ -65,7 +65,7 @@ pub struct ReviewFacts {
 
 /// Who may settle a drift ticket by closing it (the bot's configuration).
 #[derive(Debug, Clone, Copy)]
-pub struct Settlers<'a> {
+pub(crate) struct Settlers<'a> {
     /// The bot's accounts.
     pub(crate) bot: &'a [String],
     /// Configured approvers' accounts.
@@ -79,7 +79,7 @@ pub struct Settlers<'a> {
 
 /// Who settled a drift ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SettledBy {
+pub(crate) enum SettledBy {
     /// The bot closed it.
     Bot,
     /// A configured approver closed it.
@@ -92,7 +92,7 @@ pub enum SettledBy {
 
 impl SettledBy {
     /// How the audit names it.
-    pub fn as_audit(&self) -> String {
+    pub(crate) fn as_audit(&self) -> String {
         match self {
             SettledBy::Bot => "closed by the bot".into(),
             SettledBy::Approver => "closed by an approver".into(),
@@ -104,7 +104,7 @@ impl SettledBy {
 
 /// A drift ticket's standing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Standing {
+pub(crate) enum Standing {
     /// Settled: it no longer counts. By whom, and why in words.
     Settled(SettledBy, String),
     /// It counts for the next deploy.
@@ -113,7 +113,7 @@ pub enum Standing {
 
 /// A drift ticket that counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Counted {
+pub(crate) struct Counted {
     /// Its key.
     pub(crate) key: String,
     /// Its environment (`None`: unknown, so it counts for every one).
@@ -130,14 +130,14 @@ pub struct Counted {
 
 /// Whether a ticket is a drift ticket at all: it was created with the drift
 /// label, or carries it now.
-pub fn is_drift_ticket(f: &DriftFacts) -> bool {
+pub(crate) fn is_drift_ticket(f: &DriftFacts) -> bool {
     let has = |labels: &[String]| labels.iter().any(|l| l == LABEL);
     has(&f.labels) || f.labels_at_creation.as_deref().is_some_and(has)
 }
 
 /// Its record, when it matches the stream label the ticket was opened for
 /// (the only record anything is read from).
-pub fn trusted_record(f: &DriftFacts) -> Option<&DriftRecord> {
+pub(crate) fn trusted_record(f: &DriftFacts) -> Option<&DriftRecord> {
     let opened = opened_stream_label(f)?;
     f.record.as_ref().filter(|r| stream_label(&r.environment, &r.stack) == opened)
 }
@@ -154,7 +154,7 @@ fn opened_stream_label(f: &DriftFacts) -> Option<&str> {
 }
 
 /// Judges one drift ticket (pure). `now` stands in for an unknown creation.
-pub fn judge(f: &DriftFacts, who: Settlers<'_>, now: Timestamp) -> Standing {
+pub(crate) fn judge(f: &DriftFacts, who: Settlers<'_>, now: Timestamp) -> Standing {
     let found_at = f.created.unwrap_or(now);
     // Which stream: the record, only when it matches the label it was opened with.
     let opened = opened_stream_label(f);
@@ -215,7 +215,7 @@ pub fn judge(f: &DriftFacts, who: Settlers<'_>, now: Timestamp) -> Standing {
 /// drift ticket was created with, never its record alone: the deploy's
 /// environment with one of the stacks it deployed (or, when it recorded no
 /// plan, the drift record's stack) must hash to that label.
-pub fn reviewed(f: &DriftFacts, r: &ReviewFacts, found_at: Timestamp, bot_runs: bool) -> Result<String, String> {
+pub(crate) fn reviewed(f: &DriftFacts, r: &ReviewFacts, found_at: Timestamp, bot_runs: bool) -> Result<String, String> {
     let Some(opened) = opened_stream_label(f) else {
         return Err(format!("{} cannot be matched to a stream: the drift ticket was created without one", r.key));
     };

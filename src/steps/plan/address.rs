@@ -6,7 +6,7 @@
 
 /// Splits an address into its module names (instance keys dropped) and the
 /// resource part. `None` when the address is not well formed.
-pub fn split_modules(address: &str) -> Option<(Vec<String>, &str)> {
+pub(super) fn split_modules(address: &str) -> Option<(Vec<String>, &str)> {
     let mut modules = Vec::new();
     let mut rest = address;
     while let Some(after) = rest.strip_prefix("module.") {
@@ -49,9 +49,21 @@ fn skip_index(s: &str) -> Option<&str> {
     }
 }
 
+/// `aws_s3_bucket.b["k"]` -> `b`.
+pub(super) fn resource_name(rest: &str) -> String {
+    let no_index = rest.split('[').next().unwrap_or(rest);
+    no_index.rsplit('.').next().unwrap_or(no_index).to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resource_names() {
+        assert_eq!(resource_name("aws_s3_bucket.b[\"k\"]"), "b");
+        assert_eq!(resource_name("aws_s3_bucket.b"), "b");
+    }
 
     #[test]
     fn root_and_nested_modules() {

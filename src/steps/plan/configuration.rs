@@ -13,7 +13,7 @@ use serde::de::IgnoredAny;
 
 /// The root module of the configuration.
 #[derive(Debug, Default, Deserialize)]
-pub struct Configuration {
+pub(super) struct Configuration {
     #[serde(default)]
     root_module: Module,
 }
@@ -45,7 +45,7 @@ struct Resource {
 
 /// The answer for one resource and attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sets {
+pub(super) enum Sets {
     Yes,
     No,
     /// The resource's block is not in the configuration.
@@ -54,7 +54,7 @@ pub enum Sets {
 
 impl Configuration {
     /// Does the managed resource `kind.name` in module `path` set `attr`?
-    pub fn sets(&self, path: &[String], kind: &str, name: &str, attr: &str) -> Sets {
+    pub(super) fn sets(&self, path: &[String], kind: &str, name: &str, attr: &str) -> Sets {
         let mut module = &self.root_module;
         for m in path {
             match module.module_calls.get(m) {

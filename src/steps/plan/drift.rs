@@ -22,17 +22,16 @@ use super::configuration::{Configuration, Sets};
 use super::model::{Action, Raw, ResourceChange, View};
 use super::report::{md_code, md_text, safe};
 use super::rules::{self, Hit, Reason, Severity};
-use super::{PlanError, Section, address, parse, resource_name};
+use super::{PlanError, address, walk};
 use crate::base::digest::Sha256Digest;
 use crate::config::plan::PlanRules;
-use crate::steps::plan::prefetch;
 
 /// The version of the drift JSON contract (fields are only ever added).
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// One object that changed outside Terraform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Drifted {
+pub(crate) struct Drifted {
     /// Resource address.
     pub(crate) address: String,
     /// Resource type.
@@ -59,7 +58,7 @@ pub(super) struct Pending {
 
 /// The result of a drift check.
 #[derive(Debug, Clone, Serialize)]
-pub struct DriftReport {
+pub(crate) struct DriftReport {
     /// Always [`SCHEMA_VERSION`].
     pub(crate) schema_version: u32,
     /// Anything drifted.
@@ -83,7 +82,7 @@ pub struct DriftReport {
 
 /// Judges one `resource_drift` element (pure). Data sources and ephemeral
 /// values do not drift; a no-op is not drift.
-pub(super) fn judge(rc: &ResourceChange<'_>, index: usize, rules: &PlanRules) -> Result<Option<Pending>, PlanError> {
+fn judge(rc: &ResourceChange<'_>, index: usize, rules: &PlanRules) -> Result<Option<Pending>, PlanError> {
     match rc.mode.as_ref() {
         "managed" => {}
         "data" | "ephemeral" => return Ok(None),
@@ -106,7 +105,7 @@ pub(super) fn judge(rc: &ResourceChange<'_>, index: usize, rules: &PlanRules) ->
     let (modules, rest) = address::split_modules(&address).ok_or_else(|| {
         PlanError::Malformed(format!("resource_drift[{index}]: address {address:?} is not well formed"))
     })?;
-    let name = rc.name.as_deref().map_or_else(|| resource_name(rest), str::to_owned);
+    let name = rc.name.as_deref().map_or_else(|| address::resource_name(rest), str::to_owned);
     let view = View::new(rc);
     let hits = rules::assess(&view, rules);
     let deleted = rc.change.actions.0.contains(&Action::Delete) && !rc.change.actions.0.contains(&Action::Create);
@@ -167,7 +166,7 @@ fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 
 /// Settles hits that depend on the configuration and fills each element's
 /// reasons, severity and detail (pure).
-pub(super) fn settle(pending: Vec<Pending>, config: Option<&Configuration>) -> Vec<Drifted> {
+fn settle(pending: Vec<Pending>, config: Option<&Configuration>) -> Vec<Drifted> {
     pending
         .into_iter()
         .map(|mut p| {
@@ -205,25 +204,27 @@ pub(super) fn settle(pending: Vec<Pending>, config: Option<&Configuration>) -> V
 
 /// Judges the drift in a plan read from `input`, for `environment` and
 /// `stack`. The input is read and hashed on a second thread.
-pub fn check<R: Read + Send>(
+pub(crate) fn check<R: Read + Send>(
     input: R,
     rules: &PlanRules,
     environment: &str,
     stack: &str,
 ) -> Result<DriftReport, PlanError> {
-    std::thread::scope(|s| {
-        let (reader, hasher) = prefetch::spawn(s, input);
-        let parsed = parse(reader, rules, false, Section::Drift);
-        let (digest, _) =
-            hasher.join().map_err(|_| PlanError::Io(std::io::Error::other("the reading thread failed")))?;
-        let (report, resources) = parsed?;
-        Ok(DriftReport::new(report.format_version, report.terraform_version, resources, digest, environment, stack))
-    })
+    let ((top, drifted), digest) = walk::read_hashed(input, |reader| {
+        let mut drifted = Vec::new();
+        let top = walk::walk(reader, "resource_drift", |rc, i| {
+            drifted.extend(judge(rc, i, rules)?);
+            Ok(())
+        })?;
+        Ok((top, drifted))
+    })?;
+    let resources = settle(drifted, top.configuration.as_ref());
+    Ok(DriftReport::new(top.format_version, top.terraform_version, resources, digest, environment, stack))
 }
 
 impl DriftReport {
     /// A report of `resources`.
-    pub fn new(
+    pub(crate) fn new(
         format_version: Option<String>,
         terraform_version: Option<String>,
         resources: Vec<Drifted>,
@@ -249,13 +250,8 @@ impl DriftReport {
         }
     }
 
-    /// The highest severity of the drift.
-    pub fn severity(&self) -> Option<Severity> {
-        self.resources.iter().map(|r| r.severity).max()
-    }
-
     /// One line: the verdict.
-    pub fn verdict_line(&self) -> String {
+    pub(crate) fn verdict_line(&self) -> String {
         let at = format!("{} / {}", self.environment, self.stack);
         if self.resources.is_empty() {
             return format!("no drift: {at} is as Terraform's state says");
@@ -269,7 +265,7 @@ impl DriftReport {
     }
 
     /// The text rendering (the CI log).
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut s = String::new();
         for r in &self.resources {
             let reasons: Vec<&str> = r.reasons.iter().map(|x| x.code()).collect();
@@ -289,7 +285,7 @@ impl DriftReport {
     }
 
     /// The markdown rendering (reports and tickets).
-    pub fn to_markdown(&self) -> String {
+    pub(crate) fn to_markdown(&self) -> String {
         let mut s = format!("### Drift of {} / {}\n\n", md_text(&self.environment), md_text(&self.stack));
         if self.resources.is_empty() {
             s.push_str("No object changed outside Terraform.\n");
@@ -315,7 +311,7 @@ impl DriftReport {
 
     /// JUnit test cases: one per drifted object (a failure), or one passing
     /// case saying the stream did not drift.
-    pub fn to_junit(&self) -> crate::base::junit::Suite {
+    pub(crate) fn to_junit(&self) -> crate::base::junit::Suite {
         use crate::base::junit::{Case, Suite};
         let class = format!("drift.{}.{}", self.environment, self.stack);
         let cases = if self.resources.is_empty() {
@@ -340,7 +336,7 @@ impl DriftReport {
     }
 
     /// The JSON contract (`schema_version` 1).
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("the drift report serialises")
     }
 }

@@ -26,7 +26,7 @@ pub(crate) const MAX_DEPTH: usize = 128;
 
 /// Why an element could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ElementError {
+pub(super) enum ElementError {
     /// The bytes end before the element does: read it again from captured
     /// bytes.
     Incomplete,
@@ -40,7 +40,7 @@ pub enum ElementError {
 
 /// Reads elements, reusing its attribute index from one to the next.
 #[derive(Debug, Default)]
-pub struct ElementReader {
+pub(super) struct ElementReader {
     entries: Vec<Entry>,
 }
 
@@ -74,7 +74,7 @@ impl ElementReader {
     /// Reads the element at the start of `bytes` (after whitespace); returns
     /// it and the number of bytes it spans (the whitespace before it
     /// included). Bytes after the element are not looked at.
-    pub fn read<'a>(&'a mut self, bytes: &'a [u8]) -> Result<(ResourceChange<'a>, usize), ElementError> {
+    pub(super) fn read<'a>(&'a mut self, bytes: &'a [u8]) -> Result<(ResourceChange<'a>, usize), ElementError> {
         self.entries.clear();
         let mut c = Cursor { b: bytes, i: 0 };
         let parsed = parse_element(&mut c, &mut self.entries)?;

@@ -12,11 +12,11 @@ use std::io::{self, Read};
 /// Default chunk size: large enough that nearly every `resource_changes`
 /// element lies wholly in one chunk (and is read in place), small enough
 /// that the chunks in flight between the threads stay under a megabyte.
-pub const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = 64 * 1024;
 
 /// How the input was encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
+pub(crate) enum Encoding {
     /// UTF-8 without a byte-order mark (what Terraform writes).
     Utf8,
     /// UTF-8 with a byte-order mark.
@@ -51,7 +51,7 @@ pub enum DecodeError {
 
 /// Reads any supported encoding and yields valid UTF-8 in chunks.
 #[derive(Debug)]
-pub struct Utf8Chunks<R> {
+pub(crate) struct Utf8Chunks<R> {
     input: R,
     chunk: usize,
     encoding: Option<Encoding>,
@@ -66,12 +66,12 @@ pub struct Utf8Chunks<R> {
 
 impl<R: Read> Utf8Chunks<R> {
     /// Decodes `input` in chunks of about [`CHUNK`] bytes.
-    pub fn new(input: R) -> Self {
+    pub(crate) fn new(input: R) -> Self {
         Self::with_chunk_size(input, CHUNK)
     }
 
     /// Decodes `input` in chunks of about `chunk` bytes (tests use tiny ones).
-    pub fn with_chunk_size(input: R, chunk: usize) -> Self {
+    pub(crate) fn with_chunk_size(input: R, chunk: usize) -> Self {
         Utf8Chunks {
             input,
             chunk: chunk.max(1),
@@ -84,7 +84,7 @@ impl<R: Read> Utf8Chunks<R> {
     }
 
     /// The reader, once the input has been read.
-    pub fn into_inner(self) -> R {
+    pub(crate) fn into_inner(self) -> R {
         self.input
     }
 
@@ -129,7 +129,7 @@ impl<R: Read> Utf8Chunks<R> {
 
     /// Replaces `out` with the next chunk of valid UTF-8 ending on a
     /// character boundary. Returns false at the end of input.
-    pub fn next_chunk(&mut self, out: &mut Vec<u8>) -> Result<bool, DecodeError> {
+    pub(crate) fn next_chunk(&mut self, out: &mut Vec<u8>) -> Result<bool, DecodeError> {
         let encoding = match self.encoding {
             Some(e) => e,
             None => {

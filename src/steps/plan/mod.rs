@@ -19,73 +19,27 @@ mod model;
 mod policy_doc;
 mod prefetch;
 pub(crate) mod render;
-pub mod report;
-pub mod rules;
-pub mod sarif;
+pub(crate) mod report;
+pub(crate) mod rules;
+pub(crate) mod sarif;
 mod scan;
+mod walk;
 
 use std::collections::HashSet;
 use std::io::Read;
 use std::sync::Arc;
 
-use serde::de::IgnoredAny;
-
 use self::configuration::{Configuration, Sets};
-use self::element::{ElementError, ElementReader};
 use self::model::{Bucket, ResourceChange, View};
 use self::report::{Exempted, Finding, Judged, Note, NoteKind, ReasonHit, Report, SCHEMA_VERSION, Summary};
 use self::rules::{Hit, Reason};
-use self::scan::{ChunkSource, ScanError, Scanner};
+use self::scan::ChunkSource;
 use crate::base::digest::Sha256Digest;
 use crate::base::glob::glob_match;
 use crate::config::plan::{Exemption, PlanRules};
 
 pub(crate) use self::model::{Action, Actions};
-
-/// Why a plan could not be judged. Every variant means "could not decide".
-#[derive(Debug, thiserror::Error)]
-pub enum PlanError {
-    /// Reading failed.
-    #[error("could not read the plan: {0}")]
-    Io(#[from] std::io::Error),
-    /// Not JSON (or not UTF-8/UTF-16 text, or truncated).
-    #[error("{0}")]
-    Syntax(ScanError),
-    /// JSON, but not a Terraform plan.
-    #[error("not a Terraform plan: {0}")]
-    NotAPlan(String),
-    /// A plan that must not be judged (errored, incomplete, deferred, or a
-    /// format this version does not read).
-    #[error("plan refused: {0}")]
-    Refused(String),
-    /// A plan whose content does not match the plan format.
-    #[error("malformed plan: {0}")]
-    Malformed(String),
-}
-
-impl From<ScanError> for PlanError {
-    fn from(e: ScanError) -> Self {
-        match e {
-            ScanError::Decode(encoding::DecodeError::Io(io)) => PlanError::Io(io),
-            other => PlanError::Syntax(other),
-        }
-    }
-}
-
-/// What the top level of the plan says about itself.
-#[derive(Debug, Default)]
-struct Header {
-    format_version: Option<String>,
-    terraform_version: Option<String>,
-    errored: Option<bool>,
-    complete: Option<bool>,
-    deferred: usize,
-    keys: HashSet<String>,
-}
-
-/// Keys that only a plan has (a state shown with `terraform show -json` has
-/// `values` instead).
-const PLAN_KEYS: &[&str] = &["planned_values", "resource_changes", "resource_drift", "output_changes"];
+pub(crate) use self::walk::PlanError;
 
 /// A resource change with at least one hit, waiting for the configuration.
 #[derive(Debug)]
@@ -138,101 +92,31 @@ pub fn check<R: Read + Send>(input: R, rules: &PlanRules) -> Result<Report, Plan
 /// [`check`], and lists every resource change judged in
 /// [`Report::changes`] (for the JUnit report: one case per change). Memory
 /// grows with the number of changes, so only when asked.
-pub fn check_listing<R: Read + Send>(input: R, rules: &PlanRules) -> Result<Report, PlanError> {
+pub(crate) fn check_listing<R: Read + Send>(input: R, rules: &PlanRules) -> Result<Report, PlanError> {
     check_with(input, rules, true)
 }
 
 fn check_with<R: Read + Send>(input: R, rules: &PlanRules, list: bool) -> Result<Report, PlanError> {
-    std::thread::scope(|s| {
-        let (reader, hasher) = prefetch::spawn(s, input);
-        let parsed = parse(reader, rules, list, Section::Changes).map(|(report, _)| report);
-        // On error the reader was dropped inside `parse`, which stops the thread.
-        let (digest, _) =
-            hasher.join().map_err(|_| PlanError::Io(std::io::Error::other("the reading thread failed")))?;
-        let mut report = parsed?;
-        report.plan_json_digest = digest;
-        Ok(report)
-    })
-}
-
-/// Which part of the plan is judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Section {
-    /// `resource_changes`: what applying the plan would do (plan-check).
-    Changes,
-    /// `resource_drift`: what changed outside Terraform since the last
-    /// apply (drift).
-    Drift,
+    let (mut report, digest) = walk::read_hashed(input, |reader| parse(reader, rules, list))?;
+    report.plan_json_digest = digest;
+    Ok(report)
 }
 
 /// Parses and judges the plan; the digest is filled in by the caller. With
-/// `list`, every resource change judged is listed (`--junit`). In
-/// [`Section::Drift`] the drift entries are judged instead of the changes and
-/// returned beside the report.
-fn parse<S: ChunkSource>(
-    source: S,
-    rules: &PlanRules,
-    list: bool,
-    section: Section,
-) -> Result<(Report, Vec<drift::Drifted>), PlanError> {
-    let mut sc = Scanner::new(source);
-    sc.begin_document_object()?;
-
-    let mut header = Header::default();
+/// `list`, every resource change judged is listed (`--junit`).
+fn parse<S: ChunkSource>(source: S, rules: &PlanRules, list: bool) -> Result<Report, PlanError> {
     let mut summary = Summary::default();
     let mut pending = Pendings::default();
     let mut notes = Vec::new();
     let mut changes = list.then(Vec::new);
-    let mut configuration = None;
-    let mut drifted = Vec::new();
-    let mut reader = ElementReader::default();
-    let mut first = true;
-    while let Some(key) = sc.next_key(first)? {
-        first = false;
-        if !header.keys.insert(key.clone()) {
-            // Two parsers could read different plans from one file.
-            return Err(PlanError::Malformed(format!("the key `{key}` appears twice at the top level")));
-        }
-        match key.as_str() {
-            "format_version" => {
-                let v: String = parse_value(sc.capture_value()?, "format_version")?;
-                check_format_version(&v)?;
-                header.format_version = Some(v);
-            }
-            "terraform_version" => header.terraform_version = parse_value(sc.capture_value()?, "terraform_version")?,
-            "errored" => header.errored = parse_value(sc.capture_value()?, "errored")?,
-            "complete" => header.complete = parse_value(sc.capture_value()?, "complete")?,
-            "deferred_changes" => {
-                let d: Option<Vec<IgnoredAny>> = parse_value(sc.capture_value()?, "deferred_changes")?;
-                header.deferred = d.map_or(0, |d| d.len());
-            }
-            "configuration" => {
-                configuration = Some(parse_value::<Configuration>(sc.capture_value()?, "configuration")?);
-            }
-            "resource_drift" if section == Section::Drift => {
-                each_element(&mut sc, &mut reader, "resource_drift", |rc, i| {
-                    drifted.extend(drift::judge(rc, i, rules)?);
-                    Ok(())
-                })?;
-            }
-            "resource_changes" if section == Section::Changes => {
-                each_element(&mut sc, &mut reader, "resource_changes", |rc, i| {
-                    judge(rc, i, rules, &mut summary, &mut pending, &mut notes, changes.as_mut())
-                })?;
-            }
-            _ => sc.skip_value()?,
-        }
-    }
-    sc.finish()?;
-    drop(sc);
-
-    whole_plan(&header)?;
-
+    let top = walk::walk(source, "resource_changes", |rc, i| {
+        judge(rc, i, rules, &mut summary, &mut pending, &mut notes, changes.as_mut())
+    })?;
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
         risky: false,
-        format_version: header.format_version,
-        terraform_version: header.terraform_version,
+        format_version: top.format_version,
+        terraform_version: top.terraform_version,
         summary,
         findings: Vec::new(),
         exempted: Vec::new(),
@@ -243,117 +127,8 @@ fn parse<S: ChunkSource>(
         rendered_by: None,
         changes,
     };
-    settle(&mut report, pending.list, configuration.as_ref(), rules);
-    let drifted = drift::settle(drifted, configuration.as_ref());
-    Ok((report, drifted))
-}
-
-/// Reads each element of the array at the scanner (`resource_changes` or
-/// `resource_drift`, named by `section`) and hands it to `judge` with its
-/// index. An element that lies wholly in the scanner's current chunk (nearly
-/// all: elements are small beside a chunk) is read in place, in the same
-/// pass that finds its end; one cut by the end of the chunk is captured
-/// first.
-fn each_element<S: ChunkSource>(
-    sc: &mut Scanner<S>,
-    reader: &mut ElementReader,
-    section: &str,
-    mut judge: impl FnMut(&ResourceChange<'_>, usize) -> Result<(), PlanError>,
-) -> Result<(), PlanError> {
-    if !sc.begin_array()? {
-        return Ok(());
-    }
-    let mut index = 0;
-    while sc.next_element(index == 0)? {
-        let in_place = {
-            let (bytes, offset) = sc.window()?;
-            match reader.read(bytes) {
-                Ok((rc, len)) => {
-                    judge(&rc, index)?;
-                    Some(len)
-                }
-                Err(ElementError::Incomplete) => None,
-                Err(e) => return Err(element_error(e, section, index, offset)),
-            }
-        };
-        match in_place {
-            Some(len) => sc.consume(len),
-            None => {
-                let (_, offset) = sc.window()?;
-                let bytes = sc.capture_value()?;
-                let (rc, _) = reader.read(bytes).map_err(|e| element_error(e, section, index, offset))?;
-                judge(&rc, index)?;
-            }
-        }
-        index += 1;
-    }
-    Ok(())
-}
-
-/// The error for an element that could not be read; `offset` is where the
-/// element starts in the input.
-fn element_error(e: ElementError, section: &str, index: usize, offset: u64) -> PlanError {
-    match e {
-        // Captured bytes are a whole value: reached only by a bug.
-        ElementError::Incomplete => PlanError::Syntax(ScanError::Truncated { offset }),
-        ElementError::Syntax { at, expected, found } => {
-            PlanError::Syntax(ScanError::Unexpected { offset: offset + at as u64, expected, found })
-        }
-        ElementError::TooDeep { at } => PlanError::Malformed(format!(
-            "{section}[{index}]: nested deeper than {} levels at byte {}",
-            element::MAX_DEPTH,
-            offset + at as u64
-        )),
-        ElementError::Shape(m) => PlanError::Malformed(format!("{section}[{index}]: {m}")),
-    }
-}
-
-/// Reads a small top-level value with a message naming the key.
-/// Whether the top level is a plan's, and the whole change: not a state,
-/// not errored, incomplete or with deferred changes it does not describe.
-fn whole_plan(header: &Header) -> Result<(), PlanError> {
-    if !PLAN_KEYS.iter().any(|k| header.keys.contains(*k)) {
-        let hint = if header.keys.contains("values") {
-            " (it looks like `terraform show -json` of a state; show the saved plan file instead)"
-        } else {
-            ""
-        };
-        return Err(PlanError::NotAPlan(format!("the object has none of the keys {}{hint}", PLAN_KEYS.join(", "))));
-    }
-    if header.errored == Some(true) {
-        return Err(PlanError::Refused(
-            "the plan is marked `errored`: planning failed, so it is not the whole change".into(),
-        ));
-    }
-    if header.complete == Some(false) {
-        return Err(PlanError::Refused(
-            "the plan is marked `complete: false`: some changes are left for a later plan, so it is not the whole change".into(),
-        ));
-    }
-    if header.deferred > 0 {
-        return Err(PlanError::Refused(format!(
-            "the plan has {} deferred change(s) that it does not describe",
-            header.deferred
-        )));
-    }
-    Ok(())
-}
-
-fn parse_value<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], key: &str) -> Result<T, PlanError> {
-    serde_json::from_slice(bytes).map_err(|e| PlanError::Malformed(format!("`{key}`: {e}")))
-}
-
-/// Accepts format 0.x and 1.x (minor versions only add fields).
-fn check_format_version(v: &str) -> Result<(), PlanError> {
-    if !v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
-        return Err(PlanError::Malformed(format!("`format_version` {v:?} is not a version number")));
-    }
-    match v.split('.').next() {
-        Some("0" | "1") => Ok(()),
-        _ => Err(PlanError::Refused(format!(
-            "plan format_version {v} is a major version this changegate does not read (it reads 0.x and 1.x); upgrade changegate"
-        ))),
-    }
+    settle(&mut report, pending.list, top.configuration.as_ref(), rules);
+    Ok(report)
 }
 
 /// Judges one `resource_changes` element (pure apart from the accumulators).
@@ -439,7 +214,7 @@ fn judge(
         PlanError::Malformed(format!("resource_changes[{index}]: address {:?} is not well formed", rc.address))
     })?;
     let configured = hits.iter().any(|h| h.if_configured.is_some()).then(|| {
-        let name = rc.name.as_deref().map_or_else(|| resource_name(rest), str::to_owned);
+        let name = rc.name.as_deref().map_or_else(|| address::resource_name(rest), str::to_owned);
         Box::new(ConfigKey { modules, name })
     });
     let kind = pending.kind(&rc.kind);
@@ -452,12 +227,6 @@ fn judge(
         change,
     });
     Ok(())
-}
-
-/// `aws_s3_bucket.b["k"]` -> `b`.
-fn resource_name(rest: &str) -> String {
-    let no_index = rest.split('[').next().unwrap_or(rest);
-    no_index.rsplit('.').next().unwrap_or(no_index).to_owned()
 }
 
 /// Settles hits that depend on the configuration, applies exemptions and
@@ -657,22 +426,6 @@ mod tests {
 
     fn run(doc: &str) -> Result<Report, PlanError> {
         check(doc.as_bytes(), &PlanRules::default())
-    }
-
-    #[test]
-    fn format_versions() {
-        for ok in ["0.1", "0.2", "1.0", "1.2", "1.99"] {
-            check_format_version(ok).unwrap();
-        }
-        assert!(matches!(check_format_version("2.0"), Err(PlanError::Refused(_))));
-        assert!(matches!(check_format_version("1.x"), Err(PlanError::Malformed(_))));
-        assert!(matches!(check_format_version(""), Err(PlanError::Malformed(_))));
-    }
-
-    #[test]
-    fn resource_names() {
-        assert_eq!(resource_name("aws_s3_bucket.b[\"k\"]"), "b");
-        assert_eq!(resource_name("aws_s3_bucket.b"), "b");
     }
 
     #[test]

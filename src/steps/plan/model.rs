@@ -13,17 +13,17 @@ use serde_json::Value;
 
 /// The raw JSON of one value, syntax already checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Raw<'a>(pub &'a [u8]);
+pub(crate) struct Raw<'a>(pub &'a [u8]);
 
 impl<'a> Raw<'a> {
     /// The JSON text.
-    pub fn bytes(self) -> &'a [u8] {
+    pub(crate) fn bytes(self) -> &'a [u8] {
         self.0
     }
 
     /// The parsed value; `None` when it is not JSON serde reads (never
     /// for bytes the element reader accepted, short of a lone surrogate).
-    pub fn parse(self) -> Option<Value> {
+    pub(crate) fn parse(self) -> Option<Value> {
         serde_json::from_slice(self.0).ok()
     }
 }
@@ -31,7 +31,7 @@ impl<'a> Raw<'a> {
 /// One element of `resource_changes` (or `resource_drift`), borrowed from
 /// its bytes.
 #[derive(Debug)]
-pub struct ResourceChange<'a> {
+pub(crate) struct ResourceChange<'a> {
     /// Absolute address, e.g. `module.db.aws_db_instance.main[0]`; empty
     /// when absent. Some `resource_drift` entries carry none: see
     /// [`ResourceChange::full_address`].
@@ -60,7 +60,7 @@ impl ResourceChange<'_> {
     /// The address, or when an entry carries none (some `resource_drift`
     /// entries of Terraform Cloud), the address its parts spell:
     /// `module.m.data.type.name["key"]`. `None` when neither is there.
-    pub fn full_address(&self) -> Option<String> {
+    pub(crate) fn full_address(&self) -> Option<String> {
         if !self.address.is_empty() {
             return Some(self.address.clone().into_owned());
         }
@@ -88,7 +88,7 @@ impl ResourceChange<'_> {
 /// The `change` object of a resource change. The object sides are indexed
 /// by attribute name as they are read, values left raw.
 #[derive(Debug)]
-pub struct Change<'a> {
+pub(crate) struct Change<'a> {
     /// Planned actions.
     pub(crate) actions: Actions,
     /// The object before the change (empty on create).
@@ -110,14 +110,14 @@ pub struct Change<'a> {
 
 impl Change<'_> {
     /// The attribute paths that force a replacement.
-    pub fn replace_paths(&self) -> Vec<Vec<Value>> {
+    pub(crate) fn replace_paths(&self) -> Vec<Vec<Value>> {
         self.replace_paths.and_then(|r| serde_json::from_slice(r.0).ok()).unwrap_or_default()
     }
 }
 
 /// One planned action.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// `no-op`
     NoOp,
     /// `create`
@@ -136,7 +136,7 @@ pub enum Action {
 
 impl Action {
     /// The action as Terraform writes it.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Action::NoOp => "no-op",
             Action::Create => "create",
@@ -151,7 +151,7 @@ impl Action {
 
 impl Action {
     /// The action a plan names (`no-op`, `create`, ...; any other name kept).
-    pub fn named(s: Cow<'_, str>) -> Action {
+    pub(crate) fn named(s: Cow<'_, str>) -> Action {
         match s.as_ref() {
             "no-op" => Action::NoOp,
             "create" => Action::Create,
@@ -172,7 +172,7 @@ impl<'de> Deserialize<'de> for Action {
 
 /// The action list of a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actions(pub Vec<Action>);
+pub(crate) struct Actions(pub Vec<Action>);
 
 impl<'de> Deserialize<'de> for Actions {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -186,7 +186,7 @@ impl<'de> Deserialize<'de> for Actions {
 
 /// Where a change is counted in the plan summary: a replace counts once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bucket {
+pub(crate) enum Bucket {
     Create,
     Update,
     Delete,
@@ -203,37 +203,37 @@ impl Actions {
 
     /// True when applying the plan does something to the object: any action
     /// except `no-op`, `read` and `forget` (unknown actions count).
-    pub fn changes(&self) -> bool {
+    pub(crate) fn changes(&self) -> bool {
         self.0.iter().any(|a| !matches!(a, Action::NoOp | Action::Read | Action::Forget))
     }
 
     /// Any list containing `delete` destroys an object (replace included).
-    pub fn deletes(&self) -> bool {
+    pub(crate) fn deletes(&self) -> bool {
         self.has(&Action::Delete)
     }
 
     /// A new object is created (create, replace, create-and-forget).
-    pub fn creates(&self) -> bool {
+    pub(crate) fn creates(&self) -> bool {
         self.has(&Action::Create)
     }
 
     /// Delete and create, in either order.
-    pub fn is_replace(&self) -> bool {
+    pub(crate) fn is_replace(&self) -> bool {
         self.deletes() && self.creates()
     }
 
     /// Only a create: there was no object before.
-    pub fn is_create_only(&self) -> bool {
+    pub(crate) fn is_create_only(&self) -> bool {
         self.creates() && !self.deletes()
     }
 
     /// Only a delete.
-    pub fn is_delete_only(&self) -> bool {
+    pub(crate) fn is_delete_only(&self) -> bool {
         self.deletes() && !self.creates()
     }
 
     /// The summary bucket.
-    pub fn bucket(&self) -> Bucket {
+    pub(crate) fn bucket(&self) -> Bucket {
         if self.is_replace() {
             Bucket::Replace
         } else if self.deletes() {
@@ -252,12 +252,12 @@ impl Actions {
     }
 
     /// The actions as strings.
-    pub fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         self.0.iter().map(|a| a.as_str().to_owned()).collect()
     }
 
     /// A short verb for messages.
-    pub fn verb(&self) -> &'static str {
+    pub(crate) fn verb(&self) -> &'static str {
         match self.bucket() {
             Bucket::Create => "created",
             Bucket::Update => "updated",
@@ -273,7 +273,7 @@ impl Actions {
 /// One attribute of an object side: byte ranges, in the element, of its
 /// key (between the quotes) and of its raw value.
 #[derive(Debug, Clone, Copy)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub(crate) key_from: usize,
     pub(crate) key_to: usize,
     /// The key has escapes (compared decoded).
@@ -285,14 +285,14 @@ pub struct Entry {
 /// The top-level attributes of an object, values left unparsed: an index
 /// into the element's bytes, in document order.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Attrs<'a> {
+pub(crate) struct Attrs<'a> {
     bytes: &'a [u8],
     entries: &'a [Entry],
 }
 
 impl<'a> Attrs<'a> {
     /// The attributes of `entries`, ranges into `bytes`.
-    pub fn new(bytes: &'a [u8], entries: &'a [Entry]) -> Self {
+    pub(crate) fn new(bytes: &'a [u8], entries: &'a [Entry]) -> Self {
         Attrs { bytes, entries }
     }
 
@@ -307,7 +307,7 @@ impl<'a> Attrs<'a> {
     }
 
     /// The raw value of an attribute (the first, should a key repeat).
-    pub fn raw(&self, name: &str) -> Option<Raw<'a>> {
+    pub(crate) fn raw(&self, name: &str) -> Option<Raw<'a>> {
         let bytes: &'a [u8] = self.bytes;
         self.entries
             .iter()
@@ -316,12 +316,12 @@ impl<'a> Attrs<'a> {
     }
 
     /// The attribute names.
-    pub fn names(&self) -> impl Iterator<Item = Cow<'a, str>> + '_ {
+    pub(crate) fn names(&self) -> impl Iterator<Item = Cow<'a, str>> + '_ {
         self.entries.iter().map(|e| self.name_of(e))
     }
 
     /// The parsed value of an attribute; absent and `null` are `None`.
-    pub fn value(&self, name: &str) -> Option<Value> {
+    pub(crate) fn value(&self, name: &str) -> Option<Value> {
         match self.raw(name)?.parse() {
             Some(Value::Null) | None => None,
             Some(v) => Some(v),
@@ -331,7 +331,7 @@ impl<'a> Attrs<'a> {
 
 /// How much of an attribute a mask (`after_unknown`, `*_sensitive`) marks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Marked {
+pub(crate) enum Marked {
     /// Nothing.
     No,
     /// Some nested value.
@@ -342,14 +342,14 @@ pub enum Marked {
 
 impl Marked {
     /// Marked at all.
-    pub fn any(self) -> bool {
+    pub(crate) fn any(self) -> bool {
         self != Marked::No
     }
 }
 
 /// A mask mirroring an object: `true`/`false` for all of it, or per attribute.
 #[derive(Debug)]
-pub enum Mask<'a> {
+pub(crate) enum Mask<'a> {
     All(bool),
     Attrs(Attrs<'a>),
 }
@@ -362,7 +362,7 @@ impl Default for Mask<'_> {
 
 impl Mask<'_> {
     /// How much of `name` is marked.
-    pub fn at(&self, name: &str) -> Marked {
+    pub(crate) fn at(&self, name: &str) -> Marked {
         match self {
             Mask::All(true) => Marked::Whole,
             Mask::All(false) => Marked::No,
@@ -379,49 +379,49 @@ impl Mask<'_> {
 
 /// What the rules see of one resource change.
 #[derive(Debug)]
-pub struct View<'a> {
+pub(crate) struct View<'a> {
     pub(crate) rc: &'a ResourceChange<'a>,
 }
 
 impl<'a> View<'a> {
     /// A view of one change.
-    pub fn new(rc: &'a ResourceChange<'a>) -> Self {
+    pub(crate) fn new(rc: &'a ResourceChange<'a>) -> Self {
         View { rc }
     }
 
     /// The resource type.
-    pub fn kind(&self) -> &str {
+    pub(crate) fn kind(&self) -> &str {
         &self.rc.kind
     }
 
     /// The planned actions.
-    pub fn actions(&self) -> &Actions {
+    pub(crate) fn actions(&self) -> &Actions {
         &self.rc.change.actions
     }
 
     /// The value before the change.
-    pub fn before(&self, attr: &str) -> Option<Value> {
+    pub(crate) fn before(&self, attr: &str) -> Option<Value> {
         self.rc.change.before.value(attr)
     }
 
     /// The value after the change (`None` when absent, null or unknown).
-    pub fn after(&self, attr: &str) -> Option<Value> {
+    pub(crate) fn after(&self, attr: &str) -> Option<Value> {
         self.rc.change.after.value(attr)
     }
 
     /// The attribute is (partly) known only after apply.
-    pub fn unknown(&self, attr: &str) -> Marked {
+    pub(crate) fn unknown(&self, attr: &str) -> Marked {
         self.rc.change.after_unknown.at(attr)
     }
 
     /// The attribute is (partly) sensitive on either side.
-    pub fn sensitive(&self, attr: &str) -> bool {
+    pub(crate) fn sensitive(&self, attr: &str) -> bool {
         self.rc.change.before_sensitive.at(attr).any() || self.rc.change.after_sensitive.at(attr).any()
     }
 
     /// A value for a message, or `(sensitive)` when either side marks the
     /// attribute sensitive. Long values are cut.
-    pub fn show(&self, attr: &str, v: &Value) -> String {
+    pub(crate) fn show(&self, attr: &str, v: &Value) -> String {
         if self.sensitive(attr) {
             return SENSITIVE.to_owned();
         }
@@ -439,7 +439,7 @@ impl<'a> View<'a> {
 }
 
 /// What every output prints in place of a sensitive value.
-pub const SENSITIVE: &str = "(sensitive)";
+pub(super) const SENSITIVE: &str = "(sensitive)";
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 /// A parsed policy-like attribute value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum PolicyValue {
+pub(super) enum PolicyValue {
     /// A JSON document (string attributes are parsed; blocks taken as-is).
     Doc(Value),
     /// Text that is not JSON.
@@ -21,7 +21,7 @@ pub enum PolicyValue {
 impl PolicyValue {
     /// Reads an attribute value: a JSON string is parsed (twice at most, for
     /// a document that was encoded twice); a block is taken as it is.
-    pub fn from_attr(v: &Value) -> PolicyValue {
+    pub(super) fn from_attr(v: &Value) -> PolicyValue {
         match v {
             Value::String(s) => match serde_json::from_str::<Value>(s) {
                 Ok(Value::String(inner)) => match serde_json::from_str::<Value>(&inner) {
@@ -36,7 +36,7 @@ impl PolicyValue {
     }
 
     /// The canonical form that equivalent policies share.
-    pub fn canonical(&self) -> PolicyValue {
+    pub(super) fn canonical(&self) -> PolicyValue {
         match self {
             PolicyValue::Doc(v) => PolicyValue::Doc(normalize(v)),
             PolicyValue::Text(s) => PolicyValue::Text(s.trim().to_owned()),
@@ -44,7 +44,7 @@ impl PolicyValue {
     }
 
     /// The statements of the document (none for text).
-    pub fn statements(&self) -> Vec<Statement> {
+    pub(super) fn statements(&self) -> Vec<Statement> {
         match self {
             PolicyValue::Doc(v) => statements(v),
             PolicyValue::Text(_) => Vec::new(),
@@ -67,7 +67,7 @@ fn deep_parse(v: &Value) -> Value {
 }
 
 /// True when a value is absent or empty (`null`, `""`, `{}`, `[]`).
-pub fn is_empty(v: Option<&Value>) -> bool {
+pub(super) fn is_empty(v: Option<&Value>) -> bool {
     match v {
         None | Some(Value::Null) => true,
         Some(Value::String(s)) => s.trim().is_empty(),
@@ -78,7 +78,7 @@ pub fn is_empty(v: Option<&Value>) -> bool {
 }
 
 /// True when two attribute values are equivalent policies.
-pub fn equivalent(a: &Value, b: &Value) -> bool {
+pub(super) fn equivalent(a: &Value, b: &Value) -> bool {
     PolicyValue::from_attr(a).canonical() == PolicyValue::from_attr(b).canonical()
 }
 
@@ -165,7 +165,7 @@ fn normalize_condition(v: &Value) -> Value {
 
 /// One statement, reduced to what the rules judge.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Statement {
+pub(super) struct Statement {
     /// `Effect` is `Allow` (case-insensitive); a missing effect is not.
     pub(crate) allow: bool,
     /// `Action` values.
@@ -185,7 +185,7 @@ pub struct Statement {
 impl Statement {
     /// Grants every action, or every action of a service on every resource,
     /// or everything but a list (`NotAction` with `Allow`).
-    pub fn grants_wildcard(&self) -> Option<String> {
+    pub(super) fn grants_wildcard(&self) -> Option<String> {
         if !self.allow {
             return None;
         }
@@ -203,7 +203,7 @@ impl Statement {
     }
 
     /// Allows anyone: principal `*` (or `{"AWS": "*"}`).
-    pub fn allows_anyone(&self) -> bool {
+    pub(super) fn allows_anyone(&self) -> bool {
         self.allow && self.principals.iter().any(|p| p == "*")
     }
 }
@@ -228,7 +228,7 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 
 /// The statements of a policy document. Accepts `Statement` as a list or a
 /// single object, with keys in any case (`statement` in some providers).
-pub fn statements(doc: &Value) -> Vec<Statement> {
+pub(super) fn statements(doc: &Value) -> Vec<Statement> {
     let Value::Object(m) = doc else {
         return Vec::new();
     };

@@ -19,7 +19,7 @@ const IN_FLIGHT: usize = 2;
 
 /// The parsing side: valid UTF-8 chunks, in order.
 #[derive(Debug)]
-pub struct Prefetched {
+pub(super) struct Prefetched {
     full: Receiver<Result<Vec<u8>, DecodeError>>,
     empty: SyncSender<Vec<u8>>,
     done: bool,
@@ -28,7 +28,7 @@ pub struct Prefetched {
 /// Starts reading `input` on a thread of `scope`. The thread ends at the end
 /// of input, on an error (passed on), or when the receiver is dropped; it
 /// returns the digest and length of the raw bytes it read.
-pub fn spawn<'scope, R: Read + Send + 'scope>(
+pub(super) fn spawn<'scope, R: Read + Send + 'scope>(
     scope: &'scope Scope<'scope, '_>,
     input: R,
 ) -> (Prefetched, ScopedJoinHandle<'scope, (Sha256Digest, u64)>) {
@@ -60,7 +60,7 @@ pub fn spawn<'scope, R: Read + Send + 'scope>(
 impl Prefetched {
     /// Replaces `out` with the next chunk (the old buffer goes back to the
     /// reading thread). Returns false at the end of input.
-    pub fn next_chunk(&mut self, out: &mut Vec<u8>) -> Result<bool, DecodeError> {
+    pub(super) fn next_chunk(&mut self, out: &mut Vec<u8>) -> Result<bool, DecodeError> {
         if self.done {
             return Ok(false);
         }

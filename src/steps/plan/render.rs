@@ -13,7 +13,7 @@ use crate::model::binding::{Renderer, Tool};
 
 /// A rendered plan.
 #[derive(Debug, Clone)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     /// The JSON, as the tool wrote it.
     pub(crate) json: Vec<u8>,
     /// Who rendered it.
@@ -22,7 +22,7 @@ pub struct Rendered {
 
 /// The plan could not be rendered.
 #[derive(Debug, thiserror::Error)]
-pub enum RenderError {
+pub(crate) enum RenderError {
     /// The tool could not be started.
     #[error("cannot run `{tool}`: {source} (install it, or put it on PATH)")]
     Spawn {
@@ -74,7 +74,7 @@ fn run(tool: Tool, args: &[&str], cwd: &Path) -> Result<Vec<u8>, RenderError> {
 }
 
 /// Runs `<tool> show -json PLAN_FILE` and `<tool> version -json` in `cwd`.
-pub fn render(tool: Tool, plan_file: &Path, cwd: &Path) -> Result<Rendered, RenderError> {
+pub(crate) fn render(tool: Tool, plan_file: &Path, cwd: &Path) -> Result<Rendered, RenderError> {
     let file = plan_file.to_string_lossy();
     let json = run(tool, &["show", "-json", &file], cwd)?;
     let version = run(tool, &["version", "-json"], cwd)?;
@@ -94,7 +94,7 @@ pub fn render(tool: Tool, plan_file: &Path, cwd: &Path) -> Result<Rendered, Rend
 /// SHA-256 of a plan JSON in canonical form (keys sorted, no whitespace):
 /// two renderings of one plan compare equal whatever their layout. `None`
 /// when it is not JSON.
-pub fn canonical_digest(json: &[u8]) -> Option<Sha256Digest> {
+pub(crate) fn canonical_digest(json: &[u8]) -> Option<Sha256Digest> {
     let v: serde_json::Value = serde_json::from_slice(json).ok()?;
     Some(Sha256Digest::of(crate::base::digest::canonical_json(&v).as_bytes()))
 }

@@ -16,7 +16,7 @@ use crate::base::junit::{Case, Suite};
 use crate::base::time::Date;
 
 /// The version of the JSON contract.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// The result of a plan check.
 #[derive(Debug, Clone, Serialize)]
@@ -58,7 +58,7 @@ pub struct Report {
 /// One resource change that was judged: a managed resource whose actions
 /// do something.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Judged {
+pub(crate) struct Judged {
     /// Resource address.
     pub(crate) address: String,
     /// Resource type.
@@ -73,7 +73,7 @@ pub struct Judged {
 
 /// Counts of resource changes by action.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// `["create"]` (and create-and-forget).
     pub(crate) create: u64,
     /// `["update"]`.
@@ -92,7 +92,7 @@ pub struct Summary {
 
 impl Summary {
     /// Resource changes that do something.
-    pub fn changes(&self) -> u64 {
+    pub(crate) fn changes(&self) -> u64 {
         self.create + self.update + self.delete + self.replace
     }
 }
@@ -138,7 +138,7 @@ impl Finding {
 /// One reason of a [`Finding`] with several: how severe it is and what it
 /// found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReasonHit {
+pub(crate) struct ReasonHit {
     /// The reason.
     pub(crate) reason: Reason,
     /// The highest severity of its hits.
@@ -149,7 +149,7 @@ pub struct ReasonHit {
 
 /// A finding accepted by an exemption.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Exempted {
+pub(crate) struct Exempted {
     /// Resource address.
     pub(crate) address: String,
     /// Resource type.
@@ -176,7 +176,7 @@ fn date_text<S: serde::Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {
 
 /// Something worth knowing that is not a risk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Note {
+pub(crate) struct Note {
     /// What kind of note.
     pub(crate) kind: NoteKind,
     /// The resource (or exemption) address.
@@ -188,7 +188,7 @@ pub struct Note {
 /// Kinds of [`Note`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum NoteKind {
+pub(crate) enum NoteKind {
     /// Moved from another address.
     Moved,
     /// Being imported.
@@ -230,7 +230,7 @@ fn join_reasons(r: &[Reason]) -> String {
 
 /// Makes text from the plan safe for a terminal: control characters (which
 /// could move the cursor or recolour the log) are shown escaped.
-pub fn safe(s: &str) -> String {
+pub(crate) fn safe(s: &str) -> String {
     if !s.chars().any(char::is_control) {
         return s.to_owned();
     }
@@ -538,7 +538,7 @@ impl Report {
 }
 
 /// Text in a markdown table cell: markup characters escaped, one line.
-pub fn md_text(s: &str) -> String {
+pub(crate) fn md_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in safe(&s.replace(['\n', '\r'], " ")).chars() {
         match c {
@@ -555,7 +555,7 @@ pub fn md_text(s: &str) -> String {
 
 /// A code span that holds any text: the fence is longer than any run of
 /// backticks inside, and `|` is escaped for tables.
-pub fn md_code(s: &str) -> String {
+pub(crate) fn md_code(s: &str) -> String {
     let s = safe(&s.replace(['\n', '\r'], " ")).replace('|', "\\|");
     let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);

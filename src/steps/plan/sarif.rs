@@ -28,10 +28,11 @@ use super::rules::{Reason, Severity};
 use crate::base::digest::Sha256Digest;
 
 /// The SARIF version written.
-pub const VERSION: &str = "2.1.0";
+pub(crate) const VERSION: &str = "2.1.0";
 
 /// The schema the document names (OASIS, SARIF 2.1.0 errata 01).
-pub const SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
+pub(crate) const SCHEMA: &str =
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
 /// Where the tool and its reasons are documented.
 const INFORMATION_URI: &str = "https://github.com/changegate/changegate";
@@ -109,7 +110,7 @@ fn rule_name(r: Reason) -> String {
 }
 
 /// The SARIF level of a severity.
-pub fn level(s: Severity) -> &'static str {
+pub(crate) fn level(s: Severity) -> &'static str {
     match s {
         Severity::High => "error",
         Severity::Medium => "warning",
@@ -120,7 +121,7 @@ pub fn level(s: Severity) -> &'static str {
 /// A path as a URI reference: a relative path stays relative (with `/`),
 /// an absolute one becomes a `file://` URI; anything but unreserved
 /// characters and `/` is percent-encoded.
-pub fn path_uri(path: &Path) -> String {
+pub(crate) fn path_uri(path: &Path) -> String {
     let text = path.to_string_lossy();
     let mut out = String::new();
     if path.is_absolute() {
@@ -303,7 +304,7 @@ pub fn to_sarif(report: &Report, inputs: &Inputs<'_>) -> Value {
 /// The SARIF document of a drift check: a result per reason of each
 /// drifted object (rule `drift` when no rule singles it out), its level from
 /// the drift's severity (access drift is an error).
-pub fn drift_to_sarif(report: &super::drift::DriftReport, plan_json: Option<&Path>) -> Value {
+pub(crate) fn drift_to_sarif(report: &super::drift::DriftReport, plan_json: Option<&Path>) -> Value {
     let mut json_artifact = json!({
         "hashes": {"sha-256": report.plan_json_digest.hex()},
         "mimeType": "application/json",
@@ -370,7 +371,7 @@ pub fn drift_to_sarif(report: &super::drift::DriftReport, plan_json: Option<&Pat
 }
 
 /// [`to_sarif`], pretty-printed, with a final newline.
-pub fn to_sarif_text(report: &Report, inputs: &Inputs<'_>) -> String {
+pub(crate) fn to_sarif_text(report: &Report, inputs: &Inputs<'_>) -> String {
     serde_json::to_string_pretty(&to_sarif(report, inputs)).expect("a SARIF document serialises") + "\n"
 }
 

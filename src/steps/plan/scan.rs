@@ -164,7 +164,7 @@ fn literal_at(rest: &[u8]) -> Scalar {
 
 /// Where the scanner gets its input: chunks of valid UTF-8 that end on a
 /// character boundary.
-pub trait ChunkSource {
+pub(super) trait ChunkSource {
     /// Replaces `out` with the next chunk; false at the end of input.
     fn next_chunk(&mut self, out: &mut Vec<u8>) -> Result<bool, DecodeError>;
 }
@@ -183,7 +183,7 @@ impl ChunkSource for Prefetched {
 
 /// The scanner. See the module documentation.
 #[derive(Debug)]
-pub struct Scanner<S> {
+pub(super) struct Scanner<S> {
     src: S,
     /// The current chunk.
     buf: Vec<u8>,
@@ -201,7 +201,7 @@ pub struct Scanner<S> {
 }
 
 impl<S: ChunkSource> Scanner<S> {
-    pub fn new(src: S) -> Self {
+    pub(super) fn new(src: S) -> Self {
         Scanner {
             src,
             buf: Vec::new(),
@@ -216,7 +216,7 @@ impl<S: ChunkSource> Scanner<S> {
     }
 
     /// The stream offset of the next byte.
-    pub fn offset(&self) -> u64 {
+    pub(super) fn offset(&self) -> u64 {
         self.base + self.pos as u64
     }
 
@@ -296,7 +296,7 @@ impl<S: ChunkSource> Scanner<S> {
     }
 
     /// Checks that the document starts with an object; consumes the `{`.
-    pub fn begin_document_object(&mut self) -> Result<(), ScanError> {
+    pub(super) fn begin_document_object(&mut self) -> Result<(), ScanError> {
         match self.peek_token()? {
             None => Err(ScanError::Empty),
             Some(b'{') => {
@@ -309,7 +309,7 @@ impl<S: ChunkSource> Scanner<S> {
 
     /// The next key of the object being read (its `{` or previous value
     /// consumed), with its `:` consumed; `None` after the closing `}`.
-    pub fn next_key(&mut self, first: bool) -> Result<Option<String>, ScanError> {
+    pub(super) fn next_key(&mut self, first: bool) -> Result<Option<String>, ScanError> {
         let b = self.need_token()?;
         if b == b'}' {
             self.pos += 1;
@@ -338,7 +338,7 @@ impl<S: ChunkSource> Scanner<S> {
 
     /// After `[` (see [`Self::begin_array`]): true when another element
     /// follows (its `,` consumed), false after the closing `]`.
-    pub fn next_element(&mut self, first: bool) -> Result<bool, ScanError> {
+    pub(super) fn next_element(&mut self, first: bool) -> Result<bool, ScanError> {
         let b = self.need_token()?;
         if b == b']' {
             self.pos += 1;
@@ -355,7 +355,7 @@ impl<S: ChunkSource> Scanner<S> {
 
     /// Consumes the `[` of an array value. Returns false (consuming the
     /// value) when the value is `null`, which plans use for "none".
-    pub fn begin_array(&mut self) -> Result<bool, ScanError> {
+    pub(super) fn begin_array(&mut self) -> Result<bool, ScanError> {
         match self.need_token()? {
             b'[' => {
                 self.pos += 1;
@@ -372,19 +372,19 @@ impl<S: ChunkSource> Scanner<S> {
     /// The rest of the current chunk from the next token on (not consumed),
     /// and its stream offset: a value that lies wholly inside it can be read
     /// in place, then [`Self::consume`]d.
-    pub fn window(&mut self) -> Result<(&[u8], u64), ScanError> {
+    pub(super) fn window(&mut self) -> Result<(&[u8], u64), ScanError> {
         self.need_token()?;
         Ok((&self.buf[self.pos..], self.offset()))
     }
 
     /// Consumes `n` bytes of the [`Self::window`].
-    pub fn consume(&mut self, n: usize) {
+    pub(super) fn consume(&mut self, n: usize) {
         debug_assert!(self.pos + n <= self.buf.len());
         self.pos += n;
     }
 
     /// Checks that only whitespace follows the document.
-    pub fn finish(&mut self) -> Result<(), ScanError> {
+    pub(super) fn finish(&mut self) -> Result<(), ScanError> {
         match self.peek_token()? {
             None => Ok(()),
             Some(b) => Err(self.unexpected("the end of the input after the plan object", b)),
@@ -392,7 +392,7 @@ impl<S: ChunkSource> Scanner<S> {
     }
 
     /// Skips one value, validating it.
-    pub fn skip_value(&mut self) -> Result<(), ScanError> {
+    pub(super) fn skip_value(&mut self) -> Result<(), ScanError> {
         self.walk_value()
     }
 
@@ -403,7 +403,7 @@ impl<S: ChunkSource> Scanner<S> {
     /// brackets): the caller parses the bytes (serde or the element reader),
     /// which validates them completely, so validating here too would read
     /// them twice.
-    pub fn capture_value(&mut self) -> Result<&[u8], ScanError> {
+    pub(super) fn capture_value(&mut self) -> Result<&[u8], ScanError> {
         let first = self.need_token()?;
         self.captured.clear();
         self.capture_from = Some(self.pos);

@@ -6,7 +6,7 @@ use crate::model::binding::{Binding, TicketRecord};
 
 /// A ticket as found in Jira.
 #[derive(Debug, Clone)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     /// Key.
     pub(crate) key: String,
     /// Numeric id (creation order; the lowest wins a race).
@@ -19,7 +19,7 @@ pub struct Candidate {
 
 /// What `request` does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Exit 1: this build may not use the ticket.
     Refuse {
         /// The ticket.
@@ -44,7 +44,7 @@ pub enum Decision {
 }
 
 /// Decides from the tickets found by this deploy's idempotency label.
-pub fn decide(binding: &Binding, workflow_id: &str, found: &[Candidate], statuses: &Statuses) -> Decision {
+pub(crate) fn decide(binding: &Binding, workflow_id: &str, found: &[Candidate], statuses: &Statuses) -> Decision {
     let key = binding.idempotency_key();
     // The label is a hash prefix; the record must carry the whole key.
     let ours: Vec<&Candidate> =
@@ -70,7 +70,12 @@ pub fn decide(binding: &Binding, workflow_id: &str, found: &[Candidate], statuse
 }
 
 /// Decides for a ticket named with `--ticket`.
-pub fn decide_adoption(binding: &Binding, workflow_id: &str, ticket: &Candidate, statuses: &Statuses) -> Decision {
+pub(crate) fn decide_adoption(
+    binding: &Binding,
+    workflow_id: &str,
+    ticket: &Candidate,
+    statuses: &Statuses,
+) -> Decision {
     if statuses.is_closed(&ticket.status) {
         return Decision::Refuse {
             key: ticket.key.clone(),
@@ -97,7 +102,7 @@ pub fn decide_adoption(binding: &Binding, workflow_id: &str, ticket: &Candidate,
 /// whose workflows are all finished: nothing will ever deploy under them,
 /// so they must not count as pending. `active` says, per candidate, whether
 /// any of its recorded workflows is still running or on hold.
-pub fn superseded(binding: &Binding, stream: &[(Candidate, bool)], statuses: &Statuses) -> Vec<String> {
+pub(crate) fn superseded(binding: &Binding, stream: &[(Candidate, bool)], statuses: &Statuses) -> Vec<String> {
     stream
         .iter()
         .filter(|(c, active)| {

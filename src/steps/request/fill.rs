@@ -10,7 +10,7 @@ use crate::model::binding::Binding;
 /// The commits of this deploy, from the local checkout (for display only:
 /// the analysis reads history from GitHub, never from the checkout).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CommitList {
+pub(crate) struct CommitList {
     /// Ticket of the last approved deploy of this repository and environment.
     pub(crate) base_ticket: Option<String>,
     /// Its commit.
@@ -23,7 +23,7 @@ pub struct CommitList {
 
 /// What the build knows besides the binding.
 #[derive(Debug, Clone, Default)]
-pub struct TicketInputs {
+pub(crate) struct TicketInputs {
     /// A summary given by the pipeline.
     pub(crate) summary: Option<String>,
     /// Why the change is made.
@@ -54,7 +54,7 @@ const PERSON_FIELDS: [TicketField; 4] =
 
 /// The result of filling a ticket.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Filled {
+pub(crate) struct Filled {
     /// Field id -> value, ready for create or edit.
     pub(crate) fields: Map<String, Value>,
     /// Required fields that stay empty (unmapped, or nothing to fill them with).
@@ -89,13 +89,13 @@ fn text_of(field: TicketField, b: &Binding, i: &TicketInputs) -> Option<String> 
 }
 
 /// `Deploy gh/acme/web@0123456 to production (apply)`.
-pub fn default_summary(b: &Binding) -> String {
+pub(crate) fn default_summary(b: &Binding) -> String {
     let short: String = b.commit.chars().take(7).collect();
     format!("Deploy {}@{short} to {} ({})", b.project_slug, b.environment, b.action)
 }
 
 /// A value of a field of this type, as Jira takes it.
-pub fn encode(kind: FieldType, text: &str) -> Value {
+pub(crate) fn encode(kind: FieldType, text: &str) -> Value {
     match kind {
         FieldType::Text | FieldType::Url => Value::String(text.chars().take(255).collect()),
         FieldType::Textarea => Doc::new().text(text).build(),
@@ -119,7 +119,12 @@ fn is_filled(v: Option<&Value>) -> bool {
 
 /// Fills the ticket. `existing` holds the ticket's current fields (by site
 /// field id) when it exists: fields a person set are kept.
-pub fn fill(b: &Binding, i: &TicketInputs, config: &JiraConfig, existing: Option<&Map<String, Value>>) -> Filled {
+pub(crate) fn fill(
+    b: &Binding,
+    i: &TicketInputs,
+    config: &JiraConfig,
+    existing: Option<&Map<String, Value>>,
+) -> Filled {
     let mut fields = Map::new();
     let mut missing = Vec::new();
     for f in TicketField::ALL {
@@ -151,7 +156,7 @@ pub fn fill(b: &Binding, i: &TicketInputs, config: &JiraConfig, existing: Option
 }
 
 /// The ticket description: what is deployed, from where, and the commits.
-pub fn description(b: &Binding, i: &TicketInputs, config: &JiraConfig, missing: &[TicketField]) -> Value {
+pub(crate) fn description(b: &Binding, i: &TicketInputs, config: &JiraConfig, missing: &[TicketField]) -> Value {
     let code = |s: &str| vec![Inline::Code(s.to_owned())];
     let text = |s: &str| vec![Inline::Text(s.to_owned())];
     let mut rows = vec![
@@ -227,7 +232,7 @@ pub fn description(b: &Binding, i: &TicketInputs, config: &JiraConfig, missing: 
 }
 
 /// A line telling a person how to complete a missing field.
-pub fn field_help(f: TicketField, config: &JiraConfig) -> String {
+pub(crate) fn field_help(f: TicketField, config: &JiraConfig) -> String {
     match config.site_field(f) {
         Some(site) => format!("{} (field {})", f.label(), site.id),
         None => format!(

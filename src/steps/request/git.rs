@@ -14,7 +14,7 @@ fn git(cwd: &Path, args: &[&str]) -> Option<String> {
 
 /// Commits in `(base, head]` on the first-parent line, newest first, and a
 /// note when the list could not be made or is partial.
-pub fn commits_between(cwd: &Path, base: Option<&str>, head: &str) -> (Vec<(String, String)>, Option<String>) {
+pub(super) fn commits_between(cwd: &Path, base: Option<&str>, head: &str) -> (Vec<(String, String)>, Option<String>) {
     if git(cwd, &["rev-parse", "--is-inside-work-tree"]).is_none() {
         return (
             Vec::new(),

@@ -35,7 +35,7 @@ use crate::model::binding::{Binding, BuildJob, DeployAction, RECORD_PROPERTY, St
 
 /// What the pipeline passes to `request`.
 #[derive(Debug, Clone)]
-pub struct RequestArgs {
+pub(crate) struct RequestArgs {
     /// Target environment.
     pub(crate) environment: String,
     /// Plan or apply.
@@ -66,7 +66,7 @@ pub struct RequestArgs {
 
 /// What CircleCI tells the job about itself (`CIRCLE_*`).
 #[derive(Debug, Clone)]
-pub struct BuildEnv {
+pub(crate) struct BuildEnv {
     /// `CIRCLE_WORKFLOW_ID`.
     pub(crate) workflow_id: String,
     /// `CIRCLE_SHA1`.
@@ -86,7 +86,7 @@ pub struct BuildEnv {
 
 impl BuildEnv {
     /// From the job's environment.
-    pub fn from_env(env: &Env) -> Result<Self, crate::base::env::MissingVars> {
+    pub(crate) fn from_env(env: &Env) -> Result<Self, crate::base::env::MissingVars> {
         let [workflow_id] = env.require(["CIRCLE_WORKFLOW_ID"])?;
         let prs = env
             .get("CIRCLE_PULL_REQUESTS")
@@ -108,7 +108,7 @@ impl BuildEnv {
 /// The URL of the build job (the artifact deployed) from this job's own
 /// `CIRCLE_BUILD_URL`: job numbers are the project's, so the last path
 /// segment is the job. A URL of another shape is left as it is.
-pub fn build_job_url(own: &str, build_job: u64) -> String {
+pub(crate) fn build_job_url(own: &str, build_job: u64) -> String {
     let trimmed = own.trim_end_matches('/');
     match trimmed.rsplit_once('/') {
         Some((prefix, last)) if !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) => {
@@ -120,7 +120,7 @@ pub fn build_job_url(own: &str, build_job: u64) -> String {
 
 /// How the request ended.
 #[derive(Debug, Clone, PartialEq)]
-pub enum RequestOutcome {
+pub(crate) enum RequestOutcome {
     /// The ticket is in place (approved or waiting): exit 0.
     InPlace {
         /// For `changegate.json`.
@@ -141,7 +141,7 @@ pub enum RequestOutcome {
 
 /// Why a request could not be completed (exit 2).
 #[derive(Debug, thiserror::Error)]
-pub enum RequestError {
+pub(crate) enum RequestError {
     /// A Jira call failed.
     #[error(transparent)]
     Jira(#[from] JiraError),
@@ -174,7 +174,7 @@ fn candidate(issue: &Issue) -> Candidate {
 }
 
 /// Resolves this build's binding through the CircleCI API.
-pub fn resolve_binding(args: &RequestArgs, build: &BuildEnv, ci: &CircleCi) -> Result<Binding, RequestError> {
+pub(crate) fn resolve_binding(args: &RequestArgs, build: &BuildEnv, ci: &CircleCi) -> Result<Binding, RequestError> {
     let wf = ci.workflow(&build.workflow_id)?;
     if let Some(id) = &args.pipeline_id
         && *id != wf.pipeline_id
@@ -216,7 +216,7 @@ pub fn resolve_binding(args: &RequestArgs, build: &BuildEnv, ci: &CircleCi) -> R
         return Err(RequestError::Build(format!("the hold {hold:?} is not an approval job of workflow {}", wf.id)));
     }
     let pipeline = ci.pipeline(&wf.pipeline_id)?;
-    let vcs = pipeline.vcs.unwrap_or(crate::clients::circleci::Vcs { revision: None, branch: None, tag: None });
+    let vcs = pipeline.vcs.unwrap_or(crate::clients::circleci::Vcs { revision: None, branch: None });
     let commit = vcs
         .revision
         .or(build.commit.clone())
@@ -240,7 +240,7 @@ pub fn resolve_binding(args: &RequestArgs, build: &BuildEnv, ci: &CircleCi) -> R
 }
 
 /// The outcome for an environment that needs no ticket.
-pub fn run_uncontrolled(args: &RequestArgs) -> RequestOutcome {
+pub(crate) fn run_uncontrolled(args: &RequestArgs) -> RequestOutcome {
     RequestOutcome::NotControlled(State {
         schema_version: 1,
         controlled: false,
@@ -254,7 +254,7 @@ pub fn run_uncontrolled(args: &RequestArgs) -> RequestOutcome {
 }
 
 /// Runs a request. `cwd` is the checkout (for the commit list).
-pub fn run(
+pub(crate) fn run(
     args: &RequestArgs,
     build: &BuildEnv,
     config: &Config,
@@ -650,7 +650,7 @@ fn comment_once(svc: &Clients, key: &str, marker: &str, body: Doc) -> Result<boo
 
 /// Closes a ticket with a transition, setting the resolution when the
 /// transition's screen takes one, after a comment saying why.
-pub fn close_as(
+pub(crate) fn close_as(
     svc: &Clients,
     jc: &JiraConfig,
     key: &str,
@@ -745,7 +745,7 @@ fn commit_list(
 }
 
 /// The text a person reads after `request`.
-pub fn render(outcome: &RequestOutcome) -> String {
+pub(crate) fn render(outcome: &RequestOutcome) -> String {
     match outcome {
         RequestOutcome::NotControlled(s) => {
             format!("{} is not a controlled environment: no change ticket is needed.\n", s.environment)

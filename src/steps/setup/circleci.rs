@@ -38,24 +38,24 @@ use crate::steps::lock::{Locked, judge_context};
 
 /// The production context's name when `[lock] contexts` names none (the
 /// orb's examples use it).
-pub const DEFAULT_PRODUCTION_CONTEXT: &str = "production-aws";
+pub(crate) const DEFAULT_PRODUCTION_CONTEXT: &str = "production-aws";
 /// The CI context's name when `[lock] ci_context` is not set (the orb's
 /// examples use it).
-pub const DEFAULT_CI_CONTEXT: &str = "change-management-ci";
+pub(crate) const DEFAULT_CI_CONTEXT: &str = "change-management-ci";
 /// The webhook's name.
-pub const WEBHOOK_NAME: &str = "changegate";
+pub(crate) const WEBHOOK_NAME: &str = "changegate";
 /// The events the bot needs.
-pub const WEBHOOK_EVENTS: &[&str] = &["workflow-completed", "job-completed"];
+pub(crate) const WEBHOOK_EVENTS: &[&str] = &["workflow-completed", "job-completed"];
 /// Where the bot receives CircleCI deliveries, below its address.
-pub const WEBHOOK_PATH: &str = "/webhooks/circleci";
+pub(crate) const WEBHOOK_PATH: &str = "/webhooks/circleci";
 /// The bot's CircleCI webhook secrets (comma-separated; the newest last).
-pub const SECRET_VAR: &str = "CHANGEGATE_CIRCLECI_WEBHOOK_SECRETS";
+pub(crate) const SECRET_VAR: &str = "CHANGEGATE_CIRCLECI_WEBHOOK_SECRETS";
 /// What CircleCI requires to create contexts, restrict them and list groups.
-pub const ADMIN: &str = "CircleCI organization admin";
+pub(crate) const ADMIN: &str = "CircleCI organization admin";
 
 /// The security group that holds the key to the production contexts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GroupRef {
+pub(crate) enum GroupRef {
     /// By name, looked up among the organization's groups.
     Named(String),
     /// By id, as given.
@@ -66,7 +66,7 @@ pub enum GroupRef {
 
 /// The webhook to the bot.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WebhookNeed {
+pub(crate) enum WebhookNeed {
     /// No bot runs: no webhook.
     NoBot,
     /// A bot runs but its address was not given.
@@ -82,7 +82,7 @@ pub enum WebhookNeed {
 
 /// What the organization needs, from the configuration and the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Needs {
+pub(crate) struct Needs {
     /// Production contexts.
     pub(crate) production_contexts: Vec<String>,
     /// The CI context.
@@ -103,7 +103,7 @@ pub struct Needs {
 
 /// The organization's groups, as far as this token could read them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Groups {
+pub(crate) enum Groups {
     /// Not needed, so not read.
     NotRead,
     /// Every group.
@@ -116,7 +116,7 @@ pub enum Groups {
 
 /// A needed context that exists, with its restrictions.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContextFacts {
+pub(crate) struct ContextFacts {
     /// The context.
     pub(crate) context: Context,
     /// Its restrictions.
@@ -125,7 +125,7 @@ pub struct ContextFacts {
 
 /// What exists in the organization (plain data).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// The project (and through it the organization's id and slug).
     pub(crate) project: Project,
     /// The needed contexts that exist.
@@ -144,7 +144,7 @@ impl Snapshot {
 
 /// Reading the organization failed.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// The project cannot be read.
     #[error("CircleCI project {slug} cannot be read (it does not exist, or this token cannot see it): {source}")]
     Project {
@@ -173,7 +173,7 @@ pub enum ReadError {
 /// The project slug for `project` in `org`: a slug (`gh/acme/web`) as is,
 /// a bare name prefixed with the organization (`gh/acme` + `web`, or
 /// `circleci/<org id>/<project id>` for an organization given by id).
-pub fn project_slug(org: &str, project: &str) -> String {
+pub(crate) fn project_slug(org: &str, project: &str) -> String {
     if project.contains('/') {
         project.to_owned()
     } else if org.contains('/') {
@@ -185,7 +185,7 @@ pub fn project_slug(org: &str, project: &str) -> String {
 
 /// Reads what the organization of `project_slug` has of what `needs` names.
 /// `org` (a slug or an id) must be the project's organization.
-pub fn read(ci: &CircleCi, needs: &Needs, org: &str, project_slug: &str) -> Result<Snapshot, ReadError> {
+pub(crate) fn read(ci: &CircleCi, needs: &Needs, org: &str, project_slug: &str) -> Result<Snapshot, ReadError> {
     let project =
         ci.project(project_slug).map_err(|source| ReadError::Project { slug: project_slug.to_owned(), source })?;
     if !org.eq_ignore_ascii_case(&project.organization_slug) && !org.eq_ignore_ascii_case(&project.organization_id) {
@@ -289,14 +289,14 @@ fn resolve_group(needs: &Needs, snap: &Snapshot) -> Resolved {
 
 /// The expression every production context needs: the deploy branch only,
 /// and never a rerun with SSH (which would expose the context in a shell).
-pub fn expression(branch: &str) -> String {
+pub(crate) fn expression(branch: &str) -> String {
     let quoted = branch.replace('\\', "\\\\").replace('"', "\\\"");
     format!("pipeline.git.branch == \"{quoted}\" and not job.ssh.enabled")
 }
 
 /// The part of the expression that refuses SSH reruns, added beside an
 /// expression that lacks it (expressions combine with AND).
-pub const NO_SSH: &str = "not job.ssh.enabled";
+pub(crate) const NO_SSH: &str = "not job.ssh.enabled";
 
 fn of_type<'a>(rs: &'a [Restriction], kind: &str) -> Vec<&'a Restriction> {
     rs.iter().filter(|r| r.restriction_type.eq_ignore_ascii_case(kind)).collect()
@@ -634,7 +634,7 @@ fn target(snap: &Snapshot) -> String {
 }
 
 /// The plan for `needs` against what exists. Pure.
-pub fn plan(needs: &Needs, snap: &Snapshot) -> Plan {
+pub(crate) fn plan(needs: &Needs, snap: &Snapshot) -> Plan {
     let mut plan = Plan::new(target(snap));
     for (step, _) in planned(needs, snap) {
         plan.push(step);
@@ -644,7 +644,7 @@ pub fn plan(needs: &Needs, snap: &Snapshot) -> Plan {
 
 /// A step CircleCI refused this token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused {
+pub(crate) struct Refused {
     /// The step's kind.
     pub(crate) kind: &'static str,
     /// The step's name.
@@ -655,7 +655,7 @@ pub struct Refused {
 
 /// What applying did.
 #[derive(Debug, Default)]
-pub struct Applied {
+pub(crate) struct Applied {
     /// Each change made, in words.
     pub(crate) done: Vec<String>,
     /// Steps CircleCI refused (a missing permission).
@@ -670,7 +670,7 @@ pub struct Applied {
 /// `snap`, in order. `secret` signs a new webhook (and is set again on a
 /// changed one). A step CircleCI refuses (403, 404) is recorded and the
 /// steps that depend on it are skipped; any other error stops.
-pub fn apply(ci: &CircleCi, needs: &Needs, snap: &Snapshot, secret: Option<&Secret>) -> Applied {
+pub(crate) fn apply(ci: &CircleCi, needs: &Needs, snap: &Snapshot, secret: Option<&Secret>) -> Applied {
     let mut applied = Applied::default();
     let mut ids: BTreeMap<String, String> =
         snap.contexts.iter().map(|c| (c.context.name.clone(), c.context.id.clone())).collect();
@@ -722,7 +722,7 @@ pub fn apply(ci: &CircleCi, needs: &Needs, snap: &Snapshot, secret: Option<&Secr
 
 /// The plan as it stands after applying: `after` (planned again from a new
 /// snapshot) with every step CircleCI refused marked blocked.
-pub fn with_refusals(mut after: Plan, refused: &[Refused]) -> Plan {
+pub(crate) fn with_refusals(mut after: Plan, refused: &[Refused]) -> Plan {
     for r in refused {
         if let Some(s) = after.steps.iter_mut().find(|s| s.kind == r.kind && s.name == r.name) {
             s.action = Action::Blocked { permission: ADMIN.to_owned() };

@@ -12,7 +12,7 @@ use crate::config::jira::{FieldType, TicketField};
 
 /// An error writing the configuration.
 #[derive(Debug, thiserror::Error)]
-pub enum WriteError {
+pub(crate) enum WriteError {
     /// The file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -41,7 +41,7 @@ pub enum WriteError {
 
 /// What the Jira setup writes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct JiraIds {
+pub(crate) struct JiraIds {
     /// `[jira] project`.
     pub(crate) project: String,
     /// `[jira] issue_type`.
@@ -75,7 +75,7 @@ fn table<'a>(doc: &'a mut Table, key: &str) -> &'a mut Table {
 }
 
 /// Updates `text` with `ids`; returns the new text and the keys changed.
-pub fn update(text: &str, ids: &JiraIds) -> Result<(String, Vec<String>), String> {
+pub(crate) fn update(text: &str, ids: &JiraIds) -> Result<(String, Vec<String>), String> {
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| e.to_string())?;
     let mut changed = Vec::new();
     let jira = table(doc.as_table_mut(), "jira");
@@ -118,7 +118,7 @@ pub fn update(text: &str, ids: &JiraIds) -> Result<(String, Vec<String>), String
 
 /// Writes `ids` into the configuration at `path` (made when missing), after
 /// checking the result is a valid configuration. Returns the keys changed.
-pub fn write(path: &Path, ids: &JiraIds) -> Result<Vec<String>, WriteError> {
+pub(crate) fn write(path: &Path, ids: &JiraIds) -> Result<Vec<String>, WriteError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -76,7 +76,7 @@ pub struct RepoFacts {
 
 /// The review a protection layer requires before merging.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reviews {
+pub(crate) struct Reviews {
     /// Approvals required.
     pub(crate) approvals: u32,
     /// Approvals are dismissed when commits are pushed.
@@ -702,7 +702,7 @@ fn bypass(b: &str, enough: &[&Layer]) -> Option<Step> {
 
 /// The plan (a report: nothing in it is applied) for `needs` against what
 /// the token reads. Pure.
-pub fn plan(needs: &Needs, snap: &Snapshot) -> Plan {
+pub(crate) fn plan(needs: &Needs, snap: &Snapshot) -> Plan {
     let mut plan = Plan::new(format!("GitHub repository {} at {}, branch {}", needs.repo, snap.api_url, snap.branch));
     access(needs, snap, &mut plan.steps);
     branch_facts(needs, snap, &mut plan.steps);

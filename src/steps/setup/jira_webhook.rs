@@ -24,19 +24,19 @@ use crate::clients::jira::{Jira, JiraError};
 use super::{Action, Step};
 
 /// The events the bot acts on.
-pub const EVENTS: [&str; 2] = ["jira:issue_created", "jira:issue_updated"];
+pub(crate) const EVENTS: [&str; 2] = ["jira:issue_created", "jira:issue_updated"];
 
 /// Where the bot reads the secrets Jira deliveries are checked with.
-pub const SECRETS_VAR: &str = "CHANGEGATE_JIRA_WEBHOOK_SECRETS";
+pub(crate) const SECRETS_VAR: &str = "CHANGEGATE_JIRA_WEBHOOK_SECRETS";
 
 /// The global permission admin webhooks need.
-pub const PERMISSION: &str = "Administer Jira";
+pub(crate) const PERMISSION: &str = "Administer Jira";
 
 /// The kind of the plan's step.
-pub const KIND: &str = "webhook";
+pub(crate) const KIND: &str = "webhook";
 
 /// The bot's Jira endpoint under its base URL.
-pub const ENDPOINT: &str = "/webhooks/jira";
+pub(crate) const ENDPOINT: &str = "/webhooks/jira";
 
 /// What the bot needs of the site.
 #[derive(Debug, Clone)]

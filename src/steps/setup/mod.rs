@@ -12,10 +12,10 @@
 //! validate a payload. How to run it: `docs/setup.md`.
 
 pub(crate) mod circleci;
-pub mod config_file;
-pub mod github;
-pub mod jira;
-pub mod jira_webhook;
+pub(crate) mod config_file;
+pub(crate) mod github;
+pub(crate) mod jira;
+pub(crate) mod jira_webhook;
 
 pub(crate) use config_file::{JiraIds, write as write_config};
 

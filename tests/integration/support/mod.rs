@@ -1,14 +1,14 @@
 //! A small builder around the `changegate` binary, and access to the shared
 //! test data that lives beside the repository.
 
-pub mod sandbox;
+pub(crate) mod sandbox;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// What one run of the binary produced.
 #[derive(Debug)]
-pub struct Output {
+pub(crate) struct Output {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -16,7 +16,7 @@ pub struct Output {
 
 /// Runs `changegate` with arguments, optional stdin, environment and cwd.
 #[must_use]
-pub struct Run {
+pub(crate) struct Run {
     args: Vec<String>,
     stdin: Option<Vec<u8>>,
     env: Vec<(String, String)>,
@@ -24,26 +24,26 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn new<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> Self {
+    pub(crate) fn new<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> Self {
         Run { args: args.into_iter().map(|a| a.as_ref().to_owned()).collect(), stdin: None, env: Vec::new(), cwd: None }
     }
 
-    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+    pub(crate) fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(bytes.into());
         self
     }
 
-    pub fn env(mut self, key: &str, value: &str) -> Self {
+    pub(crate) fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_owned(), value.to_owned()));
         self
     }
 
-    pub fn cwd(mut self, dir: &Path) -> Self {
+    pub(crate) fn cwd(mut self, dir: &Path) -> Self {
         self.cwd = Some(dir.to_owned());
         self
     }
 
-    pub fn run(self) -> Output {
+    pub(crate) fn run(self) -> Output {
         let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_changegate"));
         // A developer's own configuration must not leak into the tests.
         cmd.args(&self.args).env_remove("CHANGEGATE_CONFIG").envs(self.env);
@@ -61,14 +61,14 @@ impl Run {
 }
 
 /// The repository root.
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The shared test data (`../shared` beside the repository, or
 /// `CHANGEGATE_SHARED_DIR`). Missing data fails the test loudly: a test that
 /// cannot see its inputs must not pass by skipping.
-pub fn shared(sub: &str) -> PathBuf {
+pub(crate) fn shared(sub: &str) -> PathBuf {
     let base = std::env::var_os("CHANGEGATE_SHARED_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared"));
     let dir = base.join(sub);
     assert!(
@@ -80,7 +80,7 @@ pub fn shared(sub: &str) -> PathBuf {
 }
 
 /// Writes `text` to a file in a fresh temporary directory.
-pub fn temp_file(name: &str, text: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn temp_file(name: &str, text: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();
@@ -88,7 +88,7 @@ pub fn temp_file(name: &str, text: impl AsRef<[u8]>) -> (tempfile::TempDir, Path
 }
 
 /// SHA-256 of a file computed by coreutils, independent of our code.
-pub fn sha256sum(path: &Path) -> String {
+pub(crate) fn sha256sum(path: &Path) -> String {
     let out = Command::new("sha256sum").arg(path).output().expect("sha256sum is installed");
     let text = String::from_utf8(out.stdout).unwrap();
     format!("sha256:{}", text.split_whitespace().next().unwrap())
@@ -98,7 +98,7 @@ pub fn sha256sum(path: &Path) -> String {
 /// reader, independent of our writer): the counts the file declares, the
 /// counts of its cases, and each case with its result. A machine without
 /// junitparser fails the test, naming the package (`.ci/run` installs it).
-pub fn read_junit(path: &Path) -> serde_json::Value {
+pub(crate) fn read_junit(path: &Path) -> serde_json::Value {
     let script = r#"
 import json, sys
 try:
@@ -140,7 +140,7 @@ print(json.dumps({"declared": declared, "counted": counted, "suites": [s.name fo
 }
 
 /// `(tests, failures, errors)` of a JUnit file read by [`read_junit`].
-pub fn junit_counts(v: &serde_json::Value) -> (u64, u64, u64) {
+pub(crate) fn junit_counts(v: &serde_json::Value) -> (u64, u64, u64) {
     let c = &v["counted"];
     (c["tests"].as_u64().unwrap(), c["failures"].as_u64().unwrap(), c["errors"].as_u64().unwrap())
 }
@@ -151,7 +151,7 @@ pub fn junit_counts(v: &serde_json::Value) -> (u64, u64, u64) {
 /// font or base element, no `src`/`srcset`/`on*` attribute, no `url(`,
 /// `@import` or `@font-face` in the style, and every `href` an http(s) URL.
 /// Returns the page's text (entities decoded), its hrefs and its tags.
-pub fn check_html(path: &Path) -> serde_json::Value {
+pub(crate) fn check_html(path: &Path) -> serde_json::Value {
     let script = r#"
 import json, sys
 from html.parser import HTMLParser
@@ -226,14 +226,14 @@ print(json.dumps({"problems": p.problems, "text": "".join(p.text), "hrefs": p.hr
 /// what it returns with [`Produced::check`].
 #[derive(Debug, Default)]
 #[must_use]
-pub struct Produced {
+pub(crate) struct Produced {
     pub adf: Vec<serde_json::Value>,
     pub evidence: Vec<serde_json::Value>,
 }
 
 impl Produced {
     /// Validates everything collected; fails when nothing was.
-    pub fn check(self) {
+    pub(crate) fn check(self) {
         assert!(!self.adf.is_empty() || !self.evidence.is_empty(), "the flow produced nothing to validate");
         if !self.adf.is_empty() {
             crate::contract::validate_adf(&self.adf);

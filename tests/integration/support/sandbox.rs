@@ -5,25 +5,25 @@
 
 use std::path::{Path, PathBuf};
 
-use changegate::clients::http::{RetryPolicy, Secret};
-use changegate::clients::jira::{Jira, JiraSettings};
 use changegate::standins::{SITE_CONFIG, StandIns};
+use changegate::{Jira, JiraSettings};
+use changegate::{RetryPolicy, Secret};
 use serde_json::{Value, json};
 
 use crate::support::{Output, Run};
 
 /// Credentials of the stand-in users.
-pub const CI: (&str, &str) = ("ci@acme.test", "ci-token");
+pub(crate) const CI: (&str, &str) = ("ci@acme.test", "ci-token");
 /// The scheduled drift check's own account (`[jira] drift_check_account_ids`).
-pub const DRIFT_CHECK: (&str, &str) = ("drift@acme.test", "drift-token");
-pub const ALICE: (&str, &str) = ("alice@acme.test", "alice-token");
+pub(crate) const DRIFT_CHECK: (&str, &str) = ("drift@acme.test", "drift-token");
+pub(crate) const ALICE: (&str, &str) = ("alice@acme.test", "alice-token");
 
 /// A Trivy image scan as Trivy writes it (SARIF 2.1.0, one rule per
 /// vulnerability with its CVSS as `security-severity`), written for these
 /// tests: one medium finding (5.3), below the default blocking severity
 /// (7.0), so the scan passes. The reader is tested on real scanners' files
 /// in `sarif.rs` (external: `../shared`).
-pub const TRIVY_CLEAN_SARIF: &str = r#"{
+pub(crate) const TRIVY_CLEAN_SARIF: &str = r#"{
   "version": "2.1.0",
   "$schema": "https://raw.githubusercontent.com/oasis-tcs/sarif-spec/main/sarif-2.1/schema/sarif-schema-2.1.0.json",
   "runs": [{
@@ -44,7 +44,7 @@ pub const TRIVY_CLEAN_SARIF: &str = r#"{
 
 /// A Grype image scan (as Grype writes SARIF), written for these tests: one
 /// critical finding (`security-severity` 9.8), which blocks.
-pub const GRYPE_BLOCKING_SARIF: &str = r#"{
+pub(crate) const GRYPE_BLOCKING_SARIF: &str = r#"{
   "version": "2.1.0",
   "$schema": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/cos02/schemas/sarif-schema-2.1.0.json",
   "runs": [{
@@ -61,7 +61,7 @@ pub const GRYPE_BLOCKING_SARIF: &str = r#"{
 
 /// One pipeline of the sandbox.
 #[derive(Debug, Clone)]
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     pub id: String,
     pub number: u64,
     pub workflow_id: String,
@@ -69,7 +69,7 @@ pub struct Pipeline {
     pub branch: String,
 }
 
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     pub stand_ins: StandIns,
     pub dir: tempfile::TempDir,
     /// Extra environment for every run.
@@ -80,18 +80,18 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Stand-ins plus a directory holding the stand-in site's config.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::with_config(SITE_CONFIG)
     }
 
     /// Stand-ins, a directory holding `config`, and a bot: its key pair
     /// made, its policy (from `config`) published as the bot publishes it,
     /// and its public key in every job's environment.
-    pub fn with_config(config: &str) -> Self {
+    pub(crate) fn with_config(config: &str) -> Self {
         let stand_ins = StandIns::start("127.0.0.1:0").expect("stand-ins start");
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("changegate.toml"), config).unwrap();
-        let keys = changegate::model::signing::generate();
+        let keys = changegate::signing::generate();
         let env = vec![("CHANGEGATE_RECEIPT_PUBKEY".to_owned(), keys.1.clone())];
         let sb = Sandbox { stand_ins, dir, env, keys };
         sb.publish_policy();
@@ -99,7 +99,7 @@ impl Sandbox {
     }
 
     /// Stand-ins and `config` without a bot: every job runs `--no-bot`.
-    pub fn without_bot(config: &str) -> Self {
+    pub(crate) fn without_bot(config: &str) -> Self {
         let mut sb = Self::with_config(config);
         sb.env = vec![("CHANGEGATE_NO_BOT".to_owned(), "1".to_owned())];
         sb
@@ -107,33 +107,31 @@ impl Sandbox {
 
     /// Publishes the policy of the sandbox's `changegate.toml`, signed with
     /// the bot's key, as `changegate serve` does at start-up.
-    pub fn publish_policy(&self) {
+    pub(crate) fn publish_policy(&self) {
         let text = std::fs::read_to_string(self.path().join("changegate.toml")).unwrap();
-        let config =
-            changegate::config::Config::parse(&text, "changegate.toml", changegate::base::time::Date::today_utc())
-                .expect("the sandbox's configuration is valid");
-        let key = changegate::model::signing::SigningKey::from_base64(&self.keys.0).unwrap();
-        let content = changegate::steps::policy::PolicyContent::of(&config);
-        let serial = changegate::base::time::Timestamp::now().0 as u64;
-        let signed = changegate::steps::policy::sign(
+        let config = changegate::Config::parse(&text, "changegate.toml", changegate::Date::today_utc())
+            .expect("the sandbox's configuration is valid");
+        let key = changegate::signing::SigningKey::from_base64(&self.keys.0).unwrap();
+        let content = changegate::policy::PolicyContent::of(&config);
+        let serial = changegate::Timestamp::now().0 as u64;
+        let signed = changegate::policy::sign(
             &key,
             content,
             serial,
-            changegate::base::time::Timestamp::now(),
-            changegate::steps::policy::DEFAULT_TTL,
+            changegate::Timestamp::now(),
+            changegate::policy::DEFAULT_TTL,
         );
         let value = serde_json::to_value(signed).unwrap();
-        self.stand_ins
-            .with_jira(|j| j.set_project_property(&config.jira.project, changegate::steps::policy::PROPERTY, value));
+        self.stand_ins.with_jira(|j| j.set_project_property(&config.jira.project, changegate::policy::PROPERTY, value));
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// Creates a pipeline: build (done), request_change (running), the
     /// hold (blocked until request_change ends), plan.
-    pub fn pipeline(&self, project: &str, branch: &str, commit: &str) -> Pipeline {
+    pub(crate) fn pipeline(&self, project: &str, branch: &str, commit: &str) -> Pipeline {
         self.pipeline_with_jobs(
             project,
             branch,
@@ -148,7 +146,7 @@ impl Sandbox {
     }
 
     /// A pipeline whose one workflow has `jobs` (the stand-in's job specs).
-    pub fn pipeline_with_jobs(&self, project: &str, branch: &str, commit: &str, jobs: Value) -> Pipeline {
+    pub(crate) fn pipeline_with_jobs(&self, project: &str, branch: &str, commit: &str, jobs: Value) -> Pipeline {
         self.pipeline_from(json!({"project_slug": project, "branch": branch, "revision": commit,
                                   "workflow": "deploy-prod", "jobs": jobs}))
     }
@@ -156,7 +154,7 @@ impl Sandbox {
     /// A pipeline from the stand-in's full pipeline spec (`project_slug`,
     /// `branch`, `revision`, `workflow`, `jobs`, and optionally
     /// `triggered_by`).
-    pub fn pipeline_from(&self, spec: Value) -> Pipeline {
+    pub(crate) fn pipeline_from(&self, spec: Value) -> Pipeline {
         let v = self.stand_ins.with_circleci(|c| c.create_pipeline(&spec)).unwrap();
         Pipeline {
             id: v["pipeline_id"].as_str().unwrap().into(),
@@ -170,7 +168,7 @@ impl Sandbox {
     /// The whole deploy workflow of `project` at `commit`: build, request,
     /// the change hold, plan (in `plan_status`), the plan hold, apply and
     /// close.
-    pub fn deploy_pipeline(&self, project: &str, commit: &str, plan_status: &str) -> Pipeline {
+    pub(crate) fn deploy_pipeline(&self, project: &str, commit: &str, plan_status: &str) -> Pipeline {
         self.pipeline_with_jobs(
             project,
             "main",
@@ -188,7 +186,7 @@ impl Sandbox {
     }
 
     /// The CircleCI job environment of `p`, with the CI user's credentials.
-    pub fn job_env(&self, p: &Pipeline) -> Vec<(String, String)> {
+    pub(crate) fn job_env(&self, p: &Pipeline) -> Vec<(String, String)> {
         let mut e: Vec<(String, String)> = [
             ("JIRA_BASE_URL", self.stand_ins.url()),
             ("JIRA_USER_EMAIL", CI.0.into()),
@@ -212,7 +210,7 @@ impl Sandbox {
     }
 
     /// A changegate run in the job environment of `p` (add `.env(..)`, then `.run()`).
-    pub fn job<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, p: &Pipeline, args: I) -> Run {
+    pub(crate) fn job<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, p: &Pipeline, args: I) -> Run {
         let mut run = Run::new(args).cwd(self.path());
         for (k, v) in self.job_env(p) {
             run = run.env(&k, &v);
@@ -222,7 +220,7 @@ impl Sandbox {
 
     /// A changegate run as the bot: its Jira user, its key, GitHub at the
     /// stand-in.
-    pub fn bot<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, p: &Pipeline, args: I) -> Run {
+    pub(crate) fn bot<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, p: &Pipeline, args: I) -> Run {
         self.job(p, args)
             .env("JIRA_USER_EMAIL", "bot@acme.test")
             .env("JIRA_API_TOKEN", "bot-token")
@@ -233,7 +231,7 @@ impl Sandbox {
     }
 
     /// One reconcile pass of the bot (asserted to succeed).
-    pub fn reconcile(&self, p: &Pipeline) -> Output {
+    pub(crate) fn reconcile(&self, p: &Pipeline) -> Output {
         let out = self.bot(p, ["reconcile", "--hold-wait", "1"]).run();
         assert_eq!(out.code, 0, "reconcile: {}{}", out.stdout, out.stderr);
         out
@@ -241,7 +239,7 @@ impl Sandbox {
 
     /// Stores a clean Trivy scan ([`TRIVY_CLEAN_SARIF`]) as an artifact of
     /// the build job of `p`.
-    pub fn add_trivy(&self, p: &Pipeline) {
+    pub(crate) fn add_trivy(&self, p: &Pipeline) {
         let sarif = TRIVY_CLEAN_SARIF;
         self.stand_ins
             .with_circleci(|c| {
@@ -253,12 +251,12 @@ impl Sandbox {
     }
 
     /// Runs `changegate request` for `p` with extra arguments.
-    pub fn request(&self, p: &Pipeline, extra: &[&str]) -> Output {
+    pub(crate) fn request(&self, p: &Pipeline, extra: &[&str]) -> Output {
         self.request_for_job(p, "build", extra)
     }
 
     /// Runs `changegate request` naming `build_job` as the artifact job.
-    pub fn request_for_job(&self, p: &Pipeline, build_job: &str, extra: &[&str]) -> Output {
+    pub(crate) fn request_for_job(&self, p: &Pipeline, build_job: &str, extra: &[&str]) -> Output {
         let mut args = vec![
             "request".to_owned(),
             "--environment".into(),
@@ -278,22 +276,22 @@ impl Sandbox {
     }
 
     /// A Jira client acting as a user of the stand-in site.
-    pub fn jira_as(&self, (email, token): (&str, &str)) -> Jira {
+    pub(crate) fn jira_as(&self, (email, token): (&str, &str)) -> Jira {
         let s = JiraSettings { base_url: self.stand_ins.url(), email: email.into(), token: Secret::new(token) };
         Jira::new(&s, None, RetryPolicy::default()).unwrap()
     }
 
     /// Every issue of the stand-in site.
-    pub fn issues(&self) -> Vec<Value> {
+    pub(crate) fn issues(&self) -> Vec<Value> {
         self.stand_ins.with_jira(|j| j.dump())["issues"].as_array().unwrap().clone()
     }
 
-    pub fn issue(&self, key: &str) -> Value {
+    pub(crate) fn issue(&self, key: &str) -> Value {
         self.issues().into_iter().find(|i| i["key"] == key).unwrap_or_else(|| panic!("no issue {key}"))
     }
 
     /// Live (not closed) tickets.
-    pub fn live(&self) -> Vec<Value> {
+    pub(crate) fn live(&self) -> Vec<Value> {
         self.issues()
             .into_iter()
             .filter(|i| !matches!(i["status"].as_str().unwrap(), "Done" | "Failed" | "Cancelled" | "Declined"))
@@ -301,46 +299,46 @@ impl Sandbox {
     }
 
     /// The state file written by the last request.
-    pub fn state(&self) -> Value {
+    pub(crate) fn state(&self) -> Value {
         serde_json::from_str(&std::fs::read_to_string(self.path().join("changegate.json")).unwrap()).unwrap()
     }
 
     /// Injects a fault through the control API.
-    pub fn fault(&self, fault: Value) {
+    pub(crate) fn fault(&self, fault: Value) {
         let url = format!("{}/_standin/faults", self.stand_ins.url());
         let status = ureq::post(&url).send_json(&fault).unwrap().status();
         assert_eq!(status, 204);
     }
 
-    pub fn clear_faults(&self) {
+    pub(crate) fn clear_faults(&self) {
         ureq::delete(&format!("{}/_standin/faults", self.stand_ins.url())).call().unwrap();
     }
 
-    pub fn set_search_lag(&self, lag: u64) {
+    pub(crate) fn set_search_lag(&self, lag: u64) {
         self.stand_ins.with_jira(|j| j.search_lag = lag);
     }
 
     /// Sets a job's status in a workflow.
-    pub fn set_job(&self, workflow_id: &str, job: &str, status: &str) {
+    pub(crate) fn set_job(&self, workflow_id: &str, job: &str, status: &str) {
         self.stand_ins
             .with_circleci(|c| c.set_job(&json!({"workflow_id": workflow_id, "job": job, "status": status})))
             .unwrap();
     }
 
     /// A job's status in a workflow.
-    pub fn job_status(&self, workflow_id: &str, job: &str) -> String {
+    pub(crate) fn job_status(&self, workflow_id: &str, job: &str) -> String {
         let dump = self.stand_ins.with_circleci(|c| c.dump());
         let wf = dump["workflows"].as_array().unwrap().iter().find(|w| w["id"] == workflow_id).unwrap().clone();
         let job = wf["jobs"].as_array().unwrap().iter().find(|j| j["name"] == job).unwrap().clone();
         job["status"].as_str().unwrap().to_owned()
     }
 
-    pub fn state_path(&self) -> PathBuf {
+    pub(crate) fn state_path(&self) -> PathBuf {
         self.path().join("changegate.json")
     }
 }
 
 /// A commit SHA made from a number.
-pub fn sha(n: u32) -> String {
+pub(crate) fn sha(n: u32) -> String {
     format!("{n:040x}")
 }

@@ -49,7 +49,7 @@ pub enum DecideError {
 }
 
 /// The policy stored in a record, as of the record's decision time.
-pub fn stored_policy(e: &Evidence) -> Result<Config, DecideError> {
+pub(crate) fn stored_policy(e: &Evidence) -> Result<Config, DecideError> {
     let at = Timestamp::parse(&e.collected_at).ok_or_else(|| DecideError::Time(e.collected_at.clone()))?;
     let today: Date = at.date();
     Config::parse(&e.policy.content, &e.policy.source, today)
@@ -287,7 +287,7 @@ fn risk_of(verdict: Verdict, reasons: &[Reason]) -> Risk {
 
 /// Everyone whose work is being deployed: their approval of the ticket
 /// does not count (no self-approval).
-pub fn excluded_ids(e: &Evidence) -> Vec<u64> {
+pub(crate) fn excluded_ids(e: &Evidence) -> Vec<u64> {
     let mut ids: BTreeSet<u64> = BTreeSet::new();
     for c in &e.range.commits {
         ids.extend(c.author_id);

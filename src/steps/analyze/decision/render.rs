@@ -16,11 +16,11 @@ use crate::model::analysis::{Decision, Recommendation};
 use crate::model::evidence::Evidence;
 
 /// Jira's limit on a comment body, in characters.
-pub const COMMENT_LIMIT: usize = 32_767;
+pub(crate) const COMMENT_LIMIT: usize = 32_767;
 
 /// One row of the commit table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommitRow {
+pub(crate) struct CommitRow {
     /// Short SHA.
     pub(crate) commit: String,
     /// First line of the message.
@@ -46,7 +46,7 @@ fn clip(s: &str, n: usize) -> String {
 }
 
 /// The commit table, oldest first.
-pub fn commit_rows(d: &Decision, e: &Evidence) -> Vec<CommitRow> {
+pub(crate) fn commit_rows(d: &Decision, e: &Evidence) -> Vec<CommitRow> {
     d.review
         .landings
         .iter()
@@ -122,7 +122,7 @@ fn people(d: &Decision) -> String {
 }
 
 /// Plain text for a terminal.
-pub fn text(d: &Decision, e: &Evidence) -> String {
+pub(crate) fn text(d: &Decision, e: &Evidence) -> String {
     let mut o = String::new();
     let rows = commit_rows(d, e);
     let _ = writeln!(o, "{}", headline(d));
@@ -199,7 +199,7 @@ fn md_cell(s: &str) -> String {
 }
 
 /// Markdown for a CI summary or the attachment.
-pub fn markdown(d: &Decision, e: &Evidence) -> String {
+pub(crate) fn markdown(d: &Decision, e: &Evidence) -> String {
     let mut o = String::new();
     let rows = commit_rows(d, e);
     let _ = writeln!(o, "### {}\n", headline(d));
@@ -274,7 +274,7 @@ pub fn markdown(d: &Decision, e: &Evidence) -> String {
 /// one row per commit, one per scanner, the required scanners, what
 /// blocks, and the policy and evidence digests; a link to the ticket when
 /// its URL is known, and what was done there.
-pub fn html(d: &Decision, e: &Evidence, ticket_url: Option<&str>, actions: &[String]) -> String {
+pub(crate) fn html(d: &Decision, e: &Evidence, ticket_url: Option<&str>, actions: &[String]) -> String {
     use crate::base::html::{Tone, code, escape, link, list, verdict};
     let rows = commit_rows(d, e);
     let mut b = String::new();
@@ -398,7 +398,7 @@ fn html_scans(b: &mut String, d: &Decision) {
 /// case per required scanner, and a case for the approval policy, which
 /// fails with every reason a person must approve. A check that could not be
 /// decided is an error, never a pass.
-pub fn junit(d: &Decision) -> Suite {
+pub(crate) fn junit(d: &Decision) -> Suite {
     let mut cases = Vec::new();
     for l in &d.review.landings {
         let pull = l.pull.map(|n| format!(" (#{n})")).unwrap_or_default();
@@ -476,7 +476,7 @@ pub fn junit(d: &Decision) -> Suite {
 /// left out with a pointer to `attachment`, which holds the full analysis;
 /// the second value says whether any were left out. `marker` ends the
 /// comment so a repeated analysis can recognise it.
-pub fn adf(d: &Decision, e: &Evidence, attachment: &str, marker: &str) -> (Value, bool) {
+pub(crate) fn adf(d: &Decision, e: &Evidence, attachment: &str, marker: &str) -> (Value, bool) {
     let rows = commit_rows(d, e);
     let build = |n: usize| adf_doc(d, &rows, n, attachment, marker);
     let fits = |v: &Value| serde_json::to_string(v).is_ok_and(|s| s.chars().count() <= COMMENT_LIMIT);

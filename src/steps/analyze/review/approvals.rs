@@ -10,11 +10,11 @@ use crate::model::analysis::{Approver, Code, Finding};
 use crate::model::evidence::{Actor, PullFacts};
 
 /// GitHub's placeholder for deleted accounts.
-pub const GHOST_ID: u64 = 10137;
+pub(crate) const GHOST_ID: u64 = 10137;
 
 /// What the reviews of one pull request amount to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PullApproval {
+pub(crate) struct PullApproval {
     /// Distinct approvers whose approval counts.
     pub(crate) approvers: Vec<Approver>,
     /// Why the approvals are not enough (empty when they are).
@@ -34,7 +34,7 @@ fn who(a: Option<&Actor>) -> String {
 }
 
 /// Evaluates the reviews of `p` under `cfg`.
-pub fn evaluate(p: &PullFacts, cfg: &ReviewConfig) -> PullApproval {
+pub(crate) fn evaluate(p: &PullFacts, cfg: &ReviewConfig) -> PullApproval {
     let mut out = PullApproval::default();
     let Some(merged_at) = at(p.merged_at.as_deref()) else {
         out.undecidable = Some(format!("pull request #{} has no readable merge time", p.number));

@@ -24,7 +24,7 @@ use crate::model::evidence::{Evidence, FileChange};
 
 /// What the exemption check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BumpCheck {
+pub(crate) enum BumpCheck {
     /// A version bump: the version changes seen.
     Exempt(Vec<String>),
     /// Not a version bump, and why.
@@ -34,7 +34,7 @@ pub enum BumpCheck {
 }
 
 /// Checks whether landing `sha` is an exempt version bump.
-pub fn check(e: &Evidence, sha: &str, cfg: &VersionBumpConfig) -> BumpCheck {
+pub(crate) fn check(e: &Evidence, sha: &str, cfg: &VersionBumpConfig) -> BumpCheck {
     use BumpCheck::{NotExempt, Unknown};
     let Some(commit) = e.range.commits.iter().find(|c| c.sha == sha) else {
         return Unknown(format!("{sha} is not in the range read"));

@@ -35,7 +35,7 @@ use crate::model::analysis::{Code, Finding, LandingKind, LandingReview, ReviewRe
 /// The pull request number a headline names, as GitHub writes squash
 /// titles (`Title (#123)`) and merge messages (`Merge pull request #123
 /// from ...`). Only a hint: the pull request must link back to the commit.
-pub fn pull_hint(headline: &str) -> Option<u64> {
+pub(crate) fn pull_hint(headline: &str) -> Option<u64> {
     let number = |s: &str| -> Option<u64> {
         let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
         digits.parse().ok().filter(|n| *n > 0)

@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 
 /// A parsed version. `1.2` equals `1.2.0`.
 #[derive(Debug, Clone)]
-pub struct Version {
+pub(crate) struct Version {
     release: Vec<u64>,
     /// Pre-release identifiers; empty for a release.
     pre: Vec<Ident>,
@@ -22,7 +22,7 @@ enum Ident {
 
 impl Version {
     /// Parses `text`; `None` when it is not a version.
-    pub fn parse(text: &str) -> Option<Version> {
+    pub(crate) fn parse(text: &str) -> Option<Version> {
         let t = text.trim();
         let t = t.strip_prefix(['v', 'V']).unwrap_or(t);
         // Build metadata never orders versions.
@@ -98,7 +98,7 @@ impl PartialOrd for Version {
 }
 
 /// `new` is a version strictly above `old`.
-pub fn is_upward(old: &str, new: &str) -> Result<(), String> {
+pub(crate) fn is_upward(old: &str, new: &str) -> Result<(), String> {
     let o = Version::parse(old).ok_or_else(|| format!("{old:?} is not a version"))?;
     let n = Version::parse(new).ok_or_else(|| format!("{new:?} is not a version"))?;
     if n > o { Ok(()) } else { Err(format!("{old} -> {new} does not go up")) }

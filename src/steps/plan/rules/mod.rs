@@ -26,14 +26,14 @@ mod trust_policy;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub(crate) use self::shared::Hit;
 use self::shared::Rule;
-pub use self::shared::{Hit, STATEFUL_TYPES, is_stateful};
 use super::model::View;
 use crate::config::plan::PlanRules;
-pub use crate::config::plan::{Reason, Severity};
+pub(crate) use crate::config::plan::{Reason, Severity};
 
 /// Runs every enabled rule on one managed resource change.
-pub fn assess(v: &View<'_>, rules: &PlanRules) -> Vec<Hit> {
+pub(crate) fn assess(v: &View<'_>, rules: &PlanRules) -> Vec<Hit> {
     let mut hits = Vec::new();
     if !v.actions().changes() {
         return hits;

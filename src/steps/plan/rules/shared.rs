@@ -8,7 +8,7 @@ use crate::steps::plan::policy_doc::{self, PolicyValue};
 
 /// One rule matched one resource change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hit {
+pub(crate) struct Hit {
     pub(crate) reason: Reason,
     pub(crate) severity: Severity,
     /// What changed, for a reviewer. Never contains a sensitive value.
@@ -110,7 +110,7 @@ pub(super) fn added_statements(v: &View<'_>, attr: &str) -> Vec<policy_doc::Stat
 }
 
 /// Resource types that hold data: replacing or deleting one loses it.
-pub const STATEFUL_TYPES: &[&str] = &[
+pub(crate) const STATEFUL_TYPES: &[&str] = &[
     "aws_db_instance",
     "aws_rds_cluster",
     "aws_rds_cluster_instance",
@@ -151,6 +151,6 @@ pub const STATEFUL_TYPES: &[&str] = &[
 ];
 
 /// True for a data-holding resource type.
-pub fn is_stateful(kind: &str) -> bool {
+pub(crate) fn is_stateful(kind: &str) -> bool {
     STATEFUL_TYPES.contains(&kind)
 }

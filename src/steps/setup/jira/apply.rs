@@ -18,7 +18,7 @@ const ROUNDS: usize = 8;
 
 /// What applying did.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Applied {
+pub(crate) struct Applied {
     /// One line per operation performed, in order.
     pub(crate) performed: Vec<String>,
     /// The plan of the last read: what is left (manual steps, blockers).
@@ -28,7 +28,7 @@ pub struct Applied {
 }
 
 /// Applies the plan for `needs` until nothing more can be done.
-pub fn apply(jira: &Jira, needs: &Needs) -> Result<Applied, JiraError> {
+pub(crate) fn apply(jira: &Jira, needs: &Needs) -> Result<Applied, JiraError> {
     let mut performed = Vec::new();
     for _ in 0..ROUNDS {
         let snapshot = read(jira, needs)?;

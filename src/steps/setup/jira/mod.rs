@@ -43,11 +43,11 @@ use crate::config::Config;
 use crate::config::jira::{FieldType, TicketField};
 
 /// The transition a break-glass approver runs.
-pub const EMERGENCY_APPROVE: &str = "Emergency approve";
+pub(crate) const EMERGENCY_APPROVE: &str = "Emergency approve";
 
 /// Who may run a transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Who {
+pub(crate) enum Who {
     /// Anyone who may transition issues (the CI user included).
     Anyone,
     /// The approvers group and the bot's accounts.
@@ -58,7 +58,7 @@ pub enum Who {
 
 /// A status the change workflow needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusNeed {
+pub(crate) struct StatusNeed {
     /// Name on the site.
     pub(crate) name: String,
     /// `TODO`, `IN_PROGRESS` or `DONE`.
@@ -67,7 +67,7 @@ pub struct StatusNeed {
 
 /// A transition the change workflow needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransitionNeed {
+pub(crate) struct TransitionNeed {
     /// Name on the site.
     pub(crate) name: String,
     /// Status names it starts from.
@@ -80,7 +80,7 @@ pub struct TransitionNeed {
 
 /// A custom field a ticket needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldNeed {
+pub(crate) struct FieldNeed {
     /// The ticket field.
     pub(crate) field: TicketField,
     /// Its name on the site.
@@ -95,7 +95,7 @@ pub struct FieldNeed {
 
 /// What a change project needs on the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Needs {
+pub(crate) struct Needs {
     /// Project key.
     pub(crate) project: String,
     /// The change issue type's name.
@@ -150,7 +150,7 @@ fn field_options(f: TicketField) -> &'static [&'static str] {
 
 impl Needs {
     /// What `config` needs, with `approvers_group` as the approvers group.
-    pub fn from_config(config: &Config, approvers_group: &str) -> Needs {
+    pub(crate) fn from_config(config: &Config, approvers_group: &str) -> Needs {
         let jc = &config.jira;
         let s = &jc.statuses;
         let t = &jc.transitions;
@@ -218,7 +218,7 @@ impl Needs {
 }
 
 /// The custom field type key Jira uses for a field type.
-pub fn type_key(kind: FieldType) -> &'static str {
+pub(crate) fn type_key(kind: FieldType) -> &'static str {
     match kind {
         FieldType::Text => "com.atlassian.jira.plugin.system.customfieldtypes:textfield",
         FieldType::Textarea => "com.atlassian.jira.plugin.system.customfieldtypes:textarea",
@@ -240,7 +240,7 @@ fn searcher_key(kind: FieldType) -> &'static str {
 
 /// What the token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Rights {
+pub(crate) struct Rights {
     /// *Administer Jira*: fields, issue types, workflows, schemes, screens.
     pub(crate) administer: bool,
     /// Site administration: groups.
@@ -249,7 +249,7 @@ pub struct Rights {
 
 /// A custom field of the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SiteField {
+pub(crate) struct SiteField {
     /// `customfield_...`.
     pub(crate) id: String,
     /// Name.
@@ -262,7 +262,7 @@ pub struct SiteField {
 
 /// A status of the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SiteStatus {
+pub(crate) struct SiteStatus {
     /// Id.
     pub(crate) id: String,
     /// Name.
@@ -273,7 +273,7 @@ pub struct SiteStatus {
 
 /// A transition of an existing workflow (status ids).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SiteTransition {
+pub(crate) struct SiteTransition {
     /// Name.
     pub(crate) name: String,
     /// `INITIAL`, `GLOBAL`, `DIRECTED`.
@@ -292,7 +292,7 @@ pub struct SiteTransition {
 
 /// A workflow of the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SiteWorkflow {
+pub(crate) struct SiteWorkflow {
     /// Name.
     pub(crate) name: String,
     /// Status ids.
@@ -303,7 +303,7 @@ pub struct SiteWorkflow {
 
 /// A workflow scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SiteWorkflowScheme {
+pub(crate) struct SiteWorkflowScheme {
     /// Id.
     pub(crate) id: String,
     /// Name.
@@ -316,7 +316,7 @@ pub struct SiteWorkflowScheme {
 
 /// A screen and its tabs' fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SiteScreen {
+pub(crate) struct SiteScreen {
     /// Id.
     pub(crate) id: u64,
     /// First tab: id and its field ids.
@@ -325,7 +325,7 @@ pub struct SiteScreen {
 
 /// An issue type screen scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SiteItss {
+pub(crate) struct SiteItss {
     /// Id.
     pub(crate) id: String,
     /// Name.
@@ -336,7 +336,7 @@ pub struct SiteItss {
 
 /// The project.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SiteProject {
+pub(crate) struct SiteProject {
     /// Id.
     pub(crate) id: String,
     /// Key.
@@ -349,7 +349,7 @@ pub struct SiteProject {
 
 /// What the site has, as far as this token can read it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// The site URL.
     pub(crate) site: String,
     /// The project, `None` when it does not exist (or cannot be seen).
@@ -387,7 +387,7 @@ pub struct Snapshot {
 
 /// One operation `--apply` performs.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Op {
+pub(crate) enum Op {
     /// `POST /rest/api/3/group`.
     CreateGroup(String),
     /// `POST /rest/api/3/issuetype`.
@@ -474,7 +474,7 @@ pub enum Op {
 /// A plan and the operations ready to perform now (operations whose inputs
 /// exist; the rest follow once earlier ones have made them).
 #[derive(Debug, Clone, PartialEq)]
-pub struct JiraPlan {
+pub(crate) struct JiraPlan {
     /// What is printed.
     pub(crate) plan: Plan,
     /// What `--apply` performs next.
@@ -491,7 +491,7 @@ fn blocked(permission: &str) -> Action {
 }
 
 /// Compares what the site has with what the change project needs.
-pub fn plan(needs: &Needs, snap: &Snapshot) -> JiraPlan {
+pub(crate) fn plan(needs: &Needs, snap: &Snapshot) -> JiraPlan {
     let mut p = Planner {
         needs,
         snap,

@@ -59,7 +59,7 @@ fn s(v: &Value) -> String {
 }
 
 /// Reads what the site has for `needs`.
-pub fn read(jira: &Jira, needs: &Needs) -> Result<Snapshot, JiraError> {
+pub(crate) fn read(jira: &Jira, needs: &Needs) -> Result<Snapshot, JiraError> {
     let mut snap = Snapshot { site: jira.base_url().to_owned(), ..Snapshot::default() };
     let key = &needs.project;
     let Some(project) = get_optional(jira, &format!("/rest/api/3/project/{}", percent_encode(key)), &[])? else {

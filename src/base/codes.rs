@@ -5,8 +5,8 @@
 //! one list of `Variant => "code", "one-line meaning";` entries it generates
 //! the enum (serialised as the code string, as serde's `rename` writes it),
 //! `as_str`, `Display`, `ALL`, the meaning (the variant's documentation
-//! line) and [`StableCode`], so tests and renderers treat every family
-//! alike. [`Finding`] is the `{code, detail}` pair the reports serialise.
+//! line) and [`StableCode`], so the test that holds every family to
+//! README.md treats them alike. [`Finding`] is the `{code, detail}` pair the reports serialise.
 //!
 //! The same macro names the values of a field (a verdict, a risk level, a
 //! deploy's outcome): those families list no README.md section and are not

@@ -1,7 +1,8 @@
 //! Dates and instants. [`Date`] is a calendar day in UTC (exemptions
 //! expire at the end of theirs); [`Timestamp`] is an instant with
 //! millisecond precision, read from the formats the APIs use (RFC 3339,
-//! Jira's `2026-11-27T13:29:55.123+0000`, HTTP dates).
+//! Jira's `2026-11-27T13:29:55.123+0000`, HTTP dates); and the durations
+//! the configuration and the command line write (`90m`, `24h`, `7d`).
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -198,9 +199,9 @@ pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
     let n: u64 = num.parse().ok()?;
     let secs = match unit.trim() {
         "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
         _ => return None,
     };
     (secs > 0).then(|| Duration::from_secs(secs))
@@ -217,6 +218,8 @@ mod tests {
         assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
         assert_eq!(parse_duration("0h"), None);
         assert_eq!(parse_duration("1w"), None);
+        assert_eq!(parse_duration("213503982334601d"), None, "too long for seconds in a u64");
+        assert_eq!(parse_duration("99999999999999999999s"), None);
     }
 
     #[test]

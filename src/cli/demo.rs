@@ -96,8 +96,8 @@ struct Via {
 /// this process, with `env` as its environment, writing its report to the
 /// buffer; a command that fails to parse or errors reports that and is
 /// undecided. The command line itself hands this in, so the demo runs each
-/// step exactly as the binary would without importing the dispatcher that
-/// dispatches to it.
+/// step through the same parser and dispatcher as the binary without
+/// importing the dispatcher that dispatches to it.
 pub(super) type Runner = fn(argv: &[&str], env: &Env, out: &mut Vec<u8>) -> Outcome;
 
 pub(super) fn run(cli: &DemoCli, out: &mut dyn Write, runner: Runner) -> Result<Outcome, CliError> {

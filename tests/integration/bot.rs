@@ -8,13 +8,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use changegate::webhook::sign;
-use changegate::{CircleCi, CircleCiSettings};
-use changegate::{RetryPolicy, Secret};
 use serde_json::{Value, json};
 
 use crate::collect::{Git, approved_by, deployed, pull, register};
 use crate::support::sandbox::{Pipeline, Sandbox};
-use crate::support::shared;
+use crate::support::{free_port, shared};
 
 pub(crate) const SECRET: &str = "jira-webhook-secret";
 const CI_SECRET: &str = "circleci-webhook-secret";
@@ -29,10 +27,6 @@ impl Drop for Bot {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Starts `changegate serve` as the bot, with a receipt key; returns it
@@ -103,11 +97,7 @@ fn config() -> String {
 }
 
 fn hold_status(sb: &Sandbox, p: &Pipeline) -> String {
-    let s = CircleCiSettings {
-        api_url: sb.stand_ins.circleci_url(),
-        token: Secret::new(changegate::standins::circleci::TOKEN),
-    };
-    let ci = CircleCi::new(&s, None, RetryPolicy::default()).unwrap();
+    let ci = sb.circleci_as(changegate::standins::circleci::TOKEN);
     ci.workflow_jobs(&p.workflow_id).unwrap().into_iter().find(|j| j.name == "hold_change").unwrap().status
 }
 
@@ -233,11 +223,7 @@ fn a_declined_ticket_cancels_its_workflow_and_faults_never_approve() {
     let out = reconcile(&sb, &p);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("cancelled workflow"), "{}", out.stdout);
-    let s = CircleCiSettings {
-        api_url: sb.stand_ins.circleci_url(),
-        token: Secret::new(changegate::standins::circleci::TOKEN),
-    };
-    let ci = CircleCi::new(&s, None, RetryPolicy::default()).unwrap();
+    let ci = sb.circleci_as(changegate::standins::circleci::TOKEN);
     assert_eq!(ci.workflow(&p.workflow_id).unwrap().status, "canceled");
 }
 
@@ -288,11 +274,7 @@ fn a_workflow_cancelled_outside_changegate_closes_its_ticket() {
     let key = sb.state()["ticket"].as_str().unwrap().to_owned();
     let out = reconcile(&sb, &p);
     assert_eq!(sb.issue(&key)["status"], "Approved", "{}", out.stdout);
-    let s = CircleCiSettings {
-        api_url: sb.stand_ins.circleci_url(),
-        token: Secret::new(changegate::standins::circleci::TOKEN),
-    };
-    CircleCi::new(&s, None, RetryPolicy::default()).unwrap().cancel(&p.workflow_id).unwrap();
+    sb.circleci_as(changegate::standins::circleci::TOKEN).cancel(&p.workflow_id).unwrap();
     let out = reconcile(&sb, &p);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let status = sb.issue(&key)["status"].as_str().unwrap().to_owned();

@@ -8,7 +8,6 @@
 //! `start-prism.sh`); a missing tool fails these tests, it never skips them.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,7 +20,7 @@ use changegate::{Jira, JiraSettings};
 use serde_json::{Map, Value, json};
 
 use crate::support::sandbox::{ALICE, Sandbox, sha};
-use crate::support::shared;
+use crate::support::{free_port, shared};
 
 /// A running Prism; killed when dropped.
 struct Prism {
@@ -98,10 +97,6 @@ fn circleci_spec() -> PathBuf {
     assert!(owner.contains_key("oneOf"));
     std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
     path
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn prism_bin() -> PathBuf {

@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use changegate::receipt::{ReceiptPayload, SigningKey, generate};
+use changegate::receipt::ReceiptPayload;
+use changegate::signing::{SigningKey, generate};
 use serde_json::{Value, json};
 
 use crate::support::sandbox::{ALICE, Pipeline, Sandbox, sha};

@@ -20,10 +20,6 @@ fn cg(sb: &Sandbox, p: &Pipeline, args: &[&str], env: &[(&str, &str)]) -> Output
     run.run()
 }
 
-fn comments(sb: &Sandbox, key: &str) -> Vec<String> {
-    sb.issue(key)["comments"].as_array().unwrap().iter().map(|c| c.as_str().unwrap_or_default().to_owned()).collect()
-}
-
 /// An emergency requested for a new pipeline; its ticket key.
 fn emergency(sb: &Sandbox, p: &Pipeline) -> String {
     let out = sb.request(
@@ -57,7 +53,7 @@ fn granted_emergency() -> Produced {
     let asked = &issue["properties"]["changegate"]["emergency"];
     assert_eq!(asked["reason"], "Checkout is down for everyone");
     assert_eq!(asked["requested_by"], "dev-dana");
-    let c = comments(&sb, &key).join("\n");
+    let c = sb.comments(&key).join("\n");
     assert!(c.contains("EMERGENCY change requested by dev-dana: Checkout is down for everyone"), "{c}");
     assert!(c.contains("Only a member of the Jira group break-glass may grant it"), "{c}");
     // The reason fills the justification when none is given.
@@ -65,9 +61,9 @@ fn granted_emergency() -> Produced {
     assert!(justification.contains("Checkout is down"), "{justification}");
 
     // Asked again (a rerun): nothing is repeated.
-    let before = comments(&sb, &key).len();
+    let before = sb.comments(&key).len();
     emergency(&sb, &p);
-    assert_eq!(comments(&sb, &key).len(), before);
+    assert_eq!(sb.comments(&key).len(), before);
 
     // Not yet granted: no deploy (the bot's public key is in every job's
     // environment: receipts are required).
@@ -92,7 +88,7 @@ fn granted_emergency() -> Produced {
     assert_eq!(r["fields"]["summary"], format!("Retrospective of emergency change {key}"));
     let tomorrow = changegate::Timestamp(changegate::Timestamp::now().0 + 24 * 3_600_000).to_rfc3339();
     assert_eq!(r["fields"]["duedate"].as_str(), tomorrow.get(..10), "{r:#}");
-    let c = comments(&sb, &key).join("\n");
+    let c = sb.comments(&key).join("\n");
     assert!(c.contains("EMERGENCY change granted. Approved by 712020:carol (break-glass)"), "{c}");
     assert!(c.contains("Reason given by dev-dana: Checkout is down for everyone"), "{c}");
     assert!(c.contains(&format!("Retrospective: {retro}")), "{c}");
@@ -110,11 +106,11 @@ fn granted_emergency() -> Produced {
     let produced = Produced { adf: docs, evidence: Vec::new() };
 
     // Again (apply after plan): the same retrospective, nothing repeated.
-    let (before, tickets) = (comments(&sb, &key).len(), sb.issues().len());
+    let (before, tickets) = (sb.comments(&key).len(), sb.issues().len());
     let v = cg(&sb, &p, &["validate", "--environment", "production"], &receipts);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains(&format!("retrospective: {retro}")), "{}", v.stdout);
-    assert_eq!((comments(&sb, &key).len(), sb.issues().len()), (before, tickets));
+    assert_eq!((sb.comments(&key).len(), sb.issues().len()), (before, tickets));
     produced
 }
 
@@ -218,7 +214,7 @@ fn the_bot_resumes_escalates_and_the_audit_reports_emergencies() {
     sb.jira_as(CAROL).edit(&retro, serde_json::from_value(json!({"duedate": "2026-01-01"})).unwrap()).unwrap();
     let out = reconcile();
     assert!(out.contains(&format!("{retro}: ESCALATION to break-glass")), "{out}");
-    let escalations = |sb: &Sandbox| comments(sb, &retro).iter().filter(|c| c.contains("ESCALATION")).count();
+    let escalations = |sb: &Sandbox| sb.comments(&retro).iter().filter(|c| c.contains("ESCALATION")).count();
     assert_eq!(escalations(&sb), 1);
     reconcile();
     assert_eq!(escalations(&sb), 1, "once a day");
@@ -260,6 +256,6 @@ fn a_retrospective_opened_twice_at_once_is_settled_to_one() {
         .map(|i| i["key"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(live, std::slice::from_ref(&other));
-    let c = comments(&sb, &key).join("\n");
+    let c = sb.comments(&key).join("\n");
     assert!(c.contains(&format!("Retrospective: {other}")), "{c}");
 }

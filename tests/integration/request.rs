@@ -213,15 +213,11 @@ fn adopting_a_ticket_a_person_created() {
     assert_eq!(record(&issue)["binding"]["commit"], sha(9));
     assert_eq!(issue["fields"]["summary"], "Hotfix for checkout", "a person's summary is kept");
     assert_eq!(
-        plain(&issue["fields"]["customfield_10051"]),
+        changegate::plain_text(&issue["fields"]["customfield_10051"]),
         "Customers cannot pay\n",
         "a person's justification is kept"
     );
     assert_eq!(sb.state()["missing_fields"], json!(["rollback_plan"]));
-}
-
-fn plain(v: &Value) -> String {
-    changegate::plain_text(v)
 }
 
 #[test]
@@ -613,7 +609,7 @@ fn the_commit_list_starts_at_the_last_done_deploy() {
     let first = commit("Initial service");
     let p1 = sb.pipeline(REPO, "main", &first);
     assert_eq!(sb.request(&p1, &["--justification", "j", "--rollback-plan", "r"]).code, 0);
-    let text = plain(&sb.issue("PRODCM-1")["fields"]["description"]);
+    let text = changegate::plain_text(&sb.issue("PRODCM-1")["fields"]["description"]);
     assert!(text.contains("a first deploy"), "{text}");
     sb.jira_as(ALICE).transition("PRODCM-1", "Approve", None).unwrap();
     sb.jira_as(CI).transition("PRODCM-1", "Complete", None).unwrap();
@@ -622,7 +618,7 @@ fn the_commit_list_starts_at_the_last_done_deploy() {
     let head = commit("Fix rounding in totals");
     let p2 = sb.pipeline(REPO, "main", &head);
     assert_eq!(sb.request(&p2, &[]).code, 0, "second deploy");
-    let text = plain(&sb.issue("PRODCM-2")["fields"]["description"]);
+    let text = changegate::plain_text(&sb.issue("PRODCM-2")["fields"]["description"]);
     assert!(text.contains(&format!("since the last approved deploy (PRODCM-1, {})", &first[..12])), "{text}");
     assert!(text.contains("Fix rounding in totals") && text.contains("Add checkout page"), "{text}");
     assert!(!text.contains("Initial service"), "the base commit itself is not listed: {text}");

@@ -182,8 +182,7 @@ fn a_partly_configured_organization_gets_only_what_it_lacks() {
 
 /// A CircleCI client with the organization admin's token.
 pub(crate) fn admin_client(api: &str) -> changegate::CircleCi {
-    let s = changegate::CircleCiSettings { api_url: api.to_owned(), token: changegate::Secret::new(ADMIN_TOKEN) };
-    changegate::CircleCi::new(&s, None, changegate::RetryPolicy::default()).unwrap()
+    crate::support::sandbox::circleci_client(api, ADMIN_TOKEN)
 }
 
 #[test]

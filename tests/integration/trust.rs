@@ -597,15 +597,7 @@ fn as_modelled_only_the_bots_approval_or_a_group_member_reaches_production() {
         json!([{"name": "hold_change", "type": "approval"},
         {"name": "deploy", "context": "production-aws", "requires": ["hold_change"]}]),
     );
-    let ci = changegate::CircleCi::new(
-        &changegate::CircleCiSettings {
-            api_url: sb.stand_ins.circleci_url(),
-            token: changegate::Secret::new(changegate::standins::circleci::BOT_TOKEN),
-        },
-        None,
-        changegate::RetryPolicy::default(),
-    )
-    .unwrap();
+    let ci = sb.circleci_as(changegate::standins::circleci::BOT_TOKEN);
     let hold_id =
         ci.workflow_jobs(&bot_gated.workflow_id).unwrap().into_iter().find(|j| j.name == "hold_change").unwrap().id;
     ci.approve(&bot_gated.workflow_id, &hold_id).unwrap();

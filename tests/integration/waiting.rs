@@ -58,10 +58,6 @@ fn requested(sb: &Sandbox, n: u32) -> (Pipeline, String) {
     (p, sb.state()["ticket"].as_str().unwrap().to_owned())
 }
 
-fn comments(sb: &Sandbox, key: &str) -> Vec<String> {
-    sb.issue(key)["comments"].as_array().unwrap().iter().map(|c| c.as_str().unwrap_or_default().to_owned()).collect()
-}
-
 fn backdate(sb: &Sandbox, key: &str, by: Duration) {
     sb.stand_ins.with_jira(|j| j.backdate(key, by)).unwrap();
 }
@@ -86,14 +82,14 @@ fn reminded_then_expired() -> Produced {
     let out = reconcile(&sb, &p, &slack);
     assert_eq!(sb.issue(&key)["status"], "Manual review", "{}", out.stdout);
     assert!(slack.texts().iter().any(|t| t.contains(&format!("|{key}> needs an approval"))), "{:?}", slack.texts());
-    assert!(!comments(&sb, &key).iter().any(|c| c.contains("Reminder")));
+    assert!(!sb.comments(&key).iter().any(|c| c.contains("Reminder")));
 
     // Five hours later: one reminder mentioning the approvers, on the ticket and in Slack.
     backdate(&sb, &key, 5 * HOUR);
     let out = reconcile(&sb, &p, &slack);
     assert!(out.stdout.contains("reminded the approvers (5 h waiting)"), "{}", out.stdout);
     let reminders =
-        |sb: &Sandbox| comments(sb, &key).into_iter().filter(|c| c.contains("Reminder for")).collect::<Vec<_>>();
+        |sb: &Sandbox| sb.comments(&key).into_iter().filter(|c| c.contains("Reminder for")).collect::<Vec<_>>();
     let r = reminders(&sb);
     assert_eq!(r.len(), 1);
     assert!(r[0].contains("@712020:alice") && r[0].contains("@712020:bob"), "{}", r[0]);
@@ -118,7 +114,7 @@ fn reminded_then_expired() -> Produced {
         "{}",
         out.stdout
     );
-    assert!(comments(&sb, &key).iter().any(|c| c.contains("Expired by changegate: no approval after")));
+    assert!(sb.comments(&key).iter().any(|c| c.contains("Expired by changegate: no approval after")));
     let wf = sb.stand_ins.with_circleci(|c| c.dump())["workflows"]
         .as_array()
         .unwrap()
@@ -157,7 +153,7 @@ fn aged_approval() -> Produced {
     let out = reconcile(&sb, &p, &slack);
     assert_eq!(sb.issue(&key)["status"], "Manual review", "{}", out.stdout);
     let lapsed: Vec<String> =
-        comments(&sb, &key).into_iter().filter(|c| c.contains("Approval no longer valid")).collect();
+        sb.comments(&key).into_iter().filter(|c| c.contains("Approval no longer valid")).collect();
     assert_eq!(lapsed.len(), 1);
     assert!(lapsed[0].contains("is older than the approval TTL (24 h)"), "{}", lapsed[0]);
     assert!(lapsed[0].contains("@712020:alice"), "{}", lapsed[0]);
@@ -171,7 +167,7 @@ fn aged_approval() -> Produced {
     sb.jira_as(ALICE).transition(&key, "Approve", None).unwrap();
     let out = reconcile(&sb, &p, &slack);
     assert_eq!(sb.job_status(&p.workflow_id, "hold_change"), "success", "{}", out.stdout);
-    let again = comments(&sb, &key).into_iter().filter(|c| c.contains("Approval no longer valid")).count();
+    let again = sb.comments(&key).into_iter().filter(|c| c.contains("Approval no longer valid")).count();
     assert_eq!(again, 1);
     produced
 }
@@ -184,5 +180,5 @@ fn a_failing_slack_is_reported_and_changes_nothing() {
     backdate(&sb, &key, 5 * HOUR);
     let out = reconcile(&sb, &p, &slack);
     assert!(out.stdout.contains("could not notify: Slack: the incoming webhook answered HTTP 500"), "{}", out.stdout);
-    assert!(comments(&sb, &key).iter().any(|c| c.contains("Reminder for")), "the Jira record stands");
+    assert!(sb.comments(&key).iter().any(|c| c.contains("Reminder for")), "the Jira record stands");
 }

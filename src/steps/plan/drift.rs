@@ -18,11 +18,12 @@ use std::io::Read;
 
 use serde::Serialize;
 
+use super::address;
 use super::configuration::{Configuration, Sets};
 use super::model::{Action, Raw, ResourceChange, View};
 use super::report::{md_code, md_text, safe};
 use super::rules::{self, Hit, Reason, Severity};
-use super::{PlanError, address, walk};
+use super::walk::{self, PlanError};
 use crate::base::digest::Sha256Digest;
 use crate::config::plan::PlanRules;
 
@@ -49,7 +50,7 @@ pub(crate) struct Drifted {
 
 /// A drift element waiting for the configuration.
 #[derive(Debug)]
-pub(super) struct Pending {
+struct Pending {
     drifted: Drifted,
     modules: Vec<String>,
     name: String,
@@ -212,7 +213,7 @@ pub(crate) fn check<R: Read + Send>(
 ) -> Result<DriftReport, PlanError> {
     let ((top, drifted), digest) = walk::read_hashed(input, |reader| {
         let mut drifted = Vec::new();
-        let top = walk::walk(reader, "resource_drift", |rc, i| {
+        let top = walk::walk(reader, walk::Section::Drift, |rc, i| {
             drifted.extend(judge(rc, i, rules)?);
             Ok(())
         })?;

@@ -39,7 +39,7 @@ use crate::base::glob::glob_match;
 use crate::config::plan::{Exemption, PlanRules};
 
 pub(crate) use self::model::{Action, Actions};
-pub(crate) use self::walk::PlanError;
+pub use self::walk::PlanError;
 
 /// A resource change with at least one hit, waiting for the configuration.
 #[derive(Debug)]
@@ -109,7 +109,7 @@ fn parse<S: ChunkSource>(source: S, rules: &PlanRules, list: bool) -> Result<Rep
     let mut pending = Pendings::default();
     let mut notes = Vec::new();
     let mut changes = list.then(Vec::new);
-    let top = walk::walk(source, "resource_changes", |rc, i| {
+    let top = walk::walk(source, walk::Section::Changes, |rc, i| {
         judge(rc, i, rules, &mut summary, &mut pending, &mut notes, changes.as_mut())
     })?;
     let mut report = Report {

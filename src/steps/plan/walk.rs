@@ -64,6 +64,26 @@ struct Header {
 /// `values` instead).
 const PLAN_KEYS: &[&str] = &["planned_values", "resource_changes", "resource_drift", "output_changes"];
 
+/// The section of the plan whose elements a walk hands out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Section {
+    /// `resource_changes`: what applying the plan would do (the plan gate).
+    Changes,
+    /// `resource_drift`: what changed outside Terraform since the last
+    /// apply (drift).
+    Drift,
+}
+
+impl Section {
+    /// The section's key in the plan's top-level object.
+    fn key(self) -> &'static str {
+        match self {
+            Section::Changes => "resource_changes",
+            Section::Drift => "resource_drift",
+        }
+    }
+}
+
 /// What a walk found besides the elements it handed out.
 #[derive(Debug)]
 pub(super) struct Top {
@@ -75,17 +95,17 @@ pub(super) struct Top {
     pub(super) configuration: Option<Configuration>,
 }
 
-/// Reads `input` on a second thread (hashing and decoding it) while `walk`
-/// parses it on this one; returns what `walk` returned and the SHA-256 of
+/// Reads `input` on a second thread (hashing and decoding it) while `parse`
+/// parses it on this one; returns what `parse` returned and the SHA-256 of
 /// the raw bytes read.
 pub(super) fn read_hashed<R: Read + Send, T>(
     input: R,
-    walk: impl FnOnce(Prefetched) -> Result<T, PlanError>,
+    parse: impl FnOnce(Prefetched) -> Result<T, PlanError>,
 ) -> Result<(T, Sha256Digest), PlanError> {
     std::thread::scope(|s| {
         let (reader, hasher) = prefetch::spawn(s, input);
-        let walked = walk(reader);
-        // On error the reader was dropped inside `walk`, which stops the thread.
+        let walked = parse(reader);
+        // On error the reader was dropped inside `parse`, which stops the thread.
         let (digest, _) =
             hasher.join().map_err(|_| PlanError::Io(std::io::Error::other("the reading thread failed")))?;
         Ok((walked?, digest))
@@ -98,7 +118,7 @@ pub(super) fn read_hashed<R: Read + Send, T>(
 /// plan once the object has been read to its end.
 pub(super) fn walk<S: ChunkSource>(
     source: S,
-    section: &str,
+    section: Section,
     mut judge: impl FnMut(&ResourceChange<'_>, usize) -> Result<(), PlanError>,
 ) -> Result<Top, PlanError> {
     let mut sc = Scanner::new(source);
@@ -130,7 +150,7 @@ pub(super) fn walk<S: ChunkSource>(
             "configuration" => {
                 configuration = Some(parse_value::<Configuration>(sc.capture_value()?, "configuration")?);
             }
-            k if k == section => each_element(&mut sc, &mut reader, section, &mut judge)?,
+            k if k == section.key() => each_element(&mut sc, &mut reader, section.key(), &mut judge)?,
             _ => sc.skip_value()?,
         }
     }

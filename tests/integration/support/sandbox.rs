@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use changegate::standins::{SITE_CONFIG, StandIns};
-use changegate::{Jira, JiraSettings};
+use changegate::{CircleCi, CircleCiSettings, Jira, JiraSettings};
 use changegate::{RetryPolicy, Secret};
 use serde_json::{Value, json};
 
@@ -281,6 +281,12 @@ impl Sandbox {
         Jira::new(&s, None, RetryPolicy::default()).unwrap()
     }
 
+    /// A CircleCI client of the stand-in, with `token` (one of
+    /// `changegate::standins::circleci`'s tokens).
+    pub(crate) fn circleci_as(&self, token: &str) -> CircleCi {
+        circleci_client(&self.stand_ins.circleci_url(), token)
+    }
+
     /// Every issue of the stand-in site.
     pub(crate) fn issues(&self) -> Vec<Value> {
         self.stand_ins.with_jira(|j| j.dump())["issues"].as_array().unwrap().clone()
@@ -288,6 +294,16 @@ impl Sandbox {
 
     pub(crate) fn issue(&self, key: &str) -> Value {
         self.issues().into_iter().find(|i| i["key"] == key).unwrap_or_else(|| panic!("no issue {key}"))
+    }
+
+    /// The ticket's comments, as plain text, oldest first.
+    pub(crate) fn comments(&self, key: &str) -> Vec<String> {
+        self.issue(key)["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap_or_default().to_owned())
+            .collect()
     }
 
     /// Live (not closed) tickets.
@@ -341,4 +357,10 @@ impl Sandbox {
 /// A commit SHA made from a number.
 pub(crate) fn sha(n: u32) -> String {
     format!("{n:040x}")
+}
+
+/// A CircleCI client of the API at `api_url`, with `token`.
+pub(crate) fn circleci_client(api_url: &str, token: &str) -> CircleCi {
+    let s = CircleCiSettings { api_url: api_url.to_owned(), token: Secret::new(token) };
+    CircleCi::new(&s, None, RetryPolicy::default()).unwrap()
 }

@@ -18,7 +18,7 @@
 use std::borrow::Cow;
 
 use super::model::{Action, Actions, Attrs, Change, Entry, Mask, Raw, ResourceChange};
-use super::scan::{Scalar, number_at, skip_whitespace, string_end};
+use super::scan::{Scalar, number_at, skip_whitespace, string_end, unescape};
 
 /// Deepest nesting inside one element (the limit of serde_json, which read
 /// elements before; real plans stay far below).
@@ -211,6 +211,9 @@ impl<'a> Cursor<'a> {
                 expected: "UTF-8",
                 found: "other bytes".into(),
             });
+        }
+        if let Some(text) = unescape(&b[s.from..s.to]) {
+            return Ok(Cow::Owned(text));
         }
         serde_json::from_slice::<String>(&b[s.from - 1..=s.to])
             .map(Cow::Owned)

@@ -11,6 +11,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use serde_json::Value;
 
+use super::scan::unescape;
+
 /// The raw JSON of one value, syntax already checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Raw<'a>(pub &'a [u8]);
@@ -300,7 +302,10 @@ impl<'a> Attrs<'a> {
     fn name_of(&self, e: &Entry) -> Cow<'a, str> {
         let bytes: &'a [u8] = self.bytes;
         if e.escaped {
-            serde_json::from_slice::<String>(&bytes[e.key_from - 1..=e.key_to]).map(Cow::Owned).unwrap_or_default()
+            let text = unescape(&bytes[e.key_from..e.key_to])
+                .or_else(|| serde_json::from_slice::<String>(&bytes[e.key_from - 1..=e.key_to]).ok())
+                .unwrap_or_default();
+            Cow::Owned(text)
         } else {
             String::from_utf8_lossy(&bytes[e.key_from..e.key_to])
         }
@@ -309,9 +314,18 @@ impl<'a> Attrs<'a> {
     /// The raw value of an attribute (the first, should a key repeat).
     pub(crate) fn raw(&self, name: &str) -> Option<Raw<'a>> {
         let bytes: &'a [u8] = self.bytes;
+        let want = name.as_bytes();
         self.entries
             .iter()
-            .find(|e| if e.escaped { self.name_of(e) == name } else { &bytes[e.key_from..e.key_to] == name.as_bytes() })
+            .find(|e| {
+                if e.escaped {
+                    return self.name_of(e) == name;
+                }
+                // Length and first byte first: most keys differ there, and
+                // the full comparison is a library call.
+                let key = &bytes[e.key_from..e.key_to];
+                key.len() == want.len() && key.first() == want.first() && key == want
+            })
             .map(|e| Raw(&bytes[e.from..e.to]))
     }
 

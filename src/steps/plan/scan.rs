@@ -845,6 +845,34 @@ pub(super) fn string_end(buf: &[u8], mut i: usize) -> Result<Option<usize>, usiz
     }
 }
 
+/// The text of a string's body (the bytes between its quotes, already
+/// checked by [`string_end`]) with its two-character escapes (`\"`, `\\`,
+/// `\n`...) undone. `None` when the body has a `\u` escape, or is not what
+/// `string_end` accepts: the caller then reads it with serde_json, whose
+/// answer (and error) this never replaces. Addresses with string instance
+/// keys (`module.m["k"]`) escape their quotes, and most plans have many.
+pub(super) fn unescape(body: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(p) = memchr::memchr(b'\\', rest) {
+        out.extend_from_slice(&rest[..p]);
+        out.push(match rest.get(p + 1)? {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 0x08,
+            b'f' => 0x0C,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            _ => return None,
+        });
+        rest = &rest[p + 2..];
+    }
+    out.extend_from_slice(rest);
+    String::from_utf8(out).ok()
+}
+
 /// Marks (high bit of each byte) the bytes of `w` that are `"`, `\` or a
 /// control character. Bits above the lowest mark may be spurious (borrows);
 /// the lowest is exact, and only the lowest is used.
@@ -1119,6 +1147,27 @@ mod tests {
             }
             let plain = vec![b'x'; len];
             assert_eq!(string_end(&plain, 0), Ok(None), "unterminated, len {len}");
+        }
+    }
+
+    #[test]
+    fn unescape_agrees_with_serde_json_or_leaves_the_string_to_it() {
+        for body in [
+            r#"plain"#,
+            r#"module.m[\"k\"].aws_iam_role.r"#,
+            r#"\"\\\/\b\f\n\r\t"#,
+            "caf\u{e9} \\\"quoted\\\" \\\\",
+            r#"ends with \\"#,
+            r#"\\\""#,
+            "",
+        ] {
+            let quoted = format!("\"{body}\"");
+            let serde: String = serde_json::from_str(&quoted).unwrap();
+            assert_eq!(unescape(body.as_bytes()).as_deref(), Some(serde.as_str()), "{body}");
+        }
+        // Left to serde_json: \u escapes (surrogates), and what string_end refuses.
+        for body in [r#"\u00e9"#, r#"a\ud83d\ude00"#, r#"\ud800"#, r#"bad \x"#, r#"cut \"#] {
+            assert_eq!(unescape(body.as_bytes()), None, "{body}");
         }
     }
 

@@ -845,16 +845,23 @@ pub(super) fn string_end(buf: &[u8], mut i: usize) -> Result<Option<usize>, usiz
     }
 }
 
-/// The text of a string's body (the bytes between its quotes, already
-/// checked by [`string_end`]) with its two-character escapes (`\"`, `\\`,
-/// `\n`...) undone. `None` when the body has a `\u` escape, or is not what
-/// `string_end` accepts: the caller then reads it with serde_json, whose
-/// answer (and error) this never replaces. Addresses with string instance
-/// keys (`module.m["k"]`) escape their quotes, and most plans have many.
+/// The text of a string's body (the bytes between its quotes) with its
+/// two-character escapes (`\"`, `\\`, `\n`...) undone. `None` when the body
+/// has a `\u` escape or is not a valid body (a raw quote or control
+/// character, an unknown or cut escape, bytes that are not UTF-8): the
+/// caller then reads it with serde_json, whose answer (and error) this
+/// never replaces, so it returns only what serde_json would. Addresses with
+/// string instance keys (`module.m["k"]`) escape their quotes, and most
+/// plans have many.
 pub(super) fn unescape(body: &[u8]) -> Option<String> {
+    // Between escapes, a quote ends a string and a control character must be escaped.
+    let plain = |run: &[u8]| !run.iter().any(|&c| c == b'"' || c < 0x20);
     let mut out = Vec::with_capacity(body.len());
     let mut rest = body;
     while let Some(p) = memchr::memchr(b'\\', rest) {
+        if !plain(&rest[..p]) {
+            return None;
+        }
         out.extend_from_slice(&rest[..p]);
         out.push(match rest.get(p + 1)? {
             b'"' => b'"',
@@ -868,6 +875,9 @@ pub(super) fn unescape(body: &[u8]) -> Option<String> {
             _ => return None,
         });
         rest = &rest[p + 2..];
+    }
+    if !plain(rest) {
+        return None;
     }
     out.extend_from_slice(rest);
     String::from_utf8(out).ok()
@@ -1158,6 +1168,7 @@ mod tests {
             r#"\"\\\/\b\f\n\r\t"#,
             "caf\u{e9} \\\"quoted\\\" \\\\",
             r#"ends with \\"#,
+            "\u{7f} is allowed, \u{e9}\\n\u{1F600}\\\"\u{e9}",
             r#"\\\""#,
             "",
         ] {
@@ -1165,8 +1176,10 @@ mod tests {
             let serde: String = serde_json::from_str(&quoted).unwrap();
             assert_eq!(unescape(body.as_bytes()).as_deref(), Some(serde.as_str()), "{body}");
         }
-        // Left to serde_json: \u escapes (surrogates), and what string_end refuses.
-        for body in [r#"\u00e9"#, r#"a\ud83d\ude00"#, r#"\ud800"#, r#"bad \x"#, r#"cut \"#] {
+        // Left to serde_json: \u escapes (surrogates), and every body that
+        // is not valid (a raw quote or control character, a bad or cut escape).
+        for body in [r#"\u00e9"#, r#"a\ud83d\ude00"#, r#"\ud800"#, r#"bad \x"#, r#"cut \"#, "a\"b", "a\tb", "a\\n\u{1}"]
+        {
             assert_eq!(unescape(body.as_bytes()), None, "{body}");
         }
     }

@@ -218,7 +218,8 @@ mod tests {
         assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
         assert_eq!(parse_duration("0h"), None);
         assert_eq!(parse_duration("1w"), None);
-        assert_eq!(parse_duration("213503982334601d"), None, "too long for seconds in a u64");
+        assert_eq!(parse_duration("213503982334601d"), Some(Duration::from_secs(213_503_982_334_601 * 86_400)));
+        assert_eq!(parse_duration("213503982334602d"), None, "too long for seconds in a u64");
         assert_eq!(parse_duration("99999999999999999999s"), None);
     }
 

@@ -7,10 +7,11 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use changegate::standins::github::Pull;
 use changegate::webhook::sign;
 use serde_json::{Value, json};
 
-use crate::collect::{Git, approved_by, deployed, pull, register};
+use crate::collect::{Git, approved_by, deployed, register};
 use crate::support::sandbox::{Pipeline, Sandbox};
 use crate::support::{free_port, shared};
 
@@ -85,7 +86,11 @@ fn change(sb: &Sandbox) -> (Git, Pipeline) {
     let base = g.head();
     let f = g.feature("f1", "alice", 1);
     let m = g.merge("f1", "Merge pull request #1 from acme/f1");
-    register(sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)]);
+    register(
+        sb,
+        &g.path,
+        vec![approved_by(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)],
+    );
     deployed(sb, &base);
     let p = crate::collect::pipeline(sb, &m);
     sb.add_trivy(&p);
@@ -498,7 +503,11 @@ fn a_change_hold_opens_only_where_every_deploy_job_waits_for_the_plan_hold() {
         let base = g.head();
         let f = g.feature("f1", "alice", 1);
         let m = g.merge("f1", "Merge pull request #1 from acme/f1");
-        register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)]);
+        register(
+            &sb,
+            &g.path,
+            vec![approved_by(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)],
+        );
         deployed(&sb, &base);
         let p = sb.pipeline_with_jobs("gh/acme/web", "main", &m, jobs);
         sb.add_trivy(&p);

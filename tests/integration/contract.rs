@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use changegate::Doc;
+use changegate::standins::github::Pull;
 use changegate::{Body, RetryPolicy, Secret};
 use changegate::{CircleCi, CircleCiSettings};
 use changegate::{GitHub, GitHubSettings};
@@ -322,7 +323,7 @@ fn the_github_mock_refuses_an_invalid_request() {
 #[test]
 #[ignore = "external: needs ../shared, Node.js (Prism) and Python; run with cargo test -- --include-ignored"]
 fn collect_passes_the_official_descriptions_both_ways() {
-    use crate::collect::{Git, REPO, analysis, approved_by, deployed, pull, register};
+    use crate::collect::{Git, REPO, analysis, approved_by, deployed, register};
     let config = format!("{}\n[scan]\njobs = [\"build\"]\n", changegate::standins::SITE_CONFIG);
     let sb = Sandbox::with_config(&config);
     let g = Git::new();
@@ -331,7 +332,11 @@ fn collect_passes_the_official_descriptions_both_ways() {
     let m = g.merge("f", "Merge pull request #1");
     g.write("hotfix.txt", "x\n");
     let head = g.commit("dana", "direct");
-    register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
+    register(
+        &sb,
+        &g.path,
+        vec![approved_by(Pull::merged(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)), "bob", 1)],
+    );
     sb.stand_ins.with_github(|gh| {
         let r = gh.repo_mut(REPO);
         r.analyses = vec![analysis(9, &head, "CodeQL")];
@@ -440,7 +445,7 @@ fn split(matching: &str, around: &str, rest: &str) -> String {
 #[test]
 #[ignore = "external: needs ../shared, Node.js (Prism) and Python; run with cargo test -- --include-ignored"]
 fn analyze_passes_the_official_descriptions_both_ways() {
-    use crate::collect::{Git, REPO, analysis, approved_by, deployed, pull, register};
+    use crate::collect::{Git, REPO, analysis, approved_by, deployed, register};
     let config = format!(
         "{}\n[scan]\nrequired = [\"CodeQL\"]\n[approval]\nauto_approve = true\n",
         changegate::standins::SITE_CONFIG
@@ -450,7 +455,11 @@ fn analyze_passes_the_official_descriptions_both_ways() {
     let base = g.head();
     let f = g.feature("f", "alice", 2);
     let m = g.merge("f", "Merge pull request #1");
-    register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
+    register(
+        &sb,
+        &g.path,
+        vec![approved_by(Pull::merged(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)), "bob", 1)],
+    );
     let sarif = json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "CodeQL"}}, "results": [
         {"ruleId": "rust/unused", "level": "note"}, {"ruleId": "rust/unused", "level": "note"}]}]});
     sb.stand_ins.with_github(|gh| {
@@ -500,7 +509,7 @@ fn analyze_passes_the_official_descriptions_both_ways() {
 #[test]
 #[ignore = "external: needs ../shared, Node.js (Prism) and Python; run with cargo test -- --include-ignored"]
 fn reconcile_passes_the_official_descriptions_both_ways() {
-    use crate::collect::{Git, approved_by, deployed, pull, register};
+    use crate::collect::{Git, approved_by, deployed, register};
     let config = format!(
         "{}\n[scan]\nrequired = [\"CodeQL\"]\n[approval]\nauto_approve = true\n",
         changegate::standins::SITE_CONFIG
@@ -510,7 +519,11 @@ fn reconcile_passes_the_official_descriptions_both_ways() {
     let base = g.head();
     let f = g.feature("f", "alice", 1);
     let m = g.merge("f", "Merge pull request #1");
-    register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
+    register(
+        &sb,
+        &g.path,
+        vec![approved_by(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 1)],
+    );
     let mut a = crate::collect::analysis(9, &m, "CodeQL");
     a["results_count"] = json!(0);
     sb.stand_ins.with_github(|gh| gh.repo_mut(crate::collect::REPO).analyses = vec![a]);
@@ -860,7 +873,7 @@ fn decline_failure_and_a_bare_hold_approval_pass_the_official_descriptions() {
 #[test]
 #[ignore = "external: needs ../shared, Node.js (Prism) and Python; run with cargo test -- --include-ignored"]
 fn pending_tickets_a_missing_scan_and_a_cancelled_deploy_pass_the_official_descriptions() {
-    use crate::collect::{Git, approved_by, deployed, pull, register};
+    use crate::collect::{Git, approved_by, deployed, register};
     let config = format!(
         "{}\n[scan]\nrequired = [\"Trivy\"]\ncode_scanning = false\n[approval]\nauto_approve = true\n",
         changegate::standins::SITE_CONFIG
@@ -876,8 +889,8 @@ fn pending_tickets_a_missing_scan_and_a_cancelled_deploy_pass_the_official_descr
         &sb,
         &g.path,
         vec![
-            approved_by(pull(1, "alice", &f[0], &f, &m1, std::slice::from_ref(&m1)), "bob", 1),
-            approved_by(pull(2, "carol", &h[0], &h, &m2, std::slice::from_ref(&m2)), "bob", 2),
+            approved_by(Pull::merged(1, "alice", &f[0], &f, &m1, std::slice::from_ref(&m1)), "bob", 1),
+            approved_by(Pull::merged(2, "carol", &h[0], &h, &m2, std::slice::from_ref(&m2)), "bob", 2),
         ],
     );
     deployed(&sb, &base);
@@ -916,7 +929,7 @@ fn pending_tickets_a_missing_scan_and_a_cancelled_deploy_pass_the_official_descr
 #[test]
 #[ignore = "external: needs ../shared, Node.js (Prism) and Python; run with cargo test -- --include-ignored"]
 fn a_push_after_approval_and_every_job_run_twice_pass_the_official_descriptions() {
-    use crate::collect::{Git, deployed, pull, register};
+    use crate::collect::{Git, deployed, register};
     let config = format!("{}\n[approval]\nauto_approve = true\n", changegate::standins::SITE_CONFIG);
     let sb = Sandbox::with_config(&config);
     let g = Git::new();
@@ -924,7 +937,7 @@ fn a_push_after_approval_and_every_job_run_twice_pass_the_official_descriptions(
     let f = g.feature("f", "carol", 2);
     let m = g.merge("f", "Merge pull request #1");
     // Bob approved the first commit; carol pushed the second after it.
-    let mut p = pull(1, "carol", &f[1], &f, &m, std::slice::from_ref(&m));
+    let mut p = Pull::merged(1, "carol", &f[1], &f, &m, std::slice::from_ref(&m));
     p.reviews.push(changegate::standins::github::Review {
         id: 1,
         author: "bob".into(),
@@ -1026,7 +1039,7 @@ fn a_push_after_approval_and_every_job_run_twice_pass_the_official_descriptions(
 #[cfg(feature = "git-objects")]
 mod content {
     use super::*;
-    use crate::collect::{Git, REPO, approved_by, deployed, pull, register};
+    use crate::collect::{Git, REPO, approved_by, deployed, register};
 
     #[test]
     #[ignore = "external: needs ../shared, Node.js (Prism) and Python; run with cargo test -- --include-ignored"]
@@ -1040,7 +1053,11 @@ mod content {
         let base = g.head();
         let f = g.feature("f", "carol", 2);
         let s = g.squash("f", "Feature (#2)");
-        register(&sb, &g.path, vec![approved_by(pull(2, "carol", &f[1], &f, &s, std::slice::from_ref(&s)), "bob", 2)]);
+        register(
+            &sb,
+            &g.path,
+            vec![approved_by(Pull::merged(2, "carol", &f[1], &f, &s, std::slice::from_ref(&s)), "bob", 2)],
+        );
         deployed(&sb, &base);
         let git_dir = sb.stand_ins.with_github(|gh| gh.repo_mut(REPO).git_dir.clone());
 

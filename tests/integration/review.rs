@@ -12,7 +12,7 @@ use changegate::standins::github::{Event, Pull, Review};
 use changegate::{Code, LandingKind, ReviewReport, Verdict};
 use serde_json::{Value, json};
 
-use crate::collect::{Git, REPO, approved_by, collect, collect_key, collect_pipeline, deployed, pull, register};
+use crate::collect::{Git, REPO, approved_by, collect, collect_key, collect_pipeline, deployed, register};
 use crate::support::sandbox::Sandbox;
 
 /// A repository whose first commit was deployed and approved (the base).
@@ -68,7 +68,7 @@ impl Case {
 fn merged(g: &Git, n: u64, name: &str, author: &str, commits: usize) -> (Pull, Vec<String>, String) {
     let f = g.feature(name, author, commits);
     let m = g.merge(name, &format!("Merge pull request #{n} from acme/{name}"));
-    (pull(n, author, f.last().unwrap(), &f, &m, std::slice::from_ref(&m)), f, m)
+    (Pull::merged(n, author, f.last().unwrap(), &f, &m, std::slice::from_ref(&m)), f, m)
 }
 
 fn review(id: u64, author: &str, state: &str, at: &str, commit: &str) -> Review {
@@ -236,7 +236,7 @@ fn tc11_tc14_approval_in_another_context_does_not_count() {
         let c = Case::new();
         // Merged into another branch through an approved pull request...
         let f = c.g.feature("feat", "alice", 1);
-        let mut p = c.approve(pull(5, "alice", &f[0], &f, &f[0], &[]), "bob", 5);
+        let mut p = c.approve(Pull::merged(5, "alice", &f[0], &f, &f[0], &[]), "bob", 5);
         p.base_ref = branch.into();
         // ...then the same commit fast-forwarded onto main.
         c.g.run(&["merge", "-q", "--ff-only", "feat"]);
@@ -268,7 +268,7 @@ fn tc12_every_associated_pull_request_is_considered() {
 fn tc13_a_pull_request_closed_unmerged_does_not_cover_the_commit() {
     let c = Case::new();
     let f = c.g.feature("f", "alice", 1);
-    let mut p = c.approve(pull(3, "alice", &f[0], &f, &f[0], &[]), "bob", 3);
+    let mut p = c.approve(Pull::merged(3, "alice", &f[0], &f, &f[0], &[]), "bob", 3);
     p.merged = false;
     p.merged_at = None;
     p.merge_commit = None;
@@ -284,7 +284,7 @@ fn tc16_a_push_after_the_approval_makes_it_stale() {
     let c = Case::new();
     let f = c.g.feature("f", "alice", 2);
     let m = c.g.merge("f", "Merge pull request #1");
-    let mut p = pull(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m));
+    let mut p = Pull::merged(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m));
     p.reviews.push(review(1, "bob", "APPROVED", "2026-11-20T10:00:00Z", &f[0]));
     let (r, _) = c.judge(vec![p]);
     landing(&r, 0, Verdict::Fail, Code::ApprovalStale);
@@ -296,7 +296,7 @@ fn tc17_tc18_a_force_push_after_the_approval_makes_it_stale() {
         let c = Case::new();
         let f = c.g.feature("f", "alice", 1);
         let m = c.g.merge("f", "Merge pull request #1");
-        let mut p = pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m));
+        let mut p = Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m));
         // GitHub re-points an undismissed approval at the new head (17), or
         // leaves it on the old one (18).
         let old = c.base.clone();
@@ -327,7 +327,7 @@ fn tc19_update_branch_after_the_approval_makes_it_stale() {
     let head = c.g.head();
     c.g.run(&["checkout", "-q", "main"]);
     let m = c.g.merge("f", "Merge pull request #1");
-    let mut p = pull(1, "alice", &head, &[f[0].clone(), head.clone()], &m, std::slice::from_ref(&m));
+    let mut p = Pull::merged(1, "alice", &head, &[f[0].clone(), head.clone()], &m, std::slice::from_ref(&m));
     p.reviews.push(review(1, "bob", "APPROVED", "2026-11-20T10:00:00Z", &f[0]));
     let (r, _) = c.judge(vec![p]);
     // The direct push to main fails on its own; the merge fails as stale.
@@ -467,7 +467,7 @@ fn tc33_an_approver_who_committed_to_the_pull_request_is_not_independent() {
     let b = c.g.commit("bob", "bob's change");
     c.g.run(&["checkout", "-q", "main"]);
     let m = c.g.merge("f", "Merge pull request #1");
-    let p = pull(1, "alice", &b, &[a, b.clone()], &m, std::slice::from_ref(&m));
+    let p = Pull::merged(1, "alice", &b, &[a, b.clone()], &m, std::slice::from_ref(&m));
     let (r, _) = c.judge(vec![c.approve(p, "bob", 1)]);
     landing(&r, 0, Verdict::Fail, Code::SelfApproval);
 }
@@ -483,7 +483,7 @@ fn tc34_an_empty_commit_by_the_approver_is_not_authorship_by_default() {
         let empty = c.g.commit("bob", "rerun CI");
         c.g.run(&["checkout", "-q", "main"]);
         let m = c.g.merge("f", "Merge pull request #1");
-        let p = pull(1, "alice", &empty, &[a, empty.clone()], &m, std::slice::from_ref(&m));
+        let p = Pull::merged(1, "alice", &empty, &[a, empty.clone()], &m, std::slice::from_ref(&m));
         let (r, _) = c.judge(vec![c.approve(p, "bob", 1)]);
         assert_eq!(r.landings[0].verdict, verdict, "{cfg}: {r:#?}");
     }
@@ -501,7 +501,7 @@ fn a_commit_is_empty_by_its_tree_not_by_githubs_file_count() {
     let by_bob = c.g.commit("bob", "also mine");
     c.g.run(&["checkout", "-q", "main"]);
     let m = c.g.merge("f", "Merge pull request #1");
-    let p = pull(1, "alice", &by_bob, &[a, by_bob.clone()], &m, std::slice::from_ref(&m));
+    let p = Pull::merged(1, "alice", &by_bob, &[a, by_bob.clone()], &m, std::slice::from_ref(&m));
     let (r, e) = c.judge(vec![c.approve(p, "bob", 1)]);
     landing(&r, 0, Verdict::Fail, Code::SelfApproval);
     let mut v = serde_json::to_value(&e).unwrap();
@@ -537,7 +537,7 @@ fn tc36_a_co_authored_by_trailer_is_not_identity() {
     let a = c.g.commit("alice", "Apply suggestion\n\nCo-authored-by: bob <bob@acme.test>");
     c.g.run(&["checkout", "-q", "main"]);
     let m = c.g.merge("f", "Merge pull request #1");
-    let p = pull(1, "alice", &a, std::slice::from_ref(&a), &m, std::slice::from_ref(&m));
+    let p = Pull::merged(1, "alice", &a, std::slice::from_ref(&a), &m, std::slice::from_ref(&m));
     let (r, _) = c.judge(vec![c.approve(p, "bob", 1)]);
     landing(&r, 0, Verdict::Pass, Code::Approved);
 }
@@ -550,7 +550,7 @@ fn tc37_a_commit_by_an_unknown_email_is_unattributable() {
     let a = c.g.commit("stranger", "who?");
     c.g.run(&["checkout", "-q", "main"]);
     let m = c.g.merge("f", "Merge pull request #1");
-    let p = pull(1, "alice", &a, std::slice::from_ref(&a), &m, std::slice::from_ref(&m));
+    let p = Pull::merged(1, "alice", &a, std::slice::from_ref(&a), &m, std::slice::from_ref(&m));
     let (r, _) = c.judge(vec![c.approve(p, "bob", 1)]);
     landing(&r, 0, Verdict::Fail, Code::UnattributableContributor);
 }
@@ -607,7 +607,7 @@ fn tc42_tc43_dependabot_pull_requests() {
     let b = c.g.commit("bob", "fix the build");
     c.g.run(&["checkout", "-q", "main"]);
     let m = c.g.merge("deps", "Merge pull request #1");
-    let p = pull(1, "release-bot", &b, &[a, b.clone()], &m, std::slice::from_ref(&m));
+    let p = Pull::merged(1, "release-bot", &b, &[a, b.clone()], &m, std::slice::from_ref(&m));
     let (r, _) = c.judge(vec![c.approve(p, "bob", 1)]);
     landing(&r, 0, Verdict::Fail, Code::SelfApproval);
 }
@@ -649,8 +649,8 @@ fn tc48_tc50_squash_and_rebase_landings_fail_in_strict_mode() {
     let f3 = c.g.feature("f3", "carol", 2);
     let r3 = c.g.rebase(&f3);
     let pulls = vec![
-        c.approve(pull(2, "alice", &f2[1], &f2, &s2, std::slice::from_ref(&s2)), "bob", 2),
-        c.approve(pull(3, "carol", &f3[1], &f3, &r3[1], &r3), "bob", 3),
+        c.approve(Pull::merged(2, "alice", &f2[1], &f2, &s2, std::slice::from_ref(&s2)), "bob", 2),
+        c.approve(Pull::merged(3, "carol", &f3[1], &f3, &r3[1], &r3), "bob", 3),
     ];
     let (r, _) = c.judge(pulls);
     landing(&r, 0, Verdict::Fail, Code::SquashLandingNotReviewedSha);
@@ -668,7 +668,7 @@ fn tc48_verified_squash_without_git_objects_is_undecidable() {
     let c = Case::with("[review]\nmode = \"verified-squash\"\n");
     let f = c.g.feature("f", "alice", 1);
     let s = c.g.squash("f", "Feature (#2)");
-    let (r, _) = c.judge(vec![c.approve(pull(2, "alice", &f[0], &f, &s, std::slice::from_ref(&s)), "bob", 2)]);
+    let (r, _) = c.judge(vec![c.approve(Pull::merged(2, "alice", &f[0], &f, &s, std::slice::from_ref(&s)), "bob", 2)]);
     landing(&r, 0, Verdict::Undecidable, Code::ContentUnchecked);
     assert_eq!(r.verdict, Verdict::Undecidable);
 }
@@ -678,7 +678,7 @@ fn tc51_a_pull_request_landed_by_pushing_its_head_passes() {
     let c = Case::new();
     let f = c.g.feature("f", "alice", 1);
     c.g.run(&["merge", "-q", "--ff-only", "f"]);
-    let (r, _) = c.judge(vec![c.approve(pull(1, "alice", &f[0], &f, &f[0], &[]), "bob", 1)]);
+    let (r, _) = c.judge(vec![c.approve(Pull::merged(1, "alice", &f[0], &f, &f[0], &[]), "bob", 1)]);
     landing(&r, 0, Verdict::Pass, Code::Approved);
     assert_eq!(r.landings[0].kind, LandingKind::HeadPush);
 }
@@ -689,7 +689,7 @@ fn tc51_a_multi_commit_pull_request_landed_by_pushing_its_head_passes_in_both_mo
         let c = Case::with(&format!("[review]\nmode = \"{mode}\"\n"));
         let f = c.g.feature("f", "alice", 3);
         c.g.run(&["merge", "-q", "--ff-only", "f"]);
-        let (r, _) = c.judge(vec![c.approve(pull(1, "alice", &f[2], &f, &f[2], &f), "bob", 1)]);
+        let (r, _) = c.judge(vec![c.approve(Pull::merged(1, "alice", &f[2], &f, &f[2], &f), "bob", 1)]);
         assert_eq!(r.verdict, Verdict::Pass, "{mode}: {r:#?}");
         for i in 0..3 {
             landing(&r, i, Verdict::Pass, Code::Approved);
@@ -707,7 +707,7 @@ fn a_fast_forward_with_a_commit_the_pull_request_does_not_hold_is_not_its_landin
     c.g.run(&["merge", "-q", "--ff-only", "f"]);
     c.g.write("extra.txt", "x\n");
     c.g.commit("mallory", "more");
-    let (r, _) = c.judge(vec![c.approve(pull(1, "alice", &f[1], &f, &f[1], &f), "bob", 1)]);
+    let (r, _) = c.judge(vec![c.approve(Pull::merged(1, "alice", &f[1], &f, &f[1], &f), "bob", 1)]);
     landing(&r, 0, Verdict::Pass, Code::Approved);
     landing(&r, 1, Verdict::Pass, Code::Approved);
     landing(&r, 2, Verdict::Fail, Code::NoPullRequest);
@@ -736,7 +736,8 @@ mod merges_without_git_objects {
         c.g.write("backdoor.txt", "extra\n");
         c.g.commit("dana", "Merge pull request #1 from acme/f");
         let m = c.g.head();
-        let (r, _) = c.judge(vec![c.approve(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
+        let (r, _) =
+            c.judge(vec![c.approve(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
         landing(&r, 0, Verdict::Fail, Code::MergeContentUnchecked);
         assert!(r.landings[0].findings[0].detail.contains("not committed by GitHub"), "{r:#?}");
     }
@@ -753,7 +754,7 @@ mod merges_without_git_objects {
         register(
             &c.sb,
             &c.g.path,
-            vec![c.approve(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 1)],
+            vec![c.approve(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 1)],
         );
         c.sb.stand_ins.with_github(|g| g.repo_mut(REPO).unsigned.push(m.clone()));
         deployed(&c.sb, &c.base);
@@ -785,7 +786,7 @@ fn tc53_tc54_reverts_and_backports_need_their_own_approval() {
     let rv = c.g.head();
     c.g.run(&["checkout", "-q", "main"]);
     let m2 = c.g.merge("revert", "Merge pull request #2 from acme/revert");
-    let p2 = pull(2, "alice", &rv, std::slice::from_ref(&rv), &m2, std::slice::from_ref(&m2));
+    let p2 = Pull::merged(2, "alice", &rv, std::slice::from_ref(&rv), &m2, std::slice::from_ref(&m2));
     let (r, _) = c.judge(vec![c.approve(p1, "bob", 1), p2]);
     landing(&r, 0, Verdict::Pass, Code::Approved);
     landing(&r, 1, Verdict::Fail, Code::NoApproval);
@@ -820,7 +821,7 @@ fn tc56_an_approved_release_pull_request_passes_the_normal_way() {
     let a = bump_commit(&c, "release-bot", &[("package.json", PKG_110)], "chore: release 1.1.0");
     c.g.run(&["checkout", "-q", "main"]);
     let m = c.g.merge("release", "Merge pull request #9");
-    let p = pull(9, "release-bot", &a, std::slice::from_ref(&a), &m, std::slice::from_ref(&m));
+    let p = Pull::merged(9, "release-bot", &a, std::slice::from_ref(&a), &m, std::slice::from_ref(&m));
     let (r, _) = c.judge(vec![c.approve(p, "bob", 9)]);
     landing(&r, 0, Verdict::Pass, Code::Approved);
 }
@@ -1034,8 +1035,11 @@ fn tc68_a_squashed_release_with_a_feature_is_not_exempt() {
     let b = bump_commit(&c, "alice", &[("src.rs", "feature\n")], "sneak a feature in");
     c.g.run(&["checkout", "-q", "main"]);
     let s = c.g.squash("release", "chore: release 1.1.0 (#9)");
-    let (r, e) =
-        c.judge(vec![c.approve(pull(9, "release-bot", &b, &[a, b.clone()], &s, std::slice::from_ref(&s)), "bob", 9)]);
+    let (r, e) = c.judge(vec![c.approve(
+        Pull::merged(9, "release-bot", &b, &[a, b.clone()], &s, std::slice::from_ref(&s)),
+        "bob",
+        9,
+    )]);
     landing(&r, 0, Verdict::Fail, Code::SquashLandingNotReviewedSha);
     assert!(!e.landing_files.contains_key(&s), "a pull request changing other files is not a bump candidate");
     // The same squash of only the version bump is exempt.
@@ -1044,7 +1048,8 @@ fn tc68_a_squashed_release_with_a_feature_is_not_exempt() {
     let a = bump_commit(&c, "release-bot", &[("package.json", PKG_110)], "chore: release 1.1.0");
     c.g.run(&["checkout", "-q", "main"]);
     let s = c.g.squash("release", "chore: release 1.1.0 (#9)");
-    let (r, _) = c.judge(vec![pull(9, "release-bot", &a, std::slice::from_ref(&a), &s, std::slice::from_ref(&s))]);
+    let (r, _) =
+        c.judge(vec![Pull::merged(9, "release-bot", &a, std::slice::from_ref(&a), &s, std::slice::from_ref(&s))]);
     landing(&r, 0, Verdict::Pass, Code::VersionBumpExempt);
 }
 
@@ -1157,7 +1162,7 @@ fn forgeable_fields_never_turn_a_fail_into_a_pass() {
     p2.reviews.push(review(2, "bob", "APPROVED", "2026-11-20T10:00:00Z", &f2[0]));
     let f3 = c.g.feature("h", "alice", 1);
     let s3 = c.g.squash("h", "Feature (#3)");
-    let p3 = c.approve(pull(3, "alice", &f3[0], &f3, &s3, std::slice::from_ref(&s3)), "bob", 3);
+    let p3 = c.approve(Pull::merged(3, "alice", &f3[0], &f3, &s3, std::slice::from_ref(&s3)), "bob", 3);
     c.g.write("hotfix.txt", "x\n");
     c.g.commit("mallory", "hotfix");
     let (r, e) = c.judge(vec![p1, p2, p3]);
@@ -1191,7 +1196,8 @@ mod content {
         c.g.write("other.txt", "from main\n");
         c.g.commit("dana", "main moves on");
         let m = c.g.merge("f", "Merge pull request #1 from acme/f");
-        let (r, e) = c.judge(vec![c.approve(pull(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
+        let (r, e) =
+            c.judge(vec![c.approve(Pull::merged(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
         assert!(e.content.available, "{:?}", e.content);
         let check = &e.content.checks[&m];
         assert_eq!(check.merged_tree.as_deref(), Some(check.landed_tree.as_str()), "{check:?}");
@@ -1209,7 +1215,8 @@ mod content {
         c.g.run(&["add", "backdoor.txt"]);
         c.g.as_github("dana", &["commit", "-q", "-m", "Merge pull request #1 from acme/f"]);
         let m = c.g.head();
-        let (r, _) = c.judge(vec![c.approve(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
+        let (r, _) =
+            c.judge(vec![c.approve(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 1)]);
         landing(&r, 0, Verdict::Fail, Code::MergeContentMismatch);
     }
 
@@ -1221,8 +1228,8 @@ mod content {
         let f3 = c.g.feature("f3", "carol", 2);
         let r3 = c.g.rebase(&f3);
         let pulls = vec![
-            c.approve(pull(2, "alice", &f2[1], &f2, &s2, std::slice::from_ref(&s2)), "bob", 2),
-            c.approve(pull(3, "carol", &f3[1], &f3, &r3[1], &r3), "bob", 3),
+            c.approve(Pull::merged(2, "alice", &f2[1], &f2, &s2, std::slice::from_ref(&s2)), "bob", 2),
+            c.approve(Pull::merged(3, "carol", &f3[1], &f3, &r3[1], &r3), "bob", 3),
         ];
         let (r, _) = c.judge(pulls);
         assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
@@ -1245,7 +1252,8 @@ mod content {
             c.g.run(&["add", "amended.txt"]);
             c.g.as_github("dana", &["commit", "-q", "-m", "Feature (#2)"]);
             let s = c.g.head();
-            let (r, _) = c.judge(vec![c.approve(pull(2, "alice", &f[0], &f, &s, std::slice::from_ref(&s)), "bob", 2)]);
+            let (r, _) =
+                c.judge(vec![c.approve(Pull::merged(2, "alice", &f[0], &f, &s, std::slice::from_ref(&s)), "bob", 2)]);
             landing(&r, 0, Verdict::Fail, want[0]);
             assert_eq!(&codes(&r, 0)[..want.len()], want, "{mode}");
         }
@@ -1259,7 +1267,7 @@ mod content {
         register(
             &c.sb,
             &c.g.path,
-            vec![c.approve(pull(2, "alice", &f[0], &f, &s, std::slice::from_ref(&s)), "bob", 2)],
+            vec![c.approve(Pull::merged(2, "alice", &f[0], &f, &s, std::slice::from_ref(&s)), "bob", 2)],
         );
         deployed(&c.sb, &c.base);
         // Point the fetch at a repository that does not exist.
@@ -1478,7 +1486,7 @@ mod watched_files {
         let head = c.g.commit("alice", "change");
         c.g.run(&["checkout", "-q", "main"]);
         let m = c.g.merge(&name, &format!("Merge pull request #{n} from acme/{name}"));
-        c.approve(pull(n, "alice", &head, std::slice::from_ref(&head), &m, std::slice::from_ref(&m)), "bob", n)
+        c.approve(Pull::merged(n, "alice", &head, std::slice::from_ref(&head), &m, std::slice::from_ref(&m)), "bob", n)
     }
 
     fn with_base(extra: &str, files: &[(&str, &str)]) -> Case {

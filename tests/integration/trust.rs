@@ -5,10 +5,11 @@
 //! slowing one call of the stand-ins.
 
 use changegate::TicketRecord;
+use changegate::standins::github::Pull;
 use serde_json::{Value, json};
 
 use crate::analyze::{config, key};
-use crate::collect::{Git, approved_by, deployed, pull, register};
+use crate::collect::{Git, approved_by, deployed, register};
 use crate::support::Output;
 use crate::support::sandbox::{ALICE, CI, Pipeline, Sandbox};
 
@@ -30,7 +31,11 @@ pub(crate) fn reviewed_change_unanalysed(cfg: &str) -> (Sandbox, Git, Pipeline, 
     let base = g.head();
     let f = g.feature("f1", "alice", 1);
     let m = g.merge("f1", "Merge pull request #1 from acme/f1");
-    register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)]);
+    register(
+        &sb,
+        &g.path,
+        vec![approved_by(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)],
+    );
     deployed(&sb, &base);
     let p = crate::collect::pipeline(&sb, &m);
     sb.add_trivy(&p);
@@ -680,7 +685,7 @@ fn unreviewed(cfg: &str) -> (Sandbox, Pipeline, String, String, Git) {
     let base = g.head();
     let f = g.feature("f1", "alice", 1);
     let m = g.merge("f1", "Merge pull request #1 from acme/f1");
-    register(&sb, &g.path, vec![pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m))]);
+    register(&sb, &g.path, vec![Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m))]);
     let done = deployed(&sb, &base);
     let p = crate::collect::pipeline(&sb, &m);
     sb.add_trivy(&p);
@@ -735,9 +740,9 @@ fn an_approval_never_carries_over_to_a_binding_swapped_in_after_it() {
         &sb,
         &g.path,
         vec![
-            approved_by(pull(1, "alice", &f1[0], &f1, &m1, std::slice::from_ref(&m1)), "bob", 11),
+            approved_by(Pull::merged(1, "alice", &f1[0], &f1, &m1, std::slice::from_ref(&m1)), "bob", 11),
             // #2: never reviewed
-            pull(2, "alice", &f2[0], &f2, &m2, std::slice::from_ref(&m2)),
+            Pull::merged(2, "alice", &f2[0], &f2, &m2, std::slice::from_ref(&m2)),
         ],
     );
     deployed(&sb, &base);
@@ -808,7 +813,11 @@ fn two_environments(extra: &str) -> (Sandbox, Pipeline, String) {
     let base = g.head();
     let f = g.feature("f1", "alice", 1);
     let m = g.merge("f1", "Merge pull request #1 from acme/f1");
-    register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)]);
+    register(
+        &sb,
+        &g.path,
+        vec![approved_by(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)],
+    );
     for env in ["staging", "production"] {
         let p = crate::collect::pipeline(&sb, &base);
         let request = [
@@ -993,8 +1002,8 @@ fn a_rebind_after_ten_thousand_history_entries_is_still_seen() {
         &sb,
         &g.path,
         vec![
-            approved_by(pull(1, "alice", &f1[0], &f1, &m1, std::slice::from_ref(&m1)), "bob", 11),
-            pull(2, "alice", &f2[0], &f2, &m2, std::slice::from_ref(&m2)),
+            approved_by(Pull::merged(1, "alice", &f1[0], &f1, &m1, std::slice::from_ref(&m1)), "bob", 11),
+            Pull::merged(2, "alice", &f2[0], &f2, &m2, std::slice::from_ref(&m2)),
         ],
     );
     deployed(&sb, &base);
@@ -1077,9 +1086,9 @@ fn a_record_flipped_to_another_binding_is_not_analysed_or_approved() {
         &sb,
         &g.path,
         vec![
-            approved_by(pull(1, "alice", &f1[0], &f1, &m1, std::slice::from_ref(&m1)), "bob", 11),
+            approved_by(Pull::merged(1, "alice", &f1[0], &f1, &m1, std::slice::from_ref(&m1)), "bob", 11),
             // #2: never reviewed
-            pull(2, "alice", &f2[0], &f2, &m2, std::slice::from_ref(&m2)),
+            Pull::merged(2, "alice", &f2[0], &f2, &m2, std::slice::from_ref(&m2)),
         ],
     );
     deployed(&sb, &base);
@@ -1134,7 +1143,11 @@ fn scan_results_of_another_pipelines_workflow_are_not_evidence() {
     let base = g.head();
     let f = g.feature("f1", "alice", 1);
     let m = g.merge("f1", "Merge pull request #1");
-    register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)]);
+    register(
+        &sb,
+        &g.path,
+        vec![approved_by(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)],
+    );
     deployed(&sb, &base);
     // Another pipeline with a clean scan (here: of the base commit).
     let clean = crate::collect::pipeline(&sb, &base);
@@ -1164,7 +1177,11 @@ fn scan_results_of_another_pipelines_workflow_are_not_evidence() {
 
     // The honest deploy: its own scan clean, its record as written.
     let sb = Sandbox::with_config(&config("[approval]\nauto_approve = true\n"));
-    register(&sb, &g.path, vec![approved_by(pull(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)]);
+    register(
+        &sb,
+        &g.path,
+        vec![approved_by(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)],
+    );
     deployed(&sb, &base);
     let p = crate::collect::pipeline(&sb, &m);
     sb.add_trivy(&p);

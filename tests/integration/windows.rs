@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
+use changegate::standins::github::Pull;
 use serde_json::json;
 
 use crate::analyze::{config, key};
-use crate::collect::{Git, approved_by, deployed, pull, register};
+use crate::collect::{Git, approved_by, deployed, register};
 use crate::support::Output;
 use crate::support::sandbox::{ALICE, Pipeline, Sandbox};
 
@@ -35,7 +36,11 @@ fn a_freeze_holds_a_clean_change_until_a_second_approver_overrides() {
     let base = g.head();
     let f = g.feature("f1", "carol", 1);
     let m = g.merge("f1", "Merge pull request #1 from acme/f1");
-    register(&sb, &g.path, vec![approved_by(pull(1, "carol", &f[0], &f, &m, std::slice::from_ref(&m)), "dana", 11)]);
+    register(
+        &sb,
+        &g.path,
+        vec![approved_by(Pull::merged(1, "carol", &f[0], &f, &m, std::slice::from_ref(&m)), "dana", 11)],
+    );
     deployed(&sb, &base);
     let p = crate::collect::pipeline(&sb, &m);
     sb.add_trivy(&p);

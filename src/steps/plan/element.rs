@@ -18,7 +18,7 @@
 use std::borrow::Cow;
 
 use super::model::{Action, Actions, Attrs, Change, Entry, Mask, Raw, ResourceChange};
-use super::scan::{Scalar, number_at, skip_whitespace, string_end, unescape};
+use super::scan::{Scalar, number_at, skip_whitespace, string_end, string_token, unescape};
 
 /// Deepest nesting inside one element (the limit of serde_json, which read
 /// elements before; real plans stay far below).
@@ -191,10 +191,9 @@ impl<'a> Cursor<'a> {
             return Err(self.syntax(self.i, expected));
         }
         let from = self.i + 1;
-        match string_end(self.b, from) {
-            Ok(Some(close)) => {
+        match string_token(self.b, from) {
+            Ok(Some((close, escaped))) => {
                 self.i = close + 1;
-                let escaped = self.b[from..close].contains(&b'\\');
                 Ok(Str { from, to: close, escaped })
             }
             Ok(None) => Err(ElementError::Incomplete),

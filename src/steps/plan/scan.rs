@@ -788,8 +788,8 @@ impl<S: ChunkSource> Scanner<S> {
 }
 
 /// The first byte at or after `i` that is not JSON whitespace (or the end).
-/// Indented plans are a third whitespace: runs of spaces after a line break
-/// are skipped eight at a time.
+/// Indented plans are a third whitespace: the indentation after a line
+/// break is measured eight bytes at a time, to its first other byte.
 #[inline]
 pub(super) fn skip_whitespace(buf: &[u8], mut i: usize) -> usize {
     while let Some(&c) = buf.get(i) {
@@ -797,7 +797,13 @@ pub(super) fn skip_whitespace(buf: &[u8], mut i: usize) -> usize {
             b' ' | b'\r' | b'\t' => i += 1,
             b'\n' => {
                 i += 1;
-                while buf.get(i..i + 8) == Some(b"        ") {
+                while let Some(word) = buf.get(i..i + 8) {
+                    // Zero bytes are spaces; the lowest other byte ends the run.
+                    let other = u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ (ONES * u64::from(b' '));
+                    if other != 0 {
+                        i += (other.trailing_zeros() / 8) as usize;
+                        break;
+                    }
                     i += 8;
                 }
             }
@@ -807,11 +813,22 @@ pub(super) fn skip_whitespace(buf: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// One in every byte of a word.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
 /// Finds the closing quote of a string whose body starts at `i`, eight
 /// bytes at a time. `Ok(None)` when the string (or an escape in it) runs
 /// past the end of `buf`; `Err(at)` for a control character or a bad escape.
 #[inline]
-pub(super) fn string_end(buf: &[u8], mut i: usize) -> Result<Option<usize>, usize> {
+pub(super) fn string_end(buf: &[u8], i: usize) -> Result<Option<usize>, usize> {
+    string_token(buf, i).map(|end| end.map(|(close, _)| close))
+}
+
+/// [`string_end`], and whether the string has escapes (so its text can be
+/// borrowed as it is when it has none, without looking at it again).
+#[inline]
+pub(super) fn string_token(buf: &[u8], mut i: usize) -> Result<Option<(usize, bool)>, usize> {
+    let mut escaped = false;
     loop {
         while let Some(word) = buf.get(i..i + 8) {
             let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
@@ -826,15 +843,21 @@ pub(super) fn string_end(buf: &[u8], mut i: usize) -> Result<Option<usize>, usiz
             return Ok(None);
         };
         match c {
-            b'"' => return Ok(Some(i)),
+            b'"' => return Ok(Some((i, escaped))),
             b'\\' => match buf.get(i + 1) {
                 None => return Ok(None),
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                    escaped = true;
+                    i += 2;
+                }
                 Some(b'u') => match buf.get(i + 2..i + 6) {
                     None => return Ok(None),
                     Some(hex) => match hex.iter().position(|h| !h.is_ascii_hexdigit()) {
                         Some(bad) => return Err(i + 2 + bad),
-                        None => i += 6,
+                        None => {
+                            escaped = true;
+                            i += 6;
+                        }
                     },
                 },
                 Some(_) => return Err(i + 1),
@@ -888,7 +911,6 @@ pub(super) fn unescape(body: &[u8]) -> Option<String> {
 /// the lowest is exact, and only the lowest is used.
 #[inline]
 fn special_bytes(w: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let quote = zero_byte(w ^ (ONES * u64::from(b'"')));
@@ -902,7 +924,6 @@ fn special_bytes(w: u64) -> u64 {
 /// 0x20, so two comparisons on `w | 0x20` find all four brackets.
 #[inline]
 fn structural_bytes(w: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let folded = w | (ONES * 0x20);
@@ -1123,6 +1144,31 @@ mod tests {
         assert_eq!(f("tab\there\""), Err(3));
         assert_eq!(f("bad \\x"), Err(5));
         assert_eq!(f("bad \\u00g0"), Err(8));
+    }
+
+    #[test]
+    fn string_token_says_whether_the_string_has_escapes() {
+        let f = |s: &str| string_token(s.as_bytes(), 0);
+        assert_eq!(f("plain words\"x"), Ok(Some((11, false))));
+        assert_eq!(f("a\\\"b\""), Ok(Some((4, true))));
+        assert_eq!(f("\\u00e9 and more text\""), Ok(Some((20, true))));
+        assert_eq!(f("long plain text before an escape \\n here\""), Ok(Some((40, true))));
+        assert_eq!(f("long plain text, then a quote\" \\n after it"), Ok(Some((29, false))));
+    }
+
+    #[test]
+    fn whitespace_ends_at_the_first_other_byte_whatever_the_indentation() {
+        for indent in 0..40 {
+            for (tail, other) in [("x", 'x'), ("\t\r y", 'y'), ("", ' ')] {
+                let text = format!(" \r\n{}{tail}", " ".repeat(indent));
+                let end = skip_whitespace(text.as_bytes(), 0);
+                match other {
+                    ' ' => assert_eq!(end, text.len(), "indent {indent}"),
+                    c => assert_eq!(text.as_bytes()[end], c as u8, "indent {indent}, {tail:?}"),
+                }
+                assert!(text.as_bytes()[..end].iter().all(|b| b" \t\r\n".contains(b)));
+            }
+        }
     }
 
     #[test]

@@ -9,6 +9,10 @@
 
 use std::io::{self, Read};
 
+use sha2::{Digest, Sha256};
+
+use crate::base::digest::Sha256Digest;
+
 /// Default chunk size: large enough that nearly every `resource_changes`
 /// element lies wholly in one chunk (and is read in place), small enough
 /// that the chunks in flight between the threads stay under a megabyte.
@@ -49,10 +53,14 @@ pub enum DecodeError {
     },
 }
 
-/// Reads any supported encoding and yields valid UTF-8 in chunks.
-#[derive(Debug)]
+/// Reads any supported encoding and yields valid UTF-8 in chunks, hashing
+/// the raw bytes as they are read.
 pub(crate) struct Utf8Chunks<R> {
     input: R,
+    /// SHA-256 of the raw bytes read so far.
+    hasher: Sha256,
+    /// How many raw bytes were read.
+    len: u64,
     chunk: usize,
     encoding: Option<Encoding>,
     /// Input bytes read but not yet decoded (an incomplete character).
@@ -74,6 +82,8 @@ impl<R: Read> Utf8Chunks<R> {
     pub(crate) fn with_chunk_size(input: R, chunk: usize) -> Self {
         Utf8Chunks {
             input,
+            hasher: Sha256::new(),
+            len: 0,
             chunk: chunk.max(1),
             encoding: None,
             carry: Vec::new(),
@@ -83,27 +93,25 @@ impl<R: Read> Utf8Chunks<R> {
         }
     }
 
-    /// The reader, once the input has been read.
-    pub(crate) fn into_inner(self) -> R {
-        self.input
+    /// The digest and length of the raw bytes read.
+    pub(crate) fn finish(self) -> (Sha256Digest, u64) {
+        (Sha256Digest(self.hasher.finalize().into()), self.len)
     }
 
-    /// Reads into `buf` from `at` until `want` bytes or the end of input.
+    /// Appends to `buf` (whose length is `at`) until `want` more bytes or
+    /// the end of input, and hashes them.
     fn fill(&mut self, buf: &mut Vec<u8>, at: usize, want: usize) -> io::Result<usize> {
-        buf.resize(at + want, 0);
-        let mut got = 0;
-        while got < want {
-            match self.input.read(&mut buf[at + got..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    break;
-                }
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        debug_assert_eq!(buf.len(), at);
+        buf.reserve(want);
+        // `read_to_end` lets files and pipes read into the spare capacity
+        // as it is, where a `read` into a slice would have it zeroed first
+        // (a pass over every byte of the plan; BENCHMARKS.md).
+        let got = (&mut self.input).take(want as u64).read_to_end(buf)?;
+        if got < want {
+            self.eof = true;
         }
-        buf.truncate(at + got);
+        self.hasher.update(&buf[at..]);
+        self.len += got as u64;
         Ok(got)
     }
 

@@ -10,7 +10,7 @@ use std::io::Read;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::{Scope, ScopedJoinHandle};
 
-use crate::base::digest::{HashingReader, Sha256Digest};
+use crate::base::digest::Sha256Digest;
 use crate::steps::plan::encoding::{DecodeError, Utf8Chunks};
 
 /// Chunks read ahead of the parser. The parser is the slower of the two,
@@ -35,7 +35,7 @@ pub(super) fn spawn<'scope, R: Read + Send + 'scope>(
     let (full_tx, full_rx) = sync_channel(IN_FLIGHT);
     let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(IN_FLIGHT + 2);
     let handle = scope.spawn(move || {
-        let mut chunks = Utf8Chunks::new(HashingReader::new(input));
+        let mut chunks = Utf8Chunks::new(input);
         loop {
             let mut buf = empty_rx.try_recv().unwrap_or_default();
             let (item, last) = match chunks.next_chunk(&mut buf) {
@@ -52,7 +52,7 @@ pub(super) fn spawn<'scope, R: Read + Send + 'scope>(
                 break;
             }
         }
-        chunks.into_inner().finish()
+        chunks.finish()
     });
     (Prefetched { full: full_rx, empty: empty_tx, done: false }, handle)
 }

@@ -5,7 +5,9 @@
 //! PowerShell (`terraform show -json > plan.json`) is UTF-16 LE with a BOM,
 //! and some editors add a UTF-8 BOM. All of them are read. [`Utf8Chunks`]
 //! hands out chunks that are valid UTF-8 and end on a character boundary, so
-//! the scanner never has to think about encodings.
+//! the scanner never has to think about encodings. It also hashes the raw
+//! bytes as it reads them: the plan's SHA-256 is of the file as written, in
+//! whatever encoding.
 
 use std::io::{self, Read};
 

@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -24,9 +24,9 @@ impl Sha256Digest {
 
     /// The digest of a whole file, read in chunks.
     pub fn of_file(path: &Path) -> io::Result<Self> {
-        let mut reader = HashingReader::new(File::open(path)?);
-        io::copy(&mut reader, &mut io::sink())?;
-        Ok(reader.finish().0)
+        let mut digest = StreamDigest::default();
+        io::copy(&mut File::open(path)?, &mut digest)?;
+        Ok(digest.finish().0)
     }
 
     /// Lower-case hex without the `sha256:` prefix.
@@ -94,32 +94,35 @@ impl<'de> serde::Deserialize<'de> for Sha256Digest {
     }
 }
 
-/// A reader that hashes every byte that passes through it.
-#[derive(Debug)]
-pub(crate) struct HashingReader<R> {
-    inner: R,
+/// A SHA-256 computed piece by piece, with the number of bytes it covers:
+/// the plan reader hashes each chunk as it reads it.
+#[derive(Debug, Default)]
+pub(crate) struct StreamDigest {
     hasher: Sha256,
     len: u64,
 }
 
-impl<R: Read> HashingReader<R> {
-    /// Wraps `inner`.
-    pub(crate) fn new(inner: R) -> Self {
-        HashingReader { inner, hasher: Sha256::new(), len: 0 }
+impl StreamDigest {
+    /// Adds the next bytes.
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        self.hasher.update(bytes);
+        self.len += bytes.len() as u64;
     }
 
-    /// The digest and length of everything read so far.
+    /// The digest and length of everything added.
     pub(crate) fn finish(self) -> (Sha256Digest, u64) {
         (Sha256Digest(self.hasher.finalize().into()), self.len)
     }
 }
 
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
+impl io::Write for StreamDigest {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -152,11 +155,12 @@ mod tests {
     }
 
     #[test]
-    fn hashing_reader_equals_one_shot_digest() {
+    fn stream_digest_equals_one_shot_digest() {
         let data = b"{\"format_version\":\"1.2\"}".repeat(1000);
-        let mut r = HashingReader::new(&data[..]);
-        let mut small = [0u8; 7];
-        while r.read(&mut small).unwrap() > 0 {}
+        let mut r = StreamDigest::default();
+        for piece in data.chunks(7) {
+            r.update(piece);
+        }
         let (d, len) = r.finish();
         assert_eq!(d, Sha256Digest::of(&data));
         assert_eq!(len, data.len() as u64);

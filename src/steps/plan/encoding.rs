@@ -11,9 +11,7 @@
 
 use std::io::{self, Read};
 
-use sha2::{Digest, Sha256};
-
-use crate::base::digest::Sha256Digest;
+use crate::base::digest::{Sha256Digest, StreamDigest};
 
 /// Default chunk size: large enough that nearly every `resource_changes`
 /// element lies wholly in one chunk (and is read in place), small enough
@@ -57,12 +55,11 @@ pub enum DecodeError {
 
 /// Reads any supported encoding and yields valid UTF-8 in chunks, hashing
 /// the raw bytes as they are read.
+#[derive(Debug)]
 pub(crate) struct Utf8Chunks<R> {
     input: R,
-    /// SHA-256 of the raw bytes read so far.
-    hasher: Sha256,
-    /// How many raw bytes were read.
-    len: u64,
+    /// SHA-256 and length of the raw bytes read so far.
+    digest: StreamDigest,
     chunk: usize,
     encoding: Option<Encoding>,
     /// Input bytes read but not yet decoded (an incomplete character).
@@ -84,8 +81,7 @@ impl<R: Read> Utf8Chunks<R> {
     pub(crate) fn with_chunk_size(input: R, chunk: usize) -> Self {
         Utf8Chunks {
             input,
-            hasher: Sha256::new(),
-            len: 0,
+            digest: StreamDigest::default(),
             chunk: chunk.max(1),
             encoding: None,
             carry: Vec::new(),
@@ -97,7 +93,7 @@ impl<R: Read> Utf8Chunks<R> {
 
     /// The digest and length of the raw bytes read.
     pub(crate) fn finish(self) -> (Sha256Digest, u64) {
-        (Sha256Digest(self.hasher.finalize().into()), self.len)
+        self.digest.finish()
     }
 
     /// Appends to `buf` (whose length is `at`) until `want` more bytes or
@@ -112,8 +108,7 @@ impl<R: Read> Utf8Chunks<R> {
         if got < want {
             self.eof = true;
         }
-        self.hasher.update(&buf[at..]);
-        self.len += got as u64;
+        self.digest.update(&buf[at..]);
         Ok(got)
     }
 

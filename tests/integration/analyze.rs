@@ -7,7 +7,7 @@
 use changegate::standins::github::Pull;
 use serde_json::{Value, json};
 
-use crate::collect::{Git, REPO, approved_by, deployed, register};
+use crate::collect::{Git, REPO, deployed, register};
 use crate::support::sandbox::{Pipeline, Sandbox};
 use crate::support::{Output, Produced, Run};
 
@@ -26,7 +26,7 @@ pub(crate) fn setup(cfg: &str, more: impl FnOnce(&Git) -> Vec<Pull>) -> (Sandbox
     let base = g.head();
     let f = g.feature("f1", "alice", 2);
     let m = g.merge("f1", "Merge pull request #1 from acme/f1");
-    let mut pulls = vec![approved_by(Pull::merged(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)), "bob", 11)];
+    let mut pulls = vec![Pull::merged(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)).approved_by("bob", 11)];
     pulls.extend(more(&g));
     register(&sb, &g.path, pulls);
     deployed(&sb, &base);
@@ -224,7 +224,7 @@ fn a_failing_scan_blocks_auto_approval() {
     register(
         &sb,
         &g.path,
-        vec![approved_by(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)],
+        vec![Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)).approved_by("bob", 11)],
     );
     deployed(&sb, &base);
     let p = crate::collect::pipeline(&sb, &m);
@@ -324,7 +324,7 @@ fn audit_reproduces_auto_approvals_and_finds_tampering() {
     sb.stand_ins.with_github(|gh| {
         gh.add_repo(REPO, &g.path);
         let pulls = &mut gh.repo_mut(REPO).pulls;
-        pulls.push(approved_by(Pull::merged(2, "carol", &f[0], &f, &m, std::slice::from_ref(&m)), "alice", 21));
+        pulls.push(Pull::merged(2, "carol", &f[0], &f, &m, std::slice::from_ref(&m)).approved_by("alice", 21));
     });
     let p2 = crate::collect::pipeline(&sb, &m);
     sb.add_trivy(&p2);

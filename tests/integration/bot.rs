@@ -11,7 +11,7 @@ use changegate::standins::github::Pull;
 use changegate::webhook::sign;
 use serde_json::{Value, json};
 
-use crate::collect::{Git, approved_by, deployed, register};
+use crate::collect::{Git, deployed, register};
 use crate::support::sandbox::{Pipeline, Sandbox};
 use crate::support::{free_port, shared};
 
@@ -89,7 +89,7 @@ fn change(sb: &Sandbox) -> (Git, Pipeline) {
     register(
         sb,
         &g.path,
-        vec![approved_by(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)],
+        vec![Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)).approved_by("bob", 11)],
     );
     deployed(sb, &base);
     let p = crate::collect::pipeline(sb, &m);
@@ -506,7 +506,7 @@ fn a_change_hold_opens_only_where_every_deploy_job_waits_for_the_plan_hold() {
         register(
             &sb,
             &g.path,
-            vec![approved_by(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)],
+            vec![Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)).approved_by("bob", 11)],
         );
         deployed(&sb, &base);
         let p = sb.pipeline_with_jobs("gh/acme/web", "main", &m, jobs);

@@ -119,10 +119,6 @@ impl Git {
     }
 }
 
-pub(crate) fn approved_by(p: Pull, reviewer: &str, id: u64) -> Pull {
-    p.approved_by(reviewer, id)
-}
-
 /// A pipeline building `commit` of acme/web.
 pub(crate) fn pipeline(sb: &Sandbox, commit: &str) -> Pipeline {
     sb.pipeline("gh/acme/web", "main", commit)
@@ -222,9 +218,9 @@ fn merge_squash_rebase_direct_and_version_bump_landings() {
         g.commit("mallory", "hotfix")
     };
     let pulls = vec![
-        approved_by(Pull::merged(1, "alice", &f1[1], &f1, &m1, std::slice::from_ref(&m1)), "bob", 11),
-        approved_by(Pull::merged(2, "bob", &f2[1], &f2, &s2, std::slice::from_ref(&s2)), "alice", 21),
-        approved_by(Pull::merged(3, "carol", &f3[1], &f3, &r3[1], &r3), "alice", 31),
+        Pull::merged(1, "alice", &f1[1], &f1, &m1, std::slice::from_ref(&m1)).approved_by("bob", 11),
+        Pull::merged(2, "bob", &f2[1], &f2, &s2, std::slice::from_ref(&s2)).approved_by("alice", 21),
+        Pull::merged(3, "carol", &f3[1], &f3, &r3[1], &r3).approved_by("alice", 31),
     ];
     register(&sb, &g.path, pulls);
     let first = deployed(&sb, &base);
@@ -273,7 +269,7 @@ fn force_pushes_and_dismissals_are_in_the_timeline() {
     let base = g.head();
     let f = g.feature("f", "alice", 2);
     let m = g.merge("f", "Merge pull request #7");
-    let mut p = approved_by(Pull::merged(7, "alice", &f[1], &f, &m, std::slice::from_ref(&m)), "bob", 71);
+    let mut p = Pull::merged(7, "alice", &f[1], &f, &m, std::slice::from_ref(&m)).approved_by("bob", 71);
     p.events.insert(
         0,
         Event::ForcePushed {
@@ -380,7 +376,7 @@ fn a_large_range_takes_at_most_ten_github_requests() {
     for n in 1..=110 {
         let f = g.feature(&format!("f{n}"), "alice", 1);
         let m = g.merge(&format!("f{n}"), &format!("Merge pull request #{n}"));
-        pulls.push(approved_by(Pull::merged(n, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", n));
+        pulls.push(Pull::merged(n, "alice", &f[0], &f, &m, std::slice::from_ref(&m)).approved_by("bob", n));
     }
     register(&sb, &g.path, pulls);
     deployed(&sb, &base);
@@ -412,7 +408,7 @@ fn faults_become_gaps() {
         register(
             &sb,
             &g.path,
-            vec![approved_by(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 1)],
+            vec![Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)).approved_by("bob", 1)],
         );
         deployed(&sb, &base);
         sb.fault(json!({"service": "github", "method": method, "path_contains": path, "status": 500, "times": 100}));
@@ -596,7 +592,7 @@ fn records_match_the_published_schema() {
     g.write("package.json", "{\n  \"name\": \"web\",\n  \"version\": \"1.1.0\"\n}\n");
     g.write("changegate.toml", "[plan]\n");
     let bump = g.commit("release-bot", "chore(release): 1.1.0");
-    let mut p = approved_by(Pull::merged(1, "alice", &f1[1], &f1, &m1, std::slice::from_ref(&m1)), "bob", 11);
+    let mut p = Pull::merged(1, "alice", &f1[1], &f1, &m1, std::slice::from_ref(&m1)).approved_by("bob", 11);
     p.events.insert(
         0,
         Event::ForcePushed {

@@ -323,7 +323,7 @@ fn the_github_mock_refuses_an_invalid_request() {
 #[test]
 #[ignore = "external: needs ../shared, Node.js (Prism) and Python; run with cargo test -- --include-ignored"]
 fn collect_passes_the_official_descriptions_both_ways() {
-    use crate::collect::{Git, REPO, analysis, approved_by, deployed, register};
+    use crate::collect::{Git, REPO, analysis, deployed, register};
     let config = format!("{}\n[scan]\njobs = [\"build\"]\n", changegate::standins::SITE_CONFIG);
     let sb = Sandbox::with_config(&config);
     let g = Git::new();
@@ -335,7 +335,7 @@ fn collect_passes_the_official_descriptions_both_ways() {
     register(
         &sb,
         &g.path,
-        vec![approved_by(Pull::merged(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)), "bob", 1)],
+        vec![Pull::merged(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)).approved_by("bob", 1)],
     );
     sb.stand_ins.with_github(|gh| {
         let r = gh.repo_mut(REPO);
@@ -445,7 +445,7 @@ fn split(matching: &str, around: &str, rest: &str) -> String {
 #[test]
 #[ignore = "external: needs ../shared, Node.js (Prism) and Python; run with cargo test -- --include-ignored"]
 fn analyze_passes_the_official_descriptions_both_ways() {
-    use crate::collect::{Git, REPO, analysis, approved_by, deployed, register};
+    use crate::collect::{Git, REPO, analysis, deployed, register};
     let config = format!(
         "{}\n[scan]\nrequired = [\"CodeQL\"]\n[approval]\nauto_approve = true\n",
         changegate::standins::SITE_CONFIG
@@ -458,7 +458,7 @@ fn analyze_passes_the_official_descriptions_both_ways() {
     register(
         &sb,
         &g.path,
-        vec![approved_by(Pull::merged(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)), "bob", 1)],
+        vec![Pull::merged(1, "alice", &f[1], &f, &m, std::slice::from_ref(&m)).approved_by("bob", 1)],
     );
     let sarif = json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "CodeQL"}}, "results": [
         {"ruleId": "rust/unused", "level": "note"}, {"ruleId": "rust/unused", "level": "note"}]}]});
@@ -509,7 +509,7 @@ fn analyze_passes_the_official_descriptions_both_ways() {
 #[test]
 #[ignore = "external: needs ../shared, Node.js (Prism) and Python; run with cargo test -- --include-ignored"]
 fn reconcile_passes_the_official_descriptions_both_ways() {
-    use crate::collect::{Git, approved_by, deployed, register};
+    use crate::collect::{Git, deployed, register};
     let config = format!(
         "{}\n[scan]\nrequired = [\"CodeQL\"]\n[approval]\nauto_approve = true\n",
         changegate::standins::SITE_CONFIG
@@ -522,7 +522,7 @@ fn reconcile_passes_the_official_descriptions_both_ways() {
     register(
         &sb,
         &g.path,
-        vec![approved_by(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 1)],
+        vec![Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)).approved_by("bob", 1)],
     );
     let mut a = crate::collect::analysis(9, &m, "CodeQL");
     a["results_count"] = json!(0);
@@ -873,7 +873,7 @@ fn decline_failure_and_a_bare_hold_approval_pass_the_official_descriptions() {
 #[test]
 #[ignore = "external: needs ../shared, Node.js (Prism) and Python; run with cargo test -- --include-ignored"]
 fn pending_tickets_a_missing_scan_and_a_cancelled_deploy_pass_the_official_descriptions() {
-    use crate::collect::{Git, approved_by, deployed, register};
+    use crate::collect::{Git, deployed, register};
     let config = format!(
         "{}\n[scan]\nrequired = [\"Trivy\"]\ncode_scanning = false\n[approval]\nauto_approve = true\n",
         changegate::standins::SITE_CONFIG
@@ -889,8 +889,8 @@ fn pending_tickets_a_missing_scan_and_a_cancelled_deploy_pass_the_official_descr
         &sb,
         &g.path,
         vec![
-            approved_by(Pull::merged(1, "alice", &f[0], &f, &m1, std::slice::from_ref(&m1)), "bob", 1),
-            approved_by(Pull::merged(2, "carol", &h[0], &h, &m2, std::slice::from_ref(&m2)), "bob", 2),
+            Pull::merged(1, "alice", &f[0], &f, &m1, std::slice::from_ref(&m1)).approved_by("bob", 1),
+            Pull::merged(2, "carol", &h[0], &h, &m2, std::slice::from_ref(&m2)).approved_by("bob", 2),
         ],
     );
     deployed(&sb, &base);
@@ -1039,7 +1039,7 @@ fn a_push_after_approval_and_every_job_run_twice_pass_the_official_descriptions(
 #[cfg(feature = "git-objects")]
 mod content {
     use super::*;
-    use crate::collect::{Git, REPO, approved_by, deployed, register};
+    use crate::collect::{Git, REPO, deployed, register};
 
     #[test]
     #[ignore = "external: needs ../shared, Node.js (Prism) and Python; run with cargo test -- --include-ignored"]
@@ -1056,7 +1056,7 @@ mod content {
         register(
             &sb,
             &g.path,
-            vec![approved_by(Pull::merged(2, "carol", &f[1], &f, &s, std::slice::from_ref(&s)), "bob", 2)],
+            vec![Pull::merged(2, "carol", &f[1], &f, &s, std::slice::from_ref(&s)).approved_by("bob", 2)],
         );
         deployed(&sb, &base);
         let git_dir = sb.stand_ins.with_github(|gh| gh.repo_mut(REPO).git_dir.clone());

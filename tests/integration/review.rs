@@ -12,7 +12,7 @@ use changegate::standins::github::{Event, Pull, Review};
 use changegate::{Code, LandingKind, ReviewReport, Verdict};
 use serde_json::{Value, json};
 
-use crate::collect::{Git, REPO, approved_by, collect, collect_key, collect_pipeline, deployed, register};
+use crate::collect::{Git, REPO, collect, collect_key, collect_pipeline, deployed, register};
 use crate::support::sandbox::Sandbox;
 
 /// A repository whose first commit was deployed and approved (the base).
@@ -60,7 +60,7 @@ impl Case {
     }
 
     fn approve(&self, p: Pull, reviewer: &str, id: u64) -> Pull {
-        approved_by(p, reviewer, id)
+        p.approved_by(reviewer, id)
     }
 }
 

@@ -9,7 +9,7 @@ use changegate::standins::github::Pull;
 use serde_json::{Value, json};
 
 use crate::analyze::{config, key};
-use crate::collect::{Git, approved_by, deployed, register};
+use crate::collect::{Git, deployed, register};
 use crate::support::Output;
 use crate::support::sandbox::{ALICE, CI, Pipeline, Sandbox};
 
@@ -34,7 +34,7 @@ pub(crate) fn reviewed_change_unanalysed(cfg: &str) -> (Sandbox, Git, Pipeline, 
     register(
         &sb,
         &g.path,
-        vec![approved_by(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)],
+        vec![Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)).approved_by("bob", 11)],
     );
     deployed(&sb, &base);
     let p = crate::collect::pipeline(&sb, &m);
@@ -740,7 +740,7 @@ fn an_approval_never_carries_over_to_a_binding_swapped_in_after_it() {
         &sb,
         &g.path,
         vec![
-            approved_by(Pull::merged(1, "alice", &f1[0], &f1, &m1, std::slice::from_ref(&m1)), "bob", 11),
+            Pull::merged(1, "alice", &f1[0], &f1, &m1, std::slice::from_ref(&m1)).approved_by("bob", 11),
             // #2: never reviewed
             Pull::merged(2, "alice", &f2[0], &f2, &m2, std::slice::from_ref(&m2)),
         ],
@@ -816,7 +816,7 @@ fn two_environments(extra: &str) -> (Sandbox, Pipeline, String) {
     register(
         &sb,
         &g.path,
-        vec![approved_by(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)],
+        vec![Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)).approved_by("bob", 11)],
     );
     for env in ["staging", "production"] {
         let p = crate::collect::pipeline(&sb, &base);
@@ -1002,7 +1002,7 @@ fn a_rebind_after_ten_thousand_history_entries_is_still_seen() {
         &sb,
         &g.path,
         vec![
-            approved_by(Pull::merged(1, "alice", &f1[0], &f1, &m1, std::slice::from_ref(&m1)), "bob", 11),
+            Pull::merged(1, "alice", &f1[0], &f1, &m1, std::slice::from_ref(&m1)).approved_by("bob", 11),
             Pull::merged(2, "alice", &f2[0], &f2, &m2, std::slice::from_ref(&m2)),
         ],
     );
@@ -1086,7 +1086,7 @@ fn a_record_flipped_to_another_binding_is_not_analysed_or_approved() {
         &sb,
         &g.path,
         vec![
-            approved_by(Pull::merged(1, "alice", &f1[0], &f1, &m1, std::slice::from_ref(&m1)), "bob", 11),
+            Pull::merged(1, "alice", &f1[0], &f1, &m1, std::slice::from_ref(&m1)).approved_by("bob", 11),
             // #2: never reviewed
             Pull::merged(2, "alice", &f2[0], &f2, &m2, std::slice::from_ref(&m2)),
         ],
@@ -1146,7 +1146,7 @@ fn scan_results_of_another_pipelines_workflow_are_not_evidence() {
     register(
         &sb,
         &g.path,
-        vec![approved_by(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)],
+        vec![Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)).approved_by("bob", 11)],
     );
     deployed(&sb, &base);
     // Another pipeline with a clean scan (here: of the base commit).
@@ -1180,7 +1180,7 @@ fn scan_results_of_another_pipelines_workflow_are_not_evidence() {
     register(
         &sb,
         &g.path,
-        vec![approved_by(Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)), "bob", 11)],
+        vec![Pull::merged(1, "alice", &f[0], &f, &m, std::slice::from_ref(&m)).approved_by("bob", 11)],
     );
     deployed(&sb, &base);
     let p = crate::collect::pipeline(&sb, &m);

@@ -8,7 +8,7 @@ use changegate::standins::github::Pull;
 use serde_json::json;
 
 use crate::analyze::{config, key};
-use crate::collect::{Git, approved_by, deployed, register};
+use crate::collect::{Git, deployed, register};
 use crate::support::Output;
 use crate::support::sandbox::{ALICE, Pipeline, Sandbox};
 
@@ -39,7 +39,7 @@ fn a_freeze_holds_a_clean_change_until_a_second_approver_overrides() {
     register(
         &sb,
         &g.path,
-        vec![approved_by(Pull::merged(1, "carol", &f[0], &f, &m, std::slice::from_ref(&m)), "dana", 11)],
+        vec![Pull::merged(1, "carol", &f[0], &f, &m, std::slice::from_ref(&m)).approved_by("dana", 11)],
     );
     deployed(&sb, &base);
     let p = crate::collect::pipeline(&sb, &m);

@@ -290,12 +290,56 @@ pub(crate) struct Entry {
 pub(crate) struct Attrs<'a> {
     bytes: &'a [u8],
     entries: &'a [Entry],
+    keys: KeyFilter,
+}
+
+/// Which keys an object may have: two bits of 64 per key, chosen by the
+/// key's length and a few of its bytes. A name whose bits are not all set
+/// is certainly absent, so the rules' many lookups of attributes a resource
+/// does not have cost one test instead of a scan. A key with escapes sets
+/// every bit (its name is compared decoded).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct KeyFilter(u64);
+
+impl KeyFilter {
+    /// The two bits of a name.
+    #[inline]
+    fn bits(name: &[u8]) -> u64 {
+        let (first, last) = match name {
+            [] => (0, 0),
+            [f, .., l] => (*f, *l),
+            [only] => (*only, *only),
+        };
+        let middle = name.get(name.len() / 2).copied().unwrap_or(0);
+        let h = (name.len() as u64 | u64::from(first) << 8 | u64::from(middle) << 16 | u64::from(last) << 24)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (1 << (h >> 58)) | (1 << ((h >> 52) & 63))
+    }
+
+    /// The filter of the keys of `entries`.
+    fn of(bytes: &[u8], entries: &[Entry]) -> Self {
+        KeyFilter(
+            entries.iter().fold(
+                0,
+                |all, e| {
+                    if e.escaped { u64::MAX } else { all | Self::bits(&bytes[e.key_from..e.key_to]) }
+                },
+            ),
+        )
+    }
+
+    /// False when no key can be `name`.
+    #[inline]
+    fn may_have(self, name: &[u8]) -> bool {
+        let bits = Self::bits(name);
+        self.0 & bits == bits
+    }
 }
 
 impl<'a> Attrs<'a> {
     /// The attributes of `entries`, ranges into `bytes`.
     pub(crate) fn new(bytes: &'a [u8], entries: &'a [Entry]) -> Self {
-        Attrs { bytes, entries }
+        Attrs { bytes, entries, keys: KeyFilter::of(bytes, entries) }
     }
 
     /// The name of an entry, decoded if it has escapes.
@@ -315,6 +359,9 @@ impl<'a> Attrs<'a> {
     pub(crate) fn raw(&self, name: &str) -> Option<Raw<'a>> {
         let bytes: &'a [u8] = self.bytes;
         let want = name.as_bytes();
+        if !self.keys.may_have(want) {
+            return None;
+        }
         self.entries
             .iter()
             .find(|e| {
@@ -509,6 +556,63 @@ mod tests {
         assert_eq!(v.show("password", &Value::from("hunter3")), SENSITIVE);
         assert_eq!(v.show("tags", &Value::from("x")), SENSITIVE);
         assert!(!v.sensitive("name"));
+    }
+
+    /// Attributes over the keys `names` (values all `1`).
+    fn attrs_of(names: &[String]) -> (Vec<u8>, Vec<Entry>) {
+        let (mut bytes, mut entries) = (Vec::new(), Vec::new());
+        for n in names {
+            let key_from = bytes.len() + 1;
+            bytes.extend_from_slice(format!("\"{n}\":1,").as_bytes());
+            let key_to = key_from + n.len();
+            entries.push(Entry { key_from, key_to, escaped: false, from: key_to + 2, to: key_to + 3 });
+        }
+        (bytes, entries)
+    }
+
+    #[test]
+    fn the_key_filter_never_hides_a_key_and_rules_out_most_others() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let name = |next: &mut dyn FnMut(u64) -> u64| -> String {
+            let len = next(24) as usize;
+            (0..len).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz_0123456789"[next(37) as usize])).collect()
+        };
+        let (mut absent, mut ruled_out) = (0, 0);
+        for _ in 0..2_000 {
+            let count = 1 + next(12) as usize;
+            let names: Vec<String> = (0..count).map(|_| name(&mut next)).collect();
+            let (bytes, entries) = attrs_of(&names);
+            let a = Attrs::new(&bytes, &entries);
+            for n in &names {
+                assert_eq!(a.raw(n).map(Raw::bytes), Some(&b"1"[..]), "{n:?} in {names:?}");
+            }
+            for _ in 0..20 {
+                let other = name(&mut next);
+                if names.contains(&other) {
+                    continue;
+                }
+                absent += 1;
+                assert_eq!(a.raw(&other), None);
+                ruled_out += usize::from(!a.keys.may_have(other.as_bytes()));
+            }
+        }
+        // Objects of 1 to 12 keys: the filter answers most absent names alone.
+        assert!(ruled_out * 10 > absent * 9, "{ruled_out} of {absent} absent names ruled out by the filter");
+    }
+
+    #[test]
+    fn a_key_with_escapes_opens_the_filter() {
+        let r = rc(r#"{"address":"a.b","mode":"managed","type":"a","change":{"actions":["create"],
+            "after":{"x":1,"p\u0061ssword":2}}}"#);
+        assert_eq!(r.change.after.raw("password").map(Raw::bytes), Some(&b"2"[..]));
+        assert_eq!(r.change.after.raw("x").map(Raw::bytes), Some(&b"1"[..]));
+        assert_eq!(r.change.after.raw("y"), None);
     }
 
     #[test]

@@ -392,7 +392,7 @@ impl Report {
     /// [`Self::to_json`] and a line break, written to `out` as it is
     /// serialised (a large plan's report is megabytes; it is never held
     /// whole). `out` should be buffered.
-    pub fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    pub fn write_json(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         serde_json::to_writer_pretty(&mut *out, self).map_err(std::io::Error::from)?;
         out.write_all(b"\n")
     }

@@ -96,7 +96,8 @@ fn anyone_principal(v: &View<'_>, found: &mut Vec<String>) {
 
 const OPEN: &[&str] = &["0.0.0.0/0", "::/0"];
 
-/// One side of a change (before or after): an attribute's value.
+/// One side of a change (before or after), or one block of it: an
+/// attribute's value by name.
 type Side<'a> = &'a dyn Fn(&str) -> Option<Value>;
 
 /// Ingress rules open to the world, as comparable signatures: each kind of
@@ -111,9 +112,11 @@ fn open_rules(kind: &str, side: Side<'_>) -> Vec<String> {
         "aws_network_acl" | "aws_default_network_acl" => network_acl(side, &mut out),
         "google_compute_firewall" => google_firewall(side, &mut out),
         "azurerm_network_security_rule" => {
-            let rule = pick(
-                side,
-                &["direction", "access", "source_address_prefix", "source_address_prefixes", "destination_port_range"],
+            let rule = Value::Object(
+                ["direction", "access", "source_address_prefix", "source_address_prefixes", "destination_port_range"]
+                    .iter()
+                    .filter_map(|k| side(k).map(|x| ((*k).to_owned(), x)))
+                    .collect(),
             );
             azure_rules(vec![rule], &mut out);
         }
@@ -129,69 +132,75 @@ fn open_rules(kind: &str, side: Side<'_>) -> Vec<String> {
     out
 }
 
-/// Whether any of `keys` of `o` holds an address range open to the world.
-fn open_cidr(o: &Value, keys: &[&str]) -> bool {
-    keys.iter().any(|k| match o.get(*k) {
-        Some(Value::Array(a)) => a.iter().any(|c| c.as_str().is_some_and(|c| OPEN.contains(&c))),
-        Some(Value::String(c)) => OPEN.contains(&c.as_str()),
+/// A block of a side read as a side of its own.
+fn block(o: &Value) -> impl Fn(&str) -> Option<Value> + '_ {
+    |k| o.get(k).cloned()
+}
+
+/// True for an address range open to the world, or a list holding one.
+fn is_open(v: &Value) -> bool {
+    match v {
+        Value::Array(a) => a.iter().any(|c| c.as_str().is_some_and(|c| OPEN.contains(&c))),
+        Value::String(c) => OPEN.contains(&c.as_str()),
         _ => false,
-    })
+    }
+}
+
+/// Whether any of `keys` holds an address range open to the world.
+fn open_cidr(side: Side<'_>, keys: &[&str]) -> bool {
+    keys.iter().any(|k| side(k).as_ref().is_some_and(is_open))
 }
 
 /// A rule's protocol and port range, as in `tcp 22-22` (`?` for unknown).
-fn ports(o: &Value) -> String {
+fn ports(side: Side<'_>) -> String {
     let p =
-        |k: &str| o.get(k).map_or_else(|| "?".to_owned(), |x| x.as_str().map_or_else(|| x.to_string(), str::to_owned));
+        |k: &str| side(k).map_or_else(|| "?".to_owned(), |x| x.as_str().map_or_else(|| x.to_string(), str::to_owned));
     format!("{} {}-{}", p("protocol").replace("ip_protocol", ""), p("from_port"), p("to_port"))
 }
 
-/// The object of those `keys` the side has: a rule resource's attributes
-/// read as one rule.
-fn pick(side: Side<'_>, keys: &[&str]) -> Value {
-    Value::Object(keys.iter().filter_map(|k| side(k).map(|x| ((*k).to_owned(), x))).collect())
+/// The string value of `key`, if it is one.
+fn text(side: Side<'_>, key: &str) -> Option<String> {
+    match side(key) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
 }
 
 /// An AWS security group: each of its `ingress` blocks from anywhere.
 fn security_group(side: Side<'_>, out: &mut Vec<String>) {
     if let Some(Value::Array(rules)) = side("ingress") {
-        for r in rules.iter().filter(|r| open_cidr(r, &["cidr_blocks", "ipv6_cidr_blocks"])) {
-            out.push(format!("ingress {}", ports(r)));
+        for r in &rules {
+            let r = block(r);
+            if open_cidr(&r, &["cidr_blocks", "ipv6_cidr_blocks"]) {
+                out.push(format!("ingress {}", ports(&r)));
+            }
         }
     }
 }
 
 /// An AWS security group rule of type `ingress` from anywhere.
 fn security_group_rule(side: Side<'_>, out: &mut Vec<String>) {
-    let obj = pick(side, &["type", "cidr_blocks", "ipv6_cidr_blocks", "protocol", "from_port", "to_port"]);
-    if obj.get("type").and_then(Value::as_str) == Some("ingress")
-        && open_cidr(&obj, &["cidr_blocks", "ipv6_cidr_blocks"])
-    {
-        out.push(format!("ingress {}", ports(&obj)));
+    if text(side, "type").as_deref() == Some("ingress") && open_cidr(side, &["cidr_blocks", "ipv6_cidr_blocks"]) {
+        out.push(format!("ingress {}", ports(side)));
     }
 }
 
 /// A VPC security group ingress rule from anywhere (its protocol is
 /// `ip_protocol`).
 fn vpc_ingress_rule(side: Side<'_>, out: &mut Vec<String>) {
-    let obj = pick(side, &["cidr_ipv4", "cidr_ipv6", "ip_protocol", "from_port", "to_port"]);
-    if open_cidr(&obj, &["cidr_ipv4", "cidr_ipv6"]) {
-        let mut o = obj.clone();
-        if let Some(p) = obj.get("ip_protocol") {
-            o["protocol"] = p.clone();
-        }
-        out.push(format!("ingress {}", ports(&o)));
+    if open_cidr(side, &["cidr_ipv4", "cidr_ipv6"]) {
+        let renamed = |k: &str| side(if k == "protocol" { "ip_protocol" } else { k });
+        out.push(format!("ingress {}", ports(&renamed)));
     }
 }
 
 /// Network ACLs: an inbound `allow` entry from anywhere. A rule resource
 /// says `egress` and `rule_action`.
 fn network_acl_rule(side: Side<'_>, out: &mut Vec<String>) {
-    let obj =
-        pick(side, &["egress", "rule_action", "cidr_block", "ipv6_cidr_block", "protocol", "from_port", "to_port"]);
-    let inbound = obj.get("egress").and_then(Value::as_bool) != Some(true);
-    let allow = obj.get("rule_action").and_then(Value::as_str).is_some_and(|a| a.eq_ignore_ascii_case("allow"));
-    if inbound && allow && open_cidr(&obj, &["cidr_block", "ipv6_cidr_block"]) {
-        out.push(format!("network ACL inbound {}", ports(&obj)));
+    let inbound = side("egress").as_ref().and_then(Value::as_bool) != Some(true);
+    let allow = || text(side, "rule_action").is_some_and(|a| a.eq_ignore_ascii_case("allow"));
+    if inbound && allow() && open_cidr(side, &["cidr_block", "ipv6_cidr_block"]) {
+        out.push(format!("network ACL inbound {}", ports(side)));
     }
 }
 
@@ -199,11 +208,13 @@ fn network_acl_rule(side: Side<'_>, out: &mut Vec<String>) {
 /// `allow` from anywhere.
 fn network_acl(side: Side<'_>, out: &mut Vec<String>) {
     if let Some(Value::Array(entries)) = side("ingress") {
-        for r in entries.iter().filter(|r| {
-            r.get("action").and_then(Value::as_str).is_some_and(|a| a.eq_ignore_ascii_case("allow"))
-                && open_cidr(r, &["cidr_block", "ipv6_cidr_block"])
-        }) {
-            out.push(format!("network ACL inbound {}", ports(r)));
+        for r in &entries {
+            let r = block(r);
+            if text(&r, "action").is_some_and(|a| a.eq_ignore_ascii_case("allow"))
+                && open_cidr(&r, &["cidr_block", "ipv6_cidr_block"])
+            {
+                out.push(format!("network ACL inbound {}", ports(&r)));
+            }
         }
     }
 }
@@ -211,8 +222,7 @@ fn network_acl(side: Side<'_>, out: &mut Vec<String>) {
 /// A Google firewall: ingress (the default direction) from anywhere.
 fn google_firewall(side: Side<'_>, out: &mut Vec<String>) {
     let ingress = side("direction").and_then(|d| d.as_str().map(str::to_owned)).is_none_or(|d| d == "INGRESS");
-    let open = side("source_ranges").is_some_and(|r| open_cidr(&serde_json::json!({"r": r}), &["r"]));
-    if ingress && open {
+    if ingress && open_cidr(side, &["source_ranges"]) {
         out.push("firewall ingress from 0.0.0.0/0".to_owned());
     }
 }

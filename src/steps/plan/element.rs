@@ -58,6 +58,25 @@ const FIELDS: [&str; 10] = [
     "change",
 ];
 
+/// The index in [`FIELDS`] of a key. A `match` on the bytes is one
+/// dispatch on the length and inline comparisons; every key of every
+/// element passes here.
+fn element_field(key: &[u8]) -> Option<usize> {
+    Some(match key {
+        b"address" => 0,
+        b"module_address" => 1,
+        b"index" => 2,
+        b"mode" => 3,
+        b"type" => 4,
+        b"name" => 5,
+        b"deposed" => 6,
+        b"previous_address" => 7,
+        b"action_reason" => 8,
+        b"change" => 9,
+        _ => return None,
+    })
+}
+
 /// Fields of `change` that may appear once each.
 const CHANGE_FIELDS: [&str; 8] = [
     "actions",
@@ -69,6 +88,21 @@ const CHANGE_FIELDS: [&str; 8] = [
     "replace_paths",
     "importing",
 ];
+
+/// The index in [`CHANGE_FIELDS`] of a key (as [`element_field`]).
+fn change_field(key: &[u8]) -> Option<usize> {
+    Some(match key {
+        b"actions" => 0,
+        b"before" => 1,
+        b"after" => 2,
+        b"after_unknown" => 3,
+        b"before_sensitive" => 4,
+        b"after_sensitive" => 5,
+        b"replace_paths" => 6,
+        b"importing" => 7,
+        _ => return None,
+    })
+}
 
 impl ElementReader {
     /// Reads the element at the start of `bytes` (after whitespace); returns
@@ -253,9 +287,9 @@ impl<'a> Cursor<'a> {
         Ok(k)
     }
 
-    /// True when the key is `name` (decoding it if it has escapes).
-    fn key_is(&self, k: Str, name: &str) -> bool {
-        if k.escaped { self.text(k).is_ok_and(|t| t == name) } else { &self.b[k.from..k.to] == name.as_bytes() }
+    /// Which of the known fields the key names (decoded if it has escapes).
+    fn field(&self, k: Str, known: fn(&[u8]) -> Option<usize>) -> Option<usize> {
+        if k.escaped { self.text(k).ok().and_then(|t| known(t.as_bytes())) } else { known(&self.b[k.from..k.to]) }
     }
 
     /// Skips one value, validating its syntax; returns its span. `depth` is
@@ -348,7 +382,7 @@ fn parse_element<'a>(c: &mut Cursor<'a>, entries: &mut Vec<Entry>) -> Result<Par
     let mut more = c.open_object()?;
     while more {
         let k = c.key()?;
-        match FIELDS.iter().position(|f| c.key_is(k, f)) {
+        match c.field(k, element_field) {
             Some(i) => {
                 seen(&mut fields, i, FIELDS[i])?;
                 match i {
@@ -404,7 +438,7 @@ fn parse_change<'a>(c: &mut Cursor<'a>, entries: &mut Vec<Entry>) -> Result<Pars
     let mut more = c.open_object()?;
     while more {
         let k = c.key()?;
-        match CHANGE_FIELDS.iter().position(|f| c.key_is(k, f)) {
+        match c.field(k, change_field) {
             Some(i) => {
                 seen(&mut fields, i, CHANGE_FIELDS[i])?;
                 match i {
@@ -701,6 +735,22 @@ mod tests {
     const MIN: &str = r#"{"address":"a.b","mode":"managed","type":"a","change":{"actions":["create"]}}"#;
 
     #[test]
+    fn field_names_and_their_indexes_agree() {
+        for (i, f) in FIELDS.iter().enumerate() {
+            assert_eq!(element_field(f.as_bytes()), Some(i), "{f}");
+            assert_eq!(change_field(f.as_bytes()), None, "{f}");
+        }
+        for (i, f) in CHANGE_FIELDS.iter().enumerate() {
+            assert_eq!(change_field(f.as_bytes()), Some(i), "{f}");
+            assert_eq!(element_field(f.as_bytes()), None, "{f}");
+        }
+        for other in ["", "Address", "addres", "addresss", "changes", "provider_name"] {
+            assert_eq!(element_field(other.as_bytes()), None, "{other}");
+            assert_eq!(change_field(other.as_bytes()), None, "{other}");
+        }
+    }
+
+    #[test]
     fn reads_fields_and_indexes_attributes() {
         let doc = r#" {"address":"module.m.aws_s3_bucket.b[\"k\"]","module_address":"module.m","mode":"managed",
             "type":"aws_s3_bucket","name":"b","index":"k","provider_name":"registry.terraform.io/hashicorp/aws",
@@ -762,6 +812,15 @@ mod tests {
         );
         assert!(
             shape(r#"{"mode":"managed","type":"a","change":{"actions":["read"],"actions":["read"]}}"#)
+                .contains("duplicate field `actions`")
+        );
+        // A field name spelled with escapes is the same field.
+        assert!(
+            shape(r#"{"mode":"managed","m\u006fde":"data","type":"a","change":{"actions":["read"]}}"#)
+                .contains("duplicate field `mode`")
+        );
+        assert!(
+            shape(r#"{"mode":"managed","type":"a","change":{"actions":["read"],"\u0061ctions":["read"]}}"#)
                 .contains("duplicate field `actions`")
         );
         assert_eq!(

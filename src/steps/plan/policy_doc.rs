@@ -45,8 +45,26 @@ impl PolicyValue {
 
     /// The statements of the document (none for text).
     pub(super) fn statements(&self) -> Vec<Statement> {
+        self.statement_objects().into_iter().map(Statement::of).collect()
+    }
+
+    /// The statements of this document that `old` does not have (all of
+    /// them without an old document), compared in canonical form. Only a
+    /// change to an existing document puts statements in canonical form.
+    pub(super) fn statements_not_in(&self, old: Option<&PolicyValue>) -> Vec<Statement> {
+        let old: Vec<String> =
+            old.map(|o| o.statement_objects().into_iter().map(canonical_text).collect()).unwrap_or_default();
+        self.statement_objects()
+            .into_iter()
+            .filter(|s| old.is_empty() || !old.contains(&canonical_text(s)))
+            .map(Statement::of)
+            .collect()
+    }
+
+    /// The statement objects of the document (none for text).
+    fn statement_objects(&self) -> Vec<&Value> {
         match self {
-            PolicyValue::Doc(v) => statements(v),
+            PolicyValue::Doc(v) => statement_objects(v),
             PolicyValue::Text(_) => Vec::new(),
         }
     }
@@ -178,11 +196,22 @@ pub(super) struct Statement {
     pub(crate) principals: Vec<String>,
     /// A `Condition` block narrows the statement.
     pub(crate) conditional: bool,
-    /// The statement's canonical text, to tell new statements from old.
-    pub(crate) canonical: String,
 }
 
 impl Statement {
+    /// Reads one statement object (keys in any case).
+    fn of(o: &Value) -> Statement {
+        let get = |name: &str| o.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+        Statement {
+            allow: matches!(get("Effect"), Some(Value::String(e)) if e.eq_ignore_ascii_case("allow")),
+            actions: strings(get("Action")),
+            not_action: get("NotAction").is_some(),
+            resources: strings(get("Resource")),
+            principals: strings(get("Principal")),
+            conditional: get("Condition").is_some(),
+        }
+    }
+
     /// Grants every action, or every action of a service on every resource,
     /// or everything but a list (`NotAction` with `Allow`).
     pub(super) fn grants_wildcard(&self) -> Option<String> {
@@ -226,33 +255,23 @@ fn strings(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// The statements of a policy document. Accepts `Statement` as a list or a
-/// single object, with keys in any case (`statement` in some providers).
-pub(super) fn statements(doc: &Value) -> Vec<Statement> {
+/// The statement objects of a policy document. Accepts `Statement` as a
+/// list or a single object, with keys in any case (`statement` in some
+/// providers); entries that are not objects are not statements.
+fn statement_objects(doc: &Value) -> Vec<&Value> {
     let Value::Object(m) = doc else {
         return Vec::new();
     };
-    let st = m.iter().find(|(k, _)| k.eq_ignore_ascii_case("statement")).map(|(_, v)| v);
-    let list: Vec<&Value> = match st {
-        Some(Value::Array(a)) => a.iter().collect(),
+    match m.iter().find(|(k, _)| k.eq_ignore_ascii_case("statement")).map(|(_, v)| v) {
+        Some(Value::Array(a)) => a.iter().filter(|s| s.is_object()).collect(),
         Some(one @ Value::Object(_)) => vec![one],
         _ => Vec::new(),
-    };
-    list.into_iter()
-        .filter_map(|s| {
-            let Value::Object(o) = s else { return None };
-            let get = |name: &str| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
-            Some(Statement {
-                allow: matches!(get("Effect"), Some(Value::String(e)) if e.eq_ignore_ascii_case("allow")),
-                actions: strings(get("Action")),
-                not_action: get("NotAction").is_some(),
-                resources: strings(get("Resource")),
-                principals: strings(get("Principal")),
-                conditional: get("Condition").is_some(),
-                canonical: normalize(s).to_string(),
-            })
-        })
-        .collect()
+    }
+}
+
+/// A statement's canonical text, to tell new statements from old.
+fn canonical_text(statement: &Value) -> String {
+    normalize(statement).to_string()
 }
 
 #[cfg(test)]
@@ -339,11 +358,28 @@ mod tests {
             {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"},
             {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": "s3:GetObject"}
         ]});
-        let s = statements(&doc);
+        let s = PolicyValue::Doc(doc).statements();
         let w: Vec<bool> = s.iter().map(|s| s.grants_wildcard().is_some()).collect();
         assert_eq!(w, [true, true, false, false, true, false, false]);
         let p: Vec<bool> = s.iter().map(Statement::allows_anyone).collect();
         assert_eq!(p, [false, false, false, false, false, true, true]);
+    }
+
+    #[test]
+    fn statements_not_in_an_old_document_are_the_new_ones_in_any_form() {
+        let doc = |v: Value| PolicyValue::from_attr(&Value::String(v.to_string()));
+        let read = json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"});
+        let write = json!({"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": "*"});
+        let old = doc(json!({"Statement": [read]}));
+        // The same statement written another way is not new; the added one is.
+        let new = doc(json!({"Version": "2012-10-17", "Statement": [
+            {"Resource": ["*"], "Action": ["s3:GetObject"], "Effect": "allow"}, write, "not a statement"]}));
+        let added = new.statements_not_in(Some(&old));
+        assert_eq!(added.iter().map(|s| s.actions.clone()).collect::<Vec<_>>(), [vec!["s3:PutObject".to_owned()]]);
+        assert_eq!(new.statements_not_in(None).len(), 2, "without an old document every statement is new");
+        let text = PolicyValue::Text("not json".into());
+        assert_eq!(new.statements_not_in(Some(&text)).len(), 2, "text has no statements");
+        assert!(text.statements_not_in(Some(&old)).is_empty());
     }
 
     #[test]

@@ -56,16 +56,16 @@ pub(super) enum DocChange {
 /// Compares a policy-like attribute across the change (see [`policy_doc`]).
 pub(super) fn doc_change(v: &View<'_>, attr: &str) -> Option<DocChange> {
     let actions = v.actions();
-    let before = v.before(attr);
-    let after = v.after(attr);
-    let unknown = v.unknown(attr) != Marked::No;
+    // Each side is parsed only when the answer depends on it.
+    let before = if actions.is_create_only() { None } else { v.before(attr) };
     if actions.is_delete_only() {
         return (!policy_doc::is_empty(before.as_ref())).then_some(DocChange::Removed);
     }
-    let had = !actions.is_create_only() && !policy_doc::is_empty(before.as_ref());
-    if unknown {
+    let had = !policy_doc::is_empty(before.as_ref());
+    if v.unknown(attr) != Marked::No {
         return Some(if had { DocChange::UnknownReplacingOld } else { DocChange::UnknownIfConfigured });
     }
+    let after = v.after(attr);
     let has = !policy_doc::is_empty(after.as_ref());
     match (had, has) {
         (false, false) => None,
@@ -100,13 +100,8 @@ pub(super) fn added_statements(v: &View<'_>, attr: &str) -> Vec<policy_doc::Stat
     let Some(after) = v.after(attr) else {
         return Vec::new();
     };
-    let old: Vec<String> = match v.before(attr) {
-        Some(b) if !v.actions().is_create_only() => {
-            PolicyValue::from_attr(&b).statements().into_iter().map(|s| s.canonical).collect()
-        }
-        _ => Vec::new(),
-    };
-    PolicyValue::from_attr(&after).statements().into_iter().filter(|s| !old.contains(&s.canonical)).collect()
+    let before = if v.actions().is_create_only() { None } else { v.before(attr) };
+    PolicyValue::from_attr(&after).statements_not_in(before.map(|b| PolicyValue::from_attr(&b)).as_ref())
 }
 
 /// Resource types that hold data: replacing or deleting one loses it.

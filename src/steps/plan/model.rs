@@ -470,6 +470,11 @@ impl<'a> View<'a> {
         self.rc.change.after.value(attr)
     }
 
+    /// The raw JSON after the change (`None` when absent or unknown).
+    pub(crate) fn after_raw(&self, attr: &str) -> Option<Raw<'a>> {
+        self.rc.change.after.raw(attr)
+    }
+
     /// The attribute is (partly) known only after apply.
     pub(crate) fn unknown(&self, attr: &str) -> Marked {
         self.rc.change.after_unknown.at(attr)

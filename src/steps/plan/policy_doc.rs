@@ -95,6 +95,20 @@ pub(super) fn is_empty(v: Option<&Value>) -> bool {
     }
 }
 
+/// [`is_empty`] of a value's raw JSON, when its first bytes decide it: a
+/// string that starts with a printable character other than a backslash is
+/// not empty, nor is a number or a boolean. `None` when only parsing can
+/// tell. Policies are long strings full of escapes: a new one is known to be
+/// set without being decoded.
+pub(super) fn is_empty_raw(raw: &[u8]) -> Option<bool> {
+    match raw {
+        b"null" | b"\"\"" | b"[]" | b"{}" => Some(true),
+        [b'"', c, ..] if c.is_ascii_graphic() && *c != b'\\' => Some(false),
+        [b'-' | b'0'..=b'9' | b't' | b'f', ..] => Some(false),
+        _ => None,
+    }
+}
+
 /// True when two attribute values are equivalent policies.
 pub(super) fn equivalent(a: &Value, b: &Value) -> bool {
     PolicyValue::from_attr(a).canonical() == PolicyValue::from_attr(b).canonical()
@@ -388,5 +402,26 @@ mod tests {
         assert!(is_empty(Some(&json!(""))));
         assert!(is_empty(Some(&json!([]))));
         assert!(!is_empty(Some(&json!("{}"))));
+    }
+
+    #[test]
+    fn raw_emptiness_agrees_with_the_parsed_value_whenever_it_answers() {
+        let samples = [
+            "null", r#""""#, "[]", "{}", "[ ]", "{ }", "[1]", r#"{"a":1}"#, r#""{}""#, r#""  ""#, r#"" x""#,
+            r#""\n""#, r#""\u0020""#, r#""\"{}""#, r#""{\"Statement\":[]}""#, "0", "-1", "true", "false",
+            r#""x""#, "\"\u{a0}\"",
+        ];
+        let mut answered = 0;
+        for raw in samples {
+            let parsed: Value = serde_json::from_str(raw).unwrap();
+            let parsed = (!parsed.is_null()).then_some(parsed);
+            if let Some(empty) = is_empty_raw(raw.as_bytes()) {
+                answered += 1;
+                assert_eq!(empty, is_empty(parsed.as_ref()), "{raw}");
+            }
+        }
+        assert_eq!(answered, 11, "the common forms are answered from their bytes");
+        assert_eq!(is_empty_raw(br#""{\"Version\":\"2012-10-17\"}""#), Some(false));
+        assert_eq!(is_empty_raw(br#"" ""#), None, "leading whitespace needs the parsed text");
     }
 }

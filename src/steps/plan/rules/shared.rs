@@ -65,16 +65,22 @@ pub(super) fn doc_change(v: &View<'_>, attr: &str) -> Option<DocChange> {
     if v.unknown(attr) != Marked::No {
         return Some(if had { DocChange::UnknownReplacingOld } else { DocChange::UnknownIfConfigured });
     }
-    let after = v.after(attr);
-    let has = !policy_doc::is_empty(after.as_ref());
+    // A value set on a new object is seen in its first bytes, not decoded.
+    let has = match v.after_raw(attr).map(|r| policy_doc::is_empty_raw(r.bytes())) {
+        None => false,
+        Some(Some(empty)) => !empty,
+        Some(None) => !policy_doc::is_empty(v.after(attr).as_ref()),
+    };
     match (had, has) {
         (false, false) => None,
         (false, true) => Some(DocChange::Set),
         (true, false) => Some(DocChange::Removed),
-        (true, true) => {
-            let (b, a) = (before.expect("had"), after.expect("has"));
-            (!policy_doc::equivalent(&b, &a)).then_some(DocChange::Changed)
-        }
+        (true, true) => match (before, v.after(attr)) {
+            (Some(b), Some(a)) => (!policy_doc::equivalent(&b, &a)).then_some(DocChange::Changed),
+            // Bytes that serde_json does not read as a value (a lone
+            // surrogate escape): gone, as before they were first read raw.
+            _ => Some(DocChange::Removed),
+        },
     }
 }
 

@@ -407,9 +407,27 @@ mod tests {
     #[test]
     fn raw_emptiness_agrees_with_the_parsed_value_whenever_it_answers() {
         let samples = [
-            "null", r#""""#, "[]", "{}", "[ ]", "{ }", "[1]", r#"{"a":1}"#, r#""{}""#, r#""  ""#, r#"" x""#,
-            r#""\n""#, r#""\u0020""#, r#""\"{}""#, r#""{\"Statement\":[]}""#, "0", "-1", "true", "false",
-            r#""x""#, "\"\u{a0}\"",
+            "null",
+            r#""""#,
+            "[]",
+            "{}",
+            "[ ]",
+            "{ }",
+            "[1]",
+            r#"{"a":1}"#,
+            r#""{}""#,
+            r#""  ""#,
+            r#"" x""#,
+            r#""\n""#,
+            r#""\u0020""#,
+            r#""\"{}""#,
+            r#""{\"Statement\":[]}""#,
+            "0",
+            "-1",
+            "true",
+            "false",
+            r#""x""#,
+            "\"\u{a0}\"",
         ];
         let mut answered = 0;
         for raw in samples {

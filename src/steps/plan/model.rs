@@ -6,11 +6,13 @@
 //! `before`/`after` into a tree would dominate the cost of a large plan.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use serde_json::Value;
 
+use super::policy_doc::{STATEMENT_ATTRS, Statement};
 use super::scan::unescape;
 
 /// The raw JSON of one value, syntax already checked.
@@ -442,12 +444,16 @@ impl Mask<'_> {
 #[derive(Debug)]
 pub(crate) struct View<'a> {
     pub(crate) rc: &'a ResourceChange<'a>,
+    /// The statements each attribute of [`STATEMENT_ATTRS`] adds, worked
+    /// out once for all the rules that ask (`rules::shared`): a policy is
+    /// the costliest value of a change to read.
+    pub(super) added_statements: [OnceCell<Vec<Statement>>; STATEMENT_ATTRS.len()],
 }
 
 impl<'a> View<'a> {
     /// A view of one change.
     pub(crate) fn new(rc: &'a ResourceChange<'a>) -> Self {
-        View { rc }
+        View { rc, added_statements: Default::default() }
     }
 
     /// The resource type.

@@ -9,6 +9,11 @@
 
 use serde_json::{Map, Value};
 
+/// Attributes that hold a policy document with statements, on any resource
+/// type.
+pub(super) const STATEMENT_ATTRS: [&str; 5] =
+    ["policy", "access_policies", "access_policy", "policy_document", "resource_policy"];
+
 /// A parsed policy-like attribute value.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum PolicyValue {

@@ -6,13 +6,11 @@
 use super::shared::{Hit, added_statements};
 use crate::config::plan::{Reason, Severity};
 use crate::steps::plan::model::View;
-
-/// Attributes that hold a policy document with statements.
-const ATTRS: &[&str] = &["policy", "access_policies", "access_policy", "policy_document", "resource_policy"];
+use crate::steps::plan::policy_doc::STATEMENT_ATTRS;
 
 pub(super) fn check(v: &View<'_>, out: &mut Vec<Hit>) {
-    for attr in ATTRS {
-        for st in added_statements(v, attr) {
+    for attr in STATEMENT_ATTRS {
+        for st in added_statements(v, attr).iter() {
             if let Some(what) = st.grants_wildcard() {
                 let what = if v.sensitive(attr) { "a wildcard".to_owned() } else { what };
                 out.push(Hit::new(Reason::IamWildcard, Severity::High, format!("`{attr}` allows {what}")));

@@ -11,13 +11,13 @@ use super::shared::{Hit, added_statements};
 use crate::config::plan::{Reason, Severity};
 use crate::steps::plan::model::Marked;
 use crate::steps::plan::model::View;
+use crate::steps::plan::policy_doc::STATEMENT_ATTRS;
 
 const PUBLIC_ACLS: &[&str] = &["public-read", "public-read-write", "authenticated-read"];
 const PUBLIC_GRANTEES: &[&str] =
     &["http://acs.amazonaws.com/groups/global/AllUsers", "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"];
 const BLOCK_FLAGS: &[&str] =
     &["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"];
-const POLICY_ATTRS: &[&str] = &["policy", "access_policies", "access_policy", "policy_document", "resource_policy"];
 
 pub(super) fn check(v: &View<'_>, out: &mut Vec<Hit>) {
     let mut found = Vec::new();
@@ -87,7 +87,7 @@ fn publicly_accessible(v: &View<'_>, found: &mut Vec<String>) {
 }
 
 fn anyone_principal(v: &View<'_>, found: &mut Vec<String>) {
-    for attr in POLICY_ATTRS {
+    for attr in STATEMENT_ATTRS {
         if added_statements(v, attr).iter().any(super::super::policy_doc::Statement::allows_anyone) {
             found.push(format!("`{attr}` allows any principal (\"*\")"));
         }

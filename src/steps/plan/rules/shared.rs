@@ -4,7 +4,9 @@
 
 use crate::config::plan::{Reason, Severity};
 use crate::steps::plan::model::{Marked, View};
-use crate::steps::plan::policy_doc::{self, PolicyValue};
+use std::borrow::Cow;
+
+use crate::steps::plan::policy_doc::{self, PolicyValue, STATEMENT_ATTRS, Statement};
 
 /// One rule matched one resource change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,13 +103,20 @@ pub(super) fn doc_change_text(v: &View<'_>, attr: &str, c: &DocChange) -> String
 }
 
 /// The statements a change adds to a policy-like attribute: those in the new
-/// document that the old one did not have.
-pub(super) fn added_statements(v: &View<'_>, attr: &str) -> Vec<policy_doc::Statement> {
-    let Some(after) = v.after(attr) else {
-        return Vec::new();
+/// document that the old one did not have. Worked out once per change for
+/// the attributes of [`STATEMENT_ATTRS`], which several rules read.
+pub(super) fn added_statements<'v>(v: &'v View<'_>, attr: &str) -> Cow<'v, [Statement]> {
+    let added = || {
+        let Some(after) = v.after(attr) else {
+            return Vec::new();
+        };
+        let before = if v.actions().is_create_only() { None } else { v.before(attr) };
+        PolicyValue::from_attr(&after).statements_not_in(before.map(|b| PolicyValue::from_attr(&b)).as_ref())
     };
-    let before = if v.actions().is_create_only() { None } else { v.before(attr) };
-    PolicyValue::from_attr(&after).statements_not_in(before.map(|b| PolicyValue::from_attr(&b)).as_ref())
+    match STATEMENT_ATTRS.iter().position(|a| *a == attr) {
+        Some(i) => Cow::Borrowed(v.added_statements[i].get_or_init(added)),
+        None => Cow::Owned(added()),
+    }
 }
 
 /// Resource types that hold data: replacing or deleting one loses it.
@@ -154,4 +163,35 @@ pub(crate) const STATEFUL_TYPES: &[&str] = &[
 /// True for a data-holding resource type.
 pub(crate) fn is_stateful(kind: &str) -> bool {
     STATEFUL_TYPES.contains(&kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+    use crate::steps::plan::element::ElementReader;
+
+    #[test]
+    fn the_statements_a_change_adds_are_worked_out_once() {
+        let old = r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+        let new = r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"},{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}]}"#;
+        let doc = serde_json::json!({"address": "aws_s3_bucket_policy.p", "mode": "managed", "type": "aws_s3_bucket_policy",
+            "change": {"actions": ["update"], "before": {"policy": old, "other": old}, "after": {"policy": new, "other": new}}})
+        .to_string();
+        let mut reader = ElementReader::default();
+        let (rc, _) = reader.read(doc.as_bytes()).unwrap();
+        let v = View::new(&rc);
+        let (first, second) = (added_statements(&v, "policy"), added_statements(&v, "policy"));
+        let (Cow::Borrowed(first), Cow::Borrowed(second)) = (first, second) else {
+            panic!("a policy attribute's statements are kept on the view");
+        };
+        assert!(std::ptr::eq(first, second), "the second rule to ask reads what the first worked out");
+        assert_eq!(first.len(), 1);
+        assert!(first[0].allows_anyone());
+        // Any other attribute is worked out on each call, the same way.
+        let other = added_statements(&v, "other");
+        assert!(matches!(other, Cow::Owned(_)));
+        assert_eq!(other.as_ref(), first);
+    }
 }

@@ -877,32 +877,44 @@ pub(super) fn string_token(buf: &[u8], mut i: usize) -> Result<Option<(usize, bo
 /// string instance keys (`module.m["k"]`) escape their quotes, and most
 /// plans have many.
 pub(super) fn unescape(body: &[u8]) -> Option<String> {
-    // Between escapes, a quote ends a string and a control character must be escaped.
-    let plain = |run: &[u8]| !run.iter().any(|&c| c == b'"' || c < 0x20);
     let mut out = Vec::with_capacity(body.len());
-    let mut rest = body;
-    while let Some(p) = memchr::memchr(b'\\', rest) {
-        if !plain(&rest[..p]) {
-            return None;
+    let mut i = 0;
+    loop {
+        // The run up to the next quote, backslash or control character:
+        // eight bytes at a time, then the last few one by one.
+        let run = i;
+        while let Some(word) = body.get(i..i + 8) {
+            let hits = special_bytes(u64::from_le_bytes(word.try_into().expect("eight bytes")));
+            if hits != 0 {
+                i += (hits.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
         }
-        out.extend_from_slice(&rest[..p]);
-        out.push(match rest.get(p + 1)? {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            b'/' => b'/',
-            b'b' => 0x08,
-            b'f' => 0x0C,
-            b'n' => b'\n',
-            b'r' => b'\r',
-            b't' => b'\t',
-            _ => return None,
-        });
-        rest = &rest[p + 2..];
+        while body.get(i).is_some_and(|&c| c != b'"' && c != b'\\' && c >= 0x20) {
+            i += 1;
+        }
+        out.extend_from_slice(&body[run..i]);
+        match body.get(i) {
+            None => break,
+            Some(b'\\') => {
+                out.push(match body.get(i + 1)? {
+                    b'"' => b'"',
+                    b'\\' => b'\\',
+                    b'/' => b'/',
+                    b'b' => 0x08,
+                    b'f' => 0x0C,
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    _ => return None,
+                });
+                i += 2;
+            }
+            // A quote ends a string and a control character must be escaped.
+            Some(_) => return None,
+        }
     }
-    if !plain(rest) {
-        return None;
-    }
-    out.extend_from_slice(rest);
     String::from_utf8(out).ok()
 }
 
@@ -1227,6 +1239,24 @@ mod tests {
         for body in [r#"\u00e9"#, r#"a\ud83d\ude00"#, r#"\ud800"#, r#"bad \x"#, r#"cut \"#, "a\"b", "a\tb", "a\\n\u{1}"]
         {
             assert_eq!(unescape(body.as_bytes()), None, "{body}");
+        }
+    }
+
+    #[test]
+    fn unescape_finds_every_escape_and_stray_byte_wherever_it_falls_in_a_word() {
+        for at in 0..20 {
+            let around = |special: &str| format!("{}{special}{}", "m".repeat(at), "x".repeat(at % 7 + 3));
+            for escape in [r#"\""#, r#"\\"#, r#"\n"#, r#"\/"#] {
+                let body = around(escape);
+                let serde: String = serde_json::from_str(&format!("\"{body}\"")).unwrap();
+                assert_eq!(unescape(body.as_bytes()).as_deref(), Some(serde.as_str()), "{body}");
+            }
+            for stray in ["\"", "\t", "\u{1f}", r#"\q"#, r#"\u0041"#] {
+                let body = around(stray);
+                assert_eq!(unescape(body.as_bytes()), None, "{body:?}");
+            }
+            let cut = format!("{}\\", "m".repeat(at));
+            assert_eq!(unescape(cut.as_bytes()), None, "{cut}");
         }
     }
 

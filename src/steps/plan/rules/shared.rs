@@ -173,6 +173,22 @@ mod tests {
     use crate::steps::plan::element::ElementReader;
 
     #[test]
+    fn a_value_serde_json_refuses_is_absent_as_it_always_was() {
+        // Read as absent when parsed; the bytes alone must not say "set".
+        for value in ["1e400", "-1e400", r#""a\ud800""#, r#""{\"a\":\"\udc00\"}""#] {
+            for actions in [r#"["create"]"#, r#"["update"]"#] {
+                let doc = format!(
+                    r#"{{"address":"aws_iam_policy.p","mode":"managed","type":"aws_iam_policy",
+                    "change":{{"actions":{actions},"before":{{"policy":""}},"after":{{"policy":{value}}}}}}}"#
+                );
+                let mut reader = ElementReader::default();
+                let (rc, _) = reader.read(doc.as_bytes()).unwrap();
+                assert_eq!(doc_change(&View::new(&rc), "policy"), None, "{value} {actions}");
+            }
+        }
+    }
+
+    #[test]
     fn the_statements_a_change_adds_are_worked_out_once() {
         let old = r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
         let new = r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"},{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}]}"#;

@@ -79,8 +79,8 @@ pub(super) fn doc_change(v: &View<'_>, attr: &str) -> Option<DocChange> {
         (true, false) => Some(DocChange::Removed),
         (true, true) => match (before, v.after(attr)) {
             (Some(b), Some(a)) => (!policy_doc::equivalent(&b, &a)).then_some(DocChange::Changed),
-            // Bytes that serde_json does not read as a value (a lone
-            // surrogate escape): gone, as before they were first read raw.
+            // Not reached: `is_empty_raw` answers only for values serde_json
+            // reads. A value it could not read would be absent: removed.
             _ => Some(DocChange::Removed),
         },
     }
